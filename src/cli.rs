@@ -1,0 +1,156 @@
+//! Command-line types (clap) and the dispatch to each command.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::{LogFormat, LogLevel};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcpjail",
+    version,
+    about = "Run MCP stdio servers in a sandbox: Landlock, seccomp, namespaces, no capabilities.",
+    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpjail run -p PROFILE --` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpjail logs only to stderr.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a server in the sandbox: mcpjail run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
+    Run(RunArgs),
+    /// Validate profiles; errors name the file, line and column
+    Check {
+        /// Profile names or paths
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<String>,
+    },
+    /// List the built-in and installed profiles, or show one
+    Profiles {
+        #[command(subcommand)]
+        action: Option<ProfilesAction>,
+    },
+    /// Show what this kernel and user can enforce, and what degrades
+    Doctor {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// List every profile, in lookup order
+    List,
+    /// Print a profile's YAML and where it comes from
+    Show {
+        /// A profile name or path
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+fn parse_set_env(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let valid = !k.is_empty()
+        && k.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("`{k}` is not a valid environment variable name"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Profile name (looked up in ~/.config/mcpjail/profiles, /etc/mcpjail/profiles, then the
+    /// built-ins) or path to a YAML file. Default: the built-in `default` profile
+    #[arg(short = 'p', long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+    /// Also let the server read PATH (recursively); may be repeated
+    #[arg(long = "allow-read", value_name = "PATH")]
+    pub allow_read: Vec<PathBuf>,
+    /// Also let the server read, create, modify and delete under PATH; may be repeated
+    #[arg(long = "allow-write", value_name = "PATH")]
+    pub allow_write: Vec<PathBuf>,
+    /// Also let the server read and execute under PATH; may be repeated
+    #[arg(long = "allow-exec", value_name = "PATH")]
+    pub allow_exec: Vec<PathBuf>,
+    /// Add a host to the egress proxy's allowlist (network mode proxy)
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_host: Vec<String>,
+    /// Pass this variable (or LC_*-style prefix) from mcpjail's environment; may be repeated
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pub pass_env: Vec<String>,
+    /// Set a variable in the server's environment; may be repeated
+    #[arg(long = "set-env", value_name = "NAME=VALUE", value_parser = parse_set_env)]
+    pub set_env: Vec<(String, String)>,
+    /// Print what would be enforced and start nothing (exit 0 if it can be enforced here)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of --dry-run
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "dry_run")]
+    pub format: Format,
+    /// Log level (logs go to stderr or --log-file)
+    #[arg(long, value_enum, default_value_t = LogLevel::Warn, value_name = "LEVEL")]
+    pub log_level: LogLevel,
+    /// Append logs to this file instead of stderr
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Log format: text, or one JSON object per event
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Start the server even if some restriction cannot be applied here, and say which
+    #[arg(long)]
+    pub best_effort: bool,
+    /// Seconds a server has to exit after SIGTERM, SIGINT or SIGHUP before it is killed
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub stop_timeout: u64,
+    /// The server command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+impl RunArgs {
+    pub fn stop_timeout(&self) -> Duration {
+        Duration::from_secs(self.stop_timeout)
+    }
+}
+
+/// Parses the command line and runs the command; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 125,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => crate::commands::run(args),
+        Command::Check { profiles } => crate::commands::check(&profiles),
+        Command::Profiles { action } => crate::commands::profiles(action),
+        Command::Doctor { format } => crate::doctor::run(format),
+    }
+}

@@ -1,0 +1,195 @@
+//! `run`, `check` and `profiles`.
+
+use std::error::Error;
+use std::io::Write;
+
+use tracing::{info, warn};
+
+use crate::cli::{Format, ProfilesAction, RunArgs};
+use crate::plan::{self, Gap, Request, report};
+use crate::profile::{Loader, ProfileError, Severity};
+
+/// Prints `error: …: cause: cause` on stderr.
+pub fn print_error(e: &dyn Error) {
+    let mut msg = format!("mcpjail: error: {e}");
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(&format!(": {text}"));
+        }
+        src = s.source();
+    }
+    eprintln!("{msg}");
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    if let Err(e) = crate::logging::init(args.log_level, args.log_format, args.log_file.as_deref())
+    {
+        eprintln!(
+            "mcpjail: error: failed to open the log file {}: {e}",
+            args.log_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        return 125;
+    }
+    let req = Request {
+        profile: args.profile.clone(),
+        command: args.command.clone(),
+        allow_read: args.allow_read.clone(),
+        allow_write: args.allow_write.clone(),
+        allow_exec: args.allow_exec.clone(),
+        allow_host: args.allow_host.clone(),
+        pass_env: args.pass_env.clone(),
+        set_env: args.set_env.clone(),
+        // A dry run shows what would not be enforced instead of stopping at it.
+        best_effort: args.best_effort || args.dry_run,
+        dry_run: args.dry_run,
+    };
+    let loader = Loader::from_env();
+    let mut plan = match plan::build(&req, &loader) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
+    plan.best_effort = args.best_effort;
+    if args.dry_run {
+        return dry_run(plan, args.format);
+    }
+    for w in &plan.warnings {
+        warn!(target: "mcpjail", "{w}");
+    }
+    for n in &plan.notes {
+        info!(target: "mcpjail", "{n}");
+    }
+    for g in &plan.not_enforced {
+        warn!(target: "mcpjail", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
+    }
+    match crate::supervise::launch(plan, args.stop_timeout()) {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
+    // A launch would find out by trying; a dry run asks the kernel in a throwaway child.
+    for probe in crate::kernel::probe_namespaces(plan.kernel.privileged) {
+        if !probe.ok && plan.namespaces.kinds.contains(&probe.name) {
+            plan.not_enforced.push(Gap {
+                what: format!("the {} namespace", probe.name),
+                why: format!(
+                    "creating it failed here: {}",
+                    probe.error.unwrap_or_default()
+                ),
+                fix: Some("see `mcpjail doctor`".into()),
+            });
+        }
+    }
+    let out = match format {
+        Format::Text => report::text(&plan),
+        Format::Json => report::json(&plan) + "\n",
+    };
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if plan.not_enforced.is_empty() || plan.best_effort {
+        0
+    } else {
+        125
+    }
+}
+
+pub fn check(specs: &[String]) -> i32 {
+    let loader = Loader::from_env();
+    let mut failed = false;
+    let mut out = String::new();
+    for spec in specs {
+        match loader.load(spec) {
+            Ok((profile, diags)) => {
+                for d in &diags {
+                    out.push_str(&format!("{d}\n"));
+                }
+                out.push_str(&format!(
+                    "{spec}: ok ({})\n",
+                    profile
+                        .sources
+                        .iter()
+                        .map(|s| s.label())
+                        .collect::<Vec<_>>()
+                        .join(" <- ")
+                ));
+            }
+            Err(ProfileError::Invalid(diags)) => {
+                failed = true;
+                for d in &diags {
+                    out.push_str(&format!("{d}\n"));
+                }
+                let n = diags
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                out.push_str(&format!(
+                    "{spec}: {n} error{}\n",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            Err(e) => {
+                failed = true;
+                out.push_str(&format!("{e}\n"));
+                let mut src = e.source();
+                while let Some(s) = src {
+                    out.push_str(&format!("  caused by: {s}\n"));
+                    src = s.source();
+                }
+                out.push_str(&format!("{spec}: 1 error\n"));
+            }
+        }
+    }
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    i32::from(failed)
+}
+
+pub fn profiles(action: Option<ProfilesAction>) -> i32 {
+    let loader = Loader::from_env();
+    match action.unwrap_or(ProfilesAction::List) {
+        ProfilesAction::List => {
+            let mut out = String::new();
+            let list = loader.list();
+            let width = list.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
+            for l in list {
+                let shadow = if l.shadowed {
+                    " (shadowed by an earlier one)"
+                } else {
+                    ""
+                };
+                out.push_str(&format!("{:<width$}  {}{shadow}\n", l.name, l.location));
+                if let Some(d) = l.description {
+                    let d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+                    out.push_str(&format!("{:<width$}    {d}\n", ""));
+                }
+            }
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            0
+        }
+        ProfilesAction::Show { name } => match loader.source(&name) {
+            Ok(src) => {
+                let mut text = format!("# {}: {}\n", src.name, src.label());
+                text.push_str(&src.text);
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                let _ = std::io::stdout().write_all(text.as_bytes());
+                0
+            }
+            Err(e) => {
+                print_error(&e);
+                1
+            }
+        },
+    }
+}

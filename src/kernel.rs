@@ -1,0 +1,176 @@
+//! What this kernel and this user can enforce.
+//!
+//! The cheap facts (Landlock ABI, seccomp, our own capabilities) are read on every launch. The
+//! namespace probes fork a child and are used only by `doctor` and `--dry-run`: a real launch
+//! simply tries, and reports what failed.
+
+use std::io;
+
+use serde::Serialize;
+
+/// Facts read on every launch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kernel {
+    pub release: String,
+    /// 0 when Landlock is not available.
+    pub landlock_abi: i32,
+    /// Why Landlock is unavailable, when it is.
+    pub landlock_status: &'static str,
+    pub seccomp_filter: bool,
+    pub euid: u32,
+    pub egid: u32,
+    /// Whether this process can create namespaces without a user namespace (root with
+    /// CAP_SYS_ADMIN in the initial user namespace).
+    pub privileged: bool,
+    /// Highest capability number the kernel knows.
+    pub cap_last_cap: u32,
+}
+
+impl Kernel {
+    pub fn probe() -> Kernel {
+        let (landlock_abi, landlock_status) = landlock_abi();
+        let euid = nix::unistd::geteuid().as_raw();
+        Kernel {
+            release: nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            landlock_abi,
+            landlock_status,
+            seccomp_filter: seccomp_filter_available(),
+            euid,
+            egid: nix::unistd::getegid().as_raw(),
+            privileged: euid == 0 && has_effective_cap(21), /* CAP_SYS_ADMIN */
+            cap_last_cap: cap_last_cap(),
+        }
+    }
+}
+
+fn landlock_abi() -> (i32, &'static str) {
+    // SAFETY: landlock_create_ruleset with a null attribute, size 0 and the VERSION flag only
+    // returns the ABI version; it reads no memory.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32, // LANDLOCK_CREATE_RULESET_VERSION
+        )
+    };
+    if v > 0 {
+        return (v as i32, "available");
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(libc::EOPNOTSUPP) => (
+            0,
+            "built into the kernel but not enabled at boot (add landlock to the lsm= kernel parameter)",
+        ),
+        Some(libc::ENOSYS) => (
+            0,
+            "not supported by this kernel (Linux 5.13 or later with CONFIG_SECURITY_LANDLOCK)",
+        ),
+        _ => (
+            0,
+            "refused by the kernel or a seccomp filter around mcpjail",
+        ),
+    }
+}
+
+fn seccomp_filter_available() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
+    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    if mode < 0 {
+        return false;
+    }
+    // Installing a filter with a null program fails with EFAULT exactly when filters are
+    // supported (the check systemd uses); EINVAL means they are not.
+    // SAFETY: the kernel rejects the null pointer before reading anything.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            std::ptr::null::<u8>(),
+            0,
+            0,
+        )
+    };
+    r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+fn has_effective_cap(cap: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1u64 << cap) != 0)
+}
+
+fn cap_last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// The result of trying one namespace kind in a throwaway child.
+#[derive(Debug, Clone, Serialize)]
+pub struct NsProbe {
+    pub name: &'static str,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// Tries to create each namespace mcpjail uses, the way a launch would (inside a new user
+/// namespace when this process is not privileged). Forks; used by `doctor` and `--dry-run`.
+pub fn probe_namespaces(privileged: bool) -> Vec<NsProbe> {
+    let kinds: &[(&'static str, libc::c_int)] = &[
+        ("user", libc::CLONE_NEWUSER),
+        ("mount", libc::CLONE_NEWNS),
+        ("pid", libc::CLONE_NEWPID),
+        ("network", libc::CLONE_NEWNET),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("uts", libc::CLONE_NEWUTS),
+        ("cgroup", libc::CLONE_NEWCGROUP),
+    ];
+    kinds
+        .iter()
+        .map(|&(name, flag)| {
+            let flags = if privileged {
+                flag
+            } else {
+                flag | libc::CLONE_NEWUSER
+            };
+            let (ok, error) = match try_unshare(flags) {
+                Ok(()) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            };
+            NsProbe { name, ok, error }
+        })
+        .collect()
+}
+
+/// Forks a child that calls unshare(flags) and reports the errno through its exit status.
+fn try_unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: the child only calls async-signal-safe functions (unshare, _exit) before exiting.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Child => {
+            // SAFETY: unshare takes no pointers; _exit never returns.
+            unsafe {
+                let r = libc::unshare(flags);
+                let code = if r == 0 { 0 } else { *libc::__errno_location() };
+                libc::_exit(code & 0xff);
+            }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            match nix::sys::wait::waitpid(child, None).map_err(io::Error::from)? {
+                nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+                nix::sys::wait::WaitStatus::Exited(_, e) => Err(io::Error::from_raw_os_error(e)),
+                other => Err(io::Error::other(format!(
+                    "probe child ended with {other:?}"
+                ))),
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! mcpjail: a sandboxing launcher for MCP stdio servers.
+//!
+//! A launch is a pipeline: [`cli`] → [`profile`] (YAML → merged, validated profile) →
+//! [`plan`] (profile + command line + this kernel; every fallible step) → [`sandbox`] (the
+//! child applies the plan and execs) and [`supervise`] (the parent waits and forwards
+//! signals).
+
+pub mod cgroup;
+pub mod cli;
+pub mod commands;
+pub mod doctor;
+pub mod hostspec;
+pub mod kernel;
+pub mod logging;
+pub mod plan;
+pub mod profile;
+pub mod sandbox;
+pub mod seccomp;
+pub mod supervise;
+pub mod vars;

@@ -1,0 +1,377 @@
+//! The server command: found with `which` before the sandbox exists, and the files its
+//! execution needs (`#!` interpreter, ELF loader) so they can be granted automatically.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CommandError {
+    #[error("command `{command}` not found{}", match path { Some(p) => format!(" in PATH ({p})"), None => " (PATH is not set)".to_string() })]
+    NotFound {
+        command: String,
+        path: Option<String>,
+    },
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("`{}` cannot be executed: {why}", path.display())]
+    NotExecutable { path: PathBuf, why: String },
+    #[error(
+        "no command given: put the server's command after `--`, as in `mcpjail run -- npx -y @modelcontextprotocol/server-memory`"
+    )]
+    Empty,
+}
+
+impl CommandError {
+    /// The exit status the SPEC gives this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CommandError::NotFound { .. } | CommandError::Missing { .. } => 127,
+            CommandError::NotExecutable { .. } => 126,
+            CommandError::Empty => 125,
+        }
+    }
+}
+
+/// A file granted read and execute because running the command needs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Needed {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Command {
+    /// The path handed to execve.
+    pub path: PathBuf,
+    /// argv, with argv[0] as the user wrote it.
+    pub argv: Vec<OsString>,
+    /// The command file and what its execution loads: `#!` interpreters, ELF loaders.
+    pub needed: Vec<Needed>,
+    /// For interpreter commands (`node server.js`), the script argument.
+    pub script: Option<PathBuf>,
+}
+
+/// Resolves `argv[0]`: a path if it contains `/`, else a search of `path_var`.
+/// `sandbox_path` is the PATH the server will see, used for `#!/usr/bin/env NAME`.
+pub fn resolve(
+    argv: &[OsString],
+    cwd: &Path,
+    path_var: Option<&OsStr>,
+    sandbox_path: Option<&OsStr>,
+) -> Result<Command, CommandError> {
+    let first = argv.first().ok_or(CommandError::Empty)?;
+    let path = if first.as_bytes().contains(&b'/') {
+        let p = cwd.join(first);
+        if std::fs::symlink_metadata(&p).is_err() {
+            return Err(CommandError::Missing { path: p });
+        }
+        p
+    } else {
+        search(first, path_var, cwd).ok_or_else(|| CommandError::NotFound {
+            command: first.to_string_lossy().into_owned(),
+            path: path_var.map(|p| p.to_string_lossy().into_owned()),
+        })?
+    };
+    check_executable(&path)?;
+    let mut needed = vec![Needed {
+        path: path.clone(),
+        why: "the command".into(),
+    }];
+    add_loaders(&path, sandbox_path, cwd, &mut needed, 0);
+    let script = script_argument(&path, &needed, &argv[1..], cwd);
+    Ok(Command {
+        path,
+        argv: argv.to_vec(),
+        needed,
+        script,
+    })
+}
+
+fn search(name: &OsStr, path_var: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
+    which::which_in(name, path_var, cwd).ok()
+}
+
+fn check_executable(path: &Path) -> Result<(), CommandError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            // A dangling symlink exists but cannot be run.
+            CommandError::NotExecutable {
+                path: path.to_path_buf(),
+                why: "it is a symbolic link to a file that does not exist".into(),
+            }
+        } else {
+            CommandError::NotExecutable {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            }
+        }
+    })?;
+    if meta.is_dir() {
+        return Err(CommandError::NotExecutable {
+            path: path.to_path_buf(),
+            why: "it is a directory".into(),
+        });
+    }
+    if nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_err() {
+        return Err(CommandError::NotExecutable {
+            path: path.to_path_buf(),
+            why: "it is not executable by this user (check its mode, or run it through its interpreter)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Adds the `#!` interpreter or the ELF loader of `file`, recursively (a script whose
+/// interpreter is itself a script, `#!/usr/bin/env node`, ...), up to a small depth.
+fn add_loaders(
+    file: &Path,
+    sandbox_path: Option<&OsStr>,
+    cwd: &Path,
+    out: &mut Vec<Needed>,
+    depth: u8,
+) {
+    if depth > 4 {
+        return;
+    }
+    let Ok(mut f) = File::open(file) else {
+        return;
+    };
+    let mut head = [0u8; 256];
+    let n = read_up_to(&mut f, &mut head);
+    let head = &head[..n];
+    let push = |path: PathBuf, why: String, out: &mut Vec<Needed>| -> bool {
+        if out.iter().any(|x| x.path == path) {
+            return false;
+        }
+        out.push(Needed { path, why });
+        true
+    };
+    if let Some(line) = head.strip_prefix(b"#!") {
+        let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim();
+        let (interp, arg) = match line.split_once([' ', '\t']) {
+            Some((i, a)) => (i, a.trim()),
+            None => (line, ""),
+        };
+        if interp.is_empty() {
+            return;
+        }
+        let interp = PathBuf::from(interp);
+        if push(
+            interp.clone(),
+            format!("#! interpreter of {}", file.display()),
+            out,
+        ) {
+            add_loaders(&interp, sandbox_path, cwd, out, depth + 1);
+        }
+        if interp.file_name() == Some(OsStr::new("env")) {
+            if let Some(name) = env_program(arg) {
+                if let Some(found) = search(OsStr::new(name), sandbox_path, cwd) {
+                    if push(
+                        found.clone(),
+                        format!("`{name}` run by `#!{}` in {}", line, file.display()),
+                        out,
+                    ) {
+                        add_loaders(&found, sandbox_path, cwd, out, depth + 1);
+                    }
+                }
+            }
+        }
+    } else if head.starts_with(b"\x7fELF") {
+        if let Some(loader) = elf_interpreter(&f) {
+            if push(
+                loader.clone(),
+                format!("ELF loader of {}", file.display()),
+                out,
+            ) {
+                add_loaders(&loader, sandbox_path, cwd, out, depth + 1);
+            }
+        }
+    }
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n
+}
+
+/// The program `env` runs for a `#!/usr/bin/env [-S] [-opts] [VAR=val] NAME ...` line.
+fn env_program(arg: &str) -> Option<&str> {
+    let mut words = arg.split_whitespace();
+    loop {
+        let w = words.next()?;
+        if w == "-S" || w.starts_with('-') || w.contains('=') {
+            // `-S` splits the rest into words; other options and assignments are skipped.
+            continue;
+        }
+        return Some(w);
+    }
+}
+
+/// The PT_INTERP of an ELF file: the dynamic loader the kernel opens to run it.
+fn elf_interpreter(f: &File) -> Option<PathBuf> {
+    use goblin::container::Ctx;
+    use goblin::elf::Elf;
+    use goblin::elf::program_header::{PT_INTERP, ProgramHeader};
+
+    let mut buf = vec![0u8; 16 * 1024];
+    let n = f.read_at(&mut buf, 0).ok()?;
+    buf.truncate(n);
+    let header = Elf::parse_header(&buf).ok()?;
+    let ctx = Ctx::new(header.container().ok()?, header.endianness().ok()?);
+    let phoff = header.e_phoff as usize;
+    let phnum = header.e_phnum as usize;
+    let need = phoff.checked_add(phnum.checked_mul(header.e_phentsize as usize)?)?;
+    if need > buf.len() {
+        buf.resize(need.min(1 << 20), 0);
+        let n = f.read_at(&mut buf, 0).ok()?;
+        buf.truncate(n);
+    }
+    let phdrs = ProgramHeader::parse(&buf, phoff, phnum, ctx).ok()?;
+    let interp = phdrs.iter().find(|p| p.p_type == PT_INTERP)?;
+    let len = (interp.p_filesz as usize).min(4096);
+    let mut name = vec![0u8; len];
+    f.read_exact_at(&mut name, interp.p_offset).ok()?;
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    let path = PathBuf::from(OsStr::from_bytes(&name[..end]));
+    path.is_absolute().then_some(path)
+}
+
+const INTERPRETERS: &[&str] = &[
+    "node", "nodejs", "bun", "deno", "python", "python3", "pypy3", "ruby", "perl", "php", "sh",
+    "bash", "dash", "zsh",
+];
+
+fn is_interpreter(p: &Path) -> bool {
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    INTERPRETERS.contains(&name)
+        || name
+            .strip_prefix("python3.")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The script an interpreter command runs (`node dist/index.js`), so that `filesystem.args`
+/// does not turn the server's own code into a writable grant.
+fn script_argument(
+    path: &Path,
+    needed: &[Needed],
+    args: &[OsString],
+    cwd: &Path,
+) -> Option<PathBuf> {
+    let canon = path.canonicalize().ok();
+    let interp = is_interpreter(path)
+        || canon.as_deref().is_some_and(is_interpreter)
+        || needed.iter().skip(1).any(|n| is_interpreter(&n.path));
+    if !interp {
+        return None;
+    }
+    let first = args.iter().find(|a| !a.as_bytes().starts_with(b"-"))?;
+    let p = cwd.join(first);
+    p.is_file().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn finds_commands_and_their_loaders() {
+        let path = std::env::var_os("PATH");
+        let c = resolve(
+            &os(&["true"]),
+            Path::new("/"),
+            path.as_deref(),
+            path.as_deref(),
+        )
+        .unwrap();
+        assert!(c.path.is_absolute());
+        assert!(
+            c.needed.iter().any(|n| n.why.starts_with("ELF loader")),
+            "{:?}",
+            c.needed
+        );
+    }
+
+    #[test]
+    fn scripts_bring_their_interpreter() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("tool");
+        std::fs::write(&script, "#!/usr/bin/env -S sh -e\necho hi\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::var_os("PATH");
+        let c = resolve(
+            &os(&["./tool"]),
+            dir.path(),
+            path.as_deref(),
+            path.as_deref(),
+        )
+        .unwrap();
+        let names: Vec<String> = c
+            .needed
+            .iter()
+            .map(|n| n.path.display().to_string())
+            .collect();
+        assert!(names.contains(&"/usr/bin/env".to_string()), "{names:?}");
+        assert!(names.iter().any(|n| n.ends_with("/sh")), "{names:?}");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = resolve(
+            &os(&["no-such-command-xyz"]),
+            dir.path(),
+            Some(OsStr::new("/nonexistent")),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 127);
+        assert_eq!(
+            e.to_string(),
+            "command `no-such-command-xyz` not found in PATH (/nonexistent)"
+        );
+        let e = resolve(&os(&["./"]), dir.path(), None, None).unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+        let file = dir.path().join("plain");
+        std::fs::write(&file, "x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = resolve(&os(&["./plain"]), dir.path(), None, None).unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+        std::os::unix::fs::symlink("/nonexistent/target", dir.path().join("dangling")).unwrap();
+        let e = resolve(&os(&["./dangling"]), dir.path(), None, None).unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn env_lines() {
+        assert_eq!(env_program("node"), Some("node"));
+        assert_eq!(
+            env_program("-S node --max-old-space-size=100"),
+            Some("node")
+        );
+        assert_eq!(env_program("-i FOO=1 python3"), Some("python3"));
+        assert_eq!(env_program(""), None);
+    }
+}

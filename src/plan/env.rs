@@ -1,0 +1,90 @@
+//! The server's environment: only what the profile passes or sets, nothing else.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    /// `pass` or `set`, and the entry responsible.
+    pub from: String,
+    #[serde(skip)]
+    pub value: OsString,
+}
+
+/// `LC_*` matches by prefix; anything else matches exactly.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Builds the environment: host variables whose names match a pass pattern, then the set
+/// values, which win. `pass` holds (pattern, where it was written).
+pub fn build(
+    host: impl IntoIterator<Item = (OsString, OsString)>,
+    pass: &[(String, String)],
+    set: Vec<(String, OsString, String)>,
+) -> Vec<EnvVar> {
+    let mut out: BTreeMap<String, EnvVar> = BTreeMap::new();
+    for (name, value) in host {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if let Some((pattern, from)) = pass.iter().find(|(p, _)| pattern_matches(p, name)) {
+            out.insert(
+                name.to_string(),
+                EnvVar {
+                    name: name.to_string(),
+                    from: format!("pass `{pattern}` ({from})"),
+                    value,
+                },
+            );
+        }
+    }
+    for (name, value, from) in set {
+        out.insert(
+            name.clone(),
+            EnvVar {
+                name,
+                from: format!("set ({from})"),
+                value,
+            },
+        );
+    }
+    out.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_matching_names_and_sets_override() {
+        let host = vec![
+            ("PATH".into(), "/usr/bin".into()),
+            ("LC_ALL".into(), "C".into()),
+            ("LC_TIME".into(), "C".into()),
+            ("SECRET_TOKEN".into(), "hunter2".into()),
+            ("HOME".into(), "/home/u".into()),
+        ];
+        let pass = vec![
+            ("PATH".to_string(), "p".to_string()),
+            ("LC_*".to_string(), "p".to_string()),
+            ("HOME".to_string(), "p".to_string()),
+        ];
+        let set = vec![(
+            "HOME".to_string(),
+            OsString::from("/state"),
+            "s".to_string(),
+        )];
+        let env = build(host, &pass, set);
+        let names: Vec<&str> = env.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["HOME", "LC_ALL", "LC_TIME", "PATH"]);
+        assert_eq!(env[0].value, "/state");
+        assert!(env[0].from.starts_with("set"));
+    }
+}

@@ -1,0 +1,458 @@
+//! Filesystem grants: every path a profile, the command line or the command itself grants,
+//! opened once (O_PATH) so that the Landlock rule, the existence check and the bind mount all
+//! refer to the same file; the `hide` masks; the private mounts.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use landlock::{ABI, Access, AccessFs, BitFlags};
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::Mode;
+use serde::Serialize;
+
+use crate::profile::Origin;
+
+/// Directories the sandbox gets a private instance of (tmpfs, or its own procfs).
+pub const PRIVATE_MOUNTS: [&str; 3] = ["/tmp", "/dev/shm", "/proc"];
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rights {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl Rights {
+    pub const READ: Rights = Rights {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    pub const WRITE: Rights = Rights {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    pub const EXEC: Rights = Rights {
+        read: true,
+        write: false,
+        exec: true,
+    };
+
+    pub fn union(self, o: Rights) -> Rights {
+        Rights {
+            read: self.read || o.read,
+            write: self.write || o.write,
+            exec: self.exec || o.exec,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match (self.write, self.exec) {
+            (true, true) => "read+write+exec",
+            (true, false) => "read+write",
+            (false, true) => "read+exec",
+            (false, false) => "read",
+        }
+    }
+
+    /// The Landlock access rights for these rights at `abi`, limited to what applies to a
+    /// non-directory when `dir` is false.
+    pub fn access(self, abi: ABI, dir: bool) -> BitFlags<AccessFs> {
+        let mut a = AccessFs::ReadFile | AccessFs::ReadDir;
+        if self.exec {
+            a |= AccessFs::Execute;
+        }
+        if self.write {
+            a |= AccessFs::from_write(abi);
+        }
+        let a = a & AccessFs::from_all(abi);
+        if dir { a } else { a & AccessFs::from_file(abi) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// Where a granted path lives once the sandbox's mounts are in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// A host path, seen as is.
+    Host,
+    /// A private mount (`/tmp`, `/dev/shm`, `/proc`) or a path inside one: the rule is added
+    /// inside the sandbox after mounting.
+    Private,
+    /// A host path under `/tmp` or `/dev/shm`, bind-mounted into the private instance.
+    BoundIntoPrivate,
+}
+
+/// One grant request before it is resolved.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub path: PathBuf,
+    pub rights: Rights,
+    pub origin: Origin,
+    /// Written with a leading `!`, or given on the command line: it must exist.
+    pub required: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FsRule {
+    /// The canonical path when it exists on the host, otherwise the path as written.
+    pub path: PathBuf,
+    pub rights: Rights,
+    pub kind: Kind,
+    pub placement: Placement,
+    /// Where each grant of this path comes from.
+    pub from: Vec<String>,
+    #[serde(skip)]
+    pub fd: Option<OwnedFd>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub rights: Rights,
+    pub reason: String,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hide {
+    pub path: PathBuf,
+    pub kind: Kind,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HideSkipped {
+    pub path: PathBuf,
+    pub reason: String,
+    pub from: String,
+}
+
+/// A failure the user must fix before anything starts.
+#[derive(Debug)]
+pub struct GrantError {
+    pub origin: Option<Origin>,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FsPlan {
+    pub rules: Vec<FsRule>,
+    pub skipped: Vec<Skipped>,
+    pub hide: Vec<Hide>,
+    pub hide_skipped: Vec<HideSkipped>,
+    /// Indexes into `rules` of host paths to bind-mount into the private /tmp or /dev/shm.
+    #[serde(skip)]
+    pub binds: Vec<usize>,
+}
+
+fn under(path: &Path, dir: &str) -> bool {
+    path.starts_with(dir) && path != Path::new(dir)
+}
+
+fn private_root(path: &Path) -> Option<&'static str> {
+    PRIVATE_MOUNTS.iter().copied().find(|m| path.starts_with(m))
+}
+
+pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
+    let mut plan = FsPlan::default();
+    // Merge key: the inode for host files, the path for private ones.
+    let mut by_inode: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
+
+    for g in grants {
+        let from = g.origin.to_string();
+        // Private mounts themselves, and anything under /proc, only exist inside.
+        if private_root(&g.path).is_some_and(|root| g.path == Path::new(root) || root == "/proc") {
+            let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
+                plan.rules.push(FsRule {
+                    path: g.path.clone(),
+                    rights: Rights::default(),
+                    kind: Kind::Dir,
+                    placement: Placement::Private,
+                    from: Vec::new(),
+                    fd: None,
+                });
+                plan.rules.len() - 1
+            });
+            let r = &mut plan.rules[idx];
+            r.rights = r.rights.union(g.rights);
+            r.from.push(from);
+            continue;
+        }
+        let fd = match open(&g.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let reason = match e {
+                    nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {
+                        "does not exist".to_string()
+                    }
+                    nix::errno::Errno::EACCES => "not accessible to this user".to_string(),
+                    nix::errno::Errno::ELOOP => "too many levels of symbolic links".to_string(),
+                    other => other.desc().to_string(),
+                };
+                if g.required {
+                    return Err(GrantError {
+                        origin: Some(g.origin),
+                        message: format!(
+                            "`{}` {reason}, and it is marked as required",
+                            g.path.display()
+                        ),
+                    });
+                }
+                plan.skipped.push(Skipped {
+                    path: g.path,
+                    rights: g.rights,
+                    reason,
+                    from,
+                });
+                continue;
+            }
+        };
+        let meta = std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        let canon = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .unwrap_or_else(|_| g.path.clone());
+        let Ok(meta) = meta else {
+            plan.skipped.push(Skipped {
+                path: g.path,
+                rights: g.rights,
+                reason: "cannot be inspected".into(),
+                from,
+            });
+            continue;
+        };
+        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let placement = match private_root(&canon) {
+            Some("/proc") => Placement::Private,
+            Some(root) if under(&canon, root) => Placement::BoundIntoPrivate,
+            Some(_) => Placement::Private,
+            None => Placement::Host,
+        };
+        let key = (meta.dev(), meta.ino());
+        let idx = match (placement, by_inode.get(&key)) {
+            (Placement::Host | Placement::BoundIntoPrivate, Some(&i)) => i,
+            _ => {
+                let existing = (placement == Placement::Private)
+                    .then(|| by_path.get(&canon).copied())
+                    .flatten();
+                match existing {
+                    Some(i) => i,
+                    None => {
+                        plan.rules.push(FsRule {
+                            path: canon.clone(),
+                            rights: Rights::default(),
+                            kind,
+                            placement,
+                            from: Vec::new(),
+                            fd: (placement != Placement::Private).then_some(fd),
+                        });
+                        let i = plan.rules.len() - 1;
+                        if placement == Placement::Private {
+                            by_path.insert(canon, i);
+                        } else {
+                            by_inode.insert(key, i);
+                        }
+                        i
+                    }
+                }
+            }
+        };
+        let r = &mut plan.rules[idx];
+        r.rights = r.rights.union(g.rights);
+        r.from.push(from);
+    }
+
+    // Bind only the outermost of nested host paths under /tmp or /dev/shm.
+    let mut bound: Vec<usize> = (0..plan.rules.len())
+        .filter(|&i| plan.rules[i].placement == Placement::BoundIntoPrivate)
+        .collect();
+    bound.sort_by(|&a, &b| plan.rules[a].path.cmp(&plan.rules[b].path));
+    for i in bound {
+        let covered = plan.binds.iter().any(|&j| {
+            plan.rules[j].kind == Kind::Dir && plan.rules[i].path.starts_with(&plan.rules[j].path)
+        });
+        if !covered {
+            plan.binds.push(i);
+        }
+    }
+    Ok(plan)
+}
+
+impl FsPlan {
+    /// Whether `path` (canonical) lies at or beneath a granted path.
+    pub fn covers(&self, path: &Path) -> bool {
+        self.rules.iter().any(|r| path.starts_with(&r.path))
+    }
+
+    /// Whether `path` stays reachable once the private /tmp and /dev/shm are mounted.
+    pub fn reachable_after_mounts(&self, path: &Path) -> bool {
+        match PRIVATE_MOUNTS[..2].iter().find(|m| path.starts_with(m)) {
+            None => true,
+            Some(_) => self
+                .binds
+                .iter()
+                .any(|&i| path.starts_with(&self.rules[i].path)),
+        }
+    }
+
+    /// Adds the `hide` masks that matter: a mask under no grant hides what Landlock already
+    /// denies, so it is skipped.
+    pub fn add_hides(&mut self, hides: Vec<(PathBuf, Origin, bool)>) -> Result<(), GrantError> {
+        for (path, origin, required) in hides {
+            let from = origin.to_string();
+            let canon = match path.canonicalize() {
+                Ok(c) => c,
+                Err(_) if required => {
+                    return Err(GrantError {
+                        origin: Some(origin),
+                        message: format!(
+                            "`{}` does not exist, and it is marked as required",
+                            path.display()
+                        ),
+                    });
+                }
+                Err(_) => {
+                    self.hide_skipped.push(HideSkipped {
+                        path,
+                        reason: "does not exist".into(),
+                        from,
+                    });
+                    continue;
+                }
+            };
+            let reason = if private_root(&canon).is_some() && !self.reachable_after_mounts(&canon) {
+                Some("inside a private mount already")
+            } else if !self.covers(&canon) {
+                Some("no grant covers it, so it is denied anyway")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.hide_skipped.push(HideSkipped {
+                    path: canon,
+                    reason: reason.into(),
+                    from,
+                });
+                continue;
+            }
+            let kind = if canon.is_dir() {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            if !self.hide.iter().any(|h| canon.starts_with(&h.path)) {
+                self.hide.push(Hide {
+                    path: canon,
+                    kind,
+                    from,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses grants that would let the server rewrite its own profile (promise 7).
+    pub fn check_trust(&self, files: &[PathBuf]) -> Result<(), GrantError> {
+        for rule in self.rules.iter().filter(|r| r.rights.write) {
+            for f in files {
+                let hit = f.starts_with(&rule.path)
+                    || (rule.placement == Placement::Private && f.starts_with(&rule.path));
+                if hit {
+                    return Err(GrantError {
+                        origin: None,
+                        message: format!(
+                            "profile {} lies inside {}, which the profile lets the server write ({}); a server could rewrite its own sandbox. Keep profiles outside every writable path, or narrow that grant",
+                            f.display(),
+                            rule.path.display(),
+                            rule.from.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(p: &str, rights: Rights) -> Grant {
+        Grant {
+            path: PathBuf::from(p),
+            rights,
+            origin: Origin::command_line("--allow-read"),
+            required: false,
+        }
+    }
+
+    #[test]
+    fn merges_grants_of_the_same_file() {
+        let plan = build(vec![
+            grant("/usr", Rights::READ),
+            grant("/usr/", Rights::EXEC),
+            grant("/nonexistent/x", Rights::READ),
+            grant("/tmp", Rights::WRITE),
+        ])
+        .unwrap();
+        assert_eq!(plan.rules.len(), 2);
+        assert_eq!(plan.rules[0].rights, Rights::EXEC);
+        assert_eq!(plan.rules[0].placement, Placement::Host);
+        assert_eq!(plan.rules[1].placement, Placement::Private);
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].reason, "does not exist");
+    }
+
+    #[test]
+    fn required_paths_must_exist() {
+        let mut g = grant("/nonexistent/x", Rights::READ);
+        g.required = true;
+        let err = build(vec![g]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "`/nonexistent/x` does not exist, and it is marked as required"
+        );
+    }
+
+    #[test]
+    fn host_paths_under_tmp_are_bound_once() {
+        let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let plan = build(vec![
+            grant(sub.to_str().unwrap(), Rights::READ),
+            grant(dir.path().to_str().unwrap(), Rights::WRITE),
+        ])
+        .unwrap();
+        assert_eq!(plan.binds.len(), 1);
+        assert_eq!(
+            plan.rules[plan.binds[0]].path,
+            dir.path().canonicalize().unwrap()
+        );
+        assert!(plan.reachable_after_mounts(&sub));
+        assert!(!plan.reachable_after_mounts(Path::new("/tmp/elsewhere")));
+    }
+
+    #[test]
+    fn rights_map_to_landlock_access() {
+        let abi = ABI::V5;
+        assert!(Rights::READ.access(abi, true).contains(AccessFs::ReadDir));
+        assert!(!Rights::READ.access(abi, true).contains(AccessFs::Execute));
+        assert!(Rights::EXEC.access(abi, false).contains(AccessFs::Execute));
+        assert!(!Rights::EXEC.access(abi, false).contains(AccessFs::ReadDir));
+        let w = Rights::WRITE.access(abi, true);
+        assert!(w.contains(AccessFs::Truncate | AccessFs::Refer | AccessFs::MakeReg));
+        assert!(!w.contains(AccessFs::Execute));
+    }
+}

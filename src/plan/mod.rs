@@ -1,0 +1,851 @@
+//! Profile + command line + this kernel → [`Plan`]: every grant resolved and opened, the
+//! environment, the compiled seccomp program, the namespaces and limits, and what cannot be
+//! enforced here. Everything that can fail for a reason the user can fix fails here, before
+//! fork. `--dry-run` prints the plan.
+
+pub mod command;
+pub mod env;
+pub mod fs;
+pub mod report;
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::kernel::Kernel;
+use crate::profile::{
+    ArgsAccess, Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
+};
+use crate::seccomp::{self, Action, Member, Qualified};
+use crate::vars::{VarError, Vars};
+use command::{Command, CommandError};
+use fs::{FsPlan, Grant, Rights};
+
+/// What `mcpjail run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub profile: Option<String>,
+    pub command: Vec<OsString>,
+    pub allow_read: Vec<PathBuf>,
+    pub allow_write: Vec<PathBuf>,
+    pub allow_exec: Vec<PathBuf>,
+    pub allow_host: Vec<String>,
+    pub pass_env: Vec<String>,
+    pub set_env: Vec<(String, String)>,
+    pub best_effort: bool,
+    /// Plan only: do not create the state directory.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("{origin}: {source}")]
+    Var {
+        origin: Origin,
+        #[source]
+        source: VarError,
+    },
+    #[error("{}{message}", origin.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
+    Grant {
+        origin: Option<Origin>,
+        message: String,
+    },
+    #[error("failed to create the state directory {}", path.display())]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the current directory cannot be used")]
+    Cwd(#[source] std::io::Error),
+    #[error(
+        "{}: network mode `proxy` is not yet supported by this version of mcpjail; use `none`, or `host` with network.connect ports, until it is",
+        origin
+    )]
+    ProxyUnsupported { origin: Origin },
+    #[error("{0}")]
+    Usage(String),
+    #[error("failed to compile the seccomp filter")]
+    Seccomp(#[from] seccomp::CompileError),
+    #[error("{}", not_enforceable_message(.0))]
+    NotEnforceable(Vec<Gap>),
+}
+
+impl PlanError {
+    /// The exit status of `mcpjail run` for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::Command(c) => c.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+fn not_enforceable_message(gaps: &[Gap]) -> String {
+    let mut s =
+        String::from("this profile cannot be fully enforced here, so the server was not started:");
+    for g in gaps {
+        s.push_str(&format!("\n  - {}: {}", g.what, g.why));
+        if let Some(fix) = &g.fix {
+            s.push_str(&format!(" ({fix})"));
+        }
+    }
+    s.push_str("\nRun with --best-effort to start it anyway with these protections missing, or change the profile.");
+    s
+}
+
+/// A protection the profile asks for that this kernel or user cannot provide.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    pub what: String,
+    pub why: String,
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// Why this profile: given with --profile, or the default.
+    pub chosen: String,
+    /// Every document merged, bases first.
+    pub sources: Vec<String>,
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Network {
+    pub mode: NetworkMode,
+    /// Host mode: TCP ports the server may connect to; empty means any.
+    pub connect: Vec<u16>,
+    /// Host mode: TCP ports it may listen on; empty means none.
+    pub bind: Vec<u16>,
+    /// Pathname Unix sockets it may connect to.
+    pub unix: Vec<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Landlock {
+    pub abi: i32,
+    /// Handled filesystem access rights at this ABI.
+    pub handled: Vec<String>,
+    pub tcp_rules: bool,
+    pub scopes: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Denied {
+    pub name: &'static str,
+    /// The deny entry that brought it in (`@default`, or the name itself).
+    pub via: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Seccomp {
+    pub on_violation: crate::profile::OnViolation,
+    pub denied: Vec<Denied>,
+    /// Always refused: syscalls through the i386 (`int 0x80`) and x32 ABIs.
+    pub foreign_abi: &'static str,
+    pub instructions: usize,
+    #[serde(skip)]
+    pub program: seccompiler::BpfProgram,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Capabilities {
+    pub keep: Vec<String>,
+    #[serde(skip)]
+    pub mask: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Limit {
+    pub name: &'static str,
+    #[serde(skip)]
+    pub resource: libc::__rlimit_resource_t,
+    pub value: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Namespaces {
+    /// Created with a user namespace (when mcpjail is not root).
+    pub user: bool,
+    pub kinds: Vec<&'static str>,
+    #[serde(skip)]
+    pub clone_flags: libc::c_int,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub profile: ProfileInfo,
+    pub command: Command,
+    pub cwd: PathBuf,
+    pub state_dir: Option<PathBuf>,
+    pub filesystem: FsPlan,
+    pub landlock: Landlock,
+    pub network: Network,
+    pub seccomp: Seccomp,
+    pub namespaces: Namespaces,
+    pub capabilities: Capabilities,
+    pub limits: Vec<Limit>,
+    /// `limits.processes` as a pids cgroup, for root (which RLIMIT_NPROC does not bind).
+    pub pids_cgroup: Option<u64>,
+    /// Size limit of the private /tmp and /dev/shm, in bytes (the kernel's default when unset).
+    pub tmp_size: Option<u64>,
+    pub env: Vec<env::EnvVar>,
+    pub kernel: Kernel,
+    /// Protections that are not in force (only with --best-effort).
+    pub not_enforced: Vec<Gap>,
+    /// Shown on every run (stderr, warn level).
+    pub warnings: Vec<String>,
+    /// Shown by --dry-run and at info level.
+    pub notes: Vec<String>,
+    pub best_effort: bool,
+}
+
+fn grant_error(e: fs::GrantError) -> PlanError {
+    PlanError::Grant {
+        origin: e.origin,
+        message: e.message,
+    }
+}
+
+/// The directory of the profile file `origin` points into, for `${PROFILE_DIR}`.
+fn profile_dir(origin: &Origin) -> Option<&Path> {
+    origin.source.file().and_then(|f| f.parent())
+}
+
+fn expand(vars: &Vars, e: &Entry<String>) -> Result<(String, bool), PlanError> {
+    let (raw, required) = match e.value.strip_prefix('!') {
+        Some(r) => (r, true),
+        None => (e.value.as_str(), false),
+    };
+    let v = vars
+        .expand(raw, profile_dir(&e.origin))
+        .map_err(|source| PlanError::Var {
+            origin: e.origin.clone(),
+            source,
+        })?;
+    Ok((v, required))
+}
+
+/// Which profile to use, and why.
+pub fn choose_profile(req: &Request) -> (String, String) {
+    match &req.profile {
+        Some(p) => (p.clone(), "given with --profile".into()),
+        None => (
+            "default".into(),
+            "no --profile given; the built-in `default` profile applies".into(),
+        ),
+    }
+}
+
+/// Builds the plan for `req`.
+pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
+    let kernel = Kernel::probe();
+    let (spec, chosen) = choose_profile(req);
+    let (profile, diags) = loader.load(&spec)?;
+    let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
+    let vars = Vars::from_env(&profile.name);
+    let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
+
+    let state_dir = prepare_state_dir(&profile, &vars, req.dry_run)?;
+    let env = build_env(&profile, req, &vars)?;
+    let sandbox_path = env
+        .iter()
+        .find(|v| v.name == "PATH")
+        .map(|v| v.value.clone());
+    let host_path = std::env::var_os("PATH");
+    let command = command::resolve(
+        &req.command,
+        &cwd,
+        host_path.as_deref(),
+        sandbox_path.as_deref(),
+    )?;
+
+    let mut grants = Vec::new();
+    let lists = [
+        (&profile.filesystem.read, Rights::READ),
+        (&profile.filesystem.write, Rights::WRITE),
+        (&profile.filesystem.exec, Rights::EXEC),
+    ];
+    for (list, rights) in lists {
+        for e in list {
+            let (path, required) = expand(&vars, e)?;
+            grants.push(Grant {
+                path: PathBuf::from(path),
+                rights,
+                origin: e.origin.clone(),
+                required,
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    for e in &profile.filesystem.programs {
+        let (name, _) = expand(&vars, e)?;
+        match program_prefix(&name, host_path.as_deref(), &cwd, &vars) {
+            Some((prefix, note)) => {
+                if let Some(n) = note {
+                    notes.push(format!("{}: {n}", e.origin));
+                }
+                grants.push(Grant {
+                    path: prefix,
+                    rights: Rights::EXEC,
+                    origin: e.origin.clone(),
+                    required: false,
+                });
+            }
+            None => notes.push(format!(
+                "{}: program `{name}` not found on PATH; skipped",
+                e.origin
+            )),
+        }
+    }
+    if let Some(args) = &profile.filesystem.args {
+        let rights = match args.value {
+            ArgsAccess::None => None,
+            ArgsAccess::Read => Some(Rights::READ),
+            ArgsAccess::Write => Some(Rights::WRITE),
+        };
+        if let Some(rights) = rights {
+            for path in argument_paths(&command, &cwd) {
+                grants.push(Grant {
+                    path,
+                    rights,
+                    origin: args.origin.clone(),
+                    required: false,
+                });
+            }
+        }
+    }
+    for n in &command.needed {
+        grants.push(Grant {
+            path: n.path.clone(),
+            rights: Rights::EXEC,
+            origin: Origin::command_line(&format!("(needed to run the command: {})", n.why)),
+            required: false,
+        });
+    }
+    for (paths, rights, opt) in [
+        (&req.allow_read, Rights::READ, "--allow-read"),
+        (&req.allow_write, Rights::WRITE, "--allow-write"),
+        (&req.allow_exec, Rights::EXEC, "--allow-exec"),
+    ] {
+        for p in paths {
+            grants.push(Grant {
+                path: cwd.join(p),
+                rights,
+                origin: Origin::command_line(&format!("{opt} {}", p.display())),
+                required: true,
+            });
+        }
+    }
+
+    let mut filesystem = fs::build(grants).map_err(grant_error)?;
+    let mut hides = Vec::new();
+    for e in &profile.filesystem.hide {
+        let (path, required) = expand(&vars, e)?;
+        hides.push((PathBuf::from(path), e.origin.clone(), required));
+    }
+    filesystem.add_hides(hides).map_err(grant_error)?;
+    let files: Vec<PathBuf> = profile
+        .sources
+        .iter()
+        .filter_map(|s| s.file().cloned())
+        .collect();
+    filesystem.check_trust(&files).map_err(grant_error)?;
+
+    let cwd_inside = match cwd.canonicalize() {
+        Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
+        _ => {
+            warnings.push(format!(
+                "the current directory {} is inside the private /tmp and not granted; the server starts in /",
+                cwd.display()
+            ));
+            PathBuf::from("/")
+        }
+    };
+
+    let mut gaps = Vec::new();
+    let network = build_network(&profile, &vars, &kernel, &mut gaps)?;
+    if !req.allow_host.is_empty() && network.mode != NetworkMode::Proxy {
+        return Err(PlanError::Usage(format!(
+            "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
+            crate::profile::validate::mode_name(network.mode)
+        )));
+    }
+    let seccomp = build_seccomp(&profile, &network, &kernel, &mut gaps)?;
+    let landlock = build_landlock(&kernel, &network, &mut gaps);
+    let namespaces = build_namespaces(&kernel, &network);
+    let capabilities = build_caps(&profile);
+    let (limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
+
+    if !gaps.is_empty() && !req.best_effort {
+        return Err(PlanError::NotEnforceable(gaps));
+    }
+
+    Ok(Plan {
+        profile: ProfileInfo {
+            name: profile.name.clone(),
+            description: profile.description.clone(),
+            chosen,
+            sources: profile
+                .sources
+                .iter()
+                .map(|s: &Arc<Source>| s.label())
+                .collect(),
+            files,
+        },
+        command,
+        cwd: cwd_inside,
+        state_dir,
+        filesystem,
+        landlock,
+        network,
+        seccomp,
+        namespaces,
+        capabilities,
+        limits,
+        pids_cgroup,
+        tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
+        env,
+        kernel,
+        not_enforced: gaps,
+        warnings,
+        notes,
+        best_effort: req.best_effort,
+    })
+}
+
+/// Creates `${STATE_DIR}` (0700) when the profile uses it.
+fn prepare_state_dir(
+    profile: &Profile,
+    vars: &Vars,
+    dry_run: bool,
+) -> Result<Option<PathBuf>, PlanError> {
+    let f = &profile.filesystem;
+    let uses = f
+        .read
+        .iter()
+        .chain(&f.write)
+        .chain(&f.exec)
+        .chain(&f.hide)
+        .map(|e| &e.value)
+        .chain(profile.env.set.values().map(|e| &e.value))
+        .any(|v| v.contains("${STATE_DIR}"));
+    if !uses {
+        return Ok(None);
+    }
+    let path = vars.state_dir().map_err(|source| PlanError::Var {
+        origin: Origin::command_line("${STATE_DIR}"),
+        source,
+    })?;
+    if !dry_run && !path.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)
+            .map_err(|source| PlanError::StateDir {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    Ok(Some(path))
+}
+
+fn build_env(profile: &Profile, req: &Request, vars: &Vars) -> Result<Vec<env::EnvVar>, PlanError> {
+    let mut pass: Vec<(String, String)> = profile
+        .env
+        .pass
+        .iter()
+        .map(|e| (e.value.clone(), e.origin.to_string()))
+        .collect();
+    for name in &req.pass_env {
+        if name.is_empty() || name.contains('=') {
+            return Err(PlanError::Usage(format!(
+                "--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)"
+            )));
+        }
+        pass.push((name.clone(), "--pass-env".into()));
+    }
+    let mut set = Vec::new();
+    for (k, e) in &profile.env.set {
+        let value = vars
+            .expand(&e.value, profile_dir(&e.origin))
+            .map_err(|source| PlanError::Var {
+                origin: e.origin.clone(),
+                source,
+            })?;
+        set.push((k.clone(), OsString::from(value), e.origin.to_string()));
+    }
+    for (k, v) in &req.set_env {
+        set.push((k.clone(), OsString::from(v), "--set-env".into()));
+    }
+    Ok(env::build(std::env::vars_os(), &pass, set))
+}
+
+/// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
+/// `~/.nvm/versions/node/v20/bin/node`, that version's directory. Never `/` or a directory
+/// at or above `$HOME`: then only the program's own directory (or file) is granted.
+fn program_prefix(
+    name: &str,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+    vars: &Vars,
+) -> Option<(PathBuf, Option<String>)> {
+    let found = if name.starts_with('/') {
+        PathBuf::from(name)
+    } else {
+        which::which_in(name, path_var, cwd).ok()?
+    };
+    let real = found.canonicalize().ok()?;
+    let dir = real.parent()?.to_path_buf();
+    let prefix = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
+        _ => None,
+    };
+    let home = vars.get("HOME").ok().map(PathBuf::from);
+    let too_wide =
+        |p: &Path| p == Path::new("/") || home.as_deref().is_some_and(|h| h.starts_with(p));
+    for candidate in [prefix, Some(dir)].into_iter().flatten() {
+        if !too_wide(&candidate) {
+            return Some((candidate, None));
+        }
+    }
+    Some((
+        real.clone(),
+        Some(format!(
+            "`{name}` lives directly in {}; only the program file itself is granted",
+            real.parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )),
+    ))
+}
+
+/// Existing paths named on the command line, for `filesystem.args`: each argument, and the
+/// value of `--option=VALUE` arguments. The interpreter's script is not one of them.
+fn argument_paths(command: &Command, cwd: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for arg in command.argv.iter().skip(1) {
+        let Some(a) = arg.to_str() else { continue };
+        let mut candidates = vec![a];
+        if a.starts_with('-') {
+            candidates.clear();
+            if let Some((_, v)) = a.split_once('=') {
+                candidates.push(v);
+            }
+        }
+        for c in candidates {
+            if c.is_empty() {
+                continue;
+            }
+            let p = cwd.join(c);
+            if p.exists() && command.script.as_deref() != Some(p.as_path()) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn build_network(
+    profile: &Profile,
+    vars: &Vars,
+    kernel: &Kernel,
+    gaps: &mut Vec<Gap>,
+) -> Result<Network, PlanError> {
+    let mode = profile.network.mode();
+    if mode == NetworkMode::Proxy {
+        let origin = profile
+            .network
+            .mode
+            .as_ref()
+            .map(|e| e.origin.clone())
+            .unwrap_or_else(|| Origin::command_line("network.mode"));
+        return Err(PlanError::ProxyUnsupported { origin });
+    }
+    let mut unix = Vec::new();
+    for e in &profile.network.unix {
+        let (p, _) = expand(vars, e)?;
+        unix.push(PathBuf::from(p));
+    }
+    let (connect, bind) = if mode == NetworkMode::Host {
+        (
+            profile
+                .network
+                .connect
+                .iter()
+                .map(|e| e.value)
+                .collect::<Vec<_>>(),
+            profile
+                .network
+                .bind
+                .iter()
+                .map(|e| e.value)
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if mode == NetworkMode::Host && kernel.landlock_abi < 4 {
+        gaps.push(Gap {
+            what: "TCP port restrictions in network mode host (listening is denied unless network.bind lists the port; connecting is limited to network.connect)".into(),
+            why: format!("they need Landlock ABI 4 (Linux 6.7); this kernel has ABI {}", kernel.landlock_abi),
+            fix: Some("use network mode none".into()),
+        });
+    }
+    if !unix.is_empty() && kernel.landlock_abi < 9 {
+        gaps.push(Gap {
+            what: "network.unix (connecting only to the listed Unix sockets)".into(),
+            why: format!(
+                "limiting which pathname sockets may be connected needs Landlock ABI 9 (Linux 7.1); this kernel has ABI {}, so every socket the server can reach by path would be allowed",
+                kernel.landlock_abi
+            ),
+            fix: Some("remove network.unix so that Unix sockets stay denied".into()),
+        });
+    }
+    Ok(Network {
+        mode,
+        connect,
+        bind,
+        unix,
+    })
+}
+
+fn build_seccomp(
+    profile: &Profile,
+    network: &Network,
+    kernel: &Kernel,
+    gaps: &mut Vec<Gap>,
+) -> Result<Seccomp, PlanError> {
+    use crate::profile::validate::expand_entry;
+    let on_violation = profile.syscalls.on_violation();
+    let lifted: Vec<Member> = profile
+        .syscalls
+        .allow
+        .iter()
+        .flat_map(|e| expand_entry(&e.value))
+        .collect();
+    let is_lifted = |m: &Member| {
+        lifted
+            .iter()
+            .any(|l| l == m || (matches!(l, Member::Syscall(_)) && l.syscall() == m.syscall()))
+    };
+    let mut denied: Vec<Denied> = Vec::new();
+    for e in &profile.syscalls.deny {
+        for m in expand_entry(&e.value) {
+            if is_lifted(&m) || denied.iter().any(|d| d.name == m.name()) {
+                continue;
+            }
+            denied.push(Denied {
+                name: m.name(),
+                via: e.value.clone(),
+                action: seccomp::action_for(m, on_violation),
+            });
+        }
+    }
+    if network.unix.is_empty() {
+        let m = Member::Qualified(Qualified::SocketUnix);
+        denied.push(Denied {
+            name: m.name(),
+            via: "network.unix is empty".into(),
+            action: seccomp::action_for(m, on_violation),
+        });
+    }
+    let members: Vec<(Member, Action)> = denied
+        .iter()
+        .map(|d| {
+            let m = Qualified::from_name(d.name)
+                .map(Member::Qualified)
+                .unwrap_or(Member::Syscall(d.name));
+            (m, d.action)
+        })
+        .collect();
+    let program = seccomp::compile(&members)?;
+    if !kernel.seccomp_filter {
+        gaps.push(Gap {
+            what: "the seccomp filter (syscalls.deny, foreign-ABI refusal, Unix socket denial)"
+                .into(),
+            why: "this kernel does not support seccomp filters".into(),
+            fix: Some("use a kernel built with CONFIG_SECCOMP_FILTER".into()),
+        });
+    }
+    denied.sort_by(|a, b| a.name.cmp(b.name));
+    Ok(Seccomp {
+        on_violation,
+        instructions: program.len(),
+        denied,
+        foreign_abi: "refused (ENOSYS): i386 int 0x80 and x32 syscalls",
+        program,
+    })
+}
+
+fn build_landlock(kernel: &Kernel, network: &Network, gaps: &mut Vec<Gap>) -> Landlock {
+    let abi = kernel.landlock_abi;
+    if abi == 0 {
+        gaps.push(Gap {
+            what: "Landlock filesystem rules (every filesystem.* grant, and with them all file access limits)".into(),
+            why: format!("Landlock is {}", kernel.landlock_status),
+            fix: None,
+        });
+    } else {
+        if abi < 3 {
+            gaps.push(Gap {
+                what: "truncation limits (a readable file could be truncated)".into(),
+                why: format!("they need Landlock ABI 3 (Linux 6.2); this kernel has ABI {abi}"),
+                fix: None,
+            });
+        }
+        if abi < 5 {
+            gaps.push(Gap {
+                what: "ioctl limits on device files".into(),
+                why: format!("they need Landlock ABI 5 (Linux 6.10); this kernel has ABI {abi}"),
+                fix: None,
+            });
+        }
+    }
+    let labi = landlock::ABI::from(abi);
+    let handled = <landlock::AccessFs as landlock::Access>::from_all(labi)
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect();
+    let mut scopes = Vec::new();
+    if abi >= 6 {
+        scopes.extend(["abstract-unix-socket", "signal"]);
+    }
+    Landlock {
+        abi,
+        handled,
+        tcp_rules: network.mode == NetworkMode::Host && abi >= 4,
+        scopes,
+    }
+}
+
+fn build_namespaces(kernel: &Kernel, network: &Network) -> Namespaces {
+    let mut flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWCGROUP;
+    let mut kinds = vec!["mount", "pid", "ipc", "uts", "cgroup"];
+    if network.mode != NetworkMode::Host {
+        flags |= libc::CLONE_NEWNET;
+        kinds.push("network");
+    }
+    let user = !kernel.privileged;
+    if user {
+        flags |= libc::CLONE_NEWUSER;
+        kinds.insert(0, "user");
+    }
+    Namespaces {
+        user,
+        kinds,
+        clone_flags: flags,
+    }
+}
+
+fn build_caps(profile: &Profile) -> Capabilities {
+    let mut keep = Vec::new();
+    let mut mask = 0u64;
+    for e in &profile.capabilities {
+        if let Some(c) = crate::profile::validate::capability(&e.value) {
+            if mask & c.bitmask() == 0 {
+                keep.push(c.to_string());
+            }
+            mask |= c.bitmask();
+        }
+    }
+    Capabilities { keep, mask }
+}
+
+fn build_limits(
+    profile: &Profile,
+    kernel: &Kernel,
+    gaps: &mut Vec<Gap>,
+    warnings: &mut Vec<String>,
+) -> (Vec<Limit>, Option<u64>) {
+    let l = &profile.limits;
+    let mut out = Vec::new();
+    let hard = |r| {
+        nix::sys::resource::getrlimit(r)
+            .map(|(_, h)| h)
+            .unwrap_or(u64::MAX)
+    };
+    let mut push = |name, resource, value: u64, nix_res| {
+        let h = hard(nix_res);
+        let v = if value > h {
+            warnings.push(format!(
+                "limits.{name} = {value} is above this process's hard limit {h}; {h} applies"
+            ));
+            h
+        } else {
+            value
+        };
+        out.push(Limit {
+            name,
+            resource,
+            value: v,
+        });
+    };
+    use nix::sys::resource::Resource;
+    if let Some(e) = &l.open_files {
+        push(
+            "open_files",
+            libc::RLIMIT_NOFILE,
+            e.value,
+            Resource::RLIMIT_NOFILE,
+        );
+    }
+    if let Some(e) = &l.processes {
+        push(
+            "processes",
+            libc::RLIMIT_NPROC,
+            e.value,
+            Resource::RLIMIT_NPROC,
+        );
+    }
+    if let Some(e) = &l.file_size {
+        push(
+            "file_size",
+            libc::RLIMIT_FSIZE,
+            e.value,
+            Resource::RLIMIT_FSIZE,
+        );
+    }
+    if l.core_dumps.as_ref().is_none_or(|e| !e.value) {
+        out.push(Limit {
+            name: "core_dumps",
+            resource: libc::RLIMIT_CORE,
+            value: 0,
+        });
+    }
+    let mut cgroup = None;
+    if let Some(e) = &l.processes {
+        if kernel.euid == 0 {
+            if crate::cgroup::available() {
+                cgroup = Some(e.value);
+            } else {
+                gaps.push(Gap {
+                    what: "limits.processes for root".into(),
+                    why: "the kernel does not apply RLIMIT_NPROC to uid 0, and no cgroup hierarchy with the pids controller is mounted".into(),
+                    fix: Some("mount the pids cgroup controller, or run mcpjail as an ordinary user".into()),
+                });
+            }
+        }
+    }
+    (out, cgroup)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! `--dry-run`: the plan as text for people, or as a stable JSON document for tools.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::Plan;
+use super::fs::Placement;
+use crate::profile::NetworkMode;
+
+/// The JSON document: `version` changes when a field changes meaning or disappears.
+#[derive(Serialize)]
+struct Document<'a> {
+    version: u32,
+    enforceable: bool,
+    plan: &'a Plan,
+}
+
+pub fn json(plan: &Plan) -> String {
+    let doc = Document {
+        version: 1,
+        enforceable: plan.not_enforced.is_empty(),
+        plan,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn list<T: AsRef<str>>(items: &[T]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items
+            .iter()
+            .map(|s| s.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub fn text(plan: &Plan) -> String {
+    let mut o = String::new();
+    let p = plan;
+    let _ = writeln!(o, "mcpjail run --dry-run: nothing was started.");
+    let _ = writeln!(o);
+    let _ = writeln!(o, "profile: {} ({})", p.profile.name, p.profile.chosen);
+    if let Some(d) = &p.profile.description {
+        let _ = writeln!(o, "  {d}");
+    }
+    let _ = writeln!(o, "  merged from: {}", list(&p.profile.sources));
+    let _ = writeln!(o);
+    let _ = writeln!(o, "command: {}", p.command.path.display());
+    let argv: Vec<String> = p
+        .command
+        .argv
+        .iter()
+        .map(|a| format!("{:?}", a.to_string_lossy()))
+        .collect();
+    let _ = writeln!(o, "  argv: [{}]", argv.join(", "));
+    let _ = writeln!(o, "  working directory: {}", p.cwd.display());
+    if let Some(s) = &p.state_dir {
+        let note = if s.is_dir() {
+            ""
+        } else {
+            " (created on first run)"
+        };
+        let _ = writeln!(o, "  state directory: {}{note}", s.display());
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "namespaces: {}", list(&p.namespaces.kinds));
+    let _ = writeln!(
+        o,
+        "  new session (no controlling terminal); the sandbox dies with mcpjail; private /tmp, /dev/shm and /proc"
+    );
+    let _ = writeln!(o);
+    match p.network.mode {
+        NetworkMode::None => {
+            let _ = writeln!(
+                o,
+                "network: none (a private network namespace with only loopback)"
+            );
+        }
+        NetworkMode::Host => {
+            let connect = if p.network.connect.is_empty() {
+                "any port".to_string()
+            } else {
+                p.network
+                    .connect
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let bind = if p.network.bind.is_empty() {
+                "none".to_string()
+            } else {
+                p.network
+                    .bind
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let _ = writeln!(
+                o,
+                "network: host (the host's network); TCP connect: {connect}; TCP listen: {bind}"
+            );
+        }
+        NetworkMode::Proxy => {
+            let _ = writeln!(o, "network: proxy");
+        }
+    }
+    let unix: Vec<String> = p
+        .network
+        .unix
+        .iter()
+        .map(|u| u.display().to_string())
+        .collect();
+    let _ = writeln!(
+        o,
+        "  Unix sockets: {}",
+        if unix.is_empty() {
+            "denied (socket(AF_UNIX) refused)".into()
+        } else {
+            list(&unix)
+        }
+    );
+    let _ = writeln!(o);
+    if p.landlock.abi > 0 {
+        let _ = writeln!(
+            o,
+            "landlock: ABI {}; scopes: {}",
+            p.landlock.abi,
+            list(&p.landlock.scopes)
+        );
+        let _ = writeln!(o, "  handled: {}", p.landlock.handled.join(" "));
+    } else {
+        let _ = writeln!(o, "landlock: not available ({})", p.kernel.landlock_status);
+    }
+    let _ = writeln!(o, "filesystem grants:");
+    for r in &p.filesystem.rules {
+        let place = match r.placement {
+            Placement::Host => "",
+            Placement::Private => "  [private to the sandbox]",
+            Placement::BoundIntoPrivate => "  [bound into the private mount]",
+        };
+        let _ = writeln!(o, "  {:<15} {}{place}", r.rights.label(), r.path.display());
+        for f in &r.from {
+            let _ = writeln!(o, "  {:<15}   from {f}", "");
+        }
+    }
+    if !p.filesystem.skipped.is_empty() {
+        let _ = writeln!(o, "  skipped:");
+        for s in &p.filesystem.skipped {
+            let _ = writeln!(
+                o,
+                "  {:<15} {} ({}) from {}",
+                s.rights.label(),
+                s.path.display(),
+                s.reason,
+                s.from
+            );
+        }
+    }
+    let _ = writeln!(o, "hidden:");
+    if p.filesystem.hide.is_empty() {
+        let _ = writeln!(o, "  nothing needs hiding");
+    }
+    for h in &p.filesystem.hide {
+        let _ = writeln!(o, "  {} from {}", h.path.display(), h.from);
+    }
+    for h in &p.filesystem.hide_skipped {
+        let _ = writeln!(o, "  skipped {} ({})", h.path.display(), h.reason);
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "seccomp: {} syscall rules, {} BPF instructions; on violation: {:?}; foreign ABIs {}",
+        p.seccomp.denied.len(),
+        p.seccomp.instructions,
+        p.seccomp.on_violation,
+        p.seccomp.foreign_abi
+    );
+    let mut vias: Vec<&str> = p.seccomp.denied.iter().map(|d| d.via.as_str()).collect();
+    vias.sort();
+    vias.dedup();
+    for via in vias {
+        let names: Vec<&str> = p
+            .seccomp
+            .denied
+            .iter()
+            .filter(|d| d.via == via)
+            .map(|d| d.name)
+            .collect();
+        let _ = writeln!(o, "  denied via {via}: {}", names.join(" "));
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "capabilities: all dropped (effective, permitted, inheritable, ambient, bounding){}; no_new_privs",
+        if p.capabilities.keep.is_empty() {
+            String::new()
+        } else {
+            format!(" except {}", p.capabilities.keep.join(", "))
+        }
+    );
+    let limits: Vec<String> = p
+        .limits
+        .iter()
+        .map(|l| format!("{}={}", l.name, l.value))
+        .collect();
+    let _ = writeln!(o, "limits: {}", list(&limits));
+    if let Some(n) = p.pids_cgroup {
+        let _ = writeln!(
+            o,
+            "  processes: also a pids cgroup with pids.max={n} (RLIMIT_NPROC does not bind root)"
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "environment (values hidden):");
+    for v in &p.env {
+        let _ = writeln!(o, "  {} from {}", v.name, v.from);
+    }
+    let _ = writeln!(o);
+    if p.not_enforced.is_empty() {
+        let _ = writeln!(
+            o,
+            "everything above is enforced on this kernel ({}).",
+            p.kernel.release
+        );
+    } else {
+        let _ = writeln!(o, "NOT ENFORCED here ({}):", p.kernel.release);
+        for g in &p.not_enforced {
+            let _ = writeln!(o, "  - {}: {}", g.what, g.why);
+        }
+    }
+    for w in &p.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    for n in &p.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o
+}

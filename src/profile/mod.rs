@@ -1,0 +1,557 @@
+//! Profiles: YAML → [`RawProfile`] (serde, no logic) → [`Profile`] (lookup, `extends`
+//! merged, validated). Nothing here looks at the running system beyond reading profile files;
+//! variables and paths are resolved by the plan.
+
+pub mod builtin;
+pub mod location;
+pub mod raw;
+mod source;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use thiserror::Error;
+
+pub use raw::{ArgsAccess, NetworkMode, OnViolation, RawProfile};
+pub use source::{Entry, Origin, Source, SourceKind};
+
+/// A profile with everything it extends merged in, in order: lists appended, scalars
+/// overridden by later profiles.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The name of the profile that was asked for (file stem for a path).
+    pub name: String,
+    pub description: Option<String>,
+    /// Every profile document that contributed, bases first, the requested one last.
+    pub sources: Vec<Arc<Source>>,
+    pub filesystem: Filesystem,
+    pub network: Network,
+    pub syscalls: Syscalls,
+    pub env: Env,
+    pub capabilities: Vec<Entry<String>>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filesystem {
+    pub read: Vec<Entry<String>>,
+    pub write: Vec<Entry<String>>,
+    pub exec: Vec<Entry<String>>,
+    pub args: Option<Entry<ArgsAccess>>,
+    pub programs: Vec<Entry<String>>,
+    pub hide: Vec<Entry<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    pub mode: Option<Entry<NetworkMode>>,
+    pub allow: Vec<Entry<String>>,
+    pub connect: Vec<Entry<u16>>,
+    pub bind: Vec<Entry<u16>>,
+    pub unix: Vec<Entry<String>>,
+    pub allow_private: Vec<Entry<String>>,
+}
+
+impl Network {
+    pub fn mode(&self) -> NetworkMode {
+        self.mode.as_ref().map(|e| e.value).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Syscalls {
+    pub deny: Vec<Entry<String>>,
+    pub allow: Vec<Entry<String>>,
+    pub on_violation: Option<Entry<OnViolation>>,
+}
+
+impl Syscalls {
+    pub fn on_violation(&self) -> OnViolation {
+        self.on_violation
+            .as_ref()
+            .map(|e| e.value)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub pass: Vec<Entry<String>>,
+    pub set: BTreeMap<String, Entry<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub open_files: Option<Entry<u64>>,
+    pub processes: Option<Entry<u64>>,
+    pub core_dumps: Option<Entry<bool>>,
+    pub file_size: Option<Entry<u64>>,
+    pub tmp_size: Option<Entry<u64>>,
+}
+
+/// A problem found in a profile, with the place it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// `FILE:LINE:COLUMN`, or the profile label when there is no position.
+    pub at: String,
+    /// The key path, such as `filesystem.read[2]`.
+    pub key: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Diagnostic {
+    pub fn error(origin: &Origin, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(origin, message, Severity::Error)
+    }
+
+    pub fn warning(origin: &Origin, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(origin, message, Severity::Warning)
+    }
+
+    fn at(origin: &Origin, message: impl Into<String>, severity: Severity) -> Diagnostic {
+        Diagnostic {
+            at: if origin.is_command_line() {
+                "command line".into()
+            } else {
+                origin.position()
+            },
+            key: origin.key.clone(),
+            message: message.into(),
+            severity,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
+        if self.key.is_empty() {
+            write!(f, "{}: {sev}{}", self.at, self.message)
+        } else {
+            write!(f, "{}: {sev}{}: {}", self.at, self.key, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    #[error("{}no profile named `{name}`; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpjail profiles list` to see them", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
+    NotFound {
+        name: String,
+        searched: Vec<PathBuf>,
+        from: Option<String>,
+    },
+    #[error("{}failed to read profile {}", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display())]
+    Read {
+        path: PathBuf,
+        from: Option<String>,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{at}: {message}")]
+    Syntax { at: String, message: String },
+    #[error("profiles extend each other in a cycle: {}; remove one of these `extends` entries", chain.join(" -> "))]
+    Cycle { chain: Vec<String> },
+    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+    #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`; a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    BadName { name: String, from: Option<String> },
+}
+
+/// Finds profiles by name or path, in the order the SPEC fixes: the user's directory,
+/// `/etc/mcpjail/profiles`, then the built-ins.
+#[derive(Debug, Clone)]
+pub struct Loader {
+    dirs: Vec<PathBuf>,
+}
+
+/// A profile as `mcpjail profiles list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub name: String,
+    pub location: String,
+    pub description: Option<String>,
+    /// Hidden by a profile of the same name earlier in the search order.
+    pub shadowed: bool,
+}
+
+/// Whether `spec` names a file rather than a profile.
+pub fn is_path(spec: &str) -> bool {
+    spec.contains('/') || spec.ends_with(".yaml") || spec.ends_with(".yml")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Loader {
+    /// The search directories from this process's environment.
+    pub fn from_env() -> Loader {
+        let mut dirs = Vec::new();
+        let config = std::env::var("XDG_CONFIG_HOME")
+            .ok()
+            .filter(|v| v.starts_with('/'))
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var("HOME")
+                    .ok()
+                    .filter(|v| v.starts_with('/'))
+                    .map(|h| Path::new(&h).join(".config"))
+            });
+        if let Some(c) = config {
+            dirs.push(c.join("mcpjail/profiles"));
+        }
+        dirs.push(PathBuf::from("/etc/mcpjail/profiles"));
+        Loader { dirs }
+    }
+
+    pub fn with_dirs(dirs: Vec<PathBuf>) -> Loader {
+        Loader { dirs }
+    }
+
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Loads `spec` (a name or a path) with everything it extends, and validates it.
+    /// Warnings are returned beside the profile; errors fail the load.
+    pub fn load(&self, spec: &str) -> Result<(Profile, Vec<Diagnostic>), ProfileError> {
+        let top = self.locate(spec, None, None)?;
+        let mut profile = Profile {
+            name: top.name.clone(),
+            description: None,
+            sources: Vec::new(),
+            filesystem: Filesystem::default(),
+            network: Network::default(),
+            syscalls: Syscalls::default(),
+            env: Env::default(),
+            capabilities: Vec::new(),
+            limits: Limits::default(),
+        };
+        let mut stack = Vec::new();
+        self.merge(&top, &mut stack, &mut profile)?;
+        let diags = validate::validate(&profile);
+        if diags.iter().any(|d| d.severity == Severity::Error) {
+            return Err(ProfileError::Invalid(diags));
+        }
+        Ok((profile, diags))
+    }
+
+    /// Finds one profile document. `from` is the document whose `extends` names it: relative
+    /// paths are taken from its directory, and a name that is the document's own name is
+    /// looked up after it, so that `~/.config/mcpjail/profiles/node.yaml` can extend the
+    /// built-in `node`.
+    fn locate(
+        &self,
+        spec: &str,
+        from: Option<&Source>,
+        at: Option<String>,
+    ) -> Result<Arc<Source>, ProfileError> {
+        if is_path(spec) {
+            let mut path = PathBuf::from(spec);
+            if path.is_relative() {
+                if let Some(dir) = from.and_then(|f| f.file()).and_then(|f| f.parent()) {
+                    path = dir.join(path);
+                }
+            }
+            return read_file(&path, at);
+        }
+        if !valid_name(spec) {
+            return Err(ProfileError::BadName {
+                name: spec.to_string(),
+                from: at,
+            });
+        }
+        let mut candidates: Vec<SourceKind> = self
+            .dirs
+            .iter()
+            .map(|d| d.join(format!("{spec}.yaml")))
+            .filter(|p| p.is_file())
+            .map(SourceKind::File)
+            .collect();
+        if builtin::get(spec).is_some() {
+            candidates.push(SourceKind::Builtin);
+        }
+        if let Some(f) = from.filter(|f| f.name == spec) {
+            let own = f.kind.clone();
+            let canon = |k: &SourceKind| match k {
+                SourceKind::File(p) => SourceKind::File(p.canonicalize().unwrap_or(p.clone())),
+                SourceKind::Builtin => SourceKind::Builtin,
+            };
+            if let Some(pos) = candidates.iter().position(|c| canon(c) == own) {
+                candidates.drain(..=pos);
+            }
+        }
+        match candidates.into_iter().next() {
+            Some(SourceKind::File(p)) => read_file(&p, at),
+            Some(SourceKind::Builtin) => Ok(builtin::source(spec).expect("listed above")),
+            None => Err(ProfileError::NotFound {
+                name: spec.to_string(),
+                searched: self.dirs.clone(),
+                from: at,
+            }),
+        }
+    }
+
+    fn merge(
+        &self,
+        src: &Arc<Source>,
+        stack: &mut Vec<String>,
+        out: &mut Profile,
+    ) -> Result<(), ProfileError> {
+        let label = src.label();
+        if stack.contains(&label) {
+            let mut chain = stack.clone();
+            chain.push(label);
+            return Err(ProfileError::Cycle { chain });
+        }
+        if out.sources.iter().any(|s| s.label() == label) {
+            // Reached twice through different `extends` paths: merged once, first place wins.
+            return Ok(());
+        }
+        let raw = parse(src)?;
+        stack.push(label);
+        for (i, parent) in raw.extends.iter().flatten().enumerate() {
+            let key = format!("extends[{i}]");
+            let psrc = self.locate(parent, Some(src), Some(src.position(&key)))?;
+            self.merge(&psrc, stack, out)?;
+        }
+        stack.pop();
+        apply(out, src, raw);
+        out.sources.push(Arc::clone(src));
+        Ok(())
+    }
+
+    /// Every profile this loader can find, in search order.
+    pub fn list(&self) -> Vec<Listed> {
+        let mut out: Vec<Listed> = Vec::new();
+        let mut push = |name: String, location: String, text: &str| {
+            let shadowed = out.iter().any(|l| l.name == name);
+            let description = serde_yaml::from_str::<RawProfile>(text)
+                .ok()
+                .and_then(|r| r.description);
+            out.push(Listed {
+                name,
+                location,
+                description,
+                shadowed,
+            });
+        };
+        for dir in &self.dirs {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+                .collect();
+            files.sort();
+            for p in files {
+                let Some(name) = p.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                if !valid_name(name) {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                push(name.to_string(), p.display().to_string(), &text);
+            }
+        }
+        for name in builtin::names() {
+            push(
+                name.to_string(),
+                "built-in".into(),
+                builtin::get(name).unwrap_or_default(),
+            );
+        }
+        out
+    }
+
+    /// The document `spec` names, without merging what it extends.
+    pub fn source(&self, spec: &str) -> Result<Arc<Source>, ProfileError> {
+        self.locate(spec, None, None)
+    }
+}
+
+fn read_file(path: &Path, from: Option<String>) -> Result<Arc<Source>, ProfileError> {
+    let read_err = |source: io::Error, from: Option<String>| ProfileError::Read {
+        path: path.to_path_buf(),
+        from,
+        source,
+    };
+    let canon = path.canonicalize().map_err(|e| read_err(e, from.clone()))?;
+    if canon.is_dir() {
+        return Err(read_err(
+            io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
+            from,
+        ));
+    }
+    let text = std::fs::read_to_string(&canon).map_err(|e| read_err(e, from.clone()))?;
+    let name = canon
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("profile")
+        .to_string();
+    Ok(Arc::new(Source::new(name, SourceKind::File(canon), text)))
+}
+
+/// Parses a document. An empty document (or only comments) is an empty profile.
+pub fn parse(src: &Source) -> Result<RawProfile, ProfileError> {
+    if src
+        .text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Ok(RawProfile::default());
+    }
+    serde_yaml::from_str::<RawProfile>(&src.text).map_err(|e| syntax_error(src, &e))
+}
+
+fn syntax_error(src: &Source, e: &serde_yaml::Error) -> ProfileError {
+    let mut message = e.to_string();
+    // serde_yaml appends " at line L column C"; the position goes in front instead.
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    let at = match e.location() {
+        Some(l) => format!("{}:{}:{}", src.label(), l.line(), l.column()),
+        None => src.label(),
+    };
+    ProfileError::Syntax { at, message }
+}
+
+/// Adds one document's keys to the merged profile.
+fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile) {
+    let o = |key: String| Origin::new(src, key);
+    fn list<T: Clone>(
+        dst: &mut Vec<Entry<T>>,
+        items: Option<Vec<T>>,
+        key: &str,
+        o: &dyn Fn(String) -> Origin,
+    ) {
+        for (i, v) in items.into_iter().flatten().enumerate() {
+            dst.push(Entry::new(v, o(format!("{key}[{i}]"))));
+        }
+    }
+    fn scalar<T>(
+        dst: &mut Option<Entry<T>>,
+        v: Option<T>,
+        key: &str,
+        o: &dyn Fn(String) -> Origin,
+    ) {
+        if let Some(v) = v {
+            *dst = Some(Entry::new(v, o(key.to_string())));
+        }
+    }
+    if raw.description.is_some() {
+        out.description = raw.description;
+    }
+    if let Some(fs) = raw.filesystem {
+        list(&mut out.filesystem.read, fs.read, "filesystem.read", &o);
+        list(&mut out.filesystem.write, fs.write, "filesystem.write", &o);
+        list(&mut out.filesystem.exec, fs.exec, "filesystem.exec", &o);
+        list(
+            &mut out.filesystem.programs,
+            fs.programs,
+            "filesystem.programs",
+            &o,
+        );
+        list(&mut out.filesystem.hide, fs.hide, "filesystem.hide", &o);
+        scalar(&mut out.filesystem.args, fs.args, "filesystem.args", &o);
+    }
+    if let Some(n) = raw.network {
+        scalar(&mut out.network.mode, n.mode, "network.mode", &o);
+        list(&mut out.network.allow, n.allow, "network.allow", &o);
+        let ports = |v: Option<Vec<raw::Port>>| v.map(|v| v.into_iter().map(|p| p.0).collect());
+        list(
+            &mut out.network.connect,
+            ports(n.connect),
+            "network.connect",
+            &o,
+        );
+        list(&mut out.network.bind, ports(n.bind), "network.bind", &o);
+        list(&mut out.network.unix, n.unix, "network.unix", &o);
+        list(
+            &mut out.network.allow_private,
+            n.allow_private,
+            "network.allow_private",
+            &o,
+        );
+    }
+    if let Some(s) = raw.syscalls {
+        list(&mut out.syscalls.deny, s.deny, "syscalls.deny", &o);
+        list(&mut out.syscalls.allow, s.allow, "syscalls.allow", &o);
+        scalar(
+            &mut out.syscalls.on_violation,
+            s.on_violation,
+            "syscalls.on_violation",
+            &o,
+        );
+    }
+    if let Some(e) = raw.env {
+        list(&mut out.env.pass, e.pass, "env.pass", &o);
+        for (k, v) in e.set.into_iter().flatten() {
+            let origin = o(format!("env.set.{k}"));
+            out.env.set.insert(k, Entry::new(v, origin));
+        }
+    }
+    if let Some(c) = raw.capabilities {
+        list(&mut out.capabilities, c.keep, "capabilities.keep", &o);
+    }
+    if let Some(l) = raw.limits {
+        scalar(
+            &mut out.limits.open_files,
+            l.open_files.map(|v| v.0),
+            "limits.open_files",
+            &o,
+        );
+        scalar(
+            &mut out.limits.processes,
+            l.processes.map(|v| v.0),
+            "limits.processes",
+            &o,
+        );
+        scalar(
+            &mut out.limits.core_dumps,
+            l.core_dumps,
+            "limits.core_dumps",
+            &o,
+        );
+        scalar(
+            &mut out.limits.file_size,
+            l.file_size.map(|v| v.0),
+            "limits.file_size",
+            &o,
+        );
+        scalar(
+            &mut out.limits.tmp_size,
+            l.tmp_size.map(|v| v.0),
+            "limits.tmp_size",
+            &o,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

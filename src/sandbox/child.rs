@@ -1,0 +1,527 @@
+//! Post-fork code: a flat list of steps, single-threaded until exec, no logging. Each failure
+//! is sent to the parent as a `Failure` record and ends the child.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use landlock::{PathBeneath, PathFd, RulesetCreatedAttr};
+
+use super::prepare::Prepared;
+use super::{FORWARDED, Failure, Step};
+use crate::plan::fs::Kind;
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Reports a failed step to the parent and exits.
+fn fail(status: RawFd, step: Step, index: u32, err: i32) -> ! {
+    let rec = Failure::encode(step, index, err);
+    // SAFETY: writes a 12-byte stack buffer to a pipe (atomic below PIPE_BUF); _exit never
+    // returns and runs no destructors or atexit handlers.
+    unsafe {
+        libc::write(status, rec.as_ptr().cast(), rec.len());
+        libc::_exit(if step == Step::Exec { 127 } else { 125 });
+    }
+}
+
+/// Runs `f` (a libc call returning -1 on error) and fails `step` if it does.
+fn check(status: RawFd, step: Step, index: u32, r: libc::c_long) {
+    if r < 0 {
+        fail(status, step, index, errno());
+    }
+}
+
+/// The errno inside a crate error (Landlock), found along its `source()` chain.
+fn errno_of(e: &(dyn std::error::Error + 'static)) -> i32 {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if let Some(n) = io.raw_os_error() {
+                return n;
+            }
+        }
+        cur = c.source();
+    }
+    libc::EINVAL
+}
+
+fn write_file(status: RawFd, step: Step, path: &CStr, data: &[u8]) {
+    // SAFETY: path is NUL-terminated; data is a valid buffer; the fd is closed on every path.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            fail(status, step, 0, errno());
+        }
+        let n = libc::write(fd, data.as_ptr().cast(), data.len());
+        let e = errno();
+        libc::close(fd);
+        if n < 0 || n as usize != data.len() {
+            fail(status, step, 0, if n < 0 { e } else { libc::EIO });
+        }
+    }
+}
+
+fn mount(
+    status: RawFd,
+    step: Step,
+    index: u32,
+    source: &CStr,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) {
+    // SAFETY: every pointer is a NUL-terminated string or null, as mount(2) accepts.
+    let r = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.map_or(std::ptr::null(), |f| f.as_ptr()),
+            flags,
+            data.map_or(std::ptr::null(), |d| d.as_ptr().cast()),
+        )
+    };
+    check(status, step, index, r as libc::c_long);
+}
+
+extern "C" fn noop_handler(_: libc::c_int) {}
+
+/// Applies the prepared sandbox to this process (PID 1 of its namespaces), forks the server,
+/// and stays as its init. `status` is the write end of the report pipe; `alive` the read end
+/// of a pipe whose writer is the parent: EOF there means the parent is gone.
+pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::sigset_t) -> ! {
+    if let Some(fd) = p.cgroup_procs {
+        // SAFETY: writes a 1-byte literal to an open fd.
+        check(
+            status,
+            Step::Cgroup,
+            0,
+            unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } as libc::c_long,
+        );
+    }
+    // SAFETY: prctl with integer arguments.
+    check(status, Step::DeathSignal, 0, unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
+    } as libc::c_long);
+    // The parent may have died before the death signal was armed.
+    let mut pfd = libc::pollfd {
+        fd: alive,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } != 0 {
+        // SAFETY: _exit never returns.
+        unsafe { libc::_exit(125) };
+    }
+
+    if let Some((uid_map, gid_map)) = &p.id_maps {
+        write_file(status, Step::Setgroups, c"/proc/self/setgroups", b"deny");
+        write_file(
+            status,
+            Step::UidMap,
+            c"/proc/self/uid_map",
+            uid_map.as_bytes(),
+        );
+        write_file(
+            status,
+            Step::GidMap,
+            c"/proc/self/gid_map",
+            gid_map.as_bytes(),
+        );
+    }
+
+    if let Some(m) = &p.mounts {
+        mount(
+            status,
+            Step::MountPrivate,
+            0,
+            c"none",
+            c"/",
+            None,
+            libc::MS_REC | libc::MS_PRIVATE,
+            None,
+        );
+        let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV;
+        if let Some(opts) = &m.private_tmp {
+            mount(
+                status,
+                Step::MountTmp,
+                0,
+                c"tmpfs",
+                c"/tmp",
+                Some(c"tmpfs"),
+                tmpfs_flags,
+                Some(opts),
+            );
+        }
+        if let Some(opts) = &m.private_shm {
+            mount(
+                status,
+                Step::MountShm,
+                0,
+                c"tmpfs",
+                c"/dev/shm",
+                Some(c"tmpfs"),
+                tmpfs_flags,
+                Some(opts),
+            );
+        }
+        for (i, b) in m.binds.iter().enumerate() {
+            // SAFETY: NUL-terminated paths; mkdir/open/close take no other pointers.
+            unsafe {
+                for parent in &b.parents {
+                    if libc::mkdir(parent.as_ptr(), 0o755) < 0 && errno() != libc::EEXIST {
+                        fail(status, Step::BindIntoPrivate, i as u32, errno());
+                    }
+                }
+                if b.dir {
+                    if libc::mkdir(b.target.as_ptr(), 0o755) < 0 && errno() != libc::EEXIST {
+                        fail(status, Step::BindIntoPrivate, i as u32, errno());
+                    }
+                } else {
+                    let fd = libc::open(
+                        b.target.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o644,
+                    );
+                    if fd < 0 {
+                        fail(status, Step::BindIntoPrivate, i as u32, errno());
+                    }
+                    libc::close(fd);
+                }
+            }
+            mount(
+                status,
+                Step::BindIntoPrivate,
+                i as u32,
+                &b.source,
+                &b.target,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            );
+        }
+        if m.proc {
+            mount(
+                status,
+                Step::MountProc,
+                0,
+                c"proc",
+                c"/proc",
+                Some(c"proc"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                None,
+            );
+        }
+        for (i, (path, kind)) in m.hides.iter().enumerate() {
+            match kind {
+                Kind::Dir => mount(
+                    status,
+                    Step::Hide,
+                    i as u32,
+                    c"tmpfs",
+                    path,
+                    Some(c"tmpfs"),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    Some(c"size=4k,nr_inodes=2,mode=0555"),
+                ),
+                Kind::File => mount(
+                    status,
+                    Step::Hide,
+                    i as u32,
+                    c"/dev/null",
+                    path,
+                    None,
+                    libc::MS_BIND,
+                    None,
+                ),
+            }
+        }
+    }
+
+    // SAFETY: NUL-terminated path.
+    check(
+        status,
+        Step::Chdir,
+        0,
+        unsafe { libc::chdir(p.chdir.as_ptr()) } as libc::c_long,
+    );
+
+    if p.loopback {
+        loopback_up(status);
+    }
+
+    if let Some(mut rs) = p.ruleset.take() {
+        for (i, (path, access)) in p.private_rules.iter().enumerate() {
+            let Ok(fd) = PathFd::new(path) else {
+                // A private path that does not exist inside (a /proc entry, say): no rule.
+                continue;
+            };
+            rs = match rs.add_rule(PathBeneath::new(fd, *access)) {
+                Ok(r) => r,
+                Err(e) => fail(status, Step::LandlockRule, i as u32, errno_of(&e)),
+            };
+        }
+        if let Err(e) = rs.restrict_self() {
+            fail(status, Step::LandlockRestrict, 0, errno_of(&e));
+        }
+    }
+
+    for (i, &(res, v)) in p.rlimits.iter().enumerate() {
+        let lim = libc::rlimit {
+            rlim_cur: v,
+            rlim_max: v,
+        };
+        // SAFETY: a valid rlimit struct.
+        check(
+            status,
+            Step::Rlimit,
+            i as u32,
+            unsafe { libc::setrlimit(res, &lim) } as libc::c_long,
+        );
+    }
+
+    // SAFETY: no arguments.
+    check(status, Step::Setsid, 0, unsafe { libc::setsid() }
+        as libc::c_long);
+
+    drop_capabilities(p, status);
+
+    // SAFETY: prctl with integer arguments.
+    check(
+        status,
+        Step::NoNewPrivs,
+        0,
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long,
+    );
+
+    if let Some(prog) = &p.seccomp {
+        if let Err(e) = seccompiler::apply_filter(prog) {
+            fail(status, Step::Seccomp, 0, errno_of(&e));
+        }
+    }
+
+    // PID 1 only receives signals it has a handler for; they stay blocked (inherited from
+    // the parent) and are collected with sigwaitinfo.
+    for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
+        // SAFETY: installs a handler that does nothing; the sigaction struct is valid.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = noop_handler as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_RESTART;
+            if libc::sigaction(sig, &sa, std::ptr::null_mut()) < 0 {
+                fail(status, Step::Signals, sig as u32, errno());
+            }
+        }
+    }
+
+    // SAFETY: fork in a single-threaded process; the child only makes async-signal-safe calls
+    // before execve or _exit.
+    let server = unsafe { libc::fork() };
+    if server < 0 {
+        fail(status, Step::Fork, 0, errno());
+    }
+    if server == 0 {
+        exec_server(p, status, server_mask);
+    }
+    // SAFETY: closing our copies; the server keeps the report pipe until its execve.
+    unsafe {
+        libc::close(status);
+        libc::close(alive);
+    }
+    init_loop(server)
+}
+
+fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
+    // SAFETY: plain libc calls on valid arguments; the argv and envp arrays are
+    // NULL-terminated and point into C strings that live in `p`.
+    unsafe {
+        libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+        // Rust ignores SIGPIPE in mcpjail; the server gets the default.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // Nothing inherited beyond stdin, stdout and stderr reaches the server.
+        if libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) < 0 {
+            for fd in 3..4096 {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        libc::execve(
+            p.exec_path.as_ptr(),
+            p.argv_ptrs.as_ptr(),
+            p.envp_ptrs.as_ptr(),
+        );
+    }
+    fail(status, Step::Exec, 0, errno())
+}
+
+/// PID 1: pass signals on to the server, reap every child, exit with the server's status.
+fn init_loop(server: libc::pid_t) -> ! {
+    // SAFETY: sigset functions on a local set; sigwaitinfo/waitpid/kill take valid pointers
+    // or none; _exit never returns.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
+            libc::sigaddset(&mut set, sig);
+        }
+        loop {
+            let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+            if sig < 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                libc::kill(server, sig);
+                continue;
+            }
+            loop {
+                let mut st = 0;
+                let pid = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                if pid <= 0 {
+                    break;
+                }
+                if pid == server {
+                    let code = if libc::WIFEXITED(st) {
+                        libc::WEXITSTATUS(st)
+                    } else if libc::WIFSIGNALED(st) {
+                        128 + libc::WTERMSIG(st)
+                    } else {
+                        continue;
+                    };
+                    // Everything else in the namespace is killed when PID 1 exits.
+                    libc::_exit(code);
+                }
+            }
+        }
+    }
+}
+
+fn loopback_up(status: RawFd) {
+    // SAFETY: a zeroed ifreq is valid; the name fits IFNAMSIZ; ioctls get a pointer to it.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            fail(status, Step::Loopback, 0, errno());
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        if libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            fail(status, Step::Loopback, 1, errno());
+        }
+        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr) < 0 {
+            fail(status, Step::Loopback, 2, errno());
+        }
+        libc::close(s);
+    }
+}
+
+const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Empties every capability set (bounding and ambient too), except what the profile keeps,
+/// and locks the securebits so that uid 0 gains nothing at execve.
+fn drop_capabilities(p: &Prepared, status: RawFd) {
+    let keep = p.caps_keep;
+    let mut bits = SECBIT_NOROOT
+        | SECBIT_NOROOT_LOCKED
+        | SECBIT_NO_SETUID_FIXUP
+        | SECBIT_NO_SETUID_FIXUP_LOCKED
+        | SECBIT_KEEP_CAPS_LOCKED;
+    if keep == 0 {
+        bits |= SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    }
+    // SAFETY: prctl and capset with integer arguments or pointers to valid local structs.
+    unsafe {
+        check(
+            status,
+            Step::Securebits,
+            0,
+            libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) as libc::c_long,
+        );
+        for cap in 0..=p.cap_last_cap {
+            if keep & (1u64 << cap) == 0
+                && libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) < 0
+                && errno() != libc::EINVAL
+            {
+                fail(status, Step::Capabilities, cap, errno());
+            }
+        }
+        check(
+            status,
+            Step::Capabilities,
+            100,
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            ) as libc::c_long,
+        );
+        let mut hdr = CapHeader {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+            pid: 0,
+        };
+        let lo = keep as u32;
+        let hi = (keep >> 32) as u32;
+        let data = [
+            CapData {
+                effective: lo,
+                permitted: lo,
+                inheritable: lo,
+            },
+            CapData {
+                effective: hi,
+                permitted: hi,
+                inheritable: hi,
+            },
+        ];
+        check(
+            status,
+            Step::Capabilities,
+            101,
+            libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()),
+        );
+        for cap in 0..=p.cap_last_cap {
+            if keep & (1u64 << cap) != 0 {
+                check(
+                    status,
+                    Step::Capabilities,
+                    200 + cap,
+                    libc::prctl(
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_RAISE,
+                        cap as libc::c_ulong,
+                        0,
+                        0,
+                    ) as libc::c_long,
+                );
+            }
+        }
+    }
+}

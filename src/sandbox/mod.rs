@@ -1,0 +1,170 @@
+//! The child side of a launch: apply a [`Prepared`] plan to ourselves, then exec.
+//!
+//! The child is PID 1 of a new PID namespace. It sets up its mounts and network, restricts
+//! itself (Landlock, rlimits, capabilities, no_new_privs, seccomp), then forks the server and
+//! stays behind as its init: it forwards signals, reaps orphans and exits with the server's
+//! status. A failure is reported to the parent as a [`Failure`] record over a close-on-exec
+//! pipe; EOF on that pipe means the server's execve succeeded.
+
+mod child;
+pub mod prepare;
+
+pub use child::run;
+pub use prepare::{Isolation, Prepared};
+
+/// The step of the child's set-up that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    Cgroup = 1,
+    DeathSignal,
+    Setgroups,
+    UidMap,
+    GidMap,
+    MountPrivate,
+    MountTmp,
+    MountShm,
+    BindIntoPrivate,
+    MountProc,
+    Hide,
+    Chdir,
+    Loopback,
+    LandlockRule,
+    LandlockRestrict,
+    Rlimit,
+    Setsid,
+    Securebits,
+    Capabilities,
+    NoNewPrivs,
+    Seccomp,
+    Signals,
+    Fork,
+    CloseFds,
+    Exec,
+}
+
+impl Step {
+    const ALL: [Step; 25] = [
+        Step::Cgroup,
+        Step::DeathSignal,
+        Step::Setgroups,
+        Step::UidMap,
+        Step::GidMap,
+        Step::MountPrivate,
+        Step::MountTmp,
+        Step::MountShm,
+        Step::BindIntoPrivate,
+        Step::MountProc,
+        Step::Hide,
+        Step::Chdir,
+        Step::Loopback,
+        Step::LandlockRule,
+        Step::LandlockRestrict,
+        Step::Rlimit,
+        Step::Setsid,
+        Step::Securebits,
+        Step::Capabilities,
+        Step::NoNewPrivs,
+        Step::Seccomp,
+        Step::Signals,
+        Step::Fork,
+        Step::CloseFds,
+        Step::Exec,
+    ];
+
+    pub fn from_u32(v: u32) -> Option<Step> {
+        Step::ALL.iter().copied().find(|s| *s as u32 == v)
+    }
+
+    /// "failed to …" text for this step.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::Cgroup => "failed to join the sandbox's pids cgroup",
+            Step::DeathSignal => "failed to tie the sandbox's life to mcpjail's",
+            Step::Setgroups => "failed to deny setgroups in the user namespace",
+            Step::UidMap => "failed to write the user namespace's uid map",
+            Step::GidMap => "failed to write the user namespace's gid map",
+            Step::MountPrivate => "failed to make the mount namespace private",
+            Step::MountTmp => "failed to mount the private /tmp",
+            Step::MountShm => "failed to mount the private /dev/shm",
+            Step::BindIntoPrivate => "failed to bind a granted path into the private /tmp",
+            Step::MountProc => "failed to mount the sandbox's own /proc",
+            Step::Hide => "failed to hide a path",
+            Step::Chdir => "failed to enter the working directory",
+            Step::Loopback => "failed to bring up loopback in the network namespace",
+            Step::LandlockRule => "failed to add a Landlock rule for a private mount",
+            Step::LandlockRestrict => "failed to enforce the Landlock ruleset",
+            Step::Rlimit => "failed to set a resource limit",
+            Step::Setsid => "failed to start a new session",
+            Step::Securebits => "failed to lock the securebits",
+            Step::Capabilities => "failed to drop capabilities",
+            Step::NoNewPrivs => "failed to set no_new_privs",
+            Step::Seccomp => "failed to install the seccomp filter",
+            Step::Signals => "failed to set up signal handling",
+            Step::Fork => "failed to fork the server process",
+            Step::CloseFds => "failed to keep inherited file descriptors from the server",
+            Step::Exec => "failed to execute the server",
+        }
+    }
+}
+
+/// What the child sends when a step fails: 12 bytes, written with one write(2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub step: Step,
+    /// Which item of a list step (bind, hide, rlimit) failed.
+    pub index: u32,
+    pub errno: i32,
+}
+
+impl Failure {
+    pub const SIZE: usize = 12;
+
+    pub fn encode(step: Step, index: u32, errno: i32) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+        b[4..8].copy_from_slice(&index.to_ne_bytes());
+        b[8..].copy_from_slice(&errno.to_ne_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8; 12]) -> Option<Failure> {
+        let step = Step::from_u32(u32::from_ne_bytes(b[..4].try_into().ok()?))?;
+        Some(Failure {
+            step,
+            index: u32::from_ne_bytes(b[4..8].try_into().ok()?),
+            errno: i32::from_ne_bytes(b[8..].try_into().ok()?),
+        })
+    }
+}
+
+/// The signals mcpjail passes on to the server.
+pub const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_round_trip() {
+        for s in Step::ALL {
+            let b = Failure::encode(s, 3, libc::EPERM);
+            assert_eq!(
+                Failure::decode(&b),
+                Some(Failure {
+                    step: s,
+                    index: 3,
+                    errno: libc::EPERM
+                })
+            );
+        }
+        assert_eq!(Failure::decode(&[0; 12]), None);
+    }
+}

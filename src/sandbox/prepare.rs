@@ -1,0 +1,273 @@
+//! Plan → [`Prepared`]: the last allocations before fork. Strings become C strings, the
+//! Landlock ruleset is created with every rule that can be added from outside, the execve
+//! vectors are built, so that the child only makes system calls.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, Scope,
+};
+use thiserror::Error;
+
+use crate::plan::Plan;
+use crate::plan::fs::{Kind, Placement};
+use crate::profile::NetworkMode;
+
+#[derive(Debug, Error)]
+pub enum PrepareError {
+    #[error("failed to set up the Landlock ruleset")]
+    Landlock(#[from] RulesetError),
+    #[error("a path or argument contains a NUL byte: {0:?}")]
+    Nul(String),
+}
+
+/// A host path bind-mounted into the private /tmp or /dev/shm.
+pub struct Bind {
+    /// `/proc/self/fd/N` of the path's O_PATH descriptor (kept open by the plan).
+    pub source: CString,
+    pub target: CString,
+    pub dir: bool,
+    /// Parent directories to create inside the private mount, outermost first.
+    pub parents: Vec<CString>,
+}
+
+pub struct Mounts {
+    pub private_tmp: Option<CString>,
+    pub private_shm: Option<CString>,
+    pub proc: bool,
+    pub binds: Vec<Bind>,
+    pub hides: Vec<(CString, Kind)>,
+}
+
+pub struct Prepared {
+    pub clone_flags: libc::c_int,
+    /// `/proc/self/uid_map` and `gid_map` lines, with a user namespace.
+    pub id_maps: Option<(CString, CString)>,
+    pub mounts: Option<Mounts>,
+    pub chdir: CString,
+    pub loopback: bool,
+    pub ruleset: Option<RulesetCreated>,
+    /// Rules for paths that exist only inside the sandbox (the private mounts).
+    pub private_rules: Vec<(PathBuf, BitFlags<AccessFs>)>,
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    pub caps_keep: u64,
+    pub cap_last_cap: u32,
+    pub seccomp: Option<seccompiler::BpfProgram>,
+    pub exec_path: CString,
+    _argv: Vec<CString>,
+    pub argv_ptrs: Vec<*const libc::c_char>,
+    _envp: Vec<CString>,
+    pub envp_ptrs: Vec<*const libc::c_char>,
+    /// `cgroup.procs` of the pids cgroup (root only).
+    pub cgroup_procs: Option<RawFd>,
+}
+
+fn cstr(b: &[u8]) -> Result<CString, PrepareError> {
+    CString::new(b).map_err(|_| PrepareError::Nul(String::from_utf8_lossy(b).into_owned()))
+}
+
+fn cpath(p: &Path) -> Result<CString, PrepareError> {
+    cstr(p.as_os_str().as_bytes())
+}
+
+/// How much of the plan's isolation the launch uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every namespace the plan lists.
+    Full,
+    /// No namespaces at all (`--best-effort` when user namespaces are refused).
+    NoNamespaces,
+}
+
+impl Prepared {
+    pub fn new(
+        plan: &Plan,
+        isolation: Isolation,
+        cgroup_procs: Option<RawFd>,
+    ) -> Result<Prepared, PrepareError> {
+        let full = isolation == Isolation::Full;
+        let abi = ABI::from(plan.kernel.landlock_abi);
+
+        let id_maps = if full && plan.namespaces.user {
+            let (u, g) = (plan.kernel.euid, plan.kernel.egid);
+            Some((
+                cstr(format!("{u} {u} 1\n").as_bytes())?,
+                cstr(format!("{g} {g} 1\n").as_bytes())?,
+            ))
+        } else {
+            None
+        };
+
+        let mounts = if full {
+            let mut binds = Vec::new();
+            for &i in &plan.filesystem.binds {
+                let r = &plan.filesystem.rules[i];
+                let fd = r.fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+                let root = if r.path.starts_with("/dev/shm") {
+                    "/dev/shm"
+                } else {
+                    "/tmp"
+                };
+                let mut parents = Vec::new();
+                let mut acc = PathBuf::from(root);
+                if let Ok(rel) = r.path.strip_prefix(root) {
+                    let comps: Vec<_> = rel.components().collect();
+                    for c in comps.iter().take(comps.len().saturating_sub(1)) {
+                        acc.push(c);
+                        parents.push(cpath(&acc)?);
+                    }
+                }
+                binds.push(Bind {
+                    source: cstr(format!("/proc/self/fd/{fd}").as_bytes())?,
+                    target: cpath(&r.path)?,
+                    dir: r.kind == Kind::Dir,
+                    parents,
+                });
+            }
+            let tmp_opts = |mode: &str| -> Result<CString, PrepareError> {
+                let mut o = format!("mode={mode}");
+                if let Some(size) = plan.tmp_size {
+                    o.push_str(&format!(",size={size}"));
+                }
+                cstr(o.as_bytes())
+            };
+            Some(Mounts {
+                private_tmp: Some(tmp_opts("1777")?),
+                private_shm: Path::new("/dev/shm")
+                    .is_dir()
+                    .then(|| tmp_opts("1777"))
+                    .transpose()?,
+                proc: true,
+                binds,
+                hides: plan
+                    .filesystem
+                    .hide
+                    .iter()
+                    .map(|h| Ok((cpath(&h.path)?, h.kind)))
+                    .collect::<Result<_, PrepareError>>()?,
+            })
+        } else {
+            None
+        };
+
+        let (ruleset, private_rules) = if plan.landlock.abi > 0 {
+            build_ruleset(plan, abi, full, plan.best_effort)?
+        } else {
+            (None, Vec::new())
+        };
+
+        let exec_path = cpath(&plan.command.path)?;
+        let argv: Vec<CString> = plan
+            .command
+            .argv
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<Result<_, _>>()?;
+        let envp: Vec<CString> = plan
+            .env
+            .iter()
+            .map(|v| {
+                let mut b = v.name.as_bytes().to_vec();
+                b.push(b'=');
+                b.extend_from_slice(OsStr::as_bytes(&v.value));
+                cstr(&b)
+            })
+            .collect::<Result<_, _>>()?;
+        let ptrs = |v: &Vec<CString>| {
+            let mut p: Vec<*const libc::c_char> = v.iter().map(|c| c.as_ptr()).collect();
+            p.push(std::ptr::null());
+            p
+        };
+        Ok(Prepared {
+            clone_flags: if full { plan.namespaces.clone_flags } else { 0 },
+            id_maps,
+            mounts,
+            chdir: cpath(&plan.cwd)?,
+            loopback: full && plan.network.mode != NetworkMode::Host,
+            ruleset,
+            private_rules,
+            rlimits: plan.limits.iter().map(|l| (l.resource, l.value)).collect(),
+            caps_keep: plan.capabilities.mask,
+            cap_last_cap: plan.kernel.cap_last_cap,
+            seccomp: plan
+                .kernel
+                .seccomp_filter
+                .then(|| plan.seccomp.program.clone()),
+            exec_path,
+            argv_ptrs: ptrs(&argv),
+            _argv: argv,
+            envp_ptrs: ptrs(&envp),
+            _envp: envp,
+            cgroup_procs,
+        })
+    }
+}
+
+type Rules = (Option<RulesetCreated>, Vec<(PathBuf, BitFlags<AccessFs>)>);
+
+/// Creates the ruleset and adds every host rule; rules for private mounts are returned for
+/// the child to add once the mounts exist. Without `--best-effort`, any mismatch between
+/// what is asked and what the kernel supports is an error (the plan has already checked).
+fn build_ruleset(
+    plan: &Plan,
+    abi: ABI,
+    full: bool,
+    best_effort: bool,
+) -> Result<Rules, PrepareError> {
+    let level = if best_effort {
+        CompatLevel::BestEffort
+    } else {
+        CompatLevel::HardRequirement
+    };
+    let mut rs = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(AccessFs::from_all(abi))?;
+    let host = plan.network.mode == NetworkMode::Host;
+    if host && plan.landlock.tcp_rules {
+        rs = rs.handle_access(AccessNet::BindTcp)?;
+        if !plan.network.connect.is_empty() {
+            rs = rs.handle_access(AccessNet::ConnectTcp)?;
+        }
+    }
+    if plan.landlock.abi >= 6 {
+        rs = rs.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
+    }
+    let mut created = rs.create()?;
+    let mut private = Vec::new();
+    for r in &plan.filesystem.rules {
+        let access = r.rights.access(abi, r.kind == Kind::Dir);
+        match (&r.fd, r.placement) {
+            (Some(fd), Placement::Host | Placement::BoundIntoPrivate) => {
+                created = created.add_rule(PathBeneath::new(fd.as_fd(), access))?;
+            }
+            (_, Placement::Private) => {
+                // Without a mount namespace there is no private /tmp: granting the host's
+                // would defeat its purpose, so only /proc is kept.
+                if full || r.path.starts_with("/proc") {
+                    private.push((r.path.clone(), access));
+                }
+            }
+            _ => {}
+        }
+    }
+    if host && plan.landlock.tcp_rules {
+        for &p in &plan.network.bind {
+            created = created.add_rule(NetPort::new(p, AccessNet::BindTcp))?;
+        }
+        for &p in &plan.network.connect {
+            created = created.add_rule(NetPort::new(p, AccessNet::ConnectTcp))?;
+        }
+    }
+    if abi as i32 >= 9 {
+        for u in &plan.network.unix {
+            if let Ok(fd) = landlock::PathFd::new(u) {
+                created = created.add_rule(PathBeneath::new(fd, AccessFs::ResolveUnix))?;
+            }
+        }
+    }
+    Ok((Some(created), private))
+}

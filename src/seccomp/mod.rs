@@ -1,0 +1,227 @@
+//! The seccomp filter: a deny list compiled to one BPF program before fork.
+//!
+//! Layout of the program:
+//!
+//! 1. a prelude that refuses every syscall made through another ABI (i386 `int 0x80`, x32);
+//! 2. the argument-dependent rules (`clone` with namespace flags, `ioctl(TIOCSTI)`, ...), the
+//!    only part the kernel has to run for allowed syscalls;
+//! 3. the plain denials, one compare each;
+//! 4. `RET ALLOW`.
+//!
+//! The kernel caches, per syscall number, whether a filter allows it without looking at its
+//! arguments. Every syscall that is not argument-dependent therefore skips the filter entirely
+//! after the first call, which is why an allowed syscall costs the same as under an
+//! allow-everything filter.
+
+pub mod groups;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use seccompiler::{
+    BpfProgram, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompRule,
+    sock_filter,
+};
+use serde::Serialize;
+use thiserror::Error;
+
+pub use groups::{Member, Qualified};
+
+use crate::profile::raw::OnViolation;
+
+/// The syscall number of `name` on this architecture.
+pub fn syscall_number(name: &str) -> Option<u32> {
+    syscalls::Sysno::from_str(name).ok().map(|s| s.id() as u32)
+}
+
+#[derive(Debug, Error)]
+pub enum CompileError {
+    #[error("failed to build the argument rule for {rule}")]
+    Rule {
+        rule: &'static str,
+        #[source]
+        source: seccompiler::BackendError,
+    },
+    #[error("the seccomp filter would have {0} instructions, more than the kernel's limit of 4096")]
+    TooLarge(usize),
+}
+
+/// What the filter does with a denied call, as a `SECCOMP_RET_*` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Errno(u32),
+    Kill,
+    Log,
+}
+
+impl Action {
+    fn ret(self) -> u32 {
+        match self {
+            Action::Errno(e) => libc::SECCOMP_RET_ERRNO | (e & libc::SECCOMP_RET_DATA),
+            Action::Kill => libc::SECCOMP_RET_KILL_PROCESS,
+            Action::Log => libc::SECCOMP_RET_LOG,
+        }
+    }
+
+    pub fn for_violation(v: OnViolation) -> Action {
+        match v {
+            OnViolation::Errno => Action::Errno(libc::EPERM as u32),
+            OnViolation::Kill => Action::Kill,
+            OnViolation::Log => Action::Log,
+        }
+    }
+}
+
+/// The action a denied member gets: `clone3` always answers ENOSYS so that libc falls back to
+/// `clone`, whose flags the filter can check; `socket(AF_UNIX)` is network policy and always
+/// fails with EPERM; everything else follows `syscalls.on_violation`.
+pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
+    match member {
+        Member::Syscall("clone3") => Action::Errno(libc::ENOSYS as u32),
+        Member::Qualified(Qualified::SocketUnix) => Action::Errno(libc::EPERM as u32),
+        _ => Action::for_violation(on_violation),
+    }
+}
+
+/// Answer to syscalls made through a foreign ABI.
+const FOREIGN_ABI: Action = Action::Errno(libc::ENOSYS as u32);
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH_NATIVE: u32 = 0xC000_003E;
+#[cfg(target_arch = "x86_64")]
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+
+const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+const CLONE_NAMESPACE_FLAGS: [u64; 7] = [
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+];
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
+const AT_EMPTY_PATH: u64 = 0x1000;
+const MFD_NOEXEC_SEAL: u64 = 0x0008;
+const PER_QUERY: u64 = 0xffff_ffff;
+
+/// The argument conditions under which a qualified rule denies; the rules are OR'ed, the
+/// conditions inside one rule AND'ed.
+fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    let rule = |conds: Vec<Cond>| SeccompRule::new(conds);
+    let cond = |arg: u8, op: Op, v: u64| Cond::new(arg, Len::Dword, op, v);
+    Ok(match q {
+        Qualified::CloneNamespaces => CLONE_NAMESPACE_FLAGS
+            .iter()
+            .map(|&f| rule(vec![cond(0, Op::MaskedEq(f), f)?]))
+            .collect::<Result<_, _>>()?,
+        Qualified::PersonalityChange => vec![rule(vec![
+            cond(0, Op::Ne, PER_QUERY)?,
+            cond(0, Op::Ne, 0)?,
+        ])?],
+        Qualified::IoctlTiocsti => vec![rule(vec![cond(1, Op::Eq, TIOCSTI)?])?],
+        Qualified::IoctlTioclinux => vec![rule(vec![cond(1, Op::Eq, TIOCLINUX)?])?],
+        Qualified::ExecveatEmptyPath => {
+            vec![rule(vec![cond(
+                4,
+                Op::MaskedEq(AT_EMPTY_PATH),
+                AT_EMPTY_PATH,
+            )?])?]
+        }
+        Qualified::MemfdExec => vec![rule(vec![cond(1, Op::MaskedEq(MFD_NOEXEC_SEAL), 0)?])?],
+        Qualified::SocketUnix => vec![rule(vec![cond(0, Op::Eq, libc::AF_UNIX as u64)?])?],
+    })
+}
+
+/// Compiles the denied members into one BPF program.
+pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> {
+    // Per syscall number: an unconditional action, or qualified rules with their actions.
+    let mut plain: BTreeMap<u32, Action> = BTreeMap::new();
+    let mut qualified: BTreeMap<u32, Vec<(Qualified, Action)>> = BTreeMap::new();
+    for &(member, action) in denied {
+        let Some(nr) = syscall_number(member.syscall()) else {
+            continue;
+        };
+        match member {
+            Member::Syscall(_) => {
+                plain.insert(nr, action);
+            }
+            Member::Qualified(q) => qualified.entry(nr).or_default().push((q, action)),
+        }
+    }
+    // A plain denial covers every qualified rule on the same syscall.
+    qualified.retain(|nr, _| !plain.contains_key(nr));
+
+    let mut prog = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_NATIVE, 1, 0),
+        stmt(BPF_RET_K, FOREIGN_ABI.ret()),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+        stmt(BPF_RET_K, FOREIGN_ABI.ret()),
+    ];
+    let allow = stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW);
+
+    for (nr, rules) in qualified {
+        let mut body = Vec::new();
+        for (q, action) in rules {
+            let rules = qualified_rules(q).map_err(|source| CompileError::Rule {
+                rule: q.name(),
+                source,
+            })?;
+            for r in rules {
+                body.extend(BpfProgram::from(r));
+                body.push(stmt(BPF_RET_K, action.ret()));
+            }
+        }
+        // Argument rules clobber the accumulator, so a failed match must not fall through
+        // to the next syscall's compare.
+        body.push(allow.clone());
+        push_chain(&mut prog, nr, body);
+    }
+    for (nr, action) in plain {
+        push_chain(&mut prog, nr, vec![stmt(BPF_RET_K, action.ret())]);
+    }
+    prog.push(allow);
+    if prog.len() > 4096 {
+        return Err(CompileError::TooLarge(prog.len()));
+    }
+    Ok(prog)
+}
+
+fn push_chain(prog: &mut BpfProgram, nr: u32, body: Vec<sock_filter>) {
+    if body.len() == 1 {
+        prog.push(jump(BPF_JEQ_K, nr, 0, 1));
+    } else {
+        prog.push(jump(BPF_JEQ_K, nr, 1, 0));
+        prog.push(stmt(BPF_JA, body.len() as u32));
+    }
+    prog.extend(body);
+}
+
+#[cfg(test)]
+mod tests;

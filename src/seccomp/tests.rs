@@ -1,0 +1,198 @@
+//! The filter is checked here with a small BPF interpreter; `tests/` checks it in the kernel.
+
+use super::*;
+use groups::find;
+
+/// Runs a classic-BPF seccomp program over one syscall.
+fn run(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    let word = |off: u32| -> u32 {
+        match off {
+            0 => nr,
+            4 => arch,
+            o if (16..64).contains(&o) => {
+                let a = args[((o - 16) / 8) as usize];
+                if (o - 16) % 8 == 0 {
+                    a as u32
+                } else {
+                    (a >> 32) as u32
+                }
+            }
+            o => panic!("load from unexpected offset {o}"),
+        }
+    };
+    let (mut pc, mut acc) = (0usize, 0u32);
+    loop {
+        let i = &prog[pc];
+        let class = (i.code & 0x07) as u32;
+        match class {
+            c if c == libc::BPF_LD => acc = word(i.k),
+            c if c == libc::BPF_ALU => {
+                assert_eq!((i.code & 0xf0) as u32, libc::BPF_AND);
+                acc &= i.k;
+            }
+            c if c == libc::BPF_JMP => {
+                let op = (i.code & 0xf0) as u32;
+                if op == libc::BPF_JA {
+                    pc += i.k as usize;
+                } else {
+                    let taken = match op {
+                        o if o == libc::BPF_JEQ => acc == i.k,
+                        o if o == libc::BPF_JGE => acc >= i.k,
+                        o if o == libc::BPF_JGT => acc > i.k,
+                        o if o == libc::BPF_JSET => acc & i.k != 0,
+                        o => panic!("unexpected jump op {o:#x}"),
+                    };
+                    pc += if taken { i.jt } else { i.jf } as usize;
+                }
+            }
+            c if c == libc::BPF_RET => return i.k,
+            c => panic!("unexpected class {c:#x}"),
+        }
+        pc += 1;
+    }
+}
+
+fn nr(name: &str) -> u32 {
+    syscall_number(name).unwrap()
+}
+
+fn default_filter(on: OnViolation) -> BpfProgram {
+    let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
+        .into_iter()
+        .map(|m| (m, action_for(m, on)))
+        .chain([(
+            Member::Qualified(Qualified::SocketUnix),
+            Action::Errno(libc::EPERM as u32),
+        )])
+        .collect();
+    compile(&denied).unwrap()
+}
+
+const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+
+fn native(prog: &[sock_filter], name: &str, args: [u64; 6]) -> u32 {
+    run(prog, AUDIT_ARCH_NATIVE, nr(name), args)
+}
+
+#[test]
+fn plain_denials_and_allowed_calls() {
+    let p = default_filter(OnViolation::Errno);
+    assert_eq!(native(&p, "ptrace", [0; 6]), EPERM);
+    assert_eq!(native(&p, "mount", [0; 6]), EPERM);
+    assert_eq!(native(&p, "bpf", [0; 6]), EPERM);
+    assert_eq!(native(&p, "io_uring_setup", [0; 6]), EPERM);
+    assert_eq!(native(&p, "getppid", [0; 6]), ALLOW);
+    assert_eq!(native(&p, "read", [0; 6]), ALLOW);
+    assert_eq!(native(&p, "openat", [0; 6]), ALLOW);
+    assert_eq!(native(&p, "clone3", [0; 6]), ENOSYS);
+}
+
+#[test]
+fn argument_rules() {
+    let p = default_filter(OnViolation::Errno);
+    let fork_flags = (libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD) as u64;
+    assert_eq!(native(&p, "clone", [fork_flags, 0, 0, 0, 0, 0]), ALLOW);
+    let thread = (libc::CLONE_VM
+        | libc::CLONE_FS
+        | libc::CLONE_FILES
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_THREAD
+        | libc::CLONE_SYSVSEM
+        | libc::CLONE_SETTLS
+        | libc::CLONE_PARENT_SETTID
+        | libc::CLONE_CHILD_CLEARTID) as u64;
+    assert_eq!(native(&p, "clone", [thread, 0, 0, 0, 0, 0]), ALLOW);
+    for flag in CLONE_NAMESPACE_FLAGS {
+        assert_eq!(
+            native(&p, "clone", [flag | fork_flags, 0, 0, 0, 0, 0]),
+            EPERM
+        );
+    }
+    assert_eq!(native(&p, "ioctl", [0, TIOCSTI, 0, 0, 0, 0]), EPERM);
+    // The upper half of the int argument is ignored, as the kernel does.
+    assert_eq!(
+        native(&p, "ioctl", [0, TIOCSTI | (7 << 32), 0, 0, 0, 0]),
+        EPERM
+    );
+    assert_eq!(native(&p, "ioctl", [0, TIOCLINUX, 0, 0, 0, 0]), EPERM);
+    assert_eq!(native(&p, "ioctl", [0, libc::TCGETS, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(native(&p, "personality", [PER_QUERY, 0, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(native(&p, "personality", [0, 0, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(native(&p, "personality", [0x0400000, 0, 0, 0, 0, 0]), EPERM);
+    assert_eq!(
+        native(&p, "execveat", [3, 0, 0, 0, AT_EMPTY_PATH, 0]),
+        EPERM
+    );
+    assert_eq!(native(&p, "execveat", [3, 0, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(native(&p, "memfd_create", [0, 1, 0, 0, 0, 0]), EPERM);
+    assert_eq!(
+        native(&p, "memfd_create", [0, 1 | MFD_NOEXEC_SEAL, 0, 0, 0, 0]),
+        ALLOW
+    );
+    assert_eq!(
+        native(&p, "socket", [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+        EPERM
+    );
+    assert_eq!(
+        native(&p, "socket", [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+        ALLOW
+    );
+    assert_eq!(
+        native(&p, "socketpair", [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+        ALLOW
+    );
+}
+
+#[test]
+fn foreign_abis_are_refused() {
+    let p = default_filter(OnViolation::Errno);
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+    assert_eq!(run(&p, AUDIT_ARCH_I386, 20, [0; 6]), ENOSYS);
+    assert_eq!(
+        run(
+            &p,
+            AUDIT_ARCH_NATIVE,
+            X32_SYSCALL_BIT | nr("getpid"),
+            [0; 6]
+        ),
+        ENOSYS
+    );
+}
+
+#[test]
+fn on_violation_sets_the_action_but_not_for_clone3_or_unix_sockets() {
+    let p = default_filter(OnViolation::Kill);
+    assert_eq!(native(&p, "ptrace", [0; 6]), libc::SECCOMP_RET_KILL_PROCESS);
+    assert_eq!(
+        native(&p, "ioctl", [0, TIOCSTI, 0, 0, 0, 0]),
+        libc::SECCOMP_RET_KILL_PROCESS
+    );
+    assert_eq!(native(&p, "clone3", [0; 6]), ENOSYS);
+    assert_eq!(
+        native(&p, "socket", [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+        EPERM
+    );
+    let p = default_filter(OnViolation::Log);
+    assert_eq!(native(&p, "ptrace", [0; 6]), libc::SECCOMP_RET_LOG);
+}
+
+#[test]
+fn a_plain_denial_covers_qualified_rules_of_the_same_syscall() {
+    let p = compile(&[
+        (Member::Qualified(Qualified::IoctlTiocsti), Action::Errno(1)),
+        (Member::Syscall("ioctl"), Action::Kill),
+    ])
+    .unwrap();
+    assert_eq!(
+        native(&p, "ioctl", [0, libc::TCGETS, 0, 0, 0, 0]),
+        libc::SECCOMP_RET_KILL_PROCESS
+    );
+}
+
+#[test]
+fn the_default_filter_is_small() {
+    let p = default_filter(OnViolation::Errno);
+    assert!(p.len() < 400, "{} instructions", p.len());
+}

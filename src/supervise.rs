@@ -1,0 +1,349 @@
+//! The parent side of a launch: clone the sandbox, learn whether the server started, then
+//! wait, passing signals on, and exit with the server's status.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::cgroup::PidsCgroup;
+use crate::plan::Plan;
+use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
+
+#[derive(Debug, Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Prepare(#[from] sandbox::prepare::PrepareError),
+    #[error("failed to set up the pids cgroup that enforces limits.processes for root")]
+    Cgroup(#[source] std::io::Error),
+    #[error("failed to create the sandbox's namespaces ({kinds})")]
+    Namespaces {
+        kinds: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to create a pipe to the sandbox")]
+    Pipe(#[source] nix::Error),
+    #[error("{}: {}{}", failure.step.describe(), std::io::Error::from_raw_os_error(failure.errno), hint(failure, what.as_deref()))]
+    Child {
+        failure: Failure,
+        what: Option<String>,
+    },
+}
+
+impl LaunchError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LaunchError::Child { failure, .. } if failure.step == Step::Exec => {
+                if failure.errno == libc::ENOENT {
+                    127
+                } else {
+                    126
+                }
+            }
+            _ => 125,
+        }
+    }
+}
+
+fn hint(f: &Failure, what: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(w) = what {
+        s.push_str(&format!(" ({w})"));
+    }
+    let tip = match (f.step, f.errno) {
+        (Step::Setgroups | Step::UidMap | Step::GidMap, _) => {
+            "; this system restricts unprivileged user namespaces (for example AppArmor's kernel.apparmor_restrict_unprivileged_userns); see `mcpjail doctor`"
+        }
+        (Step::MountProc, libc::EPERM) => {
+            "; a fresh /proc can only be mounted where the host's /proc is fully visible, which is often not the case inside containers"
+        }
+        (Step::Exec, libc::ENOENT) => {
+            "; inside the sandbox the command or its interpreter was not found"
+        }
+        (Step::Exec, libc::EACCES | libc::EPERM) => {
+            "; the sandbox denied it: the command, its #! interpreter or its libraries are not granted read+exec (see `mcpjail run --dry-run`)"
+        }
+        _ => "",
+    };
+    s.push_str(tip);
+    s
+}
+
+/// How long a server has to exit after mcpjail passes on SIGTERM, SIGINT or SIGHUP, before
+/// it is killed.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// fork(2) with namespace flags: the child gets a copy of the address space and continues
+/// from the call, as with fork.
+fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
+    // SAFETY: without CLONE_VM and with a null stack, clone behaves like fork. mcpjail is
+    // single-threaded here, so the child inherits no lock held by another thread.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r as libc::pid_t)
+    }
+}
+
+struct Spawned {
+    pid: libc::pid_t,
+    _cgroup: Option<PidsCgroup>,
+}
+
+/// Starts the sandbox and the server; returns the server's exit status as `mcpjail run`
+/// reports it.
+pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
+    let forwarded_and_chld: Vec<libc::c_int> =
+        FORWARDED.iter().copied().chain([libc::SIGCHLD]).collect();
+    let block = sigset(&forwarded_and_chld);
+    // SAFETY: a zeroed sigset is a valid out-parameter.
+    let mut original: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid set pointers.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &block, &mut original) };
+
+    let spawned = spawn(&plan, &original)?;
+    info!(
+        target: "mcpjail",
+        event = "started",
+        profile = %plan.profile.name,
+        command = %plan.command.path.display(),
+        pid = spawned.pid,
+        namespaces = %plan.namespaces.kinds.join(","),
+        landlock_abi = plan.landlock.abi,
+        seccomp_rules = plan.seccomp.denied.len(),
+        "server started"
+    );
+    // The plan's descriptors and buffers are no longer needed.
+    drop(plan);
+    release_stdio();
+
+    let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
+    info!(target: "mcpjail", event = "exited", status = code, "server exited with status {code}");
+    Ok(code)
+}
+
+fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError> {
+    let cgroup = match plan.pids_cgroup {
+        Some(max) => match PidsCgroup::create(max) {
+            Ok(c) => Some(c),
+            Err(e) if plan.best_effort => {
+                warn!(target: "mcpjail", "limits.processes is not enforced: {e}");
+                None
+            }
+            Err(e) => return Err(LaunchError::Cgroup(e)),
+        },
+        None => None,
+    };
+    let procs = cgroup.as_ref().map(|c| c.procs.as_raw_fd());
+    let mut prepared = Prepared::new(plan, Isolation::Full, procs)?;
+    match start(&mut prepared, original) {
+        Ok(pid) => Ok(Spawned {
+            pid,
+            _cgroup: cgroup,
+        }),
+        Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
+            warn!(
+                target: "mcpjail",
+                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, has no /tmp, and `hide` is not applied"
+            );
+            let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
+            let pid = start(&mut prepared, original)?;
+            Ok(Spawned {
+                pid,
+                _cgroup: cgroup,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Clones the sandbox and waits until the server has been executed (or a step failed).
+fn start(prepared: &mut Prepared, original: &libc::sigset_t) -> Result<libc::pid_t, LaunchError> {
+    let (status_r, status_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
+    let (alive_r, alive_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
+    let pid = match clone_process(prepared.clone_flags) {
+        Ok(0) => {
+            drop(status_r);
+            drop(alive_w);
+            sandbox::run(
+                prepared,
+                status_w.as_raw_fd(),
+                alive_r.as_raw_fd(),
+                original,
+            );
+        }
+        Ok(pid) => pid,
+        Err(source) => {
+            let kinds = ns_names(prepared.clone_flags);
+            return Err(LaunchError::Namespaces { kinds, source });
+        }
+    };
+    drop(status_w);
+    drop(alive_r);
+    // The write end stays open for as long as mcpjail lives.
+    std::mem::forget::<OwnedFd>(alive_w);
+    match read_failure(&status_r) {
+        None => Ok(pid),
+        Some(failure) => {
+            let mut st = 0;
+            // SAFETY: waits for our own child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            Err(LaunchError::Child {
+                failure,
+                what: describe_item(prepared, failure),
+            })
+        }
+    }
+}
+
+fn ns_names(flags: libc::c_int) -> String {
+    let mut v = Vec::new();
+    for (f, n) in [
+        (libc::CLONE_NEWUSER, "user"),
+        (libc::CLONE_NEWNS, "mount"),
+        (libc::CLONE_NEWPID, "pid"),
+        (libc::CLONE_NEWNET, "network"),
+        (libc::CLONE_NEWIPC, "ipc"),
+        (libc::CLONE_NEWUTS, "uts"),
+        (libc::CLONE_NEWCGROUP, "cgroup"),
+    ] {
+        if flags & f != 0 {
+            v.push(n);
+        }
+    }
+    v.join(", ")
+}
+
+fn read_failure(fd: &OwnedFd) -> Option<Failure> {
+    let mut buf = [0u8; Failure::SIZE];
+    let mut got = 0;
+    while got < buf.len() {
+        match nix::unistd::read(fd, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    if got == buf.len() {
+        Failure::decode(&buf)
+    } else {
+        None
+    }
+}
+
+/// Names the list item a failed step was working on.
+fn describe_item(p: &Prepared, f: Failure) -> Option<String> {
+    let i = f.index as usize;
+    match f.step {
+        Step::BindIntoPrivate => p
+            .mounts
+            .as_ref()
+            .and_then(|m| m.binds.get(i))
+            .map(|b| b.target.to_string_lossy().into_owned()),
+        Step::Hide => p
+            .mounts
+            .as_ref()
+            .and_then(|m| m.hides.get(i))
+            .map(|h| h.0.to_string_lossy().into_owned()),
+        Step::LandlockRule => p.private_rules.get(i).map(|r| r.0.display().to_string()),
+        Step::Exec => Some(p.exec_path.to_string_lossy().into_owned()),
+        Step::Chdir => Some(p.chdir.to_string_lossy().into_owned()),
+        _ => None,
+    }
+}
+
+/// mcpjail neither reads stdin nor writes stdout; once the server has them, mcpjail lets go of
+/// its own copies so that the client sees EOF exactly when the server closes its stdout.
+fn release_stdio() {
+    if let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        // SAFETY: dup2 onto the standard descriptors from a valid fd.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 0);
+            libc::dup2(null.as_raw_fd(), 1);
+        }
+    }
+}
+
+/// Waits for the sandbox's PID 1, passing signals on. After SIGTERM, SIGINT or SIGHUP the
+/// server has `stop_timeout` to exit before the sandbox is killed.
+fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
+    let set = sigset(sigs);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let sig = match deadline {
+            None => {
+                // SAFETY: valid set; no siginfo wanted.
+                unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) }
+            }
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                let ts = libc::timespec {
+                    tv_sec: left.as_secs() as libc::time_t,
+                    tv_nsec: left.subsec_nanos() as libc::c_long,
+                };
+                // SAFETY: valid set and timespec.
+                unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) }
+            }
+        };
+        if sig < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+                warn!(target: "mcpjail", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
+                // SAFETY: signals our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                deadline = None;
+            }
+            continue;
+        }
+        if sig == libc::SIGCHLD {
+            let mut st = 0;
+            // SAFETY: waits for our own child without blocking.
+            let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+            if r == pid {
+                if libc::WIFEXITED(st) {
+                    return libc::WEXITSTATUS(st);
+                }
+                if libc::WIFSIGNALED(st) {
+                    return 128 + libc::WTERMSIG(st);
+                }
+            }
+            continue;
+        }
+        info!(target: "mcpjail", event = "signal", signal = sig, "passing signal {sig} to the server");
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(pid, sig) };
+        if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) && deadline.is_none() {
+            deadline = Some(Instant::now() + stop_timeout);
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Path variables (`${HOME}`, `${STATE_DIR}`, ...) and their expansion.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Every variable a profile may use.
+pub const KNOWN: &[&str] = &[
+    "HOME",
+    "CWD",
+    "TMPDIR",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "PROFILE_DIR",
+    "STATE_DIR",
+];
+
+/// The sandbox's temporary directory: a private tmpfs mounted over `/tmp`.
+pub const SANDBOX_TMPDIR: &str = "/tmp";
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum VarError {
+    #[error("unknown variable ${{{name}}}; known variables are {}", known_list())]
+    Unknown { name: String },
+    #[error("unterminated variable reference: `${{` without a closing `}}`")]
+    Unterminated,
+    #[error("${{{name}}} cannot be used here: {why}")]
+    Unavailable { name: String, why: String },
+}
+
+fn known_list() -> String {
+    KNOWN
+        .iter()
+        .map(|k| format!("${{{k}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The variable names referenced by `s`, in order. `~` at the start counts as `HOME`.
+pub fn names_in(s: &str) -> Result<Vec<&str>, VarError> {
+    let mut names = Vec::new();
+    if s == "~" || s.starts_with("~/") {
+        names.push("HOME");
+    }
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or(VarError::Unterminated)?;
+        let name = &after[..end];
+        if !KNOWN.contains(&name) {
+            return Err(VarError::Unknown {
+                name: name.to_string(),
+            });
+        }
+        names.push(name);
+        rest = &after[end + 1..];
+    }
+    Ok(names)
+}
+
+/// Values of the variables for one launch, taken from mcpjail's own environment.
+#[derive(Debug, Clone)]
+pub struct Vars {
+    values: HashMap<&'static str, Result<String, String>>,
+}
+
+impl Vars {
+    /// Reads the environment of this process. `profile` names the `${STATE_DIR}`.
+    pub fn from_env(profile: &str) -> Vars {
+        Vars::from_lookup(profile, |k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(profile: &str, env: impl Fn(&str) -> Option<String>) -> Vars {
+        let mut values: HashMap<&'static str, Result<String, String>> = HashMap::new();
+        let abs = |k: &str| env(k).filter(|v| v.starts_with('/'));
+        let home = abs("HOME").or_else(passwd_home).ok_or_else(|| {
+            "HOME is not set to an absolute path and the user has no home directory in the password database".to_string()
+        });
+        let under_home = |k: &str, rel: &str| -> Result<String, String> {
+            match abs(k) {
+                Some(v) => Ok(v),
+                None => home
+                    .clone()
+                    .map(|h| format!("{}/{rel}", h.trim_end_matches('/'))),
+            }
+        };
+        let cwd = std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .map_err(|e| format!("the current directory cannot be read: {e}"));
+        let state_home = under_home("XDG_STATE_HOME", ".local/state");
+        values.insert("HOME", home.clone());
+        values.insert("CWD", cwd);
+        values.insert("TMPDIR", Ok(SANDBOX_TMPDIR.to_string()));
+        values.insert("XDG_CONFIG_HOME", under_home("XDG_CONFIG_HOME", ".config"));
+        values.insert("XDG_CACHE_HOME", under_home("XDG_CACHE_HOME", ".cache"));
+        values.insert("XDG_DATA_HOME", under_home("XDG_DATA_HOME", ".local/share"));
+        values.insert(
+            "STATE_DIR",
+            state_home
+                .clone()
+                .map(|s| format!("{}/mcpjail/{profile}", s.trim_end_matches('/'))),
+        );
+        values.insert("XDG_STATE_HOME", state_home);
+        Vars { values }
+    }
+
+    pub fn get(&self, name: &str) -> Result<&str, VarError> {
+        match self.values.get(name) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(why)) => Err(VarError::Unavailable {
+                name: name.to_string(),
+                why: why.clone(),
+            }),
+            None => Err(VarError::Unknown {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    pub fn state_dir(&self) -> Result<PathBuf, VarError> {
+        self.get("STATE_DIR").map(PathBuf::from)
+    }
+
+    /// Expands every variable in `s`. `profile_dir` is the directory of the profile file the
+    /// string comes from (`None` for built-in profiles and the command line).
+    pub fn expand(&self, s: &str, profile_dir: Option<&Path>) -> Result<String, VarError> {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        if rest == "~" || rest.starts_with("~/") {
+            out.push_str(self.get("HOME")?);
+            rest = &rest[1..];
+        }
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or(VarError::Unterminated)?;
+            let name = &after[..end];
+            if name == "PROFILE_DIR" {
+                let dir = profile_dir.ok_or_else(|| VarError::Unavailable {
+                    name: name.into(),
+                    why: "only profile files have a directory; built-in profiles and command-line options do not".into(),
+                })?;
+                out.push_str(&dir.display().to_string());
+            } else {
+                out.push_str(self.get(name)?);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+fn passwd_home() -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
+    let dir = user.dir.display().to_string();
+    dir.starts_with('/').then_some(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        Vars::from_lookup("fs", |k| match k {
+            "HOME" => Some("/home/u".into()),
+            "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
+            "XDG_STATE_HOME" => Some("/state".into()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn expands_known_variables_and_tilde() {
+        let v = vars();
+        assert_eq!(v.expand("${HOME}/.ssh", None).unwrap(), "/home/u/.ssh");
+        assert_eq!(v.expand("~/notes", None).unwrap(), "/home/u/notes");
+        assert_eq!(v.expand("~", None).unwrap(), "/home/u");
+        assert_eq!(v.expand("/a~b", None).unwrap(), "/a~b");
+        assert_eq!(
+            v.expand("${XDG_CONFIG_HOME}", None).unwrap(),
+            "/home/u/.config"
+        );
+        assert_eq!(
+            v.expand("${STATE_DIR}/npm", None).unwrap(),
+            "/state/mcpjail/fs/npm"
+        );
+        assert_eq!(v.expand("${TMPDIR}", None).unwrap(), "/tmp");
+        assert_eq!(
+            v.expand("${PROFILE_DIR}/x", Some(Path::new("/etc/p")))
+                .unwrap(),
+            "/etc/p/x"
+        );
+        assert_eq!(v.expand("$HOME", None).unwrap(), "$HOME");
+    }
+
+    #[test]
+    fn reports_unknown_and_unavailable_variables() {
+        let v = vars();
+        assert_eq!(
+            v.expand("${HOEM}/x", None).unwrap_err().to_string(),
+            "unknown variable ${HOEM}; known variables are ${HOME}, ${CWD}, ${TMPDIR}, ${XDG_CONFIG_HOME}, ${XDG_CACHE_HOME}, ${XDG_DATA_HOME}, ${XDG_STATE_HOME}, ${PROFILE_DIR}, ${STATE_DIR}"
+        );
+        assert_eq!(
+            v.expand("${HOME", None).unwrap_err(),
+            VarError::Unterminated
+        );
+        assert!(matches!(
+            v.expand("${PROFILE_DIR}", None),
+            Err(VarError::Unavailable { .. })
+        ));
+        assert_eq!(
+            names_in("~/${STATE_DIR}").unwrap(),
+            vec!["HOME", "STATE_DIR"]
+        );
+    }
+}
