@@ -84,7 +84,8 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        let pos = (mark.line(), mark.col());
+        // yaml-rust2 columns are 0-based; editors and serde_yaml count from 1.
+        let pos = (mark.line(), mark.col() + 1);
         match ev {
             Event::Scalar(ref value, ..) => {
                 if let Some(p) = self.node_path(Some(value)) {
@@ -128,7 +129,7 @@ mod tests {
         assert_eq!(loc.find("filesystem.write[1]"), Some((6, 17)));
         assert_eq!(loc.find("syscalls.deny[1]"), Some((8, 22)));
         // A key that is not there falls back to its parent.
-        assert_eq!(loc.find("filesystem.read[7]"), Some((3, 5)));
+        assert_eq!(loc.find("filesystem.read[7]"), Some((4, 5)));
     }
 
     #[test]

@@ -249,8 +249,9 @@ impl Loader {
             limits: Limits::default(),
         };
         let mut stack = Vec::new();
-        self.merge(&top, &mut stack, &mut profile)?;
-        let diags = validate::validate(&profile);
+        let mut diags = Vec::new();
+        self.merge(&top, &mut stack, &mut profile, &mut diags)?;
+        diags.extend(validate::validate(&profile));
         if diags.iter().any(|d| d.severity == Severity::Error) {
             return Err(ProfileError::Invalid(diags));
         }
@@ -318,6 +319,7 @@ impl Loader {
         src: &Arc<Source>,
         stack: &mut Vec<String>,
         out: &mut Profile,
+        diags: &mut Vec<Diagnostic>,
     ) -> Result<(), ProfileError> {
         let label = src.label();
         if stack.contains(&label) {
@@ -334,10 +336,10 @@ impl Loader {
         for (i, parent) in raw.extends.iter().flatten().enumerate() {
             let key = format!("extends[{i}]");
             let psrc = self.locate(parent, Some(src), Some(src.position(&key)))?;
-            self.merge(&psrc, stack, out)?;
+            self.merge(&psrc, stack, out, diags)?;
         }
         stack.pop();
-        apply(out, src, raw);
+        apply(out, src, raw, diags);
         out.sources.push(Arc::clone(src));
         Ok(())
     }
@@ -430,19 +432,27 @@ pub fn parse(src: &Source) -> Result<RawProfile, ProfileError> {
 
 fn syntax_error(src: &Source, e: &serde_yaml::Error) -> ProfileError {
     let mut message = e.to_string();
-    // serde_yaml appends " at line L column C"; the position goes in front instead.
-    if let Some(cut) = message.rfind(" at line ") {
-        message.truncate(cut);
-    }
     let at = match e.location() {
-        Some(l) => format!("{}:{}:{}", src.label(), l.line(), l.column()),
+        Some(l) => {
+            // serde_yaml repeats the position in the message; it goes in front instead, and
+            // a second position (where the broken construct began) is said as such.
+            let own = format!(" at line {} column {}", l.line(), l.column());
+            if let Some(i) = message.find(&own) {
+                message.replace_range(i..i + own.len(), "");
+            }
+            if let Some(i) = message.rfind(" at line ") {
+                message.replace_range(i..i + 3, " that started at");
+            }
+            format!("{}:{}:{}", src.label(), l.line(), l.column())
+        }
         None => src.label(),
     };
     ProfileError::Syntax { at, message }
 }
 
-/// Adds one document's keys to the merged profile.
-fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile) {
+/// Adds one document's keys to the merged profile. Values whose range serde cannot check
+/// with a precise position (ports, limits, sizes) are checked here.
+fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile, diags: &mut Vec<Diagnostic>) {
     let o = |key: String| Origin::new(src, key);
     fn list<T: Clone>(
         dst: &mut Vec<Entry<T>>,
@@ -483,14 +493,21 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile) {
     if let Some(n) = raw.network {
         scalar(&mut out.network.mode, n.mode, "network.mode", &o);
         list(&mut out.network.allow, n.allow, "network.allow", &o);
-        let ports = |v: Option<Vec<raw::Port>>| v.map(|v| v.into_iter().map(|p| p.0).collect());
-        list(
-            &mut out.network.connect,
-            ports(n.connect),
-            "network.connect",
-            &o,
-        );
-        list(&mut out.network.bind, ports(n.bind), "network.bind", &o);
+        for (key, items, dst) in [
+            ("network.connect", n.connect, &mut out.network.connect),
+            ("network.bind", n.bind, &mut out.network.bind),
+        ] {
+            for (i, v) in items.into_iter().flatten().enumerate() {
+                let origin = o(format!("{key}[{i}]"));
+                match u16::try_from(v) {
+                    Ok(p) if p != 0 => dst.push(Entry::new(p, origin)),
+                    _ => diags.push(Diagnostic::error(
+                        &origin,
+                        format!("port {v} is out of range: a TCP port is a number from 1 to 65535"),
+                    )),
+                }
+            }
+        }
         list(&mut out.network.unix, n.unix, "network.unix", &o);
         list(
             &mut out.network.allow_private,
@@ -520,34 +537,40 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile) {
         list(&mut out.capabilities, c.keep, "capabilities.keep", &o);
     }
     if let Some(l) = raw.limits {
-        scalar(
+        let mut count = |dst: &mut Option<Entry<u64>>, v: Option<i64>, key: &str| {
+            if let Some(v) = v {
+                let origin = o(key.to_string());
+                if v > 0 {
+                    *dst = Some(Entry::new(v as u64, origin));
+                } else {
+                    diags.push(Diagnostic::error(
+                        &origin,
+                        format!("limit {v} must be a positive number"),
+                    ));
+                }
+            }
+        };
+        count(
             &mut out.limits.open_files,
-            l.open_files.map(|v| v.0),
+            l.open_files,
             "limits.open_files",
-            &o,
         );
-        scalar(
-            &mut out.limits.processes,
-            l.processes.map(|v| v.0),
-            "limits.processes",
-            &o,
-        );
+        count(&mut out.limits.processes, l.processes, "limits.processes");
+        let mut size = |dst: &mut Option<Entry<u64>>, v: Option<raw::SizeValue>, key: &str| {
+            if let Some(v) = v {
+                let origin = o(key.to_string());
+                match v.bytes() {
+                    Ok(b) => *dst = Some(Entry::new(b, origin)),
+                    Err(msg) => diags.push(Diagnostic::error(&origin, msg)),
+                }
+            }
+        };
+        size(&mut out.limits.file_size, l.file_size, "limits.file_size");
+        size(&mut out.limits.tmp_size, l.tmp_size, "limits.tmp_size");
         scalar(
             &mut out.limits.core_dumps,
             l.core_dumps,
             "limits.core_dumps",
-            &o,
-        );
-        scalar(
-            &mut out.limits.file_size,
-            l.file_size.map(|v| v.0),
-            "limits.file_size",
-            &o,
-        );
-        scalar(
-            &mut out.limits.tmp_size,
-            l.tmp_size.map(|v| v.0),
-            "limits.tmp_size",
             &o,
         );
     }

@@ -46,8 +46,9 @@ pub enum ArgsAccess {
 pub struct RawNetwork {
     pub mode: Option<NetworkMode>,
     pub allow: Option<Vec<String>>,
-    pub connect: Option<Vec<Port>>,
-    pub bind: Option<Vec<Port>>,
+    /// TCP ports; the range is checked by validation, which knows the line of each item.
+    pub connect: Option<Vec<i64>>,
+    pub bind: Option<Vec<i64>>,
     pub unix: Option<Vec<String>>,
     pub allow_private: Option<Vec<String>>,
 }
@@ -62,23 +63,6 @@ pub enum NetworkMode {
     Proxy,
     /// The host's network, optionally narrowed by Landlock TCP port rules.
     Host,
-}
-
-/// A TCP port, 1 to 65535. Deserialized through `i64` so that a bad value gets our message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Port(pub u16);
-
-impl<'de> Deserialize<'de> for Port {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
-        match u16::try_from(v) {
-            Ok(p) if p != 0 => Ok(Port(p)),
-            _ => Err(serde::de::Error::custom(format!(
-                "port {v} is out of range: a TCP port is a number from 1 to 65535"
-            ))),
-        }
-    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -118,69 +102,75 @@ pub struct RawCapabilities {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
-    pub open_files: Option<Limit>,
-    pub processes: Option<Limit>,
+    pub open_files: Option<i64>,
+    pub processes: Option<i64>,
     pub core_dumps: Option<bool>,
-    pub file_size: Option<Size>,
-    pub tmp_size: Option<Size>,
+    pub file_size: Option<SizeValue>,
+    pub tmp_size: Option<SizeValue>,
 }
 
-/// A count limit (open files, processes): a positive integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Limit(pub u64);
-
-impl<'de> Deserialize<'de> for Limit {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
-        if v <= 0 {
-            return Err(serde::de::Error::custom(format!(
-                "limit {v} must be a positive number"
-            )));
-        }
-        Ok(Limit(v as u64))
-    }
+/// A size as written: a number of bytes or a string with a suffix (`64M`); checked by
+/// validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SizeValue {
+    Bytes(i64),
+    Text(String),
 }
 
-/// A size in bytes, written as a number or with a binary suffix (`64M`, `1G`, `512K`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Size(pub u64);
-
-impl Size {
-    pub fn parse(s: &str) -> Option<Size> {
-        let s = s.trim();
-        let (num, mult) = match s.char_indices().last()? {
-            (i, 'K' | 'k') => (&s[..i], 1u64 << 10),
-            (i, 'M' | 'm') => (&s[..i], 1u64 << 20),
-            (i, 'G' | 'g') => (&s[..i], 1u64 << 30),
-            (i, 'T' | 't') => (&s[..i], 1u64 << 40),
-            _ => (s, 1),
+impl SizeValue {
+    /// The size in bytes, or the message explaining why it is not one.
+    pub fn bytes(&self) -> Result<u64, String> {
+        let parsed = match self {
+            SizeValue::Bytes(n) if *n > 0 => Some(*n as u64),
+            SizeValue::Bytes(_) => None,
+            SizeValue::Text(s) => parse_size(s),
         };
-        let n: u64 = num.trim().parse().ok()?;
-        n.checked_mul(mult).filter(|v| *v > 0).map(Size)
+        parsed.ok_or_else(|| {
+            let shown = match self {
+                SizeValue::Bytes(n) => n.to_string(),
+                SizeValue::Text(s) => format!("{s:?}"),
+            };
+            format!(
+                "size {shown} is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
+            )
+        })
     }
 }
 
-impl<'de> Deserialize<'de> for Size {
+impl<'de> Deserialize<'de> for SizeValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum NumOrStr {
-            Num(i64),
-            Str(String),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SizeValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size such as 4096 or 64M")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<SizeValue, E> {
+                Ok(SizeValue::Bytes(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<SizeValue, E> {
+                Ok(SizeValue::Bytes(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<SizeValue, E> {
+                Ok(SizeValue::Text(v.to_string()))
+            }
         }
-        let bad = |what: String| {
-            serde::de::Error::custom(format!(
-                "size {what} is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
-            ))
-        };
-        match NumOrStr::deserialize(d)? {
-            NumOrStr::Num(n) if n > 0 => Ok(Size(n as u64)),
-            NumOrStr::Num(n) => Err(bad(n.to_string())),
-            NumOrStr::Str(s) => Size::parse(&s).ok_or_else(|| bad(format!("{s:?}"))),
-        }
+        d.deserialize_any(V)
     }
+}
+
+/// Parses `64M`-style sizes (binary multiples).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'K' | 'k') => (&s[..i], 1u64 << 10),
+        (i, 'M' | 'm') => (&s[..i], 1u64 << 20),
+        (i, 'G' | 'g') => (&s[..i], 1u64 << 30),
+        (i, 'T' | 't') => (&s[..i], 1u64 << 40),
+        _ => (s, 1),
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    n.checked_mul(mult).filter(|v| *v > 0)
 }
 
 #[cfg(test)]
@@ -189,12 +179,16 @@ mod tests {
 
     #[test]
     fn sizes_parse_with_suffixes() {
-        assert_eq!(Size::parse("64M"), Some(Size(64 << 20)));
-        assert_eq!(Size::parse("1g"), Some(Size(1 << 30)));
-        assert_eq!(Size::parse("4096"), Some(Size(4096)));
-        assert_eq!(Size::parse("0"), None);
-        assert_eq!(Size::parse("M"), None);
-        assert_eq!(Size::parse("12X"), None);
-        assert_eq!(Size::parse("99999999999T"), None);
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("M"), None);
+        assert_eq!(parse_size("12X"), None);
+        assert_eq!(parse_size("99999999999T"), None);
+        assert_eq!(
+            SizeValue::Bytes(-1).bytes().unwrap_err(),
+            "size -1 is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
+        );
     }
 }
