@@ -107,6 +107,9 @@ pub struct Grant {
 pub struct FsRule {
     /// The canonical path when it exists on the host, otherwise the path as written.
     pub path: PathBuf,
+    /// The path as the first grant wrote it (after variables), when that differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<PathBuf>,
     pub rights: Rights,
     pub kind: Kind,
     pub placement: Placement,
@@ -177,6 +180,7 @@ pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
             let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
                 plan.rules.push(FsRule {
                     path: g.path.clone(),
+                    written: None,
                     rights: Rights::default(),
                     kind: Kind::Dir,
                     placement: Placement::Private,
@@ -249,6 +253,7 @@ pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
                     Some(i) => i,
                     None => {
                         plan.rules.push(FsRule {
+                            written: (canon != g.path).then(|| g.path.clone()),
                             path: canon.clone(),
                             rights: Rights::default(),
                             kind,

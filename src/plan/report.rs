@@ -143,7 +143,11 @@ pub fn text(plan: &Plan) -> String {
             Placement::Private => "  [private to the sandbox]",
             Placement::BoundIntoPrivate => "  [bound into the private mount]",
         };
-        let _ = writeln!(o, "  {:<15} {}{place}", r.rights.label(), r.path.display());
+        let shown = match &r.written {
+            Some(w) => format!("{} -> {}", w.display(), r.path.display()),
+            None => r.path.display().to_string(),
+        };
+        let _ = writeln!(o, "  {:<15} {shown}{place}", r.rights.label());
         for f in &r.from {
             let _ = writeln!(o, "  {:<15}   from {f}", "");
         }

@@ -134,7 +134,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         );
     }
 
-    if let Some(m) = &p.mounts {
+    if let Some(m) = &mut p.mounts {
         mount(
             status,
             Step::MountPrivate,
@@ -145,6 +145,22 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
             libc::MS_REC | libc::MS_PRIVATE,
             None,
         );
+        // Host paths under /tmp and /dev/shm are copied out, as detached mounts, before the
+        // private instances cover them.
+        for (i, b) in m.binds.iter_mut().enumerate() {
+            // SAFETY: open_tree with a NUL-terminated path and integer flags.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_open_tree,
+                    libc::AT_FDCWD,
+                    b.target.as_ptr(),
+                    (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32)
+                        as libc::c_uint,
+                )
+            };
+            check(status, Step::BindIntoPrivate, i as u32, fd);
+            b.tree_fd = fd as RawFd;
+        }
         let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV;
         if let Some(opts) = &m.private_tmp {
             mount(
@@ -171,7 +187,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
             );
         }
         for (i, b) in m.binds.iter().enumerate() {
-            // SAFETY: NUL-terminated paths; mkdir/open/close take no other pointers.
+            // SAFETY: NUL-terminated paths; mkdir/open/close/move_mount take no other pointers.
             unsafe {
                 for parent in &b.parents {
                     if libc::mkdir(parent.as_ptr(), 0o755) < 0 && errno() != libc::EEXIST {
@@ -193,17 +209,17 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
                     }
                     libc::close(fd);
                 }
+                let r = libc::syscall(
+                    libc::SYS_move_mount,
+                    b.tree_fd,
+                    c"".as_ptr(),
+                    libc::AT_FDCWD,
+                    b.target.as_ptr(),
+                    libc::MOVE_MOUNT_F_EMPTY_PATH,
+                );
+                check(status, Step::BindIntoPrivate, i as u32, r);
+                libc::close(b.tree_fd);
             }
-            mount(
-                status,
-                Step::BindIntoPrivate,
-                i as u32,
-                &b.source,
-                &b.target,
-                None,
-                libc::MS_BIND | libc::MS_REC,
-                None,
-            );
         }
         if m.proc {
             mount(

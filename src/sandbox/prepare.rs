@@ -3,7 +3,7 @@
 //! vectors are built, so that the child only makes system calls.
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -27,12 +27,13 @@ pub enum PrepareError {
 
 /// A host path bind-mounted into the private /tmp or /dev/shm.
 pub struct Bind {
-    /// `/proc/self/fd/N` of the path's O_PATH descriptor (kept open by the plan).
-    pub source: CString,
+    /// The path, which is also where it is mounted inside the private instance.
     pub target: CString,
     pub dir: bool,
     /// Parent directories to create inside the private mount, outermost first.
     pub parents: Vec<CString>,
+    /// Set by the child: a detached copy of the path's mount, taken before /tmp is covered.
+    pub tree_fd: RawFd,
 }
 
 pub struct Mounts {
@@ -106,7 +107,6 @@ impl Prepared {
             let mut binds = Vec::new();
             for &i in &plan.filesystem.binds {
                 let r = &plan.filesystem.rules[i];
-                let fd = r.fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
                 let root = if r.path.starts_with("/dev/shm") {
                     "/dev/shm"
                 } else {
@@ -122,10 +122,10 @@ impl Prepared {
                     }
                 }
                 binds.push(Bind {
-                    source: cstr(format!("/proc/self/fd/{fd}").as_bytes())?,
                     target: cpath(&r.path)?,
                     dir: r.kind == Kind::Dir,
                     parents,
+                    tree_fd: -1,
                 });
             }
             let tmp_opts = |mode: &str| -> Result<CString, PrepareError> {

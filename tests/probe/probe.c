@@ -1,0 +1,366 @@
+/*
+ * A small static program the tests run inside the sandbox. Each subcommand tries one thing
+ * and prints one line to stdout: "OK <detail>" or "ERR <errno-name> <message>". Tests judge
+ * the effect from outside wherever there is something to see there.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int result(int ok, const char *detail) {
+    if (ok) {
+        printf("OK %s\n", detail ? detail : "");
+    } else {
+        int e = errno;
+        printf("ERR %s %s\n", strerrorname_np(e) ? strerrorname_np(e) : "?", strerror(e));
+    }
+    fflush(stdout);
+    return ok ? 0 : 1;
+}
+
+static int cmd_read(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return result(0, NULL);
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n < 0) return result(0, NULL);
+    buf[n] = 0;
+    for (ssize_t i = 0; i < n; i++) if (buf[i] == '\n') buf[i] = ' ';
+    return result(1, buf);
+}
+
+static int cmd_write(const char *path, const char *data) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return result(0, NULL);
+    if (write(fd, data, strlen(data)) < 0) return result(0, NULL);
+    close(fd);
+    return result(1, path);
+}
+
+static int cmd_ls(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return result(0, NULL);
+    char out[8192] = "";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (strlen(out) + strlen(e->d_name) + 2 < sizeof out) {
+            strcat(out, e->d_name);
+            strcat(out, " ");
+        }
+    }
+    closedir(d);
+    return result(1, out);
+}
+
+static int cmd_tcp(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    if (write(s, msg, strlen(msg)) < 0) return result(0, NULL);
+    close(s);
+    return result(1, "sent");
+}
+
+static int cmd_udp(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    return result(1, "sent");
+}
+
+static int cmd_bind(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    if (listen(s, 1) < 0) return result(0, NULL);
+    return result(1, "listening");
+}
+
+/* connect to a Unix socket; a leading '@' means the abstract namespace */
+static int cmd_unix(const char *path, const char *msg) {
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    socklen_t len;
+    if (path[0] == '@') {
+        strncpy(a.sun_path + 1, path + 1, sizeof a.sun_path - 2);
+        len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path + 1);
+    } else {
+        strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+        len = sizeof a;
+    }
+    if (connect(s, (struct sockaddr *)&a, len) < 0) return result(0, NULL);
+    if (write(s, msg, strlen(msg)) < 0) return result(0, NULL);
+    return result(1, "sent");
+}
+
+static int cmd_status(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return result(0, NULL);
+    char line[256], out[2048] = "";
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs", 10) || !strncmp(line, "Seccomp:", 8)) {
+            line[strcspn(line, "\n")] = 0;
+            for (char *p = line; *p; p++) if (*p == '\t') *p = ' ';
+            strcat(out, line);
+            strcat(out, ";");
+        }
+    }
+    fclose(f);
+    return result(1, out);
+}
+
+static int cmd_int80(void) {
+    long ret;
+    /* getpid is 20 on i386 */
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20) : "memory");
+    if (ret < 0) {
+        errno = -ret;
+        return result(0, NULL);
+    }
+    char b[64];
+    snprintf(b, sizeof b, "pid %ld", ret);
+    return result(1, b);
+}
+
+static int cmd_x32(void) {
+    long r = syscall(SYS_getpid | 0x40000000);
+    if (r < 0) return result(0, NULL);
+    return result(1, "x32 getpid worked");
+}
+
+static int cmd_memfd_exec(void) {
+    int m = memfd_create("x", MFD_CLOEXEC);
+    if (m < 0) return result(0, "memfd_create");
+    int src = open("/proc/self/exe", O_RDONLY);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof buf)) > 0) write(m, buf, n);
+    char *argv[] = {"probe", "exit", "0", NULL};
+    char *envp[] = {NULL};
+    syscall(SYS_execveat, m, "", argv, envp, AT_EMPTY_PATH);
+    return result(0, NULL);
+}
+
+static volatile sig_atomic_t got;
+static void on_sig(int s) { got = s; }
+
+/* Prints every forwarded signal it receives, exits 0 on SIGTERM. */
+static int cmd_signals(void) {
+    int sigs[] = {SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM};
+    for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], on_sig);
+    printf("READY\n");
+    fflush(stdout);
+    for (;;) {
+        pause();
+        if (got) {
+            printf("SIG %d\n", (int)got);
+            fflush(stdout);
+            if (got == SIGTERM) return 0;
+            got = 0;
+        }
+    }
+}
+
+/* Forks a tree of sleepers, prints READY, then sleeps. */
+static int cmd_tree(int n) {
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p == 0) {
+            if (fork() == 0) setsid(); /* a daemonized grandchild too */
+            for (;;) pause();
+        }
+    }
+    printf("READY\n");
+    fflush(stdout);
+    for (;;) pause();
+    return 0;
+}
+
+static int cmd_tiocsti(const char *path) {
+    int fd = path ? open(path, O_RDWR) : 0;
+    if (fd < 0) return result(0, NULL);
+    char c = 'x';
+    return result(ioctl(fd, TIOCSTI, &c) == 0, "injected");
+}
+
+static int cmd_cat(void) {
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) > 0) {
+        char *p = buf;
+        while (n > 0) {
+            ssize_t w = write(1, p, n);
+            if (w < 0) return 1;
+            p += w;
+            n -= w;
+        }
+    }
+    return 0;
+}
+
+static int cmd_pids(void) { return cmd_ls("/proc"); }
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: probe COMMAND [ARGS]\n");
+        return 2;
+    }
+    const char *c = argv[1];
+    const char *a1 = argc > 2 ? argv[2] : "";
+    const char *a2 = argc > 3 ? argv[3] : "";
+    const char *a3 = argc > 4 ? argv[4] : "";
+    if (!strcmp(c, "read")) return cmd_read(a1);
+    if (!strcmp(c, "write")) return cmd_write(a1, a2);
+    if (!strcmp(c, "ls")) return cmd_ls(a1);
+    if (!strcmp(c, "mkdir")) return result(mkdir(a1, 0755) == 0, a1);
+    if (!strcmp(c, "unlink")) return result(unlink(a1) == 0, a1);
+    if (!strcmp(c, "rename")) return result(rename(a1, a2) == 0, a2);
+    if (!strcmp(c, "link")) return result(link(a1, a2) == 0, a2);
+    if (!strcmp(c, "symlink")) return result(symlink(a1, a2) == 0, a2);
+    if (!strcmp(c, "truncate")) return result(truncate(a1, 0) == 0, a1);
+    if (!strcmp(c, "exec")) {
+        execv(a1, argv + 2);
+        return result(0, NULL);
+    }
+    if (!strcmp(c, "tcp")) return cmd_tcp(a1, atoi(a2), a3);
+    if (!strcmp(c, "udp")) return cmd_udp(a1, atoi(a2), a3);
+    if (!strcmp(c, "bind")) return cmd_bind(atoi(a1));
+    if (!strcmp(c, "unix")) return cmd_unix(a1, a2);
+    if (!strcmp(c, "socketpair")) {
+        int sv[2];
+        return result(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "pair");
+    }
+    if (!strcmp(c, "kill")) return result(kill(atoi(a1), atoi(a2)) == 0, "sent");
+    if (!strcmp(c, "ptrace")) return result(ptrace(PTRACE_ATTACH, atoi(a1), 0, 0) == 0, "attached");
+    if (!strcmp(c, "status")) return cmd_status();
+    if (!strcmp(c, "env")) {
+        extern char **environ;
+        for (char **e = environ; *e; e++) printf("%s\n", *e);
+        return 0;
+    }
+    if (!strcmp(c, "pids")) return cmd_pids();
+    if (!strcmp(c, "int80")) return cmd_int80();
+    if (!strcmp(c, "x32")) return cmd_x32();
+    if (!strcmp(c, "memfd-exec")) return cmd_memfd_exec();
+    if (!strcmp(c, "unshare-user")) return result(unshare(CLONE_NEWUSER) == 0, "unshared");
+    if (!strcmp(c, "unshare-net")) return result(unshare(CLONE_NEWNET) == 0, "unshared");
+    if (!strcmp(c, "clone-newuser")) {
+        long r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+        if (r == 0) _exit(0);
+        if (r > 0) waitpid(r, NULL, 0);
+        return result(r > 0, "cloned");
+    }
+    if (!strcmp(c, "clone3")) {
+        long r = syscall(SYS_clone3, NULL, 0);
+        return result(r >= 0, "clone3");
+    }
+    if (!strcmp(c, "mount")) return result(mount("none", "/tmp", "tmpfs", 0, NULL) == 0, "mounted");
+    if (!strcmp(c, "bpf")) {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        return result(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr) >= 0, "bpf");
+    }
+    if (!strcmp(c, "perf")) {
+        struct perf_event_attr pe;
+        memset(&pe, 0, sizeof pe);
+        pe.type = PERF_TYPE_SOFTWARE;
+        pe.size = sizeof pe;
+        pe.config = PERF_COUNT_SW_CPU_CLOCK;
+        return result(syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0) >= 0, "perf");
+    }
+    if (!strcmp(c, "userfaultfd")) return result(syscall(SYS_userfaultfd, 0) >= 0, "uffd");
+    if (!strcmp(c, "io_uring")) {
+        char params[120];
+        memset(params, 0, sizeof params);
+        return result(syscall(SYS_io_uring_setup, 4, params) >= 0, "io_uring");
+    }
+    if (!strcmp(c, "keyctl")) return result(syscall(SYS_add_key, "user", "k", "v", 1, -2) >= 0, "key");
+    if (!strcmp(c, "personality")) return result(personality(READ_IMPLIES_EXEC) != -1 && (personality(0xffffffff) & READ_IMPLIES_EXEC), "changed");
+    if (!strcmp(c, "tiocsti")) return cmd_tiocsti(argc > 2 ? a1 : NULL);
+    if (!strcmp(c, "setns")) {
+        int fd = open(a1, O_RDONLY);
+        if (fd < 0) return result(0, NULL);
+        return result(setns(fd, 0) == 0, "joined");
+    }
+    if (!strcmp(c, "cat")) return cmd_cat();
+    if (!strcmp(c, "signals")) return cmd_signals();
+    if (!strcmp(c, "ignore-term")) {
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        printf("READY\n");
+        fflush(stdout);
+        for (;;) pause();
+    }
+    if (!strcmp(c, "sleep")) {
+        printf("READY\n");
+        fflush(stdout);
+        sleep(atoi(a1));
+        return 0;
+    }
+    if (!strcmp(c, "tree")) return cmd_tree(atoi(a1));
+    if (!strcmp(c, "exit")) return atoi(a1);
+    if (!strcmp(c, "raise")) {
+        signal(atoi(a1), SIG_DFL);
+        raise(atoi(a1));
+        return 99;
+    }
+    if (!strcmp(c, "nproc")) {
+        /* fork until it fails; report how many succeeded */
+        int n = 0;
+        for (; n < 100000; n++) {
+            pid_t p = fork();
+            if (p < 0) break;
+            if (p == 0) { pause(); _exit(0); }
+        }
+        char b[64];
+        snprintf(b, sizeof b, "%d", n);
+        printf("FORKED %d\n", n);
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(c, "cwd")) {
+        char b[4096];
+        return result(getcwd(b, sizeof b) != NULL, b);
+    }
+    if (!strcmp(c, "stdin-eof")) {
+        char b[256];
+        while (read(0, b, sizeof b) > 0) {}
+        printf("EOF\n");
+        return 0;
+    }
+    fprintf(stderr, "probe: unknown command %s\n", c);
+    return 2;
+}
