@@ -17,7 +17,9 @@ pub enum LaunchError {
     Prepare(#[from] sandbox::prepare::PrepareError),
     #[error("failed to set up the pids cgroup that enforces limits.processes for root")]
     Cgroup(#[source] std::io::Error),
-    #[error("failed to create the sandbox's namespaces ({kinds})")]
+    #[error(
+        "failed to create the sandbox's namespaces ({kinds}); `mcpjail doctor` shows what this system allows, and --best-effort starts the server without them"
+    )]
     Namespaces {
         kinds: String,
         #[source]

@@ -7,7 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/perf_event.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -232,6 +236,45 @@ static int cmd_cat(void) {
 
 static int cmd_pids(void) { return cmd_ls("/proc"); }
 
+/* Runs argv under a seccomp filter that takes a kernel feature away, to test how mcpjail
+ * behaves on a system without it: "landlock" makes Landlock look absent (ENOSYS);
+ * "userns" refuses every namespace (unshare, clone with CLONE_NEW* flags, clone3). */
+static int cmd_without(const char *what, char **argv) {
+    struct sock_filter landlock[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_filter userns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x7E020000, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog;
+    if (!strcmp(what, "landlock")) {
+        prog.len = sizeof landlock / sizeof *landlock;
+        prog.filter = landlock;
+    } else {
+        prog.len = sizeof userns / sizeof *userns;
+        prog.filter = userns;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) {
+        perror("probe: seccomp");
+        return 2;
+    }
+    execv(argv[0], argv);
+    perror("probe: exec");
+    return 2;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: probe COMMAND [ARGS]\n");
@@ -241,6 +284,7 @@ int main(int argc, char **argv) {
     const char *a1 = argc > 2 ? argv[2] : "";
     const char *a2 = argc > 3 ? argv[3] : "";
     const char *a3 = argc > 4 ? argv[4] : "";
+    if (!strcmp(c, "without") && argc > 3) return cmd_without(a1, argv + 3);
     if (!strcmp(c, "read")) return cmd_read(a1);
     if (!strcmp(c, "write")) return cmd_write(a1, a2);
     if (!strcmp(c, "ls")) return cmd_ls(a1);

@@ -1,0 +1,336 @@
+//! Shared test harness: the built mcpjail, the probe program, host-side listeners and
+//! victims, and runs with a timeout.
+//!
+//! The same tests run as root and as an ordinary user (`.ci/run` runs them twice). A test
+//! that needs a kernel feature this machine lacks says so on stderr and skips, except under
+//! `CI=true`, where a skip is a failure.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The mcpjail binary under test (`MCPJAIL_BIN` overrides the one cargo built).
+pub fn mcpjail() -> PathBuf {
+    std::env::var_os("MCPJAIL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mcpjail")))
+}
+
+/// The static probe program (`MCPJAIL_PROBE` overrides; otherwise built once with gcc).
+pub fn probe() -> PathBuf {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("MCPJAIL_PROBE") {
+                return PathBuf::from(p);
+            }
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("probe-{}", std::process::id()));
+            let status = Command::new("gcc")
+                .args(["-static", "-O2", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .status()
+                .expect("gcc must be installed to build the test probe");
+            assert!(status.success(), "building the probe failed");
+            out
+        })
+        .clone()
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Skips (or, under CI, fails) a test that needs something this machine lacks.
+pub fn require(cond: bool, what: &str) -> bool {
+    if cond {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("required feature missing in CI: {what}");
+    }
+    eprintln!("SKIPPED: {what} is not available on this machine");
+    false
+}
+
+pub fn landlock_abi() -> i32 {
+    // SAFETY: the version query reads no memory.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    v.max(0) as i32
+}
+
+/// A scratch directory outside /tmp (which the sandbox replaces with its own), readable by
+/// the sandbox only where a test grants it.
+pub fn scratch() -> tempfile::TempDir {
+    let base = std::env::var("MCPJAIL_TEST_DIR").unwrap_or_else(|_| "/var/tmp".into());
+    tempfile::Builder::new()
+        .prefix("mcpjail-test-")
+        .tempdir_in(base)
+        .expect("scratch directory")
+}
+
+/// A command line for `mcpjail run` with a clean, predictable environment.
+pub fn run_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(mcpjail());
+    c.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LANG", "C.UTF-8")
+        .env("XDG_STATE_HOME", state_home());
+    if let Ok(h) = std::env::var("HOME") {
+        c.env("HOME", h);
+    }
+    c.arg("run").args(args);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// A per-user state directory for the tests, so runs as different users do not collide.
+pub fn state_home() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("mcpjail-test-state-{}", nix::unistd::geteuid()));
+        let d = if d.starts_with("/tmp") {
+            PathBuf::from(format!(
+                "/var/tmp/mcpjail-test-state-{}",
+                nix::unistd::geteuid()
+            ))
+        } else {
+            d
+        };
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+    .clone()
+}
+
+/// Runs `cmd` to completion, killing it after `limit`.
+pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn mcpjail");
+    let start = Instant::now();
+    // Read pipes in threads so that a large output cannot block the child.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("mcpjail did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: t1.join().unwrap(),
+        stderr: t2.join().unwrap(),
+    }
+}
+
+/// Runs the probe in the sandbox with extra mcpjail options; returns (exit code, stdout,
+/// stderr).
+pub fn sandboxed(opts: &[&str], probe_args: &[&str]) -> (i32, String, String) {
+    let p = probe();
+    let mut args: Vec<&str> = opts.to_vec();
+    args.push("--");
+    args.push(p.to_str().unwrap());
+    args.extend_from_slice(probe_args);
+    let out = output_within(run_cmd(&args), Duration::from_secs(30));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The probe's one-line verdict, asserting mcpjail itself worked.
+pub fn probe_line(opts: &[&str], probe_args: &[&str]) -> String {
+    let (code, out, err) = sandboxed(opts, probe_args);
+    assert!(
+        code == 0 || code == 1,
+        "mcpjail run {opts:?} -- probe {probe_args:?} exited {code}; stderr:\n{err}"
+    );
+    out
+}
+
+pub fn assert_denied(line: &str, what: &str) {
+    assert!(line.starts_with("ERR "), "{what} was not denied: {line}");
+}
+
+/// A long-running mcpjail whose stdout can be read line by line.
+pub struct Running {
+    pub child: Child,
+    pub lines: BufReader<ChildStdout>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn mcpjail");
+        let lines = BufReader::new(child.stdout.take().unwrap());
+        Running { child, lines }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The next stdout line, or panics after `limit`.
+    pub fn line(&mut self, limit: Duration) -> String {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(self.lines.get_ref());
+        let deadline = Instant::now() + limit;
+        loop {
+            if !self.lines.buffer().is_empty() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!("no output within {limit:?}");
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+            if r > 0 {
+                break;
+            }
+        }
+        let mut s = String::new();
+        self.lines.read_line(&mut s).unwrap();
+        s.trim_end().to_string()
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
+    }
+
+    /// Waits for exit; returns the exit code (or 128+signal), panicking after `limit`.
+    pub fn wait(&mut self, limit: Duration) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                use std::os::unix::process::ExitStatusExt;
+                return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("mcpjail did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every process whose ancestry leads to `root` (host view).
+pub fn descendants(root: i32) -> Vec<i32> {
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The command name may contain spaces; the parent pid follows the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let ppid: i32 = rest
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        parent_of.push((pid, ppid));
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        for &(c, pp) in &parent_of {
+            if pp == p && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
+pub fn alive(pid: i32) -> bool {
+    // A zombie still answers kill(0); look at the state instead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Writes a profile file and returns its path.
+pub fn profile(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.yaml"));
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
+pub fn write(path: &Path, data: &str) {
+    std::fs::write(path, data).unwrap();
+}
+
+pub fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+pub fn stdin_write(child: &mut Child, data: &[u8]) {
+    child.stdin.as_mut().unwrap().write_all(data).unwrap();
+}
