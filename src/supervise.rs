@@ -170,7 +170,7 @@ fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError>
         Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
             warn!(
                 target: "mcpjail",
-                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, has no /tmp, and `hide` is not applied"
+                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpjail, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
             let pid = start(&mut prepared, original)?;

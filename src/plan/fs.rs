@@ -115,6 +115,9 @@ pub struct FsRule {
     pub placement: Placement,
     /// Where each grant of this path comes from.
     pub from: Vec<String>,
+    /// A directory mcpjail creates at launch (the state directory, in a dry run).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub created_at_launch: bool,
     #[serde(skip)]
     pub fd: Option<OwnedFd>,
 }
@@ -167,7 +170,9 @@ fn private_root(path: &Path) -> Option<&'static str> {
     PRIVATE_MOUNTS.iter().copied().find(|m| path.starts_with(m))
 }
 
-pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
+/// Resolves the grants. `pending` is a directory that does not exist yet but will be created
+/// at launch (the state directory during a dry run): grants under it are shown, not skipped.
+pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, GrantError> {
     let mut plan = FsPlan::default();
     // Merge key: the inode for host files, the path for private ones.
     let mut by_inode: HashMap<(u64, u64), usize> = HashMap::new();
@@ -185,6 +190,7 @@ pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
                     kind: Kind::Dir,
                     placement: Placement::Private,
                     from: Vec::new(),
+                    created_at_launch: false,
                     fd: None,
                 });
                 plan.rules.len() - 1
@@ -196,6 +202,19 @@ pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
         }
         let fd = match open(&g.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
             Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
+                plan.rules.push(FsRule {
+                    path: g.path,
+                    written: None,
+                    rights: g.rights,
+                    kind: Kind::Dir,
+                    placement: Placement::Host,
+                    from: vec![from],
+                    created_at_launch: true,
+                    fd: None,
+                });
+                continue;
+            }
             Err(e) => {
                 let reason = match e {
                     nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {
@@ -259,6 +278,7 @@ pub fn build(grants: Vec<Grant>) -> Result<FsPlan, GrantError> {
                             kind,
                             placement,
                             from: Vec::new(),
+                            created_at_launch: false,
                             fd: (placement != Placement::Private).then_some(fd),
                         });
                         let i = plan.rules.len() - 1;
@@ -404,12 +424,15 @@ mod tests {
 
     #[test]
     fn merges_grants_of_the_same_file() {
-        let plan = build(vec![
-            grant("/usr", Rights::READ),
-            grant("/usr/", Rights::EXEC),
-            grant("/nonexistent/x", Rights::READ),
-            grant("/tmp", Rights::WRITE),
-        ])
+        let plan = build(
+            vec![
+                grant("/usr", Rights::READ),
+                grant("/usr/", Rights::EXEC),
+                grant("/nonexistent/x", Rights::READ),
+                grant("/tmp", Rights::WRITE),
+            ],
+            None,
+        )
         .unwrap();
         assert_eq!(plan.rules.len(), 2);
         assert_eq!(plan.rules[0].rights, Rights::EXEC);
@@ -423,7 +446,7 @@ mod tests {
     fn required_paths_must_exist() {
         let mut g = grant("/nonexistent/x", Rights::READ);
         g.required = true;
-        let err = build(vec![g]).unwrap_err();
+        let err = build(vec![g], None).unwrap_err();
         assert_eq!(
             err.message,
             "`/nonexistent/x` does not exist, and it is marked as required"
@@ -435,10 +458,13 @@ mod tests {
         let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
-        let plan = build(vec![
-            grant(sub.to_str().unwrap(), Rights::READ),
-            grant(dir.path().to_str().unwrap(), Rights::WRITE),
-        ])
+        let plan = build(
+            vec![
+                grant(sub.to_str().unwrap(), Rights::READ),
+                grant(dir.path().to_str().unwrap(), Rights::WRITE),
+            ],
+            None,
+        )
         .unwrap();
         assert_eq!(plan.binds.len(), 1);
         assert_eq!(

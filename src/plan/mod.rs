@@ -350,7 +350,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         }
     }
 
-    let mut filesystem = fs::build(grants).map_err(grant_error)?;
+    let pending = state_dir.as_deref().filter(|s| req.dry_run && !s.exists());
+    let mut filesystem = fs::build(grants, pending).map_err(grant_error)?;
     let mut hides = Vec::new();
     for e in &profile.filesystem.hide {
         let (path, required) = expand(&vars, e)?;

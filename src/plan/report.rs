@@ -139,6 +139,7 @@ pub fn text(plan: &Plan) -> String {
     let _ = writeln!(o, "filesystem grants:");
     for r in &p.filesystem.rules {
         let place = match r.placement {
+            Placement::Host if r.created_at_launch => "  [created at launch]",
             Placement::Host => "",
             Placement::Private => "  [private to the sandbox]",
             Placement::BoundIntoPrivate => "  [bound into the private mount]",
@@ -178,10 +179,10 @@ pub fn text(plan: &Plan) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "seccomp: {} syscall rules, {} BPF instructions; on violation: {:?}; foreign ABIs {}",
+        "seccomp: {} syscall rules, {} BPF instructions; on violation: {}; foreign ABIs {}",
         p.seccomp.denied.len(),
         p.seccomp.instructions,
-        p.seccomp.on_violation,
+        format!("{:?}", p.seccomp.on_violation).to_lowercase(),
         p.seccomp.foreign_abi
     );
     let mut vias: Vec<&str> = p.seccomp.denied.iter().map(|d| d.via.as_str()).collect();

@@ -358,6 +358,8 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
     // NULL-terminated and point into C strings that live in `p`.
     unsafe {
         libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+        // Without a PID namespace nothing else kills the server when its init dies.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // Rust ignores SIGPIPE in mcpjail; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         // Nothing inherited beyond stdin, stdout and stderr reaches the server.
@@ -473,18 +475,22 @@ fn drop_capabilities(p: &Prepared, status: RawFd) {
     }
     // SAFETY: prctl and capset with integer arguments or pointers to valid local structs.
     unsafe {
-        check(
-            status,
-            Step::Securebits,
-            0,
-            libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) as libc::c_long,
-        );
-        for cap in 0..=p.cap_last_cap {
-            if keep & (1u64 << cap) == 0
-                && libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) < 0
-                && errno() != libc::EINVAL
-            {
-                fail(status, Step::Capabilities, cap, errno());
+        // Without CAP_SETPCAP (an ordinary user without a user namespace) the process has no
+        // capabilities to lose; its bounding set stays, inert under no_new_privs.
+        if p.can_setpcap {
+            check(
+                status,
+                Step::Securebits,
+                0,
+                libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) as libc::c_long,
+            );
+            for cap in 0..=p.cap_last_cap {
+                if keep & (1u64 << cap) == 0
+                    && libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) < 0
+                    && errno() != libc::EINVAL
+                {
+                    fail(status, Step::Capabilities, cap, errno());
+                }
             }
         }
         check(

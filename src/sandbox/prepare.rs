@@ -57,6 +57,9 @@ pub struct Prepared {
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     pub caps_keep: u64,
     pub cap_last_cap: u32,
+    /// Whether the child holds CAP_SETPCAP (root, or inside its user namespace): only then
+    /// can it lock the securebits and empty the bounding set.
+    pub can_setpcap: bool,
     pub seccomp: Option<seccompiler::BpfProgram>,
     pub exec_path: CString,
     _argv: Vec<CString>,
@@ -193,6 +196,7 @@ impl Prepared {
             rlimits: plan.limits.iter().map(|l| (l.resource, l.value)).collect(),
             caps_keep: plan.capabilities.mask,
             cap_last_cap: plan.kernel.cap_last_cap,
+            can_setpcap: plan.kernel.privileged || (full && plan.namespaces.user),
             seccomp: plan
                 .kernel
                 .seccomp_filter

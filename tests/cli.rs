@@ -1,0 +1,415 @@
+//! The other commands and the refusals: dry-run (golden), check, profiles, doctor, fail
+//! closed, config trust.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+fn mcpjail_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(mcpjail());
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("XDG_STATE_HOME", state_home())
+        .args(args);
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `--dry-run` on a profile that names only paths the test controls, so the output is the
+/// same on every machine once the temporary directory and kernel details are replaced.
+#[test]
+fn dry_run_matches_the_golden_file() {
+    if !require(
+        landlock_abi() >= 6,
+        "Landlock ABI 6 (the golden file shows scopes)",
+    ) {
+        return;
+    }
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let r = root.to_str().unwrap();
+    std::fs::create_dir_all(root.join("data/.secret")).unwrap();
+    std::fs::create_dir_all(root.join("work")).unwrap();
+    std::fs::create_dir_all(root.join("home")).unwrap();
+    std::fs::copy(probe(), root.join("server")).unwrap();
+    let prof = profile(
+        &root,
+        "golden",
+        "description: A profile for the golden test.\n\
+filesystem:\n  read: [\"${PROFILE_DIR}/data\", \"${PROFILE_DIR}/missing\"]\n  write: [\"${STATE_DIR}\"]\n  hide: [\"${PROFILE_DIR}/data/.secret\"]\n\
+syscalls:\n  deny: [\"@default\", \"@swap\"]\n  allow: [personality]\n  on_violation: kill\n\
+env:\n  pass: [LANG]\n  set:\n    MODE: golden\n\
+limits:\n  open_files: 256\n  core_dumps: false\n",
+    );
+    let out = output_within(
+        {
+            let mut c = Command::new(mcpjail());
+            c.current_dir(root.join("work"))
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("HOME", root.join("home"))
+                .env("LANG", "C.UTF-8")
+                .env("XDG_STATE_HOME", root.join("state"))
+                .args([
+                    "run",
+                    "--dry-run",
+                    "-p",
+                    prof.to_str().unwrap(),
+                    "--allow-write",
+                    ".",
+                ])
+                .arg("--")
+                .arg(root.join("server"))
+                .args(["exit", "0"]);
+            c
+        },
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut got = text(&out.stdout).replace(r, "<DIR>");
+    let kernel = nix::sys::utsname::uname()
+        .unwrap()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    got = got.replace(&kernel, "<KERNEL>");
+    got = got.replace(
+        &format!("landlock: ABI {}", landlock_abi()),
+        "landlock: ABI <N>",
+    );
+    got = got
+        .lines()
+        .map(|l| {
+            if l.starts_with("  handled: ") {
+                "  handled: <ACCESS RIGHTS AT THIS ABI>"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    // Root creates namespaces directly; others need a user namespace first.
+    got = got.replace("namespaces: user, mount,", "namespaces: mount,");
+    let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/dry-run.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden_path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden_path).unwrap();
+    assert_eq!(
+        got, want,
+        "dry-run output changed; rerun with UPDATE_GOLDEN=1 if intended"
+    );
+}
+
+#[test]
+fn dry_run_json_is_a_stable_document() {
+    let out = output_within(
+        mcpjail_cmd(&["run", "--dry-run", "--format", "json", "--", "true"]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["enforceable"], true);
+    let plan = &v["plan"];
+    assert_eq!(plan["profile"]["name"], "default");
+    assert_eq!(plan["network"]["mode"], "none");
+    assert!(plan["command"]["path"].as_str().unwrap().ends_with("/true"));
+    assert!(
+        plan["seccomp"]["denied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == "ptrace")
+    );
+    assert!(
+        plan["filesystem"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "/tmp" && r["placement"] == "private")
+    );
+    // Environment values never appear, only names.
+    assert!(
+        plan["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("value").is_none())
+    );
+}
+
+#[test]
+fn dry_run_starts_nothing() {
+    let d = scratch();
+    let marker = d.path().join("ran");
+    let out = output_within(
+        mcpjail_cmd(&[
+            "run",
+            "--dry-run",
+            "--allow-write",
+            d.path().to_str().unwrap(),
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn check_reports_every_error_with_its_position() {
+    let d = scratch();
+    let bad = profile(
+        d.path(),
+        "bad",
+        "filesystem:\n  read: [\"${HOEM}/x\"]\nsyscalls:\n  deny: [ptrce]\nnetwork:\n  mode: host\n  connect: [70000]\n",
+    );
+    let good = profile(d.path(), "good", "extends: [node]\n");
+    let out = output_within(
+        mcpjail_cmd(&["check", bad.to_str().unwrap(), good.to_str().unwrap()]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let b = bad.to_str().unwrap();
+    let o = text(&out.stdout);
+    assert!(
+        o.contains(&format!(
+            "{b}:7:13: network.connect[0]: port 70000 is out of range"
+        )),
+        "{o}"
+    );
+    assert!(
+        o.contains(&format!(
+            "{b}:2:10: filesystem.read[0]: unknown variable ${{HOEM}}"
+        )),
+        "{o}"
+    );
+    assert!(
+        o.contains(&format!(
+            "{b}:4:10: syscalls.deny[0]: unknown syscall `ptrce` on x86_64 (did you mean `ptrace`?)"
+        )),
+        "{o}"
+    );
+    assert!(o.contains(&format!("{b}: 3 errors")), "{o}");
+    assert!(
+        o.contains(&format!(
+            "{}: ok (built-in:default <- built-in:node <- {})",
+            good.display(),
+            good.display()
+        )),
+        "{o}"
+    );
+    let out = output_within(mcpjail_cmd(&["check", good.to_str().unwrap()]), T);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn profiles_list_and_show() {
+    let out = output_within(mcpjail_cmd(&["profiles", "list"]), T);
+    assert_eq!(out.status.code(), Some(0));
+    let o = text(&out.stdout);
+    for name in ["default", "minimal", "node", "python"] {
+        assert!(
+            o.lines()
+                .any(|l| l.starts_with(name) && l.contains("built-in")),
+            "{o}"
+        );
+    }
+    let out = output_within(mcpjail_cmd(&["profiles", "show", "node"]), T);
+    assert_eq!(out.status.code(), Some(0));
+    let o = text(&out.stdout);
+    assert!(o.starts_with("# node: built-in:node\n"));
+    assert!(o.contains("programs: [node, npm, npx]"));
+    let out = output_within(mcpjail_cmd(&["profiles", "show", "nope"]), T);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no profile named `nope`"));
+}
+
+#[test]
+fn doctor_reports_this_kernel() {
+    let out = output_within(mcpjail_cmd(&["doctor"]), T);
+    let o = text(&out.stdout);
+    assert!(
+        o.contains(&format!(
+            "[x] landlock filesystem rules (Landlock ABI {})",
+            landlock_abi()
+        )) || landlock_abi() == 0,
+        "{o}"
+    );
+    assert!(o.contains("namespaces:"), "{o}");
+    let out = output_within(mcpjail_cmd(&["doctor", "--format", "json"]), T);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kernel"]["landlock_abi"], landlock_abi());
+}
+
+#[test]
+fn without_landlock_it_fails_closed_unless_best_effort() {
+    let d = scratch();
+    let secret = d.path().join("secret");
+    write(&secret, "s3cret");
+    let p = probe();
+    let m = mcpjail();
+    // The probe's `without landlock` hides Landlock from mcpjail with a seccomp filter.
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(&p);
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("XDG_STATE_HOME", state_home());
+        c.args(["without", "landlock"])
+            .arg(&m)
+            .arg("run")
+            .args(extra);
+        c.arg("--").arg(&p).args(["read", secret.to_str().unwrap()]);
+        output_within(c, T)
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        out.stdout.is_empty(),
+        "the server ran: {}",
+        text(&out.stdout)
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("this profile cannot be fully enforced here, so the server was not started"),
+        "{err}"
+    );
+    assert!(err.contains("Landlock filesystem rules"), "{err}");
+    assert!(err.contains("--best-effort"), "{err}");
+    let out = run(&["--best-effort"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--best-effort: NOT enforced: Landlock filesystem rules"),
+        "{err}"
+    );
+    // Honest degradation: without Landlock the file really is readable.
+    assert_eq!(text(&out.stdout).trim(), "OK s3cret");
+}
+
+#[test]
+fn without_namespaces_it_fails_closed_unless_best_effort() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let p = probe();
+    let m = mcpjail();
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(&p);
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("XDG_STATE_HOME", state_home());
+        c.args(["without", "userns"]).arg(&m).arg("run").args(extra);
+        c.arg("--").arg(&p).args(["tcp", "127.0.0.1", &port, "hi"]);
+        output_within(c, T)
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("failed to create the sandbox's namespaces"),
+        "{err}"
+    );
+    assert!(err.contains("--best-effort"), "{err}");
+    let out = run(&["--best-effort"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("Running WITHOUT namespaces"), "{err}");
+    assert_eq!(text(&out.stdout).trim(), "OK sent", "{err}");
+}
+
+#[test]
+fn a_profile_inside_a_writable_grant_is_refused() {
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    let prof = profile(
+        &dir,
+        "selfish",
+        &format!(
+            "extends: [default]\nfilesystem:\n  write: [\"{}\"]\n",
+            dir.display()
+        ),
+    );
+    let out = output_within(
+        mcpjail_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "profile {} lies inside {}",
+            prof.display(),
+            dir.display()
+        )),
+        "{err}"
+    );
+    // The same through the command line, and through a base profile.
+    let base = profile(&dir, "base", "extends: [default]\n");
+    let out = output_within(
+        mcpjail_cmd(&[
+            "run",
+            "-p",
+            base.to_str().unwrap(),
+            "--allow-write",
+            dir.to_str().unwrap(),
+            "--",
+            "true",
+        ]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(125));
+}
+
+#[test]
+fn proxy_mode_is_refused_until_supported() {
+    let d = scratch();
+    let prof = profile(
+        d.path(),
+        "proxied",
+        "network:\n  mode: proxy\n  allow: [example.com]\n",
+    );
+    let out = output_within(
+        mcpjail_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("network mode `proxy` is not yet supported"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{}:2:9", prof.display())), "{err}");
+}
+
+#[test]
+fn required_paths_must_exist() {
+    let d = scratch();
+    let prof = profile(
+        d.path(),
+        "req",
+        "extends: [default]\nfilesystem:\n  read: [\"!/nonexistent/needed\"]\n",
+    );
+    let out = output_within(
+        mcpjail_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:3:10 (filesystem.read[0]): `/nonexistent/needed` does not exist, and it is marked as required", prof.display())),
+        "{err}"
+    );
+}
