@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The test suite: unit and black-box tests as the current user and, when run as root, again
+# as an ordinary user; then the conformance escape battery through mcpjail as both.
+# Needs: a Rust toolchain, gcc with a static libc, python3, util-linux (runuser). `.ci/run`
+# installs them first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI="${CI:-}"
+
+TEST_USER="${MCPJAIL_TEST_USER:-mcpjail-test}"
+SHARED="$(mktemp -d /var/tmp/mcpjail-ci.XXXXXX)"
+chmod 755 "$SHARED"
+trap 'rm -rf "$SHARED"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "build"
+cargo build --release --locked
+cargo test --locked --no-run
+
+step "tests as $(id -un)"
+cargo test --locked
+
+gcc -static -O2 -o "$SHARED/probe" tests/probe/probe.c
+cp target/release/mcpjail "$SHARED/mcpjail-release"
+cp target/debug/mcpjail "$SHARED/mcpjail"
+chmod 755 "$SHARED"/*
+
+as_user() {
+  runuser -u "$TEST_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" \
+    LANG=C.UTF-8 CI="$CI" "$@"
+}
+
+if [ "$(id -u)" = 0 ]; then
+  step "tests as the ordinary user $TEST_USER"
+  id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$TEST_USER"
+  # The test executables cargo built, copied where the user can run them.
+  cargo test --locked --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        print(m["executable"])' > "$SHARED/tests.txt"
+  while read -r exe; do
+    name="$(basename "$exe")"
+    cp "$exe" "$SHARED/$name"
+    chmod 755 "$SHARED/$name"
+    echo "--- $name"
+    (cd "$SHARED" && as_user env MCPJAIL_BIN="$SHARED/mcpjail" MCPJAIL_PROBE="$SHARED/probe" \
+      MCPJAIL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2)
+  done < "$SHARED/tests.txt"
+fi
+
+# The conformance battery: an independent set of escape probes judged from the host.
+CONF=""
+for c in "${MCPJAIL_CONFORMANCE_DIR:-}" ../shared/conformance /work/shared/conformance; do
+  if [ -n "$c" ] && [ -f "$c/run_battery.py" ]; then CONF="$c"; break; fi
+done
+
+conformance() {
+  local who="$1"; shift
+  local json="$SHARED/conformance-$who.json"
+  (cd "$SHARED" && "$@" env MCPJAIL="$SHARED/mcpjail-release" python3 "$SHARED/conformance/run_battery.py" \
+    --wrapper "$SHARED/conformance/wrappers/mcpjail.sh" --json "$json")
+  python3 - "$json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["score"]
+print(f"conformance: blocked {s['blocked']} of {s['scored']}, escaped {s['escaped']}")
+sys.exit(0 if s["scored"] > 0 and s["blocked"] == s["scored"] and not s["escaped"] else 1)
+PY
+}
+
+if [ -n "$CONF" ]; then
+  cp -r "$CONF" "$SHARED/conformance"
+  chmod -R a+rX "$SHARED/conformance"
+  step "conformance battery as $(id -un)"
+  conformance self
+  if [ "$(id -u)" = 0 ]; then
+    step "conformance battery as $TEST_USER"
+    chmod 777 "$SHARED"
+    conformance user as_user
+  fi
+else
+  echo "WARNING: the conformance battery was not found (set MCPJAIL_CONFORMANCE_DIR); skipped"
+fi
+
+step "all tests passed"
