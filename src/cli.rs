@@ -22,6 +22,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a server in the sandbox: mcpjail run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
     Run(RunArgs),

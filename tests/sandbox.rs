@@ -429,9 +429,7 @@ fn terminal_injection_is_refused() {
     let pty = nix::pty::openpty(None, None).unwrap();
     let p = probe();
     let mut cmd = run_cmd(&["--", p.to_str().unwrap(), "tiocsti"]);
-    cmd.stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
-        pty.slave,
-    )));
+    cmd.stdin(std::process::Stdio::from(pty.slave));
     let out = output_within(cmd, Duration::from_secs(30));
     let line = String::from_utf8_lossy(&out.stdout);
     assert!(line.starts_with("ERR "), "TIOCSTI was not refused: {line}");

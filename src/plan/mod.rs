@@ -367,6 +367,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
 
     let cwd_inside = match cwd.canonicalize() {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
+        // Started from /tmp itself: the server starts in its own private /tmp.
+        Ok(c) if fs::PRIVATE_MOUNTS[..2].iter().any(|m| c == Path::new(m)) => c,
         _ => {
             warnings.push(format!(
                 "the current directory {} is inside the private /tmp and not granted; the server starts in /",

@@ -64,6 +64,7 @@ fn write_file(status: RawFd, step: Step, path: &CStr, data: &[u8]) {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors mount(2), plus the step to report
 fn mount(
     status: RawFd,
     step: Step,

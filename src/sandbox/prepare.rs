@@ -248,12 +248,10 @@ fn build_ruleset(
             (Some(fd), Placement::Host | Placement::BoundIntoPrivate) => {
                 created = created.add_rule(PathBeneath::new(fd.as_fd(), access))?;
             }
-            (_, Placement::Private) => {
-                // Without a mount namespace there is no private /tmp: granting the host's
-                // would defeat its purpose, so only /proc is kept.
-                if full || r.path.starts_with("/proc") {
-                    private.push((r.path.clone(), access));
-                }
+            // Without a mount namespace there is no private /tmp: granting the host's would
+            // defeat its purpose, so only /proc is kept.
+            (_, Placement::Private) if full || r.path.starts_with("/proc") => {
+                private.push((r.path.clone(), access));
             }
             _ => {}
         }
