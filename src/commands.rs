@@ -57,6 +57,12 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     plan.best_effort = args.best_effort;
+    if plan.profile.inferred && !args.dry_run {
+        eprintln!(
+            "mcpjail: using profile `{}` ({}); pass -p to choose another",
+            plan.profile.name, plan.profile.chosen
+        );
+    }
     if args.dry_run {
         return dry_run(plan, args.format);
     }

@@ -113,8 +113,9 @@ pub struct Gap {
 pub struct ProfileInfo {
     pub name: String,
     pub description: Option<String>,
-    /// Why this profile: given with --profile, or the default.
+    /// Why this profile: given with --profile, inferred from the command, or the default.
     pub chosen: String,
+    pub inferred: bool,
     /// Every document merged, bases first.
     pub sources: Vec<String>,
     #[serde(skip)]
@@ -238,21 +239,32 @@ fn expand(vars: &Vars, e: &Entry<String>) -> Result<(String, bool), PlanError> {
     Ok((v, required))
 }
 
-/// Which profile to use, and why.
-pub fn choose_profile(req: &Request) -> (String, String) {
-    match &req.profile {
-        Some(p) => (p.clone(), "given with --profile".into()),
-        None => (
-            "default".into(),
-            "no --profile given; the built-in `default` profile applies".into(),
-        ),
+/// Which profile to use, and why: `--profile`, else the profile of the MCP server the
+/// command runs (when such a profile exists), else `default`.
+pub fn choose_profile(req: &Request, loader: &Loader) -> (String, String, bool) {
+    if let Some(p) = &req.profile {
+        return (p.clone(), "given with --profile".into(), false);
     }
+    if let Some(i) = crate::infer::infer(&req.command) {
+        if loader.source(i.profile).is_ok() {
+            return (
+                i.profile.to_string(),
+                format!("inferred: {} is {}", i.how, i.package),
+                true,
+            );
+        }
+    }
+    (
+        "default".into(),
+        "no --profile given and no known MCP server recognised in the command; the built-in `default` profile applies".into(),
+        false,
+    )
 }
 
 /// Builds the plan for `req`.
 pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let kernel = Kernel::probe();
-    let (spec, chosen) = choose_profile(req);
+    let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
     let vars = Vars::from_env(&profile.name);
@@ -401,6 +413,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             name: profile.name.clone(),
             description: profile.description.clone(),
             chosen,
+            inferred,
             sources: profile
                 .sources
                 .iter()
