@@ -56,6 +56,9 @@ pub struct Command {
     pub needed: Vec<Needed>,
     /// For interpreter commands (`node server.js`), the script argument.
     pub script: Option<PathBuf>,
+    /// Directories the command's code lives in, granted read-only: the `node_modules` tree
+    /// of a script, the Python virtual environment of an interpreter or script.
+    pub trees: Vec<Needed>,
 }
 
 /// Resolves `argv[0]`: a path if it contains `/`, else a search of `path_var`.
@@ -86,12 +89,54 @@ pub fn resolve(
     }];
     add_loaders(&path, sandbox_path, cwd, &mut needed, 0);
     let script = script_argument(&path, &needed, &argv[1..], cwd);
+    let trees = code_trees(&path, &needed, script.as_deref());
     Ok(Command {
         path,
         argv: argv.to_vec(),
         needed,
         script,
+        trees,
     })
+}
+
+/// The package trees the command runs from: the nearest `node_modules` directory above the
+/// script or command (a Node server needs its dependencies), and the root of a Python
+/// virtual environment (the directory with `pyvenv.cfg`) holding the command, its
+/// interpreter or the script.
+fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Needed> {
+    let mut out: Vec<Needed> = Vec::new();
+    let mut add = |dir: PathBuf, why: String| {
+        if !out.iter().any(|n| dir.starts_with(&n.path)) {
+            out.retain(|n| !n.path.starts_with(&dir));
+            out.push(Needed { path: dir, why });
+        }
+    };
+    let files = script
+        .into_iter()
+        .chain(std::iter::once(path))
+        .chain(needed.iter().map(|n| n.path.as_path()));
+    for f in files {
+        let real = f.canonicalize().unwrap_or_else(|_| f.to_path_buf());
+        for candidate in [f.to_path_buf(), real] {
+            for dir in candidate.ancestors().skip(1) {
+                if dir.file_name().is_some_and(|n| n == "node_modules") {
+                    add(
+                        dir.to_path_buf(),
+                        format!("the node_modules tree of {}", f.display()),
+                    );
+                    break;
+                }
+                if dir.join("pyvenv.cfg").is_file() {
+                    add(
+                        dir.to_path_buf(),
+                        format!("the Python environment of {}", f.display()),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn search(name: &OsStr, path_var: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
@@ -362,6 +407,24 @@ mod tests {
         let e = resolve(&os(&["./dangling"]), dir.path(), None, None).unwrap_err();
         assert_eq!(e.exit_code(), 126);
         assert!(e.to_string().contains("symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn code_trees_of_node_and_python_servers() {
+        let d = tempfile::tempdir().unwrap();
+        let nm = d.path().join("app/node_modules");
+        let script = nm.join("@scope/server/dist/index.js");
+        std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+        std::fs::write(&script, "").unwrap();
+        let venv = d.path().join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let tool = venv.join("bin/tool");
+        std::fs::write(&tool, "").unwrap();
+        let trees = code_trees(&tool, &[], Some(&script));
+        let dirs: Vec<&Path> = trees.iter().map(|t| t.path.as_path()).collect();
+        assert_eq!(dirs, [nm.as_path(), venv.as_path()]);
+        assert!(code_trees(Path::new("/usr/bin/true"), &[], None).is_empty());
     }
 
     #[test]

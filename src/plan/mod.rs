@@ -347,6 +347,14 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             required: false,
         });
     }
+    for t in &command.trees {
+        grants.push(Grant {
+            path: t.path.clone(),
+            rights: Rights::READ,
+            origin: Origin::command_line(&format!("(needed to run the command: {})", t.why)),
+            required: false,
+        });
+    }
     for (paths, rights, opt) in [
         (&req.allow_read, Rights::READ, "--allow-read"),
         (&req.allow_write, Rights::WRITE, "--allow-write"),
