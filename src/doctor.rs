@@ -185,7 +185,14 @@ fn text(r: &Report) -> String {
             "; TCP ports NOT restricted (needs Landlock ABI 4)"
         }
     ));
-    o.push_str("  proxy  not yet supported by this version of mcpjail\n");
+    o.push_str(&format!(
+        "  proxy  {}\n",
+        if ns_net {
+            "ok: private network namespace; mcpjail relays allowlisted hosts from outside"
+        } else {
+            "NOT available: needs a network namespace"
+        }
+    ));
     o.push('\n');
     if r.degraded.is_empty() {
         o.push_str("everything the default profile asks for is enforced here.\n");

@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod logging;
 pub mod plan;
 pub mod profile;
+pub mod proxy;
 pub mod sandbox;
 pub mod seccomp;
 pub mod supervise;

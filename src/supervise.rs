@@ -27,6 +27,8 @@ pub enum LaunchError {
     },
     #[error("failed to create a pipe to the sandbox")]
     Pipe(#[source] nix::Error),
+    #[error("failed to start the egress proxy")]
+    Proxy(#[source] std::io::Error),
     #[error("{}: {}{}", failure.step.describe(), std::io::Error::from_raw_os_error(failure.errno), hint(failure, what.as_deref()))]
     Child {
         failure: Failure,
@@ -114,6 +116,7 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
 struct Spawned {
     pid: libc::pid_t,
     _cgroup: Option<PidsCgroup>,
+    proxy: Option<crate::proxy::Proxy>,
 }
 
 /// Starts the sandbox and the server; returns the server's exit status as `mcpjail run`
@@ -144,6 +147,11 @@ pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
     release_stdio();
 
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
+    if let Some(p) = &spawned.proxy {
+        for line in p.summary() {
+            info!(target: "mcpjail", event = "proxy_summary", "proxy summary: {line}");
+        }
+    }
     info!(target: "mcpjail", event = "exited", status = code, "server exited with status {code}");
     Ok(code)
 }
@@ -162,10 +170,11 @@ fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError>
     };
     let procs = cgroup.as_ref().map(|c| c.procs.as_raw_fd());
     let mut prepared = Prepared::new(plan, Isolation::Full, procs)?;
-    match start(&mut prepared, original) {
-        Ok(pid) => Ok(Spawned {
+    match start(&mut prepared, original, plan.network.proxy.as_ref()) {
+        Ok((pid, proxy)) => Ok(Spawned {
             pid,
             _cgroup: cgroup,
+            proxy,
         }),
         Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
             warn!(
@@ -173,26 +182,51 @@ fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError>
                 "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpjail, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
-            let pid = start(&mut prepared, original)?;
+            let (pid, proxy) = start(&mut prepared, original, None)?;
             Ok(Spawned {
                 pid,
                 _cgroup: cgroup,
+                proxy,
             })
         }
         Err(e) => Err(e),
     }
 }
 
-/// Clones the sandbox and waits until the server has been executed (or a step failed).
-fn start(prepared: &mut Prepared, original: &libc::sigset_t) -> Result<libc::pid_t, LaunchError> {
+/// Clones the sandbox and waits until the server has been executed (or a step failed). In
+/// proxy mode the sandbox first hands over the proxy's listeners, and the proxy starts.
+fn start(
+    prepared: &mut Prepared,
+    original: &libc::sigset_t,
+    proxy_cfg: Option<&crate::proxy::ProxyConfig>,
+) -> Result<(libc::pid_t, Option<crate::proxy::Proxy>), LaunchError> {
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     let (alive_r, alive_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
+    let channel = match &mut prepared.proxy {
+        Some(px) => {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            let (ours, theirs) = socketpair(
+                AddressFamily::Unix,
+                SockType::SeqPacket,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(LaunchError::Pipe)?;
+            px.channel = theirs.as_raw_fd();
+            Some((ours, theirs))
+        }
+        None => None,
+    };
     let pid = match clone_process(prepared.clone_flags) {
         Ok(0) => {
             drop(status_r);
             drop(alive_w);
+            if let Some((ours, theirs)) = channel {
+                drop(ours);
+                std::mem::forget(theirs);
+            }
             sandbox::run(
                 prepared,
                 status_w.as_raw_fd(),
@@ -210,8 +244,16 @@ fn start(prepared: &mut Prepared, original: &libc::sigset_t) -> Result<libc::pid
     drop(alive_r);
     // The write end stays open for as long as mcpjail lives.
     std::mem::forget::<OwnedFd>(alive_w);
+    let mut proxy = None;
+    if let (Some((ours, theirs)), Some(cfg)) = (channel, proxy_cfg) {
+        drop(theirs);
+        // EOF here means the sandbox failed first; the report pipe says why.
+        if let Some(listeners) = receive_listeners(&ours, &cfg.transparent_ports) {
+            proxy = Some(crate::proxy::start(cfg.clone(), listeners).map_err(LaunchError::Proxy)?);
+        }
+    }
     match read_failure(&status_r) {
-        None => Ok(pid),
+        None => Ok((pid, proxy)),
         Some(failure) => {
             let mut st = 0;
             // SAFETY: waits for our own child.
@@ -222,6 +264,49 @@ fn start(prepared: &mut Prepared, original: &libc::sigset_t) -> Result<libc::pid
             })
         }
     }
+}
+
+/// The proxy's listeners, as the sandbox sent them: proxy port, DNS, transparent ports.
+fn receive_listeners(channel: &OwnedFd, ports: &[u16]) -> Option<crate::proxy::Listeners> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::FromRawFd;
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 64]);
+    let msg = recvmsg::<()>(
+        channel.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            fds.extend(v);
+        }
+    }
+    // SAFETY: the descriptors were just received and are owned by nobody else.
+    let mut owned: Vec<OwnedFd> = fds
+        .into_iter()
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    if owned.len() != 2 + ports.len() {
+        return None;
+    }
+    let transparent = owned
+        .split_off(2)
+        .into_iter()
+        .zip(ports)
+        .map(|(fd, &port)| (port, std::net::TcpListener::from(fd)))
+        .collect();
+    let dns = owned.pop()?;
+    let proxy = owned.pop()?;
+    Some(crate::proxy::Listeners {
+        proxy: proxy.into(),
+        dns: dns.into(),
+        transparent,
+    })
 }
 
 fn ns_names(flags: libc::c_int) -> String {

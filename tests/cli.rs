@@ -374,24 +374,65 @@ fn a_profile_inside_a_writable_grant_is_refused() {
 }
 
 #[test]
-fn proxy_mode_is_refused_until_supported() {
+fn proxy_mode_dry_run_shows_the_allowlist() {
     let d = scratch();
     let prof = profile(
         d.path(),
         "proxied",
-        "network:\n  mode: proxy\n  allow: [example.com]\n",
+        "network:\n  mode: proxy\n  allow: [example.com, \"*.github.com:443\"]\n  allow_private: [10.0.0.0/8]\n",
     );
     let out = output_within(
-        mcpjail_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
+        mcpjail_cmd(&[
+            "run",
+            "--dry-run",
+            "-p",
+            prof.to_str().unwrap(),
+            "--allow-host",
+            "api.test:8443",
+            "--",
+            "true",
+        ]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(
+        o.contains(
+            "  allow: example.com, *.github.com:443, api.test:8443 (without a port: 443 and 80)"
+        ),
+        "{o}"
+    );
+    assert!(o.contains("  private addresses allowed: 10.0.0.0/8"), "{o}");
+    assert!(o.contains("transparent ports 80, 443, 8443"), "{o}");
+    assert!(
+        o.contains("HTTPS_PROXY from set (network mode proxy)"),
+        "{o}"
+    );
+    // --allow-host is only for proxy mode, and is checked like a profile entry.
+    let out = output_within(
+        mcpjail_cmd(&["run", "--allow-host", "example.com", "--", "true"]),
         T,
     );
     assert_eq!(out.status.code(), Some(125));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("network mode `proxy` is not yet supported"),
-        "{err}"
+    assert!(text(&out.stderr).contains("--allow-host only applies in network mode `proxy`"));
+    let out = output_within(
+        mcpjail_cmd(&[
+            "run",
+            "-p",
+            prof.to_str().unwrap(),
+            "--allow-host",
+            "bad host",
+            "--",
+            "true",
+        ]),
+        T,
     );
-    assert!(err.contains(&format!("{}:2:9", prof.display())), "{err}");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("--allow-host `bad host`: `bad host` is not a valid host name"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

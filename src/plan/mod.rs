@@ -131,6 +131,8 @@ pub struct Network {
     pub bind: Vec<u16>,
     /// Pathname Unix sockets it may connect to.
     pub unix: Vec<PathBuf>,
+    /// Proxy mode: the egress allowlist and where the proxy listens inside.
+    pub proxy: Option<crate::proxy::ProxyConfig>,
 }
 
 #[derive(Debug, Serialize)]
@@ -271,7 +273,9 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
 
     let state_dir = prepare_state_dir(&profile, &vars, req.dry_run)?;
-    let env = build_env(&profile, req, &vars)?;
+    let mut gaps = Vec::new();
+    let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
+    let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
     let sandbox_path = env
         .iter()
         .find(|v| v.name == "PATH")
@@ -398,8 +402,6 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         }
     };
 
-    let mut gaps = Vec::new();
-    let network = build_network(&profile, &vars, &kernel, &mut gaps)?;
     if !req.allow_host.is_empty() && network.mode != NetworkMode::Proxy {
         return Err(PlanError::Usage(format!(
             "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
@@ -487,7 +489,12 @@ fn prepare_state_dir(
     Ok(Some(path))
 }
 
-fn build_env(profile: &Profile, req: &Request, vars: &Vars) -> Result<Vec<env::EnvVar>, PlanError> {
+fn build_env(
+    profile: &Profile,
+    req: &Request,
+    vars: &Vars,
+    proxy: Option<&crate::proxy::ProxyConfig>,
+) -> Result<Vec<env::EnvVar>, PlanError> {
     let mut pass: Vec<(String, String)> = profile
         .env
         .pass
@@ -514,6 +521,10 @@ fn build_env(profile: &Profile, req: &Request, vars: &Vars) -> Result<Vec<env::E
     }
     for (k, v) in &req.set_env {
         set.push((k.clone(), OsString::from(v), "--set-env".into()));
+    }
+    // Proxy-aware clients find the egress proxy through these; they win over the profile.
+    for (k, v) in proxy.map(|p| p.env()).unwrap_or_default() {
+        set.push((k, OsString::from(v), "network mode proxy".into()));
     }
     Ok(env::build(std::env::vars_os(), &pass, set))
 }
@@ -585,20 +596,36 @@ fn argument_paths(command: &Command, cwd: &Path) -> Vec<PathBuf> {
 
 fn build_network(
     profile: &Profile,
+    req: &Request,
     vars: &Vars,
     kernel: &Kernel,
     gaps: &mut Vec<Gap>,
 ) -> Result<Network, PlanError> {
     let mode = profile.network.mode();
-    if mode == NetworkMode::Proxy {
-        let origin = profile
+    let proxy = if mode == NetworkMode::Proxy {
+        // Validation has checked the profile's entries; --allow-host is checked here.
+        let mut allow: Vec<crate::hostspec::HostPattern> = profile
             .network
-            .mode
-            .as_ref()
-            .map(|e| e.origin.clone())
-            .unwrap_or_else(|| Origin::command_line("network.mode"));
-        return Err(PlanError::ProxyUnsupported { origin });
-    }
+            .allow
+            .iter()
+            .filter_map(|e| e.value.parse().ok())
+            .collect();
+        for h in &req.allow_host {
+            allow.push(
+                h.parse()
+                    .map_err(|m| PlanError::Usage(format!("--allow-host {m}")))?,
+            );
+        }
+        let allow_private = profile
+            .network
+            .allow_private
+            .iter()
+            .filter_map(|e| e.value.parse().ok())
+            .collect();
+        Some(crate::proxy::ProxyConfig::new(allow, allow_private))
+    } else {
+        None
+    };
     let mut unix = Vec::new();
     for e in &profile.network.unix {
         let (p, _) = expand(vars, e)?;
@@ -644,6 +671,7 @@ fn build_network(
         connect,
         bind,
         unix,
+        proxy,
     })
 }
 

@@ -106,7 +106,26 @@ pub fn text(plan: &Plan) -> String {
             );
         }
         NetworkMode::Proxy => {
-            let _ = writeln!(o, "network: proxy");
+            let _ = writeln!(
+                o,
+                "network: proxy (a private network namespace; mcpjail relays only allowlisted hosts, from outside)"
+            );
+            if let Some(px) = &p.network.proxy {
+                let allow: Vec<String> = px.allow.iter().map(|a| a.to_string()).collect();
+                let _ = writeln!(o, "  allow: {} (without a port: 443 and 80)", list(&allow));
+                let private: Vec<String> = px.allow_private.iter().map(|c| c.to_string()).collect();
+                let _ = writeln!(o, "  private addresses allowed: {}", list(&private));
+                let _ = writeln!(
+                    o,
+                    "  inside: HTTP/SOCKS5 proxy on 127.0.0.1:{}, DNS on 127.0.0.1:53 (other names: NXDOMAIN), transparent ports {}",
+                    px.proxy_port,
+                    px.transparent_ports
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
         }
     }
     let unix: Vec<String> = p

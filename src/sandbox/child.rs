@@ -222,6 +222,37 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
                 libc::close(b.tree_fd);
             }
         }
+        for (i, (target, staging, content)) in m.replace.iter().enumerate() {
+            // SAFETY: NUL-terminated paths and a valid buffer; the fd is closed on every path.
+            unsafe {
+                let fd = libc::open(
+                    staging.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
+                if fd < 0 {
+                    fail(status, Step::Resolver, i as u32, errno());
+                }
+                let bytes = content.as_bytes();
+                let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+                libc::close(fd);
+                if n < 0 {
+                    fail(status, Step::Resolver, i as u32, errno());
+                }
+            }
+            mount(
+                status,
+                Step::Resolver,
+                i as u32,
+                staging,
+                target,
+                None,
+                libc::MS_BIND,
+                None,
+            );
+            // SAFETY: NUL-terminated path; the bind mount keeps the file alive.
+            unsafe { libc::unlink(staging.as_ptr()) };
+        }
         if m.proc {
             mount(
                 status,
@@ -270,6 +301,9 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
 
     if p.loopback {
         loopback_up(status);
+    }
+    if let Some(px) = &p.proxy {
+        proxy_sockets(px, status);
     }
 
     if let Some(mut rs) = p.ruleset.take() {
@@ -438,6 +472,75 @@ fn loopback_up(status: RawFd) {
         }
         libc::close(s);
     }
+}
+
+/// A listening socket inside the sandbox's network namespace, for mcpjail to serve.
+fn listen(status: RawFd, index: u32, udp: bool, addr: u32, port: u16) -> RawFd {
+    // SAFETY: socket/setsockopt/bind/listen on a fresh descriptor with a valid sockaddr_in.
+    unsafe {
+        let kind = if udp {
+            libc::SOCK_DGRAM
+        } else {
+            libc::SOCK_STREAM
+        };
+        let s = libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            fail(status, Step::ProxySockets, index, errno());
+        }
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            s,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: addr.to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::bind(s, (&sa as *const libc::sockaddr_in).cast(), len) < 0 {
+            fail(status, Step::ProxySockets, index, errno());
+        }
+        if !udp && libc::listen(s, 128) < 0 {
+            fail(status, Step::ProxySockets, index, errno());
+        }
+        s
+    }
+}
+
+/// Creates the proxy's listeners and hands them to mcpjail; the sandbox keeps no copy.
+fn proxy_sockets(px: &super::prepare::ProxySockets, status: RawFd) {
+    const LOCALHOST: u32 = 0x7F00_0001;
+    let mut fds = vec![
+        listen(status, 0, false, LOCALHOST, px.proxy_port),
+        listen(status, 1, true, LOCALHOST, 53),
+    ];
+    for (i, &port) in px.transparent_ports.iter().enumerate() {
+        fds.push(listen(status, 2 + i as u32, false, 0, port));
+    }
+    let iov = [std::io::IoSlice::new(b"L")];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    if let Err(e) = nix::sys::socket::sendmsg::<()>(
+        px.channel,
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    ) {
+        fail(status, Step::ProxySockets, 99, e as i32);
+    }
+    for fd in fds {
+        // SAFETY: closing descriptors this function created.
+        unsafe { libc::close(fd) };
+    }
+    // SAFETY: the channel is ours and no longer needed.
+    unsafe { libc::close(px.channel) };
 }
 
 const SECBIT_NOROOT: libc::c_ulong = 1 << 0;

@@ -29,6 +29,8 @@ pub enum Step {
     Hide,
     Chdir,
     Loopback,
+    Resolver,
+    ProxySockets,
     LandlockRule,
     LandlockRestrict,
     Rlimit,
@@ -44,7 +46,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 25] = [
+    const ALL: [Step; 27] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
@@ -58,6 +60,8 @@ impl Step {
         Step::Hide,
         Step::Chdir,
         Step::Loopback,
+        Step::Resolver,
+        Step::ProxySockets,
         Step::LandlockRule,
         Step::LandlockRestrict,
         Step::Rlimit,
@@ -92,6 +96,10 @@ impl Step {
             Step::Hide => "failed to hide a path",
             Step::Chdir => "failed to enter the working directory",
             Step::Loopback => "failed to bring up loopback in the network namespace",
+            Step::Resolver => {
+                "failed to point the sandbox's /etc/resolv.conf and /etc/hosts at the proxy"
+            }
+            Step::ProxySockets => "failed to create the proxy's listeners in the network namespace",
             Step::LandlockRule => "failed to add a Landlock rule for a private mount",
             Step::LandlockRestrict => "failed to enforce the Landlock ruleset",
             Step::Rlimit => "failed to set a resource limit",

@@ -38,6 +38,9 @@ pub struct Bind {
 
 pub struct Mounts {
     pub private_tmp: Option<CString>,
+    /// Proxy mode: files that replace /etc/resolv.conf and /etc/hosts, so that every name is
+    /// looked up through the proxy's DNS responder: (target, staging path in /tmp, content).
+    pub replace: Vec<(CString, CString, CString)>,
     pub private_shm: Option<CString>,
     pub proc: bool,
     pub binds: Vec<Bind>,
@@ -68,6 +71,17 @@ pub struct Prepared {
     pub envp_ptrs: Vec<*const libc::c_char>,
     /// `cgroup.procs` of the pids cgroup (root only).
     pub cgroup_procs: Option<RawFd>,
+    /// Proxy mode: the listeners to create inside the network namespace.
+    pub proxy: Option<ProxySockets>,
+}
+
+/// The sockets the sandbox creates for the proxy and hands to mcpjail, in this order: the
+/// proxy port, the DNS socket, then one listener per transparent port.
+pub struct ProxySockets {
+    pub proxy_port: u16,
+    pub transparent_ports: Vec<u16>,
+    /// The sandbox's end of the socketpair the descriptors travel over (set at launch).
+    pub channel: RawFd,
 }
 
 fn cstr(b: &[u8]) -> Result<CString, PrepareError> {
@@ -138,7 +152,27 @@ impl Prepared {
                 }
                 cstr(o.as_bytes())
             };
+            let mut replace = Vec::new();
+            if plan.network.proxy.is_some() {
+                for (target, staging, content) in [
+                    (
+                        "/etc/resolv.conf",
+                        "/tmp/.mcpjail-resolv.conf",
+                        crate::proxy::RESOLV_CONF,
+                    ),
+                    ("/etc/hosts", "/tmp/.mcpjail-hosts", crate::proxy::HOSTS),
+                ] {
+                    if Path::new(target).exists() {
+                        replace.push((
+                            cstr(target.as_bytes())?,
+                            cstr(staging.as_bytes())?,
+                            cstr(content.as_bytes())?,
+                        ));
+                    }
+                }
+            }
             Some(Mounts {
+                replace,
                 private_tmp: Some(tmp_opts("1777")?),
                 private_shm: Path::new("/dev/shm")
                     .is_dir()
@@ -157,10 +191,25 @@ impl Prepared {
             None
         };
 
-        let (ruleset, private_rules) = if plan.landlock.abi > 0 {
+        let (ruleset, mut private_rules) = if plan.landlock.abi > 0 {
             build_ruleset(plan, abi, full, plan.best_effort)?
         } else {
             (None, Vec::new())
+        };
+        // The replaced resolver files are new files: they need rules of their own.
+        if let Some(m) = &mounts {
+            for (target, _, _) in &m.replace {
+                let read = crate::plan::fs::Rights::READ.access(abi, false);
+                private_rules.push((PathBuf::from(target.to_string_lossy().into_owned()), read));
+            }
+        }
+        let proxy = match (&plan.network.proxy, full) {
+            (Some(px), true) => Some(ProxySockets {
+                proxy_port: px.proxy_port,
+                transparent_ports: px.transparent_ports.clone(),
+                channel: -1,
+            }),
+            _ => None,
         };
 
         let exec_path = cpath(&plan.command.path)?;
@@ -207,6 +256,7 @@ impl Prepared {
             envp_ptrs: ptrs(&envp),
             _envp: envp,
             cgroup_procs,
+            proxy,
         })
     }
 }

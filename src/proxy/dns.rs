@@ -1,0 +1,119 @@
+//! The DNS responder inside the sandbox: allowed names get an address that leads to a
+//! transparent listener; every other name gets NXDOMAIN. Nothing is forwarded, so DNS
+//! cannot carry data out of the sandbox.
+
+use std::net::Ipv4Addr;
+
+use simple_dns::rdata::{A, RData};
+use simple_dns::{CLASS, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
+
+/// What to say about one queried name.
+pub enum Answer {
+    /// An allowed name: its address for A queries, no records for other types.
+    Allowed(Ipv4Addr),
+    /// Not on the allowlist (or no address left): NXDOMAIN.
+    Refused,
+}
+
+/// The queried name, lower case, without the trailing dot.
+pub fn question_name(query: &[u8]) -> Option<String> {
+    let q = Packet::parse(query).ok()?;
+    let first = q.questions.first()?;
+    Some(
+        first
+            .qname
+            .to_string()
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
+    )
+}
+
+/// Builds the reply to `query`, asking `decide` about the (first) queried name.
+pub fn respond(query: &[u8], decide: impl FnOnce(&str) -> Answer) -> Option<Vec<u8>> {
+    let q = Packet::parse(query).ok()?;
+    let mut reply = Packet::new_reply(q.id());
+    if q.has_flags(PacketFlag::RECURSION_DESIRED) {
+        reply.set_flags(PacketFlag::RECURSION_DESIRED);
+    }
+    reply.set_flags(PacketFlag::RECURSION_AVAILABLE);
+    let Some(question) = q.questions.first() else {
+        *reply.rcode_mut() = RCODE::FormatError;
+        return reply.build_bytes_vec().ok();
+    };
+    reply.questions.push(question.clone());
+    let name = question
+        .qname
+        .to_string()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    match decide(&name) {
+        Answer::Allowed(ip) => {
+            if question.qtype == QTYPE::TYPE(TYPE::A) {
+                reply.answers.push(ResourceRecord::new(
+                    question.qname.clone(),
+                    CLASS::IN,
+                    300,
+                    RData::A(A {
+                        address: u32::from(ip),
+                    }),
+                ));
+            }
+        }
+        Answer::Refused => *reply.rcode_mut() = RCODE::NameError,
+    }
+    reply.build_bytes_vec().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simple_dns::{Name, QCLASS, Question};
+
+    fn query(name: &str, t: TYPE) -> Vec<u8> {
+        let mut p = Packet::new_query(7);
+        p.set_flags(PacketFlag::RECURSION_DESIRED);
+        p.questions.push(Question::new(
+            Name::new(name).unwrap(),
+            QTYPE::TYPE(t),
+            QCLASS::CLASS(CLASS::IN),
+            false,
+        ));
+        p.build_bytes_vec().unwrap()
+    }
+
+    #[test]
+    fn allowed_names_get_the_given_address() {
+        let ip = Ipv4Addr::new(127, 128, 0, 9);
+        let r = respond(&query("Api.Example.COM", TYPE::A), |n| {
+            assert_eq!(n, "api.example.com");
+            Answer::Allowed(ip)
+        })
+        .unwrap();
+        let p = Packet::parse(&r).unwrap();
+        assert_eq!(p.id(), 7);
+        assert_eq!(p.rcode(), RCODE::NoError);
+        assert_eq!(p.answers.len(), 1);
+        match &p.answers[0].rdata {
+            RData::A(a) => assert_eq!(Ipv4Addr::from(a.address), ip),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn aaaa_of_an_allowed_name_is_empty_and_others_are_nxdomain() {
+        let r = respond(&query("a.test", TYPE::AAAA), |_| {
+            Answer::Allowed(Ipv4Addr::LOCALHOST)
+        })
+        .unwrap();
+        let p = Packet::parse(&r).unwrap();
+        assert_eq!(p.rcode(), RCODE::NoError);
+        assert!(p.answers.is_empty());
+        let r = respond(&query("exfil.evil.test", TYPE::TXT), |_| Answer::Refused).unwrap();
+        assert_eq!(Packet::parse(&r).unwrap().rcode(), RCODE::NameError);
+        assert_eq!(
+            question_name(&query("X.test", TYPE::A)).as_deref(),
+            Some("x.test")
+        );
+        assert!(respond(b"garbage", |_| Answer::Refused).is_none());
+    }
+}

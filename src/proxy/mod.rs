@@ -1,0 +1,213 @@
+//! Network mode `proxy`: an egress allowlist enforced outside the sandbox.
+//!
+//! The sandbox keeps its private network namespace. Before the server starts, the sandbox's
+//! init creates listening sockets inside that namespace and hands them to mcpjail over a
+//! socketpair; mcpjail serves them from outside, where the real network is:
+//!
+//! - `127.0.0.1:PORT`: an HTTP proxy (CONNECT and plain `http://` forwarding) that also
+//!   speaks SOCKS5; `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` point at it;
+//! - `127.0.0.1:53` (UDP): a DNS responder that answers allowlisted names with an address
+//!   of its own in 127.128.0.0/9 and every other name with NXDOMAIN;
+//! - `0.0.0.0:PORT` for every allowed port: a transparent listener. A client that ignores
+//!   the proxy variables resolves an allowed name to one of those addresses and connects;
+//!   the listener sees which address was dialled, maps it back to the name, and connects
+//!   to the real host.
+//!
+//! mcpjail resolves every name itself and refuses loopback, private and link-local
+//! addresses unless `network.allow_private` covers them, so an allowed name cannot be
+//! pointed at the host's own services. Bytes are relayed with splice(2); TLS is never
+//! terminated. The listening sockets live in the sandbox's namespace, so nothing else on
+//! the host can use the proxy.
+
+mod dns;
+mod fakeip;
+mod relay;
+mod serve;
+mod upstream;
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, UdpSocket};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::hostspec::{Cidr, DEFAULT_PORTS, HostMatch, HostPattern};
+
+pub use serve::start;
+
+/// The resolver configuration and hosts file the sandbox sees in proxy mode.
+pub const RESOLV_CONF: &str = "# written by mcpjail: names resolve through its egress proxy\nnameserver 127.0.0.1\noptions attempts:2 timeout:2\n";
+pub const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+/// What the proxy admits, and where it listens inside the sandbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyConfig {
+    pub allow: Vec<HostPattern>,
+    pub allow_private: Vec<Cidr>,
+    /// The HTTP/SOCKS5 proxy port on 127.0.0.1.
+    pub proxy_port: u16,
+    /// Ports with a transparent listener: every port an allow entry admits.
+    pub transparent_ports: Vec<u16>,
+}
+
+impl ProxyConfig {
+    pub fn new(allow: Vec<HostPattern>, allow_private: Vec<Cidr>) -> ProxyConfig {
+        let mut ports: Vec<u16> = Vec::new();
+        for a in &allow {
+            match a.port {
+                Some(p) => ports.push(p),
+                None => ports.extend(DEFAULT_PORTS),
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        let mut proxy_port = 3128;
+        while ports.contains(&proxy_port) {
+            proxy_port += 1;
+        }
+        ProxyConfig {
+            allow,
+            allow_private,
+            proxy_port,
+            transparent_ports: ports,
+        }
+    }
+
+    /// Whether `host:port` is on the allowlist.
+    pub fn admits(&self, host: &str, port: u16) -> bool {
+        self.allow.iter().any(|a| a.matches(host, port))
+    }
+
+    /// Whether some entry admits `host` on any port (what the DNS responder asks).
+    pub fn admits_name(&self, host: &str) -> bool {
+        self.allow.iter().any(|a| match a.port {
+            Some(p) => a.matches(host, p),
+            None => DEFAULT_PORTS.iter().any(|&p| a.matches(host, p)),
+        })
+    }
+
+    /// Whether connecting to `ip` is allowed: public addresses always, others only when an
+    /// `allow_private` range covers them.
+    pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
+        !upstream::is_private(ip) || self.allow_private.iter().any(|c| c.contains(ip))
+    }
+
+    /// Environment variables that point proxy-aware clients at the proxy.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let http = format!("http://127.0.0.1:{}", self.proxy_port);
+        let socks = format!("socks5h://127.0.0.1:{}", self.proxy_port);
+        let mut v = Vec::new();
+        for (k, val) in [
+            ("HTTP_PROXY", &http),
+            ("HTTPS_PROXY", &http),
+            ("ALL_PROXY", &socks),
+            ("NO_PROXY", &"localhost,127.0.0.1".to_string()),
+        ] {
+            v.push((k.to_string(), val.clone()));
+            v.push((k.to_ascii_lowercase(), val.clone()));
+        }
+        v
+    }
+
+    /// Whether an allow entry names an IP address literal (only proxy-aware clients reach
+    /// those: the sandbox has no route to them).
+    pub fn has_ip_entries(&self) -> bool {
+        self.allow
+            .iter()
+            .any(|a| matches!(a.host, HostMatch::Ip(_)))
+    }
+}
+
+/// The sockets the sandbox created for the proxy, in the order it sends them.
+pub struct Listeners {
+    pub proxy: TcpListener,
+    pub transparent: Vec<(u16, TcpListener)>,
+    pub dns: UdpSocket,
+}
+
+/// Allowed and refused destinations, for the summary at exit.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// `host:port` → connections.
+    pub allowed: BTreeMap<String, u64>,
+    /// `host:port` → (attempts, last reason).
+    pub refused: BTreeMap<String, (u64, String)>,
+}
+
+/// A running proxy: threads serving the listeners until mcpjail exits.
+pub struct Proxy {
+    pub(crate) stats: Arc<Mutex<Stats>>,
+}
+
+impl Proxy {
+    /// One line per destination, for the log at exit.
+    pub fn summary(&self) -> Vec<String> {
+        let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (dest, n) in &s.allowed {
+            out.push(format!(
+                "allowed {dest}: {n} connection{}",
+                if *n == 1 { "" } else { "s" }
+            ));
+        }
+        for (dest, (n, why)) in &s.refused {
+            out.push(format!(
+                "refused {dest}: {n} attempt{} ({why})",
+                if *n == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(allow: &[&str], private: &[&str]) -> ProxyConfig {
+        ProxyConfig::new(
+            allow.iter().map(|a| a.parse().unwrap()).collect(),
+            private.iter().map(|c| c.parse().unwrap()).collect(),
+        )
+    }
+
+    #[test]
+    fn ports_and_names() {
+        let c = cfg(
+            &["registry.npmjs.org", "*.github.com:443", "api.test:8443"],
+            &[],
+        );
+        assert_eq!(c.transparent_ports, [80, 443, 8443]);
+        assert_eq!(c.proxy_port, 3128);
+        assert!(c.admits("registry.npmjs.org", 443));
+        assert!(c.admits("registry.npmjs.org", 80));
+        assert!(!c.admits("registry.npmjs.org", 8443));
+        assert!(c.admits_name("api.github.com"));
+        assert!(!c.admits_name("github.com"));
+        assert!(c.admits_name("api.test"));
+        assert!(!c.admits_name("evil.example"));
+    }
+
+    #[test]
+    fn proxy_port_avoids_allowed_ports() {
+        assert_eq!(cfg(&["a.test:3128", "b.test:3129"], &[]).proxy_port, 3130);
+    }
+
+    #[test]
+    fn private_addresses_need_allow_private() {
+        let c = cfg(&["a.test"], &["127.0.0.0/8"]);
+        assert!(c.ip_allowed("127.0.0.1".parse().unwrap()));
+        assert!(!c.ip_allowed("10.0.0.1".parse().unwrap()));
+        assert!(!c.ip_allowed("169.254.169.254".parse().unwrap()));
+        assert!(!c.ip_allowed("::1".parse().unwrap()));
+        assert!(c.ip_allowed("93.184.215.14".parse().unwrap()));
+    }
+
+    #[test]
+    fn environment_for_proxy_aware_clients() {
+        let env = cfg(&["a.test"], &[]).env();
+        assert!(env.contains(&("HTTPS_PROXY".into(), "http://127.0.0.1:3128".into())));
+        assert!(env.contains(&("all_proxy".into(), "socks5h://127.0.0.1:3128".into())));
+        assert!(env.contains(&("no_proxy".into(), "localhost,127.0.0.1".into())));
+    }
+}
