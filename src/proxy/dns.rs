@@ -15,19 +15,6 @@ pub enum Answer {
     Refused,
 }
 
-/// The queried name, lower case, without the trailing dot.
-pub fn question_name(query: &[u8]) -> Option<String> {
-    let q = Packet::parse(query).ok()?;
-    let first = q.questions.first()?;
-    Some(
-        first
-            .qname
-            .to_string()
-            .trim_end_matches('.')
-            .to_ascii_lowercase(),
-    )
-}
-
 /// Builds the reply to `query`, asking `decide` about the (first) queried name.
 pub fn respond(query: &[u8], decide: impl FnOnce(&str) -> Answer) -> Option<Vec<u8>> {
     let q = Packet::parse(query).ok()?;

@@ -101,11 +101,11 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
         if r < 0 {
             continue;
         }
-        for i in 0..fds.len() {
-            if fds[i].revents == 0 {
+        for (i, pfd) in fds.iter_mut().enumerate() {
+            if pfd.revents == 0 {
                 continue;
             }
-            fds[i].revents = 0;
+            pfd.revents = 0;
             match i {
                 0 => {
                     while let Ok((s, _)) = l.proxy.accept() {
