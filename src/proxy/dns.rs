@@ -97,10 +97,6 @@ mod tests {
         assert!(p.answers.is_empty());
         let r = respond(&query("exfil.evil.test", TYPE::TXT), |_| Answer::Refused).unwrap();
         assert_eq!(Packet::parse(&r).unwrap().rcode(), RCODE::NameError);
-        assert_eq!(
-            question_name(&query("X.test", TYPE::A)).as_deref(),
-            Some("x.test")
-        );
         assert!(respond(b"garbage", |_| Answer::Refused).is_none());
     }
 }
