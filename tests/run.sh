@@ -27,8 +27,12 @@ cp target/debug/mcpjail "$SHARED/mcpjail"
 chmod 755 "$SHARED"/*
 
 as_user() {
+  local keep=()
+  for v in MCPJAIL_DEPS NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR; do
+    [ -n "${!v:-}" ] && keep+=("$v=${!v}")
+  done
   runuser -u "$TEST_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" \
-    LANG=C.UTF-8 CI="$CI" "$@"
+    LANG=C.UTF-8 CI="$CI" "${keep[@]}" "$@"
 }
 
 if [ "$(id -u)" = 0 ]; then

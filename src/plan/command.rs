@@ -99,6 +99,23 @@ pub fn resolve(
     })
 }
 
+/// The prefix of the Python installation a virtual environment was made from.
+fn venv_base(venv: &Path) -> Option<PathBuf> {
+    let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
+    let home = cfg.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "home").then(|| PathBuf::from(v.trim()))
+    })?;
+    let home = home.canonicalize().ok()?;
+    let prefix = if home.file_name().is_some_and(|n| n == "bin") {
+        home.parent()?.to_path_buf()
+    } else {
+        home
+    };
+    // Never something as wide as `/` or `/usr`: those come from the profile, if at all.
+    (prefix.components().count() > 2).then_some(prefix)
+}
+
 /// The package trees the command runs from: the nearest `node_modules` directory above the
 /// script or command (a Node server needs its dependencies), and the root of a Python
 /// virtual environment (the directory with `pyvenv.cfg`) holding the command, its
@@ -131,6 +148,11 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
                         dir.to_path_buf(),
                         format!("the Python environment of {}", f.display()),
                     );
+                    // The environment runs on a base installation, whose standard library
+                    // it needs: `home = /prefix/bin` in pyvenv.cfg.
+                    if let Some(base) = venv_base(dir) {
+                        add(base, format!("the Python installation {} is built on", dir.display()));
+                    }
                     break;
                 }
             }

@@ -334,3 +334,34 @@ pub fn os(s: &str) -> &OsStr {
 pub fn stdin_write(child: &mut Child, data: &[u8]) {
     child.stdin.as_mut().unwrap().write_all(data).unwrap();
 }
+
+/// Where `.ci/run` installed the real MCP servers and clients (`MCPJAIL_DEPS`, default
+/// /opt/mcpjail-deps), falling back to the repository's `integration/` for local runs.
+pub fn deps() -> PathBuf {
+    if let Some(d) = std::env::var_os("MCPJAIL_DEPS") {
+        return PathBuf::from(d);
+    }
+    let opt = PathBuf::from("/opt/mcpjail-deps");
+    if opt.is_dir() {
+        return opt;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/deps")
+}
+
+/// The npm packages of `integration/node/package.json`.
+pub fn node_modules() -> PathBuf {
+    let d = deps().join("node/node_modules");
+    if d.is_dir() {
+        return d;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/node/node_modules")
+}
+
+/// The Python environment of `integration/python/requirements.txt`.
+pub fn venv() -> PathBuf {
+    let d = deps().join("python");
+    if d.is_dir() {
+        return d;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/python/.venv")
+}

