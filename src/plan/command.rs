@@ -88,7 +88,7 @@ pub fn resolve(
         why: "the command".into(),
     }];
     add_loaders(&path, sandbox_path, cwd, &mut needed, 0);
-    let script = script_argument(&path, &needed, &argv[1..], cwd);
+    let script = script_argument(&path, &argv[1..], cwd);
     let trees = code_trees(&path, &needed, script.as_deref());
     Ok(Command {
         path,
@@ -335,16 +335,11 @@ fn is_interpreter(p: &Path) -> bool {
 
 /// The script an interpreter command runs (`node dist/index.js`), so that `filesystem.args`
 /// does not turn the server's own code into a writable grant.
-fn script_argument(
-    path: &Path,
-    needed: &[Needed],
-    args: &[OsString],
-    cwd: &Path,
-) -> Option<PathBuf> {
+/// Only when the command itself is the interpreter: a `#!` script run directly is its own
+/// script, and its arguments are just arguments.
+fn script_argument(path: &Path, args: &[OsString], cwd: &Path) -> Option<PathBuf> {
     let canon = path.canonicalize().ok();
-    let interp = is_interpreter(path)
-        || canon.as_deref().is_some_and(is_interpreter)
-        || needed.iter().skip(1).any(|n| is_interpreter(&n.path));
+    let interp = is_interpreter(path) || canon.as_deref().is_some_and(is_interpreter);
     if !interp {
         return None;
     }

@@ -22,11 +22,13 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// Builds the environment: host variables whose names match a pass pattern, then the set
-/// values, which win. `pass` holds (pattern, where it was written).
+/// Builds the environment: host variables whose names match a pass pattern, then defaults
+/// for names still missing, then the set values, which win. `pass` holds (pattern, where it
+/// was written).
 pub fn build(
     host: impl IntoIterator<Item = (OsString, OsString)>,
     pass: &[(String, String)],
+    defaults: Vec<(String, OsString, String)>,
     set: Vec<(String, OsString, String)>,
 ) -> Vec<EnvVar> {
     let mut out: BTreeMap<String, EnvVar> = BTreeMap::new();
@@ -44,6 +46,13 @@ pub fn build(
                 },
             );
         }
+    }
+    for (name, value, from) in defaults {
+        out.entry(name.clone()).or_insert(EnvVar {
+            name,
+            from: format!("default ({from})"),
+            value,
+        });
     }
     for (name, value, from) in set {
         out.insert(
@@ -81,10 +90,15 @@ mod tests {
             OsString::from("/state"),
             "s".to_string(),
         )];
-        let env = build(host, &pass, set);
+        let defaults = vec![
+            ("PATH".to_string(), OsString::from("/default"), "d".to_string()),
+            ("EXTRA".to_string(), OsString::from("x"), "d".to_string()),
+        ];
+        let env = build(host, &pass, defaults, set);
         let names: Vec<&str> = env.iter().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, ["HOME", "LC_ALL", "LC_TIME", "PATH"]);
-        assert_eq!(env[0].value, "/state");
-        assert!(env[0].from.starts_with("set"));
+        assert_eq!(names, ["EXTRA", "HOME", "LC_ALL", "LC_TIME", "PATH"]);
+        assert_eq!(env[4].value, "/usr/bin", "a default does not replace a passed value");
+        assert_eq!(env[1].value, "/state");
+        assert!(env[1].from.starts_with("set"));
     }
 }

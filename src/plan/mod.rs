@@ -251,7 +251,7 @@ pub fn choose_profile(req: &Request, loader: &Loader) -> (String, String, bool) 
         if loader.source(i.profile).is_ok() {
             return (
                 i.profile.to_string(),
-                format!("inferred: {} is {}", i.how, i.package),
+                format!("inferred from the command: {} ({})", i.package, i.how),
                 true,
             );
         }
@@ -327,13 +327,26 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         }
     }
     if let Some(args) = &profile.filesystem.args {
-        let rights = match args.value {
-            ArgsAccess::None => None,
-            ArgsAccess::Read => Some(Rights::READ),
-            ArgsAccess::Write => Some(Rights::WRITE),
+        let home = vars.get("HOME").ok().map(PathBuf::from);
+        let (rights, parents) = match args.value {
+            ArgsAccess::None => (None, false),
+            ArgsAccess::Read => (Some(Rights::READ), false),
+            ArgsAccess::Write => (Some(Rights::WRITE), false),
+            ArgsAccess::WriteParent => (Some(Rights::WRITE), true),
         };
         if let Some(rights) = rights {
-            for path in argument_paths(&command, &cwd) {
+            for path in argument_paths(&command, &cwd, parents) {
+                // A directory as wide as / or $HOME is never granted implicitly.
+                let too_wide = path == Path::new("/")
+                    || home.as_deref().is_some_and(|h| h.starts_with(&path));
+                if too_wide {
+                    warnings.push(format!(
+                        "{}: not granting {} named on the command line: it is / or contains $HOME; grant it explicitly with --allow-write if you mean it",
+                        args.origin,
+                        path.display()
+                    ));
+                    continue;
+                }
                 grants.push(Grant {
                     path,
                     rights,
@@ -467,6 +480,7 @@ fn prepare_state_dir(
         .chain(&f.hide)
         .map(|e| &e.value)
         .chain(profile.env.set.values().map(|e| &e.value))
+        .chain(profile.env.default.values().map(|e| &e.value))
         .any(|v| v.contains("${STATE_DIR}"));
     if !uses {
         return Ok(None);
@@ -526,7 +540,17 @@ fn build_env(
     for (k, v) in proxy.map(|p| p.env()).unwrap_or_default() {
         set.push((k, OsString::from(v), "network mode proxy".into()));
     }
-    Ok(env::build(std::env::vars_os(), &pass, set))
+    let mut defaults = Vec::new();
+    for (k, e) in &profile.env.default {
+        let value = vars
+            .expand(&e.value, profile_dir(&e.origin))
+            .map_err(|source| PlanError::Var {
+                origin: e.origin.clone(),
+                source,
+            })?;
+        defaults.push((k.clone(), OsString::from(value), e.origin.to_string()));
+    }
+    Ok(env::build(std::env::vars_os(), &pass, defaults, set))
 }
 
 /// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
@@ -568,26 +592,46 @@ fn program_prefix(
     ))
 }
 
-/// Existing paths named on the command line, for `filesystem.args`: each argument, and the
-/// value of `--option=VALUE` arguments. The interpreter's script is not one of them.
-fn argument_paths(command: &Command, cwd: &Path) -> Vec<PathBuf> {
+/// Paths named on the command line, for `filesystem.args`: each argument and the value of
+/// `--option=VALUE`, when it exists (the interpreter's script excepted). With `parents`
+/// (`args: write-parent`), a named file stands for its directory, and a path that does not
+/// exist yet (a database to be created, say) counts when its directory exists and it is an
+/// option's value or contains a `/`.
+fn argument_paths(command: &Command, cwd: &Path, parents: bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
+    let mut after_option = false;
     for arg in command.argv.iter().skip(1) {
         let Some(a) = arg.to_str() else { continue };
-        let mut candidates = vec![a];
-        if a.starts_with('-') {
-            candidates.clear();
-            if let Some((_, v)) = a.split_once('=') {
-                candidates.push(v);
+        let (value, is_value) = if a.starts_with('-') {
+            let v = a.split_once('=').map(|(_, v)| v);
+            after_option = v.is_none();
+            match v {
+                Some(v) => (v, true),
+                None => continue,
             }
+        } else {
+            let was = after_option;
+            after_option = false;
+            (a, was)
+        };
+        if value.is_empty() {
+            continue;
         }
-        for c in candidates {
-            if c.is_empty() {
-                continue;
-            }
-            let p = cwd.join(c);
-            if p.exists() && command.script.as_deref() != Some(p.as_path()) {
+        let p = cwd.join(value);
+        if command.script.as_deref() == Some(p.as_path()) {
+            continue;
+        }
+        if !parents {
+            if p.exists() {
                 out.push(p);
+            }
+            continue;
+        }
+        if p.is_dir() {
+            out.push(p);
+        } else if p.exists() || is_value || value.contains('/') {
+            if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
+                out.push(dir.to_path_buf());
             }
         }
     }

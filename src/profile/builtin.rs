@@ -11,7 +11,26 @@ macro_rules! builtins {
 }
 
 /// Name and YAML text of every built-in profile.
-pub static BUILTINS: &[(&str, &str)] = builtins!["default", "minimal", "node", "python",];
+pub static BUILTINS: &[(&str, &str)] = builtins![
+    // Bases.
+    "default",
+    "minimal",
+    "node",
+    "python",
+    "npx",
+    "uvx",
+    // One per popular MCP server.
+    "filesystem",
+    "memory",
+    "everything",
+    "sequential-thinking",
+    "github",
+    "brave-search",
+    "time",
+    "git",
+    "fetch",
+    "sqlite",
+];
 
 pub fn get(name: &str) -> Option<&'static str> {
     BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)

@@ -83,6 +83,7 @@ impl Syscalls {
 pub struct Env {
     pub pass: Vec<Entry<String>>,
     pub set: BTreeMap<String, Entry<String>>,
+    pub default: BTreeMap<String, Entry<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -531,6 +532,10 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile, diags: &mut Vec<
         for (k, v) in e.set.into_iter().flatten() {
             let origin = o(format!("env.set.{k}"));
             out.env.set.insert(k, Entry::new(v, origin));
+        }
+        for (k, v) in e.default.into_iter().flatten() {
+            let origin = o(format!("env.default.{k}"));
+            out.env.default.insert(k, Entry::new(v, origin));
         }
     }
     if let Some(c) = raw.capabilities {

@@ -39,6 +39,10 @@ pub enum ArgsAccess {
     None,
     Read,
     Write,
+    /// Write access to the directory of each file named (which need not exist yet): for
+    /// servers that create files beside the one they are given, like SQLite's journal.
+    #[serde(rename = "write-parent")]
+    WriteParent,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -91,6 +95,8 @@ pub enum OnViolation {
 pub struct RawEnv {
     pub pass: Option<Vec<String>>,
     pub set: Option<BTreeMap<String, String>>,
+    /// Like `set`, but only when the variable is not passed from mcpjail's environment.
+    pub default: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -40,7 +40,7 @@ pub fn validate(p: &Profile) -> Vec<Diagnostic> {
             ));
         }
     }
-    for (k, e) in &p.env.set {
+    for (k, e) in p.env.set.iter().chain(&p.env.default) {
         if !valid_env_pattern(k) || k.ends_with('*') {
             d.push(Diagnostic::error(
                 &e.origin,
