@@ -146,6 +146,30 @@ impl FromStr for HostPattern {
     }
 }
 
+/// Parses `IP`, `IP:PORT` or `[IPv6]:PORT` (a `network.hosts` value).
+pub fn parse_address(s: &str) -> Result<(IpAddr, Option<u16>), String> {
+    let bad = || {
+        format!(
+            "`{s}` is not an address: write an IP address, optionally with a port, as in 127.0.0.1:8443 or [::1]:8443"
+        )
+    };
+    if let Ok(ip) = IpAddr::from_str(s) {
+        return Ok((ip, None));
+    }
+    let (ip, port) = if let Some(rest) = s.strip_prefix('[') {
+        rest.split_once("]:").ok_or_else(bad)?
+    } else {
+        s.rsplit_once(':').ok_or_else(bad)?
+    };
+    let ip = IpAddr::from_str(ip).map_err(|_| bad())?;
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(bad)?;
+    Ok((ip, Some(port)))
+}
+
 /// An address range, such as `10.0.0.0/8` or `::1` (a single address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Cidr {

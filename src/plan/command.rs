@@ -151,7 +151,10 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
                     // The environment runs on a base installation, whose standard library
                     // it needs: `home = /prefix/bin` in pyvenv.cfg.
                     if let Some(base) = venv_base(dir) {
-                        add(base, format!("the Python installation {} is built on", dir.display()));
+                        add(
+                            base,
+                            format!("the Python installation {} is built on", dir.display()),
+                        );
                     }
                     break;
                 }

@@ -91,13 +91,20 @@ mod tests {
             "s".to_string(),
         )];
         let defaults = vec![
-            ("PATH".to_string(), OsString::from("/default"), "d".to_string()),
+            (
+                "PATH".to_string(),
+                OsString::from("/default"),
+                "d".to_string(),
+            ),
             ("EXTRA".to_string(), OsString::from("x"), "d".to_string()),
         ];
         let env = build(host, &pass, defaults, set);
         let names: Vec<&str> = env.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["EXTRA", "HOME", "LC_ALL", "LC_TIME", "PATH"]);
-        assert_eq!(env[4].value, "/usr/bin", "a default does not replace a passed value");
+        assert_eq!(
+            env[4].value, "/usr/bin",
+            "a default does not replace a passed value"
+        );
         assert_eq!(env[1].value, "/state");
         assert!(env[1].from.starts_with("set"));
     }

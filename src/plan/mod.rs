@@ -337,8 +337,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         if let Some(rights) = rights {
             for path in argument_paths(&command, &cwd, parents) {
                 // A directory as wide as / or $HOME is never granted implicitly.
-                let too_wide = path == Path::new("/")
-                    || home.as_deref().is_some_and(|h| h.starts_with(&path));
+                let too_wide =
+                    path == Path::new("/") || home.as_deref().is_some_and(|h| h.starts_with(&path));
                 if too_wide {
                     warnings.push(format!(
                         "{}: not granting {} named on the command line: it is / or contains $HOME; grant it explicitly with --allow-write if you mean it",
@@ -666,7 +666,17 @@ fn build_network(
             .iter()
             .filter_map(|e| e.value.parse().ok())
             .collect();
-        Some(crate::proxy::ProxyConfig::new(allow, allow_private))
+        let mut cfg = crate::proxy::ProxyConfig::new(allow, allow_private);
+        cfg.hosts = profile
+            .network
+            .hosts
+            .iter()
+            .filter_map(|(name, e)| {
+                let (ip, port) = crate::hostspec::parse_address(&e.value).ok()?;
+                Some((name.clone(), ip, port))
+            })
+            .collect();
+        Some(cfg)
     } else {
         None
     };

@@ -113,6 +113,13 @@ pub fn text(plan: &Plan) -> String {
             if let Some(px) = &p.network.proxy {
                 let allow: Vec<String> = px.allow.iter().map(|a| a.to_string()).collect();
                 let _ = writeln!(o, "  allow: {} (without a port: 443 and 80)", list(&allow));
+                for (name, ip, port) in &px.hosts {
+                    let at = match port {
+                        Some(p) => format!("{ip}:{p}"),
+                        None => ip.to_string(),
+                    };
+                    let _ = writeln!(o, "  {name} connects to {at} (network.hosts)");
+                }
                 let private: Vec<String> = px.allow_private.iter().map(|c| c.to_string()).collect();
                 let _ = writeln!(o, "  private addresses allowed: {}", list(&private));
                 let _ = writeln!(

@@ -55,6 +55,7 @@ pub struct Network {
     pub bind: Vec<Entry<u16>>,
     pub unix: Vec<Entry<String>>,
     pub allow_private: Vec<Entry<String>>,
+    pub hosts: BTreeMap<String, Entry<String>>,
 }
 
 impl Network {
@@ -516,6 +517,12 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile, diags: &mut Vec<
             "network.allow_private",
             &o,
         );
+        for (k, v) in n.hosts.into_iter().flatten() {
+            let origin = o(format!("network.hosts.{k}"));
+            out.network
+                .hosts
+                .insert(k.to_ascii_lowercase(), Entry::new(v, origin));
+        }
     }
     if let Some(s) = raw.syscalls {
         list(&mut out.syscalls.deny, s.deny, "syscalls.deny", &o);

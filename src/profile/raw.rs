@@ -55,6 +55,9 @@ pub struct RawNetwork {
     pub bind: Option<Vec<i64>>,
     pub unix: Option<Vec<String>>,
     pub allow_private: Option<Vec<String>>,
+    /// Proxy mode: the address to use for a name (`IP` or `IP:PORT`), like /etc/hosts for
+    /// the proxy alone.
+    pub hosts: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]

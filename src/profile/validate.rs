@@ -219,6 +219,32 @@ fn check_network(p: &Profile, d: &mut Vec<Diagnostic>) {
             d.push(Diagnostic::error(&e.origin, msg));
         }
     }
+    for (name, e) in &p.network.hosts {
+        let is_name = matches!(
+            HostPattern::from_str(name),
+            Ok(HostPattern {
+                host: crate::hostspec::HostMatch::Exact(_),
+                port: None
+            })
+        );
+        if !is_name {
+            d.push(Diagnostic::error(
+                &e.origin,
+                format!("`{name}` is not a host name (network.hosts maps a name, without a port or wildcard, to an address)"),
+            ));
+        }
+        if let Err(msg) = crate::hostspec::parse_address(&e.value) {
+            d.push(Diagnostic::error(&e.origin, msg));
+        }
+    }
+    if mode != NetworkMode::Proxy {
+        if let Some(e) = p.network.hosts.values().next() {
+            d.push(Diagnostic::warning(
+                &e.origin,
+                format!("network.hosts only applies when network.mode is proxy; with mode {} it is ignored", mode_name(mode)),
+            ));
+        }
+    }
     let only_in = |list_empty: bool,
                    key: &str,
                    wanted: NetworkMode,

@@ -44,6 +44,8 @@ pub const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-
 pub struct ProxyConfig {
     pub allow: Vec<HostPattern>,
     pub allow_private: Vec<Cidr>,
+    /// `network.hosts`: names the proxy connects to at a fixed address (and port).
+    pub hosts: Vec<(String, std::net::IpAddr, Option<u16>)>,
     /// The HTTP/SOCKS5 proxy port on 127.0.0.1.
     pub proxy_port: u16,
     /// Ports with a transparent listener: every port an allow entry admits.
@@ -68,6 +70,7 @@ impl ProxyConfig {
         ProxyConfig {
             allow,
             allow_private,
+            hosts: Vec::new(),
             proxy_port,
             transparent_ports: ports,
         }

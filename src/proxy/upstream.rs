@@ -73,9 +73,14 @@ impl Refusal {
 /// Resolves `host` and connects to the first allowed address.
 pub fn connect(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, Refusal> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => (bare, port)
+    let pinned = cfg
+        .hosts
+        .iter()
+        .find(|(name, _, _)| name.eq_ignore_ascii_case(bare.trim_end_matches('.')));
+    let addrs: Vec<SocketAddr> = match (pinned, bare.parse::<IpAddr>()) {
+        (Some((_, ip, p)), _) => vec![SocketAddr::new(*ip, p.unwrap_or(port))],
+        (None, Ok(ip)) => vec![SocketAddr::new(ip, port)],
+        (None, Err(_)) => (bare, port)
             .to_socket_addrs()
             .map_err(|e| Refusal::Resolve(e.to_string()))?
             .collect(),
