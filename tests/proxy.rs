@@ -410,11 +410,8 @@ fn udp_and_other_traffic_has_no_route() {
         .unwrap();
     let p = probe();
     let port = udp.local_addr().unwrap().port().to_string();
-    let (_, out, _) = inside(
-        &s,
-        &[p.to_str().unwrap(), "udp", "10.255.255.53", "53", "x"],
-    );
-    assert!(out.starts_with("ERR "), "{out}");
+    // Inside, every IPv4 address is the sandbox's own loopback: a datagram "sent" anywhere
+    // stays there. Only the host side can tell, and it sees nothing.
     let _ = inside(&s, &[p.to_str().unwrap(), "udp", "127.0.0.1", &port, "x"]);
     let mut b = [0u8; 8];
     assert!(

@@ -30,6 +30,7 @@ pub static BUILTINS: &[(&str, &str)] = builtins![
     "git",
     "fetch",
     "sqlite",
+    "playwright",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

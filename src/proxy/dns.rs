@@ -1,6 +1,6 @@
-//! The DNS responder inside the sandbox: allowed names get an address that leads to a
-//! transparent listener; every other name gets NXDOMAIN. Nothing is forwarded, so DNS
-//! cannot carry data out of the sandbox.
+//! The DNS responder inside the sandbox: allowed names get their real IPv4 addresses, as
+//! mcpjail resolved them; every other name gets NXDOMAIN. Queries are never forwarded, so
+//! DNS cannot carry data out of the sandbox.
 
 use std::net::Ipv4Addr;
 
@@ -9,8 +9,8 @@ use simple_dns::{CLASS, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
 
 /// What to say about one queried name.
 pub enum Answer {
-    /// An allowed name: its address for A queries, no records for other types.
-    Allowed(Ipv4Addr),
+    /// An allowed name: its addresses for A queries, no records for other types.
+    Allowed(Vec<Ipv4Addr>),
     /// Not on the allowlist (or no address left): NXDOMAIN.
     Refused,
 }
@@ -34,16 +34,18 @@ pub fn respond(query: &[u8], decide: impl FnOnce(&str) -> Answer) -> Option<Vec<
         .trim_end_matches('.')
         .to_ascii_lowercase();
     match decide(&name) {
-        Answer::Allowed(ip) => {
+        Answer::Allowed(ips) => {
             if question.qtype == QTYPE::TYPE(TYPE::A) {
-                reply.answers.push(ResourceRecord::new(
-                    question.qname.clone(),
-                    CLASS::IN,
-                    300,
-                    RData::A(A {
-                        address: u32::from(ip),
-                    }),
-                ));
+                for ip in ips {
+                    reply.answers.push(ResourceRecord::new(
+                        question.qname.clone(),
+                        CLASS::IN,
+                        60,
+                        RData::A(A {
+                            address: u32::from(ip),
+                        }),
+                    ));
+                }
             }
         }
         Answer::Refused => *reply.rcode_mut() = RCODE::NameError,
@@ -73,7 +75,7 @@ mod tests {
         let ip = Ipv4Addr::new(127, 128, 0, 9);
         let r = respond(&query("Api.Example.COM", TYPE::A), |n| {
             assert_eq!(n, "api.example.com");
-            Answer::Allowed(ip)
+            Answer::Allowed(vec![ip])
         })
         .unwrap();
         let p = Packet::parse(&r).unwrap();
@@ -89,7 +91,7 @@ mod tests {
     #[test]
     fn aaaa_of_an_allowed_name_is_empty_and_others_are_nxdomain() {
         let r = respond(&query("a.test", TYPE::AAAA), |_| {
-            Answer::Allowed(Ipv4Addr::LOCALHOST)
+            Answer::Allowed(vec![Ipv4Addr::LOCALHOST])
         })
         .unwrap();
         let p = Packet::parse(&r).unwrap();

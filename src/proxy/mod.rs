@@ -6,12 +6,13 @@
 //!
 //! - `127.0.0.1:PORT`: an HTTP proxy (CONNECT and plain `http://` forwarding) that also
 //!   speaks SOCKS5; `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` point at it;
-//! - `127.0.0.1:53` (UDP): a DNS responder that answers allowlisted names with an address
-//!   of its own in 127.128.0.0/9 and every other name with NXDOMAIN;
-//! - `0.0.0.0:PORT` for every allowed port: a transparent listener. A client that ignores
-//!   the proxy variables resolves an allowed name to one of those addresses and connects;
-//!   the listener sees which address was dialled, maps it back to the name, and connects
-//!   to the real host.
+//! - `127.0.0.1:53` (UDP): a DNS responder that answers allowlisted names with their real
+//!   IPv4 addresses (resolved by mcpjail) and every other name with NXDOMAIN;
+//! - `0.0.0.0:PORT` for every allowed port: a transparent listener. Inside the sandbox every
+//!   IPv4 address is routed to loopback, so a client that ignores the proxy variables and
+//!   connects to an address it looked up lands there; the listener sees which address was
+//!   dialled, checks that the DNS responder gave it out for an allowed name, and connects to
+//!   it from outside.
 //!
 //! mcpjail resolves every name itself and refuses loopback, private and link-local
 //! addresses unless `network.allow_private` covers them, so an allowed name cannot be
@@ -19,8 +20,8 @@
 //! terminated. The listening sockets live in the sandbox's namespace, so nothing else on
 //! the host can use the proxy.
 
+mod answers;
 mod dns;
-mod fakeip;
 mod relay;
 mod serve;
 mod upstream;

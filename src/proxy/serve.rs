@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use tracing::{info, warn};
 
+use super::answers::Answers;
 use super::dns::{self, Answer};
-use super::fakeip::{FakeIps, is_fake};
 use super::relay::relay;
 use super::upstream::{self, Refusal};
 use super::{Listeners, Proxy, ProxyConfig, Stats};
 
 struct Shared {
     cfg: ProxyConfig,
-    fake: Mutex<FakeIps>,
+    answers: Mutex<Answers>,
     stats: Arc<Mutex<Stats>>,
     dns_refused: Mutex<HashSet<String>>,
 }
@@ -68,7 +68,7 @@ pub fn start(cfg: ProxyConfig, l: Listeners) -> io::Result<Proxy> {
     let stats = Arc::new(Mutex::new(Stats::default()));
     let shared = Arc::new(Shared {
         cfg,
-        fake: Mutex::new(FakeIps::default()),
+        answers: Mutex::new(Answers::default()),
         stats: Arc::clone(&stats),
         dns_refused: Mutex::new(HashSet::new()),
     });
@@ -115,9 +115,17 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
                 }
                 1 => {
                     while let Ok((n, from)) = l.dns.recv_from(&mut buf) {
-                        if let Some(reply) = answer_dns(&shared, &buf[..n]) {
-                            let _ = l.dns.send_to(&reply, from);
-                        }
+                        // Resolving may take a while: answer from a thread of its own.
+                        let (Ok(sock), sh, query) =
+                            (l.dns.try_clone(), Arc::clone(&shared), buf[..n].to_vec())
+                        else {
+                            continue;
+                        };
+                        spawn("mcpjail-dns", move || {
+                            if let Some(reply) = answer_dns(&sh, &query) {
+                                let _ = sock.send_to(&reply, from);
+                            }
+                        });
                     }
                 }
                 _ => {
@@ -138,9 +146,17 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
 fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
     dns::respond(query, |name| {
         if shared.cfg.admits_name(name) {
-            let mut fake = shared.fake.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(ip) = fake.assign(name) {
-                return Answer::Allowed(ip);
+            match upstream::resolve_v4(&shared.cfg, name) {
+                Ok(ips) => {
+                    let mut answers = shared.answers.lock().unwrap_or_else(|e| e.into_inner());
+                    if answers.record(name, &ips) {
+                        return Answer::Allowed(ips);
+                    }
+                }
+                Err(r) => {
+                    warn!(target: "mcpjail", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
+                    return Answer::Refused;
+                }
             }
         }
         let mut seen = shared.dns_refused.lock().unwrap_or_else(|e| e.into_inner());
@@ -151,28 +167,39 @@ fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-/// A connection to an address the DNS responder handed out: the address names the host.
+/// A connection a client made directly to an address: the sandbox routes every IPv4 address
+/// to its loopback, where this listener accepts it. It goes out only to an address the DNS
+/// responder gave for an allowed name, on a port that name allows.
 fn handle_transparent(shared: &Shared, client: TcpStream, port: u16) {
     let _ = client.set_nonblocking(false);
-    let local = match client.local_addr() {
-        Ok(a) => a.ip(),
-        Err(_) => return,
-    };
-    let name = match local {
-        IpAddr::V4(v4) if is_fake(v4) => shared
-            .fake
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .name_of(v4)
-            .map(str::to_string),
-        _ => None,
-    };
-    let Some(name) = name else {
-        shared.refused(&local.to_string(), port, &Refusal::NotAllowed);
+    let Ok(local) = client.local_addr() else {
         return;
     };
-    if let Ok(up) = shared.open(&name, port) {
-        relay(client, up);
+    let IpAddr::V4(ip) = local.ip() else {
+        return;
+    };
+    let names = shared
+        .answers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .names_of(ip);
+    let Some(name) = names.iter().find(|n| shared.cfg.admits(n, port)) else {
+        match names.first() {
+            Some(n) => shared.refused(n, port, &Refusal::NotAllowed),
+            None => shared.refused(&ip.to_string(), port, &Refusal::Direct),
+        }
+        return;
+    };
+    match upstream::connect_to(
+        &shared.cfg,
+        name,
+        std::net::SocketAddr::new(IpAddr::V4(ip), port),
+    ) {
+        Ok(up) => {
+            shared.allowed(name, port);
+            relay(client, up);
+        }
+        Err(r) => shared.refused(name, port, &r),
     }
 }
 

@@ -44,6 +44,8 @@ pub fn is_private(ip: IpAddr) -> bool {
 pub enum Refusal {
     /// Not on the allowlist.
     NotAllowed,
+    /// A connection straight to an address that no allowed name resolved to.
+    Direct,
     /// Every address the name resolves to is private and not in `allow_private`.
     Private(IpAddr),
     /// The name does not resolve.
@@ -56,6 +58,9 @@ impl Refusal {
     pub fn reason(&self) -> String {
         match self {
             Refusal::NotAllowed => "not in network.allow".into(),
+            Refusal::Direct => {
+                "a direct connection to an address no allowed name resolved to".into()
+            }
             Refusal::Private(ip) => format!(
                 "resolves to the non-public address {ip}, which network.allow_private does not cover"
             ),
@@ -66,8 +71,68 @@ impl Refusal {
 
     /// Whether this is a policy refusal (logged as such) rather than a network failure.
     pub fn is_policy(&self) -> bool {
-        matches!(self, Refusal::NotAllowed | Refusal::Private(_))
+        matches!(
+            self,
+            Refusal::NotAllowed | Refusal::Direct | Refusal::Private(_)
+        )
     }
+}
+
+/// The IPv4 addresses the DNS responder gives an allowed name: as `network.hosts` pins it,
+/// or as the host resolves it, keeping only addresses the profile allows.
+pub fn resolve_v4(cfg: &ProxyConfig, name: &str) -> Result<Vec<std::net::Ipv4Addr>, Refusal> {
+    if let Some((_, ip, _)) = cfg
+        .hosts
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+    {
+        return match ip {
+            IpAddr::V4(v4) if cfg.ip_allowed(*ip) => Ok(vec![*v4]),
+            _ => Err(Refusal::Private(*ip)),
+        };
+    }
+    let mut out = Vec::new();
+    let mut private = None;
+    for a in (name, 0)
+        .to_socket_addrs()
+        .map_err(|e| Refusal::Resolve(e.to_string()))?
+    {
+        if let IpAddr::V4(v4) = a.ip() {
+            if !cfg.ip_allowed(a.ip()) {
+                private.get_or_insert(a.ip());
+            } else if !out.contains(&v4) {
+                out.push(v4);
+            }
+        }
+    }
+    match (out.is_empty(), private) {
+        (false, _) => Ok(out),
+        (true, Some(ip)) => Err(Refusal::Private(ip)),
+        (true, None) => Err(Refusal::Resolve("no IPv4 address".into())),
+    }
+}
+
+/// Connects to an address a client dialled directly (the transparent path), for `name`: a
+/// `network.hosts` pin with a port also moves the port.
+pub fn connect_to(
+    cfg: &ProxyConfig,
+    name: &str,
+    mut addr: SocketAddr,
+) -> Result<TcpStream, Refusal> {
+    if let Some((_, ip, Some(p))) = cfg
+        .hosts
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+    {
+        addr = SocketAddr::new(*ip, *p);
+    }
+    if !cfg.ip_allowed(addr.ip()) {
+        return Err(Refusal::Private(addr.ip()));
+    }
+    let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+        .map_err(|e| Refusal::Connect(e.to_string()))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
 }
 
 /// Resolves `host` and connects to the first allowed address.

@@ -303,6 +303,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         loopback_up(status);
     }
     if let Some(px) = &p.proxy {
+        route_everything_to_loopback(status);
         proxy_sockets(px, status);
     }
 
@@ -471,6 +472,101 @@ fn loopback_up(status: RawFd) {
             fail(status, Step::Loopback, 2, errno());
         }
         libc::close(s);
+    }
+}
+
+/// `ip route add local 0.0.0.0/0 dev lo table local`: every IPv4 address is local inside the
+/// sandbox, so a connection to any address reaches the proxy's transparent listeners (and
+/// nothing else: there is no other route).
+fn route_everything_to_loopback(status: RawFd) {
+    #[repr(C)]
+    struct Req {
+        nh: libc::nlmsghdr,
+        rt: RtMsg,
+        attr: libc::nlattr,
+        oif: u32,
+    }
+    #[repr(C)]
+    struct RtMsg {
+        family: u8,
+        dst_len: u8,
+        src_len: u8,
+        tos: u8,
+        table: u8,
+        protocol: u8,
+        scope: u8,
+        kind: u8,
+        flags: u32,
+    }
+    const RTM_NEWROUTE: u16 = 24;
+    const RT_TABLE_LOCAL: u8 = 255;
+    const RTPROT_BOOT: u8 = 3;
+    const RT_SCOPE_HOST: u8 = 254;
+    const RTN_LOCAL: u8 = 2;
+    const RTA_OIF: u16 = 4;
+    let req = Req {
+        nh: libc::nlmsghdr {
+            nlmsg_len: std::mem::size_of::<Req>() as u32,
+            nlmsg_type: RTM_NEWROUTE,
+            nlmsg_flags: (libc::NLM_F_REQUEST
+                | libc::NLM_F_ACK
+                | libc::NLM_F_CREATE
+                | libc::NLM_F_EXCL) as u16,
+            nlmsg_seq: 1,
+            nlmsg_pid: 0,
+        },
+        rt: RtMsg {
+            family: libc::AF_INET as u8,
+            dst_len: 0,
+            src_len: 0,
+            tos: 0,
+            table: RT_TABLE_LOCAL,
+            protocol: RTPROT_BOOT,
+            scope: RT_SCOPE_HOST,
+            kind: RTN_LOCAL,
+            flags: 0,
+        },
+        attr: libc::nlattr {
+            nla_len: (std::mem::size_of::<libc::nlattr>() + 4) as u16,
+            nla_type: RTA_OIF,
+        },
+        oif: 1, // loopback is always interface 1 in a new network namespace
+    };
+    // SAFETY: a netlink socket; sendto/recv with a valid request struct and reply buffer.
+    unsafe {
+        let s = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        );
+        if s < 0 {
+            fail(status, Step::ProxySockets, 90, errno());
+        }
+        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        let sent = libc::sendto(
+            s,
+            (&req as *const Req).cast(),
+            std::mem::size_of::<Req>(),
+            0,
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        );
+        if sent < 0 {
+            fail(status, Step::ProxySockets, 91, errno());
+        }
+        let mut reply = [0u8; 256];
+        let n = libc::recv(s, reply.as_mut_ptr().cast(), reply.len(), 0);
+        libc::close(s);
+        let hdr = std::mem::size_of::<libc::nlmsghdr>();
+        if n < (hdr + 4) as isize {
+            fail(status, Step::ProxySockets, 92, libc::EIO);
+        }
+        // An ACK is an NLMSG_ERROR message whose error field is 0.
+        let err = i32::from_ne_bytes([reply[hdr], reply[hdr + 1], reply[hdr + 2], reply[hdr + 3]]);
+        if err != 0 {
+            fail(status, Step::ProxySockets, 93, -err);
+        }
     }
 }
 

@@ -183,17 +183,23 @@ static void on_sig(int s) { got = s; }
 /* Prints every forwarded signal it receives, exits 0 on SIGTERM. */
 static int cmd_signals(void) {
     int sigs[] = {SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM};
-    for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], on_sig);
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        signal(sigs[i], on_sig);
+        sigaddset(&block, sigs[i]);
+    }
+    /* Signals stay blocked except inside sigsuspend, so none slips in between the check
+     * and the wait. */
+    sigprocmask(SIG_BLOCK, &block, &old);
     printf("READY\n");
     fflush(stdout);
     for (;;) {
-        pause();
-        if (got) {
-            printf("SIG %d\n", (int)got);
-            fflush(stdout);
-            if (got == SIGTERM) return 0;
-            got = 0;
-        }
+        while (!got) sigsuspend(&old);
+        printf("SIG %d\n", (int)got);
+        fflush(stdout);
+        if (got == SIGTERM) return 0;
+        got = 0;
     }
 }
 

@@ -1,0 +1,414 @@
+"""Every built-in server profile against the real server, through mcpjail, with the official
+MCP Python SDK as the client: initialize, list tools, call a representative tool and check
+its real result; then the profile's boundary, checked from outside.
+
+Run: MCPJAIL_BIN=... python -m unittest -v integration.test_servers
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import time
+import unittest
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import (ALLOWED, MCPJAIL, NODE_MODULES, OTHER, PROBE, PY_BIN, PY_SQLITE_BIN, HostHttp,
+                     Session, TestCA, got_connection, host_listener, mcpjail_run, node_server, run,
+                     scratch, text_of, write_profile)
+
+
+def require(cond, what):
+    if cond:
+        return
+    if os.environ.get("CI") == "true":
+        raise AssertionError(f"required in CI: {what}")
+    raise unittest.SkipTest(what)
+
+
+def setUpModule():
+    require(MCPJAIL and os.access(MCPJAIL, os.X_OK), "MCPJAIL_BIN pointing at the mcpjail binary")
+    require((NODE_MODULES / "@modelcontextprotocol").is_dir(), f"the npm servers under {NODE_MODULES} (.ci/run installs them)")
+    require((PY_BIN / "mcp-server-time").exists(), f"the PyPI servers under {PY_BIN} (.ci/run installs them)")
+
+
+def no_loopback_reach(test, profile, opts=()):
+    """A server under `profile` cannot reach a listener on the host's loopback: neither
+    directly nor through the proxy (whose allowlist never covers it)."""
+    listener, port = host_listener()
+    r = mcpjail_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"])
+    test.assertNotEqual(r.returncode, 0, r.stderr)
+    r = mcpjail_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"])
+    test.assertNotEqual(r.returncode, 0, r.stderr)
+    test.assertFalse(got_connection(listener), "the host's listener was reached")
+    listener.close()
+
+
+class Filesystem(unittest.TestCase):
+    def test_reads_and_writes_inside_its_directories_only(self):
+        d = scratch()
+        work, outside = d / "work", d / "outside"
+        work.mkdir()
+        outside.mkdir()
+        (work / "notes.txt").write_text("hello from notes")
+        (outside / "secret.txt").write_text("TOP SECRET")
+        (work / "link").symlink_to(outside / "secret.txt")
+        cmd = node_server("@modelcontextprotocol/server-filesystem", str(work))
+
+        # The client offers both directories as MCP roots, so the server itself would allow
+        # `outside`: only the sandbox stands in the way.
+        s = Session(cmd, profile="filesystem", roots=[str(work), str(outside)])
+
+        async def go():
+            async with s.open() as c:
+                tools = [t.name for t in (await c.list_tools()).tools]
+                self.assertIn("read_text_file", tools)
+                text, err = text_of(await c.call_tool("read_text_file", {"path": str(work / "notes.txt")}))
+                self.assertFalse(err, text)
+                self.assertEqual(text, "hello from notes")
+                text, err = text_of(await c.call_tool("write_file", {"path": str(work / "new.txt"), "content": "written"}))
+                self.assertFalse(err, text)
+                secret, err = text_of(await c.call_tool("read_text_file", {"path": str(outside / "secret.txt")}))
+                self.assertTrue(err)
+                via_link, err2 = text_of(await c.call_tool("read_text_file", {"path": str(work / "link")}))
+                self.assertTrue(err2)
+                return secret, via_link
+
+        secret, via_link = run(go())
+        self.assertEqual((work / "new.txt").read_text(), "written")
+        for t in (secret, via_link):
+            self.assertNotIn("TOP SECRET", t)
+            self.assertRegex(t.lower(), "permission denied|eacces|operation not permitted", t)
+
+
+class Memory(unittest.TestCase):
+    def test_entities_are_stored_in_the_profile_state_directory(self):
+        s = Session(node_server("@modelcontextprotocol/server-memory"), profile="memory")
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("create_entities", [t.name for t in (await c.list_tools()).tools])
+                _, err = text_of(await c.call_tool("create_entities", {"entities": [
+                    {"name": "mcpjail", "entityType": "tool", "observations": ["sandboxes MCP servers"]}]}))
+                self.assertFalse(err)
+                text, err = text_of(await c.call_tool("open_nodes", {"names": ["mcpjail"]}))
+                self.assertFalse(err)
+                return json.loads(text)
+
+        found = run(go())
+        self.assertEqual(found["entities"][0]["observations"], ["sandboxes MCP servers"])
+        store = s.state_home / "mcpjail" / "memory" / "memory.jsonl"
+        self.assertIn("sandboxes MCP servers", store.read_text())
+
+    def test_no_reach_to_the_host(self):
+        no_loopback_reach(self, "memory")
+
+
+class Everything(unittest.TestCase):
+    def test_echo(self):
+        s = Session(node_server("@modelcontextprotocol/server-everything"), profile="everything")
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("echo", [t.name for t in (await c.list_tools()).tools])
+                return text_of(await c.call_tool("echo", {"message": "through the sandbox"}))
+
+        text, err = run(go())
+        self.assertFalse(err)
+        self.assertIn("through the sandbox", text)
+
+    def test_no_reach_to_the_host(self):
+        no_loopback_reach(self, "everything")
+
+
+class SequentialThinking(unittest.TestCase):
+    def test_a_thought(self):
+        s = Session(node_server("@modelcontextprotocol/server-sequential-thinking"), profile="sequential-thinking")
+
+        async def go():
+            async with s.open() as c:
+                return text_of(await c.call_tool("sequentialthinking", {
+                    "thought": "First, sandbox the server.", "nextThoughtNeeded": False,
+                    "thoughtNumber": 1, "totalThoughts": 1}))
+
+        text, err = run(go())
+        self.assertFalse(err, text)
+        self.assertEqual(json.loads(text)["thoughtNumber"], 1)
+
+    def test_no_reach_to_the_host(self):
+        no_loopback_reach(self, "sequential-thinking")
+
+
+def fake_api_profile(base, host, port, ca, d):
+    """Extends a built-in profile so that `host` (and only it, beyond the base) reaches a fake
+    API on the host's loopback, with its certificate signed by a test CA."""
+    return write_profile(d, f"{base}-test", (
+        f"extends: [{base}]\n"
+        f"filesystem:\n  read: [\"{ca.dir}\"]\n"
+        f"network:\n  hosts: {{{host}: \"127.0.0.1:{port}\"}}\n  allow_private: [127.0.0.1/32]\n"
+        f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{ca.ca}\"}}\n"))
+
+
+class Github(unittest.TestCase):
+    def test_search_goes_to_the_github_api_with_the_token(self):
+        ca = TestCA(["api.github.com"])
+        owner = {"login": "example", "id": 1, "node_id": "U1", "avatar_url": "https://x", "url": "https://x",
+                 "html_url": "https://x", "type": "User"}
+        repo = {"id": 7, "node_id": "R7", "name": "mcpjail", "full_name": "example/mcpjail", "private": False,
+                "owner": owner, "html_url": "https://github.com/example/mcpjail", "description": "sandbox",
+                "fork": False, "url": "https://api.github.com/repos/example/mcpjail",
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                "pushed_at": "2026-01-01T00:00:00Z", "git_url": "git://x", "ssh_url": "git@x",
+                "clone_url": "https://x", "default_branch": "main"}
+        api = HostHttp({"/search/repositories": ("application/json", json.dumps(
+            {"total_count": 1, "incomplete_results": False, "items": [repo]}))}, tls_context=ca.server_context())
+        d = scratch()
+        prof = fake_api_profile("github", "api.github.com", api.port, ca, d)
+        s = Session(node_server("@modelcontextprotocol/server-github"), profile=prof,
+                    env={"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_test_token", "UNRELATED_SECRET": "x"})
+
+        async def go():
+            async with s.open() as c:
+                return text_of(await c.call_tool("search_repositories", {"query": "mcpjail"}))
+
+        text, err = run(go())
+        self.assertFalse(err, text + s.stderr())
+        self.assertEqual(json.loads(text)["items"][0]["full_name"], "example/mcpjail")
+        host, path, headers = api.requests[0]
+        self.assertTrue(path.startswith("/search/repositories?q=mcpjail"))
+        self.assertEqual(headers.get("Authorization"), "Bearer ghp_test_token")
+        self.assertIn("proxy: connected to api.github.com:443", s.stderr())
+        api.close()
+
+    def test_only_the_github_api(self):
+        no_loopback_reach(self, "github")
+        r = mcpjail_run(["-p", "github", "--", "curl", "-sS", "-m", "5", "https://example.com/"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("refused example.com:443", r.stderr)
+
+
+class BraveSearch(unittest.TestCase):
+    def test_web_search_goes_to_the_brave_api(self):
+        ca = TestCA(["api.search.brave.com"])
+        results = {"web": {"results": [{"title": "mcpjail", "description": "sandbox for MCP servers",
+                                        "url": "https://example.org/mcpjail"}]}}
+        api = HostHttp({"/res/v1/web/search": ("application/json", json.dumps(results))}, tls_context=ca.server_context())
+        d = scratch()
+        prof = fake_api_profile("brave-search", "api.search.brave.com", api.port, ca, d)
+        s = Session(node_server("@modelcontextprotocol/server-brave-search"), profile=prof,
+                    env={"BRAVE_API_KEY": "brave-test-key"})
+
+        async def go():
+            async with s.open() as c:
+                return text_of(await c.call_tool("brave_web_search", {"query": "mcpjail"}))
+
+        text, err = run(go())
+        self.assertFalse(err, text + s.stderr())
+        self.assertIn("Title: mcpjail", text)
+        self.assertEqual(api.requests[0][2].get("X-Subscription-Token"), "brave-test-key")
+        api.close()
+
+    def test_no_reach_to_the_host(self):
+        no_loopback_reach(self, "brave-search")
+
+
+class Time(unittest.TestCase):
+    def test_current_time(self):
+        s = Session([str(PY_BIN / "mcp-server-time")], profile="time")
+
+        async def go():
+            async with s.open() as c:
+                return text_of(await c.call_tool("get_current_time", {"timezone": "UTC"}))
+
+        text, err = run(go())
+        self.assertFalse(err, text)
+        got = datetime.fromisoformat(json.loads(text)["datetime"])
+        self.assertLess(abs((datetime.now(timezone.utc) - got).total_seconds()), 120)
+
+    def test_no_reach_to_the_host(self):
+        no_loopback_reach(self, "time")
+
+
+def make_repo(path, content):
+    path.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "first"]):
+        if cmd[1] == "add":
+            (path / "file.txt").write_text(content)
+        subprocess.run(cmd, cwd=path, check=True, env=env)
+
+
+def head(path):
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
+                          env={**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null"}).stdout.strip()
+
+
+class Git(unittest.TestCase):
+    def test_status_add_and_commit_in_the_repository(self):
+        d = scratch()
+        repo = d / "repo"
+        make_repo(repo, "one\n")
+        (repo / "file.txt").write_text("two\n")
+        identity = {"GIT_AUTHOR_NAME": "Sandboxed", "GIT_AUTHOR_EMAIL": "s@example.org",
+                    "GIT_COMMITTER_NAME": "Sandboxed", "GIT_COMMITTER_EMAIL": "s@example.org"}
+        s = Session([str(PY_BIN / "mcp-server-git"), "--repository", str(repo)], profile="git", env=identity)
+
+        async def go():
+            async with s.open() as c:
+                status, err = text_of(await c.call_tool("git_status", {"repo_path": str(repo)}))
+                self.assertFalse(err, status)
+                _, err = text_of(await c.call_tool("git_add", {"repo_path": str(repo), "files": ["file.txt"]}))
+                self.assertFalse(err)
+                out, err = text_of(await c.call_tool("git_commit", {"repo_path": str(repo), "message": "from the sandbox"}))
+                self.assertFalse(err, out)
+                return status
+
+        status = run(go())
+        self.assertIn("modified:", status)
+        log = subprocess.run(["git", "log", "-1", "--format=%an %s"], cwd=repo, capture_output=True, text=True).stdout
+        self.assertEqual(log.strip(), "Sandboxed from the sandbox")
+
+    def test_cannot_touch_a_second_repository(self):
+        d = scratch()
+        mine, theirs = d / "mine", d / "theirs"
+        make_repo(mine, "mine\n")
+        make_repo(theirs, "theirs\n")
+        before = head(theirs)
+        # Without --repository the server itself would serve any path; the sandbox grants
+        # only `mine`, so `theirs` is out of reach at the kernel level.
+        s = Session([str(PY_BIN / "mcp-server-git")], profile="git", opts=["--allow-write", str(mine)])
+
+        async def go():
+            async with s.open() as c:
+                ok, err = text_of(await c.call_tool("git_status", {"repo_path": str(mine)}))
+                self.assertFalse(err, ok)
+                bad, err = text_of(await c.call_tool("git_status", {"repo_path": str(theirs)}))
+                self.assertTrue(err, bad)
+                (theirs / "file.txt").stat()
+                return bad
+
+        bad = run(go())
+        self.assertIn(str(theirs), bad)
+        self.assertEqual((theirs / "file.txt").read_text(), "theirs\n")
+        self.assertEqual(head(theirs), before)
+        # What stopped it: the same sandbox cannot read the other repository at all. (The path
+        # goes through the environment: as an argument, `args: write` would grant it.)
+        r = mcpjail_run(["-p", "git", "--allow-write", str(mine), "--set-env", f"TARGET={theirs / '.git' / 'HEAD'}",
+                         "--", "sh", "-c", 'cat "$TARGET"'])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Permission denied", r.stderr)
+
+
+class Fetch(unittest.TestCase):
+    def test_fetches_an_allowed_page_and_nothing_else(self):
+        page = "<html><head><title>Doc</title></head><body><h1>Sandboxed fetch</h1><p>It works.</p></body></html>"
+        web = HostHttp({"/doc": ("text/html", page)})
+        d = scratch()
+        prof = write_profile(d, "fetch-test", (
+            "extends: [fetch]\n"
+            f"network:\n  allow: [\"{ALLOWED}:{web.port}\"]\n  allow_private: [127.0.0.0/8]\n"))
+        # The test's web server is on loopback, which the fetch server itself refuses unless
+        # told otherwise; public names resolve to public addresses inside the sandbox.
+        s = Session([str(PY_BIN / "mcp-server-fetch"), "--allow-private-ips"], profile=prof)
+
+        async def go():
+            async with s.open() as c:
+                good = text_of(await c.call_tool("fetch", {"url": f"http://{ALLOWED}:{web.port}/doc"}))
+                bad = text_of(await c.call_tool("fetch", {"url": f"http://{OTHER}:{web.port}/doc"}))
+                return good, bad
+
+        (good, err), (bad, bad_err) = run(go())
+        self.assertFalse(err, good + s.stderr())
+        self.assertIn("Sandboxed fetch", good)
+        self.assertTrue(bad_err or "403" in bad or "refused" in bad.lower(), bad)
+        self.assertTrue(all(h.startswith(ALLOWED) for h, _, _ in web.requests), web.requests)
+        self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
+        web.close()
+
+
+class Sqlite(unittest.TestCase):
+    def test_queries_its_database_and_nothing_beside_it(self):
+        require((PY_SQLITE_BIN / "mcp-server-sqlite").exists(), f"mcp-server-sqlite under {PY_SQLITE_BIN}")
+        d = scratch()
+        (d / "db").mkdir()
+        (d / "other").mkdir()
+        db = d / "db" / "app.db"
+        s = Session([str(PY_SQLITE_BIN / "mcp-server-sqlite"), "--db-path", str(db)], profile="sqlite")
+
+        async def go():
+            async with s.open() as c:
+                for q in ("CREATE TABLE t (x TEXT)", "INSERT INTO t VALUES ('from the sandbox')"):
+                    out, err = text_of(await c.call_tool("write_query" if q.startswith("INSERT") else "create_table", {"query": q}))
+                    self.assertFalse(err, out)
+                rows, err = text_of(await c.call_tool("read_query", {"query": "SELECT x FROM t"}))
+                self.assertFalse(err, rows)
+                attach, _ = text_of(await c.call_tool("write_query", {"query": f"ATTACH DATABASE '{d / 'other' / 'x.db'}' AS o"}))
+                return rows, attach
+
+        rows, attach = run(go())
+        self.assertIn("from the sandbox", rows)
+        self.assertEqual(sqlite3.connect(db).execute("SELECT x FROM t").fetchall(), [("from the sandbox",)])
+        self.assertFalse((d / "other" / "x.db").exists(), "a database was created outside the granted directory")
+        self.assertRegex(attach.lower(), "unable to open|error", attach)
+
+
+class Inference(unittest.TestCase):
+    def test_the_profile_is_chosen_from_the_command(self):
+        cases = [
+            (node_server("@modelcontextprotocol/server-memory"), "memory"),
+            ([str(PY_BIN / "mcp-server-time")], "time"),
+        ]
+        for cmd, profile in cases:
+            s = Session(cmd)
+
+            async def go():
+                async with s.open() as c:
+                    return len((await c.list_tools()).tools)
+
+            self.assertGreater(run(go()), 0)
+            self.assertIn(f"using profile `{profile}`", s.stderr())
+
+
+class InspectorCli(unittest.TestCase):
+    """The MCP Inspector, in CLI mode, as a second independent client."""
+
+    def inspector(self, *args, target):
+        cli = NODE_MODULES / "@modelcontextprotocol" / "inspector" / "cli" / "build" / "index.js"
+        binary = NODE_MODULES / ".bin" / "mcp-inspector"
+        require(binary.exists(), "the MCP Inspector (npm @modelcontextprotocol/inspector)")
+        env = {**os.environ, "MCP_CATALOG_PATH": str(scratch() / "catalog.json")}
+        r = subprocess.run([str(binary), "--cli", *args, MCPJAIL, "run", *target], capture_output=True, text=True,
+                           timeout=120, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return json.loads(r.stdout)
+
+    def test_lists_tools_of_every_server(self):
+        d = scratch()
+        servers = {
+            "filesystem": node_server("@modelcontextprotocol/server-filesystem", str(d)),
+            "memory": node_server("@modelcontextprotocol/server-memory"),
+            "everything": node_server("@modelcontextprotocol/server-everything"),
+            "sequential-thinking": node_server("@modelcontextprotocol/server-sequential-thinking"),
+            "github": node_server("@modelcontextprotocol/server-github"),
+            "brave-search": node_server("@modelcontextprotocol/server-brave-search"),
+            "time": [str(PY_BIN / "mcp-server-time")],
+            "git": [str(PY_BIN / "mcp-server-git")],
+            "fetch": [str(PY_BIN / "mcp-server-fetch")],
+        }
+        if (PY_SQLITE_BIN / "mcp-server-sqlite").exists():
+            servers["sqlite"] = [str(PY_SQLITE_BIN / "mcp-server-sqlite"), "--db-path", str(d / "x.db")]
+        for profile, cmd in servers.items():
+            with self.subTest(profile=profile):
+                out = self.inspector("--method", "tools/list", target=["-p", profile, "--", *cmd])
+                self.assertGreater(len(out["tools"]), 0, out)
+
+    def test_calls_a_tool(self):
+        out = self.inspector("--method", "tools/call", "--tool-name", "get_current_time", "--tool-arg", "timezone=UTC",
+                             target=["-p", "time", "--", str(PY_BIN / "mcp-server-time")])
+        self.assertIn('"timezone": "UTC"', out["content"][0]["text"])
+
+
+if __name__ == "__main__":
+    unittest.main()
