@@ -21,3 +21,4 @@ pub mod sandbox;
 pub mod seccomp;
 pub mod supervise;
 pub mod vars;
+pub mod wrap;
