@@ -17,7 +17,7 @@ fn parse_server_profile(s: &str) -> Result<(String, String), String> {
 
 /// Which config files: one path, or a client's user and project files.
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["config", "client"])))]
+#[command(group(ArgGroup::new("target").args(["config", "client"])))]
 pub struct Target {
     /// The client config file (JSON, JSON with comments, or Codex's TOML)
     #[arg(value_name = "CONFIG")]

@@ -290,6 +290,11 @@ fn indent_at(text: &str, pos: usize) -> Option<&str> {
     lead.chars().all(|c| c == ' ' || c == '\t').then_some(lead)
 }
 
+/// The file's line ending.
+fn newline(text: &str) -> &'static str {
+    if text.contains("\r\n") { "\r\n" } else { "\n" }
+}
+
 /// The separator between elements of `arr`: its own, when it has one without comments;
 /// otherwise a comma and the layout of its first element.
 fn separator(text: &str, arr: &Array<'_>) -> String {
@@ -300,13 +305,15 @@ fn separator(text: &str, arr: &Array<'_>) -> String {
             return gap.to_string();
         }
         if gap.contains('\n') {
-            return format!(",\n{}", indent_at(text, els[1].start()).unwrap_or(""));
+            let indent = indent_at(text, els[1].start()).unwrap_or("");
+            return format!(",{}{indent}", newline(text));
         }
         return ", ".into();
     }
     let lead = &text[arr.start() + 1..els[0].start()];
     if lead.contains('\n') {
-        format!(",\n{}", indent_at(text, els[0].start()).unwrap_or(""))
+        let indent = indent_at(text, els[0].start()).unwrap_or("");
+        format!(",{}{indent}", newline(text))
     } else {
         ", ".into()
     }
@@ -351,7 +358,7 @@ impl Splicer<'_, '_> {
             None => {
                 let at = parts.command.end();
                 let lead = match indent_at(self.text, parts.command_prop.start()) {
-                    Some(indent) => format!("\n{indent}"),
+                    Some(indent) => format!("{}{indent}", newline(self.text)),
                     None => " ".into(),
                 };
                 self.put(at, at, format!(",{lead}\"args\": [{}]", items.join(", ")));

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use args::{Target, UnwrapArgs, WrapArgs};
-use clients::Client;
 use model::{Edit, Server};
 
 /// A problem with a config file's text, before the file's name is attached.
@@ -82,6 +81,8 @@ pub enum WrapError {
     },
     #[error("--pin {0}")]
     Pin(String),
+    #[error("give a CONFIG file or --client NAME{hint}")]
+    NoTarget { hint: &'static str },
     #[error("failed to find mcpjail's own path; pass --mcpjail PATH")]
     Launcher(#[source] std::io::Error),
     #[error("--mcpjail {}: the path must be absolute", .0.display())]
@@ -184,11 +185,19 @@ fn load(path: &Path, required: bool) -> Result<Option<Loaded>, WrapError> {
     }))
 }
 
-fn load_targets(target: &Target) -> Result<Vec<Loaded>, WrapError> {
+/// `pins` are the `--pin` values: `wrap --pin FILE` reads FILE as a server name.
+fn load_targets(target: &Target, pins: &[String]) -> Result<Vec<Loaded>, WrapError> {
     if let Some(path) = &target.config {
         return Ok(load(path, true)?.into_iter().collect());
     }
-    let client: Client = target.client.expect("clap requires CONFIG or --client");
+    let Some(client) = target.client else {
+        let hint = if pins.iter().any(|p| !p.is_empty() && Path::new(p).is_file()) {
+            "; --pin takes a server name, so put CONFIG before --pin"
+        } else {
+            ""
+        };
+        return Err(WrapError::NoTarget { hint });
+    };
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"));
@@ -242,12 +251,8 @@ fn check_names<'a>(
                 .map(|l| l.path.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut what = what.to_string();
-            if what == "--pin" && Path::new(name).exists() {
-                what.push_str(" (it takes a server name; put CONFIG before --pin)");
-            }
             return Err(WrapError::UnknownServer {
-                what,
+                what: what.to_string(),
                 name: name.to_string(),
                 files,
                 known,
@@ -361,7 +366,7 @@ fn launcher(given: Option<&Path>) -> Result<String, WrapError> {
 
 fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
     let launcher = launcher(args.launcher.as_deref())?;
-    let loaded = load_targets(&args.target)?;
+    let loaded = load_targets(&args.target, &args.pins)?;
     let pins = plan::PinRequest::parse(&args.pins)?;
     check_names(
         &loaded,
@@ -402,7 +407,7 @@ fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
 fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
     // A launcher that moved or was renamed is still recognised by its name `mcpjail`.
     let launcher = launcher(None).unwrap_or_else(|_| "mcpjail".into());
-    let loaded = load_targets(&args.target)?;
+    let loaded = load_targets(&args.target, &[])?;
     check_names(
         &loaded,
         "--server",

@@ -253,16 +253,20 @@ fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) ->
         .map(|(_, p)| p.clone());
     let mut argv = vec![OsString::from(command)];
     argv.extend(args.iter().map(OsString::from));
+    let recognised = crate::infer::infer(&argv);
     let req = Request {
         profile: given.clone(),
         command: argv,
         ..Request::default()
     };
     let (profile, why, inferred) = choose_profile(&req, ctx.loader);
-    let why = if given.is_some() || inferred {
-        why
-    } else {
-        "no known MCP server recognised in the command".into()
+    let why = match recognised {
+        _ if given.is_some() || inferred => why,
+        Some(i) => format!(
+            "{} recognised, but there is no `{}` profile; the default applies",
+            i.package, i.profile
+        ),
+        None => "no known MCP server recognised in the command".into(),
     };
     (profile, why)
 }
