@@ -312,7 +312,8 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
             );
         } else if write {
             let w = write::replace(path, &o.loaded.text, &o.new)?;
-            let via = if w.target != *path {
+            let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            let via = if linked {
                 format!(" (to {}, which it links to)", w.target.display())
             } else {
                 String::new()
