@@ -209,9 +209,17 @@ fn classify<'a>(v: &'a Value<'a>) -> (Kind, Option<Parts<'a>>) {
     )
 }
 
+/// A byte order mark (editors on Windows write one) stays in front, outside the JSON.
+fn split_bom(text: &str) -> (&str, &str) {
+    match text.strip_prefix('\u{feff}') {
+        Some(body) => (&text[..text.len() - body.len()], body),
+        None => ("", text),
+    }
+}
+
 /// The server sections found (possibly empty ones) and every entry in them.
 pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
-    let root = parse(text)?;
+    let root = parse(split_bom(text).1)?;
     let (labels, entries) = found(&root);
     let servers = entries
         .into_iter()
@@ -226,6 +234,7 @@ pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
 
 /// Applies `edits` (entry index as [`read`] numbers them, edit) and returns the new text.
 pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatError> {
+    let (bom, text) = split_bom(text);
     let root = parse(text)?;
     let (_, entries) = found(&root);
     let mut splices = Vec::new();
@@ -251,7 +260,7 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
             Edit::Unwrap => s.unwrap(&parts)?,
         }
     }
-    apply(text, splices)
+    Ok(format!("{bom}{}", apply(text, splices)?))
 }
 
 /// A replacement of `text[start..end]`.
@@ -426,28 +435,8 @@ mod tests {
     use super::*;
     use crate::wrap::model::run_prefix;
 
-    fn wrap_edit(args_absent: bool) -> Edit {
-        Edit::Wrap {
-            launcher: "/bin/mcpjail".into(),
-            prefix: run_prefix("node", &["K".into()], args_absent),
-            pins: vec![],
-        }
-    }
-
     fn round_trip(text: &str, expect_wrapped: &str) {
-        let (_, servers) = read(text).unwrap();
-        let edits: Vec<(usize, Edit)> = servers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match &s.kind {
-                Kind::Stdio(st) => Some((i, wrap_edit(st.args.is_none()))),
-                _ => None,
-            })
-            .collect();
-        let wrapped = rewrite(text, &edits).unwrap();
-        assert_eq!(wrapped, expect_wrapped);
-        let back: Vec<(usize, Edit)> = edits.iter().map(|(i, _)| (*i, Edit::Unwrap)).collect();
-        assert_eq!(rewrite(&wrapped, &back).unwrap(), text);
+        crate::wrap::round_trip(crate::wrap::Format::Jsonc, "node", text, expect_wrapped);
     }
 
     #[test]
@@ -483,6 +472,38 @@ mod tests {
         round_trip(
             r#"{"mcpServers": {"a": {"command": "n\u0070x", "args": ["a\/b"]}}}"#,
             r#"{"mcpServers": {"a": {"command": "/bin/mcpjail", "args": ["run", "-p", "node", "--pass-env", "K", "--", "n\u0070x", "a\/b"]}}}"#,
+        );
+    }
+
+    #[test]
+    fn byte_order_mark_stays() {
+        round_trip(
+            "\u{feff}{\"mcpServers\": {\"a\": {\"command\": \"x\", \"args\": [\"y\"]}}}",
+            "\u{feff}{\"mcpServers\": {\"a\": {\"command\": \"/bin/mcpjail\", \"args\": [\"run\", \"-p\", \"node\", \"--pass-env\", \"K\", \"--\", \"x\", \"y\"]}}}",
+        );
+    }
+
+    #[test]
+    fn pins_beside_the_insertion() {
+        let text = r#"{"mcpServers": {"t": {"command": "uvx", "args": ["mcp-server-time"]}}}"#;
+        let edit = Edit::Wrap {
+            launcher: "/bin/mcpjail".into(),
+            prefix: run_prefix("python", &[], false),
+            pins: vec![(0, "mcp-server-time==1.0".into())],
+        };
+        let wrapped = rewrite(text, &[(0, edit)]).unwrap();
+        assert_eq!(
+            wrapped,
+            r#"{"mcpServers": {"t": {"command": "/bin/mcpjail", "args": ["run", "-p", "python", "--", "uvx", "mcp-server-time==1.0"]}}}"#
+        );
+        let repinned = rewrite(
+            &wrapped,
+            &[(0, Edit::Pin(vec![(5, "mcp-server-time==2.0".into())]))],
+        )
+        .unwrap();
+        assert!(
+            repinned.contains(r#""uvx", "mcp-server-time==2.0"]"#),
+            "{repinned}"
         );
     }
 

@@ -420,3 +420,28 @@ fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
         .collect::<Result<Vec<_>, _>>()?;
     finish(outcomes, args.target.write, "unwrap")
 }
+
+/// Round trips for the editors' unit tests: wrap every stdio entry, check the text, unwrap.
+#[cfg(test)]
+fn round_trip(format: Format, profile: &str, text: &str, expect_wrapped: &str) {
+    let (_, servers) = format.read(text).unwrap();
+    let edits: Vec<(usize, Edit)> = servers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.kind {
+            model::Kind::Stdio(st) => Some((
+                i,
+                Edit::Wrap {
+                    launcher: "/bin/mcpjail".into(),
+                    prefix: model::run_prefix(profile, &["K".into()], st.args.is_none()),
+                    pins: vec![],
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    let wrapped = format.rewrite(text, &edits).unwrap();
+    assert_eq!(wrapped, expect_wrapped);
+    let back: Vec<(usize, Edit)> = edits.iter().map(|(i, _)| (*i, Edit::Unwrap)).collect();
+    assert_eq!(format.rewrite(&wrapped, &back).unwrap(), text);
+}

@@ -216,16 +216,20 @@ fn wrap(entry: &mut Item, launcher: &str, run_prefix: &[String]) -> Option<()> {
     Some(())
 }
 
+fn keys_after_command<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let keys: Vec<String> = keys.map(str::to_string).collect();
+    let after = keys
+        .iter()
+        .position(|k| k == "command")
+        .map_or(keys.len(), |i| i + 1);
+    keys[after..].to_vec()
+}
+
 /// Inserts `args` right after `command`, keeping the keys that follow with their formatting.
 fn insert_after_command(entry: &mut Item, args: Value) {
     match entry {
         Item::Table(t) => {
-            let keys: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
-            let after = keys
-                .iter()
-                .position(|k| k == "command")
-                .map_or(keys.len(), |i| i + 1);
-            let moved: Vec<(Key, Item)> = keys[after..]
+            let moved: Vec<(Key, Item)> = keys_after_command(t.iter().map(|(k, _)| k))
                 .iter()
                 .filter_map(|k| t.remove_entry(k))
                 .collect();
@@ -235,12 +239,7 @@ fn insert_after_command(entry: &mut Item, args: Value) {
             }
         }
         Item::Value(Value::InlineTable(t)) => {
-            let keys: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
-            let after = keys
-                .iter()
-                .position(|k| k == "command")
-                .map_or(keys.len(), |i| i + 1);
-            let moved: Vec<(Key, Value)> = keys[after..]
+            let moved: Vec<(Key, Value)> = keys_after_command(t.iter().map(|(k, _)| k))
                 .iter()
                 .filter_map(|k| t.remove_entry(k))
                 .collect();
@@ -288,26 +287,7 @@ mod tests {
     use crate::wrap::model::run_prefix;
 
     fn round_trip(text: &str, expect_wrapped: &str) {
-        let (_, servers) = read(text).unwrap();
-        let edits: Vec<(usize, Edit)> = servers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match &s.kind {
-                Kind::Stdio(st) => Some((
-                    i,
-                    Edit::Wrap {
-                        launcher: "/bin/mcpjail".into(),
-                        prefix: run_prefix("python", &["K".into()], st.args.is_none()),
-                        pins: vec![],
-                    },
-                )),
-                _ => None,
-            })
-            .collect();
-        let wrapped = rewrite(text, &edits).unwrap();
-        assert_eq!(wrapped, expect_wrapped);
-        let back: Vec<(usize, Edit)> = edits.iter().map(|(i, _)| (*i, Edit::Unwrap)).collect();
-        assert_eq!(rewrite(&wrapped, &back).unwrap(), text);
+        crate::wrap::round_trip(crate::wrap::Format::Toml, "python", text, expect_wrapped);
     }
 
     #[test]
@@ -327,6 +307,36 @@ mod tests {
         round_trip(
             "[mcp_servers.a]\ncommand = \"node\"\nargs = [\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"b\"\nstartup_timeout_sec = 10\n",
             "[mcp_servers.a]\ncommand = \"/bin/mcpjail\"\nargs = [\n  \"run\",\n  \"-p\",\n  \"python\",\n  \"--pass-env\",\n  \"K\",\n  \"--\",\n  \"node\",\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"b\"]\nstartup_timeout_sec = 10\n",
+        );
+    }
+
+    #[test]
+    fn pins_keep_their_place() {
+        let text =
+            "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time\"] # pinned later\n";
+        let edit = Edit::Wrap {
+            launcher: "/bin/mcpjail".into(),
+            prefix: run_prefix("python", &[], false),
+            pins: vec![(0, "mcp-server-time==1.0".into())],
+        };
+        let wrapped = rewrite(text, &[(0, edit)]).unwrap();
+        assert_eq!(
+            wrapped,
+            "[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--\", \"uvx\", \"mcp-server-time==1.0\"] # pinned later\n"
+        );
+        let repinned = rewrite(
+            &wrapped,
+            &[(0, Edit::Pin(vec![(5, "mcp-server-time==2.0".into())]))],
+        )
+        .unwrap();
+        assert!(
+            repinned.contains("\"uvx\", \"mcp-server-time==2.0\"]"),
+            "{repinned}"
+        );
+        let back = rewrite(&repinned, &[(0, Edit::Unwrap)]).unwrap();
+        assert_eq!(
+            back,
+            "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
         );
     }
 
