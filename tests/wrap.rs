@@ -518,6 +518,42 @@ fn bad_input_is_refused_with_a_clear_error() {
             "mcpjail: error: give a CONFIG file or --client NAME; --pin takes a server name, so put CONFIG before --pin",
         ],
     );
+    refused(
+        &s,
+        &[
+            "wrap",
+            "good.json",
+            "--server",
+            "a",
+            "--pin",
+            "b",
+            "--write",
+        ],
+        Some(&good),
+        &["--pin: no server named `b`"],
+    );
+    let two = s.put(
+        "two.json",
+        br#"{"mcpServers": {"a": {"command": "x"}, "r": {"url": "https://x/mcp"}}}"#,
+    );
+    refused(
+        &s,
+        &["wrap", "two.json", "--server", "a", "--profile", "r=node"],
+        Some(&two),
+        &["--profile r: `r` is not among the servers given with --server"],
+    );
+    refused(
+        &s,
+        &["wrap", "two.json", "--pin", "r=1.0.0"],
+        Some(&two),
+        &["--pin r: `r` is not a server the client starts; there is nothing to pin"],
+    );
+    refused(
+        &s,
+        &["wrap", "two.json", "--pin", "a=1.0.0"],
+        Some(&two),
+        &["--pin a: `a` does not run a package through npx, uvx or pipx"],
+    );
     let none = s.put("other.json", br#"{"editor.fontSize": 14}"#);
     refused(
         &s,

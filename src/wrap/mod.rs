@@ -81,6 +81,8 @@ pub enum WrapError {
     },
     #[error("--pin {0}")]
     Pin(String),
+    #[error("{what} {name}: `{name}` is not among the servers given with --server")]
+    NotSelected { what: &'static str, name: String },
     #[error("give a CONFIG file or --client NAME{hint}")]
     NoTarget { hint: &'static str },
     #[error("failed to find mcpjail's own path; pass --mcpjail PATH")]
@@ -380,6 +382,21 @@ fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
         args.profiles.iter().map(|(s, _)| s.as_str()),
     )?;
     check_names(&loaded, "--pin", pins.named())?;
+    let only = &args.target.servers;
+    let outside = |name: &str| !only.is_empty() && !only.iter().any(|o| o == name);
+    for (what, name) in args
+        .profiles
+        .iter()
+        .map(|(s, _)| ("--profile", s.as_str()))
+        .chain(pins.named().map(|s| ("--pin", s)))
+    {
+        if outside(name) {
+            return Err(WrapError::NotSelected {
+                what,
+                name: name.to_string(),
+            });
+        }
+    }
     let profiles = crate::profile::Loader::from_env();
     for (server, profile) in &args.profiles {
         profiles

@@ -146,6 +146,12 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
             continue;
         }
         let who = label(&l, s);
+        if ctx.pins.named.contains_key(&s.name) && !matches!(s.kind, Kind::Stdio(_)) {
+            return Err(WrapError::Pin(format!(
+                "{}: `{}` is not a server the client starts; there is nothing to pin",
+                s.name, s.name
+            )));
+        }
         let st = match &s.kind {
             Kind::Remote(how) => {
                 report.push(format!("{who}: skipped, remote ({how})"));
