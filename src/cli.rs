@@ -42,6 +42,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Rewrite an MCP client config so every stdio server starts through mcpjail (prints a
+    /// diff; --write applies it)
+    Wrap(crate::wrap::WrapArgs),
+    /// Undo `wrap`: restore every wrapped server entry exactly as it was
+    Unwrap(crate::wrap::UnwrapArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,5 +158,7 @@ pub fn main() -> i32 {
         Command::Check { profiles } => crate::commands::check(&profiles),
         Command::Profiles { action } => crate::commands::profiles(action),
         Command::Doctor { format } => crate::doctor::run(format),
+        Command::Wrap(args) => crate::wrap::wrap(args),
+        Command::Unwrap(args) => crate::wrap::unwrap(args),
     }
 }

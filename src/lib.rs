@@ -22,3 +22,4 @@ pub mod sandbox;
 pub mod seccomp;
 pub mod supervise;
 pub mod vars;
+pub mod wrap;

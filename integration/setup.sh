@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the real MCP servers and clients the tests run, from the pinned lists beside this
+# script, into $MCPJAIL_DEPS (default /opt/mcpjail-deps), where an ordinary user can run them
+# too:
+#   node/           node/package.json + package-lock.json (npm servers, MCP Inspector)
+#   python/         python/requirements.txt (MCP Python SDK; time, git and fetch servers)
+#   python-sqlite/  python-sqlite/requirements.txt (mcp-server-sqlite needs the 1.x SDK)
+# Needs npm and /usr/bin/python3 with the venv module; packages come from the npm registry and
+# PyPI. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")"
+DEPS="${MCPJAIL_DEPS:-/opt/mcpjail-deps}"
+
+mkdir -p "$DEPS/node"
+cp node/package.json node/package-lock.json "$DEPS/node/"
+(cd "$DEPS/node" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+for env in python python-sqlite; do
+  [ -x "$DEPS/$env/bin/python" ] || /usr/bin/python3 -m venv "$DEPS/$env"
+  "$DEPS/$env/bin/pip" install -q --disable-pip-version-check -r "$env/requirements.txt"
+done
+
+# mcp-server-fetch extracts articles with readabilipy, which installs its JavaScript half with
+# npm on first use; do it here, from a lockfile, since the server's own directory is
+# read-only in the sandbox.
+js="$("$DEPS/python/bin/python" -c 'import os, readabilipy; print(os.path.join(os.path.dirname(readabilipy.__file__), "javascript"))')"
+cp python/readabilipy-package-lock.json "$js/package-lock.json"
+(cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+
+chmod -R a+rX "$DEPS"
+echo "integration/setup.sh: servers installed in $DEPS"

@@ -1,0 +1,464 @@
+//! `mcpjail wrap` and `mcpjail unwrap`: put every stdio server of an MCP client's config under
+//! mcpjail, and take it back out, in one safe command.
+//!
+//! The data path of one run: find the files ([`clients`]) → read each one's servers
+//! ([`jsonc`] or [`toml`] → [`model::Server`]) → check the names and profiles the command line
+//! gives → decide one [`model::Edit`] per entry ([`plan`]) → let the format's editor splice
+//! the text → read the result back and check that it says what was meant → print a unified
+//! diff, or with `--write` replace the file ([`write`]).
+
+mod args;
+pub mod clients;
+mod jsonc;
+pub mod model;
+pub mod pin;
+mod plan;
+mod toml;
+mod write;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+pub use args::{Target, UnwrapArgs, WrapArgs};
+use model::{Edit, Server};
+
+/// A problem with a config file's text, before the file's name is attached.
+#[derive(Debug, Error)]
+pub enum FormatError {
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Shape(String),
+}
+
+#[derive(Debug, Error)]
+pub enum WrapError {
+    #[error("failed to read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: invalid {format}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        format: &'static str,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Shape { path: PathBuf, message: String },
+    #[error(
+        "{}: no MCP server section found (looked for mcpServers, projects.*.mcpServers, servers, mcp.servers, context_servers and [mcp_servers])",
+        path.display()
+    )]
+    NoSection { path: PathBuf },
+    #[error("no {client} config file found; looked for {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoClientConfig {
+        client: &'static str,
+        searched: Vec<PathBuf>,
+    },
+    #[error("{what}: no server named `{name}` in {files}; the servers there are: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    UnknownServer {
+        what: String,
+        name: String,
+        files: String,
+        known: Vec<String>,
+    },
+    #[error("--profile {server}={profile}: failed to find the profile")]
+    Profile {
+        server: String,
+        profile: String,
+        #[source]
+        source: crate::profile::ProfileError,
+    },
+    #[error("--pin {0}")]
+    Pin(String),
+    #[error("{what} {name}: `{name}` is not among the servers given with --server")]
+    NotSelected { what: &'static str, name: String },
+    #[error("give a CONFIG file or --client NAME{hint}")]
+    NoTarget { hint: &'static str },
+    #[error("failed to find mcpjail's own path; pass --mcpjail PATH")]
+    Launcher(#[source] std::io::Error),
+    #[error("--mcpjail {}: the path must be absolute", .0.display())]
+    RelativeLauncher(PathBuf),
+    #[error("{}: the rewritten config does not check out ({why}); nothing was written", path.display())]
+    Verify { path: PathBuf, why: String },
+    #[error(transparent)]
+    Write(#[from] write::WriteError),
+}
+
+/// The two syntaxes client configs come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Jsonc,
+    Toml,
+}
+
+impl Format {
+    fn of(path: &Path) -> Format {
+        if path.extension().is_some_and(|e| e == "toml") {
+            Format::Toml
+        } else {
+            Format::Jsonc
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Jsonc => "JSON",
+            Format::Toml => "TOML",
+        }
+    }
+
+    fn read(self, text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
+        match self {
+            Format::Jsonc => jsonc::read(text),
+            Format::Toml => toml::read(text),
+        }
+    }
+
+    fn rewrite(self, text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatError> {
+        match self {
+            Format::Jsonc => jsonc::rewrite(text, edits),
+            Format::Toml => toml::rewrite(text, edits),
+        }
+    }
+}
+
+/// A config file as read.
+pub(crate) struct Loaded {
+    path: PathBuf,
+    format: Format,
+    text: String,
+    servers: Vec<Server>,
+}
+
+fn format_error(path: &Path, format: Format, e: FormatError) -> WrapError {
+    match e {
+        FormatError::Syntax {
+            line,
+            column,
+            message,
+        } => WrapError::Syntax {
+            path: path.to_path_buf(),
+            format: format.name(),
+            line,
+            column,
+            message,
+        },
+        FormatError::Shape(message) => WrapError::Shape {
+            path: path.to_path_buf(),
+            message,
+        },
+    }
+}
+
+/// Reads one file; `None` when a file found through `--client` has no server section.
+fn load(path: &Path, required: bool) -> Result<Option<Loaded>, WrapError> {
+    let format = Format::of(path);
+    let text = std::fs::read_to_string(path).map_err(|source| WrapError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (sections, servers) = format
+        .read(&text)
+        .map_err(|e| format_error(path, format, e))?;
+    if sections.is_empty() {
+        if required {
+            return Err(WrapError::NoSection {
+                path: path.to_path_buf(),
+            });
+        }
+        return Ok(None);
+    }
+    Ok(Some(Loaded {
+        path: path.to_path_buf(),
+        format,
+        text,
+        servers,
+    }))
+}
+
+/// `pins` are the `--pin` values: `wrap --pin FILE` reads FILE as a server name.
+fn load_targets(target: &Target, pins: &[String]) -> Result<Vec<Loaded>, WrapError> {
+    if let Some(path) = &target.config {
+        return Ok(load(path, true)?.into_iter().collect());
+    }
+    let Some(client) = target.client else {
+        let hint = if pins.iter().any(|p| !p.is_empty() && Path::new(p).is_file()) {
+            "; --pin takes a server name, so put CONFIG before --pin"
+        } else {
+            ""
+        };
+        return Err(WrapError::NoTarget { hint });
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let var = |n: &str| std::env::var(n).ok();
+    let searched = clients::locations(
+        client,
+        &clients::Env {
+            home: &home,
+            cwd: &cwd,
+            var: &var,
+        },
+    );
+    let mut out = Vec::new();
+    for path in searched.iter().filter(|p| p.is_file()) {
+        match load(path, false)? {
+            Some(l) => out.push(l),
+            None => eprintln!(
+                "mcpjail: {}: no MCP servers configured there; skipped",
+                path.display()
+            ),
+        }
+    }
+    if out.is_empty() {
+        return Err(WrapError::NoClientConfig {
+            client: client.name(),
+            searched,
+        });
+    }
+    Ok(out)
+}
+
+/// Names given on the command line must each name a server somewhere in the files.
+fn check_names<'a>(
+    loaded: &[Loaded],
+    what: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), WrapError> {
+    let mut known: Vec<String> = Vec::new();
+    for l in loaded {
+        for s in &l.servers {
+            if !known.contains(&s.name) {
+                known.push(s.name.clone());
+            }
+        }
+    }
+    for name in names {
+        if !known.iter().any(|k| k == name) {
+            let files = loaded
+                .iter()
+                .map(|l| l.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(WrapError::UnknownServer {
+                what: what.to_string(),
+                name: name.to_string(),
+                files,
+                known,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What one file's run decided, ready to print or write.
+pub(crate) struct Outcome {
+    loaded: Loaded,
+    new: String,
+    report: Vec<String>,
+    warnings: Vec<String>,
+}
+
+fn diff(path: &Path, old: &str, new: &str) -> String {
+    let label = path.display().to_string();
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&label, &label)
+        .to_string()
+}
+
+/// Prints every outcome and, with `--write`, writes the files that change.
+fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapError> {
+    let mut stdout = std::io::stdout().lock();
+    for o in outcomes {
+        let path = &o.loaded.path;
+        eprintln!("mcpjail: {}:", path.display());
+        for line in &o.report {
+            eprintln!("  {line}");
+        }
+        for w in &o.warnings {
+            eprintln!("mcpjail: warning: {w}");
+        }
+        let changed = o.new != o.loaded.text;
+        if changed && !write {
+            let mut out = String::new();
+            for w in &o.warnings {
+                out.push_str(&format!("# warning: {w}\n"));
+            }
+            out.push_str(&diff(path, &o.loaded.text, &o.new));
+            let _ = stdout.write_all(out.as_bytes());
+        }
+        if !changed {
+            eprintln!(
+                "mcpjail: {}: nothing to {verb}{}",
+                path.display(),
+                if write {
+                    "; the file is left as it is"
+                } else {
+                    ""
+                }
+            );
+        } else if write {
+            let w = write::replace(path, &o.loaded.text, &o.new)?;
+            let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            let via = if linked {
+                format!(" (to {}, which it links to)", w.target.display())
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "mcpjail: {}: written{via}; the previous version is in {}",
+                path.display(),
+                w.backup.display()
+            );
+        } else {
+            eprintln!(
+                "mcpjail: {}: nothing written; run again with --write to apply this diff",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn report_error(e: WrapError) -> i32 {
+    crate::commands::print_error(&e);
+    1
+}
+
+/// `mcpjail wrap`; returns the exit status.
+pub fn wrap(args: WrapArgs) -> i32 {
+    match run_wrap(&args) {
+        Ok(()) => 0,
+        Err(e) => report_error(e),
+    }
+}
+
+/// `mcpjail unwrap`; returns the exit status.
+pub fn unwrap(args: UnwrapArgs) -> i32 {
+    match run_unwrap(&args) {
+        Ok(()) => 0,
+        Err(e) => report_error(e),
+    }
+}
+
+fn launcher(given: Option<&Path>) -> Result<String, WrapError> {
+    let path = match given {
+        Some(p) if p.is_absolute() => p.to_path_buf(),
+        Some(p) => return Err(WrapError::RelativeLauncher(p.to_path_buf())),
+        None => std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(WrapError::Launcher)?,
+    };
+    Ok(path.to_string_lossy().into_owned())
+}
+
+fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
+    let launcher = launcher(args.launcher.as_deref())?;
+    let loaded = load_targets(&args.target, &args.pins)?;
+    let pins = plan::PinRequest::parse(&args.pins)?;
+    check_names(
+        &loaded,
+        "--server",
+        args.target.servers.iter().map(String::as_str),
+    )?;
+    check_names(
+        &loaded,
+        "--profile",
+        args.profiles.iter().map(|(s, _)| s.as_str()),
+    )?;
+    check_names(&loaded, "--pin", pins.named())?;
+    let only = &args.target.servers;
+    let outside = |name: &str| !only.is_empty() && !only.iter().any(|o| o == name);
+    for (what, name) in args
+        .profiles
+        .iter()
+        .map(|(s, _)| ("--profile", s.as_str()))
+        .chain(pins.named().map(|s| ("--pin", s)))
+    {
+        if outside(name) {
+            return Err(WrapError::NotSelected {
+                what,
+                name: name.to_string(),
+            });
+        }
+    }
+    let profiles = crate::profile::Loader::from_env();
+    for (server, profile) in &args.profiles {
+        profiles
+            .source(profile)
+            .map_err(|source| WrapError::Profile {
+                server: server.clone(),
+                profile: profile.clone(),
+                source,
+            })?;
+    }
+    let ctx = plan::Context {
+        launcher: &launcher,
+        only: &args.target.servers,
+        profiles: &args.profiles,
+        pins: &pins,
+        loader: &profiles,
+        caches: &pin::Caches::from_env(),
+    };
+    let outcomes = loaded
+        .into_iter()
+        .map(|l| plan::wrap_file(l, &ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    finish(outcomes, args.target.write, "wrap")
+}
+
+fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
+    // A launcher that moved or was renamed is still recognised by its name `mcpjail`.
+    let launcher = launcher(None).unwrap_or_else(|_| "mcpjail".into());
+    let loaded = load_targets(&args.target, &[])?;
+    check_names(
+        &loaded,
+        "--server",
+        args.target.servers.iter().map(String::as_str),
+    )?;
+    let outcomes = loaded
+        .into_iter()
+        .map(|l| plan::unwrap_file(l, &args.target.servers, &launcher))
+        .collect::<Result<Vec<_>, _>>()?;
+    finish(outcomes, args.target.write, "unwrap")
+}
+
+/// Round trips for the editors' unit tests: wrap every stdio entry, check the text, unwrap.
+#[cfg(test)]
+fn round_trip(format: Format, profile: &str, text: &str, expect_wrapped: &str) {
+    let (_, servers) = format.read(text).unwrap();
+    let edits: Vec<(usize, Edit)> = servers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.kind {
+            model::Kind::Stdio(st) => Some((
+                i,
+                Edit::Wrap {
+                    launcher: "/bin/mcpjail".into(),
+                    prefix: model::run_prefix(profile, &["K".into()], st.args.is_none()),
+                    pins: vec![],
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    let wrapped = format.rewrite(text, &edits).unwrap();
+    assert_eq!(wrapped, expect_wrapped);
+    let back: Vec<(usize, Edit)> = edits.iter().map(|(i, _)| (*i, Edit::Unwrap)).collect();
+    assert_eq!(format.rewrite(&wrapped, &back).unwrap(), text);
+}

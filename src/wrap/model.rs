@@ -1,0 +1,263 @@
+//! The format-independent view of a client config: its server entries, and the wrapped form
+//! of a stdio entry.
+//!
+//! A wrapped entry is the original one with `command` replaced by mcpjail's absolute path and
+//! `run -p PROFILE [--pass-env NAME]... -- ORIGINAL-COMMAND` put in front of the original
+//! `args`. Everything `unwrap` needs is in the entry itself: the original command is the
+//! element after `--`, the original arguments follow it. An entry that had no `args` at all
+//! gets one, and its profile option is spelled `--profile` instead of `-p`; that spelling is
+//! how `unwrap` knows to remove the key again rather than leave an empty list.
+
+use std::path::Path;
+
+/// One server entry of a client config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Where the entry lives, for messages: `mcpServers`, `projects."/p".mcpServers`, ...
+    pub section: String,
+    pub name: String,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A server the client starts as a process.
+    Stdio(Stdio),
+    /// A server the client reaches over HTTP or SSE: nothing to sandbox here.
+    Remote(String),
+    /// An entry mcpjail cannot wrap, and why.
+    Unsupported(String),
+}
+
+/// A stdio server: the process the client starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stdio {
+    pub command: String,
+    /// `None` when the entry has no `args` key.
+    pub args: Option<Vec<String>>,
+    /// Variables the client sets for the server (`env` keys, Codex's `env_vars`), in order.
+    pub env: Vec<String>,
+    /// What the wrapped server will not get from the client, to warn about.
+    pub warnings: Vec<String>,
+}
+
+/// A stdio entry already in the wrapped form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    /// The profile given with `-p`/`--profile`, if any.
+    pub profile: Option<String>,
+    /// The original command: the element after `--`.
+    pub command: String,
+    /// Its index in the entry's `args`.
+    pub command_index: usize,
+    /// The original arguments.
+    pub args: Vec<String>,
+    /// The entry had no `args` before it was wrapped.
+    pub args_added: bool,
+}
+
+/// A change to one entry, computed by the planner and carried out by the format's editor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Put a plain stdio entry in the wrapped form: the launcher for `command`, the `run`
+    /// arguments to insert in front of the original command, and package pins as (index in
+    /// the original `args`, new value).
+    Wrap {
+        launcher: String,
+        prefix: Vec<String>,
+        pins: Vec<(usize, String)>,
+    },
+    /// Restore a wrapped entry.
+    Unwrap,
+    /// Pin packages of an entry that stays as it is: (index in `args`, new value).
+    Pin(Vec<(usize, String)>),
+}
+
+/// `mcpjail run` options that take a value, so a value is never mistaken for `--`.
+const RUN_VALUE_OPTIONS: &[&str] = &[
+    "-p",
+    "--profile",
+    "--allow-read",
+    "--allow-write",
+    "--allow-exec",
+    "--allow-host",
+    "--pass-env",
+    "--set-env",
+    "--format",
+    "--log-level",
+    "--log-file",
+    "--log-format",
+    "--stop-timeout",
+];
+
+/// Whether `command` launches mcpjail: a file named `mcpjail`, wherever it lives, or the
+/// launcher this run writes.
+pub fn is_launcher(command: &str, launcher: &str) -> bool {
+    command == launcher
+        || Path::new(command)
+            .file_name()
+            .is_some_and(|n| n == "mcpjail")
+}
+
+impl Stdio {
+    /// The wrapped form's parts, when this entry runs `mcpjail run ... -- COMMAND`.
+    pub fn wrapped(&self, launcher: &str) -> Option<Wrapped> {
+        if !is_launcher(&self.command, launcher) {
+            return None;
+        }
+        let args = self.args.as_deref()?;
+        if args.first().map(String::as_str) != Some("run") {
+            return None;
+        }
+        let mut profile = None;
+        let mut long_profile = false;
+        let mut i = 1;
+        while i < args.len() {
+            let a = args[i].as_str();
+            if a == "--" {
+                let command = args.get(i + 1)?.clone();
+                let rest = args[i + 2..].to_vec();
+                return Some(Wrapped {
+                    profile,
+                    command,
+                    command_index: i + 1,
+                    args_added: long_profile && rest.is_empty(),
+                    args: rest,
+                });
+            }
+            if let Some(v) = a.strip_prefix("--profile=") {
+                profile = Some(v.to_string());
+            } else if a == "-p" || a == "--profile" {
+                profile = args.get(i + 1).cloned();
+                long_profile = a == "--profile";
+            }
+            i += if RUN_VALUE_OPTIONS.contains(&a) { 2 } else { 1 };
+        }
+        None
+    }
+
+    /// The command and arguments of the server itself, wrapped or not.
+    pub fn inner(&self, launcher: &str) -> (String, Vec<String>) {
+        match self.wrapped(launcher) {
+            Some(w) => (w.command, w.args),
+            None => (self.command.clone(), self.args.clone().unwrap_or_default()),
+        }
+    }
+}
+
+/// A valid environment variable name, as `--pass-env` expects it.
+pub fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The `mcpjail run` arguments that go in front of the original command (which follows them).
+pub fn run_prefix(profile: &str, pass_env: &[String], args_absent: bool) -> Vec<String> {
+    let mut out = vec![
+        "run".to_string(),
+        if args_absent { "--profile" } else { "-p" }.to_string(),
+        profile.to_string(),
+    ];
+    for name in pass_env {
+        out.push("--pass-env".into());
+        out.push(name.clone());
+    }
+    out.push("--".into());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdio(command: &str, args: Option<&[&str]>) -> Stdio {
+        Stdio {
+            command: command.into(),
+            args: args.map(|a| a.iter().map(|s| s.to_string()).collect()),
+            env: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn recognises_the_wrapped_form() {
+        let s = stdio(
+            "/opt/bin/mcpjail",
+            Some(&[
+                "run",
+                "-p",
+                "node",
+                "--pass-env",
+                "TOKEN",
+                "--",
+                "npx",
+                "-y",
+                "pkg",
+            ]),
+        );
+        let w = s.wrapped("/usr/local/bin/mcpjail").unwrap();
+        assert_eq!(w.profile.as_deref(), Some("node"));
+        assert_eq!(w.command, "npx");
+        assert_eq!(w.command_index, 6);
+        assert_eq!(w.args, ["-y", "pkg"]);
+        assert!(!w.args_added);
+        assert_eq!(s.inner("x").0, "npx");
+    }
+
+    #[test]
+    fn long_profile_spelling_marks_added_args() {
+        let s = stdio(
+            "/bin/mcpjail",
+            Some(&["run", "--profile", "default", "--", "server"]),
+        );
+        assert!(s.wrapped("/bin/mcpjail").unwrap().args_added);
+        // With original arguments after the command the key existed anyway.
+        let s = stdio(
+            "/bin/mcpjail",
+            Some(&["run", "--profile", "default", "--", "server", "x"]),
+        );
+        assert!(!s.wrapped("/bin/mcpjail").unwrap().args_added);
+    }
+
+    #[test]
+    fn option_values_are_not_separators() {
+        let s = stdio("/x/mcpjail", Some(&["run", "--set-env", "--", "--", "cmd"]));
+        let w = s.wrapped("/x/mcpjail").unwrap();
+        assert_eq!(w.command, "cmd");
+    }
+
+    #[test]
+    fn plain_entries_are_not_wrapped() {
+        assert!(
+            stdio("npx", Some(&["run", "--", "x"]))
+                .wrapped("/b/mcpjail")
+                .is_none()
+        );
+        assert!(stdio("/b/mcpjail", None).wrapped("/b/mcpjail").is_none());
+        assert!(
+            stdio("/b/mcpjail", Some(&["run", "-p", "x"]))
+                .wrapped("/b/mcpjail")
+                .is_none()
+        );
+        assert!(
+            stdio("/b/mcpjail-dev", Some(&["run", "--", "x"]))
+                .wrapped("/b/mcpjail-dev")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn prefix_and_names() {
+        assert_eq!(
+            run_prefix("node", &["A".into()], false),
+            ["run", "-p", "node", "--pass-env", "A", "--"]
+        );
+        assert_eq!(run_prefix("x", &[], true), ["run", "--profile", "x", "--"]);
+        assert!(valid_env_name("GITHUB_TOKEN"));
+        assert!(!valid_env_name("1X"));
+        assert!(!valid_env_name("A-B"));
+    }
+}

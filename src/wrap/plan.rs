@@ -1,0 +1,366 @@
+//! Deciding what happens to each entry of one file, carrying it out through the format's
+//! editor, and checking the result: the rewritten text is read back, and every entry must
+//! say exactly what was meant (wrapped around the same command and arguments, or restored to
+//! them) while every other entry reads as before.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use super::model::{Edit, Kind, Server, Stdio, run_prefix, valid_env_name};
+use super::pin::{self, Caches, Package, Version};
+use super::{Loaded, Outcome, WrapError, format_error};
+use crate::plan::{Request, choose_profile};
+use crate::profile::Loader;
+
+/// `--pin` as given: every unpinned package, or named servers with or without a version.
+#[derive(Debug, Default)]
+pub struct PinRequest {
+    all: bool,
+    named: BTreeMap<String, Option<String>>,
+}
+
+impl PinRequest {
+    pub fn parse(values: &[String]) -> Result<PinRequest, WrapError> {
+        let mut out = PinRequest::default();
+        for v in values {
+            match v.split_once('=') {
+                _ if v.is_empty() => out.all = true,
+                Some((server, version)) if !server.is_empty() && !version.is_empty() => {
+                    out.named
+                        .insert(server.to_string(), Some(version.to_string()));
+                }
+                Some(_) => return Err(WrapError::Pin(format!("{v}: expected SERVER=VERSION"))),
+                None => {
+                    out.named.insert(v.clone(), None);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn named(&self) -> impl Iterator<Item = &str> {
+        self.named.keys().map(String::as_str)
+    }
+}
+
+/// Everything the wrap decisions depend on besides the file.
+pub struct Context<'a> {
+    pub launcher: &'a str,
+    pub only: &'a [String],
+    pub profiles: &'a [(String, String)],
+    pub pins: &'a PinRequest,
+    pub loader: &'a Loader,
+    pub caches: &'a Caches,
+}
+
+fn selected(only: &[String], s: &Server) -> bool {
+    only.is_empty() || only.contains(&s.name)
+}
+
+/// `NAME` padded, with the section when the file has more than one.
+fn label(l: &Loaded, s: &Server) -> String {
+    let many = l.servers.iter().any(|o| o.section != l.servers[0].section);
+    if many {
+        format!("{} ({})", s.name, s.section)
+    } else {
+        s.name.clone()
+    }
+}
+
+/// The pin to apply to the package a server runs, or the warning about it.
+fn pin_decision(
+    name: &str,
+    pkg: &Package,
+    ctx: &Context<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, WrapError> {
+    let floating = matches!(pkg.version, Version::Floating(_));
+    let target = match ctx.pins.named.get(name) {
+        Some(Some(v)) if !pkg.valid_version(v) => {
+            return Err(WrapError::Pin(format!(
+                "{name}={v}: `{v}` is not an exact version of {}",
+                pkg.name
+            )));
+        }
+        Some(Some(v)) => Some(v.clone()),
+        Some(None) => match ctx.caches.cached_version(pkg) {
+            Some((v, _)) => Some(v),
+            None => return Err(WrapError::Pin(not_cached(name, pkg, ctx))),
+        },
+        None if ctx.pins.all && floating => match ctx.caches.cached_version(pkg) {
+            Some((v, _)) => Some(v),
+            None => {
+                warnings.push(not_cached(name, pkg, ctx));
+                return Ok(None);
+            }
+        },
+        None => None,
+    };
+    if let Some(v) = target {
+        return Ok((pkg.version != Version::Exact(v.clone())).then_some(v));
+    }
+    if let Version::Floating(how) = &pkg.version {
+        let cached = ctx
+            .caches
+            .cached_version(pkg)
+            .map(|(v, _)| format!(" (the local cache has {v})"))
+            .unwrap_or_default();
+        warnings.push(format!(
+            "`{name}` runs {} through {} without an exact version ({how}): each start may run whatever the registry serves then; pin it with --pin {name}{cached} or --pin {name}=VERSION",
+            pkg.name, pkg.runner
+        ));
+    }
+    Ok(None)
+}
+
+fn not_cached(name: &str, pkg: &Package, ctx: &Context<'_>) -> String {
+    let looked = ctx
+        .caches
+        .searched(pkg.registry)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{name}: no version of {} in the local cache (looked in {looked}); give one with --pin {name}=VERSION",
+        pkg.name
+    )
+}
+
+fn with_pins(args: &[String], pins: &[(usize, String)]) -> Vec<String> {
+    let mut out = args.to_vec();
+    for (i, v) in pins {
+        out[*i] = v.clone();
+    }
+    out
+}
+
+/// The wrap decisions for one file.
+pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
+    let mut edits = Vec::new();
+    let mut expect: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
+    let mut report = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, s) in l.servers.iter().enumerate() {
+        if !selected(ctx.only, s) {
+            continue;
+        }
+        let who = label(&l, s);
+        if ctx.pins.named.contains_key(&s.name) && !matches!(s.kind, Kind::Stdio(_)) {
+            return Err(WrapError::Pin(format!(
+                "{}: `{}` is not a server the client starts; there is nothing to pin",
+                s.name, s.name
+            )));
+        }
+        let st = match &s.kind {
+            Kind::Remote(how) => {
+                report.push(format!("{who}: skipped, remote ({how})"));
+                continue;
+            }
+            Kind::Unsupported(why) => {
+                report.push(format!("{who}: skipped: {why}"));
+                continue;
+            }
+            Kind::Stdio(st) => st,
+        };
+        let (command, args) = st.inner(ctx.launcher);
+        let mut pins = Vec::new();
+        match pin::find(&command, &args) {
+            Some(pkg) => {
+                if let Some(v) = pin_decision(&s.name, &pkg, ctx, &mut warnings)? {
+                    report.push(format!("{who}: pins {} to {v}", pkg.name));
+                    pins.push((pkg.index, pkg.pinned_arg(&v)));
+                }
+            }
+            None if ctx.pins.named.contains_key(&s.name) => {
+                return Err(WrapError::Pin(format!(
+                    "{}: `{}` does not run a package through npx, uvx or pipx; there is nothing to pin",
+                    s.name, s.name
+                )));
+            }
+            None => {}
+        }
+        let inner_args = with_pins(&args, &pins);
+        if let Some(w) = st.wrapped(ctx.launcher) {
+            let profile = w.profile.clone().unwrap_or_else(|| "default".into());
+            report.push(format!("{who}: already wrapped (profile `{profile}`)"));
+            if let Some((_, p)) = ctx.profiles.iter().find(|(n, _)| *n == s.name) {
+                if *p != profile {
+                    warnings.push(format!(
+                        "`{}` is already wrapped with profile `{profile}`, not `{p}`; unwrap it first to change the profile",
+                        s.name
+                    ));
+                }
+            }
+            if !pins.is_empty() {
+                let offset = w.command_index + 1;
+                let shifted = pins.iter().map(|(j, v)| (j + offset, v.clone())).collect();
+                edits.push((i, Edit::Pin(shifted)));
+                expect.insert(i, (command, inner_args));
+            }
+            continue;
+        }
+        for w in &st.warnings {
+            warnings.push(format!("`{}`: {w}", s.name));
+        }
+        let (profile, why) = profile_for(s, &command, &args, ctx);
+        let mut pass = Vec::new();
+        for name in &st.env {
+            if valid_env_name(name) {
+                pass.push(name.clone());
+            } else {
+                warnings.push(format!(
+                    "`{}`: `{name}` in its env block is not a variable name mcpjail can pass; it is left out",
+                    s.name
+                ));
+            }
+        }
+        let passes = if pass.is_empty() {
+            String::new()
+        } else {
+            format!("; passes {}", pass.join(", "))
+        };
+        report.push(format!(
+            "{who}: wrap with profile `{profile}` ({why}){passes}"
+        ));
+        edits.push((
+            i,
+            Edit::Wrap {
+                launcher: ctx.launcher.to_string(),
+                prefix: run_prefix(&profile, &pass, st.args.is_none()),
+                pins,
+            },
+        ));
+        expect.insert(i, (command, inner_args));
+    }
+    let new = rewrite_checked(&l, &edits, |i, before, after| {
+        let Kind::Stdio(after) = &after.kind else {
+            return Err("not a stdio server".into());
+        };
+        let Some(want) = expect.get(&i) else {
+            return Ok(before == after);
+        };
+        let ok = after.wrapped(ctx.launcher).is_some() && after.inner(ctx.launcher) == *want;
+        Ok(ok)
+    })?;
+    Ok(Outcome {
+        loaded: l,
+        new,
+        report,
+        warnings,
+    })
+}
+
+fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) -> (String, String) {
+    let given = ctx
+        .profiles
+        .iter()
+        .find(|(n, _)| *n == s.name)
+        .map(|(_, p)| p.clone());
+    let mut argv = vec![OsString::from(command)];
+    argv.extend(args.iter().map(OsString::from));
+    let recognised = crate::infer::infer(&argv);
+    let req = Request {
+        profile: given.clone(),
+        command: argv,
+        ..Request::default()
+    };
+    let (profile, why, inferred) = choose_profile(&req, ctx.loader);
+    let why = match recognised {
+        _ if given.is_some() || inferred => why,
+        Some(i) => format!(
+            "{} recognised, but there is no `{}` profile; the default applies",
+            i.package, i.profile
+        ),
+        None => "no known MCP server recognised in the command".into(),
+    };
+    (profile, why)
+}
+
+/// The unwrap decisions for one file.
+pub fn unwrap_file(l: Loaded, only: &[String], launcher: &str) -> Result<Outcome, WrapError> {
+    let mut edits = Vec::new();
+    let mut expect: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
+    let mut report = Vec::new();
+    for (i, s) in l.servers.iter().enumerate() {
+        if !selected(only, s) {
+            continue;
+        }
+        let who = label(&l, s);
+        match &s.kind {
+            Kind::Stdio(st) => match st.wrapped(launcher) {
+                Some(w) => {
+                    report.push(format!("{who}: unwrap (runs {} again)", w.command));
+                    edits.push((i, Edit::Unwrap));
+                    expect.insert(i, (w.command, w.args));
+                }
+                None => report.push(format!("{who}: not wrapped")),
+            },
+            Kind::Remote(how) => report.push(format!("{who}: skipped, remote ({how})")),
+            Kind::Unsupported(why) => report.push(format!("{who}: skipped: {why}")),
+        }
+    }
+    let new = rewrite_checked(&l, &edits, |i, before, after| {
+        let Kind::Stdio(after) = &after.kind else {
+            return Err("not a stdio server".into());
+        };
+        Ok(match expect.get(&i) {
+            Some(want) => {
+                after.wrapped(launcher).is_none()
+                    && (
+                        after.command.clone(),
+                        after.args.clone().unwrap_or_default(),
+                    ) == *want
+            }
+            None => before == after,
+        })
+    })?;
+    Ok(Outcome {
+        loaded: l,
+        new,
+        report,
+        warnings: vec![],
+    })
+}
+
+/// Rewrites the text and reads it back: the same entries, in the same order, each edited one
+/// as `check` wants it and every other one unchanged.
+fn rewrite_checked(
+    l: &Loaded,
+    edits: &[(usize, Edit)],
+    check: impl Fn(usize, &Stdio, &Server) -> Result<bool, String>,
+) -> Result<String, WrapError> {
+    if edits.is_empty() {
+        return Ok(l.text.clone());
+    }
+    let new = l
+        .format
+        .rewrite(&l.text, edits)
+        .map_err(|e| format_error(&l.path, l.format, e))?;
+    let verify = |why: String| WrapError::Verify {
+        path: l.path.clone(),
+        why,
+    };
+    let (_, after) = l
+        .format
+        .read(&new)
+        .map_err(|e| verify(format!("it no longer parses: {e}")))?;
+    if after.len() != l.servers.len() {
+        return Err(verify("the number of servers changed".into()));
+    }
+    for (i, (b, a)) in l.servers.iter().zip(&after).enumerate() {
+        if b.name != a.name || b.section != a.section {
+            return Err(verify(format!("entry `{}` moved", b.name)));
+        }
+        let ok = match &b.kind {
+            Kind::Stdio(before) => {
+                check(i, before, a).map_err(|w| verify(format!("`{}`: {w}", b.name)))?
+            }
+            _ => b == a,
+        };
+        if !ok {
+            return Err(verify(format!("`{}` does not read as intended", b.name)));
+        }
+    }
+    Ok(new)
+}

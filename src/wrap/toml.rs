@@ -1,0 +1,351 @@
+//! TOML: Codex's `config.toml`, servers under `[mcp_servers.NAME]`.
+//!
+//! `toml_edit` keeps every comment, blank line and value representation; the editor moves
+//! values with their representation and gives inserted list elements the list's own
+//! separators, so `unwrap` puts back the very bytes `wrap` took out.
+
+use toml_edit::{Array, DocumentMut, Item, Key, RawString, Value};
+
+use super::FormatError;
+use super::model::{Edit, Kind, Server, Stdio};
+
+const SECTION: &str = "mcp_servers";
+
+fn parse(text: &str) -> Result<DocumentMut, FormatError> {
+    text.parse::<DocumentMut>().map_err(|e| {
+        let at = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
+        let (line, column) = line_column(text, at);
+        FormatError::Syntax {
+            line,
+            column,
+            message: e.message().trim_end().to_string(),
+        }
+    })
+}
+
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+fn strings(arr: &Array) -> Option<Vec<String>> {
+    arr.iter().map(|v| v.as_str().map(str::to_string)).collect()
+}
+
+fn classify(item: &Item) -> Kind {
+    let Some(entry) = item.as_table_like() else {
+        return Kind::Unsupported("the entry is not a table".into());
+    };
+    let Some(command) = entry.get("command") else {
+        if let Some(url) = entry.get("url").and_then(Item::as_str) {
+            return Kind::Remote(format!("streamable HTTP server at {url}"));
+        }
+        return Kind::Unsupported("no `command`".into());
+    };
+    let Some(command) = command.as_str() else {
+        return Kind::Unsupported("`command` is not a string".into());
+    };
+    let args = match entry.get("args") {
+        None => None,
+        Some(a) => match a.as_array().and_then(strings) {
+            Some(list) => Some(list),
+            None => return Kind::Unsupported("`args` is not a list of strings".into()),
+        },
+    };
+    let mut env: Vec<String> = entry
+        .get("env")
+        .and_then(Item::as_table_like)
+        .map(|t| t.iter().map(|(k, _)| k.to_string()).collect())
+        .unwrap_or_default();
+    // Codex forwards these from its own environment.
+    if let Some(names) = entry
+        .get("env_vars")
+        .and_then(Item::as_array)
+        .and_then(strings)
+    {
+        for n in names {
+            if !env.contains(&n) {
+                env.push(n);
+            }
+        }
+    }
+    Kind::Stdio(Stdio {
+        command: command.to_string(),
+        args,
+        env,
+        warnings: vec![],
+    })
+}
+
+/// The server sections found and every entry in them.
+pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
+    let doc = parse(text)?;
+    let Some(section) = doc.get(SECTION) else {
+        return Ok((vec![], vec![]));
+    };
+    let Some(table) = section.as_table_like() else {
+        return Err(FormatError::Shape(format!("`{SECTION}` is not a table")));
+    };
+    let servers = table
+        .iter()
+        .map(|(name, item)| Server {
+            section: SECTION.into(),
+            name: name.to_string(),
+            kind: classify(item),
+        })
+        .collect();
+    Ok((vec![SECTION.into()], servers))
+}
+
+/// Applies `edits` (entry index as [`read`] numbers them, edit) and returns the new text.
+pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatError> {
+    let mut doc = parse(text)?;
+    let names: Vec<String> = doc
+        .get(SECTION)
+        .and_then(Item::as_table_like)
+        .map(|t| t.iter().map(|(k, _)| k.to_string()).collect())
+        .unwrap_or_default();
+    for (index, edit) in edits {
+        let missing = || FormatError::Shape(format!("entry {index} is not a stdio server"));
+        let name = names.get(*index).ok_or_else(missing)?;
+        let entry = doc
+            .get_mut(SECTION)
+            .and_then(Item::as_table_like_mut)
+            .and_then(|t| t.get_mut(name))
+            .ok_or_else(missing)?;
+        match edit {
+            Edit::Wrap {
+                launcher,
+                prefix,
+                pins,
+            } => {
+                pin(entry, pins);
+                wrap(entry, launcher, prefix).ok_or_else(missing)?;
+            }
+            Edit::Pin(pins) => pin(entry, pins),
+            Edit::Unwrap => unwrap(entry)
+                .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
+        }
+    }
+    Ok(doc.to_string())
+}
+
+fn args_mut(entry: &mut Item) -> Option<&mut Array> {
+    entry.as_table_like_mut()?.get_mut("args")?.as_array_mut()
+}
+
+fn pin(entry: &mut Item, pins: &[(usize, String)]) {
+    let Some(arr) = args_mut(entry) else {
+        return;
+    };
+    for (i, value) in pins {
+        if let Some(old) = arr.get_mut(*i) {
+            let decor = old.decor().clone();
+            *old = Value::from(value.as_str());
+            *old.decor_mut() = decor;
+        }
+    }
+}
+
+fn raw(s: &str) -> RawString {
+    RawString::from(s)
+}
+
+fn element(value: &str, prefix: RawString) -> Value {
+    let mut v = Value::from(value);
+    v.decor_mut().set_prefix(prefix);
+    v.decor_mut().set_suffix(raw(""));
+    v
+}
+
+fn prefix_of(v: &Value) -> RawString {
+    v.decor().prefix().cloned().unwrap_or_else(|| raw(""))
+}
+
+fn wrap(entry: &mut Item, launcher: &str, run_prefix: &[String]) -> Option<()> {
+    let table = entry.as_table_like_mut()?;
+    let command = table.get_mut("command")?.as_value_mut()?;
+    let mut original = command.clone();
+    let mut launcher_value = Value::from(launcher);
+    *launcher_value.decor_mut() = command.decor().clone();
+    *command = launcher_value;
+    match table.get_mut("args").and_then(Item::as_array_mut) {
+        Some(arr) if !arr.is_empty() => {
+            let first = prefix_of(arr.get(0)?);
+            let sep = match arr.get(1) {
+                Some(second) => prefix_of(second),
+                None if first.as_str().is_some_and(|s| s.contains('\n')) => first.clone(),
+                None => raw(" "),
+            };
+            let mut items: Vec<Value> = run_prefix
+                .iter()
+                .enumerate()
+                .map(|(i, s)| element(s, if i == 0 { first.clone() } else { sep.clone() }))
+                .collect();
+            *original.decor_mut() = toml_edit::Decor::new(sep.clone(), raw(""));
+            items.push(original);
+            arr.get_mut(0)?.decor_mut().set_prefix(sep);
+            for (i, v) in items.into_iter().enumerate() {
+                arr.insert_formatted(i, v);
+            }
+        }
+        Some(arr) => {
+            *original.decor_mut() = toml_edit::Decor::new(raw(" "), raw(""));
+            let mut items: Vec<Value> = run_prefix
+                .iter()
+                .enumerate()
+                .map(|(i, s)| element(s, raw(if i == 0 { "" } else { " " })))
+                .collect();
+            items.push(original);
+            for (i, v) in items.into_iter().enumerate() {
+                arr.insert_formatted(i, v);
+            }
+        }
+        None => {
+            *original.decor_mut() = toml_edit::Decor::new(raw(" "), raw(""));
+            let mut arr = Array::new();
+            for (i, s) in run_prefix.iter().enumerate() {
+                arr.push_formatted(element(s, raw(if i == 0 { "" } else { " " })));
+            }
+            arr.push_formatted(original);
+            insert_after_command(entry, Value::Array(arr));
+        }
+    }
+    Some(())
+}
+
+fn keys_after_command<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let keys: Vec<String> = keys.map(str::to_string).collect();
+    let after = keys
+        .iter()
+        .position(|k| k == "command")
+        .map_or(keys.len(), |i| i + 1);
+    keys[after..].to_vec()
+}
+
+/// Inserts `args` right after `command`, keeping the keys that follow with their formatting.
+fn insert_after_command(entry: &mut Item, args: Value) {
+    match entry {
+        Item::Table(t) => {
+            let moved: Vec<(Key, Item)> = keys_after_command(t.iter().map(|(k, _)| k))
+                .iter()
+                .filter_map(|k| t.remove_entry(k))
+                .collect();
+            t.insert("args", Item::Value(args));
+            for (k, v) in moved {
+                t.insert_formatted(&k, v);
+            }
+        }
+        Item::Value(Value::InlineTable(t)) => {
+            let moved: Vec<(Key, Value)> = keys_after_command(t.iter().map(|(k, _)| k))
+                .iter()
+                .filter_map(|k| t.remove_entry(k))
+                .collect();
+            t.insert("args", args);
+            for (k, v) in moved {
+                t.insert_formatted(&k, v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn unwrap(entry: &mut Item) -> Option<()> {
+    let table = entry.as_table_like_mut()?;
+    let command = table.get("command")?.as_str()?.to_string();
+    let list = strings(table.get("args")?.as_array()?)?;
+    let stdio = Stdio {
+        command: command.clone(),
+        args: Some(list),
+        env: vec![],
+        warnings: vec![],
+    };
+    let w = stdio.wrapped(&command)?;
+    let arr = table.get_mut("args")?.as_array_mut()?;
+    let mut original = arr.get(w.command_index)?.clone();
+    let first = prefix_of(arr.get(0)?);
+    for _ in 0..=w.command_index {
+        arr.remove(0);
+    }
+    if let Some(v) = arr.get_mut(0) {
+        v.decor_mut().set_prefix(first);
+    }
+    let command = table.get_mut("command")?.as_value_mut()?;
+    *original.decor_mut() = command.decor().clone();
+    *command = original;
+    if w.args_added {
+        table.remove("args");
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wrap::model::run_prefix;
+
+    fn round_trip(text: &str, expect_wrapped: &str) {
+        crate::wrap::round_trip(crate::wrap::Format::Toml, "python", text, expect_wrapped);
+    }
+
+    #[test]
+    fn tables_and_inline_tables() {
+        round_trip(
+            "# servers\n[mcp_servers.time]\ncommand = 'uvx' # runner\nargs = [\"mcp-server-time\", \"--local-timezone=UTC\"]\n\n[mcp_servers.time.env]\nK = \"v\"\n",
+            "# servers\n[mcp_servers.time]\ncommand = \"/bin/mcpjail\" # runner\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", 'uvx', \"mcp-server-time\", \"--local-timezone=UTC\"]\n\n[mcp_servers.time.env]\nK = \"v\"\n",
+        );
+        round_trip(
+            "mcp_servers.x = { command = \"srv\", env = { K = \"1\" } }\n",
+            "mcp_servers.x = { command = \"/bin/mcpjail\", args = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"], env = { K = \"1\" } }\n",
+        );
+    }
+
+    #[test]
+    fn multi_line_and_missing_args() {
+        round_trip(
+            "[mcp_servers.a]\ncommand = \"node\"\nargs = [\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"b\"\nstartup_timeout_sec = 10\n",
+            "[mcp_servers.a]\ncommand = \"/bin/mcpjail\"\nargs = [\n  \"run\",\n  \"-p\",\n  \"python\",\n  \"--pass-env\",\n  \"K\",\n  \"--\",\n  \"node\",\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"b\"]\nstartup_timeout_sec = 10\n",
+        );
+    }
+
+    #[test]
+    fn pins_keep_their_place() {
+        let text =
+            "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time\"] # pinned later\n";
+        let edit = Edit::Wrap {
+            launcher: "/bin/mcpjail".into(),
+            prefix: run_prefix("python", &[], false),
+            pins: vec![(0, "mcp-server-time==1.0".into())],
+        };
+        let wrapped = rewrite(text, &[(0, edit)]).unwrap();
+        assert_eq!(
+            wrapped,
+            "[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--\", \"uvx\", \"mcp-server-time==1.0\"] # pinned later\n"
+        );
+        let repinned = rewrite(
+            &wrapped,
+            &[(0, Edit::Pin(vec![(5, "mcp-server-time==2.0".into())]))],
+        )
+        .unwrap();
+        assert!(
+            repinned.contains("\"uvx\", \"mcp-server-time==2.0\"]"),
+            "{repinned}"
+        );
+        let back = rewrite(&repinned, &[(0, Edit::Unwrap)]).unwrap();
+        assert_eq!(
+            back,
+            "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
+        );
+    }
+
+    #[test]
+    fn errors_and_kinds() {
+        let e = read("[mcp_servers.a]\ncommand = \"x\"\nargs = [\n").unwrap_err();
+        assert!(matches!(e, FormatError::Syntax { line: 3, .. }), "{e:?}");
+        let (_, s) = read("[mcp_servers.r]\nurl = \"https://x/mcp\"\n").unwrap();
+        assert!(matches!(s[0].kind, Kind::Remote(_)));
+        assert!(read("model = \"o3\"\n").unwrap().0.is_empty());
+    }
+}

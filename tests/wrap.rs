@@ -1,0 +1,667 @@
+//! `mcpjail wrap` / `unwrap` on realistic client configs: golden files for every client (wrap
+//! → the golden diff and file; wrap again → nothing; unwrap → the original bytes), the
+//! choice of profile, `--client`, `--server`, `--pin`, and every kind of bad input.
+//!
+//! Set UPDATE_GOLDEN=1 to rewrite the golden files from the current output.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A scratch home and work directory, and the environment a user's shell would give.
+struct Setup {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    work: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = scratch();
+        let home = dir.path().join("home");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        Setup {
+            _dir: dir,
+            home,
+            work,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(mcpjail());
+        c.current_dir(&self.work)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_STATE_HOME", state_home())
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        output_within(self.cmd(args), T)
+    }
+
+    fn put(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.work.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The path `wrap` writes into configs: this mcpjail, absolute.
+fn launcher() -> String {
+    mcpjail()
+        .canonicalize()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/wrap")
+}
+
+/// Compares `got` (with this machine's launcher replaced by `@MCPJAIL@`) with a golden file.
+fn check_golden(path: &Path, got: &[u8]) {
+    let got = text(got).replace(&launcher(), "@MCPJAIL@");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(
+        got,
+        want,
+        "{} differs; rerun with UPDATE_GOLDEN=1 if intended",
+        path.display()
+    );
+}
+
+/// A golden case: the client's directory, the config file, extra `wrap` arguments, and the
+/// servers `wrap` changes (the others are remote, not startable, or wrapped already).
+/// Profiles are given for every server the inference could map to a per-server profile, so
+/// the files do not depend on which built-in profiles exist.
+struct Case {
+    client: &'static str,
+    file: &'static str,
+    args: &'static [&'static str],
+    wrapped: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        client: "claude-desktop",
+        file: "claude_desktop_config.json",
+        args: &[
+            "--profile",
+            "filesystem=node",
+            "--profile",
+            "github=node",
+            "--profile",
+            "time=python",
+        ],
+        wrapped: &["filesystem", "github", "time", "notes", "fetch"],
+    },
+    Case {
+        client: "claude-code",
+        file: ".claude.json",
+        args: &["--profile", "memory=node", "--profile", "playwright=node"],
+        wrapped: &["memory", "playwright"],
+    },
+    Case {
+        client: "claude-code",
+        file: ".mcp.json",
+        args: &["--profile", "git=python"],
+        wrapped: &["api-server", "git"],
+    },
+    Case {
+        client: "cursor",
+        file: "mcp.json",
+        args: &[
+            "--profile",
+            "sequential-thinking=node",
+            "--profile",
+            "brave-search=node",
+            "--profile",
+            "local-tool=python",
+        ],
+        wrapped: &[
+            "sequential-thinking",
+            "brave-search",
+            "local-tool",
+            "no-args",
+        ],
+    },
+    Case {
+        client: "windsurf",
+        file: "mcp_config.json",
+        args: &["--profile", "fetch=python"],
+        wrapped: &["github", "fetch"],
+    },
+    Case {
+        client: "vscode",
+        file: "mcp.json",
+        args: &["--profile", "fs=node"],
+        wrapped: &["Perplexity", "fs"],
+    },
+    Case {
+        client: "vscode",
+        file: "settings.json",
+        args: &["--profile", "time=python"],
+        wrapped: &["time"],
+    },
+    Case {
+        client: "zed",
+        file: "settings.json",
+        args: &["--profile", "memory=node", "--profile", "sqlite=python"],
+        wrapped: &["memory", "sqlite"],
+    },
+    Case {
+        client: "codex",
+        file: "config.toml",
+        args: &["--profile", "time=python", "--profile", "context7=node"],
+        wrapped: &["context7", "time", "helper"],
+    },
+];
+
+#[test]
+fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
+    for case in CASES {
+        let (client, file) = (case.client, case.file);
+        let golden = golden_dir().join(client);
+        let original = std::fs::read(golden.join(file)).unwrap();
+        let s = Setup::new();
+        let path = s.put(file, &original);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let what = format!("{client}/{file}");
+
+        // Without --write: the diff on stdout, the file untouched.
+        let mut args = vec!["wrap", file];
+        args.extend_from_slice(case.args);
+        let out = s.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        check_golden(&golden.join(format!("{file}.diff")), &out.stdout);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            original,
+            "{what}: dry run wrote"
+        );
+        let report = text(&out.stderr);
+        for name in case.wrapped {
+            let wrapped = report.lines().any(|l| {
+                l.strip_prefix(&format!("  {name}")).is_some_and(|rest| {
+                    rest.starts_with([':', ' ']) && rest.contains(": wrap with profile")
+                })
+            });
+            assert!(wrapped, "{what}: {name} not wrapped:\n{report}");
+        }
+        assert_eq!(
+            report.matches(": wrap with profile").count(),
+            case.wrapped.len(),
+            "{what}:\n{report}"
+        );
+
+        // --write: the golden file, the same permissions, the original in a backup.
+        args.push("--write");
+        let out = s.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{what}: --write printed a diff");
+        let wrapped = std::fs::read(&path).unwrap();
+        check_golden(&golden.join(format!("{file}.wrapped")), &wrapped);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{what}: permissions changed");
+        let backup = s.work.join(format!("{file}.mcpjail.bak"));
+        assert_eq!(std::fs::read(&backup).unwrap(), original, "{what}: backup");
+        std::fs::remove_file(&backup).unwrap();
+
+        // Wrapping again changes nothing, and says so.
+        let out = s.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            wrapped,
+            "{what}: not idempotent"
+        );
+        assert!(
+            text(&out.stderr).contains("nothing to wrap; the file is left as it is"),
+            "{what}: {}",
+            text(&out.stderr)
+        );
+
+        // unwrap of the servers wrap changed restores the original bytes from the file alone.
+        let mut unwrap = vec!["unwrap", file];
+        for name in case.wrapped {
+            unwrap.extend(["--server", name]);
+        }
+        let out = s.run(&unwrap);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert!(!out.stdout.is_empty(), "{what}: unwrap printed no diff");
+        unwrap.push("--write");
+        let out = s.run(&unwrap);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&std::fs::read(&path).unwrap()),
+            text(&original),
+            "{what}: unwrap did not restore the original"
+        );
+        let out = s.run(&unwrap);
+        assert!(text(&out.stderr).contains("nothing to unwrap"), "{what}");
+
+        // A plain unwrap also takes out the entries that were wrapped before.
+        let out = s.run(&["unwrap", file, "--write"]);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        let plain = text(&std::fs::read(&path).unwrap());
+        assert!(!plain.contains("mcpjail"), "{what}: {plain}");
+    }
+}
+
+/// Golden wrapped files also unwrap to the original when the mcpjail that wrapped them is
+/// elsewhere now: entries are recognised by the launcher's name.
+#[test]
+fn unwrap_finds_entries_after_mcpjail_moved() {
+    let golden = golden_dir().join("cursor");
+    let original = std::fs::read_to_string(golden.join("mcp.json")).unwrap();
+    let wrapped = std::fs::read_to_string(golden.join("mcp.json.wrapped"))
+        .unwrap()
+        .replace("@MCPJAIL@", "/old/place/bin/mcpjail");
+    let s = Setup::new();
+    let path = s.put("c.json", wrapped.as_bytes());
+    let out = s.run(&["unwrap", "c.json", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(path).unwrap(), original);
+}
+
+#[test]
+fn profile_is_inferred_like_run_or_default() {
+    let s = Setup::new();
+    s.put(
+        "c.json",
+        br#"{"mcpServers": {
+  "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]},
+  "custom": {"command": "/opt/custom-server", "args": []},
+  "chosen": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}
+}}"#,
+    );
+    let out = s.run(&["wrap", "c.json", "--profile", "chosen=minimal", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let loader = mcpjail::profile::Loader::with_dirs(vec!["/etc/mcpjail/profiles".into()]);
+    let memory = if loader.source("memory").is_ok() {
+        "memory"
+    } else {
+        "default"
+    };
+    let got = std::fs::read_to_string(s.work.join("c.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+    let args = |name: &str| -> Vec<String> {
+        serde_json::from_value(v["mcpServers"][name]["args"].clone()).unwrap()
+    };
+    assert_eq!(v["mcpServers"]["memory"]["command"], launcher());
+    assert_eq!(args("memory")[..3], ["run", "-p", memory]);
+    assert_eq!(
+        args("custom"),
+        ["run", "-p", "default", "--", "/opt/custom-server"]
+    );
+    assert_eq!(args("chosen")[..3], ["run", "-p", "minimal"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("chosen: wrap with profile `minimal` (given with --profile)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn only_the_named_servers_change() {
+    let s = Setup::new();
+    let original = br#"{"mcpServers": {"a": {"command": "x"}, "b": {"command": "y"}}}"#;
+    let path = s.put("c.json", original);
+    let out = s.run(&["wrap", "c.json", "--server", "b", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert!(got.starts_with(r#"{"mcpServers": {"a": {"command": "x"}, "b": {"command": ""#));
+    let out = s.run(&["wrap", "c.json", "--write"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = s.run(&["unwrap", "c.json", "--server", "a", "--write"]);
+    assert_eq!(out.status.code(), Some(0));
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert!(got.starts_with(r#"{"mcpServers": {"a": {"command": "x"}, "b": {"command": "/"#));
+}
+
+#[test]
+fn client_finds_the_user_and_project_files() {
+    let s = Setup::new();
+    let user = s.home.join(".cursor/mcp.json");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, r#"{"mcpServers": {"u": {"command": "x"}}}"#).unwrap();
+    let project = s.put(
+        ".cursor/mcp.json",
+        br#"{"mcpServers": {"p": {"command": "y"}}}"#,
+    );
+    let out = s.run(&["wrap", "--client", "cursor", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for p in [&user, &project] {
+        let got = std::fs::read_to_string(p).unwrap();
+        assert!(got.contains(&launcher()), "{}: {got}", p.display());
+    }
+    let out = s.run(&["unwrap", "--client", "cursor", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&project).unwrap(),
+        r#"{"mcpServers": {"p": {"command": "y"}}}"#
+    );
+
+    // Claude Desktop under XDG_CONFIG_HOME, Codex under CODEX_HOME.
+    let desktop = s.home.join(".config/Claude/claude_desktop_config.json");
+    std::fs::create_dir_all(desktop.parent().unwrap()).unwrap();
+    std::fs::write(&desktop, r#"{"mcpServers": {"d": {"command": "x"}}}"#).unwrap();
+    let out = s.run(&["wrap", "--client", "claude-desktop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&launcher()));
+    let codex_home = s.home.join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        "[mcp_servers.c]\ncommand = \"x\"\n",
+    )
+    .unwrap();
+    let out = output_within(
+        {
+            let mut c = s.cmd(&["wrap", "--client", "codex"]);
+            c.env("CODEX_HOME", &codex_home);
+            c
+        },
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("codex-home/config.toml"));
+}
+
+/// Runs a command that must fail: non-zero exit, `mcpjail: error:` naming what is wrong, and
+/// the config untouched with no backup or temporary file left beside it.
+fn refused(s: &Setup, args: &[&str], config: Option<&Path>, expect: &[&str]) {
+    let before = config.map(|p| std::fs::read(p).unwrap());
+    let out = s.run(args);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{args:?} succeeded: {err}");
+    assert!(
+        out.status.code().is_some(),
+        "{args:?} died of a signal: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    for e in expect {
+        assert!(err.contains(e), "{args:?}: expected `{e}` in:\n{err}");
+    }
+    if let (Some(p), Some(before)) = (config, before) {
+        assert_eq!(
+            std::fs::read(p).unwrap(),
+            before,
+            "{args:?} changed the file"
+        );
+    }
+    let strays: Vec<String> = std::fs::read_dir(&s.work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".mcpjail"))
+        .collect();
+    assert!(strays.is_empty(), "{args:?} left {strays:?}");
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    let s = Setup::new();
+    refused(
+        &s,
+        &["wrap", "missing.json", "--write"],
+        None,
+        &[
+            "mcpjail: error: failed to read missing.json",
+            "No such file",
+        ],
+    );
+    let json = s.put(
+        "broken.json",
+        b"{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"}\n    \"b\": {}\n  }\n}\n",
+    );
+    refused(
+        &s,
+        &["wrap", "broken.json", "--write"],
+        Some(&json),
+        &["mcpjail: error: broken.json:3:26: invalid JSON: Expected comma"],
+    );
+    refused(
+        &s,
+        &["unwrap", "broken.json", "--write"],
+        Some(&json),
+        &["broken.json:3:26"],
+    );
+    let toml = s.put(
+        "config.toml",
+        b"[mcp_servers.a]\ncommand = \"x\nargs = []\n",
+    );
+    refused(
+        &s,
+        &["wrap", "config.toml", "--write"],
+        Some(&toml),
+        &["mcpjail: error: config.toml:2:", "invalid TOML"],
+    );
+    refused(&s, &["wrap", "--client", "netscape"], None, &["netscape"]);
+    refused(
+        &s,
+        &["wrap", "--client", "windsurf"],
+        None,
+        &[
+            "no Windsurf config file found; looked for",
+            ".codeium/windsurf/mcp_config.json",
+        ],
+    );
+    let good = s.put(
+        "good.json",
+        br#"{"mcpServers": {"a": {"command": "npx", "args": ["-y", "pkg"]}}}"#,
+    );
+    refused(
+        &s,
+        &["wrap", "good.json", "--server", "nope", "--write"],
+        Some(&good),
+        &["--server: no server named `nope` in good.json; the servers there are: a"],
+    );
+    refused(
+        &s,
+        &["unwrap", "good.json", "--server", "nope", "--write"],
+        Some(&good),
+        &["no server named `nope`"],
+    );
+    refused(
+        &s,
+        &["wrap", "good.json", "--profile", "nope=node", "--write"],
+        Some(&good),
+        &["--profile: no server named `nope`"],
+    );
+    refused(
+        &s,
+        &[
+            "wrap",
+            "good.json",
+            "--profile",
+            "a=no-such-profile",
+            "--write",
+        ],
+        Some(&good),
+        &["--profile a=no-such-profile", "no-such-profile"],
+    );
+    refused(
+        &s,
+        &["wrap", "good.json", "--pin", "a=latest", "--write"],
+        Some(&good),
+        &["--pin a=latest: `latest` is not an exact version of pkg"],
+    );
+    refused(
+        &s,
+        &["wrap", "--pin", "good.json"],
+        Some(&good),
+        &[
+            "mcpjail: error: give a CONFIG file or --client NAME; --pin takes a server name, so put CONFIG before --pin",
+        ],
+    );
+    refused(
+        &s,
+        &[
+            "wrap",
+            "good.json",
+            "--server",
+            "a",
+            "--pin",
+            "b",
+            "--write",
+        ],
+        Some(&good),
+        &["--pin: no server named `b`"],
+    );
+    let two = s.put(
+        "two.json",
+        br#"{"mcpServers": {"a": {"command": "x"}, "r": {"url": "https://x/mcp"}}}"#,
+    );
+    refused(
+        &s,
+        &["wrap", "two.json", "--server", "a", "--profile", "r=node"],
+        Some(&two),
+        &["--profile r: `r` is not among the servers given with --server"],
+    );
+    refused(
+        &s,
+        &["wrap", "two.json", "--pin", "r=1.0.0"],
+        Some(&two),
+        &["--pin r: `r` is not a server the client starts; there is nothing to pin"],
+    );
+    refused(
+        &s,
+        &["wrap", "two.json", "--pin", "a=1.0.0"],
+        Some(&two),
+        &["--pin a: `a` does not run a package through npx, uvx or pipx"],
+    );
+    let none = s.put("other.json", br#"{"editor.fontSize": 14}"#);
+    refused(
+        &s,
+        &["wrap", "other.json"],
+        Some(&none),
+        &["other.json: no MCP server section found"],
+    );
+    let array = s.put("array.json", b"[1, 2]");
+    refused(
+        &s,
+        &["wrap", "array.json"],
+        Some(&array),
+        &["array.json: the top level is not a JSON object"],
+    );
+    refused(
+        &s,
+        &["wrap"],
+        None,
+        &["give a CONFIG file or --client NAME"],
+    );
+    refused(
+        &s,
+        &["unwrap", "good.json", "--client", "zed"],
+        Some(&good),
+        &["cannot be used with"],
+    );
+}
+
+/// A fake npm cache with `@modelcontextprotocol/server-memory` 2026.8.31 in it.
+fn npx_cache(home: &Path) {
+    let pkg = home.join(".npm/_npx/1a2b3c4d5e6f/node_modules/@modelcontextprotocol/server-memory");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(
+        pkg.join("package.json"),
+        r#"{"name": "@modelcontextprotocol/server-memory", "version": "2026.8.31"}"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn unpinned_packages_are_reported_and_pinned() {
+    let s = Setup::new();
+    npx_cache(&s.home);
+    let config = r#"{"mcpServers": {
+  "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@latest"]},
+  "time": {"command": "uvx", "args": ["mcp-server-time", "--local-timezone=UTC"]},
+  "git": {"command": "uvx", "args": ["mcp-server-git==2026.10.19"]}
+}}"#;
+    let path = s.put("c.json", config.as_bytes());
+
+    // Without --pin: a warning per unpinned package, on stderr and in the diff.
+    let out = s.run(&["wrap", "c.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    for w in [
+        "`memory` runs @modelcontextprotocol/server-memory through npx without an exact version (@latest)",
+        "(the local cache has 2026.8.31)",
+        "`time` runs mcp-server-time through uvx without an exact version (no version)",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("# warning: ") && l.contains(w)),
+            "{stdout}"
+        );
+        assert!(stderr.contains(w), "{stderr}");
+    }
+    assert!(!stdout.contains("`git`"), "{stdout}");
+
+    // --pin: the cached version for memory; time has none cached, so it is only reported.
+    let out = s.run(&["wrap", "c.json", "--pin", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        got.contains(r#""@modelcontextprotocol/server-memory@2026.8.31""#),
+        "{got}"
+    );
+    assert!(
+        got.contains(r#""mcp-server-time", "--local-timezone=UTC""#),
+        "{got}"
+    );
+    assert!(
+        text(&out.stderr).contains("time: no version of mcp-server-time in the local cache"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An explicit version pins an already wrapped entry too.
+    let out = s.run(&["wrap", "c.json", "--pin", "time=2026.10.19", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert!(got.contains(r#""mcp-server-time==2026.10.19""#), "{got}");
+
+    // Naming a server whose version is nowhere to be found is an error.
+    let s2 = Setup::new();
+    let p2 = s2.put("c.json", config.as_bytes());
+    refused(
+        &s2,
+        &["wrap", "c.json", "--pin", "time", "--write"],
+        Some(&p2),
+        &["--pin time: no version of mcp-server-time in the local cache"],
+    );
+
+    // unwrap keeps the pins: they are a change of their own.
+    let out = s.run(&["unwrap", "c.json", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert!(got.contains(
+        r#""memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}"#
+    ), "{got}");
+}
