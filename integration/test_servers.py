@@ -379,7 +379,7 @@ class InspectorCli(unittest.TestCase):
         binary = NODE_MODULES / ".bin" / "mcp-inspector"
         require(binary.exists(), "the MCP Inspector (npm @modelcontextprotocol/inspector)")
         env = {**os.environ, "MCP_CATALOG_PATH": str(scratch() / "catalog.json")}
-        r = subprocess.run([str(binary), "--cli", *args, MCPJAIL, "run", *target], capture_output=True, text=True,
+        r = subprocess.run([str(binary), "--cli", *args, "--", MCPJAIL, "run", *target], capture_output=True, text=True,
                            timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return json.loads(r.stdout)
@@ -401,7 +401,9 @@ class InspectorCli(unittest.TestCase):
             servers["sqlite"] = [str(PY_SQLITE_BIN / "mcp-server-sqlite"), "--db-path", str(d / "x.db")]
         for profile, cmd in servers.items():
             with self.subTest(profile=profile):
-                out = self.inspector("--method", "tools/list", target=["-p", profile, "--", *cmd])
+                # The inspector hands `-e` variables to the server it starts, that is mcpjail.
+                extra = ["-e", "BRAVE_API_KEY=test-key"] if profile == "brave-search" else []
+                out = self.inspector("--method", "tools/list", *extra, target=["-p", profile, "--", *cmd])
                 self.assertGreater(len(out["tools"]), 0, out)
 
     def test_calls_a_tool(self):

@@ -55,6 +55,26 @@ for l in sys.stdin:
   done < "$SHARED/tests.txt"
 fi
 
+# Real MCP servers through mcpjail, driven by the official MCP Python SDK and the Inspector CLI.
+DEPS="${MCPJAIL_DEPS:-/opt/mcpjail-deps}"
+integration() {
+  (cd "$SHARED/integration" && "$@" env MCPJAIL_BIN="$SHARED/mcpjail-release" MCPJAIL_DEPS="$DEPS" \
+    MCPJAIL_PROBE="$SHARED/probe" "$DEPS/python/bin/python" -m unittest -v test_servers)
+}
+if [ -x "$DEPS/python/bin/python" ]; then
+  cp -r integration "$SHARED/integration"
+  chmod -R a+rX "$SHARED/integration"
+  step "integration: real servers and clients as $(id -un)"
+  integration
+  if [ "$(id -u)" = 0 ]; then
+    step "integration: real servers and clients as $TEST_USER"
+    integration as_user
+  fi
+else
+  echo "WARNING: no integration dependencies in $DEPS (run integration/setup.sh); skipped"
+  [ "$CI" = true ] && exit 1
+fi
+
 # The conformance battery: an independent set of escape probes judged from the host.
 CONF=""
 for c in "${MCPJAIL_CONFORMANCE_DIR:-}" ../shared/conformance /work/shared/conformance; do
