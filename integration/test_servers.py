@@ -354,6 +354,32 @@ class Sqlite(unittest.TestCase):
         self.assertRegex(attach.lower(), "unable to open|error", attach)
 
 
+class Playwright(unittest.TestCase):
+    def test_browses_an_allowed_page_and_nothing_else(self):
+        require(os.path.exists("/usr/bin/chromium"), "Chromium (apt install chromium; .ci/run installs it)")
+        page = "<html><head><title>Sandboxed page</title></head><body><h1>Hello from the host</h1></body></html>"
+        web = HostHttp({"/": ("text/html", page)})
+        d = scratch()
+        prof = write_profile(d, "playwright-test", (
+            "extends: [playwright]\n"
+            f"network:\n  allow: [\"{ALLOWED}:{web.port}\"]\n  allow_private: [127.0.0.0/8]\n"))
+        s = Session(["node", str(NODE_MODULES / "@playwright" / "mcp" / "cli.js")], profile=prof)
+
+        async def go():
+            async with s.open() as c:
+                good = text_of(await c.call_tool("browser_navigate", {"url": f"http://{ALLOWED}:{web.port}/"}))
+                bad = text_of(await c.call_tool("browser_navigate", {"url": f"http://{OTHER}:{web.port}/"}))
+                return good, bad
+
+        (good, err), (bad, _) = run(go())
+        self.assertFalse(err, good + s.stderr())
+        self.assertIn("Page Title: Sandboxed page", good)
+        self.assertNotIn("Sandboxed page", bad)
+        self.assertTrue(all(h.startswith(ALLOWED) for h, _, _ in web.requests), web.requests)
+        self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
+        web.close()
+
+
 class Inference(unittest.TestCase):
     def test_the_profile_is_chosen_from_the_command(self):
         cases = [
@@ -396,6 +422,7 @@ class InspectorCli(unittest.TestCase):
             "time": [str(PY_BIN / "mcp-server-time")],
             "git": [str(PY_BIN / "mcp-server-git")],
             "fetch": [str(PY_BIN / "mcp-server-fetch")],
+            "playwright": ["node", str(NODE_MODULES / "@playwright" / "mcp" / "cli.js")],
         }
         if (PY_SQLITE_BIN / "mcp-server-sqlite").exists():
             servers["sqlite"] = [str(PY_SQLITE_BIN / "mcp-server-sqlite"), "--db-path", str(d / "x.db")]

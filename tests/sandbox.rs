@@ -456,3 +456,51 @@ fn process_limit_holds_for_root_too() {
     let n: i32 = out.trim_start_matches("FORKED ").parse().unwrap();
     assert!(n < 20, "forked {n} processes under a limit of 20");
 }
+
+#[test]
+fn with_unix_sockets_the_sandbox_sees_only_granted_paths() {
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    let listed = dir.join("listed.sock");
+    let unlisted = dir.join("unlisted.sock");
+    let l1 = UnixListener::bind(&listed).unwrap();
+    let l2 = UnixListener::bind(&unlisted).unwrap();
+    l1.set_nonblocking(true).unwrap();
+    l2.set_nonblocking(true).unwrap();
+    let prof = profile(
+        &dir,
+        "sockets",
+        &format!(
+            "extends: [default]\nnetwork:\n  unix: [/tmp, \"{}\"]\n",
+            listed.display()
+        ),
+    );
+    let p = prof.to_str().unwrap();
+    // Sockets of its own in the private /tmp work.
+    assert_eq!(
+        probe_line(&["-p", p], &["unix-self", "/tmp/own.sock"]),
+        "OK ok"
+    );
+    // A listed host socket is reachable; an unlisted one does not even exist inside.
+    assert_eq!(
+        probe_line(&["-p", p], &["unix", listed.to_str().unwrap(), "hi"]),
+        "OK sent"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(l1.accept().is_ok(), "the listed socket got no connection");
+    assert_eq!(
+        probe_line(&["-p", p], &["unix", unlisted.to_str().unwrap(), "hi"]),
+        "ERR ENOENT No such file or directory"
+    );
+    assert!(l2.accept().is_err());
+    // Nor does the rest of the host: /run, /root, /etc/shadow are gone, not just closed.
+    for gone in ["/run", "/etc/shadow", "/var/lib"] {
+        assert_eq!(
+            probe_line(&["-p", p], &["ls", gone]),
+            "ERR ENOENT No such file or directory",
+            "{gone}"
+        );
+    }
+    // Granted system paths are there as usual.
+    assert!(probe_line(&["-p", p], &["read", "/etc/passwd"]).starts_with("OK "));
+}

@@ -200,7 +200,8 @@ fn wrapped_servers_answer_initialize_and_tools_list() {
         assert_eq!(args[0], "run", "{name}: {args:?}");
         // The server's own built-in profile, chosen from its command.
         assert!(
-            args.windows(2).any(|w| (w[0] == "-p" || w[0] == "--profile") && w[1] == *name),
+            args.windows(2)
+                .any(|w| (w[0] == "-p" || w[0] == "--profile") && w[1] == *name),
             "{name}: not wrapped with its own profile: {args:?}"
         );
         let env: Vec<(String, String)> = entry["env"]

@@ -110,6 +110,9 @@ pub struct FsRule {
     /// The path as the first grant wrote it (after variables), when that differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written: Option<PathBuf>,
+    /// Every path, as written, that grants this file.
+    #[serde(skip)]
+    pub aliases: Vec<PathBuf>,
     pub rights: Rights,
     pub kind: Kind,
     pub placement: Placement,
@@ -186,6 +189,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                 plan.rules.push(FsRule {
                     path: g.path.clone(),
                     written: None,
+                    aliases: Vec::new(),
                     rights: Rights::default(),
                     kind: Kind::Dir,
                     placement: Placement::Private,
@@ -198,12 +202,16 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             let r = &mut plan.rules[idx];
             r.rights = r.rights.union(g.rights);
             r.from.push(from);
+            if !r.aliases.contains(&g.path) {
+                r.aliases.push(g.path.clone());
+            }
             continue;
         }
         let fd = match open(&g.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
                 plan.rules.push(FsRule {
+                    aliases: vec![g.path.clone()],
                     path: g.path,
                     written: None,
                     rights: g.rights,
@@ -273,6 +281,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                     None => {
                         plan.rules.push(FsRule {
                             written: (canon != g.path).then(|| g.path.clone()),
+                            aliases: Vec::new(),
                             path: canon.clone(),
                             rights: Rights::default(),
                             kind,
@@ -295,6 +304,9 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
         let r = &mut plan.rules[idx];
         r.rights = r.rights.union(g.rights);
         r.from.push(from);
+        if !r.aliases.contains(&g.path) {
+            r.aliases.push(g.path);
+        }
     }
 
     // Bind only the outermost of nested host paths under /tmp or /dev/shm.

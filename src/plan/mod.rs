@@ -204,6 +204,9 @@ pub struct Plan {
     pub pids_cgroup: Option<u64>,
     /// Size limit of the private /tmp and /dev/shm, in bytes (the kernel's default when unset).
     pub tmp_size: Option<u64>,
+    /// The sandbox sees a root made only of the granted paths (because it may use Unix
+    /// sockets: then host sockets must not even be reachable by path).
+    pub granted_view: bool,
     pub env: Vec<env::EnvVar>,
     pub kernel: Kernel,
     /// Protections that are not in force (only with --best-effort).
@@ -421,6 +424,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             crate::profile::validate::mode_name(network.mode)
         )));
     }
+    let granted_view = !network.unix.is_empty();
     let seccomp = build_seccomp(&profile, &network, &kernel, &mut gaps)?;
     let landlock = build_landlock(&kernel, &network, &mut gaps);
     let namespaces = build_namespaces(&kernel, &network);
@@ -456,6 +460,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         limits,
         pids_cgroup,
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
+        granted_view,
         env,
         kernel,
         not_enforced: gaps,
@@ -708,16 +713,6 @@ fn build_network(
             what: "TCP port restrictions in network mode host (listening is denied unless network.bind lists the port; connecting is limited to network.connect)".into(),
             why: format!("they need Landlock ABI 4 (Linux 6.7); this kernel has ABI {}", kernel.landlock_abi),
             fix: Some("use network mode none".into()),
-        });
-    }
-    if !unix.is_empty() && kernel.landlock_abi < 9 {
-        gaps.push(Gap {
-            what: "network.unix (connecting only to the listed Unix sockets)".into(),
-            why: format!(
-                "limiting which pathname sockets may be connected needs Landlock ABI 9 (Linux 7.1); this kernel has ABI {}, so every socket the server can reach by path would be allowed",
-                kernel.landlock_abi
-            ),
-            fix: Some("remove network.unix so that Unix sockets stay denied".into()),
         });
     }
     Ok(Network {

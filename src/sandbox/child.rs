@@ -8,16 +8,15 @@ use landlock::{PathBeneath, PathFd, RulesetCreatedAttr};
 
 use super::prepare::Prepared;
 use super::{FORWARDED, Failure, Step};
-use crate::plan::fs::Kind;
 
-fn errno() -> i32 {
+pub(super) fn errno() -> i32 {
     std::io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
 }
 
 /// Reports a failed step to the parent and exits.
-fn fail(status: RawFd, step: Step, index: u32, err: i32) -> ! {
+pub(super) fn fail(status: RawFd, step: Step, index: u32, err: i32) -> ! {
     let rec = Failure::encode(step, index, err);
     // SAFETY: writes a 12-byte stack buffer to a pipe (atomic below PIPE_BUF); _exit never
     // returns and runs no destructors or atexit handlers.
@@ -28,7 +27,7 @@ fn fail(status: RawFd, step: Step, index: u32, err: i32) -> ! {
 }
 
 /// Runs `f` (a libc call returning -1 on error) and fails `step` if it does.
-fn check(status: RawFd, step: Step, index: u32, r: libc::c_long) {
+pub(super) fn check(status: RawFd, step: Step, index: u32, r: libc::c_long) {
     if r < 0 {
         fail(status, step, index, errno());
     }
@@ -65,7 +64,7 @@ fn write_file(status: RawFd, step: Step, path: &CStr, data: &[u8]) {
 }
 
 #[allow(clippy::too_many_arguments)] // mirrors mount(2), plus the step to report
-fn mount(
+pub(super) fn mount(
     status: RawFd,
     step: Step,
     index: u32,
@@ -136,159 +135,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     }
 
     if let Some(m) = &mut p.mounts {
-        mount(
-            status,
-            Step::MountPrivate,
-            0,
-            c"none",
-            c"/",
-            None,
-            libc::MS_REC | libc::MS_PRIVATE,
-            None,
-        );
-        // Host paths under /tmp and /dev/shm are copied out, as detached mounts, before the
-        // private instances cover them.
-        for (i, b) in m.binds.iter_mut().enumerate() {
-            // SAFETY: open_tree with a NUL-terminated path and integer flags.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_open_tree,
-                    libc::AT_FDCWD,
-                    b.target.as_ptr(),
-                    (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32)
-                        as libc::c_uint,
-                )
-            };
-            check(status, Step::BindIntoPrivate, i as u32, fd);
-            b.tree_fd = fd as RawFd;
-        }
-        let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV;
-        if let Some(opts) = &m.private_tmp {
-            mount(
-                status,
-                Step::MountTmp,
-                0,
-                c"tmpfs",
-                c"/tmp",
-                Some(c"tmpfs"),
-                tmpfs_flags,
-                Some(opts),
-            );
-        }
-        if let Some(opts) = &m.private_shm {
-            mount(
-                status,
-                Step::MountShm,
-                0,
-                c"tmpfs",
-                c"/dev/shm",
-                Some(c"tmpfs"),
-                tmpfs_flags,
-                Some(opts),
-            );
-        }
-        for (i, b) in m.binds.iter().enumerate() {
-            // SAFETY: NUL-terminated paths; mkdir/open/close/move_mount take no other pointers.
-            unsafe {
-                for parent in &b.parents {
-                    if libc::mkdir(parent.as_ptr(), 0o755) < 0 && errno() != libc::EEXIST {
-                        fail(status, Step::BindIntoPrivate, i as u32, errno());
-                    }
-                }
-                if b.dir {
-                    if libc::mkdir(b.target.as_ptr(), 0o755) < 0 && errno() != libc::EEXIST {
-                        fail(status, Step::BindIntoPrivate, i as u32, errno());
-                    }
-                } else {
-                    let fd = libc::open(
-                        b.target.as_ptr(),
-                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                        0o644,
-                    );
-                    if fd < 0 {
-                        fail(status, Step::BindIntoPrivate, i as u32, errno());
-                    }
-                    libc::close(fd);
-                }
-                let r = libc::syscall(
-                    libc::SYS_move_mount,
-                    b.tree_fd,
-                    c"".as_ptr(),
-                    libc::AT_FDCWD,
-                    b.target.as_ptr(),
-                    libc::MOVE_MOUNT_F_EMPTY_PATH,
-                );
-                check(status, Step::BindIntoPrivate, i as u32, r);
-                libc::close(b.tree_fd);
-            }
-        }
-        for (i, (target, staging, content)) in m.replace.iter().enumerate() {
-            // SAFETY: NUL-terminated paths and a valid buffer; the fd is closed on every path.
-            unsafe {
-                let fd = libc::open(
-                    staging.as_ptr(),
-                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o644,
-                );
-                if fd < 0 {
-                    fail(status, Step::Resolver, i as u32, errno());
-                }
-                let bytes = content.as_bytes();
-                let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-                libc::close(fd);
-                if n < 0 {
-                    fail(status, Step::Resolver, i as u32, errno());
-                }
-            }
-            mount(
-                status,
-                Step::Resolver,
-                i as u32,
-                staging,
-                target,
-                None,
-                libc::MS_BIND,
-                None,
-            );
-            // SAFETY: NUL-terminated path; the bind mount keeps the file alive.
-            unsafe { libc::unlink(staging.as_ptr()) };
-        }
-        if m.proc {
-            mount(
-                status,
-                Step::MountProc,
-                0,
-                c"proc",
-                c"/proc",
-                Some(c"proc"),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                None,
-            );
-        }
-        for (i, (path, kind)) in m.hides.iter().enumerate() {
-            match kind {
-                Kind::Dir => mount(
-                    status,
-                    Step::Hide,
-                    i as u32,
-                    c"tmpfs",
-                    path,
-                    Some(c"tmpfs"),
-                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    Some(c"size=4k,nr_inodes=2,mode=0555"),
-                ),
-                Kind::File => mount(
-                    status,
-                    Step::Hide,
-                    i as u32,
-                    c"/dev/null",
-                    path,
-                    None,
-                    libc::MS_BIND,
-                    None,
-                ),
-            }
-        }
+        m.apply(status);
     }
 
     // SAFETY: NUL-terminated path.

@@ -7,6 +7,7 @@
 //! pipe; EOF on that pipe means the server's execve succeeded.
 
 mod child;
+pub mod mounts;
 pub mod prepare;
 
 pub use child::run;
@@ -22,11 +23,13 @@ pub enum Step {
     UidMap,
     GidMap,
     MountPrivate,
+    MountRoot,
     MountTmp,
     MountShm,
     BindIntoPrivate,
     MountProc,
     Hide,
+    PivotRoot,
     Chdir,
     Loopback,
     Resolver,
@@ -46,18 +49,20 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 27] = [
+    const ALL: [Step; 29] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
         Step::UidMap,
         Step::GidMap,
         Step::MountPrivate,
+        Step::MountRoot,
         Step::MountTmp,
         Step::MountShm,
         Step::BindIntoPrivate,
         Step::MountProc,
         Step::Hide,
+        Step::PivotRoot,
         Step::Chdir,
         Step::Loopback,
         Step::Resolver,
@@ -89,11 +94,13 @@ impl Step {
             Step::UidMap => "failed to write the user namespace's uid map",
             Step::GidMap => "failed to write the user namespace's gid map",
             Step::MountPrivate => "failed to make the mount namespace private",
+            Step::MountRoot => "failed to assemble the sandbox's root from the granted paths",
             Step::MountTmp => "failed to mount the private /tmp",
             Step::MountShm => "failed to mount the private /dev/shm",
             Step::BindIntoPrivate => "failed to bind a granted path into the private /tmp",
             Step::MountProc => "failed to mount the sandbox's own /proc",
             Step::Hide => "failed to hide a path",
+            Step::PivotRoot => "failed to switch to the sandbox's root",
             Step::Chdir => "failed to enter the working directory",
             Step::Loopback => "failed to bring up loopback in the network namespace",
             Step::Resolver => {

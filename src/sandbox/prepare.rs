@@ -13,6 +13,7 @@ use landlock::{
 };
 use thiserror::Error;
 
+use super::mounts::Mounts;
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement};
 use crate::profile::NetworkMode;
@@ -23,28 +24,6 @@ pub enum PrepareError {
     Landlock(#[from] RulesetError),
     #[error("a path or argument contains a NUL byte: {0:?}")]
     Nul(String),
-}
-
-/// A host path bind-mounted into the private /tmp or /dev/shm.
-pub struct Bind {
-    /// The path, which is also where it is mounted inside the private instance.
-    pub target: CString,
-    pub dir: bool,
-    /// Parent directories to create inside the private mount, outermost first.
-    pub parents: Vec<CString>,
-    /// Set by the child: a detached copy of the path's mount, taken before /tmp is covered.
-    pub tree_fd: RawFd,
-}
-
-pub struct Mounts {
-    pub private_tmp: Option<CString>,
-    /// Proxy mode: files that replace /etc/resolv.conf and /etc/hosts, so that every name is
-    /// looked up through the proxy's DNS responder: (target, staging path in /tmp, content).
-    pub replace: Vec<(CString, CString, CString)>,
-    pub private_shm: Option<CString>,
-    pub proc: bool,
-    pub binds: Vec<Bind>,
-    pub hides: Vec<(CString, Kind)>,
 }
 
 pub struct Prepared {
@@ -121,72 +100,7 @@ impl Prepared {
         };
 
         let mounts = if full {
-            let mut binds = Vec::new();
-            for &i in &plan.filesystem.binds {
-                let r = &plan.filesystem.rules[i];
-                let root = if r.path.starts_with("/dev/shm") {
-                    "/dev/shm"
-                } else {
-                    "/tmp"
-                };
-                let mut parents = Vec::new();
-                let mut acc = PathBuf::from(root);
-                if let Ok(rel) = r.path.strip_prefix(root) {
-                    let comps: Vec<_> = rel.components().collect();
-                    for c in comps.iter().take(comps.len().saturating_sub(1)) {
-                        acc.push(c);
-                        parents.push(cpath(&acc)?);
-                    }
-                }
-                binds.push(Bind {
-                    target: cpath(&r.path)?,
-                    dir: r.kind == Kind::Dir,
-                    parents,
-                    tree_fd: -1,
-                });
-            }
-            let tmp_opts = |mode: &str| -> Result<CString, PrepareError> {
-                let mut o = format!("mode={mode}");
-                if let Some(size) = plan.tmp_size {
-                    o.push_str(&format!(",size={size}"));
-                }
-                cstr(o.as_bytes())
-            };
-            let mut replace = Vec::new();
-            if plan.network.proxy.is_some() {
-                for (target, staging, content) in [
-                    (
-                        "/etc/resolv.conf",
-                        "/tmp/.mcpjail-resolv.conf",
-                        crate::proxy::RESOLV_CONF,
-                    ),
-                    ("/etc/hosts", "/tmp/.mcpjail-hosts", crate::proxy::HOSTS),
-                ] {
-                    if Path::new(target).exists() {
-                        replace.push((
-                            cstr(target.as_bytes())?,
-                            cstr(staging.as_bytes())?,
-                            cstr(content.as_bytes())?,
-                        ));
-                    }
-                }
-            }
-            Some(Mounts {
-                replace,
-                private_tmp: Some(tmp_opts("1777")?),
-                private_shm: Path::new("/dev/shm")
-                    .is_dir()
-                    .then(|| tmp_opts("1777"))
-                    .transpose()?,
-                proc: true,
-                binds,
-                hides: plan
-                    .filesystem
-                    .hide
-                    .iter()
-                    .map(|h| Ok((cpath(&h.path)?, h.kind)))
-                    .collect::<Result<_, PrepareError>>()?,
-            })
+            Some(Mounts::plan(plan, plan.granted_view)?)
         } else {
             None
         };
@@ -198,9 +112,14 @@ impl Prepared {
         };
         // The replaced resolver files are new files: they need rules of their own.
         if let Some(m) = &mounts {
-            for (target, _, _) in &m.replace {
+            for r in &m.replace {
                 let read = crate::plan::fs::Rights::READ.access(abi, false);
-                private_rules.push((PathBuf::from(target.to_string_lossy().into_owned()), read));
+                let target = r.target.to_string_lossy().into_owned();
+                let inside = target
+                    .strip_prefix("/tmp")
+                    .filter(|_| plan.granted_view)
+                    .unwrap_or(&target);
+                private_rules.push((PathBuf::from(inside), read));
             }
         }
         let proxy = match (&plan.network.proxy, full) {

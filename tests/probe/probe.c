@@ -308,6 +308,21 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "udp")) return cmd_udp(a1, atoi(a2), a3);
     if (!strcmp(c, "bind")) return cmd_bind(atoi(a1));
     if (!strcmp(c, "unix")) return cmd_unix(a1, a2);
+    if (!strcmp(c, "unix-self")) {
+        /* A server and a client of our own on a pathname socket. */
+        int l = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (l < 0) return result(0, NULL);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        strncpy(a.sun_path, a1, sizeof a.sun_path - 1);
+        unlink(a1);
+        if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0) return result(0, NULL);
+        int c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(c2, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+        int s2 = accept(l, NULL, NULL);
+        char b[3] = {0};
+        if (write(c2, "ok", 2) != 2 || read(s2, b, 2) != 2) return result(0, NULL);
+        return result(1, b);
+    }
     if (!strcmp(c, "socketpair")) {
         int sv[2];
         return result(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "pair");
