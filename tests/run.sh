@@ -70,6 +70,9 @@ if [ -x "$DEPS/python/bin/python" ]; then
     step "integration: real servers and clients as $TEST_USER"
     integration as_user
   fi
+  step "time to initialize each server, bare and under mcpjail"
+  (cd "$SHARED/integration" && MCPJAIL_BIN="$SHARED/mcpjail-release" MCPJAIL_DEPS="$DEPS" \
+    "$DEPS/python/bin/python" timing.py "${MCPJAIL_TIMING_RUNS:-3}")
 else
   echo "WARNING: no integration dependencies in $DEPS (run integration/setup.sh); skipped"
   [ "$CI" = true ] && exit 1
