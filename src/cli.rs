@@ -37,6 +37,8 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ProfilesAction>,
     },
+    /// Print the JSON Schema of the profile format (for editors)
+    Schema,
     /// Show what this kernel and user can enforce, and what degrades
     Doctor {
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -158,6 +160,7 @@ pub fn main() -> i32 {
         Command::Check { profiles } => crate::commands::check(&profiles),
         Command::Profiles { action } => crate::commands::profiles(action),
         Command::Doctor { format } => crate::doctor::run(format),
+        Command::Schema => crate::commands::schema(),
         Command::Wrap(args) => crate::wrap::wrap(args),
         Command::Unwrap(args) => crate::wrap::unwrap(args),
     }

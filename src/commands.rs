@@ -199,3 +199,14 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
         },
     }
 }
+
+/// The JSON Schema of the profile format, as the parser accepts it.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(crate::profile::RawProfile);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+pub fn schema() -> i32 {
+    let _ = std::io::stdout().write_all(schema_json().as_bytes());
+    0
+}

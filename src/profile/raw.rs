@@ -5,12 +5,18 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Default, Clone, Deserialize)]
+/// An mcpjail profile: what one MCP server may do.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "mcpjail profile")]
 pub struct RawProfile {
+    /// What the profile is for, and what it grants and why.
     pub description: Option<String>,
+    /// Profiles merged before this one, in order (names or paths): lists append, scalars
+    /// override.
     pub extends: Option<Vec<String>>,
     pub filesystem: Option<RawFilesystem>,
     pub network: Option<RawNetwork>,
@@ -20,19 +26,28 @@ pub struct RawProfile {
     pub limits: Option<RawLimits>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+/// Paths are absolute or start with a variable: ${HOME}, ${CWD}, ${TMPDIR}, ${XDG_CONFIG_HOME},
+/// ${XDG_CACHE_HOME}, ${XDG_DATA_HOME}, ${XDG_STATE_HOME}, ${PROFILE_DIR}, ${STATE_DIR}. A
+/// missing path is skipped; a leading `!` requires it.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFilesystem {
+    /// Read files and list directories, recursively.
     pub read: Option<Vec<String>>,
+    /// Read, create, modify and delete, recursively.
     pub write: Option<Vec<String>>,
+    /// Execute (and read), recursively.
     pub exec: Option<Vec<String>>,
+    /// What to grant to existing paths named in the server's arguments.
     pub args: Option<ArgsAccess>,
+    /// Programs found on PATH: their install prefix becomes readable and executable.
     pub programs: Option<Vec<String>>,
+    /// Paths made invisible even where a parent directory is granted.
     pub hide: Option<Vec<String>>,
 }
 
 /// What `filesystem.args` grants to existing paths named on the server's command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArgsAccess {
     #[default]
@@ -45,22 +60,31 @@ pub enum ArgsAccess {
     WriteParent,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     pub mode: Option<NetworkMode>,
+    /// Proxy mode: hosts the server may reach (`example.com`, `*.example.com` for subdomains
+    /// only, an IP literal; optionally `:PORT`, else 443 and 80).
     pub allow: Option<Vec<String>>,
-    /// TCP ports; the range is checked by validation, which knows the line of each item.
+    /// Host mode: TCP ports the server may connect to (empty: any). The range is checked by
+    /// validation, which knows the line of each item.
+    #[schemars(inner(range(min = 1, max = 65535)))]
     pub connect: Option<Vec<i64>>,
+    /// Host mode: TCP ports the server may listen on (empty: none).
+    #[schemars(inner(range(min = 1, max = 65535)))]
     pub bind: Option<Vec<i64>>,
+    /// Pathname Unix sockets the server may connect to (`/tmp` for its own). When any is
+    /// listed, the sandbox's root holds only the granted paths.
     pub unix: Option<Vec<String>>,
+    /// Proxy mode: private, loopback or link-local ranges (CIDR) an allowed name may resolve to.
     pub allow_private: Option<Vec<String>>,
     /// Proxy mode: the address to use for a name (`IP` or `IP:PORT`), like /etc/hosts for
     /// the proxy alone.
     pub hosts: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// A private network namespace with only loopback.
@@ -72,16 +96,19 @@ pub enum NetworkMode {
     Host,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSyscalls {
+    /// Groups (`@default`, `@mount`, ...), syscall names, or argument rules such as
+    /// `ioctl(TIOCSTI)`.
     pub deny: Option<Vec<String>>,
+    /// Exceptions to `deny`.
     pub allow: Option<Vec<String>>,
     pub on_violation: Option<OnViolation>,
 }
 
 /// What the seccomp filter does when a denied system call is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnViolation {
     /// Fail the call with EPERM.
@@ -93,28 +120,39 @@ pub enum OnViolation {
     Log,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnv {
+    /// Variables passed from mcpjail's environment (`LC_*` matches a prefix); everything else
+    /// is removed.
     pub pass: Option<Vec<String>>,
+    /// Variables set for the server (values may use the path variables).
     pub set: Option<BTreeMap<String, String>>,
     /// Like `set`, but only when the variable is not passed from mcpjail's environment.
     pub default: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCapabilities {
+    /// Capabilities the server keeps (`CAP_NET_BIND_SERVICE`); all others are dropped.
     pub keep: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    /// Open file descriptors (RLIMIT_NOFILE).
+    #[schemars(range(min = 1))]
     pub open_files: Option<i64>,
+    /// Processes and threads of the sandbox (RLIMIT_NPROC; a pids cgroup for root).
+    #[schemars(range(min = 1))]
     pub processes: Option<i64>,
+    /// Whether the server may write core dumps.
     pub core_dumps: Option<bool>,
+    /// Largest file the server may write (bytes, or `64M`, `1G`).
     pub file_size: Option<SizeValue>,
+    /// Size of the private /tmp and /dev/shm (bytes, or `64M`, `1G`).
     pub tmp_size: Option<SizeValue>,
 }
 
@@ -142,6 +180,22 @@ impl SizeValue {
             format!(
                 "size {shown} is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
             )
+        })
+    }
+}
+
+impl JsonSchema for SizeValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size: a number of bytes, or a number with a K, M, G or T suffix",
+            "oneOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": "^\\s*[0-9]+\\s*[KkMmGgTt]?\\s*$"}
+            ]
         })
     }
 }
