@@ -26,6 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Run a server in the sandbox: mcpjail run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
     Run(RunArgs),
+    /// Run a server with file, exec and Unix-socket access observed instead of restricted,
+    /// and write a profile that grants what it used
+    Learn(LearnArgs),
+    /// Say whether a profile lets the server use a path, host, syscall or variable, and which
+    /// rule decides it
+    Explain(ExplainArgs),
     /// Validate profiles; errors name the file, line and column
     Check {
         /// Profile names or paths
@@ -84,10 +90,11 @@ fn parse_set_env(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.to_string()))
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// The profile and the command-line additions to it, shared by `run`, `learn` and `explain`.
+#[derive(Debug, Args, Clone)]
+pub struct SandboxArgs {
     /// Profile name (looked up in ~/.config/mcpjail/profiles, /etc/mcpjail/profiles, then the
-    /// built-ins) or path to a YAML file. Default: the built-in `default` profile
+    /// built-ins) or path to a YAML file. Default: inferred from the command, else `default`
     #[arg(short = 'p', long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
     /// Also let the server read PATH (recursively); may be repeated
@@ -108,12 +115,28 @@ pub struct RunArgs {
     /// Set a variable in the server's environment; may be repeated
     #[arg(long = "set-env", value_name = "NAME=VALUE", value_parser = parse_set_env)]
     pub set_env: Vec<(String, String)>,
-    /// Print what would be enforced and start nothing (exit 0 if it can be enforced here)
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Output format of --dry-run
-    #[arg(long, value_enum, default_value_t = Format::Text, requires = "dry_run")]
-    pub format: Format,
+}
+
+impl SandboxArgs {
+    /// The plan request for `command` with these options.
+    pub fn request(&self, command: Vec<OsString>) -> crate::plan::Request {
+        crate::plan::Request {
+            profile: self.profile.clone(),
+            command,
+            allow_read: self.allow_read.clone(),
+            allow_write: self.allow_write.clone(),
+            allow_exec: self.allow_exec.clone(),
+            allow_host: self.allow_host.clone(),
+            pass_env: self.pass_env.clone(),
+            set_env: self.set_env.clone(),
+            ..crate::plan::Request::default()
+        }
+    }
+}
+
+/// How the server is supervised and logged, shared by `run` and `learn`.
+#[derive(Debug, Args, Clone)]
+pub struct SuperviseArgs {
     /// Log level (logs go to stderr or --log-file)
     #[arg(long, value_enum, default_value_t = LogLevel::Warn, value_name = "LEVEL")]
     pub log_level: LogLevel,
@@ -129,12 +152,58 @@ pub struct RunArgs {
     /// Seconds a server has to exit after SIGTERM, SIGINT or SIGHUP before it is killed
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub stop_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub supervise: SuperviseArgs,
+    /// Print what would be enforced and start nothing (exit 0 if it can be enforced here)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of --dry-run
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "dry_run")]
+    pub format: Format,
     /// The server command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
-impl RunArgs {
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub supervise: SuperviseArgs,
+    /// Where to write the learned profile. Default:
+    /// ~/.config/mcpjail/profiles/learned-BASE.yaml, usable as `-p learned-BASE`
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The server command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The server command, for profiles whose grants depend on it (filesystem.args, the
+    /// command's own files); it takes the rest of the line, so put it last
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+    /// What to check: a path (optionally PATH:read, PATH:write or PATH:exec), HOST[:PORT],
+    /// bind:PORT, unix:PATH, env:NAME, or a syscall name or @group
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+impl SuperviseArgs {
     pub fn stop_timeout(&self) -> Duration {
         Duration::from_secs(self.stop_timeout)
     }
@@ -157,6 +226,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Run(args) => crate::commands::run(args),
+        Command::Learn(args) => crate::learn::run(args),
+        Command::Explain(args) => crate::explain::run(args),
         Command::Check { profiles } => crate::commands::check(&profiles),
         Command::Profiles { action } => crate::commands::profiles(action),
         Command::Doctor { format } => crate::doctor::run(format),

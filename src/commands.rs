@@ -6,7 +6,7 @@ use std::io::Write;
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
-use crate::plan::{self, Gap, Request, report};
+use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
 
 /// Prints `error: …: cause: cause` on stderr.
@@ -23,31 +23,28 @@ pub fn print_error(e: &dyn Error) {
     eprintln!("{msg}");
 }
 
-pub fn run(args: RunArgs) -> i32 {
-    if let Err(e) = crate::logging::init(args.log_level, args.log_format, args.log_file.as_deref())
-    {
+/// Opens the log destination; on failure prints why and returns the exit status.
+pub fn init_logging(s: &crate::cli::SuperviseArgs) -> Result<(), i32> {
+    crate::logging::init(s.log_level, s.log_format, s.log_file.as_deref()).map_err(|e| {
         eprintln!(
             "mcpjail: error: failed to open the log file {}: {e}",
-            args.log_file
+            s.log_file
                 .as_deref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         );
-        return 125;
+        125
+    })
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    if let Err(code) = init_logging(&args.supervise) {
+        return code;
     }
-    let req = Request {
-        profile: args.profile.clone(),
-        command: args.command.clone(),
-        allow_read: args.allow_read.clone(),
-        allow_write: args.allow_write.clone(),
-        allow_exec: args.allow_exec.clone(),
-        allow_host: args.allow_host.clone(),
-        pass_env: args.pass_env.clone(),
-        set_env: args.set_env.clone(),
-        // A dry run shows what would not be enforced instead of stopping at it.
-        best_effort: args.best_effort || args.dry_run,
-        dry_run: args.dry_run,
-    };
+    let mut req = args.sandbox.request(args.command.clone());
+    // A dry run shows what would not be enforced instead of stopping at it.
+    req.best_effort = args.supervise.best_effort || args.dry_run;
+    req.dry_run = args.dry_run;
     let loader = Loader::from_env();
     let mut plan = match plan::build(&req, &loader) {
         Ok(p) => p,
@@ -56,7 +53,7 @@ pub fn run(args: RunArgs) -> i32 {
             return e.exit_code();
         }
     };
-    plan.best_effort = args.best_effort;
+    plan.best_effort = args.supervise.best_effort;
     if plan.profile.inferred && !args.dry_run {
         eprintln!(
             "mcpjail: using profile `{}` ({}); pass -p to choose another",
@@ -75,7 +72,7 @@ pub fn run(args: RunArgs) -> i32 {
     for g in &plan.not_enforced {
         warn!(target: "mcpjail", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
     }
-    match crate::supervise::launch(plan, args.stop_timeout()) {
+    match crate::supervise::launch(plan, args.supervise.stop_timeout()) {
         Ok(code) => code,
         Err(e) => {
             print_error(&e);

@@ -61,6 +61,19 @@ pub struct Command {
     pub trees: Vec<Needed>,
 }
 
+impl Command {
+    /// No command: what `explain` plans with when it is given none.
+    pub fn none() -> Command {
+        Command {
+            path: PathBuf::new(),
+            argv: Vec::new(),
+            needed: Vec::new(),
+            script: None,
+            trees: Vec::new(),
+        }
+    }
+}
+
 /// Resolves `argv[0]`: a path if it contains `/`, else a search of `path_var`.
 /// `sandbox_path` is the PATH the server will see, used for `#!/usr/bin/env NAME`.
 pub fn resolve(

@@ -6,6 +6,7 @@
 pub mod command;
 pub mod env;
 pub mod fs;
+pub mod query;
 pub mod report;
 
 use std::ffi::{OsStr, OsString};
@@ -38,6 +39,11 @@ pub struct Request {
     pub best_effort: bool,
     /// Plan only: do not create the state directory.
     pub dry_run: bool,
+    /// Plan without a server command (`explain`): nothing is granted for one.
+    pub no_command: bool,
+    /// Observe mode (`learn`): file, exec and Unix-socket access is not restricted but
+    /// reported to mcpjail; everything else is as the profile says.
+    pub learn: bool,
 }
 
 #[derive(Debug, Error)]
@@ -125,6 +131,9 @@ pub struct ProfileInfo {
 #[derive(Debug, Serialize)]
 pub struct Network {
     pub mode: NetworkMode,
+    /// Where the mode is set, when a profile sets it.
+    #[serde(skip)]
+    pub mode_from: Option<String>,
     /// Host mode: TCP ports the server may connect to; empty means any.
     pub connect: Vec<u16>,
     /// Host mode: TCP ports it may listen on; empty means none.
@@ -149,13 +158,28 @@ pub struct Denied {
     pub name: &'static str,
     /// The deny entry that brought it in (`@default`, or the name itself).
     pub via: String,
+    /// Where that entry is written.
+    pub from: String,
     pub action: Action,
+}
+
+/// A member of a denied group that `syscalls.allow` lets through.
+#[derive(Debug, Serialize)]
+pub struct Lifted {
+    pub name: &'static str,
+    /// The deny entry it would otherwise fall under, and where that is written.
+    pub via: String,
+    /// The allow entry that lifts it, and where that is written.
+    pub by: String,
+    pub by_from: String,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Seccomp {
     pub on_violation: crate::profile::OnViolation,
     pub denied: Vec<Denied>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lifted: Vec<Lifted>,
     /// Always refused: syscalls through the i386 (`int 0x80`) and x32 ABIs.
     pub foreign_abi: &'static str,
     pub instructions: usize,
@@ -216,6 +240,12 @@ pub struct Plan {
     /// Shown by --dry-run and at info level.
     pub notes: Vec<String>,
     pub best_effort: bool,
+    /// Observe mode: the syscalls reported to mcpjail instead of restricted by Landlock.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<&'static str>,
+    /// The merged profile, with where each entry is written.
+    #[serde(skip)]
+    pub merged: Profile,
 }
 
 fn grant_error(e: fs::GrantError) -> PlanError {
@@ -284,12 +314,16 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .find(|v| v.name == "PATH")
         .map(|v| v.value.clone());
     let host_path = std::env::var_os("PATH");
-    let command = command::resolve(
-        &req.command,
-        &cwd,
-        host_path.as_deref(),
-        sandbox_path.as_deref(),
-    )?;
+    let command = if req.no_command && req.command.is_empty() {
+        Command::none()
+    } else {
+        command::resolve(
+            &req.command,
+            &cwd,
+            host_path.as_deref(),
+            sandbox_path.as_deref(),
+        )?
+    };
 
     let mut grants = Vec::new();
     let lists = [
@@ -424,8 +458,14 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             crate::profile::validate::mode_name(network.mode)
         )));
     }
-    let granted_view = !network.unix.is_empty();
-    let seccomp = build_seccomp(&profile, &network, &kernel, &mut gaps)?;
+    // Learning watches Unix-socket connects instead of hiding the host's sockets.
+    let granted_view = !network.unix.is_empty() && !req.learn;
+    let observed: Vec<&'static str> = if req.learn {
+        seccomp::OBSERVED.to_vec()
+    } else {
+        Vec::new()
+    };
+    let seccomp = build_seccomp(&profile, &network, &kernel, &observed, &mut gaps)?;
     let landlock = build_landlock(&kernel, &network, &mut gaps);
     let namespaces = build_namespaces(&kernel, &network);
     let capabilities = build_caps(&profile);
@@ -467,6 +507,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         warnings,
         notes,
         best_effort: req.best_effort,
+        observed,
+        merged: profile,
     })
 }
 
@@ -717,6 +759,7 @@ fn build_network(
     }
     Ok(Network {
         mode,
+        mode_from: profile.network.mode.as_ref().map(|e| e.origin.to_string()),
         connect,
         bind,
         unix,
@@ -728,51 +771,67 @@ fn build_seccomp(
     profile: &Profile,
     network: &Network,
     kernel: &Kernel,
+    observed: &[&'static str],
     gaps: &mut Vec<Gap>,
 ) -> Result<Seccomp, PlanError> {
     use crate::profile::validate::expand_entry;
     let on_violation = profile.syscalls.on_violation();
-    let lifted: Vec<Member> = profile
+    let lifting: Vec<(Member, &crate::profile::Entry<String>)> = profile
         .syscalls
         .allow
         .iter()
-        .flat_map(|e| expand_entry(&e.value))
+        .flat_map(|e| expand_entry(&e.value).into_iter().map(move |m| (m, e)))
         .collect();
-    let is_lifted = |m: &Member| {
-        lifted
+    let lifted_by = |m: &Member| {
+        lifting
             .iter()
-            .any(|l| l == m || (matches!(l, Member::Syscall(_)) && l.syscall() == m.syscall()))
+            .find(|(l, _)| l == m || (matches!(l, Member::Syscall(_)) && l.syscall() == m.syscall()))
+            .map(|(_, e)| *e)
     };
     let mut denied: Vec<Denied> = Vec::new();
+    let mut lifted: Vec<Lifted> = Vec::new();
     for e in &profile.syscalls.deny {
         for m in expand_entry(&e.value) {
-            if is_lifted(&m) || denied.iter().any(|d| d.name == m.name()) {
+            if denied.iter().any(|d| d.name == m.name()) || lifted.iter().any(|l| l.name == m.name())
+            {
+                continue;
+            }
+            if let Some(by) = lifted_by(&m) {
+                lifted.push(Lifted {
+                    name: m.name(),
+                    via: e.value.clone(),
+                    by: by.value.clone(),
+                    by_from: by.origin.to_string(),
+                });
                 continue;
             }
             denied.push(Denied {
                 name: m.name(),
                 via: e.value.clone(),
+                from: e.origin.to_string(),
                 action: seccomp::action_for(m, on_violation),
             });
         }
     }
-    if network.unix.is_empty() {
+    if network.unix.is_empty() && observed.is_empty() {
         let m = Member::Qualified(Qualified::SocketUnix);
         denied.push(Denied {
             name: m.name(),
             via: "network.unix is empty".into(),
+            from: format!("profile `{}` lists no network.unix path", profile.name),
             action: seccomp::action_for(m, on_violation),
         });
     }
-    let members: Vec<(Member, Action)> = denied
+    let mut members: Vec<(Member, Action)> = observed
         .iter()
-        .map(|d| {
-            let m = Qualified::from_name(d.name)
-                .map(Member::Qualified)
-                .unwrap_or(Member::Syscall(d.name));
-            (m, d.action)
-        })
+        .map(|&name| (Member::Syscall(name), Action::Notify))
         .collect();
+    members.extend(denied.iter().map(|d| {
+        let m = Qualified::from_name(d.name)
+            .map(Member::Qualified)
+            .unwrap_or(Member::Syscall(d.name));
+        (m, d.action)
+    }));
     let program = seccomp::compile(&members)?;
     if !kernel.seccomp_filter {
         gaps.push(Gap {
@@ -783,10 +842,12 @@ fn build_seccomp(
         });
     }
     denied.sort_by(|a, b| a.name.cmp(b.name));
+    lifted.sort_by(|a, b| a.name.cmp(b.name));
     Ok(Seccomp {
         on_violation,
         instructions: program.len(),
         denied,
+        lifted,
         foreign_abi: "refused (ENOSYS): i386 int 0x80 and x32 syscalls",
         program,
     })

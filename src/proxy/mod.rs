@@ -35,6 +35,7 @@ use serde::Serialize;
 use crate::hostspec::{Cidr, DEFAULT_PORTS, HostMatch, HostPattern};
 
 pub use serve::start;
+pub use upstream::{Refusal, resolve_v4};
 
 /// The resolver configuration and hosts file the sandbox sees in proxy mode.
 pub const RESOLV_CONF: &str = "# written by mcpjail: names resolve through its egress proxy\nnameserver 127.0.0.1\noptions attempts:2 timeout:2\n";

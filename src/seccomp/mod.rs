@@ -53,7 +53,37 @@ pub enum Action {
     Errno(u32),
     Kill,
     Log,
+    /// Observe mode: the call waits while mcpjail records it, then proceeds.
+    Notify,
 }
+
+/// The syscalls observe mode reports: every way to open, create, remove, rename or execute a
+/// file, and to connect a socket.
+pub const OBSERVED: [&str; 23] = [
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "execve",
+    "execveat",
+    "mkdir",
+    "mkdirat",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "mknod",
+    "mknodat",
+    "truncate",
+    "connect",
+    "bind",
+];
 
 impl Action {
     fn ret(self) -> u32 {
@@ -61,6 +91,7 @@ impl Action {
             Action::Errno(e) => libc::SECCOMP_RET_ERRNO | (e & libc::SECCOMP_RET_DATA),
             Action::Kill => libc::SECCOMP_RET_KILL_PROCESS,
             Action::Log => libc::SECCOMP_RET_LOG,
+            Action::Notify => SECCOMP_RET_USER_NOTIF,
         }
     }
 
@@ -83,6 +114,8 @@ pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
         _ => Action::for_violation(on_violation),
     }
 }
+
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 
 /// Answer to syscalls made through a foreign ABI.
 const FOREIGN_ABI: Action = Action::Errno(libc::ENOSYS as u32);
@@ -167,14 +200,23 @@ pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> 
             continue;
         };
         match member {
+            // A denial wins over observing the same call.
+            Member::Syscall(_) if action == Action::Notify => {
+                plain.entry(nr).or_insert(action);
+            }
             Member::Syscall(_) => {
                 plain.insert(nr, action);
             }
             Member::Qualified(q) => qualified.entry(nr).or_default().push((q, action)),
         }
     }
-    // A plain denial covers every qualified rule on the same syscall.
-    qualified.retain(|nr, _| !plain.contains_key(nr));
+    // A plain denial covers every qualified rule on the same syscall; an observed call keeps
+    // its qualified denials and is reported when none of them matches.
+    qualified.retain(|nr, _| plain.get(nr).is_none_or(|&a| a == Action::Notify));
+    let fallback: BTreeMap<u32, sock_filter> = qualified
+        .keys()
+        .filter_map(|nr| plain.remove(nr).map(|a| (*nr, stmt(BPF_RET_K, a.ret()))))
+        .collect();
 
     let mut prog = vec![
         stmt(BPF_LD_W_ABS, OFF_ARCH),
@@ -200,7 +242,7 @@ pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> 
         }
         // Argument rules clobber the accumulator, so a failed match must not fall through
         // to the next syscall's compare.
-        body.push(allow.clone());
+        body.push(fallback.get(&nr).cloned().unwrap_or_else(|| allow.clone()));
         push_chain(&mut prog, nr, body);
     }
     for (nr, action) in plain {
