@@ -174,7 +174,9 @@ fn path_verdict(plan: &Plan, target: &str, path: &Path, want: Rights) -> Verdict
         ));
     }
     for s in &a.skipped {
-        why.push(format!("would be granted by {s}, but that grant was skipped"));
+        why.push(format!(
+            "would be granted by {s}, but that grant was skipped"
+        ));
     }
     let need = want.label();
     let fix = if a.allowed {
@@ -316,7 +318,9 @@ fn proxy_verdict(plan: &Plan, target: String, host: &str, port: u16, mode_from: 
         .find(|e| e.value.parse::<HostPattern>().ok().as_ref() == Some(pattern))
         .map(|e| e.origin.to_string())
         .unwrap_or_else(|| "command line --allow-host".into());
-    why.push(format!("admitted by network.allow entry {pattern} ({origin})"));
+    why.push(format!(
+        "admitted by network.allow entry {pattern} ({origin})"
+    ));
     let ip = host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
     let resolved = match ip {
         Some(ip) if cfg.ip_allowed(ip) => Ok(vec![ip]),
@@ -432,7 +436,10 @@ fn member_verdict(plan: &Plan, n: &'static str, single: bool) -> (bool, Option<S
         let (allowed, what) = match d.action {
             crate::seccomp::Action::Errno(e) => (
                 false,
-                format!("fails with {}", nix::errno::Errno::from_raw(e as i32).desc()),
+                format!(
+                    "fails with {}",
+                    nix::errno::Errno::from_raw(e as i32).desc()
+                ),
             ),
             crate::seccomp::Action::Kill => (false, "kills the server".into()),
             crate::seccomp::Action::Log => {
@@ -713,8 +720,14 @@ mod tests {
             p("/odd:name"),
             Target::Path("/odd:name".into(), Rights::READ)
         );
-        assert_eq!(p("api.github.com"), Target::Host("api.github.com".into(), 443));
-        assert_eq!(p("example.com:8080"), Target::Host("example.com".into(), 8080));
+        assert_eq!(
+            p("api.github.com"),
+            Target::Host("api.github.com".into(), 443)
+        );
+        assert_eq!(
+            p("example.com:8080"),
+            Target::Host("example.com".into(), 8080)
+        );
         assert_eq!(p("[::1]:22"), Target::Host("::1".into(), 22));
         assert_eq!(p("127.0.0.1"), Target::Host("127.0.0.1".into(), 443));
         assert_eq!(p("ptrace"), Target::Syscall("ptrace".into()));

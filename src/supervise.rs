@@ -2,6 +2,8 @@
 //! wait, passing signals on, and exit with the server's status.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -117,11 +119,37 @@ struct Spawned {
     pid: libc::pid_t,
     _cgroup: Option<PidsCgroup>,
     proxy: Option<crate::proxy::Proxy>,
+    observer: Option<Observer>,
+}
+
+/// The thread that answers an observe-mode sandbox's notifications.
+struct Observer {
+    thread: std::thread::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Where observe mode records what the server used.
+pub type Sink = Arc<Mutex<Vec<crate::learn::record::Use>>>;
+
+/// How a launch ended.
+pub struct Outcome {
+    /// The server's exit status as `mcpjail run` reports it.
+    pub code: i32,
+    pub proxy: Option<crate::proxy::Proxy>,
 }
 
 /// Starts the sandbox and the server; returns the server's exit status as `mcpjail run`
 /// reports it.
 pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
+    launch_with(plan, stop_timeout, None).map(|o| o.code)
+}
+
+/// [`launch`], and in observe mode (a plan made for `learn`) record into `sink`.
+pub fn launch_with(
+    plan: Plan,
+    stop_timeout: Duration,
+    sink: Option<Sink>,
+) -> Result<Outcome, LaunchError> {
     let forwarded_and_chld: Vec<libc::c_int> =
         FORWARDED.iter().copied().chain([libc::SIGCHLD]).collect();
     let block = sigset(&forwarded_and_chld);
@@ -130,7 +158,7 @@ pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
     // SAFETY: valid set pointers.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &block, &mut original) };
 
-    let spawned = spawn(&plan, &original)?;
+    let spawned = spawn(&plan, &original, sink)?;
     info!(
         target: "mcpjail",
         event = "started",
@@ -147,16 +175,27 @@ pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
     release_stdio();
 
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
+    if let Some(o) = spawned.observer {
+        o.stop.store(true, Ordering::Relaxed);
+        let _ = o.thread.join();
+    }
     if let Some(p) = &spawned.proxy {
         for line in p.summary() {
             info!(target: "mcpjail", event = "proxy_summary", "proxy summary: {line}");
         }
     }
     info!(target: "mcpjail", event = "exited", status = code, "server exited with status {code}");
-    Ok(code)
+    Ok(Outcome {
+        code,
+        proxy: spawned.proxy,
+    })
 }
 
-fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError> {
+fn spawn(
+    plan: &Plan,
+    original: &libc::sigset_t,
+    sink: Option<Sink>,
+) -> Result<Spawned, LaunchError> {
     let cgroup = match plan.pids_cgroup {
         Some(max) => match PidsCgroup::create(max) {
             Ok(c) => Some(c),
@@ -170,11 +209,17 @@ fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError>
     };
     let procs = cgroup.as_ref().map(|c| c.procs.as_raw_fd());
     let mut prepared = Prepared::new(plan, Isolation::Full, procs)?;
-    match start(&mut prepared, original, plan.network.proxy.as_ref()) {
-        Ok((pid, proxy)) => Ok(Spawned {
+    match start(
+        &mut prepared,
+        original,
+        plan.network.proxy.as_ref(),
+        sink.clone(),
+    ) {
+        Ok((pid, proxy, observer)) => Ok(Spawned {
             pid,
             _cgroup: cgroup,
             proxy,
+            observer,
         }),
         Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
             warn!(
@@ -182,11 +227,12 @@ fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError>
                 "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpjail, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
-            let (pid, proxy) = start(&mut prepared, original, None)?;
+            let (pid, proxy, observer) = start(&mut prepared, original, None, sink)?;
             Ok(Spawned {
                 pid,
                 _cgroup: cgroup,
                 proxy,
+                observer,
             })
         }
         Err(e) => Err(e),
@@ -195,26 +241,41 @@ fn spawn(plan: &Plan, original: &libc::sigset_t) -> Result<Spawned, LaunchError>
 
 /// Clones the sandbox and waits until the server has been executed (or a step failed). In
 /// proxy mode the sandbox first hands over the proxy's listeners, and the proxy starts.
+type Started = (libc::pid_t, Option<crate::proxy::Proxy>, Option<Observer>);
+
+fn channel() -> Result<(OwnedFd, OwnedFd), LaunchError> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(LaunchError::Pipe)
+}
+
 fn start(
     prepared: &mut Prepared,
     original: &libc::sigset_t,
     proxy_cfg: Option<&crate::proxy::ProxyConfig>,
-) -> Result<(libc::pid_t, Option<crate::proxy::Proxy>), LaunchError> {
+    sink: Option<Sink>,
+) -> Result<Started, LaunchError> {
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     let (alive_r, alive_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-    let channel = match &mut prepared.proxy {
+    let channel_pair = match &mut prepared.proxy {
         Some(px) => {
-            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-            let (ours, theirs) = socketpair(
-                AddressFamily::Unix,
-                SockType::SeqPacket,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )
-            .map_err(LaunchError::Pipe)?;
+            let (ours, theirs) = channel()?;
             px.channel = theirs.as_raw_fd();
+            Some((ours, theirs))
+        }
+        None => None,
+    };
+    let observe_pair = match prepared.observe_channel.as_mut() {
+        Some(ch) => {
+            let (ours, theirs) = channel()?;
+            *ch = theirs.as_raw_fd();
             Some((ours, theirs))
         }
         None => None,
@@ -223,7 +284,7 @@ fn start(
         Ok(0) => {
             drop(status_r);
             drop(alive_w);
-            if let Some((ours, theirs)) = channel {
+            for (ours, theirs) in channel_pair.into_iter().chain(observe_pair) {
                 drop(ours);
                 std::mem::forget(theirs);
             }
@@ -244,8 +305,23 @@ fn start(
     drop(alive_r);
     // The write end stays open for as long as mcpjail lives.
     std::mem::forget::<OwnedFd>(alive_w);
+    // Started before anything waits on the sandbox: its execve waits for an answer.
+    let observer = match observe_pair {
+        Some((ours, theirs)) => {
+            drop(theirs);
+            let stop = Arc::new(AtomicBool::new(false));
+            let sink = sink.unwrap_or_default();
+            let flag = Arc::clone(&stop);
+            let thread = std::thread::Builder::new()
+                .name("observe".into())
+                .spawn(move || crate::learn::notify::serve(ours, sink, flag))
+                .map_err(LaunchError::Proxy)?;
+            Some(Observer { thread, stop })
+        }
+        None => None,
+    };
     let mut proxy = None;
-    if let (Some((ours, theirs)), Some(cfg)) = (channel, proxy_cfg) {
+    if let (Some((ours, theirs)), Some(cfg)) = (channel_pair, proxy_cfg) {
         drop(theirs);
         // EOF here means the sandbox failed first; the report pipe says why.
         if let Some(listeners) = receive_listeners(&ours, &cfg.transparent_ports) {
@@ -253,7 +329,7 @@ fn start(
         }
     }
     match read_failure(&status_r) {
-        None => Ok((pid, proxy)),
+        None => Ok((pid, proxy, observer)),
         Some(failure) => {
             let mut st = 0;
             // SAFETY: waits for our own child.

@@ -1,6 +1,242 @@
-//! `mcpjail learn`: observe a server and write the profile it needs.
+//! `mcpjail learn`: run a server in observe mode and write the profile it needs.
+//!
+//! Observe mode keeps every namespace, the network mode, the seccomp deny list, the
+//! capability drop and the limits of the base profile, but does not restrict files: Landlock
+//! handles no filesystem rights, and the calls that open, execute, create, remove, rename or
+//! link a path, or connect a Unix socket, are reported to mcpjail through seccomp user
+//! notification ([`notify`]) and then proceed. Every `hide` mask of the base is applied, so
+//! the secrets it names stay out of reach. In network mode proxy the proxy admits every name
+//! and records it. When the server exits, what the base does not already allow becomes the
+//! learned profile ([`record`], [`write`]).
 
-pub fn run(_args: crate::cli::LearnArgs) -> i32 {
-    eprintln!("mcpjail: error: learn is not available in this build");
-    125
+pub mod notify;
+pub mod record;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::cli::LearnArgs;
+use crate::commands::{init_logging, print_error};
+use crate::hostspec::DEFAULT_PORTS;
+use crate::plan::{self, Plan};
+use crate::profile::{Loader, NetworkMode, is_path};
+use crate::vars::Vars;
+
+/// Where the learned profile goes without `-o`: the user's profile directory, so that it can
+/// be used by name.
+fn default_output(loader: &Loader, base: &str) -> Option<PathBuf> {
+    let dir = loader.dirs().first()?;
+    Some(dir.join(format!("learned-{base}.yaml")))
+}
+
+/// The name a profile file at `path` is known by.
+fn profile_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "learned".into())
+}
+
+/// Hosts the proxy admitted that the base's allowlist does not, as `network.allow` entries.
+fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for (dest, n) in admitted {
+        let Some((host, port)) = dest.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let known = base
+            .network
+            .proxy
+            .as_ref()
+            .is_some_and(|c| c.admits(host, port));
+        if known {
+            continue;
+        }
+        let entry = if DEFAULT_PORTS.contains(&port) {
+            host.to_string()
+        } else {
+            dest.clone()
+        };
+        match out.iter_mut().find(|(e, _)| *e == entry) {
+            Some(e) => e.1 += n,
+            None => out.push((entry, n)),
+        }
+    }
+    out
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub fn run(args: LearnArgs) -> i32 {
+    if let Err(code) = init_logging(&args.supervise) {
+        return code;
+    }
+    let loader = Loader::from_env();
+    let mut req = args.sandbox.request(args.command.clone());
+    req.best_effort = args.supervise.best_effort;
+    // What `run` would enforce with the base: grants are learned beyond it.
+    let mut base_req = req.clone();
+    base_req.dry_run = true;
+    base_req.best_effort = true;
+    let base = match plan::build(&base_req, &loader) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
+    req.learn = true;
+    let plan = match plan::build(&req, &loader) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
+    let (spec, _, _) = plan::choose_profile(&req, &loader);
+    let extends = if is_path(&spec) {
+        std::fs::canonicalize(&spec)
+            .map(|p| p.display().to_string())
+            .unwrap_or(spec)
+    } else {
+        spec
+    };
+    let Some(output) = args
+        .output
+        .clone()
+        .or_else(|| default_output(&loader, &base.profile.name))
+    else {
+        eprintln!(
+            "mcpjail: error: there is no profile directory to write the learned profile to (HOME is not set); give one with -o FILE"
+        );
+        return 125;
+    };
+    let output = std::env::current_dir()
+        .map(|d| d.join(&output))
+        .unwrap_or(output);
+    if output.is_dir() {
+        eprintln!(
+            "mcpjail: error: -o {} is a directory; give a file name such as {}/my-server.yaml",
+            output.display(),
+            output.display()
+        );
+        return 125;
+    }
+    if profile_name(&output) == base.profile.name {
+        eprintln!(
+            "mcpjail: error: the learned profile {} would have the base's name `{}` and extend itself; choose another file name with -o",
+            output.display(),
+            base.profile.name
+        );
+        return 125;
+    }
+
+    let proxy_note = if plan.network.mode == NetworkMode::Proxy {
+        " Every host it contacts through the proxy is allowed and recorded too (private addresses excepted)."
+    } else {
+        ""
+    };
+    eprintln!(
+        "mcpjail: LEARNING: the server runs with the `{}` profile's namespaces, network mode, syscall filter and limits, but file, exec and Unix-socket access beyond it is ALLOWED and recorded, not denied.{proxy_note} Learn only with servers and inputs you trust that far. The profile is written to {} when the server exits.",
+        base.profile.name,
+        output.display()
+    );
+    for w in &plan.warnings {
+        tracing::warn!(target: "mcpjail", "{w}");
+    }
+
+    let sink: crate::supervise::Sink = Arc::new(Mutex::new(Vec::new()));
+    let command = plan.command.argv.clone();
+    let outcome = match crate::supervise::launch_with(
+        plan,
+        args.supervise.stop_timeout(),
+        Some(sink.clone()),
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
+    let uses = std::mem::take(&mut *sink.lock().unwrap_or_else(|e| e.into_inner()));
+    let vars = Vars::from_env(&base.profile.name);
+    let home = vars.get("HOME").ok().map(PathBuf::from);
+    let learned = record::analyse(&uses, &base, home.as_deref());
+
+    let (admitted, refused) = outcome
+        .proxy
+        .as_ref()
+        .map(|p| p.destinations())
+        .unwrap_or_default();
+    let hosts = new_hosts(&base, admitted);
+    let mut var_list: Vec<(&'static str, PathBuf)> = Vec::new();
+    if let Some(s) = &base.state_dir {
+        var_list.push(("STATE_DIR", s.clone()));
+    }
+    if let Some(h) = &home {
+        var_list.push(("HOME", h.clone()));
+        if let Ok(cwd) = std::env::current_dir() {
+            // The working directory only when it is a project of its own, not $HOME or above.
+            if cwd.starts_with(h) && cwd != *h {
+                var_list.push(("CWD", cwd));
+            }
+        }
+    }
+    let mode = crate::profile::validate::mode_name(base.network.mode);
+    let text = write::render(
+        &learned,
+        &write::Context {
+            extends: &extends,
+            base_name: &base.profile.name,
+            command: &command,
+            vars: var_list,
+            hosts,
+            refused,
+            network_mode: mode,
+        },
+    );
+    if let Err(e) = write_atomically(&output, &text) {
+        eprintln!(
+            "mcpjail: error: failed to write the learned profile to {}: {e}",
+            output.display()
+        );
+        return 125;
+    }
+    let grants = learned.read.len() + learned.write.len() + learned.exec.len();
+    eprintln!(
+        "mcpjail: learned profile written to {} ({grants} filesystem grant{}, {} Unix socket{}, {} observed call{}); use it with: mcpjail run -p {} -- ...",
+        output.display(),
+        if grants == 1 { "" } else { "s" },
+        learned.unix.len(),
+        if learned.unix.len() == 1 { "" } else { "s" },
+        uses.len(),
+        if uses.len() == 1 { "" } else { "s" },
+        if args.output.is_some() {
+            output.display().to_string()
+        } else {
+            profile_name(&output)
+        }
+    );
+    for s in &learned.secrets {
+        eprintln!(
+            "mcpjail: WARNING: the server used {} ({}); it is NOT granted in the learned profile",
+            s.need.path.display(),
+            s.why
+        );
+    }
+    outcome.code
 }

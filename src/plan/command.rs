@@ -74,6 +74,15 @@ impl Command {
     }
 }
 
+/// The files executing `file` also executes: its `#!` interpreter (and that one's), its ELF
+/// loader. Used by `learn` for programs the server ran.
+pub fn loaders_of(file: &Path) -> Vec<PathBuf> {
+    let mut needed = Vec::new();
+    let path = std::env::var_os("PATH");
+    add_loaders(file, path.as_deref(), Path::new("/"), &mut needed, 0);
+    needed.into_iter().map(|n| n.path).collect()
+}
+
 /// Resolves `argv[0]`: a path if it contains `/`, else a search of `path_var`.
 /// `sandbox_path` is the PATH the server will see, used for `#!/usr/bin/env NAME`.
 pub fn resolve(

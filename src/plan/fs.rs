@@ -343,8 +343,13 @@ impl FsPlan {
     }
 
     /// Adds the `hide` masks that matter: a mask under no grant hides what Landlock already
-    /// denies, so it is skipped.
-    pub fn add_hides(&mut self, hides: Vec<(PathBuf, Origin, bool)>) -> Result<(), GrantError> {
+    /// denies, so it is skipped, except in observe mode, where Landlock does not restrict
+    /// files and every mask is applied.
+    pub fn add_hides(
+        &mut self,
+        hides: Vec<(PathBuf, Origin, bool)>,
+        observe: bool,
+    ) -> Result<(), GrantError> {
         for (path, origin, required) in hides {
             let from = origin.to_string();
             let canon = match path.canonicalize() {
@@ -369,7 +374,7 @@ impl FsPlan {
             };
             let reason = if private_root(&canon).is_some() && !self.reachable_after_mounts(&canon) {
                 Some("inside a private mount already")
-            } else if !self.covers(&canon) {
+            } else if !observe && !self.covers(&canon) {
                 Some("no grant covers it, so it is denied anyway")
             } else {
                 None

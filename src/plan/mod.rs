@@ -431,7 +431,9 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         let (path, required) = expand(&vars, e)?;
         hides.push((PathBuf::from(path), e.origin.clone(), required));
     }
-    filesystem.add_hides(hides).map_err(grant_error)?;
+    filesystem
+        .add_hides(hides, req.learn)
+        .map_err(grant_error)?;
     let files: Vec<PathBuf> = profile
         .sources
         .iter()
@@ -723,7 +725,7 @@ fn build_network(
                 Some((name.clone(), ip, port))
             })
             .collect();
-        Some(cfg)
+        Some(if req.learn { cfg.learning() } else { cfg })
     } else {
         None
     };
@@ -785,14 +787,17 @@ fn build_seccomp(
     let lifted_by = |m: &Member| {
         lifting
             .iter()
-            .find(|(l, _)| l == m || (matches!(l, Member::Syscall(_)) && l.syscall() == m.syscall()))
+            .find(|(l, _)| {
+                l == m || (matches!(l, Member::Syscall(_)) && l.syscall() == m.syscall())
+            })
             .map(|(_, e)| *e)
     };
     let mut denied: Vec<Denied> = Vec::new();
     let mut lifted: Vec<Lifted> = Vec::new();
     for e in &profile.syscalls.deny {
         for m in expand_entry(&e.value) {
-            if denied.iter().any(|d| d.name == m.name()) || lifted.iter().any(|l| l.name == m.name())
+            if denied.iter().any(|d| d.name == m.name())
+                || lifted.iter().any(|l| l.name == m.name())
             {
                 continue;
             }

@@ -52,6 +52,9 @@ pub struct ProxyConfig {
     pub proxy_port: u16,
     /// Ports with a transparent listener: every port an allow entry admits.
     pub transparent_ports: Vec<u16>,
+    /// Observe mode: every name is admitted (and recorded); addresses are still checked.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub learn: bool,
 }
 
 impl ProxyConfig {
@@ -75,20 +78,31 @@ impl ProxyConfig {
             hosts: Vec::new(),
             proxy_port,
             transparent_ports: ports,
+            learn: false,
         }
+    }
+
+    /// Observe mode: admits every name on the default ports and on the ports allowed already.
+    pub fn learning(mut self) -> ProxyConfig {
+        self.learn = true;
+        self.transparent_ports.extend(DEFAULT_PORTS);
+        self.transparent_ports.sort_unstable();
+        self.transparent_ports.dedup();
+        self
     }
 
     /// Whether `host:port` is on the allowlist.
     pub fn admits(&self, host: &str, port: u16) -> bool {
-        self.allow.iter().any(|a| a.matches(host, port))
+        self.learn || self.allow.iter().any(|a| a.matches(host, port))
     }
 
     /// Whether some entry admits `host` on any port (what the DNS responder asks).
     pub fn admits_name(&self, host: &str) -> bool {
-        self.allow.iter().any(|a| match a.port {
-            Some(p) => a.matches(host, p),
-            None => DEFAULT_PORTS.iter().any(|&p| a.matches(host, p)),
-        })
+        self.learn
+            || self.allow.iter().any(|a| match a.port {
+                Some(p) => a.matches(host, p),
+                None => DEFAULT_PORTS.iter().any(|&p| a.matches(host, p)),
+            })
     }
 
     /// Whether connecting to `ip` is allowed: public addresses always, others only when an
@@ -137,7 +151,12 @@ pub struct Stats {
     pub allowed: BTreeMap<String, u64>,
     /// `host:port` → (attempts, last reason).
     pub refused: BTreeMap<String, (u64, String)>,
+    /// `host:port` → attempts the allowlist admitted, whether or not they connected.
+    pub admitted: BTreeMap<String, u64>,
 }
+
+/// A refused destination: `host:port`, attempts, and why.
+pub type Refused = (String, u64, String);
 
 /// A running proxy: threads serving the listeners until mcpjail exits.
 pub struct Proxy {
@@ -162,6 +181,19 @@ impl Proxy {
             ));
         }
         out
+    }
+
+    /// Every `host:port` the allowlist admitted, with the number of attempts; and every one
+    /// refused, with the number of attempts and why.
+    pub fn destinations(&self) -> (Vec<(String, u64)>, Vec<Refused>) {
+        let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            s.admitted.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            s.refused
+                .iter()
+                .map(|(k, (n, why))| (k.clone(), *n, why.clone()))
+                .collect(),
+        )
     }
 }
 

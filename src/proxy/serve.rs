@@ -29,6 +29,11 @@ impl Shared {
         *s.allowed.entry(format!("{host}:{port}")).or_default() += 1;
     }
 
+    fn admitted(&self, host: &str, port: u16) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        *s.admitted.entry(format!("{host}:{port}")).or_default() += 1;
+    }
+
     fn refused(&self, host: &str, port: u16, why: &Refusal) {
         let reason = why.reason();
         warn!(target: "mcpjail", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
@@ -44,6 +49,7 @@ impl Shared {
     /// Checks the allowlist, then resolves and connects.
     fn open(&self, host: &str, port: u16) -> Result<TcpStream, Refusal> {
         let result = if self.cfg.admits(host, port) {
+            self.admitted(host, port);
             upstream::connect(&self.cfg, host, port)
         } else {
             Err(Refusal::NotAllowed)
@@ -190,6 +196,7 @@ fn handle_transparent(shared: &Shared, client: TcpStream, port: u16) {
         }
         return;
     };
+    shared.admitted(name, port);
     match upstream::connect_to(
         &shared.cfg,
         name,

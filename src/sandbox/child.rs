@@ -198,10 +198,14 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long,
     );
 
-    if let Some(prog) = &p.seccomp {
-        if let Err(e) = seccompiler::apply_filter(prog) {
-            fail(status, Step::Seccomp, 0, errno_of(&e));
+    match (&p.seccomp, p.observe_channel) {
+        (Some(prog), Some(channel)) => install_observing_filter(prog, channel, status),
+        (Some(prog), None) => {
+            if let Err(e) = seccompiler::apply_filter(prog) {
+                fail(status, Step::Seccomp, 0, errno_of(&e));
+            }
         }
+        (None, _) => {}
     }
 
     // PID 1 only receives signals it has a handler for; they stay blocked (inherited from
@@ -454,6 +458,46 @@ fn listen(status: RawFd, index: u32, udp: bool, addr: u32, port: u16) -> RawFd {
             fail(status, Step::ProxySockets, index, errno());
         }
         s
+    }
+}
+
+/// Observe mode: installs the filter with a user-notification listener and hands the
+/// listener to mcpjail, which answers every observed call. The sandbox keeps no copy, so it
+/// cannot answer its own calls.
+fn install_observing_filter(prog: &seccompiler::BpfProgram, channel: RawFd, status: RawFd) {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    let fprog = libc::sock_fprog {
+        len: prog.len() as libc::c_ushort,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccomp(2) with a valid program that outlives the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    check(status, Step::Seccomp, 0, fd);
+    let fd = fd as RawFd;
+    let iov = [std::io::IoSlice::new(b"N")];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(
+        std::slice::from_ref(&fd),
+    )];
+    if let Err(e) = nix::sys::socket::sendmsg::<()>(
+        channel,
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    ) {
+        fail(status, Step::ObserveChannel, 0, e as i32);
+    }
+    // SAFETY: closing descriptors this process no longer needs.
+    unsafe {
+        libc::close(fd);
+        libc::close(channel);
     }
 }
 

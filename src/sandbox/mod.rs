@@ -46,10 +46,11 @@ pub enum Step {
     Fork,
     CloseFds,
     Exec,
+    ObserveChannel,
 }
 
 impl Step {
-    const ALL: [Step; 29] = [
+    const ALL: [Step; 30] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
@@ -79,6 +80,7 @@ impl Step {
         Step::Fork,
         Step::CloseFds,
         Step::Exec,
+        Step::ObserveChannel,
     ];
 
     pub fn from_u32(v: u32) -> Option<Step> {
@@ -119,6 +121,7 @@ impl Step {
             Step::Fork => "failed to fork the server process",
             Step::CloseFds => "failed to keep inherited file descriptors from the server",
             Step::Exec => "failed to execute the server",
+            Step::ObserveChannel => "failed to hand the observe-mode listener to mcpjail",
         }
     }
 }

@@ -52,6 +52,9 @@ pub struct Prepared {
     pub cgroup_procs: Option<RawFd>,
     /// Proxy mode: the listeners to create inside the network namespace.
     pub proxy: Option<ProxySockets>,
+    /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
+    /// (`Some(-1)` until launch creates it).
+    pub observe_channel: Option<RawFd>,
 }
 
 /// The sockets the sandbox creates for the proxy and hands to mcpjail, in this order: the
@@ -111,7 +114,10 @@ impl Prepared {
             (None, Vec::new())
         };
         // The replaced resolver files are new files: they need rules of their own.
-        if let Some(m) = &mounts {
+        if let Some(m) = mounts
+            .as_ref()
+            .filter(|_| ruleset.is_some() && plan.observed.is_empty())
+        {
             for r in &m.replace {
                 let read = crate::plan::fs::Rights::READ.access(abi, false);
                 let target = r.target.to_string_lossy().into_owned();
@@ -176,6 +182,7 @@ impl Prepared {
             _envp: envp,
             cgroup_procs,
             proxy,
+            observe_channel: (!plan.observed.is_empty()).then_some(-1),
         })
     }
 }
@@ -196,22 +203,29 @@ fn build_ruleset(
     } else {
         CompatLevel::HardRequirement
     };
-    let mut rs = Ruleset::default()
-        .set_compatibility(level)
-        .handle_access(AccessFs::from_all(abi))?;
+    // Observe mode watches file access instead of restricting it.
+    let observe = !plan.observed.is_empty();
+    let mut rs = Ruleset::default().set_compatibility(level);
+    if !observe {
+        rs = rs.handle_access(AccessFs::from_all(abi))?;
+    }
     let host = plan.network.mode == NetworkMode::Host;
+    let scoped = plan.landlock.abi >= 6;
+    if observe && !scoped && !(host && plan.landlock.tcp_rules) {
+        return Ok((None, Vec::new()));
+    }
     if host && plan.landlock.tcp_rules {
         rs = rs.handle_access(AccessNet::BindTcp)?;
         if !plan.network.connect.is_empty() {
             rs = rs.handle_access(AccessNet::ConnectTcp)?;
         }
     }
-    if plan.landlock.abi >= 6 {
+    if scoped {
         rs = rs.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
     }
     let mut created = rs.create()?;
     let mut private = Vec::new();
-    for r in &plan.filesystem.rules {
+    for r in plan.filesystem.rules.iter().filter(|_| !observe) {
         let access = r.rights.access(abi, r.kind == Kind::Dir);
         match (&r.fd, r.placement) {
             (Some(fd), Placement::Host | Placement::BoundIntoPrivate) => {
@@ -233,7 +247,7 @@ fn build_ruleset(
             created = created.add_rule(NetPort::new(p, AccessNet::ConnectTcp))?;
         }
     }
-    if abi as i32 >= 9 {
+    if abi as i32 >= 9 && !observe {
         for u in &plan.network.unix {
             if let Ok(fd) = landlock::PathFd::new(u) {
                 created = created.add_rule(PathBeneath::new(fd, AccessFs::ResolveUnix))?;

@@ -1,0 +1,415 @@
+//! Observe mode's other half: mcpjail answers the sandbox's seccomp user notifications. Each
+//! observed call (open, exec, create, remove, rename, link, connect, ...) waits while this
+//! thread reads its arguments from the caller's memory and resolves its paths inside the
+//! sandbox's own root, then proceeds unchanged. Nothing is denied here: what is recorded is
+//! turned into grants when the server exits.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use syscalls::Sysno;
+
+use super::record::{Op, Use};
+use crate::plan::query::normalize;
+
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
+const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
+const AT_FDCWD: i64 = -100;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// Receives the listener the sandbox sends over `channel`, then answers notifications until
+/// nothing in the sandbox can make another one, or `stop` is set and none is pending.
+pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>) {
+    let Some(listener) = receive(&channel) else {
+        return;
+    };
+    drop(channel);
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, 250) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        if r == 0 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            continue;
+        }
+        if pfd.revents & libc::POLLIN != 0 {
+            if let Some(u) = answer(listener.as_raw_fd()) {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).extend(u);
+            }
+            continue;
+        }
+        if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            return;
+        }
+    }
+}
+
+fn receive(channel: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        channel.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            // SAFETY: just received; nobody else owns it.
+            return v.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
+    None
+}
+
+/// Receives one notification, records it, and lets the call proceed.
+fn answer(listener: RawFd) -> Option<Vec<Use>> {
+    // SAFETY: a zeroed seccomp_notif is what RECV expects.
+    let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: the ioctl fills `req`.
+    if unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
+        // The caller died (ENOENT) or the call was interrupted: nothing to answer.
+        return None;
+    }
+    let uses = decode(&req);
+    // The memory read is meaningful only if the caller is still waiting on this call.
+    // SAFETY: ID_VALID reads a u64.
+    let valid = unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } == 0;
+    let resp = libc::seccomp_notif_resp {
+        id: req.id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: SEND reads `resp`.
+    unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    valid.then_some(uses)
+}
+
+/// A process in the sandbox, seen from outside.
+struct Caller {
+    pid: u32,
+    root: Option<OwnedFd>,
+}
+
+impl Caller {
+    fn new(pid: u32) -> Caller {
+        let root = nix::fcntl::open(
+            format!("/proc/{pid}/root").as_str(),
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok();
+        Caller { pid, root }
+    }
+
+    fn comm(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/comm", self.pid))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into())
+    }
+
+    /// Reads up to `len` bytes at `addr` in the caller's memory.
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        if addr == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; len];
+        let local = [std::io::IoSliceMut::new(&mut buf)];
+        let remote = [nix::sys::uio::RemoteIoVec {
+            base: addr as usize,
+            len,
+        }];
+        let mut local = local;
+        let n = nix::sys::uio::process_vm_readv(
+            nix::unistd::Pid::from_raw(self.pid as i32),
+            &mut local,
+            &remote,
+        )
+        .ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    /// A NUL-terminated string at `addr`, read a page at a time so that a string ending
+    /// just before an unmapped page is still read.
+    fn string(&self, addr: u64) -> Option<OsString> {
+        const PAGE: u64 = 4096;
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < libc::PATH_MAX as usize {
+            let chunk = (PAGE - at % PAGE) as usize;
+            let b = self.read(at, chunk)?;
+            if let Some(end) = b.iter().position(|&c| c == 0) {
+                out.extend_from_slice(&b[..end]);
+                return Some(OsString::from_vec(out));
+            }
+            if b.len() < chunk {
+                return None;
+            }
+            out.extend_from_slice(&b);
+            at += chunk as u64;
+        }
+        None
+    }
+
+    /// The directory a relative path starts from: the working directory or `dirfd`.
+    fn base(&self, dirfd: i64) -> Option<PathBuf> {
+        let link = if dirfd as i32 as i64 == AT_FDCWD || dirfd == AT_FDCWD {
+            format!("/proc/{}/cwd", self.pid)
+        } else {
+            format!("/proc/{}/fd/{}", self.pid, dirfd as i32)
+        };
+        std::fs::read_link(link).ok()
+    }
+
+    /// The absolute path (as the server named it, `.` and `..` removed) of `path` relative
+    /// to `dirfd`.
+    fn absolute(&self, dirfd: i64, path: &OsString) -> Option<PathBuf> {
+        let p = Path::new(path);
+        if p.as_os_str().is_empty() {
+            return None;
+        }
+        if p.is_absolute() {
+            return Some(normalize(p));
+        }
+        Some(normalize(&self.base(dirfd)?.join(p)))
+    }
+
+    /// Where `path` leads inside the sandbox, and whether it exists there: the file itself,
+    /// or where it would be created. `/proc` is the sandbox's own and taken as written.
+    fn locate(&self, path: &Path, nofollow: bool) -> (Option<PathBuf>, bool) {
+        if path.starts_with("/proc") {
+            return (Some(path.to_path_buf()), true);
+        }
+        match self.resolve(path, nofollow) {
+            Some(r) => (Some(r), true),
+            None => {
+                let parent = path.parent().and_then(|p| self.resolve(p, false));
+                (
+                    parent.map(|p| p.join(path.file_name().unwrap_or_default())),
+                    false,
+                )
+            }
+        }
+    }
+
+    /// Resolves `path` inside the sandbox's root (symbolic links followed there, except a
+    /// final one when `nofollow`); `None` when it does not exist inside.
+    fn resolve(&self, path: &Path, nofollow: bool) -> Option<PathBuf> {
+        let root = self.root.as_ref()?;
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        let c = std::ffi::CString::new(rel.as_os_str().as_bytes()).ok()?;
+        #[repr(C)]
+        struct OpenHow {
+            flags: u64,
+            mode: u64,
+            resolve: u64,
+        }
+        let mut flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+        if nofollow {
+            flags |= libc::O_NOFOLLOW as u64;
+        }
+        let how = OpenHow {
+            flags,
+            mode: 0,
+            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: openat2 with a valid dirfd, path and open_how of the size passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: a descriptor openat2 just returned.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
+    }
+}
+
+/// What one notification asks for.
+fn decode(req: &libc::seccomp_notif) -> Vec<Use> {
+    let Some(nr) = Sysno::new(req.data.nr as usize) else {
+        return Vec::new();
+    };
+    let a = req.data.args;
+    let c = Caller::new(req.pid);
+    let mut out = Vec::new();
+    let mut push = |dirfd: i64, addr: u64, op: Op| {
+        let Some(s) = c.string(addr) else { return };
+        let Some(path) = c.absolute(dirfd, &s) else {
+            return;
+        };
+        let nofollow = match op {
+            Op::Make | Op::Remove | Op::RenameTo => true,
+            Op::Open { flags } => flags & libc::O_NOFOLLOW as u64 != 0,
+            _ => false,
+        };
+        let (resolved, exists) = c.locate(&path, nofollow);
+        out.push(Use {
+            path,
+            resolved,
+            exists,
+            op,
+            syscall: nr.name(),
+            comm: String::new(),
+        });
+    };
+    match nr {
+        Sysno::open => push(AT_FDCWD, a[0], Op::Open { flags: a[1] }),
+        Sysno::creat => push(
+            AT_FDCWD,
+            a[0],
+            Op::Open {
+                flags: (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+            },
+        ),
+        Sysno::openat => push(a[0] as i64, a[1], Op::Open { flags: a[2] }),
+        Sysno::openat2 => {
+            let flags = c
+                .read(a[2], 8)
+                .filter(|b| b.len() == 8)
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default()))
+                .unwrap_or(0);
+            push(a[0] as i64, a[1], Op::Open { flags })
+        }
+        Sysno::execve => push(AT_FDCWD, a[0], Op::Exec),
+        Sysno::execveat => push(a[0] as i64, a[1], Op::Exec),
+        Sysno::truncate => push(AT_FDCWD, a[0], Op::Truncate),
+        Sysno::mkdir | Sysno::mknod | Sysno::unlink | Sysno::rmdir => {
+            let op = if matches!(nr, Sysno::mkdir | Sysno::mknod) {
+                Op::Make
+            } else {
+                Op::Remove
+            };
+            push(AT_FDCWD, a[0], op)
+        }
+        Sysno::mkdirat | Sysno::mknodat => push(a[0] as i64, a[1], Op::Make),
+        Sysno::unlinkat => push(a[0] as i64, a[1], Op::Remove),
+        Sysno::rename => {
+            push(AT_FDCWD, a[0], Op::Remove);
+            push(AT_FDCWD, a[1], Op::RenameTo);
+        }
+        Sysno::renameat | Sysno::renameat2 => {
+            push(a[0] as i64, a[1], Op::Remove);
+            push(a[2] as i64, a[3], Op::RenameTo);
+        }
+        // A hard link needs the source's directory too when it crosses directories.
+        Sysno::link => {
+            push(AT_FDCWD, a[0], Op::Remove);
+            push(AT_FDCWD, a[1], Op::Make);
+        }
+        Sysno::linkat => {
+            push(a[0] as i64, a[1], Op::Remove);
+            push(a[2] as i64, a[3], Op::Make);
+        }
+        Sysno::symlink => push(AT_FDCWD, a[1], Op::Make),
+        Sysno::symlinkat => push(a[1] as i64, a[2], Op::Make),
+        Sysno::connect | Sysno::bind => {
+            let len = (a[2] as usize).min(std::mem::size_of::<libc::sockaddr_un>());
+            if let Some(sa) = c.read(a[1], len) {
+                if let Some(u) = socket_use(&c, &sa, nr == Sysno::bind) {
+                    out.push(u);
+                }
+            }
+        }
+        _ => {}
+    }
+    let comm = c.comm();
+    for u in &mut out {
+        u.comm = comm.clone();
+    }
+    out
+}
+
+/// A pathname Unix socket being connected to or created, or an IP destination.
+fn socket_use(c: &Caller, sa: &[u8], bind: bool) -> Option<Use> {
+    if sa.len() < 2 {
+        return None;
+    }
+    let family = u16::from_ne_bytes([sa[0], sa[1]]) as i32;
+    let syscall = if bind { "bind" } else { "connect" };
+    match family {
+        libc::AF_UNIX => {
+            let path = &sa[2..];
+            // Abstract sockets (a leading NUL) and unnamed ones are not files.
+            if path.first().is_none_or(|&b| b == 0) {
+                return None;
+            }
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            let s = OsString::from_vec(path[..end].to_vec());
+            let abs = c.absolute(AT_FDCWD, &s)?;
+            let (resolved, exists) = c.locate(&abs, bind);
+            Some(Use {
+                exists,
+                resolved,
+                path: abs,
+                op: if bind { Op::Make } else { Op::ConnectUnix },
+                syscall,
+                comm: String::new(),
+            })
+        }
+        libc::AF_INET if !bind && sa.len() >= 8 => {
+            let port = u16::from_be_bytes([sa[2], sa[3]]);
+            let ip = std::net::Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]);
+            Some(Use {
+                path: PathBuf::new(),
+                resolved: None,
+                exists: true,
+                op: Op::ConnectIp(std::net::SocketAddr::from((ip, port))),
+                syscall,
+                comm: String::new(),
+            })
+        }
+        libc::AF_INET6 if !bind && sa.len() >= 24 => {
+            let port = u16::from_be_bytes([sa[2], sa[3]]);
+            let mut o = [0u8; 16];
+            o.copy_from_slice(&sa[8..24]);
+            let ip = std::net::Ipv6Addr::from(o);
+            Some(Use {
+                path: PathBuf::new(),
+                resolved: None,
+                exists: true,
+                op: Op::ConnectIp(std::net::SocketAddr::from((ip, port))),
+                syscall,
+                comm: String::new(),
+            })
+        }
+        _ => None,
+    }
+}

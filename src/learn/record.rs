@@ -1,0 +1,532 @@
+//! What a learning run observed, and the grants it implies: every access the base profile
+//! does not already allow, collapsed into as few entries as stay tight, with secrets set
+//! aside.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::plan::Plan;
+use crate::plan::fs::Rights;
+use crate::plan::query::Inside;
+
+/// What an observed call does with its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Open {
+        flags: u64,
+    },
+    Exec,
+    /// Creates a directory entry (mkdir, mknod, symlink, link, socket): fails with EEXIST,
+    /// before any permission check, when the entry exists.
+    Make,
+    /// The target of a rename: created, or replaced when it exists.
+    RenameTo,
+    /// Removes a directory entry (unlink, rmdir, rename source).
+    Remove,
+    Truncate,
+    ConnectUnix,
+    ConnectIp(SocketAddr),
+}
+
+/// One path (or destination) an observed call used.
+#[derive(Debug, Clone)]
+pub struct Use {
+    /// Absolute, as the server named it (`.` and `..` removed).
+    pub path: PathBuf,
+    /// Where it leads inside the sandbox: the file itself, or where it would be created.
+    pub resolved: Option<PathBuf>,
+    /// Whether it existed inside the sandbox when the call was made.
+    pub exists: bool,
+    pub op: Op,
+    pub syscall: &'static str,
+    /// The calling process's name.
+    pub comm: String,
+}
+
+/// A grant the learned profile adds, with what used it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub path: PathBuf,
+    pub rights: Rights,
+    /// `"node (openat)"` → calls.
+    pub by: BTreeMap<String, u64>,
+    /// How many distinct paths it stands for.
+    pub paths: usize,
+}
+
+impl Need {
+    fn new(path: PathBuf, rights: Rights, by: String) -> Need {
+        Need {
+            path,
+            rights,
+            by: BTreeMap::from([(by, 1)]),
+            paths: 1,
+        }
+    }
+
+    fn merge(&mut self, o: &Need) {
+        self.rights = self.rights.union(o.rights);
+        for (k, v) in &o.by {
+            *self.by.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// `read by node (openat ×12)`-style description.
+    pub fn describe(&self) -> String {
+        let verb = self.rights.label();
+        let mut by: Vec<String> = self
+            .by
+            .iter()
+            .map(|(k, n)| {
+                if *n > 1 {
+                    format!("{k} ×{n}")
+                } else {
+                    k.clone()
+                }
+            })
+            .collect();
+        if by.len() > 3 {
+            let more = by.len() - 3;
+            by.truncate(3);
+            by.push(format!("{more} more"));
+        }
+        let files = if self.paths > 1 {
+            format!("; {} paths under it", self.paths)
+        } else {
+            String::new()
+        };
+        format!("{verb}: {}{files}", by.join(", "))
+    }
+}
+
+/// A secret the server touched: reported, never granted.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub need: Need,
+    pub why: &'static str,
+}
+
+#[derive(Debug, Default)]
+pub struct Learned {
+    pub read: Vec<Need>,
+    pub write: Vec<Need>,
+    pub exec: Vec<Need>,
+    pub unix: Vec<Need>,
+    pub secrets: Vec<Secret>,
+    /// Network mode none or host: IP destinations the server tried.
+    pub ip_attempts: BTreeMap<SocketAddr, String>,
+    /// Secrets inside a learned grant: masked with `hide`.
+    pub hide: Vec<Secret>,
+}
+
+/// Files and directories that hold credentials, relative to `$HOME`.
+const HOME_SECRETS: &[(&str, &str)] = &[
+    (".ssh", "SSH keys"),
+    (".gnupg", "GnuPG keys"),
+    (".aws", "AWS credentials"),
+    (".azure", "Azure credentials"),
+    (".kube", "Kubernetes credentials"),
+    (".docker/config.json", "Docker registry credentials"),
+    (".config/gcloud", "Google Cloud credentials"),
+    (".config/gh", "GitHub CLI token"),
+    (".config/hub", "GitHub token"),
+    (".config/op", "1Password CLI"),
+    (".config/mcpjail", "mcpjail's own profiles"),
+    (".netrc", "login credentials"),
+    (".npmrc", "npm registry token"),
+    (".pypirc", "PyPI token"),
+    (".git-credentials", "git credentials"),
+    (".password-store", "pass password store"),
+    (".local/share/keyrings", "desktop keyring"),
+    (".pgpass", "PostgreSQL passwords"),
+    (".my.cnf", "MySQL credentials"),
+    (".vault-token", "Vault token"),
+    (".terraform.d/credentials.tfrc.json", "Terraform token"),
+    (".cargo/credentials.toml", "crates.io token"),
+    (".cargo/credentials", "crates.io token"),
+    (".mozilla", "browser profile"),
+    (".config/google-chrome", "browser profile"),
+    (".config/chromium", "browser profile"),
+];
+
+/// Why `path` looks like a secret, if it does.
+pub fn secret_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
+    if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {
+        if let Some((_, why)) = HOME_SECRETS.iter().find(|(s, _)| rel.starts_with(s)) {
+            return Some(why);
+        }
+    }
+    if path.starts_with("/etc/shadow") || path.starts_with("/etc/gshadow") {
+        return Some("system password hashes");
+    }
+    if path.starts_with("/etc/ssh") && path.to_string_lossy().contains("_key") {
+        return Some("SSH host keys");
+    }
+    let name = path.file_name()?.to_string_lossy();
+    let name = name.as_ref();
+    let dotenv = name == ".env" || (name.starts_with(".env.") && !name.ends_with(".example"));
+    if dotenv {
+        return Some("a .env file");
+    }
+    if name.starts_with("id_rsa")
+        || name.starts_with("id_ed25519")
+        || name.starts_with("id_ecdsa")
+        || name.starts_with("id_dsa")
+    {
+        return Some("an SSH key");
+    }
+    let s = path.to_string_lossy();
+    if s.contains("/gnupg/S.gpg-agent") || name.starts_with("S.gpg-agent") {
+        return Some("the GnuPG agent socket");
+    }
+    if (s.starts_with("/tmp/ssh-") && name.starts_with("agent.")) || name == "ssh-agent.socket" {
+        return Some("an SSH agent socket");
+    }
+    if let Ok(sock) = std::env::var("SSH_AUTH_SOCK") {
+        if !sock.is_empty() && path == Path::new(&sock) {
+            return Some("the SSH agent socket");
+        }
+    }
+    if s.contains("/keyring/") || name == "keyring" {
+        return Some("a keyring");
+    }
+    if name == "bus" && s.starts_with("/run/user/") || s == "/run/dbus/system_bus_socket" {
+        return Some("a D-Bus bus (it reaches every desktop service)");
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if matches!(ext.as_deref(), Some("pem" | "key" | "p12" | "pfx" | "kdbx")) {
+        return Some("a key or certificate store");
+    }
+    None
+}
+
+/// The grant one use needs: the path and the rights, or nothing (the call would fail on a
+/// missing file whatever the profile says).
+fn need_of(u: &Use) -> Vec<(PathBuf, Rights)> {
+    let Some(r) = u.resolved.clone() else {
+        return Vec::new();
+    };
+    let parent = || {
+        r.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| r.clone())
+    };
+    match u.op {
+        Op::Open { flags } => {
+            let flags = flags as i32;
+            if flags & libc::O_PATH != 0 {
+                return Vec::new();
+            }
+            let write = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+            match (u.exists, flags & libc::O_CREAT != 0) {
+                (true, _) if write => vec![(r, Rights::WRITE)],
+                (true, _) => vec![(r, Rights::READ)],
+                (false, true) => vec![(parent(), Rights::WRITE)],
+                (false, false) => Vec::new(),
+            }
+        }
+        Op::Exec if u.exists => {
+            let mut v = vec![(r.clone(), Rights::EXEC)];
+            v.extend(
+                crate::plan::command::loaders_of(&r)
+                    .into_iter()
+                    .map(|p| (p, Rights::EXEC)),
+            );
+            v
+        }
+        Op::Truncate if u.exists => vec![(r, Rights::WRITE)],
+        Op::Make if !u.exists => vec![(parent(), Rights::WRITE)],
+        Op::RenameTo => vec![(parent(), Rights::WRITE)],
+        Op::Remove if u.exists => vec![(parent(), Rights::WRITE)],
+        _ => Vec::new(),
+    }
+}
+
+/// Directories a grant is never collapsed into: too wide to grant for a few files in them.
+fn too_wide(dir: &Path, home: Option<&Path>) -> bool {
+    if dir.components().count() <= 2 {
+        return true;
+    }
+    if let Some(h) = home {
+        if h.starts_with(dir) {
+            return true;
+        }
+        for x in [
+            ".config",
+            ".local",
+            ".local/share",
+            ".local/state",
+            ".cache",
+        ] {
+            if dir == h.join(x) {
+                return true;
+            }
+        }
+    }
+    [
+        "/usr/lib",
+        "/usr/share",
+        "/usr/local",
+        "/usr/bin",
+        "/var/lib",
+        "/var/cache",
+        "/run/user",
+        "/etc/ssl",
+    ]
+    .iter()
+    .any(|p| dir == Path::new(p))
+}
+
+/// Whether `dir` holds something that looks like a secret, two levels deep.
+fn holds_secret(dir: &Path, home: Option<&Path>) -> bool {
+    fn walk(d: &Path, depth: u8, budget: &mut u32, home: Option<&Path>) -> bool {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            return false;
+        };
+        for e in rd.flatten() {
+            if *budget == 0 {
+                return true;
+            }
+            *budget -= 1;
+            let p = e.path();
+            if secret_kind(&p, home).is_some() {
+                return true;
+            }
+            if depth > 0
+                && e.file_type().is_ok_and(|t| t.is_dir())
+                && walk(&p, depth - 1, budget, home)
+            {
+                return true;
+            }
+        }
+        false
+    }
+    let mut budget = 5000;
+    walk(dir, 1, &mut budget, home)
+}
+
+/// Replaces groups of at least `min` paths with the same rights in one directory by that
+/// directory, when it is not too wide and holds no secret.
+fn collapse(needs: Vec<Need>, min: usize, home: Option<&Path>) -> Vec<Need> {
+    let mut groups: BTreeMap<(PathBuf, bool, bool), Vec<Need>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for n in needs {
+        match n.path.parent() {
+            Some(p) => groups
+                .entry((p.to_path_buf(), n.rights.write, n.rights.exec))
+                .or_default()
+                .push(n),
+            None => out.push(n),
+        }
+    }
+    for ((dir, _, _), members) in groups {
+        if members.len() >= min && !too_wide(&dir, home) && !holds_secret(&dir, home) {
+            let mut n = Need {
+                path: dir,
+                rights: Rights::default(),
+                by: BTreeMap::new(),
+                paths: 0,
+            };
+            for m in &members {
+                n.merge(m);
+                n.paths += m.paths;
+            }
+            out.push(n);
+        } else {
+            out.extend(members);
+        }
+    }
+    out
+}
+
+/// Drops every need that another one with at least its rights covers.
+fn dedupe(mut needs: Vec<Need>) -> Vec<Need> {
+    needs.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out: Vec<Need> = Vec::new();
+    for n in needs {
+        if let Some(o) = out
+            .iter_mut()
+            .find(|o| n.path.starts_with(&o.path) && o.rights.contains(n.rights))
+        {
+            o.merge(&Need {
+                rights: o.rights,
+                ..n.clone()
+            });
+            o.paths += n.paths;
+            continue;
+        }
+        out.push(n);
+    }
+    out
+}
+
+/// Turns the observed uses into the grants `base` lacks.
+pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
+    let mut learned = Learned::default();
+    let mut files: BTreeMap<PathBuf, Need> = BTreeMap::new();
+    let mut unix: BTreeMap<PathBuf, Need> = BTreeMap::new();
+    let mut secrets: BTreeMap<PathBuf, Secret> = BTreeMap::new();
+    for u in uses {
+        let by = format!("{} ({})", u.comm, u.syscall);
+        if let Op::ConnectIp(addr) = u.op {
+            let ip = addr.ip();
+            if !ip.is_loopback() && !ip.is_unspecified() {
+                learned.ip_attempts.entry(addr).or_insert(by);
+            }
+            continue;
+        }
+        let secret = secret_kind(&u.path, home)
+            .or_else(|| u.resolved.as_deref().and_then(|r| secret_kind(r, home)));
+        if u.op == Op::ConnectUnix {
+            let path = u.resolved.clone().unwrap_or_else(|| u.path.clone());
+            if !u.exists || base.query_unix(&path).allowed {
+                continue;
+            }
+            let n = Need::new(path.clone(), Rights::READ, by);
+            match secret {
+                Some(why) => {
+                    secrets.entry(path).or_insert(Secret { need: n, why });
+                }
+                None => unix.entry(path).or_insert(n.clone()).merge(&n),
+            }
+            continue;
+        }
+        let needs = need_of(u);
+        if let (Some(why), true) = (secret, needs.is_empty()) {
+            // Asked for, but not there (or masked by `hide`): still worth a warning.
+            let n = Need::new(u.path.clone(), Rights::READ, by.clone());
+            secrets
+                .entry(u.path.clone())
+                .or_insert(Secret { need: n, why });
+        }
+        for (path, rights) in needs {
+            let (located, inside) = base.filesystem.locate(&path);
+            // Inside a private mount, only the mount itself can be granted.
+            let path = match inside {
+                Inside::PrivateTmp => {
+                    let root = if located.starts_with("/dev/shm") {
+                        "/dev/shm"
+                    } else {
+                        "/tmp"
+                    };
+                    PathBuf::from(root)
+                }
+                Inside::PrivateProc => PathBuf::from("/proc"),
+                Inside::Host | Inside::Bound => path,
+            };
+            if base.filesystem.query(&path, rights).allowed {
+                continue;
+            }
+            let n = Need::new(path.clone(), rights, by.clone());
+            let wide = (rights.write && too_wide(&path, home))
+                .then_some("a directory too wide to grant write access to");
+            if let Some(why) = secret_kind(&path, home).or(secret).or(wide) {
+                secrets
+                    .entry(path)
+                    .and_modify(|s| s.need.merge(&n))
+                    .or_insert(Secret { need: n, why });
+                continue;
+            }
+            files.entry(path).and_modify(|e| e.merge(&n)).or_insert(n);
+        }
+    }
+    let all = dedupe(collapse(files.into_values().collect(), 3, home));
+    for n in all {
+        if n.rights.write {
+            learned.write.push(n);
+        } else if n.rights.exec {
+            learned.exec.push(n);
+        } else {
+            learned.read.push(n);
+        }
+    }
+    learned.unix = unix.into_values().collect();
+    learned.secrets = secrets.into_values().collect();
+    // A secret inside a directory the server needs stays masked.
+    for s in &learned.secrets {
+        let granted = learned
+            .read
+            .iter()
+            .chain(&learned.write)
+            .chain(&learned.exec)
+            .any(|n| s.need.path.starts_with(&n.path));
+        if granted && s.need.path.exists() {
+            learned.hide.push(s.clone());
+        }
+    }
+    learned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_secrets() {
+        let home = Some(Path::new("/home/u"));
+        for p in [
+            "/home/u/.ssh/id_rsa",
+            "/home/u/.aws/credentials",
+            "/home/u/.gnupg/pubring.kbx",
+            "/home/u/work/app/.env",
+            "/home/u/work/app/.env.production",
+            "/srv/keys/server.pem",
+            "/home/u/.local/share/keyrings/login.keyring",
+            "/run/user/1000/bus",
+            "/run/user/1000/gnupg/S.gpg-agent",
+            "/etc/shadow",
+        ] {
+            assert!(secret_kind(Path::new(p), home).is_some(), "{p}");
+        }
+        for p in [
+            "/home/u/notes/todo.md",
+            "/home/u/work/app/.env.example",
+            "/usr/lib/node_modules/x/index.js",
+            "/etc/passwd",
+        ] {
+            assert!(secret_kind(Path::new(p), home).is_none(), "{p}");
+        }
+    }
+
+    fn need(p: &str, r: Rights) -> Need {
+        Need::new(PathBuf::from(p), r, "node (openat)".into())
+    }
+
+    #[test]
+    fn collapses_siblings_but_not_wide_directories() {
+        let home = Some(Path::new("/home/u"));
+        let v = collapse(
+            vec![
+                need("/srv/data/a", Rights::READ),
+                need("/srv/data/b", Rights::READ),
+                need("/srv/data/c", Rights::READ),
+                need("/srv/data/d", Rights::WRITE),
+                need("/home/u/a", Rights::READ),
+                need("/home/u/b", Rights::READ),
+                need("/home/u/c", Rights::READ),
+            ],
+            3,
+            home,
+        );
+        let paths: Vec<String> = v.iter().map(|n| n.path.display().to_string()).collect();
+        assert!(paths.contains(&"/srv/data".to_string()), "{paths:?}");
+        assert!(paths.contains(&"/srv/data/d".to_string()), "{paths:?}");
+        assert!(paths.contains(&"/home/u/a".to_string()), "{paths:?}");
+        assert!(!paths.contains(&"/home/u".to_string()), "{paths:?}");
+    }
+
+    #[test]
+    fn dedupes_covered_needs() {
+        let v = dedupe(vec![
+            need("/srv/data", Rights::WRITE),
+            need("/srv/data/x", Rights::READ),
+            need("/srv/data/y", Rights::EXEC),
+        ]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].path, Path::new("/srv/data"));
+        assert_eq!(v[0].paths, 2);
+    }
+}
