@@ -85,6 +85,11 @@ pub fn scratch() -> tempfile::TempDir {
 
 /// A command line for `mcpjail run` with a clean, predictable environment.
 pub fn run_cmd(args: &[&str]) -> Command {
+    mcpjail_cmd("run", args)
+}
+
+/// A command line for `mcpjail SUBCOMMAND` with a clean, predictable environment.
+pub fn mcpjail_cmd(sub: &str, args: &[&str]) -> Command {
     let mut c = Command::new(mcpjail());
     c.env_clear()
         .env(
@@ -96,7 +101,7 @@ pub fn run_cmd(args: &[&str]) -> Command {
     if let Ok(h) = std::env::var("HOME") {
         c.env("HOME", h);
     }
-    c.arg("run").args(args);
+    c.arg(sub).args(args);
     c.stdin(Stdio::null());
     c
 }

@@ -1,0 +1,288 @@
+//! `mcpjail explain` against what `run` enforces: for each case the probe tries the access in
+//! the sandbox, and explain's verdict must match it (and the expected answer).
+
+mod common;
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+use common::*;
+
+/// Runs `mcpjail explain --format json OPTS TARGET`; returns (exit code, allowed, the JSON).
+fn explain(opts: &[&str], target: &str) -> (i32, bool, serde_json::Value) {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(opts);
+    args.push("--");
+    args.push(target);
+    let out = output_within(mcpjail_cmd("explain", &args), Duration::from_secs(30));
+    let code = out.status.code().unwrap_or(-1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "explain {args:?} printed no JSON ({e}); exit {code}; stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let allowed = v["verdicts"][0]["allowed"].as_bool().expect("a verdict");
+    (code, allowed, v)
+}
+
+struct Case<'a> {
+    opts: Vec<&'a str>,
+    target: String,
+    probe: Vec<String>,
+    allowed: bool,
+}
+
+fn case<'a>(opts: &[&'a str], target: &str, probe: &[&str], allowed: bool) -> Case<'a> {
+    Case {
+        opts: opts.to_vec(),
+        target: target.to_string(),
+        probe: probe.iter().map(|s| s.to_string()).collect(),
+        allowed,
+    }
+}
+
+fn check(cases: &[Case]) {
+    let mut failures = Vec::new();
+    for c in cases {
+        let (code, said, json) = explain(&c.opts, &c.target);
+        let probe: Vec<&str> = c.probe.iter().map(String::as_str).collect();
+        let (_, out, err) = sandboxed(&c.opts, &probe);
+        let did = out.starts_with("OK");
+        assert!(
+            out.starts_with("OK") || out.starts_with("ERR") || c.probe[0] == "env",
+            "probe {probe:?} with {:?} gave no verdict: {out}\n{err}",
+            c.opts
+        );
+        let did = if c.probe[0] == "env" {
+            out.lines()
+                .any(|l| l.starts_with(&format!("{}=", c.probe[1])))
+        } else {
+            did
+        };
+        if said != did || said != c.allowed || code != i32::from(!said) {
+            failures.push(format!(
+                "{:?} {}: explain says {said} (exit {code}), the sandbox did {did} ({out}), expected {}\n{json:#}",
+                c.opts, c.target, c.allowed
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn paths_match_what_run_enforces() {
+    if !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
+    let d = scratch();
+    let dir = d.path().to_str().unwrap().to_string();
+    let file = format!("{dir}/data.txt");
+    write(&d.path().join("data.txt"), "data");
+    let script = d.path().join("tool.sh");
+    write(&script, "#!/bin/sh\necho OK tool\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = script.to_str().unwrap().to_string();
+    let link = format!("{dir}/link-to-shadow");
+    std::os::unix::fs::symlink("/etc/shadow", &link).unwrap();
+    let new = format!("{dir}/new.txt");
+    let ro = ["--allow-read", dir.as_str()];
+    let rw = ["--allow-write", dir.as_str()];
+    let rx = ["--allow-exec", dir.as_str()];
+    check(&[
+        case(&[], "/etc/passwd", &["read", "/etc/passwd"], true),
+        case(&[], "/etc/shadow", &["read", "/etc/shadow"], false),
+        case(&[], &file, &["read", &file], false),
+        case(&ro, &file, &["read", &file], true),
+        case(&ro, &format!("{new}:write"), &["write", &new, "x"], false),
+        case(&rw, &format!("{new}:write"), &["write", &new, "x"], true),
+        case(&rw, &link, &["read", &link], false),
+        case(&ro, &format!("{script}:exec"), &["exec", &script], false),
+        case(&rx, &format!("{script}:exec"), &["exec", &script], true),
+        case(
+            &[],
+            "/usr/bin/echo:exec",
+            &["exec", "/usr/bin/echo", "OK"],
+            true,
+        ),
+        case(
+            &[],
+            "/tmp/scratch.txt:write",
+            &["write", "/tmp/scratch.txt", "x"],
+            true,
+        ),
+        case(&[], "/dev/null:write", &["write", "/dev/null", "x"], true),
+        case(
+            &[],
+            "/etc/hostname:write",
+            &["write", "/etc/hostname", "x"],
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn hidden_paths_match_what_run_enforces() {
+    if !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
+    let d = scratch();
+    let dir = d.path().to_str().unwrap().to_string();
+    let secret = format!("{dir}/.env");
+    write(&d.path().join(".env"), "TOKEN=1");
+    let p = profile(
+        d.path(),
+        "hidden",
+        &format!("extends: [default]\nfilesystem:\n  read: [{dir}]\n  hide: [{secret}]\n"),
+    );
+    let p = p.to_str().unwrap();
+    let (_, allowed, json) = explain(&["-p", p], &secret);
+    assert!(!allowed, "{json:#}");
+    assert!(json.to_string().contains("hide"), "{json:#}");
+    // Masked: the file reads as empty, never as the secret.
+    let out = probe_line(&["-p", p], &["read", &secret]);
+    assert!(!out.contains("TOKEN"), "{out}");
+}
+
+#[test]
+fn network_matches_what_run_enforces() {
+    if !require(landlock_abi() >= 4, "Landlock ABI 4 (TCP rules)") {
+        return;
+    }
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (pa, pb) = (
+        a.local_addr().unwrap().port().to_string(),
+        b.local_addr().unwrap().port().to_string(),
+    );
+    let d = scratch();
+    let host = profile(
+        d.path(),
+        "host",
+        &format!("extends: [default]\nnetwork:\n  mode: host\n  connect: [{pa}]\n"),
+    );
+    let host = host.to_str().unwrap();
+    check(&[
+        case(
+            &[],
+            &format!("127.0.0.1:{pa}"),
+            &["tcp", "127.0.0.1", &pa, "x"],
+            false,
+        ),
+        case(
+            &["-p", host],
+            &format!("127.0.0.1:{pa}"),
+            &["tcp", "127.0.0.1", &pa, "x"],
+            true,
+        ),
+        case(
+            &["-p", host],
+            &format!("127.0.0.1:{pb}"),
+            &["tcp", "127.0.0.1", &pb, "x"],
+            false,
+        ),
+        case(&["-p", host], "bind:8931", &["bind", "8931"], false),
+        case(&[], "bind:8931", &["bind", "8931"], true),
+    ]);
+}
+
+#[test]
+fn unix_sockets_match_what_run_enforces() {
+    let d = scratch();
+    let listed = d.path().join("listed.sock");
+    let other = d.path().join("other.sock");
+    let _l1 = UnixListener::bind(&listed).unwrap();
+    let _l2 = UnixListener::bind(&other).unwrap();
+    for s in [&listed, &other] {
+        std::fs::set_permissions(s, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let (listed, other) = (listed.to_str().unwrap(), other.to_str().unwrap());
+    let p = profile(
+        d.path(),
+        "sock",
+        &format!("extends: [default]\nnetwork:\n  unix: [{listed}]\n"),
+    );
+    let p = p.to_str().unwrap();
+    check(&[
+        case(
+            &[],
+            &format!("unix:{listed}"),
+            &["unix", listed, "x"],
+            false,
+        ),
+        case(
+            &["-p", p],
+            &format!("unix:{listed}"),
+            &["unix", listed, "x"],
+            true,
+        ),
+        case(
+            &["-p", p],
+            &format!("unix:{other}"),
+            &["unix", other, "x"],
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn syscalls_and_environment_match_what_run_enforces() {
+    check(&[
+        case(&[], "unshare", &["unshare-user"], false),
+        case(&[], "mount", &["mount"], false),
+        case(&[], "userfaultfd", &["userfaultfd"], false),
+        case(
+            &[],
+            "env:HOME",
+            &["env", "HOME"],
+            std::env::var_os("HOME").is_some(),
+        ),
+        case(
+            &[],
+            "env:MCPJAIL_UNSET_SECRET",
+            &["env", "MCPJAIL_UNSET_SECRET"],
+            false,
+        ),
+        case(
+            &["--set-env", "EXTRA=1"],
+            "env:EXTRA",
+            &["env", "EXTRA"],
+            true,
+        ),
+    ]);
+}
+
+#[test]
+fn verdicts_name_the_rule_and_the_fix() {
+    let out = output_within(
+        mcpjail_cmd(
+            "explain",
+            &["/etc/shadow", "/etc/passwd", "ptrace", "example.com"],
+        ),
+        Duration::from_secs(30),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("DENIED  /etc/shadow"), "{text}");
+    assert!(
+        text.contains("to change it: add /etc/shadow to filesystem.read"),
+        "{text}"
+    );
+    assert!(text.contains("ALLOWED /etc/passwd"), "{text}");
+    assert!(
+        text.contains("built-in:default:"),
+        "the rule's file and line: {text}"
+    );
+    assert!(text.contains("(filesystem.read["), "the rule's key: {text}");
+    assert!(text.contains("syscalls.deny entry @default"), "{text}");
+    assert!(text.contains("network mode none"), "{text}");
+    let bad = output_within(
+        mcpjail_cmd("explain", &["bogus:port"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(bad.status.code(), Some(125));
+    assert!(bad.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bogus:port"));
+}
