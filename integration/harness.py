@@ -64,8 +64,10 @@ def base_env(state_home):
 class Session:
     """One MCP session with a server started through mcpjail (or bare, for timing)."""
 
-    def __init__(self, command, profile=None, opts=(), env=None, roots=None, bare=False, state_home=None):
+    def __init__(self, command, profile=None, opts=(), env=None, roots=None, bare=False, state_home=None,
+                 learn_to=None):
         self.command = list(command)
+        self.learn_to = learn_to
         self.profile = profile
         self.opts = list(opts)
         self.env = dict(env or {})
@@ -80,7 +82,7 @@ class Session:
         env.update(self.env)
         if self.bare:
             return StdioServerParameters(command=self.command[0], args=self.command[1:], env=env)
-        args = ["run"]
+        args = ["run"] if self.learn_to is None else ["learn", "-o", str(self.learn_to)]
         if self.profile:
             args += ["-p", str(self.profile)]
         args += ["--log-level", "info", *self.opts, "--", *self.command]

@@ -233,7 +233,7 @@ pub fn run(args: LearnArgs) -> i32 {
     );
     for s in &learned.secrets {
         eprintln!(
-            "mcpjail: WARNING: the server used {} ({}); it is NOT granted in the learned profile",
+            "mcpjail: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
             s.need.path.display(),
             s.why
         );

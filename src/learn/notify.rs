@@ -110,20 +110,31 @@ fn answer(listener: RawFd) -> Option<Vec<Use>> {
 /// A process in the sandbox, seen from outside.
 struct Caller {
     pid: u32,
-    root: Option<OwnedFd>,
+    root: std::cell::OnceCell<Option<OwnedFd>>,
 }
 
 impl Caller {
     fn new(pid: u32) -> Caller {
-        let root = nix::fcntl::open(
-            format!("/proc/{pid}/root").as_str(),
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ok();
-        Caller { pid, root }
+        Caller {
+            pid,
+            root: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The sandbox's root directory, as the caller sees it.
+    fn root(&self) -> Option<&OwnedFd> {
+        self.root
+            .get_or_init(|| {
+                nix::fcntl::open(
+                    format!("/proc/{}/root", self.pid).as_str(),
+                    nix::fcntl::OFlag::O_PATH
+                        | nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()
+            })
+            .as_ref()
     }
 
     fn comm(&self) -> String {
@@ -220,7 +231,7 @@ impl Caller {
     /// Resolves `path` inside the sandbox's root (symbolic links followed there, except a
     /// final one when `nofollow`); `None` when it does not exist inside.
     fn resolve(&self, path: &Path, nofollow: bool) -> Option<PathBuf> {
-        let root = self.root.as_ref()?;
+        let root = self.root()?;
         let rel = path.strip_prefix("/").unwrap_or(path);
         let rel = if rel.as_os_str().is_empty() {
             Path::new(".")
@@ -280,7 +291,12 @@ fn decode(req: &libc::seccomp_notif) -> Vec<Use> {
             Op::Open { flags } => flags & libc::O_NOFOLLOW as u64 != 0,
             _ => false,
         };
-        let (resolved, exists) = c.locate(&path, nofollow);
+        // A look needs no grant: only its path matters (for secrets).
+        let (resolved, exists) = if op == Op::Look {
+            (None, false)
+        } else {
+            c.locate(&path, nofollow)
+        };
         out.push(Use {
             path,
             resolved,
@@ -340,6 +356,14 @@ fn decode(req: &libc::seccomp_notif) -> Vec<Use> {
         }
         Sysno::symlink => push(AT_FDCWD, a[1], Op::Make),
         Sysno::symlinkat => push(a[1] as i64, a[2], Op::Make),
+        Sysno::stat | Sysno::lstat | Sysno::access | Sysno::readlink => {
+            push(AT_FDCWD, a[0], Op::Look)
+        }
+        Sysno::newfstatat
+        | Sysno::statx
+        | Sysno::faccessat
+        | Sysno::faccessat2
+        | Sysno::readlinkat => push(a[0] as i64, a[1], Op::Look),
         Sysno::connect | Sysno::bind => {
             let len = (a[2] as usize).min(std::mem::size_of::<libc::sockaddr_un>());
             if let Some(sa) = c.read(a[1], len) {

@@ -27,6 +27,8 @@ pub enum Op {
     Truncate,
     ConnectUnix,
     ConnectIp(SocketAddr),
+    /// stat, access, readlink: needs no grant; reported only when it names a secret.
+    Look,
 }
 
 /// One path (or destination) an observed call used.
@@ -395,7 +397,8 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
             continue;
         }
         let needs = need_of(u);
-        if let (Some(why), true) = (secret, needs.is_empty()) {
+        let base_allows = || base.filesystem.query(&u.path, Rights::READ).allowed;
+        if let (Some(why), true) = (secret, needs.is_empty() && !base_allows()) {
             // Asked for, but not there (or masked by `hide`): still worth a warning.
             let n = Need::new(u.path.clone(), Rights::READ, by.clone());
             secrets
@@ -421,8 +424,15 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
                 continue;
             }
             let n = Need::new(path.clone(), rights, by.clone());
-            let wide = (rights.write && too_wide(&path, home))
-                .then_some("a directory too wide to grant write access to");
+            // A directory grant reaches everything beneath it: $HOME, / and the like are
+            // never granted, even if the server opened them.
+            let host = matches!(inside, Inside::Host | Inside::Bound);
+            let wide =
+                (host && path.is_dir() && too_wide(&path, home)).then_some(if rights.write {
+                    "a directory too wide to grant write access to"
+                } else {
+                    "a directory too wide to grant (everything beneath it would be readable)"
+                });
             if let Some(why) = secret_kind(&path, home).or(secret).or(wide) {
                 secrets
                     .entry(path)
@@ -453,7 +463,12 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
             .chain(&learned.write)
             .chain(&learned.exec)
             .any(|n| s.need.path.starts_with(&n.path));
-        if granted && s.need.path.exists() {
+        let masked = learned
+            .hide
+            .iter()
+            .any(|h| s.need.path.starts_with(&h.need.path));
+        let wide = s.why.starts_with("a directory too wide");
+        if granted && !masked && !wide && s.need.path.exists() {
             learned.hide.push(s.clone());
         }
     }

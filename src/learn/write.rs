@@ -167,11 +167,11 @@ pub fn render(l: &Learned, cx: &Context) -> String {
     if !l.secrets.is_empty() {
         let _ = writeln!(
             out,
-            "# WARNING: the server used these secrets while it was observed. They are NOT granted"
+            "# WARNING: the server tried to use these secrets and too-wide directories while it was"
         );
         let _ = writeln!(
             out,
-            "# (those inside a granted directory are masked by the hide entries above)."
+            "# observed. They are NOT granted (secrets inside a granted directory are masked by the hide entries above)."
         );
         let _ = writeln!(
             out,

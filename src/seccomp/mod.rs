@@ -58,8 +58,9 @@ pub enum Action {
 }
 
 /// The syscalls observe mode reports: every way to open, create, remove, rename or execute a
-/// file, and to connect a socket.
-pub const OBSERVED: [&str; 23] = [
+/// file, and to connect a socket; and the ways to look at a path (stat, access, readlink),
+/// so that a look at a secret is reported even when a `hide` mask makes it fail.
+pub const OBSERVED: [&str; 32] = [
     "open",
     "openat",
     "openat2",
@@ -83,6 +84,15 @@ pub const OBSERVED: [&str; 23] = [
     "truncate",
     "connect",
     "bind",
+    "stat",
+    "lstat",
+    "newfstatat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "readlink",
+    "readlinkat",
 ];
 
 impl Action {

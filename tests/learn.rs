@@ -1,0 +1,267 @@
+//! `mcpjail learn` with the probe as the server: what it records, what it writes, and that the
+//! learned profile, used with `run`, allows what was used and nothing beside it.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+/// Runs `mcpjail learn -p default -o OUT -- probe ARGS` with `HOME` set; returns
+/// (exit code, stdout, stderr).
+fn learn(home: &Path, out: &Path, probe_args: &[&str]) -> (i32, String, String) {
+    let p = probe();
+    let mut args = vec!["-p", "default", "-o", out.to_str().unwrap(), "--"];
+    args.push(p.to_str().unwrap());
+    args.extend_from_slice(probe_args);
+    let mut cmd = mcpjail_cmd("learn", &args);
+    cmd.env("HOME", home);
+    let o = output_within(cmd, Duration::from_secs(60));
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn run_with(home: &Path, profile: &Path, probe_args: &[&str]) -> String {
+    let p = probe();
+    let mut args = vec!["-p", profile.to_str().unwrap(), "--"];
+    args.push(p.to_str().unwrap());
+    args.extend_from_slice(probe_args);
+    let mut cmd = run_cmd(&args);
+    cmd.env("HOME", home);
+    let o = output_within(cmd, Duration::from_secs(60));
+    String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+}
+
+/// The uncommented list entries of a learned profile's grant lists.
+fn grants(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut section = "";
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if let Some(key) = t.strip_suffix(':') {
+            section = if key.starts_with("- ") { section } else { key };
+        } else if let Some(v) = t.strip_prefix("- ") {
+            if ["read", "write", "exec", "unix"].contains(&section) {
+                out.push(v.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+fn has_landlock() -> bool {
+    require(landlock_abi() >= 1, "Landlock")
+}
+
+#[test]
+fn learned_profile_allows_what_was_used_and_nothing_beside_it() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    let data = d.path().join("data");
+    let other = d.path().join("other");
+    for p in [&home, &data, &other] {
+        std::fs::create_dir(p).unwrap();
+    }
+    for f in ["a", "b", "c"] {
+        write(&data.join(f), f);
+    }
+    write(&other.join("x"), "other");
+    let out = d.path().join("learned.yaml");
+    let file = data.join("a");
+    let f = file.to_str().unwrap();
+    let (code, stdout, stderr) = learn(&home, &out, &["read", f]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "OK a", "stdio passes through while learning");
+    assert!(stderr.contains("LEARNING"), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("extends: [default]"), "{text}");
+    assert_eq!(grants(&text), [f.to_string()], "{text}");
+    assert!(
+        text.contains("# read: probe") && text.contains("(openat)"),
+        "what used it: {text}"
+    );
+
+    assert_eq!(run_with(&home, &out, &["read", f]), "OK a");
+    let b = data.join("b");
+    assert_denied(
+        &run_with(&home, &out, &["read", b.to_str().unwrap()]),
+        "a file beside the one used",
+    );
+    let x = other.join("x");
+    assert_denied(
+        &run_with(&home, &out, &["read", x.to_str().unwrap()]),
+        "another directory",
+    );
+}
+
+#[test]
+fn many_files_in_one_directory_become_the_directory_and_writes_its_parent() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    let data = d.path().join("data");
+    let out_dir = d.path().join("out");
+    for p in [&home, &data, &out_dir] {
+        std::fs::create_dir(p).unwrap();
+    }
+    for f in ["a", "b", "c", "d"] {
+        write(&data.join(f), f);
+    }
+    let script = d.path().join("tool.sh");
+    let created = out_dir.join("made.txt");
+    let mut body = String::from("#!/bin/sh\n");
+    for f in ["a", "b", "c", "d"] {
+        body.push_str(&format!("cat {}\n", data.join(f).display()));
+    }
+    body.push_str(&format!("echo made > {}\n", created.display()));
+    write(&script, &body);
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = d.path().join("learned.yaml");
+    let s = script.to_str().unwrap();
+    let (code, _, stderr) = learn(&home, &out, &["exec", s]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let g = grants(&text);
+    assert!(g.contains(&data.display().to_string()), "collapsed: {text}");
+    assert!(
+        g.contains(&out_dir.display().to_string()),
+        "the created file's directory: {text}"
+    );
+    assert!(g.contains(&s.to_string()), "the executed script: {text}");
+    assert!(!g.iter().any(|p| p == "/" || p == "${HOME}"), "{text}");
+    assert!(text.contains("4 paths under it"), "{text}");
+    assert!(text.contains("exec:"), "{text}");
+
+    std::fs::remove_file(&created).unwrap();
+    let out_line = run_with(&home, &out, &["exec", s]);
+    assert!(!out_line.contains("ERR"), "{out_line}");
+    assert_eq!(std::fs::read_to_string(&created).unwrap(), "made\n");
+}
+
+#[test]
+fn secrets_are_warned_about_never_granted() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let key = home.join(".ssh/id_rsa");
+    write(&key, "-----BEGIN OPENSSH PRIVATE KEY-----");
+    let project = d.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let dotenv = project.join(".env");
+    write(&dotenv, "TOKEN=hunter2");
+    let out = d.path().join("learned.yaml");
+
+    let (code, stdout, stderr) = learn(&home, &out, &["read", key.to_str().unwrap()]);
+    assert_eq!(code, 1, "the probe's read fails: {stdout}{stderr}");
+    assert!(
+        !stdout.contains("PRIVATE KEY"),
+        "the key was readable while learning: {stdout}"
+    );
+    assert!(
+        stderr.contains("WARNING") && stderr.contains(".ssh/id_rsa"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).is_empty(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with('#') && l.contains("${HOME}/.ssh/id_rsa")),
+        "{text}"
+    );
+
+    // A .env file is readable while learning (no hide covers it) but is not granted.
+    let (_, stdout, stderr) = learn(&home, &out, &["read", dotenv.to_str().unwrap()]);
+    assert!(stderr.contains(".env"), "{stderr}");
+    assert!(stdout.contains("TOKEN"), "{stdout}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).is_empty(), "{text}");
+    assert_denied(
+        &run_with(&home, &out, &["read", dotenv.to_str().unwrap()]),
+        ".env",
+    );
+}
+
+#[test]
+fn exit_status_and_stdin_pass_through() {
+    let d = scratch();
+    let out = d.path().join("learned.yaml");
+    let (code, _, stderr) = learn(d.path(), &out, &["exit", "7"]);
+    assert_eq!(code, 7, "{stderr}");
+    assert!(out.exists(), "written even when the server fails");
+
+    let p = probe();
+    let o = out.to_str().unwrap();
+    let mut cmd = mcpjail_cmd(
+        "learn",
+        &["-p", "default", "-o", o, "--", p.to_str().unwrap(), "cat"],
+    );
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let msg = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+    child.stdin.take().unwrap().write_all(msg).unwrap();
+    let got = child.wait_with_output().unwrap();
+    assert_eq!(got.stdout, msg, "stdout carries exactly the server's bytes");
+    assert_eq!(got.status.code(), Some(0));
+}
+
+#[test]
+fn bad_output_is_refused_before_anything_starts() {
+    let d = scratch();
+    let marker = d.path().join("started");
+    let p = probe();
+    let dir = d.path().to_str().unwrap();
+    let o = output_within(
+        mcpjail_cmd(
+            "learn",
+            &[
+                "-o",
+                dir,
+                "--",
+                p.to_str().unwrap(),
+                "write",
+                marker.to_str().unwrap(),
+                "x",
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
+    assert!(!marker.exists(), "the server must not start");
+    let o = output_within(
+        mcpjail_cmd(
+            "learn",
+            &[
+                "-p",
+                "default",
+                "-o",
+                &format!("{dir}/default.yaml"),
+                "--",
+                "true",
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("extend itself"));
+}
