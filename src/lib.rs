@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod explain;
+pub mod hints;
 pub mod hostspec;
 pub mod infer;
 pub mod kernel;

@@ -120,6 +120,8 @@ struct Spawned {
     _cgroup: Option<PidsCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
+    /// The thread relaying the server's stderr.
+    stderr: Option<std::thread::JoinHandle<crate::hints::Seen>>,
 }
 
 /// The thread that answers an observe-mode sandbox's notifications.
@@ -141,14 +143,19 @@ pub struct Outcome {
 /// Starts the sandbox and the server; returns the server's exit status as `mcpjail run`
 /// reports it.
 pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
-    launch_with(plan, stop_timeout, None).map(|o| o.code)
+    // Hints need the server's stderr; a terminal is left to the server as it is.
+    let relay = !nix::unistd::isatty(std::io::stderr()).unwrap_or(false);
+    launch_with(plan, stop_timeout, None, relay).map(|o| o.code)
 }
 
-/// [`launch`], and in observe mode (a plan made for `learn`) record into `sink`.
+/// [`launch`], and in observe mode (a plan made for `learn`) record into `sink`. With
+/// `relay_stderr`, the server's stderr passes through mcpjail, which explains denials it
+/// reports if the server fails.
 pub fn launch_with(
-    plan: Plan,
+    mut plan: Plan,
     stop_timeout: Duration,
     sink: Option<Sink>,
+    relay_stderr: bool,
 ) -> Result<Outcome, LaunchError> {
     let forwarded_and_chld: Vec<libc::c_int> =
         FORWARDED.iter().copied().chain([libc::SIGCHLD]).collect();
@@ -158,7 +165,7 @@ pub fn launch_with(
     // SAFETY: valid set pointers.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &block, &mut original) };
 
-    let spawned = spawn(&plan, &original, sink)?;
+    let spawned = spawn(&plan, &original, sink, relay_stderr)?;
     info!(
         target: "mcpjail",
         event = "started",
@@ -170,14 +177,24 @@ pub fn launch_with(
         seccomp_rules = plan.seccomp.denied.len(),
         "server started"
     );
-    // The plan's descriptors and buffers are no longer needed.
-    drop(plan);
+    // The plan's descriptors are no longer needed; the rest answers questions at exit.
+    for r in &mut plan.filesystem.rules {
+        r.fd = None;
+    }
+    plan.seccomp.program = Vec::new();
     release_stdio();
 
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
     if let Some(o) = spawned.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
+    }
+    if let Some(seen) = spawned.stderr.and_then(|t| t.join().ok()) {
+        if code != 0 {
+            for h in seen.report(&plan, code) {
+                eprintln!("mcpjail: hint: {h}");
+            }
+        }
     }
     if let Some(p) = &spawned.proxy {
         for line in p.summary() {
@@ -195,6 +212,7 @@ fn spawn(
     plan: &Plan,
     original: &libc::sigset_t,
     sink: Option<Sink>,
+    relay_stderr: bool,
 ) -> Result<Spawned, LaunchError> {
     let cgroup = match plan.pids_cgroup {
         Some(max) => match PidsCgroup::create(max) {
@@ -214,12 +232,14 @@ fn spawn(
         original,
         plan.network.proxy.as_ref(),
         sink.clone(),
+        relay_stderr,
     ) {
-        Ok((pid, proxy, observer)) => Ok(Spawned {
+        Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
             pid,
             _cgroup: cgroup,
             proxy,
             observer,
+            stderr,
         }),
         Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
             warn!(
@@ -227,12 +247,14 @@ fn spawn(
                 "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpjail, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
-            let (pid, proxy, observer) = start(&mut prepared, original, None, sink)?;
+            let (pid, proxy, observer, stderr) =
+                start(&mut prepared, original, None, sink, relay_stderr)?;
             Ok(Spawned {
                 pid,
                 _cgroup: cgroup,
                 proxy,
                 observer,
+                stderr,
             })
         }
         Err(e) => Err(e),
@@ -241,7 +263,12 @@ fn spawn(
 
 /// Clones the sandbox and waits until the server has been executed (or a step failed). In
 /// proxy mode the sandbox first hands over the proxy's listeners, and the proxy starts.
-type Started = (libc::pid_t, Option<crate::proxy::Proxy>, Option<Observer>);
+type Started = (
+    libc::pid_t,
+    Option<crate::proxy::Proxy>,
+    Option<Observer>,
+    Option<std::thread::JoinHandle<crate::hints::Seen>>,
+);
 
 fn channel() -> Result<(OwnedFd, OwnedFd), LaunchError> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
@@ -259,9 +286,17 @@ fn start(
     original: &libc::sigset_t,
     proxy_cfg: Option<&crate::proxy::ProxyConfig>,
     sink: Option<Sink>,
+    relay_stderr: bool,
 ) -> Result<Started, LaunchError> {
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
+    let stderr_pipe = if relay_stderr {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
+        prepared.stderr = Some(w.as_raw_fd());
+        Some((r, w))
+    } else {
+        None
+    };
     let (alive_r, alive_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     let channel_pair = match &mut prepared.proxy {
@@ -305,6 +340,20 @@ fn start(
     drop(alive_r);
     // The write end stays open for as long as mcpjail lives.
     std::mem::forget::<OwnedFd>(alive_w);
+    let stderr = match stderr_pipe {
+        Some((r, w)) => {
+            drop(w);
+            prepared.stderr = None;
+            Some(
+                std::thread::Builder::new()
+                    .name("stderr".into())
+                    .stack_size(128 * 1024)
+                    .spawn(move || crate::hints::relay(r))
+                    .map_err(LaunchError::Proxy)?,
+            )
+        }
+        None => None,
+    };
     // Started before anything waits on the sandbox: its execve waits for an answer.
     let observer = match observe_pair {
         Some((ours, theirs)) => {
@@ -329,7 +378,7 @@ fn start(
         }
     }
     match read_failure(&status_r) {
-        None => Ok((pid, proxy, observer)),
+        None => Ok((pid, proxy, observer, stderr)),
         Some(failure) => {
             let mut st = 0;
             // SAFETY: waits for our own child.

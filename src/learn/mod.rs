@@ -165,6 +165,7 @@ pub fn run(args: LearnArgs) -> i32 {
         plan,
         args.supervise.stop_timeout(),
         Some(sink.clone()),
+        false,
     ) {
         Ok(o) => o,
         Err(e) => {

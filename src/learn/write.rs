@@ -64,7 +64,8 @@ fn list(out: &mut String, key: &str, needs: &[Need], vars: &[(&'static str, Path
     }
 }
 
-fn shell_words(argv: &[std::ffi::OsString]) -> String {
+/// `argv` as a shell would need it typed.
+pub fn shell_words(argv: &[std::ffi::OsString]) -> String {
     argv.iter()
         .map(|a| {
             let s = a.to_string_lossy();

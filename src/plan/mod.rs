@@ -246,6 +246,10 @@ pub struct Plan {
     /// The merged profile, with where each entry is written.
     #[serde(skip)]
     pub merged: Profile,
+    /// The options that make `mcpjail explain` answer for this plan: `-p PROFILE` and the
+    /// command line's grants, ready to paste.
+    #[serde(skip)]
+    pub explain_args: Vec<String>,
 }
 
 fn grant_error(e: fs::GrantError) -> PlanError {
@@ -511,7 +515,42 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         best_effort: req.best_effort,
         observed,
         merged: profile,
+        explain_args: explain_args(&spec, req),
     })
+}
+
+/// `-p SPEC` and the grant options of `req`, shell-quoted.
+fn explain_args(spec: &str, req: &Request) -> Vec<String> {
+    let spec = if crate::profile::is_path(spec) {
+        std::fs::canonicalize(spec)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| spec.to_string())
+    } else {
+        spec.to_string()
+    };
+    let mut argv: Vec<OsString> = vec!["-p".into(), spec.into()];
+    for (opt, paths) in [
+        ("--allow-read", &req.allow_read),
+        ("--allow-write", &req.allow_write),
+        ("--allow-exec", &req.allow_exec),
+    ] {
+        for p in paths {
+            argv.push(opt.into());
+            let abs = std::env::current_dir()
+                .map(|c| c.join(p))
+                .unwrap_or_else(|_| p.clone());
+            argv.push(abs.into_os_string());
+        }
+    }
+    for h in &req.allow_host {
+        argv.push("--allow-host".into());
+        argv.push(h.into());
+    }
+    for n in &req.pass_env {
+        argv.push("--pass-env".into());
+        argv.push(n.into());
+    }
+    vec![crate::learn::write::shell_words(&argv)]
 }
 
 /// Creates `${STATE_DIR}` (0700) when the profile uses it.

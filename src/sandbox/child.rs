@@ -249,6 +249,11 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // Rust ignores SIGPIPE in mcpjail; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        if let Some(fd) = p.stderr {
+            if libc::dup2(fd, 2) < 0 {
+                fail(status, Step::Stderr, 0, errno());
+            }
+        }
         // Nothing inherited beyond stdin, stdout and stderr reaches the server.
         if libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) < 0 {
             for fd in 3..4096 {

@@ -47,10 +47,11 @@ pub enum Step {
     CloseFds,
     Exec,
     ObserveChannel,
+    Stderr,
 }
 
 impl Step {
-    const ALL: [Step; 30] = [
+    const ALL: [Step; 31] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
@@ -81,6 +82,7 @@ impl Step {
         Step::CloseFds,
         Step::Exec,
         Step::ObserveChannel,
+        Step::Stderr,
     ];
 
     pub fn from_u32(v: u32) -> Option<Step> {
@@ -122,6 +124,7 @@ impl Step {
             Step::CloseFds => "failed to keep inherited file descriptors from the server",
             Step::Exec => "failed to execute the server",
             Step::ObserveChannel => "failed to hand the observe-mode listener to mcpjail",
+            Step::Stderr => "failed to connect the server's stderr to mcpjail",
         }
     }
 }

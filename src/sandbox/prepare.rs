@@ -55,6 +55,8 @@ pub struct Prepared {
     /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
     /// (`Some(-1)` until launch creates it).
     pub observe_channel: Option<RawFd>,
+    /// The write end of the pipe the server's stderr goes to, when mcpjail relays it.
+    pub stderr: Option<RawFd>,
 }
 
 /// The sockets the sandbox creates for the proxy and hands to mcpjail, in this order: the
@@ -183,6 +185,7 @@ impl Prepared {
             cgroup_procs,
             proxy,
             observe_channel: (!plan.observed.is_empty()).then_some(-1),
+            stderr: None,
         })
     }
 }

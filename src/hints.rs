@@ -1,0 +1,280 @@
+//! Why did the server fail? When mcpjail's stderr is not a terminal, the server's stderr
+//! passes through mcpjail (byte for byte), which watches it for the ways servers report a
+//! denial: `EACCES: permission denied, open '/x'` (Node), `PermissionError: [Errno 13]
+//! Permission denied: '/x'` (Python), `cat: /x: Permission denied` (C tools), name lookups
+//! that fail (`getaddrinfo ENOTFOUND host`). If the server then exits with an error, each
+//! path or host the profile does not allow is reported with the `mcpjail explain` command
+//! that shows the rule; a death by SIGSYS is reported as a seccomp kill.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use crate::explain::{Target, verdict};
+use crate::plan::Plan;
+use crate::plan::fs::Rights;
+
+/// What the server's stderr said it was refused.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Paths with the access the message suggests.
+    pub paths: BTreeSet<(PathBuf, Access)>,
+    pub hosts: BTreeSet<String>,
+    /// `Operation not permitted` / EPERM with no path: a syscall or capability.
+    pub eperm: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// The message does not say: read is checked, then write.
+    Unknown,
+    Write,
+    Exec,
+}
+
+const DENIED: [&str; 4] = [
+    "permission denied",
+    "operation not permitted",
+    "eacces",
+    "eperm",
+];
+
+/// Node's `syscall` word before the path: `open`, `mkdir`, `spawn`, ...
+fn access_of(word: &str) -> Access {
+    match word {
+        "mkdir" | "rmdir" | "unlink" | "rename" | "copyfile" | "symlink" | "link" | "utime"
+        | "chmod" | "chown" | "write" | "truncate" | "mkdtemp" | "cp" | "rm" => Access::Write,
+        "spawn" | "execve" | "exec" | "uv_spawn" => Access::Exec,
+        _ => Access::Unknown,
+    }
+}
+
+/// Absolute paths in `line`: quoted (`'/x'`, `"/x"`) or bare tokens that start with `/`.
+fn paths_in(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in ['\'', '"'] {
+        let mut rest = line;
+        while let Some(start) = rest.find(q) {
+            let after = &rest[start + 1..];
+            let Some(end) = after.find(q) else { break };
+            let s = &after[..end];
+            if s.starts_with('/') && !s.contains('\n') {
+                out.push(s.to_string());
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    if out.is_empty() {
+        for tok in line.split_whitespace() {
+            let t = tok.trim_matches(|c: char| matches!(c, ':' | ',' | ';' | '(' | ')' | '`'));
+            if t.starts_with('/') && t.len() > 1 {
+                out.push(t.to_string());
+            }
+        }
+        // `/bin/sh: 1: cannot create /x: ...`: the first path names the program.
+        let program_first = line
+            .split_whitespace()
+            .next()
+            .is_some_and(|t| t.starts_with('/') && t.ends_with(':'));
+        if program_first && out.len() > 1 {
+            out.remove(0);
+        }
+    }
+    out
+}
+
+fn host_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let i = line.find(marker)?;
+    let rest = line[i + marker.len()..].trim_start_matches([' ', ':', '\'', '"']);
+    let h: &str = rest
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .next()?;
+    (h.contains('.') && h.len() > 3).then_some(h)
+}
+
+impl Seen {
+    /// Takes one line of the server's stderr.
+    pub fn line(&mut self, line: &str) {
+        let lower = line.to_ascii_lowercase();
+        for marker in [
+            "ENOTFOUND",
+            "EAI_AGAIN",
+            "Could not resolve host",
+            "Failed to resolve",
+            "getaddrinfo failed for",
+        ] {
+            if let Some(h) = host_after(line, marker) {
+                self.hosts.insert(h.to_string());
+            }
+        }
+        if !DENIED.iter().any(|d| lower.contains(d)) {
+            return;
+        }
+        // Node: "EACCES: permission denied, open '/x'".
+        let node_word = line
+            .split_once("denied, ")
+            .or_else(|| line.split_once("not permitted, "))
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        let access = node_word.map(access_of).unwrap_or_else(|| {
+            if lower.contains("cannot create") || lower.contains("cannot remove") {
+                Access::Write
+            } else {
+                Access::Unknown
+            }
+        });
+        let paths = paths_in(line);
+        if paths.is_empty() && (lower.contains("not permitted") || lower.contains("eperm")) {
+            self.eperm = true;
+        }
+        for p in paths {
+            if self.paths.len() < 64 {
+                self.paths.insert((PathBuf::from(p), access));
+            }
+        }
+    }
+
+    /// The hints for a server that exited with `code`: one line each, without the prefix.
+    pub fn report(&self, plan: &Plan, code: i32) -> Vec<String> {
+        let mut out = Vec::new();
+        let spec = plan.explain_args.join(" ");
+        if code == 128 + libc::SIGSYS {
+            out.push(format!(
+                "the server was killed by the seccomp filter (syscalls.on_violation: kill): it made a system call profile `{}` denies. To see which, set on_violation to errno (the call then fails with EPERM) or log (the kernel logs it as type=1326), or list the denied calls with `mcpjail run {spec} --dry-run -- ...`",
+                plan.profile.name
+            ));
+        }
+        let mut told = BTreeSet::new();
+        for (path, access) in &self.paths {
+            let wants: &[Rights] = match access {
+                Access::Unknown => &[Rights::READ, Rights::WRITE],
+                Access::Write => &[Rights::WRITE],
+                Access::Exec => &[Rights::EXEC],
+            };
+            for &want in wants {
+                let v = match verdict(plan, "", &Target::Path(path.clone(), want)) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                };
+                if v.allowed {
+                    continue;
+                }
+                let suffix = match (want.write, want.exec) {
+                    (true, _) => ":write",
+                    (_, true) => ":exec",
+                    _ => "",
+                };
+                if told.insert(path.clone()) {
+                    out.push(format!(
+                        "the profile does not let the server {} {}; check with: mcpjail explain {spec} {}{suffix}",
+                        if want.write {
+                            "write"
+                        } else if want.exec {
+                            "execute"
+                        } else {
+                            "read"
+                        },
+                        path.display(),
+                        path.display()
+                    ));
+                }
+                break;
+            }
+        }
+        for h in &self.hosts {
+            if let Ok(v) = verdict(plan, h, &Target::Host(h.clone(), 443)) {
+                if !v.allowed {
+                    out.push(format!(
+                        "the profile does not let the server reach {h}; check with: mcpjail explain {spec} {h}"
+                    ));
+                }
+            }
+        }
+        if out.is_empty() && self.eperm {
+            out.push(format!(
+                "an operation failed with EPERM: a system call profile `{}` denies, or a capability the sandbox drops; `mcpjail run {spec} --dry-run -- ...` lists the denied calls, and `mcpjail explain {spec} SYSCALL` explains one",
+                plan.profile.name
+            ));
+        }
+        out
+    }
+}
+
+/// Copies the server's stderr from `from` to mcpjail's stderr unchanged, collecting what it
+/// says about denials. A client that closed its end does not stall the server: the rest is
+/// read and dropped.
+pub fn relay(from: OwnedFd) -> Seen {
+    let mut seen = Seen::default();
+    let mut src = std::fs::File::from(from);
+    // Locked per chunk only: mcpjail's own log lines go to the same stderr.
+    let dst = std::io::stderr();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut line: Vec<u8> = Vec::new();
+    let mut out_ok = true;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if out_ok && dst.lock().write_all(&buf[..n]).is_err() {
+            out_ok = false;
+        }
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                seen.line(&String::from_utf8_lossy(&line));
+                line.clear();
+            } else if line.len() < 4096 {
+                line.push(b);
+            }
+        }
+    }
+    if !line.is_empty() {
+        seen.line(&String::from_utf8_lossy(&line));
+    }
+    let _ = dst.lock().flush();
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(lines: &[&str]) -> Seen {
+        let mut s = Seen::default();
+        for l in lines {
+            s.line(l);
+        }
+        s
+    }
+
+    #[test]
+    fn reads_the_usual_denial_messages() {
+        let s = seen(&[
+            "Error: EACCES: permission denied, open '/home/u/notes/a.txt'",
+            "Error: EACCES: permission denied, mkdir '/srv/out'",
+            "PermissionError: [Errno 13] Permission denied: '/etc/app.conf'",
+            "cat: /root/.ssh/id_rsa: Permission denied",
+            "sh: 1: cannot create /var/log/x.log: Permission denied",
+            "getaddrinfo ENOTFOUND api.example.com",
+            "curl: (6) Could not resolve host: other.example.org",
+            "some harmless line about /usr/lib",
+        ]);
+        let paths: Vec<(String, Access)> = s
+            .paths
+            .iter()
+            .map(|(p, a)| (p.display().to_string(), *a))
+            .collect();
+        assert!(paths.contains(&("/home/u/notes/a.txt".into(), Access::Unknown)));
+        assert!(paths.contains(&("/srv/out".into(), Access::Write)));
+        assert!(paths.contains(&("/etc/app.conf".into(), Access::Unknown)));
+        assert!(paths.contains(&("/root/.ssh/id_rsa".into(), Access::Unknown)));
+        assert!(paths.contains(&("/var/log/x.log".into(), Access::Write)));
+        assert!(!paths.iter().any(|(p, _)| p == "/usr/lib"));
+        assert!(s.hosts.contains("api.example.com"));
+        assert!(s.hosts.contains("other.example.org"));
+        assert!(!s.eperm);
+        assert!(seen(&["unshare: unshare failed: Operation not permitted"]).eperm);
+    }
+}
