@@ -108,14 +108,16 @@ clean_env $PY -c 'import json, sys; sys.path.insert(0, sys.argv[1]); import comm
 chmod -R a+rX "$BENCH_ROOT" 2>/dev/null || true
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=$BENCH/results/raw/$STAMP$([ $QUICK = 1 ] && echo -quick)
+SUFFIX=""
+[ $QUICK = 1 ] && SUFFIX=-quick
+OUT=$BENCH/results/raw/$STAMP$SUFFIX
 mkdir -p "$OUT"
 cat /proc/loadavg > "$OUT/loadavg-start"
 
 if [ $QUICK = 1 ]; then
   LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 5)
 else
-  LAUNCH=(300 60 20) SYSCALL=(9 2000000 500000) STDIO=(1024 7) MEMORY=7 MCP=(10 50)
+  LAUNCH=(300 60 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(10 50)
 fi
 
 # --- 1. launch overhead -----------------------------------------------------------------------

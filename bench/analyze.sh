@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The launch path of `mcpjail run` taken apart, for bench/ANALYSIS.md: what each feature of a
+# profile costs (ablation), every syscall of one launch with timestamps (strace), how many
+# instructions each function runs (callgrind), and what the supervisor's memory is made of.
+# Run after bench/run.sh (it uses the binaries that run.sh put in $BENCH_ROOT/bin). As root.
+#
+#   bench/analyze.sh [ROUNDS]     default 200 interleaved rounds for the ablation
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH=$PWD/bench
+export BENCH_ROOT=${BENCH_ROOT:-/srv/mcpjail-bench}
+export BENCH_WORK=${BENCH_WORK:-$BENCH_ROOT/work}
+ROUNDS=${1:-200}
+M=$BENCH_ROOT/bin/mcpjail
+PY=/usr/bin/python3
+OUT=$BENCH/results/raw/analysis-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+clean_env() {
+  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME" LANG=C.UTF-8 \
+    BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" "$@"
+}
+say() { printf '\n== %s\n' "$*"; }
+cd "$BENCH_WORK"
+
+say "ablation as root ($ROUNDS rounds): overhead over bare /bin/true, median"
+clean_env $PY "$BENCH_ROOT/lib/ablation.py" "$OUT/ablation-root.json" "$ROUNDS" "$BENCH_ROOT/ablation" \
+  | tee "$OUT/ablation-root.txt"
+if id mcpjail-test >/dev/null 2>&1; then
+  say "ablation as mcpjail-test"
+  cp "$BENCH"/lib/ablation.py "$BENCH_ROOT/lib/"
+  runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
+    LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
+    $PY "$BENCH_ROOT/lib/ablation.py" "$BENCH_WORK/ablation-user.json" "$ROUNDS" "$BENCH_WORK/ablation-profiles" \
+    | tee "$OUT/ablation-user.txt"
+  mv "$BENCH_WORK/ablation-user.json" "$OUT/"
+fi
+
+for prof in minimal default node; do
+  say "strace -f -ttt -T: one launch, -p $prof, as root"
+  clean_env strace -f -ttt -T -qq -o "$OUT/strace-$prof.txt" "$M" run -p "$prof" -- /bin/true
+  # Syscalls per process (the first pid is the supervisor, then the sandbox's init, then the server).
+  awk '{n[$1]++} END {for (p in n) print p, n[p]}' "$OUT/strace-$prof.txt" | sort -n | tee "$OUT/strace-$prof-per-pid.txt"
+  clean_env strace -f -c -o "$OUT/strace-$prof-summary.txt" "$M" run -p "$prof" -- /bin/true
+  head -25 "$OUT/strace-$prof-summary.txt"
+done
+say "strace -c: the floor, unshare"
+clean_env strace -f -c -o "$OUT/strace-unshare-summary.txt" unshare --mount --pid --fork --mount-proc --net --ipc --uts --cgroup -- /bin/true
+tail -3 "$OUT/strace-unshare-summary.txt"
+
+say "callgrind: user-space instructions of the supervisor, -p minimal and -p node (dry run: same plan)"
+for prof in minimal node; do
+  clean_env valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$prof.out" \
+    "$M" run --dry-run -p "$prof" -- /bin/true > /dev/null 2> "$OUT/callgrind-$prof.log" || true
+  callgrind_annotate --inclusive=yes "$OUT/callgrind-$prof.out" 2>/dev/null | head -60 > "$OUT/callgrind-$prof-inclusive.txt" || true
+  grep -m1 -E "summary|totals" "$OUT/callgrind-$prof.log" "$OUT/callgrind-$prof-inclusive.txt" || true
+done
+
+say "supervisor memory: smaps of mcpjail while it supervises cat (-p default)"
+clean_env "$M" run -p default -- /usr/bin/cat < <(sleep 2) > /dev/null &
+sleep 1
+sup=$(pgrep -n -x mcpjail -P $$ || true)
+[ -n "$sup" ] || sup=$(pgrep -o -x mcpjail)
+grep -E "VmHWM|VmRSS|RssAnon|RssFile" "/proc/$sup/status" | tee "$OUT/supervisor-status.txt"
+$PY - "$sup" <<'PY' | tee "$OUT/supervisor-smaps.txt"
+import sys, collections
+rss = collections.Counter()
+name = None
+for line in open(f"/proc/{sys.argv[1]}/smaps"):
+    parts = line.split()
+    if len(parts) >= 5 and "-" in parts[0] and ":" not in parts[0]:
+        name = parts[5] if len(parts) > 5 else "[anon]"
+    elif parts[0] == "Rss:":
+        rss[name] += int(parts[1])
+for k, v in rss.most_common(12):
+    print(f"{v:6d} KiB  {k}")
+PY
+wait
+say "peak RSS of mcpjail doing no launch"
+for args in "--version" "run --dry-run -p minimal -- /bin/true" "run --dry-run -p node -- /bin/true"; do
+  /usr/bin/time -f "%M KiB  mcpjail $args" clean_env "$M" $args > /dev/null 2>> "$OUT/peak-rss.txt" || true
+done
+cat "$OUT/peak-rss.txt"
+echo "raw output in $OUT"
