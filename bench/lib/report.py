@@ -47,6 +47,11 @@ def cmd_version(argv, pattern=None):
 
 
 def machine(raw):
+    """What the run ran on, saved beside the raw data the first time, so that a report
+    rendered again later describes the run, not the moment of rendering."""
+    saved = load(raw, "machine.json")
+    if saved:
+        return saved
     cpu = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -64,18 +69,25 @@ def machine(raw):
     try:
         plan = subprocess.run([c.MCPJAIL, "run", "--dry-run", "--format", "json", "-p", "minimal",
                                "--", "/bin/true"], capture_output=True, text=True, timeout=20)
-        landlock = json.loads(plan.stdout)["kernel"]["landlock_abi"]
+        landlock = json.loads(plan.stdout)["plan"]["kernel"]["landlock_abi"]
     except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
         pass
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    commit = subprocess.run(["git", "-C", repo, "describe", "--always", "--dirty"],
+    # The last commit that changed what the mcpjail binary is built from.
+    commit = subprocess.run(["git", "-C", repo, "log", "-1", "--format=%h", "--", "src",
+                             "profiles", "Cargo.toml", "Cargo.lock"],
                             capture_output=True, text=True).stdout.strip() or "?"
     srt_pkg = os.path.join(c.ROOT, "srt", "node_modules", "@anthropic-ai", "sandbox-runtime",
                            "package.json")
     srt_v = json.load(open(srt_pkg))["version"] if os.path.exists(srt_pkg) else "not installed"
     read = lambda n: open(os.path.join(raw, n)).read().split()[:3] if os.path.exists(os.path.join(raw, n)) else []
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    stamp = os.path.basename(os.path.normpath(raw)).split("-")[0]
+    try:
+        date = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info = {
+        "date": date,
         "cpu": f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB",
         "os": distro,
         "kernel": platform.release(),
@@ -83,7 +95,7 @@ def machine(raw):
         "load_start": " ".join(read("loadavg-start")),
         "load_end": " ".join(read("loadavg-end")),
         "versions": {
-            "mcpjail": f"{cmd_version([c.MCPJAIL, '--version'])} (git {commit})",
+            "mcpjail": f"{cmd_version([c.MCPJAIL, '--version'])} (built from commit {commit})",
             "bubblewrap": cmd_version(["bwrap", "--version"]),
             "firejail": cmd_version(["firejail", "--version"]),
             "srt": f"@anthropic-ai/sandbox-runtime {srt_v}",
@@ -94,6 +106,8 @@ def machine(raw):
             "python": platform.python_version(),
         },
     }
+    c.dump(info, os.path.join(raw, "machine.json"))
+    return info
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -106,11 +120,16 @@ def f2(x):
     return "–" if x is None else f"{x:.2f}"
 
 
+def short(text, n=170):
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:70] + " … " + text[-(n - 73):]
+
+
 def why(entry):
     if "skipped" in entry:
-        return f"not run: {entry['skipped']}"
+        return f"not run: {short(entry['skipped'])}"
     if "failed" in entry:
-        return f"failed: {entry['failed']}".replace("\n", " ")
+        return f"failed: {short(entry['failed'])}"
     return None
 
 
@@ -328,11 +347,11 @@ def build(raw):
 def render(res, plot_name):
     m = res["machine"]
     out = ["# Benchmark results",
-           f"Written by `bench/run.sh` on {m['date']} from `{res['raw']}` (raw data, not committed). "
+           f"Measured by `bench/run.sh` on {m['date']}; raw data in `{res['raw']}` (not committed). "
            "Every figure comes from this one run; rerun `bench/run.sh` to reproduce. "
            "Why mcpjail misses the targets it misses, and what would fix it: `bench/ANALYSIS.md`.",
            "",
-           table(["machine", ""], [["CPU", m["cpu"]], ["OS", m["os"]], ["kernel", m["kernel"]],
+           table(["machine", ""], [["date", m["date"]], ["CPU", m["cpu"]], ["OS", m["os"]], ["kernel", m["kernel"]],
                                    ["Landlock ABI", m["landlock_abi"]],
                                    ["load average (1/5/15 min) at start, end", f"{m['load_start']}; {m['load_end']}"]]),
            "",
