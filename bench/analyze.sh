@@ -4,13 +4,22 @@
 # instructions each function runs (callgrind), and what the supervisor's memory is made of.
 # Run after bench/run.sh (it uses the binaries that run.sh put in $BENCH_ROOT/bin). As root.
 #
-#   bench/analyze.sh [ROUNDS]     default 200 interleaved rounds for the ablation
+#   bench/analyze.sh [ROUNDS] [--builds]
+#
+# ROUNDS (default 200) interleaved rounds for the ablation. The callgrind step builds an
+# unstripped copy of mcpjail (same sources and settings, symbols kept) into
+# $BENCH_ROOT/build-sym so that functions have names. --builds also builds mcpjail with
+# opt-level "s" and statically linked (cargo settings given in the environment, nothing in
+# the repository changes) and compares their launch time and supervisor memory with compare.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 BENCH=$PWD/bench
 export BENCH_ROOT=${BENCH_ROOT:-/srv/mcpjail-bench}
 export BENCH_WORK=${BENCH_WORK:-$BENCH_ROOT/work}
 ROUNDS=${1:-200}
+BUILDS=0
+[ "${2:-}" = --builds ] && BUILDS=1
 M=$BENCH_ROOT/bin/mcpjail
 PY=/usr/bin/python3
 OUT=$BENCH/results/raw/analysis-$(date -u +%Y%m%dT%H%M%SZ)
@@ -22,12 +31,12 @@ clean_env() {
 say() { printf '\n== %s\n' "$*"; }
 cd "$BENCH_WORK"
 
+cp "$BENCH"/lib/*.py "$BENCH_ROOT/lib/"
 say "ablation as root ($ROUNDS rounds): overhead over bare /bin/true, median"
 clean_env $PY "$BENCH_ROOT/lib/ablation.py" "$OUT/ablation-root.json" "$ROUNDS" "$BENCH_ROOT/ablation" \
   | tee "$OUT/ablation-root.txt"
 if id mcpjail-test >/dev/null 2>&1; then
   say "ablation as mcpjail-test"
-  cp "$BENCH"/lib/ablation.py "$BENCH_ROOT/lib/"
   runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
     LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
     $PY "$BENCH_ROOT/lib/ablation.py" "$BENCH_WORK/ablation-user.json" "$ROUNDS" "$BENCH_WORK/ablation-profiles" \
@@ -48,11 +57,16 @@ clean_env strace -f -c -o "$OUT/strace-unshare-summary.txt" unshare --mount --pi
 tail -3 "$OUT/strace-unshare-summary.txt"
 
 say "callgrind: user-space instructions of the supervisor, -p minimal and -p node (dry run: same plan)"
+(cd "$REPO" && CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1 \
+  cargo build --release --locked --quiet --target-dir "$BENCH_ROOT/build-sym")
+SYM=$BENCH_ROOT/build-sym/release/mcpjail
 for prof in minimal node; do
   clean_env valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$prof.out" \
-    "$M" run --dry-run -p "$prof" -- /bin/true > /dev/null 2> "$OUT/callgrind-$prof.log" || true
-  callgrind_annotate --inclusive=yes "$OUT/callgrind-$prof.out" 2>/dev/null | head -60 > "$OUT/callgrind-$prof-inclusive.txt" || true
-  grep -m1 -E "summary|totals" "$OUT/callgrind-$prof.log" "$OUT/callgrind-$prof-inclusive.txt" || true
+    "$SYM" run --dry-run -p "$prof" -- /bin/true > /dev/null 2> "$OUT/callgrind-$prof.log" || true
+  callgrind_annotate --inclusive=yes "$OUT/callgrind-$prof.out" 2>/dev/null | grep -E "^[ 0-9,]+ \(" \
+    | grep -v '???' | sed 's/ \[.*//' | head -70 > "$OUT/callgrind-$prof-inclusive.txt" || true
+  echo "-p $prof: $(grep -m1 'refs' "$OUT/callgrind-$prof.log" | sed 's/.*refs: *//') instructions (supervisor; the rest of the log: dry-run's namespace probes)"
+  head -12 "$OUT/callgrind-$prof-inclusive.txt"
 done
 
 say "supervisor memory: smaps of mcpjail while it supervises cat (-p default)"
@@ -76,8 +90,25 @@ for k, v in rss.most_common(12):
 PY
 wait
 say "peak RSS of mcpjail doing no launch"
-for args in "--version" "run --dry-run -p minimal -- /bin/true" "run --dry-run -p node -- /bin/true"; do
-  /usr/bin/time -f "%M KiB  mcpjail $args" clean_env "$M" $args > /dev/null 2>> "$OUT/peak-rss.txt" || true
+for args in "--version" "run --dry-run -p minimal -- /bin/true" "run -p minimal -- /bin/true"; do
+  /usr/bin/time -f "%M KiB  mcpjail $args" env -i PATH=/usr/bin:/bin HOME="$HOME" "$M" $args \
+    > /dev/null 2>> "$OUT/peak-rss.txt" || true
 done
 cat "$OUT/peak-rss.txt"
+
+if [ $BUILDS = 1 ]; then
+  say "other builds of the same sources: opt-level s, statically linked"
+  (cd "$REPO" && CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --locked --quiet \
+    --target-dir "$BENCH_ROOT/build-opt-s")
+  (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --quiet \
+    --target x86_64-unknown-linux-gnu --target-dir "$BENCH_ROOT/build-static")
+  install -m 0755 "$BENCH_ROOT/build-opt-s/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-opt-s"
+  install -m 0755 "$BENCH_ROOT/build-static/x86_64-unknown-linux-gnu/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-static"
+  runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
+    LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
+    $PY "$BENCH_ROOT/lib/compare.py" "$BENCH_WORK/compare.json" "$ROUNDS" minimal \
+    built="$M" opt-s="$BENCH_ROOT/bin/mcpjail-opt-s" static="$BENCH_ROOT/bin/mcpjail-static" \
+    | tee "$OUT/compare.txt"
+  mv "$BENCH_WORK/compare.json" "$OUT/"
+fi
 echo "raw output in $OUT"
