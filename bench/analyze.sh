@@ -56,6 +56,20 @@ say "strace -c: the floor, unshare"
 clean_env strace -f -c -o "$OUT/strace-unshare-summary.txt" unshare --mount --pid --fork --mount-proc --net --ipc --uts --cgroup -- /bin/true
 tail -3 "$OUT/strace-unshare-summary.txt"
 
+if command -v perf >/dev/null && id mcpjail-test >/dev/null 2>&1; then
+  say "perf (cpu-clock, whole system): 300 unprivileged launches of -p minimal"
+  perf record -q -F 4999 -e cpu-clock -a -g -o "$OUT/perf.data" -- runuser -u mcpjail-test -- \
+    env -i PATH=/usr/bin:/bin HOME=/home/mcpjail-test sh -c \
+    "for i in \$(seq 300); do $M run -p minimal -- /bin/true; done" 2>/dev/null
+  perf report -i "$OUT/perf.data" --no-children --sort comm -n -q -g none 2>/dev/null | head -8 \
+    | tee "$OUT/perf-comm.txt"
+  perf report -i "$OUT/perf.data" --children --comm mcpjail --sort sym -q -g none 2>/dev/null \
+    > "$OUT/perf-mcpjail-inclusive.txt"
+  echo "inclusive, % of all samples (4999 Hz, 2 CPUs):"
+  grep -E "\] (create_new_namespaces|copy_net_ns|loopback_net_init|do_seccomp|bpf_prog_create_from_user|__x64_sys_mount|cleanup_mnt|__x64_sys_statx|__x64_sys_readlink|dev_change_flags|copy_mnt_ns|copy_ipcs|copy_pid_ns|_dl_start)$" \
+    "$OUT/perf-mcpjail-inclusive.txt" | tee "$OUT/perf-selected.txt"
+fi
+
 say "callgrind: user-space instructions of the supervisor, -p minimal and -p node (dry run: same plan)"
 (cd "$REPO" && CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1 \
   cargo build --release --locked --quiet --target-dir "$BENCH_ROOT/build-sym")
@@ -95,6 +109,16 @@ for args in "--version" "run --dry-run -p minimal -- /bin/true" "run -p minimal 
     > /dev/null 2>> "$OUT/peak-rss.txt" || true
 done
 cat "$OUT/peak-rss.txt"
+
+SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
+if [ -f "$SERVER_JS" ] && id mcpjail-test >/dev/null 2>&1; then
+  say "MCP round trip as mcpjail-test (no pids cgroup), to compare with root's in RESULTS.md"
+  runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
+    LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
+    $PY "$BENCH_ROOT/lib/mcp.py" "$BENCH_WORK/mcp-user.json" 8 20 "$SERVER_JS"
+  mv "$BENCH_WORK/mcp-user.json" "$OUT/"
+  $PY -c 'import json, sys; r = json.load(open(sys.argv[1]))["rows"]; print({k: round(v["init_ms"]["median"], 1) for k, v in r.items() if "init_ms" in v})' "$OUT/mcp-user.json"
+fi
 
 if [ $BUILDS = 1 ]; then
   say "other builds of the same sources: opt-level s, statically linked"
