@@ -94,7 +94,7 @@ if [ $INSTALL = 1 ]; then
   fi
 fi
 
-# --- mcpjail and the helper programs, where the unprivileged user can run them ---------------
+# --- mcpjail and the benchmark programs, where the unprivileged user can run them ---------------
 say "building mcpjail (release) and the benchmark programs"
 cargo build --release --locked --quiet
 mkdir -p "$BENCH_ROOT/bin" "$BENCH_ROOT/lib" "$BENCH_WORK"

@@ -108,7 +108,7 @@ def peer_missing(name):
         return None
     if name == "srt":
         if not os.path.exists(SRT_CLI):
-            return f"srt not installed ({SRT_CLI} missing; run.sh installs @anthropic-ai/sandbox-runtime with npm)"
+            return "srt not installed (a full run of run.sh installs it with npm)"
         missing = [t for t in ("bwrap", "socat", "rg", "node") if not shutil.which(t)]
         if missing:
             return "srt needs " + ", ".join(missing) + ", not installed"

@@ -1,6 +1,6 @@
 """4. Supervisor memory: while a server runs, the peak resident set (VmHWM) and the
 proportional set size (PSS) of the launcher, the process outside the sandbox that the client
-started, and of all helper processes of the launch (every process in the tree but the server).
+started, and of all support processes of the launch (every process in the tree but the server).
 
 The server is `cat` waiting on its stdin; for mcpjail also the real MCP memory server under
 the `node` profile, whose plan is larger. Each launch is sampled once the server is up and
@@ -42,21 +42,21 @@ def sample(argv, server_comm):
     tree = c.descendants(p.pid)
     # The server and anything it started are not the launcher's cost.
     server_tree = set(c.descendants(server))
-    helpers = []
+    support = []
     for q in tree:
         if q in server_tree:
             continue
         m = c.memory_kib(q)
         if m:
-            helpers.append({"pid": q, "comm": c.comm(q), **m})
-    launcher = next((h for h in helpers if h["pid"] == p.pid), None)
+            support.append({"pid": q, "comm": c.comm(q), **m})
+    launcher = next((h for h in support if h["pid"] == p.pid), None)
     p.stdin.close()
     try:
         p.wait(timeout=20)
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-    return {"launcher": launcher, "helpers": helpers}
+    return {"launcher": launcher, "support": support}
 
 
 def main():
@@ -91,9 +91,9 @@ def main():
         row["launcher_comm"] = samples[0]["launcher"]["comm"]
         row["launcher_hwm_kib"] = c.summarize([s["launcher"]["VmHWM"] for s in samples])
         row["launcher_pss_kib"] = c.summarize([s["launcher"]["Pss"] for s in samples])
-        row["helpers_pss_kib"] = c.summarize([sum(h["Pss"] for h in s["helpers"]) for s in samples])
-        row["helpers_hwm_kib"] = c.summarize([sum(h["VmHWM"] for h in s["helpers"]) for s in samples])
-        row["helper_processes"] = [f"{h['comm']}" for h in samples[0]["helpers"]]
+        row["support_pss_kib"] = c.summarize([sum(h["Pss"] for h in s["support"]) for s in samples])
+        row["support_hwm_kib"] = c.summarize([sum(h["VmHWM"] for h in s["support"]) for s in samples])
+        row["support_processes"] = [f"{h['comm']}" for h in samples[0]["support"]]
     c.dump({"repeats": repeats, "rows": rows}, out_path)
 
 

@@ -286,14 +286,14 @@ def build(raw):
             rows.append([LABELS.get(name, name), f"`{r['launcher_comm']}`",
                          f2(r["launcher_hwm_kib"]["median"] / 1024),
                          f2(r["launcher_pss_kib"]["median"] / 1024),
-                         f2(r["helpers_pss_kib"]["median"] / 1024),
-                         ", ".join(r["helper_processes"])])
+                         f2(r["support_pss_kib"]["median"] / 1024),
+                         ", ".join(r["support_processes"])])
         md += ["## 4. Supervisor memory",
                "While the server (`cat`, or the MCP memory server) runs: the launcher (the "
-               "process the client started) peak RSS (VmHWM) and PSS, and the PSS of every helper "
+               "process the client started) peak RSS (VmHWM) and PSS, and the PSS of every support "
                f"process of the launch (all but the server). Median of {mem['repeats']} launches.",
                table(["sandbox", "launcher", "launcher peak RSS MiB", "launcher PSS MiB",
-                      "all helpers PSS MiB", "helper processes"], rows)]
+                      "all support processes PSS MiB", "support processes"], rows)]
         for name in ("mcpjail-default", "mcpjail-node (server-memory)"):
             r = mem["rows"].get(name, {})
             if "launcher_hwm_kib" in r:
