@@ -1,0 +1,67 @@
+"""Compares builds of mcpjail: launch overhead over bare `/bin/true` (interleaved rounds) and
+the supervisor's peak RSS and PSS while it runs `cat`, for each binary given. Used to check a
+proposed change of build settings or code before it is made, e.g.
+
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --target-dir /tmp/opt-s
+    compare.py OUT.json ROUNDS PROFILE built=target/release/mcpjail opt-s=/tmp/opt-s/release/mcpjail
+"""
+
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import common as c  # noqa: E402
+from launch import spawn_wait  # noqa: E402
+from memory import sample  # noqa: E402
+
+
+def main():
+    out_path, rounds, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    builds = dict(a.split("=", 1) for a in sys.argv[4:])
+    os.chdir(c.WORK)
+    env = dict(os.environ)
+    variants = {"bare": ["/bin/true"]}
+    for name, path in builds.items():
+        variants[name] = [path, "run", "-p", profile, "--", "/bin/true"]
+    samples = {k: [] for k in variants}
+    names = list(variants)
+    rng = random.Random(4)
+    c.wait_quiet(30)
+    r = discarded = 0
+    while r < rounds:
+        rng.shuffle(names)
+        got = []
+        with c.Others() as o:
+            for k in names:
+                got.append((k, spawn_wait(variants[k], env)[0]))
+        if o.busy and discarded < rounds:
+            discarded += 1
+            continue
+        for k, ms in got:
+            samples[k].append(ms)
+        r += 1
+    base = c.summarize(samples["bare"])["median"]
+    result = {"profile": profile, "rounds": rounds, "discarded_busy_rounds": discarded, "builds": {}}
+    for name, path in builds.items():
+        s = c.summarize(samples[name])
+        mem = [sample([path, "run", "-p", profile, "--", "/usr/bin/cat"], "cat") for _ in range(5)]
+        mem = [m for m in mem if "launcher" in m]
+        row = {
+            "path": path,
+            "size_bytes": os.path.getsize(path),
+            "launch_ms": s,
+            "overhead_ms": s["median"] - base,
+            "supervisor_hwm_kib": c.summarize([m["launcher"]["VmHWM"] for m in mem]),
+            "supervisor_pss_kib": c.summarize([m["launcher"]["Pss"] for m in mem]),
+        }
+        result["builds"][name] = row
+        print(f"{name:12s} {row['size_bytes'] / 1e6:5.2f} MB  launch +{row['overhead_ms']:.2f} ms "
+              f"(p25–p75 {s['p25']:.2f}–{s['p75']:.2f})  supervisor peak RSS "
+              f"{row['supervisor_hwm_kib']['median'] / 1024:.2f} MiB, PSS "
+              f"{row['supervisor_pss_kib']['median'] / 1024:.2f} MiB")
+    c.dump(result, out_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""4. Supervisor memory: while a server runs, the peak resident set (VmHWM) and the
+proportional set size (PSS) of the launcher, the process outside the sandbox that the client
+started, and of all support processes of the launch (every process in the tree but the server).
+
+The server is `cat` waiting on its stdin; for mcpjail also the real MCP memory server under
+the `node` profile, whose plan is larger. Each launch is sampled once the server is up and
+has settled, then ended by closing its stdin.
+
+    memory.py OUT.json REPEATS [SERVER_JS]
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import common as c  # noqa: E402
+
+SETTLE_S = 0.3
+
+
+def sample(argv, server_comm):
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    server = None
+    while time.monotonic() < deadline and p.poll() is None:
+        tree = c.descendants(p.pid)
+        hits = [q for q in tree if q != p.pid and c.comm(q) == server_comm]
+        if hits:
+            server = hits[-1]
+            break
+        time.sleep(0.01)
+    if server is None:
+        p.kill()
+        err = p.stderr.read().decode(errors="replace")
+        p.wait()
+        return {"failed": f"the server never started: {c.tail(err)}"}
+    time.sleep(SETTLE_S)
+    tree = c.descendants(p.pid)
+    # The server and anything it started are not the launcher's cost.
+    server_tree = set(c.descendants(server))
+    support = []
+    for q in tree:
+        if q in server_tree:
+            continue
+        m = c.memory_kib(q)
+        if m:
+            support.append({"pid": q, "comm": c.comm(q), **m})
+    launcher = next((h for h in support if h["pid"] == p.pid), None)
+    p.stdin.close()
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    return {"launcher": launcher, "support": support}
+
+
+def main():
+    out_path, repeats = sys.argv[1], int(sys.argv[2])
+    server_js = sys.argv[3] if len(sys.argv) > 3 else None
+    os.chdir(c.WORK)
+    c.log(f"memory: {repeats} launches each")
+    cases = []
+    for name, wrap, missing in c.sandboxes(("mcpjail-default", "bwrap", "firejail", "srt")):
+        cases.append((name, wrap(["/usr/bin/cat"]), "cat", missing))
+    if server_js and os.path.exists(server_js):
+        modules = server_js.split("/node_modules/")[0] + "/node_modules"
+        cases.append(("mcpjail-node (server-memory)",
+                      [c.MCPJAIL, "run", "-p", "node", "--allow-read", modules, "--",
+                       shutil.which("node") or "node", server_js], "node", c.peer_missing("mcpjail")))
+    rows = {}
+    for name, argv, comm, missing in cases:
+        row = rows[name] = {"argv": argv}
+        if missing:
+            row["skipped"] = missing
+            continue
+        samples = []
+        for _ in range(repeats):
+            s = sample(argv, comm)
+            if "failed" in s:
+                row["failed"] = s["failed"]
+                break
+            samples.append(s)
+        if "failed" in row:
+            continue
+        row["samples"] = samples
+        row["launcher_comm"] = samples[0]["launcher"]["comm"]
+        row["launcher_hwm_kib"] = c.summarize([s["launcher"]["VmHWM"] for s in samples])
+        row["launcher_pss_kib"] = c.summarize([s["launcher"]["Pss"] for s in samples])
+        row["support_pss_kib"] = c.summarize([sum(h["Pss"] for h in s["support"]) for s in samples])
+        row["support_hwm_kib"] = c.summarize([sum(h["VmHWM"] for h in s["support"]) for s in samples])
+        row["support_processes"] = [f"{h['comm']}" for h in samples[0]["support"]]
+    c.dump({"repeats": repeats, "rows": rows}, out_path)
+
+
+if __name__ == "__main__":
+    main()

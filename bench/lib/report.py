@@ -1,0 +1,469 @@
+"""Turns one run's raw JSON (bench/results/raw/STAMP/) into a summary on stdout and, with
+--write DIR, into DIR/RESULTS.md, DIR/results/summary.json and DIR/results/benchmarks.png.
+
+    report.py RAW_DIR [--write BENCH_DIR]
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import common as c  # noqa: E402
+
+TARGETS = {
+    "launch_ms": 3.0,
+    "launch_vs_floor_ms": 1.5,
+    "syscall_vs_allow_all": 1.05,
+    "stdio_ratio": 0.98,
+    "supervisor_kib": 2048,
+    "proxy_ratio": 0.70,
+}
+
+
+def load(raw, name):
+    try:
+        with open(os.path.join(raw, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_version(argv, pattern=None):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        text = (out.stdout or out.stderr).strip().splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    line = text[0] if text else "?"
+    if pattern:
+        m = re.search(pattern, out.stdout + out.stderr)
+        line = m.group(0) if m else line
+    return line
+
+
+def machine(raw):
+    """What the run ran on, saved beside the raw data the first time, so that a report
+    rendered again later describes the run, not the moment of rendering."""
+    saved = load(raw, "machine.json")
+    if saved:
+        return saved
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) / 1024 / 1024
+    distro = "?"
+    if os.path.exists("/etc/os-release"):
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                distro = line.split("=", 1)[1].strip().strip('"')
+    landlock = "?"
+    try:
+        plan = subprocess.run([c.MCPJAIL, "run", "--dry-run", "--format", "json", "-p", "minimal",
+                               "--", "/bin/true"], capture_output=True, text=True, timeout=20)
+        landlock = json.loads(plan.stdout)["plan"]["kernel"]["landlock_abi"]
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        pass
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # The last commit that changed what the mcpjail binary is built from.
+    commit = subprocess.run(["git", "-C", repo, "log", "-1", "--format=%h", "--", "src",
+                             "profiles", "Cargo.toml", "Cargo.lock"],
+                            capture_output=True, text=True).stdout.strip() or "?"
+    srt_pkg = os.path.join(c.ROOT, "srt", "node_modules", "@anthropic-ai", "sandbox-runtime",
+                           "package.json")
+    srt_v = json.load(open(srt_pkg))["version"] if os.path.exists(srt_pkg) else "not installed"
+    read = lambda n: open(os.path.join(raw, n)).read().split()[:3] if os.path.exists(os.path.join(raw, n)) else []
+    stamp = os.path.basename(os.path.normpath(raw)).split("-")[0]
+    try:
+        date = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info = {
+        "date": date,
+        "cpu": f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB",
+        "os": distro,
+        "kernel": platform.release(),
+        "landlock_abi": landlock,
+        "load_start": " ".join(read("loadavg-start")),
+        "load_end": " ".join(read("loadavg-end")),
+        "versions": {
+            "mcpjail": f"{cmd_version([c.MCPJAIL, '--version'])} (built from commit {commit})",
+            "bubblewrap": cmd_version(["bwrap", "--version"]),
+            "firejail": cmd_version(["firejail", "--version"]),
+            "srt": f"@anthropic-ai/sandbox-runtime {srt_v}",
+            "util-linux unshare": cmd_version(["unshare", "--version"]),
+            "hyperfine": cmd_version(["hyperfine", "--version"]),
+            "node": cmd_version(["node", "--version"]),
+            "gcc": cmd_version(["gcc", "--version"]),
+            "python": platform.python_version(),
+        },
+    }
+    c.dump(info, os.path.join(raw, "machine.json"))
+    return info
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+def f1(x):
+    return "–" if x is None else f"{x:.1f}"
+
+
+def f2(x):
+    return "–" if x is None else f"{x:.2f}"
+
+
+def short(text, n=170):
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:70] + " … " + text[-(n - 73):]
+
+
+def why(entry):
+    if "skipped" in entry:
+        return f"not run: {short(entry['skipped'])}"
+    if "failed" in entry:
+        return f"failed: {short(entry['failed'])}"
+    return None
+
+
+def verdict(ok, text):
+    return f"**met** ({text})" if ok else f"**missed** ({text})"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        out.append("| " + " | ".join(str(x) for x in r) + " |")
+    return "\n".join(out)
+
+
+LABELS = {
+    "bare": "bare",
+    "unshare": "unshare (namespace floor)",
+    "mcpjail-minimal": "mcpjail -p minimal",
+    "mcpjail-default": "mcpjail -p default",
+    "mcpjail-node": "mcpjail -p node",
+    "bwrap": "bubblewrap",
+    "firejail": "firejail",
+    "srt": "srt (sandbox-runtime)",
+}
+
+
+def launch_table(data):
+    rows = []
+    for wl, variants in data["workloads"].items():
+        if "skipped" in variants:
+            rows.append([f"`{wl}`", "all", variants["skipped"], "", "", "", ""])
+            continue
+        for name, e in variants.items():
+            if name.startswith("_"):
+                continue
+            if "ms" in e:
+                m = e["ms"]
+                rows.append([f"`{wl}`", LABELS.get(name, name), f2(m["median"]),
+                             f"{f2(m['p25'])}–{f2(m['p75'])}", f"+{f2(e['overhead_ms'])}"
+                             if name != "bare" else "", f2(e["ratio"]), m["n"]])
+            else:
+                rows.append([f"`{wl}`", LABELS.get(name, name), why(e), "", "", "", ""])
+    return table(["command", "sandbox", "median ms", "p25–p75 ms", "over bare ms",
+                  "× bare", "runs"], rows)
+
+
+def build(raw):
+    res = {"raw": os.path.relpath(raw), "machine": machine(raw), "targets": [], "not_measured": []}
+    md = []
+    tgt = res["targets"]
+
+    # 1. launch
+    launches = [(n, load(raw, f)) for n, f in (("root", "launch-root.json"), ("unprivileged user", "launch-user.json"))]
+    sec = ["## 1. Launch overhead",
+           "Wall time from spawn to exit; rounds interleave every sandbox in a shuffled order. "
+           "Overhead = median − bare median. The floor is `unshare` creating the namespaces "
+           "mcpjail creates (user when not root, mount, pid with its own /proc, net, ipc, uts, "
+           "cgroup)."]
+    for who, data in launches:
+        if not data:
+            res["not_measured"].append(f"launch overhead as {who}: not run")
+            continue
+        busy = sum(v.get("_discarded_busy_rounds", 0) for v in data["workloads"].values())
+        sec += [f"### as {who}", launch_table(data),
+                f"Rounds measured again because another process was using the CPU: {busy}."]
+        t = data["workloads"]["/bin/true"]
+        floor = t.get("unshare", {}).get("overhead_ms")
+        for prof in ("mcpjail-minimal", "mcpjail-default", "mcpjail-node"):
+            o = t.get(prof, {}).get("overhead_ms")
+            if o is None:
+                continue
+            tgt.append({"target": f"launch `/bin/true`, {LABELS[prof]}, {who}: ≤ 3 ms over bare",
+                        "value": o, "ok": o <= TARGETS["launch_ms"],
+                        "text": verdict(o <= TARGETS["launch_ms"],
+                                        f"+{o:.2f} ms; {'margin' if o <= 3 else 'over by'} {abs(3 - o):.2f} ms")})
+            if floor is not None:
+                d = o - floor
+                tgt.append({"target": f"launch `/bin/true`, {LABELS[prof]}, {who}: ≤ 1.5 ms over the floor",
+                            "value": d, "ok": d <= TARGETS["launch_vs_floor_ms"],
+                            "text": verdict(d <= 1.5, f"floor +{floor:.2f} ms, mcpjail {d:+.2f} ms from it")})
+    hf = load(raw, "hyperfine.json")
+    if hf:
+        rows = [[f"`{r['command']}`", f2(r["median"] * 1000), f2(r["mean"] * 1000),
+                 f2(r["stddev"] * 1000)] for r in hf["results"]]
+        sec += ["### Cross-check with hyperfine (as root, `-N`, 300 runs, not interleaved)",
+                table(["command", "median ms", "mean ms", "σ ms"], rows)]
+    md += sec
+
+    # 2. syscall
+    sc = load(raw, "syscall.json")
+    if sc:
+        rows = []
+        for name, r in sc["rows"].items():
+            if why(r):
+                rows.append([LABELS.get(name, name), why(r), "", "", "", ""])
+                continue
+            rows.append([LABELS.get(name, name), f1(r["getppid"]["median"]),
+                         f2(r.get("getppid_vs_allow_all")), f1(r["stat"]["median"]),
+                         f2(r.get("stat_vs_allow_all")), r["getppid"]["n"]])
+        md += ["## 2. Per-syscall cost",
+               f"`syscall_loop` (bench/c/syscall_loop.c): ns per call, median of {sc['repeats']} "
+               f"runs (each the median of 9 blocks of {sc['iterations']['getppid']:,} getppid or "
+               f"{sc['iterations']['stat']:,} stat(\"/usr\") calls). The allow-all filter is one "
+               "`RET ALLOW` instruction. \"Landlock only\" and \"unshare + allow-all\" "
+               "separate what Landlock and the namespaces add to stat.",
+               table(["sandbox", "getppid ns", "× allow-all", "stat ns", "× allow-all", "runs"], rows),
+               f"Runs measured again because another process was using the CPU: {sc.get('discarded_busy_runs', 0)}."]
+        j = sc["rows"].get("mcpjail-default", {})
+        for s in ("getppid", "stat"):
+            v = j.get(f"{s}_vs_allow_all")
+            if v is not None:
+                tgt.append({"target": f"{s} under mcpjail: within 5% of the allow-all filter",
+                            "value": v, "ok": v <= TARGETS["syscall_vs_allow_all"],
+                            "text": verdict(v <= 1.05, f"{(v - 1) * 100:+.1f}%")})
+
+    # 3. stdio
+    io = load(raw, "stdio.json")
+    if io:
+        rows = []
+        for name, r in io["rows"].items():
+            if why(r):
+                rows.append([LABELS.get(name, name), why(r), "", "", "", "", ""])
+                continue
+            p, fr = r["mb_s"], r["mb_s_free"]
+            rows.append([LABELS.get(name, name), f"{p['median']:.0f}",
+                         f"{p['p25']:.0f}–{p['p75']:.0f}", f2(r.get("ratio")),
+                         f"{fr['median']:.0f} ({fr['p25']:.0f}–{fr['p75']:.0f})",
+                         f2(r.get("ratio_free")), "yes" if r.get("exact") else "NO"])
+        md += ["## 3. Stdio throughput and exactness",
+               f"{io['size_mib']} MiB of random bytes: `pump` (splice) → sandboxed `/usr/bin/cat` → "
+               f"`sink`, timed from the first byte to EOF; {io['repeats']} runs per placement. "
+               "Pinned: all three processes on one CPU (stable; measures CPU cost per byte). "
+               "Free: the scheduler places them (realistic, but on 2 cores it swings by ±30% "
+               "from run to run, so its ratios say little). sha256 checked on a separate pass.",
+               table(["sandbox", "pinned MB/s", "p25–p75", "× bare", "free MB/s (p25–p75)",
+                      "× bare (free)", "sha256 exact"], rows),
+               f"Runs measured again because another process was using the CPU: {io.get('discarded_busy_runs', 0)}."]
+        j = io["rows"].get("mcpjail-default", {})
+        if j.get("ratio") is not None:
+            v = j["ratio"]
+            tgt.append({"target": "stdio through mcpjail: within 2% of bare (pinned)",
+                        "value": v, "ok": v >= TARGETS["stdio_ratio"] and j.get("exact"),
+                        "text": verdict(v >= 0.98 and j.get("exact"),
+                                        f"{(v - 1) * 100:+.1f}%, bytes {'exact' if j.get('exact') else 'DIFFER'}")})
+
+    # 4. memory
+    mem = load(raw, "memory.json")
+    if mem:
+        rows = []
+        for name, r in mem["rows"].items():
+            if why(r):
+                rows.append([name, why(r), "", "", "", ""])
+                continue
+            rows.append([LABELS.get(name, name), f"`{r['launcher_comm']}`",
+                         f2(r["launcher_hwm_kib"]["median"] / 1024),
+                         f2(r["launcher_pss_kib"]["median"] / 1024),
+                         f2(r["support_pss_kib"]["median"] / 1024),
+                         ", ".join(r["support_processes"])])
+        md += ["## 4. Supervisor memory",
+               "While the server (`cat`, or the MCP memory server) runs: the launcher (the "
+               "process the client started) peak RSS (VmHWM) and PSS, and the PSS of every support "
+               f"process of the launch (all but the server). Median of {mem['repeats']} launches.",
+               table(["sandbox", "launcher", "launcher peak RSS MiB", "launcher PSS MiB",
+                      "all support processes PSS MiB", "support processes"], rows)]
+        for name in ("mcpjail-default", "mcpjail-node (server-memory)"):
+            r = mem["rows"].get(name, {})
+            if "launcher_hwm_kib" in r:
+                v = r["launcher_hwm_kib"]["median"]
+                tgt.append({"target": f"supervisor peak RSS, {name}: ≤ 2 MiB", "value": v / 1024,
+                            "ok": v <= TARGETS["supervisor_kib"],
+                            "text": verdict(v <= 2048, f"{v / 1024:.2f} MiB peak, PSS {r['launcher_pss_kib']['median'] / 1024:.2f} MiB")})
+
+    # 5. MCP
+    mcp = load(raw, "mcp.json")
+    if mcp and "skipped" not in mcp:
+        rows = []
+        for name, r in mcp["rows"].items():
+            if why(r):
+                rows.append([name, why(r), "", "", ""])
+                continue
+            rows.append([name, f1(r["init_ms"]["median"]),
+                         f"{f1(r['init_ms']['p25'])}–{f1(r['init_ms']['p75'])}",
+                         f2(r["tools_list_ms"]["median"]),
+                         f"{f2(r['tools_list_ms']['p25'])}–{f2(r['tools_list_ms']['p75'])}"])
+        j = mcp["rows"].get("mcpjail-node", {})
+        md += ["## 5. MCP round trip (server-memory)",
+               f"{mcp['sessions']} sessions each, alternating; initialize = spawn to the "
+               f"`initialize` response; then {mcp['lists_per_session']} `tools/list` requests per "
+               "session, one at a time. No SPEC target.",
+               table(["", "initialize ms", "p25–p75", "tools/list ms", "p25–p75"], rows)]
+        if "init_ratio" in j:
+            md.append(f"mcpjail: initialize {j['init_ratio']:.2f}× bare "
+                      f"(+{j['init_overhead_ms']:.1f} ms), tools/list {j['tools_list_ratio']:.2f}× bare.")
+    elif mcp:
+        res["not_measured"].append(f"MCP round trip: {mcp['skipped']}")
+
+    # 6. proxy
+    res["not_measured"].append("proxy tunnel throughput (target ≥ 70% of direct): mcpjail has no "
+                               "`proxy` network mode yet; bench/run.sh holds a marked placeholder")
+
+    # skipped/failed peers anywhere
+    for section, data in (("syscall", sc), ("stdio", io), ("memory", mem)):
+        for name, r in ((data or {}).get("rows") or {}).items():
+            if why(r):
+                res["not_measured"].append(f"{section}, {name}: {why(r)}")
+    for who, data in launches:
+        for wl, variants in ((data or {}).get("workloads") or {}).items():
+            for name, e in (variants.items() if isinstance(variants, dict) and "skipped" not in variants else []):
+                if not name.startswith("_") and why(e):
+                    res["not_measured"].append(f"launch as {who}, `{wl}`, {name}: {why(e)}")
+    res["markdown"] = md
+    return res
+
+
+def render(res, plot_name):
+    m = res["machine"]
+    out = ["# Benchmark results",
+           f"Measured by `bench/run.sh` on {m['date']}; raw data in `{res['raw']}` (not committed). "
+           "Every figure comes from this one run; rerun `bench/run.sh` to reproduce. "
+           "Why mcpjail misses the targets it misses, and what would fix it: `bench/ANALYSIS.md`.",
+           "",
+           table(["machine", ""], [["date", m["date"]], ["CPU", m["cpu"]], ["OS", m["os"]], ["kernel", m["kernel"]],
+                                   ["Landlock ABI", m["landlock_abi"]],
+                                   ["load average (1/5/15 min) at start, end", f"{m['load_start']}; {m['load_end']}"]]),
+           "",
+           table(["software", "version"], [[k, v] for k, v in m["versions"].items()]),
+           "",
+           "## Targets (SPEC.md)",
+           table(["target", "result"], [[t["target"], t["text"]] for t in res["targets"]]),
+           ""]
+    if plot_name:
+        out += [f"![launch overhead, per-syscall cost, throughput and memory]({plot_name})", ""]
+    for block in res["markdown"]:
+        out += [block, ""]
+    out += ["## Not measured", ""]
+    out += [f"- {x}" for x in res["not_measured"]]
+    return "\n".join(out) + "\n"
+
+
+def plot(res, raw, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        c.log("matplotlib is not installed: no plot (apt-get install python3-matplotlib)")
+        return False
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    order = ["unshare", "mcpjail-minimal", "mcpjail-default", "mcpjail-node", "bwrap", "firejail", "srt"]
+    ax = axes[0][0]
+    width = 0.2
+    series = []
+    for who, f in (("root", "launch-root.json"), ("user", "launch-user.json")):
+        d = load(raw, f)
+        if d:
+            for wl in ("/bin/true", "node -e 0"):
+                v = d["workloads"].get(wl, {})
+                if "skipped" not in v:
+                    series.append((f"{wl}, {who}", [v.get(n, {}).get("overhead_ms") for n in order]))
+    for i, (label, vals) in enumerate(series):
+        xs = [j + (i - len(series) / 2 + 0.5) * width for j in range(len(order))]
+        ax.bar(xs, [max(v, 0.01) if v is not None else 0 for v in vals], width, label=label)
+    ax.axhline(3, color="red", lw=1, ls="--", label="target: 3 ms")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(order)), [LABELS[n].replace(" (", "\n(") for n in order], rotation=30, fontsize=8)
+    ax.set_ylabel("launch overhead over bare, ms (log)")
+    ax.set_title("1. Launch overhead (median)")
+    ax.legend(fontsize=7)
+
+    ax = axes[0][1]
+    sc = load(raw, "syscall.json")
+    if sc:
+        names = [n for n, r in sc["rows"].items() if r.get("getppid")]
+        for k, (s, off) in enumerate((("getppid", -0.2), ("stat", 0.2))):
+            ax.bar([i + off for i in range(len(names))], [sc["rows"][n][s]["median"] for n in names],
+                   0.4, label=s)
+        ax.set_xticks(range(len(names)), [LABELS.get(n, n).replace(" + ", "\n+ ") for n in names], rotation=30, fontsize=8)
+        ax.set_ylabel("ns per call")
+        ax.set_title("2. Per-syscall cost (median)")
+        ax.legend(fontsize=8)
+
+    ax = axes[1][0]
+    io = load(raw, "stdio.json")
+    if io:
+        names = [n for n, r in io["rows"].items() if r.get("mb_s")]
+        ax.bar(range(len(names)), [io["rows"][n]["mb_s"]["median"] for n in names],
+               yerr=[[io["rows"][n]["mb_s"]["median"] - io["rows"][n]["mb_s"]["p25"] for n in names],
+                     [io["rows"][n]["mb_s"]["p75"] - io["rows"][n]["mb_s"]["median"] for n in names]],
+               color="tab:green")
+        ax.set_xticks(range(len(names)), [LABELS.get(n, n) for n in names], rotation=20, fontsize=8)
+        ax.set_ylabel("MB/s (pinned to one CPU)")
+        ax.set_title(f"3. Stdio through cat, {io['size_mib']} MiB (median, p25–p75)")
+
+    ax = axes[1][1]
+    mem = load(raw, "memory.json")
+    if mem:
+        names = [n for n, r in mem["rows"].items() if r.get("launcher_hwm_kib")]
+        hwm = [mem["rows"][n]["launcher_hwm_kib"]["median"] / 1024 for n in names]
+        pss = [mem["rows"][n]["launcher_pss_kib"]["median"] / 1024 for n in names]
+        ax.bar([i - 0.2 for i in range(len(names))], hwm, 0.4, label="launcher peak RSS")
+        ax.bar([i + 0.2 for i in range(len(names))], pss, 0.4, label="launcher PSS")
+        ax.axhline(2, color="red", lw=1, ls="--", label="target: 2 MiB")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)), [LABELS.get(n, n).replace(" (", "\n(") for n in names], rotation=20, fontsize=8)
+        ax.set_ylabel("MiB (log)")
+        ax.set_title("4. Launcher memory while the server runs (median)")
+        ax.legend(fontsize=8)
+    m = res["machine"]
+    fig.suptitle(f"mcpjail benchmarks — {m['cpu']}, Linux {m['kernel']}, {m['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main():
+    raw = sys.argv[1]
+    res = build(raw)
+    print("\n".join(f"{t['target']}: {t['text']}" for t in res["targets"]))
+    print("\n".join(f"not measured: {x}" for x in res["not_measured"]))
+    if "--write" in sys.argv:
+        bench = sys.argv[sys.argv.index("--write") + 1]
+        os.makedirs(os.path.join(bench, "results"), exist_ok=True)
+        png = os.path.join(bench, "results", "benchmarks.png")
+        made = plot(res, raw, png)
+        with open(os.path.join(bench, "RESULTS.md"), "w") as f:
+            f.write(render(res, "results/benchmarks.png" if made else None))
+        summary = {k: v for k, v in res.items() if k != "markdown"}
+        c.dump(summary, os.path.join(bench, "results", "summary.json"))
+        c.log(f"wrote {bench}/RESULTS.md, {bench}/results/summary.json" + (f", {png}" if made else ""))
+    else:
+        # Quick runs print the tables only.
+        print()
+        print("\n\n".join(res["markdown"]))
+
+
+if __name__ == "__main__":
+    main()

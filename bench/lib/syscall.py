@@ -1,0 +1,83 @@
+"""2. Per-syscall cost of the seccomp filter: `syscall_loop` (c/syscall_loop.c) times getppid
+and stat("/usr") in a loop, bare, with a one-instruction allow-all filter, and inside mcpjail
+and each peer. Two decomposition rows help read the stat figures: a Landlock domain alone
+(no filter), and the allow-all filter inside the floor's namespaces.
+
+    syscall.py OUT.json REPEATS GETPPID_ITERATIONS STAT_ITERATIONS
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import common as c  # noqa: E402
+
+LOOP = os.path.join(c.BIN, "syscall_loop")
+
+
+def variants():
+    """(name, wrap, extra loop options, missing)."""
+    out = [
+        ("bare", c.bare, [], None),
+        ("allow-all filter", c.bare, ["--allow-all-filter"], None),
+        ("Landlock only", c.bare, ["--landlock"], None),
+        ("unshare + allow-all filter", c.unshare_floor, ["--allow-all-filter"], c.peer_missing("unshare")),
+    ]
+    for name, wrap, missing in c.sandboxes(("mcpjail-default", "bwrap", "firejail", "srt")):
+        out.append((name, wrap, [], missing))
+    return out
+
+
+def main():
+    out_path, repeats, n_ppid, n_stat = sys.argv[1], *map(int, sys.argv[2:5])
+    os.chdir(c.WORK)
+    result = {"repeats": repeats, "iterations": {"getppid": n_ppid, "stat": n_stat}, "rows": {}}
+    rows = result["rows"]
+    result["discarded_busy_runs"] = 0
+    todo = []
+    for name, wrap, opts, missing in variants():
+        rows[name] = {"getppid": [], "stat": []}
+        if missing:
+            rows[name]["skipped"] = missing
+            continue
+        for sc, n in (("getppid", n_ppid), ("stat", n_stat)):
+            todo.append((name, sc, wrap([LOOP, sc, str(n), *opts])))
+        rows[name]["argv"] = wrap([LOOP, "getppid", str(n_ppid), *opts])
+    c.wait_quiet(5 if c.QUICK else 60)
+    rng = random.Random(2)
+    c.log(f"per-syscall cost: {len(todo)} cases x {repeats}")
+    for _ in range(repeats):
+        rng.shuffle(todo)
+        for name, sc, argv in todo:
+            if "failed" in rows[name]:
+                continue
+            for _ in range(4):  # measured again while another process was busy
+                with c.Others() as others:
+                    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                       text=True, timeout=300)
+                if not others.busy:
+                    break
+                result["discarded_busy_runs"] += 1
+            line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+            if p.returncode != 0 or not line:
+                rows[name]["failed"] = f"exit {p.returncode}: {c.tail(p.stderr)}"
+                continue
+            rows[name][sc].append(json.loads(line[-1])["ns_per_call"])
+    for name, r in rows.items():
+        for sc in ("getppid", "stat"):
+            r[sc] = c.summarize(r[sc]) if r[sc] and "failed" not in r else None
+    ref = rows["allow-all filter"]
+    bare = rows["bare"]
+    for r in rows.values():
+        for sc in ("getppid", "stat"):
+            if r[sc] and ref[sc] and bare[sc]:
+                r[f"{sc}_vs_allow_all"] = r[sc]["median"] / ref[sc]["median"]
+                r[f"{sc}_vs_bare"] = r[sc]["median"] / bare[sc]["median"]
+    c.dump(result, out_path)
+
+
+if __name__ == "__main__":
+    main()
