@@ -304,10 +304,17 @@ fn proxy_verdict(plan: &Plan, target: String, host: &str, port: u16, mode_from: 
             target,
             allowed: false,
             why,
-            fix: Some(format!(
-                "add \"{host}:{port}\" to network.allow {}, or run with --allow-host {host}:{port}",
-                where_to_add(plan)
-            )),
+            fix: Some({
+                let entry = if crate::hostspec::DEFAULT_PORTS.contains(&port) {
+                    host.to_string()
+                } else {
+                    format!("{host}:{port}")
+                };
+                format!(
+                    "add \"{entry}\" to network.allow {}, or run with --allow-host {entry}",
+                    where_to_add(plan)
+                )
+            }),
         };
     };
     let origin = plan
