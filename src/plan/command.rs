@@ -183,6 +183,20 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
             }
         }
     }
+    // A script outside any package tree: the file itself (what it imports is the profile's
+    // business, or `learn`'s).
+    if let Some(s) = script {
+        let real = s.canonicalize().unwrap_or_else(|_| s.to_path_buf());
+        if !out
+            .iter()
+            .any(|n| s.starts_with(&n.path) || real.starts_with(&n.path))
+        {
+            out.push(Needed {
+                path: real,
+                why: "the script the interpreter runs".into(),
+            });
+        }
+    }
     out
 }
 
@@ -467,6 +481,11 @@ mod tests {
         let dirs: Vec<&Path> = trees.iter().map(|t| t.path.as_path()).collect();
         assert_eq!(dirs, [nm.as_path(), venv.as_path()]);
         assert!(code_trees(Path::new("/usr/bin/true"), &[], None).is_empty());
+        let lone = d.path().join("server.js");
+        std::fs::write(&lone, "").unwrap();
+        let trees = code_trees(Path::new("/usr/bin/node"), &[], Some(&lone));
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees[0].path, lone.canonicalize().unwrap());
     }
 
     #[test]
