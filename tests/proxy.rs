@@ -506,3 +506,78 @@ fn npx_downloads_through_the_proxy() {
     );
     assert!(dir.path().join("state/mcpjail/npx/npm-cache/_npx").is_dir());
 }
+
+#[test]
+fn learning_records_the_hosts_the_server_reached() {
+    if !names_resolve() || !require(which::which("curl").is_ok(), "curl") {
+        return;
+    }
+    let dir = scratch();
+    let http = HttpServer::start();
+    let base = profile(
+        dir.path(),
+        "open-proxy",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow_private: [127.0.0.0/8]\n",
+    );
+    let learned = dir.path().join("learned-web.yaml");
+    let url = format!("http://{ALLOWED}:{}/learn", http.port);
+    let mut c = mcpjail_cmd(
+        "learn",
+        &[
+            "-p",
+            base.to_str().unwrap(),
+            "-o",
+            learned.to_str().unwrap(),
+            "--",
+            "curl",
+            "-fsS",
+            "-m",
+            "10",
+            &url,
+        ],
+    );
+    c.env("XDG_STATE_HOME", dir.path().join("state"));
+    let out = output_within(c, T);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Every host it contacts"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the host\n"
+    );
+    let text = std::fs::read_to_string(&learned).unwrap();
+    assert!(
+        text.contains(&format!("- {ALLOWED}:{}", http.port)),
+        "the host is learned: {text}"
+    );
+    assert!(!text.contains(OTHER), "{text}");
+
+    let run = |target: &str| {
+        let mut c = run_cmd(&[
+            "-p",
+            learned.to_str().unwrap(),
+            "--",
+            "curl",
+            "-fsS",
+            "-m",
+            "10",
+            target,
+        ]);
+        c.env("XDG_STATE_HOME", dir.path().join("state"));
+        output_within(c, T)
+    };
+    let ok = run(&url);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let other = run(&format!("http://{OTHER}:{}/other", http.port));
+    assert_ne!(other.status.code(), Some(0));
+    assert!(
+        !http.requests().iter().any(|r| r.contains("/other")),
+        "{:?}",
+        http.requests()
+    );
+}
