@@ -186,6 +186,15 @@ fn path_verdict(plan: &Plan, target: &str, path: &Path, want: Rights) -> Verdict
     } else if a.inside == Inside::PrivateProc {
         Some("the host's /proc is never visible in the sandbox".into())
     } else {
+        let args = plan.merged.filesystem.args.as_ref();
+        if args.is_some_and(|a| a.value != crate::profile::ArgsAccess::None)
+            && plan.command.argv.is_empty()
+        {
+            why.push(format!(
+                "the profile also grants paths named in the server's arguments ({}); give the server's command with --command to include them",
+                args.map(|a| a.origin.to_string()).unwrap_or_default()
+            ));
+        }
         if a.covers.is_empty() {
             why.push("no grant covers it".into());
         } else {
