@@ -33,6 +33,28 @@ fn feature(name: &str, available: bool, detail: impl Into<String>) -> Feature {
     }
 }
 
+/// Whether the kernel answers seccomp's notification-size query (Linux 5.0), and has the
+/// CONTINUE answer `learn` relies on (5.5, the same release as the size query's users).
+fn user_notification() -> bool {
+    const SECCOMP_GET_NOTIF_SIZES: libc::c_ulong = 3;
+    let mut sizes = libc::seccomp_notif_sizes {
+        seccomp_notif: 0,
+        seccomp_notif_resp: 0,
+        seccomp_data: 0,
+    };
+    // SAFETY: seccomp(2) fills the struct it is given.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_NOTIF_SIZES,
+            0,
+            &mut sizes as *mut libc::seccomp_notif_sizes,
+        )
+    };
+    let release = crate::kernel::release_at_least(5, 5);
+    r == 0 && sizes.seccomp_notif as usize >= std::mem::size_of::<libc::seccomp_notif>() && release
+}
+
 pub fn run(format: Format) -> i32 {
     let k = Kernel::probe();
     let ns = probe_namespaces(k.privileged);
@@ -73,7 +95,7 @@ pub fn run(format: Format) -> i32 {
         feature(
             "landlock: pathname Unix socket rules (network.unix)",
             abi >= 9,
-            "ABI 9, Linux 7.1; without it network.unix needs --best-effort",
+            "ABI 9, Linux 7.1; an extra layer: network.unix is enforced without it by a sandbox root made only of the granted paths",
         ),
         feature(
             "seccomp filters",
@@ -90,6 +112,11 @@ pub fn run(format: Format) -> i32 {
             },
         ),
     ];
+    features.push(feature(
+        "seccomp user notification (mcpjail learn)",
+        user_notification(),
+        "Linux 5.5; only `learn` needs it",
+    ));
     if k.euid == 0 {
         let cg = crate::cgroup::available();
         features.push(feature(
@@ -101,7 +128,9 @@ pub fn run(format: Format) -> i32 {
 
     let mut degraded = Vec::new();
     for f in &features {
-        if !f.available && !f.name.contains("network.unix") {
+        // Optional layers: nothing a profile asks for depends on them.
+        let optional = f.name.contains("network.unix") || f.name.contains("learn");
+        if !f.available && !optional {
             degraded.push(format!("{} ({})", f.name, f.detail));
         }
     }

@@ -174,3 +174,30 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
         }
     }
 }
+
+/// Whether the running kernel's release is at least `major.minor`.
+pub fn release_at_least(major: u32, minor: u32) -> bool {
+    let Ok(u) = nix::sys::utsname::uname() else {
+        return false;
+    };
+    parse_release(&u.release().to_string_lossy()) >= Some((major, minor))
+}
+
+/// `6.18.44-fc` → (6, 18).
+fn parse_release(r: &str) -> Option<(u32, u32)> {
+    let mut it = r.split(|c: char| !c.is_ascii_digit());
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod release_tests {
+    #[test]
+    fn parses_releases() {
+        assert_eq!(super::parse_release("6.18.44-fc-v509"), Some((6, 18)));
+        assert_eq!(super::parse_release("5.4.0"), Some((5, 4)));
+        assert_eq!(super::parse_release("x"), None);
+        assert!(super::parse_release("5.10.1") >= Some((5, 5)));
+    }
+}
