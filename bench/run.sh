@@ -103,7 +103,7 @@ say "building mcpjail (release) and the benchmark programs"
 cargo build --release --locked --quiet
 mkdir -p "$BENCH_ROOT/bin" "$BENCH_ROOT/lib" "$BENCH_WORK"
 chmod 1777 "$BENCH_WORK" 2>/dev/null || true
-install -m 0755 target/release/mcpjail "$BENCH_ROOT/bin/mcpjail"
+install -m 0755 target/x86_64-unknown-linux-gnu/release/mcpjail "$BENCH_ROOT/bin/mcpjail"
 for p in syscall_loop sink pump tcpget; do
   gcc -O2 -Wall -Wextra -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
 done

@@ -23,8 +23,9 @@ step "tests as $(id -un)"
 cargo test --locked
 
 gcc -static -O2 -o "$SHARED/probe" tests/probe/probe.c
-cp target/release/mcpjail "$SHARED/mcpjail-release"
-cp target/debug/mcpjail "$SHARED/mcpjail"
+# .cargo/config.toml builds for an explicit target (static linking needs one).
+cp target/x86_64-unknown-linux-gnu/release/mcpjail "$SHARED/mcpjail-release"
+cp target/x86_64-unknown-linux-gnu/debug/mcpjail "$SHARED/mcpjail"
 chmod 755 "$SHARED"/*
 
 as_user() {
