@@ -117,7 +117,7 @@ pub struct FsRule {
     pub kind: Kind,
     pub placement: Placement,
     /// Where each grant of this path comes from.
-    pub from: Vec<String>,
+    pub from: Vec<Origin>,
     /// A directory mcpjail creates at launch (the state directory, in a dry run).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub created_at_launch: bool,
@@ -130,21 +130,21 @@ pub struct Skipped {
     pub path: PathBuf,
     pub rights: Rights,
     pub reason: String,
-    pub from: String,
+    pub from: Origin,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Hide {
     pub path: PathBuf,
     pub kind: Kind,
-    pub from: String,
+    pub from: Origin,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HideSkipped {
     pub path: PathBuf,
     pub reason: String,
-    pub from: String,
+    pub from: Origin,
 }
 
 /// A failure the user must fix before anything starts.
@@ -182,7 +182,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
     let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
 
     for g in grants {
-        let from = g.origin.to_string();
+        let from = g.origin.clone();
         // Private mounts themselves, and anything under /proc, only exist inside.
         if private_root(&g.path).is_some_and(|root| g.path == Path::new(root) || root == "/proc") {
             let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
@@ -351,7 +351,7 @@ impl FsPlan {
         observe: bool,
     ) -> Result<(), GrantError> {
         for (path, origin, required) in hides {
-            let from = origin.to_string();
+            let from = origin.clone();
             let canon = match path.canonicalize() {
                 Ok(c) => c,
                 Err(_) if required => {
@@ -416,7 +416,7 @@ impl FsPlan {
                             "profile {} lies inside {}, which the profile lets the server write ({}); a server could rewrite its own sandbox. Keep profiles outside every writable path, or narrow that grant",
                             f.display(),
                             rule.path.display(),
-                            rule.from.join(", ")
+                            super::provenance::join(&rule.from, ", ")
                         ),
                     });
                 }
