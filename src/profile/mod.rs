@@ -422,8 +422,18 @@ fn read_file(path: &Path, from: Option<&Origin>) -> Result<Arc<Source>, ProfileE
     Ok(Arc::new(Source::new(name, SourceKind::File(canon), text)))
 }
 
-/// Parses a document. An empty document (or only comments) is an empty profile.
+/// Parses a document. An empty document (or only comments) is an empty profile. A built-in
+/// profile is read from its JSON form (the same document, converted at build time).
 pub fn parse(src: &Source) -> Result<RawProfile, ProfileError> {
+    if let Some(json) = (src.kind == SourceKind::Builtin)
+        .then(|| builtin::json(&src.name))
+        .flatten()
+    {
+        return serde_json::from_str::<RawProfile>(json).map_err(|e| ProfileError::Syntax {
+            at: src.label(),
+            message: e.to_string(),
+        });
+    }
     if src
         .text
         .lines()
