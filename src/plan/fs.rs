@@ -3,8 +3,7 @@
 //! refer to the same file; the `hide` masks; the private mounts.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, Access, AccessFs, BitFlags};
@@ -16,6 +15,25 @@ use crate::profile::Origin;
 
 /// Directories the sandbox gets a private instance of (tmpfs, or its own procfs).
 pub const PRIVATE_MOUNTS: [&str; 3] = ["/tmp", "/dev/shm", "/proc"];
+
+/// The path an open descriptor refers to, as the kernel names it.
+fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// `path` with every symbolic link resolved, like `canonicalize`, in three syscalls (open,
+/// readlink, close) instead of a readlink for each component. Falls back to `canonicalize`
+/// where /proc cannot name the file.
+pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
+    match fd_path(&fd) {
+        // Not `/x (deleted)`: removed since it was opened, or a name that ends like that.
+        Ok(p) if p.is_absolute() && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") => {
+            Ok(p)
+        }
+        _ => path.canonicalize(),
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Rights {
@@ -250,9 +268,8 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                 continue;
             }
         };
-        let meta = std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-        let canon = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .unwrap_or_else(|_| g.path.clone());
+        let meta = nix::sys::stat::fstat(fd.as_fd());
+        let canon = fd_path(&fd).unwrap_or_else(|_| g.path.clone());
         let Ok(meta) = meta else {
             plan.skipped.push(Skipped {
                 path: g.path,
@@ -262,14 +279,18 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             });
             continue;
         };
-        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let kind = if meta.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
         let placement = match private_root(&canon) {
             Some("/proc") => Placement::Private,
             Some(root) if under(&canon, root) => Placement::BoundIntoPrivate,
             Some(_) => Placement::Private,
             None => Placement::Host,
         };
-        let key = (meta.dev(), meta.ino());
+        let key = (meta.st_dev, meta.st_ino);
         let idx = match (placement, by_inode.get(&key)) {
             (Placement::Host | Placement::BoundIntoPrivate, Some(&i)) => i,
             _ => {
@@ -352,7 +373,7 @@ impl FsPlan {
     ) -> Result<(), GrantError> {
         for (path, origin, required) in hides {
             let from = origin.clone();
-            let canon = match path.canonicalize() {
+            let canon = match real_path(&path) {
                 Ok(c) => c,
                 Err(_) if required => {
                     return Err(GrantError {
@@ -490,6 +511,24 @@ mod tests {
         );
         assert!(plan.reachable_after_mounts(&sub));
         assert!(!plan.reachable_after_mounts(Path::new("/tmp/elsewhere")));
+    }
+
+    #[test]
+    fn real_paths_resolve_links_like_canonicalize() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("a/b");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), "").unwrap();
+        std::os::unix::fs::symlink("a/b", d.path().join("l")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("l/f"), d.path().join("abs")).unwrap();
+        for p in ["l/f", "abs", "l/../b/f", "a/b", "l"] {
+            let p = d.path().join(p);
+            assert_eq!(real_path(&p).unwrap(), p.canonicalize().unwrap(), "{p:?}");
+        }
+        assert_eq!(
+            real_path(&d.path().join("missing")).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
     }
 
     #[test]

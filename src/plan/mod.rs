@@ -447,7 +447,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .collect();
     filesystem.check_trust(&files).map_err(grant_error)?;
 
-    let cwd_inside = match cwd.canonicalize() {
+    let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
         // Started from /tmp itself: the server starts in its own private /tmp.
         Ok(c) if fs::PRIVATE_MOUNTS[..2].iter().any(|m| c == Path::new(m)) => c,
@@ -657,7 +657,7 @@ fn program_prefix(
     } else {
         which::which_in(name, path_var, cwd).ok()?
     };
-    let real = found.canonicalize().ok()?;
+    let real = fs::real_path(&found).ok()?;
     let dir = real.parent()?.to_path_buf();
     let prefix = match dir.file_name().and_then(|n| n.to_str()) {
         Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
