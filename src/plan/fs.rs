@@ -7,7 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, Access, AccessFs, BitFlags};
-use nix::fcntl::{OFlag, open};
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, open, openat2};
 use nix::sys::stat::Mode;
 use serde::Serialize;
 
@@ -21,18 +22,44 @@ fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// `path` with every symbolic link resolved, like `canonicalize`, in three syscalls (open,
-/// readlink, close) instead of a readlink for each component. Falls back to `canonicalize`
-/// where /proc cannot name the file.
-pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
-    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
+/// Opens `path` (O_PATH) and names the file it reaches, with every symbolic link resolved,
+/// as `canonicalize` would, but without its readlink for each component. An absolute path
+/// with no symbolic link in it is opened with `openat2(RESOLVE_NO_SYMLINKS)` and is its own
+/// name once `.` and `..` are taken out; otherwise the kernel names the open file in
+/// /proc/self/fd (a readlink there costs a few microseconds, so only paths with links pay it).
+pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    if path.is_absolute() {
+        let how = OpenHow::new()
+            .flags(flags)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+        match openat2(AT_FDCWD, path, how) {
+            Ok(fd) => return Ok((fd, super::query::normalize(path))),
+            // Missing, or not searchable: an ordinary open says the same.
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES)) => return Err(e),
+            // ELOOP: a link on the way. ENOSYS, EPERM: no openat2 here (before Linux 5.6, or
+            // refused by a container's seccomp filter). EAGAIN: a rename raced the lookup.
+            Err(_) => {}
+        }
+    }
+    let fd = open(path, flags, Mode::empty())?;
     match fd_path(&fd) {
         // Not `/x (deleted)`: removed since it was opened, or a name that ends like that.
         Ok(p) if p.is_absolute() && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") => {
-            Ok(p)
+            Ok((fd, p))
         }
-        _ => path.canonicalize(),
+        _ => match path.canonicalize() {
+            Ok(p) => Ok((fd, p)),
+            Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+        },
     }
+}
+
+/// `path` with every symbolic link resolved, like `canonicalize` (see [`open_real`]).
+pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    open_real(path)
+        .map(|(_, p)| p)
+        .map_err(std::io::Error::from)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -225,8 +252,8 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             }
             continue;
         }
-        let fd = match open(&g.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
-            Ok(fd) => fd,
+        let (fd, canon) = match open_real(&g.path) {
+            Ok(opened) => opened,
             Err(nix::errno::Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
                 plan.rules.push(FsRule {
                     aliases: vec![g.path.clone()],
@@ -268,9 +295,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                 continue;
             }
         };
-        let meta = nix::sys::stat::fstat(fd.as_fd());
-        let canon = fd_path(&fd).unwrap_or_else(|_| g.path.clone());
-        let Ok(meta) = meta else {
+        let Ok(meta) = nix::sys::stat::fstat(fd.as_fd()) else {
             plan.skipped.push(Skipped {
                 path: g.path,
                 rights: g.rights,
@@ -521,7 +546,7 @@ mod tests {
         std::fs::write(dir.join("f"), "").unwrap();
         std::os::unix::fs::symlink("a/b", d.path().join("l")).unwrap();
         std::os::unix::fs::symlink(d.path().join("l/f"), d.path().join("abs")).unwrap();
-        for p in ["l/f", "abs", "l/../b/f", "a/b", "l"] {
+        for p in ["l/f", "abs", "l/../b/f", "a/b", "l", "a/./b/../b/f", "a/b/"] {
             let p = d.path().join(p);
             assert_eq!(real_path(&p).unwrap(), p.canonicalize().unwrap(), "{p:?}");
         }
