@@ -9,7 +9,7 @@
 # ROUNDS (default 200) interleaved rounds for the ablation. The callgrind step builds an
 # unstripped copy of mcpjail (same sources and settings, symbols kept) into
 # $BENCH_ROOT/build-sym so that functions have names. --builds also builds mcpjail with
-# opt-level "s" and statically linked (cargo settings given in the environment, nothing in
+# opt-level "s" and dynamically linked (cargo settings given in the environment, nothing in
 # the repository changes) and compares their launch time and supervisor memory with compare.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,7 +73,7 @@ fi
 say "callgrind: user-space instructions of the supervisor, -p minimal and -p node (dry run: same plan)"
 (cd "$REPO" && CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1 \
   cargo build --release --locked --quiet --target-dir "$BENCH_ROOT/build-sym")
-SYM=$BENCH_ROOT/build-sym/release/mcpjail
+SYM=$BENCH_ROOT/build-sym/x86_64-unknown-linux-gnu/release/mcpjail
 for prof in minimal node; do
   clean_env valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$prof.out" \
     "$SYM" run --dry-run -p "$prof" -- /bin/true > /dev/null 2> "$OUT/callgrind-$prof.log" || true
@@ -121,17 +121,17 @@ if [ -f "$SERVER_JS" ] && id mcpjail-test >/dev/null 2>&1; then
 fi
 
 if [ $BUILDS = 1 ]; then
-  say "other builds of the same sources: opt-level s, statically linked"
+  say "other builds of the same sources: opt-level s, dynamically linked"
   (cd "$REPO" && CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --locked --quiet \
     --target-dir "$BENCH_ROOT/build-opt-s")
-  (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --quiet \
-    --target x86_64-unknown-linux-gnu --target-dir "$BENCH_ROOT/build-static")
-  install -m 0755 "$BENCH_ROOT/build-opt-s/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-opt-s"
-  install -m 0755 "$BENCH_ROOT/build-static/x86_64-unknown-linux-gnu/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-static"
+  (cd "$REPO" && RUSTFLAGS="-C target-feature=-crt-static" cargo build --release --locked --quiet \
+    --target-dir "$BENCH_ROOT/build-dynamic")
+  install -m 0755 "$BENCH_ROOT/build-opt-s/x86_64-unknown-linux-gnu/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-opt-s"
+  install -m 0755 "$BENCH_ROOT/build-dynamic/x86_64-unknown-linux-gnu/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-dynamic"
   runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
     LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
     $PY "$BENCH_ROOT/lib/compare.py" "$BENCH_WORK/compare.json" "$ROUNDS" minimal \
-    built="$M" opt-s="$BENCH_ROOT/bin/mcpjail-opt-s" static="$BENCH_ROOT/bin/mcpjail-static" \
+    built="$M" opt-s="$BENCH_ROOT/bin/mcpjail-opt-s" dynamic="$BENCH_ROOT/bin/mcpjail-dynamic" \
     | tee "$OUT/compare.txt"
   mv "$BENCH_WORK/compare.json" "$OUT/"
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # mcpjail's benchmark suite: launch overhead, per-syscall filter cost, stdio throughput,
-# supervisor memory and MCP round trip, each side by side with bare runs and with the peers
-# (bubblewrap, firejail, Anthropic's sandbox-runtime), in one run. Not part of the test suite:
-# it prints ratios and never fails on a number.
+# supervisor memory, MCP round trip and proxy tunnel throughput, each side by side with bare
+# runs and with the peers (bubblewrap, firejail, Anthropic's sandbox-runtime), in one run. Not
+# part of the test suite: it prints ratios and never fails on a number.
 #
 #   bench/run.sh                  full run (as root: installs missing peers, ~10 minutes),
 #                                 then writes bench/RESULTS.md, bench/results/summary.json
@@ -38,6 +38,10 @@ export BENCH_QUICK=$QUICK
 BENCH_USER=${BENCH_USER:-mcpjail-test}
 SRT_VERSION=0.0.83
 SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
+# Without `npm ci` here, the same pinned server from the integration suite's install
+# (integration/setup.sh), if there is one.
+DEPS_JS=${MCPJAIL_DEPS:-/opt/mcpjail-deps}/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
+if [ ! -f "$SERVER_JS" ] && [ $INSTALL = 0 ] && [ -f "$DEPS_JS" ]; then SERVER_JS=$DEPS_JS; fi
 # The system Python: stdlib only for the measurements, Debian's matplotlib for the plot.
 PY=/usr/bin/python3
 [ -x $PY ] || PY=$(command -v python3)
@@ -99,8 +103,8 @@ say "building mcpjail (release) and the benchmark programs"
 cargo build --release --locked --quiet
 mkdir -p "$BENCH_ROOT/bin" "$BENCH_ROOT/lib" "$BENCH_WORK"
 chmod 1777 "$BENCH_WORK" 2>/dev/null || true
-install -m 0755 target/release/mcpjail "$BENCH_ROOT/bin/mcpjail"
-for p in syscall_loop sink pump; do
+install -m 0755 target/x86_64-unknown-linux-gnu/release/mcpjail "$BENCH_ROOT/bin/mcpjail"
+for p in syscall_loop sink pump tcpget; do
   gcc -O2 -Wall -Wextra -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
 done
 cp "$BENCH"/lib/*.py "$BENCH_ROOT/lib/"
@@ -115,9 +119,9 @@ mkdir -p "$OUT"
 cat /proc/loadavg > "$OUT/loadavg-start"
 
 if [ $QUICK = 1 ]; then
-  LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 5)
+  LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 5) PROXY=(64 1)
 else
-  LAUNCH=(300 60 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(10 50)
+  LAUNCH=(300 60 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(10 50) PROXY=(1024 7)
 fi
 
 # --- 1. launch overhead -----------------------------------------------------------------------
@@ -160,14 +164,9 @@ clean_env $PY "$BENCH_ROOT/lib/memory.py" "$OUT/memory.json" "$MEMORY" "$SERVER_
 say "5. MCP round trip (server-memory)"
 clean_env $PY "$BENCH_ROOT/lib/mcp.py" "$OUT/mcp.json" "${MCP[@]}" "$SERVER_JS"
 
-# --- 6. proxy tunnel throughput: PLACEHOLDER ------------------------------------------------
-# mcpjail's `proxy` network mode does not exist yet (`mcpjail run` refuses it: "network mode
-# `proxy` is not yet supported"). When it does, measure here: bytes/s through an allowed
-# CONNECT tunnel to a loopback server in the host namespace, against a direct connection to
-# the same server; SPEC target: at least 70% of direct.
-say "6. proxy tunnel throughput: NOT MEASURED (placeholder)"
-note "mcpjail has no proxy network mode yet; see the placeholder in bench/run.sh"
-echo '{"skipped": "mcpjail has no proxy network mode yet (SPEC: network modes, proxy); placeholder in bench/run.sh"}' > "$OUT/proxy.json"
+# --- 6. proxy tunnel throughput ---------------------------------------------------------------
+say "6. proxy tunnel throughput (${PROXY[0]} MiB) and the supervisor's memory in proxy mode"
+clean_env $PY "$BENCH_ROOT/lib/proxy.py" "$OUT/proxy.json" "${PROXY[@]}"
 
 cat /proc/loadavg > "$OUT/loadavg-end"
 

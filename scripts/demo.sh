@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked
-MCPJAIL="$PWD/target/release/mcpjail"
+MCPJAIL="$PWD/target/x86_64-unknown-linux-gnu/release/mcpjail"
 DEMO="${XDG_CACHE_HOME:-$HOME/.cache}/mcpjail-demo"
 mkdir -p "$DEMO"
 npm install --prefix "$DEMO" --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-memory@2026.8.31

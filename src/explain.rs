@@ -170,7 +170,7 @@ fn path_verdict(plan: &Plan, target: &str, path: &Path, want: Rights) -> Verdict
             "{} granted by {} ({})",
             c.rights.label(),
             c.path.display(),
-            c.from.join("; ")
+            crate::plan::provenance::join(&c.from, "; ")
         ));
     }
     for s in &a.skipped {
@@ -230,8 +230,8 @@ fn host_verdict(plan: &Plan, target: &str, host: &str, port: u16) -> Verdict {
     let mode_from = plan
         .network
         .mode_from
-        .clone()
-        .unwrap_or_else(|| "the default".into());
+        .as_ref()
+        .map_or_else(|| "the default".to_string(), |o| o.to_string());
     match plan.network.mode {
         NetworkMode::None => Verdict {
             target: t,

@@ -3,7 +3,8 @@ the supervisor's peak RSS and PSS while it runs `cat`, for each binary given. Us
 proposed change of build settings or code before it is made, e.g.
 
     CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --target-dir /tmp/opt-s
-    compare.py OUT.json ROUNDS PROFILE built=target/release/mcpjail opt-s=/tmp/opt-s/release/mcpjail
+    compare.py OUT.json ROUNDS PROFILE built=target/x86_64-unknown-linux-gnu/release/mcpjail \
+        opt-s=/tmp/opt-s/x86_64-unknown-linux-gnu/release/mcpjail
 """
 
 import os

@@ -74,6 +74,43 @@ def sha_consumer(stream, _pre):
     return {"sha256": h.hexdigest(), "bytes": n}
 
 
+def rates(result, live, repeats, seed, run):
+    """2 × repeats rounds over the `live` rows of result["rows"], in a shuffled order,
+    alternately pinned and free: `run(name, pin)` returns {"bytes", "seconds"} or why it
+    failed (the row is then dropped). A run during which another process was busy is
+    measured again (up to three times)."""
+    rows = result["rows"]
+    c.wait_quiet(5 if c.QUICK else 60)
+    rng = random.Random(seed)
+    for i in range(2 * repeats):
+        pin = i % 2 == 0
+        rng.shuffle(live)
+        for name in list(live):
+            for _ in range(4):
+                with c.Others() as others:
+                    res = run(name, pin)
+                if not others.busy or isinstance(res, str):
+                    break
+                result["discarded_busy_runs"] += 1
+            if isinstance(res, str):
+                rows[name]["failed"] = res
+                live.remove(name)
+                continue
+            rows[name]["mb_s" if pin else "mb_s_free"].append(res["bytes"] / res["seconds"] / 1e6)
+
+
+def ratios(rows, reference):
+    """Summarizes each row's rates, and divides their medians by the reference row's."""
+    for key, ratio in (("mb_s", "ratio"), ("mb_s_free", "ratio_free")):
+        ref = None
+        for name, r in rows.items():
+            r[key] = c.summarize(r[key]) if r[key] and "failed" not in r else None
+            if name == reference and r[key]:
+                ref = r[key]["median"]
+            if r[key] and ref:
+                r[ratio] = r[key]["median"] / ref
+
+
 def main():
     out_path, size_mib, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     os.chdir(c.WORK)
@@ -90,36 +127,18 @@ def main():
             rows[name]["skipped"] = missing
         else:
             live.append(name)
-    c.wait_quiet(5 if c.QUICK else 60)
-    rng = random.Random(3)
-    for i in range(2 * repeats):
-        pin = i % 2 == 0
-        rng.shuffle(live)
-        for name in list(live):
-            r = rows[name]
-            for _ in range(4):  # measured again while another process was busy
-                with c.Others() as others:
-                    res, code, err = pipeline(path, r["argv"], sink_consumer, pin)
-                if not others.busy or code != 0:
-                    break
-                result["discarded_busy_runs"] += 1
-            if code != 0 or res["bytes"] != size_mib * CHUNK:
-                r["failed"] = f"exit {code}, {res['bytes']} bytes: {c.tail(err)}"
-                live.remove(name)
-                continue
-            r["mb_s" if pin else "mb_s_free"].append(res["bytes"] / res["seconds"] / 1e6)
+    def run(name, pin):
+        res, code, err = pipeline(path, rows[name]["argv"], sink_consumer, pin)
+        if code != 0 or res["bytes"] != size_mib * CHUNK:
+            return f"exit {code}, {res['bytes']} bytes: {c.tail(err)}"
+        return res
+
+    rates(result, live, repeats, 3, run)
     for name in live:
         res, code, err = pipeline(path, rows[name]["argv"], sha_consumer)
         rows[name]["sha256"] = res["sha256"]
         rows[name]["exact"] = res["sha256"] == digest and res["bytes"] == size_mib * CHUNK
-    for key, ratio in (("mb_s", "ratio"), ("mb_s_free", "ratio_free")):
-        bare = None
-        for name, r in rows.items():
-            r[key] = c.summarize(r[key]) if r[key] and "failed" not in r else None
-            if name == "bare" and r[key]:
-                bare = r[key]["median"]
-            if r[key] and bare:
-                r[ratio] = r[key]["median"] / bare
+    ratios(rows, "bare")
     c.dump(result, out_path)
 
 

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use thiserror::Error;
 
+use super::fs::real_path;
+
 #[derive(Debug, Error)]
 pub enum CommandError {
     #[error("command `{command}` not found{}", match path { Some(p) => format!(" in PATH ({p})"), None => " (PATH is not set)".to_string() })]
@@ -128,7 +130,7 @@ fn venv_base(venv: &Path) -> Option<PathBuf> {
         let (k, v) = l.split_once('=')?;
         (k.trim() == "home").then(|| PathBuf::from(v.trim()))
     })?;
-    let home = home.canonicalize().ok()?;
+    let home = real_path(&home).ok()?;
     let prefix = if home.file_name().is_some_and(|n| n == "bin") {
         home.parent()?.to_path_buf()
     } else {
@@ -154,10 +156,26 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
         .into_iter()
         .chain(std::iter::once(path))
         .chain(needed.iter().map(|n| n.path.as_path()));
+    let mut seen: Vec<&Path> = Vec::new();
+    // Directories already walked through: everything above them was looked at then.
+    let mut walked: Vec<PathBuf> = Vec::new();
     for f in files {
-        let real = f.canonicalize().unwrap_or_else(|_| f.to_path_buf());
-        for candidate in [f.to_path_buf(), real] {
+        if seen.contains(&f) {
+            continue;
+        }
+        seen.push(f);
+        let real = real_path(f).unwrap_or_else(|_| f.to_path_buf());
+        let candidates = if real == f {
+            vec![real]
+        } else {
+            vec![f.to_path_buf(), real]
+        };
+        for candidate in candidates {
             for dir in candidate.ancestors().skip(1) {
+                if walked.iter().any(|w| w == dir) {
+                    break;
+                }
+                walked.push(dir.to_path_buf());
                 if dir.file_name().is_some_and(|n| n == "node_modules") {
                     add(
                         dir.to_path_buf(),
@@ -377,8 +395,7 @@ fn is_interpreter(p: &Path) -> bool {
 /// Only when the command itself is the interpreter: a `#!` script run directly is its own
 /// script, and its arguments are just arguments.
 fn script_argument(path: &Path, args: &[OsString], cwd: &Path) -> Option<PathBuf> {
-    let canon = path.canonicalize().ok();
-    let interp = is_interpreter(path) || canon.as_deref().is_some_and(is_interpreter);
+    let interp = is_interpreter(path) || real_path(path).is_ok_and(|p| is_interpreter(&p));
     if !interp {
         return None;
     }

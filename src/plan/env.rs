@@ -5,11 +5,13 @@ use std::ffi::OsString;
 
 use serde::Serialize;
 
+use super::Provenance;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvVar {
     pub name: String,
     /// `pass` or `set`, and the entry responsible.
-    pub from: String,
+    pub from: Provenance,
     #[serde(skip)]
     pub value: OsString,
 }
@@ -27,9 +29,9 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
 /// was written).
 pub fn build(
     host: impl IntoIterator<Item = (OsString, OsString)>,
-    pass: &[(String, String)],
-    defaults: Vec<(String, OsString, String)>,
-    set: Vec<(String, OsString, String)>,
+    pass: &[(String, Provenance)],
+    defaults: Vec<(String, OsString, Provenance)>,
+    set: Vec<(String, OsString, Provenance)>,
 ) -> Vec<EnvVar> {
     let mut out: BTreeMap<String, EnvVar> = BTreeMap::new();
     for (name, value) in host {
@@ -41,7 +43,7 @@ pub fn build(
                 name.to_string(),
                 EnvVar {
                     name: name.to_string(),
-                    from: format!("pass `{pattern}` ({from})"),
+                    from: Provenance::via(format!("pass `{pattern}`"), from.clone()),
                     value,
                 },
             );
@@ -50,7 +52,7 @@ pub fn build(
     for (name, value, from) in defaults {
         out.entry(name.clone()).or_insert(EnvVar {
             name,
-            from: format!("default ({from})"),
+            from: Provenance::via("default", from),
             value,
         });
     }
@@ -59,7 +61,7 @@ pub fn build(
             name.clone(),
             EnvVar {
                 name,
-                from: format!("set ({from})"),
+                from: Provenance::via("set", from),
                 value,
             },
         );
@@ -81,22 +83,14 @@ mod tests {
             ("HOME".into(), "/home/u".into()),
         ];
         let pass = vec![
-            ("PATH".to_string(), "p".to_string()),
-            ("LC_*".to_string(), "p".to_string()),
-            ("HOME".to_string(), "p".to_string()),
+            ("PATH".to_string(), "p".into()),
+            ("LC_*".to_string(), "p".into()),
+            ("HOME".to_string(), "p".into()),
         ];
-        let set = vec![(
-            "HOME".to_string(),
-            OsString::from("/state"),
-            "s".to_string(),
-        )];
+        let set = vec![("HOME".to_string(), OsString::from("/state"), "s".into())];
         let defaults = vec![
-            (
-                "PATH".to_string(),
-                OsString::from("/default"),
-                "d".to_string(),
-            ),
-            ("EXTRA".to_string(), OsString::from("x"), "d".to_string()),
+            ("PATH".to_string(), OsString::from("/default"), "d".into()),
+            ("EXTRA".to_string(), OsString::from("x"), "d".into()),
         ];
         let env = build(host, &pass, defaults, set);
         let names: Vec<&str> = env.iter().map(|v| v.name.as_str()).collect();
@@ -106,6 +100,7 @@ mod tests {
             "a default does not replace a passed value"
         );
         assert_eq!(env[1].value, "/state");
-        assert!(env[1].from.starts_with("set"));
+        assert_eq!(env[1].from.to_string(), "set (s)");
+        assert_eq!(env[2].from.to_string(), "pass `LC_*` (p)");
     }
 }

@@ -3,12 +3,12 @@
 //! refer to the same file; the `hide` masks; the private mounts.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, Access, AccessFs, BitFlags};
-use nix::fcntl::{OFlag, open};
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, open, openat2};
 use nix::sys::stat::Mode;
 use serde::Serialize;
 
@@ -16,6 +16,51 @@ use crate::profile::Origin;
 
 /// Directories the sandbox gets a private instance of (tmpfs, or its own procfs).
 pub const PRIVATE_MOUNTS: [&str; 3] = ["/tmp", "/dev/shm", "/proc"];
+
+/// The path an open descriptor refers to, as the kernel names it.
+fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Opens `path` (O_PATH) and names the file it reaches, with every symbolic link resolved,
+/// as `canonicalize` would, but without its readlink for each component. An absolute path
+/// with no symbolic link in it is opened with `openat2(RESOLVE_NO_SYMLINKS)` and is its own
+/// name once `.` and `..` are taken out; otherwise the kernel names the open file in
+/// /proc/self/fd (a readlink there costs a few microseconds, so only paths with links pay it).
+pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    if path.is_absolute() {
+        let how = OpenHow::new()
+            .flags(flags)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+        match openat2(AT_FDCWD, path, how) {
+            Ok(fd) => return Ok((fd, super::query::normalize(path))),
+            // Missing, or not searchable: an ordinary open says the same.
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES)) => return Err(e),
+            // ELOOP: a link on the way. ENOSYS, EPERM: no openat2 here (before Linux 5.6, or
+            // refused by a container's seccomp filter). EAGAIN: a rename raced the lookup.
+            Err(_) => {}
+        }
+    }
+    let fd = open(path, flags, Mode::empty())?;
+    match fd_path(&fd) {
+        // Not `/x (deleted)`: removed since it was opened, or a name that ends like that.
+        Ok(p) if p.is_absolute() && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") => {
+            Ok((fd, p))
+        }
+        _ => match path.canonicalize() {
+            Ok(p) => Ok((fd, p)),
+            Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+        },
+    }
+}
+
+/// `path` with every symbolic link resolved, like `canonicalize` (see [`open_real`]).
+pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    open_real(path)
+        .map(|(_, p)| p)
+        .map_err(std::io::Error::from)
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Rights {
@@ -117,7 +162,7 @@ pub struct FsRule {
     pub kind: Kind,
     pub placement: Placement,
     /// Where each grant of this path comes from.
-    pub from: Vec<String>,
+    pub from: Vec<Origin>,
     /// A directory mcpjail creates at launch (the state directory, in a dry run).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub created_at_launch: bool,
@@ -130,21 +175,21 @@ pub struct Skipped {
     pub path: PathBuf,
     pub rights: Rights,
     pub reason: String,
-    pub from: String,
+    pub from: Origin,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Hide {
     pub path: PathBuf,
     pub kind: Kind,
-    pub from: String,
+    pub from: Origin,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HideSkipped {
     pub path: PathBuf,
     pub reason: String,
-    pub from: String,
+    pub from: Origin,
 }
 
 /// A failure the user must fix before anything starts.
@@ -182,7 +227,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
     let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
 
     for g in grants {
-        let from = g.origin.to_string();
+        let from = g.origin.clone();
         // Private mounts themselves, and anything under /proc, only exist inside.
         if private_root(&g.path).is_some_and(|root| g.path == Path::new(root) || root == "/proc") {
             let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
@@ -207,8 +252,8 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             }
             continue;
         }
-        let fd = match open(&g.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
-            Ok(fd) => fd,
+        let (fd, canon) = match open_real(&g.path) {
+            Ok(opened) => opened,
             Err(nix::errno::Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
                 plan.rules.push(FsRule {
                     aliases: vec![g.path.clone()],
@@ -250,10 +295,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                 continue;
             }
         };
-        let meta = std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-        let canon = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .unwrap_or_else(|_| g.path.clone());
-        let Ok(meta) = meta else {
+        let Ok(meta) = nix::sys::stat::fstat(fd.as_fd()) else {
             plan.skipped.push(Skipped {
                 path: g.path,
                 rights: g.rights,
@@ -262,14 +304,18 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             });
             continue;
         };
-        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let kind = if meta.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
         let placement = match private_root(&canon) {
             Some("/proc") => Placement::Private,
             Some(root) if under(&canon, root) => Placement::BoundIntoPrivate,
             Some(_) => Placement::Private,
             None => Placement::Host,
         };
-        let key = (meta.dev(), meta.ino());
+        let key = (meta.st_dev, meta.st_ino);
         let idx = match (placement, by_inode.get(&key)) {
             (Placement::Host | Placement::BoundIntoPrivate, Some(&i)) => i,
             _ => {
@@ -351,8 +397,8 @@ impl FsPlan {
         observe: bool,
     ) -> Result<(), GrantError> {
         for (path, origin, required) in hides {
-            let from = origin.to_string();
-            let canon = match path.canonicalize() {
+            let from = origin.clone();
+            let canon = match real_path(&path) {
                 Ok(c) => c,
                 Err(_) if required => {
                     return Err(GrantError {
@@ -416,7 +462,7 @@ impl FsPlan {
                             "profile {} lies inside {}, which the profile lets the server write ({}); a server could rewrite its own sandbox. Keep profiles outside every writable path, or narrow that grant",
                             f.display(),
                             rule.path.display(),
-                            rule.from.join(", ")
+                            super::provenance::join(&rule.from, ", ")
                         ),
                     });
                 }
@@ -490,6 +536,24 @@ mod tests {
         );
         assert!(plan.reachable_after_mounts(&sub));
         assert!(!plan.reachable_after_mounts(Path::new("/tmp/elsewhere")));
+    }
+
+    #[test]
+    fn real_paths_resolve_links_like_canonicalize() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("a/b");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), "").unwrap();
+        std::os::unix::fs::symlink("a/b", d.path().join("l")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("l/f"), d.path().join("abs")).unwrap();
+        for p in ["l/f", "abs", "l/../b/f", "a/b", "l", "a/./b/../b/f", "a/b/"] {
+            let p = d.path().join(p);
+            assert_eq!(real_path(&p).unwrap(), p.canonicalize().unwrap(), "{p:?}");
+        }
+        assert_eq!(
+            real_path(&d.path().join("missing")).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod command;
 pub mod env;
 pub mod fs;
+pub mod provenance;
 pub mod query;
 pub mod report;
 
@@ -24,6 +25,7 @@ use crate::seccomp::{self, Action, Member, Qualified};
 use crate::vars::{VarError, Vars};
 use command::{Command, CommandError};
 use fs::{FsPlan, Grant, Rights};
+pub use provenance::Provenance;
 
 /// What `mcpjail run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -133,7 +135,7 @@ pub struct Network {
     pub mode: NetworkMode,
     /// Where the mode is set, when a profile sets it.
     #[serde(skip)]
-    pub mode_from: Option<String>,
+    pub mode_from: Option<Origin>,
     /// Host mode: TCP ports the server may connect to; empty means any.
     pub connect: Vec<u16>,
     /// Host mode: TCP ports it may listen on; empty means none.
@@ -159,7 +161,7 @@ pub struct Denied {
     /// The deny entry that brought it in (`@default`, or the name itself).
     pub via: String,
     /// Where that entry is written.
-    pub from: String,
+    pub from: Provenance,
     pub action: Action,
 }
 
@@ -171,7 +173,7 @@ pub struct Lifted {
     pub via: String,
     /// The allow entry that lifts it, and where that is written.
     pub by: String,
-    pub by_from: String,
+    pub by_from: Origin,
 }
 
 #[derive(Debug, Serialize)]
@@ -445,7 +447,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .collect();
     filesystem.check_trust(&files).map_err(grant_error)?;
 
-    let cwd_inside = match cwd.canonicalize() {
+    let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
         // Started from /tmp itself: the server starts in its own private /tmp.
         Ok(c) if fs::PRIVATE_MOUNTS[..2].iter().any(|m| c == Path::new(m)) => c,
@@ -597,11 +599,11 @@ fn build_env(
     vars: &Vars,
     proxy: Option<&crate::proxy::ProxyConfig>,
 ) -> Result<Vec<env::EnvVar>, PlanError> {
-    let mut pass: Vec<(String, String)> = profile
+    let mut pass: Vec<(String, Provenance)> = profile
         .env
         .pass
         .iter()
-        .map(|e| (e.value.clone(), e.origin.to_string()))
+        .map(|e| (e.value.clone(), e.origin.clone().into()))
         .collect();
     for name in &req.pass_env {
         if name.is_empty() || name.contains('=') {
@@ -619,7 +621,7 @@ fn build_env(
                 origin: e.origin.clone(),
                 source,
             })?;
-        set.push((k.clone(), OsString::from(value), e.origin.to_string()));
+        set.push((k.clone(), OsString::from(value), e.origin.clone().into()));
     }
     for (k, v) in &req.set_env {
         set.push((k.clone(), OsString::from(v), "--set-env".into()));
@@ -636,7 +638,7 @@ fn build_env(
                 origin: e.origin.clone(),
                 source,
             })?;
-        defaults.push((k.clone(), OsString::from(value), e.origin.to_string()));
+        defaults.push((k.clone(), OsString::from(value), e.origin.clone().into()));
     }
     Ok(env::build(std::env::vars_os(), &pass, defaults, set))
 }
@@ -655,7 +657,7 @@ fn program_prefix(
     } else {
         which::which_in(name, path_var, cwd).ok()?
     };
-    let real = found.canonicalize().ok()?;
+    let real = fs::real_path(&found).ok()?;
     let dir = real.parent()?.to_path_buf();
     let prefix = match dir.file_name().and_then(|n| n.to_str()) {
         Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
@@ -800,7 +802,7 @@ fn build_network(
     }
     Ok(Network {
         mode,
-        mode_from: profile.network.mode.as_ref().map(|e| e.origin.to_string()),
+        mode_from: profile.network.mode.as_ref().map(|e| e.origin.clone()),
         connect,
         bind,
         unix,
@@ -845,14 +847,14 @@ fn build_seccomp(
                     name: m.name(),
                     via: e.value.clone(),
                     by: by.value.clone(),
-                    by_from: by.origin.to_string(),
+                    by_from: by.origin.clone(),
                 });
                 continue;
             }
             denied.push(Denied {
                 name: m.name(),
                 via: e.value.clone(),
-                from: e.origin.to_string(),
+                from: e.origin.clone().into(),
                 action: seccomp::action_for(m, on_violation),
             });
         }
@@ -862,7 +864,10 @@ fn build_seccomp(
         denied.push(Denied {
             name: m.name(),
             via: "network.unix is empty".into(),
-            from: format!("profile `{}` lists no network.unix path", profile.name),
+            from: Provenance::Text(format!(
+                "profile `{}` lists no network.unix path",
+                profile.name
+            )),
             action: seccomp::action_for(m, on_violation),
         });
     }

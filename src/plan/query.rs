@@ -29,7 +29,7 @@ pub enum Inside {
 pub struct Cover {
     pub path: PathBuf,
     pub rights: Rights,
-    pub from: Vec<String>,
+    pub from: Vec<crate::profile::Origin>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +154,7 @@ impl FsPlan {
             .hide
             .iter()
             .find(|h| inside == Inside::Host && real.starts_with(&h.path))
-            .map(|h| h.from.clone());
+            .map(|h| h.from.to_string());
         let lexical = normalize(path);
         let skipped = self
             .skipped
@@ -229,7 +229,7 @@ impl Plan {
                 why: format!(
                     "it lies under the granted path {} ({}), which the sandbox's view contains",
                     fs.covers[0].path.display(),
-                    fs.covers[0].from.join(", ")
+                    super::provenance::join(&fs.covers[0].from, ", ")
                 ),
             };
         }

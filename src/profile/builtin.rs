@@ -6,12 +6,17 @@ use super::source::{Source, SourceKind};
 
 macro_rules! builtins {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../profiles/", $name, ".yaml")))),*]
+        &[$((
+            $name,
+            include_str!(concat!("../../profiles/", $name, ".yaml")),
+            include_str!(concat!(env!("OUT_DIR"), "/", $name, ".json")),
+        )),*]
     };
 }
 
-/// Name and YAML text of every built-in profile.
-pub static BUILTINS: &[(&str, &str)] = builtins![
+/// Name, YAML text, and the same document as JSON (converted by build.rs, and parsed much
+/// faster) of every built-in profile.
+pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     // Bases.
     "default",
     "minimal",
@@ -34,11 +39,19 @@ pub static BUILTINS: &[(&str, &str)] = builtins![
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
-    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    BUILTINS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map(|(_, t, _)| *t)
+}
+
+/// The built-in profile `name` as JSON.
+pub fn json(name: &str) -> Option<&'static str> {
+    BUILTINS.iter().find(|(n, ..)| *n == name).map(|(.., j)| *j)
 }
 
 pub fn names() -> impl Iterator<Item = &'static str> {
-    BUILTINS.iter().map(|(n, _)| *n)
+    BUILTINS.iter().map(|(n, ..)| *n)
 }
 
 pub fn source(name: &str) -> Option<Arc<Source>> {

@@ -268,8 +268,10 @@ impl Loader {
         &self,
         spec: &str,
         from: Option<&Source>,
-        at: Option<String>,
+        at: Option<&Origin>,
     ) -> Result<Arc<Source>, ProfileError> {
+        // Where `spec` was written, formatted only for an error.
+        let at_text = || at.map(Origin::position);
         if is_path(spec) {
             let mut path = PathBuf::from(spec);
             if path.is_relative() {
@@ -282,7 +284,7 @@ impl Loader {
         if !valid_name(spec) {
             return Err(ProfileError::BadName {
                 name: spec.to_string(),
-                from: at,
+                from: at_text(),
             });
         }
         let mut candidates: Vec<SourceKind> = self
@@ -311,7 +313,7 @@ impl Loader {
             None => Err(ProfileError::NotFound {
                 name: spec.to_string(),
                 searched: self.dirs.clone(),
-                from: at,
+                from: at_text(),
             }),
         }
     }
@@ -336,8 +338,8 @@ impl Loader {
         let raw = parse(src)?;
         stack.push(label);
         for (i, parent) in raw.extends.iter().flatten().enumerate() {
-            let key = format!("extends[{i}]");
-            let psrc = self.locate(parent, Some(src), Some(src.position(&key)))?;
+            let at = Origin::new(src, format!("extends[{i}]"));
+            let psrc = self.locate(parent, Some(src), Some(&at))?;
             self.merge(&psrc, stack, out, diags)?;
         }
         stack.pop();
@@ -398,20 +400,20 @@ impl Loader {
     }
 }
 
-fn read_file(path: &Path, from: Option<String>) -> Result<Arc<Source>, ProfileError> {
-    let read_err = |source: io::Error, from: Option<String>| ProfileError::Read {
+fn read_file(path: &Path, from: Option<&Origin>) -> Result<Arc<Source>, ProfileError> {
+    let read_err = |source: io::Error| ProfileError::Read {
         path: path.to_path_buf(),
-        from,
+        from: from.map(Origin::position),
         source,
     };
-    let canon = path.canonicalize().map_err(|e| read_err(e, from.clone()))?;
+    let canon = path.canonicalize().map_err(read_err)?;
     if canon.is_dir() {
-        return Err(read_err(
-            io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
-            from,
-        ));
+        return Err(read_err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
     }
-    let text = std::fs::read_to_string(&canon).map_err(|e| read_err(e, from.clone()))?;
+    let text = std::fs::read_to_string(&canon).map_err(read_err)?;
     let name = canon
         .file_stem()
         .and_then(|s| s.to_str())
@@ -420,8 +422,18 @@ fn read_file(path: &Path, from: Option<String>) -> Result<Arc<Source>, ProfileEr
     Ok(Arc::new(Source::new(name, SourceKind::File(canon), text)))
 }
 
-/// Parses a document. An empty document (or only comments) is an empty profile.
+/// Parses a document. An empty document (or only comments) is an empty profile. A built-in
+/// profile is read from its JSON form (the same document, converted at build time).
 pub fn parse(src: &Source) -> Result<RawProfile, ProfileError> {
+    if let Some(json) = (src.kind == SourceKind::Builtin)
+        .then(|| builtin::json(&src.name))
+        .flatten()
+    {
+        return serde_json::from_str::<RawProfile>(json).map_err(|e| ProfileError::Syntax {
+            at: src.label(),
+            message: e.to_string(),
+        });
+    }
     if src
         .text
         .lines()

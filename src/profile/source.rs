@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::location::Locations;
 
@@ -13,7 +13,9 @@ pub struct Source {
     pub name: String,
     pub kind: SourceKind,
     pub text: String,
-    pub locations: Locations,
+    /// Line and column of each key, indexed the first time a position is asked for (an error
+    /// or a report): a launch that shows none never parses the text a second time.
+    locations: OnceLock<Locations>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +27,11 @@ pub enum SourceKind {
 
 impl Source {
     pub fn new(name: String, kind: SourceKind, text: String) -> Source {
-        let locations = Locations::index(&text);
         Source {
             name,
             kind,
             text,
-            locations,
+            locations: OnceLock::new(),
         }
     }
 
@@ -51,7 +52,8 @@ impl Source {
 
     /// `FILE:LINE:COLUMN` for a key path, or just the label when the key has no position.
     pub fn position(&self, key: &str) -> String {
-        match self.locations.find(key) {
+        let locations = self.locations.get_or_init(|| Locations::index(&self.text));
+        match locations.find(key) {
             Some((line, col)) => format!("{}:{line}:{col}", self.label()),
             None => self.label(),
         }
@@ -101,6 +103,13 @@ impl fmt::Display for Origin {
         } else {
             write!(f, "{} ({})", self.position(), self.key)
         }
+    }
+}
+
+/// Serialized as displayed, for `--dry-run --format json`.
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

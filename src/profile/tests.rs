@@ -303,3 +303,16 @@ fn every_profile_file_in_the_repository_is_built_in() {
         }
     }
 }
+
+#[test]
+fn builtins_read_from_json_as_from_yaml() {
+    for name in builtin::names() {
+        let from_yaml: RawProfile = serde_yaml::from_str(builtin::get(name).unwrap()).unwrap();
+        let src = builtin::source(name).unwrap();
+        assert_eq!(
+            format!("{:?}", parse(&src).unwrap()),
+            format!("{from_yaml:?}"),
+            "built-in profile `{name}`"
+        );
+    }
+}
