@@ -11,6 +11,8 @@ pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod doctor;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hostspec;
 pub mod infer;
 pub mod kernel;

@@ -129,7 +129,13 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
                 .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
         }
     }
-    Ok(doc.to_string())
+    let mut out = doc.to_string();
+    // toml_edit ends every line it writes with a newline; a file that had none at its end
+    // keeps none, so that `unwrap` gives back the very bytes.
+    if !text.ends_with('\n') && out.ends_with('\n') {
+        out.pop();
+    }
+    Ok(out)
 }
 
 fn args_mut(entry: &mut Item) -> Option<&mut Array> {
@@ -337,6 +343,18 @@ mod tests {
         assert_eq!(
             back,
             "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
+        );
+    }
+
+    #[test]
+    fn no_newline_at_the_end_of_the_file() {
+        round_trip(
+            "[mcp_servers.x]\ncommand = \"node\"\nargs = [\"a.js\"]",
+            "[mcp_servers.x]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"node\", \"a.js\"]",
+        );
+        round_trip(
+            "[mcp_servers.x]\ncommand = \"srv\" # last",
+            "[mcp_servers.x]\ncommand = \"/bin/mcpjail\" # last\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]",
         );
     }
 
