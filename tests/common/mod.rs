@@ -237,18 +237,7 @@ impl Running {
 
     /// Waits for exit; returns the exit code (or 128+signal), panicking after `limit`.
     pub fn wait(&mut self, limit: Duration) -> i32 {
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                use std::os::unix::process::ExitStatusExt;
-                return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
-            }
-            if start.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("mcpjail did not exit within {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_exit(&mut self.child, limit)
     }
 
     pub fn stderr(&mut self) -> String {
@@ -264,6 +253,23 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits for `child` to exit; returns its exit code (or 128+signal), killing it and
+/// panicking after `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            use std::os::unix::process::ExitStatusExt;
+            return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("mcpjail did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
