@@ -135,6 +135,10 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
     if !text.ends_with('\n') && out.ends_with('\n') {
         out.pop();
     }
+    // Nor does it write back a byte order mark.
+    if text.starts_with('\u{feff}') && !out.starts_with('\u{feff}') {
+        out.insert(0, '\u{feff}');
+    }
     Ok(out)
 }
 
@@ -343,6 +347,14 @@ mod tests {
         assert_eq!(
             back,
             "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
+        );
+    }
+
+    #[test]
+    fn byte_order_mark() {
+        round_trip(
+            "\u{feff}[mcp_servers.t]\ncommand = \"srv\"\n",
+            "\u{feff}[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\n",
         );
     }
 
