@@ -296,24 +296,6 @@ impl Rng {
     }
 }
 
-/// Processes (other than this one) whose command line contains `marker`.
-fn with_marker(marker: &str) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        if pid != me && c.windows(marker.len()).any(|w| w == marker.as_bytes()) && alive(pid) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// SIGKILL of mcpjail at a random moment: during start-up (before or while the sandbox is
 /// built, in proxy mode too), while the server sleeps, and while it forks without pause.
 /// Every time, nothing that carries the trial's marker in its command line survives a second.
@@ -332,7 +314,12 @@ fn sigkill_at_random_moments_leaves_no_process_behind() {
     let seen = format!("{tag}-seen");
     let mut r = Running::start(probe_cmd(&[], &["sleep", "30", &seen]));
     assert_eq!(r.line(T), "READY");
-    assert_eq!(with_marker(&seen).len(), 3, "{:?}", with_marker(&seen));
+    assert_eq!(
+        processes_with(&seen).len(),
+        3,
+        "{:?}",
+        processes_with(&seen)
+    );
     drop(r);
     let mut survivors = Vec::new();
     let mut kinds = [0usize; 4];
@@ -366,7 +353,7 @@ fn sigkill_at_random_moments_leaves_no_process_behind() {
         child.wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
-            let left = with_marker(&marker);
+            let left = processes_with(&marker);
             if left.is_empty() {
                 break;
             }
@@ -410,11 +397,11 @@ fn a_server_that_exits_takes_its_children_along() {
     let out = output_within(probe_cmd(&[], &["orphans", "3", &marker]), T);
     assert_eq!(out.status.code(), Some(7));
     let deadline = Instant::now() + Duration::from_secs(1);
-    while !with_marker(&marker).is_empty() {
+    while !processes_with(&marker).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the server's children outlived it: {:?}",
-            with_marker(&marker)
+            processes_with(&marker)
         );
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -467,27 +467,6 @@ pub fn processes_named(comm: &str) -> Vec<i32> {
     out
 }
 
-/// Processes whose command line contains `marker` (host view; /proc/PID/cmdline is readable
-/// for every process).
-pub fn processes_with(marker: &str) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            if c.windows(marker.len()).any(|w| w == marker.as_bytes()) && alive(pid) {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
 fn parent(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
