@@ -139,22 +139,6 @@ pub static GROUPS: &[Group] = &[
         ],
     },
     Group {
-        name: "@suid-sgid",
-        help: "Setting the setuid or setgid bit on a file (as systemd's RestrictSUIDSGID= refuses): a sandbox running as root could otherwise leave a setuid-root program in a granted directory for someone outside to run. openat2, whose mode the filter cannot see, answers ENOSYS",
-        members: &[
-            "chmod(S_ISUID|S_ISGID)",
-            "creat(S_ISUID|S_ISGID)",
-            "fchmod(S_ISUID|S_ISGID)",
-            "fchmodat(S_ISUID|S_ISGID)",
-            "fchmodat2(S_ISUID|S_ISGID)",
-            "mknod(S_ISUID|S_ISGID)",
-            "mknodat(S_ISUID|S_ISGID)",
-            "open(S_ISUID|S_ISGID)",
-            "openat(S_ISUID|S_ISGID)",
-            "openat2",
-        ],
-    },
-    Group {
         name: "@aio",
         help: "Asynchronous IO",
         members: &[
@@ -543,6 +527,22 @@ pub static GROUPS: &[Group] = &[
             "sigaltstack",
             "signalfd",
             "signalfd4",
+        ],
+    },
+    Group {
+        name: "@suid-sgid",
+        help: "Setting the setuid or setgid bit on a file (as systemd's RestrictSUIDSGID= refuses): a sandbox running as root could otherwise leave a setuid-root program in a granted directory for someone outside to run. openat2, whose mode the filter cannot see, answers ENOSYS",
+        members: &[
+            "chmod(S_ISUID|S_ISGID)",
+            "creat(S_ISUID|S_ISGID)",
+            "fchmod(S_ISUID|S_ISGID)",
+            "fchmodat(S_ISUID|S_ISGID)",
+            "fchmodat2(S_ISUID|S_ISGID)",
+            "mknod(S_ISUID|S_ISGID)",
+            "mknodat(S_ISUID|S_ISGID)",
+            "open(S_ISUID|S_ISGID)",
+            "openat(S_ISUID|S_ISGID)",
+            "openat2",
         ],
     },
     Group {
