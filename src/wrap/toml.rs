@@ -129,7 +129,7 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
                 .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
         }
     }
-    let mut out = doc.to_string();
+    let mut out = keep_line_ends(text, &doc.to_string());
     // toml_edit ends every line it writes with a newline; a file that had none at its end
     // keeps none, so that `unwrap` gives back the very bytes.
     if !text.ends_with('\n') && out.ends_with('\n') {
@@ -140,6 +140,50 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
         out.insert(0, '\u{feff}');
     }
     Ok(out)
+}
+
+/// toml_edit writes `\n` at the end of every line of a table it re-renders, whatever the file
+/// had. Lines that did not change get their own ending back; a changed line gets the ending
+/// of the line it replaces (or of the line before it, when it is new).
+fn keep_line_ends(old: &str, new: &str) -> String {
+    fn split(s: &str) -> Vec<(&str, &str)> {
+        s.split_inclusive('\n')
+            .map(|l| match l.strip_suffix("\r\n") {
+                Some(body) => (body, "\r\n"),
+                None => match l.strip_suffix('\n') {
+                    Some(body) => (body, "\n"),
+                    None => (l, ""),
+                },
+            })
+            .collect()
+    }
+    if !old.contains("\r\n") {
+        return new.to_string();
+    }
+    let (a, b) = (split(old), split(new));
+    let a_body: Vec<&str> = a.iter().map(|l| l.0).collect();
+    let b_body: Vec<&str> = b.iter().map(|l| l.0).collect();
+    let mut out = String::with_capacity(new.len() + 64);
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &a_body, &b_body) {
+        let (old_range, new_range) = (op.old_range(), op.new_range());
+        let ending = |i: usize| {
+            let k = if old_range.is_empty() {
+                old_range.start.checked_sub(1)
+            } else {
+                Some(old_range.start + i.min(old_range.len() - 1))
+            };
+            match k.and_then(|k| a.get(k)) {
+                Some((_, end)) if !end.is_empty() => *end,
+                _ => "\n",
+            }
+        };
+        for (i, j) in new_range.enumerate() {
+            let (body, end) = b[j];
+            out.push_str(body);
+            out.push_str(if end.is_empty() { "" } else { ending(i) });
+        }
+    }
+    out
 }
 
 fn args_mut(entry: &mut Item) -> Option<&mut Array> {
@@ -347,6 +391,18 @@ mod tests {
         assert_eq!(
             back,
             "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
+        );
+    }
+
+    #[test]
+    fn crlf_line_ends() {
+        round_trip(
+            "[mcp_servers.t]\r\ncommand = \"srv\"\r\nargs = [\"a\"]\r\n\r\n[other]\nk = 1\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\", \"a\"]\r\n\r\n[other]\nk = 1\n",
+        );
+        round_trip(
+            "[mcp_servers.t]\r\ncommand = \"srv\"\r\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\r\n",
         );
     }
 
