@@ -214,7 +214,7 @@ fn exception(
                 "node.yaml/python.yaml: ${STATE_DIR} is executable, for the packages npx and uvx download and run from there",
             )
         }
-        "fork_bomb" if facts.limit("processes").is_none() => Some(
+        "fork_bomb" if profile == "minimal" && facts.limit("processes").is_none() => Some(
             "minimal.yaml: no process limit (the benchmarks' profile; a pids cgroup costs root a launch 5-10 ms on cgroup v1)",
         ),
         _ => None,
