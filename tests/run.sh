@@ -71,7 +71,8 @@ fi
 DEPS="${MCPJAIL_DEPS:-/opt/mcpjail-deps}"
 integration() {
   (cd "$SHARED/integration" && "$@" env MCPJAIL_BIN="$SHARED/mcpjail-release" MCPJAIL_DEPS="$DEPS" \
-    MCPJAIL_PROBE="$SHARED/probe" "$DEPS/python/bin/python" -m unittest -v test_servers)
+    MCPJAIL_PROBE="$SHARED/probe" MCPJAIL_ADVERSARY="$SHARED/adversary" \
+    "$DEPS/python/bin/python" -m unittest -v test_servers)
 }
 if [ -x "$DEPS/python/bin/python" ]; then
   cp -r integration "$SHARED/integration"
