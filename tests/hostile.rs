@@ -352,6 +352,12 @@ fn commands_that_cannot_run_never_start() {
         assert!(err.contains(path.to_str().unwrap()), "{what}: {err}");
         assert!(!marker.exists(), "{what}: the command ran");
     }
+    // A profile read from stdin would take the MCP client's bytes.
+    check(
+        "-p /dev/stdin",
+        status_cmd(&["-p", "/dev/stdin"]),
+        Expect::Error(125, "failed to read profile /dev/stdin: not a regular file".into()),
+    );
     // A command named only by a name PATH does not have.
     check(
         "a command not on PATH",
