@@ -640,6 +640,9 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     };
     let mut seen = Vec::new();
     let mut excepted = Vec::new();
+    // Succeeded inside, but nothing reached the host (private /tmp, own loopback, limits).
+    let mut contained = 0;
+    let mut refused = 0;
     for line in report.lines() {
         let mut f = line.splitn(3, '\t');
         let (name, status, detail) = (
@@ -650,7 +653,8 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         seen.push(name.to_string());
         match judge(&run, name, status, detail) {
             Ok(Some(why)) => excepted.push(format!("{name} ({why})")),
-            Ok(None) => {}
+            Ok(None) if status == "OK" => contained += 1,
+            Ok(None) => refused += 1,
             Err(e) => failures.push(e),
         }
     }
@@ -772,10 +776,10 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         "an ordinary user"
     };
     eprintln!(
-        "escape[{profile}] as {user}: {} attempts, {} failed, {} allowed by the profile{}{cgroup_note}; host saw at most {host_procs} processes and {host_fds} descriptors in one",
+        "escape[{profile}] as {user}: {} attempts: {refused} refused, {contained} contained, {} allowed by the profile, {} problems{}{cgroup_note}; host saw at most {host_procs} processes and {host_fds} descriptors in one",
         seen.len(),
-        failures.len(),
         excepted.len(),
+        failures.len(),
         if excepted.is_empty() {
             String::new()
         } else {

@@ -356,7 +356,10 @@ fn commands_that_cannot_run_never_start() {
     check(
         "-p /dev/stdin",
         status_cmd(&["-p", "/dev/stdin"]),
-        Expect::Error(125, "failed to read profile /dev/stdin: not a regular file".into()),
+        Expect::Error(
+            125,
+            "failed to read profile /dev/stdin: not a regular file".into(),
+        ),
     );
     // A command named only by a name PATH does not have.
     check(
