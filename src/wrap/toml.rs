@@ -320,8 +320,20 @@ fn unwrap(entry: &mut Item) -> Option<()> {
     let arr = table.get_mut("args")?.as_array_mut()?;
     let mut original = arr.get(w.command_index)?.clone();
     let first = prefix_of(arr.get(0)?);
+    // When nothing is left, what followed the last element (a comment, the line break before
+    // `]`) belongs to the empty list again, as it did before `wrap`.
+    let emptied = w.command_index + 1 == arr.len();
+    let after_last = arr
+        .get(w.command_index)?
+        .decor()
+        .suffix()
+        .cloned()
+        .unwrap_or_else(|| raw(""));
     for _ in 0..=w.command_index {
         arr.remove(0);
+    }
+    if emptied && after_last.as_str().is_some_and(|s| !s.is_empty()) {
+        arr.set_trailing(after_last);
     }
     if let Some(v) = arr.get_mut(0) {
         v.decor_mut().set_prefix(first);
@@ -391,6 +403,14 @@ mod tests {
         assert_eq!(
             back,
             "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
+        );
+    }
+
+    #[test]
+    fn a_comment_in_an_empty_args_list() {
+        round_trip(
+            "[mcp_servers.t]\ncommand = \"srv\"\nargs = [ # none yet\n]\n",
+            "[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\" # none yet\n]\n",
         );
     }
 
