@@ -142,12 +142,15 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
     Ok(out)
 }
 
-/// toml_edit writes `\n` at the end of every line of a table it re-renders, whatever the file
-/// had. Lines that did not change get their own ending back; a changed line gets the ending
-/// of the line it replaces (or of the line before it, when it is new).
+/// toml_edit writes every line break as `\n`, whatever the file had. Lines that did not change
+/// get their own ending back; a changed line gets the ending of the line it replaces (or of
+/// its neighbour, when it is new). The lines are compared from the end: `wrap` inserts in
+/// front of the original arguments and `unwrap` removes from there, so a line that reads
+/// like an inserted one ("run", say) is matched with the original it really is.
 fn keep_line_ends(old: &str, new: &str) -> String {
     fn split(s: &str) -> Vec<(&str, &str)> {
-        s.split_inclusive('\n')
+        let mut v: Vec<(&str, &str)> = s
+            .split_inclusive('\n')
             .map(|l| match l.strip_suffix("\r\n") {
                 Some(body) => (body, "\r\n"),
                 None => match l.strip_suffix('\n') {
@@ -155,7 +158,9 @@ fn keep_line_ends(old: &str, new: &str) -> String {
                     None => (l, ""),
                 },
             })
-            .collect()
+            .collect();
+        v.reverse();
+        v
     }
     if !old.contains("\r\n") {
         return new.to_string();
@@ -163,7 +168,7 @@ fn keep_line_ends(old: &str, new: &str) -> String {
     let (a, b) = (split(old), split(new));
     let a_body: Vec<&str> = a.iter().map(|l| l.0).collect();
     let b_body: Vec<&str> = b.iter().map(|l| l.0).collect();
-    let mut out = String::with_capacity(new.len() + 64);
+    let mut lines: Vec<(&str, &str)> = Vec::with_capacity(b.len());
     for op in similar::capture_diff_slices(similar::Algorithm::Myers, &a_body, &b_body) {
         let (old_range, new_range) = (op.old_range(), op.new_range());
         let ending = |i: usize| {
@@ -179,11 +184,14 @@ fn keep_line_ends(old: &str, new: &str) -> String {
         };
         for (i, j) in new_range.enumerate() {
             let (body, end) = b[j];
-            out.push_str(body);
-            out.push_str(if end.is_empty() { "" } else { ending(i) });
+            lines.push((body, if end.is_empty() { "" } else { ending(i) }));
         }
     }
-    out
+    lines
+        .iter()
+        .rev()
+        .map(|(body, end)| format!("{body}{end}"))
+        .collect()
 }
 
 fn args_mut(entry: &mut Item) -> Option<&mut Array> {
@@ -424,6 +432,16 @@ mod tests {
             "[mcp_servers.t]\r\ncommand = \"srv\"\r\n",
             "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\r\n",
         );
+    }
+
+    #[test]
+    fn mixed_line_ends_and_arguments_that_read_like_the_inserted_ones() {
+        for text in [
+            "[mcp_servers.t]\ncommand = \"srv\"\nargs = [\n  \"run\",\r\n  \"-p\",\n  \"--\",\r\n]\n",
+            "[mcp_servers.t]\r\ncommand = \"srv\"\nargs = [\"run\"]\r\n[x]\nk = 1\r\n",
+        ] {
+            crate::wrap::check_round_trip(text, true);
+        }
     }
 
     #[test]
