@@ -11,6 +11,10 @@ use super::model::{Edit, Kind, Server, Stdio};
 
 const SECTION: &str = "mcp_servers";
 
+/// Why a TOML file with both kinds of line break is left alone.
+pub const MIXED_LINE_ENDS: &str =
+    "the file mixes \\r\\n and \\n line breaks; make them all one kind first (nothing was changed)";
+
 fn parse(text: &str) -> Result<DocumentMut, FormatError> {
     text.parse::<DocumentMut>().map_err(|e| {
         let at = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
@@ -101,6 +105,13 @@ pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
 
 /// Applies `edits` (entry index as [`read`] numbers them, edit) and returns the new text.
 pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatError> {
+    // toml_edit writes every line break as `\n`. A file that uses `\r\n` throughout gets them
+    // back; in a file that mixes both, which break was which could only be guessed, and a
+    // guess would break the promise that `unwrap` gives back the very bytes.
+    let crlf = text.matches("\r\n").count();
+    if crlf > 0 && crlf < text.matches('\n').count() {
+        return Err(FormatError::Shape(MIXED_LINE_ENDS.into()));
+    }
     let mut doc = parse(text)?;
     let names: Vec<String> = doc
         .get(SECTION)
@@ -129,7 +140,10 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
                 .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
         }
     }
-    let mut out = keep_line_ends(text, &doc.to_string());
+    let mut out = doc.to_string().replace("\r\n", "\n");
+    if crlf > 0 {
+        out = out.replace('\n', "\r\n");
+    }
     // toml_edit ends every line it writes with a newline; a file that had none at its end
     // keeps none, so that `unwrap` gives back the very bytes.
     if !text.ends_with('\n') && out.ends_with('\n') {
@@ -140,58 +154,6 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
         out.insert(0, '\u{feff}');
     }
     Ok(out)
-}
-
-/// toml_edit writes every line break as `\n`, whatever the file had. Lines that did not change
-/// get their own ending back; a changed line gets the ending of the line it replaces (or of
-/// its neighbour, when it is new). The lines are compared from the end: `wrap` inserts in
-/// front of the original arguments and `unwrap` removes from there, so a line that reads
-/// like an inserted one ("run", say) is matched with the original it really is.
-fn keep_line_ends(old: &str, new: &str) -> String {
-    fn split(s: &str) -> Vec<(&str, &str)> {
-        let mut v: Vec<(&str, &str)> = s
-            .split_inclusive('\n')
-            .map(|l| match l.strip_suffix("\r\n") {
-                Some(body) => (body, "\r\n"),
-                None => match l.strip_suffix('\n') {
-                    Some(body) => (body, "\n"),
-                    None => (l, ""),
-                },
-            })
-            .collect();
-        v.reverse();
-        v
-    }
-    if !old.contains("\r\n") {
-        return new.to_string();
-    }
-    let (a, b) = (split(old), split(new));
-    let a_body: Vec<&str> = a.iter().map(|l| l.0).collect();
-    let b_body: Vec<&str> = b.iter().map(|l| l.0).collect();
-    let mut lines: Vec<(&str, &str)> = Vec::with_capacity(b.len());
-    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &a_body, &b_body) {
-        let (old_range, new_range) = (op.old_range(), op.new_range());
-        let ending = |i: usize| {
-            let k = if old_range.is_empty() {
-                old_range.start.checked_sub(1)
-            } else {
-                Some(old_range.start + i.min(old_range.len() - 1))
-            };
-            match k.and_then(|k| a.get(k)) {
-                Some((_, end)) if !end.is_empty() => *end,
-                _ => "\n",
-            }
-        };
-        for (i, j) in new_range.enumerate() {
-            let (body, end) = b[j];
-            lines.push((body, if end.is_empty() { "" } else { ending(i) }));
-        }
-    }
-    lines
-        .iter()
-        .rev()
-        .map(|(body, end)| format!("{body}{end}"))
-        .collect()
 }
 
 fn args_mut(entry: &mut Item) -> Option<&mut Array> {
@@ -425,8 +387,8 @@ mod tests {
     #[test]
     fn crlf_line_ends() {
         round_trip(
-            "[mcp_servers.t]\r\ncommand = \"srv\"\r\nargs = [\"a\"]\r\n\r\n[other]\nk = 1\n",
-            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\", \"a\"]\r\n\r\n[other]\nk = 1\n",
+            "[mcp_servers.t]\r\ncommand = \"srv\"\r\nargs = [\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\r\n  \"run\",\r\n  \"-p\",\r\n  \"python\",\r\n  \"--pass-env\",\r\n  \"K\",\r\n  \"--\",\r\n  \"srv\",\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
         );
         round_trip(
             "[mcp_servers.t]\r\ncommand = \"srv\"\r\n",
@@ -435,13 +397,15 @@ mod tests {
     }
 
     #[test]
-    fn mixed_line_ends_and_arguments_that_read_like_the_inserted_ones() {
-        for text in [
-            "[mcp_servers.t]\ncommand = \"srv\"\nargs = [\n  \"run\",\r\n  \"-p\",\n  \"--\",\r\n]\n",
-            "[mcp_servers.t]\r\ncommand = \"srv\"\nargs = [\"run\"]\r\n[x]\nk = 1\r\n",
-        ] {
-            crate::wrap::check_round_trip(text, true);
-        }
+    fn mixed_line_ends_are_refused() {
+        let text = "[mcp_servers.t]\r\ncommand = \"srv\"\nargs = [\"run\"]\r\n";
+        let edit = Edit::Wrap {
+            launcher: "/bin/mcpjail".into(),
+            prefix: run_prefix("python", &[], false),
+            pins: vec![],
+        };
+        let e = rewrite(text, &[(0, edit)]).unwrap_err();
+        assert!(e.to_string().contains("mixes"), "{e}");
     }
 
     #[test]
