@@ -380,6 +380,44 @@ class Playwright(unittest.TestCase):
         web.close()
 
 
+class Adversary(unittest.TestCase):
+    """The escape suite's malicious server (tests/adversary/server.c), driven end to end by
+    the official SDK: on one tools/call it tries every escape it knows; tests/escape.rs judges
+    all of them under every profile, this checks the gist with a real client."""
+
+    def test_attacks_fail_under_the_default_profile(self):
+        server = os.environ.get("MCPJAIL_ADVERSARY", "")
+        require(server and os.access(server, os.X_OK), "MCPJAIL_ADVERSARY (built by tests/run.sh)")
+        home = scratch()
+        (home / ".ssh").mkdir()
+        secret = f"ssh-secret-{os.getpid()}"
+        (home / ".ssh" / "id_rsa").write_text(secret)
+        listener, port = host_listener()
+        config = f"home={home}\ntcp={port}\nnonce=sdk{os.getpid()}\nhold_ms=50\nfork_cap=600\n" \
+                 f"fsize_try={8 << 30}\ntmp_fill={1 << 30}\n"
+        s = Session([server], profile="default", env={"HOME": str(home), "ADVERSARY_SECRET": secret})
+
+        async def go():
+            async with s.open() as c:
+                self.assertEqual({"echo", "attack"}, {t.name for t in (await c.list_tools()).tools})
+                report, err = text_of(await c.call_tool("attack", {"config": config}))
+                echo, _ = text_of(await c.call_tool("echo", {"text": "still here"}))
+                return report, err, echo
+
+        report, err, echo = run(go())
+        self.assertFalse(err)
+        self.assertEqual(echo, "still here")
+        results = dict((l.split("\t")[0], l.split("\t")[1]) for l in report.splitlines())
+        self.assertGreater(len(results), 100, report)
+        for attempt in ["read_ssh_key", "env_secret", "tcp_loopback", "unshare_user", "mount_tmpfs",
+                        "io_uring_setup", "bpf_prog_load", "memfd_execveat", "int80_getpid",
+                        "tiocsti_stderr", "setuid_bit_in_workspace", "file_size_bomb"]:
+            self.assertIn(results.get(attempt), ("ERR", "SIG"), f"{attempt}: {report}")
+        self.assertNotIn(secret, report)
+        self.assertFalse(got_connection(listener), "the host's listener was reached")
+        listener.close()
+
+
 class Inference(unittest.TestCase):
     def test_the_profile_is_chosen_from_the_command(self):
         cases = [

@@ -12,6 +12,8 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hints;
 pub mod hostspec;
 pub mod infer;

@@ -267,3 +267,153 @@ fn json_logs_one_object_per_event() {
         .expect("an exited event");
     assert_eq!(exited["status"], 7);
 }
+
+/// A small deterministic generator for the random moments (xorshift64*); the seed is printed
+/// so that a failure can be replayed with MCPJAIL_TRIAL_SEED.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::env::var("MCPJAIL_TRIAL_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("random moments: MCPJAIL_TRIAL_SEED={seed}");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+/// SIGKILL of mcpjail at a random moment: during start-up (before or while the sandbox is
+/// built, in proxy mode too), while the server sleeps, and while it forks without pause.
+/// Every time, nothing that carries the trial's marker in its command line survives a second.
+#[test]
+fn sigkill_at_random_moments_leaves_no_process_behind() {
+    const TRIALS: usize = 200;
+    let d = scratch();
+    let proxy = profile(
+        d.path(),
+        "proxied",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [allowed.mcpjail.test]\n",
+    );
+    let mut rng = Rng::new();
+    let tag = format!("trial-{}-{}", std::process::id(), rng.below(1 << 30));
+    // The scan sees a sandbox: mcpjail, the sandbox's init and the server carry the marker.
+    let seen = format!("{tag}-seen");
+    let mut r = Running::start(probe_cmd(&[], &["sleep", "30", &seen]));
+    assert_eq!(r.line(T), "READY");
+    assert_eq!(
+        processes_with(&seen).len(),
+        3,
+        "{:?}",
+        processes_with(&seen)
+    );
+    drop(r);
+    let mut survivors = Vec::new();
+    let mut kinds = [0usize; 4];
+    for i in 0..TRIALS {
+        let marker = format!("{tag}-{i}");
+        let kind = i % 4;
+        kinds[kind] += 1;
+        let (opts, args, delay_us): (Vec<&str>, Vec<&str>, u64) = match kind {
+            // Start-up: from the first instruction to a little past the server's exec.
+            0 => (vec![], vec!["sleep", "30", &marker], rng.below(15_000)),
+            // Start-up with the egress proxy.
+            1 => (
+                vec!["-p", proxy.to_str().unwrap()],
+                vec!["sleep", "30", &marker],
+                rng.below(30_000),
+            ),
+            // A running server.
+            2 => (
+                vec![],
+                vec!["sleep", "30", &marker],
+                15_000 + rng.below(60_000),
+            ),
+            // A server that forks all the time.
+            _ => (vec![], vec!["forkloop", &marker], 5_000 + rng.below(80_000)),
+        };
+        let mut cmd = probe_cmd(&opts, &args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(delay_us));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let left = processes_with(&marker);
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                survivors.push(format!("trial {i} (kind {kind}, {delay_us} µs): {left:?}"));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    eprintln!(
+        "SIGKILL trials: {TRIALS} ({} start-up, {} start-up in proxy mode, {} running, {} forking), {} left a process behind",
+        kinds[0],
+        kinds[1],
+        kinds[2],
+        kinds[3],
+        survivors.len()
+    );
+    assert!(survivors.is_empty(), "{}", survivors.join("\n"));
+}
+
+#[test]
+fn every_stop_signal_ends_a_server_that_ignores_it_after_the_stop_timeout() {
+    for sig in [Signal::SIGINT, Signal::SIGHUP] {
+        let mut r = Running::start(probe_cmd(&["--stop-timeout", "1"], &["ignore-term"]));
+        assert_eq!(r.line(T), "READY");
+        let start = Instant::now();
+        r.signal(sig);
+        assert_eq!(r.wait(T), 137, "{sig}");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+            "{sig}: took {took:?}"
+        );
+    }
+}
+
+#[test]
+fn a_server_that_exits_takes_its_children_along() {
+    let marker = format!("orphans-{}", std::process::id());
+    let out = output_within(probe_cmd(&[], &["orphans", "3", &marker]), T);
+    assert_eq!(out.status.code(), Some(7));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the server's children outlived it: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_server_killed_from_outside_is_reported_as_128_plus_the_signal() {
+    let mut r = Running::start(probe_cmd(&[], &["sleep", "100"]));
+    assert_eq!(r.line(T), "READY");
+    // The host sees mcpjail → the sandbox's init → the server.
+    let tree = descendants(r.pid());
+    let server = *tree.last().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server), Signal::SIGSEGV).unwrap();
+    assert_eq!(r.wait(T), 139);
+}

@@ -23,6 +23,9 @@ step "tests as $(id -un)"
 cargo test --locked
 
 gcc -static -O2 -o "$SHARED/probe" tests/probe/probe.c
+# The malicious MCP server of the escape suite, and the payload it tries to gain privilege with.
+gcc -static -O2 -o "$SHARED/adversary" tests/adversary/server.c
+gcc -static -O2 -DPAYLOAD_ONLY -o "$SHARED/payload" tests/adversary/server.c
 # .cargo/config.toml builds for an explicit target (static linking needs one).
 cp target/x86_64-unknown-linux-gnu/release/mcpjail "$SHARED/mcpjail-release"
 cp target/x86_64-unknown-linux-gnu/debug/mcpjail "$SHARED/mcpjail"
@@ -40,6 +43,13 @@ as_user() {
 if [ "$(id -u)" = 0 ]; then
   step "tests as the ordinary user $TEST_USER"
   id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$TEST_USER"
+  # Copies of the payload that would gain privilege at exec outside a sandbox: setuid root,
+  # and file capabilities (CAP_DAC_READ_SEARCH, CAP_NET_RAW). Only root can make them; the
+  # escape suite run as the user checks that under mcpjail they gain nothing.
+  install -m 4755 -o root -g root "$SHARED/payload" "$SHARED/payload-suid"
+  install -m 755 "$SHARED/payload" "$SHARED/payload-fcap"
+  python3 -c 'import os, struct, sys
+os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, (1 << 2) | (1 << 13), 0, 0, 0))' "$SHARED/payload-fcap"
   # The test executables cargo built, copied where the user can run them.
   cargo test --locked --no-run --message-format=json 2>/dev/null \
     | python3 -c 'import json,sys
@@ -53,6 +63,8 @@ for l in sys.stdin:
     chmod 755 "$SHARED/$name"
     echo "--- $name"
     (cd "$SHARED" && as_user env MCPJAIL_BIN="$SHARED/mcpjail" MCPJAIL_PROBE="$SHARED/probe" \
+      MCPJAIL_ADVERSARY="$SHARED/adversary" MCPJAIL_PAYLOAD="$SHARED/payload" \
+      MCPJAIL_ADVERSARY_SUID="$SHARED/payload-suid" MCPJAIL_ADVERSARY_FCAP="$SHARED/payload-fcap" \
       MCPJAIL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2)
   done < "$SHARED/tests.txt"
 fi
@@ -61,7 +73,8 @@ fi
 DEPS="${MCPJAIL_DEPS:-/opt/mcpjail-deps}"
 integration() {
   (cd "$SHARED/integration" && "$@" env MCPJAIL_BIN="$SHARED/mcpjail-release" MCPJAIL_DEPS="$DEPS" \
-    MCPJAIL_PROBE="$SHARED/probe" "$DEPS/python/bin/python" -m unittest -v test_servers test_learn)
+    MCPJAIL_PROBE="$SHARED/probe" MCPJAIL_ADVERSARY="$SHARED/adversary" \
+    "$DEPS/python/bin/python" -m unittest -v test_servers test_learn)
 }
 if [ -x "$DEPS/python/bin/python" ]; then
   cp -r integration "$SHARED/integration"

@@ -339,6 +339,21 @@ fn host_processes_are_invisible_and_unsignalable() {
 }
 
 #[test]
+fn the_sandbox_init_keeps_mcpjails_environment_to_itself() {
+    // The sandbox's PID 1 is a copy of mcpjail, environment included; the server must not
+    // read it back through /proc/1 (environ, mem, or the descriptors it holds).
+    let p = probe();
+    for target in ["/proc/1/environ", "/proc/1/mem", "/proc/1/fd/3"] {
+        let mut cmd = run_cmd(&["--", p.to_str().unwrap(), "read", target]);
+        cmd.env("MCPJAIL_HOST_SECRET", "init-secret-4711");
+        let out = output_within(cmd, Duration::from_secs(30));
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(line.starts_with("ERR "), "{target} readable: {line}");
+        assert!(!line.contains("init-secret-4711"), "{target}: {line}");
+    }
+}
+
+#[test]
 fn no_privileges_at_exec() {
     let line = probe_line(&[], &["status"]);
     for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {

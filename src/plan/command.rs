@@ -243,6 +243,12 @@ fn check_executable(path: &Path) -> Result<(), CommandError> {
             why: "it is a directory".into(),
         });
     }
+    if !meta.is_file() {
+        return Err(CommandError::NotExecutable {
+            path: path.to_path_buf(),
+            why: "it is not a regular file (a FIFO, socket or device)".into(),
+        });
+    }
     if nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_err() {
         return Err(CommandError::NotExecutable {
             path: path.to_path_buf(),
@@ -264,7 +270,7 @@ fn add_loaders(
     if depth > 4 {
         return;
     }
-    let Ok(mut f) = File::open(file) else {
+    let Some(mut f) = open_regular(file) else {
         return;
     };
     let mut head = [0u8; 256];
@@ -320,6 +326,18 @@ fn add_loaders(
             }
         }
     }
+}
+
+/// Opens `path` for reading if it is a regular file. Never blocks: a FIFO named in a `#!`
+/// line (or swapped in after the check) must not hang the launch.
+fn open_regular(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    f.metadata().ok()?.is_file().then_some(f)
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> usize {
@@ -480,6 +498,18 @@ mod tests {
         let e = resolve(&os(&["./dangling"]), dir.path(), None, None).unwrap_err();
         assert_eq!(e.exit_code(), 126);
         assert!(e.to_string().contains("symbolic link"), "{e}");
+        // A FIFO is refused before anything reads it (reading would wait for a writer).
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o755)).unwrap();
+        let e = resolve(&os(&["./fifo"]), dir.path(), None, None).unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        // So is a script whose `#!` interpreter is one: it is simply not a loader.
+        let script = dir.path().join("script");
+        std::fs::write(&script, format!("#!{}\n", fifo.display())).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let c = resolve(&os(&["./script"]), dir.path(), None, None).unwrap();
+        assert_eq!(c.needed.len(), 2);
     }
 
     #[test]

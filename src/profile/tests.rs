@@ -1,6 +1,7 @@
 //! YAML → profile: lookup, `extends`, merging, and every kind of bad input, with the exact
 //! message a user sees.
 
+use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -315,4 +316,41 @@ fn builtins_read_from_json_as_from_yaml() {
             "built-in profile `{name}`"
         );
     }
+}
+
+#[test]
+fn only_regular_files_of_sane_size_are_read() {
+    let d = Dir::new();
+    let fifo = d.path().join("fifo.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    for (spec, why) in [
+        (fifo.display().to_string(), "not a regular file"),
+        ("/dev/null".to_string(), "not a regular file"),
+    ] {
+        let e = d.loader().load(&spec).unwrap_err();
+        let text = format!(
+            "{e}: {}",
+            e.source().map(|s| s.to_string()).unwrap_or_default()
+        );
+        assert!(text.contains(why), "{spec}: {text}");
+    }
+    // Reached through `extends` as well.
+    let f = d.write("zero.yaml", "extends: [/dev/zero]\n");
+    let e = d.loader().load(&f).unwrap_err();
+    assert!(
+        e.source()
+            .unwrap()
+            .to_string()
+            .contains("not a regular file"),
+        "{e}"
+    );
+    let f = d.write("big.yaml", &"# padding\n".repeat(200_000));
+    let e = d.loader().load(&f).unwrap_err();
+    assert!(
+        e.source()
+            .unwrap()
+            .to_string()
+            .contains("a profile is at most"),
+        "{e}"
+    );
 }

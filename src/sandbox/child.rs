@@ -198,6 +198,18 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long,
     );
 
+    // This process is a copy of mcpjail: its memory holds mcpjail's whole environment and
+    // the plan. Not dumpable, it keeps the server (same user, same Landlock domain) out of
+    // /proc/1/environ, mem, fd and the rest. The server's execve makes the server itself
+    // dumpable again, as usual.
+    // SAFETY: prctl with integer arguments.
+    check(
+        status,
+        Step::NotDumpable,
+        0,
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } as libc::c_long,
+    );
+
     match (&p.seccomp, p.observe_channel) {
         (Some(prog), Some(channel)) => install_observing_filter(prog, channel, status),
         (Some(prog), None) => {

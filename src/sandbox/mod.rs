@@ -41,6 +41,7 @@ pub enum Step {
     Securebits,
     Capabilities,
     NoNewPrivs,
+    NotDumpable,
     Seccomp,
     Signals,
     Fork,
@@ -51,7 +52,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 31] = [
+    const ALL: [Step; 32] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
@@ -76,6 +77,7 @@ impl Step {
         Step::Securebits,
         Step::Capabilities,
         Step::NoNewPrivs,
+        Step::NotDumpable,
         Step::Seccomp,
         Step::Signals,
         Step::Fork,
@@ -118,6 +120,7 @@ impl Step {
             Step::Securebits => "failed to lock the securebits",
             Step::Capabilities => "failed to drop capabilities",
             Step::NoNewPrivs => "failed to set no_new_privs",
+            Step::NotDumpable => "failed to make the sandbox's init process non-dumpable",
             Step::Seccomp => "failed to install the seccomp filter",
             Step::Signals => "failed to set up signal handling",
             Step::Fork => "failed to fork the server process",

@@ -28,6 +28,19 @@ pub enum Qualified {
     MemfdExec,
     /// `socket(AF_UNIX, ...)`: added by the network policy, not by a group.
     SocketUnix,
+    /// `chmod` (and `fchmod`, `fchmodat`, `fchmodat2`) to a mode with the setuid or setgid bit.
+    ChmodSuid,
+    FchmodSuid,
+    FchmodatSuid,
+    Fchmodat2Suid,
+    /// `creat`, and `open`/`openat` creating a file (`O_CREAT`, `O_TMPFILE`), with the setuid
+    /// or setgid bit in the mode.
+    CreatSuid,
+    OpenSuid,
+    OpenatSuid,
+    /// `mknod`/`mknodat` (a regular file too) with the setuid or setgid bit.
+    MknodSuid,
+    MknodatSuid,
 }
 
 impl Qualified {
@@ -39,6 +52,15 @@ impl Qualified {
         Qualified::ExecveatEmptyPath,
         Qualified::MemfdExec,
         Qualified::SocketUnix,
+        Qualified::ChmodSuid,
+        Qualified::FchmodSuid,
+        Qualified::FchmodatSuid,
+        Qualified::Fchmodat2Suid,
+        Qualified::CreatSuid,
+        Qualified::OpenSuid,
+        Qualified::OpenatSuid,
+        Qualified::MknodSuid,
+        Qualified::MknodatSuid,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +72,15 @@ impl Qualified {
             Qualified::ExecveatEmptyPath => "execveat(AT_EMPTY_PATH)",
             Qualified::MemfdExec => "memfd_create(exec)",
             Qualified::SocketUnix => "socket(AF_UNIX)",
+            Qualified::ChmodSuid => "chmod(S_ISUID|S_ISGID)",
+            Qualified::FchmodSuid => "fchmod(S_ISUID|S_ISGID)",
+            Qualified::FchmodatSuid => "fchmodat(S_ISUID|S_ISGID)",
+            Qualified::Fchmodat2Suid => "fchmodat2(S_ISUID|S_ISGID)",
+            Qualified::CreatSuid => "creat(S_ISUID|S_ISGID)",
+            Qualified::OpenSuid => "open(S_ISUID|S_ISGID)",
+            Qualified::OpenatSuid => "openat(S_ISUID|S_ISGID)",
+            Qualified::MknodSuid => "mknod(S_ISUID|S_ISGID)",
+            Qualified::MknodatSuid => "mknodat(S_ISUID|S_ISGID)",
         }
     }
 
@@ -78,6 +109,7 @@ pub static GROUPS: &[Group] = &[
             "@obsolete",
             "@raw-io",
             "@reboot",
+            "@suid-sgid",
             "@swap",
             "acct",
             "bpf",
@@ -498,6 +530,22 @@ pub static GROUPS: &[Group] = &[
         ],
     },
     Group {
+        name: "@suid-sgid",
+        help: "Setting the setuid or setgid bit on a file (as systemd's RestrictSUIDSGID= refuses): a sandbox running as root could otherwise leave a setuid-root program in a granted directory for someone outside to run. openat2, whose mode the filter cannot see, answers ENOSYS",
+        members: &[
+            "chmod(S_ISUID|S_ISGID)",
+            "creat(S_ISUID|S_ISGID)",
+            "fchmod(S_ISUID|S_ISGID)",
+            "fchmodat(S_ISUID|S_ISGID)",
+            "fchmodat2(S_ISUID|S_ISGID)",
+            "mknod(S_ISUID|S_ISGID)",
+            "mknodat(S_ISUID|S_ISGID)",
+            "open(S_ISUID|S_ISGID)",
+            "openat(S_ISUID|S_ISGID)",
+            "openat2",
+        ],
+    },
+    Group {
         name: "@swap",
         help: "Enable/disable swap devices",
         members: &["swapoff", "swapon"],
@@ -646,6 +694,10 @@ mod tests {
             "ioctl(TIOCLINUX)",
             "execveat(AT_EMPTY_PATH)",
             "memfd_create(exec)",
+            "chmod(S_ISUID|S_ISGID)",
+            "fchmodat(S_ISUID|S_ISGID)",
+            "openat(S_ISUID|S_ISGID)",
+            "openat2",
         ] {
             assert!(names.contains(&required), "@default lacks {required}");
         }

@@ -114,12 +114,12 @@ impl Action {
     }
 }
 
-/// The action a denied member gets: `clone3` always answers ENOSYS so that libc falls back to
-/// `clone`, whose flags the filter can check; `socket(AF_UNIX)` is network policy and always
+/// The action a denied member gets: `clone3` and `openat2` always answer ENOSYS so that libc
+/// falls back to `clone` and `openat`, whose arguments the filter can check; `socket(AF_UNIX)` is network policy and always
 /// fails with EPERM; everything else follows `syscalls.on_violation`.
 pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
     match member {
-        Member::Syscall("clone3") => Action::Errno(libc::ENOSYS as u32),
+        Member::Syscall("clone3" | "openat2") => Action::Errno(libc::ENOSYS as u32),
         Member::Qualified(Qualified::SocketUnix) => Action::Errno(libc::EPERM as u32),
         _ => Action::for_violation(on_violation),
     }
@@ -171,6 +171,10 @@ const TIOCLINUX: u64 = 0x541C;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const MFD_NOEXEC_SEAL: u64 = 0x0008;
 const PER_QUERY: u64 = 0xffff_ffff;
+const S_ISUID: u64 = 0o4000;
+const S_ISGID: u64 = 0o2000;
+const O_CREAT: u64 = 0o100;
+const O_TMPFILE: u64 = 0o20000000;
 
 /// The argument conditions under which a qualified rule denies; the rules are OR'ed, the
 /// conditions inside one rule AND'ed.
@@ -197,7 +201,31 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
         }
         Qualified::MemfdExec => vec![rule(vec![cond(1, Op::MaskedEq(MFD_NOEXEC_SEAL), 0)?])?],
         Qualified::SocketUnix => vec![rule(vec![cond(0, Op::Eq, libc::AF_UNIX as u64)?])?],
+        Qualified::ChmodSuid | Qualified::FchmodSuid | Qualified::CreatSuid => suid_rules(1, None)?,
+        Qualified::MknodSuid => suid_rules(1, None)?,
+        Qualified::FchmodatSuid | Qualified::Fchmodat2Suid => suid_rules(2, None)?,
+        Qualified::MknodatSuid => suid_rules(2, None)?,
+        Qualified::OpenSuid => suid_rules(2, Some(1))?,
+        Qualified::OpenatSuid => suid_rules(3, Some(2))?,
     })
+}
+
+/// Rules that match a mode argument (`mode`) with the setuid or setgid bit; with `flags`,
+/// only when those flags create a file (`O_CREAT` or `O_TMPFILE`).
+fn suid_rules(mode: u8, flags: Option<u8>) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    let cond = |arg: u8, bit: u64| Cond::new(arg, Len::Dword, Op::MaskedEq(bit), bit);
+    let mut rules = Vec::new();
+    for bit in [S_ISUID, S_ISGID] {
+        match flags {
+            None => rules.push(SeccompRule::new(vec![cond(mode, bit)?])?),
+            Some(f) => {
+                for create in [O_CREAT, O_TMPFILE] {
+                    rules.push(SeccompRule::new(vec![cond(f, create)?, cond(mode, bit)?])?);
+                }
+            }
+        }
+    }
+    Ok(rules)
 }
 
 /// Compiles the denied members into one BPF program.

@@ -192,7 +192,33 @@ fn a_plain_denial_covers_qualified_rules_of_the_same_syscall() {
 }
 
 #[test]
+fn setuid_and_setgid_bits_cannot_be_set() {
+    let p = default_filter(OnViolation::Errno);
+    let (creat, tmpfile, rdonly) = (0o101u64, 0o20200002u64, 0u64);
+    for (name, args, want) in [
+        ("chmod", [0, 0o4755, 0, 0, 0, 0], EPERM),
+        ("chmod", [0, 0o2755, 0, 0, 0, 0], EPERM),
+        ("chmod", [0, 0o755, 0, 0, 0, 0], ALLOW),
+        ("fchmod", [3, 0o6755, 0, 0, 0, 0], EPERM),
+        ("fchmodat", [3, 0, 0o4700, 0, 0, 0], EPERM),
+        ("fchmodat", [3, 0, 0o1777, 0, 0, 0], ALLOW),
+        ("creat", [0, 0o4755, 0, 0, 0, 0], EPERM),
+        ("open", [0, creat, 0o4755, 0, 0, 0], EPERM),
+        ("open", [0, rdonly, 0o4755, 0, 0, 0], ALLOW),
+        ("openat", [3, 0, creat, 0o4755, 0, 0], EPERM),
+        ("openat", [3, 0, tmpfile, 0o2755, 0, 0], EPERM),
+        ("openat", [3, 0, creat, 0o644, 0, 0], ALLOW),
+        // Without O_CREAT the mode argument is whatever was in the register.
+        ("openat", [3, 0, rdonly, 0o4755, 0, 0], ALLOW),
+        ("mknodat", [3, 0, 0o104755, 0, 0, 0], EPERM),
+        ("openat2", [3, 0, 0, 24, 0, 0], ENOSYS),
+    ] {
+        assert_eq!(native(&p, name, args), want, "{name} {args:?}");
+    }
+}
+
+#[test]
 fn the_default_filter_is_small() {
     let p = default_filter(OnViolation::Errno);
-    assert!(p.len() < 400, "{} instructions", p.len());
+    assert!(p.len() < 450, "{} instructions", p.len());
 }

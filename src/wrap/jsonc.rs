@@ -377,7 +377,7 @@ impl Splicer<'_, '_> {
 
     fn unwrap(&mut self, parts: &Parts<'_>) -> Result<(), FormatError> {
         let not_wrapped = || FormatError::Shape("the entry is not in the wrapped form".into());
-        let Some((args_prop, _, list)) = &parts.args else {
+        let Some((args_prop, arr, list)) = &parts.args else {
             return Err(not_wrapped());
         };
         let values: Vec<String> = list.iter().map(|s| s.value.to_string()).collect();
@@ -399,7 +399,12 @@ impl Splicer<'_, '_> {
         } else if let Some(first) = list.get(w.command_index + 1) {
             self.put(list[0].start(), first.start(), String::new());
         } else {
-            self.put(list[0].start(), cmd.end(), String::new());
+            // Nothing follows the command: the list is left empty, and a trailing comma
+            // after the command goes too (`[,]` is not JSON, even with comments).
+            let after = &self.text[cmd.end()..arr.end() - 1];
+            let comma = after.find(',').filter(|c| after[..*c].trim().is_empty());
+            let end = comma.map_or(cmd.end(), |c| cmd.end() + c + 1);
+            self.put(list[0].start(), end, String::new());
         }
         Ok(())
     }
@@ -452,6 +457,15 @@ mod tests {
         round_trip(
             "{\n  \"servers\": {\n    \"a\": {\n      \"command\": \"node\", // the runtime\n      \"args\": [\n        // entry point\n        \"index.js\"\n      ]\n    }\n  }\n}\n",
             "{\n  \"servers\": {\n    \"a\": {\n      \"command\": \"/bin/mcpjail\", // the runtime\n      \"args\": [\n        // entry point\n        \"run\",\n        \"-p\",\n        \"node\",\n        \"--pass-env\",\n        \"K\",\n        \"--\",\n        \"node\",\n        \"index.js\"\n      ]\n    }\n  }\n}\n",
+        );
+    }
+
+    #[test]
+    fn a_trailing_comma_after_the_command_goes_with_it() {
+        let text = r#"{"mcpServers": {"e": {"command": "/bin/mcpjail", "args": ["run", "-p", "x", "--", "srv",]}}}"#;
+        assert_eq!(
+            rewrite(text, &[(0, Edit::Unwrap)]).unwrap(),
+            r#"{"mcpServers": {"e": {"command": "srv", "args": []}}}"#
         );
     }
 

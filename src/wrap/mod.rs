@@ -462,3 +462,59 @@ fn round_trip(format: Format, profile: &str, text: &str, expect_wrapped: &str) {
     let back: Vec<(usize, Edit)> = edits.iter().map(|(i, _)| (*i, Edit::Unwrap)).collect();
     assert_eq!(format.rewrite(&wrapped, &back).unwrap(), text);
 }
+
+/// Wraps every stdio entry of a config text as `wrap` would, reads the result back, unwraps
+/// it again and checks that the original text comes back byte for byte. Panics on any
+/// mismatch; a text that is not a config at all is fine. For the fuzzer and its corpus test.
+#[doc(hidden)]
+pub fn check_round_trip(text: &str, toml: bool) {
+    let format = if toml { Format::Toml } else { Format::Jsonc };
+    let path = PathBuf::from(if toml { "config.toml" } else { "mcp.json" });
+    let Ok((sections, servers)) = format.read(text) else {
+        return;
+    };
+    if sections.is_empty() {
+        return;
+    }
+    let launcher = "/usr/local/bin/mcpjail";
+    let already = servers
+        .iter()
+        .any(|s| matches!(&s.kind, model::Kind::Stdio(st) if st.wrapped(launcher).is_some()));
+    let loader = crate::profile::Loader::with_dirs(Vec::new());
+    let caches = pin::Caches {
+        home: None,
+        var: Box::new(|_| None),
+    };
+    let pins = plan::PinRequest::default();
+    let ctx = plan::Context {
+        launcher,
+        only: &[],
+        profiles: &[],
+        pins: &pins,
+        loader: &loader,
+        caches: &caches,
+    };
+    let loaded = |text: String, servers| Loaded {
+        path: path.clone(),
+        format,
+        text,
+        servers,
+    };
+    let wrapped = match plan::wrap_file(loaded(text.to_string(), servers), &ctx) {
+        Ok(o) => o.new,
+        // Refusing the whole file, and saying why, is fine.
+        Err(e) if e.to_string().contains(toml::MIXED_LINE_ENDS) => return,
+        Err(e) => panic!("wrap failed on a config it could read: {e}"),
+    };
+    let (_, again) = format
+        .read(&wrapped)
+        .unwrap_or_else(|e| panic!("the wrapped text does not parse: {e}"));
+    let back = match plan::unwrap_file(loaded(wrapped, again), &[], launcher) {
+        Ok(o) => o.new,
+        Err(e) if e.to_string().contains(toml::MIXED_LINE_ENDS) => return,
+        Err(e) => panic!("unwrap failed on wrap's own output: {e}"),
+    };
+    if !already {
+        assert_eq!(back, text, "unwrap did not restore the original text");
+    }
+}

@@ -11,6 +11,10 @@ use super::model::{Edit, Kind, Server, Stdio};
 
 const SECTION: &str = "mcp_servers";
 
+/// Why a TOML file with both kinds of line break is left alone.
+pub const MIXED_LINE_ENDS: &str =
+    "the file mixes \\r\\n and \\n line breaks; make them all one kind first (nothing was changed)";
+
 fn parse(text: &str) -> Result<DocumentMut, FormatError> {
     text.parse::<DocumentMut>().map_err(|e| {
         let at = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
@@ -101,6 +105,13 @@ pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
 
 /// Applies `edits` (entry index as [`read`] numbers them, edit) and returns the new text.
 pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatError> {
+    // toml_edit writes every line break as `\n`. A file that uses `\r\n` throughout gets them
+    // back; in a file that mixes both, which break was which could only be guessed, and a
+    // guess would break the promise that `unwrap` gives back the very bytes.
+    let crlf = text.matches("\r\n").count();
+    if crlf > 0 && crlf < text.matches('\n').count() {
+        return Err(FormatError::Shape(MIXED_LINE_ENDS.into()));
+    }
     let mut doc = parse(text)?;
     let names: Vec<String> = doc
         .get(SECTION)
@@ -129,7 +140,20 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
                 .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
         }
     }
-    Ok(doc.to_string())
+    let mut out = doc.to_string().replace("\r\n", "\n");
+    if crlf > 0 {
+        out = out.replace('\n', "\r\n");
+    }
+    // toml_edit ends every line it writes with a newline; a file that had none at its end
+    // keeps none, so that `unwrap` gives back the very bytes.
+    if !text.ends_with('\n') && out.ends_with('\n') {
+        out.pop();
+    }
+    // Nor does it write back a byte order mark.
+    if text.starts_with('\u{feff}') && !out.starts_with('\u{feff}') {
+        out.insert(0, '\u{feff}');
+    }
+    Ok(out)
 }
 
 fn args_mut(entry: &mut Item) -> Option<&mut Array> {
@@ -266,8 +290,20 @@ fn unwrap(entry: &mut Item) -> Option<()> {
     let arr = table.get_mut("args")?.as_array_mut()?;
     let mut original = arr.get(w.command_index)?.clone();
     let first = prefix_of(arr.get(0)?);
+    // When nothing is left, what followed the last element (a comment, the line break before
+    // `]`) belongs to the empty list again, as it did before `wrap`.
+    let emptied = w.command_index + 1 == arr.len();
+    let after_last = arr
+        .get(w.command_index)?
+        .decor()
+        .suffix()
+        .cloned()
+        .unwrap_or_else(|| raw(""));
     for _ in 0..=w.command_index {
         arr.remove(0);
+    }
+    if emptied && after_last.as_str().is_some_and(|s| !s.is_empty()) {
+        arr.set_trailing(after_last);
     }
     if let Some(v) = arr.get_mut(0) {
         v.decor_mut().set_prefix(first);
@@ -337,6 +373,58 @@ mod tests {
         assert_eq!(
             back,
             "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2.0\"] # pinned later\n"
+        );
+    }
+
+    #[test]
+    fn a_comment_in_an_empty_args_list() {
+        round_trip(
+            "[mcp_servers.t]\ncommand = \"srv\"\nargs = [ # none yet\n]\n",
+            "[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\" # none yet\n]\n",
+        );
+    }
+
+    #[test]
+    fn crlf_line_ends() {
+        round_trip(
+            "[mcp_servers.t]\r\ncommand = \"srv\"\r\nargs = [\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\r\n  \"run\",\r\n  \"-p\",\r\n  \"python\",\r\n  \"--pass-env\",\r\n  \"K\",\r\n  \"--\",\r\n  \"srv\",\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
+        );
+        round_trip(
+            "[mcp_servers.t]\r\ncommand = \"srv\"\r\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\r\n",
+        );
+    }
+
+    #[test]
+    fn mixed_line_ends_are_refused() {
+        let text = "[mcp_servers.t]\r\ncommand = \"srv\"\nargs = [\"run\"]\r\n";
+        let edit = Edit::Wrap {
+            launcher: "/bin/mcpjail".into(),
+            prefix: run_prefix("python", &[], false),
+            pins: vec![],
+        };
+        let e = rewrite(text, &[(0, edit)]).unwrap_err();
+        assert!(e.to_string().contains("mixes"), "{e}");
+    }
+
+    #[test]
+    fn byte_order_mark() {
+        round_trip(
+            "\u{feff}[mcp_servers.t]\ncommand = \"srv\"\n",
+            "\u{feff}[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\n",
+        );
+    }
+
+    #[test]
+    fn no_newline_at_the_end_of_the_file() {
+        round_trip(
+            "[mcp_servers.x]\ncommand = \"node\"\nargs = [\"a.js\"]",
+            "[mcp_servers.x]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"node\", \"a.js\"]",
+        );
+        round_trip(
+            "[mcp_servers.x]\ncommand = \"srv\" # last",
+            "[mcp_servers.x]\ncommand = \"/bin/mcpjail\" # last\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]",
         );
     }
 

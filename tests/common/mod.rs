@@ -242,18 +242,7 @@ impl Running {
 
     /// Waits for exit; returns the exit code (or 128+signal), panicking after `limit`.
     pub fn wait(&mut self, limit: Duration) -> i32 {
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                use std::os::unix::process::ExitStatusExt;
-                return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
-            }
-            if start.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("mcpjail did not exit within {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_exit(&mut self.child, limit)
     }
 
     pub fn stderr(&mut self) -> String {
@@ -269,6 +258,23 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits for `child` to exit; returns its exit code (or 128+signal), killing it and
+/// panicking after `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            use std::os::unix::process::ExitStatusExt;
+            return s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("mcpjail did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -305,6 +311,27 @@ pub fn descendants(root: i32) -> Vec<i32> {
         i += 1;
     }
     out.remove(0);
+    out
+}
+
+/// Processes whose command line contains `marker` (host view; /proc/PID/cmdline is readable
+/// for every process).
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if c.windows(marker.len()).any(|w| w == marker.as_bytes()) && alive(pid) {
+                out.push(pid);
+            }
+        }
+    }
     out
 }
 

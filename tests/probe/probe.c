@@ -396,6 +396,39 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(c, "tree")) return cmd_tree(atoi(a1));
+    if (!strcmp(c, "orphans")) {
+        /* Leaves N daemonized children behind and exits 7. */
+        for (int i = 0; i < atoi(a1); i++)
+            if (fork() == 0) {
+                setsid();
+                for (;;) pause();
+            }
+        return 7;
+    }
+    if (!strcmp(c, "forkloop")) {
+        /* Forks without pause: each child forks a grandchild and both exit soon. */
+        printf("READY\n");
+        fflush(stdout);
+        for (;;) {
+            pid_t p = fork();
+            if (p == 0) {
+                if (fork() == 0) {
+                    usleep(20000);
+                    _exit(0);
+                }
+                usleep(5000);
+                _exit(0);
+            }
+            if (p > 0) waitpid(p, NULL, 0);
+        }
+    }
+    if (!strcmp(c, "flood")) {
+        /* Writes to stdout for as long as it can; a stalled reader stalls it. */
+        static char b[1 << 16];
+        memset(b, 'x', sizeof b);
+        for (;;)
+            if (write(1, b, sizeof b) < 0) return 1;
+    }
     if (!strcmp(c, "exit")) return atoi(a1);
     if (!strcmp(c, "raise")) {
         signal(atoi(a1), SIG_DFL);

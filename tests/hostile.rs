@@ -1,0 +1,370 @@
+//! A hostile environment: `$HOME` and `$XDG_*` that are symbolic links, unreadable, missing
+//! or relative; profile paths with spaces, newlines, `..` and symbolic links pointing out;
+//! commands that cannot run. Each case either works, sandboxed (the server reports
+//! no_new_privs and a seccomp filter), or fails with exit 125/126/127 and a message that
+//! names the thing, and then the server did not run at all. Never a panic.
+
+mod common;
+
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+enum Expect {
+    /// Runs, sandboxed.
+    Sandboxed,
+    /// Fails with this status and a message containing this text; the server never runs.
+    Error(i32, String),
+    /// Either, as this user's rights decide (root can write where others cannot).
+    SandboxedOrError(i32, String),
+}
+
+/// Runs `probe status` (or `command` when given) and checks the outcome.
+fn check(what: &str, mut cmd: Command, expect: Expect) {
+    let out = output_within(
+        {
+            cmd.stdin(std::process::Stdio::null());
+            cmd
+        },
+        T,
+    );
+    let code = out.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && code != 134 && code != 101,
+        "{what}: mcpjail panicked: {stderr}"
+    );
+    let sandboxed = || {
+        assert_eq!(code, 0, "{what}: exit {code}; stderr: {stderr}");
+        assert!(
+            stdout.contains("NoNewPrivs: 1") && stdout.contains("Seccomp: 2"),
+            "{what}: the server ran without its sandbox: {stdout}"
+        );
+    };
+    let error = |status: i32, text: &str| {
+        assert_eq!(code, status, "{what}: stdout {stdout}; stderr {stderr}");
+        assert!(
+            stderr.contains(text),
+            "{what}: the message does not say `{text}`: {stderr}"
+        );
+        assert!(
+            stdout.is_empty(),
+            "{what}: the server ran after an error: {stdout}"
+        );
+    };
+    match expect {
+        Expect::Sandboxed => sandboxed(),
+        Expect::Error(s, t) => error(s, &t),
+        Expect::SandboxedOrError(s, t) => {
+            if code == 0 {
+                sandboxed()
+            } else {
+                error(s, &t)
+            }
+        }
+    }
+}
+
+fn status_cmd(opts: &[&str]) -> Command {
+    let p = probe();
+    let mut args = opts.to_vec();
+    args.extend(["--", p.to_str().unwrap(), "status"]);
+    run_cmd(&args)
+}
+
+fn mode(p: &Path, m: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+#[test]
+fn home_that_is_a_symlink_unreadable_missing_relative_or_unset() {
+    let d = scratch();
+    let real = d.path().join("real-home");
+    std::fs::create_dir_all(real.join(".ssh")).unwrap();
+    write(&real.join(".ssh/id_rsa"), "PRIVATE KEY");
+    let link = d.path().join("home-link");
+    symlink(&real, &link).unwrap();
+
+    // A symbolic link: works, and ~/.ssh stays hidden by either name.
+    let mut c = status_cmd(&[]);
+    c.env("HOME", &link).env_remove("XDG_STATE_HOME");
+    check("HOME a symlink", c, Expect::Sandboxed);
+    let p = probe();
+    for key in [link.join(".ssh/id_rsa"), real.join(".ssh/id_rsa")] {
+        let mut c = run_cmd(&[
+            "--allow-read",
+            link.to_str().unwrap(),
+            "--",
+            p.to_str().unwrap(),
+            "read",
+            key.to_str().unwrap(),
+        ]);
+        c.env("HOME", &link);
+        let out = output_within(c, T);
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            line.starts_with("ERR "),
+            "{} readable with HOME a symlink: {line}",
+            key.display()
+        );
+    }
+
+    // Unreadable: the state directory cannot be made there (root can).
+    let locked = d.path().join("locked-home");
+    std::fs::create_dir(&locked).unwrap();
+    mode(&locked, 0o000);
+    let mut c = status_cmd(&[]);
+    c.env("HOME", &locked).env_remove("XDG_STATE_HOME");
+    check(
+        "HOME unreadable",
+        c,
+        Expect::SandboxedOrError(125, "failed to create the state directory".into()),
+    );
+    mode(&locked, 0o755);
+
+    // Missing: created on first use, as XDG asks of the state directory.
+    let mut c = status_cmd(&[]);
+    c.env("HOME", d.path().join("missing-home"))
+        .env_remove("XDG_STATE_HOME");
+    check("HOME missing", c, Expect::Sandboxed);
+
+    // Relative or unset: ignored; the password database's home applies.
+    for home in [Some("relative/home"), None] {
+        let mut c = status_cmd(&[]);
+        match home {
+            Some(h) => c.env("HOME", h),
+            None => c.env_remove("HOME"),
+        };
+        check(&format!("HOME {home:?}"), c, Expect::Sandboxed);
+    }
+}
+
+#[test]
+fn xdg_directories_that_are_links_files_unwritable_or_relative() {
+    let d = scratch();
+    let real = d.path().join("state-real");
+    std::fs::create_dir(&real).unwrap();
+    let link = d.path().join("state-link");
+    symlink(&real, &link).unwrap();
+    let mut c = status_cmd(&[]);
+    c.env("XDG_STATE_HOME", &link);
+    check("XDG_STATE_HOME a symlink", c, Expect::Sandboxed);
+    assert!(real.join("mcpjail/default").is_dir());
+
+    let file = d.path().join("a-file");
+    write(&file, "");
+    let mut c = status_cmd(&[]);
+    c.env("XDG_STATE_HOME", &file);
+    check(
+        "XDG_STATE_HOME a file",
+        c,
+        Expect::Error(
+            125,
+            format!(
+                "failed to create the state directory {}/mcpjail/default",
+                file.display()
+            ),
+        ),
+    );
+
+    let ro = d.path().join("read-only");
+    std::fs::create_dir(&ro).unwrap();
+    mode(&ro, 0o500);
+    let mut c = status_cmd(&[]);
+    c.env("XDG_STATE_HOME", &ro);
+    check(
+        "XDG_STATE_HOME not writable",
+        c,
+        Expect::SandboxedOrError(125, "failed to create the state directory".into()),
+    );
+    mode(&ro, 0o755);
+
+    // A relative value is invalid by the XDG spec and ignored.
+    let mut c = status_cmd(&[]);
+    c.env("XDG_STATE_HOME", "relative/state")
+        .current_dir(d.path());
+    check("XDG_STATE_HOME relative", c, Expect::Sandboxed);
+    assert!(
+        !d.path().join("relative").exists(),
+        "a relative XDG_STATE_HOME was used"
+    );
+
+    // A config directory that is unreadable or a dangling link: the built-in profile applies.
+    let dangling = d.path().join("config-dangling");
+    symlink("/nonexistent/config", &dangling).unwrap();
+    let locked = d.path().join("config-locked");
+    std::fs::create_dir_all(locked.join("mcpjail/profiles")).unwrap();
+    write(
+        &locked.join("mcpjail/profiles/default.yaml"),
+        "filesystem: {read: [/]}\n",
+    );
+    mode(&locked, 0o000);
+    for (what, dir) in [("dangling", &dangling), ("unreadable", &locked)] {
+        let mut c = status_cmd(&[]);
+        c.env("XDG_CONFIG_HOME", dir);
+        // Root reads through mode 000: then the user's own default.yaml applies, which is
+        // still a sandbox.
+        check(&format!("XDG_CONFIG_HOME {what}"), c, Expect::Sandboxed);
+    }
+    mode(&locked, 0o755);
+
+    // A profile found through a symlinked config directory.
+    let cfg_real = d.path().join("cfg-real");
+    std::fs::create_dir_all(cfg_real.join("mcpjail/profiles")).unwrap();
+    write(
+        &cfg_real.join("mcpjail/profiles/mine.yaml"),
+        "extends: [default]\n",
+    );
+    let cfg_link = d.path().join("cfg-link");
+    symlink(&cfg_real, &cfg_link).unwrap();
+    let mut c = status_cmd(&["-p", "mine"]);
+    c.env("XDG_CONFIG_HOME", &cfg_link);
+    check(
+        "a profile through a symlinked XDG_CONFIG_HOME",
+        c,
+        Expect::Sandboxed,
+    );
+}
+
+/// `probe read PATH` under `opts`: the first line.
+fn read_line(opts: &[&str], path: &Path) -> String {
+    let p = probe();
+    let mut args = opts.to_vec();
+    args.extend(["--", p.to_str().unwrap(), "read", path.to_str().unwrap()]);
+    let out = output_within(run_cmd(&args), T);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn profile_paths_with_spaces_newlines_dotdot_and_links_out() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let spaced = root.join("with space");
+    let newline = root.join("new\nline");
+    let a = root.join("a");
+    let b = root.join("b");
+    let secret = root.join("secret");
+    for dir in [&spaced, &newline, &a, &b, &secret] {
+        std::fs::create_dir_all(dir).unwrap();
+        write(
+            &dir.join("f"),
+            &format!(
+                "in {}",
+                dir.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\n', " ")
+            ),
+        );
+    }
+    // Inside a granted directory, a link to a directory that is not granted.
+    symlink(&secret, b.join("out")).unwrap();
+    let yaml = format!(
+        "extends: [default]\nfilesystem:\n  read: [\"{}\", \"{}\", \"{}/../b\"]\n",
+        spaced.display(),
+        newline.display().to_string().replace('\n', "\\n"),
+        a.display()
+    );
+    // The profile file's own name has a space and a newline too.
+    let prof = root.join("my\nprofile file.yaml");
+    write(&prof, &yaml);
+    let p = prof.to_str().unwrap();
+    assert_eq!(read_line(&["-p", p], &spaced.join("f")), "OK in with space");
+    assert_eq!(read_line(&["-p", p], &newline.join("f")), "OK in new line");
+    // `a/../b` is `b`: b is granted, a is not.
+    assert_eq!(read_line(&["-p", p], &b.join("f")), "OK in b");
+    assert!(read_line(&["-p", p], &a.join("f")).starts_with("ERR "));
+    // The link inside b leads out of the grant: refused.
+    assert!(read_line(&["-p", p], &b.join("out/f")).starts_with("ERR "));
+    // A granted path that is itself a link grants what it points at, and the dry run says so.
+    let link = root.join("granted-link");
+    symlink(&secret, &link).unwrap();
+    let opt = ["--allow-read", link.to_str().unwrap()];
+    assert_eq!(read_line(&opt, &link.join("f")), "OK in secret");
+    let probe = probe();
+    let mut args = opt.to_vec();
+    args.extend(["--dry-run", "--", probe.to_str().unwrap(), "exit", "0"]);
+    let out = output_within(run_cmd(&args), T);
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains(&secret.display().to_string()), "{plan}");
+}
+
+#[test]
+fn commands_that_cannot_run_never_start() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let marker = root.join("ran");
+    // A script that, were it ever run, would say so and leave a mark.
+    let body = format!("#!/bin/sh\necho RAN\ntouch '{}'\n", marker.display());
+    let script = root.join("no-exec.sh");
+    write(&script, &body);
+    mode(&script, 0o644);
+    let dir = root.join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    let dangling = root.join("dangling");
+    symlink("/nonexistent/server", &dangling).unwrap();
+    let fifo = root.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o755)).unwrap();
+    let empty = root.join("empty");
+    write(&empty, "");
+    mode(&empty, 0o755);
+    let missing_interp = root.join("missing-interp");
+    write(&missing_interp, "#!/nonexistent/sh\necho RAN\n");
+    mode(&missing_interp, 0o755);
+    let grant = ["--allow-write", root.to_str().unwrap()];
+    for (what, path, status, text) in [
+        (
+            "a script without execute permission",
+            &script,
+            126,
+            "not executable".to_string(),
+        ),
+        ("a directory", &dir, 126, "is a directory".into()),
+        (
+            "a dangling symlink",
+            &dangling,
+            126,
+            "symbolic link to a file that does not exist".into(),
+        ),
+        ("a FIFO", &fifo, 126, "not a regular file".into()),
+        ("an empty file", &empty, 126, "Exec format error".into()),
+        (
+            "a script whose interpreter is missing",
+            &missing_interp,
+            127,
+            "not found".into(),
+        ),
+    ] {
+        let mut args = grant.to_vec();
+        args.extend(["--", path.to_str().unwrap()]);
+        check(what, run_cmd(&args), Expect::Error(status, text));
+        // The message names the thing.
+        let out = output_within(run_cmd(&args), T);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(path.to_str().unwrap()), "{what}: {err}");
+        assert!(!marker.exists(), "{what}: the command ran");
+    }
+    // A profile read from stdin would take the MCP client's bytes.
+    check(
+        "-p /dev/stdin",
+        status_cmd(&["-p", "/dev/stdin"]),
+        Expect::Error(
+            125,
+            "failed to read profile /dev/stdin: not a regular file".into(),
+        ),
+    );
+    // A command named only by a name PATH does not have.
+    check(
+        "a command not on PATH",
+        run_cmd(&["--", "no-such-server-4711"]),
+        Expect::Error(127, "not found in PATH".into()),
+    );
+}
