@@ -23,6 +23,7 @@ pub mod logging;
 pub mod plan;
 pub mod profile;
 pub mod proxy;
+pub mod residency;
 pub mod sandbox;
 pub mod seccomp;
 pub mod supervise;

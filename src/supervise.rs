@@ -183,6 +183,7 @@ pub fn launch_with(
     }
     plan.seccomp.program = Vec::new();
     release_stdio();
+    crate::residency::release_launch_pages();
 
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
     if let Some(o) = spawned.observer {

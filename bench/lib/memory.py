@@ -1,10 +1,13 @@
-"""4. Supervisor memory: while a server runs, the peak resident set (VmHWM) and the
-proportional set size (PSS) of the launcher, the process outside the sandbox that the client
-started, and of all support processes of the launch (every process in the tree but the server).
+"""4. Supervisor memory: while a server runs, the peak resident set and the proportional set
+size (PSS) of the launcher, the process outside the sandbox that the client started, and of all
+support processes of the launch (every process in the tree but the server).
 
-The server is `cat` waiting on its stdin; for mcpjail also the real MCP memory server under
-the `node` profile, whose plan is larger. Each launch is sampled once the server is up and
-has settled, then ended by closing its stdin.
+The server is `cat`; for mcpjail also the real MCP memory server under the `node` profile,
+whose plan is larger. Once the server is up and has settled, the launcher's peak so far
+(VmHWM: the launch's peak) is read, the peak is reset to the current resident set (`5` to
+/proc/PID/clear_refs, the kernel's way of measuring the peak of a phase), stdin carries
+TRAFFIC bytes for `cat` to pass on, and the peak is read again: the peak while the server
+runs. Every launcher is measured the same way. Then the launch ends by closing its stdin.
 
     memory.py OUT.json REPEATS [SERVER_JS]
 """
@@ -19,6 +22,16 @@ sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
 
 SETTLE_S = 0.3
+TRAFFIC = 4 << 20
+
+
+def reset_peak(pid):
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def sample(argv, server_comm):
@@ -39,6 +52,15 @@ def sample(argv, server_comm):
         p.wait()
         return {"failed": f"the server never started: {c.tail(err)}"}
     time.sleep(SETTLE_S)
+    at_start = c.memory_kib(p.pid) or {}
+    if not reset_peak(p.pid):
+        at_start = {}
+    if server_comm == "cat":
+        chunk = b"x" * 4095 + b"\n"
+        for _ in range(TRAFFIC // len(chunk)):
+            p.stdin.write(chunk)
+        p.stdin.flush()
+    time.sleep(SETTLE_S)
     tree = c.descendants(p.pid)
     # The server and anything it started are not the launcher's cost.
     server_tree = set(c.descendants(server))
@@ -50,6 +72,8 @@ def sample(argv, server_comm):
         if m:
             support.append({"pid": q, "comm": c.comm(q), **m})
     launcher = next((h for h in support if h["pid"] == p.pid), None)
+    if launcher is not None and "VmHWM" in at_start:
+        launcher["launch_VmHWM"] = at_start["VmHWM"]
     p.stdin.close()
     try:
         p.wait(timeout=20)
@@ -90,6 +114,9 @@ def main():
         row["samples"] = samples
         row["launcher_comm"] = samples[0]["launcher"]["comm"]
         row["launcher_hwm_kib"] = c.summarize([s["launcher"]["VmHWM"] for s in samples])
+        if all("launch_VmHWM" in s["launcher"] for s in samples):
+            row["launcher_launch_hwm_kib"] = c.summarize([s["launcher"]["launch_VmHWM"] for s in samples])
+        row["launcher_rss_kib"] = c.summarize([s["launcher"]["VmRSS"] for s in samples])
         row["launcher_pss_kib"] = c.summarize([s["launcher"]["Pss"] for s in samples])
         row["support_pss_kib"] = c.summarize([sum(h["Pss"] for h in s["support"]) for s in samples])
         row["support_hwm_kib"] = c.summarize([sum(h["VmHWM"] for h in s["support"]) for s in samples])

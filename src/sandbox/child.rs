@@ -249,7 +249,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         libc::close(status);
         libc::close(alive);
     }
-    init_loop(server)
+    init_loop(server, p.code_pages)
 }
 
 fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
@@ -282,7 +282,9 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
 }
 
 /// PID 1: pass signals on to the server, reap every child, exit with the server's status.
-fn init_loop(server: libc::pid_t) -> ! {
+/// The code that set the sandbox up is not needed again: its pages go first.
+fn init_loop(server: libc::pid_t, code_pages: &[crate::residency::Range]) -> ! {
+    crate::residency::drop_pages(code_pages);
     // SAFETY: sigset functions on a local set; sigwaitinfo/waitpid/kill take valid pointers
     // or none; _exit never returns.
     unsafe {

@@ -57,6 +57,8 @@ pub struct Prepared {
     pub observe_channel: Option<RawFd>,
     /// The write end of the pipe the server's stderr goes to, when mcpjail relays it.
     pub stderr: Option<RawFd>,
+    /// The code pages the sandbox's init drops once the server runs.
+    pub code_pages: &'static [crate::residency::Range],
 }
 
 /// The sockets the sandbox creates for the proxy and hands to mcpjail, in this order: the
@@ -186,6 +188,7 @@ impl Prepared {
             proxy,
             observe_channel: (!plan.observed.is_empty()).then_some(-1),
             stderr: None,
+            code_pages: crate::residency::code_ranges(),
         })
     }
 }
