@@ -2,12 +2,16 @@
 //! mcpjail's code (the command line, the profile parsers, the planner, the sandbox's set-up):
 //! about 3.5 MiB of the binary's pages become resident in the launching process (and in the
 //! sandbox's init, a copy of it), while waiting for the server needs a few hundred KiB. Once
-//! the server runs, both drop the binary's read-only pages from their page tables: the pages
-//! stay in the page cache, and whatever is used again faults back in. The supervisor also
-//! returns the allocator's free memory to the system.
+//! the server has run for [`AFTER`], both drop the binary's read-only pages from their page
+//! tables: the pages stay in the page cache, and whatever is used again faults back in. The
+//! supervisor also returns the allocator's free memory to the system.
 
 use std::ffi::c_void;
 use std::sync::OnceLock;
+
+/// How long the server runs before its supervisor and its init give the launch's pages back.
+/// A command that ends sooner never pays for the pages it would fault in again.
+pub const AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A page-aligned address range: `(start, length)`.
 pub type Range = (usize, usize);
@@ -59,8 +63,8 @@ unsafe extern "C" fn read_only_segments(
             continue;
         }
         let start = (info.dlpi_addr as usize + h.p_vaddr as usize) & !(page - 1);
-        let end = (info.dlpi_addr as usize + (h.p_vaddr + h.p_memsz) as usize)
-            .next_multiple_of(page);
+        let end =
+            (info.dlpi_addr as usize + (h.p_vaddr + h.p_memsz) as usize).next_multiple_of(page);
         out.push((start, end - start));
     }
     // The first entry is the executable itself; libraries (and the vDSO) are not ours.
@@ -112,6 +116,9 @@ mod tests {
         assert_eq!(WRITTEN.load(Ordering::SeqCst), 42);
         assert!(heap.iter().all(|&b| b == 3));
         assert_eq!(format!("{:?}", vec![1, 2]), "[1, 2]");
-        assert!(after < before, "file-backed resident set {before} KiB -> {after} KiB");
+        assert!(
+            after < before,
+            "file-backed resident set {before} KiB -> {after} KiB"
+        );
     }
 }

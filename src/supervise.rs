@@ -183,7 +183,6 @@ pub fn launch_with(
     }
     plan.seccomp.program = Vec::new();
     release_stdio();
-    crate::residency::release_launch_pages();
 
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
     if let Some(o) = spawned.observer {
@@ -512,9 +511,11 @@ fn release_stdio() {
 /// server has `stop_timeout` to exit before the sandbox is killed.
 fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
     let set = sigset(sigs);
-    let mut deadline: Option<Instant> = None;
+    let mut stop_deadline: Option<Instant> = None;
+    // A server that lives longer than a moment no longer needs the launch's pages.
+    let mut release_at = Some(Instant::now() + crate::residency::AFTER);
     loop {
-        let sig = match deadline {
+        let sig = match stop_deadline.into_iter().chain(release_at).min() {
             None => {
                 // SAFETY: valid set; no siginfo wanted.
                 unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) }
@@ -530,11 +531,19 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
             }
         };
         if sig < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+                continue;
+            }
+            let now = Instant::now();
+            if release_at.is_some_and(|t| t <= now) {
+                crate::residency::release_launch_pages();
+                release_at = None;
+            }
+            if stop_deadline.is_some_and(|t| t <= now) {
                 warn!(target: "mcpjail", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
                 // SAFETY: signals our own child.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
-                deadline = None;
+                stop_deadline = None;
             }
             continue;
         }
@@ -555,8 +564,8 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
         info!(target: "mcpjail", event = "signal", signal = sig, "passing signal {sig} to the server");
         // SAFETY: signals our own child.
         unsafe { libc::kill(pid, sig) };
-        if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) && deadline.is_none() {
-            deadline = Some(Instant::now() + stop_timeout);
+        if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) && stop_deadline.is_none() {
+            stop_deadline = Some(Instant::now() + stop_timeout);
         }
     }
 }

@@ -282,11 +282,17 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
 }
 
 /// PID 1: pass signals on to the server, reap every child, exit with the server's status.
-/// The code that set the sandbox up is not needed again: its pages go first.
+/// Once the server has lived a moment, the code that set the sandbox up is not needed again:
+/// its pages go.
 fn init_loop(server: libc::pid_t, code_pages: &[crate::residency::Range]) -> ! {
-    crate::residency::drop_pages(code_pages);
-    // SAFETY: sigset functions on a local set; sigwaitinfo/waitpid/kill take valid pointers
-    // or none; _exit never returns.
+    let after = crate::residency::AFTER;
+    let first_wait = libc::timespec {
+        tv_sec: after.as_secs() as libc::time_t,
+        tv_nsec: after.subsec_nanos() as libc::c_long,
+    };
+    let mut pages_dropped = false;
+    // SAFETY: sigset functions on a local set; sigwaitinfo/sigtimedwait/waitpid/kill take
+    // valid pointers or none; _exit never returns.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -294,8 +300,16 @@ fn init_loop(server: libc::pid_t, code_pages: &[crate::residency::Range]) -> ! {
             libc::sigaddset(&mut set, sig);
         }
         loop {
-            let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+            let sig = if pages_dropped {
+                libc::sigwaitinfo(&set, std::ptr::null_mut())
+            } else {
+                libc::sigtimedwait(&set, std::ptr::null_mut(), &first_wait)
+            };
             if sig < 0 {
+                if !pages_dropped && errno() == libc::EAGAIN {
+                    crate::residency::drop_pages(code_pages);
+                    pages_dropped = true;
+                }
                 continue;
             }
             if sig != libc::SIGCHLD {
