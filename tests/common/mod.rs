@@ -103,6 +103,9 @@ pub fn mcpjail_cmd(sub: &str, args: &[&str]) -> Command {
     }
     c.arg(sub).args(args);
     c.stdin(Stdio::null());
+    // Not the checkout, which may lie under /tmp (where mcpjail says the server starts in /
+    // instead); a test that needs a working directory sets its own.
+    c.current_dir("/");
     c
 }
 
