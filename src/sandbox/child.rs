@@ -221,7 +221,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     }
 
     // PID 1 only receives signals it has a handler for; they stay blocked (inherited from
-    // the parent) and are collected with sigwaitinfo.
+    // the parent) and are read from a signalfd.
     for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
         // SAFETY: installs a handler that does nothing; the sigaction struct is valid.
         unsafe {
@@ -235,6 +235,20 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         }
     }
 
+    // Where PID 1 reads those signals (init_loop).
+    // SAFETY: sigset functions on a local set; signalfd takes a valid set.
+    let signals = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+    };
+    if signals < 0 {
+        fail(status, Step::Signals, 0, errno());
+    }
+
     // SAFETY: fork in a single-threaded process; the child only makes async-signal-safe calls
     // before execve or _exit.
     let server = unsafe { libc::fork() };
@@ -244,12 +258,9 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     if server == 0 {
         exec_server(p, status, server_mask);
     }
-    // SAFETY: closing our copies; the server keeps the report pipe until its execve.
-    unsafe {
-        libc::close(status);
-        libc::close(alive);
-    }
-    init_loop(server, p.code_pages)
+    // SAFETY: closing our copy; the server keeps the report pipe until its execve.
+    unsafe { libc::close(status) };
+    init_loop(server, signals, alive, p.code_pages)
 }
 
 fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
@@ -282,36 +293,69 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
 }
 
 /// PID 1: pass signals on to the server, reap every child, exit with the server's status.
+///
+/// It also watches `alive`: the parent-death signal alone can miss mcpjail's death. The signal
+/// is sent when the thread that cloned this process exits, and only if it is armed by then;
+/// when that thread exits while this process is still joining its pids cgroup (an RCU grace
+/// period), the signal is not armed yet, and the check right after arming it can still find
+/// the pipe open, held by mcpjail's other threads in the middle of exiting. EOF on the pipe
+/// is final: this process exits, and the kernel kills everything in the namespace with it.
+///
 /// Once the server has lived a moment, the code that set the sandbox up is not needed again:
 /// its pages go.
-fn init_loop(server: libc::pid_t, code_pages: &[crate::residency::Range]) -> ! {
-    let after = crate::residency::AFTER;
-    let first_wait = libc::timespec {
-        tv_sec: after.as_secs() as libc::time_t,
-        tv_nsec: after.subsec_nanos() as libc::c_long,
-    };
+fn init_loop(
+    server: libc::pid_t,
+    signals: RawFd,
+    alive: RawFd,
+    code_pages: &[crate::residency::Range],
+) -> ! {
+    let start = std::time::Instant::now();
     let mut pages_dropped = false;
-    // SAFETY: sigset functions on a local set; sigwaitinfo/sigtimedwait/waitpid/kill take
-    // valid pointers or none; _exit never returns.
+    // SAFETY: poll, read, waitpid and kill take valid pointers or none; _exit never returns.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
-            libc::sigaddset(&mut set, sig);
-        }
         loop {
-            let sig = if pages_dropped {
-                libc::sigwaitinfo(&set, std::ptr::null_mut())
+            let timeout = if pages_dropped {
+                -1
             } else {
-                libc::sigtimedwait(&set, std::ptr::null_mut(), &first_wait)
+                let left = crate::residency::AFTER.saturating_sub(start.elapsed());
+                left.as_millis() as libc::c_int
             };
-            if sig < 0 {
-                if !pages_dropped && errno() == libc::EAGAIN {
+            let mut fds = [
+                libc::pollfd {
+                    fd: signals,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: alive,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let n = libc::poll(fds.as_mut_ptr(), 2, timeout);
+            if n < 0 {
+                continue;
+            }
+            if n == 0 {
+                if !pages_dropped {
                     crate::residency::drop_pages(code_pages);
                     pages_dropped = true;
                 }
                 continue;
             }
+            if fds[1].revents != 0 {
+                // mcpjail is gone (nothing is ever written to the pipe).
+                libc::_exit(128 + libc::SIGKILL);
+            }
+            if fds[0].revents == 0 {
+                continue;
+            }
+            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            if libc::read(signals, (&raw mut info).cast(), size) != size as isize {
+                continue;
+            }
+            let sig = info.ssi_signo as libc::c_int;
             if sig != libc::SIGCHLD {
                 libc::kill(server, sig);
                 continue;
