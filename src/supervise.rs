@@ -81,7 +81,8 @@ fn hint(f: &Failure, what: Option<&str>) -> String {
 /// it is killed.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
+/// A signal set of `sigs` (no allocation: the sandbox's init uses it too).
+pub(crate) fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialise and fill a local set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -392,7 +393,9 @@ fn start(
 }
 
 /// The proxy's listeners, as the sandbox sent them: proxy port, DNS, transparent ports.
-fn receive_listeners(channel: &OwnedFd, ports: &[u16]) -> Option<crate::proxy::Listeners> {
+/// Receives the descriptors the sandbox sends over `channel` (its `send_fds`), at most 64;
+/// `None` at EOF or on error.
+pub(crate) fn receive_fds(channel: &OwnedFd) -> Option<Vec<OwnedFd>> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     use std::os::fd::FromRawFd;
     let mut buf = [0u8; 1];
@@ -412,10 +415,15 @@ fn receive_listeners(channel: &OwnedFd, ports: &[u16]) -> Option<crate::proxy::L
         }
     }
     // SAFETY: the descriptors were just received and are owned by nobody else.
-    let mut owned: Vec<OwnedFd> = fds
-        .into_iter()
-        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
-        .collect();
+    Some(
+        fds.into_iter()
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+            .collect(),
+    )
+}
+
+fn receive_listeners(channel: &OwnedFd, ports: &[u16]) -> Option<crate::proxy::Listeners> {
+    let mut owned = receive_fds(channel)?;
     if owned.len() != 2 + ports.len() {
         return None;
     }

@@ -26,7 +26,8 @@ const RESOLVE_IN_ROOT: u64 = 0x10;
 /// Receives the listener the sandbox sends over `channel`, then answers notifications until
 /// nothing in the sandbox can make another one, or `stop` is set and none is pending.
 pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>) {
-    let Some(listener) = receive(&channel) else {
+    let Some(listener) = crate::supervise::receive_fds(&channel).and_then(|v| v.into_iter().next())
+    else {
         return;
     };
     drop(channel);
@@ -60,27 +61,6 @@ pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>
             return;
         }
     }
-}
-
-fn receive(channel: &OwnedFd) -> Option<OwnedFd> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let mut buf = [0u8; 1];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        channel.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ok()?;
-    for c in msg.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(v) = c {
-            // SAFETY: just received; nobody else owns it.
-            return v.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-    }
-    None
 }
 
 /// Receives one notification, records it, and lets the call proceed.
@@ -408,23 +388,13 @@ fn socket_use(c: &Caller, sa: &[u8], bind: bool) -> Option<Use> {
                 comm: String::new(),
             })
         }
-        libc::AF_INET if !bind && sa.len() >= 8 => {
-            let port = u16::from_be_bytes([sa[2], sa[3]]);
-            let ip = std::net::Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]);
-            Some(Use {
-                path: PathBuf::new(),
-                resolved: None,
-                exists: true,
-                op: Op::ConnectIp(std::net::SocketAddr::from((ip, port))),
-                syscall,
-                comm: String::new(),
-            })
-        }
-        libc::AF_INET6 if !bind && sa.len() >= 24 => {
-            let port = u16::from_be_bytes([sa[2], sa[3]]);
-            let mut o = [0u8; 16];
-            o.copy_from_slice(&sa[8..24]);
-            let ip = std::net::Ipv6Addr::from(o);
+        libc::AF_INET | libc::AF_INET6 if !bind => {
+            let port = u16::from_be_bytes([*sa.get(2)?, *sa.get(3)?]);
+            let ip: std::net::IpAddr = if family == libc::AF_INET {
+                <[u8; 4]>::try_from(sa.get(4..8)?).ok()?.into()
+            } else {
+                <[u8; 16]>::try_from(sa.get(8..24)?).ok()?.into()
+            };
             Some(Use {
                 path: PathBuf::new(),
                 resolved: None,

@@ -10,6 +10,7 @@ pub mod provenance;
 pub mod query;
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -613,16 +614,21 @@ fn build_env(
         }
         pass.push((name.clone(), "--pass-env".into()));
     }
-    let mut set = Vec::new();
-    for (k, e) in &profile.env.set {
-        let value = vars
-            .expand(&e.value, profile_dir(&e.origin))
-            .map_err(|source| PlanError::Var {
-                origin: e.origin.clone(),
-                source,
-            })?;
-        set.push((k.clone(), OsString::from(value), e.origin.clone().into()));
-    }
+    // Profile values with their variables expanded, each with where it comes from.
+    let expanded = |entries: &BTreeMap<String, Entry<String>>| -> Result<Vec<_>, PlanError> {
+        let mut out = Vec::new();
+        for (k, e) in entries {
+            let value = vars
+                .expand(&e.value, profile_dir(&e.origin))
+                .map_err(|source| PlanError::Var {
+                    origin: e.origin.clone(),
+                    source,
+                })?;
+            out.push((k.clone(), OsString::from(value), e.origin.clone().into()));
+        }
+        Ok(out)
+    };
+    let mut set = expanded(&profile.env.set)?;
     for (k, v) in &req.set_env {
         set.push((k.clone(), OsString::from(v), "--set-env".into()));
     }
@@ -630,16 +636,7 @@ fn build_env(
     for (k, v) in proxy.map(|p| p.env()).unwrap_or_default() {
         set.push((k, OsString::from(v), "network mode proxy".into()));
     }
-    let mut defaults = Vec::new();
-    for (k, e) in &profile.env.default {
-        let value = vars
-            .expand(&e.value, profile_dir(&e.origin))
-            .map_err(|source| PlanError::Var {
-                origin: e.origin.clone(),
-                source,
-            })?;
-        defaults.push((k.clone(), OsString::from(value), e.origin.clone().into()));
-    }
+    let defaults = expanded(&profile.env.default)?;
     Ok(env::build(std::env::vars_os(), &pass, defaults, set))
 }
 

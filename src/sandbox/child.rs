@@ -236,13 +236,10 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     }
 
     // Where PID 1 reads those signals (init_loop).
-    // SAFETY: sigset functions on a local set; signalfd takes a valid set.
+    let mut set = crate::supervise::sigset(&FORWARDED);
+    // SAFETY: adds to a valid set; signalfd takes a valid set.
     let signals = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD]) {
-            libc::sigaddset(&mut set, sig);
-        }
+        libc::sigaddset(&mut set, libc::SIGCHLD);
         libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
     };
     if signals < 0 {
@@ -558,17 +555,7 @@ fn install_observing_filter(prog: &seccompiler::BpfProgram, channel: RawFd, stat
     };
     check(status, Step::Seccomp, 0, fd);
     let fd = fd as RawFd;
-    let iov = [std::io::IoSlice::new(b"N")];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(
-        std::slice::from_ref(&fd),
-    )];
-    if let Err(e) = nix::sys::socket::sendmsg::<()>(
-        channel,
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
-    ) {
+    if let Err(e) = send_fds(channel, b"N", std::slice::from_ref(&fd)) {
         fail(status, Step::ObserveChannel, 0, e as i32);
     }
     // SAFETY: closing descriptors this process no longer needs.
@@ -576,6 +563,19 @@ fn install_observing_filter(prog: &seccompiler::BpfProgram, channel: RawFd, stat
         libc::close(fd);
         libc::close(channel);
     }
+}
+
+/// Sends descriptors to mcpjail over a channel (`supervise::receive_fds` takes them).
+fn send_fds(channel: RawFd, tag: &[u8], fds: &[RawFd]) -> nix::Result<usize> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let iov = [std::io::IoSlice::new(tag)];
+    sendmsg::<()>(
+        channel,
+        &iov,
+        &[ControlMessage::ScmRights(fds)],
+        MsgFlags::empty(),
+        None,
+    )
 }
 
 /// Creates the proxy's listeners and hands them to mcpjail; the sandbox keeps no copy.
@@ -588,15 +588,7 @@ fn proxy_sockets(px: &super::prepare::ProxySockets, status: RawFd) {
     for (i, &port) in px.transparent_ports.iter().enumerate() {
         fds.push(listen(status, 2 + i as u32, false, 0, port));
     }
-    let iov = [std::io::IoSlice::new(b"L")];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    if let Err(e) = nix::sys::socket::sendmsg::<()>(
-        px.channel,
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
-    ) {
+    if let Err(e) = send_fds(px.channel, b"L", &fds) {
         fail(status, Step::ProxySockets, 99, e as i32);
     }
     for fd in fds {
