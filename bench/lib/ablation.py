@@ -7,12 +7,11 @@ and without its network namespace, and mcpjail doing no launch at all (`--versio
 """
 
 import os
-import random
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
-from launch import spawn_wait  # noqa: E402
+from launch import interleaved  # noqa: E402
 
 MINIMAL = """\
 description: the built-in minimal profile, {what}
@@ -56,28 +55,13 @@ def main():
             f.write(MINIMAL.format(what=what, **kw))
         variants[f"mcpjail -p minimal, {what}"] = [c.MCPJAIL, "run", "-p", path, "--", "/bin/true"]
     env = dict(os.environ)
-    samples = {k: [] for k in variants}
     failed = {}
     for k, argv in variants.items():
         f = c.run_once_checked(argv)
         if f:
             failed[k] = f
     live = [k for k in variants if k not in failed]
-    rng = random.Random(9)
-    c.wait_quiet(60)
-    discarded, r = 0, 0
-    while r < rounds:
-        rng.shuffle(live)
-        got = []
-        with c.Others() as o:
-            for k in live:
-                got.append((k, spawn_wait(variants[k], env)[0]))
-        if o.busy and discarded < rounds:
-            discarded += 1
-            continue
-        for k, ms in got:
-            samples[k].append(ms)
-        r += 1
+    samples, discarded = interleaved(variants, live, rounds, env, seed=9, quiet_s=60)
     base = c.summarize(samples["bare /bin/true"])["median"]
     rows = {}
     for k in variants:

@@ -1,6 +1,7 @@
 """Compares builds of mcpjail: launch overhead over bare `/bin/true` (interleaved rounds) and
-the supervisor's peak RSS and PSS while it runs `cat`, for each binary given. Used to check a
-proposed change of build settings or code before it is made, e.g.
+the supervisor's peak RSS while the server (`cat`) runs (measured as in memory.py) and PSS,
+for each binary given. Used to check a proposed change of build settings or code before it
+is made, e.g.
 
     CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --target-dir /tmp/opt-s
     compare.py OUT.json ROUNDS PROFILE built=target/x86_64-unknown-linux-gnu/release/mcpjail \
@@ -8,12 +9,11 @@ proposed change of build settings or code before it is made, e.g.
 """
 
 import os
-import random
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
-from launch import spawn_wait  # noqa: E402
+from launch import interleaved  # noqa: E402
 from memory import sample  # noqa: E402
 
 
@@ -25,23 +25,7 @@ def main():
     variants = {"bare": ["/bin/true"]}
     for name, path in builds.items():
         variants[name] = [path, "run", "-p", profile, "--", "/bin/true"]
-    samples = {k: [] for k in variants}
-    names = list(variants)
-    rng = random.Random(4)
-    c.wait_quiet(30)
-    r = discarded = 0
-    while r < rounds:
-        rng.shuffle(names)
-        got = []
-        with c.Others() as o:
-            for k in names:
-                got.append((k, spawn_wait(variants[k], env)[0]))
-        if o.busy and discarded < rounds:
-            discarded += 1
-            continue
-        for k, ms in got:
-            samples[k].append(ms)
-        r += 1
+    samples, discarded = interleaved(variants, variants, rounds, env, seed=4, quiet_s=30)
     base = c.summarize(samples["bare"])["median"]
     result = {"profile": profile, "rounds": rounds, "discarded_busy_rounds": discarded, "builds": {}}
     for name, path in builds.items():
@@ -58,7 +42,7 @@ def main():
         }
         result["builds"][name] = row
         print(f"{name:12s} {row['size_bytes'] / 1e6:5.2f} MB  launch +{row['overhead_ms']:.2f} ms "
-              f"(p25–p75 {s['p25']:.2f}–{s['p75']:.2f})  supervisor peak RSS "
+              f"(p25–p75 {s['p25']:.2f}–{s['p75']:.2f})  supervisor peak RSS while running "
               f"{row['supervisor_hwm_kib']['median'] / 1024:.2f} MiB, PSS "
               f"{row['supervisor_pss_kib']['median'] / 1024:.2f} MiB")
     c.dump(result, out_path)

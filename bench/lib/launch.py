@@ -37,6 +37,30 @@ def spawn_wait(argv, env):
     return (t1 - t0) / 1e6, os.waitstatus_to_exitcode(status)
 
 
+def interleaved(variants, names, rounds, env, seed, quiet_s):
+    """Runs each of `names` once per round, in a shuffled order, for `rounds` rounds; a round
+    during which other processes used the CPU is measured again (at most `rounds` times).
+    Returns the wall times in ms by name, and how many rounds were measured again."""
+    samples = {k: [] for k in names}
+    names = list(names)
+    rng = random.Random(seed)
+    c.wait_quiet(quiet_s)
+    r = discarded = 0
+    while r < rounds:
+        rng.shuffle(names)
+        got = []
+        with c.Others() as o:
+            for k in names:
+                got.append((k, spawn_wait(variants[k], env)[0]))
+        if o.busy and discarded < rounds:
+            discarded += 1
+            continue
+        for k, ms in got:
+            samples[k].append(ms)
+        r += 1
+    return samples, discarded
+
+
 def measure(workload, argv, rounds, slow_rounds, env, skip=None):
     variants = []
     for name, wrap, missing in c.sandboxes():
