@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The launch path of `mcpjail run` taken apart, for bench/ANALYSIS.md: what each feature of a
+# The launch path of `mcpcell run` taken apart, for bench/ANALYSIS.md: what each feature of a
 # profile costs (ablation), every syscall of one launch with timestamps (strace), how many
 # instructions each function runs (callgrind), and what the supervisor's memory is made of.
 # Run after bench/run.sh (it uses the binaries that run.sh put in $BENCH_ROOT/bin). As root.
@@ -7,20 +7,20 @@
 #   bench/analyze.sh [ROUNDS] [--builds]
 #
 # ROUNDS (default 200) interleaved rounds for the ablation. The callgrind step builds an
-# unstripped copy of mcpjail (same sources and settings, symbols kept) into
-# $BENCH_ROOT/build-sym so that functions have names. --builds also builds mcpjail with
+# unstripped copy of mcpcell (same sources and settings, symbols kept) into
+# $BENCH_ROOT/build-sym so that functions have names. --builds also builds mcpcell with
 # opt-level "s" and dynamically linked (cargo settings given in the environment, nothing in
 # the repository changes) and compares their launch time and supervisor memory with compare.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 BENCH=$PWD/bench
-export BENCH_ROOT=${BENCH_ROOT:-/srv/mcpjail-bench}
+export BENCH_ROOT=${BENCH_ROOT:-/srv/mcpcell-bench}
 export BENCH_WORK=${BENCH_WORK:-$BENCH_ROOT/work}
 ROUNDS=${1:-200}
 BUILDS=0
 [ "${2:-}" = --builds ] && BUILDS=1
-M=$BENCH_ROOT/bin/mcpjail
+M=$BENCH_ROOT/bin/mcpcell
 PY=/usr/bin/python3
 OUT=$BENCH/results/raw/analysis-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
@@ -35,9 +35,9 @@ cp "$BENCH"/lib/*.py "$BENCH_ROOT/lib/"
 say "ablation as root ($ROUNDS rounds): overhead over bare /bin/true, median"
 clean_env $PY "$BENCH_ROOT/lib/ablation.py" "$OUT/ablation-root.json" "$ROUNDS" "$BENCH_ROOT/ablation" \
   | tee "$OUT/ablation-root.txt"
-if id mcpjail-test >/dev/null 2>&1; then
-  say "ablation as mcpjail-test"
-  runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
+if id mcpcell-test >/dev/null 2>&1; then
+  say "ablation as mcpcell-test"
+  runuser -u mcpcell-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpcell-test \
     LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
     $PY "$BENCH_ROOT/lib/ablation.py" "$BENCH_WORK/ablation-user.json" "$ROUNDS" "$BENCH_WORK/ablation-profiles" \
     | tee "$OUT/ablation-user.txt"
@@ -56,24 +56,24 @@ say "strace -c: the floor, unshare"
 clean_env strace -f -c -o "$OUT/strace-unshare-summary.txt" unshare --mount --pid --fork --mount-proc --net --ipc --uts --cgroup -- /bin/true
 tail -3 "$OUT/strace-unshare-summary.txt"
 
-if command -v perf >/dev/null && id mcpjail-test >/dev/null 2>&1; then
+if command -v perf >/dev/null && id mcpcell-test >/dev/null 2>&1; then
   say "perf (cpu-clock, whole system): 300 unprivileged launches of -p minimal"
-  perf record -q -F 4999 -e cpu-clock -a -g -o "$OUT/perf.data" -- runuser -u mcpjail-test -- \
-    env -i PATH=/usr/bin:/bin HOME=/home/mcpjail-test sh -c \
+  perf record -q -F 4999 -e cpu-clock -a -g -o "$OUT/perf.data" -- runuser -u mcpcell-test -- \
+    env -i PATH=/usr/bin:/bin HOME=/home/mcpcell-test sh -c \
     "for i in \$(seq 300); do $M run -p minimal -- /bin/true; done" 2>/dev/null
   perf report -i "$OUT/perf.data" --no-children --sort comm -n -q -g none 2>/dev/null | head -8 \
     | tee "$OUT/perf-comm.txt"
-  perf report -i "$OUT/perf.data" --children --comm mcpjail --sort sym -q -g none 2>/dev/null \
-    > "$OUT/perf-mcpjail-inclusive.txt"
+  perf report -i "$OUT/perf.data" --children --comm mcpcell --sort sym -q -g none 2>/dev/null \
+    > "$OUT/perf-mcpcell-inclusive.txt"
   echo "inclusive, % of all samples (4999 Hz, 2 CPUs):"
   grep -E "\] (create_new_namespaces|copy_net_ns|loopback_net_init|do_seccomp|bpf_prog_create_from_user|__x64_sys_mount|cleanup_mnt|__x64_sys_statx|__x64_sys_readlink|dev_change_flags|copy_mnt_ns|copy_ipcs|copy_pid_ns|_dl_start)$" \
-    "$OUT/perf-mcpjail-inclusive.txt" | tee "$OUT/perf-selected.txt"
+    "$OUT/perf-mcpcell-inclusive.txt" | tee "$OUT/perf-selected.txt"
 fi
 
 say "callgrind: user-space instructions of the supervisor, -p minimal and -p node (dry run: same plan)"
 (cd "$REPO" && CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1 \
   cargo build --release --locked --quiet --target-dir "$BENCH_ROOT/build-sym")
-SYM=$BENCH_ROOT/build-sym/x86_64-unknown-linux-gnu/release/mcpjail
+SYM=$BENCH_ROOT/build-sym/x86_64-unknown-linux-gnu/release/mcpcell
 for prof in minimal node; do
   clean_env valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$prof.out" \
     "$SYM" run --dry-run -p "$prof" -- /bin/true > /dev/null 2> "$OUT/callgrind-$prof.log" || true
@@ -83,11 +83,11 @@ for prof in minimal node; do
   head -12 "$OUT/callgrind-$prof-inclusive.txt"
 done
 
-say "supervisor memory: smaps of mcpjail while it supervises cat (-p default)"
+say "supervisor memory: smaps of mcpcell while it supervises cat (-p default)"
 clean_env "$M" run -p default -- /usr/bin/cat < <(sleep 2) > /dev/null &
 sleep 1
-sup=$(pgrep -n -x mcpjail -P $$ || true)
-[ -n "$sup" ] || sup=$(pgrep -o -x mcpjail)
+sup=$(pgrep -n -x mcpcell -P $$ || true)
+[ -n "$sup" ] || sup=$(pgrep -o -x mcpcell)
 grep -E "VmHWM|VmRSS|RssAnon|RssFile" "/proc/$sup/status" | tee "$OUT/supervisor-status.txt"
 $PY - "$sup" <<'PY' | tee "$OUT/supervisor-smaps.txt"
 import sys, collections
@@ -103,17 +103,17 @@ for k, v in rss.most_common(12):
     print(f"{v:6d} KiB  {k}")
 PY
 wait
-say "peak RSS of mcpjail doing no launch"
+say "peak RSS of mcpcell doing no launch"
 for args in "--version" "run --dry-run -p minimal -- /bin/true" "run -p minimal -- /bin/true"; do
-  /usr/bin/time -f "%M KiB  mcpjail $args" env -i PATH=/usr/bin:/bin HOME="$HOME" "$M" $args \
+  /usr/bin/time -f "%M KiB  mcpcell $args" env -i PATH=/usr/bin:/bin HOME="$HOME" "$M" $args \
     > /dev/null 2>> "$OUT/peak-rss.txt" || true
 done
 cat "$OUT/peak-rss.txt"
 
 SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
-if [ -f "$SERVER_JS" ] && id mcpjail-test >/dev/null 2>&1; then
-  say "MCP round trip as mcpjail-test (no pids cgroup), to compare with root's in RESULTS.md"
-  runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
+if [ -f "$SERVER_JS" ] && id mcpcell-test >/dev/null 2>&1; then
+  say "MCP round trip as mcpcell-test (no pids cgroup), to compare with root's in RESULTS.md"
+  runuser -u mcpcell-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpcell-test \
     LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
     $PY "$BENCH_ROOT/lib/mcp.py" "$BENCH_WORK/mcp-user.json" 8 20 "$SERVER_JS"
   mv "$BENCH_WORK/mcp-user.json" "$OUT/"
@@ -126,12 +126,12 @@ if [ $BUILDS = 1 ]; then
     --target-dir "$BENCH_ROOT/build-opt-s")
   (cd "$REPO" && RUSTFLAGS="-C target-feature=-crt-static" cargo build --release --locked --quiet \
     --target-dir "$BENCH_ROOT/build-dynamic")
-  install -m 0755 "$BENCH_ROOT/build-opt-s/x86_64-unknown-linux-gnu/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-opt-s"
-  install -m 0755 "$BENCH_ROOT/build-dynamic/x86_64-unknown-linux-gnu/release/mcpjail" "$BENCH_ROOT/bin/mcpjail-dynamic"
-  runuser -u mcpjail-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpjail-test \
+  install -m 0755 "$BENCH_ROOT/build-opt-s/x86_64-unknown-linux-gnu/release/mcpcell" "$BENCH_ROOT/bin/mcpcell-opt-s"
+  install -m 0755 "$BENCH_ROOT/build-dynamic/x86_64-unknown-linux-gnu/release/mcpcell" "$BENCH_ROOT/bin/mcpcell-dynamic"
+  runuser -u mcpcell-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpcell-test \
     LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
     $PY "$BENCH_ROOT/lib/compare.py" "$BENCH_WORK/compare.json" "$ROUNDS" minimal \
-    built="$M" opt-s="$BENCH_ROOT/bin/mcpjail-opt-s" dynamic="$BENCH_ROOT/bin/mcpjail-dynamic" \
+    built="$M" opt-s="$BENCH_ROOT/bin/mcpcell-opt-s" dynamic="$BENCH_ROOT/bin/mcpcell-dynamic" \
     | tee "$OUT/compare.txt"
   mv "$BENCH_WORK/compare.json" "$OUT/"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mcpjail's benchmark suite: launch overhead, per-syscall filter cost, stdio throughput,
+# mcpcell's benchmark suite: launch overhead, per-syscall filter cost, stdio throughput,
 # supervisor memory, MCP round trip and proxy tunnel throughput, each side by side with bare
 # runs and with the peers (bubblewrap, firejail, Anthropic's sandbox-runtime), in one run. Not
 # part of the test suite: it prints ratios and never fails on a number.
@@ -13,8 +13,8 @@
 #
 # Options: --no-install (full run without apt-get/npm), --no-user (skip the unprivileged
 # launch measurements). Environment: BENCH_ROOT (binaries, data, srt; default
-# /srv/mcpjail-bench), BENCH_WORK (the one writable directory; default $BENCH_ROOT/work),
-# BENCH_USER (unprivileged user for the launch figures; default mcpjail-test).
+# /srv/mcpcell-bench), BENCH_WORK (the one writable directory; default $BENCH_ROOT/work),
+# BENCH_USER (unprivileged user for the launch figures; default mcpcell-test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -32,15 +32,15 @@ for a in "$@"; do
   esac
 done
 
-export BENCH_ROOT=${BENCH_ROOT:-/srv/mcpjail-bench}
+export BENCH_ROOT=${BENCH_ROOT:-/srv/mcpcell-bench}
 export BENCH_WORK=${BENCH_WORK:-$BENCH_ROOT/work}
 export BENCH_QUICK=$QUICK
-BENCH_USER=${BENCH_USER:-mcpjail-test}
+BENCH_USER=${BENCH_USER:-mcpcell-test}
 SRT_VERSION=0.0.83
 SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
 # Without `npm ci` here, the same pinned server from the integration suite's install
 # (integration/setup.sh), if there is one.
-DEPS_JS=${MCPJAIL_DEPS:-/opt/mcpjail-deps}/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
+DEPS_JS=${MCPCELL_DEPS:-/opt/mcpcell-deps}/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
 if [ ! -f "$SERVER_JS" ] && [ $INSTALL = 0 ] && [ -f "$DEPS_JS" ]; then SERVER_JS=$DEPS_JS; fi
 # The system Python: stdlib only for the measurements, Debian's matplotlib for the plot.
 PY=/usr/bin/python3
@@ -51,7 +51,7 @@ note() { printf '   %s\n' "$*" >&2; }
 
 # Every measurement runs with the same small environment: variables such as
 # NODE_EXTRA_CA_CERTS (which makes node load a CA bundle at start) would otherwise reach bare
-# runs and the peers but not mcpjail, which passes only its profile's variables.
+# runs and the peers but not mcpcell, which passes only its profile's variables.
 clean_env() {
   env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME" LANG=C.UTF-8 \
     BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" BENCH_QUICK="$QUICK" "$@"
@@ -98,12 +98,12 @@ if [ $INSTALL = 1 ]; then
   fi
 fi
 
-# --- mcpjail and the benchmark programs, where the unprivileged user can run them ---------------
-say "building mcpjail (release) and the benchmark programs"
+# --- mcpcell and the benchmark programs, where the unprivileged user can run them ---------------
+say "building mcpcell (release) and the benchmark programs"
 cargo build --release --locked --quiet
 mkdir -p "$BENCH_ROOT/bin" "$BENCH_ROOT/lib" "$BENCH_WORK"
 chmod 1777 "$BENCH_WORK" 2>/dev/null || true
-install -m 0755 target/x86_64-unknown-linux-gnu/release/mcpjail "$BENCH_ROOT/bin/mcpjail"
+install -m 0755 target/x86_64-unknown-linux-gnu/release/mcpcell "$BENCH_ROOT/bin/mcpcell"
 for p in syscall_loop sink pump tcpget; do
   gcc -O2 -Wall -Wextra -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
 done
@@ -129,7 +129,7 @@ say "1. launch overhead (as $(id -un))"
 clean_env $PY "$BENCH_ROOT/lib/launch.py" "$OUT/launch-$(id -un).json" "${LAUNCH[@]}"
 if [ $USER_RUN = 1 ] && [ "$(id -u)" = 0 ]; then
   if id "$BENCH_USER" >/dev/null 2>&1; then
-    say "1. launch overhead (as the unprivileged $BENCH_USER: mcpjail creates a user namespace)"
+    say "1. launch overhead (as the unprivileged $BENCH_USER: mcpcell creates a user namespace)"
     tmp=$BENCH_WORK/launch-user.json
     runuser -u "$BENCH_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
       HOME="$(getent passwd "$BENCH_USER" | cut -d: -f6)" LANG=C.UTF-8 \
@@ -144,7 +144,7 @@ if [ $QUICK = 0 ] && command -v hyperfine >/dev/null; then
   say "1. cross-check with hyperfine"
   (cd "$BENCH_WORK" && clean_env hyperfine -N --style none --warmup 20 --runs 300 \
     --export-json "$OUT/hyperfine.json" /bin/true \
-    "$BENCH_ROOT/bin/mcpjail run -p minimal -- /bin/true" \
+    "$BENCH_ROOT/bin/mcpcell run -p minimal -- /bin/true" \
     "unshare --mount --pid --fork --mount-proc --net --ipc --uts --cgroup -- /bin/true" >&2)
 fi
 

@@ -1,10 +1,10 @@
-"""Shared pieces of the integration suite: real MCP servers, driven through mcpjail by the
+"""Shared pieces of the integration suite: real MCP servers, driven through mcpcell by the
 official MCP Python SDK client, with host-side servers standing in for the internet.
 
 Environment:
-  MCPJAIL_BIN    the mcpjail binary (required)
-  MCPJAIL_DEPS   where .ci/run installed the servers (default /opt/mcpjail-deps)
-  MCPJAIL_PROBE  the static probe program from tests/probe (optional: some boundary checks)
+  MCPCELL_BIN    the mcpcell binary (required)
+  MCPCELL_DEPS   where .ci/run installed the servers (default /opt/mcpcell-deps)
+  MCPCELL_PROBE  the static probe program from tests/probe (optional: some boundary checks)
 """
 
 import asyncio
@@ -25,15 +25,15 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 import mcp.types as types
 
-MCPJAIL = os.environ.get("MCPJAIL_BIN", "")
-DEPS = Path(os.environ.get("MCPJAIL_DEPS", "/opt/mcpjail-deps"))
+MCPCELL = os.environ.get("MCPCELL_BIN", "")
+DEPS = Path(os.environ.get("MCPCELL_DEPS", "/opt/mcpcell-deps"))
 NODE_MODULES = DEPS / "node" / "node_modules"
 PY_BIN = DEPS / "python" / "bin"
 PY_SQLITE_BIN = DEPS / "python-sqlite" / "bin"
-PROBE = os.environ.get("MCPJAIL_PROBE", "")
+PROBE = os.environ.get("MCPCELL_PROBE", "")
 
-ALLOWED = "allowed.mcpjail.test"
-OTHER = "other.mcpjail.test"
+ALLOWED = "allowed.mcpcell.test"
+OTHER = "other.mcpcell.test"
 
 
 def node_server(package, *args):
@@ -43,7 +43,7 @@ def node_server(package, *args):
 
 def scratch():
     """A temporary directory outside /tmp (the sandbox has its own /tmp)."""
-    d = tempfile.mkdtemp(prefix="mcpjail-integ-", dir="/var/tmp")
+    d = tempfile.mkdtemp(prefix="mcpcell-integ-", dir="/var/tmp")
     os.chmod(d, 0o755)
     return Path(d)
 
@@ -62,7 +62,7 @@ def base_env(state_home):
 
 
 class Session:
-    """One MCP session with a server started through mcpjail (or bare, for timing)."""
+    """One MCP session with a server started through mcpcell (or bare, for timing)."""
 
     def __init__(self, command, profile=None, opts=(), env=None, roots=None, bare=False, state_home=None,
                  learn_to=None):
@@ -86,7 +86,7 @@ class Session:
         if self.profile:
             args += ["-p", str(self.profile)]
         args += ["--log-level", "info", *self.opts, "--", *self.command]
-        return StdioServerParameters(command=MCPJAIL, args=args, env=env)
+        return StdioServerParameters(command=MCPCELL, args=args, env=env)
 
     @contextlib.asynccontextmanager
     async def open(self):
@@ -116,11 +116,11 @@ def text_of(result):
     return "\n".join(parts), bool(getattr(result, "is_error", False) or getattr(result, "isError", False))
 
 
-def mcpjail_run(args, env=None, timeout=60):
-    """Runs `mcpjail run ARGS` (not an MCP session); returns the CompletedProcess."""
+def mcpcell_run(args, env=None, timeout=60):
+    """Runs `mcpcell run ARGS` (not an MCP session); returns the CompletedProcess."""
     e = base_env(scratch())
     e.update(env or {})
-    return subprocess.run([MCPJAIL, "run", *args], env=e, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([MCPCELL, "run", *args], env=e, capture_output=True, text=True, timeout=timeout)
 
 
 class HostHttp:
@@ -168,7 +168,7 @@ class TestCA:
         d = self.dir
         def ssl_(*args):
             subprocess.run(["openssl", *args], check=True, capture_output=True)
-        ssl_("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=mcpjail test CA",
+        ssl_("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=mcpcell test CA",
              "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
         san = ",".join(f"DNS:{n}" for n in names)
         (d / "ext.cnf").write_text(f"subjectAltName={san}\n")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real MCP servers and clients the tests run, from the pinned lists beside this
-# script, into $MCPJAIL_DEPS (default /opt/mcpjail-deps), where an ordinary user can run them
+# script, into $MCPCELL_DEPS (default /opt/mcpcell-deps), where an ordinary user can run them
 # too:
 #   node/           node/package.json + package-lock.json (npm servers, MCP Inspector)
 #   python/         python/requirements.txt (MCP Python SDK; time, git and fetch servers)
@@ -9,7 +9,7 @@
 # PyPI. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")"
-DEPS="${MCPJAIL_DEPS:-/opt/mcpjail-deps}"
+DEPS="${MCPCELL_DEPS:-/opt/mcpcell-deps}"
 
 mkdir -p "$DEPS/node"
 cp node/package.json node/package-lock.json "$DEPS/node/"

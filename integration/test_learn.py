@@ -1,5 +1,5 @@
-"""`mcpjail learn` on real servers, driven by the official MCP Python SDK client: the learned
-profile lets the same session work again under `mcpjail run`, grants nothing wider than what
+"""`mcpcell learn` on real servers, driven by the official MCP Python SDK client: the learned
+profile lets the same session work again under `mcpcell run`, grants nothing wider than what
 was used, and never grants a secret the server reached for."""
 
 import json
@@ -9,21 +9,21 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    MCPJAIL, PY_BIN, Session, base_env, node_server, run, scratch, text_of,
+    MCPCELL, PY_BIN, Session, base_env, node_server, run, scratch, text_of,
 )
 from test_servers import make_repo, setUpModule  # noqa: F401
 
 
 def plan_rules(profile, command, env, opts=()):
     """The filesystem rules `run` would enforce: {path: (write, exec)}."""
-    r = subprocess.run([MCPJAIL, "run", "--dry-run", "--format", "json", "-p", str(profile), *opts, "--", *command],
+    r = subprocess.run([MCPCELL, "run", "--dry-run", "--format", "json", "-p", str(profile), *opts, "--", *command],
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return {x["path"]: (x["rights"]["write"], x["rights"]["exec"]) for x in json.loads(r.stdout)["plan"]["filesystem"]["rules"]}
 
 
 def explain(profile, target, env):
-    r = subprocess.run([MCPJAIL, "explain", "--format", "json", "-p", str(profile), target],
+    r = subprocess.run([MCPCELL, "explain", "--format", "json", "-p", str(profile), target],
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode in (0, 1), r.stderr
     return json.loads(r.stdout)["verdicts"][0]["allowed"]
@@ -49,7 +49,7 @@ class LearnCase(unittest.TestCase):
         used (or is a single system file), and is never a directory above those."""
         rules = plan_rules(learned, command, env)
         # Each profile has its own state directory: not a difference.
-        state = Path(env["XDG_STATE_HOME"]) / "mcpjail"
+        state = Path(env["XDG_STATE_HOME"]) / "mcpcell"
         extra = {p: r for p, r in rules.items()
                  if (p not in base_rules or base_rules[p] != r) and not Path(p).is_relative_to(state)}
         self.assertTrue(extra, "learning added nothing")
@@ -105,7 +105,7 @@ class LearnFilesystem(LearnCase):
         self.assertFalse([g for g in grants(text) if ".ssh" in g], text)
         # The .env file inside the granted directory is masked.
         self.assertRegex(text, r"hide:\n(\s+#.*\n)?\s+- \S*/work/\.env\n")
-        check = subprocess.run([MCPJAIL, "check", str(learned)], env={**base_env(state), **env},
+        check = subprocess.run([MCPCELL, "check", str(learned)], env={**base_env(state), **env},
                                capture_output=True, text=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 

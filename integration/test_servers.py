@@ -1,8 +1,8 @@
-"""Every built-in server profile against the real server, through mcpjail, with the official
+"""Every built-in server profile against the real server, through mcpcell, with the official
 MCP Python SDK as the client: initialize, list tools, call a representative tool and check
 its real result; then the profile's boundary, checked from outside.
 
-Run: MCPJAIL_BIN=... python -m unittest -v integration.test_servers
+Run: MCPCELL_BIN=... python -m unittest -v integration.test_servers
 """
 
 import json
@@ -14,8 +14,8 @@ import unittest
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import (ALLOWED, MCPJAIL, NODE_MODULES, OTHER, PROBE, PY_BIN, PY_SQLITE_BIN, HostHttp,
-                     Session, TestCA, got_connection, host_listener, mcpjail_run, node_server, run,
+from harness import (ALLOWED, MCPCELL, NODE_MODULES, OTHER, PROBE, PY_BIN, PY_SQLITE_BIN, HostHttp,
+                     Session, TestCA, got_connection, host_listener, mcpcell_run, node_server, run,
                      scratch, text_of, write_profile)
 
 
@@ -28,7 +28,7 @@ def require(cond, what):
 
 
 def setUpModule():
-    require(MCPJAIL and os.access(MCPJAIL, os.X_OK), "MCPJAIL_BIN pointing at the mcpjail binary")
+    require(MCPCELL and os.access(MCPCELL, os.X_OK), "MCPCELL_BIN pointing at the mcpcell binary")
     require((NODE_MODULES / "@modelcontextprotocol").is_dir(), f"the npm servers under {NODE_MODULES} (.ci/run installs them)")
     require((PY_BIN / "mcp-server-time").exists(), f"the PyPI servers under {PY_BIN} (.ci/run installs them)")
 
@@ -37,9 +37,9 @@ def no_loopback_reach(test, profile, opts=()):
     """A server under `profile` cannot reach a listener on the host's loopback: neither
     directly nor through the proxy (whose allowlist never covers it)."""
     listener, port = host_listener()
-    r = mcpjail_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"])
+    r = mcpcell_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"])
     test.assertNotEqual(r.returncode, 0, r.stderr)
-    r = mcpjail_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"])
+    r = mcpcell_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"])
     test.assertNotEqual(r.returncode, 0, r.stderr)
     test.assertFalse(got_connection(listener), "the host's listener was reached")
     listener.close()
@@ -90,15 +90,15 @@ class Memory(unittest.TestCase):
             async with s.open() as c:
                 self.assertIn("create_entities", [t.name for t in (await c.list_tools()).tools])
                 _, err = text_of(await c.call_tool("create_entities", {"entities": [
-                    {"name": "mcpjail", "entityType": "tool", "observations": ["sandboxes MCP servers"]}]}))
+                    {"name": "mcpcell", "entityType": "tool", "observations": ["sandboxes MCP servers"]}]}))
                 self.assertFalse(err)
-                text, err = text_of(await c.call_tool("open_nodes", {"names": ["mcpjail"]}))
+                text, err = text_of(await c.call_tool("open_nodes", {"names": ["mcpcell"]}))
                 self.assertFalse(err)
                 return json.loads(text)
 
         found = run(go())
         self.assertEqual(found["entities"][0]["observations"], ["sandboxes MCP servers"])
-        store = s.state_home / "mcpjail" / "memory" / "memory.jsonl"
+        store = s.state_home / "mcpcell" / "memory" / "memory.jsonl"
         self.assertIn("sandboxes MCP servers", store.read_text())
 
     def test_no_reach_to_the_host(self):
@@ -155,9 +155,9 @@ class Github(unittest.TestCase):
         ca = TestCA(["api.github.com"])
         owner = {"login": "example", "id": 1, "node_id": "U1", "avatar_url": "https://x", "url": "https://x",
                  "html_url": "https://x", "type": "User"}
-        repo = {"id": 7, "node_id": "R7", "name": "mcpjail", "full_name": "example/mcpjail", "private": False,
-                "owner": owner, "html_url": "https://github.com/example/mcpjail", "description": "sandbox",
-                "fork": False, "url": "https://api.github.com/repos/example/mcpjail",
+        repo = {"id": 7, "node_id": "R7", "name": "mcpcell", "full_name": "example/mcpcell", "private": False,
+                "owner": owner, "html_url": "https://github.com/example/mcpcell", "description": "sandbox",
+                "fork": False, "url": "https://api.github.com/repos/example/mcpcell",
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
                 "pushed_at": "2026-01-01T00:00:00Z", "git_url": "git://x", "ssh_url": "git@x",
                 "clone_url": "https://x", "default_branch": "main"}
@@ -170,20 +170,20 @@ class Github(unittest.TestCase):
 
         async def go():
             async with s.open() as c:
-                return text_of(await c.call_tool("search_repositories", {"query": "mcpjail"}))
+                return text_of(await c.call_tool("search_repositories", {"query": "mcpcell"}))
 
         text, err = run(go())
         self.assertFalse(err, text + s.stderr())
-        self.assertEqual(json.loads(text)["items"][0]["full_name"], "example/mcpjail")
+        self.assertEqual(json.loads(text)["items"][0]["full_name"], "example/mcpcell")
         host, path, headers = api.requests[0]
-        self.assertTrue(path.startswith("/search/repositories?q=mcpjail"))
+        self.assertTrue(path.startswith("/search/repositories?q=mcpcell"))
         self.assertEqual(headers.get("Authorization"), "Bearer ghp_test_token")
         self.assertIn("proxy: connected to api.github.com:443", s.stderr())
         api.close()
 
     def test_only_the_github_api(self):
         no_loopback_reach(self, "github")
-        r = mcpjail_run(["-p", "github", "--", "curl", "-sS", "-m", "5", "https://example.com/"])
+        r = mcpcell_run(["-p", "github", "--", "curl", "-sS", "-m", "5", "https://example.com/"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("refused example.com:443", r.stderr)
 
@@ -191,8 +191,8 @@ class Github(unittest.TestCase):
 class BraveSearch(unittest.TestCase):
     def test_web_search_goes_to_the_brave_api(self):
         ca = TestCA(["api.search.brave.com"])
-        results = {"web": {"results": [{"title": "mcpjail", "description": "sandbox for MCP servers",
-                                        "url": "https://example.org/mcpjail"}]}}
+        results = {"web": {"results": [{"title": "mcpcell", "description": "sandbox for MCP servers",
+                                        "url": "https://example.org/mcpcell"}]}}
         api = HostHttp({"/res/v1/web/search": ("application/json", json.dumps(results))}, tls_context=ca.server_context())
         d = scratch()
         prof = fake_api_profile("brave-search", "api.search.brave.com", api.port, ca, d)
@@ -201,11 +201,11 @@ class BraveSearch(unittest.TestCase):
 
         async def go():
             async with s.open() as c:
-                return text_of(await c.call_tool("brave_web_search", {"query": "mcpjail"}))
+                return text_of(await c.call_tool("brave_web_search", {"query": "mcpcell"}))
 
         text, err = run(go())
         self.assertFalse(err, text + s.stderr())
-        self.assertIn("Title: mcpjail", text)
+        self.assertIn("Title: mcpcell", text)
         self.assertEqual(api.requests[0][2].get("X-Subscription-Token"), "brave-test-key")
         api.close()
 
@@ -295,7 +295,7 @@ class Git(unittest.TestCase):
         self.assertEqual(head(theirs), before)
         # What stopped it: the same sandbox cannot read the other repository at all. (The path
         # goes through the environment: as an argument, `args: write` would grant it.)
-        r = mcpjail_run(["-p", "git", "--allow-write", str(mine), "--set-env", f"TARGET={theirs / '.git' / 'HEAD'}",
+        r = mcpcell_run(["-p", "git", "--allow-write", str(mine), "--set-env", f"TARGET={theirs / '.git' / 'HEAD'}",
                          "--", "sh", "-c", 'cat "$TARGET"'])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("Permission denied", r.stderr)
@@ -386,8 +386,8 @@ class Adversary(unittest.TestCase):
     all of them under every profile, this checks the gist with a real client."""
 
     def test_attacks_fail_under_the_default_profile(self):
-        server = os.environ.get("MCPJAIL_ADVERSARY", "")
-        require(server and os.access(server, os.X_OK), "MCPJAIL_ADVERSARY (built by tests/run.sh)")
+        server = os.environ.get("MCPCELL_ADVERSARY", "")
+        require(server and os.access(server, os.X_OK), "MCPCELL_ADVERSARY (built by tests/run.sh)")
         home = scratch()
         (home / ".ssh").mkdir()
         secret = f"ssh-secret-{os.getpid()}"
@@ -443,7 +443,7 @@ class InspectorCli(unittest.TestCase):
         binary = NODE_MODULES / ".bin" / "mcp-inspector"
         require(binary.exists(), "the MCP Inspector (npm @modelcontextprotocol/inspector)")
         env = {**os.environ, "MCP_CATALOG_PATH": str(scratch() / "catalog.json")}
-        r = subprocess.run([str(binary), "--cli", *args, "--", MCPJAIL, "run", *target], capture_output=True, text=True,
+        r = subprocess.run([str(binary), "--cli", *args, "--", MCPCELL, "run", *target], capture_output=True, text=True,
                            timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return json.loads(r.stdout)
@@ -466,7 +466,7 @@ class InspectorCli(unittest.TestCase):
             servers["sqlite"] = [str(PY_SQLITE_BIN / "mcp-server-sqlite"), "--db-path", str(d / "x.db")]
         for profile, cmd in servers.items():
             with self.subTest(profile=profile):
-                # The inspector hands `-e` variables to the server it starts, that is mcpjail.
+                # The inspector hands `-e` variables to the server it starts, that is mcpcell.
                 extra = ["-e", "BRAVE_API_KEY=test-key"] if profile == "brave-search" else []
                 out = self.inspector("--method", "tools/list", *extra, target=["-p", profile, "--", *cmd])
                 self.assertGreater(len(out["tools"]), 0, out)

@@ -1,7 +1,7 @@
-"""Time to initialize each real server, bare and under mcpjail with its built-in profile.
+"""Time to initialize each real server, bare and under mcpcell with its built-in profile.
 
 A measurement, not a test: it prints a table (median of several runs) and never fails on
-the numbers. Run: MCPJAIL_BIN=... python timing.py [RUNS]
+the numbers. Run: MCPCELL_BIN=... python timing.py [RUNS]
 """
 
 import asyncio
@@ -46,7 +46,7 @@ def measure(cmd, profile, runs):
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     print(f"Time to initialize, median of {runs} runs (start the process, complete `initialize`)\n")
-    print("| server | bare (ms) | mcpjail (ms) | added (ms) |")
+    print("| server | bare (ms) | mcpcell (ms) | added (ms) |")
     print("| --- | ---: | ---: | ---: |")
     for name, cmd in servers():
         try:

@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# Builds mcpjail, installs the official MCP memory server from npm, and runs a real MCP
+# Builds mcpcell, installs the official MCP memory server from npm, and runs a real MCP
 # session with it inside the sandbox: initialize, list tools, create an entity, read it back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked
-MCPJAIL="$PWD/target/x86_64-unknown-linux-gnu/release/mcpjail"
-DEMO="${XDG_CACHE_HOME:-$HOME/.cache}/mcpjail-demo"
+MCPCELL="$PWD/target/x86_64-unknown-linux-gnu/release/mcpcell"
+DEMO="${XDG_CACHE_HOME:-$HOME/.cache}/mcpcell-demo"
 mkdir -p "$DEMO"
 npm install --prefix "$DEMO" --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-memory@2026.8.31
 SERVER="$DEMO/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
-STATE="${XDG_STATE_HOME:-$HOME/.local/state}/mcpjail/node"
+STATE="${XDG_STATE_HOME:-$HOME/.local/state}/mcpcell/node"
 
-echo "running: mcpjail run -p node --allow-read $DEMO -- node $SERVER" >&2
-python3 - "$MCPJAIL" "$DEMO" "$STATE" "$SERVER" <<'PY'
+echo "running: mcpcell run -p node --allow-read $DEMO -- node $SERVER" >&2
+python3 - "$MCPCELL" "$DEMO" "$STATE" "$SERVER" <<'PY'
 import json, subprocess, sys, time
-mcpjail, demo, state, server = sys.argv[1:]
+mcpcell, demo, state, server = sys.argv[1:]
 p = subprocess.Popen(
-    [mcpjail, "run", "-p", "node", "--allow-read", demo,
+    [mcpcell, "run", "-p", "node", "--allow-read", demo,
      "--set-env", f"MEMORY_FILE_PATH={state}/demo-memory.jsonl", "--", "node", server],
     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 def call(i, method, params=None):
@@ -27,11 +27,11 @@ def call(i, method, params=None):
     p.stdin.write(json.dumps(msg) + "\n"); p.stdin.flush()
     return json.loads(p.stdout.readline())["result"]
 info = call(1, "initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
-                              "clientInfo": {"name": "mcpjail-demo", "version": "1"}})
+                              "clientInfo": {"name": "mcpcell-demo", "version": "1"}})
 p.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n'); p.stdin.flush()
 print("initialize:", info["serverInfo"]["name"], info["serverInfo"]["version"])
 print("tools:", ", ".join(t["name"] for t in call(2, "tools/list")["tools"]))
-name = f"mcpjail-demo-{int(time.time())}"
+name = f"mcpcell-demo-{int(time.time())}"
 call(3, "tools/call", {"name": "create_entities", "arguments": {"entities": [
     {"name": name, "entityType": "tool", "observations": ["sandboxes MCP servers"]}]}})
 found = call(4, "tools/call", {"name": "open_nodes", "arguments": {"names": [name]}})

@@ -1,10 +1,10 @@
-//! A pids cgroup per sandbox, used when mcpjail runs as root.
+//! A pids cgroup per sandbox, used when mcpcell runs as root.
 //!
 //! `RLIMIT_NPROC` is never enforced for the root user (the kernel exempts uid 0 outright), so
-//! `limits.processes` needs another mechanism there. As root, mcpjail creates
-//! `mcpjail.<pid>` in the pids controller's hierarchy (cgroup v2 or v1), sets `pids.max`, and
+//! `limits.processes` needs another mechanism there. As root, mcpcell creates
+//! `mcpcell.<pid>` in the pids controller's hierarchy (cgroup v2 or v1), sets `pids.max`, and
 //! the sandbox moves itself in before it starts anything. The directory is removed when the
-//! sandbox is gone; directories left behind by a killed mcpjail are removed by the next run.
+//! sandbox is gone; directories left behind by a killed mcpcell are removed by the next run.
 
 use std::fs;
 use std::io;
@@ -64,7 +64,7 @@ impl PidsCgroup {
                 fs::write(&sub, "+pids")?;
             }
         }
-        let dir = root.join(format!("mcpjail.{}", std::process::id()));
+        let dir = root.join(format!("mcpcell.{}", std::process::id()));
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -104,7 +104,7 @@ impl Drop for PidsCgroup {
     }
 }
 
-/// Removes `mcpjail.<pid>` directories whose mcpjail is no longer running.
+/// Removes `mcpcell.<pid>` directories whose mcpcell is no longer running.
 fn remove_stale(root: &Path) {
     let Ok(rd) = fs::read_dir(root) else {
         return;
@@ -113,7 +113,7 @@ fn remove_stale(root: &Path) {
         let name = e.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix("mcpjail."))
+            .and_then(|n| n.strip_prefix("mcpcell."))
             .and_then(|p| p.parse::<i32>().ok())
         else {
             continue;

@@ -10,10 +10,10 @@ use crate::logging::{LogFormat, LogLevel};
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "mcpjail",
+    name = "mcpcell",
     version,
     about = "Run MCP stdio servers in a sandbox: Landlock, seccomp, namespaces, no capabilities.",
-    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpjail run -p PROFILE --` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpjail logs only to stderr.",
+    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpcell run -p PROFILE --` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpcell logs only to stderr.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
-    /// Run a server in the sandbox: mcpjail run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
+    /// Run a server in the sandbox: mcpcell run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
     Run(RunArgs),
     /// Run a server with file, exec and Unix-socket access observed instead of restricted,
     /// and write a profile that grants what it used
@@ -50,7 +50,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Rewrite an MCP client config so every stdio server starts through mcpjail (prints a
+    /// Rewrite an MCP client config so every stdio server starts through mcpcell (prints a
     /// diff; --write applies it)
     Wrap(crate::wrap::WrapArgs),
     /// Undo `wrap`: restore every wrapped server entry exactly as it was
@@ -93,7 +93,7 @@ fn parse_set_env(s: &str) -> Result<(String, String), String> {
 /// The profile and the command-line additions to it, shared by `run`, `learn` and `explain`.
 #[derive(Debug, Args, Clone)]
 pub struct SandboxArgs {
-    /// Profile name (looked up in ~/.config/mcpjail/profiles, /etc/mcpjail/profiles, then the
+    /// Profile name (looked up in ~/.config/mcpcell/profiles, /etc/mcpcell/profiles, then the
     /// built-ins) or path to a YAML file. Default: inferred from the command, else `default`
     #[arg(short = 'p', long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
@@ -109,7 +109,7 @@ pub struct SandboxArgs {
     /// Add a host to the egress proxy's allowlist (network mode proxy)
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
     pub allow_host: Vec<String>,
-    /// Pass this variable (or LC_*-style prefix) from mcpjail's environment; may be repeated
+    /// Pass this variable (or LC_*-style prefix) from mcpcell's environment; may be repeated
     #[arg(long = "pass-env", value_name = "NAME")]
     pub pass_env: Vec<String>,
     /// Set a variable in the server's environment; may be repeated
@@ -178,7 +178,7 @@ pub struct LearnArgs {
     #[command(flatten)]
     pub supervise: SuperviseArgs,
     /// Where to write the learned profile. Default:
-    /// ~/.config/mcpjail/profiles/learned-BASE.yaml, usable as `-p learned-BASE`
+    /// ~/.config/mcpcell/profiles/learned-BASE.yaml, usable as `-p learned-BASE`
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The server command and its arguments, after `--`

@@ -11,7 +11,7 @@ use crate::profile::{Loader, ProfileError, Severity};
 
 /// Prints `error: …: cause: cause` on stderr.
 pub fn print_error(e: &dyn Error) {
-    let mut msg = format!("mcpjail: error: {e}");
+    let mut msg = format!("mcpcell: error: {e}");
     let mut src = e.source();
     while let Some(s) = src {
         let text = s.to_string();
@@ -27,7 +27,7 @@ pub fn print_error(e: &dyn Error) {
 pub fn init_logging(s: &crate::cli::SuperviseArgs) -> Result<(), i32> {
     crate::logging::init(s.log_level, s.log_format, s.log_file.as_deref()).map_err(|e| {
         eprintln!(
-            "mcpjail: error: failed to open the log file {}: {e}",
+            "mcpcell: error: failed to open the log file {}: {e}",
             s.log_file
                 .as_deref()
                 .map(|p| p.display().to_string())
@@ -56,7 +56,7 @@ pub fn run(args: RunArgs) -> i32 {
     plan.best_effort = args.supervise.best_effort;
     if plan.profile.inferred && !args.dry_run {
         eprintln!(
-            "mcpjail: using profile `{}` ({}); pass -p to choose another",
+            "mcpcell: using profile `{}` ({}); pass -p to choose another",
             plan.profile.name, plan.profile.chosen
         );
     }
@@ -64,13 +64,13 @@ pub fn run(args: RunArgs) -> i32 {
         return dry_run(plan, args.format);
     }
     for w in &plan.warnings {
-        warn!(target: "mcpjail", "{w}");
+        warn!(target: "mcpcell", "{w}");
     }
     for n in &plan.notes {
-        info!(target: "mcpjail", "{n}");
+        info!(target: "mcpcell", "{n}");
     }
     for g in &plan.not_enforced {
-        warn!(target: "mcpjail", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
+        warn!(target: "mcpcell", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
     }
     match crate::supervise::launch(plan, args.supervise.stop_timeout()) {
         Ok(code) => code,
@@ -91,7 +91,7 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
                     "creating it failed here: {}",
                     probe.error.unwrap_or_default()
                 ),
-                fix: Some("see `mcpjail doctor`".into()),
+                fix: Some("see `mcpcell doctor`".into()),
             });
         }
     }

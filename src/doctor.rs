@@ -1,4 +1,4 @@
-//! `mcpjail doctor`: what this kernel and user can enforce, and what degrades.
+//! `mcpcell doctor`: what this kernel and user can enforce, and what degrades.
 
 use std::io::Write;
 
@@ -113,7 +113,7 @@ pub fn run(format: Format) -> i32 {
         ),
     ];
     features.push(feature(
-        "seccomp user notification (mcpjail learn)",
+        "seccomp user notification (mcpcell learn)",
         user_notification(),
         "Linux 5.5; only `learn` needs it",
     ));
@@ -219,7 +219,7 @@ fn text(r: &Report) -> String {
     o.push_str(&format!(
         "  proxy  {}\n",
         if ns_net {
-            "ok: private network namespace; mcpjail relays allowlisted hosts from outside"
+            "ok: private network namespace; mcpcell relays allowlisted hosts from outside"
         } else {
             "NOT available: needs a network namespace"
         }

@@ -1,4 +1,4 @@
-//! `mcpjail explain`: does a profile let the server use this path, host, syscall or
+//! `mcpcell explain`: does a profile let the server use this path, host, syscall or
 //! variable, and which rule decides it. The answers come from the same plan `run` enforces.
 
 use std::ffi::OsString;
@@ -292,7 +292,7 @@ fn proxy_verdict(plan: &Plan, target: String, host: &str, port: u16, mode_from: 
         };
     };
     let mut why = vec![format!(
-        "network mode proxy ({mode_from}): only network.allow entries leave the sandbox, through mcpjail's proxy"
+        "network mode proxy ({mode_from}): only network.allow entries leave the sandbox, through mcpcell's proxy"
     )];
     let Some(pattern) = cfg.allow.iter().find(|a| a.matches(host, port)) else {
         why.push(format!("no network.allow entry admits {host}:{port}"));
@@ -461,7 +461,7 @@ fn member_verdict(plan: &Plan, n: &'static str, single: bool) -> (bool, Option<S
             crate::seccomp::Action::Log => {
                 (true, "is logged by the kernel and then allowed".into())
             }
-            crate::seccomp::Action::Notify => (true, "is reported to mcpjail".into()),
+            crate::seccomp::Action::Notify => (true, "is reported to mcpcell".into()),
         };
         return (
             allowed,
@@ -514,7 +514,7 @@ fn syscall_verdict(plan: &Plan, name: &str) -> Result<Verdict, String> {
     let members = crate::profile::validate::expand_entry(name);
     if members.is_empty() {
         return Err(format!(
-            "`{name}` is neither a syscall on this architecture nor a syscall group (`mcpjail doctor` lists the groups)"
+            "`{name}` is neither a syscall on this architecture nor a syscall group (`mcpcell doctor` lists the groups)"
         ));
     }
     let single = members.len() == 1;
@@ -572,7 +572,7 @@ fn env_verdict(plan: &Plan, name: &str) -> Verdict {
         .any(|e| plan::env::pattern_matches(&e.value, name))
     {
         why.push(format!(
-            "env.pass admits {name}, but mcpjail's own environment does not have it"
+            "env.pass admits {name}, but mcpcell's own environment does not have it"
         ));
     } else {
         why.push(format!(
@@ -657,7 +657,7 @@ pub fn run(args: ExplainArgs) -> i32 {
     let cwd = match std::env::current_dir() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("mcpjail: error: the current directory cannot be used: {e}");
+            eprintln!("mcpcell: error: the current directory cannot be used: {e}");
             return 125;
         }
     };
@@ -667,7 +667,7 @@ pub fn run(args: ExplainArgs) -> i32 {
         match parse_target(t, home.as_deref(), &cwd) {
             Ok(parsed) => targets.push((t.clone(), parsed)),
             Err(e) => {
-                eprintln!("mcpjail: error: {e}");
+                eprintln!("mcpcell: error: {e}");
                 return 125;
             }
         }
@@ -689,7 +689,7 @@ pub fn run(args: ExplainArgs) -> i32 {
         match verdict(&plan, text, t) {
             Ok(v) => verdicts.push(v),
             Err(e) => {
-                eprintln!("mcpjail: error: {e}");
+                eprintln!("mcpcell: error: {e}");
                 return 125;
             }
         }

@@ -12,14 +12,14 @@ use crate::profile::Loader;
 fn scratch() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("mcpjail-fuzz-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!("mcpcell-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("scratch directory");
         d
     })
 }
 
 /// Profile text → parse, merge what it extends, validate, and plan a dry run of `/bin/true`
-/// under it, as `mcpjail run --dry-run -p FILE -- true` does. Errors are expected; a panic,
+/// under it, as `mcpcell run --dry-run -p FILE -- true` does. Errors are expected; a panic,
 /// a hang or a crash is a bug.
 pub fn profile(data: &[u8]) {
     profile_at(&scratch().join("fuzzed.yaml"), data);

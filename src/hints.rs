@@ -1,9 +1,9 @@
-//! Why did the server fail? When mcpjail's stderr is not a terminal, the server's stderr
-//! passes through mcpjail (byte for byte), which watches it for the ways servers report a
+//! Why did the server fail? When mcpcell's stderr is not a terminal, the server's stderr
+//! passes through mcpcell (byte for byte), which watches it for the ways servers report a
 //! denial: `EACCES: permission denied, open '/x'` (Node), `PermissionError: [Errno 13]
 //! Permission denied: '/x'` (Python), `cat: /x: Permission denied` (C tools), name lookups
 //! that fail (`getaddrinfo ENOTFOUND host`). If the server then exits with an error, each
-//! path or host the profile does not allow is reported with the `mcpjail explain` command
+//! path or host the profile does not allow is reported with the `mcpcell explain` command
 //! that shows the rule; a death by SIGSYS is reported as a seccomp kill.
 
 use std::collections::BTreeSet;
@@ -140,7 +140,7 @@ impl Seen {
         let spec = plan.explain_args.join(" ");
         if code == 128 + libc::SIGSYS {
             out.push(format!(
-                "the server was killed by the seccomp filter (syscalls.on_violation: kill): it made a system call profile `{}` denies. To see which, set on_violation to errno (the call then fails with EPERM) or log (the kernel logs it as type=1326), or list the denied calls with `mcpjail run {spec} --dry-run -- ...`",
+                "the server was killed by the seccomp filter (syscalls.on_violation: kill): it made a system call profile `{}` denies. To see which, set on_violation to errno (the call then fails with EPERM) or log (the kernel logs it as type=1326), or list the denied calls with `mcpcell run {spec} --dry-run -- ...`",
                 plan.profile.name
             ));
         }
@@ -166,7 +166,7 @@ impl Seen {
                 };
                 if told.insert(path.clone()) {
                     out.push(format!(
-                        "the profile does not let the server {} {}; check with: mcpjail explain {spec} {}{suffix}",
+                        "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}{suffix}",
                         if want.write {
                             "write"
                         } else if want.exec {
@@ -185,14 +185,14 @@ impl Seen {
             if let Ok(v) = verdict(plan, h, &Target::Host(h.clone(), 443)) {
                 if !v.allowed {
                     out.push(format!(
-                        "the profile does not let the server reach {h}; check with: mcpjail explain {spec} {h}"
+                        "the profile does not let the server reach {h}; check with: mcpcell explain {spec} {h}"
                     ));
                 }
             }
         }
         if out.is_empty() && self.eperm {
             out.push(format!(
-                "an operation failed with EPERM: a system call profile `{}` denies, or a capability the sandbox drops; `mcpjail run {spec} --dry-run -- ...` lists the denied calls, and `mcpjail explain {spec} SYSCALL` explains one",
+                "an operation failed with EPERM: a system call profile `{}` denies, or a capability the sandbox drops; `mcpcell run {spec} --dry-run -- ...` lists the denied calls, and `mcpcell explain {spec} SYSCALL` explains one",
                 plan.profile.name
             ));
         }
@@ -200,13 +200,13 @@ impl Seen {
     }
 }
 
-/// Copies the server's stderr from `from` to mcpjail's stderr unchanged, collecting what it
+/// Copies the server's stderr from `from` to mcpcell's stderr unchanged, collecting what it
 /// says about denials. A client that closed its end does not stall the server: the rest is
 /// read and dropped.
 pub fn relay(from: OwnedFd) -> Seen {
     let mut seen = Seen::default();
     let mut src = std::fs::File::from(from);
-    // Locked per chunk only: mcpjail's own log lines go to the same stderr.
+    // Locked per chunk only: mcpcell's own log lines go to the same stderr.
     let dst = std::io::stderr();
     let mut buf = vec![0u8; 16 * 1024];
     let mut line: Vec<u8> = Vec::new();

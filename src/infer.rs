@@ -1,6 +1,6 @@
 //! Choosing a built-in profile from the server's command line.
 //!
-//! `mcpjail run -- npx -y @modelcontextprotocol/server-filesystem ~/notes` should pick the
+//! `mcpcell run -- npx -y @modelcontextprotocol/server-filesystem ~/notes` should pick the
 //! `filesystem` profile without `-p`. The package is found the way a person would read the
 //! command: the package `npx`/`uvx`/`pipx run` runs, a `node_modules/<package>/` or
 //! `site-packages/<module>/` path a `node`/`python` command runs, `python -m <module>`, or the

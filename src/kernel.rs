@@ -70,7 +70,7 @@ fn landlock_abi() -> (i32, &'static str) {
         ),
         _ => (
             0,
-            "refused by the kernel or a seccomp filter around mcpjail",
+            "refused by the kernel or a seccomp filter around mcpcell",
         ),
     }
 }
@@ -122,7 +122,7 @@ pub struct NsProbe {
     pub error: Option<String>,
 }
 
-/// Tries to create each namespace mcpjail uses, the way a launch would (inside a new user
+/// Tries to create each namespace mcpcell uses, the way a launch would (inside a new user
 /// namespace when this process is not privileged). Forks; used by `doctor` and `--dry-run`.
 pub fn probe_namespaces(privileged: bool) -> Vec<NsProbe> {
     let kinds: &[(&'static str, libc::c_int)] = &[

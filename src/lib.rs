@@ -1,4 +1,4 @@
-//! mcpjail: a sandboxing launcher for MCP stdio servers.
+//! mcpcell: a sandboxing launcher for MCP stdio servers.
 //!
 //! A launch is a pipeline: [`cli`] → [`profile`] (YAML → merged, validated profile) →
 //! [`plan`] (profile + command line + this kernel; every fallible step) → [`sandbox`] (the

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(mcpjail::cli::main());
+    std::process::exit(mcpcell::cli::main());
 }

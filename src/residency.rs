@@ -1,5 +1,5 @@
 //! Giving back the memory of the launch. Planning and starting a sandbox runs most of
-//! mcpjail's code (the command line, the profile parsers, the planner, the sandbox's set-up):
+//! mcpcell's code (the command line, the profile parsers, the planner, the sandbox's set-up):
 //! about 3.5 MiB of the binary's pages become resident in the launching process (and in the
 //! sandbox's init, a copy of it), while waiting for the server needs a few hundred KiB. Once
 //! the server has run for [`AFTER`], both drop the binary's read-only pages from their page

@@ -20,7 +20,7 @@ pub enum LaunchError {
     #[error("failed to set up the pids cgroup that enforces limits.processes for root")]
     Cgroup(#[source] std::io::Error),
     #[error(
-        "failed to create the sandbox's namespaces ({kinds}); `mcpjail doctor` shows what this system allows, and --best-effort starts the server without them"
+        "failed to create the sandbox's namespaces ({kinds}); `mcpcell doctor` shows what this system allows, and --best-effort starts the server without them"
     )]
     Namespaces {
         kinds: String,
@@ -60,7 +60,7 @@ fn hint(f: &Failure, what: Option<&str>) -> String {
     }
     let tip = match (f.step, f.errno) {
         (Step::Setgroups | Step::UidMap | Step::GidMap, _) => {
-            "; this system restricts unprivileged user namespaces (for example AppArmor's kernel.apparmor_restrict_unprivileged_userns); see `mcpjail doctor`"
+            "; this system restricts unprivileged user namespaces (for example AppArmor's kernel.apparmor_restrict_unprivileged_userns); see `mcpcell doctor`"
         }
         (Step::MountProc, libc::EPERM) => {
             "; a fresh /proc can only be mounted where the host's /proc is fully visible, which is often not the case inside containers"
@@ -69,7 +69,7 @@ fn hint(f: &Failure, what: Option<&str>) -> String {
             "; inside the sandbox the command or its interpreter was not found"
         }
         (Step::Exec, libc::EACCES | libc::EPERM) => {
-            "; the sandbox denied it: the command, its #! interpreter or its libraries are not granted read+exec (see `mcpjail run --dry-run`)"
+            "; the sandbox denied it: the command, its #! interpreter or its libraries are not granted read+exec (see `mcpcell run --dry-run`)"
         }
         _ => "",
     };
@@ -77,7 +77,7 @@ fn hint(f: &Failure, what: Option<&str>) -> String {
     s
 }
 
-/// How long a server has to exit after mcpjail passes on SIGTERM, SIGINT or SIGHUP, before
+/// How long a server has to exit after mcpcell passes on SIGTERM, SIGINT or SIGHUP, before
 /// it is killed.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -97,7 +97,7 @@ pub(crate) fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
 /// fork(2) with namespace flags: the child gets a copy of the address space and continues
 /// from the call, as with fork.
 fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
-    // SAFETY: without CLONE_VM and with a null stack, clone behaves like fork. mcpjail is
+    // SAFETY: without CLONE_VM and with a null stack, clone behaves like fork. mcpcell is
     // single-threaded here, so the child inherits no lock held by another thread.
     let r = unsafe {
         libc::syscall(
@@ -136,12 +136,12 @@ pub type Sink = Arc<Mutex<Vec<crate::learn::record::Use>>>;
 
 /// How a launch ended.
 pub struct Outcome {
-    /// The server's exit status as `mcpjail run` reports it.
+    /// The server's exit status as `mcpcell run` reports it.
     pub code: i32,
     pub proxy: Option<crate::proxy::Proxy>,
 }
 
-/// Starts the sandbox and the server; returns the server's exit status as `mcpjail run`
+/// Starts the sandbox and the server; returns the server's exit status as `mcpcell run`
 /// reports it.
 pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
     // Hints need the server's stderr; a terminal is left to the server as it is.
@@ -150,7 +150,7 @@ pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
 }
 
 /// [`launch`], and in observe mode (a plan made for `learn`) record into `sink`. With
-/// `relay_stderr`, the server's stderr passes through mcpjail, which explains denials it
+/// `relay_stderr`, the server's stderr passes through mcpcell, which explains denials it
 /// reports if the server fails.
 pub fn launch_with(
     mut plan: Plan,
@@ -168,7 +168,7 @@ pub fn launch_with(
 
     let spawned = spawn(&plan, &original, sink, relay_stderr)?;
     info!(
-        target: "mcpjail",
+        target: "mcpcell",
         event = "started",
         profile = %plan.profile.name,
         command = %plan.command.path.display(),
@@ -193,16 +193,16 @@ pub fn launch_with(
     if let Some(seen) = spawned.stderr.and_then(|t| t.join().ok()) {
         if code != 0 {
             for h in seen.report(&plan, code) {
-                eprintln!("mcpjail: hint: {h}");
+                eprintln!("mcpcell: hint: {h}");
             }
         }
     }
     if let Some(p) = &spawned.proxy {
         for line in p.summary() {
-            info!(target: "mcpjail", event = "proxy_summary", "proxy summary: {line}");
+            info!(target: "mcpcell", event = "proxy_summary", "proxy summary: {line}");
         }
     }
-    info!(target: "mcpjail", event = "exited", status = code, "server exited with status {code}");
+    info!(target: "mcpcell", event = "exited", status = code, "server exited with status {code}");
     Ok(Outcome {
         code,
         proxy: spawned.proxy,
@@ -219,7 +219,7 @@ fn spawn(
         Some(max) => match PidsCgroup::create(max) {
             Ok(c) => Some(c),
             Err(e) if plan.best_effort => {
-                warn!(target: "mcpjail", "limits.processes is not enforced: {e}");
+                warn!(target: "mcpcell", "limits.processes is not enforced: {e}");
                 None
             }
             Err(e) => return Err(LaunchError::Cgroup(e)),
@@ -244,8 +244,8 @@ fn spawn(
         }),
         Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
             warn!(
-                target: "mcpjail",
-                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpjail, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
+                target: "mcpcell",
+                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpcell, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
             let (pid, proxy, observer, stderr) =
@@ -339,7 +339,7 @@ fn start(
     };
     drop(status_w);
     drop(alive_r);
-    // The write end stays open for as long as mcpjail lives.
+    // The write end stays open for as long as mcpcell lives.
     std::mem::forget::<OwnedFd>(alive_w);
     let stderr = match stderr_pipe {
         Some((r, w)) => {
@@ -499,7 +499,7 @@ fn describe_item(p: &Prepared, f: Failure) -> Option<String> {
     }
 }
 
-/// mcpjail neither reads stdin nor writes stdout; once the server has them, mcpjail lets go of
+/// mcpcell neither reads stdin nor writes stdout; once the server has them, mcpcell lets go of
 /// its own copies so that the client sees EOF exactly when the server closes its stdout.
 fn release_stdio() {
     if let Ok(null) = nix::fcntl::open(
@@ -548,7 +548,7 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
                 release_at = None;
             }
             if stop_deadline.is_some_and(|t| t <= now) {
-                warn!(target: "mcpjail", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
+                warn!(target: "mcpcell", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
                 // SAFETY: signals our own child.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
                 stop_deadline = None;
@@ -569,7 +569,7 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
             }
             continue;
         }
-        info!(target: "mcpjail", event = "signal", signal = sig, "passing signal {sig} to the server");
+        info!(target: "mcpcell", event = "signal", signal = sig, "passing signal {sig} to the server");
         // SAFETY: signals our own child.
         unsafe { libc::kill(pid, sig) };
         if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) && stop_deadline.is_none() {

@@ -61,7 +61,7 @@ pub fn names_in(s: &str) -> Result<Vec<&str>, VarError> {
     Ok(names)
 }
 
-/// Values of the variables for one launch, taken from mcpjail's own environment.
+/// Values of the variables for one launch, taken from mcpcell's own environment.
 #[derive(Debug, Clone)]
 pub struct Vars {
     values: HashMap<&'static str, Result<String, String>>,
@@ -101,7 +101,7 @@ impl Vars {
             "STATE_DIR",
             state_home
                 .clone()
-                .map(|s| format!("{}/mcpjail/{profile}", s.trim_end_matches('/'))),
+                .map(|s| format!("{}/mcpcell/{profile}", s.trim_end_matches('/'))),
         );
         values.insert("XDG_STATE_HOME", state_home);
         Vars { values }
@@ -186,7 +186,7 @@ mod tests {
         );
         assert_eq!(
             v.expand("${STATE_DIR}/npm", None).unwrap(),
-            "/state/mcpjail/fs/npm"
+            "/state/mcpcell/fs/npm"
         );
         assert_eq!(v.expand("${TMPDIR}", None).unwrap(), "/tmp");
         assert_eq!(

@@ -12,8 +12,8 @@ use common::*;
 
 const T: Duration = Duration::from_secs(30);
 
-fn mcpjail_cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(mcpjail());
+fn mcpcell_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(mcpcell());
     c.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("XDG_STATE_HOME", state_home())
@@ -53,7 +53,7 @@ limits:\n  open_files: 256\n  core_dumps: false\n",
     );
     let out = output_within(
         {
-            let mut c = Command::new(mcpjail());
+            let mut c = Command::new(mcpcell());
             c.current_dir(root.join("work"))
                 .env_clear()
                 .env("PATH", "/usr/bin:/bin")
@@ -115,7 +115,7 @@ limits:\n  open_files: 256\n  core_dumps: false\n",
 #[test]
 fn dry_run_json_is_a_stable_document() {
     let out = output_within(
-        mcpjail_cmd(&["run", "--dry-run", "--format", "json", "--", "true"]),
+        mcpcell_cmd(&["run", "--dry-run", "--format", "json", "--", "true"]),
         T,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -155,7 +155,7 @@ fn dry_run_starts_nothing() {
     let d = scratch();
     let marker = d.path().join("ran");
     let out = output_within(
-        mcpjail_cmd(&[
+        mcpcell_cmd(&[
             "run",
             "--dry-run",
             "--allow-write",
@@ -180,7 +180,7 @@ fn check_reports_every_error_with_its_position() {
     );
     let good = profile(d.path(), "good", "extends: [node]\n");
     let out = output_within(
-        mcpjail_cmd(&["check", bad.to_str().unwrap(), good.to_str().unwrap()]),
+        mcpcell_cmd(&["check", bad.to_str().unwrap(), good.to_str().unwrap()]),
         T,
     );
     assert_eq!(out.status.code(), Some(1));
@@ -213,13 +213,13 @@ fn check_reports_every_error_with_its_position() {
         )),
         "{o}"
     );
-    let out = output_within(mcpjail_cmd(&["check", good.to_str().unwrap()]), T);
+    let out = output_within(mcpcell_cmd(&["check", good.to_str().unwrap()]), T);
     assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
 fn profiles_list_and_show() {
-    let out = output_within(mcpjail_cmd(&["profiles", "list"]), T);
+    let out = output_within(mcpcell_cmd(&["profiles", "list"]), T);
     assert_eq!(out.status.code(), Some(0));
     let o = text(&out.stdout);
     for name in ["default", "minimal", "node", "python"] {
@@ -229,19 +229,19 @@ fn profiles_list_and_show() {
             "{o}"
         );
     }
-    let out = output_within(mcpjail_cmd(&["profiles", "show", "node"]), T);
+    let out = output_within(mcpcell_cmd(&["profiles", "show", "node"]), T);
     assert_eq!(out.status.code(), Some(0));
     let o = text(&out.stdout);
     assert!(o.starts_with("# node: built-in:node\n"));
     assert!(o.contains("programs: [node, npm, npx]"));
-    let out = output_within(mcpjail_cmd(&["profiles", "show", "nope"]), T);
+    let out = output_within(mcpcell_cmd(&["profiles", "show", "nope"]), T);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no profile named `nope`"));
 }
 
 #[test]
 fn doctor_reports_this_kernel() {
-    let out = output_within(mcpjail_cmd(&["doctor"]), T);
+    let out = output_within(mcpcell_cmd(&["doctor"]), T);
     let o = text(&out.stdout);
     assert!(
         o.contains(&format!(
@@ -251,7 +251,7 @@ fn doctor_reports_this_kernel() {
         "{o}"
     );
     assert!(o.contains("namespaces:"), "{o}");
-    let out = output_within(mcpjail_cmd(&["doctor", "--format", "json"]), T);
+    let out = output_within(mcpcell_cmd(&["doctor", "--format", "json"]), T);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["kernel"]["landlock_abi"], landlock_abi());
 }
@@ -262,8 +262,8 @@ fn without_landlock_it_fails_closed_unless_best_effort() {
     let secret = d.path().join("secret");
     write(&secret, "s3cret");
     let p = probe();
-    let m = mcpjail();
-    // The probe's `without landlock` hides Landlock from mcpjail with a seccomp filter.
+    let m = mcpcell();
+    // The probe's `without landlock` hides Landlock from mcpcell with a seccomp filter.
     let run = |extra: &[&str]| {
         let mut c = Command::new(&p);
         c.env_clear()
@@ -305,7 +305,7 @@ fn without_namespaces_it_fails_closed_unless_best_effort() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let p = probe();
-    let m = mcpjail();
+    let m = mcpcell();
     let run = |extra: &[&str]| {
         let mut c = Command::new(&p);
         c.env_clear()
@@ -343,7 +343,7 @@ fn a_profile_inside_a_writable_grant_is_refused() {
         ),
     );
     let out = output_within(
-        mcpjail_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
+        mcpcell_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
         T,
     );
     assert_eq!(out.status.code(), Some(125));
@@ -359,7 +359,7 @@ fn a_profile_inside_a_writable_grant_is_refused() {
     // The same through the command line, and through a base profile.
     let base = profile(&dir, "base", "extends: [default]\n");
     let out = output_within(
-        mcpjail_cmd(&[
+        mcpcell_cmd(&[
             "run",
             "-p",
             base.to_str().unwrap(),
@@ -382,7 +382,7 @@ fn proxy_mode_dry_run_shows_the_allowlist() {
         "network:\n  mode: proxy\n  allow: [example.com, \"*.github.com:443\"]\n  allow_private: [10.0.0.0/8]\n",
     );
     let out = output_within(
-        mcpjail_cmd(&[
+        mcpcell_cmd(&[
             "run",
             "--dry-run",
             "-p",
@@ -410,13 +410,13 @@ fn proxy_mode_dry_run_shows_the_allowlist() {
     );
     // --allow-host is only for proxy mode, and is checked like a profile entry.
     let out = output_within(
-        mcpjail_cmd(&["run", "--allow-host", "example.com", "--", "true"]),
+        mcpcell_cmd(&["run", "--allow-host", "example.com", "--", "true"]),
         T,
     );
     assert_eq!(out.status.code(), Some(125));
     assert!(text(&out.stderr).contains("--allow-host only applies in network mode `proxy`"));
     let out = output_within(
-        mcpjail_cmd(&[
+        mcpcell_cmd(&[
             "run",
             "-p",
             prof.to_str().unwrap(),
@@ -444,7 +444,7 @@ fn required_paths_must_exist() {
         "extends: [default]\nfilesystem:\n  read: [\"!/nonexistent/needed\"]\n",
     );
     let out = output_within(
-        mcpjail_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
+        mcpcell_cmd(&["run", "-p", prof.to_str().unwrap(), "--", "true"]),
         T,
     );
     assert_eq!(out.status.code(), Some(125));

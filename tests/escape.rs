@@ -46,7 +46,7 @@ const ATTEMPTS: &[&str] = &[
     "victim_ptrace_attach",
     "victim_ptrace_seize",
     "victim_pidfd_signal",
-    "mcpjail_kill",
+    "mcpcell_kill",
     "init_environ",
     "init_mem",
     "init_fds",
@@ -180,7 +180,7 @@ const CONTAINED: &[&str] = &[
     "daemon_outlives_client",
 ];
 
-/// What the plan says about the profile under test (`mcpjail run --dry-run --format json`).
+/// What the plan says about the profile under test (`mcpcell run --dry-run --format json`).
 struct PlanFacts {
     limits: BTreeMap<String, u64>,
     tmp_size: Option<u64>,
@@ -278,8 +278,8 @@ fn privileged_payloads(dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
     let from_env = |v: &str| std::env::var_os(v).map(PathBuf::from);
     if !is_root() {
         return (
-            from_env("MCPJAIL_ADVERSARY_SUID"),
-            from_env("MCPJAIL_ADVERSARY_FCAP"),
+            from_env("MCPCELL_ADVERSARY_SUID"),
+            from_env("MCPCELL_ADVERSARY_FCAP"),
         );
     }
     let suid = dir.join("payload-suid");
@@ -368,7 +368,7 @@ fn judge(
     match name {
         _ if CONTAINED.contains(&name) => Ok(None),
         "dns_resolver" if ok => {
-            // mcpjail's own responder (proxy mode) answers NXDOMAIN and forwards nothing.
+            // mcpcell's own responder (proxy mode) answers NXDOMAIN and forwards nothing.
             if detail.contains("rcode=3 answers=0") {
                 Ok(None)
             } else {
@@ -388,7 +388,7 @@ fn judge(
             let limit = run.facts.limit("processes").unwrap_or(0) as usize;
             if run.host_procs > limit {
                 escaped(format!(
-                    "{} processes under mcpjail, limits.processes is {limit}",
+                    "{} processes under mcpcell, limits.processes is {limit}",
                     run.host_procs
                 ))
             } else if !ok || number(detail) as usize >= limit {
@@ -463,7 +463,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         home.join(".npm/_cacache"),
         other.clone(),
         project.clone(),
-        state_home.join("mcpjail/other-server"),
+        state_home.join("mcpcell/other-server"),
         config_home.clone(),
         run_dir.clone(),
     ] {
@@ -496,7 +496,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     // Without them the two attempts cannot be made; locally that is a skip of those two.
     require(
         suid.is_some() && fcap.is_some(),
-        "setuid and file-capability payloads (MCPJAIL_ADVERSARY_SUID, MCPJAIL_ADVERSARY_FCAP)",
+        "setuid and file-capability payloads (MCPCELL_ADVERSARY_SUID, MCPCELL_ADVERSARY_FCAP)",
     );
 
     let server = adversary::server();
@@ -518,7 +518,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         "sqlite" => args.extend(["--db-path".into(), db.display().to_string()]),
         _ => {}
     }
-    let mut cmd = Command::new(mcpjail());
+    let mut cmd = Command::new(mcpcell());
     cmd.args(&args)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -532,7 +532,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
             "DBUS_SESSION_BUS_ADDRESS",
             format!("unix:path={}", listeners.unix[1].1.display()),
         )
-        .env("MCPJAIL_ESCAPE_SECRET", secret("mcpjail-env"))
+        .env("MCPCELL_ESCAPE_SECRET", secret("mcpcell-env"))
         .current_dir(&project);
     let facts = plan_facts(&cmd);
     let work: Option<PathBuf> = match profile {
@@ -541,7 +541,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         _ => facts.state_dir.clone(),
     };
 
-    // A secret file that mcpjail's caller left open as descriptor 7.
+    // A secret file that mcpcell's caller left open as descriptor 7.
     let inherited = std::fs::File::open(home.join(".aws/credentials")).unwrap();
     let inherited_fd = std::os::fd::AsRawFd::as_raw_fd(&inherited);
     terminal.attach(&mut cmd);
@@ -554,7 +554,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     }
     let mut client = Client::start(cmd);
     let t = Duration::from_secs(60);
-    assert_eq!(client.initialize(t), "mcpjail-adversary");
+    assert_eq!(client.initialize(t), "mcpcell-adversary");
     let tools = client.request("tools/list", json!({}), t);
     assert_eq!(tools["tools"].as_array().map(Vec::len), Some(2), "{tools}");
 
@@ -572,8 +572,8 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     let aws_rel = aws_rel.strip_prefix("/").unwrap().display();
     let mut config = format!(
         "home={}\nwork={w}\nother_env={}\ndotdot={w}/{up}{aws_rel}\nrelative={up}{aws_rel}\n\
-         victim={}\nvictim_secret_addr={}\nvictim_flag_addr={}\nmcpjail={}\nnonce={nonce}\n\
-         host_tmp_file=/tmp/mcpjail-escape-{nonce}\nnpm_cache={}\nother_state={}\n\
+         victim={}\nvictim_secret_addr={}\nvictim_flag_addr={}\nmcpcell={}\nnonce={nonce}\n\
+         host_tmp_file=/tmp/mcpcell-escape-{nonce}\nnpm_cache={}\nother_state={}\n\
          config_home={}\nhold_ms=400\nfork_cap={fork_cap}\nfsize_try={fsize_try}\n\
          tmp_fill={tmp_fill}\n",
         home.display(),
@@ -583,7 +583,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         victim.flag_addr,
         client.pid(),
         home.join(".npm/_cacache").display(),
-        state_home.join("mcpjail/other-server").display(),
+        state_home.join("mcpcell/other-server").display(),
         config_home.display(),
     );
     if let Some(p) = &suid {
@@ -603,7 +603,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
             .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
             .next()
             .unwrap_or_default();
-        let want = format!("mcpjail.{}", client.pid());
+        let want = format!("mcpcell.{}", client.pid());
         let line = cg.lines().find(|l| l.contains("pids")).unwrap_or("");
         assert!(
             line.contains(&want),
@@ -629,7 +629,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
 
     let mut failures: Vec<String> = Vec::new();
     if code != 0 {
-        failures.push(format!("mcpjail exited {code}; its stderr:\n{stderr}"));
+        failures.push(format!("mcpcell exited {code}; its stderr:\n{stderr}"));
     }
     let run = Run {
         profile,
@@ -674,7 +674,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
 
     // The host's evidence.
     let mut secrets: Vec<String> = planted.iter().map(|(_, s)| s.clone()).collect();
-    for w in ["victim-env", "victim-argv", "victim-mem", "mcpjail-env"] {
+    for w in ["victim-env", "victim-argv", "victim-mem", "mcpcell-env"] {
         secrets.push(secret(w));
     }
     for s in &secrets {
@@ -690,11 +690,11 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     failures.extend(victim.harm());
     let mut absent = vec![
         home.join(".zshrc"),
-        PathBuf::from(format!("/tmp/mcpjail-escape-{nonce}")),
+        PathBuf::from(format!("/tmp/mcpcell-escape-{nonce}")),
         home.join(".npm/_cacache").join(&nonce),
-        state_home.join("mcpjail/other-server").join(&nonce),
-        config_home.join("mcpjail"),
-        PathBuf::from("/etc/mcpjail-escape"),
+        state_home.join("mcpcell/other-server").join(&nonce),
+        config_home.join("mcpcell"),
+        PathBuf::from("/etc/mcpcell-escape"),
         home.join(".planted"),
         home.join(".config-planted"),
     ];
@@ -762,7 +762,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     while !adversary::processes_named(&daemon).is_empty() {
         if std::time::Instant::now() > deadline {
             failures.push(format!(
-                "the server's daemon outlived mcpjail: {:?}",
+                "the server's daemon outlived mcpcell: {:?}",
                 adversary::processes_named(&daemon)
             ));
             break;
@@ -796,7 +796,7 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
     if !require(landlock_abi() >= 1, "Landlock") {
         return;
     }
-    let weak = "filesystem:\n  read: [/]\n  write: [\"${HOME}\"]\nnetwork:\n  mode: host\nsyscalls:\n  deny: []\nenv:\n  pass: [\"MCPJAIL_*\"]\n";
+    let weak = "filesystem:\n  read: [/]\n  write: [\"${HOME}\"]\nnetwork:\n  mode: host\nsyscalls:\n  deny: []\nenv:\n  pass: [\"MCPCELL_*\"]\n";
     let (failures, _) = attack_with("weak", Some(weak));
     let all = failures.join("\n");
     for caught in [

@@ -1,4 +1,4 @@
-//! `mcpjail explain` against what `run` enforces: for each case the probe tries the access in
+//! `mcpcell explain` against what `run` enforces: for each case the probe tries the access in
 //! the sandbox, and explain's verdict must match it (and the expected answer).
 
 mod common;
@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use common::*;
 
-/// Runs `mcpjail explain --format json OPTS TARGET`; returns (exit code, allowed, the JSON).
+/// Runs `mcpcell explain --format json OPTS TARGET`; returns (exit code, allowed, the JSON).
 fn explain(opts: &[&str], target: &str) -> (i32, bool, serde_json::Value) {
     let mut args = vec!["--format", "json"];
     args.extend_from_slice(opts);
     args.push("--");
     args.push(target);
-    let out = output_within(mcpjail_cmd("explain", &args), Duration::from_secs(30));
+    let out = output_within(mcpcell_cmd("explain", &args), Duration::from_secs(30));
     let code = out.status.code().unwrap_or(-1);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -241,8 +241,8 @@ fn syscalls_and_environment_match_what_run_enforces() {
         ),
         case(
             &[],
-            "env:MCPJAIL_UNSET_SECRET",
-            &["env", "MCPJAIL_UNSET_SECRET"],
+            "env:MCPCELL_UNSET_SECRET",
+            &["env", "MCPCELL_UNSET_SECRET"],
             false,
         ),
         case(
@@ -257,7 +257,7 @@ fn syscalls_and_environment_match_what_run_enforces() {
 #[test]
 fn verdicts_name_the_rule_and_the_fix() {
     let out = output_within(
-        mcpjail_cmd(
+        mcpcell_cmd(
             "explain",
             &["/etc/shadow", "/etc/passwd", "ptrace", "example.com"],
         ),
@@ -279,7 +279,7 @@ fn verdicts_name_the_rule_and_the_fix() {
     assert!(text.contains("syscalls.deny entry @default"), "{text}");
     assert!(text.contains("network mode none"), "{text}");
     let bad = output_within(
-        mcpjail_cmd("explain", &["bogus:port"]),
+        mcpcell_cmd("explain", &["bogus:port"]),
         Duration::from_secs(30),
     );
     assert_eq!(bad.status.code(), Some(125));

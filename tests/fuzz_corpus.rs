@@ -34,10 +34,10 @@ fn replay(target: &str, run: impl Fn(&[u8])) {
 fn profile_corpus_and_regressions() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fuzzed.yaml");
-    replay("profile", |d| mcpjail::fuzz::profile_at(&path, d));
+    replay("profile", |d| mcpcell::fuzz::profile_at(&path, d));
 }
 
 #[test]
 fn wrap_corpus_and_regressions() {
-    replay("wrap", mcpjail::fuzz::wrap);
+    replay("wrap", mcpcell::fuzz::wrap);
 }

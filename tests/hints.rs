@@ -1,4 +1,4 @@
-//! When a server fails after being denied something, mcpjail's stderr says what and how to
+//! When a server fails after being denied something, mcpcell's stderr says what and how to
 //! check it; stdout carries only the server's bytes, and its stderr passes through unchanged.
 
 mod common;
@@ -22,7 +22,7 @@ fn run(opts: &[&str], command: &[&str]) -> (i32, Vec<u8>, String) {
 fn hints(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter(|l| l.starts_with("mcpjail: hint: "))
+        .filter(|l| l.starts_with("mcpcell: hint: "))
         .collect()
 }
 
@@ -48,7 +48,7 @@ fn a_node_server_denied_a_file_gets_the_explain_command() {
     assert_eq!(
         hints(&stderr),
         [
-            "mcpjail: hint: the profile does not let the server read /etc/shadow; check with: mcpjail explain -p default /etc/shadow"
+            "mcpcell: hint: the profile does not let the server read /etc/shadow; check with: mcpcell explain -p default /etc/shadow"
         ],
         "{stderr}"
     );
@@ -71,7 +71,7 @@ fn a_python_server_denied_a_write_gets_the_explain_command() {
     assert!(
         h[0].contains(&format!("write {}", target.display()))
             && h[0].contains(&format!(
-                "mcpjail explain -p default --allow-read {dir} {}:write",
+                "mcpcell explain -p default --allow-read {dir} {}:write",
                 target.display()
             )),
         "{stderr}"

@@ -38,7 +38,7 @@ fn check(what: &str, mut cmd: Command, expect: Expect) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("panicked") && code != 134 && code != 101,
-        "{what}: mcpjail panicked: {stderr}"
+        "{what}: mcpcell panicked: {stderr}"
     );
     let sandboxed = || {
         assert_eq!(code, 0, "{what}: exit {code}; stderr: {stderr}");
@@ -155,7 +155,7 @@ fn xdg_directories_that_are_links_files_unwritable_or_relative() {
     let mut c = status_cmd(&[]);
     c.env("XDG_STATE_HOME", &link);
     check("XDG_STATE_HOME a symlink", c, Expect::Sandboxed);
-    assert!(real.join("mcpjail/default").is_dir());
+    assert!(real.join("mcpcell/default").is_dir());
 
     let file = d.path().join("a-file");
     write(&file, "");
@@ -167,7 +167,7 @@ fn xdg_directories_that_are_links_files_unwritable_or_relative() {
         Expect::Error(
             125,
             format!(
-                "failed to create the state directory {}/mcpjail/default",
+                "failed to create the state directory {}/mcpcell/default",
                 file.display()
             ),
         ),
@@ -199,9 +199,9 @@ fn xdg_directories_that_are_links_files_unwritable_or_relative() {
     let dangling = d.path().join("config-dangling");
     symlink("/nonexistent/config", &dangling).unwrap();
     let locked = d.path().join("config-locked");
-    std::fs::create_dir_all(locked.join("mcpjail/profiles")).unwrap();
+    std::fs::create_dir_all(locked.join("mcpcell/profiles")).unwrap();
     write(
-        &locked.join("mcpjail/profiles/default.yaml"),
+        &locked.join("mcpcell/profiles/default.yaml"),
         "filesystem: {read: [/]}\n",
     );
     mode(&locked, 0o000);
@@ -216,9 +216,9 @@ fn xdg_directories_that_are_links_files_unwritable_or_relative() {
 
     // A profile found through a symlinked config directory.
     let cfg_real = d.path().join("cfg-real");
-    std::fs::create_dir_all(cfg_real.join("mcpjail/profiles")).unwrap();
+    std::fs::create_dir_all(cfg_real.join("mcpcell/profiles")).unwrap();
     write(
-        &cfg_real.join("mcpjail/profiles/mine.yaml"),
+        &cfg_real.join("mcpcell/profiles/mine.yaml"),
         "extends: [default]\n",
     );
     let cfg_link = d.path().join("cfg-link");

@@ -1,4 +1,4 @@
-//! `mcpjail learn` with the probe as the server: what it records, what it writes, and that the
+//! `mcpcell learn` with the probe as the server: what it records, what it writes, and that the
 //! learned profile, used with `run`, allows what was used and nothing beside it.
 
 mod common;
@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use common::*;
 
-/// Runs `mcpjail learn -p default -o OUT -- probe ARGS` with `HOME` set; returns
+/// Runs `mcpcell learn -p default -o OUT -- probe ARGS` with `HOME` set; returns
 /// (exit code, stdout, stderr).
 fn learn(home: &Path, out: &Path, probe_args: &[&str]) -> (i32, String, String) {
     let p = probe();
     let mut args = vec!["-p", "default", "-o", out.to_str().unwrap(), "--"];
     args.push(p.to_str().unwrap());
     args.extend_from_slice(probe_args);
-    let mut cmd = mcpjail_cmd("learn", &args);
+    let mut cmd = mcpcell_cmd("learn", &args);
     cmd.env("HOME", home);
     let o = output_within(cmd, Duration::from_secs(60));
     (
@@ -209,7 +209,7 @@ fn exit_status_and_stdin_pass_through() {
 
     let p = probe();
     let o = out.to_str().unwrap();
-    let mut cmd = mcpjail_cmd(
+    let mut cmd = mcpcell_cmd(
         "learn",
         &["-p", "default", "-o", o, "--", p.to_str().unwrap(), "cat"],
     );
@@ -231,7 +231,7 @@ fn bad_output_is_refused_before_anything_starts() {
     let p = probe();
     let dir = d.path().to_str().unwrap();
     let o = output_within(
-        mcpjail_cmd(
+        mcpcell_cmd(
             "learn",
             &[
                 "-o",
@@ -249,7 +249,7 @@ fn bad_output_is_refused_before_anything_starts() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
     assert!(!marker.exists(), "the server must not start");
     let o = output_within(
-        mcpjail_cmd(
+        mcpcell_cmd(
             "learn",
             &[
                 "-p",

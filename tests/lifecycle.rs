@@ -73,7 +73,7 @@ fn not_found_is_127_and_not_executable_is_126() {
 }
 
 #[test]
-fn mcpjail_failures_are_125() {
+fn mcpcell_failures_are_125() {
     let out = output_within(run_cmd(&["-p", "no-such-profile", "--", "true"]), T);
     assert_eq!(out.status.code(), Some(125));
     let out = output_within(run_cmd(&["--no-such-option", "--", "true"]), T);
@@ -138,7 +138,7 @@ fn a_server_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
 }
 
 #[test]
-fn sigkill_of_mcpjail_kills_the_whole_sandbox() {
+fn sigkill_of_mcpcell_kills_the_whole_sandbox() {
     let mut r = Running::start(probe_cmd(&[], &["tree", "4"]));
     assert_eq!(r.line(T), "READY");
     // init, the server, 4 children and their 4 setsid'd grandchildren.
@@ -211,7 +211,7 @@ fn stdout_is_byte_exact() {
 }
 
 #[test]
-fn mcpjail_writes_nothing_to_stdout() {
+fn mcpcell_writes_nothing_to_stdout() {
     let out = output_within(probe_cmd(&["--log-level", "trace"], &["exit", "0"]), T);
     assert!(
         out.stdout.is_empty(),
@@ -269,12 +269,12 @@ fn json_logs_one_object_per_event() {
 }
 
 /// A small deterministic generator for the random moments (xorshift64*); the seed is printed
-/// so that a failure can be replayed with MCPJAIL_TRIAL_SEED.
+/// so that a failure can be replayed with MCPCELL_TRIAL_SEED.
 struct Rng(u64);
 
 impl Rng {
     fn new() -> Rng {
-        let seed = std::env::var("MCPJAIL_TRIAL_SEED")
+        let seed = std::env::var("MCPCELL_TRIAL_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| {
@@ -284,7 +284,7 @@ impl Rng {
                     .as_nanos() as u64
                     | 1
             });
-        eprintln!("random moments: MCPJAIL_TRIAL_SEED={seed}");
+        eprintln!("random moments: MCPCELL_TRIAL_SEED={seed}");
         Rng(seed)
     }
 
@@ -296,7 +296,7 @@ impl Rng {
     }
 }
 
-/// SIGKILL of mcpjail at a random moment: during start-up (before or while the sandbox is
+/// SIGKILL of mcpcell at a random moment: during start-up (before or while the sandbox is
 /// built, in proxy mode too), while the server sleeps, and while it forks without pause.
 /// Every time, nothing that carries the trial's marker in its command line survives a second.
 #[test]
@@ -306,11 +306,11 @@ fn sigkill_at_random_moments_leaves_no_process_behind() {
     let proxy = profile(
         d.path(),
         "proxied",
-        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [allowed.mcpjail.test]\n",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [allowed.mcpcell.test]\n",
     );
     let mut rng = Rng::new();
     let tag = format!("trial-{}-{}", std::process::id(), rng.below(1 << 30));
-    // The scan sees a sandbox: mcpjail, the sandbox's init and the server carry the marker.
+    // The scan sees a sandbox: mcpcell, the sandbox's init and the server carry the marker.
     let seen = format!("{tag}-seen");
     let mut r = Running::start(probe_cmd(&[], &["sleep", "30", &seen]));
     assert_eq!(r.line(T), "READY");
@@ -411,7 +411,7 @@ fn a_server_that_exits_takes_its_children_along() {
 fn a_server_killed_from_outside_is_reported_as_128_plus_the_signal() {
     let mut r = Running::start(probe_cmd(&[], &["sleep", "100"]));
     assert_eq!(r.line(T), "READY");
-    // The host sees mcpjail → the sandbox's init → the server.
+    // The host sees mcpcell → the sandbox's init → the server.
     let tree = descendants(r.pid());
     let server = *tree.last().unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(server), Signal::SIGSEGV).unwrap();

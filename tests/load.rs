@@ -1,8 +1,8 @@
 //! Load and stdio: 50 sandboxed MCP servers at once, a gibibyte through the sandbox byte for
-//! byte, and a client that stops reading. Each test counts what mcpjail holds from /proc.
+//! byte, and a client that stops reading. Each test counts what mcpcell holds from /proc.
 //!
 //! The tests here run one at a time (they measure this process's descriptors and
-//! mcpjail's memory and CPU time).
+//! mcpcell's memory and CPU time).
 
 mod adversary;
 mod common;
@@ -51,15 +51,15 @@ fn cpu_ticks(pid: i32) -> u64 {
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
-/// What mcpjail leaves on disk while it runs: the pids cgroup of a root launch.
-fn cgroup_dir(mcpjail_pid: i32) -> Option<std::path::PathBuf> {
+/// What mcpcell leaves on disk while it runs: the pids cgroup of a root launch.
+fn cgroup_dir(mcpcell_pid: i32) -> Option<std::path::PathBuf> {
     [
         "/sys/fs/cgroup/pids",
         "/sys/fs/cgroup",
         "/sys/fs/cgroup/unified",
     ]
     .iter()
-    .map(|root| std::path::Path::new(root).join(format!("mcpjail.{mcpjail_pid}")))
+    .map(|root| std::path::Path::new(root).join(format!("mcpcell.{mcpcell_pid}")))
     .find(|p| p.exists())
 }
 
@@ -96,14 +96,14 @@ fn fifty_servers_at_once() {
         threads.push(std::thread::spawn(move || {
             barrier.wait();
             let t = Duration::from_secs(120);
-            assert_eq!(c.initialize(t), "mcpjail-adversary");
+            assert_eq!(c.initialize(t), "mcpcell-adversary");
             let tools = c.request("tools/list", json!({}), t);
             assert_eq!(tools["tools"][0]["name"], "echo");
             for n in 0..CALLS {
                 let text = format!("server {i} message {n} {}", "x".repeat(n * 100));
                 assert_eq!(c.call("echo", json!({"text": text}), t), text);
             }
-            // Everything mcpjail's process holds while the server runs.
+            // Everything mcpcell's process holds while the server runs.
             let pid = c.pid();
             let held = cgroup_dir(pid);
             let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |r| r.count());
@@ -115,7 +115,7 @@ fn fifty_servers_at_once() {
     let mut most_fds = 0;
     for t in threads {
         let (pid, code, fds, held) = t.join().expect("a server failed");
-        assert_eq!(code, 0, "mcpjail {pid} exited {code}");
+        assert_eq!(code, 0, "mcpcell {pid} exited {code}");
         assert_eq!(held.is_some(), is_root(), "pids cgroup of {pid}: {held:?}");
         pids.push(pid);
         most_fds = most_fds.max(fds);
@@ -136,7 +136,7 @@ fn fifty_servers_at_once() {
         assert_eq!(
             cgroup_dir(*pid),
             None,
-            "mcpjail {pid} left its cgroup behind"
+            "mcpcell {pid} left its cgroup behind"
         );
     }
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -151,10 +151,10 @@ fn fifty_servers_at_once() {
     assert_eq!(
         walk(&state),
         state_before,
-        "mcpjail left files in its state directory"
+        "mcpcell left files in its state directory"
     );
     eprintln!(
-        "{SERVERS} servers at once, {CALLS} echo calls each: all answered in {took:?}; mcpjail held at most {most_fds} descriptors; nothing left behind"
+        "{SERVERS} servers at once, {CALLS} echo calls each: all answered in {took:?}; mcpcell held at most {most_fds} descriptors; nothing left behind"
     );
 }
 
@@ -252,15 +252,15 @@ fn a_gibibyte_through_the_sandbox_byte_for_byte() {
     assert_eq!(total, BLOCKS << 20);
     assert_eq!(h.finalize(), sent, "the bytes differ");
     eprintln!(
-        "1 GiB through `mcpjail run -- probe cat`: byte for byte in {took:?}; mcpjail resident {} KiB (peak {} KiB)",
+        "1 GiB through `mcpcell run -- probe cat`: byte for byte in {took:?}; mcpcell resident {} KiB (peak {} KiB)",
         peak.0, peak.1
     );
-    // mcpjail is not in the data path: its memory does not grow with the stream.
-    assert!(peak.1 < 64 * 1024, "mcpjail peaked at {} KiB", peak.1);
+    // mcpcell is not in the data path: its memory does not grow with the stream.
+    assert!(peak.1 < 64 * 1024, "mcpcell peaked at {} KiB", peak.1);
 }
 
 #[test]
-fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpjail_nothing() {
+fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpcell_nothing() {
     let _one = serial();
     let p = probe();
     let mut cmd = run_cmd(&["--", p.to_str().unwrap(), "flood"]);
@@ -289,7 +289,7 @@ fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpjail_nothing() {
         .next()
         .unwrap_or('?');
     eprintln!(
-        "stalled client, over 3 s: mcpjail used {} CPU ticks, resident {} → {} KiB; the server wrote {} bytes and is in state {state}",
+        "stalled client, over 3 s: mcpcell used {} CPU ticks, resident {} → {} KiB; the server wrote {} bytes and is in state {state}",
         cpu1 - cpu0,
         rss0.0,
         rss1.0,
@@ -299,12 +299,12 @@ fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpjail_nothing() {
     assert_eq!(state, 'S', "the server is not blocked");
     assert!(
         cpu1 - cpu0 <= 5,
-        "mcpjail used {} ticks while stalled",
+        "mcpcell used {} ticks while stalled",
         cpu1 - cpu0
     );
     assert!(
         rss1.0 <= rss0.0 + 256,
-        "mcpjail grew from {} to {} KiB",
+        "mcpcell grew from {} to {} KiB",
         rss0.0,
         rss1.0
     );
@@ -317,7 +317,7 @@ fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpjail_nothing() {
 }
 
 #[test]
-fn a_server_that_stops_reading_stalls_the_client_and_costs_mcpjail_nothing() {
+fn a_server_that_stops_reading_stalls_the_client_and_costs_mcpcell_nothing() {
     let _one = serial();
     let p = probe();
     let mut cmd = run_cmd(&["--", p.to_str().unwrap(), "sleep", "60"]);
@@ -353,12 +353,12 @@ fn a_server_that_stops_reading_stalls_the_client_and_costs_mcpjail_nothing() {
     std::thread::sleep(Duration::from_secs(1));
     let (cpu1, rss1) = (cpu_ticks(pid), rss_kib(pid));
     eprintln!(
-        "a server that does not read: the client could write {sent} bytes before blocking; mcpjail used {} ticks, resident {} → {} KiB",
+        "a server that does not read: the client could write {sent} bytes before blocking; mcpcell used {} ticks, resident {} → {} KiB",
         cpu1 - cpu0,
         rss0.0,
         rss1.0
     );
-    // Only the pipe's buffer: mcpjail does not read stdin on the server's behalf.
+    // Only the pipe's buffer: mcpcell does not read stdin on the server's behalf.
     assert!(sent <= 1 << 20, "{sent} bytes went somewhere");
     assert!(cpu1 - cpu0 <= 5);
     assert!(rss1.0 <= rss0.0 + 256);

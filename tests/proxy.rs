@@ -1,7 +1,7 @@
 //! Network mode `proxy`, with real servers on the host's loopback and real clients inside the
 //! sandbox (curl, Python urllib and httpx, Node's fetch, npm).
 //!
-//! The names `allowed.mcpjail.test` and `other.mcpjail.test` must resolve to 127.0.0.1 on
+//! The names `allowed.mcpcell.test` and `other.mcpcell.test` must resolve to 127.0.0.1 on
 //! the host (`tests/run.sh` adds them to /etc/hosts); the test profiles allow 127.0.0.0/8
 //! explicitly, and one test proves the same name is refused without that.
 
@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use common::*;
 
-const ALLOWED: &str = "allowed.mcpjail.test";
-const OTHER: &str = "other.mcpjail.test";
+const ALLOWED: &str = "allowed.mcpcell.test";
+const OTHER: &str = "other.mcpcell.test";
 const T: Duration = Duration::from_secs(60);
 
 fn names_resolve() -> bool {
@@ -29,7 +29,7 @@ fn names_resolve() -> bool {
     };
     require(
         ok(ALLOWED) && ok(OTHER),
-        "/etc/hosts entries for allowed.mcpjail.test and other.mcpjail.test (tests/run.sh adds them)",
+        "/etc/hosts entries for allowed.mcpcell.test and other.mcpcell.test (tests/run.sh adds them)",
     )
 }
 
@@ -80,7 +80,7 @@ impl HttpServer {
     }
 }
 
-/// A TLS server with a self-signed certificate for allowed.mcpjail.test (python3 + openssl).
+/// A TLS server with a self-signed certificate for allowed.mcpcell.test (python3 + openssl).
 struct TlsServer {
     port: u16,
     cert: PathBuf,
@@ -504,7 +504,7 @@ fn npx_downloads_through_the_proxy() {
         "stdout: {o}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(dir.path().join("state/mcpjail/npx/npm-cache/_npx").is_dir());
+    assert!(dir.path().join("state/mcpcell/npx/npm-cache/_npx").is_dir());
 }
 
 #[test]
@@ -521,7 +521,7 @@ fn learning_records_the_hosts_the_server_reached() {
     );
     let learned = dir.path().join("learned-web.yaml");
     let url = format!("http://{ALLOWED}:{}/learn", http.port);
-    let mut c = mcpjail_cmd(
+    let mut c = mcpcell_cmd(
         "learn",
         &[
             "-p",

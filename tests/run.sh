@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite: unit and black-box tests as the current user and, when run as root, again
-# as an ordinary user; then the conformance escape battery through mcpjail as both; then a
+# as an ordinary user; then the conformance escape battery through mcpcell as both; then a
 # smoke run of the benchmarks.
 # Needs: a Rust toolchain, gcc with a static libc, python3, util-linux (runuser). `.ci/run`
 # installs them first.
@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI="${CI:-}"
 
-TEST_USER="${MCPJAIL_TEST_USER:-mcpjail-test}"
-SHARED="$(mktemp -d /var/tmp/mcpjail-ci.XXXXXX)"
+TEST_USER="${MCPCELL_TEST_USER:-mcpcell-test}"
+SHARED="$(mktemp -d /var/tmp/mcpcell-ci.XXXXXX)"
 chmod 755 "$SHARED"
 trap 'rm -rf "$SHARED"' EXIT
 
@@ -27,13 +27,13 @@ gcc -static -O2 -o "$SHARED/probe" tests/probe/probe.c
 gcc -static -O2 -o "$SHARED/adversary" tests/adversary/server.c
 gcc -static -O2 -DPAYLOAD_ONLY -o "$SHARED/payload" tests/adversary/server.c
 # .cargo/config.toml builds for an explicit target (static linking needs one).
-cp target/x86_64-unknown-linux-gnu/release/mcpjail "$SHARED/mcpjail-release"
-cp target/x86_64-unknown-linux-gnu/debug/mcpjail "$SHARED/mcpjail"
+cp target/x86_64-unknown-linux-gnu/release/mcpcell "$SHARED/mcpcell-release"
+cp target/x86_64-unknown-linux-gnu/debug/mcpcell "$SHARED/mcpcell"
 chmod 755 "$SHARED"/*
 
 as_user() {
   local keep=()
-  for v in MCPJAIL_DEPS NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR; do
+  for v in MCPCELL_DEPS NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR; do
     [ -n "${!v:-}" ] && keep+=("$v=${!v}")
   done
   runuser -u "$TEST_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" \
@@ -45,7 +45,7 @@ if [ "$(id -u)" = 0 ]; then
   id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$TEST_USER"
   # Copies of the payload that would gain privilege at exec outside a sandbox: setuid root,
   # and file capabilities (CAP_DAC_READ_SEARCH, CAP_NET_RAW). Only root can make them; the
-  # escape suite run as the user checks that under mcpjail they gain nothing.
+  # escape suite run as the user checks that under mcpcell they gain nothing.
   install -m 4755 -o root -g root "$SHARED/payload" "$SHARED/payload-suid"
   install -m 755 "$SHARED/payload" "$SHARED/payload-fcap"
   python3 -c 'import os, struct, sys
@@ -62,18 +62,18 @@ for l in sys.stdin:
     cp "$exe" "$SHARED/$name"
     chmod 755 "$SHARED/$name"
     echo "--- $name"
-    (cd "$SHARED" && as_user env MCPJAIL_BIN="$SHARED/mcpjail" MCPJAIL_PROBE="$SHARED/probe" \
-      MCPJAIL_ADVERSARY="$SHARED/adversary" MCPJAIL_PAYLOAD="$SHARED/payload" \
-      MCPJAIL_ADVERSARY_SUID="$SHARED/payload-suid" MCPJAIL_ADVERSARY_FCAP="$SHARED/payload-fcap" \
-      MCPJAIL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2)
+    (cd "$SHARED" && as_user env MCPCELL_BIN="$SHARED/mcpcell" MCPCELL_PROBE="$SHARED/probe" \
+      MCPCELL_ADVERSARY="$SHARED/adversary" MCPCELL_PAYLOAD="$SHARED/payload" \
+      MCPCELL_ADVERSARY_SUID="$SHARED/payload-suid" MCPCELL_ADVERSARY_FCAP="$SHARED/payload-fcap" \
+      MCPCELL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2)
   done < "$SHARED/tests.txt"
 fi
 
-# Real MCP servers through mcpjail, driven by the official MCP Python SDK and the Inspector CLI.
-DEPS="${MCPJAIL_DEPS:-/opt/mcpjail-deps}"
+# Real MCP servers through mcpcell, driven by the official MCP Python SDK and the Inspector CLI.
+DEPS="${MCPCELL_DEPS:-/opt/mcpcell-deps}"
 integration() {
-  (cd "$SHARED/integration" && "$@" env MCPJAIL_BIN="$SHARED/mcpjail-release" MCPJAIL_DEPS="$DEPS" \
-    MCPJAIL_PROBE="$SHARED/probe" MCPJAIL_ADVERSARY="$SHARED/adversary" \
+  (cd "$SHARED/integration" && "$@" env MCPCELL_BIN="$SHARED/mcpcell-release" MCPCELL_DEPS="$DEPS" \
+    MCPCELL_PROBE="$SHARED/probe" MCPCELL_ADVERSARY="$SHARED/adversary" \
     "$DEPS/python/bin/python" -m unittest -v test_servers test_learn)
 }
 if [ -x "$DEPS/python/bin/python" ]; then
@@ -85,9 +85,9 @@ if [ -x "$DEPS/python/bin/python" ]; then
     step "integration: real servers and clients as $TEST_USER"
     integration as_user
   fi
-  step "time to initialize each server, bare and under mcpjail"
-  (cd "$SHARED/integration" && MCPJAIL_BIN="$SHARED/mcpjail-release" MCPJAIL_DEPS="$DEPS" \
-    "$DEPS/python/bin/python" timing.py "${MCPJAIL_TIMING_RUNS:-3}")
+  step "time to initialize each server, bare and under mcpcell"
+  (cd "$SHARED/integration" && MCPCELL_BIN="$SHARED/mcpcell-release" MCPCELL_DEPS="$DEPS" \
+    "$DEPS/python/bin/python" timing.py "${MCPCELL_TIMING_RUNS:-3}")
 else
   echo "WARNING: no integration dependencies in $DEPS (run integration/setup.sh); skipped"
   [ "$CI" = true ] && exit 1
@@ -95,15 +95,15 @@ fi
 
 # The conformance battery: an independent set of escape probes judged from the host.
 CONF=""
-for c in "${MCPJAIL_CONFORMANCE_DIR:-}" ../shared/conformance /work/shared/conformance; do
+for c in "${MCPCELL_CONFORMANCE_DIR:-}" ../shared/conformance; do
   if [ -n "$c" ] && [ -f "$c/run_battery.py" ]; then CONF="$c"; break; fi
 done
 
 conformance() {
   local who="$1"; shift
   local json="$SHARED/conformance-$who.json"
-  (cd "$SHARED" && "$@" env MCPJAIL="$SHARED/mcpjail-release" python3 "$SHARED/conformance/run_battery.py" \
-    --wrapper "$SHARED/conformance/wrappers/mcpjail.sh" --json "$json")
+  (cd "$SHARED" && "$@" env MCPCELL="$SHARED/mcpcell-release" python3 "$SHARED/conformance/run_battery.py" \
+    --wrapper "$SHARED/conformance/wrappers/mcpcell.sh" --json "$json")
   python3 - "$json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["score"]
@@ -123,13 +123,13 @@ if [ -n "$CONF" ]; then
     conformance user as_user
   fi
 else
-  echo "WARNING: the conformance battery was not found (set MCPJAIL_CONFORMANCE_DIR); skipped"
+  echo "WARNING: the conformance battery was not found (set MCPCELL_CONFORMANCE_DIR); skipped"
 fi
 
 # The benchmarks' smoke run: every section with a few iterations, so that the scripts keep
 # working. It judges no number (a missed target is reported, not failed); only a broken
 # script fails here.
-BENCH_ROOT="${BENCH_ROOT:-/srv/mcpjail-bench}"
+BENCH_ROOT="${BENCH_ROOT:-/srv/mcpcell-bench}"
 if [ "$(id -u)" = 0 ] || { mkdir -p "$BENCH_ROOT" 2>/dev/null && [ -w "$BENCH_ROOT" ]; }; then
   step "benchmark smoke run (bench/run.sh --quick)"
   BENCH_ROOT="$BENCH_ROOT" bench/run.sh --quick >"$SHARED/bench-quick.md"

@@ -186,7 +186,7 @@ fn hide_masks_paths_under_a_grant() {
 
 #[test]
 fn tmp_is_private() {
-    let name = format!("/tmp/mcpjail-private-{}", std::process::id());
+    let name = format!("/tmp/mcpcell-private-{}", std::process::id());
     assert_eq!(
         probe_line(&[], &["write", &name, "x"]),
         format!("OK {name}")
@@ -262,7 +262,7 @@ fn host_mode_limits_tcp_ports() {
         "listening without network.bind",
     );
     // Unix sockets stay closed in host mode too, abstract ones included.
-    let name = format!("mcpjail-test-{}", std::process::id());
+    let name = format!("mcpcell-test-{}", std::process::id());
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
     let l = UnixListener::bind_addr(&addr).unwrap();
     l.set_nonblocking(true).unwrap();
@@ -279,7 +279,7 @@ fn host_unix_sockets_are_unreachable() {
     let path = d.path().join("agent.sock");
     let l = UnixListener::bind(&path).unwrap();
     l.set_nonblocking(true).unwrap();
-    let name = format!("mcpjail-test-abs-{}", std::process::id());
+    let name = format!("mcpcell-test-abs-{}", std::process::id());
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
     let abs = UnixListener::bind_addr(&addr).unwrap();
     abs.set_nonblocking(true).unwrap();
@@ -339,13 +339,13 @@ fn host_processes_are_invisible_and_unsignalable() {
 }
 
 #[test]
-fn the_sandbox_init_keeps_mcpjails_environment_to_itself() {
-    // The sandbox's PID 1 is a copy of mcpjail, environment included; the server must not
+fn the_sandbox_init_keeps_mcpcells_environment_to_itself() {
+    // The sandbox's PID 1 is a copy of mcpcell, environment included; the server must not
     // read it back through /proc/1 (environ, mem, or the descriptors it holds).
     let p = probe();
     for target in ["/proc/1/environ", "/proc/1/mem", "/proc/1/fd/3"] {
         let mut cmd = run_cmd(&["--", p.to_str().unwrap(), "read", target]);
-        cmd.env("MCPJAIL_HOST_SECRET", "init-secret-4711");
+        cmd.env("MCPCELL_HOST_SECRET", "init-secret-4711");
         let out = output_within(cmd, Duration::from_secs(30));
         let line = String::from_utf8_lossy(&out.stdout);
         assert!(line.starts_with("ERR "), "{target} readable: {line}");

@@ -1,4 +1,4 @@
-//! The JSON Schema editors use (`mcpjail schema`, shipped as profiles/schema.json) and the
+//! The JSON Schema editors use (`mcpcell schema`, shipped as profiles/schema.json) and the
 //! parser agree.
 
 mod common;
@@ -14,8 +14,8 @@ fn shipped() -> Value {
 }
 
 #[test]
-fn the_shipped_schema_is_what_mcpjail_prints() {
-    let out = Command::new(common::mcpjail())
+fn the_shipped_schema_is_what_mcpcell_prints() {
+    let out = Command::new(common::mcpcell())
         .arg("schema")
         .output()
         .unwrap();
@@ -24,7 +24,7 @@ fn the_shipped_schema_is_what_mcpjail_prints() {
     assert_eq!(
         printed,
         shipped(),
-        "profiles/schema.json is stale: run `mcpjail schema > profiles/schema.json`"
+        "profiles/schema.json is stale: run `mcpcell schema > profiles/schema.json`"
     );
 }
 
@@ -107,7 +107,7 @@ fn every_schema_property_is_accepted_by_the_parser() {
         "{doc}"
     );
     let yaml = serde_yaml::to_string(&doc).unwrap();
-    let parsed: Result<mcpjail::profile::RawProfile, _> = serde_yaml::from_str(&yaml);
+    let parsed: Result<mcpcell::profile::RawProfile, _> = serde_yaml::from_str(&yaml);
     assert!(parsed.is_ok(), "{yaml}\n{:?}", parsed.err());
     // And the parser refuses what the schema forbids: an unknown key at every level.
     for section in [
@@ -129,7 +129,7 @@ fn every_schema_property_is_accepted_by_the_parser() {
             .as_object_mut()
             .unwrap()
             .insert("unknown_key".into(), json!(1));
-        let r: Result<mcpjail::profile::RawProfile, _> =
+        let r: Result<mcpcell::profile::RawProfile, _> =
             serde_yaml::from_str(&serde_yaml::to_string(&bad).unwrap());
         assert!(r.is_err(), "{section}: an unknown key was accepted");
     }

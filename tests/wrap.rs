@@ -1,4 +1,4 @@
-//! `mcpjail wrap` / `unwrap` on realistic client configs: golden files for every client (wrap
+//! `mcpcell wrap` / `unwrap` on realistic client configs: golden files for every client (wrap
 //! → the golden diff and file; wrap again → nothing; unwrap → the original bytes), the
 //! choice of profile, `--client`, `--server`, `--pin`, and every kind of bad input.
 //!
@@ -37,7 +37,7 @@ impl Setup {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(mcpjail());
+        let mut c = Command::new(mcpcell());
         c.current_dir(&self.work)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -64,9 +64,9 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The path `wrap` writes into configs: this mcpjail, absolute.
+/// The path `wrap` writes into configs: this mcpcell, absolute.
 fn launcher() -> String {
-    mcpjail()
+    mcpcell()
         .canonicalize()
         .unwrap()
         .to_string_lossy()
@@ -77,9 +77,9 @@ fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/wrap")
 }
 
-/// Compares `got` (with this machine's launcher replaced by `@MCPJAIL@`) with a golden file.
+/// Compares `got` (with this machine's launcher replaced by `@MCPCELL@`) with a golden file.
 fn check_golden(path: &Path, got: &[u8]) {
-    let got = text(got).replace(&launcher(), "@MCPJAIL@");
+    let got = text(got).replace(&launcher(), "@MCPCELL@");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(path, &got).unwrap();
     }
@@ -226,7 +226,7 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
         check_golden(&golden.join(format!("{file}.wrapped")), &wrapped);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{what}: permissions changed");
-        let backup = s.work.join(format!("{file}.mcpjail.bak"));
+        let backup = s.work.join(format!("{file}.mcpcell.bak"));
         assert_eq!(std::fs::read(&backup).unwrap(), original, "{what}: backup");
         std::fs::remove_file(&backup).unwrap();
 
@@ -267,19 +267,19 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
         let out = s.run(&["unwrap", file, "--write"]);
         assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
         let plain = text(&std::fs::read(&path).unwrap());
-        assert!(!plain.contains("mcpjail"), "{what}: {plain}");
+        assert!(!plain.contains("mcpcell"), "{what}: {plain}");
     }
 }
 
-/// Golden wrapped files also unwrap to the original when the mcpjail that wrapped them is
+/// Golden wrapped files also unwrap to the original when the mcpcell that wrapped them is
 /// elsewhere now: entries are recognised by the launcher's name.
 #[test]
-fn unwrap_finds_entries_after_mcpjail_moved() {
+fn unwrap_finds_entries_after_mcpcell_moved() {
     let golden = golden_dir().join("cursor");
     let original = std::fs::read_to_string(golden.join("mcp.json")).unwrap();
     let wrapped = std::fs::read_to_string(golden.join("mcp.json.wrapped"))
         .unwrap()
-        .replace("@MCPJAIL@", "/old/place/bin/mcpjail");
+        .replace("@MCPCELL@", "/old/place/bin/mcpcell");
     let s = Setup::new();
     let path = s.put("c.json", wrapped.as_bytes());
     let out = s.run(&["unwrap", "c.json", "--write"]);
@@ -300,7 +300,7 @@ fn profile_is_inferred_like_run_or_default() {
     );
     let out = s.run(&["wrap", "c.json", "--profile", "chosen=minimal", "--write"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let loader = mcpjail::profile::Loader::with_dirs(vec!["/etc/mcpjail/profiles".into()]);
+    let loader = mcpcell::profile::Loader::with_dirs(vec!["/etc/mcpcell/profiles".into()]);
     let memory = if loader.source("memory").is_ok() {
         "memory"
     } else {
@@ -391,7 +391,7 @@ fn client_finds_the_user_and_project_files() {
     assert!(text(&out.stdout).contains("codex-home/config.toml"));
 }
 
-/// Runs a command that must fail: non-zero exit, `mcpjail: error:` naming what is wrong, and
+/// Runs a command that must fail: non-zero exit, `mcpcell: error:` naming what is wrong, and
 /// the config untouched with no backup or temporary file left beside it.
 fn refused(s: &Setup, args: &[&str], config: Option<&Path>, expect: &[&str]) {
     let before = config.map(|p| std::fs::read(p).unwrap());
@@ -417,7 +417,7 @@ fn refused(s: &Setup, args: &[&str], config: Option<&Path>, expect: &[&str]) {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".mcpjail"))
+        .filter(|n| n.contains(".mcpcell"))
         .collect();
     assert!(strays.is_empty(), "{args:?} left {strays:?}");
 }
@@ -430,7 +430,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &["wrap", "missing.json", "--write"],
         None,
         &[
-            "mcpjail: error: failed to read missing.json",
+            "mcpcell: error: failed to read missing.json",
             "No such file",
         ],
     );
@@ -442,7 +442,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &s,
         &["wrap", "broken.json", "--write"],
         Some(&json),
-        &["mcpjail: error: broken.json:3:26: invalid JSON: Expected comma"],
+        &["mcpcell: error: broken.json:3:26: invalid JSON: Expected comma"],
     );
     refused(
         &s,
@@ -458,7 +458,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &s,
         &["wrap", "config.toml", "--write"],
         Some(&toml),
-        &["mcpjail: error: config.toml:2:", "invalid TOML"],
+        &["mcpcell: error: config.toml:2:", "invalid TOML"],
     );
     refused(&s, &["wrap", "--client", "netscape"], None, &["netscape"]);
     refused(
@@ -515,7 +515,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &["wrap", "--pin", "good.json"],
         Some(&good),
         &[
-            "mcpjail: error: give a CONFIG file or --client NAME; --pin takes a server name, so put CONFIG before --pin",
+            "mcpcell: error: give a CONFIG file or --client NAME; --pin takes a server name, so put CONFIG before --pin",
         ],
     );
     refused(

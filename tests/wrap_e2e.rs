@@ -1,7 +1,7 @@
 //! End to end: wrap a Claude-Desktop-style config of real MCP servers (the official memory
 //! server and mcp-server-time, as `integration/setup.sh` installs them), then start every
 //! wrapped entry exactly as a client does (its command, args and env, with a client's
-//! minimal PATH) and complete an MCP `initialize` and `tools/list` through mcpjail.
+//! minimal PATH) and complete an MCP `initialize` and `tools/list` through mcpcell.
 //!
 //! Without the servers the test says so and skips; under `CI=true` it fails instead.
 
@@ -170,7 +170,7 @@ fn wrapped_servers_answer_initialize_and_tools_list() {
 
     let out = output_within(
         {
-            let mut c = Command::new(mcpjail());
+            let mut c = Command::new(mcpcell());
             // No --profile: each server's built-in profile is inferred from its command.
             c.arg("wrap")
                 .arg(&config)
@@ -185,7 +185,7 @@ fn wrapped_servers_answer_initialize_and_tools_list() {
     assert!(report.contains("remote: skipped, remote"), "{report}");
 
     let wrapped: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    let launcher = mcpjail().canonicalize().unwrap();
+    let launcher = mcpcell().canonicalize().unwrap();
     let mut seen = Vec::new();
     for (name, entry) in wrapped["mcpServers"].as_object().unwrap() {
         let Some(command) = entry["command"].as_str() else {
@@ -226,7 +226,7 @@ fn wrapped_servers_answer_initialize_and_tools_list() {
             json!({
                 "protocolVersion": "2025-06-18",
                 "capabilities": {},
-                "clientInfo": {"name": "mcpjail-wrap-test", "version": "1.0"}
+                "clientInfo": {"name": "mcpcell-wrap-test", "version": "1.0"}
             }),
         );
         assert!(
@@ -260,7 +260,7 @@ fn wrapped_servers_answer_initialize_and_tools_list() {
     // And back: unwrap gives the original file.
     let out = output_within(
         {
-            let mut c = Command::new(mcpjail());
+            let mut c = Command::new(mcpcell());
             c.arg("unwrap").arg(&config).arg("--write");
             c
         },

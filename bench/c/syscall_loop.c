@@ -4,7 +4,7 @@
  *
  * getppid is the cheapest real system call (glibc does not cache it); stat("/usr") adds a
  * path walk. With --allow-all-filter the program first installs a seccomp filter of one
- * instruction (RET ALLOW): the fixed cost any filter adds, the reference for mcpjail's.
+ * instruction (RET ALLOW): the fixed cost any filter adds, the reference for mcpcell's.
  * With --landlock it first restricts itself with a Landlock ruleset that handles every
  * filesystem right and grants them all beneath / (no seccomp filter): what a Landlock
  * domain alone adds to a path walk.

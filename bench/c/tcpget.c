@@ -4,7 +4,7 @@
  *   tcpget [--connect] [--out] HOST PORT
  *
  * Without --connect it resolves HOST with getaddrinfo and dials the address it gets: a
- * client that ignores the proxy variables (inside mcpjail's proxy mode, the transparent
+ * client that ignores the proxy variables (inside mcpcell's proxy mode, the transparent
  * path). With --connect it dials the proxy named by $HTTPS_PROXY (http://IP:PORT) and asks
  * it for an `HTTP CONNECT HOST:PORT` tunnel, as a proxy-aware client does. With --out the
  * bytes go to stdout (to check them); otherwise they are dropped and one JSON line

@@ -1,6 +1,6 @@
-"""Where a launch's time goes, measured by taking parts away: mcpjail with profiles that each
-drop one feature of `minimal` (given by path, so nothing in mcpjail changes), `unshare` with
-and without its network namespace, and mcpjail doing no launch at all (`--version`,
+"""Where a launch's time goes, measured by taking parts away: mcpcell with profiles that each
+drop one feature of `minimal` (given by path, so nothing in mcpcell changes), `unshare` with
+and without its network namespace, and mcpcell doing no launch at all (`--version`,
 `--dry-run`). Interleaved rounds, as in launch.py. Used by analyze.sh for ANALYSIS.md.
 
     ablation.py OUT.json ROUNDS PROFILE_DIR
@@ -42,18 +42,18 @@ def main():
     os.chdir(c.WORK)
     variants = {
         "bare /bin/true": ["/bin/true"],
-        "mcpjail --version (exec + start of the binary)": [c.MCPJAIL, "--version"],
-        "mcpjail run --dry-run -p minimal (plan, namespace probes, print)":
-            [c.MCPJAIL, "run", "--dry-run", "-p", "minimal", "--", "/bin/true"],
+        "mcpcell --version (exec + start of the binary)": [c.MCPCELL, "--version"],
+        "mcpcell run --dry-run -p minimal (plan, namespace probes, print)":
+            [c.MCPCELL, "run", "--dry-run", "-p", "minimal", "--", "/bin/true"],
         "unshare floor": c.unshare_floor(["/bin/true"]),
         "unshare floor without --net": [x for x in c.unshare_floor(["/bin/true"]) if x != "--net"],
-        "mcpjail -p minimal (built-in)": c.mcpjail("minimal")(["/bin/true"]),
+        "mcpcell -p minimal (built-in)": c.mcpcell("minimal")(["/bin/true"]),
     }
     for i, (what, kw) in enumerate(PROFILES.items()):
         path = os.path.join(pdir, f"ablation{i}.yaml")
         with open(path, "w") as f:
             f.write(MINIMAL.format(what=what, **kw))
-        variants[f"mcpjail -p minimal, {what}"] = [c.MCPJAIL, "run", "-p", path, "--", "/bin/true"]
+        variants[f"mcpcell -p minimal, {what}"] = [c.MCPCELL, "run", "-p", path, "--", "/bin/true"]
     env = dict(os.environ)
     failed = {}
     for k, argv in variants.items():

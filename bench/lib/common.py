@@ -14,15 +14,15 @@ import subprocess
 import sys
 import time
 
-ROOT = os.environ.get("BENCH_ROOT", "/srv/mcpjail-bench")
+ROOT = os.environ.get("BENCH_ROOT", "/srv/mcpcell-bench")
 BIN = os.path.join(ROOT, "bin")
-WORK = os.environ.get("BENCH_WORK", "/srv/mcpjail-bench/work")
-MCPJAIL = os.environ.get("BENCH_MCPJAIL", os.path.join(BIN, "mcpjail"))
+WORK = os.environ.get("BENCH_WORK", "/srv/mcpcell-bench/work")
+MCPCELL = os.environ.get("BENCH_MCPCELL", os.path.join(BIN, "mcpcell"))
 SRT_CLI = os.path.join(ROOT, "srt", "node_modules", "@anthropic-ai", "sandbox-runtime", "dist", "cli.js")
 SRT_SETTINGS = os.path.join(ROOT, "srt-settings.json")
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 
-# The namespaces mcpjail creates for network mode `none`; a user namespace is added when not
+# The namespaces mcpcell creates for network mode `none`; a user namespace is added when not
 # root. `unshare` creating exactly these is the floor a launch cannot go below.
 UNSHARE_NS = ["--mount", "--pid", "--fork", "--mount-proc", "--net", "--ipc", "--uts", "--cgroup"]
 
@@ -46,10 +46,10 @@ def unshare_floor(argv):
     return ["unshare", *user, *UNSHARE_NS, "--", *argv]
 
 
-def mcpjail(profile):
+def mcpcell(profile):
     def wrap(argv):
-        return [MCPJAIL, "run", "-p", profile, "--", *argv]
-    wrap.__name__ = f"mcpjail_{profile}"
+        return [MCPCELL, "run", "-p", profile, "--", *argv]
+    wrap.__name__ = f"mcpcell_{profile}"
     return wrap
 
 
@@ -115,20 +115,20 @@ def peer_missing(name):
         return None
     if name == "unshare":
         return None if shutil.which("unshare") else "unshare (util-linux) not installed"
-    if name.startswith("mcpjail"):
-        return None if os.access(MCPJAIL, os.X_OK) else f"{MCPJAIL} not built"
+    if name.startswith("mcpcell"):
+        return None if os.access(MCPCELL, os.X_OK) else f"{MCPCELL} not built"
     return None
 
 
-def sandboxes(include=("bare", "unshare", "mcpjail-minimal", "mcpjail-default", "mcpjail-node",
+def sandboxes(include=("bare", "unshare", "mcpcell-minimal", "mcpcell-default", "mcpcell-node",
                        "bwrap", "firejail", "srt")):
     """(name, wrap function, why it is missing or None), in report order."""
     table = {
         "bare": bare,
         "unshare": unshare_floor,
-        "mcpjail-minimal": mcpjail("minimal"),
-        "mcpjail-default": mcpjail("default"),
-        "mcpjail-node": mcpjail("node"),
+        "mcpcell-minimal": mcpcell("minimal"),
+        "mcpcell-default": mcpcell("default"),
+        "mcpcell-node": mcpcell("node"),
         "bwrap": bwrap,
         "firejail": firejail,
         "srt": srt,

@@ -1,11 +1,11 @@
-"""Compares builds of mcpjail: launch overhead over bare `/bin/true` (interleaved rounds) and
+"""Compares builds of mcpcell: launch overhead over bare `/bin/true` (interleaved rounds) and
 the supervisor's peak RSS while the server (`cat`) runs (measured as in memory.py) and PSS,
 for each binary given. Used to check a proposed change of build settings or code before it
 is made, e.g.
 
     CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --target-dir /tmp/opt-s
-    compare.py OUT.json ROUNDS PROFILE built=target/x86_64-unknown-linux-gnu/release/mcpjail \
-        opt-s=/tmp/opt-s/x86_64-unknown-linux-gnu/release/mcpjail
+    compare.py OUT.json ROUNDS PROFILE built=target/x86_64-unknown-linux-gnu/release/mcpcell \
+        opt-s=/tmp/opt-s/x86_64-unknown-linux-gnu/release/mcpcell
 """
 
 import os

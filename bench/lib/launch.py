@@ -1,5 +1,5 @@
 """1. Launch overhead: the wall time from spawn to exit of `/bin/true` and `node -e 0`, bare,
-under the namespace floor (`unshare`), under mcpjail's profiles and under each peer.
+under the namespace floor (`unshare`), under mcpcell's profiles and under each peer.
 
 Runs are interleaved: each round runs every sandbox once, in a shuffled order, so that the
 noise of a shared 2-core machine falls on all of them alike. The harness spawns with
@@ -134,7 +134,7 @@ def main():
         c.log(f"launch overhead as uid {os.geteuid()}: node -e 0 x {node_rounds}")
         result["workloads"]["node -e 0"] = measure(
             "node -e 0", [node, "-e", "0"], node_rounds, min(slow_rounds, node_rounds), env,
-            skip={"mcpjail-minimal": "not applicable: `minimal` is for static binaries and does "
+            skip={"mcpcell-minimal": "not applicable: `minimal` is for static binaries and does "
                                      "not grant /etc/ssl/openssl.cnf, which node reads at start"})
     else:
         result["workloads"]["node -e 0"] = {"skipped": "node is not installed"}

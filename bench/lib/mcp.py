@@ -1,6 +1,6 @@
 """5. MCP round trip with a real server (@modelcontextprotocol/server-memory): the time from
 spawn to the `initialize` response, and the latency of `tools/list` requests, bare and under
-`mcpjail run -p node --allow-read NODE_MODULES`. Sessions alternate between the two.
+`mcpcell run -p node --allow-read NODE_MODULES`. Sessions alternate between the two.
 
     mcp.py OUT.json SESSIONS LISTS_PER_SESSION SERVER_JS
 """
@@ -37,7 +37,7 @@ def session(argv, lists):
 
     try:
         call(1, "initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
-                               "clientInfo": {"name": "mcpjail-bench", "version": "1"}})
+                               "clientInfo": {"name": "mcpcell-bench", "version": "1"}})
         init_ms = (time.perf_counter_ns() - t0) / 1e6
         p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
         lat = []
@@ -73,7 +73,7 @@ def main():
     os.environ["MEMORY_FILE_PATH"] = memfile
     cases = {
         "bare": [node, server_js],
-        "mcpjail-node": [c.MCPJAIL, "run", "-p", "node", "--allow-read", modules,
+        "mcpcell-node": [c.MCPCELL, "run", "-p", "node", "--allow-read", modules,
                          "--allow-write", c.WORK, "--pass-env", "MEMORY_FILE_PATH", "--",
                          node, server_js],
     }
@@ -100,7 +100,7 @@ def main():
             row["tools_list_ms"] = c.summarize(d["list"])
             row["tools"] = d.get("tools")
         result["rows"][name] = row
-    bare, jail = result["rows"]["bare"], result["rows"]["mcpjail-node"]
+    bare, jail = result["rows"]["bare"], result["rows"]["mcpcell-node"]
     if "init_ms" in bare and "init_ms" in jail:
         jail["init_ratio"] = jail["init_ms"]["median"] / bare["init_ms"]["median"]
         jail["init_overhead_ms"] = jail["init_ms"]["median"] - bare["init_ms"]["median"]

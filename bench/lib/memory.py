@@ -2,7 +2,7 @@
 size (PSS) of the launcher, the process outside the sandbox that the client started, and of all
 support processes of the launch (every process in the tree but the server).
 
-The server is `cat`; for mcpjail also the real MCP memory server under the `node` profile,
+The server is `cat`; for mcpcell also the real MCP memory server under the `node` profile,
 whose plan is larger. Once the server is up and has settled, the launcher's peak so far
 (VmHWM: the launch's peak) is read, the peak is reset to the current resident set (`5` to
 /proc/PID/clear_refs, the kernel's way of measuring the peak of a phase), stdin carries
@@ -89,13 +89,13 @@ def main():
     os.chdir(c.WORK)
     c.log(f"memory: {repeats} launches each")
     cases = []
-    for name, wrap, missing in c.sandboxes(("mcpjail-default", "bwrap", "firejail", "srt")):
+    for name, wrap, missing in c.sandboxes(("mcpcell-default", "bwrap", "firejail", "srt")):
         cases.append((name, wrap(["/usr/bin/cat"]), "cat", missing))
     if server_js and os.path.exists(server_js):
         modules = server_js.split("/node_modules/")[0] + "/node_modules"
-        cases.append(("mcpjail-node (server-memory)",
-                      [c.MCPJAIL, "run", "-p", "node", "--allow-read", modules, "--",
-                       shutil.which("node") or "node", server_js], "node", c.peer_missing("mcpjail")))
+        cases.append(("mcpcell-node (server-memory)",
+                      [c.MCPCELL, "run", "-p", "node", "--allow-read", modules, "--",
+                       shutil.which("node") or "node", server_js], "node", c.peer_missing("mcpcell")))
     rows = {}
     for name, argv, comm, missing in cases:
         row = rows[name] = {"argv": argv}

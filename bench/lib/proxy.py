@@ -5,14 +5,14 @@ with sendfile(2) to each connection. `tcpget` (c/tcpget.c) reads it to EOF and t
 stream from its first byte, so connecting and the proxy's admission are not counted:
 
 - direct: `tcpget` on the host, connected straight to the server;
-- mcpjail, CONNECT: inside `mcpjail run` in network mode `proxy`, through an HTTP CONNECT
+- mcpcell, CONNECT: inside `mcpcell run` in network mode `proxy`, through an HTTP CONNECT
   tunnel of the proxy named by `HTTPS_PROXY`, as a proxy-aware client goes;
-- mcpjail, transparent: inside the same sandbox, dialling the address the sandbox's DNS gave
+- mcpcell, transparent: inside the same sandbox, dialling the address the sandbox's DNS gave
   for the name, as a client that ignores the proxy variables goes.
 
 The profile allows one test name on the server's port, pinned to 127.0.0.1 with
 `network.hosts` and admitted with `network.allow_private`, so nothing leaves the machine and
-no /etc/hosts entry is needed. Placements as in section 3: pinned (client, mcpjail and the
+no /etc/hosts entry is needed. Placements as in section 3: pinned (client, mcpcell and the
 server on one CPU: CPU cost per byte) and free. A separate pass compares the bytes' sha256
 with the file's.
 
@@ -37,7 +37,7 @@ from memory import sample  # noqa: E402
 from stdio import CHUNK, PINNED_CPU, blob, rates, ratios  # noqa: E402
 
 TCPGET = os.path.join(c.BIN, "tcpget")
-NAME = "bench.mcpjail.test"
+NAME = "bench.mcpcell.test"
 
 
 class Server:
@@ -87,11 +87,11 @@ def profile_file(port):
 
 
 def variants(port, prof):
-    jail = [c.MCPJAIL, "run", "-p", prof, "--"]
+    jail = [c.MCPCELL, "run", "-p", prof, "--"]
     return {
         "direct": [TCPGET, "127.0.0.1", str(port)],
-        "mcpjail-connect": [*jail, TCPGET, "--connect", NAME, str(port)],
-        "mcpjail-transparent": [*jail, TCPGET, NAME, str(port)],
+        "mcpcell-connect": [*jail, TCPGET, "--connect", NAME, str(port)],
+        "mcpcell-transparent": [*jail, TCPGET, NAME, str(port)],
     }
 
 
@@ -120,7 +120,7 @@ def throughput(server, size_mib, repeats, argvs, result):
     live = []
     for name, argv in argvs.items():
         rows[name] = {"argv": argv, "mb_s": [], "mb_s_free": []}
-        missing = c.peer_missing("mcpjail") if name.startswith("mcpjail") else None
+        missing = c.peer_missing("mcpcell") if name.startswith("mcpcell") else None
         if missing:
             rows[name]["skipped"] = missing
         else:
@@ -144,7 +144,7 @@ def memory(port, prof, repeats):
     """The launcher's memory in proxy mode: idle, and idle again after one transfer (made as
     the server starts, so it counts in the launch's peak; see memory.sample)."""
     out = {}
-    jail = [c.MCPJAIL, "run", "-p", prof, "--"]
+    jail = [c.MCPCELL, "run", "-p", prof, "--"]
     cases = {
         "idle": [*jail, "/usr/bin/cat"],
         "after a transfer": [*jail, "/bin/sh", "-c",
@@ -152,7 +152,7 @@ def memory(port, prof, repeats):
     }
     for name, argv in cases.items():
         row = out[name] = {"argv": argv}
-        missing = c.peer_missing("mcpjail")
+        missing = c.peer_missing("mcpcell")
         if missing:
             row["skipped"] = missing
             continue

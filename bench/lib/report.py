@@ -67,13 +67,13 @@ def machine(raw):
                 distro = line.split("=", 1)[1].strip().strip('"')
     landlock = "?"
     try:
-        plan = subprocess.run([c.MCPJAIL, "run", "--dry-run", "--format", "json", "-p", "minimal",
+        plan = subprocess.run([c.MCPCELL, "run", "--dry-run", "--format", "json", "-p", "minimal",
                                "--", "/bin/true"], capture_output=True, text=True, timeout=20)
         landlock = json.loads(plan.stdout)["plan"]["kernel"]["landlock_abi"]
     except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
         pass
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    # The last commit that changed what the mcpjail binary is built from.
+    # The last commit that changed what the mcpcell binary is built from.
     commit = subprocess.run(["git", "-C", repo, "log", "-1", "--format=%h", "--", "src",
                              "profiles", "Cargo.toml", "Cargo.lock"],
                             capture_output=True, text=True).stdout.strip() or "?"
@@ -95,7 +95,7 @@ def machine(raw):
         "load_start": " ".join(read("loadavg-start")),
         "load_end": " ".join(read("loadavg-end")),
         "versions": {
-            "mcpjail": f"{cmd_version([c.MCPJAIL, '--version'])} (built from commit {commit})",
+            "mcpcell": f"{cmd_version([c.MCPCELL, '--version'])} (built from commit {commit})",
             "bubblewrap": cmd_version(["bwrap", "--version"]),
             "firejail": cmd_version(["firejail", "--version"]),
             "srt": f"@anthropic-ai/sandbox-runtime {srt_v}",
@@ -147,9 +147,9 @@ def table(header, rows):
 LABELS = {
     "bare": "bare",
     "unshare": "unshare (namespace floor)",
-    "mcpjail-minimal": "mcpjail -p minimal",
-    "mcpjail-default": "mcpjail -p default",
-    "mcpjail-node": "mcpjail -p node",
+    "mcpcell-minimal": "mcpcell -p minimal",
+    "mcpcell-default": "mcpcell -p default",
+    "mcpcell-node": "mcpcell -p node",
     "bwrap": "bubblewrap",
     "firejail": "firejail",
     "srt": "srt (sandbox-runtime)",
@@ -158,8 +158,8 @@ LABELS = {
 
 PROXY_LABELS = {
     "direct": "direct (no sandbox)",
-    "mcpjail-connect": "mcpjail proxy, CONNECT tunnel",
-    "mcpjail-transparent": "mcpjail proxy, transparent",
+    "mcpcell-connect": "mcpcell proxy, CONNECT tunnel",
+    "mcpcell-transparent": "mcpcell proxy, transparent",
 }
 
 
@@ -203,7 +203,7 @@ def build(raw):
     sec = ["## 1. Launch overhead",
            "Wall time from spawn to exit; rounds interleave every sandbox in a shuffled order. "
            "Overhead = median − bare median. The floor is `unshare` creating the namespaces "
-           "mcpjail creates (user when not root, mount, pid with its own /proc, net, ipc, uts, "
+           "mcpcell creates (user when not root, mount, pid with its own /proc, net, ipc, uts, "
            "cgroup)."]
     for who, data in launches:
         if not data:
@@ -214,7 +214,7 @@ def build(raw):
                 f"Rounds measured again because another process was using the CPU: {busy}."]
         t = data["workloads"]["/bin/true"]
         floor = t.get("unshare", {}).get("overhead_ms")
-        for prof in ("mcpjail-minimal", "mcpjail-default", "mcpjail-node"):
+        for prof in ("mcpcell-minimal", "mcpcell-default", "mcpcell-node"):
             o = t.get(prof, {}).get("overhead_ms")
             if o is None:
                 continue
@@ -226,7 +226,7 @@ def build(raw):
                 d = o - floor
                 tgt.append({"target": f"launch `/bin/true`, {LABELS[prof]}, {who}: ≤ 1.5 ms over the floor",
                             "value": d, "ok": d <= TARGETS["launch_vs_floor_ms"],
-                            "text": verdict(d <= 1.5, f"floor +{floor:.2f} ms, mcpjail {d:+.2f} ms from it")})
+                            "text": verdict(d <= 1.5, f"floor +{floor:.2f} ms, mcpcell {d:+.2f} ms from it")})
     hf = load(raw, "hyperfine.json")
     if hf:
         rows = [[f"`{r['command']}`", f2(r["median"] * 1000), f2(r["mean"] * 1000),
@@ -254,11 +254,11 @@ def build(raw):
                "separate what Landlock and the namespaces add to stat.",
                table(["sandbox", "getppid ns", "× allow-all", "stat ns", "× allow-all", "runs"], rows),
                f"Runs measured again because another process was using the CPU: {sc.get('discarded_busy_runs', 0)}."]
-        j = sc["rows"].get("mcpjail-default", {})
+        j = sc["rows"].get("mcpcell-default", {})
         for s in ("getppid", "stat"):
             v = j.get(f"{s}_vs_allow_all")
             if v is not None:
-                tgt.append({"target": f"{s} under mcpjail: within 5% of the allow-all filter",
+                tgt.append({"target": f"{s} under mcpcell: within 5% of the allow-all filter",
                             "value": v, "ok": v <= TARGETS["syscall_vs_allow_all"],
                             "text": verdict(v <= 1.05, f"{(v - 1) * 100:+.1f}%")})
 
@@ -275,10 +275,10 @@ def build(raw):
                table(["sandbox", "pinned MB/s", "p25–p75", "× bare", "free MB/s (p25–p75)",
                       "× bare (free)", "sha256 exact"], rows),
                f"Runs measured again because another process was using the CPU: {io.get('discarded_busy_runs', 0)}."]
-        j = io["rows"].get("mcpjail-default", {})
+        j = io["rows"].get("mcpcell-default", {})
         if j.get("ratio") is not None:
             v = j["ratio"]
-            tgt.append({"target": "stdio through mcpjail: within 2% of bare (pinned)",
+            tgt.append({"target": "stdio through mcpcell: within 2% of bare (pinned)",
                         "value": v, "ok": v >= TARGETS["stdio_ratio"] and j.get("exact"),
                         "text": verdict(v >= 0.98 and j.get("exact"),
                                         f"{(v - 1) * 100:+.1f}%, bytes {'exact' if j.get('exact') else 'DIFFER'}")})
@@ -309,7 +309,7 @@ def build(raw):
                table(["sandbox", "launcher", "launch peak RSS MiB", "peak RSS while running MiB",
                       "RSS MiB", "PSS MiB", "all support processes PSS MiB", "support processes"],
                      rows)]
-        for name in ("mcpjail-default", "mcpjail-node (server-memory)"):
+        for name in ("mcpcell-default", "mcpcell-node (server-memory)"):
             r = mem["rows"].get(name, {})
             if "launcher_hwm_kib" in r:
                 v = r["launcher_hwm_kib"]["median"]
@@ -332,14 +332,14 @@ def build(raw):
                          f"{f1(r['init_ms']['p25'])}–{f1(r['init_ms']['p75'])}",
                          f2(r["tools_list_ms"]["median"]),
                          f"{f2(r['tools_list_ms']['p25'])}–{f2(r['tools_list_ms']['p75'])}"])
-        j = mcp["rows"].get("mcpjail-node", {})
+        j = mcp["rows"].get("mcpcell-node", {})
         md += ["## 5. MCP round trip (server-memory)",
                f"{mcp['sessions']} sessions each, alternating; initialize = spawn to the "
                f"`initialize` response; then {mcp['lists_per_session']} `tools/list` requests per "
                "session, one at a time. No SPEC target.",
                table(["", "initialize ms", "p25–p75", "tools/list ms", "p25–p75"], rows)]
         if "init_ratio" in j:
-            md.append(f"mcpjail: initialize {j['init_ratio']:.2f}× bare "
+            md.append(f"mcpcell: initialize {j['init_ratio']:.2f}× bare "
                       f"(+{j['init_overhead_ms']:.1f} ms), tools/list {j['tools_list_ratio']:.2f}× bare.")
     elif mcp:
         res["not_measured"].append(f"MCP round trip: {mcp['skipped']}")
@@ -361,22 +361,22 @@ def build(raw):
                f"{px['size_mib']} MiB of random bytes from a server on the host's loopback "
                "(sendfile) to `tcpget` (bench/c/tcpget.c), timed from the first byte to EOF; "
                f"{px['repeats']} runs per placement. Direct: `tcpget` on the host. Through "
-               "mcpjail (network mode `proxy`, a test name pinned to 127.0.0.1 by "
+               "mcpcell (network mode `proxy`, a test name pinned to 127.0.0.1 by "
                "`network.hosts`): an HTTP CONNECT tunnel through the proxy `HTTPS_PROXY` names, "
                "and the transparent path of a client that ignores the proxy variables. Free: the "
-               "scheduler places client, mcpjail and server (the target is judged on this); "
+               "scheduler places client, mcpcell and server (the target is judged on this); "
                "pinned: all on one CPU, which measures CPU cost per byte (a tunnel is two TCP "
                "connections where a direct transfer is one). sha256 checked on a separate pass.",
                table(["path", "pinned MB/s", "p25–p75", "× direct", "free MB/s (p25–p75)",
                       "× direct (free)", "sha256 exact"], rows),
                f"Runs measured again because another process was using the CPU: {px.get('discarded_busy_runs', 0)}.",
-               "The supervisor (`mcpjail`, which runs the proxy) of a proxy-mode server (`cat`): "
+               "The supervisor (`mcpcell`, which runs the proxy) of a proxy-mode server (`cat`): "
                "with no connection, and after one transfer through the proxy made as the server "
                "starts (so the launch peak includes the relay). Peaks measured as in section 4. "
                f"Median of {px['repeats']} launches.",
                table(["proxy mode", "launch peak RSS MiB", "peak RSS while running MiB",
                       "RSS MiB", "PSS MiB"], mrows)]
-        for name in ("mcpjail-connect", "mcpjail-transparent"):
+        for name in ("mcpcell-connect", "mcpcell-transparent"):
             r = px["rows"].get(name, {})
             pinned, free = r.get("ratio"), r.get("ratio_free")
             if pinned is None or free is None:
@@ -420,7 +420,7 @@ def render(res, plot_name):
     out = ["# Benchmark results",
            f"Measured by `bench/run.sh` on {m['date']}; raw data in `{res['raw']}` (not committed). "
            "Every figure comes from this one run; rerun `bench/run.sh` to reproduce. "
-           "Why mcpjail misses the targets it misses, and what would fix it: `bench/ANALYSIS.md`.",
+           "Why mcpcell misses the targets it misses, and what would fix it: `bench/ANALYSIS.md`.",
            "",
            table(["machine", ""], [["date", m["date"]], ["CPU", m["cpu"]], ["OS", m["os"]], ["kernel", m["kernel"]],
                                    ["Landlock ABI", m["landlock_abi"]],
@@ -449,7 +449,7 @@ def plot(res, raw, path):
         c.log("matplotlib is not installed: no plot (apt-get install python3-matplotlib)")
         return False
     fig, axes = plt.subplots(2, 3, figsize=(18, 9))
-    order = ["unshare", "mcpjail-minimal", "mcpjail-default", "mcpjail-node", "bwrap", "firejail", "srt"]
+    order = ["unshare", "mcpcell-minimal", "mcpcell-default", "mcpcell-node", "bwrap", "firejail", "srt"]
     ax = axes[0][0]
     width = 0.2
     series = []
@@ -505,7 +505,7 @@ def plot(res, raw, path):
         pss = [mem["rows"][n]["launcher_pss_kib"]["median"] / 1024 for n in names]
         idle = px.get("memory", {}).get("idle", {})
         if "hwm_kib" in idle:
-            names.append("mcpjail proxy mode (idle)")
+            names.append("mcpcell proxy mode (idle)")
             launch.append(idle.get("launch_hwm_kib", {}).get("median", 0) / 1024)
             hwm.append(idle["hwm_kib"]["median"] / 1024)
             pss.append(idle["pss_kib"]["median"] / 1024)
@@ -550,7 +550,7 @@ def plot(res, raw, path):
         ax.legend(fontsize=8)
 
     m = res["machine"]
-    fig.suptitle(f"mcpjail benchmarks — {m['cpu']}, Linux {m['kernel']}, {m['date']}", fontsize=10)
+    fig.suptitle(f"mcpcell benchmarks — {m['cpu']}, Linux {m['kernel']}, {m['date']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return True

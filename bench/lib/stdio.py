@@ -120,7 +120,7 @@ def main():
     rows = result["rows"]
     result["discarded_busy_runs"] = 0
     live = []
-    for name, wrap, missing in c.sandboxes(("bare", "mcpjail-default", "bwrap", "firejail", "srt")):
+    for name, wrap, missing in c.sandboxes(("bare", "mcpcell-default", "bwrap", "firejail", "srt")):
         # `cat` by absolute path, so that every sandbox runs the same file.
         rows[name] = {"argv": wrap(["/usr/bin/cat"]), "mb_s": [], "mb_s_free": []}
         if missing:

@@ -1,5 +1,5 @@
 """2. Per-syscall cost of the seccomp filter: `syscall_loop` (c/syscall_loop.c) times getppid
-and stat("/usr") in a loop, bare, with a one-instruction allow-all filter, and inside mcpjail
+and stat("/usr") in a loop, bare, with a one-instruction allow-all filter, and inside mcpcell
 and each peer. Two decomposition rows help read the stat figures: a Landlock domain alone
 (no filter), and the allow-all filter inside the floor's namespaces.
 
@@ -26,7 +26,7 @@ def variants():
         ("Landlock only", c.bare, ["--landlock"], None),
         ("unshare + allow-all filter", c.unshare_floor, ["--allow-all-filter"], c.peer_missing("unshare")),
     ]
-    for name, wrap, missing in c.sandboxes(("mcpjail-default", "bwrap", "firejail", "srt")):
+    for name, wrap, missing in c.sandboxes(("mcpcell-default", "bwrap", "firejail", "srt")):
         out.append((name, wrap, [], missing))
     return out
 

@@ -1,4 +1,4 @@
 //! Profile text → parse, `extends`, validation, plan, dry-run report.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mcpjail::fuzz::profile(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mcpcell::fuzz::profile(data));

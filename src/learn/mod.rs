@@ -1,9 +1,9 @@
-//! `mcpjail learn`: run a server in observe mode and write the profile it needs.
+//! `mcpcell learn`: run a server in observe mode and write the profile it needs.
 //!
 //! Observe mode keeps every namespace, the network mode, the seccomp deny list, the
 //! capability drop and the limits of the base profile, but does not restrict files: Landlock
 //! handles no filesystem rights, and the calls that open, execute, create, remove, rename or
-//! link a path, or connect a Unix socket, are reported to mcpjail through seccomp user
+//! link a path, or connect a Unix socket, are reported to mcpcell through seccomp user
 //! notification ([`notify`]) and then proceed. Every `hide` mask of the base is applied, so
 //! the secrets it names stay out of reach. In network mode proxy the proxy admits every name
 //! and records it. When the server exits, what the base does not already allow becomes the
@@ -121,7 +121,7 @@ pub fn run(args: LearnArgs) -> i32 {
         .or_else(|| default_output(&loader, &base.profile.name))
     else {
         eprintln!(
-            "mcpjail: error: there is no profile directory to write the learned profile to (HOME is not set); give one with -o FILE"
+            "mcpcell: error: there is no profile directory to write the learned profile to (HOME is not set); give one with -o FILE"
         );
         return 125;
     };
@@ -130,7 +130,7 @@ pub fn run(args: LearnArgs) -> i32 {
         .unwrap_or(output);
     if output.is_dir() {
         eprintln!(
-            "mcpjail: error: -o {} is a directory; give a file name such as {}/my-server.yaml",
+            "mcpcell: error: -o {} is a directory; give a file name such as {}/my-server.yaml",
             output.display(),
             output.display()
         );
@@ -138,7 +138,7 @@ pub fn run(args: LearnArgs) -> i32 {
     }
     if profile_name(&output) == base.profile.name {
         eprintln!(
-            "mcpjail: error: the learned profile {} would have the base's name `{}` and extend itself; choose another file name with -o",
+            "mcpcell: error: the learned profile {} would have the base's name `{}` and extend itself; choose another file name with -o",
             output.display(),
             base.profile.name
         );
@@ -151,12 +151,12 @@ pub fn run(args: LearnArgs) -> i32 {
         ""
     };
     eprintln!(
-        "mcpjail: LEARNING: the server runs with the `{}` profile's namespaces, network mode, syscall filter and limits, but file, exec and Unix-socket access beyond it is ALLOWED and recorded, not denied.{proxy_note} Learn only with servers and inputs you trust that far. The profile is written to {} when the server exits.",
+        "mcpcell: LEARNING: the server runs with the `{}` profile's namespaces, network mode, syscall filter and limits, but file, exec and Unix-socket access beyond it is ALLOWED and recorded, not denied.{proxy_note} Learn only with servers and inputs you trust that far. The profile is written to {} when the server exits.",
         base.profile.name,
         output.display()
     );
     for w in &plan.warnings {
-        tracing::warn!(target: "mcpjail", "{w}");
+        tracing::warn!(target: "mcpcell", "{w}");
     }
 
     let sink: crate::supervise::Sink = Arc::new(Mutex::new(Vec::new()));
@@ -212,14 +212,14 @@ pub fn run(args: LearnArgs) -> i32 {
     );
     if let Err(e) = write_atomically(&output, &text) {
         eprintln!(
-            "mcpjail: error: failed to write the learned profile to {}: {e}",
+            "mcpcell: error: failed to write the learned profile to {}: {e}",
             output.display()
         );
         return 125;
     }
     let grants = learned.read.len() + learned.write.len() + learned.exec.len();
     eprintln!(
-        "mcpjail: learned profile written to {} ({grants} filesystem grant{}, {} Unix socket{}, {} observed call{}); use it with: mcpjail run -p {} -- ...",
+        "mcpcell: learned profile written to {} ({grants} filesystem grant{}, {} Unix socket{}, {} observed call{}); use it with: mcpcell run -p {} -- ...",
         output.display(),
         if grants == 1 { "" } else { "s" },
         learned.unix.len(),
@@ -234,7 +234,7 @@ pub fn run(args: LearnArgs) -> i32 {
     );
     for s in &learned.secrets {
         eprintln!(
-            "mcpjail: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
+            "mcpcell: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
             s.need.path.display(),
             s.why
         );

@@ -1,4 +1,4 @@
-//! Observe mode's other half: mcpjail answers the sandbox's seccomp user notifications. Each
+//! Observe mode's other half: mcpcell answers the sandbox's seccomp user notifications. Each
 //! observed call (open, exec, create, remove, rename, link, connect, ...) waits while this
 //! thread reads its arguments from the caller's memory and resolves its paths inside the
 //! sandbox's own root, then proceeds unchanged. Nothing is denied here: what is recorded is

@@ -134,7 +134,7 @@ const HOME_SECRETS: &[(&str, &str)] = &[
     (".config/gh", "GitHub CLI token"),
     (".config/hub", "GitHub token"),
     (".config/op", "1Password CLI"),
-    (".config/mcpjail", "mcpjail's own profiles"),
+    (".config/mcpcell", "mcpcell's own profiles"),
     (".netrc", "login credentials"),
     (".npmrc", "npm registry token"),
     (".pypirc", "PyPI token"),

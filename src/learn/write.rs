@@ -85,7 +85,7 @@ pub fn shell_words(argv: &[std::ffi::OsString]) -> String {
 pub fn render(l: &Learned, cx: &Context) -> String {
     let mut out = String::new();
     let cmd = comment_line(&shell_words(cx.command));
-    let _ = writeln!(out, "# Learned by `mcpjail learn` from a run of:");
+    let _ = writeln!(out, "# Learned by `mcpcell learn` from a run of:");
     let _ = writeln!(out, "#   {cmd}");
     let _ = writeln!(
         out,
@@ -94,7 +94,7 @@ pub fn render(l: &Learned, cx: &Context) -> String {
     );
     let _ = writeln!(
         out,
-        "# relying on it; `mcpjail explain -p THIS_FILE PATH` says what decides any access."
+        "# relying on it; `mcpcell explain -p THIS_FILE PATH` says what decides any access."
     );
     let files = l.read.len() + l.write.len() + l.exec.len();
     let description = format!(
@@ -222,7 +222,7 @@ mod tests {
         let vars = vec![
             ("HOME", PathBuf::from("/home/u")),
             ("CWD", PathBuf::from("/home/u/work")),
-            ("STATE_DIR", PathBuf::from("/home/u/.local/state/mcpjail/x")),
+            ("STATE_DIR", PathBuf::from("/home/u/.local/state/mcpcell/x")),
         ];
         assert_eq!(
             with_vars(Path::new("/home/u/work/data"), &vars),
@@ -233,7 +233,7 @@ mod tests {
             "${HOME}/notes"
         );
         assert_eq!(
-            with_vars(Path::new("/home/u/.local/state/mcpjail/x"), &vars),
+            with_vars(Path::new("/home/u/.local/state/mcpcell/x"), &vars),
             "${STATE_DIR}"
         );
         assert_eq!(with_vars(Path::new("/srv/x"), &vars), "/srv/x");

@@ -163,7 +163,7 @@ pub struct FsRule {
     pub placement: Placement,
     /// Where each grant of this path comes from.
     pub from: Vec<Origin>,
-    /// A directory mcpjail creates at launch (the state directory, in a dry run).
+    /// A directory mcpcell creates at launch (the state directory, in a dry run).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub created_at_launch: bool,
     #[serde(skip)]

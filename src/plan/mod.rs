@@ -28,7 +28,7 @@ use command::{Command, CommandError};
 use fs::{FsPlan, Grant, Rights};
 pub use provenance::Provenance;
 
-/// What `mcpjail run` was asked to do.
+/// What `mcpcell run` was asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub profile: Option<String>,
@@ -45,7 +45,7 @@ pub struct Request {
     /// Plan without a server command (`explain`): nothing is granted for one.
     pub no_command: bool,
     /// Observe mode (`learn`): file, exec and Unix-socket access is not restricted but
-    /// reported to mcpjail; everything else is as the profile says.
+    /// reported to mcpcell; everything else is as the profile says.
     pub learn: bool,
 }
 
@@ -75,7 +75,7 @@ pub enum PlanError {
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
     #[error(
-        "{}: network mode `proxy` is not yet supported by this version of mcpjail; use `none`, or `host` with network.connect ports, until it is",
+        "{}: network mode `proxy` is not yet supported by this version of mcpcell; use `none`, or `host` with network.connect ports, until it is",
         origin
     )]
     ProxyUnsupported { origin: Origin },
@@ -88,7 +88,7 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// The exit status of `mcpjail run` for this failure.
+    /// The exit status of `mcpcell run` for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             PlanError::Command(c) => c.exit_code(),
@@ -207,7 +207,7 @@ pub struct Limit {
 
 #[derive(Debug, Serialize)]
 pub struct Namespaces {
-    /// Created with a user namespace (when mcpjail is not root).
+    /// Created with a user namespace (when mcpcell is not root).
     pub user: bool,
     pub kinds: Vec<&'static str>,
     #[serde(skip)]
@@ -243,13 +243,13 @@ pub struct Plan {
     /// Shown by --dry-run and at info level.
     pub notes: Vec<String>,
     pub best_effort: bool,
-    /// Observe mode: the syscalls reported to mcpjail instead of restricted by Landlock.
+    /// Observe mode: the syscalls reported to mcpcell instead of restricted by Landlock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<&'static str>,
     /// The merged profile, with where each entry is written.
     #[serde(skip)]
     pub merged: Profile,
-    /// The options that make `mcpjail explain` answer for this plan: `-p PROFILE` and the
+    /// The options that make `mcpcell explain` answer for this plan: `-p PROFILE` and the
     /// command line's grants, ready to paste.
     #[serde(skip)]
     pub explain_args: Vec<String>,
@@ -1047,7 +1047,7 @@ fn build_limits(
                 gaps.push(Gap {
                     what: "limits.processes for root".into(),
                     why: "the kernel does not apply RLIMIT_NPROC to uid 0, and no cgroup hierarchy with the pids controller is mounted".into(),
-                    fix: Some("mount the pids cgroup controller, or run mcpjail as an ordinary user".into()),
+                    fix: Some("mount the pids cgroup controller, or run mcpcell as an ordinary user".into()),
                 });
             }
         }

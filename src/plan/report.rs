@@ -40,7 +40,7 @@ fn list<T: AsRef<str>>(items: &[T]) -> String {
 pub fn text(plan: &Plan) -> String {
     let mut o = String::new();
     let p = plan;
-    let _ = writeln!(o, "mcpjail run --dry-run: nothing was started.");
+    let _ = writeln!(o, "mcpcell run --dry-run: nothing was started.");
     let _ = writeln!(o);
     let _ = writeln!(o, "profile: {} ({})", p.profile.name, p.profile.chosen);
     if let Some(d) = &p.profile.description {
@@ -69,7 +69,7 @@ pub fn text(plan: &Plan) -> String {
     let _ = writeln!(o, "namespaces: {}", list(&p.namespaces.kinds));
     let _ = writeln!(
         o,
-        "  new session (no controlling terminal); the sandbox dies with mcpjail; private /tmp, /dev/shm and /proc"
+        "  new session (no controlling terminal); the sandbox dies with mcpcell; private /tmp, /dev/shm and /proc"
     );
     let _ = writeln!(o);
     match p.network.mode {
@@ -108,7 +108,7 @@ pub fn text(plan: &Plan) -> String {
         NetworkMode::Proxy => {
             let _ = writeln!(
                 o,
-                "network: proxy (a private network namespace; mcpjail relays only allowlisted hosts, from outside)"
+                "network: proxy (a private network namespace; mcpcell relays only allowlisted hosts, from outside)"
             );
             if let Some(px) = &p.network.proxy {
                 let allow: Vec<String> = px.allow.iter().map(|a| a.to_string()).collect();

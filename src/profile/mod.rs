@@ -153,7 +153,7 @@ impl fmt::Display for Diagnostic {
 
 #[derive(Debug, Error)]
 pub enum ProfileError {
-    #[error("{}no profile named `{name}`; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpjail profiles list` to see them", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
+    #[error("{}no profile named `{name}`; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpcell profiles list` to see them", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
     NotFound {
         name: String,
         searched: Vec<PathBuf>,
@@ -177,13 +177,13 @@ pub enum ProfileError {
 }
 
 /// Finds profiles by name or path, in the order the SPEC fixes: the user's directory,
-/// `/etc/mcpjail/profiles`, then the built-ins.
+/// `/etc/mcpcell/profiles`, then the built-ins.
 #[derive(Debug, Clone)]
 pub struct Loader {
     dirs: Vec<PathBuf>,
 }
 
-/// A profile as `mcpjail profiles list` shows it.
+/// A profile as `mcpcell profiles list` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
     pub name: String,
@@ -221,9 +221,9 @@ impl Loader {
                     .map(|h| Path::new(&h).join(".config"))
             });
         if let Some(c) = config {
-            dirs.push(c.join("mcpjail/profiles"));
+            dirs.push(c.join("mcpcell/profiles"));
         }
-        dirs.push(PathBuf::from("/etc/mcpjail/profiles"));
+        dirs.push(PathBuf::from("/etc/mcpcell/profiles"));
         Loader { dirs }
     }
 
@@ -262,7 +262,7 @@ impl Loader {
 
     /// Finds one profile document. `from` is the document whose `extends` names it: relative
     /// paths are taken from its directory, and a name that is the document's own name is
-    /// looked up after it, so that `~/.config/mcpjail/profiles/node.yaml` can extend the
+    /// looked up after it, so that `~/.config/mcpcell/profiles/node.yaml` can extend the
     /// built-in `node`.
     fn locate(
         &self,

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// An mcpjail profile: what one MCP server may do.
+/// An mcpcell profile: what one MCP server may do.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "mcpjail profile")]
+#[schemars(title = "mcpcell profile")]
 pub struct RawProfile {
     /// What the profile is for, and what it grants and why.
     pub description: Option<String>,
@@ -123,12 +123,12 @@ pub enum OnViolation {
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnv {
-    /// Variables passed from mcpjail's environment (`LC_*` matches a prefix); everything else
+    /// Variables passed from mcpcell's environment (`LC_*` matches a prefix); everything else
     /// is removed.
     pub pass: Option<Vec<String>>,
     /// Variables set for the server (values may use the path variables).
     pub set: Option<BTreeMap<String, String>>,
-    /// Like `set`, but only when the variable is not passed from mcpjail's environment.
+    /// Like `set`, but only when the variable is not passed from mcpcell's environment.
     pub default: Option<BTreeMap<String, String>>,
 }
 

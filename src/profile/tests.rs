@@ -129,7 +129,7 @@ fn extends_an_unknown_profile() {
     assert_eq!(
         err.replace(&dir, "D"),
         format!(
-            "P:1:11: no profile named `nodejs`; looked for nodejs.yaml in D/user, D/etc and among the built-in profiles ({}); run `mcpjail profiles list` to see them",
+            "P:1:11: no profile named `nodejs`; looked for nodejs.yaml in D/user, D/etc and among the built-in profiles ({}); run `mcpcell profiles list` to see them",
             builtin::names().collect::<Vec<_>>().join(", ")
         )
     );

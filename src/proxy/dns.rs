@@ -1,5 +1,5 @@
 //! The DNS responder inside the sandbox: allowed names get their real IPv4 addresses, as
-//! mcpjail resolved them; every other name gets NXDOMAIN. Queries are never forwarded, so
+//! mcpcell resolved them; every other name gets NXDOMAIN. Queries are never forwarded, so
 //! DNS cannot carry data out of the sandbox.
 
 use std::net::Ipv4Addr;

@@ -1,20 +1,20 @@
 //! Network mode `proxy`: an egress allowlist enforced outside the sandbox.
 //!
 //! The sandbox keeps its private network namespace. Before the server starts, the sandbox's
-//! init creates listening sockets inside that namespace and hands them to mcpjail over a
-//! socketpair; mcpjail serves them from outside, where the real network is:
+//! init creates listening sockets inside that namespace and hands them to mcpcell over a
+//! socketpair; mcpcell serves them from outside, where the real network is:
 //!
 //! - `127.0.0.1:PORT`: an HTTP proxy (CONNECT and plain `http://` forwarding) that also
 //!   speaks SOCKS5; `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` point at it;
 //! - `127.0.0.1:53` (UDP): a DNS responder that answers allowlisted names with their real
-//!   IPv4 addresses (resolved by mcpjail) and every other name with NXDOMAIN;
+//!   IPv4 addresses (resolved by mcpcell) and every other name with NXDOMAIN;
 //! - `0.0.0.0:PORT` for every allowed port: a transparent listener. Inside the sandbox every
 //!   IPv4 address is routed to loopback, so a client that ignores the proxy variables and
 //!   connects to an address it looked up lands there; the listener sees which address was
 //!   dialled, checks that the DNS responder gave it out for an allowed name, and connects to
 //!   it from outside.
 //!
-//! mcpjail resolves every name itself and refuses loopback, private and link-local
+//! mcpcell resolves every name itself and refuses loopback, private and link-local
 //! addresses unless `network.allow_private` covers them, so an allowed name cannot be
 //! pointed at the host's own services. Bytes are relayed with splice(2); TLS is never
 //! terminated. The listening sockets live in the sandbox's namespace, so nothing else on
@@ -38,7 +38,7 @@ pub use serve::start;
 pub use upstream::{Refusal, resolve_v4};
 
 /// The resolver configuration and hosts file the sandbox sees in proxy mode.
-pub const RESOLV_CONF: &str = "# written by mcpjail: names resolve through its egress proxy\nnameserver 127.0.0.1\noptions attempts:2 timeout:2\n";
+pub const RESOLV_CONF: &str = "# written by mcpcell: names resolve through its egress proxy\nnameserver 127.0.0.1\noptions attempts:2 timeout:2\n";
 pub const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
 /// What the proxy admits, and where it listens inside the sandbox.
@@ -158,7 +158,7 @@ pub struct Stats {
 /// A refused destination: `host:port`, attempts, and why.
 pub type Refused = (String, u64, String);
 
-/// A running proxy: threads serving the listeners until mcpjail exits.
+/// A running proxy: threads serving the listeners until mcpcell exits.
 pub struct Proxy {
     pub(crate) stats: Arc<Mutex<Stats>>,
 }

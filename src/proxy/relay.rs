@@ -17,7 +17,7 @@ pub fn relay(client: TcpStream, upstream: TcpStream) {
         return;
     };
     let back = std::thread::Builder::new()
-        .name("mcpjail-relay".into())
+        .name("mcpcell-relay".into())
         .stack_size(64 * 1024)
         .spawn(move || pump(&u2, &c2));
     pump(&client, &upstream);

@@ -24,7 +24,7 @@ struct Shared {
 
 impl Shared {
     fn allowed(&self, host: &str, port: u16) {
-        info!(target: "mcpjail", event = "proxy_allowed", host, port, "proxy: connected to {host}:{port}");
+        info!(target: "mcpcell", event = "proxy_allowed", host, port, "proxy: connected to {host}:{port}");
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         *s.allowed.entry(format!("{host}:{port}")).or_default() += 1;
     }
@@ -36,7 +36,7 @@ impl Shared {
 
     fn refused(&self, host: &str, port: u16, why: &Refusal) {
         let reason = why.reason();
-        warn!(target: "mcpjail", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
+        warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         let e = s
             .refused
@@ -84,7 +84,7 @@ pub fn start(cfg: ProxyConfig, l: Listeners) -> io::Result<Proxy> {
         t.set_nonblocking(true)?;
     }
     std::thread::Builder::new()
-        .name("mcpjail-proxy".into())
+        .name("mcpcell-proxy".into())
         .stack_size(128 * 1024)
         .spawn(move || accept_loop(shared, l))?;
     Ok(Proxy { stats })
@@ -116,7 +116,7 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
                 0 => {
                     while let Ok((s, _)) = l.proxy.accept() {
                         let sh = Arc::clone(&shared);
-                        spawn("mcpjail-proxy-conn", move || handle_proxy(&sh, s));
+                        spawn("mcpcell-proxy-conn", move || handle_proxy(&sh, s));
                     }
                 }
                 1 => {
@@ -127,7 +127,7 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
                         else {
                             continue;
                         };
-                        spawn("mcpjail-dns", move || {
+                        spawn("mcpcell-dns", move || {
                             if let Some(reply) = answer_dns(&sh, &query) {
                                 let _ = sock.send_to(&reply, from);
                             }
@@ -139,7 +139,7 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
                     while let Ok((s, _)) = listener.accept() {
                         let sh = Arc::clone(&shared);
                         let port = *port;
-                        spawn("mcpjail-proxy-conn", move || {
+                        spawn("mcpcell-proxy-conn", move || {
                             handle_transparent(&sh, s, port)
                         });
                     }
@@ -160,14 +160,14 @@ fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
                     }
                 }
                 Err(r) => {
-                    warn!(target: "mcpjail", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
+                    warn!(target: "mcpcell", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
                     return Answer::Refused;
                 }
             }
         }
         let mut seen = shared.dns_refused.lock().unwrap_or_else(|e| e.into_inner());
         if seen.insert(name.to_string()) {
-            warn!(target: "mcpjail", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow");
+            warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow");
         }
         Answer::Refused
     })
@@ -248,7 +248,7 @@ fn split_authority(a: &str, default: u16) -> Option<(String, u16)> {
 }
 
 fn http_error(s: &mut TcpStream, code: u16, text: &str, detail: &str) {
-    let body = format!("mcpjail: {detail}\n");
+    let body = format!("mcpcell: {detail}\n");
     let _ = write!(
         s,
         "HTTP/1.1 {code} {text}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

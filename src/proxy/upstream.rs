@@ -1,4 +1,4 @@
-//! Connections out of the sandbox: mcpjail resolves the name itself and connects only to
+//! Connections out of the sandbox: mcpcell resolves the name itself and connects only to
 //! addresses the profile allows.
 
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};

@@ -198,7 +198,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long,
     );
 
-    // This process is a copy of mcpjail: its memory holds mcpjail's whole environment and
+    // This process is a copy of mcpcell: its memory holds mcpcell's whole environment and
     // the plan. Not dumpable, it keeps the server (same user, same Landlock domain) out of
     // /proc/1/environ, mem, fd and the rest. The server's execve makes the server itself
     // dumpable again, as usual.
@@ -267,7 +267,7 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
         libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
         // Without a PID namespace nothing else kills the server when its init dies.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-        // Rust ignores SIGPIPE in mcpjail; the server gets the default.
+        // Rust ignores SIGPIPE in mcpcell; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         if let Some(fd) = p.stderr {
             if libc::dup2(fd, 2) < 0 {
@@ -291,11 +291,11 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
 
 /// PID 1: pass signals on to the server, reap every child, exit with the server's status.
 ///
-/// It also watches `alive`: the parent-death signal alone can miss mcpjail's death. The signal
+/// It also watches `alive`: the parent-death signal alone can miss mcpcell's death. The signal
 /// is sent when the thread that cloned this process exits, and only if it is armed by then;
 /// when that thread exits while this process is still joining its pids cgroup (an RCU grace
 /// period), the signal is not armed yet, and the check right after arming it can still find
-/// the pipe open, held by mcpjail's other threads in the middle of exiting. EOF on the pipe
+/// the pipe open, held by mcpcell's other threads in the middle of exiting. EOF on the pipe
 /// is final: this process exits, and the kernel kills everything in the namespace with it.
 ///
 /// Once the server has lived a moment, the code that set the sandbox up is not needed again:
@@ -341,7 +341,7 @@ fn init_loop(
                 continue;
             }
             if fds[1].revents != 0 {
-                // mcpjail is gone (nothing is ever written to the pipe).
+                // mcpcell is gone (nothing is ever written to the pipe).
                 libc::_exit(128 + libc::SIGKILL);
             }
             if fds[0].revents == 0 {
@@ -495,7 +495,7 @@ fn route_everything_to_loopback(status: RawFd) {
     }
 }
 
-/// A listening socket inside the sandbox's network namespace, for mcpjail to serve.
+/// A listening socket inside the sandbox's network namespace, for mcpcell to serve.
 fn listen(status: RawFd, index: u32, udp: bool, addr: u32, port: u16) -> RawFd {
     // SAFETY: socket/setsockopt/bind/listen on a fresh descriptor with a valid sockaddr_in.
     unsafe {
@@ -536,7 +536,7 @@ fn listen(status: RawFd, index: u32, udp: bool, addr: u32, port: u16) -> RawFd {
 }
 
 /// Observe mode: installs the filter with a user-notification listener and hands the
-/// listener to mcpjail, which answers every observed call. The sandbox keeps no copy, so it
+/// listener to mcpcell, which answers every observed call. The sandbox keeps no copy, so it
 /// cannot answer its own calls.
 fn install_observing_filter(prog: &seccompiler::BpfProgram, channel: RawFd, status: RawFd) {
     const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
@@ -565,7 +565,7 @@ fn install_observing_filter(prog: &seccompiler::BpfProgram, channel: RawFd, stat
     }
 }
 
-/// Sends descriptors to mcpjail over a channel (`supervise::receive_fds` takes them).
+/// Sends descriptors to mcpcell over a channel (`supervise::receive_fds` takes them).
 fn send_fds(channel: RawFd, tag: &[u8], fds: &[RawFd]) -> nix::Result<usize> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let iov = [std::io::IoSlice::new(tag)];
@@ -578,7 +578,7 @@ fn send_fds(channel: RawFd, tag: &[u8], fds: &[RawFd]) -> nix::Result<usize> {
     )
 }
 
-/// Creates the proxy's listeners and hands them to mcpjail; the sandbox keeps no copy.
+/// Creates the proxy's listeners and hands them to mcpcell; the sandbox keeps no copy.
 fn proxy_sockets(px: &super::prepare::ProxySockets, status: RawFd) {
     const LOCALHOST: u32 = 0x7F00_0001;
     let mut fds = vec![

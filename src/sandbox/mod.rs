@@ -95,7 +95,7 @@ impl Step {
     pub fn describe(self) -> &'static str {
         match self {
             Step::Cgroup => "failed to join the sandbox's pids cgroup",
-            Step::DeathSignal => "failed to tie the sandbox's life to mcpjail's",
+            Step::DeathSignal => "failed to tie the sandbox's life to mcpcell's",
             Step::Setgroups => "failed to deny setgroups in the user namespace",
             Step::UidMap => "failed to write the user namespace's uid map",
             Step::GidMap => "failed to write the user namespace's gid map",
@@ -126,8 +126,8 @@ impl Step {
             Step::Fork => "failed to fork the server process",
             Step::CloseFds => "failed to keep inherited file descriptors from the server",
             Step::Exec => "failed to execute the server",
-            Step::ObserveChannel => "failed to hand the observe-mode listener to mcpjail",
-            Step::Stderr => "failed to connect the server's stderr to mcpjail",
+            Step::ObserveChannel => "failed to hand the observe-mode listener to mcpcell",
+            Step::Stderr => "failed to connect the server's stderr to mcpcell",
         }
     }
 }
@@ -162,7 +162,7 @@ impl Failure {
     }
 }
 
-/// The signals mcpjail passes on to the server.
+/// The signals mcpcell passes on to the server.
 pub const FORWARDED: [libc::c_int; 6] = [
     libc::SIGINT,
     libc::SIGTERM,

@@ -42,7 +42,7 @@ pub struct Bind {
     pub tree_fd: RawFd,
 }
 
-/// A file mcpjail writes and binds over a path (the proxy's resolv.conf and hosts).
+/// A file mcpcell writes and binds over a path (the proxy's resolv.conf and hosts).
 pub struct Replace {
     pub target: CString,
     /// Create an empty file at `target` first (it does not exist in the granted view).
@@ -254,7 +254,7 @@ impl Mounts {
             let staging = under(
                 &prefix,
                 Path::new(&format!(
-                    "/tmp/.mcpjail-{}",
+                    "/tmp/.mcpcell-{}",
                     host.file_name().unwrap_or_default().to_string_lossy()
                 )),
             );

@@ -55,13 +55,13 @@ pub struct Prepared {
     /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
     /// (`Some(-1)` until launch creates it).
     pub observe_channel: Option<RawFd>,
-    /// The write end of the pipe the server's stderr goes to, when mcpjail relays it.
+    /// The write end of the pipe the server's stderr goes to, when mcpcell relays it.
     pub stderr: Option<RawFd>,
     /// The code pages the sandbox's init drops once the server runs.
     pub code_pages: &'static [crate::residency::Range],
 }
 
-/// The sockets the sandbox creates for the proxy and hands to mcpjail, in this order: the
+/// The sockets the sandbox creates for the proxy and hands to mcpcell, in this order: the
 /// proxy port, the DNS socket, then one listener per transparent port.
 pub struct ProxySockets {
     pub proxy_port: u16,

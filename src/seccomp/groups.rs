@@ -1,4 +1,4 @@
-//! Syscall groups, in systemd's vocabulary (`SystemCallFilter=`), plus mcpjail's `@default`.
+//! Syscall groups, in systemd's vocabulary (`SystemCallFilter=`), plus mcpcell's `@default`.
 //!
 //! Members are syscall names, other groups (`@name`), or argument-qualified rules written
 //! `name(QUALIFIER)` (see [`Qualified`]). Names that do not exist on this architecture (the
@@ -98,7 +98,7 @@ impl Qualified {
 pub static GROUPS: &[Group] = &[
     Group {
         name: "@default",
-        help: "mcpjail's recommended deny set for untrusted servers: namespaces, mounts, tracing, kernel attack surface, terminal injection, fileless exec",
+        help: "mcpcell's recommended deny set for untrusted servers: namespaces, mounts, tracing, kernel attack surface, terminal injection, fileless exec",
         members: &[
             "@clock",
             "@cpu-emulation",

@@ -53,7 +53,7 @@ pub enum Action {
     Errno(u32),
     Kill,
     Log,
-    /// Observe mode: the call waits while mcpjail records it, then proceeds.
+    /// Observe mode: the call waits while mcpcell records it, then proceeds.
     Notify,
 }
 

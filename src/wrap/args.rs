@@ -46,8 +46,8 @@ pub struct WrapArgs {
     /// repeated
     #[arg(long = "pin", value_name = "SERVER[=VERSION]", num_args = 0..=1, default_missing_value = "")]
     pub pins: Vec<String>,
-    /// The mcpjail path to write into the config (default: this executable's absolute path)
-    #[arg(long = "mcpjail", value_name = "PATH")]
+    /// The mcpcell path to write into the config (default: this executable's absolute path)
+    #[arg(long = "mcpcell", value_name = "PATH")]
     pub launcher: Option<PathBuf>,
 }
 

@@ -186,7 +186,7 @@ fn classify<'a>(v: &'a Value<'a>) -> (Kind, Option<Parts<'a>>) {
     let mut warnings = Vec::new();
     if let Some(f) = entry.get_string("envFile") {
         warnings.push(format!(
-            "it loads variables from the envFile `{}`, which mcpjail does not pass on; add their names to the profile's env.pass",
+            "it loads variables from the envFile `{}`, which mcpcell does not pass on; add their names to the profile's env.pass",
             f.value
         ));
     }
@@ -448,7 +448,7 @@ mod tests {
     fn inline_list() {
         round_trip(
             r#"{"mcpServers": {"a": {"command": "npx", "args": ["-y", "pkg"]}}}"#,
-            r#"{"mcpServers": {"a": {"command": "/bin/mcpjail", "args": ["run", "-p", "node", "--pass-env", "K", "--", "npx", "-y", "pkg"]}}}"#,
+            r#"{"mcpServers": {"a": {"command": "/bin/mcpcell", "args": ["run", "-p", "node", "--pass-env", "K", "--", "npx", "-y", "pkg"]}}}"#,
         );
     }
 
@@ -456,13 +456,13 @@ mod tests {
     fn multi_line_list_with_comment() {
         round_trip(
             "{\n  \"servers\": {\n    \"a\": {\n      \"command\": \"node\", // the runtime\n      \"args\": [\n        // entry point\n        \"index.js\"\n      ]\n    }\n  }\n}\n",
-            "{\n  \"servers\": {\n    \"a\": {\n      \"command\": \"/bin/mcpjail\", // the runtime\n      \"args\": [\n        // entry point\n        \"run\",\n        \"-p\",\n        \"node\",\n        \"--pass-env\",\n        \"K\",\n        \"--\",\n        \"node\",\n        \"index.js\"\n      ]\n    }\n  }\n}\n",
+            "{\n  \"servers\": {\n    \"a\": {\n      \"command\": \"/bin/mcpcell\", // the runtime\n      \"args\": [\n        // entry point\n        \"run\",\n        \"-p\",\n        \"node\",\n        \"--pass-env\",\n        \"K\",\n        \"--\",\n        \"node\",\n        \"index.js\"\n      ]\n    }\n  }\n}\n",
         );
     }
 
     #[test]
     fn a_trailing_comma_after_the_command_goes_with_it() {
-        let text = r#"{"mcpServers": {"e": {"command": "/bin/mcpjail", "args": ["run", "-p", "x", "--", "srv",]}}}"#;
+        let text = r#"{"mcpServers": {"e": {"command": "/bin/mcpcell", "args": ["run", "-p", "x", "--", "srv",]}}}"#;
         assert_eq!(
             rewrite(text, &[(0, Edit::Unwrap)]).unwrap(),
             r#"{"mcpServers": {"e": {"command": "srv", "args": []}}}"#
@@ -473,11 +473,11 @@ mod tests {
     fn empty_and_missing_args() {
         round_trip(
             r#"{"mcpServers": {"a": {"command": "x", "args": []}}}"#,
-            r#"{"mcpServers": {"a": {"command": "/bin/mcpjail", "args": ["run", "-p", "node", "--pass-env", "K", "--", "x"]}}}"#,
+            r#"{"mcpServers": {"a": {"command": "/bin/mcpcell", "args": ["run", "-p", "node", "--pass-env", "K", "--", "x"]}}}"#,
         );
         round_trip(
             "{\"mcpServers\": {\"a\": {\n  \"command\": \"x\",\n  \"env\": {}\n}}}",
-            "{\"mcpServers\": {\"a\": {\n  \"command\": \"/bin/mcpjail\",\n  \"args\": [\"run\", \"--profile\", \"node\", \"--pass-env\", \"K\", \"--\", \"x\"],\n  \"env\": {}\n}}}",
+            "{\"mcpServers\": {\"a\": {\n  \"command\": \"/bin/mcpcell\",\n  \"args\": [\"run\", \"--profile\", \"node\", \"--pass-env\", \"K\", \"--\", \"x\"],\n  \"env\": {}\n}}}",
         );
     }
 
@@ -485,7 +485,7 @@ mod tests {
     fn escapes_survive() {
         round_trip(
             r#"{"mcpServers": {"a": {"command": "n\u0070x", "args": ["a\/b"]}}}"#,
-            r#"{"mcpServers": {"a": {"command": "/bin/mcpjail", "args": ["run", "-p", "node", "--pass-env", "K", "--", "n\u0070x", "a\/b"]}}}"#,
+            r#"{"mcpServers": {"a": {"command": "/bin/mcpcell", "args": ["run", "-p", "node", "--pass-env", "K", "--", "n\u0070x", "a\/b"]}}}"#,
         );
     }
 
@@ -493,7 +493,7 @@ mod tests {
     fn byte_order_mark_stays() {
         round_trip(
             "\u{feff}{\"mcpServers\": {\"a\": {\"command\": \"x\", \"args\": [\"y\"]}}}",
-            "\u{feff}{\"mcpServers\": {\"a\": {\"command\": \"/bin/mcpjail\", \"args\": [\"run\", \"-p\", \"node\", \"--pass-env\", \"K\", \"--\", \"x\", \"y\"]}}}",
+            "\u{feff}{\"mcpServers\": {\"a\": {\"command\": \"/bin/mcpcell\", \"args\": [\"run\", \"-p\", \"node\", \"--pass-env\", \"K\", \"--\", \"x\", \"y\"]}}}",
         );
     }
 
@@ -501,14 +501,14 @@ mod tests {
     fn pins_beside_the_insertion() {
         let text = r#"{"mcpServers": {"t": {"command": "uvx", "args": ["mcp-server-time"]}}}"#;
         let edit = Edit::Wrap {
-            launcher: "/bin/mcpjail".into(),
+            launcher: "/bin/mcpcell".into(),
             prefix: run_prefix("python", &[], false),
             pins: vec![(0, "mcp-server-time==1.0".into())],
         };
         let wrapped = rewrite(text, &[(0, edit)]).unwrap();
         assert_eq!(
             wrapped,
-            r#"{"mcpServers": {"t": {"command": "/bin/mcpjail", "args": ["run", "-p", "python", "--", "uvx", "mcp-server-time==1.0"]}}}"#
+            r#"{"mcpServers": {"t": {"command": "/bin/mcpcell", "args": ["run", "-p", "python", "--", "uvx", "mcp-server-time==1.0"]}}}"#
         );
         let repinned = rewrite(
             &wrapped,

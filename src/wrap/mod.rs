@@ -1,5 +1,5 @@
-//! `mcpjail wrap` and `mcpjail unwrap`: put every stdio server of an MCP client's config under
-//! mcpjail, and take it back out, in one safe command.
+//! `mcpcell wrap` and `mcpcell unwrap`: put every stdio server of an MCP client's config under
+//! mcpcell, and take it back out, in one safe command.
 //!
 //! The data path of one run: find the files ([`clients`]) → read each one's servers
 //! ([`jsonc`] or [`toml`] → [`model::Server`]) → check the names and profiles the command line
@@ -85,9 +85,9 @@ pub enum WrapError {
     NotSelected { what: &'static str, name: String },
     #[error("give a CONFIG file or --client NAME{hint}")]
     NoTarget { hint: &'static str },
-    #[error("failed to find mcpjail's own path; pass --mcpjail PATH")]
+    #[error("failed to find mcpcell's own path; pass --mcpcell PATH")]
     Launcher(#[source] std::io::Error),
-    #[error("--mcpjail {}: the path must be absolute", .0.display())]
+    #[error("--mcpcell {}: the path must be absolute", .0.display())]
     RelativeLauncher(PathBuf),
     #[error("{}: the rewritten config does not check out ({why}); nothing was written", path.display())]
     Verify { path: PathBuf, why: String },
@@ -218,7 +218,7 @@ fn load_targets(target: &Target, pins: &[String]) -> Result<Vec<Loaded>, WrapErr
         match load(path, false)? {
             Some(l) => out.push(l),
             None => eprintln!(
-                "mcpjail: {}: no MCP servers configured there; skipped",
+                "mcpcell: {}: no MCP servers configured there; skipped",
                 path.display()
             ),
         }
@@ -286,12 +286,12 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
     let mut stdout = std::io::stdout().lock();
     for o in outcomes {
         let path = &o.loaded.path;
-        eprintln!("mcpjail: {}:", path.display());
+        eprintln!("mcpcell: {}:", path.display());
         for line in &o.report {
             eprintln!("  {line}");
         }
         for w in &o.warnings {
-            eprintln!("mcpjail: warning: {w}");
+            eprintln!("mcpcell: warning: {w}");
         }
         let changed = o.new != o.loaded.text;
         if changed && !write {
@@ -304,7 +304,7 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
         }
         if !changed {
             eprintln!(
-                "mcpjail: {}: nothing to {verb}{}",
+                "mcpcell: {}: nothing to {verb}{}",
                 path.display(),
                 if write {
                     "; the file is left as it is"
@@ -321,13 +321,13 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
                 String::new()
             };
             eprintln!(
-                "mcpjail: {}: written{via}; the previous version is in {}",
+                "mcpcell: {}: written{via}; the previous version is in {}",
                 path.display(),
                 w.backup.display()
             );
         } else {
             eprintln!(
-                "mcpjail: {}: nothing written; run again with --write to apply this diff",
+                "mcpcell: {}: nothing written; run again with --write to apply this diff",
                 path.display()
             );
         }
@@ -340,7 +340,7 @@ fn report_error(e: WrapError) -> i32 {
     1
 }
 
-/// `mcpjail wrap`; returns the exit status.
+/// `mcpcell wrap`; returns the exit status.
 pub fn wrap(args: WrapArgs) -> i32 {
     match run_wrap(&args) {
         Ok(()) => 0,
@@ -348,7 +348,7 @@ pub fn wrap(args: WrapArgs) -> i32 {
     }
 }
 
-/// `mcpjail unwrap`; returns the exit status.
+/// `mcpcell unwrap`; returns the exit status.
 pub fn unwrap(args: UnwrapArgs) -> i32 {
     match run_unwrap(&args) {
         Ok(()) => 0,
@@ -423,8 +423,8 @@ fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
 }
 
 fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
-    // A launcher that moved or was renamed is still recognised by its name `mcpjail`.
-    let launcher = launcher(None).unwrap_or_else(|_| "mcpjail".into());
+    // A launcher that moved or was renamed is still recognised by its name `mcpcell`.
+    let launcher = launcher(None).unwrap_or_else(|_| "mcpcell".into());
     let loaded = load_targets(&args.target, &[])?;
     check_names(
         &loaded,
@@ -449,7 +449,7 @@ fn round_trip(format: Format, profile: &str, text: &str, expect_wrapped: &str) {
             model::Kind::Stdio(st) => Some((
                 i,
                 Edit::Wrap {
-                    launcher: "/bin/mcpjail".into(),
+                    launcher: "/bin/mcpcell".into(),
                     prefix: model::run_prefix(profile, &["K".into()], st.args.is_none()),
                     pins: vec![],
                 },
@@ -476,7 +476,7 @@ pub fn check_round_trip(text: &str, toml: bool) {
     if sections.is_empty() {
         return;
     }
-    let launcher = "/usr/local/bin/mcpjail";
+    let launcher = "/usr/local/bin/mcpcell";
     let already = servers
         .iter()
         .any(|s| matches!(&s.kind, model::Kind::Stdio(st) if st.wrapped(launcher).is_some()));

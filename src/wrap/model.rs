@@ -1,7 +1,7 @@
 //! The format-independent view of a client config: its server entries, and the wrapped form
 //! of a stdio entry.
 //!
-//! A wrapped entry is the original one with `command` replaced by mcpjail's absolute path and
+//! A wrapped entry is the original one with `command` replaced by mcpcell's absolute path and
 //! `run -p PROFILE [--pass-env NAME]... -- ORIGINAL-COMMAND` put in front of the original
 //! `args`. Everything `unwrap` needs is in the entry itself: the original command is the
 //! element after `--`, the original arguments follow it. An entry that had no `args` at all
@@ -25,7 +25,7 @@ pub enum Kind {
     Stdio(Stdio),
     /// A server the client reaches over HTTP or SSE: nothing to sandbox here.
     Remote(String),
-    /// An entry mcpjail cannot wrap, and why.
+    /// An entry mcpcell cannot wrap, and why.
     Unsupported(String),
 }
 
@@ -73,7 +73,7 @@ pub enum Edit {
     Pin(Vec<(usize, String)>),
 }
 
-/// `mcpjail run` options that take a value, so a value is never mistaken for `--`.
+/// `mcpcell run` options that take a value, so a value is never mistaken for `--`.
 const RUN_VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--profile",
@@ -90,17 +90,17 @@ const RUN_VALUE_OPTIONS: &[&str] = &[
     "--stop-timeout",
 ];
 
-/// Whether `command` launches mcpjail: a file named `mcpjail`, wherever it lives, or the
+/// Whether `command` launches mcpcell: a file named `mcpcell`, wherever it lives, or the
 /// launcher this run writes.
 pub fn is_launcher(command: &str, launcher: &str) -> bool {
     command == launcher
         || Path::new(command)
             .file_name()
-            .is_some_and(|n| n == "mcpjail")
+            .is_some_and(|n| n == "mcpcell")
 }
 
 impl Stdio {
-    /// The wrapped form's parts, when this entry runs `mcpjail run ... -- COMMAND`.
+    /// The wrapped form's parts, when this entry runs `mcpcell run ... -- COMMAND`.
     pub fn wrapped(&self, launcher: &str) -> Option<Wrapped> {
         if !is_launcher(&self.command, launcher) {
             return None;
@@ -154,7 +154,7 @@ pub fn valid_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The `mcpjail run` arguments that go in front of the original command (which follows them).
+/// The `mcpcell run` arguments that go in front of the original command (which follows them).
 pub fn run_prefix(profile: &str, pass_env: &[String], args_absent: bool) -> Vec<String> {
     let mut out = vec![
         "run".to_string(),
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn recognises_the_wrapped_form() {
         let s = stdio(
-            "/opt/bin/mcpjail",
+            "/opt/bin/mcpcell",
             Some(&[
                 "run",
                 "-p",
@@ -198,7 +198,7 @@ mod tests {
                 "pkg",
             ]),
         );
-        let w = s.wrapped("/usr/local/bin/mcpjail").unwrap();
+        let w = s.wrapped("/usr/local/bin/mcpcell").unwrap();
         assert_eq!(w.profile.as_deref(), Some("node"));
         assert_eq!(w.command, "npx");
         assert_eq!(w.command_index, 6);
@@ -210,22 +210,22 @@ mod tests {
     #[test]
     fn long_profile_spelling_marks_added_args() {
         let s = stdio(
-            "/bin/mcpjail",
+            "/bin/mcpcell",
             Some(&["run", "--profile", "default", "--", "server"]),
         );
-        assert!(s.wrapped("/bin/mcpjail").unwrap().args_added);
+        assert!(s.wrapped("/bin/mcpcell").unwrap().args_added);
         // With original arguments after the command the key existed anyway.
         let s = stdio(
-            "/bin/mcpjail",
+            "/bin/mcpcell",
             Some(&["run", "--profile", "default", "--", "server", "x"]),
         );
-        assert!(!s.wrapped("/bin/mcpjail").unwrap().args_added);
+        assert!(!s.wrapped("/bin/mcpcell").unwrap().args_added);
     }
 
     #[test]
     fn option_values_are_not_separators() {
-        let s = stdio("/x/mcpjail", Some(&["run", "--set-env", "--", "--", "cmd"]));
-        let w = s.wrapped("/x/mcpjail").unwrap();
+        let s = stdio("/x/mcpcell", Some(&["run", "--set-env", "--", "--", "cmd"]));
+        let w = s.wrapped("/x/mcpcell").unwrap();
         assert_eq!(w.command, "cmd");
     }
 
@@ -233,18 +233,18 @@ mod tests {
     fn plain_entries_are_not_wrapped() {
         assert!(
             stdio("npx", Some(&["run", "--", "x"]))
-                .wrapped("/b/mcpjail")
+                .wrapped("/b/mcpcell")
                 .is_none()
         );
-        assert!(stdio("/b/mcpjail", None).wrapped("/b/mcpjail").is_none());
+        assert!(stdio("/b/mcpcell", None).wrapped("/b/mcpcell").is_none());
         assert!(
-            stdio("/b/mcpjail", Some(&["run", "-p", "x"]))
-                .wrapped("/b/mcpjail")
+            stdio("/b/mcpcell", Some(&["run", "-p", "x"]))
+                .wrapped("/b/mcpcell")
                 .is_none()
         );
         assert!(
-            stdio("/b/mcpjail-dev", Some(&["run", "--", "x"]))
-                .wrapped("/b/mcpjail-dev")
+            stdio("/b/mcpcell-dev", Some(&["run", "--", "x"]))
+                .wrapped("/b/mcpcell-dev")
                 .is_some()
         );
     }

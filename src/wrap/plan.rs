@@ -210,7 +210,7 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
                 pass.push(name.clone());
             } else {
                 warnings.push(format!(
-                    "`{}`: `{name}` in its env block is not a variable name mcpjail can pass; it is left out",
+                    "`{}`: `{name}` in its env block is not a variable name mcpcell can pass; it is left out",
                     s.name
                 ));
             }

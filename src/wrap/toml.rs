@@ -330,11 +330,11 @@ mod tests {
     fn tables_and_inline_tables() {
         round_trip(
             "# servers\n[mcp_servers.time]\ncommand = 'uvx' # runner\nargs = [\"mcp-server-time\", \"--local-timezone=UTC\"]\n\n[mcp_servers.time.env]\nK = \"v\"\n",
-            "# servers\n[mcp_servers.time]\ncommand = \"/bin/mcpjail\" # runner\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", 'uvx', \"mcp-server-time\", \"--local-timezone=UTC\"]\n\n[mcp_servers.time.env]\nK = \"v\"\n",
+            "# servers\n[mcp_servers.time]\ncommand = \"/bin/mcpcell\" # runner\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", 'uvx', \"mcp-server-time\", \"--local-timezone=UTC\"]\n\n[mcp_servers.time.env]\nK = \"v\"\n",
         );
         round_trip(
             "mcp_servers.x = { command = \"srv\", env = { K = \"1\" } }\n",
-            "mcp_servers.x = { command = \"/bin/mcpjail\", args = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"], env = { K = \"1\" } }\n",
+            "mcp_servers.x = { command = \"/bin/mcpcell\", args = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"], env = { K = \"1\" } }\n",
         );
     }
 
@@ -342,7 +342,7 @@ mod tests {
     fn multi_line_and_missing_args() {
         round_trip(
             "[mcp_servers.a]\ncommand = \"node\"\nargs = [\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"b\"\nstartup_timeout_sec = 10\n",
-            "[mcp_servers.a]\ncommand = \"/bin/mcpjail\"\nargs = [\n  \"run\",\n  \"-p\",\n  \"python\",\n  \"--pass-env\",\n  \"K\",\n  \"--\",\n  \"node\",\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"b\"]\nstartup_timeout_sec = 10\n",
+            "[mcp_servers.a]\ncommand = \"/bin/mcpcell\"\nargs = [\n  \"run\",\n  \"-p\",\n  \"python\",\n  \"--pass-env\",\n  \"K\",\n  \"--\",\n  \"node\",\n  \"index.js\", # entry\n]\nenv_vars = [\"K\"]\n\n[mcp_servers.b]\ncommand = \"/bin/mcpcell\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"b\"]\nstartup_timeout_sec = 10\n",
         );
     }
 
@@ -351,14 +351,14 @@ mod tests {
         let text =
             "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"mcp-server-time\"] # pinned later\n";
         let edit = Edit::Wrap {
-            launcher: "/bin/mcpjail".into(),
+            launcher: "/bin/mcpcell".into(),
             prefix: run_prefix("python", &[], false),
             pins: vec![(0, "mcp-server-time==1.0".into())],
         };
         let wrapped = rewrite(text, &[(0, edit)]).unwrap();
         assert_eq!(
             wrapped,
-            "[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--\", \"uvx\", \"mcp-server-time==1.0\"] # pinned later\n"
+            "[mcp_servers.t]\ncommand = \"/bin/mcpcell\"\nargs = [\"run\", \"-p\", \"python\", \"--\", \"uvx\", \"mcp-server-time==1.0\"] # pinned later\n"
         );
         let repinned = rewrite(
             &wrapped,
@@ -380,7 +380,7 @@ mod tests {
     fn a_comment_in_an_empty_args_list() {
         round_trip(
             "[mcp_servers.t]\ncommand = \"srv\"\nargs = [ # none yet\n]\n",
-            "[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\" # none yet\n]\n",
+            "[mcp_servers.t]\ncommand = \"/bin/mcpcell\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\" # none yet\n]\n",
         );
     }
 
@@ -388,11 +388,11 @@ mod tests {
     fn crlf_line_ends() {
         round_trip(
             "[mcp_servers.t]\r\ncommand = \"srv\"\r\nargs = [\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
-            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\r\n  \"run\",\r\n  \"-p\",\r\n  \"python\",\r\n  \"--pass-env\",\r\n  \"K\",\r\n  \"--\",\r\n  \"srv\",\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpcell\"\r\nargs = [\r\n  \"run\",\r\n  \"-p\",\r\n  \"python\",\r\n  \"--pass-env\",\r\n  \"K\",\r\n  \"--\",\r\n  \"srv\",\r\n  \"a\",\r\n]\r\n\r\n[other]\r\nk = 1\r\n",
         );
         round_trip(
             "[mcp_servers.t]\r\ncommand = \"srv\"\r\n",
-            "[mcp_servers.t]\r\ncommand = \"/bin/mcpjail\"\r\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\r\n",
+            "[mcp_servers.t]\r\ncommand = \"/bin/mcpcell\"\r\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\r\n",
         );
     }
 
@@ -400,7 +400,7 @@ mod tests {
     fn mixed_line_ends_are_refused() {
         let text = "[mcp_servers.t]\r\ncommand = \"srv\"\nargs = [\"run\"]\r\n";
         let edit = Edit::Wrap {
-            launcher: "/bin/mcpjail".into(),
+            launcher: "/bin/mcpcell".into(),
             prefix: run_prefix("python", &[], false),
             pins: vec![],
         };
@@ -412,7 +412,7 @@ mod tests {
     fn byte_order_mark() {
         round_trip(
             "\u{feff}[mcp_servers.t]\ncommand = \"srv\"\n",
-            "\u{feff}[mcp_servers.t]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\n",
+            "\u{feff}[mcp_servers.t]\ncommand = \"/bin/mcpcell\"\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]\n",
         );
     }
 
@@ -420,11 +420,11 @@ mod tests {
     fn no_newline_at_the_end_of_the_file() {
         round_trip(
             "[mcp_servers.x]\ncommand = \"node\"\nargs = [\"a.js\"]",
-            "[mcp_servers.x]\ncommand = \"/bin/mcpjail\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"node\", \"a.js\"]",
+            "[mcp_servers.x]\ncommand = \"/bin/mcpcell\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"node\", \"a.js\"]",
         );
         round_trip(
             "[mcp_servers.x]\ncommand = \"srv\" # last",
-            "[mcp_servers.x]\ncommand = \"/bin/mcpjail\" # last\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]",
+            "[mcp_servers.x]\ncommand = \"/bin/mcpcell\" # last\nargs = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"]",
         );
     }
 

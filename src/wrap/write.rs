@@ -40,7 +40,7 @@ fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> W
     }
 }
 
-/// The first of `FILE.mcpjail.bak`, `FILE.mcpjail.bak.1`, ... that does not exist.
+/// The first of `FILE.mcpcell.bak`, `FILE.mcpcell.bak.1`, ... that does not exist.
 fn backup_path(target: &Path) -> PathBuf {
     let name = target
         .file_name()
@@ -50,9 +50,9 @@ fn backup_path(target: &Path) -> PathBuf {
     (0..)
         .map(|i| {
             if i == 0 {
-                dir.join(format!("{name}.mcpjail.bak"))
+                dir.join(format!("{name}.mcpcell.bak"))
             } else {
-                dir.join(format!("{name}.mcpjail.bak.{i}"))
+                dir.join(format!("{name}.mcpcell.bak.{i}"))
             }
         })
         .find(|p| std::fs::symlink_metadata(p).is_err())
@@ -104,7 +104,7 @@ pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError>
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mcpjail-{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.mcpcell-{}.tmp", std::process::id()));
     create_like(&tmp, new.as_bytes(), &meta)?;
     if let Err(e) = std::fs::rename(&tmp, &target) {
         let _ = std::fs::remove_file(&tmp);
@@ -130,7 +130,7 @@ fn restore(target: &Path, backup: &Path, meta: &std::fs::Metadata) {
     let Ok(data) = std::fs::read(backup) else {
         return;
     };
-    let tmp = target.with_extension("mcpjail-restore.tmp");
+    let tmp = target.with_extension("mcpcell-restore.tmp");
     if create_like(&tmp, &data, meta).is_ok() && std::fs::rename(&tmp, target).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -39,17 +39,17 @@ fn build(out_name: &str, env_var: &str, defines: &[&str]) -> PathBuf {
     out
 }
 
-/// The malicious MCP server (`MCPJAIL_ADVERSARY` overrides; otherwise built with gcc).
+/// The malicious MCP server (`MCPCELL_ADVERSARY` overrides; otherwise built with gcc).
 pub fn server() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| build("adversary", "MCPJAIL_ADVERSARY", &[]))
+    P.get_or_init(|| build("adversary", "MCPCELL_ADVERSARY", &[]))
         .clone()
 }
 
 /// The payload alone: what the setuid and file-capability copies run.
 pub fn payload() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| build("payload", "MCPJAIL_PAYLOAD", &["-DPAYLOAD_ONLY"]))
+    P.get_or_init(|| build("payload", "MCPCELL_PAYLOAD", &["-DPAYLOAD_ONLY"]))
         .clone()
 }
 
@@ -81,7 +81,7 @@ impl Client {
     /// Starts `cmd` with piped stdin and stdout (stderr as the caller set it).
     pub fn start(mut cmd: Command) -> Client {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn mcpjail");
+        let mut child = cmd.spawn().expect("spawn mcpcell");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -147,7 +147,7 @@ impl Client {
         let r = self.request(
             "initialize",
             json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "mcpjail-tests", "version": "1"}}),
+                   "clientInfo": {"name": "mcpcell-tests", "version": "1"}}),
             limit,
         );
         self.notify("notifications/initialized");
@@ -164,7 +164,7 @@ impl Client {
         r["content"][0]["text"].as_str().unwrap_or("").to_string()
     }
 
-    /// Closes the server's stdin and waits for mcpjail to exit; returns its status.
+    /// Closes the server's stdin and waits for mcpcell to exit; returns its status.
     pub fn finish(&mut self, limit: Duration) -> i32 {
         drop(self.stdin.take());
         wait_exit(&mut self.child, limit)
@@ -326,7 +326,7 @@ impl Listeners {
             ("D-Bus", dbus.clone(), nonblocking_unix(&dbus)),
             ("workspace", project.clone(), nonblocking_unix(&project)),
         ];
-        let abstract_name = format!("mcpjail-escape-{nonce}");
+        let abstract_name = format!("mcpcell-escape-{nonce}");
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(&abstract_name).unwrap();
         let abstract_listener = UnixListener::bind_addr(&addr).unwrap();
         abstract_listener.set_nonblocking(true).unwrap();
@@ -523,7 +523,7 @@ impl Sampler {
     }
 }
 
-/// A pseudo-terminal that becomes the controlling terminal of mcpjail's session and its
+/// A pseudo-terminal that becomes the controlling terminal of mcpcell's session and its
 /// stderr, as when a client runs in a terminal. Raw mode, so that anything pushed into its
 /// input queue can be counted.
 pub struct Terminal {
@@ -566,7 +566,7 @@ impl Terminal {
         n
     }
 
-    /// Everything written to the terminal so far (mcpjail's stderr).
+    /// Everything written to the terminal so far (mcpcell's stderr).
     pub fn drain(&self) -> String {
         let fd = self.master.as_raw_fd();
         let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! Shared test harness: the built mcpjail, the probe program, host-side listeners and
+//! Shared test harness: the built mcpcell, the probe program, host-side listeners and
 //! victims, and runs with a timeout.
 //!
 //! The same tests run as root and as an ordinary user (`.ci/run` runs them twice). A test
@@ -14,19 +14,19 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The mcpjail binary under test (`MCPJAIL_BIN` overrides the one cargo built).
-pub fn mcpjail() -> PathBuf {
-    std::env::var_os("MCPJAIL_BIN")
+/// The mcpcell binary under test (`MCPCELL_BIN` overrides the one cargo built).
+pub fn mcpcell() -> PathBuf {
+    std::env::var_os("MCPCELL_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mcpjail")))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mcpcell")))
 }
 
-/// The static probe program (`MCPJAIL_PROBE` overrides; otherwise built once with gcc).
+/// The static probe program (`MCPCELL_PROBE` overrides; otherwise built once with gcc).
 pub fn probe() -> PathBuf {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE
         .get_or_init(|| {
-            if let Some(p) = std::env::var_os("MCPJAIL_PROBE") {
+            if let Some(p) = std::env::var_os("MCPCELL_PROBE") {
                 return PathBuf::from(p);
             }
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
@@ -76,21 +76,21 @@ pub fn landlock_abi() -> i32 {
 /// A scratch directory outside /tmp (which the sandbox replaces with its own), readable by
 /// the sandbox only where a test grants it.
 pub fn scratch() -> tempfile::TempDir {
-    let base = std::env::var("MCPJAIL_TEST_DIR").unwrap_or_else(|_| "/var/tmp".into());
+    let base = std::env::var("MCPCELL_TEST_DIR").unwrap_or_else(|_| "/var/tmp".into());
     tempfile::Builder::new()
-        .prefix("mcpjail-test-")
+        .prefix("mcpcell-test-")
         .tempdir_in(base)
         .expect("scratch directory")
 }
 
-/// A command line for `mcpjail run` with a clean, predictable environment.
+/// A command line for `mcpcell run` with a clean, predictable environment.
 pub fn run_cmd(args: &[&str]) -> Command {
-    mcpjail_cmd("run", args)
+    mcpcell_cmd("run", args)
 }
 
-/// A command line for `mcpjail SUBCOMMAND` with a clean, predictable environment.
-pub fn mcpjail_cmd(sub: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(mcpjail());
+/// A command line for `mcpcell SUBCOMMAND` with a clean, predictable environment.
+pub fn mcpcell_cmd(sub: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(mcpcell());
     c.env_clear()
         .env(
             "PATH",
@@ -103,7 +103,7 @@ pub fn mcpjail_cmd(sub: &str, args: &[&str]) -> Command {
     }
     c.arg(sub).args(args);
     c.stdin(Stdio::null());
-    // Not the checkout, which may lie under /tmp (where mcpjail says the server starts in /
+    // Not the checkout, which may lie under /tmp (where mcpcell says the server starts in /
     // instead); a test that needs a working directory sets its own.
     c.current_dir("/");
     c
@@ -113,10 +113,10 @@ pub fn mcpjail_cmd(sub: &str, args: &[&str]) -> Command {
 pub fn state_home() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("mcpjail-test-state-{}", nix::unistd::geteuid()));
+        let d = std::env::temp_dir().join(format!("mcpcell-test-state-{}", nix::unistd::geteuid()));
         let d = if d.starts_with("/tmp") {
             PathBuf::from(format!(
-                "/var/tmp/mcpjail-test-state-{}",
+                "/var/tmp/mcpcell-test-state-{}",
                 nix::unistd::geteuid()
             ))
         } else {
@@ -131,7 +131,7 @@ pub fn state_home() -> PathBuf {
 /// Runs `cmd` to completion, killing it after `limit`.
 pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn mcpjail");
+    let mut child = cmd.spawn().expect("spawn mcpcell");
     let start = Instant::now();
     // Read pipes in threads so that a large output cannot block the child.
     let mut so = child.stdout.take().unwrap();
@@ -152,7 +152,7 @@ pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            panic!("mcpjail did not finish within {limit:?}");
+            panic!("mcpcell did not finish within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -163,7 +163,7 @@ pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
-/// Runs the probe in the sandbox with extra mcpjail options; returns (exit code, stdout,
+/// Runs the probe in the sandbox with extra mcpcell options; returns (exit code, stdout,
 /// stderr).
 pub fn sandboxed(opts: &[&str], probe_args: &[&str]) -> (i32, String, String) {
     let p = probe();
@@ -179,12 +179,12 @@ pub fn sandboxed(opts: &[&str], probe_args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// The probe's one-line verdict, asserting mcpjail itself worked.
+/// The probe's one-line verdict, asserting mcpcell itself worked.
 pub fn probe_line(opts: &[&str], probe_args: &[&str]) -> String {
     let (code, out, err) = sandboxed(opts, probe_args);
     assert!(
         code == 0 || code == 1,
-        "mcpjail run {opts:?} -- probe {probe_args:?} exited {code}; stderr:\n{err}"
+        "mcpcell run {opts:?} -- probe {probe_args:?} exited {code}; stderr:\n{err}"
     );
     out
 }
@@ -193,7 +193,7 @@ pub fn assert_denied(line: &str, what: &str) {
     assert!(line.starts_with("ERR "), "{what} was not denied: {line}");
 }
 
-/// A long-running mcpjail whose stdout can be read line by line.
+/// A long-running mcpcell whose stdout can be read line by line.
 pub struct Running {
     pub child: Child,
     pub lines: BufReader<ChildStdout>,
@@ -202,7 +202,7 @@ pub struct Running {
 impl Running {
     pub fn start(mut cmd: Command) -> Running {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn mcpjail");
+        let mut child = cmd.spawn().expect("spawn mcpcell");
         let lines = BufReader::new(child.stdout.take().unwrap());
         Running { child, lines }
     }
@@ -275,7 +275,7 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            panic!("mcpjail did not exit within {limit:?}");
+            panic!("mcpcell did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -370,13 +370,13 @@ pub fn stdin_write(child: &mut Child, data: &[u8]) {
     child.stdin.as_mut().unwrap().write_all(data).unwrap();
 }
 
-/// Where `.ci/run` installed the real MCP servers and clients (`MCPJAIL_DEPS`, default
-/// /opt/mcpjail-deps), falling back to the repository's `integration/` for local runs.
+/// Where `.ci/run` installed the real MCP servers and clients (`MCPCELL_DEPS`, default
+/// /opt/mcpcell-deps), falling back to the repository's `integration/` for local runs.
 pub fn deps() -> PathBuf {
-    if let Some(d) = std::env::var_os("MCPJAIL_DEPS") {
+    if let Some(d) = std::env::var_os("MCPCELL_DEPS") {
         return PathBuf::from(d);
     }
-    let opt = PathBuf::from("/opt/mcpjail-deps");
+    let opt = PathBuf::from("/opt/mcpcell-deps");
     if opt.is_dir() {
         return opt;
     }

@@ -242,7 +242,7 @@ static int cmd_cat(void) {
 
 static int cmd_pids(void) { return cmd_ls("/proc"); }
 
-/* Runs argv under a seccomp filter that takes a kernel feature away, to test how mcpjail
+/* Runs argv under a seccomp filter that takes a kernel feature away, to test how mcpcell
  * behaves on a system without it: "landlock" makes Landlock look absent (ENOSYS);
  * "userns" refuses every namespace (unshare, clone with CLONE_NEW* flags, clone3). */
 static int cmd_without(const char *what, char **argv) {
