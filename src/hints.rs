@@ -203,11 +203,15 @@ impl Seen {
 /// Copies the server's stderr from `from` to mcpcell's stderr unchanged, collecting what it
 /// says about denials. A client that closed its end does not stall the server: the rest is
 /// read and dropped.
-pub fn relay(from: OwnedFd) -> Seen {
+pub fn relay(from: OwnedFd, to_terminal: bool) -> Seen {
     let mut seen = Seen::default();
     let mut src = std::fs::File::from(from);
-    // Locked per chunk only: mcpcell's own log lines go to the same stderr.
-    let dst = std::io::stderr();
+    // Locked per chunk only: mcpcell's own log lines go to the same stderr. A terminal gets
+    // the server's control characters shown, not obeyed (crate::terminal).
+    let stderr = std::io::stderr();
+    let mut visible = crate::terminal::VisibleControls::new(stderr);
+    let mut raw = std::io::stderr();
+    let dst: &mut dyn Write = if to_terminal { &mut visible } else { &mut raw };
     let mut buf = vec![0u8; 16 * 1024];
     let mut line: Vec<u8> = Vec::new();
     let mut out_ok = true;
@@ -218,7 +222,7 @@ pub fn relay(from: OwnedFd) -> Seen {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        if out_ok && dst.lock().write_all(&buf[..n]).is_err() {
+        if out_ok && dst.write_all(&buf[..n]).is_err() {
             out_ok = false;
         }
         for &b in &buf[..n] {
@@ -233,7 +237,7 @@ pub fn relay(from: OwnedFd) -> Seen {
     if !line.is_empty() {
         seen.line(&String::from_utf8_lossy(&line));
     }
-    let _ = dst.lock().flush();
+    let _ = dst.flush();
     seen
 }
 

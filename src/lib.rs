@@ -27,5 +27,6 @@ pub mod residency;
 pub mod sandbox;
 pub mod seccomp;
 pub mod supervise;
+pub mod terminal;
 pub mod vars;
 pub mod wrap;

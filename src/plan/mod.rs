@@ -467,8 +467,10 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             crate::profile::validate::mode_name(network.mode)
         )));
     }
-    // Learning watches Unix-socket connects instead of hiding the host's sockets.
-    let granted_view = !network.unix.is_empty() && !req.learn;
+    // The sandbox sees only what its grants name (a root assembled from them), so that
+    // nothing else exists for it: no metadata, no names, no sockets. Learning instead
+    // shows the host's tree and records what the server reaches for.
+    let granted_view = !req.learn;
     let observed: Vec<&'static str> = if req.learn {
         seccomp::OBSERVED.to_vec()
     } else {
@@ -868,6 +870,55 @@ fn build_seccomp(
             action: seccomp::action_for(m, on_violation),
         });
     }
+    // Socket families and transports: only what the network mode needs.
+    let mut policy = |q: Qualified, why: String| {
+        let m = Member::Qualified(q);
+        denied.push(Denied {
+            name: m.name(),
+            via: "network policy".into(),
+            from: Provenance::Text(why),
+            action: seccomp::action_for(m, on_violation),
+        });
+    };
+    for q in [
+        Qualified::SocketOtherFamily,
+        Qualified::SocketpairOtherFamily,
+        Qualified::SocketNetlinkOther,
+        Qualified::SocketInetOther,
+    ] {
+        policy(
+            q,
+            "every network mode: only Unix, IPv4, IPv6 and routing-netlink sockets, TCP and UDP"
+                .into(),
+        );
+    }
+    if network.mode == NetworkMode::Host && !network.connect.is_empty() {
+        // Landlock's port rules see TCP's connect(2) only: UDP and TCP Fast Open would pass
+        // around the `connect` list.
+        for q in [
+            Qualified::SocketUdp,
+            Qualified::SendtoFastopen,
+            Qualified::SendmsgFastopen,
+            Qualified::SendmmsgFastopen,
+        ] {
+            policy(q, "network.connect narrows host mode to TCP ports, which UDP and TCP Fast Open would bypass".into());
+        }
+    }
+    if network.mode == NetworkMode::Host && network.bind.is_empty() {
+        // listen(2) on a socket that was never bound binds an ephemeral port without the
+        // bind(2) that Landlock checks.
+        let m = Member::Syscall("listen");
+        if !denied.iter().any(|d| d.name == "listen") {
+            denied.push(Denied {
+                name: m.name(),
+                via: "network policy".into(),
+                from: Provenance::Text(
+                    "network.bind is empty in host mode: nothing may listen".into(),
+                ),
+                action: Action::Errno(libc::EPERM as u32),
+            });
+        }
+    }
     let mut members: Vec<(Member, Action)> = observed
         .iter()
         .map(|&name| (Member::Syscall(name), Action::Notify))
@@ -903,7 +954,7 @@ fn build_landlock(kernel: &Kernel, network: &Network, gaps: &mut Vec<Gap>) -> La
     let abi = kernel.landlock_abi;
     if abi == 0 {
         gaps.push(Gap {
-            what: "Landlock filesystem rules (every filesystem.* grant, and with them all file access limits)".into(),
+            what: "Landlock filesystem rules (the second layer under the sandbox's view: the view still holds only the granted paths, read-only and no-exec as granted, but the directories leading to them can be listed, and the private /tmp, /dev/shm and /proc are open whatever the profile grants)".into(),
             why: format!("Landlock is {}", kernel.landlock_status),
             fix: None,
         });

@@ -269,9 +269,11 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // Rust ignores SIGPIPE in mcpcell; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        if let Some(fd) = p.stderr {
-            if libc::dup2(fd, 2) < 0 {
-                fail(status, Step::Stderr, 0, errno());
+        for (target, fd) in p.stdio.iter().enumerate() {
+            if let Some(fd) = *fd {
+                if libc::dup2(fd, target as libc::c_int) < 0 {
+                    fail(status, Step::Stdio, target as u32, errno());
+                }
             }
         }
         // Nothing inherited beyond stdin, stdout and stderr reaches the server.

@@ -23,7 +23,16 @@ use super::Step;
 use super::child::{check, errno, fail, mount};
 use super::prepare::PrepareError;
 use crate::plan::Plan;
-use crate::plan::fs::{Kind, Placement};
+use crate::plan::fs::{Kind, Placement, Rights};
+
+/// Parts of the sandbox's own /proc that reach the whole machine, made read-only.
+const PROC_READ_ONLY: [&str; 5] = [
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
+];
 
 /// Where the granted view is assembled before pivot_root.
 const STAGING: &str = "/tmp";
@@ -37,9 +46,14 @@ pub struct Bind {
     pub dir: bool,
     /// Directories to create before mounting, outermost first.
     pub parents: Vec<CString>,
+    /// `MOUNT_ATTR_*` flags set on the detached copy before it is moved into place: what
+    /// the grant allows and no more (see [`attrs_for`]).
+    pub attrs: u64,
     /// Set in the child: a detached copy of the source's mount, taken before anything
     /// covers it.
     pub tree_fd: RawFd,
+    /// Mounted after the private /tmp and /dev/shm, which it lies in (or they would cover it).
+    pub in_private: bool,
 }
 
 /// A file mcpcell writes and binds over a path (the proxy's resolv.conf and hosts).
@@ -54,14 +68,20 @@ pub struct Replace {
 pub struct Mounts {
     /// The granted view's staging root; `None` for the host view.
     root: Option<CString>,
+    /// `/` itself is granted: its bind (the first in `binds`) is the root, instead of a
+    /// tmpfs of mcpcell's making.
+    root_is_bind: bool,
     /// Directories to create in the staging root, outermost first.
     skeleton: Vec<CString>,
     pub binds: Vec<Bind>,
     /// (link, target) pairs recreated in the staging root.
     symlinks: Vec<(CString, CString)>,
-    tmp: Option<(CString, CString)>,
-    shm: Option<(CString, CString)>,
+    /// The private /tmp and /dev/shm: target, tmpfs options, mount flags.
+    tmp: Option<(CString, CString, libc::c_ulong)>,
+    shm: Option<(CString, CString, libc::c_ulong)>,
     proc: CString,
+    /// Paths in the sandbox's /proc that are bound read-only over themselves.
+    proc_read_only: Vec<CString>,
     pub replace: Vec<Replace>,
     pub hides: Vec<(CString, Kind)>,
 }
@@ -72,6 +92,53 @@ fn cpath(p: &Path) -> Result<CString, PrepareError> {
 
 fn cstr(s: &str) -> Result<CString, PrepareError> {
     CString::new(s).map_err(|_| PrepareError::Nul(s.to_string()))
+}
+
+// The mount_setattr(2) flags (linux/mount.h).
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// The mount flags of a bind for a grant with `rights`: read-only unless the grant says
+/// write, no-exec where it says write but not exec, never setuid, and no device nodes except
+/// where the granted path is a device itself. The kernel checks these on every route to a
+/// file, including the ones Landlock does not see: metadata changes (chmod, chown, ACLs and
+/// other extended attributes, times, inode flags) need a writable mount, and the dynamic
+/// loader's `mmap(PROT_EXEC)` of a file needs an exec mount, so nothing the server can write
+/// runs unless a grant says exec. A read-only grant stays mappable: the server cannot change
+/// what is there, and libraries and native modules in it load (Landlock still decides what
+/// may be `execve`d). A device node is always bound read-only: writing to it still reaches
+/// the device (the mount's flag governs the inode, not the driver), but its mode, owner and
+/// times cannot be changed.
+pub fn attrs_for(rights: Rights, device: bool) -> u64 {
+    let mut a = MOUNT_ATTR_NOSUID;
+    if !device {
+        a |= MOUNT_ATTR_NODEV;
+    }
+    if !rights.write || device {
+        a |= MOUNT_ATTR_RDONLY;
+    }
+    if (rights.write || device) && !rights.exec {
+        a |= MOUNT_ATTR_NOEXEC;
+    }
+    a
+}
+
+fn is_device(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(p)
+        .map(|m| m.file_type().is_char_device() || m.file_type().is_block_device())
+        .unwrap_or(false)
 }
 
 /// `prefix` + an absolute path.
@@ -106,12 +173,15 @@ impl Mounts {
         // Which host paths are bound: in the host view only those under /tmp and /dev/shm
         // (the private instances would hide them); in the granted view every granted path,
         // and the Unix sockets the profile names.
-        let mut sources: Vec<(PathBuf, bool)> = if granted_view {
-            let mut v: Vec<(PathBuf, bool)> = fs
+        let mut sources: Vec<(PathBuf, bool, u64)> = if granted_view {
+            let mut v: Vec<(PathBuf, bool, u64)> = fs
                 .rules
                 .iter()
                 .filter(|r| r.fd.is_some() && r.placement != Placement::Private)
-                .map(|r| (r.path.clone(), r.kind == Kind::Dir))
+                .map(|r| {
+                    let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
+                    (r.path.clone(), r.kind == Kind::Dir, attrs)
+                })
                 .collect();
             for u in &plan.network.unix {
                 if let Ok(c) = u.canonicalize() {
@@ -119,7 +189,8 @@ impl Mounts {
                         .iter()
                         .any(|m| c.starts_with(m))
                     {
-                        v.push((c, false));
+                        // A socket: connect(2) works through a read-only mount.
+                        v.push((c, false, attrs_for(Rights::READ, false)));
                     }
                 }
             }
@@ -127,26 +198,37 @@ impl Mounts {
         } else {
             fs.binds
                 .iter()
-                .map(|&i| (fs.rules[i].path.clone(), fs.rules[i].kind == Kind::Dir))
+                .map(|&i| {
+                    let r = &fs.rules[i];
+                    let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
+                    (r.path.clone(), r.kind == Kind::Dir, attrs)
+                })
                 .collect()
         };
+        // Sorted, a directory comes before everything inside it, so binds are mounted
+        // outermost first. A path inside a bound directory is bound again only when its
+        // grant asks for other mount flags (a writable directory inside a read-only one).
         sources.sort();
         sources.dedup();
-        let mut bound: Vec<(PathBuf, bool)> = Vec::new();
-        for (p, dir) in sources {
-            if !bound.iter().any(|(b, bdir)| *bdir && p.starts_with(b)) {
-                bound.push((p, dir));
+        let mut bound: Vec<(PathBuf, bool, u64)> = Vec::new();
+        for (p, dir, attrs) in sources {
+            let enclosing = bound
+                .iter()
+                .rev()
+                .find(|(b, bdir, _)| *bdir && p.starts_with(b));
+            if enclosing.is_none_or(|e| e.2 != attrs) {
+                bound.push((p, dir, attrs));
             }
         }
         let covered = |p: &Path| {
             bound
                 .iter()
-                .any(|(b, dir)| if *dir { p.starts_with(b) } else { p == b })
+                .any(|(b, dir, _)| if *dir { p.starts_with(b) } else { p == b })
         };
 
         let mut skeleton: BTreeSet<PathBuf> = BTreeSet::new();
         let mut binds = Vec::new();
-        for (p, dir) in &bound {
+        for (p, dir, attrs) in &bound {
             let target = under(&prefix, p);
             let parents = if granted_view {
                 ancestors_below(&target, &prefix)
@@ -165,7 +247,9 @@ impl Mounts {
                 target: cpath(&target)?,
                 dir: *dir,
                 parents: parents.iter().map(|a| cpath(a)).collect::<Result<_, _>>()?,
+                attrs: *attrs,
                 tree_fd: -1,
+                in_private: p.starts_with("/tmp") || p.starts_with("/dev/shm"),
             });
         }
 
@@ -177,7 +261,7 @@ impl Mounts {
             Vec::new()
         };
         if granted_view {
-            for d in ["/tmp", "/dev", "/dev/shm", "/proc", "/.oldroot"] {
+            for d in ["/tmp", "/dev", "/dev/shm", "/proc"] {
                 skeleton.insert(under(&prefix, Path::new(d)));
             }
             for a in ancestors_below(&under(&prefix, &plan.cwd), &prefix)
@@ -205,7 +289,9 @@ impl Mounts {
                         .unwrap_or_default();
                     let inside_bind =
                         covered(&parent_real.join(acc.file_name().unwrap_or_default()))
-                            || bound.iter().any(|(b, d)| *d && parent_real.starts_with(b));
+                            || bound
+                                .iter()
+                                .any(|(b, d, _)| *d && parent_real.starts_with(b));
                     let is_replaced = replaced.iter().any(|r| Path::new(r) == acc);
                     if !inside_bind && !is_replaced && seen.insert(acc.clone()) {
                         if let Ok(target) = std::fs::read_link(&acc) {
@@ -238,7 +324,7 @@ impl Mounts {
             let target = under(&prefix, host);
             let in_bind = bound
                 .iter()
-                .any(|(b, d)| (*d && host.starts_with(b)) || host == b);
+                .any(|(b, d, _)| (*d && host.starts_with(b)) || host == b);
             let create = if granted_view && !in_bind {
                 for a in ancestors_below(&target, &prefix) {
                     skeleton.insert(a);
@@ -266,8 +352,18 @@ impl Mounts {
             });
         }
 
+        // The private /tmp and /dev/shm are no-exec unless a grant inside them says exec.
+        let private_flags = |root: &str| {
+            let exec = fs.rules.iter().any(|r| {
+                r.placement == Placement::Private && r.path.starts_with(root) && r.rights.exec
+            });
+            let base = libc::MS_NOSUID | libc::MS_NODEV;
+            if exec { base } else { base | libc::MS_NOEXEC }
+        };
+
         Ok(Mounts {
             root: granted_view.then(|| cstr(STAGING)).transpose()?,
+            root_is_bind: granted_view && bound.first().is_some_and(|b| b.0 == Path::new("/")),
             skeleton: skeleton
                 .iter()
                 .map(|p| cpath(p))
@@ -277,6 +373,7 @@ impl Mounts {
             tmp: Some((
                 cpath(&under(&prefix, Path::new("/tmp")))?,
                 tmp_opts("1777")?,
+                private_flags("/tmp"),
             )),
             shm: Path::new("/dev/shm")
                 .is_dir()
@@ -284,10 +381,17 @@ impl Mounts {
                     Ok::<_, PrepareError>((
                         cpath(&under(&prefix, Path::new("/dev/shm")))?,
                         tmp_opts("1777")?,
+                        private_flags("/dev/shm"),
                     ))
                 })
                 .transpose()?,
             proc: cpath(&under(&prefix, Path::new("/proc")))?,
+            // Kernel settings and triggers: an ordinary user cannot write them, but the
+            // server of a root launch runs as uid 0 and many sysctls check only the uid.
+            proc_read_only: PROC_READ_ONLY
+                .iter()
+                .map(|p| cpath(&under(&prefix, Path::new(p))))
+                .collect::<Result<_, _>>()?,
             replace,
             hides: fs
                 .hide
@@ -323,24 +427,57 @@ impl Mounts {
             };
             check(status, Step::BindIntoPrivate, i as u32, fd);
             b.tree_fd = fd as RawFd;
+            let attr = MountAttr {
+                attr_set: b.attrs,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the
+            // size passed and an empty NUL-terminated path.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    b.tree_fd,
+                    c"".as_ptr(),
+                    (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+                    &attr as *const MountAttr,
+                    std::mem::size_of::<MountAttr>(),
+                )
+            };
+            check(status, Step::MountAttrs, i as u32, r);
         }
-        let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV;
-        if let Some(root) = &self.root {
-            mount(
-                status,
-                Step::MountRoot,
-                0,
-                c"tmpfs",
-                root,
-                Some(c"tmpfs"),
-                tmpfs_flags,
-                Some(c"mode=0755"),
-            );
-            for (i, d) in self.skeleton.iter().enumerate() {
-                mkdir(status, Step::MountRoot, i as u32, d);
+        // The root first, then what lies outside the private mounts, the private mounts,
+        // and what lies inside them: each mount goes on top of the one it lies in.
+        let first = match &self.root {
+            Some(_) if self.root_is_bind => {
+                move_bind(status, 0, &self.binds[0]);
+                1
+            }
+            Some(root) => {
+                mount(
+                    status,
+                    Step::MountRoot,
+                    0,
+                    c"tmpfs",
+                    root,
+                    Some(c"tmpfs"),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    Some(c"mode=0755"),
+                );
+                for (i, d) in self.skeleton.iter().enumerate() {
+                    mkdir(status, Step::MountRoot, i as u32, d);
+                }
+                0
+            }
+            None => 0,
+        };
+        for (i, b) in self.binds.iter().enumerate().skip(first) {
+            if !b.in_private {
+                move_bind(status, i, b);
             }
         }
-        if let Some((target, opts)) = &self.tmp {
+        if let Some((target, opts, flags)) = &self.tmp {
             mount(
                 status,
                 Step::MountTmp,
@@ -348,11 +485,11 @@ impl Mounts {
                 c"tmpfs",
                 target,
                 Some(c"tmpfs"),
-                tmpfs_flags,
+                *flags,
                 Some(opts),
             );
         }
-        if let Some((target, opts)) = &self.shm {
+        if let Some((target, opts, flags)) = &self.shm {
             mount(
                 status,
                 Step::MountShm,
@@ -360,33 +497,14 @@ impl Mounts {
                 c"tmpfs",
                 target,
                 Some(c"tmpfs"),
-                tmpfs_flags,
+                *flags,
                 Some(opts),
             );
         }
-        for (i, b) in self.binds.iter().enumerate() {
-            for parent in &b.parents {
-                mkdir(status, Step::BindIntoPrivate, i as u32, parent);
+        for (i, b) in self.binds.iter().enumerate().skip(first) {
+            if b.in_private {
+                move_bind(status, i, b);
             }
-            if b.dir {
-                mkdir(status, Step::BindIntoPrivate, i as u32, &b.target);
-            } else {
-                create_file(status, Step::BindIntoPrivate, i as u32, &b.target);
-            }
-            // SAFETY: move_mount of our detached tree onto a NUL-terminated path.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_move_mount,
-                    b.tree_fd,
-                    c"".as_ptr(),
-                    libc::AT_FDCWD,
-                    b.target.as_ptr(),
-                    libc::MOVE_MOUNT_F_EMPTY_PATH,
-                )
-            };
-            check(status, Step::BindIntoPrivate, i as u32, r);
-            // SAFETY: closing our own descriptor.
-            unsafe { libc::close(b.tree_fd) };
         }
         for (i, (link, target)) in self.symlinks.iter().enumerate() {
             // SAFETY: two NUL-terminated paths.
@@ -440,6 +558,9 @@ impl Mounts {
             libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             None,
         );
+        for (i, p) in self.proc_read_only.iter().enumerate() {
+            read_only_bind(status, Step::ProcReadOnly, i as u32, p);
+        }
         if let Some(root) = &self.root {
             pivot(status, root);
         }
@@ -467,7 +588,87 @@ impl Mounts {
                 ),
             }
         }
+        if self.root.is_some() && !self.root_is_bind {
+            // The root is a tmpfs of mcpcell's making: once assembled, nothing in it (the
+            // skeleton directories, the links) may change.
+            mount(
+                status,
+                Step::ReadOnlyRoot,
+                0,
+                c"none",
+                c"/",
+                None,
+                libc::MS_REMOUNT
+                    | libc::MS_BIND
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV,
+                None,
+            );
+        }
     }
+}
+
+/// Binds `path` read-only over itself; a path this kernel's /proc does not have is skipped.
+fn read_only_bind(status: RawFd, step: Step, index: u32, path: &CString) {
+    // SAFETY: a NUL-terminated path and flags.
+    if unsafe {
+        libc::mount(
+            path.as_ptr(),
+            path.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    } < 0
+    {
+        if errno() == libc::ENOENT {
+            return;
+        }
+        fail(status, step, index, errno());
+    }
+    mount(
+        status,
+        step,
+        index,
+        c"none",
+        path,
+        None,
+        libc::MS_REMOUNT
+            | libc::MS_BIND
+            | libc::MS_RDONLY
+            | libc::MS_NOSUID
+            | libc::MS_NODEV
+            | libc::MS_NOEXEC,
+        None,
+    );
+}
+
+/// Creates the mount point of `b` where needed and moves its detached tree there.
+fn move_bind(status: RawFd, i: usize, b: &Bind) {
+    let i = i as u32;
+    for parent in &b.parents {
+        mkdir(status, Step::BindIntoPrivate, i, parent);
+    }
+    if b.dir {
+        mkdir(status, Step::BindIntoPrivate, i, &b.target);
+    } else {
+        create_file(status, Step::BindIntoPrivate, i, &b.target);
+    }
+    // SAFETY: move_mount of our detached tree onto a NUL-terminated path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            b.tree_fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            b.target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    check(status, Step::BindIntoPrivate, i, r);
+    // SAFETY: closing our own descriptor.
+    unsafe { libc::close(b.tree_fd) };
 }
 
 fn mkdir(status: RawFd, step: Step, index: u32, path: &CString) {
@@ -478,8 +679,15 @@ fn mkdir(status: RawFd, step: Step, index: u32, path: &CString) {
 }
 
 fn create_file(status: RawFd, step: Step, index: u32, path: &CString) {
-    // SAFETY: a NUL-terminated path; the descriptor is closed at once.
+    // SAFETY: a NUL-terminated path; the descriptors are closed at once.
     unsafe {
+        // Already there (a file inside a read-only bind, bound again with other flags):
+        // opening it for writing would fail on the read-only mount.
+        let existing = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        if existing >= 0 {
+            libc::close(existing);
+            return;
+        }
         let fd = libc::open(
             path.as_ptr(),
             libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
@@ -492,30 +700,35 @@ fn create_file(status: RawFd, step: Step, index: u32, path: &CString) {
     }
 }
 
-/// Makes the staging root the root, and lets go of the host's.
+/// Makes the staging root the root, and lets go of the host's. `pivot_root(".", ".")`
+/// stacks the old root on top of the new one, where a lazy unmount takes it away: no
+/// directory for the old root is needed, so a read-only root (a bind of `/`) works too.
 fn pivot(status: RawFd, root: &CString) {
-    let mut old = root.as_bytes().to_vec();
-    old.extend_from_slice(b"/.oldroot\0");
-    // SAFETY: NUL-terminated paths; pivot_root, chdir, umount2 and rmdir take nothing else.
+    // SAFETY: NUL-terminated paths; chdir, pivot_root and umount2 take nothing else.
     unsafe {
         check(
             status,
             Step::PivotRoot,
             0,
-            libc::syscall(libc::SYS_pivot_root, root.as_ptr(), old.as_ptr()),
+            libc::chdir(root.as_ptr()) as libc::c_long,
         );
         check(
             status,
             Step::PivotRoot,
             1,
-            libc::chdir(c"/".as_ptr()) as libc::c_long,
+            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
         );
         check(
             status,
             Step::PivotRoot,
             2,
-            libc::umount2(c"/.oldroot".as_ptr(), libc::MNT_DETACH) as libc::c_long,
+            libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as libc::c_long,
         );
-        libc::rmdir(c"/.oldroot".as_ptr());
+        check(
+            status,
+            Step::PivotRoot,
+            3,
+            libc::chdir(c"/".as_ptr()) as libc::c_long,
+        );
     }
 }
