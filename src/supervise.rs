@@ -294,7 +294,7 @@ fn start(
     // A terminal never reaches the server (crate::terminal): stdin and stdout that are
     // terminals become pipes that mcpcell relays, and so does stderr, which mcpcell also
     // relays when it watches it for denials.
-    let terminal = crate::terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
+    let mut terminal = crate::terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
     prepared.stdio[0] = terminal.server_stdin.as_ref().map(|f| f.as_raw_fd());
     prepared.stdio[1] = terminal.server_stdout.as_ref().map(|f| f.as_raw_fd());
     let stderr_tty = crate::terminal::is_terminal(std::io::stderr());
@@ -331,6 +331,7 @@ fn start(
                 drop(ours);
                 std::mem::forget(theirs);
             }
+            terminal.close_relay_ends();
             sandbox::run(
                 prepared,
                 status_w.as_raw_fd(),

@@ -63,6 +63,13 @@ impl TerminalPipes {
         Ok(t)
     }
 
+    /// In the sandbox's first process, after the clone: closes mcpcell's ends, so that the
+    /// server sees the end of input when the relay ends it. Only closes descriptors.
+    pub fn close_relay_ends(&mut self) {
+        self.input = None;
+        self.output = None;
+    }
+
     /// Once the sandbox holds its ends: lets go of them and starts the relays.
     pub fn start(mut self) -> io::Result<()> {
         self.server_stdin = None;
