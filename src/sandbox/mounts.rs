@@ -1,15 +1,17 @@
-//! The sandbox's mount namespace: private /tmp, /dev/shm and /proc, `hide` masks, the proxy's
-//! resolver files, and, when a profile lets the server use Unix sockets, a root made only of
-//! the granted paths.
+//! The sandbox's mount namespace: a root made only of the granted paths, private /tmp,
+//! /dev/shm and /proc, `hide` masks, and the proxy's resolver files.
 //!
 //! Two views of the filesystem:
 //!
-//! - **host view** (the default): the host's tree, with private mounts over /tmp, /dev/shm
-//!   and /proc; Landlock decides what may be opened.
-//! - **granted view**: a fresh tmpfs root holding only bind mounts of the granted paths (and
-//!   the symbolic links that lead to them), entered with pivot_root. Paths outside the grants
-//!   do not exist, so neither do the host's Unix sockets (Landlock cannot refuse a connect to
-//!   a pathname socket before ABI 9).
+//! - **granted view** (every launch but `learn`): a fresh tmpfs root holding only bind mounts
+//!   of the granted paths (and the symbolic links that lead to them), entered with
+//!   pivot_root and then made read-only. Paths outside the grants do not exist: their
+//!   contents, names, sizes, times, modes, extended attributes and events are out of reach,
+//!   and so are the host's Unix sockets. Each bind carries mount flags from its grant
+//!   ([`attrs_for`]): read-only grants are read-only for metadata too, and what the server
+//!   may write it cannot map executable. A grant of `/` itself is bound as the root.
+//! - **host view** (`learn`, which records what the server reaches for): the host's tree,
+//!   with private mounts over /tmp, /dev/shm and /proc; Landlock decides what may be opened.
 //!
 //! [`Mounts::plan`] computes every path before fork; [`Mounts::apply`] runs in the child.
 
