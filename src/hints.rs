@@ -40,6 +40,11 @@ const DENIED: [&str; 4] = [
     "eperm",
 ];
 
+/// How the sandbox's view reports what is outside the grants: it is not there, or it is
+/// read-only.
+const MISSING: [&str; 2] = ["no such file or directory", "enoent"];
+const READ_ONLY: [&str; 2] = ["read-only file system", "erofs"];
+
 /// Node's `syscall` word before the path: `open`, `mkdir`, `spawn`, ...
 fn access_of(word: &str) -> Access {
     match word {
@@ -108,22 +113,34 @@ impl Seen {
                 self.hosts.insert(h.to_string());
             }
         }
-        if !DENIED.iter().any(|d| lower.contains(d)) {
+        let missing = MISSING.iter().any(|d| lower.contains(d));
+        let read_only = READ_ONLY.iter().any(|d| lower.contains(d));
+        if !missing && !read_only && !DENIED.iter().any(|d| lower.contains(d)) {
             return;
         }
         // Node: "EACCES: permission denied, open '/x'".
-        let node_word = line
-            .split_once("denied, ")
-            .or_else(|| line.split_once("not permitted, "))
-            .and_then(|(_, rest)| rest.split_whitespace().next());
+        let node_word = [
+            "denied, ",
+            "not permitted, ",
+            "directory, ",
+            "file system, ",
+        ]
+        .iter()
+        .find_map(|m| line.split_once(m))
+        .and_then(|(_, rest)| rest.split_whitespace().next());
         let access = node_word.map(access_of).unwrap_or_else(|| {
-            if lower.contains("cannot create") || lower.contains("cannot remove") {
+            if read_only || lower.contains("cannot create") || lower.contains("cannot remove") {
                 Access::Write
             } else {
                 Access::Unknown
             }
         });
-        let paths = paths_in(line);
+        let mut paths = paths_in(line);
+        if missing {
+            // Missing in the sandbox: a hint only for what exists outside it (a server
+            // probing for optional files is no news).
+            paths.retain(|p| std::fs::symlink_metadata(p).is_ok());
+        }
         if paths.is_empty() && (lower.contains("not permitted") || lower.contains("eperm")) {
             self.eperm = true;
         }
@@ -251,6 +268,30 @@ mod tests {
             s.line(l);
         }
         s
+    }
+
+    #[test]
+    fn missing_and_read_only_paths_are_denials_of_the_view() {
+        let s = seen(&[
+            "Error: ENOENT: no such file or directory, open '/etc/passwd'",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/no/such/optional.conf'",
+            "OSError: [Errno 30] Read-only file system: '/usr/lib/x'",
+            "Error: EROFS: read-only file system, mkdir '/srv/ro'",
+        ]);
+        let paths: Vec<_> = s
+            .paths
+            .iter()
+            .map(|(p, a)| (p.to_str().unwrap(), *a))
+            .collect();
+        // A path missing on the host too is no denial.
+        assert_eq!(
+            paths,
+            [
+                ("/etc/passwd", Access::Unknown),
+                ("/srv/ro", Access::Write),
+                ("/usr/lib/x", Access::Write)
+            ]
+        );
     }
 
     #[test]

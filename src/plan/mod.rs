@@ -478,6 +478,12 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     };
     let seccomp = build_seccomp(&profile, &network, &kernel, &observed, &mut gaps)?;
     let landlock = build_landlock(&kernel, &network, &mut gaps);
+    if !network.unix.is_empty() && !req.learn && kernel.landlock_abi < 9 {
+        notes.push(format!(
+            "network.unix: the sandbox's view holds only the granted paths, but on this kernel (Landlock ABI {}) a host socket that lies inside a granted directory can be connected to as well as the listed ones; Landlock ABI 9 (Linux 7.1) limits connecting by path to the listed sockets",
+            kernel.landlock_abi
+        ));
+    }
     let namespaces = build_namespaces(&kernel, &network);
     let capabilities = build_caps(&profile);
     let (limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);

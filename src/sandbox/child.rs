@@ -255,8 +255,15 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     if server == 0 {
         exec_server(p, status, server_mask);
     }
-    // SAFETY: closing our copy; the server keeps the report pipe until its execve.
-    unsafe { libc::close(status) };
+    // SAFETY: closing our copies; the server keeps the report pipe until its execve. The init
+    // needs no stdio: without it, the client's pipes or the user's terminal are held by the
+    // server alone.
+    unsafe {
+        libc::close(status);
+        libc::close(0);
+        libc::close(1);
+        libc::close(2);
+    }
     init_loop(server, signals, alive, p.code_pages)
 }
 
