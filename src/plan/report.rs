@@ -162,6 +162,17 @@ pub fn text(plan: &Plan) -> String {
     } else {
         let _ = writeln!(o, "landlock: not available ({})", p.kernel.landlock_status);
     }
+    if p.granted_view {
+        let _ = writeln!(
+            o,
+            "filesystem view: a root of the granted paths only; read grants mounted read-only, write grants no-exec unless exec, nothing setuid"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "filesystem view: the host's tree (observe mode), Landlock rules only"
+        );
+    }
     let _ = writeln!(o, "filesystem grants:");
     for r in &p.filesystem.rules {
         let place = match r.placement {
