@@ -110,7 +110,10 @@ impl Seen {
             "getaddrinfo failed for",
         ] {
             if let Some(h) = host_after(line, marker) {
-                self.hosts.insert(h.to_string());
+                // Bounded, like the paths: the server decides how much it prints.
+                if self.hosts.len() < 64 {
+                    self.hosts.insert(h.to_string());
+                }
             }
         }
         let missing = MISSING.iter().any(|d| lower.contains(d));
@@ -226,7 +229,7 @@ pub fn relay(from: OwnedFd, to_terminal: bool) -> Seen {
     // Locked per chunk only: mcpcell's own log lines go to the same stderr. A terminal gets
     // the server's control characters shown, not obeyed (crate::terminal).
     let stderr = std::io::stderr();
-    let mut visible = crate::terminal::VisibleControls::new(stderr);
+    let mut visible = crate::terminal::VisibleControls::new(stderr, crate::terminal::utf8_locale());
     let mut raw = std::io::stderr();
     let dst: &mut dyn Write = if to_terminal { &mut visible } else { &mut raw };
     let mut buf = vec![0u8; 16 * 1024];

@@ -85,7 +85,7 @@ impl TerminalPipes {
                 .name("tty-out".into())
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    let mut out = VisibleControls::new(std::fs::File::from(tty));
+                    let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
                     let _ = copy(pipe, &mut out);
                 })?;
         }
@@ -116,13 +116,27 @@ fn copy(from: OwnedFd, to: &mut impl Write) -> io::Result<()> {
     }
 }
 
+/// Whether the locale says the terminal decodes UTF-8 (`LC_ALL`, else `LC_CTYPE`, else
+/// `LANG`).
+pub fn utf8_locale() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .is_some_and(|s| {
+            let s = s.to_ascii_lowercase();
+            s.contains("utf-8") || s.contains("utf8")
+        })
+}
+
 /// A writer for a terminal that shows control characters instead of passing them on:
 /// every C0 control but newline and tab, DEL, and the C1 controls (U+0080 to U+009F, and the
-/// same bytes standing alone, which 8-bit terminals take as controls). Printable text,
-/// including multi-byte UTF-8, passes as it is. Works on a stream: a character split between
-/// two writes is judged whole.
+/// same bytes standing alone). Printable text, including multi-byte UTF-8, passes as it is.
+/// Works on a stream: a character split between two writes is judged whole. For a terminal
+/// that does not decode UTF-8 (an 8-bit one takes every byte 0x80 to 0x9F as a control),
+/// each such byte is shown, wherever it stands.
 pub struct VisibleControls<W: Write> {
     inner: W,
+    utf8: bool,
     /// Continuation bytes still expected for the UTF-8 character in progress.
     expect: u8,
     /// A UTF-8 lead byte 0xC2 held back until the next byte says whether it starts a C1
@@ -131,9 +145,10 @@ pub struct VisibleControls<W: Write> {
 }
 
 impl<W: Write> VisibleControls<W> {
-    pub fn new(inner: W) -> Self {
+    pub fn new(inner: W, utf8: bool) -> Self {
         VisibleControls {
             inner,
+            utf8,
             expect: 0,
             held_c2: false,
         }
@@ -142,6 +157,17 @@ impl<W: Write> VisibleControls<W> {
     /// The visible form of `bytes`, with the state carried over from earlier writes.
     fn render(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(bytes.len() + 16);
+        if !self.utf8 {
+            for &b in bytes {
+                match b {
+                    b'\n' | b'\t' => out.push(b),
+                    0x00..=0x1f | 0x7f => out.extend_from_slice(escape_c0(b).as_bytes()),
+                    0x80..=0x9f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+                    _ => out.push(b),
+                }
+            }
+            return out;
+        }
         for &b in bytes {
             if self.held_c2 {
                 self.held_c2 = false;
@@ -227,7 +253,7 @@ mod tests {
     fn shown(chunks: &[&[u8]]) -> String {
         let mut out = Vec::new();
         {
-            let mut w = VisibleControls::new(&mut out);
+            let mut w = VisibleControls::new(&mut out, true);
             for c in chunks {
                 w.write_all(c).unwrap();
             }
@@ -263,12 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn an_eight_bit_terminal_gets_every_c1_byte_shown() {
+        let mut out = Vec::new();
+        {
+            let mut w = VisibleControls::new(&mut out, false);
+            // U+00DB is C3 9B in UTF-8; an 8-bit terminal takes the 9B as CSI.
+            w.write_all(b"A\xc3\x9b2J \xe9t\xe9").unwrap();
+        }
+        assert_eq!(out, b"A\xc3\\x9b2J \xe9t\xe9");
+    }
+
+    #[test]
     fn every_byte_value_is_safe() {
         let all: Vec<u8> = (0..=255u8).collect();
         let out = {
             let mut out = Vec::new();
             {
-                let mut w = VisibleControls::new(&mut out);
+                let mut w = VisibleControls::new(&mut out, true);
                 w.write_all(&all).unwrap();
             }
             out

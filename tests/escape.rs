@@ -80,6 +80,9 @@ const ATTEMPTS: &[&str] = &[
     "getxattr_outside",
     "inotify_outside",
     "mmap_exec_written",
+    "memfd_mmap_exec",
+    "sysv_shm_exec",
+    "chmod_proc",
     "memfd_execveat",
     "memfd_proc_fd_exec",
     "memfd_exec_flag",
@@ -538,6 +541,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     let xattr_secret = secret("xattr");
     let xattr_set = set_xattr(&bashrc, "user.secret", &xattr_secret);
     let bashrc_meta = std::fs::metadata(&bashrc).unwrap();
+    let proc_version_mode = std::fs::metadata("/proc/version").unwrap().mode();
     let hostname = nix::unistd::gethostname().unwrap();
     let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
 
@@ -793,6 +797,17 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
             failures.push("~/.bashrc's modification time changed".into());
         }
     }
+    let mode = std::fs::metadata("/proc/version").unwrap().mode();
+    if mode != proc_version_mode {
+        failures.push(format!(
+            "the host's /proc/version changed mode: {proc_version_mode:o} -> {mode:o}"
+        ));
+        std::fs::set_permissions(
+            "/proc/version",
+            std::fs::Permissions::from_mode(proc_version_mode & 0o7777),
+        )
+        .ok();
+    }
     if get_xattr(&bashrc, "user.planted").is_some() {
         failures.push("an extended attribute was set on ~/.bashrc".into());
     }
@@ -895,6 +910,8 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
         "inotify_outside: a watch on the host's home directory",
         "stat_outside: it succeeded",
         "a secret came out: getxattr_outside",
+        "memfd_mmap_exec: it succeeded",
+        "sysv_shm_exec: it succeeded",
     ] {
         assert!(
             all.contains(caught),

@@ -50,12 +50,11 @@ pub enum Step {
     ObserveChannel,
     Stdio,
     MountAttrs,
-    ProcReadOnly,
     ReadOnlyRoot,
 }
 
 impl Step {
-    const ALL: [Step; 35] = [
+    const ALL: [Step; 34] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
@@ -89,7 +88,6 @@ impl Step {
         Step::ObserveChannel,
         Step::Stdio,
         Step::MountAttrs,
-        Step::ProcReadOnly,
         Step::ReadOnlyRoot,
     ];
 
@@ -137,7 +135,6 @@ impl Step {
             Step::MountAttrs => {
                 "failed to set a granted path's mount flags (read-only, no-exec, no-setuid)"
             }
-            Step::ProcReadOnly => "failed to make the kernel's settings in /proc read-only",
             Step::ReadOnlyRoot => "failed to make the sandbox's root read-only",
         }
     }

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -27,22 +27,16 @@ use super::prepare::PrepareError;
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement, Rights};
 
-/// Parts of the sandbox's own /proc that reach the whole machine, made read-only.
-const PROC_READ_ONLY: [&str; 5] = [
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-    "/proc/irq",
-    "/proc/bus",
-    "/proc/fs",
-];
-
 /// Where the granted view is assembled before pivot_root.
 const STAGING: &str = "/tmp";
 
 /// A host path bind-mounted into the sandbox's tree.
 pub struct Bind {
-    /// The host path (the source).
+    /// The host path (the source), for messages.
     pub source: CString,
+    /// The source as the plan opened it (O_PATH): the copy taken by path must be this file,
+    /// not whatever the path names by the time the child runs.
+    pub source_fd: RawFd,
     /// Where it is mounted (with the staging prefix in the granted view).
     pub target: CString,
     pub dir: bool,
@@ -82,10 +76,11 @@ pub struct Mounts {
     tmp: Option<(CString, CString, libc::c_ulong)>,
     shm: Option<(CString, CString, libc::c_ulong)>,
     proc: CString,
-    /// Paths in the sandbox's /proc that are bound read-only over themselves.
-    proc_read_only: Vec<CString>,
     pub replace: Vec<Replace>,
     pub hides: Vec<(CString, Kind)>,
+    /// Descriptors opened here for binds that have no grant of their own (the listed Unix
+    /// sockets); the grants' own stay with the plan.
+    _sockets: Vec<std::os::fd::OwnedFd>,
 }
 
 fn cpath(p: &Path) -> Result<CString, PrepareError> {
@@ -175,24 +170,27 @@ impl Mounts {
         // Which host paths are bound: in the host view only those under /tmp and /dev/shm
         // (the private instances would hide them); in the granted view every granted path,
         // and the Unix sockets the profile names.
-        let mut sources: Vec<(PathBuf, bool, u64)> = if granted_view {
-            let mut v: Vec<(PathBuf, bool, u64)> = fs
+        let mut sockets = Vec::new();
+        let mut sources: Vec<(PathBuf, bool, u64, RawFd)> = if granted_view {
+            let mut v: Vec<(PathBuf, bool, u64, RawFd)> = fs
                 .rules
                 .iter()
-                .filter(|r| r.fd.is_some() && r.placement != Placement::Private)
-                .map(|r| {
+                .filter(|r| r.placement != Placement::Private)
+                .filter_map(|r| {
+                    let fd = r.fd.as_ref()?.as_raw_fd();
                     let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
-                    (r.path.clone(), r.kind == Kind::Dir, attrs)
+                    Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
                 })
                 .collect();
             for u in &plan.network.unix {
-                if let Ok(c) = u.canonicalize() {
+                if let Ok((fd, c)) = crate::plan::fs::open_real(u) {
                     if !crate::plan::fs::PRIVATE_MOUNTS
                         .iter()
                         .any(|m| c.starts_with(m))
                     {
                         // A socket: connect(2) works through a read-only mount.
-                        v.push((c, false, attrs_for(Rights::READ, false)));
+                        v.push((c, false, attrs_for(Rights::READ, false), fd.as_raw_fd()));
+                        sockets.push(fd);
                     }
                 }
             }
@@ -200,10 +198,11 @@ impl Mounts {
         } else {
             fs.binds
                 .iter()
-                .map(|&i| {
+                .filter_map(|&i| {
                     let r = &fs.rules[i];
+                    let fd = r.fd.as_ref()?.as_raw_fd();
                     let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
-                    (r.path.clone(), r.kind == Kind::Dir, attrs)
+                    Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
                 })
                 .collect()
         };
@@ -212,25 +211,25 @@ impl Mounts {
         // grant asks for other mount flags (a writable directory inside a read-only one).
         sources.sort();
         sources.dedup();
-        let mut bound: Vec<(PathBuf, bool, u64)> = Vec::new();
-        for (p, dir, attrs) in sources {
+        let mut bound: Vec<(PathBuf, bool, u64, RawFd)> = Vec::new();
+        for (p, dir, attrs, fd) in sources {
             let enclosing = bound
                 .iter()
                 .rev()
-                .find(|(b, bdir, _)| *bdir && p.starts_with(b));
+                .find(|(b, bdir, _, _)| *bdir && p.starts_with(b));
             if enclosing.is_none_or(|e| e.2 != attrs) {
-                bound.push((p, dir, attrs));
+                bound.push((p, dir, attrs, fd));
             }
         }
         let covered = |p: &Path| {
             bound
                 .iter()
-                .any(|(b, dir, _)| if *dir { p.starts_with(b) } else { p == b })
+                .any(|(b, dir, _, _)| if *dir { p.starts_with(b) } else { p == b })
         };
 
         let mut skeleton: BTreeSet<PathBuf> = BTreeSet::new();
         let mut binds = Vec::new();
-        for (p, dir, attrs) in &bound {
+        for (p, dir, attrs, fd) in &bound {
             let target = under(&prefix, p);
             let parents = if granted_view {
                 ancestors_below(&target, &prefix)
@@ -246,6 +245,7 @@ impl Mounts {
             };
             binds.push(Bind {
                 source: cpath(p)?,
+                source_fd: *fd,
                 target: cpath(&target)?,
                 dir: *dir,
                 parents: parents.iter().map(|a| cpath(a)).collect::<Result<_, _>>()?,
@@ -293,7 +293,7 @@ impl Mounts {
                         covered(&parent_real.join(acc.file_name().unwrap_or_default()))
                             || bound
                                 .iter()
-                                .any(|(b, d, _)| *d && parent_real.starts_with(b));
+                                .any(|(b, d, _, _)| *d && parent_real.starts_with(b));
                     let is_replaced = replaced.iter().any(|r| Path::new(r) == acc);
                     if !inside_bind && !is_replaced && seen.insert(acc.clone()) {
                         if let Ok(target) = std::fs::read_link(&acc) {
@@ -326,7 +326,7 @@ impl Mounts {
             let target = under(&prefix, host);
             let in_bind = bound
                 .iter()
-                .any(|(b, d, _)| (*d && host.starts_with(b)) || host == b);
+                .any(|(b, d, _, _)| (*d && host.starts_with(b)) || host == b);
             let create = if granted_view && !in_bind {
                 for a in ancestors_below(&target, &prefix) {
                     skeleton.insert(a);
@@ -388,13 +388,8 @@ impl Mounts {
                 })
                 .transpose()?,
             proc: cpath(&under(&prefix, Path::new("/proc")))?,
-            // Kernel settings and triggers: an ordinary user cannot write them, but the
-            // server of a root launch runs as uid 0 and many sysctls check only the uid.
-            proc_read_only: PROC_READ_ONLY
-                .iter()
-                .map(|p| cpath(&under(&prefix, Path::new(p))))
-                .collect::<Result<_, _>>()?,
             replace,
+            _sockets: sockets,
             hides: fs
                 .hide
                 .iter()
@@ -423,12 +418,20 @@ impl Mounts {
                     libc::SYS_open_tree,
                     libc::AT_FDCWD,
                     b.source.as_ptr(),
-                    (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32)
-                        as libc::c_uint,
+                    (libc::OPEN_TREE_CLONE
+                        | libc::OPEN_TREE_CLOEXEC
+                        | libc::AT_RECURSIVE as u32
+                        | libc::AT_SYMLINK_NOFOLLOW as u32) as libc::c_uint,
                 )
             };
             check(status, Step::BindIntoPrivate, i as u32, fd);
             b.tree_fd = fd as RawFd;
+            // The plan's descriptor belongs to the parent's mount namespace, which cannot be
+            // cloned from here, so the copy is taken by path: it must be the file the plan
+            // opened (and Landlock's rule names), not one swapped in since.
+            if !same_file(b.tree_fd, b.source_fd) {
+                fail(status, Step::BindIntoPrivate, i as u32, libc::ESTALE);
+            }
             let attr = MountAttr {
                 attr_set: b.attrs,
                 attr_clr: 0,
@@ -557,12 +560,12 @@ impl Mounts {
             c"proc",
             &self.proc,
             Some(c"proc"),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            // Read-only: the server of a root launch runs as uid 0, and procfs keeps one
+            // mode for a kernel-wide file (/proc/version, /proc/slabinfo) in every instance,
+            // and many sysctls check only the uid. Its own /proc/self files are for reading.
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             None,
         );
-        for (i, p) in self.proc_read_only.iter().enumerate() {
-            read_only_bind(status, Step::ProcReadOnly, i as u32, p);
-        }
         if let Some(root) = &self.root {
             pivot(status, root);
         }
@@ -611,39 +614,17 @@ impl Mounts {
     }
 }
 
-/// Binds `path` read-only over itself; a path this kernel's /proc does not have is skipped.
-fn read_only_bind(status: RawFd, step: Step, index: u32, path: &CString) {
-    // SAFETY: a NUL-terminated path and flags.
-    if unsafe {
-        libc::mount(
-            path.as_ptr(),
-            path.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | libc::MS_REC,
-            std::ptr::null(),
-        )
-    } < 0
-    {
-        if errno() == libc::ENOENT {
-            return;
-        }
-        fail(status, step, index, errno());
+/// Whether two descriptors refer to the same file.
+fn same_file(a: RawFd, b: RawFd) -> bool {
+    // SAFETY: fstat into zeroed stat buffers of the right type.
+    unsafe {
+        let mut x: libc::stat = std::mem::zeroed();
+        let mut y: libc::stat = std::mem::zeroed();
+        libc::fstat(a, &mut x) == 0
+            && libc::fstat(b, &mut y) == 0
+            && x.st_dev == y.st_dev
+            && x.st_ino == y.st_ino
     }
-    mount(
-        status,
-        step,
-        index,
-        c"none",
-        path,
-        None,
-        libc::MS_REMOUNT
-            | libc::MS_BIND
-            | libc::MS_RDONLY
-            | libc::MS_NOSUID
-            | libc::MS_NODEV
-            | libc::MS_NOEXEC,
-        None,
-    );
 }
 
 /// Creates the mount point of `b` where needed and moves its detached tree there.

@@ -26,6 +26,9 @@ pub enum Qualified {
     ExecveatEmptyPath,
     /// `memfd_create` without `MFD_NOEXEC_SEAL`: a memory file that could be executed.
     MemfdExec,
+    /// `shmat` with `SHM_EXEC`: System V shared memory the process can write, mapped
+    /// executable.
+    ShmatExec,
     /// `socket(AF_UNIX, ...)`: added by the network policy, not by a group.
     SocketUnix,
     /// `socket` of any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (vsock, packet,
@@ -71,6 +74,7 @@ impl Qualified {
         Qualified::IoctlTioclinux,
         Qualified::ExecveatEmptyPath,
         Qualified::MemfdExec,
+        Qualified::ShmatExec,
         Qualified::SocketUnix,
         Qualified::SocketOtherFamily,
         Qualified::SocketpairOtherFamily,
@@ -99,6 +103,7 @@ impl Qualified {
             Qualified::IoctlTioclinux => "ioctl(TIOCLINUX)",
             Qualified::ExecveatEmptyPath => "execveat(AT_EMPTY_PATH)",
             Qualified::MemfdExec => "memfd_create(exec)",
+            Qualified::ShmatExec => "shmat(SHM_EXEC)",
             Qualified::SocketUnix => "socket(AF_UNIX)",
             Qualified::SocketOtherFamily => "socket(other families)",
             Qualified::SocketpairOtherFamily => "socketpair(other families)",
@@ -158,8 +163,9 @@ pub static GROUPS: &[Group] = &[
             "io_uring_setup",
             "ioctl(TIOCLINUX)",
             "ioctl(TIOCSTI)",
-            "memfd_create(exec)",
+            "memfd_create",
             "memfd_secret",
+            "shmat(SHM_EXEC)",
             "nfsservctl",
             "open_by_handle_at",
             "personality(change)",
@@ -729,7 +735,8 @@ mod tests {
             "ioctl(TIOCSTI)",
             "ioctl(TIOCLINUX)",
             "execveat(AT_EMPTY_PATH)",
-            "memfd_create(exec)",
+            "memfd_create",
+            "shmat(SHM_EXEC)",
             "chmod(S_ISUID|S_ISGID)",
             "fchmodat(S_ISUID|S_ISGID)",
             "openat(S_ISUID|S_ISGID)",

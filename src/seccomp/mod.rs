@@ -119,7 +119,11 @@ impl Action {
 /// fails with EPERM; everything else follows `syscalls.on_violation`.
 pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
     match member {
-        Member::Syscall("clone3" | "openat2") => Action::Errno(libc::ENOSYS as u32),
+        // A memory file is writable and, mapped through the dynamic loader, executable
+        // wherever it came from; without it, programs fall back to /dev/shm (no-exec).
+        Member::Syscall("clone3" | "openat2" | "memfd_create") => {
+            Action::Errno(libc::ENOSYS as u32)
+        }
         Member::Qualified(Qualified::SocketUnix) => Action::Errno(libc::EPERM as u32),
         // What a kernel without the family or protocol answers: programs that probe for
         // one (IPv6, vsock) fall back quietly.
@@ -192,6 +196,7 @@ const S_ISGID: u64 = 0o2000;
 const O_CREAT: u64 = 0o100;
 const O_TMPFILE: u64 = 0o20000000;
 const MSG_FASTOPEN: u64 = 0x2000_0000;
+const SHM_EXEC: u64 = 0o100000;
 /// The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC.
 const SOCK_TYPE_MASK: u64 = 0xf;
 /// Socket families a server may create: everything else (vsock, packet, bluetooth, alg,
@@ -235,6 +240,7 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
             )?])?]
         }
         Qualified::MemfdExec => vec![rule(vec![cond(1, Op::MaskedEq(MFD_NOEXEC_SEAL), 0)?])?],
+        Qualified::ShmatExec => vec![rule(vec![cond(2, Op::MaskedEq(SHM_EXEC), SHM_EXEC)?])?],
         Qualified::SocketUnix => vec![rule(vec![cond(0, Op::Eq, libc::AF_UNIX as u64)?])?],
         Qualified::SocketOtherFamily => vec![rule(
             ALLOWED_FAMILIES

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/inotify.h>
+#include <sys/shm.h>
 #include <sys/xattr.h>
 #include <linux/netlink.h>
 #include <linux/vm_sockets.h>
@@ -668,6 +669,27 @@ static int a_mmap_exec_written(void) {
     munmap(p, 4096);
     return ok("mapped a written file executable");
 }
+
+/* A memory file, sealed no-exec or not, is writable and maps executable (the loader's way). */
+static int a_memfd_mmap_exec(void) {
+    int m = memfd_create("lib", 0x0008U /* MFD_NOEXEC_SEAL */);
+    if (m < 0) m = memfd_create("lib", 0);
+    if (m < 0) return err();
+    if (write(m, "\xc3", 1) != 1) return err();
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, m, 0);
+    if (p == MAP_FAILED) return err();
+    return ok("mapped a memory file executable");
+}
+static int a_sysv_shm_exec(void) {
+    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0700);
+    if (id < 0) return err();
+    void *p = shmat(id, NULL, SHM_EXEC);
+    shmctl(id, IPC_RMID, NULL);
+    if (p == (void *)-1) return err();
+    return ok("attached shared memory executable");
+}
+/* procfs keeps one mode for a kernel-wide file in every instance. */
+static int a_chmod_proc(void) { return ret(chmod("/proc/version", 0600), "chmodded /proc/version"); }
 
 /* ---- fileless exec ---- */
 static int memfd_payload(unsigned flags) {
@@ -1356,6 +1378,9 @@ static const struct attack attacks[] = {
     {"getxattr_outside", a_getxattr_outside},
     {"inotify_outside", a_inotify_outside},
     {"mmap_exec_written", a_mmap_exec_written},
+    {"memfd_mmap_exec", a_memfd_mmap_exec},
+    {"sysv_shm_exec", a_sysv_shm_exec},
+    {"chmod_proc", a_chmod_proc},
     {"memfd_execveat", a_memfd_execveat},
     {"memfd_proc_fd_exec", a_memfd_procfd},
     {"memfd_exec_flag", a_memfd_exec_flag},
