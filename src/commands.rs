@@ -6,10 +6,13 @@ use std::io::Write;
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
+use crate::escape;
 use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
 
-/// Prints `error: …: cause: cause` on stderr.
+/// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
+/// so control characters in them are shown escaped (line breaks between a profile's
+/// diagnostics stay).
 pub fn print_error(e: &dyn Error) {
     let mut msg = format!("mcpcell: error: {e}");
     let mut src = e.source();
@@ -20,7 +23,7 @@ pub fn print_error(e: &dyn Error) {
         }
         src = s.source();
     }
-    eprintln!("{msg}");
+    eprintln!("{}", escape::terminal_text(&msg));
 }
 
 /// Opens the log destination; on failure prints why and returns the exit status.
@@ -96,7 +99,7 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
         }
     }
     let out = match format {
-        Format::Text => report::text(&plan),
+        Format::Text => escape::terminal_text(&report::text(&plan)).into_owned(),
         Format::Json => report::json(&plan) + "\n",
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
@@ -115,7 +118,7 @@ pub fn check(specs: &[String]) -> i32 {
         match loader.load(spec) {
             Ok((profile, diags)) => {
                 for d in &diags {
-                    out.push_str(&format!("{d}\n"));
+                    out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 out.push_str(&format!(
                     "{spec}: ok ({})\n",
@@ -130,7 +133,7 @@ pub fn check(specs: &[String]) -> i32 {
             Err(ProfileError::Invalid(diags)) => {
                 failed = true;
                 for d in &diags {
-                    out.push_str(&format!("{d}\n"));
+                    out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 let n = diags
                     .iter()
@@ -143,16 +146,18 @@ pub fn check(specs: &[String]) -> i32 {
             }
             Err(e) => {
                 failed = true;
-                out.push_str(&format!("{e}\n"));
+                out.push_str(&format!("{}\n", escape::terminal_text(&e.to_string())));
                 let mut src = e.source();
                 while let Some(s) = src {
-                    out.push_str(&format!("  caused by: {s}\n"));
+                    let text = s.to_string();
+                    out.push_str(&format!("  caused by: {}\n", escape::terminal(&text)));
                     src = s.source();
                 }
                 out.push_str(&format!("{spec}: 1 error\n"));
             }
         }
     }
+    let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
     i32::from(failed)
 }
@@ -173,6 +178,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
                 out.push_str(&format!("{:<width$}  {}{shadow}\n", l.name, l.location));
                 if let Some(d) = l.description {
                     let d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let d = escape::terminal(&d);
                     out.push_str(&format!("{:<width$}    {d}\n", ""));
                 }
             }
@@ -182,7 +188,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
         ProfilesAction::Show { name } => match loader.source(&name) {
             Ok(src) => {
                 let mut text = format!("# {}: {}\n", src.name, src.label());
-                text.push_str(&src.text);
+                text.push_str(&escape::terminal_text(&src.text));
                 if !text.ends_with('\n') {
                     text.push('\n');
                 }
