@@ -52,10 +52,30 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
     escape_with(s, |_| false)
 }
 
-/// Multi-line text for a terminal (a report, a diff): line feeds and tabs stay, every other
-/// special character is escaped as [`terminal`] does.
+/// Multi-line text for a terminal (a report, a diff): line feeds, tabs and the carriage
+/// return of a CRLF line end stay, every other special character is escaped as [`terminal`]
+/// does.
 pub fn terminal_text(s: &str) -> Cow<'_, str> {
-    escape_with(s, |c| c == '\n' || c == '\t')
+    let kept = |c: char| c == '\n' || c == '\t';
+    if !s.chars().any(|c| is_special(c) && !kept(c) && c != '\r') && !lone_cr(s) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let crlf = c == '\r' && chars.peek() == Some(&'\n');
+        if is_special(c) && !kept(c) && !crlf {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn lone_cr(s: &str) -> bool {
+    s.match_indices('\r')
+        .any(|(i, _)| !s[i + 1..].starts_with('\n'))
 }
 
 /// Bytes that may not be UTF-8 (a path, an argument) as one terminal line: invalid bytes as
@@ -249,13 +269,16 @@ mod tests {
                 let multi = terminal_text(text);
                 assert!(
                     !multi
+                        .replace("\r\n", "\n")
                         .chars()
-                        .any(|c| is_special(c) && c != '\n' && c != '\t')
+                        .any(|c| is_special(c) && c != '\n' && c != '\t'),
+                    "{multi:?}"
                 );
             }
         }
         assert_eq!(terminal("a\x1b]52;c;x\x07"), "a\\x1b]52;c;x\\x07");
         assert_eq!(terminal("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(terminal_text("a\r\nb\rc\n"), "a\r\nb\\x0dc\n");
         assert_eq!(terminal_bytes(b"a\xffb"), "a\\xffb");
         assert!(matches!(terminal("/usr/bin/node"), Cow::Borrowed(_)));
     }

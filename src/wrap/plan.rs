@@ -183,7 +183,21 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
         let inner_args = with_pins(&args, &pins);
         if let Some(w) = st.wrapped(ctx.launcher) {
             let profile = w.profile.clone().unwrap_or_else(|| "default".into());
-            report.push(format!("{who}: already wrapped (profile `{profile}`)"));
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            let weak = super::audit::weakenings(&w.options, ctx.loader, home.as_deref());
+            if weak.is_empty() {
+                report.push(format!("{who}: already wrapped (profile `{profile}`)"));
+            } else {
+                report.push(format!(
+                    "{who}: already wrapped (profile `{profile}`), but WEAKENED: {}",
+                    weak.join("; ")
+                ));
+                warnings.push(format!(
+                    "`{}` is wrapped in a way that weakens the sandbox ({}); review the entry, or unwrap it and wrap it again",
+                    s.name,
+                    weak.join("; ")
+                ));
+            }
             if let Some((_, p)) = ctx.profiles.iter().find(|(n, _)| *n == s.name) {
                 if *p != profile {
                     warnings.push(format!(
