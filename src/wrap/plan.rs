@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use super::model::{Edit, Kind, Server, Stdio, run_prefix, valid_env_name};
 use super::pin::{self, Caches, Package, Version};
 use super::{Loaded, Outcome, WrapError, format_error};
+use crate::infer::Recognition;
 use crate::plan::{Request, choose_profile};
 use crate::profile::Loader;
 
@@ -273,7 +274,7 @@ fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) ->
         .map(|(_, p)| p.clone());
     let mut argv = vec![OsString::from(command)];
     argv.extend(args.iter().map(OsString::from));
-    let recognised = crate::infer::infer(&argv);
+    let recognised = crate::infer::recognise(&argv);
     let req = Request {
         profile: given.clone(),
         command: argv,
@@ -282,11 +283,12 @@ fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) ->
     let (profile, why, inferred) = choose_profile(&req, ctx.loader);
     let why = match recognised {
         _ if given.is_some() || inferred => why,
-        Some(i) => format!(
+        Recognition::Doubtful { .. } => why,
+        Recognition::Known(i) => format!(
             "{} recognised, but there is no `{}` profile; the default applies",
             i.package, i.profile
         ),
-        None => "no known MCP server recognised in the command".into(),
+        Recognition::Unknown => "no known MCP server recognised in the command".into(),
     };
     (profile, why)
 }
