@@ -158,8 +158,11 @@ const YAML_RESERVED: &[&str] = &[
 pub fn yaml_scalar(s: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "/_.+-".contains(c);
     let first_ok = s.starts_with('/') || s.starts_with(|c: char| c.is_ascii_alphabetic());
+    // `host:port` stays readable: a colon is syntax only before a space or at the end.
+    let colons_ok = !s.ends_with(':') && !s.contains(": ");
     let plain = first_ok
-        && s.chars().all(safe)
+        && s.chars().all(|c| safe(c) || c == ':')
+        && colons_ok
         && !YAML_RESERVED.contains(&s.to_ascii_lowercase().as_str())
         && !s.ends_with('.');
     if plain {
@@ -248,6 +251,15 @@ mod tests {
             "-",
             "--x",
             "a\\\n",
+            "host.test:8080",
+            "a:b:c",
+            "a:",
+            "http://x",
+            "::1",
+            "a:,b",
+            "a:]",
+            "a:#",
+            "a:{",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
@@ -359,6 +371,7 @@ mod tests {
         }
         assert_eq!(yaml_scalar("/srv/plain"), "/srv/plain");
         assert_eq!(yaml_scalar("node"), "node");
+        assert_eq!(yaml_scalar("api.test:8443"), "api.test:8443");
         assert_eq!(yaml_scalar("yes"), "\"yes\"");
         assert_eq!(yaml_scalar("a\nb"), "\"a\\x0ab\"");
     }
