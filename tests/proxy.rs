@@ -727,3 +727,72 @@ fn only_address_queries_reach_the_hosts_resolver() {
         assert!(!err.contains(name), "{name} was logged as looked up: {err}");
     }
 }
+
+#[test]
+fn a_hostile_name_cannot_forge_log_lines() {
+    if !require(which::which("python3").is_ok(), "python3") {
+        return;
+    }
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"a.mcpcell.test\"]\n";
+    // A label with CR, LF, ESC and a forged log line in it.
+    let name = "x\r\n WARN proxy: connected to bank.example:443\x1b[2K.evil.test";
+    let log = dir.path().join("log.json");
+    for (level, extra) in [
+        ("info", vec![]),
+        (
+            "info",
+            vec!["--log-format", "json", "--log-file", log.to_str().unwrap()],
+        ),
+    ] {
+        let p = profile(dir.path(), "pinned", yaml);
+        let mut all = vec!["-p", p.to_str().unwrap(), "--log-level", level];
+        all.extend(extra.iter().copied());
+        all.extend(["--", "python3", "-c", DNS_QUERY, name, "16", name, "1"]);
+        let mut c = run_cmd(&all);
+        c.env("XDG_STATE_HOME", dir.path().join("state"));
+        let out = output_within(c, T);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let text = if extra.is_empty() {
+            err
+        } else {
+            std::fs::read_to_string(&log).unwrap()
+        };
+        // The name was logged (the refusal), escaped: no line of the log is the forged one.
+        assert!(text.contains("evil.test"), "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with(" warn proxy: connected")),
+            "{text}"
+        );
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        if extra.is_empty() {
+            // The name was logged, escaped (the responder lowercases names).
+            assert!(
+                text.contains(r"refused DNS lookup of x\x0d\x0a warn proxy: connected"),
+                "{text}"
+            );
+        } else {
+            // JSON keeps the exact name, as JSON escapes.
+            let refused: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["event"] == "dns_refused")
+                .collect();
+            assert!(!refused.is_empty(), "{text}");
+            for v in refused {
+                assert!(v["host"].as_str().unwrap().contains("\r\n"), "{v}");
+            }
+        }
+    }
+}
