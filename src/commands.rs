@@ -11,19 +11,29 @@ use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
 
 /// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
-/// so control characters in them are shown escaped (line breaks between a profile's
-/// diagnostics stay).
-pub fn print_error(e: &dyn Error) {
+/// so control characters in them are shown escaped, line breaks included; only a profile's
+/// list of diagnostics (each one escaped on its own line) keeps its line breaks.
+pub fn print_error(e: &(dyn Error + 'static)) {
     let mut msg = format!("mcpcell: error: {e}");
-    let mut src = e.source();
+    let mut multi_line = false;
+    let mut src: Option<&(dyn Error + 'static)> = Some(e);
     while let Some(s) = src {
+        multi_line |= matches!(
+            s.downcast_ref::<ProfileError>(),
+            Some(ProfileError::Invalid(_))
+        );
         let text = s.to_string();
         if !msg.contains(&text) {
             msg.push_str(&format!(": {text}"));
         }
         src = s.source();
     }
-    eprintln!("{}", escape::terminal_text(&msg));
+    let shown = if multi_line {
+        escape::terminal_text(&msg)
+    } else {
+        escape::terminal(&msg)
+    };
+    eprintln!("{shown}");
 }
 
 /// Opens the log destination; on failure prints why and returns the exit status.

@@ -276,4 +276,23 @@ fn wrap_shows_a_hostile_config_escaped_and_flags_weakened_entries() {
         stderr.contains("fine: already wrapped (profile `node`)\n"),
         "{stderr}"
     );
+
+    // Errors that list the config's names escape them too, line breaks included.
+    let forged = d.path().join("forged.json");
+    std::fs::write(
+        &forged,
+        r#"{"mcpServers": {"a\nmcpcell: wrote nothing\r\u001b[2K": {"command": "npx"}}}"#,
+    )
+    .unwrap();
+    let mut cmd = mcpcell_cmd(
+        "wrap",
+        &[forged.to_str().unwrap(), "--server", "no-such-server"],
+    );
+    cmd.env("HOME", &home);
+    let o = output_within(cmd, T);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{stderr}");
+    assert!(raw_controls(&o.stderr).is_empty(), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(r"a\x0amcpcell: wrote nothing"), "{stderr}");
 }
