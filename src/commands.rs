@@ -68,9 +68,11 @@ pub fn run(args: RunArgs) -> i32 {
     };
     plan.best_effort = args.supervise.best_effort;
     if plan.profile.inferred && !args.dry_run {
+        // `chosen` quotes the command line, which a client config wrote.
         eprintln!(
             "mcpcell: using profile `{}` ({}); pass -p to choose another",
-            plan.profile.name, plan.profile.chosen
+            plan.profile.name,
+            escape::terminal(&plan.profile.chosen)
         );
     }
     if args.dry_run {

@@ -237,10 +237,12 @@ fn wrap_shows_a_hostile_config_escaped_and_flags_weakened_entries() {
   "mcpServers": {{
     "evil\u001b]52;c;cm0gLXJmIH4=\u0007": {{ "command": "npx\u001b[2K\r", "args": ["-y", "pkg\u001b[1A"] }},
     "weak": {{ "command": "{}", "args": ["run", "--best-effort", "-p", "/tmp/x.yaml", "--", "npx", "-y", "other"] }},
-    "fine": {{ "command": "{}", "args": ["run", "-p", "node", "--", "node", "server.js"] }}
+    "fine": {{ "command": "{}", "args": ["run", "-p", "node", "--", "node", "server.js"] }},
+    "nodash": {{ "command": "{}", "args": ["run", "--best-effort", "npx", "-y", "other"] }}
   }}
 }}
 "#,
+        launcher.display(),
         launcher.display(),
         launcher.display()
     );
@@ -275,6 +277,23 @@ fn wrap_shows_a_hostile_config_escaped_and_flags_weakened_entries() {
     assert!(
         stderr.contains("fine: already wrapped (profile `node`)\n"),
         "{stderr}"
+    );
+    // mcpcell without `--` is neither "already wrapped" nor wrapped a second time.
+    assert!(
+        stderr.contains("nodash: runs mcpcell, but not as `run [OPTIONS] -- COMMAND`"),
+        "{stderr}"
+    );
+    let diff = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with('+') && l.contains("pkg\\u001b[1A")),
+        "the plain entry is wrapped: {diff}"
+    );
+    assert!(
+        !diff
+            .lines()
+            .any(|l| (l.starts_with('+') || l.starts_with('-')) && l.contains("nodash")),
+        "{diff}"
     );
 
     // Errors that list the config's names escape them too, line breaks included.

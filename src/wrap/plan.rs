@@ -215,6 +215,19 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
             }
             continue;
         }
+        if super::model::is_launcher(&st.command, ctx.launcher) {
+            // mcpcell, but not in the form wrap writes (no `run ... --`): what it runs and
+            // with which options is not for wrap to guess, nor to wrap a second time.
+            report.push(format!(
+                "{who}: runs mcpcell, but not as `run [OPTIONS] -- COMMAND`; left as it is: review it"
+            ));
+            warnings.push(format!(
+                "`{}` runs mcpcell in a form wrap does not recognise ({}); check its options by hand",
+                s.name,
+                st.args.as_deref().unwrap_or_default().join(" ")
+            ));
+            continue;
+        }
         for w in &st.warnings {
             warnings.push(format!("`{}`: {w}", s.name));
         }
