@@ -189,6 +189,25 @@ pub fn yaml_scalar(s: &str) -> String {
     out
 }
 
+/// [`yaml_scalar`] for a block-context position (a `- item` line, a `key: value` line): a
+/// path that starts with a variable (`${HOME}/notes`) is written plain too, as profiles are
+/// written by hand. Braces are flow indicators only inside `[...]` and `{...}`.
+pub fn yaml_block_scalar(s: &str) -> String {
+    if let Some(rest) = s.strip_prefix("${") {
+        if let Some((name, after)) = rest.split_once('}') {
+            let var = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            let tail_plain = after.is_empty() || yaml_scalar(after) == after;
+            if var && tail_plain && (after.is_empty() || after.starts_with('/')) {
+                return s.to_string();
+            }
+        }
+    }
+    yaml_scalar(s)
+}
+
 /// Text for a YAML comment: one line whatever it holds, as [`terminal`] shows it.
 pub fn yaml_comment(s: &str) -> Cow<'_, str> {
     terminal(s)
@@ -260,6 +279,14 @@ mod tests {
             "a:]",
             "a:#",
             "a:{",
+            "${HOME}",
+            "${HOME}/notes/a.txt",
+            "${STATE_DIR}/x: y",
+            "${HOME}/a #b",
+            "${HOME}x",
+            "${}/x",
+            "${HOME}/x}",
+            "${HOME}/${CWD}",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
@@ -361,6 +388,17 @@ mod tests {
                 };
                 assert_eq!(got, s, "{doc:?}");
             }
+            let b = yaml_block_scalar(&s);
+            for doc in [format!("k: {b}\n"), format!("k:\n  - {b}\n")] {
+                let v: serde_yaml::Value =
+                    serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{doc:?}: {e}"));
+                let got = match &v["k"] {
+                    serde_yaml::Value::String(x) => x.clone(),
+                    serde_yaml::Value::Sequence(q) => q[0].as_str().unwrap().to_string(),
+                    other => panic!("{doc:?} read as {other:?}"),
+                };
+                assert_eq!(got, s, "{doc:?}");
+            }
             let c = format!("# {}\nk: 1\n", yaml_comment(&s));
             let v: serde_yaml::Value = serde_yaml::from_str(&c).unwrap();
             assert_eq!(
@@ -373,6 +411,9 @@ mod tests {
         assert_eq!(yaml_scalar("node"), "node");
         assert_eq!(yaml_scalar("api.test:8443"), "api.test:8443");
         assert_eq!(yaml_scalar("yes"), "\"yes\"");
+        assert_eq!(yaml_block_scalar("${HOME}/notes"), "${HOME}/notes");
+        assert_eq!(yaml_block_scalar("${STATE_DIR}"), "${STATE_DIR}");
+        assert_ne!(yaml_block_scalar("${HOME}/a: b"), "${HOME}/a: b");
         assert_eq!(yaml_scalar("a\nb"), "\"a\\x0ab\"");
     }
 }

@@ -8,7 +8,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::record::{Learned, Need};
 pub use crate::escape::shell_words;
-use crate::escape::{yaml_comment, yaml_scalar};
+use crate::escape::{yaml_block_scalar, yaml_comment, yaml_scalar};
 
 /// What goes into the learned profile besides the file grants.
 pub struct Context<'a> {
@@ -71,7 +71,7 @@ impl Doc {
     }
 
     fn scalar(&mut self, key: &str, value: &str) {
-        let _ = writeln!(self.text, "{key}: {}", yaml_scalar(value));
+        let _ = writeln!(self.text, "{key}: {}", yaml_block_scalar(value));
         self.want.insert(key.into(), value.into());
     }
 
@@ -84,7 +84,7 @@ impl Doc {
         let mut values = Vec::new();
         for (comment, value) in items {
             self.comment("    ", &comment);
-            let _ = writeln!(self.text, "    - {}", yaml_scalar(&value));
+            let _ = writeln!(self.text, "    - {}", yaml_block_scalar(&value));
             values.push(Value::String(value));
         }
         let entry = self
@@ -240,7 +240,7 @@ pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
             };
             groups.entry(key).or_default().push(format!(
                 "    - {}    # {}; {}",
-                yaml_scalar(&with_vars(&s.need.path, &cx.vars)),
+                yaml_block_scalar(&with_vars(&s.need.path, &cx.vars)),
                 s.why,
                 s.need.describe()
             ));
