@@ -6,21 +6,34 @@ use std::io::Write;
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
+use crate::escape;
 use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
 
-/// Prints `error: …: cause: cause` on stderr.
-pub fn print_error(e: &dyn Error) {
+/// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
+/// so control characters in them are shown escaped, line breaks included; only a profile's
+/// list of diagnostics (each one escaped on its own line) keeps its line breaks.
+pub fn print_error(e: &(dyn Error + 'static)) {
     let mut msg = format!("mcpcell: error: {e}");
-    let mut src = e.source();
+    let mut multi_line = false;
+    let mut src: Option<&(dyn Error + 'static)> = Some(e);
     while let Some(s) = src {
+        multi_line |= matches!(
+            s.downcast_ref::<ProfileError>(),
+            Some(ProfileError::Invalid(_))
+        );
         let text = s.to_string();
         if !msg.contains(&text) {
             msg.push_str(&format!(": {text}"));
         }
         src = s.source();
     }
-    eprintln!("{msg}");
+    let shown = if multi_line {
+        escape::terminal_text(&msg)
+    } else {
+        escape::terminal(&msg)
+    };
+    eprintln!("{shown}");
 }
 
 /// Opens the log destination; on failure prints why and returns the exit status.
@@ -55,9 +68,11 @@ pub fn run(args: RunArgs) -> i32 {
     };
     plan.best_effort = args.supervise.best_effort;
     if plan.profile.inferred && !args.dry_run {
+        // `chosen` quotes the command line, which a client config wrote.
         eprintln!(
             "mcpcell: using profile `{}` ({}); pass -p to choose another",
-            plan.profile.name, plan.profile.chosen
+            plan.profile.name,
+            escape::terminal(&plan.profile.chosen)
         );
     }
     if args.dry_run {
@@ -96,7 +111,7 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
         }
     }
     let out = match format {
-        Format::Text => report::text(&plan),
+        Format::Text => escape::terminal_text(&report::text(&plan)).into_owned(),
         Format::Json => report::json(&plan) + "\n",
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
@@ -115,7 +130,7 @@ pub fn check(specs: &[String]) -> i32 {
         match loader.load(spec) {
             Ok((profile, diags)) => {
                 for d in &diags {
-                    out.push_str(&format!("{d}\n"));
+                    out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 out.push_str(&format!(
                     "{spec}: ok ({})\n",
@@ -130,7 +145,7 @@ pub fn check(specs: &[String]) -> i32 {
             Err(ProfileError::Invalid(diags)) => {
                 failed = true;
                 for d in &diags {
-                    out.push_str(&format!("{d}\n"));
+                    out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 let n = diags
                     .iter()
@@ -143,16 +158,18 @@ pub fn check(specs: &[String]) -> i32 {
             }
             Err(e) => {
                 failed = true;
-                out.push_str(&format!("{e}\n"));
+                out.push_str(&format!("{}\n", escape::terminal_text(&e.to_string())));
                 let mut src = e.source();
                 while let Some(s) = src {
-                    out.push_str(&format!("  caused by: {s}\n"));
+                    let text = s.to_string();
+                    out.push_str(&format!("  caused by: {}\n", escape::terminal(&text)));
                     src = s.source();
                 }
                 out.push_str(&format!("{spec}: 1 error\n"));
             }
         }
     }
+    let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
     i32::from(failed)
 }
@@ -173,6 +190,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
                 out.push_str(&format!("{:<width$}  {}{shadow}\n", l.name, l.location));
                 if let Some(d) = l.description {
                     let d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let d = escape::terminal(&d);
                     out.push_str(&format!("{:<width$}    {d}\n", ""));
                 }
             }
@@ -182,7 +200,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
         ProfilesAction::Show { name } => match loader.source(&name) {
             Ok(src) => {
                 let mut text = format!("# {}: {}\n", src.name, src.label());
-                text.push_str(&src.text);
+                text.push_str(&escape::terminal_text(&src.text));
                 if !text.ends_with('\n') {
                     text.push('\n');
                 }

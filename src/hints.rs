@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use crate::escape;
 use crate::explain::{Target, verdict};
 use crate::plan::Plan;
 use crate::plan::fs::Rights;
@@ -185,8 +186,12 @@ impl Seen {
                     _ => "",
                 };
                 if told.insert(path.clone()) {
+                    // The path is the server's text: escaped for the terminal in the
+                    // sentence, quoted for the shell in the command to paste.
+                    let mut target = path.clone().into_os_string();
+                    target.push(suffix);
                     out.push(format!(
-                        "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}{suffix}",
+                        "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}",
                         if want.write {
                             "write"
                         } else if want.exec {
@@ -194,8 +199,8 @@ impl Seen {
                         } else {
                             "read"
                         },
-                        path.display(),
-                        path.display()
+                        escape::path(path),
+                        escape::shell_word(&target)
                     ));
                 }
                 break;
@@ -205,7 +210,9 @@ impl Seen {
             if let Ok(v) = verdict(plan, h, &Target::Host(h.clone(), 443)) {
                 if !v.allowed {
                     out.push(format!(
-                        "the profile does not let the server reach {h}; check with: mcpcell explain {spec} {h}"
+                        "the profile does not let the server reach {}; check with: mcpcell explain {spec} {}",
+                        escape::terminal(h),
+                        escape::shell_word(h.as_ref())
                     ));
                 }
             }

@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod doctor;
+pub mod escape;
 pub mod explain;
 #[doc(hidden)]
 pub mod fuzz;

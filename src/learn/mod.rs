@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::cli::LearnArgs;
 use crate::commands::{init_logging, print_error};
+use crate::escape;
 use crate::hostspec::DEFAULT_PORTS;
 use crate::plan::{self, Plan};
 use crate::profile::{Loader, NetworkMode, is_path};
@@ -198,7 +199,7 @@ pub fn run(args: LearnArgs) -> i32 {
         }
     }
     let mode = crate::profile::validate::mode_name(base.network.mode);
-    let text = write::render(
+    let text = match write::render(
         &learned,
         &write::Context {
             extends: &extends,
@@ -209,11 +210,17 @@ pub fn run(args: LearnArgs) -> i32 {
             refused,
             network_mode: mode,
         },
-    );
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(&e);
+            return 125;
+        }
+    };
     if let Err(e) = write_atomically(&output, &text) {
         eprintln!(
             "mcpcell: error: failed to write the learned profile to {}: {e}",
-            output.display()
+            escape::path(&output)
         );
         return 125;
     }
@@ -235,7 +242,7 @@ pub fn run(args: LearnArgs) -> i32 {
     for s in &learned.secrets {
         eprintln!(
             "mcpcell: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
-            s.need.path.display(),
+            escape::path(&s.need.path),
             s.why
         );
     }

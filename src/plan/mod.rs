@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::infer::Recognition;
 use crate::kernel::Kernel;
 use crate::profile::{
     ArgsAccess, Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
@@ -287,14 +288,28 @@ pub fn choose_profile(req: &Request, loader: &Loader) -> (String, String, bool) 
     if let Some(p) = &req.profile {
         return (p.clone(), "given with --profile".into(), false);
     }
-    if let Some(i) = crate::infer::infer(&req.command) {
-        if loader.source(i.profile).is_ok() {
+    match crate::infer::recognise(&req.command) {
+        Recognition::Known(i) if loader.source(i.profile).is_ok() => {
             return (
                 i.profile.to_string(),
                 format!("inferred from the command: {} ({})", i.package, i.how),
                 true,
             );
         }
+        Recognition::Doubtful {
+            profile,
+            package,
+            why,
+        } => {
+            return (
+                "default".into(),
+                format!(
+                    "no --profile given; the command names {package}, but {why}: the `{profile}` profile, and the secrets and hosts it grants, is not chosen for it. The built-in `default` profile applies; pass -p {profile} only if you trust what the command runs"
+                ),
+                false,
+            );
+        }
+        _ => {}
     }
     (
         "default".into(),
@@ -309,6 +324,14 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
+    if req.profile.is_none()
+        && matches!(
+            crate::infer::recognise(&req.command),
+            Recognition::Doubtful { .. }
+        )
+    {
+        warnings.push(chosen.clone());
+    }
     let vars = Vars::from_env(&profile.name);
     let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
 

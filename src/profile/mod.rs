@@ -170,7 +170,7 @@ pub enum ProfileError {
     Syntax { at: String, message: String },
     #[error("profiles extend each other in a cycle: {}; remove one of these `extends` entries", chain.join(" -> "))]
     Cycle { chain: Vec<String> },
-    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", .0.iter().map(|d| crate::escape::terminal(&d.to_string()).into_owned()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
     #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`; a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
     BadName { name: String, from: Option<String> },

@@ -383,6 +383,12 @@ int main(int argc, char **argv) {
     const char *a1 = argc > 2 ? argv[2] : "";
     const char *a2 = argc > 3 ? argv[3] : "";
     const char *a3 = argc > 4 ? argv[4] : "";
+    if (!strcmp(c, "named") && argc > 3) {
+        /* Takes the process name (comm) a1, which may hold any byte but NUL, then runs the
+         * rest of the command line. */
+        if (prctl(PR_SET_NAME, (unsigned long)a1, 0, 0, 0)) return result(0, NULL);
+        return main(argc - 2, argv + 2);
+    }
     if (!strcmp(c, "without") && argc > 3) return cmd_without(a1, argv + 3);
     if (!strcmp(c, "read")) return cmd_read(a1);
     if (!strcmp(c, "write")) return cmd_write(a1, a2);
