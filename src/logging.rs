@@ -1,12 +1,12 @@
 //! Logs go to stderr or `--log-file`, never stdout: stdout belongs to the MCP stream.
 
-use std::fs::OpenOptions;
 use std::io;
-use std::path::Path;
 use std::sync::Mutex;
 
 use clap::ValueEnum;
 use tracing::level_filters::LevelFilter;
+
+use crate::outfile::{OutFile, OutFileError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogLevel {
@@ -38,14 +38,20 @@ impl From<LogLevel> for LevelFilter {
     }
 }
 
-/// Installs the global subscriber. Fails only when the log file cannot be opened.
-pub fn init(level: LogLevel, format: LogFormat, file: Option<&Path>) -> io::Result<()> {
+/// Installs the global subscriber. Fails only when the log file cannot be opened: it is
+/// opened without following links ([`OutFile::append`]), so a link planted in its place
+/// cannot redirect mcpcell's lines into another file.
+pub fn init(
+    level: LogLevel,
+    format: LogFormat,
+    file: Option<&OutFile>,
+) -> Result<(), OutFileError> {
     let builder = tracing_subscriber::fmt()
         .with_max_level(LevelFilter::from(level))
         .with_target(false);
     let result = match (file, format) {
         (Some(path), fmt) => {
-            let f = OpenOptions::new().create(true).append(true).open(path)?;
+            let f = path.append()?;
             let b = builder.with_ansi(false).with_writer(Mutex::new(f));
             match fmt {
                 LogFormat::Json => b.json().flatten_event(true).try_init(),
