@@ -35,6 +35,17 @@ pub enum OutFileError {
     )]
     Link { path: PathBuf },
     #[error(
+        "{} passes through the symbolic link {}; mcpcell writes its own files only by their real path, so that no link can redirect them: give {} instead",
+        path.display(),
+        link.display(),
+        real.display()
+    )]
+    LinkOnTheWay {
+        path: PathBuf,
+        link: PathBuf,
+        real: PathBuf,
+    },
+    #[error(
         "the directory {} was replaced by a symbolic link after it was resolved; nothing was written",
         path.display()
     )]
@@ -68,12 +79,16 @@ pub struct OutFile {
 }
 
 impl OutFile {
-    /// Resolves `path` (relative to the current directory). Its directory must exist.
+    /// Resolves `path` (relative to the current directory). Its directory must exist, and no
+    /// component of it may be a symbolic link: a link a server planted on the way would send
+    /// the write wherever it points, and mcpcell cannot tell such a link from the user's own.
     pub fn new(path: &Path) -> Result<OutFile, OutFileError> {
         let abs = std::env::current_dir()
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf());
-        let name = match abs.components().next_back() {
+        // Lexically: with no link on the way (checked next), `..` means what it says.
+        let written = crate::plan::query::normalize(&abs);
+        let name = match written.components().next_back() {
             Some(Component::Normal(n)) => n.to_os_string(),
             _ => {
                 return Err(OutFileError::NoName {
@@ -81,17 +96,26 @@ impl OutFile {
                 });
             }
         };
-        let parent = abs.parent().unwrap_or(Path::new("/"));
-        let dir = crate::plan::fs::real_path(parent).map_err(|source| OutFileError::Io {
+        let parent = written.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let dir = crate::plan::fs::real_path(&parent).map_err(|source| OutFileError::Io {
             step: "resolve the directory of",
-            path: abs.clone(),
+            path: written.clone(),
             source,
         })?;
-        Ok(OutFile {
-            written: crate::plan::query::normalize(&abs),
-            dir,
-            name,
-        })
+        if dir != parent {
+            let link = parent
+                .ancestors()
+                .filter(|a| std::fs::symlink_metadata(a).is_ok_and(|m| m.is_symlink()))
+                .last()
+                .unwrap_or(&parent)
+                .to_path_buf();
+            return Err(OutFileError::LinkOnTheWay {
+                path: written,
+                link,
+                real: dir.join(&name),
+            });
+        }
+        Ok(OutFile { written, dir, name })
     }
 
     /// Like [`OutFile::new`], creating the missing directories first (mode `dir_mode`).
@@ -116,7 +140,7 @@ impl OutFile {
         self.dir.join(&self.name)
     }
 
-    /// The path as it was given (absolute, normalised), which may pass through links.
+    /// The path as it was given (absolute, normalised).
     pub fn written(&self) -> &Path {
         &self.written
     }
@@ -319,6 +343,21 @@ mod tests {
             Err(OutFileError::Moved { .. })
         ));
         assert!(!elsewhere.join("file").exists());
+    }
+
+    #[test]
+    fn a_link_on_the_way_is_refused_up_front() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = OutFile::new(&link.join("log")).unwrap_err();
+        assert!(
+            matches!(&err, OutFileError::LinkOnTheWay { link: l, .. } if *l == link),
+            "{err}"
+        );
+        assert!(OutFile::new(&real.join("log")).is_ok());
     }
 
     #[test]

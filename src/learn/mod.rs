@@ -27,7 +27,9 @@ use crate::vars::Vars;
 /// Where the learned profile goes without `-o`: the user's profile directory, so that it can
 /// be used by name.
 fn default_output(loader: &Loader, base: &str) -> Option<PathBuf> {
-    let dir = loader.dirs().first()?;
+    // The user's own links on the way (a config directory kept elsewhere) are resolved here;
+    // the profile is then written by its real path (see `outfile`).
+    let dir = crate::plan::query::resolve_existing(loader.dirs().first()?);
     Some(dir.join(format!("learned-{base}.yaml")))
 }
 
