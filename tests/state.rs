@@ -245,6 +245,46 @@ fn a_writable_grant_over_other_servers_state_is_refused() {
     c.env("XDG_STATE_HOME", &state);
     let out = output_within(c, T);
     assert_eq!(out.status.code(), Some(125));
+
+    // A server that turns a directory its profile grants inside its own state into a link
+    // to that other server's state: the next run resolves the grant there, and is refused.
+    let prof = profile(
+        &root,
+        "cached",
+        "extends: [default]\nfilesystem:\n  write: [\"${STATE_DIR}/cache\"]\nenv:\n  set: {S: \"${STATE_DIR}\"}\n",
+    );
+    let attack = "if [ -d \"$S/cache\" ] && [ ! -L \"$S/cache\" ]; then echo x > \"$S/cache/f\" && echo WRI\"\"TE; fi; rm -rf \"$S/cache\"; ln -s \"$1\" \"$S/cache\"";
+    let launch = || {
+        let mut c = run_cmd(&[
+            "-p",
+            prof.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            attack,
+            "sh",
+            other.to_str().unwrap(),
+        ]);
+        c.env("XDG_STATE_HOME", &state);
+        output_within(c, T)
+    };
+    // The first run plants the link (control: it is accepted, so the refusal below is the
+    // link's doing).
+    let out = launch();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = launch();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("every server keeps its private state"),
+        "{err}"
+    );
+    assert!(!other.join("f").exists());
 }
 
 #[test]

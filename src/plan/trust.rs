@@ -83,9 +83,10 @@ pub fn check(
         }
     }
     for rule in writable(fs, true) {
+        // By the rule's real path: a name that passes through a link reaches the same file.
         for dir in search_dirs {
             let forms = forms(dir);
-            let hit = names(rule).find_map(|n| forms.iter().find_map(|d| overlap(n, d)));
+            let hit = forms.iter().find_map(|d| overlap(&rule.path, d));
             if let Some(how) = hit {
                 return refuse(format!(
                     "{} is writable by the server ({}) and {how} the profile search directory {}{}: a server could add or change a profile that a later run loads. Narrow that grant so that it leaves {} out",
@@ -104,10 +105,10 @@ pub fn check(
         let Some(root) = state_root else { continue };
         let own: Vec<PathBuf> = own_state.map(|s| forms(s).to_vec()).unwrap_or_default();
         let forms = forms(root);
-        for n in names(rule) {
-            if own.iter().any(|o| n.starts_with(o)) {
-                continue;
-            }
+        // Only by the rule's real path: `${STATE_DIR}/cache` that a link planted on an earlier
+        // run sends into another server's state is not this server's own.
+        let n = &rule.path;
+        if !own.iter().any(|o| n.starts_with(o)) {
             if let Some(how) = forms.iter().find_map(|d| overlap(n, d)) {
                 return refuse(format!(
                     "{} is writable by the server ({}) and {how} {}, where every server keeps its private state: a server could plant files that another server runs. Narrow that grant so that it leaves {} out{}",
