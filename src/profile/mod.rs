@@ -174,12 +174,8 @@ pub enum ProfileError {
     Invalid(Vec<Diagnostic>),
     #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`; a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
     BadName { name: String, from: Option<String> },
-    #[error("{}profile file {}: the file's name without `.yaml` is the profile's name, and `{name}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display())]
-    BadFileName {
-        path: PathBuf,
-        name: String,
-        from: Option<String>,
-    },
+    #[error("{}profile file {}: the file's name without `.yaml` is the profile's name, and `{}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display(), path.file_stem().unwrap_or_default().to_string_lossy())]
+    BadFileName { path: PathBuf, from: Option<String> },
 }
 
 /// Finds profiles by name or path, in the order the SPEC fixes: the user's directory,
@@ -429,7 +425,6 @@ fn read_file(path: &Path, from: Option<&Origin>) -> Result<Arc<Source>, ProfileE
     if name.is_empty() || name.starts_with('.') {
         return Err(ProfileError::BadFileName {
             path: canon,
-            name,
             from: from.map(Origin::position),
         });
     }
