@@ -231,4 +231,28 @@ mod tests {
             .count();
         assert_eq!(leftovers, 0);
     }
+
+    #[test]
+    fn planted_links_at_the_backup_and_temporary_names_are_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("bashrc");
+        std::fs::write(&outside, "untouched").unwrap();
+        let cfg_dir = d.path().join("cfg");
+        std::fs::create_dir(&cfg_dir).unwrap();
+        let cfg = cfg_dir.join("config.json");
+        std::fs::write(&cfg, "old").unwrap();
+        // Links where the backup and the first temporary file would go.
+        std::os::unix::fs::symlink(&outside, cfg_dir.join("config.json.mcpcell.bak")).unwrap();
+        let tmp = format!(".config.json.mcpcell-{}-0.tmp", std::process::id());
+        std::os::unix::fs::symlink(&outside, cfg_dir.join(&tmp)).unwrap();
+
+        let w = replace(&cfg, "old", "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched");
+        assert_eq!(w.backup, cfg_dir.join("config.json.mcpcell.bak.1"));
+        assert_eq!(std::fs::read_to_string(&w.backup).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "new");
+        // Weak setup: a write that follows the planted link lands outside.
+        std::fs::write(cfg_dir.join(&tmp), "through").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "through");
+    }
 }
