@@ -3,9 +3,10 @@
 //! profile search directory (existing or not: a later run looks there), the other servers'
 //! state directories, and the files mcpcell itself writes (`--log-file`, `learn -o`).
 //!
-//! Grants of a private mount (`/tmp`, `/dev/shm` themselves) reach the sandbox's own tmpfs,
-//! not the host's files, so they count only for profile files, where a sandbox that could
-//! not get its mount namespace (`--best-effort`) would write the host's.
+//! Grants of a private mount (`/tmp`, `/dev/shm` themselves) reach the sandbox's own tmpfs
+//! (without a mount namespace they are dropped, see `sandbox::prepare`), never the host's
+//! files, so they do not count here, except for profile files, which keep the stricter rule
+//! they always had (a profile under a host `/tmp` is refused when `/tmp` is granted).
 
 use std::path::{Path, PathBuf};
 
