@@ -38,7 +38,7 @@ pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, i32>
 
 /// `--log-file` cannot be used: the cause says why.
 #[derive(Debug, thiserror::Error)]
-#[error("--log-file: the log file cannot be used")]
+#[error("--log-file: the log file cannot be used (without --log-file, logs go to stderr)")]
 struct LogFileError(#[source] OutFileError);
 
 /// Refuses a log file the server could reach, then opens the log destination; on failure

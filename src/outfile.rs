@@ -30,7 +30,7 @@ pub enum OutFileError {
         source: io::Error,
     },
     #[error(
-        "{} is a symbolic link; mcpcell does not write through links (something may have planted it to redirect the write): remove it or give the real path",
+        "{} is a symbolic link; mcpcell does not write through links, as one may have been planted to redirect the write: give the path of the file itself",
         path.display()
     )]
     Link { path: PathBuf },
@@ -177,7 +177,7 @@ impl OutFile {
             Errno::ENXIO => OutFileError::NotRegular { path: path.clone() },
             e => io_err("open", &path)(e),
         })?;
-        check_single_regular(fd.as_fd(), &path)?;
+        check_single_regular(fd.as_fd(), &path, true)?;
         Ok(File::from(fd))
     }
 
@@ -275,9 +275,13 @@ pub fn remove_in(dir: BorrowedFd, name: &OsStr) -> Result<(), Errno> {
     nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
 }
 
-/// A file mcpcell opened to write must be a regular file with one name.
-fn check_single_regular(fd: BorrowedFd, path: &Path) -> Result<(), OutFileError> {
+/// A file mcpcell opened to write must be a regular file with one name, or, with `devices`,
+/// a character device (`/dev/null`, a terminal): a sandboxed server cannot make one.
+fn check_single_regular(fd: BorrowedFd, path: &Path, devices: bool) -> Result<(), OutFileError> {
     let st = nix::sys::stat::fstat(fd).map_err(io_err("inspect", path))?;
+    if devices && st.st_mode & libc::S_IFMT == libc::S_IFCHR {
+        return Ok(());
+    }
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(OutFileError::NotRegular {
             path: path.to_path_buf(),
@@ -325,6 +329,15 @@ mod tests {
             .read_to_string(&mut s)
             .unwrap();
         assert_eq!(s, "untouched\n");
+    }
+
+    #[test]
+    fn a_character_device_is_a_log_file() {
+        let mut f = OutFile::new(Path::new("/dev/null"))
+            .unwrap()
+            .append()
+            .unwrap();
+        f.write_all(b"discarded\n").unwrap();
     }
 
     #[test]

@@ -633,6 +633,14 @@ impl Plan {
         option: &str,
         out: &crate::outfile::OutFile,
     ) -> Result<(), PlanError> {
+        use std::os::unix::fs::FileTypeExt;
+        // A device (`/dev/null`, a terminal) cannot be replaced by a server that may write it,
+        // only written, which is all mcpcell does with it too.
+        let device =
+            std::fs::symlink_metadata(out.path()).is_ok_and(|m| m.file_type().is_char_device());
+        if device {
+            return Ok(());
+        }
         for p in [out.written().to_path_buf(), out.path()] {
             if let Some(rule) = trust::writable_holding(&self.filesystem, &p) {
                 return Err(PlanError::OutputInGrant {
