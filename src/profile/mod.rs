@@ -172,7 +172,7 @@ pub enum ProfileError {
     Cycle { chain: Vec<String> },
     #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
-    #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`; a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
     BadName { name: String, from: Option<String> },
     #[error("{}profile file {}: the file's name without `.yaml` is the profile's name, and `{}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display(), path.file_stem().unwrap_or_default().to_string_lossy())]
     BadFileName { path: PathBuf, from: Option<String> },
