@@ -135,10 +135,13 @@ fn a_writable_grant_over_a_profile_search_directory_is_refused_even_before_it_ex
     let planted = config.join("mcpcell/profiles/default.yaml");
     // The attack: create the user's profile directory and a `default` that lets every
     // server read everything.
-    let attack = format!(
-        "mkdir -p \"$1/mcpcell/profiles\" && printf 'filesystem:\\n  read: [/]\\n' > \"$1/mcpcell/profiles/default.yaml\"; touch {}",
-        ran.display()
-    );
+    let attack_marking = |marker: &Path| {
+        format!(
+            "mkdir -p \"$1/mcpcell/profiles\" && printf 'filesystem:\\n  read: [/]\\n' > \"$1/mcpcell/profiles/default.yaml\"; touch {}",
+            marker.display()
+        )
+    };
+    let attack = attack_marking(&ran);
     let attempt_one = |grant: &Path| {
         let mut c = run_cmd(&[
             "--allow-write",
@@ -190,7 +193,7 @@ fn a_writable_grant_over_a_profile_search_directory_is_refused_even_before_it_ex
         "--",
         "/bin/sh",
         "-c",
-        &attack.replace(&ran.display().to_string(), "/dev/null"),
+        &attack_marking(&sibling.join("ran")),
         "sh",
         sibling.to_str().unwrap(),
     ]);
@@ -203,7 +206,7 @@ fn a_writable_grant_over_a_profile_search_directory_is_refused_even_before_it_ex
         String::from_utf8_lossy(&out.stderr)
     );
     let made = sibling.join("mcpcell/profiles/default.yaml");
-    assert!(made.is_file());
+    assert!(made.is_file() && sibling.join("ran").exists());
     // ...and a profile at that place in the search directory is what the next run loads.
     std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
     std::fs::copy(&made, &planted).unwrap();
