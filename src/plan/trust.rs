@@ -129,3 +129,64 @@ pub fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fs::{Grant, Rights, build};
+    use crate::profile::Origin;
+
+    fn plan(writable: &[&Path]) -> FsPlan {
+        let grants = writable
+            .iter()
+            .map(|p| Grant {
+                path: p.to_path_buf(),
+                rights: Rights::WRITE,
+                origin: Origin::command_line("--allow-write"),
+                required: true,
+            })
+            .collect();
+        build(grants, None).unwrap()
+    }
+
+    #[test]
+    fn search_directories_count_whether_or_not_they_exist() {
+        let d = tempfile::tempdir().unwrap();
+        let config = d.path().join("config");
+        let other = d.path().join("other");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let search = [config.join("mcpcell/profiles")];
+        let refused = |grant: &Path| check(&plan(&[grant]), &[], &search, None, None).is_err();
+        assert!(refused(&config));
+        assert!(refused(d.path()));
+        assert!(!refused(&other));
+        // Inside it, once it exists.
+        std::fs::create_dir_all(config.join("mcpcell/profiles/x")).unwrap();
+        assert!(refused(&config.join("mcpcell/profiles/x")));
+        assert!(refused(&config.join("mcpcell/profiles")));
+        // Through a link to it.
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(config.join("mcpcell"), &link).unwrap();
+        assert!(refused(&link));
+    }
+
+    #[test]
+    fn only_the_own_state_directory_may_be_written() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("state/mcpcell");
+        let own = root.join("p/own");
+        let theirs = root.join("p/theirs");
+        std::fs::create_dir_all(&own).unwrap();
+        std::fs::create_dir_all(&theirs).unwrap();
+        let ok = |grant: &Path| check(&plan(&[grant]), &[], &[], Some(&root), Some(&own)).is_ok();
+        assert!(ok(&own));
+        assert!(!ok(&theirs));
+        assert!(!ok(&root.join("p")));
+        assert!(!ok(d.path()));
+        // A link in its own directory that leads to another's is the other's.
+        let link = own.join("cache");
+        std::os::unix::fs::symlink(&theirs, &link).unwrap();
+        assert!(!ok(&link));
+    }
+}
