@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
 use crate::escape;
+use crate::outfile::{OutFile, OutFileError};
 use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
 
@@ -36,24 +37,47 @@ pub fn print_error(e: &(dyn Error + 'static)) {
     eprintln!("{shown}");
 }
 
-/// Opens the log destination; on failure prints why and returns the exit status.
-pub fn init_logging(s: &crate::cli::SuperviseArgs) -> Result<(), i32> {
-    crate::logging::init(s.log_level, s.log_format, s.log_file.as_deref()).map_err(|e| {
-        eprintln!(
-            "mcpcell: error: failed to open the log file {}: {e}",
-            s.log_file
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        );
+/// Resolves `--log-file` (its directory must exist); on failure prints why and returns the
+/// exit status.
+pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, i32> {
+    let Some(path) = &s.log_file else {
+        return Ok(None);
+    };
+    OutFile::new(path).map(Some).map_err(|e| {
+        print_error(&LogFileError(e));
+        125
+    })
+}
+
+/// `--log-file` cannot be used: the cause says why.
+#[derive(Debug, thiserror::Error)]
+#[error("--log-file: the log file cannot be used (without --log-file, logs go to stderr)")]
+struct LogFileError(#[source] OutFileError);
+
+/// Refuses a log file the server could reach, then opens the log destination; on failure
+/// prints why and returns the exit status.
+pub fn init_logging(
+    s: &crate::cli::SuperviseArgs,
+    file: Option<&OutFile>,
+    plan: &plan::Plan,
+) -> Result<(), i32> {
+    if let Some(f) = file {
+        if let Err(e) = plan.refuse_output("--log-file", f) {
+            print_error(&e);
+            return Err(125);
+        }
+    }
+    crate::logging::init(s.log_level, s.log_format, file).map_err(|e| {
+        print_error(&LogFileError(e));
         125
     })
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    if let Err(code) = init_logging(&args.supervise) {
-        return code;
-    }
+    let log_file = match log_target(&args.supervise) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let mut req = args.sandbox.request(args.command.clone());
     // A dry run shows what would not be enforced instead of stopping at it.
     req.best_effort = args.supervise.best_effort || args.dry_run;
@@ -67,6 +91,9 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     plan.best_effort = args.supervise.best_effort;
+    if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &plan) {
+        return code;
+    }
     if plan.profile.inferred && !args.dry_run {
         // `chosen` quotes the command line, which a client config wrote.
         eprintln!(

@@ -21,6 +21,7 @@ pub mod infer;
 pub mod kernel;
 pub mod learn;
 pub mod logging;
+pub mod outfile;
 pub mod plan;
 pub mod profile;
 pub mod proxy;

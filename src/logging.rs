@@ -1,11 +1,10 @@
 //! Logs go to stderr or `--log-file`, never stdout: stdout belongs to the MCP stream.
 
-use std::fs::OpenOptions;
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::escape;
+use crate::outfile::{OutFile, OutFileError};
 
 use clap::ValueEnum;
 use tracing::level_filters::LevelFilter;
@@ -81,17 +80,21 @@ impl<W: io::Write> io::Write for Escaping<W> {
     }
 }
 
-/// Installs the global subscriber. Fails only when the log file cannot be opened.
-pub fn init(level: LogLevel, format: LogFormat, file: Option<&Path>) -> io::Result<()> {
+/// Installs the global subscriber. Fails only when the log file cannot be opened: it is
+/// opened without following links ([`OutFile::append`]), so a link planted in its place
+/// cannot redirect mcpcell's lines into another file.
+pub fn init(
+    level: LogLevel,
+    format: LogFormat,
+    file: Option<&OutFile>,
+) -> Result<(), OutFileError> {
     let json = format == LogFormat::Json;
     let builder = tracing_subscriber::fmt()
         .with_max_level(LevelFilter::from(level))
         .with_target(false);
     let result = match (file, format) {
         (Some(path), fmt) => {
-            let f = Arc::new(Mutex::new(
-                OpenOptions::new().create(true).append(true).open(path)?,
-            ));
+            let f = Arc::new(Mutex::new(path.append()?));
             let writer = move || Escaping {
                 inner: LockedFile(Arc::clone(&f)),
                 json,

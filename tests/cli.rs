@@ -99,6 +99,13 @@ limits:\n  open_files: 256\n  core_dumps: false\n",
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
+    // The server's id ends in a hash of the command's path, which is under <DIR>.
+    let mut from = 0;
+    while let Some(at) = got[from..].find("server-exit-") {
+        let start = from + at + "server-exit-".len();
+        got.replace_range(start..start + 16, "<HASH>");
+        from = start;
+    }
     // Root creates namespaces directly; others need a user namespace first.
     got = got.replace("namespaces: user, mount,", "namespaces: mount,");
     let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/dry-run.txt");

@@ -504,7 +504,14 @@ fn npx_downloads_through_the_proxy() {
         "stdout: {o}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(dir.path().join("state/mcpcell/npx/npm-cache/_npx").is_dir());
+    // In this server's own state directory (mcpcell/npx/<server id>/).
+    let own: Vec<_> = std::fs::read_dir(dir.path().join("state/mcpcell/npx"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert!(own[0].join("npm-cache/_npx").is_dir(), "{own:?}");
 }
 
 #[test]

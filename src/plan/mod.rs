@@ -9,6 +9,8 @@ pub mod fs;
 pub mod provenance;
 pub mod query;
 pub mod report;
+pub mod state;
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -71,7 +73,21 @@ pub enum PlanError {
     StateDir {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: state::StateError,
+    },
+    #[error(
+        "{option} {}: {} lies inside {}, which the server may write ({}); it could put a link there and make mcpcell write into another file. Give a path outside every writable grant",
+        written.display(),
+        path.display(),
+        grant.display(),
+        from
+    )]
+    OutputInGrant {
+        option: String,
+        written: PathBuf,
+        path: PathBuf,
+        grant: PathBuf,
+        from: String,
     },
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
@@ -221,6 +237,9 @@ pub struct Plan {
     pub command: Command,
     pub cwd: PathBuf,
     pub state_dir: Option<PathBuf>,
+    /// Names this server's `${STATE_DIR}` below the profile's: from the resolved command and
+    /// its arguments, so that no two servers share one.
+    pub server_id: String,
     pub filesystem: FsPlan,
     pub landlock: Landlock,
     pub network: Network,
@@ -332,10 +351,13 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     {
         warnings.push(chosen.clone());
     }
-    let vars = Vars::from_env(&profile.name);
     let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
+    let host_path = std::env::var_os("PATH");
+    let server_id = state::server_id(&req.command, &cwd, host_path.as_deref());
+    let state_rel = [state::component(&profile.name, 64), server_id.clone()];
+    let vars = Vars::from_env(&state_rel.join("/"));
 
-    let state_dir = prepare_state_dir(&profile, &vars, req.dry_run)?;
+    let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let mut gaps = Vec::new();
     let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
     let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
@@ -343,7 +365,6 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .iter()
         .find(|v| v.name == "PATH")
         .map(|v| v.value.clone());
-    let host_path = std::env::var_os("PATH");
     let command = if req.no_command && req.command.is_empty() {
         Command::none()
     } else {
@@ -469,7 +490,15 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .iter()
         .filter_map(|s| s.file().cloned())
         .collect();
-    filesystem.check_trust(&files).map_err(grant_error)?;
+    let state_root = vars.state_root().ok();
+    trust::check(
+        &filesystem,
+        &files,
+        loader.dirs(),
+        state_root.as_deref(),
+        state_dir.as_deref(),
+    )
+    .map_err(grant_error)?;
 
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
@@ -531,6 +560,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         command,
         cwd: cwd_inside,
         state_dir,
+        server_id,
         filesystem,
         landlock,
         network,
@@ -587,10 +617,11 @@ fn explain_args(spec: &str, req: &Request) -> Vec<String> {
     vec![crate::learn::write::shell_words(&argv)]
 }
 
-/// Creates `${STATE_DIR}` (0700) when the profile uses it.
+/// Creates `${STATE_DIR}` (0700, see [`state::prepare`]) when the profile uses it.
 fn prepare_state_dir(
     profile: &Profile,
     vars: &Vars,
+    rel: &[String; 2],
     dry_run: bool,
 ) -> Result<Option<PathBuf>, PlanError> {
     let f = &profile.filesystem;
@@ -611,18 +642,49 @@ fn prepare_state_dir(
         origin: Origin::command_line("${STATE_DIR}"),
         source,
     })?;
-    if !dry_run && !path.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&path)
-            .map_err(|source| PlanError::StateDir {
-                path: path.clone(),
-                source,
-            })?;
+    if dry_run {
+        return Ok(Some(path));
     }
-    Ok(Some(path))
+    let home = vars
+        .get("XDG_STATE_HOME")
+        .map_err(|source| PlanError::Var {
+            origin: Origin::command_line("${STATE_DIR}"),
+            source,
+        })?;
+    state::prepare(Path::new(home), &["mcpcell", &rel[0], &rel[1]])
+        .map(Some)
+        .map_err(|source| PlanError::StateDir { path, source })
+}
+
+impl Plan {
+    /// Refuses a file mcpcell will write (`option` names where it was given) that lies
+    /// inside a path the server may write.
+    pub fn refuse_output(
+        &self,
+        option: &str,
+        out: &crate::outfile::OutFile,
+    ) -> Result<(), PlanError> {
+        use std::os::unix::fs::FileTypeExt;
+        // A device (`/dev/null`, a terminal) cannot be replaced by a server that may write it,
+        // only written, which is all mcpcell does with it too.
+        let device =
+            std::fs::symlink_metadata(out.path()).is_ok_and(|m| m.file_type().is_char_device());
+        if device {
+            return Ok(());
+        }
+        for p in [out.written().to_path_buf(), out.path()] {
+            if let Some(rule) = trust::writable_holding(&self.filesystem, &p) {
+                return Err(PlanError::OutputInGrant {
+                    option: option.to_string(),
+                    written: out.written().to_path_buf(),
+                    path: out.path(),
+                    grant: rule.path.clone(),
+                    from: provenance::join(&rule.from, ", "),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn build_env(

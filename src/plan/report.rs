@@ -64,6 +64,11 @@ pub fn text(plan: &Plan) -> String {
             " (created on first run)"
         };
         let _ = writeln!(o, "  state directory: {}{note}", s.display());
+        let _ = writeln!(
+            o,
+            "    this server's own ({}: from the resolved command and its arguments); no other server can reach it",
+            p.server_id
+        );
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "namespaces: {}", list(&p.namespaces.kinds));
