@@ -15,7 +15,7 @@
 //!
 //! [`Mounts::plan`] computes every path before fork; [`Mounts::apply`] runs in the child.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -133,6 +133,11 @@ pub fn attrs_for(rights: Rights, device: bool) -> u64 {
 
 fn is_device(p: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
+    // Device nodes live in /dev (devtmpfs). One granted elsewhere is bound like any file,
+    // without device access: it fails closed, and no other grant pays for a stat.
+    if !p.starts_with("/dev") {
+        return false;
+    }
     std::fs::metadata(p)
         .map(|m| m.file_type().is_char_device() || m.file_type().is_block_device())
         .unwrap_or(false)
@@ -275,20 +280,39 @@ impl Mounts {
             // The symbolic links on the way to each granted path as it was written (/bin →
             // usr/bin, /etc/localtime → ...), where they do not fall inside a bind.
             let mut seen = BTreeSet::new();
-            for written in fs.rules.iter().flat_map(|r| r.aliases.iter()) {
+            // A path as written that is its own real path has no link on the way: only the
+            // others are walked (most grants are written as they are).
+            let linked = fs
+                .rules
+                .iter()
+                .flat_map(|r| r.aliases.iter().filter(move |a| **a != r.path));
+            // Each prefix is looked at once, however many grants pass through it.
+            let mut link_of: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+            let mut real_of: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+            let mut real = |p: &Path| {
+                real_of
+                    .entry(p.to_path_buf())
+                    .or_insert_with(|| crate::plan::fs::real_path(p).ok())
+                    .clone()
+            };
+            for written in linked {
                 let mut acc = PathBuf::from("/");
                 for c in written.components().skip(1) {
                     acc.push(c);
-                    let Ok(meta) = std::fs::symlink_metadata(&acc) else {
-                        break;
-                    };
-                    if !meta.file_type().is_symlink() {
+                    let target = link_of
+                        .entry(acc.clone())
+                        .or_insert_with(|| {
+                            std::fs::symlink_metadata(&acc)
+                                .ok()
+                                .filter(|m| m.file_type().is_symlink())
+                                .and_then(|_| std::fs::read_link(&acc).ok())
+                        })
+                        .clone();
+                    let Some(target) = target else {
+                        // Not a link (or missing: then neither is anything past it).
                         continue;
-                    }
-                    let parent_real = acc
-                        .parent()
-                        .and_then(|p| p.canonicalize().ok())
-                        .unwrap_or_default();
+                    };
+                    let parent_real = acc.parent().and_then(&mut real).unwrap_or_default();
                     let inside_bind =
                         covered(&parent_real.join(acc.file_name().unwrap_or_default()))
                             || bound
@@ -296,18 +320,16 @@ impl Mounts {
                                 .any(|(b, d, _, _)| *d && parent_real.starts_with(b));
                     let is_replaced = replaced.iter().any(|r| Path::new(r) == acc);
                     if !inside_bind && !is_replaced && seen.insert(acc.clone()) {
-                        if let Ok(target) = std::fs::read_link(&acc) {
-                            let link = under(&prefix, &acc);
-                            for a in ancestors_below(&link, &prefix) {
-                                skeleton.insert(a);
-                            }
-                            symlinks.push((cpath(&link)?, cpath(&target)?));
+                        let link = under(&prefix, &acc);
+                        for a in ancestors_below(&link, &prefix) {
+                            skeleton.insert(a);
                         }
+                        symlinks.push((cpath(&link)?, cpath(&target)?));
                     }
                     // Follow the link so that later components are looked up where it leads.
-                    match acc.canonicalize() {
-                        Ok(real) => acc = real,
-                        Err(_) => break,
+                    match real(&acc) {
+                        Some(r) => acc = r,
+                        None => break,
                     }
                 }
             }
