@@ -205,6 +205,17 @@ pub struct Limit {
     pub value: u64,
 }
 
+/// `limits.memory`: the sandbox's memory cgroup, or (`--best-effort` without one) a
+/// per-process RLIMIT_DATA.
+#[derive(Debug, Serialize)]
+pub struct MemoryLimit {
+    pub bytes: u64,
+    /// Whether a memory cgroup enforces it (false: only RLIMIT_DATA, per process).
+    pub cgroup: bool,
+    /// What enforces it, for the dry-run.
+    pub how: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Namespaces {
     /// Created with a user namespace (when mcpcell is not root).
@@ -229,6 +240,8 @@ pub struct Plan {
     pub limits: Vec<Limit>,
     /// `limits.processes` as a pids cgroup, for root (which RLIMIT_NPROC does not bind).
     pub pids_cgroup: Option<u64>,
+    /// `limits.memory`, and how it is enforced.
+    pub memory: Option<MemoryLimit>,
     /// Size limit of the private /tmp and /dev/shm, in bytes (the kernel's default when unset).
     pub tmp_size: Option<u64>,
     /// The sandbox sees a root made only of the granted paths (because it may use Unix
@@ -478,7 +491,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let landlock = build_landlock(&kernel, &network, &mut gaps);
     let namespaces = build_namespaces(&kernel, &network);
     let capabilities = build_caps(&profile);
-    let (limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
+    let (mut limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
+    let memory = build_memory(&profile, &kernel, &mut limits, &mut gaps);
 
     if !gaps.is_empty() && !req.best_effort {
         return Err(PlanError::NotEnforceable(gaps));
@@ -508,6 +522,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         capabilities,
         limits,
         pids_cgroup,
+        memory,
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
@@ -1053,6 +1068,45 @@ fn build_limits(
         }
     }
     (out, cgroup)
+}
+
+/// `limits.memory`: a memory cgroup where one can be had. Without one the limit is a gap
+/// (fail closed); with --best-effort each process gets RLIMIT_DATA instead (not RLIMIT_AS:
+/// V8 and the JVM reserve far more address space than they use, and would not start).
+fn build_memory(
+    profile: &Profile,
+    kernel: &Kernel,
+    limits: &mut Vec<Limit>,
+    gaps: &mut Vec<Gap>,
+) -> Option<MemoryLimit> {
+    let bytes = profile.limits.memory.as_ref()?.value;
+    match crate::cgroup::memory_home(kernel.euid) {
+        Ok(home) => Some(MemoryLimit {
+            bytes,
+            cgroup: true,
+            how: home.describe(),
+        }),
+        Err(missing) => {
+            gaps.push(Gap {
+                what: "limits.memory".into(),
+                why: format!(
+                    "no memory cgroup for this user: {}; with --best-effort only RLIMIT_DATA applies, per process (heap and private writable mappings; not the sandbox as a whole, not shared memory or page cache)",
+                    missing.why
+                ),
+                fix: Some(missing.fix),
+            });
+            limits.push(Limit {
+                name: "memory_per_process",
+                resource: libc::RLIMIT_DATA,
+                value: bytes,
+            });
+            Some(MemoryLimit {
+                bytes,
+                cgroup: false,
+                how: "RLIMIT_DATA per process only (no memory cgroup)".into(),
+            })
+        }
+    }
 }
 
 #[cfg(test)]

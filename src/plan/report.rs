@@ -246,6 +246,13 @@ pub fn text(plan: &Plan) -> String {
             "  processes: also a pids cgroup with pids.max={n} (RLIMIT_NPROC does not bind root)"
         );
     }
+    if let Some(m) = &p.memory {
+        let _ = writeln!(
+            o,
+            "  memory: {} bytes for the whole sandbox, by {}",
+            m.bytes, m.how
+        );
+    }
     let _ = writeln!(o);
     let _ = writeln!(o, "environment (values hidden):");
     for v in &p.env {

@@ -11,7 +11,9 @@
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -446,6 +448,44 @@ int main(int argc, char **argv) {
         char b[64];
         snprintf(b, sizeof b, "%d", n);
         printf("FORKED %d\n", n);
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(c, "alloc")) {
+        /* Allocate and touch MIB mebibytes, one at a time; print how far it got. */
+        long mib = atol(a1), n = 0;
+        for (; n < mib; n++) {
+            char *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) break;
+            for (long i = 0; i < (1 << 20); i += 4096) m[i] = 1;
+        }
+        printf("ALLOCATED %ld\n", n);
+        fflush(stdout);
+        return n == mib ? 0 : 3;
+    }
+    if (!strcmp(c, "conns")) {
+        /* Open N TCP connections to 127.0.0.1:PORT that never send anything, print how many
+           connected, hold them HOLD seconds, then print how many the peer has closed. */
+        int port = atoi(a1), want = atoi(a2), hold = atoi(a3);
+        struct rlimit rl = {want + 64, want + 64};
+        setrlimit(RLIMIT_NOFILE, &rl);
+        int *fds = calloc(want, sizeof(int)), n = 0;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (; n < want; n++) {
+            fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+            if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+        }
+        printf("CONNECTED %d\n", n);
+        fflush(stdout);
+        sleep(hold);
+        int closed = 0;
+        for (int i = 0; i < n; i++) {
+            struct pollfd p = {.fd = fds[i], .events = POLLIN};
+            char b;
+            if (poll(&p, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) closed++;
+        }
+        printf("CLOSED %d\n", closed);
         fflush(stdout);
         return 0;
     }
