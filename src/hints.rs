@@ -104,8 +104,11 @@ impl Seen {
             "Failed to resolve",
             "getaddrinfo failed for",
         ] {
+            // Bounded like `paths`: the server's stderr can name any number of hosts.
             if let Some(h) = host_after(line, marker) {
-                self.hosts.insert(h.to_string());
+                if self.hosts.len() < 64 {
+                    self.hosts.insert(h.to_string());
+                }
             }
         }
         if !DENIED.iter().any(|d| lower.contains(d)) {

@@ -464,28 +464,41 @@ int main(int argc, char **argv) {
         return n == mib ? 0 : 3;
     }
     if (!strcmp(c, "conns")) {
-        /* Open N TCP connections to 127.0.0.1:PORT that never send anything, print how many
-           connected, hold them HOLD seconds, then print how many the peer has closed. */
-        int port = atoi(a1), want = atoi(a2), hold = atoi(a3);
-        struct rlimit rl = {want + 64, want + 64};
-        setrlimit(RLIMIT_NOFILE, &rl);
-        int *fds = calloc(want, sizeof(int)), n = 0;
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        for (; n < want; n++) {
-            fds[n] = socket(AF_INET, SOCK_STREAM, 0);
-            if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+        /* Open N TCP connections to 127.0.0.1:PORT that never send anything, from processes
+           of 100 connections each (so that a low descriptor limit does not cap the total).
+           Each prints how many connected, then, after HOLD1 and again HOLD2 more seconds,
+           how many the peer has closed. */
+        int port = atoi(a1), want = atoi(a2), hold1 = atoi(a3), hold2 = argc > 5 ? atoi(argv[5]) : 0;
+        int kids = 0;
+        for (int base = 0; base < want; base += 100, kids++) {
+            int mine = want - base < 100 ? want - base : 100;
+            pid_t p = fork();
+            if (p < 0) return result(0, "fork");
+            if (p > 0) continue;
+            int fds[100], n = 0;
+            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            for (; n < mine; n++) {
+                fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+                if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+            }
+            printf("CONNECTED %d\n", n);
+            fflush(stdout);
+            for (int round = 0; round < 2; round++) {
+                sleep(round == 0 ? hold1 : hold2);
+                int closed = 0;
+                for (int i = 0; i < n; i++) {
+                    struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+                    char b;
+                    if (poll(&pf, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) closed++;
+                }
+                printf("CLOSED%d %d\n", round + 1, closed);
+                fflush(stdout);
+            }
+            _exit(0);
         }
-        printf("CONNECTED %d\n", n);
-        fflush(stdout);
-        sleep(hold);
-        int closed = 0;
-        for (int i = 0; i < n; i++) {
-            struct pollfd p = {.fd = fds[i], .events = POLLIN};
-            char b;
-            if (poll(&p, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) closed++;
-        }
-        printf("CLOSED %d\n", closed);
+        while (kids-- > 0) wait(NULL);
+        printf("DONE\n");
         fflush(stdout);
         return 0;
     }
