@@ -480,6 +480,10 @@ int main(int argc, char **argv) {
             a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             for (; n < mine; n++) {
                 fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+                /* A peer that never accepts must not hang the probe: connect() gives up
+                   after the send timeout. */
+                struct timeval tv = {.tv_sec = 2};
+                if (fds[n] >= 0) setsockopt(fds[n], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
                 if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
             }
             printf("CONNECTED %d\n", n);
