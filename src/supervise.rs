@@ -187,7 +187,9 @@ pub fn launch_with(
     plan.seccomp.program = Vec::new();
     release_stdio();
 
+    let state_watch = crate::statesize::watch(&plan, spawned.pid);
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
+    drop(state_watch);
     if let Some(o) = spawned.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();

@@ -328,3 +328,60 @@ fn out_of_descriptors_the_proxy_does_not_spin() {
     );
     f.finish();
 }
+
+/// The state directory of profile `prof`, from the dry run's JSON.
+fn state_dir_of(prof: &Path) -> std::path::PathBuf {
+    let out = output_within(
+        run_cmd(&[
+            "--dry-run",
+            "--format",
+            "json",
+            "-p",
+            prof.to_str().unwrap(),
+            "--",
+            "true",
+        ]),
+        T,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::path::PathBuf::from(v["plan"]["state_dir"].as_str().unwrap())
+}
+
+#[test]
+fn a_state_directory_over_its_limit_stops_the_server() {
+    let d = scratch();
+    let fill = |size: &str| {
+        let prof = profile(
+            d.path(),
+            &format!("fill-{}", std::process::id()),
+            &format!(
+                "description: fill\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
+            ),
+        );
+        (state_dir_of(&prof), prof)
+    };
+    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry).
+    let args = ["fill", "1000", "1", "4"];
+    let (state, prof) = fill("1G");
+    let _ = std::fs::remove_dir_all(&state);
+    // Control: under a limit it does not reach, the server writes it all and keeps running.
+    let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
+    assert_eq!((code, out.as_str()), (0, "FILLED 1000\nSURVIVED"), "{err}");
+    let _ = std::fs::remove_dir_all(&state);
+    let (_, prof) = fill("2M");
+    let start = Instant::now();
+    let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
+    assert_eq!(code, 137, "{out}\n{err}");
+    assert!(!out.contains("SURVIVED"), "{out}");
+    assert!(err.contains("limits.state_size"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    // The directory stays over the limit: the next launch is refused.
+    let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
+    assert_eq!((code, out.as_str()), (125, ""), "{err}");
+    assert!(err.contains("remove files from it"), "{err}");
+    let _ = std::fs::remove_dir_all(&state);
+}

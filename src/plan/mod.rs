@@ -72,6 +72,8 @@ pub enum PlanError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    StateSize(#[from] crate::statesize::StateSizeError),
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
     #[error(
@@ -242,6 +244,8 @@ pub struct Plan {
     pub pids_cgroup: Option<u64>,
     /// `limits.memory`, and how it is enforced.
     pub memory: Option<MemoryLimit>,
+    /// `limits.state_size`: the most `state_dir` may hold (only with a state directory).
+    pub state_size: Option<u64>,
     /// Size limit of the private /tmp and /dev/shm, in bytes (the kernel's default when unset).
     pub tmp_size: Option<u64>,
     /// The sandbox sees a root made only of the granted paths (because it may use Unix
@@ -326,6 +330,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
 
     let state_dir = prepare_state_dir(&profile, &vars, req.dry_run)?;
+    let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
     let mut gaps = Vec::new();
     let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
     let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
@@ -523,6 +528,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         limits,
         pids_cgroup,
         memory,
+        state_size,
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
@@ -1068,6 +1074,34 @@ fn build_limits(
         }
     }
     (out, cgroup)
+}
+
+/// `limits.state_size`: a state directory already over it is refused before the launch (a
+/// dry run only reports it); supervise keeps measuring while the server runs.
+fn build_state_size(
+    profile: &Profile,
+    state_dir: Option<&Path>,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<u64>, PlanError> {
+    let Some(e) = &profile.limits.state_size else {
+        return Ok(None);
+    };
+    let Some(dir) = state_dir else {
+        warnings.push(format!(
+            "{}: limits.state_size has no effect: the profile does not use ${{STATE_DIR}}",
+            e.origin
+        ));
+        return Ok(None);
+    };
+    match crate::statesize::check(dir, e.value) {
+        Ok(_) => Ok(Some(e.value)),
+        Err(err) if dry_run => {
+            warnings.push(format!("{err}: the launch would be refused"));
+            Ok(Some(e.value))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// `limits.memory`: a memory cgroup where one can be had. Without one the limit is a gap

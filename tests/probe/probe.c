@@ -463,6 +463,29 @@ int main(int argc, char **argv) {
         fflush(stdout);
         return n == mib ? 0 : 3;
     }
+    if (!strcmp(c, "fill")) {
+        /* Write COUNT files of KIB KiB into $FILL_DIR, then stay SECONDS: "FILLED n" once
+           written, "SURVIVED" if nothing stopped it meanwhile. */
+        const char *dir = getenv("FILL_DIR");
+        long count = atol(a1), kib = atol(a2), n = 0;
+        if (!dir) return result(0, "FILL_DIR");
+        static char block[1024];
+        memset(block, 'x', sizeof block);
+        for (; n < count; n++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/f%ld", dir, n);
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0) break;
+            for (long k = 0; k < kib; k++)
+                if (write(fd, block, sizeof block) != sizeof block) break;
+            close(fd);
+        }
+        printf("FILLED %ld\n", n);
+        fflush(stdout);
+        sleep(atoi(a3));
+        printf("SURVIVED\n");
+        return 0;
+    }
     if (!strcmp(c, "conns")) {
         /* Open N TCP connections to 127.0.0.1:PORT that never send anything, from processes
            of 100 connections each (so that a low descriptor limit does not cap the total).
