@@ -94,7 +94,7 @@ impl Throttle {
 
 /// The entry for `key` in a table of at most [`MAX_DESTINATIONS`] keys; past that, the shared
 /// [`OTHER_DESTINATIONS`] entry.
-pub fn entry<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: String) -> &'a mut V {
+pub fn entry<V: Default>(map: &mut BTreeMap<String, V>, key: String) -> &mut V {
     let key = if map.contains_key(&key) || map.len() < MAX_DESTINATIONS {
         key
     } else {
