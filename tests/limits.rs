@@ -69,25 +69,31 @@ fn memory_beyond_the_limit_is_refused_to_the_sandbox() {
     if memory_cgroup_expected() {
         let (code, out, err) = alloc_under(d.path(), "2G", 256, &[]);
         assert_eq!((code, out.as_str()), (0, "ALLOCATED 256"), "{err}");
-        let (code, out, err) = alloc_under(d.path(), "64M", 256, &[]);
+        let prof = profile(
+            d.path(),
+            "mem",
+            "description: memory\nlimits:\n  memory: 64M\n",
+        );
+        let p = probe();
+        let mut cmd = run_cmd(&["-p", prof.to_str().unwrap(), "--", p.to_str().unwrap()]);
+        cmd.args(["alloc", "256"]).stdout(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        let code = wait_exit(&mut child, T);
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out);
         // Killed by the kernel's OOM killer inside the cgroup (SIGKILL: 128 + 9).
-        assert_eq!(code, 137, "not killed: {out}\n{err}");
+        assert_eq!(code, 137, "not killed: {out}");
         assert!(!out.contains("ALLOCATED 256"), "{out}");
         // The cgroup is gone with the sandbox.
+        let name = format!("mcpcell.{pid}");
         let left: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
             .lines()
             .filter(|l| l.contains(" - cgroup"))
             .filter_map(|l| l.split(' ').nth(4).map(String::from))
             .flat_map(|m| walk_for_mcpcell(Path::new(&m), 6))
-            .filter(|p| {
-                let pid = p
-                    .rsplit('/')
-                    .next()
-                    .and_then(|n| n.strip_prefix("mcpcell."))
-                    .and_then(|n| n.parse::<i32>().ok());
-                pid.is_some_and(|pid| !alive(pid))
-            })
+            .filter(|p| p.rsplit('/').next() == Some(name.as_str()))
             .collect();
         assert!(left.is_empty(), "cgroups left behind: {left:?}");
     } else {
@@ -163,6 +169,7 @@ struct Flood {
     child: Child,
     lines: BufReader<std::process::ChildStdout>,
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    seen: Vec<String>,
 }
 
 /// Starts a proxy-mode sandbox whose server opens [`FLOOD`] idle connections to the proxy
@@ -209,31 +216,55 @@ fn flood(dir: &Path, nofile: Option<u64>, hold1: u32, hold2: u32) -> Flood {
             log2.lock().unwrap().push_str(&(l + "\n"));
         }
     });
-    Flood { child, lines, log }
+    Flood {
+        child,
+        lines,
+        log,
+        seen: Vec::new(),
+    }
 }
 
 impl Flood {
-    /// Sums the values of `key` lines until one per probe process has come.
+    /// Sums the values of `key` lines once one per probe process has come (lines are kept:
+    /// under load one process may report its first hold before another has connected).
     fn sum(&mut self, key: &str) -> usize {
         let procs = FLOOD.div_ceil(100);
-        let (mut n, mut total) = (0, 0);
         let start = Instant::now();
-        while n < procs {
+        loop {
+            let values: Vec<usize> = self
+                .seen
+                .iter()
+                .filter_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().parse().unwrap())
+                .collect();
+            if values.len() == procs {
+                return values.iter().sum();
+            }
             assert!(start.elapsed() < T, "the probe did not report {key}");
             let mut line = String::new();
             if self.lines.read_line(&mut line).unwrap() == 0 {
                 let status = self.child.wait();
                 panic!(
-                    "the probe's output ended before {key} ({n} of {procs}); mcpcell: {status:?}\n{}",
+                    "the probe's output ended before {key} ({} of {procs}); mcpcell: {status:?}\n{}\n{}",
+                    values.len(),
+                    self.seen.join("\n"),
                     self.log.lock().unwrap()
                 );
             }
-            if let Some(v) = line.trim().strip_prefix(key) {
-                total += v.trim().parse::<usize>().unwrap();
-                n += 1;
-            }
+            self.seen.push(line.trim().to_string());
         }
-        total
+    }
+
+    /// Waits until the probe says every process has connected (their holds start then).
+    fn all_connected(&mut self) {
+        while !self.seen.iter().any(|l| l == "ALL CONNECTED") {
+            let mut line = String::new();
+            assert!(
+                self.lines.read_line(&mut line).unwrap() > 0,
+                "the probe's output ended"
+            );
+            self.seen.push(line.trim().to_string());
+        }
     }
 
     fn finish(mut self) -> i32 {
@@ -256,9 +287,10 @@ fn cpu_over(pid: u32, d: Duration) -> f64 {
 #[test]
 fn idle_connections_cannot_grow_the_proxy() {
     let d = scratch();
-    let mut f = flood(d.path(), None, 3, REQUEST_DEADLINE as u32 + 2);
+    let mut f = flood(d.path(), None, 5, REQUEST_DEADLINE as u32 + 2);
     let pid = f.child.id();
     let connected = f.sum("CONNECTED ");
+    f.all_connected();
     // Control: the server really opened more connections than the bound (connect() succeeds
     // once the kernel queues it, whether or not mcpcell keeps it).
     assert!(
@@ -302,9 +334,10 @@ fn idle_connections_cannot_grow_the_proxy() {
 fn out_of_descriptors_the_proxy_does_not_spin() {
     let d = scratch();
     const NOFILE: u64 = 128;
-    let mut f = flood(d.path(), Some(NOFILE), 4, 0);
+    let mut f = flood(d.path(), Some(NOFILE), 5, 0);
     let pid = f.child.id();
     let connected = f.sum("CONNECTED ");
+    f.all_connected();
     std::thread::sleep(Duration::from_secs(1));
     let (t, n, cpu) = (
         threads(pid),

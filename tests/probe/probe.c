@@ -489,15 +489,18 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "conns")) {
         /* Open N TCP connections to 127.0.0.1:PORT that never send anything, from processes
            of 100 connections each (so that a low descriptor limit does not cap the total).
-           Each prints how many connected, then, after HOLD1 and again HOLD2 more seconds,
-           how many the peer has closed. */
+           Each prints how many connected; once all have, and HOLD1 seconds later, how many
+           the peer has closed; and again HOLD2 seconds after that. */
         int port = atoi(a1), want = atoi(a2), hold1 = atoi(a3), hold2 = argc > 5 ? atoi(argv[5]) : 0;
-        int kids = 0;
+        int ready[2], go[2], kids = 0;
+        if (pipe(ready) < 0 || pipe(go) < 0) return result(0, "pipe");
         for (int base = 0; base < want; base += 100, kids++) {
             int mine = want - base < 100 ? want - base : 100;
             pid_t p = fork();
             if (p < 0) return result(0, "fork");
             if (p > 0) continue;
+            close(ready[0]);
+            close(go[1]);
             int fds[100], n = 0;
             struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
             a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -511,12 +514,15 @@ int main(int argc, char **argv) {
             }
             printf("CONNECTED %d\n", n);
             fflush(stdout);
+            /* Wait until every process has connected: the holds start together. */
+            char b;
+            if (write(ready[1], "r", 1) != 1) _exit(2);
+            while (read(go[0], &b, 1) > 0) {}
             for (int round = 0; round < 2; round++) {
                 sleep(round == 0 ? hold1 : hold2);
                 int closed = 0;
                 for (int i = 0; i < n; i++) {
                     struct pollfd pf = {.fd = fds[i], .events = POLLIN};
-                    char b;
                     if (poll(&pf, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) closed++;
                 }
                 printf("CLOSED%d %d\n", round + 1, closed);
@@ -524,6 +530,14 @@ int main(int argc, char **argv) {
             }
             _exit(0);
         }
+        close(ready[1]);
+        close(go[0]);
+        char b;
+        for (int i = 0; i < kids; i++)
+            if (read(ready[0], &b, 1) != 1) break;
+        printf("ALL CONNECTED\n");
+        fflush(stdout);
+        close(go[1]);
         while (kids-- > 0) wait(NULL);
         printf("DONE\n");
         fflush(stdout);
