@@ -529,16 +529,26 @@ fn http(shared: &Shared, mut client: TcpStream, first: &[u8], deadline: Instant)
     relay_from(client, up);
 }
 
-/// SOCKS5: a handful of reads, each within [`limits::REQUEST_DEADLINE`] (set on the socket by
-/// the caller); past the deadline the request is dropped before it is acted on.
+/// Reads exactly `buf.len()` bytes before `deadline`.
+fn read_by(c: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    c.set_read_timeout(Some(left))?;
+    c.read_exact(buf)
+}
+
+/// SOCKS5: the whole handshake must come within [`limits::REQUEST_DEADLINE`] of the
+/// connection; past the deadline the request is dropped before it is acted on.
 fn socks5(shared: &Shared, mut c: TcpStream, deadline: Instant) {
     // Greeting: VER(5, already read) NMETHODS METHODS...
     let mut n = [0u8; 1];
-    if c.read_exact(&mut n).is_err() {
+    if read_by(&mut c, &mut n, deadline).is_err() {
         return;
     }
     let mut methods = vec![0u8; n[0] as usize];
-    if c.read_exact(&mut methods).is_err() {
+    if read_by(&mut c, &mut methods, deadline).is_err() {
         return;
     }
     if !methods.contains(&0) {
@@ -550,7 +560,7 @@ fn socks5(shared: &Shared, mut c: TcpStream, deadline: Instant) {
     }
     // Request: VER CMD RSV ATYP ADDR PORT
     let mut hdr = [0u8; 4];
-    if c.read_exact(&mut hdr).is_err() || hdr[0] != 5 {
+    if read_by(&mut c, &mut hdr, deadline).is_err() || hdr[0] != 5 {
         return;
     }
     let reply = |c: &mut TcpStream, code: u8| {
@@ -559,25 +569,25 @@ fn socks5(shared: &Shared, mut c: TcpStream, deadline: Instant) {
     let host = match hdr[3] {
         1 => {
             let mut a = [0u8; 4];
-            if c.read_exact(&mut a).is_err() {
+            if read_by(&mut c, &mut a, deadline).is_err() {
                 return;
             }
             Ipv4Addr::from(a).to_string()
         }
         3 => {
             let mut len = [0u8; 1];
-            if c.read_exact(&mut len).is_err() {
+            if read_by(&mut c, &mut len, deadline).is_err() {
                 return;
             }
             let mut name = vec![0u8; len[0] as usize];
-            if c.read_exact(&mut name).is_err() {
+            if read_by(&mut c, &mut name, deadline).is_err() {
                 return;
             }
             String::from_utf8_lossy(&name).into_owned()
         }
         4 => {
             let mut a = [0u8; 16];
-            if c.read_exact(&mut a).is_err() {
+            if read_by(&mut c, &mut a, deadline).is_err() {
                 return;
             }
             std::net::Ipv6Addr::from(a).to_string()
@@ -588,7 +598,7 @@ fn socks5(shared: &Shared, mut c: TcpStream, deadline: Instant) {
         }
     };
     let mut p = [0u8; 2];
-    if c.read_exact(&mut p).is_err() {
+    if read_by(&mut c, &mut p, deadline).is_err() {
         return;
     }
     let port = u16::from_be_bytes(p);
