@@ -98,8 +98,10 @@ class Memory(unittest.TestCase):
 
         found = run(go())
         self.assertEqual(found["entities"][0]["observations"], ["sandboxes MCP servers"])
-        store = s.state_home / "mcpcell" / "memory" / "memory.jsonl"
-        self.assertIn("sandboxes MCP servers", store.read_text())
+        # ${STATE_DIR} is this server's own: mcpcell/memory/<server id>/.
+        stores = list((s.state_home / "mcpcell" / "memory").glob("*/memory.jsonl"))
+        self.assertEqual(len(stores), 1, stores)
+        self.assertIn("sandboxes MCP servers", stores[0].read_text())
 
     def test_no_reach_to_the_host(self):
         no_loopback_reach(self, "memory")

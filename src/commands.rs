@@ -6,41 +6,78 @@ use std::io::Write;
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
+use crate::escape;
+use crate::outfile::{OutFile, OutFileError};
 use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
 
-/// Prints `error: …: cause: cause` on stderr.
-pub fn print_error(e: &dyn Error) {
+/// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
+/// so control characters in them are shown escaped, line breaks included; only a profile's
+/// list of diagnostics (each one escaped on its own line) keeps its line breaks.
+pub fn print_error(e: &(dyn Error + 'static)) {
     let mut msg = format!("mcpcell: error: {e}");
-    let mut src = e.source();
+    let mut multi_line = false;
+    let mut src: Option<&(dyn Error + 'static)> = Some(e);
     while let Some(s) = src {
+        multi_line |= matches!(
+            s.downcast_ref::<ProfileError>(),
+            Some(ProfileError::Invalid(_))
+        );
         let text = s.to_string();
         if !msg.contains(&text) {
             msg.push_str(&format!(": {text}"));
         }
         src = s.source();
     }
-    eprintln!("{msg}");
+    let shown = if multi_line {
+        escape::terminal_text(&msg)
+    } else {
+        escape::terminal(&msg)
+    };
+    eprintln!("{shown}");
 }
 
-/// Opens the log destination; on failure prints why and returns the exit status.
-pub fn init_logging(s: &crate::cli::SuperviseArgs) -> Result<(), i32> {
-    crate::logging::init(s.log_level, s.log_format, s.log_file.as_deref()).map_err(|e| {
-        eprintln!(
-            "mcpcell: error: failed to open the log file {}: {e}",
-            s.log_file
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        );
+/// Resolves `--log-file` (its directory must exist); on failure prints why and returns the
+/// exit status.
+pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, i32> {
+    let Some(path) = &s.log_file else {
+        return Ok(None);
+    };
+    OutFile::new(path).map(Some).map_err(|e| {
+        print_error(&LogFileError(e));
+        125
+    })
+}
+
+/// `--log-file` cannot be used: the cause says why.
+#[derive(Debug, thiserror::Error)]
+#[error("--log-file: the log file cannot be used (without --log-file, logs go to stderr)")]
+struct LogFileError(#[source] OutFileError);
+
+/// Refuses a log file the server could reach, then opens the log destination; on failure
+/// prints why and returns the exit status.
+pub fn init_logging(
+    s: &crate::cli::SuperviseArgs,
+    file: Option<&OutFile>,
+    plan: &plan::Plan,
+) -> Result<(), i32> {
+    if let Some(f) = file {
+        if let Err(e) = plan.refuse_output("--log-file", f) {
+            print_error(&e);
+            return Err(125);
+        }
+    }
+    crate::logging::init(s.log_level, s.log_format, file).map_err(|e| {
+        print_error(&LogFileError(e));
         125
     })
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    if let Err(code) = init_logging(&args.supervise) {
-        return code;
-    }
+    let log_file = match log_target(&args.supervise) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let mut req = args.sandbox.request(args.command.clone());
     // A dry run shows what would not be enforced instead of stopping at it.
     req.best_effort = args.supervise.best_effort || args.dry_run;
@@ -54,10 +91,15 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     plan.best_effort = args.supervise.best_effort;
+    if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &plan) {
+        return code;
+    }
     if plan.profile.inferred && !args.dry_run {
+        // `chosen` quotes the command line, which a client config wrote.
         eprintln!(
             "mcpcell: using profile `{}` ({}); pass -p to choose another",
-            plan.profile.name, plan.profile.chosen
+            plan.profile.name,
+            escape::terminal(&plan.profile.chosen)
         );
     }
     if args.dry_run {
@@ -96,7 +138,7 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
         }
     }
     let out = match format {
-        Format::Text => report::text(&plan),
+        Format::Text => escape::terminal_text(&report::text(&plan)).into_owned(),
         Format::Json => report::json(&plan) + "\n",
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
@@ -115,7 +157,7 @@ pub fn check(specs: &[String]) -> i32 {
         match loader.load(spec) {
             Ok((profile, diags)) => {
                 for d in &diags {
-                    out.push_str(&format!("{d}\n"));
+                    out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 out.push_str(&format!(
                     "{spec}: ok ({})\n",
@@ -130,7 +172,7 @@ pub fn check(specs: &[String]) -> i32 {
             Err(ProfileError::Invalid(diags)) => {
                 failed = true;
                 for d in &diags {
-                    out.push_str(&format!("{d}\n"));
+                    out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 let n = diags
                     .iter()
@@ -143,16 +185,18 @@ pub fn check(specs: &[String]) -> i32 {
             }
             Err(e) => {
                 failed = true;
-                out.push_str(&format!("{e}\n"));
+                out.push_str(&format!("{}\n", escape::terminal_text(&e.to_string())));
                 let mut src = e.source();
                 while let Some(s) = src {
-                    out.push_str(&format!("  caused by: {s}\n"));
+                    let text = s.to_string();
+                    out.push_str(&format!("  caused by: {}\n", escape::terminal(&text)));
                     src = s.source();
                 }
                 out.push_str(&format!("{spec}: 1 error\n"));
             }
         }
     }
+    let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
     i32::from(failed)
 }
@@ -173,6 +217,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
                 out.push_str(&format!("{:<width$}  {}{shadow}\n", l.name, l.location));
                 if let Some(d) = l.description {
                     let d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let d = escape::terminal(&d);
                     out.push_str(&format!("{:<width$}    {d}\n", ""));
                 }
             }
@@ -182,7 +227,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
         ProfilesAction::Show { name } => match loader.source(&name) {
             Ok(src) => {
                 let mut text = format!("# {}: {}\n", src.name, src.label());
-                text.push_str(&src.text);
+                text.push_str(&escape::terminal_text(&src.text));
                 if !text.ends_with('\n') {
                     text.push('\n');
                 }

@@ -667,7 +667,10 @@ pub fn run(args: ExplainArgs) -> i32 {
         match parse_target(t, home.as_deref(), &cwd) {
             Ok(parsed) => targets.push((t.clone(), parsed)),
             Err(e) => {
-                eprintln!("mcpcell: error: {e}");
+                eprintln!(
+                    "mcpcell: error: {}",
+                    crate::escape::terminal(&e.to_string())
+                );
                 return 125;
             }
         }
@@ -689,13 +692,16 @@ pub fn run(args: ExplainArgs) -> i32 {
         match verdict(&plan, text, t) {
             Ok(v) => verdicts.push(v),
             Err(e) => {
-                eprintln!("mcpcell: error: {e}");
+                eprintln!(
+                    "mcpcell: error: {}",
+                    crate::escape::terminal(&e.to_string())
+                );
                 return 125;
             }
         }
     }
     let out = match args.format {
-        Format::Text => render_text(&plan, &verdicts),
+        Format::Text => crate::escape::terminal_text(&render_text(&plan, &verdicts)).into_owned(),
         Format::Json => {
             serde_json::to_string_pretty(&JsonReport {
                 profile: &plan.profile.name,

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use crate::escape;
 use crate::explain::{Target, verdict};
 use crate::plan::Plan;
 use crate::plan::fs::Rights;
@@ -39,6 +40,11 @@ const DENIED: [&str; 4] = [
     "eacces",
     "eperm",
 ];
+
+/// How the sandbox's view reports what is outside the grants: it is not there, or it is
+/// read-only.
+const MISSING: [&str; 2] = ["no such file or directory", "enoent"];
+const READ_ONLY: [&str; 2] = ["read-only file system", "erofs"];
 
 /// Node's `syscall` word before the path: `open`, `mkdir`, `spawn`, ...
 fn access_of(word: &str) -> Access {
@@ -104,29 +110,41 @@ impl Seen {
             "Failed to resolve",
             "getaddrinfo failed for",
         ] {
-            // Bounded like `paths`: the server's stderr can name any number of hosts.
             if let Some(h) = host_after(line, marker) {
+                // Bounded, like the paths: the server decides how much it prints.
                 if self.hosts.len() < 64 {
                     self.hosts.insert(h.to_string());
                 }
             }
         }
-        if !DENIED.iter().any(|d| lower.contains(d)) {
+        let missing = MISSING.iter().any(|d| lower.contains(d));
+        let read_only = READ_ONLY.iter().any(|d| lower.contains(d));
+        if !missing && !read_only && !DENIED.iter().any(|d| lower.contains(d)) {
             return;
         }
         // Node: "EACCES: permission denied, open '/x'".
-        let node_word = line
-            .split_once("denied, ")
-            .or_else(|| line.split_once("not permitted, "))
-            .and_then(|(_, rest)| rest.split_whitespace().next());
+        let node_word = [
+            "denied, ",
+            "not permitted, ",
+            "directory, ",
+            "file system, ",
+        ]
+        .iter()
+        .find_map(|m| line.split_once(m))
+        .and_then(|(_, rest)| rest.split_whitespace().next());
         let access = node_word.map(access_of).unwrap_or_else(|| {
-            if lower.contains("cannot create") || lower.contains("cannot remove") {
+            if read_only || lower.contains("cannot create") || lower.contains("cannot remove") {
                 Access::Write
             } else {
                 Access::Unknown
             }
         });
-        let paths = paths_in(line);
+        let mut paths = paths_in(line);
+        if missing {
+            // Missing in the sandbox: a hint only for what exists outside it (a server
+            // probing for optional files is no news).
+            paths.retain(|p| std::fs::symlink_metadata(p).is_ok());
+        }
         if paths.is_empty() && (lower.contains("not permitted") || lower.contains("eperm")) {
             self.eperm = true;
         }
@@ -168,8 +186,12 @@ impl Seen {
                     _ => "",
                 };
                 if told.insert(path.clone()) {
+                    // The path is the server's text: escaped for the terminal in the
+                    // sentence, quoted for the shell in the command to paste.
+                    let mut target = path.clone().into_os_string();
+                    target.push(suffix);
                     out.push(format!(
-                        "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}{suffix}",
+                        "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}",
                         if want.write {
                             "write"
                         } else if want.exec {
@@ -177,8 +199,8 @@ impl Seen {
                         } else {
                             "read"
                         },
-                        path.display(),
-                        path.display()
+                        escape::path(path),
+                        escape::shell_word(&target)
                     ));
                 }
                 break;
@@ -188,7 +210,9 @@ impl Seen {
             if let Ok(v) = verdict(plan, h, &Target::Host(h.clone(), 443)) {
                 if !v.allowed {
                     out.push(format!(
-                        "the profile does not let the server reach {h}; check with: mcpcell explain {spec} {h}"
+                        "the profile does not let the server reach {}; check with: mcpcell explain {spec} {}",
+                        escape::terminal(h),
+                        escape::shell_word(h.as_ref())
                     ));
                 }
             }
@@ -206,11 +230,15 @@ impl Seen {
 /// Copies the server's stderr from `from` to mcpcell's stderr unchanged, collecting what it
 /// says about denials. A client that closed its end does not stall the server: the rest is
 /// read and dropped.
-pub fn relay(from: OwnedFd) -> Seen {
+pub fn relay(from: OwnedFd, to_terminal: bool) -> Seen {
     let mut seen = Seen::default();
     let mut src = std::fs::File::from(from);
-    // Locked per chunk only: mcpcell's own log lines go to the same stderr.
-    let dst = std::io::stderr();
+    // Locked per chunk only: mcpcell's own log lines go to the same stderr. A terminal gets
+    // the server's control characters shown, not obeyed (crate::terminal).
+    let stderr = std::io::stderr();
+    let mut visible = crate::terminal::VisibleControls::new(stderr, crate::terminal::utf8_locale());
+    let mut raw = std::io::stderr();
+    let dst: &mut dyn Write = if to_terminal { &mut visible } else { &mut raw };
     let mut buf = vec![0u8; 16 * 1024];
     let mut line: Vec<u8> = Vec::new();
     let mut out_ok = true;
@@ -221,7 +249,7 @@ pub fn relay(from: OwnedFd) -> Seen {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        if out_ok && dst.lock().write_all(&buf[..n]).is_err() {
+        if out_ok && dst.write_all(&buf[..n]).is_err() {
             out_ok = false;
         }
         for &b in &buf[..n] {
@@ -236,7 +264,7 @@ pub fn relay(from: OwnedFd) -> Seen {
     if !line.is_empty() {
         seen.line(&String::from_utf8_lossy(&line));
     }
-    let _ = dst.lock().flush();
+    let _ = dst.flush();
     seen
 }
 
@@ -250,6 +278,30 @@ mod tests {
             s.line(l);
         }
         s
+    }
+
+    #[test]
+    fn missing_and_read_only_paths_are_denials_of_the_view() {
+        let s = seen(&[
+            "Error: ENOENT: no such file or directory, open '/etc/passwd'",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/no/such/optional.conf'",
+            "OSError: [Errno 30] Read-only file system: '/usr/lib/x'",
+            "Error: EROFS: read-only file system, mkdir '/srv/ro'",
+        ]);
+        let paths: Vec<_> = s
+            .paths
+            .iter()
+            .map(|(p, a)| (p.to_str().unwrap(), *a))
+            .collect();
+        // A path missing on the host too is no denial.
+        assert_eq!(
+            paths,
+            [
+                ("/etc/passwd", Access::Unknown),
+                ("/srv/ro", Access::Write),
+                ("/usr/lib/x", Access::Write)
+            ]
+        );
     }
 
     #[test]

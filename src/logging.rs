@@ -1,9 +1,10 @@
 //! Logs go to stderr or `--log-file`, never stdout: stdout belongs to the MCP stream.
 
-use std::fs::OpenOptions;
 use std::io;
-use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::escape;
+use crate::outfile::{OutFile, OutFileError};
 
 use clap::ValueEnum;
 use tracing::level_filters::LevelFilter;
@@ -38,27 +39,85 @@ impl From<LogLevel> for LevelFilter {
     }
 }
 
-/// Installs the global subscriber. Fails only when the log file cannot be opened.
-pub fn init(level: LogLevel, format: LogFormat, file: Option<&Path>) -> io::Result<()> {
+/// A log writer that lets no control character through: tracing's text format escapes ESC,
+/// BEL, BS, FF, DEL and C1 in messages but passes CR, LF, VT and the other C0 controls, so a
+/// host name or path the server chose could forge or rewrite log lines. Every special
+/// character ([`escape::is_special`]) but the line feed that ends an event is escaped: as
+/// `\x0d`-style text in the text format, as a `\u000d` escape (valid inside the string it
+/// can only occur in) in JSON. The formatter hands each event over in one write.
+struct Escaping<W> {
+    inner: W,
+    json: bool,
+}
+
+impl<W: io::Write> io::Write for Escaping<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let escaped = if self.json {
+            let mut out = String::with_capacity(body.len());
+            for c in body.chars() {
+                if escape::is_special(c) {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        } else {
+            escape::terminal(body).into_owned()
+        };
+        self.inner.write_all(escaped.as_bytes())?;
+        self.inner.write_all(end.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Installs the global subscriber. Fails only when the log file cannot be opened: it is
+/// opened without following links ([`OutFile::append`]), so a link planted in its place
+/// cannot redirect mcpcell's lines into another file.
+pub fn init(
+    level: LogLevel,
+    format: LogFormat,
+    file: Option<&OutFile>,
+) -> Result<(), OutFileError> {
+    let json = format == LogFormat::Json;
     let builder = tracing_subscriber::fmt()
         .with_max_level(LevelFilter::from(level))
         .with_target(false);
     let result = match (file, format) {
         (Some(path), fmt) => {
-            let f = OpenOptions::new().create(true).append(true).open(path)?;
-            let b = builder.with_ansi(false).with_writer(Mutex::new(f));
+            let f = Arc::new(Mutex::new(path.append()?));
+            let writer = move || Escaping {
+                inner: LockedFile(Arc::clone(&f)),
+                json,
+            };
+            let b = builder.with_ansi(false).with_writer(writer);
             match fmt {
                 LogFormat::Json => b.json().flatten_event(true).try_init(),
                 LogFormat::Text => b.try_init(),
             }
         }
         (None, LogFormat::Json) => builder
-            .with_writer(io::stderr)
+            .with_writer(move || Escaping {
+                inner: io::stderr(),
+                json,
+            })
             .json()
             .flatten_event(true)
             .try_init(),
         (None, LogFormat::Text) => builder
-            .with_writer(io::stderr)
+            .with_writer(move || Escaping {
+                inner: io::stderr(),
+                json,
+            })
             .without_time()
             .with_ansi(false)
             .try_init(),
@@ -66,4 +125,58 @@ pub fn init(level: LogLevel, format: LogFormat, file: Option<&Path>) -> io::Resu
     // A second initialisation (tests) is harmless.
     let _ = result;
     Ok(())
+}
+
+/// The log file, locked for one event's write.
+struct LockedFile(Arc<Mutex<std::fs::File>>);
+
+impl io::Write for LockedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn log_lines_carry_no_control_characters() {
+        let hostile = "evil.test\r\nmcpcell: proxy: connected to bank.example:443\x1b]52;c;aGk=\x07\x0b\u{2028}";
+        let mut text = Escaping {
+            inner: Vec::new(),
+            json: false,
+        };
+        text.write_all(format!("WARN proxy: refused {hostile}:443\n").as_bytes())
+            .unwrap();
+        let out = String::from_utf8(text.inner).unwrap();
+        assert_eq!(out.matches('\n').count(), 1, "{out:?}");
+        assert!(out.ends_with('\n'));
+        assert!(!out.trim_end().chars().any(escape::is_special), "{out:?}");
+        assert!(out.contains("evil.test\\x0d\\x0a"), "{out:?}");
+
+        // JSON stays JSON, with the same string inside.
+        let line = serde_json::json!({ "host": hostile }).to_string() + "\n";
+        let mut json = Escaping {
+            inner: Vec::new(),
+            json: true,
+        };
+        json.write_all(line.as_bytes()).unwrap();
+        let out = String::from_utf8(json.inner).unwrap();
+        assert!(!out.trim_end().chars().any(escape::is_special), "{out:?}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["host"], hostile);
+    }
 }

@@ -17,6 +17,8 @@ use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
 pub enum LaunchError {
     #[error(transparent)]
     Prepare(#[from] sandbox::prepare::PrepareError),
+    #[error("failed to set up the relay that keeps the terminal from the server")]
+    Terminal(#[source] std::io::Error),
     #[error(
         "failed to set up the sandbox's cgroup (it enforces limits.memory, and limits.processes for root); `mcpcell doctor` says what this user can have, and --best-effort starts the server without it"
     )]
@@ -146,9 +148,7 @@ pub struct Outcome {
 /// Starts the sandbox and the server; returns the server's exit status as `mcpcell run`
 /// reports it.
 pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
-    // Hints need the server's stderr; a terminal is left to the server as it is.
-    let relay = !nix::unistd::isatty(std::io::stderr()).unwrap_or(false);
-    launch_with(plan, stop_timeout, None, relay).map(|o| o.code)
+    launch_with(plan, stop_timeout, None, true).map(|o| o.code)
 }
 
 /// [`launch`], and in observe mode (a plan made for `learn`) record into `sink`. With
@@ -302,9 +302,16 @@ fn start(
 ) -> Result<Started, LaunchError> {
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-    let stderr_pipe = if relay_stderr {
+    // A terminal never reaches the server (crate::terminal): stdin and stdout that are
+    // terminals become pipes that mcpcell relays, and so does stderr, which mcpcell also
+    // relays when it watches it for denials.
+    let mut terminal = crate::terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
+    prepared.stdio[0] = terminal.server_stdin.as_ref().map(|f| f.as_raw_fd());
+    prepared.stdio[1] = terminal.server_stdout.as_ref().map(|f| f.as_raw_fd());
+    let stderr_tty = crate::terminal::is_terminal(std::io::stderr());
+    let stderr_pipe = if relay_stderr || stderr_tty {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-        prepared.stderr = Some(w.as_raw_fd());
+        prepared.stdio[2] = Some(w.as_raw_fd());
         Some((r, w))
     } else {
         None
@@ -335,6 +342,7 @@ fn start(
                 drop(ours);
                 std::mem::forget(theirs);
             }
+            terminal.close_relay_ends();
             sandbox::run(
                 prepared,
                 status_w.as_raw_fd(),
@@ -352,17 +360,18 @@ fn start(
     drop(alive_r);
     // The write end stays open for as long as mcpcell lives.
     std::mem::forget::<OwnedFd>(alive_w);
+    prepared.stdio = [None; 3];
+    terminal.start().map_err(LaunchError::Terminal)?;
     let stderr = match stderr_pipe {
         Some((r, w)) => {
             drop(w);
-            prepared.stderr = None;
-            Some(
-                std::thread::Builder::new()
-                    .name("stderr".into())
-                    .stack_size(128 * 1024)
-                    .spawn(move || crate::hints::relay(r))
-                    .map_err(LaunchError::Proxy)?,
-            )
+            let thread = std::thread::Builder::new()
+                .name("stderr".into())
+                .stack_size(128 * 1024)
+                .spawn(move || crate::hints::relay(r, stderr_tty))
+                .map_err(LaunchError::Proxy)?;
+            // Denials are explained only where the caller asked for it.
+            relay_stderr.then_some(thread)
         }
         None => None,
     };

@@ -68,12 +68,19 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// Reads the environment of this process. `profile` names the `${STATE_DIR}`.
-    pub fn from_env(profile: &str) -> Vars {
-        Vars::from_lookup(profile, |k| std::env::var(k).ok())
+    /// Reads the environment of this process. `state` is `${STATE_DIR}` below
+    /// `$XDG_STATE_HOME/mcpcell` (`PROFILE/SERVER`, see `plan::state`): path components that
+    /// never start with a dot, so it cannot leave that directory.
+    pub fn from_env(state: &str) -> Vars {
+        Vars::from_lookup(state, |k| std::env::var(k).ok())
     }
 
-    pub fn from_lookup(profile: &str, env: impl Fn(&str) -> Option<String>) -> Vars {
+    pub fn from_lookup(state: &str, env: impl Fn(&str) -> Option<String>) -> Vars {
+        debug_assert!(
+            state
+                .split('/')
+                .all(|c| !c.is_empty() && !c.starts_with('.'))
+        );
         let mut values: HashMap<&'static str, Result<String, String>> = HashMap::new();
         let abs = |k: &str| env(k).filter(|v| v.starts_with('/'));
         let home = abs("HOME").or_else(passwd_home).ok_or_else(|| {
@@ -101,7 +108,7 @@ impl Vars {
             "STATE_DIR",
             state_home
                 .clone()
-                .map(|s| format!("{}/mcpcell/{profile}", s.trim_end_matches('/'))),
+                .map(|s| format!("{}/mcpcell/{state}", s.trim_end_matches('/'))),
         );
         values.insert("XDG_STATE_HOME", state_home);
         Vars { values }
@@ -122,6 +129,12 @@ impl Vars {
 
     pub fn state_dir(&self) -> Result<PathBuf, VarError> {
         self.get("STATE_DIR").map(PathBuf::from)
+    }
+
+    /// `$XDG_STATE_HOME/mcpcell`: every server's state directory lies below it.
+    pub fn state_root(&self) -> Result<PathBuf, VarError> {
+        self.get("XDG_STATE_HOME")
+            .map(|s| Path::new(s).join("mcpcell"))
     }
 
     /// Expands every variable in `s`. `profile_dir` is the directory of the profile file the
@@ -165,7 +178,7 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars {
-        Vars::from_lookup("fs", |k| match k {
+        Vars::from_lookup("fs/srv-0123", |k| match k {
             "HOME" => Some("/home/u".into()),
             "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
             "XDG_STATE_HOME" => Some("/state".into()),
@@ -186,7 +199,7 @@ mod tests {
         );
         assert_eq!(
             v.expand("${STATE_DIR}/npm", None).unwrap(),
-            "/state/mcpcell/fs/npm"
+            "/state/mcpcell/fs/srv-0123/npm"
         );
         assert_eq!(v.expand("${TMPDIR}", None).unwrap(), "/tmp");
         assert_eq!(

@@ -107,6 +107,13 @@ limits:\n  open_files: 256\n  core_dumps: false\n  memory: 512M\n",
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
+    // The server's id ends in a hash of the command's path, which is under <DIR>.
+    let mut from = 0;
+    while let Some(at) = got[from..].find("server-exit-") {
+        let start = from + at + "server-exit-".len();
+        got.replace_range(start..start + 16, "<HASH>");
+        from = start;
+    }
     // Root creates namespaces directly; others need a user namespace first.
     got = got.replace("namespaces: user, mount,", "namespaces: mount,");
     // What enforces limits.memory depends on the machine and user (tests/limits.rs checks
@@ -295,7 +302,7 @@ fn without_landlock_it_fails_closed_unless_best_effort() {
     let p = probe();
     let m = mcpcell();
     // The probe's `without landlock` hides Landlock from mcpcell with a seccomp filter.
-    let run = |extra: &[&str]| {
+    let run_probe = |extra: &[&str], what: &[&str]| {
         let mut c = Command::new(&p);
         c.env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -304,9 +311,10 @@ fn without_landlock_it_fails_closed_unless_best_effort() {
             .arg(&m)
             .arg("run")
             .args(extra);
-        c.arg("--").arg(&p).args(["read", secret.to_str().unwrap()]);
+        c.arg("--").arg(&p).args(what);
         output_within(c, T)
     };
+    let run = |extra: &[&str]| run_probe(extra, &["read", secret.to_str().unwrap()]);
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
@@ -327,8 +335,22 @@ fn without_landlock_it_fails_closed_unless_best_effort() {
         err.contains("--best-effort: NOT enforced: Landlock filesystem rules"),
         "{err}"
     );
-    // Honest degradation: without Landlock the file really is readable.
-    assert_eq!(text(&out.stdout).trim(), "OK s3cret");
+    // Without Landlock the sandbox's view still holds only the granted paths: the file is
+    // not there at all.
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "ERR ENOENT No such file or directory"
+    );
+    // Honest degradation: what Landlock alone refused is allowed now. The root of the view
+    // (a tmpfs of mcpcell's making, with only the granted paths in it) can be listed.
+    let out = run_probe(&[], &["ls", "/"]);
+    assert_eq!(out.status.code(), Some(125));
+    let out = run_probe(&["--best-effort"], &["ls", "/"]);
+    assert!(
+        text(&out.stdout).starts_with("OK "),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

@@ -72,6 +72,17 @@ const ATTEMPTS: &[&str] = &[
     "chown_in_workspace",
     "mknod_in_workspace",
     "setuid_bit_in_workspace",
+    "chmod_outside",
+    "setxattr_outside",
+    "utimes_outside",
+    "stat_outside",
+    "readlink_outside",
+    "getxattr_outside",
+    "inotify_outside",
+    "mmap_exec_written",
+    "memfd_mmap_exec",
+    "sysv_shm_exec",
+    "chmod_proc",
     "memfd_execveat",
     "memfd_proc_fd_exec",
     "memfd_exec_flag",
@@ -91,6 +102,13 @@ const ATTEMPTS: &[&str] = &[
     "raw_icmp",
     "raw_packet",
     "ping_socket",
+    "vsock_connect",
+    "netlink_uevent",
+    "netlink_audit",
+    "mptcp_socket",
+    "udplite_socket",
+    "sctp_socket",
+    "alg_socket",
     "proxy_connect_loopback",
     "proxy_connect_name",
     "proxy_http_get",
@@ -207,7 +225,7 @@ fn exception(
         "unix_socket_create" if profile == "playwright" => Some(
             "playwright.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
         ),
-        "exec_written_file"
+        "exec_written_file" | "mmap_exec_written"
             if work.is_some_and(|w| facts.exec_dirs.iter().any(|d| w.starts_with(d))) =>
         {
             Some(
@@ -313,6 +331,30 @@ fn privileged_payloads(dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
     (Some(suid), Some(fcap))
 }
 
+fn set_xattr(path: &Path, name: &str, value: &str) -> bool {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    // SAFETY: NUL-terminated strings and a valid buffer of the length passed.
+    unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        ) == 0
+    }
+}
+
+fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = [0u8; 256];
+    // SAFETY: NUL-terminated strings and a buffer of the length passed.
+    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (r >= 0).then(|| buf[..r as usize].to_vec())
+}
+
 /// "ruid=U euid=E suid=S capeff=C" from a payload that ran.
 fn payload_gained(detail: &str) -> Option<String> {
     let field = |k: &str| {
@@ -345,6 +387,8 @@ struct Run<'a> {
     work: Option<&'a Path>,
     host_procs: usize,
     host_fds: usize,
+    /// The host's home directory (device, inode).
+    home_id: (u64, u64),
 }
 
 /// The verdict on one attempt from what the server said; `Ok(Some(why))` for an exception.
@@ -367,6 +411,16 @@ fn judge(
     let escaped = |why: String| Err(format!("{name}: {why} [{status} {detail}]"));
     match name {
         _ if CONTAINED.contains(&name) => Ok(None),
+        "inotify_outside" if ok => {
+            // The home directory in the sandbox's view is an empty one of mcpcell's making
+            // (on the way to the project): watching it shows nothing of the host's.
+            let (dev, ino) = run.home_id;
+            if detail.contains(&format!("dev={dev} ino={ino}")) {
+                escaped("a watch on the host's home directory".into())
+            } else {
+                Ok(None)
+            }
+        }
         "dns_resolver" if ok => {
             // mcpcell's own responder (proxy mode) answers NXDOMAIN and forwards nothing.
             if detail.contains("rcode=3 answers=0") {
@@ -481,6 +535,13 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     }
     let bashrc = home.join(".bashrc");
     write(&bashrc, "# the user's shell\n");
+    // Metadata the server must neither change nor read: a link target and an extended
+    // attribute that hold secrets, and ~/.bashrc's mode and times.
+    std::os::unix::fs::symlink(format!("/link-SECRET-{nonce}"), home.join(".secret-link")).unwrap();
+    let xattr_secret = secret("xattr");
+    let xattr_set = set_xattr(&bashrc, "user.secret", &xattr_secret);
+    let bashrc_meta = std::fs::metadata(&bashrc).unwrap();
+    let proc_version_mode = std::fs::metadata("/proc/version").unwrap().mode();
     let hostname = nix::unistd::gethostname().unwrap();
     let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
 
@@ -637,6 +698,10 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         work: work.as_deref(),
         host_procs,
         host_fds,
+        home_id: {
+            let m = std::fs::metadata(&home).unwrap();
+            (m.dev(), m.ino())
+        },
     };
     let mut seen = Vec::new();
     let mut excepted = Vec::new();
@@ -674,6 +739,10 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
 
     // The host's evidence.
     let mut secrets: Vec<String> = planted.iter().map(|(_, s)| s.clone()).collect();
+    secrets.push(format!("link-SECRET-{nonce}"));
+    if xattr_set {
+        secrets.push(xattr_secret.clone());
+    }
     for w in ["victim-env", "victim-argv", "victim-mem", "mcpcell-env"] {
         secrets.push(secret(w));
     }
@@ -715,6 +784,32 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
     }
     if std::fs::read_to_string(&bashrc).unwrap_or_default() != "# the user's shell\n" {
         failures.push("~/.bashrc changed".into());
+    }
+    if let Ok(m) = std::fs::metadata(&bashrc) {
+        if m.mode() != bashrc_meta.mode() {
+            failures.push(format!(
+                "~/.bashrc's mode changed: {:o} -> {:o}",
+                bashrc_meta.mode(),
+                m.mode()
+            ));
+        }
+        if m.mtime() != bashrc_meta.mtime() || m.mtime_nsec() != bashrc_meta.mtime_nsec() {
+            failures.push("~/.bashrc's modification time changed".into());
+        }
+    }
+    let mode = std::fs::metadata("/proc/version").unwrap().mode();
+    if mode != proc_version_mode {
+        failures.push(format!(
+            "the host's /proc/version changed mode: {proc_version_mode:o} -> {mode:o}"
+        ));
+        std::fs::set_permissions(
+            "/proc/version",
+            std::fs::Permissions::from_mode(proc_version_mode & 0o7777),
+        )
+        .ok();
+    }
+    if get_xattr(&bashrc, "user.planted").is_some() {
+        failures.push("an extended attribute was set on ~/.bashrc".into());
     }
     if let Some(w) = &work {
         if let Ok(m) = std::fs::metadata(w.join("owned")) {
@@ -808,6 +903,15 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
         "io_uring_setup: it succeeded",
         "DNS 127.0.0.1 got",
         "open_files_bomb: ",
+        "~/.bashrc's mode changed",
+        "~/.bashrc's modification time changed",
+        "an extended attribute was set on ~/.bashrc",
+        "a secret came out: readlink_outside",
+        "inotify_outside: a watch on the host's home directory",
+        "stat_outside: it succeeded",
+        "a secret came out: getxattr_outside",
+        "memfd_mmap_exec: it succeeded",
+        "sysv_shm_exec: it succeeded",
     ] {
         assert!(
             all.contains(caught),

@@ -362,20 +362,21 @@ fn out_of_descriptors_the_proxy_does_not_spin() {
     f.finish();
 }
 
-/// The state directory of profile `prof`, from the dry run's JSON.
-fn state_dir_of(prof: &Path) -> std::path::PathBuf {
-    let out = output_within(
-        run_cmd(&[
-            "--dry-run",
-            "--format",
-            "json",
-            "-p",
-            prof.to_str().unwrap(),
-            "--",
-            "true",
-        ]),
-        T,
-    );
+/// The state directory of profile `prof` for the probe run with `args`, from the dry run's
+/// JSON (each server, by its command line, has its own).
+fn state_dir_of(prof: &Path, args: &[&str]) -> std::path::PathBuf {
+    let p = probe();
+    let mut all = vec![
+        "--dry-run",
+        "--format",
+        "json",
+        "-p",
+        prof.to_str().unwrap(),
+        "--",
+        p.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = output_within(run_cmd(&all), T);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     std::path::PathBuf::from(v["plan"]["state_dir"].as_str().unwrap())
 }
@@ -383,6 +384,8 @@ fn state_dir_of(prof: &Path) -> std::path::PathBuf {
 #[test]
 fn a_state_directory_over_its_limit_stops_the_server() {
     let d = scratch();
+    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry).
+    let args = ["fill", "1000", "1", "4"];
     let fill = |size: &str| {
         let prof = profile(
             d.path(),
@@ -391,10 +394,8 @@ fn a_state_directory_over_its_limit_stops_the_server() {
                 "description: fill\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
             ),
         );
-        (state_dir_of(&prof), prof)
+        (state_dir_of(&prof, &args), prof)
     };
-    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry).
-    let args = ["fill", "1000", "1", "4"];
     let (state, prof) = fill("1G");
     let _ = std::fs::remove_dir_all(&state);
     // Control: under a limit it does not reach, the server writes it all and keeps running.

@@ -504,7 +504,14 @@ fn npx_downloads_through_the_proxy() {
         "stdout: {o}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(dir.path().join("state/mcpcell/npx/npm-cache/_npx").is_dir());
+    // In this server's own state directory (mcpcell/npx/<server id>/).
+    let own: Vec<_> = std::fs::read_dir(dir.path().join("state/mcpcell/npx"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert!(own[0].join("npm-cache/_npx").is_dir(), "{own:?}");
 }
 
 #[test]
@@ -580,4 +587,219 @@ fn learning_records_the_hosts_the_server_reached() {
         "{:?}",
         http.requests()
     );
+}
+
+/// Runs `args` in the sandbox under the profile `yaml` (written into `dir`).
+fn inside_with(dir: &Path, yaml: &str, level: &str, args: &[&str]) -> (i32, String, String) {
+    let p = profile(dir, "pinned", yaml);
+    let mut all = vec!["-p", p.to_str().unwrap(), "--log-level", level, "--"];
+    all.extend_from_slice(args);
+    let mut c = run_cmd(&all);
+    c.env("XDG_STATE_HOME", dir.join("state"));
+    let out = output_within(c, T);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ipv6_forms_of_loopback_are_refused_like_loopback() {
+    if !require(which::which("curl").is_ok(), "curl") {
+        return;
+    }
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let http = HttpServer::start();
+    let port = http.port;
+    let names = [
+        ("mapped.mcpcell.test", "::ffff:127.0.0.1"),
+        ("nat64.mcpcell.test", "64:ff9b::7f00:1"),
+        ("compat.mcpcell.test", "::127.0.0.1"),
+    ];
+    let yaml = |private: &str| {
+        let mut y = format!("extends: [default]\nnetwork:\n  mode: proxy\n{private}  allow:\n");
+        for (n, _) in names {
+            y.push_str(&format!("    - \"{n}:{port}\"\n"));
+        }
+        y.push_str("  hosts:\n");
+        for (n, ip) in names {
+            y.push_str(&format!("    {n}: \"{ip}\"\n"));
+        }
+        y
+    };
+    for (name, ip) in names {
+        let url = format!("http://{name}:{port}/{ip}");
+        let (code, _, err) =
+            inside_with(dir.path(), &yaml(""), "info", &["curl", "-sS", "-f", &url]);
+        assert_ne!(code, 0, "{name} -> {ip} was reached: {err}");
+        assert!(
+            err.contains(&format!(
+                "proxy: refused {name}:{port}: resolves to the non-public address {}, which network.allow_private does not cover",
+                ip.parse::<std::net::IpAddr>().unwrap()
+            )),
+            "{err}"
+        );
+    }
+    assert!(http.requests().is_empty(), "{:?}", http.requests());
+
+    // Control: with the IPv4 address in allow_private, the IPv4-mapped name does reach the
+    // host's loopback server, so the refusal above is the classification at work.
+    let ipv6 = std::net::TcpStream::connect(("::ffff:127.0.0.1", port)).is_ok();
+    if require(ipv6, "IPv6 sockets (to connect to ::ffff:127.0.0.1)") {
+        let url = format!("http://mapped.mcpcell.test:{port}/control");
+        let (code, out, err) = inside_with(
+            dir.path(),
+            &yaml("  allow_private: [127.0.0.0/8]\n"),
+            "info",
+            &["curl", "-sS", "-f", &url],
+        );
+        assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+        assert!(
+            http.requests().iter().any(|r| r.contains("/control")),
+            "{:?}",
+            http.requests()
+        );
+    }
+}
+
+/// Queries the sandbox's resolver (from /etc/resolv.conf) for NAME TYPE pairs; prints
+/// `TYPE RCODE ANSWERS` per query.
+const DNS_QUERY: &str = r#"
+import socket, struct, sys
+ns = [l.split()[1] for l in open('/etc/resolv.conf') if l.startswith('nameserver')][0]
+args = sys.argv[1:]
+for name, t in zip(args[::2], args[1::2]):
+    hdr = struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0)
+    qn = b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\0'
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(10)
+    s.sendto(hdr + qn + struct.pack('>HH', int(t), 1), (ns, 53))
+    r = s.recv(4096)
+    print(t, r[3] & 15, struct.unpack('>H', r[6:8])[0], flush=True)
+"#;
+
+#[test]
+fn only_address_queries_reach_the_hosts_resolver() {
+    if !require(which::which("python3").is_ok(), "python3") {
+        return;
+    }
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"*.wild.mcpcell.test\"]\n";
+    // Data in the name, as an exfiltrating server would put it, under the allowed wildcard.
+    let queries = [
+        ("txt-c2vjcmv0.wild.mcpcell.test", "16"),
+        ("mx-c2vjcmv0.wild.mcpcell.test", "15"),
+        ("any-c2vjcmv0.wild.mcpcell.test", "255"),
+        ("aaaa-c2vjcmv0.wild.mcpcell.test", "28"),
+        ("srv-c2vjcmv0.wild.mcpcell.test", "33"),
+        ("https-c2vjcmv0.wild.mcpcell.test", "65"),
+        // Control: an A query for an allowed name is resolved, and the log shows it.
+        ("a-c2vjcmv0.wild.mcpcell.test", "1"),
+    ];
+    let mut args = vec!["python3", "-c", DNS_QUERY];
+    for (n, t) in &queries {
+        args.push(n);
+        args.push(t);
+    }
+    let (code, out, err) = inside_with(dir.path(), yaml, "debug", &args);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), queries.len(), "{out}{err}");
+    for ((name, t), line) in queries.iter().zip(&lines) {
+        let resolved = err.contains(&format!("proxy: resolving {name} for the sandbox"));
+        if *t == "1" {
+            assert!(
+                resolved,
+                "the control A query was not seen resolving: {err}"
+            );
+            continue;
+        }
+        // NOERROR, no records, and nothing looked up.
+        assert_eq!(*line, format!("{t} 0 0"), "{name}: {out}");
+        assert!(
+            !resolved,
+            "a type {t} query was resolved on the host: {err}"
+        );
+        assert!(!err.contains(name), "{name} was logged as looked up: {err}");
+    }
+}
+
+#[test]
+fn a_hostile_name_cannot_forge_log_lines() {
+    if !require(which::which("python3").is_ok(), "python3") {
+        return;
+    }
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"a.mcpcell.test\"]\n";
+    // A label with CR, LF, ESC and a forged log line in it.
+    let name = "x\r\n WARN proxy: connected to bank.example:443\x1b[2K.evil.test";
+    let log = dir.path().join("log.json");
+    for (level, extra) in [
+        ("info", vec![]),
+        (
+            "info",
+            vec!["--log-format", "json", "--log-file", log.to_str().unwrap()],
+        ),
+    ] {
+        let p = profile(dir.path(), "pinned", yaml);
+        let mut all = vec!["-p", p.to_str().unwrap(), "--log-level", level];
+        all.extend(extra.iter().copied());
+        all.extend(["--", "python3", "-c", DNS_QUERY, name, "16", name, "1"]);
+        let mut c = run_cmd(&all);
+        c.env("XDG_STATE_HOME", dir.path().join("state"));
+        let out = output_within(c, T);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let text = if extra.is_empty() {
+            err
+        } else {
+            std::fs::read_to_string(&log).unwrap()
+        };
+        // The name was logged (the refusal), escaped: no line of the log is the forged one.
+        assert!(text.contains("evil.test"), "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with(" warn proxy: connected")),
+            "{text}"
+        );
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        if extra.is_empty() {
+            // The name was logged, escaped (the responder lowercases names).
+            assert!(
+                text.contains(r"refused DNS lookup of x\x0d\x0a warn proxy: connected"),
+                "{text}"
+            );
+        } else {
+            // JSON keeps the exact name, as JSON escapes.
+            let refused: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["event"] == "dns_refused")
+                .collect();
+            assert!(!refused.is_empty(), "{text}");
+            for v in refused {
+                assert!(v["host"].as_str().unwrap().contains("\r\n"), "{v}");
+            }
+        }
+    }
 }

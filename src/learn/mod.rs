@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::cli::LearnArgs;
-use crate::commands::{init_logging, print_error};
+use crate::commands::{init_logging, log_target, print_error};
+use crate::escape;
 use crate::hostspec::DEFAULT_PORTS;
+use crate::outfile::OutFile;
 use crate::plan::{self, Plan};
 use crate::profile::{Loader, NetworkMode, is_path};
 use crate::vars::Vars;
@@ -26,7 +28,9 @@ use crate::vars::Vars;
 /// Where the learned profile goes without `-o`: the user's profile directory, so that it can
 /// be used by name.
 fn default_output(loader: &Loader, base: &str) -> Option<PathBuf> {
-    let dir = loader.dirs().first()?;
+    // The user's own links on the way (a config directory kept elsewhere) are resolved here;
+    // the profile is then written by its real path (see `outfile`).
+    let dir = crate::plan::query::resolve_existing(loader.dirs().first()?);
     Some(dir.join(format!("learned-{base}.yaml")))
 }
 
@@ -68,23 +72,11 @@ fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
     out
 }
 
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    let tmp = path.with_extension("yaml.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
 pub fn run(args: LearnArgs) -> i32 {
-    if let Err(code) = init_logging(&args.supervise) {
-        return code;
-    }
+    let log_file = match log_target(&args.supervise) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let loader = Loader::from_env();
     let mut req = args.sandbox.request(args.command.clone());
     req.best_effort = args.supervise.best_effort;
@@ -99,6 +91,9 @@ pub fn run(args: LearnArgs) -> i32 {
             return e.exit_code();
         }
     };
+    if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &base) {
+        return code;
+    }
     req.learn = true;
     let plan = match plan::build(&req, &loader) {
         Ok(p) => p,
@@ -144,6 +139,19 @@ pub fn run(args: LearnArgs) -> i32 {
         );
         return 125;
     }
+    // Resolved now, before the server runs: it is written without following links, and never
+    // inside a path the profile lets a server write (a profile there is refused anyway).
+    let out = match OutFile::new_creating_dirs(&output, 0o700) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("mcpcell: error: -o {}: {e}", output.display());
+            return 125;
+        }
+    };
+    if let Err(e) = base.refuse_output("-o", &out) {
+        print_error(&e);
+        return 125;
+    }
 
     let proxy_note = if plan.network.mode == NetworkMode::Proxy {
         " Every host it contacts through the proxy is allowed and recorded too (private addresses excepted)."
@@ -174,7 +182,7 @@ pub fn run(args: LearnArgs) -> i32 {
         }
     };
     let uses = std::mem::take(&mut *sink.lock().unwrap_or_else(|e| e.into_inner()));
-    let vars = Vars::from_env(&base.profile.name);
+    let vars = Vars::from_env("learn");
     let home = vars.get("HOME").ok().map(PathBuf::from);
     let learned = record::analyse(&uses, &base, home.as_deref());
 
@@ -198,7 +206,7 @@ pub fn run(args: LearnArgs) -> i32 {
         }
     }
     let mode = crate::profile::validate::mode_name(base.network.mode);
-    let text = write::render(
+    let text = match write::render(
         &learned,
         &write::Context {
             extends: &extends,
@@ -209,11 +217,17 @@ pub fn run(args: LearnArgs) -> i32 {
             refused,
             network_mode: mode,
         },
-    );
-    if let Err(e) = write_atomically(&output, &text) {
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(&e);
+            return 125;
+        }
+    };
+    if let Err(e) = out.replace(text.as_bytes(), 0o644) {
         eprintln!(
             "mcpcell: error: failed to write the learned profile to {}: {e}",
-            output.display()
+            escape::path(&output)
         );
         return 125;
     }
@@ -235,7 +249,7 @@ pub fn run(args: LearnArgs) -> i32 {
     for s in &learned.secrets {
         eprintln!(
             "mcpcell: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
-            s.need.path.display(),
+            escape::path(&s.need.path),
             s.why
         );
     }

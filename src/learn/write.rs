@@ -4,7 +4,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use serde_yaml::{Mapping, Value};
+
 use super::record::{Learned, Need};
+pub use crate::escape::shell_words;
+use crate::escape::{yaml_block_scalar, yaml_comment, yaml_scalar};
 
 /// What goes into the learned profile besides the file grants.
 pub struct Context<'a> {
@@ -23,11 +27,15 @@ pub struct Context<'a> {
     pub network_mode: &'a str,
 }
 
-/// A YAML scalar for `s`, quoted when YAML needs it.
-fn scalar(s: &str) -> String {
-    serde_yaml::to_string(s)
-        .map(|y| y.trim_end().to_string())
-        .unwrap_or_else(|_| format!("{s:?}"))
+/// The learned profile as written did not read back as what was meant.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("failed to read back the learned profile as YAML")]
+    Parse(#[source] serde_yaml::Error),
+    #[error(
+        "the learned profile does not read back as what was meant to be written (a bug in mcpcell, or a name it cannot escape); nothing was written"
+    )]
+    Mismatch,
 }
 
 /// `path` with the longest matching variable prefix replaced.
@@ -49,52 +57,79 @@ pub fn with_vars(path: &Path, vars: &[(&'static str, PathBuf)]) -> String {
     }
 }
 
-fn comment_line(s: &str) -> String {
-    s.replace('\n', " ")
+/// The text and, beside it, the document it must read back as. Every scalar goes through
+/// [`yaml_scalar`] and every comment through [`yaml_comment`]: whatever a process name, a
+/// path or a host holds, it stays inside its own scalar or comment line.
+struct Doc {
+    text: String,
+    want: Mapping,
 }
 
-fn list(out: &mut String, key: &str, needs: &[Need], vars: &[(&'static str, PathBuf)]) {
-    if needs.is_empty() {
-        return;
+impl Doc {
+    fn comment(&mut self, indent: &str, s: &str) {
+        let _ = writeln!(self.text, "{indent}# {}", yaml_comment(s));
     }
-    let _ = writeln!(out, "  {key}:");
-    for n in needs {
-        let _ = writeln!(out, "    # {}", comment_line(&n.describe()));
-        let _ = writeln!(out, "    - {}", scalar(&with_vars(&n.path, vars)));
+
+    fn scalar(&mut self, key: &str, value: &str) {
+        let _ = writeln!(self.text, "{key}: {}", yaml_block_scalar(value));
+        self.want.insert(key.into(), value.into());
+    }
+
+    /// `section.key` as a block list, each item after its comment.
+    fn list(&mut self, section: &str, key: &str, items: Vec<(String, String)>) {
+        if items.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.text, "  {key}:");
+        let mut values = Vec::new();
+        for (comment, value) in items {
+            self.comment("    ", &comment);
+            let _ = writeln!(self.text, "    - {}", yaml_block_scalar(&value));
+            values.push(Value::String(value));
+        }
+        let entry = self
+            .want
+            .entry(section.into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Value::Mapping(m) = entry {
+            m.insert(key.into(), Value::Sequence(values));
+        }
+    }
+
+    /// The text, once it has been parsed again and found to say exactly what was meant.
+    fn finish(self) -> Result<String, WriteError> {
+        let got: Value = serde_yaml::from_str(&self.text).map_err(WriteError::Parse)?;
+        if got != Value::Mapping(self.want) {
+            return Err(WriteError::Mismatch);
+        }
+        Ok(self.text)
     }
 }
 
-/// `argv` as a shell would need it typed.
-pub fn shell_words(argv: &[std::ffi::OsString]) -> String {
-    argv.iter()
-        .map(|a| {
-            let s = a.to_string_lossy();
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
-            {
-                s.into_owned()
-            } else {
-                format!("'{}'", s.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+fn needs(l: &[Need], vars: &[(&'static str, PathBuf)]) -> Vec<(String, String)> {
+    l.iter()
+        .map(|n| (n.describe(), with_vars(&n.path, vars)))
+        .collect()
 }
 
-pub fn render(l: &Learned, cx: &Context) -> String {
-    let mut out = String::new();
-    let cmd = comment_line(&shell_words(cx.command));
-    let _ = writeln!(out, "# Learned by `mcpcell learn` from a run of:");
-    let _ = writeln!(out, "#   {cmd}");
-    let _ = writeln!(
-        out,
-        "# It grants what the server used in that run beyond `{}`. Review every entry before",
-        cx.base_name
+pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
+    let mut d = Doc {
+        text: String::new(),
+        want: Mapping::new(),
+    };
+    let cmd = shell_words(cx.command);
+    d.comment("", "Learned by `mcpcell learn` from a run of:");
+    d.comment("", &format!("  {cmd}"));
+    d.comment(
+        "",
+        &format!(
+            "It grants what the server used in that run beyond `{}`. Review every entry before",
+            cx.base_name
+        ),
     );
-    let _ = writeln!(
-        out,
-        "# relying on it; `mcpcell explain -p THIS_FILE PATH` says what decides any access."
+    d.comment(
+        "",
+        "relying on it; `mcpcell explain -p THIS_FILE PATH` says what decides any access.",
     );
     let files = l.read.len() + l.write.len() + l.exec.len();
     let description = format!(
@@ -108,75 +143,87 @@ pub fn render(l: &Learned, cx: &Context) -> String {
         cx.hosts.len(),
         if cx.hosts.len() == 1 { "" } else { "s" },
     );
-    let _ = writeln!(out, "description: {}", scalar(&description));
-    let _ = writeln!(out, "extends: [{}]", scalar(cx.extends));
+    d.scalar("description", &description);
+    let _ = writeln!(d.text, "extends: [{}]", yaml_scalar(cx.extends));
+    d.want.insert(
+        "extends".into(),
+        Value::Sequence(vec![Value::String(cx.extends.to_string())]),
+    );
     if files > 0 {
-        let _ = writeln!(out, "filesystem:");
-        list(&mut out, "read", &l.read, &cx.vars);
-        list(&mut out, "write", &l.write, &cx.vars);
-        list(&mut out, "exec", &l.exec, &cx.vars);
-        if !l.hide.is_empty() {
-            let _ = writeln!(out, "  hide:");
-            for s in &l.hide {
-                let _ = writeln!(
-                    out,
-                    "    # {} inside a granted directory: the server sees an empty stand-in",
-                    s.why
-                );
-                let _ = writeln!(out, "    - {}", scalar(&with_vars(&s.need.path, &cx.vars)));
-            }
-        }
+        let _ = writeln!(d.text, "filesystem:");
+        d.list("filesystem", "read", needs(&l.read, &cx.vars));
+        d.list("filesystem", "write", needs(&l.write, &cx.vars));
+        d.list("filesystem", "exec", needs(&l.exec, &cx.vars));
+        let hide = l
+            .hide
+            .iter()
+            .map(|s| {
+                (
+                    format!(
+                        "{} inside a granted directory: the server sees an empty stand-in",
+                        s.why
+                    ),
+                    with_vars(&s.need.path, &cx.vars),
+                )
+            })
+            .collect();
+        d.list("filesystem", "hide", hide);
     }
     if !cx.hosts.is_empty() || !l.unix.is_empty() {
-        let _ = writeln!(out, "network:");
-        if !cx.hosts.is_empty() {
-            let _ = writeln!(out, "  allow:");
-            for (h, n) in &cx.hosts {
-                let _ = writeln!(
-                    out,
-                    "    # {n} connection{} through the proxy",
-                    if *n == 1 { "" } else { "s" }
-                );
-                let _ = writeln!(out, "    - {}", scalar(h));
-            }
-        }
-        list(&mut out, "unix", &l.unix, &cx.vars);
+        let _ = writeln!(d.text, "network:");
+        let hosts = cx
+            .hosts
+            .iter()
+            .map(|(h, n)| {
+                (
+                    format!(
+                        "{n} connection{} through the proxy",
+                        if *n == 1 { "" } else { "s" }
+                    ),
+                    h.clone(),
+                )
+            })
+            .collect();
+        d.list("network", "allow", hosts);
+        d.list("network", "unix", needs(&l.unix, &cx.vars));
     }
     if !cx.refused.is_empty() {
-        let _ = writeln!(
-            out,
-            "# The proxy refused these even while learning (add them yourself only if needed):"
+        d.comment(
+            "",
+            "The proxy refused these even while learning (add them yourself only if needed):",
         );
-        for (d, n, why) in &cx.refused {
-            let _ = writeln!(out, "#   {d}: {n}× ({})", comment_line(why));
+        for (dest, n, why) in &cx.refused {
+            d.comment("", &format!("  {dest}: {n}× ({why})"));
         }
     }
     if !l.ip_attempts.is_empty() {
-        let _ = writeln!(
-            out,
-            "# The server tried to reach these addresses; network mode {} gives it no route. To",
-            cx.network_mode
+        d.comment(
+            "",
+            &format!(
+                "The server tried to reach these addresses; network mode {} gives it no route. To",
+                cx.network_mode
+            ),
         );
-        let _ = writeln!(
-            out,
-            "# learn the host names it needs, learn again with a base in network mode proxy:"
+        d.comment(
+            "",
+            "learn the host names it needs, learn again with a base in network mode proxy:",
         );
         for (a, by) in &l.ip_attempts {
-            let _ = writeln!(out, "#   {a} ({by})");
+            d.comment("", &format!("  {a} ({by})"));
         }
     }
     if !l.secrets.is_empty() {
-        let _ = writeln!(
-            out,
-            "# WARNING: the server tried to use these secrets and too-wide directories while it was"
+        d.comment(
+            "",
+            "WARNING: the server tried to use these secrets and too-wide directories while it was",
         );
-        let _ = writeln!(
-            out,
-            "# observed. They are NOT granted (secrets inside a granted directory are masked by the hide entries above)."
+        d.comment(
+            "",
+            "observed. They are NOT granted (secrets inside a granted directory are masked by the hide entries above).",
         );
-        let _ = writeln!(
-            out,
-            "# Merge an entry into the lists above only if you are sure the server needs it."
+        d.comment(
+            "",
+            "Merge an entry into the lists above only if you are sure the server needs it.",
         );
         let mut groups: std::collections::BTreeMap<(&str, &str), Vec<String>> =
             std::collections::BTreeMap::new();
@@ -192,25 +239,25 @@ pub fn render(l: &Learned, cx: &Context) -> String {
                 ("filesystem", "read")
             };
             groups.entry(key).or_default().push(format!(
-                "#     - {}    # {}; {}",
-                scalar(&with_vars(&s.need.path, &cx.vars)),
+                "    - {}    # {}; {}",
+                yaml_block_scalar(&with_vars(&s.need.path, &cx.vars)),
                 s.why,
-                comment_line(&s.need.describe())
+                s.need.describe()
             ));
         }
         let mut section = "";
         for ((top, key), lines) in groups {
             if top != section {
-                let _ = writeln!(out, "# {top}:");
+                d.comment("", &format!("{top}:"));
                 section = top;
             }
-            let _ = writeln!(out, "#   {key}:");
+            d.comment("", &format!("  {key}:"));
             for line in lines {
-                let _ = writeln!(out, "{line}");
+                d.comment("", &line);
             }
         }
     }
-    out
+    d.finish()
 }
 
 #[cfg(test)]
@@ -242,8 +289,78 @@ mod tests {
 
     #[test]
     fn scalars_are_quoted_when_needed() {
-        assert_eq!(scalar("/srv/plain"), "/srv/plain");
-        assert_ne!(scalar("/srv/a: b"), "/srv/a: b");
-        assert_ne!(scalar("*.example.com"), "*.example.com");
+        assert_eq!(yaml_scalar("/srv/plain"), "/srv/plain");
+        assert_ne!(yaml_scalar("/srv/a: b"), "/srv/a: b");
+        assert_ne!(yaml_scalar("*.example.com"), "*.example.com");
+    }
+
+    /// Process names, hosts and refusal reasons come from the sandbox: whatever they hold,
+    /// the profile reads back as exactly the grants that were meant, and nothing else.
+    #[test]
+    fn hostile_names_cannot_add_keys_or_grants() {
+        use crate::plan::fs::Rights;
+        use std::collections::BTreeMap;
+        let hostile = [
+            "x\nfilesystem:\n  read: [/]\n#",
+            "x\rnetwork:\r  mode: host\r#",
+            "x\u{85}network: {mode: host}",
+            "x\u{2028}extends: [default]",
+            "a: b # \"q\" 'q' \\ \x1b]52;c;aGk=\x07",
+        ];
+        let need = |p: &str, by: &str| Need {
+            path: PathBuf::from(p),
+            rights: Rights::READ,
+            by: BTreeMap::from([(format!("{by} (openat)"), 1)]),
+            paths: 1,
+        };
+        for h in hostile {
+            let mut l = Learned {
+                read: vec![need("/srv/data", h), need(&format!("/srv/{h}"), h)],
+                ..Learned::default()
+            };
+            l.ip_attempts
+                .insert("10.0.0.1:443".parse().unwrap(), format!("{h} (connect)"));
+            let argv = vec![std::ffi::OsString::from(h)];
+            let cx = Context {
+                extends: "node",
+                base_name: "node",
+                command: &argv,
+                vars: vec![],
+                hosts: vec![(format!("{h}.example.com"), 1)],
+                refused: vec![(h.to_string(), 2, h.to_string())],
+                network_mode: "proxy",
+            };
+            let text = render(&l, &cx).unwrap_or_else(|e| panic!("{h:?}: {e}"));
+            let v: Value = serde_yaml::from_str(&text).unwrap();
+            let keys: Vec<&str> = v
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                keys,
+                ["description", "extends", "filesystem", "network"],
+                "{text}"
+            );
+            let read: Vec<&str> = v["filesystem"]["read"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
+            assert_eq!(read, ["/srv/data", format!("/srv/{h}").as_str()], "{text}");
+            assert_eq!(v["network"].as_mapping().unwrap().len(), 1, "{text}");
+            assert!(v["network"].get("mode").is_none(), "{text}");
+            assert_eq!(v["extends"][0].as_str(), Some("node"), "{text}");
+            // Every line is a comment, a key or a list item of one line: no raw control
+            // characters reach the file.
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| crate::escape::is_special(c) && c != '\n'),
+                "{text:?}"
+            );
+        }
     }
 }

@@ -448,28 +448,6 @@ impl FsPlan {
         }
         Ok(())
     }
-
-    /// Refuses grants that would let the server rewrite its own profile (promise 7).
-    pub fn check_trust(&self, files: &[PathBuf]) -> Result<(), GrantError> {
-        for rule in self.rules.iter().filter(|r| r.rights.write) {
-            for f in files {
-                let hit = f.starts_with(&rule.path)
-                    || (rule.placement == Placement::Private && f.starts_with(&rule.path));
-                if hit {
-                    return Err(GrantError {
-                        origin: None,
-                        message: format!(
-                            "profile {} lies inside {}, which the profile lets the server write ({}); a server could rewrite its own sandbox. Keep profiles outside every writable path, or narrow that grant",
-                            f.display(),
-                            rule.path.display(),
-                            super::provenance::join(&rule.from, ", ")
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

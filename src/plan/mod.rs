@@ -9,6 +9,8 @@ pub mod fs;
 pub mod provenance;
 pub mod query;
 pub mod report;
+pub mod state;
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::infer::Recognition;
 use crate::kernel::Kernel;
 use crate::profile::{
     ArgsAccess, Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
@@ -70,7 +73,21 @@ pub enum PlanError {
     StateDir {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: state::StateError,
+    },
+    #[error(
+        "{option} {}: {} lies inside {}, which the server may write ({}); it could put a link there and make mcpcell write into another file. Give a path outside every writable grant",
+        written.display(),
+        path.display(),
+        grant.display(),
+        from
+    )]
+    OutputInGrant {
+        option: String,
+        written: PathBuf,
+        path: PathBuf,
+        grant: PathBuf,
+        from: String,
     },
     #[error(transparent)]
     StateSize(#[from] crate::statesize::StateSizeError),
@@ -233,6 +250,9 @@ pub struct Plan {
     pub command: Command,
     pub cwd: PathBuf,
     pub state_dir: Option<PathBuf>,
+    /// Names this server's `${STATE_DIR}` below the profile's: from the resolved command and
+    /// its arguments, so that no two servers share one.
+    pub server_id: String,
     pub filesystem: FsPlan,
     pub landlock: Landlock,
     pub network: Network,
@@ -304,14 +324,28 @@ pub fn choose_profile(req: &Request, loader: &Loader) -> (String, String, bool) 
     if let Some(p) = &req.profile {
         return (p.clone(), "given with --profile".into(), false);
     }
-    if let Some(i) = crate::infer::infer(&req.command) {
-        if loader.source(i.profile).is_ok() {
+    match crate::infer::recognise(&req.command) {
+        Recognition::Known(i) if loader.source(i.profile).is_ok() => {
             return (
                 i.profile.to_string(),
                 format!("inferred from the command: {} ({})", i.package, i.how),
                 true,
             );
         }
+        Recognition::Doubtful {
+            profile,
+            package,
+            why,
+        } => {
+            return (
+                "default".into(),
+                format!(
+                    "no --profile given; the command names {package}, but {why}: the `{profile}` profile, and the secrets and hosts it grants, is not chosen for it. The built-in `default` profile applies; pass -p {profile} only if you trust what the command runs"
+                ),
+                false,
+            );
+        }
+        _ => {}
     }
     (
         "default".into(),
@@ -326,10 +360,21 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
-    let vars = Vars::from_env(&profile.name);
+    if req.profile.is_none()
+        && matches!(
+            crate::infer::recognise(&req.command),
+            Recognition::Doubtful { .. }
+        )
+    {
+        warnings.push(chosen.clone());
+    }
     let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
+    let host_path = std::env::var_os("PATH");
+    let server_id = state::server_id(&req.command, &cwd, host_path.as_deref());
+    let state_rel = [state::component(&profile.name, 64), server_id.clone()];
+    let vars = Vars::from_env(&state_rel.join("/"));
 
-    let state_dir = prepare_state_dir(&profile, &vars, req.dry_run)?;
+    let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
     let mut gaps = Vec::new();
     let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
@@ -338,7 +383,6 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .iter()
         .find(|v| v.name == "PATH")
         .map(|v| v.value.clone());
-    let host_path = std::env::var_os("PATH");
     let command = if req.no_command && req.command.is_empty() {
         Command::none()
     } else {
@@ -464,7 +508,15 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         .iter()
         .filter_map(|s| s.file().cloned())
         .collect();
-    filesystem.check_trust(&files).map_err(grant_error)?;
+    let state_root = vars.state_root().ok();
+    trust::check(
+        &filesystem,
+        &files,
+        loader.dirs(),
+        state_root.as_deref(),
+        state_dir.as_deref(),
+    )
+    .map_err(grant_error)?;
 
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
@@ -485,8 +537,10 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             crate::profile::validate::mode_name(network.mode)
         )));
     }
-    // Learning watches Unix-socket connects instead of hiding the host's sockets.
-    let granted_view = !network.unix.is_empty() && !req.learn;
+    // The sandbox sees only what its grants name (a root assembled from them), so that
+    // nothing else exists for it: no metadata, no names, no sockets. Learning instead
+    // shows the host's tree and records what the server reaches for.
+    let granted_view = !req.learn;
     let observed: Vec<&'static str> = if req.learn {
         seccomp::OBSERVED.to_vec()
     } else {
@@ -494,6 +548,12 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     };
     let seccomp = build_seccomp(&profile, &network, &kernel, &observed, &mut gaps)?;
     let landlock = build_landlock(&kernel, &network, &mut gaps);
+    if !network.unix.is_empty() && !req.learn && kernel.landlock_abi < 9 {
+        notes.push(format!(
+            "network.unix: the sandbox's view holds only the granted paths, but on this kernel (Landlock ABI {}) a host socket that lies inside a granted directory can be connected to as well as the listed ones; Landlock ABI 9 (Linux 7.1) limits connecting by path to the listed sockets",
+            kernel.landlock_abi
+        ));
+    }
     let namespaces = build_namespaces(&kernel, &network);
     let capabilities = build_caps(&profile);
     let (mut limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
@@ -519,6 +579,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         command,
         cwd: cwd_inside,
         state_dir,
+        server_id,
         filesystem,
         landlock,
         network,
@@ -577,10 +638,11 @@ fn explain_args(spec: &str, req: &Request) -> Vec<String> {
     vec![crate::learn::write::shell_words(&argv)]
 }
 
-/// Creates `${STATE_DIR}` (0700) when the profile uses it.
+/// Creates `${STATE_DIR}` (0700, see [`state::prepare`]) when the profile uses it.
 fn prepare_state_dir(
     profile: &Profile,
     vars: &Vars,
+    rel: &[String; 2],
     dry_run: bool,
 ) -> Result<Option<PathBuf>, PlanError> {
     let f = &profile.filesystem;
@@ -601,18 +663,49 @@ fn prepare_state_dir(
         origin: Origin::command_line("${STATE_DIR}"),
         source,
     })?;
-    if !dry_run && !path.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&path)
-            .map_err(|source| PlanError::StateDir {
-                path: path.clone(),
-                source,
-            })?;
+    if dry_run {
+        return Ok(Some(path));
     }
-    Ok(Some(path))
+    let home = vars
+        .get("XDG_STATE_HOME")
+        .map_err(|source| PlanError::Var {
+            origin: Origin::command_line("${STATE_DIR}"),
+            source,
+        })?;
+    state::prepare(Path::new(home), &["mcpcell", &rel[0], &rel[1]])
+        .map(Some)
+        .map_err(|source| PlanError::StateDir { path, source })
+}
+
+impl Plan {
+    /// Refuses a file mcpcell will write (`option` names where it was given) that lies
+    /// inside a path the server may write.
+    pub fn refuse_output(
+        &self,
+        option: &str,
+        out: &crate::outfile::OutFile,
+    ) -> Result<(), PlanError> {
+        use std::os::unix::fs::FileTypeExt;
+        // A device (`/dev/null`, a terminal) cannot be replaced by a server that may write it,
+        // only written, which is all mcpcell does with it too.
+        let device =
+            std::fs::symlink_metadata(out.path()).is_ok_and(|m| m.file_type().is_char_device());
+        if device {
+            return Ok(());
+        }
+        for p in [out.written().to_path_buf(), out.path()] {
+            if let Some(rule) = trust::writable_holding(&self.filesystem, &p) {
+                return Err(PlanError::OutputInGrant {
+                    option: option.to_string(),
+                    written: out.written().to_path_buf(),
+                    path: out.path(),
+                    grant: rule.path.clone(),
+                    from: provenance::join(&rule.from, ", "),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn build_env(
@@ -889,6 +982,55 @@ fn build_seccomp(
             action: seccomp::action_for(m, on_violation),
         });
     }
+    // Socket families and transports: only what the network mode needs.
+    let mut policy = |q: Qualified, why: String| {
+        let m = Member::Qualified(q);
+        denied.push(Denied {
+            name: m.name(),
+            via: "network policy".into(),
+            from: Provenance::Text(why),
+            action: seccomp::action_for(m, on_violation),
+        });
+    };
+    for q in [
+        Qualified::SocketOtherFamily,
+        Qualified::SocketpairOtherFamily,
+        Qualified::SocketNetlinkOther,
+        Qualified::SocketInetOther,
+    ] {
+        policy(
+            q,
+            "every network mode: only Unix, IPv4, IPv6 and routing-netlink sockets, TCP and UDP"
+                .into(),
+        );
+    }
+    if network.mode == NetworkMode::Host && !network.connect.is_empty() {
+        // Landlock's port rules see TCP's connect(2) only: UDP and TCP Fast Open would pass
+        // around the `connect` list.
+        for q in [
+            Qualified::SocketUdp,
+            Qualified::SendtoFastopen,
+            Qualified::SendmsgFastopen,
+            Qualified::SendmmsgFastopen,
+        ] {
+            policy(q, "network.connect narrows host mode to TCP ports, which UDP and TCP Fast Open would bypass".into());
+        }
+    }
+    if network.mode == NetworkMode::Host && network.bind.is_empty() {
+        // listen(2) on a socket that was never bound binds an ephemeral port without the
+        // bind(2) that Landlock checks.
+        let m = Member::Syscall("listen");
+        if !denied.iter().any(|d| d.name == "listen") {
+            denied.push(Denied {
+                name: m.name(),
+                via: "network policy".into(),
+                from: Provenance::Text(
+                    "network.bind is empty in host mode: nothing may listen".into(),
+                ),
+                action: Action::Errno(libc::EPERM as u32),
+            });
+        }
+    }
     let mut members: Vec<(Member, Action)> = observed
         .iter()
         .map(|&name| (Member::Syscall(name), Action::Notify))
@@ -924,7 +1066,7 @@ fn build_landlock(kernel: &Kernel, network: &Network, gaps: &mut Vec<Gap>) -> La
     let abi = kernel.landlock_abi;
     if abi == 0 {
         gaps.push(Gap {
-            what: "Landlock filesystem rules (every filesystem.* grant, and with them all file access limits)".into(),
+            what: "Landlock filesystem rules (the second layer under the sandbox's view: the view still holds only the granted paths, read-only and no-exec as granted, but the directories leading to them can be listed, and the private /tmp, /dev/shm and /proc are open whatever the profile grants)".into(),
             why: format!("Landlock is {}", kernel.landlock_status),
             fix: None,
         });

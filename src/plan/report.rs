@@ -64,6 +64,11 @@ pub fn text(plan: &Plan) -> String {
             " (created on first run)"
         };
         let _ = writeln!(o, "  state directory: {}{note}", s.display());
+        let _ = writeln!(
+            o,
+            "    this server's own ({}: from the resolved command and its arguments); no other server can reach it",
+            p.server_id
+        );
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "namespaces: {}", list(&p.namespaces.kinds));
@@ -161,6 +166,17 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(o, "  handled: {}", p.landlock.handled.join(" "));
     } else {
         let _ = writeln!(o, "landlock: not available ({})", p.kernel.landlock_status);
+    }
+    if p.granted_view {
+        let _ = writeln!(
+            o,
+            "filesystem view: a root of the granted paths only; read grants mounted read-only, write grants no-exec unless exec, nothing setuid"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "filesystem view: the host's tree (observe mode), Landlock rules only"
+        );
     }
     let _ = writeln!(o, "filesystem grants:");
     for r in &p.filesystem.rules {

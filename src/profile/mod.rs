@@ -172,10 +172,12 @@ pub enum ProfileError {
     Syntax { at: String, message: String },
     #[error("profiles extend each other in a cycle: {}; remove one of these `extends` entries", chain.join(" -> "))]
     Cycle { chain: Vec<String> },
-    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", .0.iter().map(|d| crate::escape::terminal(&d.to_string()).into_owned()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
-    #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`; a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
     BadName { name: String, from: Option<String> },
+    #[error("{}profile file {}: the file's name without `.yaml` is the profile's name, and `{}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display(), path.file_stem().unwrap_or_default().to_string_lossy())]
+    BadFileName { path: PathBuf, from: Option<String> },
 }
 
 /// Finds profiles by name or path, in the order the SPEC fixes: the user's directory,
@@ -203,6 +205,7 @@ pub fn is_path(spec: &str) -> bool {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
+        && !name.ends_with('.')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -415,12 +418,19 @@ fn read_file(path: &Path, from: Option<&Origin>) -> Result<Arc<Source>, ProfileE
             "is a directory",
         )));
     }
-    let text = read_regular(&canon).map_err(read_err)?;
+    // The file's name is the profile's name, and names the state directory: `...yaml` would
+    // be the profile `..`. Other unusual names are made safe where they are used.
     let name = canon
         .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("profile")
-        .to_string();
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.is_empty() || name.starts_with('.') {
+        return Err(ProfileError::BadFileName {
+            path: canon,
+            from: from.map(Origin::position),
+        });
+    }
+    let text = read_regular(&canon).map_err(read_err)?;
     Ok(Arc::new(Source::new(name, SourceKind::File(canon), text)))
 }
 

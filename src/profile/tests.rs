@@ -148,7 +148,7 @@ fn extends_an_unknown_profile() {
     );
     assert_eq!(
         d.error_of("extends: [\"bad name\"]\n"),
-        "P:1:11: `bad name` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`; a path contains `/` or ends in `.yaml`"
+        "P:1:11: `bad name` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`"
     );
 }
 
@@ -361,4 +361,23 @@ fn only_regular_files_of_sane_size_are_read() {
             .contains("a profile is at most"),
         "{e}"
     );
+}
+
+#[test]
+fn names_that_walk_out_are_refused() {
+    let d = Dir::new();
+    let loader = Loader::with_dirs(vec![d.path()]);
+    for name in ["..", ".", "...", ".hidden", "a.", "a/..", "../x"] {
+        d.write("...yaml", "description: planted\n");
+        let err = loader.load(name).unwrap_err().to_string();
+        assert!(
+            err.contains("not a valid profile name") || err.contains("failed to read profile"),
+            "{name}: {err}"
+        );
+    }
+    let err = loader
+        .load(&d.path().join("...yaml").display().to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`..` is not one"), "{err}");
 }

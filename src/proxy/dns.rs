@@ -1,6 +1,8 @@
 //! The DNS responder inside the sandbox: allowed names get their real IPv4 addresses, as
-//! mcpcell resolved them; every other name gets NXDOMAIN. Queries are never forwarded, so
-//! DNS cannot carry data out of the sandbox.
+//! mcpcell resolved them; every other name gets NXDOMAIN. Queries are never forwarded, and
+//! only an A query makes mcpcell resolve anything: AAAA, TXT, MX, ANY and every other type
+//! are answered from the allowlist alone (no records), so no query type lets a name carry
+//! data to the host's resolver that an address lookup would not.
 
 use std::net::Ipv4Addr;
 
@@ -15,8 +17,17 @@ pub enum Answer {
     Refused,
 }
 
+/// What the question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// IPv4 addresses: the name is resolved (if allowed).
+    Addresses,
+    /// Anything else: whether the name is allowed, without resolving it.
+    Nothing,
+}
+
 /// Builds the reply to `query`, asking `decide` about the (first) queried name.
-pub fn respond(query: &[u8], decide: impl FnOnce(&str) -> Answer) -> Option<Vec<u8>> {
+pub fn respond(query: &[u8], decide: impl FnOnce(&str, Want) -> Answer) -> Option<Vec<u8>> {
     let q = Packet::parse(query).ok()?;
     let mut reply = Packet::new_reply(q.id());
     if q.has_flags(PacketFlag::RECURSION_DESIRED) {
@@ -33,9 +44,14 @@ pub fn respond(query: &[u8], decide: impl FnOnce(&str) -> Answer) -> Option<Vec<
         .to_string()
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    match decide(&name) {
+    let want = if question.qtype == QTYPE::TYPE(TYPE::A) {
+        Want::Addresses
+    } else {
+        Want::Nothing
+    };
+    match decide(&name, want) {
         Answer::Allowed(ips) => {
-            if question.qtype == QTYPE::TYPE(TYPE::A) {
+            if want == Want::Addresses {
                 for ip in ips {
                     reply.answers.push(ResourceRecord::new(
                         question.qname.clone(),
@@ -73,8 +89,8 @@ mod tests {
     #[test]
     fn allowed_names_get_the_given_address() {
         let ip = Ipv4Addr::new(127, 128, 0, 9);
-        let r = respond(&query("Api.Example.COM", TYPE::A), |n| {
-            assert_eq!(n, "api.example.com");
+        let r = respond(&query("Api.Example.COM", TYPE::A), |n, w| {
+            assert_eq!((n, w), ("api.example.com", Want::Addresses));
             Answer::Allowed(vec![ip])
         })
         .unwrap();
@@ -90,15 +106,55 @@ mod tests {
 
     #[test]
     fn aaaa_of_an_allowed_name_is_empty_and_others_are_nxdomain() {
-        let r = respond(&query("a.test", TYPE::AAAA), |_| {
+        let r = respond(&query("a.test", TYPE::AAAA), |_, w| {
+            assert_eq!(w, Want::Nothing);
             Answer::Allowed(vec![Ipv4Addr::LOCALHOST])
         })
         .unwrap();
         let p = Packet::parse(&r).unwrap();
         assert_eq!(p.rcode(), RCODE::NoError);
         assert!(p.answers.is_empty());
-        let r = respond(&query("exfil.evil.test", TYPE::TXT), |_| Answer::Refused).unwrap();
+        let r = respond(&query("exfil.evil.test", TYPE::TXT), |_, _| Answer::Refused).unwrap();
         assert_eq!(Packet::parse(&r).unwrap().rcode(), RCODE::NameError);
-        assert!(respond(b"garbage", |_| Answer::Refused).is_none());
+        assert!(respond(b"garbage", |_, _| Answer::Refused).is_none());
+    }
+
+    /// Only an A question may make the proxy resolve a name; every other type is answered
+    /// with no records, even when the decision says what the addresses would be.
+    #[test]
+    fn only_a_queries_ask_for_addresses() {
+        for t in [
+            TYPE::TXT,
+            TYPE::MX,
+            TYPE::AAAA,
+            TYPE::CNAME,
+            TYPE::NS,
+            TYPE::SRV,
+            TYPE::PTR,
+            TYPE::SOA,
+            TYPE::HINFO,
+        ] {
+            let r = respond(&query("data.a.test", t), |_, w| {
+                assert_eq!(w, Want::Nothing, "{t:?}");
+                Answer::Allowed(vec![Ipv4Addr::new(93, 184, 215, 14)])
+            })
+            .unwrap();
+            let p = Packet::parse(&r).unwrap();
+            assert_eq!(p.rcode(), RCODE::NoError, "{t:?}");
+            assert!(p.answers.is_empty(), "{t:?}");
+        }
+        let mut any = Packet::new_query(9);
+        any.questions.push(Question::new(
+            Name::new("data.a.test").unwrap(),
+            QTYPE::ANY,
+            QCLASS::CLASS(CLASS::IN),
+            false,
+        ));
+        let r = respond(&any.build_bytes_vec().unwrap(), |_, w| {
+            assert_eq!(w, Want::Nothing);
+            Answer::Allowed(vec![])
+        })
+        .unwrap();
+        assert!(Packet::parse(&r).unwrap().answers.is_empty());
     }
 }

@@ -109,7 +109,22 @@ impl ProxyConfig {
     /// Whether connecting to `ip` is allowed: public addresses always, others only when an
     /// `allow_private` range covers them.
     pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
-        !upstream::is_private(ip) || self.allow_private.iter().any(|c| c.contains(ip))
+        use std::net::IpAddr;
+        let covered = |ip: IpAddr| self.allow_private.iter().any(|c| c.contains(ip));
+        if !upstream::is_private(ip) || covered(ip) {
+            return true;
+        }
+        // An IPv6 form of an IPv4 address is allowed where the IPv4 address is: when every
+        // address it carries is public or covered, and its own range is not private.
+        let IpAddr::V6(v6) = ip else {
+            return false;
+        };
+        let carried = upstream::embedded_v4(v6);
+        let as_v4 = |e: &std::net::Ipv4Addr| {
+            let e = IpAddr::V4(*e);
+            !upstream::is_private(e) || covered(e)
+        };
+        !carried.is_empty() && carried.iter().all(as_v4) && !upstream::private_v6_range(v6)
     }
 
     /// Environment variables that point proxy-aware clients at the proxy.
@@ -239,6 +254,24 @@ mod tests {
         assert!(!c.ip_allowed("169.254.169.254".parse().unwrap()));
         assert!(!c.ip_allowed("::1".parse().unwrap()));
         assert!(c.ip_allowed("93.184.215.14".parse().unwrap()));
+        // IPv6 forms of an IPv4 address follow the IPv4 address: allowed where
+        // allow_private covers it, refused where it does not.
+        for ip in [
+            "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "::127.0.0.1",
+            "2002:7f00:1::1",
+        ] {
+            assert!(c.ip_allowed(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["::ffff:10.0.0.1", "64:ff9b::a00:1", "::ffff:0:a9fe:a9fe"] {
+            assert!(!c.ip_allowed(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!c.ip_allowed("::1".parse().unwrap()));
+        let none = cfg(&["a.test"], &[]);
+        assert!(!none.ip_allowed("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!none.ip_allowed("64:ff9b::7f00:1".parse().unwrap()));
+        assert!(none.ip_allowed("64:ff9b::5db8:d70e".parse().unwrap()));
     }
 
     #[test]

@@ -9,10 +9,10 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::answers::Answers;
-use super::dns::{self, Answer};
+use super::dns::{self, Answer, Want};
 use super::limits::{self, Gate, Slot, Throttle};
 use super::relay::relay;
 use super::upstream::{self, Refusal};
@@ -279,8 +279,13 @@ fn accept_all(
 }
 
 fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
-    dns::respond(query, |name| {
+    dns::respond(query, |name, want| {
+        if shared.cfg.admits_name(name) && want == Want::Nothing {
+            // Answered from the allowlist: nothing is looked up for it.
+            return Answer::Allowed(Vec::new());
+        }
         if shared.cfg.admits_name(name) {
+            debug!(target: "mcpcell", event = "dns_resolve", host = name, "proxy: resolving {name} for the sandbox");
             match upstream::resolve_v4(&shared.cfg, name) {
                 Ok(ips) => {
                     let mut answers = shared.answers.lock().unwrap_or_else(|e| e.into_inner());

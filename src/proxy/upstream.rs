@@ -1,41 +1,81 @@
 //! Connections out of the sandbox: mcpcell resolves the name itself and connects only to
 //! addresses the profile allows.
 
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::ProxyConfig;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Loopback, private, link-local, shared, multicast and other non-public ranges.
+/// Loopback, private, link-local, shared, multicast and other non-public ranges. An IPv6
+/// address that carries an IPv4 address ([`embedded_v4`]) is as private as any address it
+/// carries: `::ffff:127.0.0.1` and `64:ff9b::7f00:1` reach (or, through a translator, may
+/// reach) the same place as `127.0.0.1`.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10, shared address space
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
-                || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xFE00) == 0xFC00 // fc00::/7 unique local
-                || (s[0] & 0xFFC0) == 0xFE80 // fe80::/10 link local
-        }
+        IpAddr::V4(v4) => private_v4(v4),
+        IpAddr::V6(v6) => private_v6_range(v6) || embedded_v4(v6).into_iter().any(private_v4),
+    }
+}
+
+fn private_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10, shared address space
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
+        || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15
+        || o[0] >= 240
+}
+
+/// IPv6 ranges that are not public in themselves.
+pub(crate) fn private_v6_range(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    v6.is_loopback()
+        || v6.is_unspecified()
+        || v6.is_multicast()
+        || (s[0] & 0xFE00) == 0xFC00 // fc00::/7 unique local
+        || (s[0] & 0xFFC0) == 0xFE80 // fe80::/10 link local
+        || (s[0] & 0xFFC0) == 0xFEC0 // fec0::/10 site local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // 2001:db8::/32 documentation
+        || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // 100::/64 discard
+}
+
+/// The IPv4 addresses an IPv6 address carries, in every form that a host, a NAT64 or a
+/// tunnel turns back into IPv4 traffic: IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+/// `::a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96` and the local-use
+/// `64:ff9b:1::/48` (whose operator may put the address at any RFC 6052 position: every
+/// one is returned), 6to4 `2002:AABB:CCDD::/48`, and Teredo `2001:0::/32` (server and
+/// client).
+pub fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let b = v6.octets();
+    let s = v6.segments();
+    let v4 = |o: [u8; 4]| Ipv4Addr::from(o);
+    let last = v4([b[12], b[13], b[14], b[15]]);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => vec![last],
+        [0, 0, 0, 0, 0xffff, 0, _, _] => vec![last],
+        [0, 0, 0, 0, 0, 0, _, _] => vec![last],
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => vec![last],
+        [0x64, 0xff9b, 1, ..] => vec![
+            // RFC 6052 section 2.2: prefix lengths 48, 56, 64 and 96 (bits 64..72 are zero).
+            v4([b[6], b[7], b[9], b[10]]),
+            v4([b[7], b[9], b[10], b[11]]),
+            v4([b[9], b[10], b[11], b[12]]),
+            last,
+        ],
+        [0x2002, ..] => vec![v4([b[2], b[3], b[4], b[5]])],
+        [0x2001, 0, ..] => vec![
+            v4([b[4], b[5], b[6], b[7]]),
+            v4([!b[12], !b[13], !b[14], !b[15]]),
+        ],
+        _ => Vec::new(),
     }
 }
 
@@ -198,6 +238,77 @@ mod tests {
         }
         for ip in ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    /// Every IPv4-embedding form of a loopback or private address is private; the same
+    /// forms of a public address are not (so the check is about the embedded address).
+    #[test]
+    fn ipv4_embedded_in_ipv6_is_judged_by_the_ipv4_address() {
+        let forms = |a: [u8; 4]| -> Vec<(String, Ipv6Addr)> {
+            let [p, q, r, t] = a;
+            let w = |hi: u8, lo: u8| u16::from_be_bytes([hi, lo]);
+            vec![
+                ("mapped".into(), Ipv4Addr::from(a).to_ipv6_mapped()),
+                ("compatible".into(), Ipv4Addr::from(a).to_ipv6_compatible()),
+                (
+                    "translated".into(),
+                    Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, w(p, q), w(r, t)),
+                ),
+                (
+                    "nat64".into(),
+                    Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, w(p, q), w(r, t)),
+                ),
+                (
+                    "nat64-local/96".into(),
+                    Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, w(p, q), w(r, t)),
+                ),
+                (
+                    "nat64-local/48".into(),
+                    Ipv6Addr::new(0x64, 0xff9b, 1, w(p, q), w(0, r), w(t, 0), 0, 0),
+                ),
+                (
+                    "6to4".into(),
+                    Ipv6Addr::new(0x2002, w(p, q), w(r, t), 0, 0, 0, 0, 1),
+                ),
+                (
+                    "teredo client".into(),
+                    Ipv6Addr::new(0x2001, 0, w(4, 2), w(2, 4), 0, 0, w(!p, !q), w(!r, !t)),
+                ),
+                (
+                    "teredo server".into(),
+                    Ipv6Addr::new(0x2001, 0, w(p, q), w(r, t), 0, 0, w(!1, !1), w(!1, !1)),
+                ),
+            ]
+        };
+        for private in [
+            [127, 0, 0, 1],
+            [10, 1, 2, 3],
+            [169, 254, 169, 254],
+            [192, 168, 0, 1],
+        ] {
+            for (name, ip) in forms(private) {
+                assert!(is_private(IpAddr::V6(ip)), "{name} {ip} of {private:?}");
+                assert!(
+                    embedded_v4(ip).contains(&Ipv4Addr::from(private)),
+                    "{name} {ip}"
+                );
+            }
+        }
+        for (name, ip) in forms([93, 184, 215, 14]) {
+            // The local-use NAT64 prefix does not say where its operator put the address;
+            // some position always reads as a 0.x address, so it stays private unless
+            // allow_private lists it.
+            let ambiguous = name.starts_with("nat64-local");
+            assert_eq!(is_private(IpAddr::V6(ip)), ambiguous, "{name} {ip}");
+        }
+        for ip in [
+            "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "::127.0.0.1",
+            "::ffff:0:a00:1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
     }
 }

@@ -255,8 +255,15 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     if server == 0 {
         exec_server(p, status, server_mask);
     }
-    // SAFETY: closing our copy; the server keeps the report pipe until its execve.
-    unsafe { libc::close(status) };
+    // SAFETY: closing our copies; the server keeps the report pipe until its execve. The init
+    // needs no stdio: without it, the client's pipes or the user's terminal are held by the
+    // server alone.
+    unsafe {
+        libc::close(status);
+        libc::close(0);
+        libc::close(1);
+        libc::close(2);
+    }
     init_loop(server, signals, alive, p.code_pages)
 }
 
@@ -269,9 +276,11 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         // Rust ignores SIGPIPE in mcpcell; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        if let Some(fd) = p.stderr {
-            if libc::dup2(fd, 2) < 0 {
-                fail(status, Step::Stderr, 0, errno());
+        for (target, fd) in p.stdio.iter().enumerate() {
+            if let Some(fd) = *fd {
+                if libc::dup2(fd, target as libc::c_int) < 0 {
+                    fail(status, Step::Stdio, target as u32, errno());
+                }
             }
         }
         // Nothing inherited beyond stdin, stdout and stderr reaches the server.

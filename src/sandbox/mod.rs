@@ -48,11 +48,13 @@ pub enum Step {
     CloseFds,
     Exec,
     ObserveChannel,
-    Stderr,
+    Stdio,
+    MountAttrs,
+    ReadOnlyRoot,
 }
 
 impl Step {
-    const ALL: [Step; 32] = [
+    const ALL: [Step; 34] = [
         Step::Cgroup,
         Step::DeathSignal,
         Step::Setgroups,
@@ -84,7 +86,9 @@ impl Step {
         Step::CloseFds,
         Step::Exec,
         Step::ObserveChannel,
-        Step::Stderr,
+        Step::Stdio,
+        Step::MountAttrs,
+        Step::ReadOnlyRoot,
     ];
 
     pub fn from_u32(v: u32) -> Option<Step> {
@@ -127,7 +131,11 @@ impl Step {
             Step::CloseFds => "failed to keep inherited file descriptors from the server",
             Step::Exec => "failed to execute the server",
             Step::ObserveChannel => "failed to hand the observe-mode listener to mcpcell",
-            Step::Stderr => "failed to connect the server's stderr to mcpcell",
+            Step::Stdio => "failed to connect the server's stdio to mcpcell's relay",
+            Step::MountAttrs => {
+                "failed to set a granted path's mount flags (read-only, no-exec, no-setuid)"
+            }
+            Step::ReadOnlyRoot => "failed to make the sandbox's root read-only",
         }
     }
 }

@@ -1,21 +1,23 @@
-//! The sandbox's mount namespace: private /tmp, /dev/shm and /proc, `hide` masks, the proxy's
-//! resolver files, and, when a profile lets the server use Unix sockets, a root made only of
-//! the granted paths.
+//! The sandbox's mount namespace: a root made only of the granted paths, private /tmp,
+//! /dev/shm and /proc, `hide` masks, and the proxy's resolver files.
 //!
 //! Two views of the filesystem:
 //!
-//! - **host view** (the default): the host's tree, with private mounts over /tmp, /dev/shm
-//!   and /proc; Landlock decides what may be opened.
-//! - **granted view**: a fresh tmpfs root holding only bind mounts of the granted paths (and
-//!   the symbolic links that lead to them), entered with pivot_root. Paths outside the grants
-//!   do not exist, so neither do the host's Unix sockets (Landlock cannot refuse a connect to
-//!   a pathname socket before ABI 9).
+//! - **granted view** (every launch but `learn`): a fresh tmpfs root holding only bind mounts
+//!   of the granted paths (and the symbolic links that lead to them), entered with
+//!   pivot_root and then made read-only. Paths outside the grants do not exist: their
+//!   contents, names, sizes, times, modes, extended attributes and events are out of reach,
+//!   and so are the host's Unix sockets. Each bind carries mount flags from its grant
+//!   ([`attrs_for`]): read-only grants are read-only for metadata too, and what the server
+//!   may write it cannot map executable. A grant of `/` itself is bound as the root.
+//! - **host view** (`learn`, which records what the server reaches for): the host's tree,
+//!   with private mounts over /tmp, /dev/shm and /proc; Landlock decides what may be opened.
 //!
 //! [`Mounts::plan`] computes every path before fork; [`Mounts::apply`] runs in the child.
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -23,23 +25,31 @@ use super::Step;
 use super::child::{check, errno, fail, mount};
 use super::prepare::PrepareError;
 use crate::plan::Plan;
-use crate::plan::fs::{Kind, Placement};
+use crate::plan::fs::{Kind, Placement, Rights};
 
 /// Where the granted view is assembled before pivot_root.
 const STAGING: &str = "/tmp";
 
 /// A host path bind-mounted into the sandbox's tree.
 pub struct Bind {
-    /// The host path (the source).
+    /// The host path (the source), for messages.
     pub source: CString,
+    /// The source as the plan opened it (O_PATH): the copy taken by path must be this file,
+    /// not whatever the path names by the time the child runs.
+    pub source_fd: RawFd,
     /// Where it is mounted (with the staging prefix in the granted view).
     pub target: CString,
     pub dir: bool,
     /// Directories to create before mounting, outermost first.
     pub parents: Vec<CString>,
+    /// `MOUNT_ATTR_*` flags set on the detached copy before it is moved into place: what
+    /// the grant allows and no more (see [`attrs_for`]).
+    pub attrs: u64,
     /// Set in the child: a detached copy of the source's mount, taken before anything
     /// covers it.
     pub tree_fd: RawFd,
+    /// Mounted after the private /tmp and /dev/shm, which it lies in (or they would cover it).
+    pub in_private: bool,
 }
 
 /// A file mcpcell writes and binds over a path (the proxy's resolv.conf and hosts).
@@ -54,16 +64,23 @@ pub struct Replace {
 pub struct Mounts {
     /// The granted view's staging root; `None` for the host view.
     root: Option<CString>,
+    /// `/` itself is granted: its bind (the first in `binds`) is the root, instead of a
+    /// tmpfs of mcpcell's making.
+    root_is_bind: bool,
     /// Directories to create in the staging root, outermost first.
     skeleton: Vec<CString>,
     pub binds: Vec<Bind>,
     /// (link, target) pairs recreated in the staging root.
     symlinks: Vec<(CString, CString)>,
-    tmp: Option<(CString, CString)>,
-    shm: Option<(CString, CString)>,
+    /// The private /tmp and /dev/shm: target, tmpfs options, mount flags.
+    tmp: Option<(CString, CString, libc::c_ulong)>,
+    shm: Option<(CString, CString, libc::c_ulong)>,
     proc: CString,
     pub replace: Vec<Replace>,
     pub hides: Vec<(CString, Kind)>,
+    /// Descriptors opened here for binds that have no grant of their own (the listed Unix
+    /// sockets); the grants' own stay with the plan.
+    _sockets: Vec<std::os::fd::OwnedFd>,
 }
 
 fn cpath(p: &Path) -> Result<CString, PrepareError> {
@@ -72,6 +89,53 @@ fn cpath(p: &Path) -> Result<CString, PrepareError> {
 
 fn cstr(s: &str) -> Result<CString, PrepareError> {
     CString::new(s).map_err(|_| PrepareError::Nul(s.to_string()))
+}
+
+// The mount_setattr(2) flags (linux/mount.h).
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// The mount flags of a bind for a grant with `rights`: read-only unless the grant says
+/// write, no-exec where it says write but not exec, never setuid, and no device nodes except
+/// where the granted path is a device itself. The kernel checks these on every route to a
+/// file, including the ones Landlock does not see: metadata changes (chmod, chown, ACLs and
+/// other extended attributes, times, inode flags) need a writable mount, and the dynamic
+/// loader's `mmap(PROT_EXEC)` of a file needs an exec mount, so nothing the server can write
+/// runs unless a grant says exec. A read-only grant stays mappable: the server cannot change
+/// what is there, and libraries and native modules in it load (Landlock still decides what
+/// may be `execve`d). A device node is always bound read-only: writing to it still reaches
+/// the device (the mount's flag governs the inode, not the driver), but its mode, owner and
+/// times cannot be changed.
+pub fn attrs_for(rights: Rights, device: bool) -> u64 {
+    let mut a = MOUNT_ATTR_NOSUID;
+    if !device {
+        a |= MOUNT_ATTR_NODEV;
+    }
+    if !rights.write || device {
+        a |= MOUNT_ATTR_RDONLY;
+    }
+    if (rights.write || device) && !rights.exec {
+        a |= MOUNT_ATTR_NOEXEC;
+    }
+    a
+}
+
+fn is_device(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(p)
+        .map(|m| m.file_type().is_char_device() || m.file_type().is_block_device())
+        .unwrap_or(false)
 }
 
 /// `prefix` + an absolute path.
@@ -106,20 +170,27 @@ impl Mounts {
         // Which host paths are bound: in the host view only those under /tmp and /dev/shm
         // (the private instances would hide them); in the granted view every granted path,
         // and the Unix sockets the profile names.
-        let mut sources: Vec<(PathBuf, bool)> = if granted_view {
-            let mut v: Vec<(PathBuf, bool)> = fs
+        let mut sockets = Vec::new();
+        let mut sources: Vec<(PathBuf, bool, u64, RawFd)> = if granted_view {
+            let mut v: Vec<(PathBuf, bool, u64, RawFd)> = fs
                 .rules
                 .iter()
-                .filter(|r| r.fd.is_some() && r.placement != Placement::Private)
-                .map(|r| (r.path.clone(), r.kind == Kind::Dir))
+                .filter(|r| r.placement != Placement::Private)
+                .filter_map(|r| {
+                    let fd = r.fd.as_ref()?.as_raw_fd();
+                    let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
+                    Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
+                })
                 .collect();
             for u in &plan.network.unix {
-                if let Ok(c) = u.canonicalize() {
+                if let Ok((fd, c)) = crate::plan::fs::open_real(u) {
                     if !crate::plan::fs::PRIVATE_MOUNTS
                         .iter()
                         .any(|m| c.starts_with(m))
                     {
-                        v.push((c, false));
+                        // A socket: connect(2) works through a read-only mount.
+                        v.push((c, false, attrs_for(Rights::READ, false), fd.as_raw_fd()));
+                        sockets.push(fd);
                     }
                 }
             }
@@ -127,26 +198,38 @@ impl Mounts {
         } else {
             fs.binds
                 .iter()
-                .map(|&i| (fs.rules[i].path.clone(), fs.rules[i].kind == Kind::Dir))
+                .filter_map(|&i| {
+                    let r = &fs.rules[i];
+                    let fd = r.fd.as_ref()?.as_raw_fd();
+                    let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
+                    Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
+                })
                 .collect()
         };
+        // Sorted, a directory comes before everything inside it, so binds are mounted
+        // outermost first. A path inside a bound directory is bound again only when its
+        // grant asks for other mount flags (a writable directory inside a read-only one).
         sources.sort();
         sources.dedup();
-        let mut bound: Vec<(PathBuf, bool)> = Vec::new();
-        for (p, dir) in sources {
-            if !bound.iter().any(|(b, bdir)| *bdir && p.starts_with(b)) {
-                bound.push((p, dir));
+        let mut bound: Vec<(PathBuf, bool, u64, RawFd)> = Vec::new();
+        for (p, dir, attrs, fd) in sources {
+            let enclosing = bound
+                .iter()
+                .rev()
+                .find(|(b, bdir, _, _)| *bdir && p.starts_with(b));
+            if enclosing.is_none_or(|e| e.2 != attrs) {
+                bound.push((p, dir, attrs, fd));
             }
         }
         let covered = |p: &Path| {
             bound
                 .iter()
-                .any(|(b, dir)| if *dir { p.starts_with(b) } else { p == b })
+                .any(|(b, dir, _, _)| if *dir { p.starts_with(b) } else { p == b })
         };
 
         let mut skeleton: BTreeSet<PathBuf> = BTreeSet::new();
         let mut binds = Vec::new();
-        for (p, dir) in &bound {
+        for (p, dir, attrs, fd) in &bound {
             let target = under(&prefix, p);
             let parents = if granted_view {
                 ancestors_below(&target, &prefix)
@@ -162,10 +245,13 @@ impl Mounts {
             };
             binds.push(Bind {
                 source: cpath(p)?,
+                source_fd: *fd,
                 target: cpath(&target)?,
                 dir: *dir,
                 parents: parents.iter().map(|a| cpath(a)).collect::<Result<_, _>>()?,
+                attrs: *attrs,
                 tree_fd: -1,
+                in_private: p.starts_with("/tmp") || p.starts_with("/dev/shm"),
             });
         }
 
@@ -177,7 +263,7 @@ impl Mounts {
             Vec::new()
         };
         if granted_view {
-            for d in ["/tmp", "/dev", "/dev/shm", "/proc", "/.oldroot"] {
+            for d in ["/tmp", "/dev", "/dev/shm", "/proc"] {
                 skeleton.insert(under(&prefix, Path::new(d)));
             }
             for a in ancestors_below(&under(&prefix, &plan.cwd), &prefix)
@@ -205,7 +291,9 @@ impl Mounts {
                         .unwrap_or_default();
                     let inside_bind =
                         covered(&parent_real.join(acc.file_name().unwrap_or_default()))
-                            || bound.iter().any(|(b, d)| *d && parent_real.starts_with(b));
+                            || bound
+                                .iter()
+                                .any(|(b, d, _, _)| *d && parent_real.starts_with(b));
                     let is_replaced = replaced.iter().any(|r| Path::new(r) == acc);
                     if !inside_bind && !is_replaced && seen.insert(acc.clone()) {
                         if let Ok(target) = std::fs::read_link(&acc) {
@@ -238,7 +326,7 @@ impl Mounts {
             let target = under(&prefix, host);
             let in_bind = bound
                 .iter()
-                .any(|(b, d)| (*d && host.starts_with(b)) || host == b);
+                .any(|(b, d, _, _)| (*d && host.starts_with(b)) || host == b);
             let create = if granted_view && !in_bind {
                 for a in ancestors_below(&target, &prefix) {
                     skeleton.insert(a);
@@ -266,8 +354,18 @@ impl Mounts {
             });
         }
 
+        // The private /tmp and /dev/shm are no-exec unless a grant inside them says exec.
+        let private_flags = |root: &str| {
+            let exec = fs.rules.iter().any(|r| {
+                r.placement == Placement::Private && r.path.starts_with(root) && r.rights.exec
+            });
+            let base = libc::MS_NOSUID | libc::MS_NODEV;
+            if exec { base } else { base | libc::MS_NOEXEC }
+        };
+
         Ok(Mounts {
             root: granted_view.then(|| cstr(STAGING)).transpose()?,
+            root_is_bind: granted_view && bound.first().is_some_and(|b| b.0 == Path::new("/")),
             skeleton: skeleton
                 .iter()
                 .map(|p| cpath(p))
@@ -277,6 +375,7 @@ impl Mounts {
             tmp: Some((
                 cpath(&under(&prefix, Path::new("/tmp")))?,
                 tmp_opts("1777")?,
+                private_flags("/tmp"),
             )),
             shm: Path::new("/dev/shm")
                 .is_dir()
@@ -284,11 +383,13 @@ impl Mounts {
                     Ok::<_, PrepareError>((
                         cpath(&under(&prefix, Path::new("/dev/shm")))?,
                         tmp_opts("1777")?,
+                        private_flags("/dev/shm"),
                     ))
                 })
                 .transpose()?,
             proc: cpath(&under(&prefix, Path::new("/proc")))?,
             replace,
+            _sockets: sockets,
             hides: fs
                 .hide
                 .iter()
@@ -317,30 +418,71 @@ impl Mounts {
                     libc::SYS_open_tree,
                     libc::AT_FDCWD,
                     b.source.as_ptr(),
-                    (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32)
-                        as libc::c_uint,
+                    (libc::OPEN_TREE_CLONE
+                        | libc::OPEN_TREE_CLOEXEC
+                        | libc::AT_RECURSIVE as u32
+                        | libc::AT_SYMLINK_NOFOLLOW as u32) as libc::c_uint,
                 )
             };
             check(status, Step::BindIntoPrivate, i as u32, fd);
             b.tree_fd = fd as RawFd;
+            // The plan's descriptor belongs to the parent's mount namespace, which cannot be
+            // cloned from here, so the copy is taken by path: it must be the file the plan
+            // opened (and Landlock's rule names), not one swapped in since.
+            if !same_file(b.tree_fd, b.source_fd) {
+                fail(status, Step::BindIntoPrivate, i as u32, libc::ESTALE);
+            }
+            let attr = MountAttr {
+                attr_set: b.attrs,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the
+            // size passed and an empty NUL-terminated path.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    b.tree_fd,
+                    c"".as_ptr(),
+                    (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+                    &attr as *const MountAttr,
+                    std::mem::size_of::<MountAttr>(),
+                )
+            };
+            check(status, Step::MountAttrs, i as u32, r);
         }
-        let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV;
-        if let Some(root) = &self.root {
-            mount(
-                status,
-                Step::MountRoot,
-                0,
-                c"tmpfs",
-                root,
-                Some(c"tmpfs"),
-                tmpfs_flags,
-                Some(c"mode=0755"),
-            );
-            for (i, d) in self.skeleton.iter().enumerate() {
-                mkdir(status, Step::MountRoot, i as u32, d);
+        // The root first, then what lies outside the private mounts, the private mounts,
+        // and what lies inside them: each mount goes on top of the one it lies in.
+        let first = match &self.root {
+            Some(_) if self.root_is_bind => {
+                move_bind(status, 0, &self.binds[0]);
+                1
+            }
+            Some(root) => {
+                mount(
+                    status,
+                    Step::MountRoot,
+                    0,
+                    c"tmpfs",
+                    root,
+                    Some(c"tmpfs"),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    Some(c"mode=0755"),
+                );
+                for (i, d) in self.skeleton.iter().enumerate() {
+                    mkdir(status, Step::MountRoot, i as u32, d);
+                }
+                0
+            }
+            None => 0,
+        };
+        for (i, b) in self.binds.iter().enumerate().skip(first) {
+            if !b.in_private {
+                move_bind(status, i, b);
             }
         }
-        if let Some((target, opts)) = &self.tmp {
+        if let Some((target, opts, flags)) = &self.tmp {
             mount(
                 status,
                 Step::MountTmp,
@@ -348,11 +490,11 @@ impl Mounts {
                 c"tmpfs",
                 target,
                 Some(c"tmpfs"),
-                tmpfs_flags,
+                *flags,
                 Some(opts),
             );
         }
-        if let Some((target, opts)) = &self.shm {
+        if let Some((target, opts, flags)) = &self.shm {
             mount(
                 status,
                 Step::MountShm,
@@ -360,33 +502,14 @@ impl Mounts {
                 c"tmpfs",
                 target,
                 Some(c"tmpfs"),
-                tmpfs_flags,
+                *flags,
                 Some(opts),
             );
         }
-        for (i, b) in self.binds.iter().enumerate() {
-            for parent in &b.parents {
-                mkdir(status, Step::BindIntoPrivate, i as u32, parent);
+        for (i, b) in self.binds.iter().enumerate().skip(first) {
+            if b.in_private {
+                move_bind(status, i, b);
             }
-            if b.dir {
-                mkdir(status, Step::BindIntoPrivate, i as u32, &b.target);
-            } else {
-                create_file(status, Step::BindIntoPrivate, i as u32, &b.target);
-            }
-            // SAFETY: move_mount of our detached tree onto a NUL-terminated path.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_move_mount,
-                    b.tree_fd,
-                    c"".as_ptr(),
-                    libc::AT_FDCWD,
-                    b.target.as_ptr(),
-                    libc::MOVE_MOUNT_F_EMPTY_PATH,
-                )
-            };
-            check(status, Step::BindIntoPrivate, i as u32, r);
-            // SAFETY: closing our own descriptor.
-            unsafe { libc::close(b.tree_fd) };
         }
         for (i, (link, target)) in self.symlinks.iter().enumerate() {
             // SAFETY: two NUL-terminated paths.
@@ -437,7 +560,10 @@ impl Mounts {
             c"proc",
             &self.proc,
             Some(c"proc"),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            // Read-only: the server of a root launch runs as uid 0, and procfs keeps one
+            // mode for a kernel-wide file (/proc/version, /proc/slabinfo) in every instance,
+            // and many sysctls check only the uid. Its own /proc/self files are for reading.
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             None,
         );
         if let Some(root) = &self.root {
@@ -467,7 +593,65 @@ impl Mounts {
                 ),
             }
         }
+        if self.root.is_some() && !self.root_is_bind {
+            // The root is a tmpfs of mcpcell's making: once assembled, nothing in it (the
+            // skeleton directories, the links) may change.
+            mount(
+                status,
+                Step::ReadOnlyRoot,
+                0,
+                c"none",
+                c"/",
+                None,
+                libc::MS_REMOUNT
+                    | libc::MS_BIND
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV,
+                None,
+            );
+        }
     }
+}
+
+/// Whether two descriptors refer to the same file.
+fn same_file(a: RawFd, b: RawFd) -> bool {
+    // SAFETY: fstat into zeroed stat buffers of the right type.
+    unsafe {
+        let mut x: libc::stat = std::mem::zeroed();
+        let mut y: libc::stat = std::mem::zeroed();
+        libc::fstat(a, &mut x) == 0
+            && libc::fstat(b, &mut y) == 0
+            && x.st_dev == y.st_dev
+            && x.st_ino == y.st_ino
+    }
+}
+
+/// Creates the mount point of `b` where needed and moves its detached tree there.
+fn move_bind(status: RawFd, i: usize, b: &Bind) {
+    let i = i as u32;
+    for parent in &b.parents {
+        mkdir(status, Step::BindIntoPrivate, i, parent);
+    }
+    if b.dir {
+        mkdir(status, Step::BindIntoPrivate, i, &b.target);
+    } else {
+        create_file(status, Step::BindIntoPrivate, i, &b.target);
+    }
+    // SAFETY: move_mount of our detached tree onto a NUL-terminated path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            b.tree_fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            b.target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    check(status, Step::BindIntoPrivate, i, r);
+    // SAFETY: closing our own descriptor.
+    unsafe { libc::close(b.tree_fd) };
 }
 
 fn mkdir(status: RawFd, step: Step, index: u32, path: &CString) {
@@ -478,8 +662,15 @@ fn mkdir(status: RawFd, step: Step, index: u32, path: &CString) {
 }
 
 fn create_file(status: RawFd, step: Step, index: u32, path: &CString) {
-    // SAFETY: a NUL-terminated path; the descriptor is closed at once.
+    // SAFETY: a NUL-terminated path; the descriptors are closed at once.
     unsafe {
+        // Already there (a file inside a read-only bind, bound again with other flags):
+        // opening it for writing would fail on the read-only mount.
+        let existing = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        if existing >= 0 {
+            libc::close(existing);
+            return;
+        }
         let fd = libc::open(
             path.as_ptr(),
             libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
@@ -492,30 +683,35 @@ fn create_file(status: RawFd, step: Step, index: u32, path: &CString) {
     }
 }
 
-/// Makes the staging root the root, and lets go of the host's.
+/// Makes the staging root the root, and lets go of the host's. `pivot_root(".", ".")`
+/// stacks the old root on top of the new one, where a lazy unmount takes it away: no
+/// directory for the old root is needed, so a read-only root (a bind of `/`) works too.
 fn pivot(status: RawFd, root: &CString) {
-    let mut old = root.as_bytes().to_vec();
-    old.extend_from_slice(b"/.oldroot\0");
-    // SAFETY: NUL-terminated paths; pivot_root, chdir, umount2 and rmdir take nothing else.
+    // SAFETY: NUL-terminated paths; chdir, pivot_root and umount2 take nothing else.
     unsafe {
         check(
             status,
             Step::PivotRoot,
             0,
-            libc::syscall(libc::SYS_pivot_root, root.as_ptr(), old.as_ptr()),
+            libc::chdir(root.as_ptr()) as libc::c_long,
         );
         check(
             status,
             Step::PivotRoot,
             1,
-            libc::chdir(c"/".as_ptr()) as libc::c_long,
+            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
         );
         check(
             status,
             Step::PivotRoot,
             2,
-            libc::umount2(c"/.oldroot".as_ptr(), libc::MNT_DETACH) as libc::c_long,
+            libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as libc::c_long,
         );
-        libc::rmdir(c"/.oldroot".as_ptr());
+        check(
+            status,
+            Step::PivotRoot,
+            3,
+            libc::chdir(c"/".as_ptr()) as libc::c_long,
+        );
     }
 }

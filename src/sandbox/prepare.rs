@@ -55,8 +55,9 @@ pub struct Prepared {
     /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
     /// (`Some(-1)` until launch creates it).
     pub observe_channel: Option<RawFd>,
-    /// The write end of the pipe the server's stderr goes to, when mcpcell relays it.
-    pub stderr: Option<RawFd>,
+    /// The pipe ends the server gets as stdin, stdout and stderr where mcpcell relays them
+    /// (a terminal, or stderr watched for denials); `None` passes mcpcell's own through.
+    pub stdio: [Option<RawFd>; 3],
     /// The code pages the sandbox's init drops once the server runs.
     pub code_pages: &'static [crate::residency::Range],
 }
@@ -187,7 +188,7 @@ impl Prepared {
             cgroup_procs,
             proxy,
             observe_channel: (!plan.observed.is_empty()).then_some(-1),
-            stderr: None,
+            stdio: [None; 3],
             code_pages: crate::residency::code_ranges(),
         })
     }

@@ -26,8 +26,31 @@ pub enum Qualified {
     ExecveatEmptyPath,
     /// `memfd_create` without `MFD_NOEXEC_SEAL`: a memory file that could be executed.
     MemfdExec,
+    /// `shmat` with `SHM_EXEC`: System V shared memory the process can write, mapped
+    /// executable.
+    ShmatExec,
     /// `socket(AF_UNIX, ...)`: added by the network policy, not by a group.
     SocketUnix,
+    /// `socket` of any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (vsock, packet,
+    /// bluetooth, crypto, ...): network policy, always.
+    SocketOtherFamily,
+    /// `socketpair` of any family but AF_UNIX: network policy, always.
+    SocketpairOtherFamily,
+    /// `socket(AF_NETLINK, ...)` of any protocol but NETLINK_ROUTE (which libc and Node use
+    /// to list interfaces): network policy, always.
+    SocketNetlinkOther,
+    /// `socket(AF_INET or AF_INET6, ...)` of any transport but TCP and UDP (MPTCP,
+    /// UDP-Lite, SCTP, ICMP, raw, ...): network policy, always.
+    SocketInetOther,
+    /// `socket(AF_INET or AF_INET6, SOCK_DGRAM)`: UDP, which Landlock's port rules do not
+    /// cover; network policy in host mode when `connect` is narrowed.
+    SocketUdp,
+    /// `sendto`/`sendmsg`/`sendmmsg` with `MSG_FASTOPEN`, which connects without connect(2)
+    /// and so without Landlock's port check; network policy in host mode when `connect` is
+    /// narrowed.
+    SendtoFastopen,
+    SendmsgFastopen,
+    SendmmsgFastopen,
     /// `chmod` (and `fchmod`, `fchmodat`, `fchmodat2`) to a mode with the setuid or setgid bit.
     ChmodSuid,
     FchmodSuid,
@@ -51,7 +74,16 @@ impl Qualified {
         Qualified::IoctlTioclinux,
         Qualified::ExecveatEmptyPath,
         Qualified::MemfdExec,
+        Qualified::ShmatExec,
         Qualified::SocketUnix,
+        Qualified::SocketOtherFamily,
+        Qualified::SocketpairOtherFamily,
+        Qualified::SocketNetlinkOther,
+        Qualified::SocketInetOther,
+        Qualified::SocketUdp,
+        Qualified::SendtoFastopen,
+        Qualified::SendmsgFastopen,
+        Qualified::SendmmsgFastopen,
         Qualified::ChmodSuid,
         Qualified::FchmodSuid,
         Qualified::FchmodatSuid,
@@ -71,7 +103,16 @@ impl Qualified {
             Qualified::IoctlTioclinux => "ioctl(TIOCLINUX)",
             Qualified::ExecveatEmptyPath => "execveat(AT_EMPTY_PATH)",
             Qualified::MemfdExec => "memfd_create(exec)",
+            Qualified::ShmatExec => "shmat(SHM_EXEC)",
             Qualified::SocketUnix => "socket(AF_UNIX)",
+            Qualified::SocketOtherFamily => "socket(other families)",
+            Qualified::SocketpairOtherFamily => "socketpair(other families)",
+            Qualified::SocketNetlinkOther => "socket(AF_NETLINK, not NETLINK_ROUTE)",
+            Qualified::SocketInetOther => "socket(AF_INET*, not TCP or UDP)",
+            Qualified::SocketUdp => "socket(AF_INET*, SOCK_DGRAM)",
+            Qualified::SendtoFastopen => "sendto(MSG_FASTOPEN)",
+            Qualified::SendmsgFastopen => "sendmsg(MSG_FASTOPEN)",
+            Qualified::SendmmsgFastopen => "sendmmsg(MSG_FASTOPEN)",
             Qualified::ChmodSuid => "chmod(S_ISUID|S_ISGID)",
             Qualified::FchmodSuid => "fchmod(S_ISUID|S_ISGID)",
             Qualified::FchmodatSuid => "fchmodat(S_ISUID|S_ISGID)",
@@ -122,8 +163,9 @@ pub static GROUPS: &[Group] = &[
             "io_uring_setup",
             "ioctl(TIOCLINUX)",
             "ioctl(TIOCSTI)",
-            "memfd_create(exec)",
+            "memfd_create",
             "memfd_secret",
+            "shmat(SHM_EXEC)",
             "nfsservctl",
             "open_by_handle_at",
             "personality(change)",
@@ -693,7 +735,8 @@ mod tests {
             "ioctl(TIOCSTI)",
             "ioctl(TIOCLINUX)",
             "execveat(AT_EMPTY_PATH)",
-            "memfd_create(exec)",
+            "memfd_create",
+            "shmat(SHM_EXEC)",
             "chmod(S_ISUID|S_ISGID)",
             "fchmodat(S_ISUID|S_ISGID)",
             "openat(S_ISUID|S_ISGID)",

@@ -119,8 +119,28 @@ impl Action {
 /// fails with EPERM; everything else follows `syscalls.on_violation`.
 pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
     match member {
-        Member::Syscall("clone3" | "openat2") => Action::Errno(libc::ENOSYS as u32),
+        // A memory file is writable and, mapped through the dynamic loader, executable
+        // wherever it came from; without it, programs fall back to /dev/shm (no-exec).
+        Member::Syscall("clone3" | "openat2" | "memfd_create") => {
+            Action::Errno(libc::ENOSYS as u32)
+        }
         Member::Qualified(Qualified::SocketUnix) => Action::Errno(libc::EPERM as u32),
+        // What a kernel without the family or protocol answers: programs that probe for
+        // one (IPv6, vsock) fall back quietly.
+        Member::Qualified(
+            Qualified::SocketOtherFamily
+            | Qualified::SocketpairOtherFamily
+            | Qualified::SocketNetlinkOther,
+        ) => Action::Errno(libc::EAFNOSUPPORT as u32),
+        Member::Qualified(Qualified::SocketInetOther) => {
+            Action::Errno(libc::EPROTONOSUPPORT as u32)
+        }
+        Member::Qualified(
+            Qualified::SocketUdp
+            | Qualified::SendtoFastopen
+            | Qualified::SendmsgFastopen
+            | Qualified::SendmmsgFastopen,
+        ) => Action::Errno(libc::EPERM as u32),
         _ => Action::for_violation(on_violation),
     }
 }
@@ -175,6 +195,26 @@ const S_ISUID: u64 = 0o4000;
 const S_ISGID: u64 = 0o2000;
 const O_CREAT: u64 = 0o100;
 const O_TMPFILE: u64 = 0o20000000;
+const MSG_FASTOPEN: u64 = 0x2000_0000;
+const SHM_EXEC: u64 = 0o100000;
+/// The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC.
+const SOCK_TYPE_MASK: u64 = 0xf;
+/// Socket families a server may create: everything else (vsock, packet, bluetooth, alg,
+/// xdp, can, tipc, ...) reaches past the network namespace or into rarely used kernel code.
+const ALLOWED_FAMILIES: [u64; 4] = [
+    libc::AF_UNIX as u64,
+    libc::AF_INET as u64,
+    libc::AF_INET6 as u64,
+    libc::AF_NETLINK as u64,
+];
+/// Internet socket types other than stream and datagram (raw, SCTP's seqpacket, DCCP, ...).
+const INET_OTHER_TYPES: [u64; 5] = [
+    libc::SOCK_RAW as u64,
+    libc::SOCK_RDM as u64,
+    libc::SOCK_SEQPACKET as u64,
+    6,  // SOCK_DCCP
+    10, // SOCK_PACKET
+];
 
 /// The argument conditions under which a qualified rule denies; the rules are OR'ed, the
 /// conditions inside one rule AND'ed.
@@ -200,7 +240,62 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
             )?])?]
         }
         Qualified::MemfdExec => vec![rule(vec![cond(1, Op::MaskedEq(MFD_NOEXEC_SEAL), 0)?])?],
+        Qualified::ShmatExec => vec![rule(vec![cond(2, Op::MaskedEq(SHM_EXEC), SHM_EXEC)?])?],
         Qualified::SocketUnix => vec![rule(vec![cond(0, Op::Eq, libc::AF_UNIX as u64)?])?],
+        Qualified::SocketOtherFamily => vec![rule(
+            ALLOWED_FAMILIES
+                .iter()
+                .map(|&f| cond(0, Op::Ne, f))
+                .collect::<Result<_, _>>()?,
+        )?],
+        Qualified::SocketpairOtherFamily => {
+            vec![rule(vec![cond(0, Op::Ne, libc::AF_UNIX as u64)?])?]
+        }
+        Qualified::SocketNetlinkOther => vec![rule(vec![
+            cond(0, Op::Eq, libc::AF_NETLINK as u64)?,
+            cond(2, Op::Ne, libc::NETLINK_ROUTE as u64)?,
+        ])?],
+        Qualified::SocketInetOther => {
+            let mut rules = Vec::new();
+            for family in [libc::AF_INET as u64, libc::AF_INET6 as u64] {
+                rules.push(rule(vec![
+                    cond(0, Op::Eq, family)?,
+                    cond(2, Op::Ne, 0)?,
+                    cond(2, Op::Ne, libc::IPPROTO_TCP as u64)?,
+                    cond(2, Op::Ne, libc::IPPROTO_UDP as u64)?,
+                ])?);
+                for ty in INET_OTHER_TYPES {
+                    rules.push(rule(vec![
+                        cond(0, Op::Eq, family)?,
+                        cond(1, Op::MaskedEq(SOCK_TYPE_MASK), ty)?,
+                    ])?);
+                }
+            }
+            rules
+        }
+        Qualified::SocketUdp => [libc::AF_INET as u64, libc::AF_INET6 as u64]
+            .iter()
+            .map(|&family| {
+                rule(vec![
+                    cond(0, Op::Eq, family)?,
+                    cond(1, Op::MaskedEq(SOCK_TYPE_MASK), libc::SOCK_DGRAM as u64)?,
+                ])
+            })
+            .collect::<Result<_, _>>()?,
+        Qualified::SendtoFastopen | Qualified::SendmmsgFastopen => {
+            vec![rule(vec![cond(
+                3,
+                Op::MaskedEq(MSG_FASTOPEN),
+                MSG_FASTOPEN,
+            )?])?]
+        }
+        Qualified::SendmsgFastopen => {
+            vec![rule(vec![cond(
+                2,
+                Op::MaskedEq(MSG_FASTOPEN),
+                MSG_FASTOPEN,
+            )?])?]
+        }
         Qualified::ChmodSuid | Qualified::FchmodSuid | Qualified::CreatSuid => suid_rules(1, None)?,
         Qualified::MknodSuid => suid_rules(1, None)?,
         Qualified::FchmodatSuid | Qualified::Fchmodat2Suid => suid_rules(2, None)?,

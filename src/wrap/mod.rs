@@ -8,6 +8,7 @@
 //! diff, or with `--write` replace the file ([`write`]).
 
 mod args;
+mod audit;
 pub mod clients;
 mod jsonc;
 pub mod model;
@@ -219,7 +220,7 @@ fn load_targets(target: &Target, pins: &[String]) -> Result<Vec<Loaded>, WrapErr
             Some(l) => out.push(l),
             None => eprintln!(
                 "mcpcell: {}: no MCP servers configured there; skipped",
-                path.display()
+                crate::escape::path(path)
             ),
         }
     }
@@ -281,31 +282,34 @@ fn diff(path: &Path, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// Prints every outcome and, with `--write`, writes the files that change.
+/// Prints every outcome and, with `--write`, writes the files that change. Server names,
+/// commands and the config text are the config's: every line is escaped for the terminal.
 fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapError> {
+    use crate::escape::{terminal, terminal_text};
     let mut stdout = std::io::stdout().lock();
     for o in outcomes {
         let path = &o.loaded.path;
-        eprintln!("mcpcell: {}:", path.display());
+        let shown = crate::escape::path(path);
+        eprintln!("mcpcell: {shown}:");
         for line in &o.report {
-            eprintln!("  {line}");
+            eprintln!("  {}", terminal(line));
         }
         for w in &o.warnings {
-            eprintln!("mcpcell: warning: {w}");
+            eprintln!("mcpcell: warning: {}", terminal(w));
         }
         let changed = o.new != o.loaded.text;
         if changed && !write {
             let mut out = String::new();
             for w in &o.warnings {
-                out.push_str(&format!("# warning: {w}\n"));
+                out.push_str(&format!("# warning: {}\n", terminal(w)));
             }
-            out.push_str(&diff(path, &o.loaded.text, &o.new));
+            out.push_str(&terminal_text(&diff(path, &o.loaded.text, &o.new)));
             let _ = stdout.write_all(out.as_bytes());
         }
         if !changed {
             eprintln!(
                 "mcpcell: {}: nothing to {verb}{}",
-                path.display(),
+                shown,
                 if write {
                     "; the file is left as it is"
                 } else {
@@ -316,19 +320,22 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
             let w = write::replace(path, &o.loaded.text, &o.new)?;
             let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
             let via = if linked {
-                format!(" (to {}, which it links to)", w.target.display())
+                format!(
+                    " (to {}, which it links to)",
+                    crate::escape::path(&w.target)
+                )
             } else {
                 String::new()
             };
             eprintln!(
                 "mcpcell: {}: written{via}; the previous version is in {}",
-                path.display(),
-                w.backup.display()
+                shown,
+                crate::escape::path(&w.backup)
             );
         } else {
             eprintln!(
                 "mcpcell: {}: nothing written; run again with --write to apply this diff",
-                path.display()
+                shown
             );
         }
     }

@@ -54,6 +54,8 @@ pub struct Wrapped {
     pub args: Vec<String>,
     /// The entry had no `args` before it was wrapped.
     pub args_added: bool,
+    /// The `mcpcell run` arguments before `--`.
+    pub options: Vec<String>,
 }
 
 /// A change to one entry, computed by the planner and carried out by the format's editor.
@@ -74,7 +76,7 @@ pub enum Edit {
 }
 
 /// `mcpcell run` options that take a value, so a value is never mistaken for `--`.
-const RUN_VALUE_OPTIONS: &[&str] = &[
+pub(crate) const RUN_VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--profile",
     "--allow-read",
@@ -123,6 +125,7 @@ impl Stdio {
                     command_index: i + 1,
                     args_added: long_profile && rest.is_empty(),
                     args: rest,
+                    options: args[1..i].to_vec(),
                 });
             }
             if let Some(v) = a.strip_prefix("--profile=") {

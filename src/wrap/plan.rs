@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use super::model::{Edit, Kind, Server, Stdio, run_prefix, valid_env_name};
 use super::pin::{self, Caches, Package, Version};
 use super::{Loaded, Outcome, WrapError, format_error};
+use crate::infer::Recognition;
 use crate::plan::{Request, choose_profile};
 use crate::profile::Loader;
 
@@ -183,7 +184,21 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
         let inner_args = with_pins(&args, &pins);
         if let Some(w) = st.wrapped(ctx.launcher) {
             let profile = w.profile.clone().unwrap_or_else(|| "default".into());
-            report.push(format!("{who}: already wrapped (profile `{profile}`)"));
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            let weak = super::audit::weakenings(&w.options, ctx.loader, home.as_deref());
+            if weak.is_empty() {
+                report.push(format!("{who}: already wrapped (profile `{profile}`)"));
+            } else {
+                report.push(format!(
+                    "{who}: already wrapped (profile `{profile}`), but WEAKENED: {}",
+                    weak.join("; ")
+                ));
+                warnings.push(format!(
+                    "`{}` is wrapped in a way that weakens the sandbox ({}); review the entry, or unwrap it and wrap it again",
+                    s.name,
+                    weak.join("; ")
+                ));
+            }
             if let Some((_, p)) = ctx.profiles.iter().find(|(n, _)| *n == s.name) {
                 if *p != profile {
                     warnings.push(format!(
@@ -198,6 +213,19 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
                 edits.push((i, Edit::Pin(shifted)));
                 expect.insert(i, (command, inner_args));
             }
+            continue;
+        }
+        if super::model::is_launcher(&st.command, ctx.launcher) {
+            // mcpcell, but not in the form wrap writes (no `run ... --`): what it runs and
+            // with which options is not for wrap to guess, nor to wrap a second time.
+            report.push(format!(
+                "{who}: runs mcpcell, but not as `run [OPTIONS] -- COMMAND`; left as it is: review it"
+            ));
+            warnings.push(format!(
+                "`{}` runs mcpcell in a form wrap does not recognise ({}); check its options by hand",
+                s.name,
+                st.args.as_deref().unwrap_or_default().join(" ")
+            ));
             continue;
         }
         for w in &st.warnings {
@@ -259,7 +287,7 @@ fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) ->
         .map(|(_, p)| p.clone());
     let mut argv = vec![OsString::from(command)];
     argv.extend(args.iter().map(OsString::from));
-    let recognised = crate::infer::infer(&argv);
+    let recognised = crate::infer::recognise(&argv);
     let req = Request {
         profile: given.clone(),
         command: argv,
@@ -268,11 +296,12 @@ fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) ->
     let (profile, why, inferred) = choose_profile(&req, ctx.loader);
     let why = match recognised {
         _ if given.is_some() || inferred => why,
-        Some(i) => format!(
+        Recognition::Doubtful { .. } => why,
+        Recognition::Known(i) => format!(
             "{} recognised, but there is no `{}` profile; the default applies",
             i.package, i.profile
         ),
-        None => "no known MCP server recognised in the command".into(),
+        Recognition::Unknown => "no known MCP server recognised in the command".into(),
     };
     (profile, why)
 }

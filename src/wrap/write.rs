@@ -1,12 +1,22 @@
 //! Replacing a config file safely: a backup beside it that is never overwritten, the new text
 //! in a temporary file in the same directory (same permissions and, where allowed, owner),
 //! `rename` over the original, and a re-read that must give back exactly what was written.
-//! A symbolic link is followed, so the file it points to is replaced and the link kept.
+//! A symbolic link is followed, so the file it points to is replaced and the link kept; past
+//! that one resolution, no link is followed (the backup and temporary file are created
+//! exclusively, by name in a directory opened without following links).
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat, renameat};
+use nix::sys::stat::Mode;
+
+use crate::outfile::{OutFile, create_new_in, create_temp_in, remove_in};
 
 use thiserror::Error;
 
@@ -40,43 +50,85 @@ fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> W
     }
 }
 
-/// The first of `FILE.mcpcell.bak`, `FILE.mcpcell.bak.1`, ... that does not exist.
-fn backup_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = target.parent().unwrap_or(Path::new("."));
-    (0..)
-        .map(|i| {
-            if i == 0 {
-                dir.join(format!("{name}.mcpcell.bak"))
-            } else {
-                dir.join(format!("{name}.mcpcell.bak.{i}"))
-            }
-        })
-        .find(|p| std::fs::symlink_metadata(p).is_err())
-        .expect("an unused name")
+fn errno_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> WriteError + 'a {
+    move |e| io_err(step, path)(io::Error::from(e))
 }
 
-/// Creates `path` exclusively with `data`, the mode and, when allowed, the owner of `like`.
-fn create_like(path: &Path, data: &[u8], like: &std::fs::Metadata) -> Result<(), WriteError> {
-    let mut f: File = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err("create", path))?;
-    let result = (|| {
-        f.write_all(data).map_err(io_err("write", path))?;
-        f.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))
-            .map_err(io_err("set the permissions of", path))?;
-        // Only root may give a file away; an ordinary user's files are theirs already.
-        let _ = std::os::unix::fs::fchown(&f, Some(like.uid()), Some(like.gid()));
-        f.sync_all().map_err(io_err("sync", path))
-    })();
+/// Reads `name` in `dir`, not through a link, with its metadata.
+fn read_in(dir: BorrowedFd, name: &OsStr, path: &Path) -> Result<(Vec<u8>, Metadata), WriteError> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_err("read", path))?;
+    let mut f = File::from(fd);
+    let meta = f.metadata().map_err(io_err("inspect", path))?;
+    if !meta.is_file() {
+        return Err(io_err("read", path)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).map_err(io_err("read", path))?;
+    Ok((data, meta))
+}
+
+/// Creates the first of `FILE.mcpcell.bak`, `FILE.mcpcell.bak.1`, ... that does not exist
+/// (exclusively: a name taken meanwhile, or a planted link, moves on to the next).
+fn create_backup(
+    dir: BorrowedFd,
+    dir_path: &Path,
+    name: &OsStr,
+) -> Result<(OsString, File), WriteError> {
+    for i in 0..10_000 {
+        let mut b = name.to_os_string();
+        b.push(if i == 0 {
+            ".mcpcell.bak".to_string()
+        } else {
+            format!(".mcpcell.bak.{i}")
+        });
+        match create_new_in(dir, &b) {
+            Ok(f) => return Ok((b, f)),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(errno_err("create", &dir_path.join(&b))(e)),
+        }
+    }
+    Err(errno_err("create a backup in", dir_path)(Errno::EEXIST))
+}
+
+/// Fills a file just created with `data`, the mode and, when allowed, the owner of `like`.
+fn fill_like(mut f: File, path: &Path, data: &[u8], like: &Metadata) -> Result<(), WriteError> {
+    f.write_all(data).map_err(io_err("write", path))?;
+    f.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))
+        .map_err(io_err("set the permissions of", path))?;
+    // Only root may give a file away; an ordinary user's files are theirs already.
+    let _ = std::os::unix::fs::fchown(&f, Some(like.uid()), Some(like.gid()));
+    f.sync_all().map_err(io_err("sync", path))
+}
+
+/// Writes `data` to a new temporary file in `dir` and renames it over `name`.
+fn swap_in(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &OsStr,
+    data: &[u8],
+    like: &Metadata,
+) -> Result<(), WriteError> {
+    let (tmp, f) = create_temp_in(dir.as_fd(), name, dir_path).map_err(|e| WriteError::Io {
+        step: "create a temporary file in",
+        path: dir_path.to_path_buf(),
+        source: io::Error::other(e),
+    })?;
+    let tmp_path = dir_path.join(&tmp);
+    let result = fill_like(f, &tmp_path, data, like).and_then(|()| {
+        renameat(dir, tmp.as_os_str(), dir, name)
+            .map_err(errno_err("replace", &dir_path.join(name)))
+    });
     if result.is_err() {
-        let _ = std::fs::remove_file(path);
+        let _ = remove_in(dir.as_fd(), &tmp);
     }
     result
 }
@@ -88,52 +140,51 @@ pub struct Written {
     pub backup: PathBuf,
 }
 
-/// Replaces the file at `path`, which must still hold `old`, with `new`.
+/// Replaces the file at `path`, which must still hold `old`, with `new`. A link at `path` is
+/// followed once, here, to the file it names; from then on everything happens by name in
+/// that file's directory, opened without following links (see [`crate::outfile`]), so a
+/// link planted meanwhile is neither followed nor written through.
 pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError> {
     let target = path.canonicalize().map_err(io_err("resolve", path))?;
-    let meta = std::fs::metadata(&target).map_err(io_err("inspect", &target))?;
-    let current = std::fs::read(&target).map_err(io_err("read", &target))?;
+    let out = OutFile::new(&target).map_err(|e| WriteError::Io {
+        step: "resolve",
+        path: target.clone(),
+        source: io::Error::other(e),
+    })?;
+    let target = out.path();
+    let dir_path = target.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let dir = out.open_dir().map_err(|e| WriteError::Io {
+        step: "open the directory of",
+        path: target.clone(),
+        source: io::Error::other(e),
+    })?;
+    let name = out.name();
+    let (current, meta) = read_in(dir.as_fd(), name, &target)?;
     if current != old.as_bytes() {
         return Err(WriteError::Changed { path: target });
     }
-    let dir = target.parent().unwrap_or(Path::new("/"));
-    let backup = backup_path(&target);
-    create_like(&backup, old.as_bytes(), &meta)?;
-
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mcpcell-{}.tmp", std::process::id()));
-    create_like(&tmp, new.as_bytes(), &meta)?;
-    if let Err(e) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err("replace", &target)(e));
+    let (backup_name, f) = create_backup(dir.as_fd(), &dir_path, name)?;
+    let backup = dir_path.join(&backup_name);
+    if let Err(e) = fill_like(f, &backup, old.as_bytes(), &meta) {
+        let _ = remove_in(dir.as_fd(), &backup_name);
+        return Err(e);
     }
-    if let Ok(d) = File::open(dir) {
+
+    swap_in(&dir, &dir_path, name, new.as_bytes(), &meta)?;
+    if let Ok(d) = File::open(&dir_path) {
         let _ = d.sync_all();
     }
 
-    let back = std::fs::read(&target).map_err(io_err("read back", &target))?;
+    let (back, _) = read_in(dir.as_fd(), name, &target)?;
     if back != new.as_bytes() {
-        restore(&target, &backup, &meta);
+        // Puts the backup's bytes back in place, as atomically as the write itself.
+        let _ = swap_in(&dir, &dir_path, name, old.as_bytes(), &meta);
         return Err(WriteError::Verify {
             path: target,
             backup,
         });
     }
     Ok(Written { target, backup })
-}
-
-/// Puts the backup's bytes back in place, as atomically as the write itself.
-fn restore(target: &Path, backup: &Path, meta: &std::fs::Metadata) {
-    let Ok(data) = std::fs::read(backup) else {
-        return;
-    };
-    let tmp = target.with_extension("mcpcell-restore.tmp");
-    if create_like(&tmp, &data, meta).is_ok() && std::fs::rename(&tmp, target).is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
 }
 
 #[cfg(test)]
@@ -179,5 +230,29 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn planted_links_at_the_backup_and_temporary_names_are_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("bashrc");
+        std::fs::write(&outside, "untouched").unwrap();
+        let cfg_dir = d.path().join("cfg");
+        std::fs::create_dir(&cfg_dir).unwrap();
+        let cfg = cfg_dir.join("config.json");
+        std::fs::write(&cfg, "old").unwrap();
+        // Links where the backup and the first temporary file would go.
+        std::os::unix::fs::symlink(&outside, cfg_dir.join("config.json.mcpcell.bak")).unwrap();
+        let tmp = format!(".config.json.mcpcell-{}-0.tmp", std::process::id());
+        std::os::unix::fs::symlink(&outside, cfg_dir.join(&tmp)).unwrap();
+
+        let w = replace(&cfg, "old", "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched");
+        assert_eq!(w.backup, cfg_dir.join("config.json.mcpcell.bak.1"));
+        assert_eq!(std::fs::read_to_string(&w.backup).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "new");
+        // Weak setup: a write that follows the planted link lands outside.
+        std::fs::write(cfg_dir.join(&tmp), "through").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "through");
     }
 }

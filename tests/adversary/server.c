@@ -43,6 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/inotify.h>
+#include <sys/shm.h>
+#include <sys/xattr.h>
+#include <linux/netlink.h>
+#include <linux/vm_sockets.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -611,6 +616,81 @@ static int a_setuid_bit_work(void) {
     return ok("set the setuid bit");
 }
 
+/* ---- metadata and visibility outside the grants ---- */
+static int a_chmod_outside(void) { return ret(chmod(path2(cfg("home"), ".bashrc"), 0666), "chmodded"); }
+static int a_setxattr_outside(void) {
+    return ret(setxattr(path2(cfg("home"), ".bashrc"), "user.planted", "x", 1, 0), "set an xattr");
+}
+static int a_utimes_outside(void) {
+    struct timespec t[2] = {{1, 0}, {1, 0}};
+    return ret(utimensat(AT_FDCWD, path2(cfg("home"), ".bashrc"), t, 0), "set times");
+}
+static int a_stat_outside(void) {
+    struct stat st;
+    if (stat(path2(cfg("home"), ".ssh/id_rsa"), &st) < 0) return err();
+    return ok("size=%lld mtime=%lld", (long long)st.st_size, (long long)st.st_mtime);
+}
+static int a_readlink_outside(void) {
+    char t[256];
+    ssize_t n = readlink(path2(cfg("home"), ".secret-link"), t, sizeof t - 1);
+    if (n < 0) return err();
+    t[n] = 0;
+    char shown[256];
+    printable(shown, t, n, sizeof shown);
+    return ok("target %s", shown);
+}
+static int a_getxattr_outside(void) {
+    char v[256];
+    ssize_t n = getxattr(path2(cfg("home"), ".bashrc"), "user.secret", v, sizeof v - 1);
+    if (n < 0) return err();
+    char shown[256];
+    printable(shown, v, n, sizeof shown);
+    return ok("value %s", shown);
+}
+static int a_inotify_outside(void) {
+    int fd = inotify_init1(IN_CLOEXEC);
+    if (fd < 0) return err();
+    int w = inotify_add_watch(fd, cfg("home"), IN_ALL_EVENTS);
+    close(fd);
+    if (w < 0) return err();
+    /* Which directory that was: the host's, or one of the sandbox's own making. */
+    struct stat st;
+    if (stat(cfg("home"), &st) < 0) return err();
+    return ok("watching dev=%llu ino=%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+}
+/* Code the server wrote, mapped executable without execve: what the dynamic loader does. */
+static int a_mmap_exec_written(void) {
+    int fd = open(work("mapped"), O_RDWR | O_CREAT | O_TRUNC, 0755);
+    if (fd < 0) return err();
+    if (write(fd, "\xc3", 1) != 1) return err();
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return err();
+    munmap(p, 4096);
+    return ok("mapped a written file executable");
+}
+
+/* A memory file, sealed no-exec or not, is writable and maps executable (the loader's way). */
+static int a_memfd_mmap_exec(void) {
+    int m = memfd_create("lib", 0x0008U /* MFD_NOEXEC_SEAL */);
+    if (m < 0) m = memfd_create("lib", 0);
+    if (m < 0) return err();
+    if (write(m, "\xc3", 1) != 1) return err();
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, m, 0);
+    if (p == MAP_FAILED) return err();
+    return ok("mapped a memory file executable");
+}
+static int a_sysv_shm_exec(void) {
+    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0700);
+    if (id < 0) return err();
+    void *p = shmat(id, NULL, SHM_EXEC);
+    shmctl(id, IPC_RMID, NULL);
+    if (p == (void *)-1) return err();
+    return ok("attached shared memory executable");
+}
+/* procfs keeps one mode for a kernel-wide file in every instance. */
+static int a_chmod_proc(void) { return ret(chmod("/proc/version", 0600), "chmodded /proc/version"); }
+
 /* ---- fileless exec ---- */
 static int memfd_payload(unsigned flags) {
     int m = memfd_create("payload", flags);
@@ -784,6 +864,26 @@ static int a_raw_icmp(void) {
 
 static int a_raw_packet(void) { return ret(socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)), "opened"); }
 static int a_ping_socket(void) { return ret(socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), "opened"); }
+/* Socket families and transports the network namespace does not cover, or that reach rare
+ * kernel code. vsock reaches the hypervisor on VMs, WSL2 and cloud machines. */
+static int a_vsock_connect(void) {
+    int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+    if (s < 0) return err();
+    struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = 9999};
+    connect(s, (void *)&a, sizeof a);
+    return ok("created a vsock socket");
+}
+static int a_netlink_uevent(void) {
+    int s = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT);
+    if (s < 0) return err();
+    struct sockaddr_nl a = {.nl_family = AF_NETLINK, .nl_groups = 1};
+    return ret(bind(s, (void *)&a, sizeof a), "listening to device events");
+}
+static int a_netlink_audit(void) { return ret(socket(AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */), "opened"); }
+static int a_mptcp_socket(void) { return ret(socket(AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */), "opened"); }
+static int a_udplite_socket(void) { return ret(socket(AF_INET6, SOCK_DGRAM, 136 /* IPPROTO_UDPLITE */), "opened"); }
+static int a_sctp_socket(void) { return ret(socket(AF_INET, SOCK_SEQPACKET, 0), "opened"); }
+static int a_alg_socket(void) { return ret(socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0), "opened"); }
 /* The egress proxy, if any: CONNECT and SOCKS5 requests for the host's loopback. */
 static int proxy_port(void) {
     const char *v = getenv("HTTP_PROXY");
@@ -1270,6 +1370,17 @@ static const struct attack attacks[] = {
     {"chown_in_workspace", a_chown_work},
     {"mknod_in_workspace", a_mknod_work},
     {"setuid_bit_in_workspace", a_setuid_bit_work},
+    {"chmod_outside", a_chmod_outside},
+    {"setxattr_outside", a_setxattr_outside},
+    {"utimes_outside", a_utimes_outside},
+    {"stat_outside", a_stat_outside},
+    {"readlink_outside", a_readlink_outside},
+    {"getxattr_outside", a_getxattr_outside},
+    {"inotify_outside", a_inotify_outside},
+    {"mmap_exec_written", a_mmap_exec_written},
+    {"memfd_mmap_exec", a_memfd_mmap_exec},
+    {"sysv_shm_exec", a_sysv_shm_exec},
+    {"chmod_proc", a_chmod_proc},
     {"memfd_execveat", a_memfd_execveat},
     {"memfd_proc_fd_exec", a_memfd_procfd},
     {"memfd_exec_flag", a_memfd_exec_flag},
@@ -1289,6 +1400,13 @@ static const struct attack attacks[] = {
     {"raw_icmp", a_raw_icmp},
     {"raw_packet", a_raw_packet},
     {"ping_socket", a_ping_socket},
+    {"vsock_connect", a_vsock_connect},
+    {"netlink_uevent", a_netlink_uevent},
+    {"netlink_audit", a_netlink_audit},
+    {"mptcp_socket", a_mptcp_socket},
+    {"udplite_socket", a_udplite_socket},
+    {"sctp_socket", a_sctp_socket},
+    {"alg_socket", a_alg_socket},
     {"proxy_connect_loopback", a_proxy_connect_loopback},
     {"proxy_connect_name", a_proxy_connect_name},
     {"proxy_http_get", a_proxy_http_get},

@@ -30,6 +30,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/inotify.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -111,6 +113,97 @@ static int cmd_bind(int port) {
     if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
     if (listen(s, 1) < 0) return result(0, NULL);
     return result(1, "listening");
+}
+
+/* TCP Fast Open: data and connection in one sendto, without connect(2) */
+static int cmd_tfo(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (sendto(s, msg, strlen(msg), MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    close(s);
+    return result(1, "sent");
+}
+
+/* listen(2) on a socket that was never bound: the kernel picks a port */
+static int cmd_listen_unbound(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    if (listen(s, 1) < 0) return result(0, NULL);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    char d[32];
+    snprintf(d, sizeof d, "%d", ntohs(a.sin_port));
+    return result(1, d);
+}
+
+static int cmd_socket(const char *family, const char *type, const char *proto) {
+    int s = socket(atoi(family), atoi(type), atoi(proto));
+    return result(s >= 0, "created");
+}
+
+/* metadata: what Landlock does not govern */
+static int cmd_chmod(const char *path, const char *mode) {
+    return result(chmod(path, strtol(mode, NULL, 8)) == 0, "chmodded");
+}
+static int cmd_utimes(const char *path) {
+    struct timespec t[2] = {{1, 0}, {1, 0}};
+    return result(utimensat(AT_FDCWD, path, t, 0) == 0, "set times");
+}
+static int cmd_setxattr(const char *path, const char *name, const char *value) {
+    return result(setxattr(path, name, value, strlen(value), 0) == 0, "set");
+}
+static int cmd_getxattr(const char *path, const char *name) {
+    char v[256];
+    ssize_t n = getxattr(path, name, v, sizeof v - 1);
+    if (n < 0) return result(0, NULL);
+    v[n] = 0;
+    return result(1, v);
+}
+static int cmd_stat(const char *path) {
+    struct stat st;
+    if (stat(path, &st) < 0) return result(0, NULL);
+    char d[64];
+    snprintf(d, sizeof d, "size=%lld", (long long)st.st_size);
+    return result(1, d);
+}
+static int cmd_readlink(const char *path) {
+    char t[512];
+    ssize_t n = readlink(path, t, sizeof t - 1);
+    if (n < 0) return result(0, NULL);
+    t[n] = 0;
+    return result(1, t);
+}
+static int cmd_inotify(const char *path) {
+    int fd = inotify_init1(IN_CLOEXEC);
+    if (fd < 0) return result(0, NULL);
+    return result(inotify_add_watch(fd, path, IN_ALL_EVENTS) >= 0, "watching");
+}
+/* map a file executable, as the dynamic loader does with a library; a file that does not
+ * exist is written first */
+static int cmd_mmap_exec(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_CREAT, 0755);
+        if (fd < 0 || write(fd, "\xc3", 1) != 1) return result(0, NULL);
+    }
+    if (fd < 0) return result(0, NULL);
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    return result(p != MAP_FAILED, "mapped");
+}
+/* turn echo off on whichever standard descriptor is a terminal */
+static int cmd_tty_echo_off(void) {
+    for (int fd = 0; fd < 3; fd++) {
+        struct termios t;
+        if (tcgetattr(fd, &t) == 0) {
+            t.c_lflag &= ~ECHO;
+            return result(tcsetattr(fd, TCSANOW, &t) == 0, "echo off");
+        }
+    }
+    errno = ENOTTY;
+    return result(0, NULL);
 }
 
 /* connect to a Unix socket; a leading '@' means the abstract namespace */
@@ -292,6 +385,12 @@ int main(int argc, char **argv) {
     const char *a1 = argc > 2 ? argv[2] : "";
     const char *a2 = argc > 3 ? argv[3] : "";
     const char *a3 = argc > 4 ? argv[4] : "";
+    if (!strcmp(c, "named") && argc > 3) {
+        /* Takes the process name (comm) a1, which may hold any byte but NUL, then runs the
+         * rest of the command line. */
+        if (prctl(PR_SET_NAME, (unsigned long)a1, 0, 0, 0)) return result(0, NULL);
+        return main(argc - 2, argv + 2);
+    }
     if (!strcmp(c, "without") && argc > 3) return cmd_without(a1, argv + 3);
     if (!strcmp(c, "read")) return cmd_read(a1);
     if (!strcmp(c, "write")) return cmd_write(a1, a2);
@@ -309,6 +408,18 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "tcp")) return cmd_tcp(a1, atoi(a2), a3);
     if (!strcmp(c, "udp")) return cmd_udp(a1, atoi(a2), a3);
     if (!strcmp(c, "bind")) return cmd_bind(atoi(a1));
+    if (!strcmp(c, "tfo")) return cmd_tfo(a1, atoi(a2), a3);
+    if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
+    if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
+    if (!strcmp(c, "chmod")) return cmd_chmod(a1, a2);
+    if (!strcmp(c, "utimes")) return cmd_utimes(a1);
+    if (!strcmp(c, "setxattr")) return cmd_setxattr(a1, a2, a3);
+    if (!strcmp(c, "getxattr")) return cmd_getxattr(a1, a2);
+    if (!strcmp(c, "stat")) return cmd_stat(a1);
+    if (!strcmp(c, "readlink")) return cmd_readlink(a1);
+    if (!strcmp(c, "inotify")) return cmd_inotify(a1);
+    if (!strcmp(c, "mmap-exec")) return cmd_mmap_exec(a1);
+    if (!strcmp(c, "tty-echo-off")) return cmd_tty_echo_off();
     if (!strcmp(c, "unix")) return cmd_unix(a1, a2);
     if (!strcmp(c, "unix-self")) {
         /* A server and a client of our own on a pathname socket. */

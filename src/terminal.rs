@@ -1,0 +1,320 @@
+//! A person's terminal stays mcpcell's.
+//!
+//! An MCP client talks to a server over pipes, and those pass to the server untouched. When
+//! mcpcell is run by hand, its stdin, stdout or stderr is a terminal instead, and a server
+//! holding a terminal descriptor could reconfigure it (turn echo off, change the line
+//! discipline, and leave it so after it exits), inject input, or keep reading what the user
+//! types after mcpcell was put in the background (a password typed at the shell's next
+//! prompt, say). So the server never gets a terminal: each of its standard descriptors that
+//! would have been one is a pipe, and mcpcell relays between the pipe and the terminal.
+//!
+//! - Input is read from the terminal by mcpcell, so the kernel's job control applies to
+//!   mcpcell: a read while its job is in the background stops it (SIGTTIN) before anything
+//!   is read. The server only ever sees what was typed while mcpcell was in the foreground.
+//! - Output the server writes is shown with control characters made visible (`\x1b`, `\r`,
+//!   C1 controls), so it cannot move the cursor, rewrite what is on the screen, set the
+//!   clipboard or the title, or make the terminal answer with input of its choosing.
+//! - The server runs in a session of its own, without a controlling terminal, and no path to
+//!   a terminal exists in its view of the filesystem.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+
+/// Whether `fd` is a terminal.
+pub fn is_terminal(fd: impl AsFd) -> bool {
+    nix::unistd::isatty(fd).unwrap_or(false)
+}
+
+/// Pipes that stand in for the terminal on the server's stdin and stdout.
+#[derive(Default)]
+pub struct TerminalPipes {
+    /// The read end the server gets as stdin, when mcpcell's stdin is a terminal.
+    pub server_stdin: Option<OwnedFd>,
+    /// The write end the server gets as stdout, when mcpcell's stdout is a terminal.
+    pub server_stdout: Option<OwnedFd>,
+    /// mcpcell's ends: (terminal, pipe's write end) and (pipe's read end, terminal).
+    input: Option<(OwnedFd, OwnedFd)>,
+    output: Option<(OwnedFd, OwnedFd)>,
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
+}
+
+/// A close-on-exec copy of one of mcpcell's standard descriptors.
+fn dup_std(fd: impl AsFd) -> io::Result<OwnedFd> {
+    fd.as_fd().try_clone_to_owned()
+}
+
+impl TerminalPipes {
+    /// Pipes for whichever of stdin and stdout is a terminal (none when neither is).
+    pub fn new() -> io::Result<TerminalPipes> {
+        let mut t = TerminalPipes::default();
+        if is_terminal(io::stdin()) {
+            let (r, w) = pipe()?;
+            t.input = Some((dup_std(io::stdin())?, w));
+            t.server_stdin = Some(r);
+        }
+        if is_terminal(io::stdout()) {
+            let (r, w) = pipe()?;
+            t.output = Some((r, dup_std(io::stdout())?));
+            t.server_stdout = Some(w);
+        }
+        Ok(t)
+    }
+
+    /// In the sandbox's first process, after the clone: closes mcpcell's ends, so that the
+    /// server sees the end of input when the relay ends it. Only closes descriptors.
+    pub fn close_relay_ends(&mut self) {
+        self.input = None;
+        self.output = None;
+    }
+
+    /// Once the sandbox holds its ends: lets go of them and starts the relays.
+    pub fn start(mut self) -> io::Result<()> {
+        self.server_stdin = None;
+        self.server_stdout = None;
+        if let Some((tty, pipe)) = self.input.take() {
+            std::thread::Builder::new()
+                .name("tty-in".into())
+                .stack_size(64 * 1024)
+                .spawn(move || relay_input(tty, pipe))?;
+        }
+        if let Some((pipe, tty)) = self.output.take() {
+            std::thread::Builder::new()
+                .name("tty-out".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
+                    let _ = copy(pipe, &mut out);
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Terminal → server, until the user ends the input (Ctrl-D) or the server stops reading.
+fn relay_input(tty: OwnedFd, pipe: OwnedFd) {
+    let mut to = std::fs::File::from(pipe);
+    let _ = copy(tty, &mut to);
+    // Dropping the pipe's write end is the server's end of input.
+}
+
+fn copy(from: OwnedFd, to: &mut impl Write) -> io::Result<()> {
+    let mut from = std::fs::File::from(from);
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return to.flush(),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // EIO: the terminal hung up, or mcpcell's job can no longer read it.
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        to.flush()?;
+    }
+}
+
+/// Whether the locale says the terminal decodes UTF-8 (`LC_ALL`, else `LC_CTYPE`, else
+/// `LANG`).
+pub fn utf8_locale() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .is_some_and(|s| {
+            let s = s.to_ascii_lowercase();
+            s.contains("utf-8") || s.contains("utf8")
+        })
+}
+
+/// A writer for a terminal that shows control characters instead of passing them on:
+/// every C0 control but newline and tab, DEL, and the C1 controls (U+0080 to U+009F, and the
+/// same bytes standing alone). Printable text, including multi-byte UTF-8, passes as it is.
+/// Works on a stream: a character split between two writes is judged whole. For a terminal
+/// that does not decode UTF-8 (an 8-bit one takes every byte 0x80 to 0x9F as a control),
+/// each such byte is shown, wherever it stands.
+pub struct VisibleControls<W: Write> {
+    inner: W,
+    utf8: bool,
+    /// Continuation bytes still expected for the UTF-8 character in progress.
+    expect: u8,
+    /// A UTF-8 lead byte 0xC2 held back until the next byte says whether it starts a C1
+    /// control.
+    held_c2: bool,
+}
+
+impl<W: Write> VisibleControls<W> {
+    pub fn new(inner: W, utf8: bool) -> Self {
+        VisibleControls {
+            inner,
+            utf8,
+            expect: 0,
+            held_c2: false,
+        }
+    }
+
+    /// The visible form of `bytes`, with the state carried over from earlier writes.
+    fn render(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len() + 16);
+        if !self.utf8 {
+            for &b in bytes {
+                match b {
+                    b'\n' | b'\t' => out.push(b),
+                    0x00..=0x1f | 0x7f => out.extend_from_slice(escape_c0(b).as_bytes()),
+                    0x80..=0x9f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+                    _ => out.push(b),
+                }
+            }
+            return out;
+        }
+        for &b in bytes {
+            if self.held_c2 {
+                self.held_c2 = false;
+                if (0x80..=0x9f).contains(&b) {
+                    out.extend_from_slice(format!("\\u{{{b:x}}}").as_bytes());
+                    continue;
+                }
+                out.push(0xc2);
+                self.expect = 0;
+                if (0x80..=0xbf).contains(&b) {
+                    out.push(b);
+                    continue;
+                }
+            }
+            if self.expect > 0 {
+                if (0x80..=0xbf).contains(&b) {
+                    self.expect -= 1;
+                    out.push(b);
+                    continue;
+                }
+                // A character cut short: judge this byte on its own.
+                self.expect = 0;
+            }
+            match b {
+                b'\n' | b'\t' => out.push(b),
+                0x00..=0x1f | 0x7f => out.extend_from_slice(escape_c0(b).as_bytes()),
+                0xc2 => self.held_c2 = true,
+                0xc3..=0xdf => {
+                    self.expect = 1;
+                    out.push(b);
+                }
+                0xe0..=0xef => {
+                    self.expect = 2;
+                    out.push(b);
+                }
+                0xf0..=0xf4 => {
+                    self.expect = 3;
+                    out.push(b);
+                }
+                // A stray continuation byte or an invalid lead: C1 range bytes are shown,
+                // the rest passes (a terminal shows them as replacement characters).
+                0x80..=0x9f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+                _ => out.push(b),
+            }
+        }
+        out
+    }
+}
+
+fn escape_c0(b: u8) -> String {
+    match b {
+        b'\r' => "\\r".into(),
+        0x1b => "\\x1b".into(),
+        _ => format!("\\x{b:02x}"),
+    }
+}
+
+impl<W: Write> Write for VisibleControls<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let out = self.render(buf);
+        self.inner.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for VisibleControls<W> {
+    fn drop(&mut self) {
+        if self.held_c2 {
+            let _ = self.inner.write_all(&[0xc2]);
+        }
+        let _ = self.inner.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(chunks: &[&[u8]]) -> String {
+        let mut out = Vec::new();
+        {
+            let mut w = VisibleControls::new(&mut out, true);
+            for c in chunks {
+                w.write_all(c).unwrap();
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn text_and_line_breaks_pass() {
+        let s = "{\"jsonrpc\":\"2.0\",\"result\":\"héllo € 𝄞\"}\n\tnext\n";
+        assert_eq!(shown(&[s.as_bytes()]), s);
+    }
+
+    #[test]
+    fn escape_sequences_are_shown_not_obeyed() {
+        // OSC 52 (set the clipboard), erase line, cursor up, a title report request.
+        let hostile = b"a\x1b]52;c;cm0gLXJmIH4=\x07b\x1b[2K\x1b[1A\x1b[21t\r\x7f";
+        let s = shown(&[hostile]);
+        assert!(!s.bytes().any(|b| b < 0x20 || b == 0x7f), "{s:?}");
+        assert_eq!(
+            s,
+            "a\\x1b]52;c;cm0gLXJmIH4=\\x07b\\x1b[2K\\x1b[1A\\x1b[21t\\r\\x7f"
+        );
+    }
+
+    #[test]
+    fn c1_controls_are_shown_even_split_across_writes() {
+        // U+009B (CSI) as UTF-8, split between two writes; and a lone 0x9b byte.
+        let s = shown(&[b"x\xc2", b"\x9b2Jy\x9bz"]);
+        assert_eq!(s, "x\\u{9b}2Jy\\x9bz");
+        // U+00A0 (no-break space) starts with the same 0xC2 and passes.
+        assert_eq!(shown(&[b"\xc2", b"\xa0"]), "\u{a0}");
+    }
+
+    #[test]
+    fn an_eight_bit_terminal_gets_every_c1_byte_shown() {
+        let mut out = Vec::new();
+        {
+            let mut w = VisibleControls::new(&mut out, false);
+            // U+00DB is C3 9B in UTF-8; an 8-bit terminal takes the 9B as CSI.
+            w.write_all(b"A\xc3\x9b2J \xe9t\xe9").unwrap();
+        }
+        assert_eq!(out, b"A\xc3\\x9b2J \xe9t\xe9");
+    }
+
+    #[test]
+    fn every_byte_value_is_safe() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let out = {
+            let mut out = Vec::new();
+            {
+                let mut w = VisibleControls::new(&mut out, true);
+                w.write_all(&all).unwrap();
+            }
+            out
+        };
+        for (i, &b) in out.iter().enumerate() {
+            assert!(
+                b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0xa0,
+                "byte {b:#x} at {i} reached the terminal"
+            );
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! What an entry that is already wrapped gives away. A config can say `mcpcell run` and still
+//! run the server nearly unconfined: `--best-effort`, `--allow-write /`, a profile in `/tmp`
+//! that anyone can replace, a profile with the host's network. Such an entry is reported with
+//! what was found, never as simply "already wrapped".
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path};
+
+use crate::profile::{Loader, NetworkMode, is_path};
+
+/// Directories where anyone may create a file: a profile there can be someone else's.
+const SHARED_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash"];
+
+/// Why a path given to `--allow-*` reaches too far, if it does.
+fn too_wide(path: &str, home: Option<&Path>) -> Option<String> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Some(
+            "a relative path, resolved against whatever directory the client starts in".into(),
+        );
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Some("a path with `..` in it".into());
+    }
+    let depth = p.components().count();
+    if depth <= 2 {
+        return Some("a top-level directory".into());
+    }
+    if let Some(h) = home {
+        if h.starts_with(p) {
+            return Some("the home directory or one above it".into());
+        }
+        for (dir, what) in [
+            (".ssh", "SSH keys"),
+            (".gnupg", "GnuPG keys"),
+            (".aws", "cloud credentials"),
+            (".config", "every application's settings"),
+            (".local", "every application's data"),
+        ] {
+            let d = h.join(dir);
+            if d.starts_with(p) || p.starts_with(&d) {
+                return Some(format!("{what} ({})", d.display()));
+            }
+        }
+    }
+    None
+}
+
+/// Why a `-p PATH` profile can be changed by someone other than the user, if it can.
+fn unsafe_profile_path(path: &str) -> Option<String> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Some(
+            "a relative profile path: which file it names depends on the client's directory".into(),
+        );
+    }
+    if let Some(d) = SHARED_DIRS.iter().find(|d| p.starts_with(d)) {
+        return Some(format!(
+            "the profile lies in {d}, where any user can create or replace files"
+        ));
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    let Ok(meta) = std::fs::metadata(p) else {
+        return Some(
+            "the profile file does not exist: whoever creates it decides the policy".into(),
+        );
+    };
+    if meta.uid() != uid && meta.uid() != 0 {
+        return Some(format!(
+            "the profile file belongs to uid {}, not to you or root",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some("the profile file is writable by its group or by everyone".into());
+    }
+    for dir in p.ancestors().skip(1) {
+        let Ok(m) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let others_write = m.mode() & 0o002 != 0;
+        let sticky = m.mode() & 0o1000 != 0;
+        if others_write && !sticky || m.uid() != uid && m.uid() != 0 {
+            return Some(format!(
+                "{} lets other users replace the profile",
+                dir.display()
+            ));
+        }
+    }
+    None
+}
+
+/// Everything in `options` (the `mcpcell run` arguments before `--`) that weakens the
+/// sandbox, each as one sentence.
+pub fn weakenings(options: &[String], loader: &Loader, home: Option<&Path>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut profile: Option<String> = None;
+    let mut i = 0;
+    while i < options.len() {
+        let a = options[i].as_str();
+        let (opt, value) = match a.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (o, Some(v.to_string())),
+            _ => (a, None),
+        };
+        let takes_value = super::model::RUN_VALUE_OPTIONS.contains(&opt);
+        let value = match (takes_value, value) {
+            (true, Some(v)) => Some(v),
+            (true, None) => {
+                i += 1;
+                options.get(i).cloned()
+            }
+            (false, _) => None,
+        };
+        i += 1;
+        let v = value.unwrap_or_default();
+        match opt {
+            "--best-effort" => out.push(
+                "--best-effort: protections this kernel or user cannot apply are dropped instead of refusing to start".into(),
+            ),
+            "--allow-read" | "--allow-write" | "--allow-exec" => {
+                if let Some(why) = too_wide(&v, home) {
+                    out.push(format!("{opt} {v}: {why}"));
+                } else if opt == "--allow-exec"
+                    && SHARED_DIRS.iter().any(|d| Path::new(&v).starts_with(d))
+                {
+                    out.push(format!(
+                        "{opt} {v}: executes from a directory anyone can write to"
+                    ));
+                }
+            }
+            "--allow-host" => {
+                let host = v.rsplit_once(':').map_or(v.as_str(), |(h, _)| h);
+                let labels = host.trim_start_matches("*.").split('.').count();
+                if host == "*" || host.starts_with('*') && labels < 2 {
+                    out.push(format!("{opt} {v}: allows a whole top-level domain"));
+                }
+            }
+            "-p" | "--profile" => profile = Some(v),
+            "--pass-env" | "--set-env" | "--format" | "--log-level" | "--log-file"
+            | "--log-format" | "--stop-timeout" | "--dry-run" => {}
+            other => out.push(format!(
+                "`{other}`: an option mcpcell wrap does not know; check what it does"
+            )),
+        }
+    }
+    let spec = profile.unwrap_or_else(|| "default".into());
+    if is_path(&spec) {
+        if let Some(why) = unsafe_profile_path(&spec) {
+            out.push(format!("-p {spec}: {why}"));
+        }
+    }
+    match loader.load(&spec) {
+        Ok((p, _)) if p.network.mode() == NetworkMode::Host => out.push(format!(
+            "profile `{spec}` uses network mode host: the server has the host's network"
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(format!(
+            "profile `{spec}` cannot be loaded here ({}): the server would not start",
+            e
+        )),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(opts: &[&str]) -> Vec<String> {
+        let opts: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+        weakenings(
+            &opts,
+            &Loader::with_dirs(Vec::new()),
+            Some(Path::new("/home/u")),
+        )
+    }
+
+    #[test]
+    fn plain_wrapped_entries_are_clean() {
+        assert!(found(&["-p", "node", "--pass-env", "TOKEN"]).is_empty());
+        assert!(found(&["--profile", "default"]).is_empty());
+        assert!(found(&["--allow-read", "/srv/data/project"]).is_empty());
+        assert!(found(&["--allow-host", "api.github.com"]).is_empty());
+    }
+
+    #[test]
+    fn weakening_options_are_named() {
+        let one = |opts: &[&str], needle: &str| {
+            let f = found(opts);
+            assert!(f.iter().any(|w| w.contains(needle)), "{opts:?}: {f:?}");
+        };
+        one(&["--best-effort", "-p", "node"], "--best-effort");
+        one(&["-p", "/tmp/x.yaml"], "/tmp");
+        one(&["--profile=/var/tmp/p.yaml"], "/var/tmp");
+        one(&["-p", "rel/p.yaml"], "relative");
+        one(&["--allow-write", "/"], "top-level");
+        one(&["--allow-read=/home"], "top-level");
+        one(&["--allow-read", "/home/u"], "home directory");
+        one(&["--allow-read", "/home/u/.ssh/id_rsa"], "SSH keys");
+        one(&["--allow-write", "/srv/../etc"], "..");
+        one(&["--allow-exec", "/tmp/bin/x"], "anyone can write");
+        one(&["--allow-host", "*"], "top-level domain");
+        one(&["--allow-host", "*.com:443"], "top-level domain");
+        one(&["--no-sandbox"], "does not know");
+        one(&["-p", "no-such-profile"], "cannot be loaded");
+        let d = tempfile::tempdir().unwrap();
+        let host = d.path().join("host.yaml");
+        std::fs::write(&host, "network:\n  mode: host\n").unwrap();
+        one(&["-p", host.to_str().unwrap()], "network mode host");
+    }
+}

@@ -1,0 +1,254 @@
+//! A person runs mcpcell by hand in a terminal: the server must not get the terminal. Each
+//! attack is tried against mcpcell and, as the control, against the probe holding the
+//! terminal the way a server did before (bare, or in a session of its own), judged from
+//! the terminal's side.
+
+mod common;
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+
+use common::*;
+
+/// A pseudo-terminal and everything written to it, read from the master side.
+struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let reader = pty.master.try_clone().unwrap();
+        let sink = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match nix::unistd::read(&reader, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        Pty {
+            master: pty.master,
+            slave: pty.slave,
+            seen,
+        }
+    }
+
+    fn stdio(&self) -> Stdio {
+        Stdio::from(self.slave.try_clone().unwrap())
+    }
+
+    /// `cmd` with the terminal as stdin, stdout and stderr.
+    fn attach(&self, cmd: &mut Command) {
+        cmd.stdin(self.stdio())
+            .stdout(self.stdio())
+            .stderr(self.stdio());
+    }
+
+    fn echo(&self) -> bool {
+        tcgetattr(&self.slave)
+            .unwrap()
+            .local_flags
+            .contains(LocalFlags::ECHO)
+    }
+
+    fn set_echo(&self, on: bool) {
+        let mut t = tcgetattr(&self.slave).unwrap();
+        t.local_flags.set(LocalFlags::ECHO, on);
+        tcsetattr(&self.slave, SetArg::TCSANOW, &t).unwrap();
+    }
+
+    fn type_line(&self, s: &str) {
+        nix::unistd::write(&self.master, format!("{s}\n").as_bytes()).unwrap();
+    }
+
+    fn seen(&self) -> Vec<u8> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if String::from_utf8_lossy(&self.seen()).contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+fn mcpcell_run(args: &[&str]) -> Command {
+    let mut c = run_cmd(args);
+    c.stdin(Stdio::null());
+    c
+}
+
+fn finish(mut child: Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the process did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_server_cannot_change_the_terminals_settings() {
+    let pty = Pty::open();
+    pty.set_echo(true);
+    let p = probe();
+    let mut c = mcpcell_run(&["--", p.to_str().unwrap(), "tty-echo-off"]);
+    pty.attach(&mut c);
+    finish(c.spawn().unwrap());
+    assert!(pty.echo(), "the server turned the terminal's echo off");
+    assert!(
+        pty.wait_for("ERR ENOTTY", Duration::from_secs(5)),
+        "{}",
+        String::from_utf8_lossy(&pty.seen())
+    );
+
+    // The control: a process that holds the terminal does turn echo off.
+    let mut bare = Command::new(&p);
+    bare.arg("tty-echo-off");
+    pty.attach(&mut bare);
+    finish(bare.spawn().unwrap());
+    assert!(!pty.echo(), "the control could not turn echo off");
+    pty.set_echo(true);
+}
+
+#[test]
+fn the_servers_output_cannot_drive_the_terminal() {
+    let pty = Pty::open();
+    let p = probe();
+    // Set the clipboard (OSC 52), erase the line, and a C1 CSI.
+    let hostile = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2K\u{9b}1A-end";
+    let mut c = mcpcell_run(&[
+        "--",
+        p.to_str().unwrap(),
+        "write",
+        "/proc/self/fd/1",
+        hostile,
+    ]);
+    pty.attach(&mut c);
+    finish(c.spawn().unwrap());
+    assert!(pty.wait_for("-end", Duration::from_secs(5)));
+    let seen = pty.seen();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        !seen.contains(&0x1b) && !text.contains('\u{9b}') && !seen.contains(&0x07),
+        "control characters reached the terminal: {text:?}"
+    );
+    assert!(text.contains("\\x1b]52;c;"), "{text:?}");
+
+    // The control: written by a process that holds the terminal, they arrive as they are.
+    let pty = Pty::open();
+    let mut bare = Command::new(&p);
+    bare.args(["write", "/proc/self/fd/1", hostile]);
+    pty.attach(&mut bare);
+    finish(bare.spawn().unwrap());
+    assert!(pty.wait_for("-end", Duration::from_secs(5)));
+    assert!(pty.seen().contains(&0x1b));
+}
+
+/// An interactive shell with job control on a terminal of its own.
+fn shell(pty: &Pty) -> Child {
+    let mut c = Command::new("bash");
+    c.args(["--norc", "--noprofile", "--noediting", "-i"])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("PS1", "$ ")
+        .env("TERM", "dumb")
+        .env("XDG_STATE_HOME", state_home())
+        .current_dir("/");
+    if let Ok(h) = std::env::var("HOME") {
+        c.env("HOME", h);
+    }
+    pty.attach(&mut c);
+    let slave = pty.slave.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(slave, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    c.spawn().unwrap()
+}
+
+/// Puts `job` in the shell's background, then types lines at the shell's prompt; with
+/// `then_fg`, brings the job to the foreground and types a line for it and the end of input.
+/// Returns what the job wrote to its output file.
+fn typed_while_in_background(job: &str, out: &std::path::Path, then_fg: bool) -> String {
+    let pty = Pty::open();
+    let mut sh = shell(&pty);
+    assert!(pty.wait_for("$ ", Duration::from_secs(10)), "no prompt");
+    pty.type_line(&format!("{job} > {} 2>/dev/null &", out.display()));
+    // Time for the job to start and block on the terminal.
+    std::thread::sleep(Duration::from_millis(1500));
+    for i in 0..8 {
+        pty.type_line(&format!(": typed-secret-{i}"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pty.type_line("echo MARK-$((40+2))");
+    assert!(
+        pty.wait_for("MARK-42", Duration::from_secs(10)),
+        "the shell did not answer: {}",
+        String::from_utf8_lossy(&pty.seen())
+    );
+    if then_fg {
+        pty.type_line("fg");
+        std::thread::sleep(Duration::from_millis(500));
+        pty.type_line("foreground-line");
+        std::thread::sleep(Duration::from_millis(200));
+        nix::unistd::write(&pty.master, b"\x04").unwrap();
+        pty.type_line("echo DONE-$((1+1))");
+        assert!(
+            pty.wait_for("DONE-2", Duration::from_secs(10)),
+            "the job did not end at the end of input: {}",
+            String::from_utf8_lossy(&pty.seen())
+        );
+    }
+    pty.type_line("kill -KILL %1 2>/dev/null; exit");
+    let _ = sh.kill();
+    let _ = sh.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::read_to_string(out).unwrap_or_default()
+}
+
+#[test]
+fn a_server_in_the_background_reads_nothing_the_user_types() {
+    let d = scratch();
+    let p = probe();
+    let out = d.path().join("server-read.txt");
+    let job = format!("{} run -- {} cat", mcpcell().display(), p.display());
+    let got = typed_while_in_background(&job, &out, true);
+    assert!(
+        !got.contains("typed-secret"),
+        "the sandboxed server read what the user typed at the shell: {got:?}"
+    );
+    // It was there all along: in the foreground it gets what is typed.
+    assert_eq!(got, "foreground-line\n");
+
+    // The control: a process in a session of its own that holds the terminal (as the server
+    // did) reads what is typed at the shell's prompt.
+    let out = d.path().join("control-read.txt");
+    let job = format!("setsid {} cat", p.display());
+    let got = typed_while_in_background(&job, &out, false);
+    assert!(
+        got.contains("typed-secret"),
+        "the control read nothing of what was typed, so this test proves nothing: {got:?}"
+    );
+    let _ = std::io::stderr().flush();
+}
