@@ -45,16 +45,16 @@ impl Shared {
     /// that retries in a loop cannot flood the log: the summary at exit has the counts).
     fn refused(&self, host: &str, port: u16, why: &Refusal) {
         let reason = why.reason();
-        let attempts = {
+        let key = format!("{host}:{port}");
+        // `tracked`: the destination has an entry of its own (past the table's bound,
+        // destinations are counted together and not logged one by one).
+        let (attempts, tracked) = {
             let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-            let e = limits::entry(&mut s.refused, format!("{host}:{port}"));
+            let e = limits::entry(&mut s.refused, key.clone());
             e.0 += 1;
             e.1 = reason.clone();
-            e.0
-        };
-        let tracked = {
-            let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-            s.refused.contains_key(&format!("{host}:{port}"))
+            let attempts = e.0;
+            (attempts, s.refused.contains_key(&key))
         };
         if tracked && attempts <= limits::LOGGED_PER_DESTINATION {
             warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
