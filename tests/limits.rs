@@ -419,3 +419,31 @@ fn a_state_directory_over_its_limit_stops_the_server() {
     assert!(err.contains("remove files from it"), "{err}");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn refusals_in_a_loop_cannot_flood_the_log() {
+    let d = scratch();
+    let prof = profile(
+        d.path(),
+        "refused",
+        "description: refused\nnetwork:\n  mode: proxy\n  allow: [\"allowed.mcpcell.test\"]\nlimits:\n  open_files: 120\n",
+    );
+    // 300 connections straight to an address no allowed name resolved to: each one lands on
+    // the transparent listener for port 443 and is refused.
+    let (code, out, err) = sandboxed(
+        &["-p", prof.to_str().unwrap(), "--log-level", "info"],
+        &["conns", "443", "300", "0", "0"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let logged = err
+        .lines()
+        .filter(|l| l.contains("proxy: refused 127.0.0.1:443"))
+        .count();
+    // Control: the summary at exit counts every attempt.
+    assert!(
+        err.contains("proxy summary: refused 127.0.0.1:443: 300 attempts"),
+        "{err}"
+    );
+    assert!((1..=3).contains(&logged), "{logged} refusal lines:\n{err}");
+    assert!(err.lines().count() < 40, "{err}");
+}
