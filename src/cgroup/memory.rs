@@ -73,11 +73,12 @@ pub fn memory_home(euid: u32) -> Result<MemoryHome, Missing> {
             fix: "enable the memory controller (cgroup_enable=memory on the kernel command line), or mount it".into(),
         });
     };
-    home_in(&h, euid)
+    let own = own_dir(&h, "memory");
+    home_in(&h, own, euid)
 }
 
-fn home_in(h: &Hierarchy, euid: u32) -> Result<MemoryHome, Missing> {
-    let own = own_dir(h, "memory");
+/// [`memory_home`] in hierarchy `h`, for a process whose own cgroup there is `own`.
+fn home_in(h: &Hierarchy, own: Option<PathBuf>, euid: u32) -> Result<MemoryHome, Missing> {
     if !h.v2 {
         // v1: nest under mcpcell's own memory cgroup, so an enclosing limit still binds.
         let parent = own
@@ -166,5 +167,83 @@ pub(super) fn settings(home: &MemoryHome, bytes: u64) -> Vec<(&'static str, Stri
             ("memory.limit_in_bytes", n.clone(), true),
             ("memory.memsw.limit_in_bytes", n, false),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2(mount: &Path) -> Hierarchy {
+        Hierarchy {
+            mount: mount.to_path_buf(),
+            root: "/".into(),
+            v2: true,
+        }
+    }
+
+    /// A cgroup directory with the given controllers available.
+    fn cgroup(dir: &Path, controllers: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        for f in ["cgroup.procs", "cgroup.subtree_control"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        std::fs::write(dir.join("cgroup.controllers"), controllers).unwrap();
+        dir.to_path_buf()
+    }
+
+    #[test]
+    fn a_delegated_v2_cgroup_is_used_by_an_ordinary_user() {
+        let d = tempfile::tempdir().unwrap();
+        let own = cgroup(
+            &d.path().join("user.slice/run-r1.scope"),
+            "cpu memory pids\n",
+        );
+        let home = home_in(&v2(d.path()), Some(own.clone()), 1000).unwrap();
+        assert_eq!(
+            home,
+            MemoryHome {
+                parent: own,
+                v2: true,
+                delegated: true
+            }
+        );
+        assert_eq!(
+            settings(&home, 1 << 30),
+            [
+                ("memory.max", "1073741824".to_string(), true),
+                ("memory.swap.max", "0".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn without_the_memory_controller_the_user_is_told_how_to_get_one() {
+        let d = tempfile::tempdir().unwrap();
+        let own = cgroup(&d.path().join("user.slice/session-1.scope"), "pids\n");
+        let m = home_in(&v2(d.path()), Some(own), 1000).unwrap_err();
+        assert!(m.why.contains("not available"), "{}", m.why);
+        assert!(m.fix.contains("systemd-run --user --scope -p Delegate=yes"));
+        let m = home_in(&v2(d.path()), None, 1000).unwrap_err();
+        assert!(m.fix.contains("systemd-run"));
+    }
+
+    #[test]
+    fn root_uses_the_top_of_v2_and_its_own_cgroup_on_v1() {
+        let d = tempfile::tempdir().unwrap();
+        cgroup(d.path(), "memory pids\n");
+        let home = home_in(&v2(d.path()), None, 0).unwrap();
+        assert_eq!((home.parent.as_path(), home.delegated), (d.path(), false));
+        let v1 = Hierarchy {
+            v2: false,
+            ..v2(d.path())
+        };
+        let own = cgroup(&d.path().join("system.slice"), "");
+        let home = home_in(&v1, Some(own.clone()), 0).unwrap();
+        assert_eq!(home.parent, own);
+        assert_eq!(
+            settings(&home, 42)[0],
+            ("memory.limit_in_bytes", "42".into(), true)
+        );
     }
 }

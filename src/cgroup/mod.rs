@@ -309,6 +309,18 @@ mod tests {
     }
 
     #[test]
+    fn only_missing_controllers_are_enabled() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("cgroup.subtree_control");
+        std::fs::write(&sub, "cpu pids\n").unwrap();
+        enable(d.path(), &["pids", "memory"], false).unwrap();
+        assert_eq!(std::fs::read_to_string(&sub).unwrap(), "+memory");
+        std::fs::write(&sub, "memory pids\n").unwrap();
+        enable(d.path(), &["pids", "memory"], false).unwrap();
+        assert_eq!(std::fs::read_to_string(&sub).unwrap(), "memory pids\n");
+    }
+
+    #[test]
     fn stale_directory_names() {
         assert_eq!(owner_pid("mcpcell.42"), Some(42));
         assert_eq!(owner_pid("mcpcell.42.launcher"), Some(42));
