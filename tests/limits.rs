@@ -447,3 +447,30 @@ fn refusals_in_a_loop_cannot_flood_the_log() {
     assert!((1..=3).contains(&logged), "{logged} refusal lines:\n{err}");
     assert!(err.lines().count() < 40, "{err}");
 }
+
+#[test]
+fn a_request_that_never_ends_is_closed_at_the_deadline() {
+    let d = scratch();
+    let prof = profile(
+        d.path(),
+        "slow",
+        "description: slow\nnetwork:\n  mode: proxy\n  allow: [\"allowed.mcpcell.test\"]\n",
+    );
+    // 20 connections that each send one more byte of a request head every second.
+    let secs = REQUEST_DEADLINE + 3;
+    let (code, out, err) = sandboxed(
+        &["-p", prof.to_str().unwrap()],
+        &["slow", "3128", "20", &secs.to_string()],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let closed_after = |t: u64| -> usize {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("AFTER {t} ")))
+            .unwrap_or_else(|| panic!("no report for {t} s: {out}"))
+            .parse()
+            .unwrap()
+    };
+    // Control: a client still sending its request in time is served, not cut off early.
+    assert_eq!(closed_after(REQUEST_DEADLINE / 2), 0, "{out}");
+    assert_eq!(closed_after(secs), 20, "{out}");
+}

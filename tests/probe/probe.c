@@ -597,6 +597,38 @@ int main(int argc, char **argv) {
         printf("SURVIVED\n");
         return 0;
     }
+    if (!strcmp(c, "slow")) {
+        /* Open N connections to 127.0.0.1:PORT that start a request and never finish it: one
+           more byte every second for SECONDS seconds. Prints, each second, how many the peer
+           has closed ("AFTER t closed"). */
+        int port = atoi(a1), want = atoi(a2), secs = atoi(a3), n = 0;
+        int fds[100], gone[100] = {0};
+        if (want > 100) want = 100;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (; n < want; n++) {
+            fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+            if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+            if (send(fds[n], "CONNECT a", 9, MSG_NOSIGNAL) != 9) gone[n] = 1;
+        }
+        for (int t = 1; t <= secs; t++) {
+            sleep(1);
+            int closed = 0;
+            for (int i = 0; i < n; i++) {
+                if (!gone[i]) {
+                    struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+                    char b;
+                    if ((poll(&pf, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) ||
+                        send(fds[i], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                        gone[i] = 1;
+                }
+                closed += gone[i];
+            }
+            printf("AFTER %d %d\n", t, closed);
+            fflush(stdout);
+        }
+        return 0;
+    }
     if (!strcmp(c, "conns")) {
         /* Open N TCP connections to 127.0.0.1:PORT that never send anything, from processes
            of 100 connections each (so that a low descriptor limit does not cap the total).
