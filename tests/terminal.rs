@@ -201,13 +201,13 @@ fn typed_while_in_background(job: &str, out: &std::path::Path, then_fg: bool) ->
         pty.type_line(&format!(": typed-secret-{i}"));
         std::thread::sleep(Duration::from_millis(100));
     }
-    pty.type_line("echo MARK-$((40+2))");
-    assert!(
-        pty.wait_for("MARK-42", Duration::from_secs(10)),
-        "the shell did not answer: {}",
-        String::from_utf8_lossy(&pty.seen())
-    );
     if then_fg {
+        pty.type_line("echo MARK-$((40+2))");
+        assert!(
+            pty.wait_for("MARK-42", Duration::from_secs(10)),
+            "the shell did not answer: {}",
+            String::from_utf8_lossy(&pty.seen())
+        );
         pty.type_line("fg");
         std::thread::sleep(Duration::from_millis(500));
         pty.type_line("foreground-line");
@@ -219,6 +219,16 @@ fn typed_while_in_background(job: &str, out: &std::path::Path, then_fg: bool) ->
             "the job did not end at the end of input: {}",
             String::from_utf8_lossy(&pty.seen())
         );
+    } else {
+        // The control reads the terminal too: give it time to take some lines.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && !std::fs::read_to_string(out)
+                .unwrap_or_default()
+                .contains("typed-secret")
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     pty.type_line("kill -KILL %1 2>/dev/null; exit");
     let _ = sh.kill();
@@ -244,8 +254,19 @@ fn a_server_in_the_background_reads_nothing_the_user_types() {
     // The control: a process in a session of its own that holds the terminal (as the server
     // did) reads what is typed at the shell's prompt.
     let out = d.path().join("control-read.txt");
-    let job = format!("setsid {} cat", p.display());
+    let pid_file = d.path().join("control.pid");
+    let job = format!(
+        "setsid sh -c 'echo $$ > {}; exec {} cat'",
+        pid_file.display(),
+        p.display()
+    );
     let got = typed_while_in_background(&job, &out, false);
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: a plain kill of the control process this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
     assert!(
         got.contains("typed-secret"),
         "the control read nothing of what was typed, so this test proves nothing: {got:?}"
