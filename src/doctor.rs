@@ -128,10 +128,30 @@ pub fn run(format: Format) -> i32 {
         ));
     }
 
+    // No built-in profile sets limits.memory: only a profile that does needs this.
+    features.push(match crate::cgroup::memory_home(k.euid) {
+        Ok(home) => feature(
+            "memory cgroup (limits.memory)",
+            true,
+            format!("the sandbox's memory is bounded by {}", home.describe()),
+        ),
+        Err(m) => feature(
+            "memory cgroup (limits.memory)",
+            false,
+            format!(
+                "{}; a profile with limits.memory fails closed here (--best-effort: only RLIMIT_DATA, per process). To get one: {}",
+                m.why, m.fix
+            ),
+        ),
+    });
+
     let mut degraded = Vec::new();
     for f in &features {
-        // Optional layers: nothing a profile asks for depends on them.
-        let optional = f.name.contains("network.unix") || f.name.contains("learn");
+        // Optional layers: nothing a profile asks for depends on them, or only a profile that
+        // sets limits.memory (none of the built-in ones).
+        let optional = f.name.contains("network.unix")
+            || f.name.contains("learn")
+            || f.name.contains("limits.memory");
         if !f.available && !optional {
             degraded.push(format!("{} ({})", f.name, f.detail));
         }

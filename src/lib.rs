@@ -28,6 +28,7 @@ pub mod proxy;
 pub mod residency;
 pub mod sandbox;
 pub mod seccomp;
+pub mod statesize;
 pub mod supervise;
 pub mod terminal;
 pub mod vars;

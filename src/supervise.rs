@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::cgroup::PidsCgroup;
+use crate::cgroup::{self, SandboxCgroup};
 use crate::plan::Plan;
 use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
 
@@ -19,7 +19,9 @@ pub enum LaunchError {
     Prepare(#[from] sandbox::prepare::PrepareError),
     #[error("failed to set up the relay that keeps the terminal from the server")]
     Terminal(#[source] std::io::Error),
-    #[error("failed to set up the pids cgroup that enforces limits.processes for root")]
+    #[error(
+        "failed to set up the sandbox's cgroup (it enforces limits.memory, and limits.processes for root); `mcpcell doctor` says what this user can have, and --best-effort starts the server without it"
+    )]
     Cgroup(#[source] std::io::Error),
     #[error(
         "failed to create the sandbox's namespaces ({kinds}); `mcpcell doctor` shows what this system allows, and --best-effort starts the server without them"
@@ -120,7 +122,7 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
 
 struct Spawned {
     pid: libc::pid_t,
-    _cgroup: Option<PidsCgroup>,
+    _cgroup: Option<SandboxCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
     /// The thread relaying the server's stderr.
@@ -185,7 +187,9 @@ pub fn launch_with(
     plan.seccomp.program = Vec::new();
     release_stdio();
 
+    let state_watch = crate::statesize::watch(&plan, spawned.pid);
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
+    drop(state_watch);
     if let Some(o) = spawned.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
@@ -215,19 +219,26 @@ fn spawn(
     sink: Option<Sink>,
     relay_stderr: bool,
 ) -> Result<Spawned, LaunchError> {
-    let cgroup = match plan.pids_cgroup {
-        Some(max) => match PidsCgroup::create(max) {
+    let request = cgroup::Request {
+        pids: plan.pids_cgroup,
+        memory: plan.memory.as_ref().filter(|m| m.cgroup).map(|m| m.bytes),
+    };
+    let cgroup = match request.pids.is_some() || request.memory.is_some() {
+        true => match SandboxCgroup::create(&request) {
             Ok(c) => Some(c),
             Err(e) if plan.best_effort => {
-                warn!(target: "mcpcell", "limits.processes is not enforced: {e}");
+                warn!(target: "mcpcell", "--best-effort: the sandbox's cgroup could not be set up, so limits.memory and (for root) limits.processes are not enforced: {e}");
                 None
             }
             Err(e) => return Err(LaunchError::Cgroup(e)),
         },
-        None => None,
+        false => None,
     };
-    let procs = cgroup.as_ref().map(|c| c.procs.as_raw_fd());
-    let mut prepared = Prepared::new(plan, Isolation::Full, procs)?;
+    let procs: Vec<std::os::fd::RawFd> = cgroup
+        .iter()
+        .flat_map(|c| c.procs.iter().map(|f| f.as_raw_fd()))
+        .collect();
+    let mut prepared = Prepared::new(plan, Isolation::Full, procs.clone())?;
     match start(
         &mut prepared,
         original,

@@ -89,6 +89,8 @@ pub enum PlanError {
         grant: PathBuf,
         from: String,
     },
+    #[error(transparent)]
+    StateSize(#[from] crate::statesize::StateSizeError),
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
     #[error(
@@ -222,6 +224,17 @@ pub struct Limit {
     pub value: u64,
 }
 
+/// `limits.memory`: the sandbox's memory cgroup, or (`--best-effort` without one) a
+/// per-process RLIMIT_DATA.
+#[derive(Debug, Serialize)]
+pub struct MemoryLimit {
+    pub bytes: u64,
+    /// Whether a memory cgroup enforces it (false: only RLIMIT_DATA, per process).
+    pub cgroup: bool,
+    /// What enforces it, for the dry-run.
+    pub how: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Namespaces {
     /// Created with a user namespace (when mcpcell is not root).
@@ -249,6 +262,10 @@ pub struct Plan {
     pub limits: Vec<Limit>,
     /// `limits.processes` as a pids cgroup, for root (which RLIMIT_NPROC does not bind).
     pub pids_cgroup: Option<u64>,
+    /// `limits.memory`, and how it is enforced.
+    pub memory: Option<MemoryLimit>,
+    /// `limits.state_size`: the most `state_dir` may hold (only with a state directory).
+    pub state_size: Option<u64>,
     /// Size limit of the private /tmp and /dev/shm, in bytes (the kernel's default when unset).
     pub tmp_size: Option<u64>,
     /// The sandbox sees a root made only of the granted paths (because it may use Unix
@@ -358,6 +375,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let vars = Vars::from_env(&state_rel.join("/"));
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
+    let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
     let mut gaps = Vec::new();
     let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
     let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
@@ -538,7 +556,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     }
     let namespaces = build_namespaces(&kernel, &network);
     let capabilities = build_caps(&profile);
-    let (limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
+    let (mut limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
+    let memory = build_memory(&profile, &kernel, &mut limits, &mut gaps);
 
     if !gaps.is_empty() && !req.best_effort {
         return Err(PlanError::NotEnforceable(gaps));
@@ -569,6 +588,8 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         capabilities,
         limits,
         pids_cgroup,
+        memory,
+        state_size,
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
@@ -1195,6 +1216,73 @@ fn build_limits(
         }
     }
     (out, cgroup)
+}
+
+/// `limits.state_size`: a state directory already over it is refused before the launch (a
+/// dry run only reports it); supervise keeps measuring while the server runs.
+fn build_state_size(
+    profile: &Profile,
+    state_dir: Option<&Path>,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<u64>, PlanError> {
+    let Some(e) = &profile.limits.state_size else {
+        return Ok(None);
+    };
+    let Some(dir) = state_dir else {
+        warnings.push(format!(
+            "{}: limits.state_size has no effect: the profile does not use ${{STATE_DIR}}",
+            e.origin
+        ));
+        return Ok(None);
+    };
+    match crate::statesize::check(dir, e.value) {
+        Ok(_) => Ok(Some(e.value)),
+        Err(err) if dry_run => {
+            warnings.push(format!("{err}: the launch would be refused"));
+            Ok(Some(e.value))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `limits.memory`: a memory cgroup where one can be had. Without one the limit is a gap
+/// (fail closed); with --best-effort each process gets RLIMIT_DATA instead (not RLIMIT_AS:
+/// V8 and the JVM reserve far more address space than they use, and would not start).
+fn build_memory(
+    profile: &Profile,
+    kernel: &Kernel,
+    limits: &mut Vec<Limit>,
+    gaps: &mut Vec<Gap>,
+) -> Option<MemoryLimit> {
+    let bytes = profile.limits.memory.as_ref()?.value;
+    match crate::cgroup::memory_home(kernel.euid) {
+        Ok(home) => Some(MemoryLimit {
+            bytes,
+            cgroup: true,
+            how: home.describe(),
+        }),
+        Err(missing) => {
+            gaps.push(Gap {
+                what: "limits.memory".into(),
+                why: format!(
+                    "no memory cgroup for this user: {}; with --best-effort only RLIMIT_DATA applies, per process (heap and private writable mappings; not the sandbox as a whole, not shared memory or page cache)",
+                    missing.why
+                ),
+                fix: Some(missing.fix),
+            });
+            limits.push(Limit {
+                name: "memory_per_process",
+                resource: libc::RLIMIT_DATA,
+                value: bytes,
+            });
+            Some(MemoryLimit {
+                bytes,
+                cgroup: false,
+                how: "RLIMIT_DATA per process only (no memory cgroup)".into(),
+            })
+        }
+    }
 }
 
 #[cfg(test)]

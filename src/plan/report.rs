@@ -262,6 +262,20 @@ pub fn text(plan: &Plan) -> String {
             "  processes: also a pids cgroup with pids.max={n} (RLIMIT_NPROC does not bind root)"
         );
     }
+    if let (Some(n), Some(dir)) = (p.state_size, &p.state_dir) {
+        let _ = writeln!(
+            o,
+            "  state_size: {n} bytes in {}, measured by mcpcell every second while the server runs (not a kernel quota: it can be passed by what the server writes between two measurements)",
+            dir.display()
+        );
+    }
+    if let Some(m) = &p.memory {
+        let _ = writeln!(
+            o,
+            "  memory: {} bytes for the whole sandbox, by {}",
+            m.bytes, m.how
+        );
+    }
     let _ = writeln!(o);
     let _ = writeln!(o, "environment (values hidden):");
     for v in &p.env {

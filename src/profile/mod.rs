@@ -94,6 +94,8 @@ pub struct Limits {
     pub core_dumps: Option<Entry<bool>>,
     pub file_size: Option<Entry<u64>>,
     pub tmp_size: Option<Entry<u64>>,
+    pub memory: Option<Entry<u64>>,
+    pub state_size: Option<Entry<u64>>,
 }
 
 /// A problem found in a profile, with the place it was found.
@@ -634,6 +636,12 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile, diags: &mut Vec<
         };
         size(&mut out.limits.file_size, l.file_size, "limits.file_size");
         size(&mut out.limits.tmp_size, l.tmp_size, "limits.tmp_size");
+        size(&mut out.limits.memory, l.memory, "limits.memory");
+        size(
+            &mut out.limits.state_size,
+            l.state_size,
+            "limits.state_size",
+        );
         scalar(
             &mut out.limits.core_dumps,
             l.core_dumps,

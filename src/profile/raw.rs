@@ -154,6 +154,11 @@ pub struct RawLimits {
     pub file_size: Option<SizeValue>,
     /// Size of the private /tmp and /dev/shm (bytes, or `64M`, `1G`).
     pub tmp_size: Option<SizeValue>,
+    /// Resident memory of the whole sandbox (bytes, or `512M`, `2G`): a memory cgroup.
+    pub memory: Option<SizeValue>,
+    /// Disk space of `${STATE_DIR}` (bytes, or `512M`, `2G`), measured by mcpcell while the
+    /// server runs; every entry counts at least 4 KiB. Over it, the server is stopped.
+    pub state_size: Option<SizeValue>,
 }
 
 /// A size as written: a number of bytes or a string with a suffix (`64M`); checked by

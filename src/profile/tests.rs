@@ -86,6 +86,14 @@ fn wrong_types() {
         d.error_of("limits:\n  tmp_size: 12X\n"),
         "P:2:13: limits.tmp_size: size \"12X\" is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
     );
+    assert_eq!(
+        d.error_of("limits:\n  memory: -1\n"),
+        "P:2:11: limits.memory: size -1 is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
+    );
+    assert_eq!(
+        d.error_of("limits:\n  state_size: lots\n"),
+        "P:2:15: limits.state_size: size \"lots\" is not valid: write a positive number of bytes, or one with a K, M, G or T suffix such as 64M"
+    );
 }
 
 #[test]

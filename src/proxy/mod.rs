@@ -22,6 +22,7 @@
 
 mod answers;
 mod dns;
+mod limits;
 mod relay;
 mod serve;
 mod upstream;

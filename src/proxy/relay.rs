@@ -4,12 +4,38 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How much one splice may move, and the pipe's size: larger chunks mean fewer syscalls and
 /// wake-ups per byte (1 MiB against the default 64 KiB: a tunnel moves ~15% more per second).
 const CHUNK: usize = 1 << 20;
 /// The buffer when splice cannot be used.
 const COPY_BUF: usize = 1 << 16;
+/// Pipes grown to [`CHUNK`] at once. A pipe's pages are kernel memory charged to mcpcell,
+/// outside the sandbox's cgroup, and a sandbox that stops reading fills them: past this, pipes
+/// keep the default 64 KiB (at most 64 MiB plus 64 KiB per other direction relayed).
+const BIG_PIPES: usize = 64;
+static BIG_PIPES_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// A pipe grown to [`CHUNK`]; given back when dropped.
+struct BigPipe;
+
+impl BigPipe {
+    fn take() -> Option<BigPipe> {
+        BIG_PIPES_USED
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < BIG_PIPES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| BigPipe)
+    }
+}
+
+impl Drop for BigPipe {
+    fn drop(&mut self) {
+        BIG_PIPES_USED.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Relays until both directions are closed. Half-closes are passed on.
 pub fn relay(client: TcpStream, upstream: TcpStream) {
@@ -31,8 +57,13 @@ fn pump(from: &TcpStream, to: &TcpStream) {
     let ok = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok((r, w)) => {
             // Beyond the per-user pipe limit this fails, and the pipe keeps its 64 KiB.
-            let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(CHUNK as i32));
-            splice_loop(from, to, r.as_raw_fd(), w.as_raw_fd())
+            let big = BigPipe::take();
+            if big.is_some() {
+                let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(CHUNK as i32));
+            }
+            let ok = splice_loop(from, to, r.as_raw_fd(), w.as_raw_fd());
+            drop((r, w, big));
+            ok
         }
         Err(_) => false,
     };

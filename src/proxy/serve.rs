@@ -1,16 +1,19 @@
 //! The proxy's threads: one polls the listeners (and answers DNS), one more per connection
-//! (two while relaying).
+//! (two while relaying), one per DNS query being resolved; all of them bounded (see
+//! [`super::limits`]).
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
 use super::answers::Answers;
 use super::dns::{self, Answer, Want};
+use super::limits::{self, Gate, Slot, Throttle};
 use super::relay::relay;
 use super::upstream::{self, Refusal};
 use super::{Listeners, Proxy, ProxyConfig, Stats};
@@ -20,30 +23,56 @@ struct Shared {
     answers: Mutex<Answers>,
     stats: Arc<Mutex<Stats>>,
     dns_refused: Mutex<HashSet<String>>,
+    connections: Gate,
+    dns_queries: Gate,
+    /// Warnings about what the bounds turned away, at most one per few seconds.
+    turned_away: Mutex<Throttle>,
 }
 
 impl Shared {
     fn allowed(&self, host: &str, port: u16) {
         info!(target: "mcpcell", event = "proxy_allowed", host, port, "proxy: connected to {host}:{port}");
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        *s.allowed.entry(format!("{host}:{port}")).or_default() += 1;
+        *limits::entry(&mut s.allowed, format!("{host}:{port}")) += 1;
     }
 
     fn admitted(&self, host: &str, port: u16) {
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        *s.admitted.entry(format!("{host}:{port}")).or_default() += 1;
+        *limits::entry(&mut s.admitted, format!("{host}:{port}")) += 1;
     }
 
+    /// Counts a refusal; the first few of each destination are logged one by one (a server
+    /// that retries in a loop cannot flood the log: the summary at exit has the counts).
     fn refused(&self, host: &str, port: u16, why: &Refusal) {
         let reason = why.reason();
-        warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
-        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        let e = s
-            .refused
-            .entry(format!("{host}:{port}"))
-            .or_insert((0, String::new()));
-        e.0 += 1;
-        e.1 = reason;
+        let key = format!("{host}:{port}");
+        // `tracked`: the destination has an entry of its own (past the table's bound,
+        // destinations are counted together and not logged one by one).
+        let (attempts, tracked) = {
+            let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            let e = limits::entry(&mut s.refused, key.clone());
+            e.0 += 1;
+            e.1 = reason.clone();
+            let attempts = e.0;
+            (attempts, s.refused.contains_key(&key))
+        };
+        if tracked && attempts <= limits::LOGGED_PER_DESTINATION {
+            warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
+        } else {
+            self.turned_away(&format!("refusals after the first {} of a destination are only counted in the summary at exit; latest: {host}:{port}: {reason}", limits::LOGGED_PER_DESTINATION));
+        }
+    }
+
+    /// Logs (throttled) that a bound turned something away.
+    fn turned_away(&self, what: &str) {
+        let pass = self
+            .turned_away
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pass(Instant::now());
+        if let Some(n) = pass {
+            warn!(target: "mcpcell", event = "proxy_limit", count = n, "proxy: {what} ({n} since the last such message)");
+        }
     }
 
     /// Checks the allowlist, then resolves and connects.
@@ -62,11 +91,12 @@ impl Shared {
     }
 }
 
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
-    let _ = std::thread::Builder::new()
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
         .name(name.into())
         .stack_size(128 * 1024)
-        .spawn(f);
+        .spawn(f)
+        .map(|_| ())
 }
 
 /// Starts serving the listeners the sandbox handed over.
@@ -77,7 +107,11 @@ pub fn start(cfg: ProxyConfig, l: Listeners) -> io::Result<Proxy> {
         answers: Mutex::new(Answers::default()),
         stats: Arc::clone(&stats),
         dns_refused: Mutex::new(HashSet::new()),
+        connections: Gate::new(limits::MAX_CONNECTIONS),
+        dns_queries: Gate::new(limits::MAX_DNS_IN_FLIGHT),
+        turned_away: Mutex::new(Throttle::new(Duration::from_secs(5))),
     });
+    raise_descriptor_limit();
     l.proxy.set_nonblocking(true)?;
     l.dns.set_nonblocking(true)?;
     for (_, t) in &l.transparent {
@@ -88,6 +122,25 @@ pub fn start(cfg: ProxyConfig, l: Listeners) -> io::Result<Proxy> {
         .stack_size(128 * 1024)
         .spawn(move || accept_loop(shared, l))?;
     Ok(Proxy { stats })
+}
+
+/// Lets mcpcell hold every connection it admits: each one needs up to eight descriptors
+/// (two sockets, their duplicates for the second relay thread, two pipes), more than the
+/// usual soft limit of 1024 allows for [`limits::MAX_CONNECTIONS`].
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let want = (limits::MAX_CONNECTIONS as u64 + limits::MAX_DNS_IN_FLIGHT as u64) * 8 + 256;
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < want {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard);
+        }
+    }
+}
+
+/// Held open so that, out of descriptors, the accept loop can still take a pending connection
+/// and close it instead of waking up for it forever.
+fn reserve() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
 }
 
 fn accept_loop(shared: Arc<Shared>, l: Listeners) {
@@ -101,6 +154,7 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
         })
         .collect();
     let mut buf = [0u8; 1500];
+    let mut spare = reserve();
     loop {
         // SAFETY: a valid array of pollfd of the given length.
         let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
@@ -113,37 +167,112 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
             }
             pfd.revents = 0;
             match i {
-                0 => {
-                    while let Ok((s, _)) = l.proxy.accept() {
-                        let sh = Arc::clone(&shared);
-                        spawn("mcpcell-proxy-conn", move || handle_proxy(&sh, s));
-                    }
-                }
+                0 => accept_all(&shared, &l.proxy, &mut spare, |sh, s, slot| {
+                    spawn("mcpcell-proxy-conn", move || {
+                        handle_proxy(&sh, s);
+                        drop(slot);
+                    })
+                }),
                 1 => {
                     while let Ok((n, from)) = l.dns.recv_from(&mut buf) {
+                        let Some(slot) = shared.dns_queries.take() else {
+                            shared.turned_away(&format!(
+                                "{} DNS queries are being resolved already; dropped one (the resolver asks again)",
+                                limits::MAX_DNS_IN_FLIGHT
+                            ));
+                            continue;
+                        };
                         // Resolving may take a while: answer from a thread of its own.
                         let (Ok(sock), sh, query) =
                             (l.dns.try_clone(), Arc::clone(&shared), buf[..n].to_vec())
                         else {
                             continue;
                         };
-                        spawn("mcpcell-dns", move || {
+                        let _ = spawn("mcpcell-dns", move || {
                             if let Some(reply) = answer_dns(&sh, &query) {
                                 let _ = sock.send_to(&reply, from);
                             }
+                            drop(slot);
                         });
                     }
                 }
                 _ => {
                     let (port, listener) = &l.transparent[i - 2];
-                    while let Ok((s, _)) = listener.accept() {
-                        let sh = Arc::clone(&shared);
-                        let port = *port;
+                    let port = *port;
+                    accept_all(&shared, listener, &mut spare, move |sh, s, slot| {
                         spawn("mcpcell-proxy-conn", move || {
-                            handle_transparent(&sh, s, port)
-                        });
+                            handle_transparent(&sh, s, port);
+                            drop(slot);
+                        })
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Accepts every pending connection on `listener`: each one within
+/// [`limits::MAX_CONNECTIONS`] goes to `serve` with its slot, the others are closed at once.
+/// Out of descriptors (EMFILE, ENFILE), the reserve descriptor is given up for a moment to
+/// take the pending connection and close it: poll() would otherwise report it again at once,
+/// and the loop would spin.
+fn accept_all(
+    shared: &Arc<Shared>,
+    listener: &TcpListener,
+    spare: &mut Option<std::fs::File>,
+    serve: impl Fn(Arc<Shared>, TcpStream, Slot) -> io::Result<()>,
+) {
+    if spare.is_none() {
+        // Lost while every descriptor was taken; freed ones go to it before any connection.
+        *spare = reserve();
+    }
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                let Some(slot) = shared.connections.take() else {
+                    drop(s);
+                    shared.turned_away(&format!(
+                        "{} connections are open already; closed a new one",
+                        limits::MAX_CONNECTIONS
+                    ));
+                    continue;
+                };
+                if serve(Arc::clone(shared), s, slot).is_err() {
+                    shared.turned_away("could not start a thread for a new connection; closed it");
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                // The kernel takes the descriptor before it looks at the queue: EMFILE does
+                // not say a connection is pending. The accept with the reserve freed does.
+                drop(spare.take());
+                // The connection is closed before the reserve is taken back: its descriptor is
+                // the one the reserve needs.
+                let pending = listener.accept().map(drop);
+                *spare = reserve();
+                match pending {
+                    Ok(()) => {
+                        shared.turned_away("out of file descriptors; closed a new connection");
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    // Still out of descriptors (another thread took the freed one, or the
+                    // whole system is out): wait for some to be freed.
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(50));
+                        return;
                     }
                 }
+                if spare.is_none() {
+                    std::thread::sleep(Duration::from_millis(50));
+                    return;
+                }
+            }
+            // ECONNABORTED and the like concern one connection; anything else, back off.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                return;
             }
         }
     }
@@ -171,8 +300,16 @@ fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
             }
         }
         let mut seen = shared.dns_refused.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.insert(name.to_string()) {
-            warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow");
+        if seen.len() < limits::MAX_DESTINATIONS {
+            if seen.insert(name.to_string()) {
+                warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow");
+            }
+        } else if !seen.contains(name) {
+            drop(seen);
+            shared.turned_away(&format!(
+                "refused DNS lookups of more than {} names are no longer logged one by one; latest: {name}",
+                limits::MAX_DESTINATIONS
+            ));
         }
         Answer::Refused
     })
@@ -216,10 +353,16 @@ fn handle_transparent(shared: &Shared, client: TcpStream, port: u16) {
 }
 
 /// Reads an HTTP request head (up to the blank line); returns it with any bytes after it.
-fn read_head(s: &mut TcpStream, first: &[u8]) -> io::Result<(Vec<u8>, Vec<u8>)> {
+/// The whole head must come within [`limits::REQUEST_DEADLINE`] of the connection.
+fn read_head(s: &mut TcpStream, first: &[u8], deadline: Instant) -> io::Result<(Vec<u8>, Vec<u8>)> {
     let mut buf = first.to_vec();
     let mut chunk = [0u8; 4096];
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        s.set_read_timeout(Some(left))?;
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = buf.split_off(end + 4);
             return Ok((buf, rest));
@@ -261,16 +404,33 @@ fn http_error(s: &mut TcpStream, code: u16, text: &str, detail: &str) {
     );
 }
 
+/// A connection to the proxy port: HTTP or SOCKS5, told apart by the first byte. A client
+/// that sends nothing is closed after [`limits::REQUEST_DEADLINE`].
 fn handle_proxy(shared: &Shared, mut client: TcpStream) {
-    let _ = client.set_nonblocking(false);
+    let deadline = Instant::now() + limits::REQUEST_DEADLINE;
+    if client.set_nonblocking(false).is_err()
+        || client
+            .set_read_timeout(Some(limits::REQUEST_DEADLINE))
+            .is_err()
+    {
+        return;
+    }
     let mut first = [0u8; 1];
     if client.read_exact(&mut first).is_err() {
         return;
     }
     if first[0] == 5 {
-        socks5(shared, client);
+        socks5(shared, client, deadline);
     } else {
-        http(shared, client, &first);
+        http(shared, client, &first, deadline);
+    }
+}
+
+/// Before relaying: the request deadline no longer applies (a tunnel may rightly be idle), and
+/// a read timeout would end splice(2) on the socket too.
+fn relay_from(client: TcpStream, up: TcpStream) {
+    if client.set_read_timeout(None).is_ok() {
+        relay(client, up);
     }
 }
 
@@ -295,8 +455,8 @@ fn refusal_response(s: &mut TcpStream, host: &str, port: u16, r: &Refusal) {
     }
 }
 
-fn http(shared: &Shared, mut client: TcpStream, first: &[u8]) {
-    let Ok((head, rest)) = read_head(&mut client, first) else {
+fn http(shared: &Shared, mut client: TcpStream, first: &[u8], deadline: Instant) {
+    let Ok((head, rest)) = read_head(&mut client, first, deadline) else {
         return;
     };
     let mut headers = [httparse::EMPTY_HEADER; 96];
@@ -321,7 +481,7 @@ fn http(shared: &Shared, mut client: TcpStream, first: &[u8]) {
                 {
                     return;
                 }
-                relay(client, up);
+                relay_from(client, up);
             }
             Err(r) => refusal_response(&mut client, &host, port, &r),
         }
@@ -371,17 +531,29 @@ fn http(shared: &Shared, mut client: TcpStream, first: &[u8]) {
     if up.write_all(out.as_bytes()).is_err() || (!rest.is_empty() && up.write_all(&rest).is_err()) {
         return;
     }
-    relay(client, up);
+    relay_from(client, up);
 }
 
-fn socks5(shared: &Shared, mut c: TcpStream) {
+/// Reads exactly `buf.len()` bytes before `deadline`.
+fn read_by(c: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    c.set_read_timeout(Some(left))?;
+    c.read_exact(buf)
+}
+
+/// SOCKS5: the whole handshake must come within [`limits::REQUEST_DEADLINE`] of the
+/// connection; past the deadline the request is dropped before it is acted on.
+fn socks5(shared: &Shared, mut c: TcpStream, deadline: Instant) {
     // Greeting: VER(5, already read) NMETHODS METHODS...
     let mut n = [0u8; 1];
-    if c.read_exact(&mut n).is_err() {
+    if read_by(&mut c, &mut n, deadline).is_err() {
         return;
     }
     let mut methods = vec![0u8; n[0] as usize];
-    if c.read_exact(&mut methods).is_err() {
+    if read_by(&mut c, &mut methods, deadline).is_err() {
         return;
     }
     if !methods.contains(&0) {
@@ -393,7 +565,7 @@ fn socks5(shared: &Shared, mut c: TcpStream) {
     }
     // Request: VER CMD RSV ATYP ADDR PORT
     let mut hdr = [0u8; 4];
-    if c.read_exact(&mut hdr).is_err() || hdr[0] != 5 {
+    if read_by(&mut c, &mut hdr, deadline).is_err() || hdr[0] != 5 {
         return;
     }
     let reply = |c: &mut TcpStream, code: u8| {
@@ -402,25 +574,25 @@ fn socks5(shared: &Shared, mut c: TcpStream) {
     let host = match hdr[3] {
         1 => {
             let mut a = [0u8; 4];
-            if c.read_exact(&mut a).is_err() {
+            if read_by(&mut c, &mut a, deadline).is_err() {
                 return;
             }
             Ipv4Addr::from(a).to_string()
         }
         3 => {
             let mut len = [0u8; 1];
-            if c.read_exact(&mut len).is_err() {
+            if read_by(&mut c, &mut len, deadline).is_err() {
                 return;
             }
             let mut name = vec![0u8; len[0] as usize];
-            if c.read_exact(&mut name).is_err() {
+            if read_by(&mut c, &mut name, deadline).is_err() {
                 return;
             }
             String::from_utf8_lossy(&name).into_owned()
         }
         4 => {
             let mut a = [0u8; 16];
-            if c.read_exact(&mut a).is_err() {
+            if read_by(&mut c, &mut a, deadline).is_err() {
                 return;
             }
             std::net::Ipv6Addr::from(a).to_string()
@@ -431,10 +603,13 @@ fn socks5(shared: &Shared, mut c: TcpStream) {
         }
     };
     let mut p = [0u8; 2];
-    if c.read_exact(&mut p).is_err() {
+    if read_by(&mut c, &mut p, deadline).is_err() {
         return;
     }
     let port = u16::from_be_bytes(p);
+    if Instant::now() > deadline {
+        return;
+    }
     if hdr[1] != 1 {
         reply(&mut c, 7); // only CONNECT
         return;
@@ -442,7 +617,7 @@ fn socks5(shared: &Shared, mut c: TcpStream) {
     match shared.open(&host, port) {
         Ok(up) => {
             reply(&mut c, 0);
-            relay(c, up);
+            relay_from(c, up);
         }
         Err(r) => reply(&mut c, if r.is_policy() { 2 } else { 4 }),
     }

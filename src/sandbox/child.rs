@@ -93,12 +93,12 @@ extern "C" fn noop_handler(_: libc::c_int) {}
 /// and stays as its init. `status` is the write end of the report pipe; `alive` the read end
 /// of a pipe whose writer is the parent: EOF there means the parent is gone.
 pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::sigset_t) -> ! {
-    if let Some(fd) = p.cgroup_procs {
+    for (i, &fd) in p.cgroup_procs.iter().enumerate() {
         // SAFETY: writes a 1-byte literal to an open fd.
         check(
             status,
             Step::Cgroup,
-            0,
+            i as u32,
             unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } as libc::c_long,
         );
     }

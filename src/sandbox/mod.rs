@@ -98,7 +98,7 @@ impl Step {
     /// "failed to …" text for this step.
     pub fn describe(self) -> &'static str {
         match self {
-            Step::Cgroup => "failed to join the sandbox's pids cgroup",
+            Step::Cgroup => "failed to join the sandbox's cgroup",
             Step::DeathSignal => "failed to tie the sandbox's life to mcpcell's",
             Step::Setgroups => "failed to deny setgroups in the user namespace",
             Step::UidMap => "failed to write the user namespace's uid map",

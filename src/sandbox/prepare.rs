@@ -48,8 +48,8 @@ pub struct Prepared {
     pub argv_ptrs: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
     pub envp_ptrs: Vec<*const libc::c_char>,
-    /// `cgroup.procs` of the pids cgroup (root only).
-    pub cgroup_procs: Option<RawFd>,
+    /// `cgroup.procs` of each of the sandbox's cgroups (pids for root, memory).
+    pub cgroup_procs: Vec<RawFd>,
     /// Proxy mode: the listeners to create inside the network namespace.
     pub proxy: Option<ProxySockets>,
     /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
@@ -92,7 +92,7 @@ impl Prepared {
     pub fn new(
         plan: &Plan,
         isolation: Isolation,
-        cgroup_procs: Option<RawFd>,
+        cgroup_procs: Vec<RawFd>,
     ) -> Result<Prepared, PrepareError> {
         let full = isolation == Isolation::Full;
         let abi = ABI::from(plan.kernel.landlock_abi);

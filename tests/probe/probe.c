@@ -11,7 +11,9 @@
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -557,6 +559,130 @@ int main(int argc, char **argv) {
         char b[64];
         snprintf(b, sizeof b, "%d", n);
         printf("FORKED %d\n", n);
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(c, "alloc")) {
+        /* Allocate and touch MIB mebibytes, one at a time; print how far it got. */
+        long mib = atol(a1), n = 0;
+        for (; n < mib; n++) {
+            char *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) break;
+            for (long i = 0; i < (1 << 20); i += 4096) m[i] = 1;
+        }
+        printf("ALLOCATED %ld\n", n);
+        fflush(stdout);
+        return n == mib ? 0 : 3;
+    }
+    if (!strcmp(c, "fill")) {
+        /* Write COUNT files of KIB KiB into $FILL_DIR, then stay SECONDS: "FILLED n" once
+           written, "SURVIVED" if nothing stopped it meanwhile. */
+        const char *dir = getenv("FILL_DIR");
+        long count = atol(a1), kib = atol(a2), n = 0;
+        if (!dir) return result(0, "FILL_DIR");
+        static char block[1024];
+        memset(block, 'x', sizeof block);
+        for (; n < count; n++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/f%ld", dir, n);
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0) break;
+            for (long k = 0; k < kib; k++)
+                if (write(fd, block, sizeof block) != sizeof block) break;
+            close(fd);
+        }
+        printf("FILLED %ld\n", n);
+        fflush(stdout);
+        sleep(atoi(a3));
+        printf("SURVIVED\n");
+        return 0;
+    }
+    if (!strcmp(c, "slow")) {
+        /* Open N connections to 127.0.0.1:PORT that start a request and never finish it: one
+           more byte every second for SECONDS seconds. Prints, each second, how many the peer
+           has closed ("AFTER t closed"). */
+        int port = atoi(a1), want = atoi(a2), secs = atoi(a3), n = 0;
+        int fds[100], gone[100] = {0};
+        if (want > 100) want = 100;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (; n < want; n++) {
+            fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+            if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+            if (send(fds[n], "CONNECT a", 9, MSG_NOSIGNAL) != 9) gone[n] = 1;
+        }
+        for (int t = 1; t <= secs; t++) {
+            sleep(1);
+            int closed = 0;
+            for (int i = 0; i < n; i++) {
+                if (!gone[i]) {
+                    struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+                    char b;
+                    if ((poll(&pf, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) ||
+                        send(fds[i], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                        gone[i] = 1;
+                }
+                closed += gone[i];
+            }
+            printf("AFTER %d %d\n", t, closed);
+            fflush(stdout);
+        }
+        return 0;
+    }
+    if (!strcmp(c, "conns")) {
+        /* Open N TCP connections to 127.0.0.1:PORT that never send anything, from processes
+           of 100 connections each (so that a low descriptor limit does not cap the total).
+           Each prints how many connected; once all have, and HOLD1 seconds later, how many
+           the peer has closed; and again HOLD2 seconds after that. */
+        int port = atoi(a1), want = atoi(a2), hold1 = atoi(a3), hold2 = argc > 5 ? atoi(argv[5]) : 0;
+        int ready[2], go[2], kids = 0;
+        if (pipe(ready) < 0 || pipe(go) < 0) return result(0, "pipe");
+        for (int base = 0; base < want; base += 100, kids++) {
+            int mine = want - base < 100 ? want - base : 100;
+            pid_t p = fork();
+            if (p < 0) return result(0, "fork");
+            if (p > 0) continue;
+            close(ready[0]);
+            close(go[1]);
+            int fds[100], n = 0;
+            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            for (; n < mine; n++) {
+                fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+                /* A peer that never accepts must not hang the probe: connect() gives up
+                   after the send timeout. */
+                struct timeval tv = {.tv_sec = 2};
+                if (fds[n] >= 0) setsockopt(fds[n], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+                if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+            }
+            printf("CONNECTED %d\n", n);
+            fflush(stdout);
+            /* Wait until every process has connected: the holds start together. */
+            char b;
+            if (write(ready[1], "r", 1) != 1) _exit(2);
+            while (read(go[0], &b, 1) > 0) {}
+            for (int round = 0; round < 2; round++) {
+                sleep(round == 0 ? hold1 : hold2);
+                int closed = 0;
+                for (int i = 0; i < n; i++) {
+                    struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+                    if (poll(&pf, 1, 0) == 1 && recv(fds[i], &b, 1, MSG_DONTWAIT) <= 0) closed++;
+                }
+                printf("CLOSED%d %d\n", round + 1, closed);
+                fflush(stdout);
+            }
+            _exit(0);
+        }
+        close(ready[1]);
+        close(go[0]);
+        char b;
+        for (int i = 0; i < kids; i++)
+            if (read(ready[0], &b, 1) != 1) break;
+        printf("ALL CONNECTED\n");
+        fflush(stdout);
+        close(go[1]);
+        while (kids-- > 0) wait(NULL);
+        printf("DONE\n");
         fflush(stdout);
         return 0;
     }
