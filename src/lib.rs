@@ -5,8 +5,6 @@
 //! child applies the plan and execs) and [`supervise`] (the parent waits and forwards
 //! signals).
 
-#![deny(clippy::undocumented_unsafe_blocks)]
-
 pub mod cgroup;
 pub mod cli;
 pub mod commands;

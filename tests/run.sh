@@ -15,6 +15,10 @@ trap 'rm -rf "$SHARED"' EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "lint"
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+
 step "build"
 cargo build --release --locked
 cargo test --locked --no-run
@@ -124,6 +128,7 @@ if [ -n "$CONF" ]; then
   fi
 else
   echo "WARNING: the conformance battery was not found (set MCPCELL_CONFORMANCE_DIR); skipped"
+  [ "$CI" = true ] && exit 1
 fi
 
 # The benchmarks' smoke run: every section with a few iterations, so that the scripts keep

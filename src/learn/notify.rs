@@ -4,6 +4,7 @@
 //! sandbox's own root, then proceeds unchanged. Nothing is denied here: what is recorded is
 //! turned into grants when the server exits.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -23,6 +24,10 @@ const AT_FDCWD: i64 = -100;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 
+/// At most this many distinct uses are recorded (a learned profile from a run that touched
+/// more would not be reviewable anyway).
+pub const MAX_RECORDED: usize = 20_000;
+
 /// Receives the listener the sandbox sends over `channel`, then answers notifications until
 /// nothing in the sandbox can make another one, or `stop` is set and none is pending.
 pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>) {
@@ -31,6 +36,9 @@ pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>
         return;
     };
     drop(channel);
+    // What the server does repeatedly is recorded once, and the record is bounded: it lives
+    // in mcpcell, outside the sandbox's limits, and the server decides how much it does.
+    let mut seen: HashSet<(PathBuf, &'static str, String)> = HashSet::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -52,8 +60,16 @@ pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>
             continue;
         }
         if pfd.revents & libc::POLLIN != 0 {
-            if let Some(u) = answer(listener.as_raw_fd()) {
-                sink.lock().unwrap_or_else(|e| e.into_inner()).extend(u);
+            if let Some(uses) = answer(listener.as_raw_fd()) {
+                let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+                for u in uses {
+                    if seen.len() >= MAX_RECORDED {
+                        break;
+                    }
+                    if seen.insert((u.path.clone(), u.syscall, format!("{:?}", u.op))) {
+                        sink.push(u);
+                    }
+                }
             }
             continue;
         }
