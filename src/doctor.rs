@@ -35,6 +35,22 @@ fn feature(name: &str, available: bool, detail: impl Into<String>) -> Feature {
 
 /// Whether the kernel answers seccomp's notification-size query (Linux 5.0), and has the
 /// CONTINUE answer `learn` relies on (5.5, the same release as the size query's users).
+/// Whether this kernel has mount_setattr(2): an empty call fails with EBADF, not ENOSYS.
+fn mount_setattr() -> bool {
+    // SAFETY: an invalid descriptor and null pointers: the kernel only checks and fails.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            -1,
+            std::ptr::null::<libc::c_char>(),
+            0,
+            std::ptr::null::<u8>(),
+            0usize,
+        )
+    };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+}
+
 fn user_notification() -> bool {
     const SECCOMP_GET_NOTIF_SIZES: libc::c_ulong = 3;
     let mut sizes = libc::seccomp_notif_sizes {
@@ -95,7 +111,7 @@ pub fn run(format: Format) -> i32 {
         feature(
             "landlock: pathname Unix socket rules (network.unix)",
             abi >= 9,
-            "ABI 9, Linux 7.1; an extra layer: network.unix is enforced without it by a sandbox root made only of the granted paths",
+            "ABI 9, Linux 7.1; without it, when network.unix is set, a host socket that lies inside a granted directory can be reached too (the sandbox's root holds only granted paths, so /run and $XDG_RUNTIME_DIR are not there)",
         ),
         feature(
             "seccomp filters",
@@ -112,6 +128,11 @@ pub fn run(format: Format) -> i32 {
             },
         ),
     ];
+    features.push(feature(
+        "a root of the granted paths only (read-only and no-exec mounts per grant)",
+        all_ns && mount_setattr(),
+        "mount namespaces and mount_setattr (Linux 5.12): outside the grants nothing exists for the server, read-only grants are read-only for metadata too, and what it may write it cannot map executable",
+    ));
     features.push(feature(
         "seccomp user notification (mcpcell learn)",
         user_notification(),
