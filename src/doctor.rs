@@ -280,5 +280,9 @@ fn text(r: &Report) -> String {
             o.push_str(&format!("  - {s}\n"));
         }
     }
+    o.push_str("\nsyscall groups (for syscalls.deny and syscalls.allow):\n");
+    for g in crate::seccomp::groups::GROUPS {
+        o.push_str(&format!("  {:<16} {}\n", g.name, g.help));
+    }
     o
 }

@@ -331,8 +331,9 @@ pub enum Recognition {
     Unknown,
 }
 
-/// Recognises the MCP server a command runs.
-pub fn infer(argv: &[OsString]) -> Option<Inferred> {
+/// Recognises the MCP server a command runs (the tests' shorthand for [`recognise`]).
+#[cfg(test)]
+fn infer(argv: &[OsString]) -> Option<Inferred> {
     match recognise(argv) {
         Recognition::Known(i) => Some(i),
         _ => None,

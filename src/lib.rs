@@ -5,29 +5,29 @@
 //! child applies the plan and execs) and [`supervise`] (the parent waits and forwards
 //! signals).
 
-pub mod cgroup;
+pub(crate) mod cgroup;
 pub mod cli;
-pub mod commands;
-pub mod doctor;
-pub mod escape;
-pub mod explain;
+pub(crate) mod commands;
+pub(crate) mod doctor;
+pub(crate) mod escape;
+pub(crate) mod explain;
 #[doc(hidden)]
 pub mod fuzz;
-pub mod hints;
-pub mod hostspec;
-pub mod infer;
-pub mod kernel;
-pub mod learn;
-pub mod logging;
-pub mod outfile;
-pub mod plan;
+pub(crate) mod hints;
+pub(crate) mod hostspec;
+pub(crate) mod infer;
+pub(crate) mod kernel;
+pub(crate) mod learn;
+pub(crate) mod logging;
+pub(crate) mod outfile;
+pub(crate) mod plan;
 pub mod profile;
-pub mod proxy;
-pub mod residency;
-pub mod sandbox;
-pub mod seccomp;
-pub mod statesize;
-pub mod supervise;
-pub mod terminal;
-pub mod vars;
-pub mod wrap;
+pub(crate) mod proxy;
+pub(crate) mod residency;
+pub(crate) mod sandbox;
+pub(crate) mod seccomp;
+pub(crate) mod statesize;
+pub(crate) mod supervise;
+pub(crate) mod terminal;
+pub(crate) mod vars;
+pub(crate) mod wrap;

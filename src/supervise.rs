@@ -81,10 +81,6 @@ fn hint(f: &Failure, what: Option<&str>) -> String {
     s
 }
 
-/// How long a server has to exit after mcpcell passes on SIGTERM, SIGINT or SIGHUP, before
-/// it is killed.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A signal set of `sigs` (no allocation: the sandbox's init uses it too).
 pub(crate) fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialise and fill a local set.

@@ -93,11 +93,6 @@ pub enum PlanError {
     StateSize(#[from] crate::statesize::StateSizeError),
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
-    #[error(
-        "{}: network mode `proxy` is not yet supported by this version of mcpcell; use `none`, or `host` with network.connect ports, until it is",
-        origin
-    )]
-    ProxyUnsupported { origin: Origin },
     #[error("{0}")]
     Usage(String),
     #[error("failed to compile the seccomp filter")]
@@ -146,8 +141,6 @@ pub struct ProfileInfo {
     pub inferred: bool,
     /// Every document merged, bases first.
     pub sources: Vec<String>,
-    #[serde(skip)]
-    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -574,7 +567,6 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
                 .iter()
                 .map(|s: &Arc<Source>| s.label())
                 .collect(),
-            files,
         },
         command,
         cwd: cwd_inside,

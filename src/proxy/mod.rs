@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::hostspec::{Cidr, DEFAULT_PORTS, HostMatch, HostPattern};
+use crate::hostspec::{Cidr, DEFAULT_PORTS, HostPattern};
 
 pub use serve::start;
 pub use upstream::{Refusal, resolve_v4};
@@ -142,14 +142,6 @@ impl ProxyConfig {
             v.push((k.to_ascii_lowercase(), val.clone()));
         }
         v
-    }
-
-    /// Whether an allow entry names an IP address literal (only proxy-aware clients reach
-    /// those: the sandbox has no route to them).
-    pub fn has_ip_entries(&self) -> bool {
-        self.allow
-            .iter()
-            .any(|a| matches!(a.host, HostMatch::Ip(_)))
     }
 }
 
