@@ -10,7 +10,9 @@ DEMO="${XDG_CACHE_HOME:-$HOME/.cache}/mcpcell-demo"
 mkdir -p "$DEMO"
 npm install --prefix "$DEMO" --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-memory@2026.8.31
 SERVER="$DEMO/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
-STATE="${XDG_STATE_HOME:-$HOME/.local/state}/mcpcell/node"
+# The server's own state directory (each server gets one): where the plan puts it.
+STATE="$("$MCPCELL" run -p node --allow-read "$DEMO" --dry-run --format json -- node "$SERVER" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["plan"]["state_dir"])')"
 
 echo "running: mcpcell run -p node --allow-read $DEMO -- node $SERVER" >&2
 python3 - "$MCPCELL" "$DEMO" "$STATE" "$SERVER" <<'PY'
