@@ -576,11 +576,8 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
             // SAFETY: waits for our own child without blocking.
             let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
             if r == pid {
-                if libc::WIFEXITED(st) {
-                    return libc::WEXITSTATUS(st);
-                }
-                if libc::WIFSIGNALED(st) {
-                    return 128 + libc::WTERMSIG(st);
+                if let Some(code) = sandbox::exit_code(st) {
+                    return code;
                 }
             }
             continue;

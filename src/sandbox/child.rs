@@ -373,11 +373,7 @@ fn init_loop(
                     break;
                 }
                 if pid == server {
-                    let code = if libc::WIFEXITED(st) {
-                        libc::WEXITSTATUS(st)
-                    } else if libc::WIFSIGNALED(st) {
-                        128 + libc::WTERMSIG(st)
-                    } else {
+                    let Some(code) = super::exit_code(st) else {
                         continue;
                     };
                     // Everything else in the namespace is killed when PID 1 exits.

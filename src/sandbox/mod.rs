@@ -11,6 +11,34 @@ pub mod mounts;
 pub mod prepare;
 
 pub use child::run;
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use prepare::PrepareError;
+
+/// `b` as a C string for the child; a NUL inside is an error that names it.
+fn cstr(b: impl AsRef<[u8]>) -> Result<CString, PrepareError> {
+    let b = b.as_ref();
+    CString::new(b).map_err(|_| PrepareError::Nul(String::from_utf8_lossy(b).into_owned()))
+}
+
+fn cpath(p: &Path) -> Result<CString, PrepareError> {
+    cstr(p.as_os_str().as_bytes())
+}
+
+/// The status `mcpcell run` reports for a wait status: the exit code, or 128 + the signal;
+/// `None` for a stop or continue.
+pub fn exit_code(status: libc::c_int) -> Option<libc::c_int> {
+    if libc::WIFEXITED(status) {
+        Some(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        Some(128 + libc::WTERMSIG(status))
+    } else {
+        None
+    }
+}
 pub use prepare::{Isolation, Prepared};
 
 /// The step of the child's set-up that failed.
@@ -183,6 +211,15 @@ pub const FORWARDED: [libc::c_int; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_step_is_listed() {
+        // A step missing from ALL would decode as "exec succeeded".
+        assert_eq!(Step::ALL.len() as u32, Step::ReadOnlyRoot as u32);
+        for (i, s) in Step::ALL.iter().enumerate() {
+            assert_eq!(*s as u32, i as u32 + 1);
+        }
+    }
 
     #[test]
     fn failures_round_trip() {

@@ -18,12 +18,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::Step;
 use super::child::{check, errno, fail, mount};
 use super::prepare::PrepareError;
+use super::{Step, cpath, cstr};
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement, Rights};
 
@@ -81,14 +80,6 @@ pub struct Mounts {
     /// Descriptors opened here for binds that have no grant of their own (the listed Unix
     /// sockets); the grants' own stay with the plan.
     _sockets: Vec<std::os::fd::OwnedFd>,
-}
-
-fn cpath(p: &Path) -> Result<CString, PrepareError> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| PrepareError::Nul(p.display().to_string()))
-}
-
-fn cstr(s: &str) -> Result<CString, PrepareError> {
-    CString::new(s).map_err(|_| PrepareError::Nul(s.to_string()))
 }
 
 // The mount_setattr(2) flags (linux/mount.h).

@@ -5,7 +5,7 @@
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
@@ -14,6 +14,7 @@ use landlock::{
 use thiserror::Error;
 
 use super::mounts::Mounts;
+use super::{cpath, cstr};
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement};
 use crate::profile::NetworkMode;
@@ -69,14 +70,6 @@ pub struct ProxySockets {
     pub transparent_ports: Vec<u16>,
     /// The sandbox's end of the socketpair the descriptors travel over (set at launch).
     pub channel: RawFd,
-}
-
-fn cstr(b: &[u8]) -> Result<CString, PrepareError> {
-    CString::new(b).map_err(|_| PrepareError::Nul(String::from_utf8_lossy(b).into_owned()))
-}
-
-fn cpath(p: &Path) -> Result<CString, PrepareError> {
-    cstr(p.as_os_str().as_bytes())
 }
 
 /// How much of the plan's isolation the launch uses.
