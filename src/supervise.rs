@@ -81,19 +81,6 @@ fn hint(f: &Failure, what: Option<&str>) -> String {
     s
 }
 
-/// A signal set of `sigs` (no allocation: the sandbox's init uses it too).
-pub(crate) fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise and fill a local set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in sigs {
-            libc::sigaddset(&mut set, s);
-        }
-        set
-    }
-}
-
 /// fork(2) with namespace flags: the child gets a copy of the address space and continues
 /// from the call, as with fork.
 fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
@@ -158,7 +145,7 @@ pub fn launch_with(
 ) -> Result<Outcome, LaunchError> {
     let forwarded_and_chld: Vec<libc::c_int> =
         FORWARDED.iter().copied().chain([libc::SIGCHLD]).collect();
-    let block = sigset(&forwarded_and_chld);
+    let block = sandbox::sigset(&forwarded_and_chld);
     // SAFETY: a zeroed sigset is a valid out-parameter.
     let mut original: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid set pointers.
@@ -409,37 +396,8 @@ fn start(
 }
 
 /// The proxy's listeners, as the sandbox sent them: proxy port, DNS, transparent ports.
-/// Receives the descriptors the sandbox sends over `channel` (its `send_fds`), at most 64;
-/// `None` at EOF or on error.
-pub(crate) fn receive_fds(channel: &OwnedFd) -> Option<Vec<OwnedFd>> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    use std::os::fd::FromRawFd;
-    let mut buf = [0u8; 1];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 64]);
-    let msg = recvmsg::<()>(
-        channel.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ok()?;
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(v) = c {
-            fds.extend(v);
-        }
-    }
-    // SAFETY: the descriptors were just received and are owned by nobody else.
-    Some(
-        fds.into_iter()
-            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
-            .collect(),
-    )
-}
-
 fn receive_listeners(channel: &OwnedFd, ports: &[u16]) -> Option<crate::proxy::Listeners> {
-    let mut owned = receive_fds(channel)?;
+    let mut owned = sandbox::channel::receive_fds(channel)?;
     if owned.len() != 2 + ports.len() {
         return None;
     }
@@ -534,7 +492,7 @@ fn release_stdio() {
 /// Waits for the sandbox's PID 1, passing signals on. After SIGTERM, SIGINT or SIGHUP the
 /// server has `stop_timeout` to exit before the sandbox is killed.
 fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
-    let set = sigset(sigs);
+    let set = sandbox::sigset(sigs);
     let mut stop_deadline: Option<Instant> = None;
     // A server that lives longer than a moment no longer needs the launch's pages.
     let mut release_at = Some(Instant::now() + crate::residency::AFTER);

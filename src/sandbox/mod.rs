@@ -5,10 +5,20 @@
 //! stays behind as its init: it forwards signals, reaps orphans and exits with the server's
 //! status. A failure is reported to the parent as a [`Failure`] record over a close-on-exec
 //! pipe; EOF on that pipe means the server's execve succeeded.
+//!
+//! Before the clone, in the parent: [`prepare`] turns the plan into what the child needs
+//! (C strings, the Landlock ruleset, the mount plan of [`mounts`]). After it, in the child:
+//! [`child`] runs the steps in order, using [`mounts`] (the root of granted paths), `net`
+//! (loopback, the proxy's route and listeners), `caps` (capabilities and securebits),
+//! `channel` (descriptors sent to mcpcell) and `sys` (the post-fork system-call helpers).
 
+mod caps;
+pub(crate) mod channel;
 mod child;
 pub mod mounts;
+mod net;
 pub mod prepare;
+mod sys;
 
 pub use child::run;
 
@@ -26,6 +36,19 @@ fn cstr(b: impl AsRef<[u8]>) -> Result<CString, PrepareError> {
 
 fn cpath(p: &Path) -> Result<CString, PrepareError> {
     cstr(p.as_os_str().as_bytes())
+}
+
+/// A signal set of `sigs` (no allocation: the sandbox's init uses it too).
+pub fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
 }
 
 /// The status `mcpcell run` reports for a wait status: the exit code, or 128 + the signal;

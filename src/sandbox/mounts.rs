@@ -20,8 +20,8 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use super::child::{check, errno, fail, mount};
 use super::prepare::PrepareError;
+use super::sys::{check, errno, fail, mount};
 use super::{Step, cpath, cstr};
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement, Rights};
