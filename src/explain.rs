@@ -723,7 +723,7 @@ mod tests {
 
     #[test]
     fn parses_targets() {
-        let cwd = Path::new("/work");
+        let cwd = Path::new("/srv/project");
         let home = Some("/home/u");
         let p = |s| parse_target(s, home, cwd).unwrap();
         assert_eq!(
@@ -732,7 +732,7 @@ mod tests {
         );
         assert_eq!(
             p("notes/a.txt:write"),
-            Target::Path("/work/notes/a.txt".into(), Rights::WRITE)
+            Target::Path("/srv/project/notes/a.txt".into(), Rights::WRITE)
         );
         assert_eq!(
             p("/usr/bin/node:exec"),
