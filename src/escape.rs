@@ -52,6 +52,12 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
     escape_with(s, |_| false)
 }
 
+/// A stream's text for a terminal (what a server writes): line feeds and tabs stay, every
+/// other special character is escaped as [`terminal`] does, carriage returns included.
+pub fn terminal_lines(s: &str) -> Cow<'_, str> {
+    escape_with(s, |c| c == '\n' || c == '\t')
+}
+
 /// Multi-line text for a terminal (a report, a diff): line feeds, tabs and the carriage
 /// return of a CRLF line end stay, every other special character is escaped as [`terminal`]
 /// does.

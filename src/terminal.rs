@@ -18,6 +18,8 @@
 //!   a terminal exists in its view of the filesystem.
 
 use std::io::{self, Read, Write};
+
+use crate::escape;
 use std::os::fd::{AsFd, OwnedFd};
 
 /// Whether `fd` is a terminal.
@@ -128,20 +130,18 @@ pub fn utf8_locale() -> bool {
         })
 }
 
-/// A writer for a terminal that shows control characters instead of passing them on:
-/// every C0 control but newline and tab, DEL, and the C1 controls (U+0080 to U+009F, and the
-/// same bytes standing alone). Printable text, including multi-byte UTF-8, passes as it is.
-/// Works on a stream: a character split between two writes is judged whole. For a terminal
-/// that does not decode UTF-8 (an 8-bit one takes every byte 0x80 to 0x9F as a control),
-/// each such byte is shown, wherever it stands.
+/// A writer for a terminal that shows control characters instead of passing them on: what
+/// [`escape::is_special`] names (C0 but newline and tab, DEL, C1, bidirectional overrides,
+/// line separators), shown as [`escape::terminal_lines`] shows them, and bytes that are not
+/// UTF-8 as `\xNN`. Printable text passes as it is. Works on a stream: a character split
+/// between two writes is judged whole. For a terminal that does not decode UTF-8 (an 8-bit
+/// one takes every byte 0x80 to 0x9F as a control), each such byte is shown, wherever it
+/// stands.
 pub struct VisibleControls<W: Write> {
     inner: W,
     utf8: bool,
-    /// Continuation bytes still expected for the UTF-8 character in progress.
-    expect: u8,
-    /// A UTF-8 lead byte 0xC2 held back until the next byte says whether it starts a C1
-    /// control.
-    held_c2: bool,
+    /// The start of a UTF-8 character whose end has not been written yet.
+    carry: Vec<u8>,
 }
 
 impl<W: Write> VisibleControls<W> {
@@ -149,79 +149,55 @@ impl<W: Write> VisibleControls<W> {
         VisibleControls {
             inner,
             utf8,
-            expect: 0,
-            held_c2: false,
+            carry: Vec::new(),
         }
     }
 
     /// The visible form of `bytes`, with the state carried over from earlier writes.
     fn render(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(bytes.len() + 16);
         if !self.utf8 {
+            let mut out = Vec::with_capacity(bytes.len() + 16);
             for &b in bytes {
                 match b {
-                    b'\n' | b'\t' => out.push(b),
-                    0x00..=0x1f | 0x7f => out.extend_from_slice(escape_c0(b).as_bytes()),
-                    0x80..=0x9f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-                    _ => out.push(b),
+                    b'\n' | b'\t' | 0x20..=0x7e | 0xa0..=0xff => out.push(b),
+                    _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
                 }
             }
             return out;
         }
-        for &b in bytes {
-            if self.held_c2 {
-                self.held_c2 = false;
-                if (0x80..=0x9f).contains(&b) {
-                    out.extend_from_slice(format!("\\u{{{b:x}}}").as_bytes());
-                    continue;
+        // Decoded as UTF-8 and shown as crate::escape shows text everywhere else; a character
+        // split between two writes waits for its end, an invalid byte is shown as `\xNN`.
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(bytes);
+        let mut out = String::with_capacity(buf.len() + 16);
+        let mut rest = &buf[..];
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    out.push_str(&escape::terminal_lines(text));
+                    break;
                 }
-                out.push(0xc2);
-                self.expect = 0;
-                if (0x80..=0xbf).contains(&b) {
-                    out.push(b);
-                    continue;
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    out.push_str(&escape::terminal_lines(
+                        std::str::from_utf8(good).unwrap_or_default(),
+                    ));
+                    match e.error_len() {
+                        None => {
+                            self.carry = bad.to_vec();
+                            break;
+                        }
+                        Some(n) => {
+                            for b in &bad[..n] {
+                                out.push_str(&format!("\\x{b:02x}"));
+                            }
+                            rest = &bad[n..];
+                        }
+                    }
                 }
-            }
-            if self.expect > 0 {
-                if (0x80..=0xbf).contains(&b) {
-                    self.expect -= 1;
-                    out.push(b);
-                    continue;
-                }
-                // A character cut short: judge this byte on its own.
-                self.expect = 0;
-            }
-            match b {
-                b'\n' | b'\t' => out.push(b),
-                0x00..=0x1f | 0x7f => out.extend_from_slice(escape_c0(b).as_bytes()),
-                0xc2 => self.held_c2 = true,
-                0xc3..=0xdf => {
-                    self.expect = 1;
-                    out.push(b);
-                }
-                0xe0..=0xef => {
-                    self.expect = 2;
-                    out.push(b);
-                }
-                0xf0..=0xf4 => {
-                    self.expect = 3;
-                    out.push(b);
-                }
-                // A stray continuation byte or an invalid lead: C1 range bytes are shown,
-                // the rest passes (a terminal shows them as replacement characters).
-                0x80..=0x9f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-                _ => out.push(b),
             }
         }
-        out
-    }
-}
-
-fn escape_c0(b: u8) -> String {
-    match b {
-        b'\r' => "\\r".into(),
-        0x1b => "\\x1b".into(),
-        _ => format!("\\x{b:02x}"),
+        out.into_bytes()
     }
 }
 
@@ -239,8 +215,8 @@ impl<W: Write> Write for VisibleControls<W> {
 
 impl<W: Write> Drop for VisibleControls<W> {
     fn drop(&mut self) {
-        if self.held_c2 {
-            let _ = self.inner.write_all(&[0xc2]);
+        for b in std::mem::take(&mut self.carry) {
+            let _ = write!(self.inner, "\\x{b:02x}");
         }
         let _ = self.inner.flush();
     }
@@ -275,7 +251,7 @@ mod tests {
         assert!(!s.bytes().any(|b| b < 0x20 || b == 0x7f), "{s:?}");
         assert_eq!(
             s,
-            "a\\x1b]52;c;cm0gLXJmIH4=\\x07b\\x1b[2K\\x1b[1A\\x1b[21t\\r\\x7f"
+            "a\\x1b]52;c;cm0gLXJmIH4=\\x07b\\x1b[2K\\x1b[1A\\x1b[21t\\x0d\\x7f"
         );
     }
 
@@ -283,7 +259,9 @@ mod tests {
     fn c1_controls_are_shown_even_split_across_writes() {
         // U+009B (CSI) as UTF-8, split between two writes; and a lone 0x9b byte.
         let s = shown(&[b"x\xc2", b"\x9b2Jy\x9bz"]);
-        assert_eq!(s, "x\\u{9b}2Jy\\x9bz");
+        assert_eq!(s, "x\\u{009b}2Jy\\x9bz");
+        // A right-to-left override, split too: text that would read otherwise than stored.
+        assert_eq!(shown(&[b"a\xe2\x80", b"\xaeb"]), "a\\u{202e}b");
         // U+00A0 (no-break space) starts with the same 0xC2 and passes.
         assert_eq!(shown(&[b"\xc2", b"\xa0"]), "\u{a0}");
     }

@@ -528,15 +528,6 @@ fn bare_line(probe_args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim_end().to_string()
 }
 
-fn xattr(path: &std::path::Path, name: &str) -> Option<String> {
-    let p = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
-    let mut buf = [0u8; 256];
-    // SAFETY: NUL-terminated strings and a buffer of the length passed.
-    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    (r >= 0).then(|| String::from_utf8_lossy(&buf[..r as usize]).into_owned())
-}
-
 #[test]
 fn metadata_outside_the_grants_and_under_read_only_grants_stays_as_it_is() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -572,8 +563,8 @@ fn metadata_outside_the_grants_and_under_read_only_grants_stays_as_it_is() {
     }
     assert_eq!(before(&file), fb, "the read-only grant's metadata changed");
     assert_eq!(before(&outside), ob, "metadata outside the grants changed");
-    assert_eq!(xattr(&file, "user.planted"), None);
-    assert_eq!(xattr(&outside, "user.planted"), None);
+    assert_eq!(get_xattr(&file, "user.planted"), None);
+    assert_eq!(get_xattr(&outside, "user.planted"), None);
 
     // Reads of what cannot be opened: size, link target, extended attributes, events.
     assert_denied(&probe_line(&r, &["stat", o]), "stat outside the grants");
