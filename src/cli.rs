@@ -52,9 +52,9 @@ pub enum Command {
     },
     /// Rewrite an MCP client config so every stdio server starts through mcpcell (prints a
     /// diff; --write applies it)
-    Wrap(crate::wrap::WrapArgs),
+    Wrap(crate::commands::wrap::WrapArgs),
     /// Undo `wrap`: restore every wrapped server entry exactly as it was
-    Unwrap(crate::wrap::UnwrapArgs),
+    Unwrap(crate::commands::wrap::UnwrapArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,33 +206,5 @@ pub struct ExplainArgs {
 impl SuperviseArgs {
     pub fn stop_timeout(&self) -> Duration {
         Duration::from_secs(self.stop_timeout)
-    }
-}
-
-/// Parses the command line and runs the command; returns the process exit status.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => 125,
-            };
-            let _ = e.print();
-            return code;
-        }
-    };
-    match cli.command {
-        Command::Run(args) => crate::commands::run(args),
-        Command::Learn(args) => crate::learn::run(args),
-        Command::Explain(args) => crate::explain::run(args),
-        Command::Check { profiles } => crate::commands::check(&profiles),
-        Command::Profiles { action } => crate::commands::profiles(action),
-        Command::Doctor { format } => crate::doctor::run(format),
-        Command::Schema => crate::commands::schema(),
-        Command::Wrap(args) => crate::wrap::wrap(args),
-        Command::Unwrap(args) => crate::wrap::unwrap(args),
     }
 }

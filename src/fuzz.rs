@@ -54,5 +54,5 @@ pub fn wrap(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    crate::wrap::check_round_trip(text, first & 1 == 1);
+    crate::commands::wrap::check_round_trip(text, first & 1 == 1);
 }

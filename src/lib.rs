@@ -5,21 +5,20 @@
 //! child applies the plan and execs) and [`supervise`] (the parent waits and forwards
 //! signals).
 
+pub mod app;
 pub(crate) mod cgroup;
-pub mod cli;
+pub(crate) mod cli;
 pub(crate) mod commands;
-pub(crate) mod doctor;
 pub(crate) mod escape;
-pub(crate) mod explain;
+pub(crate) mod exit;
 #[doc(hidden)]
 pub mod fuzz;
-pub(crate) mod hints;
 pub(crate) mod hostspec;
 pub(crate) mod infer;
 pub(crate) mod kernel;
-pub(crate) mod learn;
 pub(crate) mod logging;
 pub(crate) mod outfile;
+pub(crate) mod paths;
 pub(crate) mod plan;
 pub mod profile;
 pub(crate) mod proxy;
@@ -28,6 +27,4 @@ pub(crate) mod sandbox;
 pub(crate) mod seccomp;
 pub(crate) mod statesize;
 pub(crate) mod supervise;
-pub(crate) mod terminal;
 pub(crate) mod vars;
-pub(crate) mod wrap;

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(mcpcell::cli::main());
+    std::process::exit(mcpcell::app::main());
 }

@@ -87,7 +87,7 @@ impl OutFile {
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf());
         // Lexically: with no link on the way (checked next), `..` means what it says.
-        let written = crate::plan::query::normalize(&abs);
+        let written = crate::paths::normalize(&abs);
         let name = match written.components().next_back() {
             Some(Component::Normal(n)) => n.to_os_string(),
             _ => {
@@ -97,7 +97,7 @@ impl OutFile {
             }
         };
         let parent = written.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let dir = crate::plan::fs::real_path(&parent).map_err(|source| OutFileError::Io {
+        let dir = crate::paths::real_path(&parent).map_err(|source| OutFileError::Io {
             step: "resolve the directory of",
             path: written.clone(),
             source,

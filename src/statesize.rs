@@ -135,10 +135,10 @@ impl Drop for Watch {
     }
 }
 
-/// Starts watching when the plan sets `limits.state_size` (nothing is started otherwise).
-pub fn watch(plan: &crate::plan::Plan, pid: libc::pid_t) -> Option<Watch> {
-    let limit = plan.state_size?;
-    let dir = plan.state_dir.clone()?;
+/// Starts watching `dir` (the server's state directory), which may hold `limit` bytes;
+/// None if the watching thread could not start.
+pub fn watch(dir: &Path, limit: u64, pid: libc::pid_t) -> Option<Watch> {
+    let dir = dir.to_path_buf();
     // A pidfd: the signal can only reach this sandbox, even after its pid is reused.
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

@@ -3,13 +3,10 @@
 //! refer to the same file; the `hide` masks; the private mounts.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, Access, AccessFs, BitFlags};
-use nix::errno::Errno;
-use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, open, openat2};
-use nix::sys::stat::Mode;
 use serde::Serialize;
 
 use crate::profile::Origin;
@@ -17,50 +14,7 @@ use crate::profile::Origin;
 /// Directories the sandbox gets a private instance of (tmpfs, or its own procfs).
 pub const PRIVATE_MOUNTS: [&str; 3] = ["/tmp", "/dev/shm", "/proc"];
 
-/// The path an open descriptor refers to, as the kernel names it.
-fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// Opens `path` (O_PATH) and names the file it reaches, with every symbolic link resolved,
-/// as `canonicalize` would, but without its readlink for each component. An absolute path
-/// with no symbolic link in it is opened with `openat2(RESOLVE_NO_SYMLINKS)` and is its own
-/// name once `.` and `..` are taken out; otherwise the kernel names the open file in
-/// /proc/self/fd (a readlink there costs a few microseconds, so only paths with links pay it).
-pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
-    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
-    if path.is_absolute() {
-        let how = OpenHow::new()
-            .flags(flags)
-            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
-        match openat2(AT_FDCWD, path, how) {
-            Ok(fd) => return Ok((fd, super::query::normalize(path))),
-            // Missing, or not searchable: an ordinary open says the same.
-            Err(e @ (Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES)) => return Err(e),
-            // ELOOP: a link on the way. ENOSYS, EPERM: no openat2 here (before Linux 5.6, or
-            // refused by a container's seccomp filter). EAGAIN: a rename raced the lookup.
-            Err(_) => {}
-        }
-    }
-    let fd = open(path, flags, Mode::empty())?;
-    match fd_path(&fd) {
-        // Not `/x (deleted)`: removed since it was opened, or a name that ends like that.
-        Ok(p) if p.is_absolute() && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") => {
-            Ok((fd, p))
-        }
-        _ => match path.canonicalize() {
-            Ok(p) => Ok((fd, p)),
-            Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
-        },
-    }
-}
-
-/// `path` with every symbolic link resolved, like `canonicalize` (see [`open_real`]).
-pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
-    open_real(path)
-        .map(|(_, p)| p)
-        .map_err(std::io::Error::from)
-}
+pub use crate::paths::{open_real, real_path};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Rights {

@@ -627,7 +627,7 @@ fn explain_args(spec: &str, req: &Request) -> Vec<String> {
         argv.push("--pass-env".into());
         argv.push(n.into());
     }
-    vec![crate::learn::write::shell_words(&argv)]
+    vec![crate::escape::shell_words(&argv)]
 }
 
 /// Creates `${STATE_DIR}` (0700, see [`state::prepare`]) when the profile uses it.

@@ -57,20 +57,7 @@ impl Rights {
     }
 }
 
-/// `path` with `.` and `..` removed without looking at the filesystem.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub use crate::paths::normalize;
 
 /// The canonical form of the longest existing prefix of `path` (absolute), with the rest
 /// appended as written.

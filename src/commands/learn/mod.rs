@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::cli::LearnArgs;
-use crate::commands::{init_logging, log_target, print_error};
+use crate::commands::run::{init_logging, log_target};
 use crate::escape;
+use crate::exit::print_error;
 use crate::hostspec::DEFAULT_PORTS;
 use crate::outfile::OutFile;
 use crate::plan::{self, Plan};
@@ -167,14 +168,16 @@ pub fn run(args: LearnArgs) -> i32 {
         tracing::warn!(target: "mcpcell", "{w}");
     }
 
-    let sink: crate::supervise::Sink = Arc::new(Mutex::new(Vec::new()));
+    let sink: notify::Sink = Arc::new(Mutex::new(Vec::new()));
     let command = plan.command.argv.clone();
-    let outcome = match crate::supervise::launch_with(
-        plan,
-        args.supervise.stop_timeout(),
-        Some(sink.clone()),
-        false,
-    ) {
+    let recorder = Arc::clone(&sink);
+    let plugins = crate::supervise::Plugins {
+        stderr: None,
+        observe: Some(Box::new(move |channel, stop| {
+            notify::serve(channel, recorder, stop)
+        })),
+    };
+    let outcome = match crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins) {
         Ok(o) => o,
         Err(e) => {
             print_error(&e);

@@ -2,12 +2,14 @@
 //! wait, passing signals on, and exit with the server's status.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tracing::{info, warn};
+
+pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
 use crate::plan::Plan;
@@ -35,6 +37,10 @@ pub enum LaunchError {
     Pipe(#[source] nix::Error),
     #[error("failed to start the egress proxy")]
     Proxy(#[source] std::io::Error),
+    #[error("failed to start a thread of mcpcell's")]
+    Thread(#[source] std::io::Error),
+    #[error("an observe-mode plan was launched without an observer")]
+    NoObserver,
     #[error("{}: {}{}", failure.step.describe(), std::io::Error::from_raw_os_error(failure.errno), hint(failure, what.as_deref()))]
     Child {
         failure: Failure,
@@ -108,8 +114,8 @@ struct Spawned {
     _cgroup: Option<SandboxCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
-    /// The thread relaying the server's stderr.
-    stderr: Option<std::thread::JoinHandle<crate::hints::Seen>>,
+    /// The thread relaying the server's stderr, and the watcher it fed.
+    stderr: Option<std::thread::JoinHandle<Option<Box<dyn StderrWatch>>>>,
 }
 
 /// The thread that answers an observe-mode sandbox's notifications.
@@ -118,8 +124,27 @@ struct Observer {
     stop: Arc<AtomicBool>,
 }
 
-/// Where observe mode records what the server used.
-pub type Sink = Arc<Mutex<Vec<crate::learn::record::Use>>>;
+/// Watches the server's stderr while mcpcell relays it, and is asked what to tell the user
+/// if the server fails.
+pub trait StderrWatch: Send {
+    /// One line the server wrote, without its line break (long lines are cut at 4 KiB).
+    fn line(&mut self, line: &str);
+    /// What to say after the server exited with `code` (not 0), one message per entry.
+    fn report(&self, plan: &Plan, code: i32) -> Vec<String>;
+}
+
+/// Answers an observe-mode sandbox's notifications: it gets mcpcell's end of the channel
+/// and runs until the flag is set (after the server has exited).
+pub type Observe = Box<dyn FnOnce(OwnedFd, Arc<AtomicBool>) + Send>;
+
+/// What a command adds to a launch; the launch itself names no command.
+#[derive(Default)]
+pub struct Plugins {
+    /// Watches the server's stderr (which then passes through mcpcell).
+    pub stderr: Option<Box<dyn StderrWatch>>,
+    /// Serves an observe-mode plan's notifications (required by such a plan).
+    pub observe: Option<Observe>,
+}
 
 /// How a launch ended.
 pub struct Outcome {
@@ -128,20 +153,12 @@ pub struct Outcome {
     pub proxy: Option<crate::proxy::Proxy>,
 }
 
-/// Starts the sandbox and the server; returns the server's exit status as `mcpcell run`
-/// reports it.
-pub fn launch(plan: Plan, stop_timeout: Duration) -> Result<i32, LaunchError> {
-    launch_with(plan, stop_timeout, None, true).map(|o| o.code)
-}
-
-/// [`launch`], and in observe mode (a plan made for `learn`) record into `sink`. With
-/// `relay_stderr`, the server's stderr passes through mcpcell, which explains denials it
-/// reports if the server fails.
-pub fn launch_with(
+/// Starts the sandbox and the server with the command's plug-ins, waits for the server, and
+/// returns how it ended.
+pub fn launch(
     mut plan: Plan,
     stop_timeout: Duration,
-    sink: Option<Sink>,
-    relay_stderr: bool,
+    mut plugins: Plugins,
 ) -> Result<Outcome, LaunchError> {
     let forwarded_and_chld: Vec<libc::c_int> =
         FORWARDED.iter().copied().chain([libc::SIGCHLD]).collect();
@@ -151,7 +168,7 @@ pub fn launch_with(
     // SAFETY: valid set pointers.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &block, &mut original) };
 
-    let spawned = spawn(&plan, &original, sink, relay_stderr)?;
+    let spawned = spawn(&plan, &original, &mut plugins)?;
     info!(
         target: "mcpcell",
         event = "started",
@@ -170,16 +187,19 @@ pub fn launch_with(
     plan.seccomp.program = Vec::new();
     release_stdio();
 
-    let state_watch = crate::statesize::watch(&plan, spawned.pid);
+    let state_watch = match (&plan.state_dir, plan.state_size) {
+        (Some(dir), Some(limit)) => crate::statesize::watch(dir, limit, spawned.pid),
+        _ => None,
+    };
     let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
     drop(state_watch);
     if let Some(o) = spawned.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
     }
-    if let Some(seen) = spawned.stderr.and_then(|t| t.join().ok()) {
+    if let Some(watch) = spawned.stderr.and_then(|t| t.join().ok()).flatten() {
         if code != 0 {
-            for h in seen.report(&plan, code) {
+            for h in watch.report(&plan, code) {
                 eprintln!("mcpcell: hint: {h}");
             }
         }
@@ -199,8 +219,7 @@ pub fn launch_with(
 fn spawn(
     plan: &Plan,
     original: &libc::sigset_t,
-    sink: Option<Sink>,
-    relay_stderr: bool,
+    plugins: &mut Plugins,
 ) -> Result<Spawned, LaunchError> {
     let request = cgroup::Request {
         pids: plan.pids_cgroup,
@@ -226,8 +245,7 @@ fn spawn(
         &mut prepared,
         original,
         plan.network.proxy.as_ref(),
-        sink.clone(),
-        relay_stderr,
+        plugins,
     ) {
         Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
             pid,
@@ -242,8 +260,7 @@ fn spawn(
                 "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpcell, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
-            let (pid, proxy, observer, stderr) =
-                start(&mut prepared, original, None, sink, relay_stderr)?;
+            let (pid, proxy, observer, stderr) = start(&mut prepared, original, None, plugins)?;
             Ok(Spawned {
                 pid,
                 _cgroup: cgroup,
@@ -262,7 +279,7 @@ type Started = (
     libc::pid_t,
     Option<crate::proxy::Proxy>,
     Option<Observer>,
-    Option<std::thread::JoinHandle<crate::hints::Seen>>,
+    Option<std::thread::JoinHandle<Option<Box<dyn StderrWatch>>>>,
 );
 
 fn channel() -> Result<(OwnedFd, OwnedFd), LaunchError> {
@@ -280,19 +297,18 @@ fn start(
     prepared: &mut Prepared,
     original: &libc::sigset_t,
     proxy_cfg: Option<&crate::proxy::ProxyConfig>,
-    sink: Option<Sink>,
-    relay_stderr: bool,
+    plugins: &mut Plugins,
 ) -> Result<Started, LaunchError> {
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-    // A terminal never reaches the server (crate::terminal): stdin and stdout that are
+    // A terminal never reaches the server (crate::supervise::terminal): stdin and stdout that are
     // terminals become pipes that mcpcell relays, and so does stderr, which mcpcell also
     // relays when it watches it for denials.
-    let mut terminal = crate::terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
+    let mut terminal = terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
     prepared.stdio[0] = terminal.server_stdin.as_ref().map(|f| f.as_raw_fd());
     prepared.stdio[1] = terminal.server_stdout.as_ref().map(|f| f.as_raw_fd());
-    let stderr_tty = crate::terminal::is_terminal(std::io::stderr());
-    let stderr_pipe = if relay_stderr || stderr_tty {
+    let stderr_tty = terminal::is_terminal(std::io::stderr());
+    let stderr_pipe = if plugins.stderr.is_some() || stderr_tty {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
         prepared.stdio[2] = Some(w.as_raw_fd());
         Some((r, w))
@@ -348,13 +364,20 @@ fn start(
     let stderr = match stderr_pipe {
         Some((r, w)) => {
             drop(w);
+            let mut watch = plugins.stderr.take();
             let thread = std::thread::Builder::new()
                 .name("stderr".into())
                 .stack_size(128 * 1024)
-                .spawn(move || crate::hints::relay(r, stderr_tty))
-                .map_err(LaunchError::Proxy)?;
-            // Denials are explained only where the caller asked for it.
-            relay_stderr.then_some(thread)
+                .spawn(move || {
+                    terminal::relay_stderr(r, stderr_tty, &mut |line| {
+                        if let Some(w) = watch.as_mut() {
+                            w.line(line);
+                        }
+                    });
+                    watch
+                })
+                .map_err(LaunchError::Thread)?;
+            Some(thread)
         }
         None => None,
     };
@@ -363,12 +386,12 @@ fn start(
         Some((ours, theirs)) => {
             drop(theirs);
             let stop = Arc::new(AtomicBool::new(false));
-            let sink = sink.unwrap_or_default();
             let flag = Arc::clone(&stop);
+            let serve = plugins.observe.take().ok_or(LaunchError::NoObserver)?;
             let thread = std::thread::Builder::new()
                 .name("observe".into())
-                .spawn(move || crate::learn::notify::serve(ours, sink, flag))
-                .map_err(LaunchError::Proxy)?;
+                .spawn(move || serve(ours, flag))
+                .map_err(LaunchError::Thread)?;
             Some(Observer { thread, stop })
         }
         None => None,

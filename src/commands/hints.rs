@@ -7,12 +7,10 @@
 //! that shows the rule; a death by SIGSYS is reported as a seccomp kill.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use crate::commands::explain::{Target, verdict};
 use crate::escape;
-use crate::explain::{Target, verdict};
 use crate::plan::Plan;
 use crate::plan::fs::Rights;
 
@@ -227,45 +225,13 @@ impl Seen {
     }
 }
 
-/// Copies the server's stderr from `from` to mcpcell's stderr unchanged, collecting what it
-/// says about denials. A client that closed its end does not stall the server: the rest is
-/// read and dropped.
-pub fn relay(from: OwnedFd, to_terminal: bool) -> Seen {
-    let mut seen = Seen::default();
-    let mut src = std::fs::File::from(from);
-    // Locked per chunk only: mcpcell's own log lines go to the same stderr. A terminal gets
-    // the server's control characters shown, not obeyed (crate::terminal).
-    let stderr = std::io::stderr();
-    let mut visible = crate::terminal::VisibleControls::new(stderr, crate::terminal::utf8_locale());
-    let mut raw = std::io::stderr();
-    let dst: &mut dyn Write = if to_terminal { &mut visible } else { &mut raw };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut line: Vec<u8> = Vec::new();
-    let mut out_ok = true;
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if out_ok && dst.write_all(&buf[..n]).is_err() {
-            out_ok = false;
-        }
-        for &b in &buf[..n] {
-            if b == b'\n' {
-                seen.line(&String::from_utf8_lossy(&line));
-                line.clear();
-            } else if line.len() < 4096 {
-                line.push(b);
-            }
-        }
+impl crate::supervise::StderrWatch for Seen {
+    fn line(&mut self, line: &str) {
+        Seen::line(self, line)
     }
-    if !line.is_empty() {
-        seen.line(&String::from_utf8_lossy(&line));
+    fn report(&self, plan: &Plan, code: i32) -> Vec<String> {
+        Seen::report(self, plan, code)
     }
-    let _ = dst.flush();
-    seen
 }
 
 #[cfg(test)]

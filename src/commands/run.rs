@@ -7,35 +7,10 @@ use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
 use crate::escape;
+use crate::exit::print_error;
 use crate::outfile::{OutFile, OutFileError};
 use crate::plan::{self, Gap, report};
 use crate::profile::{Loader, ProfileError, Severity};
-
-/// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
-/// so control characters in them are shown escaped, line breaks included; only a profile's
-/// list of diagnostics (each one escaped on its own line) keeps its line breaks.
-pub fn print_error(e: &(dyn Error + 'static)) {
-    let mut msg = format!("mcpcell: error: {e}");
-    let mut multi_line = false;
-    let mut src: Option<&(dyn Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        multi_line |= matches!(
-            s.downcast_ref::<ProfileError>(),
-            Some(ProfileError::Invalid(_))
-        );
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(&format!(": {text}"));
-        }
-        src = s.source();
-    }
-    let shown = if multi_line {
-        escape::terminal_text(&msg)
-    } else {
-        escape::terminal(&msg)
-    };
-    eprintln!("{shown}");
-}
 
 /// Resolves `--log-file` (its directory must exist); on failure prints why and returns the
 /// exit status.
@@ -114,7 +89,11 @@ pub fn run(args: RunArgs) -> i32 {
     for g in &plan.not_enforced {
         warn!(target: "mcpcell", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
     }
-    match crate::supervise::launch(plan, args.supervise.stop_timeout()) {
+    let plugins = crate::supervise::Plugins {
+        stderr: Some(Box::new(crate::commands::hints::Seen::default())),
+        observe: None,
+    };
+    match crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins).map(|o| o.code) {
         Ok(code) => code,
         Err(e) => {
             print_error(&e);

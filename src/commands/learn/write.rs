@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 use super::record::{Learned, Need};
-pub use crate::escape::shell_words;
+use crate::escape::shell_words;
 use crate::escape::{yaml_block_scalar, yaml_comment, yaml_scalar};
 
 /// What goes into the learned profile besides the file grants.

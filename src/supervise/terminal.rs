@@ -222,6 +222,44 @@ impl<W: Write> Drop for VisibleControls<W> {
     }
 }
 
+/// Copies the server's stderr (`from`) to mcpcell's, showing control characters rather than
+/// obeying them when stderr is a terminal, and hands each line to `on_line` (lines are cut
+/// at 4 KiB). Returns at end of file.
+pub fn relay_stderr(from: OwnedFd, to_terminal: bool, on_line: &mut dyn FnMut(&str)) {
+    let mut src = std::fs::File::from(from);
+    // Locked per chunk only: mcpcell's own log lines go to the same stderr.
+    let stderr = std::io::stderr();
+    let mut visible = VisibleControls::new(stderr, utf8_locale());
+    let mut raw = std::io::stderr();
+    let dst: &mut dyn Write = if to_terminal { &mut visible } else { &mut raw };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut line: Vec<u8> = Vec::new();
+    let mut out_ok = true;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if out_ok && dst.write_all(&buf[..n]).is_err() {
+            out_ok = false;
+        }
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                on_line(&String::from_utf8_lossy(&line));
+                line.clear();
+            } else if line.len() < 4096 {
+                line.push(b);
+            }
+        }
+    }
+    if !line.is_empty() {
+        on_line(&String::from_utf8_lossy(&line));
+    }
+    let _ = dst.flush();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -320,10 +320,15 @@ fn unwrap(entry: &mut Item) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wrap::model::run_prefix;
+    use crate::commands::wrap::model::run_prefix;
 
     fn round_trip(text: &str, expect_wrapped: &str) {
-        crate::wrap::round_trip(crate::wrap::Format::Toml, "python", text, expect_wrapped);
+        crate::commands::wrap::round_trip(
+            crate::commands::wrap::Format::Toml,
+            "python",
+            text,
+            expect_wrapped,
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::{ExplainArgs, Format};
-use crate::commands::print_error;
+use crate::exit::print_error;
 use crate::hostspec::HostPattern;
 use crate::plan::fs::Rights;
 use crate::plan::query::Inside;

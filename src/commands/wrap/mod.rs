@@ -10,10 +10,10 @@
 mod args;
 mod audit;
 pub mod clients;
+mod decide;
 mod jsonc;
 pub mod model;
 pub mod pin;
-mod plan;
 mod toml;
 mod write;
 
@@ -343,7 +343,7 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
 }
 
 fn report_error(e: WrapError) -> i32 {
-    crate::commands::print_error(&e);
+    crate::exit::print_error(&e);
     1
 }
 
@@ -377,7 +377,7 @@ fn launcher(given: Option<&Path>) -> Result<String, WrapError> {
 fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
     let launcher = launcher(args.launcher.as_deref())?;
     let loaded = load_targets(&args.target, &args.pins)?;
-    let pins = plan::PinRequest::parse(&args.pins)?;
+    let pins = decide::PinRequest::parse(&args.pins)?;
     check_names(
         &loaded,
         "--server",
@@ -414,7 +414,7 @@ fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
                 source,
             })?;
     }
-    let ctx = plan::Context {
+    let ctx = decide::Context {
         launcher: &launcher,
         only: &args.target.servers,
         profiles: &args.profiles,
@@ -424,7 +424,7 @@ fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
     };
     let outcomes = loaded
         .into_iter()
-        .map(|l| plan::wrap_file(l, &ctx))
+        .map(|l| decide::wrap_file(l, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
     finish(outcomes, args.target.write, "wrap")
 }
@@ -440,7 +440,7 @@ fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
     )?;
     let outcomes = loaded
         .into_iter()
-        .map(|l| plan::unwrap_file(l, &args.target.servers, &launcher))
+        .map(|l| decide::unwrap_file(l, &args.target.servers, &launcher))
         .collect::<Result<Vec<_>, _>>()?;
     finish(outcomes, args.target.write, "unwrap")
 }
@@ -492,8 +492,8 @@ pub fn check_round_trip(text: &str, toml: bool) {
         home: None,
         var: Box::new(|_| None),
     };
-    let pins = plan::PinRequest::default();
-    let ctx = plan::Context {
+    let pins = decide::PinRequest::default();
+    let ctx = decide::Context {
         launcher,
         only: &[],
         profiles: &[],
@@ -507,7 +507,7 @@ pub fn check_round_trip(text: &str, toml: bool) {
         text,
         servers,
     };
-    let wrapped = match plan::wrap_file(loaded(text.to_string(), servers), &ctx) {
+    let wrapped = match decide::wrap_file(loaded(text.to_string(), servers), &ctx) {
         Ok(o) => o.new,
         // Refusing the whole file, and saying why, is fine.
         Err(e) if e.to_string().contains(toml::MIXED_LINE_ENDS) => return,
@@ -516,7 +516,7 @@ pub fn check_round_trip(text: &str, toml: bool) {
     let (_, again) = format
         .read(&wrapped)
         .unwrap_or_else(|e| panic!("the wrapped text does not parse: {e}"));
-    let back = match plan::unwrap_file(loaded(wrapped, again), &[], launcher) {
+    let back = match decide::unwrap_file(loaded(wrapped, again), &[], launcher) {
         Ok(o) => o.new,
         Err(e) if e.to_string().contains(toml::MIXED_LINE_ENDS) => return,
         Err(e) => panic!("unwrap failed on wrap's own output: {e}"),

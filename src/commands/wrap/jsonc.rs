@@ -438,10 +438,15 @@ impl Splicer<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wrap::model::run_prefix;
+    use crate::commands::wrap::model::run_prefix;
 
     fn round_trip(text: &str, expect_wrapped: &str) {
-        crate::wrap::round_trip(crate::wrap::Format::Jsonc, "node", text, expect_wrapped);
+        crate::commands::wrap::round_trip(
+            crate::commands::wrap::Format::Jsonc,
+            "node",
+            text,
+            expect_wrapped,
+        );
     }
 
     #[test]

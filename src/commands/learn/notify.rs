@@ -30,7 +30,10 @@ pub const MAX_RECORDED: usize = 20_000;
 
 /// Receives the listener the sandbox sends over `channel`, then answers notifications until
 /// nothing in the sandbox can make another one, or `stop` is set and none is pending.
-pub fn serve(channel: OwnedFd, sink: Arc<Mutex<Vec<Use>>>, stop: Arc<AtomicBool>) {
+/// Where observe mode records what the server used.
+pub type Sink = Arc<Mutex<Vec<Use>>>;
+
+pub fn serve(channel: OwnedFd, sink: Sink, stop: Arc<AtomicBool>) {
     let Some(listener) =
         crate::sandbox::channel::receive_fds(&channel).and_then(|v| v.into_iter().next())
     else {

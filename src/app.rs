@@ -1,0 +1,34 @@
+//! The entry point: parse the command line, run the command, print its error once.
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+
+/// Parses the command line and runs the command; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 125,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Learn(args) => commands::learn::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Check { profiles } => commands::run::check(&profiles),
+        Command::Profiles { action } => commands::run::profiles(action),
+        Command::Doctor { format } => commands::doctor::run(format),
+        Command::Schema => commands::run::schema(),
+        Command::Wrap(args) => commands::wrap::wrap(args),
+        Command::Unwrap(args) => commands::wrap::unwrap(args),
+    }
+}
