@@ -55,6 +55,28 @@ pub enum Command {
     Wrap(crate::commands::wrap::WrapArgs),
     /// Undo `wrap`: restore every wrapped server entry exactly as it was
     Unwrap(crate::commands::wrap::UnwrapArgs),
+    /// Export a profile's policy in another tool's format (prints it on stdout)
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// The syscall policy as an OCI runtime-spec `linux.seccomp` document (runc, crun,
+    /// Docker's and Podman's --security-opt seccomp=FILE, Kubernetes seccompProfile: Localhost)
+    Seccomp(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// The server command, for profiles whose policy depends on it; it takes the rest of
+    /// the line, so put it last
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 
 pub(crate) mod doctor;
 pub(crate) mod explain;
+pub(crate) mod export;
 pub(crate) mod hints;
 pub(crate) mod learn;
 pub(crate) mod run;
