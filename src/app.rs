@@ -31,5 +31,6 @@ pub fn main() -> i32 {
         Command::Wrap(args) => commands::wrap::wrap(args),
         Command::Unwrap(args) => commands::wrap::unwrap(args),
         Command::Export { what } => commands::export::run(what),
+        Command::Proxy(args) => commands::proxy::run(args),
     }
 }

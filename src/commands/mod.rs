@@ -7,5 +7,6 @@ pub(crate) mod explain;
 pub(crate) mod export;
 pub(crate) mod hints;
 pub(crate) mod learn;
+pub(crate) mod proxy;
 pub(crate) mod run;
 pub(crate) mod wrap;
