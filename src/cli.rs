@@ -96,6 +96,9 @@ pub enum ExportWhat {
     /// The syscall policy as an OCI runtime-spec `linux.seccomp` document (runc, crun,
     /// Docker's and Podman's --security-opt seccomp=FILE, Kubernetes seccompProfile: Localhost)
     Seccomp(ExportArgs),
+    /// The filesystem and network rules in the Landlock maintainers' configuration format
+    /// (landlockconfig JSON)
+    Landlock(ExportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -171,3 +171,217 @@ fn the_export_follows_the_profile_and_refuses_bad_input() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-profile"));
 }
+
+// ---- export landlock ----
+
+/// The loader (tests/llapply/llapply.c), built into `dir`.
+fn llapply(dir: &Path) -> PathBuf {
+    let out = dir.join("llapply");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/llapply/llapply.c");
+    let ok = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(src)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building the Landlock loader failed");
+    out
+}
+
+/// The kernel's bit for a landlockconfig access name (from linux/landlock.h, independently
+/// of mcpcell's own table).
+fn bit(name: &str) -> u64 {
+    let fs = [
+        "execute",
+        "write_file",
+        "read_file",
+        "read_dir",
+        "remove_dir",
+        "remove_file",
+        "make_char",
+        "make_dir",
+        "make_reg",
+        "make_sock",
+        "make_fifo",
+        "make_block",
+        "make_sym",
+        "refer",
+        "truncate",
+        "ioctl_dev",
+    ];
+    let net = ["bind_tcp", "connect_tcp"];
+    let scope = ["abstract_unix_socket", "signal"];
+    [&fs[..], &net[..], &scope[..]]
+        .iter()
+        .find_map(|t| t.iter().position(|n| *n == name))
+        .map(|i| 1u64 << i)
+        .unwrap_or_else(|| panic!("not a landlockconfig access name: {name}"))
+}
+
+fn mask(v: &Value) -> u64 {
+    v.as_array()
+        .map(|a| a.iter().map(|n| bit(n.as_str().unwrap())).sum())
+        .unwrap_or(0)
+}
+
+/// The loader's arguments for a landlockconfig document, then `extra` rules.
+fn loader_args(doc: &Value, extra: &[String]) -> Vec<String> {
+    let rs = &doc["ruleset"][0];
+    let mut a = vec![
+        mask(&rs["handledAccessFs"]).to_string(),
+        mask(&rs["handledAccessNet"]).to_string(),
+        mask(&rs["scoped"]).to_string(),
+    ];
+    for pb in doc["pathBeneath"].as_array().into_iter().flatten() {
+        let m = mask(&pb["allowedAccess"]);
+        for p in pb["parent"].as_array().unwrap() {
+            a.extend(["f".into(), m.to_string(), p.as_str().unwrap().into()]);
+        }
+    }
+    for np in doc["netPort"].as_array().into_iter().flatten() {
+        let m = mask(&np["allowedAccess"]);
+        for p in np["port"].as_array().unwrap() {
+            a.extend(["n".into(), m.to_string(), p.to_string()]);
+        }
+    }
+    a.extend(extra.iter().cloned());
+    a
+}
+
+fn export_landlock(args: &[&str]) -> (Value, String) {
+    let out = Command::new(mcpcell())
+        .args(["export", "landlock"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (serde_json::from_slice(&out.stdout).unwrap(), err)
+}
+
+/// The probe's verdict under the loader.
+fn loaded(loader: &Path, args: &[String], probe_args: &[&str]) -> String {
+    let out = Command::new(loader)
+        .args(args)
+        .arg("--")
+        .arg(probe())
+        .args(probe_args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn the_landlock_export_grants_what_the_profile_grants_and_nothing_else() {
+    if !require(landlock_abi() >= 6, "Landlock ABI 6") {
+        return;
+    }
+    let dir = scratch();
+    let loader = llapply(dir.path());
+    let granted = dir.path().join("granted");
+    std::fs::create_dir(&granted).unwrap();
+    write(&granted.join("file.txt"), "granted");
+    let secret = dir.path().join("secret.txt");
+    write(&secret, "secret");
+    let probe = probe();
+    let (doc, notes) = export_landlock(&[
+        "--profile",
+        "default",
+        "--allow-read",
+        granted.to_str().unwrap(),
+        "--allow-exec",
+        probe.to_str().unwrap(),
+    ]);
+    assert!(notes.contains("private to the sandbox"), "{notes}");
+    let args = loader_args(&doc, &[]);
+    let file = granted.join("file.txt");
+    assert_eq!(
+        loaded(&loader, &args, &["read", file.to_str().unwrap()]),
+        "OK granted"
+    );
+    let refused = loaded(&loader, &args, &["read", secret.to_str().unwrap()]);
+    assert!(refused.starts_with("ERR EACCES"), "{refused}");
+    // mcpcell itself refuses it too (the file is not even in its view).
+    let sandboxed = probe_line(
+        &[
+            "--profile",
+            "default",
+            "--allow-read",
+            granted.to_str().unwrap(),
+        ],
+        &["read", secret.to_str().unwrap()],
+    );
+    assert_denied(&sandboxed, "the secret under mcpcell run");
+    // The control: one more rule for the directory, and the loader lets the read through.
+    let weak = loader_args(
+        &doc,
+        &[
+            "f".into(),
+            bit("read_file").to_string(),
+            dir.path().to_str().unwrap().into(),
+        ],
+    );
+    assert_eq!(
+        loaded(&loader, &weak, &["read", secret.to_str().unwrap()]),
+        "OK secret"
+    );
+    // What the format cannot say is said on stderr.
+    let p = profile(
+        dir.path(),
+        "hiding",
+        &format!(
+            "extends: [default]\nfilesystem:\n  read: [\"{}\"]\n  hide: [\"{}\"]\n",
+            dir.path().display(),
+            secret.display()
+        ),
+    );
+    let (_, notes) = export_landlock(&["--profile", p.to_str().unwrap()]);
+    assert!(notes.contains("NOT CARRIED: `hide`"), "{notes}");
+}
+
+#[test]
+fn the_landlock_export_carries_host_mode_tcp_ports() {
+    if !require(landlock_abi() >= 6, "Landlock ABI 6") {
+        return;
+    }
+    let dir = scratch();
+    let loader = llapply(dir.path());
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (po, pc) = (
+        open.local_addr().unwrap().port(),
+        closed.local_addr().unwrap().port(),
+    );
+    let p = profile(
+        dir.path(),
+        "hostnet",
+        &format!("extends: [default]\nnetwork:\n  mode: host\n  connect: [{po}]\n"),
+    );
+    let probe = probe();
+    let (doc, _) = export_landlock(&[
+        "--profile",
+        p.to_str().unwrap(),
+        "--allow-exec",
+        probe.to_str().unwrap(),
+    ]);
+    assert_eq!(doc["netPort"][0]["port"][0], po);
+    let args = loader_args(&doc, &[]);
+    let po_s = po.to_string();
+    let pc_s = pc.to_string();
+    assert_eq!(
+        loaded(&loader, &args, &["tcp", "127.0.0.1", &po_s, "x"]),
+        "OK sent"
+    );
+    let refused = loaded(&loader, &args, &["tcp", "127.0.0.1", &pc_s, "x"]);
+    assert!(refused.starts_with("ERR EACCES"), "{refused}");
+    // The control: allow the other port too, and the connection goes through.
+    let weak = loader_args(
+        &doc,
+        &["n".into(), bit("connect_tcp").to_string(), pc_s.clone()],
+    );
+    assert_eq!(
+        loaded(&loader, &weak, &["tcp", "127.0.0.1", &pc_s, "x"]),
+        "OK sent"
+    );
+}

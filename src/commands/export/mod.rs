@@ -1,5 +1,7 @@
 //! `export`: a profile's policy in another tool's format.
 
+mod landlock;
+
 use crate::cli::{ExportArgs, ExportWhat};
 use crate::escape;
 use crate::exit::print_error;
@@ -10,6 +12,7 @@ use crate::seccomp::{Member, Qualified, oci};
 pub fn run(what: ExportWhat) -> i32 {
     match what {
         ExportWhat::Seccomp(args) => seccomp(&args),
+        ExportWhat::Landlock(args) => landlock(&args),
     }
 }
 
@@ -54,5 +57,21 @@ fn seccomp(args: &ExportArgs) -> i32 {
     }
     let text = serde_json::to_string_pretty(&export.document).unwrap_or_default();
     println!("{text}");
+    0
+}
+
+fn landlock(args: &ExportArgs) -> i32 {
+    let plan = match plan_for(args) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
+    let (doc, notes) = landlock::document(&plan);
+    for n in &notes {
+        eprintln!("mcpcell: note: {}", escape::terminal(n));
+    }
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     0
 }
