@@ -211,12 +211,12 @@ fn check_network(p: &Profile, d: &mut Vec<Diagnostic>) {
     let mode = p.network.mode();
     for e in &p.network.allow {
         if let Err(msg) = HostPattern::from_str(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     for e in &p.network.allow_private {
         if let Err(msg) = Cidr::from_str(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     for (name, e) in &p.network.hosts {
@@ -234,7 +234,7 @@ fn check_network(p: &Profile, d: &mut Vec<Diagnostic>) {
             ));
         }
         if let Err(msg) = crate::hostspec::parse_address(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     if mode != NetworkMode::Proxy {
