@@ -3,30 +3,63 @@
 use std::error::Error;
 
 use crate::escape;
+use crate::plan::PlanError;
 use crate::profile::ProfileError;
 
-/// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
-/// so control characters in them are shown escaped, line breaks included; only a profile's
-/// list of diagnostics (each one escaped on its own line) keeps its line breaks.
-pub fn print_error(e: &(dyn Error + 'static)) {
-    let mut msg = format!("mcpcell: error: {e}");
-    let mut multi_line = false;
-    let mut src: Option<&(dyn Error + 'static)> = Some(e);
+/// The error and its causes, each once. Some messages quote their cause already (a variable
+/// error names the entry and then the variable's problem); a cause whose text is already in
+/// the line is left out.
+fn parts<'a>(e: &'a (dyn Error + 'static)) -> Vec<(&'a (dyn Error + 'static), String)> {
+    let mut out: Vec<(&'a (dyn Error + 'static), String)> = Vec::new();
+    let mut line = String::new();
+    let mut src: Option<&'a (dyn Error + 'static)> = Some(e);
     while let Some(s) = src {
-        multi_line |= matches!(
-            s.downcast_ref::<ProfileError>(),
-            Some(ProfileError::Invalid(_))
-        );
         let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(&format!(": {text}"));
+        if out.is_empty() || !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+            out.push((s, text));
         }
         src = s.source();
     }
-    let shown = if multi_line {
-        escape::terminal_text(&msg)
-    } else {
-        escape::terminal(&msg)
-    };
-    eprintln!("{shown}");
+    out
+}
+
+/// `message: cause: cause`, unescaped: for callers that escape the whole text themselves.
+pub fn chain(e: &(dyn Error + 'static)) -> String {
+    parts(e)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// A profile's list of diagnostics: one per line, each escaped on its own.
+fn is_diagnostic_list(e: &(dyn Error + 'static)) -> bool {
+    let profile = e.downcast_ref::<ProfileError>().or_else(|| {
+        // `PlanError::Profile` is transparent: its chain starts below the `ProfileError`.
+        match e.downcast_ref::<PlanError>() {
+            Some(PlanError::Profile(p)) => Some(p),
+            _ => None,
+        }
+    });
+    matches!(profile, Some(ProfileError::Invalid(_)))
+}
+
+/// Prints `mcpcell: error: …: cause: cause` on stderr. Messages name paths, hosts and config
+/// entries, so control characters in them are shown escaped, line breaks included; only a
+/// profile's list of diagnostics (each one escaped on its own line) keeps its line breaks,
+/// and only within that list.
+pub fn print_error(e: &(dyn Error + 'static)) {
+    let shown: Vec<String> = parts(e)
+        .into_iter()
+        .map(|(s, text)| {
+            if is_diagnostic_list(s) {
+                escape::terminal_text(&text).into_owned()
+            } else {
+                escape::terminal(&text).into_owned()
+            }
+        })
+        .collect();
+    eprintln!("mcpcell: error: {}", shown.join(": "));
 }

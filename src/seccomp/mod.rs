@@ -13,6 +13,7 @@
 //! after the first call, which is why an allowed syscall costs the same as under an
 //! allow-everything filter.
 
+pub mod capability;
 pub mod groups;
 pub mod oci;
 
