@@ -168,6 +168,21 @@ mod tests {
     }
 
     #[test]
+    fn access_words_read_back() {
+        for (spec, word, verb) in [
+            ("read", "read", "read"),
+            ("write", "write", "write"),
+            ("exec", "exec", "execute"),
+            ("read+write+exec", "write", "write"),
+        ] {
+            let r = rights_of(spec).unwrap();
+            assert_eq!((r.word(), r.verb()), (word, verb), "{spec}");
+            // The word is itself a suffix explain reads back.
+            assert_eq!(rights_of(r.word()).unwrap().word(), word);
+        }
+    }
+
+    #[test]
     fn refuses_what_is_no_target() {
         let cwd = Path::new("/srv/project");
         let e = |s| parse_target(s, None, cwd).unwrap_err();

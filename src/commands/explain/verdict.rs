@@ -106,15 +106,9 @@ fn path_verdict(plan: &Plan, target: &str, path: &Path, want: Rights) -> Verdict
                 a.granted.label()
             ));
         }
-        let (list, opt) = if want.write {
-            ("write", "--allow-write")
-        } else if want.exec {
-            ("exec", "--allow-exec")
-        } else {
-            ("read", "--allow-read")
-        };
+        let list = want.word();
         Some(format!(
-            "add {} to filesystem.{list} {}, or run with {opt} {}",
+            "add {} to filesystem.{list} {}, or run with --allow-{list} {}",
             a.path.display(),
             where_to_add(plan),
             a.path.display()

@@ -20,7 +20,7 @@ use crate::cli::LearnArgs;
 use crate::commands::run::{init_logging, log_target};
 use crate::escape;
 use crate::commands::Error;
-use crate::hostspec::DEFAULT_PORTS;
+use crate::hostspec::{DEFAULT_PORTS, split_host_port};
 use crate::outfile::{OutFile, OutFileError};
 use crate::plural::plural;
 use crate::plan::{self, Plan};
@@ -81,12 +81,13 @@ fn profile_name(path: &Path) -> String {
 fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = Vec::new();
     for (dest, n) in admitted {
-        let Some((host, port)) = dest.rsplit_once(':') else {
+        let Some(split) = split_host_port(&dest) else {
             continue;
         };
-        let Ok(port) = port.parse::<u16>() else {
+        let Some(port) = split.port.and_then(|p| p.parse::<u16>().ok()) else {
             continue;
         };
+        let host = split.host;
         let known = base
             .network
             .proxy
@@ -95,17 +96,28 @@ fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
         if known {
             continue;
         }
-        let entry = if DEFAULT_PORTS.contains(&port) {
-            host.to_string()
-        } else {
-            dest.clone()
-        };
+        let entry = allow_entry(host, port);
         match out.iter_mut().find(|(e, _)| *e == entry) {
             Some(e) => e.1 += n,
             None => out.push((entry, n)),
         }
     }
     out
+}
+
+/// The `network.allow` entry for `host:port`: the port only when it is not a default one,
+/// an IPv6 address in brackets (which an entry needs).
+fn allow_entry(host: &str, port: u16) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    if DEFAULT_PORTS.contains(&port) {
+        host
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Runs the server in observe mode and writes the learned profile; returns the server's
@@ -248,4 +260,24 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
         );
     }
     Ok(outcome.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_entries_read_back_as_the_destination() {
+        for (host, port, entry) in [
+            ("api.test", 443, "api.test"),
+            ("api.test", 8443, "api.test:8443"),
+            ("10.0.0.1", 80, "10.0.0.1"),
+            ("2001:db8::1", 443, "[2001:db8::1]"),
+            ("2001:db8::1", 8443, "[2001:db8::1]:8443"),
+        ] {
+            assert_eq!(allow_entry(host, port), entry);
+            let p: crate::hostspec::HostPattern = entry.parse().unwrap();
+            assert!(p.matches(host, port), "{entry}");
+        }
+    }
 }
