@@ -51,6 +51,10 @@ fn is_diagnostic_list(e: &(dyn Error + 'static)) -> bool {
 /// profile's list of diagnostics (each one escaped on its own line) keeps its line breaks,
 /// and only within that list.
 pub fn print_error(e: &(dyn Error + 'static)) {
+    eprintln!("{}", render(e));
+}
+
+fn render(e: &(dyn Error + 'static)) -> String {
     let shown: Vec<String> = parts(e)
         .into_iter()
         .map(|(s, text)| {
@@ -61,5 +65,57 @@ pub fn print_error(e: &(dyn Error + 'static)) {
             }
         })
         .collect();
-    eprintln!("mcpcell: error: {}", shown.join(": "));
+    format!("mcpcell: error: {}", shown.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message that quotes a config file, above a profile's diagnostics.
+    #[derive(Debug, thiserror::Error)]
+    #[error("--profile {0}: failed to find the profile")]
+    struct Outer(String, #[source] ProfileError);
+
+    fn invalid_profile() -> ProfileError {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("bad.yaml");
+        std::fs::write(&p, "syscalls:\n  deny: [\"a\\nb\", ptrce]\n").unwrap();
+        crate::profile::Loader::from_env()
+            .load(p.to_str().unwrap())
+            .err()
+            .expect("an invalid profile")
+    }
+
+    #[test]
+    fn only_a_diagnostic_list_keeps_its_line_breaks() {
+        let inner = invalid_profile();
+        assert!(matches!(inner, ProfileError::Invalid(ref d) if d.len() == 2));
+        let shown = render(&inner);
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.contains(r"a\x0ab"), "{shown}");
+
+        let e = Outer("srv\nmcpcell: error: forged=bad".into(), inner);
+        // The raw chain carries the config's line break ...
+        assert!(chain(&e).contains("srv\nmcpcell: error: forged"));
+        // ... which is shown escaped; the diagnostics below keep one line each.
+        let shown = render(&e);
+        assert!(shown.starts_with(r"mcpcell: error: --profile srv\x0amcpcell: error: forged=bad: failed to find the profile: "), "{shown}");
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(
+            !shown
+                .lines()
+                .any(|l| l.starts_with("mcpcell: error: forged"))
+        );
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("entry x: {0}")]
+        struct Quotes(#[source] std::io::Error);
+        let e = Quotes(std::io::Error::other("gone"));
+        assert_eq!(chain(&e), "entry x: gone");
+        assert_eq!(render(&e), "mcpcell: error: entry x: gone");
+    }
 }

@@ -395,10 +395,16 @@ mod tests {
     fn bracket_rules_of_allow_entries() {
         let err = |s: &str| s.parse::<HostPattern>().unwrap_err();
         assert!(matches!(err("[::1"), HostSpecError::Unclosed { .. }));
-        assert!(matches!(err("[::1]443"), HostSpecError::AfterBracket { .. }));
+        assert!(matches!(
+            err("[::1]443"),
+            HostSpecError::AfterBracket { .. }
+        ));
         assert!(matches!(err("[::1]:"), HostSpecError::Port { .. }));
         assert!(matches!(err("[]:443"), HostSpecError::EmptyHost { .. }));
-        assert!(matches!(err("2001:db8::1:443"), HostSpecError::Unbracketed { .. }));
+        assert!(matches!(
+            err("2001:db8::1:443"),
+            HostSpecError::Unbracketed { .. }
+        ));
         assert!(matches!(err("a.test:"), HostSpecError::Port { .. }));
         assert_eq!(hp("[2001:db8::1]").to_string(), "[2001:db8::1]");
         assert_eq!(hp("[a.test]:8443").to_string(), "a.test:8443");

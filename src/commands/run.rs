@@ -5,12 +5,12 @@ use std::io::Write;
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
-use crate::escape;
-use crate::plural::plural;
 use crate::commands::Error;
+use crate::escape;
 use crate::exit;
 use crate::outfile::{OutFile, OutFileError};
 use crate::plan::{self, Gap, report};
+use crate::plural::plural;
 use crate::profile::{Loader, ProfileError, Severity};
 
 /// Resolves `--log-file` (its directory must exist).

@@ -163,10 +163,7 @@ pub fn syscall_entry(name: &str) -> Result<(), SyscallEntryError> {
     })
 }
 
-fn suggest(
-    name: &str,
-    candidates: impl Iterator<Item = &'static str>,
-) -> Option<&'static str> {
+fn suggest(name: &str, candidates: impl Iterator<Item = &'static str>) -> Option<&'static str> {
     candidates
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .filter(|(dist, c)| *dist <= 2.max(c.len() / 4))

@@ -40,10 +40,7 @@ mod tests {
     fn every_entry_is_a_syscall_and_a_capability() {
         for (name, cap) in NEEDS_CAPABILITY {
             assert!(super::super::syscall_number(name).is_some(), "{name}");
-            assert!(
-                crate::profile::validate::capability(cap).is_some(),
-                "{cap}"
-            );
+            assert!(crate::profile::validate::capability(cap).is_some(), "{cap}");
         }
         assert_eq!(needed_by("mount"), Some("CAP_SYS_ADMIN"));
         assert_eq!(needed_by("read"), None);

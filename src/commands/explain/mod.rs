@@ -110,4 +110,3 @@ pub fn run(args: ExplainArgs) -> Result<i32, ExplainError> {
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(i32::from(verdicts.iter().any(|v| !v.allowed)))
 }
-

@@ -196,9 +196,6 @@ mod tests {
         assert_eq!(e("[]:443"), TargetError::Unknown("[]:443".into()));
         assert_eq!(e("bind:x"), TargetError::BindPort("bind:x".into()));
         assert_eq!(e("env:"), TargetError::EnvName("env:".into()));
-        assert_eq!(
-            e("[::1]x").to_string(),
-            "`[::1]x` is not HOST[:PORT]"
-        );
+        assert_eq!(e("[::1]x").to_string(), "`[::1]x` is not HOST[:PORT]");
     }
 }

@@ -488,4 +488,3 @@ pub fn verdict(plan: &Plan, text: &str, target: &Target) -> Result<Verdict, Verd
         Target::Env(name) => env_verdict(plan, name),
     })
 }
-

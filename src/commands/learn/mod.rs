@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::cli::LearnArgs;
+use crate::commands::Error;
 use crate::commands::run::{init_logging, log_target};
 use crate::escape;
-use crate::commands::Error;
 use crate::hostspec::{DEFAULT_PORTS, split_host_port};
 use crate::outfile::{OutFile, OutFileError};
-use crate::plural::plural;
 use crate::plan::{self, Plan};
+use crate::plural::plural;
 use crate::profile::{Loader, NetworkMode, is_path};
 use crate::vars::Vars;
 
@@ -165,11 +165,10 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     }
     // Resolved now, before the server runs: it is written without following links, and never
     // inside a path the profile lets a server write (a profile there is refused anyway).
-    let out =
-        OutFile::new_creating_dirs(&output, 0o700).map_err(|source| LearnError::Output {
-            path: output.clone(),
-            source,
-        })?;
+    let out = OutFile::new_creating_dirs(&output, 0o700).map_err(|source| LearnError::Output {
+        path: output.clone(),
+        source,
+    })?;
     base.refuse_output("-o", &out)?;
 
     let proxy_note = if plan.network.mode == NetworkMode::Proxy {
