@@ -455,4 +455,22 @@ mod tests {
         let leftovers = std::fs::read_dir(d.path()).unwrap().count();
         assert_eq!(leftovers, 2);
     }
+
+    #[test]
+    fn read_in_takes_only_a_regular_file_by_its_own_name() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("real"), "data").unwrap();
+        std::os::unix::fs::symlink(d.path().join("real"), d.path().join("link")).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let dir = open_dir_no_links(d.path()).unwrap();
+        let read = |name: &str| read_in(dir.as_fd(), OsStr::new(name), &d.path().join(name));
+        assert_eq!(read("real").unwrap().0, b"data");
+        // Weak setup: the link does lead to the data when followed.
+        assert_eq!(std::fs::read(d.path().join("link")).unwrap(), b"data");
+        assert!(matches!(
+            read("link"),
+            Err(OutFileError::Io { step: "read", .. })
+        ));
+        assert!(matches!(read("sub"), Err(OutFileError::NotRegular { .. })));
+    }
 }
