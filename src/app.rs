@@ -32,7 +32,7 @@ pub fn main() -> i32 {
         Command::Wrap(args) => commands::wrap::wrap(args).map_err(Into::into),
         Command::Unwrap(args) => commands::wrap::unwrap(args).map_err(Into::into),
         Command::Export { what } => commands::export::run(what),
-        Command::Proxy(args) => commands::proxy::run(args),
+        Command::Proxy(args) => commands::proxy::run(args).map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         exit::print_error(e.inner());

@@ -36,6 +36,10 @@ pub enum Error {
     Learn(#[from] learn::LearnError),
     #[error(transparent)]
     Wrap(#[from] wrap::WrapError),
+    #[error(transparent)]
+    Export(#[from] crate::seccomp::oci::ExportError),
+    #[error(transparent)]
+    Proxy(#[from] proxy::ProxyError),
 }
 
 impl Error {
@@ -46,7 +50,7 @@ impl Error {
             Error::Launch(e) => e.exit_code(),
             Error::Explain(e) => e.exit_code(),
             Error::Profile(_) | Error::Wrap(_) => 1,
-            Error::LogFile(_) | Error::Learn(_) => 125,
+            Error::LogFile(_) | Error::Learn(_) | Error::Export(_) | Error::Proxy(_) => 125,
         }
     }
 
@@ -62,6 +66,9 @@ impl Error {
             Error::Explain(e) => e,
             Error::Learn(e) => e,
             Error::Wrap(e) => e,
+            Error::Export(e) => e,
+            Error::Proxy(proxy::ProxyError::Plan(e)) => e,
+            Error::Proxy(e) => e,
         }
     }
 }

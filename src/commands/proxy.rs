@@ -12,8 +12,8 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::cli::ProxyArgs;
-use crate::exit::print_error;
-use crate::hostspec::{Cidr, HostPattern};
+use crate::hostspec::{Cidr, HostPattern, HostSpecError};
+use crate::outfile::OutFileError;
 use crate::plan;
 use crate::profile::Loader;
 use crate::proxy::{Listeners, ProxyConfig};
@@ -21,9 +21,11 @@ use crate::proxy::{Listeners, ProxyConfig};
 #[derive(Debug, Error)]
 pub enum ProxyError {
     #[error("--allow-host {0}")]
-    Host(String),
+    Host(HostSpecError),
     #[error("--allow-private {0}")]
-    Private(String),
+    Private(HostSpecError),
+    #[error(transparent)]
+    Logging(OutFileError),
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
     #[error(
@@ -40,18 +42,11 @@ pub enum ProxyError {
     Start(#[source] std::io::Error),
 }
 
-pub fn run(args: ProxyArgs) -> i32 {
-    if let Err(e) = crate::logging::init(args.log_level, args.log_format, None) {
-        print_error(&e);
-        return 125;
-    }
-    match serve(&args) {
-        Ok(()) => 0,
-        Err(e) => {
-            print_error(&e);
-            125
-        }
-    }
+/// Serves until SIGTERM, SIGINT or SIGHUP; every failure exits 125.
+pub fn run(args: ProxyArgs) -> Result<i32, ProxyError> {
+    crate::logging::init(args.log_level, args.log_format, None).map_err(ProxyError::Logging)?;
+    serve(&args)?;
+    Ok(0)
 }
 
 /// The allowlist: a profile's proxy settings plus --allow-host and --allow-private, or

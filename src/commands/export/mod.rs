@@ -3,13 +3,14 @@
 mod landlock;
 
 use crate::cli::{ExportArgs, ExportWhat};
+use crate::commands::Error;
 use crate::escape;
-use crate::exit::print_error;
 use crate::plan;
 use crate::profile::Loader;
 use crate::seccomp::{Member, Qualified, oci};
 
-pub fn run(what: ExportWhat) -> i32 {
+/// Prints the document on stdout, what it cannot carry on stderr.
+pub fn run(what: ExportWhat) -> Result<i32, Error> {
     match what {
         ExportWhat::Seccomp(args) => seccomp(&args),
         ExportWhat::Landlock(args) => landlock(&args),
@@ -26,14 +27,8 @@ fn plan_for(args: &ExportArgs) -> Result<plan::Plan, plan::PlanError> {
     plan::build(&req, &Loader::from_env())
 }
 
-fn seccomp(args: &ExportArgs) -> i32 {
-    let plan = match plan_for(args) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
+fn seccomp(args: &ExportArgs) -> Result<i32, Error> {
+    let plan = plan_for(args)?;
     let denied: Vec<(Member, crate::seccomp::Action)> = plan
         .seccomp
         .denied
@@ -45,33 +40,21 @@ fn seccomp(args: &ExportArgs) -> i32 {
             (m, d.action)
         })
         .collect();
-    let export = match oci::export(&denied) {
-        Ok(e) => e,
-        Err(e) => {
-            print_error(&e);
-            return 125;
-        }
-    };
+    let export = oci::export(&denied)?;
     for n in &export.notes {
         eprintln!("mcpcell: note: {}", escape::terminal(n));
     }
     let text = serde_json::to_string_pretty(&export.document).unwrap_or_default();
     println!("{text}");
-    0
+    Ok(0)
 }
 
-fn landlock(args: &ExportArgs) -> i32 {
-    let plan = match plan_for(args) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
+fn landlock(args: &ExportArgs) -> Result<i32, Error> {
+    let plan = plan_for(args)?;
     let (doc, notes) = landlock::document(&plan);
     for n in &notes {
         eprintln!("mcpcell: note: {}", escape::terminal(n));
     }
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    0
+    Ok(0)
 }
