@@ -8,7 +8,7 @@
 //!   directory, made read-only, and entered with pivot_root. Paths outside the grants do not
 //!   exist: their contents, names, sizes, times, modes, extended attributes and events are
 //!   out of reach, and so are the host's Unix sockets. Each bind carries mount flags from its
-//!   grant ([`attrs_for`]): read-only grants are read-only for metadata too, and what the
+//!   grant (`sources::attrs_for`): read-only grants are read-only for metadata too, and what the
 //!   server may write it cannot map executable. A grant of `/` itself is bound as the root.
 //! - **host view** (`learn`, which records what the server reaches for): the host's tree,
 //!   with private mounts over /tmp, /dev/shm and /proc; Landlock decides what may be opened.
@@ -19,18 +19,20 @@
 //! reporting a failure with the index of the operation.
 
 mod apply;
+mod show;
+mod sources;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::fmt;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::{NulError, Step, cpath, cstr};
-use crate::plan::fs::{FsPlan, Kind, Placement, Rights};
+use crate::plan::fs::{FsPlan, Kind, Placement};
+use sources::{Source, ancestors_below, bound_paths, links_on_the_way, under};
 
 /// Where the granted view is assembled before pivot_root.
 const STAGING: &str = "/tmp";
@@ -48,7 +50,7 @@ pub enum MountOp {
         /// The source as the plan opened it (O_PATH): the copy taken by path must be this
         /// file, not whatever the path names by the time the child runs.
         source_fd: RawFd,
-        /// `MOUNT_ATTR_*` flags: what the grant allows and no more (see [`attrs_for`]).
+        /// `MOUNT_ATTR_*` flags: what the grant allows and no more (see `sources::attrs_for`).
         attrs: u64,
         tree: usize,
     },
@@ -121,76 +123,6 @@ impl MountOp {
     }
 }
 
-/// One line per operation, for messages and tests: `attach #2 /tmp/usr`.
-impl fmt::Display for MountOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = |c: &CString| c.to_string_lossy().into_owned();
-        match self {
-            MountOp::MakePrivate => write!(f, "make-private /"),
-            MountOp::Detach {
-                source,
-                attrs,
-                tree,
-                ..
-            } => write!(f, "detach #{tree} {} {}", s(source), attr_names(*attrs)),
-            MountOp::Tmpfs {
-                target,
-                options,
-                flags,
-                ..
-            } => write!(
-                f,
-                "tmpfs {} {} {}",
-                s(target),
-                s(options),
-                flag_names(*flags)
-            ),
-            MountOp::Mkdir { path, .. } => write!(f, "mkdir {}", s(path)),
-            MountOp::CreateFile { path, .. } => write!(f, "create {}", s(path)),
-            MountOp::Attach { tree, target } => write!(f, "attach #{tree} {}", s(target)),
-            MountOp::Symlink { link, target } => write!(f, "symlink {} -> {}", s(link), s(target)),
-            MountOp::Replace {
-                target, staging, ..
-            } => write!(f, "replace {} via {}", s(target), s(staging)),
-            MountOp::Proc { target } => write!(f, "proc {}", s(target)),
-            MountOp::Hide { target, kind } => {
-                let k = if *kind == Kind::Dir { "dir" } else { "file" };
-                write!(f, "hide-{k} {}", s(target))
-            }
-            MountOp::RemountReadOnly { target } => write!(f, "remount-ro {}", s(target)),
-            MountOp::Pivot { root } => write!(f, "pivot {}", s(root)),
-        }
-    }
-}
-
-fn attr_names(attrs: u64) -> String {
-    let names: Vec<&str> = [
-        (MOUNT_ATTR_RDONLY, "ro"),
-        (MOUNT_ATTR_NOSUID, "nosuid"),
-        (MOUNT_ATTR_NODEV, "nodev"),
-        (MOUNT_ATTR_NOEXEC, "noexec"),
-    ]
-    .iter()
-    .filter(|(bit, _)| attrs & bit != 0)
-    .map(|(_, n)| *n)
-    .collect();
-    names.join(",")
-}
-
-fn flag_names(flags: libc::c_ulong) -> String {
-    let names: Vec<&str> = [
-        (libc::MS_RDONLY, "ro"),
-        (libc::MS_NOSUID, "nosuid"),
-        (libc::MS_NODEV, "nodev"),
-        (libc::MS_NOEXEC, "noexec"),
-    ]
-    .iter()
-    .filter(|(bit, _)| flags & bit != 0)
-    .map(|(_, n)| *n)
-    .collect();
-    names.join(",")
-}
-
 /// What the mount plan is built from: the parts of a `Plan` it reads.
 pub struct Layout<'a> {
     pub fs: &'a FsPlan,
@@ -218,69 +150,6 @@ pub struct Mounts {
     _sockets: Vec<OwnedFd>,
 }
 
-// The mount_setattr(2) flags (linux/mount.h).
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-
-/// The mount flags of a bind for a grant with `rights`: read-only unless the grant says
-/// write, no-exec where it says write but not exec, never setuid, and no device nodes except
-/// where the granted path is a device itself. The kernel checks these on every route to a
-/// file, including the ones Landlock does not see: metadata changes (chmod, chown, ACLs and
-/// other extended attributes, times, inode flags) need a writable mount, and the dynamic
-/// loader's `mmap(PROT_EXEC)` of a file needs an exec mount, so nothing the server can write
-/// runs unless a grant says exec. A read-only grant stays mappable: the server cannot change
-/// what is there, and libraries and native modules in it load (Landlock still decides what
-/// may be `execve`d). A device node is always bound read-only: writing to it still reaches
-/// the device (the mount's flag governs the inode, not the driver), but its mode, owner and
-/// times cannot be changed.
-pub fn attrs_for(rights: Rights, device: bool) -> u64 {
-    let mut a = MOUNT_ATTR_NOSUID;
-    if !device {
-        a |= MOUNT_ATTR_NODEV;
-    }
-    if !rights.write || device {
-        a |= MOUNT_ATTR_RDONLY;
-    }
-    if (rights.write || device) && !rights.exec {
-        a |= MOUNT_ATTR_NOEXEC;
-    }
-    a
-}
-
-fn is_device(p: &Path) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    // Device nodes live in /dev (devtmpfs). One granted elsewhere is bound like any file,
-    // without device access: it fails closed, and no other grant pays for a stat.
-    if !p.starts_with("/dev") {
-        return false;
-    }
-    std::fs::metadata(p)
-        .map(|m| m.file_type().is_char_device() || m.file_type().is_block_device())
-        .unwrap_or(false)
-}
-
-/// `prefix` + an absolute path.
-fn under(prefix: &Path, p: &Path) -> PathBuf {
-    prefix.join(p.strip_prefix("/").unwrap_or(p))
-}
-
-/// Every ancestor of `p` below `stop` (exclusive), outermost first.
-fn ancestors_below(p: &Path, stop: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = p
-        .ancestors()
-        .skip(1)
-        .take_while(|a| a.starts_with(stop) && *a != stop)
-        .map(Path::to_path_buf)
-        .collect();
-    v.reverse();
-    v
-}
-
-/// A host path to bind: the path, whether it is a directory, its mount flags, its descriptor.
-type Source = (PathBuf, bool, u64, RawFd);
-
 impl Mounts {
     /// The ordered mount plan for `layout`. Everything it needs is allocated here, before
     /// fork; the symbolic links on the way to the grants are read from the host now.
@@ -288,13 +157,9 @@ impl Mounts {
         let granted_view = layout.granted_view;
         let prefix = PathBuf::from(if granted_view { STAGING } else { "/" });
         let fs = layout.fs;
-        let (bound, sockets) = bound_paths(layout);
-        let covered = |p: &Path| {
-            bound
-                .iter()
-                .any(|(b, dir, _, _)| if *dir { p.starts_with(b) } else { p == b })
-        };
+        let (bound, sockets) = bound_paths(fs, layout.unix, granted_view);
 
+        // The staging root's directories, and the links on the way to the grants.
         let mut skeleton: BTreeSet<PathBuf> = BTreeSet::new();
         let mut symlinks = Vec::new();
         let replaced: Vec<&str> = if layout.resolver {
@@ -312,64 +177,8 @@ impl Mounts {
             {
                 skeleton.insert(a);
             }
-            // The symbolic links on the way to each granted path as it was written (/bin →
-            // usr/bin, /etc/localtime → ...), where they do not fall inside a bind.
-            let mut seen = BTreeSet::new();
-            // A path as written that is its own real path has no link on the way: only the
-            // others are walked (most grants are written as they are).
-            let linked = fs
-                .rules
-                .iter()
-                .flat_map(|r| r.aliases.iter().filter(move |a| **a != r.path));
-            // Each prefix is looked at once, however many grants pass through it.
-            let mut link_of: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
-            let mut real_of: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
-            let mut real = |p: &Path| {
-                real_of
-                    .entry(p.to_path_buf())
-                    .or_insert_with(|| crate::plan::fs::real_path(p).ok())
-                    .clone()
-            };
-            for written in linked {
-                let mut acc = PathBuf::from("/");
-                for c in written.components().skip(1) {
-                    acc.push(c);
-                    let target = link_of
-                        .entry(acc.clone())
-                        .or_insert_with(|| {
-                            std::fs::symlink_metadata(&acc)
-                                .ok()
-                                .filter(|m| m.file_type().is_symlink())
-                                .and_then(|_| std::fs::read_link(&acc).ok())
-                        })
-                        .clone();
-                    let Some(target) = target else {
-                        // Not a link (or missing: then neither is anything past it).
-                        continue;
-                    };
-                    let parent_real = acc.parent().and_then(&mut real).unwrap_or_default();
-                    let inside_bind =
-                        covered(&parent_real.join(acc.file_name().unwrap_or_default()))
-                            || bound
-                                .iter()
-                                .any(|(b, d, _, _)| *d && parent_real.starts_with(b));
-                    let is_replaced = replaced.iter().any(|r| Path::new(r) == acc);
-                    if !inside_bind && !is_replaced && seen.insert(acc.clone()) {
-                        let link = under(&prefix, &acc);
-                        for a in ancestors_below(&link, &prefix) {
-                            skeleton.insert(a);
-                        }
-                        symlinks.push((link, target));
-                    }
-                    // Follow the link so that later components are looked up where it leads.
-                    match real(&acc) {
-                        Some(r) => acc = r,
-                        None => break,
-                    }
-                }
-            }
+            symlinks = links_on_the_way(fs, &bound, &replaced, &prefix, &mut skeleton);
         }
-
         // Binds and skeleton must not both create the same directory: the skeleton only
         // holds what no bind provides.
         for b in &bound {
@@ -544,58 +353,6 @@ impl Mounts {
         };
         Some(shown.display().to_string())
     }
-}
-
-/// Which host paths are bound: in the host view only those under /tmp and /dev/shm (the
-/// private instances would hide them); in the granted view every granted path, and the Unix
-/// sockets the profile names. Sorted, outermost first; a path inside a bound directory is
-/// bound again only when its grant asks for other mount flags (a writable directory inside
-/// a read-only one). Also returns the descriptors opened here (the sockets').
-fn bound_paths(layout: &Layout) -> (Vec<Source>, Vec<OwnedFd>) {
-    let fs = layout.fs;
-    let source = |i: usize| -> Option<Source> {
-        let r = &fs.rules[i];
-        let fd = r.fd.as_ref()?.as_raw_fd();
-        let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
-        Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
-    };
-    let mut sockets = Vec::new();
-    let mut sources: Vec<Source> = if layout.granted_view {
-        let mut v: Vec<Source> = (0..fs.rules.len())
-            .filter(|&i| fs.rules[i].placement != Placement::Private)
-            .filter_map(source)
-            .collect();
-        for u in layout.unix {
-            if let Ok((fd, c)) = crate::plan::fs::open_real(u) {
-                if !crate::plan::fs::PRIVATE_MOUNTS
-                    .iter()
-                    .any(|m| c.starts_with(m))
-                {
-                    // A socket: connect(2) works through a read-only mount.
-                    v.push((c, false, attrs_for(Rights::READ, false), fd.as_raw_fd()));
-                    sockets.push(fd);
-                }
-            }
-        }
-        v
-    } else {
-        fs.binds.iter().copied().filter_map(source).collect()
-    };
-    // Sorted, a directory comes before everything inside it, so binds are mounted
-    // outermost first.
-    sources.sort();
-    sources.dedup();
-    let mut bound: Vec<Source> = Vec::new();
-    for (p, dir, attrs, fd) in sources {
-        let enclosing = bound
-            .iter()
-            .rev()
-            .find(|(b, bdir, _, _)| *bdir && p.starts_with(b));
-        if enclosing.is_none_or(|e| e.2 != attrs) {
-            bound.push((p, dir, attrs, fd));
-        }
-    }
-    (bound, sockets)
 }
 
 /// The operations that put bound path `b` (slot `tree`) in place: its mount point's parents,

@@ -3,8 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::sources::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attrs_for,
+};
 use super::*;
-use crate::plan::fs::{self, Grant};
+use crate::plan::fs::{self, Grant, Rights};
 use crate::profile::Origin;
 
 /// A directory outside /tmp (whose host paths the granted view binds like any other), by
