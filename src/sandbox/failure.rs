@@ -2,7 +2,7 @@
 //! of the step's list it was working on, the errno. The child writes a [`Failure`] record; the
 //! parent decodes it and asks the [`Prepared`] plan what that item was.
 
-use super::Prepared;
+use super::prepare::Prepared;
 
 /// Declares [`Step`] from one table of names and messages, so that the list of every step
 /// (which decoding relies on: a step missing from it would read as "exec succeeded") cannot
@@ -68,7 +68,7 @@ steps! {
     MountAttrs => "failed to set a granted path's mount flags (read-only, no-exec, no-setuid)",
     ReadOnlyRoot => "failed to make the sandbox's root read-only",
     Symlink => "failed to recreate a symbolic link on the way to a granted path",
-    Route => "failed to route every address to loopback in the network namespace (for the proxy's transparent listeners)",
+    Route => "failed to route every address to loopback (for the proxy's transparent listeners)",
     ProxyChannel => "failed to hand the proxy's listeners to mcpcell",
     Capset => "failed to set the capability sets to those the profile keeps",
     AmbientClear => "failed to clear the ambient capability set",
