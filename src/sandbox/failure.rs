@@ -144,6 +144,15 @@ impl Prepared {
                 .into_iter()
                 .find(|c| usize::from(c.index()) == i)
                 .map(|c| c.to_string()),
+            // The listeners in the order net.rs creates them.
+            Step::ProxySockets => {
+                let px = self.proxy.as_ref()?;
+                match i {
+                    0 => Some(format!("the proxy's port {}", px.proxy_port)),
+                    1 => Some("the DNS port 53".into()),
+                    n => Some(format!("port {}", px.transparent_ports.get(n - 2)?)),
+                }
+            }
             Step::Exec => Some(self.exec_path.to_string_lossy().into_owned()),
             Step::Chdir => Some(self.chdir.to_string_lossy().into_owned()),
             _ => None,
