@@ -13,8 +13,9 @@ use landlock::{
 };
 use thiserror::Error;
 
-use super::mounts::Mounts;
-use super::{cpath, cstr};
+use super::channel::Channels;
+use super::mounts::{Layout, Mounts};
+use super::{NulError, cpath, cstr};
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement};
 use crate::profile::NetworkMode;
@@ -23,8 +24,10 @@ use crate::profile::NetworkMode;
 pub enum PrepareError {
     #[error("failed to set up the Landlock ruleset")]
     Landlock(#[from] RulesetError),
-    #[error("a path or argument contains a NUL byte: {0:?}")]
-    Nul(String),
+    #[error(transparent)]
+    Nul(#[from] NulError),
+    #[error("the sandbox was prepared without its {0} channel to mcpcell")]
+    NoChannel(&'static str),
 }
 
 pub struct Prepared {
@@ -53,8 +56,7 @@ pub struct Prepared {
     pub cgroup_procs: Vec<RawFd>,
     /// Proxy mode: the listeners to create inside the network namespace.
     pub proxy: Option<ProxySockets>,
-    /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
-    /// (`Some(-1)` until launch creates it).
+    /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over.
     pub observe_channel: Option<RawFd>,
     /// The pipe ends the server gets as stdin, stdout and stderr where mcpcell relays them
     /// (a terminal, or stderr watched for denials); `None` passes mcpcell's own through.
@@ -68,7 +70,7 @@ pub struct Prepared {
 pub struct ProxySockets {
     pub proxy_port: u16,
     pub transparent_ports: Vec<u16>,
-    /// The sandbox's end of the socketpair the descriptors travel over (set at launch).
+    /// The sandbox's end of the socketpair the descriptors travel over.
     pub channel: RawFd,
 }
 
@@ -82,10 +84,12 @@ pub enum Isolation {
 }
 
 impl Prepared {
+    /// Everything the child needs to apply `plan`, talking to mcpcell over `channels`.
     pub fn new(
         plan: &Plan,
         isolation: Isolation,
         cgroup_procs: Vec<RawFd>,
+        channels: Channels,
     ) -> Result<Prepared, PrepareError> {
         let full = isolation == Isolation::Full;
         let abi = ABI::from(plan.kernel.landlock_abi);
@@ -101,7 +105,14 @@ impl Prepared {
         };
 
         let mounts = if full {
-            Some(Mounts::plan(plan, plan.granted_view)?)
+            Some(Mounts::build(&Layout {
+                fs: &plan.filesystem,
+                unix: &plan.network.unix,
+                cwd: &plan.cwd,
+                resolver: plan.network.proxy.is_some(),
+                tmp_size: plan.tmp_size,
+                granted_view: plan.granted_view,
+            })?)
         } else {
             None
         };
@@ -116,21 +127,16 @@ impl Prepared {
             .as_ref()
             .filter(|_| ruleset.is_some() && plan.observed.is_empty())
         {
-            for r in &m.replace {
+            for f in m.resolver_files() {
                 let read = crate::plan::fs::Rights::READ.access(abi, false);
-                let target = r.target.to_string_lossy().into_owned();
-                let inside = target
-                    .strip_prefix("/tmp")
-                    .filter(|_| plan.granted_view)
-                    .unwrap_or(&target);
-                private_rules.push((PathBuf::from(inside), read));
+                private_rules.push((f.clone(), read));
             }
         }
         let proxy = match (&plan.network.proxy, full) {
             (Some(px), true) => Some(ProxySockets {
                 proxy_port: px.proxy_port,
                 transparent_ports: px.transparent_ports.clone(),
-                channel: -1,
+                channel: channels.proxy.ok_or(PrepareError::NoChannel("proxy"))?,
             }),
             _ => None,
         };
@@ -180,8 +186,11 @@ impl Prepared {
             _envp: envp,
             cgroup_procs,
             proxy,
-            observe_channel: (!plan.observed.is_empty()).then_some(-1),
-            stdio: [None; 3],
+            observe_channel: match plan.observed.is_empty() {
+                true => None,
+                false => Some(channels.observe.ok_or(PrepareError::NoChannel("observe"))?),
+            },
+            stdio: channels.stdio,
             code_pages: crate::residency::code_ranges(),
         })
     }

@@ -13,6 +13,7 @@ pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
 use crate::plan::Plan;
+use crate::sandbox::channel::Channels;
 use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
 
 #[derive(Debug, Error)]
@@ -240,13 +241,7 @@ fn spawn(
         .iter()
         .flat_map(|c| c.procs.iter().map(|f| f.as_raw_fd()))
         .collect();
-    let mut prepared = Prepared::new(plan, Isolation::Full, procs.clone())?;
-    match start(
-        &mut prepared,
-        original,
-        plan.network.proxy.as_ref(),
-        plugins,
-    ) {
+    match start(plan, Isolation::Full, procs.clone(), original, plugins) {
         Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
             pid,
             _cgroup: cgroup,
@@ -259,8 +254,8 @@ fn spawn(
                 target: "mcpcell",
                 "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpcell, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
             );
-            let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
-            let (pid, proxy, observer, stderr) = start(&mut prepared, original, None, plugins)?;
+            let (pid, proxy, observer, stderr) =
+                start(plan, Isolation::NoNamespaces, procs, original, plugins)?;
             Ok(Spawned {
                 pid,
                 _cgroup: cgroup,
@@ -273,8 +268,8 @@ fn spawn(
     }
 }
 
-/// Clones the sandbox and waits until the server has been executed (or a step failed). In
-/// proxy mode the sandbox first hands over the proxy's listeners, and the proxy starts.
+/// A started sandbox: its pid, the proxy (which starts once the sandbox has handed over its
+/// listeners), the observer, the stderr relay.
 type Started = (
     libc::pid_t,
     Option<crate::proxy::Proxy>,
@@ -282,57 +277,49 @@ type Started = (
     Option<std::thread::JoinHandle<Option<Box<dyn StderrWatch>>>>,
 );
 
-fn channel() -> Result<(OwnedFd, OwnedFd), LaunchError> {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-    socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(LaunchError::Pipe)
-}
-
+/// Creates the pipes and socketpairs to the sandbox, prepares the plan with them, clones the
+/// sandbox and waits until the server has been executed (or a step failed).
 fn start(
-    prepared: &mut Prepared,
+    plan: &Plan,
+    isolation: Isolation,
+    procs: Vec<std::os::fd::RawFd>,
     original: &libc::sigset_t,
-    proxy_cfg: Option<&crate::proxy::ProxyConfig>,
     plugins: &mut Plugins,
 ) -> Result<Started, LaunchError> {
+    // Without namespaces the server shares the host's network: no proxy.
+    let proxy_cfg = plan
+        .network
+        .proxy
+        .as_ref()
+        .filter(|_| isolation == Isolation::Full);
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     // A terminal never reaches the server (crate::supervise::terminal): stdin and stdout that are
     // terminals become pipes that mcpcell relays, and so does stderr, which mcpcell also
     // relays when it watches it for denials.
     let mut terminal = terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
-    prepared.stdio[0] = terminal.server_stdin.as_ref().map(|f| f.as_raw_fd());
-    prepared.stdio[1] = terminal.server_stdout.as_ref().map(|f| f.as_raw_fd());
     let stderr_tty = terminal::is_terminal(std::io::stderr());
     let stderr_pipe = if plugins.stderr.is_some() || stderr_tty {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-        prepared.stdio[2] = Some(w.as_raw_fd());
-        Some((r, w))
+        Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?)
     } else {
         None
     };
     let (alive_r, alive_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-    let channel_pair = match &mut prepared.proxy {
-        Some(px) => {
-            let (ours, theirs) = channel()?;
-            px.channel = theirs.as_raw_fd();
-            Some((ours, theirs))
-        }
-        None => None,
+    let new_pair = || sandbox::channel::pair().map_err(LaunchError::Pipe);
+    let channel_pair = proxy_cfg.map(|_| new_pair()).transpose()?;
+    let observe_pair = (!plan.observed.is_empty()).then(new_pair).transpose()?;
+    let theirs = |pair: &Option<(OwnedFd, OwnedFd)>| pair.as_ref().map(|p| p.1.as_raw_fd());
+    let channels = Channels {
+        stdio: [
+            terminal.server_stdin.as_ref().map(|f| f.as_raw_fd()),
+            terminal.server_stdout.as_ref().map(|f| f.as_raw_fd()),
+            theirs(&stderr_pipe),
+        ],
+        proxy: theirs(&channel_pair),
+        observe: theirs(&observe_pair),
     };
-    let observe_pair = match prepared.observe_channel.as_mut() {
-        Some(ch) => {
-            let (ours, theirs) = channel()?;
-            *ch = theirs.as_raw_fd();
-            Some((ours, theirs))
-        }
-        None => None,
-    };
+    let mut prepared = Prepared::new(plan, isolation, procs, channels)?;
     let pid = match clone_process(prepared.clone_flags) {
         Ok(0) => {
             drop(status_r);
@@ -343,7 +330,7 @@ fn start(
             }
             terminal.close_relay_ends();
             sandbox::run(
-                prepared,
+                &mut prepared,
                 status_w.as_raw_fd(),
                 alive_r.as_raw_fd(),
                 original,
@@ -359,7 +346,6 @@ fn start(
     drop(alive_r);
     // The write end stays open for as long as mcpcell lives.
     std::mem::forget::<OwnedFd>(alive_w);
-    prepared.stdio = [None; 3];
     terminal.start().map_err(LaunchError::Terminal)?;
     let stderr = match stderr_pipe {
         Some((r, w)) => {
@@ -412,7 +398,7 @@ fn start(
             unsafe { libc::waitpid(pid, &mut st, 0) };
             Err(LaunchError::Child {
                 failure,
-                what: describe_item(prepared, failure),
+                what: prepared.describe(failure),
             })
         }
     }
@@ -472,27 +458,6 @@ fn read_failure(fd: &OwnedFd) -> Option<Failure> {
         Failure::decode(&buf)
     } else {
         None
-    }
-}
-
-/// Names the list item a failed step was working on.
-fn describe_item(p: &Prepared, f: Failure) -> Option<String> {
-    let i = f.index as usize;
-    match f.step {
-        Step::BindIntoPrivate => p
-            .mounts
-            .as_ref()
-            .and_then(|m| m.binds.get(i))
-            .map(|b| b.target.to_string_lossy().into_owned()),
-        Step::Hide => p
-            .mounts
-            .as_ref()
-            .and_then(|m| m.hides.get(i))
-            .map(|h| h.0.to_string_lossy().into_owned()),
-        Step::LandlockRule => p.private_rules.get(i).map(|r| r.0.display().to_string()),
-        Step::Exec => Some(p.exec_path.to_string_lossy().into_owned()),
-        Step::Chdir => Some(p.chdir.to_string_lossy().into_owned()),
-        _ => None,
     }
 }
 
