@@ -39,7 +39,10 @@ pub fn profile_at(path: &Path, data: &[u8]) {
         dry_run: true,
         ..Request::default()
     };
-    if let Ok(p) = plan::build(&req, &loader) {
+    let Ok(host) = plan::Host::probe() else {
+        return;
+    };
+    if let Ok(p) = plan::build(&req, &loader, &host) {
         let _ = plan::report::text(&p);
         let _ = plan::report::json(&p);
     }

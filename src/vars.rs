@@ -72,10 +72,15 @@ impl Vars {
     /// `$XDG_STATE_HOME/mcpcell` (`PROFILE/SERVER`, see `plan::state`): path components that
     /// never start with a dot, so it cannot leave that directory.
     pub fn from_env(state: &str) -> Vars {
-        Vars::from_lookup(state, |k| std::env::var(k).ok())
+        Vars::from_lookup(state, std::env::current_dir(), |k| std::env::var(k).ok())
     }
 
-    pub fn from_lookup(state: &str, env: impl Fn(&str) -> Option<String>) -> Vars {
+    /// The variables for working directory `cwd` and the environment `env` looks up.
+    pub fn from_lookup(
+        state: &str,
+        cwd: std::io::Result<PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Vars {
         debug_assert!(
             state
                 .split('/')
@@ -94,7 +99,7 @@ impl Vars {
                     .map(|h| format!("{}/{rel}", h.trim_end_matches('/'))),
             }
         };
-        let cwd = std::env::current_dir()
+        let cwd = cwd
             .map(|p| p.display().to_string())
             .map_err(|e| format!("the current directory cannot be read: {e}"));
         let state_home = under_home("XDG_STATE_HOME", ".local/state");
@@ -178,7 +183,7 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars {
-        Vars::from_lookup("fs/srv-0123", |k| match k {
+        Vars::from_lookup("fs/srv-0123", Ok(PathBuf::from("/w")), |k| match k {
             "HOME" => Some("/home/u".into()),
             "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
             "XDG_STATE_HOME" => Some("/state".into()),

@@ -58,7 +58,7 @@ pub fn run(args: RunArgs) -> i32 {
     req.best_effort = args.supervise.best_effort || args.dry_run;
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
-    let mut plan = match plan::build(&req, &loader) {
+    let mut plan = match plan::Host::probe().and_then(|host| plan::build(&req, &loader, &host)) {
         Ok(p) => p,
         Err(e) => {
             print_error(&e);

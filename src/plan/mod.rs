@@ -6,6 +6,7 @@
 pub mod command;
 pub mod env;
 pub mod fs;
+pub mod host;
 pub mod provenance;
 pub mod query;
 pub mod report;
@@ -29,6 +30,7 @@ use crate::seccomp::{self, Action, Member, Qualified};
 use crate::vars::{VarError, Vars};
 use command::{Command, CommandError};
 use fs::{FsPlan, Grant, Rights};
+pub use host::Host;
 pub use provenance::Provenance;
 
 /// What `mcpcell run` was asked to do.
@@ -347,9 +349,9 @@ pub fn choose_profile(req: &Request, loader: &Loader) -> (String, String, bool) 
     )
 }
 
-/// Builds the plan for `req`.
-pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
-    let kernel = Kernel::probe();
+/// Builds the plan for `req` on `host`.
+pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanError> {
+    let kernel = &host.kernel;
     let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
@@ -361,17 +363,19 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     {
         warnings.push(chosen.clone());
     }
-    let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
-    let host_path = std::env::var_os("PATH");
-    let server_id = state::server_id(&req.command, &cwd, host_path.as_deref());
+    let cwd = host.cwd.clone();
+    let host_path = host.var_os("PATH");
+    let server_id = state::server_id(&req.command, &cwd, host_path);
     let state_rel = [state::component(&profile.name, 64), server_id.clone()];
-    let vars = Vars::from_env(&state_rel.join("/"));
+    let vars = Vars::from_lookup(&state_rel.join("/"), Ok(cwd.clone()), |k| {
+        host.var(k).map(String::from)
+    });
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
     let mut gaps = Vec::new();
-    let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
-    let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
+    let network = build_network(&profile, req, &vars, kernel, &mut gaps)?;
+    let env = build_env(&profile, req, &vars, host, network.proxy.as_ref())?;
     let sandbox_path = env
         .iter()
         .find(|v| v.name == "PATH")
@@ -379,12 +383,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let command = if req.no_command && req.command.is_empty() {
         Command::none()
     } else {
-        command::resolve(
-            &req.command,
-            &cwd,
-            host_path.as_deref(),
-            sandbox_path.as_deref(),
-        )?
+        command::resolve(&req.command, &cwd, host_path, sandbox_path.as_deref())?
     };
 
     let mut grants = Vec::new();
@@ -407,7 +406,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
     for e in &profile.filesystem.programs {
         let (name, _) = expand(&vars, e)?;
-        match program_prefix(&name, host_path.as_deref(), &cwd, &vars) {
+        match program_prefix(&name, host_path, &cwd, &vars) {
             Some((prefix, note)) => {
                 if let Some(n) = note {
                     notes.push(format!("{}: {n}", e.origin));
@@ -539,18 +538,18 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     } else {
         Vec::new()
     };
-    let seccomp = build_seccomp(&profile, &network, &kernel, &observed, &mut gaps)?;
-    let landlock = build_landlock(&kernel, &network, &mut gaps);
+    let seccomp = build_seccomp(&profile, &network, kernel, &observed, &mut gaps)?;
+    let landlock = build_landlock(kernel, &network, &mut gaps);
     if !network.unix.is_empty() && !req.learn && kernel.landlock_abi < 9 {
         notes.push(format!(
             "network.unix: the sandbox's view holds only the granted paths, but on this kernel (Landlock ABI {}) a host socket that lies inside a granted directory can be connected to as well as the listed ones; Landlock ABI 9 (Linux 7.1) limits connecting by path to the listed sockets",
             kernel.landlock_abi
         ));
     }
-    let namespaces = build_namespaces(&kernel, &network);
+    let namespaces = build_namespaces(kernel, &network);
     let capabilities = build_caps(&profile);
-    let (mut limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
-    let memory = build_memory(&profile, &kernel, &mut limits, &mut gaps);
+    let (mut limits, pids_cgroup) = build_limits(&profile, host, &mut gaps, &mut notes);
+    let memory = build_memory(&profile, host, &mut limits, &mut gaps);
 
     if !gaps.is_empty() && !req.best_effort {
         return Err(PlanError::NotEnforceable(gaps));
@@ -585,21 +584,21 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
-        kernel,
+        kernel: kernel.clone(),
         not_enforced: gaps,
         warnings,
         notes,
         best_effort: req.best_effort,
         observed,
         merged: profile,
-        explain_args: explain_args(&spec, req),
+        explain_args: explain_args(&spec, req, &host.cwd),
     })
 }
 
 /// `-p SPEC` and the grant options of `req`, shell-quoted.
-fn explain_args(spec: &str, req: &Request) -> Vec<String> {
+fn explain_args(spec: &str, req: &Request, cwd: &Path) -> Vec<String> {
     let spec = if crate::profile::is_path(spec) {
-        std::fs::canonicalize(spec)
+        std::fs::canonicalize(cwd.join(spec))
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| spec.to_string())
     } else {
@@ -613,10 +612,7 @@ fn explain_args(spec: &str, req: &Request) -> Vec<String> {
     ] {
         for p in paths {
             argv.push(opt.into());
-            let abs = std::env::current_dir()
-                .map(|c| c.join(p))
-                .unwrap_or_else(|_| p.clone());
-            argv.push(abs.into_os_string());
+            argv.push(cwd.join(p).into_os_string());
         }
     }
     for h in &req.allow_host {
@@ -704,6 +700,7 @@ fn build_env(
     profile: &Profile,
     req: &Request,
     vars: &Vars,
+    host: &Host,
     proxy: Option<&crate::proxy::ProxyConfig>,
 ) -> Result<Vec<env::EnvVar>, PlanError> {
     let mut pass: Vec<(String, Provenance)> = profile
@@ -743,7 +740,7 @@ fn build_env(
         set.push((k, OsString::from(v), "network mode proxy".into()));
     }
     let defaults = expanded(&profile.env.default)?;
-    Ok(env::build(std::env::vars_os(), &pass, defaults, set))
+    Ok(env::build(host.env.iter().cloned(), &pass, defaults, set))
 }
 
 /// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
@@ -1134,17 +1131,13 @@ fn build_caps(profile: &Profile) -> Capabilities {
 
 fn build_limits(
     profile: &Profile,
-    kernel: &Kernel,
+    host: &Host,
     gaps: &mut Vec<Gap>,
     warnings: &mut Vec<String>,
 ) -> (Vec<Limit>, Option<u64>) {
     let l = &profile.limits;
     let mut out = Vec::new();
-    let hard = |r| {
-        nix::sys::resource::getrlimit(r)
-            .map(|(_, h)| h)
-            .unwrap_or(u64::MAX)
-    };
+    let hard = host.probes.hard_limit;
     let mut push = |name, resource, value: u64, nix_res| {
         let h = hard(nix_res);
         let v = if value > h {
@@ -1195,8 +1188,8 @@ fn build_limits(
     }
     let mut cgroup = None;
     if let Some(e) = &l.processes {
-        if kernel.euid == 0 {
-            if crate::cgroup::available() {
+        if host.kernel.euid == 0 {
+            if (host.probes.pids_cgroup)() {
                 cgroup = Some(e.value);
             } else {
                 gaps.push(Gap {
@@ -1243,12 +1236,12 @@ fn build_state_size(
 /// V8 and the JVM reserve far more address space than they use, and would not start).
 fn build_memory(
     profile: &Profile,
-    kernel: &Kernel,
+    host: &Host,
     limits: &mut Vec<Limit>,
     gaps: &mut Vec<Gap>,
 ) -> Option<MemoryLimit> {
     let bytes = profile.limits.memory.as_ref()?.value;
-    match crate::cgroup::memory_home(kernel.euid) {
+    match (host.probes.memory_cgroup)(host.kernel.euid) {
         Ok(home) => Some(MemoryLimit {
             bytes,
             cgroup: true,

@@ -680,7 +680,8 @@ pub fn run(args: ExplainArgs) -> i32 {
     req.dry_run = true;
     req.best_effort = true;
     req.no_command = true;
-    let plan = match plan::build(&req, &Loader::from_env()) {
+    let host = plan::Host::probe();
+    let plan = match host.and_then(|h| plan::build(&req, &Loader::from_env(), &h)) {
         Ok(p) => p,
         Err(e) => {
             print_error(&e);

@@ -79,13 +79,20 @@ pub fn run(args: LearnArgs) -> i32 {
         Err(code) => return code,
     };
     let loader = Loader::from_env();
+    let host = match plan::Host::probe() {
+        Ok(h) => h,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
     let mut req = args.sandbox.request(args.command.clone());
     req.best_effort = args.supervise.best_effort;
     // What `run` would enforce with the base: grants are learned beyond it.
     let mut base_req = req.clone();
     base_req.dry_run = true;
     base_req.best_effort = true;
-    let base = match plan::build(&base_req, &loader) {
+    let base = match plan::build(&base_req, &loader, &host) {
         Ok(p) => p,
         Err(e) => {
             print_error(&e);
@@ -96,7 +103,7 @@ pub fn run(args: LearnArgs) -> i32 {
         return code;
     }
     req.learn = true;
-    let plan = match plan::build(&req, &loader) {
+    let plan = match plan::build(&req, &loader, &host) {
         Ok(p) => p,
         Err(e) => {
             print_error(&e);
