@@ -6,6 +6,7 @@
 pub mod command;
 pub mod env;
 pub mod fs;
+mod grants;
 pub mod host;
 pub mod provenance;
 pub mod query;
@@ -14,7 +15,7 @@ pub mod state;
 pub mod trust;
 
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,12 +25,12 @@ use thiserror::Error;
 use crate::infer::Recognition;
 use crate::kernel::Kernel;
 use crate::profile::{
-    ArgsAccess, Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
+    Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
 };
 use crate::seccomp::{self, Action, Member, Qualified};
 use crate::vars::{VarError, Vars};
 use command::{Command, CommandError};
-use fs::{FsPlan, Grant, Rights};
+use fs::FsPlan;
 pub use host::Host;
 pub use provenance::Provenance;
 
@@ -386,129 +387,21 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         command::resolve(&req.command, &cwd, host_path, sandbox_path.as_deref())?
     };
 
-    let mut grants = Vec::new();
-    let lists = [
-        (&profile.filesystem.read, Rights::READ),
-        (&profile.filesystem.write, Rights::WRITE),
-        (&profile.filesystem.exec, Rights::EXEC),
-    ];
-    for (list, rights) in lists {
-        for e in list {
-            let (path, required) = expand(&vars, e)?;
-            grants.push(Grant {
-                path: PathBuf::from(path),
-                rights,
-                origin: e.origin.clone(),
-                required,
-            });
-        }
-    }
     let mut notes = Vec::new();
-    for e in &profile.filesystem.programs {
-        let (name, _) = expand(&vars, e)?;
-        match program_prefix(&name, host_path, &cwd, &vars) {
-            Some((prefix, note)) => {
-                if let Some(n) = note {
-                    notes.push(format!("{}: {n}", e.origin));
-                }
-                grants.push(Grant {
-                    path: prefix,
-                    rights: Rights::EXEC,
-                    origin: e.origin.clone(),
-                    required: false,
-                });
-            }
-            None => notes.push(format!(
-                "{}: program `{name}` not found on PATH; skipped",
-                e.origin
-            )),
-        }
-    }
-    if let Some(args) = &profile.filesystem.args {
-        let home = vars.get("HOME").ok().map(PathBuf::from);
-        let (rights, parents) = match args.value {
-            ArgsAccess::None => (None, false),
-            ArgsAccess::Read => (Some(Rights::READ), false),
-            ArgsAccess::Write => (Some(Rights::WRITE), false),
-            ArgsAccess::WriteParent => (Some(Rights::WRITE), true),
-        };
-        if let Some(rights) = rights {
-            for path in argument_paths(&command, &cwd, parents) {
-                // A directory as wide as / or $HOME is never granted implicitly.
-                let too_wide =
-                    path == Path::new("/") || home.as_deref().is_some_and(|h| h.starts_with(&path));
-                if too_wide {
-                    warnings.push(format!(
-                        "{}: not granting {} named on the command line: it is / or contains $HOME; grant it explicitly with --allow-write if you mean it",
-                        args.origin,
-                        path.display()
-                    ));
-                    continue;
-                }
-                grants.push(Grant {
-                    path,
-                    rights,
-                    origin: args.origin.clone(),
-                    required: false,
-                });
-            }
-        }
-    }
-    for n in &command.needed {
-        grants.push(Grant {
-            path: n.path.clone(),
-            rights: Rights::EXEC,
-            origin: Origin::command_line(&format!("(needed to run the command: {})", n.why)),
-            required: false,
-        });
-    }
-    for t in &command.trees {
-        grants.push(Grant {
-            path: t.path.clone(),
-            rights: Rights::READ,
-            origin: Origin::command_line(&format!("(needed to run the command: {})", t.why)),
-            required: false,
-        });
-    }
-    for (paths, rights, opt) in [
-        (&req.allow_read, Rights::READ, "--allow-read"),
-        (&req.allow_write, Rights::WRITE, "--allow-write"),
-        (&req.allow_exec, Rights::EXEC, "--allow-exec"),
-    ] {
-        for p in paths {
-            grants.push(Grant {
-                path: cwd.join(p),
-                rights,
-                origin: Origin::command_line(&format!("{opt} {}", p.display())),
-                required: true,
-            });
-        }
-    }
-
-    let pending = state_dir.as_deref().filter(|s| req.dry_run && !s.exists());
-    let mut filesystem = fs::build(grants, pending).map_err(grant_error)?;
-    let mut hides = Vec::new();
-    for e in &profile.filesystem.hide {
-        let (path, required) = expand(&vars, e)?;
-        hides.push((PathBuf::from(path), e.origin.clone(), required));
-    }
-    filesystem
-        .add_hides(hides, req.learn)
-        .map_err(grant_error)?;
-    let files: Vec<PathBuf> = profile
-        .sources
-        .iter()
-        .filter_map(|s| s.file().cloned())
-        .collect();
-    let state_root = vars.state_root().ok();
-    trust::check(
-        &filesystem,
-        &files,
-        loader.dirs(),
-        state_root.as_deref(),
-        state_dir.as_deref(),
-    )
-    .map_err(grant_error)?;
+    let filesystem = grants::build(
+        &grants::Inputs {
+            profile: &profile,
+            req,
+            command: &command,
+            vars: &vars,
+            cwd: &cwd,
+            path_var: host_path,
+            state_dir: state_dir.as_deref(),
+            loader,
+        },
+        &mut warnings,
+        &mut notes,
+    )?;
 
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
@@ -741,91 +634,6 @@ fn build_env(
     }
     let defaults = expanded(&profile.env.default)?;
     Ok(env::build(host.env.iter().cloned(), &pass, defaults, set))
-}
-
-/// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
-/// `~/.nvm/versions/node/v20/bin/node`, that version's directory. Never `/` or a directory
-/// at or above `$HOME`: then only the program's own directory (or file) is granted.
-fn program_prefix(
-    name: &str,
-    path_var: Option<&OsStr>,
-    cwd: &Path,
-    vars: &Vars,
-) -> Option<(PathBuf, Option<String>)> {
-    let found = if name.starts_with('/') {
-        PathBuf::from(name)
-    } else {
-        which::which_in(name, path_var, cwd).ok()?
-    };
-    let real = fs::real_path(&found).ok()?;
-    let dir = real.parent()?.to_path_buf();
-    let prefix = match dir.file_name().and_then(|n| n.to_str()) {
-        Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
-        _ => None,
-    };
-    let home = vars.get("HOME").ok().map(PathBuf::from);
-    let too_wide =
-        |p: &Path| p == Path::new("/") || home.as_deref().is_some_and(|h| h.starts_with(p));
-    for candidate in [prefix, Some(dir)].into_iter().flatten() {
-        if !too_wide(&candidate) {
-            return Some((candidate, None));
-        }
-    }
-    Some((
-        real.clone(),
-        Some(format!(
-            "`{name}` lives directly in {}; only the program file itself is granted",
-            real.parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        )),
-    ))
-}
-
-/// Paths named on the command line, for `filesystem.args`: each argument and the value of
-/// `--option=VALUE`, when it exists (the interpreter's script excepted). With `parents`
-/// (`args: write-parent`), a named file stands for its directory, and a path that does not
-/// exist yet (a database to be created, say) counts when its directory exists and it is an
-/// option's value or contains a `/`.
-fn argument_paths(command: &Command, cwd: &Path, parents: bool) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut after_option = false;
-    for arg in command.argv.iter().skip(1) {
-        let Some(a) = arg.to_str() else { continue };
-        let (value, is_value) = if a.starts_with('-') {
-            let v = a.split_once('=').map(|(_, v)| v);
-            after_option = v.is_none();
-            match v {
-                Some(v) => (v, true),
-                None => continue,
-            }
-        } else {
-            let was = after_option;
-            after_option = false;
-            (a, was)
-        };
-        if value.is_empty() {
-            continue;
-        }
-        let p = cwd.join(value);
-        if command.script.as_deref() == Some(p.as_path()) {
-            continue;
-        }
-        if !parents {
-            if p.exists() {
-                out.push(p);
-            }
-            continue;
-        }
-        if p.is_dir() {
-            out.push(p);
-        } else if p.exists() || is_value || value.contains('/') {
-            if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
-                out.push(dir.to_path_buf());
-            }
-        }
-    }
-    out
 }
 
 fn build_network(

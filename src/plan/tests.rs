@@ -10,7 +10,7 @@ use nix::sys::resource::Resource;
 
 use super::*;
 use crate::cgroup::{MemoryHome, Missing};
-use fs::{FsRule, Kind};
+use fs::{FsRule, Kind, Rights};
 use host::Probes;
 
 /// A kernel with Landlock at `abi` and seccomp filters, for an ordinary user.
