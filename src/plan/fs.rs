@@ -11,8 +11,13 @@ use serde::Serialize;
 
 use crate::profile::Origin;
 
+/// The sandbox's own tmpfs instances over the host's `/tmp` and `/dev/shm`: a host path below
+/// them is seen only when it is bound into the private instance.
+pub const PRIVATE_TMP: [&str; 2] = ["/tmp", "/dev/shm"];
+/// The sandbox's own procfs: it shows only the sandbox's processes.
+pub const PRIVATE_PROC: &str = "/proc";
 /// Directories the sandbox gets a private instance of (tmpfs, or its own procfs).
-pub const PRIVATE_MOUNTS: [&str; 3] = ["/tmp", "/dev/shm", "/proc"];
+pub const PRIVATE_MOUNTS: [&str; 3] = [PRIVATE_TMP[0], PRIVATE_TMP[1], PRIVATE_PROC];
 
 pub use crate::paths::{open_real, real_path};
 
@@ -183,7 +188,9 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
     for g in grants {
         let from = g.origin.clone();
         // Private mounts themselves, and anything under /proc, only exist inside.
-        if private_root(&g.path).is_some_and(|root| g.path == Path::new(root) || root == "/proc") {
+        if private_root(&g.path)
+            .is_some_and(|root| g.path == Path::new(root) || root == PRIVATE_PROC)
+        {
             let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
                 plan.rules.push(FsRule {
                     path: g.path.clone(),
@@ -264,7 +271,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             Kind::File
         };
         let placement = match private_root(&canon) {
-            Some("/proc") => Placement::Private,
+            Some(PRIVATE_PROC) => Placement::Private,
             Some(root) if under(&canon, root) => Placement::BoundIntoPrivate,
             Some(_) => Placement::Private,
             None => Placement::Host,
@@ -333,7 +340,7 @@ impl FsPlan {
 
     /// Whether `path` stays reachable once the private /tmp and /dev/shm are mounted.
     pub fn reachable_after_mounts(&self, path: &Path) -> bool {
-        match PRIVATE_MOUNTS[..2].iter().find(|m| path.starts_with(m)) {
+        match PRIVATE_TMP.iter().find(|m| path.starts_with(m)) {
             None => true,
             Some(_) => self
                 .binds

@@ -406,7 +406,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
         // Started from /tmp itself: the server starts in its own private /tmp.
-        Ok(c) if fs::PRIVATE_MOUNTS[..2].iter().any(|m| c == Path::new(m)) => c,
+        Ok(c) if fs::PRIVATE_TMP.iter().any(|m| c == Path::new(m)) => c,
         _ => {
             warnings.push(format!(
                 "the current directory {} is inside the private /tmp and not granted; the server starts in /",

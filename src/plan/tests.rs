@@ -114,9 +114,7 @@ impl Fixture {
     /// Whether the fixture lies in the host's /tmp or /dev/shm, which the sandbox replaces
     /// with its own: there, only granted paths (bound into the private instance) are seen.
     fn in_private_tmp(&self) -> bool {
-        fs::PRIVATE_MOUNTS[..2]
-            .iter()
-            .any(|t| self.root.starts_with(t))
+        fs::PRIVATE_TMP.iter().any(|t| self.root.starts_with(t))
     }
 
     /// Creates the directory `rel` (below the fixture's root).
