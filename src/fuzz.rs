@@ -35,7 +35,7 @@ pub fn profile_at(path: &Path, data: &[u8]) {
     let req = Request {
         profile: Some(path.to_string_lossy().into_owned()),
         command: vec![OsString::from("/bin/true")],
-        best_effort: true,
+        collect_gaps: true,
         dry_run: true,
         ..Request::default()
     };

@@ -54,18 +54,18 @@ pub fn run(args: RunArgs) -> i32 {
         Err(code) => return code,
     };
     let mut req = args.sandbox.request(args.command.clone());
+    req.start_anyway = args.supervise.best_effort;
     // A dry run shows what would not be enforced instead of stopping at it.
-    req.best_effort = args.supervise.best_effort || args.dry_run;
+    req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
-    let mut plan = match plan::Host::probe().and_then(|host| plan::build(&req, &loader, &host)) {
+    let plan = match plan::Host::probe().and_then(|host| plan::build(&req, &loader, &host)) {
         Ok(p) => p,
         Err(e) => {
             print_error(&e);
             return e.exit_code();
         }
     };
-    plan.best_effort = args.supervise.best_effort;
     if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &plan) {
         return code;
     }

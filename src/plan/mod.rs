@@ -45,11 +45,16 @@ pub struct Request {
     pub allow_host: Vec<String>,
     pub pass_env: Vec<String>,
     pub set_env: Vec<(String, String)>,
-    pub best_effort: bool,
+    /// `--best-effort`: the server is to start even where a protection is missing. The plan
+    /// lists what is missing instead of failing, and says so to the launch.
+    pub start_anyway: bool,
+    /// List what cannot be enforced here (`Plan::not_enforced`) instead of failing, for a
+    /// plan that is shown rather than started (`--dry-run`, `explain`).
+    pub collect_gaps: bool,
     /// Plan only: do not create the state directory.
     pub dry_run: bool,
-    /// Plan without a server command (`explain`): nothing is granted for one.
-    pub no_command: bool,
+    /// A command is optional (`explain`): with none, nothing is granted for one.
+    pub command_optional: bool,
     /// Observe mode (`learn`): file, exec and Unix-socket access is not restricted but
     /// reported to mcpcell; everything else is as the profile says.
     pub learn: bool,
@@ -269,12 +274,14 @@ pub struct Plan {
     pub granted_view: bool,
     pub env: Vec<env::EnvVar>,
     pub kernel: Kernel,
-    /// Protections that are not in force (only with --best-effort).
+    /// Protections that are not in force (only when the request collects gaps or starts
+    /// anyway).
     pub not_enforced: Vec<Gap>,
     /// Shown on every run (stderr, warn level).
     pub warnings: Vec<String>,
     /// Shown by --dry-run and at info level.
     pub notes: Vec<String>,
+    /// `--best-effort`: start even where a protection is missing (`not_enforced`).
     pub best_effort: bool,
     /// Observe mode: the syscalls reported to mcpcell instead of restricted by Landlock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -381,7 +388,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         .iter()
         .find(|v| v.name == "PATH")
         .map(|v| v.value.clone());
-    let command = if req.no_command && req.command.is_empty() {
+    let command = if req.command_optional && req.command.is_empty() {
         Command::none()
     } else {
         command::resolve(&req.command, &cwd, host_path, sandbox_path.as_deref())?
@@ -444,7 +451,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     let (mut limits, pids_cgroup) = build_limits(&profile, host, &mut gaps, &mut notes);
     let memory = build_memory(&profile, host, &mut limits, &mut gaps);
 
-    if !gaps.is_empty() && !req.best_effort {
+    if !gaps.is_empty() && !req.collect_gaps && !req.start_anyway {
         return Err(PlanError::NotEnforceable(gaps));
     }
 
@@ -481,7 +488,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         not_enforced: gaps,
         warnings,
         notes,
-        best_effort: req.best_effort,
+        best_effort: req.start_anyway,
         observed,
         merged: profile,
         explain_args: explain_args(&spec, req, &host.cwd),
@@ -937,11 +944,13 @@ fn build_caps(profile: &Profile) -> Capabilities {
     Capabilities { keep, mask }
 }
 
+/// The rlimits, and `limits.processes` as a pids cgroup for root. A limit above the hard
+/// limit is lowered to it: stricter, not weaker, so a note (shown by `--dry-run`).
 fn build_limits(
     profile: &Profile,
     host: &Host,
     gaps: &mut Vec<Gap>,
-    warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
 ) -> (Vec<Limit>, Option<u64>) {
     let l = &profile.limits;
     let mut out = Vec::new();
@@ -949,7 +958,7 @@ fn build_limits(
     let mut push = |name, resource, value: u64, nix_res| {
         let h = hard(nix_res);
         let v = if value > h {
-            warnings.push(format!(
+            notes.push(format!(
                 "limits.{name} = {value} is above this process's hard limit {h}; {h} applies"
             ));
             h

@@ -339,7 +339,7 @@ fn explain_may_plan_without_a_command() {
     let f = Fixture::new();
     let mut req = f.request("{}\n");
     req.command = Vec::new();
-    req.no_command = true;
+    req.command_optional = true;
     let plan = f.build(&req).unwrap();
     assert!(plan.command.argv.is_empty());
     assert!(
@@ -660,17 +660,25 @@ fn without_landlock_the_plan_fails_closed_unless_gaps_are_collected() {
     );
     assert!(e.to_string().contains("Run with --best-effort"), "{e}");
 
-    req.best_effort = true;
+    // Shown, not started (`--dry-run`, `explain`): listed, and the launch is not told to go on.
+    req.collect_gaps = true;
     let plan = f.build(&req).unwrap();
     assert_eq!(gaps(&plan).len(), 1);
     assert_eq!(plan.landlock.abi, 0);
+    assert!(!plan.best_effort);
+    // `--best-effort`: listed, and the launch goes on without them.
+    req.collect_gaps = false;
+    req.start_anyway = true;
+    let plan = f.build(&req).unwrap();
+    assert_eq!(gaps(&plan).len(), 1);
+    assert!(plan.best_effort);
 }
 
 #[test]
 fn each_landlock_abi_brings_its_own_gaps_and_scopes() {
     let mut f = Fixture::new();
     let mut req = f.request("{}\n");
-    req.best_effort = true;
+    req.collect_gaps = true;
     f.host.kernel = kernel(2);
     let plan = f.build(&req).unwrap();
     assert_eq!(
@@ -704,7 +712,7 @@ fn every_missing_protection_is_listed_in_the_order_planned() {
     };
     let listed: Vec<&str> = listed.iter().map(|g| g.what.as_str()).collect();
     let mut collect = req.clone();
-    collect.best_effort = true;
+    collect.collect_gaps = true;
     let plan = f.build(&collect).unwrap();
     assert_eq!(gaps(&plan), listed);
     assert_eq!(listed.len(), 4, "{listed:?}");
@@ -921,11 +929,11 @@ fn processes_for_root_need_a_pids_cgroup() {
         panic!("not refused")
     };
     assert_eq!(g[0].what, "limits.processes for root");
-    req.best_effort = true;
+    req.collect_gaps = true;
     assert_eq!(f.build(&req).unwrap().pids_cgroup, None);
 
     f.host.probes.pids_cgroup = || true;
-    req.best_effort = false;
+    req.collect_gaps = false;
     let plan = f.build(&req).unwrap();
     assert_eq!(plan.pids_cgroup, Some(64));
     assert!(plan.not_enforced.is_empty());
@@ -940,7 +948,7 @@ fn memory_is_a_cgroup_or_else_a_gap_with_a_per_process_fallback() {
     };
     assert_eq!(g[0].what, "limits.memory");
     assert!(g[0].why.contains("no memory cgroup in this test"));
-    req.best_effort = true;
+    req.collect_gaps = true;
     let plan = f.build(&req).unwrap();
     let m = plan.memory.unwrap();
     assert_eq!((m.bytes, m.cgroup), (512 << 20, false));
@@ -957,7 +965,7 @@ fn memory_is_a_cgroup_or_else_a_gap_with_a_per_process_fallback() {
             delegated: true,
         })
     };
-    req.best_effort = false;
+    req.collect_gaps = false;
     let plan = f.build(&req).unwrap();
     let m = plan.memory.unwrap();
     assert!(m.cgroup);
@@ -999,7 +1007,7 @@ fn without_a_profile_the_default_applies_and_says_why() {
     let mut req = f.request("{}\n");
     req.profile = None;
     req.dry_run = true;
-    req.best_effort = true;
+    req.collect_gaps = true;
     let plan = f.build(&req).unwrap();
     assert_eq!(plan.profile.name, "default");
     assert!(!plan.profile.inferred);

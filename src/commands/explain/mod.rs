@@ -678,8 +678,8 @@ pub fn run(args: ExplainArgs) -> i32 {
     let command: Vec<OsString> = args.command.clone();
     let mut req = args.sandbox.request(command);
     req.dry_run = true;
-    req.best_effort = true;
-    req.no_command = true;
+    req.collect_gaps = true;
+    req.command_optional = true;
     let host = plan::Host::probe();
     let plan = match host.and_then(|h| plan::build(&req, &Loader::from_env(), &h)) {
         Ok(p) => p,

@@ -87,11 +87,11 @@ pub fn run(args: LearnArgs) -> i32 {
         }
     };
     let mut req = args.sandbox.request(args.command.clone());
-    req.best_effort = args.supervise.best_effort;
+    req.start_anyway = args.supervise.best_effort;
     // What `run` would enforce with the base: grants are learned beyond it.
     let mut base_req = req.clone();
     base_req.dry_run = true;
-    base_req.best_effort = true;
+    base_req.collect_gaps = true;
     let base = match plan::build(&base_req, &loader, &host) {
         Ok(p) => p,
         Err(e) => {
