@@ -3,11 +3,14 @@
 //! refer to the same file; the `hide` masks; the private mounts.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, Access, AccessFs, BitFlags};
+use nix::errno::Errno;
 use serde::Serialize;
+use thiserror::Error;
 
 use crate::profile::Origin;
 
@@ -151,11 +154,47 @@ pub struct HideSkipped {
     pub from: Origin,
 }
 
+/// Why a granted path cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    Missing,
+    NotAccessible,
+    TooManyLinks,
+    Other(Errno),
+}
+
+impl Unreachable {
+    fn of(e: Errno) -> Unreachable {
+        match e {
+            Errno::ENOENT | Errno::ENOTDIR => Unreachable::Missing,
+            Errno::EACCES => Unreachable::NotAccessible,
+            Errno::ELOOP => Unreachable::TooManyLinks,
+            other => Unreachable::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unreachable::Missing => "does not exist",
+            Unreachable::NotAccessible => "not accessible to this user",
+            Unreachable::TooManyLinks => "too many levels of symbolic links",
+            Unreachable::Other(e) => e.desc(),
+        })
+    }
+}
+
 /// A failure the user must fix before anything starts.
-#[derive(Debug)]
-pub struct GrantError {
-    pub origin: Option<Origin>,
-    pub message: String,
+#[derive(Debug, Error)]
+pub enum GrantError {
+    /// A path written with a leading `!`, or given on the command line, cannot be reached.
+    #[error("{origin}: `{}` {why}, and it is marked as required", path.display())]
+    Required {
+        origin: Origin,
+        path: PathBuf,
+        why: Unreachable,
+    },
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -215,7 +254,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
         }
         let (fd, canon) = match open_real(&g.path) {
             Ok(opened) => opened,
-            Err(nix::errno::Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
+            Err(Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
                 plan.rules.push(FsRule {
                     aliases: vec![g.path.clone()],
                     path: g.path,
@@ -230,27 +269,18 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                 continue;
             }
             Err(e) => {
-                let reason = match e {
-                    nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {
-                        "does not exist".to_string()
-                    }
-                    nix::errno::Errno::EACCES => "not accessible to this user".to_string(),
-                    nix::errno::Errno::ELOOP => "too many levels of symbolic links".to_string(),
-                    other => other.desc().to_string(),
-                };
+                let why = Unreachable::of(e);
                 if g.required {
-                    return Err(GrantError {
-                        origin: Some(g.origin),
-                        message: format!(
-                            "`{}` {reason}, and it is marked as required",
-                            g.path.display()
-                        ),
+                    return Err(GrantError::Required {
+                        origin: g.origin,
+                        path: g.path,
+                        why,
                     });
                 }
                 plan.skipped.push(Skipped {
                     path: g.path,
                     rights: g.rights,
-                    reason,
+                    reason: why.to_string(),
                     from,
                 });
                 continue;
@@ -362,18 +392,16 @@ impl FsPlan {
             let canon = match real_path(&path) {
                 Ok(c) => c,
                 Err(_) if required => {
-                    return Err(GrantError {
-                        origin: Some(origin),
-                        message: format!(
-                            "`{}` does not exist, and it is marked as required",
-                            path.display()
-                        ),
+                    return Err(GrantError::Required {
+                        origin,
+                        path,
+                        why: Unreachable::Missing,
                     });
                 }
                 Err(_) => {
                     self.hide_skipped.push(HideSkipped {
                         path,
-                        reason: "does not exist".into(),
+                        reason: Unreachable::Missing.to_string(),
                         from,
                     });
                     continue;
@@ -448,11 +476,9 @@ mod tests {
     fn required_paths_must_exist() {
         let mut g = grant("/nonexistent/x", Rights::READ);
         g.required = true;
-        let err = build(vec![g], None).unwrap_err();
-        assert_eq!(
-            err.message,
-            "`/nonexistent/x` does not exist, and it is marked as required"
-        );
+        let GrantError::Required { path, why, .. } = build(vec![g], None).unwrap_err();
+        assert_eq!(path, Path::new("/nonexistent/x"));
+        assert_eq!(why, Unreachable::Missing);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::vars::Vars;
 
 use super::command::Command;
 use super::fs::{self, FsPlan, Grant, Rights};
-use super::{PlanError, Request, expand, grant_error, trust};
+use super::{PlanError, Request, expand, trust};
 
 /// What the grants are assembled from.
 pub(super) struct Inputs<'a> {
@@ -43,15 +43,13 @@ pub(super) fn build(
     options(i.req, i.cwd, &mut grants);
 
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
-    let mut filesystem = fs::build(grants, pending).map_err(grant_error)?;
+    let mut filesystem = fs::build(grants, pending)?;
     let mut hides = Vec::new();
     for e in &i.profile.filesystem.hide {
         let (path, required) = expand(i.vars, e)?;
         hides.push((PathBuf::from(path), e.origin.clone(), required));
     }
-    filesystem
-        .add_hides(hides, i.req.learn)
-        .map_err(grant_error)?;
+    filesystem.add_hides(hides, i.req.learn)?;
     let files: Vec<PathBuf> = i
         .profile
         .sources
@@ -65,8 +63,7 @@ pub(super) fn build(
         i.loader.dirs(),
         state_root.as_deref(),
         i.state_dir,
-    )
-    .map_err(grant_error)?;
+    )?;
     Ok(filesystem)
 }
 

@@ -66,17 +66,17 @@ pub enum PlanError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Command(#[from] CommandError),
-    #[error("{origin}: {source}")]
+    /// A variable in the entry at `origin` cannot be expanded; the cause says which and why.
+    #[error("{origin}")]
     Var {
         origin: Origin,
         #[source]
         source: VarError,
     },
-    #[error("{}{message}", origin.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
-    Grant {
-        origin: Option<Origin>,
-        message: String,
-    },
+    #[error(transparent)]
+    Grant(#[from] fs::GrantError),
+    #[error(transparent)]
+    Trust(#[from] trust::TrustError),
     #[error("failed to create the state directory {}", path.display())]
     StateDir {
         path: PathBuf,
@@ -101,8 +101,16 @@ pub enum PlanError {
     StateSize(#[from] crate::statesize::StateSizeError),
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
-    #[error("{0}")]
-    Usage(String),
+    #[error(
+        "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
+        crate::profile::validate::mode_name(*mode)
+    )]
+    AllowHostOutsideProxy { mode: NetworkMode },
+    /// `why` names the entry.
+    #[error("--allow-host {why}")]
+    AllowHost { entry: String, why: String },
+    #[error("--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)")]
+    PassEnv { name: String },
     #[error("failed to compile the seccomp filter")]
     Seccomp(#[from] seccomp::CompileError),
     #[error("{}", not_enforceable_message(.0))]
@@ -295,13 +303,6 @@ pub struct Plan {
     pub explain_args: Vec<String>,
 }
 
-fn grant_error(e: fs::GrantError) -> PlanError {
-    PlanError::Grant {
-        origin: e.origin,
-        message: e.message,
-    }
-}
-
 /// The directory of the profile file `origin` points into, for `${PROFILE_DIR}`.
 fn profile_dir(origin: &Origin) -> Option<&Path> {
     origin.source.file().and_then(|f| f.parent())
@@ -424,10 +425,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     };
 
     if !req.allow_host.is_empty() && network.mode != NetworkMode::Proxy {
-        return Err(PlanError::Usage(format!(
-            "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
-            crate::profile::validate::mode_name(network.mode)
-        )));
+        return Err(PlanError::AllowHostOutsideProxy { mode: network.mode });
     }
     // The sandbox sees only what its grants name (a root assembled from them), so that
     // nothing else exists for it: no metadata, no names, no sockets. Learning instead
@@ -611,9 +609,7 @@ fn build_env(
         .collect();
     for name in &req.pass_env {
         if name.is_empty() || name.contains('=') {
-            return Err(PlanError::Usage(format!(
-                "--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)"
-            )));
+            return Err(PlanError::PassEnv { name: name.clone() });
         }
         pass.push((name.clone(), "--pass-env".into()));
     }
@@ -660,10 +656,10 @@ fn build_network(
             .filter_map(|e| e.value.parse().ok())
             .collect();
         for h in &req.allow_host {
-            allow.push(
-                h.parse()
-                    .map_err(|m| PlanError::Usage(format!("--allow-host {m}")))?,
-            );
+            allow.push(h.parse().map_err(|why| PlanError::AllowHost {
+                entry: h.clone(),
+                why,
+            })?);
         }
         let allow_private = profile
             .network

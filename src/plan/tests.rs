@@ -10,8 +10,9 @@ use nix::sys::resource::Resource;
 
 use super::*;
 use crate::cgroup::{MemoryHome, Missing};
-use fs::{FsRule, Kind, Rights};
+use fs::{FsRule, GrantError, Kind, Rights, Unreachable};
 use host::Probes;
+use trust::{Overlap, TrustError};
 
 /// A kernel with Landlock at `abi` and seccomp filters, for an ordinary user.
 fn kernel(abi: i32) -> Kernel {
@@ -248,6 +249,12 @@ fn a_missing_path_is_skipped_unless_it_is_marked_required() {
 
     let e = f.error(&f.request("filesystem:\n  read: [\"!${CWD}/missing\"]\n"));
     assert_eq!(e.exit_code(), 125);
+    let PlanError::Grant(GrantError::Required { origin, path, why }) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(origin.key, "filesystem.read[0]");
+    assert_eq!(path, &f.work.join("missing"));
+    assert_eq!(*why, Unreachable::Missing);
     assert!(
         e.to_string().ends_with(&format!(
             ":2:10 (filesystem.read[0]): `{}` does not exist, and it is marked as required",
@@ -279,6 +286,10 @@ fn command_line_grants_start_at_the_working_directory_and_must_exist() {
 
     req.allow_exec = vec![PathBuf::from("nowhere")];
     let e = f.error(&req);
+    assert!(
+        matches!(&e, PlanError::Grant(GrantError::Required { origin, .. }) if origin.is_command_line()),
+        "{e:?}"
+    );
     assert_eq!(
         e.to_string(),
         format!(
@@ -490,6 +501,10 @@ fn hide_masks_what_a_grant_would_show_and_skips_the_rest() {
 
     let e = f.error(&f.request("filesystem:\n  hide: [\"!~/.aws\"]\n"));
     assert!(
+        matches!(&e, PlanError::Grant(GrantError::Required { origin, .. }) if origin.key == "filesystem.hide[0]"),
+        "{e:?}"
+    );
+    assert!(
         e.to_string().ends_with(&format!(
             "(filesystem.hide[0]): `{}` does not exist, and it is marked as required",
             f.home.join(".aws").display()
@@ -526,7 +541,17 @@ fn a_writable_grant_holding_the_profile_is_refused() {
         "filesystem:\n  write: [{}]\n",
         f.root.join("profiles").display()
     )));
-    assert!(matches!(e, PlanError::Grant { .. }), "{e:?}");
+    let PlanError::Trust(TrustError::Profile {
+        profile,
+        grant,
+        from,
+    }) = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(profile, &f.root.join("profiles/p.yaml"));
+    assert_eq!(grant, &f.root.join("profiles"));
+    assert_eq!(from[0].key, "filesystem.write[0]");
     assert!(
         e.to_string()
             .contains("a server could rewrite its own sandbox"),
@@ -539,6 +564,25 @@ fn a_writable_grant_over_a_profile_search_directory_is_refused_even_before_it_ex
     let f = Fixture::new();
     let config = f.dir("config");
     let e = f.error(&f.request(&format!("filesystem:\n  write: [{}]\n", config.display())));
+    let PlanError::Trust(TrustError::SearchDir {
+        grant,
+        how,
+        dir,
+        exists,
+        ..
+    }) = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (grant, *how, dir, *exists),
+        (
+            &config,
+            Overlap::Contains,
+            &config.join("mcpcell/profiles"),
+            false
+        )
+    );
     let text = e.to_string();
     assert!(
         text.contains("contains the profile search directory")
@@ -551,6 +595,13 @@ fn a_writable_grant_over_a_profile_search_directory_is_refused_even_before_it_ex
 fn a_writable_grant_over_other_servers_state_is_refused_but_its_own_is_not() {
     let f = Fixture::new();
     let e = f.error(&f.request(&format!("filesystem:\n  write: [{}]\n", f.state.display())));
+    let PlanError::Trust(TrustError::OtherState { how, root, own, .. }) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (*how, root, own),
+        (Overlap::Contains, &f.state.join("mcpcell"), &None)
+    );
     assert!(
         e.to_string()
             .contains("where every server keeps its private state"),
@@ -834,14 +885,22 @@ fn allow_host_is_refused_outside_proxy_mode_and_when_malformed() {
     let f = Fixture::new();
     let mut req = f.request("network:\n  mode: none\n");
     req.allow_host = vec!["example.com".into()];
+    let e = f.error(&req);
+    assert!(matches!(
+        e,
+        PlanError::AllowHostOutsideProxy {
+            mode: NetworkMode::None
+        }
+    ));
     assert_eq!(
-        f.error(&req).to_string(),
+        e.to_string(),
         "--allow-host only applies in network mode `proxy`, and this profile's mode is `none`"
     );
     let mut req = f.request("network:\n  mode: proxy\n");
     req.allow_host = vec!["bad host".into()];
     let e = f.error(&req);
     assert_eq!(e.exit_code(), 125);
+    assert!(matches!(&e, PlanError::AllowHost { entry, .. } if entry == "bad host"));
     assert!(e.to_string().starts_with("--allow-host `bad host`"), "{e}");
 }
 
@@ -878,8 +937,10 @@ fn only_passed_and_set_variables_reach_the_server() {
     assert_eq!(env_value(&plan, "LANG").unwrap(), "de_DE.UTF-8", "set wins");
 
     req.pass_env = vec!["A=B".into()];
+    let e = f.error(&req);
+    assert!(matches!(&e, PlanError::PassEnv { name } if name == "A=B"));
     assert_eq!(
-        f.error(&req).to_string(),
+        e.to_string(),
         "--pass-env \"A=B\": give a variable name (or a prefix pattern such as LC_*)"
     );
 }
