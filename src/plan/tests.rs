@@ -59,14 +59,29 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// A fixture outside the host's /tmp where there is such a place (see `in_private_tmp`
+    /// for what changes below it): the suite's scratch directory when it names one, else
+    /// /var/tmp, else the system's temporary directory.
     fn new() -> Fixture {
-        // The test suite's scratch directory when it names one (tests/run.sh: /var/tmp, not
-        // below the private /tmp); see `in_private_tmp` for what changes below /tmp.
-        let tmp = match std::env::var_os("MCPCELL_TEST_DIR") {
-            Some(d) => tempfile::tempdir_in(d),
-            None => tempfile::tempdir(),
-        }
-        .unwrap();
+        let base = std::env::var_os("MCPCELL_TEST_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let d = PathBuf::from("/var/tmp");
+                nix::unistd::access(&d, nix::unistd::AccessFlags::W_OK)
+                    .is_ok()
+                    .then_some(d)
+            })
+            .unwrap_or_else(std::env::temp_dir);
+        Fixture::in_dir(&base)
+    }
+
+    /// A fixture in the system's temporary directory, usually below the host's /tmp.
+    fn in_system_tmp() -> Fixture {
+        Fixture::in_dir(&std::env::temp_dir())
+    }
+
+    fn in_dir(base: &Path) -> Fixture {
+        let tmp = tempfile::tempdir_in(base).unwrap();
         let root = tmp.path().canonicalize().unwrap();
         let home = root.join("home");
         let work = root.join("work");
@@ -470,66 +485,70 @@ fn programs_grant_their_install_prefix_never_a_directory_holding_home() {
 
 #[test]
 fn hide_masks_what_a_grant_would_show_and_skips_the_rest() {
-    let f = Fixture::new();
-    let ssh = f.dir("home/.ssh");
-    f.dir("work/.secrets");
-    let plan = f.plan(
+    // Outside the host's /tmp, and below it.
+    for f in [Fixture::new(), Fixture::in_system_tmp()] {
+        let ssh = f.dir("home/.ssh");
+        f.dir("work/.secrets");
+        let plan = f.plan(
         "filesystem:\n  read: [\"${HOME}\"]\n  hide: [\"~/.ssh\", \"${CWD}/.secrets\", \"~/.aws\"]\n",
     );
-    assert_eq!(plan.filesystem.hide.len(), 1);
-    assert_eq!(plan.filesystem.hide[0].path, ssh);
-    assert_eq!(plan.filesystem.hide[0].kind, Kind::Dir);
-    assert_eq!(plan.filesystem.hide[0].from.key, "filesystem.hide[0]");
-    let skipped: Vec<(&Path, &str)> = plan
-        .filesystem
-        .hide_skipped
-        .iter()
-        .map(|h| (h.path.as_path(), h.reason.as_str()))
-        .collect();
-    let ungranted = if f.in_private_tmp() {
-        "inside a private mount already"
-    } else {
-        "no grant covers it, so it is denied anyway"
-    };
-    assert_eq!(
-        skipped,
-        [
-            (f.work.join(".secrets").as_path(), ungranted),
-            (f.home.join(".aws").as_path(), "does not exist"),
-        ]
-    );
+        assert_eq!(plan.filesystem.hide.len(), 1);
+        assert_eq!(plan.filesystem.hide[0].path, ssh);
+        assert_eq!(plan.filesystem.hide[0].kind, Kind::Dir);
+        assert_eq!(plan.filesystem.hide[0].from.key, "filesystem.hide[0]");
+        let skipped: Vec<(&Path, &str)> = plan
+            .filesystem
+            .hide_skipped
+            .iter()
+            .map(|h| (h.path.as_path(), h.reason.as_str()))
+            .collect();
+        let ungranted = if f.in_private_tmp() {
+            "inside a private mount already"
+        } else {
+            "no grant covers it, so it is denied anyway"
+        };
+        assert_eq!(
+            skipped,
+            [
+                (f.work.join(".secrets").as_path(), ungranted),
+                (f.home.join(".aws").as_path(), "does not exist"),
+            ]
+        );
 
-    let e = f.error(&f.request("filesystem:\n  hide: [\"!~/.aws\"]\n"));
-    assert!(
-        matches!(&e, PlanError::Grant(GrantError::Required { origin, .. }) if origin.key == "filesystem.hide[0]"),
-        "{e:?}"
-    );
-    assert!(
-        e.to_string().ends_with(&format!(
-            "(filesystem.hide[0]): `{}` does not exist, and it is marked as required",
-            f.home.join(".aws").display()
-        )),
-        "{e}"
-    );
+        let e = f.error(&f.request("filesystem:\n  hide: [\"!~/.aws\"]\n"));
+        assert!(
+            matches!(&e, PlanError::Grant(GrantError::Required { origin, .. }) if origin.key == "filesystem.hide[0]"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().ends_with(&format!(
+                "(filesystem.hide[0]): `{}` does not exist, and it is marked as required",
+                f.home.join(".aws").display()
+            )),
+            "{e}"
+        );
+    }
 }
 
 #[test]
 fn observe_mode_applies_every_mask_and_shows_the_hosts_tree() {
-    let f = Fixture::new();
-    f.dir("work/.secrets");
-    let mut req = f.request("filesystem:\n  hide: [\"${CWD}/.secrets\"]\n");
-    req.learn = true;
-    let plan = f.build(&req).unwrap();
-    // Below the host's /tmp nothing ungranted is seen at all, so there is nothing to mask.
-    let masked = usize::from(!f.in_private_tmp());
-    assert_eq!(plan.filesystem.hide.len(), masked, "{:?}", plan.filesystem);
-    assert!(!plan.granted_view);
-    assert_eq!(plan.observed, seccomp::OBSERVED.to_vec());
-    req.learn = false;
-    let plan = f.build(&req).unwrap();
-    assert!(plan.filesystem.hide.is_empty());
-    assert!(plan.granted_view);
-    assert!(plan.observed.is_empty());
+    // Outside the host's /tmp, and below it.
+    for f in [Fixture::new(), Fixture::in_system_tmp()] {
+        f.dir("work/.secrets");
+        let mut req = f.request("filesystem:\n  hide: [\"${CWD}/.secrets\"]\n");
+        req.learn = true;
+        let plan = f.build(&req).unwrap();
+        // Below the host's /tmp nothing ungranted is seen at all, so there is nothing to mask.
+        let masked = usize::from(!f.in_private_tmp());
+        assert_eq!(plan.filesystem.hide.len(), masked, "{:?}", plan.filesystem);
+        assert!(!plan.granted_view);
+        assert_eq!(plan.observed, seccomp::OBSERVED.to_vec());
+        req.learn = false;
+        let plan = f.build(&req).unwrap();
+        assert!(plan.filesystem.hide.is_empty());
+        assert!(plan.granted_view);
+        assert!(plan.observed.is_empty());
+    }
 }
 
 // --- what the server must not write -----------------------------------------------------------
@@ -672,23 +691,25 @@ fn state_size_without_a_state_directory_is_a_warning() {
 
 #[test]
 fn the_server_starts_in_the_working_directory_when_it_can_see_it() {
-    let f = Fixture::new();
-    let granted = f.plan("filesystem:\n  read: [\"${CWD}\"]\n");
-    assert_eq!(granted.cwd, f.work);
-    // Not granted: still the same place, unless it lies in the host's /tmp, which the
-    // sandbox replaces with its own.
-    let plan = f.plan("{}\n");
-    if f.in_private_tmp() {
-        assert_eq!(plan.cwd, Path::new("/"));
-        assert!(
-            plan.warnings
-                .iter()
-                .any(|w| w.contains("is inside the private /tmp and not granted")),
-            "{:?}",
-            plan.warnings
-        );
-    } else {
-        assert_eq!(plan.cwd, f.work);
+    // Outside the host's /tmp, and below it.
+    for f in [Fixture::new(), Fixture::in_system_tmp()] {
+        let granted = f.plan("filesystem:\n  read: [\"${CWD}\"]\n");
+        assert_eq!(granted.cwd, f.work);
+        // Not granted: still the same place, unless it lies in the host's /tmp, which the
+        // sandbox replaces with its own.
+        let plan = f.plan("{}\n");
+        if f.in_private_tmp() {
+            assert_eq!(plan.cwd, Path::new("/"));
+            assert!(
+                plan.warnings
+                    .iter()
+                    .any(|w| w.contains("is inside the private /tmp and not granted")),
+                "{:?}",
+                plan.warnings
+            );
+        } else {
+            assert_eq!(plan.cwd, f.work);
+        }
     }
 }
 
