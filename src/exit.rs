@@ -3,71 +3,125 @@
 use std::error::Error;
 
 use crate::escape;
+use crate::plan::PlanError;
 use crate::profile::ProfileError;
 
-/// Prints `error: …: cause: cause` on stderr (see [`error_text`]).
-pub fn print_error(e: &(dyn Error + 'static)) {
-    eprintln!("{}", error_text(e));
+/// The error and each of its causes, in turn. Each error says only its own part and leaves
+/// its cause to `source()` (none repeats its cause in its message), so every one is shown.
+fn parts<'a>(e: &'a (dyn Error + 'static)) -> Vec<(&'a (dyn Error + 'static), String)> {
+    std::iter::successors(Some(e), |&s| s.source())
+        .map(|s| (s, s.to_string()))
+        .collect()
 }
 
-/// `mcpcell: error: MESSAGE: CAUSE: CAUSE`, every error of the chain in turn: each one says
-/// only its own part and leaves its cause to `source()`, so none is repeated. Messages name
-/// paths, hosts and config entries, so control characters in them are shown escaped, line
-/// breaks included; only a profile's list of diagnostics (each one escaped on its own line)
-/// keeps its line breaks.
-fn error_text(e: &(dyn Error + 'static)) -> String {
-    let chain = || std::iter::successors(Some(e), |&s| s.source());
-    let msg = format!(
-        "mcpcell: error: {}",
-        chain()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(": ")
-    );
-    let multi_line = chain().any(|s| {
-        matches!(
-            s.downcast_ref::<ProfileError>(),
-            Some(ProfileError::Invalid(_))
-        )
+/// `message: cause: cause`, unescaped: for callers that escape the whole text themselves.
+pub fn chain(e: &(dyn Error + 'static)) -> String {
+    parts(e)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// A profile's list of diagnostics: one per line, each escaped on its own.
+fn is_diagnostic_list(e: &(dyn Error + 'static)) -> bool {
+    let profile = e.downcast_ref::<ProfileError>().or_else(|| {
+        // `PlanError::Profile` is transparent: its chain starts below the `ProfileError`.
+        match e.downcast_ref::<PlanError>() {
+            Some(PlanError::Profile(p)) => Some(p),
+            _ => None,
+        }
     });
-    if multi_line {
-        escape::terminal_text(&msg).into_owned()
-    } else {
-        escape::terminal(&msg).into_owned()
-    }
+    matches!(profile, Some(ProfileError::Invalid(_)))
+}
+
+/// Prints `mcpcell: error: …: cause: cause` on stderr. Messages name paths, hosts and config
+/// entries, so control characters in them are shown escaped, line breaks included; only a
+/// profile's list of diagnostics (each one escaped on its own line) keeps its line breaks,
+/// and only within that list.
+pub fn print_error(e: &(dyn Error + 'static)) {
+    eprintln!("{}", render(e));
+}
+
+fn render(e: &(dyn Error + 'static)) -> String {
+    let shown: Vec<String> = parts(e)
+        .into_iter()
+        .map(|(s, text)| {
+            if is_diagnostic_list(s) {
+                escape::terminal_text(&text).into_owned()
+            } else {
+                escape::terminal(&text).into_owned()
+            }
+        })
+        .collect();
+    format!("mcpcell: error: {}", shown.join(": "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlanError;
-    use crate::profile::Origin;
-    use crate::vars::VarError;
+
+    /// A message that quotes a config file, above a profile's diagnostics.
+    #[derive(Debug, thiserror::Error)]
+    #[error("--profile {0}: failed to find the profile")]
+    struct Outer(String, #[source] ProfileError);
+
+    fn invalid_profile() -> ProfileError {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("bad.yaml");
+        std::fs::write(&p, "syscalls:\n  deny: [\"a\\nb\", ptrce]\n").unwrap();
+        crate::profile::Loader::from_env()
+            .load(p.to_str().unwrap())
+            .map(|_| ())
+            .expect_err("an invalid profile")
+    }
 
     #[test]
-    fn every_cause_is_printed_once() {
+    fn only_a_diagnostic_list_keeps_its_line_breaks() {
+        let inner = invalid_profile();
+        assert!(matches!(inner, ProfileError::Invalid(ref d) if d.len() == 2));
+        let shown = render(&inner);
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.contains(r"a\x0ab"), "{shown}");
+
+        let e = Outer("srv\nmcpcell: error: forged=bad".into(), inner);
+        // The raw chain carries the config's line break ...
+        assert!(chain(&e).contains("srv\nmcpcell: error: forged"));
+        // ... which is shown escaped; the diagnostics below keep one line each.
+        let shown = render(&e);
+        assert!(shown.starts_with(r"mcpcell: error: --profile srv\x0amcpcell: error: forged=bad: failed to find the profile: "), "{shown}");
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(
+            !shown
+                .lines()
+                .any(|l| l.starts_with("mcpcell: error: forged"))
+        );
+    }
+
+    #[test]
+    fn every_cause_is_shown_once() {
         let e = PlanError::Var {
-            origin: Origin::command_line("--x"),
-            source: VarError::Unterminated,
+            origin: crate::profile::Origin::command_line("--x"),
+            source: crate::vars::VarError::Unterminated,
         };
         assert_eq!(
-            error_text(&e),
+            render(&e),
             "mcpcell: error: command line --x: unterminated variable reference: `${` without a closing `}`"
         );
         let e = PlanError::Cwd(std::io::Error::from_raw_os_error(libc::ENOENT));
         assert_eq!(
-            error_text(&e),
-            "mcpcell: error: the current directory cannot be used: No such file or directory (os error 2)"
+            chain(&e),
+            "the current directory cannot be used: No such file or directory (os error 2)"
         );
     }
 
     #[test]
     fn control_characters_are_escaped() {
-        let e = PlanError::AllowHost {
-            entry: "x".into(),
-            why: "`\u{1b}]0;x\u{7}` is not a valid host name\nmcpcell: forged".into(),
-        };
-        let text = error_text(&e);
+        let e = PlanError::AllowHost(crate::hostspec::HostSpecError::HostName {
+            entry: "\u{1b}]0;x\u{7}".into(),
+            host: "x\nmcpcell: forged".into(),
+        });
+        let text = render(&e);
         assert!(!text.contains(['\u{1b}', '\u{7}', '\n']), "{text}");
     }
 }

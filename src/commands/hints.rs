@@ -178,10 +178,9 @@ impl Seen {
                 if v.allowed {
                     continue;
                 }
-                let suffix = match (want.write, want.exec) {
-                    (true, _) => ":write",
-                    (_, true) => ":exec",
-                    _ => "",
+                let suffix = match want.word() {
+                    "read" => String::new(),
+                    w => format!(":{w}"),
                 };
                 if told.insert(path.clone()) {
                     // The path is the server's text: escaped for the terminal in the
@@ -190,13 +189,7 @@ impl Seen {
                     target.push(suffix);
                     out.push(format!(
                         "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}",
-                        if want.write {
-                            "write"
-                        } else if want.exec {
-                            "execute"
-                        } else {
-                            "read"
-                        },
+                        want.verb(),
                         escape::path(path),
                         escape::shell_word(&target)
                     ));

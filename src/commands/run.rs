@@ -1,74 +1,55 @@
 //! `run`, `check` and `profiles`.
 
-use std::error::Error;
 use std::io::Write;
 
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
+use crate::commands::Error;
 use crate::escape;
-use crate::exit::print_error;
+use crate::exit;
 use crate::outfile::{OutFile, OutFileError};
 use crate::plan::{self, Gap, report};
+use crate::plural::plural;
 use crate::profile::{Loader, ProfileError, Severity};
 
-/// Resolves `--log-file` (its directory must exist); on failure prints why and returns the
-/// exit status.
-pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, i32> {
+/// Resolves `--log-file` (its directory must exist).
+pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, LogFileError> {
     let Some(path) = &s.log_file else {
         return Ok(None);
     };
-    OutFile::new(path).map(Some).map_err(|e| {
-        print_error(&LogFileError(e));
-        125
-    })
+    OutFile::new(path).map(Some).map_err(LogFileError)
 }
 
 /// `--log-file` cannot be used: the cause says why.
 #[derive(Debug, thiserror::Error)]
 #[error("--log-file: the log file cannot be used (without --log-file, logs go to stderr)")]
-struct LogFileError(#[source] OutFileError);
+pub struct LogFileError(#[source] OutFileError);
 
-/// Refuses a log file the server could reach, then opens the log destination; on failure
-/// prints why and returns the exit status.
+/// Refuses a log file the server could reach, then opens the log destination.
 pub fn init_logging(
     s: &crate::cli::SuperviseArgs,
     file: Option<&OutFile>,
     plan: &plan::Plan,
-) -> Result<(), i32> {
+) -> Result<(), Error> {
     if let Some(f) = file {
-        if let Err(e) = plan.refuse_output("--log-file", f) {
-            print_error(&e);
-            return Err(125);
-        }
+        plan.refuse_output("--log-file", f)?;
     }
-    crate::logging::init(s.log_level, s.log_format, file).map_err(|e| {
-        print_error(&LogFileError(e));
-        125
-    })
+    crate::logging::init(s.log_level, s.log_format, file).map_err(LogFileError)?;
+    Ok(())
 }
 
-pub fn run(args: RunArgs) -> i32 {
-    let log_file = match log_target(&args.supervise) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
+pub fn run(args: RunArgs) -> Result<i32, Error> {
+    let log_file = log_target(&args.supervise)?;
     let mut req = args.sandbox.request(args.command.clone());
     req.start_anyway = args.supervise.best_effort;
     // A dry run shows what would not be enforced instead of stopping at it.
     req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
-    let plan = match plan::Host::probe().and_then(|host| plan::build(&req, &loader, &host)) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
-    if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &plan) {
-        return code;
-    }
+    let host = plan::Host::probe()?;
+    let plan = plan::build(&req, &loader, &host)?;
+    init_logging(&args.supervise, log_file.as_ref(), &plan)?;
     if plan.profile.inferred && !args.dry_run {
         // `chosen` quotes the command line, which a client config wrote.
         eprintln!(
@@ -78,7 +59,7 @@ pub fn run(args: RunArgs) -> i32 {
         );
     }
     if args.dry_run {
-        return dry_run(plan, args.format);
+        return Ok(dry_run(plan, args.format));
     }
     for w in &plan.warnings {
         warn!(target: "mcpcell", "{w}");
@@ -93,13 +74,8 @@ pub fn run(args: RunArgs) -> i32 {
         stderr: Some(Box::new(crate::commands::hints::Seen::default())),
         observe: None,
     };
-    match crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins).map(|o| o.code) {
-        Ok(code) => code,
-        Err(e) => {
-            print_error(&e);
-            e.exit_code()
-        }
-    }
+    let outcome = crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins)?;
+    Ok(outcome.code)
 }
 
 fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
@@ -128,7 +104,8 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
     }
 }
 
-pub fn check(specs: &[String]) -> i32 {
+/// Validates each profile; exits 1 when one has an error.
+pub fn check(specs: &[String]) -> Result<i32, Error> {
     let loader = Loader::from_env();
     let mut failed = false;
     let mut out = String::new();
@@ -157,30 +134,22 @@ pub fn check(specs: &[String]) -> i32 {
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
                     .count();
-                out.push_str(&format!(
-                    "{spec}: {n} error{}\n",
-                    if n == 1 { "" } else { "s" }
-                ));
+                out.push_str(&format!("{spec}: {}\n", plural(n, "error")));
             }
             Err(e) => {
                 failed = true;
-                out.push_str(&format!("{}\n", escape::terminal_text(&e.to_string())));
-                let mut src = e.source();
-                while let Some(s) = src {
-                    let text = s.to_string();
-                    out.push_str(&format!("  caused by: {}\n", escape::terminal(&text)));
-                    src = s.source();
-                }
+                out.push_str(&format!("{}\n", escape::terminal(&exit::chain(&e))));
                 out.push_str(&format!("{spec}: 1 error\n"));
             }
         }
     }
     let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
-    i32::from(failed)
+    Ok(i32::from(failed))
 }
 
-pub fn profiles(action: Option<ProfilesAction>) -> i32 {
+/// Lists the profiles, or shows one (a profile that cannot be found exits 1).
+pub fn profiles(action: Option<ProfilesAction>) -> Result<i32, Error> {
     let loader = Loader::from_env();
     match action.unwrap_or(ProfilesAction::List) {
         ProfilesAction::List => {
@@ -201,23 +170,18 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
                 }
             }
             let _ = std::io::stdout().write_all(out.as_bytes());
-            0
+            Ok(0)
         }
-        ProfilesAction::Show { name } => match loader.source(&name) {
-            Ok(src) => {
-                let mut text = format!("# {}: {}\n", src.name, src.label());
-                text.push_str(&escape::terminal_text(&src.text));
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                let _ = std::io::stdout().write_all(text.as_bytes());
-                0
+        ProfilesAction::Show { name } => {
+            let src = loader.source(&name)?;
+            let mut text = format!("# {}: {}\n", src.name, src.label());
+            text.push_str(&escape::terminal_text(&src.text));
+            if !text.ends_with('\n') {
+                text.push('\n');
             }
-            Err(e) => {
-                print_error(&e);
-                1
-            }
-        },
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            Ok(0)
+        }
     }
 }
 
@@ -227,7 +191,7 @@ pub fn schema_json() -> String {
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
-pub fn schema() -> i32 {
+pub fn schema() -> Result<i32, Error> {
     let _ = std::io::stdout().write_all(schema_json().as_bytes());
-    0
+    Ok(0)
 }

@@ -56,6 +56,26 @@ impl Rights {
         }
     }
 
+    /// The strongest right asked for (write, then exec, then read): the `filesystem.` list
+    /// and the `--allow-` option that grant it, and the suffix of an `explain` target.
+    pub fn word(self) -> &'static str {
+        if self.write {
+            "write"
+        } else if self.exec {
+            "exec"
+        } else {
+            "read"
+        }
+    }
+
+    /// [`Rights::word`] as a verb in a sentence: "the server may not {verb} it".
+    pub fn verb(self) -> &'static str {
+        match self.word() {
+            "exec" => "execute",
+            w => w,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match (self.write, self.exec) {
             (true, true) => "read+write+exec",

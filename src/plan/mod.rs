@@ -106,9 +106,9 @@ pub enum PlanError {
         crate::profile::validate::mode_name(*mode)
     )]
     AllowHostOutsideProxy { mode: NetworkMode },
-    /// `why` names the entry.
-    #[error("--allow-host {why}")]
-    AllowHost { entry: String, why: String },
+    /// The host error names the entry, and has no cause of its own: shown in this message.
+    #[error("--allow-host {0}")]
+    AllowHost(crate::hostspec::HostSpecError),
     #[error("--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)")]
     PassEnv { name: String },
     #[error("failed to compile the seccomp filter")]
@@ -656,10 +656,7 @@ fn build_network(
             .filter_map(|e| e.value.parse().ok())
             .collect();
         for h in &req.allow_host {
-            allow.push(h.parse().map_err(|why| PlanError::AllowHost {
-                entry: h.clone(),
-                why,
-            })?);
+            allow.push(h.parse().map_err(PlanError::AllowHost)?);
         }
         let allow_private = profile
             .network

@@ -921,7 +921,10 @@ fn allow_host_is_refused_outside_proxy_mode_and_when_malformed() {
     req.allow_host = vec!["bad host".into()];
     let e = f.error(&req);
     assert_eq!(e.exit_code(), 125);
-    assert!(matches!(&e, PlanError::AllowHost { entry, .. } if entry == "bad host"));
+    assert!(matches!(
+        &e,
+        PlanError::AllowHost(crate::hostspec::HostSpecError::HostName { entry, .. }) if entry == "bad host"
+    ));
     assert!(e.to_string().starts_with("--allow-host `bad host`"), "{e}");
 }
 
