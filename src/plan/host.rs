@@ -35,6 +35,9 @@ pub struct Probes {
     pub pids_cgroup: fn() -> bool,
     /// Where a memory cgroup can be created for this effective uid (`limits.memory`).
     pub memory_cgroup: fn(u32) -> Result<MemoryHome, Missing>,
+    /// The user's home directory in the password database (`${HOME}` when HOME is not an
+    /// absolute path).
+    pub passwd_home: fn() -> Option<String>,
 }
 
 impl Probes {
@@ -48,6 +51,7 @@ impl Probes {
             },
             pids_cgroup: crate::cgroup::available,
             memory_cgroup: crate::cgroup::memory_home,
+            passwd_home: crate::vars::passwd_home,
         }
     }
 }

@@ -376,9 +376,12 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     let host_path = host.var_os("PATH");
     let server_id = state::server_id(&req.command, &cwd, host_path);
     let state_rel = [state::component(&profile.name, 64), server_id.clone()];
-    let vars = Vars::from_lookup(&state_rel.join("/"), Ok(cwd.clone()), |k| {
-        host.var(k).map(String::from)
-    });
+    let vars = Vars::from_lookup(
+        &state_rel.join("/"),
+        Ok(cwd.clone()),
+        |k| host.var(k).map(String::from),
+        host.probes.passwd_home,
+    );
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;

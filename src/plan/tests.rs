@@ -32,7 +32,7 @@ fn kernel(abi: i32) -> Kernel {
     }
 }
 
-/// No hard limit, no pids cgroup, no memory cgroup.
+/// No hard limit, no pids cgroup, no memory cgroup, no entry in the password database.
 fn bare_probes() -> Probes {
     Probes {
         hard_limit: |_| u64::MAX,
@@ -43,6 +43,7 @@ fn bare_probes() -> Probes {
                 fix: "none".into(),
             })
         },
+        passwd_home: || None,
     }
 }
 
@@ -198,6 +199,11 @@ fn rule<'a>(plan: &'a Plan, path: &Path) -> &'a FsRule {
 
 fn has_rule(plan: &Plan, path: &Path) -> bool {
     plan.filesystem.rules.iter().any(|r| r.path == path)
+}
+
+/// Whether `path` is granted or was skipped (it does not exist).
+fn planned(plan: &Plan, path: &Path) -> bool {
+    has_rule(plan, path) || plan.filesystem.skipped.iter().any(|s| s.path == path)
 }
 
 fn gaps(plan: &Plan) -> Vec<&str> {
@@ -479,6 +485,36 @@ fn programs_grant_their_install_prefix_never_a_directory_holding_home() {
         "{:?}",
         plan.notes
     );
+}
+
+#[test]
+fn home_comes_from_the_environment_else_the_password_database() {
+    let mut f = Fixture::new();
+    f.dir("home/notes");
+    f.host.env.retain(|(k, _)| k != "HOME");
+    f.host.probes.passwd_home = || None;
+    let yaml = "filesystem:\n  read: [\"${HOME}/notes\"]\n";
+    let e = f.error(&f.request(yaml));
+    let PlanError::Var { origin, source } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(origin.key, "filesystem.read[0]");
+    assert!(matches!(source, crate::vars::VarError::Unavailable { name, .. } if name == "HOME"));
+    // The message names the entry; the cause is left to `source()`, not repeated.
+    assert_eq!(e.to_string(), origin.to_string());
+    assert!(std::error::Error::source(&e).is_some());
+
+    // The password database's home: here an invented one, which does not exist.
+    f.host.probes.passwd_home = || Some("/nonexistent-home".into());
+    let plan = f.plan(yaml);
+    assert!(planned(&plan, Path::new("/nonexistent-home/notes")));
+    // A relative HOME is not a home.
+    f.set_env("HOME", "relative");
+    let plan = f.plan(yaml);
+    assert!(planned(&plan, Path::new("/nonexistent-home/notes")));
+    f.set_env("HOME", f.home.clone());
+    let plan = f.plan(yaml);
+    assert_eq!(rule(&plan, &f.home.join("notes")).rights, Rights::READ);
 }
 
 // --- hide -----------------------------------------------------------------------------------
