@@ -6,23 +6,12 @@ use crate::escape;
 use crate::plan::PlanError;
 use crate::profile::ProfileError;
 
-/// The error and its causes, each once. Some messages quote their cause already (a variable
-/// error names the entry and then the variable's problem); a cause whose text is already in
-/// the line is left out.
+/// The error and each of its causes, in turn. Each error says only its own part and leaves
+/// its cause to `source()` (none repeats its cause in its message), so every one is shown.
 fn parts<'a>(e: &'a (dyn Error + 'static)) -> Vec<(&'a (dyn Error + 'static), String)> {
-    let mut out: Vec<(&'a (dyn Error + 'static), String)> = Vec::new();
-    let mut line = String::new();
-    let mut src: Option<&'a (dyn Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        let text = s.to_string();
-        if out.is_empty() || !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-            out.push((s, text));
-        }
-        src = s.source();
-    }
-    out
+    std::iter::successors(Some(e), |&s| s.source())
+        .map(|s| (s, s.to_string()))
+        .collect()
 }
 
 /// `message: cause: cause`, unescaped: for callers that escape the whole text themselves.
@@ -110,12 +99,29 @@ mod tests {
     }
 
     #[test]
-    fn a_cause_already_quoted_is_not_repeated() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("entry x: {0}")]
-        struct Quotes(#[source] std::io::Error);
-        let e = Quotes(std::io::Error::other("gone"));
-        assert_eq!(chain(&e), "entry x: gone");
-        assert_eq!(render(&e), "mcpcell: error: entry x: gone");
+    fn every_cause_is_shown_once() {
+        let e = PlanError::Var {
+            origin: crate::profile::Origin::command_line("--x"),
+            source: crate::vars::VarError::Unterminated,
+        };
+        assert_eq!(
+            render(&e),
+            "mcpcell: error: command line --x: unterminated variable reference: `${` without a closing `}`"
+        );
+        let e = PlanError::Cwd(std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(
+            chain(&e),
+            "the current directory cannot be used: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let e = PlanError::AllowHost(crate::hostspec::HostSpecError::HostName {
+            entry: "\u{1b}]0;x\u{7}".into(),
+            host: "x\nmcpcell: forged".into(),
+        });
+        let text = render(&e);
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\n']), "{text}");
     }
 }

@@ -72,10 +72,23 @@ impl Vars {
     /// `$XDG_STATE_HOME/mcpcell` (`PROFILE/SERVER`, see `plan::state`): path components that
     /// never start with a dot, so it cannot leave that directory.
     pub fn from_env(state: &str) -> Vars {
-        Vars::from_lookup(state, |k| std::env::var(k).ok())
+        Vars::from_lookup(
+            state,
+            std::env::current_dir(),
+            |k| std::env::var(k).ok(),
+            passwd_home,
+        )
     }
 
-    pub fn from_lookup(state: &str, env: impl Fn(&str) -> Option<String>) -> Vars {
+    /// The variables for working directory `cwd` and the environment `env` looks up;
+    /// `passwd_home` is asked for the user's home directory only when HOME is not an
+    /// absolute path.
+    pub fn from_lookup(
+        state: &str,
+        cwd: std::io::Result<PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+        passwd_home: impl FnOnce() -> Option<String>,
+    ) -> Vars {
         debug_assert!(
             state
                 .split('/')
@@ -94,7 +107,7 @@ impl Vars {
                     .map(|h| format!("{}/{rel}", h.trim_end_matches('/'))),
             }
         };
-        let cwd = std::env::current_dir()
+        let cwd = cwd
             .map(|p| p.display().to_string())
             .map_err(|e| format!("the current directory cannot be read: {e}"));
         let state_home = under_home("XDG_STATE_HOME", ".local/state");
@@ -167,7 +180,8 @@ impl Vars {
     }
 }
 
-fn passwd_home() -> Option<String> {
+/// The home directory of this process's user in the password database, when it is absolute.
+pub fn passwd_home() -> Option<String> {
     let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
     let dir = user.dir.display().to_string();
     dir.starts_with('/').then_some(dir)
@@ -178,12 +192,17 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars {
-        Vars::from_lookup("fs/srv-0123", |k| match k {
-            "HOME" => Some("/home/u".into()),
-            "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
-            "XDG_STATE_HOME" => Some("/state".into()),
-            _ => None,
-        })
+        Vars::from_lookup(
+            "fs/srv-0123",
+            Ok(PathBuf::from("/w")),
+            |k| match k {
+                "HOME" => Some("/home/u".into()),
+                "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
+                "XDG_STATE_HOME" => Some("/state".into()),
+                _ => None,
+            },
+            || unreachable!("HOME is set"),
+        )
     }
 
     #[test]

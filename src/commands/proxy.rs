@@ -69,10 +69,10 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, ProxyError> {
         profile: Some(profile.clone()),
         allow_host: args.allow_host.clone(),
         dry_run: true,
-        no_command: true,
+        command_optional: true,
         ..Default::default()
     };
-    let plan = plan::build(&req, &Loader::from_env())?;
+    let plan = plan::build(&req, &Loader::from_env(), &plan::Host::probe()?)?;
     let Some(mut cfg) = plan.network.proxy else {
         return Err(ProxyError::NotProxy {
             profile: plan.profile.name.clone(),

@@ -42,12 +42,13 @@ pub fn init_logging(
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let log_file = log_target(&args.supervise)?;
     let mut req = args.sandbox.request(args.command.clone());
+    req.start_anyway = args.supervise.best_effort;
     // A dry run shows what would not be enforced instead of stopping at it.
-    req.best_effort = args.supervise.best_effort || args.dry_run;
+    req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
-    let mut plan = plan::build(&req, &loader)?;
-    plan.best_effort = args.supervise.best_effort;
+    let host = plan::Host::probe()?;
+    let plan = plan::build(&req, &loader, &host)?;
     init_logging(&args.supervise, log_file.as_ref(), &plan)?;
     if plan.profile.inferred && !args.dry_run {
         // `chosen` quotes the command line, which a client config wrote.

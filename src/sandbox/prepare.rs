@@ -22,12 +22,21 @@ use crate::profile::NetworkMode;
 
 #[derive(Debug, Error)]
 pub enum PrepareError {
-    #[error("failed to set up the Landlock ruleset")]
-    Landlock(#[from] RulesetError),
+    /// The landlock crate's messages end with their cause (`failed to create a ruleset:
+    /// {source}`), so its error is part of this message rather than its source: as a source,
+    /// that cause would be printed a second time.
+    #[error("failed to set up the Landlock ruleset: {0}")]
+    Landlock(RulesetError),
     #[error(transparent)]
     Nul(#[from] NulError),
     #[error("the sandbox was prepared without its {0} channel to mcpcell")]
     NoChannel(&'static str),
+}
+
+impl From<RulesetError> for PrepareError {
+    fn from(e: RulesetError) -> PrepareError {
+        PrepareError::Landlock(e)
+    }
 }
 
 pub struct Prepared {

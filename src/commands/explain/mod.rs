@@ -87,9 +87,10 @@ pub fn run(args: ExplainArgs) -> Result<i32, ExplainError> {
     let command: Vec<OsString> = args.command.clone();
     let mut req = args.sandbox.request(command);
     req.dry_run = true;
-    req.best_effort = true;
-    req.no_command = true;
-    let plan = plan::build(&req, &Loader::from_env())?;
+    req.collect_gaps = true;
+    req.command_optional = true;
+    let host = plan::Host::probe()?;
+    let plan = plan::build(&req, &Loader::from_env(), &host)?;
     let mut verdicts = Vec::new();
     for (text, t) in &targets {
         verdicts.push(verdict(&plan, text, t)?);

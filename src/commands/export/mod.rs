@@ -22,9 +22,9 @@ pub fn run(what: ExportWhat) -> Result<i32, Error> {
 fn plan_for(args: &ExportArgs) -> Result<plan::Plan, plan::PlanError> {
     let mut req = args.sandbox.request(args.command.clone());
     req.dry_run = true;
-    req.best_effort = true;
-    req.no_command = true;
-    plan::build(&req, &Loader::from_env())
+    req.collect_gaps = true;
+    req.command_optional = true;
+    plan::build(&req, &Loader::from_env(), &plan::Host::probe()?)
 }
 
 fn seccomp(args: &ExportArgs) -> Result<i32, Error> {

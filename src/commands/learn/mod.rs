@@ -125,16 +125,17 @@ fn allow_entry(host: &str, port: u16) -> String {
 pub fn run(args: LearnArgs) -> Result<i32, Error> {
     let log_file = log_target(&args.supervise)?;
     let loader = Loader::from_env();
+    let host = plan::Host::probe()?;
     let mut req = args.sandbox.request(args.command.clone());
-    req.best_effort = args.supervise.best_effort;
+    req.start_anyway = args.supervise.best_effort;
     // What `run` would enforce with the base: grants are learned beyond it.
     let mut base_req = req.clone();
     base_req.dry_run = true;
-    base_req.best_effort = true;
-    let base = plan::build(&base_req, &loader)?;
+    base_req.collect_gaps = true;
+    let base = plan::build(&base_req, &loader, &host)?;
     init_logging(&args.supervise, log_file.as_ref(), &base)?;
     req.learn = true;
-    let plan = plan::build(&req, &loader)?;
+    let plan = plan::build(&req, &loader, &host)?;
     let (spec, _, _) = plan::choose_profile(&req, &loader);
     let extends = if is_path(&spec) {
         std::fs::canonicalize(&spec)
