@@ -37,13 +37,13 @@ const RWX: Rights = Rights {
 };
 
 fn fs_plan(grants: Vec<Grant>, hides: &[&Path]) -> FsPlan {
-    let mut plan = fs::build(grants, None).unwrap_or_else(|e| panic!("{}", e.message));
+    let mut plan = fs::build(grants, None).unwrap_or_else(|e| panic!("{e}"));
     let hides = hides
         .iter()
         .map(|h| (h.to_path_buf(), Origin::command_line("hide"), true))
         .collect();
     plan.add_hides(hides, false)
-        .unwrap_or_else(|e| panic!("{}", e.message));
+        .unwrap_or_else(|e| panic!("{e}"));
     plan
 }
 
