@@ -180,11 +180,25 @@ impl Vars {
     }
 }
 
-/// The home directory of this process's user in the password database, when it is absolute.
+/// The home directory of this process's user in `/etc/passwd`, when it is absolute.
+///
+/// The file is read directly rather than through the C library's name service: mcpcell is a
+/// static binary, and glibc's name service loads modules (`libnss_systemd.so`, sssd, LDAP)
+/// with dlopen, which a static binary cannot do safely (it crashed). A user known only to
+/// such a service has HOME set by their login anyway.
 pub fn passwd_home() -> Option<String> {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
-    let dir = user.dir.display().to_string();
-    dir.starts_with('/').then_some(dir)
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    home_in_passwd(&text, nix::unistd::getuid().as_raw())
+}
+
+/// The home directory field of the first entry for `uid` in passwd-format `text`.
+fn home_in_passwd(text: &str, uid: u32) -> Option<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[5].to_string())
+        .filter(|d| d.starts_with('/'))
 }
 
 #[cfg(test)]
@@ -203,6 +217,15 @@ mod tests {
             },
             || unreachable!("HOME is set"),
         )
+    }
+
+    #[test]
+    fn the_home_comes_from_the_users_passwd_entry() {
+        let passwd = "# comment\nroot:x:0:0:root:/root:/bin/bash\nbad line\nme:x:1000:1000:Me,,,:/home/me:/bin/sh\nrel:x:7:7::relative:/bin/sh\n";
+        assert_eq!(home_in_passwd(passwd, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(passwd, 1000).as_deref(), Some("/home/me"));
+        assert_eq!(home_in_passwd(passwd, 7), None, "a relative home is no home");
+        assert_eq!(home_in_passwd(passwd, 4242), None);
     }
 
     #[test]
