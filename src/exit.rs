@@ -7,7 +7,8 @@ use crate::profile::ProfileError;
 
 /// Prints `error: …: cause: cause` on stderr. Messages name paths, hosts and config entries,
 /// so control characters in them are shown escaped, line breaks included; only a profile's
-/// list of diagnostics (each one escaped on its own line) keeps its line breaks.
+/// list of diagnostics (each one escaped on its own line) and the list of what the
+/// namespace-free tier cannot keep (mcpcell's own text) keep their line breaks.
 pub fn print_error(e: &(dyn Error + 'static)) {
     let mut msg = format!("mcpcell: error: {e}");
     let mut multi_line = false;
@@ -16,6 +17,9 @@ pub fn print_error(e: &(dyn Error + 'static)) {
         multi_line |= matches!(
             s.downcast_ref::<ProfileError>(),
             Some(ProfileError::Invalid(_))
+        ) || matches!(
+            s.downcast_ref::<crate::supervise::LaunchError>(),
+            Some(crate::supervise::LaunchError::Tier(_))
         );
         let text = s.to_string();
         if !msg.contains(&text) {

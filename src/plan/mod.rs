@@ -10,6 +10,7 @@ pub mod provenance;
 pub mod query;
 pub mod report;
 pub mod state;
+pub mod tier;
 pub mod trust;
 
 use std::collections::BTreeMap;
@@ -273,6 +274,10 @@ pub struct Plan {
     /// Shown by --dry-run and at info level.
     pub notes: Vec<String>,
     pub best_effort: bool,
+    /// The enforcement tier where namespaces are refused (set by a dry run that finds them
+    /// refused; a launch finds out by trying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<tier::Tier>,
     /// Observe mode: the syscalls reported to mcpcell instead of restricted by Landlock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<&'static str>,
@@ -590,6 +595,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         warnings,
         notes,
         best_effort: req.best_effort,
+        tier: None,
         observed,
         merged: profile,
         explain_args: explain_args(&spec, req),

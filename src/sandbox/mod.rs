@@ -19,6 +19,7 @@ pub mod mounts;
 mod net;
 pub mod prepare;
 mod sys;
+pub mod tier;
 
 pub use child::run;
 

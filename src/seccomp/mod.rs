@@ -137,6 +137,7 @@ pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
         }
         Member::Qualified(
             Qualified::SocketUdp
+            | Qualified::SocketInet
             | Qualified::SendtoFastopen
             | Qualified::SendmsgFastopen
             | Qualified::SendmmsgFastopen,
@@ -273,6 +274,10 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
             }
             rules
         }
+        Qualified::SocketInet => [libc::AF_INET as u64, libc::AF_INET6 as u64]
+            .iter()
+            .map(|&family| rule(vec![cond(0, Op::Eq, family)?]))
+            .collect::<Result<_, _>>()?,
         Qualified::SocketUdp => [libc::AF_INET as u64, libc::AF_INET6 as u64]
             .iter()
             .map(|&family| {

@@ -13,6 +13,7 @@ pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
 use crate::plan::Plan;
+use crate::plan::tier::Facts;
 use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
 
 #[derive(Debug, Error)]
@@ -33,6 +34,12 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}", tier_refusal(.0))]
+    Tier(Box<crate::plan::tier::Tier>),
+    #[error("failed to create the sandbox's private temporary directory")]
+    PrivateTmp(#[source] std::io::Error),
+    #[error("failed to compile the namespace-free tier's seccomp filter")]
+    TierSeccomp(#[source] crate::seccomp::CompileError),
     #[error("failed to create a pipe to the sandbox")]
     Pipe(#[source] nix::Error),
     #[error("failed to start the egress proxy")]
@@ -61,6 +68,26 @@ impl LaunchError {
             _ => 125,
         }
     }
+}
+
+fn tier_refusal(t: &crate::plan::tier::Tier) -> String {
+    let mut s = format!(
+        "namespaces are refused here ({}), and the {} tier cannot keep every promise, so the server was not started:",
+        t.why, t.name
+    );
+    for l in &t.losses {
+        s.push_str(&format!("\n  - {}: {}", l.what, l.why));
+        if !l.acceptable {
+            s.push_str(" [refused even with --best-effort]");
+        }
+        if let Some(fix) = &l.fix {
+            s.push_str(&format!(" ({fix})"));
+        }
+    }
+    if t.losses.iter().all(|l| l.acceptable) {
+        s.push_str("\n--best-effort accepts these losses; `mcpcell run --dry-run` shows the tier layer by layer");
+    }
+    s
 }
 
 fn hint(f: &Failure, what: Option<&str>) -> String {
@@ -111,6 +138,10 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
 
 struct Spawned {
     pid: libc::pid_t,
+    /// The namespace-free tier's private temporary directory, removed after the server.
+    _tmp: Option<sandbox::tier::PrivateTmp>,
+    /// The enforcement tier: `namespaces`, or `namespace-free`.
+    tier: &'static str,
     _cgroup: Option<SandboxCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
@@ -175,7 +206,8 @@ pub fn launch(
         profile = %plan.profile.name,
         command = %plan.command.path.display(),
         pid = spawned.pid,
-        namespaces = %plan.namespaces.kinds.join(","),
+        tier = spawned.tier,
+        namespaces = %if spawned.tier == "namespaces" { plan.namespaces.kinds.join(",") } else { String::new() },
         landlock_abi = plan.landlock.abi,
         seccomp_rules = plan.seccomp.denied.len(),
         "server started"
@@ -249,20 +281,42 @@ fn spawn(
     ) {
         Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
             pid,
+            _tmp: None,
+            tier: "namespaces",
             _cgroup: cgroup,
             proxy,
             observer,
             stderr,
         }),
-        Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
-            warn!(
-                target: "mcpcell",
-                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpcell, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
-            );
+        Err(LaunchError::Namespaces { kinds, source }) => {
+            // Refused namespaces: the namespace-free tier (crate::plan::tier), which says
+            // what enforces each promise and what it cannot keep.
+            let why = format!("creating the {kinds} namespaces failed: {source}");
+            let tier = crate::plan::tier::namespace_free(&Facts::of(plan), &why);
+            for line in tier.lines() {
+                info!(target: "mcpcell", event = "tier", "{line}");
+            }
+            let refused = tier.losses.iter().any(|l| !l.acceptable);
+            if refused || (!tier.losses.is_empty() && !plan.best_effort) {
+                return Err(LaunchError::Tier(Box::new(tier)));
+            }
+            for l in &tier.losses {
+                warn!(target: "mcpcell", "--best-effort: NOT enforced without namespaces: {}: {}", l.what, l.why);
+            }
+            let tmp = sandbox::tier::PrivateTmp::create().map_err(LaunchError::PrivateTmp)?;
             let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
+            let abi = landlock::ABI::from(plan.kernel.landlock_abi);
+            prepared.use_private_tmp(tmp.path(), abi)?;
+            if plan.kernel.seccomp_filter {
+                let program =
+                    crate::plan::tier::seccomp_program(plan).map_err(LaunchError::TierSeccomp)?;
+                prepared.seccomp = Some(program);
+            }
             let (pid, proxy, observer, stderr) = start(&mut prepared, original, None, plugins)?;
             Ok(Spawned {
                 pid,
+                _tmp: Some(tmp),
+                tier: tier.name,
                 _cgroup: cgroup,
                 proxy,
                 observer,
