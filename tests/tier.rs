@@ -378,3 +378,42 @@ fn dry_run_and_doctor_show_the_tier_layer_by_layer() {
         "{d}"
     );
 }
+
+#[test]
+fn metadata_cannot_be_changed_anywhere() {
+    // Landlock does not govern chmod, utimes or setxattr; the tier's seccomp filter does.
+    let d = scratch();
+    let outside = d.path().join("outside");
+    write(&outside, "x");
+    let work = scratch();
+    let inside = work.path().join("inside");
+    write(&inside, "y");
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    };
+    let before = mode(&outside);
+    // Weak setup: bare, the same user changes the mode.
+    assert_eq!(
+        bare_probe(&["chmod", outside.to_str().unwrap(), "600"]),
+        "OK chmodded"
+    );
+    assert_eq!(mode(&outside), 0o600);
+    std::fs::set_permissions(
+        &outside,
+        std::os::unix::fs::PermissionsExt::from_mode(before),
+    )
+    .unwrap();
+    let w = work.path().to_str().unwrap();
+    for (path, what) in [
+        (&outside, "outside the grants"),
+        (&inside, "inside a write grant"),
+    ] {
+        let p = path.to_str().unwrap();
+        for args in [vec!["chmod", p, "666"], vec!["utimes", p]] {
+            let out = tier_probe(&["--allow-write", w], &args).1;
+            assert_denied(&out, &format!("{} {what}", args[0]));
+        }
+    }
+    assert_eq!(mode(&outside), before);
+}

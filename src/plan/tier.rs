@@ -119,20 +119,27 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
         ));
         losses.push(loss(
             "names and metadata outside the grants",
-            "stat, readlink, access and extended attributes of any host path still answer (contents stay denied): only a mount namespace can make a path not exist",
+            "stat, readlink, access, extended attributes and inotify watches of any host path still answer (contents stay denied): only a mount namespace can make a path not exist",
         ));
         losses.push(loss(
             "no-exec of written files by every route",
             "Landlock checks execve only; code written into a writable grant can still be mapped executable (the dynamic loader, mmap), which the namespace tier's no-exec mounts refuse",
         ));
-        losses.push(loss(
-            "read-only metadata of read-only grants",
-            "Landlock does not check chmod, chown, utimes or setxattr: files the user owns under a read-only grant can have their metadata changed (the namespace tier mounts them read-only)",
-        ));
     } else {
         losses.push(loss(
             "filesystem grants",
             "without Landlock and without a mount namespace nothing restricts file access",
+        ));
+    }
+    if f.seccomp {
+        layers.push(layer(
+            "metadata",
+            "seccomp refuses every change of mode, owner, times and extended attributes (chmod, chown, utimensat, setxattr and their variants, by path or descriptor): Landlock does not govern metadata and there are no read-only mounts, so this is what keeps the host's files, and root's, unchanged; a program that sets modes or times on its own files gets EPERM",
+        ));
+    } else {
+        losses.push(loss(
+            "metadata of files outside the grants",
+            "Landlock does not govern chmod, chown, utimes or setxattr, and no seccomp filter is available to refuse them",
         ));
     }
     if f.hides > 0 && abi >= 1 {
@@ -231,6 +238,12 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
             format!("without a PID namespace, killing the whole tree needs Landlock ABI {SCOPE_ABI}; only the server itself dies with mcpcell"),
         ));
     }
+    if !f.privileged {
+        layers.push(layer(
+            "limits.processes",
+            "RLIMIT_NPROC counts every process of this user on the host, not only the sandbox's (the namespace tier counts those of its user namespace): the limit is as strict or stricter",
+        ));
+    }
     if f.privileged {
         layers.push(layer(
             "capabilities",
@@ -295,8 +308,34 @@ const IPC: [&str; 17] = [
     "mq_notify",
 ];
 
+/// Changing metadata: Landlock does not govern it, and the namespace tier's read-only mounts
+/// are not there. By path and by descriptor: a descriptor opened for reading (a read-only
+/// grant, /etc/passwd) is enough to change a file's mode.
+const METADATA: [&str; 20] = [
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "setxattrat",
+    "removexattrat",
+];
+
 /// The plan's seccomp program with the tier's additions: inet sockets refused in network
-/// mode none, and IPC refused.
+/// mode none, IPC and metadata changes refused.
 pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileError> {
     let mut members: Vec<(Member, Action)> = plan
         .observed
@@ -313,8 +352,8 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
         let m = Member::Qualified(Qualified::SocketInet);
         members.push((m, seccomp::action_for(m, plan.seccomp.on_violation)));
     }
-    for name in IPC {
-        if !plan.seccomp.denied.iter().any(|d| d.name == name) {
+    for name in IPC.iter().chain(&METADATA) {
+        if !plan.seccomp.denied.iter().any(|d| d.name == *name) {
             members.push((Member::Syscall(name), Action::Errno(libc::EPERM as u32)));
         }
     }

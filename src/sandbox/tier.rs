@@ -168,8 +168,30 @@ pub fn signals_scoped() -> bool {
 
 /// Kills every process of the init's Landlock domain and the domains nested in it: with
 /// signals scoped, `kill(-1)` reaches nothing else. A fork racing with it fails, because
-/// its parent already has SIGKILL pending when it would add the child.
+/// its parent already has SIGKILL pending when it would add the child. The init then reaps
+/// what it killed (orphans come to it, a subreaper), so that no zombie is left for the
+/// host's init; it gives up after about a second (a process stuck in the kernel).
 pub fn kill_tree() {
-    // SAFETY: kill takes no pointers.
-    unsafe { libc::kill(-1, libc::SIGKILL) };
+    for _ in 0..100 {
+        // SAFETY: kill and waitpid take no pointers but the status, a valid local.
+        unsafe {
+            libc::kill(-1, libc::SIGKILL);
+            loop {
+                let mut st = 0;
+                let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                if r > 0 {
+                    continue;
+                }
+                if r < 0 && super::sys::errno() == libc::ECHILD {
+                    return;
+                }
+                break;
+            }
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 10_000_000,
+            };
+            libc::nanosleep(&pause, std::ptr::null_mut());
+        }
+    }
 }
