@@ -417,3 +417,54 @@ fn metadata_cannot_be_changed_anywhere() {
     }
     assert_eq!(mode(&outside), before);
 }
+
+#[test]
+fn namespaces_made_but_refused_set_up_take_the_tier_too() {
+    // Ubuntu's AppArmor restriction: the user namespace is created, but it has no
+    // capabilities, so the sandbox's first mount is refused (nouserns --apparmor plays it).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let p = probe();
+    let apparmor = |opts: &[&str]| {
+        let mut all: Vec<&str> = opts.to_vec();
+        all.extend(["--", p.to_str().unwrap(), "tcp", "127.0.0.1", &port, "x"]);
+        let rc = run_cmd(&all);
+        let mut c = Command::new(nouserns());
+        c.arg("--apparmor")
+            .arg(rc.get_program())
+            .args(rc.get_args())
+            .env_clear();
+        for (k, v) in rc.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c.current_dir("/").stdin(Stdio::null());
+        output_within(c, T)
+    };
+    // Weak setup: bare under the same restriction, the probe gets through.
+    let mut bare = Command::new(nouserns());
+    bare.args(["--apparmor"])
+        .arg(&p)
+        .args(["tcp", "127.0.0.1", &port, "x"]);
+    assert_eq!(text(&output_within(bare, T).stdout).trim(), "OK sent");
+    assert!(tcp_received(&l));
+
+    let out = apparmor(&[]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the namespaces were created, but setting them up was refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("namespace-free tier cannot keep every promise"),
+        "{err}"
+    );
+    let out = apparmor(&["--best-effort"]);
+    assert_denied(
+        text(&out.stdout).trim(),
+        "TCP under the AppArmor restriction",
+    );
+    assert!(!tcp_received(&l));
+}

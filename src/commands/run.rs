@@ -112,7 +112,7 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
     let mut refused_outright = false;
     if !refused.is_empty() {
         // The launch would switch to the namespace-free tier: show it, and what it loses.
-        let why = format!("creating namespaces fails here: {}", refused.join("; "));
+        let why = format!("namespaces cannot be used here: {}", refused.join("; "));
         let tier = plan::tier::namespace_free(&plan::tier::Facts::of(&plan), &why);
         refused_outright = tier.losses.iter().any(|l| !l.acceptable);
         plan.not_enforced.extend(tier.gaps());

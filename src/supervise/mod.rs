@@ -288,10 +288,12 @@ fn spawn(
             observer,
             stderr,
         }),
-        Err(LaunchError::Namespaces { kinds, source }) => {
+        Err(e) => {
             // Refused namespaces: the namespace-free tier (crate::plan::tier), which says
             // what enforces each promise and what it cannot keep.
-            let why = format!("creating the {kinds} namespaces failed: {source}");
+            let Some(why) = refused_namespaces(&e) else {
+                return Err(e);
+            };
             let tier = crate::plan::tier::namespace_free(&Facts::of(plan), &why);
             for line in tier.lines() {
                 info!(target: "mcpcell", event = "tier", "{line}");
@@ -323,7 +325,41 @@ fn spawn(
                 stderr,
             })
         }
-        Err(e) => Err(e),
+    }
+}
+
+/// Why a failed launch means that namespaces are refused here, so that the namespace-free
+/// tier applies: the clone was refused (a container's seccomp profile, no user namespaces
+/// left or allowed), or the namespaces were made but setting them up was (Ubuntu's AppArmor
+/// restriction leaves the user namespace without capabilities; a container's /proc cannot be
+/// mounted again). Anything else (out of processes, a grant that cannot be bound) is not.
+fn refused_namespaces(e: &LaunchError) -> Option<String> {
+    let refused = |errno: Option<i32>| {
+        matches!(
+            errno,
+            Some(libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOSPC | libc::EUSERS)
+        )
+    };
+    match e {
+        LaunchError::Namespaces { kinds, source } if refused(source.raw_os_error()) => {
+            Some(format!("creating the {kinds} namespaces failed: {source}"))
+        }
+        LaunchError::Child { failure, .. }
+            if matches!(
+                failure.step,
+                Step::Setgroups
+                    | Step::UidMap
+                    | Step::GidMap
+                    | Step::MountPrivate
+                    | Step::MountProc
+                    | Step::Loopback
+            ) && matches!(failure.errno, libc::EPERM | libc::EACCES) =>
+        {
+            Some(format!(
+                "the namespaces were created, but setting them up was refused: {e}"
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -464,6 +500,11 @@ fn start(
             let mut st = 0;
             // SAFETY: waits for our own child.
             unsafe { libc::waitpid(pid, &mut st, 0) };
+            // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
+            // comes back for a launch that tries again (the namespace-free tier).
+            if let Some(watch) = stderr.and_then(|t| t.join().ok()).flatten() {
+                plugins.stderr = Some(watch);
+            }
             Err(LaunchError::Child {
                 failure,
                 what: describe_item(prepared, failure),
