@@ -95,12 +95,15 @@ fn layer(layer: &str, how: impl Into<String>) -> Layer {
     }
 }
 
+/// What keeps every promise: namespaces.
+pub const COMMON_FIX: &str = "run where user namespaces are allowed (see `mcpcell doctor`)";
+
 fn loss(what: &str, why: impl Into<String>) -> Loss {
     Loss {
         what: what.into(),
         why: why.into(),
         acceptable: true,
-        fix: Some("run where user namespaces are allowed (see `mcpcell doctor`)".into()),
+        fix: Some(COMMON_FIX.into()),
     }
 }
 
@@ -199,7 +202,7 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
             what: "network.unix: only the listed sockets".into(),
             why: format!("without the sandbox's own root, limiting connect(2) by path needs Landlock ABI 9 (Linux 7.1); this kernel has ABI {abi}, so any host socket (the Docker socket, ssh-agent, D-Bus) could be reached"),
             acceptable: false,
-            fix: Some("run where user namespaces are allowed (see `mcpcell doctor`)".into()),
+            fix: Some(COMMON_FIX.into()),
         });
     }
 

@@ -75,17 +75,19 @@ fn tier_refusal(t: &crate::plan::tier::Tier) -> String {
         "namespaces are refused here ({}), and the {} tier cannot keep every promise, so the server was not started:",
         t.why, t.name
     );
+    let common = crate::plan::tier::COMMON_FIX;
     for l in &t.losses {
         s.push_str(&format!("\n  - {}: {}", l.what, l.why));
         if !l.acceptable {
             s.push_str(" [refused even with --best-effort]");
         }
-        if let Some(fix) = &l.fix {
+        if let Some(fix) = l.fix.as_deref().filter(|f| *f != common) {
             s.push_str(&format!(" ({fix})"));
         }
     }
+    s.push_str(&format!("\nto keep them: {common}"));
     if t.losses.iter().all(|l| l.acceptable) {
-        s.push_str("\n--best-effort accepts these losses; `mcpcell run --dry-run` shows the tier layer by layer");
+        s.push_str("; --best-effort accepts these losses; `mcpcell run --dry-run` shows the tier layer by layer");
     }
     s
 }
