@@ -50,6 +50,14 @@ fn bare_probe(args: &[&str]) -> String {
     text(&output_within(c, T).stdout).trim_end().to_string()
 }
 
+/// The tier's process isolation and its whole-tree kill rest on Landlock's scoping.
+fn scoped() -> bool {
+    require(
+        landlock_abi() >= 6,
+        "Landlock ABI 6 (signal scoping), which the namespace-free tier's process layers need",
+    )
+}
+
 fn tcp_received(l: &TcpListener) -> bool {
     l.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + Duration::from_millis(300);
@@ -152,6 +160,9 @@ fn proxy_mode_is_refused_even_with_best_effort() {
 
 #[test]
 fn hide_under_a_granted_directory_is_left_out_of_the_rules() {
+    if !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
     let d = scratch();
     let dir = d.path().canonicalize().unwrap();
     let outside = scratch();
@@ -231,6 +242,9 @@ fn the_private_temporary_directory_is_tmpdir_and_goes_at_exit() {
 
 #[test]
 fn host_processes_cannot_be_signalled_traced_or_read() {
+    if !scoped() {
+        return;
+    }
     let mut victim = Command::new("sleep")
         .arg("100")
         .env("MCPCELL_TIER_VICTIM", "s3cret")
@@ -252,6 +266,9 @@ fn host_processes_cannot_be_signalled_traced_or_read() {
 
 #[test]
 fn sigkill_of_mcpcell_kills_the_whole_tree() {
+    if !scoped() {
+        return;
+    }
     let p = probe();
     let mut r = Running::start(tier_cmd(
         &["--best-effort"],
@@ -308,6 +325,9 @@ fn the_check_sees_a_tree_that_outlives_its_parent() {
 
 #[test]
 fn a_server_that_exits_takes_its_children_along_and_nothing_else() {
+    if !scoped() {
+        return;
+    }
     // A process of the same user outside the sandbox must survive the init's sweep.
     let mut bystander = Command::new("sleep").arg("100").spawn().unwrap();
     let marker = format!("tier-orphans-{}", std::process::id());
@@ -329,6 +349,9 @@ fn a_server_that_exits_takes_its_children_along_and_nothing_else() {
 
 #[test]
 fn the_server_cannot_kill_its_init() {
+    if !scoped() {
+        return;
+    }
     let p = probe();
     let marker = format!("tier-init-{}", std::process::id());
     // The server (sh) asks the probe to kill the sandbox's init, sh's parent; then leaves a
