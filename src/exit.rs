@@ -23,8 +23,16 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
         .join(": ")
 }
 
-/// A profile's list of diagnostics: one per line, each escaped on its own.
-fn is_diagnostic_list(e: &(dyn Error + 'static)) -> bool {
+/// Text whose line breaks are kept: a profile's list of diagnostics (one per line, each
+/// escaped on its own), and the list of what the namespace-free tier cannot keep (mcpcell's
+/// own words, one loss per line).
+fn keeps_line_breaks(e: &(dyn Error + 'static)) -> bool {
+    if matches!(
+        e.downcast_ref::<crate::supervise::LaunchError>(),
+        Some(crate::supervise::LaunchError::Tier(_))
+    ) {
+        return true;
+    }
     let profile = e.downcast_ref::<ProfileError>().or_else(|| {
         // `PlanError::Profile` is transparent: its chain starts below the `ProfileError`.
         match e.downcast_ref::<PlanError>() {
@@ -47,7 +55,7 @@ fn render(e: &(dyn Error + 'static)) -> String {
     let shown: Vec<String> = parts(e)
         .into_iter()
         .map(|(s, text)| {
-            if is_diagnostic_list(s) {
+            if keeps_line_breaks(s) {
                 escape::terminal_text(&text).into_owned()
             } else {
                 escape::terminal(&text).into_owned()

@@ -224,7 +224,11 @@ mod tests {
         let passwd = "# comment\nroot:x:0:0:root:/root:/bin/bash\nbad line\nme:x:1000:1000:Me,,,:/home/me:/bin/sh\nrel:x:7:7::relative:/bin/sh\n";
         assert_eq!(home_in_passwd(passwd, 0).as_deref(), Some("/root"));
         assert_eq!(home_in_passwd(passwd, 1000).as_deref(), Some("/home/me"));
-        assert_eq!(home_in_passwd(passwd, 7), None, "a relative home is no home");
+        assert_eq!(
+            home_in_passwd(passwd, 7),
+            None,
+            "a relative home is no home"
+        );
         assert_eq!(home_in_passwd(passwd, 4242), None);
     }
 

@@ -9,7 +9,7 @@ use crate::commands::Error;
 use crate::escape;
 use crate::exit;
 use crate::outfile::{OutFile, OutFileError};
-use crate::plan::{self, Gap, report};
+use crate::plan::{self, report};
 use crate::plural::plural;
 use crate::profile::{Loader, ProfileError, Severity};
 
@@ -80,24 +80,26 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
 
 fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
     // A launch would find out by trying; a dry run asks the kernel in a throwaway child.
-    for probe in crate::kernel::probe_namespaces(plan.kernel.privileged) {
-        if !probe.ok && plan.namespaces.kinds.contains(&probe.name) {
-            plan.not_enforced.push(Gap {
-                what: format!("the {} namespace", probe.name),
-                why: format!(
-                    "creating it failed here: {}",
-                    probe.error.unwrap_or_default()
-                ),
-                fix: Some("see `mcpcell doctor`".into()),
-            });
-        }
+    let refused: Vec<String> = crate::kernel::probe_namespaces(plan.kernel.privileged)
+        .into_iter()
+        .filter(|p| !p.ok && plan.namespaces.kinds.contains(&p.name))
+        .map(|p| format!("{}: {}", p.name, p.error.unwrap_or_default()))
+        .collect();
+    let mut refused_outright = false;
+    if !refused.is_empty() {
+        // The launch would switch to the namespace-free tier: show it, and what it loses.
+        let why = format!("namespaces cannot be used here: {}", refused.join("; "));
+        let tier = plan::tier::namespace_free(&plan::tier::Facts::of(&plan), &why);
+        refused_outright = tier.losses.iter().any(|l| !l.acceptable);
+        plan.not_enforced.extend(tier.gaps());
+        plan.tier = Some(tier);
     }
     let out = match format {
         Format::Text => escape::terminal_text(&report::text(&plan)).into_owned(),
         Format::Json => report::json(&plan) + "\n",
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if plan.not_enforced.is_empty() || plan.best_effort {
+    if !refused_outright && (plan.not_enforced.is_empty() || plan.best_effort) {
         0
     } else {
         125

@@ -12,6 +12,7 @@ pub mod provenance;
 pub mod query;
 pub mod report;
 pub mod state;
+pub mod tier;
 pub mod trust;
 
 use std::collections::BTreeMap;
@@ -291,6 +292,10 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// `--best-effort`: start even where a protection is missing (`not_enforced`).
     pub best_effort: bool,
+    /// The enforcement tier where namespaces are refused (set by a dry run that finds them
+    /// refused; a launch finds out by trying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<tier::Tier>,
     /// Observe mode: the syscalls reported to mcpcell instead of restricted by Landlock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<&'static str>,
@@ -490,6 +495,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         warnings,
         notes,
         best_effort: req.start_anyway,
+        tier: None,
         observed,
         merged: profile,
         explain_args: explain_args(&spec, req, &host.cwd),

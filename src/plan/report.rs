@@ -76,6 +76,11 @@ pub fn text(plan: &Plan) -> String {
         o,
         "  new session (no controlling terminal); the sandbox dies with mcpcell; private /tmp, /dev/shm and /proc"
     );
+    if let Some(t) = &p.tier {
+        for line in t.lines() {
+            let _ = writeln!(o, "{line}");
+        }
+    }
     let _ = writeln!(o);
     match p.network.mode {
         NetworkMode::None => {

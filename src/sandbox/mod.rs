@@ -3,7 +3,8 @@
 //! The child is PID 1 of a new PID namespace. It sets up its mounts and network, restricts
 //! itself (Landlock, rlimits, capabilities, no_new_privs, seccomp), then forks the server and
 //! stays behind as its init: it forwards signals, reaps orphans and exits with the server's
-//! status. A failure is reported to the parent as a [`Failure`] record over a close-on-exec
+//! status. Where namespaces are refused (the namespace-free tier, [`tier`]), it is a child
+//! subreaper instead, and kills its Landlock domain when it leaves. A failure is reported to the parent as a [`Failure`] record over a close-on-exec
 //! pipe; EOF on that pipe means the server's execve succeeded.
 //!
 //! Before the clone, in the parent: [`prepare`] turns the plan into what the child needs
@@ -22,6 +23,7 @@ pub mod mounts;
 mod net;
 pub mod prepare;
 mod sys;
+pub mod tier;
 
 pub use child::run;
 pub use failure::{Failure, Step};

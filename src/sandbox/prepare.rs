@@ -31,6 +31,10 @@ pub enum PrepareError {
     Nul(#[from] NulError),
     #[error("the sandbox was prepared without its {0} channel to mcpcell")]
     NoChannel(&'static str),
+    #[error("failed to list a granted directory to leave a hidden path out of its rules")]
+    Hide(#[source] std::io::Error),
+    #[error("failed to open the sandbox's private temporary directory")]
+    Tmp(#[source] std::io::Error),
 }
 
 impl From<RulesetError> for PrepareError {
@@ -72,6 +76,12 @@ pub struct Prepared {
     pub stdio: [Option<RawFd>; 3],
     /// The code pages the sandbox's init drops once the server runs.
     pub code_pages: &'static [crate::residency::Range],
+    /// The namespace-free tier (`crate::sandbox::tier`): the init is a subreaper and not
+    /// tied to mcpcell by a death signal (it must live to kill the tree).
+    pub namespace_free: bool,
+    /// The init kills its whole Landlock domain when it leaves, and the server enters a
+    /// nested domain (namespace-free tier with signal scoping).
+    pub kill_tree: bool,
 }
 
 /// The sockets the sandbox creates for the proxy and hands to mcpcell, in this order: the
@@ -201,7 +211,33 @@ impl Prepared {
             },
             stdio: channels.stdio,
             code_pages: crate::residency::code_ranges(),
+            namespace_free: !full,
+            kill_tree: !full
+                && plan.landlock.abi >= crate::plan::tier::SCOPE_ABI
+                && plan.kernel.landlock_abi >= crate::plan::tier::SCOPE_ABI,
         })
+    }
+
+    /// Namespace-free tier: `dir` is the server's private temporary directory, granted
+    /// read+write and named by TMPDIR.
+    pub fn use_private_tmp(&mut self, dir: &std::path::Path, abi: ABI) -> Result<(), PrepareError> {
+        if let Some(rs) = self.ruleset.take() {
+            let fd = std::fs::File::open(dir).map_err(PrepareError::Tmp)?;
+            let access = crate::plan::fs::Rights::WRITE.access(abi, true);
+            self.ruleset = Some(rs.add_rule(PathBeneath::new(fd, access))?);
+        }
+        let mut var = b"TMPDIR=".to_vec();
+        var.extend_from_slice(dir.as_os_str().as_bytes());
+        self._envp.retain(|v| !v.as_bytes().starts_with(b"TMPDIR="));
+        self._envp.push(cstr(&var)?);
+        self.envp_ptrs = self.envp_ptrs_of();
+        Ok(())
+    }
+
+    fn envp_ptrs_of(&self) -> Vec<*const libc::c_char> {
+        let mut p: Vec<*const libc::c_char> = self._envp.iter().map(|c| c.as_ptr()).collect();
+        p.push(std::ptr::null());
+        p
     }
 }
 
@@ -232,6 +268,11 @@ fn build_ruleset(
     if observe && !scoped && !(host && plan.landlock.tcp_rules) {
         return Ok((None, Vec::new()));
     }
+    // Without a network namespace, mode none refuses TCP here too (seccomp refuses the
+    // sockets; this is the second layer).
+    if !full && plan.network.mode == NetworkMode::None && plan.landlock.abi >= 4 && !observe {
+        rs = rs.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
+    }
     if host && plan.landlock.tcp_rules {
         rs = rs.handle_access(AccessNet::BindTcp)?;
         if !plan.network.connect.is_empty() {
@@ -247,6 +288,24 @@ fn build_ruleset(
         let access = r.rights.access(abi, r.kind == Kind::Dir);
         match (&r.fd, r.placement) {
             (Some(fd), Placement::Host | Placement::BoundIntoPrivate) => {
+                let hides = &plan.filesystem.hide;
+                if !full && hides.iter().any(|h| r.path.starts_with(&h.path)) {
+                    // Inside a hidden path: the mask the namespace tier mounts wins.
+                    continue;
+                }
+                let hidden: Vec<PathBuf> = hides
+                    .iter()
+                    .filter(|h| h.path.starts_with(&r.path))
+                    .map(|h| h.path.clone())
+                    .collect();
+                if !full && !hidden.is_empty() && r.kind == Kind::Dir {
+                    let around =
+                        super::tier::rules_around(fd.as_fd(), &r.path, r.rights, &hidden, abi)?;
+                    for (fd, access) in around {
+                        created = created.add_rule(PathBeneath::new(fd, access))?;
+                    }
+                    continue;
+                }
                 created = created.add_rule(PathBeneath::new(fd.as_fd(), access))?;
             }
             // Without a mount namespace there is no private /tmp: granting the host's would

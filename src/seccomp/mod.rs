@@ -139,6 +139,7 @@ pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
         }
         Member::Qualified(
             Qualified::SocketUdp
+            | Qualified::SocketInet
             | Qualified::SendtoFastopen
             | Qualified::SendmsgFastopen
             | Qualified::SendmmsgFastopen,
@@ -289,6 +290,10 @@ pub fn qualified_conditions(q: Qualified) -> Vec<Vec<ArgCond>> {
             }
             rules
         }
+        Qualified::SocketInet => [libc::AF_INET as u64, libc::AF_INET6 as u64]
+            .iter()
+            .map(|&family| vec![c(0, Cmp::Eq(family))])
+            .collect(),
         Qualified::SocketUdp => [libc::AF_INET as u64, libc::AF_INET6 as u64]
             .iter()
             .map(|&family| {
