@@ -6,6 +6,7 @@
 pub mod command;
 pub mod env;
 pub mod fs;
+pub mod pkgsettings;
 pub mod provenance;
 pub mod query;
 pub mod report;
@@ -74,6 +75,12 @@ pub enum PlanError {
         path: PathBuf,
         #[source]
         source: state::StateError,
+    },
+    #[error("failed to write the package managers' CA certificates (env.package_settings) into {}", .path.display())]
+    PackageSettings {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error(
         "{option} {}: {} lies inside {}, which the server may write ({}); it could put a link there and make mcpcell write into another file. Give a path outside every writable grant",
@@ -265,6 +272,9 @@ pub struct Plan {
     /// sockets: then host sockets must not even be reachable by path).
     pub granted_view: bool,
     pub env: Vec<env::EnvVar>,
+    /// `env.package_settings`: what was read outside and passed in.
+    #[serde(skip_serializing_if = "pkgsettings::PkgSettings::is_empty")]
+    pub package_settings: pkgsettings::PkgSettings,
     pub kernel: Kernel,
     /// Protections that are not in force (only with --best-effort).
     pub not_enforced: Vec<Gap>,
@@ -369,9 +379,15 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
+    let pkg = pkgsettings::for_profile(&profile, &cwd, state_dir.as_deref(), req.dry_run).map_err(
+        |source| PlanError::PackageSettings {
+            path: state_dir.clone().unwrap_or_default(),
+            source,
+        },
+    )?;
     let mut gaps = Vec::new();
-    let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
-    let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
+    let network = build_network(&profile, req, &vars, &kernel, &pkg.hosts, &mut gaps)?;
+    let env = build_env(&profile, req, &vars, network.proxy.as_ref(), &pkg.env)?;
     let sandbox_path = env
         .iter()
         .find(|v| v.name == "PATH")
@@ -585,6 +601,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
+        package_settings: pkg,
         kernel,
         not_enforced: gaps,
         warnings,
@@ -705,6 +722,7 @@ fn build_env(
     req: &Request,
     vars: &Vars,
     proxy: Option<&crate::proxy::ProxyConfig>,
+    package_settings: &[(String, OsString, String)],
 ) -> Result<Vec<env::EnvVar>, PlanError> {
     let mut pass: Vec<(String, Provenance)> = profile
         .env
@@ -734,7 +752,15 @@ fn build_env(
         }
         Ok(out)
     };
-    let mut set = expanded(&profile.env.set)?;
+    // The package managers' settings first: the profile's own values win over them.
+    let mut set: Vec<_> = package_settings
+        .iter()
+        .map(|(k, v, from)| {
+            let from = Provenance::via(from.clone(), "env.package_settings".into());
+            (k.clone(), v.clone(), from)
+        })
+        .collect();
+    set.extend(expanded(&profile.env.set)?);
     for (k, v) in &req.set_env {
         set.push((k.clone(), OsString::from(v), "--set-env".into()));
     }
@@ -836,6 +862,7 @@ fn build_network(
     req: &Request,
     vars: &Vars,
     kernel: &Kernel,
+    package_hosts: &[(crate::hostspec::HostPattern, String)],
     gaps: &mut Vec<Gap>,
 ) -> Result<Network, PlanError> {
     let mode = profile.network.mode();
@@ -853,6 +880,7 @@ fn build_network(
                     .map_err(|m| PlanError::Usage(format!("--allow-host {m}")))?,
             );
         }
+        allow.extend(package_hosts.iter().map(|(h, _)| h.clone()));
         let allow_private = profile
             .network
             .allow_private
