@@ -28,13 +28,12 @@ pub fn parse(text: &str, dialect: Dialect) -> Vec<Item> {
             continue;
         }
         let indented = raw.starts_with([' ', '\t']);
-        if dialect == Dialect::ConfigParser
-            && indented
-            && let Some(last) = out.last_mut()
-        {
+        if dialect == Dialect::ConfigParser && indented {
             // A continuation line: configparser joins it to the value above with a newline.
-            last.value.push('\n');
-            last.value.push_str(line);
+            if let Some(last) = out.last_mut() {
+                last.value.push('\n');
+                last.value.push_str(line);
+            }
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {

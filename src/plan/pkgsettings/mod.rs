@@ -79,8 +79,9 @@ pub fn for_profile(
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let settings = read(&managers, &Host { env: &env, cwd }, state_dir);
-    if !dry_run && let Some(dir) = state_dir {
-        install(&settings, dir)?;
+    match state_dir {
+        Some(dir) if !dry_run => install(&settings, dir)?,
+        _ => {}
     }
     Ok(settings)
 }
@@ -302,9 +303,8 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
                 .collect();
             files.sort();
             for f in files.into_iter().take(4096) {
-                if let Ok(text) = pem::read_small(&f)
-                    && !pem::certificates(&text).is_empty()
-                {
+                let text = pem::read_small(&f).unwrap_or_default();
+                if !pem::certificates(&text).is_empty() {
                     let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
                     sources.push((CaSource::Inline(text), from));
                 }

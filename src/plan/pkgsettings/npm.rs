@@ -3,7 +3,7 @@
 //! the module above).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::ini::{self, Dialect};
 use super::{Acc, CaSource, Host, origin};
@@ -27,11 +27,10 @@ const SECRET_KEYS: &[&str] = &[
 fn files(host: &Host) -> Vec<PathBuf> {
     let mut out = Vec::new();
     // builtin: `npmrc` in npm's own package directory (bin/npm-cli.js → ..).
-    if let Some(cli) = host.program("npm")
-        && let Some(root) = cli.parent().and_then(Path::parent)
-    {
-        out.push(root.join("npmrc"));
-    }
+    let builtin = host
+        .program("npm")
+        .and_then(|cli| Some(cli.parent()?.parent()?.join("npmrc")));
+    out.extend(builtin);
     // global: `$PREFIX/etc/npmrc`, the prefix being node's install prefix unless set.
     let global = env_key(host, "globalconfig")
         .map(PathBuf::from)

@@ -50,9 +50,7 @@ pub fn certificates(text: &str) -> Vec<String> {
         let body = &rest[body_start..body_start + len];
         rest = &rest[body_start + len + END.len()..];
         let b64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        if let Some(der) = decode_base64(&b64)
-            && is_der_sequence(&der)
-        {
+        if decode_base64(&b64).is_some_and(|der| is_der_sequence(&der)) {
             let mut pem = String::from(BEGIN);
             pem.push('\n');
             for chunk in b64.as_bytes().chunks(64) {

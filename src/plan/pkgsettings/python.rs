@@ -77,10 +77,10 @@ pub(super) fn pip(host: &Host, acc: &mut Acc) {
             );
         }
     }
-    if let Some(v) = conf.get("index-url")
-        && let Some(url) = acc.url(&v.value, &v.from)
-    {
-        acc.set("PIP_INDEX_URL", url, &v.from);
+    if let Some(v) = conf.get("index-url") {
+        if let Some(url) = acc.url(&v.value, &v.from) {
+            acc.set("PIP_INDEX_URL", url, &v.from);
+        }
     }
     if let Some(v) = conf.get("extra-index-url") {
         let urls: Vec<String> = v
@@ -111,8 +111,15 @@ pub(super) fn pip(host: &Host, acc: &mut Acc) {
         ));
     }
     if let Some(v) = conf.get("cert") {
-        let sources = vec![(CaSource::File(PathBuf::from(&v.value)), v.from.clone())];
-        acc.bundle("mcpcell-ca-pip.pem", "PIP_CERT", sources);
+        if v.value.starts_with('/') {
+            let sources = vec![(CaSource::File(PathBuf::from(&v.value)), v.from.clone())];
+            acc.bundle("mcpcell-ca-pip.pem", "PIP_CERT", sources);
+        } else {
+            acc.note(format!(
+                "{}: a relative CA file path is not read; write an absolute one",
+                v.from
+            ));
+        }
     }
     if let Some(f) = host.var("REQUESTS_CA_BUNDLE") {
         let sources = vec![(CaSource::File(f.into()), "REQUESTS_CA_BUNDLE".into())];
@@ -265,10 +272,10 @@ pub(super) fn uv(host: &Host, acc: &mut Acc) {
         ));
     }
 
-    if let Some(v) = strings.get("index-url")
-        && let Some(url) = acc.url(&v.value, &v.from)
-    {
-        acc.set("UV_DEFAULT_INDEX", url, &v.from);
+    if let Some(v) = strings.get("index-url") {
+        if let Some(url) = acc.url(&v.value, &v.from) {
+            acc.set("UV_DEFAULT_INDEX", url, &v.from);
+        }
     }
     if let Some((items, from)) = lists.get("extra-index-url") {
         let urls: Vec<String> = items.iter().filter_map(|u| acc.url(u, from)).collect();
