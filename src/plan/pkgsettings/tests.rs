@@ -277,3 +277,23 @@ fn install_replaces_a_planted_link_without_following_it() {
     assert!(meta.is_file());
     assert!(install(&s, Path::new("/nonexistent/state")).is_err());
 }
+
+#[test]
+fn an_upstream_proxy_is_named_without_its_value() {
+    let (dir, mut env) = home(&[]);
+    env.insert(
+        "HTTPS_PROXY".into(),
+        "http://user:proxypass@proxy.corp:3128".into(),
+    );
+    let host = Host {
+        env: &env,
+        cwd: dir.path(),
+    };
+    let s = read(&[PackageManager::Npm], &host, None);
+    let all = everything(&s);
+    assert!(
+        all.contains("sets HTTPS_PROXY") && !all.contains("proxypass"),
+        "{all}"
+    );
+    assert!(s.env.is_empty(), "{all}");
+}
