@@ -500,3 +500,51 @@ fn a_projects_npmrc_cannot_widen_the_sandbox() {
     );
     assert!(!out.contains(&format!("from {npmrc}:2")), "{out}");
 }
+
+#[test]
+fn a_registry_on_a_private_address_is_still_refused() {
+    let Some(r) = Registry::start() else { return };
+    if !require(have("npx"), "npx") {
+        return;
+    }
+    // The same registry as in the npx test, but the profile does not let the proxy reach
+    // private addresses: the host named in the user's npmrc is allowlisted, its address is
+    // not. (The npx test, which adds `allow_private`, is the control.)
+    let prof = profile(
+        r.dir.path(),
+        "corp-npx-no-private",
+        "extends: [npx]\nnetwork:\n  hosts: {npm.corp.test: 127.0.0.1}\n",
+    );
+    write(
+        &r.home().join(".npmrc"),
+        &format!(
+            "registry={}\ncafile={}\n",
+            r.npm_url(),
+            r.path("ca.pem").display()
+        ),
+    );
+    let o = r.run(
+        &[
+            "-p",
+            prof.to_str().unwrap(),
+            "--set-env",
+            "npm_config_fetch_retries=0",
+            "--",
+            "npx",
+            "-y",
+            "corp-hello",
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert!(
+        !o.status.success() && !out.contains("corp-hello ran"),
+        "{out}"
+    );
+    let refused = format!("refused npm.corp.test:{}", r.port);
+    assert!(err.contains(&refused) && err.contains("private"), "{err}");
+    assert!(
+        !r.log().contains("/corp-hello"),
+        "the request reached the registry"
+    );
+}

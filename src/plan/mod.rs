@@ -420,7 +420,11 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
             });
         }
     }
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = pkg
+        .notes
+        .iter()
+        .map(|n| format!("env.package_settings: {n}"))
+        .collect();
     for e in &profile.filesystem.programs {
         let (name, _) = expand(&vars, e)?;
         match program_prefix(&name, host_path.as_deref(), &cwd, &vars) {

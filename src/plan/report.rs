@@ -320,7 +320,7 @@ fn write_package_settings(o: &mut String, s: &super::pkgsettings::PkgSettings) {
         names.join(", ")
     );
     if s.hosts.is_empty() && s.bundles.is_empty() && s.env.is_empty() {
-        let _ = writeln!(o, "  none found");
+        let _ = writeln!(o, "  nothing to pass in");
     }
     for (h, from) in &s.hosts {
         let _ = writeln!(
@@ -336,9 +336,6 @@ fn write_package_settings(o: &mut String, s: &super::pkgsettings::PkgSettings) {
             b.file,
             b.from.join(", ")
         );
-    }
-    for n in &s.notes {
-        let _ = writeln!(o, "  note: {n}");
     }
     let _ = writeln!(o);
 }
