@@ -145,7 +145,10 @@ impl Host<'_> {
 /// A source of certificates: a file a setting names, or PEM text written in the setting.
 enum CaSource {
     File(PathBuf),
+    /// As written in a setting (npm's `ca`, with `\n` for line breaks).
     Inline(String),
+    /// Certificates already extracted.
+    Pem(String),
 }
 
 /// Collects what the readers find. Bundles are named for the state directory that will
@@ -200,11 +203,13 @@ impl Acc<'_> {
             return;
         }
         let mut pem = String::new();
+        let mut seen = std::collections::HashSet::new();
         let mut count = 0;
         let mut from = Vec::new();
         for (source, origin) in sources {
             let text = match source {
                 CaSource::Inline(t) => t.replace("\\n", "\n"),
+                CaSource::Pem(t) => t,
                 CaSource::File(p) => match pem::read_small(&p) {
                     Ok(t) => t,
                     Err(e) => {
@@ -224,7 +229,7 @@ impl Acc<'_> {
                 continue;
             }
             for c in certs {
-                if !pem.contains(&c) {
+                if seen.insert(c.clone()) {
                     pem.push_str(&c);
                     count += 1;
                 }
@@ -317,9 +322,10 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
             files.sort();
             for f in files.into_iter().take(4096) {
                 let text = pem::read_small(&f).unwrap_or_default();
-                if !pem::certificates(&text).is_empty() {
+                let certs = pem::certificates(&text);
+                if !certs.is_empty() {
                     let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
-                    sources.push((CaSource::Inline(text), from));
+                    sources.push((CaSource::Pem(certs.concat()), from));
                 }
             }
         }

@@ -66,10 +66,12 @@ fn env_key(host: &Host, key: &str) -> Option<String> {
 /// leading one) and the name is lowercased, unless it is a per-host `//...` key.
 fn env_name_key(name: &str) -> Option<String> {
     let prefix = "npm_config_";
-    if name.len() <= prefix.len() || !name[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    // `get`, not indexing: a name is any text, and a cut inside a character would panic.
+    let head = name.get(..prefix.len())?;
+    let rest = name.get(prefix.len()..).filter(|r| !r.is_empty())?;
+    if !head.eq_ignore_ascii_case(prefix) {
         return None;
     }
-    let rest = &name[prefix.len()..];
     if rest.starts_with("//") {
         return Some(rest.to_string());
     }
@@ -260,6 +262,8 @@ mod tests {
         );
         assert_eq!(env_name_key("npm_config_"), None);
         assert_eq!(env_name_key("NODE_ENV"), None);
+        assert_eq!(env_name_key("npm_confé_registry"), None);
+        assert_eq!(env_name_key("npm_config_é").as_deref(), Some("é"));
     }
 
     #[test]

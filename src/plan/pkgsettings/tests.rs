@@ -297,3 +297,83 @@ fn an_upstream_proxy_is_named_without_its_value() {
     );
     assert!(s.env.is_empty(), "{all}");
 }
+
+/// Hostile text never panics the readers: random bytes and fragments of every syntax they
+/// parse (a deterministic generator, so a failure replays).
+#[test]
+fn hostile_text_never_panics() {
+    let pieces = [
+        "=",
+        "[",
+        "]",
+        "[]",
+        "${",
+        "}",
+        "\\${",
+        "é",
+        "\u{202e}",
+        "\n",
+        " ",
+        "\t",
+        "#",
+        ";",
+        ":",
+        "//",
+        "@",
+        "https://",
+        "http://[",
+        "-----BEGIN CERTIFICATE-----",
+        "-----END CERTIFICATE-----",
+        "MIIB",
+        "====",
+        "registry",
+        "cafile",
+        "ca[]",
+        "npm_config_",
+        "\"",
+        "'",
+        "%",
+        "?",
+        "*.",
+        "0",
+        "65536",
+        "::1",
+        "\u{0}",
+    ];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (dir, env) = home(&[]);
+    for round in 0..20_000 {
+        let n = (next() % 12) as usize;
+        let mut s = String::new();
+        for _ in 0..n {
+            match next() % 4 {
+                0 => s.push(char::from_u32((next() % 0x3000) as u32).unwrap_or('x')),
+                _ => s.push_str(pieces[(next() % pieces.len() as u64) as usize]),
+            }
+        }
+        let _ = ini::parse(&s, ini::Dialect::Npm);
+        let _ = ini::parse(&s, ini::Dialect::ConfigParser);
+        let _ = pem::certificates(&s);
+        let _ = url::clean(&s);
+        // The whole reader touches files and PATH: every 20th input is enough.
+        if round % 20 != 0 {
+            continue;
+        }
+        let mut env = env.clone();
+        env.insert(s.clone(), s.clone());
+        env.insert("npm_config_registry".into(), s.clone());
+        env.insert("UV_INDEX".into(), s.clone());
+        let host = Host {
+            env: &env,
+            cwd: dir.path(),
+        };
+        std::fs::write(dir.path().join(".npmrc"), &s).unwrap();
+        let _ = read(&[PackageManager::Npm, PackageManager::Uv], &host, None);
+    }
+}
