@@ -36,7 +36,9 @@ pub fn clean(url: &str) -> Result<CleanUrl, String> {
     let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
     let path = &tail[..path_end];
     let had_query = path_end < tail.len();
-    let pattern: HostPattern = hostport.parse()?;
+    let pattern: HostPattern = hostport
+        .parse()
+        .map_err(|e: crate::hostspec::HostSpecError| e.to_string())?;
     if matches!(pattern.host, crate::hostspec::HostMatch::Subdomains(_)) {
         return Err("a wildcard is not a host".into());
     }
