@@ -379,12 +379,11 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
-    let pkg = pkgsettings::for_profile(&profile, &cwd, state_dir.as_deref(), req.dry_run).map_err(
-        |source| PlanError::PackageSettings {
+    let pkg = pkgsettings::for_profile(&profile, &vars, &cwd, state_dir.as_deref(), req.dry_run)
+        .map_err(|source| PlanError::PackageSettings {
             path: state_dir.clone().unwrap_or_default(),
             source,
-        },
-    )?;
+        })?;
     let mut gaps = Vec::new();
     let network = build_network(&profile, req, &vars, &kernel, &pkg.hosts, &mut gaps)?;
     let env = build_env(&profile, req, &vars, network.proxy.as_ref(), &pkg.env)?;

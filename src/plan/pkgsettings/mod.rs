@@ -62,6 +62,7 @@ impl PkgSettings {
 /// and the files it names; the CA bundles are written unless this is a dry run.
 pub fn for_profile(
     profile: &crate::profile::Profile,
+    vars: &crate::vars::Vars,
     cwd: &Path,
     state_dir: Option<&Path>,
     dry_run: bool,
@@ -75,9 +76,16 @@ pub fn for_profile(
     if managers.is_empty() {
         return Ok(PkgSettings::default());
     }
-    let env: BTreeMap<String, String> = std::env::vars_os()
+    let mut env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
+    // Clients that start servers with a minimal environment may leave HOME out: the home
+    // directory is then the password database's, as for the profile's own `${HOME}`.
+    for name in ["HOME", "XDG_CONFIG_HOME"] {
+        if let Ok(v) = vars.get(name) {
+            env.insert(name.to_string(), v.to_string());
+        }
+    }
     let settings = read(&managers, &Host { env: &env, cwd }, state_dir);
     match state_dir {
         Some(dir) if !dry_run => install(&settings, dir)?,
