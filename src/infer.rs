@@ -48,8 +48,12 @@ static KNOWN: &[Known] = &[
     },
     Known {
         profile: "brave-search",
-        packages: &["@modelcontextprotocol/server-brave-search"],
-        programs: &["mcp-server-brave-search"],
+        // The archived reference server goes by the same profile.
+        packages: &[
+            "@brave/brave-search-mcp-server",
+            "@modelcontextprotocol/server-brave-search",
+        ],
+        programs: &["brave-search-mcp-server", "mcp-server-brave-search"],
     },
     Known {
         profile: "puppeteer",
@@ -80,6 +84,31 @@ static KNOWN: &[Known] = &[
         profile: "sqlite",
         packages: &["mcp-server-sqlite"],
         programs: &["mcp-server-sqlite", "mcp_server_sqlite"],
+    },
+    Known {
+        profile: "context7",
+        packages: &["@upstash/context7-mcp"],
+        programs: &["context7-mcp"],
+    },
+    Known {
+        profile: "tavily",
+        packages: &["tavily-mcp"],
+        programs: &["tavily-mcp"],
+    },
+    Known {
+        profile: "exa",
+        packages: &["exa-mcp-server"],
+        programs: &["exa-mcp-server"],
+    },
+    Known {
+        profile: "perplexity-ask",
+        packages: &["server-perplexity-ask"],
+        programs: &["mcp-server-perplexity-ask"],
+    },
+    Known {
+        profile: "slack",
+        packages: &["@modelcontextprotocol/server-slack"],
+        programs: &["mcp-server-slack"],
     },
 ];
 
@@ -611,6 +640,31 @@ mod tests {
         ] {
             assert_eq!(inf(cmd).map(|i| i.0), Some("git"), "{cmd}");
         }
+    }
+
+    /// Each server of the profile library is recognised by its package and its executable.
+    #[test]
+    fn server_library() {
+        for k in KNOWN {
+            if k.profile == "puppeteer" {
+                continue;
+            }
+            for p in k.packages {
+                assert_eq!(
+                    inf(&format!("npx -y {p}")).map(|i| i.0),
+                    Some(k.profile),
+                    "{p}"
+                );
+            }
+            for p in k.programs {
+                assert_eq!(inf(p).map(|i| i.0), Some(k.profile), "{p}");
+            }
+        }
+        // The archived Brave package still selects the profile of the maintained one.
+        assert_eq!(
+            inf("npx -y @modelcontextprotocol/server-brave-search"),
+            Some(("brave-search", "@brave/brave-search-mcp-server".into()))
+        );
     }
 
     #[test]

@@ -942,4 +942,9 @@ under_every_profile! {
     under_git => "git",
     under_fetch => "fetch",
     under_sqlite => "sqlite",
+    under_context7 => "context7",
+    under_tavily => "tavily",
+    under_exa => "exa",
+    under_perplexity_ask => "perplexity-ask",
+    under_slack => "slack",
 }

@@ -36,6 +36,11 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "fetch",
     "sqlite",
     "playwright",
+    "context7",
+    "tavily",
+    "exa",
+    "perplexity-ask",
+    "slack",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

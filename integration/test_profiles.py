@@ -1,0 +1,252 @@
+"""The server profile library against the real servers: each server installed at a pinned
+version, started through mcpcell with its built-in profile and driven by the official MCP
+Python SDK client (initialize, tools/list, one representative tool call with its result
+checked); then the profile's boundary, checked from outside, each check next to a control
+that shows it can see the thing it looks for.
+
+Servers that call a web API reach it through the profile's own allowlist: a test profile
+extends the built-in one with a `network.hosts` pin of the API's name to a TLS server of ours
+on the host's loopback, and a test CA. Nothing else about the built-in profile changes.
+
+Run: MCPCELL_BIN=... python -m unittest -v test_profiles
+"""
+
+import json
+import os
+import subprocess
+import unittest
+
+from harness import (MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
+                     mcpcell_run, run, scratch, text_of, write_profile)
+
+
+def require(cond, what):
+    if cond:
+        return
+    if os.environ.get("CI") == "true":
+        raise AssertionError(f"required in CI: {what}")
+    raise unittest.SkipTest(what)
+
+
+def setUpModule():
+    require(MCPCELL and os.access(MCPCELL, os.X_OK), "MCPCELL_BIN pointing at the mcpcell binary")
+    require((NODE_MODULES / "@modelcontextprotocol").is_dir(), f"the npm servers under {NODE_MODULES} (.ci/run installs them)")
+
+
+def npm_bin(package):
+    """The command line of an npm server installed under DEPS, from its package's `bin`."""
+    meta = json.loads((NODE_MODULES / package / "package.json").read_text())
+    entry = meta["bin"] if isinstance(meta["bin"], str) else next(iter(meta["bin"].values()))
+    return ["node", str(NODE_MODULES / package / entry)]
+
+
+def json_route(obj):
+    return ("application/json", json.dumps(obj))
+
+
+class WebApi:
+    """One web-API server under its built-in profile. A subclass names the package, the API
+    host, the token variable, the fake API's routes, and the tool call and its check."""
+
+    profile = ""
+    package = ""
+    host = ""
+    token = ""
+    extra_env = {}
+    routes = {}
+    tool = ""
+    arguments = {}
+
+    def check(self, text, api):
+        raise NotImplementedError
+
+    def setUp(self):
+        require((NODE_MODULES / self.package).is_dir(), f"{self.package} under {NODE_MODULES}")
+        self.ca = TestCA([self.host, OTHER])
+        self.api = HostHttp(self.routes, tls_context=self.ca.server_context())
+        self.addCleanup(self.api.close)
+        self.dir = scratch()
+        # The API host, and a second name the profile does not allow, both pinned to our TLS
+        # server: only the allowlist tells them apart.
+        self.pinned = write_profile(self.dir, f"{self.profile}-test", (
+            f"extends: [{self.profile}]\n"
+            f"filesystem:\n  read: [\"{self.ca.dir}\"]\n"
+            f"network:\n  hosts: {{{self.host}: \"127.0.0.1:{self.api.port}\", {OTHER}: \"127.0.0.1:{self.api.port}\"}}\n"
+            f"  allow_private: [127.0.0.1/32]\n"
+            f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\"}}\n"))
+
+    def test_tool_call_reaches_the_api_with_the_token(self):
+        env = {self.token: f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
+        s = Session(npm_bin(self.package), profile=self.pinned, env=env)
+
+        async def go():
+            async with s.open() as c:
+                tools = [t.name for t in (await c.list_tools()).tools]
+                self.assertIn(self.tool, tools)
+                return text_of(await c.call_tool(self.tool, self.arguments))
+
+        text, err = run(go())
+        self.assertFalse(err, text + s.stderr())
+        self.assertTrue(self.api.requests, "the fake API was not called: " + s.stderr())
+        self.check(text, self.api)
+        for host, _, headers in self.api.requests:
+            self.assertEqual(host.split(":")[0], self.host)
+            self.assertNotIn("not-for-the-server", json.dumps(headers))
+        self.assertIn(f"proxy: connected to {self.host}:443", s.stderr())
+
+    def curl(self, *args, profile=None, env=None):
+        return mcpcell_run(["-p", str(profile or self.pinned), "--", "curl", "-sS", "-m", "5", *args], env=env)
+
+    def test_only_its_api_host(self):
+        # Control: the allowed name reaches our server through the same pin.
+        r = self.curl("--cacert", str(self.ca.ca), f"https://{self.host}/mcpcell-probe")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(("/mcpcell-probe", self.host), [(p, h.split(":")[0]) for h, p, _ in self.api.requests])
+        # The other name, pinned to the very same server, is refused by the allowlist.
+        r = self.curl("--cacert", str(self.ca.ca), f"https://{OTHER}/mcpcell-probe")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"refused {OTHER}:443", r.stderr)
+        self.assertNotIn(OTHER, [h.split(":")[0] for h, _, _ in self.api.requests])
+
+    def test_no_second_local_service(self):
+        listener, port = host_listener()
+        self.addCleanup(listener.close)
+        for extra in ([], ["--noproxy", "*"]):
+            r = self.curl(*extra, f"http://127.0.0.1:{port}/")
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(got_connection(listener), "the host's second service was reached")
+        # Control: the listener does see a connection when one is made.
+        subprocess.run(["curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"], capture_output=True)
+        self.assertTrue(got_connection(listener))
+
+    def test_no_home_and_only_its_token(self):
+        home = scratch()
+        (home / ".ssh").mkdir()
+        (home / ".ssh" / "id_ed25519").write_text("home-secret")
+        (home / "notes.txt").write_text("home-secret")
+        env = {"HOME": str(home), self.token: "the-token", "UNRELATED_SECRET": "not-for-the-server"}
+        show = 'cat "$HOME/notes.txt" "$HOME/.ssh/id_ed25519"; echo "token=${%s:-unset} other=${UNRELATED_SECRET:-unset}"' % self.token
+        r = mcpcell_run(["-p", str(self.pinned), "--", "sh", "-c", show], env=env)
+        self.assertNotIn("home-secret", r.stdout)
+        self.assertIn("token=the-token other=unset", r.stdout)
+        # Control: with $HOME granted, the same command reads it.
+        opened = write_profile(self.dir, "home-granted", f"extends: [\"{self.pinned}\"]\nfilesystem:\n  read: [\"{home}\"]\n")
+        r = mcpcell_run(["-p", str(opened), "--", "sh", "-c", show], env=env)
+        self.assertIn("home-secret", r.stdout)
+
+
+class BraveSearch(WebApi, unittest.TestCase):
+    profile = "brave-search"
+    package = "@brave/brave-search-mcp-server"
+    host = "api.search.brave.com"
+    token = "BRAVE_API_KEY"
+    routes = {"/res/v1/web/search": json_route({"web": {"results": [
+        {"title": "mcpcell", "description": "sandbox for MCP servers", "url": "https://example.org/mcpcell"}]}})}
+    tool = "brave_web_search"
+    arguments = {"query": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertIn("https://example.org/mcpcell", text)
+        host, path, headers = api.requests[0]
+        self.assertTrue(path.startswith("/res/v1/web/search?"), path)
+        self.assertIn("q=mcpcell", path)
+        self.assertEqual(headers.get("X-Subscription-Token"), "brave-search-test-token")
+
+
+class BraveSearchArchived(BraveSearch):
+    """The archived reference package, which inference still sends to the same profile."""
+    package = "@modelcontextprotocol/server-brave-search"
+
+
+class Tavily(WebApi, unittest.TestCase):
+    profile = "tavily"
+    package = "tavily-mcp"
+    host = "api.tavily.com"
+    token = "TAVILY_API_KEY"
+    routes = {"/search": json_route({"query": "mcpcell", "results": [
+        {"title": "mcpcell", "url": "https://example.org/mcpcell", "content": "sandbox for MCP servers"}]})}
+    tool = "tavily_search"
+    arguments = {"query": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertIn("Title: mcpcell", text)
+        self.assertIn("URL: https://example.org/mcpcell", text)
+        body = json.loads(api.bodies["/search"][0])
+        self.assertEqual(body["query"], "mcpcell")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer tavily-test-token")
+
+
+class PerplexityAsk(WebApi, unittest.TestCase):
+    profile = "perplexity-ask"
+    package = "server-perplexity-ask"
+    host = "api.perplexity.ai"
+    token = "PERPLEXITY_API_KEY"
+    routes = {"/chat/completions": json_route({"choices": [{"message": {"role": "assistant",
+                                                                        "content": "mcpcell sandboxes MCP servers."}}],
+                                               "citations": ["https://example.org/mcpcell"]})}
+    tool = "perplexity_ask"
+    arguments = {"messages": [{"role": "user", "content": "What is mcpcell?"}]}
+
+    def check(self, text, api):
+        self.assertIn("mcpcell sandboxes MCP servers.", text)
+        self.assertIn("https://example.org/mcpcell", text)
+        body = json.loads(api.bodies["/chat/completions"][0])
+        self.assertEqual(body["messages"][-1]["content"], "What is mcpcell?")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer perplexity-ask-test-token")
+
+
+class Context7(WebApi, unittest.TestCase):
+    profile = "context7"
+    package = "@upstash/context7-mcp"
+    host = "context7.com"
+    token = "CONTEXT7_API_KEY"
+    routes = {"/api/v2/libs/search": json_route({"results": [
+        {"id": "/example/mcpcell", "title": "mcpcell", "description": "sandbox for MCP servers",
+         "totalSnippets": 12, "trustScore": 9}]})}
+    tool = "resolve-library-id"
+    arguments = {"libraryName": "mcpcell", "query": "how to sandbox a server"}
+
+    def check(self, text, api):
+        self.assertIn("Context7-compatible library ID: /example/mcpcell", text)
+        _, path, headers = api.requests[0]
+        self.assertIn("libraryName=mcpcell", path)
+        self.assertIn("context7-test-token", headers.get("Authorization", ""))
+
+
+class Exa(WebApi, unittest.TestCase):
+    profile = "exa"
+    package = "exa-mcp-server"
+    host = "api.exa.ai"
+    token = "EXA_API_KEY"
+    routes = {"/search": json_route({"requestId": "r1", "results": [
+        {"id": "1", "title": "mcpcell", "url": "https://example.org/mcpcell", "highlights": ["sandbox for MCP servers"]}]})}
+    tool = "web_search_exa"
+    arguments = {"query": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertIn("Title: mcpcell", text)
+        self.assertIn("sandbox for MCP servers", text)
+        self.assertEqual(json.loads(api.bodies["/search"][0])["query"], "mcpcell")
+        self.assertEqual(api.requests[0][2].get("x-api-key"), "exa-test-token")
+
+
+class Slack(WebApi, unittest.TestCase):
+    profile = "slack"
+    package = "@modelcontextprotocol/server-slack"
+    host = "slack.com"
+    token = "SLACK_BOT_TOKEN"
+    extra_env = {"SLACK_TEAM_ID": "T0MCPCELL"}
+    routes = {"/api/conversations.list": json_route({"ok": True, "channels": [
+        {"id": "C0SANDBOX", "name": "sandboxing", "is_channel": True}], "response_metadata": {"next_cursor": ""}})}
+    tool = "slack_list_channels"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["channels"][0]["name"], "sandboxing")
+        _, path, headers = api.requests[0]
+        self.assertIn("team_id=T0MCPCELL", path)
+        self.assertEqual(headers.get("Authorization"), "Bearer slack-test-token")
+
+
+if __name__ == "__main__":
+    unittest.main()
