@@ -248,5 +248,36 @@ class Slack(WebApi, unittest.TestCase):
         self.assertEqual(headers.get("Authorization"), "Bearer slack-test-token")
 
 
+class Firecrawl(WebApi, unittest.TestCase):
+    profile = "firecrawl"
+    package = "firecrawl-mcp"
+    host = "api.firecrawl.dev"
+    token = "FIRECRAWL_API_KEY"
+    routes = {"/v2/scrape": json_route({"success": True, "data": {
+        "markdown": "# Sandboxed page\n\nScraped by Firecrawl.", "metadata": {"sourceURL": "https://example.org/"}}})}
+    tool = "firecrawl_scrape"
+    arguments = {"url": "https://example.org/", "formats": ["markdown"]}
+
+    def check(self, text, api):
+        self.assertIn("Scraped by Firecrawl.", text)
+        self.assertEqual(json.loads(api.bodies["/v2/scrape"][0])["url"], "https://example.org/")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer firecrawl-test-token")
+
+
+class Notion(WebApi, unittest.TestCase):
+    profile = "notion"
+    package = "@notionhq/notion-mcp-server"
+    host = "api.notion.com"
+    token = "NOTION_TOKEN"
+    routes = {"/v1/users/me": json_route({"object": "user", "id": "b0b0b0b0-0000-0000-0000-000000000001",
+                                          "type": "bot", "name": "mcpcell integration", "bot": {}})}
+    tool = "API-get-self"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["name"], "mcpcell integration")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer notion-test-token")
+
+
 if __name__ == "__main__":
     unittest.main()

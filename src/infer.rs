@@ -110,6 +110,16 @@ static KNOWN: &[Known] = &[
         packages: &["@modelcontextprotocol/server-slack"],
         programs: &["mcp-server-slack"],
     },
+    Known {
+        profile: "firecrawl",
+        packages: &["firecrawl-mcp"],
+        programs: &["firecrawl-mcp"],
+    },
+    Known {
+        profile: "notion",
+        packages: &["@notionhq/notion-mcp-server"],
+        programs: &["notion-mcp-server"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

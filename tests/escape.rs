@@ -947,4 +947,6 @@ under_every_profile! {
     under_exa => "exa",
     under_perplexity_ask => "perplexity-ask",
     under_slack => "slack",
+    under_firecrawl => "firecrawl",
+    under_notion => "notion",
 }

@@ -41,6 +41,8 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "exa",
     "perplexity-ask",
     "slack",
+    "firecrawl",
+    "notion",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
