@@ -13,8 +13,12 @@ Run: MCPCELL_BIN=... python -m unittest -v test_profiles
 
 import json
 import os
+import shutil
+import socket
 import subprocess
+import time
 import unittest
+from pathlib import Path
 
 from harness import (MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
                      mcpcell_run, run, scratch, text_of, write_profile)
@@ -278,6 +282,125 @@ class Notion(WebApi, unittest.TestCase):
         self.assertEqual(json.loads(text)["name"], "mcpcell integration")
         self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer notion-test-token")
 
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+DB = "db.mcpcell.test"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class LocalPostgres:
+    """A real PostgreSQL (Debian's postgresql package) in a scratch directory, on the host's
+    loopback and a Unix socket for the test's own psql. As root it runs as the `postgres`
+    user: it refuses to run as root."""
+
+    def __init__(self):
+        self.dir = scratch()
+        self.sock = self.dir / "sock"
+        self.sock.mkdir()
+        data = self.dir / "data"
+        as_owner = []
+        if os.geteuid() == 0:
+            as_owner = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.dir, "postgres")
+            shutil.chown(self.sock, "postgres")
+        self.user = "mcpcell"
+        self.port = free_port()
+        subprocess.run([*as_owner, str(PG_BIN / "initdb"), "-A", "trust", "-U", self.user, "-D", str(data)],
+                       check=True, capture_output=True, cwd=self.dir)
+        self.proc = subprocess.Popen([*as_owner, str(PG_BIN / "postgres"), "-D", str(data), "-k", str(self.sock),
+                                      "-c", "listen_addresses=127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        for _ in range(100):
+            if self.psql("SELECT 1").returncode == 0:
+                break
+            time.sleep(0.1)
+
+    def psql(self, sql):
+        return subprocess.run(["psql", "-h", str(self.sock), "-p", str(self.port), "-U", self.user, "-d", "postgres",
+                               "-tAc", sql], capture_output=True, text=True)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def psql_inside(profile, url):
+    return mcpcell_run(["-p", str(profile), "--set-env", "PGCONNECT_TIMEOUT=5", "--", "psql", url, "-tAc",
+                        "SELECT body FROM notes"])
+
+
+class Postgres(unittest.TestCase):
+    """The reference PostgreSQL server against a real local database. The profile grants the
+    database the user names, by name and port, through the proxy: here a name pinned to the
+    local database."""
+
+    def setUp(self):
+        require((PG_BIN / "postgres").exists(), f"PostgreSQL under {PG_BIN} (apt install postgresql)")
+        require((NODE_MODULES / "@modelcontextprotocol/server-postgres").is_dir(), "@modelcontextprotocol/server-postgres")
+        self.pg, self.other = LocalPostgres(), LocalPostgres()
+        self.addCleanup(self.pg.close)
+        self.addCleanup(self.other.close)
+        for db, text in ((self.pg, "from the granted database"), (self.other, "second service")):
+            r = db.psql(f"CREATE TABLE notes (body text); INSERT INTO notes VALUES ('{text}')")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        # What a user adds for a database on this machine: its name, pinned to its address.
+        # The second database is pinned too (under a name that is not allowed).
+        self.profile = write_profile(self.pg.dir, "postgres-test", (
+            "extends: [postgres]\n"
+            f"network:\n  allow: [\"{DB}:5432\"]\n"
+            f"  hosts: {{{DB}: \"127.0.0.1:{self.pg.port}\", {OTHER}: \"127.0.0.1:{self.other.port}\"}}\n"
+            "  allow_private: [127.0.0.1/32]\n"))
+
+    def test_read_only_query_on_the_granted_database(self):
+        s = Session([*npm_bin("@modelcontextprotocol/server-postgres"), f"postgresql://{self.pg.user}@{DB}:5432/postgres"],
+                    profile=self.profile)
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("query", [t.name for t in (await c.list_tools()).tools])
+                rows = text_of(await c.call_tool("query", {"sql": "SELECT body FROM notes"}))
+                # Read-only is the server's own doing (a READ ONLY transaction), not the
+                # sandbox's; it answers a write with a protocol error.
+                with self.assertRaisesRegex(Exception, "read-only transaction"):
+                    await c.call_tool("query", {"sql": "INSERT INTO notes VALUES ('x')"})
+                return rows
+
+        rows, err = run(go())
+        self.assertFalse(err, rows + s.stderr())
+        self.assertEqual(json.loads(rows), [{"body": "from the granted database"}])
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM notes").stdout.strip(), "1")
+        self.assertIn(f"proxy: connected to {DB}:5432", s.stderr())
+
+    def test_no_second_database_and_no_home(self):
+        user = self.other.user
+        # The second database: by its pinned name (not allowed), by address, through the
+        # granted name on another port.
+        for url in (f"postgresql://{user}@{OTHER}:5432/postgres",
+                    f"postgresql://{user}@127.0.0.1:{self.other.port}/postgres",
+                    f"postgresql://{user}@{DB}:{self.other.port}/postgres"):
+            r = psql_inside(self.profile, url)
+            self.assertNotIn("second service", r.stdout, url)
+            self.assertNotEqual(r.returncode, 0, url)
+        # Control: the granted database answers the same psql, and allowing the second name
+        # is all it takes to reach the second one.
+        r = psql_inside(self.profile, f"postgresql://{user}@{DB}:5432/postgres")
+        self.assertEqual(r.stdout.strip(), "from the granted database", r.stderr)
+        both = write_profile(self.pg.dir, "postgres-both",
+                             f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:5432\"]\n")
+        r = psql_inside(both, f"postgresql://{user}@{OTHER}:5432/postgres")
+        self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+        home = scratch()
+        (home / ".pgpass").write_text("*:*:*:*:home-secret\n")
+        r = mcpcell_run(["-p", str(self.profile), "--", "cat", str(home / ".pgpass")], env={"HOME": str(home)})
+        self.assertNotIn("home-secret", r.stdout)
+        self.assertNotEqual(r.returncode, 0)
 
 if __name__ == "__main__":
     unittest.main()

@@ -120,6 +120,11 @@ static KNOWN: &[Known] = &[
         packages: &["@notionhq/notion-mcp-server"],
         programs: &["notion-mcp-server"],
     },
+    Known {
+        profile: "postgres",
+        packages: &["@modelcontextprotocol/server-postgres"],
+        programs: &["mcp-server-postgres"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

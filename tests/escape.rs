@@ -949,4 +949,5 @@ under_every_profile! {
     under_slack => "slack",
     under_firecrawl => "firecrawl",
     under_notion => "notion",
+    under_postgres => "postgres",
 }

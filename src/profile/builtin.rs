@@ -43,6 +43,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "slack",
     "firecrawl",
     "notion",
+    "postgres",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
