@@ -283,7 +283,7 @@ class Notion(WebApi, unittest.TestCase):
         self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer notion-test-token")
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
 DB = "db.mcpcell.test"
 
 
@@ -401,6 +401,58 @@ class Postgres(unittest.TestCase):
         r = mcpcell_run(["-p", str(self.profile), "--", "cat", str(home / ".pgpass")], env={"HOME": str(home)})
         self.assertNotIn("home-secret", r.stdout)
         self.assertNotEqual(r.returncode, 0)
+
+class DesktopCommander(unittest.TestCase):
+    """A shell-running server: the project directory it is given, and nothing of the home
+    around it, even after it turns its own directory restriction off."""
+
+    def test_a_cell_around_the_project(self):
+        require((NODE_MODULES / "@wonderwhy-er/desktop-commander").is_dir(), "@wonderwhy-er/desktop-commander")
+        home = scratch()
+        project = home / "src" / "project"
+        project.mkdir(parents=True)
+        (project / "README.md").write_text("the project\n")
+        (home / "private").mkdir()
+        (home / "private" / "notes.txt").write_text("home-secret\n")
+        listener, port = host_listener()
+        self.addCleanup(listener.close)
+        env = {"HOME": str(home)}
+
+        def session(*opts):
+            return Session(npm_bin("@wonderwhy-er/desktop-commander"), profile="desktop-commander",
+                           opts=["--allow-write", str(project), *opts], env=env)
+
+        async def go(s):
+            async with s.open() as c:
+                self.assertIn("start_process", [t.name for t in (await c.list_tools()).tools])
+                # The server's own fence, switched off as an agent could do it.
+                _, err = text_of(await c.call_tool("set_config_value", {"key": "allowedDirectories", "value": []}))
+                self.assertFalse(err)
+                wrote, err = text_of(await c.call_tool("write_file", {"path": str(project / "new.txt"), "content": "written", "mode": "rewrite"}))
+                self.assertFalse(err, wrote)
+                shell, _ = text_of(await c.call_tool("start_process", {
+                    "command": f"cat {project}/README.md {home}/private/notes.txt; "
+                               f"curl -sS -m 3 --noproxy '*' http://127.0.0.1:{port}/ && echo REACHED",
+                    "timeout_ms": 10000}))
+                key, _ = text_of(await c.call_tool("read_file", {"path": str(home / "private" / "notes.txt")}))
+                return shell, key
+
+        s = session()
+        shell, key = run(go(s))
+        self.assertEqual((project / "new.txt").read_text(), "written")
+        self.assertIn("the project", shell, s.stderr())
+        self.assertNotIn("home-secret", shell)
+        self.assertNotIn("home-secret", key)
+        self.assertNotIn("REACHED", shell)
+        self.assertFalse(got_connection(listener))
+        # Its configuration went to its state directory, not the home it was given.
+        self.assertFalse((home / ".claude-server-commander").exists())
+        self.assertTrue(list(s.state_home.glob("mcpcell/desktop-commander/*/home/.claude-server-commander/config.json")))
+        # Control: with that directory of the home granted too, the same calls read it.
+        s = session("--allow-read", str(home / "private"))
+        shell, key = run(go(s))
+        self.assertIn("home-secret", shell + key)
+
 
 if __name__ == "__main__":
     unittest.main()

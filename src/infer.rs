@@ -125,6 +125,11 @@ static KNOWN: &[Known] = &[
         packages: &["@modelcontextprotocol/server-postgres"],
         programs: &["mcp-server-postgres"],
     },
+    Known {
+        profile: "desktop-commander",
+        packages: &["@wonderwhy-er/desktop-commander"],
+        programs: &["desktop-commander"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

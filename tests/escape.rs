@@ -950,4 +950,5 @@ under_every_profile! {
     under_firecrawl => "firecrawl",
     under_notion => "notion",
     under_postgres => "postgres",
+    under_desktop_commander => "desktop-commander",
 }

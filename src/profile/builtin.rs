@@ -44,6 +44,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "firecrawl",
     "notion",
     "postgres",
+    "desktop-commander",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
