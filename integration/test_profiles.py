@@ -402,6 +402,77 @@ class Postgres(unittest.TestCase):
         self.assertNotIn("home-secret", r.stdout)
         self.assertNotEqual(r.returncode, 0)
 
+class LocalRedis:
+    """A real Redis (Debian's redis-server) on the host's loopback, nothing kept on disk."""
+
+    def __init__(self):
+        self.dir = scratch()
+        self.port = free_port()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if self.cli("PING").stdout.strip() == "PONG":
+                break
+            time.sleep(0.1)
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Redis(unittest.TestCase):
+    """The reference Redis server against a real local Redis, through a pinned name."""
+
+    def setUp(self):
+        require(shutil.which("redis-server"), "redis-server (apt install redis-server)")
+        require((NODE_MODULES / "@modelcontextprotocol/server-redis").is_dir(), "@modelcontextprotocol/server-redis")
+        self.redis, self.other = LocalRedis(), LocalRedis()
+        self.addCleanup(self.redis.close)
+        self.addCleanup(self.other.close)
+        self.other.cli("SET", "secret", "second service")
+        self.profile = write_profile(self.redis.dir, "redis-test", (
+            "extends: [redis]\n"
+            f"network:\n  allow: [\"{DB}:6379\"]\n"
+            f"  hosts: {{{DB}: \"127.0.0.1:{self.redis.port}\", {OTHER}: \"127.0.0.1:{self.other.port}\"}}\n"
+            "  allow_private: [127.0.0.1/32]\n"))
+
+    def session(self, url):
+        return Session([*npm_bin("@modelcontextprotocol/server-redis"), url], profile=self.profile)
+
+    def test_set_and_get_on_the_granted_redis(self):
+        s = self.session(f"redis://{DB}:6379")
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("set", [t.name for t in (await c.list_tools()).tools])
+                _, err = text_of(await c.call_tool("set", {"key": "mcpcell", "value": "from the sandbox"}))
+                self.assertFalse(err)
+                return text_of(await c.call_tool("get", {"key": "mcpcell"}))
+
+        text, err = run(go())
+        self.assertFalse(err, text + s.stderr())
+        self.assertIn("from the sandbox", text)
+        self.assertEqual(self.redis.cli("GET", "mcpcell").stdout.strip(), "from the sandbox")
+        self.assertIn(f"proxy: connected to {DB}:6379", s.stderr())
+
+    def test_no_second_redis(self):
+        for url in (f"redis://{OTHER}:6379", f"redis://127.0.0.1:{self.other.port}", f"redis://{DB}:{self.other.port}"):
+            r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", url, "GET", "secret"], timeout=30)
+            self.assertNotIn("second service", r.stdout, url)
+        # Control: the granted Redis answers the same client, and allowing the second name
+        # reaches the second one.
+        r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", f"redis://{DB}:6379", "PING"])
+        self.assertEqual(r.stdout.strip(), "PONG", r.stderr)
+        both = write_profile(self.redis.dir, "redis-both",
+                             f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:6379\"]\n")
+        r = mcpcell_run(["-p", str(both), "--", "redis-cli", "-u", f"redis://{OTHER}:6379", "GET", "secret"])
+        self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+
+
 class DesktopCommander(unittest.TestCase):
     """A shell-running server: the project directory it is given, and nothing of the home
     around it, even after it turns its own directory restriction off."""

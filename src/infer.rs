@@ -130,6 +130,11 @@ static KNOWN: &[Known] = &[
         packages: &["@wonderwhy-er/desktop-commander"],
         programs: &["desktop-commander"],
     },
+    Known {
+        profile: "redis",
+        packages: &["@modelcontextprotocol/server-redis"],
+        programs: &["mcp-server-redis"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

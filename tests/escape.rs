@@ -951,4 +951,5 @@ under_every_profile! {
     under_notion => "notion",
     under_postgres => "postgres",
     under_desktop_commander => "desktop-commander",
+    under_redis => "redis",
 }

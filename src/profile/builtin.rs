@@ -45,6 +45,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "notion",
     "postgres",
     "desktop-commander",
+    "redis",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
