@@ -60,6 +60,7 @@ class WebApi:
     routes = {}
     tool = ""
     arguments = {}
+    args = []
 
     def check(self, text, api):
         raise NotImplementedError
@@ -81,7 +82,7 @@ class WebApi:
 
     def test_tool_call_reaches_the_api_with_the_token(self):
         env = {self.token: f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
-        s = Session(npm_bin(self.package), profile=self.pinned, env=env)
+        s = Session([*npm_bin(self.package), *self.args], profile=self.pinned, env=env)
 
         async def go():
             async with s.open() as c:
@@ -281,6 +282,26 @@ class Notion(WebApi, unittest.TestCase):
     def check(self, text, api):
         self.assertEqual(json.loads(text)["name"], "mcpcell integration")
         self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer notion-test-token")
+
+
+class Figma(WebApi, unittest.TestCase):
+    profile = "figma"
+    package = "figma-developer-mcp"
+    args = ["--stdio"]
+    host = "api.figma.com"
+    token = "FIGMA_API_KEY"
+    frame = {"id": "1:2", "name": "Sandboxed frame", "type": "FRAME", "children": []}
+    routes = {"/v1/files/AbCdEf123": json_route({
+        "name": "mcpcell design", "lastModified": "2026-01-01T00:00:00Z", "thumbnailUrl": "", "version": "1",
+        "document": {"id": "0:0", "name": "Document", "type": "DOCUMENT", "children": [
+            {"id": "0:1", "name": "Page 1", "type": "CANVAS", "children": [frame]}]},
+        "components": {}, "componentSets": {}, "styles": {}})}
+    tool = "get_figma_data"
+    arguments = {"fileKey": "AbCdEf123"}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed frame", text)
+        self.assertEqual(api.requests[0][2].get("X-Figma-Token"), "figma-test-token")
 
 
 PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))

@@ -135,6 +135,11 @@ static KNOWN: &[Known] = &[
         packages: &["@modelcontextprotocol/server-redis"],
         programs: &["mcp-server-redis"],
     },
+    Known {
+        profile: "figma",
+        packages: &["figma-developer-mcp"],
+        programs: &["figma-developer-mcp"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

@@ -952,4 +952,5 @@ under_every_profile! {
     under_postgres => "postgres",
     under_desktop_commander => "desktop-commander",
     under_redis => "redis",
+    under_figma => "figma",
 }

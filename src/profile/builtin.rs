@@ -46,6 +46,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "postgres",
     "desktop-commander",
     "redis",
+    "figma",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
