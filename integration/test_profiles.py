@@ -20,7 +20,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import (MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
+from harness import (DEPS, MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
                      mcpcell_run, run, scratch, text_of, write_profile)
 
 
@@ -35,6 +35,9 @@ def require(cond, what):
 def setUpModule():
     require(MCPCELL and os.access(MCPCELL, os.X_OK), "MCPCELL_BIN pointing at the mcpcell binary")
     require((NODE_MODULES / "@modelcontextprotocol").is_dir(), f"the npm servers under {NODE_MODULES} (.ci/run installs them)")
+
+
+PY_SERVERS_BIN = DEPS / "python-servers" / "bin"
 
 
 def npm_bin(package):
@@ -56,6 +59,7 @@ class WebApi:
     package = ""
     host = ""
     token = ""
+    token_value = None
     extra_env = {}
     routes = {}
     tool = ""
@@ -65,8 +69,12 @@ class WebApi:
     def check(self, text, api):
         raise NotImplementedError
 
-    def setUp(self):
+    def command(self):
         require((NODE_MODULES / self.package).is_dir(), f"{self.package} under {NODE_MODULES}")
+        return [*npm_bin(self.package), *self.args]
+
+    def setUp(self):
+        self.command()
         self.ca = TestCA([self.host, OTHER])
         self.api = HostHttp(self.routes, tls_context=self.ca.server_context())
         self.addCleanup(self.api.close)
@@ -81,8 +89,8 @@ class WebApi:
             f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\"}}\n"))
 
     def test_tool_call_reaches_the_api_with_the_token(self):
-        env = {self.token: f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
-        s = Session([*npm_bin(self.package), *self.args], profile=self.pinned, env=env)
+        env = {self.token: self.token_value or f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
+        s = Session(self.command(), profile=self.pinned, env=env)
 
         async def go():
             async with s.open() as c:
@@ -302,6 +310,28 @@ class Figma(WebApi, unittest.TestCase):
     def check(self, text, api):
         self.assertIn("Sandboxed frame", text)
         self.assertEqual(api.requests[0][2].get("X-Figma-Token"), "figma-test-token")
+
+
+class AwsDocumentation(WebApi, unittest.TestCase):
+    profile = "aws-documentation"
+    host = "docs.aws.amazon.com"
+    # It needs no secret: the variable checked for is its one setting.
+    token = "AWS_DOCUMENTATION_PARTITION"
+    token_value = "aws"
+    page = "/lambda/latest/dg/mcpcell.html"
+    routes = {page: ("text/html", "<html><head><title>Sandboxed Lambda</title></head><body><main>"
+                                  "<h1>Running in a sandbox</h1><p>Functions run with least privilege.</p></main></body></html>")}
+    tool = "read_documentation"
+    arguments = {"url": f"https://docs.aws.amazon.com{page}"}
+
+    def command(self):
+        exe = PY_SERVERS_BIN / "awslabs.aws-documentation-mcp-server"
+        require(exe.exists(), f"awslabs.aws-documentation-mcp-server under {PY_SERVERS_BIN}")
+        return [str(exe)]
+
+    def check(self, text, api):
+        self.assertIn("Functions run with least privilege.", text)
+        self.assertEqual(api.requests[0][1].split("?")[0], self.page)
 
 
 PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))

@@ -140,6 +140,14 @@ static KNOWN: &[Known] = &[
         packages: &["figma-developer-mcp"],
         programs: &["figma-developer-mcp"],
     },
+    Known {
+        profile: "aws-documentation",
+        packages: &["awslabs.aws-documentation-mcp-server"],
+        programs: &[
+            "awslabs.aws-documentation-mcp-server",
+            "awslabs.aws_documentation_mcp_server",
+        ],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

@@ -953,4 +953,5 @@ under_every_profile! {
     under_desktop_commander => "desktop-commander",
     under_redis => "redis",
     under_figma => "figma",
+    under_aws_documentation => "aws-documentation",
 }

@@ -47,6 +47,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "desktop-commander",
     "redis",
     "figma",
+    "aws-documentation",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
