@@ -20,7 +20,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import (DEPS, MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
+from harness import (ALLOWED, DEPS, MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
                      mcpcell_run, run, scratch, text_of, write_profile)
 
 
@@ -332,6 +332,38 @@ class AwsDocumentation(WebApi, unittest.TestCase):
     def check(self, text, api):
         self.assertIn("Functions run with least privilege.", text)
         self.assertEqual(api.requests[0][1].split("?")[0], self.page)
+
+
+class Puppeteer(unittest.TestCase):
+    def test_browses_an_allowed_page_and_nothing_else(self):
+        require(os.path.exists("/usr/bin/chromium"), "Chromium (apt install chromium; .ci/run installs it)")
+        require((NODE_MODULES / "@modelcontextprotocol/server-puppeteer").is_dir(), "@modelcontextprotocol/server-puppeteer")
+        page = "<html><head><title>Sandboxed page</title></head><body><h1>Hello from the host</h1></body></html>"
+        web = HostHttp({"/": ("text/html", page)})
+        self.addCleanup(web.close)
+        d = scratch()
+        prof = write_profile(d, "puppeteer-test", (
+            "extends: [puppeteer]\n"
+            f"network:\n  allow: [\"{ALLOWED}:{web.port}\"]\n  allow_private: [127.0.0.0/8]\n"))
+        s = Session(npm_bin("@modelcontextprotocol/server-puppeteer"), profile=prof)
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("puppeteer_navigate", [t.name for t in (await c.list_tools()).tools])
+                nav, err = text_of(await c.call_tool("puppeteer_navigate", {"url": f"http://{ALLOWED}:{web.port}/"}))
+                self.assertFalse(err, nav + s.stderr())
+                title, err = text_of(await c.call_tool("puppeteer_evaluate", {"script": "document.title"}))
+                self.assertFalse(err, title)
+                await c.call_tool("puppeteer_navigate", {"url": f"http://{OTHER}:{web.port}/"})
+                other, _ = text_of(await c.call_tool("puppeteer_evaluate", {"script": "document.title"}))
+                return title, other
+
+        title, other = run(go())
+        self.assertIn("Sandboxed page", title)
+        self.assertNotIn("Sandboxed page", other)
+        self.assertTrue(web.requests)
+        self.assertTrue(all(h.startswith(ALLOWED) for h, _, _ in web.requests), web.requests)
+        self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
 
 
 PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))

@@ -684,9 +684,6 @@ mod tests {
     #[test]
     fn server_library() {
         for k in KNOWN {
-            if k.profile == "puppeteer" {
-                continue;
-            }
             for p in k.packages {
                 assert_eq!(
                     inf(&format!("npx -y {p}")).map(|i| i.0),

@@ -954,4 +954,5 @@ under_every_profile! {
     under_redis => "redis",
     under_figma => "figma",
     under_aws_documentation => "aws-documentation",
+    under_puppeteer => "puppeteer",
 }

@@ -48,6 +48,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "redis",
     "figma",
     "aws-documentation",
+    "puppeteer",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
