@@ -312,6 +312,22 @@ class Figma(WebApi, unittest.TestCase):
         self.assertEqual(api.requests[0][2].get("X-Figma-Token"), "figma-test-token")
 
 
+class Sentry(WebApi, unittest.TestCase):
+    profile = "sentry"
+    package = "@sentry/mcp-server"
+    host = "sentry.io"
+    token = "SENTRY_ACCESS_TOKEN"
+    routes = {"/api/0/organizations/": json_route([{
+        "id": "1", "slug": "mcpcell-org", "name": "mcpcell org",
+        "links": {"organizationUrl": "https://mcpcell-org.sentry.io", "regionUrl": "https://sentry.io"}}])}
+    tool = "find_organizations"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("mcpcell-org", text)
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer sentry-test-token")
+
+
 class AwsDocumentation(WebApi, unittest.TestCase):
     profile = "aws-documentation"
     host = "docs.aws.amazon.com"

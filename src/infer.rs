@@ -148,6 +148,11 @@ static KNOWN: &[Known] = &[
             "awslabs.aws_documentation_mcp_server",
         ],
     },
+    Known {
+        profile: "sentry",
+        packages: &["@sentry/mcp-server"],
+        programs: &["sentry-mcp"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

@@ -955,4 +955,5 @@ under_every_profile! {
     under_figma => "figma",
     under_aws_documentation => "aws-documentation",
     under_puppeteer => "puppeteer",
+    under_sentry => "sentry",
 }

@@ -49,6 +49,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "figma",
     "aws-documentation",
     "puppeteer",
+    "sentry",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
