@@ -382,6 +382,35 @@ class Puppeteer(unittest.TestCase):
         self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
 
 
+class ChromeDevtools(unittest.TestCase):
+    def test_opens_an_allowed_page_and_nothing_else(self):
+        require(os.path.exists("/usr/bin/chromium"), "Chromium (apt install chromium; .ci/run installs it)")
+        require((NODE_MODULES / "chrome-devtools-mcp").is_dir(), "chrome-devtools-mcp")
+        page = "<html><head><title>Sandboxed page</title></head><body><h1>Hello from the host</h1></body></html>"
+        web = HostHttp({"/": ("text/html", page)})
+        self.addCleanup(web.close)
+        prof = write_profile(scratch(), "chrome-devtools-test", (
+            "extends: [chrome-devtools]\n"
+            f"network:\n  allow: [\"{ALLOWED}:{web.port}\"]\n  allow_private: [127.0.0.0/8]\n"))
+        # The options its profile's description gives.
+        cmd = [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless", "--isolated",
+               "--chromeArg=--no-sandbox"]
+        s = Session(cmd, profile=prof)
+
+        async def go():
+            async with s.open() as c:
+                good = text_of(await c.call_tool("new_page", {"url": f"http://{ALLOWED}:{web.port}/"}))
+                bad = text_of(await c.call_tool("new_page", {"url": f"http://{OTHER}:{web.port}/"}))
+                return good, bad
+
+        (good, err), (bad, _) = run(go())
+        self.assertFalse(err, good + s.stderr())
+        self.assertIn(f"Sandboxed page (http://{ALLOWED}:{web.port}/)", good)
+        self.assertNotIn(f"Sandboxed page (http://{OTHER}", bad)
+        self.assertTrue(all(h.startswith(ALLOWED) for h, _, _ in web.requests), web.requests)
+        self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
+
+
 PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
 DB = "db.mcpcell.test"
 

@@ -153,6 +153,11 @@ static KNOWN: &[Known] = &[
         packages: &["@sentry/mcp-server"],
         programs: &["sentry-mcp"],
     },
+    Known {
+        profile: "chrome-devtools",
+        packages: &["chrome-devtools-mcp"],
+        programs: &["chrome-devtools-mcp"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

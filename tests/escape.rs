@@ -956,4 +956,5 @@ under_every_profile! {
     under_aws_documentation => "aws-documentation",
     under_puppeteer => "puppeteer",
     under_sentry => "sentry",
+    under_chrome_devtools => "chrome-devtools",
 }

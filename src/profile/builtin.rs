@@ -50,6 +50,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "aws-documentation",
     "puppeteer",
     "sentry",
+    "chrome-devtools",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
