@@ -328,6 +328,22 @@ class Sentry(WebApi, unittest.TestCase):
         self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer sentry-test-token")
 
 
+class Linear(WebApi, unittest.TestCase):
+    profile = "linear"
+    package = "@tacticlaunch/mcp-linear"
+    host = "api.linear.app"
+    token = "LINEAR_API_TOKEN"
+    routes = {"/graphql": json_route({"data": {"viewer": {
+        "id": "u-1", "name": "Sandboxed Agent", "email": "agent@example.org", "displayName": "agent", "active": True}}})}
+    tool = "linear_getViewer"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed Agent", text)
+        self.assertIn("viewer", json.loads(api.bodies["/graphql"][0])["query"])
+        self.assertIn("linear-test-token", api.requests[0][2].get("Authorization", ""))
+
+
 class AwsDocumentation(WebApi, unittest.TestCase):
     profile = "aws-documentation"
     host = "docs.aws.amazon.com"

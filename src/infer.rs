@@ -158,6 +158,11 @@ static KNOWN: &[Known] = &[
         packages: &["chrome-devtools-mcp"],
         programs: &["chrome-devtools-mcp"],
     },
+    Known {
+        profile: "linear",
+        packages: &["@tacticlaunch/mcp-linear"],
+        programs: &["mcp-linear"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

@@ -957,4 +957,5 @@ under_every_profile! {
     under_puppeteer => "puppeteer",
     under_sentry => "sentry",
     under_chrome_devtools => "chrome-devtools",
+    under_linear => "linear",
 }

@@ -51,6 +51,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "puppeteer",
     "sentry",
     "chrome-devtools",
+    "linear",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
