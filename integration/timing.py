@@ -38,6 +38,11 @@ def servers():
         ("postgres", [*npm_bin("@modelcontextprotocol/server-postgres"), "postgresql://u@db.example/db"]),
         ("desktop-commander", npm_bin("@wonderwhy-er/desktop-commander")),
         ("aws-documentation", [str(DEPS / "python-servers" / "bin" / "awslabs.aws-documentation-mcp-server")]),
+        ("sentry", npm_bin("@sentry/mcp-server")),
+        ("linear", npm_bin("@tacticlaunch/mcp-linear")),
+        ("puppeteer", npm_bin("@modelcontextprotocol/server-puppeteer")),
+        ("chrome-devtools", [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless",
+                             "--isolated", "--chromeArg=--no-sandbox"]),
     ]
 
 
@@ -52,7 +57,7 @@ async def initialize_seconds(session):
 def measure(cmd, profile, runs):
     env = {"BRAVE_API_KEY": "x", "GITHUB_PERSONAL_ACCESS_TOKEN": "x", "TAVILY_API_KEY": "x", "EXA_API_KEY": "x",
            "PERPLEXITY_API_KEY": "x", "SLACK_BOT_TOKEN": "x", "SLACK_TEAM_ID": "x", "FIRECRAWL_API_KEY": "x",
-           "NOTION_TOKEN": "x", "FIGMA_API_KEY": "x",
+           "NOTION_TOKEN": "x", "FIGMA_API_KEY": "x", "SENTRY_ACCESS_TOKEN": "x", "LINEAR_API_TOKEN": "x",
            # Servers that keep files in $HOME (desktop-commander) keep them here when bare.
            "HOME": str(scratch())}
     bare = [asyncio.run(initialize_seconds(Session(cmd, bare=True, env=env))) for _ in range(runs)]

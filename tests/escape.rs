@@ -225,6 +225,9 @@ fn exception(
         "unix_socket_create" if profile == "playwright" => Some(
             "playwright.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
         ),
+        "unix_socket_create" if profile == "puppeteer" || profile == "chrome-devtools" => Some(
+            "puppeteer.yaml, chrome-devtools.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
+        ),
         "exec_written_file" | "mmap_exec_written"
             if work.is_some_and(|w| facts.exec_dirs.iter().any(|d| w.starts_with(d))) =>
         {
