@@ -47,6 +47,11 @@ def npm_bin(package):
     return ["node", str(NODE_MODULES / package / entry)]
 
 
+def header(headers, name):
+    """A request header, whatever the case the client sent it in."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
 def json_route(obj):
     return ("application/json", json.dumps(obj))
 
@@ -342,6 +347,44 @@ class Linear(WebApi, unittest.TestCase):
         self.assertIn("Sandboxed Agent", text)
         self.assertIn("viewer", json.loads(api.bodies["/graphql"][0])["query"])
         self.assertIn("linear-test-token", api.requests[0][2].get("Authorization", ""))
+
+
+class GoogleMaps(WebApi, unittest.TestCase):
+    profile = "google-maps"
+    package = "@modelcontextprotocol/server-google-maps"
+    host = "maps.googleapis.com"
+    token = "GOOGLE_MAPS_API_KEY"
+    routes = {"/maps/api/geocode/json": json_route({"status": "OK", "results": [{
+        "formatted_address": "1 Sandbox Street, Testville", "place_id": "place-1",
+        "geometry": {"location": {"lat": 48.85, "lng": 2.35}}}]})}
+    tool = "maps_geocode"
+    arguments = {"address": "1 Sandbox Street"}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["formatted_address"], "1 Sandbox Street, Testville")
+        _, path, _ = api.requests[0]
+        self.assertIn("key=google-maps-test-token", path)
+        self.assertIn("address=1+Sandbox+Street", path)
+
+
+class Gitlab(WebApi, unittest.TestCase):
+    profile = "gitlab"
+    package = "@modelcontextprotocol/server-gitlab"
+    host = "gitlab.com"
+    token = "GITLAB_PERSONAL_ACCESS_TOKEN"
+    routes = {"/api/v4/projects": json_route([{
+        "id": 7, "name": "mcpcell", "path_with_namespace": "example/mcpcell", "visibility": "public",
+        "web_url": "https://gitlab.com/example/mcpcell", "description": "sandbox",
+        "ssh_url_to_repo": "git@gitlab.com:example/mcpcell.git", "http_url_to_repo": "https://gitlab.com/example/mcpcell.git",
+        "created_at": "2026-01-01T00:00:00Z", "last_activity_at": "2026-01-01T00:00:00Z", "default_branch": "main"}])}
+    tool = "search_repositories"
+    arguments = {"search": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["items"][0]["path_with_namespace"], "example/mcpcell")
+        _, path, headers = api.requests[0]
+        self.assertIn("search=mcpcell", path)
+        self.assertEqual(header(headers, "Authorization"), "Bearer gitlab-test-token")
 
 
 class AwsDocumentation(WebApi, unittest.TestCase):

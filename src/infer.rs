@@ -163,6 +163,16 @@ static KNOWN: &[Known] = &[
         packages: &["@tacticlaunch/mcp-linear"],
         programs: &["mcp-linear"],
     },
+    Known {
+        profile: "google-maps",
+        packages: &["@modelcontextprotocol/server-google-maps"],
+        programs: &["mcp-server-google-maps"],
+    },
+    Known {
+        profile: "gitlab",
+        packages: &["@modelcontextprotocol/server-gitlab"],
+        programs: &["mcp-server-gitlab"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

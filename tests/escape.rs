@@ -961,4 +961,6 @@ under_every_profile! {
     under_sentry => "sentry",
     under_chrome_devtools => "chrome-devtools",
     under_linear => "linear",
+    under_google_maps => "google-maps",
+    under_gitlab => "gitlab",
 }

@@ -52,6 +52,8 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "sentry",
     "chrome-devtools",
     "linear",
+    "google-maps",
+    "gitlab",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
