@@ -40,6 +40,8 @@ def servers():
         ("aws-documentation", [str(DEPS / "python-servers" / "bin" / "awslabs.aws-documentation-mcp-server")]),
         ("sentry", npm_bin("@sentry/mcp-server")),
         ("linear", npm_bin("@tacticlaunch/mcp-linear")),
+        ("google-maps", npm_bin("@modelcontextprotocol/server-google-maps")),
+        ("gitlab", npm_bin("@modelcontextprotocol/server-gitlab")),
         ("puppeteer", npm_bin("@modelcontextprotocol/server-puppeteer")),
         ("chrome-devtools", [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless",
                              "--isolated", "--chromeArg=--no-sandbox"]),
@@ -58,6 +60,7 @@ def measure(cmd, profile, runs):
     env = {"BRAVE_API_KEY": "x", "GITHUB_PERSONAL_ACCESS_TOKEN": "x", "TAVILY_API_KEY": "x", "EXA_API_KEY": "x",
            "PERPLEXITY_API_KEY": "x", "SLACK_BOT_TOKEN": "x", "SLACK_TEAM_ID": "x", "FIRECRAWL_API_KEY": "x",
            "NOTION_TOKEN": "x", "FIGMA_API_KEY": "x", "SENTRY_ACCESS_TOKEN": "x", "LINEAR_API_TOKEN": "x",
+           "GOOGLE_MAPS_API_KEY": "x", "GITLAB_PERSONAL_ACCESS_TOKEN": "x",
            # Servers that keep files in $HOME (desktop-commander) keep them here when bare.
            "HOME": str(scratch())}
     bare = [asyncio.run(initialize_seconds(Session(cmd, bare=True, env=env))) for _ in range(runs)]
