@@ -387,6 +387,26 @@ class Gitlab(WebApi, unittest.TestCase):
         self.assertEqual(header(headers, "Authorization"), "Bearer gitlab-test-token")
 
 
+class Terraform(WebApi, unittest.TestCase):
+    profile = "terraform"
+    package = "terraform-mcp-server"
+    host = "registry.terraform.io"
+    # The public Registry needs no token; TFC_TOKEN is the one it passes (for HCP Terraform).
+    token = "TFC_TOKEN"
+    routes = {"/v2/providers/example/sandbox": json_route({
+        "data": {"attributes": {"full-name": "example/sandbox", "tier": "community", "downloads": 1234,
+                                "source": "https://github.com/example/terraform-provider-sandbox",
+                                "description": "A provider checked under mcpcell."}},
+        "included": [{"attributes": {"version": "1.2.3", "published-at": "2026-01-01T00:00:00Z"}}]})}
+    tool = "providerDetails"
+    arguments = {"provider": "sandbox", "namespace": "example"}
+
+    def check(self, text, api):
+        self.assertIn("example/sandbox Provider", text)
+        self.assertIn("**Latest Version**: 1.2.3", text)
+        self.assertIn("A provider checked under mcpcell.", text)
+
+
 class AwsDocumentation(WebApi, unittest.TestCase):
     profile = "aws-documentation"
     host = "docs.aws.amazon.com"

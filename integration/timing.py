@@ -42,6 +42,7 @@ def servers():
         ("linear", npm_bin("@tacticlaunch/mcp-linear")),
         ("google-maps", npm_bin("@modelcontextprotocol/server-google-maps")),
         ("gitlab", npm_bin("@modelcontextprotocol/server-gitlab")),
+        ("terraform", npm_bin("terraform-mcp-server")),
         ("puppeteer", npm_bin("@modelcontextprotocol/server-puppeteer")),
         ("chrome-devtools", [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless",
                              "--isolated", "--chromeArg=--no-sandbox"]),

@@ -173,6 +173,11 @@ static KNOWN: &[Known] = &[
         packages: &["@modelcontextprotocol/server-gitlab"],
         programs: &["mcp-server-gitlab"],
     },
+    Known {
+        profile: "terraform",
+        packages: &["terraform-mcp-server"],
+        programs: &["terraform-mcp-server"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

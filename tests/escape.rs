@@ -963,4 +963,5 @@ under_every_profile! {
     under_linear => "linear",
     under_google_maps => "google-maps",
     under_gitlab => "gitlab",
+    under_terraform => "terraform",
 }

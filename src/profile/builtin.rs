@@ -54,6 +54,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "linear",
     "google-maps",
     "gitlab",
+    "terraform",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
