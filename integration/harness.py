@@ -128,6 +128,7 @@ class HostHttp:
 
     def __init__(self, pages=None, tls_context=None):
         self.requests = []
+        self.bodies = {}
         pages = pages or {}
         outer = self
 
@@ -146,6 +147,12 @@ class HostHttp:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self):
+                # The body is kept for the test, by path; the route sees it as `self.body`.
+                self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.bodies.setdefault(self.path.split("?")[0], []).append(self.body)
+                self.do_GET()
 
             def log_message(self, *a):
                 pass

@@ -5,6 +5,8 @@
 #   node/           node/package.json + package-lock.json (npm servers, MCP Inspector)
 #   python/         python/requirements.txt (MCP Python SDK; time, git and fetch servers)
 #   python-sqlite/  python-sqlite/requirements.txt (mcp-server-sqlite needs the 1.x SDK)
+#   python-servers/ python-servers/requirements.txt (the profile library's PyPI servers,
+#                   integration/test_profiles.py)
 # Needs npm and /usr/bin/python3 with the venv module; packages come from the npm registry and
 # PyPI. Idempotent.
 set -euo pipefail
@@ -15,7 +17,7 @@ mkdir -p "$DEPS/node"
 cp node/package.json node/package-lock.json "$DEPS/node/"
 (cd "$DEPS/node" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
-for env in python python-sqlite; do
+for env in python python-sqlite python-servers; do
   [ -x "$DEPS/$env/bin/python" ] || /usr/bin/python3 -m venv "$DEPS/$env"
   "$DEPS/$env/bin/pip" install -q --disable-pip-version-check -r "$env/requirements.txt"
 done

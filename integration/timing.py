@@ -1,14 +1,15 @@
 """Time to initialize each real server, bare and under mcpcell with its built-in profile.
 
 A measurement, not a test: it prints a table (median of several runs) and never fails on
-the numbers. Run: MCPCELL_BIN=... python timing.py [RUNS]
+the numbers. Run: MCPCELL_BIN=... python timing.py [RUNS] [SERVER...]
 """
 
 import asyncio
 import statistics
 import sys
 
-from harness import NODE_MODULES, PY_BIN, PY_SQLITE_BIN, Session, node_server, scratch
+from harness import DEPS, NODE_MODULES, PY_BIN, PY_SQLITE_BIN, Session, node_server, scratch
+from test_profiles import npm_bin
 
 
 def servers():
@@ -19,12 +20,32 @@ def servers():
         ("everything", node_server("@modelcontextprotocol/server-everything")),
         ("sequential-thinking", node_server("@modelcontextprotocol/server-sequential-thinking")),
         ("github", node_server("@modelcontextprotocol/server-github")),
-        ("brave-search", node_server("@modelcontextprotocol/server-brave-search")),
+        ("brave-search", npm_bin("@brave/brave-search-mcp-server")),
         ("playwright", ["node", str(NODE_MODULES / "@playwright" / "mcp" / "cli.js")]),
         ("time", [str(PY_BIN / "mcp-server-time")]),
         ("git", [str(PY_BIN / "mcp-server-git")]),
         ("fetch", [str(PY_BIN / "mcp-server-fetch")]),
         ("sqlite", [str(PY_SQLITE_BIN / "mcp-server-sqlite"), "--db-path", str(d / "t.db")]),
+        # The profile library (integration/test_profiles.py).
+        ("context7", npm_bin("@upstash/context7-mcp")),
+        ("tavily", npm_bin("tavily-mcp")),
+        ("exa", npm_bin("exa-mcp-server")),
+        ("perplexity-ask", npm_bin("server-perplexity-ask")),
+        ("slack", npm_bin("@modelcontextprotocol/server-slack")),
+        ("firecrawl", npm_bin("firecrawl-mcp")),
+        ("notion", npm_bin("@notionhq/notion-mcp-server")),
+        ("figma", [*npm_bin("figma-developer-mcp"), "--stdio"]),
+        ("postgres", [*npm_bin("@modelcontextprotocol/server-postgres"), "postgresql://u@db.example/db"]),
+        ("desktop-commander", npm_bin("@wonderwhy-er/desktop-commander")),
+        ("aws-documentation", [str(DEPS / "python-servers" / "bin" / "awslabs.aws-documentation-mcp-server")]),
+        ("sentry", npm_bin("@sentry/mcp-server")),
+        ("linear", npm_bin("@tacticlaunch/mcp-linear")),
+        ("google-maps", npm_bin("@modelcontextprotocol/server-google-maps")),
+        ("gitlab", npm_bin("@modelcontextprotocol/server-gitlab")),
+        ("terraform", npm_bin("terraform-mcp-server")),
+        ("puppeteer", npm_bin("@modelcontextprotocol/server-puppeteer")),
+        ("chrome-devtools", [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless",
+                             "--isolated", "--chromeArg=--no-sandbox"]),
     ]
 
 
@@ -37,7 +58,12 @@ async def initialize_seconds(session):
 
 
 def measure(cmd, profile, runs):
-    env = {"BRAVE_API_KEY": "x", "GITHUB_PERSONAL_ACCESS_TOKEN": "x"}
+    env = {"BRAVE_API_KEY": "x", "GITHUB_PERSONAL_ACCESS_TOKEN": "x", "TAVILY_API_KEY": "x", "EXA_API_KEY": "x",
+           "PERPLEXITY_API_KEY": "x", "SLACK_BOT_TOKEN": "x", "SLACK_TEAM_ID": "x", "FIRECRAWL_API_KEY": "x",
+           "NOTION_TOKEN": "x", "FIGMA_API_KEY": "x", "SENTRY_ACCESS_TOKEN": "x", "LINEAR_API_TOKEN": "x",
+           "GOOGLE_MAPS_API_KEY": "x", "GITLAB_PERSONAL_ACCESS_TOKEN": "x",
+           # Servers that keep files in $HOME (desktop-commander) keep them here when bare.
+           "HOME": str(scratch())}
     bare = [asyncio.run(initialize_seconds(Session(cmd, bare=True, env=env))) for _ in range(runs)]
     jailed = [asyncio.run(initialize_seconds(Session(cmd, profile=profile, env=env))) for _ in range(runs)]
     return statistics.median(bare), statistics.median(jailed)
@@ -45,10 +71,13 @@ def measure(cmd, profile, runs):
 
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    only = set(sys.argv[2:])
     print(f"Time to initialize, median of {runs} runs (start the process, complete `initialize`)\n")
     print("| server | bare (ms) | mcpcell (ms) | added (ms) |")
     print("| --- | ---: | ---: | ---: |")
     for name, cmd in servers():
+        if only and name not in only:
+            continue
         try:
             b, j = measure(cmd, name, runs)
         except Exception as e:  # a missing server is reported, not fatal

@@ -48,8 +48,12 @@ static KNOWN: &[Known] = &[
     },
     Known {
         profile: "brave-search",
-        packages: &["@modelcontextprotocol/server-brave-search"],
-        programs: &["mcp-server-brave-search"],
+        // The archived reference server goes by the same profile.
+        packages: &[
+            "@brave/brave-search-mcp-server",
+            "@modelcontextprotocol/server-brave-search",
+        ],
+        programs: &["brave-search-mcp-server", "mcp-server-brave-search"],
     },
     Known {
         profile: "puppeteer",
@@ -80,6 +84,99 @@ static KNOWN: &[Known] = &[
         profile: "sqlite",
         packages: &["mcp-server-sqlite"],
         programs: &["mcp-server-sqlite", "mcp_server_sqlite"],
+    },
+    Known {
+        profile: "context7",
+        packages: &["@upstash/context7-mcp"],
+        programs: &["context7-mcp"],
+    },
+    Known {
+        profile: "tavily",
+        packages: &["tavily-mcp"],
+        programs: &["tavily-mcp"],
+    },
+    Known {
+        profile: "exa",
+        packages: &["exa-mcp-server"],
+        programs: &["exa-mcp-server"],
+    },
+    Known {
+        profile: "perplexity-ask",
+        packages: &["server-perplexity-ask"],
+        programs: &["mcp-server-perplexity-ask"],
+    },
+    Known {
+        profile: "slack",
+        packages: &["@modelcontextprotocol/server-slack"],
+        programs: &["mcp-server-slack"],
+    },
+    Known {
+        profile: "firecrawl",
+        packages: &["firecrawl-mcp"],
+        programs: &["firecrawl-mcp"],
+    },
+    Known {
+        profile: "notion",
+        packages: &["@notionhq/notion-mcp-server"],
+        programs: &["notion-mcp-server"],
+    },
+    Known {
+        profile: "postgres",
+        packages: &["@modelcontextprotocol/server-postgres"],
+        programs: &["mcp-server-postgres"],
+    },
+    Known {
+        profile: "desktop-commander",
+        packages: &["@wonderwhy-er/desktop-commander"],
+        programs: &["desktop-commander"],
+    },
+    Known {
+        profile: "redis",
+        packages: &["@modelcontextprotocol/server-redis"],
+        programs: &["mcp-server-redis"],
+    },
+    Known {
+        profile: "figma",
+        packages: &["figma-developer-mcp"],
+        programs: &["figma-developer-mcp"],
+    },
+    Known {
+        profile: "aws-documentation",
+        packages: &["awslabs.aws-documentation-mcp-server"],
+        programs: &[
+            "awslabs.aws-documentation-mcp-server",
+            "awslabs.aws_documentation_mcp_server",
+        ],
+    },
+    Known {
+        profile: "sentry",
+        packages: &["@sentry/mcp-server"],
+        programs: &["sentry-mcp"],
+    },
+    Known {
+        profile: "chrome-devtools",
+        packages: &["chrome-devtools-mcp"],
+        programs: &["chrome-devtools-mcp"],
+    },
+    Known {
+        profile: "linear",
+        packages: &["@tacticlaunch/mcp-linear"],
+        programs: &["mcp-linear"],
+    },
+    Known {
+        profile: "google-maps",
+        packages: &["@modelcontextprotocol/server-google-maps"],
+        programs: &["mcp-server-google-maps"],
+    },
+    Known {
+        profile: "gitlab",
+        packages: &["@modelcontextprotocol/server-gitlab"],
+        programs: &["mcp-server-gitlab"],
+    },
+    Known {
+        profile: "terraform",
+        packages: &["terraform-mcp-server"],
+        programs: &["terraform-mcp-server"],
     },
 ];
 
@@ -611,6 +708,28 @@ mod tests {
         ] {
             assert_eq!(inf(cmd).map(|i| i.0), Some("git"), "{cmd}");
         }
+    }
+
+    /// Each server of the profile library is recognised by its package and its executable.
+    #[test]
+    fn server_library() {
+        for k in KNOWN {
+            for p in k.packages {
+                assert_eq!(
+                    inf(&format!("npx -y {p}")).map(|i| i.0),
+                    Some(k.profile),
+                    "{p}"
+                );
+            }
+            for p in k.programs {
+                assert_eq!(inf(p).map(|i| i.0), Some(k.profile), "{p}");
+            }
+        }
+        // The archived Brave package still selects the profile of the maintained one.
+        assert_eq!(
+            inf("npx -y @modelcontextprotocol/server-brave-search"),
+            Some(("brave-search", "@brave/brave-search-mcp-server".into()))
+        );
     }
 
     #[test]

@@ -272,6 +272,9 @@ fn exception(
         "unix_socket_create" if profile == "playwright" => Some(
             "playwright.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
         ),
+        "unix_socket_create" if profile == "puppeteer" || profile == "chrome-devtools" => Some(
+            "puppeteer.yaml, chrome-devtools.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
+        ),
         "exec_written_file" | "mmap_exec_written"
             if work.is_some_and(|w| facts.exec_dirs.iter().any(|d| w.starts_with(d))) =>
         {
@@ -1068,4 +1071,23 @@ under_every_profile! {
     under_git => "git",
     under_fetch => "fetch",
     under_sqlite => "sqlite",
+    under_context7 => "context7",
+    under_tavily => "tavily",
+    under_exa => "exa",
+    under_perplexity_ask => "perplexity-ask",
+    under_slack => "slack",
+    under_firecrawl => "firecrawl",
+    under_notion => "notion",
+    under_postgres => "postgres",
+    under_desktop_commander => "desktop-commander",
+    under_redis => "redis",
+    under_figma => "figma",
+    under_aws_documentation => "aws-documentation",
+    under_puppeteer => "puppeteer",
+    under_sentry => "sentry",
+    under_chrome_devtools => "chrome-devtools",
+    under_linear => "linear",
+    under_google_maps => "google-maps",
+    under_gitlab => "gitlab",
+    under_terraform => "terraform",
 }

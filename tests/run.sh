@@ -108,7 +108,7 @@ DEPS="${MCPCELL_DEPS:-/opt/mcpcell-deps}"
 integration() {
   (cd "$SHARED/integration" && "$@" env MCPCELL_BIN="$SHARED/mcpcell-release" MCPCELL_DEPS="$DEPS" \
     MCPCELL_PROBE="$SHARED/probe" MCPCELL_ADVERSARY="$SHARED/adversary" \
-    "$DEPS/python/bin/python" -m unittest -v test_servers test_learn)
+    "$DEPS/python/bin/python" -m unittest -v test_servers test_profiles test_learn)
 }
 if [ -x "$DEPS/python/bin/python" ]; then
   cp -r integration "$SHARED/integration"

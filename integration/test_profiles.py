@@ -1,0 +1,736 @@
+"""The server profile library against the real servers: each server installed at a pinned
+version, started through mcpcell with its built-in profile and driven by the official MCP
+Python SDK client (initialize, tools/list, one representative tool call with its result
+checked); then the profile's boundary, checked from outside, each check next to a control
+that shows it can see the thing it looks for.
+
+Servers that call a web API reach it through the profile's own allowlist: a test profile
+extends the built-in one with a `network.hosts` pin of the API's name to a TLS server of ours
+on the host's loopback, and a test CA. Nothing else about the built-in profile changes.
+
+Run: MCPCELL_BIN=... python -m unittest -v test_profiles
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from harness import (ALLOWED, DEPS, MCPCELL, NODE_MODULES, OTHER, HostHttp, Session, TestCA, got_connection, host_listener,
+                     mcpcell_run, run, scratch, text_of, write_profile)
+
+
+def require(cond, what):
+    if cond:
+        return
+    if os.environ.get("CI") == "true":
+        raise AssertionError(f"required in CI: {what}")
+    raise unittest.SkipTest(what)
+
+
+def setUpModule():
+    require(MCPCELL and os.access(MCPCELL, os.X_OK), "MCPCELL_BIN pointing at the mcpcell binary")
+    require((NODE_MODULES / "@modelcontextprotocol").is_dir(), f"the npm servers under {NODE_MODULES} (.ci/run installs them)")
+
+
+PY_SERVERS_BIN = DEPS / "python-servers" / "bin"
+
+
+def npm_bin(package):
+    """The command line of an npm server installed under DEPS, from its package's `bin`."""
+    meta = json.loads((NODE_MODULES / package / "package.json").read_text())
+    entry = meta["bin"] if isinstance(meta["bin"], str) else next(iter(meta["bin"].values()))
+    return ["node", str(NODE_MODULES / package / entry)]
+
+
+def header(headers, name):
+    """A request header, whatever the case the client sent it in."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def json_route(obj):
+    return ("application/json", json.dumps(obj))
+
+
+class WebApi:
+    """One web-API server under its built-in profile. A subclass names the package, the API
+    host, the token variable, the fake API's routes, and the tool call and its check."""
+
+    profile = ""
+    package = ""
+    host = ""
+    token = ""
+    token_value = None
+    extra_env = {}
+    routes = {}
+    tool = ""
+    arguments = {}
+    args = []
+
+    def check(self, text, api):
+        raise NotImplementedError
+
+    def command(self):
+        require((NODE_MODULES / self.package).is_dir(), f"{self.package} under {NODE_MODULES}")
+        return [*npm_bin(self.package), *self.args]
+
+    def setUp(self):
+        self.command()
+        self.ca = TestCA([self.host, OTHER])
+        self.api = HostHttp(self.routes, tls_context=self.ca.server_context())
+        self.addCleanup(self.api.close)
+        self.dir = scratch()
+        # The API host, and a second name the profile does not allow, both pinned to our TLS
+        # server: only the allowlist tells them apart.
+        self.pinned = write_profile(self.dir, f"{self.profile}-test", (
+            f"extends: [{self.profile}]\n"
+            f"filesystem:\n  read: [\"{self.ca.dir}\"]\n"
+            f"network:\n  hosts: {{{self.host}: \"127.0.0.1:{self.api.port}\", {OTHER}: \"127.0.0.1:{self.api.port}\"}}\n"
+            f"  allow_private: [127.0.0.1/32]\n"
+            f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\"}}\n"))
+
+    def test_tool_call_reaches_the_api_with_the_token(self):
+        env = {self.token: self.token_value or f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
+        s = Session(self.command(), profile=self.pinned, env=env)
+
+        async def go():
+            async with s.open() as c:
+                tools = [t.name for t in (await c.list_tools()).tools]
+                self.assertIn(self.tool, tools)
+                return text_of(await c.call_tool(self.tool, self.arguments))
+
+        text, err = run(go())
+        self.assertFalse(err, text + s.stderr())
+        self.assertTrue(self.api.requests, "the fake API was not called: " + s.stderr())
+        self.check(text, self.api)
+        for host, _, headers in self.api.requests:
+            self.assertEqual(host.split(":")[0], self.host)
+            self.assertNotIn("not-for-the-server", json.dumps(headers))
+        self.assertIn(f"proxy: connected to {self.host}:443", s.stderr())
+
+    def curl(self, *args, profile=None, env=None):
+        return mcpcell_run(["-p", str(profile or self.pinned), "--", "curl", "-sS", "-m", "5", *args], env=env)
+
+    def test_only_its_api_host(self):
+        # Control: the allowed name reaches our server through the same pin.
+        r = self.curl("--cacert", str(self.ca.ca), f"https://{self.host}/mcpcell-probe")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(("/mcpcell-probe", self.host), [(p, h.split(":")[0]) for h, p, _ in self.api.requests])
+        # The other name, pinned to the very same server, is refused by the allowlist.
+        r = self.curl("--cacert", str(self.ca.ca), f"https://{OTHER}/mcpcell-probe")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"refused {OTHER}:443", r.stderr)
+        self.assertNotIn(OTHER, [h.split(":")[0] for h, _, _ in self.api.requests])
+
+    def test_no_second_local_service(self):
+        listener, port = host_listener()
+        self.addCleanup(listener.close)
+        for extra in ([], ["--noproxy", "*"]):
+            r = self.curl(*extra, f"http://127.0.0.1:{port}/")
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(got_connection(listener), "the host's second service was reached")
+        # Control: the listener does see a connection when one is made.
+        subprocess.run(["curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"], capture_output=True)
+        self.assertTrue(got_connection(listener))
+
+    def test_no_home_and_only_its_token(self):
+        home = scratch()
+        (home / ".ssh").mkdir()
+        (home / ".ssh" / "id_ed25519").write_text("home-secret")
+        (home / "notes.txt").write_text("home-secret")
+        env = {"HOME": str(home), self.token: "the-token", "UNRELATED_SECRET": "not-for-the-server"}
+        show = 'cat "$HOME/notes.txt" "$HOME/.ssh/id_ed25519"; echo "token=${%s:-unset} other=${UNRELATED_SECRET:-unset}"' % self.token
+        r = mcpcell_run(["-p", str(self.pinned), "--", "sh", "-c", show], env=env)
+        self.assertNotIn("home-secret", r.stdout)
+        self.assertIn("token=the-token other=unset", r.stdout)
+        # Control: with $HOME granted, the same command reads it.
+        opened = write_profile(self.dir, "home-granted", f"extends: [\"{self.pinned}\"]\nfilesystem:\n  read: [\"{home}\"]\n")
+        r = mcpcell_run(["-p", str(opened), "--", "sh", "-c", show], env=env)
+        self.assertIn("home-secret", r.stdout)
+
+
+class BraveSearch(WebApi, unittest.TestCase):
+    profile = "brave-search"
+    package = "@brave/brave-search-mcp-server"
+    host = "api.search.brave.com"
+    token = "BRAVE_API_KEY"
+    routes = {"/res/v1/web/search": json_route({"web": {"results": [
+        {"title": "mcpcell", "description": "sandbox for MCP servers", "url": "https://example.org/mcpcell"}]}})}
+    tool = "brave_web_search"
+    arguments = {"query": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertIn("https://example.org/mcpcell", text)
+        host, path, headers = api.requests[0]
+        self.assertTrue(path.startswith("/res/v1/web/search?"), path)
+        self.assertIn("q=mcpcell", path)
+        self.assertEqual(headers.get("X-Subscription-Token"), "brave-search-test-token")
+
+
+class BraveSearchArchived(BraveSearch):
+    """The archived reference package, which inference still sends to the same profile."""
+    package = "@modelcontextprotocol/server-brave-search"
+
+
+class Tavily(WebApi, unittest.TestCase):
+    profile = "tavily"
+    package = "tavily-mcp"
+    host = "api.tavily.com"
+    token = "TAVILY_API_KEY"
+    routes = {"/search": json_route({"query": "mcpcell", "results": [
+        {"title": "mcpcell", "url": "https://example.org/mcpcell", "content": "sandbox for MCP servers"}]})}
+    tool = "tavily_search"
+    arguments = {"query": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertIn("Title: mcpcell", text)
+        self.assertIn("URL: https://example.org/mcpcell", text)
+        body = json.loads(api.bodies["/search"][0])
+        self.assertEqual(body["query"], "mcpcell")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer tavily-test-token")
+
+
+class PerplexityAsk(WebApi, unittest.TestCase):
+    profile = "perplexity-ask"
+    package = "server-perplexity-ask"
+    host = "api.perplexity.ai"
+    token = "PERPLEXITY_API_KEY"
+    routes = {"/chat/completions": json_route({"choices": [{"message": {"role": "assistant",
+                                                                        "content": "mcpcell sandboxes MCP servers."}}],
+                                               "citations": ["https://example.org/mcpcell"]})}
+    tool = "perplexity_ask"
+    arguments = {"messages": [{"role": "user", "content": "What is mcpcell?"}]}
+
+    def check(self, text, api):
+        self.assertIn("mcpcell sandboxes MCP servers.", text)
+        self.assertIn("https://example.org/mcpcell", text)
+        body = json.loads(api.bodies["/chat/completions"][0])
+        self.assertEqual(body["messages"][-1]["content"], "What is mcpcell?")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer perplexity-ask-test-token")
+
+
+class Context7(WebApi, unittest.TestCase):
+    profile = "context7"
+    package = "@upstash/context7-mcp"
+    host = "context7.com"
+    token = "CONTEXT7_API_KEY"
+    routes = {"/api/v2/libs/search": json_route({"results": [
+        {"id": "/example/mcpcell", "title": "mcpcell", "description": "sandbox for MCP servers",
+         "totalSnippets": 12, "trustScore": 9}]})}
+    tool = "resolve-library-id"
+    arguments = {"libraryName": "mcpcell", "query": "how to sandbox a server"}
+
+    def check(self, text, api):
+        self.assertIn("Context7-compatible library ID: /example/mcpcell", text)
+        _, path, headers = api.requests[0]
+        self.assertIn("libraryName=mcpcell", path)
+        self.assertIn("context7-test-token", headers.get("Authorization", ""))
+
+
+class Exa(WebApi, unittest.TestCase):
+    profile = "exa"
+    package = "exa-mcp-server"
+    host = "api.exa.ai"
+    token = "EXA_API_KEY"
+    routes = {"/search": json_route({"requestId": "r1", "results": [
+        {"id": "1", "title": "mcpcell", "url": "https://example.org/mcpcell", "highlights": ["sandbox for MCP servers"]}]})}
+    tool = "web_search_exa"
+    arguments = {"query": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertIn("Title: mcpcell", text)
+        self.assertIn("sandbox for MCP servers", text)
+        self.assertEqual(json.loads(api.bodies["/search"][0])["query"], "mcpcell")
+        self.assertEqual(api.requests[0][2].get("x-api-key"), "exa-test-token")
+
+
+class Slack(WebApi, unittest.TestCase):
+    profile = "slack"
+    package = "@modelcontextprotocol/server-slack"
+    host = "slack.com"
+    token = "SLACK_BOT_TOKEN"
+    extra_env = {"SLACK_TEAM_ID": "T0MCPCELL"}
+    routes = {"/api/conversations.list": json_route({"ok": True, "channels": [
+        {"id": "C0SANDBOX", "name": "sandboxing", "is_channel": True}], "response_metadata": {"next_cursor": ""}})}
+    tool = "slack_list_channels"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["channels"][0]["name"], "sandboxing")
+        _, path, headers = api.requests[0]
+        self.assertIn("team_id=T0MCPCELL", path)
+        self.assertEqual(headers.get("Authorization"), "Bearer slack-test-token")
+
+
+class Firecrawl(WebApi, unittest.TestCase):
+    profile = "firecrawl"
+    package = "firecrawl-mcp"
+    host = "api.firecrawl.dev"
+    token = "FIRECRAWL_API_KEY"
+    routes = {"/v2/scrape": json_route({"success": True, "data": {
+        "markdown": "# Sandboxed page\n\nScraped by Firecrawl.", "metadata": {"sourceURL": "https://example.org/"}}})}
+    tool = "firecrawl_scrape"
+    arguments = {"url": "https://example.org/", "formats": ["markdown"]}
+
+    def check(self, text, api):
+        self.assertIn("Scraped by Firecrawl.", text)
+        self.assertEqual(json.loads(api.bodies["/v2/scrape"][0])["url"], "https://example.org/")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer firecrawl-test-token")
+
+
+class Notion(WebApi, unittest.TestCase):
+    profile = "notion"
+    package = "@notionhq/notion-mcp-server"
+    host = "api.notion.com"
+    token = "NOTION_TOKEN"
+    routes = {"/v1/users/me": json_route({"object": "user", "id": "b0b0b0b0-0000-0000-0000-000000000001",
+                                          "type": "bot", "name": "mcpcell integration", "bot": {}})}
+    tool = "API-get-self"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["name"], "mcpcell integration")
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer notion-test-token")
+
+
+class Figma(WebApi, unittest.TestCase):
+    profile = "figma"
+    package = "figma-developer-mcp"
+    args = ["--stdio"]
+    host = "api.figma.com"
+    token = "FIGMA_API_KEY"
+    frame = {"id": "1:2", "name": "Sandboxed frame", "type": "FRAME", "children": []}
+    routes = {"/v1/files/AbCdEf123": json_route({
+        "name": "mcpcell design", "lastModified": "2026-01-01T00:00:00Z", "thumbnailUrl": "", "version": "1",
+        "document": {"id": "0:0", "name": "Document", "type": "DOCUMENT", "children": [
+            {"id": "0:1", "name": "Page 1", "type": "CANVAS", "children": [frame]}]},
+        "components": {}, "componentSets": {}, "styles": {}})}
+    tool = "get_figma_data"
+    arguments = {"fileKey": "AbCdEf123"}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed frame", text)
+        self.assertEqual(api.requests[0][2].get("X-Figma-Token"), "figma-test-token")
+
+
+class Sentry(WebApi, unittest.TestCase):
+    profile = "sentry"
+    package = "@sentry/mcp-server"
+    host = "sentry.io"
+    token = "SENTRY_ACCESS_TOKEN"
+    routes = {"/api/0/organizations/": json_route([{
+        "id": "1", "slug": "mcpcell-org", "name": "mcpcell org",
+        "links": {"organizationUrl": "https://mcpcell-org.sentry.io", "regionUrl": "https://sentry.io"}}])}
+    tool = "find_organizations"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("mcpcell-org", text)
+        self.assertEqual(api.requests[0][2].get("Authorization"), "Bearer sentry-test-token")
+
+
+class Linear(WebApi, unittest.TestCase):
+    profile = "linear"
+    package = "@tacticlaunch/mcp-linear"
+    host = "api.linear.app"
+    token = "LINEAR_API_TOKEN"
+    routes = {"/graphql": json_route({"data": {"viewer": {
+        "id": "u-1", "name": "Sandboxed Agent", "email": "agent@example.org", "displayName": "agent", "active": True}}})}
+    tool = "linear_getViewer"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed Agent", text)
+        self.assertIn("viewer", json.loads(api.bodies["/graphql"][0])["query"])
+        self.assertIn("linear-test-token", api.requests[0][2].get("Authorization", ""))
+
+
+class GoogleMaps(WebApi, unittest.TestCase):
+    profile = "google-maps"
+    package = "@modelcontextprotocol/server-google-maps"
+    host = "maps.googleapis.com"
+    token = "GOOGLE_MAPS_API_KEY"
+    routes = {"/maps/api/geocode/json": json_route({"status": "OK", "results": [{
+        "formatted_address": "1 Sandbox Street, Testville", "place_id": "place-1",
+        "geometry": {"location": {"lat": 48.85, "lng": 2.35}}}]})}
+    tool = "maps_geocode"
+    arguments = {"address": "1 Sandbox Street"}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["formatted_address"], "1 Sandbox Street, Testville")
+        _, path, _ = api.requests[0]
+        self.assertIn("key=google-maps-test-token", path)
+        self.assertIn("address=1+Sandbox+Street", path)
+
+
+class Gitlab(WebApi, unittest.TestCase):
+    profile = "gitlab"
+    package = "@modelcontextprotocol/server-gitlab"
+    host = "gitlab.com"
+    token = "GITLAB_PERSONAL_ACCESS_TOKEN"
+    routes = {"/api/v4/projects": json_route([{
+        "id": 7, "name": "mcpcell", "path_with_namespace": "example/mcpcell", "visibility": "public",
+        "web_url": "https://gitlab.com/example/mcpcell", "description": "sandbox",
+        "ssh_url_to_repo": "git@gitlab.com:example/mcpcell.git", "http_url_to_repo": "https://gitlab.com/example/mcpcell.git",
+        "created_at": "2026-01-01T00:00:00Z", "last_activity_at": "2026-01-01T00:00:00Z", "default_branch": "main"}])}
+    tool = "search_repositories"
+    arguments = {"search": "mcpcell"}
+
+    def check(self, text, api):
+        self.assertEqual(json.loads(text)["items"][0]["path_with_namespace"], "example/mcpcell")
+        _, path, headers = api.requests[0]
+        self.assertIn("search=mcpcell", path)
+        self.assertEqual(header(headers, "Authorization"), "Bearer gitlab-test-token")
+
+
+class Terraform(WebApi, unittest.TestCase):
+    profile = "terraform"
+    package = "terraform-mcp-server"
+    host = "registry.terraform.io"
+    # The public Registry needs no token; TFC_TOKEN is the one it passes (for HCP Terraform).
+    token = "TFC_TOKEN"
+    routes = {"/v2/providers/example/sandbox": json_route({
+        "data": {"attributes": {"full-name": "example/sandbox", "tier": "community", "downloads": 1234,
+                                "source": "https://github.com/example/terraform-provider-sandbox",
+                                "description": "A provider checked under mcpcell."}},
+        "included": [{"attributes": {"version": "1.2.3", "published-at": "2026-01-01T00:00:00Z"}}]})}
+    tool = "providerDetails"
+    arguments = {"provider": "sandbox", "namespace": "example"}
+
+    def check(self, text, api):
+        self.assertIn("example/sandbox Provider", text)
+        self.assertIn("**Latest Version**: 1.2.3", text)
+        self.assertIn("A provider checked under mcpcell.", text)
+
+
+class AwsDocumentation(WebApi, unittest.TestCase):
+    profile = "aws-documentation"
+    host = "docs.aws.amazon.com"
+    # It needs no secret: the variable checked for is its one setting.
+    token = "AWS_DOCUMENTATION_PARTITION"
+    token_value = "aws"
+    page = "/lambda/latest/dg/mcpcell.html"
+    routes = {page: ("text/html", "<html><head><title>Sandboxed Lambda</title></head><body><main>"
+                                  "<h1>Running in a sandbox</h1><p>Functions run with least privilege.</p></main></body></html>")}
+    tool = "read_documentation"
+    arguments = {"url": f"https://docs.aws.amazon.com{page}"}
+
+    def command(self):
+        exe = PY_SERVERS_BIN / "awslabs.aws-documentation-mcp-server"
+        require(exe.exists(), f"awslabs.aws-documentation-mcp-server under {PY_SERVERS_BIN}")
+        return [str(exe)]
+
+    def check(self, text, api):
+        self.assertIn("Functions run with least privilege.", text)
+        self.assertEqual(api.requests[0][1].split("?")[0], self.page)
+
+
+class Puppeteer(unittest.TestCase):
+    def test_browses_an_allowed_page_and_nothing_else(self):
+        require(os.path.exists("/usr/bin/chromium"), "Chromium (apt install chromium; .ci/run installs it)")
+        require((NODE_MODULES / "@modelcontextprotocol/server-puppeteer").is_dir(), "@modelcontextprotocol/server-puppeteer")
+        page = "<html><head><title>Sandboxed page</title></head><body><h1>Hello from the host</h1></body></html>"
+        web = HostHttp({"/": ("text/html", page)})
+        self.addCleanup(web.close)
+        d = scratch()
+        prof = write_profile(d, "puppeteer-test", (
+            "extends: [puppeteer]\n"
+            f"network:\n  allow: [\"{ALLOWED}:{web.port}\"]\n  allow_private: [127.0.0.0/8]\n"))
+        s = Session(npm_bin("@modelcontextprotocol/server-puppeteer"), profile=prof)
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("puppeteer_navigate", [t.name for t in (await c.list_tools()).tools])
+                nav, err = text_of(await c.call_tool("puppeteer_navigate", {"url": f"http://{ALLOWED}:{web.port}/"}))
+                self.assertFalse(err, nav + s.stderr())
+                title, err = text_of(await c.call_tool("puppeteer_evaluate", {"script": "document.title"}))
+                self.assertFalse(err, title)
+                await c.call_tool("puppeteer_navigate", {"url": f"http://{OTHER}:{web.port}/"})
+                other, _ = text_of(await c.call_tool("puppeteer_evaluate", {"script": "document.title"}))
+                return title, other
+
+        title, other = run(go())
+        self.assertIn("Sandboxed page", title)
+        self.assertNotIn("Sandboxed page", other)
+        self.assertTrue(web.requests)
+        self.assertTrue(all(h.startswith(ALLOWED) for h, _, _ in web.requests), web.requests)
+        self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
+
+
+class ChromeDevtools(unittest.TestCase):
+    def test_opens_an_allowed_page_and_nothing_else(self):
+        require(os.path.exists("/usr/bin/chromium"), "Chromium (apt install chromium; .ci/run installs it)")
+        require((NODE_MODULES / "chrome-devtools-mcp").is_dir(), "chrome-devtools-mcp")
+        page = "<html><head><title>Sandboxed page</title></head><body><h1>Hello from the host</h1></body></html>"
+        web = HostHttp({"/": ("text/html", page)})
+        self.addCleanup(web.close)
+        prof = write_profile(scratch(), "chrome-devtools-test", (
+            "extends: [chrome-devtools]\n"
+            f"network:\n  allow: [\"{ALLOWED}:{web.port}\"]\n  allow_private: [127.0.0.0/8]\n"))
+        # The options its profile's description gives.
+        cmd = [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless", "--isolated",
+               "--chromeArg=--no-sandbox"]
+        s = Session(cmd, profile=prof)
+
+        async def go():
+            async with s.open() as c:
+                good = text_of(await c.call_tool("new_page", {"url": f"http://{ALLOWED}:{web.port}/"}))
+                bad = text_of(await c.call_tool("new_page", {"url": f"http://{OTHER}:{web.port}/"}))
+                return good, bad
+
+        (good, err), (bad, _) = run(go())
+        self.assertFalse(err, good + s.stderr())
+        self.assertIn(f"Sandboxed page (http://{ALLOWED}:{web.port}/)", good)
+        self.assertNotIn(f"Sandboxed page (http://{OTHER}", bad)
+        self.assertTrue(all(h.startswith(ALLOWED) for h, _, _ in web.requests), web.requests)
+        self.assertIn(f"refused {OTHER}:{web.port}", s.stderr())
+
+
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
+DB = "db.mcpcell.test"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class LocalPostgres:
+    """A real PostgreSQL (Debian's postgresql package) in a scratch directory, on the host's
+    loopback and a Unix socket for the test's own psql. As root it runs as the `postgres`
+    user: it refuses to run as root."""
+
+    def __init__(self):
+        self.dir = scratch()
+        self.sock = self.dir / "sock"
+        self.sock.mkdir()
+        data = self.dir / "data"
+        as_owner = []
+        if os.geteuid() == 0:
+            as_owner = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.dir, "postgres")
+            shutil.chown(self.sock, "postgres")
+        self.user = "mcpcell"
+        self.port = free_port()
+        subprocess.run([*as_owner, str(PG_BIN / "initdb"), "-A", "trust", "-U", self.user, "-D", str(data)],
+                       check=True, capture_output=True, cwd=self.dir)
+        self.proc = subprocess.Popen([*as_owner, str(PG_BIN / "postgres"), "-D", str(data), "-k", str(self.sock),
+                                      "-c", "listen_addresses=127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        for _ in range(100):
+            if self.psql("SELECT 1").returncode == 0:
+                break
+            time.sleep(0.1)
+
+    def psql(self, sql):
+        return subprocess.run(["psql", "-h", str(self.sock), "-p", str(self.port), "-U", self.user, "-d", "postgres",
+                               "-tAc", sql], capture_output=True, text=True)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def psql_inside(profile, url):
+    return mcpcell_run(["-p", str(profile), "--set-env", "PGCONNECT_TIMEOUT=5", "--", "psql", url, "-tAc",
+                        "SELECT body FROM notes"])
+
+
+class Postgres(unittest.TestCase):
+    """The reference PostgreSQL server against a real local database. The profile grants the
+    database the user names, by name and port, through the proxy: here a name pinned to the
+    local database."""
+
+    def setUp(self):
+        require((PG_BIN / "postgres").exists(), f"PostgreSQL under {PG_BIN} (apt install postgresql)")
+        require((NODE_MODULES / "@modelcontextprotocol/server-postgres").is_dir(), "@modelcontextprotocol/server-postgres")
+        self.pg, self.other = LocalPostgres(), LocalPostgres()
+        self.addCleanup(self.pg.close)
+        self.addCleanup(self.other.close)
+        for db, text in ((self.pg, "from the granted database"), (self.other, "second service")):
+            r = db.psql(f"CREATE TABLE notes (body text); INSERT INTO notes VALUES ('{text}')")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        # What a user adds for a database on this machine: its name, pinned to its address.
+        # The second database is pinned too (under a name that is not allowed).
+        self.profile = write_profile(self.pg.dir, "postgres-test", (
+            "extends: [postgres]\n"
+            f"network:\n  allow: [\"{DB}:5432\"]\n"
+            f"  hosts: {{{DB}: \"127.0.0.1:{self.pg.port}\", {OTHER}: \"127.0.0.1:{self.other.port}\"}}\n"
+            "  allow_private: [127.0.0.1/32]\n"))
+
+    def test_read_only_query_on_the_granted_database(self):
+        s = Session([*npm_bin("@modelcontextprotocol/server-postgres"), f"postgresql://{self.pg.user}@{DB}:5432/postgres"],
+                    profile=self.profile)
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("query", [t.name for t in (await c.list_tools()).tools])
+                rows = text_of(await c.call_tool("query", {"sql": "SELECT body FROM notes"}))
+                # Read-only is the server's own doing (a READ ONLY transaction), not the
+                # sandbox's; it answers a write with a protocol error.
+                with self.assertRaisesRegex(Exception, "read-only transaction"):
+                    await c.call_tool("query", {"sql": "INSERT INTO notes VALUES ('x')"})
+                return rows
+
+        rows, err = run(go())
+        self.assertFalse(err, rows + s.stderr())
+        self.assertEqual(json.loads(rows), [{"body": "from the granted database"}])
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM notes").stdout.strip(), "1")
+        self.assertIn(f"proxy: connected to {DB}:5432", s.stderr())
+
+    def test_no_second_database_and_no_home(self):
+        user = self.other.user
+        # The second database: by its pinned name (not allowed), by address, through the
+        # granted name on another port.
+        for url in (f"postgresql://{user}@{OTHER}:5432/postgres",
+                    f"postgresql://{user}@127.0.0.1:{self.other.port}/postgres",
+                    f"postgresql://{user}@{DB}:{self.other.port}/postgres"):
+            r = psql_inside(self.profile, url)
+            self.assertNotIn("second service", r.stdout, url)
+            self.assertNotEqual(r.returncode, 0, url)
+        # Control: the granted database answers the same psql, and allowing the second name
+        # is all it takes to reach the second one.
+        r = psql_inside(self.profile, f"postgresql://{user}@{DB}:5432/postgres")
+        self.assertEqual(r.stdout.strip(), "from the granted database", r.stderr)
+        both = write_profile(self.pg.dir, "postgres-both",
+                             f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:5432\"]\n")
+        r = psql_inside(both, f"postgresql://{user}@{OTHER}:5432/postgres")
+        self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+        home = scratch()
+        (home / ".pgpass").write_text("*:*:*:*:home-secret\n")
+        r = mcpcell_run(["-p", str(self.profile), "--", "cat", str(home / ".pgpass")], env={"HOME": str(home)})
+        self.assertNotIn("home-secret", r.stdout)
+        self.assertNotEqual(r.returncode, 0)
+
+class LocalRedis:
+    """A real Redis (Debian's redis-server) on the host's loopback, nothing kept on disk."""
+
+    def __init__(self):
+        self.dir = scratch()
+        self.port = free_port()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if self.cli("PING").stdout.strip() == "PONG":
+                break
+            time.sleep(0.1)
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Redis(unittest.TestCase):
+    """The reference Redis server against a real local Redis, through a pinned name."""
+
+    def setUp(self):
+        require(shutil.which("redis-server"), "redis-server (apt install redis-server)")
+        require((NODE_MODULES / "@modelcontextprotocol/server-redis").is_dir(), "@modelcontextprotocol/server-redis")
+        self.redis, self.other = LocalRedis(), LocalRedis()
+        self.addCleanup(self.redis.close)
+        self.addCleanup(self.other.close)
+        self.other.cli("SET", "secret", "second service")
+        self.profile = write_profile(self.redis.dir, "redis-test", (
+            "extends: [redis]\n"
+            f"network:\n  allow: [\"{DB}:6379\"]\n"
+            f"  hosts: {{{DB}: \"127.0.0.1:{self.redis.port}\", {OTHER}: \"127.0.0.1:{self.other.port}\"}}\n"
+            "  allow_private: [127.0.0.1/32]\n"))
+
+    def session(self, url):
+        return Session([*npm_bin("@modelcontextprotocol/server-redis"), url], profile=self.profile)
+
+    def test_set_and_get_on_the_granted_redis(self):
+        s = self.session(f"redis://{DB}:6379")
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("set", [t.name for t in (await c.list_tools()).tools])
+                _, err = text_of(await c.call_tool("set", {"key": "mcpcell", "value": "from the sandbox"}))
+                self.assertFalse(err)
+                return text_of(await c.call_tool("get", {"key": "mcpcell"}))
+
+        text, err = run(go())
+        self.assertFalse(err, text + s.stderr())
+        self.assertIn("from the sandbox", text)
+        self.assertEqual(self.redis.cli("GET", "mcpcell").stdout.strip(), "from the sandbox")
+        self.assertIn(f"proxy: connected to {DB}:6379", s.stderr())
+
+    def test_no_second_redis(self):
+        for url in (f"redis://{OTHER}:6379", f"redis://127.0.0.1:{self.other.port}", f"redis://{DB}:{self.other.port}"):
+            r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", url, "GET", "secret"], timeout=30)
+            self.assertNotIn("second service", r.stdout, url)
+        # Control: the granted Redis answers the same client, and allowing the second name
+        # reaches the second one.
+        r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", f"redis://{DB}:6379", "PING"])
+        self.assertEqual(r.stdout.strip(), "PONG", r.stderr)
+        both = write_profile(self.redis.dir, "redis-both",
+                             f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:6379\"]\n")
+        r = mcpcell_run(["-p", str(both), "--", "redis-cli", "-u", f"redis://{OTHER}:6379", "GET", "secret"])
+        self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+
+
+class DesktopCommander(unittest.TestCase):
+    """A shell-running server: the project directory it is given, and nothing of the home
+    around it, even after it turns its own directory restriction off."""
+
+    def test_a_cell_around_the_project(self):
+        require((NODE_MODULES / "@wonderwhy-er/desktop-commander").is_dir(), "@wonderwhy-er/desktop-commander")
+        home = scratch()
+        project = home / "src" / "project"
+        project.mkdir(parents=True)
+        (project / "README.md").write_text("the project\n")
+        (home / "private").mkdir()
+        (home / "private" / "notes.txt").write_text("home-secret\n")
+        listener, port = host_listener()
+        self.addCleanup(listener.close)
+        env = {"HOME": str(home)}
+
+        def session(*opts):
+            return Session(npm_bin("@wonderwhy-er/desktop-commander"), profile="desktop-commander",
+                           opts=["--allow-write", str(project), *opts], env=env)
+
+        async def go(s):
+            async with s.open() as c:
+                self.assertIn("start_process", [t.name for t in (await c.list_tools()).tools])
+                # The server's own fence, switched off as an agent could do it.
+                _, err = text_of(await c.call_tool("set_config_value", {"key": "allowedDirectories", "value": []}))
+                self.assertFalse(err)
+                wrote, err = text_of(await c.call_tool("write_file", {"path": str(project / "new.txt"), "content": "written", "mode": "rewrite"}))
+                self.assertFalse(err, wrote)
+                shell, _ = text_of(await c.call_tool("start_process", {
+                    "command": f"cat {project}/README.md {home}/private/notes.txt; "
+                               f"curl -sS -m 3 --noproxy '*' http://127.0.0.1:{port}/ && echo REACHED",
+                    "timeout_ms": 10000}))
+                key, _ = text_of(await c.call_tool("read_file", {"path": str(home / "private" / "notes.txt")}))
+                return shell, key
+
+        s = session()
+        shell, key = run(go(s))
+        self.assertEqual((project / "new.txt").read_text(), "written")
+        self.assertIn("the project", shell, s.stderr())
+        self.assertNotIn("home-secret", shell)
+        self.assertNotIn("home-secret", key)
+        self.assertNotIn("REACHED", shell)
+        self.assertFalse(got_connection(listener))
+        # Its configuration went to its state directory, not the home it was given.
+        self.assertFalse((home / ".claude-server-commander").exists())
+        self.assertTrue(list(s.state_home.glob("mcpcell/desktop-commander/*/home/.claude-server-commander/config.json")))
+        # Control: with that directory of the home granted too, the same calls read it.
+        s = session("--allow-read", str(home / "private"))
+        shell, key = run(go(s))
+        self.assertIn("home-secret", shell + key)
+
+
+if __name__ == "__main__":
+    unittest.main()
