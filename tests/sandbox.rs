@@ -520,6 +520,49 @@ fn with_unix_sockets_the_sandbox_sees_only_granted_paths() {
     assert!(probe_line(&["-p", p], &["read", "/etc/passwd"]).starts_with("OK "));
 }
 
+#[test]
+fn a_directory_of_sockets_can_be_listed_and_its_files_stay_unreadable() {
+    // A server's run directory (PostgreSQL's /run/postgresql): the socket is made anew at
+    // each start, so the profile names the directory.
+    let d = scratch();
+    let run = d.path().canonicalize().unwrap().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let sock = run.join(".s.PGSQL.5432");
+    let l = UnixListener::bind(&sock).unwrap();
+    l.set_nonblocking(true).unwrap();
+    write(&run.join("postmaster.pid"), "4242");
+    let prof = profile(
+        d.path(),
+        "rundir",
+        &format!(
+            "extends: [default]\nnetwork:\n  unix: [\"{}\"]\n",
+            run.display()
+        ),
+    );
+    let p = prof.to_str().unwrap();
+    assert_eq!(
+        probe_line(&["-p", p], &["unix", sock.to_str().unwrap(), "hi"]),
+        "OK sent"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(l.accept().is_ok(), "the socket got no connection");
+    // The directory is there for connect(2), not for reading.
+    let pid = run.join("postmaster.pid");
+    assert_denied(
+        &probe_line(&["-p", p], &["read", pid.to_str().unwrap()]),
+        "a file beside the socket",
+    );
+    // The control: granted for reading, the same file is read.
+    let r = run.to_str().unwrap();
+    assert_eq!(
+        probe_line(
+            &["-p", p, "--allow-read", r],
+            &["read", pid.to_str().unwrap()]
+        ),
+        "OK 4242"
+    );
+}
+
 /// The probe run without mcpcell: the control that shows an attempt works on this machine.
 fn bare_line(probe_args: &[&str]) -> String {
     let mut c = Command::new(probe());

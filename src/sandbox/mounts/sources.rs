@@ -86,8 +86,12 @@ pub(super) fn bound_paths(
                     .iter()
                     .any(|m| c.starts_with(m))
                 {
-                    // A socket: connect(2) works through a read-only mount.
-                    v.push((c, false, attrs_for(Rights::READ, false), fd.as_raw_fd()));
+                    // A socket, or a directory of sockets (a server's run directory, where
+                    // the socket is made anew at each start): connect(2) works through a
+                    // read-only mount, and Landlock still governs reading what else is there.
+                    let dir = nix::sys::stat::fstat(&fd)
+                        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+                    v.push((c, dir, attrs_for(Rights::READ, false), fd.as_raw_fd()));
                     sockets.push(fd);
                 }
             }
