@@ -245,7 +245,7 @@ fn curl_through_the_proxy_reaches_only_allowed_hosts_and_ports() {
         &[
             "sh",
             "-c",
-            &format!("curl -sS --proxy \"$ALL_PROXY\" {socks}"),
+            &format!("curl -sS --proxy \"socks5h://${{HTTP_PROXY#http://}}\" {socks}"),
         ],
     );
     assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");

@@ -132,12 +132,14 @@ impl ProxyConfig {
     /// Environment variables that point proxy-aware clients at the proxy.
     pub fn env(&self) -> Vec<(String, String)> {
         let http = format!("http://127.0.0.1:{}", self.proxy_port);
-        let socks = format!("socks5h://127.0.0.1:{}", self.proxy_port);
+        // ALL_PROXY is an http:// URL too: Python's httpx builds a transport for it at start
+        // and fails without the optional socksio package when it says socks5h://. The port
+        // still speaks SOCKS5 to clients told so.
         let mut v = Vec::new();
         for (k, val) in [
             ("HTTP_PROXY", &http),
             ("HTTPS_PROXY", &http),
-            ("ALL_PROXY", &socks),
+            ("ALL_PROXY", &http),
             ("NO_PROXY", &"localhost,127.0.0.1".to_string()),
         ] {
             v.push((k.to_string(), val.clone()));
@@ -266,7 +268,7 @@ mod tests {
     fn environment_for_proxy_aware_clients() {
         let env = cfg(&["a.test"], &[]).env();
         assert!(env.contains(&("HTTPS_PROXY".into(), "http://127.0.0.1:3128".into())));
-        assert!(env.contains(&("all_proxy".into(), "socks5h://127.0.0.1:3128".into())));
+        assert!(env.contains(&("all_proxy".into(), "http://127.0.0.1:3128".into())));
         assert!(env.contains(&("no_proxy".into(), "localhost,127.0.0.1".into())));
     }
 }
