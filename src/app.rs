@@ -30,5 +30,6 @@ pub fn main() -> i32 {
         Command::Schema => commands::run::schema(),
         Command::Wrap(args) => commands::wrap::wrap(args),
         Command::Unwrap(args) => commands::wrap::unwrap(args),
+        Command::Status(args) => commands::wrap::status(args),
     }
 }

@@ -60,6 +60,31 @@ impl Setup {
     }
 }
 
+/// The backup `--write` says it made: in the state directory, never beside the config.
+fn only_backup(s: &Setup, stderr: &str) -> PathBuf {
+    let beside: Vec<_> = std::fs::read_dir(&s.work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(".bak"))
+        .collect();
+    assert!(beside.is_empty(), "backups beside the config: {beside:?}");
+    let said = stderr
+        .lines()
+        .find_map(|l| {
+            l.split_once("; the previous version is in ")
+                .map(|(_, p)| p)
+        })
+        .unwrap_or_else(|| panic!("no backup named in:\n{stderr}"));
+    let p = PathBuf::from(said);
+    assert!(
+        p.starts_with(state_home().join("mcpcell/.wrap-backups")),
+        "{}",
+        p.display()
+    );
+    p
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -102,6 +127,8 @@ struct Case {
     file: &'static str,
     args: &'static [&'static str],
     wrapped: &'static [&'static str],
+    /// Entries that start a process mcpcell cannot wrap: each an error, and exit status 1.
+    unwrappable: &'static [&'static str],
 }
 
 const CASES: &[Case] = &[
@@ -116,18 +143,21 @@ const CASES: &[Case] = &[
             "--profile",
             "time=python",
         ],
+        unwrappable: &[],
         wrapped: &["filesystem", "github", "time", "notes", "fetch"],
     },
     Case {
         client: "claude-code",
         file: ".claude.json",
         args: &["--profile", "memory=node", "--profile", "playwright=node"],
+        unwrappable: &[],
         wrapped: &["memory", "playwright"],
     },
     Case {
         client: "claude-code",
         file: ".mcp.json",
         args: &["--profile", "git=python"],
+        unwrappable: &[],
         wrapped: &["api-server", "git"],
     },
     Case {
@@ -141,6 +171,7 @@ const CASES: &[Case] = &[
             "--profile",
             "local-tool=python",
         ],
+        unwrappable: &[],
         wrapped: &[
             "sequential-thinking",
             "brave-search",
@@ -152,30 +183,35 @@ const CASES: &[Case] = &[
         client: "windsurf",
         file: "mcp_config.json",
         args: &["--profile", "fetch=python"],
+        unwrappable: &[],
         wrapped: &["github", "fetch"],
     },
     Case {
         client: "vscode",
         file: "mcp.json",
         args: &["--profile", "fs=node"],
+        unwrappable: &[],
         wrapped: &["Perplexity", "fs"],
     },
     Case {
         client: "vscode",
         file: "settings.json",
         args: &["--profile", "time=python"],
+        unwrappable: &[],
         wrapped: &["time"],
     },
     Case {
         client: "zed",
         file: "settings.json",
         args: &["--profile", "memory=node", "--profile", "sqlite=python"],
+        unwrappable: &["mcp-server-github"],
         wrapped: &["memory", "sqlite"],
     },
     Case {
         client: "codex",
         file: "config.toml",
         args: &["--profile", "time=python", "--profile", "context7=node"],
+        unwrappable: &[],
         wrapped: &["context7", "time", "helper"],
     },
 ];
@@ -190,12 +226,18 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
         let path = s.put(file, &original);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let what = format!("{client}/{file}");
+        let want = if case.unwrappable.is_empty() { 0 } else { 1 };
 
         // Without --write: the diff on stdout, the file untouched.
         let mut args = vec!["wrap", file];
         args.extend_from_slice(case.args);
         let out = s.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         check_golden(&golden.join(format!("{file}.diff")), &out.stdout);
         assert_eq!(
             std::fs::read(&path).unwrap(),
@@ -203,6 +245,15 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
             "{what}: dry run wrote"
         );
         let report = text(&out.stderr);
+        for name in case.unwrappable {
+            let said = format!("server `{name}` cannot be wrapped: ");
+            assert!(
+                report.lines().any(|l| l.starts_with("mcpcell: error: ")
+                    && l.contains(&said)
+                    && l.contains("It is NOT sandboxed")),
+                "{what}: {name} not reported as unsandboxed:\n{report}"
+            );
+        }
         for name in case.wrapped {
             let wrapped = report.lines().any(|l| {
                 l.strip_prefix(&format!("  {name}")).is_some_and(|rest| {
@@ -220,19 +271,29 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
         // --write: the golden file, the same permissions, the original in a backup.
         args.push("--write");
         let out = s.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "{what}: --write printed a diff");
         let wrapped = std::fs::read(&path).unwrap();
         check_golden(&golden.join(format!("{file}.wrapped")), &wrapped);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{what}: permissions changed");
-        let backup = s.work.join(format!("{file}.mcpcell.bak"));
+        let backup = only_backup(&s, &text(&out.stderr));
         assert_eq!(std::fs::read(&backup).unwrap(), original, "{what}: backup");
         std::fs::remove_file(&backup).unwrap();
 
         // Wrapping again changes nothing, and says so.
         let out = s.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         assert_eq!(
             std::fs::read(&path).unwrap(),
             wrapped,
@@ -515,7 +576,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &["wrap", "--pin", "good.json"],
         Some(&good),
         &[
-            "mcpcell: error: give a CONFIG file or --client NAME; --pin takes a server name, so put CONFIG before --pin",
+            "mcpcell: error: give a CONFIG file, --client NAME or --all; --pin takes a server name, so put CONFIG before --pin",
         ],
     );
     refused(
@@ -572,7 +633,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &s,
         &["wrap"],
         None,
-        &["give a CONFIG file or --client NAME"],
+        &["give a CONFIG file, --client NAME or --all"],
     );
     refused(
         &s,
@@ -604,7 +665,7 @@ fn unpinned_packages_are_reported_and_pinned() {
 }}"#;
     let path = s.put("c.json", config.as_bytes());
 
-    // Without --pin: a warning per unpinned package, on stderr and in the diff.
+    // Without --pin: a warning per unpinned package, once, on stderr (not in the diff).
     let out = s.run(&["wrap", "c.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -613,13 +674,8 @@ fn unpinned_packages_are_reported_and_pinned() {
         "(the local cache has 2026.8.31)",
         "`time` runs mcp-server-time through uvx without an exact version (no version)",
     ] {
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.starts_with("# warning: ") && l.contains(w)),
-            "{stdout}"
-        );
-        assert!(stderr.contains(w), "{stderr}");
+        assert!(!stdout.contains(w), "{stdout}");
+        assert_eq!(stderr.matches(w).count(), 1, "{stderr}");
     }
     assert!(!stdout.contains("`git`"), "{stdout}");
 
