@@ -214,6 +214,81 @@ const CASES: &[Case] = &[
         unwrappable: &[],
         wrapped: &["context7", "time", "helper"],
     },
+    Case {
+        client: "gemini",
+        file: "settings.json",
+        args: &["--profile", "time=python"],
+        unwrappable: &[],
+        wrapped: &["time"],
+    },
+    Case {
+        client: "copilot",
+        file: "mcp-config.json",
+        args: &["--profile", "memory=node"],
+        unwrappable: &[],
+        wrapped: &["memory"],
+    },
+    Case {
+        client: "opencode",
+        file: "opencode.json",
+        args: &["--profile", "memory=node", "--profile", "time=python"],
+        unwrappable: &[],
+        wrapped: &["memory", "time"],
+    },
+    Case {
+        client: "cline",
+        file: "cline_mcp_settings.json",
+        args: &["--profile", "time=python", "--profile", "memory=node"],
+        unwrappable: &[],
+        wrapped: &["time", "memory"],
+    },
+    Case {
+        client: "amp",
+        file: "settings.json",
+        args: &["--profile", "playwright=node"],
+        unwrappable: &[],
+        wrapped: &["playwright"],
+    },
+    Case {
+        client: "crush",
+        file: "crush.json",
+        args: &["--profile", "filesystem=node"],
+        unwrappable: &[],
+        wrapped: &["filesystem"],
+    },
+    Case {
+        client: "continue",
+        file: "config.yaml",
+        args: &[
+            "--profile",
+            "Browser search=node",
+            "--profile",
+            "SQLite=python",
+        ],
+        unwrappable: &[],
+        wrapped: &["Browser search", "SQLite"],
+    },
+    Case {
+        client: "goose",
+        file: "config.yaml",
+        args: &["--profile", "github=node", "--profile", "time=python"],
+        unwrappable: &[],
+        wrapped: &["github", "time"],
+    },
+    Case {
+        client: "fast-agent",
+        file: "fastagent.config.yaml",
+        args: &["--profile", "fetch=python", "--profile", "filesystem=node"],
+        unwrappable: &[],
+        wrapped: &["fetch", "filesystem"],
+    },
+    Case {
+        client: "vibe",
+        file: "config.toml",
+        args: &["--profile", "fetch_server=python"],
+        unwrappable: &[],
+        wrapped: &["fetch_server"],
+    },
 ];
 
 #[test]
@@ -720,4 +795,241 @@ fn unpinned_packages_are_reported_and_pinned() {
     assert!(got.contains(
         r#""memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}"#
     ), "{got}");
+}
+
+#[test]
+fn client_names_are_unambiguous() {
+    let s = Setup::new();
+    // `claude` is Claude Code to most Linux users and Claude Desktop to the old name table:
+    // neither is guessed; both are offered.
+    refused(
+        &s,
+        &["wrap", "--client", "claude"],
+        None,
+        &[
+            "`claude-code` (Claude Code)",
+            "`claude-desktop` (Claude Desktop)",
+        ],
+    );
+    refused(
+        &s,
+        &["status", "--client", "gemni"],
+        None,
+        &["did you mean `gemini`?"],
+    );
+    // Every name of the table is accepted by --client.
+    for name in [
+        "claude-code",
+        "claude-desktop",
+        "cursor",
+        "vscode",
+        "windsurf",
+        "windsurf-jetbrains",
+        "devin",
+        "cline",
+        "roo-code",
+        "kilo-code",
+        "zed",
+        "codex",
+        "gemini",
+        "qwen",
+        "copilot",
+        "opencode",
+        "crush",
+        "amp",
+        "auggie",
+        "kiro",
+        "amazon-q",
+        "lm-studio",
+        "junie",
+        "warp",
+        "trae",
+        "antigravity",
+        "continue",
+        "goose",
+        "fast-agent",
+        "vibe",
+    ] {
+        let out = s.run(&["wrap", "--client", name]);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("config file found; looked for"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_entry_that_cannot_be_wrapped_is_an_error_not_a_skip() {
+    let s = Setup::new();
+    let dir = s.home.join(".cline/data/settings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cline_mcp_settings.json");
+    let config = r#"{"mcpServers": {
+  "good": {"transport": {"type": "stdio", "command": "srv", "args": ["a"]}},
+  "odd": {"transport": {"type": "stdio", "command": ["srv", 7]}},
+  "web": {"transport": {"type": "sse", "url": "https://example.com/sse"}}
+}}"#;
+    std::fs::write(&path, config).unwrap();
+
+    // Weak setup first: status sees both unsandboxed servers, and the remote one as remote.
+    let out = s.run(&["status", "--client", "cline"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let answer = text(&out.stdout);
+    assert!(answer.contains("Cline: "), "{answer}");
+    assert_eq!(answer.matches("NOT sandboxed:").count(), 2, "{answer}");
+    assert!(answer.contains("1 not started by a client"), "{answer}");
+
+    let out = s.run(&["wrap", "--client", "cline", "--write"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("mcpcell: error: "))
+        .unwrap_or_else(|| panic!("no error:\n{err}"));
+    for part in [
+        "Cline: ",
+        "cline_mcp_settings.json",
+        "server `odd` cannot be wrapped",
+        "`command` is a list, but not of strings",
+        "It is NOT sandboxed",
+    ] {
+        assert!(line.contains(part), "`{part}` not in: {line}");
+    }
+    assert!(!err.contains("nothing to wrap"), "{err}");
+    // The servers that can be wrapped are, all the same.
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        after.contains(&format!("\"command\": \"{}\"", launcher())),
+        "{after}"
+    );
+    let out = s.run(&["status", "--client", "cline"]);
+    assert_eq!(out.status.code(), Some(1));
+    let answer = text(&out.stdout);
+    assert!(answer.contains("1 sandboxed, 1 NOT sandboxed"), "{answer}");
+}
+
+#[test]
+fn all_clients_status_wrap_and_unwrap() {
+    let s = Setup::new();
+    let files: Vec<(PathBuf, String)> = vec![
+        (
+            s.home.join(".claude.json"),
+            "{\n  \"mcpServers\": {\"a\": {\"command\": \"srv-a\"}},\n  \"projects\": {}\n}\n"
+                .into(),
+        ),
+        (
+            s.home.join(".gemini/settings.json"),
+            "{\"mcpServers\": {\"b\": {\"command\": \"srv-b\", \"args\": [\"x\"]}}}".into(),
+        ),
+        (
+            s.home.join(".config/goose/config.yaml"),
+            "# goose\nextensions:\n  c:\n    cmd: srv-c\n    args: []\n    type: stdio\n".into(),
+        ),
+        (
+            s.work.join(".mcp.json"),
+            "{\"mcpServers\": {\"d\": {\"command\": \"srv-d\", \"args\": [\"y\"]}}}\n".into(),
+        ),
+        (
+            s.home.join(".vibe/config.toml"),
+            "[[mcp_servers]]\nname = \"e\"\ntransport = \"stdio\"\ncommand = \"srv-e\"\n".into(),
+        ),
+    ];
+    for (p, t) in &files {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    }
+    let status = |code: i32, needle: &str| {
+        let out = s.run(&["status"]);
+        let answer = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{answer}{}",
+            text(&out.stderr)
+        );
+        assert!(answer.contains(needle), "{needle}:\n{answer}");
+        answer
+    };
+    let before = status(1, "0 sandboxed, 5 NOT sandboxed");
+    for client in ["Claude Code: ", "Gemini CLI: ", "Goose: ", "Mistral Vibe: "] {
+        assert!(before.contains(client), "{client}:\n{before}");
+    }
+    // The project's .mcp.json is read once, though two clients use it.
+    assert_eq!(before.matches(".mcp.json").count(), 1, "{before}");
+    // `wrap --check` is the same answer.
+    let out = s.run(&["wrap", "--all", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // One combined diff, nothing written.
+    let out = s.run(&["wrap", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let diff = text(&out.stdout);
+    for (p, t) in &files {
+        assert!(
+            diff.contains(&format!("+++ {}", p.display())),
+            "{}:\n{diff}",
+            p.display()
+        );
+        assert_eq!(&std::fs::read_to_string(p).unwrap(), t);
+    }
+    let out = s.run(&["wrap", "--all", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    status(0, "5 sandboxed, 0 NOT sandboxed");
+
+    let out = s.run(&["unwrap", "--all", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for (p, t) in &files {
+        assert_eq!(&std::fs::read_to_string(p).unwrap(), t, "{}", p.display());
+    }
+    status(1, "0 sandboxed, 5 NOT sandboxed");
+}
+
+#[test]
+fn cwd_env_file_and_vscode_sandbox_are_honoured() {
+    let s = Setup::new();
+    s.put(
+        ".env",
+        b"# for the server\nAPI_TOKEN=secret\nexport REGION=eu\n",
+    );
+    let work = s.work.to_string_lossy().into_owned();
+    let config = format!(
+        r#"{{"servers": {{
+  "a": {{"type": "stdio", "command": "srv", "args": [], "envFile": "{work}/.env", "cwd": "{work}"}},
+  "b": {{"type": "stdio", "command": "srv", "args": [], "cwd": "{home}", "sandboxEnabled": true}},
+  "c": {{"type": "stdio", "command": "srv", "args": [], "envFile": "${{workspaceFolder}}/.env"}}
+}}}}"#,
+        home = s.home.display()
+    );
+    let path = s.put(".vscode/mcp.json", config.as_bytes());
+    let out = s.run(&["wrap", "--client", "vscode", "--write"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    // The envFile's names (never its values) are passed; the cwd is granted for reading.
+    assert!(
+        after.contains(&format!(
+            "\"--pass-env\", \"API_TOKEN\", \"--pass-env\", \"REGION\", \"--allow-read\", \"{work}\", \"--\""
+        )),
+        "{after}"
+    );
+    assert!(!after.contains("secret\","), "{after}");
+    // The home directory is not granted; the nested sandbox and the unresolvable envFile are
+    // warned about, each once.
+    for w in [
+        "`b` runs in `",
+        "the home directory or one above it",
+        "`b` has \"sandboxEnabled\": true",
+        "`c` loads variables from the envFile `${workspaceFolder}/.env`",
+    ] {
+        assert_eq!(err.matches(w).count(), 1, "`{w}`:\n{err}");
+    }
+    let b_line = after.lines().find(|l| l.contains("\"b\"")).unwrap();
+    assert!(!b_line.contains("--allow-read"), "{b_line}");
+    let out = s.run(&["status", "--client", "vscode"]);
+    assert!(
+        text(&out.stdout).contains("but will not start"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -409,7 +409,7 @@ pub fn identify(path: &Path, env: &Env<'_>) -> Option<Client> {
         env.cwd.join(path)
     };
     let abs = crate::paths::normalize(&abs);
-    Client::all().find(|c| locations(*c, env).iter().any(|l| *l == abs))
+    Client::all().find(|c| locations(*c, env).contains(&abs))
 }
 
 #[cfg(test)]
