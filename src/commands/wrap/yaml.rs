@@ -848,3 +848,81 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod mutations {
+    /// A small deterministic fuzzer beside the real one (`fuzz/`): the golden YAML configs with
+    /// bytes inserted, deleted and swapped must wrap and unwrap back to themselves, or be
+    /// refused; never panic or come back changed.
+    #[test]
+    fn mutated_configs_round_trip_or_are_refused() {
+        let seeds = [
+            include_str!("../../../tests/golden/wrap/continue/config.yaml"),
+            include_str!("../../../tests/golden/wrap/goose/config.yaml"),
+            include_str!("../../../tests/golden/wrap/fast-agent/fastagent.config.yaml"),
+            "mcpServers: {a: {command: srv}, b: {command: 'x y', args: [\"1\", '2']}}\n",
+        ];
+        let pieces = [
+            " ",
+            "\n",
+            "\t",
+            "#",
+            "-",
+            ":",
+            ",",
+            "[",
+            "]",
+            "{",
+            "}",
+            "'",
+            "\"",
+            "&a ",
+            "*a",
+            "|",
+            ">",
+            "!!str ",
+            "\r\n",
+            "ü",
+            "args: []",
+            "\n  args:\n  - x",
+            "command: c",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for seed in seeds {
+            for _ in 0..250 {
+                let mut text = seed.to_string();
+                for _ in 0..1 + next(3) {
+                    let mut at = next(text.len() + 1);
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    match next(3) {
+                        0 => text.insert_str(at, pieces[next(pieces.len())]),
+                        1 => {
+                            let mut end = (at + 1 + next(4)).min(text.len());
+                            while !text.is_char_boundary(end) {
+                                end += 1;
+                            }
+                            text.replace_range(at..end, "");
+                        }
+                        _ => {
+                            let p = pieces[next(pieces.len())];
+                            let mut end = (at + p.len()).min(text.len());
+                            while !text.is_char_boundary(end) {
+                                end += 1;
+                            }
+                            text.replace_range(at..end, p);
+                        }
+                    }
+                }
+                crate::commands::wrap::check_round_trip(&text, 2);
+            }
+        }
+    }
+}
