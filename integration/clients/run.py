@@ -266,7 +266,8 @@ def main():
             try:
                 _, v = run([os.path.join(args.clients, "node_modules/.bin", c["bin"]), "--version"],
                            {"PATH": os.environ["PATH"], "HOME": root}, root, timeout=60, check=False)
-                version = v.strip().splitlines()[0][:40] if v.strip() else "?"
+                m = re.search(r"\d+\.\d+\.\d+[\w.-]*", v)
+                version = m.group(0).rstrip(".") if m else "?"
             except Failed:
                 pass
             rows.append((c["title"], version, cell, time.monotonic() - start))

@@ -4,6 +4,7 @@
 //! options.
 
 use std::io::Read as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// An envFile larger than this is not a list of variables.
@@ -16,6 +17,14 @@ pub fn cwd_grant(cwd: &str, home: Option<&Path>) -> Result<(), String> {
     }
     if let Some(why) = super::audit::too_wide(cwd, home) {
         return Err(format!("{why} is more than a server should read"));
+    }
+    // Keys and tokens live in dot directories (~/.kube, ~/.docker, ~/.netrc, ...): a config
+    // from a cloned project must not turn its `cwd` into a read grant of one.
+    if std::path::Path::new(cwd)
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+    {
+        return Err("it is or lies in a hidden directory, where secrets are kept".into());
     }
     Ok(())
 }
@@ -33,7 +42,15 @@ pub fn env_file_names(file: &str, cwd: Option<&str>) -> Result<Vec<String>, Stri
         }
         _ => PathBuf::from(file),
     };
-    let f = std::fs::File::open(&path).map_err(|e| format!("cannot be read here ({e})"))?;
+    // Not blocking on a FIFO, not reading a device: only a regular file is a list of names.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&path)
+        .map_err(|e| format!("cannot be read here ({e})"))?;
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err("is not a regular file".into());
+    }
     let mut text = String::new();
     f.take(MAX_ENV_FILE + 1)
         .read_to_string(&mut text)
@@ -78,6 +95,11 @@ mod tests {
         );
         assert!(env_file_names("${workspaceFolder}/.env", None).is_err());
         assert!(env_file_names("/nonexistent/.env", None).is_err());
+        // A FIFO would block wrap forever; a device is no list of names.
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(env_file_names(fifo.to_str().unwrap(), None).is_err());
+        assert!(env_file_names("/dev/zero", None).is_err());
     }
 
     #[test]
@@ -89,5 +111,7 @@ mod tests {
         assert!(cwd_grant("relative/dir", home).is_err());
         assert!(cwd_grant("${workspaceFolder}", home).is_err());
         assert!(cwd_grant("/home/u/.ssh", home).is_err());
+        assert!(cwd_grant("/home/u/.kube/x", home).is_err());
+        assert!(cwd_grant("/srv/repo/.git", home).is_err());
     }
 }

@@ -124,6 +124,11 @@ fn found<'a>(root: &'a Value<'a>) -> (Vec<String>, Vec<Found<'a>>) {
     let mut out = Vec::new();
     for (section, obj) in sections(root) {
         for p in &obj.properties {
+            // `mcp` is also the prefix of other settings (VS Code's `mcp.discovery`): under
+            // it, only what has the keys of a server is one.
+            if section == "mcp" && !p.value.as_object().is_some_and(is_entry) {
+                continue;
+            }
             out.push(Found {
                 section: section.clone(),
                 name: p.name.as_str().to_string(),
@@ -572,6 +577,10 @@ mod tests {
         assert_eq!(s[0].name, "a");
         let (labels, _) = read(r#"{"mcp": {"servers": {"command": "x"}}}"#).unwrap();
         assert_eq!(labels, ["mcp"]);
+        let (_, s) =
+            read(r#"{"mcp": {"discovery": {"enabled": true}, "x": {"type": "local"}}}"#).unwrap();
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(matches!(s[0].kind, Kind::Unsupported(_)));
         let (_, s) =
             read(r#"{"mcpServers": {"g": {"httpUrl": "https://x"}, "b": {"command": ["x", 1]}}}"#)
                 .unwrap();
