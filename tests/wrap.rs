@@ -1033,3 +1033,43 @@ fn cwd_env_file_and_vscode_sandbox_are_honoured() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn all_goes_on_past_a_broken_file_and_says_so() {
+    let s = Setup::new();
+    let broken = s.home.join(".cursor/mcp.json");
+    std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+    std::fs::write(&broken, "{\"mcpServers\": {\"a\": ").unwrap();
+    let agent = s.home.join(".aws/amazonq/cli-agents/dev.json");
+    std::fs::create_dir_all(agent.parent().unwrap()).unwrap();
+    std::fs::write(
+        &agent,
+        "{\"name\": \"dev\", \"mcpServers\": {\"k\": {\"command\": \"srv\"}}}\n",
+    )
+    .unwrap();
+
+    let out = s.run(&["status"]);
+    let (answer, err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{answer}{err}");
+    assert!(
+        err.contains("mcp.json:1:") && err.contains("invalid JSON"),
+        "{err}"
+    );
+    assert!(answer.contains("Amazon Q CLI: "), "{answer}");
+    assert!(
+        answer.contains("1 config file(s) that could not be read"),
+        "{answer}"
+    );
+
+    let out = s.run(&["wrap", "--all", "--write"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&agent)
+            .unwrap()
+            .contains(&launcher())
+    );
+    assert_eq!(
+        std::fs::read_to_string(&broken).unwrap(),
+        "{\"mcpServers\": {\"a\": "
+    );
+}

@@ -26,8 +26,8 @@
 //! | Crush | `$XDG_CONFIG_HOME/crush/crush.json` (`mcp`) | `crush.json`, `.crush.json` |
 //! | Amp | `$XDG_CONFIG_HOME/amp/settings.json[c]` (`"amp.mcpServers"`) | `.amp/settings.json[c]` |
 //! | Auggie | `~/.augment/settings.json` | |
-//! | Kiro, Kiro CLI | `~/.kiro/settings/mcp.json` | `.kiro/settings/mcp.json` |
-//! | Amazon Q CLI | `~/.aws/amazonq/mcp.json` | `.amazonq/mcp.json` |
+//! | Kiro, Kiro CLI | `~/.kiro/settings/mcp.json`, agents `~/.kiro/agents/*.json` | `.kiro/settings/mcp.json`, `.kiro/agents/*.json` |
+//! | Amazon Q CLI | `~/.aws/amazonq/mcp.json`, agents `~/.aws/amazonq/cli-agents/*.json` | `.amazonq/mcp.json`, `.amazonq/cli-agents/*.json` |
 //! | LM Studio | `~/.lmstudio/mcp.json` | |
 //! | JetBrains Junie | `~/.junie/mcp/mcp.json` | `.junie/mcp/mcp.json` |
 //! | Warp | `~/.warp/.mcp.json` | |
@@ -340,14 +340,20 @@ pub fn locations(client: Client, env: &Env<'_>) -> Vec<PathBuf> {
             cwd.join(".amp/settings.jsonc"),
         ],
         Client::Auggie => vec![home.join(".augment/settings.json")],
-        Client::Kiro => vec![
-            home.join(".kiro/settings/mcp.json"),
-            cwd.join(".kiro/settings/mcp.json"),
-        ],
-        Client::AmazonQ => vec![
-            home.join(".aws/amazonq/mcp.json"),
-            cwd.join(".amazonq/mcp.json"),
-        ],
+        Client::Kiro => {
+            let mut out = vec![home.join(".kiro/settings/mcp.json")];
+            out.extend(config_dir_files(&home.join(".kiro/agents")));
+            out.push(cwd.join(".kiro/settings/mcp.json"));
+            out.extend(config_dir_files(&cwd.join(".kiro/agents")));
+            out
+        }
+        Client::AmazonQ => {
+            let mut out = vec![home.join(".aws/amazonq/mcp.json")];
+            out.extend(config_dir_files(&home.join(".aws/amazonq/cli-agents")));
+            out.push(cwd.join(".amazonq/mcp.json"));
+            out.extend(config_dir_files(&cwd.join(".amazonq/cli-agents")));
+            out
+        }
         Client::LmStudio => vec![home.join(".lmstudio/mcp.json")],
         Client::Junie => vec![
             home.join(".junie/mcp/mcp.json"),
@@ -381,7 +387,8 @@ pub fn locations(client: Client, env: &Env<'_>) -> Vec<PathBuf> {
     }
 }
 
-/// The YAML and JSON files of a directory of server files, sorted; none when it is missing.
+/// The YAML and JSON files of a directory of server files (Continue's `mcpServers/`, the
+/// agent files of Kiro and Amazon Q), sorted; the pattern, for messages, when there are none.
 fn config_dir_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
@@ -395,7 +402,7 @@ fn config_dir_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     out.sort();
     if out.is_empty() {
-        out.push(dir.join("*.yaml"));
+        out.push(dir.join("*"));
     }
     out
 }
