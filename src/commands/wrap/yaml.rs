@@ -24,6 +24,8 @@ enum Node {
         start: usize,
         /// Anchor or tag on it: editing it could change another place.
         marked: bool,
+        /// Inside a flow collection (`[...]`, `{...}`), where `,` and brackets end it.
+        in_flow: bool,
     },
     Seq {
         start: usize,
@@ -89,7 +91,8 @@ impl Node {
 }
 
 /// Builds the tree from parser events.
-struct Builder {
+struct Builder<'t> {
+    text: &'t str,
     /// Byte offset of each character (markers count characters).
     offsets: Vec<usize>,
     stack: Vec<Node>,
@@ -97,7 +100,11 @@ struct Builder {
     documents: usize,
 }
 
-impl Builder {
+impl Builder<'_> {
+    fn text_at(&self, at: usize) -> Option<u8> {
+        self.text.as_bytes().get(at).copied()
+    }
+
     fn byte(&self, m: Marker) -> usize {
         self.offsets.get(m.index()).copied().unwrap_or(usize::MAX)
     }
@@ -123,17 +130,24 @@ fn is_pending(n: &Node) -> bool {
     matches!(n, Node::Pending)
 }
 
-impl MarkedEventReceiver for Builder {
+impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let at = self.byte(mark);
         match ev {
             Event::DocumentStart => self.documents += 1,
-            Event::Scalar(value, style, anchor, tag) => self.push_value(Node::Scalar {
-                value,
-                style,
-                start: at,
-                marked: anchor != 0 || tag.is_some(),
-            }),
+            Event::Scalar(value, style, anchor, tag) => {
+                let in_flow = self
+                    .stack
+                    .iter()
+                    .any(|n| matches!(self.text_at(n.start()), Some(b'[' | b'{')));
+                self.push_value(Node::Scalar {
+                    value,
+                    style,
+                    start: at,
+                    marked: anchor != 0 || tag.is_some(),
+                    in_flow,
+                })
+            }
             Event::SequenceStart(anchor, tag) => self.stack.push(Node::Seq {
                 start: at,
                 items: Vec::new(),
@@ -159,6 +173,7 @@ fn parse(text: &str) -> Result<Node, FormatError> {
     let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     offsets.push(text.len());
     let mut b = Builder {
+        text,
         offsets,
         stack: Vec::new(),
         root: None,
@@ -270,6 +285,7 @@ fn scalar_span(text: &str, n: &Node) -> Option<(usize, usize)> {
         style,
         start,
         marked: false,
+        in_flow,
     } = n
     else {
         return None;
@@ -313,7 +329,12 @@ fn scalar_span(text: &str, n: &Node) -> Option<(usize, usize)> {
             if let Some(c) = line.find(" #") {
                 end = end.min(c);
             }
-            for stop in [",", "]", "}", ": "] {
+            let stops: &[&str] = if *in_flow {
+                &[",", "]", "}", ": "]
+            } else {
+                &[": "]
+            };
+            for stop in stops {
                 if let Some(c) = line.find(stop) {
                     end = end.min(c);
                 }
@@ -483,6 +504,22 @@ fn classify<'a>(text: &str, entry: &'a Node) -> (Kind, Option<Parts<'a>>) {
         }
         _ => return unsupported("`args` is not a plain list of strings"),
     };
+    // A plain command moves into a flow list as it is; there `,` and brackets would end it.
+    if let (
+        Some(a),
+        Node::Scalar {
+            style: TScalarStyle::Plain,
+            value,
+            ..
+        },
+    ) = (&args, command_node)
+    {
+        if a.flow && value.contains([',', '[', ']', '{', '}']) {
+            return unsupported(&format!(
+                "`{key}` is an unquoted string with `,` or brackets, which cannot move into the `[...]` list of `args` as it is; put it in quotes"
+            ));
+        }
+    }
     let mut env = Vec::new();
     names(entry.get("env"), &mut env);
     names(entry.get("envs"), &mut env);
@@ -518,6 +555,7 @@ fn classify<'a>(text: &str, entry: &'a Node) -> (Kind, Option<Parts<'a>>) {
 
 /// The server sections found (possibly empty ones) and every entry in them.
 pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root = parse(text)?;
     let (labels, entries) = found(&root);
     let servers = entries
@@ -533,6 +571,10 @@ pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
 
 /// Applies `edits` (entry index as [`read`] numbers them, edit) and returns the new text.
 pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatError> {
+    // A byte order mark stays in front, outside the YAML.
+    if let Some(body) = text.strip_prefix('\u{feff}') {
+        return Ok(format!("\u{feff}{}", rewrite(body, edits)?));
+    }
     let root = parse(text)?;
     let (_, entries) = found(&root);
     let mut splices = Vec::new();
@@ -838,6 +880,19 @@ mod tests {
             FormatError::Syntax { .. }
         ));
         assert!(read("- 1\n").is_err());
+    }
+
+    #[test]
+    fn commas_brackets_and_byte_order_marks() {
+        round_trip(
+            "\u{feff}mcpServers:\n  a:\n    command: a,b\n    args:\n      - x,y\n",
+            "\u{feff}mcpServers:\n  a:\n    command: \"/bin/mcpcell\"\n    args:\n      - \"run\"\n      - \"-p\"\n      - \"node\"\n      - \"--pass-env\"\n      - \"K\"\n      - \"--\"\n      - a,b\n      - x,y\n",
+        );
+        let (_, s) = read("mcpServers:\n  a:\n    command: a,b\n    args: [x]\n").unwrap();
+        match &s[0].kind {
+            Kind::Unsupported(why) => assert!(why.contains("put it in quotes"), "{why}"),
+            k => panic!("{k:?}"),
+        }
     }
 
     #[test]
