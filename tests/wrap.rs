@@ -958,8 +958,9 @@ fn all_clients_status_wrap_and_unwrap() {
     // The project's .mcp.json is read once, though two clients use it.
     assert_eq!(before.matches(".mcp.json").count(), 1, "{before}");
     // `wrap --check` is the same answer.
-    let out = s.run(&["wrap", "--all", "--check"]);
+    let out = s.run(&["wrap", "--check"]);
     assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), before);
 
     // One combined diff, nothing written.
     let out = s.run(&["wrap", "--all"]);

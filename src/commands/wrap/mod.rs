@@ -437,7 +437,10 @@ fn status_of(result: Result<bool, WrapError>) -> i32 {
 /// `mcpcell wrap`; returns the exit status.
 pub fn wrap(args: WrapArgs) -> i32 {
     if args.check {
-        return status::run(&args.target);
+        // Like `status`: every client's files unless told which.
+        let mut target = args.target.clone();
+        target.all |= target.config.is_none() && target.client.is_none();
+        return status::run(&target);
     }
     status_of(run_wrap(&args))
 }
