@@ -33,7 +33,7 @@
 //! | Warp | `~/.warp/.mcp.json` | |
 //! | Trae | `$XDG_CONFIG_HOME/Trae/User/mcp.json` | `.trae/mcp.json` |
 //! | Antigravity | `~/.gemini/antigravity/mcp_config.json` | |
-//! | Continue | `~/.continue/config.yaml` (`mcpServers`, a list) | `.continue/mcpServers/*.yaml`, `*.json` |
+//! | Continue | `~/.continue/config.yaml` (`mcpServers`, a list), `~/.continue/mcpServers/*` | `.continue/mcpServers/*.yaml`, `*.json` |
 //! | Goose | `$XDG_CONFIG_HOME/goose/config.yaml` (`extensions`, `cmd`/`args`/`envs`) | |
 //! | fast-agent | `$XDG_CONFIG_HOME/fast-agent/fastagent.config.yaml` (`mcp.servers`) | `fastagent.config.yaml` |
 //! | Mistral Vibe | `$VIBE_HOME/config.toml` (default `~/.vibe/`; `[[mcp_servers]]`) | `.vibe/config.toml` |
@@ -370,6 +370,7 @@ pub fn locations(client: Client, env: &Env<'_>) -> Vec<PathBuf> {
                 home.join(".continue/config.yaml"),
                 home.join(".continue/config.json"),
             ];
+            out.extend(config_dir_files(&home.join(".continue/mcpServers")));
             out.extend(config_dir_files(&cwd.join(".continue/mcpServers")));
             out
         }
