@@ -976,7 +976,8 @@ fn all_clients_status_wrap_and_unwrap() {
     }
     let out = s.run(&["wrap", "--all", "--write"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    status(0, "5 sandboxed, 0 NOT sandboxed");
+    let after = status(0, "5 sandboxed, 0 NOT sandboxed");
+    assert!(!after.contains("will not start"), "{after}");
 
     let out = s.run(&["unwrap", "--all", "--write"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -1072,5 +1073,21 @@ fn all_goes_on_past_a_broken_file_and_says_so() {
     assert_eq!(
         std::fs::read_to_string(&broken).unwrap(),
         "{\"mcpServers\": {\"a\": "
+    );
+}
+
+#[test]
+fn status_says_when_the_mcpcell_in_a_config_is_gone() {
+    let s = Setup::new();
+    let path = s.put(
+        "c.json",
+        br#"{"mcpServers": {"a": {"command": "/nonexistent/mcpcell", "args": ["run", "-p", "default", "--", "srv"]}}}"#,
+    );
+    let out = s.run(&["status", path.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{answer}");
+    assert!(
+        answer.contains("sandboxed (profile `default`, runs srv), but will not start: /nonexistent/mcpcell is not an executable file"),
+        "{answer}"
     );
 }

@@ -8,6 +8,13 @@ use super::model::Kind;
 use super::{Target, Targets, load_targets, report_error};
 use crate::escape::terminal;
 
+fn is_executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = std::path::Path::new(path);
+    p.is_absolute()
+        && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// One server's verdict.
 enum Verdict {
     Sandboxed(String),
@@ -55,6 +62,12 @@ pub fn run(target: &Target) -> i32 {
                         let weak = super::audit::weakenings(&w.options, &loader, home.as_deref());
                         if !weak.is_empty() {
                             v.push_str(&format!(", but WEAKENED: {}", weak.join("; ")));
+                        }
+                        if !is_executable(&st.command) {
+                            v.push_str(&format!(
+                                ", but will not start: {} is not an executable file (mcpcell moved? `mcpcell unwrap` and `wrap` again)",
+                                st.command
+                            ));
                         }
                         if st.client_sandbox {
                             v.push_str(", but will not start: \"sandboxEnabled\": true puts it in VS Code's own sandbox, where mcpcell cannot create namespaces");
