@@ -72,6 +72,18 @@ mod unit {
                 k => panic!("{text}: {k:?}"),
             }
         }
+        // A NUL ends yaml-rust2's input where a client's parser would read on: refused, with
+        // where it is.
+        match read("mcpServers:\n  a:\n    command: npx\u{10}\0s\n  b:\n    command: y\n") {
+            Err(FormatError::Syntax {
+                line: 3,
+                column: 17,
+                message,
+            }) => {
+                assert!(message.contains("U+0010"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             read("a: [").unwrap_err(),
             FormatError::Syntax { .. }

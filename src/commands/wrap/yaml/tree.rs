@@ -160,7 +160,26 @@ impl MarkedEventReceiver for Builder<'_> {
     }
 }
 
+/// YAML's printable characters (1.2, §5.1): tab, line breaks, and everything visible. A NUL
+/// ends yaml-rust2's input early, where a client's parser would go on reading: mcpcell and
+/// the client must never see two different documents, so any other character is refused.
+fn printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{85}')
+        || ('\u{20}'..='\u{7e}').contains(&c)
+        || ('\u{a0}'..='\u{d7ff}').contains(&c)
+        || ('\u{e000}'..='\u{fffd}').contains(&c)
+        || c >= '\u{10000}'
+}
+
 pub(super) fn parse(text: &str) -> Result<Node, FormatError> {
+    if let Some((at, c)) = text.char_indices().find(|(_, c)| !printable(*c)) {
+        let before = &text[..at];
+        return Err(FormatError::Syntax {
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+            message: format!("the character U+{:04X} is not allowed in YAML", c as u32),
+        });
+    }
     let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     offsets.push(text.len());
     let mut b = Builder {
@@ -250,6 +269,9 @@ pub(super) fn scalar_span(text: &str, n: &Node) -> Option<(usize, usize)> {
             } else {
                 &[": "]
             };
+            if line.ends_with(':') {
+                end = end.min(line.len() - 1);
+            }
             for stop in stops {
                 if let Some(c) = line.find(stop) {
                     end = end.min(c);
