@@ -7,6 +7,9 @@
 #   python-sqlite/  python-sqlite/requirements.txt (mcp-server-sqlite needs the 1.x SDK)
 #   python-servers/ python-servers/requirements.txt (the profile library's PyPI servers,
 #                   integration/test_profiles.py)
+#   clients/        clients/package.json + package-lock.json (MCP clients from npm: Claude
+#                   Code, Gemini CLI, Qwen Code, opencode, Codex, Copilot CLI, Amp, Auggie,
+#                   Cline CLI; integration/clients/run.py proves `mcpcell wrap` with them)
 # Needs npm and /usr/bin/python3 with the venv module; packages come from the npm registry and
 # PyPI. Idempotent.
 set -euo pipefail
@@ -16,6 +19,13 @@ DEPS="${MCPCELL_DEPS:-/opt/mcpcell-deps}"
 mkdir -p "$DEPS/node"
 cp node/package.json node/package-lock.json "$DEPS/node/"
 (cd "$DEPS/node" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+mkdir -p "$DEPS/clients"
+cp clients/package.json clients/package-lock.json "$DEPS/clients/"
+# `npm install`, not `npm ci`: the lockfile npm writes leaves out the platform packages of
+# other systems (opencode, Cline), which `npm ci` then calls out of sync. The top-level
+# versions are exact in package.json, and the lockfile pins the rest.
+(cd "$DEPS/clients" && npm install --no-audit --no-fund --loglevel=error)
 
 for env in python python-sqlite python-servers; do
   [ -x "$DEPS/$env/bin/python" ] || /usr/bin/python3 -m venv "$DEPS/$env"

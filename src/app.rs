@@ -31,6 +31,7 @@ pub fn main() -> i32 {
         Command::Schema => commands::run::schema(),
         Command::Wrap(args) => commands::wrap::wrap(args).map_err(Into::into),
         Command::Unwrap(args) => commands::wrap::unwrap(args).map_err(Into::into),
+        Command::Status(args) => commands::wrap::status(args).map_err(Into::into),
         Command::Export { what } => commands::export::run(what),
         Command::Proxy(args) => commands::proxy::run(args).map_err(Into::into),
     };

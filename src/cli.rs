@@ -55,6 +55,9 @@ pub enum Command {
     Wrap(crate::commands::wrap::WrapArgs),
     /// Undo `wrap`: restore every wrapped server entry exactly as it was
     Unwrap(crate::commands::wrap::UnwrapArgs),
+    /// Which servers of which MCP clients run under mcpcell, which do not, and why (exit 1 if
+    /// any server a client starts runs unsandboxed)
+    Status(crate::commands::wrap::StatusArgs),
     /// Run the egress proxy on its own (for a sidecar container, or any process that honours
     /// HTTP_PROXY/ALL_PROXY), with a profile's allowlist or --allow-host entries
     Proxy(ProxyArgs),

@@ -49,7 +49,8 @@ pub fn profile_at(path: &Path, data: &[u8]) {
 }
 
 /// Client config text → wrap every server, read back, unwrap, compare. The first byte picks
-/// the format: odd for TOML (Codex), even for JSON with comments (everyone else).
+/// the format: odd for TOML (Codex, Mistral Vibe), even with bit 1 set for YAML (Continue,
+/// Goose, fast-agent), otherwise JSON with comments (everyone else).
 pub fn wrap(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
@@ -57,5 +58,10 @@ pub fn wrap(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    crate::commands::wrap::check_round_trip(text, first & 1 == 1);
+    let format = match first & 3 {
+        1 | 3 => 1,
+        2 => 2,
+        _ => 0,
+    };
+    crate::commands::wrap::check_round_trip(text, format);
 }

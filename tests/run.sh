@@ -119,6 +119,18 @@ if [ -x "$DEPS/python/bin/python" ]; then
     step "integration: real servers and clients as $TEST_USER"
     integration as_user
   fi
+  # `mcpcell wrap` with real clients: each one's own `mcp add`, wrap, the client's own check
+  # that the servers connect under mcpcell, unwrap to the bytes. Once, as the ordinary user
+  # when there is one (the clients take a few minutes).
+  if [ -d "$DEPS/clients/node_modules" ]; then
+    step "integration: real MCP clients and wrap"
+    clients=(python3 "$SHARED/integration/clients/run.py" --mcpcell "$SHARED/mcpcell-release"
+      --clients "$DEPS/clients" --server "$DEPS/node/node_modules/.bin/mcp-server-memory")
+    if [ "$(id -u)" = 0 ]; then (cd "$SHARED" && as_user "${clients[@]}"); else "${clients[@]}"; fi
+  else
+    echo "WARNING: no MCP clients in $DEPS/clients (run integration/setup.sh); skipped"
+    [ "$CI" = true ] && exit 1
+  fi
   step "time to initialize each server, bare and under mcpcell"
   (cd "$SHARED/integration" && MCPCELL_BIN="$SHARED/mcpcell-release" MCPCELL_DEPS="$DEPS" \
     "$DEPS/python/bin/python" timing.py "${MCPCELL_TIMING_RUNS:-3}")

@@ -60,6 +60,31 @@ impl Setup {
     }
 }
 
+/// The backup `--write` says it made: in the state directory, never beside the config.
+fn only_backup(s: &Setup, stderr: &str) -> PathBuf {
+    let beside: Vec<_> = std::fs::read_dir(&s.work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(".bak"))
+        .collect();
+    assert!(beside.is_empty(), "backups beside the config: {beside:?}");
+    let said = stderr
+        .lines()
+        .find_map(|l| {
+            l.split_once("; the previous version is in ")
+                .map(|(_, p)| p)
+        })
+        .unwrap_or_else(|| panic!("no backup named in:\n{stderr}"));
+    let p = PathBuf::from(said);
+    assert!(
+        p.starts_with(state_home().join("mcpcell/.wrap-backups")),
+        "{}",
+        p.display()
+    );
+    p
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -102,6 +127,8 @@ struct Case {
     file: &'static str,
     args: &'static [&'static str],
     wrapped: &'static [&'static str],
+    /// Entries that start a process mcpcell cannot wrap: each an error, and exit status 1.
+    unwrappable: &'static [&'static str],
 }
 
 const CASES: &[Case] = &[
@@ -116,18 +143,21 @@ const CASES: &[Case] = &[
             "--profile",
             "time=python",
         ],
+        unwrappable: &[],
         wrapped: &["filesystem", "github", "time", "notes", "fetch"],
     },
     Case {
         client: "claude-code",
         file: ".claude.json",
         args: &["--profile", "memory=node", "--profile", "playwright=node"],
+        unwrappable: &[],
         wrapped: &["memory", "playwright"],
     },
     Case {
         client: "claude-code",
         file: ".mcp.json",
         args: &["--profile", "git=python"],
+        unwrappable: &[],
         wrapped: &["api-server", "git"],
     },
     Case {
@@ -141,6 +171,7 @@ const CASES: &[Case] = &[
             "--profile",
             "local-tool=python",
         ],
+        unwrappable: &[],
         wrapped: &[
             "sequential-thinking",
             "brave-search",
@@ -152,31 +183,111 @@ const CASES: &[Case] = &[
         client: "windsurf",
         file: "mcp_config.json",
         args: &["--profile", "fetch=python"],
+        unwrappable: &[],
         wrapped: &["github", "fetch"],
     },
     Case {
         client: "vscode",
         file: "mcp.json",
         args: &["--profile", "fs=node"],
+        unwrappable: &[],
         wrapped: &["Perplexity", "fs"],
     },
     Case {
         client: "vscode",
         file: "settings.json",
         args: &["--profile", "time=python"],
+        unwrappable: &[],
         wrapped: &["time"],
     },
     Case {
         client: "zed",
         file: "settings.json",
         args: &["--profile", "memory=node", "--profile", "sqlite=python"],
+        unwrappable: &["mcp-server-github"],
         wrapped: &["memory", "sqlite"],
     },
     Case {
         client: "codex",
         file: "config.toml",
         args: &["--profile", "time=python", "--profile", "context7=node"],
+        unwrappable: &[],
         wrapped: &["context7", "time", "helper"],
+    },
+    Case {
+        client: "gemini",
+        file: "settings.json",
+        args: &["--profile", "time=python"],
+        unwrappable: &[],
+        wrapped: &["time"],
+    },
+    Case {
+        client: "copilot",
+        file: "mcp-config.json",
+        args: &["--profile", "memory=node"],
+        unwrappable: &[],
+        wrapped: &["memory"],
+    },
+    Case {
+        client: "opencode",
+        file: "opencode.json",
+        args: &["--profile", "memory=node", "--profile", "time=python"],
+        unwrappable: &[],
+        wrapped: &["memory", "time"],
+    },
+    Case {
+        client: "cline",
+        file: "cline_mcp_settings.json",
+        args: &["--profile", "time=python", "--profile", "memory=node"],
+        unwrappable: &[],
+        wrapped: &["time", "memory"],
+    },
+    Case {
+        client: "amp",
+        file: "settings.json",
+        args: &["--profile", "playwright=node"],
+        unwrappable: &[],
+        wrapped: &["playwright"],
+    },
+    Case {
+        client: "crush",
+        file: "crush.json",
+        args: &["--profile", "filesystem=node"],
+        unwrappable: &[],
+        wrapped: &["filesystem"],
+    },
+    Case {
+        client: "continue",
+        file: "config.yaml",
+        args: &[
+            "--profile",
+            "Browser search=node",
+            "--profile",
+            "SQLite=python",
+        ],
+        unwrappable: &[],
+        wrapped: &["Browser search", "SQLite"],
+    },
+    Case {
+        client: "goose",
+        file: "config.yaml",
+        args: &["--profile", "github=node", "--profile", "time=python"],
+        unwrappable: &[],
+        wrapped: &["github", "time"],
+    },
+    Case {
+        client: "fast-agent",
+        file: "fastagent.config.yaml",
+        args: &["--profile", "fetch=python", "--profile", "filesystem=node"],
+        unwrappable: &[],
+        wrapped: &["fetch", "filesystem"],
+    },
+    Case {
+        client: "vibe",
+        file: "config.toml",
+        args: &["--profile", "fetch_server=python"],
+        unwrappable: &[],
+        wrapped: &["fetch_server"],
     },
 ];
 
@@ -190,12 +301,18 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
         let path = s.put(file, &original);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let what = format!("{client}/{file}");
+        let want = if case.unwrappable.is_empty() { 0 } else { 1 };
 
         // Without --write: the diff on stdout, the file untouched.
         let mut args = vec!["wrap", file];
         args.extend_from_slice(case.args);
         let out = s.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         check_golden(&golden.join(format!("{file}.diff")), &out.stdout);
         assert_eq!(
             std::fs::read(&path).unwrap(),
@@ -203,6 +320,15 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
             "{what}: dry run wrote"
         );
         let report = text(&out.stderr);
+        for name in case.unwrappable {
+            let said = format!("server `{name}` cannot be wrapped: ");
+            assert!(
+                report.lines().any(|l| l.starts_with("mcpcell: error: ")
+                    && l.contains(&said)
+                    && l.contains("It is NOT sandboxed")),
+                "{what}: {name} not reported as unsandboxed:\n{report}"
+            );
+        }
         for name in case.wrapped {
             let wrapped = report.lines().any(|l| {
                 l.strip_prefix(&format!("  {name}")).is_some_and(|rest| {
@@ -220,19 +346,29 @@ fn every_client_wraps_to_the_golden_file_and_unwraps_to_the_original_bytes() {
         // --write: the golden file, the same permissions, the original in a backup.
         args.push("--write");
         let out = s.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "{what}: --write printed a diff");
         let wrapped = std::fs::read(&path).unwrap();
         check_golden(&golden.join(format!("{file}.wrapped")), &wrapped);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{what}: permissions changed");
-        let backup = s.work.join(format!("{file}.mcpcell.bak"));
+        let backup = only_backup(&s, &text(&out.stderr));
         assert_eq!(std::fs::read(&backup).unwrap(), original, "{what}: backup");
         std::fs::remove_file(&backup).unwrap();
 
         // Wrapping again changes nothing, and says so.
         let out = s.run(&args);
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         assert_eq!(
             std::fs::read(&path).unwrap(),
             wrapped,
@@ -515,7 +651,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &["wrap", "--pin", "good.json"],
         Some(&good),
         &[
-            "mcpcell: error: give a CONFIG file or --client NAME; --pin takes a server name, so put CONFIG before --pin",
+            "mcpcell: error: give a CONFIG file, --client NAME or --all; --pin takes a server name, so put CONFIG before --pin",
         ],
     );
     refused(
@@ -572,7 +708,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         &s,
         &["wrap"],
         None,
-        &["give a CONFIG file or --client NAME"],
+        &["give a CONFIG file, --client NAME or --all"],
     );
     refused(
         &s,
@@ -604,7 +740,7 @@ fn unpinned_packages_are_reported_and_pinned() {
 }}"#;
     let path = s.put("c.json", config.as_bytes());
 
-    // Without --pin: a warning per unpinned package, on stderr and in the diff.
+    // Without --pin: a warning per unpinned package, once, on stderr (not in the diff).
     let out = s.run(&["wrap", "c.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -613,13 +749,8 @@ fn unpinned_packages_are_reported_and_pinned() {
         "(the local cache has 2026.8.31)",
         "`time` runs mcp-server-time through uvx without an exact version (no version)",
     ] {
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.starts_with("# warning: ") && l.contains(w)),
-            "{stdout}"
-        );
-        assert!(stderr.contains(w), "{stderr}");
+        assert!(!stdout.contains(w), "{stdout}");
+        assert_eq!(stderr.matches(w).count(), 1, "{stderr}");
     }
     assert!(!stdout.contains("`git`"), "{stdout}");
 
@@ -664,4 +795,299 @@ fn unpinned_packages_are_reported_and_pinned() {
     assert!(got.contains(
         r#""memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}"#
     ), "{got}");
+}
+
+#[test]
+fn client_names_are_unambiguous() {
+    let s = Setup::new();
+    // `claude` is Claude Code to most Linux users and Claude Desktop to the old name table:
+    // neither is guessed; both are offered.
+    refused(
+        &s,
+        &["wrap", "--client", "claude"],
+        None,
+        &[
+            "`claude-code` (Claude Code)",
+            "`claude-desktop` (Claude Desktop)",
+        ],
+    );
+    refused(
+        &s,
+        &["status", "--client", "gemni"],
+        None,
+        &["did you mean `gemini`?"],
+    );
+    // Every name of the table is accepted by --client.
+    for name in [
+        "claude-code",
+        "claude-desktop",
+        "cursor",
+        "vscode",
+        "windsurf",
+        "windsurf-jetbrains",
+        "devin",
+        "cline",
+        "roo-code",
+        "kilo-code",
+        "zed",
+        "codex",
+        "gemini",
+        "qwen",
+        "copilot",
+        "opencode",
+        "crush",
+        "amp",
+        "auggie",
+        "kiro",
+        "amazon-q",
+        "lm-studio",
+        "junie",
+        "warp",
+        "trae",
+        "antigravity",
+        "continue",
+        "goose",
+        "fast-agent",
+        "vibe",
+    ] {
+        let out = s.run(&["wrap", "--client", name]);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("config file found; looked for"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_entry_that_cannot_be_wrapped_is_an_error_not_a_skip() {
+    let s = Setup::new();
+    let dir = s.home.join(".cline/data/settings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cline_mcp_settings.json");
+    let config = r#"{"mcpServers": {
+  "good": {"transport": {"type": "stdio", "command": "srv", "args": ["a"]}},
+  "odd": {"transport": {"type": "stdio", "command": ["srv", 7]}},
+  "web": {"transport": {"type": "sse", "url": "https://example.com/sse"}}
+}}"#;
+    std::fs::write(&path, config).unwrap();
+
+    // Weak setup first: status sees both unsandboxed servers, and the remote one as remote.
+    let out = s.run(&["status", "--client", "cline"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let answer = text(&out.stdout);
+    assert!(answer.contains("Cline: "), "{answer}");
+    assert_eq!(answer.matches("NOT sandboxed:").count(), 2, "{answer}");
+    assert!(answer.contains("1 not started by a client"), "{answer}");
+
+    let out = s.run(&["wrap", "--client", "cline", "--write"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("mcpcell: error: "))
+        .unwrap_or_else(|| panic!("no error:\n{err}"));
+    for part in [
+        "Cline: ",
+        "cline_mcp_settings.json",
+        "server `odd` cannot be wrapped",
+        "`command` is a list, but not of strings",
+        "It is NOT sandboxed",
+    ] {
+        assert!(line.contains(part), "`{part}` not in: {line}");
+    }
+    assert!(!err.contains("nothing to wrap"), "{err}");
+    // The servers that can be wrapped are, all the same.
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        after.contains(&format!("\"command\": \"{}\"", launcher())),
+        "{after}"
+    );
+    let out = s.run(&["status", "--client", "cline"]);
+    assert_eq!(out.status.code(), Some(1));
+    let answer = text(&out.stdout);
+    assert!(answer.contains("1 sandboxed, 1 NOT sandboxed"), "{answer}");
+}
+
+#[test]
+fn all_clients_status_wrap_and_unwrap() {
+    let s = Setup::new();
+    let files: Vec<(PathBuf, String)> = vec![
+        (
+            s.home.join(".claude.json"),
+            "{\n  \"mcpServers\": {\"a\": {\"command\": \"srv-a\"}},\n  \"projects\": {}\n}\n"
+                .into(),
+        ),
+        (
+            s.home.join(".gemini/settings.json"),
+            "{\"mcpServers\": {\"b\": {\"command\": \"srv-b\", \"args\": [\"x\"]}}}".into(),
+        ),
+        (
+            s.home.join(".config/goose/config.yaml"),
+            "# goose\nextensions:\n  c:\n    cmd: srv-c\n    args: []\n    type: stdio\n".into(),
+        ),
+        (
+            s.work.join(".mcp.json"),
+            "{\"mcpServers\": {\"d\": {\"command\": \"srv-d\", \"args\": [\"y\"]}}}\n".into(),
+        ),
+        (
+            s.home.join(".vibe/config.toml"),
+            "[[mcp_servers]]\nname = \"e\"\ntransport = \"stdio\"\ncommand = \"srv-e\"\n".into(),
+        ),
+    ];
+    for (p, t) in &files {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    }
+    let status = |code: i32, needle: &str| {
+        let out = s.run(&["status"]);
+        let answer = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{answer}{}",
+            text(&out.stderr)
+        );
+        assert!(answer.contains(needle), "{needle}:\n{answer}");
+        answer
+    };
+    let before = status(1, "0 sandboxed, 5 NOT sandboxed");
+    for client in ["Claude Code: ", "Gemini CLI: ", "Goose: ", "Mistral Vibe: "] {
+        assert!(before.contains(client), "{client}:\n{before}");
+    }
+    // The project's .mcp.json is read once, though two clients use it.
+    assert_eq!(before.matches(".mcp.json").count(), 1, "{before}");
+    // `wrap --check` is the same answer.
+    let out = s.run(&["wrap", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), before);
+
+    // One combined diff, nothing written.
+    let out = s.run(&["wrap", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let diff = text(&out.stdout);
+    for (p, t) in &files {
+        assert!(
+            diff.contains(&format!("+++ {}", p.display())),
+            "{}:\n{diff}",
+            p.display()
+        );
+        assert_eq!(&std::fs::read_to_string(p).unwrap(), t);
+    }
+    let out = s.run(&["wrap", "--all", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let after = status(0, "5 sandboxed, 0 NOT sandboxed");
+    assert!(!after.contains("will not start"), "{after}");
+
+    let out = s.run(&["unwrap", "--all", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for (p, t) in &files {
+        assert_eq!(&std::fs::read_to_string(p).unwrap(), t, "{}", p.display());
+    }
+    status(1, "0 sandboxed, 5 NOT sandboxed");
+}
+
+#[test]
+fn cwd_env_file_and_vscode_sandbox_are_honoured() {
+    let s = Setup::new();
+    s.put(
+        ".env",
+        b"# for the server\nAPI_TOKEN=secret\nexport REGION=eu\n",
+    );
+    let work = s.work.to_string_lossy().into_owned();
+    let config = format!(
+        r#"{{"servers": {{
+  "a": {{"type": "stdio", "command": "srv", "args": [], "envFile": "{work}/.env", "cwd": "{work}"}},
+  "b": {{"type": "stdio", "command": "srv", "args": [], "cwd": "{home}", "sandboxEnabled": true}},
+  "c": {{"type": "stdio", "command": "srv", "args": [], "envFile": "${{workspaceFolder}}/.env"}}
+}}}}"#,
+        home = s.home.display()
+    );
+    let path = s.put(".vscode/mcp.json", config.as_bytes());
+    let out = s.run(&["wrap", "--client", "vscode", "--write"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    // The envFile's names (never its values) are passed; the cwd is granted for reading.
+    assert!(
+        after.contains(&format!(
+            "\"--pass-env\", \"API_TOKEN\", \"--pass-env\", \"REGION\", \"--allow-read\", \"{work}\", \"--\""
+        )),
+        "{after}"
+    );
+    assert!(!after.contains("secret\","), "{after}");
+    // The home directory is not granted; the nested sandbox and the unresolvable envFile are
+    // warned about, each once.
+    for w in [
+        "`b` runs in `",
+        "the home directory or one above it",
+        "`b` has \"sandboxEnabled\": true",
+        "`c` loads variables from the envFile `${workspaceFolder}/.env`",
+    ] {
+        assert_eq!(err.matches(w).count(), 1, "`{w}`:\n{err}");
+    }
+    let b_line = after.lines().find(|l| l.contains("\"b\"")).unwrap();
+    assert!(!b_line.contains("--allow-read"), "{b_line}");
+    let out = s.run(&["status", "--client", "vscode"]);
+    assert!(
+        text(&out.stdout).contains("but will not start"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn all_goes_on_past_a_broken_file_and_says_so() {
+    let s = Setup::new();
+    let broken = s.home.join(".cursor/mcp.json");
+    std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+    std::fs::write(&broken, "{\"mcpServers\": {\"a\": ").unwrap();
+    let agent = s.home.join(".aws/amazonq/cli-agents/dev.json");
+    std::fs::create_dir_all(agent.parent().unwrap()).unwrap();
+    std::fs::write(
+        &agent,
+        "{\"name\": \"dev\", \"mcpServers\": {\"k\": {\"command\": \"srv\"}}}\n",
+    )
+    .unwrap();
+
+    let out = s.run(&["status"]);
+    let (answer, err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{answer}{err}");
+    assert!(
+        err.contains("mcp.json:1:") && err.contains("invalid JSON"),
+        "{err}"
+    );
+    assert!(answer.contains("Amazon Q CLI: "), "{answer}");
+    assert!(
+        answer.contains("1 config file(s) that could not be read"),
+        "{answer}"
+    );
+
+    let out = s.run(&["wrap", "--all", "--write"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&agent)
+            .unwrap()
+            .contains(&launcher())
+    );
+    assert_eq!(
+        std::fs::read_to_string(&broken).unwrap(),
+        "{\"mcpServers\": {\"a\": "
+    );
+}
+
+#[test]
+fn status_says_when_the_mcpcell_in_a_config_is_gone() {
+    let s = Setup::new();
+    let path = s.put(
+        "c.json",
+        br#"{"mcpServers": {"a": {"command": "/nonexistent/mcpcell", "args": ["run", "-p", "default", "--", "srv"]}}}"#,
+    );
+    let out = s.run(&["status", path.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{answer}");
+    assert!(
+        answer.contains("sandboxed (profile `default`, runs srv), but will not start: /nonexistent/mcpcell is not an executable file"),
+        "{answer}"
+    );
 }

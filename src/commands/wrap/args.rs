@@ -17,19 +17,26 @@ fn parse_server_profile(s: &str) -> Result<(String, String), String> {
 
 /// Which config files: one path, or a client's user and project files.
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("target").args(["config", "client"])))]
+#[command(group(ArgGroup::new("target").args(["config", "client", "all"])))]
 pub struct Target {
-    /// The client config file (JSON, JSON with comments, or Codex's TOML)
+    /// The client config file (JSON, JSON with comments, YAML, or TOML)
     #[arg(value_name = "CONFIG")]
     pub config: Option<PathBuf>,
-    /// Find the config files of this client instead: its user file and the project's in the
-    /// current directory
-    #[arg(long, value_enum, value_name = "NAME")]
+    /// Find the config files of this client instead: its user files and the project's in the
+    /// current directory. Names: claude-code, claude-desktop, cursor, vscode, windsurf,
+    /// windsurf-jetbrains, devin, cline, roo-code, kilo-code, zed, codex, gemini, qwen,
+    /// copilot, opencode, crush, amp, auggie, kiro, amazon-q, lm-studio, junie, warp, trae,
+    /// antigravity, continue, goose, fast-agent, vibe
+    #[arg(long, value_name = "NAME", value_parser = Client::parse)]
     pub client: Option<Client>,
+    /// Every known client's config files that exist, the user's and the current project's
+    #[arg(long)]
+    pub all: bool,
     /// Only these servers (by their name in the config); may be repeated
     #[arg(long = "server", value_name = "NAME")]
     pub servers: Vec<String>,
-    /// Write the change (keeping a backup beside the file) instead of printing a diff
+    /// Write the change instead of printing a diff (the previous version of each file is
+    /// kept in mcpcell's state directory)
     #[arg(long)]
     pub write: bool,
 }
@@ -49,6 +56,22 @@ pub struct WrapArgs {
     /// The mcpcell path to write into the config (default: this executable's absolute path)
     #[arg(long = "mcpcell", value_name = "PATH")]
     pub launcher: Option<PathBuf>,
+    /// Change nothing: say which servers are sandboxed and which are not, and why; exit 1 if
+    /// any server the client starts runs without mcpcell (the same as `mcpcell status`)
+    #[arg(long, conflicts_with_all = ["write", "pins", "profiles"])]
+    pub check: bool,
+}
+
+/// `mcpcell status`: `wrap --check`, for every known client unless told otherwise.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("target").args(["config", "client"])))]
+pub struct StatusArgs {
+    /// One client config file instead of every known one
+    #[arg(value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Only this client's config files
+    #[arg(long, value_name = "NAME", value_parser = Client::parse)]
+    pub client: Option<Client>,
 }
 
 #[derive(Debug, Clone, Args)]

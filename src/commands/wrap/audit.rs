@@ -12,7 +12,7 @@ use crate::profile::{Loader, NetworkMode, is_path};
 const SHARED_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/crash"];
 
 /// Why a path given to `--allow-*` reaches too far, if it does.
-fn too_wide(path: &str, home: Option<&Path>) -> Option<String> {
+pub(super) fn too_wide(path: &str, home: Option<&Path>) -> Option<String> {
     let p = Path::new(path);
     if !p.is_absolute() {
         return Some(

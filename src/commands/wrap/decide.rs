@@ -142,6 +142,7 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
     let mut expect: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
     let mut report = Vec::new();
     let mut warnings = Vec::new();
+    let mut unsandboxed = Vec::new();
     for (i, s) in l.servers.iter().enumerate() {
         if !selected(ctx.only, s) {
             continue;
@@ -159,7 +160,11 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
                 continue;
             }
             Kind::Unsupported(why) => {
-                report.push(format!("{who}: skipped: {why}"));
+                report.push(format!("{who}: CANNOT BE WRAPPED: {why}"));
+                unsandboxed.push(Unsandboxed {
+                    server: who.clone(),
+                    why: why.clone(),
+                });
                 continue;
             }
             Kind::Stdio(st) => st,
@@ -199,6 +204,9 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
                     weak.join("; ")
                 ));
             }
+            if st.client_sandbox {
+                warnings.push(nested_sandbox(&s.name));
+            }
             if let Some((_, p)) = ctx.profiles.iter().find(|(n, _)| *n == s.name) {
                 if *p != profile {
                     warnings.push(format!(
@@ -233,7 +241,40 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
         }
         let (profile, why) = profile_for(s, &command, &args, ctx);
         let mut pass = Vec::new();
-        for name in &st.env {
+        let mut options = Vec::new();
+        let mut env = st.env.clone();
+        if let Some(file) = &st.env_file {
+            match super::fields::env_file_names(file, st.cwd.as_deref()) {
+                Ok(names) => {
+                    for n in names {
+                        if !env.contains(&n) {
+                            env.push(n);
+                        }
+                    }
+                }
+                Err(why) => warnings.push(format!(
+                    "`{}` loads variables from the envFile `{file}`, which {why}; mcpcell passes on only the variables it knows by name: add theirs with --pass-env in the entry, or to the profile's env.pass",
+                    s.name
+                )),
+            }
+        }
+        if let Some(cwd) = &st.cwd {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            match super::fields::cwd_grant(cwd, home.as_deref()) {
+                Ok(()) => {
+                    options.push("--allow-read".to_string());
+                    options.push(cwd.clone());
+                }
+                Err(why) => warnings.push(format!(
+                    "`{}` runs in `{cwd}` (its cwd), which mcpcell does not grant: {why}; the profile alone decides what it may read there",
+                    s.name
+                )),
+            }
+        }
+        if st.client_sandbox {
+            warnings.push(nested_sandbox(&s.name));
+        }
+        for name in &env {
             if valid_env_name(name) {
                 pass.push(name.clone());
             } else {
@@ -248,14 +289,21 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
         } else {
             format!("; passes {}", pass.join(", "))
         };
+        let grants = match st.cwd.as_deref() {
+            Some(cwd) if !options.is_empty() => format!("; may read its cwd {cwd}"),
+            _ => String::new(),
+        };
         report.push(format!(
-            "{who}: wrap with profile `{profile}` ({why}){passes}"
+            "{who}: wrap with profile `{profile}` ({why}){passes}{grants}"
         ));
+        let mut prefix = run_prefix(&profile, &pass, st.args.is_none());
+        let end = prefix.len() - 1;
+        prefix.splice(end..end, options);
         edits.push((
             i,
             Edit::Wrap {
                 launcher: ctx.launcher.to_string(),
-                prefix: run_prefix(&profile, &pass, st.args.is_none()),
+                prefix,
                 pins,
             },
         ));
@@ -276,7 +324,21 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
         new,
         report,
         warnings,
+        unsandboxed,
     })
+}
+
+/// An entry mcpcell cannot wrap: its label and why. Its server runs without mcpcell.
+#[derive(Debug, Clone)]
+pub struct Unsandboxed {
+    pub server: String,
+    pub why: String,
+}
+
+fn nested_sandbox(name: &str) -> String {
+    format!(
+        "`{name}` has \"sandboxEnabled\": true: VS Code runs it in a sandbox of its own, inside which mcpcell cannot create the namespaces it needs and refuses to start the server; set \"sandboxEnabled\": false for this entry (mcpcell is its sandbox)"
+    )
 }
 
 fn profile_for(s: &Server, command: &str, args: &[String], ctx: &Context<'_>) -> (String, String) {
@@ -326,7 +388,9 @@ pub fn unwrap_file(l: Loaded, only: &[String], launcher: &str) -> Result<Outcome
                 None => report.push(format!("{who}: not wrapped")),
             },
             Kind::Remote(how) => report.push(format!("{who}: skipped, remote ({how})")),
-            Kind::Unsupported(why) => report.push(format!("{who}: skipped: {why}")),
+            Kind::Unsupported(why) => {
+                report.push(format!("{who}: not wrapped, and cannot be: {why}"))
+            }
         }
     }
     let new = rewrite_checked(&l, &edits, |i, before, after| {
@@ -349,6 +413,7 @@ pub fn unwrap_file(l: Loaded, only: &[String], launcher: &str) -> Result<Outcome
         new,
         report,
         warnings: vec![],
+        unsandboxed: vec![],
     })
 }
 

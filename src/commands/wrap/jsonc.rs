@@ -51,15 +51,17 @@ struct Found<'a> {
 }
 
 /// Every server section, in file order: `mcpServers` (Claude Desktop, Claude Code, Cursor,
-/// Windsurf), `projects.<path>.mcpServers` (Claude Code's per-project entries), `servers`
-/// (VS Code's mcp.json), `mcp.servers` (VS Code's settings.json), `context_servers` (Zed).
+/// Windsurf, Gemini CLI, Copilot CLI, Cline, ...), `projects.<path>.mcpServers` (Claude Code's
+/// per-project entries), `servers` (VS Code's mcp.json), `mcp.servers` (VS Code's
+/// settings.json), `mcp` itself (opencode, Crush), `"amp.mcpServers"` (Amp, a dotted key at
+/// the top level), `context_servers` (Zed).
 fn sections<'a>(root: &'a Object<'a>) -> Vec<(String, &'a Object<'a>)> {
     let mut out = Vec::new();
     for p in &root.properties {
         let key = p.name.as_str();
         match (key, &p.value) {
-            ("mcpServers" | "servers" | "context_servers", Value::Object(o)) => {
-                out.push((key.to_string(), o));
+            ("mcpServers" | "servers" | "context_servers" | "amp.mcpServers", Value::Object(o)) => {
+                out.push((label(key), o));
             }
             ("projects", Value::Object(projects)) => {
                 for project in &projects.properties {
@@ -68,21 +70,50 @@ fn sections<'a>(root: &'a Object<'a>) -> Vec<(String, &'a Object<'a>)> {
                         .as_object()
                         .and_then(|p| p.get_object("mcpServers"))
                     {
-                        let label =
-                            serde_json::to_string(project.name.as_str()).unwrap_or_default();
-                        out.push((format!("projects.{label}.mcpServers"), o));
+                        out.push((
+                            format!("projects.{}.mcpServers", quote(project.name.as_str())),
+                            o,
+                        ));
                     }
                 }
             }
-            ("mcp", Value::Object(mcp)) => {
-                if let Some(o) = mcp.get_object("servers") {
-                    out.push(("mcp.servers".into(), o));
-                }
-            }
+            ("mcp", Value::Object(mcp)) => match mcp.get_object("servers") {
+                // VS Code's settings.json nests its servers one level down; opencode and
+                // Crush put them right under `mcp`, where a server could be called `servers`
+                // but would then be an entry itself.
+                Some(o) if !is_entry(o) => out.push(("mcp.servers".into(), o)),
+                _ => out.push(("mcp".into(), mcp)),
+            },
             _ => {}
         }
     }
     out
+}
+
+/// A key as it is shown in a section's name: as it is when it is a plain word.
+fn label(key: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        key.to_string()
+    } else {
+        quote(key)
+    }
+}
+
+/// Whether an object is a server entry rather than a map of them.
+fn is_entry(o: &Object<'_>) -> bool {
+    [
+        "command",
+        "url",
+        "type",
+        "transport",
+        "httpUrl",
+        "serverUrl",
+    ]
+    .iter()
+    .any(|k| {
+        o.get(k)
+            .is_some_and(|p| !matches!(p.value, Value::Object(_)) || *k == "transport")
+    })
 }
 
 fn found<'a>(root: &'a Value<'a>) -> (Vec<String>, Vec<Found<'a>>) {
@@ -93,6 +124,11 @@ fn found<'a>(root: &'a Value<'a>) -> (Vec<String>, Vec<Found<'a>>) {
     let mut out = Vec::new();
     for (section, obj) in sections(root) {
         for p in &obj.properties {
+            // `mcp` is also the prefix of other settings (VS Code's `mcp.discovery`): under
+            // it, only what has the keys of a server is one.
+            if section == "mcp" && !p.value.as_object().is_some_and(is_entry) {
+                continue;
+            }
             out.push(Found {
                 section: section.clone(),
                 name: p.name.as_str().to_string(),
@@ -106,52 +142,100 @@ fn found<'a>(root: &'a Value<'a>) -> (Vec<String>, Vec<Found<'a>>) {
 
 /// The pieces of a stdio entry the editor touches.
 struct Parts<'a> {
-    /// The object that holds the command and its arguments: the entry itself, or Zed's older
-    /// `"command": {"path": ..., "args": ...}` object.
+    /// The object that holds the command and its arguments: the entry itself, Cline's
+    /// `transport` object, or Zed's older `"command": {"path": ..., "args": ...}` object.
     holder: &'a Object<'a>,
     command_prop: &'a ObjectProp<'a>,
     command: &'a StringLit<'a>,
+    /// The arguments. With `argv`, the list is `command` itself and these are its elements
+    /// after the first (the program).
     args: Option<(&'a ObjectProp<'a>, &'a Array<'a>, Vec<&'a StringLit<'a>>)>,
+    /// opencode's form: `"command": ["npx", "-y", "pkg"]`, program and arguments in one list.
+    argv: bool,
 }
 
 fn string_list<'a>(arr: &'a Array<'a>) -> Option<Vec<&'a StringLit<'a>>> {
     arr.elements.iter().map(Value::as_string_lit).collect()
 }
 
+/// The variable names of `env` (and opencode's `environment`).
 fn env_names(obj: &Object<'_>, out: &mut Vec<String>) {
-    if let Some(env) = obj.get_object("env") {
-        for p in &env.properties {
-            let name = p.name.as_str().to_string();
-            if !out.contains(&name) {
-                out.push(name);
+    for key in ["env", "environment"] {
+        if let Some(env) = obj.get_object(key) {
+            for p in &env.properties {
+                let name = p.name.as_str().to_string();
+                if !out.contains(&name) {
+                    out.push(name);
+                }
             }
         }
     }
 }
 
-const REMOTE_TYPES: &[&str] = &["http", "sse", "streamable-http", "streamableHttp", "ws"];
+/// `type` values of servers the client does not start: HTTP, SSE, WebSocket (and opencode's
+/// `remote`).
+pub const REMOTE_TYPES: &[&str] = &[
+    "http",
+    "sse",
+    "streamable-http",
+    "streamableHttp",
+    "streamable_http",
+    "ws",
+    "remote",
+];
+
+/// What an entry that has no `command` is, if it is known not to start a process.
+fn remote(entry: &Object<'_>) -> Option<Kind> {
+    let url = ["url", "serverUrl", "httpUrl"]
+        .iter()
+        .find_map(|k| entry.get_string(k));
+    let ty = entry.get_string("type").map(|t| t.value.to_string());
+    if url.is_some() || ty.as_deref().is_some_and(|t| REMOTE_TYPES.contains(&t)) {
+        let how = ty.unwrap_or_else(|| "remote".into());
+        let at = url.map(|u| format!(" at {}", u.value)).unwrap_or_default();
+        return Some(Kind::Remote(format!("{how} server{at}")));
+    }
+    None
+}
+
+fn unsupported<'a>(why: &str) -> (Kind, Option<Parts<'a>>) {
+    (Kind::Unsupported(why.to_string()), None)
+}
 
 fn classify<'a>(v: &'a Value<'a>) -> (Kind, Option<Parts<'a>>) {
     let Value::Object(entry) = v else {
-        return (Kind::Unsupported("the entry is not an object".into()), None);
+        return unsupported("the entry is not an object");
     };
-    let Some(command_prop) = entry.get("command") else {
-        let url = entry
-            .get_string("url")
-            .or_else(|| entry.get_string("serverUrl"));
-        let ty = entry.get_string("type").map(|t| t.value.to_string());
-        if url.is_some() || ty.as_deref().is_some_and(|t| REMOTE_TYPES.contains(&t)) {
-            let how = ty.unwrap_or_else(|| "remote".into());
-            let at = url.map(|u| format!(" at {}", u.value)).unwrap_or_default();
-            return (Kind::Remote(format!("{how} server{at}")), None);
+    // Cline's command-line client keeps the command under `transport`.
+    let outer = match entry.get("transport").map(|p| &p.value) {
+        Some(Value::Object(t)) => t,
+        _ => entry,
+    };
+    let Some(command_prop) = outer.get("command") else {
+        if let Some(k) = remote(outer).or_else(|| remote(entry)) {
+            return (k, None);
         }
-        return (
-            Kind::Unsupported("no `command` (not a server the client starts)".into()),
-            None,
-        );
+        if entry
+            .get_string("source")
+            .is_some_and(|s| s.value == "extension")
+        {
+            return unsupported(
+                "a server of a Zed extension (`\"source\": \"extension\"`): Zed starts it with the extension's own command, which is not in this file",
+            );
+        }
+        return unsupported("no `command`, and not a remote server either");
     };
+    let mut argv = false;
     let (holder, command_prop, command) = match &command_prop.value {
-        Value::StringLit(s) => (entry, command_prop, s),
+        Value::StringLit(s) => (outer, command_prop, s),
+        Value::Array(a) => match (string_list(a), a.elements.first()) {
+            (Some(_), Some(Value::StringLit(s))) => {
+                argv = true;
+                (outer, command_prop, s)
+            }
+            (Some(_), _) => return unsupported("`command` is an empty list"),
+            (None, _) => return unsupported("`command` is a list, but not of strings"),
+        },
         Value::Object(o) => match o.get("path") {
             Some(
                 p @ ObjectProp {
@@ -159,44 +243,50 @@ fn classify<'a>(v: &'a Value<'a>) -> (Kind, Option<Parts<'a>>) {
                     ..
                 },
             ) => (o, p, s),
-            _ => {
-                return (
-                    Kind::Unsupported("`command` has no `path` string".into()),
-                    None,
-                );
-            }
+            _ => return unsupported("`command` has no `path` string"),
         },
-        _ => return (Kind::Unsupported("`command` is not a string".into()), None),
+        _ => return unsupported("`command` is not a string"),
     };
-    let args = match holder.get("args") {
-        None => None,
-        Some(p) => match p.value.as_array().and_then(|a| Some((a, string_list(a)?))) {
-            Some((a, list)) => Some((p, a, list)),
-            None => {
-                return (
-                    Kind::Unsupported("`args` is not a list of strings".into()),
-                    None,
-                );
-            }
-        },
+    let args = if argv {
+        let arr = command_prop.value.as_array().expect("checked above");
+        let list = string_list(arr).expect("checked above");
+        if holder.get("args").is_some() {
+            return unsupported("`command` is a list and there are `args` as well");
+        }
+        Some((command_prop, arr, list[1..].to_vec()))
+    } else {
+        match holder.get("args") {
+            None => None,
+            Some(p) => match p.value.as_array().and_then(|a| Some((a, string_list(a)?))) {
+                Some((a, list)) => Some((p, a, list)),
+                None => return unsupported("`args` is not a list of strings"),
+            },
+        }
     };
     let mut env = Vec::new();
-    env_names(entry, &mut env);
-    env_names(holder, &mut env);
-    let mut warnings = Vec::new();
-    if let Some(f) = entry.get_string("envFile") {
-        warnings.push(format!(
-            "it loads variables from the envFile `{}`, which mcpcell does not pass on; add their names to the profile's env.pass",
-            f.value
-        ));
+    for o in [entry, outer, holder] {
+        env_names(o, &mut env);
     }
+    let field = |k: &str| {
+        [holder, outer, entry]
+            .iter()
+            .find_map(|o| o.get_string(k))
+            .map(|s| s.value.to_string())
+    };
+    let client_sandbox = [holder, outer, entry].iter().any(|o| {
+        o.get("sandboxEnabled")
+            .is_some_and(|p| matches!(p.value, Value::BooleanLit(ref b) if b.value))
+    });
     let stdio = Stdio {
         command: command.value.to_string(),
         args: args
             .as_ref()
             .map(|(_, _, list)| list.iter().map(|s| s.value.to_string()).collect()),
         env,
-        warnings,
+        warnings: vec![],
+        cwd: field("cwd"),
+        env_file: field("envFile"),
+        client_sandbox,
     };
     (
         Kind::Stdio(stdio),
@@ -205,6 +295,7 @@ fn classify<'a>(v: &'a Value<'a>) -> (Kind, Option<Parts<'a>>) {
             command_prop,
             command,
             args,
+            argv,
         }),
     )
 }
@@ -265,13 +356,13 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
 
 /// A replacement of `text[start..end]`.
 #[derive(Debug)]
-struct Splice {
-    start: usize,
-    end: usize,
-    with: String,
+pub(super) struct Splice {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) with: String,
 }
 
-fn apply(text: &str, mut splices: Vec<Splice>) -> Result<String, FormatError> {
+pub(super) fn apply(text: &str, mut splices: Vec<Splice>) -> Result<String, FormatError> {
     // An insertion sorts before a replacement that starts at the same place.
     splices.sort_by_key(|s| (s.start, s.end));
     let mut out = String::with_capacity(text.len() + 256);
@@ -288,7 +379,7 @@ fn apply(text: &str, mut splices: Vec<Splice>) -> Result<String, FormatError> {
     Ok(out)
 }
 
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
@@ -300,7 +391,7 @@ fn indent_at(text: &str, pos: usize) -> Option<&str> {
 }
 
 /// The file's line ending.
-fn newline(text: &str) -> &'static str {
+pub(super) fn newline(text: &str) -> &'static str {
     if text.contains("\r\n") { "\r\n" } else { "\n" }
 }
 
@@ -350,6 +441,16 @@ impl Splicer<'_, '_> {
     }
 
     fn wrap(&mut self, parts: &Parts<'_>, launcher: &str, prefix: &[String]) {
+        if parts.argv {
+            // The program stays where it is; mcpcell and its options go in front of it.
+            let (_, arr, _) = parts.args.as_ref().expect("argv entries have a list");
+            let mut items = vec![quote(launcher)];
+            items.extend(prefix.iter().map(|s| quote(s)));
+            let sep = separator(self.text, arr);
+            let at = parts.command.start();
+            self.put(at, at, format!("{}{sep}", items.join(&sep)));
+            return;
+        }
         let original = parts.command.text(self.text).to_string();
         self.put(parts.command.start(), parts.command.end(), quote(launcher));
         let mut items: Vec<String> = prefix.iter().map(|s| quote(s)).collect();
@@ -384,10 +485,18 @@ impl Splicer<'_, '_> {
         let stdio = Stdio {
             command: parts.command.value.to_string(),
             args: Some(values),
-            env: vec![],
-            warnings: vec![],
+            ..Stdio::default()
         };
         let w = stdio.wrapped(&stdio.command).ok_or_else(not_wrapped)?;
+        if parts.argv {
+            // Everything before the original program goes: mcpcell and its options.
+            self.put(
+                parts.command.start(),
+                list[w.command_index].start(),
+                String::new(),
+            );
+            return Ok(());
+        }
         let cmd = list[w.command_index];
         self.put(
             parts.command.start(),
@@ -447,6 +556,36 @@ mod tests {
             text,
             expect_wrapped,
         );
+    }
+
+    #[test]
+    fn opencode_command_lists_cline_transport_and_amp() {
+        round_trip(
+            "{\n  \"mcp\": {\n    \"t\": {\"type\": \"local\", \"command\": [\"uvx\", \"mcp-server-time\"], \"environment\": {\"K\": \"v\"}},\n    \"r\": {\"type\": \"remote\", \"url\": \"https://x\"}\n  }\n}\n",
+            "{\n  \"mcp\": {\n    \"t\": {\"type\": \"local\", \"command\": [\"/bin/mcpcell\", \"run\", \"-p\", \"node\", \"--pass-env\", \"K\", \"--\", \"uvx\", \"mcp-server-time\"], \"environment\": {\"K\": \"v\"}},\n    \"r\": {\"type\": \"remote\", \"url\": \"https://x\"}\n  }\n}\n",
+        );
+        round_trip(
+            r#"{"mcpServers": {"time": {"transport": {"type": "stdio", "command": "uvx", "args": ["mcp-server-time"]}}}}"#,
+            r#"{"mcpServers": {"time": {"transport": {"type": "stdio", "command": "/bin/mcpcell", "args": ["run", "-p", "node", "--pass-env", "K", "--", "uvx", "mcp-server-time"]}}}}"#,
+        );
+        round_trip(
+            r#"{"amp.mcpServers": {"x": {"command": "srv"}}}"#,
+            r#"{"amp.mcpServers": {"x": {"command": "/bin/mcpcell", "args": ["run", "--profile", "node", "--pass-env", "K", "--", "srv"]}}}"#,
+        );
+        let (labels, s) = read(r#"{"mcp": {"servers": {"a": {"command": "x"}}}}"#).unwrap();
+        assert_eq!(labels, ["mcp.servers"]);
+        assert_eq!(s[0].name, "a");
+        let (labels, _) = read(r#"{"mcp": {"servers": {"command": "x"}}}"#).unwrap();
+        assert_eq!(labels, ["mcp"]);
+        let (_, s) =
+            read(r#"{"mcp": {"discovery": {"enabled": true}, "x": {"type": "local"}}}"#).unwrap();
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(matches!(s[0].kind, Kind::Unsupported(_)));
+        let (_, s) =
+            read(r#"{"mcpServers": {"g": {"httpUrl": "https://x"}, "b": {"command": ["x", 1]}}}"#)
+                .unwrap();
+        assert!(matches!(s[0].kind, Kind::Remote(_)));
+        assert!(matches!(s[1].kind, Kind::Unsupported(_)));
     }
 
     #[test]

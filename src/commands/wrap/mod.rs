@@ -11,18 +11,22 @@ mod args;
 mod audit;
 pub mod clients;
 mod decide;
+mod fields;
 mod jsonc;
 pub mod model;
 pub mod pin;
+mod status;
 mod toml;
 mod write;
+mod yaml;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use args::{Target, UnwrapArgs, WrapArgs};
+pub use args::{StatusArgs, Target, UnwrapArgs, WrapArgs};
+use clients::Client;
 use model::{Edit, Server};
 
 /// A problem with a config file's text, before the file's name is attached.
@@ -57,13 +61,13 @@ pub enum WrapError {
     #[error("{}: {message}", path.display())]
     Shape { path: PathBuf, message: String },
     #[error(
-        "{}: no MCP server section found (looked for mcpServers, projects.*.mcpServers, servers, mcp.servers, context_servers and [mcp_servers])",
+        "{}: no MCP server section found (looked for mcpServers, projects.*.mcpServers, servers, mcp, mcp.servers, \"amp.mcpServers\", context_servers, extensions, [mcp_servers] and [[mcp_servers]])",
         path.display()
     )]
     NoSection { path: PathBuf },
     #[error("no {client} config file found; looked for {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     NoClientConfig {
-        client: &'static str,
+        client: String,
         searched: Vec<PathBuf>,
     },
     #[error("{what}: no server named `{name}` in {files}; the servers there are: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
@@ -84,7 +88,7 @@ pub enum WrapError {
     Pin(String),
     #[error("{what} {name}: `{name}` is not among the servers given with --server")]
     NotSelected { what: &'static str, name: String },
-    #[error("give a CONFIG file or --client NAME{hint}")]
+    #[error("give a CONFIG file, --client NAME or --all{hint}")]
     NoTarget { hint: &'static str },
     #[error("failed to find mcpcell's own path; pass --mcpcell PATH")]
     Launcher(#[source] std::io::Error),
@@ -96,19 +100,20 @@ pub enum WrapError {
     Write(#[from] write::WriteError),
 }
 
-/// The two syntaxes client configs come in.
+/// The syntaxes client configs come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Jsonc,
     Toml,
+    Yaml,
 }
 
 impl Format {
     fn of(path: &Path) -> Format {
-        if path.extension().is_some_and(|e| e == "toml") {
-            Format::Toml
-        } else {
-            Format::Jsonc
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Format::Toml,
+            Some("yaml" | "yml") => Format::Yaml,
+            _ => Format::Jsonc,
         }
     }
 
@@ -116,6 +121,7 @@ impl Format {
         match self {
             Format::Jsonc => "JSON",
             Format::Toml => "TOML",
+            Format::Yaml => "YAML",
         }
     }
 
@@ -123,6 +129,7 @@ impl Format {
         match self {
             Format::Jsonc => jsonc::read(text),
             Format::Toml => toml::read(text),
+            Format::Yaml => yaml::read(text),
         }
     }
 
@@ -130,6 +137,7 @@ impl Format {
         match self {
             Format::Jsonc => jsonc::rewrite(text, edits),
             Format::Toml => toml::rewrite(text, edits),
+            Format::Yaml => yaml::rewrite(text, edits),
         }
     }
 }
@@ -137,9 +145,22 @@ impl Format {
 /// A config file as read.
 pub(crate) struct Loaded {
     path: PathBuf,
+    /// Whose file it is, when the path is one of a known client's.
+    client: Option<Client>,
     format: Format,
     text: String,
     servers: Vec<Server>,
+}
+
+impl Loaded {
+    /// `Claude Code: /home/u/.claude.json`, for messages (escaped for the terminal).
+    fn title(&self) -> String {
+        let path = crate::escape::path(&self.path);
+        match self.client {
+            Some(c) => format!("{}: {path}", c.name()),
+            None => path.to_string(),
+        }
+    }
 }
 
 fn format_error(path: &Path, format: Format, e: FormatError) -> WrapError {
@@ -163,7 +184,7 @@ fn format_error(path: &Path, format: Format, e: FormatError) -> WrapError {
 }
 
 /// Reads one file; `None` when a file found through `--client` has no server section.
-fn load(path: &Path, required: bool) -> Result<Option<Loaded>, WrapError> {
+fn load(path: &Path, client: Option<Client>, required: bool) -> Result<Option<Loaded>, WrapError> {
     let format = Format::of(path);
     let text = std::fs::read_to_string(path).map_err(|source| WrapError::Read {
         path: path.to_path_buf(),
@@ -182,51 +203,92 @@ fn load(path: &Path, required: bool) -> Result<Option<Loaded>, WrapError> {
     }
     Ok(Some(Loaded {
         path: path.to_path_buf(),
+        client,
         format,
         text,
         servers,
     }))
 }
 
-/// `pins` are the `--pin` values: `wrap --pin FILE` reads FILE as a server name.
-fn load_targets(target: &Target, pins: &[String]) -> Result<Vec<Loaded>, WrapError> {
-    if let Some(path) = &target.config {
-        return Ok(load(path, true)?.into_iter().collect());
-    }
-    let Some(client) = target.client else {
-        let hint = if pins.iter().any(|p| !p.is_empty() && Path::new(p).is_file()) {
-            "; --pin takes a server name, so put CONFIG before --pin"
-        } else {
-            ""
-        };
-        return Err(WrapError::NoTarget { hint });
-    };
+/// The files to work on, and the files of `--all` that could not be read (each an error to
+/// report; the others are still worked on).
+struct Targets {
+    loaded: Vec<Loaded>,
+    failed: Vec<WrapError>,
+}
+
+fn home_and_cwd() -> (PathBuf, PathBuf) {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"));
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    (home, cwd)
+}
+
+/// `pins` are the `--pin` values: `wrap --pin FILE` reads FILE as a server name.
+fn load_targets(target: &Target, pins: &[String]) -> Result<Targets, WrapError> {
+    let (home, cwd) = home_and_cwd();
     let var = |n: &str| std::env::var(n).ok();
-    let searched = clients::locations(
-        client,
-        &clients::Env {
-            home: &home,
-            cwd: &cwd,
-            var: &var,
-        },
-    );
-    let mut out = Vec::new();
-    for path in searched.iter().filter(|p| p.is_file()) {
-        match load(path, false)? {
-            Some(l) => out.push(l),
-            None => eprintln!(
-                "mcpcell: {}: no MCP servers configured there; skipped",
-                crate::escape::path(path)
-            ),
+    let env = clients::Env {
+        home: &home,
+        cwd: &cwd,
+        var: &var,
+    };
+    if let Some(path) = &target.config {
+        let client = clients::identify(path, &env);
+        return Ok(Targets {
+            loaded: load(path, client, true)?.into_iter().collect(),
+            failed: vec![],
+        });
+    }
+    let chosen: Vec<Client> = match target.client {
+        Some(c) => vec![c],
+        None if target.all => Client::all().collect(),
+        None => {
+            let hint = if pins.iter().any(|p| !p.is_empty() && Path::new(p).is_file()) {
+                "; --pin takes a server name, so put CONFIG before --pin"
+            } else {
+                ""
+            };
+            return Err(WrapError::NoTarget { hint });
+        }
+    };
+    let mut out = Targets {
+        loaded: vec![],
+        failed: vec![],
+    };
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut searched = Vec::new();
+    for client in chosen {
+        for path in clients::locations(client, &env) {
+            searched.push(path.clone());
+            if !path.is_file() {
+                continue;
+            }
+            // Some files are read by more than one client (`.mcp.json`): once is enough.
+            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if seen.contains(&real) {
+                continue;
+            }
+            seen.push(real);
+            match load(&path, Some(client), false) {
+                Ok(Some(l)) => out.loaded.push(l),
+                Ok(None) => eprintln!(
+                    "mcpcell: {}: {}: no MCP servers configured there; skipped",
+                    client.name(),
+                    crate::escape::path(&path)
+                ),
+                Err(e) if target.all => out.failed.push(e),
+                Err(e) => return Err(e),
+            }
         }
     }
-    if out.is_empty() {
+    if out.loaded.is_empty() && out.failed.is_empty() {
         return Err(WrapError::NoClientConfig {
-            client: client.name(),
+            client: match target.client {
+                Some(c) => c.name().to_string(),
+                None => "MCP client".into(),
+            },
             searched,
         });
     }
@@ -271,6 +333,8 @@ pub(crate) struct Outcome {
     new: String,
     report: Vec<String>,
     warnings: Vec<String>,
+    /// Entries that start a process mcpcell cannot wrap.
+    unsandboxed: Vec<decide::Unsandboxed>,
 }
 
 fn diff(path: &Path, old: &str, new: &str) -> String {
@@ -284,27 +348,40 @@ fn diff(path: &Path, old: &str, new: &str) -> String {
 
 /// Prints every outcome and, with `--write`, writes the files that change. Server names,
 /// commands and the config text are the config's: every line is escaped for the terminal.
-fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapError> {
+/// Returns whether every server the files start is (or, with `--write`, now is) under
+/// mcpcell: false when an entry cannot be wrapped.
+fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapError> {
     use crate::escape::{terminal, terminal_text};
     let mut stdout = std::io::stdout().lock();
+    let mut warned: Vec<String> = Vec::new();
+    let mut all_sandboxed = true;
     for o in outcomes {
         let path = &o.loaded.path;
         let shown = crate::escape::path(path);
-        eprintln!("mcpcell: {shown}:");
+        let title = o.loaded.title();
+        eprintln!("mcpcell: {title}:");
         for line in &o.report {
             eprintln!("  {}", terminal(line));
         }
+        // One warning once, however many files or servers it comes up for.
         for w in &o.warnings {
-            eprintln!("mcpcell: warning: {}", terminal(w));
+            if !warned.contains(w) {
+                eprintln!("mcpcell: warning: {}", terminal(w));
+                warned.push(w.clone());
+            }
+        }
+        for u in &o.unsandboxed {
+            all_sandboxed = false;
+            eprintln!(
+                "mcpcell: error: {title}: server `{}` cannot be wrapped: {}. It is NOT sandboxed: the client starts it without mcpcell. Rewrite the entry in a plain form (`command` and `args` strings) or remove it",
+                terminal(&u.server),
+                terminal(&u.why)
+            );
         }
         let changed = o.new != o.loaded.text;
         if changed && !write {
-            let mut out = String::new();
-            for w in &o.warnings {
-                out.push_str(&format!("# warning: {}\n", terminal(w)));
-            }
-            out.push_str(&terminal_text(&diff(path, &o.loaded.text, &o.new)));
-            let _ = stdout.write_all(out.as_bytes());
+            let d = diff(path, &o.loaded.text, &o.new);
+            let _ = stdout.write_all(terminal_text(&d).as_bytes());
         }
         if !changed {
             eprintln!(
@@ -317,7 +394,7 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
                 }
             );
         } else if write {
-            let w = write::replace(path, &o.loaded.text, &o.new)?;
+            let w = write::replace(path, &o.loaded.text, &o.new, &write::backups_dir())?;
             let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
             let via = if linked {
                 format!(
@@ -339,17 +416,41 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
             );
         }
     }
-    Ok(())
+    Ok(all_sandboxed)
+}
+
+/// 0 when every server could be wrapped (or unwrapped), 1 when one stays unsandboxed.
+fn status_code(all_done: bool) -> i32 {
+    if all_done { 0 } else { 1 }
 }
 
 /// `mcpcell wrap`; returns the exit status (a failure exits 1).
 pub fn wrap(args: WrapArgs) -> Result<i32, WrapError> {
-    run_wrap(&args).map(|()| 0)
+    if args.check {
+        // Like `status`: every client's files unless told which.
+        let mut target = args.target.clone();
+        target.all |= target.config.is_none() && target.client.is_none();
+        return status::run(&target);
+    }
+    run_wrap(&args).map(status_code)
 }
 
 /// `mcpcell unwrap`; returns the exit status (a failure exits 1).
 pub fn unwrap(args: UnwrapArgs) -> Result<i32, WrapError> {
-    run_unwrap(&args).map(|()| 0)
+    run_unwrap(&args).map(status_code)
+}
+
+/// `mcpcell status`; returns the exit status: 1 when a file could not be read or a server a
+/// client starts runs unsandboxed.
+pub fn status(args: StatusArgs) -> Result<i32, WrapError> {
+    let target = Target {
+        all: args.config.is_none() && args.client.is_none(),
+        config: args.config,
+        client: args.client,
+        servers: vec![],
+        write: false,
+    };
+    status::run(&target)
 }
 
 fn launcher(given: Option<&Path>) -> Result<String, WrapError> {
@@ -363,9 +464,19 @@ fn launcher(given: Option<&Path>) -> Result<String, WrapError> {
     Ok(path.to_string_lossy().into_owned())
 }
 
-fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
+/// Reports the files `--all` could not read; false when there were any.
+fn report_failed(failed: Vec<WrapError>) -> bool {
+    let none = failed.is_empty();
+    for e in failed {
+        crate::exit::print_error(&e);
+    }
+    none
+}
+
+fn run_wrap(args: &WrapArgs) -> Result<bool, WrapError> {
     let launcher = launcher(args.launcher.as_deref())?;
-    let loaded = load_targets(&args.target, &args.pins)?;
+    let Targets { loaded, failed } = load_targets(&args.target, &args.pins)?;
+    let read_all = report_failed(failed);
     let pins = decide::PinRequest::parse(&args.pins)?;
     check_names(
         &loaded,
@@ -415,13 +526,14 @@ fn run_wrap(args: &WrapArgs) -> Result<(), WrapError> {
         .into_iter()
         .map(|l| decide::wrap_file(l, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
-    finish(outcomes, args.target.write, "wrap")
+    Ok(finish(outcomes, args.target.write, "wrap")? && read_all)
 }
 
-fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
+fn run_unwrap(args: &UnwrapArgs) -> Result<bool, WrapError> {
     // A launcher that moved or was renamed is still recognised by its name `mcpcell`.
     let launcher = launcher(None).unwrap_or_else(|_| "mcpcell".into());
-    let loaded = load_targets(&args.target, &[])?;
+    let Targets { loaded, failed } = load_targets(&args.target, &[])?;
+    let read_all = report_failed(failed);
     check_names(
         &loaded,
         "--server",
@@ -431,7 +543,8 @@ fn run_unwrap(args: &UnwrapArgs) -> Result<(), WrapError> {
         .into_iter()
         .map(|l| decide::unwrap_file(l, &args.target.servers, &launcher))
         .collect::<Result<Vec<_>, _>>()?;
-    finish(outcomes, args.target.write, "unwrap")
+    finish(outcomes, args.target.write, "unwrap")?;
+    Ok(read_all)
 }
 
 /// Round trips for the editors' unit tests: wrap every stdio entry, check the text, unwrap.
@@ -463,9 +576,14 @@ fn round_trip(format: Format, profile: &str, text: &str, expect_wrapped: &str) {
 /// it again and checks that the original text comes back byte for byte. Panics on any
 /// mismatch; a text that is not a config at all is fine. For the fuzzer and its corpus test.
 #[doc(hidden)]
-pub fn check_round_trip(text: &str, toml: bool) {
-    let format = if toml { Format::Toml } else { Format::Jsonc };
-    let path = PathBuf::from(if toml { "config.toml" } else { "mcp.json" });
+/// `format`: 0 JSON with comments, 1 TOML, anything else YAML.
+pub fn check_round_trip(text: &str, format: u8) {
+    let (format, path) = match format {
+        0 => (Format::Jsonc, "mcp.json"),
+        1 => (Format::Toml, "config.toml"),
+        _ => (Format::Yaml, "config.yaml"),
+    };
+    let path = PathBuf::from(path);
     let Ok((sections, servers)) = format.read(text) else {
         return;
     };
@@ -492,6 +610,7 @@ pub fn check_round_trip(text: &str, toml: bool) {
     };
     let loaded = |text: String, servers| Loaded {
         path: path.clone(),
+        client: None,
         format,
         text,
         servers,

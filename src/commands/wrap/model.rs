@@ -23,14 +23,16 @@ pub struct Server {
 pub enum Kind {
     /// A server the client starts as a process.
     Stdio(Stdio),
-    /// A server the client reaches over HTTP or SSE: nothing to sandbox here.
+    /// A server the client does not start as a process (reached over HTTP or SSE, or built
+    /// into the client), and what it is: nothing to sandbox here.
     Remote(String),
-    /// An entry mcpcell cannot wrap, and why.
+    /// An entry that may start a process but that mcpcell cannot wrap, and why. Never passed
+    /// over quietly: the server runs unsandboxed, and `wrap` says so as an error.
     Unsupported(String),
 }
 
 /// A stdio server: the process the client starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stdio {
     pub command: String,
     /// `None` when the entry has no `args` key.
@@ -39,6 +41,12 @@ pub struct Stdio {
     pub env: Vec<String>,
     /// What the wrapped server will not get from the client, to warn about.
     pub warnings: Vec<String>,
+    /// The directory the client starts the server in (`cwd`), if the entry names one.
+    pub cwd: Option<String>,
+    /// A file the client loads variables from for the server (`envFile`).
+    pub env_file: Option<String>,
+    /// The client runs the server in a sandbox of its own (VS Code's `sandboxEnabled`).
+    pub client_sandbox: bool,
 }
 
 /// A stdio entry already in the wrapped form.
@@ -180,8 +188,7 @@ mod tests {
         Stdio {
             command: command.into(),
             args: args.map(|a| a.iter().map(|s| s.to_string()).collect()),
-            env: vec![],
-            warnings: vec![],
+            ..Stdio::default()
         }
     }
 

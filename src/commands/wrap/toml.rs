@@ -1,4 +1,5 @@
-//! TOML: Codex's `config.toml`, servers under `[mcp_servers.NAME]`.
+//! TOML: Codex's `config.toml`, servers under `[mcp_servers.NAME]`, and Mistral Vibe's, an
+//! array of tables `[[mcp_servers]]` each with a `name`.
 //!
 //! `toml_edit` keeps every comment, blank line and value representation; the editor moves
 //! values with their representation and gives inserted list elements the list's own
@@ -42,11 +43,20 @@ fn classify(item: &Item) -> Kind {
     let Some(entry) = item.as_table_like() else {
         return Kind::Unsupported("the entry is not a table".into());
     };
+    let transport = entry.get("transport").and_then(Item::as_str).unwrap_or("");
     let Some(command) = entry.get("command") else {
         if let Some(url) = entry.get("url").and_then(Item::as_str) {
-            return Kind::Remote(format!("streamable HTTP server at {url}"));
+            let how = if transport.is_empty() {
+                "streamable HTTP"
+            } else {
+                transport
+            };
+            return Kind::Remote(format!("{how} server at {url}"));
         }
-        return Kind::Unsupported("no `command`".into());
+        if super::jsonc::REMOTE_TYPES.contains(&transport) {
+            return Kind::Remote(format!("{transport} server"));
+        }
+        return Kind::Unsupported("no `command`, and not a remote server either".into());
     };
     let Some(command) = command.as_str() else {
         return Kind::Unsupported("`command` is not a string".into());
@@ -79,7 +89,8 @@ fn classify(item: &Item) -> Kind {
         command: command.to_string(),
         args,
         env,
-        warnings: vec![],
+        cwd: entry.get("cwd").and_then(Item::as_str).map(str::to_string),
+        ..Stdio::default()
     })
 }
 
@@ -89,6 +100,21 @@ pub fn read(text: &str) -> Result<(Vec<String>, Vec<Server>), FormatError> {
     let Some(section) = doc.get(SECTION) else {
         return Ok((vec![], vec![]));
     };
+    if let Some(list) = section.as_array_of_tables() {
+        let servers = list
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Server {
+                section: format!("[[{SECTION}]]"),
+                name: t
+                    .get("name")
+                    .and_then(Item::as_str)
+                    .map_or_else(|| format!("{SECTION}[{i}]"), str::to_string),
+                kind: classify(&Item::Table(t.clone())),
+            })
+            .collect();
+        return Ok((vec![format!("[[{SECTION}]]")], servers));
+    }
     let Some(table) = section.as_table_like() else {
         return Err(FormatError::Shape(format!("`{SECTION}` is not a table")));
     };
@@ -120,25 +146,23 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
         .unwrap_or_default();
     for (index, edit) in edits {
         let missing = || FormatError::Shape(format!("entry {index} is not a stdio server"));
+        if let Some(list) = doc.get_mut(SECTION).and_then(Item::as_array_of_tables_mut) {
+            // An element of an array of tables is a table, not an item: it is edited as one
+            // and put back in its place.
+            let slot = list.get_mut(*index).ok_or_else(missing)?;
+            let mut item = Item::Table(std::mem::take(slot));
+            let done = edit_entry(&mut item, edit);
+            *slot = item.into_table().map_err(|_| missing())?;
+            done?;
+            continue;
+        }
         let name = names.get(*index).ok_or_else(missing)?;
         let entry = doc
             .get_mut(SECTION)
             .and_then(Item::as_table_like_mut)
             .and_then(|t| t.get_mut(name))
             .ok_or_else(missing)?;
-        match edit {
-            Edit::Wrap {
-                launcher,
-                prefix,
-                pins,
-            } => {
-                pin(entry, pins);
-                wrap(entry, launcher, prefix).ok_or_else(missing)?;
-            }
-            Edit::Pin(pins) => pin(entry, pins),
-            Edit::Unwrap => unwrap(entry)
-                .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
-        }
+        edit_entry(entry, edit)?;
     }
     let mut out = doc.to_string().replace("\r\n", "\n");
     if crlf > 0 {
@@ -154,6 +178,26 @@ pub fn rewrite(text: &str, edits: &[(usize, Edit)]) -> Result<String, FormatErro
         out.insert(0, '\u{feff}');
     }
     Ok(out)
+}
+
+fn edit_entry(entry: &mut Item, edit: &Edit) -> Result<(), FormatError> {
+    let missing = || FormatError::Shape("the entry is not a stdio server".into());
+    {
+        match edit {
+            Edit::Wrap {
+                launcher,
+                prefix,
+                pins,
+            } => {
+                pin(entry, pins);
+                wrap(entry, launcher, prefix).ok_or_else(missing)?;
+            }
+            Edit::Pin(pins) => pin(entry, pins),
+            Edit::Unwrap => unwrap(entry)
+                .ok_or_else(|| FormatError::Shape("the entry is not in the wrapped form".into()))?,
+        }
+    }
+    Ok(())
 }
 
 fn args_mut(entry: &mut Item) -> Option<&mut Array> {
@@ -283,8 +327,7 @@ fn unwrap(entry: &mut Item) -> Option<()> {
     let stdio = Stdio {
         command: command.clone(),
         args: Some(list),
-        env: vec![],
-        warnings: vec![],
+        ..Stdio::default()
     };
     let w = stdio.wrapped(&command)?;
     let arr = table.get_mut("args")?.as_array_mut()?;
@@ -340,6 +383,18 @@ mod tests {
         round_trip(
             "mcp_servers.x = { command = \"srv\", env = { K = \"1\" } }\n",
             "mcp_servers.x = { command = \"/bin/mcpcell\", args = [\"run\", \"--profile\", \"python\", \"--pass-env\", \"K\", \"--\", \"srv\"], env = { K = \"1\" } }\n",
+        );
+    }
+
+    #[test]
+    fn vibe_array_of_tables() {
+        let text = "[[mcp_servers]]\nname = \"h\"\ntransport = \"http\"\nurl = \"http://localhost:8000\"\n\n[[mcp_servers]]\nname = \"fetch\" # the fetcher\ntransport = \"stdio\"\ncommand = \"uvx\"\nargs = [\"mcp-server-fetch\"]\n";
+        let (_, s) = read(text).unwrap();
+        assert_eq!(s[1].name, "fetch");
+        assert!(matches!(s[0].kind, Kind::Remote(_)));
+        round_trip(
+            text,
+            "[[mcp_servers]]\nname = \"h\"\ntransport = \"http\"\nurl = \"http://localhost:8000\"\n\n[[mcp_servers]]\nname = \"fetch\" # the fetcher\ntransport = \"stdio\"\ncommand = \"/bin/mcpcell\"\nargs = [\"run\", \"-p\", \"python\", \"--pass-env\", \"K\", \"--\", \"uvx\", \"mcp-server-fetch\"]\n",
         );
     }
 

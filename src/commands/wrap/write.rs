@@ -1,20 +1,20 @@
-//! Replacing a config file safely: a backup beside it that is never overwritten, the new text
-//! in a temporary file in the same directory (same permissions and, where allowed, owner),
-//! `rename` over the original, and a re-read that must give back exactly what was written.
+//! Replacing a config file safely: the previous version kept as the one backup of that file
+//! in mcpcell's state directory (`$XDG_STATE_HOME/mcpcell/.wrap-backups/`, 0700; each file
+//! 0600, as configs hold tokens), the new text in a temporary file in the same directory
+//! (same permissions and, where allowed, owner), `rename` over the original, and a re-read
+//! that must give back exactly what was written. Backups do not pile up next to project
+//! files: each write replaces the file's one backup.
 //! A symbolic link is followed, so the file it points to is replaced and the link kept; past
 //! that one resolution, no link is followed (the backup and temporary file are created
 //! exclusively, by name in a directory opened without following links).
 
-use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
-
-use crate::outfile::{OutFile, OutFileError, create_new_in, fill, read_in, remove_in, swap_in};
+use crate::outfile::{OutFile, OutFileError, read_in, swap_in};
 
 use thiserror::Error;
 
@@ -50,31 +50,41 @@ fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> W
     }
 }
 
-fn errno_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> WriteError + 'a {
-    move |e| io_err(step, path)(io::Error::from(e))
+/// Where the backup of `target` (a canonical path) goes: its name and a digest of the whole
+/// path, so that two `settings.json` of different clients never share one. The directory name
+/// starts with a dot, which no profile name can, so no server's `${STATE_DIR}` is inside it.
+fn backup_path(backups: &Path, target: &Path) -> PathBuf {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(target.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    backups.join(format!("{}.{hex}", name.trim_start_matches('.')))
 }
 
-/// Creates the first of `FILE.mcpcell.bak`, `FILE.mcpcell.bak.1`, ... that does not exist
-/// (exclusively: a name taken meanwhile, or a planted link, moves on to the next).
-fn create_backup(
-    dir: BorrowedFd,
-    dir_path: &Path,
-    name: &OsStr,
-) -> Result<(OsString, File), WriteError> {
-    for i in 0..10_000 {
-        let mut b = name.to_os_string();
-        b.push(if i == 0 {
-            ".mcpcell.bak".to_string()
-        } else {
-            format!(".mcpcell.bak.{i}")
-        });
-        match create_new_in(dir, &b) {
-            Ok(f) => return Ok((b, f)),
-            Err(Errno::EEXIST) => continue,
-            Err(e) => return Err(errno_err("create", &dir_path.join(&b))(e)),
-        }
-    }
-    Err(errno_err("create a backup in", dir_path)(Errno::EEXIST))
+/// `$XDG_STATE_HOME/mcpcell/.wrap-backups` (default `~/.local/state/...`).
+pub fn backups_dir() -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/"))
+        .join("mcpcell/.wrap-backups")
+}
+
+/// Writes `data` as the backup at `backup` (0600), replacing an older one; neither a link
+/// at that name nor on the way to it is followed.
+fn write_backup(backup: &Path, data: &[u8]) -> Result<(), WriteError> {
+    let wrap = |e| WriteError::Io {
+        step: "write the backup",
+        path: backup.to_path_buf(),
+        source: io::Error::other(e),
+    };
+    OutFile::new_creating_dirs(backup, 0o700)
+        .and_then(|f| f.replace(data, 0o600))
+        .map_err(wrap)
 }
 
 /// The mode and owner of `like`, for a file that takes its place.
@@ -93,7 +103,7 @@ pub struct Written {
 /// followed once, here, to the file it names; from then on everything happens by name in
 /// that file's directory, opened without following links (see [`crate::outfile`]), so a
 /// link planted meanwhile is neither followed nor written through.
-pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError> {
+pub fn replace(path: &Path, old: &str, new: &str, backups: &Path) -> Result<Written, WriteError> {
     let target = path.canonicalize().map_err(io_err("resolve", path))?;
     let out = OutFile::new(&target).map_err(|e| WriteError::Io {
         step: "resolve",
@@ -113,12 +123,8 @@ pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError>
     if current != old.as_bytes() {
         return Err(WriteError::Changed { path: target });
     }
-    let (backup_name, f) = create_backup(dir.as_fd(), &dir_path, name)?;
-    let backup = dir_path.join(&backup_name);
-    if let Err(e) = fill(f, &backup, old.as_bytes(), mode, owner) {
-        let _ = remove_in(dir.as_fd(), &backup_name);
-        return Err(e.into());
-    }
+    let backup = backup_path(backups, &target);
+    write_backup(&backup, old.as_bytes())?;
 
     swap_in(dir.as_fd(), &dir_path, name, new.as_bytes(), mode, owner)?;
     if let Ok(d) = File::open(&dir_path) {
@@ -143,15 +149,16 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn keeps_mode_backs_up_and_follows_links() {
+    fn keeps_mode_backs_up_once_and_follows_links() {
         let d = tempfile::tempdir().unwrap();
+        let backups = d.path().join("state/mcpcell/.wrap-backups");
         let real = d.path().join("real.json");
         std::fs::write(&real, "old").unwrap();
         std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
         let link = d.path().join("link.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
 
-        let w = replace(&link, "old", "new").unwrap();
+        let w = replace(&link, "old", "new", &backups).unwrap();
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
         assert!(
             std::fs::symlink_metadata(&link)
@@ -159,19 +166,34 @@ mod tests {
                 .file_type()
                 .is_symlink()
         );
+        assert!(w.backup.starts_with(&backups), "{}", w.backup.display());
         assert_eq!(std::fs::read_to_string(&w.backup).unwrap(), "old");
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&real), 0o640);
-        assert_eq!(mode(&w.backup), 0o640);
+        assert_eq!(mode(&w.backup), 0o600);
+        assert_eq!(mode(&backups), 0o700);
 
-        // A second write keeps the first backup.
-        let w2 = replace(&link, "new", "newer").unwrap();
-        assert_ne!(w.backup, w2.backup);
-        assert_eq!(std::fs::read_to_string(&w.backup).unwrap(), "old");
+        // A second write replaces the one backup: nothing piles up, nothing beside the file.
+        let w2 = replace(&link, "new", "newer", &backups).unwrap();
+        assert_eq!(w.backup, w2.backup);
+        assert_eq!(std::fs::read_to_string(&w2.backup).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1);
+        let beside: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(beside.len(), 3, "{beside:?}");
+
+        // Two files of the same name get two backups.
+        let other = d.path().join("state/real.json");
+        std::fs::write(&other, "o").unwrap();
+        let w3 = replace(&other, "o", "p", &backups).unwrap();
+        assert_ne!(w3.backup, w2.backup);
 
         // A file that changed underneath is left alone.
         assert!(matches!(
-            replace(&real, "stale", "x"),
+            replace(&real, "stale", "x", &backups),
             Err(WriteError::Changed { .. })
         ));
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "newer");
@@ -186,6 +208,8 @@ mod tests {
     #[test]
     fn planted_links_at_the_backup_and_temporary_names_are_not_followed() {
         let d = tempfile::tempdir().unwrap();
+        let backups = d.path().join("backups");
+        std::fs::create_dir(&backups).unwrap();
         let outside = d.path().join("bashrc");
         std::fs::write(&outside, "untouched").unwrap();
         let cfg_dir = d.path().join("cfg");
@@ -193,13 +217,15 @@ mod tests {
         let cfg = cfg_dir.join("config.json");
         std::fs::write(&cfg, "old").unwrap();
         // Links where the backup and the first temporary file would go.
-        std::os::unix::fs::symlink(&outside, cfg_dir.join("config.json.mcpcell.bak")).unwrap();
+        let backup = backup_path(&backups, &cfg.canonicalize().unwrap());
+        std::os::unix::fs::symlink(&outside, &backup).unwrap();
         let tmp = format!(".config.json.mcpcell-{}-0.tmp", std::process::id());
         std::os::unix::fs::symlink(&outside, cfg_dir.join(&tmp)).unwrap();
 
-        let w = replace(&cfg, "old", "new").unwrap();
+        let w = replace(&cfg, "old", "new", &backups).unwrap();
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched");
-        assert_eq!(w.backup, cfg_dir.join("config.json.mcpcell.bak.1"));
+        assert_eq!(w.backup, backup);
+        assert!(!std::fs::symlink_metadata(&backup).unwrap().is_symlink());
         assert_eq!(std::fs::read_to_string(&w.backup).unwrap(), "old");
         assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "new");
         // Weak setup: a write that follows the planted link lands outside.

@@ -1,0 +1,123 @@
+//! `mcpcell status` and `wrap --check`: for every server of every client config found, whether
+//! the client starts it under mcpcell, and if not, why. Nothing is changed. The answer goes
+//! to stdout; exit 1 when any server a client starts runs without mcpcell.
+
+use std::io::Write as _;
+
+use super::model::Kind;
+use super::{Target, Targets, WrapError, load_targets};
+use crate::escape::terminal;
+
+fn is_executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = std::path::Path::new(path);
+    p.is_absolute()
+        && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// One server's verdict.
+enum Verdict {
+    Sandboxed(String),
+    Unsandboxed(String),
+    NotAProcess(String),
+}
+
+pub fn run(target: &Target) -> Result<i32, WrapError> {
+    let Targets { loaded, failed } = load_targets(target, &[])?;
+    let unreadable = failed.len();
+    for e in failed {
+        crate::exit::print_error(&e);
+    }
+    let launcher = super::launcher(None).unwrap_or_else(|_| "mcpcell".into());
+    let loader = crate::profile::Loader::from_env();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let mut out = String::new();
+    let (mut good, mut bad, mut remote) = (0, 0, 0);
+    for l in &loaded {
+        out.push_str(&format!("{}\n", l.title()));
+        let width = l
+            .servers
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for s in &l.servers {
+            if !target.servers.is_empty() && !target.servers.contains(&s.name) {
+                continue;
+            }
+            let verdict = match &s.kind {
+                Kind::Remote(how) => Verdict::NotAProcess(format!(
+                    "not started by the client ({how}); nothing to sandbox here"
+                )),
+                Kind::Unsupported(why) => Verdict::Unsandboxed(format!(
+                    "NOT sandboxed: mcpcell cannot wrap this entry ({why})"
+                )),
+                Kind::Stdio(st) => match st.wrapped(&launcher) {
+                    Some(w) => {
+                        let profile = w.profile.clone().unwrap_or_else(|| "default".into());
+                        let mut v = format!("sandboxed (profile `{profile}`, runs {})", w.command);
+                        let weak = super::audit::weakenings(&w.options, &loader, home.as_deref());
+                        if !weak.is_empty() {
+                            v.push_str(&format!(", but WEAKENED: {}", weak.join("; ")));
+                        }
+                        if !is_executable(&st.command) {
+                            v.push_str(&format!(
+                                ", but will not start: {} is not an executable file (mcpcell moved? `mcpcell unwrap` and `wrap` again)",
+                                st.command
+                            ));
+                        }
+                        if st.client_sandbox {
+                            v.push_str(", but will not start: \"sandboxEnabled\": true puts it in VS Code's own sandbox, where mcpcell cannot create namespaces");
+                        }
+                        Verdict::Sandboxed(v)
+                    }
+                    None if super::model::is_launcher(&st.command, &launcher) => {
+                        Verdict::Sandboxed(
+                            "runs mcpcell, but not as `run [OPTIONS] -- COMMAND`: check it by hand"
+                                .into(),
+                        )
+                    }
+                    None => Verdict::Unsandboxed(format!(
+                        "NOT sandboxed: the client runs `{}` directly; `mcpcell wrap {}--write` wraps it",
+                        st.command,
+                        match l.client {
+                            Some(c) => format!("--client {} ", c.cli_name()),
+                            None => format!("{} ", crate::escape::path(&l.path)),
+                        }
+                    )),
+                },
+            };
+            let line = match verdict {
+                Verdict::Sandboxed(v) => {
+                    good += 1;
+                    v
+                }
+                Verdict::Unsandboxed(v) => {
+                    bad += 1;
+                    v
+                }
+                Verdict::NotAProcess(v) => {
+                    remote += 1;
+                    v
+                }
+            };
+            let pad = width.saturating_sub(s.name.chars().count());
+            out.push_str(&format!(
+                "  {}{}  {}\n",
+                terminal(&s.name),
+                " ".repeat(pad),
+                terminal(&line)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "{good} sandboxed, {bad} NOT sandboxed, {remote} not started by a client{}\n",
+        if unreadable > 0 {
+            format!(", {unreadable} config file(s) that could not be read")
+        } else {
+            String::new()
+        }
+    ));
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(if bad > 0 || unreadable > 0 { 1 } else { 0 })
+}
