@@ -13,7 +13,7 @@ use crate::logging::{LogFormat, LogLevel};
     name = "mcpcell",
     version,
     about = "Run MCP stdio servers in a sandbox: Landlock, seccomp, namespaces, no capabilities.",
-    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpcell run -p PROFILE --` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpcell logs only to stderr.",
+    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpcell run --profile PROFILE` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpcell logs only to stderr.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
-    /// Run a server in the sandbox: mcpcell run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
+    /// Run a server in the sandbox: mcpcell run [--profile PROFILE] [OPTIONS] [--] COMMAND [ARGS...]
     Run(RunArgs),
     /// Run a server with file, exec and Unix-socket access observed instead of restricted,
     /// and write a profile that grants what it used
@@ -166,8 +166,9 @@ pub struct RunArgs {
     /// Output format of --dry-run
     #[arg(long, value_enum, default_value_t = Format::Text, requires = "dry_run")]
     pub format: Format,
-    /// The server command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The server command and its arguments. Everything from the first word that is not one
+    /// of mcpcell's options on is the command (a `--` before it is accepted, not required)
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
@@ -181,8 +182,9 @@ pub struct LearnArgs {
     /// ~/.config/mcpcell/profiles/learned-BASE.yaml, usable as `-p learned-BASE`
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The server command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The server command and its arguments. Everything from the first word that is not one
+    /// of mcpcell's options on is the command (a `--` before it is accepted, not required)
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 

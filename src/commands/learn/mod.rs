@@ -236,7 +236,7 @@ pub fn run(args: LearnArgs) -> i32 {
     }
     let grants = learned.read.len() + learned.write.len() + learned.exec.len();
     eprintln!(
-        "mcpcell: learned profile written to {} ({grants} filesystem grant{}, {} Unix socket{}, {} observed call{}); use it with: mcpcell run -p {} -- ...",
+        "mcpcell: learned profile written to {} ({grants} filesystem grant{}, {} Unix socket{}, {} observed call{}); use it with: mcpcell run --profile {} COMMAND...",
         output.display(),
         if grants == 1 { "" } else { "s" },
         learned.unix.len(),
