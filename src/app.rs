@@ -30,5 +30,7 @@ pub fn main() -> i32 {
         Command::Schema => commands::run::schema(),
         Command::Wrap(args) => commands::wrap::wrap(args),
         Command::Unwrap(args) => commands::wrap::unwrap(args),
+        Command::Completions { shell } => commands::manual::completions(shell),
+        Command::Man { dir } => commands::manual::man(dir.as_deref()),
     }
 }

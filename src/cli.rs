@@ -8,12 +8,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::{LogFormat, LogLevel};
 
+/// The end of `--help` (the manual page has it as sections of its own).
+const AFTER_LONG_HELP: &str = "\
+Profiles: a NAME is looked up in $XDG_CONFIG_HOME/mcpcell/profiles/NAME.yaml (default \
+~/.config/mcpcell/profiles), /etc/mcpcell/profiles/NAME.yaml, then the built-in set; an argument \
+containing / or ending in .yaml is a path. `mcpcell profiles` lists them.
+
+Exit status of run: the server's own status; 128+N when it died of signal N; 125 when mcpcell \
+itself failed (bad profile, a restriction that cannot be applied); 126 when the command cannot \
+be executed; 127 when it is not found. Other commands: 0 success, 1 a negative answer (check \
+found errors, explain found a denial), 125 usage or internal errors.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mcpcell",
-    version,
+    version = env!("MCPCELL_VERSION"),
     about = "Run MCP stdio servers in a sandbox: Landlock, seccomp, namespaces, no capabilities.",
     long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpcell run --profile PROFILE` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpcell logs only to stderr.",
+    after_long_help = AFTER_LONG_HELP,
     propagate_version = true
 )]
 pub struct Cli {
@@ -55,6 +67,17 @@ pub enum Command {
     Wrap(crate::commands::wrap::WrapArgs),
     /// Undo `wrap`: restore every wrapped server entry exactly as it was
     Unwrap(crate::commands::wrap::UnwrapArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory
+    Man {
+        /// Write mcpcell.1 and mcpcell-COMMAND.1 for every command into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

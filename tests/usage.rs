@@ -97,3 +97,115 @@ fn learn_takes_the_command_without_double_dash() {
     let learned = std::fs::read_to_string(&out).expect("learn wrote its profile");
     assert!(learned.contains("extends: [default]"), "{learned}");
 }
+
+/// `completions SHELL` prints a script the shell accepts, and bash's completes mcpcell's
+/// commands and options from it.
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = mcpcell_out("completions", &[shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", text(&o.stderr));
+        let script = text(&o.stdout);
+        for word in ["explain", "allow-read", "profile", "dry-run"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let o = mcpcell_out("completions", &["bash"]);
+    let script = text(&o.stdout);
+    // Completing `mcpcell run --allow-r` and `mcpcell ex` with the script loaded.
+    let probe = format!(
+        "{script}\n\
+         COMP_WORDS=(mcpcell run --allow-r); COMP_CWORD=2; _mcpcell mcpcell --allow-r run; echo \"${{COMPREPLY[*]}}\"\n\
+         COMP_WORDS=(mcpcell ex); COMP_CWORD=1; _mcpcell mcpcell ex mcpcell; echo \"${{COMPREPLY[*]}}\"\n"
+    );
+    let o = std::process::Command::new("bash")
+        .args(["--norc", "-c", &probe])
+        .output()
+        .expect("bash");
+    let out = text(&o.stdout);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("--allow-read"),
+        "{out}{}",
+        text(&o.stderr)
+    );
+    let ex: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
+    assert!(
+        ex.contains(&"explain") && ex.iter().all(|w| w.starts_with("ex")),
+        "{out}"
+    );
+    // An unknown shell is a usage error.
+    let o = mcpcell_out("completions", &["tcsh"]);
+    assert_eq!(o.status.code(), Some(125));
+}
+
+/// `man` prints a roff page naming every command; `man --dir` writes one page per command,
+/// and a link placed at a page's name is not followed.
+#[test]
+fn man_pages() {
+    let o = mcpcell_out("man", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let page = text(&o.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH mcpcell 1"),
+        "{page}"
+    );
+    for word in ["mcpcell\\-run(1)", "EXIT STATUS", "/etc/mcpcell/profiles"] {
+        assert!(page.contains(word), "the page lacks {word}:\n{page}");
+    }
+    let d = scratch();
+    let victim = d.path().join("victim");
+    write(&victim, "untouched");
+    std::os::unix::fs::symlink(&victim, d.path().join("mcpcell-check.1")).unwrap();
+    let o = mcpcell_out("man", &["--dir", d.path().to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(125),
+        "a link at a page's name is refused"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    std::fs::remove_file(d.path().join("mcpcell-check.1")).unwrap();
+    let o = mcpcell_out("man", &["--dir", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let run = std::fs::read_to_string(d.path().join("mcpcell-run.1")).unwrap();
+    assert!(run.contains("\\-\\-allow\\-read"), "{run}");
+    for sub in ["check", "explain", "learn", "doctor", "wrap", "completions"] {
+        assert!(d.path().join(format!("mcpcell-{sub}.1")).is_file(), "{sub}");
+    }
+}
+
+/// `--version` names the commit the binary was built from: in a checkout, the one git
+/// reports for it (with `-modified` when tracked files differ).
+#[test]
+fn version_names_the_commit() {
+    let o = mcpcell_out("--version", &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = text(&o.stdout);
+    let commit = v
+        .trim()
+        .strip_prefix(concat!("mcpcell ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no commit in {v:?}"));
+    let hex = commit.trim_end_matches("-modified");
+    assert!(
+        hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+        "{v}"
+    );
+    // The test binary and mcpcell come from the same build: git names the same commit, when
+    // this user may run git in the checkout.
+    let git = std::process::Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short=12",
+            "HEAD",
+        ])
+        .output();
+    if let Some(g) = git.ok().filter(|g| g.status.success()) {
+        if std::env::var_os("MCPCELL_BIN").is_none() {
+            assert_eq!(text(&g.stdout).trim(), hex, "{v}");
+        }
+    }
+}

@@ -6,5 +6,6 @@ pub(crate) mod doctor;
 pub(crate) mod explain;
 pub(crate) mod hints;
 pub(crate) mod learn;
+pub(crate) mod manual;
 pub(crate) mod run;
 pub(crate) mod wrap;
