@@ -11,6 +11,7 @@ pub mod query;
 pub mod report;
 pub mod state;
 pub mod trust;
+pub mod workdir;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -542,6 +543,12 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     )
     .map_err(grant_error)?;
 
+    warnings.extend(workdir::warning(
+        &cwd,
+        fs::real_path(&cwd).ok().as_deref(),
+        &filesystem,
+        req.learn,
+    ));
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
         // Started from /tmp itself: the server starts in its own private /tmp.
