@@ -69,7 +69,10 @@ fn a_hostile_working_directory_name_is_escaped() {
     let project = d.path().join(name);
     std::fs::create_dir(&project).unwrap();
     let (_, err) = probe_in(&project, &[], &["exit", "0"]);
-    assert!(!err.contains('\x1b'), "a raw escape reached stderr: {err:?}");
+    assert!(
+        !err.contains('\x1b'),
+        "a raw escape reached stderr: {err:?}"
+    );
     let line = err
         .lines()
         .find(|l| l.contains("is not granted"))
