@@ -89,6 +89,10 @@ pub fn run(args: RunArgs) -> i32 {
     for g in &plan.not_enforced {
         warn!(target: "mcpcell", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
     }
+    // The proxy's refusal lines name the explain command for this sandbox.
+    if let Some(p) = plan.network.proxy.as_mut() {
+        p.explain = plan.explain_args.join(" ");
+    }
     let plugins = crate::supervise::Plugins {
         stderr: Some(Box::new(crate::commands::hints::Seen::default())),
         observe: None,
