@@ -273,7 +273,11 @@ fn profiles_list_and_show() {
     assert!(o.starts_with("# node: built-in:node\n"));
     assert!(o.contains("programs: [node, npm, npx]"));
     let out = output_within(mcpcell_cmd(&["profiles", "show", "nope"]), T);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "an unknown profile is a usage error"
+    );
     assert!(text(&out.stderr).contains("no profile named `nope`"));
 }
 

@@ -209,3 +209,88 @@ fn version_names_the_commit() {
         }
     }
 }
+
+/// The same kind of usage error gets the same status, 125, in every command; a negative
+/// answer (`check` found errors, `explain` found a denial) is 1.
+#[test]
+fn usage_errors_exit_125_in_every_command() {
+    let d = scratch();
+    let missing = d.path().join("missing");
+    let m = missing.to_str().unwrap();
+    let p = probe();
+    let p = p.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["no-such-command"],
+        &["run", "--no-such-option", p],
+        &["run", "--profile", "no-such-profile", p],
+        &["run", "--dry-run", "--profile", "no-such-profile", p],
+        &["learn", "--profile", "no-such-profile", p],
+        &["explain", "--profile", "no-such-profile", "/etc"],
+        &["check", "no-such-profile"],
+        &["check", m],
+        &["profiles", "show", "no-such-profile"],
+        &["wrap", m],
+        &["unwrap", m],
+        &["wrap", "--client", "no-such-client"],
+        &["doctor", "--format", "xml"],
+        &["completions", "tcsh"],
+        &["man", "--dir", m],
+    ];
+    for args in cases {
+        let mut c = std::process::Command::new(mcpcell());
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", d.path())
+            .env("XDG_STATE_HOME", state_home())
+            .args(*args);
+        let o = output_within(c, T);
+        assert_eq!(
+            o.status.code(),
+            Some(125),
+            "mcpcell {args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    // Negative answers.
+    let bad = profile(d.path(), "bad", "filesystem:\n  raed: [/x]\n");
+    let o = mcpcell_out("check", &[bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let o = mcpcell_out("explain", &["--profile", "default", "/etc/shadow"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+}
+
+/// `check` lists every error of a file (each with its line and key path), not the first
+/// only, and then the errors of what is left; a near miss gets the name it was meant to be.
+#[test]
+fn check_reports_every_error_with_suggestions() {
+    let d = scratch();
+    let bad = profile(
+        d.path(),
+        "bad",
+        "descripton: typo\nfilesystem:\n  raed: [/x]\n  write: 5\nnetwork:\n  mode: proxxy\nsyscalls:\n  deny: [ptrce]\n",
+    );
+    let b = bad.to_str().unwrap();
+    let o = mcpcell_out("check", &[b]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    for want in [
+        format!("{b}:1:1: descripton: unknown field `descripton` (did you mean `description`?)"),
+        format!("{b}:3:3: filesystem.raed: unknown field `raed` (did you mean `read`?)"),
+        format!("{b}:4:10: filesystem.write: invalid type: integer `5`"),
+        format!("{b}:6:9: network.mode: unknown variant `proxxy` (did you mean `proxy`?)"),
+        // Found by validation of what is left, in the same run.
+        format!("{b}:8:10: syscalls.deny[0]: unknown syscall `ptrce`"),
+        format!("{b}: 5 errors"),
+    ] {
+        assert!(out.contains(&want), "missing {want:?} in:\n{out}");
+    }
+    // A profile name one typo away.
+    let o = mcpcell_out("run", &["--profile", "memroy", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        text(&o.stderr).contains("no profile named `memroy` (did you mean `memory`?)"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -132,9 +132,22 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
     }
 }
 
+/// A profile that cannot even be found or read as asked (not an error inside a file): a
+/// usage error, 125 as in every command, where errors in a file are `check`'s answer, 1.
+fn not_found(e: &ProfileError) -> bool {
+    match e {
+        ProfileError::NotFound { from, .. }
+        | ProfileError::Read { from, .. }
+        | ProfileError::BadName { from, .. }
+        | ProfileError::BadFileName { from, .. } => from.is_none(),
+        _ => false,
+    }
+}
+
 pub fn check(specs: &[String]) -> i32 {
     let loader = Loader::from_env();
     let mut failed = false;
+    let mut usage = false;
     let mut out = String::new();
     for spec in specs {
         match loader.load(spec) {
@@ -168,6 +181,7 @@ pub fn check(specs: &[String]) -> i32 {
             }
             Err(e) => {
                 failed = true;
+                usage |= not_found(&e);
                 out.push_str(&format!("{}\n", escape::terminal_text(&e.to_string())));
                 let mut src = e.source();
                 while let Some(s) = src {
@@ -181,7 +195,11 @@ pub fn check(specs: &[String]) -> i32 {
     }
     let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
-    i32::from(failed)
+    match (usage, failed) {
+        (true, _) => 125,
+        (false, true) => 1,
+        (false, false) => 0,
+    }
 }
 
 pub fn profiles(action: Option<ProfilesAction>) -> i32 {
@@ -219,7 +237,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
             }
             Err(e) => {
                 print_error(&e);
-                1
+                125
             }
         },
     }

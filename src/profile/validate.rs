@@ -135,7 +135,7 @@ pub fn syscall_entry(name: &str) -> Result<(), String> {
     ))
 }
 
-fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     candidates
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .filter(|(dist, c)| *dist <= 2.max(c.len() / 4))

@@ -342,9 +342,11 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
     Ok(())
 }
 
+/// Every `WrapError` is a usage or internal error (a file that cannot be read, parsed or
+/// written, an unknown client, server or profile): 125, as in every command.
 fn report_error(e: WrapError) -> i32 {
     crate::exit::print_error(&e);
-    1
+    125
 }
 
 /// `mcpcell wrap`; returns the exit status.
