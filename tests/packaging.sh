@@ -17,11 +17,13 @@ VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
 COMMIT="$(git rev-parse --short=12 HEAD 2>/dev/null || true)"
 
 echo "--- cargo package --locked"
+touch "$T/mark"
 cargo package --locked
 PKG="target/package/mcpcell-$VERSION"
 [ -f "$PKG/.cargo_vcs_info.json" ] || [ -z "$COMMIT" ] || fail "no VCS record in the package"
-# The binary the verification built from the packaged files alone (no .git there).
-BUILT="$(find target/package -path "*/debug/mcpcell" -type f -perm -u+x | head -n 1)"
+# The binary the verification built from the packaged files alone (no .git there); cargo
+# builds it in the workspace's target directory.
+BUILT="$(find "target/$TARGET/debug/mcpcell" -newer "$T/mark" 2>/dev/null || true)"
 [ -n "$BUILT" ] || fail "cargo package built no binary"
 V="$("$BUILT" --version)"
 echo "packaged crate: $V"
