@@ -39,7 +39,7 @@ fi
 echo "--- cargo install --locked --path ."
 cargo install --locked --path . --root "$T/root"
 "$T/root/bin/mcpcell" --version
-"$T/root/bin/mcpcell" run --profile default /bin/true || fail "the installed binary cannot run a command"
+(cd / && "$T/root/bin/mcpcell" run --profile default /bin/true) || fail "the installed binary cannot run a command"
 
 echo "--- the Debian package"
 DEB="$(scripts/deb.sh)"
@@ -61,24 +61,34 @@ bash --norc -c 'source /usr/share/bash-completion/completions/mcpcell && complet
 SERVER="$DEPS/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
 if [ -f "$SERVER" ]; then
   ANSWER="$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"packaging","version":"1"}}}' \
-    | timeout 60 /usr/bin/mcpcell run --profile node --allow-read "$DEPS/node" node "$SERVER" | head -n 1)"
+    | (cd / && timeout 60 /usr/bin/mcpcell run --profile node --allow-read "$DEPS/node" node "$SERVER") | head -n 1)"
   case "$ANSWER" in
     *'"serverInfo"'*) echo "the memory server answered initialize through the installed mcpcell" ;;
     *) fail "no initialize answer from the memory server: $ANSWER" ;;
   esac
 else
   [ "${CI:-}" = true ] && fail "no memory server in $DEPS (integration/setup.sh installs it)"
-  /usr/bin/mcpcell run --profile default /bin/true || fail "the installed binary cannot run a command"
+  (cd / && /usr/bin/mcpcell run --profile default /bin/true) || fail "the installed binary cannot run a command"
 fi
 
+# What of the package's files is still there (directories it shares with other packages,
+# /usr/bin or /usr/share/man/man1, stay).
+leftovers() {
+  local f
+  while read -r f; do
+    if [ -e "$f" ] && [ ! -d "$f" ]; then echo "$f"; fi
+  done <"$T/files"
+  for d in /etc/mcpcell /usr/share/doc/mcpcell; do [ -e "$d" ] && echo "$d"; done
+  return 0
+}
+# The control: `dpkg -r` keeps the configuration files (/etc/mcpcell/profiles/README), and
+# the check sees them; then `--purge` must leave nothing.
+dpkg -r mcpcell
+leftovers >"$T/after-remove"
+grep -qx /etc/mcpcell/profiles/README "$T/after-remove" \
+  || fail "the leftover check did not see the conffile dpkg -r keeps: $(cat "$T/after-remove")"
 dpkg --purge mcpcell
 dpkg -s mcpcell >/dev/null 2>&1 && fail "still installed after dpkg --purge"
-left=()
-while read -r f; do
-  # Directories the package shares with others (/usr/bin, /usr/share/man/man1) stay.
-  if [ -e "$f" ] && [ ! -d "$f" ]; then left+=("$f"); fi
-done <"$T/files"
-[ -e /etc/mcpcell ] && left+=(/etc/mcpcell)
-[ -e /usr/share/doc/mcpcell ] && left+=(/usr/share/doc/mcpcell)
-[ ${#left[@]} -eq 0 ] || fail "left behind after dpkg --purge: ${left[*]}"
+left="$(leftovers)"
+[ -z "$left" ] || fail "left behind after dpkg --purge: $left"
 echo "packaging: ok (cargo package, cargo install, dpkg -i, a server run, dpkg --purge left nothing)"
