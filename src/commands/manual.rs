@@ -97,6 +97,11 @@ The system's profiles, looked up next; then the built-in set (mcpcell profiles l
 .TP
 $XDG_STATE_HOME/mcpcell/ (default ~/.local/state/mcpcell)
 Each server's private state directory.
+.SH "WORKING DIRECTORY"
+The server starts in mcpcell's working directory but may read it only where a grant covers
+it; mcpcell never grants it by itself. When no grant covers it (and it is not /), mcpcell
+says so on stderr with the --allow-read option that grants it. A working directory in the
+host's /tmp is not reachable: the server starts in / instead.
 .SH "EXIT STATUS"
 run: the server's own status; 128+N when it died of signal N; 125 when mcpcell itself failed
 (bad profile, a restriction that cannot be applied); 126 when the command cannot be
