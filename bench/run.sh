@@ -107,6 +107,8 @@ install -m 0755 target/x86_64-unknown-linux-gnu/release/mcpcell "$BENCH_ROOT/bin
 for p in syscall_loop sink pump tcpget; do
   gcc -O2 -Wall -Wextra -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
 done
+# Namespaces refused, as in a container: the launch figures of the namespace-free tier.
+gcc -static -O2 -Wall -o "$BENCH_ROOT/bin/nouserns" "$REPO/tests/nouserns/nouserns.c"
 cp "$BENCH"/lib/*.py "$BENCH_ROOT/lib/"
 clean_env $PY -c 'import json, sys; sys.path.insert(0, sys.argv[1]); import common as c; json.dump(c.srt_settings(), open(c.SRT_SETTINGS, "w"), indent=1)' "$BENCH_ROOT/lib"
 chmod -R a+rX "$BENCH_ROOT" 2>/dev/null || true

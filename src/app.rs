@@ -4,6 +4,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands;
+use crate::exit;
 
 /// Parses the command line and runs the command; returns the process exit status.
 pub fn main() -> i32 {
@@ -20,17 +21,23 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match cli.command {
+    let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Learn(args) => commands::learn::run(args),
-        Command::Explain(args) => commands::explain::run(args),
+        Command::Explain(args) => commands::explain::run(args).map_err(Into::into),
         Command::Check { profiles } => commands::run::check(&profiles),
         Command::Profiles { action } => commands::run::profiles(action),
         Command::Doctor { format } => commands::doctor::run(format),
         Command::Schema => commands::run::schema(),
-        Command::Wrap(args) => commands::wrap::wrap(args),
-        Command::Unwrap(args) => commands::wrap::unwrap(args),
+        Command::Wrap(args) => commands::wrap::wrap(args).map_err(Into::into),
+        Command::Unwrap(args) => commands::wrap::unwrap(args).map_err(Into::into),
+        Command::Export { what } => commands::export::run(what),
+        Command::Proxy(args) => commands::proxy::run(args).map_err(Into::into),
         Command::Completions { shell } => commands::manual::completions(shell),
         Command::Man { dir } => commands::manual::man(dir.as_deref()),
-    }
+    };
+    result.unwrap_or_else(|e| {
+        exit::print_error(e.inner());
+        e.exit_code()
+    })
 }

@@ -67,6 +67,14 @@ pub enum Command {
     Wrap(crate::commands::wrap::WrapArgs),
     /// Undo `wrap`: restore every wrapped server entry exactly as it was
     Unwrap(crate::commands::wrap::UnwrapArgs),
+    /// Run the egress proxy on its own (for a sidecar container, or any process that honours
+    /// HTTP_PROXY/ALL_PROXY), with a profile's allowlist or --allow-host entries
+    Proxy(ProxyArgs),
+    /// Export a profile's policy in another tool's format (prints it on stdout)
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -78,6 +86,52 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// A profile whose network mode is `proxy`: its network.allow, allow_private and hosts
+    #[arg(short = 'p', long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+    /// Allow HOST[:PORT] (`*.example.com` for subdomains; port 443 and 80 when omitted); may
+    /// be repeated
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub allow_host: Vec<String>,
+    /// Let allowed names resolve to addresses in this private range (CIDR); may be repeated
+    #[arg(long, value_name = "CIDR")]
+    pub allow_private: Vec<String>,
+    /// Where the HTTP (CONNECT and http://) and SOCKS5 proxy listens; port 0 picks a free
+    /// port, which is logged
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:3128")]
+    pub listen: std::net::SocketAddr,
+    /// Also answer DNS queries (UDP) here: allowlisted names get their addresses, others
+    /// NXDOMAIN
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub dns: Option<std::net::SocketAddr>,
+    #[arg(long, value_enum, default_value_t = LogLevel::Info, value_name = "LEVEL")]
+    pub log_level: LogLevel,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// The syscall policy as an OCI runtime-spec `linux.seccomp` document (runc, crun,
+    /// Docker's and Podman's --security-opt seccomp=FILE, Kubernetes seccompProfile: Localhost)
+    Seccomp(ExportArgs),
+    /// The filesystem and network rules in the Landlock maintainers' configuration format
+    /// (landlockconfig JSON)
+    Landlock(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// The server command, for profiles whose policy depends on it; it takes the rest of
+    /// the line, so put it last
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,11 +35,14 @@ pub fn profile_at(path: &Path, data: &[u8]) {
     let req = Request {
         profile: Some(path.to_string_lossy().into_owned()),
         command: vec![OsString::from("/bin/true")],
-        best_effort: true,
+        collect_gaps: true,
         dry_run: true,
         ..Request::default()
     };
-    if let Ok(p) = plan::build(&req, &loader) {
+    let Ok(host) = plan::Host::probe() else {
+        return;
+    };
+    if let Ok(p) = plan::build(&req, &loader, &host) {
         let _ = plan::report::text(&p);
         let _ = plan::report::json(&p);
     }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::Serialize;
+use thiserror::Error;
 
 /// Which names an allowlist entry admits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,44 +83,111 @@ fn valid_dns_name(name: &str) -> bool {
         })
 }
 
+/// Why a host entry, an address or an address range was refused. Each message quotes the
+/// entry as written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HostSpecError {
+    #[error("`{entry}`: an IPv6 address in brackets needs a closing `]`")]
+    Unclosed { entry: String },
+    #[error("`{entry}`: expected `:PORT` after `]`")]
+    AfterBracket { entry: String },
+    #[error("`{entry}`: write an IPv6 address in brackets, as in [2001:db8::1]:443")]
+    Unbracketed { entry: String },
+    #[error("`{entry}`: port `{port}` is not a number from 1 to 65535")]
+    Port { entry: String, port: String },
+    #[error("`{entry}`: the host is empty")]
+    EmptyHost { entry: String },
+    #[error("`{entry}`: `{domain}` is not a valid domain name")]
+    Domain { entry: String, domain: String },
+    #[error(
+        "`{entry}`: a wildcard may only stand first, as in *.example.com (which matches the subdomains, not example.com itself)"
+    )]
+    Wildcard { entry: String },
+    #[error("`{entry}`: `{host}` is not a valid host name")]
+    HostName { entry: String, host: String },
+    #[error(
+        "`{entry}` is not an address: write an IP address, optionally with a port, as in 127.0.0.1:8443 or [::1]:8443"
+    )]
+    Address { entry: String },
+    #[error(
+        "`{entry}` is not an address range: write an address or ADDRESS/PREFIX, as in 10.0.0.0/8 or ::1"
+    )]
+    Range { entry: String },
+    #[error("`{entry}`: the prefix length must be a number from 0 to {max}")]
+    Prefix { entry: String, max: u8 },
+}
+
+/// `host[:port]` or `[host]:port`, split but not checked: each caller has its own rules for
+/// what the parts may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPort<'a> {
+    /// Without the brackets. Unbracketed, it may still contain `:` (everything before the
+    /// last one).
+    pub host: &'a str,
+    /// The text after the last `:` (after `]:` when bracketed), if there is one.
+    pub port: Option<&'a str>,
+    /// Whether the host was written in brackets.
+    pub bracketed: bool,
+    /// Bracketed only: text after `]` that is not `:PORT` (empty when there is none).
+    pub trailing: &'a str,
+}
+
+/// Splits `host[:port]` or `[host][:port]`. The only error is a `[` without its `]`.
+pub fn split_host_port(s: &str) -> Option<HostPort<'_>> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let after = &rest[end + 1..];
+        let (port, trailing) = match after.strip_prefix(':') {
+            Some(p) => (Some(p), ""),
+            None => (None, after),
+        };
+        return Some(HostPort {
+            host: &rest[..end],
+            port,
+            bracketed: true,
+            trailing,
+        });
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    Some(HostPort {
+        host,
+        port,
+        bracketed: false,
+        trailing: "",
+    })
+}
+
+/// A port number from 1 to 65535.
+pub fn parse_port(p: &str) -> Option<u16> {
+    p.parse::<u16>().ok().filter(|p| *p != 0)
+}
+
 impl FromStr for HostPattern {
-    type Err = String;
+    type Err = HostSpecError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let end = rest
-                .find(']')
-                .ok_or_else(|| format!("`{s}`: an IPv6 address in brackets needs a closing `]`"))?;
-            let after = &rest[end + 1..];
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return Err(format!("`{s}`: expected `:PORT` after `]`")),
-            };
-            (&rest[..end], port)
-        } else {
-            match s.rsplit_once(':') {
-                Some((h, p)) if !h.contains(':') => (h, Some(p)),
-                Some(_) => {
-                    return Err(format!(
-                        "`{s}`: write an IPv6 address in brackets, as in [2001:db8::1]:443"
-                    ));
-                }
-                None => (s, None),
-            }
-        };
-        let port = match port {
+        let entry = || s.to_string();
+        let split = split_host_port(s).ok_or_else(|| HostSpecError::Unclosed { entry: entry() })?;
+        if !split.trailing.is_empty() {
+            return Err(HostSpecError::AfterBracket { entry: entry() });
+        }
+        if !split.bracketed && split.host.contains(':') {
+            return Err(HostSpecError::Unbracketed { entry: entry() });
+        }
+        let host = split.host;
+        let port = match split.port {
             None => None,
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("`{s}`: port `{p}` is not a number from 1 to 65535"))?,
-            ),
+            Some(p) => Some(parse_port(p).ok_or_else(|| HostSpecError::Port {
+                entry: entry(),
+                port: p.to_string(),
+            })?),
         };
         if host.is_empty() {
-            return Err(format!("`{s}`: the host is empty"));
+            return Err(HostSpecError::EmptyHost { entry: entry() });
         }
         if let Ok(ip) = IpAddr::from_str(host) {
             return Ok(HostPattern {
@@ -130,43 +198,40 @@ impl FromStr for HostPattern {
         let lower = host.trim_end_matches('.').to_ascii_lowercase();
         let host = if let Some(domain) = lower.strip_prefix("*.") {
             if !valid_dns_name(domain) || !domain.contains('.') && domain.len() < 2 {
-                return Err(format!("`{s}`: `{domain}` is not a valid domain name"));
+                return Err(HostSpecError::Domain {
+                    entry: entry(),
+                    domain: domain.to_string(),
+                });
             }
             HostMatch::Subdomains(domain.to_string())
         } else if lower.contains('*') {
-            return Err(format!(
-                "`{s}`: a wildcard may only stand first, as in *.example.com (which matches the subdomains, not example.com itself)"
-            ));
+            return Err(HostSpecError::Wildcard { entry: entry() });
         } else if valid_dns_name(&lower) {
             HostMatch::Exact(lower)
         } else {
-            return Err(format!("`{s}`: `{host}` is not a valid host name"));
+            return Err(HostSpecError::HostName {
+                entry: entry(),
+                host: host.to_string(),
+            });
         };
         Ok(HostPattern { host, port })
     }
 }
 
 /// Parses `IP`, `IP:PORT` or `[IPv6]:PORT` (a `network.hosts` value).
-pub fn parse_address(s: &str) -> Result<(IpAddr, Option<u16>), String> {
-    let bad = || {
-        format!(
-            "`{s}` is not an address: write an IP address, optionally with a port, as in 127.0.0.1:8443 or [::1]:8443"
-        )
+pub fn parse_address(s: &str) -> Result<(IpAddr, Option<u16>), HostSpecError> {
+    let bad = || HostSpecError::Address {
+        entry: s.to_string(),
     };
     if let Ok(ip) = IpAddr::from_str(s) {
         return Ok((ip, None));
     }
-    let (ip, port) = if let Some(rest) = s.strip_prefix('[') {
-        rest.split_once("]:").ok_or_else(bad)?
-    } else {
-        s.rsplit_once(':').ok_or_else(bad)?
-    };
-    let ip = IpAddr::from_str(ip).map_err(|_| bad())?;
-    let port = port
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(bad)?;
+    let split = split_host_port(s).ok_or_else(bad)?;
+    if !split.trailing.is_empty() {
+        return Err(bad());
+    }
+    let ip = IpAddr::from_str(split.host).map_err(|_| bad())?;
+    let port = split.port.and_then(parse_port).ok_or_else(bad)?;
     Ok((ip, Some(port)))
 }
 
@@ -204,15 +269,15 @@ impl fmt::Display for Cidr {
 }
 
 impl FromStr for Cidr {
-    type Err = String;
+    type Err = HostSpecError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr = IpAddr::from_str(addr.trim()).map_err(|_| {
-            format!("`{s}` is not an address range: write an address or ADDRESS/PREFIX, as in 10.0.0.0/8 or ::1")
+        let addr = IpAddr::from_str(addr.trim()).map_err(|_| HostSpecError::Range {
+            entry: s.to_string(),
         })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
@@ -222,8 +287,9 @@ impl FromStr for Cidr {
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| {
-                    format!("`{s}`: the prefix length must be a number from 0 to {max}")
+                .ok_or_else(|| HostSpecError::Prefix {
+                    entry: s.to_string(),
+                    max,
                 })?,
         };
         Ok(Cidr { addr, prefix })
@@ -267,7 +333,7 @@ mod tests {
 
     #[test]
     fn bad_entries_are_explained() {
-        let err = |s: &str| s.parse::<HostPattern>().unwrap_err();
+        let err = |s: &str| s.parse::<HostPattern>().unwrap_err().to_string();
         assert_eq!(
             err("example.com:0"),
             "`example.com:0`: port `0` is not a number from 1 to 65535"
@@ -280,6 +346,97 @@ mod tests {
         assert!(err("bad host").contains("not a valid host name"));
         assert!(err("::1").contains("brackets"));
         assert!(err(":443").contains("host is empty"));
+    }
+
+    #[test]
+    fn splits_host_and_port() {
+        let s = |x| split_host_port(x).unwrap();
+        let plain = |host, port| HostPort {
+            host,
+            port,
+            bracketed: false,
+            trailing: "",
+        };
+        assert_eq!(s("a.test"), plain("a.test", None));
+        assert_eq!(s("a.test:8443"), plain("a.test", Some("8443")));
+        assert_eq!(s("a.test:"), plain("a.test", Some("")));
+        assert_eq!(s(":443"), plain("", Some("443")));
+        assert_eq!(s(""), plain("", None));
+        // Unbracketed, everything before the last `:` is the host: callers decide.
+        assert_eq!(s("::1:443"), plain("::1", Some("443")));
+        let bracketed = |host, port, trailing| HostPort {
+            host,
+            port,
+            bracketed: true,
+            trailing,
+        };
+        assert_eq!(s("[::1]:443"), bracketed("::1", Some("443"), ""));
+        assert_eq!(s("[::1]"), bracketed("::1", None, ""));
+        assert_eq!(s("[::1]:"), bracketed("::1", Some(""), ""));
+        assert_eq!(s("[]:443"), bracketed("", Some("443"), ""));
+        assert_eq!(s("[::1]x:443"), bracketed("::1", None, "x:443"));
+        assert_eq!(s("[::1]]:443"), bracketed("::1", None, "]:443"));
+        assert_eq!(split_host_port("[::1"), None);
+        assert_eq!(split_host_port("[::1:443"), None);
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(parse_port("1"), Some(1));
+        assert_eq!(parse_port("65535"), Some(65535));
+        for bad in ["0", "65536", "", "-1", " 80", "80 ", "x", "0x50"] {
+            assert_eq!(parse_port(bad), None, "{bad}");
+        }
+        // Rust's integer parser takes a leading `+`; entries have always been read that way.
+        assert_eq!(parse_port("+80"), Some(80));
+    }
+
+    #[test]
+    fn bracket_rules_of_allow_entries() {
+        let err = |s: &str| s.parse::<HostPattern>().unwrap_err();
+        assert!(matches!(err("[::1"), HostSpecError::Unclosed { .. }));
+        assert!(matches!(
+            err("[::1]443"),
+            HostSpecError::AfterBracket { .. }
+        ));
+        assert!(matches!(err("[::1]:"), HostSpecError::Port { .. }));
+        assert!(matches!(err("[]:443"), HostSpecError::EmptyHost { .. }));
+        assert!(matches!(
+            err("2001:db8::1:443"),
+            HostSpecError::Unbracketed { .. }
+        ));
+        assert!(matches!(err("a.test:"), HostSpecError::Port { .. }));
+        assert_eq!(hp("[2001:db8::1]").to_string(), "[2001:db8::1]");
+        assert_eq!(hp("[a.test]:8443").to_string(), "a.test:8443");
+    }
+
+    #[test]
+    fn addresses() {
+        let ok = |s: &str| parse_address(s).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(ok("127.0.0.1"), (ip("127.0.0.1"), None));
+        assert_eq!(ok("127.0.0.1:8443"), (ip("127.0.0.1"), Some(8443)));
+        assert_eq!(ok("::1"), (ip("::1"), None));
+        // A bare IPv6 address ending in a number is an address, not a port.
+        assert_eq!(ok("::1:8443"), (ip("::1:8443"), None));
+        assert_eq!(ok("[::1]:8443"), (ip("::1"), Some(8443)));
+        for bad in [
+            "[::1]",
+            "[::1]:",
+            "[::1]:0",
+            "[::1",
+            "[::1]x:80",
+            "127.0.0.1:0",
+            "127.0.0.1:65536",
+            "a.test:80",
+            ":80",
+            "",
+        ] {
+            assert!(
+                matches!(parse_address(bad), Err(HostSpecError::Address { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -156,9 +156,22 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: the child only calls async-signal-safe functions (unshare, _exit) before exiting.
     match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
         nix::unistd::ForkResult::Child => {
-            // SAFETY: unshare takes no pointers; _exit never returns.
+            // SAFETY: unshare and mount take NUL-terminated literals or nulls; _exit never
+            // returns.
             unsafe {
-                let r = libc::unshare(flags);
+                let mut r = libc::unshare(flags);
+                // A mount namespace is of use only if mounts can be made in it: where a user
+                // namespace is created without capabilities (Ubuntu's AppArmor restriction),
+                // the launch's first mount is refused, and so is this one.
+                if r == 0 && flags & libc::CLONE_NEWNS != 0 {
+                    r = libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    );
+                }
                 let code = if r == 0 { 0 } else { *libc::__errno_location() };
                 libc::_exit(code & 0xff);
             }

@@ -20,6 +20,7 @@ pub(crate) mod logging;
 pub(crate) mod outfile;
 pub(crate) mod paths;
 pub(crate) mod plan;
+pub(crate) mod plural;
 pub mod profile;
 pub(crate) mod proxy;
 pub(crate) mod residency;

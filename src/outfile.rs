@@ -8,8 +8,8 @@
 //! symbolic link.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
-use std::io::{self, Write};
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -57,6 +57,11 @@ pub enum OutFileError {
         path.display()
     )]
     HardLinks { path: PathBuf, links: u64 },
+    #[error(
+        "{} does not read back as written (something else replaced it meanwhile); write it again",
+        path.display()
+    )]
+    Verify { path: PathBuf },
 }
 
 fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> OutFileError + 'a {
@@ -182,31 +187,92 @@ impl OutFile {
     }
 
     /// Replaces the file with `data` (mode `mode`): a new file created exclusively beside it,
-    /// synced, then renamed over it. A link at the file's name is replaced, not followed.
+    /// synced, then renamed over it, and read back by name. A link at the file's name is
+    /// replaced, not followed.
     pub fn replace(&self, data: &[u8], mode: u32) -> Result<(), OutFileError> {
         let dir = self.open_dir()?;
-        let (tmp_name, mut f) = create_temp_in(dir.as_fd(), &self.name, &self.dir)?;
-        let tmp_path = self.dir.join(&tmp_name);
-        let result = (|| {
-            f.write_all(data).map_err(|source| OutFileError::Io {
-                step: "write",
-                path: tmp_path.clone(),
-                source,
-            })?;
-            nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(mode))
-                .map_err(io_err("set the permissions of", &tmp_path))?;
-            f.sync_all().map_err(|source| OutFileError::Io {
-                step: "sync",
-                path: tmp_path.clone(),
-                source,
-            })?;
-            renameat(&dir, tmp_name.as_os_str(), &dir, self.name.as_os_str())
-                .map_err(io_err("replace", &self.path()))
-        })();
-        if result.is_err() {
-            let _ = remove_in(dir.as_fd(), &tmp_name);
+        let path = self.path();
+        swap_in(dir.as_fd(), &self.dir, &self.name, data, mode, None)?;
+        let (back, _) = read_in(dir.as_fd(), &self.name, &path)?;
+        if back != data {
+            return Err(OutFileError::Verify { path });
         }
-        result
+        Ok(())
+    }
+}
+
+/// Reads `name` in `dir`, not through a link, with its metadata; it must be a regular file.
+pub fn read_in(
+    dir: BorrowedFd,
+    name: &OsStr,
+    path: &Path,
+) -> Result<(Vec<u8>, Metadata), OutFileError> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io_err("read", path))?;
+    let mut f = File::from(fd);
+    let meta = f.metadata().map_err(std_io_err("inspect", path))?;
+    if !meta.is_file() {
+        return Err(OutFileError::NotRegular {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).map_err(std_io_err("read", path))?;
+    Ok((data, meta))
+}
+
+/// Fills a file just created with `data`, gives it `mode` and, when allowed, `owner`, and
+/// syncs it.
+pub fn fill(
+    mut f: File,
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<(), OutFileError> {
+    f.write_all(data).map_err(std_io_err("write", path))?;
+    nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(mode & 0o7777))
+        .map_err(io_err("set the permissions of", path))?;
+    if let Some((uid, gid)) = owner {
+        // Only root may give a file away; an ordinary user's files are theirs already.
+        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+    }
+    f.sync_all().map_err(std_io_err("sync", path))
+}
+
+/// Writes `data` to a new temporary file in `dir` (see [`fill`]) and renames it over `name`;
+/// the temporary file is removed if anything fails.
+pub fn swap_in(
+    dir: BorrowedFd,
+    dir_path: &Path,
+    name: &OsStr,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<(), OutFileError> {
+    let (tmp, f) = create_temp_in(dir, name, dir_path)?;
+    let result = fill(f, &dir_path.join(&tmp), data, mode, owner).and_then(|()| {
+        renameat(dir, tmp.as_os_str(), dir, name).map_err(io_err("replace", &dir_path.join(name)))
+    });
+    if result.is_err() {
+        let _ = remove_in(dir, &tmp);
+    }
+    result
+}
+
+fn std_io_err<'a>(
+    step: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> OutFileError + 'a {
+    move |source| OutFileError::Io {
+        step,
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -299,7 +365,6 @@ fn check_single_regular(fd: BorrowedFd, path: &Path, devices: bool) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[test]
     fn appends_but_never_through_a_link() {
@@ -389,5 +454,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         let leftovers = std::fs::read_dir(d.path()).unwrap().count();
         assert_eq!(leftovers, 2);
+    }
+
+    #[test]
+    fn read_in_takes_only_a_regular_file_by_its_own_name() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("real"), "data").unwrap();
+        std::os::unix::fs::symlink(d.path().join("real"), d.path().join("link")).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let dir = open_dir_no_links(d.path()).unwrap();
+        let read = |name: &str| read_in(dir.as_fd(), OsStr::new(name), &d.path().join(name));
+        assert_eq!(read("real").unwrap().0, b"data");
+        // Weak setup: the link does lead to the data when followed.
+        assert_eq!(std::fs::read(d.path().join("link")).unwrap(), b"data");
+        assert!(matches!(
+            read("link"),
+            Err(OutFileError::Io { step: "read", .. })
+        ));
+        assert!(matches!(read("sub"), Err(OutFileError::NotRegular { .. })));
     }
 }

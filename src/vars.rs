@@ -72,10 +72,23 @@ impl Vars {
     /// `$XDG_STATE_HOME/mcpcell` (`PROFILE/SERVER`, see `plan::state`): path components that
     /// never start with a dot, so it cannot leave that directory.
     pub fn from_env(state: &str) -> Vars {
-        Vars::from_lookup(state, |k| std::env::var(k).ok())
+        Vars::from_lookup(
+            state,
+            std::env::current_dir(),
+            |k| std::env::var(k).ok(),
+            passwd_home,
+        )
     }
 
-    pub fn from_lookup(state: &str, env: impl Fn(&str) -> Option<String>) -> Vars {
+    /// The variables for working directory `cwd` and the environment `env` looks up;
+    /// `passwd_home` is asked for the user's home directory only when HOME is not an
+    /// absolute path.
+    pub fn from_lookup(
+        state: &str,
+        cwd: std::io::Result<PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+        passwd_home: impl FnOnce() -> Option<String>,
+    ) -> Vars {
         debug_assert!(
             state
                 .split('/')
@@ -94,7 +107,7 @@ impl Vars {
                     .map(|h| format!("{}/{rel}", h.trim_end_matches('/'))),
             }
         };
-        let cwd = std::env::current_dir()
+        let cwd = cwd
             .map(|p| p.display().to_string())
             .map_err(|e| format!("the current directory cannot be read: {e}"));
         let state_home = under_home("XDG_STATE_HOME", ".local/state");
@@ -167,10 +180,25 @@ impl Vars {
     }
 }
 
-fn passwd_home() -> Option<String> {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
-    let dir = user.dir.display().to_string();
-    dir.starts_with('/').then_some(dir)
+/// The home directory of this process's user in `/etc/passwd`, when it is absolute.
+///
+/// The file is read directly rather than through the C library's name service: mcpcell is a
+/// static binary, and glibc's name service loads modules (`libnss_systemd.so`, sssd, LDAP)
+/// with dlopen, which a static binary cannot do safely (it crashed). A user known only to
+/// such a service has HOME set by their login anyway.
+pub fn passwd_home() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    home_in_passwd(&text, nix::unistd::getuid().as_raw())
+}
+
+/// The home directory field of the first entry for `uid` in passwd-format `text`.
+fn home_in_passwd(text: &str, uid: u32) -> Option<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[5].to_string())
+        .filter(|d| d.starts_with('/'))
 }
 
 #[cfg(test)]
@@ -178,12 +206,30 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars {
-        Vars::from_lookup("fs/srv-0123", |k| match k {
-            "HOME" => Some("/home/u".into()),
-            "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
-            "XDG_STATE_HOME" => Some("/state".into()),
-            _ => None,
-        })
+        Vars::from_lookup(
+            "fs/srv-0123",
+            Ok(PathBuf::from("/w")),
+            |k| match k {
+                "HOME" => Some("/home/u".into()),
+                "XDG_CONFIG_HOME" => Some("relative/ignored".into()),
+                "XDG_STATE_HOME" => Some("/state".into()),
+                _ => None,
+            },
+            || unreachable!("HOME is set"),
+        )
+    }
+
+    #[test]
+    fn the_home_comes_from_the_users_passwd_entry() {
+        let passwd = "# comment\nroot:x:0:0:root:/root:/bin/bash\nbad line\nme:x:1000:1000:Me,,,:/home/me:/bin/sh\nrel:x:7:7::relative:/bin/sh\n";
+        assert_eq!(home_in_passwd(passwd, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(passwd, 1000).as_deref(), Some("/home/me"));
+        assert_eq!(
+            home_in_passwd(passwd, 7),
+            None,
+            "a relative home is no home"
+        );
+        assert_eq!(home_in_passwd(passwd, 4242), None);
     }
 
     #[test]

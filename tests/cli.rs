@@ -255,6 +255,61 @@ fn check_reports_every_error_with_its_position() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// An invalid profile stops `run` with one line per diagnostic (each escaped on its own);
+/// a profile that cannot be read is one line, the cause after a colon, in `check` too.
+#[test]
+fn errors_print_once_one_diagnostic_per_line() {
+    let d = scratch();
+    // The second entry carries a line break and an escape sequence from the profile.
+    let bad = profile(
+        d.path(),
+        "bad",
+        "filesystem:\n  read: [\"${HOEM}/x\"]\nsyscalls:\n  deny: [\"ptr\\nmcpcell: error: forged\\e[2J\"]\n",
+    );
+    let b = bad.to_str().unwrap();
+    let out = output_within(mcpcell_cmd(&["run", "-p", b, "--", "/bin/true"]), T);
+    assert_eq!(out.status.code(), Some(125));
+    let e = text(&out.stderr);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "mcpcell: error: {b}:2:10: filesystem.read[0]: unknown variable ${{HOEM}}"
+        )),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{b}:4:10: syscalls.deny[0]: unknown syscall")),
+        "{e}"
+    );
+    // The profile's line break reached the message and was shown escaped, not obeyed.
+    assert!(
+        lines[1].contains(r"ptr\x0amcpcell: error: forged\x1b[2J"),
+        "{e}"
+    );
+    assert!(!e.contains('\x1b'), "{e}");
+
+    let missing = d.path().join("missing.yaml");
+    let m = missing.to_str().unwrap();
+    let out = output_within(mcpcell_cmd(&["check", m]), T);
+    // A profile that cannot be read is a usage error (125), not an error in a profile (1).
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "failed to read profile {m}: No such file or directory (os error 2)\n{m}: 1 error\n"
+        )
+    );
+    let out = output_within(mcpcell_cmd(&["run", "-p", m, "--", "/bin/true"]), T);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "mcpcell: error: failed to read profile {m}: No such file or directory (os error 2)\n"
+        )
+    );
+}
+
 #[test]
 fn profiles_list_and_show() {
     let out = output_within(mcpcell_cmd(&["profiles", "list"]), T);
@@ -377,14 +432,25 @@ fn without_namespaces_it_fails_closed_unless_best_effort() {
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
     assert!(
-        err.contains("failed to create the sandbox's namespaces"),
+        err.contains("the namespace-free tier cannot keep every promise"),
         "{err}"
     );
-    assert!(err.contains("--best-effort"), "{err}");
+    assert!(err.contains("--best-effort accepts these losses"), "{err}");
+    // Accepting the losses does not open the network: the tier refuses inet sockets
+    // (tests/tier.rs has the rest).
     let out = run(&["--best-effort"]);
     let err = text(&out.stderr);
-    assert!(err.contains("Running WITHOUT namespaces"), "{err}");
-    assert_eq!(text(&out.stdout).trim(), "OK sent", "{err}");
+    assert!(
+        err.contains("--best-effort: NOT enforced without namespaces"),
+        "{err}"
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "ERR EPERM Operation not permitted",
+        "{err}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the server reached the host");
 }
 
 #[test]

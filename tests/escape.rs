@@ -206,6 +206,53 @@ struct PlanFacts {
     /// Directories the server may execute from.
     exec_dirs: Vec<PathBuf>,
     pids_cgroup: Option<u64>,
+    /// Where namespaces are refused (the suite run through tests/nouserns): what the
+    /// namespace-free tier says it cannot keep.
+    tier_losses: Vec<String>,
+    /// A loss the tier refuses even with --best-effort: the launch must not start.
+    tier_refused: Option<String>,
+}
+
+/// What the namespace-free tier names as lost, and the attempts and host findings each one
+/// accounts for: only a loss the tier itself names excuses them.
+const TIER_LOSSES: &[(&str, &[&str])] = &[
+    (
+        "names and metadata outside the grants",
+        &[
+            "stat_outside",
+            "readlink_outside",
+            "getxattr_outside",
+            "inotify_outside",
+        ],
+    ),
+    ("a process world of its own", &["victim_cmdline"]),
+    (
+        "no-exec of written files by every route",
+        &["mmap_exec_written"],
+    ),
+];
+
+/// Moves the failures a named loss of the tier accounts for from `failures` to the result.
+fn tier_excused(facts: &PlanFacts, failures: &mut Vec<String>) -> Vec<String> {
+    let mut excused = Vec::new();
+    failures.retain(|f| {
+        let by = TIER_LOSSES.iter().find(|(loss, attempts)| {
+            facts.tier_losses.iter().any(|l| l == loss)
+                && attempts.iter().any(|a| {
+                    f.starts_with(&format!("{a}:"))
+                        || f.starts_with(&format!("a secret came out: {a}\t"))
+                })
+        });
+        match by {
+            Some((loss, _)) => {
+                let what = f.split(['[', '\t']).next().unwrap_or(f).trim_end();
+                excused.push(format!("{what} (lost: {loss})"));
+                false
+            }
+            None => true,
+        }
+    });
+    excused
 }
 
 impl PlanFacts {
@@ -255,13 +302,22 @@ fn plan_facts(cmd: &Command) -> PlanFacts {
         dry.current_dir(d);
     }
     let out = output_within(dry, Duration::from_secs(30));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let plan = &v["plan"];
+    let losses = plan["tier"]["losses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tier_refused = losses
+        .iter()
+        .find(|l| l["acceptable"] == false)
+        .and_then(|l| l["what"].as_str())
+        .map(str::to_string);
     assert!(
-        out.status.success(),
+        out.status.success() || tier_refused.is_some(),
         "dry run failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let plan = &v["plan"];
     let limits = plan["limits"]
         .as_array()
         .unwrap()
@@ -286,6 +342,11 @@ fn plan_facts(cmd: &Command) -> PlanFacts {
         state_dir: plan["state_dir"].as_str().map(PathBuf::from),
         exec_dirs,
         pids_cgroup: plan["pids_cgroup"].as_u64(),
+        tier_losses: losses
+            .iter()
+            .filter_map(|l| l["what"].as_str().map(str::to_string))
+            .collect(),
+        tier_refused,
     }
 }
 
@@ -462,7 +523,7 @@ fn attack(profile: &str) {
     if !require(landlock_abi() >= 1, "Landlock") {
         return;
     }
-    let (failures, report) = attack_with(profile, None);
+    let (failures, report, _) = attack_with(profile, None);
     let user = if is_root() {
         "root"
     } else {
@@ -476,8 +537,9 @@ fn attack(profile: &str) {
 }
 
 /// The adversary under `profile` (a built-in name, or a profile text written to a file):
-/// everything the host saw get out, and the server's own report.
-fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
+/// everything the host saw get out, the server's own report, and what the namespace-free tier
+/// names as lost (where it applies) that accounts for the rest.
+fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String, Vec<String>) {
     let d = scratch();
     let root = d.path().canonicalize().unwrap();
     let nonce = adversary::nonce();
@@ -572,6 +634,32 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         .env("MCPCELL_ESCAPE_SECRET", secret("mcpcell-env"))
         .current_dir(&project);
     let facts = plan_facts(&cmd);
+    if let Some(what) = &facts.tier_refused {
+        // Namespaces are refused and the tier cannot confine this profile: the launch must
+        // fail closed, the server never starting.
+        let mut launch = Command::new(cmd.get_program());
+        launch.args(cmd.get_args()).env_clear();
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                launch.env(k, v);
+            }
+        }
+        launch
+            .current_dir(&project)
+            .stdin(std::process::Stdio::null());
+        let out = output_within(launch, Duration::from_secs(30));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let mut failures = Vec::new();
+        if out.status.code() != Some(125) || !out.stdout.is_empty() || !err.contains(what.as_str())
+        {
+            failures.push(format!(
+                "the namespace-free tier refuses `{what}`, but the launch exited {:?}: {err}",
+                out.status.code()
+            ));
+        }
+        eprintln!("escape[{profile}]: refused by the namespace-free tier ({what})");
+        return (failures, String::new(), Vec::new());
+    }
     let work: Option<PathBuf> = match profile {
         "filesystem" | "git" | "sqlite" => Some(project.clone()),
         "minimal" => None,
@@ -840,6 +928,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let lost = tier_excused(&facts, &mut failures);
 
     let user = if is_root() {
         "root"
@@ -847,7 +936,7 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         "an ordinary user"
     };
     eprintln!(
-        "escape[{profile}] as {user}: {} attempts: {refused} refused, {contained} contained, {} allowed by the profile, {} problems{}{cgroup_note}; host saw at most {host_procs} processes and {host_fds} descriptors in one",
+        "escape[{profile}] as {user}: {} attempts: {refused} refused, {contained} contained, {} allowed by the profile, {} problems{}{cgroup_note}{}; host saw at most {host_procs} processes and {host_fds} descriptors in one",
         seen.len(),
         excepted.len(),
         failures.len(),
@@ -856,8 +945,13 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String) {
         } else {
             format!(": {}", excepted.join("; "))
         },
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!("; namespace-free tier, named losses: {}", lost.join("; "))
+        },
     );
-    (failures, report)
+    (failures, report, lost)
 }
 
 /// A weak profile of our own: the suite must see what gets out under it, or its judgements
@@ -868,8 +962,18 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
         return;
     }
     let weak = "filesystem:\n  read: [/]\n  write: [\"${HOME}\"]\nnetwork:\n  mode: host\nsyscalls:\n  deny: []\nenv:\n  pass: [\"MCPCELL_*\"]\n";
-    let (failures, _) = attack_with("weak", Some(weak));
-    let all = failures.join("\n");
+    // What the namespace-free tier names as lost is still seen, and counted here.
+    let (failures, _, lost) = attack_with("weak", Some(weak));
+    let all = [failures, lost].concat().join("\n");
+    // Where namespaces are refused, the namespace-free tier refuses these whatever the
+    // profile says (seccomp: metadata changes, System V IPC); the namespace tier's run of
+    // this test shows that the suite sees them.
+    let tier_blocks = [
+        "~/.bashrc's mode changed",
+        "an extended attribute was set on ~/.bashrc",
+        "sysv_shm_exec: it succeeded",
+    ];
+    let tier = namespace_free_tier();
     for caught in [
         "a secret came out: read_ssh_key",
         "a secret came out: env_secret",
@@ -889,11 +993,33 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
         "memfd_mmap_exec: it succeeded",
         "sysv_shm_exec: it succeeded",
     ] {
+        // And namespaces are what the surroundings refuse in the first place.
+        if tier && caught.starts_with("unshare_user") {
+            continue;
+        }
+        if tier && tier_blocks.contains(&caught) {
+            assert!(
+                !all.contains(caught),
+                "the tier let `{caught}` through:\n{all}"
+            );
+            continue;
+        }
         assert!(
             all.contains(caught),
             "the suite missed `{caught}`; it saw:\n{all}"
         );
     }
+}
+
+/// Whether launches here run in the namespace-free tier (namespaces refused, as under
+/// tests/nouserns): the dry run says so.
+fn namespace_free_tier() -> bool {
+    let out = output_within(
+        run_cmd(&["--dry-run", "--format", "json", "--", "/bin/true"]),
+        Duration::from_secs(30),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["plan"]["tier"]["name"] == "namespace-free"
 }
 
 /// The built-in profiles, from profiles/*.yaml.

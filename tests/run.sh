@@ -27,12 +27,20 @@ step "tests as $(id -un)"
 cargo test --locked
 
 gcc -static -O2 -o "$SHARED/probe" tests/probe/probe.c
+# Runs a command as a container's default seccomp profile does: no namespaces.
+gcc -static -O2 -o "$SHARED/nouserns" tests/nouserns/nouserns.c
 # The malicious MCP server of the escape suite, and the payload it tries to gain privilege with.
 gcc -static -O2 -o "$SHARED/adversary" tests/adversary/server.c
 gcc -static -O2 -DPAYLOAD_ONLY -o "$SHARED/payload" tests/adversary/server.c
 # .cargo/config.toml builds for an explicit target (static linking needs one).
 cp target/x86_64-unknown-linux-gnu/release/mcpcell "$SHARED/mcpcell-release"
 cp target/x86_64-unknown-linux-gnu/debug/mcpcell "$SHARED/mcpcell"
+# mcpcell "as in a container": under nouserns, its `run` accepting the namespace-free tier's
+# named losses (--best-effort), so that the suites see what the tier itself enforces.
+for m in mcpcell mcpcell-release; do
+  printf '#!/bin/sh\nsub="$1"; shift\n[ "$sub" = run ] && set -- --best-effort "$@"\nexec "%s" "%s" "$sub" "$@"\n' \
+    "$SHARED/nouserns" "$SHARED/$m" > "$SHARED/$m-tier"
+done
 chmod 755 "$SHARED"/*
 
 as_user() {
@@ -67,10 +75,32 @@ for l in sys.stdin:
     chmod 755 "$SHARED/$name"
     echo "--- $name"
     (cd "$SHARED" && as_user env MCPCELL_BIN="$SHARED/mcpcell" MCPCELL_PROBE="$SHARED/probe" \
+      MCPCELL_NOUSERNS="$SHARED/nouserns" \
       MCPCELL_ADVERSARY="$SHARED/adversary" MCPCELL_PAYLOAD="$SHARED/payload" \
       MCPCELL_ADVERSARY_SUID="$SHARED/payload-suid" MCPCELL_ADVERSARY_FCAP="$SHARED/payload-fcap" \
       MCPCELL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2)
   done < "$SHARED/tests.txt"
+fi
+
+# The escape and lifecycle suites again where namespaces are refused (the namespace-free
+# tier), as root and as the ordinary user. One test at a time: without a user namespace,
+# RLIMIT_NPROC counts every process of the user, so parallel fork bombs would meet.
+tier_suites() {
+  grep -E '/(escape|lifecycle)-[0-9a-f]+$' "$SHARED/tests.txt" | while read -r exe; do
+    name="$(basename "$exe")"
+    echo "--- $name (namespace-free tier)"
+    (cd "$SHARED" && "$@" env MCPCELL_BIN="$SHARED/mcpcell-tier" MCPCELL_PROBE="$SHARED/probe" \
+      MCPCELL_NOUSERNS="$SHARED/nouserns" MCPCELL_ADVERSARY="$SHARED/adversary" \
+      MCPCELL_PAYLOAD="$SHARED/payload" MCPCELL_ADVERSARY_SUID="$SHARED/payload-suid" \
+      MCPCELL_ADVERSARY_FCAP="$SHARED/payload-fcap" MCPCELL_TEST_DIR=/var/tmp \
+      "$SHARED/$name" --test-threads=1)
+  done
+}
+if [ "$(id -u)" = 0 ]; then
+  step "escape and lifecycle suites in the namespace-free tier as root"
+  tier_suites
+  step "escape and lifecycle suites in the namespace-free tier as $TEST_USER"
+  tier_suites as_user
 fi
 
 # Real MCP servers through mcpcell, driven by the official MCP Python SDK and the Inspector CLI.
@@ -126,6 +156,22 @@ sys.exit(0 if s["scored"] > 0 and s["blocked"] == s["scored"] and not s["escaped
 PY
 }
 
+conformance_tier() {
+  local who="$1"; shift
+  local json="$SHARED/conformance-tier-$who.json"
+  (cd "$SHARED" && "$@" env MCPCELL="$SHARED/mcpcell-release-tier" python3 "$SHARED/conformance/run_battery.py" \
+    --wrapper "$SHARED/conformance/wrappers/mcpcell.sh" --json "$json")
+  python3 - "$json" "$MCPCELL_TIER_ALLOWED" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+allowed = set(filter(None, sys.argv[2].split(",")))
+score = s["score"]
+escaped = set(score["escaped"]) if isinstance(score["escaped"], list) else set()
+print(f"conformance (namespace-free tier): blocked {score['blocked']} of {score['scored']}, escaped {sorted(escaped) or 'none'}; named losses allowed: {sorted(allowed) or 'none'}")
+sys.exit(0 if score["scored"] > 0 and escaped <= allowed and score["blocked"] + len(escaped) == score["scored"] else 1)
+PY
+}
+
 if [ -n "$CONF" ]; then
   cp -r "$CONF" "$SHARED/conformance"
   chmod -R a+rX "$SHARED/conformance"
@@ -135,6 +181,16 @@ if [ -n "$CONF" ]; then
     step "conformance battery as $TEST_USER"
     chmod 777 "$SHARED"
     conformance user as_user
+  fi
+  # The same battery where namespaces are refused: the namespace-free tier. Every probe it
+  # does not block is one of the tier's named losses (README, "Where namespaces are
+  # refused"); those are the only ones allowed through.
+  step "conformance battery in the namespace-free tier as $(id -un)"
+  MCPCELL_TIER_ALLOWED="" conformance_tier self
+  if [ "$(id -u)" = 0 ]; then
+    step "conformance battery in the namespace-free tier as $TEST_USER"
+    # An ordinary user cannot empty the capability bounding set without a user namespace.
+    MCPCELL_TIER_ALLOWED="cap_bnd" conformance_tier user as_user
   fi
 else
   echo "WARNING: the conformance battery was not found (set MCPCELL_CONFORMANCE_DIR); skipped"

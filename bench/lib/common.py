@@ -18,6 +18,9 @@ ROOT = os.environ.get("BENCH_ROOT", "/srv/mcpcell-bench")
 BIN = os.path.join(ROOT, "bin")
 WORK = os.environ.get("BENCH_WORK", "/srv/mcpcell-bench/work")
 MCPCELL = os.environ.get("BENCH_MCPCELL", os.path.join(BIN, "mcpcell"))
+# tests/nouserns: runs a command as a container's default seccomp profile does (no namespaces),
+# so that mcpcell takes its namespace-free tier.
+NOUSERNS = os.path.join(BIN, "nouserns")
 SRT_CLI = os.path.join(ROOT, "srt", "node_modules", "@anthropic-ai", "sandbox-runtime", "dist", "cli.js")
 SRT_SETTINGS = os.path.join(ROOT, "srt-settings.json")
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -50,6 +53,23 @@ def mcpcell(profile):
     def wrap(argv):
         return [MCPCELL, "run", "-p", profile, "--", *argv]
     wrap.__name__ = f"mcpcell_{profile}"
+    return wrap
+
+
+def in_container(wrap):
+    """`wrap` under nouserns: as in a container that refuses namespaces."""
+    def inner(argv):
+        return [NOUSERNS, *wrap(argv)]
+    inner.__name__ = f"{wrap.__name__}_in_container"
+    return inner
+
+
+def mcpcell_tier(profile):
+    """mcpcell in its namespace-free tier: under nouserns, the tier's named losses accepted
+    (`--best-effort`), as a user in a container would run it."""
+    def wrap(argv):
+        return [NOUSERNS, MCPCELL, "run", "--best-effort", "-p", profile, "--", *argv]
+    wrap.__name__ = f"mcpcell_{profile}_tier"
     return wrap
 
 
@@ -115,12 +135,16 @@ def peer_missing(name):
         return None
     if name == "unshare":
         return None if shutil.which("unshare") else "unshare (util-linux) not installed"
+    if name.endswith("-tier") or name == "bare-container":
+        if not os.access(NOUSERNS, os.X_OK):
+            return f"{NOUSERNS} not built"
     if name.startswith("mcpcell"):
         return None if os.access(MCPCELL, os.X_OK) else f"{MCPCELL} not built"
     return None
 
 
 def sandboxes(include=("bare", "unshare", "mcpcell-minimal", "mcpcell-default", "mcpcell-node",
+                       "bare-container", "mcpcell-minimal-tier", "mcpcell-default-tier",
                        "bwrap", "firejail", "srt")):
     """(name, wrap function, why it is missing or None), in report order."""
     table = {
@@ -129,6 +153,9 @@ def sandboxes(include=("bare", "unshare", "mcpcell-minimal", "mcpcell-default", 
         "mcpcell-minimal": mcpcell("minimal"),
         "mcpcell-default": mcpcell("default"),
         "mcpcell-node": mcpcell("node"),
+        "bare-container": in_container(bare),
+        "mcpcell-minimal-tier": mcpcell_tier("minimal"),
+        "mcpcell-default-tier": mcpcell_tier("default"),
         "bwrap": bwrap,
         "firejail": firejail,
         "srt": srt,

@@ -134,8 +134,9 @@ def main():
         c.log(f"launch overhead as uid {os.geteuid()}: node -e 0 x {node_rounds}")
         result["workloads"]["node -e 0"] = measure(
             "node -e 0", [node, "-e", "0"], node_rounds, min(slow_rounds, node_rounds), env,
-            skip={"mcpcell-minimal": "not applicable: `minimal` is for static binaries and does "
-                                     "not grant /etc/ssl/openssl.cnf, which node reads at start"})
+            skip={name: "not applicable: `minimal` is for static binaries and does not grant "
+                        "/etc/ssl/openssl.cnf, which node reads at start"
+                  for name in ("mcpcell-minimal", "mcpcell-minimal-tier")})
     else:
         result["workloads"]["node -e 0"] = {"skipped": "node is not installed"}
     c.dump(result, out_path)

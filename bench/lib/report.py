@@ -150,6 +150,9 @@ LABELS = {
     "mcpcell-minimal": "mcpcell -p minimal",
     "mcpcell-default": "mcpcell -p default",
     "mcpcell-node": "mcpcell -p node",
+    "bare-container": "bare, namespaces refused (nouserns)",
+    "mcpcell-minimal-tier": "mcpcell -p minimal, namespace-free tier",
+    "mcpcell-default-tier": "mcpcell -p default, namespace-free tier",
     "bwrap": "bubblewrap",
     "firejail": "firejail",
     "srt": "srt (sandbox-runtime)",
@@ -204,7 +207,9 @@ def build(raw):
            "Wall time from spawn to exit; rounds interleave every sandbox in a shuffled order. "
            "Overhead = median − bare median. The floor is `unshare` creating the namespaces "
            "mcpcell creates (user when not root, mount, pid with its own /proc, net, ipc, uts, "
-           "cgroup)."]
+           "cgroup). The namespace-free tier runs under `nouserns` (namespaces refused, as in "
+           "a container): compare it with the bare run under `nouserns`, which carries the same "
+           "extra exec and filter; its launch includes the refused clone."]
     for who, data in launches:
         if not data:
             res["not_measured"].append(f"launch overhead as {who}: not run")

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 
-pub use memory::memory_home;
+pub use memory::{MemoryHome, Missing, memory_home};
 
 /// What the sandbox's cgroups must enforce.
 #[derive(Debug, Clone, Copy, Default)]

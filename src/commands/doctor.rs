@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::cli::Format;
 use crate::kernel::{Kernel, NsProbe, probe_namespaces};
+use crate::plan::tier;
+use crate::profile::NetworkMode;
 
 #[derive(Serialize)]
 struct Feature {
@@ -71,7 +73,8 @@ fn user_notification() -> bool {
     r == 0 && sizes.seccomp_notif as usize >= std::mem::size_of::<libc::seccomp_notif>() && release
 }
 
-pub fn run(format: Format) -> i32 {
+/// Exits 1 when something degrades. Every probe answers, so this command has no error.
+pub fn run(format: Format) -> Result<i32, crate::commands::Error> {
     let k = Kernel::probe();
     let ns = probe_namespaces(k.privileged);
     let abi = k.landlock_abi;
@@ -180,13 +183,41 @@ pub fn run(format: Format) -> i32 {
     let still_holds = if all_ns {
         Vec::new()
     } else {
-        vec![
-            "Landlock filesystem rules (if available above)".to_string(),
-            "the seccomp filter".to_string(),
-            "capability drop and no_new_privs".to_string(),
-            "resource limits".to_string(),
-            "NOT: network isolation, private /tmp, private /proc, hide masks, PID isolation (run with --best-effort to accept this)".to_string(),
-        ]
+        // What a launch does here: the namespace-free tier, shown for a profile like
+        // `default` (network none) and for the other network modes.
+        let mut out = Vec::new();
+        for mode in [NetworkMode::None, NetworkMode::Host, NetworkMode::Proxy] {
+            let t = tier::namespace_free(&tier::Facts::typical(&k, mode), "namespaces refused");
+            if mode == NetworkMode::None {
+                out.push("the namespace-free tier, chosen automatically:".to_string());
+                out.extend(
+                    t.layers
+                        .iter()
+                        .filter(|l| !l.layer.starts_with("network"))
+                        .map(|l| format!("{}: {}", l.layer, l.how)),
+                );
+            }
+            out.extend(
+                t.layers
+                    .iter()
+                    .filter(|l| l.layer.starts_with("network"))
+                    .map(|l| format!("{}: {}", l.layer, l.how)),
+            );
+            for l in &t.losses {
+                let line = if l.acceptable {
+                    format!(
+                        "NOT kept (a launch fails closed unless --best-effort accepts it): {}: {}",
+                        l.what, l.why
+                    )
+                } else {
+                    format!("REFUSED even with --best-effort: {}: {}", l.what, l.why)
+                };
+                if !out.contains(&line) {
+                    out.push(line);
+                }
+            }
+        }
+        out
     };
     let report = Report {
         kernel: k,
@@ -200,7 +231,7 @@ pub fn run(format: Format) -> i32 {
         Format::Text => text(&report),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
-    i32::from(!report.degraded.is_empty())
+    Ok(i32::from(!report.degraded.is_empty()))
 }
 
 fn text(r: &Report) -> String {
@@ -275,7 +306,7 @@ fn text(r: &Report) -> String {
         }
     }
     if !r.still_holds.is_empty() {
-        o.push_str("with --best-effort, what still holds:\n");
+        o.push_str("where namespaces are refused (as here):\n");
         for s in &r.still_holds {
             o.push_str(&format!("  - {s}\n"));
         }

@@ -279,10 +279,9 @@ fn path_hint(
         if v.allowed {
             continue;
         }
-        let suffix = match (want.write, want.exec) {
-            (true, _) => ":write",
-            (_, true) => ":exec",
-            _ => "",
+        let suffix = match want.word() {
+            "read" => String::new(),
+            w => format!(":{w}"),
         };
         told.insert(path.to_path_buf());
         // The path is the server's text: escaped for the terminal in the sentence, quoted
@@ -291,13 +290,7 @@ fn path_hint(
         target.push(suffix);
         return Some(format!(
             "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}",
-            if want.write {
-                "write"
-            } else if want.exec {
-                "execute"
-            } else {
-                "read"
-            },
+            want.verb(),
             escape::path(path),
             escape::shell_word(&target)
         ));

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
+use super::Error;
 use crate::cli::Cli;
-use crate::exit::print_error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManualError {
@@ -19,23 +19,18 @@ pub enum ManualError {
 }
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell) -> i32 {
+pub fn completions(shell: clap_complete::Shell) -> Result<i32, Error> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "mcpcell", &mut out);
     let _ = std::io::stdout().write_all(&out);
-    0
+    Ok(0)
 }
 
 /// Prints `mcpcell.1`, or with `dir` writes it and a page for each command there.
-pub fn man(dir: Option<&Path>) -> i32 {
-    match pages(dir) {
-        Ok(()) => 0,
-        Err(e) => {
-            print_error(&e);
-            125
-        }
-    }
+pub fn man(dir: Option<&Path>) -> Result<i32, Error> {
+    pages(dir)?;
+    Ok(0)
 }
 
 fn pages(dir: Option<&Path>) -> Result<(), ManualError> {

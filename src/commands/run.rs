@@ -1,74 +1,55 @@
 //! `run`, `check` and `profiles`.
 
-use std::error::Error;
 use std::io::Write;
 
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
+use crate::commands::Error;
 use crate::escape;
-use crate::exit::print_error;
+use crate::exit;
 use crate::outfile::{OutFile, OutFileError};
-use crate::plan::{self, Gap, report};
+use crate::plan::{self, report};
+use crate::plural::plural;
 use crate::profile::{Loader, ProfileError, Severity};
 
-/// Resolves `--log-file` (its directory must exist); on failure prints why and returns the
-/// exit status.
-pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, i32> {
+/// Resolves `--log-file` (its directory must exist).
+pub fn log_target(s: &crate::cli::SuperviseArgs) -> Result<Option<OutFile>, LogFileError> {
     let Some(path) = &s.log_file else {
         return Ok(None);
     };
-    OutFile::new(path).map(Some).map_err(|e| {
-        print_error(&LogFileError(e));
-        125
-    })
+    OutFile::new(path).map(Some).map_err(LogFileError)
 }
 
 /// `--log-file` cannot be used: the cause says why.
 #[derive(Debug, thiserror::Error)]
 #[error("--log-file: the log file cannot be used (without --log-file, logs go to stderr)")]
-struct LogFileError(#[source] OutFileError);
+pub struct LogFileError(#[source] OutFileError);
 
-/// Refuses a log file the server could reach, then opens the log destination; on failure
-/// prints why and returns the exit status.
+/// Refuses a log file the server could reach, then opens the log destination.
 pub fn init_logging(
     s: &crate::cli::SuperviseArgs,
     file: Option<&OutFile>,
     plan: &plan::Plan,
-) -> Result<(), i32> {
+) -> Result<(), Error> {
     if let Some(f) = file {
-        if let Err(e) = plan.refuse_output("--log-file", f) {
-            print_error(&e);
-            return Err(125);
-        }
+        plan.refuse_output("--log-file", f)?;
     }
-    crate::logging::init(s.log_level, s.log_format, file).map_err(|e| {
-        print_error(&LogFileError(e));
-        125
-    })
+    crate::logging::init(s.log_level, s.log_format, file).map_err(LogFileError)?;
+    Ok(())
 }
 
-pub fn run(args: RunArgs) -> i32 {
-    let log_file = match log_target(&args.supervise) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
+pub fn run(args: RunArgs) -> Result<i32, Error> {
+    let log_file = log_target(&args.supervise)?;
     let mut req = args.sandbox.request(args.command.clone());
+    req.start_anyway = args.supervise.best_effort;
     // A dry run shows what would not be enforced instead of stopping at it.
-    req.best_effort = args.supervise.best_effort || args.dry_run;
+    req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
-    let mut plan = match plan::build(&req, &loader) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
-    plan.best_effort = args.supervise.best_effort;
-    if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &plan) {
-        return code;
-    }
+    let host = plan::Host::probe()?;
+    let mut plan = plan::build(&req, &loader, &host)?;
+    init_logging(&args.supervise, log_file.as_ref(), &plan)?;
     if plan.profile.inferred && !args.dry_run {
         // `chosen` quotes the command line, which a client config wrote.
         eprintln!(
@@ -78,7 +59,7 @@ pub fn run(args: RunArgs) -> i32 {
         );
     }
     if args.dry_run {
-        return dry_run(plan, args.format);
+        return Ok(dry_run(plan, args.format));
     }
     for w in &plan.warnings {
         warn!(target: "mcpcell", "{w}");
@@ -97,35 +78,32 @@ pub fn run(args: RunArgs) -> i32 {
         stderr: Some(Box::new(crate::commands::hints::Seen::default())),
         observe: None,
     };
-    match crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins).map(|o| o.code) {
-        Ok(code) => code,
-        Err(e) => {
-            print_error(&e);
-            e.exit_code()
-        }
-    }
+    let outcome = crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins)?;
+    Ok(outcome.code)
 }
 
 fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
     // A launch would find out by trying; a dry run asks the kernel in a throwaway child.
-    for probe in crate::kernel::probe_namespaces(plan.kernel.privileged) {
-        if !probe.ok && plan.namespaces.kinds.contains(&probe.name) {
-            plan.not_enforced.push(Gap {
-                what: format!("the {} namespace", probe.name),
-                why: format!(
-                    "creating it failed here: {}",
-                    probe.error.unwrap_or_default()
-                ),
-                fix: Some("see `mcpcell doctor`".into()),
-            });
-        }
+    let refused: Vec<String> = crate::kernel::probe_namespaces(plan.kernel.privileged)
+        .into_iter()
+        .filter(|p| !p.ok && plan.namespaces.kinds.contains(&p.name))
+        .map(|p| format!("{}: {}", p.name, p.error.unwrap_or_default()))
+        .collect();
+    let mut refused_outright = false;
+    if !refused.is_empty() {
+        // The launch would switch to the namespace-free tier: show it, and what it loses.
+        let why = format!("namespaces cannot be used here: {}", refused.join("; "));
+        let tier = plan::tier::namespace_free(&plan::tier::Facts::of(&plan), &why);
+        refused_outright = tier.losses.iter().any(|l| !l.acceptable);
+        plan.not_enforced.extend(tier.gaps());
+        plan.tier = Some(tier);
     }
     let out = match format {
         Format::Text => escape::terminal_text(&report::text(&plan)).into_owned(),
         Format::Json => report::json(&plan) + "\n",
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if plan.not_enforced.is_empty() || plan.best_effort {
+    if !refused_outright && (plan.not_enforced.is_empty() || plan.best_effort) {
         0
     } else {
         125
@@ -144,7 +122,8 @@ fn not_found(e: &ProfileError) -> bool {
     }
 }
 
-pub fn check(specs: &[String]) -> i32 {
+/// Validates each profile; exits 1 when one has an error, 125 when one cannot be found.
+pub fn check(specs: &[String]) -> Result<i32, Error> {
     let loader = Loader::from_env();
     let mut failed = false;
     let mut usage = false;
@@ -174,35 +153,27 @@ pub fn check(specs: &[String]) -> i32 {
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
                     .count();
-                out.push_str(&format!(
-                    "{spec}: {n} error{}\n",
-                    if n == 1 { "" } else { "s" }
-                ));
+                out.push_str(&format!("{spec}: {}\n", plural(n, "error")));
             }
             Err(e) => {
                 failed = true;
                 usage |= not_found(&e);
-                out.push_str(&format!("{}\n", escape::terminal_text(&e.to_string())));
-                let mut src = e.source();
-                while let Some(s) = src {
-                    let text = s.to_string();
-                    out.push_str(&format!("  caused by: {}\n", escape::terminal(&text)));
-                    src = s.source();
-                }
+                out.push_str(&format!("{}\n", escape::terminal(&exit::chain(&e))));
                 out.push_str(&format!("{spec}: 1 error\n"));
             }
         }
     }
     let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
-    match (usage, failed) {
+    Ok(match (usage, failed) {
         (true, _) => 125,
         (false, true) => 1,
         (false, false) => 0,
-    }
+    })
 }
 
-pub fn profiles(action: Option<ProfilesAction>) -> i32 {
+/// Lists the profiles, or shows one (a profile that cannot be found is a usage error, 125).
+pub fn profiles(action: Option<ProfilesAction>) -> Result<i32, Error> {
     let loader = Loader::from_env();
     match action.unwrap_or(ProfilesAction::List) {
         ProfilesAction::List => {
@@ -223,23 +194,18 @@ pub fn profiles(action: Option<ProfilesAction>) -> i32 {
                 }
             }
             let _ = std::io::stdout().write_all(out.as_bytes());
-            0
+            Ok(0)
         }
-        ProfilesAction::Show { name } => match loader.source(&name) {
-            Ok(src) => {
-                let mut text = format!("# {}: {}\n", src.name, src.label());
-                text.push_str(&escape::terminal_text(&src.text));
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                let _ = std::io::stdout().write_all(text.as_bytes());
-                0
+        ProfilesAction::Show { name } => {
+            let src = loader.source(&name)?;
+            let mut text = format!("# {}: {}\n", src.name, src.label());
+            text.push_str(&escape::terminal_text(&src.text));
+            if !text.ends_with('\n') {
+                text.push('\n');
             }
-            Err(e) => {
-                print_error(&e);
-                125
-            }
-        },
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            Ok(0)
+        }
     }
 }
 
@@ -249,7 +215,7 @@ pub fn schema_json() -> String {
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
-pub fn schema() -> i32 {
+pub fn schema() -> Result<i32, Error> {
     let _ = std::io::stdout().write_all(schema_json().as_bytes());
-    0
+    Ok(0)
 }

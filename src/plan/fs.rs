@@ -3,16 +3,24 @@
 //! refer to the same file; the `hide` masks; the private mounts.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, Access, AccessFs, BitFlags};
+use nix::errno::Errno;
 use serde::Serialize;
+use thiserror::Error;
 
 use crate::profile::Origin;
 
+/// The sandbox's own tmpfs instances over the host's `/tmp` and `/dev/shm`: a host path below
+/// them is seen only when it is bound into the private instance.
+pub const PRIVATE_TMP: [&str; 2] = ["/tmp", "/dev/shm"];
+/// The sandbox's own procfs: it shows only the sandbox's processes.
+pub const PRIVATE_PROC: &str = "/proc";
 /// Directories the sandbox gets a private instance of (tmpfs, or its own procfs).
-pub const PRIVATE_MOUNTS: [&str; 3] = ["/tmp", "/dev/shm", "/proc"];
+pub const PRIVATE_MOUNTS: [&str; 3] = [PRIVATE_TMP[0], PRIVATE_TMP[1], PRIVATE_PROC];
 
 pub use crate::paths::{open_real, real_path};
 
@@ -45,6 +53,26 @@ impl Rights {
             read: self.read || o.read,
             write: self.write || o.write,
             exec: self.exec || o.exec,
+        }
+    }
+
+    /// The strongest right asked for (write, then exec, then read): the `filesystem.` list
+    /// and the `--allow-` option that grant it, and the suffix of an `explain` target.
+    pub fn word(self) -> &'static str {
+        if self.write {
+            "write"
+        } else if self.exec {
+            "exec"
+        } else {
+            "read"
+        }
+    }
+
+    /// [`Rights::word`] as a verb in a sentence: "the server may not {verb} it".
+    pub fn verb(self) -> &'static str {
+        match self.word() {
+            "exec" => "execute",
+            w => w,
         }
     }
 
@@ -146,11 +174,47 @@ pub struct HideSkipped {
     pub from: Origin,
 }
 
+/// Why a granted path cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    Missing,
+    NotAccessible,
+    TooManyLinks,
+    Other(Errno),
+}
+
+impl Unreachable {
+    fn of(e: Errno) -> Unreachable {
+        match e {
+            Errno::ENOENT | Errno::ENOTDIR => Unreachable::Missing,
+            Errno::EACCES => Unreachable::NotAccessible,
+            Errno::ELOOP => Unreachable::TooManyLinks,
+            other => Unreachable::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unreachable::Missing => "does not exist",
+            Unreachable::NotAccessible => "not accessible to this user",
+            Unreachable::TooManyLinks => "too many levels of symbolic links",
+            Unreachable::Other(e) => e.desc(),
+        })
+    }
+}
+
 /// A failure the user must fix before anything starts.
-#[derive(Debug)]
-pub struct GrantError {
-    pub origin: Option<Origin>,
-    pub message: String,
+#[derive(Debug, Error)]
+pub enum GrantError {
+    /// A path written with a leading `!`, or given on the command line, cannot be reached.
+    #[error("{origin}: `{}` {why}, and it is marked as required", path.display())]
+    Required {
+        origin: Origin,
+        path: PathBuf,
+        why: Unreachable,
+    },
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -183,7 +247,9 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
     for g in grants {
         let from = g.origin.clone();
         // Private mounts themselves, and anything under /proc, only exist inside.
-        if private_root(&g.path).is_some_and(|root| g.path == Path::new(root) || root == "/proc") {
+        if private_root(&g.path)
+            .is_some_and(|root| g.path == Path::new(root) || root == PRIVATE_PROC)
+        {
             let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
                 plan.rules.push(FsRule {
                     path: g.path.clone(),
@@ -208,7 +274,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
         }
         let (fd, canon) = match open_real(&g.path) {
             Ok(opened) => opened,
-            Err(nix::errno::Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
+            Err(Errno::ENOENT) if pending.is_some_and(|p| g.path.starts_with(p)) => {
                 plan.rules.push(FsRule {
                     aliases: vec![g.path.clone()],
                     path: g.path,
@@ -223,27 +289,18 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
                 continue;
             }
             Err(e) => {
-                let reason = match e {
-                    nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {
-                        "does not exist".to_string()
-                    }
-                    nix::errno::Errno::EACCES => "not accessible to this user".to_string(),
-                    nix::errno::Errno::ELOOP => "too many levels of symbolic links".to_string(),
-                    other => other.desc().to_string(),
-                };
+                let why = Unreachable::of(e);
                 if g.required {
-                    return Err(GrantError {
-                        origin: Some(g.origin),
-                        message: format!(
-                            "`{}` {reason}, and it is marked as required",
-                            g.path.display()
-                        ),
+                    return Err(GrantError::Required {
+                        origin: g.origin,
+                        path: g.path,
+                        why,
                     });
                 }
                 plan.skipped.push(Skipped {
                     path: g.path,
                     rights: g.rights,
-                    reason,
+                    reason: why.to_string(),
                     from,
                 });
                 continue;
@@ -264,7 +321,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
             Kind::File
         };
         let placement = match private_root(&canon) {
-            Some("/proc") => Placement::Private,
+            Some(PRIVATE_PROC) => Placement::Private,
             Some(root) if under(&canon, root) => Placement::BoundIntoPrivate,
             Some(_) => Placement::Private,
             None => Placement::Host,
@@ -333,7 +390,7 @@ impl FsPlan {
 
     /// Whether `path` stays reachable once the private /tmp and /dev/shm are mounted.
     pub fn reachable_after_mounts(&self, path: &Path) -> bool {
-        match PRIVATE_MOUNTS[..2].iter().find(|m| path.starts_with(m)) {
+        match PRIVATE_TMP.iter().find(|m| path.starts_with(m)) {
             None => true,
             Some(_) => self
                 .binds
@@ -355,18 +412,16 @@ impl FsPlan {
             let canon = match real_path(&path) {
                 Ok(c) => c,
                 Err(_) if required => {
-                    return Err(GrantError {
-                        origin: Some(origin),
-                        message: format!(
-                            "`{}` does not exist, and it is marked as required",
-                            path.display()
-                        ),
+                    return Err(GrantError::Required {
+                        origin,
+                        path,
+                        why: Unreachable::Missing,
                     });
                 }
                 Err(_) => {
                     self.hide_skipped.push(HideSkipped {
                         path,
-                        reason: "does not exist".into(),
+                        reason: Unreachable::Missing.to_string(),
                         from,
                     });
                     continue;
@@ -441,11 +496,9 @@ mod tests {
     fn required_paths_must_exist() {
         let mut g = grant("/nonexistent/x", Rights::READ);
         g.required = true;
-        let err = build(vec![g], None).unwrap_err();
-        assert_eq!(
-            err.message,
-            "`/nonexistent/x` does not exist, and it is marked as required"
-        );
+        let GrantError::Required { path, why, .. } = build(vec![g], None).unwrap_err();
+        assert_eq!(path, Path::new("/nonexistent/x"));
+        assert_eq!(why, Unreachable::Missing);
     }
 
     #[test]

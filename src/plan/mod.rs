@@ -6,15 +6,19 @@
 pub mod command;
 pub mod env;
 pub mod fs;
+mod grants;
+pub mod host;
+pub mod pkgsettings;
 pub mod provenance;
 pub mod query;
 pub mod report;
 pub mod state;
+pub mod tier;
 pub mod trust;
 pub mod workdir;
 
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,12 +28,13 @@ use thiserror::Error;
 use crate::infer::Recognition;
 use crate::kernel::Kernel;
 use crate::profile::{
-    ArgsAccess, Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
+    Diagnostic, Entry, Loader, NetworkMode, Origin, Profile, ProfileError, Source,
 };
 use crate::seccomp::{self, Action, Member, Qualified};
 use crate::vars::{VarError, Vars};
 use command::{Command, CommandError};
-use fs::{FsPlan, Grant, Rights};
+use fs::FsPlan;
+pub use host::Host;
 pub use provenance::Provenance;
 
 /// What `mcpcell run` was asked to do.
@@ -43,11 +48,16 @@ pub struct Request {
     pub allow_host: Vec<String>,
     pub pass_env: Vec<String>,
     pub set_env: Vec<(String, String)>,
-    pub best_effort: bool,
+    /// `--best-effort`: the server is to start even where a protection is missing. The plan
+    /// lists what is missing instead of failing, and says so to the launch.
+    pub start_anyway: bool,
+    /// List what cannot be enforced here (`Plan::not_enforced`) instead of failing, for a
+    /// plan that is shown rather than started (`--dry-run`, `explain`).
+    pub collect_gaps: bool,
     /// Plan only: do not create the state directory.
     pub dry_run: bool,
-    /// Plan without a server command (`explain`): nothing is granted for one.
-    pub no_command: bool,
+    /// A command is optional (`explain`): with none, nothing is granted for one.
+    pub command_optional: bool,
     /// Observe mode (`learn`): file, exec and Unix-socket access is not restricted but
     /// reported to mcpcell; everything else is as the profile says.
     pub learn: bool,
@@ -59,22 +69,28 @@ pub enum PlanError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Command(#[from] CommandError),
-    #[error("{origin}: {source}")]
+    /// A variable in the entry at `origin` cannot be expanded; the cause says which and why.
+    #[error("{origin}")]
     Var {
         origin: Origin,
         #[source]
         source: VarError,
     },
-    #[error("{}{message}", origin.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
-    Grant {
-        origin: Option<Origin>,
-        message: String,
-    },
+    #[error(transparent)]
+    Grant(#[from] fs::GrantError),
+    #[error(transparent)]
+    Trust(#[from] trust::TrustError),
     #[error("failed to create the state directory {}", path.display())]
     StateDir {
         path: PathBuf,
         #[source]
         source: state::StateError,
+    },
+    #[error("failed to write the package managers' CA certificates (env.package_settings) into {}", .path.display())]
+    PackageSettings {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error(
         "{option} {}: {} lies inside {}, which the server may write ({}); it could put a link there and make mcpcell write into another file. Give a path outside every writable grant",
@@ -94,8 +110,16 @@ pub enum PlanError {
     StateSize(#[from] crate::statesize::StateSizeError),
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
-    #[error("{0}")]
-    Usage(String),
+    #[error(
+        "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
+        crate::profile::validate::mode_name(*mode)
+    )]
+    AllowHostOutsideProxy { mode: NetworkMode },
+    /// The host error names the entry, and has no cause of its own: shown in this message.
+    #[error("--allow-host {0}")]
+    AllowHost(crate::hostspec::HostSpecError),
+    #[error("--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)")]
+    PassEnv { name: String },
     #[error("failed to compile the seccomp filter")]
     Seccomp(#[from] seccomp::CompileError),
     #[error("{}", not_enforceable_message(.0))]
@@ -266,14 +290,23 @@ pub struct Plan {
     /// sockets: then host sockets must not even be reachable by path).
     pub granted_view: bool,
     pub env: Vec<env::EnvVar>,
+    /// `env.package_settings`: what was read outside and passed in.
+    #[serde(skip_serializing_if = "pkgsettings::PkgSettings::is_empty")]
+    pub package_settings: pkgsettings::PkgSettings,
     pub kernel: Kernel,
-    /// Protections that are not in force (only with --best-effort).
+    /// Protections that are not in force (only when the request collects gaps or starts
+    /// anyway).
     pub not_enforced: Vec<Gap>,
     /// Shown on every run (stderr, warn level).
     pub warnings: Vec<String>,
     /// Shown by --dry-run and at info level.
     pub notes: Vec<String>,
+    /// `--best-effort`: start even where a protection is missing (`not_enforced`).
     pub best_effort: bool,
+    /// The enforcement tier where namespaces are refused (set by a dry run that finds them
+    /// refused; a launch finds out by trying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<tier::Tier>,
     /// Observe mode: the syscalls reported to mcpcell instead of restricted by Landlock.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<&'static str>,
@@ -284,13 +317,6 @@ pub struct Plan {
     /// command line's grants, ready to paste.
     #[serde(skip)]
     pub explain_args: Vec<String>,
-}
-
-fn grant_error(e: fs::GrantError) -> PlanError {
-    PlanError::Grant {
-        origin: e.origin,
-        message: e.message,
-    }
 }
 
 /// The directory of the profile file `origin` points into, for `${PROFILE_DIR}`.
@@ -379,9 +405,9 @@ fn registry_base(req: &Request, loader: &Loader) -> Option<crate::infer::Registr
     crate::infer::registry_runner(&req.command).filter(|r| loader.source(r.base).is_ok())
 }
 
-/// Builds the plan for `req`.
-pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
-    let kernel = Kernel::probe();
+/// Builds the plan for `req` on `host`.
+pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanError> {
+    let kernel = &host.kernel;
     let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
@@ -393,155 +419,56 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     {
         warnings.push(chosen.clone());
     }
-    let cwd = std::env::current_dir().map_err(PlanError::Cwd)?;
-    let host_path = std::env::var_os("PATH");
-    let server_id = state::server_id(&req.command, &cwd, host_path.as_deref());
+    let cwd = host.cwd.clone();
+    let host_path = host.var_os("PATH");
+    let server_id = state::server_id(&req.command, &cwd, host_path);
     let state_rel = [state::component(&profile.name, 64), server_id.clone()];
-    let vars = Vars::from_env(&state_rel.join("/"));
+    let vars = Vars::from_lookup(
+        &state_rel.join("/"),
+        Ok(cwd.clone()),
+        |k| host.var(k).map(String::from),
+        host.probes.passwd_home,
+    );
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
+    let pkg = pkgsettings::for_profile(&profile, &vars, &cwd, state_dir.as_deref(), req.dry_run)
+        .map_err(|source| PlanError::PackageSettings {
+            path: state_dir.clone().unwrap_or_default(),
+            source,
+        })?;
     let mut gaps = Vec::new();
-    let network = build_network(&profile, req, &vars, &kernel, &mut gaps)?;
-    let env = build_env(&profile, req, &vars, network.proxy.as_ref())?;
+    let network = build_network(&profile, req, &vars, kernel, &pkg.hosts, &mut gaps)?;
+    let env = build_env(&profile, req, &vars, host, network.proxy.as_ref(), &pkg.env)?;
     let sandbox_path = env
         .iter()
         .find(|v| v.name == "PATH")
         .map(|v| v.value.clone());
-    let command = if req.no_command && req.command.is_empty() {
+    let command = if req.command_optional && req.command.is_empty() {
         Command::none()
     } else {
-        command::resolve(
-            &req.command,
-            &cwd,
-            host_path.as_deref(),
-            sandbox_path.as_deref(),
-        )?
+        command::resolve(&req.command, &cwd, host_path, sandbox_path.as_deref())?
     };
 
-    let mut grants = Vec::new();
-    let lists = [
-        (&profile.filesystem.read, Rights::READ),
-        (&profile.filesystem.write, Rights::WRITE),
-        (&profile.filesystem.exec, Rights::EXEC),
-    ];
-    for (list, rights) in lists {
-        for e in list {
-            let (path, required) = expand(&vars, e)?;
-            grants.push(Grant {
-                path: PathBuf::from(path),
-                rights,
-                origin: e.origin.clone(),
-                required,
-            });
-        }
-    }
-    let mut notes = Vec::new();
-    for e in &profile.filesystem.programs {
-        let (name, _) = expand(&vars, e)?;
-        match program_prefix(&name, host_path.as_deref(), &cwd, &vars) {
-            Some((prefix, note)) => {
-                if let Some(n) = note {
-                    notes.push(format!("{}: {n}", e.origin));
-                }
-                grants.push(Grant {
-                    path: prefix,
-                    rights: Rights::EXEC,
-                    origin: e.origin.clone(),
-                    required: false,
-                });
-            }
-            None => notes.push(format!(
-                "{}: program `{name}` not found on PATH; skipped",
-                e.origin
-            )),
-        }
-    }
-    if let Some(args) = &profile.filesystem.args {
-        let home = vars.get("HOME").ok().map(PathBuf::from);
-        let (rights, parents) = match args.value {
-            ArgsAccess::None => (None, false),
-            ArgsAccess::Read => (Some(Rights::READ), false),
-            ArgsAccess::Write => (Some(Rights::WRITE), false),
-            ArgsAccess::WriteParent => (Some(Rights::WRITE), true),
-        };
-        if let Some(rights) = rights {
-            for path in argument_paths(&command, &cwd, parents) {
-                // A directory as wide as / or $HOME is never granted implicitly.
-                let too_wide =
-                    path == Path::new("/") || home.as_deref().is_some_and(|h| h.starts_with(&path));
-                if too_wide {
-                    warnings.push(format!(
-                        "{}: not granting {} named on the command line: it is / or contains $HOME; grant it explicitly with --allow-write if you mean it",
-                        args.origin,
-                        path.display()
-                    ));
-                    continue;
-                }
-                grants.push(Grant {
-                    path,
-                    rights,
-                    origin: args.origin.clone(),
-                    required: false,
-                });
-            }
-        }
-    }
-    for n in &command.needed {
-        grants.push(Grant {
-            path: n.path.clone(),
-            rights: Rights::EXEC,
-            origin: Origin::command_line(&format!("(needed to run the command: {})", n.why)),
-            required: false,
-        });
-    }
-    for t in &command.trees {
-        grants.push(Grant {
-            path: t.path.clone(),
-            rights: Rights::READ,
-            origin: Origin::command_line(&format!("(needed to run the command: {})", t.why)),
-            required: false,
-        });
-    }
-    for (paths, rights, opt) in [
-        (&req.allow_read, Rights::READ, "--allow-read"),
-        (&req.allow_write, Rights::WRITE, "--allow-write"),
-        (&req.allow_exec, Rights::EXEC, "--allow-exec"),
-    ] {
-        for p in paths {
-            grants.push(Grant {
-                path: cwd.join(p),
-                rights,
-                origin: Origin::command_line(&format!("{opt} {}", p.display())),
-                required: true,
-            });
-        }
-    }
-
-    let pending = state_dir.as_deref().filter(|s| req.dry_run && !s.exists());
-    let mut filesystem = fs::build(grants, pending).map_err(grant_error)?;
-    let mut hides = Vec::new();
-    for e in &profile.filesystem.hide {
-        let (path, required) = expand(&vars, e)?;
-        hides.push((PathBuf::from(path), e.origin.clone(), required));
-    }
-    filesystem
-        .add_hides(hides, req.learn)
-        .map_err(grant_error)?;
-    let files: Vec<PathBuf> = profile
-        .sources
+    let mut notes: Vec<String> = pkg
+        .notes
         .iter()
-        .filter_map(|s| s.file().cloned())
+        .map(|n| format!("env.package_settings: {n}"))
         .collect();
-    let state_root = vars.state_root().ok();
-    trust::check(
-        &filesystem,
-        &files,
-        loader.dirs(),
-        state_root.as_deref(),
-        state_dir.as_deref(),
-    )
-    .map_err(grant_error)?;
+    let filesystem = grants::build(
+        &grants::Inputs {
+            profile: &profile,
+            req,
+            command: &command,
+            vars: &vars,
+            cwd: &cwd,
+            path_var: host_path,
+            state_dir: state_dir.as_deref(),
+            loader,
+        },
+        &mut warnings,
+        &mut notes,
+    )?;
 
     warnings.extend(workdir::warning(
         &cwd,
@@ -552,7 +479,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
         // Started from /tmp itself: the server starts in its own private /tmp.
-        Ok(c) if fs::PRIVATE_MOUNTS[..2].iter().any(|m| c == Path::new(m)) => c,
+        Ok(c) if fs::PRIVATE_TMP.iter().any(|m| c == Path::new(m)) => c,
         _ => {
             warnings.push(format!(
                 "the current directory {} is inside the private /tmp and not granted; the server starts in /",
@@ -563,10 +490,7 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     };
 
     if !req.allow_host.is_empty() && network.mode != NetworkMode::Proxy {
-        return Err(PlanError::Usage(format!(
-            "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
-            crate::profile::validate::mode_name(network.mode)
-        )));
+        return Err(PlanError::AllowHostOutsideProxy { mode: network.mode });
     }
     // The sandbox sees only what its grants name (a root assembled from them), so that
     // nothing else exists for it: no metadata, no names, no sockets. Learning instead
@@ -577,20 +501,20 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
     } else {
         Vec::new()
     };
-    let seccomp = build_seccomp(&profile, &network, &kernel, &observed, &mut gaps)?;
-    let landlock = build_landlock(&kernel, &network, &mut gaps);
+    let seccomp = build_seccomp(&profile, &network, kernel, &observed, &mut gaps)?;
+    let landlock = build_landlock(kernel, &network, &mut gaps);
     if !network.unix.is_empty() && !req.learn && kernel.landlock_abi < 9 {
         notes.push(format!(
             "network.unix: the sandbox's view holds only the granted paths, but on this kernel (Landlock ABI {}) a host socket that lies inside a granted directory can be connected to as well as the listed ones; Landlock ABI 9 (Linux 7.1) limits connecting by path to the listed sockets",
             kernel.landlock_abi
         ));
     }
-    let namespaces = build_namespaces(&kernel, &network);
+    let namespaces = build_namespaces(kernel, &network);
     let capabilities = build_caps(&profile);
-    let (mut limits, pids_cgroup) = build_limits(&profile, &kernel, &mut gaps, &mut notes);
-    let memory = build_memory(&profile, &kernel, &mut limits, &mut gaps);
+    let (mut limits, pids_cgroup) = build_limits(&profile, host, &mut gaps, &mut notes);
+    let memory = build_memory(&profile, host, &mut limits, &mut gaps);
 
-    if !gaps.is_empty() && !req.best_effort {
+    if !gaps.is_empty() && !req.collect_gaps && !req.start_anyway {
         return Err(PlanError::NotEnforceable(gaps));
     }
 
@@ -623,21 +547,23 @@ pub fn build(req: &Request, loader: &Loader) -> Result<Plan, PlanError> {
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
-        kernel,
+        package_settings: pkg,
+        kernel: kernel.clone(),
         not_enforced: gaps,
         warnings,
         notes,
-        best_effort: req.best_effort,
+        best_effort: req.start_anyway,
+        tier: None,
         observed,
         merged: profile,
-        explain_args: explain_args(&spec, req),
+        explain_args: explain_args(&spec, req, &host.cwd),
     })
 }
 
 /// `-p SPEC` and the grant options of `req`, shell-quoted.
-fn explain_args(spec: &str, req: &Request) -> Vec<String> {
+fn explain_args(spec: &str, req: &Request, cwd: &Path) -> Vec<String> {
     let spec = if crate::profile::is_path(spec) {
-        std::fs::canonicalize(spec)
+        std::fs::canonicalize(cwd.join(spec))
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| spec.to_string())
     } else {
@@ -651,10 +577,7 @@ fn explain_args(spec: &str, req: &Request) -> Vec<String> {
     ] {
         for p in paths {
             argv.push(opt.into());
-            let abs = std::env::current_dir()
-                .map(|c| c.join(p))
-                .unwrap_or_else(|_| p.clone());
-            argv.push(abs.into_os_string());
+            argv.push(cwd.join(p).into_os_string());
         }
     }
     for h in &req.allow_host {
@@ -742,7 +665,9 @@ fn build_env(
     profile: &Profile,
     req: &Request,
     vars: &Vars,
+    host: &Host,
     proxy: Option<&crate::proxy::ProxyConfig>,
+    package_settings: &[(String, OsString, String)],
 ) -> Result<Vec<env::EnvVar>, PlanError> {
     let mut pass: Vec<(String, Provenance)> = profile
         .env
@@ -752,9 +677,7 @@ fn build_env(
         .collect();
     for name in &req.pass_env {
         if name.is_empty() || name.contains('=') {
-            return Err(PlanError::Usage(format!(
-                "--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)"
-            )));
+            return Err(PlanError::PassEnv { name: name.clone() });
         }
         pass.push((name.clone(), "--pass-env".into()));
     }
@@ -772,7 +695,15 @@ fn build_env(
         }
         Ok(out)
     };
-    let mut set = expanded(&profile.env.set)?;
+    // The package managers' settings first: the profile's own values win over them.
+    let mut set: Vec<_> = package_settings
+        .iter()
+        .map(|(k, v, from)| {
+            let from = Provenance::via(from.clone(), "env.package_settings".into());
+            (k.clone(), v.clone(), from)
+        })
+        .collect();
+    set.extend(expanded(&profile.env.set)?);
     for (k, v) in &req.set_env {
         set.push((k.clone(), OsString::from(v), "--set-env".into()));
     }
@@ -781,92 +712,7 @@ fn build_env(
         set.push((k, OsString::from(v), "network mode proxy".into()));
     }
     let defaults = expanded(&profile.env.default)?;
-    Ok(env::build(std::env::vars_os(), &pass, defaults, set))
-}
-
-/// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
-/// `~/.nvm/versions/node/v20/bin/node`, that version's directory. Never `/` or a directory
-/// at or above `$HOME`: then only the program's own directory (or file) is granted.
-fn program_prefix(
-    name: &str,
-    path_var: Option<&OsStr>,
-    cwd: &Path,
-    vars: &Vars,
-) -> Option<(PathBuf, Option<String>)> {
-    let found = if name.starts_with('/') {
-        PathBuf::from(name)
-    } else {
-        which::which_in(name, path_var, cwd).ok()?
-    };
-    let real = fs::real_path(&found).ok()?;
-    let dir = real.parent()?.to_path_buf();
-    let prefix = match dir.file_name().and_then(|n| n.to_str()) {
-        Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
-        _ => None,
-    };
-    let home = vars.get("HOME").ok().map(PathBuf::from);
-    let too_wide =
-        |p: &Path| p == Path::new("/") || home.as_deref().is_some_and(|h| h.starts_with(p));
-    for candidate in [prefix, Some(dir)].into_iter().flatten() {
-        if !too_wide(&candidate) {
-            return Some((candidate, None));
-        }
-    }
-    Some((
-        real.clone(),
-        Some(format!(
-            "`{name}` lives directly in {}; only the program file itself is granted",
-            real.parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        )),
-    ))
-}
-
-/// Paths named on the command line, for `filesystem.args`: each argument and the value of
-/// `--option=VALUE`, when it exists (the interpreter's script excepted). With `parents`
-/// (`args: write-parent`), a named file stands for its directory, and a path that does not
-/// exist yet (a database to be created, say) counts when its directory exists and it is an
-/// option's value or contains a `/`.
-fn argument_paths(command: &Command, cwd: &Path, parents: bool) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut after_option = false;
-    for arg in command.argv.iter().skip(1) {
-        let Some(a) = arg.to_str() else { continue };
-        let (value, is_value) = if a.starts_with('-') {
-            let v = a.split_once('=').map(|(_, v)| v);
-            after_option = v.is_none();
-            match v {
-                Some(v) => (v, true),
-                None => continue,
-            }
-        } else {
-            let was = after_option;
-            after_option = false;
-            (a, was)
-        };
-        if value.is_empty() {
-            continue;
-        }
-        let p = cwd.join(value);
-        if command.script.as_deref() == Some(p.as_path()) {
-            continue;
-        }
-        if !parents {
-            if p.exists() {
-                out.push(p);
-            }
-            continue;
-        }
-        if p.is_dir() {
-            out.push(p);
-        } else if p.exists() || is_value || value.contains('/') {
-            if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
-                out.push(dir.to_path_buf());
-            }
-        }
-    }
-    out
+    Ok(env::build(host.env.iter().cloned(), &pass, defaults, set))
 }
 
 fn build_network(
@@ -874,6 +720,7 @@ fn build_network(
     req: &Request,
     vars: &Vars,
     kernel: &Kernel,
+    package_hosts: &[(crate::hostspec::HostPattern, String)],
     gaps: &mut Vec<Gap>,
 ) -> Result<Network, PlanError> {
     let mode = profile.network.mode();
@@ -886,11 +733,9 @@ fn build_network(
             .filter_map(|e| e.value.parse().ok())
             .collect();
         for h in &req.allow_host {
-            allow.push(
-                h.parse()
-                    .map_err(|m| PlanError::Usage(format!("--allow-host {m}")))?,
-            );
+            allow.push(h.parse().map_err(PlanError::AllowHost)?);
         }
+        allow.extend(package_hosts.iter().map(|(h, _)| h.clone()));
         let allow_private = profile
             .network
             .allow_private
@@ -1170,23 +1015,21 @@ fn build_caps(profile: &Profile) -> Capabilities {
     Capabilities { keep, mask }
 }
 
+/// The rlimits, and `limits.processes` as a pids cgroup for root. A limit above the hard
+/// limit is lowered to it: stricter, not weaker, so a note (shown by `--dry-run`).
 fn build_limits(
     profile: &Profile,
-    kernel: &Kernel,
+    host: &Host,
     gaps: &mut Vec<Gap>,
-    warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
 ) -> (Vec<Limit>, Option<u64>) {
     let l = &profile.limits;
     let mut out = Vec::new();
-    let hard = |r| {
-        nix::sys::resource::getrlimit(r)
-            .map(|(_, h)| h)
-            .unwrap_or(u64::MAX)
-    };
+    let hard = host.probes.hard_limit;
     let mut push = |name, resource, value: u64, nix_res| {
         let h = hard(nix_res);
         let v = if value > h {
-            warnings.push(format!(
+            notes.push(format!(
                 "limits.{name} = {value} is above this process's hard limit {h}; {h} applies"
             ));
             h
@@ -1233,8 +1076,8 @@ fn build_limits(
     }
     let mut cgroup = None;
     if let Some(e) = &l.processes {
-        if kernel.euid == 0 {
-            if crate::cgroup::available() {
+        if host.kernel.euid == 0 {
+            if (host.probes.pids_cgroup)() {
                 cgroup = Some(e.value);
             } else {
                 gaps.push(Gap {
@@ -1281,12 +1124,12 @@ fn build_state_size(
 /// V8 and the JVM reserve far more address space than they use, and would not start).
 fn build_memory(
     profile: &Profile,
-    kernel: &Kernel,
+    host: &Host,
     limits: &mut Vec<Limit>,
     gaps: &mut Vec<Gap>,
 ) -> Option<MemoryLimit> {
     let bytes = profile.limits.memory.as_ref()?.value;
-    match crate::cgroup::memory_home(kernel.euid) {
+    match (host.probes.memory_cgroup)(host.kernel.euid) {
         Ok(home) => Some(MemoryLimit {
             bytes,
             cgroup: true,

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::Plan;
-use super::fs::{FsPlan, PRIVATE_MOUNTS, Placement, Rights};
+use super::fs::{FsPlan, PRIVATE_PROC, PRIVATE_TMP, Placement, Rights};
 
 /// Where a path lives as the sandbox sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,10 +83,7 @@ pub fn resolve_existing(path: &Path) -> PathBuf {
 }
 
 fn private_tmp_root(path: &Path) -> Option<&'static str> {
-    PRIVATE_MOUNTS[..2]
-        .iter()
-        .copied()
-        .find(|m| path.starts_with(m))
+    PRIVATE_TMP.iter().copied().find(|m| path.starts_with(m))
 }
 
 impl FsPlan {
@@ -100,7 +97,7 @@ impl FsPlan {
     /// Where `path` (absolute, as the server would name it) leads inside the sandbox.
     pub fn locate(&self, path: &Path) -> (PathBuf, Inside) {
         let lexical = normalize(path);
-        if lexical.starts_with("/proc") {
+        if lexical.starts_with(PRIVATE_PROC) {
             return (lexical, Inside::PrivateProc);
         }
         if private_tmp_root(&lexical).is_some() && !self.bound(&lexical) {
@@ -111,7 +108,7 @@ impl FsPlan {
         match private_tmp_root(&real) {
             Some(_) if self.bound(&real) => (real, Inside::Bound),
             Some(_) => (real, Inside::PrivateTmp),
-            None if real.starts_with("/proc") => (real, Inside::PrivateProc),
+            None if real.starts_with(PRIVATE_PROC) => (real, Inside::PrivateProc),
             None => (real, Inside::Host),
         }
     }

@@ -8,11 +8,90 @@
 //! files, so they do not count here, except for profile files, which keep the stricter rule
 //! they always had (a profile under a host `/tmp` is refused when `/tmp` is granted).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::fs::{FsPlan, FsRule, GrantError, Placement};
+use thiserror::Error;
+
+use super::fs::{FsPlan, FsRule, Placement};
 use super::provenance;
 use super::query::resolve_existing;
+use crate::profile::Origin;
+
+/// A writable grant that reaches what no server may write.
+#[derive(Debug, Error)]
+pub enum TrustError {
+    #[error(
+        "profile {} lies inside {}, which the profile lets the server write ({}); a server could rewrite its own sandbox. Keep profiles outside every writable path, or narrow that grant",
+        profile.display(),
+        grant.display(),
+        provenance::join(from, ", ")
+    )]
+    Profile {
+        profile: PathBuf,
+        grant: PathBuf,
+        from: Vec<Origin>,
+    },
+    #[error(
+        "{} is writable by the server ({}) and {how} the profile search directory {}{}: a server could add or change a profile that a later run loads. Narrow that grant so that it leaves {} out",
+        grant.display(),
+        provenance::join(from, ", "),
+        dir.display(),
+        if *exists { "" } else { " (which does not exist yet)" },
+        dir.display()
+    )]
+    SearchDir {
+        grant: PathBuf,
+        from: Vec<Origin>,
+        how: Overlap,
+        dir: PathBuf,
+        /// Whether the search directory exists yet.
+        exists: bool,
+    },
+    #[error(
+        "{} is writable by the server ({}) and {how} {}, where every server keeps its private state: a server could plant files that another server runs. Narrow that grant so that it leaves {} out{}",
+        grant.display(),
+        provenance::join(from, ", "),
+        root.display(),
+        root.display(),
+        own.as_ref()
+            .map(|s| format!(
+                " (this server's own state directory, ${{STATE_DIR}}, is {})",
+                s.display()
+            ))
+            .unwrap_or_default()
+    )]
+    OtherState {
+        grant: PathBuf,
+        from: Vec<Origin>,
+        how: Overlap,
+        /// Where every server's state directory lies.
+        root: PathBuf,
+        /// This server's own state directory, which it may write.
+        own: Option<PathBuf>,
+    },
+}
+
+/// How a writable grant and a protected directory overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// The grant is the directory.
+    Is,
+    /// The grant holds the directory.
+    Contains,
+    /// The grant lies inside the directory.
+    LiesInside,
+}
+
+impl fmt::Display for Overlap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Overlap::Is => "is",
+            Overlap::Contains => "contains",
+            Overlap::LiesInside => "lies inside",
+        })
+    }
+}
 
 /// The writable rules that reach host files (see the module comment for `host_only`).
 fn writable(fs: &FsPlan, host_only: bool) -> impl Iterator<Item = &FsRule> {
@@ -33,10 +112,6 @@ fn forms(path: &Path) -> [PathBuf; 2] {
     [written, real]
 }
 
-fn from(rule: &FsRule) -> String {
-    provenance::join(&rule.from, ", ")
-}
-
 /// The writable grant that holds `path` (at or below it), if any.
 pub fn writable_holding<'a>(fs: &'a FsPlan, path: &Path) -> Option<&'a FsRule> {
     let forms = forms(path);
@@ -44,13 +119,13 @@ pub fn writable_holding<'a>(fs: &'a FsPlan, path: &Path) -> Option<&'a FsRule> {
 }
 
 /// How a writable grant `g` and a protected directory `d` overlap, if they do.
-fn overlap(g: &Path, d: &Path) -> Option<&'static str> {
+fn overlap(g: &Path, d: &Path) -> Option<Overlap> {
     if g == d {
-        Some("is")
+        Some(Overlap::Is)
     } else if d.starts_with(g) {
-        Some("contains")
+        Some(Overlap::Contains)
     } else if g.starts_with(d) {
-        Some("lies inside")
+        Some(Overlap::LiesInside)
     } else {
         None
     }
@@ -64,22 +139,15 @@ pub fn check(
     search_dirs: &[PathBuf],
     state_root: Option<&Path>,
     own_state: Option<&Path>,
-) -> Result<(), GrantError> {
-    let refuse = |message: String| {
-        Err(GrantError {
-            origin: None,
-            message,
-        })
-    };
+) -> Result<(), TrustError> {
     for rule in writable(fs, false) {
         for f in files {
             if names(rule).any(|n| f.starts_with(n)) {
-                return refuse(format!(
-                    "profile {} lies inside {}, which the profile lets the server write ({}); a server could rewrite its own sandbox. Keep profiles outside every writable path, or narrow that grant",
-                    f.display(),
-                    rule.path.display(),
-                    from(rule)
-                ));
+                return Err(TrustError::Profile {
+                    profile: f.clone(),
+                    grant: rule.path.clone(),
+                    from: rule.from.clone(),
+                });
             }
         }
     }
@@ -89,18 +157,13 @@ pub fn check(
             let forms = forms(dir);
             let hit = forms.iter().find_map(|d| overlap(&rule.path, d));
             if let Some(how) = hit {
-                return refuse(format!(
-                    "{} is writable by the server ({}) and {how} the profile search directory {}{}: a server could add or change a profile that a later run loads. Narrow that grant so that it leaves {} out",
-                    rule.path.display(),
-                    from(rule),
-                    dir.display(),
-                    if dir.exists() {
-                        ""
-                    } else {
-                        " (which does not exist yet)"
-                    },
-                    dir.display()
-                ));
+                return Err(TrustError::SearchDir {
+                    grant: rule.path.clone(),
+                    from: rule.from.clone(),
+                    how,
+                    dir: dir.clone(),
+                    exists: dir.exists(),
+                });
             }
         }
         let Some(root) = state_root else { continue };
@@ -111,19 +174,13 @@ pub fn check(
         let n = &rule.path;
         if !own.iter().any(|o| n.starts_with(o)) {
             if let Some(how) = forms.iter().find_map(|d| overlap(n, d)) {
-                return refuse(format!(
-                    "{} is writable by the server ({}) and {how} {}, where every server keeps its private state: a server could plant files that another server runs. Narrow that grant so that it leaves {} out{}",
-                    rule.path.display(),
-                    from(rule),
-                    root.display(),
-                    root.display(),
-                    own_state
-                        .map(|s| format!(
-                            " (this server's own state directory, ${{STATE_DIR}}, is {})",
-                            s.display()
-                        ))
-                        .unwrap_or_default()
-                ));
+                return Err(TrustError::OtherState {
+                    grant: rule.path.clone(),
+                    from: rule.from.clone(),
+                    how,
+                    root: root.to_path_buf(),
+                    own: own_state.map(Path::to_path_buf),
+                });
             }
         }
     }

@@ -95,7 +95,7 @@ fn with_suggestion(message: &str) -> String {
         return message.to_string();
     };
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let hint = super::validate::suggest(name, candidates.into_iter());
+    let hint = super::validate::closest(name, candidates.into_iter());
     match hint.is_empty() {
         true => message.to_string(),
         false => {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use raw::{ArgsAccess, NetworkMode, OnViolation, RawProfile};
+pub use raw::{ArgsAccess, NetworkMode, OnViolation, PackageManager, RawProfile};
 pub use source::{Entry, Origin, Source, SourceKind};
 
 /// A profile with everything it extends merged in, in order: lists appended, scalars
@@ -86,6 +86,7 @@ pub struct Env {
     pub pass: Vec<Entry<String>>,
     pub set: BTreeMap<String, Entry<String>>,
     pub default: BTreeMap<String, Entry<String>>,
+    pub package_settings: Vec<Entry<PackageManager>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -197,7 +198,7 @@ fn closest_name(name: &str, dirs: &[PathBuf]) -> String {
                 .then(|| stem.to_string())
         }));
     }
-    validate::suggest(name, names.iter().map(String::as_str))
+    validate::closest(name, names.iter().map(String::as_str))
 }
 
 /// Finds profiles by name or path, in the order the SPEC fixes: the user's directory,
@@ -624,6 +625,12 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile, diags: &mut Vec<
     }
     if let Some(e) = raw.env {
         list(&mut out.env.pass, e.pass, "env.pass", &o);
+        list(
+            &mut out.env.package_settings,
+            e.package_settings,
+            "env.package_settings",
+            &o,
+        );
         for (k, v) in e.set.into_iter().flatten() {
             let origin = o(format!("env.set.{k}"));
             out.env.set.insert(k, Entry::new(v, origin));

@@ -25,7 +25,7 @@ pub fn validate(p: &Profile) -> Vec<Diagnostic> {
     }
     for e in p.syscalls.deny.iter().chain(&p.syscalls.allow) {
         if let Err(msg) = syscall_entry(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     check_allow_exceptions(p, &mut d);
@@ -100,42 +100,80 @@ fn check_program(e: &Entry<String>, d: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A `syscalls.deny` or `syscalls.allow` entry that names nothing; each message lists or
+/// suggests what does exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyscallEntryError {
+    #[error(
+        "unknown syscall group `{name}`{}; groups are {}",
+        did_you_mean(*suggestion),
+        groups::GROUPS.iter().map(|g| g.name).collect::<Vec<_>>().join(", ")
+    )]
+    Group {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error(
+        "unknown argument rule `{name}`{}; rules are {}",
+        did_you_mean(*suggestion),
+        groups::Qualified::ALL.iter().map(|q| q.name()).collect::<Vec<_>>().join(", ")
+    )]
+    Rule {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("unknown syscall `{name}` on {}{}", std::env::consts::ARCH, did_you_mean(*suggestion))]
+    Syscall {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+}
+
+fn did_you_mean(s: Option<&str>) -> String {
+    s.map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
 /// Checks a `syscalls.deny` or `syscalls.allow` entry; the error suggests the closest name.
-pub fn syscall_entry(name: &str) -> Result<(), String> {
+pub fn syscall_entry(name: &str) -> Result<(), SyscallEntryError> {
     if name.starts_with('@') {
         if groups::find(name).is_some() {
             return Ok(());
         }
-        let names = groups::GROUPS.iter().map(|g| g.name);
-        return Err(format!(
-            "unknown syscall group `{name}`{}; groups are {}",
-            suggest(name, names.clone()),
-            names.collect::<Vec<_>>().join(", ")
-        ));
+        return Err(SyscallEntryError::Group {
+            name: name.to_string(),
+            suggestion: suggest(name, groups::GROUPS.iter().map(|g| g.name)),
+        });
     }
     if name.contains('(') {
         if groups::Qualified::from_name(name).is_some() {
             return Ok(());
         }
-        let names = groups::Qualified::ALL.iter().map(|q| q.name());
-        return Err(format!(
-            "unknown argument rule `{name}`{}; rules are {}",
-            suggest(name, names.clone()),
-            names.collect::<Vec<_>>().join(", ")
-        ));
+        return Err(SyscallEntryError::Rule {
+            name: name.to_string(),
+            suggestion: suggest(name, groups::Qualified::ALL.iter().map(|q| q.name())),
+        });
     }
     if seccomp::syscall_number(name).is_some() {
         return Ok(());
     }
-    let all = syscalls::Sysno::iter().map(|s| s.name());
-    Err(format!(
-        "unknown syscall `{name}` on {}{}",
-        std::env::consts::ARCH,
-        suggest(name, all)
-    ))
+    Err(SyscallEntryError::Syscall {
+        name: name.to_string(),
+        suggestion: suggest(name, syscalls::Sysno::iter().map(|s| s.name())),
+    })
 }
 
-pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+fn suggest(name: &str, candidates: impl Iterator<Item = &'static str>) -> Option<&'static str> {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(dist, c)| *dist <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean `NAME`?)` for the candidate closest to `name`, or nothing: for names that
+/// are not `'static` (a profile's keys and values, profile names found on disk).
+pub(crate) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     candidates
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
         .filter(|(dist, c)| *dist <= 2.max(c.len() / 4))
@@ -211,12 +249,12 @@ fn check_network(p: &Profile, d: &mut Vec<Diagnostic>) {
     let mode = p.network.mode();
     for e in &p.network.allow {
         if let Err(msg) = HostPattern::from_str(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     for e in &p.network.allow_private {
         if let Err(msg) = Cidr::from_str(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     for (name, e) in &p.network.hosts {
@@ -234,7 +272,7 @@ fn check_network(p: &Profile, d: &mut Vec<Diagnostic>) {
             ));
         }
         if let Err(msg) = crate::hostspec::parse_address(&e.value) {
-            d.push(Diagnostic::error(&e.origin, msg));
+            d.push(Diagnostic::error(&e.origin, msg.to_string()));
         }
     }
     if mode != NetworkMode::Proxy {

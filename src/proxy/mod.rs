@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::hostspec::{Cidr, DEFAULT_PORTS, HostPattern};
+use crate::plural::plural;
 
 pub use serve::start;
 pub use upstream::{Refusal, resolve_v4};
@@ -194,16 +195,10 @@ impl Proxy {
         let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for (dest, n) in &s.allowed {
-            out.push(format!(
-                "allowed {dest}: {n} connection{}",
-                if *n == 1 { "" } else { "s" }
-            ));
+            out.push(format!("allowed {dest}: {}", plural(*n, "connection")));
         }
         for (dest, (n, why)) in &s.refused {
-            out.push(format!(
-                "refused {dest}: {n} attempt{} ({why})",
-                if *n == 1 { "" } else { "s" }
-            ));
+            out.push(format!("refused {dest}: {} ({why})", plural(*n, "attempt")));
         }
         out
     }

@@ -380,21 +380,16 @@ fn read_head(s: &mut TcpStream, first: &[u8], deadline: Instant) -> io::Result<(
     }
 }
 
-/// Splits `host:port` (IPv6 in brackets); `default` when there is no port.
+/// Splits `host:port` (IPv6 in brackets); `default` when there is no port. Lenient where
+/// it does no harm: the host is checked against the allowlist afterwards, so an empty host,
+/// port 0 or text after `]` only lead to a refusal or a failed connection.
 fn split_authority(a: &str, default: u16) -> Option<(String, u16)> {
-    if let Some(rest) = a.strip_prefix('[') {
-        let end = rest.find(']')?;
-        let host = &rest[..end];
-        let port = match rest[end + 1..].strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None => default,
-        };
-        return Some((host.to_string(), port));
-    }
-    match a.rsplit_once(':') {
-        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
-        None => Some((a.to_string(), default)),
-    }
+    let split = crate::hostspec::split_host_port(a)?;
+    let port = match split.port {
+        Some(p) => p.parse().ok()?,
+        None => default,
+    };
+    Some((split.host.to_string(), port))
 }
 
 fn http_error(s: &mut TcpStream, code: u16, text: &str, detail: &str) {
@@ -638,5 +633,18 @@ mod tests {
         assert_eq!(split_authority("a.test", 80), Some(("a.test".into(), 80)));
         assert_eq!(split_authority("[::1]:443", 80), Some(("::1".into(), 443)));
         assert_eq!(split_authority("a.test:x", 80), None);
+        // Exactly what the proxy accepted before the splitter was shared.
+        assert_eq!(split_authority("[::1]", 80), Some(("::1".into(), 80)));
+        assert_eq!(split_authority("[::1]:", 80), None);
+        assert_eq!(split_authority("[::1", 80), None);
+        assert_eq!(split_authority("[::1]x", 80), Some(("::1".into(), 80)));
+        assert_eq!(split_authority("[::1]x:443", 80), Some(("::1".into(), 80)));
+        assert_eq!(split_authority("::1:443", 80), Some(("::1".into(), 443)));
+        assert_eq!(split_authority(":443", 80), Some(("".into(), 443)));
+        assert_eq!(split_authority("", 80), Some(("".into(), 80)));
+        assert_eq!(split_authority("a.test:0", 80), Some(("a.test".into(), 0)));
+        assert_eq!(split_authority("a.test:65536", 80), None);
+        assert_eq!(split_authority("a.test:-1", 80), None);
+        assert_eq!(split_authority("a.test: 80", 80), None);
     }
 }

@@ -63,8 +63,8 @@ pub(super) fn drop_capabilities(p: &Prepared, status: RawFd) {
         }
         check(
             status,
-            Step::Capabilities,
-            100,
+            Step::AmbientClear,
+            0,
             libc::prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_CLEAR_ALL,
@@ -93,16 +93,16 @@ pub(super) fn drop_capabilities(p: &Prepared, status: RawFd) {
         ];
         check(
             status,
-            Step::Capabilities,
-            101,
+            Step::Capset,
+            0,
             libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()),
         );
         for cap in 0..=p.cap_last_cap {
             if keep & (1u64 << cap) != 0 {
                 check(
                     status,
-                    Step::Capabilities,
-                    200 + cap,
+                    Step::AmbientRaise,
+                    cap,
                     libc::prctl(
                         libc::PR_CAP_AMBIENT,
                         libc::PR_CAP_AMBIENT_RAISE,

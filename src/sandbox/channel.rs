@@ -3,6 +3,30 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+/// The sandbox's ends of the pipes and socketpairs to mcpcell, created before the plan is
+/// prepared (mcpcell keeps the other ends and owns both until the clone).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Channels {
+    /// The pipe ends the server gets as stdin, stdout and stderr where mcpcell relays them
+    /// (a terminal, or stderr watched for denials); `None` passes mcpcell's own through.
+    pub stdio: [Option<RawFd>; 3],
+    /// Proxy mode: the socketpair end the proxy's listeners travel over.
+    pub proxy: Option<RawFd>,
+    /// Observe mode: the socketpair end the seccomp listener travels over.
+    pub observe: Option<RawFd>,
+}
+
+/// A socketpair for descriptors: (mcpcell's end, the sandbox's end).
+pub(crate) fn pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+}
+
 /// Sends descriptors to mcpcell over a channel ([`receive_fds`] takes them).
 pub(super) fn send_fds(channel: RawFd, tag: &[u8], fds: &[RawFd]) -> nix::Result<usize> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};

@@ -14,7 +14,7 @@ use super::channel::send_fds;
 use super::net::{loopback_up, proxy_sockets, route_everything_to_loopback};
 use super::prepare::Prepared;
 use super::sys::{check, errno, errno_of, fail, write_file};
-use super::{FORWARDED, Step};
+use super::{FORWARDED, Step, tier};
 
 extern "C" fn noop_handler(_: libc::c_int) {}
 
@@ -31,10 +31,19 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
             unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } as libc::c_long,
         );
     }
-    // SAFETY: prctl with integer arguments.
-    check(status, Step::DeathSignal, 0, unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
-    } as libc::c_long);
+    if p.namespace_free {
+        // No PID namespace: orphans of the server come to this process, which must outlive
+        // mcpcell long enough to kill them (it learns of mcpcell's death from `alive`).
+        // SAFETY: prctl with integer arguments.
+        check(status, Step::DeathSignal, 1, unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        } as libc::c_long);
+    } else {
+        // SAFETY: prctl with integer arguments.
+        check(status, Step::DeathSignal, 0, unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0)
+        } as libc::c_long);
+    }
     // The parent may have died before the death signal was armed.
     let mut pfd = libc::pollfd {
         fd: alive,
@@ -96,6 +105,18 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         }
         if let Err(e) = rs.restrict_self() {
             fail(status, Step::LandlockRestrict, 0, errno_of(&e));
+        }
+    }
+    // The server's own domain, nested in this one, and the check that kill(-1) from here
+    // reaches only the sandbox.
+    let mut server_domain = -1;
+    if p.kill_tree {
+        if !tier::signals_scoped() {
+            fail(status, Step::LandlockRestrict, 1, libc::EPERM);
+        }
+        server_domain = tier::server_domain_ruleset();
+        if server_domain < 0 {
+            fail(status, Step::LandlockRestrict, 2, errno());
         }
     }
 
@@ -182,7 +203,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         fail(status, Step::Fork, 0, errno());
     }
     if server == 0 {
-        exec_server(p, status, server_mask);
+        exec_server(p, status, server_mask, server_domain);
     }
     // SAFETY: closing our copies; the server keeps the report pipe until its execve. The init
     // needs no stdio: without it, the client's pipes or the user's terminal are held by the
@@ -193,10 +214,17 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         libc::close(1);
         libc::close(2);
     }
-    init_loop(server, signals, alive, p.code_pages)
+    if server_domain >= 0 {
+        // SAFETY: closing the init's copy; the server has its own.
+        unsafe { libc::close(server_domain) };
+    }
+    init_loop(server, signals, alive, p.code_pages, p.kill_tree)
 }
 
-fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t) -> ! {
+fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd) -> ! {
+    if domain >= 0 && tier::enter_server_domain(domain) < 0 {
+        fail(status, Step::LandlockRestrict, 3, errno());
+    }
     // SAFETY: plain libc calls on valid arguments; the argv and envp arrays are
     // NULL-terminated and point into C strings that live in `p`.
     unsafe {
@@ -243,7 +271,16 @@ fn init_loop(
     signals: RawFd,
     alive: RawFd,
     code_pages: &[crate::residency::Range],
+    kill_tree: bool,
 ) -> ! {
+    // Without a PID namespace nothing kills the rest of the tree when this process exits.
+    let leave = |code: libc::c_int| -> ! {
+        if kill_tree {
+            tier::kill_tree();
+        }
+        // SAFETY: _exit never returns.
+        unsafe { libc::_exit(code) }
+    };
     let start = std::time::Instant::now();
     let mut pages_dropped = false;
     // SAFETY: poll, read, waitpid and kill take valid pointers or none; _exit never returns.
@@ -280,7 +317,7 @@ fn init_loop(
             }
             if fds[1].revents != 0 {
                 // mcpcell is gone (nothing is ever written to the pipe).
-                libc::_exit(128 + libc::SIGKILL);
+                leave(128 + libc::SIGKILL);
             }
             if fds[0].revents == 0 {
                 continue;
@@ -306,7 +343,7 @@ fn init_loop(
                         continue;
                     };
                     // Everything else in the namespace is killed when PID 1 exits.
-                    libc::_exit(code);
+                    leave(code);
                 }
             }
         }

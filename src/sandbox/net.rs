@@ -93,7 +93,7 @@ pub(super) fn route_everything_to_loopback(status: RawFd) {
             libc::NETLINK_ROUTE,
         );
         if s < 0 {
-            fail(status, Step::ProxySockets, 90, errno());
+            fail(status, Step::Route, 0, errno());
         }
         let mut sa: libc::sockaddr_nl = std::mem::zeroed();
         sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -106,19 +106,19 @@ pub(super) fn route_everything_to_loopback(status: RawFd) {
             std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
         );
         if sent < 0 {
-            fail(status, Step::ProxySockets, 91, errno());
+            fail(status, Step::Route, 0, errno());
         }
         let mut reply = [0u8; 256];
         let n = libc::recv(s, reply.as_mut_ptr().cast(), reply.len(), 0);
         libc::close(s);
         let hdr = std::mem::size_of::<libc::nlmsghdr>();
         if n < (hdr + 4) as isize {
-            fail(status, Step::ProxySockets, 92, libc::EIO);
+            fail(status, Step::Route, 0, libc::EIO);
         }
         // An ACK is an NLMSG_ERROR message whose error field is 0.
         let err = i32::from_ne_bytes([reply[hdr], reply[hdr + 1], reply[hdr + 2], reply[hdr + 3]]);
         if err != 0 {
-            fail(status, Step::ProxySockets, 93, -err);
+            fail(status, Step::Route, 0, -err);
         }
     }
 }
@@ -174,7 +174,7 @@ pub(super) fn proxy_sockets(px: &super::prepare::ProxySockets, status: RawFd) {
         fds.push(listen(status, 2 + i as u32, false, 0, port));
     }
     if let Err(e) = send_fds(px.channel, b"L", &fds) {
-        fail(status, Step::ProxySockets, 99, e as i32);
+        fail(status, Step::ProxyChannel, 0, e as i32);
     }
     for fd in fds {
         // SAFETY: closing descriptors this function created.

@@ -13,18 +13,34 @@ use landlock::{
 };
 use thiserror::Error;
 
-use super::mounts::Mounts;
-use super::{cpath, cstr};
+use super::channel::Channels;
+use super::mounts::{Layout, Mounts};
+use super::{NulError, cpath, cstr};
 use crate::plan::Plan;
 use crate::plan::fs::{Kind, Placement};
 use crate::profile::NetworkMode;
 
 #[derive(Debug, Error)]
 pub enum PrepareError {
-    #[error("failed to set up the Landlock ruleset")]
-    Landlock(#[from] RulesetError),
-    #[error("a path or argument contains a NUL byte: {0:?}")]
-    Nul(String),
+    /// The landlock crate's messages end with their cause (`failed to create a ruleset:
+    /// {source}`), so its error is part of this message rather than its source: as a source,
+    /// that cause would be printed a second time.
+    #[error("failed to set up the Landlock ruleset: {0}")]
+    Landlock(RulesetError),
+    #[error(transparent)]
+    Nul(#[from] NulError),
+    #[error("the sandbox was prepared without its {0} channel to mcpcell")]
+    NoChannel(&'static str),
+    #[error("failed to list a granted directory to leave a hidden path out of its rules")]
+    Hide(#[source] std::io::Error),
+    #[error("failed to open the sandbox's private temporary directory")]
+    Tmp(#[source] std::io::Error),
+}
+
+impl From<RulesetError> for PrepareError {
+    fn from(e: RulesetError) -> PrepareError {
+        PrepareError::Landlock(e)
+    }
 }
 
 pub struct Prepared {
@@ -53,14 +69,19 @@ pub struct Prepared {
     pub cgroup_procs: Vec<RawFd>,
     /// Proxy mode: the listeners to create inside the network namespace.
     pub proxy: Option<ProxySockets>,
-    /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over
-    /// (`Some(-1)` until launch creates it).
+    /// Observe mode: the sandbox's end of the socketpair its seccomp listener travels over.
     pub observe_channel: Option<RawFd>,
     /// The pipe ends the server gets as stdin, stdout and stderr where mcpcell relays them
     /// (a terminal, or stderr watched for denials); `None` passes mcpcell's own through.
     pub stdio: [Option<RawFd>; 3],
     /// The code pages the sandbox's init drops once the server runs.
     pub code_pages: &'static [crate::residency::Range],
+    /// The namespace-free tier (`crate::sandbox::tier`): the init is a subreaper and not
+    /// tied to mcpcell by a death signal (it must live to kill the tree).
+    pub namespace_free: bool,
+    /// The init kills its whole Landlock domain when it leaves, and the server enters a
+    /// nested domain (namespace-free tier with signal scoping).
+    pub kill_tree: bool,
 }
 
 /// The sockets the sandbox creates for the proxy and hands to mcpcell, in this order: the
@@ -68,7 +89,7 @@ pub struct Prepared {
 pub struct ProxySockets {
     pub proxy_port: u16,
     pub transparent_ports: Vec<u16>,
-    /// The sandbox's end of the socketpair the descriptors travel over (set at launch).
+    /// The sandbox's end of the socketpair the descriptors travel over.
     pub channel: RawFd,
 }
 
@@ -82,10 +103,12 @@ pub enum Isolation {
 }
 
 impl Prepared {
+    /// Everything the child needs to apply `plan`, talking to mcpcell over `channels`.
     pub fn new(
         plan: &Plan,
         isolation: Isolation,
         cgroup_procs: Vec<RawFd>,
+        channels: Channels,
     ) -> Result<Prepared, PrepareError> {
         let full = isolation == Isolation::Full;
         let abi = ABI::from(plan.kernel.landlock_abi);
@@ -101,7 +124,14 @@ impl Prepared {
         };
 
         let mounts = if full {
-            Some(Mounts::plan(plan, plan.granted_view)?)
+            Some(Mounts::build(&Layout {
+                fs: &plan.filesystem,
+                unix: &plan.network.unix,
+                cwd: &plan.cwd,
+                resolver: plan.network.proxy.is_some(),
+                tmp_size: plan.tmp_size,
+                granted_view: plan.granted_view,
+            })?)
         } else {
             None
         };
@@ -116,21 +146,16 @@ impl Prepared {
             .as_ref()
             .filter(|_| ruleset.is_some() && plan.observed.is_empty())
         {
-            for r in &m.replace {
+            for f in m.resolver_files() {
                 let read = crate::plan::fs::Rights::READ.access(abi, false);
-                let target = r.target.to_string_lossy().into_owned();
-                let inside = target
-                    .strip_prefix("/tmp")
-                    .filter(|_| plan.granted_view)
-                    .unwrap_or(&target);
-                private_rules.push((PathBuf::from(inside), read));
+                private_rules.push((f.clone(), read));
             }
         }
         let proxy = match (&plan.network.proxy, full) {
             (Some(px), true) => Some(ProxySockets {
                 proxy_port: px.proxy_port,
                 transparent_ports: px.transparent_ports.clone(),
-                channel: -1,
+                channel: channels.proxy.ok_or(PrepareError::NoChannel("proxy"))?,
             }),
             _ => None,
         };
@@ -180,10 +205,39 @@ impl Prepared {
             _envp: envp,
             cgroup_procs,
             proxy,
-            observe_channel: (!plan.observed.is_empty()).then_some(-1),
-            stdio: [None; 3],
+            observe_channel: match plan.observed.is_empty() {
+                true => None,
+                false => Some(channels.observe.ok_or(PrepareError::NoChannel("observe"))?),
+            },
+            stdio: channels.stdio,
             code_pages: crate::residency::code_ranges(),
+            namespace_free: !full,
+            kill_tree: !full
+                && plan.landlock.abi >= crate::plan::tier::SCOPE_ABI
+                && plan.kernel.landlock_abi >= crate::plan::tier::SCOPE_ABI,
         })
+    }
+
+    /// Namespace-free tier: `dir` is the server's private temporary directory, granted
+    /// read+write and named by TMPDIR.
+    pub fn use_private_tmp(&mut self, dir: &std::path::Path, abi: ABI) -> Result<(), PrepareError> {
+        if let Some(rs) = self.ruleset.take() {
+            let fd = std::fs::File::open(dir).map_err(PrepareError::Tmp)?;
+            let access = crate::plan::fs::Rights::WRITE.access(abi, true);
+            self.ruleset = Some(rs.add_rule(PathBeneath::new(fd, access))?);
+        }
+        let mut var = b"TMPDIR=".to_vec();
+        var.extend_from_slice(dir.as_os_str().as_bytes());
+        self._envp.retain(|v| !v.as_bytes().starts_with(b"TMPDIR="));
+        self._envp.push(cstr(&var)?);
+        self.envp_ptrs = self.envp_ptrs_of();
+        Ok(())
+    }
+
+    fn envp_ptrs_of(&self) -> Vec<*const libc::c_char> {
+        let mut p: Vec<*const libc::c_char> = self._envp.iter().map(|c| c.as_ptr()).collect();
+        p.push(std::ptr::null());
+        p
     }
 }
 
@@ -214,6 +268,11 @@ fn build_ruleset(
     if observe && !scoped && !(host && plan.landlock.tcp_rules) {
         return Ok((None, Vec::new()));
     }
+    // Without a network namespace, mode none refuses TCP here too (seccomp refuses the
+    // sockets; this is the second layer).
+    if !full && plan.network.mode == NetworkMode::None && plan.landlock.abi >= 4 && !observe {
+        rs = rs.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
+    }
     if host && plan.landlock.tcp_rules {
         rs = rs.handle_access(AccessNet::BindTcp)?;
         if !plan.network.connect.is_empty() {
@@ -229,6 +288,24 @@ fn build_ruleset(
         let access = r.rights.access(abi, r.kind == Kind::Dir);
         match (&r.fd, r.placement) {
             (Some(fd), Placement::Host | Placement::BoundIntoPrivate) => {
+                let hides = &plan.filesystem.hide;
+                if !full && hides.iter().any(|h| r.path.starts_with(&h.path)) {
+                    // Inside a hidden path: the mask the namespace tier mounts wins.
+                    continue;
+                }
+                let hidden: Vec<PathBuf> = hides
+                    .iter()
+                    .filter(|h| h.path.starts_with(&r.path))
+                    .map(|h| h.path.clone())
+                    .collect();
+                if !full && !hidden.is_empty() && r.kind == Kind::Dir {
+                    let around =
+                        super::tier::rules_around(fd.as_fd(), &r.path, r.rights, &hidden, abi)?;
+                    for (fd, access) in around {
+                        created = created.add_rule(PathBeneath::new(fd, access))?;
+                    }
+                    continue;
+                }
                 created = created.add_rule(PathBeneath::new(fd.as_fd(), access))?;
             }
             // Without a mount namespace there is no private /tmp: granting the host's would

@@ -45,6 +45,9 @@ pub enum Qualified {
     /// `socket(AF_INET or AF_INET6, SOCK_DGRAM)`: UDP, which Landlock's port rules do not
     /// cover; network policy in host mode when `connect` is narrowed.
     SocketUdp,
+    /// `socket(AF_INET or AF_INET6, ...)` of any kind: network mode `none` where there is no
+    /// network namespace to hold the server (the namespace-free tier).
+    SocketInet,
     /// `sendto`/`sendmsg`/`sendmmsg` with `MSG_FASTOPEN`, which connects without connect(2)
     /// and so without Landlock's port check; network policy in host mode when `connect` is
     /// narrowed.
@@ -81,6 +84,7 @@ impl Qualified {
         Qualified::SocketNetlinkOther,
         Qualified::SocketInetOther,
         Qualified::SocketUdp,
+        Qualified::SocketInet,
         Qualified::SendtoFastopen,
         Qualified::SendmsgFastopen,
         Qualified::SendmmsgFastopen,
@@ -110,6 +114,7 @@ impl Qualified {
             Qualified::SocketNetlinkOther => "socket(AF_NETLINK, not NETLINK_ROUTE)",
             Qualified::SocketInetOther => "socket(AF_INET*, not TCP or UDP)",
             Qualified::SocketUdp => "socket(AF_INET*, SOCK_DGRAM)",
+            Qualified::SocketInet => "socket(AF_INET*)",
             Qualified::SendtoFastopen => "sendto(MSG_FASTOPEN)",
             Qualified::SendmsgFastopen => "sendmsg(MSG_FASTOPEN)",
             Qualified::SendmmsgFastopen => "sendmmsg(MSG_FASTOPEN)",

@@ -13,7 +13,9 @@
 //! after the first call, which is why an allowed syscall costs the same as under an
 //! allow-everything filter.
 
+pub mod capability;
 pub mod groups;
+pub mod oci;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -137,6 +139,7 @@ pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
         }
         Member::Qualified(
             Qualified::SocketUdp
+            | Qualified::SocketInet
             | Qualified::SendtoFastopen
             | Qualified::SendmsgFastopen
             | Qualified::SendmmsgFastopen,
@@ -216,111 +219,146 @@ const INET_OTHER_TYPES: [u64; 5] = [
     10, // SOCK_PACKET
 ];
 
-/// The argument conditions under which a qualified rule denies; the rules are OR'ed, the
-/// conditions inside one rule AND'ed.
-fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    let rule = |conds: Vec<Cond>| SeccompRule::new(conds);
-    let cond = |arg: u8, op: Op, v: u64| Cond::new(arg, Len::Dword, op, v);
-    Ok(match q {
+/// One comparison of a syscall argument. Only the argument's low 32 bits are compared:
+/// every argument the rules check is an `int`, or flags of which the kernel reads 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq(u64),
+    Ne(u64),
+    /// `arg & mask == value`.
+    MaskedEq {
+        mask: u64,
+        value: u64,
+    },
+}
+
+/// A condition on argument `arg` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgCond {
+    pub arg: u8,
+    pub cmp: Cmp,
+}
+
+/// The argument conditions under which a qualified member denies: the call is denied when
+/// every condition of any one rule holds (rules OR'ed, conditions inside a rule AND'ed).
+pub fn qualified_conditions(q: Qualified) -> Vec<Vec<ArgCond>> {
+    let c = |arg: u8, cmp: Cmp| ArgCond { arg, cmp };
+    let bits = |arg: u8, bit: u64| {
+        c(
+            arg,
+            Cmp::MaskedEq {
+                mask: bit,
+                value: bit,
+            },
+        )
+    };
+    let masked = |arg: u8, mask: u64, value: u64| c(arg, Cmp::MaskedEq { mask, value });
+    match q {
         Qualified::CloneNamespaces => CLONE_NAMESPACE_FLAGS
             .iter()
-            .map(|&f| rule(vec![cond(0, Op::MaskedEq(f), f)?]))
-            .collect::<Result<_, _>>()?,
-        Qualified::PersonalityChange => vec![rule(vec![
-            cond(0, Op::Ne, PER_QUERY)?,
-            cond(0, Op::Ne, 0)?,
-        ])?],
-        Qualified::IoctlTiocsti => vec![rule(vec![cond(1, Op::Eq, TIOCSTI)?])?],
-        Qualified::IoctlTioclinux => vec![rule(vec![cond(1, Op::Eq, TIOCLINUX)?])?],
-        Qualified::ExecveatEmptyPath => {
-            vec![rule(vec![cond(
-                4,
-                Op::MaskedEq(AT_EMPTY_PATH),
-                AT_EMPTY_PATH,
-            )?])?]
+            .map(|&f| vec![bits(0, f)])
+            .collect(),
+        Qualified::PersonalityChange => {
+            vec![vec![c(0, Cmp::Ne(PER_QUERY)), c(0, Cmp::Ne(0))]]
         }
-        Qualified::MemfdExec => vec![rule(vec![cond(1, Op::MaskedEq(MFD_NOEXEC_SEAL), 0)?])?],
-        Qualified::ShmatExec => vec![rule(vec![cond(2, Op::MaskedEq(SHM_EXEC), SHM_EXEC)?])?],
-        Qualified::SocketUnix => vec![rule(vec![cond(0, Op::Eq, libc::AF_UNIX as u64)?])?],
-        Qualified::SocketOtherFamily => vec![rule(
-            ALLOWED_FAMILIES
-                .iter()
-                .map(|&f| cond(0, Op::Ne, f))
-                .collect::<Result<_, _>>()?,
-        )?],
-        Qualified::SocketpairOtherFamily => {
-            vec![rule(vec![cond(0, Op::Ne, libc::AF_UNIX as u64)?])?]
+        Qualified::IoctlTiocsti => vec![vec![c(1, Cmp::Eq(TIOCSTI))]],
+        Qualified::IoctlTioclinux => vec![vec![c(1, Cmp::Eq(TIOCLINUX))]],
+        Qualified::ExecveatEmptyPath => vec![vec![bits(4, AT_EMPTY_PATH)]],
+        Qualified::MemfdExec => vec![vec![masked(1, MFD_NOEXEC_SEAL, 0)]],
+        Qualified::ShmatExec => vec![vec![bits(2, SHM_EXEC)]],
+        Qualified::SocketUnix => vec![vec![c(0, Cmp::Eq(libc::AF_UNIX as u64))]],
+        Qualified::SocketOtherFamily => {
+            vec![ALLOWED_FAMILIES.iter().map(|&f| c(0, Cmp::Ne(f))).collect()]
         }
-        Qualified::SocketNetlinkOther => vec![rule(vec![
-            cond(0, Op::Eq, libc::AF_NETLINK as u64)?,
-            cond(2, Op::Ne, libc::NETLINK_ROUTE as u64)?,
-        ])?],
+        Qualified::SocketpairOtherFamily => vec![vec![c(0, Cmp::Ne(libc::AF_UNIX as u64))]],
+        Qualified::SocketNetlinkOther => vec![vec![
+            c(0, Cmp::Eq(libc::AF_NETLINK as u64)),
+            c(2, Cmp::Ne(libc::NETLINK_ROUTE as u64)),
+        ]],
         Qualified::SocketInetOther => {
             let mut rules = Vec::new();
             for family in [libc::AF_INET as u64, libc::AF_INET6 as u64] {
-                rules.push(rule(vec![
-                    cond(0, Op::Eq, family)?,
-                    cond(2, Op::Ne, 0)?,
-                    cond(2, Op::Ne, libc::IPPROTO_TCP as u64)?,
-                    cond(2, Op::Ne, libc::IPPROTO_UDP as u64)?,
-                ])?);
+                rules.push(vec![
+                    c(0, Cmp::Eq(family)),
+                    c(2, Cmp::Ne(0)),
+                    c(2, Cmp::Ne(libc::IPPROTO_TCP as u64)),
+                    c(2, Cmp::Ne(libc::IPPROTO_UDP as u64)),
+                ]);
                 for ty in INET_OTHER_TYPES {
-                    rules.push(rule(vec![
-                        cond(0, Op::Eq, family)?,
-                        cond(1, Op::MaskedEq(SOCK_TYPE_MASK), ty)?,
-                    ])?);
+                    rules.push(vec![c(0, Cmp::Eq(family)), masked(1, SOCK_TYPE_MASK, ty)]);
                 }
             }
             rules
         }
+        Qualified::SocketInet => [libc::AF_INET as u64, libc::AF_INET6 as u64]
+            .iter()
+            .map(|&family| vec![c(0, Cmp::Eq(family))])
+            .collect(),
         Qualified::SocketUdp => [libc::AF_INET as u64, libc::AF_INET6 as u64]
             .iter()
             .map(|&family| {
-                rule(vec![
-                    cond(0, Op::Eq, family)?,
-                    cond(1, Op::MaskedEq(SOCK_TYPE_MASK), libc::SOCK_DGRAM as u64)?,
-                ])
+                vec![
+                    c(0, Cmp::Eq(family)),
+                    masked(1, SOCK_TYPE_MASK, libc::SOCK_DGRAM as u64),
+                ]
             })
-            .collect::<Result<_, _>>()?,
+            .collect(),
         Qualified::SendtoFastopen | Qualified::SendmmsgFastopen => {
-            vec![rule(vec![cond(
-                3,
-                Op::MaskedEq(MSG_FASTOPEN),
-                MSG_FASTOPEN,
-            )?])?]
+            vec![vec![bits(3, MSG_FASTOPEN)]]
         }
-        Qualified::SendmsgFastopen => {
-            vec![rule(vec![cond(
-                2,
-                Op::MaskedEq(MSG_FASTOPEN),
-                MSG_FASTOPEN,
-            )?])?]
-        }
-        Qualified::ChmodSuid | Qualified::FchmodSuid | Qualified::CreatSuid => suid_rules(1, None)?,
-        Qualified::MknodSuid => suid_rules(1, None)?,
-        Qualified::FchmodatSuid | Qualified::Fchmodat2Suid => suid_rules(2, None)?,
-        Qualified::MknodatSuid => suid_rules(2, None)?,
-        Qualified::OpenSuid => suid_rules(2, Some(1))?,
-        Qualified::OpenatSuid => suid_rules(3, Some(2))?,
-    })
+        Qualified::SendmsgFastopen => vec![vec![bits(2, MSG_FASTOPEN)]],
+        Qualified::ChmodSuid | Qualified::FchmodSuid | Qualified::CreatSuid => suid_rules(1, None),
+        Qualified::MknodSuid => suid_rules(1, None),
+        Qualified::FchmodatSuid | Qualified::Fchmodat2Suid => suid_rules(2, None),
+        Qualified::MknodatSuid => suid_rules(2, None),
+        Qualified::OpenSuid => suid_rules(2, Some(1)),
+        Qualified::OpenatSuid => suid_rules(3, Some(2)),
+    }
 }
 
 /// Rules that match a mode argument (`mode`) with the setuid or setgid bit; with `flags`,
 /// only when those flags create a file (`O_CREAT` or `O_TMPFILE`).
-fn suid_rules(mode: u8, flags: Option<u8>) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    let cond = |arg: u8, bit: u64| Cond::new(arg, Len::Dword, Op::MaskedEq(bit), bit);
+fn suid_rules(mode: u8, flags: Option<u8>) -> Vec<Vec<ArgCond>> {
+    let bit = |arg: u8, bit: u64| ArgCond {
+        arg,
+        cmp: Cmp::MaskedEq {
+            mask: bit,
+            value: bit,
+        },
+    };
     let mut rules = Vec::new();
-    for bit in [S_ISUID, S_ISGID] {
+    for b in [S_ISUID, S_ISGID] {
         match flags {
-            None => rules.push(SeccompRule::new(vec![cond(mode, bit)?])?),
+            None => rules.push(vec![bit(mode, b)]),
             Some(f) => {
                 for create in [O_CREAT, O_TMPFILE] {
-                    rules.push(SeccompRule::new(vec![cond(f, create)?, cond(mode, bit)?])?);
+                    rules.push(vec![bit(f, create), bit(mode, b)]);
                 }
             }
         }
     }
-    Ok(rules)
+    rules
+}
+
+/// [`qualified_conditions`] as seccompiler rules (32-bit compares).
+fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    qualified_conditions(q)
+        .into_iter()
+        .map(|conds| {
+            let conds = conds
+                .into_iter()
+                .map(|ArgCond { arg, cmp }| {
+                    let (op, v) = match cmp {
+                        Cmp::Eq(v) => (Op::Eq, v),
+                        Cmp::Ne(v) => (Op::Ne, v),
+                        Cmp::MaskedEq { mask, value } => (Op::MaskedEq(mask), value),
+                    };
+                    Cond::new(arg, Len::Dword, op, v)
+                })
+                .collect::<Result<_, _>>()?;
+            SeccompRule::new(conds)
+        })
+        .collect()
 }
 
 /// Compiles the denied members into one BPF program.

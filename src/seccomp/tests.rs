@@ -226,3 +226,126 @@ fn the_default_filter_is_small() {
     let p = default_filter(OnViolation::Errno);
     assert!(p.len() < 450, "{} instructions", p.len());
 }
+
+/// The OCI export denies at least what the filter denies, for every argument rule and many
+/// argument values (high bits set included), and exactly as much unless it says it is
+/// stricter.
+#[test]
+fn the_oci_export_is_never_weaker_than_the_filter() {
+    use super::oci::rules_for;
+    let values: Vec<u64> = [
+        0u64,
+        1,
+        2,
+        3,
+        5,
+        6,
+        10,
+        16,
+        17,
+        31,
+        32,
+        33,
+        40,
+        0x40,
+        0x262,
+        TIOCSTI,
+        TIOCLINUX,
+        AT_EMPTY_PATH,
+        MFD_NOEXEC_SEAL,
+        S_ISUID,
+        S_ISGID,
+        S_ISUID | 0o755,
+        O_CREAT,
+        O_TMPFILE,
+        MSG_FASTOPEN,
+        SHM_EXEC,
+        libc::SOCK_DGRAM as u64 | libc::SOCK_CLOEXEC as u64,
+        libc::SOCK_RAW as u64,
+        0xffff_ffff,
+        0x1_0000_0002,
+        0xffff_ffff_0000_5412,
+        u64::MAX,
+    ]
+    .into_iter()
+    .chain(CLONE_NAMESPACE_FLAGS)
+    .collect();
+    // A deterministic spread of argument vectors.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let vectors: Vec<[u64; 6]> = (0..30_000)
+        .map(|_| std::array::from_fn(|_| values[(next() % values.len() as u64) as usize]))
+        .collect();
+    let mut checked = 0;
+    for &q in Qualified::ALL {
+        let action = Action::Errno(libc::EPERM as u32);
+        let prog = compile(&[(Member::Qualified(q), action)]).unwrap();
+        let (rules, stricter) = rules_for(&super::qualified_conditions(q));
+        let mut differs = false;
+        for args in &vectors {
+            let filter = native(&prog, q.syscall(), *args) != ALLOW;
+            let oci = rules.iter().any(|r| r.iter().all(|a| a.matches(args)));
+            assert!(
+                oci || !filter,
+                "{}: the filter denies {args:x?} but the export allows it",
+                q.name()
+            );
+            // The low 32 bits agree: only high-bit garbage may make a 64-bit compare deny more.
+            let low = args.map(|a| a & 0xffff_ffff);
+            let oci_low = rules.iter().any(|r| r.iter().all(|a| a.matches(&low)));
+            let filter_low = native(&prog, q.syscall(), low) != ALLOW;
+            differs |= oci_low != filter_low;
+            checked += 1;
+        }
+        assert_eq!(
+            differs,
+            stricter,
+            "{}: the export {} the filter on 32-bit values but says it is {}",
+            q.name(),
+            if differs { "differs from" } else { "matches" },
+            if stricter { "stricter" } else { "exact" }
+        );
+    }
+    assert!(checked > 100_000);
+}
+
+#[test]
+fn the_oci_document_has_the_runtime_shape() {
+    let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
+        .into_iter()
+        .map(|m| (m, action_for(m, OnViolation::Errno)))
+        .collect();
+    let e = super::oci::export(&denied).unwrap();
+    let doc = &e.document;
+    assert_eq!(doc["defaultAction"], "SCMP_ACT_ALLOW");
+    let entries = doc["syscalls"].as_array().unwrap();
+    let named = |n: &str| {
+        entries
+            .iter()
+            .filter(|e| e["names"].as_array().unwrap().iter().any(|x| x == n))
+            .collect::<Vec<_>>()
+    };
+    // An unconditional denial, with the errno mcpcell answers.
+    let mount = named("mount");
+    assert_eq!(mount.len(), 1);
+    assert_eq!(mount[0]["action"], "SCMP_ACT_ERRNO");
+    assert_eq!(mount[0]["errnoRet"], libc::EPERM);
+    assert_eq!(named("clone3")[0]["errnoRet"], libc::ENOSYS);
+    // clone with a namespace flag: one rule per flag, each a masked compare of argument 0.
+    let clone = named("clone");
+    assert_eq!(clone.len(), CLONE_NAMESPACE_FLAGS.len());
+    for c in &clone {
+        let a = &c["args"][0];
+        assert_eq!(a["op"], "SCMP_CMP_MASKED_EQ");
+        assert_eq!(a["value"], a["valueTwo"]);
+    }
+    // personality cannot be said exactly: it is denied outright, and a note says so.
+    assert!(e.notes.iter().any(|n| n.contains("personality")));
+    // Observe mode has no OCI form.
+    assert!(super::oci::export(&[(Member::Syscall("openat"), Action::Notify)]).is_err());
+}

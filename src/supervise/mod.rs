@@ -14,6 +14,8 @@ pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
 use crate::plan::Plan;
+use crate::plan::tier::Facts;
+use crate::sandbox::channel::Channels;
 use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
 
 #[derive(Debug, Error)]
@@ -34,6 +36,12 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}", tier_refusal(.0))]
+    Tier(Box<crate::plan::tier::Tier>),
+    #[error("failed to create the sandbox's private temporary directory")]
+    PrivateTmp(#[source] std::io::Error),
+    #[error("failed to compile the namespace-free tier's seccomp filter")]
+    TierSeccomp(#[source] crate::seccomp::CompileError),
     #[error("failed to create a pipe to the sandbox")]
     Pipe(#[source] nix::Error),
     #[error("failed to start the egress proxy")]
@@ -62,6 +70,28 @@ impl LaunchError {
             _ => 125,
         }
     }
+}
+
+fn tier_refusal(t: &crate::plan::tier::Tier) -> String {
+    let mut s = format!(
+        "namespaces are refused here ({}), and the {} tier cannot keep every promise, so the server was not started:",
+        t.why, t.name
+    );
+    let common = crate::plan::tier::COMMON_FIX;
+    for l in &t.losses {
+        s.push_str(&format!("\n  - {}: {}", l.what, l.why));
+        if !l.acceptable {
+            s.push_str(" [refused even with --best-effort]");
+        }
+        if let Some(fix) = l.fix.as_deref().filter(|f| *f != common) {
+            s.push_str(&format!(" ({fix})"));
+        }
+    }
+    s.push_str(&format!("\nto keep them: {common}"));
+    if t.losses.iter().all(|l| l.acceptable) {
+        s.push_str("; --best-effort accepts these losses; `mcpcell run --dry-run` shows the tier layer by layer");
+    }
+    s
 }
 
 fn hint(f: &Failure, what: Option<&str>) -> String {
@@ -112,6 +142,10 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
 
 struct Spawned {
     pid: libc::pid_t,
+    /// The namespace-free tier's private temporary directory, removed after the server.
+    _tmp: Option<sandbox::tier::PrivateTmp>,
+    /// The enforcement tier: `namespaces`, or `namespace-free`.
+    tier: &'static str,
     _cgroup: Option<SandboxCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
@@ -190,7 +224,8 @@ pub fn launch(
         profile = %plan.profile.name,
         command = %plan.command.path.display(),
         pid = spawned.pid,
-        namespaces = %plan.namespaces.kinds.join(","),
+        tier = spawned.tier,
+        namespaces = %if spawned.tier == "namespaces" { plan.namespaces.kinds.join(",") } else { String::new() },
         landlock_abi = plan.landlock.abi,
         seccomp_rules = plan.seccomp.denied.len(),
         "server started"
@@ -255,41 +290,113 @@ fn spawn(
         .iter()
         .flat_map(|c| c.procs.iter().map(|f| f.as_raw_fd()))
         .collect();
-    let mut prepared = Prepared::new(plan, Isolation::Full, procs.clone())?;
     match start(
-        &mut prepared,
+        plan,
+        Isolation::Full,
+        procs.clone(),
         original,
-        plan.network.proxy.as_ref(),
         plugins,
+        &|_| Ok(()),
     ) {
         Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
             pid,
+            _tmp: None,
+            tier: "namespaces",
             _cgroup: cgroup,
             proxy,
             observer,
             stderr,
         }),
-        Err(LaunchError::Namespaces { kinds, source }) if plan.best_effort => {
-            warn!(
-                target: "mcpcell",
-                "--best-effort: could not create namespaces ({kinds}): {source}. Running WITHOUT namespaces: the server shares the host's network, sees host processes and their command lines, only the server itself (not processes it starts) dies with mcpcell, has no /tmp, `hide` is not applied, and an unprivileged user's capability bounding set cannot be emptied (inert under no_new_privs)"
-            );
-            let mut prepared = Prepared::new(plan, Isolation::NoNamespaces, procs)?;
-            let (pid, proxy, observer, stderr) = start(&mut prepared, original, None, plugins)?;
+        Err(e) => {
+            // Refused namespaces: the namespace-free tier (crate::plan::tier), which says
+            // what enforces each promise and what it cannot keep.
+            let Some(why) = refused_namespaces(&e) else {
+                return Err(e);
+            };
+            let tier = crate::plan::tier::namespace_free(&Facts::of(plan), &why);
+            for line in tier.lines() {
+                info!(target: "mcpcell", event = "tier", "{line}");
+            }
+            let refused = tier.losses.iter().any(|l| !l.acceptable);
+            if refused || (!tier.losses.is_empty() && !plan.best_effort) {
+                return Err(LaunchError::Tier(Box::new(tier)));
+            }
+            for l in &tier.losses {
+                warn!(target: "mcpcell", "--best-effort: NOT enforced without namespaces: {}: {}", l.what, l.why);
+            }
+            let tmp = sandbox::tier::PrivateTmp::create().map_err(LaunchError::PrivateTmp)?;
+            let program = match plan.kernel.seccomp_filter {
+                true => Some(
+                    crate::plan::tier::seccomp_program(plan).map_err(LaunchError::TierSeccomp)?,
+                ),
+                false => None,
+            };
+            let abi = landlock::ABI::from(plan.kernel.landlock_abi);
+            let tier_setup = |prepared: &mut Prepared| -> Result<(), LaunchError> {
+                prepared.use_private_tmp(tmp.path(), abi)?;
+                if let Some(p) = &program {
+                    prepared.seccomp = Some(p.clone());
+                }
+                Ok(())
+            };
+            let (pid, proxy, observer, stderr) = start(
+                plan,
+                Isolation::NoNamespaces,
+                procs,
+                original,
+                plugins,
+                &tier_setup,
+            )?;
             Ok(Spawned {
                 pid,
+                _tmp: Some(tmp),
+                tier: tier.name,
                 _cgroup: cgroup,
                 proxy,
                 observer,
                 stderr,
             })
         }
-        Err(e) => Err(e),
     }
 }
 
-/// Clones the sandbox and waits until the server has been executed (or a step failed). In
-/// proxy mode the sandbox first hands over the proxy's listeners, and the proxy starts.
+/// Why a failed launch means that namespaces are refused here, so that the namespace-free
+/// tier applies: the clone was refused (a container's seccomp profile, no user namespaces
+/// left or allowed), or the namespaces were made but setting them up was (Ubuntu's AppArmor
+/// restriction leaves the user namespace without capabilities; a container's /proc cannot be
+/// mounted again). Anything else (out of processes, a grant that cannot be bound) is not.
+fn refused_namespaces(e: &LaunchError) -> Option<String> {
+    let refused = |errno: Option<i32>| {
+        matches!(
+            errno,
+            Some(libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOSPC | libc::EUSERS)
+        )
+    };
+    match e {
+        LaunchError::Namespaces { kinds, source } if refused(source.raw_os_error()) => {
+            Some(format!("creating the {kinds} namespaces failed: {source}"))
+        }
+        LaunchError::Child { failure, .. }
+            if matches!(
+                failure.step,
+                Step::Setgroups
+                    | Step::UidMap
+                    | Step::GidMap
+                    | Step::MountPrivate
+                    | Step::MountProc
+                    | Step::Loopback
+            ) && matches!(failure.errno, libc::EPERM | libc::EACCES) =>
+        {
+            Some(format!(
+                "the namespaces were created, but setting them up was refused: {e}"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A started sandbox: its pid, the proxy (which starts once the sandbox has handed over its
+/// listeners), the observer, the stderr relay.
 type Started = (
     libc::pid_t,
     Option<crate::proxy::Proxy>,
@@ -297,57 +404,52 @@ type Started = (
     Option<std::thread::JoinHandle<Option<Box<dyn StderrWatch>>>>,
 );
 
-fn channel() -> Result<(OwnedFd, OwnedFd), LaunchError> {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-    socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(LaunchError::Pipe)
-}
-
+/// Creates the pipes and socketpairs to the sandbox, prepares the plan with them, clones the
+/// sandbox and waits until the server has been executed (or a step failed).
 fn start(
-    prepared: &mut Prepared,
+    plan: &Plan,
+    isolation: Isolation,
+    procs: Vec<std::os::fd::RawFd>,
     original: &libc::sigset_t,
-    proxy_cfg: Option<&crate::proxy::ProxyConfig>,
     plugins: &mut Plugins,
+    // What the namespace-free tier changes in the prepared sandbox.
+    adjust: &dyn Fn(&mut Prepared) -> Result<(), LaunchError>,
 ) -> Result<Started, LaunchError> {
+    // Without namespaces the server shares the host's network: no proxy.
+    let proxy_cfg = plan
+        .network
+        .proxy
+        .as_ref()
+        .filter(|_| isolation == Isolation::Full);
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     // A terminal never reaches the server (crate::supervise::terminal): stdin and stdout that are
     // terminals become pipes that mcpcell relays, and so does stderr, which mcpcell also
     // relays when it watches it for denials.
     let mut terminal = terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
-    prepared.stdio[0] = terminal.server_stdin.as_ref().map(|f| f.as_raw_fd());
-    prepared.stdio[1] = terminal.server_stdout.as_ref().map(|f| f.as_raw_fd());
     let stderr_tty = terminal::is_terminal(std::io::stderr());
     let stderr_pipe = if plugins.stderr.is_some() || stderr_tty {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-        prepared.stdio[2] = Some(w.as_raw_fd());
-        Some((r, w))
+        Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?)
     } else {
         None
     };
     let (alive_r, alive_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-    let channel_pair = match &mut prepared.proxy {
-        Some(px) => {
-            let (ours, theirs) = channel()?;
-            px.channel = theirs.as_raw_fd();
-            Some((ours, theirs))
-        }
-        None => None,
+    let new_pair = || sandbox::channel::pair().map_err(LaunchError::Pipe);
+    let channel_pair = proxy_cfg.map(|_| new_pair()).transpose()?;
+    let observe_pair = (!plan.observed.is_empty()).then(new_pair).transpose()?;
+    let theirs = |pair: &Option<(OwnedFd, OwnedFd)>| pair.as_ref().map(|p| p.1.as_raw_fd());
+    let channels = Channels {
+        stdio: [
+            terminal.server_stdin.as_ref().map(|f| f.as_raw_fd()),
+            terminal.server_stdout.as_ref().map(|f| f.as_raw_fd()),
+            theirs(&stderr_pipe),
+        ],
+        proxy: theirs(&channel_pair),
+        observe: theirs(&observe_pair),
     };
-    let observe_pair = match prepared.observe_channel.as_mut() {
-        Some(ch) => {
-            let (ours, theirs) = channel()?;
-            *ch = theirs.as_raw_fd();
-            Some((ours, theirs))
-        }
-        None => None,
-    };
+    let mut prepared = Prepared::new(plan, isolation, procs, channels)?;
+    adjust(&mut prepared)?;
     let pid = match clone_process(prepared.clone_flags) {
         Ok(0) => {
             drop(status_r);
@@ -358,7 +460,7 @@ fn start(
             }
             terminal.close_relay_ends();
             sandbox::run(
-                prepared,
+                &mut prepared,
                 status_w.as_raw_fd(),
                 alive_r.as_raw_fd(),
                 original,
@@ -374,7 +476,6 @@ fn start(
     drop(alive_r);
     // The write end stays open for as long as mcpcell lives.
     std::mem::forget::<OwnedFd>(alive_w);
-    prepared.stdio = [None; 3];
     terminal.start().map_err(LaunchError::Terminal)?;
     let stderr = match stderr_pipe {
         Some((r, w)) => {
@@ -425,9 +526,14 @@ fn start(
             let mut st = 0;
             // SAFETY: waits for our own child.
             unsafe { libc::waitpid(pid, &mut st, 0) };
+            // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
+            // comes back for a launch that tries again (the namespace-free tier).
+            if let Some(watch) = stderr.and_then(|t| t.join().ok()).flatten() {
+                plugins.stderr = Some(watch);
+            }
             Err(LaunchError::Child {
                 failure,
-                what: describe_item(prepared, failure),
+                what: prepared.describe(failure),
             })
         }
     }
@@ -487,27 +593,6 @@ fn read_failure(fd: &OwnedFd) -> Option<Failure> {
         Failure::decode(&buf)
     } else {
         None
-    }
-}
-
-/// Names the list item a failed step was working on.
-fn describe_item(p: &Prepared, f: Failure) -> Option<String> {
-    let i = f.index as usize;
-    match f.step {
-        Step::BindIntoPrivate => p
-            .mounts
-            .as_ref()
-            .and_then(|m| m.binds.get(i))
-            .map(|b| b.target.to_string_lossy().into_owned()),
-        Step::Hide => p
-            .mounts
-            .as_ref()
-            .and_then(|m| m.hides.get(i))
-            .map(|h| h.0.to_string_lossy().into_owned()),
-        Step::LandlockRule => p.private_rules.get(i).map(|r| r.0.display().to_string()),
-        Step::Exec => Some(p.exec_path.to_string_lossy().into_owned()),
-        Step::Chdir => Some(p.chdir.to_string_lossy().into_owned()),
-        _ => None,
     }
 }
 

@@ -44,6 +44,48 @@ pub fn probe() -> PathBuf {
         .clone()
 }
 
+/// The static `nouserns` program (`MCPCELL_NOUSERNS` overrides; otherwise built once with
+/// gcc): it runs a command with namespace creation refused, as a container's default seccomp
+/// profile does (tests/nouserns/nouserns.c).
+pub fn nouserns() -> PathBuf {
+    static NOUSERNS: OnceLock<PathBuf> = OnceLock::new();
+    NOUSERNS
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("MCPCELL_NOUSERNS") {
+                return PathBuf::from(p);
+            }
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nouserns/nouserns.c");
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("nouserns-{}", std::process::id()));
+            let status = Command::new("gcc")
+                .args(["-static", "-O2", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .status()
+                .expect("gcc must be installed to build the nouserns harness");
+            assert!(status.success(), "building nouserns failed");
+            out
+        })
+        .clone()
+}
+
+/// `cmd` (a command line for mcpcell) run under [`nouserns`]: as in a container.
+pub fn in_container(cmd: Command) -> Command {
+    let mut c = Command::new(nouserns());
+    c.arg(cmd.get_program()).args(cmd.get_args());
+    c.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        c.current_dir(d);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }

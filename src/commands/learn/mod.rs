@@ -17,14 +17,49 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::cli::LearnArgs;
+use crate::commands::Error;
 use crate::commands::run::{init_logging, log_target};
 use crate::escape;
-use crate::exit::print_error;
-use crate::hostspec::DEFAULT_PORTS;
-use crate::outfile::OutFile;
+use crate::hostspec::{DEFAULT_PORTS, split_host_port};
+use crate::outfile::{OutFile, OutFileError};
 use crate::plan::{self, Plan};
+use crate::plural::plural;
 use crate::profile::{Loader, NetworkMode, is_path};
 use crate::vars::Vars;
+
+/// Why `mcpcell learn` could not write its profile.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    #[error(
+        "there is no profile directory to write the learned profile to (HOME is not set); give one with -o FILE"
+    )]
+    NoProfileDir,
+    #[error(
+        "-o {} is a directory; give a file name such as {}/my-server.yaml",
+        path.display(),
+        path.display()
+    )]
+    OutputIsDir { path: PathBuf },
+    #[error(
+        "the learned profile {} would have the base's name `{name}` and extend itself; choose another file name with -o",
+        path.display()
+    )]
+    BaseName { path: PathBuf, name: String },
+    #[error("-o {}", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: OutFileError,
+    },
+    #[error(transparent)]
+    Render(write::WriteError),
+    #[error("failed to write the learned profile to {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: OutFileError,
+    },
+}
 
 /// Where the learned profile goes without `-o`: the user's profile directory, so that it can
 /// be used by name.
@@ -46,12 +81,13 @@ fn profile_name(path: &Path) -> String {
 fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = Vec::new();
     for (dest, n) in admitted {
-        let Some((host, port)) = dest.rsplit_once(':') else {
+        let Some(split) = split_host_port(&dest) else {
             continue;
         };
-        let Ok(port) = port.parse::<u16>() else {
+        let Some(port) = split.port.and_then(|p| p.parse::<u16>().ok()) else {
             continue;
         };
+        let host = split.host;
         let known = base
             .network
             .proxy
@@ -60,11 +96,7 @@ fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
         if known {
             continue;
         }
-        let entry = if DEFAULT_PORTS.contains(&port) {
-            host.to_string()
-        } else {
-            dest.clone()
-        };
+        let entry = allow_entry(host, port);
         match out.iter_mut().find(|(e, _)| *e == entry) {
             Some(e) => e.1 += n,
             None => out.push((entry, n)),
@@ -73,36 +105,37 @@ fn new_hosts(base: &Plan, admitted: Vec<(String, u64)>) -> Vec<(String, u64)> {
     out
 }
 
-pub fn run(args: LearnArgs) -> i32 {
-    let log_file = match log_target(&args.supervise) {
-        Ok(f) => f,
-        Err(code) => return code,
+/// The `network.allow` entry for `host:port`: the port only when it is not a default one,
+/// an IPv6 address in brackets (which an entry needs).
+fn allow_entry(host: &str, port: u16) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
     };
+    if DEFAULT_PORTS.contains(&port) {
+        host
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Runs the server in observe mode and writes the learned profile; returns the server's
+/// exit status.
+pub fn run(args: LearnArgs) -> Result<i32, Error> {
+    let log_file = log_target(&args.supervise)?;
     let loader = Loader::from_env();
+    let host = plan::Host::probe()?;
     let mut req = args.sandbox.request(args.command.clone());
-    req.best_effort = args.supervise.best_effort;
+    req.start_anyway = args.supervise.best_effort;
     // What `run` would enforce with the base: grants are learned beyond it.
     let mut base_req = req.clone();
     base_req.dry_run = true;
-    base_req.best_effort = true;
-    let base = match plan::build(&base_req, &loader) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
-    if let Err(code) = init_logging(&args.supervise, log_file.as_ref(), &base) {
-        return code;
-    }
+    base_req.collect_gaps = true;
+    let base = plan::build(&base_req, &loader, &host)?;
+    init_logging(&args.supervise, log_file.as_ref(), &base)?;
     req.learn = true;
-    let plan = match plan::build(&req, &loader) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
+    let plan = plan::build(&req, &loader, &host)?;
     let (spec, _, _) = plan::choose_profile(&req, &loader);
     let extends = if is_path(&spec) {
         std::fs::canonicalize(&spec)
@@ -116,43 +149,28 @@ pub fn run(args: LearnArgs) -> i32 {
         .clone()
         .or_else(|| default_output(&loader, &base.profile.name))
     else {
-        eprintln!(
-            "mcpcell: error: there is no profile directory to write the learned profile to (HOME is not set); give one with -o FILE"
-        );
-        return 125;
+        return Err(LearnError::NoProfileDir.into());
     };
     let output = std::env::current_dir()
         .map(|d| d.join(&output))
         .unwrap_or(output);
     if output.is_dir() {
-        eprintln!(
-            "mcpcell: error: -o {} is a directory; give a file name such as {}/my-server.yaml",
-            output.display(),
-            output.display()
-        );
-        return 125;
+        return Err(LearnError::OutputIsDir { path: output }.into());
     }
     if profile_name(&output) == base.profile.name {
-        eprintln!(
-            "mcpcell: error: the learned profile {} would have the base's name `{}` and extend itself; choose another file name with -o",
-            output.display(),
-            base.profile.name
-        );
-        return 125;
+        return Err(LearnError::BaseName {
+            path: output,
+            name: base.profile.name.clone(),
+        }
+        .into());
     }
     // Resolved now, before the server runs: it is written without following links, and never
     // inside a path the profile lets a server write (a profile there is refused anyway).
-    let out = match OutFile::new_creating_dirs(&output, 0o700) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("mcpcell: error: -o {}: {e}", output.display());
-            return 125;
-        }
-    };
-    if let Err(e) = base.refuse_output("-o", &out) {
-        print_error(&e);
-        return 125;
-    }
+    let out = OutFile::new_creating_dirs(&output, 0o700).map_err(|source| LearnError::Output {
+        path: output.clone(),
+        source,
+    })?;
+    base.refuse_output("-o", &out)?;
 
     let proxy_note = if plan.network.mode == NetworkMode::Proxy {
         " Every host it contacts through the proxy is allowed and recorded too (private addresses excepted)."
@@ -177,13 +195,7 @@ pub fn run(args: LearnArgs) -> i32 {
             notify::serve(channel, recorder, stop)
         })),
     };
-    let outcome = match crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins) {
-        Ok(o) => o,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
+    let outcome = crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins)?;
     let uses = std::mem::take(&mut *sink.lock().unwrap_or_else(|e| e.into_inner()));
     let vars = Vars::from_env("learn");
     let home = vars.get("HOME").ok().map(PathBuf::from);
@@ -209,7 +221,7 @@ pub fn run(args: LearnArgs) -> i32 {
         }
     }
     let mode = crate::profile::validate::mode_name(base.network.mode);
-    let text = match write::render(
+    let text = write::render(
         &learned,
         &write::Context {
             extends: &extends,
@@ -220,29 +232,20 @@ pub fn run(args: LearnArgs) -> i32 {
             refused,
             network_mode: mode,
         },
-    ) {
-        Ok(t) => t,
-        Err(e) => {
-            print_error(&e);
-            return 125;
-        }
-    };
-    if let Err(e) = out.replace(text.as_bytes(), 0o644) {
-        eprintln!(
-            "mcpcell: error: failed to write the learned profile to {}: {e}",
-            escape::path(&output)
-        );
-        return 125;
-    }
+    )
+    .map_err(LearnError::Render)?;
+    out.replace(text.as_bytes(), 0o644)
+        .map_err(|source| LearnError::Write {
+            path: output.clone(),
+            source,
+        })?;
     let grants = learned.read.len() + learned.write.len() + learned.exec.len();
     eprintln!(
-        "mcpcell: learned profile written to {} ({grants} filesystem grant{}, {} Unix socket{}, {} observed call{}); use it with: mcpcell run --profile {} COMMAND...",
+        "mcpcell: learned profile written to {} ({}, {}, {}); use it with: mcpcell run --profile {} COMMAND...",
         output.display(),
-        if grants == 1 { "" } else { "s" },
-        learned.unix.len(),
-        if learned.unix.len() == 1 { "" } else { "s" },
-        uses.len(),
-        if uses.len() == 1 { "" } else { "s" },
+        plural(grants, "filesystem grant"),
+        plural(learned.unix.len(), "Unix socket"),
+        plural(uses.len(), "observed call"),
         if args.output.is_some() {
             output.display().to_string()
         } else {
@@ -256,5 +259,25 @@ pub fn run(args: LearnArgs) -> i32 {
             s.why
         );
     }
-    outcome.code
+    Ok(outcome.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_entries_read_back_as_the_destination() {
+        for (host, port, entry) in [
+            ("api.test", 443, "api.test"),
+            ("api.test", 8443, "api.test:8443"),
+            ("10.0.0.1", 80, "10.0.0.1"),
+            ("2001:db8::1", 443, "[2001:db8::1]"),
+            ("2001:db8::1", 8443, "[2001:db8::1]:8443"),
+        ] {
+            assert_eq!(allow_entry(host, port), entry);
+            let p: crate::hostspec::HostPattern = entry.parse().unwrap();
+            assert!(p.matches(host, port), "{entry}");
+        }
+    }
 }

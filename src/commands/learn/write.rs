@@ -9,6 +9,7 @@ use serde_yaml::{Mapping, Value};
 use super::record::{Learned, Need};
 use crate::escape::shell_words;
 use crate::escape::{yaml_block_scalar, yaml_comment, yaml_scalar};
+use crate::plural::plural;
 
 /// What goes into the learned profile besides the file grants.
 pub struct Context<'a> {
@@ -133,15 +134,12 @@ pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
     );
     let files = l.read.len() + l.write.len() + l.exec.len();
     let description = format!(
-        "The `{}` profile plus what `{}` used while it was observed: {} filesystem grant{}, {} Unix socket{}, {} host{}.",
+        "The `{}` profile plus what `{}` used while it was observed: {}, {}, {}.",
         cx.base_name,
         cmd,
-        files,
-        if files == 1 { "" } else { "s" },
-        l.unix.len(),
-        if l.unix.len() == 1 { "" } else { "s" },
-        cx.hosts.len(),
-        if cx.hosts.len() == 1 { "" } else { "s" },
+        plural(files, "filesystem grant"),
+        plural(l.unix.len(), "Unix socket"),
+        plural(cx.hosts.len(), "host"),
     );
     d.scalar("description", &description);
     let _ = writeln!(d.text, "extends: [{}]", yaml_scalar(cx.extends));
@@ -176,10 +174,7 @@ pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
             .iter()
             .map(|(h, n)| {
                 (
-                    format!(
-                        "{n} connection{} through the proxy",
-                        if *n == 1 { "" } else { "s" }
-                    ),
+                    format!("{} through the proxy", plural(*n, "connection")),
                     h.clone(),
                 )
             })

@@ -342,27 +342,14 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<(), WrapErr
     Ok(())
 }
 
-/// Every `WrapError` is a usage or internal error (a file that cannot be read, parsed or
-/// written, an unknown client, server or profile): 125, as in every command.
-fn report_error(e: WrapError) -> i32 {
-    crate::exit::print_error(&e);
-    125
+/// `mcpcell wrap`; returns the exit status (a failure is a usage or internal error, 125).
+pub fn wrap(args: WrapArgs) -> Result<i32, WrapError> {
+    run_wrap(&args).map(|()| 0)
 }
 
-/// `mcpcell wrap`; returns the exit status.
-pub fn wrap(args: WrapArgs) -> i32 {
-    match run_wrap(&args) {
-        Ok(()) => 0,
-        Err(e) => report_error(e),
-    }
-}
-
-/// `mcpcell unwrap`; returns the exit status.
-pub fn unwrap(args: UnwrapArgs) -> i32 {
-    match run_unwrap(&args) {
-        Ok(()) => 0,
-        Err(e) => report_error(e),
-    }
+/// `mcpcell unwrap`; returns the exit status (a failure is a usage or internal error, 125).
+pub fn unwrap(args: UnwrapArgs) -> Result<i32, WrapError> {
+    run_unwrap(&args).map(|()| 0)
 }
 
 fn launcher(given: Option<&Path>) -> Result<String, WrapError> {

@@ -7,16 +7,14 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, renameat};
-use nix::sys::stat::Mode;
 
-use crate::outfile::{OutFile, create_new_in, create_temp_in, remove_in};
+use crate::outfile::{OutFile, OutFileError, create_new_in, fill, read_in, remove_in, swap_in};
 
 use thiserror::Error;
 
@@ -40,6 +38,8 @@ pub enum WriteError {
         backup.display()
     )]
     Verify { path: PathBuf, backup: PathBuf },
+    #[error(transparent)]
+    File(#[from] OutFileError),
 }
 
 fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> WriteError + 'a {
@@ -52,28 +52,6 @@ fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> W
 
 fn errno_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> WriteError + 'a {
     move |e| io_err(step, path)(io::Error::from(e))
-}
-
-/// Reads `name` in `dir`, not through a link, with its metadata.
-fn read_in(dir: BorrowedFd, name: &OsStr, path: &Path) -> Result<(Vec<u8>, Metadata), WriteError> {
-    let fd = openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_err("read", path))?;
-    let mut f = File::from(fd);
-    let meta = f.metadata().map_err(io_err("inspect", path))?;
-    if !meta.is_file() {
-        return Err(io_err("read", path)(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    let mut data = Vec::new();
-    f.read_to_end(&mut data).map_err(io_err("read", path))?;
-    Ok((data, meta))
 }
 
 /// Creates the first of `FILE.mcpcell.bak`, `FILE.mcpcell.bak.1`, ... that does not exist
@@ -99,38 +77,9 @@ fn create_backup(
     Err(errno_err("create a backup in", dir_path)(Errno::EEXIST))
 }
 
-/// Fills a file just created with `data`, the mode and, when allowed, the owner of `like`.
-fn fill_like(mut f: File, path: &Path, data: &[u8], like: &Metadata) -> Result<(), WriteError> {
-    f.write_all(data).map_err(io_err("write", path))?;
-    f.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))
-        .map_err(io_err("set the permissions of", path))?;
-    // Only root may give a file away; an ordinary user's files are theirs already.
-    let _ = std::os::unix::fs::fchown(&f, Some(like.uid()), Some(like.gid()));
-    f.sync_all().map_err(io_err("sync", path))
-}
-
-/// Writes `data` to a new temporary file in `dir` and renames it over `name`.
-fn swap_in(
-    dir: &OwnedFd,
-    dir_path: &Path,
-    name: &OsStr,
-    data: &[u8],
-    like: &Metadata,
-) -> Result<(), WriteError> {
-    let (tmp, f) = create_temp_in(dir.as_fd(), name, dir_path).map_err(|e| WriteError::Io {
-        step: "create a temporary file in",
-        path: dir_path.to_path_buf(),
-        source: io::Error::other(e),
-    })?;
-    let tmp_path = dir_path.join(&tmp);
-    let result = fill_like(f, &tmp_path, data, like).and_then(|()| {
-        renameat(dir, tmp.as_os_str(), dir, name)
-            .map_err(errno_err("replace", &dir_path.join(name)))
-    });
-    if result.is_err() {
-        let _ = remove_in(dir.as_fd(), &tmp);
-    }
-    result
+/// The mode and owner of `like`, for a file that takes its place.
+fn mode_owner(like: &Metadata) -> (u32, Option<(u32, u32)>) {
+    (like.mode() & 0o7777, Some((like.uid(), like.gid())))
 }
 
 /// Where the config was backed up and written.
@@ -160,17 +109,18 @@ pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError>
     })?;
     let name = out.name();
     let (current, meta) = read_in(dir.as_fd(), name, &target)?;
+    let (mode, owner) = mode_owner(&meta);
     if current != old.as_bytes() {
         return Err(WriteError::Changed { path: target });
     }
     let (backup_name, f) = create_backup(dir.as_fd(), &dir_path, name)?;
     let backup = dir_path.join(&backup_name);
-    if let Err(e) = fill_like(f, &backup, old.as_bytes(), &meta) {
+    if let Err(e) = fill(f, &backup, old.as_bytes(), mode, owner) {
         let _ = remove_in(dir.as_fd(), &backup_name);
-        return Err(e);
+        return Err(e.into());
     }
 
-    swap_in(&dir, &dir_path, name, new.as_bytes(), &meta)?;
+    swap_in(dir.as_fd(), &dir_path, name, new.as_bytes(), mode, owner)?;
     if let Ok(d) = File::open(&dir_path) {
         let _ = d.sync_all();
     }
@@ -178,7 +128,7 @@ pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError>
     let (back, _) = read_in(dir.as_fd(), name, &target)?;
     if back != new.as_bytes() {
         // Puts the backup's bytes back in place, as atomically as the write itself.
-        let _ = swap_in(&dir, &dir_path, name, old.as_bytes(), &meta);
+        let _ = swap_in(dir.as_fd(), &dir_path, name, old.as_bytes(), mode, owner);
         return Err(WriteError::Verify {
             path: target,
             backup,
@@ -190,6 +140,7 @@ pub fn replace(path: &Path, old: &str, new: &str) -> Result<Written, WriteError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn keeps_mode_backs_up_and_follows_links() {

@@ -1,0 +1,60 @@
+//! `export`: a profile's policy in another tool's format.
+
+mod landlock;
+
+use crate::cli::{ExportArgs, ExportWhat};
+use crate::commands::Error;
+use crate::escape;
+use crate::plan;
+use crate::profile::Loader;
+use crate::seccomp::{Member, Qualified, oci};
+
+/// Prints the document on stdout, what it cannot carry on stderr.
+pub fn run(what: ExportWhat) -> Result<i32, Error> {
+    match what {
+        ExportWhat::Seccomp(args) => seccomp(&args),
+        ExportWhat::Landlock(args) => landlock(&args),
+    }
+}
+
+/// Plans the profile as `run --dry-run` would (a command is optional), without starting
+/// anything.
+fn plan_for(args: &ExportArgs) -> Result<plan::Plan, plan::PlanError> {
+    let mut req = args.sandbox.request(args.command.clone());
+    req.dry_run = true;
+    req.collect_gaps = true;
+    req.command_optional = true;
+    plan::build(&req, &Loader::from_env(), &plan::Host::probe()?)
+}
+
+fn seccomp(args: &ExportArgs) -> Result<i32, Error> {
+    let plan = plan_for(args)?;
+    let denied: Vec<(Member, crate::seccomp::Action)> = plan
+        .seccomp
+        .denied
+        .iter()
+        .map(|d| {
+            let m = Qualified::from_name(d.name)
+                .map(Member::Qualified)
+                .unwrap_or(Member::Syscall(d.name));
+            (m, d.action)
+        })
+        .collect();
+    let export = oci::export(&denied)?;
+    for n in &export.notes {
+        eprintln!("mcpcell: note: {}", escape::terminal(n));
+    }
+    let text = serde_json::to_string_pretty(&export.document).unwrap_or_default();
+    println!("{text}");
+    Ok(0)
+}
+
+fn landlock(args: &ExportArgs) -> Result<i32, Error> {
+    let plan = plan_for(args)?;
+    let (doc, notes) = landlock::document(&plan);
+    for n in &notes {
+        eprintln!("mcpcell: note: {}", escape::terminal(n));
+    }
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(0)
+}

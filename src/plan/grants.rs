@@ -1,0 +1,275 @@
+//! Grant assembly: every path the sandbox may reach, collected from where grants come from
+//! (the profile's `filesystem` lists, `programs` and `args`; the command itself; the command
+//! line's `--allow-*`), then resolved and opened ([`fs::build`]), masked (`hide`) and checked
+//! against what no server may write ([`trust::check`]).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::profile::{ArgsAccess, Loader, Origin, Profile};
+use crate::vars::Vars;
+
+use super::command::Command;
+use super::fs::{self, FsPlan, Grant, Rights};
+use super::{PlanError, Request, expand, trust};
+
+/// What the grants are assembled from.
+pub(super) struct Inputs<'a> {
+    pub profile: &'a Profile,
+    pub req: &'a Request,
+    pub command: &'a Command,
+    pub vars: &'a Vars,
+    /// mcpcell's working directory: relative paths on the command line start here.
+    pub cwd: &'a Path,
+    /// The host's PATH, where `filesystem.programs` are looked up.
+    pub path_var: Option<&'a OsStr>,
+    /// `${STATE_DIR}`, when the profile uses it.
+    pub state_dir: Option<&'a Path>,
+    /// Where profiles are looked up: no server may write there.
+    pub loader: &'a Loader,
+}
+
+/// The filesystem part of the plan. `warnings` get what the user should see on every run (an
+/// argument too wide to grant), `notes` what `--dry-run` shows (how a program was granted).
+pub(super) fn build(
+    i: &Inputs,
+    warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> Result<FsPlan, PlanError> {
+    let mut grants = profile_lists(i)?;
+    programs(i, &mut grants, notes)?;
+    arguments(i, &mut grants, warnings);
+    needed_by_command(i.command, &mut grants);
+    options(i.req, i.cwd, &mut grants);
+
+    let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
+    let mut filesystem = fs::build(grants, pending)?;
+    let mut hides = Vec::new();
+    for e in &i.profile.filesystem.hide {
+        let (path, required) = expand(i.vars, e)?;
+        hides.push((PathBuf::from(path), e.origin.clone(), required));
+    }
+    filesystem.add_hides(hides, i.req.learn)?;
+    let files: Vec<PathBuf> = i
+        .profile
+        .sources
+        .iter()
+        .filter_map(|s| s.file().cloned())
+        .collect();
+    let state_root = i.vars.state_root().ok();
+    trust::check(
+        &filesystem,
+        &files,
+        i.loader.dirs(),
+        state_root.as_deref(),
+        i.state_dir,
+    )?;
+    Ok(filesystem)
+}
+
+/// `filesystem.read`, `write` and `exec`.
+fn profile_lists(i: &Inputs) -> Result<Vec<Grant>, PlanError> {
+    let f = &i.profile.filesystem;
+    let mut grants = Vec::new();
+    for (list, rights) in [
+        (&f.read, Rights::READ),
+        (&f.write, Rights::WRITE),
+        (&f.exec, Rights::EXEC),
+    ] {
+        for e in list {
+            let (path, required) = expand(i.vars, e)?;
+            grants.push(Grant {
+                path: PathBuf::from(path),
+                rights,
+                origin: e.origin.clone(),
+                required,
+            });
+        }
+    }
+    Ok(grants)
+}
+
+/// `filesystem.programs`: each program's install prefix, read and execute.
+fn programs(i: &Inputs, grants: &mut Vec<Grant>, notes: &mut Vec<String>) -> Result<(), PlanError> {
+    for e in &i.profile.filesystem.programs {
+        let (name, _) = expand(i.vars, e)?;
+        match program_prefix(&name, i.path_var, i.cwd, i.vars) {
+            Some((prefix, note)) => {
+                if let Some(n) = note {
+                    notes.push(format!("{}: {n}", e.origin));
+                }
+                grants.push(Grant {
+                    path: prefix,
+                    rights: Rights::EXEC,
+                    origin: e.origin.clone(),
+                    required: false,
+                });
+            }
+            None => notes.push(format!(
+                "{}: program `{name}` not found on PATH; skipped",
+                e.origin
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// `filesystem.args`: the paths named in the command's arguments.
+fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
+    let Some(args) = &i.profile.filesystem.args else {
+        return;
+    };
+    let (rights, parents) = match args.value {
+        ArgsAccess::None => return,
+        ArgsAccess::Read => (Rights::READ, false),
+        ArgsAccess::Write => (Rights::WRITE, false),
+        ArgsAccess::WriteParent => (Rights::WRITE, true),
+    };
+    let home = home(i.vars);
+    for path in argument_paths(i.command, i.cwd, parents) {
+        // A directory as wide as / or $HOME is never granted implicitly.
+        if too_wide(&path, home.as_deref()) {
+            warnings.push(format!(
+                "{}: not granting {} named on the command line: it is / or contains $HOME; grant it explicitly with --allow-write if you mean it",
+                args.origin,
+                path.display()
+            ));
+            continue;
+        }
+        grants.push(Grant {
+            path,
+            rights,
+            origin: args.origin.clone(),
+            required: false,
+        });
+    }
+}
+
+/// What running the command needs: the file and its loaders (read and execute), the package
+/// trees its code lives in (read).
+fn needed_by_command(command: &Command, grants: &mut Vec<Grant>) {
+    for (list, rights) in [
+        (&command.needed, Rights::EXEC),
+        (&command.trees, Rights::READ),
+    ] {
+        for n in list {
+            grants.push(Grant {
+                path: n.path.clone(),
+                rights,
+                origin: Origin::command_line(&format!("(needed to run the command: {})", n.why)),
+                required: false,
+            });
+        }
+    }
+}
+
+/// `--allow-read`, `--allow-write`, `--allow-exec`: relative to `cwd`, and they must exist.
+fn options(req: &Request, cwd: &Path, grants: &mut Vec<Grant>) {
+    for (paths, rights, opt) in [
+        (&req.allow_read, Rights::READ, "--allow-read"),
+        (&req.allow_write, Rights::WRITE, "--allow-write"),
+        (&req.allow_exec, Rights::EXEC, "--allow-exec"),
+    ] {
+        for p in paths {
+            grants.push(Grant {
+                path: cwd.join(p),
+                rights,
+                origin: Origin::command_line(&format!("{opt} {}", p.display())),
+                required: true,
+            });
+        }
+    }
+}
+
+fn home(vars: &Vars) -> Option<PathBuf> {
+    vars.get("HOME").ok().map(PathBuf::from)
+}
+
+/// Whether `path` is too wide to grant without being asked for by name: `/`, or a directory
+/// holding `home`.
+fn too_wide(path: &Path, home: Option<&Path>) -> bool {
+    path == Path::new("/") || home.is_some_and(|h| h.starts_with(path))
+}
+
+/// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
+/// `~/.nvm/versions/node/v20/bin/node`, that version's directory. Never `/` or a directory
+/// at or above `$HOME`: then only the program's own directory (or file) is granted.
+fn program_prefix(
+    name: &str,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+    vars: &Vars,
+) -> Option<(PathBuf, Option<String>)> {
+    let found = if name.starts_with('/') {
+        PathBuf::from(name)
+    } else {
+        which::which_in(name, path_var, cwd).ok()?
+    };
+    let real = fs::real_path(&found).ok()?;
+    let dir = real.parent()?.to_path_buf();
+    let prefix = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
+        _ => None,
+    };
+    let home = home(vars);
+    for candidate in [prefix, Some(dir)].into_iter().flatten() {
+        if !too_wide(&candidate, home.as_deref()) {
+            return Some((candidate, None));
+        }
+    }
+    Some((
+        real.clone(),
+        Some(format!(
+            "`{name}` lives directly in {}; only the program file itself is granted",
+            real.parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )),
+    ))
+}
+
+/// Paths named on the command line, for `filesystem.args`: each argument and the value of
+/// `--option=VALUE`, when it exists (the interpreter's script excepted). With `parents`
+/// (`args: write-parent`), a named file stands for its directory, and a path that does not
+/// exist yet (a database to be created, say) counts when its directory exists and it is an
+/// option's value or contains a `/`.
+fn argument_paths(command: &Command, cwd: &Path, parents: bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut after_option = false;
+    for arg in command.argv.iter().skip(1) {
+        let Some(a) = arg.to_str() else { continue };
+        let (value, is_value) = if a.starts_with('-') {
+            let v = a.split_once('=').map(|(_, v)| v);
+            after_option = v.is_none();
+            match v {
+                Some(v) => (v, true),
+                None => continue,
+            }
+        } else {
+            let was = after_option;
+            after_option = false;
+            (a, was)
+        };
+        if value.is_empty() {
+            continue;
+        }
+        let p = cwd.join(value);
+        if command.script.as_deref() == Some(p.as_path()) {
+            continue;
+        }
+        if !parents {
+            if p.exists() {
+                out.push(p);
+            }
+            continue;
+        }
+        if p.is_dir() {
+            out.push(p);
+        } else if p.exists() || is_value || value.contains('/') {
+            if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,425 @@
+//! The namespace-free enforcement tier: how each promise is kept where namespaces are refused
+//! (containers' default seccomp profiles, Ubuntu's AppArmor restriction, nested sandboxes),
+//! layer by layer, and what is lost.
+//!
+//! mcpcell prefers namespaces; a launch that finds them refused switches to this tier by
+//! itself. Every promise there is either kept by another mechanism (Landlock, seccomp, the
+//! sandbox's init) or listed as a [`Loss`]: a launch with losses exits 125 naming them unless
+//! `--best-effort` accepts them, and a loss that would let the server out where the profile
+//! says it may not go (`network: proxy`) is refused even then.
+
+use serde::Serialize;
+
+use super::{Gap, Plan};
+use crate::kernel::Kernel;
+use crate::profile::NetworkMode;
+use crate::seccomp::{self, Action, CompileError, Member, Qualified};
+
+/// What one layer of the tier does.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layer {
+    /// The promise, as `--dry-run` names it: `filesystem`, `network none`, `processes`, ...
+    pub layer: String,
+    /// The mechanism that keeps it here, and what the server sees.
+    pub how: String,
+}
+
+/// A promise this tier cannot keep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Loss {
+    pub what: String,
+    pub why: String,
+    /// Whether `--best-effort` may accept it. A loss that would let traffic out where the
+    /// profile names a narrower path is never accepted: the launch fails closed.
+    pub acceptable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tier {
+    pub name: &'static str,
+    /// Why this tier applies (what refused the namespaces).
+    pub why: String,
+    pub layers: Vec<Layer>,
+    pub losses: Vec<Loss>,
+}
+
+/// The facts about a launch that decide the tier's layers.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub landlock_abi: i32,
+    pub seccomp: bool,
+    pub privileged: bool,
+    pub mode: NetworkMode,
+    pub unix: bool,
+    pub hides: usize,
+    pub tmp_size: bool,
+}
+
+impl Facts {
+    pub fn of(plan: &Plan) -> Facts {
+        Facts {
+            landlock_abi: plan.landlock.abi,
+            seccomp: plan.kernel.seccomp_filter,
+            privileged: plan.kernel.privileged,
+            mode: plan.network.mode,
+            unix: !plan.network.unix.is_empty(),
+            hides: plan.filesystem.hide.len(),
+            tmp_size: plan.tmp_size.is_some(),
+        }
+    }
+
+    /// A profile like `default` in network mode `mode` (for `doctor`).
+    pub fn typical(k: &Kernel, mode: NetworkMode) -> Facts {
+        Facts {
+            landlock_abi: k.landlock_abi,
+            seccomp: k.seccomp_filter,
+            privileged: k.privileged,
+            mode,
+            unix: false,
+            hides: 1,
+            tmp_size: false,
+        }
+    }
+}
+
+/// The Landlock ABI that scopes signals and abstract Unix sockets (Linux 6.12): the tier's
+/// process isolation and its way of killing the whole tree both rest on it.
+pub const SCOPE_ABI: i32 = 6;
+
+fn layer(layer: &str, how: impl Into<String>) -> Layer {
+    Layer {
+        layer: layer.into(),
+        how: how.into(),
+    }
+}
+
+/// What keeps every promise: namespaces.
+pub const COMMON_FIX: &str = "run where user namespaces are allowed (see `mcpcell doctor`)";
+
+fn loss(what: &str, why: impl Into<String>) -> Loss {
+    Loss {
+        what: what.into(),
+        why: why.into(),
+        acceptable: true,
+        fix: Some(COMMON_FIX.into()),
+    }
+}
+
+/// The namespace-free tier for a launch with these facts; `why` says what refused the
+/// namespaces.
+pub fn namespace_free(f: &Facts, why: &str) -> Tier {
+    let mut layers = Vec::new();
+    let mut losses = Vec::new();
+    let abi = f.landlock_abi;
+    let scoped = abi >= SCOPE_ABI;
+
+    if abi >= 1 {
+        layers.push(layer(
+            "filesystem",
+            format!("Landlock (ABI {abi}) alone: only the granted paths can be read, written or executed; there is no root of granted paths"),
+        ));
+        losses.push(loss(
+            "names and metadata outside the grants",
+            "stat, readlink, access, extended attributes and inotify watches of any host path still answer (contents stay denied): only a mount namespace can make a path not exist",
+        ));
+        losses.push(loss(
+            "no-exec of written files by every route",
+            "Landlock checks execve only; code written into a writable grant can still be mapped executable (the dynamic loader, mmap), which the namespace tier's no-exec mounts refuse",
+        ));
+    } else {
+        losses.push(loss(
+            "filesystem grants",
+            "without Landlock and without a mount namespace nothing restricts file access",
+        ));
+    }
+    if f.seccomp {
+        layers.push(layer(
+            "metadata",
+            "seccomp refuses every change of mode, owner, times and extended attributes (chmod, chown, utimensat, setxattr and their variants, by path or descriptor): Landlock does not govern metadata and there are no read-only mounts, so this is what keeps the host's files, and root's, unchanged; a program that sets modes or times on its own files gets EPERM",
+        ));
+    } else {
+        losses.push(loss(
+            "metadata of files outside the grants",
+            "Landlock does not govern chmod, chown, utimes or setxattr, and no seccomp filter is available to refuse them",
+        ));
+    }
+    if f.hides > 0 && abi >= 1 {
+        layers.push(layer(
+            "hide",
+            "Landlock rules instead of masks: a granted directory above a hidden path is granted entry by entry, the hidden branch left out; the directories leading to it cannot be listed, and entries made there after the start are not granted",
+        ));
+    }
+    layers.push(layer(
+        "/tmp",
+        "a private directory, created 0700 in the host's temporary directory and removed at exit, granted read+write and named by TMPDIR; /tmp itself and /dev/shm are denied, so a program that ignores TMPDIR gets EACCES there",
+    ));
+    if f.tmp_size {
+        losses.push(loss(
+            "limits.tmp_size",
+            "the private temporary directory lies on the host's filesystem, not on a tmpfs of that size",
+        ));
+    }
+    layers.push(layer(
+        "/proc",
+        "the host's /proc, read-only: Landlock keeps other processes' environment, memory and descriptors out (ptrace-mode checks)",
+    ));
+    losses.push(loss(
+        "a process world of its own",
+        "without a PID namespace the server sees the host's process list and other processes' command lines in /proc",
+    ));
+
+    match f.mode {
+        NetworkMode::None if f.seccomp => layers.push(layer(
+            "network none",
+            format!(
+                "seccomp refuses inet and inet6 sockets{}: TCP, UDP and DNS are all refused; there is no loopback of the sandbox's own, and routing-netlink sockets still list the host's interfaces",
+                if abi >= 4 {
+                    ", and Landlock refuses TCP bind and connect"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        NetworkMode::None => losses.push(loss(
+            "network mode none",
+            "neither a network namespace nor a seccomp filter is available",
+        )),
+        NetworkMode::Host => layers.push(layer(
+            "network host",
+            "the host's network, as in the namespace tier: Landlock's TCP port rules and the seccomp filter's transport rules",
+        )),
+        NetworkMode::Proxy => losses.push(Loss {
+            what: "network mode proxy".into(),
+            why: "without a network namespace nothing confines the server to mcpcell's proxy: Landlock's TCP rules see only ports, so it could reach any address on an allowed port".into(),
+            acceptable: false,
+            fix: Some("run where user namespaces are allowed (see `mcpcell doctor`), or use network mode none, or host with network.connect ports".into()),
+        }),
+    }
+    if f.unix && abi < 9 {
+        losses.push(Loss {
+            what: "network.unix: only the listed sockets".into(),
+            why: format!("without the sandbox's own root, limiting connect(2) by path needs Landlock ABI 9 (Linux 7.1); this kernel has ABI {abi}, so any host socket (the Docker socket, ssh-agent, D-Bus) could be reached"),
+            acceptable: false,
+            fix: Some(COMMON_FIX.into()),
+        });
+    }
+
+    if scoped {
+        layers.push(layer(
+            "processes",
+            "Landlock scoping: no signals to, and no abstract Unix sockets of, processes outside the sandbox; ptrace and process_vm_* are refused by seccomp (@default) and by Landlock outside the sandbox",
+        ));
+    } else {
+        losses.push(loss(
+            "signals and abstract Unix sockets of host processes",
+            format!(
+                "Landlock scoping needs ABI {SCOPE_ABI} (Linux 6.12); this kernel has ABI {abi}"
+            ),
+        ));
+    }
+    if f.seccomp {
+        layers.push(layer(
+            "ipc",
+            "seccomp refuses System V IPC and POSIX message queues, which without an IPC namespace are the host's",
+        ));
+    } else {
+        losses.push(loss(
+            "private System V IPC",
+            "neither an IPC namespace nor a seccomp filter is available",
+        ));
+    }
+    if scoped {
+        layers.push(layer(
+            "lifecycle",
+            "the sandbox's init is a child subreaper; when mcpcell dies (even by SIGKILL) or the server exits, it kills every process of the sandbox's Landlock domain (kill -1 under signal scoping reaches nothing else), and the server runs in a nested domain, so it cannot kill the init",
+        ));
+    } else {
+        losses.push(loss(
+            "processes the server starts die with mcpcell",
+            format!("without a PID namespace, killing the whole tree needs Landlock ABI {SCOPE_ABI}; only the server itself dies with mcpcell"),
+        ));
+    }
+    if !f.privileged {
+        layers.push(layer(
+            "limits.processes",
+            "RLIMIT_NPROC counts every process of this user on the host, not only the sandbox's (the namespace tier counts those of its user namespace): the limit is as strict or stricter",
+        ));
+    }
+    if f.privileged {
+        layers.push(layer(
+            "capabilities",
+            "every set emptied, the bounding set included (root)",
+        ));
+    } else {
+        losses.push(loss(
+            "an empty capability bounding set",
+            "an ordinary user cannot empty it without a user namespace; it is inert (no_new_privs, and every other set is empty)",
+        ));
+    }
+    Tier {
+        name: "namespace-free",
+        why: why.to_string(),
+        layers,
+        losses,
+    }
+}
+
+impl Tier {
+    /// The losses as the plan's gaps.
+    pub fn gaps(&self) -> Vec<Gap> {
+        self.losses
+            .iter()
+            .map(|l| Gap {
+                what: l.what.clone(),
+                why: format!("{} (namespace-free tier)", l.why),
+                fix: l.fix.clone(),
+            })
+            .collect()
+    }
+
+    /// What `--dry-run` and the launch log show: the tier and its layers (the losses are
+    /// listed with what is not enforced).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!("enforcement tier: {} ({})", self.name, self.why)];
+        for l in &self.layers {
+            out.push(format!("  {}: {}", l.layer, l.how));
+        }
+        out
+    }
+}
+
+/// System V IPC and POSIX message queues: the host's, without an IPC namespace.
+const IPC: [&str; 17] = [
+    "shmget",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+];
+
+/// Changing metadata: Landlock does not govern it, and the namespace tier's read-only mounts
+/// are not there. By path and by descriptor: a descriptor opened for reading (a read-only
+/// grant, /etc/passwd) is enough to change a file's mode.
+const METADATA: [&str; 20] = [
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "setxattrat",
+    "removexattrat",
+];
+
+/// The plan's seccomp program with the tier's additions: inet sockets refused in network
+/// mode none, IPC and metadata changes refused.
+pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileError> {
+    let mut members: Vec<(Member, Action)> = plan
+        .observed
+        .iter()
+        .map(|&name| (Member::Syscall(name), Action::Notify))
+        .collect();
+    members.extend(plan.seccomp.denied.iter().map(|d| {
+        let m = Qualified::from_name(d.name)
+            .map(Member::Qualified)
+            .unwrap_or(Member::Syscall(d.name));
+        (m, d.action)
+    }));
+    if plan.network.mode == NetworkMode::None {
+        let m = Member::Qualified(Qualified::SocketInet);
+        members.push((m, seccomp::action_for(m, plan.seccomp.on_violation)));
+    }
+    for name in IPC.iter().chain(&METADATA) {
+        if !plan.seccomp.denied.iter().any(|d| d.name == *name) {
+            members.push((Member::Syscall(name), Action::Errno(libc::EPERM as u32)));
+        }
+    }
+    seccomp::compile(&members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(mode: NetworkMode, abi: i32) -> Facts {
+        Facts {
+            landlock_abi: abi,
+            seccomp: true,
+            privileged: false,
+            mode,
+            unix: false,
+            hides: 0,
+            tmp_size: false,
+        }
+    }
+
+    #[test]
+    fn proxy_mode_is_never_accepted() {
+        let t = namespace_free(&facts(NetworkMode::Proxy, 7), "test");
+        let proxy = t.losses.iter().find(|l| l.what.contains("proxy")).unwrap();
+        assert!(!proxy.acceptable);
+        assert!(t.layers.iter().all(|l| !l.layer.contains("network")));
+    }
+
+    #[test]
+    fn network_none_is_kept_by_seccomp() {
+        let t = namespace_free(&facts(NetworkMode::None, 7), "test");
+        let net = t.layers.iter().find(|l| l.layer == "network none").unwrap();
+        assert!(net.how.contains("seccomp refuses inet"), "{}", net.how);
+        assert!(net.how.contains("Landlock refuses TCP"), "{}", net.how);
+        assert!(t.losses.iter().all(|l| l.acceptable));
+        let mut no_seccomp = facts(NetworkMode::None, 7);
+        no_seccomp.seccomp = false;
+        let t = namespace_free(&no_seccomp, "test");
+        assert!(t.losses.iter().any(|l| l.what == "network mode none"));
+    }
+
+    #[test]
+    fn old_landlock_loses_scoping_and_the_tree() {
+        let t = namespace_free(&facts(NetworkMode::None, 5), "test");
+        assert!(t.layers.iter().all(|l| l.layer != "lifecycle"));
+        assert!(t.losses.iter().any(|l| l.what.contains("die with mcpcell")));
+        assert!(t.losses.iter().any(|l| l.what.contains("signals")));
+    }
+
+    #[test]
+    fn listed_unix_sockets_need_abi_9() {
+        let mut f = facts(NetworkMode::None, 7);
+        f.unix = true;
+        let t = namespace_free(&f, "test");
+        assert!(
+            t.losses
+                .iter()
+                .any(|l| l.what.starts_with("network.unix") && !l.acceptable)
+        );
+        f.landlock_abi = 9;
+        let t = namespace_free(&f, "test");
+        assert!(!t.losses.iter().any(|l| l.what.starts_with("network.unix")));
+    }
+}

@@ -1,0 +1,387 @@
+//! `mcpcell export seccomp`, loaded by a real OCI runtime (runc): a probe in the container is
+//! refused what the profile denies, with the same answer it gets under `mcpcell run`, and
+//! allowed the rest; the same container without the document lets each denied call through.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn runc() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("runc"))
+            .find(|f| f.is_file())
+    })
+}
+
+fn export(profile: &str) -> Value {
+    let out = Command::new(mcpcell())
+        .args(["export", "seccomp", "--profile", profile])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A bundle whose root holds only the static probe; as an ordinary user, a rootless one.
+struct Bundle {
+    dir: tempfile::TempDir,
+    runc: PathBuf,
+}
+
+impl Bundle {
+    fn new(runc: PathBuf) -> Bundle {
+        let dir = scratch();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        std::fs::copy(probe(), dir.path().join("rootfs/probe")).unwrap();
+        let mut spec = Command::new(&runc);
+        spec.arg("spec").current_dir(dir.path());
+        if !is_root() {
+            spec.arg("--rootless");
+        }
+        assert!(spec.status().unwrap().success());
+        Bundle { dir, runc }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The probe's verdict line for `args`, under `seccomp` (or none).
+    fn probe(&self, seccomp: Option<&Value>, args: &[&str]) -> String {
+        static ID: AtomicUsize = AtomicUsize::new(0);
+        let cfg = self.path().join("config.json");
+        let mut c: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+        c["process"]["terminal"] = false.into();
+        c["process"]["args"] = std::iter::once("/probe")
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .into();
+        match seccomp {
+            Some(s) => c["linux"]["seccomp"] = s.clone(),
+            None => {
+                c["linux"].as_object_mut().unwrap().remove("seccomp");
+            }
+        }
+        std::fs::write(&cfg, serde_json::to_vec(&c).unwrap()).unwrap();
+        let id = format!(
+            "mcpcell-export-{}-{}",
+            std::process::id(),
+            ID.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut cmd = Command::new(&self.runc);
+        cmd.arg("--root")
+            .arg(self.path().join("state"))
+            .args(["run", "--bundle"])
+            .arg(self.path())
+            .arg(&id)
+            .env("XDG_RUNTIME_DIR", self.path());
+        let out = output_within(cmd, Duration::from_secs(30));
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+}
+
+#[test]
+fn runc_refuses_what_the_profile_denies_and_allows_the_rest() {
+    let Some(runc) = runc() else {
+        require(false, "runc (Debian package runc)");
+        return;
+    };
+    let bundle = Bundle::new(runc);
+    let doc = export("default");
+    // Calls the default profile refuses by its syscall policy; each one works in the same
+    // container without the document (the control).
+    let denied: [&[&str]; 8] = [
+        &["unshare-user"],
+        &["clone-newuser"],
+        &["io_uring"],
+        &["personality"],
+        &["keyctl"],
+        &["socket", "40", "1", "0"], // vsock
+        &["socket", "16", "3", "9"], // netlink audit
+        &["socket", "1", "1", "0"],  // a Unix socket: network.unix is empty
+    ];
+    for args in denied {
+        let bare = bundle.probe(None, args);
+        assert!(
+            bare.starts_with("OK"),
+            "control: {args:?} fails in the container even without the document: {bare}"
+        );
+        let exported = bundle.probe(Some(&doc), args);
+        assert_denied(&exported, &format!("{args:?} under the exported profile"));
+        let sandboxed = probe_line(&["--profile", "default"], args);
+        assert_eq!(
+            exported, sandboxed,
+            "{args:?}: the container answers differently from mcpcell run"
+        );
+    }
+    // Allowed: what the profile lets through still works, including a netlink route socket
+    // (libc and Node list interfaces with it) and internet sockets.
+    let allowed: [&[&str]; 4] = [
+        &["read", "/probe"],
+        &["socket", "16", "3", "0"],
+        &["socket", "2", "1", "0"],
+        &["socket", "10", "2", "0"],
+    ];
+    for args in allowed {
+        let line = bundle.probe(Some(&doc), args);
+        assert!(
+            line.starts_with("OK"),
+            "{args:?} is refused under the exported profile: {line}"
+        );
+    }
+}
+
+#[test]
+fn the_export_follows_the_profile_and_refuses_bad_input() {
+    // A profile that lets io_uring through exports without it.
+    let dir = scratch();
+    let p = profile(
+        dir.path(),
+        "uring",
+        "extends: [default]\nsyscalls:\n  allow: [io_uring_setup, io_uring_enter, io_uring_register]\n",
+    );
+    let names = |doc: &Value| -> Vec<String> {
+        doc["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["names"].as_array().unwrap().clone())
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(&export("default")).contains(&"io_uring_setup".to_string()));
+    assert!(!names(&export(p.to_str().unwrap())).contains(&"io_uring_setup".to_string()));
+    // An unknown profile: an error naming it, nothing on stdout.
+    let out = Command::new(mcpcell())
+        .args(["export", "seccomp", "--profile", "no-such-profile"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-profile"));
+}
+
+// ---- export landlock ----
+
+/// The loader (tests/llapply/llapply.c), built into `dir`.
+fn llapply(dir: &Path) -> PathBuf {
+    let out = dir.join("llapply");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/llapply/llapply.c");
+    let ok = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(src)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building the Landlock loader failed");
+    out
+}
+
+/// The kernel's bit for a landlockconfig access name (from linux/landlock.h, independently
+/// of mcpcell's own table).
+fn bit(name: &str) -> u64 {
+    let fs = [
+        "execute",
+        "write_file",
+        "read_file",
+        "read_dir",
+        "remove_dir",
+        "remove_file",
+        "make_char",
+        "make_dir",
+        "make_reg",
+        "make_sock",
+        "make_fifo",
+        "make_block",
+        "make_sym",
+        "refer",
+        "truncate",
+        "ioctl_dev",
+    ];
+    let net = ["bind_tcp", "connect_tcp"];
+    let scope = ["abstract_unix_socket", "signal"];
+    [&fs[..], &net[..], &scope[..]]
+        .iter()
+        .find_map(|t| t.iter().position(|n| *n == name))
+        .map(|i| 1u64 << i)
+        .unwrap_or_else(|| panic!("not a landlockconfig access name: {name}"))
+}
+
+fn mask(v: &Value) -> u64 {
+    v.as_array()
+        .map(|a| a.iter().map(|n| bit(n.as_str().unwrap())).sum())
+        .unwrap_or(0)
+}
+
+/// The loader's arguments for a landlockconfig document, then `extra` rules.
+fn loader_args(doc: &Value, extra: &[String]) -> Vec<String> {
+    let rs = &doc["ruleset"][0];
+    let mut a = vec![
+        mask(&rs["handledAccessFs"]).to_string(),
+        mask(&rs["handledAccessNet"]).to_string(),
+        mask(&rs["scoped"]).to_string(),
+    ];
+    for pb in doc["pathBeneath"].as_array().into_iter().flatten() {
+        let m = mask(&pb["allowedAccess"]);
+        for p in pb["parent"].as_array().unwrap() {
+            a.extend(["f".into(), m.to_string(), p.as_str().unwrap().into()]);
+        }
+    }
+    for np in doc["netPort"].as_array().into_iter().flatten() {
+        let m = mask(&np["allowedAccess"]);
+        for p in np["port"].as_array().unwrap() {
+            a.extend(["n".into(), m.to_string(), p.to_string()]);
+        }
+    }
+    a.extend(extra.iter().cloned());
+    a
+}
+
+fn export_landlock(args: &[&str]) -> (Value, String) {
+    let out = Command::new(mcpcell())
+        .args(["export", "landlock"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (serde_json::from_slice(&out.stdout).unwrap(), err)
+}
+
+/// The probe's verdict under the loader.
+fn loaded(loader: &Path, args: &[String], probe_args: &[&str]) -> String {
+    let out = Command::new(loader)
+        .args(args)
+        .arg("--")
+        .arg(probe())
+        .args(probe_args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn the_landlock_export_grants_what_the_profile_grants_and_nothing_else() {
+    if !require(landlock_abi() >= 6, "Landlock ABI 6") {
+        return;
+    }
+    let dir = scratch();
+    let loader = llapply(dir.path());
+    let granted = dir.path().join("granted");
+    std::fs::create_dir(&granted).unwrap();
+    write(&granted.join("file.txt"), "granted");
+    let secret = dir.path().join("secret.txt");
+    write(&secret, "secret");
+    let probe = probe();
+    let (doc, notes) = export_landlock(&[
+        "--profile",
+        "default",
+        "--allow-read",
+        granted.to_str().unwrap(),
+        "--allow-exec",
+        probe.to_str().unwrap(),
+    ]);
+    assert!(notes.contains("private to the sandbox"), "{notes}");
+    let args = loader_args(&doc, &[]);
+    let file = granted.join("file.txt");
+    assert_eq!(
+        loaded(&loader, &args, &["read", file.to_str().unwrap()]),
+        "OK granted"
+    );
+    let refused = loaded(&loader, &args, &["read", secret.to_str().unwrap()]);
+    assert!(refused.starts_with("ERR EACCES"), "{refused}");
+    // mcpcell itself refuses it too (the file is not even in its view).
+    let sandboxed = probe_line(
+        &[
+            "--profile",
+            "default",
+            "--allow-read",
+            granted.to_str().unwrap(),
+        ],
+        &["read", secret.to_str().unwrap()],
+    );
+    assert_denied(&sandboxed, "the secret under mcpcell run");
+    // The control: one more rule for the directory, and the loader lets the read through.
+    let weak = loader_args(
+        &doc,
+        &[
+            "f".into(),
+            bit("read_file").to_string(),
+            dir.path().to_str().unwrap().into(),
+        ],
+    );
+    assert_eq!(
+        loaded(&loader, &weak, &["read", secret.to_str().unwrap()]),
+        "OK secret"
+    );
+    // What the format cannot say is said on stderr.
+    let p = profile(
+        dir.path(),
+        "hiding",
+        &format!(
+            "extends: [default]\nfilesystem:\n  read: [\"{}\"]\n  hide: [\"{}\"]\n",
+            dir.path().display(),
+            secret.display()
+        ),
+    );
+    let (_, notes) = export_landlock(&["--profile", p.to_str().unwrap()]);
+    assert!(notes.contains("NOT CARRIED: `hide`"), "{notes}");
+}
+
+#[test]
+fn the_landlock_export_carries_host_mode_tcp_ports() {
+    if !require(landlock_abi() >= 6, "Landlock ABI 6") {
+        return;
+    }
+    let dir = scratch();
+    let loader = llapply(dir.path());
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (po, pc) = (
+        open.local_addr().unwrap().port(),
+        closed.local_addr().unwrap().port(),
+    );
+    let p = profile(
+        dir.path(),
+        "hostnet",
+        &format!("extends: [default]\nnetwork:\n  mode: host\n  connect: [{po}]\n"),
+    );
+    let probe = probe();
+    let (doc, _) = export_landlock(&[
+        "--profile",
+        p.to_str().unwrap(),
+        "--allow-exec",
+        probe.to_str().unwrap(),
+    ]);
+    assert_eq!(doc["netPort"][0]["port"][0], po);
+    let args = loader_args(&doc, &[]);
+    let po_s = po.to_string();
+    let pc_s = pc.to_string();
+    assert_eq!(
+        loaded(&loader, &args, &["tcp", "127.0.0.1", &po_s, "x"]),
+        "OK sent"
+    );
+    let refused = loaded(&loader, &args, &["tcp", "127.0.0.1", &pc_s, "x"]);
+    assert!(refused.starts_with("ERR EACCES"), "{refused}");
+    // The control: allow the other port too, and the connection goes through.
+    let weak = loader_args(
+        &doc,
+        &["n".into(), bit("connect_tcp").to_string(), pc_s.clone()],
+    );
+    assert_eq!(
+        loaded(&loader, &weak, &["tcp", "127.0.0.1", &pc_s, "x"]),
+        "OK sent"
+    );
+}

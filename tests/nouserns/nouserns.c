@@ -1,0 +1,133 @@
+/*
+ * nouserns: run a command the way a container's default seccomp profile runs it (Docker's and
+ * Podman's, for a process without CAP_SYS_ADMIN): creating namespaces is refused.
+ *
+ *   nouserns COMMAND [ARGS...]
+ *   nouserns --apparmor COMMAND [ARGS...]
+ *
+ * It installs a seccomp filter on itself and execs COMMAND; the filter holds for COMMAND and
+ * everything it starts, and no process under it can remove it. Under the filter:
+ *   - unshare(2) and setns(2) fail with EPERM, whatever the flags;
+ *   - clone(2) with any CLONE_NEW* flag fails with EPERM (plain fork and threads work);
+ *   - clone3(2) fails with ENOSYS, so that libc falls back to clone, whose flags can be seen.
+ * That is what those profiles do; user namespaces are the first thing it takes away, so
+ * root and an ordinary user are in the same position as in a container with no added
+ * capabilities.
+ *
+ * With --apparmor it plays Ubuntu's kernel.apparmor_restrict_unprivileged_userns instead:
+ * namespaces can be created, but what a user namespace's capabilities would allow there is
+ * refused, and mounting is the first such thing (mount, umount2, pivot_root, mount_setattr and
+ * the new mount API fail with EPERM).
+ *
+ * Exit status: COMMAND's, or 125 when the filter cannot be installed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+
+#define NS_FLAGS                                                                                \
+    (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |  \
+     CLONE_NEWCGROUP | CLONE_NEWTIME)
+
+#define ERRNO(e) (SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
+#define LOAD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+
+#ifndef __NR_open_tree
+#define __NR_open_tree 428
+#define __NR_move_mount 429
+#define __NR_fsopen 430
+#define __NR_fsmount 432
+#endif
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+
+int main(int argc, char **argv) {
+    int apparmor = argc > 1 && !strcmp(argv[1], "--apparmor");
+    if (apparmor) {
+        argv++;
+        argc--;
+    }
+    if (argc < 2) {
+        fprintf(stderr, "usage: nouserns [--apparmor] COMMAND [ARGS...]\n");
+        return 125;
+    }
+    struct sock_filter filter[] = {
+        /* Another ABI (i386, x32) is left alone: the commands under test refuse it anyway. */
+        LOAD(offsetof(struct seccomp_data, arch)),
+        JEQ(AUDIT_ARCH_X86_64, 1, 0),
+        RET(SECCOMP_RET_ALLOW),
+        LOAD(offsetof(struct seccomp_data, nr)),
+        JEQ(__NR_unshare, 0, 1),
+        RET(ERRNO(EPERM)),
+        JEQ(__NR_setns, 0, 1),
+        RET(ERRNO(EPERM)),
+        JEQ(__NR_clone3, 0, 1),
+        RET(ERRNO(ENOSYS)),
+        JEQ(__NR_clone, 0, 4),
+        /* clone's flags are its first argument (the low 32 bits hold every CLONE_NEW*). */
+        LOAD(offsetof(struct seccomp_data, args[0])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NS_FLAGS),
+        JEQ(0, 1, 0),
+        RET(ERRNO(EPERM)),
+        RET(SECCOMP_RET_ALLOW),
+    };
+    struct sock_filter mounts[] = {
+        LOAD(offsetof(struct seccomp_data, arch)),
+        JEQ(AUDIT_ARCH_X86_64, 1, 0),
+        RET(SECCOMP_RET_ALLOW),
+        LOAD(offsetof(struct seccomp_data, nr)),
+        JEQ(__NR_mount, 8, 0),
+        JEQ(__NR_umount2, 7, 0),
+        JEQ(__NR_pivot_root, 6, 0),
+        JEQ(__NR_mount_setattr, 5, 0),
+        JEQ(__NR_open_tree, 4, 0),
+        JEQ(__NR_move_mount, 3, 0),
+        JEQ(__NR_fsopen, 2, 0),
+        JEQ(__NR_fsmount, 1, 0),
+        RET(SECCOMP_RET_ALLOW),
+        RET(ERRNO(EPERM)),
+    };
+    struct sock_fprog prog = {
+        .len = sizeof(filter) / sizeof(filter[0]),
+        .filter = filter,
+    };
+    if (apparmor) {
+        prog.len = sizeof(mounts) / sizeof(mounts[0]);
+        prog.filter = mounts;
+    }
+    /* no_new_privs lets an ordinary user install a filter; root keeps setuid semantics
+     * otherwise, as a container's processes do not (runtimes set it too). */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        fprintf(stderr, "nouserns: no_new_privs: %s\n", strerror(errno));
+        return 125;
+    }
+    if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+        fprintf(stderr, "nouserns: seccomp: %s\n", strerror(errno));
+        return 125;
+    }
+    execvp(argv[1], argv + 1);
+    fprintf(stderr, "nouserns: %s: %s\n", argv[1], strerror(errno));
+    return errno == ENOENT ? 127 : 126;
+}

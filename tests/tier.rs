@@ -1,0 +1,493 @@
+//! The namespace-free tier: mcpcell run where namespaces are refused, as in a container with
+//! the default seccomp profile (tests/nouserns). Each attack is tried from inside and judged
+//! from outside; each check is shown to see the attack on a weak setup (the same probe run
+//! bare under the same harness, or the same profile without the protection).
+
+mod common;
+
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(20);
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `mcpcell run OPTS -- COMMAND...` as in a container.
+fn tier_cmd(opts: &[&str], command: &[&str]) -> Command {
+    let mut all: Vec<&str> = opts.to_vec();
+    all.push("--");
+    all.extend_from_slice(command);
+    in_container(run_cmd(&all))
+}
+
+/// The probe in the tier, its losses accepted: (exit code, stdout, stderr).
+fn tier_probe(opts: &[&str], args: &[&str]) -> (i32, String, String) {
+    let p = probe();
+    let mut command = vec![p.to_str().unwrap()];
+    command.extend_from_slice(args);
+    let mut o = vec!["--best-effort"];
+    o.extend_from_slice(opts);
+    let out = output_within(tier_cmd(&o, &command), T);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout).trim_end().to_string(),
+        text(&out.stderr),
+    )
+}
+
+/// The probe bare under the same harness: the weak setup every check must see through.
+fn bare_probe(args: &[&str]) -> String {
+    let mut c = Command::new(nouserns());
+    c.arg(probe()).args(args).stdin(Stdio::null());
+    text(&output_within(c, T).stdout).trim_end().to_string()
+}
+
+/// The tier's process isolation and its whole-tree kill rest on Landlock's scoping.
+fn scoped() -> bool {
+    require(
+        landlock_abi() >= 6,
+        "Landlock ABI 6 (signal scoping), which the namespace-free tier's process layers need",
+    )
+}
+
+fn tcp_received(l: &TcpListener) -> bool {
+    l.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < deadline {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut b = String::new();
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let _ = s.read_to_string(&mut b);
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn udp_received(u: &UdpSocket) -> bool {
+    u.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut b = [0u8; 64];
+    u.recv(&mut b).is_ok()
+}
+
+#[test]
+fn refused_namespaces_fail_closed_naming_every_loss() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let p = probe();
+    let out = output_within(
+        tier_cmd(&[], &[p.to_str().unwrap(), "tcp", "127.0.0.1", &port, "x"]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        out.stdout.is_empty(),
+        "the server ran: {}",
+        text(&out.stdout)
+    );
+    assert!(!tcp_received(&l));
+    let err = text(&out.stderr);
+    for want in [
+        "namespace-free tier cannot keep every promise, so the server was not started",
+        "names and metadata outside the grants",
+        "a process world of its own",
+        "--best-effort accepts these losses",
+    ] {
+        assert!(err.contains(want), "{want:?} missing:\n{err}");
+    }
+    // One loss per line: the list is mcpcell's own text and keeps its line breaks.
+    assert!(err.contains("\n  - "), "{err}");
+}
+
+#[test]
+fn network_none_refuses_tcp_udp_and_dns() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tport = l.local_addr().unwrap().port().to_string();
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let uport = u.local_addr().unwrap().port().to_string();
+    // Weak setup: the same probes bare, under the same harness, get through.
+    assert_eq!(bare_probe(&["tcp", "127.0.0.1", &tport, "x"]), "OK sent");
+    assert!(tcp_received(&l));
+    assert!(bare_probe(&["udp", "127.0.0.1", &uport, "x"]).starts_with("OK"));
+    assert!(udp_received(&u));
+
+    let (_, out, err) = tier_probe(&[], &["tcp", "127.0.0.1", &tport, "x"]);
+    assert_denied(&out, "TCP in the namespace-free tier");
+    assert!(!tcp_received(&l), "{err}");
+    let (_, out, _) = tier_probe(&[], &["udp", "127.0.0.1", &uport, "x"]);
+    assert_denied(&out, "UDP in the namespace-free tier");
+    assert!(!udp_received(&u));
+    // DNS is UDP or TCP to a resolver: no inet socket of either kind can be made.
+    // (AF_INET, SOCK_DGRAM), (AF_INET6, SOCK_DGRAM), (AF_INET6, SOCK_STREAM)
+    for (family, ty) in [("2", "2"), ("10", "2"), ("10", "1")] {
+        assert_eq!(bare_probe(&["socket", family, ty, "0"]), "OK created");
+        let (_, out, _) = tier_probe(&[], &["socket", family, ty, "0"]);
+        assert_denied(&out, &format!("socket({family}, {ty})"));
+    }
+}
+
+#[test]
+fn proxy_mode_is_refused_even_with_best_effort() {
+    let d = scratch();
+    let prof = profile(
+        d.path(),
+        "proxied",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [example.com]\n",
+    );
+    let out = output_within(
+        tier_cmd(
+            &["--best-effort", "-p", prof.to_str().unwrap()],
+            &[probe().to_str().unwrap(), "exit", "0"],
+        ),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(err.contains("network mode proxy"), "{err}");
+    assert!(err.contains("[refused even with --best-effort]"), "{err}");
+}
+
+#[test]
+fn hide_under_a_granted_directory_is_left_out_of_the_rules() {
+    if !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    let outside = scratch();
+    let secret = outside.path().join("secret");
+    write(&secret, "s3cret");
+    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    std::fs::create_dir_all(dir.join("sub/deep")).unwrap();
+    write(&dir.join(".ssh/id"), "key");
+    write(&dir.join("visible"), "v");
+    write(&dir.join("sub/other"), "o");
+    write(&dir.join("sub/deep/x"), "x");
+    std::os::unix::fs::symlink(&secret, dir.join("link")).unwrap();
+    let yaml = |hide: &str| {
+        format!(
+            "extends: [default]\nfilesystem:\n  read: [\"{}\"]\n{hide}",
+            dir.display()
+        )
+    };
+    let hiding = profile(
+        outside.path(),
+        "hiding",
+        &yaml(&format!(
+            "  hide: [\"{0}/.ssh\", \"{0}/sub/deep\"]\n",
+            dir.display()
+        )),
+    );
+    let open = profile(outside.path(), "open", &yaml(""));
+    let read = |prof: &std::path::Path, rel: &str| {
+        let path = dir.join(rel);
+        tier_probe(
+            &["-p", prof.to_str().unwrap()],
+            &["read", path.to_str().unwrap()],
+        )
+        .1
+    };
+    // Weak setup: the same grant without `hide` shows the hidden files.
+    assert_eq!(read(&open, ".ssh/id"), "OK key");
+    assert_eq!(read(&open, "sub/deep/x"), "OK x");
+    for hidden in [".ssh/id", "sub/deep/x"] {
+        assert_denied(&read(&hiding, hidden), hidden);
+    }
+    assert_eq!(read(&hiding, "visible"), "OK v");
+    assert_eq!(read(&hiding, "sub/other"), "OK o");
+    // A link beside the hidden path does not carry a grant to its target.
+    assert_denied(
+        &read(&hiding, "link"),
+        "a link out of the granted directory",
+    );
+}
+
+#[test]
+fn the_private_temporary_directory_is_tmpdir_and_goes_at_exit() {
+    let marker = format!("/tmp/mcpcell-tier-escape-{}", std::process::id());
+    let p = probe();
+    let script = r#""$0" write "$TMPDIR/f" data && "$0" read "$TMPDIR/f" && echo "$TMPDIR" && "$0" write "$1" x"#;
+    let out = output_within(
+        tier_cmd(
+            &["--best-effort", "--allow-exec", p.to_str().unwrap()],
+            &["/bin/sh", "-c", script, p.to_str().unwrap(), &marker],
+        ),
+        T,
+    );
+    let o = text(&out.stdout);
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines.len(), 4, "{o}\n{}", text(&out.stderr));
+    assert_eq!(lines[1], "OK data");
+    let tmpdir = lines[2];
+    assert!(tmpdir.contains("/mcpcell-tmp-"), "{tmpdir}");
+    // The host's /tmp itself is not writable.
+    assert_denied(lines[3], "a write into the host's /tmp");
+    assert!(!std::path::Path::new(&marker).exists());
+    assert!(
+        !std::path::Path::new(tmpdir).exists(),
+        "{tmpdir} outlived the server"
+    );
+}
+
+#[test]
+fn host_processes_cannot_be_signalled_traced_or_read() {
+    if !scoped() {
+        return;
+    }
+    let mut victim = Command::new("sleep")
+        .arg("100")
+        .env("MCPCELL_TIER_VICTIM", "s3cret")
+        .spawn()
+        .unwrap();
+    let pid = victim.id().to_string();
+    let environ = format!("/proc/{pid}/environ");
+    // Weak setup: bare, the same user may signal it and read its environment.
+    assert_eq!(bare_probe(&["kill", &pid, "0"]), "OK sent");
+    assert!(bare_probe(&["read", &environ]).starts_with("OK"));
+
+    assert_denied(&tier_probe(&[], &["kill", &pid, "10"]).1, "kill");
+    assert_denied(&tier_probe(&[], &["ptrace", &pid]).1, "ptrace");
+    assert_denied(&tier_probe(&[], &["read", &environ]).1, "environ");
+    assert!(alive(victim.id() as i32), "the victim was killed");
+    let _ = victim.kill();
+    let _ = victim.wait();
+}
+
+#[test]
+fn sigkill_of_mcpcell_kills_the_whole_tree() {
+    if !scoped() {
+        return;
+    }
+    let p = probe();
+    let mut r = Running::start(tier_cmd(
+        &["--best-effort"],
+        &[p.to_str().unwrap(), "tree", "4"],
+    ));
+    assert_eq!(r.line(T), "READY");
+    // init, the server, 4 children and their 4 setsid'd grandchildren.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut tree = descendants(r.pid());
+    while tree.len() < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        tree = descendants(r.pid());
+    }
+    assert_eq!(tree.len(), 10, "{tree:?}");
+    r.signal(Signal::SIGKILL);
+    let _ = r.wait(T);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let left: Vec<i32> = tree.iter().copied().filter(|&p| alive(p)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running a second after SIGKILL: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_check_sees_a_tree_that_outlives_its_parent() {
+    // Weak setup for the test above: the same tree under a parent that does nothing about
+    // it (the probe bare): its setsid'd grandchildren outlive a SIGKILL of the parent.
+    let mut c = Command::new(nouserns());
+    c.arg(probe()).args(["tree", "2"]);
+    let mut r = Running::start(c);
+    assert_eq!(r.line(T), "READY");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut tree = descendants(r.pid());
+    while tree.len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        tree = descendants(r.pid());
+    }
+    r.signal(Signal::SIGKILL);
+    let _ = r.wait(T);
+    std::thread::sleep(Duration::from_millis(300));
+    let left: Vec<i32> = tree.iter().copied().filter(|&p| alive(p)).collect();
+    assert!(!left.is_empty(), "nothing outlived the bare parent");
+    for p in left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+}
+
+#[test]
+fn a_server_that_exits_takes_its_children_along_and_nothing_else() {
+    if !scoped() {
+        return;
+    }
+    // A process of the same user outside the sandbox must survive the init's sweep.
+    let mut bystander = Command::new("sleep").arg("100").spawn().unwrap();
+    let marker = format!("tier-orphans-{}", std::process::id());
+    let (code, _, err) = tier_probe(&[], &["orphans", "3", &marker]);
+    assert_eq!(code, 7, "{err}");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !processes_with(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the server's children outlived it: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(alive(bystander.id() as i32), "a host process was killed");
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+}
+
+#[test]
+fn the_server_cannot_kill_its_init() {
+    if !scoped() {
+        return;
+    }
+    let p = probe();
+    let marker = format!("tier-init-{}", std::process::id());
+    // The server (sh) asks the probe to kill the sandbox's init, sh's parent; then leaves a
+    // child behind that only the init can clean up.
+    let script = r#""$0" kill "$PPID" 9; "$0" orphans 1 "$1""#;
+    let out = output_within(
+        tier_cmd(
+            &["--best-effort", "--allow-exec", p.to_str().unwrap()],
+            &["/bin/sh", "-c", script, p.to_str().unwrap(), &marker],
+        ),
+        T,
+    );
+    let o = text(&out.stdout);
+    assert_denied(o.lines().next().unwrap_or(""), "killing the init");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !processes_with(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "the init did not clean up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn dry_run_and_doctor_show_the_tier_layer_by_layer() {
+    let p = probe();
+    let dry = |cmd: Command| text(&output_within(cmd, T).stdout);
+    let args = ["--dry-run", "--", p.to_str().unwrap(), "exit", "0"];
+    let o = dry(in_container(run_cmd(&args)));
+    for want in [
+        "enforcement tier: namespace-free",
+        "  network none: seccomp refuses inet and inet6 sockets",
+        "  lifecycle: ",
+        "  /tmp: a private directory",
+    ] {
+        assert!(o.contains(want), "{want:?} missing:\n{o}");
+    }
+    // Where namespaces can be made, the namespace tier applies and no such section shows.
+    if !std::path::Path::new("/.dockerenv").exists() {
+        assert!(!dry(run_cmd(&args)).contains("enforcement tier"));
+    }
+    let d = dry(in_container(mcpcell_cmd("doctor", &[])));
+    assert!(
+        d.contains("the namespace-free tier, chosen automatically"),
+        "{d}"
+    );
+    assert!(
+        d.contains("REFUSED even with --best-effort: network mode proxy"),
+        "{d}"
+    );
+}
+
+#[test]
+fn metadata_cannot_be_changed_anywhere() {
+    // Landlock does not govern chmod, utimes or setxattr; the tier's seccomp filter does.
+    let d = scratch();
+    let outside = d.path().join("outside");
+    write(&outside, "x");
+    let work = scratch();
+    let inside = work.path().join("inside");
+    write(&inside, "y");
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    };
+    let before = mode(&outside);
+    // Weak setup: bare, the same user changes the mode.
+    assert_eq!(
+        bare_probe(&["chmod", outside.to_str().unwrap(), "600"]),
+        "OK chmodded"
+    );
+    assert_eq!(mode(&outside), 0o600);
+    std::fs::set_permissions(
+        &outside,
+        std::os::unix::fs::PermissionsExt::from_mode(before),
+    )
+    .unwrap();
+    let w = work.path().to_str().unwrap();
+    for (path, what) in [
+        (&outside, "outside the grants"),
+        (&inside, "inside a write grant"),
+    ] {
+        let p = path.to_str().unwrap();
+        for args in [vec!["chmod", p, "666"], vec!["utimes", p]] {
+            let out = tier_probe(&["--allow-write", w], &args).1;
+            assert_denied(&out, &format!("{} {what}", args[0]));
+        }
+    }
+    assert_eq!(mode(&outside), before);
+}
+
+#[test]
+fn namespaces_made_but_refused_set_up_take_the_tier_too() {
+    // Ubuntu's AppArmor restriction: the user namespace is created, but it has no
+    // capabilities, so the sandbox's first mount is refused (nouserns --apparmor plays it).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let p = probe();
+    let apparmor = |opts: &[&str]| {
+        let mut all: Vec<&str> = opts.to_vec();
+        all.extend(["--", p.to_str().unwrap(), "tcp", "127.0.0.1", &port, "x"]);
+        let rc = run_cmd(&all);
+        let mut c = Command::new(nouserns());
+        c.arg("--apparmor")
+            .arg(rc.get_program())
+            .args(rc.get_args())
+            .env_clear();
+        for (k, v) in rc.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c.current_dir("/").stdin(Stdio::null());
+        output_within(c, T)
+    };
+    // Weak setup: bare under the same restriction, the probe gets through.
+    let mut bare = Command::new(nouserns());
+    bare.args(["--apparmor"])
+        .arg(&p)
+        .args(["tcp", "127.0.0.1", &port, "x"]);
+    assert_eq!(text(&output_within(bare, T).stdout).trim(), "OK sent");
+    assert!(tcp_received(&l));
+
+    let out = apparmor(&[]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the namespaces were created, but setting them up was refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("namespace-free tier cannot keep every promise"),
+        "{err}"
+    );
+    let out = apparmor(&["--best-effort"]);
+    assert_denied(
+        text(&out.stdout).trim(),
+        "TCP under the AppArmor restriction",
+    );
+    assert!(!tcp_received(&l));
+}
