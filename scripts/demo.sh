@@ -21,7 +21,9 @@ mcpcell, demo, state, server = sys.argv[1:]
 p = subprocess.Popen(
     [mcpcell, "run", "--profile", "node", "--allow-read", demo,
      "--set-env", f"MEMORY_FILE_PATH={state}/demo-memory.jsonl", "node", server],
-    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # Started from /, as a client that sets no working directory does (mcpcell warns about a
+    # working directory the server may not read).
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
 def call(i, method, params=None):
     msg = {"jsonrpc": "2.0", "id": i, "method": method}
     if params is not None:
