@@ -2,11 +2,22 @@
 //! with a built-in profile then deserializes it with serde_json, several times cheaper than
 //! parsing YAML. The YAML text is still compiled in; it is what `profiles show` prints and
 //! where line numbers come from.
+//!
+//! It also names the commit the binary is built from, for `--version`: from git in a
+//! checkout, from the `.cargo_vcs_info.json` that `cargo package` writes in a packaged crate,
+//! else none.
 
 use std::path::Path;
+use std::process::Command;
 
 fn main() {
     println!("cargo::rerun-if-changed=profiles");
+    let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets CARGO_PKG_VERSION");
+    let long = match commit() {
+        Some(c) => format!("{version} (commit {c})"),
+        None => format!("{version} (commit unknown: not built from a git checkout)"),
+    };
+    println!("cargo::rustc-env=MCPCELL_VERSION={long}");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = Path::new("profiles");
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -29,4 +40,52 @@ fn main() {
         std::fs::write(Path::new(&out).join(format!("{name}.json")), json)
             .expect("OUT_DIR is writable");
     }
+}
+
+/// Runs git in the crate's directory; `None` when git or the checkout is missing.
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8(out.stdout).ok()?.trim().to_string())
+}
+
+/// The commit, abbreviated, with `-modified` when tracked files differ from it.
+fn commit() -> Option<String> {
+    println!("cargo::rerun-if-changed=.cargo_vcs_info.json");
+    // Only a checkout whose top is this crate: a packaged crate unpacked inside another
+    // checkout (`cargo package` verifies under target/package/) is not that checkout.
+    let here = std::env::var("CARGO_MANIFEST_DIR").ok();
+    let top = git(&["rev-parse", "--show-toplevel"]);
+    let in_checkout = match (&here, &top) {
+        (Some(h), Some(t)) => Path::new(h).canonicalize().ok() == Path::new(t).canonicalize().ok(),
+        _ => false,
+    };
+    if let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]).filter(|_| in_checkout) {
+        // Rebuilt when HEAD moves (a commit, a checkout) or the index changes; the paths
+        // come from git, as a worktree keeps them apart from the repository.
+        for p in ["HEAD", "index", "packed-refs"] {
+            if let Some(path) = git(&["rev-parse", "--git-path", p]) {
+                println!("cargo::rerun-if-changed={path}");
+            }
+        }
+        if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            if let Some(path) = git(&["rev-parse", "--git-path", &r]) {
+                println!("cargo::rerun-if-changed={path}");
+            }
+        }
+        let modified =
+            git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        return Some(if modified {
+            format!("{head}-modified")
+        } else {
+            head
+        });
+    }
+    // A packaged crate (`cargo package`, crates.io) has no .git, but records the commit.
+    let info = std::fs::read_to_string(".cargo_vcs_info.json").ok()?;
+    let v: serde_json::Value = serde_json::from_str(&info).ok()?;
+    let sha = v.get("git")?.get("sha1")?.as_str()?;
+    Some(sha.chars().take(12).collect())
 }

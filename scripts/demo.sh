@@ -11,17 +11,19 @@ mkdir -p "$DEMO"
 npm install --prefix "$DEMO" --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-memory@2026.8.31
 SERVER="$DEMO/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
 # The server's own state directory (each server gets one): where the plan puts it.
-STATE="$("$MCPCELL" run -p node --allow-read "$DEMO" --dry-run --format json -- node "$SERVER" \
+STATE="$("$MCPCELL" run --profile node --allow-read "$DEMO" --dry-run --format json node "$SERVER" \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["plan"]["state_dir"])')"
 
-echo "running: mcpcell run -p node --allow-read $DEMO -- node $SERVER" >&2
+echo "running: mcpcell run --profile node --allow-read $DEMO node $SERVER" >&2
 python3 - "$MCPCELL" "$DEMO" "$STATE" "$SERVER" <<'PY'
 import json, subprocess, sys, time
 mcpcell, demo, state, server = sys.argv[1:]
 p = subprocess.Popen(
-    [mcpcell, "run", "-p", "node", "--allow-read", demo,
-     "--set-env", f"MEMORY_FILE_PATH={state}/demo-memory.jsonl", "--", "node", server],
-    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    [mcpcell, "run", "--profile", "node", "--allow-read", demo,
+     "--set-env", f"MEMORY_FILE_PATH={state}/demo-memory.jsonl", "node", server],
+    # Started from /, as a client that sets no working directory does (mcpcell warns about a
+    # working directory the server may not read).
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
 def call(i, method, params=None):
     msg = {"jsonrpc": "2.0", "id": i, "method": method}
     if params is not None:

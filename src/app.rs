@@ -11,10 +11,10 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            // Help and version asked for: success. Anything else, a missing subcommand
+            // included, is a usage error: 125, as in every command.
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
                 _ => 125,
             };
             let _ = e.print();
@@ -34,6 +34,8 @@ pub fn main() -> i32 {
         Command::Status(args) => commands::wrap::status(args).map_err(Into::into),
         Command::Export { what } => commands::export::run(what),
         Command::Proxy(args) => commands::proxy::run(args).map_err(Into::into),
+        Command::Completions { shell } => commands::manual::completions(shell),
+        Command::Man { dir } => commands::manual::man(dir.as_deref()),
     };
     result.unwrap_or_else(|e| {
         exit::print_error(e.inner());

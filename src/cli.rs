@@ -8,12 +8,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::{LogFormat, LogLevel};
 
+/// The end of `--help` (the manual page has it as sections of its own).
+const AFTER_LONG_HELP: &str = "\
+Profiles: a NAME is looked up in $XDG_CONFIG_HOME/mcpcell/profiles/NAME.yaml (default \
+~/.config/mcpcell/profiles), /etc/mcpcell/profiles/NAME.yaml, then the built-in set; an argument \
+containing / or ending in .yaml is a path. `mcpcell profiles` lists them.
+
+Exit status of run: the server's own status; 128+N when it died of signal N; 125 when mcpcell \
+itself failed (bad profile, a restriction that cannot be applied); 126 when the command cannot \
+be executed; 127 when it is not found. Other commands: 0 success, 1 a negative answer (check \
+found errors, explain found a denial), 125 usage or internal errors.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mcpcell",
-    version,
+    version = env!("MCPCELL_VERSION"),
     about = "Run MCP stdio servers in a sandbox: Landlock, seccomp, namespaces, no capabilities.",
-    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpcell run -p PROFILE --` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpcell logs only to stderr.",
+    long_about = "Run MCP (Model Context Protocol) stdio servers in a sandbox described by a YAML profile.\n\nPut `mcpcell run --profile PROFILE` in front of a server's command, in a client's mcpServers config or by hand. stdin and stdout pass through untouched; mcpcell logs only to stderr.",
+    after_long_help = AFTER_LONG_HELP,
     propagate_version = true
 )]
 pub struct Cli {
@@ -24,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
-    /// Run a server in the sandbox: mcpcell run [-p PROFILE] [OPTIONS] -- COMMAND [ARGS...]
+    /// Run a server in the sandbox: mcpcell run [--profile PROFILE] [OPTIONS] [--] COMMAND [ARGS...]
     Run(RunArgs),
     /// Run a server with file, exec and Unix-socket access observed instead of restricted,
     /// and write a profile that grants what it used
@@ -65,6 +77,17 @@ pub enum Command {
     Export {
         #[command(subcommand)]
         what: ExportWhat,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory
+    Man {
+        /// Write mcpcell.1 and mcpcell-COMMAND.1 for every command into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -223,8 +246,9 @@ pub struct RunArgs {
     /// Output format of --dry-run
     #[arg(long, value_enum, default_value_t = Format::Text, requires = "dry_run")]
     pub format: Format,
-    /// The server command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The server command and its arguments. Everything from the first word that is not one
+    /// of mcpcell's options on is the command (a `--` before it is accepted, not required)
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
@@ -238,8 +262,9 @@ pub struct LearnArgs {
     /// ~/.config/mcpcell/profiles/learned-BASE.yaml, usable as `-p learned-BASE`
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The server command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The server command and its arguments. Everything from the first word that is not one
+    /// of mcpcell's options on is the command (a `--` before it is accepted, not required)
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 

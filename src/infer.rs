@@ -428,6 +428,48 @@ pub enum Recognition {
     Unknown,
 }
 
+/// A command that fetches the package it runs from a registry when it starts (`npx -y`,
+/// `uvx`, ...): it cannot work without that registry, and needs nothing else to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRunner {
+    /// The built-in base that lets it reach the registry through the egress proxy.
+    pub base: &'static str,
+    /// How the command fetches: `npx`, `npm exec`, `uv tool run`, ...
+    pub runner: String,
+    /// The registry, for messages.
+    pub registry: &'static str,
+}
+
+/// The registry runner a command is, whatever package it names and however it names it: the
+/// base it gets grants the registry and the server's own state directory, no more, so it is
+/// safe for any package (a known server's own profile is chosen by [`recognise`] first).
+pub fn registry_runner(argv: &[OsString]) -> Option<RegistryRunner> {
+    let first = argv.first()?.to_str()?;
+    let second = argv.get(1).and_then(|a| a.to_str());
+    let third = argv.get(2).and_then(|a| a.to_str());
+    let cmd = basename(first);
+    let npm = |runner: String| RegistryRunner {
+        base: "npx",
+        runner,
+        registry: "the npm registry",
+    };
+    let pypi = |runner: String| RegistryRunner {
+        base: "uvx",
+        runner,
+        registry: "PyPI",
+    };
+    match (cmd, second, third) {
+        ("npx" | "bunx" | "pnpx", ..) => Some(npm(cmd.to_string())),
+        ("npm", Some(sub @ ("exec" | "x")), _) | ("pnpm" | "yarn", Some(sub @ "dlx"), _) => {
+            Some(npm(format!("{cmd} {sub}")))
+        }
+        ("uvx", ..) => Some(pypi(cmd.to_string())),
+        ("uv", Some("tool"), Some("run")) => Some(pypi("uv tool run".into())),
+        ("pipx", Some("run"), _) => Some(pypi("pipx run".into())),
+        _ => None,
+    }
+}
+
 /// Recognises the MCP server a command runs (the tests' shorthand for [`recognise`]).
 #[cfg(test)]
 fn infer(argv: &[OsString]) -> Option<Inferred> {
@@ -539,6 +581,40 @@ mod tests {
     fn inf(cmd: &str) -> Option<(&'static str, String)> {
         let argv: Vec<OsString> = cmd.split_whitespace().map(OsString::from).collect();
         infer(&argv).map(|i| (i.profile, i.package))
+    }
+
+    #[test]
+    fn registry_runners_get_their_registry_base() {
+        let base = |cmd: &str| {
+            let argv: Vec<OsString> = cmd.split(' ').map(OsString::from).collect();
+            registry_runner(&argv).map(|r| (r.base, r.runner))
+        };
+        for (cmd, b, runner) in [
+            ("npx -y some-unknown-server", "npx", "npx"),
+            ("/usr/bin/npx --package=x -c y", "npx", "npx"),
+            ("bunx some-server", "npx", "bunx"),
+            ("npm exec -y -- some-server", "npx", "npm exec"),
+            ("npm x some-server", "npx", "npm x"),
+            ("pnpm dlx some-server", "npx", "pnpm dlx"),
+            ("yarn dlx some-server", "npx", "yarn dlx"),
+            ("uvx some-server", "uvx", "uvx"),
+            ("uv tool run some-server", "uvx", "uv tool run"),
+            ("pipx run some-server", "uvx", "pipx run"),
+        ] {
+            assert_eq!(base(cmd), Some((b, runner.to_string())), "{cmd}");
+        }
+        for cmd in [
+            "node server.js",
+            "npm install x",
+            "npm run start",
+            "pnpm exec local-bin",
+            "uv run server.py",
+            "uv tool install x",
+            "pipx install x",
+            "python3 -m x",
+        ] {
+            assert_eq!(base(cmd), None, "{cmd}");
+        }
     }
 
     #[test]

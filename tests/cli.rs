@@ -292,7 +292,8 @@ fn errors_print_once_one_diagnostic_per_line() {
     let missing = d.path().join("missing.yaml");
     let m = missing.to_str().unwrap();
     let out = output_within(mcpcell_cmd(&["check", m]), T);
-    assert_eq!(out.status.code(), Some(1));
+    // A profile that cannot be read is a usage error (125), not an error in a profile (1).
+    assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         text(&out.stdout),
         format!(
@@ -327,7 +328,11 @@ fn profiles_list_and_show() {
     assert!(o.starts_with("# node: built-in:node\n"));
     assert!(o.contains("programs: [node, npm, npx]"));
     let out = output_within(mcpcell_cmd(&["profiles", "show", "nope"]), T);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "an unknown profile is a usage error"
+    );
     assert!(text(&out.stderr).contains("no profile named `nope`"));
 }
 

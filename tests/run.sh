@@ -139,6 +139,16 @@ else
   [ "$CI" = true ] && exit 1
 fi
 
+# Installing as users do: cargo package, cargo install, and the Debian package installed,
+# run and purged (root only: dpkg -i).
+if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && command -v cargo-deb >/dev/null; then
+  step "packaging: cargo package, cargo install, the Debian package"
+  MCPCELL_DEPS="$DEPS" tests/packaging.sh
+else
+  echo "WARNING: the packaging test needs root, dpkg and cargo-deb (.ci/run installs it); skipped"
+  [ "$CI" = true ] && exit 1
+fi
+
 # The conformance battery: an independent set of escape probes judged from the host.
 CONF=""
 for c in "${MCPCELL_CONFORMANCE_DIR:-}" ../shared/conformance; do

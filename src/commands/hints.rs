@@ -2,12 +2,16 @@
 //! passes through mcpcell (byte for byte), which watches it for the ways servers report a
 //! denial: `EACCES: permission denied, open '/x'` (Node), `PermissionError: [Errno 13]
 //! Permission denied: '/x'` (Python), `cat: /x: Permission denied` (C tools), name lookups
-//! that fail (`getaddrinfo ENOTFOUND host`). If the server then exits with an error, each
-//! path or host the profile does not allow is reported with the `mcpcell explain` command
-//! that shows the rule; a death by SIGSYS is reported as a seccomp kill.
+//! that fail (`getaddrinfo ENOTFOUND host`). Each path or host the profile does not allow
+//! is reported once with the `mcpcell explain` command that shows the rule: while the server
+//! runs (at most [`LIVE_PER_WINDOW`] hints per [`WINDOW`]; the rest wait for a later line),
+//! and, if the server then exits with an error, whatever was not told yet. A death by SIGSYS
+//! is reported as a seccomp kill. In network mode `proxy` the proxy itself logs every
+//! refused destination, so a failed lookup is not told twice while the server runs.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::commands::explain::{Target, verdict};
 use crate::escape;
@@ -22,7 +26,21 @@ pub struct Seen {
     pub hosts: BTreeSet<String>,
     /// `Operation not permitted` / EPERM with no path: a syscall or capability.
     pub eperm: bool,
+    /// What was judged while the server ran (told, or found allowed): not judged again.
+    judged_paths: BTreeSet<(PathBuf, Access)>,
+    judged_hosts: BTreeSet<String>,
+    /// Paths already told about (once per path, whatever the access).
+    told: BTreeSet<PathBuf>,
+    /// Something was seen since the last live judgement.
+    fresh: bool,
+    /// The current window of live hints: when it started, and how many it has shown.
+    window: Option<(Instant, usize)>,
 }
+
+/// Live hints are bounded: a server that reports one refused path after another cannot
+/// flood the client's log. Those over the bound wait for a later window (or the exit).
+pub const LIVE_PER_WINDOW: usize = 5;
+pub const WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
@@ -111,7 +129,7 @@ impl Seen {
             if let Some(h) = host_after(line, marker) {
                 // Bounded, like the paths: the server decides how much it prints.
                 if self.hosts.len() < 64 {
-                    self.hosts.insert(h.to_string());
+                    self.fresh |= self.hosts.insert(h.to_string());
                 }
             }
         }
@@ -148,14 +166,19 @@ impl Seen {
         }
         for p in paths {
             if self.paths.len() < 64 {
-                self.paths.insert((PathBuf::from(p), access));
+                self.fresh |= self.paths.insert((PathBuf::from(p), access));
             }
         }
     }
 
-    /// The hints for a server that exited with `code`: one line each, without the prefix.
+    /// The hints for a server that exited with `code`: one line each, without the prefix;
+    /// what was told while it ran is not repeated. A server that exited 0 gets only what
+    /// the live bound held back: its EPERMs were its own business.
     pub fn report(&self, plan: &Plan, code: i32) -> Vec<String> {
         let mut out = Vec::new();
+        if code == 0 && !self.fresh {
+            return out;
+        }
         let spec = plan.explain_args.join(" ");
         if code == 128 + libc::SIGSYS {
             out.push(format!(
@@ -163,52 +186,14 @@ impl Seen {
                 plan.profile.name
             ));
         }
-        let mut told = BTreeSet::new();
-        for (path, access) in &self.paths {
-            let wants: &[Rights] = match access {
-                Access::Unknown => &[Rights::READ, Rights::WRITE],
-                Access::Write => &[Rights::WRITE],
-                Access::Exec => &[Rights::EXEC],
-            };
-            for &want in wants {
-                let v = match verdict(plan, "", &Target::Path(path.clone(), want)) {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                };
-                if v.allowed {
-                    continue;
-                }
-                let suffix = match want.word() {
-                    "read" => String::new(),
-                    w => format!(":{w}"),
-                };
-                if told.insert(path.clone()) {
-                    // The path is the server's text: escaped for the terminal in the
-                    // sentence, quoted for the shell in the command to paste.
-                    let mut target = path.clone().into_os_string();
-                    target.push(suffix);
-                    out.push(format!(
-                        "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}",
-                        want.verb(),
-                        escape::path(path),
-                        escape::shell_word(&target)
-                    ));
-                }
-                break;
-            }
+        let mut told = self.told.clone();
+        for (path, access) in self.paths.difference(&self.judged_paths) {
+            out.extend(path_hint(plan, &spec, path, *access, &mut told));
         }
-        for h in &self.hosts {
-            if let Ok(v) = verdict(plan, h, &Target::Host(h.clone(), 443)) {
-                if !v.allowed {
-                    out.push(format!(
-                        "the profile does not let the server reach {}; check with: mcpcell explain {spec} {}",
-                        escape::terminal(h),
-                        escape::shell_word(h.as_ref())
-                    ));
-                }
-            }
+        for h in self.hosts.difference(&self.judged_hosts) {
+            out.extend(host_hint(plan, &spec, h));
         }
-        if out.is_empty() && self.eperm {
+        if out.is_empty() && self.eperm && code != 0 {
             out.push(format!(
                 "an operation failed with EPERM: a system call profile `{}` denies, or a capability the sandbox drops; `mcpcell run {spec} --dry-run -- ...` lists the denied calls, and `mcpcell explain {spec} SYSCALL` explains one",
                 plan.profile.name
@@ -216,6 +201,113 @@ impl Seen {
         }
         out
     }
+
+    /// The hints for what the server reported since the last call, while it runs: each
+    /// path and host once, at most [`LIVE_PER_WINDOW`] per [`WINDOW`].
+    pub fn live(&mut self, plan: &Plan, now: Instant) -> Vec<String> {
+        if !self.fresh {
+            return Vec::new();
+        }
+        let (start, shown) = match self.window {
+            Some((start, shown)) if now.duration_since(start) < WINDOW => (start, shown),
+            _ => (now, 0),
+        };
+        let mut budget = LIVE_PER_WINDOW - shown.min(LIVE_PER_WINDOW);
+        let spec = plan.explain_args.join(" ");
+        let mut out = Vec::new();
+        let pending: Vec<(PathBuf, Access)> =
+            self.paths.difference(&self.judged_paths).cloned().collect();
+        let mut held = false;
+        for (path, access) in pending {
+            if budget == 0 {
+                held = true;
+                break;
+            }
+            let hint = path_hint(plan, &spec, &path, access, &mut self.told);
+            self.judged_paths.insert((path, access));
+            if let Some(h) = hint {
+                budget -= 1;
+                out.push(h);
+            }
+        }
+        let pending: Vec<String> = self.hosts.difference(&self.judged_hosts).cloned().collect();
+        for h in pending {
+            // The proxy logs each refused destination itself.
+            if plan.network.proxy.is_some() {
+                self.judged_hosts.insert(h);
+                continue;
+            }
+            if budget == 0 {
+                held = true;
+                break;
+            }
+            let hint = host_hint(plan, &spec, &h);
+            self.judged_hosts.insert(h);
+            if let Some(hint) = hint {
+                budget -= 1;
+                out.push(hint);
+            }
+        }
+        self.fresh = held;
+        self.window = Some((start, LIVE_PER_WINDOW - budget));
+        out
+    }
+}
+
+/// The hint for a path the server reported refused, if the profile indeed refuses it (and
+/// the path was not told about yet).
+fn path_hint(
+    plan: &Plan,
+    spec: &str,
+    path: &Path,
+    access: Access,
+    told: &mut BTreeSet<PathBuf>,
+) -> Option<String> {
+    if told.contains(path) {
+        return None;
+    }
+    let wants: &[Rights] = match access {
+        Access::Unknown => &[Rights::READ, Rights::WRITE],
+        Access::Write => &[Rights::WRITE],
+        Access::Exec => &[Rights::EXEC],
+    };
+    for &want in wants {
+        let v = match verdict(plan, "", &Target::Path(path.to_path_buf(), want)) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        if v.allowed {
+            continue;
+        }
+        let suffix = match want.word() {
+            "read" => String::new(),
+            w => format!(":{w}"),
+        };
+        told.insert(path.to_path_buf());
+        // The path is the server's text: escaped for the terminal in the sentence, quoted
+        // for the shell in the command to paste.
+        let mut target = path.to_path_buf().into_os_string();
+        target.push(suffix);
+        return Some(format!(
+            "the profile does not let the server {} {}; check with: mcpcell explain {spec} {}",
+            want.verb(),
+            escape::path(path),
+            escape::shell_word(&target)
+        ));
+    }
+    None
+}
+
+/// The hint for a host the server failed to reach, if the profile indeed refuses it.
+fn host_hint(plan: &Plan, spec: &str, h: &str) -> Option<String> {
+    let v = verdict(plan, h, &Target::Host(h.to_string(), 443)).ok()?;
+    (!v.allowed).then(|| {
+        format!(
+            "the profile does not let the server reach {}; check with: mcpcell explain {spec} {}",
+            escape::terminal(h),
+            escape::shell_word(h.as_ref())
+        )
+    })
 }
 
 impl crate::supervise::StderrWatch for Seen {
@@ -224,6 +316,9 @@ impl crate::supervise::StderrWatch for Seen {
     }
     fn report(&self, plan: &Plan, code: i32) -> Vec<String> {
         Seen::report(self, plan, code)
+    }
+    fn live(&mut self, plan: &Plan) -> Vec<String> {
+        Seen::live(self, plan, Instant::now())
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod explain;
 pub(crate) mod export;
 pub(crate) mod hints;
 pub(crate) mod learn;
+pub(crate) mod manual;
 pub(crate) mod proxy;
 pub(crate) mod run;
 pub(crate) mod wrap;
@@ -40,6 +41,8 @@ pub enum Error {
     Export(#[from] crate::seccomp::oci::ExportError),
     #[error(transparent)]
     Proxy(#[from] proxy::ProxyError),
+    #[error(transparent)]
+    Manual(#[from] manual::ManualError),
 }
 
 impl Error {
@@ -49,8 +52,15 @@ impl Error {
             Error::Plan(e) => e.exit_code(),
             Error::Launch(e) => e.exit_code(),
             Error::Explain(e) => e.exit_code(),
-            Error::Profile(_) | Error::Wrap(_) => 1,
-            Error::LogFile(_) | Error::Learn(_) | Error::Export(_) | Error::Proxy(_) => 125,
+            // A profile that cannot be found or read, a config file wrap cannot use: usage
+            // errors, 125 as in every command (1 is for negative answers).
+            Error::Profile(_)
+            | Error::Wrap(_)
+            | Error::LogFile(_)
+            | Error::Learn(_)
+            | Error::Export(_)
+            | Error::Proxy(_)
+            | Error::Manual(_) => 125,
         }
     }
 
@@ -69,6 +79,7 @@ impl Error {
             Error::Export(e) => e,
             Error::Proxy(proxy::ProxyError::Plan(e)) => e,
             Error::Proxy(e) => e,
+            Error::Manual(e) => e,
         }
     }
 }

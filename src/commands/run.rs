@@ -48,7 +48,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
     let host = plan::Host::probe()?;
-    let plan = plan::build(&req, &loader, &host)?;
+    let mut plan = plan::build(&req, &loader, &host)?;
     init_logging(&args.supervise, log_file.as_ref(), &plan)?;
     if plan.profile.inferred && !args.dry_run {
         // `chosen` quotes the command line, which a client config wrote.
@@ -69,6 +69,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     for g in &plan.not_enforced {
         warn!(target: "mcpcell", "--best-effort: NOT enforced: {}: {}", g.what, g.why);
+    }
+    // The proxy's refusal lines name the explain command for this sandbox.
+    if let Some(p) = plan.network.proxy.as_mut() {
+        p.explain = plan.explain_args.join(" ");
     }
     let plugins = crate::supervise::Plugins {
         stderr: Some(Box::new(crate::commands::hints::Seen::default())),
@@ -106,10 +110,23 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
     }
 }
 
-/// Validates each profile; exits 1 when one has an error.
+/// A profile that cannot even be found or read as asked (not an error inside a file): a
+/// usage error, 125 as in every command, where errors in a file are `check`'s answer, 1.
+fn not_found(e: &ProfileError) -> bool {
+    match e {
+        ProfileError::NotFound { from, .. }
+        | ProfileError::Read { from, .. }
+        | ProfileError::BadName { from, .. }
+        | ProfileError::BadFileName { from, .. } => from.is_none(),
+        _ => false,
+    }
+}
+
+/// Validates each profile; exits 1 when one has an error, 125 when one cannot be found.
 pub fn check(specs: &[String]) -> Result<i32, Error> {
     let loader = Loader::from_env();
     let mut failed = false;
+    let mut usage = false;
     let mut out = String::new();
     for spec in specs {
         match loader.load(spec) {
@@ -140,6 +157,7 @@ pub fn check(specs: &[String]) -> Result<i32, Error> {
             }
             Err(e) => {
                 failed = true;
+                usage |= not_found(&e);
                 out.push_str(&format!("{}\n", escape::terminal(&exit::chain(&e))));
                 out.push_str(&format!("{spec}: 1 error\n"));
             }
@@ -147,10 +165,14 @@ pub fn check(specs: &[String]) -> Result<i32, Error> {
     }
     let out = escape::terminal_text(&out);
     let _ = std::io::stdout().write_all(out.as_bytes());
-    Ok(i32::from(failed))
+    Ok(match (usage, failed) {
+        (true, _) => 125,
+        (false, true) => 1,
+        (false, false) => 0,
+    })
 }
 
-/// Lists the profiles, or shows one (a profile that cannot be found exits 1).
+/// Lists the profiles, or shows one (a profile that cannot be found is a usage error, 125).
 pub fn profiles(action: Option<ProfilesAction>) -> Result<i32, Error> {
     let loader = Loader::from_env();
     match action.unwrap_or(ProfilesAction::List) {

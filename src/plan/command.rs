@@ -25,7 +25,7 @@ pub enum CommandError {
     #[error("`{}` cannot be executed: {why}", path.display())]
     NotExecutable { path: PathBuf, why: String },
     #[error(
-        "no command given: put the server's command after `--`, as in `mcpcell run -- npx -y @modelcontextprotocol/server-memory`"
+        "no command given: put the server's command after mcpcell's options, as in `mcpcell run npx -y @modelcontextprotocol/server-memory`"
     )]
     Empty,
 }

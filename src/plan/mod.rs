@@ -15,6 +15,7 @@ pub mod report;
 pub mod state;
 pub mod tier;
 pub mod trust;
+pub mod workdir;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -356,21 +357,52 @@ pub fn choose_profile(req: &Request, loader: &Loader) -> (String, String, bool) 
             package,
             why,
         } => {
+            let (base, applies) = match registry_base(req, loader) {
+                Some(r) => (
+                    r.base.to_string(),
+                    format!(
+                        "The `{}` base applies ({} through the egress proxy, nothing else)",
+                        r.base, r.registry
+                    ),
+                ),
+                None => (
+                    "default".to_string(),
+                    "The built-in `default` profile applies".to_string(),
+                ),
+            };
             return (
-                "default".into(),
+                base,
                 format!(
-                    "no --profile given; the command names {package}, but {why}: the `{profile}` profile, and the secrets and hosts it grants, is not chosen for it. The built-in `default` profile applies; pass -p {profile} only if you trust what the command runs"
+                    "no --profile given; the command names {package}, but {why}: the `{profile}` profile, and the secrets and hosts it grants, is not chosen for it. {applies}; pass -p {profile} only if you trust what the command runs"
                 ),
                 false,
             );
         }
         _ => {}
     }
+    // An unknown package from a registry: without the registry it cannot even start, and the
+    // registry base grants nothing else.
+    if let Some(r) = registry_base(req, loader) {
+        return (
+            r.base.to_string(),
+            format!(
+                "no known MCP server recognised, but `{}` fetches its package from {}: the `{}` base, which lets it reach only {} through the egress proxy",
+                r.runner, r.registry, r.base, r.registry
+            ),
+            true,
+        );
+    }
     (
         "default".into(),
         "no --profile given and no known MCP server recognised in the command; the built-in `default` profile applies".into(),
         false,
     )
+}
+
+/// The registry base for a command that fetches its package when it runs, if that profile
+/// can be loaded.
+fn registry_base(req: &Request, loader: &Loader) -> Option<crate::infer::RegistryRunner> {
+    crate::infer::registry_runner(&req.command).filter(|r| loader.source(r.base).is_ok())
 }
 
 /// Builds the plan for `req` on `host`.
@@ -438,6 +470,12 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         &mut notes,
     )?;
 
+    warnings.extend(workdir::warning(
+        &cwd,
+        fs::real_path(&cwd).ok().as_deref(),
+        &filesystem,
+        req.learn,
+    ));
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
         // Started from /tmp itself: the server starts in its own private /tmp.

@@ -12,6 +12,8 @@ use yaml_rust2::scanner::Marker;
 #[derive(Debug, Default, Clone)]
 pub struct Locations {
     positions: HashMap<String, (usize, usize)>,
+    /// Where each mapping key itself is written (for an error about the key, not its value).
+    keys: HashMap<String, (usize, usize)>,
 }
 
 impl Locations {
@@ -25,7 +27,13 @@ impl Locations {
         }
         Locations {
             positions: builder.positions,
+            keys: builder.keys,
         }
+    }
+
+    /// The position of the key `key` itself, else as [`Locations::find`].
+    pub fn find_key(&self, key: &str) -> Option<(usize, usize)> {
+        self.keys.get(key).copied().or_else(|| self.find(key))
     }
 
     /// The position of `key`, or of its nearest ancestor that has one.
@@ -50,6 +58,7 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     positions: HashMap<String, (usize, usize)>,
+    keys: HashMap<String, (usize, usize)>,
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -88,6 +97,9 @@ impl MarkedEventReceiver for Builder {
         let pos = (mark.line(), mark.col() + 1);
         match ev {
             Event::Scalar(ref value, ..) => {
+                if let Some(Frame::Map { path, key: None }) = self.stack.last() {
+                    self.keys.entry(join(path, value)).or_insert(pos);
+                }
                 if let Some(p) = self.node_path(Some(value)) {
                     self.positions.entry(p).or_insert(pos);
                 }

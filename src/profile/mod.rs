@@ -3,6 +3,7 @@
 //! variables and paths are resolved by the plan.
 
 pub mod builtin;
+mod lint;
 pub mod location;
 pub mod raw;
 mod source;
@@ -156,7 +157,7 @@ impl fmt::Display for Diagnostic {
 
 #[derive(Debug, Error)]
 pub enum ProfileError {
-    #[error("{}no profile named `{name}`; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpcell profiles list` to see them", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
+    #[error("{}no profile named `{name}`{}; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpcell profiles list` to see them", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), closest_name(name, searched), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
     NotFound {
         name: String,
         searched: Vec<PathBuf>,
@@ -179,6 +180,25 @@ pub enum ProfileError {
     BadName { name: String, from: Option<String> },
     #[error("{}profile file {}: the file's name without `.yaml` is the profile's name, and `{}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display(), path.file_stem().unwrap_or_default().to_string_lossy())]
     BadFileName { path: PathBuf, from: Option<String> },
+}
+
+/// ` (did you mean `NAME`?)` for the profile name closest to `name` among the built-in
+/// ones and those in `dirs`, or nothing. Said only in an error, where listing the
+/// directories again costs nothing that matters.
+fn closest_name(name: &str, dirs: &[PathBuf]) -> String {
+    let mut names: Vec<String> = builtin::names().map(str::to_string).collect();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            continue;
+        };
+        names.extend(rd.flatten().filter_map(|e| {
+            let p = e.path();
+            let stem = p.file_stem()?.to_str()?;
+            (p.extension().is_some_and(|x| x == "yaml") && valid_name(stem))
+                .then(|| stem.to_string())
+        }));
+    }
+    validate::closest(name, names.iter().map(String::as_str))
 }
 
 /// Finds profiles by name or path, in the order the SPEC fixes: the user's directory,
@@ -341,7 +361,18 @@ impl Loader {
             // Reached twice through different `extends` paths: merged once, first place wins.
             return Ok(());
         }
-        let raw = parse(src)?;
+        let raw = match parse(src) {
+            Ok(raw) => raw,
+            // Every broken key of the document, and what is left of it, merged as usual.
+            Err(e @ ProfileError::Syntax { .. }) => match lint::recover(src) {
+                Some((raw, found)) => {
+                    diags.extend(found);
+                    raw
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         stack.push(label);
         for (i, parent) in raw.extends.iter().flatten().enumerate() {
             let at = Origin::new(src, format!("extends[{i}]"));

@@ -51,6 +51,15 @@ impl Source {
     }
 
     /// `FILE:LINE:COLUMN` for a key path, or just the label when the key has no position.
+    /// `FILE:LINE:COLUMN` of the key `key` itself (not its value), or the label.
+    pub fn key_position(&self, key: &str) -> String {
+        let locations = self.locations.get_or_init(|| Locations::index(&self.text));
+        match locations.find_key(key) {
+            Some((line, col)) => format!("{}:{line}:{col}", self.label()),
+            None => self.label(),
+        }
+    }
+
     pub fn position(&self, key: &str) -> String {
         let locations = self.locations.get_or_init(|| Locations::index(&self.text));
         match locations.find(key) {

@@ -55,11 +55,11 @@ fn unknown_keys() {
     let d = Dir::new();
     assert_eq!(
         d.error_of("filesystem:\n  reed: [/usr]\n"),
-        "P:2:3: filesystem: unknown field `reed`, expected one of `read`, `write`, `exec`, `args`, `programs`, `hide`"
+        "P:2:3: filesystem.reed: unknown field `reed` (did you mean `read`?), expected one of `read`, `write`, `exec`, `args`, `programs`, `hide`"
     );
     assert_eq!(
         d.error_of("netwrok:\n  mode: none\n"),
-        "P:1:1: unknown field `netwrok`, expected one of `description`, `extends`, `filesystem`, `network`, `syscalls`, `env`, `capabilities`, `limits`"
+        "P:1:1: netwrok: unknown field `netwrok` (did you mean `network`?), expected one of `description`, `extends`, `filesystem`, `network`, `syscalls`, `env`, `capabilities`, `limits`"
     );
 }
 
@@ -137,7 +137,7 @@ fn extends_an_unknown_profile() {
     assert_eq!(
         err.replace(&dir, "D"),
         format!(
-            "P:1:11: no profile named `nodejs`; looked for nodejs.yaml in D/user, D/etc and among the built-in profiles ({}); run `mcpcell profiles list` to see them",
+            "P:1:11: no profile named `nodejs` (did you mean `node`?); looked for nodejs.yaml in D/user, D/etc and among the built-in profiles ({}); run `mcpcell profiles list` to see them",
             builtin::names().collect::<Vec<_>>().join(", ")
         )
     );

@@ -171,6 +171,17 @@ fn suggest(name: &str, candidates: impl Iterator<Item = &'static str>) -> Option
         .map(|(_, c)| c)
 }
 
+/// ` (did you mean `NAME`?)` for the candidate closest to `name`, or nothing: for names that
+/// are not `'static` (a profile's keys and values, profile names found on disk).
+pub(crate) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(dist, c)| *dist <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
 /// An `allow` entry that lifts nothing is probably a typo or a misunderstanding.
 fn check_allow_exceptions(p: &Profile, d: &mut Vec<Diagnostic>) {
     let denied: Vec<groups::Member> = p

@@ -58,6 +58,10 @@ pub struct ProxyConfig {
     /// Observe mode: every name is admitted (and recorded); addresses are still checked.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub learn: bool,
+    /// The options that make `mcpcell explain` answer for this sandbox (`-p PROFILE ...`,
+    /// shell-quoted), for the command each refusal's log line suggests; none when empty.
+    #[serde(skip)]
+    pub explain: String,
 }
 
 impl ProxyConfig {
@@ -82,6 +86,7 @@ impl ProxyConfig {
             proxy_port,
             transparent_ports: ports,
             learn: false,
+            explain: String::new(),
         }
     }
 
@@ -92,6 +97,18 @@ impl ProxyConfig {
         self.transparent_ports.sort_unstable();
         self.transparent_ports.dedup();
         self
+    }
+
+    /// `; check with: mcpcell explain ... TARGET` for a refusal's log line, or nothing.
+    pub fn check_with(&self, target: &str) -> String {
+        if self.explain.is_empty() {
+            return String::new();
+        }
+        format!(
+            "; check with: mcpcell explain {} {}",
+            self.explain,
+            crate::escape::shell_word(target.as_ref())
+        )
     }
 
     /// Whether `host:port` is on the allowlist.

@@ -57,7 +57,8 @@ impl Shared {
             (attempts, s.refused.contains_key(&key))
         };
         if tracked && attempts <= limits::LOGGED_PER_DESTINATION {
-            warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}");
+            let check = self.cfg.check_with(&key);
+            warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}{check}");
         } else {
             self.turned_away(&format!("refusals after the first {} of a destination are only counted in the summary at exit; latest: {host}:{port}: {reason}", limits::LOGGED_PER_DESTINATION));
         }
@@ -302,7 +303,8 @@ fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
         let mut seen = shared.dns_refused.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() < limits::MAX_DESTINATIONS {
             if seen.insert(name.to_string()) {
-                warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow");
+                let check = shared.cfg.check_with(name);
+                warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow{check}");
             }
         } else if !seen.contains(name) {
             drop(seen);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{info, warn};
 
+mod live;
 pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
@@ -163,8 +164,13 @@ struct Observer {
 pub trait StderrWatch: Send {
     /// One line the server wrote, without its line break (long lines are cut at 4 KiB).
     fn line(&mut self, line: &str);
-    /// What to say after the server exited with `code` (not 0), one message per entry.
+    /// What to say after the server exited with `code`, one message per entry.
     fn report(&self, plan: &Plan, code: i32) -> Vec<String>;
+    /// What to say now, while the server runs, about what it reported so far and was not
+    /// told yet (asked after each line once the server has started).
+    fn live(&mut self, _plan: &Plan) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Answers an observe-mode sandbox's notifications: it gets mcpcell's end of the channel
@@ -202,6 +208,15 @@ pub fn launch(
     // SAFETY: valid set pointers.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &block, &mut original) };
 
+    // The watcher judges what the server reports while it runs, with the plan it gets
+    // once the server has started.
+    let handed_over = Arc::new(std::sync::OnceLock::new());
+    if let Some(inner) = plugins.stderr.take() {
+        plugins.stderr = Some(Box::new(live::Live {
+            inner,
+            plan: Arc::clone(&handed_over),
+        }));
+    }
     let spawned = spawn(&plan, &original, &mut plugins)?;
     info!(
         target: "mcpcell",
@@ -220,6 +235,8 @@ pub fn launch(
         r.fd = None;
     }
     plan.seccomp.program = Vec::new();
+    let plan = Arc::new(plan);
+    let _ = handed_over.set(Arc::clone(&plan));
     release_stdio();
 
     let state_watch = match (&plan.state_dir, plan.state_size) {
@@ -233,10 +250,8 @@ pub fn launch(
         let _ = o.thread.join();
     }
     if let Some(watch) = spawned.stderr.and_then(|t| t.join().ok()).flatten() {
-        if code != 0 {
-            for h in watch.report(&plan, code) {
-                eprintln!("mcpcell: hint: {h}");
-            }
+        for h in watch.report(&plan, code) {
+            eprintln!("mcpcell: hint: {h}");
         }
     }
     if let Some(p) = &spawned.proxy {

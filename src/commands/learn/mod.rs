@@ -241,7 +241,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
         })?;
     let grants = learned.read.len() + learned.write.len() + learned.exec.len();
     eprintln!(
-        "mcpcell: learned profile written to {} ({}, {}, {}); use it with: mcpcell run -p {} -- ...",
+        "mcpcell: learned profile written to {} ({}, {}, {}); use it with: mcpcell run --profile {} COMMAND...",
         output.display(),
         plural(grants, "filesystem grant"),
         plural(learned.unix.len(), "Unix socket"),

@@ -424,7 +424,7 @@ fn status_code(all_done: bool) -> i32 {
     if all_done { 0 } else { 1 }
 }
 
-/// `mcpcell wrap`; returns the exit status (a failure exits 1).
+/// `mcpcell wrap`; returns the exit status (a failure is a usage or internal error, 125).
 pub fn wrap(args: WrapArgs) -> Result<i32, WrapError> {
     if args.check {
         // Like `status`: every client's files unless told which.
@@ -435,7 +435,7 @@ pub fn wrap(args: WrapArgs) -> Result<i32, WrapError> {
     run_wrap(&args).map(status_code)
 }
 
-/// `mcpcell unwrap`; returns the exit status (a failure exits 1).
+/// `mcpcell unwrap`; returns the exit status (a failure is a usage or internal error, 125).
 pub fn unwrap(args: UnwrapArgs) -> Result<i32, WrapError> {
     run_unwrap(&args).map(status_code)
 }
