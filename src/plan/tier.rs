@@ -51,6 +51,8 @@ pub struct Facts {
     pub landlock_abi: i32,
     pub seccomp: bool,
     pub privileged: bool,
+    /// CAP_SETPCAP held: the bounding set can be emptied (root, in a container too).
+    pub setpcap: bool,
     pub mode: NetworkMode,
     pub unix: bool,
     pub hides: usize,
@@ -63,6 +65,7 @@ impl Facts {
             landlock_abi: plan.landlock.abi,
             seccomp: plan.kernel.seccomp_filter,
             privileged: plan.kernel.privileged,
+            setpcap: plan.kernel.privileged || plan.kernel.setpcap,
             mode: plan.network.mode,
             unix: !plan.network.unix.is_empty(),
             hides: plan.filesystem.hide.len(),
@@ -76,6 +79,7 @@ impl Facts {
             landlock_abi: k.landlock_abi,
             seccomp: k.seccomp_filter,
             privileged: k.privileged,
+            setpcap: k.privileged || k.setpcap,
             mode,
             unix: false,
             hides: 1,
@@ -247,7 +251,7 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
             "RLIMIT_NPROC counts every process of this user on the host, not only the sandbox's (the namespace tier counts those of its user namespace): the limit is as strict or stricter",
         ));
     }
-    if f.privileged {
+    if f.setpcap {
         layers.push(layer(
             "capabilities",
             "every set emptied, the bounding set included (root)",
@@ -372,6 +376,7 @@ mod tests {
             landlock_abi: abi,
             seccomp: true,
             privileged: false,
+            setpcap: false,
             mode,
             unix: false,
             hides: 0,
