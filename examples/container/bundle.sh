@@ -23,6 +23,8 @@ cd "$bundle"
 rm -f config.json
 if [ "$(id -u)" = 0 ]; then runc spec; else runc spec --rootless; fi
 for d in usr etc srv/mcpcell tmp var/tmp proc dev sys opt/mcpcell-deps root home; do mkdir -p "rootfs/$d"; done
+# runc gives a tmpfs the mode of the directory it is mounted on.
+chmod 1777 rootfs/tmp rootfs/var/tmp
 for l in bin lib lib64 sbin; do
   if [ -L "/$l" ]; then ln -sfn "$(readlink "/$l")" "rootfs/$l"; elif [ -d "/$l" ]; then mkdir -p "rootfs/$l"; fi
 done
