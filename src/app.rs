@@ -33,6 +33,9 @@ pub fn main() -> i32 {
         Command::Unwrap(args) => commands::wrap::unwrap(args).map_err(Into::into),
         Command::Export { what } => commands::export::run(what),
         Command::Proxy(args) => commands::proxy::run(args).map_err(Into::into),
+        Command::Setup {
+            what: crate::cli::SetupWhat::Apparmor(args),
+        } => commands::setup::apparmor(args).map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         exit::print_error(e.inner());

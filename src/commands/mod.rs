@@ -10,6 +10,7 @@ pub(crate) mod hints;
 pub(crate) mod learn;
 pub(crate) mod proxy;
 pub(crate) mod run;
+pub(crate) mod setup;
 pub(crate) mod wrap;
 
 use thiserror::Error;
@@ -40,6 +41,8 @@ pub enum Error {
     Export(#[from] crate::seccomp::oci::ExportError),
     #[error(transparent)]
     Proxy(#[from] proxy::ProxyError),
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
 }
 
 impl Error {
@@ -50,7 +53,11 @@ impl Error {
             Error::Launch(e) => e.exit_code(),
             Error::Explain(e) => e.exit_code(),
             Error::Profile(_) | Error::Wrap(_) => 1,
-            Error::LogFile(_) | Error::Learn(_) | Error::Export(_) | Error::Proxy(_) => 125,
+            Error::LogFile(_)
+            | Error::Learn(_)
+            | Error::Export(_)
+            | Error::Proxy(_)
+            | Error::Setup(_) => 125,
         }
     }
 
@@ -69,6 +76,7 @@ impl Error {
             Error::Export(e) => e,
             Error::Proxy(proxy::ProxyError::Plan(e)) => e,
             Error::Proxy(e) => e,
+            Error::Setup(e) => e,
         }
     }
 }
