@@ -180,8 +180,9 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
                 // be mounted only where the host's is fully visible: inside a container (masked
                 // /proc paths) the launch's /proc mount is refused, and so is this one, made by
                 // the namespace's first process in a private mount namespace of its own.
-                if r == 0 && flags & libc::CLONE_NEWPID != 0 {
-                    r = mount_fresh_proc();
+                if r == 0 && flags & libc::CLONE_NEWPID != 0 && mount_fresh_proc() != 0 {
+                    // Told apart from unshare's own errno by the high bit.
+                    libc::_exit(PROC_MOUNT_FAILED | (*libc::__errno_location() & 0x7f));
                 }
                 let code = if r == 0 { 0 } else { *libc::__errno_location() };
                 libc::_exit(code & 0xff);
@@ -190,6 +191,12 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
         nix::unistd::ForkResult::Parent { child } => {
             match nix::sys::wait::waitpid(child, None).map_err(io::Error::from)? {
                 nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+                nix::sys::wait::WaitStatus::Exited(_, e) if e & PROC_MOUNT_FAILED != 0 => {
+                    Err(io::Error::other(format!(
+                        "created, but a fresh /proc cannot be mounted in it ({}): the host's /proc is not fully visible here, as inside most containers",
+                        io::Error::from_raw_os_error(e & 0x7f)
+                    )))
+                }
                 nix::sys::wait::WaitStatus::Exited(_, e) => Err(io::Error::from_raw_os_error(e)),
                 other => Err(io::Error::other(format!(
                     "probe child ended with {other:?}"
@@ -198,6 +205,9 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
         }
     }
 }
+
+/// The probe child's exit status when the PID namespace was made but /proc could not be mounted.
+const PROC_MOUNT_FAILED: i32 = 0x80;
 
 /// In a child (the first process of the new PID namespace): a private mount namespace, then
 /// proc mounted over /proc. Returns 0, or -1 with errno set as the failing call left it.
