@@ -36,6 +36,9 @@ pub fn main() -> i32 {
         Command::Proxy(args) => commands::proxy::run(args).map_err(Into::into),
         Command::Completions { shell } => commands::manual::completions(shell),
         Command::Man { dir } => commands::manual::man(dir.as_deref()),
+        Command::Setup {
+            what: crate::cli::SetupWhat::Apparmor(args),
+        } => commands::setup::apparmor(args).map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         exit::print_error(e.inner());

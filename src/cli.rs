@@ -89,6 +89,31 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Set up the host for mcpcell (needs root)
+    Setup {
+        #[command(subcommand)]
+        what: SetupWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetupWhat {
+    /// Write and load /etc/apparmor.d/mcpcell, which grants this binary user namespaces where
+    /// Ubuntu's AppArmor restriction (kernel.apparmor_restrict_unprivileged_userns=1) refuses them
+    Apparmor(SetupApparmorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetupApparmorArgs {
+    /// Unload the profile and remove the file
+    #[arg(long, conflicts_with = "print")]
+    pub remove: bool,
+    /// Print the profile on stdout instead of writing it (no root needed)
+    #[arg(long)]
+    pub print: bool,
+    /// The binary the profile names (default: this mcpcell, links resolved)
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

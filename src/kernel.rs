@@ -22,6 +22,9 @@ pub struct Kernel {
     /// Whether this process can create namespaces without a user namespace (root with
     /// CAP_SYS_ADMIN in the initial user namespace).
     pub privileged: bool,
+    /// Whether this process holds CAP_SETPCAP, so it can empty its bounding set without a user
+    /// namespace: root, also root in a container that has no CAP_SYS_ADMIN.
+    pub setpcap: bool,
     /// Highest capability number the kernel knows.
     pub cap_last_cap: u32,
 }
@@ -40,6 +43,7 @@ impl Kernel {
             euid,
             egid: nix::unistd::getegid().as_raw(),
             privileged: euid == 0 && has_effective_cap(21), /* CAP_SYS_ADMIN */
+            setpcap: has_effective_cap(8),                  /* CAP_SETPCAP */
             cap_last_cap: cap_last_cap(),
         }
     }
@@ -172,6 +176,14 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
                         std::ptr::null(),
                     );
                 }
+                // A PID namespace is of use only with a /proc of its own, and a fresh /proc can
+                // be mounted only where the host's is fully visible: inside a container (masked
+                // /proc paths) the launch's /proc mount is refused, and so is this one, made by
+                // the namespace's first process in a private mount namespace of its own.
+                if r == 0 && flags & libc::CLONE_NEWPID != 0 && mount_fresh_proc() != 0 {
+                    // Told apart from unshare's own errno by the high bit.
+                    libc::_exit(PROC_MOUNT_FAILED | (*libc::__errno_location() & 0x7f));
+                }
                 let code = if r == 0 { 0 } else { *libc::__errno_location() };
                 libc::_exit(code & 0xff);
             }
@@ -179,10 +191,72 @@ fn try_unshare(flags: libc::c_int) -> io::Result<()> {
         nix::unistd::ForkResult::Parent { child } => {
             match nix::sys::wait::waitpid(child, None).map_err(io::Error::from)? {
                 nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+                nix::sys::wait::WaitStatus::Exited(_, e) if e & PROC_MOUNT_FAILED != 0 => {
+                    Err(io::Error::other(format!(
+                        "created, but a fresh /proc cannot be mounted in it ({}): the host's /proc is not fully visible here, as inside most containers",
+                        io::Error::from_raw_os_error(e & 0x7f)
+                    )))
+                }
                 nix::sys::wait::WaitStatus::Exited(_, e) => Err(io::Error::from_raw_os_error(e)),
                 other => Err(io::Error::other(format!(
                     "probe child ended with {other:?}"
                 ))),
+            }
+        }
+    }
+}
+
+/// The probe child's exit status when the PID namespace was made but /proc could not be mounted.
+const PROC_MOUNT_FAILED: i32 = 0x80;
+
+/// In a child (the first process of the new PID namespace): a private mount namespace, then
+/// proc mounted over /proc. Returns 0, or -1 with errno set as the failing call left it.
+///
+/// # Safety
+/// Only for the forked probe child: it forks again and calls only async-signal-safe functions.
+unsafe fn mount_fresh_proc() -> libc::c_int {
+    // SAFETY: fork, unshare, mount, waitpid and _exit with literals, nulls or a local status;
+    // the grandchild exits without returning.
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return -1;
+        }
+        if pid == 0 {
+            let mut r = 0;
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                || libc::mount(
+                    c"proc".as_ptr(),
+                    c"/proc".as_ptr(),
+                    c"proc".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    std::ptr::null(),
+                ) != 0
+            {
+                r = *libc::__errno_location();
+            }
+            libc::_exit(r & 0xff);
+        }
+        let mut status = 0;
+        if libc::waitpid(pid, &mut status, 0) < 0 {
+            return -1;
+        }
+        match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+            (true, 0) => 0,
+            (true, e) => {
+                *libc::__errno_location() = e;
+                -1
+            }
+            _ => {
+                *libc::__errno_location() = libc::ECHILD;
+                -1
             }
         }
     }

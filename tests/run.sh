@@ -209,6 +209,34 @@ else
   [ "$CI" = true ] && exit 1
 fi
 
+# mcpcell inside a real OCI container (examples/container, README "Running in a container"):
+# runc with containers-common's seccomp profile and the default capabilities, as root in the
+# container, as an ordinary user in it, and rootless (as $TEST_USER); a real MCP server and
+# the conformance battery run through mcpcell there, in the tier it picks.
+if command -v runc >/dev/null && [ -f /usr/share/containers/seccomp.json ]; then
+  chmod 777 "$SHARED"
+  # A copy the test user can read.
+  kit="$SHARED/container-kit"
+  mkdir -p "$kit/tests" "$kit/examples"
+  cp tests/container.sh "$kit/tests/"
+  cp -r examples/container "$kit/examples/"
+  chmod -R a+rX "$kit"
+  conf_copy="${CONF:+$SHARED/conformance}"
+  step "mcpcell in a runc container, as root in it"
+  "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" 0:0 ""
+  if [ "$(id -u)" = 0 ]; then
+    step "mcpcell in a runc container, as $TEST_USER in it"
+    # An ordinary user cannot empty the capability bounding set without a user namespace.
+    "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" \
+      "$(id -u "$TEST_USER"):$(id -g "$TEST_USER")" cap_bnd
+    step "mcpcell in a rootless runc container started by $TEST_USER"
+    as_user "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" 0:0 ""
+  fi
+else
+  echo "WARNING: runc or /usr/share/containers/seccomp.json is missing; the container run is skipped"
+  [ "$CI" = true ] && exit 1
+fi
+
 # The benchmarks' smoke run: every section with a few iterations, so that the scripts keep
 # working. It judges no number (a missed target is reported, not failed); only a broken
 # script fails here.

@@ -34,7 +34,7 @@ pub struct Missing {
 
 const DELEGATE_FIX: &str = "run mcpcell inside a cgroup delegated to you, e.g. `systemd-run --user --scope -p Delegate=yes mcpcell run ...` (cgroup v2 with systemd), or run it as root";
 
-fn writable(p: &Path) -> bool {
+pub(super) fn writable(p: &Path) -> bool {
     nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 

@@ -110,9 +110,10 @@ fn own_path(text: &str, v2: bool, controller: &str) -> Option<String> {
     })
 }
 
-/// Whether a pids cgroup can be set up here.
+/// Whether a pids cgroup can be set up here: the hierarchy is mounted and writable. Inside a
+/// container it is typically mounted read-only (runc, Podman, Docker without `--privileged`).
 pub fn available() -> bool {
-    hierarchy("pids").is_some()
+    hierarchy("pids").is_some_and(|h| memory::writable(&h.mount))
 }
 
 /// One directory to create: where, which controllers it needs enabled (v2), what to write.

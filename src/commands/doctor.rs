@@ -25,6 +25,8 @@ struct Report {
     degraded: Vec<String>,
     /// What still holds when namespaces cannot be created.
     still_holds: Vec<String>,
+    /// Ubuntu's AppArmor restriction of user namespaces, where the kernel has it.
+    apparmor: Option<String>,
 }
 
 fn feature(name: &str, available: bool, detail: impl Into<String>) -> Feature {
@@ -225,6 +227,7 @@ pub fn run(format: Format) -> Result<i32, crate::commands::Error> {
         features,
         degraded,
         still_holds,
+        apparmor: crate::commands::setup::apparmor_status(),
     };
     let out = match format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
@@ -260,6 +263,9 @@ fn text(r: &Report) -> String {
             format!("FAILED: {}", p.error.as_deref().unwrap_or("?"))
         };
         o.push_str(&format!("  {:<8} {status}\n", p.name));
+    }
+    if let Some(a) = &r.apparmor {
+        o.push_str(&format!("  apparmor {a}\n"));
     }
     o.push_str("\nfeatures:\n");
     for f in &r.features {

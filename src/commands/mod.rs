@@ -11,6 +11,7 @@ pub(crate) mod learn;
 pub(crate) mod manual;
 pub(crate) mod proxy;
 pub(crate) mod run;
+pub(crate) mod setup;
 pub(crate) mod wrap;
 
 use thiserror::Error;
@@ -43,6 +44,8 @@ pub enum Error {
     Proxy(#[from] proxy::ProxyError),
     #[error(transparent)]
     Manual(#[from] manual::ManualError),
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
 }
 
 impl Error {
@@ -60,7 +63,8 @@ impl Error {
             | Error::Learn(_)
             | Error::Export(_)
             | Error::Proxy(_)
-            | Error::Manual(_) => 125,
+            | Error::Manual(_)
+            | Error::Setup(_) => 125,
         }
     }
 
@@ -80,6 +84,7 @@ impl Error {
             Error::Proxy(proxy::ProxyError::Plan(e)) => e,
             Error::Proxy(e) => e,
             Error::Manual(e) => e,
+            Error::Setup(e) => e,
         }
     }
 }

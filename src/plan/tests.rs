@@ -28,6 +28,7 @@ fn kernel(abi: i32) -> Kernel {
         euid: 1000,
         egid: 1000,
         privileged: false,
+        setpcap: false,
         cap_last_cap: 40,
     }
 }

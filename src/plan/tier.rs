@@ -51,6 +51,10 @@ pub struct Facts {
     pub landlock_abi: i32,
     pub seccomp: bool,
     pub privileged: bool,
+    /// CAP_SETPCAP held: the bounding set can be emptied (root, in a container too).
+    pub setpcap: bool,
+    /// uid 0 (in a container too), whom RLIMIT_NPROC does not bind.
+    pub root: bool,
     pub mode: NetworkMode,
     pub unix: bool,
     pub hides: usize,
@@ -63,6 +67,8 @@ impl Facts {
             landlock_abi: plan.landlock.abi,
             seccomp: plan.kernel.seccomp_filter,
             privileged: plan.kernel.privileged,
+            setpcap: plan.kernel.privileged || plan.kernel.setpcap,
+            root: plan.kernel.euid == 0,
             mode: plan.network.mode,
             unix: !plan.network.unix.is_empty(),
             hides: plan.filesystem.hide.len(),
@@ -76,6 +82,8 @@ impl Facts {
             landlock_abi: k.landlock_abi,
             seccomp: k.seccomp_filter,
             privileged: k.privileged,
+            setpcap: k.privileged || k.setpcap,
+            root: k.euid == 0,
             mode,
             unix: false,
             hides: 1,
@@ -241,13 +249,15 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
             format!("without a PID namespace, killing the whole tree needs Landlock ABI {SCOPE_ABI}; only the server itself dies with mcpcell"),
         ));
     }
-    if !f.privileged {
+    // For root, RLIMIT_NPROC binds nothing: the plan needs a pids cgroup instead, or names the
+    // limit as lost.
+    if !f.privileged && !f.root {
         layers.push(layer(
             "limits.processes",
             "RLIMIT_NPROC counts every process of this user on the host, not only the sandbox's (the namespace tier counts those of its user namespace): the limit is as strict or stricter",
         ));
     }
-    if f.privileged {
+    if f.setpcap {
         layers.push(layer(
             "capabilities",
             "every set emptied, the bounding set included (root)",
@@ -372,6 +382,8 @@ mod tests {
             landlock_abi: abi,
             seccomp: true,
             privileged: false,
+            setpcap: false,
+            root: false,
             mode,
             unix: false,
             hides: 0,

@@ -193,7 +193,9 @@ impl Prepared {
             rlimits: plan.limits.iter().map(|l| (l.resource, l.value)).collect(),
             caps_keep: plan.capabilities.mask,
             cap_last_cap: plan.kernel.cap_last_cap,
-            can_setpcap: plan.kernel.privileged || (full && plan.namespaces.user),
+            can_setpcap: plan.kernel.privileged
+                || plan.kernel.setpcap
+                || (full && plan.namespaces.user),
             seccomp: plan
                 .kernel
                 .seccomp_filter
