@@ -40,6 +40,8 @@ pub enum Error {
     Export(#[from] crate::seccomp::oci::ExportError),
     #[error(transparent)]
     Proxy(#[from] proxy::ProxyError),
+    #[error(transparent)]
+    Kube(#[from] export::KubeError),
 }
 
 impl Error {
@@ -50,7 +52,11 @@ impl Error {
             Error::Launch(e) => e.exit_code(),
             Error::Explain(e) => e.exit_code(),
             Error::Profile(_) | Error::Wrap(_) => 1,
-            Error::LogFile(_) | Error::Learn(_) | Error::Export(_) | Error::Proxy(_) => 125,
+            Error::LogFile(_)
+            | Error::Learn(_)
+            | Error::Export(_)
+            | Error::Proxy(_)
+            | Error::Kube(_) => 125,
         }
     }
 
@@ -69,6 +75,7 @@ impl Error {
             Error::Export(e) => e,
             Error::Proxy(proxy::ProxyError::Plan(e)) => e,
             Error::Proxy(e) => e,
+            Error::Kube(e) => e,
         }
     }
 }
