@@ -493,6 +493,9 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
                     _ => ports.extend(DEFAULT_PORTS),
                 }
             }
+            if ports.contains(&PROXY_PORT) {
+                notes.push(format!("the allowlist names port {PROXY_PORT}, the sidecar's: the NetworkPolicy then lets the pod out on it, and mcpcell's Landlock rule (ports, not addresses) lets the server connect to any address on that port, past the sidecar"));
+            }
             let private = !p.network.allow_private.is_empty();
             let except4: Vec<&str> = if private { vec![] } else {
                 vec!["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"]
