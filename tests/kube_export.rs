@@ -333,8 +333,14 @@ fn pod_network_shape_in_network_namespaces() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let server_cmd = || {
+    // The server as the pod runs it, here in both of mcpcell's tiers: the namespace tier,
+    // and the namespace-free tier a container puts it in (namespaces refused as Docker's
+    // default seccomp profile refuses them), which is the one that matters in a pod.
+    let server_cmd = |tier: bool| {
         let mut c = ns.exec();
+        if tier {
+            c.arg(nouserns());
+        }
         c.arg(mcpcell())
             .args(server_opts)
             .env_clear()
@@ -349,31 +355,82 @@ fn pod_network_shape_in_network_namespaces() {
     let other_name = format!("http://other.kube.test:{other_port}/");
     let other_port_allowed_name = format!("http://allowed.kube.test:{other_port}/");
     let direct = format!("http://{host_ip}:{allowed_port}/");
-
-    // 1. The server, under mcpcell as the pod runs it, reaches the allowlisted host through
-    //    the sidecar (the proxy variables come from the exported profile).
-    let (code, text) = curl(&mut server_cmd(), &allowed, &["-f"]);
-    assert_eq!(code, 0, "allowed through the sidecar: {text}");
-    assert!(text.contains("allowed-body"), "{text}");
-    assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
-
-    // 2. A name that is not allowlisted, and the allowed name on another port: refused by
-    //    the sidecar; the host-side server sees nothing.
-    for url in [&other_name, &other_port_allowed_name] {
-        let (code, text) = curl(&mut server_cmd(), url, &["-f"]);
-        assert_ne!(code, 0, "{url} got through: {text}");
-    }
-    assert_eq!(other_hits.load(Ordering::SeqCst), 0);
-
-    // 3. A direct connection past the sidecar: the namespace can route it (the control, with
-    //    no mcpcell, reaches the server), but mcpcell's TCP rule in the server refuses it.
-    let before = allowed_hits.load(Ordering::SeqCst);
-    let (code, text) = curl(&mut server_cmd(), &direct, &["--noproxy", "*"]);
-    assert_ne!(
-        code, 0,
-        "direct connection from the server got through: {text}"
+    let udp = std::net::UdpSocket::bind((host_ip.as_str(), 0)).unwrap();
+    let udp_send = format!(
+        "echo leak > /dev/udp/{host_ip}/{}",
+        udp.local_addr().unwrap().port()
     );
-    assert_eq!(allowed_hits.load(Ordering::SeqCst), before, "{text}");
+    let udp_hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&udp_hits);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while udp.recv(&mut buf).is_ok() {
+            h.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+
+    for (round, tier) in [false, true].into_iter().enumerate() {
+        // 1. The server reaches the allowlisted host through the sidecar (the proxy
+        //    variables come from the exported profile).
+        let (code, text) = curl(&mut server_cmd(tier), &allowed, &["-f"]);
+        assert_eq!(code, 0, "tier {tier}: allowed through the sidecar: {text}");
+        assert!(text.contains("allowed-body"), "{text}");
+        if tier {
+            assert!(
+                text.contains("NOT enforced without namespaces"),
+                "the tier was not used: {text}"
+            );
+        }
+        assert_eq!(allowed_hits.load(Ordering::SeqCst), round + 1);
+
+        // 2. A name that is not allowlisted, and the allowed name on another port: refused
+        //    by the sidecar; the host-side server sees nothing.
+        for url in [&other_name, &other_port_allowed_name] {
+            let (code, text) = curl(&mut server_cmd(tier), url, &["-f"]);
+            assert_ne!(code, 0, "tier {tier}: {url} got through: {text}");
+        }
+        assert_eq!(other_hits.load(Ordering::SeqCst), 0);
+
+        // 3. A direct connection past the sidecar, by address (Landlock's TCP rule), and a
+        //    UDP datagram (as a DNS query to kube-dns would be; seccomp refuses the socket).
+        let before = allowed_hits.load(Ordering::SeqCst);
+        let (code, text) = curl(&mut server_cmd(tier), &direct, &["--noproxy", "*"]);
+        assert_ne!(
+            code, 0,
+            "tier {tier}: direct connection got through: {text}"
+        );
+        assert_eq!(allowed_hits.load(Ordering::SeqCst), before, "{text}");
+        let mut c = server_cmd(tier);
+        c.args(["/usr/bin/bash", "-c", &udp_send]);
+        let out = output_within(c, Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("socket: Operation not permitted"),
+            "tier {tier}: the UDP socket was not refused: {err}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        udp_hits.load(Ordering::SeqCst),
+        0,
+        "a datagram from the server arrived"
+    );
+
+    // The controls: the app namespace routes a direct connection and a datagram (no mcpcell
+    // in the client).
+    let mut c = ns.exec();
+    c.args(["/usr/bin/bash", "-c", &udp_send]);
+    assert!(output_within(c, Duration::from_secs(60)).status.success());
+    let t = Instant::now();
+    while udp_hits.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        udp_hits.load(Ordering::SeqCst),
+        1,
+        "control: the datagram arrives"
+    );
+    let before = allowed_hits.load(Ordering::SeqCst);
     let mut bare = ns.exec();
     let (code, text) = curl(&mut bare, &direct, &["--noproxy", "*"]);
     assert_eq!(
