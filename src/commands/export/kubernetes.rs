@@ -280,7 +280,7 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
         format!("{PROFILE_DIR}/{key}")
     } else if let Some(src) = p
         .sources
-        .first()
+        .last()
         .filter(|s| matches!(s.kind, SourceKind::File(_)))
     {
         format!("{PROFILE_DIR}/{}.yaml", src.name)
@@ -311,10 +311,18 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
     // Volumes: tmp and state always; every grant the image does not provide.
     let mut mounts = Mounts::default();
     let fs = &p.filesystem;
+    let mut unmapped = Vec::new();
     for (i, e) in fs.write.iter().enumerate() {
-        if let Some(path) = container_path(&e.value) {
-            mounts.add(path, true, &format!("filesystem.write[{i}]"))?;
+        match container_path(&e.value) {
+            Some(path) => mounts.add(path, true, &format!("filesystem.write[{i}]"))?,
+            None => unmapped.push(e.value.clone()),
         }
+    }
+    if !unmapped.is_empty() {
+        notes.push(format!(
+            "no volume for writable grants whose place in the container is not fixed ({}): mount one there if the server needs it",
+            unmapped.join(", ")
+        ));
     }
     for (i, e) in fs.read.iter().enumerate() {
         if let Some(path) = container_path(&e.value) {

@@ -231,3 +231,25 @@ fn names_are_checked() {
     assert!(matches!(build(&s), Err(KubeError::NoCommand)));
     assert_eq!(default_name("My Profile.v2"), "mcpcell-my-profile-v2");
 }
+
+#[test]
+fn a_profile_file_runs_by_its_path_in_the_configmap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(
+        &dir,
+        "mine.yaml",
+        "extends: [python]\nnetwork: {mode: host, connect: [443]}\nfilesystem: {write: [\"${CWD}/out\"]}\n",
+    );
+    let p = load(&path);
+    let o = build(&spec(&p)).unwrap();
+    let args = &server(&o)["args"];
+    assert_eq!(args[3], "/etc/mcpcell/profiles/mine.yaml");
+    assert!(kind(&o, "NetworkPolicy").is_none(), "host mode: no policy");
+    assert!(o.notes.iter().any(|n| n.contains("${CWD}/out")));
+    let cm = kind(&o, "ConfigMap").unwrap();
+    assert_eq!(
+        cm["data"].as_object().unwrap().len(),
+        1,
+        "built-ins are not carried"
+    );
+}
