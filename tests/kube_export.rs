@@ -98,7 +98,7 @@ fn objects_validate_against_two_kubernetes_versions() {
                 "registry.example.com/srv:1",
                 "--",
                 "srv",
-                "/work/data",
+                "/srv/data",
             ],
         ),
     ];
