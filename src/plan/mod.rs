@@ -8,6 +8,7 @@ pub mod env;
 pub mod fs;
 mod grants;
 pub mod host;
+pub mod pkgsettings;
 pub mod provenance;
 pub mod query;
 pub mod report;
@@ -83,6 +84,12 @@ pub enum PlanError {
         path: PathBuf,
         #[source]
         source: state::StateError,
+    },
+    #[error("failed to write the package managers' CA certificates (env.package_settings) into {}", .path.display())]
+    PackageSettings {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error(
         "{option} {}: {} lies inside {}, which the server may write ({}); it could put a link there and make mcpcell write into another file. Give a path outside every writable grant",
@@ -282,6 +289,9 @@ pub struct Plan {
     /// sockets: then host sockets must not even be reachable by path).
     pub granted_view: bool,
     pub env: Vec<env::EnvVar>,
+    /// `env.package_settings`: what was read outside and passed in.
+    #[serde(skip_serializing_if = "pkgsettings::PkgSettings::is_empty")]
+    pub package_settings: pkgsettings::PkgSettings,
     pub kernel: Kernel,
     /// Protections that are not in force (only when the request collects gaps or starts
     /// anyway).
@@ -390,9 +400,14 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
+    let pkg = pkgsettings::for_profile(&profile, &vars, &cwd, state_dir.as_deref(), req.dry_run)
+        .map_err(|source| PlanError::PackageSettings {
+            path: state_dir.clone().unwrap_or_default(),
+            source,
+        })?;
     let mut gaps = Vec::new();
-    let network = build_network(&profile, req, &vars, kernel, &mut gaps)?;
-    let env = build_env(&profile, req, &vars, host, network.proxy.as_ref())?;
+    let network = build_network(&profile, req, &vars, kernel, &pkg.hosts, &mut gaps)?;
+    let env = build_env(&profile, req, &vars, host, network.proxy.as_ref(), &pkg.env)?;
     let sandbox_path = env
         .iter()
         .find(|v| v.name == "PATH")
@@ -403,7 +418,11 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         command::resolve(&req.command, &cwd, host_path, sandbox_path.as_deref())?
     };
 
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = pkg
+        .notes
+        .iter()
+        .map(|n| format!("env.package_settings: {n}"))
+        .collect();
     let filesystem = grants::build(
         &grants::Inputs {
             profile: &profile,
@@ -490,6 +509,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         tmp_size: profile.limits.tmp_size.as_ref().map(|e| e.value),
         granted_view,
         env,
+        package_settings: pkg,
         kernel: kernel.clone(),
         not_enforced: gaps,
         warnings,
@@ -609,6 +629,7 @@ fn build_env(
     vars: &Vars,
     host: &Host,
     proxy: Option<&crate::proxy::ProxyConfig>,
+    package_settings: &[(String, OsString, String)],
 ) -> Result<Vec<env::EnvVar>, PlanError> {
     let mut pass: Vec<(String, Provenance)> = profile
         .env
@@ -636,7 +657,15 @@ fn build_env(
         }
         Ok(out)
     };
-    let mut set = expanded(&profile.env.set)?;
+    // The package managers' settings first: the profile's own values win over them.
+    let mut set: Vec<_> = package_settings
+        .iter()
+        .map(|(k, v, from)| {
+            let from = Provenance::via(from.clone(), "env.package_settings".into());
+            (k.clone(), v.clone(), from)
+        })
+        .collect();
+    set.extend(expanded(&profile.env.set)?);
     for (k, v) in &req.set_env {
         set.push((k.clone(), OsString::from(v), "--set-env".into()));
     }
@@ -653,6 +682,7 @@ fn build_network(
     req: &Request,
     vars: &Vars,
     kernel: &Kernel,
+    package_hosts: &[(crate::hostspec::HostPattern, String)],
     gaps: &mut Vec<Gap>,
 ) -> Result<Network, PlanError> {
     let mode = profile.network.mode();
@@ -667,6 +697,7 @@ fn build_network(
         for h in &req.allow_host {
             allow.push(h.parse().map_err(PlanError::AllowHost)?);
         }
+        allow.extend(package_hosts.iter().map(|(h, _)| h.clone()));
         let allow_private = profile
             .network
             .allow_private

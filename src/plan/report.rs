@@ -282,6 +282,7 @@ pub fn text(plan: &Plan) -> String {
         );
     }
     let _ = writeln!(o);
+    write_package_settings(&mut o, &p.package_settings);
     let _ = writeln!(o, "environment (values hidden):");
     for v in &p.env {
         let _ = writeln!(o, "  {} from {}", v.name, v.from);
@@ -306,4 +307,40 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(o, "note: {n}");
     }
     o
+}
+
+/// `env.package_settings`: what was read outside the sandbox and what of it went in.
+fn write_package_settings(o: &mut String, s: &super::pkgsettings::PkgSettings) {
+    if s.is_empty() {
+        return;
+    }
+    let names: Vec<String> = s
+        .managers
+        .iter()
+        .map(|m| format!("{m:?}").to_ascii_lowercase())
+        .collect();
+    let _ = writeln!(
+        o,
+        "package settings ({}), read outside the sandbox; credentials stay outside:",
+        names.join(", ")
+    );
+    if s.hosts.is_empty() && s.bundles.is_empty() && s.env.is_empty() {
+        let _ = writeln!(o, "  nothing to pass in");
+    }
+    for (h, from) in &s.hosts {
+        let _ = writeln!(
+            o,
+            "  allow {h} in network mode proxy (private addresses still refused), from {from}"
+        );
+    }
+    for b in &s.bundles {
+        let _ = writeln!(
+            o,
+            "  {} CA certificate(s) copied into ${{STATE_DIR}}/{}, from {}",
+            b.certificates,
+            b.file,
+            b.from.join(", ")
+        );
+    }
+    let _ = writeln!(o);
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use raw::{ArgsAccess, NetworkMode, OnViolation, RawProfile};
+pub use raw::{ArgsAccess, NetworkMode, OnViolation, PackageManager, RawProfile};
 pub use source::{Entry, Origin, Source, SourceKind};
 
 /// A profile with everything it extends merged in, in order: lists appended, scalars
@@ -85,6 +85,7 @@ pub struct Env {
     pub pass: Vec<Entry<String>>,
     pub set: BTreeMap<String, Entry<String>>,
     pub default: BTreeMap<String, Entry<String>>,
+    pub package_settings: Vec<Entry<PackageManager>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -593,6 +594,12 @@ fn apply(out: &mut Profile, src: &Arc<Source>, raw: RawProfile, diags: &mut Vec<
     }
     if let Some(e) = raw.env {
         list(&mut out.env.pass, e.pass, "env.pass", &o);
+        list(
+            &mut out.env.package_settings,
+            e.package_settings,
+            "env.package_settings",
+            &o,
+        );
         for (k, v) in e.set.into_iter().flatten() {
             let origin = o(format!("env.set.{k}"));
             out.env.set.insert(k, Entry::new(v, origin));

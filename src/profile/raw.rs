@@ -130,6 +130,22 @@ pub struct RawEnv {
     pub set: Option<BTreeMap<String, String>>,
     /// Like `set`, but only when the variable is not passed from mcpcell's environment.
     pub default: Option<BTreeMap<String, String>>,
+    /// Package managers whose user and system settings are read outside the sandbox and
+    /// passed in without their secrets: registries and indexes (their hosts join the proxy
+    /// allowlist), CA certificates (copied into `${STATE_DIR}`), TLS switches.
+    pub package_settings: Option<Vec<PackageManager>>,
+}
+
+/// A package manager whose settings `env.package_settings` carries into the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    /// npm and npx: the builtin, global and user npmrc, `npm_config_*`, NODE_EXTRA_CA_CERTS.
+    Npm,
+    /// pip: its pip.conf files, `PIP_*`, REQUESTS_CA_BUNDLE, SSL_CERT_FILE/SSL_CERT_DIR.
+    Pip,
+    /// uv and uvx: its uv.toml files, `UV_*`, SSL_CERT_FILE/SSL_CERT_DIR.
+    Uv,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]

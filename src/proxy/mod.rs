@@ -24,6 +24,7 @@ mod answers;
 mod dns;
 mod limits;
 mod relay;
+mod resolve;
 mod serve;
 mod upstream;
 

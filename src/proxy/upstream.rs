@@ -1,7 +1,7 @@
 //! Connections out of the sandbox: mcpcell resolves the name itself and connects only to
 //! addresses the profile allows.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::ProxyConfig;
@@ -133,13 +133,12 @@ pub fn resolve_v4(cfg: &ProxyConfig, name: &str) -> Result<Vec<std::net::Ipv4Add
     }
     let mut out = Vec::new();
     let mut private = None;
-    for a in (name, 0)
-        .to_socket_addrs()
+    for ip in super::resolve::lookup(&super::resolve::Config::system(), name)
         .map_err(|e| Refusal::Resolve(e.to_string()))?
     {
-        if let IpAddr::V4(v4) = a.ip() {
-            if !cfg.ip_allowed(a.ip()) {
-                private.get_or_insert(a.ip());
+        if let IpAddr::V4(v4) = ip {
+            if !cfg.ip_allowed(ip) {
+                private.get_or_insert(ip);
             } else if !out.contains(&v4) {
                 out.push(v4);
             }
@@ -185,9 +184,10 @@ pub fn connect(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, Re
     let addrs: Vec<SocketAddr> = match (pinned, bare.parse::<IpAddr>()) {
         (Some((_, ip, p)), _) => vec![SocketAddr::new(*ip, p.unwrap_or(port))],
         (None, Ok(ip)) => vec![SocketAddr::new(ip, port)],
-        (None, Err(_)) => (bare, port)
-            .to_socket_addrs()
+        (None, Err(_)) => super::resolve::lookup(&super::resolve::Config::system(), bare)
             .map_err(|e| Refusal::Resolve(e.to_string()))?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
             .collect(),
     };
     let mut refused_private = None;

@@ -1,0 +1,387 @@
+//! `env.package_settings`: the user's and the system's package-manager settings, made to work
+//! inside the sandbox without their secrets.
+//!
+//! The node and python bases move npm's prefix, uv's and pip's directories into the state
+//! directory and keep `~/.npmrc` and `~/.config` out of reach, so npm, pip and uv inside no
+//! longer see the settings that make them work on a company network: a private CA, a
+//! registry or index mirror. mcpcell reads those settings here, outside the sandbox, the way
+//! each tool would (npm: builtin, global and user npmrc and `npm_config_*`; pip: its pip.conf
+//! files and `PIP_*`; uv: its uv.toml files and `UV_*`), and passes in only safe keys, as
+//! variables:
+//! - registries and indexes, with any `user:password@` and query removed; their hosts join
+//!   the egress proxy's allowlist (still refused when they resolve to a private address,
+//!   unless `network.allow_private` covers it);
+//! - CA certificates, copied into the state directory ([`install`]) rather than granted: a
+//!   setting may name any file, and only what parses as a certificate is copied;
+//! - switches that carry no secret (`strict-ssl`, `native-tls`, trusted and insecure hosts).
+//!
+//! Tokens, passwords, client certificates and keys, and per-host settings (`//host/:...`)
+//! are never passed; the dry-run names them, without their values. Project files (a
+//! `.npmrc`, `uv.toml` or `pyproject.toml` in the working directory, a virtualenv's
+//! `pip.conf`) are not read: a server that may write its workspace could otherwise choose
+//! its own next allowlist.
+
+mod ini;
+mod npm;
+mod pem;
+mod python;
+mod url;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::hostspec::HostPattern;
+pub use crate::profile::PackageManager;
+
+/// What the settings add to a plan.
+#[derive(Debug, Default, Serialize)]
+pub struct PkgSettings {
+    /// The package managers whose settings were read.
+    pub managers: Vec<PackageManager>,
+    /// Variables for the server: name, value, where the setting was read.
+    #[serde(skip)]
+    pub env: Vec<(String, OsString, String)>,
+    /// Registry and index hosts for the proxy's allowlist, with where each was read.
+    pub hosts: Vec<(HostPattern, String)>,
+    /// CA certificates to write into the state directory.
+    pub bundles: Vec<Bundle>,
+    /// What was read and not passed, and why; shown by `--dry-run`.
+    pub notes: Vec<String>,
+}
+
+impl PkgSettings {
+    pub fn is_empty(&self) -> bool {
+        self.managers.is_empty()
+    }
+}
+
+/// The settings of the package managers `profile` names, read from mcpcell's environment
+/// and the files it names; the CA bundles are written unless this is a dry run.
+pub fn for_profile(
+    profile: &crate::profile::Profile,
+    vars: &crate::vars::Vars,
+    cwd: &Path,
+    state_dir: Option<&Path>,
+    dry_run: bool,
+) -> std::io::Result<PkgSettings> {
+    let mut managers: Vec<PackageManager> = Vec::new();
+    for e in &profile.env.package_settings {
+        if !managers.contains(&e.value) {
+            managers.push(e.value);
+        }
+    }
+    if managers.is_empty() {
+        return Ok(PkgSettings::default());
+    }
+    let mut env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    // Clients that start servers with a minimal environment may leave HOME out: the home
+    // directory is then the password database's, as for the profile's own `${HOME}`.
+    for name in ["HOME", "XDG_CONFIG_HOME"] {
+        if let Ok(v) = vars.get(name) {
+            env.insert(name.to_string(), v.to_string());
+        }
+    }
+    let settings = read(&managers, &Host { env: &env, cwd }, state_dir);
+    match state_dir {
+        Some(dir) if !dry_run => install(&settings, dir)?,
+        _ => {}
+    }
+    Ok(settings)
+}
+
+/// A file of CA certificates copied from the files and values the settings name.
+#[derive(Debug, Serialize)]
+pub struct Bundle {
+    /// Its name in the state directory.
+    pub file: &'static str,
+    pub certificates: usize,
+    /// Where they were read.
+    pub from: Vec<String>,
+    #[serde(skip)]
+    pub pem: String,
+}
+
+/// mcpcell's own environment and the paths it derives, as the readers need them.
+pub struct Host<'a> {
+    pub env: &'a BTreeMap<String, String>,
+    pub cwd: &'a Path,
+}
+
+impl Host<'_> {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn home(&self) -> Option<PathBuf> {
+        self.var("HOME").map(PathBuf::from)
+    }
+
+    /// `$XDG_CONFIG_HOME`, else `~/.config`.
+    fn config_home(&self) -> Option<PathBuf> {
+        match self.var("XDG_CONFIG_HOME") {
+            Some(d) if d.starts_with('/') => Some(PathBuf::from(d)),
+            _ => self.home().map(|h| h.join(".config")),
+        }
+    }
+
+    /// `$XDG_CONFIG_DIRS`, else `/etc/xdg`.
+    fn config_dirs(&self) -> Vec<PathBuf> {
+        self.var("XDG_CONFIG_DIRS")
+            .unwrap_or("/etc/xdg")
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(PathBuf::from)
+            .collect()
+    }
+
+    /// A program found on mcpcell's PATH, with links resolved.
+    fn program(&self, name: &str) -> Option<PathBuf> {
+        let path = self.var("PATH")?;
+        let found = which::which_in(name, Some(path), self.cwd).ok()?;
+        std::fs::canonicalize(found).ok()
+    }
+}
+
+/// A source of certificates: a file a setting names, or PEM text written in the setting.
+enum CaSource {
+    File(PathBuf),
+    /// As written in a setting (npm's `ca`, with `\n` for line breaks).
+    Inline(String),
+    /// Certificates already extracted.
+    Pem(String),
+}
+
+/// Collects what the readers find. Bundles are named for the state directory that will
+/// hold them; without one, no certificate can be passed.
+struct Acc<'a> {
+    state_dir: Option<&'a Path>,
+    out: PkgSettings,
+}
+
+impl Acc<'_> {
+    fn set(&mut self, var: &str, value: impl Into<OsString>, from: &str) {
+        self.out.env.retain(|(n, _, _)| n != var);
+        self.out
+            .env
+            .push((var.to_string(), value.into(), from.to_string()));
+    }
+
+    fn note(&mut self, note: String) {
+        if !self.out.notes.contains(&note) {
+            self.out.notes.push(note);
+        }
+    }
+
+    /// A registry or index URL: cleaned, its host allowlisted. None when it is not a URL
+    /// mcpcell can pass.
+    fn url(&mut self, raw: &str, from: &str) -> Option<String> {
+        match url::clean(raw) {
+            Ok(c) => {
+                if c.had_secret {
+                    self.note(format!(
+                        "{from}: credentials or a query removed from the URL; a registry that needs them cannot be used from the sandbox"
+                    ));
+                }
+                if !self.out.hosts.iter().any(|(h, _)| *h == c.host) {
+                    self.out.hosts.push((c.host, from.to_string()));
+                }
+                Some(c.url)
+            }
+            Err(why) => {
+                self.note(format!(
+                    "{from}: not passed: {}",
+                    crate::escape::terminal(&why)
+                ));
+                None
+            }
+        }
+    }
+
+    /// The certificates of `sources` as `file` in the state directory, and `var` naming it.
+    fn bundle(&mut self, file: &'static str, var: &str, sources: Vec<(CaSource, String)>) {
+        if sources.is_empty() {
+            return;
+        }
+        let mut pem = String::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut count = 0;
+        let mut from = Vec::new();
+        for (source, origin) in sources {
+            let text = match source {
+                CaSource::Inline(t) => t.replace("\\n", "\n"),
+                CaSource::Pem(t) => t,
+                CaSource::File(p) => match pem::read_small(&p) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.note(format!(
+                            "{origin}: CA file {} not read ({e}); not passed",
+                            crate::escape::path(&p)
+                        ));
+                        continue;
+                    }
+                },
+            };
+            let certs = pem::certificates(&text);
+            if certs.is_empty() {
+                self.note(format!(
+                    "{origin}: holds no PEM certificate; nothing of it is passed"
+                ));
+                continue;
+            }
+            for c in certs {
+                if seen.insert(c.clone()) {
+                    pem.push_str(&c);
+                    count += 1;
+                }
+            }
+            if !from.contains(&origin) {
+                from.push(origin);
+            }
+        }
+        if count == 0 {
+            return;
+        }
+        let Some(dir) = self.state_dir else {
+            self.note(format!(
+                "{}: the profile has no ${{STATE_DIR}} to copy the CA certificates into; {var} is not passed",
+                from.join(", ")
+            ));
+            return;
+        };
+        self.set(var, dir.join(file), &from.join(", "));
+        self.out.bundles.retain(|b| b.file != file);
+        self.out.bundles.push(Bundle {
+            file,
+            certificates: count,
+            from,
+            pem,
+        });
+    }
+}
+
+/// Reads the settings of `managers` (outside the sandbox). `state_dir` is where the CA
+/// bundles will be written by [`install`].
+pub fn read(managers: &[PackageManager], host: &Host, state_dir: Option<&Path>) -> PkgSettings {
+    let mut acc = Acc {
+        state_dir,
+        out: PkgSettings {
+            managers: managers.to_vec(),
+            ..PkgSettings::default()
+        },
+    };
+    let mut ssl = false;
+    for m in managers {
+        match m {
+            PackageManager::Npm => npm::read(host, &mut acc),
+            PackageManager::Pip => {
+                python::pip(host, &mut acc);
+                ssl = true;
+            }
+            PackageManager::Uv => {
+                python::uv(host, &mut acc);
+                ssl = true;
+            }
+        }
+    }
+    if ssl {
+        ssl_env(host, &mut acc);
+    }
+    let upstream = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ];
+    if let Some(name) = upstream.iter().find(|n| host.var(n).is_some()) {
+        acc.note(format!(
+            "mcpcell's environment sets {name}: in network mode proxy the egress proxy connects to registries directly and does not chain through another proxy yet, so a network that allows the internet only through that proxy cannot be reached from the sandbox"
+        ));
+    }
+    acc.out
+}
+
+/// OpenSSL's and rustls' `SSL_CERT_FILE` and `SSL_CERT_DIR` (uv, Python's `ssl`): both
+/// become one copied file, since a directory of hashed links cannot be copied as it is.
+fn ssl_env(host: &Host, acc: &mut Acc) {
+    let mut sources = Vec::new();
+    if let Some(f) = host.var("SSL_CERT_FILE") {
+        sources.push((CaSource::File(f.into()), "SSL_CERT_FILE".to_string()));
+    }
+    if let Some(d) = host.var("SSL_CERT_DIR") {
+        // Only the files that hold certificates: a certificate directory holds other things
+        // too, which are not worth a note each.
+        for dir in d.split(':').filter(|d| d.starts_with('/')) {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            for f in files.into_iter().take(4096) {
+                let text = pem::read_small(&f).unwrap_or_default();
+                let certs = pem::certificates(&text);
+                if !certs.is_empty() {
+                    let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
+                    sources.push((CaSource::Pem(certs.concat()), from));
+                }
+            }
+        }
+    }
+    acc.bundle("mcpcell-ca-ssl.pem", "SSL_CERT_FILE", sources);
+}
+
+/// Writes the CA bundles into `state_dir`. The server may write there too, so nothing that
+/// is already there is followed: each file is created anew under a temporary name without
+/// following links, then renamed over the old one.
+pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
+    use nix::fcntl::{OFlag, open, openat, renameat};
+    use nix::sys::stat::Mode;
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    if s.bundles.is_empty() {
+        return Ok(());
+    }
+    let dir = open(
+        state_dir,
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        Mode::empty(),
+    )?;
+    for b in &s.bundles {
+        let tmp = format!(".{}.tmp", b.file);
+        match unlinkat(&dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let fd = openat(
+            &dir,
+            tmp.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )?;
+        std::io::Write::write_all(&mut std::fs::File::from(fd), b.pem.as_bytes())?;
+        renameat(&dir, tmp.as_str(), &dir, b.file)?;
+    }
+    Ok(())
+}
+
+/// Where a setting was read: `FILE:LINE (KEY)`, shown escaped.
+fn origin(file: &Path, line: usize, key: &str) -> String {
+    format!(
+        "{}:{line} ({})",
+        crate::escape::path(file),
+        crate::escape::terminal(key)
+    )
+}
+
+#[cfg(test)]
+mod tests;
