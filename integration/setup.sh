@@ -3,7 +3,8 @@
 # script, into $MCPCELL_DEPS (default /opt/mcpcell-deps), where an ordinary user can run them
 # too:
 #   node/           node/package.json + package-lock.json (npm servers, MCP Inspector)
-#   python/         python/requirements.txt (MCP Python SDK; time, git and fetch servers)
+#   python/         python/requirements.txt (MCP Python SDK; time, git and fetch servers;
+#                   kubernetes-validate, which checks `mcpcell export kubernetes` offline)
 #   python-sqlite/  python-sqlite/requirements.txt (mcp-server-sqlite needs the 1.x SDK)
 #   python-servers/ python-servers/requirements.txt (the profile library's PyPI servers,
 #                   integration/test_profiles.py)

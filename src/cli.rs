@@ -150,6 +150,25 @@ pub enum ExportWhat {
     /// The filesystem and network rules in the Landlock maintainers' configuration format
     /// (landlockconfig JSON)
     Landlock(ExportArgs),
+    /// A Pod (and its ConfigMap and NetworkPolicy) that runs the server under mcpcell, as
+    /// multi-document YAML
+    Kubernetes(KubeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// The container image: it must hold mcpcell and the server
+    #[arg(long, value_name = "IMAGE", default_value = "mcpcell-server:latest")]
+    pub image: String,
+    /// The Pod's name (a DNS label); the ConfigMap, Secret and NetworkPolicy names derive
+    /// from it. Default: mcpcell- and the profile's name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The server command, after `--`
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

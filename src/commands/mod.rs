@@ -46,6 +46,8 @@ pub enum Error {
     Manual(#[from] manual::ManualError),
     #[error(transparent)]
     Setup(#[from] setup::SetupError),
+    #[error(transparent)]
+    Kube(#[from] export::KubeError),
 }
 
 impl Error {
@@ -64,7 +66,8 @@ impl Error {
             | Error::Export(_)
             | Error::Proxy(_)
             | Error::Manual(_)
-            | Error::Setup(_) => 125,
+            | Error::Setup(_)
+            | Error::Kube(_) => 125,
         }
     }
 
@@ -85,6 +88,7 @@ impl Error {
             Error::Proxy(e) => e,
             Error::Manual(e) => e,
             Error::Setup(e) => e,
+            Error::Kube(e) => e,
         }
     }
 }

@@ -70,6 +70,10 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, ProxyError> {
         allow_host: args.allow_host.clone(),
         dry_run: true,
         command_optional: true,
+        // Only the allowlist is used: what the sandbox could not enforce here (a memory
+        // cgroup, RLIMIT_NPROC for root) does not concern the proxy, and must not keep a
+        // sidecar from starting.
+        collect_gaps: true,
         ..Default::default()
     };
     let plan = plan::build(&req, &Loader::from_env(), &plan::Host::probe()?)?;

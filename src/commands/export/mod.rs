@@ -1,8 +1,11 @@
 //! `export`: a profile's policy in another tool's format.
 
+mod kubernetes;
 mod landlock;
 
-use crate::cli::{ExportArgs, ExportWhat};
+pub use kubernetes::KubeError;
+
+use crate::cli::{ExportArgs, ExportWhat, KubeArgs};
 use crate::commands::Error;
 use crate::escape;
 use crate::plan;
@@ -14,6 +17,7 @@ pub fn run(what: ExportWhat) -> Result<i32, Error> {
     match what {
         ExportWhat::Seccomp(args) => seccomp(&args),
         ExportWhat::Landlock(args) => landlock(&args),
+        ExportWhat::Kubernetes(args) => kube(&args),
     }
 }
 
@@ -56,5 +60,49 @@ fn landlock(args: &ExportArgs) -> Result<i32, Error> {
         eprintln!("mcpcell: note: {}", escape::terminal(n));
     }
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(0)
+}
+
+fn kube(args: &KubeArgs) -> Result<i32, Error> {
+    let command = args
+        .command
+        .iter()
+        .map(|a| {
+            a.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| KubeError::NotUtf8(a.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let profile = match &args.sandbox.profile {
+        Some(p) => p.clone(),
+        None => return Err(KubeError::NoProfile.into()),
+    };
+    let (profile, diags) = Loader::from_env()
+        .load(&profile)
+        .map_err(plan::PlanError::from)?;
+    for d in &diags {
+        eprintln!(
+            "mcpcell: warning: {}: {}",
+            escape::terminal(&d.at),
+            escape::terminal(&d.message)
+        );
+    }
+    let paths = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect();
+    let spec = kubernetes::Spec {
+        profile: &profile,
+        name: args.name.clone(),
+        image: args.image.clone(),
+        command,
+        allow_read: paths(&args.sandbox.allow_read),
+        allow_write: paths(&args.sandbox.allow_write),
+        allow_exec: paths(&args.sandbox.allow_exec),
+        allow_host: args.sandbox.allow_host.clone(),
+        pass_env: args.sandbox.pass_env.clone(),
+    };
+    let out = kubernetes::build(&spec)?;
+    for n in &out.notes {
+        eprintln!("mcpcell: note: {}", escape::terminal(n));
+    }
+    print!("{}", kubernetes::render(&out.objects)?);
     Ok(0)
 }
