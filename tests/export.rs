@@ -80,6 +80,8 @@ impl Bundle {
             ID.fetch_add(1, Ordering::Relaxed)
         );
         let mut cmd = Command::new(&self.runc);
+        // The container would otherwise read the test's stdin (a CI loop's list of tests).
+        cmd.stdin(std::process::Stdio::null());
         cmd.arg("--root")
             .arg(self.path().join("state"))
             .args(["run", "--bundle"])

@@ -69,7 +69,9 @@ for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
         print(m["executable"])' > "$SHARED/tests.txt"
-  while read -r exe; do
+  # The list comes in on descriptor 3: a test (or a runtime it starts) that reads stdin must
+  # not eat the rest of it.
+  while read -r exe <&3; do
     name="$(basename "$exe")"
     cp "$exe" "$SHARED/$name"
     chmod 755 "$SHARED/$name"
@@ -78,8 +80,8 @@ for l in sys.stdin:
       MCPCELL_NOUSERNS="$SHARED/nouserns" \
       MCPCELL_ADVERSARY="$SHARED/adversary" MCPCELL_PAYLOAD="$SHARED/payload" \
       MCPCELL_ADVERSARY_SUID="$SHARED/payload-suid" MCPCELL_ADVERSARY_FCAP="$SHARED/payload-fcap" \
-      MCPCELL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2)
-  done < "$SHARED/tests.txt"
+      MCPCELL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2 </dev/null)
+  done 3< "$SHARED/tests.txt"
 fi
 
 # The escape and lifecycle suites again where namespaces are refused (the namespace-free
@@ -93,7 +95,7 @@ tier_suites() {
       MCPCELL_NOUSERNS="$SHARED/nouserns" MCPCELL_ADVERSARY="$SHARED/adversary" \
       MCPCELL_PAYLOAD="$SHARED/payload" MCPCELL_ADVERSARY_SUID="$SHARED/payload-suid" \
       MCPCELL_ADVERSARY_FCAP="$SHARED/payload-fcap" MCPCELL_TEST_DIR=/var/tmp \
-      "$SHARED/$name" --test-threads=1)
+      "$SHARED/$name" --test-threads=1 </dev/null)
   done
 }
 if [ "$(id -u)" = 0 ]; then
