@@ -71,7 +71,9 @@ for l in sys.stdin:
         print(m["executable"])' > "$SHARED/tests.txt"
   # The list comes in on descriptor 3: a test (or a runtime it starts) that reads stdin must
   # not eat the rest of it.
+  ran=0
   while read -r exe <&3; do
+    ran=$((ran + 1))
     name="$(basename "$exe")"
     cp "$exe" "$SHARED/$name"
     chmod 755 "$SHARED/$name"
@@ -82,6 +84,8 @@ for l in sys.stdin:
       MCPCELL_ADVERSARY_SUID="$SHARED/payload-suid" MCPCELL_ADVERSARY_FCAP="$SHARED/payload-fcap" \
       MCPCELL_TEST_DIR=/var/tmp "$SHARED/$name" --test-threads=2 </dev/null)
   done 3< "$SHARED/tests.txt"
+  listed="$(wc -l < "$SHARED/tests.txt")"
+  [ "$ran" -eq "$listed" ] || { echo "ran $ran of the $listed test executables as $TEST_USER" >&2; exit 1; }
 fi
 
 # The escape and lifecycle suites again where namespaces are refused (the namespace-free
