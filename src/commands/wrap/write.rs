@@ -64,14 +64,13 @@ fn backup_path(backups: &Path, target: &Path) -> PathBuf {
     backups.join(format!("{}.{hex}", name.trim_start_matches('.')))
 }
 
-/// `$XDG_STATE_HOME/mcpcell/.wrap-backups` (default `~/.local/state/...`).
+/// `$XDG_STATE_HOME/mcpcell/.wrap-backups` (default `~/.local/state/...`), where the state
+/// directories are: the state root as `crate::vars` resolves it for every launch.
 pub fn backups_dir() -> PathBuf {
-    std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/"))
-        .join("mcpcell/.wrap-backups")
+    crate::vars::Vars::from_env("wrap")
+        .state_root()
+        .unwrap_or_else(|_| PathBuf::from("/mcpcell"))
+        .join(".wrap-backups")
 }
 
 /// Writes `data` as the backup at `backup` (0600), replacing an older one; neither a link
