@@ -42,6 +42,8 @@ SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memor
 # (integration/setup.sh), if there is one.
 DEPS_JS=${MCPCELL_DEPS:-/opt/mcpcell-deps}/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
 if [ ! -f "$SERVER_JS" ] && [ $INSTALL = 0 ] && [ -f "$DEPS_JS" ]; then SERVER_JS=$DEPS_JS; fi
+# The time server on Python, from the integration suite's install (integration/setup.sh).
+TIME_SERVER=${MCPCELL_DEPS:-/opt/mcpcell-deps}/python/bin/mcp-server-time
 # The system Python: stdlib only for the measurements, Debian's matplotlib for the plot.
 PY=/usr/bin/python3
 [ -x $PY ] || PY=$(command -v python3)
@@ -121,9 +123,9 @@ mkdir -p "$OUT"
 cat /proc/loadavg > "$OUT/loadavg-start"
 
 if [ $QUICK = 1 ]; then
-  LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 5) PROXY=(64 1)
+  LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 3) PROXY=(64 1)
 else
-  LAUNCH=(300 60 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(10 50) PROXY=(1024 7)
+  LAUNCH=(300 60 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(15 20) PROXY=(1024 7)
 fi
 
 # --- 1. launch overhead -----------------------------------------------------------------------
@@ -162,9 +164,18 @@ clean_env $PY "$BENCH_ROOT/lib/stdio.py" "$OUT/stdio.json" "${STDIO[@]}"
 say "4. supervisor memory"
 clean_env $PY "$BENCH_ROOT/lib/memory.py" "$OUT/memory.json" "$MEMORY" "$SERVER_JS"
 
-# --- 5. MCP round trip ------------------------------------------------------------------------
-say "5. MCP round trip (server-memory)"
-clean_env $PY "$BENCH_ROOT/lib/mcp.py" "$OUT/mcp.json" "${MCP[@]}" "$SERVER_JS"
+# --- 5. MCP start-up and round trip -------------------------------------------------------------
+say "5. MCP start-up of real servers (memory on Node, time on Python), as $(id -un)"
+clean_env $PY "$BENCH_ROOT/lib/mcp.py" "$OUT/mcp-$(id -un).json" "${MCP[@]}" "$SERVER_JS" "$TIME_SERVER"
+if [ $USER_RUN = 1 ] && [ "$(id -u)" = 0 ] && id "$BENCH_USER" >/dev/null 2>&1; then
+  say "5. MCP start-up, as the unprivileged $BENCH_USER"
+  tmp=$BENCH_WORK/mcp-user.json
+  runuser -u "$BENCH_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
+    HOME="$(getent passwd "$BENCH_USER" | cut -d: -f6)" LANG=C.UTF-8 \
+    BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" BENCH_QUICK="$QUICK" \
+    $PY "$BENCH_ROOT/lib/mcp.py" "$tmp" "${MCP[@]}" "$SERVER_JS" "$TIME_SERVER" \
+    && mv "$tmp" "$OUT/mcp-user.json" || note "the unprivileged run failed"
+fi
 
 # --- 6. proxy tunnel throughput ---------------------------------------------------------------
 say "6. proxy tunnel throughput (${PROXY[0]} MiB) and the supervisor's memory in proxy mode"

@@ -73,18 +73,20 @@ def mcpcell_tier(profile):
     return wrap
 
 
-def bwrap(argv):
+def bwrap(argv, ro=()):
     """bubblewrap as a user would set it up for the same isolation: every namespace, system
     directories read-only, a private /tmp, one writable directory, no capabilities, a new
     session. bubblewrap has no seccomp filter of its own (`--seccomp FD` loads one the caller
     compiled), so it runs without one. The benchmark's own programs (BENCH_ROOT/bin) are
-    bound read-only, as a server's install directory would be."""
+    bound read-only, as a server's install directory would be; so is each directory of
+    `ro` (a real server's install directory)."""
+    binds = [a for d in ro for a in ("--ro-bind", d, d)]
     return [
         "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--ro-bind", "/etc", "/etc", "--ro-bind", BIN, BIN,
+        "--ro-bind", "/etc", "/etc", "--ro-bind", BIN, BIN, *binds,
         "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
         "--bind", WORK, WORK, "--remount-ro", "/", "--chdir", WORK,
         "--", *argv,

@@ -1,12 +1,24 @@
-"""5. MCP round trip with a real server (@modelcontextprotocol/server-memory): the time from
-spawn to the `initialize` response, and the latency of `tools/list` requests, bare and under
-`mcpcell run -p node --allow-read NODE_MODULES`. Sessions alternate between the two.
+"""5. MCP start-up and round trip with real servers: the time from spawn to the `initialize`
+response, and the latency of `tools/list` requests, for the memory server on Node
+(@modelcontextprotocol/server-memory) and the time server on Python (mcp-server-time), each
+bare, under mcpcell and under bubblewrap. Sessions of every case alternate in a shuffled
+order, so that the noise of a shared machine falls on all of them alike; a session during
+which other processes used the CPU is measured again.
 
-    mcp.py OUT.json SESSIONS LISTS_PER_SESSION SERVER_JS
+For each server:
+- `bare`: the server's command;
+- `mcpcell BASE`: the base profile of its runtime (`node`, `python`: no network), with the
+  server's install directory granted: the same isolation as the bubblewrap line;
+- `mcpcell PROFILE`: its built-in profile (`memory`, `time`), which adds the egress proxy for
+  the package registry, as a user runs it;
+- `bwrap`: bubblewrap as `common.bwrap` sets it up, with the install directory bound read-only.
+
+    mcp.py OUT.json SESSIONS LISTS_PER_SESSION SERVER_JS TIME_SERVER
 """
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -19,7 +31,7 @@ import common as c  # noqa: E402
 def session(argv, lists):
     t0 = time.perf_counter_ns()
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, bufsize=0)
+                         stderr=subprocess.PIPE, bufsize=0, cwd=c.WORK)
 
     def call(i, method, params=None):
         msg = {"jsonrpc": "2.0", "id": i, "method": method}
@@ -57,56 +69,100 @@ def session(argv, lists):
             p.wait()
 
 
-def main():
-    out_path, sessions, lists, server_js = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def servers(server_js, time_server):
+    """name -> (command, install directory, base profile, built-in profile, extra options), or
+    name -> reason it is missing."""
+    out = {}
     node = shutil.which("node")
-    result = {"sessions": sessions, "lists_per_session": lists, "server": server_js, "rows": {}}
-    if not node or not os.path.exists(server_js):
-        result["skipped"] = (f"{server_js} is missing: run `npm ci` in integration/node"
-                             if node else "node is not installed")
-        c.dump(result, out_path)
-        return
-    os.chdir(c.WORK)
-    modules = server_js.split("/node_modules/")[0] + "/node_modules"
-    # The server keeps its knowledge graph in a file; give each run a scratch one.
-    memfile = os.path.join(c.WORK, "bench-memory.jsonl")
-    os.environ["MEMORY_FILE_PATH"] = memfile
-    cases = {
-        "bare": [node, server_js],
-        "mcpcell-node": [c.MCPCELL, "run", "-p", "node", "--allow-read", modules,
-                         "--allow-write", c.WORK, "--pass-env", "MEMORY_FILE_PATH", "--",
-                         node, server_js],
+    if not node:
+        out["memory"] = "node is not installed"
+    elif not os.path.exists(server_js):
+        out["memory"] = f"{server_js} is missing: run `npm ci` in integration/node"
+    else:
+        modules = server_js.split("/node_modules/")[0] + "/node_modules"
+        # The server keeps its knowledge graph in a file: a scratch one in the work directory.
+        out["memory"] = ([node, server_js], modules, "node", "memory",
+                         ["--allow-write", c.WORK, "--pass-env", "MEMORY_FILE_PATH"])
+    if not os.path.exists(time_server):
+        out["time"] = f"{time_server} is missing: integration/setup.sh installs it"
+    else:
+        # A virtual environment: its scripts are executed, so the directory is granted for
+        # execution (the interpreter it links to is under /usr, in the base profile).
+        venv = os.path.dirname(os.path.dirname(time_server))
+        out["time"] = ([time_server], venv, "python", "time", [])
+    return out
+
+
+def cases(command, install, base, profile, extra):
+    grant = ["--allow-exec", install]
+    return {
+        "bare": list(command),
+        f"mcpcell -p {base}": [c.MCPCELL, "run", "-p", base, *grant, *extra, "--", *command],
+        f"mcpcell -p {profile}": [c.MCPCELL, "run", "-p", profile, *grant, *extra, "--", *command],
+        "bwrap": c.bwrap(command, ro=[install]),
     }
-    data = {k: {"init": [], "list": [], "argv": v} for k, v in cases.items()}
-    c.log(f"MCP round trip: {sessions} sessions x {lists} tools/list each")
+
+
+def main():
+    out_path, sessions, lists = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    server_js, time_server = sys.argv[4], sys.argv[5]
+    os.environ["MEMORY_FILE_PATH"] = os.path.join(c.WORK, f"bench-memory-{os.getuid()}.jsonl")
+    result = {"sessions": sessions, "lists_per_session": lists, "user": "root" if c.is_root()
+              else "unprivileged", "servers": {}}
+    todo = []
+    for name, s in servers(server_js, time_server).items():
+        if isinstance(s, str):
+            result["servers"][name] = {"skipped": s}
+            continue
+        rows = cases(*s)
+        if c.peer_missing("bwrap"):
+            rows.pop("bwrap")
+        result["servers"][name] = {"command": s[0], "rows": {k: {"argv": v} for k, v in rows.items()}}
+        todo += [(name, k, v) for k, v in rows.items()]
+    data = {(n, k): {"init": [], "list": []} for n, k, _ in todo}
+    c.log(f"MCP start-up: {sessions} sessions x {len(todo)} cases, {lists} tools/list each")
+    c.wait_quiet(60)
+    redone = 0
     for s in range(sessions + 1):
-        for name in (list(cases) if s % 2 else list(reversed(cases))):
-            try:
-                r = session(cases[name], lists)
-            except (RuntimeError, OSError, ValueError) as e:
-                data[name]["failed"] = str(e)
-                continue
-            if s == 0:
-                continue  # warm-up: disk cache
-            data[name]["init"].append(r["init_ms"])
-            data[name]["list"].extend(r["list_ms"])
-            data[name]["tools"] = r["tools"]
-    for name, d in data.items():
-        row = {"argv": d["argv"]}
+        order = todo[:]
+        random.shuffle(order)
+        for name, case, argv in order:
+            for attempt in range(3):
+                with c.Others() as o:
+                    try:
+                        r = session(argv, lists)
+                    except (RuntimeError, OSError, ValueError) as e:
+                        data[(name, case)]["failed"] = str(e)
+                        r = None
+                if r is None or not o.busy:
+                    break
+                redone += 1
+            if r is None or s == 0:
+                continue  # s == 0 is the warm-up: disk cache, compiled bytecode
+            data[(name, case)]["init"].append(r["init_ms"])
+            data[(name, case)]["list"].extend(r["list_ms"])
+            data[(name, case)]["tools"] = r["tools"]
+    result["redone_busy"] = redone
+    for (name, case), d in data.items():
+        row = result["servers"][name]["rows"][case]
         if "failed" in d:
             row["failed"] = d["failed"]
-        else:
-            row["init_ms"] = c.summarize(d["init"])
-            row["tools_list_ms"] = c.summarize(d["list"])
-            row["tools"] = d.get("tools")
-        result["rows"][name] = row
-    bare, jail = result["rows"]["bare"], result["rows"]["mcpcell-node"]
-    if "init_ms" in bare and "init_ms" in jail:
-        jail["init_ratio"] = jail["init_ms"]["median"] / bare["init_ms"]["median"]
-        jail["init_overhead_ms"] = jail["init_ms"]["median"] - bare["init_ms"]["median"]
-        jail["tools_list_ratio"] = jail["tools_list_ms"]["median"] / bare["tools_list_ms"]["median"]
-    if os.path.exists(memfile):
-        os.remove(memfile)
+            continue
+        row["init_ms"] = c.summarize(d["init"])
+        row["tools_list_ms"] = c.summarize(d["list"])
+        row["tools"] = d.get("tools")
+    for srv in result["servers"].values():
+        bare = srv.get("rows", {}).get("bare", {})
+        if "init_ms" not in bare:
+            continue
+        for row in srv["rows"].values():
+            if "init_ms" in row:
+                row["init_ratio"] = row["init_ms"]["median"] / bare["init_ms"]["median"]
+                row["init_overhead_ms"] = row["init_ms"]["median"] - bare["init_ms"]["median"]
+                row["tools_list_ratio"] = (row["tools_list_ms"]["median"]
+                                           / bare["tools_list_ms"]["median"])
+    if os.path.exists(os.environ["MEMORY_FILE_PATH"]):
+        os.remove(os.environ["MEMORY_FILE_PATH"])
     c.dump(result, out_path)
 
 

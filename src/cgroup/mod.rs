@@ -5,7 +5,7 @@
 //! `limits.processes` needs another mechanism there; and no rlimit bounds the memory of a
 //! whole process tree. mcpcell creates `mcpcell.<pid>` in each hierarchy it needs (one
 //! directory on cgroup v2, one per controller on v1), writes the limits, and the sandbox moves
-//! itself in (through `cgroup.procs` descriptors opened here) before it starts anything. The
+//! itself in (through descriptors opened here, see [`join_file`]) before it starts anything. The
 //! directories are removed when the sandbox is gone; directories left behind by a killed
 //! mcpcell are removed by the next run.
 
@@ -34,7 +34,8 @@ pub struct Request {
 pub struct SandboxCgroup {
     /// Created directories, removed in reverse order.
     dirs: Vec<PathBuf>,
-    /// `cgroup.procs` of each new cgroup, open for writing: the sandbox writes "0" to each.
+    /// The join file ([`join_file`]) of each new cgroup, open for writing: the sandbox writes
+    /// "0" to each.
     pub procs: Vec<OwnedFd>,
 }
 
@@ -196,7 +197,7 @@ impl SandboxCgroup {
             }
         }
         let procs = open(
-            &dir.join("cgroup.procs"),
+            &dir.join(join_file(w.v2)),
             OFlag::O_WRONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
@@ -204,6 +205,19 @@ impl SandboxCgroup {
         self.procs.push(procs);
         Ok(())
     }
+}
+
+/// The file through which the sandbox's init joins a cgroup, by writing "0" (itself).
+///
+/// On cgroup v1 that is `tasks`, which moves only the writing thread: the kernel then skips
+/// the global `cgroup_threadgroup_rwsem` write lock (`cgroup_procs_write_start` takes it only
+/// when a pid is named or a whole thread group moves), whose RCU grace period made a write to
+/// `cgroup.procs` take 5-15 ms of every root launch. The init is a freshly cloned,
+/// single-threaded process, so moving its one thread moves the process, and everything it
+/// forks afterwards is born inside. cgroup v2 has no such file (`cgroup.threads` moves threads
+/// only within a threaded subtree), so there it is `cgroup.procs`.
+pub(crate) fn join_file(v2: bool) -> &'static str {
+    if v2 { "cgroup.procs" } else { "tasks" }
 }
 
 /// Enables `controllers` for the children of `parent` (cgroup v2). The kernel allows that only

@@ -65,7 +65,8 @@ pub struct Prepared {
     pub argv_ptrs: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
     pub envp_ptrs: Vec<*const libc::c_char>,
-    /// `cgroup.procs` of each of the sandbox's cgroups (pids for root, memory).
+    /// The join file of each of the sandbox's cgroups (pids for root, memory): `tasks` on v1,
+    /// `cgroup.procs` on v2 (see `cgroup::join_file`).
     pub cgroup_procs: Vec<RawFd>,
     /// Proxy mode: the listeners to create inside the network namespace.
     pub proxy: Option<ProxySockets>,

@@ -29,6 +29,7 @@ mod url;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -328,7 +329,14 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
                 .map(|e| e.path())
                 .collect();
             files.sort();
+            // A certificate directory names each certificate twice or more (`NAME.pem` and
+            // OpenSSL's `HASH.0` links to it): each file is read once.
+            let mut read = std::collections::HashSet::new();
             for f in files.into_iter().take(4096) {
+                match std::fs::metadata(&f) {
+                    Ok(m) if read.insert((m.dev(), m.ino())) => {}
+                    _ => continue,
+                }
                 let text = pem::read_small(&f).unwrap_or_default();
                 let certs = pem::certificates(&text);
                 if !certs.is_empty() {

@@ -29,7 +29,9 @@ pub fn read_small(path: &Path) -> std::io::Result<String> {
             MAX_FILE >> 20
         )));
     }
-    let mut text = String::new();
+    // Sized from the metadata: one read for the whole file instead of a read per doubling
+    // of the buffer (a certificate directory has hundreds of files).
+    let mut text = String::with_capacity(meta.len() as usize + 1);
     file.take(MAX_FILE).read_to_string(&mut text)?;
     Ok(text)
 }
@@ -42,19 +44,25 @@ const END: &str = "-----END CERTIFICATE-----";
 pub fn certificates(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
+    // Reused for every block: a system bundle has about 150 certificates, and a launch may
+    // read several bundles.
+    let mut b64 = Vec::new();
+    let mut der = Vec::new();
     while let Some(start) = rest.find(BEGIN) {
         let body_start = start + BEGIN.len();
         let Some(len) = rest[body_start..].find(END) else {
             break;
         };
-        let body = &rest[body_start..body_start + len];
+        let body = &rest.as_bytes()[body_start..body_start + len];
         rest = &rest[body_start + len + END.len()..];
-        let b64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        if decode_base64(&b64).is_some_and(|der| is_der_sequence(&der)) {
-            let mut pem = String::from(BEGIN);
+        b64.clear();
+        b64.extend(body.iter().copied().filter(|c| !c.is_ascii_whitespace()));
+        if decode_base64(&b64, &mut der) && is_der_sequence(&der) {
+            let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
+            pem.push_str(BEGIN);
             pem.push('\n');
-            for chunk in b64.as_bytes().chunks(64) {
-                // Checked above: only base64 characters.
+            for chunk in b64.chunks(64) {
+                // Checked by the decoder: only base64 characters.
                 pem.push_str(std::str::from_utf8(chunk).unwrap_or_default());
                 pem.push('\n');
             }
@@ -66,40 +74,66 @@ pub fn certificates(text: &str) -> Vec<String> {
     out
 }
 
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+/// The value of each base64 character; 0xff for every other byte.
+const BASE64: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[b'A' as usize + i] = i as u8;
+        t[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        t[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    t[b'+' as usize] = 62;
+    t[b'/' as usize] = 63;
+    t
+};
+
+/// Decodes padded base64 into `out` (cleared first); false when `s` is not that.
+fn decode_base64(s: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
     if s.is_empty() || s.len() % 4 != 0 {
-        return None;
+        return false;
     }
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = s.as_bytes();
-    let pad = bytes.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 || bytes[..bytes.len() - pad].contains(&b'=') {
-        return None;
+    let pad = s.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return false;
     }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for quad in bytes.chunks(4) {
-        let mut n = 0u32;
-        let mut real = 0;
-        for &c in quad {
-            n <<= 6;
-            if c != b'=' {
-                n |= value(c)?;
-                real += 1;
-            }
+    let data = &s[..s.len() - pad];
+    out.reserve(s.len() / 4 * 3);
+    let mut chunks = data.chunks_exact(4);
+    for quad in &mut chunks {
+        let (a, b, c, d) = (
+            BASE64[quad[0] as usize],
+            BASE64[quad[1] as usize],
+            BASE64[quad[2] as usize],
+            BASE64[quad[3] as usize],
+        );
+        if (a | b | c | d) == 0xff {
+            return false;
         }
-        let b = n.to_be_bytes();
-        out.extend_from_slice(&b[1..real]);
+        let n = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+        out.extend_from_slice(&n.to_be_bytes()[1..]);
     }
-    Some(out)
+    // The last, padded group: 2 or 3 characters for 1 or 2 bytes.
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut n = 0u32;
+        for &c in tail {
+            let v = BASE64[c as usize];
+            if v == 0xff {
+                return false;
+            }
+            n = n << 6 | v as u32;
+        }
+        n <<= 6 * (4 - tail.len() as u32);
+        out.extend_from_slice(&n.to_be_bytes()[1..tail.len()]);
+    }
+    true
 }
 
 /// A DER SEQUENCE whose length field covers exactly the rest of the bytes: the outer shape
@@ -151,6 +185,25 @@ IQDyXKMbWunRmh2jEuhXZzbbzUzcvwhzSI+ymSHwDY/6Eg==
         assert!(!got[0].contains("hunter2") && !got[0].contains("PRIVATE"));
         assert!(certificates(key).is_empty());
         assert!(certificates("").is_empty());
+    }
+
+    #[test]
+    fn base64_decoding() {
+        let mut out = Vec::new();
+        for (input, want) in [
+            ("TWFu", Some(&b"Man"[..])),
+            ("TWE=", Some(b"Ma")),
+            ("TQ==", Some(b"M")),
+            ("TWFuTWE=", Some(b"ManMa")),
+            ("TQ=A", None),
+            ("T===", None),
+            ("TWF", None),
+            ("TW-u", None),
+            ("", None),
+        ] {
+            let ok = decode_base64(input.as_bytes(), &mut out);
+            assert_eq!(ok.then_some(&out[..]), want, "{input}");
+        }
     }
 
     #[test]
