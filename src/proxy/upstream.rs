@@ -92,6 +92,11 @@ pub enum Refusal {
     Resolve(String),
     /// Connecting failed (the host refused, or timed out).
     Connect(String),
+    /// The name is not a DNS name or an IP address (control characters, spaces, over 253
+    /// bytes): refused before anything is looked up or sent.
+    HostName,
+    /// The upstream proxy did not open the tunnel; its answer, escaped.
+    Upstream(String),
 }
 
 impl Refusal {
@@ -106,6 +111,8 @@ impl Refusal {
             ),
             Refusal::Resolve(e) => format!("does not resolve: {e}"),
             Refusal::Connect(e) => format!("connection failed: {e}"),
+            Refusal::HostName => "not a host name or an IP address".into(),
+            Refusal::Upstream(e) => e.clone(),
         }
     }
 
@@ -113,7 +120,7 @@ impl Refusal {
     pub fn is_policy(&self) -> bool {
         matches!(
             self,
-            Refusal::NotAllowed | Refusal::Direct | Refusal::Private(_)
+            Refusal::NotAllowed | Refusal::Direct | Refusal::Private(_) | Refusal::HostName
         )
     }
 }
@@ -212,6 +219,48 @@ pub fn connect(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, Re
         Some(ip) => Err(Refusal::Private(ip)),
         None => Err(Refusal::Resolve("no addresses".into())),
     }
+}
+
+/// Connects to `host:port` through the upstream proxy `up`. The name is resolved here too
+/// when it can be: if any address it has here is one the profile does not allow, it is
+/// refused (the upstream might pick that one). A name that does not resolve here (a
+/// network where only the proxy resolves outside names) goes to the upstream by name, which
+/// then decides its address. A `network.hosts` pin is sent to the upstream as its address.
+pub fn connect_via(
+    cfg: &ProxyConfig,
+    up: &super::chain::Upstream,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, Refusal> {
+    use super::chain::TunnelError;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let (target, port) = match (cfg.pinned(bare), bare.parse::<IpAddr>()) {
+        (Some((ip, p)), _) => {
+            if !cfg.ip_allowed(ip) {
+                return Err(Refusal::Private(ip));
+            }
+            (ip.to_string(), p.unwrap_or(port))
+        }
+        (None, Ok(ip)) => {
+            if !cfg.ip_allowed(ip) {
+                return Err(Refusal::Private(ip));
+            }
+            (bare.to_string(), port)
+        }
+        (None, Err(_)) => {
+            if let Ok(addrs) = super::resolve::lookup(&super::resolve::Config::system(), bare) {
+                if let Some(ip) = addrs.iter().find(|ip| !cfg.ip_allowed(**ip)) {
+                    return Err(Refusal::Private(*ip));
+                }
+            }
+            (bare.to_string(), port)
+        }
+    };
+    super::chain::tunnel(up, &target, port).map_err(|e| match e {
+        TunnelError::Target => Refusal::HostName,
+        TunnelError::Connect(m) => Refusal::Connect(m),
+        TunnelError::Answer(m) => Refusal::Upstream(m),
+    })
 }
 
 #[cfg(test)]
