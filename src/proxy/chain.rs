@@ -219,7 +219,7 @@ impl Chain {
     /// destinations that go direct.
     pub fn describe(&self) -> String {
         let show = |u: &Option<Upstream>| match u {
-            Some(u) => format!("{u} (from {})", u.var),
+            Some(u) => format!("through {u} (from {})", u.var),
             None => "direct".to_string(),
         };
         let direct = if self.no_proxy.is_empty() {
@@ -229,7 +229,7 @@ impl Chain {
             crate::escape::terminal(&v.join(", ")).into_owned()
         };
         format!(
-            "CONNECT, SOCKS5 and transparent connections through {}; http:// requests through {}; direct (NO_PROXY): {direct}",
+            "CONNECT, SOCKS5 and transparent connections {}; http:// requests {}; direct (NO_PROXY): {direct}",
             show(&self.tunnel),
             show(&self.http)
         )
