@@ -495,11 +495,16 @@ fn credentials_reach_the_upstream_and_nothing_else() {
     );
 
     // Inside, neither the environment nor anything readable under /proc holds them.
-    let mut args = vec!["python3", "-c", SCANNER];
+    // Under a shell that stays (the `; true`), so that another process of the sandbox, with
+    // the same environment, is there to be read through /proc.
+    let mut args = vec!["sh", "-c", "python3 -c \"$0\" \"$@\"; true", SCANNER];
     args.extend(hex.iter().map(String::as_str));
     let (code, out, err) = inside(dir.path(), &profile, &env, &passes, &args);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("CLEAN "), "{out}\n{err}");
+    // It did read something under /proc: the shell's environment and command line at least.
+    let scanned: u32 = out.trim()["CLEAN ".len()..].parse().unwrap();
+    assert!(scanned >= 2, "{out}");
     assert!(!err.contains(PASSWORD) && !err.contains(&token), "{err}");
     // The sandbox sees mcpcell's own proxy and nothing else.
     let (_, out, _) = inside(
@@ -521,6 +526,7 @@ fn credentials_reach_the_upstream_and_nothing_else() {
     let (code, out, err) = inside(dir.path(), &plain, &env, &passes, &args);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("FOUND env"), "{out}\n{err}");
+    assert!(out.contains("/environ"), "{out}\n{err}");
     // Control: without the credentials the upstream refuses (407), and mcpcell says so.
     let bare = up.url(false);
     let (code, _, err) = inside(
