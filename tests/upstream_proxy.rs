@@ -642,6 +642,82 @@ fn hostile_names_cannot_inject_into_the_upstream_request() {
     assert!(!err.lines().any(|l| l.starts_with("X-Injected")), "{err}");
 }
 
+/// From inside: CONNECT to `host:port` through mcpcell's proxy, then, inside the tunnel, ask
+/// what answered for `http://TARGET/` as a proxy request. Prints `REFUSED status`,
+/// `REACHED` (the origin answered) or `NOTHING`.
+const THROUGH_UPSTREAM: &str = r#"
+import os, socket, sys
+host, port, target = sys.argv[1], sys.argv[2], sys.argv[3]
+proxy = int(os.environ["HTTPS_PROXY"].rsplit(":", 1)[1])
+s = socket.create_connection(("127.0.0.1", proxy), timeout=20)
+s.sendall(("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" % (host, port, host, port)).encode())
+r = b""
+while b"\r\n\r\n" not in r:
+    c = s.recv(4096)
+    if not c:
+        break
+    r += c
+r = r.decode(errors="replace")
+if not r.startswith("HTTP/1.1 200"):
+    print("REFUSED " + r.split("\r\n")[0])
+    sys.exit(0)
+s.sendall(("GET http://%s/ HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (target, target)).encode())
+data = b""
+while True:
+    try:
+        c = s.recv(4096)
+    except OSError:
+        break
+    if not c:
+        break
+    data += c
+print("REACHED" if b"hello origin" in data else "NOTHING")
+"#;
+
+/// An allowlist entry that happens to name the upstream proxy (here by its address) would
+/// let the sandbox talk to the upstream itself and have it fetch any host: refused.
+#[test]
+fn the_upstream_itself_is_not_a_destination() {
+    if !ready() {
+        return;
+    }
+    let dir = setup_dir();
+    let (port, hits) = http_server();
+    let up = Tinyproxy::start(dir.path(), false);
+    let upstream = up.url(false);
+    // allowed.mcpcell.test resolves to 127.0.0.1, where the upstream listens.
+    let profile = proxy_profile(
+        dir.path(),
+        "loop",
+        &[format!("{ALLOWED}:{}", up.port)],
+        true,
+    );
+    let target = format!("{OTHER}:{port}");
+    let up_port = up.port.to_string();
+    let args = [
+        "python3",
+        "-c",
+        THROUGH_UPSTREAM,
+        ALLOWED,
+        up_port.as_str(),
+        target.as_str(),
+    ];
+    let env = [("HTTPS_PROXY", upstream.as_str())];
+    let (code, out, err) = inside(dir.path(), &profile, &env, &[], &args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("REFUSED HTTP/1.1 403"), "{out}\n{err}");
+    assert!(err.contains("the upstream proxy itself"), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(up.requests(), Vec::<String>::new());
+    // Control: the same allowlist without the upstream configured is a weak setup: the
+    // sandbox reaches a host that is not on its allowlist through the proxy it may reach.
+    let (code, out, err) = inside(dir.path(), &profile, &[], &[], &args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "REACHED", "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(up.requests(), [format!("GET http://{target}/ HTTP/1.1")]);
+}
+
 #[test]
 fn dry_run_shows_the_chain_with_credentials_masked() {
     let dir = setup_dir();

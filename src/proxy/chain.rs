@@ -15,6 +15,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -73,12 +74,24 @@ pub struct Upstream {
     secrets: Vec<Secret>,
     /// The variable it came from.
     pub var: &'static str,
+    /// Its addresses, looked up once when first needed.
+    resolved: OnceLock<Vec<IpAddr>>,
 }
 
 impl Upstream {
     /// `host:port` of the upstream (IPv6 in brackets).
     pub fn address(&self) -> String {
         authority(&self.host, self.port)
+    }
+
+    /// Its addresses (none when its name does not resolve).
+    fn addrs(&self) -> &[IpAddr] {
+        self.resolved
+            .get_or_init(|| match self.host.parse::<IpAddr>() {
+                Ok(ip) => vec![ip],
+                Err(_) => super::resolve::lookup(&super::resolve::Config::system(), &self.host)
+                    .unwrap_or_default(),
+            })
     }
 }
 
@@ -206,6 +219,22 @@ impl Chain {
         })
     }
 
+    /// Whether a destination is one of the upstream proxies: by name, or by one of the
+    /// addresses it has here. A tunnel to the upstream would let the sandbox speak to it
+    /// directly (a proxy that admits by source address needs no credentials), and so reach
+    /// any name past the allowlist.
+    pub fn is_upstream(&self, host: &str, addrs: &[IpAddr], port: u16) -> bool {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.');
+        [&self.tunnel, &self.http].into_iter().flatten().any(|u| {
+            u.port == port
+                && (u.host.trim_end_matches('.').eq_ignore_ascii_case(host)
+                    || addrs.iter().any(|a| same_address(*a, u.addrs())))
+        })
+    }
+
     /// Whether `value` would give an upstream's credentials away.
     pub fn reveals(&self, value: &str) -> bool {
         [&self.tunnel, &self.http]
@@ -315,6 +344,7 @@ fn parse(var: &'static str, raw: &str) -> Result<Upstream, ChainError> {
         auth,
         secrets,
         var,
+        resolved: OnceLock::new(),
     })
 }
 
@@ -371,6 +401,15 @@ fn parse_no_proxy(v: &str) -> Vec<Bypass> {
 /// brackets): anything else is refused before it is looked up, logged or sent anywhere.
 pub fn valid_target(host: &str) -> bool {
     host.parse::<IpAddr>().is_ok() || valid_dns_name(host.strip_suffix('.').unwrap_or(host))
+}
+
+/// Whether `ip` is one of `addrs`, an IPv4-mapped IPv6 form counting as its IPv4 address.
+fn same_address(ip: IpAddr, addrs: &[IpAddr]) -> bool {
+    let canon = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    addrs.iter().any(|a| canon(*a) == canon(ip))
 }
 
 /// `host:port`, an IPv6 address in brackets.

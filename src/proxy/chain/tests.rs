@@ -297,3 +297,22 @@ fn a_refusing_or_hostile_upstream_is_a_clear_error() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_upstream_itself_is_recognised_by_name_and_address() {
+    let c = chain(&[
+        ("HTTPS_PROXY", "http://Proxy.Corp.example:3128"),
+        ("HTTP_PROXY", "http://127.0.0.1:8080"),
+    ]);
+    let none: &[IpAddr] = &[];
+    assert!(c.is_upstream("proxy.corp.example.", none, 3128));
+    assert!(!c.is_upstream("proxy.corp.example", none, 443));
+    assert!(c.is_upstream("127.0.0.1", none, 8080));
+    // Another name for its address, in either IP family's form.
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+    assert!(c.is_upstream("alias.test", &[lo], 8080));
+    assert!(c.is_upstream("alias.test", &[mapped], 8080));
+    assert!(!c.is_upstream("alias.test", &[lo], 8081));
+    assert!(!c.is_upstream("other.test", &["10.0.0.1".parse().unwrap()], 8080));
+}
