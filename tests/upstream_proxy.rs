@@ -295,6 +295,50 @@ fn allowed_hosts_are_reached_only_through_the_upstream() {
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
 
+/// A `network.hosts` pin goes to the upstream as the pinned address and port; a pinned
+/// address the profile does not allow is refused before it.
+#[test]
+fn a_pinned_name_goes_upstream_as_its_address() {
+    if !ready() {
+        return;
+    }
+    let dir = setup_dir();
+    let (port, hits) = http_server();
+    let up = Tinyproxy::start(dir.path(), false);
+    let upstream = up.url(false);
+    let env = [("HTTPS_PROXY", upstream.as_str())];
+    let yaml = |private: &str| {
+        format!(
+            "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"pinned.invalid:443\"]\n  hosts: {{pinned.invalid: \"127.0.0.1:{port}\"}}\n{private}"
+        )
+    };
+    let open = profile(
+        dir.path(),
+        "pinned",
+        &yaml("  allow_private: [127.0.0.0/8]\n"),
+    );
+    let url = "http://pinned.invalid:443/";
+    let (code, out, err) = inside(dir.path(), &open, &env, &[], &strs(&curl(&["-p", url])));
+    assert_eq!((code, out.as_str()), (0, "hello origin\n"), "{err}");
+    assert_eq!(
+        up.requests(),
+        [format!("CONNECT 127.0.0.1:{port} HTTP/1.1")]
+    );
+    // Without allow_private the pin's loopback address is refused, and nothing goes upstream.
+    let strict = profile(dir.path(), "pinned-strict", &yaml(""));
+    let (code, _, err) = inside(
+        dir.path(),
+        &strict,
+        &env,
+        &[],
+        &strs(&curl(&["-f", "-p", url])),
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("non-public address 127.0.0.1"), "{err}");
+    assert_eq!(up.requests().len(), 1);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
 #[test]
 fn refused_hosts_never_reach_the_upstream() {
     if !ready() {
