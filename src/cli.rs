@@ -17,7 +17,15 @@ containing / or ending in .yaml is a path. `mcpcell profiles` lists them.
 Exit status of run: the server's own status; 128+N when it died of signal N; 125 when mcpcell \
 itself failed (bad profile, a restriction that cannot be applied); 126 when the command cannot \
 be executed; 127 when it is not found. Other commands: 0 success, 1 a negative answer (check \
-found errors, explain found a denial), 125 usage or internal errors.";
+found errors, explain found a denial), 125 usage or internal errors.
+
+Environment: in network mode proxy, and for `mcpcell proxy`, an upstream http:// proxy named in \
+mcpcell's own environment is chained: CONNECT, SOCKS5 and transparent connections go through \
+https_proxy/HTTPS_PROXY (else all_proxy/ALL_PROXY), plain http:// requests through \
+http_proxy/HTTP_PROXY (else ALL_PROXY), as CONNECT host:port, after mcpcell's own allowlist; \
+no_proxy/NO_PROXY names destinations reached directly. USER:PASSWORD@ in the URL becomes \
+Proxy-Authorization and is never shown or passed into the sandbox. https:// and socks upstreams \
+are refused.";
 
 #[derive(Debug, Parser)]
 #[command(

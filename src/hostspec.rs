@@ -70,7 +70,9 @@ impl fmt::Display for HostPattern {
     }
 }
 
-fn valid_dns_name(name: &str) -> bool {
+/// Whether `name` is a DNS name: labels of letters, digits, `-` and `_`, at most 63 bytes each
+/// and 253 in all.
+pub fn valid_dns_name(name: &str) -> bool {
     name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()

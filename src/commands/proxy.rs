@@ -38,6 +38,8 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Upstream(#[from] crate::proxy::chain::ChainError),
     #[error("failed to start the proxy")]
     Start(#[source] std::io::Error),
 }
@@ -63,7 +65,9 @@ fn config(args: &ProxyArgs) -> Result<ProxyConfig, ProxyError> {
             .iter()
             .map(|h| h.parse().map_err(ProxyError::Host))
             .collect::<Result<_, _>>()?;
-        return Ok(ProxyConfig::new(allow, allow_private));
+        let mut cfg = ProxyConfig::new(allow, allow_private);
+        cfg.chain = crate::proxy::chain::Chain::from_env(|n| std::env::var(n).ok())?;
+        return Ok(cfg);
     };
     let req = plan::Request {
         profile: Some(profile.clone()),

@@ -120,6 +120,9 @@ pub enum PlanError {
     AllowHost(crate::hostspec::HostSpecError),
     #[error("--pass-env {name:?}: give a variable name (or a prefix pattern such as LC_*)")]
     PassEnv { name: String },
+    /// The upstream proxy of network mode `proxy`; the message says which variable and why.
+    #[error(transparent)]
+    UpstreamProxy(#[from] crate::proxy::chain::ChainError),
     #[error("failed to compile the seccomp filter")]
     Seccomp(#[from] seccomp::CompileError),
     #[error("{}", not_enforceable_message(.0))]
@@ -438,7 +441,10 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
             source,
         })?;
     let mut gaps = Vec::new();
-    let network = build_network(&profile, req, &vars, kernel, &pkg.hosts, &mut gaps)?;
+    let mut network = build_network(&profile, req, &vars, kernel, &pkg.hosts, &mut gaps)?;
+    if let Some(p) = network.proxy.as_mut() {
+        p.chain = crate::proxy::chain::Chain::from_env(|n| host.var(n).map(str::to_string))?;
+    }
     let env = build_env(&profile, req, &vars, host, network.proxy.as_ref(), &pkg.env)?;
     let sandbox_path = env
         .iter()
@@ -712,7 +718,21 @@ fn build_env(
         set.push((k, OsString::from(v), "network mode proxy".into()));
     }
     let defaults = expanded(&profile.env.default)?;
-    Ok(env::build(host.env.iter().cloned(), &pass, defaults, set))
+    // In proxy mode the sandbox's only way out is mcpcell's proxy: no other proxy setting is
+    // passed in (`npm_config_https_proxy`, `FTP_PROXY`, ... would name one it cannot reach),
+    // and nothing that would give the upstream proxy's credentials away, whatever its name.
+    let hidden = |(name, value): &(OsString, OsString)| {
+        let Some(p) = proxy else {
+            return false;
+        };
+        let name = name.to_string_lossy().to_ascii_lowercase();
+        name.ends_with("proxy")
+            || p.chain
+                .as_ref()
+                .is_some_and(|c| c.reveals(&value.to_string_lossy()))
+    };
+    let passed = host.env.iter().filter(|v| !hidden(v)).cloned();
+    Ok(env::build(passed, &pass, defaults, set))
 }
 
 fn build_network(

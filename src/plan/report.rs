@@ -132,6 +132,13 @@ pub fn text(plan: &Plan) -> String {
                 }
                 let private: Vec<String> = px.allow_private.iter().map(|c| c.to_string()).collect();
                 let _ = writeln!(o, "  private addresses allowed: {}", list(&private));
+                if let Some(chain) = &px.chain {
+                    let _ = writeln!(
+                        o,
+                        "  upstream proxy (mcpcell's environment): {}",
+                        chain.describe()
+                    );
+                }
                 let _ = writeln!(
                     o,
                     "  inside: HTTP/SOCKS5 proxy on 127.0.0.1:{}, DNS on 127.0.0.1:53 (other names: NXDOMAIN), transparent ports {}",

@@ -938,6 +938,69 @@ fn network_proxy_builds_the_allowlist_and_points_the_environment_at_it() {
     assert!(f.build(&req).unwrap().network.proxy.unwrap().learn);
 }
 
+/// An upstream proxy in mcpcell's environment is chained (credentials kept for the header
+/// only), and in proxy mode neither a proxy variable nor any value holding its credentials is
+/// passed in, whatever the pass list says; in mode none a passed variable is the user's
+/// choice and stays.
+#[test]
+fn an_upstream_proxy_is_chained_and_never_passed_in() {
+    let mut f = Fixture::new();
+    let url = "http://corp:Pr0xy-pass@proxy.corp.example:3128";
+    f.set_env("HTTPS_PROXY", url);
+    f.set_env("npm_config_https_proxy", url);
+    f.set_env("CORP_NOTE", format!("see {url}"));
+    f.set_env("NOTE_PW", "Pr0xy-pass");
+    f.set_env("NO_PROXY", "internal.example");
+    let mut req = f.request("network:\n  mode: proxy\n  allow: [example.com]\n");
+    req.pass_env = [
+        "HTTPS_PROXY",
+        "npm_config_*",
+        "CORP_NOTE",
+        "NOTE_PW",
+        "NO_PROXY",
+    ]
+    .map(String::from)
+    .to_vec();
+    let plan = f.build(&req).unwrap();
+    let chain = plan.network.proxy.as_ref().unwrap().chain.as_ref().unwrap();
+    assert_eq!(
+        chain.tunnel.as_ref().unwrap().to_string(),
+        "http://***@proxy.corp.example:3128"
+    );
+    let http = format!(
+        "http://127.0.0.1:{}",
+        plan.network.proxy.as_ref().unwrap().proxy_port
+    );
+    assert_eq!(env_value(&plan, "HTTPS_PROXY").unwrap(), http.as_str());
+    assert_eq!(env_value(&plan, "NO_PROXY").unwrap(), "localhost,127.0.0.1");
+    for hidden in ["npm_config_https_proxy", "CORP_NOTE", "NOTE_PW"] {
+        assert!(env_value(&plan, hidden).is_none(), "{hidden}");
+    }
+    assert!(
+        plan.env
+            .iter()
+            .all(|v| !v.value.to_string_lossy().contains("Pr0xy-pass")),
+        "{:?}",
+        plan.env
+    );
+    // Control: in network mode none the same pass list passes them.
+    let mut none = f.request("network:\n  mode: none\n");
+    none.pass_env = req.pass_env.clone();
+    let plan = f.build(&none).unwrap();
+    assert_eq!(
+        env_value(&plan, "CORP_NOTE").unwrap(),
+        format!("see {url}").as_str()
+    );
+    assert_eq!(env_value(&plan, "HTTPS_PROXY").unwrap(), url);
+    // An https:// upstream fails the plan, naming the variable and not its value.
+    f.set_env("HTTPS_PROXY", "https://corp:Pr0xy-pass@proxy.corp.example");
+    // (The profile file is written anew: the request above replaced it.)
+    let e = f.error(&f.request("network:\n  mode: proxy\n  allow: [example.com]\n"));
+    assert_eq!(e.exit_code(), 125);
+    assert!(e.to_string().contains("`HTTPS_PROXY`"), "{e}");
+    assert!(!e.to_string().contains("Pr0xy"), "{e}");
+}
+
 #[test]
 fn allow_host_is_refused_outside_proxy_mode_and_when_malformed() {
     let f = Fixture::new();

@@ -21,6 +21,7 @@
 //! the host can use the proxy.
 
 mod answers;
+pub mod chain;
 mod dns;
 mod limits;
 mod relay;
@@ -58,6 +59,10 @@ pub struct ProxyConfig {
     /// Observe mode: every name is admitted (and recorded); addresses are still checked.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub learn: bool,
+    /// The upstream proxy that mcpcell's environment names, which allowed connections go
+    /// through (credentials masked when shown); none: they go direct.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<chain::Chain>,
     /// The options that make `mcpcell explain` answer for this sandbox (`-p PROFILE ...`,
     /// shell-quoted), for the command each refusal's log line suggests; none when empty.
     #[serde(skip)]
@@ -86,6 +91,7 @@ impl ProxyConfig {
             proxy_port,
             transparent_ports: ports,
             learn: false,
+            chain: None,
             explain: String::new(),
         }
     }
@@ -109,6 +115,15 @@ impl ProxyConfig {
             self.explain,
             crate::escape::shell_word(target.as_ref())
         )
+    }
+
+    /// The `network.hosts` pin of `name`, if it has one.
+    pub fn pinned(&self, name: &str) -> Option<(std::net::IpAddr, Option<u16>)> {
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        self.hosts
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(bare.trim_end_matches('.')))
+            .map(|(_, ip, port)| (*ip, *port))
     }
 
     /// Whether `host:port` is on the allowlist.

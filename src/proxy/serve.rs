@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::answers::Answers;
+use super::chain::{Upstream, Use};
 use super::dns::{self, Answer, Want};
 use super::limits::{self, Gate, Slot, Throttle};
 use super::relay::relay;
@@ -30,8 +31,16 @@ struct Shared {
 }
 
 impl Shared {
-    fn allowed(&self, host: &str, port: u16) {
-        info!(target: "mcpcell", event = "proxy_allowed", host, port, "proxy: connected to {host}:{port}");
+    fn allowed(&self, host: &str, port: u16, via: Option<&Upstream>) {
+        match via {
+            Some(up) => {
+                let upstream = up.address();
+                info!(target: "mcpcell", event = "proxy_allowed", host, port, upstream, "proxy: connected to {host}:{port} through the upstream proxy {upstream}");
+            }
+            None => {
+                info!(target: "mcpcell", event = "proxy_allowed", host, port, "proxy: connected to {host}:{port}");
+            }
+        }
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         *limits::entry(&mut s.allowed, format!("{host}:{port}")) += 1;
     }
@@ -76,16 +85,29 @@ impl Shared {
         }
     }
 
-    /// Checks the allowlist, then resolves and connects.
-    fn open(&self, host: &str, port: u16) -> Result<TcpStream, Refusal> {
-        let result = if self.cfg.admits(host, port) {
+    /// The upstream proxy a connection to `host` goes through, if any.
+    fn route(&self, host: &str, how: Use) -> Option<&Upstream> {
+        let chain = self.cfg.chain.as_ref()?;
+        chain.route(host, self.cfg.pinned(host).map(|(ip, _)| ip), how)
+    }
+
+    /// Checks the name and the allowlist, then connects: directly (resolving the name
+    /// itself), or through the upstream proxy.
+    fn open(&self, host: &str, port: u16, how: Use) -> Result<TcpStream, Refusal> {
+        let via = self.route(host, how);
+        let result = if !super::chain::valid_target(host) {
+            Err(Refusal::HostName)
+        } else if self.cfg.admits(host, port) {
             self.admitted(host, port);
-            upstream::connect(&self.cfg, host, port)
+            match via {
+                Some(up) => upstream::connect_via(&self.cfg, up, host, port),
+                None => upstream::connect(&self.cfg, host, port),
+            }
         } else {
             Err(Refusal::NotAllowed)
         };
         match &result {
-            Ok(_) => self.allowed(host, port),
+            Ok(_) => self.allowed(host, port, via),
             Err(r) => self.refused(host, port, r),
         }
         result
@@ -112,6 +134,9 @@ pub fn start(cfg: ProxyConfig, l: Listeners) -> io::Result<Proxy> {
         dns_queries: Gate::new(limits::MAX_DNS_IN_FLIGHT),
         turned_away: Mutex::new(Throttle::new(Duration::from_secs(5))),
     });
+    if let Some(chain) = &shared.cfg.chain {
+        info!(target: "mcpcell", event = "proxy_upstream", "proxy: allowed destinations go {}", chain.describe());
+    }
     raise_descriptor_limit();
     l.proxy.set_nonblocking(true)?;
     l.dns.set_nonblocking(true)?;
@@ -341,13 +366,18 @@ fn handle_transparent(shared: &Shared, client: TcpStream, port: u16) {
         return;
     };
     shared.admitted(name, port);
-    match upstream::connect_to(
-        &shared.cfg,
-        name,
-        std::net::SocketAddr::new(IpAddr::V4(ip), port),
-    ) {
+    let via = shared.route(name, Use::Tunnel);
+    let connected = match via {
+        Some(u) => upstream::connect_via(&shared.cfg, u, name, port),
+        None => upstream::connect_to(
+            &shared.cfg,
+            name,
+            std::net::SocketAddr::new(IpAddr::V4(ip), port),
+        ),
+    };
+    match connected {
         Ok(up) => {
-            shared.allowed(name, port);
+            shared.allowed(name, port, via);
             relay(client, up);
         }
         Err(r) => shared.refused(name, port, &r),
@@ -469,7 +499,7 @@ fn http(shared: &Shared, mut client: TcpStream, first: &[u8], deadline: Instant)
             http_error(&mut client, 400, "Bad Request", "CONNECT needs host:port");
             return;
         };
-        match shared.open(&host, port) {
+        match shared.open(&host, port, Use::Tunnel) {
             Ok(mut up) => {
                 if client
                     .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -502,7 +532,7 @@ fn http(shared: &Shared, mut client: TcpStream, first: &[u8], deadline: Instant)
         http_error(&mut client, 400, "Bad Request", "bad host in URL");
         return;
     };
-    let mut up = match shared.open(&host, port) {
+    let mut up = match shared.open(&host, port, Use::Http) {
         Ok(u) => u,
         Err(r) => {
             refusal_response(&mut client, &host, port, &r);
@@ -611,7 +641,7 @@ fn socks5(shared: &Shared, mut c: TcpStream, deadline: Instant) {
         reply(&mut c, 7); // only CONNECT
         return;
     }
-    match shared.open(&host, port) {
+    match shared.open(&host, port, Use::Tunnel) {
         Ok(up) => {
             reply(&mut c, 0);
             relay_from(c, up);

@@ -92,6 +92,13 @@ pub enum Refusal {
     Resolve(String),
     /// Connecting failed (the host refused, or timed out).
     Connect(String),
+    /// The name is not a DNS name or an IP address (control characters, spaces, over 253
+    /// bytes): refused before anything is looked up or sent.
+    HostName,
+    /// The upstream proxy did not open the tunnel; its answer, escaped.
+    Upstream(String),
+    /// The destination is the upstream proxy itself.
+    ToUpstream,
 }
 
 impl Refusal {
@@ -106,6 +113,11 @@ impl Refusal {
             ),
             Refusal::Resolve(e) => format!("does not resolve: {e}"),
             Refusal::Connect(e) => format!("connection failed: {e}"),
+            Refusal::HostName => "not a host name or an IP address".into(),
+            Refusal::Upstream(e) => e.clone(),
+            Refusal::ToUpstream => {
+                "the upstream proxy itself, which would take requests for any host".into()
+            }
         }
     }
 
@@ -113,7 +125,11 @@ impl Refusal {
     pub fn is_policy(&self) -> bool {
         matches!(
             self,
-            Refusal::NotAllowed | Refusal::Direct | Refusal::Private(_)
+            Refusal::NotAllowed
+                | Refusal::Direct
+                | Refusal::Private(_)
+                | Refusal::HostName
+                | Refusal::ToUpstream
         )
     }
 }
@@ -168,6 +184,9 @@ pub fn connect_to(
     if !cfg.ip_allowed(addr.ip()) {
         return Err(Refusal::Private(addr.ip()));
     }
+    if to_upstream(cfg, name, &[addr.ip()], addr.port()) {
+        return Err(Refusal::ToUpstream);
+    }
     let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Refusal::Connect(e.to_string()))?;
     let _ = s.set_nodelay(true);
@@ -190,6 +209,10 @@ pub fn connect(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, Re
             .map(|ip| SocketAddr::new(ip, port))
             .collect(),
     };
+    let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    if addrs.iter().any(|a| to_upstream(cfg, bare, &ips, a.port())) {
+        return Err(Refusal::ToUpstream);
+    }
     let mut refused_private = None;
     let mut last_err = None;
     for a in addrs {
@@ -212,6 +235,62 @@ pub fn connect(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, Re
         Some(ip) => Err(Refusal::Private(ip)),
         None => Err(Refusal::Resolve("no addresses".into())),
     }
+}
+
+/// Whether `host` (with the addresses it has here) on `port` is an upstream proxy of `cfg`.
+fn to_upstream(cfg: &ProxyConfig, host: &str, addrs: &[IpAddr], port: u16) -> bool {
+    cfg.chain
+        .as_ref()
+        .is_some_and(|c| c.is_upstream(host, addrs, port))
+}
+
+/// Connects to `host:port` through the upstream proxy `up`. The name is resolved here too
+/// when it can be: if any address it has here is one the profile does not allow, it is
+/// refused (the upstream might pick that one). A name that does not resolve here (a
+/// network where only the proxy resolves outside names) goes to the upstream by name, which
+/// then decides its address. A `network.hosts` pin is sent to the upstream as its address.
+pub fn connect_via(
+    cfg: &ProxyConfig,
+    up: &super::chain::Upstream,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, Refusal> {
+    use super::chain::TunnelError;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let (target, port) = match (cfg.pinned(bare), bare.parse::<IpAddr>()) {
+        (Some((ip, p)), _) => {
+            if !cfg.ip_allowed(ip) {
+                return Err(Refusal::Private(ip));
+            }
+            (ip.to_string(), p.unwrap_or(port))
+        }
+        (None, Ok(ip)) => {
+            if !cfg.ip_allowed(ip) {
+                return Err(Refusal::Private(ip));
+            }
+            (bare.to_string(), port)
+        }
+        (None, Err(_)) => {
+            let addrs =
+                super::resolve::lookup(&super::resolve::Config::system(), bare).unwrap_or_default();
+            if let Some(ip) = addrs.iter().find(|ip| !cfg.ip_allowed(**ip)) {
+                return Err(Refusal::Private(*ip));
+            }
+            if to_upstream(cfg, bare, &addrs, port) {
+                return Err(Refusal::ToUpstream);
+            }
+            (bare.to_string(), port)
+        }
+    };
+    let ip: Vec<IpAddr> = target.parse().into_iter().collect();
+    if to_upstream(cfg, &target, &ip, port) {
+        return Err(Refusal::ToUpstream);
+    }
+    super::chain::tunnel(up, &target, port).map_err(|e| match e {
+        TunnelError::Target => Refusal::HostName,
+        TunnelError::Connect(m) => Refusal::Connect(m),
+        TunnelError::Answer(m) => Refusal::Upstream(m),
+    })
 }
 
 #[cfg(test)]

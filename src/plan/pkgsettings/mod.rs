@@ -295,19 +295,6 @@ pub fn read(managers: &[PackageManager], host: &Host, state_dir: Option<&Path>) 
     if ssl {
         ssl_env(host, &mut acc);
     }
-    let upstream = [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ];
-    if let Some(name) = upstream.iter().find(|n| host.var(n).is_some()) {
-        acc.note(format!(
-            "mcpcell's environment sets {name}: in network mode proxy the egress proxy connects to registries directly and does not chain through another proxy yet, so a network that allows the internet only through that proxy cannot be reached from the sandbox"
-        ));
-    }
     acc.out
 }
 

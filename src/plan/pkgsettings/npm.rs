@@ -200,7 +200,7 @@ pub(super) fn read(host: &Host, acc: &mut Acc) {
             "proxy" | "https-proxy" | "http-proxy" | "noproxy"
         ) {
             acc.note(format!(
-                "{}: not passed: the sandbox reaches the network only through mcpcell's egress proxy, which does not chain through another proxy yet",
+                "{}: not passed: the sandbox reaches the network only through mcpcell's egress proxy, which chains through the proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names in mcpcell's own environment (set it there)",
                 v.from
             ));
         } else if key.starts_with("//") || SECRET_KEYS.contains(&lower.as_str()) {

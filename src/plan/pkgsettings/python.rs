@@ -100,7 +100,7 @@ pub(super) fn pip(host: &Host, acc: &mut Acc) {
     }
     if let Some(v) = conf.get("proxy") {
         acc.note(format!(
-            "{}: not passed: the sandbox reaches the network only through mcpcell's egress proxy, which does not chain through another proxy yet",
+            "{}: not passed: the sandbox reaches the network only through mcpcell's egress proxy, which chains through the proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names in mcpcell's own environment (set it there)",
             v.from
         ));
     }
