@@ -21,6 +21,7 @@
 //! `pip.conf`) are not read: a server that may write its workspace could otherwise choose
 //! its own next allowlist.
 
+mod cache;
 mod ini;
 mod npm;
 mod pem;
@@ -36,6 +37,7 @@ use serde::Serialize;
 
 use crate::hostspec::HostPattern;
 pub use crate::profile::PackageManager;
+use cache::CaCache;
 
 /// What the settings add to a plan.
 #[derive(Debug, Default, Serialize)]
@@ -87,7 +89,11 @@ pub fn for_profile(
             env.insert(name.to_string(), v.to_string());
         }
     }
-    let settings = read(&managers, &Host { env: &env, cwd }, state_dir);
+    let cache = match vars.state_root() {
+        Ok(root) if !dry_run => CaCache::open(Some(&root)),
+        _ => CaCache::none(),
+    };
+    let settings = read_cached(&managers, &Host { env: &env, cwd }, state_dir, &cache);
     match state_dir {
         Some(dir) if !dry_run => install(&settings, dir)?,
         _ => {}
@@ -164,6 +170,7 @@ enum CaSource {
 /// hold them; without one, no certificate can be passed.
 struct Acc<'a> {
     state_dir: Option<&'a Path>,
+    cache: &'a CaCache,
     out: PkgSettings,
 }
 
@@ -215,12 +222,13 @@ impl Acc<'_> {
         let mut seen = std::collections::HashSet::new();
         let mut count = 0;
         let mut from = Vec::new();
+        let several = sources.len() > 1;
         for (source, origin) in sources {
-            let text = match source {
-                CaSource::Inline(t) => t.replace("\\n", "\n"),
-                CaSource::Pem(t) => t,
-                CaSource::File(p) => match pem::read_small(&p) {
-                    Ok(t) => t,
+            let certs = match source {
+                CaSource::Inline(t) => pem::certificates(&t.replace("\\n", "\n")),
+                CaSource::Pem(t) => pem::certificates(&t),
+                CaSource::File(p) => match self.cache.certificates(&p) {
+                    Ok(c) => c,
                     Err(e) => {
                         self.note(format!(
                             "{origin}: CA file {} not read ({e}); not passed",
@@ -230,7 +238,6 @@ impl Acc<'_> {
                     }
                 },
             };
-            let certs = pem::certificates(&text);
             if certs.is_empty() {
                 self.note(format!(
                     "{origin}: holds no PEM certificate; nothing of it is passed"
@@ -238,8 +245,12 @@ impl Acc<'_> {
                 continue;
             }
             for c in certs {
-                if seen.insert(c.clone()) {
+                // Duplicates come from overlapping sources; one source is taken as it is.
+                if !several || !seen.contains(&c) {
                     pem.push_str(&c);
+                    if several {
+                        seen.insert(c);
+                    }
                     count += 1;
                 }
             }
@@ -271,8 +282,19 @@ impl Acc<'_> {
 /// Reads the settings of `managers` (outside the sandbox). `state_dir` is where the CA
 /// bundles will be written by [`install`].
 pub fn read(managers: &[PackageManager], host: &Host, state_dir: Option<&Path>) -> PkgSettings {
+    read_cached(managers, host, state_dir, &CaCache::none())
+}
+
+/// [`read`], with the certificates of CA files taken from `cache` where it has them.
+fn read_cached(
+    managers: &[PackageManager],
+    host: &Host,
+    state_dir: Option<&Path>,
+    cache: &CaCache,
+) -> PkgSettings {
     let mut acc = Acc {
         state_dir,
+        cache,
         out: PkgSettings {
             managers: managers.to_vec(),
             ..PkgSettings::default()

@@ -15,6 +15,13 @@ const MAX_FILE: u64 = 8 << 20;
 /// The text of a small regular file. Opened without blocking so that a FIFO or a device
 /// named as a file cannot stall the launch; anything but a regular file is refused.
 pub fn read_small(path: &Path) -> std::io::Result<String> {
+    let (file, meta) = open_small(path)?;
+    read_open(file, &meta)
+}
+
+/// The file at `path`, open for reading, and its metadata, if it is a regular file of at
+/// most `MAX_FILE` bytes.
+pub fn open_small(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -29,6 +36,11 @@ pub fn read_small(path: &Path) -> std::io::Result<String> {
             MAX_FILE >> 20
         )));
     }
+    Ok((file, meta))
+}
+
+/// The text of a file [`open_small`] opened.
+pub fn read_open(file: std::fs::File, meta: &std::fs::Metadata) -> std::io::Result<String> {
     // Sized from the metadata: one read for the whole file instead of a read per doubling
     // of the buffer (a certificate directory has hundreds of files).
     let mut text = String::with_capacity(meta.len() as usize + 1);
@@ -57,7 +69,7 @@ pub fn certificates(text: &str) -> Vec<String> {
         rest = &rest[body_start + len + END.len()..];
         b64.clear();
         b64.extend(body.iter().copied().filter(|c| !c.is_ascii_whitespace()));
-        if decode_base64(&b64, &mut der) && is_der_sequence(&der) {
+        if is_certificate(&b64, &mut der) {
             let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
             pem.push_str(BEGIN);
             pem.push('\n');
@@ -72,6 +84,30 @@ pub fn certificates(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether `b64` is padded base64 of a DER SEQUENCE whose length field covers exactly the
+/// decoded bytes. Only the head is decoded: the rest is checked character by character and
+/// its decoded length computed, which is all the check needs (a system bundle has ~150
+/// certificates, read at every launch).
+fn is_certificate(b64: &[u8], scratch: &mut Vec<u8>) -> bool {
+    if b64.len() < 8 || b64.len() % 4 != 0 {
+        return false;
+    }
+    let pad = b64.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2
+        || b64[..b64.len() - pad]
+            .iter()
+            .any(|&c| BASE64[c as usize] == 0xff)
+    {
+        return false;
+    }
+    let decoded_len = b64.len() / 4 * 3 - pad;
+    // 8 characters: the tag, a length byte and up to 4 more length bytes.
+    if !decode_base64(&b64[..8], scratch) {
+        return false;
+    }
+    der_sequence_len(scratch) == Some(decoded_len)
 }
 
 /// The value of each base64 character; 0xff for every other byte.
@@ -136,31 +172,25 @@ fn decode_base64(s: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// A DER SEQUENCE whose length field covers exactly the rest of the bytes: the outer shape
-/// of an X.509 certificate.
-fn is_der_sequence(der: &[u8]) -> bool {
-    if der.len() < 2 || der[0] != 0x30 {
-        return false;
+/// The whole length (header included) of a DER SEQUENCE that starts `head`: the outer shape
+/// of an X.509 certificate. `None` when `head` does not start one.
+fn der_sequence_len(head: &[u8]) -> Option<usize> {
+    if head.len() < 2 || head[0] != 0x30 {
+        return None;
     }
-    let (len, head) = match der[1] {
-        n if n < 0x80 => (n as usize, 2),
+    match head[1] {
+        n if n < 0x80 => Some(2 + n as usize),
         0x81..=0x84 => {
-            let k = (der[1] & 0x7f) as usize;
-            if der.len() < 2 + k {
-                return false;
-            }
-            let len = der[2..2 + k]
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
-            (len, 2 + k)
+            let k = (head[1] & 0x7f) as usize;
+            let bytes = head.get(2..2 + k)?;
+            Some(2 + k + bytes.iter().fold(0usize, |acc, &b| (acc << 8) | b as usize))
         }
-        _ => return false,
-    };
-    head + len == der.len()
+        _ => None,
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     // A real self-signed certificate (openssl req -x509 -newkey ec ... -subj /CN=t).
