@@ -281,6 +281,7 @@ impl Acc<'_> {
 
 /// Reads the settings of `managers` (outside the sandbox). `state_dir` is where the CA
 /// bundles will be written by [`install`].
+#[cfg(test)]
 pub fn read(managers: &[PackageManager], host: &Host, state_dir: Option<&Path>) -> PkgSettings {
     read_cached(managers, host, state_dir, &CaCache::none())
 }
