@@ -34,6 +34,8 @@
 #include <sys/xattr.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <termios.h>
@@ -124,6 +126,81 @@ static int cmd_tfo(const char *host, int port, const char *msg) {
     if (sendto(s, msg, strlen(msg), MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
     close(s);
     return result(1, "sent");
+}
+
+/* An IPv6 socket connecting to HOST6 (an IPv4-mapped address reaches an IPv4 listener) */
+static int cmd_tcp6(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET6, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    if (inet_pton(AF_INET6, host, &a.sin6_addr) != 1) return result(0, NULL);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    if (write(s, msg, strlen(msg)) < 0) return result(0, NULL);
+    close(s);
+    return result(1, "sent");
+}
+
+/* TCP_FASTOPEN_CONNECT: connect(2) returns at once and the SYN leaves with the first write */
+static int cmd_tfo_connect(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    int one = 1;
+    if (setsockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one) < 0) return result(0, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    if (write(s, msg, strlen(msg)) < 0) return result(0, NULL);
+    close(s);
+    return result(1, "sent");
+}
+
+/* The time-of-check race: one thread keeps rewriting the address a connect(2) reads, between
+ * an allowed one (127.0.0.1:ALLOWED_PORT) and HOST:PORT, while the main thread connects N
+ * times and sends MSG on every connection it gets. */
+static struct sockaddr_in race_addr;
+static struct in_addr race_allowed_ip, race_target_ip;
+static volatile int race_allowed_port, race_target_port, race_stop;
+
+static void *race_flipper(void *unused) {
+    (void)unused;
+    while (!race_stop) {
+        race_addr.sin_addr = race_allowed_ip;
+        race_addr.sin_port = (unsigned short)race_allowed_port;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+        race_addr.sin_addr = race_target_ip;
+        race_addr.sin_port = (unsigned short)race_target_port;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+    }
+    return NULL;
+}
+
+static int cmd_tcp_race(const char *allowed_port, const char *host, const char *port, const char *n, const char *msg) {
+    race_addr.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &race_allowed_ip);
+    inet_pton(AF_INET, host, &race_target_ip);
+    race_allowed_port = htons(atoi(allowed_port));
+    race_target_port = htons(atoi(port));
+    pthread_t t;
+    if (pthread_create(&t, NULL, race_flipper, NULL)) return result(0, NULL);
+    int connected = 0, refused = 0;
+    for (int i = 0; i < atoi(n); i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return result(0, NULL);
+        if (connect(s, (struct sockaddr *)&race_addr, sizeof race_addr) == 0) {
+            connected++;
+            if (write(s, msg, strlen(msg)) < 0) {}
+        } else {
+            refused++;
+        }
+        close(s);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    char out[64];
+    snprintf(out, sizeof out, "connected=%d refused=%d", connected, refused);
+    return result(1, out);
 }
 
 /* listen(2) on a socket that was never bound: the kernel picks a port */
@@ -409,6 +486,9 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "udp")) return cmd_udp(a1, atoi(a2), a3);
     if (!strcmp(c, "bind")) return cmd_bind(atoi(a1));
     if (!strcmp(c, "tfo")) return cmd_tfo(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp6")) return cmd_tcp6(a1, atoi(a2), a3);
+    if (!strcmp(c, "tfo-connect")) return cmd_tfo_connect(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp-race") && argc > 6) return cmd_tcp_race(a1, a2, a3, argv[5], argv[6]);
     if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
     if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
     if (!strcmp(c, "chmod")) return cmd_chmod(a1, a2);
