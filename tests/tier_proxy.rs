@@ -1,0 +1,557 @@
+//! Network mode `proxy` in the namespace-free tier (tests/nouserns: namespaces refused, as in
+//! a container): the server reaches mcpcell's proxy and nothing else. Real clients go through
+//! the proxy to servers on the host's loopback; every other way out is tried from inside and
+//! judged from outside, by a listener on the host that must see nothing, and each probe is
+//! first shown to reach that listener from the same tier in network mode `host` (the weak
+//! setup: the same launch without the proxy's confinement).
+//!
+//! The names `allowed.mcpcell.test` and `other.mcpcell.test` must resolve to 127.0.0.1 on
+//! the host (`tests/run.sh` adds them to /etc/hosts).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ALLOWED: &str = "allowed.mcpcell.test";
+const OTHER: &str = "other.mcpcell.test";
+const T: Duration = Duration::from_secs(60);
+/// The proxy's port as the server knows it (HTTP_PROXY): mcpcell's default.
+const PROXY_PORT: u16 = 3128;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// What the tier's proxy mode rests on: seccomp user notification and Landlock's TCP rules.
+fn supported() -> bool {
+    require(
+        landlock_abi() >= 4,
+        "Landlock ABI 4 (TCP connect and bind rules), which network mode proxy needs without namespaces",
+    )
+}
+
+fn names_resolve() -> bool {
+    let ok = |n: &str| {
+        (n, 80)
+            .to_socket_addrs()
+            .map(|mut a| a.any(|s| s.ip().is_loopback()))
+            .unwrap_or(false)
+    };
+    require(
+        ok(ALLOWED) && ok(OTHER),
+        "/etc/hosts entries for allowed.mcpcell.test and other.mcpcell.test (tests/run.sh adds them)",
+    )
+}
+
+/// `mcpcell run --best-effort -p PROFILE -- COMMAND...` as in a container: (code, stdout,
+/// stderr).
+fn tier_run(profile: &Path, state: &Path, command: &[&str]) -> (i32, String, String) {
+    let mut all = vec![
+        "--best-effort",
+        "-p",
+        profile.to_str().unwrap(),
+        "--log-level",
+        "info",
+        "--",
+    ];
+    all.extend_from_slice(command);
+    let mut c = run_cmd(&all);
+    c.env("XDG_STATE_HOME", state);
+    let out = output_within(in_container(c), T);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// A profile in network mode proxy that allows `allow` (host:port entries) and loopback
+/// addresses, and one in mode host: the weak setup.
+struct Profiles {
+    dir: tempfile::TempDir,
+    proxy: PathBuf,
+    host: PathBuf,
+}
+
+impl Profiles {
+    fn new(allow: &[String]) -> Profiles {
+        let dir = scratch();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let allow: Vec<String> = allow.iter().map(|a| format!("\"{a}\"")).collect();
+        let read = dir.path().display();
+        let proxy = profile(
+            dir.path(),
+            "proxied",
+            &format!(
+                "extends: [python]\nfilesystem:\n  read: [\"{read}\"]\nnetwork:\n  mode: proxy\n  allow: [{}]\n  allow_private: [127.0.0.0/8]\n",
+                allow.join(", ")
+            ),
+        );
+        let host = profile(
+            dir.path(),
+            "hosted",
+            &format!("extends: [python]\nfilesystem:\n  read: [\"{read}\"]\nnetwork:\n  mode: host\n"),
+        );
+        Profiles { dir, proxy, host }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// The probe under `profile`: (code, its verdict line, mcpcell's stderr).
+    fn probe(&self, profile: &Path, args: &[&str]) -> (i32, String, String) {
+        let p = probe();
+        let mut command = vec![p.to_str().unwrap()];
+        command.extend_from_slice(args);
+        let (code, out, err) = tier_run(profile, &self.state(), &command);
+        (code, out.trim_end().to_string(), err)
+    }
+}
+
+/// A TCP listener on the host that counts the connections it is offered, and what they
+/// sent, until it is dropped.
+struct Watch {
+    port: u16,
+    seen: Arc<AtomicUsize>,
+    bytes: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Watch {
+    fn on(addr: &str) -> std::io::Result<Watch> {
+        let l = TcpListener::bind(addr)?;
+        l.set_nonblocking(true)?;
+        let port = l.local_addr()?.port();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, b2, st2) = (Arc::clone(&seen), Arc::clone(&bytes), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !st2.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((mut c, _)) => {
+                        s2.fetch_add(1, Ordering::SeqCst);
+                        let _ = c.set_nonblocking(false);
+                        let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+                        let mut b = Vec::new();
+                        let _ = c.read_to_end(&mut b);
+                        b2.lock().unwrap().extend(b);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Ok(Watch {
+            port,
+            seen,
+            bytes,
+            stop,
+        })
+    }
+
+    /// Connections offered so far, after a moment for late ones.
+    fn count(&self) -> usize {
+        std::thread::sleep(Duration::from_millis(300));
+        self.seen.load(Ordering::SeqCst)
+    }
+
+    fn reset(&self) {
+        self.seen.store(0, Ordering::SeqCst);
+        self.bytes.lock().unwrap().clear();
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A TLS server with a self-signed certificate for allowed.mcpcell.test (python3 + openssl).
+struct TlsServer {
+    port: u16,
+    cert: PathBuf,
+    child: Child,
+}
+
+impl TlsServer {
+    fn start(dir: &Path) -> TlsServer {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        let st = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+            .args(["-subj", &format!("/CN={ALLOWED}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{ALLOWED}")])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(st.success());
+        let script = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello over tls " + self.path + "\n").encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(&cert)
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        std::fs::set_permissions(&cert, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        TlsServer {
+            port: line.trim().parse().unwrap(),
+            cert,
+            child,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP server on the host's loopback that records each request's path and Host.
+struct HttpServer {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    fn start() -> HttpServer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut c) = c else { continue };
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = r.read_line(&mut line);
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if h.to_ascii_lowercase().starts_with("host:") {
+                        line.push_str(&format!(" [{}]", h.trim()));
+                    }
+                }
+                s2.lock().unwrap().push(line.trim().to_string());
+                let body = "hello from the host\n";
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        HttpServer { port, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn proxy_aware_clients_reach_an_allowed_host_and_nothing_else() {
+    if !supported() || !names_resolve() {
+        return;
+    }
+    let http = HttpServer::start();
+    let pre = Profiles::new(&[]);
+    let tls = TlsServer::start(pre.dir.path());
+    let p = Profiles::new(&[
+        format!("{ALLOWED}:{}", tls.port),
+        format!("{ALLOWED}:{}", http.port),
+    ]);
+    std::fs::copy(&tls.cert, p.dir.path().join("cert.pem")).unwrap();
+    let cert = p.dir.path().join("cert.pem");
+
+    // curl over TLS, through the proxy (CONNECT): the host server's own certificate.
+    let url = format!("https://{ALLOWED}:{}/curl", tls.port);
+    let (code, out, err) = tier_run(
+        &p.proxy,
+        &p.state(),
+        &["curl", "-sS", "--cacert", cert.to_str().unwrap(), &url],
+    );
+    assert_eq!((code, out.as_str()), (0, "hello over tls /curl\n"), "{err}");
+    assert!(err.contains("enforcement tier: namespace-free"), "{err}");
+    assert!(
+        err.contains("network proxy: seccomp user notification connects only to mcpcell's proxy"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("proxy: connected to {ALLOWED}:{}", tls.port)),
+        "{err}"
+    );
+
+    // Python's urllib (what a uvx-installed server uses), plain HTTP through the proxy.
+    let url = format!("http://{ALLOWED}:{}/urllib", http.port);
+    let script = format!(
+        "import urllib.request; print(urllib.request.urlopen('{url}').read().decode(), end='')"
+    );
+    let (code, out, err) = tier_run(&p.proxy, &p.state(), &["python3", "-c", &script]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+    assert!(
+        http.requests()
+            .iter()
+            .any(|r| r.starts_with("GET /urllib") && r.contains(ALLOWED)),
+        "{:?}",
+        http.requests()
+    );
+
+    // The allowlist still decides: another name for the same address is refused by the
+    // proxy, and the host server never hears of it.
+    let url = format!("http://{OTHER}:{}/other", http.port);
+    let (code, _, err) = tier_run(&p.proxy, &p.state(), &["curl", "-sS", "-f", &url]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("proxy: refused {OTHER}:{}", http.port)),
+        "{err}"
+    );
+    assert!(
+        !http.requests().iter().any(|r| r.contains("/other")),
+        "{:?}",
+        http.requests()
+    );
+
+    // curl told not to use the proxy connects by itself: refused by mcpcell, with the hint,
+    // and nothing reaches the host server. The same command in mode host gets through.
+    let url = format!("http://127.0.0.1:{}/direct", http.port);
+    let (code, _, err) = tier_run(
+        &p.proxy,
+        &p.state(),
+        &["curl", "-sS", "-f", "--noproxy", "*", &url],
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("network proxy: refused a connection to 127.0.0.1:"), "{err}");
+    assert!(err.contains("cannot be redirected"), "{err}");
+    assert!(
+        !http.requests().iter().any(|r| r.contains("/direct")),
+        "{:?}",
+        http.requests()
+    );
+    let (code, out, err) = tier_run(&p.host, &p.state(), &["curl", "-sS", "-f", &url]);
+    assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+    assert!(http.requests().iter().any(|r| r.contains("/direct")));
+}
+
+/// Runs `args` under the weak profile and then the proxy profile: the weak run must reach
+/// `watch`, the proxied one must not (and must not say it did).
+fn reaches_only_when_weak(p: &Profiles, watch: &Watch, args: &[&str], what: &str) {
+    let (code, line, err) = p.probe(&p.host, args);
+    assert_eq!(
+        (code, line.as_str()),
+        (0, "OK sent"),
+        "{what}: the weak setup (mode host) should get through: {err}"
+    );
+    assert!(watch.count() > 0, "{what}: the listener saw nothing in mode host");
+    watch.reset();
+    let (code, line, err) = p.probe(&p.proxy, args);
+    assert!(
+        code == 1 && line.starts_with("ERR "),
+        "{what} was not refused: {code} {line}\n{err}"
+    );
+    assert_eq!(watch.count(), 0, "{what} reached the host listener: {err}");
+}
+
+#[test]
+fn direct_connections_other_ports_and_addresses_are_refused() {
+    if !supported() {
+        return;
+    }
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    // Another port of the proxy's address.
+    let w = Watch::on("127.0.0.1:0").unwrap();
+    let port = w.port.to_string();
+    reaches_only_when_weak(&p, &w, &["tcp", "127.0.0.1", &port, "leak"], "tcp to another port");
+    // TCP_FASTOPEN_CONNECT: still a connect(2), answered by mcpcell.
+    reaches_only_when_weak(
+        &p,
+        &w,
+        &["tfo-connect", "127.0.0.1", &port, "leak"],
+        "TCP_FASTOPEN_CONNECT",
+    );
+    // An IPv6 socket to the IPv4-mapped form of the address.
+    reaches_only_when_weak(
+        &p,
+        &w,
+        &["tcp6", "::ffff:127.0.0.1", &port, "leak"],
+        "a v4-mapped IPv6 connect",
+    );
+    // TCP Fast Open: a connection and data in one sendto, without connect(2).
+    let (_, line, _) = p.probe(&p.host, &["tfo", "127.0.0.1", &port, "leak"]);
+    if line == "OK sent" {
+        assert!(w.count() > 0, "Fast Open in mode host reached nothing");
+        w.reset();
+        let (code, line, err) = p.probe(&p.proxy, &["tfo", "127.0.0.1", &port, "leak"]);
+        assert!(code == 1 && line.starts_with("ERR "), "{line}\n{err}");
+        assert_eq!(w.count(), 0, "Fast Open reached the host listener");
+    } else {
+        // Refused in host mode too (net.ipv4.tcp_fastopen without the client bit): the
+        // proxied run must refuse it all the same.
+        let (_, line, _) = p.probe(&p.proxy, &["tfo", "127.0.0.1", &port, "leak"]);
+        assert!(line.starts_with("ERR "), "{line}");
+        assert_eq!(w.count(), 0);
+    }
+
+    // The proxy's port on another address.
+    let other = Watch::on(&format!("127.0.0.2:{PROXY_PORT}"));
+    if require(other.is_ok(), "port 3128 free on 127.0.0.2") {
+        let other = other.unwrap();
+        reaches_only_when_weak(
+            &p,
+            &other,
+            &["tcp", "127.0.0.2", &PROXY_PORT.to_string(), "leak"],
+            "the proxy's port on another address",
+        );
+    }
+}
+
+#[test]
+fn the_proxys_own_address_leads_only_to_mcpcells_proxy() {
+    if !supported() {
+        return;
+    }
+    // A host service on the very address the server's HTTP_PROXY names: in mode host the
+    // probe reaches it; in mode proxy the same connect lands on mcpcell's proxy instead,
+    // because the server's own connect(2) never runs.
+    let w = Watch::on(&format!("127.0.0.1:{PROXY_PORT}"));
+    if !require(w.is_ok(), "port 3128 free on 127.0.0.1") {
+        return;
+    }
+    let w = w.unwrap();
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    let (code, line, err) = p.probe(&p.host, &["tcp", "127.0.0.1", "3128", "leak"]);
+    assert_eq!((code, line.as_str()), (0, "OK sent"), "{err}");
+    assert!(w.count() > 0);
+    w.reset();
+    let (code, line, err) = p.probe(&p.proxy, &["tcp", "127.0.0.1", "3128", "leak"]);
+    assert_eq!((code, line.as_str()), (0, "OK sent"), "{err}");
+    assert_eq!(w.count(), 0, "the server's connect reached the host's port 3128");
+}
+
+#[test]
+fn udp_is_refused() {
+    if !supported() {
+        return;
+    }
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let port = u.local_addr().unwrap().port().to_string();
+    let mut b = [0u8; 64];
+    let (code, line, err) = p.probe(&p.host, &["udp", "127.0.0.1", &port, "leak"]);
+    assert_eq!((code, line.as_str()), (0, "OK sent"), "{err}");
+    assert!(u.recv(&mut b).is_ok(), "UDP in mode host reached nothing");
+    let (code, line, err) = p.probe(&p.proxy, &["udp", "127.0.0.1", &port, "leak"]);
+    assert!(code == 1 && line.starts_with("ERR "), "{line}\n{err}");
+    assert!(u.recv(&mut b).is_err(), "UDP reached the host");
+}
+
+#[test]
+fn a_racing_rewrite_of_the_address_reaches_nothing_else() {
+    if !supported() {
+        return;
+    }
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    let w = Watch::on("127.0.0.1:0").unwrap();
+    let port = w.port.to_string();
+    // One thread flips the address between the proxy's and the listener's while the other
+    // connects, 300 times.
+    let args = ["tcp-race", "3128", "127.0.0.1", &port, "300", "leak"];
+    let (code, line, err) = p.probe(&p.host, &args);
+    assert_eq!(code, 0, "{line}\n{err}");
+    assert!(w.count() > 0, "the race reached nothing in mode host: {line}");
+    w.reset();
+    let start = Instant::now();
+    let (code, line, err) = p.probe(&p.proxy, &args);
+    assert_eq!(code, 0, "{line}\n{err}");
+    // Both outcomes happened: some connects asked for the proxy (and got it), some for the
+    // listener (and were refused); none got through to the listener.
+    let n = |key: &str| -> usize {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key} missing: {line}"))
+    };
+    assert!(n("connected=") > 0 && n("refused=") > 0, "{line}");
+    assert_eq!(w.count(), 0, "a racing connect reached the listener ({line})");
+    assert!(w.bytes.lock().unwrap().is_empty());
+    eprintln!("300 racing connects in the tier took {:?}", start.elapsed());
+}
+
+#[test]
+fn without_best_effort_the_lost_redirection_is_named() {
+    if !supported() {
+        return;
+    }
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    let pr = probe();
+    let mut c = run_cmd(&[
+        "-p",
+        p.proxy.to_str().unwrap(),
+        "--",
+        pr.to_str().unwrap(),
+        "exit",
+        "0",
+    ]);
+    c.env("XDG_STATE_HOME", p.state());
+    let out = output_within(in_container(c), T);
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(err.contains("proxy-unaware clients reaching allowed hosts"), "{err}");
+    assert!(!err.contains("[refused even with --best-effort]"), "{err}");
+    // --dry-run shows the layer.
+    let mut c = run_cmd(&[
+        "-p",
+        p.proxy.to_str().unwrap(),
+        "--dry-run",
+        "--",
+        pr.to_str().unwrap(),
+        "exit",
+        "0",
+    ]);
+    c.env("XDG_STATE_HOME", p.state());
+    let o = text(&output_within(in_container(c), T).stdout);
+    assert!(
+        o.contains("  network proxy: seccomp user notification connects only to mcpcell's proxy"),
+        "{o}"
+    );
+}
