@@ -114,13 +114,16 @@ fn answer(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusals
 }
 
 /// The socket the call names, as a duplicate of the caller's descriptor; `Err(errno)` to
-/// answer with when there is none (the caller is gone, or the number is not a descriptor).
+/// answer with when there is none (the number is not a descriptor), or ESRCH when the call
+/// is no longer pending (the caller is gone: nothing to answer).
 fn socket_of(n: &Notification, listener: RawFd) -> Result<OwnedFd, i32> {
-    let pidfd = notif::pidfd_open(n.pid()).map_err(|_| libc::ESRCH)?;
+    let pidfd = notif::pidfd_open(n.pid());
     // The pid named the caller when the notification was made; still pending, it still does.
     if !n.valid(listener) {
         return Err(libc::ESRCH);
     }
+    // Refused, never let through unseen, when mcpcell cannot look.
+    let pidfd = pidfd.map_err(|_| libc::EACCES)?;
     let fd = n.arg(0) as i32;
     notif::pidfd_getfd(&pidfd, fd).map_err(|e| match e.raw_os_error() {
         Some(libc::EBADF) => libc::EBADF,

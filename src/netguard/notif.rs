@@ -115,15 +115,34 @@ impl Notification {
     }
 }
 
-/// A pidfd of the calling process.
-pub fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes integers only.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0u32) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
+/// A pidfd of the calling thread's process, which shares the thread's descriptor table. A
+/// notification names the thread that made the call, and only a thread-group leader has a
+/// pidfd that `pidfd_getfd` takes.
+pub fn pidfd_open(tid: u32) -> std::io::Result<OwnedFd> {
+    let open = |pid: u32| {
+        // SAFETY: pidfd_open takes integers only.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0u32) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    };
+    match open(tid) {
+        // EINVAL before Linux 6.9, ENOENT since.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)) => open(tgid(tid)?),
+        r => r,
     }
-    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// The process a thread belongs to, from `/proc/TID/status`.
+fn tgid(tid: u32) -> std::io::Result<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| std::io::ErrorKind::InvalidData.into())
 }
 
 /// A duplicate of the caller's descriptor `fd`: the same open file, so the same socket,

@@ -154,15 +154,35 @@ static int cmd_tfo_connect(const char *host, int port, const char *msg) {
     return result(1, "sent");
 }
 
+/* cmd_tcp from a thread that is not the process's leader */
+static const char *thread_args[3];
+static int thread_result;
+static void *tcp_thread(void *unused) {
+    (void)unused;
+    thread_result = cmd_tcp(thread_args[0], atoi(thread_args[1]), thread_args[2]);
+    return NULL;
+}
+
+static int cmd_tcp_thread(const char *host, const char *port, const char *msg) {
+    thread_args[0] = host;
+    thread_args[1] = port;
+    thread_args[2] = msg;
+    pthread_t t;
+    if (pthread_create(&t, NULL, tcp_thread, NULL)) return result(0, NULL);
+    pthread_join(t, NULL);
+    return thread_result;
+}
+
 /* The time-of-check race: one thread keeps rewriting the address a connect(2) reads, between
  * an allowed one (127.0.0.1:ALLOWED_PORT) and HOST:PORT, while the main thread connects N
  * times and sends MSG on every connection it gets. */
 static struct sockaddr_in race_addr;
 static struct in_addr race_allowed_ip, race_target_ip;
-static volatile int race_allowed_port, race_target_port, race_stop;
+static volatile int race_allowed_port, race_target_port, race_stop, race_started;
 
 static void *race_flipper(void *unused) {
     (void)unused;
+    race_started = 1;
     while (!race_stop) {
         race_addr.sin_addr = race_allowed_ip;
         race_addr.sin_port = (unsigned short)race_allowed_port;
@@ -184,6 +204,7 @@ static int cmd_tcp_race(const char *allowed_port, const char *host, const char *
     race_target_port = htons(atoi(port));
     pthread_t t;
     if (pthread_create(&t, NULL, race_flipper, NULL)) return result(0, NULL);
+    while (!race_started) sched_yield();
     int connected = 0, refused = 0;
     for (int i = 0; i < atoi(n); i++) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -487,6 +508,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "bind")) return cmd_bind(atoi(a1));
     if (!strcmp(c, "tfo")) return cmd_tfo(a1, atoi(a2), a3);
     if (!strcmp(c, "tcp6")) return cmd_tcp6(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp-thread")) return cmd_tcp_thread(a1, a2, a3);
     if (!strcmp(c, "tfo-connect")) return cmd_tfo_connect(a1, atoi(a2), a3);
     if (!strcmp(c, "tcp-race") && argc > 6) return cmd_tcp_race(a1, a2, a3, argv[5], argv[6]);
     if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
