@@ -610,3 +610,191 @@ fn without_best_effort_the_lost_redirection_is_named() {
         "{o}"
     );
 }
+
+/// A real MCP server started through mcpcell in the tier, spoken to over stdio.
+struct Mcp {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Mcp {
+    fn start(profile: &Path, state: &Path, command: &[&str]) -> Mcp {
+        let mut all = vec![
+            "--best-effort",
+            "-p",
+            profile.to_str().unwrap(),
+            "--log-level",
+            "info",
+            "--",
+        ];
+        all.extend_from_slice(command);
+        let mut c = run_cmd(&all);
+        c.env("XDG_STATE_HOME", state);
+        let mut c = in_container(c);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Mcp {
+            child,
+            stdin,
+            lines,
+            stderr,
+        }
+    }
+
+    fn send(&mut self, msg: &serde_json::Value) {
+        let s = self.stdin.as_mut().unwrap();
+        writeln!(s, "{msg}").unwrap();
+        s.flush().unwrap();
+    }
+
+    /// Sends a request and waits for its answer (`None` after the deadline or at EOF).
+    fn call(
+        &mut self,
+        id: u64,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Option<serde_json::Value> {
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        let deadline = Instant::now() + T;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.lines.recv_timeout(left).ok()?;
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if v["id"] == id {
+                return Some(v);
+            }
+        }
+    }
+
+    fn initialize(&mut self) -> Option<serde_json::Value> {
+        let r = self.call(
+            1,
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "tier-proxy-test", "version": "0"}}),
+        )?;
+        self.send(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        Some(r)
+    }
+
+    /// Closes stdin and returns mcpcell's stderr once it has exited.
+    fn finish(mut self) -> String {
+        drop(self.stdin.take());
+        wait_exit(&mut self.child, T);
+        self.stderr.join().unwrap()
+    }
+}
+
+#[test]
+fn the_real_fetch_server_fetches_an_allowed_page_through_the_proxy() {
+    let server = deps().join("python/bin/mcp-server-fetch");
+    if !supported()
+        || !names_resolve()
+        || !require(
+            server.exists(),
+            "mcp-server-fetch in MCPCELL_DEPS (integration/setup.sh)",
+        )
+    {
+        return;
+    }
+    let http = HttpServer::start();
+    let dir = scratch();
+    let prof = profile(
+        dir.path(),
+        "fetch-tier",
+        &format!(
+            "extends: [fetch]\nnetwork:\n  allow: [\"{ALLOWED}:{}\"]\n  allow_private: [127.0.0.0/8]\n",
+            http.port
+        ),
+    );
+    let state = dir.path().join("state");
+    let mut s = Mcp::start(
+        &prof,
+        &state,
+        &[server.to_str().unwrap(), "--allow-private-ips"],
+    );
+    let init = s.initialize();
+    let good = s.call(
+        2,
+        "tools/call",
+        serde_json::json!({"name": "fetch", "arguments": {"url": format!("http://{ALLOWED}:{}/page", http.port)}}),
+    );
+    let bad = s.call(
+        3,
+        "tools/call",
+        serde_json::json!({"name": "fetch", "arguments": {"url": format!("http://{OTHER}:{}/page", http.port)}}),
+    );
+    let err = s.finish();
+    let init = init.unwrap_or_else(|| panic!("no answer to initialize:\n{err}"));
+    assert!(init["result"]["serverInfo"].is_object(), "{init}\n{err}");
+    assert!(
+        err.contains("network proxy: seccomp user notification"),
+        "{err}"
+    );
+    let good = good.unwrap_or_else(|| panic!("no answer to the allowed fetch:\n{err}"));
+    assert!(
+        good.to_string().contains("hello from the host"),
+        "{good}\n{err}"
+    );
+    let bad = bad.unwrap_or_else(|| panic!("no answer to the refused fetch:\n{err}"));
+    assert!(!bad.to_string().contains("hello from the host"), "{bad}");
+    assert!(
+        err.contains(&format!("refused {OTHER}:{}", http.port)),
+        "{err}"
+    );
+    let seen = http.requests();
+    assert!(seen.iter().any(|r| r.starts_with("GET /page")), "{seen:?}");
+    assert!(seen.iter().all(|r| r.contains(ALLOWED)), "{seen:?}");
+}
+
+#[test]
+fn the_real_memory_server_starts_in_proxy_mode() {
+    let server = deps().join("node/node_modules/.bin/mcp-server-memory");
+    if !supported()
+        || !require(
+            server.exists(),
+            "mcp-server-memory in MCPCELL_DEPS (integration/setup.sh)",
+        )
+    {
+        return;
+    }
+    let dir = scratch();
+    let state = dir.path().join("state");
+    // The built-in profile, which extends `npx`: network mode proxy.
+    let mut s = Mcp::start(Path::new("memory"), &state, &[server.to_str().unwrap()]);
+    let init = s.initialize();
+    let tools = s.call(2, "tools/list", serde_json::json!({}));
+    let err = s.finish();
+    let init = init.unwrap_or_else(|| panic!("no answer to initialize:\n{err}"));
+    assert!(init["result"]["serverInfo"].is_object(), "{init}\n{err}");
+    let tools = tools.unwrap_or_else(|| panic!("no tools/list answer:\n{err}"));
+    assert!(tools.to_string().contains("create_entities"), "{tools}");
+    assert!(
+        err.contains("network proxy: seccomp user notification"),
+        "{err}"
+    );
+}
