@@ -570,6 +570,38 @@ fn a_racing_rewrite_of_the_address_reaches_nothing_else() {
 }
 
 #[test]
+fn a_race_on_the_address_family_reaches_nothing() {
+    if !supported() {
+        return;
+    }
+    // The family flips between AF_UNIX, which mcpcell lets the kernel judge, and AF_INET:
+    // the kernel may then read AF_INET and the listener's address, and only Landlock's
+    // refusal of the server's own TCP connects stands between it and the listener.
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    let w = Watch::on("127.0.0.1:0").unwrap();
+    let port = w.port.to_string();
+    let args = ["tcp-race-family", "127.0.0.1", &port, "300", "leak"];
+    let reached = (0..5).any(|_| {
+        let (code, line, err) = p.probe(&p.host, &args);
+        assert_eq!(code, 0, "{line}\n{err}");
+        w.count() > 0
+    });
+    assert!(
+        reached,
+        "the race reached nothing in mode host in five runs"
+    );
+    w.reset();
+    let (code, line, err) = p.probe(&p.proxy, &args);
+    assert_eq!(code, 0, "{line}\n{err}");
+    assert!(line.contains("connected=0 "), "{line}\n{err}");
+    assert_eq!(
+        w.count(),
+        0,
+        "a racing connect reached the listener ({line})"
+    );
+}
+
+#[test]
 fn without_best_effort_the_lost_redirection_is_named() {
     if !supported() {
         return;

@@ -5,33 +5,36 @@
 //! only ports. So the sandbox's seccomp filter sends every `connect(2)` and `listen(2)` to
 //! mcpcell (user notification), and this thread answers them:
 //!
-//! - **connect on an internet socket**: the address the server asked for is read from its
+//! - **connect to an internet address**: the address the server asked for is read from its
 //!   memory and, once the notification is checked to be still pending (so the pid was not
 //!   reused), compared with the proxy's address as the server knows it (`HTTP_PROXY`,
 //!   `127.0.0.1:PORT`, IPv4 only: an IPv4-mapped IPv6 address is another address). If it is
 //!   that address, mcpcell creates a socket of its own, connects it to the proxy's real
-//!   listener itself, copies the server's socket's settings (O_NONBLOCK, close-on-exec,
-//!   TCP_NODELAY, SO_KEEPALIVE) and puts it in place of the server's descriptor
-//!   (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SETFD`); the call returns 0.
-//!   Anything else fails with ECONNREFUSED, and the refusal is logged with a hint: a client
-//!   that ignores the proxy variables cannot be redirected without a namespace, so it must
-//!   fail, never leak. The decision never lets the kernel act on the server's memory: what
+//!   listener itself, gives it the server's descriptor flags (O_NONBLOCK, close-on-exec, from
+//!   `/proc/PID/fdinfo`) and TCP options (where it may copy the server's socket with
+//!   `pidfd_getfd`), and puts it in place of the server's descriptor
+//!   (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SETFD`); the call returns 0. Any
+//!   other internet address fails with ECONNREFUSED, and the refusal is logged with a hint:
+//!   a client that ignores the proxy variables cannot be redirected without a namespace, so
+//!   it must fail, never leak. This never lets the kernel act on the server's memory: what
 //!   the server writes there after the check (another thread racing the call) changes
 //!   nothing, because the connection that results is mcpcell's, to the proxy, or none.
-//! - **connect on a Unix or routing-netlink socket** proceeds as the server made it
-//!   (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`): Unix connects must be judged by the server's own
-//!   Landlock domain and from its own root and working directory, which mcpcell, outside
-//!   the sandbox, cannot stand in for. Letting the kernel re-read the arguments is safe here
-//!   only because of what lies under this layer: the socket's family is read from the socket
-//!   itself (a duplicate taken with `pidfd_getfd`), not from the server's memory; if a racing
-//!   thread puts an internet socket at that descriptor number before the kernel runs the
-//!   call, the only internet sockets that can exist are TCP (seccomp refuses UDP, raw and
-//!   every other type and protocol at `socket(2)`), and Landlock refuses every TCP connect
-//!   and bind of the sandbox's own. That Landlock layer (ABI 4) is therefore required.
-//! - **listen** is done by mcpcell itself on the duplicate of a Unix socket (the same
+//! - **connect to any other address** (Unix, netlink, or memory mcpcell may not read)
+//!   proceeds as the server made it (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`): a Unix connect
+//!   must be judged by the server's own Landlock domain and from its own root and working
+//!   directory, which mcpcell, outside the sandbox, cannot stand in for. The kernel then
+//!   re-reads the address, so a racing thread can turn it into an internet address after
+//!   the check. That is harmless only because of what lies under this layer: the only
+//!   internet sockets that can exist are TCP (seccomp refuses UDP, raw and every other type
+//!   and protocol at `socket(2)`), and Landlock refuses every TCP connect and bind of the
+//!   sandbox's own. That Landlock layer (ABI 4) is therefore required, and it is why the
+//!   decision needs neither the socket itself nor `pidfd_getfd`, which Docker's default
+//!   seccomp profile refuses.
+//! - **listen** is done by mcpcell itself on a copy of a Unix socket (`pidfd_getfd`: the same
 //!   socket, whatever the descriptor number holds a moment later), and refused on anything
-//!   else: `listen(2)` on an unbound TCP socket binds an ephemeral port on every address of
-//!   the host without the `bind(2)` that Landlock checks.
+//!   else, or where mcpcell may not take the copy: `listen(2)` on an unbound TCP socket binds
+//!   an ephemeral port on every address of the host without the `bind(2)` that Landlock
+//!   checks, so it must never proceed unseen.
 //!
 //! The other ways to open a flow without `connect(2)` are closed in the filter itself:
 //! datagram, raw and other internet sockets at `socket(2)`, TCP Fast Open (`MSG_FASTOPEN`;
@@ -134,35 +137,34 @@ fn socket_of(n: &Notification, listener: RawFd) -> Result<OwnedFd, i32> {
 }
 
 fn connect(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusals) {
-    let sock = match socket_of(n, listener) {
-        Ok(s) => s,
-        Err(libc::ESRCH) => return,
-        Err(e) => return n.fail(listener, e),
-    };
-    let family = notif::sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
-    match family {
-        Some(libc::AF_UNIX | libc::AF_NETLINK) => return n.proceed(listener),
-        Some(libc::AF_INET | libc::AF_INET6) => {}
-        None => return n.fail(listener, libc::ENOTSOCK),
-        Some(_) => return n.fail(listener, libc::EAFNOSUPPORT),
-    }
+    let fd = n.arg(0) as i32;
     let len = (n.arg(2) as u32 as usize).min(128);
     let requested = notif::read_memory(n.pid(), n.arg(1), len);
+    // The pid named the caller when the notification was made; still pending, it still does.
     if !n.valid(listener) {
         return;
     }
-    let Some(bytes) = requested else {
-        return n.fail(listener, libc::EFAULT);
-    };
+    let family = requested
+        .as_deref()
+        .and_then(|b| Some(u16::from_ne_bytes([*b.first()?, *b.get(1)?]) as i32));
+    if !matches!(family, Some(libc::AF_INET | libc::AF_INET6)) {
+        // A Unix or netlink address (or memory mcpcell may not read: a server that made
+        // itself undumpable): the kernel judges the call as made, and whatever the memory
+        // says by then, a TCP connect is refused by Landlock and no other internet socket
+        // exists.
+        return n.proceed(listener);
+    }
+    let bytes = requested.unwrap_or_default();
     let dest = parse_sockaddr(&bytes);
-    let stream = notif::sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE)
-        == Some(libc::SOCK_STREAM);
-    if family != Some(libc::AF_INET) || !stream || dest != Some(SocketAddr::V4(target.shown)) {
+    if dest != Some(SocketAddr::V4(target.shown)) {
         log.refused(dest, &bytes, target);
         return n.fail(listener, libc::ECONNREFUSED);
     }
-    // The kernel would say so for the server's own socket.
-    if peer_of(sock.as_raw_fd()) {
+    // The server's socket itself, where mcpcell may take a copy (Docker's default seccomp
+    // profile refuses pidfd_getfd without CAP_SYS_PTRACE): a socket connected already keeps
+    // its connection, as the kernel would have it, and its TCP options are copied.
+    let theirs = socket_of(n, listener).ok();
+    if theirs.as_ref().is_some_and(|s| peer_of(s.as_raw_fd())) {
         return n.fail(listener, libc::EISCONN);
     }
     let ours = match TcpStream::connect_timeout(&SocketAddr::V4(target.real), CONNECT_TIMEOUT) {
@@ -172,22 +174,23 @@ fn connect(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusal
             return n.fail(listener, libc::ECONNREFUSED);
         }
     };
-    copy_settings(sock.as_raw_fd(), &ours);
-    let cloexec = notif::cloexec(n.pid(), n.arg(0) as i32);
-    match n.install(listener, ours.as_raw_fd(), n.arg(0) as i32, cloexec) {
+    let flags = notif::fd_flags(n.pid(), fd);
+    if flags.is_some_and(|f| f & libc::O_NONBLOCK as u32 != 0) {
+        let _ = ours.set_nonblocking(true);
+    }
+    if let Some(theirs) = &theirs {
+        copy_options(theirs.as_raw_fd(), &ours);
+    }
+    let cloexec = flags.is_none_or(|f| f & libc::O_CLOEXEC as u32 != 0);
+    match n.install(listener, ours.as_raw_fd(), fd, cloexec) {
         Ok(()) => n.succeed(listener, 0),
         // The caller is gone, or its table is full: the call fails as the kernel says.
         Err(e) => n.fail(listener, e.raw_os_error().unwrap_or(libc::EBADF)),
     }
 }
 
-/// What the server set on its own socket, set on mcpcell's.
-fn copy_settings(theirs: RawFd, ours: &TcpStream) {
-    // SAFETY: F_GETFL takes no pointer.
-    let flags = unsafe { libc::fcntl(theirs, libc::F_GETFL) };
-    if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
-        let _ = ours.set_nonblocking(true);
-    }
+/// The TCP options the server set on its own socket, set on mcpcell's.
+fn copy_options(theirs: RawFd, ours: &TcpStream) {
     for (level, name) in [
         (libc::IPPROTO_TCP, libc::TCP_NODELAY),
         (libc::SOL_SOCKET, libc::SO_KEEPALIVE),

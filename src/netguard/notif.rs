@@ -198,14 +198,11 @@ pub fn set_sockopt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_
     };
 }
 
-/// Whether the caller's descriptor `fd` is close-on-exec, from `/proc/PID/fdinfo/FD`
-/// (a per-descriptor flag, which the duplicate does not carry).
-pub fn cloexec(pid: u32, fd: RawFd) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
-        return true;
-    };
+/// The flags of the caller's descriptor `fd` (O_NONBLOCK, O_CLOEXEC, ...), from
+/// `/proc/PID/fdinfo/FD`, which needs no copy of the descriptor.
+pub fn fd_flags(pid: u32, fd: RawFd) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("flags:"))
         .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        .is_none_or(|f| f & libc::O_CLOEXEC as u32 != 0)
 }

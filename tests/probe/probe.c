@@ -196,6 +196,48 @@ static void *race_flipper(void *unused) {
     return NULL;
 }
 
+/* The same race on the family alone: the address stays HOST:PORT, its family flips between
+ * AF_UNIX (which a supervisor lets the kernel judge) and AF_INET. */
+static void *race_family_flipper(void *unused) {
+    (void)unused;
+    race_started = 1;
+    while (!race_stop) {
+        race_addr.sin_family = AF_UNIX;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+        race_addr.sin_family = AF_INET;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+    }
+    return NULL;
+}
+
+static int cmd_tcp_race_family(const char *host, const char *port, const char *n, const char *msg) {
+    race_addr.sin_family = AF_INET;
+    inet_pton(AF_INET, host, &race_addr.sin_addr);
+    race_addr.sin_port = htons(atoi(port));
+    pthread_t t;
+    if (pthread_create(&t, NULL, race_family_flipper, NULL)) return result(0, NULL);
+    while (!race_started) sched_yield();
+    int connected = 0, refused = 0;
+    for (int i = 0; i < atoi(n); i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return result(0, NULL);
+        if (connect(s, (struct sockaddr *)&race_addr, sizeof race_addr) == 0) {
+            connected++;
+            if (write(s, msg, strlen(msg)) < 0) {}
+        } else {
+            refused++;
+        }
+        close(s);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    char out[64];
+    snprintf(out, sizeof out, "connected=%d refused=%d", connected, refused);
+    return result(1, out);
+}
+
 static int cmd_tcp_race(const char *allowed_port, const char *host, const char *port, const char *n, const char *msg) {
     race_addr.sin_family = AF_INET;
     inet_pton(AF_INET, "127.0.0.1", &race_allowed_ip);
@@ -510,6 +552,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "tcp6")) return cmd_tcp6(a1, atoi(a2), a3);
     if (!strcmp(c, "tcp-thread")) return cmd_tcp_thread(a1, a2, a3);
     if (!strcmp(c, "tfo-connect")) return cmd_tfo_connect(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp-race-family") && argc > 5) return cmd_tcp_race_family(a1, a2, a3, argv[5]);
     if (!strcmp(c, "tcp-race") && argc > 6) return cmd_tcp_race(a1, a2, a3, argv[5], argv[6]);
     if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
     if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
