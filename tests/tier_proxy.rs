@@ -496,6 +496,33 @@ fn the_proxys_own_address_leads_only_to_mcpcells_proxy() {
 }
 
 #[test]
+fn a_server_mcpcell_cannot_read_reaches_nothing() {
+    if !supported() {
+        return;
+    }
+    // Undumpable, the server's memory is closed to mcpcell: its connects are left to the
+    // kernel, where Landlock refuses TCP. In mode host the same probe gets through.
+    let p = Profiles::new(&["allowed.mcpcell.test:443".into()]);
+    let w = Watch::on("127.0.0.1:0").unwrap();
+    let port = w.port.to_string();
+    reaches_only_when_weak(
+        &p,
+        &w,
+        &["undumpable", "tcp", "127.0.0.1", &port, "leak"],
+        "an undumpable server's connect",
+    );
+    let (code, line, err) = p.probe(&p.proxy, &["undumpable", "tcp", "127.0.0.1", "3128", "x"]);
+    if is_root() {
+        // mcpcell as root reads it all the same (CAP_SYS_PTRACE), and connects it.
+        assert_eq!((code, line.as_str()), (0, "OK sent"), "{err}");
+    } else {
+        // Not even the proxy: the call failed closed, and the log says why.
+        assert!(code == 1 && line.starts_with("ERR EACCES"), "{line}\n{err}");
+        assert!(err.contains("could not read the address"), "{err}");
+    }
+}
+
+#[test]
 fn udp_is_refused() {
     if !supported() {
         return;

@@ -147,6 +147,9 @@ fn connect(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusal
     let family = requested
         .as_deref()
         .and_then(|b| Some(u16::from_ne_bytes([*b.first()?, *b.get(1)?]) as i32));
+    if requested.is_none() {
+        log.unreadable();
+    }
     if !matches!(family, Some(libc::AF_INET | libc::AF_INET6)) {
         // A Unix or netlink address (or memory mcpcell may not read: a server that made
         // itself undumpable): the kernel judges the call as made, and whatever the memory
@@ -268,6 +271,7 @@ struct Refusals {
     seen: BTreeSet<String>,
     unlogged: u64,
     listen_logged: bool,
+    unreadable_logged: bool,
 }
 
 impl Refusals {
@@ -301,6 +305,13 @@ impl Refusals {
         if !self.listen_logged {
             warn!(target: "mcpcell", "network proxy: refused listen(2) on a TCP socket: without a network namespace a listening port would be the host's; only Unix sockets may listen");
             self.listen_logged = true;
+        }
+    }
+
+    fn unreadable(&mut self) {
+        if !self.unreadable_logged {
+            warn!(target: "mcpcell", "network proxy: mcpcell could not read the address a connect(2) asked for (the server made itself undumpable, or ptrace access is restricted here, as with kernel.yama.ptrace_scope 2 or 3): the call is left to the kernel, where Landlock refuses TCP, so the proxy cannot be reached this way");
+            self.unreadable_logged = true;
         }
     }
 

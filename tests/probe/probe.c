@@ -531,6 +531,11 @@ int main(int argc, char **argv) {
         if (prctl(PR_SET_NAME, (unsigned long)a1, 0, 0, 0)) return result(0, NULL);
         return main(argc - 2, argv + 2);
     }
+    if (!strcmp(c, "undumpable") && argc > 2) {
+        /* Not dumpable: no one of the same user may read this process's memory. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) return result(0, NULL);
+        return main(argc - 1, argv + 1);
+    }
     if (!strcmp(c, "without") && argc > 3) return cmd_without(a1, argv + 3);
     if (!strcmp(c, "read")) return cmd_read(a1);
     if (!strcmp(c, "write")) return cmd_write(a1, a2);
