@@ -523,6 +523,35 @@ fn a_server_mcpcell_cannot_read_reaches_nothing() {
 }
 
 #[test]
+fn io_uring_stays_refused_whatever_the_profile_lifts() {
+    if !supported() {
+        return;
+    }
+    // io_uring's operations (connect among them) pass no seccomp filter: in mode proxy it is
+    // refused even where the profile allows it; in mode host the same lift gets it.
+    let d = scratch();
+    let lift = "syscalls:\n  allow: [io_uring_setup, io_uring_enter, io_uring_register]\n";
+    let proxy = profile(
+        d.path(),
+        "uring-proxy",
+        &format!(
+            "extends: [default]\n{lift}network:\n  mode: proxy\n  allow: [\"{ALLOWED}:443\"]\n"
+        ),
+    );
+    let host = profile(
+        d.path(),
+        "uring-host",
+        &format!("extends: [default]\n{lift}network:\n  mode: host\n"),
+    );
+    let p = probe();
+    let state = d.path().join("state");
+    let (_, out, err) = tier_run(&host, &state, &[p.to_str().unwrap(), "io_uring"]);
+    assert_eq!(out.trim_end(), "OK io_uring", "{err}");
+    let (_, out, err) = tier_run(&proxy, &state, &[p.to_str().unwrap(), "io_uring"]);
+    assert!(out.starts_with("ERR ENOSYS"), "{out}\n{err}");
+}
+
+#[test]
 fn udp_is_refused() {
     if !supported() {
         return;
