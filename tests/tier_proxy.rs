@@ -340,6 +340,37 @@ fn proxy_aware_clients_reach_an_allowed_host_and_nothing_else() {
         http.requests()
     );
 
+    // Node: a client that uses HTTP_PROXY (libuv's non-blocking connect gets mcpcell's
+    // socket), and Node's fetch, which ignores it: refused, with the hint, nothing sent.
+    if require(which::which("node").is_ok(), "node") {
+        let node = profile(
+            p.dir.path(),
+            "node-proxied",
+            &format!(
+                "extends: [node]\nnetwork:\n  mode: proxy\n  allow: [\"{ALLOWED}:{}\"]\n  allow_private: [127.0.0.0/8]\n",
+                http.port
+            ),
+        );
+        let via_proxy = format!(
+            "const u = new URL(process.env.HTTP_PROXY); require('http').get({{host: u.hostname, port: u.port, path: 'http://{ALLOWED}:{0}/node', headers: {{Host: '{ALLOWED}:{0}'}}}}, r => {{ let b = ''; r.on('data', d => b += d); r.on('end', () => process.stdout.write(b)); }}).on('error', e => {{ console.log('ERR', e.message); }});",
+            http.port
+        );
+        let (code, out, err) = tier_run(&node, &p.state(), &["node", "-e", &via_proxy]);
+        assert_eq!((code, out.as_str()), (0, "hello from the host\n"), "{err}");
+        let fetch = format!(
+            "fetch('http://{ALLOWED}:{}/node-fetch').then(r => console.log('OK', r.status), e => console.log('ERR', e.cause ? e.cause.code : e.message));",
+            http.port
+        );
+        let (_, out, err) = tier_run(&node, &p.state(), &["node", "-e", &fetch]);
+        assert!(out.starts_with("ERR"), "{out}\n{err}");
+        assert!(err.contains("cannot be redirected"), "{err}");
+        assert!(
+            !http.requests().iter().any(|r| r.contains("/node-fetch")),
+            "{:?}",
+            http.requests()
+        );
+    }
+
     // The allowlist still decides: another name for the same address is refused by the
     // proxy, and the host server never hears of it.
     let url = format!("http://{OTHER}:{}/other", http.port);
