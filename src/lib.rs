@@ -17,6 +17,7 @@ pub(crate) mod hostspec;
 pub(crate) mod infer;
 pub(crate) mod kernel;
 pub(crate) mod logging;
+pub(crate) mod netguard;
 pub(crate) mod outfile;
 pub(crate) mod paths;
 pub(crate) mod plan;

@@ -59,6 +59,9 @@ pub struct Facts {
     pub unix: bool,
     pub hides: usize,
     pub tmp_size: bool,
+    /// Observe mode (`learn`): its listener takes the seccomp notifications, so network
+    /// mode proxy has no supervisor of its own.
+    pub observed: bool,
 }
 
 impl Facts {
@@ -73,6 +76,7 @@ impl Facts {
             unix: !plan.network.unix.is_empty(),
             hides: plan.filesystem.hide.len(),
             tmp_size: plan.tmp_size.is_some(),
+            observed: !plan.observed.is_empty(),
         }
     }
 
@@ -88,6 +92,7 @@ impl Facts {
             unix: false,
             hides: 1,
             tmp_size: false,
+            observed: false,
         }
     }
 }
@@ -95,6 +100,10 @@ impl Facts {
 /// The Landlock ABI that scopes signals and abstract Unix sockets (Linux 6.12): the tier's
 /// process isolation and its way of killing the whole tree both rest on it.
 pub const SCOPE_ABI: i32 = 6;
+
+/// The Landlock ABI that refuses TCP connect and bind (Linux 6.7): network mode proxy rests
+/// on it without a network namespace (see `crate::netguard`).
+pub const PROXY_ABI: i32 = 4;
 
 fn layer(layer: &str, how: impl Into<String>) -> Layer {
     Layer {
@@ -198,9 +207,23 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
             "network host",
             "the host's network, as in the namespace tier: Landlock's TCP port rules and the seccomp filter's transport rules",
         )),
+        NetworkMode::Proxy if f.seccomp && abi >= PROXY_ABI && !f.observed => {
+            layers.push(layer(
+                "network proxy",
+                "seccomp user notification connects only to mcpcell's proxy: every connect(2) waits for mcpcell, which connects a socket of its own to the proxy and puts it in place of the server's when the server asked for the proxy's address (HTTP_PROXY, 127.0.0.1), and refuses every other address, port and IPv6 form (ECONNREFUSED, logged with a hint), so nothing the server changes after the check counts; Landlock refuses every TCP connect and bind of the server's own; UDP, raw and other sockets, TCP Fast Open and io_uring are refused; only Unix sockets may listen",
+            ));
+            losses.push(loss(
+                "proxy-unaware clients reaching allowed hosts",
+                "without a network namespace there is no DNS responder and no transparent listener: a client that ignores HTTP_PROXY/HTTPS_PROXY (Node's fetch, plain sockets) cannot resolve names or connect and fails closed; proxy-aware clients (curl, npm, pip, Python's urllib and httpx) work",
+            ));
+        }
         NetworkMode::Proxy => losses.push(Loss {
             what: "network mode proxy".into(),
-            why: "without a network namespace nothing confines the server to mcpcell's proxy: Landlock's TCP rules see only ports, so it could reach any address on an allowed port".into(),
+            why: if f.observed {
+                "observe mode's listener takes the seccomp notifications that confine the server to mcpcell's proxy without a network namespace".into()
+            } else {
+                format!("without a network namespace, confining the server to mcpcell's proxy needs seccomp user notification and Landlock ABI {PROXY_ABI} (Linux 6.7) to refuse its own TCP connects; this kernel has ABI {abi}{}", if f.seccomp { "" } else { " and no seccomp filter" })
+            },
             acceptable: false,
             fix: Some("run where user namespaces are allowed (see `mcpcell doctor`), or use network mode none, or host with network.connect ports".into()),
         }),
@@ -347,6 +370,38 @@ const METADATA: [&str; 20] = [
     "removexattrat",
 ];
 
+/// Network mode proxy without a namespace (`crate::netguard`): `connect` and `listen` go to
+/// mcpcell; everything that opens a flow without `connect` is refused: datagram, raw and
+/// other internet sockets and families, TCP Fast Open, and io_uring (whose operations no
+/// filter sees), whatever the profile lifted.
+fn proxy_members(plan: &Plan) -> Vec<(Member, Action)> {
+    let mut out = vec![
+        (Member::Syscall("connect"), Action::Notify),
+        (Member::Syscall("listen"), Action::Notify),
+    ];
+    for q in [
+        Qualified::SocketUdp,
+        Qualified::SocketInetOther,
+        Qualified::SocketOtherFamily,
+        Qualified::SocketpairOtherFamily,
+        Qualified::SocketNetlinkOther,
+        Qualified::SendtoFastopen,
+        Qualified::SendmsgFastopen,
+        Qualified::SendmmsgFastopen,
+    ] {
+        let m = Member::Qualified(q);
+        if !plan.seccomp.denied.iter().any(|d| d.name == m.name()) {
+            out.push((m, seccomp::action_for(m, plan.seccomp.on_violation)));
+        }
+    }
+    for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
+        if !plan.seccomp.denied.iter().any(|d| d.name == name) {
+            out.push((Member::Syscall(name), Action::Errno(libc::ENOSYS as u32)));
+        }
+    }
+    out
+}
+
 /// The plan's seccomp program with the tier's additions: inet sockets refused in network
 /// mode none, IPC and metadata changes refused.
 pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileError> {
@@ -364,6 +419,9 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
     if plan.network.mode == NetworkMode::None {
         let m = Member::Qualified(Qualified::SocketInet);
         members.push((m, seccomp::action_for(m, plan.seccomp.on_violation)));
+    }
+    if plan.network.mode == NetworkMode::Proxy && plan.observed.is_empty() {
+        members.extend(proxy_members(plan));
     }
     for name in IPC.iter().chain(&METADATA) {
         if !plan.seccomp.denied.iter().any(|d| d.name == *name) {
@@ -388,15 +446,44 @@ mod tests {
             unix: false,
             hides: 0,
             tmp_size: false,
+            observed: false,
         }
     }
 
     #[test]
-    fn proxy_mode_is_never_accepted() {
+    fn proxy_mode_is_kept_by_the_supervisor_where_landlock_refuses_tcp() {
         let t = namespace_free(&facts(NetworkMode::Proxy, 7), "test");
-        let proxy = t.losses.iter().find(|l| l.what.contains("proxy")).unwrap();
-        assert!(!proxy.acceptable);
-        assert!(t.layers.iter().all(|l| !l.layer.contains("network")));
+        let net = t
+            .layers
+            .iter()
+            .find(|l| l.layer == "network proxy")
+            .unwrap();
+        assert!(
+            net.how.contains("connects only to mcpcell's proxy"),
+            "{}",
+            net.how
+        );
+        assert!(t.losses.iter().all(|l| l.acceptable));
+        assert!(t.losses.iter().any(|l| l.what.starts_with("proxy-unaware")));
+        // Without Landlock's TCP rules, without seccomp, or while observing: refused, even
+        // with --best-effort.
+        let mut weak = vec![facts(NetworkMode::Proxy, 3)];
+        let mut f = facts(NetworkMode::Proxy, 7);
+        f.seccomp = false;
+        weak.push(f.clone());
+        f.seccomp = true;
+        f.observed = true;
+        weak.push(f);
+        for f in weak {
+            let t = namespace_free(&f, "test");
+            let proxy = t
+                .losses
+                .iter()
+                .find(|l| l.what == "network mode proxy")
+                .unwrap();
+            assert!(!proxy.acceptable, "{f:?}");
+            assert!(t.layers.iter().all(|l| !l.layer.contains("network")));
+        }
     }
 
     #[test]

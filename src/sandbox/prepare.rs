@@ -272,8 +272,11 @@ fn build_ruleset(
         return Ok((None, Vec::new()));
     }
     // Without a network namespace, mode none refuses TCP here too (seccomp refuses the
-    // sockets; this is the second layer).
-    if !full && plan.network.mode == NetworkMode::None && plan.landlock.abi >= 4 && !observe {
+    // sockets; this is the second layer). In mode proxy the server's connections to the
+    // proxy are mcpcell's own (crate::netguard), so none of the server's is needed, and
+    // refusing them all is what makes letting a Unix connect proceed safe.
+    let no_tcp = matches!(plan.network.mode, NetworkMode::None | NetworkMode::Proxy);
+    if !full && no_tcp && plan.landlock.abi >= 4 && !observe {
         rs = rs.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
     }
     if host && plan.landlock.tcp_rules {

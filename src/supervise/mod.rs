@@ -415,12 +415,15 @@ fn start(
     // What the namespace-free tier changes in the prepared sandbox.
     adjust: &dyn Fn(&mut Prepared) -> Result<(), LaunchError>,
 ) -> Result<Started, LaunchError> {
-    // Without namespaces the server shares the host's network: no proxy.
-    let proxy_cfg = plan
-        .network
-        .proxy
-        .as_ref()
-        .filter(|_| isolation == Isolation::Full);
+    let proxy_cfg = plan.network.proxy.as_ref();
+    // Without namespaces the proxy listens on the host's loopback and the server reaches it
+    // only through mcpcell's supervisor of its connects (crate::netguard).
+    let guarded = match (proxy_cfg, isolation) {
+        (Some(cfg), Isolation::NoNamespaces) if plan.observed.is_empty() => {
+            Some(guarded_proxy(cfg.proxy_port).map_err(LaunchError::Proxy)?)
+        }
+        _ => None,
+    };
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     // A terminal never reaches the server (crate::supervise::terminal): stdin and stdout that are
@@ -436,8 +439,13 @@ fn start(
     let (alive_r, alive_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     let new_pair = || sandbox::channel::pair().map_err(LaunchError::Pipe);
-    let channel_pair = proxy_cfg.map(|_| new_pair()).transpose()?;
-    let observe_pair = (!plan.observed.is_empty()).then(new_pair).transpose()?;
+    let channel_pair = proxy_cfg
+        .filter(|_| isolation == Isolation::Full)
+        .map(|_| new_pair())
+        .transpose()?;
+    let observe_pair = (!plan.observed.is_empty() || guarded.is_some())
+        .then(new_pair)
+        .transpose()?;
     let theirs = |pair: &Option<(OwnedFd, OwnedFd)>| pair.as_ref().map(|p| p.1.as_raw_fd());
     let channels = Channels {
         stdio: [
@@ -450,6 +458,10 @@ fn start(
     };
     let mut prepared = Prepared::new(plan, isolation, procs, channels)?;
     adjust(&mut prepared)?;
+    if guarded.is_some() {
+        // The sandbox hands its seccomp listener over as observe mode does.
+        prepared.observe_channel = theirs(&observe_pair);
+    }
     let pid = match clone_process(prepared.clone_flags) {
         Ok(0) => {
             drop(status_r);
@@ -503,7 +515,10 @@ fn start(
             drop(theirs);
             let stop = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stop);
-            let serve = plugins.observe.take().ok_or(LaunchError::NoObserver)?;
+            let serve = match &guarded {
+                Some(g) => guard(g.target),
+                None => plugins.observe.take().ok_or(LaunchError::NoObserver)?,
+            };
             let thread = std::thread::Builder::new()
                 .name("observe".into())
                 .spawn(move || serve(ours, flag))
@@ -513,6 +528,9 @@ fn start(
         None => None,
     };
     let mut proxy = None;
+    if let (Some(g), Some(cfg)) = (guarded, proxy_cfg) {
+        proxy = Some(crate::proxy::start(cfg.clone(), g.listeners).map_err(LaunchError::Proxy)?);
+    }
     if let (Some((ours, theirs)), Some(cfg)) = (channel_pair, proxy_cfg) {
         drop(theirs);
         // EOF here means the sandbox failed first; the report pipe says why.
@@ -537,6 +555,50 @@ fn start(
             })
         }
     }
+}
+
+/// The proxy of a launch without namespaces: its listeners on the host's loopback, and the
+/// address the server knows it by.
+struct Guarded {
+    listeners: crate::proxy::Listeners,
+    target: crate::netguard::Target,
+}
+
+/// Listeners on ephemeral ports of the host's loopback. The server cannot reach them by
+/// itself: its connects to `127.0.0.1:shown_port` (the port in its HTTP_PROXY) are made by
+/// mcpcell, to these. There is no DNS responder the server could reach (UDP is refused) and
+/// no transparent listener: the socket the proxy requires for DNS is bound and never used.
+fn guarded_proxy(shown_port: u16) -> std::io::Result<Guarded> {
+    let proxy = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let dns = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let real = match proxy.local_addr()? {
+        std::net::SocketAddr::V4(a) => a,
+        std::net::SocketAddr::V6(_) => return Err(std::io::ErrorKind::InvalidData.into()),
+    };
+    Ok(Guarded {
+        listeners: crate::proxy::Listeners {
+            proxy,
+            dns,
+            transparent: Vec::new(),
+        },
+        target: crate::netguard::Target {
+            shown: std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, shown_port),
+            real,
+        },
+    })
+}
+
+/// Serves the sandbox's connect and listen notifications once its listener arrives.
+fn guard(target: crate::netguard::Target) -> Observe {
+    Box::new(move |channel, stop| {
+        let Some(listener) =
+            sandbox::channel::receive_fds(&channel).and_then(|v| v.into_iter().next())
+        else {
+            return;
+        };
+        drop(channel);
+        crate::netguard::serve(listener, target, stop);
+    })
 }
 
 /// The proxy's listeners, as the sandbox sent them: proxy port, DNS, transparent ports.

@@ -9,7 +9,8 @@
  * everything it starts, and no process under it can remove it. Under the filter:
  *   - unshare(2) and setns(2) fail with EPERM, whatever the flags;
  *   - clone(2) with any CLONE_NEW* flag fails with EPERM (plain fork and threads work);
- *   - clone3(2) fails with ENOSYS, so that libc falls back to clone, whose flags can be seen.
+ *   - clone3(2) fails with ENOSYS, so that libc falls back to clone, whose flags can be seen;
+ *   - pidfd_getfd(2) fails with EPERM, as Docker's profile has it without CAP_SYS_PTRACE.
  * That is what those profiles do; user namespaces are the first thing it takes away, so
  * root and an ordinary user are in the same position as in a container with no added
  * capabilities.
@@ -42,6 +43,9 @@
 #endif
 #ifndef __NR_clone3
 #define __NR_clone3 435
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
 #endif
 
 #define NS_FLAGS                                                                                \
@@ -85,6 +89,8 @@ int main(int argc, char **argv) {
         RET(ERRNO(EPERM)),
         JEQ(__NR_clone3, 0, 1),
         RET(ERRNO(ENOSYS)),
+        JEQ(__NR_pidfd_getfd, 0, 1),
+        RET(ERRNO(EPERM)),
         JEQ(__NR_clone, 0, 4),
         /* clone's flags are its first argument (the low 32 bits hold every CLONE_NEW*). */
         LOAD(offsetof(struct seccomp_data, args[0])),

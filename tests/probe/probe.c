@@ -34,6 +34,8 @@
 #include <sys/xattr.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <termios.h>
@@ -124,6 +126,144 @@ static int cmd_tfo(const char *host, int port, const char *msg) {
     if (sendto(s, msg, strlen(msg), MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
     close(s);
     return result(1, "sent");
+}
+
+/* An IPv6 socket connecting to HOST6 (an IPv4-mapped address reaches an IPv4 listener) */
+static int cmd_tcp6(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET6, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    if (inet_pton(AF_INET6, host, &a.sin6_addr) != 1) return result(0, NULL);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    if (write(s, msg, strlen(msg)) < 0) return result(0, NULL);
+    close(s);
+    return result(1, "sent");
+}
+
+/* TCP_FASTOPEN_CONNECT: connect(2) returns at once and the SYN leaves with the first write */
+static int cmd_tfo_connect(const char *host, int port, const char *msg) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return result(0, NULL);
+    int one = 1;
+    if (setsockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one) < 0) return result(0, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return result(0, NULL);
+    if (write(s, msg, strlen(msg)) < 0) return result(0, NULL);
+    close(s);
+    return result(1, "sent");
+}
+
+/* cmd_tcp from a thread that is not the process's leader */
+static const char *thread_args[3];
+static int thread_result;
+static void *tcp_thread(void *unused) {
+    (void)unused;
+    thread_result = cmd_tcp(thread_args[0], atoi(thread_args[1]), thread_args[2]);
+    return NULL;
+}
+
+static int cmd_tcp_thread(const char *host, const char *port, const char *msg) {
+    thread_args[0] = host;
+    thread_args[1] = port;
+    thread_args[2] = msg;
+    pthread_t t;
+    if (pthread_create(&t, NULL, tcp_thread, NULL)) return result(0, NULL);
+    pthread_join(t, NULL);
+    return thread_result;
+}
+
+/* The time-of-check race: one thread keeps rewriting the address a connect(2) reads, between
+ * an allowed one (127.0.0.1:ALLOWED_PORT) and HOST:PORT, while the main thread connects N
+ * times and sends MSG on every connection it gets. */
+static struct sockaddr_in race_addr;
+static struct in_addr race_allowed_ip, race_target_ip;
+static volatile int race_allowed_port, race_target_port, race_stop, race_started;
+
+static void *race_flipper(void *unused) {
+    (void)unused;
+    race_started = 1;
+    while (!race_stop) {
+        race_addr.sin_addr = race_allowed_ip;
+        race_addr.sin_port = (unsigned short)race_allowed_port;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+        race_addr.sin_addr = race_target_ip;
+        race_addr.sin_port = (unsigned short)race_target_port;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+    }
+    return NULL;
+}
+
+/* The same race on the family alone: the address stays HOST:PORT, its family flips between
+ * AF_UNIX (which a supervisor lets the kernel judge) and AF_INET. */
+static void *race_family_flipper(void *unused) {
+    (void)unused;
+    race_started = 1;
+    while (!race_stop) {
+        race_addr.sin_family = AF_UNIX;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+        race_addr.sin_family = AF_INET;
+        __sync_synchronize();
+        for (volatile int i = 0; i < 50; i++);
+    }
+    return NULL;
+}
+
+static int cmd_tcp_race_family(const char *host, const char *port, const char *n, const char *msg) {
+    race_addr.sin_family = AF_INET;
+    inet_pton(AF_INET, host, &race_addr.sin_addr);
+    race_addr.sin_port = htons(atoi(port));
+    pthread_t t;
+    if (pthread_create(&t, NULL, race_family_flipper, NULL)) return result(0, NULL);
+    while (!race_started) sched_yield();
+    int connected = 0, refused = 0;
+    for (int i = 0; i < atoi(n); i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return result(0, NULL);
+        if (connect(s, (struct sockaddr *)&race_addr, sizeof race_addr) == 0) {
+            connected++;
+            if (write(s, msg, strlen(msg)) < 0) {}
+        } else {
+            refused++;
+        }
+        close(s);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    char out[64];
+    snprintf(out, sizeof out, "connected=%d refused=%d", connected, refused);
+    return result(1, out);
+}
+
+static int cmd_tcp_race(const char *allowed_port, const char *host, const char *port, const char *n, const char *msg) {
+    race_addr.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &race_allowed_ip);
+    inet_pton(AF_INET, host, &race_target_ip);
+    race_allowed_port = htons(atoi(allowed_port));
+    race_target_port = htons(atoi(port));
+    pthread_t t;
+    if (pthread_create(&t, NULL, race_flipper, NULL)) return result(0, NULL);
+    while (!race_started) sched_yield();
+    int connected = 0, refused = 0;
+    for (int i = 0; i < atoi(n); i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return result(0, NULL);
+        if (connect(s, (struct sockaddr *)&race_addr, sizeof race_addr) == 0) {
+            connected++;
+            if (write(s, msg, strlen(msg)) < 0) {}
+        } else {
+            refused++;
+        }
+        close(s);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    char out[64];
+    snprintf(out, sizeof out, "connected=%d refused=%d", connected, refused);
+    return result(1, out);
 }
 
 /* listen(2) on a socket that was never bound: the kernel picks a port */
@@ -391,6 +531,11 @@ int main(int argc, char **argv) {
         if (prctl(PR_SET_NAME, (unsigned long)a1, 0, 0, 0)) return result(0, NULL);
         return main(argc - 2, argv + 2);
     }
+    if (!strcmp(c, "undumpable") && argc > 2) {
+        /* Not dumpable: no one of the same user may read this process's memory. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) return result(0, NULL);
+        return main(argc - 1, argv + 1);
+    }
     if (!strcmp(c, "without") && argc > 3) return cmd_without(a1, argv + 3);
     if (!strcmp(c, "read")) return cmd_read(a1);
     if (!strcmp(c, "write")) return cmd_write(a1, a2);
@@ -409,6 +554,11 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "udp")) return cmd_udp(a1, atoi(a2), a3);
     if (!strcmp(c, "bind")) return cmd_bind(atoi(a1));
     if (!strcmp(c, "tfo")) return cmd_tfo(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp6")) return cmd_tcp6(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp-thread")) return cmd_tcp_thread(a1, a2, a3);
+    if (!strcmp(c, "tfo-connect")) return cmd_tfo_connect(a1, atoi(a2), a3);
+    if (!strcmp(c, "tcp-race-family") && argc > 5) return cmd_tcp_race_family(a1, a2, a3, argv[5]);
+    if (!strcmp(c, "tcp-race") && argc > 6) return cmd_tcp_race(a1, a2, a3, argv[5], argv[6]);
     if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
     if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
     if (!strcmp(c, "chmod")) return cmd_chmod(a1, a2);
