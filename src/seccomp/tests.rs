@@ -5,6 +5,11 @@ use groups::find;
 
 /// Runs a classic-BPF seccomp program over one syscall.
 fn run(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    run_counted(prog, arch, nr, args).0
+}
+
+/// [`run`], with the number of instructions executed.
+fn run_counted(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> (u32, usize) {
     let word = |off: u32| -> u32 {
         match off {
             0 => nr,
@@ -20,9 +25,10 @@ fn run(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
             o => panic!("load from unexpected offset {o}"),
         }
     };
-    let (mut pc, mut acc) = (0usize, 0u32);
+    let (mut pc, mut acc, mut steps) = (0usize, 0u32, 0usize);
     loop {
         let i = &prog[pc];
+        steps += 1;
         let class = (i.code & 0x07) as u32;
         match class {
             c if c == libc::BPF_LD => acc = word(i.k),
@@ -45,7 +51,7 @@ fn run(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
                     pc += if taken { i.jt } else { i.jf } as usize;
                 }
             }
-            c if c == libc::BPF_RET => return i.k,
+            c if c == libc::BPF_RET => return (i.k, steps),
             c => panic!("unexpected class {c:#x}"),
         }
         pc += 1;
@@ -348,4 +354,72 @@ fn the_oci_document_has_the_runtime_shape() {
     assert!(e.notes.iter().any(|n| n.contains("personality")));
     // Observe mode has no OCI form.
     assert!(super::oci::export(&[(Member::Syscall("openat"), Action::Notify)]).is_err());
+}
+
+/// The kernel caches, per syscall number, the verdict of a filter that does not look at the
+/// arguments, so only the argument-dependent calls run the program once attached. Those
+/// that are hot in servers (opening files, ioctl, sockets and sends) must stay short: the
+/// longest path of an allowed one is bounded here, and printed (`--nocapture`).
+#[test]
+fn hot_argument_dependent_calls_run_few_instructions() {
+    // `@default` and the network policy's argument rules, as for a server in mode `proxy`.
+    let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
+        .into_iter()
+        .chain(
+            [
+                Qualified::SocketUnix,
+                Qualified::SocketOtherFamily,
+                Qualified::SocketpairOtherFamily,
+                Qualified::SocketNetlinkOther,
+                Qualified::SocketInetOther,
+                Qualified::SendtoFastopen,
+                Qualified::SendmsgFastopen,
+                Qualified::SendmmsgFastopen,
+            ]
+            .map(Member::Qualified),
+        )
+        .map(|m| (m, action_for(m, OnViolation::Errno)))
+        .collect();
+    let prog = compile(&denied).unwrap();
+    let mode_0644 = 0o644;
+    let calls: [(&str, [u64; 6]); 8] = [
+        ("openat", [0, 0, libc::O_RDONLY as u64, 0, 0, 0]),
+        (
+            "openat",
+            [
+                0,
+                0,
+                (libc::O_CREAT | libc::O_WRONLY) as u64,
+                mode_0644,
+                0,
+                0,
+            ],
+        ),
+        ("ioctl", [1, libc::TCGETS, 0, 0, 0, 0]),
+        (
+            "socket",
+            [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0],
+        ),
+        ("sendto", [3, 0, 10, 0, 0, 0]),
+        ("sendmsg", [3, 0, 0, 0, 0, 0]),
+        ("clone", [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]),
+        ("fchmod", [3, mode_0644, 0, 0, 0, 0]),
+    ];
+    let mut longest = 0;
+    for (name, args) in calls {
+        let (ret, steps) = run_counted(&prog, AUDIT_ARCH_NATIVE, nr(name), args);
+        assert_eq!(ret, ALLOW, "{name} {args:?}");
+        println!("{name:8} {steps:3} instructions");
+        // socket() runs once per connection, behind the per-family rules; the others run
+        // per file opened or message sent.
+        if name != "socket" {
+            longest = longest.max(steps);
+        } else {
+            assert!(steps <= 96, "socket runs {steps} BPF instructions");
+        }
+    }
+    assert!(
+        longest <= 64,
+        "an allowed hot call runs {longest} BPF instructions: order the argument rules by syscall number and search them"
+    );
 }
