@@ -1,9 +1,11 @@
 /* Times one cheap system call in a loop and prints nanoseconds per call.
  *
- *   syscall_loop getppid|stat ITERATIONS [--allow-all-filter] [--landlock]
+ *   syscall_loop getppid|stat|open ITERATIONS [--allow-all-filter] [--landlock] [--path P]
  *
  * getppid is the cheapest real system call (glibc does not cache it); stat("/usr") adds a
- * path walk. With --allow-all-filter the program first installs a seccomp filter of one
+ * path walk; open is open(P, O_RDONLY) + close of a file deep in a directory tree (a module
+ * of npm's own node_modules by default), which Landlock checks and the seccomp filter runs
+ * its argument rules for: the call a Node or Python server makes for every module it loads. With --allow-all-filter the program first installs a seccomp filter of one
  * instruction (RET ALLOW): the fixed cost any filter adds, the reference for mcpcell's.
  * With --landlock it first restricts itself with a Landlock ruleset that handles every
  * filesystem right and grants them all beneath / (no seccomp filter): what a Landlock
@@ -81,13 +83,15 @@ static void landlock_everything_beneath_root(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s getppid|stat ITERATIONS [--allow-all-filter] [--landlock]\n", argv[0]);
+        fprintf(stderr, "usage: %s getppid|stat|open ITERATIONS [--allow-all-filter] [--landlock] [--path P]\n", argv[0]);
         return 2;
     }
     const char *what = argv[1];
     long n = atol(argv[2]);
     int use_stat = strcmp(what, "stat") == 0;
-    if (!use_stat && strcmp(what, "getppid") != 0) {
+    int use_open = strcmp(what, "open") == 0;
+    const char *path = "/usr/lib/node_modules/npm/node_modules/@npmcli/arborist/lib/arborist/index.js";
+    if (!use_stat && !use_open && strcmp(what, "getppid") != 0) {
         fprintf(stderr, "unknown syscall %s\n", what);
         return 2;
     }
@@ -96,6 +100,8 @@ int main(int argc, char **argv) {
             allow_all_filter();
         else if (strcmp(argv[i], "--landlock") == 0)
             landlock_everything_beneath_root();
+        else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc)
+            path = argv[++i];
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -106,7 +112,16 @@ int main(int argc, char **argv) {
     double per_call[BLOCKS];
     for (int b = 0; b < BLOCKS; b++) {
         double t0 = now_ns();
-        if (use_stat) {
+        if (use_open) {
+            for (long i = 0; i < n; i++) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                    perror(path);
+                    return 1;
+                }
+                close(fd);
+            }
+        } else if (use_stat) {
             for (long i = 0; i < n; i++)
                 if (stat("/usr", &st) < 0) {
                     perror("stat /usr");

@@ -248,16 +248,22 @@ def build(raw):
             if why(r):
                 rows.append([LABELS.get(name, name), why(r), "", "", "", ""])
                 continue
+            op = r.get("open") or {}
             rows.append([LABELS.get(name, name), f1(r["getppid"]["median"]),
                          f2(r.get("getppid_vs_allow_all")), f1(r["stat"]["median"]),
-                         f2(r.get("stat_vs_allow_all")), r["getppid"]["n"]])
+                         f2(r.get("stat_vs_allow_all")),
+                         f1(op["median"]) if op else "–", f2(r.get("open_vs_allow_all")),
+                         r["getppid"]["n"]])
         md += ["## 2. Per-syscall cost",
                f"`syscall_loop` (bench/c/syscall_loop.c): ns per call, median of {sc['repeats']} "
                f"runs (each the median of 9 blocks of {sc['iterations']['getppid']:,} getppid or "
-               f"{sc['iterations']['stat']:,} stat(\"/usr\") calls). The allow-all filter is one "
+               f"{sc['iterations']['stat']:,} stat(\"/usr\") calls, or open+close pairs of "
+               f"`{sc.get('open_path', '?')}`, a module 9 directories deep, which Landlock checks "
+               "and for which the filter runs its argument rules). The allow-all filter is one "
                "`RET ALLOW` instruction. \"Landlock only\" and \"unshare + allow-all\" "
-               "separate what Landlock and the namespaces add to stat.",
-               table(["sandbox", "getppid ns", "× allow-all", "stat ns", "× allow-all", "runs"], rows),
+               "separate what Landlock and the namespaces add.",
+               table(["sandbox", "getppid ns", "× allow-all", "stat ns", "× allow-all",
+                      "open+close ns", "× allow-all", "runs"], rows),
                f"Runs measured again because another process was using the CPU: {sc.get('discarded_busy_runs', 0)}."]
         j = sc["rows"].get("mcpcell-default", {})
         for s in ("getppid", "stat"):

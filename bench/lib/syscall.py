@@ -1,9 +1,11 @@
-"""2. Per-syscall cost of the seccomp filter: `syscall_loop` (c/syscall_loop.c) times getppid
-and stat("/usr") in a loop, bare, with a one-instruction allow-all filter, and inside mcpcell
+"""2. Per-syscall cost of the seccomp filter and Landlock: `syscall_loop` (c/syscall_loop.c)
+times getppid, stat("/usr") and open+close of a module deep in npm's node_modules in a loop, bare, with a one-instruction allow-all filter, and inside mcpcell
 and each peer. Two decomposition rows help read the stat figures: a Landlock domain alone
 (no filter), and the allow-all filter inside the floor's namespaces.
 
     syscall.py OUT.json REPEATS GETPPID_ITERATIONS STAT_ITERATIONS
+
+The open loop runs STAT_ITERATIONS / 2 times (an open and a close per iteration).
 """
 
 import json
@@ -16,6 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
 
 LOOP = os.path.join(c.BIN, "syscall_loop")
+# syscall_loop's default for `open`: 9 directories deep, readable in every sandbox measured.
+OPEN_PATH = "/usr/lib/node_modules/npm/node_modules/@npmcli/arborist/lib/arborist/index.js"
 
 
 def variants():
@@ -34,16 +38,20 @@ def variants():
 def main():
     out_path, repeats, n_ppid, n_stat = sys.argv[1], *map(int, sys.argv[2:5])
     os.chdir(c.WORK)
-    result = {"repeats": repeats, "iterations": {"getppid": n_ppid, "stat": n_stat}, "rows": {}}
+    n_open = max(n_stat // 2, 1)
+    result = {"repeats": repeats, "iterations": {"getppid": n_ppid, "stat": n_stat, "open": n_open},
+              "open_path": OPEN_PATH, "rows": {}}
     rows = result["rows"]
     result["discarded_busy_runs"] = 0
     todo = []
     for name, wrap, opts, missing in variants():
-        rows[name] = {"getppid": [], "stat": []}
+        rows[name] = {"getppid": [], "stat": [], "open": []}
         if missing:
             rows[name]["skipped"] = missing
             continue
-        for sc, n in (("getppid", n_ppid), ("stat", n_stat)):
+        for sc, n in (("getppid", n_ppid), ("stat", n_stat), ("open", n_open)):
+            if sc == "open" and not os.path.exists(OPEN_PATH):
+                continue
             todo.append((name, sc, wrap([LOOP, sc, str(n), *opts])))
         rows[name]["argv"] = wrap([LOOP, "getppid", str(n_ppid), *opts])
     c.wait_quiet(5 if c.QUICK else 60)
@@ -67,12 +75,12 @@ def main():
                 continue
             rows[name][sc].append(json.loads(line[-1])["ns_per_call"])
     for name, r in rows.items():
-        for sc in ("getppid", "stat"):
+        for sc in ("getppid", "stat", "open"):
             r[sc] = c.summarize(r[sc]) if r[sc] and "failed" not in r else None
     ref = rows["allow-all filter"]
     bare = rows["bare"]
     for r in rows.values():
-        for sc in ("getppid", "stat"):
+        for sc in ("getppid", "stat", "open"):
             if r[sc] and ref[sc] and bare[sc]:
                 r[f"{sc}_vs_allow_all"] = r[sc]["median"] / ref[sc]["median"]
                 r[f"{sc}_vs_bare"] = r[sc]["median"] / bare[sc]["median"]
