@@ -65,7 +65,7 @@ pub fn resolve_existing(path: &Path) -> PathBuf {
     let comps: Vec<Component> = path.components().collect();
     for i in (1..=comps.len()).rev() {
         let prefix: PathBuf = comps[..i].iter().collect();
-        if let Ok(c) = prefix.canonicalize() {
+        if let Ok(c) = crate::paths::real_path(&prefix) {
             let mut out = c;
             for rest in &comps[i..] {
                 match rest {
