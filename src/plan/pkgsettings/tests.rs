@@ -376,3 +376,38 @@ fn hostile_text_never_panics() {
         let _ = read(&[PackageManager::Npm, PackageManager::Uv], &host, None);
     }
 }
+
+/// A bundle already in place, byte for byte, is left as it is (no rename, which ext4 follows
+/// with a flush); one that differs, or a link even to the same bytes, is replaced.
+#[test]
+fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let s = PkgSettings {
+        bundles: vec![Bundle {
+            file: "mcpcell-ca-npm.pem",
+            certificates: 1,
+            from: vec![],
+            pem: CERT.into(),
+        }],
+        ..PkgSettings::default()
+    };
+    let path = state.join("mcpcell-ca-npm.pem");
+    install(&s, &state).unwrap();
+    let first = std::fs::metadata(&path).unwrap().ino();
+    install(&s, &state).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), first, "rewritten");
+    // Changed by the server: replaced.
+    std::fs::write(&path, format!("{CERT}{CERT}")).unwrap();
+    install(&s, &state).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), CERT);
+    // A link to a file outside with the same bytes: replaced by a file, the target untouched.
+    let outside = dir.path().join("outside.pem");
+    std::fs::write(&outside, CERT).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&outside, &path).unwrap();
+    install(&s, &state).unwrap();
+    assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+}
