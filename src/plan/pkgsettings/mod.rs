@@ -412,7 +412,7 @@ fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
     ) else {
         return false;
     };
-    let mut f = std::fs::File::from(fd);
+    let f = std::fs::File::from(fd);
     match f.metadata() {
         Ok(m) if m.is_file() && m.len() == want.len() as u64 => {}
         _ => return false,
