@@ -47,5 +47,9 @@ js="$("$DEPS/python/bin/python" -c 'import os, readabilipy; print(os.path.join(o
 cp python/readabilipy-package-lock.json "$js/package-lock.json"
 (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
 
+# mcp-grafana's wheel installs its Go binary without the execute bit and sets it on first
+# run, which a read-only install (the sandbox's view of it) refuses: set it here.
+chmod a+x "$DEPS"/python-servers/lib/python3*/site-packages/mcp_grafana/bin/mcp-grafana
+
 chmod -R a+rX "$DEPS"
 echo "integration/setup.sh: servers installed in $DEPS"

@@ -70,6 +70,11 @@ class WebApi:
     tool = ""
     arguments = {}
     args = []
+    # A self-hosted service's profile allows no host of its own: the user names theirs
+    # (--allow-host, or network.allow in a profile that extends it), as the test profile does.
+    user_named = False
+    # `mcpcell run` options a user adds for this server.
+    run_opts = ()
 
     def check(self, text, api):
         raise NotImplementedError
@@ -90,12 +95,14 @@ class WebApi:
             f"extends: [{self.profile}]\n"
             f"filesystem:\n  read: [\"{self.ca.dir}\"]\n"
             f"network:\n  hosts: {{{self.host}: \"127.0.0.1:{self.api.port}\", {OTHER}: \"127.0.0.1:{self.api.port}\"}}\n"
+            + (f"  allow: [\"{self.host}\"]\n" if self.user_named else "") +
             f"  allow_private: [127.0.0.1/32]\n"
-            f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\"}}\n"))
+            f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\", "
+            f"REQUESTS_CA_BUNDLE: \"{self.ca.ca}\"}}\n"))
 
     def test_tool_call_reaches_the_api_with_the_token(self):
         env = {self.token: self.token_value or f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
-        s = Session(self.command(), profile=self.pinned, env=env)
+        s = Session(self.command(), profile=self.pinned, env=env, opts=self.run_opts)
 
         async def go():
             async with s.open() as c:
@@ -143,7 +150,9 @@ class WebApi:
         (home / ".ssh" / "id_ed25519").write_text("home-secret")
         (home / "notes.txt").write_text("home-secret")
         env = {"HOME": str(home), self.token: "the-token", "UNRELATED_SECRET": "not-for-the-server"}
-        show = 'cat "$HOME/notes.txt" "$HOME/.ssh/id_ed25519"; echo "token=${%s:-unset} other=${UNRELATED_SECRET:-unset}"' % self.token
+        # The home by its path: a profile may give the server a HOME of its own.
+        show = 'cat "%s/notes.txt" "%s/.ssh/id_ed25519"; echo "token=${%s:-unset} other=${UNRELATED_SECRET:-unset}"' % (
+            home, home, self.token)
         r = mcpcell_run(["-p", str(self.pinned), "--", "sh", "-c", show], env=env)
         self.assertNotIn("home-secret", r.stdout)
         self.assertIn("token=the-token other=unset", r.stdout)
@@ -427,6 +436,108 @@ class AwsDocumentation(WebApi, unittest.TestCase):
     def check(self, text, api):
         self.assertIn("Functions run with least privilege.", text)
         self.assertEqual(api.requests[0][1].split("?")[0], self.page)
+
+
+PY_SDK1_BIN = DEPS / "python-servers-sdk1" / "bin"
+
+
+class PyWebApi(WebApi):
+    """A web-API server from PyPI, installed in one of the integration venvs."""
+
+    bin_dir = PY_SERVERS_BIN
+
+    def command(self):
+        exe = self.bin_dir / self.package
+        require(exe.exists(), f"{self.package} under {self.bin_dir}")
+        return [str(exe), *self.args]
+
+
+class Prometheus(PyWebApi, unittest.TestCase):
+    profile = "prometheus"
+    package = "prometheus-mcp-server"
+    host = "prometheus.mcpcell.test"
+    user_named = True
+    token = "PROMETHEUS_TOKEN"
+    extra_env = {"PROMETHEUS_URL": "https://prometheus.mcpcell.test"}
+    routes = {"/api/v1/query": json_route({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": "up", "job": "mcpcell-sandboxed"}, "value": [1767225600, "1"]}]}})}
+    tool = "execute_query"
+    arguments = {"query": "up"}
+
+    def check(self, text, api):
+        self.assertIn("mcpcell-sandboxed", text)
+        _, path, headers = next(r for r in api.requests if r[1].startswith("/api/v1/query"))
+        self.assertIn("query=up", path)
+        self.assertEqual(header(headers, "Authorization"), "Bearer prometheus-test-token")
+
+
+class Grafana(PyWebApi, unittest.TestCase):
+    profile = "grafana"
+    package = "mcp-grafana"
+    host = "grafana.mcpcell.test"
+    user_named = True
+    token = "GRAFANA_SERVICE_ACCOUNT_TOKEN"
+    extra_env = {"GRAFANA_URL": "https://grafana.mcpcell.test"}
+
+    @property
+    def run_opts(self):
+        # Installed ahead of time (not by `uvx`, whose tool directory is executable), the
+        # wheel's Go binary needs the exec grant its profile's description gives.
+        exe = next((DEPS / "python-servers" / "lib").glob("python3*/site-packages/mcp_grafana/bin/mcp-grafana"))
+        return ["--allow-exec", str(exe)]
+    routes = {"/api/search": json_route([{"id": 7, "uid": "sbx-1", "title": "Sandboxed dashboard", "type": "dash-db",
+                                          "uri": "db/sandboxed", "url": "/d/sbx-1/sandboxed", "tags": []}])}
+    tool = "search_dashboards"
+    arguments = {"query": "Sandboxed"}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed dashboard", text)
+        _, path, headers = next(r for r in api.requests if r[1].startswith("/api/search"))
+        self.assertIn("query=Sandboxed", path)
+        self.assertEqual(header(headers, "Authorization"), "Bearer grafana-test-token")
+
+
+class HomeAssistant(PyWebApi, unittest.TestCase):
+    profile = "home-assistant"
+    package = "hass-mcp"
+    bin_dir = PY_SDK1_BIN
+    host = "ha.mcpcell.test"
+    user_named = True
+    token = "HA_TOKEN"
+    extra_env = {"HA_URL": "https://ha.mcpcell.test"}
+    routes = {"/api/config": json_route({"version": "2026.1.0-mcpcell", "location_name": "Sandbox"})}
+    tool = "get_version"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("2026.1.0-mcpcell", text)
+        _, _, headers = next(r for r in api.requests if r[1] == "/api/config")
+        self.assertEqual(header(headers, "Authorization"), "Bearer home-assistant-test-token")
+
+
+class Atlassian(PyWebApi, unittest.TestCase):
+    profile = "atlassian"
+    package = "mcp-atlassian"
+    bin_dir = PY_SDK1_BIN
+    # An Atlassian Cloud site: the built-in profile allows *.atlassian.net itself.
+    host = "mcpcell.atlassian.net"
+    token = "JIRA_API_TOKEN"
+    extra_env = {"JIRA_URL": "https://mcpcell.atlassian.net", "JIRA_USERNAME": "agent@example.org"}
+    issue = {"id": "10001", "key": "MC-1", "self": "https://mcpcell.atlassian.net/rest/api/2/issue/10001",
+             "fields": {"summary": "Sandbox every server", "description": "Checked under mcpcell.",
+                        "status": {"name": "In Progress"}, "issuetype": {"name": "Task"},
+                        "created": "2026-01-01T00:00:00.000+0000", "updated": "2026-01-01T00:00:00.000+0000"}}
+    routes = {"/rest/api/2/issue/MC-1": json_route(issue), "/rest/api/3/issue/MC-1": json_route(issue)}
+    tool = "jira_get_issue"
+    arguments = {"issue_key": "MC-1"}
+
+    def check(self, text, api):
+        self.assertIn("Sandbox every server", text)
+        _, _, headers = next(r for r in api.requests if "/issue/MC-1" in r[1])
+        # Basic authentication: the user and the API token.
+        import base64
+        self.assertEqual(header(headers, "Authorization"),
+                         "Basic " + base64.b64encode(b"agent@example.org:atlassian-test-token").decode())
 
 
 class Puppeteer(unittest.TestCase):
