@@ -791,6 +791,171 @@ class Redis(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "second service", r.stderr)
 
 
+def unix_get(sock, path):
+    """GET `path` from the HTTP API on the Unix socket `sock`, from outside the sandbox."""
+    import http.client
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(10)
+            self.sock.connect(str(sock))
+
+    c = Conn("localhost")
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        c.close()
+
+
+def unix_listener(path):
+    """A Unix socket listener at `path` that records whether anything connected."""
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    os.chmod(path, 0o777)
+    s.listen(8)
+    s.settimeout(0.3)
+    return s
+
+
+class LocalPodman:
+    """Podman's Docker-compatible API (`podman system service`, Debian's podman) on a Unix
+    socket in a scratch directory, with its own storage there: rootful as root, rootless as
+    an ordinary user. A stand-in for the Docker daemon, which is root on the host just the
+    same."""
+
+    def __init__(self):
+        self.dir = scratch()
+        self.sock = self.dir / "podman.sock"
+        self.proc = subprocess.Popen(
+            ["podman", "--root", str(self.dir / "storage"), "--runroot", str(self.dir / "run"),
+             "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+             "system", "service", "--time=0", f"unix://{self.sock}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                if unix_get(self.sock, "/_ping")[1] == "OK":
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    def volumes(self):
+        return [v["Name"] for v in json.loads(unix_get(self.sock, "/v1.41/volumes")[1])["Volumes"] or []]
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Docker(unittest.TestCase):
+    """mcp-server-docker against Podman's Docker-compatible API. The profile grants no socket
+    of its own: the user opts in by linking the daemon's socket at
+    ${XDG_CONFIG_HOME}/mcpcell/docker.sock, and without that link nothing starts."""
+
+    def setUp(self):
+        require(shutil.which("podman"), "podman (apt install podman uidmap; .ci/run installs them)")
+        self.exe = PY_SERVERS_BIN / "mcp-server-docker"
+        require(self.exe.exists(), f"mcp-server-docker under {PY_SERVERS_BIN}")
+        self.podman = LocalPodman()
+        self.addCleanup(self.podman.close)
+        require(self.podman.volumes() == [], "podman system service answering on its socket")
+        self.config = scratch()
+        self.link = self.config / "mcpcell" / "docker.sock"
+
+    def opt_in(self):
+        self.link.parent.mkdir()
+        self.link.symlink_to(self.podman.sock)
+
+    def env(self, **more):
+        # A DOCKER_HOST of the client's own, which the profile replaces with the linked socket.
+        return {"XDG_CONFIG_HOME": str(self.config), "DOCKER_HOST": "tcp://127.0.0.1:2375", **more}
+
+    def test_refuses_to_start_without_the_users_link(self):
+        for cmd in ([str(self.exe)], ["sh", "-c", "echo started"]):
+            r = mcpcell_run(["-p", "docker", "--", *cmd], env=self.env())
+            self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertIn("(network.unix[0])", r.stderr)
+            self.assertIn(f"`{self.link}` does not exist, and it is marked as required", r.stderr)
+        self.assertEqual(self.podman.volumes(), [])
+        # A link to nothing is no opt-in either.
+        self.link.parent.mkdir()
+        self.link.symlink_to(self.podman.dir / "gone.sock")
+        r = mcpcell_run(["-p", "docker", "--", "sh", "-c", "echo started"], env=self.env())
+        self.assertEqual((r.returncode, r.stdout), (125, ""), r.stderr)
+        # Control: with the link to the daemon's socket, the same command starts.
+        self.link.unlink()
+        self.link.symlink_to(self.podman.sock)
+        r = mcpcell_run(["-p", "docker", "--", "sh", "-c", "echo started"], env=self.env())
+        self.assertEqual((r.returncode, r.stdout), (0, "started\n"), r.stderr)
+
+    def test_tool_call_through_the_linked_socket(self):
+        self.opt_in()
+        name = f"mcpcell-{os.getpid()}-{int(time.time())}"
+        s = Session([str(self.exe)], profile="docker", env=self.env())
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("create_volume", [t.name for t in (await c.list_tools()).tools])
+                created = text_of(await c.call_tool("create_volume", {"name": name}))
+                listed = text_of(await c.call_tool("list_volumes", {}))
+                return created, listed
+
+        (created, err), (listed, _) = run(go())
+        self.assertFalse(err, created + s.stderr())
+        self.assertIn(name, listed)
+        # Seen from outside: the daemon made the volume.
+        self.assertEqual(self.podman.volumes(), [name])
+        self.assertIn("profile=docker", s.stderr())
+
+    def test_no_other_socket_no_other_host_no_home(self):
+        self.opt_in()
+        # A second daemon's socket beside the granted one, and another elsewhere.
+        beside = unix_listener(self.podman.dir / "other.sock")
+        elsewhere = unix_listener(scratch() / "agent.sock")
+        self.addCleanup(beside.close)
+        self.addCleanup(elsewhere.close)
+        tcp, port = host_listener()
+        self.addCleanup(tcp.close)
+        home = scratch()
+        (home / ".docker").mkdir()
+        (home / ".docker" / "config.json").write_text('{"auths": {"registry.example": {"auth": "registry-secret"}}}')
+        (home / "notes.txt").write_text("home-secret")
+        show_home = f"cat {home}/notes.txt {home}/.docker/config.json"
+
+        def inside(cmd, profile="docker"):
+            return mcpcell_run(["-p", str(profile), "--", "sh", "-c", cmd], env=self.env(HOME=str(home)))
+
+        for sock in (self.podman.dir / "other.sock", Path(elsewhere.getsockname())):
+            r = inside(f"curl -sS -m 5 --unix-socket {sock} http://d/ && echo REACHED")
+            self.assertNotIn("REACHED", r.stdout, sock)
+        self.assertFalse(got_connection(beside))
+        self.assertFalse(got_connection(elsewhere))
+        r = inside(f"curl -sS -m 5 http://127.0.0.1:{port}/; curl -sS -m 5 --noproxy '*' http://127.0.0.1:{port}/")
+        self.assertFalse(got_connection(tcp), "a TCP service on the host's loopback was reached")
+        r = inside(show_home)
+        self.assertNotIn("home-secret", r.stdout)
+        self.assertNotIn("registry-secret", r.stdout)
+        # Controls: the linked socket answers the same client (at the link's path, which the
+        # server is given as DOCKER_HOST); a profile that lists the socket beside it reaches
+        # that one too; the TCP listener and the home are seen when reached or granted.
+        r = inside('curl -sS -m 5 --unix-socket "${DOCKER_HOST#unix://}" http://d/_ping')
+        self.assertEqual(r.stdout, "OK", r.stderr)
+        both = write_profile(scratch(), "docker-both", f"extends: [docker]\nnetwork:\n  unix: [\"{self.podman.dir / 'other.sock'}\"]\n")
+        inside(f"curl -sS -m 5 --unix-socket {self.podman.dir / 'other.sock'} http://d/", profile=both)
+        self.assertTrue(got_connection(beside))
+        subprocess.run(["curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"], capture_output=True)
+        self.assertTrue(got_connection(tcp))
+        opened = write_profile(scratch(), "docker-home", f"extends: [docker]\nfilesystem:\n  read: [\"{home}\"]\n")
+        r = inside(show_home, profile=opened)
+        self.assertIn("home-secret", r.stdout)
+        # The registry credentials stay hidden even then (the default profile's `hide`).
+        self.assertNotIn("registry-secret", r.stdout)
+
+
 class DesktopCommander(unittest.TestCase):
     """A shell-running server: the project directory it is given, and nothing of the home
     around it, even after it turns its own directory restriction off."""
