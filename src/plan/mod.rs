@@ -127,7 +127,7 @@ pub enum PlanError {
     /// A `!` entry of network.unix: the socket is the user's to name (a profile that reaches
     /// a root daemon asks for it this way), so its absence stops the launch.
     #[error(
-        "{origin}: the Unix socket `{}` does not exist, and it is marked as required: this profile reaches only a socket you name there. Create it, or a symbolic link to the socket you mean to grant (the comment above that line in the profile says what it must be)",
+        "{origin}: the Unix socket `{}` does not exist, and it is marked as required: this profile reaches only a socket you name there. Create it, or a symbolic link to the socket you mean to grant (the comment above that line in the profile says what it must be; `mcpcell profiles show NAME` prints a built-in profile)",
         path.display()
     )]
     UnixRequired { origin: Origin, path: PathBuf },
