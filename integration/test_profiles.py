@@ -829,12 +829,13 @@ class LocalPodman:
     def __init__(self):
         self.dir = scratch()
         self.sock = self.dir / "podman.sock"
+        self.podman = ["podman", "--root", str(self.dir / "storage"), "--runroot", str(self.dir / "run"),
+                       "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
         self.proc = subprocess.Popen(
-            ["podman", "--root", str(self.dir / "storage"), "--runroot", str(self.dir / "run"),
-             "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-             "system", "service", "--time=0", f"unix://{self.sock}"],
+            [*self.podman, "system", "service", "--time=0", f"unix://{self.sock}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        for _ in range(100):
+        # Rootless, the first start sets up the user namespace and storage: give it time.
+        for _ in range(300):
             try:
                 if unix_get(self.sock, "/_ping")[1] == "OK":
                     break
@@ -848,6 +849,9 @@ class LocalPodman:
     def close(self):
         self.proc.terminate()
         self.proc.wait(10)
+        if os.geteuid() != 0:
+            # Rootless podman leaves a pause process holding its user namespace; this stops it.
+            subprocess.run([*self.podman, "system", "migrate"], capture_output=True, timeout=60)
 
 
 class Docker(unittest.TestCase):
