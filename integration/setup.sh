@@ -9,7 +9,7 @@
 #   python-servers/ python-servers/requirements.txt (the profile library's PyPI servers,
 #                   integration/test_profiles.py)
 #   python-servers-sdk1/ python-servers-sdk1/requirements.txt (the library's servers that pin
-#                   the 1.x MCP SDK: hass-mcp, mcp-atlassian)
+#                   the 1.x MCP SDK: hass-mcp, mcp-atlassian, mcp-obsidian)
 #   clients/        clients/package.json + package-lock.json (MCP clients from npm: Claude
 #                   Code, Gemini CLI, Qwen Code, opencode, Codex, Copilot CLI, Amp, Auggie,
 #                   Cline CLI; integration/clients/run.py proves `mcpcell wrap` with them)

@@ -75,6 +75,8 @@ class WebApi:
     user_named = False
     # `mcpcell run` options a user adds for this server.
     run_opts = ()
+    # The port the server connects to (the allowlist's, and the proxy's log line).
+    api_port = 443
 
     def check(self, text, api):
         raise NotImplementedError
@@ -117,14 +119,14 @@ class WebApi:
         for host, _, headers in self.api.requests:
             self.assertEqual(host.split(":")[0], self.host)
             self.assertNotIn("not-for-the-server", json.dumps(headers))
-        self.assertIn(f"proxy: connected to {self.host}:443", s.stderr())
+        self.assertIn(f"proxy: connected to {self.host}:{self.api_port}", s.stderr())
 
     def curl(self, *args, profile=None, env=None):
         return mcpcell_run(["-p", str(profile or self.pinned), "--", "curl", "-sS", "-m", "5", *args], env=env)
 
     def test_only_its_api_host(self):
         # Control: the allowed name reaches our server through the same pin.
-        r = self.curl("--cacert", str(self.ca.ca), f"https://{self.host}/mcpcell-probe")
+        r = self.curl("--cacert", str(self.ca.ca), f"https://{self.host}:{self.api_port}/mcpcell-probe")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(("/mcpcell-probe", self.host), [(p, h.split(":")[0]) for h, p, _ in self.api.requests])
         # The other name, pinned to the very same server, is refused by the allowlist.
@@ -538,6 +540,27 @@ class Atlassian(PyWebApi, unittest.TestCase):
         import base64
         self.assertEqual(header(headers, "Authorization"),
                          "Basic " + base64.b64encode(b"agent@example.org:atlassian-test-token").decode())
+
+
+class Obsidian(PyWebApi, unittest.TestCase):
+    """The Obsidian Local REST API plugin listens on the host's loopback: the built-in profile
+    pins its own name for it (to port 27124); the test profile moves that pin to our server."""
+    profile = "obsidian"
+    package = "mcp-obsidian"
+    bin_dir = PY_SDK1_BIN
+    host = "obsidian.local-rest-api"
+    api_port = 27124
+    token = "OBSIDIAN_API_KEY"
+    # What the profile replaces: the plugin's host and port as the client may have set them.
+    extra_env = {"OBSIDIAN_HOST": "127.0.0.1", "OBSIDIAN_PORT": "1"}
+    routes = {"/vault/": json_route({"files": ["Sandboxed note.md", "daily/"]})}
+    tool = "obsidian_list_files_in_vault"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed note.md", text)
+        _, _, headers = next(r for r in api.requests if r[1] == "/vault/")
+        self.assertEqual(header(headers, "Authorization"), "Bearer obsidian-test-token")
 
 
 class Puppeteer(unittest.TestCase):

@@ -55,6 +55,7 @@ def servers():
                                             PY_SERVERS))]}),
         ("home-assistant", [str(PY_SDK1 / "bin" / "hass-mcp")]),
         ("atlassian", [str(PY_SDK1 / "bin" / "mcp-atlassian")]),
+        ("obsidian", [str(PY_SDK1 / "bin" / "mcp-obsidian")]),
         ("docker", [str(PY_SERVERS / "bin" / "mcp-server-docker")], {"daemon": True}),
     ]
 
@@ -75,7 +76,7 @@ def measure(cmd, profile, runs, extra=None):
            "GOOGLE_MAPS_API_KEY": "x", "GITLAB_PERSONAL_ACCESS_TOKEN": "x",
            "PROMETHEUS_URL": "https://prometheus.example", "GRAFANA_URL": "https://grafana.example",
            "HA_URL": "https://ha.example", "HA_TOKEN": "x", "JIRA_URL": "https://example.atlassian.net",
-           "JIRA_USERNAME": "x", "JIRA_API_TOKEN": "x",
+           "JIRA_USERNAME": "x", "JIRA_API_TOKEN": "x", "OBSIDIAN_API_KEY": "x",
            # Servers that keep files in $HOME (desktop-commander) keep them here when bare.
            "HOME": str(scratch())}
     bare_env, jailed_env = dict(env), dict(env)

@@ -205,6 +205,11 @@ static KNOWN: &[Known] = &[
         packages: &["mcp-atlassian"],
         programs: &["mcp-atlassian", "mcp_atlassian"],
     },
+    Known {
+        profile: "obsidian",
+        packages: &["mcp-obsidian"],
+        programs: &["mcp-obsidian", "mcp_obsidian"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

@@ -1113,4 +1113,5 @@ under_every_profile! {
     under_grafana => "grafana",
     under_home_assistant => "home-assistant",
     under_atlassian => "atlassian",
+    under_obsidian => "obsidian",
 }

@@ -60,6 +60,7 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "grafana",
     "home-assistant",
     "atlassian",
+    "obsidian",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
