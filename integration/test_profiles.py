@@ -11,6 +11,7 @@ on the host's loopback, and a test CA. Nothing else about the built-in profile c
 Run: MCPCELL_BIN=... python -m unittest -v test_profiles
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -854,9 +855,12 @@ class LocalPodman:
         self.sock = self.dir / "podman.sock"
         self.podman = ["podman", "--root", str(self.dir / "storage"), "--runroot", str(self.dir / "run"),
                        "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+        # A process group of its own: rootless, podman re-executes itself inside its user
+        # namespace, and the service is that child, which outlives a signal to the parent.
         self.proc = subprocess.Popen(
             [*self.podman, "system", "service", "--time=0", f"unix://{self.sock}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            start_new_session=True)
         # Rootless, the first start sets up the user namespace and storage: give it time.
         for _ in range(300):
             try:
@@ -870,8 +874,17 @@ class LocalPodman:
         return [v["Name"] for v in json.loads(unix_get(self.sock, "/v1.41/volumes")[1])["Volumes"] or []]
 
     def close(self):
-        self.proc.terminate()
+        import signal
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(10)
+        # The group is gone once nothing answers on the socket any more.
+        for _ in range(100):
+            try:
+                unix_get(self.sock, "/_ping")
+            except OSError:
+                break
+            time.sleep(0.1)
         if os.geteuid() != 0:
             # Rootless podman leaves a pause process holding its user namespace; this stops it.
             subprocess.run([*self.podman, "system", "migrate"], capture_output=True, timeout=60)
