@@ -11,6 +11,7 @@ on the host's loopback, and a test CA. Nothing else about the built-in profile c
 Run: MCPCELL_BIN=... python -m unittest -v test_profiles
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -70,6 +71,13 @@ class WebApi:
     tool = ""
     arguments = {}
     args = []
+    # A self-hosted service's profile allows no host of its own: the user names theirs
+    # (--allow-host, or network.allow in a profile that extends it), as the test profile does.
+    user_named = False
+    # `mcpcell run` options a user adds for this server.
+    run_opts = ()
+    # The port the server connects to (the allowlist's, and the proxy's log line).
+    api_port = 443
 
     def check(self, text, api):
         raise NotImplementedError
@@ -90,12 +98,14 @@ class WebApi:
             f"extends: [{self.profile}]\n"
             f"filesystem:\n  read: [\"{self.ca.dir}\"]\n"
             f"network:\n  hosts: {{{self.host}: \"127.0.0.1:{self.api.port}\", {OTHER}: \"127.0.0.1:{self.api.port}\"}}\n"
+            + (f"  allow: [\"{self.host}\"]\n" if self.user_named else "") +
             f"  allow_private: [127.0.0.1/32]\n"
-            f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\"}}\n"))
+            f"env:\n  set: {{NODE_EXTRA_CA_CERTS: \"{self.ca.ca}\", SSL_CERT_FILE: \"{self.ca.ca}\", "
+            f"REQUESTS_CA_BUNDLE: \"{self.ca.ca}\"}}\n"))
 
     def test_tool_call_reaches_the_api_with_the_token(self):
         env = {self.token: self.token_value or f"{self.profile}-test-token", "UNRELATED_SECRET": "not-for-the-server", **self.extra_env}
-        s = Session(self.command(), profile=self.pinned, env=env)
+        s = Session(self.command(), profile=self.pinned, env=env, opts=self.run_opts)
 
         async def go():
             async with s.open() as c:
@@ -110,14 +120,14 @@ class WebApi:
         for host, _, headers in self.api.requests:
             self.assertEqual(host.split(":")[0], self.host)
             self.assertNotIn("not-for-the-server", json.dumps(headers))
-        self.assertIn(f"proxy: connected to {self.host}:443", s.stderr())
+        self.assertIn(f"proxy: connected to {self.host}:{self.api_port}", s.stderr())
 
     def curl(self, *args, profile=None, env=None):
         return mcpcell_run(["-p", str(profile or self.pinned), "--", "curl", "-sS", "-m", "5", *args], env=env)
 
     def test_only_its_api_host(self):
         # Control: the allowed name reaches our server through the same pin.
-        r = self.curl("--cacert", str(self.ca.ca), f"https://{self.host}/mcpcell-probe")
+        r = self.curl("--cacert", str(self.ca.ca), f"https://{self.host}:{self.api_port}/mcpcell-probe")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(("/mcpcell-probe", self.host), [(p, h.split(":")[0]) for h, p, _ in self.api.requests])
         # The other name, pinned to the very same server, is refused by the allowlist.
@@ -143,7 +153,9 @@ class WebApi:
         (home / ".ssh" / "id_ed25519").write_text("home-secret")
         (home / "notes.txt").write_text("home-secret")
         env = {"HOME": str(home), self.token: "the-token", "UNRELATED_SECRET": "not-for-the-server"}
-        show = 'cat "$HOME/notes.txt" "$HOME/.ssh/id_ed25519"; echo "token=${%s:-unset} other=${UNRELATED_SECRET:-unset}"' % self.token
+        # The home by its path: a profile may give the server a HOME of its own.
+        show = 'cat "%s/notes.txt" "%s/.ssh/id_ed25519"; echo "token=${%s:-unset} other=${UNRELATED_SECRET:-unset}"' % (
+            home, home, self.token)
         r = mcpcell_run(["-p", str(self.pinned), "--", "sh", "-c", show], env=env)
         self.assertNotIn("home-secret", r.stdout)
         self.assertIn("token=the-token other=unset", r.stdout)
@@ -429,6 +441,129 @@ class AwsDocumentation(WebApi, unittest.TestCase):
         self.assertEqual(api.requests[0][1].split("?")[0], self.page)
 
 
+PY_SDK1_BIN = DEPS / "python-servers-sdk1" / "bin"
+
+
+class PyWebApi(WebApi):
+    """A web-API server from PyPI, installed in one of the integration venvs."""
+
+    bin_dir = PY_SERVERS_BIN
+
+    def command(self):
+        exe = self.bin_dir / self.package
+        require(exe.exists(), f"{self.package} under {self.bin_dir}")
+        return [str(exe), *self.args]
+
+
+class Prometheus(PyWebApi, unittest.TestCase):
+    profile = "prometheus"
+    package = "prometheus-mcp-server"
+    host = "prometheus.mcpcell.test"
+    user_named = True
+    token = "PROMETHEUS_TOKEN"
+    extra_env = {"PROMETHEUS_URL": "https://prometheus.mcpcell.test"}
+    routes = {"/api/v1/query": json_route({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": "up", "job": "mcpcell-sandboxed"}, "value": [1767225600, "1"]}]}})}
+    tool = "execute_query"
+    arguments = {"query": "up"}
+
+    def check(self, text, api):
+        self.assertIn("mcpcell-sandboxed", text)
+        _, path, headers = next(r for r in api.requests if r[1].startswith("/api/v1/query"))
+        self.assertIn("query=up", path)
+        self.assertEqual(header(headers, "Authorization"), "Bearer prometheus-test-token")
+
+
+class Grafana(PyWebApi, unittest.TestCase):
+    profile = "grafana"
+    package = "mcp-grafana"
+    host = "grafana.mcpcell.test"
+    user_named = True
+    token = "GRAFANA_SERVICE_ACCOUNT_TOKEN"
+    extra_env = {"GRAFANA_URL": "https://grafana.mcpcell.test"}
+
+    @property
+    def run_opts(self):
+        # Installed ahead of time (not by `uvx`, whose tool directory is executable), the
+        # wheel's Go binary needs the exec grant its profile's description gives.
+        exe = next((DEPS / "python-servers" / "lib").glob("python3*/site-packages/mcp_grafana/bin/mcp-grafana"))
+        return ["--allow-exec", str(exe)]
+    routes = {"/api/search": json_route([{"id": 7, "uid": "sbx-1", "title": "Sandboxed dashboard", "type": "dash-db",
+                                          "uri": "db/sandboxed", "url": "/d/sbx-1/sandboxed", "tags": []}])}
+    tool = "search_dashboards"
+    arguments = {"query": "Sandboxed"}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed dashboard", text)
+        _, path, headers = next(r for r in api.requests if r[1].startswith("/api/search"))
+        self.assertIn("query=Sandboxed", path)
+        self.assertEqual(header(headers, "Authorization"), "Bearer grafana-test-token")
+
+
+class HomeAssistant(PyWebApi, unittest.TestCase):
+    profile = "home-assistant"
+    package = "hass-mcp"
+    bin_dir = PY_SDK1_BIN
+    host = "ha.mcpcell.test"
+    user_named = True
+    token = "HA_TOKEN"
+    extra_env = {"HA_URL": "https://ha.mcpcell.test"}
+    routes = {"/api/config": json_route({"version": "2026.1.0-mcpcell", "location_name": "Sandbox"})}
+    tool = "get_version"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("2026.1.0-mcpcell", text)
+        _, _, headers = next(r for r in api.requests if r[1] == "/api/config")
+        self.assertEqual(header(headers, "Authorization"), "Bearer home-assistant-test-token")
+
+
+class Atlassian(PyWebApi, unittest.TestCase):
+    profile = "atlassian"
+    package = "mcp-atlassian"
+    bin_dir = PY_SDK1_BIN
+    # An Atlassian Cloud site: the built-in profile allows *.atlassian.net itself.
+    host = "mcpcell.atlassian.net"
+    token = "JIRA_API_TOKEN"
+    extra_env = {"JIRA_URL": "https://mcpcell.atlassian.net", "JIRA_USERNAME": "agent@example.org"}
+    issue = {"id": "10001", "key": "MC-1", "self": "https://mcpcell.atlassian.net/rest/api/2/issue/10001",
+             "fields": {"summary": "Sandbox every server", "description": "Checked under mcpcell.",
+                        "status": {"name": "In Progress"}, "issuetype": {"name": "Task"},
+                        "created": "2026-01-01T00:00:00.000+0000", "updated": "2026-01-01T00:00:00.000+0000"}}
+    routes = {"/rest/api/2/issue/MC-1": json_route(issue), "/rest/api/3/issue/MC-1": json_route(issue)}
+    tool = "jira_get_issue"
+    arguments = {"issue_key": "MC-1"}
+
+    def check(self, text, api):
+        self.assertIn("Sandbox every server", text)
+        _, _, headers = next(r for r in api.requests if "/issue/MC-1" in r[1])
+        # Basic authentication: the user and the API token.
+        import base64
+        self.assertEqual(header(headers, "Authorization"),
+                         "Basic " + base64.b64encode(b"agent@example.org:atlassian-test-token").decode())
+
+
+class Obsidian(PyWebApi, unittest.TestCase):
+    """The Obsidian Local REST API plugin listens on the host's loopback: the built-in profile
+    pins its own name for it (to port 27124); the test profile moves that pin to our server."""
+    profile = "obsidian"
+    package = "mcp-obsidian"
+    bin_dir = PY_SDK1_BIN
+    host = "obsidian.local-rest-api"
+    api_port = 27124
+    token = "OBSIDIAN_API_KEY"
+    # What the profile replaces: the plugin's host and port as the client may have set them.
+    extra_env = {"OBSIDIAN_HOST": "127.0.0.1", "OBSIDIAN_PORT": "1"}
+    routes = {"/vault/": json_route({"files": ["Sandboxed note.md", "daily/"]})}
+    tool = "obsidian_list_files_in_vault"
+    arguments = {}
+
+    def check(self, text, api):
+        self.assertIn("Sandboxed note.md", text)
+        _, _, headers = next(r for r in api.requests if r[1] == "/vault/")
+        self.assertEqual(header(headers, "Authorization"), "Bearer obsidian-test-token")
+
+
 class Puppeteer(unittest.TestCase):
     def test_browses_an_allowed_page_and_nothing_else(self):
         require(os.path.exists("/usr/bin/chromium"), "Chromium (apt install chromium; .ci/run installs it)")
@@ -678,6 +813,187 @@ class Redis(unittest.TestCase):
                              f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:6379\"]\n")
         r = mcpcell_run(["-p", str(both), "--", "redis-cli", "-u", f"redis://{OTHER}:6379", "GET", "secret"])
         self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+
+
+def unix_get(sock, path):
+    """GET `path` from the HTTP API on the Unix socket `sock`, from outside the sandbox."""
+    import http.client
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(10)
+            self.sock.connect(str(sock))
+
+    c = Conn("localhost")
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        c.close()
+
+
+def unix_listener(path):
+    """A Unix socket listener at `path` that records whether anything connected."""
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    os.chmod(path, 0o777)
+    s.listen(8)
+    s.settimeout(0.3)
+    return s
+
+
+class LocalPodman:
+    """Podman's Docker-compatible API (`podman system service`, Debian's podman) on a Unix
+    socket in a scratch directory, with its own storage there: rootful as root, rootless as
+    an ordinary user. A stand-in for the Docker daemon, which is root on the host just the
+    same."""
+
+    def __init__(self):
+        self.dir = scratch()
+        self.sock = self.dir / "podman.sock"
+        self.podman = ["podman", "--root", str(self.dir / "storage"), "--runroot", str(self.dir / "run"),
+                       "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+        # A process group of its own: rootless, podman re-executes itself inside its user
+        # namespace, and the service is that child, which outlives a signal to the parent.
+        self.proc = subprocess.Popen(
+            [*self.podman, "system", "service", "--time=0", f"unix://{self.sock}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        # Rootless, the first start sets up the user namespace and storage: give it time.
+        for _ in range(300):
+            try:
+                if unix_get(self.sock, "/_ping")[1] == "OK":
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    def volumes(self):
+        return [v["Name"] for v in json.loads(unix_get(self.sock, "/v1.41/volumes")[1])["Volumes"] or []]
+
+    def close(self):
+        import signal
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(10)
+        # The group is gone once nothing answers on the socket any more.
+        for _ in range(100):
+            try:
+                unix_get(self.sock, "/_ping")
+            except OSError:
+                break
+            time.sleep(0.1)
+        if os.geteuid() != 0:
+            # Rootless podman leaves a pause process holding its user namespace; this stops it.
+            subprocess.run([*self.podman, "system", "migrate"], capture_output=True, timeout=60)
+
+
+class Docker(unittest.TestCase):
+    """mcp-server-docker against Podman's Docker-compatible API. The profile grants no socket
+    of its own: the user opts in by linking the daemon's socket at
+    ${XDG_CONFIG_HOME}/mcpcell/docker.sock, and without that link nothing starts."""
+
+    def setUp(self):
+        require(shutil.which("podman"), "podman (apt install podman uidmap; .ci/run installs them)")
+        self.exe = PY_SERVERS_BIN / "mcp-server-docker"
+        require(self.exe.exists(), f"mcp-server-docker under {PY_SERVERS_BIN}")
+        self.podman = LocalPodman()
+        self.addCleanup(self.podman.close)
+        require(self.podman.volumes() == [], "podman system service answering on its socket")
+        self.config = scratch()
+        self.link = self.config / "mcpcell" / "docker.sock"
+
+    def opt_in(self):
+        self.link.parent.mkdir()
+        self.link.symlink_to(self.podman.sock)
+
+    def env(self, **more):
+        # A DOCKER_HOST of the client's own, which the profile replaces with the linked socket.
+        return {"XDG_CONFIG_HOME": str(self.config), "DOCKER_HOST": "tcp://127.0.0.1:2375", **more}
+
+    def test_refuses_to_start_without_the_users_link(self):
+        for cmd in ([str(self.exe)], ["sh", "-c", "echo started"]):
+            r = mcpcell_run(["-p", "docker", "--", *cmd], env=self.env())
+            self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertIn("(network.unix[0])", r.stderr)
+            self.assertIn(f"`{self.link}` does not exist, and it is marked as required", r.stderr)
+        self.assertEqual(self.podman.volumes(), [])
+        # A link to nothing is no opt-in either.
+        self.link.parent.mkdir()
+        self.link.symlink_to(self.podman.dir / "gone.sock")
+        r = mcpcell_run(["-p", "docker", "--", "sh", "-c", "echo started"], env=self.env())
+        self.assertEqual((r.returncode, r.stdout), (125, ""), r.stderr)
+        # Control: with the link to the daemon's socket, the same command starts.
+        self.link.unlink()
+        self.link.symlink_to(self.podman.sock)
+        r = mcpcell_run(["-p", "docker", "--", "sh", "-c", "echo started"], env=self.env())
+        self.assertEqual((r.returncode, r.stdout), (0, "started\n"), r.stderr)
+
+    def test_tool_call_through_the_linked_socket(self):
+        self.opt_in()
+        name = f"mcpcell-{os.getpid()}-{int(time.time())}"
+        s = Session([str(self.exe)], profile="docker", env=self.env())
+
+        async def go():
+            async with s.open() as c:
+                self.assertIn("create_volume", [t.name for t in (await c.list_tools()).tools])
+                created = text_of(await c.call_tool("create_volume", {"name": name}))
+                listed = text_of(await c.call_tool("list_volumes", {}))
+                return created, listed
+
+        (created, err), (listed, _) = run(go())
+        self.assertFalse(err, created + s.stderr())
+        self.assertIn(name, listed)
+        # Seen from outside: the daemon made the volume.
+        self.assertEqual(self.podman.volumes(), [name])
+        self.assertIn("profile=docker", s.stderr())
+
+    def test_no_other_socket_no_other_host_no_home(self):
+        self.opt_in()
+        # A second daemon's socket beside the granted one, and another elsewhere.
+        beside = unix_listener(self.podman.dir / "other.sock")
+        elsewhere = unix_listener(scratch() / "agent.sock")
+        self.addCleanup(beside.close)
+        self.addCleanup(elsewhere.close)
+        tcp, port = host_listener()
+        self.addCleanup(tcp.close)
+        home = scratch()
+        (home / ".docker").mkdir()
+        (home / ".docker" / "config.json").write_text('{"auths": {"registry.example": {"auth": "registry-secret"}}}')
+        (home / "notes.txt").write_text("home-secret")
+        show_home = f"cat {home}/notes.txt {home}/.docker/config.json"
+
+        def inside(cmd, profile="docker"):
+            return mcpcell_run(["-p", str(profile), "--", "sh", "-c", cmd], env=self.env(HOME=str(home)))
+
+        for sock in (self.podman.dir / "other.sock", Path(elsewhere.getsockname())):
+            r = inside(f"curl -sS -m 5 --unix-socket {sock} http://d/ && echo REACHED")
+            self.assertNotIn("REACHED", r.stdout, sock)
+        self.assertFalse(got_connection(beside))
+        self.assertFalse(got_connection(elsewhere))
+        r = inside(f"curl -sS -m 5 http://127.0.0.1:{port}/; curl -sS -m 5 --noproxy '*' http://127.0.0.1:{port}/")
+        self.assertFalse(got_connection(tcp), "a TCP service on the host's loopback was reached")
+        r = inside(show_home)
+        self.assertNotIn("home-secret", r.stdout)
+        self.assertNotIn("registry-secret", r.stdout)
+        # Controls: the linked socket answers the same client (at the link's path, which the
+        # server is given as DOCKER_HOST); a profile that lists the socket beside it reaches
+        # that one too; the TCP listener and the home are seen when reached or granted.
+        r = inside('curl -sS -m 5 --unix-socket "${DOCKER_HOST#unix://}" http://d/_ping')
+        self.assertEqual(r.stdout, "OK", r.stderr)
+        both = write_profile(scratch(), "docker-both", f"extends: [docker]\nnetwork:\n  unix: [\"{self.podman.dir / 'other.sock'}\"]\n")
+        inside(f"curl -sS -m 5 --unix-socket {self.podman.dir / 'other.sock'} http://d/", profile=both)
+        self.assertTrue(got_connection(beside))
+        subprocess.run(["curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"], capture_output=True)
+        self.assertTrue(got_connection(tcp))
+        opened = write_profile(scratch(), "docker-home", f"extends: [docker]\nfilesystem:\n  read: [\"{home}\"]\n")
+        r = inside(show_home, profile=opened)
+        self.assertIn("home-secret", r.stdout)
+        # The registry credentials stay hidden even then (the default profile's `hide`).
+        self.assertNotIn("registry-secret", r.stdout)
 
 
 class DesktopCommander(unittest.TestCase):

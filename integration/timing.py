@@ -9,7 +9,10 @@ import statistics
 import sys
 
 from harness import DEPS, NODE_MODULES, PY_BIN, PY_SQLITE_BIN, Session, node_server, scratch
-from test_profiles import npm_bin
+from test_profiles import LocalPodman, npm_bin
+
+PY_SERVERS = DEPS / "python-servers"
+PY_SDK1 = DEPS / "python-servers-sdk1"
 
 
 def servers():
@@ -46,6 +49,14 @@ def servers():
         ("puppeteer", npm_bin("@modelcontextprotocol/server-puppeteer")),
         ("chrome-devtools", [*npm_bin("chrome-devtools-mcp"), "--executablePath", "/usr/bin/chromium", "--headless",
                              "--isolated", "--chromeArg=--no-sandbox"]),
+        ("prometheus", [str(PY_SERVERS / "bin" / "prometheus-mcp-server")]),
+        ("grafana", [str(PY_SERVERS / "bin" / "mcp-grafana")],
+         {"opts": ["--allow-exec", str(next((PY_SERVERS / "lib").glob("python3*/site-packages/mcp_grafana/bin/mcp-grafana"),
+                                            PY_SERVERS))]}),
+        ("home-assistant", [str(PY_SDK1 / "bin" / "hass-mcp")]),
+        ("atlassian", [str(PY_SDK1 / "bin" / "mcp-atlassian")]),
+        ("obsidian", [str(PY_SDK1 / "bin" / "mcp-obsidian")]),
+        ("docker", [str(PY_SERVERS / "bin" / "mcp-server-docker")], {"daemon": True}),
     ]
 
 
@@ -57,15 +68,36 @@ async def initialize_seconds(session):
         return loop.time() - t0
 
 
-def measure(cmd, profile, runs):
+def measure(cmd, profile, runs, extra=None):
+    extra = extra or {}
     env = {"BRAVE_API_KEY": "x", "GITHUB_PERSONAL_ACCESS_TOKEN": "x", "TAVILY_API_KEY": "x", "EXA_API_KEY": "x",
            "PERPLEXITY_API_KEY": "x", "SLACK_BOT_TOKEN": "x", "SLACK_TEAM_ID": "x", "FIRECRAWL_API_KEY": "x",
            "NOTION_TOKEN": "x", "FIGMA_API_KEY": "x", "SENTRY_ACCESS_TOKEN": "x", "LINEAR_API_TOKEN": "x",
            "GOOGLE_MAPS_API_KEY": "x", "GITLAB_PERSONAL_ACCESS_TOKEN": "x",
+           "PROMETHEUS_URL": "https://prometheus.example", "GRAFANA_URL": "https://grafana.example",
+           "HA_URL": "https://ha.example", "HA_TOKEN": "x", "JIRA_URL": "https://example.atlassian.net",
+           "JIRA_USERNAME": "x", "JIRA_API_TOKEN": "x", "OBSIDIAN_API_KEY": "x",
            # Servers that keep files in $HOME (desktop-commander) keep them here when bare.
            "HOME": str(scratch())}
-    bare = [asyncio.run(initialize_seconds(Session(cmd, bare=True, env=env))) for _ in range(runs)]
-    jailed = [asyncio.run(initialize_seconds(Session(cmd, profile=profile, env=env))) for _ in range(runs)]
+    bare_env, jailed_env = dict(env), dict(env)
+    daemon = None
+    if extra.get("daemon"):
+        # The docker server asks its daemon for the API version as it starts: a live Podman,
+        # reached bare through DOCKER_HOST and under mcpcell through the user's link.
+        daemon = LocalPodman()
+        config = scratch()
+        (config / "mcpcell").mkdir()
+        (config / "mcpcell" / "docker.sock").symlink_to(daemon.sock)
+        bare_env["DOCKER_HOST"] = f"unix://{daemon.sock}"
+        jailed_env["XDG_CONFIG_HOME"] = str(config)
+    try:
+        bare = [asyncio.run(initialize_seconds(Session(cmd, bare=True, env=bare_env))) for _ in range(runs)]
+        jailed = [asyncio.run(initialize_seconds(Session(cmd, profile=profile, env=jailed_env,
+                                                         opts=extra.get("opts", ()))))
+                  for _ in range(runs)]
+    finally:
+        if daemon:
+            daemon.close()
     return statistics.median(bare), statistics.median(jailed)
 
 
@@ -75,11 +107,11 @@ def main():
     print(f"Time to initialize, median of {runs} runs (start the process, complete `initialize`)\n")
     print("| server | bare (ms) | mcpcell (ms) | added (ms) |")
     print("| --- | ---: | ---: | ---: |")
-    for name, cmd in servers():
+    for name, cmd, *extra in servers():
         if only and name not in only:
             continue
         try:
-            b, j = measure(cmd, name, runs)
+            b, j = measure(cmd, name, runs, *extra)
         except Exception as e:  # a missing server is reported, not fatal
             print(f"| {name} | n/a | n/a | {type(e).__name__}: {e} |")
             continue

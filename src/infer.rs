@@ -178,6 +178,38 @@ static KNOWN: &[Known] = &[
         packages: &["terraform-mcp-server"],
         programs: &["terraform-mcp-server"],
     },
+    Known {
+        profile: "docker",
+        packages: &["mcp-server-docker"],
+        programs: &["mcp-server-docker", "mcp_server_docker"],
+    },
+    Known {
+        profile: "prometheus",
+        packages: &["prometheus-mcp-server"],
+        programs: &["prometheus-mcp-server", "prometheus_mcp_server"],
+    },
+    Known {
+        profile: "grafana",
+        packages: &["mcp-grafana"],
+        programs: &["mcp-grafana", "mcp_grafana"],
+    },
+    Known {
+        profile: "home-assistant",
+        // Its Python module is the generic `app`, which names no server: only the package
+        // and its executable select the profile.
+        packages: &["hass-mcp"],
+        programs: &["hass-mcp"],
+    },
+    Known {
+        profile: "atlassian",
+        packages: &["mcp-atlassian"],
+        programs: &["mcp-atlassian", "mcp_atlassian"],
+    },
+    Known {
+        profile: "obsidian",
+        packages: &["mcp-obsidian"],
+        programs: &["mcp-obsidian", "mcp_obsidian"],
+    },
 ];
 
 /// The result of inference: which profile, for which package, and how it was recognised.

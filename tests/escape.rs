@@ -272,6 +272,9 @@ fn exception(
         "unix_socket_create" if profile == "playwright" => Some(
             "playwright.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
         ),
+        "unix_socket_create" if profile == "docker" => Some(
+            "docker.yaml: network.unix lists the daemon's socket the user linked (the sandbox then sees only granted paths)",
+        ),
         "unix_socket_create" if profile == "puppeteer" || profile == "chrome-devtools" => Some(
             "puppeteer.yaml, chrome-devtools.yaml: network.unix [/tmp], for Chromium's own processes (the sandbox then sees only granted paths)",
         ),
@@ -620,6 +623,15 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String, Vec<S
         "sqlite" => args.extend(["--db-path".into(), db.display().to_string()]),
         _ => {}
     }
+    // The docker profile starts only once the user names a daemon's socket: a stand-in,
+    // linked where the profile asks for it (the adversary may reach it; nothing else).
+    let _daemon = (profile == "docker").then(|| {
+        let sock = root.join("daemon.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        std::fs::create_dir_all(config_home.join("mcpcell")).unwrap();
+        std::os::unix::fs::symlink(&sock, config_home.join("mcpcell/docker.sock")).unwrap();
+        listener
+    });
     let mut cmd = Command::new(mcpcell());
     cmd.args(&args)
         .env_clear()
@@ -829,7 +841,13 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String, Vec<S
         PathBuf::from(format!("/tmp/mcpcell-escape-{nonce}")),
         home.join(".npm/_cacache").join(&nonce),
         state_home.join("mcpcell/other-server").join(&nonce),
-        config_home.join("mcpcell"),
+        // Under docker the directory holds the user's link to the daemon's socket: what the
+        // server must not make there is its own profile.
+        if profile == "docker" {
+            config_home.join("mcpcell/profiles")
+        } else {
+            config_home.join("mcpcell")
+        },
         PathBuf::from("/etc/mcpcell-escape"),
         home.join(".planted"),
         home.join(".config-planted"),
@@ -1090,4 +1108,10 @@ under_every_profile! {
     under_google_maps => "google-maps",
     under_gitlab => "gitlab",
     under_terraform => "terraform",
+    under_docker => "docker",
+    under_prometheus => "prometheus",
+    under_grafana => "grafana",
+    under_home_assistant => "home-assistant",
+    under_atlassian => "atlassian",
+    under_obsidian => "obsidian",
 }

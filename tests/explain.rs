@@ -228,6 +228,52 @@ fn unix_sockets_match_what_run_enforces() {
 }
 
 #[test]
+fn a_socket_listed_through_a_link_matches_what_run_enforces() {
+    // The docker profile's opt-in: the entry is a link to the daemon's socket.
+    let d = scratch();
+    let sock = d.path().join("daemon.sock");
+    let beside = d.path().join("other.sock");
+    let link = d.path().join("docker.sock");
+    let _l1 = UnixListener::bind(&sock).unwrap();
+    let _l2 = UnixListener::bind(&beside).unwrap();
+    for s in [&sock, &beside] {
+        std::fs::set_permissions(s, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::os::unix::fs::symlink(&sock, &link).unwrap();
+    let (sock, beside, link) = (
+        sock.to_str().unwrap(),
+        beside.to_str().unwrap(),
+        link.to_str().unwrap(),
+    );
+    let p = profile(
+        d.path(),
+        "linked",
+        &format!("extends: [default]\nnetwork:\n  unix: [\"!{link}\"]\n"),
+    );
+    let p = p.to_str().unwrap();
+    check(&[
+        case(
+            &["-p", p],
+            &format!("unix:{link}"),
+            &["unix", link, "x"],
+            true,
+        ),
+        case(
+            &["-p", p],
+            &format!("unix:{sock}"),
+            &["unix", sock, "x"],
+            true,
+        ),
+        case(
+            &["-p", p],
+            &format!("unix:{beside}"),
+            &["unix", beside, "x"],
+            false,
+        ),
+    ]);
+}
+
+#[test]
 fn syscalls_and_environment_match_what_run_enforces() {
     check(&[
         case(&[], "unshare", &["unshare-user"], false),

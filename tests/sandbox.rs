@@ -521,6 +521,73 @@ fn with_unix_sockets_the_sandbox_sees_only_granted_paths() {
 }
 
 #[test]
+fn a_socket_listed_through_a_link_is_reached_at_the_links_path() {
+    // How the docker profile is opted into: a link, in a directory of the user's, to the
+    // daemon's socket elsewhere; the server is told the link's path.
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    std::fs::create_dir_all(dir.join("daemon")).unwrap();
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    let sock = dir.join("daemon/api.sock");
+    let beside = dir.join("daemon/other.sock");
+    let link = dir.join("config/docker.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    let other = UnixListener::bind(&beside).unwrap();
+    l.set_nonblocking(true).unwrap();
+    other.set_nonblocking(true).unwrap();
+    std::os::unix::fs::symlink(&sock, &link).unwrap();
+    let yaml = |entry: &std::path::Path| {
+        format!(
+            "extends: [default]\nnetwork:\n  unix: [\"!{}\"]\n",
+            entry.display()
+        )
+    };
+    let prof = profile(&dir, "linked", &yaml(&link));
+    let p = prof.to_str().unwrap();
+    for path in [&link, &sock] {
+        assert_eq!(
+            probe_line(&["-p", p], &["unix", path.to_str().unwrap(), "hi"]),
+            "OK sent",
+            "{}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            l.accept().is_ok(),
+            "no connection through {}",
+            path.display()
+        );
+    }
+    // The socket beside the linked one is not there.
+    assert_eq!(
+        probe_line(&["-p", p], &["unix", beside.to_str().unwrap(), "hi"]),
+        "ERR ENOENT No such file or directory"
+    );
+    assert!(other.accept().is_err());
+    // The control: run bare, the same probe reaches it.
+    assert_eq!(
+        bare_line(&["unix", beside.to_str().unwrap(), "hi"]),
+        "OK sent"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(other.accept().is_ok());
+    // A link that leads nowhere is no grant: the launch stops before the server starts.
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(dir.join("daemon/gone.sock"), &link).unwrap();
+    let out = output_within(
+        run_cmd(&["-p", p, "--", probe().to_str().unwrap(), "status"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(network.unix[0])") && err.contains("marked as required"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_directory_of_sockets_can_be_listed_and_its_files_stay_unreadable() {
     // A server's run directory (PostgreSQL's /run/postgresql): the socket is made anew at
     // each start, so the profile names the directory.

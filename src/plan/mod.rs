@@ -127,6 +127,13 @@ pub enum PlanError {
     Seccomp(#[from] seccomp::CompileError),
     #[error("{}", not_enforceable_message(.0))]
     NotEnforceable(Vec<Gap>),
+    /// A `!` entry of network.unix: the socket is the user's to name (a profile that reaches
+    /// a root daemon asks for it this way), so its absence stops the launch.
+    #[error(
+        "{origin}: the Unix socket `{}` does not exist, and it is marked as required: this profile reaches only a socket you name there. Create it, or a symbolic link to the socket you mean to grant (the comment above that line in the profile says what it must be; `mcpcell profiles show NAME` prints a built-in profile)",
+        path.display()
+    )]
+    UnixRequired { origin: Origin, path: PathBuf },
 }
 
 impl PlanError {
@@ -778,7 +785,14 @@ fn build_network(
     };
     let mut unix = Vec::new();
     for e in &profile.network.unix {
-        let (p, _) = expand(vars, e)?;
+        let (p, required) = expand(vars, e)?;
+        // metadata() follows a link: a link to a socket that is gone counts as missing.
+        if required && std::fs::metadata(&p).is_err() {
+            return Err(PlanError::UnixRequired {
+                origin: e.origin.clone(),
+                path: PathBuf::from(p),
+            });
+        }
         unix.push(PathBuf::from(p));
     }
     let (connect, bind) = if mode == NetworkMode::Host {

@@ -193,7 +193,12 @@ impl Plan {
                 why: "observe mode: Unix sockets are not restricted".into(),
             };
         }
-        if let Some(u) = self.network.unix.iter().find(|u| real.starts_with(u)) {
+        // An entry may be a link to the socket (the docker profile's opt-in): it grants what
+        // the link leads to, which is what `real` is.
+        let listed = |u: &&PathBuf| {
+            real.starts_with(u) || crate::paths::real_path(u).is_ok_and(|r| real.starts_with(r))
+        };
+        if let Some(u) = self.network.unix.iter().find(listed) {
             let what = if inside == Inside::PrivateTmp {
                 "the sandbox's own sockets in its private /tmp; the host's are not there"
             } else {

@@ -884,6 +884,27 @@ fn network_none_denies_unix_sockets_unless_some_are_listed() {
     assert!(plan.notes.iter().any(|n| n.starts_with("network.unix:")));
 }
 
+/// A required socket (`!`, how the docker profile asks the user to name the daemon's) stops
+/// the launch while it is missing, and is granted by way of a link to it once it is there.
+#[test]
+fn a_required_unix_socket_must_exist() {
+    let f = Fixture::new();
+    let yaml = "network:\n  unix: [\"!${HOME}/daemon.sock\"]\n";
+    let e = f.error(&f.request(yaml));
+    let PlanError::UnixRequired { origin, path } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(path, &f.home.join("daemon.sock"));
+    assert_eq!(origin.key, "network.unix[0]");
+    assert!(e.to_string().contains("symbolic link to the socket"), "{e}");
+
+    let daemon = f.dir("run").join("real.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&daemon).unwrap();
+    std::os::unix::fs::symlink(&daemon, f.home.join("daemon.sock")).unwrap();
+    let plan = f.plan(yaml);
+    assert_eq!(plan.network.unix, [f.home.join("daemon.sock")]);
+}
+
 #[test]
 fn network_host_narrows_ports_with_landlock_and_seccomp() {
     let f = Fixture::new();

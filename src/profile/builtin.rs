@@ -55,6 +55,12 @@ pub static BUILTINS: &[(&str, &str, &str)] = builtins![
     "google-maps",
     "gitlab",
     "terraform",
+    "docker",
+    "prometheus",
+    "grafana",
+    "home-assistant",
+    "atlassian",
+    "obsidian",
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

@@ -177,7 +177,7 @@ impl Mounts {
             {
                 skeleton.insert(a);
             }
-            symlinks = links_on_the_way(fs, &bound, &replaced, &prefix, &mut skeleton);
+            symlinks = links_on_the_way(fs, layout.unix, &bound, &replaced, &prefix, &mut skeleton);
         }
         // Binds and skeleton must not both create the same directory: the skeleton only
         // holds what no bind provides.

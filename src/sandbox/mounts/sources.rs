@@ -130,10 +130,12 @@ fn is_device(p: &Path) -> bool {
 }
 
 /// The symbolic links on the way to each granted path as it was written (/bin → usr/bin,
-/// /etc/localtime → ...), where they do not fall inside a bind, as (link in the staging root,
-/// its target); their parents join the `skeleton`.
+/// /etc/localtime → ...), and to each listed Unix socket (/var/run/docker.sock, or a link
+/// the user made to name a daemon's socket), where they do not fall inside a bind, as (link
+/// in the staging root, its target); their parents join the `skeleton`.
 pub(super) fn links_on_the_way(
     fs: &FsPlan,
+    unix: &[PathBuf],
     bound: &[Source],
     replaced: &[&str],
     prefix: &Path,
@@ -151,7 +153,10 @@ pub(super) fn links_on_the_way(
     let linked = fs
         .rules
         .iter()
-        .flat_map(|r| r.aliases.iter().filter(move |a| **a != r.path));
+        .flat_map(|r| r.aliases.iter().filter(move |a| **a != r.path))
+        // A socket is bound at its real path; a client told the path as written (its
+        // DOCKER_HOST) finds it through the same links.
+        .chain(unix.iter());
     // Each prefix is looked at once, however many grants pass through it.
     let mut link_of: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
     let mut real_of: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
