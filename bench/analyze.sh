@@ -110,16 +110,6 @@ for args in "--version" "run --dry-run -p minimal -- /bin/true" "run -p minimal 
 done
 cat "$OUT/peak-rss.txt"
 
-SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
-if [ -f "$SERVER_JS" ] && id mcpcell-test >/dev/null 2>&1; then
-  say "MCP round trip as mcpcell-test (no pids cgroup), to compare with root's in RESULTS.md"
-  runuser -u mcpcell-test -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/mcpcell-test \
-    LANG=C.UTF-8 BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" \
-    $PY "$BENCH_ROOT/lib/mcp.py" "$BENCH_WORK/mcp-user.json" 8 20 "$SERVER_JS"
-  mv "$BENCH_WORK/mcp-user.json" "$OUT/"
-  $PY -c 'import json, sys; r = json.load(open(sys.argv[1]))["rows"]; print({k: round(v["init_ms"]["median"], 1) for k, v in r.items() if "init_ms" in v})' "$OUT/mcp-user.json"
-fi
-
 if [ $BUILDS = 1 ]; then
   say "other builds of the same sources: opt-level s, dynamically linked"
   (cd "$REPO" && CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --release --locked --quiet \
