@@ -125,6 +125,14 @@ if [ -x "$DEPS/python/bin/python" ]; then
     step "integration: real servers and clients as $TEST_USER"
     integration as_user
   fi
+  # The same real servers where namespaces are refused (nouserns, as in a container), as the
+  # ordinary user: mcpcell takes its namespace-free tier.
+  step "integration: real servers in the namespace-free tier as $TEST_USER"
+  tier_user=()
+  [ "$(id -u)" = 0 ] && tier_user=(as_user)
+  (cd "$SHARED/integration" && "${tier_user[@]}" env MCPCELL_BIN="$SHARED/mcpcell-release-tier" \
+    MCPCELL_TIER=1 MCPCELL_DEPS="$DEPS" MCPCELL_PROBE="$SHARED/probe" \
+    MCPCELL_ADVERSARY="$SHARED/adversary" "$DEPS/python/bin/python" -m unittest -v test_servers)
   # `mcpcell wrap` with real clients: each one's own `mcp add`, wrap, the client's own check
   # that the servers connect under mcpcell, unwrap to the bytes. Once, as the ordinary user
   # when there is one (the clients take a few minutes).
