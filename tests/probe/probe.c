@@ -288,6 +288,16 @@ static int cmd_socket(const char *family, const char *type, const char *proto) {
 static int cmd_chmod(const char *path, const char *mode) {
     return result(chmod(path, strtol(mode, NULL, 8)) == 0, "chmodded");
 }
+/* by a descriptor opened for reading only: what a read grant gives */
+static int cmd_fchmod(const char *path, const char *mode) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return result(0, NULL);
+    int ok = fchmod(fd, strtol(mode, NULL, 8)) == 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return result(ok, "fchmodded");
+}
 static int cmd_utimes(const char *path) {
     struct timespec t[2] = {{1, 0}, {1, 0}};
     return result(utimensat(AT_FDCWD, path, t, 0) == 0, "set times");
@@ -562,6 +572,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
     if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
     if (!strcmp(c, "chmod")) return cmd_chmod(a1, a2);
+    if (!strcmp(c, "fchmod")) return cmd_fchmod(a1, a2);
     if (!strcmp(c, "utimes")) return cmd_utimes(a1);
     if (!strcmp(c, "setxattr")) return cmd_setxattr(a1, a2, a3);
     if (!strcmp(c, "getxattr")) return cmd_getxattr(a1, a2);
