@@ -441,10 +441,9 @@ fn change_inode(file: &OwnedFd, mode: u32, change: Change) -> Result<(), i32> {
     let magic =
         CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(|_| libc::EBADF)?;
     let empty = c"";
-    // SAFETY (all three calls): NUL-terminated paths, a descriptor this thread owns, and a
-    // times array that outlives the call.
     let r = match change {
         Change::Mode(_) if is_link => return Err(libc::EOPNOTSUPP),
+        // SAFETY: a NUL-terminated path that outlives the call.
         Change::Mode(m) => unsafe { libc::chmod(magic.as_ptr(), m & 0o7777) },
         Change::Owner(u, g) => {
             let unchanged = u32::MAX;
@@ -456,15 +455,20 @@ fn change_inode(file: &OwnedFd, mode: u32, change: Change) -> Result<(), i32> {
             if g != unchanged && g != group_of(file)? && g != egid {
                 return Err(libc::EPERM);
             }
+            // SAFETY: a descriptor this thread owns and an empty NUL-terminated path.
             unsafe { libc::fchownat(file.as_raw_fd(), empty.as_ptr(), u, g, libc::AT_EMPTY_PATH) }
         }
         Change::Times(t) => {
             let times = t.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
             if is_link {
+                // SAFETY: a descriptor this thread owns, an empty NUL-terminated path, and
+                // null or a two-element times array that outlives the call.
                 unsafe {
                     libc::utimensat(file.as_raw_fd(), empty.as_ptr(), times, libc::AT_EMPTY_PATH)
                 }
             } else {
+                // SAFETY: a NUL-terminated path, and null or a two-element times array, that
+                // outlive the call.
                 unsafe { libc::utimensat(libc::AT_FDCWD, magic.as_ptr(), times, 0) }
             }
         }
