@@ -495,6 +495,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_call_the_tier_sends_is_answered_here() {
+        for name in crate::plan::tier::SUPERVISED_METADATA {
+            let nr = crate::seccomp::syscall_number(name).unwrap();
+            assert!(handles(nr as i64), "{name}");
+        }
+        assert!(!handles(libc::SYS_connect));
+        assert!(!handles(libc::SYS_setxattr));
+    }
+
+    #[test]
     fn only_paths_beneath_a_write_grant_and_outside_hides_are_covered() {
         let w = Writable {
             grants: vec!["/home/u/proj".into(), "/tmp/mcpcell-tmp-x".into()],
