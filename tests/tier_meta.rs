@@ -261,6 +261,38 @@ fn a_hard_link_into_the_write_grant_changes_nothing_outside() {
 }
 
 #[test]
+fn a_symlink_flipped_during_the_call_changes_nothing_outside() {
+    if !tier_here() {
+        return;
+    }
+    let t = tree();
+    let g = t.grants();
+    let own = t.w.join("own");
+    let secret = t.outside.join("secret");
+    let link = t.w.join("flip");
+    let (l, o, s) = (
+        link.to_str().unwrap(),
+        own.to_str().unwrap(),
+        secret.to_str().unwrap(),
+    );
+    // The server's own process flips the link between its file and the secret while it
+    // calls chmod on the link: a check of the path followed by the kernel's own lookup would
+    // let some calls through to the secret. mcpcell changes the inode it checked.
+    let out = tier_probe(&opts(&g), &["chmod-flip", l, o, s, "2000"]);
+    let changed: u32 = out
+        .strip_prefix("OK ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(changed > 0, "no call reached the server's own file: {out}");
+    assert_eq!(mode(&own), 0o666);
+    assert_eq!(mode(&secret), 0o644, "a flipped link reached the secret");
+    // Weak setup: bare, the same race reaches the secret.
+    std::fs::remove_file(&link).unwrap();
+    assert!(bare_probe(&["chmod-flip", l, o, s, "100000"]).starts_with("OK "));
+    assert_eq!(mode(&secret), 0o666);
+}
+
+#[test]
 fn setuid_and_setgid_modes_stay_refused_in_the_write_grant() {
     if !tier_here() {
         return;
