@@ -147,6 +147,12 @@ fn mode_and_times_change_beneath_a_write_grant() {
         "OK fchmodded"
     );
     assert_eq!(mode(&own), 0o640);
+    // Through /proc/self/fd/N of an O_PATH descriptor, as glibc does: the caller's own.
+    assert_eq!(
+        tier_probe(&opts(&g), &["chmod-procfd", own_s, "604"]),
+        "OK chmodded"
+    );
+    assert_eq!(mode(&own), 0o604);
     assert_eq!(tier_probe(&opts(&g), &["utimes", own_s]), "OK set times");
     assert_eq!(mtime(&own), 1);
     // A directory of the grant, and the grant itself.
@@ -200,6 +206,7 @@ fn metadata_outside_the_write_grants_stays_unchanged() {
     for args in [
         vec!["chmod", f, "666"],
         vec!["fchmod", f, "666"],
+        vec!["chmod-procfd", f, "666"],
         vec!["utimes", f],
     ] {
         assert_denied(

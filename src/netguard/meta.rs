@@ -413,7 +413,7 @@ fn open_target(pid: u32, t: &Target) -> Result<OwnedFd, i32> {
             } else {
                 Some(proc_fd(*dirfd)?)
             };
-            let c = CString::new(path.clone()).map_err(|_| libc::EINVAL)?;
+            let c = CString::new(callers_proc(path, pid)).map_err(|_| libc::EINVAL)?;
             let mut flags = libc::O_PATH;
             if !follow {
                 flags |= libc::O_NOFOLLOW;
@@ -422,6 +422,32 @@ fn open_target(pid: u32, t: &Target) -> Result<OwnedFd, i32> {
             open_path(at, &c, flags)
         }
     }
+}
+
+/// `path` with `/proc/self` and `/proc/thread-self` naming the caller, not mcpcell: glibc
+/// changes the mode of a file it holds as `O_PATH` through `/proc/self/fd/N`. A path that
+/// reaches them another way (`/proc/../proc/self`) names mcpcell's own descriptors, which
+/// gains nothing: what it reaches is checked as any other inode.
+fn callers_proc(path: &[u8], tid: u32) -> Vec<u8> {
+    let Some(tgid) = notif::tgid(tid).ok() else {
+        return path.to_vec();
+    };
+    for (prefix, with) in [
+        (&b"/proc/self"[..], format!("/proc/{tgid}")),
+        (
+            &b"/proc/thread-self"[..],
+            format!("/proc/{tgid}/task/{tid}"),
+        ),
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && (rest.is_empty() || rest[0] == b'/')
+        {
+            let mut out = with.into_bytes();
+            out.extend_from_slice(rest);
+            return out;
+        }
+    }
+    path.to_vec()
 }
 
 fn fstat(fd: RawFd) -> Result<libc::stat, i32> {

@@ -298,6 +298,14 @@ static int cmd_fchmod(const char *path, const char *mode) {
     errno = e;
     return result(ok, "fchmodded");
 }
+/* as glibc changes the mode of a file it holds as O_PATH: through /proc/self/fd/N */
+static int cmd_chmod_procfd(const char *path, const char *mode) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) return result(0, NULL);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    return result(chmod(p, strtol(mode, NULL, 8)) == 0, "chmodded");
+}
 /* chmod of LINK while another process flips it between A and B (the time-of-check race
  * on a path): prints how many of N calls succeeded. */
 static int cmd_chmod_flip(const char *link, const char *a, const char *b, const char *n) {
@@ -602,6 +610,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
     if (!strcmp(c, "chmod")) return cmd_chmod(a1, a2);
     if (!strcmp(c, "fchmod")) return cmd_fchmod(a1, a2);
+    if (!strcmp(c, "chmod-procfd")) return cmd_chmod_procfd(a1, a2);
     if (!strcmp(c, "chmod-flip") && argc > 5) return cmd_chmod_flip(a1, a2, a3, argv[5]);
     if (!strcmp(c, "utimes")) return cmd_utimes(a1);
     if (!strcmp(c, "setxattr")) return cmd_setxattr(a1, a2, a3);
