@@ -531,6 +531,20 @@ mod tests {
     }
 
     #[test]
+    fn proc_self_names_the_caller() {
+        let me = std::process::id();
+        let t = |p: &str| String::from_utf8(callers_proc(p.as_bytes(), me)).unwrap();
+        assert_eq!(t("/proc/self/fd/3"), format!("/proc/{me}/fd/3"));
+        assert_eq!(t("/proc/self"), format!("/proc/{me}"));
+        assert_eq!(
+            t("/proc/thread-self/fd/3"),
+            format!("/proc/{me}/task/{me}/fd/3")
+        );
+        assert_eq!(t("/proc/selfish"), "/proc/selfish");
+        assert_eq!(t("proc/self/fd/3"), "proc/self/fd/3");
+    }
+
+    #[test]
     fn only_paths_beneath_a_write_grant_and_outside_hides_are_covered() {
         let w = Writable {
             grants: vec!["/home/u/proj".into(), "/tmp/mcpcell-tmp-x".into()],
