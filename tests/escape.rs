@@ -987,10 +987,10 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
     let (failures, _, lost) = attack_with("weak", Some(weak));
     let all = [failures, lost].concat().join("\n");
     // Where namespaces are refused, the namespace-free tier refuses these whatever the
-    // profile says (seccomp: metadata changes, System V IPC); the namespace tier's run of
-    // this test shows that the suite sees them.
+    // profile says (seccomp: extended attributes, System V IPC); the namespace tier's run of
+    // this test shows that the suite sees them. A mode change beneath the write grant
+    // (${HOME} here) is made by mcpcell's supervisor in the tier too, so it is seen in both.
     let tier_blocks = [
-        "~/.bashrc's mode changed",
         "an extended attribute was set on ~/.bashrc",
         "sysv_shm_exec: it succeeded",
     ];

@@ -109,6 +109,25 @@ if [ "$(id -u)" = 0 ]; then
   tier_suites as_user
 fi
 
+# `npx -y` and `uvx` installing from a private registry through the proxy, where namespaces
+# are refused (npm's copyFile needs mcpcell's metadata supervisor, uv's cache the `refer`
+# right in every Landlock layer).
+tier_installs() {
+  grep -E '/pkgsettings-[0-9a-f]+$' "$SHARED/tests.txt" | while read -r exe; do
+    name="$(basename "$exe")"
+    echo "--- $name npx/uvx (namespace-free tier)"
+    (cd "$SHARED" && "$@" env MCPCELL_BIN="$SHARED/mcpcell-tier" MCPCELL_PROBE="$SHARED/probe" \
+      MCPCELL_NOUSERNS="$SHARED/nouserns" MCPCELL_TEST_DIR=/var/tmp \
+      "$SHARED/$name" --test-threads=1 npx_installs uvx_installs </dev/null)
+  done
+}
+if [ "$(id -u)" = 0 ]; then
+  step "npx and uvx installs in the namespace-free tier as root"
+  tier_installs
+  step "npx and uvx installs in the namespace-free tier as $TEST_USER"
+  tier_installs as_user
+fi
+
 # Real MCP servers through mcpcell, driven by the official MCP Python SDK and the Inspector CLI.
 DEPS="${MCPCELL_DEPS:-/opt/mcpcell-deps}"
 integration() {

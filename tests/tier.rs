@@ -416,8 +416,10 @@ fn dry_run_and_doctor_show_the_tier_layer_by_layer() {
 }
 
 #[test]
-fn metadata_cannot_be_changed_anywhere() {
-    // Landlock does not govern chmod, utimes or setxattr; the tier's seccomp filter does.
+fn metadata_changes_only_beneath_write_grants() {
+    // Landlock does not govern chmod, utimes or setxattr: the tier's seccomp filter sends
+    // mode and times to mcpcell, which changes them only beneath a write grant
+    // (tests/tier_meta.rs has the rest), and refuses extended attributes everywhere.
     let d = scratch();
     let outside = d.path().join("outside");
     write(&outside, "x");
@@ -441,17 +443,24 @@ fn metadata_cannot_be_changed_anywhere() {
     )
     .unwrap();
     let w = work.path().to_str().unwrap();
-    for (path, what) in [
-        (&outside, "outside the grants"),
-        (&inside, "inside a write grant"),
-    ] {
-        let p = path.to_str().unwrap();
-        for args in [vec!["chmod", p, "666"], vec!["utimes", p]] {
-            let out = tier_probe(&["--allow-write", w], &args).1;
-            assert_denied(&out, &format!("{} {what}", args[0]));
-        }
+    let p = outside.to_str().unwrap();
+    for args in [vec!["chmod", p, "666"], vec!["utimes", p]] {
+        let out = tier_probe(&["--allow-write", w], &args).1;
+        assert_denied(&out, &format!("{} outside the grants", args[0]));
     }
     assert_eq!(mode(&outside), before);
+    let i = inside.to_str().unwrap();
+    let out = tier_probe(&["--allow-write", w], &["chmod", i, "600"]).1;
+    assert_eq!(out, "OK chmodded");
+    assert_eq!(mode(&inside), 0o600);
+    let out = tier_probe(&["--allow-write", w], &["setxattr", i, "user.x", "1"]).1;
+    assert_denied(&out, "setxattr inside a write grant");
+    assert_eq!(get_xattr(&inside, "user.x"), None);
+    // Weak setup: bare, where the filesystem takes user attributes, the same call sets it.
+    if set_xattr(&outside, "user.probe", "1") {
+        assert_eq!(bare_probe(&["setxattr", i, "user.x", "1"]), "OK set");
+        assert_eq!(get_xattr(&inside, "user.x").as_deref(), Some(&b"1"[..]));
+    }
 }
 
 #[test]

@@ -39,7 +39,11 @@
 //! The other ways to open a flow without `connect(2)` are closed in the filter itself:
 //! datagram, raw and other internet sockets at `socket(2)`, TCP Fast Open (`MSG_FASTOPEN`;
 //! `TCP_FASTOPEN_CONNECT` still needs a `connect(2)`, which this thread answers), io_uring.
+//!
+//! A filter has one listener, so the same thread also answers the tier's metadata calls
+//! (chmod, chown, utimes and their variants), in every network mode: see [`meta`].
 
+pub mod meta;
 pub mod notif;
 
 use std::collections::BTreeSet;
@@ -68,9 +72,16 @@ const LOGGED: usize = 16;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers the sandbox's notifications on `listener` until nothing in the sandbox can make
-/// another one, or `stop` is set and none is pending.
-pub fn serve(listener: OwnedFd, target: Target, stop: Arc<AtomicBool>) {
+/// another one, or `stop` is set and none is pending: connects and listens in network mode
+/// proxy (`target`), metadata changes beneath `writable`.
+pub fn serve(
+    listener: OwnedFd,
+    target: Option<Target>,
+    writable: meta::Writable,
+    stop: Arc<AtomicBool>,
+) {
     let mut log = Refusals::default();
+    let mut meta_log = meta::Log::default();
     loop {
         let mut pfd = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -93,7 +104,13 @@ pub fn serve(listener: OwnedFd, target: Target, stop: Arc<AtomicBool>) {
         }
         if pfd.revents & libc::POLLIN != 0 {
             if let Some(n) = Notification::recv(listener.as_raw_fd()) {
-                answer(&n, listener.as_raw_fd(), &target, &mut log);
+                let fd = listener.as_raw_fd();
+                match &target {
+                    _ if meta::handles(n.nr()) => meta::answer(&n, fd, &writable, &mut meta_log),
+                    Some(target) => answer(&n, fd, target, &mut log),
+                    // Nothing else is sent here without a proxy; whatever it is, it does not run.
+                    None => n.fail(fd, libc::EPERM),
+                }
             }
             continue;
         }

@@ -136,7 +136,7 @@ pub fn pidfd_open(tid: u32) -> std::io::Result<OwnedFd> {
 }
 
 /// The process a thread belongs to, from `/proc/TID/status`.
-fn tgid(tid: u32) -> std::io::Result<u32> {
+pub fn tgid(tid: u32) -> std::io::Result<u32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status"))?;
     status
         .lines()

@@ -154,7 +154,11 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
     if f.seccomp {
         layers.push(layer(
             "metadata",
-            "seccomp refuses every change of mode, owner, times and extended attributes (chmod, chown, utimensat, setxattr and their variants, by path or descriptor): Landlock does not govern metadata and there are no read-only mounts, so this is what keeps the host's files, and root's, unchanged; a program that sets modes or times on its own files gets EPERM",
+            if f.observed {
+                "seccomp refuses every change of mode, owner, times and extended attributes (chmod, chown, utimensat, setxattr and their variants, by path or descriptor): Landlock does not govern metadata and there are no read-only mounts, so this is what keeps the host's files, and root's, unchanged; while observing, a program that sets modes or times on its own files gets EPERM"
+            } else {
+                "Landlock does not govern metadata and there are no read-only mounts, so every chmod, chown and utimes (and their variants, by path or descriptor) waits for mcpcell (seccomp user notification), which opens the file itself, checks that the inode it holds lies beneath a write grant (not hidden, one link only, the server's own) and makes the change itself: files the server may write change as usual (npm's copyFile, uv), the host's files and root's stay unchanged (EPERM); setuid and setgid modes, changes of owner and extended attributes are refused"
+            },
         ));
     } else {
         losses.push(loss(
@@ -344,10 +348,12 @@ const IPC: [&str; 17] = [
     "mq_notify",
 ];
 
-/// Changing metadata: Landlock does not govern it, and the namespace tier's read-only mounts
-/// are not there. By path and by descriptor: a descriptor opened for reading (a read-only
-/// grant, /etc/passwd) is enough to change a file's mode.
-const METADATA: [&str; 20] = [
+/// Changing mode, owner and times: Landlock does not govern it, and the namespace tier's
+/// read-only mounts are not there. By path and by descriptor: a descriptor opened for reading
+/// (a read-only grant, /etc/passwd) is enough to change a file's mode. mcpcell's supervisor
+/// makes these changes itself on files beneath the write grants (`crate::netguard::meta`);
+/// where it cannot take the notifications (observe mode), they are refused.
+pub const SUPERVISED_METADATA: [&str; 12] = [
     "chmod",
     "fchmod",
     "fchmodat",
@@ -360,6 +366,11 @@ const METADATA: [&str; 20] = [
     "utimes",
     "futimesat",
     "utimensat",
+];
+
+/// Extended attributes: refused outright, in the write grants too (ACLs and capabilities
+/// are extended attributes).
+const XATTRS: [&str; 8] = [
     "setxattr",
     "lsetxattr",
     "fsetxattr",
@@ -369,6 +380,12 @@ const METADATA: [&str; 20] = [
     "setxattrat",
     "removexattrat",
 ];
+
+/// Whether the supervisor answers the tier's metadata calls: it needs the filter's one
+/// listener, which observe mode takes for itself.
+pub fn supervises_metadata(plan: &Plan) -> bool {
+    plan.kernel.seccomp_filter && plan.observed.is_empty()
+}
 
 /// Network mode proxy without a namespace (`crate::netguard`): `connect` and `listen` go to
 /// mcpcell; everything that opens a flow without `connect` is refused: datagram, raw and
@@ -403,7 +420,7 @@ fn proxy_members(plan: &Plan) -> Vec<(Member, Action)> {
 }
 
 /// The plan's seccomp program with the tier's additions: inet sockets refused in network
-/// mode none, IPC and metadata changes refused.
+/// mode none, IPC and extended attributes refused, mode, owner and times sent to mcpcell.
 pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileError> {
     let mut members: Vec<(Member, Action)> = plan
         .observed
@@ -423,10 +440,22 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
     if plan.network.mode == NetworkMode::Proxy && plan.observed.is_empty() {
         members.extend(proxy_members(plan));
     }
-    for name in IPC.iter().chain(&METADATA) {
-        if !plan.seccomp.denied.iter().any(|d| d.name == *name) {
-            members.push((Member::Syscall(name), Action::Errno(libc::EPERM as u32)));
+    let supervised = supervises_metadata(plan);
+    let refused = IPC.iter().chain(&XATTRS);
+    let metadata = SUPERVISED_METADATA.iter();
+    for (name, notify) in refused
+        .map(|n| (n, false))
+        .chain(metadata.map(|n| (n, supervised)))
+    {
+        // A profile's own denial stands.
+        if plan.seccomp.denied.iter().any(|d| d.name == *name) {
+            continue;
         }
+        let action = match notify {
+            true => Action::Notify,
+            false => Action::Errno(libc::EPERM as u32),
+        };
+        members.push((Member::Syscall(name), action));
     }
     seccomp::compile(&members)
 }
@@ -505,6 +534,14 @@ mod tests {
         assert!(t.layers.iter().all(|l| l.layer != "lifecycle"));
         assert!(t.losses.iter().any(|l| l.what.contains("die with mcpcell")));
         assert!(t.losses.iter().any(|l| l.what.contains("signals")));
+    }
+
+    #[test]
+    fn every_metadata_call_is_known_to_the_filter() {
+        // A name the filter cannot number would be skipped, and the call allowed.
+        for name in SUPERVISED_METADATA.iter().chain(&XATTRS).chain(&IPC) {
+            assert!(seccomp::syscall_number(name).is_some(), "{name}");
+        }
     }
 
     #[test]

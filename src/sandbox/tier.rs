@@ -128,12 +128,26 @@ struct RulesetAttr {
 const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1;
 const LANDLOCK_SCOPE_SIGNAL: u64 = 2;
 
-/// A ruleset that handles no access and scopes signals and abstract Unix sockets: the
-/// server enters it as a domain nested in the init's, so that it cannot signal the init
-/// while the init can still kill it. Returns the descriptor, or -1 with errno set.
+/// `struct landlock_path_beneath_attr` (packed, as the kernel declares it).
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+const LANDLOCK_ACCESS_FS_REFER: u64 = 1 << 13;
+const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
+
+/// A ruleset that scopes signals and abstract Unix sockets: the server enters it as a
+/// domain nested in the init's, so that it cannot signal the init while the init can still
+/// kill it. It restricts no file access, but it must handle `REFER` and grant it on `/`: a
+/// layer that does not handle `REFER` refuses every rename and link across directories
+/// (EXDEV), which broke uv's cache (it renames a temporary directory into place). The
+/// init's domain below still decides every reparenting by its own grants. Returns the
+/// descriptor, or -1 with errno set.
 pub fn server_domain_ruleset() -> RawFd {
     let attr = RulesetAttr {
-        handled_access_fs: 0,
+        handled_access_fs: LANDLOCK_ACCESS_FS_REFER,
         handled_access_net: 0,
         scoped: LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL,
     };
@@ -145,8 +159,43 @@ pub fn server_domain_ruleset() -> RawFd {
             std::mem::size_of::<RulesetAttr>(),
             0u32,
         )
+    } as RawFd;
+    if fd < 0 {
+        return -1;
+    }
+    // SAFETY: a NUL-terminated path; O_PATH opens are not checked by Landlock.
+    let root = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if root < 0 {
+        // SAFETY: closing the ruleset this function created.
+        unsafe { libc::close(fd) };
+        return -1;
+    }
+    let rule = PathBeneathAttr {
+        allowed_access: LANDLOCK_ACCESS_FS_REFER,
+        parent_fd: root,
     };
-    fd as RawFd
+    // SAFETY: a valid rule struct for LANDLOCK_RULE_PATH_BENEATH; the kernel copies it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            fd,
+            LANDLOCK_RULE_PATH_BENEATH,
+            &rule as *const PathBeneathAttr,
+            0u32,
+        )
+    };
+    // SAFETY: the rule holds its own reference to `/`.
+    unsafe { libc::close(root) };
+    if r < 0 {
+        let e = super::sys::errno();
+        // SAFETY: closing the ruleset this function created; errno is restored below.
+        unsafe {
+            libc::close(fd);
+            *libc::__errno_location() = e;
+        }
+        return -1;
+    }
+    fd
 }
 
 /// Enters the server's nested domain (no_new_privs is already set). Returns 0 or -1.

@@ -297,6 +297,7 @@ fn spawn(
         original,
         plugins,
         &|_| Ok(()),
+        None,
     ) {
         Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
             pid,
@@ -346,6 +347,7 @@ fn spawn(
                 original,
                 plugins,
                 &tier_setup,
+                Some(tmp.path()),
             )?;
             Ok(Spawned {
                 pid,
@@ -414,6 +416,8 @@ fn start(
     plugins: &mut Plugins,
     // What the namespace-free tier changes in the prepared sandbox.
     adjust: &dyn Fn(&mut Prepared) -> Result<(), LaunchError>,
+    // The namespace-free tier's private temporary directory.
+    tmp: Option<&std::path::Path>,
 ) -> Result<Started, LaunchError> {
     let proxy_cfg = plan.network.proxy.as_ref();
     // Without namespaces the proxy listens on the host's loopback and the server reaches it
@@ -424,6 +428,10 @@ fn start(
         }
         _ => None,
     };
+    // Without namespaces mcpcell also makes the server's metadata changes on files it may
+    // write (crate::netguard::meta): the filter's listener is mcpcell's in every network mode.
+    let listens = guarded.is_some()
+        || (isolation == Isolation::NoNamespaces && crate::plan::tier::supervises_metadata(plan));
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     // A terminal never reaches the server (crate::supervise::terminal): stdin and stdout that are
@@ -443,7 +451,7 @@ fn start(
         .filter(|_| isolation == Isolation::Full)
         .map(|_| new_pair())
         .transpose()?;
-    let observe_pair = (!plan.observed.is_empty() || guarded.is_some())
+    let observe_pair = (!plan.observed.is_empty() || listens)
         .then(new_pair)
         .transpose()?;
     let theirs = |pair: &Option<(OwnedFd, OwnedFd)>| pair.as_ref().map(|p| p.1.as_raw_fd());
@@ -458,7 +466,7 @@ fn start(
     };
     let mut prepared = Prepared::new(plan, isolation, procs, channels)?;
     adjust(&mut prepared)?;
-    if guarded.is_some() {
+    if listens {
         // The sandbox hands its seccomp listener over as observe mode does.
         prepared.observe_channel = theirs(&observe_pair);
     }
@@ -515,9 +523,9 @@ fn start(
             drop(theirs);
             let stop = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stop);
-            let serve = match &guarded {
-                Some(g) => guard(g.target),
-                None => plugins.observe.take().ok_or(LaunchError::NoObserver)?,
+            let serve = match listens {
+                true => guard(guarded.as_ref().map(|g| g.target), writable(plan, tmp)),
+                false => plugins.observe.take().ok_or(LaunchError::NoObserver)?,
             };
             let thread = std::thread::Builder::new()
                 .name("observe".into())
@@ -588,8 +596,12 @@ fn guarded_proxy(shown_port: u16) -> std::io::Result<Guarded> {
     })
 }
 
-/// Serves the sandbox's connect and listen notifications once its listener arrives.
-fn guard(target: crate::netguard::Target) -> Observe {
+/// Serves the sandbox's connect, listen (network mode proxy) and metadata notifications once
+/// its listener arrives.
+fn guard(
+    target: Option<crate::netguard::Target>,
+    writable: crate::netguard::meta::Writable,
+) -> Observe {
     Box::new(move |channel, stop| {
         let Some(listener) =
             sandbox::channel::receive_fds(&channel).and_then(|v| v.into_iter().next())
@@ -597,8 +609,34 @@ fn guard(target: crate::netguard::Target) -> Observe {
             return;
         };
         drop(channel);
-        crate::netguard::serve(listener, target, stop);
+        crate::netguard::serve(listener, target, writable, stop);
     })
+}
+
+/// Where the server may change mode, owner and times without namespaces: its write grants
+/// (the state directory among them when the profile uses it), its private temporary
+/// directory, less its hidden paths. Canonical, as the kernel names an open file.
+fn writable(plan: &Plan, tmp: Option<&std::path::Path>) -> crate::netguard::meta::Writable {
+    use crate::plan::fs::Placement;
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+    let grants = plan
+        .filesystem
+        .rules
+        .iter()
+        // As the tier grants them (crate::sandbox::prepare): host paths only, never the
+        // private /tmp of the namespace tier, which here is not the host's.
+        .filter(|r| r.rights.write && r.fd.is_some())
+        .filter(|r| matches!(r.placement, Placement::Host | Placement::BoundIntoPrivate))
+        .filter_map(|r| canonical(&r.path))
+        .chain(tmp.and_then(canonical))
+        .collect();
+    let hidden = plan
+        .filesystem
+        .hide
+        .iter()
+        .map(|h| canonical(&h.path).unwrap_or_else(|| h.path.clone()))
+        .collect();
+    crate::netguard::meta::Writable { grants, hidden }
 }
 
 /// The proxy's listeners, as the sandbox sent them: proxy port, DNS, transparent ports.

@@ -288,6 +288,53 @@ static int cmd_socket(const char *family, const char *type, const char *proto) {
 static int cmd_chmod(const char *path, const char *mode) {
     return result(chmod(path, strtol(mode, NULL, 8)) == 0, "chmodded");
 }
+/* by a descriptor opened for reading only: what a read grant gives */
+static int cmd_fchmod(const char *path, const char *mode) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return result(0, NULL);
+    int ok = fchmod(fd, strtol(mode, NULL, 8)) == 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return result(ok, "fchmodded");
+}
+/* as glibc changes the mode of a file it holds as O_PATH: through /proc/self/fd/N */
+static int cmd_chmod_procfd(const char *path, const char *mode) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) return result(0, NULL);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    return result(chmod(p, strtol(mode, NULL, 8)) == 0, "chmodded");
+}
+/* chmod of LINK while another process flips it between A and B (the time-of-check race
+ * on a path): prints how many of N calls succeeded. */
+static int cmd_chmod_flip(const char *link, const char *a, const char *b, const char *n) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.flip", link);
+    if (symlink(a, link) < 0) return result(0, NULL);
+    pid_t child = fork();
+    if (child < 0) return result(0, NULL);
+    if (child == 0) {
+        for (;;) {
+            unlink(tmp);
+            if (symlink(b, tmp) == 0) rename(tmp, link);
+            unlink(tmp);
+            if (symlink(a, tmp) == 0) rename(tmp, link);
+        }
+    }
+    /* Let the flipper run first: on a busy machine the calls could otherwise all end
+     * before it is scheduled. */
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int ok = 0, count = atoi(n);
+    for (int i = 0; i < count; i++)
+        if (chmod(link, 0666) == 0) ok++;
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    char d[64];
+    snprintf(d, sizeof d, "%d", ok);
+    return result(1, d);
+}
 static int cmd_utimes(const char *path) {
     struct timespec t[2] = {{1, 0}, {1, 0}};
     return result(utimensat(AT_FDCWD, path, t, 0) == 0, "set times");
@@ -562,6 +609,9 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "listen-unbound")) return cmd_listen_unbound();
     if (!strcmp(c, "socket")) return cmd_socket(a1, a2, a3);
     if (!strcmp(c, "chmod")) return cmd_chmod(a1, a2);
+    if (!strcmp(c, "fchmod")) return cmd_fchmod(a1, a2);
+    if (!strcmp(c, "chmod-procfd")) return cmd_chmod_procfd(a1, a2);
+    if (!strcmp(c, "chmod-flip") && argc > 5) return cmd_chmod_flip(a1, a2, a3, argv[5]);
     if (!strcmp(c, "utimes")) return cmd_utimes(a1);
     if (!strcmp(c, "setxattr")) return cmd_setxattr(a1, a2, a3);
     if (!strcmp(c, "getxattr")) return cmd_getxattr(a1, a2);
