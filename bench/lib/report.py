@@ -506,7 +506,6 @@ def plot(res, raw, path):
     for i, (label, vals) in enumerate(series):
         xs = [j + (i - len(series) / 2 + 0.5) * width for j in range(len(order))]
         ax.bar(xs, [max(v, 0.01) if v is not None else 0 for v in vals], width, label=label)
-    ax.axhline(3, color="red", lw=1, ls="--", label="target: 3 ms")
     ax.set_yscale("log")
     ax.set_xticks(range(len(order)), [LABELS[n].replace(" (", "\n(") for n in order], rotation=30, fontsize=8)
     ax.set_ylabel("launch overhead over bare, ms (log)")
