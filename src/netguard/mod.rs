@@ -50,7 +50,7 @@ use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tracing::{info, warn};
@@ -82,40 +82,15 @@ pub fn serve(
 ) {
     let mut log = Refusals::default();
     let mut meta_log = meta::Log::default();
-    loop {
-        let mut pfd = libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, 250) };
-        if r < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+    while notif::wait_readable(listener.as_raw_fd(), &stop) {
+        if let Some(n) = Notification::recv(listener.as_raw_fd()) {
+            let fd = listener.as_raw_fd();
+            match &target {
+                _ if meta::handles(n.nr()) => meta::answer(&n, fd, &writable, &mut meta_log),
+                Some(target) => answer(&n, fd, target, &mut log),
+                // Nothing else is sent here without a proxy; whatever it is, it does not run.
+                None => n.fail(fd, libc::EPERM),
             }
-            break;
-        }
-        if r == 0 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            continue;
-        }
-        if pfd.revents & libc::POLLIN != 0 {
-            if let Some(n) = Notification::recv(listener.as_raw_fd()) {
-                let fd = listener.as_raw_fd();
-                match &target {
-                    _ if meta::handles(n.nr()) => meta::answer(&n, fd, &writable, &mut meta_log),
-                    Some(target) => answer(&n, fd, target, &mut log),
-                    // Nothing else is sent here without a proxy; whatever it is, it does not run.
-                    None => n.fail(fd, libc::EPERM),
-                }
-            }
-            continue;
-        }
-        if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            break;
         }
     }
     log.finish();

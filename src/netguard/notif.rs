@@ -22,6 +22,39 @@ struct AddFd {
     newfd_flags: u32,
 }
 
+/// Waits until `listener` has a notification to read (true), checking `stop` every 250 ms;
+/// false once `stop` is set, or when the listener fails or hangs up (every process under the
+/// filter is gone).
+pub fn wait_readable(listener: RawFd, stop: &std::sync::atomic::AtomicBool) -> bool {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: listener,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, 250) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return false;
+        }
+        if r == 0 {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
+            continue;
+        }
+        if pfd.revents & libc::POLLIN != 0 {
+            return true;
+        }
+        if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            return false;
+        }
+    }
+}
+
 /// One pending system call of a sandboxed process.
 pub struct Notification(pub libc::seccomp_notif);
 

@@ -9,17 +9,15 @@ use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use syscalls::Sysno;
 
 use super::record::{Op, Use};
+use crate::netguard::notif::{Notification, wait_readable};
 use crate::plan::query::normalize;
 
-const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
-const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
-const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
 const AT_FDCWD: i64 = -100;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;
@@ -43,67 +41,29 @@ pub fn serve(channel: OwnedFd, sink: Sink, stop: Arc<AtomicBool>) {
     // What the server does repeatedly is recorded once, and the record is bounded: it lives
     // in mcpcell, outside the sandbox's limits, and the server decides how much it does.
     let mut seen: HashSet<(PathBuf, &'static str, String)> = HashSet::new();
-    loop {
-        let mut pfd = libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, 250) };
-        if r < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return;
-        }
-        if r == 0 {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            continue;
-        }
-        if pfd.revents & libc::POLLIN != 0 {
-            if let Some(uses) = answer(listener.as_raw_fd()) {
-                let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
-                for u in uses {
-                    if seen.len() >= MAX_RECORDED {
-                        break;
-                    }
-                    if seen.insert((u.path.clone(), u.syscall, format!("{:?}", u.op))) {
-                        sink.push(u);
-                    }
+    while wait_readable(listener.as_raw_fd(), &stop) {
+        if let Some(uses) = answer(listener.as_raw_fd()) {
+            let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+            for u in uses {
+                if seen.len() >= MAX_RECORDED {
+                    break;
+                }
+                if seen.insert((u.path.clone(), u.syscall, format!("{:?}", u.op))) {
+                    sink.push(u);
                 }
             }
-            continue;
-        }
-        if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            return;
         }
     }
 }
 
 /// Receives one notification, records it, and lets the call proceed.
 fn answer(listener: RawFd) -> Option<Vec<Use>> {
-    // SAFETY: a zeroed seccomp_notif is what RECV expects.
-    let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-    // SAFETY: the ioctl fills `req`.
-    if unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
-        // The caller died (ENOENT) or the call was interrupted: nothing to answer.
-        return None;
-    }
-    let uses = decode(&req);
+    // None: the caller died (ENOENT) or the call was interrupted; nothing to answer.
+    let n = Notification::recv(listener)?;
+    let uses = decode(&n.0);
     // The memory read is meaningful only if the caller is still waiting on this call.
-    // SAFETY: ID_VALID reads a u64.
-    let valid = unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } == 0;
-    let resp = libc::seccomp_notif_resp {
-        id: req.id,
-        val: 0,
-        error: 0,
-        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-    };
-    // SAFETY: SEND reads `resp`.
-    unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    let valid = n.valid(listener);
+    n.proceed(listener);
     valid.then_some(uses)
 }
 
