@@ -409,7 +409,7 @@ fn hot_argument_dependent_calls_run_few_instructions() {
     for (name, args) in calls {
         let (ret, steps) = run_counted(&prog, AUDIT_ARCH_NATIVE, nr(name), args);
         assert_eq!(ret, ALLOW, "{name} {args:?}");
-        println!("{name:8} {steps:3} instructions");
+        eprintln!("{name:8} {steps:3} instructions");
         // socket() runs once per connection, behind the per-family rules; the others run
         // per file opened or message sent.
         if name != "socket" {
