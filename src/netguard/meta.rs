@@ -232,38 +232,32 @@ fn read_call(n: &Notification, call: Call) -> Result<(Target, Change), Option<i3
         empty_ok,
     };
     let owner = |u: u64, g: u64| Change::Owner(u as u32, g as u32);
+    // The flags of the *at calls, argument `i`: (follow the last link, an empty path names the
+    // descriptor). Any flag beyond those two is EINVAL, before anything else is read.
+    let at_flags = |i: usize| -> Result<(bool, bool), Option<i32>> {
+        let flags = a(i) as i32;
+        if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+            return Err(Some(libc::EINVAL));
+        }
+        Ok((
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            flags & libc::AT_EMPTY_PATH != 0,
+        ))
+    };
     Ok(match call {
         Call::Chmod => (at(cwd(), path(0)?, true, false), Change::Mode(a(1) as u32)),
         Call::Fchmod => (Target::Fd(a(0) as i32), Change::Mode(a(1) as u32)),
         Call::Fchmodat => (at(a(0), path(1)?, true, false), Change::Mode(a(2) as u32)),
         Call::Fchmodat2 => {
-            let flags = a(3) as i32;
-            if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
-                return Err(Some(libc::EINVAL));
-            }
-            let t = at(
-                a(0),
-                path(1)?,
-                flags & libc::AT_SYMLINK_NOFOLLOW == 0,
-                flags & libc::AT_EMPTY_PATH != 0,
-            );
-            (t, Change::Mode(a(2) as u32))
+            let (follow, empty) = at_flags(3)?;
+            (at(a(0), path(1)?, follow, empty), Change::Mode(a(2) as u32))
         }
         Call::Chown => (at(cwd(), path(0)?, true, false), owner(a(1), a(2))),
         Call::Lchown => (at(cwd(), path(0)?, false, false), owner(a(1), a(2))),
         Call::Fchown => (Target::Fd(a(0) as i32), owner(a(1), a(2))),
         Call::Fchownat => {
-            let flags = a(4) as i32;
-            if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
-                return Err(Some(libc::EINVAL));
-            }
-            let t = at(
-                a(0),
-                path(1)?,
-                flags & libc::AT_SYMLINK_NOFOLLOW == 0,
-                flags & libc::AT_EMPTY_PATH != 0,
-            );
-            (t, owner(a(2), a(3)))
+            let (follow, empty) = at_flags(4)?;
+            (at(a(0), path(1)?, follow, empty), owner(a(2), a(3)))
         }
         Call::Utime => {
             let times = match a(1) {
@@ -287,10 +281,7 @@ fn read_call(n: &Notification, call: Call) -> Result<(Target, Change), Option<i3
             )
         }
         Call::Utimensat => {
-            let flags = a(3) as i32;
-            if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
-                return Err(Some(libc::EINVAL));
-            }
+            let (follow, empty) = at_flags(3)?;
             let times = match a(2) {
                 0 => None,
                 p => {
@@ -302,12 +293,7 @@ fn read_call(n: &Notification, call: Call) -> Result<(Target, Change), Option<i3
             // A null path names the descriptor itself (futimens).
             let t = match a(1) {
                 0 => Target::Fd(a(0) as i32),
-                _ => at(
-                    a(0),
-                    path(1)?,
-                    flags & libc::AT_SYMLINK_NOFOLLOW == 0,
-                    flags & libc::AT_EMPTY_PATH != 0,
-                ),
+                _ => at(a(0), path(1)?, follow, empty),
             };
             (t, Change::Times(times))
         }
