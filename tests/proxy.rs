@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -31,53 +30,6 @@ fn names_resolve() -> bool {
         ok(ALLOWED) && ok(OTHER),
         "/etc/hosts entries for allowed.mcpcell.test and other.mcpcell.test (tests/run.sh adds them)",
     )
-}
-
-/// A plain HTTP server on the host's loopback that records every request line.
-struct HttpServer {
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl HttpServer {
-    fn start() -> HttpServer {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s2 = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for c in l.incoming() {
-                let Ok(mut c) = c else { continue };
-                let s3 = Arc::clone(&s2);
-                std::thread::spawn(move || {
-                    let mut r = BufReader::new(c.try_clone().unwrap());
-                    let mut line = String::new();
-                    let _ = r.read_line(&mut line);
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                            break;
-                        }
-                        if h.to_ascii_lowercase().starts_with("host:") {
-                            line.push_str(&format!(" [{}]", h.trim()));
-                        }
-                    }
-                    s3.lock().unwrap().push(line.trim().to_string());
-                    let body = "hello from the host\n";
-                    let _ = write!(
-                        c,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                });
-            }
-        });
-        HttpServer { port, seen }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
 }
 
 /// A TLS server with a self-signed certificate for allowed.mcpcell.test (python3 + openssl).

@@ -248,50 +248,6 @@ impl Drop for TlsServer {
     }
 }
 
-/// A plain HTTP server on the host's loopback that records each request's path and Host.
-struct HttpServer {
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl HttpServer {
-    fn start() -> HttpServer {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s2 = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for c in l.incoming() {
-                let Ok(mut c) = c else { continue };
-                let mut r = BufReader::new(c.try_clone().unwrap());
-                let mut line = String::new();
-                let _ = r.read_line(&mut line);
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if h.to_ascii_lowercase().starts_with("host:") {
-                        line.push_str(&format!(" [{}]", h.trim()));
-                    }
-                }
-                s2.lock().unwrap().push(line.trim().to_string());
-                let body = "hello from the host\n";
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        HttpServer { port, seen }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
 #[test]
 fn proxy_aware_clients_reach_an_allowed_host_and_nothing_else() {
     if !supported() || !names_resolve() {

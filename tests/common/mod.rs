@@ -468,3 +468,52 @@ pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| buf[..r as usize].to_vec())
 }
+
+/// A plain HTTP server on the host's loopback that records each request line with its Host
+/// header, answering every request with "hello from the host" (a thread per connection, so
+/// that one client that keeps its connection open delays no other).
+pub struct HttpServer {
+    pub port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    pub fn start() -> HttpServer {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s2 = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut c) = c else { continue };
+                let s3 = std::sync::Arc::clone(&s2);
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(c.try_clone().unwrap());
+                    let mut line = String::new();
+                    let _ = r.read_line(&mut line);
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                        if h.to_ascii_lowercase().starts_with("host:") {
+                            line.push_str(&format!(" [{}]", h.trim()));
+                        }
+                    }
+                    s3.lock().unwrap().push(line.trim().to_string());
+                    let body = "hello from the host\n";
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        HttpServer { port, seen }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
