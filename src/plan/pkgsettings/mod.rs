@@ -30,7 +30,6 @@ mod url;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -162,8 +161,8 @@ enum CaSource {
     File(PathBuf),
     /// As written in a setting (npm's `ca`, with `\n` for line breaks).
     Inline(String),
-    /// Certificates already extracted.
-    Pem(String),
+    /// Certificates already extracted, one PEM block each.
+    Certs(Vec<String>),
 }
 
 /// Collects what the readers find. Bundles are named for the state directory that will
@@ -226,7 +225,7 @@ impl Acc<'_> {
         for (source, origin) in sources {
             let certs = match source {
                 CaSource::Inline(t) => pem::certificates(&t.replace("\\n", "\n")),
-                CaSource::Pem(t) => pem::certificates(&t),
+                CaSource::Certs(c) => c,
                 CaSource::File(p) => match self.cache.certificates(&p) {
                     Ok(c) => c,
                     Err(e) => {
@@ -329,30 +328,11 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
         sources.push((CaSource::File(f.into()), "SSL_CERT_FILE".to_string()));
     }
     if let Some(d) = host.var("SSL_CERT_DIR") {
-        // Only the files that hold certificates: a certificate directory holds other things
-        // too, which are not worth a note each.
         for dir in d.split(':').filter(|d| d.starts_with('/')) {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            files.sort();
-            // A certificate directory names each certificate twice or more (`NAME.pem` and
-            // OpenSSL's `HASH.0` links to it): each file is read once.
-            let mut read = std::collections::HashSet::new();
-            for f in files.into_iter().take(4096) {
-                match std::fs::metadata(&f) {
-                    Ok(m) if read.insert((m.dev(), m.ino())) => {}
-                    _ => continue,
-                }
-                let text = pem::read_small(&f).unwrap_or_default();
-                let certs = pem::certificates(&text);
-                if !certs.is_empty() {
-                    let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
-                    sources.push((CaSource::Pem(certs.concat()), from));
-                }
+            let certs = acc.cache.dir_certificates(Path::new(dir));
+            if !certs.is_empty() {
+                let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
+                sources.push((CaSource::Certs(certs), from));
             }
         }
     }

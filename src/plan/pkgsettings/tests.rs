@@ -411,3 +411,42 @@ fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
     install(&s, &state).unwrap();
     assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
 }
+
+/// `SSL_CERT_DIR` and `SSL_CERT_FILE` become one bundle, each certificate once however many
+/// files and names hold it; the directory's other files are not copied.
+#[test]
+fn ssl_cert_dir_and_file_become_one_bundle() {
+    let (dir, mut env) = home(&[
+        ("certs/t.pem", CERT),
+        ("certs/bundle.crt", &format!("{CERT}{CERT}")),
+        ("certs/README", "token=hunter2\n"),
+        ("file.pem", CERT),
+    ]);
+    std::os::unix::fs::symlink("t.pem", dir.path().join("certs/1a2b3c4d.0")).unwrap();
+    env.insert(
+        "SSL_CERT_DIR".into(),
+        format!("relative:{}", dir.path().join("certs").display()),
+    );
+    env.insert(
+        "SSL_CERT_FILE".into(),
+        dir.path().join("file.pem").display().to_string(),
+    );
+    let state = dir.path().join("state");
+    let host = Host {
+        env: &env,
+        cwd: dir.path(),
+    };
+    let s = read(&[PackageManager::Pip], &host, Some(&state));
+    assert_eq!(
+        var(&s, "SSL_CERT_FILE"),
+        state.join("mcpcell-ca-ssl.pem").to_str()
+    );
+    let ssl = s
+        .bundles
+        .iter()
+        .find(|b| b.file == "mcpcell-ca-ssl.pem")
+        .unwrap();
+    assert_eq!(ssl.pem, CERT, "{}", everything(&s));
+    assert_eq!(ssl.certificates, 1);
+    assert!(!everything(&s).contains("hunter2"));
+}
