@@ -218,10 +218,10 @@ impl Acc<'_> {
             return;
         }
         let mut pem = String::new();
-        let mut seen = std::collections::HashSet::new();
         let mut count = 0;
         let mut from = Vec::new();
         let several = sources.len() > 1;
+        let mut seen = std::collections::HashSet::with_capacity(if several { 512 } else { 0 });
         for (source, origin) in sources {
             let certs = match source {
                 CaSource::Inline(t) => pem::certificates(&t.replace("\\n", "\n")),
@@ -245,11 +245,12 @@ impl Acc<'_> {
             }
             for c in certs {
                 // Duplicates come from overlapping sources; one source is taken as it is.
-                if !several || !seen.contains(&c) {
-                    pem.push_str(&c);
-                    if several {
-                        seen.insert(c);
-                    }
+                // Appended first and taken back if seen: one hash of each certificate.
+                let before = pem.len();
+                pem.push_str(&c);
+                if several && !seen.insert(c) {
+                    pem.truncate(before);
+                } else {
                     count += 1;
                 }
             }
