@@ -54,8 +54,17 @@ def setUpModule():
 
 def no_loopback_reach(test, profile, opts=()):
     """A server under `profile` cannot reach a listener on the host's loopback: neither
-    directly nor through the proxy (whose allowlist never covers it)."""
+    directly nor through the proxy (whose allowlist never covers it). The control: the same
+    curl without mcpcell, from here (the host, or inside a container), does reach it."""
     listener, port = host_listener()
+    control = subprocess.Popen(["curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener.settimeout(5)
+    reached = got_connection(listener)
+    listener.settimeout(0.3)
+    control.kill()
+    control.wait()
+    test.assertTrue(reached, "the control: curl without mcpcell did not reach the listener")
     r = mcpcell_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"])
     test.assertNotEqual(r.returncode, 0, r.stderr)
     r = mcpcell_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"])
