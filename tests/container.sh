@@ -2,18 +2,18 @@
 # mcpcell inside a real OCI container (examples/container): runc with containers-common's
 # seccomp profile resolved for the container's default capabilities, nothing added. Inside,
 # mcpcell's tier is shown, a real MCP server (server-memory) is driven through it, the
-# integration suite's real servers run through it (integration/test_servers.py, as in the
+# integration suite's real servers run through it (integration/, judged as in the
 # namespace-free tier: MCPCELL_TIER=1), and the conformance battery runs through it; the
 # battery is judged here, from its JSON.
 #
 # usage: tests/container.sh MCPCELL CONFORMANCE_DIR WORKBASE UID:GID ALLOWED [SUITE]
 # UID:GID is the container's user (root only; an ordinary user gets a rootless container,
 # whose root is that user). ALLOWED: the probes that may escape (comma-separated), each one of
-# the namespace-free tier's named losses. SUITE: the tests of integration/test_servers.py to
-# run inside (unittest names such as `Memory Git.test_cannot_touch_a_second_repository`, or
-# `all`); empty or absent, none. The suite needs the servers of $MCPCELL_DEPS (the bundle binds
-# them) and, from the environment, MCPCELL_PROBE and MCPCELL_ADVERSARY (tests/run.sh builds
-# them), which are copied in.
+# the namespace-free tier's named losses. SUITE: the integration tests to run inside, as
+# unittest names (`test_servers`, `test_servers.Git`, `test_profiles.Redis`; those of
+# test_profiles.py that know the tier are its database servers'); empty or absent, none. The
+# suite needs the servers of $MCPCELL_DEPS (the bundle binds them) and, from the environment,
+# MCPCELL_PROBE and MCPCELL_ADVERSARY (tests/run.sh builds them), which are copied in.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 mcpcell="$1" conf="$2" base="$3" user="$4" allowed="$5" suite="${6:-}"
@@ -30,14 +30,10 @@ if [ -n "$suite" ]; then
     [ -x "${!v:-}" ] || { echo "tests/container.sh: $v must name the executable the suite needs (tests/run.sh builds it)" >&2; exit 1; }
   done
   mkdir -p "$work/integration"
-  cp "$repo"/integration/{harness.py,test_servers.py} "$work/integration/"
+  cp "$repo"/integration/{harness.py,test_servers.py,test_profiles.py} "$work/integration/"
   cp "$MCPCELL_PROBE" "$work/probe"
   cp "$MCPCELL_ADVERSARY" "$work/adversary"
-  if [ "$suite" = all ]; then
-    echo test_servers > "$work/integration/tests.txt"
-  else
-    for t in $suite; do echo "test_servers.$t"; done > "$work/integration/tests.txt"
-  fi
+  for t in $suite; do echo "$t"; done > "$work/integration/tests.txt"
 fi
 chmod -R a+rwX "$work"
 "$repo/examples/container/bundle.sh" "$dir/bundle" "$work" "$user" -- \

@@ -44,7 +44,7 @@ python3 ./mcp-smoke.py "$mcpcell" run -p ./memory-local.yaml --allow-read "$MCPC
 if [ -f integration/tests.txt ]; then
   # The integration suite's real servers (tests.txt: which tests; tests/container.sh writes
   # it), judged as in the namespace-free tier (MCPCELL_TIER=1): the tier's named losses must
-  # fail closed (integration/test_servers.py says which), everything else work as on the host.
+  # fail closed (each test module says which), everything else work as on the host.
   echo "== the integration suite's real servers through mcpcell: $(tr '\n' ' ' < integration/tests.txt)"
   t0=$(date +%s)
   (cd integration && MCPCELL_BIN="$mcpcell" MCPCELL_TIER=1 MCPCELL_PROBE=/srv/mcpcell/probe \
