@@ -5,8 +5,9 @@ its real result; then the profile's boundary, checked from outside.
 Run: MCPCELL_BIN=... python -m unittest -v integration.test_servers
 
 With MCPCELL_TIER=1 (MCPCELL_BIN then runs mcpcell where namespaces are refused, as
-tests/run.sh does with nouserns), the tests that meet one of the namespace-free tier's named
-losses check that it fails closed instead: Node's `fetch` ignores HTTP_PROXY and finds no DNS
+tests/run.sh does with nouserns, and tests/container.sh inside a runc container, where the
+test's own servers are on the container's loopback), the tests that meet one of the
+namespace-free tier's named losses check that it fails closed instead: Node's `fetch` ignores HTTP_PROXY and finds no DNS
 responder there, a path outside the grants is visible but unreadable, and `network.unix`
 needs Landlock ABI 9.
 """
