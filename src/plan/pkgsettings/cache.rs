@@ -63,16 +63,7 @@ impl CaCache {
         let mut h = DefaultHasher::new();
         path.hash(&mut h);
         let path_key = h.finish();
-        (
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec(),
-        )
-            .hash(&mut h);
+        identity(&meta).hash(&mut h);
         let name = format!("{path_key:016x}-{:016x}.pem", h.finish());
         if let Some(text) = read_entry(&dir.join(&name)) {
             return Ok(split(&text));
@@ -95,17 +86,7 @@ impl CaCache {
         ("directory", dir).hash(&mut h);
         let path_key = h.finish();
         for (f, m) in &files {
-            (
-                f.file_name(),
-                m.dev(),
-                m.ino(),
-                m.size(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ctime(),
-                m.ctime_nsec(),
-            )
-                .hash(&mut h);
+            (f.file_name(), identity(m)).hash(&mut h);
         }
         let name = format!("{path_key:016x}-{:016x}.pem", h.finish());
         if let Some(text) = read_entry(&cache.join(&name)) {
@@ -157,6 +138,20 @@ fn extract_all(files: &[(PathBuf, std::fs::Metadata)]) -> Vec<String> {
         }
     }
     out
+}
+
+/// What tells one version of a file from another: device, inode, size, modification and
+/// change times (a rewrite in place changes the change time even when it keeps the mtime).
+fn identity(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
+    (
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    )
 }
 
 fn euid() -> u32 {
