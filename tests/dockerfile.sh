@@ -81,6 +81,18 @@ if [ "$(id -u)" = 0 ] && (( ((16#$capeff) >> 24 & 1) == 0 )); then
   echo "== root without CAP_SYS_RESOURCE: podman's default container limits lowered ($ulimits)"
 fi
 
+# Rootless podman gives a container its network with slirp4netns, which needs /dev/net/tun
+# (mode 0666 as a rule). Where the user cannot open it, the build's RUN steps use the host's
+# network and the containers run with none (the memory server needs none); said here, since
+# the run line then differs from the README's by `--network=none`.
+run_net=()
+build_net=()
+if [ "$(id -u)" != 0 ] && ! { : <>/dev/net/tun; } 2>/dev/null; then
+  build_net=(--network=host)
+  run_net=(--network=none)
+  echo "== rootless and /dev/net/tun is not usable by $(id -un) (slirp4netns cannot start): podman build --network=host, podman run --network=none"
+fi
+
 # The build context as the README has users make it: the example's directory and mcpcell.
 ctx="$dir/context"
 cp -r "$repo/examples/container" "$ctx"
@@ -89,7 +101,7 @@ cp "$mcpcell" "$ctx/mcpcell"
 # /usr/local/share/ca-certificates) is lent to the build's RUN steps for npm's HTTPS, read-only;
 # the Dockerfile is unchanged and the final image does not hold it (only the install stage
 # installs ca-certificates).
-build=(podman build --layers=false --build-arg "BASE=$base_image" -t "$image")
+build=(podman build "${build_net[@]}" --layers=false --build-arg "BASE=$base_image" -t "$image")
 if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
   build+=(-v /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro)
 fi
@@ -109,12 +121,12 @@ for a in "${entry[@]:2}"; do [ "$a" = --best-effort ] || strict+=("$a"); done
 
 echo "== the entrypoint without --best-effort (podman run --rm -i --entrypoint mcpcell IMAGE run ...)"
 rc=0
-podman run --rm -i --entrypoint mcpcell "$image" run "${strict[@]}" </dev/null >"$dir/strict.out" 2>"$dir/strict.err" || rc=$?
+podman run --rm -i "${run_net[@]}" --entrypoint mcpcell "$image" run "${strict[@]}" </dev/null >"$dir/strict.out" 2>"$dir/strict.err" || rc=$?
 cat "$dir/strict.err"
 [ "$rc" != 0 ] && grep -q 'the server was not started' "$dir/strict.err" \
   || fail "without --best-effort the launch should fail closed, naming its losses (exit $rc)"
 [ ! -s "$dir/strict.out" ] || fail "mcpcell wrote to stdout on the run path: $(head -c 300 "$dir/strict.out")"
-podman run --rm -i --entrypoint mcpcell "$image" run --dry-run "${strict[@]}" </dev/null >"$dir/dry-run.out" 2>&1 || true
+podman run --rm -i "${run_net[@]}" --entrypoint mcpcell "$image" run --dry-run "${strict[@]}" </dev/null >"$dir/dry-run.out" 2>&1 || true
 grep 'enforcement tier' "$dir/dry-run.out" || fail "--dry-run names no enforcement tier: $(head -c 500 "$dir/dry-run.out")"
 python3 - "$dir/dry-run.out" <<'PY'
 import re, sys
@@ -130,7 +142,7 @@ if "enforcement tier: namespace-free" not in text or not lost or unknown:
 PY
 
 echo "== a real MCP server through the image (podman run --rm -i IMAGE)"
-python3 "$ctx/mcp-smoke.py" podman run --rm -i "$image" 2>"$dir/smoke.err" || { cat "$dir/smoke.err" >&2; fail "the memory server did not answer through the image"; }
+python3 "$ctx/mcp-smoke.py" podman run --rm -i "${run_net[@]}" "$image" 2>"$dir/smoke.err" || { cat "$dir/smoke.err" >&2; fail "the memory server did not answer through the image"; }
 sed 's/^/   /' "$dir/smoke.err"
 # What a user sees on stderr: the accepted losses and the server's own banner, nothing else.
 unexpected="$(grep -vE -e '--best-effort: NOT enforced without namespaces' \
@@ -142,7 +154,7 @@ secret="secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -p "$dir/secret"
 printf '{"type":"entity","name":"%s","entityType":"secret","observations":["%s"]}\n' "$secret" "$secret" > "$dir/secret/graph.jsonl"
 chmod 755 "$dir/secret" && chmod 644 "$dir/secret/graph.jsonl"
-graph=(-v "$dir/secret:/srv/secret:ro" -e MEMORY_FILE_PATH=/srv/secret/graph.jsonl)
+graph=("${run_net[@]}" -v "$dir/secret:/srv/secret:ro" -e MEMORY_FILE_PATH=/srv/secret/graph.jsonl)
 read_graph() {
   python3 - "$@" <<'PY'
 import json, subprocess, sys
