@@ -18,12 +18,14 @@
 # usage: tests/dockerfile.sh MCPCELL [WORKBASE]
 # Needs podman, python3 and, unless DOCKERFILE_BASE_TAR names an existing tar of the base,
 # debootstrap and root. As root it is rootful podman; as an ordinary user rootless podman
-# (newuidmap and /etc/subuid entries, slirp4netns).
+# (newuidmap and /etc/subuid entries; slirp4netns and /dev/net/tun for the containers'
+# network, without which the build uses the host's network and the containers none).
 # DOCKERFILE_BASE_TAR=FILE: import the base from FILE; as root, make FILE if it is missing
 #   (for a later rootless run, which cannot debootstrap).
 # DEBIAN_MIRROR: the mirror debootstrap uses (default deb.debian.org), and so the build's apt,
 #   which reads the sources.list debootstrap writes.
 set -euo pipefail
+[ $# -ge 1 ] && [ -f "$1" ] || { echo "usage: tests/dockerfile.sh MCPCELL [WORKBASE] (MCPCELL: a static mcpcell binary)" >&2; exit 2; }
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 mcpcell="$(realpath "$1")"
 base_dir="${2:-/var/tmp}"
@@ -82,15 +84,15 @@ if [ "$(id -u)" = 0 ] && (( ((16#$capeff) >> 24 & 1) == 0 )); then
 fi
 
 # Rootless podman gives a container its network with slirp4netns, which needs /dev/net/tun
-# (mode 0666 as a rule). Where the user cannot open it, the build's RUN steps use the host's
-# network and the containers run with none (the memory server needs none); said here, since
-# the run line then differs from the README's by `--network=none`.
+# (mode 0666 as a rule). Where it is missing or the user cannot open the device, the build's
+# RUN steps use the host's network and the containers run with none (the memory server needs
+# none); said here, since the run line then differs from the README's by `--network=none`.
 run_net=()
 build_net=()
-if [ "$(id -u)" != 0 ] && ! { : <>/dev/net/tun; } 2>/dev/null; then
+if [ "$(id -u)" != 0 ] && { ! command -v slirp4netns >/dev/null || ! { : <>/dev/net/tun; } 2>/dev/null; }; then
   build_net=(--network=host)
   run_net=(--network=none)
-  echo "== rootless and /dev/net/tun is not usable by $(id -un) (slirp4netns cannot start): podman build --network=host, podman run --network=none"
+  echo "== rootless, and slirp4netns is missing or /dev/net/tun is not usable by $(id -un): podman build --network=host, podman run --network=none"
 fi
 
 # The build context as the README has users make it: the example's directory and mcpcell.
@@ -112,6 +114,10 @@ t_build=$((SECONDS - t))
 grep -E '^(\[[0-9]/[0-9]\] )?STEP ' "$dir/build.log" | sed 's/^/   /'
 
 t=$SECONDS
+# The CAs lent to the build stayed out of the image (its stage installs no ca-certificates).
+held="$(podman run --rm "${run_net[@]}" --entrypoint sh "$image" -c \
+  'ls /etc/ssl/certs/ca-certificates.crt /usr/local/share/ca-certificates/*.crt 2>/dev/null' || true)"
+[ -z "$held" ] || fail "the image holds CA certificates lent to the build: $held"
 # The image's own entrypoint, read back from it.
 mapfile -t entry < <(podman image inspect --format '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$image" | sed '/^$/d')
 [ "${entry[0]:-}" = mcpcell ] && [ "${entry[1]:-}" = run ] || fail "the image's entrypoint is not \`mcpcell run ...\`: ${entry[*]}"
