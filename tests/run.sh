@@ -21,6 +21,9 @@ cargo clippy --locked --all-targets -- -D warnings
 
 step "build"
 cargo build --release --locked
+# The launch layout (build.rs) still names the binary's functions: a toolchain or dependency
+# update renames them, and the launch's peak memory would quietly double.
+scripts/launch-order.sh --check
 cargo test --locked --no-run
 
 step "tests as $(id -un)"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The launch layout (build.rs): packaging/launch-order.txt lists the functions mcpcell's
+# launcher runs, in the order it first runs them, so that lld places them together and a
+# launch makes ~1.1 MiB of the binary resident instead of 3.5 MiB.
+#
+#   scripts/launch-order.sh          write the list again from real launches under gdb (root
+#                                    and, when run as root, the ordinary user $MCPCELL_TEST_USER)
+#   scripts/launch-order.sh --check  how many of the listed functions the release build has;
+#                                    fails under 90% (after a toolchain or dependency update)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+here=scripts/launch-order
+order=packaging/launch-order.txt
+cargo build --release --locked --bin mcpcell >&2
+release=target/x86_64-unknown-linux-gnu/release
+map="$(ls -t "$release"/build/mcpcell-*/out/mcpcell.map 2>/dev/null | head -1)"
+[ -n "$map" ] || { echo "launch-order.sh: no link map in $release/build (is MCPCELL_NO_LAYOUT set?)" >&2; exit 1; }
+if [ "${1:-}" = --check ]; then
+  exec python3 "$here/layout.py" check "$map" "$order"
+fi
+command -v gdb >/dev/null || { echo "launch-order.sh: needs gdb (Debian: apt-get install gdb)" >&2; exit 1; }
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+cp "$release/mcpcell" "$here/coverage.py" "$work/"
+python3 "$here/layout.py" symbols "$map" >"$work/symbols"
+: >"$work/order"
+chmod 644 "$work/symbols" && chmod 666 "$work/order"
+launch() {
+  (cd "$work" && "$@" env COV_SYMS="$work/symbols" COV_OUT="$work/order" \
+    gdb -q -batch -x "$work/coverage.py" --args "$work/mcpcell" run "${args[@]}" >/dev/null 2>&1) || true
+}
+user="${MCPCELL_TEST_USER:-mcpcell-test}"
+as_user=()
+[ "$(id -u)" = 0 ] && id "$user" >/dev/null 2>&1 &&
+  as_user=(runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin "HOME=$(getent passwd "$user" | cut -d: -f6)")
+for p in default minimal node python memory time; do
+  args=(-p "$p" -- /bin/true); launch </dev/null
+done
+# The relay of a server's standard streams.
+args=(-p default -- cat); echo hello | launch
+if [ ${#as_user[@]} -gt 0 ]; then
+  for p in default node; do args=(-p "$p" -- /bin/true); launch "${as_user[@]}" </dev/null; done
+fi
+awk '!seen[$0]++' "$work/order" >"$order"
+echo "launch-order.sh: $(wc -l <"$order") functions in $order" >&2
+cargo build --release --locked --bin mcpcell >&2
+python3 "$here/layout.py" check "$(ls -t "$release"/build/mcpcell-*/out/mcpcell.map | head -1)" "$order"

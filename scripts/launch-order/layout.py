@@ -1,0 +1,56 @@
+"""The launch layout's two helpers, reading lld's link map of the release binary.
+
+  layout.py symbols MAP         every function's entry point: `ADDRESS NAME` lines, NAME as
+                                the symbol ordering file names it (mangled)
+  layout.py check MAP ORDER     how many of ORDER's functions the binary has; exit 1 under 90%
+"""
+import re
+import sys
+
+
+def symbols(map_path):
+    """(address, name) of each function in the map's .text output section. Rust functions
+    each have their own input section (`.text.<mangled name>`); C objects (libc) list their
+    functions as symbol lines under one `.text` input section."""
+    out_sec = None
+    for line in open(map_path, encoding="utf-8", errors="replace"):
+        cols = line.split(None, 4)
+        if len(cols) < 5 or not re.fullmatch(r"[0-9a-f]+", cols[0]):
+            continue
+        rest = cols[4].rstrip("\n")
+        depth = len(line) - len(line.lstrip(" "))
+        if ":(" not in rest and rest.startswith(".") and depth < 20 and " " not in rest:
+            out_sec = rest  # an output section: `.text`, `.rodata`, ...
+            continue
+        if out_sec != ".text":
+            continue
+        if ":(" in rest:
+            sec = rest[rest.rindex(":(") + 2 : -1]
+            m = re.match(r"\.text(?:\.unlikely|\.startup|\.hot)?\.(_ZN.*|_R.*)$", sec)
+            if m and int(cols[2], 16) > 0:
+                yield int(cols[0], 16), m.group(1)
+        else:
+            name = rest.strip()
+            if re.fullmatch(r"[A-Za-z_.$][\w.$@]*", name):
+                yield int(cols[0], 16), name
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "symbols":
+        for addr, name in symbols(sys.argv[2]):
+            print(f"{addr:x} {name}")
+    elif len(sys.argv) == 4 and sys.argv[1] == "check":
+        have = {name for _, name in symbols(sys.argv[2])}
+        want = [l.strip() for l in open(sys.argv[3]) if l.strip()]
+        found = sum(1 for n in want if n in have)
+        share = found / len(want) if want else 0
+        print(f"launch layout: {found} of the {len(want)} functions of {sys.argv[3]} are in the binary ({share:.0%})")
+        if share < 0.9:
+            sys.exit(f"{sys.argv[3]} is stale (a toolchain or dependency update renames the "
+                     "functions): run scripts/launch-order.sh to write it again")
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
