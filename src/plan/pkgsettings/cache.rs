@@ -14,7 +14,7 @@
 //! of a file are removed when the new one is written, so the cache holds one entry per path.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -48,7 +48,7 @@ impl CaCache {
     }
 
     /// The certificates in the file at `path` (see [`pem::certificates`]).
-    pub fn certificates(&self, path: &Path) -> io::Result<Vec<String>> {
+    pub fn certificates(&self, path: &Path) -> io::Result<pem::Certs> {
         let (file, meta) = pem::open_small(path)?;
         let Some(dir) = &self.dir else {
             return Ok(pem::certificates(&pem::read_open(file, &meta)?));
@@ -68,11 +68,12 @@ impl CaCache {
             .hash(&mut h);
         let name = format!("{path_key:016x}-{:016x}.pem", h.finish());
         if let Some(text) = read_entry(&dir.join(&name)) {
-            return Ok(split(&text));
+            // Taken as it was written: no split into blocks and no join again.
+            return Ok(pem::Certs::from_written(text));
         }
         let certs = pem::certificates(&pem::read_open(file, &meta)?);
         // A cache that cannot be written costs the next launch the extraction, nothing more.
-        let _ = write_entry(dir, &name, &format!("{path_key:016x}-"), &certs.concat());
+        let _ = write_entry(dir, &name, &format!("{path_key:016x}-"), &certs.pem);
         Ok(certs)
     }
 }
@@ -81,9 +82,9 @@ fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
-/// An entry's text, if it is the user's own regular file.
-fn read_entry(path: &Path) -> Option<String> {
-    let mut f = std::fs::OpenOptions::new()
+/// An entry's bytes, if it is the user's own regular file.
+fn read_entry(path: &Path) -> Option<Vec<u8>> {
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
@@ -92,14 +93,12 @@ fn read_entry(path: &Path) -> Option<String> {
     if !m.is_file() || m.uid() != euid() {
         return None;
     }
-    let mut text = String::with_capacity(m.len() as usize + 1);
-    f.read_to_string(&mut text).ok()?;
-    Some(text)
+    pem::read_sized(&f, m.len()).ok()
 }
 
 /// Writes `text` as `name` (through a temporary file and a rename), and removes the other
 /// entries of the same path (`prefix`).
-fn write_entry(dir: &Path, name: &str, prefix: &str, text: &str) -> io::Result<()> {
+fn write_entry(dir: &Path, name: &str, prefix: &str, text: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -107,7 +106,7 @@ fn write_entry(dir: &Path, name: &str, prefix: &str, text: &str) -> io::Result<(
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)?;
-    let written = f.write_all(text.as_bytes()).and_then(|()| {
+    let written = f.write_all(text).and_then(|()| {
         drop(f);
         std::fs::rename(&tmp, dir.join(name))
     });
@@ -125,18 +124,6 @@ fn write_entry(dir: &Path, name: &str, prefix: &str, text: &str) -> io::Result<(
     Ok(())
 }
 
-/// The blocks of a cached text, which [`pem::certificates`] wrote one after the other.
-fn split(text: &str) -> Vec<String> {
-    const END: &str = "-----END CERTIFICATE-----\n";
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(END) {
-        out.push(rest[..i + END.len()].to_string());
-        rest = &rest[i + END.len()..];
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +139,7 @@ mod tests {
         std::fs::write(&ca, bundle(2)).unwrap();
         let cache = CaCache::open(Some(root.path()));
         let first = cache.certificates(&ca).unwrap();
-        assert_eq!(first.len(), 2);
+        assert_eq!(first.count, 2);
         let entries = || {
             std::fs::read_dir(root.path().join(".ca-cache"))
                 .unwrap()
@@ -166,15 +153,15 @@ mod tests {
             .unwrap()
             .unwrap()
             .path();
-        std::fs::write(&entry, first[0].clone()).unwrap();
+        std::fs::write(&entry, first.blocks().next().unwrap()).unwrap();
         assert_eq!(
-            cache.certificates(&ca).unwrap().len(),
+            cache.certificates(&ca).unwrap().count,
             1,
             "not served from the cache"
         );
         // The file changes: a miss, the new content, and the old entry gone.
         std::fs::write(&ca, bundle(3)).unwrap();
-        assert_eq!(cache.certificates(&ca).unwrap().len(), 3);
+        assert_eq!(cache.certificates(&ca).unwrap().count, 3);
         assert_eq!(entries(), 1);
     }
 
@@ -195,7 +182,7 @@ mod tests {
         std::fs::write(&other, bundle(5)).unwrap();
         std::fs::remove_file(&entry).unwrap();
         std::os::unix::fs::symlink(&other, &entry).unwrap();
-        assert_eq!(cache.certificates(&ca).unwrap().len(), 2);
+        assert_eq!(cache.certificates(&ca).unwrap().count, 2);
     }
 
     #[test]
@@ -212,7 +199,7 @@ mod tests {
             CaCache::open(Some(root.path()))
                 .certificates(&ca)
                 .unwrap()
-                .len(),
+                .count,
             1
         );
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);

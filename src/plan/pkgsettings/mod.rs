@@ -109,8 +109,9 @@ pub struct Bundle {
     pub certificates: usize,
     /// Where they were read.
     pub from: Vec<String>,
+    /// The blocks, ASCII.
     #[serde(skip)]
-    pub pem: String,
+    pub pem: Vec<u8>,
 }
 
 /// mcpcell's own environment and the paths it derives, as the readers need them.
@@ -149,11 +150,12 @@ impl Host<'_> {
             .collect()
     }
 
-    /// A program found on mcpcell's PATH, with links resolved.
+    /// A program found on mcpcell's PATH, with links resolved (one `openat2` for a path
+    /// without links, where `canonicalize` reads each component as a link).
     fn program(&self, name: &str) -> Option<PathBuf> {
         let path = self.var("PATH")?;
         let found = which::which_in(name, Some(path), self.cwd).ok()?;
-        std::fs::canonicalize(found).ok()
+        crate::paths::real_path(&found).ok()
     }
 }
 
@@ -163,7 +165,7 @@ enum CaSource {
     /// As written in a setting (npm's `ca`, with `\n` for line breaks).
     Inline(String),
     /// Certificates already extracted.
-    Pem(String),
+    Pem(pem::Certs),
 }
 
 /// Collects what the readers find. Bundles are named for the state directory that will
@@ -218,7 +220,7 @@ impl Acc<'_> {
         if sources.is_empty() {
             return;
         }
-        let mut pem = String::new();
+        let mut pem = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut count = 0;
         let mut from = Vec::new();
@@ -226,7 +228,7 @@ impl Acc<'_> {
         for (source, origin) in sources {
             let certs = match source {
                 CaSource::Inline(t) => pem::certificates(&t.replace("\\n", "\n")),
-                CaSource::Pem(t) => pem::certificates(&t),
+                CaSource::Pem(c) => c,
                 CaSource::File(p) => match self.cache.certificates(&p) {
                     Ok(c) => c,
                     Err(e) => {
@@ -238,20 +240,23 @@ impl Acc<'_> {
                     }
                 },
             };
-            if certs.is_empty() {
+            if certs.count == 0 {
                 self.note(format!(
                     "{origin}: holds no PEM certificate; nothing of it is passed"
                 ));
                 continue;
             }
-            for c in certs {
-                // Duplicates come from overlapping sources; one source is taken as it is.
-                if !several || !seen.contains(&c) {
-                    pem.push_str(&c);
-                    if several {
-                        seen.insert(c);
+            if !several {
+                // One source is taken as it is: its text becomes the bundle, uncopied.
+                count = certs.count;
+                pem = certs.pem;
+            } else {
+                // Duplicates come from overlapping sources.
+                for c in certs.blocks() {
+                    if seen.insert(c.to_vec()) {
+                        pem.extend_from_slice(c);
+                        count += 1;
                     }
-                    count += 1;
                 }
             }
             if !from.contains(&origin) {
@@ -349,9 +354,9 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
                 }
                 let text = pem::read_small(&f).unwrap_or_default();
                 let certs = pem::certificates(&text);
-                if !certs.is_empty() {
+                if certs.count > 0 {
                     let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
-                    sources.push((CaSource::Pem(certs.concat()), from));
+                    sources.push((CaSource::Pem(certs), from));
                 }
             }
         }
@@ -375,7 +380,7 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
         Mode::empty(),
     )?;
     for b in &s.bundles {
-        if holds(&dir, b.file, b.pem.as_bytes()) {
+        if holds(&dir, b.file, &b.pem) {
             // Already there, byte for byte: a rename over it would only cost a flush (ext4
             // writes a file renamed over another out at once: ~20 ms for a system bundle).
             continue;
@@ -391,7 +396,7 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )?;
-        std::io::Write::write_all(&mut std::fs::File::from(fd), b.pem.as_bytes())?;
+        std::io::Write::write_all(&mut std::fs::File::from(fd), &b.pem)?;
         renameat(&dir, tmp.as_str(), &dir, b.file)?;
     }
     Ok(())
@@ -399,7 +404,9 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
 
 /// Whether `name` in `dir` is a regular file that holds exactly `want`. Opened without
 /// following a link and only read: whatever the server left there, nothing is written
-/// through it, and anything but the same bytes is replaced.
+/// through it, and anything but the same bytes is replaced. Compared a piece at a time in
+/// one small buffer: a whole copy of a system bundle (220 KB) cost about 54 page faults of
+/// fresh memory at every launch.
 fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::Mode;
@@ -412,13 +419,23 @@ fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
     ) else {
         return false;
     };
-    let f = std::fs::File::from(fd);
+    let mut f = std::fs::File::from(fd);
     match f.metadata() {
         Ok(m) if m.is_file() && m.len() == want.len() as u64 => {}
         _ => return false,
     }
-    let mut have = Vec::with_capacity(want.len() + 1);
-    f.take(want.len() as u64 + 1).read_to_end(&mut have).is_ok() && have == want
+    let mut buf = [0u8; 32 << 10];
+    let mut rest = want;
+    loop {
+        // One byte more than is left: a file that grew since its size was read differs.
+        let ask = buf.len().min(rest.len() + 1);
+        match f.read(&mut buf[..ask]) {
+            Ok(0) => return rest.is_empty(),
+            Ok(n) if n <= rest.len() && buf[..n] == rest[..n] => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Where a setting was read: `FILE:LINE (KEY)`, shown escaped.

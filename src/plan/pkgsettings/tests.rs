@@ -49,7 +49,11 @@ fn everything(s: &PkgSettings) -> String {
         .iter()
         .map(|(n, v, f)| format!("{n}={} {f}", v.to_string_lossy()))
         .collect();
-    let pems: Vec<&str> = s.bundles.iter().map(|b| b.pem.as_str()).collect();
+    let pems: Vec<_> = s
+        .bundles
+        .iter()
+        .map(|b| String::from_utf8_lossy(&b.pem))
+        .collect();
     format!("{env:?} {pems:?} {:?} {:?}", s.hosts, s.notes)
 }
 
@@ -149,7 +153,7 @@ fn a_cafile_that_is_a_key_is_not_copied() {
     std::fs::write(dir.path().join(".npmrc"), "cafile=~/mixed.pem\n").unwrap();
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert_eq!(s.bundles.len(), 1);
-    assert_eq!(s.bundles[0].pem, CERT);
+    assert_eq!(s.bundles[0].pem, CERT.as_bytes());
 }
 
 #[test]
@@ -410,4 +414,40 @@ fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
     std::os::unix::fs::symlink(&outside, &path).unwrap();
     install(&s, &state).unwrap();
     assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+}
+
+/// The comparison goes a piece at a time: a bundle larger than one piece that differs only
+/// far in, with the same size, is still replaced; the same bytes are still left in place.
+#[test]
+fn install_compares_a_large_bundle_to_its_last_byte() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let pem = CERT.repeat(300).into_bytes();
+    assert!(pem.len() > 3 * (32 << 10));
+    let s = PkgSettings {
+        bundles: vec![Bundle {
+            file: "mcpcell-ca-npm.pem",
+            certificates: 300,
+            from: vec![],
+            pem: pem.clone(),
+        }],
+        ..PkgSettings::default()
+    };
+    let path = state.join("mcpcell-ca-npm.pem");
+    install(&s, &state).unwrap();
+    let first = std::fs::metadata(&path).unwrap().ino();
+    install(&s, &state).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), first, "rewritten");
+    for at in [pem.len() - 1, 100_000, 0] {
+        let mut changed = pem.clone();
+        changed[at] ^= 0x20;
+        std::fs::write(&path, &changed).unwrap();
+        install(&s, &state).unwrap();
+        assert!(
+            std::fs::read(&path).unwrap() == pem,
+            "byte {at} left changed"
+        );
+    }
 }
