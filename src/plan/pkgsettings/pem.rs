@@ -85,19 +85,31 @@ pub struct Certs {
 }
 
 impl Certs {
-    /// Takes text that [`certificates`] wrote (a cache entry): the blocks up to the last
-    /// `END` line, and their number. Anything after the last block is dropped. Bytes, not a
-    /// string: a system bundle's 220 KB need no UTF-8 check to be compared and copied.
-    pub fn from_written(mut pem: Vec<u8>) -> Certs {
-        let finder = memchr::memmem::Finder::new(END_LINE);
-        let mut count = 0;
-        let mut end = 0;
-        for i in finder.find_iter(&pem) {
-            count += 1;
-            end = i + END_LINE.len();
+    /// The text of a cache entry: the blocks [`certificates`] wrote, then a line with
+    /// their number (kept so that a launch need not count them). `None` when `text` does not
+    /// end that way.
+    pub fn from_entry(mut text: Vec<u8>) -> Option<Certs> {
+        let body = text.strip_suffix(b"\n")?;
+        let at = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let count = std::str::from_utf8(&body[at..]).ok()?.parse().ok()?;
+        let blocks = &body[..at];
+        let whole = match count {
+            0 => blocks.is_empty(),
+            _ => blocks.ends_with(END_LINE),
+        };
+        if !whole {
+            return None;
         }
-        pem.truncate(end);
-        Certs { pem, count }
+        text.truncate(at);
+        Some(Certs { pem: text, count })
+    }
+
+    /// `pem`, then the line [`Certs::from_entry`] reads the number from.
+    pub fn to_entry(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.pem.len() + 24);
+        out.extend_from_slice(&self.pem);
+        out.extend_from_slice(format!("{}\n", self.count).as_bytes());
+        out
     }
 
     /// Each block, with its `END` line.
@@ -285,17 +297,27 @@ IQDyXKMbWunRmh2jEuhXZzbbzUzcvwhzSI+ymSHwDY/6Eg==
     }
 
     #[test]
-    fn written_certificates_are_taken_back_whole() {
+    fn cache_entries_are_taken_back_whole_or_not_at_all() {
         let two = certificates(&format!("{CERT}{CERT}"));
         assert_eq!(two.count, 2);
-        let mut text = two.pem.clone();
-        text.extend_from_slice(b"-----BEGIN CERTIFICATE-----\ntruncated");
-        let back = Certs::from_written(text);
+        let back = Certs::from_entry(two.to_entry()).unwrap();
         assert_eq!((back.count, &back.pem), (2, &two.pem));
         let blocks: Vec<&[u8]> = back.blocks().collect();
         assert_eq!(blocks, [CERT.as_bytes(), CERT.as_bytes()]);
-        assert_eq!(Certs::from_written(b"no block".to_vec()).count, 0);
-        assert!(Certs::from_written(b"no block".to_vec()).pem.is_empty());
+        let none = Certs::from_entry(Certs::default().to_entry()).unwrap();
+        assert_eq!((none.count, none.pem.len()), (0, 0));
+        // Cut short, or not ending with its number: not an entry.
+        let entry = two.to_entry();
+        for bad in [
+            &entry[..entry.len() - 1],
+            &entry[..entry.len() - 3],
+            &two.pem[..],
+            b"2\n",
+            b"",
+            b"-----END CERTIFICATE-----\nx\n",
+        ] {
+            assert!(Certs::from_entry(bad.to_vec()).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
