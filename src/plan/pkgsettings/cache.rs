@@ -17,8 +17,8 @@
 //! of a file are removed when the new one is written, so the cache holds one entry per path.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::pem;
@@ -51,10 +51,12 @@ impl CaCache {
     }
 
     /// The certificates in the file at `path` (see [`pem::certificates`]).
-    pub fn certificates(&self, path: &Path) -> io::Result<pem::Certs> {
+    pub fn certificates(&self, path: &Path) -> io::Result<Found> {
         let (file, meta) = pem::open_small(path)?;
         let Some(dir) = &self.dir else {
-            return Ok(pem::certificates(&pem::read_open(file, &meta)?));
+            return Ok(Found::Certs(pem::certificates(&pem::read_open(
+                file, &meta,
+            )?)));
         };
         let mut h = DefaultHasher::new();
         path.hash(&mut h);
@@ -70,33 +72,119 @@ impl CaCache {
         )
             .hash(&mut h);
         let name = format!("{path_key:016x}-{:016x}.certs", h.finish());
-        // Taken as it was written: no split into blocks, no join again, no count.
-        if let Some(certs) = read_entry(&dir.join(&name)).and_then(pem::Certs::from_entry) {
-            return Ok(certs);
+        // Taken as it was written, and not even read yet: no split into blocks, no join
+        // again, no count.
+        if let Some(entry) = Entry::open(&dir.join(&name)) {
+            return Ok(Found::Entry(entry));
         }
         let certs = pem::certificates(&pem::read_open(file, &meta)?);
         // A cache that cannot be written costs the next launch the extraction, nothing more.
         let _ = write_entry(dir, &name, &format!("{path_key:016x}-"), &certs.to_entry());
-        Ok(certs)
+        Ok(Found::Certs(certs))
+    }
+}
+
+/// What [`CaCache::certificates`] found.
+pub enum Found {
+    /// Extracted from the file.
+    Certs(pem::Certs),
+    /// Kept from an earlier launch.
+    Entry(Entry),
+}
+
+impl Found {
+    /// The certificates, read from the entry if they are in one.
+    pub fn into_certs(self) -> io::Result<pem::Certs> {
+        match self {
+            Found::Certs(c) => Ok(c),
+            Found::Entry(e) => Ok(pem::Certs {
+                pem: e.read()?,
+                count: e.count,
+            }),
+        }
+    }
+}
+
+/// A cache entry, open: its blocks are its first `len` bytes. Read only when they are
+/// needed: a launch whose state directory already holds the same bundle only compares the
+/// two files a piece at a time (see [`super::install`]), where a whole copy of a system
+/// bundle in fresh memory cost about 54 page faults and an unmap.
+#[derive(Debug)]
+pub struct Entry {
+    file: std::fs::File,
+    len: u64,
+    pub count: usize,
+}
+
+impl Entry {
+    /// The entry at `path`, if it is the user's own regular file and ends as an entry does.
+    fn open(path: &Path) -> Option<Entry> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
+        let m = file.metadata().ok()?;
+        if !m.is_file() || m.uid() != euid() {
+            return None;
+        }
+        // The last `END` line and the number after it.
+        let mut tail = [0u8; 64];
+        let tail_len = m.len().min(tail.len() as u64);
+        let tail = &mut tail[..tail_len as usize];
+        file.read_exact_at(tail, m.len() - tail_len).ok()?;
+        let (at, count) = pem::entry_end(tail)?;
+        Some(Entry {
+            file,
+            len: m.len() - tail_len + at as u64,
+            count,
+        })
+    }
+
+    /// The length of the blocks.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The blocks, from the start whatever was read before.
+    pub fn reader(&self) -> impl Read + '_ {
+        ReadAt {
+            file: &self.file,
+            at: 0,
+            left: self.len,
+        }
+    }
+
+    /// The blocks, whole (an entry cut short since it was opened is an error).
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        let mut out = vec![0; self.len as usize];
+        self.reader().read_exact(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// The `left` bytes of `file` from `at`, read with `pread`.
+struct ReadAt<'a> {
+    file: &'a std::fs::File,
+    at: u64,
+    left: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = self.left.min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
 fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
-}
-
-/// An entry's bytes, if it is the user's own regular file.
-fn read_entry(path: &Path) -> Option<Vec<u8>> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let m = f.metadata().ok()?;
-    if !m.is_file() || m.uid() != euid() {
-        return None;
-    }
-    pem::read_sized(&f, m.len()).ok()
 }
 
 /// Writes `text` as `name` (through a temporary file and a rename), and removes the other
@@ -141,7 +229,8 @@ mod tests {
         let ca = root.path().join("ca.pem");
         std::fs::write(&ca, bundle(2)).unwrap();
         let cache = CaCache::open(Some(root.path()));
-        let first = cache.certificates(&ca).unwrap();
+        let count = |f: Found| f.into_certs().unwrap().count;
+        let first = cache.certificates(&ca).unwrap().into_certs().unwrap();
         assert_eq!(first.count, 2);
         let entries = || {
             std::fs::read_dir(root.path().join(".ca-cache"))
@@ -162,14 +251,46 @@ mod tests {
         };
         std::fs::write(&entry, one.to_entry()).unwrap();
         assert_eq!(
-            cache.certificates(&ca).unwrap().count,
+            count(cache.certificates(&ca).unwrap()),
             1,
             "not served from the cache"
         );
         // The file changes: a miss, the new content, and the old entry gone.
         std::fs::write(&ca, bundle(3)).unwrap();
-        assert_eq!(cache.certificates(&ca).unwrap().count, 3);
+        assert_eq!(count(cache.certificates(&ca).unwrap()), 3);
         assert_eq!(entries(), 1);
+    }
+
+    #[test]
+    fn a_hit_is_left_in_its_entry_and_read_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let ca = root.path().join("ca.pem");
+        std::fs::write(&ca, bundle(3)).unwrap();
+        let cache = CaCache::open(Some(root.path()));
+        assert!(matches!(cache.certificates(&ca).unwrap(), Found::Certs(_)));
+        let Found::Entry(e) = cache.certificates(&ca).unwrap() else {
+            panic!("not a hit");
+        };
+        assert_eq!((e.count, e.len()), (3, bundle(3).len() as u64));
+        // Read twice, from the start each time, and only the blocks.
+        assert_eq!(e.read().unwrap(), bundle(3).as_bytes());
+        let mut again = Vec::new();
+        e.reader().read_to_end(&mut again).unwrap();
+        assert_eq!(again, bundle(3).as_bytes());
+        // Cut short under the open entry: an error, not a short bundle.
+        let entry = std::fs::read_dir(root.path().join(".ca-cache"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&entry)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        assert!(e.read().is_err());
     }
 
     #[test]
@@ -189,7 +310,10 @@ mod tests {
         std::fs::write(&other, bundle(5)).unwrap();
         std::fs::remove_file(&entry).unwrap();
         std::os::unix::fs::symlink(&other, &entry).unwrap();
-        assert_eq!(cache.certificates(&ca).unwrap().count, 2);
+        assert_eq!(
+            cache.certificates(&ca).unwrap().into_certs().unwrap().count,
+            2
+        );
     }
 
     #[test]
@@ -205,6 +329,8 @@ mod tests {
         assert_eq!(
             CaCache::open(Some(root.path()))
                 .certificates(&ca)
+                .unwrap()
+                .into_certs()
                 .unwrap()
                 .count,
             1

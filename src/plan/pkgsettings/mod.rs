@@ -109,9 +109,13 @@ pub struct Bundle {
     pub certificates: usize,
     /// Where they were read.
     pub from: Vec<String>,
-    /// The blocks, ASCII.
+    /// The blocks, ASCII; empty when they are `cached`.
     #[serde(skip)]
     pub pem: Vec<u8>,
+    /// The cache entry that holds the blocks, when a single CA file's certificates were kept
+    /// from an earlier launch: read only if the state directory's copy differs.
+    #[serde(skip)]
+    pub cached: Option<cache::Entry>,
 }
 
 /// mcpcell's own environment and the paths it derives, as the readers need them.
@@ -221,24 +225,36 @@ impl Acc<'_> {
             return;
         }
         let mut pem = Vec::new();
+        let mut cached = None;
         let mut seen = std::collections::HashSet::new();
         let mut count = 0;
         let mut from = Vec::new();
         let several = sources.len() > 1;
         for (source, origin) in sources {
-            let certs = match source {
-                CaSource::Inline(t) => pem::certificates(&t.replace("\\n", "\n")),
-                CaSource::Pem(c) => c,
+            let found = match source {
+                CaSource::Inline(t) => Ok(pem::certificates(&t.replace("\\n", "\n"))),
+                CaSource::Pem(c) => Ok(c),
                 CaSource::File(p) => match self.cache.certificates(&p) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        self.note(format!(
-                            "{origin}: CA file {} not read ({e}); not passed",
-                            crate::escape::path(&p)
-                        ));
+                    // One source, kept from an earlier launch: left in its entry.
+                    Ok(cache::Found::Entry(e)) if !several && e.count > 0 => {
+                        count = e.count;
+                        cached = Some(e);
+                        from.push(origin);
                         continue;
                     }
+                    Ok(found) => found.into_certs().map_err(|e| (p, e)),
+                    Err(e) => Err((p, e)),
                 },
+            };
+            let certs = match found {
+                Ok(c) => c,
+                Err((p, e)) => {
+                    self.note(format!(
+                        "{origin}: CA file {} not read ({e}); not passed",
+                        crate::escape::path(&p)
+                    ));
+                    continue;
+                }
             };
             if certs.count == 0 {
                 self.note(format!(
@@ -280,6 +296,7 @@ impl Acc<'_> {
             certificates: count,
             from,
             pem,
+            cached,
         });
     }
 }
@@ -380,11 +397,19 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
         Mode::empty(),
     )?;
     for b in &s.bundles {
-        if holds(&dir, b.file, &b.pem) {
+        let same = match &b.cached {
+            Some(e) => holds(&dir, b.file, &mut e.reader(), e.len()),
+            None => holds(&dir, b.file, &mut &b.pem[..], b.pem.len() as u64),
+        };
+        if same {
             // Already there, byte for byte: a rename over it would only cost a flush (ext4
             // writes a file renamed over another out at once: ~20 ms for a system bundle).
             continue;
         }
+        let pem = match &b.cached {
+            Some(e) => std::borrow::Cow::Owned(e.read()?),
+            None => std::borrow::Cow::Borrowed(&b.pem[..]),
+        };
         let tmp = format!(".{}.tmp", b.file);
         match unlinkat(&dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
@@ -396,18 +421,18 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )?;
-        std::io::Write::write_all(&mut std::fs::File::from(fd), &b.pem)?;
+        std::io::Write::write_all(&mut std::fs::File::from(fd), &pem)?;
         renameat(&dir, tmp.as_str(), &dir, b.file)?;
     }
     Ok(())
 }
 
-/// Whether `name` in `dir` is a regular file that holds exactly `want`. Opened without
-/// following a link and only read: whatever the server left there, nothing is written
-/// through it, and anything but the same bytes is replaced. Compared a piece at a time in
-/// one small buffer: a whole copy of a system bundle (220 KB) cost about 54 page faults of
-/// fresh memory at every launch.
-fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
+/// Whether `name` in `dir` is a regular file that holds exactly the `len` bytes of `want`.
+/// Opened without following a link and only read: whatever the server left there, nothing
+/// is written through it, and anything but the same bytes is replaced. Compared a piece at
+/// a time in two small buffers: whole copies of a system bundle (220 KB) in fresh memory
+/// cost page faults and an unmap at every launch.
+fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &mut dyn std::io::Read, len: u64) -> bool {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::Mode;
     use std::io::Read;
@@ -421,20 +446,25 @@ fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
     };
     let mut f = std::fs::File::from(fd);
     match f.metadata() {
-        Ok(m) if m.is_file() && m.len() == want.len() as u64 => {}
+        Ok(m) if m.is_file() && m.len() == len => {}
         _ => return false,
     }
-    let mut buf = [0u8; 32 << 10];
-    let mut rest = want;
+    let mut have = [0u8; 16 << 10];
+    let mut expected = [0u8; 16 << 10];
+    let mut left = len;
     loop {
         // One byte more than is left: a file that grew since its size was read differs.
-        let ask = buf.len().min(rest.len() + 1);
-        match f.read(&mut buf[..ask]) {
-            Ok(0) => return rest.is_empty(),
-            Ok(n) if n <= rest.len() && buf[..n] == rest[..n] => rest = &rest[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        let ask = (left + 1).min(have.len() as u64) as usize;
+        let n = match f.read(&mut have[..ask]) {
+            Ok(0) => return left == 0,
+            Ok(n) if n as u64 <= left => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             _ => return false,
+        };
+        if want.read_exact(&mut expected[..n]).is_err() || have[..n] != expected[..n] {
+            return false;
         }
+        left -= n as u64;
     }
 }
 

@@ -85,26 +85,8 @@ pub struct Certs {
 }
 
 impl Certs {
-    /// The text of a cache entry: the blocks [`certificates`] wrote, then a line with
-    /// their number (kept so that a launch need not count them). `None` when `text` does not
-    /// end that way.
-    pub fn from_entry(mut text: Vec<u8>) -> Option<Certs> {
-        let body = text.strip_suffix(b"\n")?;
-        let at = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let count = std::str::from_utf8(&body[at..]).ok()?.parse().ok()?;
-        let blocks = &body[..at];
-        let whole = match count {
-            0 => blocks.is_empty(),
-            _ => blocks.ends_with(END_LINE),
-        };
-        if !whole {
-            return None;
-        }
-        text.truncate(at);
-        Some(Certs { pem: text, count })
-    }
-
-    /// `pem`, then the line [`Certs::from_entry`] reads the number from.
+    /// A cache entry: `pem`, then a line with the number of blocks (see [`entry_end`]), so
+    /// that a launch need not count them.
     pub fn to_entry(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.pem.len() + 24);
         out.extend_from_slice(&self.pem);
@@ -122,6 +104,20 @@ impl Certs {
             Some(block)
         })
     }
+}
+
+/// Where the blocks of a cache entry ([`Certs::to_entry`]) end in `tail`, its last bytes
+/// (at least the last `END` line and the number after it), and their number. `None` when
+/// `tail` does not end as an entry does.
+pub fn entry_end(tail: &[u8]) -> Option<(usize, usize)> {
+    let body = tail.strip_suffix(b"\n")?;
+    let at = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let count = std::str::from_utf8(&body[at..]).ok()?.parse().ok()?;
+    let whole = match count {
+        0 => at == 0,
+        _ => body[..at].ends_with(END_LINE),
+    };
+    whole.then_some((at, count))
 }
 
 /// Every well-formed `CERTIFICATE` block in `text`, re-emitted from its decoded content
@@ -300,12 +296,15 @@ IQDyXKMbWunRmh2jEuhXZzbbzUzcvwhzSI+ymSHwDY/6Eg==
     fn cache_entries_are_taken_back_whole_or_not_at_all() {
         let two = certificates(&format!("{CERT}{CERT}"));
         assert_eq!(two.count, 2);
-        let back = Certs::from_entry(two.to_entry()).unwrap();
-        assert_eq!((back.count, &back.pem), (2, &two.pem));
-        let blocks: Vec<&[u8]> = back.blocks().collect();
+        let entry = two.to_entry();
+        let (at, count) = entry_end(&entry).unwrap();
+        assert_eq!((count, &entry[..at]), (2, &two.pem[..]));
+        // From a tail of the entry too: where the blocks end within it.
+        let tail = &entry[entry.len() - 64..];
+        assert_eq!(entry_end(tail), Some((at - (entry.len() - 64), 2)));
+        let blocks: Vec<&[u8]> = two.blocks().collect();
         assert_eq!(blocks, [CERT.as_bytes(), CERT.as_bytes()]);
-        let none = Certs::from_entry(Certs::default().to_entry()).unwrap();
-        assert_eq!((none.count, none.pem.len()), (0, 0));
+        assert_eq!(entry_end(&Certs::default().to_entry()), Some((0, 0)));
         // Cut short, or not ending with its number: not an entry.
         let entry = two.to_entry();
         for bad in [
@@ -316,7 +315,7 @@ IQDyXKMbWunRmh2jEuhXZzbbzUzcvwhzSI+ymSHwDY/6Eg==
             b"",
             b"-----END CERTIFICATE-----\nx\n",
         ] {
-            assert!(Certs::from_entry(bad.to_vec()).is_none(), "{bad:?}");
+            assert!(entry_end(bad).is_none(), "{bad:?}");
         }
     }
 

@@ -272,6 +272,7 @@ fn install_replaces_a_planted_link_without_following_it() {
             certificates: 1,
             from: vec![],
             pem: CERT.into(),
+            cached: None,
         }],
         ..PkgSettings::default()
     };
@@ -395,6 +396,7 @@ fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
             certificates: 1,
             from: vec![],
             pem: CERT.into(),
+            cached: None,
         }],
         ..PkgSettings::default()
     };
@@ -432,6 +434,7 @@ fn install_compares_a_large_bundle_to_its_last_byte() {
             certificates: 300,
             from: vec![],
             pem: pem.clone(),
+            cached: None,
         }],
         ..PkgSettings::default()
     };
