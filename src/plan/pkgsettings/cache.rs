@@ -107,7 +107,7 @@ impl Found {
 
 /// A cache entry, open: its blocks are its first `len` bytes. Read only when they are
 /// needed: a launch whose state directory already holds the same bundle only compares the
-/// two files a piece at a time (see [`super::install`]), where a whole copy of a system
+/// two files 32 KiB at a time (see [`super::install`]), where a whole copy of a system
 /// bundle in fresh memory cost about 54 page faults and an unmap.
 #[derive(Debug)]
 pub struct Entry {

@@ -69,6 +69,7 @@ pub fn for_profile(
     cwd: &Path,
     state_dir: Option<&Path>,
     dry_run: bool,
+    programs: &crate::plan::programs::Programs,
 ) -> std::io::Result<PkgSettings> {
     let mut managers: Vec<PackageManager> = Vec::new();
     for e in &profile.env.package_settings {
@@ -93,7 +94,12 @@ pub fn for_profile(
         Ok(root) if !dry_run => CaCache::open(Some(&root)),
         _ => CaCache::none(),
     };
-    let settings = read_cached(&managers, &Host { env: &env, cwd }, state_dir, &cache);
+    let host = Host {
+        env: &env,
+        cwd,
+        programs,
+    };
+    let settings = read_cached(&managers, &host, state_dir, &cache);
     match state_dir {
         Some(dir) if !dry_run => install(&settings, dir)?,
         _ => {}
@@ -122,6 +128,8 @@ pub struct Bundle {
 pub struct Host<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub cwd: &'a Path,
+    /// Programs the plan has looked up already.
+    pub programs: &'a crate::plan::programs::Programs,
 }
 
 impl Host<'_> {
@@ -155,11 +163,12 @@ impl Host<'_> {
     }
 
     /// A program found on mcpcell's PATH, with links resolved (one `openat2` for a path
-    /// without links, where `canonicalize` reads each component as a link).
+    /// without links, where `canonicalize` reads each component as a link), as
+    /// `filesystem.programs` finds it.
     fn program(&self, name: &str) -> Option<PathBuf> {
         let path = self.var("PATH")?;
-        let found = which::which_in(name, Some(path), self.cwd).ok()?;
-        crate::paths::real_path(&found).ok()
+        self.programs
+            .real(name, Some(std::ffi::OsStr::new(path)), self.cwd)
     }
 }
 
@@ -430,8 +439,8 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
 /// Whether `name` in `dir` is a regular file that holds exactly the `len` bytes of `want`.
 /// Opened without following a link and only read: whatever the server left there, nothing
 /// is written through it, and anything but the same bytes is replaced. Compared a piece at
-/// a time in two small buffers: whole copies of a system bundle (220 KB) in fresh memory
-/// cost page faults and an unmap at every launch.
+/// a time: whole copies of a system bundle (220 KB) in fresh memory cost page faults and an
+/// unmap at every launch.
 fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &mut dyn std::io::Read, len: u64) -> bool {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::Mode;
@@ -449,8 +458,9 @@ fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &mut dyn std::io::Read, l
         Ok(m) if m.is_file() && m.len() == len => {}
         _ => return false,
     }
-    let mut have = [0u8; 16 << 10];
-    let mut expected = [0u8; 16 << 10];
+    // Two pieces of 32 KiB: a system bundle in 7 reads of each file.
+    let mut buf = vec![0u8; 64 << 10];
+    let (have, expected) = buf.split_at_mut(32 << 10);
     let mut left = len;
     loop {
         // One byte more than is left: a file that grew since its size was read differs.

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
+use crate::plan::programs::Programs;
 
 const CERT: &str = "-----BEGIN CERTIFICATE-----
 MIIBbjCCAROgAwIBAgIUQ7zZHSZdscgQmmbbVhyvWOKN9qUwCgYIKoZIzj0EAwIw
@@ -71,6 +72,7 @@ fn npm_user_settings_pass_without_their_token() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert_eq!(
@@ -118,6 +120,7 @@ fn environment_wins_over_files_and_is_cleaned() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     assert_eq!(var(&s, "npm_config_registry"), Some("https://b.example/"));
@@ -139,6 +142,7 @@ fn a_cafile_that_is_a_key_is_not_copied() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert!(s.bundles.is_empty());
@@ -166,6 +170,7 @@ fn a_project_npmrc_is_not_read() {
     let host = Host {
         env: &env,
         cwd: &cwd,
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     assert!(s.hosts.is_empty() && s.env.is_empty(), "{}", everything(&s));
@@ -193,6 +198,7 @@ fn pip_and_uv_settings() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(
         &[PackageManager::Pip, PackageManager::Uv],
@@ -252,6 +258,7 @@ fn pip_config_file_devnull_turns_files_off() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Pip], &host, None);
     assert!(s.env.is_empty(), "{}", everything(&s));
@@ -295,6 +302,7 @@ fn an_upstream_proxy_is_not_passed_as_a_package_setting() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     let all = everything(&s);
@@ -376,6 +384,7 @@ fn hostile_text_never_panics() {
         let host = Host {
             env: &env,
             cwd: dir.path(),
+            programs: &Programs::default(),
         };
         std::fs::write(dir.path().join(".npmrc"), &s).unwrap();
         let _ = read(&[PackageManager::Npm, PackageManager::Uv], &host, None);
