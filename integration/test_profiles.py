@@ -9,11 +9,18 @@ extends the built-in one with a `network.hosts` pin of the API's name to a TLS s
 on the host's loopback, and a test CA. Nothing else about the built-in profile changes.
 
 Run: MCPCELL_BIN=... python -m unittest -v test_profiles
+
+With MCPCELL_TIER=1 (MCPCELL_BIN then runs mcpcell where namespaces are refused: under
+tests/nouserns, or inside a container), only the database servers are meant to run: their
+clients connect by name with plain sockets, which the namespace-free tier cannot redirect to
+the proxy (a named loss), so they must fail closed: nothing reaches the database, counted from
+outside, and the log names the loss.
 """
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -39,6 +46,11 @@ def setUpModule():
 
 
 PY_SERVERS_BIN = DEPS / "python-servers" / "bin"
+
+# The namespace-free tier (see the module's docstring).
+TIER = os.environ.get("MCPCELL_TIER") == "1"
+# The loss the tier names for clients that ignore HTTP_PROXY.
+PROXY_UNAWARE_LOSS = "proxy-unaware clients"
 
 
 def npm_bin(package):
@@ -640,7 +652,8 @@ def free_port():
 class LocalPostgres:
     """A real PostgreSQL (Debian's postgresql package) in a scratch directory, on the host's
     loopback and a Unix socket for the test's own psql. As root it runs as the `postgres`
-    user: it refuses to run as root."""
+    user: it refuses to run as root. It logs every connection it receives (`log_connections`),
+    so that the tests can count, from outside, the ones that came over TCP."""
 
     def __init__(self):
         self.dir = scratch()
@@ -649,16 +662,20 @@ class LocalPostgres:
         data = self.dir / "data"
         as_owner = []
         if os.geteuid() == 0:
-            as_owner = ["runuser", "-u", "postgres", "--"]
+            # runuser is in /usr/sbin, which an ordinary PATH (a container's) leaves out.
+            as_owner = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
             shutil.chown(self.dir, "postgres")
             shutil.chown(self.sock, "postgres")
         self.user = "mcpcell"
         self.port = free_port()
         subprocess.run([*as_owner, str(PG_BIN / "initdb"), "-A", "trust", "-U", self.user, "-D", str(data)],
                        check=True, capture_output=True, cwd=self.dir)
-        self.proc = subprocess.Popen([*as_owner, str(PG_BIN / "postgres"), "-D", str(data), "-k", str(self.sock),
-                                      "-c", "listen_addresses=127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        self.log = self.dir / "postgres.log"
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([*as_owner, str(PG_BIN / "postgres"), "-D", str(data), "-k", str(self.sock),
+                                          "-c", "listen_addresses=127.0.0.1", "-p", str(self.port),
+                                          "-c", "log_connections=on"],
+                                         stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir)
         for _ in range(100):
             if self.psql("SELECT 1").returncode == 0:
                 break
@@ -668,6 +685,11 @@ class LocalPostgres:
         return subprocess.run(["psql", "-h", str(self.sock), "-p", str(self.port), "-U", self.user, "-d", "postgres",
                                "-tAc", sql], capture_output=True, text=True)
 
+    def tcp_connections(self):
+        """How many TCP connections this PostgreSQL has received (the test's own psql comes
+        over the Unix socket, logged as `host=[local]`)."""
+        return len(re.findall(r"connection received: host=(?!\[local\])", self.log.read_text(errors="replace")))
+
     def close(self):
         self.proc.terminate()
         self.proc.wait(10)
@@ -676,6 +698,27 @@ class LocalPostgres:
 def psql_inside(profile, url):
     return mcpcell_run(["-p", str(profile), "--set-env", "PGCONNECT_TIMEOUT=5", "--", "psql", url, "-tAc",
                         "SELECT body FROM notes"])
+
+
+def fails_closed(test, s, tool, args, secret, connections):
+    """In the namespace-free tier, a database server whose client ignores the proxy cannot
+    reach its database: the tool call fails (or the server gives up and the session ends),
+    nothing it asked for comes back, the database counts no connection from it (`connections`,
+    read from outside), and mcpcell's log names the loss."""
+    before = connections()
+
+    async def go():
+        async with s.open() as c:
+            return text_of(await c.call_tool(tool, args))
+
+    try:
+        text, err = run(go())
+    except Exception as e:  # noqa: BLE001 - a failed connect may end the session or come back as a JSON-RPC error
+        text, err = repr(e), True
+    test.assertTrue(err, text)
+    test.assertNotIn(secret, text)
+    test.assertEqual(connections(), before, "the database was reached from the sandbox")
+    test.assertIn(PROXY_UNAWARE_LOSS, s.stderr())
 
 
 class Postgres(unittest.TestCase):
@@ -703,6 +746,9 @@ class Postgres(unittest.TestCase):
     def test_read_only_query_on_the_granted_database(self):
         s = Session([*npm_bin("@modelcontextprotocol/server-postgres"), f"postgresql://{self.pg.user}@{DB}:5432/postgres"],
                     profile=self.profile)
+        if TIER:
+            return fails_closed(self, s, "query", {"sql": "SELECT body FROM notes"}, "from the granted database",
+                                self.pg.tcp_connections)
 
         async def go():
             async with s.open() as c:
@@ -730,14 +776,33 @@ class Postgres(unittest.TestCase):
             r = psql_inside(self.profile, url)
             self.assertNotIn("second service", r.stdout, url)
             self.assertNotEqual(r.returncode, 0, url)
-        # Control: the granted database answers the same psql, and allowing the second name
-        # is all it takes to reach the second one.
-        r = psql_inside(self.profile, f"postgresql://{user}@{DB}:5432/postgres")
-        self.assertEqual(r.stdout.strip(), "from the granted database", r.stderr)
-        both = write_profile(self.pg.dir, "postgres-both",
-                             f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:5432\"]\n")
-        r = psql_inside(both, f"postgresql://{user}@{OTHER}:5432/postgres")
-        self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+        self.assertEqual(self.other.tcp_connections(), 0, "the second database was reached")
+        if TIER:
+            # Even the granted database is out of reach: psql (libpq) ignores the proxy, which
+            # the tier cannot redirect it to (a named loss); by name it finds no address, by
+            # address its connect is refused. Control: the same psql without mcpcell reaches
+            # both, and their logs count it.
+            for url in (f"postgresql://{user}@{DB}:5432/postgres", f"postgresql://{user}@127.0.0.1:{self.pg.port}/postgres"):
+                r = psql_inside(self.profile, url)
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertNotIn("from the granted database", r.stdout)
+                self.assertIn(PROXY_UNAWARE_LOSS, r.stderr)
+            self.assertEqual(self.pg.tcp_connections(), 0, "the database was reached from the sandbox")
+            for db, text in ((self.pg, "from the granted database"), (self.other, "second service")):
+                r = subprocess.run(["psql", f"postgresql://{db.user}@127.0.0.1:{db.port}/postgres", "-tAc",
+                                    "SELECT body FROM notes"], capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.stdout.strip(), text, r.stderr)
+                self.assertEqual(db.tcp_connections(), 1)
+        else:
+            # Control: the granted database answers the same psql, and allowing the second name
+            # is all it takes to reach the second one.
+            r = psql_inside(self.profile, f"postgresql://{user}@{DB}:5432/postgres")
+            self.assertEqual(r.stdout.strip(), "from the granted database", r.stderr)
+            both = write_profile(self.pg.dir, "postgres-both",
+                                 f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:5432\"]\n")
+            r = psql_inside(both, f"postgresql://{user}@{OTHER}:5432/postgres")
+            self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+            self.assertGreater(self.other.tcp_connections(), 0)
         home = scratch()
         (home / ".pgpass").write_text("*:*:*:*:home-secret\n")
         r = mcpcell_run(["-p", str(self.profile), "--", "cat", str(home / ".pgpass")], env={"HOME": str(home)})
@@ -750,6 +815,7 @@ class LocalRedis:
     def __init__(self):
         self.dir = scratch()
         self.port = free_port()
+        self.own = 0
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", str(self.dir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -759,7 +825,16 @@ class LocalRedis:
             time.sleep(0.1)
 
     def cli(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        if r.returncode == 0:
+            self.own += 1
+        return r
+
+    def connections(self):
+        """How many connections this Redis has accepted from anything but the test's own
+        `cli` (INFO stats, read from outside)."""
+        out = self.cli("INFO", "stats").stdout
+        return int(re.search(r"total_connections_received:(\d+)", out).group(1)) - self.own
 
     def close(self):
         self.proc.terminate()
@@ -787,6 +862,11 @@ class Redis(unittest.TestCase):
 
     def test_set_and_get_on_the_granted_redis(self):
         s = self.session(f"redis://{DB}:6379")
+        if TIER:
+            fails_closed(self, s, "set", {"key": "mcpcell", "value": "from the sandbox"}, "from the sandbox",
+                         self.redis.connections)
+            self.assertEqual(self.redis.cli("GET", "mcpcell").stdout.strip(), "")
+            return
 
         async def go():
             async with s.open() as c:
@@ -805,6 +885,22 @@ class Redis(unittest.TestCase):
         for url in (f"redis://{OTHER}:6379", f"redis://127.0.0.1:{self.other.port}", f"redis://{DB}:{self.other.port}"):
             r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", url, "GET", "secret"], timeout=30)
             self.assertNotIn("second service", r.stdout, url)
+        self.assertEqual(self.other.connections(), 0, "the second Redis was reached")
+        if TIER:
+            # Even the granted Redis is out of reach: redis-cli ignores the proxy, which the
+            # tier cannot redirect it to (a named loss); by name it finds no address, by
+            # address its connect is refused. Control: the same client without mcpcell
+            # reaches it, and its count shows it.
+            for url in (f"redis://{DB}:6379", f"redis://127.0.0.1:{self.redis.port}"):
+                r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", url, "PING"], timeout=30)
+                self.assertNotEqual(r.stdout.strip(), "PONG", r.stderr)
+                self.assertIn(PROXY_UNAWARE_LOSS, r.stderr)
+            self.assertEqual(self.redis.connections(), 0, "the Redis was reached from the sandbox")
+            r = subprocess.run(["redis-cli", "-u", f"redis://127.0.0.1:{self.redis.port}", "PING"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.stdout.strip(), "PONG", r.stderr)
+            self.assertEqual(self.redis.connections(), 1)
+            return
         # Control: the granted Redis answers the same client, and allowing the second name
         # reaches the second one.
         r = mcpcell_run(["-p", str(self.profile), "--", "redis-cli", "-u", f"redis://{DB}:6379", "PING"])
@@ -813,6 +909,7 @@ class Redis(unittest.TestCase):
                              f"extends: [\"{self.profile}\"]\nnetwork:\n  allow: [\"{OTHER}:6379\"]\n")
         r = mcpcell_run(["-p", str(both), "--", "redis-cli", "-u", f"redis://{OTHER}:6379", "GET", "secret"])
         self.assertEqual(r.stdout.strip(), "second service", r.stderr)
+        self.assertGreater(self.other.connections(), 0)
 
 
 def unix_get(sock, path):

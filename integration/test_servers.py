@@ -5,8 +5,9 @@ its real result; then the profile's boundary, checked from outside.
 Run: MCPCELL_BIN=... python -m unittest -v integration.test_servers
 
 With MCPCELL_TIER=1 (MCPCELL_BIN then runs mcpcell where namespaces are refused, as
-tests/run.sh does with nouserns), the tests that meet one of the namespace-free tier's named
-losses check that it fails closed instead: Node's `fetch` ignores HTTP_PROXY and finds no DNS
+tests/run.sh does with nouserns, and tests/container.sh inside a runc container, where the
+test's own servers are on the container's loopback), the tests that meet one of the
+namespace-free tier's named losses check that it fails closed instead: Node's `fetch` ignores HTTP_PROXY and finds no DNS
 responder there, a path outside the grants is visible but unreadable, and `network.unix`
 needs Landlock ABI 9.
 """
@@ -54,8 +55,17 @@ def setUpModule():
 
 def no_loopback_reach(test, profile, opts=()):
     """A server under `profile` cannot reach a listener on the host's loopback: neither
-    directly nor through the proxy (whose allowlist never covers it)."""
+    directly nor through the proxy (whose allowlist never covers it). The control: the same
+    curl without mcpcell, from here (the host, or inside a container), does reach it."""
     listener, port = host_listener()
+    control = subprocess.Popen(["curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener.settimeout(5)
+    reached = got_connection(listener)
+    listener.settimeout(0.3)
+    control.kill()
+    control.wait()
+    test.assertTrue(reached, "the control: curl without mcpcell did not reach the listener")
     r = mcpcell_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}/"])
     test.assertNotEqual(r.returncode, 0, r.stderr)
     r = mcpcell_run(["-p", profile, *opts, "--", "curl", "-sS", "-m", "5", "--noproxy", "*", f"http://127.0.0.1:{port}/"])

@@ -245,26 +245,39 @@ fi
 
 # mcpcell inside a real OCI container (examples/container, README "Running in a container"):
 # runc with containers-common's seccomp profile and the default capabilities, as root in the
-# container, as an ordinary user in it, and rootless (as $TEST_USER); a real MCP server and
-# the conformance battery run through mcpcell there, in the tier it picks.
+# container, as an ordinary user in it, and rootless (as $TEST_USER); a real MCP server, the
+# integration suite's real servers and the conformance battery run through mcpcell there, in
+# the tier it picks. The whole of integration/test_servers.py runs in each container (about
+# 22 s); the database servers of test_profiles.py, which must fail closed there (about 45 s,
+# most of it the Redis server's own retries), only in the first, as root.
 if command -v runc >/dev/null && [ -f /usr/share/containers/seccomp.json ]; then
   chmod 777 "$SHARED"
   # A copy the test user can read.
   kit="$SHARED/container-kit"
-  mkdir -p "$kit/tests" "$kit/examples"
+  mkdir -p "$kit/tests" "$kit/examples" "$kit/integration"
   cp tests/container.sh "$kit/tests/"
   cp -r examples/container "$kit/examples/"
+  cp integration/harness.py integration/test_servers.py integration/test_profiles.py "$kit/integration/"
   chmod -R a+rX "$kit"
   conf_copy="${CONF:+$SHARED/conformance}"
+  # The integration suite needs its servers; without them (no integration/setup.sh) it is left
+  # out, which the check above already fails in CI.
+  suite="" suite_db=""
+  if [ -x "$DEPS/python/bin/python" ]; then
+    suite="test_servers"
+    suite_db="test_servers test_profiles.Postgres test_profiles.Redis"
+  fi
+  export MCPCELL_PROBE="$SHARED/probe" MCPCELL_ADVERSARY="$SHARED/adversary"
   step "mcpcell in a runc container, as root in it"
-  "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" 0:0 ""
+  "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" 0:0 "" "$suite_db"
   if [ "$(id -u)" = 0 ]; then
     step "mcpcell in a runc container, as $TEST_USER in it"
     # An ordinary user cannot empty the capability bounding set without a user namespace.
     "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" \
-      "$(id -u "$TEST_USER"):$(id -g "$TEST_USER")" cap_bnd
+      "$(id -u "$TEST_USER"):$(id -g "$TEST_USER")" cap_bnd "$suite"
     step "mcpcell in a rootless runc container started by $TEST_USER"
-    as_user "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" 0:0 ""
+    as_user env MCPCELL_PROBE="$MCPCELL_PROBE" MCPCELL_ADVERSARY="$MCPCELL_ADVERSARY" \
+      "$kit/tests/container.sh" "$SHARED/mcpcell-release" "$conf_copy" "$SHARED" 0:0 "" "$suite"
   fi
 else
   echo "WARNING: runc or /usr/share/containers/seccomp.json is missing; the container run is skipped"

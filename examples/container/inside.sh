@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run inside the container (bundle.sh's COMMAND): show the tier mcpcell picks here, run a real
-# MCP server through it, then the conformance battery. /srv/mcpcell holds mcpcell, this
-# directory's files and (optionally) the battery in conformance/. OUT names the result files.
+# MCP server through it, then the integration suite's real servers and the conformance battery.
+# /srv/mcpcell holds mcpcell, this directory's files and, optionally, the suite in
+# integration/ (with the probe and adversary beside mcpcell) and the battery in conformance/.
+# OUT names the result files.
 set -euo pipefail
 cd /srv/mcpcell
 out="${1:-result}"
@@ -39,6 +41,16 @@ echo "== mcpcell run --dry-run (the memory server, installed locally)"
 "$mcpcell" run -p ./memory-local.yaml --allow-read "$MCPCELL_DEPS/node" --dry-run -- node "$server" 2>&1 | tee "dry-run-$out.txt" | grep -iE 'tier|namespace' || true
 echo "== a real MCP server through mcpcell"
 python3 ./mcp-smoke.py "$mcpcell" run -p ./memory-local.yaml --allow-read "$MCPCELL_DEPS/node" -- node "$server"
+if [ -f integration/tests.txt ]; then
+  # The integration suite's real servers (tests.txt: which tests; tests/container.sh writes
+  # it), judged as in the namespace-free tier (MCPCELL_TIER=1): the tier's named losses must
+  # fail closed (each test module says which), everything else work as on the host.
+  echo "== the integration suite's real servers through mcpcell: $(tr '\n' ' ' < integration/tests.txt)"
+  t0=$(date +%s)
+  (cd integration && MCPCELL_BIN="$mcpcell" MCPCELL_TIER=1 MCPCELL_PROBE=/srv/mcpcell/probe \
+    MCPCELL_ADVERSARY=/srv/mcpcell/adversary "$MCPCELL_DEPS/python/bin/python" -m unittest -v $(cat tests.txt) 2>&1)
+  echo "== the integration suite took $(($(date +%s) - t0)) s"
+fi
 if [ -f conformance/run_battery.py ]; then
   echo "== the conformance battery through mcpcell"
   MCPCELL="$mcpcell" python3 conformance/run_battery.py --base-dir /var/tmp \

@@ -30,7 +30,6 @@ mod url;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -177,8 +176,8 @@ enum CaSource {
     File(PathBuf),
     /// As written in a setting (npm's `ca`, with `\n` for line breaks).
     Inline(String),
-    /// Certificates already extracted.
-    Pem(pem::Certs),
+    /// Certificates already found (a certificate directory's), with the directory.
+    Found(cache::Found, PathBuf),
 }
 
 /// Collects what the readers find. Bundles are named for the state directory that will
@@ -240,27 +239,33 @@ impl Acc<'_> {
         let mut from = Vec::new();
         let several = sources.len() > 1;
         for (source, origin) in sources {
-            let found = match source {
-                CaSource::Inline(t) => Ok(pem::certificates(&t.replace("\\n", "\n"))),
-                CaSource::Pem(c) => Ok(c),
-                CaSource::File(p) => match self.cache.certificates(&p) {
-                    // One source, kept from an earlier launch: left in its entry.
-                    Ok(cache::Found::Entry(e)) if !several && e.count > 0 => {
-                        count = e.count;
-                        cached = Some(e);
-                        from.push(origin);
-                        continue;
-                    }
-                    Ok(found) => found.into_certs().map_err(|e| (p, e)),
-                    Err(e) => Err((p, e)),
-                },
+            let (found, path) = match source {
+                CaSource::Inline(t) => (
+                    Ok(cache::Found::Certs(pem::certificates(
+                        &t.replace("\\n", "\n"),
+                    ))),
+                    None,
+                ),
+                CaSource::Found(f, p) => (Ok(f), Some(p)),
+                CaSource::File(p) => (self.cache.certificates(&p), Some(p)),
             };
             let certs = match found {
+                // One source, kept from an earlier launch: left in its entry.
+                Ok(cache::Found::Entry(e)) if !several && e.count > 0 => {
+                    count = e.count;
+                    cached = Some(e);
+                    from.push(origin);
+                    continue;
+                }
+                Ok(found) => found.into_certs(),
+                Err(e) => Err(e),
+            };
+            let certs = match certs {
                 Ok(c) => c,
-                Err((p, e)) => {
+                Err(e) => {
+                    let path = path.as_deref().map(crate::escape::path).unwrap_or_default();
                     self.note(format!(
-                        "{origin}: CA file {} not read ({e}); not passed",
-                        crate::escape::path(&p)
+                        "{origin}: CA file {path} not read ({e}); not passed"
                     ));
                     continue;
                 }
@@ -363,27 +368,10 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
         // Only the files that hold certificates: a certificate directory holds other things
         // too, which are not worth a note each.
         for dir in d.split(':').filter(|d| d.starts_with('/')) {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            files.sort();
-            // A certificate directory names each certificate twice or more (`NAME.pem` and
-            // OpenSSL's `HASH.0` links to it): each file is read once.
-            let mut read = std::collections::HashSet::new();
-            for f in files.into_iter().take(4096) {
-                match std::fs::metadata(&f) {
-                    Ok(m) if read.insert((m.dev(), m.ino())) => {}
-                    _ => continue,
-                }
-                let text = pem::read_small(&f).unwrap_or_default();
-                let certs = pem::certificates(&text);
-                if certs.count > 0 {
-                    let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
-                    sources.push((CaSource::Pem(certs), from));
-                }
+            let found = acc.cache.dir_certificates(Path::new(dir));
+            if found.count() > 0 {
+                let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
+                sources.push((CaSource::Found(found, dir.into()), from));
             }
         }
     }

@@ -463,3 +463,43 @@ fn install_compares_a_large_bundle_to_its_last_byte() {
         );
     }
 }
+
+/// `SSL_CERT_DIR` and `SSL_CERT_FILE` become one bundle, each certificate once however many
+/// files and names hold it; the directory's other files are not copied.
+#[test]
+fn ssl_cert_dir_and_file_become_one_bundle() {
+    let (dir, mut env) = home(&[
+        ("certs/t.pem", CERT),
+        ("certs/bundle.crt", &format!("{CERT}{CERT}")),
+        ("certs/README", "token=hunter2\n"),
+        ("file.pem", CERT),
+    ]);
+    std::os::unix::fs::symlink("t.pem", dir.path().join("certs/1a2b3c4d.0")).unwrap();
+    env.insert(
+        "SSL_CERT_DIR".into(),
+        format!("relative:{}", dir.path().join("certs").display()),
+    );
+    env.insert(
+        "SSL_CERT_FILE".into(),
+        dir.path().join("file.pem").display().to_string(),
+    );
+    let state = dir.path().join("state");
+    let host = Host {
+        env: &env,
+        cwd: dir.path(),
+        programs: &Programs::default(),
+    };
+    let s = read(&[PackageManager::Pip], &host, Some(&state));
+    assert_eq!(
+        var(&s, "SSL_CERT_FILE"),
+        state.join("mcpcell-ca-ssl.pem").to_str()
+    );
+    let ssl = s
+        .bundles
+        .iter()
+        .find(|b| b.file == "mcpcell-ca-ssl.pem")
+        .unwrap();
+    assert_eq!(ssl.pem, CERT.as_bytes(), "{}", everything(&s));
+    assert_eq!(ssl.certificates, 1);
+    assert!(!everything(&s).contains("hunter2"));
+}
