@@ -257,8 +257,7 @@ impl Acc<'_> {
                     from.push(origin);
                     continue;
                 }
-                Ok(found) => found.into_certs(),
-                Err(e) => Err(e),
+                found => found.and_then(cache::Found::into_certs),
             };
             let certs = match certs {
                 Ok(c) => c,
