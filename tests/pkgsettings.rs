@@ -548,3 +548,106 @@ fn a_registry_on_a_private_address_is_still_refused() {
         "the request reached the registry"
     );
 }
+
+/// A real self-signed certificate (openssl req -x509 -newkey ec, /CN=mcpcell-test-ca).
+const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBijCCAS+gAwIBAgIUCcSZZ6SZ97j1HjrmoO5mPvXUhAwwCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPbWNwY2VsbC10ZXN0LWNhMB4XDTI2MTIwMjEyNTcyOVoXDTM2
+MTEyOTEyNTcyOVowGjEYMBYGA1UEAwwPbWNwY2VsbC10ZXN0LWNhMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAE3rK1TKeolzOodLUv38TmZqU5PwKvrM1TwCBlELzQ
+WOK9yTeK6s1iiC+jxZpjuakiOB+C+BhuQyv6m7tQuw9dpqNTMFEwHQYDVR0OBBYE
+FMijP9VrNS4Z15KPj1iu2ohQcLRuMB8GA1UdIwQYMBaAFMijP9VrNS4Z15KPj1iu
+2ohQcLRuMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhANtHsNTI
+J9KavZOvoll1IWZaRfrZTB7J04zeN4bwycJCAiEA+PTPxYLXv/9bHoz/6hhUrS+W
+2zLOpxY3Hl+4f7WIfho=
+-----END CERTIFICATE-----
+";
+
+/// The CA bundle and the npm settings are taken from the host at every launch, whatever
+/// was kept between launches: a CA file changed in place with its size and modification
+/// time kept, and an npmrc naming another registry, reach the next launch; a bundle the
+/// server changed in its state directory is put right at the next one. Checked from inside
+/// (what the server reads at its start) and from outside (the state directory's copy).
+#[test]
+fn a_changed_ca_file_or_npmrc_reaches_the_next_launch() {
+    let dir = scratch();
+    let home = dir.path().join("home");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&home).unwrap();
+    let ca = dir.path().join("ca.pem");
+    let npmrc = home.join(".npmrc");
+    // The same certificate with one signature character changed: the same size, and still
+    // a block of base64 DER as far as the copy checks.
+    let at = TEST_CA.find("wycJ").unwrap();
+    let other = format!("{}x{}", &TEST_CA[..at], &TEST_CA[at + 1..]);
+    assert_eq!(other.len(), TEST_CA.len());
+    write(&ca, TEST_CA);
+    let registry = |host: &str| format!("registry=https://{host}/\ncafile={}\n", ca.display());
+    write(&npmrc, &registry("one.example"));
+
+    // What the server sees at its start; then it appends to its copy of the bundle.
+    let launch = || {
+        let mut c = run_cmd(&[
+            "-p",
+            "node",
+            "--",
+            "/bin/sh",
+            "-c",
+            "printf '%s\\n' \"$npm_config_registry\"; cat \"$npm_config_cafile\"; printf tampered >> \"$npm_config_cafile\"",
+        ]);
+        c.env("HOME", &home).env("XDG_STATE_HOME", &state);
+        let o = output_within(c, Duration::from_secs(60));
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        out
+    };
+    // The state directory's copy, read from outside.
+    let copy = || {
+        let servers = state.join("mcpcell/node");
+        let mut found = std::fs::read_dir(&servers)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("mcpcell-ca-npm.pem"))
+            .filter(|p| p.exists());
+        let p = found.next().expect("no bundle in the state directory");
+        assert!(found.next().is_none(), "one server, one state directory");
+        std::fs::read_to_string(p).unwrap()
+    };
+
+    let first = launch();
+    assert_eq!(first, format!("https://one.example/\n{TEST_CA}"));
+    // The server's change landed (the control for the next launch's repair).
+    assert_eq!(copy(), format!("{TEST_CA}tampered"));
+    assert_eq!(
+        launch(),
+        first,
+        "the server's change survived into the next launch"
+    );
+
+    // The CA file changes in place, its size and modification time kept.
+    let before = std::fs::metadata(&ca).unwrap();
+    write(&ca, &other);
+    let mtime = nix::sys::time::TimeSpec::new(
+        std::os::unix::fs::MetadataExt::mtime(&before),
+        std::os::unix::fs::MetadataExt::mtime_nsec(&before),
+    );
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        &ca,
+        &mtime,
+        &mtime,
+        nix::sys::stat::UtimensatFlags::FollowSymlink,
+    )
+    .unwrap();
+    let after = std::fs::metadata(&ca).unwrap();
+    assert_eq!(
+        (after.len(), after.modified().unwrap()),
+        (before.len(), before.modified().unwrap())
+    );
+    assert_eq!(launch(), format!("https://one.example/\n{other}"));
+    assert_eq!(copy(), format!("{other}tampered"));
+
+    // The npmrc names another registry.
+    write(&npmrc, &registry("two.example"));
+    assert_eq!(launch(), format!("https://two.example/\n{other}"));
+}

@@ -114,14 +114,15 @@ fi
 
 # `npx -y` and `uvx` installing from a private registry through the proxy, where namespaces
 # are refused (npm's copyFile needs mcpcell's metadata supervisor, uv's cache the `refer`
-# right in every Landlock layer).
+# right in every Landlock layer); and a changed CA file or npmrc reaching the next launch
+# there too.
 tier_installs() {
   grep -E '/pkgsettings-[0-9a-f]+$' "$SHARED/tests.txt" | while read -r exe; do
     name="$(basename "$exe")"
     echo "--- $name npx/uvx (namespace-free tier)"
     (cd "$SHARED" && "$@" env MCPCELL_BIN="$SHARED/mcpcell-tier" MCPCELL_PROBE="$SHARED/probe" \
       MCPCELL_NOUSERNS="$SHARED/nouserns" MCPCELL_TEST_DIR=/var/tmp \
-      "$SHARED/$name" --test-threads=1 npx_installs uvx_installs </dev/null)
+      "$SHARED/$name" --test-threads=1 npx_installs uvx_installs a_changed_ca_file </dev/null)
   done
 }
 if [ "$(id -u)" = 0 ]; then

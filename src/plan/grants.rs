@@ -11,6 +11,7 @@ use crate::vars::Vars;
 
 use super::command::Command;
 use super::fs::{self, FsPlan, Grant, Rights};
+use super::programs::Programs;
 use super::{PlanError, Request, expand, trust};
 
 /// What the grants are assembled from.
@@ -27,6 +28,8 @@ pub(super) struct Inputs<'a> {
     pub state_dir: Option<&'a Path>,
     /// Where profiles are looked up: no server may write there.
     pub loader: &'a Loader,
+    /// Programs this plan has looked up already.
+    pub programs: &'a Programs,
 }
 
 /// The filesystem part of the plan. `warnings` get what the user should see on every run (an
@@ -93,7 +96,7 @@ fn profile_lists(i: &Inputs) -> Result<Vec<Grant>, PlanError> {
 fn programs(i: &Inputs, grants: &mut Vec<Grant>, notes: &mut Vec<String>) -> Result<(), PlanError> {
     for e in &i.profile.filesystem.programs {
         let (name, _) = expand(i.vars, e)?;
-        match program_prefix(&name, i.path_var, i.cwd, i.vars) {
+        match program_prefix(&name, i) {
             Some((prefix, note)) => {
                 if let Some(n) = note {
                     notes.push(format!("{}: {n}", e.origin));
@@ -194,24 +197,18 @@ fn too_wide(path: &Path, home: Option<&Path>) -> bool {
 /// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
 /// `~/.nvm/versions/node/v20/bin/node`, that version's directory. Never `/` or a directory
 /// at or above `$HOME`: then only the program's own directory (or file) is granted.
-fn program_prefix(
-    name: &str,
-    path_var: Option<&OsStr>,
-    cwd: &Path,
-    vars: &Vars,
-) -> Option<(PathBuf, Option<String>)> {
-    let found = if name.starts_with('/') {
-        PathBuf::from(name)
+fn program_prefix(name: &str, i: &Inputs) -> Option<(PathBuf, Option<String>)> {
+    let real = if name.starts_with('/') {
+        fs::real_path(Path::new(name)).ok()?
     } else {
-        which::which_in(name, path_var, cwd).ok()?
+        i.programs.real(name, i.path_var, i.cwd)?
     };
-    let real = fs::real_path(&found).ok()?;
     let dir = real.parent()?.to_path_buf();
     let prefix = match dir.file_name().and_then(|n| n.to_str()) {
         Some("bin" | "sbin" | "shims") => dir.parent().map(Path::to_path_buf),
         _ => None,
     };
-    let home = home(vars);
+    let home = home(i.vars);
     for candidate in [prefix, Some(dir)].into_iter().flatten() {
         if !too_wide(&candidate, home.as_deref()) {
             return Some((candidate, None));

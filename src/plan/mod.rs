@@ -9,6 +9,7 @@ pub mod fs;
 mod grants;
 pub mod host;
 pub mod pkgsettings;
+mod programs;
 pub mod provenance;
 pub mod query;
 pub mod report;
@@ -442,11 +443,19 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
 
     let state_dir = prepare_state_dir(&profile, &vars, &state_rel, req.dry_run)?;
     let state_size = build_state_size(&profile, state_dir.as_deref(), req.dry_run, &mut warnings)?;
-    let pkg = pkgsettings::for_profile(&profile, &vars, &cwd, state_dir.as_deref(), req.dry_run)
-        .map_err(|source| PlanError::PackageSettings {
-            path: state_dir.clone().unwrap_or_default(),
-            source,
-        })?;
+    let programs = programs::Programs::default();
+    let pkg = pkgsettings::for_profile(
+        &profile,
+        &vars,
+        &cwd,
+        state_dir.as_deref(),
+        req.dry_run,
+        &programs,
+    )
+    .map_err(|source| PlanError::PackageSettings {
+        path: state_dir.clone().unwrap_or_default(),
+        source,
+    })?;
     let mut gaps = Vec::new();
     let mut network = build_network(&profile, req, &vars, kernel, &pkg.hosts, &mut gaps)?;
     if let Some(p) = network.proxy.as_mut() {
@@ -478,6 +487,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
             path_var: host_path,
             state_dir: state_dir.as_deref(),
             loader,
+            programs: &programs,
         },
         &mut warnings,
         &mut notes,

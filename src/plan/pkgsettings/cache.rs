@@ -6,7 +6,10 @@
 //! state root (`$XDG_STATE_HOME/mcpcell/.ca-cache`), which no sandbox is granted, under a
 //! name derived from the file's path and from its identity as the open descriptor shows it
 //! (device, inode, size, modification and change times): any change to the file, or a link
-//! that now points elsewhere, misses the cache.
+//! that now points elsewhere, misses the cache. An entry holds the certificates as
+//! [`pem::certificates`] wrote them and a last line with their number, so that a hit is
+//! taken whole: no split into blocks, no join, no count (about 0.5M instructions for a
+//! system bundle).
 //!
 //! A certificate directory (OpenSSL's `SSL_CERT_DIR`, about 150 files and as many hashed
 //! links on a Debian system) is one entry, named from the directory's path and from the
@@ -22,7 +25,7 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::pem;
@@ -55,32 +58,36 @@ impl CaCache {
     }
 
     /// The certificates in the file at `path` (see [`pem::certificates`]).
-    pub fn certificates(&self, path: &Path) -> io::Result<Vec<String>> {
+    pub fn certificates(&self, path: &Path) -> io::Result<Found> {
         let (file, meta) = pem::open_small(path)?;
         let Some(dir) = &self.dir else {
-            return Ok(pem::certificates(&pem::read_open(file, &meta)?));
+            return Ok(Found::Certs(pem::certificates(&pem::read_open(
+                file, &meta,
+            )?)));
         };
         let mut h = DefaultHasher::new();
         path.hash(&mut h);
         let path_key = h.finish();
         identity(&meta).hash(&mut h);
-        let name = format!("{path_key:016x}-{:016x}.pem", h.finish());
-        if let Some(text) = read_entry(&dir.join(&name)) {
-            return Ok(split(&text));
+        let name = format!("{path_key:016x}-{:016x}.certs", h.finish());
+        // Taken as it was written, and not even read yet: no split into blocks, no join
+        // again, no count.
+        if let Some(entry) = Entry::open(&dir.join(&name)) {
+            return Ok(Found::Entry(entry));
         }
         let certs = pem::certificates(&pem::read_open(file, &meta)?);
         // A cache that cannot be written costs the next launch the extraction, nothing more.
-        let _ = write_entry(dir, &name, &format!("{path_key:016x}-"), &certs.concat());
-        Ok(certs)
+        let _ = write_entry(dir, &name, &format!("{path_key:016x}-"), &certs.to_entry());
+        Ok(Found::Certs(certs))
     }
 
     /// The certificates of the files in the directory `dir` (`SSL_CERT_DIR`): each file once
     /// however many names it has (`NAME.pem` and OpenSSL's `HASH.0` links to it), in name
     /// order, and each certificate once. Files that cannot be read are skipped, as before.
-    pub fn dir_certificates(&self, dir: &Path) -> Vec<String> {
+    pub fn dir_certificates(&self, dir: &Path) -> Found {
         let files = dir_files(dir);
         let Some(cache) = &self.dir else {
-            return extract_all(&files);
+            return Found::Certs(extract_all(&files));
         };
         let mut h = DefaultHasher::new();
         ("directory", dir).hash(&mut h);
@@ -88,13 +95,18 @@ impl CaCache {
         for (f, m) in &files {
             (f.file_name(), identity(m)).hash(&mut h);
         }
-        let name = format!("{path_key:016x}-{:016x}.pem", h.finish());
-        if let Some(text) = read_entry(&cache.join(&name)) {
-            return split(&text);
+        let name = format!("{path_key:016x}-{:016x}.certs", h.finish());
+        if let Some(entry) = Entry::open(&cache.join(&name)) {
+            return Found::Entry(entry);
         }
         let certs = extract_all(&files);
-        let _ = write_entry(cache, &name, &format!("{path_key:016x}-"), &certs.concat());
-        certs
+        let _ = write_entry(
+            cache,
+            &name,
+            &format!("{path_key:016x}-"),
+            &certs.to_entry(),
+        );
+        Found::Certs(certs)
     }
 }
 
@@ -126,14 +138,15 @@ fn dir_files(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
 }
 
 /// The certificates of `files`, each certificate once, in order.
-fn extract_all(files: &[(PathBuf, std::fs::Metadata)]) -> Vec<String> {
+fn extract_all(files: &[(PathBuf, std::fs::Metadata)]) -> pem::Certs {
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
+    let mut out = pem::Certs::default();
     for (f, _) in files {
         let text = pem::read_small(f).unwrap_or_default();
-        for c in pem::certificates(&text) {
-            if seen.insert(c.clone()) {
-                out.push(c);
+        for c in pem::certificates(&text).blocks() {
+            if seen.insert(c.to_vec()) {
+                out.pem.extend_from_slice(c);
+                out.count += 1;
             }
         }
     }
@@ -154,29 +167,120 @@ fn identity(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
     )
 }
 
+/// What [`CaCache::certificates`] found.
+pub enum Found {
+    /// Extracted from the file.
+    Certs(pem::Certs),
+    /// Kept from an earlier launch.
+    Entry(Entry),
+}
+
+impl Found {
+    /// How many certificates were found.
+    pub fn count(&self) -> usize {
+        match self {
+            Found::Certs(c) => c.count,
+            Found::Entry(e) => e.count,
+        }
+    }
+
+    /// The certificates, read from the entry if they are in one.
+    pub fn into_certs(self) -> io::Result<pem::Certs> {
+        match self {
+            Found::Certs(c) => Ok(c),
+            Found::Entry(e) => Ok(pem::Certs {
+                pem: e.read()?,
+                count: e.count,
+            }),
+        }
+    }
+}
+
+/// A cache entry, open: its blocks are its first `len` bytes. Read only when they are
+/// needed: a launch whose state directory already holds the same bundle only compares the
+/// two files 32 KiB at a time (see [`super::install`]), where a whole copy of a system
+/// bundle in fresh memory cost about 54 page faults and an unmap.
+#[derive(Debug)]
+pub struct Entry {
+    file: std::fs::File,
+    len: u64,
+    pub count: usize,
+}
+
+impl Entry {
+    /// The entry at `path`, if it is the user's own regular file and ends as an entry does.
+    fn open(path: &Path) -> Option<Entry> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
+        let m = file.metadata().ok()?;
+        if !m.is_file() || m.uid() != euid() {
+            return None;
+        }
+        // The last `END` line and the number after it.
+        let mut tail = [0u8; 64];
+        let tail_len = m.len().min(tail.len() as u64);
+        let tail = &mut tail[..tail_len as usize];
+        file.read_exact_at(tail, m.len() - tail_len).ok()?;
+        let (at, count) = pem::entry_end(tail)?;
+        Some(Entry {
+            file,
+            len: m.len() - tail_len + at as u64,
+            count,
+        })
+    }
+
+    /// The length of the blocks.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The blocks, from the start whatever was read before.
+    pub fn reader(&self) -> impl Read + '_ {
+        ReadAt {
+            file: &self.file,
+            at: 0,
+            left: self.len,
+        }
+    }
+
+    /// The blocks, whole (an entry cut short since it was opened is an error).
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        let mut out = vec![0; self.len as usize];
+        self.reader().read_exact(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// The `left` bytes of `file` from `at`, read with `pread`.
+struct ReadAt<'a> {
+    file: &'a std::fs::File,
+    at: u64,
+    left: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = self.left.min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
-/// An entry's text, if it is the user's own regular file.
-fn read_entry(path: &Path) -> Option<String> {
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let m = f.metadata().ok()?;
-    if !m.is_file() || m.uid() != euid() {
-        return None;
-    }
-    let mut text = String::with_capacity(m.len() as usize + 1);
-    f.read_to_string(&mut text).ok()?;
-    Some(text)
-}
-
 /// Writes `text` as `name` (through a temporary file and a rename), and removes the other
 /// entries of the same path (`prefix`).
-fn write_entry(dir: &Path, name: &str, prefix: &str, text: &str) -> io::Result<()> {
+fn write_entry(dir: &Path, name: &str, prefix: &str, text: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -184,7 +288,7 @@ fn write_entry(dir: &Path, name: &str, prefix: &str, text: &str) -> io::Result<(
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)?;
-    let written = f.write_all(text.as_bytes()).and_then(|()| {
+    let written = f.write_all(text).and_then(|()| {
         drop(f);
         std::fs::rename(&tmp, dir.join(name))
     });
@@ -202,19 +306,6 @@ fn write_entry(dir: &Path, name: &str, prefix: &str, text: &str) -> io::Result<(
     Ok(())
 }
 
-/// The blocks of a cached text, which [`pem::certificates`] wrote one after the other.
-fn split(text: &str) -> Vec<String> {
-    const END: &str = "-----END CERTIFICATE-----\n";
-    let mut out = Vec::with_capacity(text.len() / 1024);
-    let mut start = 0;
-    // One searcher for the whole text, not one per block.
-    for (i, _) in text.match_indices(END) {
-        out.push(text[start..i + END.len()].to_string());
-        start = i + END.len();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,8 +320,9 @@ mod tests {
         let ca = root.path().join("ca.pem");
         std::fs::write(&ca, bundle(2)).unwrap();
         let cache = CaCache::open(Some(root.path()));
-        let first = cache.certificates(&ca).unwrap();
-        assert_eq!(first.len(), 2);
+        let count = |f: Found| f.into_certs().unwrap().count;
+        let first = cache.certificates(&ca).unwrap().into_certs().unwrap();
+        assert_eq!(first.count, 2);
         let entries = || {
             std::fs::read_dir(root.path().join(".ca-cache"))
                 .unwrap()
@@ -244,16 +336,52 @@ mod tests {
             .unwrap()
             .unwrap()
             .path();
-        std::fs::write(&entry, first[0].clone()).unwrap();
+        let one = pem::Certs {
+            pem: first.blocks().next().unwrap().to_vec(),
+            count: 1,
+        };
+        std::fs::write(&entry, one.to_entry()).unwrap();
         assert_eq!(
-            cache.certificates(&ca).unwrap().len(),
+            count(cache.certificates(&ca).unwrap()),
             1,
             "not served from the cache"
         );
         // The file changes: a miss, the new content, and the old entry gone.
         std::fs::write(&ca, bundle(3)).unwrap();
-        assert_eq!(cache.certificates(&ca).unwrap().len(), 3);
+        assert_eq!(count(cache.certificates(&ca).unwrap()), 3);
         assert_eq!(entries(), 1);
+    }
+
+    #[test]
+    fn a_hit_is_left_in_its_entry_and_read_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let ca = root.path().join("ca.pem");
+        std::fs::write(&ca, bundle(3)).unwrap();
+        let cache = CaCache::open(Some(root.path()));
+        assert!(matches!(cache.certificates(&ca).unwrap(), Found::Certs(_)));
+        let Found::Entry(e) = cache.certificates(&ca).unwrap() else {
+            panic!("not a hit");
+        };
+        assert_eq!((e.count, e.len()), (3, bundle(3).len() as u64));
+        // Read twice, from the start each time, and only the blocks.
+        assert_eq!(e.read().unwrap(), bundle(3).as_bytes());
+        let mut again = Vec::new();
+        e.reader().read_to_end(&mut again).unwrap();
+        assert_eq!(again, bundle(3).as_bytes());
+        // Cut short under the open entry: an error, not a short bundle.
+        let entry = std::fs::read_dir(root.path().join(".ca-cache"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&entry)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        assert!(e.read().is_err());
     }
 
     // A second real certificate (openssl req -x509 -newkey ec ... -subj /CN=u).
@@ -286,8 +414,10 @@ AONvnzEn/jKOSo2f9tTlZU9qhDAo/hgvdCsYq8c0BaDG
         let root = tempfile::tempdir().unwrap();
         let dir = cert_dir(root.path());
         let cache = CaCache::open(Some(root.path()));
+        let text = |f: Found| String::from_utf8(f.into_certs().unwrap().pem).unwrap();
+        let both = format!("{}{OTHER}", pem::tests::CERT);
         // Each certificate once, however many names and files hold it.
-        assert_eq!(cache.dir_certificates(&dir), [pem::tests::CERT]);
+        assert_eq!(text(cache.dir_certificates(&dir)), pem::tests::CERT);
         let entries = || -> Vec<PathBuf> {
             std::fs::read_dir(root.path().join(".ca-cache"))
                 .unwrap()
@@ -296,10 +426,14 @@ AONvnzEn/jKOSo2f9tTlZU9qhDAo/hgvdCsYq8c0BaDG
         };
         assert_eq!(entries().len(), 1);
         // A hit is served from the entry: change the entry, not the directory, and see it.
-        std::fs::write(&entries()[0], OTHER).unwrap();
+        let other = pem::Certs {
+            pem: OTHER.as_bytes().to_vec(),
+            count: 1,
+        };
+        std::fs::write(&entries()[0], other.to_entry()).unwrap();
         assert_eq!(
-            cache.dir_certificates(&dir),
-            [OTHER],
+            text(cache.dir_certificates(&dir)),
+            OTHER,
             "not served from the cache"
         );
         // A file changed in place (same name, same inode): a miss, and the new content.
@@ -309,23 +443,21 @@ AONvnzEn/jKOSo2f9tTlZU9qhDAo/hgvdCsYq8c0BaDG
             .unwrap()
             .write_all(OTHER.as_bytes())
             .unwrap();
-        assert_eq!(cache.dir_certificates(&dir), [pem::tests::CERT, OTHER]);
+        assert_eq!(text(cache.dir_certificates(&dir)), both);
         assert_eq!(entries().len(), 1, "the older entry is removed");
         // A file removed: its certificates go.
         std::fs::remove_file(dir.join("bundle.crt")).unwrap();
-        assert_eq!(cache.dir_certificates(&dir), [pem::tests::CERT]);
+        assert_eq!(text(cache.dir_certificates(&dir)), pem::tests::CERT);
         // A file added: its certificates come.
         std::fs::write(dir.join("u.pem"), OTHER).unwrap();
-        assert_eq!(cache.dir_certificates(&dir), [pem::tests::CERT, OTHER]);
+        assert_eq!(text(cache.dir_certificates(&dir)), both);
         // Without a cache, the same answer.
+        assert_eq!(text(CaCache::none().dir_certificates(&dir)), both);
         assert_eq!(
-            CaCache::none().dir_certificates(&dir),
-            [pem::tests::CERT, OTHER]
-        );
-        assert!(
             CaCache::none()
                 .dir_certificates(&root.path().join("none"))
-                .is_empty()
+                .count(),
+            0
         );
     }
 
@@ -346,7 +478,10 @@ AONvnzEn/jKOSo2f9tTlZU9qhDAo/hgvdCsYq8c0BaDG
         std::fs::write(&other, bundle(5)).unwrap();
         std::fs::remove_file(&entry).unwrap();
         std::os::unix::fs::symlink(&other, &entry).unwrap();
-        assert_eq!(cache.certificates(&ca).unwrap().len(), 2);
+        assert_eq!(
+            cache.certificates(&ca).unwrap().into_certs().unwrap().count,
+            2
+        );
     }
 
     #[test]
@@ -363,7 +498,9 @@ AONvnzEn/jKOSo2f9tTlZU9qhDAo/hgvdCsYq8c0BaDG
             CaCache::open(Some(root.path()))
                 .certificates(&ca)
                 .unwrap()
-                .len(),
+                .into_certs()
+                .unwrap()
+                .count,
             1
         );
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);

@@ -68,6 +68,7 @@ pub fn for_profile(
     cwd: &Path,
     state_dir: Option<&Path>,
     dry_run: bool,
+    programs: &crate::plan::programs::Programs,
 ) -> std::io::Result<PkgSettings> {
     let mut managers: Vec<PackageManager> = Vec::new();
     for e in &profile.env.package_settings {
@@ -92,7 +93,12 @@ pub fn for_profile(
         Ok(root) if !dry_run => CaCache::open(Some(&root)),
         _ => CaCache::none(),
     };
-    let settings = read_cached(&managers, &Host { env: &env, cwd }, state_dir, &cache);
+    let host = Host {
+        env: &env,
+        cwd,
+        programs,
+    };
+    let settings = read_cached(&managers, &host, state_dir, &cache);
     match state_dir {
         Some(dir) if !dry_run => install(&settings, dir)?,
         _ => {}
@@ -108,14 +114,21 @@ pub struct Bundle {
     pub certificates: usize,
     /// Where they were read.
     pub from: Vec<String>,
+    /// The blocks, ASCII; empty when they are `cached`.
     #[serde(skip)]
-    pub pem: String,
+    pub pem: Vec<u8>,
+    /// The cache entry that holds the blocks, when a single CA file's certificates were kept
+    /// from an earlier launch: read only if the state directory's copy differs.
+    #[serde(skip)]
+    pub cached: Option<cache::Entry>,
 }
 
 /// mcpcell's own environment and the paths it derives, as the readers need them.
 pub struct Host<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub cwd: &'a Path,
+    /// Programs the plan has looked up already.
+    pub programs: &'a crate::plan::programs::Programs,
 }
 
 impl Host<'_> {
@@ -148,11 +161,13 @@ impl Host<'_> {
             .collect()
     }
 
-    /// A program found on mcpcell's PATH, with links resolved.
+    /// A program found on mcpcell's PATH, with links resolved (one `openat2` for a path
+    /// without links, where `canonicalize` reads each component as a link), as
+    /// `filesystem.programs` finds it.
     fn program(&self, name: &str) -> Option<PathBuf> {
         let path = self.var("PATH")?;
-        let found = which::which_in(name, Some(path), self.cwd).ok()?;
-        std::fs::canonicalize(found).ok()
+        self.programs
+            .real(name, Some(std::ffi::OsStr::new(path)), self.cwd)
     }
 }
 
@@ -161,8 +176,8 @@ enum CaSource {
     File(PathBuf),
     /// As written in a setting (npm's `ca`, with `\n` for line breaks).
     Inline(String),
-    /// Certificates already extracted, one PEM block each.
-    Certs(Vec<String>),
+    /// Certificates already found (a certificate directory's), with the directory.
+    Found(cache::Found, PathBuf),
 }
 
 /// Collects what the readers find. Bundles are named for the state directory that will
@@ -217,41 +232,60 @@ impl Acc<'_> {
         if sources.is_empty() {
             return;
         }
-        let mut pem = String::new();
+        let mut pem = Vec::new();
+        let mut cached = None;
+        let mut seen = std::collections::HashSet::new();
         let mut count = 0;
         let mut from = Vec::new();
         let several = sources.len() > 1;
-        let mut seen = std::collections::HashSet::with_capacity(if several { 512 } else { 0 });
         for (source, origin) in sources {
-            let certs = match source {
-                CaSource::Inline(t) => pem::certificates(&t.replace("\\n", "\n")),
-                CaSource::Certs(c) => c,
-                CaSource::File(p) => match self.cache.certificates(&p) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        self.note(format!(
-                            "{origin}: CA file {} not read ({e}); not passed",
-                            crate::escape::path(&p)
-                        ));
-                        continue;
-                    }
-                },
+            let (found, path) = match source {
+                CaSource::Inline(t) => (
+                    Ok(cache::Found::Certs(pem::certificates(
+                        &t.replace("\\n", "\n"),
+                    ))),
+                    None,
+                ),
+                CaSource::Found(f, p) => (Ok(f), Some(p)),
+                CaSource::File(p) => (self.cache.certificates(&p), Some(p)),
             };
-            if certs.is_empty() {
+            let certs = match found {
+                // One source, kept from an earlier launch: left in its entry.
+                Ok(cache::Found::Entry(e)) if !several && e.count > 0 => {
+                    count = e.count;
+                    cached = Some(e);
+                    from.push(origin);
+                    continue;
+                }
+                found => found.and_then(cache::Found::into_certs),
+            };
+            let certs = match certs {
+                Ok(c) => c,
+                Err(e) => {
+                    let path = path.as_deref().map(crate::escape::path).unwrap_or_default();
+                    self.note(format!(
+                        "{origin}: CA file {path} not read ({e}); not passed"
+                    ));
+                    continue;
+                }
+            };
+            if certs.count == 0 {
                 self.note(format!(
                     "{origin}: holds no PEM certificate; nothing of it is passed"
                 ));
                 continue;
             }
-            for c in certs {
-                // Duplicates come from overlapping sources; one source is taken as it is.
-                // Appended first and taken back if seen: one hash of each certificate.
-                let before = pem.len();
-                pem.push_str(&c);
-                if several && !seen.insert(c) {
-                    pem.truncate(before);
-                } else {
-                    count += 1;
+            if !several {
+                // One source is taken as it is: its text becomes the bundle, uncopied.
+                count = certs.count;
+                pem = certs.pem;
+            } else {
+                // Duplicates come from overlapping sources.
+                for c in certs.blocks() {
+                    if seen.insert(c.to_vec()) {
+                        pem.extend_from_slice(c);
+                        count += 1;
+                    }
                 }
             }
             if !from.contains(&origin) {
@@ -275,6 +309,7 @@ impl Acc<'_> {
             certificates: count,
             from,
             pem,
+            cached,
         });
     }
 }
@@ -329,11 +364,13 @@ fn ssl_env(host: &Host, acc: &mut Acc) {
         sources.push((CaSource::File(f.into()), "SSL_CERT_FILE".to_string()));
     }
     if let Some(d) = host.var("SSL_CERT_DIR") {
+        // Only the files that hold certificates: a certificate directory holds other things
+        // too, which are not worth a note each.
         for dir in d.split(':').filter(|d| d.starts_with('/')) {
-            let certs = acc.cache.dir_certificates(Path::new(dir));
-            if !certs.is_empty() {
+            let found = acc.cache.dir_certificates(Path::new(dir));
+            if found.count() > 0 {
                 let from = format!("SSL_CERT_DIR {}", crate::escape::path(Path::new(dir)));
-                sources.push((CaSource::Certs(certs), from));
+                sources.push((CaSource::Found(found, dir.into()), from));
             }
         }
     }
@@ -356,11 +393,19 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
         Mode::empty(),
     )?;
     for b in &s.bundles {
-        if holds(&dir, b.file, b.pem.as_bytes()) {
+        let same = match &b.cached {
+            Some(e) => holds(&dir, b.file, &mut e.reader(), e.len()),
+            None => holds(&dir, b.file, &mut &b.pem[..], b.pem.len() as u64),
+        };
+        if same {
             // Already there, byte for byte: a rename over it would only cost a flush (ext4
             // writes a file renamed over another out at once: ~20 ms for a system bundle).
             continue;
         }
+        let pem = match &b.cached {
+            Some(e) => std::borrow::Cow::Owned(e.read()?),
+            None => std::borrow::Cow::Borrowed(&b.pem[..]),
+        };
         let tmp = format!(".{}.tmp", b.file);
         match unlinkat(&dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
@@ -372,16 +417,18 @@ pub fn install(s: &PkgSettings, state_dir: &Path) -> std::io::Result<()> {
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )?;
-        std::io::Write::write_all(&mut std::fs::File::from(fd), b.pem.as_bytes())?;
+        std::io::Write::write_all(&mut std::fs::File::from(fd), &pem)?;
         renameat(&dir, tmp.as_str(), &dir, b.file)?;
     }
     Ok(())
 }
 
-/// Whether `name` in `dir` is a regular file that holds exactly `want`. Opened without
-/// following a link and only read: whatever the server left there, nothing is written
-/// through it, and anything but the same bytes is replaced.
-fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
+/// Whether `name` in `dir` is a regular file that holds exactly the `len` bytes of `want`.
+/// Opened without following a link and only read: whatever the server left there, nothing
+/// is written through it, and anything but the same bytes is replaced. Compared a piece at
+/// a time: whole copies of a system bundle (220 KB) in fresh memory cost page faults and an
+/// unmap at every launch.
+fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &mut dyn std::io::Read, len: u64) -> bool {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::Mode;
     use std::io::Read;
@@ -393,13 +440,29 @@ fn holds(dir: &std::os::fd::OwnedFd, name: &str, want: &[u8]) -> bool {
     ) else {
         return false;
     };
-    let f = std::fs::File::from(fd);
+    let mut f = std::fs::File::from(fd);
     match f.metadata() {
-        Ok(m) if m.is_file() && m.len() == want.len() as u64 => {}
+        Ok(m) if m.is_file() && m.len() == len => {}
         _ => return false,
     }
-    let mut have = Vec::with_capacity(want.len() + 1);
-    f.take(want.len() as u64 + 1).read_to_end(&mut have).is_ok() && have == want
+    // Two pieces of 32 KiB: a system bundle in 7 reads of each file.
+    let mut buf = vec![0u8; 64 << 10];
+    let (have, expected) = buf.split_at_mut(32 << 10);
+    let mut left = len;
+    loop {
+        // One byte more than is left: a file that grew since its size was read differs.
+        let ask = (left + 1).min(have.len() as u64) as usize;
+        let n = match f.read(&mut have[..ask]) {
+            Ok(0) => return left == 0,
+            Ok(n) if n as u64 <= left => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            _ => return false,
+        };
+        if want.read_exact(&mut expected[..n]).is_err() || have[..n] != expected[..n] {
+            return false;
+        }
+        left -= n as u64;
+    }
 }
 
 /// Where a setting was read: `FILE:LINE (KEY)`, shown escaped.

@@ -41,26 +41,97 @@ pub fn open_small(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metad
 
 /// The text of a file [`open_small`] opened.
 pub fn read_open(file: std::fs::File, meta: &std::fs::Metadata) -> std::io::Result<String> {
-    // Sized from the metadata: one read for the whole file instead of a read per doubling
-    // of the buffer (a certificate directory has hundreds of files).
-    let mut text = String::with_capacity(meta.len() as usize + 1);
-    file.take(MAX_FILE).read_to_string(&mut text)?;
-    Ok(text)
+    String::from_utf8(read_sized(&file, meta.len())?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The bytes of an open file whose metadata gave `len`, up to `MAX_FILE`. One `read` for
+/// the whole file and one that finds its end (a file that grew meanwhile is read on):
+/// `read_to_end` would ask for the size again (`statx`, `lseek`), or read in growing
+/// pieces from 8 KiB when the file is behind a `take`.
+pub fn read_sized(mut file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len.min(MAX_FILE) as usize + 1];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            if buf.len() as u64 > MAX_FILE {
+                break;
+            }
+            buf.resize((buf.len() * 2).min(MAX_FILE as usize + 1), 0);
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled.min(MAX_FILE as usize));
+    Ok(buf)
 }
 
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const END: &str = "-----END CERTIFICATE-----";
+/// How [`certificates`] ends each block.
+const END_LINE: &[u8] = b"-----END CERTIFICATE-----\n";
+
+/// Certificates one after the other, each a block [`certificates`] re-emitted.
+#[derive(Debug, Default)]
+pub struct Certs {
+    /// The blocks, each ending with the `END` line and its newline (ASCII only).
+    pub pem: Vec<u8>,
+    /// How many blocks `pem` holds.
+    pub count: usize,
+}
+
+impl Certs {
+    /// A cache entry: `pem`, then a line with the number of blocks (see [`entry_end`]), so
+    /// that a launch need not count them.
+    pub fn to_entry(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.pem.len() + 24);
+        out.extend_from_slice(&self.pem);
+        out.extend_from_slice(format!("{}\n", self.count).as_bytes());
+        out
+    }
+
+    /// Each block, with its `END` line.
+    pub fn blocks(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.pem[..];
+        std::iter::from_fn(move || {
+            let i = memchr::memmem::find(rest, END_LINE)? + END_LINE.len();
+            let (block, tail) = rest.split_at(i);
+            rest = tail;
+            Some(block)
+        })
+    }
+}
+
+/// Where the blocks of a cache entry ([`Certs::to_entry`]) end in `tail`, its last bytes
+/// (at least the last `END` line and the number after it), and their number. `None` when
+/// `tail` does not end as an entry does.
+pub fn entry_end(tail: &[u8]) -> Option<(usize, usize)> {
+    let body = tail.strip_suffix(b"\n")?;
+    let at = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let count = std::str::from_utf8(&body[at..]).ok()?.parse().ok()?;
+    let whole = match count {
+        0 => at == 0,
+        _ => body[..at].ends_with(END_LINE),
+    };
+    whole.then_some((at, count))
+}
 
 /// Every well-formed `CERTIFICATE` block in `text`, re-emitted from its decoded content
 /// (base64 lines of 64 characters), so that nothing but base64 of a DER sequence is copied.
-pub fn certificates(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// The blocks are written one after the other into one string: a system bundle has about
+/// 150 certificates, and a string each cost an allocation and a copy more.
+pub fn certificates(text: &str) -> Certs {
+    let mut out = Certs::default();
     let mut rest = text;
-    // Reused for every block: a system bundle has about 150 certificates, and a launch may
-    // read several bundles.
+    // Reused for every block.
     let mut b64 = Vec::new();
     let mut der = Vec::new();
     while let Some(start) = rest.find(BEGIN) {
+        let left = rest.len() - start;
         let body_start = start + BEGIN.len();
         let Some(len) = rest[body_start..].find(END) else {
             break;
@@ -70,17 +141,21 @@ pub fn certificates(text: &str) -> Vec<String> {
         b64.clear();
         b64.extend(body.iter().copied().filter(|c| !c.is_ascii_whitespace()));
         if is_certificate(&b64, &mut der) {
-            let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
-            pem.push_str(BEGIN);
-            pem.push('\n');
+            let pem = &mut out.pem;
+            if pem.is_empty() {
+                // At most the rest of the text, with a line break per 64 characters: one
+                // allocation instead of a copy per doubling.
+                pem.reserve(left + left / 64 + 64);
+            }
+            pem.extend_from_slice(BEGIN.as_bytes());
+            pem.push(b'\n');
             for chunk in b64.chunks(64) {
                 // Checked by the decoder: only base64 characters.
-                pem.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-                pem.push('\n');
+                pem.extend_from_slice(chunk);
+                pem.push(b'\n');
             }
-            pem.push_str(END);
-            pem.push('\n');
-            out.push(pem);
+            pem.extend_from_slice(END_LINE);
+            out.count += 1;
         }
     }
     out
@@ -211,10 +286,48 @@ IQDyXKMbWunRmh2jEuhXZzbbzUzcvwhzSI+ymSHwDY/6Eg==
         let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
         let mixed = format!("token=hunter2\n{key}{CERT}# trailing\n{key}");
         let got = certificates(&mixed);
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert!(!got[0].contains("hunter2") && !got[0].contains("PRIVATE"));
-        assert!(certificates(key).is_empty());
-        assert!(certificates("").is_empty());
+        assert_eq!(got.count, 1, "{got:?}");
+        assert_eq!(got.pem, CERT.as_bytes());
+        assert_eq!(certificates(key).count, 0);
+        assert!(certificates("").pem.is_empty());
+    }
+
+    #[test]
+    fn cache_entries_are_taken_back_whole_or_not_at_all() {
+        let two = certificates(&format!("{CERT}{CERT}"));
+        assert_eq!(two.count, 2);
+        let entry = two.to_entry();
+        let (at, count) = entry_end(&entry).unwrap();
+        assert_eq!((count, &entry[..at]), (2, &two.pem[..]));
+        // From a tail of the entry too: where the blocks end within it.
+        let tail = &entry[entry.len() - 64..];
+        assert_eq!(entry_end(tail), Some((at - (entry.len() - 64), 2)));
+        let blocks: Vec<&[u8]> = two.blocks().collect();
+        assert_eq!(blocks, [CERT.as_bytes(), CERT.as_bytes()]);
+        assert_eq!(entry_end(&Certs::default().to_entry()), Some((0, 0)));
+        // Cut short, or not ending with its number: not an entry.
+        let entry = two.to_entry();
+        for bad in [
+            &entry[..entry.len() - 1],
+            &entry[..entry.len() - 3],
+            &two.pem[..],
+            b"2\n",
+            b"",
+            b"-----END CERTIFICATE-----\nx\n",
+        ] {
+            assert!(entry_end(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_whole_whatever_its_size_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "0123456789").unwrap();
+        for claimed in [0, 3, 10, 11, 4096] {
+            let file = std::fs::File::open(&f).unwrap();
+            assert_eq!(read_sized(&file, claimed).unwrap(), b"0123456789");
+        }
     }
 
     #[test]
@@ -240,11 +353,15 @@ IQDyXKMbWunRmh2jEuhXZzbbzUzcvwhzSI+ymSHwDY/6Eg==
     fn refuses_blocks_that_are_not_a_der_sequence() {
         // Base64 of "hunter2!" inside certificate markers: not a DER sequence.
         let fake = "-----BEGIN CERTIFICATE-----\naHVudGVyMiE=\n-----END CERTIFICATE-----\n";
-        assert!(certificates(fake).is_empty());
+        assert_eq!(certificates(fake).count, 0);
         let bad = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
-        assert!(certificates(bad).is_empty());
+        assert_eq!(certificates(bad).count, 0);
         // A block without an end is not a certificate.
-        assert!(certificates(&CERT.replace("-----END CERTIFICATE-----", "")).is_empty());
+        assert!(
+            certificates(&CERT.replace("-----END CERTIFICATE-----", ""))
+                .pem
+                .is_empty()
+        );
     }
 
     #[test]

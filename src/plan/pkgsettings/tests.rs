@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
+use crate::plan::programs::Programs;
 
 const CERT: &str = "-----BEGIN CERTIFICATE-----
 MIIBbjCCAROgAwIBAgIUQ7zZHSZdscgQmmbbVhyvWOKN9qUwCgYIKoZIzj0EAwIw
@@ -49,7 +50,11 @@ fn everything(s: &PkgSettings) -> String {
         .iter()
         .map(|(n, v, f)| format!("{n}={} {f}", v.to_string_lossy()))
         .collect();
-    let pems: Vec<&str> = s.bundles.iter().map(|b| b.pem.as_str()).collect();
+    let pems: Vec<_> = s
+        .bundles
+        .iter()
+        .map(|b| String::from_utf8_lossy(&b.pem))
+        .collect();
     format!("{env:?} {pems:?} {:?} {:?}", s.hosts, s.notes)
 }
 
@@ -67,6 +72,7 @@ fn npm_user_settings_pass_without_their_token() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert_eq!(
@@ -114,6 +120,7 @@ fn environment_wins_over_files_and_is_cleaned() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     assert_eq!(var(&s, "npm_config_registry"), Some("https://b.example/"));
@@ -135,6 +142,7 @@ fn a_cafile_that_is_a_key_is_not_copied() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert!(s.bundles.is_empty());
@@ -149,7 +157,7 @@ fn a_cafile_that_is_a_key_is_not_copied() {
     std::fs::write(dir.path().join(".npmrc"), "cafile=~/mixed.pem\n").unwrap();
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert_eq!(s.bundles.len(), 1);
-    assert_eq!(s.bundles[0].pem, CERT);
+    assert_eq!(s.bundles[0].pem, CERT.as_bytes());
 }
 
 #[test]
@@ -162,6 +170,7 @@ fn a_project_npmrc_is_not_read() {
     let host = Host {
         env: &env,
         cwd: &cwd,
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     assert!(s.hosts.is_empty() && s.env.is_empty(), "{}", everything(&s));
@@ -189,6 +198,7 @@ fn pip_and_uv_settings() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(
         &[PackageManager::Pip, PackageManager::Uv],
@@ -248,6 +258,7 @@ fn pip_config_file_devnull_turns_files_off() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Pip], &host, None);
     assert!(s.env.is_empty(), "{}", everything(&s));
@@ -268,6 +279,7 @@ fn install_replaces_a_planted_link_without_following_it() {
             certificates: 1,
             from: vec![],
             pem: CERT.into(),
+            cached: None,
         }],
         ..PkgSettings::default()
     };
@@ -290,6 +302,7 @@ fn an_upstream_proxy_is_not_passed_as_a_package_setting() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     let all = everything(&s);
@@ -371,6 +384,7 @@ fn hostile_text_never_panics() {
         let host = Host {
             env: &env,
             cwd: dir.path(),
+            programs: &Programs::default(),
         };
         std::fs::write(dir.path().join(".npmrc"), &s).unwrap();
         let _ = read(&[PackageManager::Npm, PackageManager::Uv], &host, None);
@@ -391,6 +405,7 @@ fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
             certificates: 1,
             from: vec![],
             pem: CERT.into(),
+            cached: None,
         }],
         ..PkgSettings::default()
     };
@@ -410,6 +425,43 @@ fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
     std::os::unix::fs::symlink(&outside, &path).unwrap();
     install(&s, &state).unwrap();
     assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+}
+
+/// The comparison goes a piece at a time: a bundle larger than one piece that differs only
+/// far in, with the same size, is still replaced; the same bytes are still left in place.
+#[test]
+fn install_compares_a_large_bundle_to_its_last_byte() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let pem = CERT.repeat(300).into_bytes();
+    assert!(pem.len() > 3 * (32 << 10));
+    let s = PkgSettings {
+        bundles: vec![Bundle {
+            file: "mcpcell-ca-npm.pem",
+            certificates: 300,
+            from: vec![],
+            pem: pem.clone(),
+            cached: None,
+        }],
+        ..PkgSettings::default()
+    };
+    let path = state.join("mcpcell-ca-npm.pem");
+    install(&s, &state).unwrap();
+    let first = std::fs::metadata(&path).unwrap().ino();
+    install(&s, &state).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), first, "rewritten");
+    for at in [pem.len() - 1, 100_000, 0] {
+        let mut changed = pem.clone();
+        changed[at] ^= 0x20;
+        std::fs::write(&path, &changed).unwrap();
+        install(&s, &state).unwrap();
+        assert!(
+            std::fs::read(&path).unwrap() == pem,
+            "byte {at} left changed"
+        );
+    }
 }
 
 /// `SSL_CERT_DIR` and `SSL_CERT_FILE` become one bundle, each certificate once however many
@@ -435,6 +487,7 @@ fn ssl_cert_dir_and_file_become_one_bundle() {
     let host = Host {
         env: &env,
         cwd: dir.path(),
+        programs: &Programs::default(),
     };
     let s = read(&[PackageManager::Pip], &host, Some(&state));
     assert_eq!(
@@ -446,7 +499,7 @@ fn ssl_cert_dir_and_file_become_one_bundle() {
         .iter()
         .find(|b| b.file == "mcpcell-ca-ssl.pem")
         .unwrap();
-    assert_eq!(ssl.pem, CERT, "{}", everything(&s));
+    assert_eq!(ssl.pem, CERT.as_bytes(), "{}", everything(&s));
     assert_eq!(ssl.certificates, 1);
     assert!(!everything(&s).contains("hunter2"));
 }
