@@ -42,7 +42,7 @@ args=(-p default -- cat); echo hello | launch
 if [ ${#as_user[@]} -gt 0 ]; then
   for p in default node; do args=(-p "$p" -- /bin/true); launch "${as_user[@]}" </dev/null; done
 fi
-awk '!seen[$0]++' "$work/order" >"$order"
+python3 "$here/layout.py" order "$work/order" >"$order"
 echo "launch-order.sh: $(wc -l <"$order") functions in $order" >&2
 cargo build --release --locked --bin mcpcell >&2
 python3 "$here/layout.py" check "$(ls -t "$release"/build/mcpcell-*/out/mcpcell.map | head -1)" "$order"
