@@ -41,7 +41,7 @@ SERVER_JS=$REPO/integration/node/node_modules/@modelcontextprotocol/server-memor
 # Without `npm ci` here, the same pinned server from the integration suite's install
 # (integration/setup.sh), if there is one.
 DEPS_JS=${MCPCELL_DEPS:-/opt/mcpcell-deps}/node/node_modules/@modelcontextprotocol/server-memory/dist/index.js
-if [ ! -f "$SERVER_JS" ] && [ $INSTALL = 0 ] && [ -f "$DEPS_JS" ]; then SERVER_JS=$DEPS_JS; fi
+if [ ! -f "$SERVER_JS" ] && [ -f "$DEPS_JS" ]; then SERVER_JS=$DEPS_JS; fi
 # The time server on Python, from the integration suite's install (integration/setup.sh).
 TIME_SERVER=${MCPCELL_DEPS:-/opt/mcpcell-deps}/python/bin/mcp-server-time
 # The system Python: stdlib only for the measurements, Debian's matplotlib for the plot.
@@ -96,7 +96,8 @@ if [ $INSTALL = 1 ]; then
   fi
   if [ ! -f "$SERVER_JS" ] && command -v npm >/dev/null; then
     say "npm ci in integration/node (the MCP memory server)"
-    (cd "$REPO/integration/node" && npm ci --no-audit --no-fund --loglevel=error >&2) || note "npm ci failed"
+    # The lockfile also holds Puppeteer (for other servers), whose install would download a browser.
+    (cd "$REPO/integration/node" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2) || note "npm ci failed"
   fi
 fi
 
