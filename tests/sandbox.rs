@@ -6,7 +6,7 @@ use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::UnixListener;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -884,4 +884,46 @@ fn host_mode_port_lists_hold_for_every_transport() {
         "OK sent"
     );
     assert_eq!(t.join().unwrap(), "through");
+}
+
+/// The server starts with a file descriptor table of 1024 entries (or its RLIMIT_NOFILE),
+/// grown before execve: a table grown later, while the server has threads, waits for an RCU
+/// grace period (bench/ANALYSIS.md §1.10). Judged by the kernel's FDSize of the server.
+#[test]
+fn the_server_starts_with_a_grown_descriptor_table() {
+    let fdsize = |opts: &[&str]| {
+        let mut args = opts.to_vec();
+        args.extend_from_slice(&["--", "/bin/grep", "FDSize", "/proc/self/status"]);
+        let out = output_within(run_cmd(&args), Duration::from_secs(30));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(fdsize(&["-p", "default"]), "FDSize:\t1024");
+    let d = scratch();
+    for (limit, table) in [(200, 256), (1000, 1024)] {
+        let prof = profile(
+            d.path(),
+            &format!("nofile{limit}"),
+            &format!("extends: [default]\nlimits:\n  open_files: {limit}\n"),
+        );
+        assert_eq!(
+            fdsize(&["-p", prof.to_str().unwrap()]),
+            format!("FDSize:\t{table}"),
+            "open_files: {limit}"
+        );
+    }
+    // The control: the same command forked by a process with few descriptors, as a sandbox
+    // that does not grow the table starts its server, sees the smallest table.
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", "/bin/grep FDSize /proc/self/status; true"])
+        .stdin(Stdio::null());
+    assert_eq!(
+        String::from_utf8_lossy(&only_stdio(c).output().unwrap().stdout).trim(),
+        "FDSize:\t64"
+    );
 }

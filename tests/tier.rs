@@ -513,3 +513,25 @@ fn namespaces_made_but_refused_set_up_take_the_tier_too() {
     );
     assert!(!tcp_received(&l));
 }
+
+/// In the tier too, the server starts with a grown descriptor table (tests/sandbox.rs says
+/// why); the control is the same command bare under the same harness.
+#[test]
+fn tier_server_starts_with_a_grown_descriptor_table() {
+    let out = output_within(
+        tier_cmd(
+            &["--best-effort", "-p", "default"],
+            &["/bin/grep", "FDSize", "/proc/self/status"],
+        ),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "FDSize:\t1024");
+    let mut c = Command::new(nouserns());
+    c.args(["/bin/sh", "-c", "/bin/grep FDSize /proc/self/status; true"])
+        .stdin(Stdio::null());
+    assert_eq!(
+        text(&output_within(only_stdio(c), T).stdout).trim(),
+        "FDSize:\t64"
+    );
+}

@@ -86,6 +86,20 @@ pub fn in_container(cmd: Command) -> Command {
     c
 }
 
+/// `cmd` started with nothing open beyond stdin, stdout and stderr, whatever the test runner
+/// left open without close-on-exec (a jobserver's pipe, say).
+pub fn only_stdio(mut cmd: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close_range is async-signal-safe; the descriptors closed are the child's copies.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close_range(3, u32::MAX, 0);
+            Ok(())
+        });
+    }
+    cmd
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
