@@ -61,9 +61,10 @@ impl CaCache {
     pub fn certificates(&self, path: &Path) -> io::Result<Found> {
         let (file, meta) = pem::open_small(path)?;
         let Some(dir) = &self.dir else {
-            return Ok(Found::Certs(pem::certificates(&pem::read_open(
-                file, &meta,
-            )?)));
+            return Ok(Found::Certs(
+                pem::certificates(&pem::read_open(file, &meta)?),
+                None,
+            ));
         };
         let mut h = DefaultHasher::new();
         path.hash(&mut h);
@@ -78,7 +79,7 @@ impl CaCache {
         let certs = pem::certificates(&pem::read_open(file, &meta)?);
         // A cache that cannot be written costs the next launch the extraction, nothing more.
         let _ = write_entry(dir, &name, &format!("{path_key:016x}-"), &certs.to_entry());
-        Ok(Found::Certs(certs))
+        Ok(Found::Certs(certs, Some(name)))
     }
 
     /// The certificates of the files in the directory `dir` (`SSL_CERT_DIR`): each file once
@@ -87,7 +88,7 @@ impl CaCache {
     pub fn dir_certificates(&self, dir: &Path) -> Found {
         let files = dir_files(dir);
         let Some(cache) = &self.dir else {
-            return Found::Certs(extract_all(&files));
+            return Found::Certs(extract_all(&files), None);
         };
         let mut h = DefaultHasher::new();
         ("directory", dir).hash(&mut h);
@@ -106,7 +107,31 @@ impl CaCache {
             &format!("{path_key:016x}-"),
             &certs.to_entry(),
         );
-        Found::Certs(certs)
+        Found::Certs(certs, Some(name))
+    }
+
+    /// The entry that holds the merge of the sources whose entries are named `parts` (one
+    /// bundle made of several CA files or directories), and the name it has or would have.
+    /// The parts' names carry their sources' identities, so a change to any source misses.
+    pub fn merged(&self, bundle: &str, parts: &[&str]) -> (Option<Entry>, Option<String>) {
+        let Some(dir) = &self.dir else {
+            return (None, None);
+        };
+        let mut h = DefaultHasher::new();
+        ("merged", bundle).hash(&mut h);
+        let path_key = h.finish();
+        parts.hash(&mut h);
+        let name = format!("{path_key:016x}-{:016x}.certs", h.finish());
+        (Entry::open(&dir.join(&name)), Some(name))
+    }
+
+    /// Keeps the `count` certificates of `pem` as the entry `name` that [`CaCache::merged`]
+    /// gave (older merges of the same bundle are removed).
+    pub fn keep_merged(&self, name: &str, pem: &[u8], count: usize) {
+        if let Some(dir) = &self.dir {
+            let prefix = &name[..name.find('-').map_or(0, |i| i + 1)];
+            let _ = write_entry(dir, name, prefix, &pem::entry(pem, count));
+        }
     }
 }
 
@@ -169,8 +194,8 @@ fn identity(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
 
 /// What [`CaCache::certificates`] found.
 pub enum Found {
-    /// Extracted from the file.
-    Certs(pem::Certs),
+    /// Extracted from the file, and the name of the entry they are now kept in.
+    Certs(pem::Certs, Option<String>),
     /// Kept from an earlier launch.
     Entry(Entry),
 }
@@ -179,15 +204,23 @@ impl Found {
     /// How many certificates were found.
     pub fn count(&self) -> usize {
         match self {
-            Found::Certs(c) => c.count,
+            Found::Certs(c, _) => c.count,
             Found::Entry(e) => e.count,
+        }
+    }
+
+    /// The name of the cache entry that holds them, if they are kept.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Found::Certs(_, key) => key.as_deref(),
+            Found::Entry(e) => Some(&e.name),
         }
     }
 
     /// The certificates, read from the entry if they are in one.
     pub fn into_certs(self) -> io::Result<pem::Certs> {
         match self {
-            Found::Certs(c) => Ok(c),
+            Found::Certs(c, _) => Ok(c),
             Found::Entry(e) => Ok(pem::Certs {
                 pem: e.read()?,
                 count: e.count,
@@ -205,6 +238,8 @@ pub struct Entry {
     file: std::fs::File,
     len: u64,
     pub count: usize,
+    /// Its file name in the cache.
+    name: String,
 }
 
 impl Entry {
@@ -229,6 +264,7 @@ impl Entry {
             file,
             len: m.len() - tail_len + at as u64,
             count,
+            name: path.file_name()?.to_str()?.to_string(),
         })
     }
 
@@ -307,7 +343,7 @@ fn write_entry(dir: &Path, name: &str, prefix: &str, text: &[u8]) -> io::Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn bundle(n: usize) -> String {
@@ -358,7 +394,7 @@ mod tests {
         let ca = root.path().join("ca.pem");
         std::fs::write(&ca, bundle(3)).unwrap();
         let cache = CaCache::open(Some(root.path()));
-        assert!(matches!(cache.certificates(&ca).unwrap(), Found::Certs(_)));
+        assert!(matches!(cache.certificates(&ca).unwrap(), Found::Certs(..)));
         let Found::Entry(e) = cache.certificates(&ca).unwrap() else {
             panic!("not a hit");
         };
@@ -385,7 +421,7 @@ mod tests {
     }
 
     // A second real certificate (openssl req -x509 -newkey ec ... -subj /CN=u).
-    const OTHER: &str = "-----BEGIN CERTIFICATE-----
+    pub const OTHER: &str = "-----BEGIN CERTIFICATE-----
 MIIBbTCCAROgAwIBAgIUZ4Q8QtuRNa4G85AP6CYUpuC/ZCEwCgYIKoZIzj0EAwIw
 DDEKMAgGA1UEAwwBdTAeFw0yNjEyMDIxMzAxMzBaFw0zNjExMjkxMzAxMzBaMAwx
 CjAIBgNVBAMMAXUwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQn3ZEngF8qRueT

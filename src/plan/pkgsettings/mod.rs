@@ -238,17 +238,48 @@ impl Acc<'_> {
         let mut count = 0;
         let mut from = Vec::new();
         let several = sources.len() > 1;
-        for (source, origin) in sources {
-            let (found, path) = match source {
+        // Several sources, each in the cache and each with certificates: their merge is kept
+        // too, named after theirs (SSL_CERT_FILE and SSL_CERT_DIR: merging them, each
+        // certificate hashed to drop the duplicates, was the larger part of a `-p python`
+        // launch's own work).
+        let mut merged_name = None;
+        let sources: Vec<_> = sources
+            .into_iter()
+            .map(|(source, origin)| match source {
+                CaSource::File(p) => (self.cache.certificates(&p), Some(p), origin),
+                CaSource::Found(f, p) => (Ok(f), Some(p), origin),
                 CaSource::Inline(t) => (
-                    Ok(cache::Found::Certs(pem::certificates(
-                        &t.replace("\\n", "\n"),
-                    ))),
+                    Ok(cache::Found::Certs(
+                        pem::certificates(&t.replace("\\n", "\n")),
+                        None,
+                    )),
                     None,
+                    origin,
                 ),
-                CaSource::Found(f, p) => (Ok(f), Some(p)),
-                CaSource::File(p) => (self.cache.certificates(&p), Some(p)),
-            };
+            })
+            .collect();
+        if several {
+            let parts: Option<Vec<&str>> = sources
+                .iter()
+                .map(|(found, _, _)| match found {
+                    Ok(f) if f.count() > 0 => f.key(),
+                    _ => None,
+                })
+                .collect();
+            if let Some(parts) = parts {
+                let (entry, name) = self.cache.merged(file, &parts);
+                if let Some(e) = entry.filter(|e| e.count > 0) {
+                    for (_, _, origin) in sources {
+                        if !from.contains(&origin) {
+                            from.push(origin);
+                        }
+                    }
+                    return self.add_bundle(file, var, e.count, from, Vec::new(), Some(e));
+                }
+                merged_name = name;
+            }
+        }
+        for (found, path, origin) in sources {
             let certs = match found {
                 // One source, kept from an earlier launch: left in its entry.
                 Ok(cache::Found::Entry(e)) if !several && e.count > 0 => {
@@ -262,6 +293,8 @@ impl Acc<'_> {
             let certs = match certs {
                 Ok(c) => c,
                 Err(e) => {
+                    // A merge that lacks a source is not kept.
+                    merged_name = None;
                     let path = path.as_deref().map(crate::escape::path).unwrap_or_default();
                     self.note(format!(
                         "{origin}: CA file {path} not read ({e}); not passed"
@@ -270,6 +303,7 @@ impl Acc<'_> {
                 }
             };
             if certs.count == 0 {
+                merged_name = None;
                 self.note(format!(
                     "{origin}: holds no PEM certificate; nothing of it is passed"
                 ));
@@ -292,6 +326,24 @@ impl Acc<'_> {
                 from.push(origin);
             }
         }
+        if let Some(name) = merged_name.filter(|_| count > 0) {
+            // Every source read: the next launch takes the merge as it is.
+            self.cache.keep_merged(&name, &pem, count);
+        }
+        self.add_bundle(file, var, count, from, pem, cached);
+    }
+
+    /// The bundle `file` of `count` certificates (`pem`, or in the `cached` entry), with
+    /// `var` naming it.
+    fn add_bundle(
+        &mut self,
+        file: &'static str,
+        var: &str,
+        count: usize,
+        from: Vec<String>,
+        pem: Vec<u8>,
+        cached: Option<cache::Entry>,
+    ) {
         if count == 0 {
             return;
         }

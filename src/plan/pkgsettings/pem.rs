@@ -88,10 +88,7 @@ impl Certs {
     /// A cache entry: `pem`, then a line with the number of blocks (see [`entry_end`]), so
     /// that a launch need not count them.
     pub fn to_entry(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.pem.len() + 24);
-        out.extend_from_slice(&self.pem);
-        out.extend_from_slice(format!("{}\n", self.count).as_bytes());
-        out
+        entry(&self.pem, self.count)
     }
 
     /// Each block, with its `END` line.
@@ -104,6 +101,14 @@ impl Certs {
             Some(block)
         })
     }
+}
+
+/// A cache entry of the `count` blocks of `pem` (see [`Certs::to_entry`]).
+pub fn entry(pem: &[u8], count: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pem.len() + 24);
+    out.extend_from_slice(pem);
+    out.extend_from_slice(format!("{count}\n").as_bytes());
+    out
 }
 
 /// Where the blocks of a cache entry ([`Certs::to_entry`]) end in `tail`, its last bytes

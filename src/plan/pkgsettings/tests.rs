@@ -503,3 +503,84 @@ fn ssl_cert_dir_and_file_become_one_bundle() {
     assert_eq!(ssl.certificates, 1);
     assert!(!everything(&s).contains("hunter2"));
 }
+
+/// The merge of `SSL_CERT_FILE` and `SSL_CERT_DIR` is kept too: the next launch takes it from
+/// its entry without reading the sources' certificates, and a change to either source misses.
+#[test]
+fn a_merged_bundle_is_kept_and_any_change_to_a_source_misses() {
+    use super::cache::tests::OTHER;
+    let (dir, mut env) = home(&[("certs/t.pem", CERT), ("file.pem", OTHER)]);
+    env.insert(
+        "SSL_CERT_DIR".into(),
+        dir.path().join("certs").display().to_string(),
+    );
+    env.insert(
+        "SSL_CERT_FILE".into(),
+        dir.path().join("file.pem").display().to_string(),
+    );
+    let state = dir.path().join("state");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let cache = CaCache::open(Some(&root));
+    let host = Host {
+        env: &env,
+        cwd: dir.path(),
+        programs: &Programs::default(),
+    };
+    let ssl = |s: PkgSettings| {
+        let b = s
+            .bundles
+            .into_iter()
+            .find(|b| b.file == "mcpcell-ca-ssl.pem")
+            .unwrap();
+        let pem = match &b.cached {
+            Some(e) => e.read().unwrap(),
+            None => b.pem.clone(),
+        };
+        (
+            b.certificates,
+            String::from_utf8(pem).unwrap(),
+            b.cached.is_some(),
+        )
+    };
+    let launch = || {
+        ssl(read_cached(
+            &[PackageManager::Pip],
+            &host,
+            Some(&state),
+            &cache,
+        ))
+    };
+    // SSL_CERT_FILE first, then the directory's.
+    let both = format!("{OTHER}{CERT}");
+    // Merged from the sources, then taken from the merge's entry.
+    assert_eq!(launch(), (2, both.clone(), false));
+    assert_eq!(launch(), (2, both, true));
+    // Served from that entry: change the entry, not the sources, and see it.
+    let merged = std::fs::read_dir(root.join(".ca-cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::read(p).unwrap().ends_with(b"\n2\n"))
+        .expect("the merge's entry");
+    std::fs::write(&merged, format!("{OTHER}1\n")).unwrap();
+    assert_eq!(
+        launch(),
+        (1, OTHER.to_string(), true),
+        "not served from the merge's entry"
+    );
+    // Either source changed: a miss, the sources' certificates again, then a hit.
+    std::fs::write(dir.path().join("file.pem"), CERT).unwrap();
+    assert_eq!(launch(), (1, CERT.to_string(), false));
+    std::fs::write(dir.path().join("certs/t.pem"), OTHER).unwrap();
+    let swapped = format!("{CERT}{OTHER}");
+    assert_eq!(launch(), (2, swapped.clone(), false));
+    assert_eq!(launch(), (2, swapped, true));
+    // One merge entry is kept per bundle.
+    let merges = std::fs::read_dir(root.join(".ca-cache"))
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read(e.path()).unwrap().ends_with(b"\n2\n"))
+        .count();
+    assert_eq!(merges, 1);
+}
