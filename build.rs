@@ -21,6 +21,7 @@ fn main() {
     };
     println!("cargo::rustc-env=MCPCELL_VERSION={long}");
     launch_layout();
+    packed_relocations();
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = Path::new("profiles");
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -73,6 +74,42 @@ fn launch_layout() {
         format!("-Map={}", Path::new(&out).join("mcpcell.map").display()),
     ] {
         println!("cargo::rustc-link-arg-bin=mcpcell=-Wl,{arg}");
+    }
+}
+
+/// The static binary relocates itself at start (static-pie): with `RELA` relocations that
+/// is a 151 KB table read at every launch, all of it resident in the launcher's peak. Packed
+/// (`DT_RELR`, `-z pack-relative-relocs`) it is about 2 KB: peak of a `default` launch
+/// 2.50 -> 2.13 MiB (bench/ANALYSIS.md §1.11). glibc applies packed relocations from 2.36 on;
+/// an older libc.a would leave them unapplied, so the build asks for them only with 2.36 or
+/// later (`getconf GNU_LIBC_VERSION` of the building machine, whose libc.a is linked in).
+fn packed_relocations() {
+    println!("cargo::rerun-if-env-changed=MCPCELL_NO_RELR");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let host = std::env::var("HOST").unwrap_or_default();
+    if target != "x86_64-unknown-linux-gnu"
+        || target != host
+        || std::env::var_os("MCPCELL_NO_RELR").is_some()
+    {
+        return;
+    }
+    let Some(version) = Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+    else {
+        return;
+    };
+    // "glibc 2.36"
+    let mut parts = version
+        .trim()
+        .trim_start_matches("glibc ")
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (2, 36) {
+        println!("cargo::rustc-link-arg-bin=mcpcell=-Wl,-z,pack-relative-relocs");
     }
 }
 
