@@ -39,6 +39,17 @@ for p in default minimal node python memory time; do
 done
 # The relay of a server's standard streams.
 args=(-p default -- cat); echo hello | launch
+# As a client starts a real server: grants and a variable on the command line, a working
+# directory that is not granted, a server that writes to stderr and lives past the moment the
+# launcher drops its start-up pages (the memory server of bench/lib/memory.py is such a launch).
+args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
+  -- /bin/sh -c 'echo started >&2; sleep 0.3; cat')
+echo hello | launch
+if command -v node >/dev/null; then
+  args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
+    -- node -e 'console.error("started"); setTimeout(() => {}, 300)')
+  launch </dev/null
+fi
 if [ ${#as_user[@]} -gt 0 ]; then
   for p in default node; do args=(-p "$p" -- /bin/true); launch "${as_user[@]}" </dev/null; done
 fi
