@@ -581,7 +581,8 @@ fn required_paths_must_exist() {
 /// The binary's own relocations are packed (`DT_RELR`, build.rs): a static-pie binary reads
 /// its relocation table at every start, and as `RELA` it was 151 KB of the launch's peak
 /// memory. Built with glibc 2.36 or later (which applies packed relocations) unless
-/// `MCPCELL_NO_RELR` was set; read from the ELF section headers.
+/// `MCPCELL_NO_RELR` was set; read from the ELF section headers of the binary under test
+/// (`MCPCELL_BIN` when the tests run as another user).
 #[test]
 fn the_binary_carries_packed_relocations() {
     let glibc = Command::new("getconf")
@@ -595,13 +596,10 @@ fn the_binary_carries_packed_relocations() {
         .split('.')
         .map(|p| p.parse::<u32>().unwrap_or(0));
     let new_enough = (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (2, 36);
-    if !require(
-        new_enough
-            && std::env::var_os("MCPCELL_NO_RELR").is_none()
-            && std::env::var_os("MCPCELL_BIN").is_none()
-            && cfg!(target_arch = "x86_64"),
-        "a binary built here with glibc 2.36 or later",
-    ) {
+    if !new_enough || std::env::var_os("MCPCELL_NO_RELR").is_some() || !cfg!(target_arch = "x86_64")
+    {
+        // The build did not ask for them: nothing to check.
+        eprintln!("SKIPPED: glibc before 2.36, MCPCELL_NO_RELR or another architecture");
         return;
     }
     let elf = std::fs::read(mcpcell()).unwrap();
