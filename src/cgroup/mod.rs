@@ -51,7 +51,7 @@ pub(crate) struct Hierarchy {
 /// The hierarchy that has `controller` (a v1 hierarchy wins: a controller bound to v1 is
 /// absent from v2's `cgroup.controllers`).
 pub(crate) fn hierarchy(controller: &str) -> Option<Hierarchy> {
-    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let info = mountinfo()?;
     let mut v2 = None;
     for line in info.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
@@ -82,6 +82,16 @@ pub(crate) fn hierarchy(controller: &str) -> Option<Hierarchy> {
         }
     }
     v2
+}
+
+/// `/proc/self/mountinfo`, read once per process. The kernel formats every mount of the
+/// namespace for each read (with each file system's options), ~60 µs here, and a launch as
+/// root asks for the pids hierarchy twice (whether it is usable, then to create the cgroup)
+/// and for the memory hierarchy; the mounts do not change in between for what is looked up.
+fn mountinfo() -> Option<&'static str> {
+    static INFO: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| fs::read_to_string("/proc/self/mountinfo").ok())
+        .as_deref()
 }
 
 /// This process's own cgroup directory in `h`, from /proc/self/cgroup.
