@@ -3,10 +3,11 @@
 //! Layout of the program:
 //!
 //! 1. a prelude that refuses every syscall made through another ABI (i386 `int 0x80`, x32);
-//! 2. the argument-dependent rules (`clone` with namespace flags, `ioctl(TIOCSTI)`, ...), the
-//!    only part the kernel has to run for allowed syscalls;
-//! 3. the plain denials, one compare each;
-//! 4. `RET ALLOW`.
+//! 2. a binary search on the syscall number over ranges of numbers decided alike (a run of
+//!    allowed calls, a run of denials with the same action, one argument-dependent call);
+//! 3. at each leaf, its range's code: `RET` with the action, or the argument rules (`clone`
+//!    with namespace flags, `ioctl(TIOCSTI)`, ...), the only code the kernel has to run for
+//!    allowed syscalls.
 //!
 //! The kernel caches, per syscall number, whether a filter allows it without looking at its
 //! arguments. Every syscall that is not argument-dependent therefore skips the filter entirely
@@ -167,7 +168,7 @@ const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
-fn stmt(code: u16, k: u32) -> sock_filter {
+const fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
         code,
         jt: 0,
@@ -363,6 +364,28 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
 
 /// Compiles the denied members into one BPF program.
 pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> {
+    let decided = decisions(denied)?;
+    let mut prog = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_NATIVE, 1, 0),
+        stmt(BPF_RET_K, FOREIGN_ABI.ret()),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+        stmt(BPF_RET_K, FOREIGN_ABI.ret()),
+    ];
+    prog.extend(dispatch(&segments(&decided)));
+    if prog.len() > 4096 {
+        return Err(CompileError::TooLarge(prog.len()));
+    }
+    Ok(prog)
+}
+
+const ALLOW_CODE: [sock_filter; 1] = [stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW)];
+
+/// Per denied or observed syscall number, the code that decides it: one `RET` for a plain
+/// action, or the argument rules, every path of which ends in a `RET`. The code reads only
+/// the arguments, never the number.
+fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Vec<sock_filter>>, CompileError> {
     // Per syscall number: an unconditional action, or qualified rules with their actions.
     let mut plain: BTreeMap<u32, Action> = BTreeMap::new();
     let mut qualified: BTreeMap<u32, Vec<(Qualified, Action)>> = BTreeMap::new();
@@ -384,21 +407,7 @@ pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> 
     // A plain denial covers every qualified rule on the same syscall; an observed call keeps
     // its qualified denials and is reported when none of them matches.
     qualified.retain(|nr, _| plain.get(nr).is_none_or(|&a| a == Action::Notify));
-    let fallback: BTreeMap<u32, sock_filter> = qualified
-        .keys()
-        .filter_map(|nr| plain.remove(nr).map(|a| (*nr, stmt(BPF_RET_K, a.ret()))))
-        .collect();
-
-    let mut prog = vec![
-        stmt(BPF_LD_W_ABS, OFF_ARCH),
-        jump(BPF_JEQ_K, AUDIT_ARCH_NATIVE, 1, 0),
-        stmt(BPF_RET_K, FOREIGN_ABI.ret()),
-        stmt(BPF_LD_W_ABS, OFF_NR),
-        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(BPF_RET_K, FOREIGN_ABI.ret()),
-    ];
-    let allow = stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW);
-
+    let mut decided: BTreeMap<u32, Vec<sock_filter>> = BTreeMap::new();
     for (nr, rules) in qualified {
         let mut body = Vec::new();
         for (q, action) in rules {
@@ -411,29 +420,74 @@ pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> 
                 body.push(stmt(BPF_RET_K, action.ret()));
             }
         }
-        // Argument rules clobber the accumulator, so a failed match must not fall through
-        // to the next syscall's compare.
-        body.push(fallback.get(&nr).cloned().unwrap_or_else(|| allow.clone()));
-        push_chain(&mut prog, nr, body);
+        // What a call that no rule matched gets: the plain action it is observed with, or
+        // allowed. Argument rules clobber the accumulator, so this must be a `RET`.
+        let otherwise = plain
+            .remove(&nr)
+            .map_or(libc::SECCOMP_RET_ALLOW, Action::ret);
+        body.push(stmt(BPF_RET_K, otherwise));
+        decided.insert(nr, body);
     }
     for (nr, action) in plain {
-        push_chain(&mut prog, nr, vec![stmt(BPF_RET_K, action.ret())]);
+        decided.insert(nr, vec![stmt(BPF_RET_K, action.ret())]);
     }
-    prog.push(allow);
-    if prog.len() > 4096 {
-        return Err(CompileError::TooLarge(prog.len()));
-    }
-    Ok(prog)
+    Ok(decided)
 }
 
-fn push_chain(prog: &mut BpfProgram, nr: u32, body: Vec<sock_filter>) {
-    if body.len() == 1 {
-        prog.push(jump(BPF_JEQ_K, nr, 0, 1));
-    } else {
-        prog.push(jump(BPF_JEQ_K, nr, 1, 0));
-        prog.push(stmt(BPF_JA, body.len() as u32));
+/// The syscall numbers from `start` up to the next segment's start, all decided by `code`.
+struct Segment<'a> {
+    start: u32,
+    code: &'a [sock_filter],
+}
+
+/// Every syscall number, split into ranges decided by the same code: the numbers between
+/// those `decided` names are allowed, and neighbours with the same code (a run of denials
+/// with the same action, a run of allowed calls) share one range.
+fn segments(decided: &BTreeMap<u32, Vec<sock_filter>>) -> Vec<Segment<'_>> {
+    fn add<'a>(out: &mut Vec<Segment<'a>>, start: u32, code: &'a [sock_filter]) {
+        if out.last().is_none_or(|last| last.code != code) {
+            out.push(Segment { start, code });
+        }
     }
-    prog.extend(body);
+    let mut out = Vec::new();
+    let mut next = 0u32;
+    for (&nr, code) in decided {
+        if nr > next {
+            add(&mut out, next, &ALLOW_CODE);
+        }
+        add(&mut out, nr, code);
+        next = nr + 1;
+    }
+    add(&mut out, next, &ALLOW_CODE);
+    out
+}
+
+/// A binary search over the segments' starts, each leaf the code of its segment. The kernel
+/// runs this for every syscall number when the filter is attached (to fill its cache of
+/// calls allowed whatever their arguments), and for every argument-dependent call after:
+/// a search takes about log2(segments) compares where a chain of compares took one per
+/// decided number.
+fn dispatch(segs: &[Segment<'_>]) -> Vec<sock_filter> {
+    let [first, rest @ ..] = segs else {
+        return ALLOW_CODE.to_vec();
+    };
+    if rest.is_empty() {
+        return first.code.to_vec();
+    }
+    let mid = segs.len() / 2;
+    let (left, right) = (dispatch(&segs[..mid]), dispatch(&segs[mid..]));
+    let mut out = Vec::with_capacity(left.len() + right.len() + 2);
+    // Jumps are forward only, by at most 255 instructions; a longer skip goes through `JA`.
+    match u8::try_from(left.len()) {
+        Ok(skip) => out.push(jump(BPF_JGE_K, segs[mid].start, skip, 0)),
+        Err(_) => {
+            out.push(jump(BPF_JGE_K, segs[mid].start, 0, 1));
+            out.push(stmt(BPF_JA, left.len() as u32));
+        }
+    }
+    out.extend(left);
+    out.extend(right);
+    out
 }
 
 #[cfg(test)]

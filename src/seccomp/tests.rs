@@ -423,3 +423,161 @@ fn hot_argument_dependent_calls_run_few_instructions() {
         "an allowed hot call runs {longest} BPF instructions: order the argument rules by syscall number and search them"
     );
 }
+
+/// The program as a chain of one compare per decided number, as it was built before the
+/// search: the reference the search must agree with.
+fn linear(denied: &[(Member, Action)]) -> BpfProgram {
+    let tree = compile(denied).unwrap();
+    let mut prog = tree[..6].to_vec();
+    for (nr, body) in decisions(denied).unwrap() {
+        if body.len() == 1 {
+            prog.push(jump(BPF_JEQ_K, nr, 0, 1));
+        } else {
+            prog.push(jump(BPF_JEQ_K, nr, 1, 0));
+            prog.push(stmt(BPF_JA, body.len() as u32));
+        }
+        prog.extend(body);
+    }
+    prog.extend(ALLOW_CODE);
+    prog
+}
+
+/// Every argument value the rules compare with, those values with each mask's other bits
+/// flipped, and the edges.
+fn interesting_values(denied: &[(Member, Action)]) -> Vec<u64> {
+    let mut v = vec![0, 1, 2, u32::MAX as u64, u64::MAX, 1 << 32];
+    for &(m, _) in denied {
+        if let Member::Qualified(q) = m {
+            for cond in qualified_conditions(q).into_iter().flatten() {
+                match cond.cmp {
+                    Cmp::Eq(x) | Cmp::Ne(x) => v.extend([x, x ^ 1, x | (1 << 40)]),
+                    Cmp::MaskedEq { mask, value } => {
+                        v.extend([value, mask, value | !mask & 0xffff_ffff, value ^ mask])
+                    }
+                }
+            }
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The search decides every syscall number, through every ABI, with every argument the rules
+/// look at, exactly as the chain of compares does.
+#[test]
+fn the_search_decides_every_call_as_a_chain_of_compares_does() {
+    let with = |on: OnViolation, extra: &[Qualified]| -> Vec<(Member, Action)> {
+        groups::expand(find("@default").unwrap())
+            .into_iter()
+            .chain(extra.iter().copied().map(Member::Qualified))
+            .map(|m| (m, action_for(m, on)))
+            .collect()
+    };
+    let network = [
+        Qualified::SocketUnix,
+        Qualified::SocketOtherFamily,
+        Qualified::SocketpairOtherFamily,
+        Qualified::SocketNetlinkOther,
+        Qualified::SocketInetOther,
+        Qualified::SendtoFastopen,
+        Qualified::SendmsgFastopen,
+        Qualified::SendmmsgFastopen,
+    ];
+    // Observing calls (learn): plain notifications over qualified denials of the same calls.
+    let mut observed = with(OnViolation::Errno, &network);
+    observed.extend(
+        ["openat", "connect", "socket", "ioctl", "execve", "read"]
+            .map(|n| (Member::Syscall(n), Action::Notify)),
+    );
+    let configs = [
+        with(OnViolation::Errno, &[]),
+        with(OnViolation::Kill, &network),
+        with(OnViolation::Log, &network),
+        observed,
+        vec![(Member::Syscall("read"), Action::Kill)],
+        vec![],
+    ];
+    let max_nr = (0..1024)
+        .filter(|&n| syscalls_name(n).is_some())
+        .max()
+        .unwrap_or(0)
+        + 8;
+    for denied in &configs {
+        let (tree, chain) = (compile(denied).unwrap(), linear(denied));
+        let decided = decisions(denied).unwrap();
+        let values = interesting_values(denied);
+        let arches = [AUDIT_ARCH_NATIVE, 0x4000_0003, 0];
+        let numbers = (0..max_nr).chain([X32_SYSCALL_BIT, X32_SYSCALL_BIT | 1, u32::MAX]);
+        for arch in arches {
+            for nr in numbers.clone() {
+                let mut check = |args: [u64; 6]| {
+                    assert_eq!(
+                        run(&tree, arch, nr, args),
+                        run(&chain, arch, nr, args),
+                        "arch {arch:#x} nr {nr} args {args:x?}"
+                    );
+                };
+                if arch != AUDIT_ARCH_NATIVE || !decided.contains_key(&nr) {
+                    check([0; 6]);
+                    check([u64::MAX; 6]);
+                    continue;
+                }
+                // Argument-dependent: every pair of interesting values in every pair of
+                // argument positions the rules read (0..=4).
+                for &a in &values {
+                    for &b in &values {
+                        for (i, j) in [(0, 1), (1, 2), (2, 3), (0, 4), (3, 4)] {
+                            let mut args = [0u64; 6];
+                            args[i] = a;
+                            args[j] = b;
+                            check(args);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The name of syscall `nr`, if this architecture has one.
+fn syscalls_name(nr: u32) -> Option<&'static str> {
+    syscalls::Sysno::new(nr as usize).map(|s| s.name())
+}
+
+/// The search keeps the program small and every decision a few compares deep.
+#[test]
+fn the_search_is_shallow() {
+    let p = default_filter(OnViolation::Errno);
+    let decided = decisions(
+        &groups::expand(find("@default").unwrap())
+            .into_iter()
+            .map(|m| (m, action_for(m, OnViolation::Errno)))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    // Allowed and plainly denied numbers; argument rules run their own code after the search.
+    let deepest = (0..600)
+        .filter(|nr| decided.get(nr).is_none_or(|code| code.len() == 1))
+        .map(|nr| run_counted(&p, AUDIT_ARCH_NATIVE, nr, [0; 6]).1)
+        .max()
+        .unwrap();
+    eprintln!(
+        "{} instructions (a chain: {}), {} decided numbers, deepest plain decision {deepest} instructions",
+        p.len(),
+        linear(
+            &groups::expand(find("@default").unwrap())
+                .into_iter()
+                .map(|m| (m, action_for(m, OnViolation::Errno)))
+                .chain([(
+                    Member::Qualified(Qualified::SocketUnix),
+                    Action::Errno(libc::EPERM as u32)
+                )])
+                .collect::<Vec<_>>()
+        )
+        .len(),
+        decided.len()
+    );
+    // The prelude (5 on the way), ~log2 of the ranges, the leaf: a chain took up to ~240.
+    assert!(deepest <= 20, "a decision takes {deepest} instructions");
+}
