@@ -511,7 +511,7 @@ fn the_search_decides_every_call_as_a_chain_of_compares_does() {
         let numbers = (0..max_nr).chain([X32_SYSCALL_BIT, X32_SYSCALL_BIT | 1, u32::MAX]);
         for arch in arches {
             for nr in numbers.clone() {
-                let mut check = |args: [u64; 6]| {
+                let check = |args: [u64; 6]| {
                     assert_eq!(
                         run(&tree, arch, nr, args),
                         run(&chain, arch, nr, args),
