@@ -317,6 +317,7 @@ impl Mounts {
                 root: cstr(STAGING)?,
             });
         }
+        drop_repeated_mkdirs(&mut ops);
         Ok(Mounts {
             ops,
             trees: vec![-1; bound.len()],
@@ -353,6 +354,39 @@ impl Mounts {
         };
         Some(shown.display().to_string())
     }
+}
+
+/// Drops each `Mkdir` of a directory an earlier operation already made and nothing has
+/// mounted over since: each bind asks for all its parents, and a launch of `default` made
+/// twenty calls that could only answer EEXIST. A mount on a path hides what was made beneath
+/// it, so those are asked for again.
+fn drop_repeated_mkdirs(ops: &mut Vec<MountOp>) {
+    let mut made: BTreeSet<CString> = BTreeSet::new();
+    ops.retain(|op| {
+        let mounted_on = match op {
+            MountOp::Mkdir { path, .. } => return made.insert(path.clone()),
+            MountOp::Tmpfs { target, .. }
+            | MountOp::Attach { target, .. }
+            | MountOp::Proc { target }
+            | MountOp::Hide { target, .. }
+            | MountOp::Replace { target, .. }
+            | MountOp::RemountReadOnly { target } => target,
+            MountOp::Pivot { .. } => {
+                made.clear();
+                return true;
+            }
+            MountOp::MakePrivate
+            | MountOp::Detach { .. }
+            | MountOp::CreateFile { .. }
+            | MountOp::Symlink { .. } => return true,
+        };
+        let under = |p: &CString| {
+            let (p, t) = (p.as_bytes(), mounted_on.as_bytes());
+            p.len() > t.len() && p.starts_with(t) && (t.ends_with(b"/") || p[t.len()] == b'/')
+        };
+        made.retain(|p| !under(p));
+        true
+    });
 }
 
 /// The operations that put bound path `b` (slot `tree`) in place: its mount point's parents,

@@ -294,7 +294,11 @@ fn granted_view() {
             .iter()
             .map(|d| format!("mkdir /tmp{}", d.display())),
     );
-    // Each bind's mount point, after its parents (made even where they exist already).
+    // Each bind's mount point, after those of its parents not made already.
+    let mut made: std::collections::BTreeSet<String> = skeleton
+        .iter()
+        .map(|d| format!("mkdir /tmp{}", d.display()))
+        .collect();
     for (tree, target, file) in [
         (0, PathBuf::from("/dev/null"), true),
         (1, v.join("ro"), false),
@@ -303,14 +307,19 @@ fn granted_view() {
         (4, v.join("wx"), false),
         (5, v.join("x"), false),
     ] {
-        let made: Vec<String> = target
+        let parents: Vec<String> = target
             .ancestors()
             .skip(1)
             .take_while(|a| *a != Path::new("/"))
             .map(|a| format!("mkdir /tmp{}", a.display()))
             .collect();
-        want.extend(made.into_iter().rev());
+        for p in parents.into_iter().rev() {
+            if made.insert(p.clone()) {
+                want.push(p);
+            }
+        }
         let kind = if file { "create" } else { "mkdir" };
+        made.insert(format!("{kind} /tmp{}", target.display()));
         want.push(format!("{kind} /tmp{}", target.display()));
         want.push(format!("attach #{tree} /tmp{}", target.display()));
     }
@@ -508,4 +517,42 @@ fn the_rules_catch_a_wrong_order() {
         let e = rules(&m.ops, true).expect_err(want);
         assert!(e.contains(want), "{want}: {e}");
     }
+}
+
+/// A directory made once is not asked for again, unless a mount on it or above it has hidden
+/// it since.
+#[test]
+fn a_directory_is_made_once_until_a_mount_hides_it() {
+    let mkdir = |p: &str| MountOp::Mkdir {
+        step: Step::MountRoot,
+        path: cstr(p).unwrap(),
+    };
+    let mut ops = vec![
+        mkdir("/tmp/a"),
+        mkdir("/tmp/a/b"),
+        mkdir("/tmp/a"),
+        mkdir("/tmp/ab"),
+        MountOp::Tmpfs {
+            step: Step::MountTmp,
+            target: cstr("/tmp/a").unwrap(),
+            options: cstr("mode=1777").unwrap(),
+            flags: 0,
+        },
+        // The mount point itself is still a directory; what was beneath it is gone.
+        mkdir("/tmp/a"),
+        mkdir("/tmp/a/b"),
+        mkdir("/tmp/ab"),
+    ];
+    super::drop_repeated_mkdirs(&mut ops);
+    let left: Vec<String> = ops
+        .iter()
+        .map(|op| match op {
+            MountOp::Mkdir { path, .. } => path.to_string_lossy().into_owned(),
+            other => format!("{:?}", other.step()),
+        })
+        .collect();
+    assert_eq!(
+        left,
+        ["/tmp/a", "/tmp/a/b", "/tmp/ab", "MountTmp", "/tmp/a/b"]
+    );
 }
