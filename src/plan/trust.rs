@@ -151,24 +151,30 @@ pub fn check(
             }
         }
     }
+    if writable(fs, true).next().is_none() {
+        return Ok(());
+    }
+    // The protected directories' forms, resolved once for every rule.
+    let dirs: Vec<(&PathBuf, [PathBuf; 2])> = search_dirs.iter().map(|d| (d, forms(d))).collect();
+    let own: Vec<PathBuf> = own_state.map(|s| forms(s).to_vec()).unwrap_or_default();
+    let root_forms = state_root.map(forms);
     for rule in writable(fs, true) {
         // By the rule's real path: a name that passes through a link reaches the same file.
-        for dir in search_dirs {
-            let forms = forms(dir);
+        for (dir, forms) in &dirs {
             let hit = forms.iter().find_map(|d| overlap(&rule.path, d));
             if let Some(how) = hit {
                 return Err(TrustError::SearchDir {
                     grant: rule.path.clone(),
                     from: rule.from.clone(),
                     how,
-                    dir: dir.clone(),
+                    dir: (*dir).clone(),
                     exists: dir.exists(),
                 });
             }
         }
-        let Some(root) = state_root else { continue };
-        let own: Vec<PathBuf> = own_state.map(|s| forms(s).to_vec()).unwrap_or_default();
-        let forms = forms(root);
+        let (Some(root), Some(forms)) = (state_root, &root_forms) else {
+            continue;
+        };
         // Only by the rule's real path: `${STATE_DIR}/cache` that a link planted on an earlier
         // run sends into another server's state is not this server's own.
         let n = &rule.path;
