@@ -196,15 +196,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         fail(status, Step::Signals, 0, errno());
     }
 
-    // SAFETY: fork in a single-threaded process; the child only makes async-signal-safe calls
-    // before execve or _exit.
-    let server = unsafe { libc::fork() };
-    if server < 0 {
-        fail(status, Step::Fork, 0, errno());
-    }
-    if server == 0 {
-        exec_server(p, status, server_mask, server_domain);
-    }
+    let server = spawn_server(p, status, server_mask, server_domain);
     // SAFETY: closing our copies; the server keeps the report pipe until its execve. The init
     // needs no stdio: without it, the client's pipes or the user's terminal are held by the
     // server alone.
@@ -219,6 +211,80 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         unsafe { libc::close(server_domain) };
     }
     init_loop(server, signals, alive, p.code_pages, p.kill_tree)
+}
+
+/// Stack of the server's process from its clone to its execve.
+const SPAWN_STACK: usize = 64 * 1024;
+
+/// What the server's process needs until its execve, on the init's memory.
+struct Spawn<'a> {
+    p: &'a Prepared,
+    status: RawFd,
+    mask: &'a libc::sigset_t,
+    domain: RawFd,
+}
+
+extern "C" fn spawn_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Spawn` on the init's stack, which stays valid until this process
+    // execs or exits (CLONE_VFORK keeps the init waiting).
+    let s = unsafe { &*(arg as *const Spawn<'_>) };
+    exec_server(s.p, s.status, s.mask, s.domain)
+}
+
+/// Starts the server's process and returns its pid, once it has exec'd (or failed).
+///
+/// As posix_spawn does, the process is cloned with `CLONE_VM | CLONE_VFORK`: it runs on the
+/// init's memory, on a stack of its own, while the init waits, until its execve gives it a
+/// new address space. A `fork` copied the init's page tables (the launcher's ~2 MiB) and
+/// then faulted a private copy of each page either side wrote, for a process that only
+/// makes a few system calls before exec. `exec_server` makes async-signal-safe calls only
+/// and changes nothing the init relies on: its descriptor table, signal handlers and
+/// credentials are its own (no `CLONE_FILES`, `CLONE_SIGHAND`; Landlock and seccomp act on
+/// the calling thread). A failure to map the stack falls back to `fork`.
+fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd) -> libc::pid_t {
+    let spawn = Spawn {
+        p,
+        status,
+        mask,
+        domain,
+    };
+    // SAFETY: an anonymous private mapping, unmapped below once the clone has returned.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            SPAWN_STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    let server = if stack == libc::MAP_FAILED {
+        // SAFETY: fork in a single-threaded process; the child only makes async-signal-safe
+        // calls before execve or _exit.
+        match unsafe { libc::fork() } {
+            0 => exec_server(p, status, mask, domain),
+            pid => pid,
+        }
+    } else {
+        // SAFETY: the stack grows down from the end of the mapping; `spawn` outlives the
+        // child's use of it (the init is suspended until the child's execve or _exit).
+        let pid = unsafe {
+            libc::clone(
+                spawn_entry,
+                stack.cast::<u8>().add(SPAWN_STACK).cast(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&raw const spawn).cast_mut().cast(),
+            )
+        };
+        // SAFETY: the mapping made above; the child no longer runs on it.
+        unsafe { libc::munmap(stack, SPAWN_STACK) };
+        pid
+    };
+    if server < 0 {
+        fail(status, Step::Fork, 0, errno());
+    }
+    server
 }
 
 fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd) -> ! {
