@@ -25,10 +25,11 @@ chmod 755 "$work"
 cp "$release/mcpcell" "$here/coverage.py" "$work/"
 python3 "$here/layout.py" symbols "$map" >"$work/symbols"
 : >"$work/order"
-chmod 644 "$work/symbols" && chmod 666 "$work/order"
+: >"$work/after"
+chmod 644 "$work/symbols" && chmod 666 "$work/order" "$work/after"
 launch() {
   (cd "$work" && "$@" env COV_SYMS="$work/symbols" COV_OUT="$work/order" \
-    gdb -q -batch -x "$work/coverage.py" --args "$work/mcpcell" run "${args[@]}" >/dev/null 2>&1) || true
+    COV_AFTER="$work/after" gdb -q -batch -x "$work/coverage.py" --args "$work/mcpcell" run "${args[@]}" >/dev/null 2>&1) || true
 }
 user="${MCPCELL_TEST_USER:-mcpcell-test}"
 as_user=()
@@ -40,20 +41,25 @@ done
 # The relay of a server's standard streams.
 args=(-p default -- cat); echo hello | launch
 # As a client starts a real server: grants and a variable on the command line, a working
-# directory that is not granted, a server that writes to stderr and lives past the moment the
-# launcher drops its start-up pages (the memory server of bench/lib/memory.py is such a launch).
+# directory that is not granted, a server that writes to stderr before and after the moment
+# the launcher drops its start-up pages (the memory server of bench/lib/memory.py writes its
+# first line after it). What runs from that moment on is listed last, together. Under gdb the
+# launcher takes a few seconds to reach the moment, so the servers wait for it.
 args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
-  -- /bin/sh -c 'echo started >&2; sleep 0.3; cat')
+  -- /bin/sh -c 'echo started >&2; sleep 6; echo "Example MCP Server running on stdio" >&2
+    echo "Error: EACCES: permission denied, open '"'"'/etc/shadow'"'"'" >&2; sleep 0.5; cat')
 echo hello | launch
 if command -v node >/dev/null; then
   args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
-    -- node -e 'console.error("started"); setTimeout(() => {}, 300)')
+    -- node -e 'console.error("started");
+      setTimeout(() => console.error("Example MCP Server running on stdio"), 6000)')
   launch </dev/null
 fi
 if [ ${#as_user[@]} -gt 0 ]; then
   for p in default node; do args=(-p "$p" -- /bin/true); launch "${as_user[@]}" </dev/null; done
 fi
-python3 "$here/layout.py" order "$work/order" >"$order"
+python3 "$here/layout.py" order "$work/order" "$work/after" >"$order"
+echo "launch-order.sh: $(sort -u "$work/after" | wc -l) of them run once the server runs" >&2
 echo "launch-order.sh: $(wc -l <"$order") functions in $order" >&2
 cargo build --release --locked --bin mcpcell >&2
 python3 "$here/layout.py" check "$(ls -t "$release"/build/mcpcell-*/out/mcpcell.map | head -1)" "$order"

@@ -2,8 +2,16 @@
 $COV_OUT. A temporary breakpoint on the entry of every function listed in $COV_SYMS
 (`ADDRESS NAME`, from layout.py symbols); forked children are left to run untraced.
 
-  COV_SYMS=... COV_OUT=... gdb -q -batch -x coverage.py --args BINARY ARGS...
+With $COV_AFTER, the breakpoints are set again once the supervisor has dropped its start-up
+pages (`residency::release_launch_pages`), and the functions run from then on (the supervisor
+and the stream relay while the server runs) are appended to $COV_AFTER in the same way. The
+drop (madvise) discards the pages gdb wrote its breakpoint instructions to, so each madvise
+of the binary's pages is caught as a system call: the breakpoints are taken out before it
+and set again after it.
+
+  COV_SYMS=... COV_OUT=... [COV_AFTER=...] gdb -q -batch -x coverage.py --args BINARY ARGS...
 """
+import bisect
 import os
 
 import gdb
@@ -19,23 +27,83 @@ for setting in ("pagination off", "confirm off", "follow-fork-mode parent", "det
 gdb.execute("starti", to_string=True)
 # A position-independent binary: the link map's addresses are offsets from where it is loaded.
 pid = gdb.selected_inferior().pid
-base = next(int(l.split("-")[0], 16) for l in open(f"/proc/{pid}/maps")
-            if l.split()[-1] == binary and l.split()[2] == "00000000")
+mapped = [l.split() for l in open(f"/proc/{pid}/maps")]
+base = next(int(m[0].split("-")[0], 16) for m in mapped if m[-1] == binary and m[2] == "00000000")
+end = max(int(m[0].split("-")[1], 16) for m in mapped if m[-1] == binary)
 names = {}
 for addr, name in functions:
-    if base + addr not in names:
-        names[base + addr] = name
-        gdb.Breakpoint(f"*{base + addr:#x}", internal=True, temporary=True)
+    names.setdefault(base + addr, name)
+
+
+starts = sorted(names)
+
+
+def running():
+    """The functions on every thread's stack: they run on after the drop without being
+    entered again."""
+    out = []
+    for thread in gdb.selected_inferior().threads():
+        thread.switch()
+        frame = gdb.newest_frame()
+        while frame is not None:
+            i = bisect.bisect_right(starts, frame.pc()) - 1
+            if i >= 0:
+                out.append(names[starts[i]])
+            try:
+                frame = frame.older()
+            except gdb.error:
+                break
+    return out
+
+
+def arm():
+    return [gdb.Breakpoint(f"*{pc:#x}", internal=True, temporary=True) for pc in names]
+
+
+breakpoints = arm()
+after_out = os.environ.get("COV_AFTER")
+if after_out:
+    gdb.execute("catch syscall madvise", to_string=True)
+SYS_MADVISE, ENOSYS = 28, 38
+dropping = False
 order, seen = [], set()
+after, after_seen = [], None
 while True:
     try:
         gdb.execute("continue", to_string=True)
         pc = int(gdb.parse_and_eval("$pc"))
     except gdb.error:
         break  # the process has exited
+    if after_out and int(gdb.parse_and_eval("$orig_rax")) == SYS_MADVISE:
+        entering = int(gdb.parse_and_eval("$rax")) == -ENOSYS
+        if entering and base <= int(gdb.parse_and_eval("$rdi")) < end:
+            for b in breakpoints:
+                if b.is_valid():
+                    b.delete()
+            dropping = True
+        elif not entering and dropping:
+            breakpoints = arm()
+            dropping = False
+            if after_seen is None:
+                after_seen = set()
+                for name in running():
+                    if name not in after_seen:
+                        after_seen.add(name)
+                        after.append(name)
+        continue
     name = names.get(pc)
-    if name and name not in seen:
+    if not name:
+        continue
+    if after_seen is not None:
+        if name not in after_seen:
+            after_seen.add(name)
+            after.append(name)
+        continue
+    if name not in seen:
         seen.add(name)
         order.append(name)
 with open(os.environ["COV_OUT"], "a") as f:
     f.write("".join(n + "\n" for n in order))
+if after_out:
+    with open(after_out, "a") as f:
+        f.write("".join(n + "\n" for n in after))

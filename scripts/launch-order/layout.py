@@ -2,8 +2,10 @@
 
   layout.py symbols MAP         every function's entry point: `ADDRESS NAME` lines, NAME as
                                 the symbol ordering file names it (mangled)
-  layout.py order RAW           RAW's names (coverage.py's output), each once, in the order
-                                first seen: the text of packaging/launch-order.txt
+  layout.py order RAW [LATE]    RAW's names (coverage.py's output), each once, in the order
+                                first seen, then LATE's (what runs once the server runs,
+                                coverage.py's $COV_AFTER) together at the end: the text of
+                                packaging/launch-order.txt
   layout.py check MAP ORDER     how many of ORDER's functions the binary has, by exact name
                                 and by name without what changes from build to build (the
                                 `17h<hash>E` of legacy mangling, v0 mangling's crate
@@ -54,13 +56,21 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "symbols":
         for addr, name in symbols(sys.argv[2]):
             print(f"{addr:x} {name}")
-    elif len(sys.argv) == 3 and sys.argv[1] == "order":
-        seen = set()
-        for line in open(sys.argv[2]):
-            n = line.strip()
-            if n and n not in seen:
-                seen.add(n)
-                print(n)
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "order":
+        def first_seen(path):
+            seen, out = set(), []
+            for line in open(path):
+                n = line.strip()
+                if n and n not in seen:
+                    seen.add(n)
+                    out.append(n)
+            return out
+        # What runs once the server runs goes last, together: after the supervisor drops its
+        # start-up pages, the few it faults back in lie side by side.
+        late = first_seen(sys.argv[3]) if len(sys.argv) == 4 else []
+        late_set = set(late)
+        early = [n for n in first_seen(sys.argv[2]) if n not in late_set]
+        print("\n".join(early + late))
     elif len(sys.argv) == 4 and sys.argv[1] == "check":
         exact = {name for _, name in symbols(sys.argv[2])}
         have = {norm(n) for n in exact}
