@@ -3,7 +3,7 @@
 //! cgroup, tie the sandbox's life to mcpcell's, write the user namespace's maps, assemble
 //! the mounts, enter the working directory, bring up the network, restrict itself with
 //! Landlock and rlimits, start a new session, drop capabilities, set no_new_privs, become
-//! non-dumpable, install the seccomp filter, then fork the server and stay as its init.
+//! non-dumpable, install the seccomp filter, then start the server (`spawn_server`) and stay as its init.
 
 use std::os::fd::RawFd;
 
@@ -18,7 +18,7 @@ use super::{FORWARDED, Step, tier};
 
 extern "C" fn noop_handler(_: libc::c_int) {}
 
-/// Applies the prepared sandbox to this process (PID 1 of its namespaces), forks the server,
+/// Applies the prepared sandbox to this process (PID 1 of its namespaces), starts the server,
 /// and stays as its init. `status` is the write end of the report pipe; `alive` the read end
 /// of a pipe whose writer is the parent: EOF there means the parent is gone.
 pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::sigset_t) -> ! {

@@ -60,7 +60,7 @@ steps! {
     NotDumpable => "failed to make the sandbox's init process non-dumpable",
     Seccomp => "failed to install the seccomp filter",
     Signals => "failed to set up signal handling",
-    Fork => "failed to fork the server process",
+    Fork => "failed to start the server process",
     CloseFds => "failed to keep inherited file descriptors from the server",
     Exec => "failed to execute the server",
     ObserveChannel => "failed to hand the observe-mode listener to mcpcell",

@@ -1,7 +1,7 @@
 //! The child side of a launch: apply a [`Prepared`] plan to ourselves, then exec.
 //!
 //! The child is PID 1 of a new PID namespace. It sets up its mounts and network, restricts
-//! itself (Landlock, rlimits, capabilities, no_new_privs, seccomp), then forks the server and
+//! itself (Landlock, rlimits, capabilities, no_new_privs, seccomp), then starts the server and
 //! stays behind as its init: it forwards signals, reaps orphans and exits with the server's
 //! status. Where namespaces are refused (the namespace-free tier, [`tier`]), it is a child
 //! subreaper instead, and kills its Landlock domain when it leaves. A failure is reported to the parent as a [`Failure`] record over a close-on-exec
