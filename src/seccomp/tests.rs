@@ -58,6 +58,18 @@ fn run_counted(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> (u32
     }
 }
 
+/// The network policy's argument rules, as for a server in mode `proxy`.
+const NETWORK_RULES: [Qualified; 8] = [
+    Qualified::SocketUnix,
+    Qualified::SocketOtherFamily,
+    Qualified::SocketpairOtherFamily,
+    Qualified::SocketNetlinkOther,
+    Qualified::SocketInetOther,
+    Qualified::SendtoFastopen,
+    Qualified::SendmsgFastopen,
+    Qualified::SendmmsgFastopen,
+];
+
 fn nr(name: &str) -> u32 {
     syscall_number(name).unwrap()
 }
@@ -365,19 +377,7 @@ fn hot_argument_dependent_calls_run_few_instructions() {
     // `@default` and the network policy's argument rules, as for a server in mode `proxy`.
     let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
         .into_iter()
-        .chain(
-            [
-                Qualified::SocketUnix,
-                Qualified::SocketOtherFamily,
-                Qualified::SocketpairOtherFamily,
-                Qualified::SocketNetlinkOther,
-                Qualified::SocketInetOther,
-                Qualified::SendtoFastopen,
-                Qualified::SendmsgFastopen,
-                Qualified::SendmmsgFastopen,
-            ]
-            .map(Member::Qualified),
-        )
+        .chain(NETWORK_RULES.map(Member::Qualified))
         .map(|m| (m, action_for(m, OnViolation::Errno)))
         .collect();
     let prog = compile(&denied).unwrap();
@@ -474,16 +474,7 @@ fn the_search_decides_every_call_as_a_chain_of_compares_does() {
             .map(|m| (m, action_for(m, on)))
             .collect()
     };
-    let network = [
-        Qualified::SocketUnix,
-        Qualified::SocketOtherFamily,
-        Qualified::SocketpairOtherFamily,
-        Qualified::SocketNetlinkOther,
-        Qualified::SocketInetOther,
-        Qualified::SendtoFastopen,
-        Qualified::SendmsgFastopen,
-        Qualified::SendmmsgFastopen,
-    ];
+    let network = NETWORK_RULES;
     // Observing calls (learn): plain notifications over qualified denials of the same calls.
     let mut observed = with(OnViolation::Errno, &network);
     observed.extend(
