@@ -213,8 +213,10 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
     init_loop(server, signals, alive, p.code_pages, p.kill_tree)
 }
 
-/// Stack of the server's process from its clone to its execve.
+/// Stack of the server's process from its clone to its execve, and the inaccessible guard
+/// page below it (an overflow faults instead of writing into the init's memory).
 const SPAWN_STACK: usize = 64 * 1024;
+const SPAWN_GUARD: usize = 4096;
 
 /// What the server's process needs until its execve, on the init's memory.
 struct Spawn<'a> {
@@ -240,7 +242,9 @@ extern "C" fn spawn_entry(arg: *mut libc::c_void) -> libc::c_int {
 /// makes a few system calls before exec. `exec_server` makes async-signal-safe calls only
 /// and changes nothing the init relies on: its descriptor table, signal handlers and
 /// credentials are its own (no `CLONE_FILES`, `CLONE_SIGHAND`; Landlock and seccomp act on
-/// the calling thread). A failure to map the stack falls back to `fork`.
+/// the calling thread). The init's handlers (`noop_handler`, std's stack-overflow handler)
+/// may run on this process until its execve, on shared memory: they must stay free of side
+/// effects. A failure to map the stack falls back to `fork`.
 fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd) -> libc::pid_t {
     let spawn = Spawn {
         p,
@@ -248,23 +252,33 @@ fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawF
         mask,
         domain,
     };
-    // SAFETY: an anonymous private mapping, unmapped below once the clone has returned.
+    let size = SPAWN_GUARD + SPAWN_STACK;
+    // SAFETY: an anonymous private mapping, unmapped below once the clone has returned; its
+    // lowest page is made inaccessible.
     let stack = unsafe {
-        libc::mmap(
+        let m = libc::mmap(
             std::ptr::null_mut(),
-            SPAWN_STACK,
+            size,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
             -1,
             0,
-        )
+        );
+        if m != libc::MAP_FAILED && libc::mprotect(m, SPAWN_GUARD, libc::PROT_NONE) < 0 {
+            libc::munmap(m, size);
+            libc::MAP_FAILED
+        } else {
+            m
+        }
     };
-    let server = if stack == libc::MAP_FAILED {
-        // SAFETY: fork in a single-threaded process; the child only makes async-signal-safe
-        // calls before execve or _exit.
+    let (server, err) = if stack == libc::MAP_FAILED {
+        // SAFETY: the child only makes async-signal-safe calls before execve or _exit (the
+        // init is single-threaded except in a namespace-free retry, where the launcher's
+        // threads of the first attempt may have been copied; fork only remains for a
+        // failed mmap).
         match unsafe { libc::fork() } {
             0 => exec_server(p, status, mask, domain),
-            pid => pid,
+            pid => (pid, errno()),
         }
     } else {
         // SAFETY: the stack grows down from the end of the mapping; `spawn` outlives the
@@ -272,17 +286,18 @@ fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawF
         let pid = unsafe {
             libc::clone(
                 spawn_entry,
-                stack.cast::<u8>().add(SPAWN_STACK).cast(),
+                stack.cast::<u8>().add(size).cast(),
                 libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
                 (&raw const spawn).cast_mut().cast(),
             )
         };
+        let err = errno();
         // SAFETY: the mapping made above; the child no longer runs on it.
-        unsafe { libc::munmap(stack, SPAWN_STACK) };
-        pid
+        unsafe { libc::munmap(stack, size) };
+        (pid, err)
     };
     if server < 0 {
-        fail(status, Step::Fork, 0, errno());
+        fail(status, Step::Fork, 0, err);
     }
     server
 }

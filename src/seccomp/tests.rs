@@ -518,7 +518,7 @@ fn the_search_decides_every_call_as_a_chain_of_compares_does() {
                 // argument positions the rules read (0..=4).
                 for &a in &values {
                     for &b in &values {
-                        for (i, j) in [(0, 1), (1, 2), (2, 3), (0, 4), (3, 4)] {
+                        for (i, j) in [(0, 1), (0, 2), (1, 2), (2, 3), (0, 4), (3, 4)] {
                             let mut args = [0u64; 6];
                             args[i] = a;
                             args[j] = b;
@@ -540,10 +540,15 @@ fn syscalls_name(nr: u32) -> Option<&'static str> {
 #[test]
 fn the_search_is_shallow() {
     let p = default_filter(OnViolation::Errno);
+    // The members of `default_filter`.
     let decided = decisions(
         &groups::expand(find("@default").unwrap())
             .into_iter()
             .map(|m| (m, action_for(m, OnViolation::Errno)))
+            .chain([(
+                Member::Qualified(Qualified::SocketUnix),
+                Action::Errno(libc::EPERM as u32),
+            )])
             .collect::<Vec<_>>(),
     )
     .unwrap();
