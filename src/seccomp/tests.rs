@@ -74,16 +74,18 @@ fn nr(name: &str) -> u32 {
     syscall_number(name).unwrap()
 }
 
-fn default_filter(on: OnViolation) -> BpfProgram {
-    let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
+/// `@default` and the argument rules `extra`, each with the action a profile gives it.
+fn default_members(on: OnViolation, extra: &[Qualified]) -> Vec<(Member, Action)> {
+    groups::expand(find("@default").unwrap())
         .into_iter()
+        .chain(extra.iter().copied().map(Member::Qualified))
         .map(|m| (m, action_for(m, on)))
-        .chain([(
-            Member::Qualified(Qualified::SocketUnix),
-            Action::Errno(libc::EPERM as u32),
-        )])
-        .collect();
-    compile(&denied).unwrap()
+        .collect()
+}
+
+/// `@default` with Unix sockets refused (`socket(AF_UNIX)` is always EPERM).
+fn default_filter(on: OnViolation) -> BpfProgram {
+    compile(&default_members(on, &[Qualified::SocketUnix])).unwrap()
 }
 
 const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
@@ -334,10 +336,7 @@ fn the_oci_export_is_never_weaker_than_the_filter() {
 
 #[test]
 fn the_oci_document_has_the_runtime_shape() {
-    let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
-        .into_iter()
-        .map(|m| (m, action_for(m, OnViolation::Errno)))
-        .collect();
+    let denied = default_members(OnViolation::Errno, &[]);
     let e = super::oci::export(&denied).unwrap();
     let doc = &e.document;
     assert_eq!(doc["defaultAction"], "SCMP_ACT_ALLOW");
@@ -375,12 +374,7 @@ fn the_oci_document_has_the_runtime_shape() {
 #[test]
 fn hot_argument_dependent_calls_run_few_instructions() {
     // `@default` and the network policy's argument rules, as for a server in mode `proxy`.
-    let denied: Vec<(Member, Action)> = groups::expand(find("@default").unwrap())
-        .into_iter()
-        .chain(NETWORK_RULES.map(Member::Qualified))
-        .map(|m| (m, action_for(m, OnViolation::Errno)))
-        .collect();
-    let prog = compile(&denied).unwrap();
+    let prog = compile(&default_members(OnViolation::Errno, &NETWORK_RULES)).unwrap();
     let mode_0644 = 0o644;
     let calls: [(&str, [u64; 6]); 8] = [
         ("openat", [0, 0, libc::O_RDONLY as u64, 0, 0, 0]),
@@ -467,24 +461,16 @@ fn interesting_values(denied: &[(Member, Action)]) -> Vec<u64> {
 /// look at, exactly as the chain of compares does.
 #[test]
 fn the_search_decides_every_call_as_a_chain_of_compares_does() {
-    let with = |on: OnViolation, extra: &[Qualified]| -> Vec<(Member, Action)> {
-        groups::expand(find("@default").unwrap())
-            .into_iter()
-            .chain(extra.iter().copied().map(Member::Qualified))
-            .map(|m| (m, action_for(m, on)))
-            .collect()
-    };
-    let network = NETWORK_RULES;
     // Observing calls (learn): plain notifications over qualified denials of the same calls.
-    let mut observed = with(OnViolation::Errno, &network);
+    let mut observed = default_members(OnViolation::Errno, &NETWORK_RULES);
     observed.extend(
         ["openat", "connect", "socket", "ioctl", "execve", "read"]
             .map(|n| (Member::Syscall(n), Action::Notify)),
     );
     let configs = [
-        with(OnViolation::Errno, &[]),
-        with(OnViolation::Kill, &network),
-        with(OnViolation::Log, &network),
+        default_members(OnViolation::Errno, &[]),
+        default_members(OnViolation::Kill, &NETWORK_RULES),
+        default_members(OnViolation::Log, &NETWORK_RULES),
         observed,
         vec![(Member::Syscall("read"), Action::Kill)],
         vec![],
@@ -539,19 +525,9 @@ fn syscalls_name(nr: u32) -> Option<&'static str> {
 /// The search keeps the program small and every decision a few compares deep.
 #[test]
 fn the_search_is_shallow() {
-    let p = default_filter(OnViolation::Errno);
-    // The members of `default_filter`.
-    let decided = decisions(
-        &groups::expand(find("@default").unwrap())
-            .into_iter()
-            .map(|m| (m, action_for(m, OnViolation::Errno)))
-            .chain([(
-                Member::Qualified(Qualified::SocketUnix),
-                Action::Errno(libc::EPERM as u32),
-            )])
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let members = default_members(OnViolation::Errno, &[Qualified::SocketUnix]);
+    let p = compile(&members).unwrap();
+    let decided = decisions(&members).unwrap();
     // Allowed and plainly denied numbers; argument rules run their own code after the search.
     let deepest = (0..600)
         .filter(|nr| decided.get(nr).is_none_or(|code| code.len() == 1))
@@ -561,17 +537,7 @@ fn the_search_is_shallow() {
     eprintln!(
         "{} instructions (a chain: {}), {} decided numbers, deepest plain decision {deepest} instructions",
         p.len(),
-        linear(
-            &groups::expand(find("@default").unwrap())
-                .into_iter()
-                .map(|m| (m, action_for(m, OnViolation::Errno)))
-                .chain([(
-                    Member::Qualified(Qualified::SocketUnix),
-                    Action::Errno(libc::EPERM as u32)
-                )])
-                .collect::<Vec<_>>()
-        )
-        .len(),
+        linear(&members).len(),
         decided.len()
     );
     // The prelude (5 on the way), ~log2 of the ranges, the leaf: a chain took up to ~240.
