@@ -60,6 +60,13 @@ def arm():
     return [gdb.Breakpoint(f"*{pc:#x}", internal=True, temporary=True) for pc in names]
 
 
+def note(name, seen, out):
+    """Appends `name` to `out` the first time it is seen."""
+    if name not in seen:
+        seen.add(name)
+        out.append(name)
+
+
 breakpoints = arm()
 after_out = os.environ.get("COV_AFTER")
 if after_out:
@@ -87,21 +94,15 @@ while True:
             if after_seen is None:
                 after_seen = set()
                 for name in running():
-                    if name not in after_seen:
-                        after_seen.add(name)
-                        after.append(name)
+                    note(name, after_seen, after)
         continue
     name = names.get(pc)
     if not name:
         continue
-    if after_seen is not None:
-        if name not in after_seen:
-            after_seen.add(name)
-            after.append(name)
-        continue
-    if name not in seen:
-        seen.add(name)
-        order.append(name)
+    if after_seen is None:
+        note(name, seen, order)
+    else:
+        note(name, after_seen, after)
 with open(os.environ["COV_OUT"], "a") as f:
     f.write("".join(n + "\n" for n in order))
 if after_out:
