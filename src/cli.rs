@@ -41,7 +41,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Each command's arguments are defined only when it is the one run (`defer`): clap otherwise
+/// builds every command's definition at every start, the largest block of memory a launch
+/// allocates (bench/ANALYSIS.md §1.13).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a server in the sandbox: mcpcell run [--profile PROFILE] [OPTIONS] [--] COMMAND [ARGS...]
@@ -222,7 +226,8 @@ fn parse_set_env(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.to_string()))
 }
 
-/// The profile and the command-line additions to it, shared by `run`, `learn` and `explain`.
+// The profile and the command-line additions to it, shared by `run`, `learn` and `explain`. (A plain comment: clap would make a doc comment the
+// `about` of every command that flattens it.)
 #[derive(Debug, Args, Clone)]
 pub struct SandboxArgs {
     /// Profile name (looked up in ~/.config/mcpcell/profiles, /etc/mcpcell/profiles, then the
@@ -266,7 +271,8 @@ impl SandboxArgs {
     }
 }
 
-/// How the server is supervised and logged, shared by `run` and `learn`.
+// How the server is supervised and logged, shared by `run` and `learn`. (A plain comment: clap would make a doc comment the
+// `about` of every command that flattens it.)
 #[derive(Debug, Args, Clone)]
 pub struct SuperviseArgs {
     /// Log level (logs go to stderr or --log-file)

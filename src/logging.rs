@@ -1,13 +1,15 @@
 //! Logs go to stderr or `--log-file`, never stdout: stdout belongs to the MCP stream.
 
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::escape;
 use crate::outfile::{OutFile, OutFileError};
 
 use clap::ValueEnum;
 use tracing::level_filters::LevelFilter;
+use tracing::subscriber::{Interest, Subscriber};
+use tracing::{Event, Metadata, span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogLevel {
@@ -83,48 +85,147 @@ impl<W: io::Write> io::Write for Escaping<W> {
 /// Installs the global subscriber. Fails only when the log file cannot be opened: it is
 /// opened without following links ([`OutFile::append`]), so a link planted in its place
 /// cannot redirect mcpcell's lines into another file.
+///
+/// The formatting subscriber itself is built at the first event at `level` or above
+/// ([`Lazy`]): most runs log nothing at the default level, and building it allocates its span
+/// registry (32 KiB, the largest block a launch held) and runs its set-up code, for nothing.
 pub fn init(
     level: LogLevel,
     format: LogFormat,
     file: Option<&OutFile>,
 ) -> Result<(), OutFileError> {
+    let level = LevelFilter::from(level);
+    let file = match file {
+        Some(path) => Some(Arc::new(Mutex::new(path.append()?))),
+        None => None,
+    };
+    let lazy = Lazy {
+        level,
+        inner: OnceLock::new(),
+        make: Box::new(move || formatter(level, format, file.clone())),
+    };
+    // A second initialisation (tests) is harmless.
+    let _ = tracing::subscriber::set_global_default(lazy);
+    Ok(())
+}
+
+type Formatter = Box<dyn Subscriber + Send + Sync>;
+
+/// tracing's formatting subscriber as mcpcell configures it.
+fn formatter(
+    level: LevelFilter,
+    format: LogFormat,
+    file: Option<Arc<Mutex<std::fs::File>>>,
+) -> Formatter {
     let json = format == LogFormat::Json;
     let builder = tracing_subscriber::fmt()
-        .with_max_level(LevelFilter::from(level))
+        .with_max_level(level)
         .with_target(false);
-    let result = match (file, format) {
-        (Some(path), fmt) => {
-            let f = Arc::new(Mutex::new(path.append()?));
+    match (file, format) {
+        (Some(f), fmt) => {
             let writer = move || Escaping {
                 inner: LockedFile(Arc::clone(&f)),
                 json,
             };
             let b = builder.with_ansi(false).with_writer(writer);
             match fmt {
-                LogFormat::Json => b.json().flatten_event(true).try_init(),
-                LogFormat::Text => b.try_init(),
+                LogFormat::Json => Box::new(b.json().flatten_event(true).finish()),
+                LogFormat::Text => Box::new(b.finish()),
             }
         }
-        (None, LogFormat::Json) => builder
-            .with_writer(move || Escaping {
-                inner: io::stderr(),
-                json,
-            })
-            .json()
-            .flatten_event(true)
-            .try_init(),
-        (None, LogFormat::Text) => builder
-            .with_writer(move || Escaping {
-                inner: io::stderr(),
-                json,
-            })
-            .without_time()
-            .with_ansi(false)
-            .try_init(),
-    };
-    // A second initialisation (tests) is harmless.
-    let _ = result;
-    Ok(())
+        (None, LogFormat::Json) => Box::new(
+            builder
+                .with_writer(move || Escaping {
+                    inner: io::stderr(),
+                    json,
+                })
+                .json()
+                .flatten_event(true)
+                .finish(),
+        ),
+        (None, LogFormat::Text) => Box::new(
+            builder
+                .with_writer(move || Escaping {
+                    inner: io::stderr(),
+                    json,
+                })
+                .without_time()
+                .with_ansi(false)
+                .finish(),
+        ),
+    }
+}
+
+/// A subscriber that decides by level alone, and builds the one that writes (`make`) only
+/// when something is to be written. Every other call is passed on to it.
+struct Lazy {
+    level: LevelFilter,
+    inner: OnceLock<Formatter>,
+    make: Box<dyn Fn() -> Formatter + Send + Sync>,
+}
+
+impl Lazy {
+    fn get(&self) -> &Formatter {
+        self.inner.get_or_init(|| (self.make)())
+    }
+
+    fn wanted(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= self.level
+    }
+}
+
+impl Subscriber for Lazy {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.wanted(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        self.wanted(meta)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.level)
+    }
+
+    fn new_span(&self, span: &span::Attributes<'_>) -> span::Id {
+        self.get().new_span(span)
+    }
+
+    fn record(&self, span: &span::Id, values: &span::Record<'_>) {
+        self.get().record(span, values)
+    }
+
+    fn record_follows_from(&self, span: &span::Id, follows: &span::Id) {
+        self.get().record_follows_from(span, follows)
+    }
+
+    fn event_enabled(&self, event: &Event<'_>) -> bool {
+        self.get().event_enabled(event)
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        self.get().event(event)
+    }
+
+    fn enter(&self, span: &span::Id) {
+        self.get().enter(span)
+    }
+
+    fn exit(&self, span: &span::Id) {
+        self.get().exit(span)
+    }
+
+    fn clone_span(&self, id: &span::Id) -> span::Id {
+        self.get().clone_span(id)
+    }
+
+    fn try_close(&self, id: span::Id) -> bool {
+        self.get().try_close(id)
+    }
 }
 
 /// The log file, locked for one event's write.
@@ -151,6 +252,32 @@ impl io::Write for LockedFile {
 mod tests {
     use super::*;
     use std::io::Write as _;
+
+    /// The writing subscriber is built at the first event that is written, once; events
+    /// below the level build nothing.
+    #[test]
+    fn the_formatter_is_built_at_the_first_event_written() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let lazy = Lazy {
+            level: LevelFilter::WARN,
+            inner: OnceLock::new(),
+            make: Box::new(|| {
+                MADE.fetch_add(1, Ordering::SeqCst);
+                Box::new(tracing_subscriber::fmt().with_writer(io::sink).finish())
+            }),
+        };
+        tracing::subscriber::with_default(lazy, || {
+            tracing::info!("below the level");
+            tracing::debug!("below the level");
+            assert_eq!(MADE.load(Ordering::SeqCst), 0);
+            assert!(!tracing::enabled!(tracing::Level::INFO));
+            assert!(tracing::enabled!(tracing::Level::WARN));
+            tracing::warn!("written");
+            tracing::error!("written");
+            assert_eq!(MADE.load(Ordering::SeqCst), 1);
+        });
+    }
 
     #[test]
     fn log_lines_carry_no_control_characters() {

@@ -116,7 +116,8 @@ fn completions_for_each_shell() {
     let probe = format!(
         "{script}\n\
          COMP_WORDS=(mcpcell run --allow-r); COMP_CWORD=2; _mcpcell mcpcell --allow-r run; echo \"${{COMPREPLY[*]}}\"\n\
-         COMP_WORDS=(mcpcell ex); COMP_CWORD=1; _mcpcell mcpcell ex mcpcell; echo \"${{COMPREPLY[*]}}\"\n"
+         COMP_WORDS=(mcpcell ex); COMP_CWORD=1; _mcpcell mcpcell ex mcpcell; echo \"${{COMPREPLY[*]}}\"\n\
+         COMP_WORDS=(mcpcell help export ''); COMP_CWORD=3; _mcpcell mcpcell '' export; echo \"${{COMPREPLY[*]}}\"\n"
     );
     let o = std::process::Command::new("bash")
         .args(["--norc", "-c", &probe])
@@ -135,9 +136,45 @@ fn completions_for_each_shell() {
         ex.contains(&"explain") && ex.iter().all(|w| w.starts_with("ex")),
         "{out}"
     );
+    // A command's own commands, under `help` too (each command's definition is deferred
+    // until it runs: the script is made from the whole tree).
+    let nested: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
+    assert!(
+        nested.contains(&"seccomp") && nested.contains(&"kubernetes"),
+        "{out}"
+    );
     // An unknown shell is a usage error.
     let o = mcpcell_out("completions", &["tcsh"]);
     assert_eq!(o.status.code(), Some(125));
+}
+
+/// Each command's help opens with its own summary, not that of the options it shares with
+/// other commands.
+#[test]
+fn each_command_help_opens_with_its_summary() {
+    for (command, summary) in [
+        (&["run"][..], "Run a server in the sandbox"),
+        (
+            &["learn"],
+            "Run a server with file, exec and Unix-socket access observed",
+        ),
+        (&["explain"], "Say whether a profile lets the server use"),
+        (
+            &["status"],
+            "Which servers of which MCP clients run under mcpcell",
+        ),
+        (
+            &["export", "kubernetes"],
+            "A Pod (and its ConfigMap and NetworkPolicy)",
+        ),
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let o = mcpcell_out(args[0], &args[1..]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let help = text(&o.stdout);
+        assert!(help.starts_with(summary), "{command:?}:\n{help}");
+    }
 }
 
 /// `man` prints a roff page naming every command; `man --dir` writes one page per command,

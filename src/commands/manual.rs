@@ -20,11 +20,26 @@ pub enum ManualError {
 
 /// Prints the completion script for `shell` on stdout.
 pub fn completions(shell: clap_complete::Shell) -> Result<i32, Error> {
-    let mut cmd = Cli::command();
+    let mut cmd = whole_tree();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "mcpcell", &mut out);
     let _ = std::io::stdout().write_all(&out);
     Ok(0)
+}
+
+/// The command tree with every command's arguments defined. The commands' definitions are
+/// deferred (`cli::Command`), and the `help` command clap adds copies the tree as it is when
+/// the top is built, before the commands' own subcommands exist: so the commands of a tree
+/// built once are put in a new one, whose `help` then offers `help export seccomp` too.
+fn whole_tree() -> clap::Command {
+    let mut built = Cli::command();
+    built.build();
+    Cli::command().mut_subcommands(|sub| {
+        built
+            .find_subcommand(sub.get_name())
+            .cloned()
+            .unwrap_or(sub)
+    })
 }
 
 /// Prints `mcpcell.1`, or with `dir` writes it and a page for each command there.

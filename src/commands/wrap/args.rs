@@ -15,7 +15,8 @@ fn parse_server_profile(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Which config files: one path, or a client's user and project files.
+// Which config files: one path, or a client's user and project files. (A plain comment: clap would make a doc comment the
+// `about` of every command that flattens it.)
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").args(["config", "client", "all"])))]
 pub struct Target {
@@ -62,7 +63,8 @@ pub struct WrapArgs {
     pub check: bool,
 }
 
-/// `mcpcell status`: `wrap --check`, for every known client unless told otherwise.
+// `mcpcell status`: `wrap --check`, for every known client unless told otherwise. (A plain comment: clap would make a doc comment the
+// `about` of every command that flattens it.)
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").args(["config", "client"])))]
 pub struct StatusArgs {
