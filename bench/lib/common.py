@@ -49,9 +49,15 @@ def unshare_floor(argv):
     return ["unshare", *user, *UNSHARE_NS, "--", *argv]
 
 
+# The work directory, granted as bubblewrap binds it (`bwrap` below): the same isolation, and
+# without it every launch would also write mcpcell's warning that its working directory is
+# not granted.
+GRANT_WORK = ["--allow-write", WORK]
+
+
 def mcpcell(profile):
     def wrap(argv):
-        return [MCPCELL, "run", "-p", profile, "--", *argv]
+        return [MCPCELL, "run", "-p", profile, *GRANT_WORK, "--", *argv]
     wrap.__name__ = f"mcpcell_{profile}"
     return wrap
 
@@ -68,7 +74,7 @@ def mcpcell_tier(profile):
     """mcpcell in its namespace-free tier: under nouserns, the tier's named losses accepted
     (`--best-effort`), as a user in a container would run it."""
     def wrap(argv):
-        return [NOUSERNS, MCPCELL, "run", "--best-effort", "-p", profile, "--", *argv]
+        return [NOUSERNS, MCPCELL, "run", "--best-effort", "-p", profile, *GRANT_WORK, "--", *argv]
     wrap.__name__ = f"mcpcell_{profile}_tier"
     return wrap
 

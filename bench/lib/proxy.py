@@ -87,7 +87,7 @@ def profile_file(port):
 
 
 def variants(port, prof):
-    jail = [c.MCPCELL, "run", "-p", prof, "--"]
+    jail = [c.MCPCELL, "run", "-p", prof, *c.GRANT_WORK, "--"]
     return {
         "direct": [TCPGET, "127.0.0.1", str(port)],
         "mcpcell-connect": [*jail, TCPGET, "--connect", NAME, str(port)],
@@ -144,7 +144,7 @@ def memory(port, prof, repeats):
     """The launcher's memory in proxy mode: idle, and idle again after one transfer (made as
     the server starts, so it counts in the launch's peak; see memory.sample)."""
     out = {}
-    jail = [c.MCPCELL, "run", "-p", prof, "--"]
+    jail = [c.MCPCELL, "run", "-p", prof, *c.GRANT_WORK, "--"]
     cases = {
         "idle": [*jail, "/usr/bin/cat"],
         "after a transfer": [*jail, "/bin/sh", "-c",
