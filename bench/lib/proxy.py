@@ -73,7 +73,9 @@ class Server:
 def profile_file(port):
     """A proxy-mode profile that admits NAME:port only, pinned to the host's loopback. The
     benchmark's programs are granted so that a shell in the sandbox can run `tcpget`."""
-    path = os.path.join(c.WORK, "proxy-bench.yaml")
+    # Outside the work directory, which the server may write: mcpcell refuses a profile the
+    # sandbox could rewrite.
+    path = os.path.join(c.ROOT, "proxy-bench.yaml")
     with open(path, "w") as f:
         f.write("# written by bench/lib/proxy.py\n"
                 "extends: [default]\n"
