@@ -43,7 +43,9 @@ pub struct Cli {
 
 /// Each command's arguments are defined only when it is the one run (`defer`): clap otherwise
 /// builds every command's definition at every start, the largest block of memory a launch
-/// allocates (bench/ANALYSIS.md §1.13).
+/// allocates (bench/ANALYSIS.md §1.13). With `defer`, clap makes the doc comment of an
+/// argument struct the `about` of every command that flattens it, so those structs
+/// (`SandboxArgs`, `SuperviseArgs`, `wrap::args::{Target, StatusArgs}`) carry plain comments.
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 #[allow(clippy::large_enum_variant)]
@@ -226,8 +228,8 @@ fn parse_set_env(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.to_string()))
 }
 
-// The profile and the command-line additions to it, shared by `run`, `learn` and `explain`. (A plain comment: clap would make a doc comment the
-// `about` of every command that flattens it.)
+// The profile and the command-line additions to it, shared by `run`, `learn` and `explain`.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Args, Clone)]
 pub struct SandboxArgs {
     /// Profile name (looked up in ~/.config/mcpcell/profiles, /etc/mcpcell/profiles, then the
@@ -271,8 +273,8 @@ impl SandboxArgs {
     }
 }
 
-// How the server is supervised and logged, shared by `run` and `learn`. (A plain comment: clap would make a doc comment the
-// `about` of every command that flattens it.)
+// How the server is supervised and logged, shared by `run` and `learn`.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Args, Clone)]
 pub struct SuperviseArgs {
     /// Log level (logs go to stderr or --log-file)

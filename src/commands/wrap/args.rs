@@ -15,8 +15,8 @@ fn parse_server_profile(s: &str) -> Result<(String, String), String> {
     }
 }
 
-// Which config files: one path, or a client's user and project files. (A plain comment: clap would make a doc comment the
-// `about` of every command that flattens it.)
+// Which config files: one path, or a client's user and project files.
+// (Not a doc comment: see `cli::Command`.)
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").args(["config", "client", "all"])))]
 pub struct Target {
@@ -63,8 +63,8 @@ pub struct WrapArgs {
     pub check: bool,
 }
 
-// `mcpcell status`: `wrap --check`, for every known client unless told otherwise. (A plain comment: clap would make a doc comment the
-// `about` of every command that flattens it.)
+// `mcpcell status`: `wrap --check`, for every known client unless told otherwise.
+// (Not a doc comment: see `cli::Command`.)
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("target").args(["config", "client"])))]
 pub struct StatusArgs {
