@@ -26,10 +26,11 @@ cp "$release/mcpcell" "$here/coverage.py" "$work/"
 python3 "$here/layout.py" symbols "$map" >"$work/symbols"
 : >"$work/order"
 : >"$work/after"
-chmod 644 "$work/symbols" && chmod 666 "$work/order" "$work/after"
+: >"$work/package"
+chmod 644 "$work/symbols" && chmod 666 "$work/order" "$work/after" "$work/package"
 launch() {
-  (cd "$work" && "$@" env COV_SYMS="$work/symbols" COV_OUT="$work/order" \
-    COV_AFTER="$work/after" gdb -q -batch -x "$work/coverage.py" --args "$work/mcpcell" run "${args[@]}" >/dev/null 2>&1) || true
+  (cd "$work" && "$@" env COV_SYMS="$work/symbols" COV_OUT="${cov_out-$work/order}" \
+    COV_AFTER="${cov_after-$work/after}" gdb -q -batch -x "$work/coverage.py" --args "$work/mcpcell" run "${args[@]}" >/dev/null 2>&1) || true
 }
 user="${MCPCELL_TEST_USER:-mcpcell-test}"
 as_user=()
@@ -58,7 +59,25 @@ fi
 if [ ${#as_user[@]} -gt 0 ]; then
   for p in default node; do args=(-p "$p" -- /bin/true); launch "${as_user[@]}" </dev/null; done
 fi
-python3 "$here/layout.py" order "$work/order" "$work/after" >"$order"
+# Servers run from their packages, as npx and uvx start them: a script in a node_modules tree
+# and a virtual environment's console script. The launcher finds the package's tree and grants
+# it (src/plan/command.rs), code no launch above runs. What only these launches run is listed
+# after everything else, so that it does not move the blocks every launch uses (listed among
+# them, it raised a `default` launch's peak by ~190 KiB); what runs after their launch is not
+# listed (cov_after empty): their servers exit at once, and their exit, under gdb often after
+# the page drop, would move functions every launch runs into the last part.
+mkdir -p "$work/pkg/node_modules/demo" "$work/venv/bin"
+echo 'console.error("started")' >"$work/pkg/node_modules/demo/index.js"
+echo 'home = /usr/bin' >"$work/venv/pyvenv.cfg"
+ln -s /usr/bin/python3 "$work/venv/bin/python3"
+printf '#!%s\nimport sys\nprint("started", file=sys.stderr)\n' "$work/venv/bin/python3" >"$work/venv/bin/server"
+chmod -R a+rX "$work/pkg" "$work/venv" && chmod 755 "$work/venv/bin/server"
+if command -v node >/dev/null; then
+  args=(-p node --allow-read "$work/pkg" -- node "$work/pkg/node_modules/demo/index.js")
+  cov_out="$work/package" cov_after='' launch </dev/null
+fi
+args=(-p python -- "$work/venv/bin/server"); cov_out="$work/package" cov_after='' launch </dev/null
+python3 "$here/layout.py" order "$work/order" "$work/after" "$work/package" >"$order"
 echo "launch-order.sh: $(sort -u "$work/after" | wc -l) of them run once the server runs" >&2
 echo "launch-order.sh: $(wc -l <"$order") functions in $order" >&2
 cargo build --release --locked --bin mcpcell >&2

@@ -2,9 +2,11 @@
 
   layout.py symbols MAP         every function's entry point: `ADDRESS NAME` lines, NAME as
                                 the symbol ordering file names it (mangled)
-  layout.py order RAW [LATE]    RAW's names (coverage.py's output), each once, in the order
+  layout.py order RAW [LATE [EXTRA]]
+                                RAW's names (coverage.py's output), each once, in the order
                                 first seen, then LATE's (what runs once the server runs,
-                                coverage.py's $COV_AFTER) together at the end: the text of
+                                coverage.py's $COV_AFTER) together, then EXTRA's names that
+                                neither has (what only some launches run): the text of
                                 packaging/launch-order.txt
   layout.py check MAP ORDER     how many of ORDER's functions the binary has, by exact name
                                 and by name without what changes from build to build (the
@@ -56,7 +58,7 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "symbols":
         for addr, name in symbols(sys.argv[2]):
             print(f"{addr:x} {name}")
-    elif len(sys.argv) in (3, 4) and sys.argv[1] == "order":
+    elif len(sys.argv) in (3, 4, 5) and sys.argv[1] == "order":
         def first_seen(path):
             seen, out = set(), []
             for line in open(path):
@@ -67,10 +69,14 @@ def main():
             return out
         # What runs once the server runs goes last, together: after the supervisor drops its
         # start-up pages, the few it faults back in lie side by side.
-        late = first_seen(sys.argv[3]) if len(sys.argv) == 4 else []
+        # What only some launches run goes after both, so that it does not move the blocks
+        # every launch uses.
+        late = first_seen(sys.argv[3]) if len(sys.argv) >= 4 else []
         late_set = set(late)
         early = [n for n in first_seen(sys.argv[2]) if n not in late_set]
-        print("\n".join(early + late))
+        known = late_set.union(early)
+        extra = [n for n in first_seen(sys.argv[4]) if n not in known] if len(sys.argv) == 5 else []
+        print("\n".join(early + late + extra))
     elif len(sys.argv) == 4 and sys.argv[1] == "check":
         exact = {name for _, name in symbols(sys.argv[2])}
         have = {norm(n) for n in exact}
