@@ -126,7 +126,7 @@ cat /proc/loadavg > "$OUT/loadavg-start"
 if [ $QUICK = 1 ]; then
   LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 3) PROXY=(64 1)
 else
-  LAUNCH=(300 60 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(15 20) PROXY=(1024 7)
+  LAUNCH=(300 200 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(15 20) PROXY=(1024 7)
 fi
 
 # --- 1. launch overhead -----------------------------------------------------------------------

@@ -132,6 +132,13 @@ def why(entry):
     return None
 
 
+def overlap(a, b):
+    """Whether two summaries' 95% confidence intervals of the median overlap."""
+    if "ci95" not in a or "ci95" not in b:
+        return False
+    return a["ci95"][0] <= b["ci95"][1] and b["ci95"][0] <= a["ci95"][1]
+
+
 def verdict(ok, text):
     return f"**met** ({text})" if ok else f"**missed** ({text})"
 
@@ -226,9 +233,11 @@ def build(raw):
                     continue
                 if bw is not None:
                     d = o - bw
+                    text = f"+{o:.2f} ms over bare, bubblewrap +{bw:.2f} ms ({d:+.2f} ms)"
+                    if d > 0 and overlap(t[prof]["ms"], t["bwrap"]["ms"]):
+                        text += "; the medians' 95% intervals overlap: a tie within this run's noise"
                     tgt.append({"target": f"launch `{wl}`, {LABELS[prof]}, {who}: no slower than bubblewrap",
-                                "value": d, "ok": d <= 0,
-                                "text": verdict(d <= 0, f"+{o:.2f} ms over bare, bubblewrap +{bw:.2f} ms ({d:+.2f} ms)")})
+                                "value": d, "ok": d <= 0, "text": verdict(d <= 0, text)})
                 if floor is not None and wl == "/bin/true":
                     d = o - floor
                     lim = TARGETS["launch_vs_floor_ms"]
