@@ -20,9 +20,18 @@ if [ "${1:-}" = --check ]; then
 fi
 command -v gdb >/dev/null || { echo "launch-order.sh: needs gdb (Debian: apt-get install gdb)" >&2; exit 1; }
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+sibling=""
+trap '[ -z "$sibling" ] || { kill "$sibling"; wait "$sibling"; } 2>/dev/null; rm -rf "$work"' EXIT
 chmod 755 "$work"
 cp "$release/mcpcell" "$here/coverage.py" "$work/"
+# A client runs several servers: a root launch finds the others' pids cgroups beside its own
+# and checks that their launchers still run (src/cgroup, remove_stale). One sandbox stays up
+# while the launches below run, so that they all see one; without it the check runs only
+# when a cgroup happens to be left, and the list has its functions or not.
+if [ "$(id -u)" = 0 ]; then
+  "$work/mcpcell" run -p default -- sleep 3600 </dev/null >/dev/null 2>&1 &
+  sibling=$!
+fi
 python3 "$here/layout.py" symbols "$map" >"$work/symbols"
 : >"$work/order"
 : >"$work/after"
@@ -77,7 +86,12 @@ if command -v node >/dev/null; then
   cov_out="$work/package" cov_after='' launch </dev/null
 fi
 args=(-p python -- "$work/venv/bin/server"); cov_out="$work/package" cov_after='' launch </dev/null
-python3 "$here/layout.py" order "$work/order" "$work/after" "$work/package" >"$order"
+# Under gdb, what a launch runs depends a little on timing and state (whether a line reaches
+# the relay before or after the page drop, a hint's time window): the previous list's
+# functions the runs missed are kept, each after the one it followed, while the binary has them.
+cp "$order" "$work/previous"
+python3 "$here/layout.py" order "$work/order" "$work/after" "$work/package" \
+  --keep "$work/previous" "$work/symbols" >"$order"
 echo "launch-order.sh: $(sort -u "$work/after" | wc -l) of them run once the server runs" >&2
 echo "launch-order.sh: $(wc -l <"$order") functions in $order" >&2
 cargo build --release --locked --bin mcpcell >&2

@@ -2,12 +2,14 @@
 
   layout.py symbols MAP         every function's entry point: `ADDRESS NAME` lines, NAME as
                                 the symbol ordering file names it (mangled)
-  layout.py order RAW [LATE [EXTRA]]
+  layout.py order RAW [LATE [EXTRA]] [--keep PREVIOUS SYMBOLS]
                                 RAW's names (coverage.py's output), each once, in the order
                                 first seen, then LATE's (what runs once the server runs,
                                 coverage.py's $COV_AFTER) together, then EXTRA's names that
                                 neither has (what only some launches run): the text of
-                                packaging/launch-order.txt
+                                packaging/launch-order.txt. With --keep, each name of the
+                                PREVIOUS list that is missing and still in SYMBOLS (the
+                                `symbols` output) is kept, right after the name it followed
   layout.py check MAP ORDER     how many of ORDER's functions the binary has, by exact name
                                 and by name without what changes from build to build (the
                                 `17h<hash>E` of legacy mangling, v0 mangling's crate
@@ -54,11 +56,38 @@ def symbols(map_path):
                 yield int(cols[0], 16), name
 
 
+def kept(new, previous, exists):
+    """`new` with each name of `previous` it lacks (and the binary still has) put back right
+    after the name it followed in `previous`; one missing at the start goes first."""
+    have = set(new)
+    after = {}  # a name of `new` (or "" for the start) -> the missing names that follow it
+    anchor = ""
+    for n in previous:
+        if n in have:
+            anchor = n
+        elif n in exists:
+            after.setdefault(anchor, []).append(n)
+    out = list(after.get("", []))
+    for n in new:
+        out.append(n)
+        out.extend(after.get(n, []))
+    return out
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "symbols":
         for addr, name in symbols(sys.argv[2]):
             print(f"{addr:x} {name}")
-    elif len(sys.argv) in (3, 4, 5) and sys.argv[1] == "order":
+    elif 3 <= len(sys.argv) <= 8 and sys.argv[1] == "order":
+        args, keep = sys.argv[2:], None
+        if "--keep" in args:
+            i = args.index("--keep")
+            args, keep = args[:i], args[i + 1 :]
+            if len(keep) != 2:
+                sys.exit(__doc__)
+        if not 1 <= len(args) <= 3:
+            sys.exit(__doc__)
+
         def first_seen(path):
             seen, out = set(), []
             for line in open(path):
@@ -71,12 +100,15 @@ def main():
         # start-up pages, the few it faults back in lie side by side.
         # What only some launches run goes after both, so that it does not move the blocks
         # every launch uses.
-        late = first_seen(sys.argv[3]) if len(sys.argv) >= 4 else []
+        late = first_seen(args[1]) if len(args) >= 2 else []
         late_set = set(late)
-        early = [n for n in first_seen(sys.argv[2]) if n not in late_set]
+        early = [n for n in first_seen(args[0]) if n not in late_set]
         known = late_set.union(early)
-        extra = [n for n in first_seen(sys.argv[4]) if n not in known] if len(sys.argv) == 5 else []
-        print("\n".join(early + late + extra))
+        extra = [n for n in first_seen(args[2]) if n not in known] if len(args) == 3 else []
+        out = early + late + extra
+        if keep:
+            out = kept(out, first_seen(keep[0]), {l.split(" ", 1)[1].strip() for l in open(keep[1])})
+        print("\n".join(out))
     elif len(sys.argv) == 4 and sys.argv[1] == "check":
         exact = {name for _, name in symbols(sys.argv[2])}
         have = {norm(n) for n in exact}
