@@ -20,8 +20,12 @@ if [ "${1:-}" = --check ]; then
 fi
 command -v gdb >/dev/null || { echo "launch-order.sh: needs gdb (Debian: apt-get install gdb)" >&2; exit 1; }
 work="$(mktemp -d)"
-sibling=""
-trap '[ -z "$sibling" ] || { kill "$sibling"; wait "$sibling"; } 2>/dev/null; rm -rf "$work"' EXIT
+sibling="" profiles=""
+cleanup() {
+  if [ -n "$sibling" ]; then kill "$sibling" 2>/dev/null || true; wait "$sibling" 2>/dev/null || true; fi
+  rm -rf "$work" ${profiles:+"$profiles"}
+}
+trap cleanup EXIT
 chmod 755 "$work"
 cp "$release/mcpcell" "$here/coverage.py" "$work/"
 # A client runs several servers: a root launch finds the others' pids cgroups beside its own
@@ -70,11 +74,12 @@ if [ ${#as_user[@]} -gt 0 ]; then
 fi
 # Servers run from their packages, as npx and uvx start them: a script in a node_modules tree
 # and a virtual environment's console script. The launcher finds the package's tree and grants
-# it (src/plan/command.rs), code no launch above runs. What only these launches run is listed
-# after everything else, so that it does not move the blocks every launch uses (listed among
-# them, it raised a `default` launch's peak by ~190 KiB); what runs after their launch is not
-# listed (cov_after empty): their servers exit at once, and their exit, under gdb often after
-# the page drop, would move functions every launch runs into the last part.
+# it (src/plan/command.rs), code no launch above runs. What only these launches (and the
+# profile file's below) run is listed after everything else, so that it does not move the
+# blocks every launch uses (listed among them, it raised a `default` launch's peak by ~190
+# KiB); what runs after their launch is not listed (cov_after empty): their servers exit at
+# once, and their exit, under gdb often after the page drop, would move functions every
+# launch runs into the last part.
 mkdir -p "$work/pkg/node_modules/demo" "$work/venv/bin"
 echo 'console.error("started")' >"$work/pkg/node_modules/demo/index.js"
 echo 'home = /usr/bin' >"$work/venv/pyvenv.cfg"
@@ -86,6 +91,30 @@ if command -v node >/dev/null; then
   cov_out="$work/package" cov_after='' launch </dev/null
 fi
 args=(-p python -- "$work/venv/bin/server"); cov_out="$work/package" cov_after='' launch </dev/null
+# A profile of the user's own, from a file: the built-in profiles are read as JSON written at
+# build time, so only a profile file runs the YAML parser. Listed last, as the launches above.
+# Outside /tmp, which the profiles make writable (mcpcell refuses a profile in a writable place).
+profiles="$(mktemp -d -p /var/tmp)"
+chmod 755 "$profiles"
+cat >"$profiles/server.yaml" <<'YAML'
+# A server's own profile, as users write one.
+description: >-
+  A local server: the time-zone database, and one API through the egress proxy.
+extends: [node]
+filesystem:
+  read:
+    - /usr/share/zoneinfo
+env:
+  pass: [HOME, LANG]
+  set:
+    LOG_LEVEL: "info"
+network:
+  mode: proxy
+  allow: [api.example.com]
+YAML
+chmod 644 "$profiles/server.yaml"
+args=(-p "$profiles/server.yaml" -- /bin/sh -c 'echo started >&2')
+cov_out="$work/package" cov_after='' launch </dev/null
 # Under gdb, what a launch runs depends a little on timing and state (whether a line reaches
 # the relay before or after the page drop, a hint's time window): the previous list's
 # functions the runs missed are kept, each after the one it followed, while the binary has them.
