@@ -44,7 +44,7 @@ def main():
         "bare /bin/true": ["/bin/true"],
         "mcpcell --version (exec + start of the binary)": [c.MCPCELL, "--version"],
         "mcpcell run --dry-run -p minimal (plan, namespace probes, print)":
-            [c.MCPCELL, "run", "--dry-run", "-p", "minimal", *c.GRANT_WORK, "--", "/bin/true"],
+            c.run_argv("minimal", ["/bin/true"], ["--dry-run"]),
         "unshare floor": c.unshare_floor(["/bin/true"]),
         "unshare floor without --net": [x for x in c.unshare_floor(["/bin/true"]) if x != "--net"],
         "mcpcell -p minimal (built-in)": c.mcpcell("minimal")(["/bin/true"]),
@@ -53,7 +53,7 @@ def main():
         path = os.path.join(pdir, f"ablation{i}.yaml")
         with open(path, "w") as f:
             f.write(MINIMAL.format(what=what, **kw))
-        variants[f"mcpcell -p minimal, {what}"] = [c.MCPCELL, "run", "-p", path, *c.GRANT_WORK, "--", "/bin/true"]
+        variants[f"mcpcell -p minimal, {what}"] = c.run_argv(path, ["/bin/true"])
     env = dict(os.environ)
     failed = {}
     for k, argv in variants.items():

@@ -55,9 +55,16 @@ def unshare_floor(argv):
 GRANT_WORK = ["--allow-write", WORK]
 
 
+def run_argv(profile, argv, options=(), binary=None):
+    """mcpcell's command line in every benchmark: `run -p PROFILE` with the work directory
+    granted (bubblewrap's command binds it read-write), OPTIONS, then the command; `binary`
+    for another build than the one measured."""
+    return [binary or MCPCELL, "run", "-p", profile, *GRANT_WORK, *options, "--", *argv]
+
+
 def mcpcell(profile):
     def wrap(argv):
-        return [MCPCELL, "run", "-p", profile, *GRANT_WORK, "--", *argv]
+        return run_argv(profile, argv)
     wrap.__name__ = f"mcpcell_{profile}"
     return wrap
 
@@ -74,7 +81,7 @@ def mcpcell_tier(profile):
     """mcpcell in its namespace-free tier: under nouserns, the tier's named losses accepted
     (`--best-effort`), as a user in a container would run it."""
     def wrap(argv):
-        return [NOUSERNS, MCPCELL, "run", "--best-effort", "-p", profile, *GRANT_WORK, "--", *argv]
+        return [NOUSERNS, *run_argv(profile, argv, ["--best-effort"])]
     wrap.__name__ = f"mcpcell_{profile}_tier"
     return wrap
 

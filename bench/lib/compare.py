@@ -24,13 +24,13 @@ def main():
     env = dict(os.environ)
     variants = {"bare": ["/bin/true"]}
     for name, path in builds.items():
-        variants[name] = [path, "run", "-p", profile, *c.GRANT_WORK, "--", "/bin/true"]
+        variants[name] = c.run_argv(profile, ["/bin/true"], binary=path)
     samples, discarded = interleaved(variants, variants, rounds, env, seed=4, quiet_s=30)
     base = c.summarize(samples["bare"])["median"]
     result = {"profile": profile, "rounds": rounds, "discarded_busy_rounds": discarded, "builds": {}}
     for name, path in builds.items():
         s = c.summarize(samples[name])
-        mem = [sample([path, "run", "-p", profile, *c.GRANT_WORK, "--", "/usr/bin/cat"], "cat") for _ in range(5)]
+        mem = [sample(c.run_argv(profile, ["/usr/bin/cat"], binary=path), "cat") for _ in range(5)]
         mem = [m for m in mem if "launcher" in m]
         row = {
             "path": path,

@@ -82,14 +82,14 @@ def servers(server_js, time_server):
         modules = server_js.split("/node_modules/")[0] + "/node_modules"
         # The server keeps its knowledge graph in a file: a scratch one in the work directory.
         out["memory"] = ([node, server_js], modules, "node", "memory",
-                         [*c.GRANT_WORK, "--pass-env", "MEMORY_FILE_PATH"])
+                         ["--pass-env", "MEMORY_FILE_PATH"])
     if not os.path.exists(time_server):
         out["time"] = f"{time_server} is missing: integration/setup.sh installs it"
     else:
         # A virtual environment: its scripts are executed, so the directory is granted for
         # execution (the interpreter it links to is under /usr, in the base profile).
         venv = os.path.dirname(os.path.dirname(time_server))
-        out["time"] = ([time_server], venv, "python", "time", list(c.GRANT_WORK))
+        out["time"] = ([time_server], venv, "python", "time", [])
     return out
 
 
@@ -97,8 +97,8 @@ def cases(command, install, base, profile, extra):
     grant = ["--allow-exec", install]
     return {
         "bare": list(command),
-        f"mcpcell -p {base}": [c.MCPCELL, "run", "-p", base, *grant, *extra, "--", *command],
-        f"mcpcell -p {profile}": [c.MCPCELL, "run", "-p", profile, *grant, *extra, "--", *command],
+        f"mcpcell -p {base}": c.run_argv(base, command, [*grant, *extra]),
+        f"mcpcell -p {profile}": c.run_argv(profile, command, [*grant, *extra]),
         "bwrap": c.bwrap(command, ro=[install]),
     }
 

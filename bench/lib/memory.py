@@ -94,8 +94,8 @@ def main():
     if server_js and os.path.exists(server_js):
         modules = server_js.split("/node_modules/")[0] + "/node_modules"
         cases.append(("mcpcell-node (server-memory)",
-                      [c.MCPCELL, "run", "-p", "node", "--allow-read", modules, *c.GRANT_WORK, "--",
-                       shutil.which("node") or "node", server_js], "node", c.peer_missing("mcpcell")))
+                      c.run_argv("node", [shutil.which("node") or "node", server_js],
+                                 ["--allow-read", modules]), "node", c.peer_missing("mcpcell")))
     rows = {}
     for name, argv, comm, missing in cases:
         row = rows[name] = {"argv": argv}

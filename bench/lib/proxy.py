@@ -89,7 +89,7 @@ def profile_file(port):
 
 
 def variants(port, prof):
-    jail = [c.MCPCELL, "run", "-p", prof, *c.GRANT_WORK, "--"]
+    jail = c.run_argv(prof, [])
     return {
         "direct": [TCPGET, "127.0.0.1", str(port)],
         "mcpcell-connect": [*jail, TCPGET, "--connect", NAME, str(port)],
@@ -146,7 +146,7 @@ def memory(port, prof, repeats):
     """The launcher's memory in proxy mode: idle, and idle again after one transfer (made as
     the server starts, so it counts in the launch's peak; see memory.sample)."""
     out = {}
-    jail = [c.MCPCELL, "run", "-p", prof, *c.GRANT_WORK, "--"]
+    jail = c.run_argv(prof, [])
     cases = {
         "idle": [*jail, "/usr/bin/cat"],
         "after a transfer": [*jail, "/bin/sh", "-c",
