@@ -2,8 +2,9 @@
 size (PSS) of the launcher, the process outside the sandbox that the client started, and of all
 support processes of the launch (every process in the tree but the server).
 
-The server is `cat`; for mcpcell also the real MCP memory server under the `node` profile,
-whose plan is larger. Once the server is up and has settled, the launcher's peak so far
+The server is `cat`; for mcpcell also `cat` under a profile file (which a built-in profile
+does not need: the YAML parser runs) and the real MCP memory server under the `node`
+profile, whose plan is larger. Once the server is up and has settled, the launcher's peak so far
 (VmHWM: the launch's peak) is read, the peak is reset to the current resident set (`5` to
 /proc/PID/clear_refs, the kernel's way of measuring the peak of a phase), stdin carries
 TRAFFIC bytes for `cat` to pass on, and the peak is read again: the peak while the server
@@ -91,6 +92,16 @@ def main():
     cases = []
     for name, wrap, missing in c.sandboxes(("mcpcell-default", "bwrap", "firejail", "srt")):
         cases.append((name, wrap(["/usr/bin/cat"]), "cat", missing))
+    # A profile of the user's own: only a profile file runs the YAML parser (the built-in
+    # profiles are read as JSON written at build time). Outside the writable work directory,
+    # where mcpcell would refuse it.
+    profile = os.path.join(c.ROOT, "memory-profile.yaml")
+    with open(profile, "w") as f:
+        f.write("# written by bench/lib/memory.py\nextends: [default]\n"
+                f"filesystem:\n  read: [\"{c.BIN}\"]\n")
+    os.chmod(profile, 0o644)
+    cases.append(("mcpcell, a profile file", c.run_argv(profile, ["/usr/bin/cat"]), "cat",
+                  c.peer_missing("mcpcell")))
     if server_js and os.path.exists(server_js):
         modules = server_js.split("/node_modules/")[0] + "/node_modules"
         cases.append(("mcpcell-node (server-memory)",

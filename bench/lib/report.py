@@ -333,7 +333,7 @@ def build(raw):
                       "RSS MiB", "PSS MiB", "all support processes PSS MiB", "support processes"],
                      rows)]
         bw_launch = (mem["rows"].get("bwrap", {}).get("launcher_launch_hwm_kib") or {}).get("median")
-        for name in ("mcpcell-default", "mcpcell-node (server-memory)"):
+        for name in ("mcpcell-default", "mcpcell, a profile file", "mcpcell-node (server-memory)"):
             r = mem["rows"].get(name, {})
             if "launcher_hwm_kib" in r:
                 v = r["launcher_hwm_kib"]["median"]
