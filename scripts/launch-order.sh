@@ -4,7 +4,9 @@
 # launch makes ~1.1 MiB of the binary resident instead of 3.5 MiB.
 #
 #   scripts/launch-order.sh          write the list again from real launches under gdb (root
-#                                    and, when run as root, the ordinary user $MCPCELL_TEST_USER)
+#                                    and, when run as root, the ordinary user $MCPCELL_TEST_USER);
+#                                    what the list had and these runs missed is kept (empty
+#                                    the list first to drop what launches no longer run)
 #   scripts/launch-order.sh --check  how many of the listed functions the release build has;
 #                                    fails under 90% (after a toolchain or dependency update)
 set -euo pipefail
