@@ -119,8 +119,8 @@ cp "$BENCH"/lib/*.py "$BENCH_ROOT/lib/"
 # peak is ~190 KiB higher (bench/ANALYSIS.md §1.13). Its dirty pages written out, then dropped.
 for b in "$BENCH_ROOT/bin/mcpcell" "$(command -v bwrap)" "$(command -v firejail)"; do
   [ -f "$b" ] || continue
-  sync "$b"
-  $PY -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$b"
+  sync "$b" && $PY -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$b" ||
+    note "$b: its page cache could not be dropped; its launch peak may read higher"
 done
 clean_env $PY -c 'import json, sys; sys.path.insert(0, sys.argv[1]); import common as c; json.dump(c.srt_settings(), open(c.SRT_SETTINGS, "w"), indent=1)' "$BENCH_ROOT/lib"
 chmod -R a+rX "$BENCH_ROOT" 2>/dev/null || true
