@@ -122,7 +122,8 @@ cov_out="$work/package" cov_after='' launch </dev/null
 # functions the runs missed are kept, each after the one it followed, while the binary has them.
 cp "$order" "$work/previous"
 python3 "$here/layout.py" order "$work/order" "$work/after" "$work/package" \
-  --keep "$work/previous" "$work/symbols" >"$order"
+  --keep "$work/previous" "$work/symbols" >"$work/new"
+mv "$work/new" "$order"
 echo "launch-order.sh: $(sort -u "$work/after" | wc -l) of them run once the server runs" >&2
 echo "launch-order.sh: $(wc -l <"$order") functions in $order" >&2
 cargo build --release --locked --bin mcpcell >&2

@@ -57,16 +57,26 @@ def symbols(map_path):
 
 
 def kept(new, previous, exists):
-    """`new` with each name of `previous` it lacks (and the binary still has) put back right
-    after the name it followed in `previous`; one missing at the start goes first."""
+    """`new` with each name of `previous` it lacks (and the binary still has, by exact name or
+    by name without hashes, as the linker wrapper matches) put back right after the name it
+    followed in `previous`; one missing at the start goes first."""
     have = set(new)
+    have_norm = {norm(n) for n in new}
+    by_norm = {}
+    for n in sorted(exists):
+        by_norm.setdefault(norm(n), n)
     after = {}  # a name of `new` (or "" for the start) -> the missing names that follow it
     anchor = ""
     for n in previous:
         if n in have:
             anchor = n
-        elif n in exists:
-            after.setdefault(anchor, []).append(n)
+            continue
+        name = n if n in exists else by_norm.get(norm(n))
+        if name is None or name in have or norm(name) in have_norm:
+            continue
+        have.add(name)
+        have_norm.add(norm(name))
+        after.setdefault(anchor, []).append(name)
     out = list(after.get("", []))
     for n in new:
         out.append(n)
