@@ -9,7 +9,8 @@
                                 neither has (what only some launches run): the text of
                                 packaging/launch-order.txt. With --keep, each name of the
                                 PREVIOUS list that is missing and still in SYMBOLS (the
-                                `symbols` output) is kept, right after the name it followed
+                                `symbols` output; by exact name, else by name without
+                                hashes) is kept, right after the name it followed
   layout.py check MAP ORDER     how many of ORDER's functions the binary has, by exact name
                                 and by name without what changes from build to build (the
                                 `17h<hash>E` of legacy mangling, v0 mangling's crate
@@ -71,9 +72,14 @@ def kept(new, previous, exists):
         if n in have:
             anchor = n
             continue
-        name = n if n in exists else by_norm.get(norm(n))
-        if name is None or name in have or norm(name) in have_norm:
-            continue
+        if n in exists:
+            name = n
+        else:
+            # Renamed by a rebuild: the binary's copy of that name, unless the list already
+            # has one (a generic function's copies differ only in their hashes).
+            name = by_norm.get(norm(n))
+            if name is None or name in have or norm(name) in have_norm:
+                continue
         have.add(name)
         have_norm.add(norm(name))
         after.setdefault(anchor, []).append(name)
