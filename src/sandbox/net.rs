@@ -123,6 +123,9 @@ pub(super) fn route_everything_to_loopback(status: RawFd) {
     }
 }
 
+/// Connections the kernel queues on a proxy listener before mcpcell accepts them.
+const BACKLOG: libc::c_int = 1024;
+
 /// A listening socket inside the sandbox's network namespace, for mcpcell to serve.
 fn listen(status: RawFd, index: u32, udp: bool, addr: u32, port: u16) -> RawFd {
     // SAFETY: socket/setsockopt/bind/listen on a fresh descriptor with a valid sockaddr_in.
@@ -156,7 +159,10 @@ fn listen(status: RawFd, index: u32, udp: bool, addr: u32, port: u16) -> RawFd {
         if libc::bind(s, (&sa as *const libc::sockaddr_in).cast(), len) < 0 {
             fail(status, Step::ProxySockets, index, errno());
         }
-        if !udp && libc::listen(s, 128) < 0 {
+        // A burst of connections (a server fetching in parallel) waits in the queue instead of
+        // having its SYNs dropped and retried a second later; past the proxy's own bound they
+        // are taken and closed at once, so the queue never holds more than a burst.
+        if !udp && libc::listen(s, BACKLOG) < 0 {
             fail(status, Step::ProxySockets, index, errno());
         }
         s

@@ -33,6 +33,7 @@
 #include <sys/inotify.h>
 #include <sys/xattr.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -847,13 +848,22 @@ int main(int argc, char **argv) {
             int fds[100], n = 0;
             struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
             a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            for (; n < mine; n++) {
+            /* A peer that never accepts must not hang the probe: connect() gives up after the
+               send timeout, and a connection that timed out (a full queue drops the SYN) is
+               tried again on a new socket until 20 seconds have passed. */
+            time_t until = time(NULL) + 20;
+            while (n < mine) {
                 fds[n] = socket(AF_INET, SOCK_STREAM, 0);
-                /* A peer that never accepts must not hang the probe: connect() gives up
-                   after the send timeout. */
                 struct timeval tv = {.tv_sec = 2};
-                if (fds[n] >= 0) setsockopt(fds[n], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-                if (fds[n] < 0 || connect(fds[n], (struct sockaddr *)&a, sizeof a) < 0) break;
+                if (fds[n] < 0) break;
+                setsockopt(fds[n], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+                if (connect(fds[n], (struct sockaddr *)&a, sizeof a) == 0) {
+                    n++;
+                    continue;
+                }
+                int e = errno;
+                close(fds[n]);
+                if ((e != EINPROGRESS && e != EAGAIN && e != ETIMEDOUT) || time(NULL) >= until) break;
             }
             printf("CONNECTED %d\n", n);
             fflush(stdout);
