@@ -5,9 +5,11 @@ Environment:
   MCPCELL_BIN    the mcpcell binary (required)
   MCPCELL_DEPS   where .ci/run installed the servers (default /opt/mcpcell-deps)
   MCPCELL_PROBE  the static probe program from tests/probe (optional: some boundary checks)
+  MCPCELL_KEEP_SCRATCH=1  keep the scratch directories under /var/tmp (removed at exit otherwise)
 """
 
 import asyncio
+import atexit
 import contextlib
 import http.server
 import json
@@ -41,10 +43,27 @@ def node_server(package, *args):
     return ["node", str(NODE_MODULES / package / "dist" / "index.js"), *args]
 
 
+_SCRATCH = []
+
+
+@atexit.register
+def _remove_scratch():
+    """Removes this run's scratch directories (MCPCELL_KEEP_SCRATCH=1 keeps them to look at).
+    What cannot be removed (a rootless container's files owned by a sub-UID) is left."""
+    if os.environ.get("MCPCELL_KEEP_SCRATCH") == "1":
+        return
+    for pid, d in _SCRATCH:
+        # Only the process that made it (a forked child exiting must not take it away).
+        if pid == os.getpid():
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def scratch():
-    """A temporary directory outside /tmp (the sandbox has its own /tmp)."""
+    """A temporary directory outside /tmp (the sandbox has its own /tmp), removed when the
+    run ends."""
     d = tempfile.mkdtemp(prefix="mcpcell-integ-", dir="/var/tmp")
     os.chmod(d, 0o755)
+    _SCRATCH.append((os.getpid(), d))
     return Path(d)
 
 
