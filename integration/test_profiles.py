@@ -982,6 +982,9 @@ class LocalPodman:
             except OSError:
                 break
             time.sleep(0.1)
+        # Rootful podman leaves its storage's overlay directory mounted; this unmounts it and
+        # empties the storage (rootless, of files owned by sub-UIDs the user cannot remove).
+        subprocess.run([*self.podman, "system", "reset", "--force"], capture_output=True, timeout=120)
         if os.geteuid() != 0:
             # Rootless podman leaves a pause process holding its user namespace; this stops it.
             subprocess.run([*self.podman, "system", "migrate"], capture_output=True, timeout=60)
