@@ -33,6 +33,8 @@ impl Kernel {
     pub fn probe() -> Kernel {
         let (landlock_abi, landlock_status) = landlock_abi();
         let euid = nix::unistd::geteuid().as_raw();
+        let caps = effective_caps();
+        let has = |cap: u32| caps & (1u64 << cap) != 0;
         Kernel {
             release: nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
@@ -42,8 +44,8 @@ impl Kernel {
             seccomp_filter: seccomp_filter_available(),
             euid,
             egid: nix::unistd::getegid().as_raw(),
-            privileged: euid == 0 && has_effective_cap(21), /* CAP_SYS_ADMIN */
-            setpcap: has_effective_cap(8),                  /* CAP_SETPCAP */
+            privileged: euid == 0 && has(21), /* CAP_SYS_ADMIN */
+            setpcap: has(8),                  /* CAP_SETPCAP */
             cap_last_cap: cap_last_cap(),
         }
     }
@@ -100,15 +102,40 @@ fn seccomp_filter_available() -> bool {
     r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
 
-fn has_effective_cap(cap: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
+/// This process's effective capabilities, as a mask (capget: one system call, where reading
+/// `/proc/self/status` has the kernel format every line of it).
+fn effective_caps() -> u64 {
+    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
     };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1u64 << cap) != 0)
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes two Data structs for version 3, the array's size; pid 0 is this
+    // thread.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return 0;
+    }
+    u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
 }
 
 fn cap_last_cap() -> u32 {
@@ -286,5 +313,20 @@ mod release_tests {
         assert_eq!(super::parse_release("5.4.0"), Some((5, 4)));
         assert_eq!(super::parse_release("x"), None);
         assert!(super::parse_release("5.10.1") >= Some((5, 5)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// capget's effective set is the kernel's CapEff line, for root and for an ordinary user.
+    #[test]
+    fn effective_caps_match_proc_status() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let proc_mask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(super::effective_caps(), proc_mask);
     }
 }
