@@ -115,9 +115,10 @@ fn sigterm_stops_a_server_without_a_handler() {
     assert_eq!(r.line(T), "READY");
     let start = Instant::now();
     r.signal(Signal::SIGTERM);
+    // 143, not 137: SIGTERM ended it, not the kill after the 5 s stop timeout.
     assert_eq!(r.wait(T), 143);
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(10),
         "took {:?}",
         start.elapsed()
     );
@@ -131,8 +132,12 @@ fn a_server_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     r.signal(Signal::SIGTERM);
     assert_eq!(r.wait(T), 137);
     let took = start.elapsed();
+    // Killed at the 1 s timeout asked for, not the 5 s default: the warning names it (the
+    // wall clock's upper bound only catches a hang; a loaded machine may be slow to reap).
+    let err = r.stderr();
+    assert!(err.contains("did not exit within 1s"), "{err}");
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
         "took {took:?}"
     );
 }
@@ -151,18 +156,13 @@ fn sigkill_of_mcpcell_kills_the_whole_sandbox() {
     assert_eq!(tree.len(), 10, "{tree:?}");
     r.signal(Signal::SIGKILL);
     let _ = r.wait(T);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let left: Vec<i32> = tree.iter().copied().filter(|&p| alive(p)).collect();
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running a second after SIGKILL: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let left = killed_within(Duration::from_secs(1), || {
+        tree.iter().copied().filter(|&p| alive(p)).collect()
+    });
+    assert!(
+        left.is_empty(),
+        "still running a second after SIGKILL: {left:?}"
+    );
 }
 
 #[test]
@@ -351,17 +351,9 @@ fn sigkill_at_random_moments_leaves_no_process_behind() {
         std::thread::sleep(Duration::from_micros(delay_us));
         child.kill().unwrap();
         child.wait().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            let left = processes_with(&marker);
-            if left.is_empty() {
-                break;
-            }
-            if Instant::now() > deadline {
-                survivors.push(format!("trial {i} (kind {kind}, {delay_us} µs): {left:?}"));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let left = killed_within(Duration::from_secs(1), || processes_with(&marker));
+        if !left.is_empty() {
+            survivors.push(format!("trial {i} (kind {kind}, {delay_us} µs): {left:?}"));
         }
     }
     eprintln!(
@@ -384,8 +376,10 @@ fn every_stop_signal_ends_a_server_that_ignores_it_after_the_stop_timeout() {
         r.signal(sig);
         assert_eq!(r.wait(T), 137, "{sig}");
         let took = start.elapsed();
+        let err = r.stderr();
+        assert!(err.contains("did not exit within 1s"), "{sig}: {err}");
         assert!(
-            took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+            took >= Duration::from_millis(900) && took < Duration::from_secs(10),
             "{sig}: took {took:?}"
         );
     }
@@ -396,15 +390,11 @@ fn a_server_that_exits_takes_its_children_along() {
     let marker = format!("orphans-{}", std::process::id());
     let out = output_within(probe_cmd(&[], &["orphans", "3", &marker]), T);
     assert_eq!(out.status.code(), Some(7));
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while !processes_with(&marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the server's children outlived it: {:?}",
-            processes_with(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let left = killed_within(Duration::from_secs(1), || processes_with(&marker));
+    assert!(
+        left.is_empty(),
+        "the server's children outlived it: {left:?}"
+    );
 }
 
 #[test]

@@ -384,9 +384,11 @@ fn state_dir_of(prof: &Path, args: &[&str]) -> std::path::PathBuf {
 #[test]
 fn a_state_directory_over_its_limit_stops_the_server() {
     let d = scratch();
-    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry).
-    let args = ["fill", "1000", "1", "4"];
-    let fill = |size: &str| {
+    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry), then a stay of 1 s
+    // (the control) or 30 s (long enough that only mcpcell can end it early).
+    let control = ["fill", "1000", "1", "1"];
+    let args = ["fill", "1000", "1", "30"];
+    let fill = |size: &str, args: &[&str]| {
         let prof = profile(
             d.path(),
             &format!("fill-{}", std::process::id()),
@@ -394,22 +396,25 @@ fn a_state_directory_over_its_limit_stops_the_server() {
                 "description: fill\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
             ),
         );
-        (state_dir_of(&prof, &args), prof)
+        (state_dir_of(&prof, args), prof)
     };
-    let (state, prof) = fill("1G");
+    let (state, prof) = fill("1G", &control);
     let _ = std::fs::remove_dir_all(&state);
     // Control: under a limit it does not reach, the server writes it all and keeps running.
-    let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
+    let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &control);
     assert_eq!((code, out.as_str()), (0, "FILLED 1000\nSURVIVED"), "{err}");
     let _ = std::fs::remove_dir_all(&state);
-    let (_, prof) = fill("2M");
+    let (state, prof) = fill("2M", &args);
+    let _ = std::fs::remove_dir_all(&state);
     let start = Instant::now();
     let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
     assert_eq!(code, 137, "{out}\n{err}");
     assert!(!out.contains("SURVIVED"), "{out}");
     assert!(err.contains("limits.state_size"), "{err}");
+    // Stopped well within its stay (the size is checked every second or so; a loaded machine
+    // may take a few).
     assert!(
-        start.elapsed() < Duration::from_secs(4),
+        start.elapsed() < Duration::from_secs(20),
         "{:?}",
         start.elapsed()
     );
@@ -429,12 +434,12 @@ fn refusals_in_a_loop_cannot_flood_the_log() {
         "description: refused\nnetwork:\n  mode: proxy\n  allow: [\"allowed.mcpcell.test\"]\nlimits:\n  open_files: 120\n",
     );
     // 300 connections straight to an address no allowed name resolved to: each one lands on
-    // the transparent listener for port 443 and is refused. The server stays 2 s after its
+    // the transparent listener for port 443 and is refused. The server stays 5 s after its
     // last connect: the kernel queues them faster than mcpcell takes them, and those still
     // queued when the server exits are not counted.
     let (code, out, err) = sandboxed(
         &["-p", prof.to_str().unwrap(), "--log-level", "info"],
-        &["conns", "443", "300", "2", "0"],
+        &["conns", "443", "300", "5", "0"],
     );
     assert_eq!(code, 0, "{out}\n{err}");
     let logged = err
@@ -448,7 +453,13 @@ fn refusals_in_a_loop_cannot_flood_the_log() {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!((100..=300).contains(&counted), "{counted} counted:\n{err}");
+    let connected: u64 = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("CONNECTED "))
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert!(connected >= 100, "{out}");
+    assert_eq!(counted, connected, "{err}");
     assert!((1..=3).contains(&logged), "{logged} refusal lines:\n{err}");
     assert!(err.lines().count() < 40, "{err}");
 }

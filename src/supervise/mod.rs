@@ -215,6 +215,7 @@ pub fn launch(
         plugins.stderr = Some(Box::new(live::Live {
             inner,
             plan: Arc::clone(&handed_over),
+            waited: false,
         }));
     }
     let spawned = spawn(&plan, &original, &mut plugins)?;
