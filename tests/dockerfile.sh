@@ -177,7 +177,7 @@ rpc(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clie
 p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
 print(json.dumps(rpc(2, "tools/call", {"name": "read_graph", "arguments": {}})))
 p.stdin.close()
-p.wait(timeout=20)
+p.wait(timeout=120)
 PY
 }
 echo "== the server pointed at a graph outside its grants (-v DIR:/srv/secret:ro -e MEMORY_FILE_PATH=...)"

@@ -289,6 +289,18 @@ fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpcell_nothing() {
             .find_map(|l| l.strip_prefix("wchar: ").and_then(|v| v.parse().ok()))
             .unwrap_or(0)
     };
+    // Until the server has filled the pipe (its count stops moving; a loaded machine may
+    // take a while to run it), so that the window below sees only the stall.
+    let settle = Instant::now() + Duration::from_secs(30);
+    let mut last = written(server);
+    while Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = written(server);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
     let (cpu0, w0, rss0) = (cpu_ticks(pid), written(server), rss_kib(pid));
     std::thread::sleep(Duration::from_secs(3));
     let (cpu1, w1, rss1) = (cpu_ticks(pid), written(server), rss_kib(pid));

@@ -220,14 +220,18 @@ fn typed_while_in_background(job: &str, out: &std::path::Path, then_fg: bool) ->
             String::from_utf8_lossy(&pty.seen())
         );
     } else {
-        // The control reads the terminal too: give it time to take some lines.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // The control reads the terminal too: give it time to take some lines, typing more
+        // while it has none (a loaded machine may start it late).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut i = 8;
         while Instant::now() < deadline
             && !std::fs::read_to_string(out)
                 .unwrap_or_default()
                 .contains("typed-secret")
         {
-            std::thread::sleep(Duration::from_millis(50));
+            pty.type_line(&format!(": typed-secret-{i}"));
+            i += 1;
+            std::thread::sleep(Duration::from_millis(250));
         }
     }
     pty.type_line("kill -KILL %1 2>/dev/null; exit");

@@ -164,13 +164,24 @@ impl Watch {
         })
     }
 
-    /// Connections offered so far, after a moment for late ones.
+    /// Connections offered so far, once the count has stood still for 300 ms (longer than
+    /// the watcher spends on one connection, so none is left waiting for it), at most 10 s.
     fn count(&self) -> usize {
-        std::thread::sleep(Duration::from_millis(300));
-        self.seen.load(Ordering::SeqCst)
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let mut last = self.seen.load(Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = self.seen.load(Ordering::SeqCst);
+            if now == last || std::time::Instant::now() > end {
+                return now;
+            }
+            last = now;
+        }
     }
 
+    /// Forgets what was seen, once late connections have come in.
     fn reset(&self) {
+        self.count();
         self.seen.store(0, Ordering::SeqCst);
         self.bytes.lock().unwrap().clear();
     }

@@ -198,16 +198,20 @@ mod tests {
                 s.write_all(&b[..n]).unwrap();
             }
         });
-        let start = std::time::Instant::now();
+        let mut slow = Vec::new();
         for i in 0..10u8 {
+            let start = std::time::Instant::now();
             c.write_all(&[i; 5]).unwrap();
             let mut b = [0u8; 5];
             c.read_exact(&mut b).unwrap();
             assert_eq!(b, [i; 5]);
+            let took = start.elapsed();
+            if took >= std::time::Duration::from_millis(150) {
+                slow.push(took);
+            }
         }
-        // Ten round trips take well under a millisecond each here; held-back segments would
-        // take two seconds.
-        let took = start.elapsed();
-        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+        // A round trip takes well under a millisecond here; a held-back segment makes every
+        // one wait ~200 ms. A loaded machine may stall a few, not most.
+        assert!(slow.len() < 6, "{slow:?}");
     }
 }
