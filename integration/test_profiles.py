@@ -676,9 +676,11 @@ class LocalPostgres:
                                           "-c", "listen_addresses=127.0.0.1", "-p", str(self.port),
                                           "-c", "log_connections=on"],
                                          stdout=subprocess.DEVNULL, stderr=log, cwd=self.dir)
-        for _ in range(100):
-            if self.psql("SELECT 1").returncode == 0:
-                break
+        deadline = time.monotonic() + 60
+        while self.psql("SELECT 1").returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start on port {self.port}:\n"
+                                   + self.log.read_text(errors="replace")[-2000:])
             time.sleep(0.1)
 
     def psql(self, sql):
@@ -819,9 +821,10 @@ class LocalRedis:
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", str(self.dir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            if self.cli("PING").stdout.strip() == "PONG":
-                break
+        deadline = time.monotonic() + 60
+        while self.cli("PING").stdout.strip() != "PONG":
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.1)
 
     def cli(self, *args):
