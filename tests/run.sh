@@ -13,7 +13,8 @@ SHARED="$(mktemp -d /var/tmp/mcpcell-ci.XXXXXX)"
 chmod 755 "$SHARED"
 trap 'rm -rf "$SHARED"' EXIT
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (minutes into the run): where the time goes in CI.
+step() { printf '\n==> %s   [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "lint"
 cargo fmt --all -- --check
