@@ -985,9 +985,20 @@ class LocalPodman:
             except OSError:
                 break
             time.sleep(0.1)
-        # Rootful podman leaves its storage's overlay directory mounted; this unmounts it and
-        # empties the storage (rootless, of files owned by sub-UIDs the user cannot remove).
-        subprocess.run([*self.podman, "system", "reset", "--force"], capture_output=True, timeout=120)
+        # What the scratch directory's removal cannot do itself. Not `podman system reset`: it
+        # also removes every network podman knows, and those are the host's, whatever --root.
+        if os.geteuid() == 0:
+            # Rootful podman leaves its storage's overlay directory mounted (deepest first).
+            with open("/proc/self/mountinfo") as f:
+                points = [line.split()[4] for line in f]
+            under = str(self.dir) + "/"
+            for point in sorted((p for p in points if p.startswith(under)), key=len, reverse=True):
+                subprocess.run(["umount", "-l", point], capture_output=True, timeout=60)
+        else:
+            # Rootless, the storage holds files owned by sub-UIDs, removable only inside
+            # podman's user namespace.
+            subprocess.run([*self.podman, "unshare", "rm", "-rf", str(self.dir / "storage")],
+                           capture_output=True, timeout=120)
         if os.geteuid() != 0:
             # Rootless podman leaves a pause process holding its user namespace; this stops it.
             subprocess.run([*self.podman, "system", "migrate"], capture_output=True, timeout=60)
