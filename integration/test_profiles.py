@@ -679,6 +679,7 @@ class LocalPostgres:
         deadline = time.monotonic() + 60
         while self.psql("SELECT 1").returncode != 0:
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
                 raise RuntimeError(f"PostgreSQL did not start on port {self.port}:\n"
                                    + self.log.read_text(errors="replace")[-2000:])
             time.sleep(0.1)
@@ -731,8 +732,9 @@ class Postgres(unittest.TestCase):
     def setUp(self):
         require((PG_BIN / "postgres").exists(), f"PostgreSQL under {PG_BIN} (apt install postgresql)")
         require((NODE_MODULES / "@modelcontextprotocol/server-postgres").is_dir(), "@modelcontextprotocol/server-postgres")
-        self.pg, self.other = LocalPostgres(), LocalPostgres()
+        self.pg = LocalPostgres()
         self.addCleanup(self.pg.close)
+        self.other = LocalPostgres()
         self.addCleanup(self.other.close)
         for db, text in ((self.pg, "from the granted database"), (self.other, "second service")):
             r = db.psql(f"CREATE TABLE notes (body text); INSERT INTO notes VALUES ('{text}')")
@@ -824,6 +826,7 @@ class LocalRedis:
         deadline = time.monotonic() + 60
         while self.cli("PING").stdout.strip() != "PONG":
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.1)
 
@@ -850,8 +853,9 @@ class Redis(unittest.TestCase):
     def setUp(self):
         require(shutil.which("redis-server"), "redis-server (apt install redis-server)")
         require((NODE_MODULES / "@modelcontextprotocol/server-redis").is_dir(), "@modelcontextprotocol/server-redis")
-        self.redis, self.other = LocalRedis(), LocalRedis()
+        self.redis = LocalRedis()
         self.addCleanup(self.redis.close)
+        self.other = LocalRedis()
         self.addCleanup(self.other.close)
         self.other.cli("SET", "secret", "second service")
         self.profile = write_profile(self.redis.dir, "redis-test", (

@@ -132,12 +132,12 @@ fn a_server_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     r.signal(Signal::SIGTERM);
     assert_eq!(r.wait(T), 137);
     let took = start.elapsed();
-    // Killed at the 1 s timeout asked for, not the 5 s default: the warning names it (the
-    // wall clock's upper bound only catches a hang; a loaded machine may be slow to reap).
+    // Killed at the 1 s timeout asked for, not the 5 s default: the warning names it, and the
+    // kill came before the default would have (3.5 s left for a loaded machine to reap).
     let err = r.stderr();
     assert!(err.contains("did not exit within 1s"), "{err}");
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        took >= Duration::from_millis(900) && took < Duration::from_millis(4500),
         "took {took:?}"
     );
 }
@@ -379,7 +379,7 @@ fn every_stop_signal_ends_a_server_that_ignores_it_after_the_stop_timeout() {
         let err = r.stderr();
         assert!(err.contains("did not exit within 1s"), "{sig}: {err}");
         assert!(
-            took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+            took >= Duration::from_millis(900) && took < Duration::from_millis(4500),
             "{sig}: took {took:?}"
         );
     }

@@ -384,9 +384,10 @@ fn state_dir_of(prof: &Path, args: &[&str]) -> std::path::PathBuf {
 #[test]
 fn a_state_directory_over_its_limit_stops_the_server() {
     let d = scratch();
-    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry), then a stay of 1 s
-    // (the control) or 30 s (long enough that only mcpcell can end it early).
-    let control = ["fill", "1000", "1", "1"];
+    // 1,000 files of 1 KiB: at least 4 MiB as counted (4 KiB an entry), then a stay of 4 s
+    // (the control: the size is checked about every second) or 30 s (long enough that only
+    // mcpcell can end it early).
+    let control = ["fill", "1000", "1", "4"];
     let args = ["fill", "1000", "1", "30"];
     let fill = |size: &str, args: &[&str]| {
         let prof = profile(

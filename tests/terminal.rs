@@ -187,6 +187,19 @@ fn shell(pty: &Pty) -> Child {
     c.spawn().unwrap()
 }
 
+/// Whether a process with exactly this command line is asleep or stopped (waiting to read).
+fn waiting_process_with_cmdline(cmdline: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let dir = e.path();
+        std::fs::read(dir.join("cmdline")).is_ok_and(|c| c == cmdline.as_bytes())
+            && std::fs::read_to_string(dir.join("stat")).is_ok_and(|st| {
+                st.rfind(')')
+                    .and_then(|i| st[i + 2..].chars().next())
+                    .is_some_and(|c| c == 'S' || c == 'T' || c == 't')
+            })
+    })
+}
+
 /// Puts `job` in the shell's background, then types lines at the shell's prompt; with
 /// `then_fg`, brings the job to the foreground and types a line for it and the end of input.
 /// Returns what the job wrote to its output file.
@@ -195,8 +208,15 @@ fn typed_while_in_background(job: &str, out: &std::path::Path, then_fg: bool) ->
     let mut sh = shell(&pty);
     assert!(pty.wait_for("$ ", Duration::from_secs(10)), "no prompt");
     pty.type_line(&format!("{job} > {} 2>/dev/null &", out.display()));
-    // Time for the job to start and block on the terminal.
-    std::thread::sleep(Duration::from_millis(1500));
+    // The job's reader (the probe's `cat`, sandboxed or not) has started and waits: nothing
+    // is typed before it could read it.
+    let reader = format!("{}\0cat\0", probe().display());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !waiting_process_with_cmdline(&reader) {
+        assert!(Instant::now() < deadline, "the job's reader did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     for i in 0..8 {
         pty.type_line(&format!(": typed-secret-{i}"));
         std::thread::sleep(Duration::from_millis(100));

@@ -48,4 +48,12 @@ impl StderrWatch for Live {
     fn report(&self, plan: &Plan, code: i32) -> Vec<String> {
         self.inner.report(plan, code)
     }
+
+    /// The retried launch's server gets the first-line wait again. (A failed attempt writes
+    /// nothing on this pipe: the sandbox reports its failure on the status pipe, and the
+    /// server, which would, never ran.)
+    fn restart(&mut self) {
+        self.waited = false;
+        self.inner.restart();
+    }
 }

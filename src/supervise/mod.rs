@@ -171,6 +171,8 @@ pub trait StderrWatch: Send {
     fn live(&mut self, _plan: &Plan) -> Vec<String> {
         Vec::new()
     }
+    /// The launch failed and is tried again (the namespace-free tier): a fresh start.
+    fn restart(&mut self) {}
 }
 
 /// Answers an observe-mode sandbox's notifications: it gets mcpcell's end of the channel
@@ -555,7 +557,8 @@ fn start(
             unsafe { libc::waitpid(pid, &mut st, 0) };
             // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
             // comes back for a launch that tries again (the namespace-free tier).
-            if let Some(watch) = stderr.and_then(|t| t.join().ok()).flatten() {
+            if let Some(mut watch) = stderr.and_then(|t| t.join().ok()).flatten() {
+                watch.restart();
                 plugins.stderr = Some(watch);
             }
             Err(LaunchError::Child {

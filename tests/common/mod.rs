@@ -407,9 +407,23 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-/// Whether `pid` has been sent SIGKILL and not yet finished dying (SIGKILL pending for its
-/// main thread or the whole process).
-pub fn kill_pending(pid: i32) -> bool {
+/// Whether `pid` is dying: it has been sent SIGKILL (pending for its main thread or the whole
+/// process), or it is already exiting (`PF_EXITING` in its flags: a killed process takes the
+/// signal off its pending set once it starts to exit, and a pid namespace's init waits there
+/// for the rest of its namespace).
+pub fn dying(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let flags = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The flags are field 9; fields 3 on follow the last ')'.
+            let rest = &s[s.rfind(')')? + 2..];
+            rest.split(' ').nth(6)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    if flags & PF_EXITING != 0 {
+        return true;
+    }
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return false;
     };
@@ -424,8 +438,8 @@ pub fn kill_pending(pid: i32) -> bool {
 
 /// Promise 7 ("the whole sandboxed process tree is gone within a second"), judged so that a
 /// loaded machine's scheduling does not decide it: waits up to `within` for `left()` to be
-/// empty; what is still there then must at least have been sent SIGKILL, and must be gone
-/// within 30 s more. Returns the processes that were spared (no kill sent in time) or
+/// empty; what is still there then must at least be dying (sent SIGKILL, or exiting), and
+/// must be gone within 5 s more. Returns the processes that were spared (neither in time) or
 /// never died, empty when the promise held.
 pub fn killed_within(within: Duration, left: impl Fn() -> Vec<i32>) -> Vec<i32> {
     let deadline = Instant::now() + within;
@@ -437,12 +451,12 @@ pub fn killed_within(within: Duration, left: impl Fn() -> Vec<i32>) -> Vec<i32> 
     }
     let spared: Vec<i32> = left()
         .into_iter()
-        .filter(|&p| !kill_pending(p) && alive(p))
+        .filter(|&p| !dying(p) && alive(p))
         .collect();
     if !spared.is_empty() {
         return spared;
     }
-    let end = Instant::now() + Duration::from_secs(30);
+    let end = Instant::now() + Duration::from_secs(5);
     loop {
         let l = left();
         if l.is_empty() || Instant::now() > end {
