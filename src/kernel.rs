@@ -134,15 +134,16 @@ fn effective_caps() -> u64 {
     };
     if r != 0 {
         // Refused (a container's seccomp policy may): the kernel's own line says the same.
-        return std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let v = s.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-                u64::from_str_radix(v.trim(), 16).ok()
-            })
-            .unwrap_or(0);
+        return status_caps().unwrap_or(0);
     }
     u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
+}
+
+/// The effective capabilities as `/proc/self/status` shows them (its `CapEff` line).
+fn status_caps() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let v = s.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(v.trim(), 16).ok()
 }
 
 fn cap_last_cap() -> u32 {
@@ -328,12 +329,7 @@ mod tests {
     /// capget's effective set is the kernel's CapEff line, for root and for an ordinary user.
     #[test]
     fn effective_caps_match_proc_status() {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let proc_mask = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
-            .unwrap();
+        let proc_mask = super::status_caps().expect("a CapEff line");
         assert_eq!(super::effective_caps(), proc_mask);
     }
 }

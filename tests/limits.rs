@@ -140,7 +140,7 @@ fn walk_for_mcpcell(dir: &Path, depth: u32) -> Vec<String> {
     out
 }
 
-/// mcpcell's threads, open descriptors and CPU time (ticks) from /proc.
+/// mcpcell's threads and open descriptors from /proc (its CPU time: `common::cpu_ticks`).
 fn threads(pid: u32) -> usize {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
@@ -155,14 +155,6 @@ fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .count()
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split(' ').collect();
-    // utime and stime: fields 14 and 15 of the line, 12 and 13 after the command name.
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
 struct Flood {
@@ -276,9 +268,9 @@ impl Flood {
 
 /// mcpcell's CPU time over `d`, in seconds.
 fn cpu_over(pid: u32, d: Duration) -> f64 {
-    let a = cpu_ticks(pid);
+    let a = cpu_ticks(pid as i32);
     std::thread::sleep(d);
-    let b = cpu_ticks(pid);
+    let b = cpu_ticks(pid as i32);
     // SAFETY: sysconf reads a constant.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (b - a) as f64 / hz

@@ -42,15 +42,6 @@ fn rss_kib(pid: i32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// CPU time (user + system) of a process and all its threads, in clock ticks.
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
 /// What mcpcell leaves on disk while it runs: the pids cgroup of a root launch.
 fn cgroup_dir(mcpcell_pid: i32) -> Option<std::path::PathBuf> {
     [
@@ -304,11 +295,7 @@ fn a_client_that_stops_reading_stalls_the_server_and_costs_mcpcell_nothing() {
     let (cpu0, w0, rss0) = (cpu_ticks(pid), written(server), rss_kib(pid));
     std::thread::sleep(Duration::from_secs(3));
     let (cpu1, w1, rss1) = (cpu_ticks(pid), written(server), rss_kib(pid));
-    let state = std::fs::read_to_string(format!("/proc/{server}/stat")).unwrap_or_default();
-    let state = state[state.rfind(')').unwrap() + 2..]
-        .chars()
-        .next()
-        .unwrap_or('?');
+    let state = state(server).unwrap_or('?');
     eprintln!(
         "stalled client, over 3 s: mcpcell used {} CPU ticks, resident {} → {} KiB; the server wrote {} bytes and is in state {state}",
         cpu1 - cpu0,

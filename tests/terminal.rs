@@ -192,11 +192,11 @@ fn waiting_process_with_cmdline(cmdline: &str) -> bool {
     std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
         let dir = e.path();
         std::fs::read(dir.join("cmdline")).is_ok_and(|c| c == cmdline.as_bytes())
-            && std::fs::read_to_string(dir.join("stat")).is_ok_and(|st| {
-                st.rfind(')')
-                    .and_then(|i| st[i + 2..].chars().next())
-                    .is_some_and(|c| c == 'S' || c == 'T' || c == 't')
-            })
+            && e.file_name()
+                .to_str()
+                .and_then(|n| n.parse().ok())
+                .and_then(state)
+                .is_some_and(|c| c == 'S' || c == 'T' || c == 't')
     })
 }
 

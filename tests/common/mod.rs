@@ -344,18 +344,10 @@ pub fn descendants(root: i32) -> Vec<i32> {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(fields) = stat_fields(pid) else {
             continue;
         };
-        // The command name may contain spaces; the parent pid follows the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let ppid: i32 = rest
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let ppid: i32 = fields.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         parent_of.push((pid, ppid));
     }
     let mut out = vec![root];
@@ -394,17 +386,30 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
     out
 }
 
+/// The fields of `/proc/PID/stat` from the third (the state) on: those after the command
+/// name, which may itself hold spaces and parentheses.
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.get(s.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// CPU time (user + system) of a process and all its threads, in clock ticks (0 once gone).
+pub fn cpu_ticks(pid: i32) -> u64 {
+    // utime and stime: fields 14 and 15, the 12th and 13th from the state on.
+    let f = stat_fields(pid).unwrap_or_default();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+/// The process's state letter (`R`, `S`, `Z`, ...).
+pub fn state(pid: i32) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
+}
+
 pub fn alive(pid: i32) -> bool {
     // A zombie still answers kill(0); look at the state instead.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    state(pid).is_some_and(|c| c != 'Z')
 }
 
 /// Whether `pid` is dying: it has been sent SIGKILL (pending for its main thread or the whole
@@ -413,13 +418,9 @@ pub fn alive(pid: i32) -> bool {
 /// for the rest of its namespace).
 pub fn dying(pid: i32) -> bool {
     const PF_EXITING: u64 = 0x4;
-    let flags = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // The flags are field 9; fields 3 on follow the last ')'.
-            let rest = &s[s.rfind(')')? + 2..];
-            rest.split(' ').nth(6)?.parse::<u64>().ok()
-        })
+    // The flags are field 9, the seventh from the state on.
+    let flags = stat_fields(pid)
+        .and_then(|f| f.get(6)?.parse::<u64>().ok())
         .unwrap_or(0);
     if flags & PF_EXITING != 0 {
         return true;
