@@ -1,6 +1,8 @@
 //! Paths as the kernel resolves them: `.`/`..` folding, and opening a path to learn the
 //! file it reaches (every symbolic link resolved).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -34,6 +36,26 @@ fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
 /// name once `.` and `..` are taken out; otherwise the kernel names the open file in
 /// /proc/self/fd (a readlink there costs a few microseconds, so only paths with links pay it).
 pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
+    // Known already (a memo lives): the real path is opened, and it must have no link left
+    // in it, as a real path has none; if anything changed since, the path is resolved anew.
+    if let Some(real) = MEMO.with_borrow(|m| m.as_ref().and_then(|m| m.get(path).cloned())) {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+        if let Ok(fd) = openat2(AT_FDCWD, &real, how) {
+            return Ok((fd, real));
+        }
+    }
+    let (fd, real) = open_real_uncached(path)?;
+    MEMO.with_borrow_mut(|m| {
+        if let Some(m) = m {
+            m.insert(path.to_path_buf(), real.clone());
+        }
+    });
+    Ok((fd, real))
+}
+
+fn open_real_uncached(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
     let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
     if path.is_absolute() {
         let how = OpenHow::new()
@@ -61,9 +83,102 @@ pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
     }
 }
 
-/// `path` with every symbolic link resolved, like `canonicalize` (see [`open_real`]).
+/// `path` with every symbolic link resolved, like `canonicalize` (see [`open_real`]); from
+/// memory while a [`Memo`] lives and it was resolved before.
 pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    if let Some(p) = MEMO.with_borrow(|m| m.as_ref().and_then(|m| m.get(path).cloned())) {
+        return Ok(p);
+    }
     open_real(path)
         .map(|(_, p)| p)
         .map_err(std::io::Error::from)
+}
+
+thread_local! {
+    static MEMO: RefCell<Option<HashMap<PathBuf, PathBuf>>> = const { RefCell::new(None) };
+}
+
+/// While it lives, [`real_path`] answers a path that was resolved before (by it or by
+/// [`open_real`]) from memory. A launch resolves the command, its interpreter, the programs
+/// a profile names and the links on the way to the grants several times over (an `openat2`,
+/// an `openat`, a readlink in /proc and a close each time a link is on the way), all within
+/// a millisecond or two; one answer per path also keeps those uses agreeing with each other.
+/// Only answers are kept, never failures; [`open_real`], which hands out the descriptor that
+/// is granted or mounted, opens a remembered real path with no link allowed in it, so what it
+/// hands out is always what that path names now. A launch ends it with [`forget`] once
+/// the server has started: nothing that runs for the server's lifetime answers from memory.
+pub struct Memo(bool);
+
+impl Memo {
+    /// Starts remembering on this thread, unless a memo already does (the outer one ends it).
+    pub fn start() -> Memo {
+        Memo(MEMO.with_borrow_mut(|m| {
+            let outer = m.is_none();
+            if outer {
+                *m = Some(HashMap::new());
+            }
+            outer
+        }))
+    }
+}
+
+impl Drop for Memo {
+    fn drop(&mut self) {
+        if self.0 {
+            forget();
+        }
+    }
+}
+
+/// Ends the memo of this thread, whoever started it.
+pub fn forget() {
+    MEMO.set(None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memo_answers_what_it_resolved_until_it_ends() {
+        let d = tempfile::tempdir().unwrap();
+        let root = real_path(d.path()).unwrap();
+        let (a, b, link) = (root.join("a"), root.join("b"), root.join("l"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::os::unix::fs::symlink("a", &link).unwrap();
+        let missing = root.join("later");
+        {
+            let _memo = Memo::start();
+            assert_eq!(real_path(&link).unwrap(), a);
+            assert!(real_path(&missing).is_err());
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink("b", &link).unwrap();
+            std::fs::create_dir(&missing).unwrap();
+            // One answer per path for the memo's life; a failure is not remembered.
+            assert_eq!(real_path(&link).unwrap(), a);
+            assert_eq!(real_path(&missing).unwrap(), missing);
+            // A nested memo leaves the outer one in charge.
+            drop(Memo::start());
+            assert_eq!(real_path(&link).unwrap(), a);
+            // open_real opens the remembered path while it has no link in it...
+            assert_eq!(open_real(&link).unwrap().1, a);
+            // ...and resolves anew once it has one.
+            std::fs::remove_dir(&a).unwrap();
+            std::os::unix::fs::symlink("b", &a).unwrap();
+            let (fd, p) = open_real(&link).unwrap();
+            assert_eq!(p, b);
+            assert_eq!(fd_path(&fd).unwrap(), b);
+            assert_eq!(real_path(&link).unwrap(), b);
+        }
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("later", &link).unwrap();
+        assert_eq!(real_path(&link).unwrap(), missing);
+        let _memo = Memo::start();
+        assert_eq!(real_path(&link).unwrap(), missing);
+        forget();
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("b", &link).unwrap();
+        assert_eq!(real_path(&link).unwrap(), b);
+    }
 }

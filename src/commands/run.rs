@@ -48,6 +48,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     req.dry_run = args.dry_run;
     let loader = Loader::from_env();
     let host = plan::Host::probe()?;
+    // Paths resolved while planning are not looked up again to prepare the sandbox; the
+    // launch forgets them once the server has started.
+    let _memo = crate::paths::Memo::start();
     let mut plan = plan::build(&req, &loader, &host)?;
     init_logging(&args.supervise, log_file.as_ref(), &plan)?;
     if plan.profile.inferred && !args.dry_run {

@@ -418,6 +418,7 @@ fn registry_base(req: &Request, loader: &Loader) -> Option<crate::infer::Registr
 
 /// Builds the plan for `req` on `host`.
 pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanError> {
+    let _memo = crate::paths::Memo::start();
     let kernel = &host.kernel;
     let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;

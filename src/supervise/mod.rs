@@ -220,7 +220,10 @@ pub fn launch(
             waited: false,
         }));
     }
-    let spawned = spawn(&plan, &original, &mut plugins)?;
+    let spawned = spawn(&plan, &original, &mut plugins);
+    // What runs from here on (hints, state-size checks, reports at exit) looks paths up anew.
+    crate::paths::forget();
+    let spawned = spawned?;
     info!(
         target: "mcpcell",
         event = "started",

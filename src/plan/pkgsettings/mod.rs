@@ -121,6 +121,10 @@ pub struct Bundle {
     /// from an earlier launch: read only if the state directory's copy differs.
     #[serde(skip)]
     pub cached: Option<cache::Entry>,
+    /// The one CA file it was copied from, when it has no other source: another variable
+    /// that names the same file is pointed at this copy instead of getting one of its own.
+    #[serde(skip)]
+    source: Option<PathBuf>,
 }
 
 /// mcpcell's own environment and the paths it derives, as the readers need them.
@@ -232,6 +236,31 @@ impl Acc<'_> {
         if sources.is_empty() {
             return;
         }
+        let single = match &sources[..] {
+            [(CaSource::File(p), _)] => Some(p.clone()),
+            _ => None,
+        };
+        if let (Some(p), Some(dir)) = (&single, self.state_dir) {
+            // The same file already copied for another variable (npm's `cafile` and
+            // NODE_EXTRA_CA_CERTS both naming the system bundle, as company set-ups do): one
+            // copy, named by both, instead of a second lookup, read and compare at every
+            // launch.
+            if let Some(b) = self
+                .out
+                .bundles
+                .iter_mut()
+                .find(|b| b.source.as_ref() == Some(p))
+            {
+                let origin = &sources[0].1;
+                if !b.from.contains(origin) {
+                    b.from.push(origin.clone());
+                }
+                let path = dir.join(b.file);
+                let origin = origin.clone();
+                self.set(var, path, &origin);
+                return;
+            }
+        }
         let mut pem = Vec::new();
         let mut cached = None;
         let mut seen = std::collections::HashSet::new();
@@ -274,7 +303,7 @@ impl Acc<'_> {
                             from.push(origin);
                         }
                     }
-                    return self.add_bundle(file, var, e.count, from, Vec::new(), Some(e));
+                    return self.add_bundle(file, var, e.count, from, (Vec::new(), Some(e)), None);
                 }
                 merged_name = name;
             }
@@ -330,19 +359,19 @@ impl Acc<'_> {
             // Every source read: the next launch takes the merge as it is.
             self.cache.keep_merged(&name, &pem, count);
         }
-        self.add_bundle(file, var, count, from, pem, cached);
+        self.add_bundle(file, var, count, from, (pem, cached), single);
     }
 
     /// The bundle `file` of `count` certificates (`pem`, or in the `cached` entry), with
-    /// `var` naming it.
+    /// `var` naming it; `source` is the one CA file it was copied from.
     fn add_bundle(
         &mut self,
         file: &'static str,
         var: &str,
         count: usize,
         from: Vec<String>,
-        pem: Vec<u8>,
-        cached: Option<cache::Entry>,
+        (pem, cached): (Vec<u8>, Option<cache::Entry>),
+        source: Option<PathBuf>,
     ) {
         if count == 0 {
             return;
@@ -362,6 +391,7 @@ impl Acc<'_> {
             from,
             pem,
             cached,
+            source,
         });
     }
 }

@@ -227,10 +227,12 @@ fn pip_and_uv_settings() {
         Some("extra=https://uv-extra.example/simple")
     );
     assert_eq!(var(&s, "UV_NATIVE_TLS"), Some("true"));
+    // SSL_CERT_FILE names the file pip's `cert` names: one copy serves both.
     assert_eq!(
         var(&s, "SSL_CERT_FILE"),
-        state.join("mcpcell-ca-ssl.pem").to_str()
+        state.join("mcpcell-ca-pip.pem").to_str()
     );
+    assert_eq!(s.bundles.len(), 1);
     let all = everything(&s);
     for secret in ["hunter2", "alice", ":pw@", "client.pem\""] {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
@@ -280,6 +282,7 @@ fn install_replaces_a_planted_link_without_following_it() {
             from: vec![],
             pem: CERT.into(),
             cached: None,
+            source: None,
         }],
         ..PkgSettings::default()
     };
@@ -406,6 +409,7 @@ fn install_leaves_an_identical_bundle_and_replaces_anything_else() {
             from: vec![],
             pem: CERT.into(),
             cached: None,
+            source: None,
         }],
         ..PkgSettings::default()
     };
@@ -444,6 +448,7 @@ fn install_compares_a_large_bundle_to_its_last_byte() {
             from: vec![],
             pem: pem.clone(),
             cached: None,
+            source: None,
         }],
         ..PkgSettings::default()
     };
@@ -583,4 +588,49 @@ fn a_merged_bundle_is_kept_and_any_change_to_a_source_misses() {
         .filter(|e| std::fs::read(e.path()).unwrap().ends_with(b"\n2\n"))
         .count();
     assert_eq!(merges, 1);
+}
+
+#[test]
+fn node_extra_ca_certs_naming_the_npm_cafile_shares_its_copy() {
+    let other = CERT.replace("MIIBbjCC", "MIIBbjCD");
+    let (dir, mut env) = home(&[
+        ("ca/corp.pem", CERT),
+        ("ca/other.pem", &other),
+        (".npmrc", "cafile=~/ca/corp.pem\n"),
+    ]);
+    let state = dir.path().join("state");
+    let corp = dir.path().join("ca/corp.pem").display().to_string();
+    env.insert("NODE_EXTRA_CA_CERTS".into(), corp);
+    let programs = Programs::default();
+    let host = Host {
+        env: &env,
+        cwd: dir.path(),
+        programs: &programs,
+    };
+    let s = read(&[PackageManager::Npm], &host, Some(&state));
+    let npm = state.join("mcpcell-ca-npm.pem");
+    assert_eq!(var(&s, "npm_config_cafile"), npm.to_str());
+    assert_eq!(var(&s, "NODE_EXTRA_CA_CERTS"), npm.to_str());
+    assert_eq!(s.bundles.len(), 1, "{}", everything(&s));
+    assert!(s.bundles[0].from.iter().any(|f| f == "NODE_EXTRA_CA_CERTS"));
+    std::fs::create_dir(&state).unwrap();
+    install(&s, &state).unwrap();
+    assert_eq!(std::fs::read_to_string(&npm).unwrap(), CERT);
+    assert!(!state.join("mcpcell-ca-node-extra.pem").exists());
+
+    // Another file keeps a copy of its own.
+    let other_path = dir.path().join("ca/other.pem").display().to_string();
+    env.insert("NODE_EXTRA_CA_CERTS".into(), other_path);
+    let host = Host {
+        env: &env,
+        cwd: dir.path(),
+        programs: &programs,
+    };
+    let s = read(&[PackageManager::Npm], &host, Some(&state));
+    let extra = state.join("mcpcell-ca-node-extra.pem");
+    assert_eq!(var(&s, "npm_config_cafile"), npm.to_str());
+    assert_eq!(var(&s, "NODE_EXTRA_CA_CERTS"), extra.to_str());
+    assert_eq!(s.bundles.len(), 2);
+    install(&s, &state).unwrap();
+    assert_eq!(std::fs::read_to_string(&extra).unwrap(), other);
 }
