@@ -119,7 +119,7 @@ def main():
             rows.pop("bwrap")
         result["servers"][name] = {"command": s[0], "rows": {k: {"argv": v} for k, v in rows.items()}}
         todo += [(name, k, v) for k, v in rows.items()]
-    data = {(n, k): {"init": [], "list": []} for n, k, _ in todo}
+    data = {(n, k): {"init": [], "list": [], "by_round": {}} for n, k, _ in todo}
     c.log(f"MCP start-up: {sessions} sessions x {len(todo)} cases, {lists} tools/list each")
     c.wait_quiet(60)
     redone = 0
@@ -140,6 +140,7 @@ def main():
             if r is None or s == 0:
                 continue  # s == 0 is the warm-up: disk cache, compiled bytecode
             data[(name, case)]["init"].append(r["init_ms"])
+            data[(name, case)]["by_round"][s] = r["init_ms"]
             data[(name, case)]["list"].extend(r["list_ms"])
             data[(name, case)]["tools"] = r["tools"]
     result["redone_busy"] = redone
@@ -151,12 +152,22 @@ def main():
         row["init_ms"] = c.summarize(d["init"])
         row["tools_list_ms"] = c.summarize(d["list"])
         row["tools"] = d.get("tools")
-    for srv in result["servers"].values():
+    for name, srv in result["servers"].items():
         bare = srv.get("rows", {}).get("bare", {})
         if "init_ms" not in bare:
             continue
-        for row in srv["rows"].values():
+        for case, row in srv["rows"].items():
             if "init_ms" in row:
+                # Paired by round: each round runs every case within a few seconds, so the
+                # ratio to that round's bare (or bubblewrap) session leaves out how the
+                # machine's speed drifts from round to round, which dominates the spread
+                # of each case's own sessions.
+                for ref, key in (("bare", "init_paired_ratio"), ("bwrap", "init_paired_to_bwrap")):
+                    mine, theirs = data[(name, case)]["by_round"], data.get((name, ref), {})
+                    pairs = [mine[k] / theirs["by_round"][k] for k in mine
+                             if k in theirs.get("by_round", {}) and theirs["by_round"][k] > 0]
+                    if pairs and case != ref:
+                        row[key] = c.summarize(pairs)
                 row["init_ratio"] = row["init_ms"]["median"] / bare["init_ms"]["median"]
                 row["init_overhead_ms"] = row["init_ms"]["median"] - bare["init_ms"]["median"]
                 row["tools_list_ratio"] = (row["tools_list_ms"]["median"]

@@ -361,11 +361,14 @@ def build(raw):
                 continue
             for case, r in sd["rows"].items():
                 if why(r):
-                    rows.append([srv, f"`{case}`", why(r), "", "", "", ""])
+                    rows.append([srv, f"`{case}`", why(r), "", "", "", "", ""])
                     continue
+                paired = r.get("init_paired_ratio", {})
                 rows.append([srv, f"`{case}`", f1(r["init_ms"]["median"]),
                              f"{f1(r['init_ms']['p25'])}–{f1(r['init_ms']['p75'])}",
                              f"{r['init_ratio']:.3f}" if "init_ratio" in r else "",
+                             (f"{paired['median']:.3f} ({paired['ci95'][0]:.3f}–{paired['ci95'][1]:.3f})"
+                              if "ci95" in paired else ""),
                              f2(r["tools_list_ms"]["median"]), r["init_ms"]["n"]])
             bare = sd["rows"].get("bare", {})
             bw = sd["rows"].get("bwrap", {})
@@ -376,14 +379,30 @@ def build(raw):
                 text = (f"{r['init_ratio']:.3f}× bare ({r['init_overhead_ms']:+.1f} ms over "
                         f"{bare['init_ms']['median']:.0f} ms)")
                 ci = r["init_ms"].get("ci95")
-                if not ok and ci and ci[0] <= 1.03 * bare["init_ms"]["median"]:
+                paired = r.get("init_paired_ratio", {})
+                if "ci95" in paired:
+                    lo, hi = paired["ci95"]
+                    text += (f"; paired by round {paired['median']:.3f}× (95% interval "
+                             f"{lo:.3f}–{hi:.3f}: ")
+                    text += ("met beyond this run's noise)" if hi <= 1.03 else
+                             "missed beyond this run's noise)" if lo > 1.03 else
+                             "1.03× lies inside it, not resolved)")
+                elif not ok and ci and ci[0] <= 1.03 * bare["init_ms"]["median"]:
                     text += "; 1.03× bare lies within the median's 95% interval: not resolved by this run's noise"
                 tgt.append({"target": f"MCP initialize of {srv}, `{case}`, as {who}: ≤ 1.03× bare",
                             "value": r["init_ratio"], "ok": ok, "text": verdict(ok, text)})
                 if "init_ms" in bw:
                     d = r["init_ms"]["median"] - bw["init_ms"]["median"]
                     text = f"{d:+.1f} ms against bubblewrap ({bw['init_ratio']:.3f}× bare)"
-                    if d > 0 and overlap(r["init_ms"], bw["init_ms"]):
+                    to_bw = r.get("init_paired_to_bwrap", {})
+                    if "ci95" in to_bw:
+                        lo, hi = to_bw["ci95"]
+                        text += (f"; paired by round {to_bw['median']:.3f}× bubblewrap (95% "
+                                 f"interval {lo:.3f}–{hi:.3f}: ")
+                        text += ("faster beyond this run's noise)" if hi < 1 else
+                                 "slower beyond this run's noise)" if lo > 1 else
+                                 "a tie within this run's noise)")
+                    elif d > 0 and overlap(r["init_ms"], bw["init_ms"]):
                         text += "; the medians' 95% intervals overlap: a tie within this run's noise"
                     tgt.append({"target": f"MCP initialize of {srv}, `{case}`, as {who}: "
                                           "no slower than bubblewrap",
@@ -395,9 +414,11 @@ def build(raw):
                "session, one at a time. `mcpcell -p node`/`-p python` give the isolation of the "
                "bubblewrap line (no network); `-p memory`/`-p time` are the built-in profiles, "
                "which add the egress proxy for the package registry. "
+               "Paired × bare: the median of each round's ratio to that round's bare session, "
+               "with its 95% interval (pairing leaves out the machine's drift between rounds). "
                f"Sessions measured again because other processes used the CPU: {mcp.get('redone_busy', 0)}.",
                table(["server", "sandbox", "initialize ms", "p25–p75", "× bare",
-                      "tools/list ms", "sessions"], rows)]
+                      "paired × bare (95%)", "tools/list ms", "sessions"], rows)]
 
     # 6. proxy
     px = load(raw, "proxy.json")

@@ -207,10 +207,11 @@ pub struct Landlock {
 #[derive(Debug, Serialize)]
 pub struct Denied {
     pub name: &'static str,
-    /// The deny entry that brought it in (`@default`, or the name itself).
-    pub via: String,
+    /// The deny entry that brought it in (`@default`, or the name itself), shared by every
+    /// member of a group (a copy each was two allocations per denied call at every launch).
+    pub via: Arc<str>,
     /// Where that entry is written.
-    pub from: Provenance,
+    pub from: Arc<Provenance>,
     pub action: Action,
 }
 
@@ -866,11 +867,14 @@ fn build_seccomp(
     };
     let mut denied: Vec<Denied> = Vec::new();
     let mut lifted: Vec<Lifted> = Vec::new();
+    // The names denied or lifted so far (a member of two groups is listed once, under the
+    // first): a set, where a scan of both lists compared ~240 names with each of ~240.
+    let mut seen = std::collections::HashSet::new();
     for e in &profile.syscalls.deny {
+        let via: Arc<str> = Arc::from(e.value.as_str());
+        let from = Arc::new(Provenance::from(e.origin.clone()));
         for m in expand_entry(&e.value) {
-            if denied.iter().any(|d| d.name == m.name())
-                || lifted.iter().any(|l| l.name == m.name())
-            {
+            if !seen.insert(m.name()) {
                 continue;
             }
             if let Some(by) = lifted_by(&m) {
@@ -884,8 +888,8 @@ fn build_seccomp(
             }
             denied.push(Denied {
                 name: m.name(),
-                via: e.value.clone(),
-                from: e.origin.clone().into(),
+                via: Arc::clone(&via),
+                from: Arc::clone(&from),
                 action: seccomp::action_for(m, on_violation),
             });
         }
@@ -895,10 +899,10 @@ fn build_seccomp(
         denied.push(Denied {
             name: m.name(),
             via: "network.unix is empty".into(),
-            from: Provenance::Text(format!(
+            from: Arc::new(Provenance::Text(format!(
                 "profile `{}` lists no network.unix path",
                 profile.name
-            )),
+            ))),
             action: seccomp::action_for(m, on_violation),
         });
     }
@@ -908,7 +912,7 @@ fn build_seccomp(
         denied.push(Denied {
             name: m.name(),
             via: "network policy".into(),
-            from: Provenance::Text(why),
+            from: Arc::new(Provenance::Text(why)),
             action: seccomp::action_for(m, on_violation),
         });
     };
@@ -944,9 +948,9 @@ fn build_seccomp(
             denied.push(Denied {
                 name: m.name(),
                 via: "network policy".into(),
-                from: Provenance::Text(
+                from: Arc::new(Provenance::Text(
                     "network.bind is empty in host mode: nothing may listen".into(),
-                ),
+                )),
                 action: Action::Errno(libc::EPERM as u32),
             });
         }

@@ -239,7 +239,7 @@ pub fn text(plan: &Plan) -> String {
         format!("{:?}", p.seccomp.on_violation).to_lowercase(),
         p.seccomp.foreign_abi
     );
-    let mut vias: Vec<&str> = p.seccomp.denied.iter().map(|d| d.via.as_str()).collect();
+    let mut vias: Vec<&str> = p.seccomp.denied.iter().map(|d| &*d.via).collect();
     vias.sort();
     vias.dedup();
     for via in vias {
@@ -247,7 +247,7 @@ pub fn text(plan: &Plan) -> String {
             .seccomp
             .denied
             .iter()
-            .filter(|d| d.via == via)
+            .filter(|d| *d.via == *via)
             .map(|d| d.name)
             .collect();
         let _ = writeln!(o, "  denied via {via}: {}", names.join(" "));

@@ -868,7 +868,7 @@ fn network_none_denies_unix_sockets_unless_some_are_listed() {
         plan.seccomp
             .denied
             .iter()
-            .any(|d| d.via == "network.unix is empty")
+            .any(|d| &*d.via == "network.unix is empty")
     );
 
     let plan = f.plan("network:\n  unix: [\"${HOME}/agent.sock\"]\n");
@@ -878,7 +878,7 @@ fn network_none_denies_unix_sockets_unless_some_are_listed() {
             .seccomp
             .denied
             .iter()
-            .any(|d| d.via == "network.unix is empty")
+            .any(|d| &*d.via == "network.unix is empty")
     );
     // Below Landlock ABI 9 a socket inside a granted directory is reachable as well.
     assert!(plan.notes.iter().any(|n| n.starts_with("network.unix:")));
@@ -917,7 +917,7 @@ fn network_host_narrows_ports_with_landlock_and_seccomp() {
         plan.seccomp
             .denied
             .iter()
-            .filter(|d| matches!(&d.from, Provenance::Text(t) if t.contains(why)))
+            .filter(|d| matches!(&*d.from, Provenance::Text(t) if t.contains(why)))
             .map(|d| d.name)
             .collect::<Vec<_>>()
     };

@@ -224,13 +224,15 @@ struct Spawn<'a> {
     status: RawFd,
     mask: &'a libc::sigset_t,
     domain: RawFd,
+    /// The init's pid: the server's parent until it execs, unless the init died.
+    init: libc::pid_t,
 }
 
 extern "C" fn spawn_entry(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Spawn` on the init's stack, which stays valid until this process
     // execs or exits (CLONE_VFORK keeps the init waiting).
     let s = unsafe { &*(arg as *const Spawn<'_>) };
-    exec_server(s.p, s.status, s.mask, s.domain)
+    exec_server(s.p, s.status, s.mask, s.domain, s.init)
 }
 
 /// Starts the server's process and returns its pid, once it has exec'd (or failed).
@@ -246,11 +248,14 @@ extern "C" fn spawn_entry(arg: *mut libc::c_void) -> libc::c_int {
 /// may run on this process until its execve, on shared memory: they must stay free of side
 /// effects. A failure to map the stack falls back to `fork`.
 fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd) -> libc::pid_t {
+    // SAFETY: getpid has no preconditions.
+    let init = unsafe { libc::getpid() };
     let spawn = Spawn {
         p,
         status,
         mask,
         domain,
+        init,
     };
     let size = SPAWN_GUARD + SPAWN_STACK;
     // SAFETY: an anonymous private mapping, unmapped below once the clone has returned; its
@@ -277,7 +282,7 @@ fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawF
         // threads of the first attempt may have been copied; fork only remains for a
         // failed mmap).
         match unsafe { libc::fork() } {
-            0 => exec_server(p, status, mask, domain),
+            0 => exec_server(p, status, mask, domain, init),
             pid => (pid, errno()),
         }
     } else {
@@ -302,7 +307,13 @@ fn spawn_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawF
     server
 }
 
-fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd) -> ! {
+fn exec_server(
+    p: &Prepared,
+    status: RawFd,
+    mask: &libc::sigset_t,
+    domain: RawFd,
+    init: libc::pid_t,
+) -> ! {
     if domain >= 0 && tier::enter_server_domain(domain) < 0 {
         fail(status, Step::LandlockRestrict, 3, errno());
     }
@@ -310,8 +321,13 @@ fn exec_server(p: &Prepared, status: RawFd, mask: &libc::sigset_t, domain: RawFd
     // NULL-terminated and point into C strings that live in `p`.
     unsafe {
         libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
-        // Without a PID namespace nothing else kills the server when its init dies.
+        // Without a PID namespace nothing else kills the server when its init dies; an init
+        // that died before the signal was armed (killed while it waited for this execve)
+        // left this process to another parent, and the server must not start.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != init {
+            libc::_exit(125);
+        }
         // Rust ignores SIGPIPE in mcpcell; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         grow_fd_table(status);

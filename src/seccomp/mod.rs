@@ -365,15 +365,17 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
 /// Compiles the denied members into one BPF program.
 pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> {
     let decided = decisions(denied)?;
-    let mut prog = vec![
+    let segs = segments(&decided);
+    let mut prog = Vec::with_capacity(6 + dispatch_len(&segs));
+    prog.extend([
         stmt(BPF_LD_W_ABS, OFF_ARCH),
         jump(BPF_JEQ_K, AUDIT_ARCH_NATIVE, 1, 0),
         stmt(BPF_RET_K, FOREIGN_ABI.ret()),
         stmt(BPF_LD_W_ABS, OFF_NR),
         jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
         stmt(BPF_RET_K, FOREIGN_ABI.ret()),
-    ];
-    prog.extend(dispatch(&segments(&decided)));
+    ]);
+    dispatch(&segs, &mut prog);
     if prog.len() > 4096 {
         return Err(CompileError::TooLarge(prog.len()));
     }
@@ -382,10 +384,27 @@ pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> 
 
 const ALLOW_CODE: [sock_filter; 1] = [stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW)];
 
-/// Per denied or observed syscall number, the code that decides it: one `RET` for a plain
-/// action, or the argument rules, every path of which ends in a `RET`. The code reads only
-/// the arguments, never the number.
-fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Vec<sock_filter>>, CompileError> {
+/// The code that decides one syscall number: a single `RET` for a plain action (most of
+/// them, kept without an allocation each), or argument rules, every path of which ends in a
+/// `RET`.
+enum Code {
+    Ret([sock_filter; 1]),
+    Rules(Vec<sock_filter>),
+}
+
+impl std::ops::Deref for Code {
+    type Target = [sock_filter];
+    fn deref(&self) -> &[sock_filter] {
+        match self {
+            Code::Ret(one) => one,
+            Code::Rules(body) => body,
+        }
+    }
+}
+
+/// Per denied or observed syscall number, the code that decides it. The code reads only the
+/// arguments, never the number.
+fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Code>, CompileError> {
     // Per syscall number: an unconditional action, or qualified rules with their actions.
     let mut plain: BTreeMap<u32, Action> = BTreeMap::new();
     let mut qualified: BTreeMap<u32, Vec<(Qualified, Action)>> = BTreeMap::new();
@@ -407,7 +426,7 @@ fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Vec<sock_filte
     // A plain denial covers every qualified rule on the same syscall; an observed call keeps
     // its qualified denials and is reported when none of them matches.
     qualified.retain(|nr, _| plain.get(nr).is_none_or(|&a| a == Action::Notify));
-    let mut decided: BTreeMap<u32, Vec<sock_filter>> = BTreeMap::new();
+    let mut decided: BTreeMap<u32, Code> = BTreeMap::new();
     for (nr, rules) in qualified {
         let mut body = Vec::new();
         for (q, action) in rules {
@@ -426,10 +445,10 @@ fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Vec<sock_filte
             .remove(&nr)
             .map_or(libc::SECCOMP_RET_ALLOW, Action::ret);
         body.push(stmt(BPF_RET_K, otherwise));
-        decided.insert(nr, body);
+        decided.insert(nr, Code::Rules(body));
     }
     for (nr, action) in plain {
-        decided.insert(nr, vec![stmt(BPF_RET_K, action.ret())]);
+        decided.insert(nr, Code::Ret([stmt(BPF_RET_K, action.ret())]));
     }
     Ok(decided)
 }
@@ -443,7 +462,7 @@ struct Segment<'a> {
 /// Every syscall number, split into ranges decided by the same code: the numbers between
 /// those `decided` names are allowed, and neighbours with the same code (a run of denials
 /// with the same action, a run of allowed calls) share one range.
-fn segments(decided: &BTreeMap<u32, Vec<sock_filter>>) -> Vec<Segment<'_>> {
+fn segments(decided: &BTreeMap<u32, Code>) -> Vec<Segment<'_>> {
     fn add<'a>(out: &mut Vec<Segment<'a>>, start: u32, code: &'a [sock_filter]) {
         if out.last().is_none_or(|last| last.code != code) {
             out.push(Segment { start, code });
@@ -462,32 +481,47 @@ fn segments(decided: &BTreeMap<u32, Vec<sock_filter>>) -> Vec<Segment<'_>> {
     out
 }
 
-/// A binary search over the segments' starts, each leaf the code of its segment. The kernel
-/// runs this for every syscall number when the filter is attached (to fill its cache of
-/// calls allowed whatever their arguments), and for every argument-dependent call after:
-/// a search takes about log2(segments) compares where a chain of compares took one per
-/// decided number.
-fn dispatch(segs: &[Segment<'_>]) -> Vec<sock_filter> {
+/// A binary search over the segments' starts, each leaf the code of its segment, appended
+/// to `out`. The kernel runs this for every syscall number when the filter is attached (to
+/// fill its cache of calls allowed whatever their arguments), and for every
+/// argument-dependent call after: a search takes about log2(segments) compares where a
+/// chain of compares took one per decided number.
+fn dispatch(segs: &[Segment<'_>], out: &mut Vec<sock_filter>) {
     let [first, rest @ ..] = segs else {
-        return ALLOW_CODE.to_vec();
+        out.extend_from_slice(&ALLOW_CODE);
+        return;
     };
     if rest.is_empty() {
-        return first.code.to_vec();
+        out.extend_from_slice(first.code);
+        return;
     }
     let mid = segs.len() / 2;
-    let (left, right) = (dispatch(&segs[..mid]), dispatch(&segs[mid..]));
-    let mut out = Vec::with_capacity(left.len() + right.len() + 2);
+    let (left, right) = segs.split_at(mid);
     // Jumps are forward only, by at most 255 instructions; a longer skip goes through `JA`.
-    match u8::try_from(left.len()) {
-        Ok(skip) => out.push(jump(BPF_JGE_K, segs[mid].start, skip, 0)),
+    let skip = dispatch_len(left);
+    match u8::try_from(skip) {
+        Ok(skip) => out.push(jump(BPF_JGE_K, right[0].start, skip, 0)),
         Err(_) => {
-            out.push(jump(BPF_JGE_K, segs[mid].start, 0, 1));
-            out.push(stmt(BPF_JA, left.len() as u32));
+            out.push(jump(BPF_JGE_K, right[0].start, 0, 1));
+            out.push(stmt(BPF_JA, skip as u32));
         }
     }
-    out.extend(left);
-    out.extend(right);
-    out
+    dispatch(left, out);
+    dispatch(right, out);
+}
+
+/// How many instructions [`dispatch`] appends for `segs`.
+fn dispatch_len(segs: &[Segment<'_>]) -> usize {
+    match segs {
+        [] => ALLOW_CODE.len(),
+        [only] => only.code.len(),
+        _ => {
+            let (left, right) = segs.split_at(segs.len() / 2);
+            let skip = dispatch_len(left);
+            let jump = if skip <= u8::MAX as usize { 1 } else { 2 };
+            jump + skip + dispatch_len(right)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -430,7 +430,7 @@ fn linear(denied: &[(Member, Action)]) -> BpfProgram {
             prog.push(jump(BPF_JEQ_K, nr, 1, 0));
             prog.push(stmt(BPF_JA, body.len() as u32));
         }
-        prog.extend(body);
+        prog.extend_from_slice(&body);
     }
     prog.extend(ALLOW_CODE);
     prog
