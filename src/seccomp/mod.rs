@@ -365,17 +365,15 @@ fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::Backen
 /// Compiles the denied members into one BPF program.
 pub fn compile(denied: &[(Member, Action)]) -> Result<BpfProgram, CompileError> {
     let decided = decisions(denied)?;
-    let segs = segments(&decided);
-    let mut prog = Vec::with_capacity(6 + dispatch_len(&segs));
-    prog.extend([
+    let mut prog = vec![
         stmt(BPF_LD_W_ABS, OFF_ARCH),
         jump(BPF_JEQ_K, AUDIT_ARCH_NATIVE, 1, 0),
         stmt(BPF_RET_K, FOREIGN_ABI.ret()),
         stmt(BPF_LD_W_ABS, OFF_NR),
         jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
         stmt(BPF_RET_K, FOREIGN_ABI.ret()),
-    ]);
-    dispatch(&segs, &mut prog);
+    ];
+    dispatch(&segments(&decided), &mut prog);
     if prog.len() > 4096 {
         return Err(CompileError::TooLarge(prog.len()));
     }
@@ -495,33 +493,22 @@ fn dispatch(segs: &[Segment<'_>], out: &mut Vec<sock_filter>) {
         out.extend_from_slice(first.code);
         return;
     }
-    let mid = segs.len() / 2;
-    let (left, right) = segs.split_at(mid);
-    // Jumps are forward only, by at most 255 instructions; a longer skip goes through `JA`.
-    let skip = dispatch_len(left);
-    match u8::try_from(skip) {
-        Ok(skip) => out.push(jump(BPF_JGE_K, right[0].start, skip, 0)),
-        Err(_) => {
-            out.push(jump(BPF_JGE_K, right[0].start, 0, 1));
-            out.push(stmt(BPF_JA, skip as u32));
-        }
-    }
+    let (left, right) = segs.split_at(segs.len() / 2);
+    // Jumps are forward only, by at most 255 instructions: the compare is written first and
+    // its offset set once the left branch is; a longer skip goes through a `JA` put after it
+    // (the left branch's own jumps are relative, so moving it by one changes none of them).
+    let at = out.len();
+    out.push(jump(BPF_JGE_K, right[0].start, 0, 0));
     dispatch(left, out);
-    dispatch(right, out);
-}
-
-/// How many instructions [`dispatch`] appends for `segs`.
-fn dispatch_len(segs: &[Segment<'_>]) -> usize {
-    match segs {
-        [] => ALLOW_CODE.len(),
-        [only] => only.code.len(),
-        _ => {
-            let (left, right) = segs.split_at(segs.len() / 2);
-            let skip = dispatch_len(left);
-            let jump = if skip <= u8::MAX as usize { 1 } else { 2 };
-            jump + skip + dispatch_len(right)
+    let skip = out.len() - at - 1;
+    match u8::try_from(skip) {
+        Ok(skip) => out[at].jt = skip,
+        Err(_) => {
+            out[at].jf = 1;
+            out.insert(at + 1, stmt(BPF_JA, skip as u32));
         }
     }
+    dispatch(right, out);
 }
 
 #[cfg(test)]
