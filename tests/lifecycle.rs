@@ -407,3 +407,78 @@ fn a_server_killed_from_outside_is_reported_as_128_plus_the_signal() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(server), Signal::SIGSEGV).unwrap();
     assert_eq!(r.wait(T), 139);
 }
+
+#[test]
+fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
+    // The launcher relays the server's stderr with a thread of its own, started by the
+    // server's first write there: a server quiet on stderr costs no thread. Judged from
+    // outside, in /proc: the launcher's threads before and after that write; and every line
+    // arrives, the last one written just before the server exits.
+    let script = "sleep 3; echo first words >&2; sleep 1; echo last words >&2";
+    let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sh", "-c", script]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let launcher = child.id() as i32;
+    let comm = |path: String| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_default()
+    };
+    let threads = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{launcher}/task"))
+            .unwrap()
+            .flatten()
+            .map(|t| comm(format!("{}/comm", t.path().display())))
+            .collect();
+        names.sort();
+        names
+    };
+    // The server runs (its first `sleep` does) and has written nothing yet.
+    let deadline = Instant::now() + T;
+    while !descendants(launcher)
+        .iter()
+        .any(|p| comm(format!("/proc/{p}/comm")) == "sleep")
+    {
+        assert!(Instant::now() < deadline, "the server never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(threads(), ["mcpcell"]);
+    // Its first line comes through the relay's thread, which then runs.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("first words") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "stderr ended before the first words: {seen}");
+        seen.push_str(&line);
+    }
+    assert_eq!(threads(), ["mcpcell", "stderr"]);
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(wait_exit(&mut child, T), 0);
+    assert!(rest.contains("last words"), "{rest}");
+}
+
+#[test]
+fn what_a_server_writes_to_stderr_as_it_exits_is_relayed() {
+    // Written and gone before the supervisor could start a thread for it: relayed all the
+    // same once the sandbox has ended, and in full.
+    let out = output_within(
+        run_cmd(&[
+            "-p",
+            "default",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo parting words >&2; head -c 300000 /dev/zero | tr '\\0' '#' >&2",
+        ]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("parting words"), "{err}");
+    assert!(err.contains(&"#".repeat(300_000)), "{} bytes", err.len());
+    assert!(!err.contains(&"#".repeat(300_001)));
+}

@@ -10,6 +10,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 mod live;
+mod relay;
 pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
@@ -149,8 +150,8 @@ struct Spawned {
     _cgroup: Option<SandboxCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
-    /// The thread relaying the server's stderr, and the watcher it fed.
-    stderr: Option<std::thread::JoinHandle<Option<Box<dyn StderrWatch>>>>,
+    /// The relay of the server's stderr, and the watcher it feeds.
+    stderr: Option<relay::StderrRelay>,
 }
 
 /// The thread that answers an observe-mode sandbox's notifications.
@@ -223,7 +224,7 @@ pub fn launch(
     let spawned = spawn(&plan, &original, &mut plugins);
     // What runs from here on (hints, state-size checks, reports at exit) looks paths up anew.
     crate::paths::forget();
-    let spawned = spawned?;
+    let mut spawned = spawned?;
     info!(
         target: "mcpcell",
         event = "started",
@@ -249,13 +250,18 @@ pub fn launch(
         (Some(dir), Some(limit)) => crate::statesize::watch(dir, limit, spawned.pid),
         _ => None,
     };
-    let code = wait(spawned.pid, &forwarded_and_chld, stop_timeout);
+    let code = wait(
+        spawned.pid,
+        &forwarded_and_chld,
+        stop_timeout,
+        spawned.stderr.as_mut(),
+    );
     drop(state_watch);
     if let Some(o) = spawned.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
     }
-    if let Some(watch) = spawned.stderr.and_then(|t| t.join().ok()).flatten() {
+    if let Some(watch) = spawned.stderr.take().and_then(relay::StderrRelay::finish) {
         for h in watch.report(&plan, code) {
             eprintln!("mcpcell: hint: {h}");
         }
@@ -409,7 +415,7 @@ type Started = (
     libc::pid_t,
     Option<crate::proxy::Proxy>,
     Option<Observer>,
-    Option<std::thread::JoinHandle<Option<Box<dyn StderrWatch>>>>,
+    Option<relay::StderrRelay>,
 );
 
 /// Creates the pipes and socketpairs to the sandbox, prepares the plan with them, clones the
@@ -506,20 +512,12 @@ fn start(
     let stderr = match stderr_pipe {
         Some((r, w)) => {
             drop(w);
-            let mut watch = plugins.stderr.take();
-            let thread = std::thread::Builder::new()
-                .name("stderr".into())
-                .stack_size(128 * 1024)
-                .spawn(move || {
-                    terminal::relay_stderr(r, stderr_tty, &mut |line| {
-                        if let Some(w) = watch.as_mut() {
-                            w.line(line);
-                        }
-                    });
-                    watch
-                })
-                .map_err(LaunchError::Thread)?;
-            Some(thread)
+            // Its thread starts when the server first writes there (supervise::relay).
+            Some(relay::StderrRelay::new(
+                r,
+                stderr_tty,
+                plugins.stderr.take(),
+            ))
         }
         None => None,
     };
@@ -560,7 +558,7 @@ fn start(
             unsafe { libc::waitpid(pid, &mut st, 0) };
             // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
             // comes back for a launch that tries again (the namespace-free tier).
-            if let Some(mut watch) = stderr.and_then(|t| t.join().ok()).flatten() {
+            if let Some(mut watch) = stderr.and_then(relay::StderrRelay::finish) {
                 watch.restart();
                 plugins.stderr = Some(watch);
             }
@@ -721,8 +719,19 @@ fn release_stdio() {
 
 /// Waits for the sandbox's PID 1, passing signals on. After SIGTERM, SIGINT or SIGHUP the
 /// server has `stop_timeout` to exit before the sandbox is killed.
-fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
-    let set = sandbox::sigset(sigs);
+fn wait(
+    pid: libc::pid_t,
+    sigs: &[libc::c_int],
+    stop_timeout: Duration,
+    mut stderr: Option<&mut relay::StderrRelay>,
+) -> i32 {
+    let waiter = Waiter::new(sandbox::sigset(sigs));
+    if waiter.signals.is_none() {
+        // Only signals can be waited for: the relay reads from the start.
+        if let Some(r) = stderr.as_deref_mut() {
+            r.start();
+        }
+    }
     let mut stop_deadline: Option<Instant> = None;
     // The launch's heap is mostly freed by now, in pieces between blocks still in use; their
     // pages go back at once (`malloc_trim` gives back the free pages inside the heap too).
@@ -731,38 +740,41 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
     // A server that lives longer than a moment no longer needs the launch's pages.
     let mut release_at = Some(Instant::now() + crate::residency::AFTER);
     loop {
-        let sig = match stop_deadline.into_iter().chain(release_at).min() {
-            None => {
-                // SAFETY: valid set; no siginfo wanted.
-                unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) }
-            }
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                let ts = libc::timespec {
-                    tv_sec: left.as_secs() as libc::time_t,
-                    tv_nsec: left.subsec_nanos() as libc::c_long,
-                };
-                // SAFETY: valid set and timespec.
-                unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) }
-            }
-        };
-        if sig < 0 {
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+        let now = Instant::now();
+        let retry_at = stderr.as_deref().and_then(relay::StderrRelay::retry_at);
+        let watched = stderr.as_deref().and_then(|r| r.watched(now));
+        let until = [stop_deadline, release_at, retry_at]
+            .into_iter()
+            .flatten()
+            .min();
+        let sig = match waiter.next(watched, until) {
+            Wake::Signal(sig) => sig,
+            Wake::Stderr(revents) => {
+                if let Some(r) = stderr.as_deref_mut() {
+                    r.ready(revents);
+                }
                 continue;
             }
-            let now = Instant::now();
-            if release_at.is_some_and(|t| t <= now) {
-                crate::residency::release_launch_pages();
-                release_at = None;
+            Wake::Idle => {
+                let now = Instant::now();
+                if release_at.is_some_and(|t| t <= now) {
+                    crate::residency::release_launch_pages();
+                    release_at = None;
+                }
+                if stop_deadline.is_some_and(|t| t <= now) {
+                    warn!(target: "mcpcell", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
+                    // SAFETY: signals our own child.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    stop_deadline = None;
+                }
+                if retry_at.is_some_and(|t| t <= now) {
+                    if let Some(r) = stderr.as_deref_mut() {
+                        r.start();
+                    }
+                }
+                continue;
             }
-            if stop_deadline.is_some_and(|t| t <= now) {
-                warn!(target: "mcpcell", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
-                // SAFETY: signals our own child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                stop_deadline = None;
-            }
-            continue;
-        }
+        };
         if sig == libc::SIGCHLD {
             let mut st = 0;
             // SAFETY: waits for our own child without blocking.
@@ -779,6 +791,96 @@ fn wait(pid: libc::pid_t, sigs: &[libc::c_int], stop_timeout: Duration) -> i32 {
         unsafe { libc::kill(pid, sig) };
         if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) && stop_deadline.is_none() {
             stop_deadline = Some(Instant::now() + stop_timeout);
+        }
+    }
+}
+
+/// What wakes the supervisor.
+enum Wake {
+    /// One of the blocked signals it waits for.
+    Signal(libc::c_int),
+    /// The server's stderr pipe, which no thread reads yet, is ready (poll's `revents`).
+    Stderr(libc::c_short),
+    /// A deadline passed, or the wait was interrupted.
+    Idle,
+}
+
+/// The supervisor's wait: its blocked signals, read from a signalfd, and the server's stderr
+/// pipe while no thread reads it. Without a signalfd (none could be made) it waits for the
+/// signals alone, as `sigtimedwait` does.
+struct Waiter {
+    set: libc::sigset_t,
+    signals: Option<OwnedFd>,
+}
+
+impl Waiter {
+    fn new(set: libc::sigset_t) -> Waiter {
+        // SAFETY: a valid set; the descriptor returned is new and ours.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+        // SAFETY: a descriptor signalfd just returned.
+        let signals =
+            (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        Waiter { set, signals }
+    }
+
+    /// Waits until a signal, the pipe `stderr` (when given) or `until`. A pending signal is
+    /// answered before the pipe.
+    fn next(&self, stderr: Option<std::os::fd::RawFd>, until: Option<Instant>) -> Wake {
+        let ts = until.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            libc::timespec {
+                tv_sec: left.as_secs() as libc::time_t,
+                tv_nsec: left.subsec_nanos() as libc::c_long,
+            }
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let Some(signals) = &self.signals else {
+            // SAFETY: a valid set and timespec (or none); no siginfo wanted.
+            let sig = unsafe {
+                match ts_ptr.is_null() {
+                    true => libc::sigwaitinfo(&self.set, std::ptr::null_mut()),
+                    false => libc::sigtimedwait(&self.set, std::ptr::null_mut(), ts_ptr),
+                }
+            };
+            return if sig < 0 {
+                Wake::Idle
+            } else {
+                Wake::Signal(sig)
+            };
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: signals.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                // poll skips a negative descriptor.
+                fd: stderr.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfd entries, a valid timespec (or none), no signal mask.
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
+        if n <= 0 {
+            return Wake::Idle;
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            // SAFETY: a zeroed siginfo is a valid buffer of its size.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: reads one siginfo into a buffer of its size.
+            let r = unsafe { libc::read(signals.as_raw_fd(), (&raw mut info).cast(), size) };
+            if r == size as isize {
+                return Wake::Signal(info.ssi_signo as libc::c_int);
+            }
+        }
+        match fds[1].revents {
+            0 => Wake::Idle,
+            revents => Wake::Stderr(revents),
         }
     }
 }
