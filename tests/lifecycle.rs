@@ -444,7 +444,9 @@ fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
         assert!(Instant::now() < deadline, "the server never started");
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(threads(), ["mcpcell"]);
+    // (Other threads may run: the namespace-free tier's `observe`.)
+    let relay = "stderr".to_string();
+    assert!(!threads().contains(&relay), "{:?}", threads());
     // Its first line comes through the relay's thread, which then runs.
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
@@ -454,7 +456,7 @@ fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
         assert!(n > 0, "stderr ended before the first words: {seen}");
         seen.push_str(&line);
     }
-    assert_eq!(threads(), ["mcpcell", "stderr"]);
+    assert!(threads().contains(&relay), "{:?}", threads());
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     assert_eq!(wait_exit(&mut child, T), 0);
