@@ -460,12 +460,9 @@ fn init_loop(
             if fds[0].revents == 0 {
                 continue;
             }
-            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            if libc::read(signals, (&raw mut info).cast(), size) != size as isize {
+            let Some(sig) = super::read_signal(signals) else {
                 continue;
-            }
-            let sig = info.ssi_signo as libc::c_int;
+            };
             if sig != libc::SIGCHLD {
                 libc::kill(server, sig);
                 continue;

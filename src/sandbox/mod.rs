@@ -62,6 +62,17 @@ pub fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
     }
 }
 
+/// The next signal from the signalfd `fd`, or `None` when none could be read. Only a read:
+/// the sandbox's init uses it too.
+pub fn read_signal(fd: std::os::fd::RawFd) -> Option<libc::c_int> {
+    // SAFETY: a zeroed siginfo is a valid buffer of its size.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: reads at most one siginfo into a buffer of its size.
+    let r = unsafe { libc::read(fd, (&raw mut info).cast(), size) };
+    (r == size as isize).then_some(info.ssi_signo as libc::c_int)
+}
+
 /// The status `mcpcell run` reports for a wait status: the exit code, or 128 + the signal;
 /// `None` for a stop or continue.
 pub fn exit_code(status: libc::c_int) -> Option<libc::c_int> {

@@ -869,13 +869,8 @@ impl Waiter {
             return Wake::Idle;
         }
         if fds[0].revents & libc::POLLIN != 0 {
-            // SAFETY: a zeroed siginfo is a valid buffer of its size.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            // SAFETY: reads one siginfo into a buffer of its size.
-            let r = unsafe { libc::read(signals.as_raw_fd(), (&raw mut info).cast(), size) };
-            if r == size as isize {
-                return Wake::Signal(info.ssi_signo as libc::c_int);
+            if let Some(sig) = sandbox::read_signal(signals.as_raw_fd()) {
+                return Wake::Signal(sig);
             }
         }
         match fds[1].revents {

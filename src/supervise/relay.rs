@@ -59,10 +59,9 @@ impl StderrRelay {
         waiting.as_ref().map(|(fd, _)| fd.as_raw_fd())
     }
 
-    /// When a failed start is to be tried again.
+    /// When a failed start is to be tried again (none once started or ended).
     pub fn retry_at(&self) -> Option<Instant> {
         self.retry_at
-            .filter(|_| self.thread.is_none() && !self.ended)
     }
 
     /// The watched pipe is ready (`revents` from poll): data starts the thread; a pipe whose
@@ -72,6 +71,7 @@ impl StderrRelay {
             self.start();
         } else if revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
             self.ended = true;
+            self.retry_at = None;
         }
     }
 
