@@ -14,6 +14,10 @@ For each server:
 - `bwrap`: bubblewrap as `common.bwrap` sets it up, with the install directory bound read-only.
 
     mcp.py OUT.json SESSIONS LISTS_PER_SESSION SERVER_JS TIME_SERVER
+
+`BENCH_MCP_SERVERS=memory` (or `time`, or both comma-separated) measures only those servers:
+a long run of one server, with enough sessions to resolve a few per cent, takes minutes
+where the full set takes most of an hour.
 """
 
 import json
@@ -110,7 +114,10 @@ def main():
     result = {"sessions": sessions, "lists_per_session": lists, "user": "root" if c.is_root()
               else "unprivileged", "servers": {}}
     todo = []
+    only = [n for n in os.environ.get("BENCH_MCP_SERVERS", "").split(",") if n]
     for name, s in servers(server_js, time_server).items():
+        if only and name not in only:
+            continue
         if isinstance(s, str):
             result["servers"][name] = {"skipped": s}
             continue
