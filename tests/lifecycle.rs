@@ -484,3 +484,67 @@ fn what_a_server_writes_to_stderr_as_it_exits_is_relayed() {
     assert!(err.contains(&"#".repeat(300_000)), "{} bytes", err.len());
     assert!(!err.contains(&"#".repeat(300_001)));
 }
+
+#[test]
+fn without_threads_the_servers_stderr_waits_and_comes_through() {
+    // No thread can be created (nouserns --nothreads): the relay's thread is tried again
+    // every 100 ms, the user is told once, the server runs on, and what it wrote arrives
+    // once the sandbox has ended.
+    let out = output_within(
+        without_threads(run_cmd(&[
+            "-p",
+            "default",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo first words >&2; sleep 0.35; echo last words >&2; echo out",
+        ])),
+        T,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let warned = "could not start the thread that relays the server's stderr";
+    assert_eq!(err.matches(warned).count(), 1, "{err}");
+    let first = err.find("first words").expect(&err);
+    assert!(err[first..].contains("last words"), "{err}");
+}
+
+#[test]
+fn a_launch_that_fails_once_the_sandbox_runs_leaves_no_process_behind() {
+    // The egress proxy starts after the sandbox is cloned; without threads it cannot. mcpcell
+    // fails naming it, and only once the sandbox and its server are gone: nothing it started
+    // is left (the harness is a subreaper, so what mcpcell left would be its child).
+    let dir = scratch();
+    let proxy = profile(
+        dir.path(),
+        "proxy",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [allowed.mcpcell.test]\n",
+    );
+    let out = output_within(
+        without_threads(run_cmd(&[
+            "-p",
+            proxy.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "sleep 30",
+        ])),
+        T,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("failed to start the egress proxy (no thread could be created: this user's process limit, `ulimit -u`, or a cgroup's pids.max is reached; the sandbox was stopped)"), "{err}");
+    assert!(!err.contains("left a process behind"), "{err}");
+}
+
+#[test]
+fn the_harness_sees_a_process_left_behind() {
+    // The check above, on a command that does leave one.
+    let mut c = std::process::Command::new(nouserns());
+    c.args(["--nothreads", "/bin/sh", "-c", "sleep 30 & exit 0"]);
+    let out = output_within(c, T);
+    assert_eq!(out.status.code(), Some(124));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("left a process behind"), "{err}");
+}

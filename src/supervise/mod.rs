@@ -23,7 +23,7 @@ use crate::sandbox::{self, FORWARDED, Failure, Isolation, Prepared, Step};
 pub enum LaunchError {
     #[error(transparent)]
     Prepare(#[from] sandbox::prepare::PrepareError),
-    #[error("failed to set up the relay that keeps the terminal from the server")]
+    #[error("failed to set up the relay that keeps the terminal from the server{}", out_of_threads(.0))]
     Terminal(#[source] std::io::Error),
     #[error(
         "failed to set up the sandbox's cgroup (it enforces limits.memory, and limits.processes for root); `mcpcell doctor` says what this user can have, and --best-effort starts the server without it"
@@ -45,9 +45,9 @@ pub enum LaunchError {
     TierSeccomp(#[source] crate::seccomp::CompileError),
     #[error("failed to create a pipe to the sandbox")]
     Pipe(#[source] nix::Error),
-    #[error("failed to start the egress proxy")]
+    #[error("failed to start the egress proxy{}", out_of_threads(.0))]
     Proxy(#[source] std::io::Error),
-    #[error("failed to start a thread of mcpcell's")]
+    #[error("failed to start a thread of mcpcell's{}", out_of_threads(.0))]
     Thread(#[source] std::io::Error),
     #[error("an observe-mode plan was launched without an observer")]
     NoObserver,
@@ -70,6 +70,16 @@ impl LaunchError {
             }
             _ => 125,
         }
+    }
+}
+
+/// What to tell of a thread that could not be created (`EAGAIN`: a process limit).
+fn out_of_threads(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) => {
+            " (no thread could be created: this user's process limit, `ulimit -u`, or a cgroup's pids.max is reached; the sandbox was stopped)"
+        }
+        _ => "",
     }
 }
 
@@ -506,8 +516,85 @@ fn start(
     };
     drop(status_w);
     drop(alive_r);
+    let ends = Ends {
+        terminal,
+        stderr_pipe,
+        stderr_tty,
+        observe_pair,
+        channel_pair,
+        guarded,
+    };
+    let attached = attach(plan, listens, tmp, plugins, ends);
+    let (proxy, observer, stderr) = match attached {
+        Ok(parts) => parts,
+        Err(e) => {
+            // No sandbox outlives a launch that failed: with the pipe's last writer gone its
+            // init leaves, taking the server and everything it started along, and mcpcell
+            // says why only once it is gone.
+            drop(alive_w);
+            reap(pid);
+            return Err(e);
+        }
+    };
     // The write end stays open for as long as mcpcell lives.
     std::mem::forget::<OwnedFd>(alive_w);
+    match read_failure(&status_r) {
+        None => Ok((pid, proxy, observer, stderr)),
+        Some(failure) => {
+            reap(pid);
+            // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
+            // comes back for a launch that tries again (the namespace-free tier).
+            if let Some(mut watch) = stderr.and_then(relay::StderrRelay::finish) {
+                watch.restart();
+                plugins.stderr = Some(watch);
+            }
+            Err(LaunchError::Child {
+                failure,
+                what: prepared.describe(failure),
+            })
+        }
+    }
+}
+
+/// The supervisor's ends of the pipes and channels to a sandbox, and the namespace-free
+/// tier's proxy listeners.
+struct Ends {
+    terminal: terminal::TerminalPipes,
+    stderr_pipe: Option<(OwnedFd, OwnedFd)>,
+    stderr_tty: bool,
+    observe_pair: Option<(OwnedFd, OwnedFd)>,
+    channel_pair: Option<(OwnedFd, OwnedFd)>,
+    guarded: Option<Guarded>,
+}
+
+/// What serves a started sandbox: the proxy, the observer, the stderr relay.
+type Attached = (
+    Option<crate::proxy::Proxy>,
+    Option<Observer>,
+    Option<relay::StderrRelay>,
+);
+
+/// The supervisor's side of a sandbox just cloned: the terminal relays, the stderr relay, the
+/// observer (started before anything waits on the sandbox: its execve waits for an answer)
+/// and the proxy. Inlined into its one caller: the launch's code stays where the launch
+/// layout (`packaging/launch-order.txt`) puts `start`.
+#[inline(always)]
+fn attach(
+    plan: &Plan,
+    listens: bool,
+    tmp: Option<&std::path::Path>,
+    plugins: &mut Plugins,
+    ends: Ends,
+) -> Result<Attached, LaunchError> {
+    let Ends {
+        terminal,
+        stderr_pipe,
+        stderr_tty,
+        observe_pair,
+        channel_pair,
+        guarded,
+    } = ends;
+    let proxy_cfg = plan.network.proxy.as_ref();
     terminal.start().map_err(LaunchError::Terminal)?;
     let stderr = match stderr_pipe {
         Some((r, w)) => {
@@ -550,24 +637,16 @@ fn start(
             proxy = Some(crate::proxy::start(cfg.clone(), listeners).map_err(LaunchError::Proxy)?);
         }
     }
-    match read_failure(&status_r) {
-        None => Ok((pid, proxy, observer, stderr)),
-        Some(failure) => {
-            let mut st = 0;
-            // SAFETY: waits for our own child.
-            unsafe { libc::waitpid(pid, &mut st, 0) };
-            // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
-            // comes back for a launch that tries again (the namespace-free tier).
-            if let Some(mut watch) = stderr.and_then(relay::StderrRelay::finish) {
-                watch.restart();
-                plugins.stderr = Some(watch);
-            }
-            Err(LaunchError::Child {
-                failure,
-                what: prepared.describe(failure),
-            })
-        }
-    }
+    Ok((proxy, observer, stderr))
+}
+
+/// Waits for the sandbox's init, a child of this process, to end.
+fn reap(pid: libc::pid_t) {
+    let mut st = 0;
+    // SAFETY: waits for our own child.
+    while unsafe { libc::waitpid(pid, &mut st, 0) } < 0
+        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+    {}
 }
 
 /// The proxy of a launch without namespaces: its listeners on the host's loopback, and the

@@ -71,8 +71,18 @@ pub fn nouserns() -> PathBuf {
 
 /// `cmd` (a command line for mcpcell) run under [`nouserns`]: as in a container.
 pub fn in_container(cmd: Command) -> Command {
+    under_nouserns(&[], cmd)
+}
+
+/// `cmd` run where no thread can be created (`nouserns --nothreads`), as on a system out of
+/// threads; the harness exits with 124 if `cmd` leaves a process behind.
+pub fn without_threads(cmd: Command) -> Command {
+    under_nouserns(&["--nothreads"], cmd)
+}
+
+fn under_nouserns(mode: &[&str], cmd: Command) -> Command {
     let mut c = Command::new(nouserns());
-    c.arg(cmd.get_program()).args(cmd.get_args());
+    c.args(mode).arg(cmd.get_program()).args(cmd.get_args());
     c.env_clear();
     for (k, v) in cmd.get_envs() {
         if let Some(v) = v {

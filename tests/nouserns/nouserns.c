@@ -4,6 +4,7 @@
  *
  *   nouserns COMMAND [ARGS...]
  *   nouserns --apparmor COMMAND [ARGS...]
+ *   nouserns --nothreads COMMAND [ARGS...]
  *
  * It installs a seccomp filter on itself and execs COMMAND; the filter holds for COMMAND and
  * everything it starts, and no process under it can remove it. Under the filter:
@@ -20,19 +21,31 @@
  * refused, and mounting is the first such thing (mount, umount2, pivot_root, mount_setattr and
  * the new mount API fail with EPERM).
  *
- * Exit status: COMMAND's, or 125 when the filter cannot be installed.
+ * With --nothreads namespaces are allowed and no thread can be created, as on a system out of
+ * threads (pids.max, RLIMIT_NPROC): clone(2) with CLONE_THREAD fails with EAGAIN and clone3(2)
+ * with ENOSYS (libc then tries clone); processes are still forked. The harness also stays as
+ * COMMAND's parent and a child subreaper, so that a process COMMAND leaves behind when it exits
+ * comes to the harness: after COMMAND has exited it says so on stderr and exits with 124 if any
+ * process it did not start remains its child.
+ *
+ * Exit status: COMMAND's, 124 (--nothreads) when COMMAND left a process behind, or 125 when
+ * the filter cannot be installed.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWCGROUP
@@ -67,14 +80,92 @@
 #define __NR_mount_setattr 442
 #endif
 
+/* Kills this process's children, found in /proc by their parent's pid. */
+static void kill_children(void) {
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        /* pid (comm) state ppid ...: comm may hold anything, so the last ')' ends it. */
+        char *close = strrchr(buf, ')');
+        int ppid;
+        if (close && sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == getpid())
+            kill(atoi(e->d_name), SIGKILL);
+    }
+    closedir(d);
+}
+
+/* --nothreads: runs COMMAND as a child and reports what it left behind. */
+static int run_and_watch(char **argv) {
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        fprintf(stderr, "nouserns: subreaper: %s\n", strerror(errno));
+        return 125;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "nouserns: fork: %s\n", strerror(errno));
+        return 125;
+    }
+    if (pid == 0) {
+        execvp(argv[1], argv + 1);
+        fprintf(stderr, "nouserns: %s: %s\n", argv[1], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "nouserns: waitpid: %s\n", strerror(errno));
+            return 125;
+        }
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    /* Anything still here (running, or exited and not reaped by anyone) was COMMAND's. */
+    int left = 0;
+    for (;;) {
+        int st;
+        pid_t other = waitpid(-1, &st, WNOHANG);
+        if (other > 0) {
+            left = 1;
+            continue;
+        }
+        if (other == 0) {
+            /* Running: stopped here for good, so that the next test does not meet it. */
+            left = 1;
+            kill_children();
+            while (waitpid(-1, &st, 0) > 0 || errno == EINTR) {
+            }
+        } else if (errno == EINTR) {
+            continue;
+        }
+        break;
+    }
+    if (left) {
+        fprintf(stderr, "nouserns: %s exited (%d) and left a process behind\n", argv[1], code);
+        return 124;
+    }
+    return code;
+}
+
 int main(int argc, char **argv) {
     int apparmor = argc > 1 && !strcmp(argv[1], "--apparmor");
-    if (apparmor) {
+    int nothreads = argc > 1 && !strcmp(argv[1], "--nothreads");
+    if (apparmor || nothreads) {
         argv++;
         argc--;
     }
     if (argc < 2) {
-        fprintf(stderr, "usage: nouserns [--apparmor] COMMAND [ARGS...]\n");
+        fprintf(stderr, "usage: nouserns [--apparmor | --nothreads] COMMAND [ARGS...]\n");
         return 125;
     }
     struct sock_filter filter[] = {
@@ -115,6 +206,20 @@ int main(int argc, char **argv) {
         RET(SECCOMP_RET_ALLOW),
         RET(ERRNO(EPERM)),
     };
+    struct sock_filter threads[] = {
+        LOAD(offsetof(struct seccomp_data, arch)),
+        JEQ(AUDIT_ARCH_X86_64, 1, 0),
+        RET(SECCOMP_RET_ALLOW),
+        LOAD(offsetof(struct seccomp_data, nr)),
+        JEQ(__NR_clone3, 0, 1),
+        RET(ERRNO(ENOSYS)),
+        JEQ(__NR_clone, 0, 4),
+        LOAD(offsetof(struct seccomp_data, args[0])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, CLONE_THREAD),
+        JEQ(0, 1, 0),
+        RET(ERRNO(EAGAIN)),
+        RET(SECCOMP_RET_ALLOW),
+    };
     struct sock_fprog prog = {
         .len = sizeof(filter) / sizeof(filter[0]),
         .filter = filter,
@@ -122,6 +227,10 @@ int main(int argc, char **argv) {
     if (apparmor) {
         prog.len = sizeof(mounts) / sizeof(mounts[0]);
         prog.filter = mounts;
+    }
+    if (nothreads) {
+        prog.len = sizeof(threads) / sizeof(threads[0]);
+        prog.filter = threads;
     }
     /* no_new_privs lets an ordinary user install a filter; root keeps setuid semantics
      * otherwise, as a container's processes do not (runtimes set it too). */
@@ -133,6 +242,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "nouserns: seccomp: %s\n", strerror(errno));
         return 125;
     }
+    if (nothreads)
+        return run_and_watch(argv);
     execvp(argv[1], argv + 1);
     fprintf(stderr, "nouserns: %s: %s\n", argv[1], strerror(errno));
     return errno == ENOENT ? 127 : 126;
