@@ -1034,15 +1034,6 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
 
 /// Whether launches here run in the namespace-free tier (namespaces refused, as under
 /// tests/nouserns): the dry run says so.
-fn namespace_free_tier() -> bool {
-    let out = output_within(
-        run_cmd(&["--dry-run", "--format", "json", "--", "/bin/true"]),
-        Duration::from_secs(30),
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["plan"]["tier"]["name"] == "namespace-free"
-}
-
 /// The built-in profiles, from profiles/*.yaml.
 fn builtin_profiles() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");

@@ -485,11 +485,16 @@ fn what_a_server_writes_to_stderr_as_it_exits_is_relayed() {
     assert!(!err.contains(&"#".repeat(300_001)));
 }
 
+/// What mcpcell says when no thread could be created.
+const OUT_OF_THREADS: &str = "(no thread could be created: this user's process limit, `ulimit -u`, or a cgroup's pids.max is reached; the sandbox was stopped)";
+
 #[test]
 fn without_threads_the_servers_stderr_waits_and_comes_through() {
     // No thread can be created (nouserns --nothreads): the relay's thread is tried again
     // every 100 ms, the user is told once, the server runs on, and what it wrote arrives
-    // once the sandbox has ended.
+    // once the sandbox has ended. The namespace-free tier cannot start without a thread (its
+    // supervisor of the server's connects and metadata changes): it refuses, and leaves
+    // nothing behind.
     let out = output_within(
         without_threads(run_cmd(&[
             "-p",
@@ -502,6 +507,13 @@ fn without_threads_the_servers_stderr_waits_and_comes_through() {
         T,
     );
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("left a process behind"), "{err}");
+    if namespace_free_tier() {
+        assert_eq!(out.status.code(), Some(125), "{err}");
+        let refused = format!("failed to start a thread of mcpcell's {OUT_OF_THREADS}");
+        assert!(err.contains(&refused), "{err}");
+        return;
+    }
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     let warned = "could not start the thread that relays the server's stderr";
@@ -512,8 +524,9 @@ fn without_threads_the_servers_stderr_waits_and_comes_through() {
 
 #[test]
 fn a_launch_that_fails_once_the_sandbox_runs_leaves_no_process_behind() {
-    // The egress proxy starts after the sandbox is cloned; without threads it cannot. mcpcell
-    // fails naming it, and only once the sandbox and its server are gone: nothing it started
+    // The egress proxy starts after the sandbox is cloned (in the namespace-free tier, so does
+    // the supervisor of its connects, first); without threads neither can. mcpcell fails
+    // naming the limit, and only once the sandbox and its server are gone: nothing it started
     // is left (the harness is a subreaper, so what mcpcell left would be its child).
     let dir = scratch();
     let proxy = profile(
@@ -534,7 +547,11 @@ fn a_launch_that_fails_once_the_sandbox_runs_leaves_no_process_behind() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{err}");
-    assert!(err.contains("failed to start the egress proxy (no thread could be created: this user's process limit, `ulimit -u`, or a cgroup's pids.max is reached; the sandbox was stopped)"), "{err}");
+    let what = match namespace_free_tier() {
+        true => "failed to start a thread of mcpcell's",
+        false => "failed to start the egress proxy",
+    };
+    assert!(err.contains(&format!("{what} {OUT_OF_THREADS}")), "{err}");
     assert!(!err.contains("left a process behind"), "{err}");
 }
 

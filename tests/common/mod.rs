@@ -69,6 +69,16 @@ pub fn nouserns() -> PathBuf {
         .clone()
 }
 
+/// Whether mcpcell launches here in the namespace-free tier (its plan says so).
+pub fn namespace_free_tier() -> bool {
+    let out = output_within(
+        run_cmd(&["--dry-run", "--format", "json", "--", "/bin/true"]),
+        Duration::from_secs(30),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["plan"]["tier"]["name"] == "namespace-free"
+}
+
 /// `cmd` (a command line for mcpcell) run under [`nouserns`]: as in a container.
 pub fn in_container(cmd: Command) -> Command {
     under_nouserns(&[], cmd)
