@@ -1032,8 +1032,6 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
     }
 }
 
-/// Whether launches here run in the namespace-free tier (namespaces refused, as under
-/// tests/nouserns): the dry run says so.
 /// The built-in profiles, from profiles/*.yaml.
 fn builtin_profiles() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");

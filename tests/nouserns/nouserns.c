@@ -80,6 +80,13 @@
 #define __NR_mount_setattr 442
 #endif
 
+/* Executes COMMAND (argv[1]...); returns the exit status to report when that fails. */
+static int exec_command(char **argv) {
+    execvp(argv[1], argv + 1);
+    fprintf(stderr, "nouserns: %s: %s\n", argv[1], strerror(errno));
+    return errno == ENOENT ? 127 : 126;
+}
+
 /* Kills this process's children, found in /proc by their parent's pid. */
 static void kill_children(void) {
     DIR *d = opendir("/proc");
@@ -117,11 +124,8 @@ static int run_and_watch(char **argv) {
         fprintf(stderr, "nouserns: fork: %s\n", strerror(errno));
         return 125;
     }
-    if (pid == 0) {
-        execvp(argv[1], argv + 1);
-        fprintf(stderr, "nouserns: %s: %s\n", argv[1], strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
-    }
+    if (pid == 0)
+        _exit(exec_command(argv));
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
@@ -244,7 +248,5 @@ int main(int argc, char **argv) {
     }
     if (nothreads)
         return run_and_watch(argv);
-    execvp(argv[1], argv + 1);
-    fprintf(stderr, "nouserns: %s: %s\n", argv[1], strerror(errno));
-    return errno == ENOENT ? 127 : 126;
+    return exec_command(argv);
 }
