@@ -25,6 +25,12 @@ struct Pty {
 
 impl Pty {
     fn open() -> Pty {
+        Pty::open_reading_every(Duration::ZERO)
+    }
+
+    /// A terminal whose other side takes what was written at most once every `pause`: a slow
+    /// terminal, which keeps the writer waiting.
+    fn open_reading_every(pause: Duration) -> Pty {
         let pty = nix::pty::openpty(None, None).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let reader = pty.master.try_clone().unwrap();
@@ -36,6 +42,7 @@ impl Pty {
                     Ok(0) | Err(_) => break,
                     Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
                 }
+                std::thread::sleep(pause);
             }
         });
         Pty {
@@ -159,6 +166,27 @@ fn the_servers_output_cannot_drive_the_terminal() {
     finish(bare.spawn().unwrap());
     assert!(pty.wait_for("-end", Duration::from_secs(5)));
     assert!(pty.seen().contains(&0x1b));
+}
+
+#[test]
+fn everything_the_server_wrote_reaches_the_terminal_before_mcpcell_exits() {
+    // More than a pipe holds, written as fast as it goes to a slow terminal, and then the
+    // server exits: what is still in the pipe then must reach the terminal too.
+    let pty = Pty::open_reading_every(Duration::from_millis(2));
+    let script = "head -c 300000 /dev/zero | tr '\\0' x; echo; echo END-OF-OUTPUT";
+    let mut c = mcpcell_run(&["--", "/bin/sh", "-c", script]);
+    pty.attach(&mut c);
+    let status = c.spawn().unwrap().wait().unwrap();
+    assert!(status.success(), "{status}");
+    // mcpcell has exited: the terminal has everything the server wrote, bar what the reader
+    // of the terminal's other side has yet to take from it.
+    assert!(
+        pty.wait_for("END-OF-OUTPUT", Duration::from_secs(5)),
+        "the end of the output was lost: {} bytes arrived",
+        pty.seen().len()
+    );
+    let xs = pty.seen().iter().filter(|&&b| b == b'x').count();
+    assert_eq!(xs, 300_000);
 }
 
 /// An interactive shell with job control on a terminal of its own.

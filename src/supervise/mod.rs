@@ -160,6 +160,8 @@ struct Spawned {
     _cgroup: Option<SandboxCgroup>,
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
+    /// The relay of the server's stdout to mcpcell's terminal (crate::supervise::terminal).
+    stdout: Option<std::thread::JoinHandle<()>>,
     /// The relay of the server's stderr, and the watcher it feeds.
     stderr: Option<relay::StderrRelay>,
 }
@@ -271,6 +273,11 @@ pub fn launch(
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
     }
+    // The sandbox is gone, and with it the last writer of the terminal's pipe: what the
+    // server wrote last reaches the terminal before mcpcell exits.
+    if let Some(t) = spawned.stdout {
+        let _ = t.join();
+    }
     if let Some(watch) = spawned.stderr.take().and_then(relay::StderrRelay::finish) {
         for h in watch.report(&plan, code) {
             eprintln!("mcpcell: hint: {h}");
@@ -321,14 +328,15 @@ fn spawn(
         &|_| Ok(()),
         None,
     ) {
-        Ok((pid, proxy, observer, stderr)) => Ok(Spawned {
+        Ok((pid, a)) => Ok(Spawned {
             pid,
             _tmp: None,
             tier: "namespaces",
             _cgroup: cgroup,
-            proxy,
-            observer,
-            stderr,
+            proxy: a.proxy,
+            observer: a.observer,
+            stdout: a.stdout,
+            stderr: a.stderr,
         }),
         Err(e) => {
             // Refused namespaces: the namespace-free tier (crate::plan::tier), which says
@@ -362,7 +370,7 @@ fn spawn(
                 }
                 Ok(())
             };
-            let (pid, proxy, observer, stderr) = start(
+            let (pid, a) = start(
                 plan,
                 Isolation::NoNamespaces,
                 procs,
@@ -376,9 +384,10 @@ fn spawn(
                 _tmp: Some(tmp),
                 tier: tier.name,
                 _cgroup: cgroup,
-                proxy,
-                observer,
-                stderr,
+                proxy: a.proxy,
+                observer: a.observer,
+                stdout: a.stdout,
+                stderr: a.stderr,
             })
         }
     }
@@ -419,14 +428,8 @@ fn refused_namespaces(e: &LaunchError) -> Option<String> {
     }
 }
 
-/// A started sandbox: its pid, the proxy (which starts once the sandbox has handed over its
-/// listeners), the observer, the stderr relay.
-type Started = (
-    libc::pid_t,
-    Option<crate::proxy::Proxy>,
-    Option<Observer>,
-    Option<relay::StderrRelay>,
-);
+/// A started sandbox: its pid, and what serves it.
+type Started = (libc::pid_t, Attached);
 
 /// Creates the pipes and socketpairs to the sandbox, prepares the plan with them, clones the
 /// sandbox and waits until the server has been executed (or a step failed).
@@ -525,7 +528,7 @@ fn start(
         guarded,
     };
     let attached = attach(plan, listens, tmp, plugins, ends);
-    let (proxy, observer, stderr) = match attached {
+    let attached = match attached {
         Ok(parts) => parts,
         Err(e) => {
             // No sandbox outlives a launch that failed: with the pipe's last writer gone its
@@ -539,12 +542,12 @@ fn start(
     // The write end stays open for as long as mcpcell lives.
     std::mem::forget::<OwnedFd>(alive_w);
     match read_failure(&status_r) {
-        None => Ok((pid, proxy, observer, stderr)),
+        None => Ok((pid, attached)),
         Some(failure) => {
             reap(pid);
             // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
             // comes back for a launch that tries again (the namespace-free tier).
-            if let Some(mut watch) = stderr.and_then(relay::StderrRelay::finish) {
+            if let Some(mut watch) = attached.stderr.and_then(relay::StderrRelay::finish) {
                 watch.restart();
                 plugins.stderr = Some(watch);
             }
@@ -567,12 +570,16 @@ struct Ends {
     guarded: Option<Guarded>,
 }
 
-/// What serves a started sandbox: the proxy, the observer, the stderr relay.
-type Attached = (
-    Option<crate::proxy::Proxy>,
-    Option<Observer>,
-    Option<relay::StderrRelay>,
-);
+/// What serves a started sandbox.
+struct Attached {
+    /// The proxy, which starts once the sandbox has handed over its listeners.
+    proxy: Option<crate::proxy::Proxy>,
+    observer: Option<Observer>,
+    /// The relay of the server's stdout to mcpcell's terminal, which ends with the sandbox.
+    stdout: Option<std::thread::JoinHandle<()>>,
+    /// The relay of the server's stderr, and the watcher it feeds.
+    stderr: Option<relay::StderrRelay>,
+}
 
 /// The supervisor's side of a sandbox just cloned: the terminal relays, the stderr relay, the
 /// observer (started before anything waits on the sandbox: its execve waits for an answer)
@@ -595,7 +602,7 @@ fn attach(
         guarded,
     } = ends;
     let proxy_cfg = plan.network.proxy.as_ref();
-    terminal.start().map_err(LaunchError::Terminal)?;
+    let stdout = terminal.start().map_err(LaunchError::Terminal)?;
     let stderr = match stderr_pipe {
         Some((r, w)) => {
             drop(w);
@@ -637,7 +644,12 @@ fn attach(
             proxy = Some(crate::proxy::start(cfg.clone(), listeners).map_err(LaunchError::Proxy)?);
         }
     }
-    Ok((proxy, observer, stderr))
+    Ok(Attached {
+        proxy,
+        observer,
+        stdout,
+        stderr,
+    })
 }
 
 /// Waits for the sandbox's init, a child of this process, to end.

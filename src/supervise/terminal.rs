@@ -72,8 +72,10 @@ impl TerminalPipes {
         self.output = None;
     }
 
-    /// Once the sandbox holds its ends: lets go of them and starts the relays.
-    pub fn start(mut self) -> io::Result<()> {
+    /// Once the sandbox holds its ends: lets go of them and starts the relays. Returns the
+    /// output's relay, which ends once every writer of the pipe (the sandbox) is gone; the
+    /// input's relay ends with mcpcell, or when the user ends the input.
+    pub fn start(mut self) -> io::Result<Option<std::thread::JoinHandle<()>>> {
         self.server_stdin = None;
         self.server_stdout = None;
         if let Some((tty, pipe)) = self.input.take() {
@@ -82,16 +84,19 @@ impl TerminalPipes {
                 .stack_size(64 * 1024)
                 .spawn(move || relay_input(tty, pipe))?;
         }
+        let mut output = None;
         if let Some((pipe, tty)) = self.output.take() {
-            std::thread::Builder::new()
-                .name("tty-out".into())
-                .stack_size(64 * 1024)
-                .spawn(move || {
-                    let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
-                    let _ = copy(pipe, &mut out);
-                })?;
+            output = Some(
+                std::thread::Builder::new()
+                    .name("tty-out".into())
+                    .stack_size(64 * 1024)
+                    .spawn(move || {
+                        let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
+                        let _ = copy(pipe, &mut out);
+                    })?,
+            );
         }
-        Ok(())
+        Ok(output)
     }
 }
 
