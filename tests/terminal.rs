@@ -189,6 +189,74 @@ fn everything_the_server_wrote_reaches_the_terminal_before_mcpcell_exits() {
     assert_eq!(xs, 300_000);
 }
 
+/// The pids of the processes whose command line is exactly `cmdline`.
+fn processes_with_cmdline(cmdline: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid: &i32| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline.as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn a_process_left_holding_the_terminals_pipe_does_not_hold_mcpcell() {
+    // Where nothing kills what the server started once the sandbox has been killed (the
+    // namespace-free tier, its init killed after the stop timeout), a process left behind
+    // that holds the server's stdout must not keep mcpcell waiting for the rest of it.
+    let pty = Pty::open();
+    let leftover = "sleep\x0019.25\x00";
+    let script = "trap '' TERM; sleep 19.25 2>/dev/null & echo started; while :; do sleep 1; done";
+    let mut c = in_container(run_cmd(&[
+        "--best-effort",
+        "--stop-timeout",
+        "1",
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+    ]));
+    pty.attach(&mut c);
+    c.stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    assert!(
+        pty.wait_for("started", Duration::from_secs(30)),
+        "the server did not start: {}",
+        String::from_utf8_lossy(&pty.seen())
+    );
+    let asked = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = asked + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let waited = asked.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    // The check's control: a process was indeed left holding the pipe.
+    let left = processes_with_cmdline(leftover);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        !left.is_empty(),
+        "nothing was left behind: the test tried nothing"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "mcpcell waited {waited:?} for a process left behind"
+    );
+}
+
 /// An interactive shell with job control on a terminal of its own.
 fn shell(pty: &Pty) -> Child {
     let mut c = Command::new("bash");

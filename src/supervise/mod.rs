@@ -151,6 +151,10 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
     }
 }
 
+/// How long mcpcell waits, once the sandbox has ended, for the rest of the server's output
+/// to reach the terminal.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+
 struct Spawned {
     pid: libc::pid_t,
     /// The namespace-free tier's private temporary directory, removed after the server.
@@ -161,7 +165,7 @@ struct Spawned {
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
     /// The relay of the server's stdout to mcpcell's terminal (crate::supervise::terminal).
-    stdout: Option<std::thread::JoinHandle<()>>,
+    stdout: Option<terminal::OutputRelay>,
     /// The relay of the server's stderr, and the watcher it feeds.
     stderr: Option<relay::StderrRelay>,
 }
@@ -275,8 +279,10 @@ pub fn launch(
     }
     // The sandbox is gone, and with it the last writer of the terminal's pipe: what the
     // server wrote last reaches the terminal before mcpcell exits.
-    if let Some(t) = spawned.stdout {
-        let _ = t.join();
+    if let Some(relay) = spawned.stdout {
+        if !relay.finish(OUTPUT_DRAIN) {
+            warn!(target: "mcpcell", "the server's output to the terminal did not end within {OUTPUT_DRAIN:?} of the sandbox's end: a process it started still holds it; not waiting for it");
+        }
     }
     if let Some(watch) = spawned.stderr.take().and_then(relay::StderrRelay::finish) {
         for h in watch.report(&plan, code) {
@@ -576,7 +582,7 @@ struct Attached {
     proxy: Option<crate::proxy::Proxy>,
     observer: Option<Observer>,
     /// The relay of the server's stdout to mcpcell's terminal, which ends with the sandbox.
-    stdout: Option<std::thread::JoinHandle<()>>,
+    stdout: Option<terminal::OutputRelay>,
     /// The relay of the server's stderr, and the watcher it feeds.
     stderr: Option<relay::StderrRelay>,
 }

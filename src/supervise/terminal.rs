@@ -75,7 +75,7 @@ impl TerminalPipes {
     /// Once the sandbox holds its ends: lets go of them and starts the relays. Returns the
     /// output's relay, which ends once every writer of the pipe (the sandbox) is gone; the
     /// input's relay ends with mcpcell, or when the user ends the input.
-    pub fn start(mut self) -> io::Result<Option<std::thread::JoinHandle<()>>> {
+    pub fn start(mut self) -> io::Result<Option<OutputRelay>> {
         self.server_stdin = None;
         self.server_stdout = None;
         if let Some((tty, pipe)) = self.input.take() {
@@ -86,17 +86,38 @@ impl TerminalPipes {
         }
         let mut output = None;
         if let Some((pipe, tty)) = self.output.take() {
-            output = Some(
-                std::thread::Builder::new()
-                    .name("tty-out".into())
-                    .stack_size(64 * 1024)
-                    .spawn(move || {
-                        let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
-                        let _ = copy(pipe, &mut out);
-                    })?,
-            );
+            let (ended, done) = std::sync::mpsc::channel::<()>();
+            std::thread::Builder::new()
+                .name("tty-out".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
+                    let _ = copy(pipe, &mut out);
+                    drop(ended);
+                })?;
+            output = Some(OutputRelay { done });
         }
         Ok(output)
+    }
+}
+
+/// The relay of the server's output to the terminal, once started.
+pub struct OutputRelay {
+    /// Disconnected when the relay's thread has written everything and ended.
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl OutputRelay {
+    /// Once the sandbox has ended: waits until the relay has written all the server wrote,
+    /// which it has once the pipe's last writer is gone, for at most `limit`. A process the
+    /// server started may outlive the sandbox where nothing kills it (the namespace-free
+    /// tier, see `crate::plan::tier`) and hold the pipe: mcpcell does not wait for it.
+    /// Whether the relay ended.
+    pub fn finish(self, limit: std::time::Duration) -> bool {
+        !matches!(
+            self.done.recv_timeout(limit),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        )
     }
 }
 

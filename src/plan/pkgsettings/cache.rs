@@ -92,12 +92,14 @@ impl CaCache {
         let mut h = DefaultHasher::new();
         ("directory", dir).hash(&mut h);
         let path_key = h.finish();
-        let files = match dir_identity(dir) {
+        let key = dir_identity(dir);
+        let files = match key {
             Some(key) => {
                 key.hash(&mut h);
                 None
             }
-            // More names than are read: the identity of the files that are.
+            // More names than are read, or a listing that failed: the identity of the files
+            // that are read.
             None => {
                 let files = dir_files(dir);
                 for (f, m) in &files {
@@ -111,6 +113,11 @@ impl CaCache {
             return Found::Entry(entry);
         }
         let certs = extract_all(&files.unwrap_or_else(|| dir_files(dir)));
+        // Changed while it was read: what was read is not kept under a key that says
+        // otherwise (a file added and removed again would then be served from the cache).
+        if key.is_some() && dir_identity(dir) != key {
+            return Found::Certs(certs, None);
+        }
         let _ = write_entry(
             cache,
             &name,
@@ -173,7 +180,7 @@ fn dir_files(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
 }
 
 /// What tells one version of the directory `dir` from another, when it has at most
-/// [`MAX_DIR_FILES`] names: every name that is a regular file (links followed) with that
+/// [`MAX_DIR_FILES`] names and can be listed without an error: every name that is a regular file (links followed) with that
 /// file's identity. Each name's part is hashed on its own and the parts are added, so the
 /// listing's order does not matter: no sort, no joined paths, and each `stat` is made
 /// relative to the directory. For the 292 names of a Debian system's /etc/ssl/certs a
@@ -183,16 +190,15 @@ fn dir_identity(dir: &Path) -> Option<u64> {
     use nix::fcntl::{AtFlags, OFlag};
     use nix::sys::stat::{Mode, SFlag, fstatat};
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    // A directory that cannot be read has no files: the same identity every time.
-    let Ok(mut d) = nix::dir::Dir::open(dir, flags, Mode::empty()) else {
-        return Some(0);
-    };
+    let mut d = nix::dir::Dir::open(dir, flags, Mode::empty()).ok()?;
     // SAFETY: `d` owns the descriptor and outlives every use of this borrow below.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(std::os::fd::AsRawFd::as_raw_fd(&d)) };
     let mut sum = 0u64;
     let mut names = 0;
     for e in d.iter() {
-        let Ok(e) = e else { continue };
+        // An error ends the listing: another read could fail again, and again (a stale
+        // network mount).
+        let e = e.ok()?;
         let name = e.file_name();
         if name.to_bytes() == b"." || name.to_bytes() == b".." {
             continue;
