@@ -201,14 +201,31 @@ fn processes_with_cmdline(cmdline: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Asks `child` to stop with SIGTERM and waits for it, for at most `limit`; how long it took.
+fn stop(child: &mut Child, limit: Duration) -> Duration {
+    let asked = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    while child.try_wait().unwrap().is_none() && asked.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let waited = asked.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    waited
+}
+
 #[test]
-fn a_process_left_holding_the_terminals_pipe_does_not_hold_mcpcell() {
-    // Where nothing kills what the server started once the sandbox has been killed (the
-    // namespace-free tier, its init killed after the stop timeout), a process left behind
-    // that holds the server's stdout must not keep mcpcell waiting for the rest of it.
-    let pty = Pty::open();
+fn the_stop_timeout_ends_everything_the_server_started_without_namespaces() {
+    // Without namespaces no PID namespace takes the server's descendants along when the
+    // sandbox is killed: the stop timeout must still end them all, and a descendant that
+    // holds the server's stdout (a terminal, relayed) must not keep mcpcell waiting.
     let leftover = "sleep\x0019.25\x00";
-    let script = "trap '' TERM; sleep 19.25 2>/dev/null & echo started; while :; do sleep 1; done";
+    let script = "trap '' TERM; sleep 19.25 & echo started; while :; do sleep 1; done";
+    let pty = Pty::open();
     let mut c = in_container(run_cmd(&[
         "--best-effort",
         "--stop-timeout",
@@ -226,20 +243,30 @@ fn a_process_left_holding_the_terminals_pipe_does_not_hold_mcpcell() {
         "the server did not start: {}",
         String::from_utf8_lossy(&pty.seen())
     );
-    let asked = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let deadline = asked + Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+    let waited = stop(&mut child, Duration::from_secs(15));
+    let left = processes_with_cmdline(leftover);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
-    let waited = asked.elapsed();
+    assert!(left.is_empty(), "the server's child outlived the sandbox");
+    assert!(
+        waited < Duration::from_secs(10),
+        "mcpcell took {waited:?} to stop"
+    );
+
+    // The control: the same server, run bare and killed, leaves its child behind, and the
+    // check above sees it.
+    let pty = Pty::open();
+    let mut bare = Command::new("/bin/sh");
+    bare.args(["-c", script]);
+    pty.attach(&mut bare);
+    let mut child = bare.spawn().unwrap();
+    assert!(pty.wait_for("started", Duration::from_secs(30)));
     let _ = child.kill();
     let _ = child.wait();
-    // The check's control: a process was indeed left holding the pipe.
     let left = processes_with_cmdline(leftover);
     for pid in &left {
         let _ = nix::sys::signal::kill(
@@ -249,11 +276,7 @@ fn a_process_left_holding_the_terminals_pipe_does_not_hold_mcpcell() {
     }
     assert!(
         !left.is_empty(),
-        "nothing was left behind: the test tried nothing"
-    );
-    assert!(
-        waited < Duration::from_secs(10),
-        "mcpcell waited {waited:?} for a process left behind"
+        "the check did not see the control's leftover"
     );
 }
 

@@ -155,6 +155,10 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
 /// to reach the terminal.
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 
+/// How long the namespace-free tier's init has to kill the server's tree and leave, once
+/// told to, before it is killed itself (its `kill_tree` gives up after about a second).
+const TREE_KILL: Duration = Duration::from_secs(2);
+
 struct Spawned {
     pid: libc::pid_t,
     /// The namespace-free tier's private temporary directory, removed after the server.
@@ -166,6 +170,9 @@ struct Spawned {
     observer: Option<Observer>,
     /// The relay of the server's stdout to mcpcell's terminal (crate::supervise::terminal).
     stdout: Option<terminal::OutputRelay>,
+    /// The namespace-free tier: the write end of the pipe whose closing makes the sandbox's
+    /// init kill everything the server started and leave (crate::sandbox::tier::kill_tree).
+    alive: Option<OwnedFd>,
     /// The relay of the server's stderr, and the watcher it feeds.
     stderr: Option<relay::StderrRelay>,
 }
@@ -271,6 +278,7 @@ pub fn launch(
         &forwarded_and_chld,
         stop_timeout,
         spawned.stderr.as_mut(),
+        spawned.alive.take(),
     );
     drop(state_watch);
     if let Some(o) = spawned.observer {
@@ -342,6 +350,7 @@ fn spawn(
             proxy: a.proxy,
             observer: a.observer,
             stdout: a.stdout,
+            alive: a.alive,
             stderr: a.stderr,
         }),
         Err(e) => {
@@ -393,6 +402,7 @@ fn spawn(
                 proxy: a.proxy,
                 observer: a.observer,
                 stdout: a.stdout,
+                alive: a.alive,
                 stderr: a.stderr,
             })
         }
@@ -534,7 +544,7 @@ fn start(
         guarded,
     };
     let attached = attach(plan, listens, tmp, plugins, ends);
-    let attached = match attached {
+    let mut attached = match attached {
         Ok(parts) => parts,
         Err(e) => {
             // No sandbox outlives a launch that failed: with the pipe's last writer gone its
@@ -545,8 +555,12 @@ fn start(
             return Err(e);
         }
     };
-    // The write end stays open for as long as mcpcell lives.
-    std::mem::forget::<OwnedFd>(alive_w);
+    // The write end stays open for as long as mcpcell lives; without namespaces the stop
+    // timeout closes it (`wait`), so that the init kills the server's whole tree.
+    match isolation {
+        Isolation::NoNamespaces => attached.alive = Some(alive_w),
+        Isolation::Full => std::mem::forget::<OwnedFd>(alive_w),
+    }
     match read_failure(&status_r) {
         None => Ok((pid, attached)),
         Some(failure) => {
@@ -583,6 +597,8 @@ struct Attached {
     observer: Option<Observer>,
     /// The relay of the server's stdout to mcpcell's terminal, which ends with the sandbox.
     stdout: Option<terminal::OutputRelay>,
+    /// The namespace-free tier: the liveness pipe's write end (see `Spawned`).
+    alive: Option<OwnedFd>,
     /// The relay of the server's stderr, and the watcher it feeds.
     stderr: Option<relay::StderrRelay>,
 }
@@ -654,6 +670,7 @@ fn attach(
         proxy,
         observer,
         stdout,
+        alive: None,
         stderr,
     })
 }
@@ -815,12 +832,17 @@ fn release_stdio() {
 }
 
 /// Waits for the sandbox's PID 1, passing signals on. After SIGTERM, SIGINT or SIGHUP the
-/// server has `stop_timeout` to exit before the sandbox is killed.
+/// server has `stop_timeout` to exit before the sandbox is killed: with namespaces by
+/// killing its init (PID 1 of its PID namespace, which takes every process in it along);
+/// without them (`alive`, the liveness pipe's write end) by closing the pipe, on which the
+/// init kills the server's whole tree and leaves, and killing the init only if it has not
+/// left within [`TREE_KILL`].
 fn wait(
     pid: libc::pid_t,
     sigs: &[libc::c_int],
     stop_timeout: Duration,
     mut stderr: Option<&mut relay::StderrRelay>,
+    mut alive: Option<OwnedFd>,
 ) -> i32 {
     let waiter = Waiter::new(sandbox::sigset(sigs));
     if waiter.signals.is_none() {
@@ -830,6 +852,8 @@ fn wait(
         }
     }
     let mut stop_deadline: Option<Instant> = None;
+    // Whether the namespace-free tier's init was told to kill the tree (`alive` closed).
+    let mut told_tree = false;
     // The launch's heap is mostly freed by now, in pieces between blocks still in use; their
     // pages go back at once (`malloc_trim` gives back the free pages inside the heap too).
     // SAFETY: no pointers.
@@ -859,10 +883,22 @@ fn wait(
                     release_at = None;
                 }
                 if stop_deadline.is_some_and(|t| t <= now) {
-                    warn!(target: "mcpcell", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
-                    // SAFETY: signals our own child.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
                     stop_deadline = None;
+                    match alive.take() {
+                        Some(pipe) => {
+                            warn!(target: "mcpcell", "the server did not exit within {:?} of being asked to stop; killing it and everything it started", stop_timeout);
+                            drop(pipe);
+                            told_tree = true;
+                            stop_deadline = Some(now + TREE_KILL);
+                        }
+                        None => {
+                            if !told_tree {
+                                warn!(target: "mcpcell", "the server did not exit within {:?} of being asked to stop; killing it", stop_timeout);
+                            }
+                            // SAFETY: signals our own child.
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                        }
+                    }
                 }
                 if retry_at.is_some_and(|t| t <= now) {
                     if let Some(r) = stderr.as_deref_mut() {

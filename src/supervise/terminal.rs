@@ -288,6 +288,38 @@ pub fn relay_stderr(from: OwnedFd, to_terminal: bool, on_line: &mut dyn FnMut(&s
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_output_relay_is_waited_for_only_while_a_writer_is_left_within_the_limit() {
+        use std::os::fd::AsFd;
+        // The pipe's last writer gone: everything written arrives, and the wait ends.
+        let (to_r, to_w) = pipe().unwrap();
+        let (srv_r, srv_w) = pipe().unwrap();
+        let t = TerminalPipes {
+            output: Some((srv_r, to_w)),
+            ..TerminalPipes::default()
+        };
+        nix::unistd::write(srv_w.as_fd(), b"last words\n").unwrap();
+        drop(srv_w);
+        let relay = t.start().unwrap().unwrap();
+        assert!(relay.finish(std::time::Duration::from_secs(10)));
+        let mut seen = String::new();
+        std::fs::File::from(to_r).read_to_string(&mut seen).unwrap();
+        assert_eq!(seen, "last words\n");
+        // A writer left (a process the server started, outliving the sandbox): the wait
+        // ends at the limit.
+        let (_to_r, to_w) = pipe().unwrap();
+        let (srv_r, srv_w) = pipe().unwrap();
+        let t = TerminalPipes {
+            output: Some((srv_r, to_w)),
+            ..TerminalPipes::default()
+        };
+        let relay = t.start().unwrap().unwrap();
+        let asked = std::time::Instant::now();
+        assert!(!relay.finish(std::time::Duration::from_millis(200)));
+        assert!(asked.elapsed() < std::time::Duration::from_secs(5));
+        drop(srv_w);
+    }
+
     use super::*;
 
     fn shown(chunks: &[&[u8]]) -> String {
