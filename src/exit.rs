@@ -48,7 +48,7 @@ fn keeps_line_breaks(e: &(dyn Error + 'static)) -> bool {
 /// profile's list of diagnostics (each one escaped on its own line) keeps its line breaks,
 /// and only within that list.
 pub fn print_error(e: &(dyn Error + 'static)) {
-    eprintln!("{}", render(e));
+    say!("{}", render(e));
 }
 
 fn render(e: &(dyn Error + 'static)) -> String {

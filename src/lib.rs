@@ -5,6 +5,19 @@
 //! child applies the plan and execs) and [`supervise`] (the parent waits and forwards
 //! signals).
 
+// `eprintln!` and `println!` panic when the write fails, and a panic aborts mcpcell: a client
+// that stops reading mcpcell's stderr would end the sandbox with it. mcpcell writes with
+// `say!` (stderr) and `write_all` (stdout) and ignores a failed write instead.
+#![deny(clippy::print_stderr, clippy::print_stdout)]
+
+/// A line on stderr, as `eprintln!` writes it, and nothing when the write fails.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod app;
 pub(crate) mod cgroup;
 pub(crate) mod cli;

@@ -118,9 +118,12 @@ fn formatter(
     file: Option<Arc<Mutex<std::fs::File>>>,
 ) -> Formatter {
     let json = format == LogFormat::Json;
+    // A failed write is not said on stderr either: tracing's own message there would be an
+    // `eprintln!`, which aborts mcpcell when stderr is a pipe nobody reads.
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_target(false);
+        .with_target(false)
+        .log_internal_errors(false);
     match (file, format) {
         (Some(f), fmt) => {
             let writer = move || Escaping {

@@ -565,3 +565,92 @@ fn the_harness_sees_a_process_left_behind() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("left a process behind"), "{err}");
 }
+
+#[test]
+fn started_with_its_standard_streams_closed_mcpcell_puts_dev_null_there() {
+    // A client may start mcpcell with fd 0, 1 or 2 closed. Left free, the number would go to
+    // the first file mcpcell opens, and the server (which is given fds 0-2) or mcpcell's own
+    // messages (fd 2) would write into it. mcpcell opens /dev/null there first (src/main.rs).
+    // Judged from outside: mcpcell's fds 0-2 in /proc while the server runs, and the server's
+    // stdin and stdout as it saw them (read by a command substitution, which leaves the
+    // shell's own descriptors alone, and written to a granted file).
+    let dir = scratch();
+    let seen = dir.path().join("fds");
+    let script = format!(
+        "fds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1); echo \"$fds\" >{}; sleep 2",
+        seen.display()
+    );
+    let mut cmd = run_cmd(&[
+        "-p",
+        "default",
+        "--allow-write",
+        dir.path().to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        &script,
+    ]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let launcher = child.id();
+    let deadline = Instant::now() + T;
+    while std::fs::read_to_string(&seen).map_or(true, |s| s.lines().count() < 2) {
+        assert!(
+            Instant::now() < deadline,
+            "the server never wrote its descriptors"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let own: Vec<String> = (0..3)
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/{launcher}/fd/{fd}"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|e| format!("fd {fd}: {e}"))
+        })
+        .collect();
+    assert_eq!(wait_exit(&mut child, T), 0);
+    assert_eq!(own, ["/dev/null"; 3], "mcpcell's own standard streams");
+    let server = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(
+        server, "/dev/null\n/dev/null\n",
+        "the server's stdin and stdout"
+    );
+}
+
+#[test]
+fn a_client_that_closes_mcpcells_stderr_does_not_end_the_server() {
+    // mcpcell ignores SIGPIPE (src/main.rs) and never panics on a failed write (`say!`, and
+    // tracing told not to report its own): when the client stops reading mcpcell's stderr,
+    // mcpcell's warning there (the working directory is not granted) and its relay of the
+    // server's lines fail with EPIPE instead of ending mcpcell, and with it the sandbox. The
+    // server goes on and its exit status comes back.
+    let dir = scratch();
+    let script = "sleep 0.5; echo one >&2; echo two >&2; sleep 0.5; echo done; exit 7";
+    let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sh", "-c", script]);
+    cmd.current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(child.stderr.take());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        (status.code(), out.as_str()),
+        (Some(7), "done\n"),
+        "{status:?}"
+    );
+}

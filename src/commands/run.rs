@@ -55,7 +55,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     init_logging(&args.supervise, log_file.as_ref(), &plan)?;
     if plan.profile.inferred && !args.dry_run {
         // `chosen` quotes the command line, which a client config wrote.
-        eprintln!(
+        say!(
             "mcpcell: using profile `{}` ({}); pass -p to choose another",
             plan.profile.name,
             escape::terminal(&plan.profile.chosen)

@@ -153,9 +153,9 @@ pub fn apparmor(args: SetupApparmorArgs) -> Result<i32, SetupError> {
                 path: PROFILE_FILE.into(),
                 source,
             })?;
-            eprintln!("mcpcell: removed {PROFILE_FILE} and unloaded its profile");
+            say!("mcpcell: removed {PROFILE_FILE} and unloaded its profile");
         } else {
-            eprintln!("mcpcell: {PROFILE_FILE} does not exist; nothing to remove");
+            say!("mcpcell: {PROFILE_FILE} does not exist; nothing to remove");
         }
         return Ok(0);
     }
@@ -164,21 +164,21 @@ pub fn apparmor(args: SetupApparmorArgs) -> Result<i32, SetupError> {
         path: PROFILE_FILE.into(),
         source,
     })?;
-    eprintln!(
+    say!(
         "mcpcell: wrote {PROFILE_FILE}: user namespaces for {}",
         crate::escape::terminal(&bin)
     );
     if apparmor_parser().is_none() {
-        eprintln!(
+        say!(
             "mcpcell: apparmor_parser is not installed, so the profile is not loaded; it loads at the next boot, or now with `sudo apparmor_parser -r {PROFILE_FILE}`"
         );
     } else if enabled() {
         parser(&["-r", PROFILE_FILE])?;
-        eprintln!("mcpcell: loaded it (apparmor_parser -r); `mcpcell doctor` shows it");
+        say!("mcpcell: loaded it (apparmor_parser -r); `mcpcell doctor` shows it");
     } else {
-        eprintln!("mcpcell: AppArmor is not enabled in this kernel, so the profile is not loaded");
+        say!("mcpcell: AppArmor is not enabled in this kernel, so the profile is not loaded");
     }
-    eprintln!(
+    say!(
         "mcpcell: to undo: sudo mcpcell setup apparmor --remove. If mcpcell moves, run setup again: the profile names this path"
     );
     Ok(0)

@@ -36,7 +36,7 @@ impl StderrWatch for Live {
         // Lines before the hand-over are judged at the first line after it (or at exit).
         if let Some(plan) = self.plan.get() {
             for h in self.inner.live(plan) {
-                eprintln!("mcpcell: hint: {h}");
+                say!("mcpcell: hint: {h}");
             }
         }
     }

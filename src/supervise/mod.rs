@@ -294,7 +294,7 @@ pub fn launch(
     }
     if let Some(watch) = spawned.stderr.take().and_then(relay::StderrRelay::finish) {
         for h in watch.report(&plan, code) {
-            eprintln!("mcpcell: hint: {h}");
+            say!("mcpcell: hint: {h}");
         }
     }
     if let Some(p) = &spawned.proxy {

@@ -5,6 +5,8 @@ mod landlock;
 
 pub use kubernetes::KubeError;
 
+use std::io::Write;
+
 use crate::cli::{ExportArgs, ExportWhat, KubeArgs};
 use crate::commands::Error;
 use crate::escape;
@@ -46,10 +48,10 @@ fn seccomp(args: &ExportArgs) -> Result<i32, Error> {
         .collect();
     let export = oci::export(&denied)?;
     for n in &export.notes {
-        eprintln!("mcpcell: note: {}", escape::terminal(n));
+        say!("mcpcell: note: {}", escape::terminal(n));
     }
     let text = serde_json::to_string_pretty(&export.document).unwrap_or_default();
-    println!("{text}");
+    let _ = std::io::stdout().write_all(format!("{text}\n").as_bytes());
     Ok(0)
 }
 
@@ -57,9 +59,10 @@ fn landlock(args: &ExportArgs) -> Result<i32, Error> {
     let plan = plan_for(args)?;
     let (doc, notes) = landlock::document(&plan);
     for n in &notes {
-        eprintln!("mcpcell: note: {}", escape::terminal(n));
+        say!("mcpcell: note: {}", escape::terminal(n));
     }
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let _ = std::io::stdout().write_all(format!("{text}\n").as_bytes());
     Ok(0)
 }
 
@@ -81,7 +84,7 @@ fn kube(args: &KubeArgs) -> Result<i32, Error> {
         .load(&profile)
         .map_err(plan::PlanError::from)?;
     for d in &diags {
-        eprintln!(
+        say!(
             "mcpcell: warning: {}: {}",
             escape::terminal(&d.at),
             escape::terminal(&d.message)
@@ -101,8 +104,8 @@ fn kube(args: &KubeArgs) -> Result<i32, Error> {
     };
     let out = kubernetes::build(&spec)?;
     for n in &out.notes {
-        eprintln!("mcpcell: note: {}", escape::terminal(n));
+        say!("mcpcell: note: {}", escape::terminal(n));
     }
-    print!("{}", kubernetes::render(&out.objects)?);
+    let _ = std::io::stdout().write_all(kubernetes::render(&out.objects)?.as_bytes());
     Ok(0)
 }

@@ -177,7 +177,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     } else {
         ""
     };
-    eprintln!(
+    say!(
         "mcpcell: LEARNING: the server runs with the `{}` profile's namespaces, network mode, syscall filter and limits, but file, exec and Unix-socket access beyond it is ALLOWED and recorded, not denied.{proxy_note} Learn only with servers and inputs you trust that far. The profile is written to {} when the server exits.",
         base.profile.name,
         output.display()
@@ -240,7 +240,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
             source,
         })?;
     let grants = learned.read.len() + learned.write.len() + learned.exec.len();
-    eprintln!(
+    say!(
         "mcpcell: learned profile written to {} ({}, {}, {}); use it with: mcpcell run --profile {} COMMAND...",
         output.display(),
         plural(grants, "filesystem grant"),
@@ -253,7 +253,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
         }
     );
     for s in &learned.secrets {
-        eprintln!(
+        say!(
             "mcpcell: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
             escape::path(&s.need.path),
             s.why

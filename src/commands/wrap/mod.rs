@@ -273,7 +273,7 @@ fn load_targets(target: &Target, pins: &[String]) -> Result<Targets, WrapError> 
             seen.push(real);
             match load(&path, Some(client), false) {
                 Ok(Some(l)) => out.loaded.push(l),
-                Ok(None) => eprintln!(
+                Ok(None) => say!(
                     "mcpcell: {}: {}: no MCP servers configured there; skipped",
                     client.name(),
                     crate::escape::path(&path)
@@ -359,20 +359,20 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapE
         let path = &o.loaded.path;
         let shown = crate::escape::path(path);
         let title = o.loaded.title();
-        eprintln!("mcpcell: {title}:");
+        say!("mcpcell: {title}:");
         for line in &o.report {
-            eprintln!("  {}", terminal(line));
+            say!("  {}", terminal(line));
         }
         // One warning once, however many files or servers it comes up for.
         for w in &o.warnings {
             if !warned.contains(w) {
-                eprintln!("mcpcell: warning: {}", terminal(w));
+                say!("mcpcell: warning: {}", terminal(w));
                 warned.push(w.clone());
             }
         }
         for u in &o.unsandboxed {
             all_sandboxed = false;
-            eprintln!(
+            say!(
                 "mcpcell: error: {title}: server `{}` cannot be wrapped: {}. It is NOT sandboxed: the client starts it without mcpcell. Rewrite the entry in a plain form (`command` and `args` strings) or remove it",
                 terminal(&u.server),
                 terminal(&u.why)
@@ -384,7 +384,7 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapE
             let _ = stdout.write_all(terminal_text(&d).as_bytes());
         }
         if !changed {
-            eprintln!(
+            say!(
                 "mcpcell: {}: nothing to {verb}{}",
                 shown,
                 if write {
@@ -404,13 +404,13 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapE
             } else {
                 String::new()
             };
-            eprintln!(
+            say!(
                 "mcpcell: {}: written{via}; the previous version is in {}",
                 shown,
                 crate::escape::path(&w.backup)
             );
         } else {
-            eprintln!(
+            say!(
                 "mcpcell: {}: nothing written; run again with --write to apply this diff",
                 shown
             );
