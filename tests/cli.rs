@@ -619,3 +619,39 @@ fn the_binary_carries_packed_relocations() {
     assert!(relr > 0, "no packed relocations (.relr.dyn)");
     assert!(rela < 8192, "{rela} bytes of RELA relocations left");
 }
+
+/// A hostile profile nested 100,000 deep. serde_yaml's scanner takes time growing with the
+/// square of the nesting (73 s for this one before it said a word), and mcpcell runs without
+/// Rust's stack-overflow message (src/main.rs): the nesting is checked first
+/// (`profile::location::too_deep`), and the profile is an error naming its file and line
+/// at once (well within the harness's limit of 30 s).
+#[test]
+fn a_profile_nested_too_deep_is_an_error_said_at_once() {
+    let dir = scratch();
+    let deep = |open: &str, inner: &str, close: &str| {
+        format!("{}{inner}{}", open.repeat(100_000), close.repeat(100_000))
+    };
+    for (name, yaml, line) in [
+        ("seq", format!("description: {}\n", deep("[", "", "]")), 1),
+        (
+            "map",
+            format!("env:\n  set: {}\n", deep("{a: ", "1", "}")),
+            2,
+        ),
+    ] {
+        let path = profile(dir.path(), name, &yaml);
+        let at = format!("{}:{line}:", path.display());
+        for args in [
+            vec!["check", path.to_str().unwrap()],
+            vec!["run", "-p", path.to_str().unwrap(), "--", "/bin/true"],
+        ] {
+            let out = output_within(mcpcell_cmd(&args), T);
+            // `check` lists its findings on stdout; `run` says why it stops on stderr.
+            let said = text(&out.stdout) + &text(&out.stderr);
+            let code = if args[0] == "check" { 1 } else { 125 };
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {said}");
+            assert!(said.contains(&at), "{said}");
+            assert!(said.contains("nested more than 128 deep"), "{said}");
+        }
+    }
+}

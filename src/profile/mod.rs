@@ -390,8 +390,9 @@ impl Loader {
         let mut out: Vec<Listed> = Vec::new();
         let mut push = |name: String, location: String, text: &str| {
             let shadowed = out.iter().any(|l| l.name == name);
-            let description = serde_yaml::from_str::<RawProfile>(text)
-                .ok()
+            let description = (location::too_deep(text).is_none())
+                .then(|| serde_yaml::from_str::<RawProfile>(text).ok())
+                .flatten()
                 .and_then(|r| r.description);
             out.push(Listed {
                 name,
@@ -517,6 +518,10 @@ pub fn parse(src: &Source) -> Result<RawProfile, ProfileError> {
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
     {
         return Ok(RawProfile::default());
+    }
+    if let Some(((line, column), message)) = location::too_deep(&src.text) {
+        let at = format!("{}:{line}:{column}", src.label());
+        return Err(ProfileError::Syntax { at, message });
     }
     serde_yaml::from_str::<RawProfile>(&src.text).map_err(|e| syntax_error(src, &e))
 }
