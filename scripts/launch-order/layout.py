@@ -16,7 +16,9 @@
                                 `17h<hash>E` of legacy mangling, v0 mangling's crate
                                 disambiguators `Cs<id>_`, LLVM's `.N` / `.llvm.N` suffixes of
                                 local copies), as the linker wrapper matches them; exit 1 when
-                                under 90% are found either way
+                                under 90% are found either way, or when the binary has no
+                                `.rodata.launch` (the launch's read-only data, laid out by the
+                                linker wrapper)
 """
 import re
 import sys
@@ -28,6 +30,15 @@ def norm(name):
     name = re.sub(r"\.llvm\.[0-9]+$", "", name)
     name = re.sub(r"\.[0-9]+$", "", name)
     return re.sub(r"Cs[0-9A-Za-z]+_", "Cs_", name)
+
+
+def rodata_launch(map_path):
+    """The size of the output section `.rodata.launch` in the map, 0 when it has none."""
+    for line in open(map_path, encoding="utf-8", errors="replace"):
+        cols = line.split()
+        if len(cols) == 5 and cols[4] == ".rodata.launch":
+            return int(cols[2], 16)
+    return 0
 
 
 def symbols(map_path):
@@ -136,6 +147,14 @@ def main():
         if not want or near / len(want) < 0.9:
             sys.exit(f"{sys.argv[3]} no longer names the launch's functions: run "
                      "scripts/launch-order.sh to write it again")
+        # The read-only data the launch reads, placed by the linker wrapper's script; a link
+        # the script broke is made again without it, which only this says.
+        data = rodata_launch(sys.argv[2])
+        print(f"launch layout: {data // 1024} KiB of read-only data in .rodata.launch")
+        if data < 16 * 1024:
+            sys.exit("the release link did not place the launch's read-only data "
+                     "(scripts/launch-order/linker: its linker script failed, or readelf, nm "
+                     "or awk is missing)")
     else:
         sys.exit(__doc__)
 
