@@ -152,7 +152,7 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
 }
 
 /// How long mcpcell waits, once the sandbox has ended, for the rest of the server's output
-/// to reach the terminal.
+/// to reach the terminal, and for the stderr relay's thread to relay the rest of its stderr.
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 
 /// How long the namespace-free tier's init has to kill the server's tree and leave, once
@@ -292,8 +292,12 @@ pub fn launch(
             warn!(target: "mcpcell", "the server's output to the terminal did not end within {OUTPUT_DRAIN:?} of the sandbox's end: a process it started still holds it; not waiting for it");
         }
     }
-    if let Some(watch) = spawned.stderr.take().and_then(relay::StderrRelay::finish) {
-        for h in watch.report(&plan, code) {
+    if let Some(relay) = spawned.stderr.take() {
+        let (watch, ended) = relay.finish(OUTPUT_DRAIN);
+        if !ended {
+            warn!(target: "mcpcell", "the server's stderr did not end within {OUTPUT_DRAIN:?} of the sandbox's end: a process it started still holds it; not waiting for it");
+        }
+        for h in watch.map(|w| w.report(&plan, code)).unwrap_or_default() {
             say!("mcpcell: hint: {h}");
         }
     }
@@ -567,7 +571,8 @@ fn start(
             reap(pid);
             // The sandbox is gone, and with it the stderr pipe's last writer: the watcher
             // comes back for a launch that tries again (the namespace-free tier).
-            if let Some(mut watch) = attached.stderr.and_then(relay::StderrRelay::finish) {
+            let watch = attached.stderr.and_then(|r| r.finish(OUTPUT_DRAIN).0);
+            if let Some(mut watch) = watch {
                 watch.restart();
                 plugins.stderr = Some(watch);
             }

@@ -9,7 +9,8 @@
 //! and what a server wrote just before it ended is relayed by the supervisor once the
 //! sandbox is gone.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,6 +33,8 @@ pub struct StderrRelay {
     waiting: Arc<Mutex<Option<(OwnedFd, Watch)>>>,
     to_terminal: bool,
     thread: Option<JoinHandle<Watch>>,
+    /// Disconnected when the thread has relayed everything and ended.
+    done: Option<Receiver<()>>,
     /// Nothing will come: every writer has closed the pipe and it is empty.
     ended: bool,
     /// A thread that could not be started is tried again from then on.
@@ -44,6 +47,7 @@ impl StderrRelay {
             waiting: Arc::new(Mutex::new(Some((from, watch)))),
             to_terminal,
             thread: None,
+            done: None,
             ended: false,
             retry_at: None,
         }
@@ -82,16 +86,19 @@ impl StderrRelay {
         }
         let slot = Arc::clone(&self.waiting);
         let to_terminal = self.to_terminal;
+        let (ending, done) = std::sync::mpsc::channel::<()>();
         let started = std::thread::Builder::new()
             .name("stderr".into())
             .stack_size(128 * 1024)
             .spawn(move || {
+                let _ending = ending;
                 let taken = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
                 taken.and_then(|(from, watch)| relay(from, to_terminal, watch))
             });
         match started {
             Ok(t) => {
                 self.thread = Some(t);
+                self.done = Some(done);
                 self.retry_at = None;
             }
             Err(e) => {
@@ -104,17 +111,39 @@ impl StderrRelay {
     }
 
     /// Once the sandbox has ended: the rest of the server's stderr, relayed by the thread or
-    /// here, and the watcher it fed.
-    pub fn finish(self) -> Watch {
-        if let Some(t) = self.thread {
-            return t.join().ok().flatten();
+    /// here, the watcher it fed, and whether all of it was relayed (false: the thread was
+    /// still waiting for the pipe's end after `limit`, and the watcher is not returned).
+    ///
+    /// The pipe ends when its last writer goes, with the sandbox. A process the server
+    /// started may outlive the sandbox where nothing kills it (the namespace-free tier below
+    /// Landlock ABI 6, see `crate::plan::tier`) and hold the pipe: the thread's relay is
+    /// waited for at most `limit`, and the supervisor's own relays what the pipe holds and
+    /// stops there (the pipe is read without blocking: the sandbox's writes are all in it).
+    pub fn finish(self, limit: Duration) -> (Watch, bool) {
+        if let (Some(t), Some(done)) = (self.thread, self.done) {
+            return match done.recv_timeout(limit) {
+                Err(RecvTimeoutError::Timeout) => (None, false),
+                _ => (t.join().ok().flatten(), true),
+            };
         }
         let taken = self
             .waiting
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        taken.and_then(|(from, watch)| relay(from, self.to_terminal, watch))
+        let Some((from, watch)) = taken else {
+            return (None, true);
+        };
+        let nonblocking = nix::fcntl::fcntl(from.as_fd(), nix::fcntl::FcntlArg::F_GETFL)
+            .map(nix::fcntl::OFlag::from_bits_retain)
+            .and_then(|fl| {
+                nix::fcntl::fcntl(
+                    from.as_fd(),
+                    nix::fcntl::FcntlArg::F_SETFL(fl | nix::fcntl::OFlag::O_NONBLOCK),
+                )
+            })
+            .is_ok();
+        (relay(from, self.to_terminal, watch), nonblocking)
     }
 }
 
@@ -125,4 +154,42 @@ fn relay(from: OwnedFd, to_terminal: bool, mut watch: Watch) -> Watch {
         }
     });
     watch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pipe's write end kept, as a process the server started and nothing killed keeps
+    /// it: the relay is not waited for beyond the limit, whether its thread runs or not.
+    #[test]
+    fn a_writer_left_behind_does_not_hold_the_relay_beyond_its_limit() {
+        let within = |relay: StderrRelay, limit: Duration| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(relay.finish(limit).1));
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("the relay's end was waited for beyond its limit")
+        };
+        // The thread, blocked on the pipe: cut short at the limit.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut relay = StderrRelay::new(r, false, None);
+        relay.start();
+        let started = Instant::now();
+        assert!(!within(relay, Duration::from_millis(200)));
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        drop(w);
+        // No thread: the supervisor relays what the pipe holds and stops there.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        assert!(within(
+            StderrRelay::new(r, false, None),
+            Duration::from_secs(60)
+        ));
+        drop(w);
+        // The last writer gone: the thread ends and all of it was relayed.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut relay = StderrRelay::new(r, false, None);
+        relay.start();
+        drop(w);
+        assert!(within(relay, Duration::from_secs(5)));
+    }
 }
