@@ -166,15 +166,8 @@ struct Spawned {
     /// The enforcement tier: `namespaces`, or `namespace-free`.
     tier: &'static str,
     _cgroup: Option<SandboxCgroup>,
-    proxy: Option<crate::proxy::Proxy>,
-    observer: Option<Observer>,
-    /// The relay of the server's stdout to mcpcell's terminal (crate::supervise::terminal).
-    stdout: Option<terminal::OutputRelay>,
-    /// The namespace-free tier: the write end of the pipe whose closing makes the sandbox's
-    /// init kill everything the server started and leave (crate::sandbox::tier::kill_tree).
-    alive: Option<OwnedFd>,
-    /// The relay of the server's stderr, and the watcher it feeds.
-    stderr: Option<relay::StderrRelay>,
+    /// What serves the sandbox: the proxy, the observer, the relays.
+    attached: Attached,
 }
 
 /// The thread that answers an observe-mode sandbox's notifications.
@@ -277,22 +270,22 @@ pub fn launch(
         spawned.pid,
         &forwarded_and_chld,
         stop_timeout,
-        spawned.stderr.as_mut(),
-        spawned.alive.take(),
+        spawned.attached.stderr.as_mut(),
+        spawned.attached.alive.take(),
     );
     drop(state_watch);
-    if let Some(o) = spawned.observer {
+    if let Some(o) = spawned.attached.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
     }
     // The sandbox is gone, and with it the last writer of the terminal's pipe: what the
     // server wrote last reaches the terminal before mcpcell exits.
-    if let Some(relay) = spawned.stdout {
+    if let Some(relay) = spawned.attached.stdout {
         if !relay.finish(OUTPUT_DRAIN) {
             warn!(target: "mcpcell", "the server's output to the terminal did not end within {OUTPUT_DRAIN:?} of the sandbox's end: a process it started still holds it; not waiting for it");
         }
     }
-    if let Some(relay) = spawned.stderr.take() {
+    if let Some(relay) = spawned.attached.stderr.take() {
         let (watch, ended) = relay.finish(OUTPUT_DRAIN);
         if !ended {
             warn!(target: "mcpcell", "the server's stderr did not end within {OUTPUT_DRAIN:?} of the sandbox's end: a process it started still holds it; not waiting for it");
@@ -301,7 +294,7 @@ pub fn launch(
             say!("mcpcell: hint: {h}");
         }
     }
-    if let Some(p) = &spawned.proxy {
+    if let Some(p) = &spawned.attached.proxy {
         for line in p.summary() {
             info!(target: "mcpcell", event = "proxy_summary", "proxy summary: {line}");
         }
@@ -309,7 +302,7 @@ pub fn launch(
     info!(target: "mcpcell", event = "exited", status = code, "server exited with status {code}");
     Ok(Outcome {
         code,
-        proxy: spawned.proxy,
+        proxy: spawned.attached.proxy,
     })
 }
 
@@ -351,11 +344,7 @@ fn spawn(
             _tmp: None,
             tier: "namespaces",
             _cgroup: cgroup,
-            proxy: a.proxy,
-            observer: a.observer,
-            stdout: a.stdout,
-            alive: a.alive,
-            stderr: a.stderr,
+            attached: a,
         }),
         Err(e) => {
             // Refused namespaces: the namespace-free tier (crate::plan::tier), which says
@@ -403,11 +392,7 @@ fn spawn(
                 _tmp: Some(tmp),
                 tier: tier.name,
                 _cgroup: cgroup,
-                proxy: a.proxy,
-                observer: a.observer,
-                stdout: a.stdout,
-                alive: a.alive,
-                stderr: a.stderr,
+                attached: a,
             })
         }
     }
@@ -602,7 +587,8 @@ struct Attached {
     observer: Option<Observer>,
     /// The relay of the server's stdout to mcpcell's terminal, which ends with the sandbox.
     stdout: Option<terminal::OutputRelay>,
-    /// The namespace-free tier: the liveness pipe's write end (see `Spawned`).
+    /// The namespace-free tier: the write end of the pipe whose closing makes the sandbox's
+    /// init kill everything the server started and leave (crate::sandbox::tier::kill_tree).
     alive: Option<OwnedFd>,
     /// The relay of the server's stderr, and the watcher it feeds.
     stderr: Option<relay::StderrRelay>,
