@@ -6,7 +6,7 @@
 //! two signal handlers: 15 system calls and ~0.15 ms of every launch (bench/ANALYSIS.md §1.20).
 //! A stack overflow would still end mcpcell (SIGSEGV), only without that message; the
 //! parsers mcpcell gives a profile or a message stop at 128 levels of nesting
-//! (`profile::location::too_deep` checks a profile's before serde_yaml reads it).
+//! (`profile::location::screen` checks a profile's before serde_yaml reads it).
 //!
 //! The two parts of that set-up mcpcell relies on are done here, as Rust does them:
 //! - A standard stream that was closed when mcpcell started is opened on `/dev/null`, so that

@@ -623,7 +623,7 @@ fn the_binary_carries_packed_relocations() {
 /// A hostile profile nested 100,000 deep. serde_yaml's scanner takes time growing with the
 /// square of the nesting (73 s for this one before it said a word), and mcpcell runs without
 /// Rust's stack-overflow message (src/main.rs): the nesting is checked first
-/// (`profile::location::too_deep`), and the profile is an error naming its file and line
+/// (`profile::location::screen`), and the profile is an error naming its file and line
 /// at once (well within the harness's limit of 30 s).
 #[test]
 fn a_profile_nested_too_deep_is_an_error_said_at_once() {
@@ -652,6 +652,46 @@ fn a_profile_nested_too_deep_is_an_error_said_at_once() {
             assert_eq!(out.status.code(), Some(code), "{args:?}: {said}");
             assert!(said.contains(&at), "{said}");
             assert!(said.contains("nested more than 128 deep"), "{said}");
+        }
+    }
+}
+
+/// A grant hidden behind a character YAML 1.1 (mcpcell's parser) reads as a line break and
+/// editors and `cat` show as none: `read: [/tmp] # a comment<NEL>  write: [/opt]` looks like
+/// one commented line, and the build before this check granted /opt for writing. Refused,
+/// naming the line and column, by `check` and by `run`; so are aliases that expand a small
+/// file to hundreds of megabytes.
+#[test]
+fn a_profile_that_reads_other_than_it_shows_is_refused() {
+    let dir = scratch();
+    let hidden = profile(
+        dir.path(),
+        "hidden",
+        "extends: [default]\nfilesystem:\n  read: [/tmp] # a comment\u{85}  write: [/opt]\n",
+    );
+    let bomb = profile(
+        dir.path(),
+        "bomb",
+        &format!(
+            "extends: [default]\nfilesystem:\n  read: [&s /{}, {}]\n",
+            "a".repeat(100 * 1024),
+            vec!["*s"; 5000].join(", ")
+        ),
+    );
+    for (path, at, what) in [
+        (&hidden, ":3:27:", "U+0085"),
+        (&bomb, ":3:", "expand it past 1024 KiB"),
+    ] {
+        for args in [
+            vec!["check", path.to_str().unwrap()],
+            vec!["run", "-p", path.to_str().unwrap(), "--", "/bin/true"],
+        ] {
+            let out = output_within(mcpcell_cmd(&args), T);
+            let said = text(&out.stdout) + &text(&out.stderr);
+            let code = if args[0] == "check" { 1 } else { 125 };
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {said}");
+            assert!(said.contains(&format!("{}{at}", path.display())), "{said}");
+            assert!(said.contains(what), "{said}");
         }
     }
 }

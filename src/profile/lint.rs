@@ -18,8 +18,8 @@ const MAX_ERRORS: usize = 64;
 /// The document without its broken nodes, and a diagnostic for each; `None` when it is not
 /// YAML at all (the syntax error says where) or cannot be mended.
 pub fn recover(src: &Arc<Source>) -> Option<(RawProfile, Vec<Diagnostic>)> {
-    // Said by `parse` already, and not for serde_yaml (`location::too_deep`).
-    if super::location::too_deep(&src.text).is_some() {
+    // Said by `parse` already, and not for serde_yaml (`location::screen`).
+    if super::location::screen(&src.text).is_some() {
         return None;
     }
     let mut value: Value = serde_yaml::from_str(&src.text).ok()?;

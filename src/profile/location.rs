@@ -53,50 +53,116 @@ impl Locations {
 /// levels too, and no profile needs more than a handful.
 pub const MAX_NESTING: usize = 128;
 
-/// Where `text` nests collections deeper than [`MAX_NESTING`], with what to say, or its
-/// syntax error when it has more than `MAX_NESTING` brackets and is not YAML: `None` when
-/// it may go to serde_yaml.
+/// What aliases may expand a profile to, counted as the bytes of its scalars and one for
+/// each node: as much as a profile file may hold (`MAX_PROFILE_BYTES`).
+pub const MAX_EXPANDED: usize = 1 << 20;
+
+/// What refuses a profile's text before serde_yaml reads it: where, and what to say. `None`
+/// when it may go to serde_yaml.
 ///
-/// serde_yaml's scanner (libyaml's) looks at every open `[` or `{` for each token it reads, so
-/// its time grows with the square of the nesting: 20,000 levels took 1 s and 100,000 took 73 s
-/// before it said a word, and a 1 MiB profile holds 500,000. yaml-rust2 stops at 255 levels
-/// of its own; here it stops at `MAX_NESTING`, before serde_yaml is given the document. A
-/// document with no more `[` and `{` than that cannot nest deeper in flow style, and block
-/// style costs serde_yaml no more per level; those (every real profile) skip the walk.
-pub fn too_deep(text: &str) -> Option<((usize, usize), String)> {
+/// - A character YAML 1.1 reads as a line break and YAML 1.2, editors and `cat` do not (NEL,
+///   U+2028, U+2029), or a byte order mark past the start. serde_yaml (libyaml) is YAML 1.1:
+///   `read: [/tmp] # a comment<NEL>  write: [/opt]` shows as one commented line and grants
+///   /opt for writing. It would also hide the document's shape from the walk below.
+/// - Collections nested more than [`MAX_NESTING`] deep. serde_yaml's scanner looks at every
+///   open `[` or `{` for each token it reads, so its time grows with the square of the
+///   nesting: 20,000 levels took 1 s and 100,000 took 73 s before it said a word, and a 1 MiB
+///   profile holds 500,000. (yaml-rust2 stops at 255 levels of its own.)
+/// - Aliases that expand the document past [`MAX_EXPANDED`]: `[&s <100 KiB>, *s, *s, ...]`
+///   in a 117 KB file made serde_yaml build 503 MB, and more ran mcpcell out of memory.
+///
+/// The walk (yaml-rust2's events) runs only for a document with more than `MAX_NESTING` `[`
+/// and `{` or with an `&` (an alias needs an anchor): no other can nest deeper in flow style,
+/// block style costs serde_yaml no more per level, and every real profile skips it.
+pub fn screen(text: &str) -> Option<((usize, usize), String)> {
+    let (mut line, mut column) = (1, 1);
+    for (i, c) in text.char_indices() {
+        if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') || (c == '\u{feff}' && i > 0) {
+            let message = format!(
+                "the character U+{:04X}, which some YAML parsers (mcpcell's among them) read as \
+                 a line break and editors show as none: what follows it would be read as a \
+                 line of its own; remove it",
+                c as u32
+            );
+            return Some(((line, column), message));
+        }
+        if c == '\n' {
+            (line, column) = (line + 1, 1);
+        } else {
+            column += 1;
+        }
+    }
     let brackets = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
-    if brackets <= MAX_NESTING {
+    if brackets <= MAX_NESTING && !text.contains('&') {
         return None;
     }
-    let message = || {
+    let deep = || {
         format!(
             "lists and mappings nested more than {MAX_NESTING} deep; a profile needs a few levels"
         )
     };
+    let at = |mark: Marker| (mark.line(), mark.col() + 1);
     let mut parser = Parser::new_from_str(text);
-    let mut depth = 0usize;
+    // The open collections: their anchor (0: none) and their size so far.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut anchored: HashMap<usize, usize> = HashMap::new();
+    let mut expanded = 0usize;
     loop {
-        match parser.next_token() {
-            Ok((Event::StreamEnd, _)) => return None,
-            Ok((Event::SequenceStart(..) | Event::MappingStart(..), mark)) => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(((mark.line(), mark.col() + 1), message()));
-                }
-            }
-            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
-            Ok(_) => {}
-            // A document serde_yaml would read differently from yaml-rust2 must not reach
-            // it with its nesting unchecked: the syntax error is said as yaml-rust2 found it.
-            // Its scanner reads ahead of the events in flow style, and may stop at its own
-            // limit (255 levels) first.
+        let (event, mark) = match parser.next_token() {
+            Ok(next) => next,
+            // A document serde_yaml would read differently from yaml-rust2 must not reach it
+            // unchecked: the syntax error is said as yaml-rust2 found it. Its scanner reads
+            // ahead of the events in flow style, and may stop at its own limit first.
             Err(e) => {
-                let at = (e.marker().line(), e.marker().col() + 1);
-                return Some(match e.info().contains("recursion limit") {
-                    true => (at, message()),
-                    false => (at, e.info().to_string()),
-                });
+                let what = match e.info().contains("recursion limit") {
+                    true => deep(),
+                    false => e.info().to_string(),
+                };
+                return Some((at(*e.marker()), what));
             }
+        };
+        let size = match event {
+            Event::StreamEnd => return None,
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if open.len() == MAX_NESTING {
+                    return Some((at(mark), deep()));
+                }
+                // Its own node; its size goes to its parent when it ends.
+                open.push((anchor, 1));
+                expanded += 1;
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, size)) = open.pop() {
+                    if anchor != 0 {
+                        anchored.insert(anchor, size);
+                    }
+                    if let Some(parent) = open.last_mut() {
+                        parent.1 = parent.1.saturating_add(size);
+                    }
+                }
+                continue;
+            }
+            Event::Scalar(ref value, _, anchor, _) => {
+                if anchor != 0 {
+                    anchored.insert(anchor, value.len() + 1);
+                }
+                value.len() + 1
+            }
+            Event::Alias(anchor) => anchored.get(&anchor).copied().unwrap_or(1),
+            _ => continue,
+        };
+        if let Some(parent) = open.last_mut() {
+            parent.1 = parent.1.saturating_add(size);
+        }
+        expanded = expanded.saturating_add(size);
+        if expanded > MAX_EXPANDED {
+            let message = format!(
+                "its aliases (`*name`) expand it past {} KiB; write the values out, or share \
+                 them with `extends`",
+                MAX_EXPANDED / 1024
+            );
+            return Some((at(mark), message));
         }
     }
 }
@@ -111,7 +177,15 @@ struct Builder {
     stack: Vec<Frame>,
     positions: HashMap<String, (usize, usize)>,
     keys: HashMap<String, (usize, usize)>,
+    /// Bytes of paths built so far. Each node's path holds its parents' keys: a 120 KB
+    /// profile of 20,000 items under a 40 KiB key made 889 MB of them. Past
+    /// [`PATH_BUDGET`] the index stops growing; a later node's position is its nearest
+    /// indexed ancestor's (no profile worth reading comes near it).
+    spent: usize,
 }
+
+/// What the paths of one document's index may take, in bytes.
+const PATH_BUDGET: usize = 8 << 20;
 
 fn join(parent: &str, key: &str) -> String {
     if parent.is_empty() {
@@ -145,6 +219,12 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.spent > PATH_BUDGET {
+            return;
+        }
+        if let Some(Frame::Map { path, .. } | Frame::Seq { path, .. }) = self.stack.last() {
+            self.spent += path.len();
+        }
         // yaml-rust2 columns are 0-based; editors and serde_yaml count from 1.
         let pos = (mark.line(), mark.col() + 1);
         match ev {
@@ -199,11 +279,11 @@ mod tests {
     #[test]
     fn nesting_is_bounded_before_the_deserializer_sees_it() {
         let deep = |n: usize| format!("description: {}{}\n", "[".repeat(n), "]".repeat(n));
-        assert_eq!(too_deep(&deep(MAX_NESTING)), None);
+        assert_eq!(screen(&deep(MAX_NESTING)), None);
         for n in [MAX_NESTING + 1, 100_000] {
             // Where it is said: the first level too deep, or (the scanner reading ahead in
             // flow style) yaml-rust2's own limit of 255.
-            let ((line, column), message) = too_deep(&deep(n)).unwrap();
+            let ((line, column), message) = screen(&deep(n)).unwrap();
             assert_eq!(line, 1);
             assert!((13 + MAX_NESTING..=14 + 255).contains(&column), "{column}");
             assert!(message.contains("nested more than 128 deep"), "{message}");
@@ -214,15 +294,81 @@ mod tests {
             "- ".repeat(200),
             "[]\n".repeat(200)
         );
-        let (_, message) = too_deep(&block).unwrap();
+        let (_, message) = screen(&block).unwrap();
         assert!(message.contains("nested more than 128 deep"), "{message}");
         // Many brackets, shallow: walked, and fine.
-        assert_eq!(too_deep(&"a: [[1], {b: 2}]\n".repeat(100)), None);
+        assert_eq!(screen(&"a: [[1], {b: 2}]\n".repeat(100)), None);
         // Many brackets and not YAML: said, never given to the deserializer unchecked.
         let broken = format!("{}b: [\n", "a: [1]\n".repeat(200));
-        assert!(too_deep(&broken).is_some());
+        assert!(screen(&broken).is_some());
         // Few brackets: not even walked (a syntax error is serde_yaml's to report).
-        assert_eq!(too_deep("a: [\n"), None);
+        assert_eq!(screen("a: [\n"), None);
+    }
+
+    #[test]
+    fn a_line_break_only_yaml_1_1_sees_is_refused_where_it_is() {
+        for c in ['\u{85}', '\u{2028}', '\u{2029}'] {
+            let text = format!("description: x\nread: [/tmp] # a comment{c}  write: [/opt]\n");
+            let ((line, column), message) = screen(&text).unwrap();
+            assert_eq!((line, column), (2, 25), "{c:?}");
+            assert!(
+                message.contains(&format!("U+{:04X}", c as u32)),
+                "{message}"
+            );
+        }
+        assert!(screen("\u{feff}description: x\n").is_none());
+        assert!(screen("description: x\u{feff}\n").is_some());
+        assert!(screen("description: \"a\u{0085}b\"\n").is_some());
+    }
+
+    #[test]
+    fn aliases_are_refused_past_what_a_file_may_hold_once_expanded() {
+        // Shared a few times: fine.
+        let few = "filesystem:\n  read: &r [/usr, /etc]\n  write: *r\n";
+        assert_eq!(screen(few), None);
+        // 100 KiB shared 5000 times: refused at once, where it passes the limit.
+        let big = format!(
+            "filesystem:\n  read: [&s {}, {}]\n",
+            "a".repeat(100 * 1024),
+            vec!["*s"; 5000].join(", ")
+        );
+        let started = std::time::Instant::now();
+        let ((line, _), message) = screen(&big).unwrap();
+        assert_eq!(line, 2);
+        assert!(message.contains("expand it past 1024 KiB"), "{message}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Nested: each level doubles.
+        let mut nested = String::from("a0: &a0 [x, x]\n");
+        for i in 1..40 {
+            nested += &format!("a{i}: &a{i} [*a{}, *a{}]\n", i - 1, i - 1);
+        }
+        let (_, message) = screen(&nested).unwrap();
+        assert!(message.contains("expand it past"), "{message}");
+    }
+
+    #[test]
+    fn the_index_stops_growing_past_its_budget() {
+        // 20,000 items under a 40 KiB key: each item's path holds the key.
+        let text = format!(
+            "? {}\n: [{}]\nlast: 1\n",
+            "k".repeat(40 * 1024),
+            vec!["x"; 20_000].join(", ")
+        );
+        let started = std::time::Instant::now();
+        let loc = Locations::index(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let stored: usize = loc
+            .positions
+            .keys()
+            .chain(loc.keys.keys())
+            .map(String::len)
+            .sum();
+        assert!(stored < 2 * PATH_BUDGET, "{stored} bytes of paths");
+        // What comes before the budget is spent is indexed as before.
+        assert_eq!(
+            Locations::index("a:\n  b: [1, 2]\n").find("a.b[1]"),
+            Some((2, 10))
+        );
     }
 
     #[test]

@@ -390,7 +390,7 @@ impl Loader {
         let mut out: Vec<Listed> = Vec::new();
         let mut push = |name: String, location: String, text: &str| {
             let shadowed = out.iter().any(|l| l.name == name);
-            let description = (location::too_deep(text).is_none())
+            let description = (location::screen(text).is_none())
                 .then(|| serde_yaml::from_str::<RawProfile>(text).ok())
                 .flatten()
                 .and_then(|r| r.description);
@@ -519,7 +519,7 @@ pub fn parse(src: &Source) -> Result<RawProfile, ProfileError> {
     {
         return Ok(RawProfile::default());
     }
-    if let Some(((line, column), message)) = location::too_deep(&src.text) {
+    if let Some(((line, column), message)) = location::screen(&src.text) {
         let at = format!("{}:{line}:{column}", src.label());
         return Err(ProfileError::Syntax { at, message });
     }
