@@ -695,3 +695,37 @@ fn a_profile_that_reads_other_than_it_shows_is_refused() {
         }
     }
 }
+
+/// A command's output that cannot be written whole (a full disk) is an error, exit 125 and
+/// said on stderr, so that a truncated export or schema is never taken for a whole one; a
+/// reader that stops early (`| head`) is not, as for any Unix tool.
+#[test]
+fn output_that_cannot_be_written_is_an_error_a_reader_gone_is_not() {
+    for args in [
+        vec!["schema"],
+        vec!["export", "seccomp", "-p", "default"],
+        vec!["profiles", "list"],
+        vec!["completions", "bash"],
+        vec!["doctor"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = mcpcell_cmd(&args).stdout(full).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains("could not write the output"), "{args:?}: {err}");
+
+        let mut child = mcpcell_cmd(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(!err.contains("mcpcell: error"), "{args:?}: {err}");
+    }
+}

@@ -1,7 +1,5 @@
 //! `mcpcell doctor`: what this kernel and user can enforce, and what degrades.
 
-use std::io::Write;
-
 use serde::Serialize;
 
 use crate::cli::Format;
@@ -233,7 +231,7 @@ pub fn run(format: Format) -> Result<i32, crate::commands::Error> {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         Format::Text => text(&report),
     };
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    super::print(out.as_bytes())?;
     Ok(i32::from(!report.degraded.is_empty()))
 }
 

@@ -16,6 +16,8 @@ pub enum ManualError {
     Render(String, #[source] std::io::Error),
     #[error("failed to write {}", .0.display())]
     Write(PathBuf, #[source] std::io::Error),
+    #[error(transparent)]
+    Output(#[from] super::OutputError),
 }
 
 /// Prints the completion script for `shell` on stdout.
@@ -23,7 +25,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<i32, Error> {
     let mut cmd = whole_tree();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "mcpcell", &mut out);
-    let _ = std::io::stdout().write_all(&out);
+    super::print(&out)?;
     Ok(0)
 }
 
@@ -53,7 +55,7 @@ fn pages(dir: Option<&Path>) -> Result<(), ManualError> {
     top.build();
     let Some(dir) = dir else {
         let text = render(top)?;
-        let _ = std::io::stdout().write_all(&text);
+        super::print(&text)?;
         return Ok(());
     };
     let mut pages = vec![("mcpcell.1".to_string(), render(top.clone())?)];

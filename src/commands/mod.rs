@@ -48,6 +48,25 @@ pub enum Error {
     Setup(#[from] setup::SetupError),
     #[error(transparent)]
     Kube(#[from] export::KubeError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// A command's output (a schema, an export, a report) could not be written whole.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write the output")]
+pub struct OutputError(#[source] std::io::Error);
+
+/// Writes a command's output to stdout. A reader that went away (`| head`) ends it quietly,
+/// as for any Unix tool; any other failure (a full disk, a closed descriptor) is an error, so
+/// that a truncated export or schema is never taken for a whole one.
+pub fn print(bytes: &[u8]) -> Result<(), OutputError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(OutputError(e)),
+        _ => Ok(()),
+    }
 }
 
 impl Error {
@@ -67,7 +86,8 @@ impl Error {
             | Error::Proxy(_)
             | Error::Manual(_)
             | Error::Setup(_)
-            | Error::Kube(_) => 125,
+            | Error::Kube(_)
+            | Error::Output(_) => 125,
         }
     }
 
@@ -89,6 +109,7 @@ impl Error {
             Error::Manual(e) => e,
             Error::Setup(e) => e,
             Error::Kube(e) => e,
+            Error::Output(e) => e,
         }
     }
 }

@@ -1,7 +1,5 @@
 //! `run`, `check` and `profiles`.
 
-use std::io::Write;
-
 use tracing::{info, warn};
 
 use crate::cli::{Format, ProfilesAction, RunArgs};
@@ -62,7 +60,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         );
     }
     if args.dry_run {
-        return Ok(dry_run(plan, args.format));
+        return dry_run(plan, args.format);
     }
     for w in &plan.warnings {
         warn!(target: "mcpcell", "{w}");
@@ -85,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     Ok(outcome.code)
 }
 
-fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
+fn dry_run(mut plan: plan::Plan, format: Format) -> Result<i32, Error> {
     // A launch would find out by trying; a dry run asks the kernel in a throwaway child.
     let refused: Vec<String> = crate::kernel::probe_namespaces(plan.kernel.privileged)
         .into_iter()
@@ -105,12 +103,14 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> i32 {
         Format::Text => escape::terminal_text(&report::text(&plan)).into_owned(),
         Format::Json => report::json(&plan) + "\n",
     };
-    let _ = std::io::stdout().write_all(out.as_bytes());
-    if !refused_outright && (plan.not_enforced.is_empty() || plan.best_effort) {
-        0
-    } else {
-        125
-    }
+    super::print(out.as_bytes())?;
+    Ok(
+        if !refused_outright && (plan.not_enforced.is_empty() || plan.best_effort) {
+            0
+        } else {
+            125
+        },
+    )
 }
 
 /// A profile that cannot even be found or read as asked (not an error inside a file): a
@@ -167,7 +167,7 @@ pub fn check(specs: &[String]) -> Result<i32, Error> {
         }
     }
     let out = escape::terminal_text(&out);
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    super::print(out.as_bytes())?;
     Ok(match (usage, failed) {
         (true, _) => 125,
         (false, true) => 1,
@@ -196,7 +196,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> Result<i32, Error> {
                     out.push_str(&format!("{:<width$}    {d}\n", ""));
                 }
             }
-            let _ = std::io::stdout().write_all(out.as_bytes());
+            super::print(out.as_bytes())?;
             Ok(0)
         }
         ProfilesAction::Show { name } => {
@@ -206,7 +206,7 @@ pub fn profiles(action: Option<ProfilesAction>) -> Result<i32, Error> {
             if !text.ends_with('\n') {
                 text.push('\n');
             }
-            let _ = std::io::stdout().write_all(text.as_bytes());
+            super::print(text.as_bytes())?;
             Ok(0)
         }
     }
@@ -219,6 +219,6 @@ pub fn schema_json() -> String {
 }
 
 pub fn schema() -> Result<i32, Error> {
-    let _ = std::io::stdout().write_all(schema_json().as_bytes());
+    super::print(schema_json().as_bytes())?;
     Ok(0)
 }

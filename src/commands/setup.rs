@@ -4,7 +4,6 @@
 //! installed binary, as Ubuntu itself ships for bubblewrap, loads it, and removes it again;
 //! `doctor` reports the restriction and whether the profile is loaded.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,6 +20,8 @@ const PROFILE_NAME: &str = "mcpcell";
 
 #[derive(Debug, Error)]
 pub enum SetupError {
+    #[error(transparent)]
+    Output(#[from] super::OutputError),
     #[error(
         "writing {PROFILE_FILE} needs root: run `sudo mcpcell setup apparmor{}` (or --print to see the profile)",
         if *.0 { " --remove" } else { "" }
@@ -137,7 +138,7 @@ pub fn apparmor(args: SetupApparmorArgs) -> Result<i32, SetupError> {
     };
     if args.print {
         let text = profile_text(&bin)?;
-        let _ = std::io::stdout().write_all(text.as_bytes());
+        super::print(text.as_bytes())?;
         return Ok(0);
     }
     if !nix::unistd::geteuid().is_root() {

@@ -6,7 +6,6 @@ mod target;
 mod verdict;
 
 use std::ffi::OsString;
-use std::io::Write;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -29,6 +28,8 @@ pub enum ExplainError {
     Verdict(#[from] VerdictError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Output(#[from] crate::commands::OutputError),
 }
 
 impl ExplainError {
@@ -108,6 +109,6 @@ pub fn run(args: ExplainArgs) -> Result<i32, ExplainError> {
                 + "\n"
         }
     };
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    crate::commands::print(out.as_bytes())?;
     Ok(i32::from(verdicts.iter().any(|v| !v.allowed)))
 }

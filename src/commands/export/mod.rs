@@ -5,8 +5,6 @@ mod landlock;
 
 pub use kubernetes::KubeError;
 
-use std::io::Write;
-
 use crate::cli::{ExportArgs, ExportWhat, KubeArgs};
 use crate::commands::Error;
 use crate::escape;
@@ -51,7 +49,7 @@ fn seccomp(args: &ExportArgs) -> Result<i32, Error> {
         say!("mcpcell: note: {}", escape::terminal(n));
     }
     let text = serde_json::to_string_pretty(&export.document).unwrap_or_default();
-    let _ = std::io::stdout().write_all(format!("{text}\n").as_bytes());
+    super::print(format!("{text}\n").as_bytes())?;
     Ok(0)
 }
 
@@ -62,7 +60,7 @@ fn landlock(args: &ExportArgs) -> Result<i32, Error> {
         say!("mcpcell: note: {}", escape::terminal(n));
     }
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    let _ = std::io::stdout().write_all(format!("{text}\n").as_bytes());
+    super::print(format!("{text}\n").as_bytes())?;
     Ok(0)
 }
 
@@ -106,6 +104,6 @@ fn kube(args: &KubeArgs) -> Result<i32, Error> {
     for n in &out.notes {
         say!("mcpcell: note: {}", escape::terminal(n));
     }
-    let _ = std::io::stdout().write_all(kubernetes::render(&out.objects)?.as_bytes());
+    super::print(kubernetes::render(&out.objects)?.as_bytes())?;
     Ok(0)
 }

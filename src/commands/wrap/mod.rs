@@ -20,7 +20,6 @@ mod toml;
 mod write;
 mod yaml;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -44,6 +43,8 @@ pub enum FormatError {
 
 #[derive(Debug, Error)]
 pub enum WrapError {
+    #[error(transparent)]
+    Output(#[from] crate::commands::OutputError),
     #[error("failed to read {}", path.display())]
     Read {
         path: PathBuf,
@@ -352,7 +353,6 @@ fn diff(path: &Path, old: &str, new: &str) -> String {
 /// mcpcell: false when an entry cannot be wrapped.
 fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapError> {
     use crate::escape::{terminal, terminal_text};
-    let mut stdout = std::io::stdout().lock();
     let mut warned: Vec<String> = Vec::new();
     let mut all_sandboxed = true;
     for o in outcomes {
@@ -381,7 +381,7 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapE
         let changed = o.new != o.loaded.text;
         if changed && !write {
             let d = diff(path, &o.loaded.text, &o.new);
-            let _ = stdout.write_all(terminal_text(&d).as_bytes());
+            crate::commands::print(terminal_text(&d).as_bytes())?;
         }
         if !changed {
             say!(

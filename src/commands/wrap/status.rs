@@ -2,8 +2,6 @@
 //! the client starts it under mcpcell, and if not, why. Nothing is changed. The answer goes
 //! to stdout; exit 1 when any server a client starts runs without mcpcell.
 
-use std::io::Write as _;
-
 use super::model::Kind;
 use super::{Target, Targets, WrapError, load_targets};
 use crate::escape::terminal;
@@ -118,6 +116,6 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
             String::new()
         }
     ));
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    crate::commands::print(out.as_bytes())?;
     Ok(if bad > 0 || unreadable > 0 { 1 } else { 0 })
 }
