@@ -16,10 +16,11 @@
                                 `17h<hash>E` of legacy mangling, v0 mangling's crate
                                 disambiguators `Cs<id>_`, LLVM's `.N` / `.llvm.N` suffixes of
                                 local copies), as the linker wrapper matches them; exit 1 when
-                                under 90% are found either way, or when the binary has no
-                                `.rodata.launch` (the launch's read-only data, laid out by the
-                                linker wrapper)
+                                under 90% are found either way, or when `.rodata.launch` (the
+                                launch's read-only data, laid out by the linker wrapper) holds
+                                fewer than 100 of the program's sections
 """
+import os
 import re
 import sys
 
@@ -33,12 +34,20 @@ def norm(name):
 
 
 def rodata_launch(map_path):
-    """The size of the output section `.rodata.launch` in the map, 0 when it has none."""
+    """The size of the output section `.rodata.launch` in the map and how many of the Rust
+    object's sections it holds (glibc's and lld's merged strings alone make ~15 KiB)."""
+    size, rust, inside = 0, 0, False
     for line in open(map_path, encoding="utf-8", errors="replace"):
-        cols = line.split()
-        if len(cols) == 5 and cols[4] == ".rodata.launch":
-            return int(cols[2], 16)
-    return 0
+        # An output section's line has its name one space after the alignment; its input
+        # sections' lines are indented further.
+        out = re.match(r"\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+[0-9]+ (\S+)$", line)
+        if out:
+            inside = out.group(2) == ".rodata.launch"
+            if inside:
+                size = int(out.group(1), 16)
+        elif inside and ".rcgu.o:(.rodata." in line:
+            rust += 1
+    return size, rust
 
 
 def symbols(map_path):
@@ -149,12 +158,15 @@ def main():
                      "scripts/launch-order.sh to write it again")
         # The read-only data the launch reads, placed by the linker wrapper's script; a link
         # the script broke is made again without it, which only this says.
-        data = rodata_launch(sys.argv[2])
-        print(f"launch layout: {data // 1024} KiB of read-only data in .rodata.launch")
-        if data < 16 * 1024:
+        size, rust = rodata_launch(sys.argv[2])
+        print(f"launch layout: {size // 1024} KiB of read-only data in .rodata.launch, "
+              f"{rust} of the program's sections")
+        if rust < 100:
+            refused = os.path.join(os.path.dirname(sys.argv[2]), "rodata-layout.err")
+            said = open(refused).read() if os.path.exists(refused) else ""
             sys.exit("the release link did not place the launch's read-only data "
-                     "(scripts/launch-order/linker: its linker script failed, or readelf, nm "
-                     "or awk is missing)")
+                     "(scripts/launch-order/linker: readelf, nm or awk missing, or lld "
+                     f"refused its script{': ' + said.strip() if said.strip() else ''})")
     else:
         sys.exit(__doc__)
 

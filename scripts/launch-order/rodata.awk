@@ -45,13 +45,16 @@ NF >= 5 && $3 ~ /^R_/ {
   if (target !~ /^\.(rodata|data\.rel\.ro)\./ || target in merged) next
   if (from) {
     if (target ~ /^\.rodata\./) print from, ++seq, target
+    if (!(target in first)) found[++nfound] = target
     if (!(target in first) || first[target] > from) first[target] = from
   }
   if (data) points[cur] = points[cur] " " target
 }
 END {
   # Breadth first from what the launch's functions refer to, in the list's order.
-  for (t in first) seeds[first[t]] = seeds[first[t]] " " t
+  # In the order the relocations named them (not awk's hash order: the layout, and so the
+  # binary, is the same with any awk).
+  for (i = 1; i <= nfound; i++) seeds[first[found[i]]] = seeds[first[found[i]]] " " found[i]
   tail = 0
   for (r = 1; r <= n; r++) {
     k = split(seeds[r], to, " ")
