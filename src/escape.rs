@@ -97,6 +97,52 @@ pub fn terminal_bytes(b: &[u8]) -> String {
     out
 }
 
+/// The longest run of non-blank characters [`clip_words`] shows whole.
+pub const WORD_MAX: usize = 200;
+
+/// `s` with every run of non-blank characters longer than `max` characters shortened in
+/// its middle: its first and last `max / 2` characters stay, with `…[N characters]…` between.
+/// For a message that quotes what a file said (a key, a path): a hostile file's 40 KiB key
+/// is then a line a reader can still read, and a legitimate long path keeps the start and
+/// the end that tell it apart.
+pub fn clip_words(s: &str, max: usize) -> Cow<'_, str> {
+    let long = |w: &str| w.chars().nth(max).is_some();
+    if !s.split(char::is_whitespace).any(long) {
+        return Cow::Borrowed(s);
+    }
+    let half = max / 2;
+    let mut out = String::with_capacity(2 * max + 64);
+    let mut rest = s;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if long(word) {
+            let n = word.chars().count();
+            let head = word.char_indices().nth(half).map_or(word.len(), |(i, _)| i);
+            let tail = word
+                .char_indices()
+                .nth(n - half)
+                .map_or(word.len(), |(i, _)| i);
+            let _ = write!(
+                out,
+                "{}…[{} characters]…{}",
+                &word[..head],
+                n - 2 * half,
+                &word[tail..]
+            );
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    Cow::Owned(out)
+}
+
 /// A path as one terminal line.
 pub fn path(p: &Path) -> String {
     terminal_bytes(p.as_os_str().as_bytes())
@@ -301,6 +347,21 @@ mod tests {
         v.push((0u8..=255).collect());
         v.push((1u8..=127).collect());
         v
+    }
+
+    #[test]
+    fn long_words_are_clipped_in_their_middle_and_short_ones_kept() {
+        assert!(matches!(clip_words("a b  c", 4), Cow::Borrowed("a b  c")));
+        let key = format!("head{}tail", "k".repeat(40_000));
+        let s = format!("P:2:1: {key}: unknown field `{key}`, expected `read`");
+        let c = clip_words(&s, WORD_MAX);
+        assert!(c.len() < 600, "{}", c.len());
+        assert!(c.starts_with("P:2:1: headkkk"), "{c}");
+        assert!(c.ends_with("ktail`, expected `read`"), "{c}");
+        assert_eq!(c.matches(" characters]…").count(), 2, "{c}");
+        // Exactly `max` characters stay whole; one more is clipped, on character boundaries.
+        assert_eq!(clip_words(&"é".repeat(6), 6), "é".repeat(6));
+        assert_eq!(clip_words(&"é".repeat(7), 6), "ééé…[1 characters]…ééé");
     }
 
     #[test]

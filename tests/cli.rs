@@ -656,6 +656,36 @@ fn a_profile_nested_too_deep_is_an_error_said_at_once() {
     }
 }
 
+/// A hostile profile's long key, path or value does not fill the terminal: `check` and `run`
+/// show each long word of a message clipped in its middle, with the line and both ends.
+#[test]
+fn a_profile_s_long_key_or_path_is_shown_clipped() {
+    let dir = scratch();
+    // YAML keeps a plain key to 1024 characters; a value has no bound.
+    let key = format!("head{}tail", "k".repeat(1_000));
+    let value = format!("head{}tail", "k".repeat(40_000));
+    for (name, yaml) in [
+        ("key", format!("filesystem:\n  {key}: [/tmp]\n")),
+        ("path", format!("filesystem:\n  read: [relative/{value}]\n")),
+        ("mode", format!("network:\n  mode: {value}\n")),
+        ("type", format!("filesystem:\n  {value}\n")),
+    ] {
+        let path = profile(dir.path(), name, &yaml);
+        for args in [
+            vec!["check", path.to_str().unwrap()],
+            vec!["run", "-p", path.to_str().unwrap(), "--", "/bin/true"],
+        ] {
+            let out = output_within(mcpcell_cmd(&args), T);
+            let said = text(&out.stdout) + &text(&out.stderr);
+            assert_ne!(out.status.code(), Some(0), "{args:?}: {said}");
+            assert!(said.contains(&format!("{}:", path.display())), "{said}");
+            assert!(said.contains("characters]…kkk"), "{args:?}: {said}");
+            assert!(said.contains("kkktail"), "{args:?}: {said}");
+            assert!(said.len() < 4000, "{name} {args:?}: {} bytes", said.len());
+        }
+    }
+}
+
 /// A grant hidden behind a character YAML 1.1 (mcpcell's parser) reads as a line break and
 /// editors and `cat` show as none: `read: [/tmp] # a comment<NEL>  write: [/opt]` looks like
 /// one commented line, and the build before this check granted /opt for writing. Refused,
@@ -715,7 +745,10 @@ fn output_that_cannot_be_written_is_an_error_a_reader_gone_is_not() {
         let out = mcpcell_cmd(&args).stdout(full).output().unwrap();
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
-        assert!(err.contains("could not write the output"), "{args:?}: {err}");
+        assert!(
+            err.contains("could not write the output"),
+            "{args:?}: {err}"
+        );
 
         let mut child = mcpcell_cmd(&args)
             .stdout(std::process::Stdio::piped())
@@ -724,7 +757,12 @@ fn output_that_cannot_be_written_is_an_error_a_reader_gone_is_not() {
             .unwrap();
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         let err = text(&out.stderr);
         assert!(!err.contains("mcpcell: error"), "{args:?}: {err}");
     }

@@ -147,10 +147,19 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
+        // The key and the message quote what the file said, which may be a hostile file's
+        // 40 KiB key: each long word is shown clipped.
+        let clip = |s| crate::escape::clip_words(s, crate::escape::WORD_MAX);
         if self.key.is_empty() {
-            write!(f, "{}: {sev}{}", self.at, self.message)
+            write!(f, "{}: {sev}{}", self.at, clip(&self.message))
         } else {
-            write!(f, "{}: {sev}{}: {}", self.at, self.key, self.message)
+            write!(
+                f,
+                "{}: {sev}{}: {}",
+                self.at,
+                clip(&self.key),
+                clip(&self.message)
+            )
         }
     }
 }
@@ -170,7 +179,10 @@ pub enum ProfileError {
         #[source]
         source: io::Error,
     },
-    #[error("{at}: {message}")]
+    #[error(
+        "{at}: {}",
+        crate::escape::clip_words(message, crate::escape::WORD_MAX)
+    )]
     Syntax { at: String, message: String },
     #[error("profiles extend each other in a cycle: {}; remove one of these `extends` entries", chain.join(" -> "))]
     Cycle { chain: Vec<String> },

@@ -82,11 +82,7 @@ fn kube(args: &KubeArgs) -> Result<i32, Error> {
         .load(&profile)
         .map_err(plan::PlanError::from)?;
     for d in &diags {
-        say!(
-            "mcpcell: warning: {}: {}",
-            escape::terminal(&d.at),
-            escape::terminal(&d.message)
-        );
+        say!("mcpcell: {}", escape::terminal(&d.to_string()));
     }
     let paths = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect();
     let spec = kubernetes::Spec {
