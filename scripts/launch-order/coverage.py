@@ -9,7 +9,12 @@ drop (madvise) discards the pages gdb wrote its breakpoint instructions to, so e
 of the binary's pages is caught as a system call: the breakpoints are taken out before it
 and set again after it.
 
-  COV_SYMS=... COV_OUT=... [COV_AFTER=...] gdb -q -batch -x coverage.py --args BINARY ARGS...
+With COV_FOLLOW=child, what the sandbox's init runs instead: gdb follows the launcher's
+first child (the init, cloned into its namespaces) and leaves the launcher and the server the
+init starts to run untraced. The init's functions are listed only from its first stop on.
+
+  COV_SYMS=... COV_OUT=... [COV_AFTER=...] [COV_FOLLOW=child] gdb -q -batch -x coverage.py \
+    --args BINARY ARGS...
 """
 import bisect
 import os
@@ -21,9 +26,11 @@ functions = []
 for line in open(os.environ["COV_SYMS"]):
     addr, name = line.split()
     functions.append((int(addr, 16), name))
-for setting in ("pagination off", "confirm off", "follow-fork-mode parent", "detach-on-fork on",
+follow_child = os.environ.get("COV_FOLLOW") == "child"
+for setting in ("pagination off", "confirm off", "detach-on-fork on",
                 "print thread-events off", "breakpoint pending off"):
     gdb.execute("set " + setting)
+gdb.execute("set follow-fork-mode " + ("child" if follow_child else "parent"))
 gdb.execute("starti", to_string=True)
 # A position-independent binary: the link map's addresses are offsets from where it is loaded.
 pid = gdb.selected_inferior().pid
@@ -96,6 +103,12 @@ while True:
                 for name in running():
                     note(name, after_seen, after)
         continue
+    if follow_child:
+        if gdb.selected_inferior().pid == pid:
+            continue  # the launcher, before its clone
+        if not seen:
+            # In the init: the server it starts (a vfork) is left to run untraced.
+            gdb.execute("set follow-fork-mode parent")
     name = names.get(pc)
     if not name:
         continue
