@@ -67,6 +67,13 @@ args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
   -- /bin/sh -c 'echo started >&2; sleep 6; echo "Example MCP Server running on stdio" >&2
     echo "Error: EACCES: permission denied, open '"'"'/etc/shadow'"'"'" >&2; sleep 0.5; cat')
 echo hello | launch
+# A server whose first line to stderr comes after the drop (the memory server's): the relay's
+# thread starts then, and its start (std's spawn, glibc's pthread_create) is listed with what
+# runs after the drop instead of among the start-up's blocks, which it faulted back in (the
+# supervisor at 1.31 MiB instead of 0.5 while the memory server ran).
+args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
+  -- /bin/sh -c 'sleep 6; echo "Knowledge Graph MCP Server running on stdio" >&2; sleep 0.5')
+launch </dev/null
 if command -v node >/dev/null; then
   args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
     -- node -e 'console.error("started");
