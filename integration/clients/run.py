@@ -63,8 +63,11 @@ def initialize(argv, env, cwd):
     except OSError:
         return False
     try:
-        p.stdin.write(req)
-        p.stdin.flush()
+        try:
+            p.stdin.write(req)
+            p.stdin.flush()
+        except BrokenPipeError:
+            return False  # it ended before reading the request (the dead server's entry)
         line = p.stdout.readline()
         return '"result"' in line and '"id":1' in line.replace(" ", "")
     finally:
