@@ -373,3 +373,70 @@ fn a_server_that_stops_reading_stalls_the_client_and_costs_mcpcell_nothing() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A server whose first words to stderr come long after its start (the memory server's come
+/// after its set-up): the supervisor has given back the launch's pages by then, and starting
+/// the relay's thread brings many back (creating the thread, constants and small functions
+/// the start-up shares). Once the words are relayed, the supervisor is back to about what it
+/// held while the server was quiet. Checked on a build without the second release: it stays
+/// ~680 KiB above.
+#[test]
+fn a_late_first_line_to_stderr_leaves_the_supervisor_as_small_as_before() {
+    let _one = serial();
+    let script = "read go; echo late words >&2; read end";
+    let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sh", "-c", script]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id() as i32;
+    let until = |what: &str, ok: &dyn Fn((u64, u64)) -> bool| -> (u64, u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = rss_kib(pid);
+            if ok(r) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: mcpcell resident {} KiB, peak {} KiB",
+                r.0,
+                r.1
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // The launch's pages given back: resident well under the launch's peak.
+    let quiet = until("the launch's pages were never given back", &|(rss, hwm)| {
+        rss > 0 && rss + 512 <= hwm
+    });
+    let (said, heard) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(err)) {
+            let Ok(line) = line else { break };
+            let _ = said.send(line);
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match heard.recv_timeout(left) {
+            Ok(line) if line == "late words" => break,
+            Ok(_) => continue,
+            Err(e) => panic!("the server's words were not relayed ({e})"),
+        }
+    }
+    let relayed = until("the relay's start kept its pages", &|(rss, _)| {
+        rss <= quiet.0 + 128
+    });
+    eprintln!(
+        "a late first line to stderr: mcpcell resident {} KiB quiet, {} KiB once it was relayed (peak {} KiB)",
+        quiet.0, relayed.0, relayed.1
+    );
+    stdin.write_all(b"end\n").unwrap();
+    drop(stdin);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+}

@@ -159,6 +159,12 @@ const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 /// told to, before it is killed itself (its `kill_tree` gives up after about a second).
 const TREE_KILL: Duration = Duration::from_secs(2);
 
+/// How long after the stderr relay's thread starts, when the launch's pages were given back
+/// before, the pages its start brought in are given back too: time to relay the server's
+/// first words (the thread then waits in `read`). The server has run for longer than
+/// [`crate::residency::AFTER`] by then, so no short command pays for it.
+const RELAY_SETTLE: Duration = Duration::from_millis(20);
+
 struct Spawned {
     pid: libc::pid_t,
     /// The namespace-free tier's private temporary directory, removed after the server.
@@ -828,6 +834,10 @@ fn release_stdio() {
 /// without them (`alive`, the liveness pipe's write end) by closing the pipe, on which the
 /// init kills the server's whole tree and leaves, and killing the init only if it has not
 /// left within [`TREE_KILL`].
+///
+/// Once the server has run [`crate::residency::AFTER`], the supervisor gives back the
+/// launch's pages; a relay thread started after that gives back what its start brought in
+/// once it has relayed the server's first words.
 fn wait(
     pid: libc::pid_t,
     sigs: &[libc::c_int],
@@ -851,8 +861,21 @@ fn wait(
     unsafe { libc::malloc_trim(0) };
     // A server that lives longer than a moment no longer needs the launch's pages.
     let mut release_at = Some(Instant::now() + crate::residency::AFTER);
+    let mut released = false;
+    // Whether the relay's thread was seen started: started after the release (a server
+    // whose first words to stderr come late, as the memory server's do), its start brought
+    // back pages that its wait for the next words does not use (creating the thread, the
+    // start-up's constants and small functions it shares), and they are given back once
+    // more, [`RELAY_SETTLE`] later.
+    let mut relay_started = false;
     loop {
         let now = Instant::now();
+        if !relay_started && stderr.as_deref().is_some_and(relay::StderrRelay::started) {
+            relay_started = true;
+            if released {
+                release_at = Some(now + RELAY_SETTLE);
+            }
+        }
         let retry_at = stderr.as_deref().and_then(relay::StderrRelay::retry_at);
         let watched = stderr.as_deref().and_then(|r| r.watched(now));
         let until = [stop_deadline, release_at, retry_at]
@@ -872,6 +895,7 @@ fn wait(
                 if release_at.is_some_and(|t| t <= now) {
                     crate::residency::release_launch_pages();
                     release_at = None;
+                    released = true;
                 }
                 if stop_deadline.is_some_and(|t| t <= now) {
                     stop_deadline = None;

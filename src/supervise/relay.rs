@@ -63,6 +63,11 @@ impl StderrRelay {
         waiting.as_ref().map(|(fd, _)| fd.as_raw_fd())
     }
 
+    /// Whether the thread runs (or ran).
+    pub fn started(&self) -> bool {
+        self.thread.is_some()
+    }
+
     /// When a failed start is to be tried again (none once started or ended).
     pub fn retry_at(&self) -> Option<Instant> {
         self.retry_at
