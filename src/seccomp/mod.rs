@@ -161,10 +161,13 @@ const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
+/// `seccomp_data.args[0]`; each argument is 8 bytes, its low 32 bits first (little-endian).
+const OFF_ARGS: u32 = 16;
 
 const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const BPF_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
@@ -403,6 +406,15 @@ impl std::ops::Deref for Code {
 /// Per denied or observed syscall number, the code that decides it. The code reads only the
 /// arguments, never the number.
 fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Code>, CompileError> {
+    decisions_with(denied, true)
+}
+
+/// [`decisions`]; `guarded`: an argument-dependent call's rules are preceded by a test of the
+/// bits all of them need, where there is one (see [`guard`]).
+fn decisions_with(
+    denied: &[(Member, Action)],
+    guarded: bool,
+) -> Result<BTreeMap<u32, Code>, CompileError> {
     // Per syscall number: an unconditional action, or qualified rules with their actions.
     let mut plain: BTreeMap<u32, Action> = BTreeMap::new();
     let mut qualified: BTreeMap<u32, Vec<(Qualified, Action)>> = BTreeMap::new();
@@ -426,7 +438,23 @@ fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Code>, Compile
     qualified.retain(|nr, _| plain.get(nr).is_none_or(|&a| a == Action::Notify));
     let mut decided: BTreeMap<u32, Code> = BTreeMap::new();
     for (nr, rules) in qualified {
+        // What a call that no rule matched gets: the plain action it is observed with, or
+        // allowed. Argument rules clobber the accumulator, so this must be a `RET`.
+        let otherwise = plain
+            .remove(&nr)
+            .map_or(libc::SECCOMP_RET_ALLOW, Action::ret);
         let mut body = Vec::new();
+        let all: Vec<Vec<ArgCond>> = rules
+            .iter()
+            .flat_map(|&(q, _)| qualified_conditions(q))
+            .collect();
+        if let Some((arg, needed)) = guard(&all).filter(|_| guarded) {
+            body.extend([
+                stmt(BPF_LD_W_ABS, OFF_ARGS + 8 * u32::from(arg)),
+                jump(BPF_JSET_K, needed, 1, 0),
+                stmt(BPF_RET_K, otherwise),
+            ]);
+        }
         for (q, action) in rules {
             let rules = qualified_rules(q).map_err(|source| CompileError::Rule {
                 rule: q.name(),
@@ -437,11 +465,6 @@ fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Code>, Compile
                 body.push(stmt(BPF_RET_K, action.ret()));
             }
         }
-        // What a call that no rule matched gets: the plain action it is observed with, or
-        // allowed. Argument rules clobber the accumulator, so this must be a `RET`.
-        let otherwise = plain
-            .remove(&nr)
-            .map_or(libc::SECCOMP_RET_ALLOW, Action::ret);
         body.push(stmt(BPF_RET_K, otherwise));
         decided.insert(nr, Code::Rules(body));
     }
@@ -449,6 +472,36 @@ fn decisions(denied: &[(Member, Action)]) -> Result<BTreeMap<u32, Code>, Compile
         decided.insert(nr, Code::Ret([stmt(BPF_RET_K, action.ret())]));
     }
     Ok(decided)
+}
+
+/// A test that lets most calls skip an argument-dependent call's rules: an argument every
+/// rule requires bits of, as `(argument, bits)`: a call whose argument (its low 32 bits, as
+/// the rules compare) has none of `bits` matches no rule. Each rule contributes the highest
+/// bit of flags it requires (`arg & mask == value`, `value` not 0).
+///
+/// `openat`'s rules (a setuid or setgid mode on a created file) need `O_CREAT` or
+/// `__O_TMPFILE` in its flags, `fchmod`'s `S_ISUID` or `S_ISGID` in its mode, `sendmsg`'s
+/// `MSG_FASTOPEN`: the opens, mode changes and sends that make up nearly all of those calls
+/// are decided in three instructions rather than running every rule.
+fn guard(rules: &[Vec<ArgCond>]) -> Option<(u8, u32)> {
+    let highest = |v: u64| {
+        let v = v as u32;
+        (v != 0).then(|| 1u32 << (31 - v.leading_zeros()))
+    };
+    (0..6u8).find_map(|arg| {
+        let mut needed = 0u32;
+        for rule in rules {
+            let bit = rule.iter().find_map(|c| match c.cmp {
+                _ if c.arg != arg => None,
+                Cmp::MaskedEq { value, .. } => highest(value),
+                // Values compared whole (socket families, ioctl requests) share their bits
+                // with the calls allowed: a test of them would rarely skip anything.
+                Cmp::Eq(_) | Cmp::Ne(_) => None,
+            })?;
+            needed |= bit;
+        }
+        (!rules.is_empty()).then_some((arg, needed))
+    })
 }
 
 /// The syscall numbers from `start` up to the next segment's start, all decided by `code`.

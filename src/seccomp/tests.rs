@@ -419,11 +419,12 @@ fn hot_argument_dependent_calls_run_few_instructions() {
 }
 
 /// The program as a chain of one compare per decided number, as it was built before the
-/// search: the reference the search must agree with.
+/// search, and each argument-dependent call's rules run one by one, as they were before
+/// their guard: the reference the search and the guards must agree with.
 fn linear(denied: &[(Member, Action)]) -> BpfProgram {
     let tree = compile(denied).unwrap();
     let mut prog = tree[..6].to_vec();
-    for (nr, body) in decisions(denied).unwrap() {
+    for (nr, body) in decisions_with(denied, false).unwrap() {
         if body.len() == 1 {
             prog.push(jump(BPF_JEQ_K, nr, 0, 1));
         } else {
@@ -446,7 +447,16 @@ fn interesting_values(denied: &[(Member, Action)]) -> Vec<u64> {
                 match cond.cmp {
                     Cmp::Eq(x) | Cmp::Ne(x) => v.extend([x, x ^ 1, x | (1 << 40)]),
                     Cmp::MaskedEq { mask, value } => {
-                        v.extend([value, mask, value | !mask & 0xffff_ffff, value ^ mask])
+                        // With the guard's bit (the highest) alone, and every bit but it.
+                        let top = 1u64 << (63 - (value | 1).leading_zeros());
+                        v.extend([
+                            value,
+                            mask,
+                            value | !mask & 0xffff_ffff,
+                            value ^ mask,
+                            top,
+                            value & !top,
+                        ])
                     }
                 }
             }
