@@ -164,6 +164,14 @@ fi
 
 # --- 2. per-syscall cost --------------------------------------------------------------------
 say "2. per-syscall cost of the seccomp filter"
+# mcpcell's `default` filter as the kernel holds it, for the "filter alone" row (reading a
+# process's filter needs CAP_SYS_ADMIN).
+rm -f "$BENCH_ROOT/filter-default.bpf"
+if [ "$(id -u)" = 0 ]; then
+  clean_env $PY "$BENCH_ROOT/lib/filter_dump.py" "$BENCH_ROOT/bin/mcpcell" default \
+    "$BENCH_ROOT/filter-default.bpf" >&2 && chmod a+r "$BENCH_ROOT/filter-default.bpf" ||
+    note "mcpcell's filter could not be read: no \"filter alone\" row"
+fi
 clean_env $PY "$BENCH_ROOT/lib/syscall.py" "$OUT/syscall.json" "${SYSCALL[@]}"
 
 # --- 3. stdio throughput ----------------------------------------------------------------------

@@ -1,12 +1,15 @@
 /* Times one cheap system call in a loop and prints nanoseconds per call.
  *
- *   syscall_loop getppid|stat|open ITERATIONS [--allow-all-filter] [--landlock] [--path P]
+ *   syscall_loop getppid|stat|open ITERATIONS [--allow-all-filter] [--filter FILE] [--landlock] [--path P]
  *
  * getppid is the cheapest real system call (glibc does not cache it); stat("/usr") adds a
  * path walk; open is open(P, O_RDONLY) + close of a file deep in a directory tree (a module
  * of npm's own node_modules by default), which Landlock checks and the seccomp filter runs
  * its argument rules for: the call a Node or Python server makes for every module it loads. With --allow-all-filter the program first installs a seccomp filter of one
  * instruction (RET ALLOW): the fixed cost any filter adds, the reference for mcpcell's.
+ * With --filter it first installs the program in FILE (raw struct sock_filter entries, as
+ * bench/lib/filter_dump.py reads mcpcell's from a sandboxed process): mcpcell's filter alone,
+ * without its Landlock domain or namespaces.
  * With --landlock it first restricts itself with a Landlock ruleset that handles every
  * filesystem right and grants them all beneath / (no seccomp filter): what a Landlock
  * domain alone adds to a path walk.
@@ -49,6 +52,23 @@ static void allow_all_filter(void) {
     }
 }
 
+static void filter_from(const char *file) {
+    static struct sock_filter insn[4096];
+    FILE *f = fopen(file, "rb");
+    size_t n = f ? fread(insn, sizeof insn[0], sizeof insn / sizeof insn[0], f) : 0;
+    if (!f || n == 0 || ferror(f)) {
+        fprintf(stderr, "%s: no seccomp program read\n", file);
+        exit(2);
+    }
+    fclose(f);
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = insn};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+        perror("seccomp");
+        exit(2);
+    }
+}
+
 /* The Landlock ABI, spelled out: Debian 12's kernel headers predate parts of it. */
 struct ll_ruleset_attr {
     uint64_t handled_access_fs;
@@ -83,7 +103,7 @@ static void landlock_everything_beneath_root(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s getppid|stat|open ITERATIONS [--allow-all-filter] [--landlock] [--path P]\n", argv[0]);
+        fprintf(stderr, "usage: %s getppid|stat|open ITERATIONS [--allow-all-filter] [--filter FILE] [--landlock] [--path P]\n", argv[0]);
         return 2;
     }
     const char *what = argv[1];
@@ -98,6 +118,8 @@ int main(int argc, char **argv) {
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--allow-all-filter") == 0)
             allow_all_filter();
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
+            filter_from(argv[++i]);
         else if (strcmp(argv[i], "--landlock") == 0)
             landlock_everything_beneath_root();
         else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc)
