@@ -107,8 +107,8 @@ cargo build --release --locked --quiet
 mkdir -p "$BENCH_ROOT/bin" "$BENCH_ROOT/lib" "$BENCH_WORK"
 chmod 1777 "$BENCH_WORK" 2>/dev/null || true
 install -m 0755 target/x86_64-unknown-linux-gnu/release/mcpcell "$BENCH_ROOT/bin/mcpcell"
-for p in syscall_loop sink pump tcpget; do
-  gcc -O2 -Wall -Wextra -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
+for p in syscall_loop sink pump tcpget splice_relay; do
+  gcc -O2 -Wall -Wextra -pthread -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
 done
 # Namespaces refused, as in a container: the launch figures of the namespace-free tier.
 gcc -static -O2 -Wall -o "$BENCH_ROOT/bin/nouserns" "$REPO/tests/nouserns/nouserns.c"

@@ -8,7 +8,10 @@ stream from its first byte, so connecting and the proxy's admission are not coun
 - mcpcell, CONNECT: inside `mcpcell run` in network mode `proxy`, through an HTTP CONNECT
   tunnel of the proxy named by `HTTPS_PROXY`, as a proxy-aware client goes;
 - mcpcell, transparent: inside the same sandbox, dialling the address the sandbox's DNS gave
-  for the name, as a client that ignores the proxy variables goes.
+  for the name, as a client that ignores the proxy variables goes;
+- reference relay: `tcpget` on the host through `splice_relay` (c/splice_relay.c), the bare
+  splice(2) loop mcpcell's relay runs, with no sandbox and no proxy around it: what a second
+  TCP connection and a relay cost on this machine, the ceiling for mcpcell's rows.
 
 The profile allows one test name on the server's port, pinned to 127.0.0.1 with
 `network.hosts` and admitted with `network.allow_private`, so nothing leaves the machine and
@@ -37,6 +40,8 @@ from memory import sample  # noqa: E402
 from stdio import CHUNK, PINNED_CPU, blob, rates, ratios  # noqa: E402
 
 TCPGET = os.path.join(c.BIN, "tcpget")
+RELAY = os.path.join(c.BIN, "splice_relay")
+REFERENCE = "reference-relay"
 NAME = "bench.mcpcell.test"
 
 
@@ -94,7 +99,27 @@ def variants(port, prof):
         "direct": [TCPGET, "127.0.0.1", str(port)],
         "mcpcell-connect": [*jail, TCPGET, "--connect", NAME, str(port)],
         "mcpcell-transparent": [*jail, TCPGET, NAME, str(port)],
+        REFERENCE: [RELAY, str(port), "+", TCPGET, "127.0.0.1", "RELAY_PORT"],
     }
+
+
+def via_relay(argv, pin, go):
+    """go(argv) itself, or, for the reference row, go(tcpget's argv) through a splice_relay
+    started for this one connection (pinned with the rest when `pin`)."""
+    if argv[0] != RELAY:
+        return go(argv)
+    pre = ["taskset", "-c", PINNED_CPU] if pin else []
+    relay = subprocess.Popen([*pre, RELAY, argv[1]], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE)
+    try:
+        port = relay.stdout.readline().decode().strip()
+        return go([*argv[3:-1], port])
+    finally:
+        try:
+            relay.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            relay.kill()
+            relay.wait()
 
 
 def timed(argv, pin):
@@ -123,6 +148,8 @@ def throughput(server, size_mib, repeats, argvs, result):
     for name, argv in argvs.items():
         rows[name] = {"argv": argv, "mb_s": [], "mb_s_free": []}
         missing = c.peer_missing("mcpcell") if name.startswith("mcpcell") else None
+        if name == REFERENCE and not os.access(RELAY, os.X_OK):
+            missing = f"{RELAY} not built"
         if missing:
             rows[name]["skipped"] = missing
         else:
@@ -130,7 +157,7 @@ def throughput(server, size_mib, repeats, argvs, result):
 
     def run(name, pin):
         server.pin = pin
-        res, err = timed(rows[name]["argv"], pin)
+        res, err = via_relay(rows[name]["argv"], pin, lambda argv: timed(argv, pin))
         if err or res["bytes"] != size_mib * CHUNK:
             return err or f"{res['bytes']} of {size_mib * CHUNK} bytes"
         return res
@@ -138,7 +165,7 @@ def throughput(server, size_mib, repeats, argvs, result):
     rates(result, live, repeats, 7, run)
     server.pin = False
     for name in live:
-        h, n = digest_of(rows[name]["argv"])
+        h, n = via_relay(rows[name]["argv"], False, digest_of)
         rows[name]["exact"] = h == result["sha256"] and n == size_mib * CHUNK
     ratios(rows, "direct")
 

@@ -169,6 +169,7 @@ PROXY_LABELS = {
     "direct": "direct (no sandbox)",
     "mcpcell-connect": "mcpcell proxy, CONNECT tunnel",
     "mcpcell-transparent": "mcpcell proxy, transparent",
+    "reference-relay": "reference: a bare splice relay in C (no sandbox)",
 }
 
 
@@ -448,7 +449,10 @@ def build(raw):
                f"{px['repeats']} runs per placement. Direct: `tcpget` on the host. Through "
                "mcpcell (network mode `proxy`, a test name pinned to 127.0.0.1 by "
                "`network.hosts`): an HTTP CONNECT tunnel through the proxy `HTTPS_PROXY` names, "
-               "and the transparent path of a client that ignores the proxy variables. Free: the "
+               "and the transparent path of a client that ignores the proxy variables. Reference: "
+               "`tcpget` on the host through bench/c/splice_relay.c, the splice(2) loop mcpcell's "
+               "relay runs with nothing around it, which shows what a second TCP connection and "
+               "a relay cost on this machine. Free: the "
                "scheduler places client, mcpcell and server (the target is judged on this); "
                "pinned: all on one CPU, which measures CPU cost per byte (a tunnel is two TCP "
                "connections where a direct transfer is one). sha256 checked on a separate pass.",
@@ -461,6 +465,7 @@ def build(raw):
                f"Median of {px['repeats']} launches.",
                table(["proxy mode", "launch peak RSS MiB", "peak RSS while running MiB",
                       "RSS MiB", "PSS MiB"], mrows)]
+        ref = px["rows"].get("reference-relay", {}).get("ratio_free")
         for name in ("mcpcell-connect", "mcpcell-transparent"):
             r = px["rows"].get(name, {})
             pinned, free = r.get("ratio"), r.get("ratio_free")
@@ -475,7 +480,9 @@ def build(raw):
                         "value": free, "ok": ok,
                         "text": verdict(ok, f"{free * 100:.0f}% of direct (CPU cost: pinned to one "
                                             f"CPU, {pinned * 100:.0f}%), bytes "
-                                            f"{'exact' if r.get('exact') else 'DIFFER'}")})
+                                            f"{'exact' if r.get('exact') else 'DIFFER'}"
+                                            + (f"; a bare splice relay in C: {ref * 100:.0f}%"
+                                               if ref else ""))})
         idle = px.get("memory", {}).get("idle", {})
         if "hwm_kib" in idle:
             v = idle["hwm_kib"]["median"]
