@@ -344,14 +344,14 @@ fn suid_rules(mode: u8, flags: Option<u8>) -> Vec<Vec<ArgCond>> {
     rules
 }
 
-/// [`qualified_conditions`] as seccompiler rules (32-bit compares).
-fn qualified_rules(q: Qualified) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    qualified_conditions(q)
-        .into_iter()
+/// Conditions from [`qualified_conditions`] as seccompiler rules (32-bit compares).
+fn seccomp_rules(rules: &[Vec<ArgCond>]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    rules
+        .iter()
         .map(|conds| {
             let conds = conds
-                .into_iter()
-                .map(|ArgCond { arg, cmp }| {
+                .iter()
+                .map(|&ArgCond { arg, cmp }| {
                     let (op, v) = match cmp {
                         Cmp::Eq(v) => (Op::Eq, v),
                         Cmp::Ne(v) => (Op::Ne, v),
@@ -444,19 +444,20 @@ fn decisions_with(
             .remove(&nr)
             .map_or(libc::SECCOMP_RET_ALLOW, Action::ret);
         let mut body = Vec::new();
-        let all: Vec<Vec<ArgCond>> = rules
-            .iter()
-            .flat_map(|&(q, _)| qualified_conditions(q))
+        let conditions: Vec<(Qualified, Action, Vec<Vec<ArgCond>>)> = rules
+            .into_iter()
+            .map(|(q, action)| (q, action, qualified_conditions(q)))
             .collect();
-        if let Some((arg, needed)) = guard(&all).filter(|_| guarded) {
+        let all = conditions.iter().flat_map(|(_, _, conds)| conds);
+        if let Some((arg, needed)) = guard(all).filter(|_| guarded) {
             body.extend([
                 stmt(BPF_LD_W_ABS, OFF_ARGS + 8 * u32::from(arg)),
                 jump(BPF_JSET_K, needed, 1, 0),
                 stmt(BPF_RET_K, otherwise),
             ]);
         }
-        for (q, action) in rules {
-            let rules = qualified_rules(q).map_err(|source| CompileError::Rule {
+        for (q, action, conds) in &conditions {
+            let rules = seccomp_rules(conds).map_err(|source| CompileError::Rule {
                 rule: q.name(),
                 source,
             })?;
@@ -483,14 +484,15 @@ fn decisions_with(
 /// `__O_TMPFILE` in its flags, `fchmod`'s `S_ISUID` or `S_ISGID` in its mode, `sendmsg`'s
 /// `MSG_FASTOPEN`: the opens, mode changes and sends that make up nearly all of those calls
 /// are decided in three instructions rather than running every rule.
-fn guard(rules: &[Vec<ArgCond>]) -> Option<(u8, u32)> {
+fn guard<'a>(rules: impl Iterator<Item = &'a Vec<ArgCond>> + Clone) -> Option<(u8, u32)> {
     let highest = |v: u64| {
         let v = v as u32;
         (v != 0).then(|| 1u32 << (31 - v.leading_zeros()))
     };
+    rules.clone().next()?;
     (0..6u8).find_map(|arg| {
         let mut needed = 0u32;
-        for rule in rules {
+        for rule in rules.clone() {
             let bit = rule.iter().find_map(|c| match c.cmp {
                 _ if c.arg != arg => None,
                 Cmp::MaskedEq { value, .. } => highest(value),
@@ -500,7 +502,7 @@ fn guard(rules: &[Vec<ArgCond>]) -> Option<(u8, u32)> {
             })?;
             needed |= bit;
         }
-        (!rules.is_empty()).then_some((arg, needed))
+        Some((arg, needed))
     })
 }
 
