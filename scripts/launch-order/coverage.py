@@ -13,6 +13,10 @@ With COV_FOLLOW=child, what the sandbox's init runs instead: gdb follows the lau
 first child (the init, cloned into its namespaces) and leaves the launcher and the server the
 init starts to run untraced. The init's functions are listed only from its first stop on.
 
+With COV_FOLLOW=server, what the server's process runs before its execve: gdb follows the
+init, then the process it starts, and lists that process's functions until it execs. It runs
+on the init's memory (`CLONE_VM|CLONE_VFORK`), so its pages count in the init's peak.
+
   COV_SYMS=... COV_OUT=... [COV_AFTER=...] [COV_FOLLOW=child] gdb -q -batch -x coverage.py \
     --args BINARY ARGS...
 """
@@ -26,12 +30,15 @@ functions = []
 for line in open(os.environ["COV_SYMS"]):
     addr, name = line.split()
     functions.append((int(addr, 16), name))
-follow_child = os.environ.get("COV_FOLLOW") == "child"
+follow = os.environ.get("COV_FOLLOW")
+follow_child = follow in ("child", "server")
 for setting in ("pagination off", "confirm off", "detach-on-fork on",
                 "print thread-events off", "breakpoint pending off"):
     gdb.execute("set " + setting)
 gdb.execute("set follow-fork-mode " + ("child" if follow_child else "parent"))
 gdb.execute("starti", to_string=True)
+if follow == "server":
+    gdb.execute("catch exec", to_string=True)
 # A position-independent binary: the link map's addresses are offsets from where it is loaded.
 pid = gdb.selected_inferior().pid
 mapped = [l.split() for l in open(f"/proc/{pid}/maps")]
@@ -81,6 +88,7 @@ if after_out:
 SYS_MADVISE, ENOSYS = 28, 38
 dropping = False
 order, seen = [], set()
+init_pid = None
 after, after_seen = [], None
 while True:
     try:
@@ -104,9 +112,17 @@ while True:
                     note(name, after_seen, after)
         continue
     if follow_child:
-        if gdb.selected_inferior().pid == pid:
+        current = gdb.selected_inferior().pid
+        if current == pid:
             continue  # the launcher, before its clone
-        if not seen:
+        if follow == "server":
+            if init_pid is None:
+                init_pid = current
+            if current == init_pid:
+                continue  # the init, listed by COV_FOLLOW=child
+            if os.path.realpath(f"/proc/{current}/exe") != binary:
+                break  # the server has exec'd
+        elif not seen:
             # In the init: the server it starts (a vfork) is left to run untraced.
             gdb.execute("set follow-fork-mode parent")
     name = names.get(pc)
