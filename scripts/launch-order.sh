@@ -139,8 +139,8 @@ if [ ${#as_user[@]} -gt 0 ]; then
 fi
 # The server's process from its clone to its execve (src/sandbox/child.rs, spawn_server): it
 # runs on the init's memory, so what it runs faults into the init's peak, and the runs above
-# leave it untraced. Unlisted, its few functions (exec_server, glibc's dup2, close_range,
-# execve) lay in blocks nothing else of the init uses (bench/ANALYSIS.md §1.23).
+# leave it untraced. Unlisted, its few functions (exec_server, glibc's getppid, fcntl,
+# close_range, execve) lay in blocks nothing else of the init uses (bench/ANALYSIS.md §1.23).
 args=(-p default -- /bin/true); cov_out="$work/init" cov_after='' launch env COV_FOLLOW=server </dev/null
 cat "$work/init" >>"$work/order"
 # Under gdb, what a launch runs depends a little on timing and state (whether a line reaches

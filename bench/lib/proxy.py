@@ -37,7 +37,7 @@ import threading
 sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
 from memory import sample  # noqa: E402
-from stdio import CHUNK, PINNED_CPU, blob, rates, ratios  # noqa: E402
+from stdio import CHUNK, PINNED_CPU, blob, pinned, rates, ratios  # noqa: E402
 
 TCPGET = os.path.join(c.BIN, "tcpget")
 RELAY = os.path.join(c.BIN, "splice_relay")
@@ -108,8 +108,7 @@ def via_relay(argv, pin, go):
     started for this one connection (pinned with the rest when `pin`)."""
     if argv[0] != RELAY:
         return go(argv)
-    pre = ["taskset", "-c", PINNED_CPU] if pin else []
-    relay = subprocess.Popen([*pre, RELAY, argv[1]], stdin=subprocess.DEVNULL,
+    relay = subprocess.Popen([*pinned(pin), RELAY, argv[1]], stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE)
     try:
         port = relay.stdout.readline().decode().strip()
@@ -123,8 +122,7 @@ def via_relay(argv, pin, go):
 
 
 def timed(argv, pin):
-    pre = ["taskset", "-c", PINNED_CPU] if pin else []
-    p = subprocess.run([*pre, *argv], stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    p = subprocess.run([*pinned(pin), *argv], stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     if p.returncode != 0:
         return None, f"exit {p.returncode}: {c.tail(p.stderr.decode(errors='replace'))}"
     return json.loads(p.stdout.decode().strip().splitlines()[-1]), None

@@ -44,9 +44,14 @@ def blob(size_mib):
 PINNED_CPU = "1"
 
 
+def pinned(pin):
+    """The prefix that runs a command on PINNED_CPU when `pin`, else nothing."""
+    return ["taskset", "-c", PINNED_CPU] if pin else []
+
+
 def pipeline(path, argv, consumer, pin=False):
     """pump PATH | argv | consumer; returns (consumer's result, middle's exit code, stderr)."""
-    pre = ["taskset", "-c", PINNED_CPU] if pin else []
+    pre = pinned(pin)
     src = subprocess.Popen([*pre, PUMP, path], stdout=subprocess.PIPE)
     mid = subprocess.Popen([*pre, *argv], stdin=src.stdout, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)

@@ -17,7 +17,7 @@ With COV_FOLLOW=server, what the server's process runs before its execve: gdb fo
 init, then the process it starts, and lists that process's functions until it execs. It runs
 on the init's memory (`CLONE_VM|CLONE_VFORK`), so its pages count in the init's peak.
 
-  COV_SYMS=... COV_OUT=... [COV_AFTER=...] [COV_FOLLOW=child] gdb -q -batch -x coverage.py \
+  COV_SYMS=... COV_OUT=... [COV_AFTER=...] [COV_FOLLOW=child|server] gdb -q -batch -x coverage.py \
     --args BINARY ARGS...
 """
 import bisect
