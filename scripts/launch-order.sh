@@ -45,8 +45,13 @@ python3 "$here/layout.py" symbols "$map" >"$work/symbols"
 : >"$work/package"
 : >"$work/init"
 chmod 644 "$work/symbols" && chmod 666 "$work/order" "$work/after" "$work/package" "$work/init"
+# Each launch starts from /, where nothing is logged at its start (from a directory in /tmp
+# every launch warned that the server starts in / instead): the logging's functions are then
+# listed where a launch below first logs after the page drop, with what runs after it, or kept
+# where the previous list had them; not among the start-up's blocks, which a launch from a
+# granted directory never needs.
 launch() {
-  (cd "$work" && "$@" env COV_SYMS="$work/symbols" COV_OUT="${cov_out-$work/order}" \
+  (cd / && "$@" env COV_SYMS="$work/symbols" COV_OUT="${cov_out-$work/order}" \
     COV_AFTER="${cov_after-$work/after}" gdb -q -batch -x "$work/coverage.py" --args "$work/mcpcell" run "${args[@]}" >/dev/null 2>&1) || true
 }
 user="${MCPCELL_TEST_USER:-mcpcell-test}"
@@ -58,10 +63,9 @@ for p in default minimal node python memory time; do
 done
 # The relay of a server's standard streams.
 args=(-p default -- cat); echo hello | launch
-# As a client starts a real server: grants and a variable on the command line, a working
-# directory that is not granted, a server that writes to stderr before and after the moment
-# the launcher drops its start-up pages (the memory server of bench/lib/memory.py writes its
-# first line after it). What runs from that moment on is listed last, together. Under gdb the
+# As a client starts a real server: grants and a variable on the command line, a server that
+# writes to stderr before and after the moment the launcher drops its start-up pages (the
+# memory server of bench/lib/memory.py writes its first line after it). What runs from that moment on is listed last, together. Under gdb the
 # launcher takes a few seconds to reach the moment, so the servers wait for it.
 args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
   -- /bin/sh -c 'echo started >&2; sleep 6; echo "Example MCP Server running on stdio" >&2
