@@ -4,7 +4,7 @@
 # runs and with the peers (bubblewrap, firejail, Anthropic's sandbox-runtime), in one run. Not
 # part of the test suite: it prints ratios and never fails on a number.
 #
-#   bench/run.sh                  full run (as root: installs missing peers, ~30 minutes on 2 cores),
+#   bench/run.sh                  full run (as root: installs missing peers, ~40 minutes on 2 cores),
 #                                 then writes bench/RESULTS.md, bench/results/summary.json
 #                                 and bench/results/benchmarks.png
 #   bench/run.sh --quick          smoke run for CI: few iterations, under ~2 minutes, installs
@@ -14,7 +14,8 @@
 # Options: --no-install (full run without apt-get/npm), --no-user (skip the unprivileged
 # launch measurements). Environment: BENCH_ROOT (binaries, data, srt; default
 # /srv/mcpcell-bench), BENCH_WORK (the one writable directory; default $BENCH_ROOT/work),
-# BENCH_USER (unprivileged user for the launch figures; default mcpcell-test).
+# BENCH_USER (unprivileged user for the launch figures; default mcpcell-test), BENCH_MCP_LONG
+# (sessions a case of the memory server's long start-up run; default 150, 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -27,7 +28,7 @@ for a in "$@"; do
     --no-install) INSTALL=0 ;;
     --no-user) USER_RUN=0 ;;
     --print-commands) PRINT=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "unknown option $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +57,12 @@ note() { printf '   %s\n' "$*" >&2; }
 # runs and the peers but not mcpcell, which passes only its profile's variables.
 clean_env() {
   env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME" LANG=C.UTF-8 \
+    BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" BENCH_QUICK="$QUICK" "$@"
+}
+# The same as the unprivileged $BENCH_USER, with that user's home.
+user_env() {
+  runuser -u "$BENCH_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
+    HOME="$(getent passwd "$BENCH_USER" | cut -d: -f6)" LANG=C.UTF-8 \
     BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" BENCH_QUICK="$QUICK" "$@"
 }
 
@@ -134,8 +141,10 @@ cat /proc/loadavg > "$OUT/loadavg-start"
 
 if [ $QUICK = 1 ]; then
   LAUNCH=(15 4 2) SYSCALL=(1 200000 50000) STDIO=(64 2) MEMORY=1 MCP=(2 3) PROXY=(64 1)
+  MCP_LONG=2
 else
   LAUNCH=(300 200 20) SYSCALL=(7 1000000 200000) STDIO=(1024 7) MEMORY=7 MCP=(15 20) PROXY=(1024 7)
+  MCP_LONG=${BENCH_MCP_LONG:-150}
 fi
 
 # --- 1. launch overhead -----------------------------------------------------------------------
@@ -145,10 +154,7 @@ if [ $USER_RUN = 1 ] && [ "$(id -u)" = 0 ]; then
   if id "$BENCH_USER" >/dev/null 2>&1; then
     say "1. launch overhead (as the unprivileged $BENCH_USER: mcpcell creates a user namespace)"
     tmp=$BENCH_WORK/launch-user.json
-    runuser -u "$BENCH_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
-      HOME="$(getent passwd "$BENCH_USER" | cut -d: -f6)" LANG=C.UTF-8 \
-      BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" BENCH_QUICK="$QUICK" \
-      $PY "$BENCH_ROOT/lib/launch.py" "$tmp" "${LAUNCH[@]}" \
+    user_env $PY "$BENCH_ROOT/lib/launch.py" "$tmp" "${LAUNCH[@]}" \
       && mv "$tmp" "$OUT/launch-user.json" || note "the unprivileged run failed"
   else
     note "no user $BENCH_USER: the unprivileged launch figures are skipped (BENCH_USER=...)"
@@ -188,11 +194,24 @@ clean_env $PY "$BENCH_ROOT/lib/mcp.py" "$OUT/mcp-$(id -un).json" "${MCP[@]}" "$S
 if [ $USER_RUN = 1 ] && [ "$(id -u)" = 0 ] && id "$BENCH_USER" >/dev/null 2>&1; then
   say "5. MCP start-up, as the unprivileged $BENCH_USER"
   tmp=$BENCH_WORK/mcp-user.json
-  runuser -u "$BENCH_USER" -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
-    HOME="$(getent passwd "$BENCH_USER" | cut -d: -f6)" LANG=C.UTF-8 \
-    BENCH_ROOT="$BENCH_ROOT" BENCH_WORK="$BENCH_WORK" BENCH_QUICK="$QUICK" \
-    $PY "$BENCH_ROOT/lib/mcp.py" "$tmp" "${MCP[@]}" "$SERVER_JS" "$TIME_SERVER" \
+  user_env $PY "$BENCH_ROOT/lib/mcp.py" "$tmp" "${MCP[@]}" "$SERVER_JS" "$TIME_SERVER" \
     && mv "$tmp" "$OUT/mcp-user.json" || note "the unprivileged run failed"
+fi
+
+# The start-up target is 3% and the sessions above give a median's interval of about ±10%:
+# the memory server alone, MCP_LONG sessions a case (one tools/list each), resolves it. The
+# report judges that server's start-up targets on this run.
+if [ "$MCP_LONG" -gt 0 ]; then
+  say "5. MCP start-up of the memory server alone, $MCP_LONG sessions a case, as $(id -un)"
+  clean_env BENCH_MCP_SERVERS=memory $PY "$BENCH_ROOT/lib/mcp.py" "$OUT/mcp-long-$(id -un).json" \
+    "$MCP_LONG" 1 "$SERVER_JS" "$TIME_SERVER"
+  if [ $USER_RUN = 1 ] && [ "$(id -u)" = 0 ] && id "$BENCH_USER" >/dev/null 2>&1; then
+    say "5. MCP start-up of the memory server alone, $MCP_LONG sessions a case, as the unprivileged $BENCH_USER"
+    tmp=$BENCH_WORK/mcp-long-user.json
+    user_env BENCH_MCP_SERVERS=memory $PY "$BENCH_ROOT/lib/mcp.py" "$tmp" "$MCP_LONG" 1 \
+      "$SERVER_JS" "$TIME_SERVER" \
+      && mv "$tmp" "$OUT/mcp-long-user.json" || note "the unprivileged long run failed"
+  fi
 fi
 
 # --- 6. proxy tunnel throughput ---------------------------------------------------------------
