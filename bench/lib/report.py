@@ -451,7 +451,9 @@ def build(raw):
     for who in ("root", "user"):
         mcp = load(raw, f"mcp-{who}.json")
         long = load(raw, f"mcp-long-{who}.json")
-        resolved = {srv for srv, sd in (long or {}).get("servers", {}).items() if "rows" in sd}
+        # A long run judges a server only where every case of it was measured.
+        resolved = {srv for srv, sd in (long or {}).get("servers", {}).items()
+                    if sd.get("rows") and all("init_ms" in r for r in sd["rows"].values())}
         if mcp:
             md.append(mcp_section(mcp, who, res, judged_elsewhere=resolved, long=False))
         if long:
