@@ -72,9 +72,12 @@ def machine(raw):
     except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
         pass
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    # The last commit that changed what the mcpcell binary is built from.
+    # The last commit that changed what the mcpcell binary is built from: its code and
+    # profiles, and how it is linked (the launch layout's list and linker).
     commit = subprocess.run(["git", "-C", repo, "log", "-1", "--format=%h", "--", "src",
-                             "profiles", "Cargo.toml", "Cargo.lock"],
+                             "profiles", "Cargo.toml", "Cargo.lock", "build.rs", ".cargo",
+                             "packaging/launch-order.txt", "scripts/launch-order/linker",
+                             "scripts/launch-order/rodata.awk"],
                             capture_output=True, text=True).stdout.strip() or "?"
     srt_pkg = os.path.join(c.ROOT, "srt", "node_modules", "@anthropic-ai", "sandbox-runtime",
                            "package.json")
