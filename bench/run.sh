@@ -4,7 +4,7 @@
 # runs and with the peers (bubblewrap, firejail, Anthropic's sandbox-runtime), in one run. Not
 # part of the test suite: it prints ratios and never fails on a number.
 #
-#   bench/run.sh                  full run (as root: installs missing peers, ~40 minutes on 2 cores),
+#   bench/run.sh                  full run (as root: installs missing peers, ~30 minutes on 2 cores),
 #                                 then writes bench/RESULTS.md, bench/results/summary.json
 #                                 and bench/results/benchmarks.png
 #   bench/run.sh --quick          smoke run for CI: few iterations, under ~2 minutes, installs
