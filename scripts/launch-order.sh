@@ -65,8 +65,9 @@ done
 args=(-p default -- cat); echo hello | launch
 # As a client starts a real server: grants and a variable on the command line, a server that
 # writes to stderr before and after the moment the launcher drops its start-up pages (the
-# memory server of bench/lib/memory.py writes its first line after it). What runs from that moment on is listed last, together. Under gdb the
-# launcher takes a few seconds to reach the moment, so the servers wait for it.
+# memory server of bench/lib/memory.py writes its first line after it). What runs from that
+# moment on is listed last, together. Under gdb the launcher takes a few seconds to reach the
+# moment, so the servers wait for it.
 args=(-p node --allow-exec "$work" --allow-write "$work" --pass-env HOME
   -- /bin/sh -c 'echo started >&2; sleep 6; echo "Example MCP Server running on stdio" >&2
     echo "Error: EACCES: permission denied, open '"'"'/etc/shadow'"'"'" >&2; sleep 0.5; cat')

@@ -211,7 +211,8 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
     judges (not those in `judged_elsewhere`, which a long run judges)."""
     tgt = res["targets"]
     rows = []
-    runs = f"{mcp['sessions']} sessions" if long else ""
+    # A long run's targets say how many sessions judged them.
+    of = f", {mcp['sessions']} sessions" if long else ""
     for srv, sd in mcp["servers"].items():
         if "skipped" in sd:
             res["not_measured"].append(f"MCP start-up of {srv} as {who}{' (long run)' if long else ''}: {sd['skipped']}")
@@ -248,7 +249,6 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
                          "1.03× lies inside it, not resolved)")
             elif not ok and ci and ci[0] <= 1.03 * bare["init_ms"]["median"]:
                 text += "; 1.03× bare lies within the median's 95% interval: not resolved by this run's noise"
-            of = f", {runs}" if runs else ""
             tgt.append({"target": f"MCP initialize of {srv}, `{case}`, as {who}{of}: ≤ 1.03× bare",
                         "value": r["init_ratio"], "ok": ok, "text": verdict(ok, text)})
             if "init_ms" in bw:
