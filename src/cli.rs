@@ -159,8 +159,9 @@ pub struct ProxyArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportWhat {
     /// The syscall policy as an OCI runtime-spec `linux.seccomp` document (runc, crun,
-    /// Docker's and Podman's --security-opt seccomp=FILE, Kubernetes seccompProfile: Localhost)
-    Seccomp(ExportArgs),
+    /// Docker's and Podman's --security-opt seccomp=FILE, Kubernetes seccompProfile: Localhost),
+    /// or as the compiled filter program (`--format bpf`, for bubblewrap's --seccomp FD)
+    Seccomp(SeccompExportArgs),
     /// The filesystem and network rules in the Landlock maintainers' configuration format
     /// (landlockconfig JSON)
     Landlock(ExportArgs),
@@ -193,6 +194,24 @@ pub struct ExportArgs {
     /// the line, so put it last
     #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeccompExportArgs {
+    #[command(flatten)]
+    pub export: ExportArgs,
+    /// `oci`: a JSON document for OCI runtimes; `bpf`: the classic BPF program `run`
+    /// attaches, as raw `struct sock_filter` records in this machine's byte order (what
+    /// bubblewrap's `--seccomp FD` reads); binary, so never written to a terminal
+    #[arg(long, value_enum, default_value_t = SeccompFormat::Oci)]
+    pub format: SeccompFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SeccompFormat {
+    #[default]
+    Oci,
+    Bpf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
-//! `mcpcell export seccomp`, loaded by a real OCI runtime (runc): a probe in the container is
-//! refused what the profile denies, with the same answer it gets under `mcpcell run`, and
-//! allowed the rest; the same container without the document lets each denied call through.
+//! `mcpcell export seccomp`, loaded by a real OCI runtime (runc), and its compiled program
+//! (`--format bpf`) by bubblewrap: a probe in the container is refused what the profile
+//! denies, with the same answer it gets under `mcpcell run`, and allowed the rest; the same
+//! container without the policy lets each denied call through.
 
 mod common;
 
@@ -12,17 +13,20 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn runc() -> Option<PathBuf> {
+/// A program found on PATH (runc, bwrap).
+fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
-            .map(|d| d.join("runc"))
+            .map(|d| d.join(name))
             .find(|f| f.is_file())
     })
 }
 
-fn export(profile: &str) -> Value {
+/// What `mcpcell export seccomp ARGS` writes, asserting it succeeded.
+fn export_seccomp(args: &[&str]) -> Vec<u8> {
     let out = Command::new(mcpcell())
-        .args(["export", "seccomp", "--profile", profile])
+        .args(["export", "seccomp"])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -30,7 +34,11 @@ fn export(profile: &str) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+fn export(profile: &str) -> Value {
+    serde_json::from_slice(&export_seccomp(&["--profile", profile])).unwrap()
 }
 
 /// A bundle whose root holds only the static probe; as an ordinary user, a rootless one.
@@ -95,7 +103,7 @@ impl Bundle {
 
 #[test]
 fn runc_refuses_what_the_profile_denies_and_allows_the_rest() {
-    let Some(runc) = runc() else {
+    let Some(runc) = on_path("runc") else {
         require(false, "runc (Debian package runc)");
         return;
     };
@@ -172,6 +180,150 @@ fn the_export_follows_the_profile_and_refuses_bad_input() {
     assert_eq!(out.status.code(), Some(125));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-profile"));
+}
+
+// ---- export seccomp --format bpf ----
+
+fn export_bpf(profile: &str) -> Vec<u8> {
+    export_seccomp(&["--format", "bpf", "--profile", profile])
+}
+
+/// The probe's verdict line for `args` in bubblewrap (every namespace, the host's root
+/// read-only), with `program` given to `--seccomp` on descriptor 9, or without a filter.
+fn bwrap_probe(bwrap: &Path, program: Option<&Path>, args: &[&str]) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bwrap);
+    cmd.stdin(std::process::Stdio::null()).args([
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+    ]);
+    // Kept open until the child has run: its descriptor is duplicated to 9 in the child.
+    let file = program.map(|p| std::fs::File::open(p).unwrap());
+    if let Some(file) = &file {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        cmd.arg("--seccomp").arg("9");
+        // SAFETY: dup2 between the child's descriptors, after the fork, before the exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 9) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd.arg(probe()).args(args);
+    let out = output_within(cmd, Duration::from_secs(30));
+    drop(file);
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn bubblewrap_loads_the_bpf_export_and_refuses_what_the_profile_denies() {
+    let Some(bwrap) = on_path("bwrap") else {
+        require(false, "bubblewrap (Debian package bubblewrap)");
+        return;
+    };
+    let dir = scratch();
+    let program = dir.path().join("default.bpf");
+    let bytes = export_bpf("default");
+    // Whole sock_filter records, as many as the plan says `run` attaches.
+    let out = Command::new(mcpcell())
+        .args([
+            "run",
+            "--dry-run",
+            "--format",
+            "json",
+            "-p",
+            "default",
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let instructions = plan["plan"]["seccomp"]["instructions"].as_u64().unwrap();
+    assert_eq!(bytes.len() as u64, instructions * 8);
+    std::fs::write(&program, &bytes).unwrap();
+    let denied: [&[&str]; 6] = [
+        &["unshare-user"],
+        &["keyctl"],
+        &["personality"],
+        &["socket", "40", "1", "0"], // vsock
+        &["socket", "16", "3", "9"], // netlink audit
+        &["socket", "1", "1", "0"],  // a Unix socket: network.unix is empty
+    ];
+    for args in denied {
+        let bare = bwrap_probe(&bwrap, None, args);
+        assert!(
+            bare.starts_with("OK"),
+            "control: {args:?} fails in bubblewrap even without the program: {bare}"
+        );
+        let exported = bwrap_probe(&bwrap, Some(&program), args);
+        assert_denied(&exported, &format!("{args:?} under the exported program"));
+        let sandboxed = probe_line(&["--profile", "default"], args);
+        assert_eq!(
+            exported, sandboxed,
+            "{args:?}: bubblewrap with the program answers differently from mcpcell run"
+        );
+    }
+    for args in [&["read", "/etc/hostname"][..], &["socket", "2", "1", "0"]] {
+        let line = bwrap_probe(&bwrap, Some(&program), args);
+        assert!(
+            line.starts_with("OK"),
+            "{args:?} is refused under the exported program: {line}"
+        );
+    }
+    // A profile's own syscall list reaches the program: the control call passes again.
+    let p = profile(
+        dir.path(),
+        "keys",
+        "extends: [default]\nsyscalls:\n  allow: [add_key]\n",
+    );
+    std::fs::write(&program, export_bpf(p.to_str().unwrap())).unwrap();
+    let line = bwrap_probe(&bwrap, Some(&program), &["keyctl"]);
+    assert!(
+        line.starts_with("OK"),
+        "add_key lifted by the profile is refused: {line}"
+    );
+}
+
+#[test]
+fn the_bpf_export_is_never_written_to_a_terminal() {
+    // A pseudo-terminal as standard output: an error naming the way out, no program bytes.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let out = Command::new(mcpcell())
+        .args(["export", "seccomp", "--format", "bpf", "-p", "default"])
+        .stdout(std::fs::File::from(pty.slave))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("terminal") && err.contains("> PROFILE.bpf"),
+        "{err}"
+    );
+    // Nothing reached the terminal: its master side has no bytes to read.
+    let master = std::fs::File::from(pty.master);
+    nix::fcntl::fcntl(
+        &master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let n = std::io::Read::read(&mut &master, &mut buf);
+    assert!(
+        !matches!(n, Ok(k) if k > 0),
+        "bytes reached the terminal: {n:?}"
+    );
 }
 
 // ---- export landlock ----

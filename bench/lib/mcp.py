@@ -11,7 +11,10 @@ For each server:
   server's install directory granted: the same isolation as the bubblewrap line;
 - `mcpcell PROFILE`: its built-in profile (`memory`, `time`), which adds the egress proxy for
   the package registry, as a user runs it;
-- `bwrap`: bubblewrap as `common.bwrap` sets it up, with the install directory bound read-only.
+- `bwrap`: bubblewrap as `common.bwrap` sets it up, with the install directory bound read-only;
+- `bwrap + filter`: the same, with the base profile's seccomp program (`mcpcell export seccomp
+  --format bpf`, exactly what `run` attaches) loaded by bubblewrap's `--seccomp`: bubblewrap
+  with the isolation of the `mcpcell BASE` line but Landlock, which bubblewrap cannot set.
 
     mcp.py OUT.json SESSIONS LISTS_PER_SESSION SERVER_JS TIME_SERVER
 
@@ -32,10 +35,26 @@ sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
 
 
-def session(argv, lists):
+# The descriptor `bwrap + filter` hands its program on (`--seccomp 9`).
+FILTER_FD = 9
+
+
+def session(argv, lists, program=None):
+    """One session; `program`: a file opened afresh on FILTER_FD for the command to read
+    (bubblewrap reads its `--seccomp` descriptor to the end), before the clock starts."""
+    fds = ()
+    if program:
+        fd = os.open(program, os.O_RDONLY)
+        os.dup2(fd, FILTER_FD)
+        os.close(fd)
+        fds = (FILTER_FD,)
     t0 = time.perf_counter_ns()
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, bufsize=0, cwd=c.WORK)
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, bufsize=0, cwd=c.WORK, pass_fds=fds)
+    finally:
+        if program:
+            os.close(FILTER_FD)
 
     def call(i, method, params=None):
         msg = {"jsonrpc": "2.0", "id": i, "method": method}
@@ -97,13 +116,28 @@ def servers(server_js, time_server):
     return out
 
 
+def base_program(name, base, install):
+    """The base profile's seccomp program, as `run` attaches it, in a file of the work
+    directory; None (and why) when mcpcell cannot export it."""
+    path = os.path.join(c.WORK, f"bench-{name}-{base}-{os.getuid()}.bpf")
+    with open(path, "wb") as f:
+        p = subprocess.run([c.MCPCELL, "export", "seccomp", "--format", "bpf", "-p", base,
+                            "--allow-exec", install], stdout=f, stderr=subprocess.PIPE)
+    if p.returncode != 0 or os.path.getsize(path) == 0:
+        return None, c.tail(p.stderr.decode(errors="replace"))
+    return path, None
+
+
 def cases(command, install, base, profile, extra):
     grant = ["--allow-exec", install]
+    wrapped = c.bwrap(command, ro=[install])
+    end = wrapped.index("--")
     return {
         "bare": list(command),
         f"mcpcell -p {base}": c.run_argv(base, command, [*grant, *extra]),
         f"mcpcell -p {profile}": c.run_argv(profile, command, [*grant, *extra]),
-        "bwrap": c.bwrap(command, ro=[install]),
+        "bwrap": wrapped,
+        "bwrap + filter": [*wrapped[:end], "--seccomp", str(FILTER_FD), *wrapped[end:]],
     }
 
 
@@ -122,22 +156,29 @@ def main():
             result["servers"][name] = {"skipped": s}
             continue
         rows = cases(*s)
+        program, why_not = base_program(name, s[2], s[1])
+        srv = result["servers"][name] = {"command": s[0]}
         if c.peer_missing("bwrap"):
             rows.pop("bwrap")
-        result["servers"][name] = {"command": s[0], "rows": {k: {"argv": v} for k, v in rows.items()}}
-        todo += [(name, k, v) for k, v in rows.items()]
-    data = {(n, k): {"init": [], "list": [], "by_round": {}} for n, k, _ in todo}
+            rows.pop("bwrap + filter")
+        elif program is None:
+            rows.pop("bwrap + filter")
+            srv["filter_missing"] = why_not
+        srv["rows"] = {k: {"argv": v} for k, v in rows.items()}
+        todo += [(name, k, v, program if k == "bwrap + filter" else None)
+                 for k, v in rows.items()]
+    data = {(n, k): {"init": [], "list": [], "by_round": {}} for n, k, _, _ in todo}
     c.log(f"MCP start-up: {sessions} sessions x {len(todo)} cases, {lists} tools/list each")
     c.wait_quiet(60)
     redone = 0
     for s in range(sessions + 1):
         order = todo[:]
         random.shuffle(order)
-        for name, case, argv in order:
+        for name, case, argv, program in order:
             for attempt in range(3):
                 with c.Others() as o:
                     try:
-                        r = session(argv, lists)
+                        r = session(argv, lists, program)
                     except (RuntimeError, OSError, ValueError) as e:
                         data[(name, case)]["failed"] = str(e)
                         r = None
@@ -169,7 +210,8 @@ def main():
                 # ratio to that round's bare (or bubblewrap) session leaves out how the
                 # machine's speed drifts from round to round, which dominates the spread
                 # of each case's own sessions.
-                for ref, key in (("bare", "init_paired_ratio"), ("bwrap", "init_paired_to_bwrap")):
+                for ref, key in (("bare", "init_paired_ratio"), ("bwrap", "init_paired_to_bwrap"),
+                                 ("bwrap + filter", "init_paired_to_bwrap_filter")):
                     mine, theirs = data[(name, case)]["by_round"], data.get((name, ref), {})
                     pairs = [mine[k] / theirs["by_round"][k] for k in mine
                              if k in theirs.get("by_round", {}) and theirs["by_round"][k] > 0]
@@ -179,6 +221,9 @@ def main():
                 row["init_overhead_ms"] = row["init_ms"]["median"] - bare["init_ms"]["median"]
                 row["tools_list_ratio"] = (row["tools_list_ms"]["median"]
                                            / bare["tools_list_ms"]["median"])
+    for _, _, _, program in todo:
+        if program and os.path.exists(program):
+            os.remove(program)
     if os.path.exists(os.environ["MEMORY_FILE_PATH"]):
         os.remove(os.environ["MEMORY_FILE_PATH"])
     c.dump(result, out_path)

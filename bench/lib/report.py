@@ -231,7 +231,6 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
         if srv in judged_elsewhere:
             continue
         bare = sd["rows"].get("bare", {})
-        bw = sd["rows"].get("bwrap", {})
         for case, r in sd["rows"].items():
             if not case.startswith("mcpcell") or "init_ratio" not in r:
                 continue
@@ -251,13 +250,19 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
                 text += "; 1.03× bare lies within the median's 95% interval: not resolved by this run's noise"
             tgt.append({"target": f"MCP initialize of {srv}, `{case}`, as {who}{of}: ≤ 1.03× bare",
                         "value": r["init_ratio"], "ok": ok, "text": verdict(ok, text)})
-            if "init_ms" in bw:
+            for peer, key, what in (
+                    ("bwrap", "init_paired_to_bwrap", "bubblewrap"),
+                    ("bwrap + filter", "init_paired_to_bwrap_filter",
+                     "bubblewrap with the same seccomp program")):
+                bw = sd["rows"].get(peer, {})
+                if "init_ms" not in bw:
+                    continue
                 d = r["init_ms"]["median"] - bw["init_ms"]["median"]
-                text = f"{d:+.1f} ms against bubblewrap ({bw['init_ratio']:.3f}× bare)"
-                to_bw = r.get("init_paired_to_bwrap", {})
+                text = f"{d:+.1f} ms against {what} ({bw['init_ratio']:.3f}× bare)"
+                to_bw = r.get(key, {})
                 if "ci95" in to_bw:
                     lo, hi = to_bw["ci95"]
-                    text += (f"; paired by round {to_bw['median']:.3f}× bubblewrap (95% "
+                    text += (f"; paired by round {to_bw['median']:.3f}× it (95% "
                              f"interval {lo:.3f}–{hi:.3f}: ")
                     text += ("faster beyond this run's noise)" if hi < 1 else
                              "slower beyond this run's noise)" if lo > 1 else
@@ -265,7 +270,7 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
                 elif d > 0 and overlap(r["init_ms"], bw["init_ms"]):
                     text += "; the medians' 95% intervals overlap: a tie within this run's noise"
                 tgt.append({"target": f"MCP initialize of {srv}, `{case}`, as {who}{of}: "
-                                      "no slower than bubblewrap",
+                                      f"no slower than {what}",
                             "value": d, "ok": d <= 0, "text": verdict(d <= 0, text)})
     as_whom = "root" if who == "root" else "an unprivileged user"
     if long:
@@ -282,7 +287,9 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
                 f"`initialize` response; then {mcp['lists_per_session']} `tools/list` requests per "
                 "session, one at a time. `mcpcell -p node`/`-p python` give the isolation of the "
                 "bubblewrap line (no network); `-p memory`/`-p time` are the built-in profiles, "
-                "which add the egress proxy for the package registry. "
+                "which add the egress proxy for the package registry. `bwrap + filter` is the "
+                "bubblewrap line with the base profile's seccomp program (`mcpcell export "
+                "seccomp --format bpf`) on `--seccomp`: the base line's isolation but Landlock. "
                 "Paired × bare: the median of each round's ratio to that round's bare session, "
                 "with its 95% interval (pairing leaves out the machine's drift between rounds). "
                 f"Sessions measured again because other processes used the CPU: {mcp.get('redone_busy', 0)}."

@@ -22,6 +22,12 @@ pub enum ExportError {
         "the policy observes syscalls (learn's observe mode), which an OCI seccomp profile cannot express"
     )]
     Observe,
+    /// `--format bpf` with standard output on a terminal: the program is binary, and its
+    /// bytes would reach the terminal as control sequences.
+    #[error(
+        "the bpf format is a binary program and standard output is a terminal: redirect it to a file, e.g. `mcpcell export seccomp --format bpf -p PROFILE > PROFILE.bpf`"
+    )]
+    BinaryToTerminal,
 }
 
 /// One argument comparison in the OCI format.

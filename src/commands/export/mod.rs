@@ -5,7 +5,7 @@ mod landlock;
 
 pub use kubernetes::KubeError;
 
-use crate::cli::{ExportArgs, ExportWhat, KubeArgs};
+use crate::cli::{ExportArgs, ExportWhat, KubeArgs, SeccompExportArgs, SeccompFormat};
 use crate::commands::Error;
 use crate::escape;
 use crate::plan;
@@ -31,8 +31,16 @@ fn plan_for(args: &ExportArgs) -> Result<plan::Plan, plan::PlanError> {
     plan::build(&req, &Loader::from_env(), &plan::Host::probe()?)
 }
 
-fn seccomp(args: &ExportArgs) -> Result<i32, Error> {
-    let plan = plan_for(args)?;
+fn seccomp(args: &SeccompExportArgs) -> Result<i32, Error> {
+    if args.format == SeccompFormat::Bpf
+        && crate::supervise::terminal::is_terminal(std::io::stdout())
+    {
+        return Err(oci::ExportError::BinaryToTerminal.into());
+    }
+    let plan = plan_for(&args.export)?;
+    if args.format == SeccompFormat::Bpf {
+        return seccomp_bpf(&plan);
+    }
     let denied: Vec<(Member, crate::seccomp::Action)> = plan
         .seccomp
         .denied
@@ -50,6 +58,23 @@ fn seccomp(args: &ExportArgs) -> Result<i32, Error> {
     }
     let text = serde_json::to_string_pretty(&export.document).unwrap_or_default();
     super::print(format!("{text}\n").as_bytes())?;
+    Ok(0)
+}
+
+/// The program `run` attaches in a namespaced sandbox (the namespace-free tier adds rules
+/// that need mcpcell's supervisor), as the kernel takes it: 8-byte `struct sock_filter`
+/// records (code, jt, jf, k) in native byte order.
+fn seccomp_bpf(plan: &plan::Plan) -> Result<i32, Error> {
+    if !plan.observed.is_empty() {
+        return Err(oci::ExportError::Observe.into());
+    }
+    let mut bytes = Vec::with_capacity(plan.seccomp.program.len() * 8);
+    for ins in &plan.seccomp.program {
+        bytes.extend_from_slice(&ins.code.to_ne_bytes());
+        bytes.extend([ins.jt, ins.jf]);
+        bytes.extend_from_slice(&ins.k.to_ne_bytes());
+    }
+    super::print(&bytes)?;
     Ok(0)
 }
 
