@@ -204,16 +204,17 @@ fn bwrap_probe(bwrap: &Path, program: Option<&Path>, args: &[&str]) -> String {
         "--proc",
         "/proc",
     ]);
-    // Kept open until the child has run: its descriptor is duplicated to 9 in the child.
+    // Kept open until the child has run; bubblewrap reads it on its own descriptor number,
+    // made inheritable in the child only (other tests spawn children at the same time).
     let file = program.map(|p| std::fs::File::open(p).unwrap());
     if let Some(file) = &file {
         use std::os::fd::AsRawFd;
         let fd = file.as_raw_fd();
-        cmd.arg("--seccomp").arg("9");
-        // SAFETY: dup2 between the child's descriptors, after the fork, before the exec.
+        cmd.arg("--seccomp").arg(fd.to_string());
+        // SAFETY: fcntl on the child's own descriptor, after the fork, before the exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(fd, 9) < 0 {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -223,7 +224,83 @@ fn bwrap_probe(bwrap: &Path, program: Option<&Path>, args: &[&str]) -> String {
     cmd.arg(probe()).args(args);
     let out = output_within(cmd, Duration::from_secs(30));
     drop(file);
-    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    let line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    if line.is_empty() {
+        // bubblewrap itself failed: say why in the assertion that follows.
+        return format!(
+            "(no verdict; bubblewrap: {})",
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
+    line
+}
+
+/// The newest filter the kernel holds for `pid`, as `struct sock_filter` bytes
+/// (PTRACE_SECCOMP_GET_FILTER: root only, it needs CAP_SYS_ADMIN).
+fn attached_program(pid: i32) -> Vec<u8> {
+    const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+    let err = std::io::Error::last_os_error;
+    // SAFETY: ptrace requests on a process this test started; the buffer holds the `n`
+    // records the kernel said it would write.
+    unsafe {
+        let r = libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0);
+        assert_eq!(r, 0, "ptrace: {}", err());
+        libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, libc::__WALL);
+        let none = std::ptr::null_mut::<libc::c_void>();
+        let n = libc::ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, none);
+        assert!(n > 0, "no filter read: {}", err());
+        let mut buf = vec![0u8; n as usize * 8];
+        let m = libc::ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, buf.as_mut_ptr());
+        assert_eq!(m, n, "the filter read: {}", err());
+        libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0);
+        buf
+    }
+}
+
+#[test]
+fn the_bpf_export_is_the_program_the_sandbox_runs_under() {
+    if !is_root() {
+        eprintln!("SKIPPED: reading a process's filter back needs CAP_SYS_ADMIN (root)");
+        return;
+    }
+    let exported = export_bpf("default");
+    let mut child = run_cmd(&["-p", "default", "--", "/bin/sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let comm = |p: &i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    let mut sleeper = None;
+    for _ in 0..200 {
+        sleeper = descendants(child.id() as i32)
+            .into_iter()
+            .find(|p| comm(p).trim() == "sleep");
+        if sleeper.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let attached = sleeper.map(attached_program);
+    let _ = child.kill();
+    let _ = child.wait();
+    let attached = attached.expect("the sandboxed sleep did not start");
+    assert_eq!(attached.len(), exported.len(), "bytes attached / exported");
+    assert!(
+        attached == exported,
+        "the exported program differs from the attached one"
+    );
+    // The control: a profile whose program differs (host mode with a connect list adds the
+    // UDP and Fast Open rules) exports other bytes, which the comparison tells apart.
+    let dir = scratch();
+    let p = profile(
+        dir.path(),
+        "tcp",
+        "extends: [default]\nnetwork:\n  mode: host\n  connect: [443]\n",
+    );
+    assert_ne!(export_bpf(p.to_str().unwrap()), attached);
 }
 
 #[test]
@@ -300,9 +377,10 @@ fn bubblewrap_loads_the_bpf_export_and_refuses_what_the_profile_denies() {
 fn the_bpf_export_is_never_written_to_a_terminal() {
     // A pseudo-terminal as standard output: an error naming the way out, no program bytes.
     let pty = nix::pty::openpty(None, None).unwrap();
+    let pty_slave = pty.slave;
     let out = Command::new(mcpcell())
         .args(["export", "seccomp", "--format", "bpf", "-p", "default"])
-        .stdout(std::fs::File::from(pty.slave))
+        .stdout(std::fs::File::from(nix::unistd::dup(&pty_slave).unwrap()))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
@@ -323,6 +401,19 @@ fn the_bpf_export_is_never_written_to_a_terminal() {
     assert!(
         !matches!(n, Ok(k) if k > 0),
         "bytes reached the terminal: {n:?}"
+    );
+    // The control: a line of text on the same terminal (a short one: nobody reads the
+    // master while it is written) is read on the master side.
+    let out = Command::new(mcpcell())
+        .arg("--version")
+        .stdout(std::fs::File::from(nix::unistd::dup(&pty_slave).unwrap()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let n = std::io::Read::read(&mut &master, &mut buf);
+    assert!(
+        matches!(n, Ok(k) if k > 0),
+        "the check reads nothing: {n:?}"
     );
 }
 

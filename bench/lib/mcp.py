@@ -14,7 +14,7 @@ For each server:
 - `bwrap`: bubblewrap as `common.bwrap` sets it up, with the install directory bound read-only;
 - `bwrap + filter`: the same, with the base profile's seccomp program (`mcpcell export seccomp
   --format bpf`, exactly what `run` attaches) loaded by bubblewrap's `--seccomp`: bubblewrap
-  with the isolation of the `mcpcell BASE` line but Landlock, which bubblewrap cannot set.
+  with mcpcell's filter (not its limits, its view of only the grants, or Landlock).
 
     mcp.py OUT.json SESSIONS LISTS_PER_SESSION SERVER_JS TIME_SERVER
 
@@ -35,26 +35,27 @@ sys.path.insert(0, os.path.dirname(__file__))
 import common as c  # noqa: E402
 
 
-# The descriptor `bwrap + filter` hands its program on (`--seccomp 9`).
-FILTER_FD = 9
+# Where `bwrap + filter`'s command line names the descriptor of its program (`--seccomp FD`):
+# each session opens the program afresh and puts that descriptor's number here.
+FILTER_FD = "{filter_fd}"
 
 
 def session(argv, lists, program=None):
-    """One session; `program`: a file opened afresh on FILTER_FD for the command to read
-    (bubblewrap reads its `--seccomp` descriptor to the end), before the clock starts."""
+    """One session; `program`: a file opened afresh for the command to read on the
+    descriptor FILTER_FD names (bubblewrap reads its `--seccomp` descriptor to the end),
+    before the clock starts."""
     fds = ()
     if program:
         fd = os.open(program, os.O_RDONLY)
-        os.dup2(fd, FILTER_FD)
-        os.close(fd)
-        fds = (FILTER_FD,)
+        fds = (fd,)
+        argv = [str(fd) if a == FILTER_FD else a for a in argv]
     t0 = time.perf_counter_ns()
     try:
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, bufsize=0, cwd=c.WORK, pass_fds=fds)
     finally:
-        if program:
-            os.close(FILTER_FD)
+        for fd in fds:
+            os.close(fd)
 
     def call(i, method, params=None):
         msg = {"jsonrpc": "2.0", "id": i, "method": method}
@@ -124,7 +125,9 @@ def base_program(name, base, install):
         p = subprocess.run([c.MCPCELL, "export", "seccomp", "--format", "bpf", "-p", base,
                             "--allow-exec", install], stdout=f, stderr=subprocess.PIPE)
     if p.returncode != 0 or os.path.getsize(path) == 0:
-        return None, c.tail(p.stderr.decode(errors="replace"))
+        os.remove(path)
+        return None, ("mcpcell export seccomp --format bpf failed: "
+                      + c.tail(p.stderr.decode(errors="replace")))
     return path, None
 
 
@@ -137,7 +140,7 @@ def cases(command, install, base, profile, extra):
         f"mcpcell -p {base}": c.run_argv(base, command, [*grant, *extra]),
         f"mcpcell -p {profile}": c.run_argv(profile, command, [*grant, *extra]),
         "bwrap": wrapped,
-        "bwrap + filter": [*wrapped[:end], "--seccomp", str(FILTER_FD), *wrapped[end:]],
+        "bwrap + filter": [*wrapped[:end], "--seccomp", FILTER_FD, *wrapped[end:]],
     }
 
 
@@ -156,14 +159,16 @@ def main():
             result["servers"][name] = {"skipped": s}
             continue
         rows = cases(*s)
-        program, why_not = base_program(name, s[2], s[1])
         srv = result["servers"][name] = {"command": s[0]}
+        program = None
         if c.peer_missing("bwrap"):
             rows.pop("bwrap")
             rows.pop("bwrap + filter")
-        elif program is None:
-            rows.pop("bwrap + filter")
-            srv["filter_missing"] = why_not
+        else:
+            program, why_not = base_program(name, s[2], s[1])
+            if program is None:
+                rows.pop("bwrap + filter")
+                srv["filter_missing"] = why_not
         srv["rows"] = {k: {"argv": v} for k, v in rows.items()}
         todo += [(name, k, v, program if k == "bwrap + filter" else None)
                  for k, v in rows.items()]

@@ -217,6 +217,9 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
         if "skipped" in sd:
             res["not_measured"].append(f"MCP start-up of {srv} as {who}{' (long run)' if long else ''}: {sd['skipped']}")
             continue
+        if "filter_missing" in sd:
+            res["not_measured"].append(f"MCP start-up of {srv} as {who}{' (long run)' if long else ''}, "
+                                       f"bubblewrap with mcpcell's filter: {sd['filter_missing']}")
         for case, r in sd["rows"].items():
             if why(r):
                 rows.append([srv, f"`{case}`", why(r), "", "", "", "", ""])
@@ -289,7 +292,8 @@ def mcp_section(mcp, who, res, judged_elsewhere, long):
                 "bubblewrap line (no network); `-p memory`/`-p time` are the built-in profiles, "
                 "which add the egress proxy for the package registry. `bwrap + filter` is the "
                 "bubblewrap line with the base profile's seccomp program (`mcpcell export "
-                "seccomp --format bpf`) on `--seccomp`: the base line's isolation but Landlock. "
+                "seccomp --format bpf`) on `--seccomp`: mcpcell's filter, without its limits, "
+                "its view of only the grants or Landlock. "
                 "Paired × bare: the median of each round's ratio to that round's bare session, "
                 "with its 95% interval (pairing leaves out the machine's drift between rounds). "
                 f"Sessions measured again because other processes used the CPU: {mcp.get('redone_busy', 0)}."
