@@ -189,7 +189,7 @@ fn export_bpf(profile: &str) -> Vec<u8> {
 }
 
 /// The probe's verdict line for `args` in bubblewrap (every namespace, the host's root
-/// read-only), with `program` given to `--seccomp` on descriptor 9, or without a filter.
+/// read-only), with `program` given to `--seccomp`, or without a filter.
 fn bwrap_probe(bwrap: &Path, program: Option<&Path>, args: &[&str]) -> String {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(bwrap);
@@ -313,19 +313,17 @@ fn bubblewrap_loads_the_bpf_export_and_refuses_what_the_profile_denies() {
     let program = dir.path().join("default.bpf");
     let bytes = export_bpf("default");
     // Whole sock_filter records, as many as the plan says `run` attaches.
-    let out = Command::new(mcpcell())
-        .args([
-            "run",
-            "--dry-run",
-            "--format",
-            "json",
-            "-p",
-            "default",
-            "--",
-            "/bin/true",
-        ])
-        .output()
-        .unwrap();
+    let out = run_cmd(&[
+        "--dry-run",
+        "--format",
+        "json",
+        "-p",
+        "default",
+        "--",
+        "/bin/true",
+    ])
+    .output()
+    .unwrap();
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let instructions = plan["plan"]["seccomp"]["instructions"].as_u64().unwrap();
     assert_eq!(bytes.len() as u64, instructions * 8);

@@ -29,6 +29,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -118,10 +119,11 @@ def servers(server_js, time_server):
 
 
 def base_program(name, base, install):
-    """The base profile's seccomp program, as `run` attaches it, in a file of the work
-    directory; None (and why) when mcpcell cannot export it."""
-    path = os.path.join(c.WORK, f"bench-{name}-{base}-{os.getuid()}.bpf")
-    with open(path, "wb") as f:
+    """The base profile's seccomp program, as `run` attaches it, in a private temporary
+    file (not in the work directory, which every sandboxed case may write); None (and why)
+    when mcpcell cannot export it."""
+    fd, path = tempfile.mkstemp(prefix=f"bench-{name}-{base}-", suffix=".bpf")
+    with os.fdopen(fd, "wb") as f:
         p = subprocess.run([c.MCPCELL, "export", "seccomp", "--format", "bpf", "-p", base,
                             "--allow-exec", install], stdout=f, stderr=subprocess.PIPE)
     if p.returncode != 0 or os.path.getsize(path) == 0:
