@@ -927,3 +927,121 @@ fn the_server_starts_with_a_grown_descriptor_table() {
         "FDSize:\t64"
     );
 }
+
+/// Runs the probe in a sandbox at `debug` log level, with mcpcell allowed on one CPU only
+/// when `one_cpu`; returns (probe's line, mcpcell's stderr).
+fn probe_logged(opts: &[&str], probe_args: &[&str], one_cpu: bool) -> (String, String) {
+    let p = probe();
+    let mut args = vec!["--log-level", "debug"];
+    args.extend_from_slice(opts);
+    args.push("--");
+    args.push(p.to_str().unwrap());
+    args.extend_from_slice(probe_args);
+    let mut cmd = run_cmd(&args);
+    if one_cpu {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: sched_setaffinity on this process with a valid set, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(0, &mut set);
+                match libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+    }
+    let out = output_within(cmd, Duration::from_secs(30));
+    let line = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "mcpcell run {opts:?} -- probe {probe_args:?}: {:?}; stderr:\n{err}",
+        out.status
+    );
+    (line, err)
+}
+
+/// The interface names in a /proc/net/dev text (the probe joins its lines with spaces).
+fn interfaces(dev: &str) -> Vec<String> {
+    dev.split_whitespace()
+        .filter_map(|t| t.strip_suffix(':'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Each sandbox's network namespace is its own, whichever way it was made: as root, by a
+/// thread while mcpcell plans (`sandbox::netns`: from the start of `run -p BUILTIN`, or once
+/// a profile chosen otherwise is loaded), and by the clone where only one CPU is allowed and
+/// for an ordinary user. Judged from outside: the namespace the server is in is not the
+/// test's (the control: a profile with the host's network is in the test's); loopback is up
+/// in it (a connection to a closed port is refused, where a namespace whose loopback is down
+/// answers ENETUNREACH: the control, made with `unshare`); no other interface is in it; and
+/// mcpcell says which way it went.
+#[test]
+fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let own = format!("OK {}", own.display());
+    // SAFETY: a zeroed cpu_set_t is a valid out-parameter; CPU_COUNT reads it.
+    let cpus = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        libc::CPU_COUNT(&set)
+    };
+    let profiles = scratch();
+    let file = profiles.path().join("own.yaml");
+    write(&file, "extends: [default]\n");
+    let file = file.to_str().unwrap();
+    let shared = profiles.path().join("shared.yaml");
+    write(&shared, "extends: [default]\nnetwork:\n  mode: host\n");
+    let shared = shared.to_str().unwrap();
+    for (opts, one_cpu) in [
+        (&["-p", "default"][..], false),
+        (&[][..], false),
+        (&["-p", file][..], false),
+        (&["-p", "default"][..], true),
+    ] {
+        let (ns, err) = probe_logged(opts, &["readlink", "/proc/self/ns/net"], one_cpu);
+        assert!(ns.starts_with("OK net:["), "{opts:?}: {ns}; stderr:\n{err}");
+        assert_ne!(
+            ns, own,
+            "{opts:?} (one CPU: {one_cpu}): the server is in the test's network namespace"
+        );
+        let ahead = err.contains("network namespace was made while planning");
+        assert_eq!(
+            ahead,
+            is_root() && cpus >= 2 && !one_cpu,
+            "{opts:?} (one CPU: {one_cpu}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
+            is_root()
+        );
+        let (refused, err) = probe_logged(opts, &["tcp", "127.0.0.1", "9", "x"], one_cpu);
+        assert!(
+            refused.starts_with("ERR ECONNREFUSED"),
+            "{opts:?} (one CPU: {one_cpu}): loopback is not up: {refused}; stderr:\n{err}"
+        );
+        let (dev, err) = probe_logged(opts, &["read", "/proc/net/dev"], one_cpu);
+        assert_eq!(
+            interfaces(&dev),
+            ["lo"],
+            "{opts:?} (one CPU: {one_cpu}): {dev}; stderr:\n{err}"
+        );
+    }
+    // The controls: the reading finds a shared namespace, and nothing is made ahead for one;
+    // a namespace with loopback down answers otherwise.
+    let (ns, err) = probe_logged(&["-p", shared], &["readlink", "/proc/self/ns/net"], false);
+    assert_eq!(ns, own, "mode host: {err}");
+    assert!(!err.contains("made while planning"), "mode host: {err}");
+    let mut unshare = Command::new("unshare");
+    if !is_root() {
+        unshare.arg("--map-root-user");
+    }
+    let down = unshare
+        .args(["--net", "--"])
+        .arg(probe())
+        .args(["tcp", "127.0.0.1", "9", "x"])
+        .output()
+        .expect("unshare (util-linux)");
+    let down = String::from_utf8_lossy(&down.stdout);
+    assert!(down.starts_with("ERR ENETUNREACH"), "loopback down: {down}");
+}

@@ -38,12 +38,22 @@ pub fn init_logging(
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
+    // As root, the sandbox's network namespace is made on another CPU while this one plans:
+    // from here with a built-in profile named on the command line (none has mode `host`),
+    // otherwise once the plan has loaded the profile (`Request::netns_ahead`).
+    let early = match (&args.sandbox.profile, args.dry_run) {
+        (Some(p), false) if crate::profile::builtin::get(p).is_some() => {
+            crate::sandbox::netns::Ahead::start()
+        }
+        _ => None,
+    };
     let log_file = log_target(&args.supervise)?;
     let mut req = args.sandbox.request(args.command.clone());
     req.start_anyway = args.supervise.best_effort;
     // A dry run shows what would not be enforced instead of stopping at it.
     req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
+    req.netns_ahead = early.is_none();
     let loader = Loader::from_env();
     let host = plan::Host::probe()?;
     // Paths resolved while planning are not looked up again to prepare the sandbox; the
@@ -78,6 +88,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let plugins = crate::supervise::Plugins {
         stderr: Some(Box::new(crate::commands::hints::Seen::default())),
         observe: None,
+        netns: early.or(plan.netns_ahead.take()),
     };
     let outcome = crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins)?;
     Ok(outcome.code)

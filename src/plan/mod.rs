@@ -62,6 +62,9 @@ pub struct Request {
     /// Observe mode (`learn`): file, exec and Unix-socket access is not restricted but
     /// reported to mcpcell; everything else is as the profile says.
     pub learn: bool,
+    /// A launch (`run`): as root, the sandbox's network namespace starts being made as soon
+    /// as the profile says there is one (`crate::sandbox::netns`), while the rest is planned.
+    pub netns_ahead: bool,
 }
 
 #[derive(Debug, Error)]
@@ -329,6 +332,10 @@ pub struct Plan {
     /// command line's grants, ready to paste.
     #[serde(skip)]
     pub explain_args: Vec<String>,
+    /// The sandbox's network namespace being made while this plan was built
+    /// (`Request::netns_ahead`).
+    #[serde(skip)]
+    pub netns_ahead: Option<crate::sandbox::netns::Ahead>,
 }
 
 /// The directory of the profile file `origin` points into, for `${PROFILE_DIR}`.
@@ -423,6 +430,13 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     let kernel = &host.kernel;
     let (spec, chosen, inferred) = choose_profile(req, loader);
     let (profile, diags) = loader.load(&spec)?;
+    // The sandbox's network namespace is made while the rest is planned.
+    let netns_ahead = match req.netns_ahead && !req.dry_run {
+        true if profile.network.mode() != NetworkMode::Host => {
+            crate::sandbox::netns::Ahead::start()
+        }
+        _ => None,
+    };
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();
     if req.profile.is_none()
         && matches!(
@@ -582,6 +596,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         observed,
         merged: profile,
         explain_args: explain_args(&spec, req, &host.cwd),
+        netns_ahead,
     })
 }
 

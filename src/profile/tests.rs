@@ -298,6 +298,21 @@ fn every_builtin_profile_loads_cleanly() {
     }
 }
 
+/// `mcpcell run -p BUILTIN` starts making the sandbox's network namespace before the profile
+/// is loaded (`crate::sandbox::netns`), which is wasted work for mode `host`.
+#[test]
+fn no_builtin_profile_uses_the_hosts_network() {
+    let loader = Loader::with_dirs(vec![]);
+    for name in builtin::names() {
+        let (p, _) = loader.load(name).unwrap();
+        assert_ne!(
+            p.network.mode(),
+            crate::profile::NetworkMode::Host,
+            "built-in {name}: `run` starts its network namespace before loading it (commands/run.rs)"
+        );
+    }
+}
+
 #[test]
 fn every_profile_file_in_the_repository_is_built_in() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");

@@ -73,6 +73,7 @@ steps! {
     Capset => "failed to set the capability sets to those the profile keeps",
     AmbientClear => "failed to clear the ambient capability set",
     AmbientRaise => "failed to raise a kept capability into the ambient set",
+    JoinNetwork => "failed to enter the network namespace made for the sandbox",
 }
 
 impl Step {

@@ -50,6 +50,9 @@ pub struct Prepared {
     pub mounts: Option<Mounts>,
     pub chdir: CString,
     pub loopback: bool,
+    /// The network namespace made ahead for the sandbox (`netns`), which the init joins
+    /// first; -1 when the clone makes it.
+    pub netns: RawFd,
     pub ruleset: Option<RulesetCreated>,
     /// Rules for paths that exist only inside the sandbox (the private mounts).
     pub private_rules: Vec<(PathBuf, BitFlags<AccessFs>)>,
@@ -189,6 +192,7 @@ impl Prepared {
             mounts,
             chdir: cpath(&plan.cwd)?,
             loopback: full && plan.network.mode != NetworkMode::Host,
+            netns: -1,
             ruleset,
             private_rules,
             rlimits: plan.limits.iter().map(|l| (l.resource, l.value)).collect(),

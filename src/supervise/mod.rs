@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 mod live;
 mod relay;
@@ -209,6 +209,8 @@ pub struct Plugins {
     pub stderr: Option<Box<dyn StderrWatch>>,
     /// Serves an observe-mode plan's notifications (required by such a plan).
     pub observe: Option<Observe>,
+    /// The sandbox's network namespace, being made while mcpcell plans (root only).
+    pub netns: Option<sandbox::netns::Ahead>,
 }
 
 /// How a launch ended.
@@ -506,6 +508,24 @@ fn start(
         // The sandbox hands its seccomp listener over as observe mode does.
         prepared.observe_channel = theirs(&observe_pair);
     }
+    // Joins the thread making the network namespace (mcpcell is single-threaded from here):
+    // the sandbox uses it when the clone would make one without a user namespace.
+    let netns = plugins
+        .netns
+        .take()
+        .and_then(sandbox::netns::Ahead::finish)
+        .filter(|_| {
+            isolation == Isolation::Full
+                && !plan.namespaces.user
+                && prepared.clone_flags & libc::CLONE_NEWNET != 0
+        });
+    if let Some(ns) = &netns {
+        debug!(target: "mcpcell", "the sandbox's network namespace was made while planning");
+        prepared.clone_flags &= !libc::CLONE_NEWNET;
+        // The thread brought loopback up.
+        prepared.loopback = false;
+        prepared.netns = ns.as_raw_fd();
+    }
     let pid = match clone_process(prepared.clone_flags) {
         Ok(0) => {
             drop(status_r);
@@ -530,6 +550,7 @@ fn start(
     };
     drop(status_w);
     drop(alive_r);
+    drop(netns);
     let ends = Ends {
         terminal,
         stderr_pipe,

@@ -191,6 +191,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     let recorder = Arc::clone(&sink);
     let plugins = crate::supervise::Plugins {
         stderr: None,
+        netns: None,
         observe: Some(Box::new(move |channel, stop| {
             notify::serve(channel, recorder, stop)
         })),
