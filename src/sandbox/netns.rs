@@ -57,9 +57,10 @@ impl Ahead {
         // SAFETY: restores the mask saved above.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
         let handle = spawned.ok()?;
-        // A new thread starts on its creator's CPU unless the scheduler moves it, which it
-        // does only when the creator waits: set it on the other CPU now. A failure here only
-        // costs the overlap.
+        // A new thread starts on its creator's CPU, and the scheduler may leave it there
+        // until the creator waits (on the benchmark's VM it did: the launch got slower, not
+        // faster, bench/ANALYSIS.md §1.26): set it on the other CPU now. A failure here
+        // only costs the overlap.
         // SAFETY: a zeroed cpu_set_t is empty; CPU_SET takes an index below CPU_SETSIZE
         // (other_cpu's); the handle's pthread_t is alive until it is joined.
         unsafe {
