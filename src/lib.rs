@@ -31,6 +31,7 @@ pub(crate) mod infer;
 pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod netguard;
+pub(crate) mod netns;
 pub(crate) mod outfile;
 pub(crate) mod paths;
 pub(crate) mod plan;

@@ -43,7 +43,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // otherwise once the plan has loaded the profile (`Request::netns_ahead`).
     let early = match (&args.sandbox.profile, args.dry_run) {
         (Some(p), false) if crate::profile::builtin::get(p).is_some() => {
-            crate::sandbox::netns::Ahead::start()
+            crate::netns::Ahead::start()
         }
         _ => None,
     };

@@ -63,7 +63,7 @@ pub struct Request {
     /// reported to mcpcell; everything else is as the profile says.
     pub learn: bool,
     /// A launch (`run`): as root, the sandbox's network namespace starts being made as soon
-    /// as the profile says there is one (`crate::sandbox::netns`), while the rest is planned.
+    /// as the profile says there is one (`crate::netns`), while the rest is planned.
     pub netns_ahead: bool,
 }
 
@@ -335,7 +335,7 @@ pub struct Plan {
     /// The sandbox's network namespace being made while this plan was built
     /// (`Request::netns_ahead`).
     #[serde(skip)]
-    pub netns_ahead: Option<crate::sandbox::netns::Ahead>,
+    pub netns_ahead: Option<crate::netns::Ahead>,
 }
 
 /// The directory of the profile file `origin` points into, for `${PROFILE_DIR}`.
@@ -432,9 +432,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     let (profile, diags) = loader.load(&spec)?;
     // The sandbox's network namespace is made while the rest is planned.
     let netns_ahead = match req.netns_ahead && !req.dry_run {
-        true if profile.network.mode() != NetworkMode::Host => {
-            crate::sandbox::netns::Ahead::start()
-        }
+        true if profile.network.mode() != NetworkMode::Host => crate::netns::Ahead::start(),
         _ => None,
     };
     let mut warnings: Vec<String> = diags.iter().map(Diagnostic::to_string).collect();

@@ -299,7 +299,7 @@ fn every_builtin_profile_loads_cleanly() {
 }
 
 /// `mcpcell run -p BUILTIN` starts making the sandbox's network namespace before the profile
-/// is loaded (`crate::sandbox::netns`), which is wasted work for mode `host`.
+/// is loaded (`crate::netns`), which is wasted work for mode `host`.
 #[test]
 fn no_builtin_profile_uses_the_hosts_network() {
     let loader = Loader::with_dirs(vec![]);

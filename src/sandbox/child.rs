@@ -1,6 +1,6 @@
 //! Post-fork code: a flat list of steps, single-threaded until exec, no logging. Each failure
 //! is sent to the parent as a `Failure` record and ends the child. In order: join the
-//! cgroup, enter the network namespace made ahead (as root, `super::netns`), tie the
+//! cgroup, enter the network namespace made ahead (as root, `crate::netns`), tie the
 //! sandbox's life to mcpcell's, write the user namespace's maps, assemble the mounts, enter
 //! the working directory, bring up the network, restrict itself with
 //! Landlock and rlimits, start a new session, drop capabilities, set no_new_privs, become

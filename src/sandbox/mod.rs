@@ -9,8 +9,8 @@
 //!
 //! Before the clone, in the parent: [`prepare`] turns the plan into what the child needs
 //! (C strings, the Landlock ruleset, the ordered mount plan of [`mounts`]), given the
-//! channels to mcpcell that already exist (`channel::Channels`); as root, [`netns`] makes the
-//! network namespace while mcpcell plans. After it, in the child:
+//! channels to mcpcell that already exist (`channel::Channels`); as root, `crate::netns`
+//! makes the network namespace while mcpcell plans. After it, in the child:
 //! [`child`] runs the steps in order, using [`mounts`] (the root of granted paths), `net`
 //! (loopback, the proxy's route and listeners), `caps` (capabilities and securebits),
 //! `channel` (descriptors sent to mcpcell) and `sys` (the post-fork system-call helpers).
@@ -22,7 +22,6 @@ mod child;
 mod failure;
 pub mod mounts;
 mod net;
-pub mod netns;
 pub mod prepare;
 mod sys;
 pub mod tier;

@@ -210,7 +210,7 @@ pub struct Plugins {
     /// Serves an observe-mode plan's notifications (required by such a plan).
     pub observe: Option<Observe>,
     /// The sandbox's network namespace, being made while mcpcell plans (root only).
-    pub netns: Option<sandbox::netns::Ahead>,
+    pub netns: Option<crate::netns::Ahead>,
 }
 
 /// How a launch ended.
@@ -513,7 +513,7 @@ fn start(
     let netns = plugins
         .netns
         .take()
-        .and_then(sandbox::netns::Ahead::finish)
+        .and_then(crate::netns::Ahead::finish)
         .filter(|_| {
             isolation == Isolation::Full
                 && !plan.namespaces.user
