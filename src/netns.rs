@@ -108,33 +108,51 @@ fn other_cpu() -> Option<usize> {
 /// On the thread: a new network namespace for this thread, loopback up in it, and a
 /// descriptor of it.
 fn make() -> io::Result<OwnedFd> {
-    // SAFETY: unshare with a flag; socket, ioctl and close on a descriptor this function
-    // owns, with a zeroed ifreq whose name fits IFNAMSIZ; open of a NUL-terminated literal.
+    // SAFETY: unshare with a flag.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let s = loopback_up().map_err(|(_, errno)| io::Error::from_raw_os_error(errno))?;
+    // The namespace the socket was made in, close-on-exec: this thread's new one, found
+    // without going through /proc.
+    // SAFETY: an ioctl without argument on a socket this function owns.
+    let ns = unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGSKNS) };
+    if ns < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor, owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(ns) })
+}
+
+/// Brings loopback up in the calling thread's network namespace: the thread above, and the
+/// sandbox's init when the clone made the namespace (after fork: system calls only, no
+/// allocation). Returns the socket it used, or the failing call (0 socket, 1 reading the
+/// flags, 2 setting them) and its errno.
+pub fn loopback_up() -> Result<OwnedFd, (u32, i32)> {
+    let errno = || {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+    // SAFETY: socket with constant arguments.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err((0, errno()));
+    }
+    // SAFETY: the kernel just returned this descriptor, owned by no one else.
+    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: a zeroed ifreq is valid; the name fits IFNAMSIZ; the ioctls get a pointer to it.
     unsafe {
-        if libc::unshare(libc::CLONE_NEWNET) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if s < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let s = OwnedFd::from_raw_fd(s);
         let mut ifr: libc::ifreq = std::mem::zeroed();
         ifr.ifr_name[0] = b'l' as libc::c_char;
         ifr.ifr_name[1] = b'o' as libc::c_char;
-        if libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) != 0 {
-            return Err(io::Error::last_os_error());
+        if libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            return Err((1, errno()));
         }
         ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) != 0 {
-            return Err(io::Error::last_os_error());
+        if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
+            return Err((2, errno()));
         }
-        // The namespace the socket was made in, close-on-exec: this thread's new one, found
-        // without going through /proc.
-        let ns = libc::ioctl(s.as_raw_fd(), libc::SIOCGSKNS);
-        if ns < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(OwnedFd::from_raw_fd(ns))
     }
+    Ok(s)
 }

@@ -931,13 +931,9 @@ fn the_server_starts_with_a_grown_descriptor_table() {
 /// Runs the probe in a sandbox at `debug` log level, with mcpcell allowed on one CPU only
 /// when `one_cpu`; returns (probe's line, mcpcell's stderr).
 fn probe_logged(opts: &[&str], probe_args: &[&str], one_cpu: bool) -> (String, String) {
-    let p = probe();
-    let mut args = vec!["--log-level", "debug"];
-    args.extend_from_slice(opts);
-    args.push("--");
-    args.push(p.to_str().unwrap());
-    args.extend_from_slice(probe_args);
-    let mut cmd = run_cmd(&args);
+    let mut logged = vec!["--log-level", "debug"];
+    logged.extend_from_slice(opts);
+    let mut cmd = probe_cmd(&logged, probe_args);
     if one_cpu {
         use std::os::unix::process::CommandExt;
         // SAFETY: sched_setaffinity on this process with a valid set, between fork and exec.
@@ -972,7 +968,7 @@ fn interfaces(dev: &str) -> Vec<String> {
 }
 
 /// Each sandbox's network namespace is its own, whichever way it was made: as root, by a
-/// thread while mcpcell plans (`sandbox::netns`: from the start of `run -p BUILTIN`, or once
+/// thread while mcpcell plans (`crate::netns`: from the start of `run -p BUILTIN`, or once
 /// a profile chosen otherwise is loaded), and by the clone where only one CPU is allowed and
 /// for an ordinary user. Judged from outside: the namespace the server is in is not the
 /// test's (the control: a profile with the host's network is in the test's); loopback is up

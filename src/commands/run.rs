@@ -41,19 +41,21 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // As root, the sandbox's network namespace is made on another CPU while this one plans:
     // from here with a built-in profile named on the command line (none has mode `host`),
     // otherwise once the plan has loaded the profile (`Request::netns_ahead`).
-    let early = match (&args.sandbox.profile, args.dry_run) {
-        (Some(p), false) if crate::profile::builtin::get(p).is_some() => {
-            crate::netns::Ahead::start()
-        }
-        _ => None,
-    };
+    let builtin = !args.dry_run
+        && args
+            .sandbox
+            .profile
+            .as_deref()
+            .is_some_and(|p| crate::profile::builtin::get(p).is_some());
+    let early = builtin.then(crate::netns::Ahead::start).flatten();
     let log_file = log_target(&args.supervise)?;
     let mut req = args.sandbox.request(args.command.clone());
     req.start_anyway = args.supervise.best_effort;
     // A dry run shows what would not be enforced instead of stopping at it.
     req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
-    req.netns_ahead = early.is_none();
+    // Asked once: where the early start declined (not root, one CPU), so would the plan's.
+    req.netns_ahead = !builtin;
     let loader = Loader::from_env();
     let host = plan::Host::probe()?;
     // Paths resolved while planning are not looked up again to prepare the sandbox; the

@@ -8,23 +8,8 @@ use super::channel::send_fds;
 use super::sys::{errno, fail};
 
 pub(super) fn loopback_up(status: RawFd) {
-    // SAFETY: a zeroed ifreq is valid; the name fits IFNAMSIZ; ioctls get a pointer to it.
-    unsafe {
-        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if s < 0 {
-            fail(status, Step::Loopback, 0, errno());
-        }
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        ifr.ifr_name[0] = b'l' as libc::c_char;
-        ifr.ifr_name[1] = b'o' as libc::c_char;
-        if libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
-            fail(status, Step::Loopback, 1, errno());
-        }
-        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        if libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr) < 0 {
-            fail(status, Step::Loopback, 2, errno());
-        }
-        libc::close(s);
+    if let Err((call, e)) = crate::netns::loopback_up() {
+        fail(status, Step::Loopback, call, e);
     }
 }
 

@@ -239,15 +239,20 @@ pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
-/// Runs the probe in the sandbox with extra mcpcell options; returns (exit code, stdout,
-/// stderr).
-pub fn sandboxed(opts: &[&str], probe_args: &[&str]) -> (i32, String, String) {
+/// `mcpcell run OPTS -- probe PROBE_ARGS`.
+pub fn probe_cmd(opts: &[&str], probe_args: &[&str]) -> Command {
     let p = probe();
     let mut args: Vec<&str> = opts.to_vec();
     args.push("--");
     args.push(p.to_str().unwrap());
     args.extend_from_slice(probe_args);
-    let out = output_within(run_cmd(&args), Duration::from_secs(30));
+    run_cmd(&args)
+}
+
+/// Runs the probe in the sandbox with extra mcpcell options; returns (exit code, stdout,
+/// stderr).
+pub fn sandboxed(opts: &[&str], probe_args: &[&str]) -> (i32, String, String) {
+    let out = output_within(probe_cmd(opts, probe_args), Duration::from_secs(30));
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
