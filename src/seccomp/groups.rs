@@ -660,7 +660,9 @@ impl Member {
 pub fn expand(group: &Group) -> Vec<Member> {
     let mut out = Vec::new();
     expand_into(group, &mut out);
-    out.sort();
+    // Equal members are the same member: an unstable sort orders them as a stable one does,
+    // without the stable sort's buffer.
+    out.sort_unstable();
     out.dedup();
     out
 }

@@ -21,10 +21,7 @@ pub mod oci;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use seccompiler::{
-    BpfProgram, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompRule,
-    sock_filter,
-};
+use seccompiler::{BpfProgram, sock_filter};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -39,12 +36,16 @@ pub fn syscall_number(name: &str) -> Option<u32> {
 
 #[derive(Debug, Error)]
 pub enum CompileError {
-    #[error("failed to build the argument rule for {rule}")]
-    Rule {
+    #[error(
+        "the argument rule {rule} compares argument {arg} with {value:#x}, which does not fit the 32 bits the filter compares"
+    )]
+    Value {
         rule: &'static str,
-        #[source]
-        source: seccompiler::BackendError,
+        arg: u8,
+        value: u64,
     },
+    #[error("an argument rule's code is longer than a BPF jump can skip")]
+    RuleTooLong,
     #[error("the seccomp filter would have {0} instructions, more than the kernel's limit of 4096")]
     TooLarge(usize),
 }
@@ -169,6 +170,7 @@ const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const BPF_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+const BPF_ALU_AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
 const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
 const fn stmt(code: u16, k: u32) -> sock_filter {
@@ -344,25 +346,113 @@ fn suid_rules(mode: u8, flags: Option<u8>) -> Vec<Vec<ArgCond>> {
     rules
 }
 
-/// Conditions from [`qualified_conditions`] as seccompiler rules (32-bit compares).
-fn seccomp_rules(rules: &[Vec<ArgCond>]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    rules
-        .iter()
-        .map(|conds| {
-            let conds = conds
-                .iter()
-                .map(|&ArgCond { arg, cmp }| {
-                    let (op, v) = match cmp {
-                        Cmp::Eq(v) => (Op::Eq, v),
-                        Cmp::Ne(v) => (Op::Ne, v),
-                        Cmp::MaskedEq { mask, value } => (Op::MaskedEq(mask), value),
-                    };
-                    Cond::new(arg, Len::Dword, op, v)
-                })
-                .collect::<Result<_, _>>()?;
-            SeccompRule::new(conds)
-        })
-        .collect()
+/// Checks that every value `conds` compare with fits the 32 bits the filter loads.
+fn check_values(rule: &'static str, conds: &[Vec<ArgCond>]) -> Result<(), CompileError> {
+    for &ArgCond { arg, cmp } in conds.iter().flatten() {
+        let values = match cmp {
+            Cmp::Eq(v) | Cmp::Ne(v) => [v, 0],
+            Cmp::MaskedEq { mask, value } => [mask, value],
+        };
+        if let Some(&value) = values.iter().find(|&&v| v > u64::from(u32::MAX)) {
+            return Err(CompileError::Value { rule, arg, value });
+        }
+    }
+    Ok(())
+}
+
+/// The bit a one-condition rule tests (`arg & bit == bit`, a single bit), as `(arg, bit)`.
+fn single_bit(conds: &[ArgCond]) -> Option<(u8, u32)> {
+    match conds {
+        [
+            ArgCond {
+                arg,
+                cmp: Cmp::MaskedEq { mask, value },
+            },
+        ] if mask == value && mask.is_power_of_two() => Some((*arg, *mask as u32)),
+        _ => None,
+    }
+}
+
+/// How a condition is tested on its argument's low 32 bits: the mask to `AND` them with
+/// first, if any, then a jump: its code, its constant, and whether the condition fails when
+/// the jump is taken.
+fn test(cmp: Cmp) -> (Option<u32>, u16, u32, bool) {
+    match cmp {
+        Cmp::Eq(v) => (None, BPF_JEQ_K, v as u32, false),
+        Cmp::Ne(v) => (None, BPF_JEQ_K, v as u32, true),
+        // No bit of the mask set.
+        Cmp::MaskedEq { mask, value: 0 } => (None, BPF_JSET_K, mask as u32, true),
+        // A single bit, set.
+        Cmp::MaskedEq { mask, value } if mask == value && mask.is_power_of_two() => {
+            (None, BPF_JSET_K, mask as u32, false)
+        }
+        Cmp::MaskedEq { mask, value } => (Some(mask as u32), BPF_JEQ_K, value as u32, false),
+    }
+}
+
+/// Appends the code of argument rules, in order, each with the `RET` value of a call it
+/// matches: a rule's conditions are compared one after the other, the first that fails
+/// jumps to the next rule, and a rule whose conditions all hold returns. The argument is
+/// loaded once for the compares of its whole value; a single bit is tested with `JSET` on
+/// it, other masks load it again and `AND` it. Rules in a row that each test one bit of the
+/// same argument and return the same value are one `JSET` of all their bits (`clone`'s
+/// namespace flags, a mode's setuid and setgid bits). What follows the code is where a call
+/// that no rule matched goes. Values must fit 32 bits ([`check_values`]).
+fn rule_code(rules: &[(&[ArgCond], u32)], out: &mut Vec<sock_filter>) -> Result<(), CompileError> {
+    let load = |arg: u8| stmt(BPF_LD_W_ABS, OFF_ARGS + 8 * u32::from(arg));
+    let mut i = 0;
+    while i < rules.len() {
+        let (conds, ret) = rules[i];
+        if let Some((arg, mut bits)) = single_bit(conds) {
+            i += 1;
+            while let Some((_, b)) = rules
+                .get(i)
+                .filter(|(_, r)| *r == ret)
+                .and_then(|(c, _)| single_bit(c))
+                .filter(|&(a, _)| a == arg)
+            {
+                bits |= b;
+                i += 1;
+            }
+            out.extend([
+                load(arg),
+                jump(BPF_JSET_K, bits, 0, 1),
+                stmt(BPF_RET_K, ret),
+            ]);
+            continue;
+        }
+        // Conditions are AND'ed: compared by argument, those that need no `AND` first.
+        let mut sorted = conds.to_vec();
+        sorted.sort_by_key(|c| (c.arg, test(c.cmp).0.is_some()));
+        // The jumps that leave the rule, and whether they leave when taken (`jt`).
+        let mut exits: Vec<(usize, bool)> = Vec::new();
+        let mut loaded = None;
+        for ArgCond { arg, cmp } in sorted {
+            let (and, code, k, leave_if_taken) = test(cmp);
+            if and.is_some() || loaded != Some(arg) {
+                out.push(load(arg));
+            }
+            loaded = Some(arg);
+            if let Some(mask) = and {
+                out.push(stmt(BPF_ALU_AND_K, mask));
+                loaded = None;
+            }
+            exits.push((out.len(), leave_if_taken));
+            out.push(jump(code, k, 0, 0));
+        }
+        out.push(stmt(BPF_RET_K, ret));
+        let next = out.len();
+        for (at, taken) in exits {
+            let skip = u8::try_from(next - at - 1).map_err(|_| CompileError::RuleTooLong)?;
+            if taken {
+                out[at].jt = skip;
+            } else {
+                out[at].jf = skip;
+            }
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Compiles the denied members into one BPF program.
@@ -456,16 +546,12 @@ fn decisions_with(
                 stmt(BPF_RET_K, otherwise),
             ]);
         }
+        let mut rules = Vec::new();
         for (q, action, conds) in &conditions {
-            let rules = seccomp_rules(conds).map_err(|source| CompileError::Rule {
-                rule: q.name(),
-                source,
-            })?;
-            for r in rules {
-                body.extend(BpfProgram::from(r));
-                body.push(stmt(BPF_RET_K, action.ret()));
-            }
+            check_values(q.name(), conds)?;
+            rules.extend(conds.iter().map(|c| (c.as_slice(), action.ret())));
         }
+        rule_code(&rules, &mut body)?;
         body.push(stmt(BPF_RET_K, otherwise));
         decided.insert(nr, Code::Rules(body));
     }
