@@ -90,6 +90,12 @@ impl Drop for Ahead {
     }
 }
 
+/// Whether this process may run on more than one CPU: work handed to another process or
+/// thread can then overlap with its own.
+pub fn spare_cpu() -> bool {
+    other_cpu().is_some()
+}
+
 /// A CPU this process may run on other than the one it is running on, or `None` with a
 /// single CPU allowed.
 fn other_cpu() -> Option<usize> {

@@ -928,13 +928,41 @@ fn the_server_starts_with_a_grown_descriptor_table() {
     );
 }
 
-/// Runs the probe in a sandbox at `debug` log level, with mcpcell allowed on one CPU only
-/// when `one_cpu`; returns (probe's line, mcpcell's stderr).
-fn probe_logged(opts: &[&str], probe_args: &[&str], one_cpu: bool) -> (String, String) {
+/// How the netns test starts mcpcell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Start {
+    Plain,
+    /// Allowed on one CPU only.
+    OneCpu,
+    /// Under `nouserns --noshared`: a process sharing its parent's descriptor table cannot
+    /// be created, as an ordinary user's sandbox makes its network namespace with.
+    NoShared,
+}
+
+/// Runs the probe in a sandbox at `debug` log level, started as `how` says; returns (probe's
+/// line, mcpcell's stderr).
+fn probe_logged(opts: &[&str], probe_args: &[&str], how: Start) -> (String, String) {
     let mut logged = vec!["--log-level", "debug"];
     logged.extend_from_slice(opts);
     let mut cmd = probe_cmd(&logged, probe_args);
-    if one_cpu {
+    if how == Start::NoShared {
+        let mut wrapped = Command::new(nouserns());
+        wrapped
+            .arg("--noshared")
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => wrapped.env(k, v),
+                None => wrapped.env_remove(k),
+            };
+        }
+        if let Some(dir) = cmd.get_current_dir() {
+            wrapped.current_dir(dir);
+        }
+        cmd = wrapped;
+    }
+    if how == Start::OneCpu {
         use std::os::unix::process::CommandExt;
         // SAFETY: sched_setaffinity on this process with a valid set, between fork and exec.
         unsafe {
@@ -953,7 +981,7 @@ fn probe_logged(opts: &[&str], probe_args: &[&str], one_cpu: bool) -> (String, S
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
-        "mcpcell run {opts:?} -- probe {probe_args:?}: {:?}; stderr:\n{err}",
+        "mcpcell run {opts:?} -- probe {probe_args:?} ({how:?}): {:?}; stderr:\n{err}",
         out.status
     );
     (line, err)
@@ -969,12 +997,14 @@ fn interfaces(dev: &str) -> Vec<String> {
 
 /// Each sandbox's network namespace is its own, whichever way it was made: as root, by a
 /// thread while mcpcell plans (`crate::netns`: from the start of `run -p BUILTIN`, or once
-/// a profile chosen otherwise is loaded), and by the clone where only one CPU is allowed and
-/// for an ordinary user. Judged from outside: the namespace the server is in is not the
-/// test's (the control: a profile with the host's network is in the test's); loopback is up
-/// in it (a connection to a closed port is refused, where a namespace whose loopback is down
-/// answers ENETUNREACH: the control, made with `unshare`); no other interface is in it; and
-/// mcpcell says which way it went.
+/// a profile chosen otherwise is loaded); for an ordinary user, by a helper of the sandbox's
+/// init while the init mounts (`sandbox::nethelper`), or by the init itself when the helper
+/// cannot be started (under `nouserns --noshared`); and by the clone where only one CPU is
+/// allowed. Judged from outside: the namespace the server is in is not the test's (the
+/// control: a profile with the host's network is in the test's); loopback is up in it (a
+/// connection to a closed port is refused, where a namespace whose loopback is down answers
+/// ENETUNREACH: the control, made with `unshare`); no other interface is in it; and mcpcell
+/// says which way it went.
 #[test]
 fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
     let own = std::fs::read_link("/proc/self/ns/net").unwrap();
@@ -992,42 +1022,60 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
     let shared = profiles.path().join("shared.yaml");
     write(&shared, "extends: [default]\nnetwork:\n  mode: host\n");
     let shared = shared.to_str().unwrap();
-    for (opts, one_cpu) in [
-        (&["-p", "default"][..], false),
-        (&[][..], false),
-        (&["-p", file][..], false),
-        (&["-p", "default"][..], true),
-    ] {
-        let (ns, err) = probe_logged(opts, &["readlink", "/proc/self/ns/net"], one_cpu);
+    let given = ["-p", file];
+    let mut cases = vec![
+        (&["-p", "default"][..], Start::Plain),
+        (&[][..], Start::Plain),
+        (&given[..], Start::Plain),
+        (&["-p", "default"][..], Start::OneCpu),
+    ];
+    if !is_root() {
+        cases.push((&["-p", "default"][..], Start::NoShared));
+    }
+    for (opts, how) in cases {
+        let (ns, err) = probe_logged(opts, &["readlink", "/proc/self/ns/net"], how);
         assert!(ns.starts_with("OK net:["), "{opts:?}: {ns}; stderr:\n{err}");
         assert_ne!(
             ns, own,
-            "{opts:?} (one CPU: {one_cpu}): the server is in the test's network namespace"
+            "{opts:?} ({how:?}): the server is in the test's network namespace"
         );
+        let spare = cpus >= 2 && how != Start::OneCpu;
         let ahead = err.contains("network namespace was made while planning");
         assert_eq!(
             ahead,
-            is_root() && cpus >= 2 && !one_cpu,
-            "{opts:?} (one CPU: {one_cpu}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
+            is_root() && spare,
+            "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
             is_root()
         );
-        let (refused, err) = probe_logged(opts, &["tcp", "127.0.0.1", "9", "x"], one_cpu);
+        let beside = err.contains("network namespace is made beside its mounts");
+        assert_eq!(
+            beside,
+            !is_root() && spare,
+            "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made beside the mounts: {beside}; stderr:\n{err}",
+            is_root()
+        );
+        let (refused, err) = probe_logged(opts, &["tcp", "127.0.0.1", "9", "x"], how);
         assert!(
             refused.starts_with("ERR ECONNREFUSED"),
-            "{opts:?} (one CPU: {one_cpu}): loopback is not up: {refused}; stderr:\n{err}"
+            "{opts:?} ({how:?}): loopback is not up: {refused}; stderr:\n{err}"
         );
-        let (dev, err) = probe_logged(opts, &["read", "/proc/net/dev"], one_cpu);
+        let (dev, err) = probe_logged(opts, &["read", "/proc/net/dev"], how);
         assert_eq!(
             interfaces(&dev),
             ["lo"],
-            "{opts:?} (one CPU: {one_cpu}): {dev}; stderr:\n{err}"
+            "{opts:?} ({how:?}): {dev}; stderr:\n{err}"
         );
     }
     // The controls: the reading finds a shared namespace, and nothing is made ahead for one;
     // a namespace with loopback down answers otherwise.
-    let (ns, err) = probe_logged(&["-p", shared], &["readlink", "/proc/self/ns/net"], false);
+    let (ns, err) = probe_logged(
+        &["-p", shared],
+        &["readlink", "/proc/self/ns/net"],
+        Start::Plain,
+    );
     assert_eq!(ns, own, "mode host: {err}");
     assert!(!err.contains("made while planning"), "mode host: {err}");
+    assert!(!err.contains("made beside its mounts"), "mode host: {err}");
     let mut unshare = Command::new("unshare");
     if !is_root() {
         unshare.arg("--map-root-user");

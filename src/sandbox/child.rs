@@ -43,6 +43,12 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         // SAFETY: closing the init's copy of the descriptor; the server never sees it.
         unsafe { libc::close(p.netns) };
     }
+    // An ordinary user's network namespace, made while the init mounts.
+    let helper = if p.net_helper {
+        super::nethelper::start()
+    } else {
+        None
+    };
     if p.namespace_free {
         // No PID namespace: orphans of the server come to this process, which must outlive
         // mcpcell long enough to kill them (it learns of mcpcell's death from `alive`).
@@ -96,7 +102,9 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         unsafe { libc::chdir(p.chdir.as_ptr()) } as libc::c_long,
     );
 
-    if p.loopback {
+    if p.net_helper {
+        super::nethelper::join(helper, status);
+    } else if p.loopback {
         loopback_up(status);
     }
     if let Some(px) = &p.proxy {

@@ -10,7 +10,8 @@
 //! Before the clone, in the parent: [`prepare`] turns the plan into what the child needs
 //! (C strings, the Landlock ruleset, the ordered mount plan of [`mounts`]), given the
 //! channels to mcpcell that already exist (`channel::Channels`); as root, `crate::netns`
-//! makes the network namespace while mcpcell plans. After it, in the child:
+//! makes the network namespace while mcpcell plans (for an ordinary user, `nethelper` makes it
+//! in the child while the init mounts). After it, in the child:
 //! [`child`] runs the steps in order, using [`mounts`] (the root of granted paths), `net`
 //! (loopback, the proxy's route and listeners), `caps` (capabilities and securebits),
 //! `channel` (descriptors sent to mcpcell) and `sys` (the post-fork system-call helpers).
@@ -22,6 +23,7 @@ mod child;
 mod failure;
 pub mod mounts;
 mod net;
+mod nethelper;
 pub mod prepare;
 mod sys;
 pub mod tier;

@@ -53,6 +53,9 @@ pub struct Prepared {
     /// The network namespace made ahead for the sandbox (`netns`), which the init joins
     /// first; -1 when the clone makes it.
     pub netns: RawFd,
+    /// The init has a helper make the network namespace while it mounts (`nethelper`):
+    /// the clone leaves `CLONE_NEWNET` out.
+    pub net_helper: bool,
     pub ruleset: Option<RulesetCreated>,
     /// Rules for paths that exist only inside the sandbox (the private mounts).
     pub private_rules: Vec<(PathBuf, BitFlags<AccessFs>)>,
@@ -193,6 +196,7 @@ impl Prepared {
             chdir: cpath(&plan.cwd)?,
             loopback: full && plan.network.mode != NetworkMode::Host,
             netns: -1,
+            net_helper: false,
             ruleset,
             private_rules,
             rlimits: plan.limits.iter().map(|l| (l.resource, l.value)).collect(),

@@ -525,6 +525,17 @@ fn start(
         // The thread brought loopback up.
         prepared.loopback = false;
         prepared.netns = ns.as_raw_fd();
+    } else if isolation == Isolation::Full
+        && plan.namespaces.user
+        && prepared.clone_flags & libc::CLONE_NEWNET != 0
+        && crate::netns::spare_cpu()
+    {
+        // An ordinary user's network namespace belongs to the user namespace the clone
+        // makes: the init has a helper make it while it mounts (`sandbox::nethelper`).
+        debug!(target: "mcpcell", "the sandbox's network namespace is made beside its mounts");
+        prepared.clone_flags &= !libc::CLONE_NEWNET;
+        prepared.loopback = false;
+        prepared.net_helper = true;
     }
     let pid = match clone_process(prepared.clone_flags) {
         Ok(0) => {

@@ -5,6 +5,7 @@
  *   nouserns COMMAND [ARGS...]
  *   nouserns --apparmor COMMAND [ARGS...]
  *   nouserns --nothreads COMMAND [ARGS...]
+ *   nouserns --noshared COMMAND [ARGS...]
  *
  * It installs a seccomp filter on itself and execs COMMAND; the filter holds for COMMAND and
  * everything it starts, and no process under it can remove it. Under the filter:
@@ -27,6 +28,13 @@
  * COMMAND's parent and a child subreaper, so that a process COMMAND leaves behind when it exits
  * comes to the harness: after COMMAND has exited it says so on stderr and exits with 124 if any
  * process it did not start remains its child.
+ *
+ * With --noshared namespaces are allowed and no process can be created that shares its
+ * parent's descriptor table without being its thread: clone(2) with CLONE_FILES and without
+ * CLONE_THREAD fails with EAGAIN, as a system out of processes answers (clone3(2): ENOSYS).
+ * That is the helper an ordinary user's sandbox makes its network namespace with; forks,
+ * threads and vfork-style spawns still work. Before it runs COMMAND it checks that such a
+ * clone is refused.
  *
  * Exit status: COMMAND's, 124 (--nothreads) when COMMAND left a process behind, or 125 when
  * the filter cannot be installed.
@@ -164,12 +172,13 @@ static int run_and_watch(char **argv) {
 int main(int argc, char **argv) {
     int apparmor = argc > 1 && !strcmp(argv[1], "--apparmor");
     int nothreads = argc > 1 && !strcmp(argv[1], "--nothreads");
-    if (apparmor || nothreads) {
+    int noshared = argc > 1 && !strcmp(argv[1], "--noshared");
+    if (apparmor || nothreads || noshared) {
         argv++;
         argc--;
     }
     if (argc < 2) {
-        fprintf(stderr, "usage: nouserns [--apparmor | --nothreads] COMMAND [ARGS...]\n");
+        fprintf(stderr, "usage: nouserns [--apparmor | --nothreads | --noshared] COMMAND [ARGS...]\n");
         return 125;
     }
     struct sock_filter filter[] = {
@@ -224,6 +233,20 @@ int main(int argc, char **argv) {
         RET(ERRNO(EAGAIN)),
         RET(SECCOMP_RET_ALLOW),
     };
+    struct sock_filter shared[] = {
+        LOAD(offsetof(struct seccomp_data, arch)),
+        JEQ(AUDIT_ARCH_X86_64, 1, 0),
+        RET(SECCOMP_RET_ALLOW),
+        LOAD(offsetof(struct seccomp_data, nr)),
+        JEQ(__NR_clone3, 0, 1),
+        RET(ERRNO(ENOSYS)),
+        JEQ(__NR_clone, 0, 4),
+        LOAD(offsetof(struct seccomp_data, args[0])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, CLONE_FILES | CLONE_THREAD),
+        JEQ(CLONE_FILES, 0, 1),
+        RET(ERRNO(EAGAIN)),
+        RET(SECCOMP_RET_ALLOW),
+    };
     struct sock_fprog prog = {
         .len = sizeof(filter) / sizeof(filter[0]),
         .filter = filter,
@@ -236,6 +259,10 @@ int main(int argc, char **argv) {
         prog.len = sizeof(threads) / sizeof(threads[0]);
         prog.filter = threads;
     }
+    if (noshared) {
+        prog.len = sizeof(shared) / sizeof(shared[0]);
+        prog.filter = shared;
+    }
     /* no_new_privs lets an ordinary user install a filter; root keeps setuid semantics
      * otherwise, as a container's processes do not (runtimes set it too). */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
@@ -245,6 +272,18 @@ int main(int argc, char **argv) {
     if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
         fprintf(stderr, "nouserns: seccomp: %s\n", strerror(errno));
         return 125;
+    }
+    if (noshared) {
+        /* The filter's own check: a process sharing this one's descriptor table. */
+        long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+        if (pid == 0)
+            _exit(0);
+        if (pid > 0 || errno != EAGAIN) {
+            fprintf(stderr, "nouserns: --noshared: a clone with CLONE_FILES was not refused\n");
+            if (pid > 0)
+                waitpid((pid_t)pid, NULL, 0);
+            return 125;
+        }
     }
     if (nothreads)
         return run_and_watch(argv);

@@ -1,0 +1,255 @@
+//! An ordinary user's network namespace, made beside the init's mounts.
+//!
+//! For an ordinary user the sandbox's network namespace must belong to the user namespace the
+//! clone makes, so mcpcell cannot make it ahead as it does for root (`crate::netns`). Making
+//! it is ~0.3 ms of kernel work, which `clone(CLONE_NEWNET)` did before the init could start
+//! on its mounts. Instead the clone leaves `CLONE_NEWNET` out and the init, first thing,
+//! starts a helper process that makes the namespace (it holds every capability in the new
+//! user namespace, as the init does) and brings loopback up in it, on another CPU, while the
+//! init assembles the sandbox's root; the init then waits for it and joins the namespace
+//! with `setns` where it brought loopback up before. If the helper cannot be started or
+//! fails, the init makes the namespace itself, as the clone would have.
+//!
+//! The helper is cloned with `CLONE_VM | CLONE_FILES` on a stack of its own: it shares the
+//! init's memory and descriptor table (the namespace's descriptor it leaves there is the
+//! init's), and nothing else. It runs while the init runs, on the init's thread-local
+//! storage: it makes its system calls without libc (no `errno`), blocks every signal first,
+//! allocates nothing, and reports through one word of its own mapping.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::Step;
+use super::sys::{check, errno};
+
+const STACK: usize = 16 * 1024;
+const GUARD: usize = 4096;
+/// The result word before the helper has written it.
+const PENDING: i32 = i32::MIN;
+
+/// A started helper: its pid and the mapping its stack and result live in.
+pub(super) struct Helper {
+    pid: libc::pid_t,
+    map: *mut libc::c_void,
+}
+
+impl Helper {
+    /// The word the helper writes: the namespace's descriptor, or minus an errno.
+    fn result(&self) -> &AtomicI32 {
+        // SAFETY: the word lies just above the guard page of a mapping that stays until
+        // `join` unmaps it, aligned (page-aligned address), and is only accessed atomically.
+        unsafe { &*(self.map.cast::<u8>().add(GUARD).cast::<AtomicI32>()) }
+    }
+}
+
+/// A system call without libc: returns the result or minus the errno, and touches no
+/// thread-local state.
+///
+/// # Safety
+/// The caller passes arguments valid for the call `nr`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn sys(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the `syscall` instruction with the kernel's calling convention; it clobbers
+    // rcx and r11 only.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// The helper: a new network namespace, loopback up in it, and a descriptor of it in the
+/// shared table; or minus the errno of the call that failed.
+#[cfg(target_arch = "x86_64")]
+fn make() -> i32 {
+    let all: u64 = !0;
+    // SAFETY: each call gets valid pointers to this frame's values and integer arguments.
+    unsafe {
+        sys(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK as usize,
+            (&raw const all) as usize,
+            0,
+            8,
+        );
+        let r = sys(libc::SYS_unshare, libc::CLONE_NEWNET as usize, 0, 0, 0);
+        if r < 0 {
+            return r as i32;
+        }
+        let s = sys(
+            libc::SYS_socket,
+            libc::AF_INET as usize,
+            (libc::SOCK_DGRAM | libc::SOCK_CLOEXEC) as usize,
+            0,
+            0,
+        );
+        if s < 0 {
+            return s as i32;
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        let ifr_ptr = (&raw mut ifr) as usize;
+        let mut r = sys(
+            libc::SYS_ioctl,
+            s as usize,
+            libc::SIOCGIFFLAGS as usize,
+            ifr_ptr,
+            0,
+        );
+        if r >= 0 {
+            // Through a pointer: the kernel reads the structure, which the compiler cannot see.
+            let flags = &raw mut ifr.ifr_ifru.ifru_flags;
+            *flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            r = sys(
+                libc::SYS_ioctl,
+                s as usize,
+                libc::SIOCSIFFLAGS as usize,
+                ifr_ptr,
+                0,
+            );
+        }
+        if r >= 0 {
+            // The namespace the socket was made in, close-on-exec.
+            r = sys(libc::SYS_ioctl, s as usize, libc::SIOCGSKNS as usize, 0, 0);
+        }
+        sys(libc::SYS_close, s as usize, 0, 0, 0);
+        r as i32
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the result word of the mapping, which outlives this process.
+    let result = unsafe { &*(arg as *const AtomicI32) };
+    result.store(make(), Ordering::Release);
+    0
+}
+
+/// Starts the helper, set on another CPU than the init's when there is one; `None` if it
+/// cannot be started (the init then makes the namespace itself).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn start() -> Option<Helper> {
+    let size = GUARD + STACK;
+    // SAFETY: an anonymous private mapping, unmapped by `join` (or below on failure); its
+    // lowest page is made inaccessible.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return None;
+    }
+    // SAFETY: the mapping made above.
+    if unsafe { libc::mprotect(map, GUARD, libc::PROT_NONE) } < 0 {
+        // SAFETY: the mapping made above, used by nothing.
+        unsafe { libc::munmap(map, size) };
+        return None;
+    }
+    let mut helper = Helper { pid: -1, map };
+    helper.result().store(PENDING, Ordering::Relaxed);
+    // No exit signal: the init reaps it with `__WALL`, and its own signal handling never
+    // sees it.
+    // SAFETY: the stack grows down from the end of the mapping, above the result word; the
+    // helper only runs `entry`, which meets the constraints in the module's documentation.
+    let pid = unsafe {
+        libc::clone(
+            entry,
+            map.cast::<u8>().add(size).cast(),
+            libc::CLONE_VM | libc::CLONE_FILES,
+            (helper.result() as *const AtomicI32).cast_mut().cast(),
+        )
+    };
+    if pid < 0 {
+        // SAFETY: no process runs on the mapping.
+        unsafe { libc::munmap(map, size) };
+        return None;
+    }
+    helper.pid = pid;
+    place(pid);
+    Some(helper)
+}
+
+/// Sets the helper on an allowed CPU other than the one the init runs on: left to the
+/// scheduler it may wait on the init's CPU until the init blocks.
+#[cfg(target_arch = "x86_64")]
+fn place(pid: libc::pid_t) {
+    // SAFETY: a zeroed cpu_set_t is a valid value of its size; the calls get pointers to it;
+    // CPU_ISSET and CPU_SET use indices below CPU_SETSIZE.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return;
+        }
+        let here = libc::sched_getcpu();
+        let Some(other) = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| c as libc::c_int != here && libc::CPU_ISSET(c, &allowed))
+        else {
+            return;
+        };
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(other, &mut set);
+        // A helper already gone (ESRCH) needs no place.
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) fn start() -> Option<Helper> {
+    None
+}
+
+/// Waits for the helper and joins the namespace it made; without a helper, or when it
+/// failed, makes the namespace here and brings loopback up.
+pub(super) fn join(helper: Option<Helper>, status: RawFd) {
+    let made = helper.map(|h| {
+        let mut st = 0;
+        // SAFETY: waits for this process's own child; `st` is a valid out-parameter.
+        while unsafe { libc::waitpid(h.pid, &mut st, libc::__WALL) } < 0 && errno() == libc::EINTR {
+        }
+        let ns = h.result().load(Ordering::Acquire);
+        // SAFETY: the helper has exited: nothing runs on the mapping any more.
+        unsafe { libc::munmap(h.map, GUARD + STACK) };
+        ns
+    });
+    match made {
+        Some(ns) if ns >= 0 => {
+            // SAFETY: setns on the descriptor the helper left in the shared table, then
+            // closing it.
+            check(
+                status,
+                Step::JoinNetwork,
+                0,
+                unsafe { libc::setns(ns, libc::CLONE_NEWNET) } as libc::c_long,
+            );
+            // SAFETY: the init's own descriptor; the server never sees it.
+            unsafe { libc::close(ns) };
+        }
+        _ => {
+            // SAFETY: unshare with a flag.
+            check(
+                status,
+                Step::JoinNetwork,
+                1,
+                unsafe { libc::unshare(libc::CLONE_NEWNET) } as libc::c_long,
+            );
+            super::net::loopback_up(status);
+        }
+    }
+}
