@@ -88,6 +88,19 @@
 #define __NR_mount_setattr 442
 #endif
 
+/* A filter under which clone3 answers ENOSYS (libc then uses clone, whose flags can be seen)
+ * and clone fails with EAGAIN, as on a system out of processes, when its flags masked with
+ * MASK are VALUE. */
+#define CLONE_REFUSED(MASK, VALUE)                                                              \
+    {                                                                                           \
+        LOAD(offsetof(struct seccomp_data, arch)), JEQ(AUDIT_ARCH_X86_64, 1, 0),                \
+            RET(SECCOMP_RET_ALLOW), LOAD(offsetof(struct seccomp_data, nr)),                    \
+            JEQ(__NR_clone3, 0, 1), RET(ERRNO(ENOSYS)), JEQ(__NR_clone, 0, 4),                  \
+            LOAD(offsetof(struct seccomp_data, args[0])),                                       \
+            BPF_STMT(BPF_ALU | BPF_AND | BPF_K, (MASK)), JEQ((VALUE), 0, 1), RET(ERRNO(EAGAIN)), \
+            RET(SECCOMP_RET_ALLOW),                                                             \
+    }
+
 /* Executes COMMAND (argv[1]...); returns the exit status to report when that fails. */
 static int exec_command(char **argv) {
     execvp(argv[1], argv + 1);
@@ -219,34 +232,9 @@ int main(int argc, char **argv) {
         RET(SECCOMP_RET_ALLOW),
         RET(ERRNO(EPERM)),
     };
-    struct sock_filter threads[] = {
-        LOAD(offsetof(struct seccomp_data, arch)),
-        JEQ(AUDIT_ARCH_X86_64, 1, 0),
-        RET(SECCOMP_RET_ALLOW),
-        LOAD(offsetof(struct seccomp_data, nr)),
-        JEQ(__NR_clone3, 0, 1),
-        RET(ERRNO(ENOSYS)),
-        JEQ(__NR_clone, 0, 4),
-        LOAD(offsetof(struct seccomp_data, args[0])),
-        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, CLONE_THREAD),
-        JEQ(0, 1, 0),
-        RET(ERRNO(EAGAIN)),
-        RET(SECCOMP_RET_ALLOW),
-    };
-    struct sock_filter shared[] = {
-        LOAD(offsetof(struct seccomp_data, arch)),
-        JEQ(AUDIT_ARCH_X86_64, 1, 0),
-        RET(SECCOMP_RET_ALLOW),
-        LOAD(offsetof(struct seccomp_data, nr)),
-        JEQ(__NR_clone3, 0, 1),
-        RET(ERRNO(ENOSYS)),
-        JEQ(__NR_clone, 0, 4),
-        LOAD(offsetof(struct seccomp_data, args[0])),
-        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, CLONE_FILES | CLONE_THREAD),
-        JEQ(CLONE_FILES, 0, 1),
-        RET(ERRNO(EAGAIN)),
-        RET(SECCOMP_RET_ALLOW),
-    };
+    /* --nothreads: threads fail; --noshared: processes sharing the descriptor table fail. */
+    struct sock_filter threads[] = CLONE_REFUSED(CLONE_THREAD, CLONE_THREAD);
+    struct sock_filter shared[] = CLONE_REFUSED(CLONE_FILES | CLONE_THREAD, CLONE_FILES);
     struct sock_fprog prog = {
         .len = sizeof(filter) / sizeof(filter[0]),
         .filter = filter,
