@@ -13,8 +13,10 @@
 //! The helper is cloned with `CLONE_VM | CLONE_FILES` on a stack of its own: it shares the
 //! init's memory and descriptor table (the namespace's descriptor it leaves there is the
 //! init's), and nothing else. It runs while the init runs, on the init's thread-local
-//! storage: it makes its system calls without libc (no `errno`), blocks every signal first,
-//! allocates nothing, and reports through one word of its own mapping.
+//! storage: it makes its system calls without libc (no `errno`), runs with every signal
+//! blocked (from its creation: the init blocks them around the clone, so none of the init's
+//! handlers can run on it), allocates nothing, and reports through one word of its own
+//! mapping.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -33,12 +35,22 @@ pub(super) struct Helper {
     map: *mut libc::c_void,
 }
 
+/// The top of the mapping holds the result word; the stack starts below it (16-aligned).
+const TOP: usize = 64;
+
 impl Helper {
-    /// The word the helper writes: the namespace's descriptor, or minus an errno.
+    /// The word the helper writes: the namespace's descriptor, or minus an errno. It lies
+    /// above the stack, which overflows into the guard page, not into it.
     fn result(&self) -> &AtomicI32 {
-        // SAFETY: the word lies just above the guard page of a mapping that stays until
-        // `join` unmaps it, aligned (page-aligned address), and is only accessed atomically.
-        unsafe { &*(self.map.cast::<u8>().add(GUARD).cast::<AtomicI32>()) }
+        // SAFETY: the word lies in the top 64 bytes of a mapping that stays until `join`
+        // unmaps it, aligned (page-aligned mapping), and is only accessed atomically.
+        unsafe {
+            &*(self
+                .map
+                .cast::<u8>()
+                .add(GUARD + STACK - TOP)
+                .cast::<AtomicI32>())
+        }
     }
 }
 
@@ -72,16 +84,8 @@ unsafe fn sys(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize
 /// shared table; or minus the errno of the call that failed.
 #[cfg(target_arch = "x86_64")]
 fn make() -> i32 {
-    let all: u64 = !0;
     // SAFETY: each call gets valid pointers to this frame's values and integer arguments.
     unsafe {
-        sys(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK as usize,
-            (&raw const all) as usize,
-            0,
-            8,
-        );
         let r = sys(libc::SYS_unshare, libc::CLONE_NEWNET as usize, 0, 0, 0);
         if r < 0 {
             return r as i32;
@@ -165,16 +169,24 @@ pub(super) fn start() -> Option<Helper> {
     let mut helper = Helper { pid: -1, map };
     helper.result().store(PENDING, Ordering::Relaxed);
     // No exit signal: the init reaps it with `__WALL`, and its own signal handling never
-    // sees it.
-    // SAFETY: the stack grows down from the end of the mapping, above the result word; the
-    // helper only runs `entry`, which meets the constraints in the module's documentation.
+    // sees it. It starts with every signal blocked (the mask is inherited), and the init's
+    // mask is restored once it exists.
+    // SAFETY: sigset_t out-parameters of their size; the stack grows down from below the
+    // result word; the helper only runs `entry`, which meets the constraints in the module's
+    // documentation.
     let pid = unsafe {
-        libc::clone(
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::clone(
             entry,
-            map.cast::<u8>().add(size).cast(),
+            map.cast::<u8>().add(size - TOP).cast(),
             libc::CLONE_VM | libc::CLONE_FILES,
             (helper.result() as *const AtomicI32).cast_mut().cast(),
-        )
+        );
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        pid
     };
     if pid < 0 {
         // SAFETY: no process runs on the mapping.
@@ -221,7 +233,13 @@ pub(super) fn join(helper: Option<Helper>, status: RawFd) {
     let made = helper.map(|h| {
         let mut st = 0;
         // SAFETY: waits for this process's own child; `st` is a valid out-parameter.
-        while unsafe { libc::waitpid(h.pid, &mut st, libc::__WALL) } < 0 && errno() == libc::EINTR {
+        while unsafe { libc::waitpid(h.pid, &mut st, libc::__WALL) } < 0 {
+            let e = errno();
+            if e != libc::EINTR {
+                // The helper may still run on its mapping: it is not unmapped, and the launch
+                // stops.
+                super::sys::fail(status, Step::JoinNetwork, 2, e);
+            }
         }
         let ns = h.result().load(Ordering::Acquire);
         // SAFETY: the helper has exited: nothing runs on the mapping any more.
