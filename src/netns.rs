@@ -18,7 +18,7 @@
 //! makes the namespace as before.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::thread::JoinHandleExt;
 use std::thread::JoinHandle;
 
@@ -98,7 +98,7 @@ pub fn spare_cpu() -> bool {
 
 /// A CPU this process may run on other than the one it is running on, or `None` with a
 /// single CPU allowed.
-fn other_cpu() -> Option<usize> {
+pub fn other_cpu() -> Option<usize> {
     // SAFETY: a zeroed cpu_set_t is a valid out-parameter of its size; sched_getcpu has no
     // preconditions; CPU_ISSET reads indices below CPU_SETSIZE.
     unsafe {
@@ -114,51 +114,105 @@ fn other_cpu() -> Option<usize> {
 /// On the thread: a new network namespace for this thread, loopback up in it, and a
 /// descriptor of it.
 fn make() -> io::Result<OwnedFd> {
-    // SAFETY: unshare with a flag.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let s = loopback_up().map_err(|(_, errno)| io::Error::from_raw_os_error(errno))?;
-    // The namespace the socket was made in, close-on-exec: this thread's new one, found
-    // without going through /proc.
-    // SAFETY: an ioctl without argument on a socket this function owns.
-    let ns = unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGSKNS) };
+    let ns = make_raw();
     if ns < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(io::Error::from_raw_os_error(-ns));
     }
     // SAFETY: the kernel just returned this descriptor, owned by no one else.
     Ok(unsafe { OwnedFd::from_raw_fd(ns) })
 }
 
-/// Brings loopback up in the calling thread's network namespace: the thread above, and the
-/// sandbox's init when the clone made the namespace (after fork: system calls only, no
-/// allocation). Returns the socket it used, or the failing call (0 socket, 1 reading the
-/// flags, 2 setting them) and its errno.
-pub fn loopback_up() -> Result<OwnedFd, (u32, i32)> {
-    let errno = || {
-        io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    };
-    // SAFETY: socket with constant arguments.
-    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if s < 0 {
-        return Err((0, errno()));
-    }
-    // SAFETY: the kernel just returned this descriptor, owned by no one else.
-    let s = unsafe { OwnedFd::from_raw_fd(s) };
-    // SAFETY: a zeroed ifreq is valid; the name fits IFNAMSIZ; the ioctls get a pointer to it.
+/// A system call made with the `syscall` instruction: its result, or minus the errno. No
+/// libc and no thread-local state (`errno`): the sandbox's network helper runs on memory and
+/// thread-local storage it shares with the sandbox's init (`sandbox::nethelper`).
+///
+/// x86_64's instruction and registers: mcpcell's seccomp filter is built for that ABI too.
+///
+/// # Safety
+/// The caller passes arguments valid for the call `nr`.
+unsafe fn sys(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the `syscall` instruction with the kernel's calling convention; it clobbers
+    // rcx and r11 only, and may read and write memory the arguments point to.
     unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// A new network namespace for the calling thread or process, loopback up in it, and a
+/// close-on-exec descriptor of it (from its socket, `SIOCGSKNS`: without going through
+/// /proc); or minus the errno of the call that failed. System calls only ([`sys`]): no
+/// allocation, no libc, no `errno`.
+pub fn make_raw() -> i32 {
+    // SAFETY: unshare with a flag.
+    let r = unsafe { sys(libc::SYS_unshare, libc::CLONE_NEWNET as usize, 0, 0) };
+    if r < 0 {
+        return r as i32;
+    }
+    let s = match loopback_raw() {
+        Ok(s) => s,
+        Err((_, errno)) => return -errno,
+    };
+    // SAFETY: an ioctl without argument, and close, on the socket loopback_raw returned.
+    unsafe {
+        let ns = sys(libc::SYS_ioctl, s as usize, libc::SIOCGSKNS as usize, 0);
+        sys(libc::SYS_close, s as usize, 0, 0);
+        ns as i32
+    }
+}
+
+/// Brings loopback up in the calling thread's network namespace: the sandbox's init when the
+/// clone made the namespace (after fork: no allocation), and [`make_raw`]. Returns the socket
+/// it used, or the failing call (0 socket, 1 reading the flags, 2 setting them) and its
+/// errno.
+pub fn loopback_up() -> Result<OwnedFd, (u32, i32)> {
+    // SAFETY: the socket loopback_raw made, owned by no one else.
+    loopback_raw().map(|s| unsafe { OwnedFd::from_raw_fd(s) })
+}
+
+/// [`loopback_up`] with system calls only ([`sys`]), returning the socket's descriptor.
+fn loopback_raw() -> Result<RawFd, (u32, i32)> {
+    // SAFETY: socket with constant arguments; ioctls with a pointer to a zeroed ifreq whose
+    // name fits IFNAMSIZ; close of the socket made here.
+    unsafe {
+        let s = sys(
+            libc::SYS_socket,
+            libc::AF_INET as usize,
+            (libc::SOCK_DGRAM | libc::SOCK_CLOEXEC) as usize,
+            0,
+        );
+        if s < 0 {
+            return Err((0, -s as i32));
+        }
         let mut ifr: libc::ifreq = std::mem::zeroed();
         ifr.ifr_name[0] = b'l' as libc::c_char;
         ifr.ifr_name[1] = b'o' as libc::c_char;
-        if libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
-            return Err((1, errno()));
+        let ifr_ptr = (&raw mut ifr) as usize;
+        let (get, set) = (libc::SIOCGIFFLAGS as usize, libc::SIOCSIFFLAGS as usize);
+        let r = sys(libc::SYS_ioctl, s as usize, get, ifr_ptr);
+        let failed = if r < 0 {
+            Some((1, r))
+        } else {
+            // Through a pointer: the kernel reads the structure, which the compiler cannot see.
+            let flags = &raw mut ifr.ifr_ifru.ifru_flags;
+            *flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            let r = sys(libc::SYS_ioctl, s as usize, set, ifr_ptr);
+            (r < 0).then_some((2, r))
+        };
+        if let Some((call, r)) = failed {
+            sys(libc::SYS_close, s as usize, 0, 0);
+            return Err((call, -r as i32));
         }
-        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
-            return Err((2, errno()));
-        }
+        Ok(s as RawFd)
     }
-    Ok(s)
 }

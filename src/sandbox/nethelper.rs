@@ -13,7 +13,7 @@
 //! The helper is cloned with `CLONE_VM | CLONE_FILES` on a stack of its own: it shares the
 //! init's memory and descriptor table (the namespace's descriptor it leaves there is the
 //! init's), and nothing else. It runs while the init runs, on the init's thread-local
-//! storage: it makes its system calls without libc (no `errno`), runs with every signal
+//! storage: it makes its system calls without libc (`netns::make_raw`: no `errno`), runs with every signal
 //! blocked (from its creation: the init blocks them around the clone, so none of the init's
 //! handlers can run on it), allocates nothing, and reports through one word of its own
 //! mapping.
@@ -54,95 +54,15 @@ impl Helper {
     }
 }
 
-/// A system call without libc: returns the result or minus the errno, and touches no
-/// thread-local state.
-///
-/// # Safety
-/// The caller passes arguments valid for the call `nr`.
-#[cfg(target_arch = "x86_64")]
-unsafe fn sys(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret: isize;
-    // SAFETY: the `syscall` instruction with the kernel's calling convention; it clobbers
-    // rcx and r11 only.
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") nr as isize => ret,
-            in("rdi") a,
-            in("rsi") b,
-            in("rdx") c,
-            in("r10") d,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
-}
-
-/// The helper: a new network namespace, loopback up in it, and a descriptor of it in the
-/// shared table; or minus the errno of the call that failed.
-#[cfg(target_arch = "x86_64")]
-fn make() -> i32 {
-    // SAFETY: each call gets valid pointers to this frame's values and integer arguments.
-    unsafe {
-        let r = sys(libc::SYS_unshare, libc::CLONE_NEWNET as usize, 0, 0, 0);
-        if r < 0 {
-            return r as i32;
-        }
-        let s = sys(
-            libc::SYS_socket,
-            libc::AF_INET as usize,
-            (libc::SOCK_DGRAM | libc::SOCK_CLOEXEC) as usize,
-            0,
-            0,
-        );
-        if s < 0 {
-            return s as i32;
-        }
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        ifr.ifr_name[0] = b'l' as libc::c_char;
-        ifr.ifr_name[1] = b'o' as libc::c_char;
-        let ifr_ptr = (&raw mut ifr) as usize;
-        let mut r = sys(
-            libc::SYS_ioctl,
-            s as usize,
-            libc::SIOCGIFFLAGS as usize,
-            ifr_ptr,
-            0,
-        );
-        if r >= 0 {
-            // Through a pointer: the kernel reads the structure, which the compiler cannot see.
-            let flags = &raw mut ifr.ifr_ifru.ifru_flags;
-            *flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            r = sys(
-                libc::SYS_ioctl,
-                s as usize,
-                libc::SIOCSIFFLAGS as usize,
-                ifr_ptr,
-                0,
-            );
-        }
-        if r >= 0 {
-            // The namespace the socket was made in, close-on-exec.
-            r = sys(libc::SYS_ioctl, s as usize, libc::SIOCGSKNS as usize, 0, 0);
-        }
-        sys(libc::SYS_close, s as usize, 0, 0, 0);
-        r as i32
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
 extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the result word of the mapping, which outlives this process.
     let result = unsafe { &*(arg as *const AtomicI32) };
-    result.store(make(), Ordering::Release);
+    result.store(crate::netns::make_raw(), Ordering::Release);
     0
 }
 
 /// Starts the helper, set on another CPU than the init's when there is one; `None` if it
 /// cannot be started (the init then makes the namespace itself).
-#[cfg(target_arch = "x86_64")]
 pub(super) fn start() -> Option<Helper> {
     let size = GUARD + STACK;
     // SAFETY: an anonymous private mapping, unmapped by `join` (or below on failure); its
@@ -200,31 +120,18 @@ pub(super) fn start() -> Option<Helper> {
 
 /// Sets the helper on an allowed CPU other than the one the init runs on: left to the
 /// scheduler it may wait on the init's CPU until the init blocks.
-#[cfg(target_arch = "x86_64")]
 fn place(pid: libc::pid_t) {
-    // SAFETY: a zeroed cpu_set_t is a valid value of its size; the calls get pointers to it;
-    // CPU_ISSET and CPU_SET use indices below CPU_SETSIZE.
+    let Some(other) = crate::netns::other_cpu() else {
+        return;
+    };
+    // SAFETY: a zeroed cpu_set_t is a valid value of its size; CPU_SET uses an index below
+    // CPU_SETSIZE; sched_setaffinity gets a pointer to it.
     unsafe {
-        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
-            return;
-        }
-        let here = libc::sched_getcpu();
-        let Some(other) = (0..libc::CPU_SETSIZE as usize)
-            .find(|&c| c as libc::c_int != here && libc::CPU_ISSET(c, &allowed))
-        else {
-            return;
-        };
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(other, &mut set);
         // A helper already gone (ESRCH) needs no place.
         libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub(super) fn start() -> Option<Helper> {
-    None
 }
 
 /// Waits for the helper and joins the namespace it made; without a helper, or when it

@@ -363,12 +363,10 @@ fn check_values(rule: &'static str, conds: &[Vec<ArgCond>]) -> Result<(), Compil
 /// The bit a one-condition rule tests (`arg & bit == bit`, a single bit), as `(arg, bit)`.
 fn single_bit(conds: &[ArgCond]) -> Option<(u8, u32)> {
     match conds {
-        [
-            ArgCond {
-                arg,
-                cmp: Cmp::MaskedEq { mask, value },
-            },
-        ] if mask == value && mask.is_power_of_two() => Some((*arg, *mask as u32)),
+        [c] => match test(c.cmp) {
+            (None, BPF_JSET_K, bit, false) => Some((c.arg, bit)),
+            _ => None,
+        },
         _ => None,
     }
 }
