@@ -24,6 +24,7 @@ pub(crate) mod cli;
 pub(crate) mod commands;
 pub(crate) mod escape;
 pub(crate) mod exit;
+pub(crate) mod fdtable;
 #[doc(hidden)]
 pub mod fuzz;
 pub(crate) mod hostspec;

@@ -928,6 +928,62 @@ fn the_server_starts_with_a_grown_descriptor_table() {
     );
 }
 
+/// mcpcell and the sandbox's init grow their descriptor tables before anything shares them:
+/// mcpcell's threads (the namespace thread as root, the relay, the proxy), the init's network
+/// helper (an ordinary user's launch), which runs while the init opens a descriptor for every
+/// granted path. A table grown while shared costs an RCU grace period (8-15 ms of every
+/// launch where the client's table was small: bench/ANALYSIS.md §1.29). Judged by the
+/// kernel's FDSize of both while the server runs, mcpcell started with only its standard
+/// streams; the control, a process started the same way, keeps the small table.
+#[test]
+fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
+    let fdsize = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let mut cmd = only_stdio(run_cmd(&["-p", "default", "--", "/bin/sleep", "30"]));
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let mut launcher = cmd.spawn().unwrap();
+    let mut control = only_stdio(Command::new("/bin/sleep"));
+    control.arg("30").stdin(Stdio::null());
+    let mut control = control.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // The init, once it has started the server.
+    let init = loop {
+        if let Some(&init) = children(launcher.id())
+            .iter()
+            .find(|&&c| !children(c).is_empty())
+        {
+            break init;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox's server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let sizes = (fdsize(launcher.id()), fdsize(init), fdsize(control.id()));
+    for c in [&mut launcher, &mut control] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert_eq!(sizes.0, 1024, "mcpcell's table");
+    assert_eq!(sizes.1, 1024, "the sandbox's init's table");
+    assert!(sizes.2 < 1024, "the control's table: {}", sizes.2);
+}
+
 /// How the netns test starts mcpcell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Start {

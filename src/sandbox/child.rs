@@ -23,6 +23,9 @@ extern "C" fn noop_handler(_: libc::c_int) {}
 /// and stays as its init. `status` is the write end of the report pipe; `alive` the read end
 /// of a pipe whose writer is the parent: EOF there means the parent is gone.
 pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::sigset_t) -> ! {
+    // Before anything can share the table (the network helper) or fill it (a descriptor for
+    // every granted path): grown later, while shared, it would cost a grace period.
+    crate::fdtable::grow(status);
     for (i, &fd) in p.cgroup_procs.iter().enumerate() {
         // SAFETY: writes a 1-byte literal to an open fd.
         check(
@@ -37,7 +40,7 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
         check(
             status,
             Step::JoinNetwork,
-            0,
+            super::failure::join::AHEAD,
             unsafe { libc::setns(p.netns, libc::CLONE_NEWNET) } as libc::c_long,
         );
         // SAFETY: closing the init's copy of the descriptor; the server never sees it.
@@ -350,7 +353,7 @@ fn exec_server(
         }
         // Rust ignores SIGPIPE in mcpcell; the server gets the default.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        grow_fd_table(status);
+        crate::fdtable::grow(status);
         for (target, fd) in p.stdio.iter().enumerate() {
             if let Some(fd) = *fd {
                 if libc::dup2(fd, target as libc::c_int) < 0 {
@@ -371,46 +374,6 @@ fn exec_server(
         );
     }
     fail(status, Step::Exec, 0, errno())
-}
-
-/// File descriptors the server's table has room for when it starts (or its RLIMIT_NOFILE, if
-/// lower).
-const FD_TABLE: libc::rlim_t = 1024;
-
-/// Gives the server a file descriptor table of `FD_TABLE` entries before its execve.
-///
-/// A process forked from one with few descriptors open gets the smallest table, 64 entries,
-/// and execve keeps it. When the server later opens its 65th descriptor while it has threads
-/// (Node's worker pool reading modules does, during start-up), the kernel grows the shared
-/// table and waits for an RCU grace period first: about 15 ms of the memory server's start-up
-/// on a 2-core VM, which every sandbox that forks the server paid and a bare start from a
-/// shell (whose table is already 256 entries) did not (bench/ANALYSIS.md §1.10). Grown here,
-/// while this process is single-threaded and its table shared with no one, it costs no wait.
-/// A failure only loses the head start.
-///
-/// # Safety
-/// Async-signal-safe calls only; call in the forked child before execve.
-unsafe fn grow_fd_table(status: RawFd) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a valid rlimit struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } < 0 {
-        return;
-    }
-    let top = lim.rlim_cur.min(FD_TABLE);
-    if top <= 64 {
-        return;
-    }
-    // SAFETY: F_DUPFD takes the lowest free descriptor at or above the argument; the copy of
-    // the report pipe (open until execve) is closed at once.
-    unsafe {
-        let fd = libc::fcntl(status, libc::F_DUPFD_CLOEXEC, (top - 1) as libc::c_int);
-        if fd >= 0 {
-            libc::close(fd);
-        }
-    }
 }
 
 /// PID 1: pass signals on to the server, reap every child, exit with the server's status.

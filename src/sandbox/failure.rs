@@ -134,6 +134,28 @@ impl Failure {
     }
 }
 
+/// The indices of [`Step::JoinNetwork`]: which network namespace the init was entering.
+pub(super) mod join {
+    /// The one mcpcell made before the clone (root).
+    pub const AHEAD: u32 = 0;
+    /// One the init makes itself, when no helper made one.
+    pub const OWN: u32 = 1;
+    /// Waiting for the helper that makes it (an ordinary user's launch).
+    pub const WAIT: u32 = 2;
+    /// The one the helper made.
+    pub const HELPERS: u32 = 3;
+
+    /// Which namespace index `i` stands for, for the message.
+    pub fn describe(i: u32) -> &'static str {
+        match i {
+            AHEAD => "the one made before the sandbox was cloned",
+            OWN => "one made by the sandbox's init itself",
+            WAIT => "while waiting for the helper that makes it",
+            _ => "the one made by the init's helper",
+        }
+    }
+}
+
 impl Prepared {
     /// Names the item a failed step was working on (a path, a capability), for the message.
     pub fn describe(&self, f: Failure) -> Option<String> {
@@ -156,6 +178,7 @@ impl Prepared {
             }
             Step::Exec => Some(self.exec_path.to_string_lossy().into_owned()),
             Step::Chdir => Some(self.chdir.to_string_lossy().into_owned()),
+            Step::JoinNetwork => Some(join::describe(f.index).into()),
             _ => None,
         }
     }
@@ -180,6 +203,15 @@ mod tests {
         texts.sort();
         texts.dedup();
         assert_eq!(texts.len(), Step::ALL.len());
+    }
+
+    #[test]
+    fn each_way_into_the_network_namespace_reads_differently() {
+        let ways = [join::AHEAD, join::OWN, join::WAIT, join::HELPERS];
+        let mut texts: Vec<&str> = ways.iter().map(|&i| join::describe(i)).collect();
+        texts.sort();
+        texts.dedup();
+        assert_eq!(texts.len(), ways.len(), "{texts:?}");
     }
 
     #[test]

@@ -16,12 +16,16 @@
 //! storage: it makes its system calls without libc (`netns::make_raw`: no `errno`), runs with every signal
 //! blocked (from its creation: the init blocks them around the clone, so none of the init's
 //! handlers can run on it), allocates nothing, and reports through one word of its own
-//! mapping.
+//! mapping. The init grows its descriptor table before it starts the helper
+//! (`crate::fdtable`): the kernel grows a table two processes share only after an RCU grace
+//! period, and the init opens a descriptor for every granted path while the helper runs
+//! (bench/ANALYSIS.md §1.29).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::Step;
+use super::failure::join;
 use super::sys::{check, errno};
 
 const STACK: usize = 16 * 1024;
@@ -95,17 +99,31 @@ pub(super) fn start() -> Option<Helper> {
     // result word; the helper only runs `entry`, which meets the constraints in the module's
     // documentation.
     let pid = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old);
+        // The kernel's call, not glibc's `sigprocmask`, which leaves glibc's own two
+        // real-time signals (its thread cancellation and set*id broadcast) unblocked: their
+        // handlers would run on the helper's stack with the init's thread-local storage.
+        let all: u64 = !0;
+        let mut old: u64 = 0;
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &all,
+            &mut old,
+            8,
+        );
         let pid = libc::clone(
             entry,
             map.cast::<u8>().add(size - TOP).cast(),
             libc::CLONE_VM | libc::CLONE_FILES,
             (helper.result() as *const AtomicI32).cast_mut().cast(),
         );
-        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &old,
+            std::ptr::null_mut::<u64>(),
+            8,
+        );
         pid
     };
     if pid < 0 {
@@ -145,7 +163,7 @@ pub(super) fn join(helper: Option<Helper>, status: RawFd) {
             if e != libc::EINTR {
                 // The helper may still run on its mapping: it is not unmapped, and the launch
                 // stops.
-                super::sys::fail(status, Step::JoinNetwork, 2, e);
+                super::sys::fail(status, Step::JoinNetwork, join::WAIT, e);
             }
         }
         let ns = h.result().load(Ordering::Acquire);
@@ -157,12 +175,10 @@ pub(super) fn join(helper: Option<Helper>, status: RawFd) {
         Some(ns) if ns >= 0 => {
             // SAFETY: setns on the descriptor the helper left in the shared table, then
             // closing it.
-            check(
-                status,
-                Step::JoinNetwork,
-                0,
-                unsafe { libc::setns(ns, libc::CLONE_NEWNET) } as libc::c_long,
-            );
+            check(status, Step::JoinNetwork, join::HELPERS, unsafe {
+                libc::setns(ns, libc::CLONE_NEWNET)
+            }
+                as libc::c_long);
             // SAFETY: the init's own descriptor; the server never sees it.
             unsafe { libc::close(ns) };
         }
@@ -171,7 +187,7 @@ pub(super) fn join(helper: Option<Helper>, status: RawFd) {
             check(
                 status,
                 Step::JoinNetwork,
-                1,
+                join::OWN,
                 unsafe { libc::unshare(libc::CLONE_NEWNET) } as libc::c_long,
             );
             super::net::loopback_up(status);
