@@ -5,8 +5,8 @@
 //! process cloned with `CLONE_FILES`, shares its table, the kernel waits for an RCU grace
 //! period before it grows the table (`expand_fdtable` in `fs/file.c`): 8–15 ms on a 2-core
 //! VM. Grown while the table is shared with no one, it costs no wait. So each process of a
-//! launch that will share its table grows it first: the launcher (its namespace thread as
-//! root, its relay and proxy threads), the sandbox's init (its network helper, for an
+//! launch that will share its table grows it first: the launcher of `run` and `learn` (its
+//! namespace thread as root, its relay, proxy and observer threads), the sandbox's init (its network helper, for an
 //! ordinary user, runs while the init opens a descriptor for every granted path), and the
 //! server (its own threads: Node's worker pool reading modules; bench/ANALYSIS.md §1.10,
 //! §1.29).

@@ -123,6 +123,9 @@ fn allow_entry(host: &str, port: u16) -> String {
 /// Runs the server in observe mode and writes the learned profile; returns the server's
 /// exit status.
 pub fn run(args: LearnArgs) -> Result<i32, Error> {
+    // Grown while mcpcell has one thread: the observer's and the supervisor's come later
+    // (crate::fdtable).
+    crate::fdtable::grow(libc::STDERR_FILENO);
     let log_file = log_target(&args.supervise)?;
     let loader = Loader::from_env();
     let host = plan::Host::probe()?;
