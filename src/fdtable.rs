@@ -6,10 +6,10 @@
 //! period before it grows the table (`expand_fdtable` in `fs/file.c`): 8–15 ms on a 2-core
 //! VM. Grown while the table is shared with no one, it costs no wait. So each process of a
 //! launch that will share its table grows it first: the launcher of `run` and `learn` (its
-//! namespace thread as root, its relay, proxy and observer threads), the sandbox's init (its network helper, for an
-//! ordinary user, runs while the init opens a descriptor for every granted path), and the
-//! server (its own threads: Node's worker pool reading modules; bench/ANALYSIS.md §1.10,
-//! §1.29).
+//! namespace thread as root, its relay, proxy and observer threads), the sandbox's init (its
+//! network helper, for an ordinary user, runs while the init opens a descriptor for every
+//! granted path), and the server (its own threads: Node's worker pool reading modules;
+//! bench/ANALYSIS.md §1.10, §1.29).
 
 use std::os::fd::RawFd;
 
