@@ -14,7 +14,7 @@
 use std::os::fd::RawFd;
 
 /// Entries the table is grown to (or the process's `RLIMIT_NOFILE`, if lower).
-pub const ENTRIES: libc::rlim_t = 1024;
+const ENTRIES: libc::rlim_t = 1024;
 
 /// Grows this process's table to [`ENTRIES`] entries: a copy of `fd`, any open descriptor,
 /// at the top, closed at once. A failure only loses the head start.

@@ -946,13 +946,6 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
             .parse::<u32>()
             .unwrap()
     };
-    let children = |pid: u32| -> Vec<u32> {
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
-    };
     let mut cmd = only_stdio(run_cmd(&["-p", "default", "--", "/bin/sleep", "30"]));
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     let mut launcher = cmd.spawn().unwrap();
@@ -960,13 +953,12 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
     control.arg("30").stdin(Stdio::null());
     let mut control = control.spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    // The init, once it has started the server.
+    // The init (mcpcell's child, the first of its descendants), once it has started the
+    // server.
     let init = loop {
-        if let Some(&init) = children(launcher.id())
-            .iter()
-            .find(|&&c| !children(c).is_empty())
-        {
-            break init;
+        let tree = descendants(launcher.id() as i32);
+        if tree.len() >= 2 {
+            break tree[0] as u32;
         }
         assert!(
             std::time::Instant::now() < deadline,

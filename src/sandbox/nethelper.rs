@@ -13,10 +13,10 @@
 //! The helper is cloned with `CLONE_VM | CLONE_FILES` on a stack of its own: it shares the
 //! init's memory and descriptor table (the namespace's descriptor it leaves there is the
 //! init's), and nothing else. It runs while the init runs, on the init's thread-local
-//! storage: it makes its system calls without libc (`netns::make_raw`: no `errno`), runs with every signal
-//! blocked (from its creation: the init blocks them around the clone, so none of the init's
-//! handlers can run on it), allocates nothing, and reports through one word of its own
-//! mapping. The init grows its descriptor table before it starts the helper
+//! storage: it makes its system calls without libc (`netns::make_raw`: no `errno`), runs
+//! with every signal blocked (from its creation: the init blocks them around the clone, so
+//! none of the init's handlers can run on it), allocates nothing, and reports through one
+//! word of its own mapping. The init grows its descriptor table before it starts the helper
 //! (`crate::fdtable`): the kernel grows a table two processes share only after an RCU grace
 //! period, and the init opens a descriptor for every granted path while the helper runs
 //! (bench/ANALYSIS.md §1.29).
