@@ -229,16 +229,64 @@ def _ours_s():
     return t.user + t.system + t.children_user + t.children_system
 
 
+PR_SET_CHILD_SUBREAPER = 36
+# How long a block waits, at its end, for the descendants it adopted to exit.
+ORPHAN_WAIT_S = 5.0
+
+
+def _adopt_orphans():
+    """Makes this process the reaper of its orphaned descendants. bubblewrap with
+    `--unshare-pid` exits without waiting for its pid 1, so the CPU time of the sandboxed
+    command never reaches this process's children times: every such run looked busy."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _children():
+    kids = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                kids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return kids
+
+
+def _reap(pids):
+    """Waits (a bounded time) for adopted orphans, so that their CPU time is counted as ours."""
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    for pid in pids:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
+
+
 class Others:
-    """Measures how much CPU processes other than this one and its (waited-for) children
-    used during a block: `with Others() as o: ...; o.busy` is True when it was too much."""
+    """Measures how much CPU processes other than this one and its descendants used during a
+    block: `with Others() as o: ...; o.busy` is True when it was too much. Descendants that
+    outlive their parent are adopted and waited for at the end of the block."""
+
+    adopted = False
 
     def __enter__(self):
+        if not Others.adopted:
+            _adopt_orphans()
+            Others.adopted = True
+        self.kids0 = _children()
         self.t0, self.b0, self.o0 = time.monotonic(), _busy_s(), _ours_s()
         return self
 
     def __exit__(self, *exc):
         wall = max(time.monotonic() - self.t0, 1e-3)
+        _reap(_children() - self.kids0)
         others = (_busy_s() - self.b0) - (_ours_s() - self.o0)
         self.fraction = max(others, 0) / wall
         # With 10 ms clock ticks a short block cannot be judged finely: allow one tick.
@@ -254,6 +302,29 @@ def wait_quiet(max_s):
             time.sleep(1)
         if not o.busy or time.monotonic() > deadline:
             return not o.busy
+
+
+def small_fd_table():
+    """Closes every descriptor above stderr this process inherited. A child's descriptor table
+    is copied at the size the parent's highest open descriptor needs, so a harness that
+    inherited, say, descriptor 255 starts every command with a 256-entry table, while MCP
+    clients start their servers from the default 64 entries. The difference is not neutral:
+    a table shared between threads grows only after an RCU grace period (ANALYSIS.md §1.29).
+    Returns the table size a child now starts with."""
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    r, w = os.pipe()
+    try:
+        pid = os.posix_spawn("/bin/grep", ["grep", "^FDSize:", "/proc/self/status"],
+                             {}, file_actions=[(os.POSIX_SPAWN_DUP2, w, 1)])
+        os.close(w)
+        w = None
+        out = os.read(r, 256).decode()
+        os.waitpid(pid, 0)
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
+    return int(out.split()[1])
 
 
 # --- processes ----------------------------------------------------------------------------

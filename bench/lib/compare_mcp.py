@@ -7,8 +7,8 @@ the unprivileged user:
 
     compare_mcp.py ROUNDS SERVER_JS before=/path/to/old/mcpcell after=target/.../mcpcell
 
-Sessions start from a small descriptor table (Python's `subprocess` closes the harness's
-descriptors), as most clients start a server. A session during which other processes used
+Sessions start from a 64-entry descriptor table (`common.small_fd_table`), as most clients
+start a server. A session during which other processes used
 the CPU is measured again (at most twice).
 """
 
@@ -30,6 +30,7 @@ def interval(ratios, rng):
 def main():
     rounds, server_js = int(sys.argv[1]), sys.argv[2]
     builds = dict(a.split("=", 1) for a in sys.argv[3:])
+    print(f"commands start with a {c.small_fd_table()}-entry descriptor table")
     os.environ["MEMORY_FILE_PATH"] = os.path.join(c.WORK, f"compare-memory-{os.getuid()}.jsonl")
     found = mcp.servers(server_js, "/nonexistent")["memory"]
     if isinstance(found, str):

@@ -4,7 +4,8 @@ under the namespace floor (`unshare`), under mcpcell's profiles and under each p
 Runs are interleaved: each round runs every sandbox once, in a shuffled order, so that the
 noise of a shared 2-core machine falls on all of them alike. The harness spawns with
 posix_spawn (vfork + exec), whose own cost is part of every figure, bare included, and cancels
-out of the overhead (median − bare median).
+out of the overhead (median − bare median). Every command starts from a 64-entry descriptor
+table, as MCP clients start their servers (`common.small_fd_table`).
 
     launch.py OUT.json ROUNDS NODE_ROUNDS SLOW_ROUNDS
 """
@@ -127,7 +128,8 @@ def main():
     os.chdir(c.WORK)
     env = dict(os.environ)
     node = shutil.which("node")
-    result = {"uid": os.geteuid(), "rounds": rounds, "workloads": {}}
+    result = {"uid": os.geteuid(), "rounds": rounds, "workloads": {},
+              "child_fd_table": c.small_fd_table()}
     c.log(f"launch overhead as uid {os.geteuid()}: /bin/true x {rounds}")
     result["workloads"]["/bin/true"] = measure("/bin/true", ["/bin/true"], rounds, slow_rounds, env)
     if node:

@@ -152,6 +152,7 @@ def main():
     os.environ["MEMORY_FILE_PATH"] = os.path.join(c.WORK, f"bench-memory-{os.getuid()}.jsonl")
     result = {"sessions": sessions, "lists_per_session": lists, "user": "root" if c.is_root()
               else "unprivileged", "servers": {}}
+    result["child_fd_table"] = c.small_fd_table()
     todo = []
     only = [n for n in os.environ.get("BENCH_MCP_SERVERS", "").split(",") if n]
     for name, s in servers(server_js, time_server).items():
