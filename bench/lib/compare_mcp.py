@@ -8,8 +8,8 @@ the unprivileged user:
     compare_mcp.py ROUNDS SERVER_JS before=/path/to/old/mcpcell after=target/.../mcpcell
 
 Sessions start from a 64-entry descriptor table (`common.small_fd_table`), as most clients
-start a server. A session during which other processes used
-the CPU is measured again (at most twice).
+start a server. A session during which other processes used the CPU is measured again (at
+most twice).
 """
 
 import os
