@@ -976,6 +976,78 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
     assert!(sizes.2 < 1024, "the control's table: {}", sizes.2);
 }
 
+/// An ordinary user's sandbox is cloned by a process that made its user and network
+/// namespaces while mcpcell planned (`crate::netns::user`): mcpcell itself stays in the user
+/// and network namespaces it was started in, the init is its child and its only process
+/// (the maker has left and was reaped, no zombie), with mcpcell's CPUs and signal mask, as
+/// a fork of mcpcell would have them (the maker runs on one CPU with every signal blocked),
+/// and the server it starts is in namespaces of its own (the init is not dumpable: its
+/// namespaces cannot be read by the user). As root mcpcell clones the init itself; the same
+/// holds. Judged from /proc while the server runs; the readings' control is the server,
+/// which they must find in other namespaces than the test's.
+#[test]
+fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
+    let field = |pid: i32, name: &str| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line[name.len()..].trim().to_string()
+    };
+    let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sleep", "30"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let mut launcher = cmd.spawn().unwrap();
+    let me = launcher.id() as i32;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let tree = loop {
+        let tree = descendants(me);
+        if tree.len() >= 2 {
+            break tree;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox's server did not start: {tree:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let children = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap();
+    let (init, server) = (tree[0], tree[1]);
+    let readings = (
+        children.split_whitespace().collect::<Vec<_>>(),
+        tree.len(),
+        [ns(me, "user"), ns(me, "net")],
+        [ns(server, "user"), ns(server, "net")],
+        [
+            field(me, "Cpus_allowed_list:"),
+            field(init, "Cpus_allowed_list:"),
+        ],
+        [field(me, "SigBlk:"), field(init, "SigBlk:")],
+    );
+    let _ = launcher.kill();
+    let _ = launcher.wait();
+    let (children, count, mcpcell_ns, server_ns, cpus, blocked) = readings;
+    let own = [
+        ns(std::process::id() as i32, "user"),
+        ns(std::process::id() as i32, "net"),
+    ];
+    assert_eq!(children, [init.to_string()], "mcpcell's children");
+    assert_eq!(
+        count, 2,
+        "mcpcell's descendants, the init and the server: {tree:?}"
+    );
+    assert_eq!(mcpcell_ns, own, "mcpcell's user and network namespaces");
+    assert_ne!(
+        server_ns[1], own[1],
+        "the control: the server's network namespace"
+    );
+    assert_eq!(
+        server_ns[0] != own[0],
+        !is_root(),
+        "the server's user namespace"
+    );
+    assert_eq!(cpus[0], cpus[1], "the init's CPUs");
+    assert_eq!(blocked[0], blocked[1], "the init's blocked signals");
+}
+
 /// How the netns test starts mcpcell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Start {
@@ -1045,10 +1117,11 @@ fn interfaces(dev: &str) -> Vec<String> {
 
 /// Each sandbox's network namespace is its own, whichever way it was made: as root, by a
 /// thread while mcpcell plans (`crate::netns`: from the start of `run -p BUILTIN`, or once
-/// a profile chosen otherwise is loaded); for an ordinary user, by a helper of the sandbox's
-/// init while the init mounts (`sandbox::nethelper`), or by the init itself when the helper
-/// cannot be started (under `nouserns --noshared`); and by the clone where only one CPU is
-/// allowed. Judged from outside: the namespace the server is in is not the test's (the
+/// a profile chosen otherwise is loaded); for an ordinary user, with the sandbox's user
+/// namespace by a process that then clones the sandbox (`crate::netns::user`, started at
+/// the same points), or, when no such process can be made (under `nouserns --noshared`),
+/// by the init itself after its helper could not be made either (`sandbox::nethelper`); and
+/// by the clone where only one CPU is allowed. Judged from outside: the namespace the server is in is not the test's (the
 /// control: a profile with the host's network is in the test's); loopback is up in it (a
 /// connection to a closed port is refused, where a namespace whose loopback is down answers
 /// ENETUNREACH: the control, made with `unshare`); no other interface is in it; and mcpcell
@@ -1095,10 +1168,17 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
             is_root()
         );
+        let user_ahead = err.contains("user and network namespaces were made while planning");
+        assert_eq!(
+            user_ahead,
+            !is_root() && spare && how != Start::NoShared,
+            "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made with the user namespace ahead: {user_ahead}; stderr:\n{err}",
+            is_root()
+        );
         let beside = err.contains("network namespace is made beside its mounts");
         assert_eq!(
             beside,
-            !is_root() && spare,
+            !is_root() && spare && how == Start::NoShared,
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made beside the mounts: {beside}; stderr:\n{err}",
             is_root()
         );
@@ -1124,6 +1204,7 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
     assert_eq!(ns, own, "mode host: {err}");
     assert!(!err.contains("made while planning"), "mode host: {err}");
     assert!(!err.contains("made beside its mounts"), "mode host: {err}");
+
     let mut unshare = Command::new("unshare");
     if !is_root() {
         unshare.arg("--map-root-user");

@@ -14,6 +14,7 @@ mod relay;
 pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
+use crate::netns::Made;
 use crate::plan::Plan;
 use crate::plan::tier::Facts;
 use crate::sandbox::channel::Channels;
@@ -508,23 +509,34 @@ fn start(
         // The sandbox hands its seccomp listener over as observe mode does.
         prepared.observe_channel = theirs(&observe_pair);
     }
-    // Joins the thread making the network namespace (mcpcell is single-threaded from here):
-    // the sandbox uses it when the clone would make one without a user namespace.
-    let netns = plugins
-        .netns
-        .take()
-        .and_then(crate::netns::Ahead::finish)
-        .filter(|_| {
-            isolation == Isolation::Full
-                && !plan.namespaces.user
-                && prepared.clone_flags & libc::CLONE_NEWNET != 0
-        });
+    // Joins the thread making the network namespace, or waits for the maker to have made it
+    // (mcpcell is single-threaded from here): the sandbox uses it when the clone would make
+    // one.
+    let wants_net = isolation == Isolation::Full && prepared.clone_flags & libc::CLONE_NEWNET != 0;
+    let (mut netns, mut maker) = (None, None);
+    match plugins.netns.take().and_then(crate::netns::Ahead::finish) {
+        Some(Made::Namespace(ns)) if wants_net && !plan.namespaces.user => netns = Some(ns),
+        Some(Made::Maker(m))
+            if wants_net
+                && plan.namespaces.user
+                && prepared.clone_flags & libc::CLONE_NEWUSER != 0 =>
+        {
+            maker = Some(m)
+        }
+        _ => {}
+    }
+    let flags = prepared.clone_flags;
     if let Some(ns) = &netns {
         debug!(target: "mcpcell", "the sandbox's network namespace was made while planning");
         prepared.clone_flags &= !libc::CLONE_NEWNET;
         // The thread brought loopback up.
         prepared.loopback = false;
         prepared.netns = ns.as_raw_fd();
+    } else if maker.is_some() {
+        debug!(target: "mcpcell", "the sandbox's user and network namespaces were made while planning");
+        // The maker is in both, with loopback up, and clones the sandbox.
+        prepared.clone_flags &= !(libc::CLONE_NEWNET | libc::CLONE_NEWUSER);
+        prepared.loopback = false;
     } else if isolation == Isolation::Full
         && plan.namespaces.user
         && prepared.clone_flags & libc::CLONE_NEWNET != 0
@@ -537,25 +549,43 @@ fn start(
         prepared.loopback = false;
         prepared.net_helper = true;
     }
-    let pid = match clone_process(prepared.clone_flags) {
-        Ok(0) => {
-            drop(status_r);
-            drop(alive_w);
-            for (ours, theirs) in channel_pair.into_iter().chain(observe_pair) {
-                drop(ours);
-                std::mem::forget(theirs);
+    // The sandbox's process: a copy of this one, which lets go of mcpcell's ends and applies
+    // the prepared sandbox. It never returns, so nothing here is dropped in it.
+    let (status_r_fd, alive_w_fd) = (status_r.as_raw_fd(), alive_w.as_raw_fd());
+    let ours: Vec<std::os::fd::RawFd> = channel_pair
+        .iter()
+        .chain(&observe_pair)
+        .map(|(ours, _)| ours.as_raw_fd())
+        .collect();
+    let (status, alive) = (status_w.as_raw_fd(), alive_r.as_raw_fd());
+    let clone_flags = prepared.clone_flags;
+    let mut enter = || {
+        // SAFETY: this process's copies of mcpcell's ends, owned by nothing that runs here.
+        unsafe {
+            libc::close(status_r_fd);
+            libc::close(alive_w_fd);
+            for &fd in &ours {
+                libc::close(fd);
             }
-            terminal.close_relay_ends();
-            sandbox::run(
-                &mut prepared,
-                status_w.as_raw_fd(),
-                alive_r.as_raw_fd(),
-                original,
-            );
         }
+        terminal.close_relay_ends();
+        sandbox::run(&mut prepared, status, alive, original);
+    };
+    let cloned = match maker {
+        Some(m) => m.clone_sandbox(clone_flags, &mut enter),
+        None => match clone_process(clone_flags) {
+            Ok(0) => {
+                enter();
+                // SAFETY: not reached: `enter` does not return.
+                unsafe { libc::_exit(125) }
+            }
+            r => r,
+        },
+    };
+    let pid = match cloned {
         Ok(pid) => pid,
         Err(source) => {
-            let kinds = ns_names(prepared.clone_flags);
+            let kinds = ns_names(flags);
             return Err(LaunchError::Namespaces { kinds, source });
         }
     };

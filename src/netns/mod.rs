@@ -1,4 +1,4 @@
-//! A root launch's network namespace, made while mcpcell plans.
+//! The sandbox's network namespace, made while mcpcell plans.
 //!
 //! Making a network namespace is ~0.3 ms of kernel work (every per-namespace subsystem's
 //! state and sysctl tables, the loopback device), which `clone(CLONE_NEWNET)` does on the
@@ -10,32 +10,52 @@
 //! sandbox's init joins it (`setns`) instead of the clone making one. The result is the same
 //! namespace: new, empty but for loopback, held by no other process.
 //!
-//! Not for an ordinary user: their sandbox's namespaces belong to the user namespace the
-//! clone makes, which a thread cannot make (`unshare(CLONE_NEWUSER)` requires a
-//! single-threaded process). Not where only one CPU is allowed either: the thread would only
-//! take turns with the planning. The thread is joined before the sandbox is cloned, so the
-//! clone still happens in a single-threaded process; if anything in it fails, the clone
-//! makes the namespace as before.
+//! An ordinary user's sandbox's namespaces belong to a user namespace of its own, which a
+//! thread cannot make (`unshare(CLONE_NEWUSER)` requires a single-threaded process): for
+//! them a process makes both and later clones the sandbox (`user`). Neither where only one
+//! CPU is allowed: the work would only take turns with the planning. The thread is joined
+//! before the sandbox is cloned, so the clone still happens in a single-threaded process;
+//! if anything in it fails, the clone makes the namespace as before.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::thread::JoinHandleExt;
 use std::thread::JoinHandle;
 
-/// The thread making the namespace. Dropping it waits for the thread and closes the
-/// namespace if it was made.
+pub mod user;
+
+/// What makes the sandbox's network namespace while mcpcell plans: as root a thread, for an
+/// ordinary user a process in a new user namespace (`user::Maker`). Dropping it waits for
+/// the thread and closes the namespace, or has the maker leave.
 #[derive(Debug)]
-pub struct Ahead(Option<JoinHandle<io::Result<OwnedFd>>>);
+pub struct Ahead(Kind);
+
+#[derive(Debug)]
+enum Kind {
+    Thread(Option<JoinHandle<io::Result<OwnedFd>>>),
+    User(Option<user::Maker>),
+}
+
+/// What was made ahead.
+#[derive(Debug)]
+pub enum Made {
+    /// As root: the namespace (a descriptor of it, close-on-exec), for the init to join.
+    Namespace(OwnedFd),
+    /// For an ordinary user: a process in the sandbox's user and network namespaces, which
+    /// clones the sandbox.
+    Maker(user::Maker),
+}
 
 /// The thread does a few system calls; its stack need not be std's default 2 MiB.
 const STACK: usize = 64 * 1024;
 
 impl Ahead {
-    /// Starts making the namespace, when mcpcell runs as root and may use a second CPU.
+    /// Starts making the namespace, when mcpcell may use a second CPU: as root on a thread,
+    /// otherwise in a maker process.
     pub fn start() -> Option<Ahead> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            return None;
+            return user::Maker::start().map(|m| Ahead(Kind::User(Some(m))));
         }
         let other = other_cpu()?;
         // The thread starts with every signal blocked, so that a signal for mcpcell is
@@ -72,20 +92,25 @@ impl Ahead {
                 &set,
             );
         }
-        Some(Ahead(Some(handle)))
+        Some(Ahead(Kind::Thread(Some(handle))))
     }
 
-    /// Waits for the thread: the namespace (a descriptor of it, close-on-exec), or `None`
-    /// when it could not be made. mcpcell is single-threaded again after this.
-    pub fn finish(mut self) -> Option<OwnedFd> {
-        self.0.take()?.join().ok()?.ok()
+    /// Waits for the thread, or for the maker to have made the namespace: what was made, or
+    /// `None` when it could not be. mcpcell is single-threaded again after this.
+    pub fn finish(mut self) -> Option<Made> {
+        match &mut self.0 {
+            Kind::Thread(h) => h.take()?.join().ok()?.ok().map(Made::Namespace),
+            Kind::User(m) => m.take()?.ready().map(Made::Maker),
+        }
     }
 }
 
 impl Drop for Ahead {
     fn drop(&mut self) {
-        if let Some(h) = self.0.take() {
-            let _ = h.join();
+        if let Kind::Thread(h) = &mut self.0 {
+            if let Some(h) = h.take() {
+                let _ = h.join();
+            }
         }
     }
 }
@@ -131,6 +156,15 @@ fn make() -> io::Result<OwnedFd> {
 /// # Safety
 /// The caller passes arguments valid for the call `nr`.
 unsafe fn sys(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
+    // SAFETY: the caller's.
+    unsafe { sys4(nr, a, b, c, 0) }
+}
+
+/// [`sys`] with a fourth argument.
+///
+/// # Safety
+/// The caller passes arguments valid for the call `nr`.
+unsafe fn sys4(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
     let ret: isize;
     // SAFETY: the `syscall` instruction with the kernel's calling convention; it clobbers
     // rcx and r11 only, and may read and write memory the arguments point to.
@@ -141,6 +175,7 @@ unsafe fn sys(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
             in("rdi") a,
             in("rsi") b,
             in("rdx") c,
+            in("r10") d,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),

@@ -1,0 +1,423 @@
+//! An ordinary user's sandbox: its user and network namespaces, made while mcpcell plans.
+//!
+//! An ordinary user's sandbox lives in a user namespace of its own, and its network
+//! namespace must belong to that user namespace, so the network namespace cannot be made
+//! ahead by a thread as root's is (`unshare(CLONE_NEWUSER)` requires a single-threaded
+//! process, and would put mcpcell itself in the namespace for good). A process can make
+//! both, though: at the start of `run`, mcpcell clones a maker with `CLONE_NEWUSER`, which
+//! makes the network namespace and brings loopback up in it on another CPU while mcpcell
+//! plans; once the plan is ready the maker clones the sandbox's init, with the other
+//! namespaces, as mcpcell's child (`CLONE_PARENT`), and exits. The init is then in both
+//! namespaces from its first instruction: it neither makes the network namespace nor waits
+//! for one (`sandbox::nethelper`, which made it beside the init's mounts, is the way when no
+//! maker could be started). mcpcell itself never leaves the user namespace it was started in.
+//!
+//! The maker is cloned with `CLONE_VM | CLONE_FILES`, on a stack of its own: the init it
+//! clones is a copy of mcpcell's memory and descriptor table as they are when the plan is
+//! ready, as if mcpcell had cloned it, and runs from the maker's stack (a copy of it),
+//! which is as large as the init needs. While mcpcell plans, the maker runs on mcpcell's
+//! memory and thread-local storage: it makes its system calls without libc (`super::sys`),
+//! runs with every signal blocked, allocates nothing, and speaks through the words at the
+//! top of its mapping. mcpcell waits in a futex while the maker clones (no allocation, no
+//! lock held: the copy is consistent), and mcpcell is single-threaded then. The maker waits
+//! for the plan spinning for a while (a wake-up of a sleeping process on another CPU cost
+//! ~0.1 ms on the benchmark's VM, bench/ANALYSIS.md §1.26), then in a futex. It has
+//! mcpcell's death signal, and is told to leave when the plan does not use it.
+//!
+//! If the maker cannot be cloned (user namespaces refused: the clone fails as the sandbox's
+//! would), or cannot make the network namespace (Ubuntu's AppArmor restriction leaves a new
+//! user namespace without capabilities), mcpcell clones the sandbox itself, as before, and
+//! meets the same refusal there.
+
+use std::io;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+
+use super::sys;
+
+/// The maker's stack, which the init's process goes on using: as large as the main
+/// thread's would need for the init's code (only the pages used are ever backed).
+const STACK: usize = 1024 * 1024;
+const GUARD: usize = 4096;
+/// The words at the top of the mapping, above the stack.
+const TOP: usize = 64;
+/// How long the maker looks at the state, with a pause between, before it sleeps: in
+/// time-stamp counter ticks, some 2-5 ms (mcpcell plans for ~0.5-1.5 ms after the maker is
+/// ready).
+const SPIN_TICKS: u64 = 10_000_000;
+
+// The maker's states, in the order they come.
+/// Making the network namespace.
+const MAKING: u32 = 0;
+/// Made; waiting for the plan.
+const READY: u32 = 1;
+/// Could not make it (the result word holds minus the errno); the maker has left.
+const FAILED: u32 = 2;
+/// The plan is ready: the maker clones the sandbox.
+const GO: u32 = 3;
+/// Not needed: the maker leaves.
+const ABORT: u32 = 4;
+/// Cloned (the result word holds the sandbox's pid, or minus the errno); the maker leaves.
+const DONE: u32 = 5;
+
+/// The words mcpcell and the maker share, at the top of the maker's mapping.
+#[repr(C)]
+struct Shared {
+    state: AtomicU32,
+    result: AtomicI32,
+    /// mcpcell's pid: the maker leaves if its parent is already another.
+    launcher: AtomicI32,
+    /// The sandbox's clone flags, then the function and argument its process starts with.
+    flags: AtomicUsize,
+    entry: AtomicUsize,
+    arg: AtomicUsize,
+}
+
+const _: () = assert!(std::mem::size_of::<Shared>() <= TOP);
+
+/// A started maker: its pid and its mapping (stack and shared words).
+#[derive(Debug)]
+pub struct Maker {
+    pid: libc::pid_t,
+    map: *mut libc::c_void,
+}
+
+// SAFETY: the mapping is only read and written through atomics, and freed by its owner.
+unsafe impl Send for Maker {}
+// SAFETY: as above: `&Maker` gives atomic access to the shared words only.
+unsafe impl Sync for Maker {}
+
+/// The shared words at the top of a maker's mapping.
+///
+/// # Safety
+/// `map` is a maker's mapping, which outlives the reference.
+unsafe fn shared<'a>(map: *mut libc::c_void) -> &'a Shared {
+    // SAFETY: the words lie in the top 64 bytes of the mapping, page-aligned, and are only
+    // accessed atomically.
+    unsafe { &*(map.cast::<u8>().add(GUARD + STACK - TOP).cast::<Shared>()) }
+}
+
+impl Maker {
+    fn shared(&self) -> &Shared {
+        // SAFETY: the mapping lives as long as `self`.
+        unsafe { shared(self.map) }
+    }
+
+    /// Starts a maker on another CPU; `None` if there is no other CPU or it cannot be
+    /// started (the sandbox is then cloned as before).
+    pub fn start() -> Option<Maker> {
+        let other = super::other_cpu()?;
+        let size = GUARD + STACK;
+        // SAFETY: an anonymous private mapping, unmapped when the maker is dropped (or below
+        // on failure); its lowest page is made inaccessible.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: the mapping made above.
+        if unsafe { libc::mprotect(map, GUARD, libc::PROT_NONE) } < 0 {
+            // SAFETY: the mapping made above, used by nothing.
+            unsafe { libc::munmap(map, size) };
+            return None;
+        }
+        // SAFETY: the mapping made above, unmapped only below or by the maker's owner.
+        let sh = unsafe { shared(map) };
+        sh.state.store(MAKING, Ordering::Relaxed);
+        // SAFETY: getpid has no preconditions.
+        sh.launcher
+            .store(unsafe { libc::getpid() }, Ordering::Relaxed);
+        // SAFETY: sigset out-parameters of the kernel's size; the stack grows down from below
+        // the shared words; the maker only runs `entry`, which keeps to the constraints in
+        // the module's documentation.
+        let pid = unsafe {
+            // The kernel's call, not glibc's `sigprocmask`, which leaves glibc's own two
+            // real-time signals unblocked: their handlers would run on the maker's stack
+            // with mcpcell's thread-local storage.
+            let all: u64 = !0;
+            let mut old: u64 = 0;
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &all,
+                &mut old,
+                8,
+            );
+            let pid = libc::clone(
+                entry,
+                map.cast::<u8>().add(size - TOP).cast(),
+                libc::CLONE_VM | libc::CLONE_FILES | libc::CLONE_NEWUSER | libc::SIGCHLD,
+                (sh as *const Shared).cast_mut().cast(),
+            );
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &old,
+                std::ptr::null_mut::<u64>(),
+                8,
+            );
+            pid
+        };
+        if pid < 0 {
+            // SAFETY: no process runs on the mapping.
+            unsafe { libc::munmap(map, size) };
+            return None;
+        }
+        let maker = Maker { pid, map };
+        // A new process starts on its creator's CPU and may wait there until the creator
+        // blocks (bench/ANALYSIS.md §1.26): set it on the other one now.
+        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET takes an index below CPU_SETSIZE.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(other, &mut set);
+            libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        Some(maker)
+    }
+
+    /// Waits until the maker has made the network namespace: the maker, ready to clone
+    /// the sandbox, or `None` if it could not (it has left).
+    pub fn ready(self) -> Option<Maker> {
+        let sh = self.shared();
+        loop {
+            match sh.state.load(Ordering::Acquire) {
+                MAKING => {
+                    if futex_wait(&sh.state, MAKING, true)
+                        && !self.alive()
+                        && sh.state.load(Ordering::Acquire) == MAKING
+                    {
+                        return None;
+                    }
+                }
+                READY => return Some(self),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Has the maker clone the sandbox with `flags` (no `CLONE_NEWUSER` or `CLONE_NEWNET`:
+    /// it is in both already), as mcpcell's child. The sandbox's process continues, with
+    /// mcpcell's signal mask and CPUs, in `f`, on a copy of mcpcell's memory taken while
+    /// this call waits; `f` does not return. Returns the sandbox's pid.
+    pub fn clone_sandbox<F: FnMut()>(
+        self,
+        flags: libc::c_int,
+        f: &mut F,
+    ) -> io::Result<libc::pid_t> {
+        // What the sandbox's process restores before it runs `f`: it is cloned by the
+        // maker, which runs with every signal blocked on one CPU.
+        let mut call = Call {
+            f,
+            mask: 0,
+            // SAFETY: a zeroed cpu_set_t is a valid value.
+            cpus: unsafe { std::mem::zeroed() },
+        };
+        // SAFETY: out-parameters of the kernel's sigset size and of cpu_set_t's.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                std::ptr::null::<u64>(),
+                &mut call.mask,
+                8,
+            );
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut call.cpus);
+        }
+        let sh = self.shared();
+        sh.flags.store(flags as usize, Ordering::Relaxed);
+        sh.entry
+            .store(start_sandbox::<F> as *const () as usize, Ordering::Relaxed);
+        sh.arg.store((&raw mut call) as usize, Ordering::Relaxed);
+        // From here to DONE nothing allocates or takes a lock: the maker copies this
+        // process's memory meanwhile.
+        sh.state.store(GO, Ordering::Release);
+        futex_wake(&sh.state);
+        loop {
+            let s = sh.state.load(Ordering::Acquire);
+            if s == DONE {
+                break;
+            }
+            // A maker gone without a word (killed) cloned nothing, or a sandbox that
+            // waits for a parent it does not know of and leaves with it.
+            if futex_wait(&sh.state, s, true)
+                && !self.alive()
+                && sh.state.load(Ordering::Acquire) != DONE
+            {
+                return Err(io::Error::from_raw_os_error(libc::ECHILD));
+            }
+        }
+        let r = sh.result.load(Ordering::Acquire);
+        drop(self);
+        if r < 0 {
+            Err(io::Error::from_raw_os_error(-r))
+        } else {
+            Ok(r)
+        }
+    }
+
+    /// Whether the maker has not exited yet (it is reaped when it has).
+    fn alive(&self) -> bool {
+        let mut st = 0;
+        // SAFETY: a non-blocking wait for this process's own child.
+        unsafe { libc::waitpid(self.pid, &mut st, libc::WNOHANG) == 0 }
+    }
+}
+
+impl Drop for Maker {
+    /// Tells the maker to leave if it still waits, reaps it, and frees its mapping.
+    fn drop(&mut self) {
+        let sh = self.shared();
+        if sh
+            .state
+            .compare_exchange(READY, ABORT, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            || sh
+                .state
+                .compare_exchange(MAKING, ABORT, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            futex_wake(&sh.state);
+        }
+        let mut st = 0;
+        // SAFETY: waits for this process's own child (an error: already reaped).
+        while unsafe { libc::waitpid(self.pid, &mut st, 0) } < 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+        // SAFETY: the maker has exited: nothing runs on the mapping any more.
+        unsafe { libc::munmap(self.map, GUARD + STACK) };
+    }
+}
+
+/// What the sandbox's process starts with.
+struct Call<'a, F> {
+    f: &'a mut F,
+    mask: u64,
+    cpus: libc::cpu_set_t,
+}
+
+/// The sandbox's process, just cloned by the maker: mcpcell's signal mask and CPUs, then `f`.
+extern "C" fn start_sandbox<F: FnMut()>(arg: usize) -> ! {
+    // SAFETY: `arg` is the `Call` in `clone_sandbox`'s frame, which this process's memory
+    // holds as it was when the maker cloned it; the kernel's mask size; a valid cpu_set_t.
+    unsafe {
+        let call = &mut *(arg as *mut Call<'_, F>);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &call.cpus);
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &call.mask,
+            std::ptr::null_mut::<u64>(),
+            8,
+        );
+        (call.f)();
+        // `f` does not return.
+        libc::_exit(125)
+    }
+}
+
+/// The maker: makes the network namespace, waits for the plan, clones the sandbox.
+extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the shared words of the mapping, which outlives this process.
+    let sh = unsafe { &*(arg as *const Shared) };
+    let leave = |state: u32, result: i32| -> libc::c_int {
+        sh.result.store(result, Ordering::Release);
+        sh.state.store(state, Ordering::Release);
+        futex_wake(&sh.state);
+        0
+    };
+    // SAFETY: prctl with integer arguments; getppid without.
+    unsafe {
+        sys(
+            libc::SYS_prctl,
+            libc::PR_SET_PDEATHSIG as usize,
+            libc::SIGKILL as usize,
+            0,
+        );
+        if sys(libc::SYS_getppid, 0, 0, 0) as i32 != sh.launcher.load(Ordering::Relaxed) {
+            return leave(FAILED, -libc::ESRCH);
+        }
+    }
+    let ns = super::make_raw();
+    if ns < 0 {
+        return leave(FAILED, ns);
+    }
+    // SAFETY: the maker's own descriptor of its namespace, in the shared table: it is in
+    // the namespace, and the sandbox it clones will be.
+    unsafe { sys(libc::SYS_close, ns as usize, 0, 0) };
+    if sh
+        .state
+        .compare_exchange(MAKING, READY, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return 0;
+    }
+    futex_wake(&sh.state);
+    // SAFETY: rdtsc has no preconditions.
+    let until = unsafe { std::arch::x86_64::_rdtsc() } + SPIN_TICKS;
+    loop {
+        match sh.state.load(Ordering::Acquire) {
+            GO => break,
+            // SAFETY: as above.
+            READY if unsafe { std::arch::x86_64::_rdtsc() } < until => std::hint::spin_loop(),
+            READY => {
+                futex_wait(&sh.state, READY, false);
+            }
+            _ => return 0,
+        }
+    }
+    let flags = sh.flags.load(Ordering::Relaxed) | libc::CLONE_PARENT as usize;
+    // SAFETY: clone without a new stack and without CLONE_VM behaves as fork: the child
+    // continues here on a copy of this stack and of mcpcell's memory, which mcpcell does not
+    // change while it waits for DONE. The child's exit signal is the maker's (SIGCHLD).
+    let pid = unsafe { super::sys4(libc::SYS_clone, flags, 0, 0, 0) };
+    if pid == 0 {
+        let start = sh.entry.load(Ordering::Relaxed);
+        let arg = sh.arg.load(Ordering::Relaxed);
+        // SAFETY: `start` is `start_sandbox::<F>` for the `F` whose `Call` is at `arg`,
+        // stored by `clone_sandbox` before GO.
+        let start: extern "C" fn(usize) -> ! = unsafe { std::mem::transmute(start) };
+        start(arg);
+    }
+    leave(DONE, pid as i32)
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on an aligned word of a mapping both processes share (not
+    // PRIVATE: they are two processes).
+    unsafe {
+        sys(
+            libc::SYS_futex,
+            word.as_ptr() as usize,
+            libc::FUTEX_WAKE as usize,
+            i32::MAX as usize,
+        )
+    };
+}
+
+/// Sleeps while `word` holds `value`: until woken or, with `timed`, 10 ms (mcpcell then
+/// looks whether the maker still lives). Whether the time ran out.
+fn futex_wait(word: &AtomicU32, value: u32, timed: bool) -> bool {
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    let timeout = if timed { (&raw const ts) as usize } else { 0 };
+    // SAFETY: FUTEX_WAIT on an aligned word, with a valid timespec or none.
+    let r = unsafe {
+        super::sys4(
+            libc::SYS_futex,
+            word.as_ptr() as usize,
+            libc::FUTEX_WAIT as usize,
+            value as usize,
+            timeout,
+        )
+    };
+    r == -(libc::ETIMEDOUT as isize)
+}
