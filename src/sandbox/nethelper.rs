@@ -1,5 +1,10 @@
 //! An ordinary user's network namespace, made beside the init's mounts.
 //!
+//! Where it can, mcpcell makes an ordinary user's user and network namespaces while it plans
+//! and has the process that made them clone the sandbox (`crate::netns::user`); this helper
+//! is the way when that process could not be made (a system that refuses processes sharing
+//! a descriptor table, say) and the clone makes the user namespace.
+//!
 //! For an ordinary user the sandbox's network namespace must belong to the user namespace the
 //! clone makes, so mcpcell cannot make it ahead as it does for root (`crate::netns`). Making
 //! it is ~0.3 ms of kernel work, which `clone(CLONE_NEWNET)` did before the init could start
