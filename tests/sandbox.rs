@@ -976,9 +976,9 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
     assert!(sizes.2 < 1024, "the control's table: {}", sizes.2);
 }
 
-/// An ordinary user's sandbox is cloned by a process that made its user and network
-/// namespaces while mcpcell planned (`crate::netns::user`): mcpcell itself stays in the user
-/// and network namespaces it was started in, the init is its child and its only process
+/// An ordinary user's sandbox is cloned by a process that made its namespaces (all but the
+/// cgroup namespace) while mcpcell planned (`crate::netns::user`): mcpcell itself stays in
+/// every namespace it was started in, the init is its child and its only process
 /// (the maker has left and was reaped, no zombie), with mcpcell's CPUs and signal mask, as
 /// a fork of mcpcell would have them (the maker runs on one CPU with every signal blocked),
 /// and the server it starts is in namespaces of its own (the init is not dumpable: its
@@ -993,6 +993,7 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
         line[name.len()..].trim().to_string()
     };
     let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    const KINDS: [&str; 7] = ["user", "net", "mnt", "ipc", "uts", "pid", "cgroup"];
     let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sleep", "30"]);
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     let mut launcher = cmd.spawn().unwrap();
@@ -1014,8 +1015,8 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
     let readings = (
         children.split_whitespace().collect::<Vec<_>>(),
         tree.len(),
-        [ns(me, "user"), ns(me, "net")],
-        [ns(server, "user"), ns(server, "net")],
+        KINDS.map(|k| ns(me, k)),
+        KINDS.map(|k| ns(server, k)),
         [
             field(me, "Cpus_allowed_list:"),
             field(init, "Cpus_allowed_list:"),
@@ -1025,25 +1026,26 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
     let _ = launcher.kill();
     let _ = launcher.wait();
     let (children, count, mcpcell_ns, server_ns, cpus, blocked) = readings;
-    let own = [
-        ns(std::process::id() as i32, "user"),
-        ns(std::process::id() as i32, "net"),
-    ];
+    let own = KINDS.map(|k| ns(std::process::id() as i32, k));
     assert_eq!(children, [init.to_string()], "mcpcell's children");
     assert_eq!(
         count, 2,
         "mcpcell's descendants, the init and the server: {tree:?}"
     );
-    assert_eq!(mcpcell_ns, own, "mcpcell's user and network namespaces");
-    assert_ne!(
-        server_ns[1], own[1],
-        "the control: the server's network namespace"
-    );
-    assert_eq!(
-        server_ns[0] != own[0],
-        !is_root(),
-        "the server's user namespace"
-    );
+    assert_eq!(mcpcell_ns, own, "mcpcell's namespaces, {KINDS:?}");
+    for (i, kind) in KINDS.iter().enumerate() {
+        // The user namespace is the sandbox's own for an ordinary user only; the others
+        // are the sandbox's own always (the control: mcpcell's readings are not the
+        // server's).
+        let own_kind = *kind != "user" || !is_root();
+        assert_eq!(
+            server_ns[i] != own[i],
+            own_kind,
+            "the server's {kind} namespace: {} (the test's: {})",
+            server_ns[i].display(),
+            own[i].display()
+        );
+    }
     assert_eq!(cpus[0], cpus[1], "the init's CPUs");
     assert_eq!(blocked[0], blocked[1], "the init's blocked signals");
 }
@@ -1168,7 +1170,9 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
             is_root()
         );
-        let user_ahead = err.contains("user and network namespaces were made while planning");
+        let user_ahead = err.contains(
+            "all the sandbox's namespaces but its cgroup namespace were made while planning",
+        );
         assert_eq!(
             user_ahead,
             !is_root() && spare && how != Start::NoShared,

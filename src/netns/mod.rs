@@ -22,6 +22,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::thread::JoinHandleExt;
 use std::thread::JoinHandle;
 
+pub mod stack;
 pub mod user;
 
 /// What makes the sandbox's network namespace while mcpcell plans: as root a thread, for an

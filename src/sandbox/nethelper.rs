@@ -29,38 +29,28 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use crate::netns::stack::{OwnStack, place};
+
 use super::Step;
 use super::failure::join;
 use super::sys::{check, errno};
 
 const STACK: usize = 16 * 1024;
-const GUARD: usize = 4096;
 /// The result word before the helper has written it.
 const PENDING: i32 = i32::MIN;
 
 /// A started helper: its pid and the mapping its stack and result live in.
 pub(super) struct Helper {
     pid: libc::pid_t,
-    map: *mut libc::c_void,
+    stack: OwnStack,
 }
 
-/// The top of the mapping holds the result word; the stack starts below it (16-aligned).
-const TOP: usize = 64;
-
-impl Helper {
-    /// The word the helper writes: the namespace's descriptor, or minus an errno. It lies
-    /// above the stack, which overflows into the guard page, not into it.
-    fn result(&self) -> &AtomicI32 {
-        // SAFETY: the word lies in the top 64 bytes of a mapping that stays until `join`
-        // unmaps it, aligned (page-aligned mapping), and is only accessed atomically.
-        unsafe {
-            &*(self
-                .map
-                .cast::<u8>()
-                .add(GUARD + STACK - TOP)
-                .cast::<AtomicI32>())
-        }
-    }
+/// The word the helper writes, at the top of its mapping: the namespace's descriptor, or
+/// minus an errno.
+fn result(stack: &OwnStack) -> &AtomicI32 {
+    // SAFETY: the word lies in the top bytes of a mapping that lives as long as `stack`,
+    // 16-aligned, and is only accessed atomically.
+    unsafe { &*stack.top().cast::<AtomicI32>() }
 }
 
 extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
@@ -73,88 +63,21 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
 /// Starts the helper, set on another CPU than the init's when there is one; `None` if it
 /// cannot be started (the init then makes the namespace itself).
 pub(super) fn start() -> Option<Helper> {
-    let size = GUARD + STACK;
-    // SAFETY: an anonymous private mapping, unmapped by `join` (or below on failure); its
-    // lowest page is made inaccessible.
-    let map = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-            -1,
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED {
-        return None;
-    }
-    // SAFETY: the mapping made above.
-    if unsafe { libc::mprotect(map, GUARD, libc::PROT_NONE) } < 0 {
-        // SAFETY: the mapping made above, used by nothing.
-        unsafe { libc::munmap(map, size) };
-        return None;
-    }
-    let mut helper = Helper { pid: -1, map };
-    helper.result().store(PENDING, Ordering::Relaxed);
+    let stack = OwnStack::map(STACK)?;
+    let word = result(&stack);
+    word.store(PENDING, Ordering::Relaxed);
     // No exit signal: the init reaps it with `__WALL`, and its own signal handling never
-    // sees it. It starts with every signal blocked (the mask is inherited), and the init's
-    // mask is restored once it exists.
-    // SAFETY: sigset_t out-parameters of their size; the stack grows down from below the
-    // result word; the helper only runs `entry`, which meets the constraints in the module's
-    // documentation.
-    let pid = unsafe {
-        // The kernel's call, not glibc's `sigprocmask`, which leaves glibc's own two
-        // real-time signals (its thread cancellation and set*id broadcast) unblocked: their
-        // handlers would run on the helper's stack with the init's thread-local storage.
-        let all: u64 = !0;
-        let mut old: u64 = 0;
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &all,
-            &mut old,
-            8,
-        );
-        let pid = libc::clone(
-            entry,
-            map.cast::<u8>().add(size - TOP).cast(),
-            libc::CLONE_VM | libc::CLONE_FILES,
-            (helper.result() as *const AtomicI32).cast_mut().cast(),
-        );
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &old,
-            std::ptr::null_mut::<u64>(),
-            8,
-        );
-        pid
-    };
-    if pid < 0 {
-        // SAFETY: no process runs on the mapping.
-        unsafe { libc::munmap(map, size) };
-        return None;
+    // sees it. It starts with every signal blocked, and the init's mask is restored once it
+    // exists.
+    let arg = (word as *const AtomicI32).cast_mut().cast();
+    // SAFETY: `entry` meets the constraints in the module's documentation; the word and the
+    // mapping outlive the helper (`join` reaps it before they go).
+    let pid = unsafe { stack.clone(entry, libc::CLONE_VM | libc::CLONE_FILES, arg) }.ok()?;
+    // Left to the scheduler it may wait on the init's CPU until the init blocks.
+    if let Some(other) = crate::netns::other_cpu() {
+        place(pid, other);
     }
-    helper.pid = pid;
-    place(pid);
-    Some(helper)
-}
-
-/// Sets the helper on an allowed CPU other than the one the init runs on: left to the
-/// scheduler it may wait on the init's CPU until the init blocks.
-fn place(pid: libc::pid_t) {
-    let Some(other) = crate::netns::other_cpu() else {
-        return;
-    };
-    // SAFETY: a zeroed cpu_set_t is a valid value of its size; CPU_SET uses an index below
-    // CPU_SETSIZE; sched_setaffinity gets a pointer to it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(other, &mut set);
-        // A helper already gone (ESRCH) needs no place.
-        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
+    Some(Helper { pid, stack })
 }
 
 /// Waits for the helper and joins the namespace it made; without a helper, or when it
@@ -171,10 +94,8 @@ pub(super) fn join(helper: Option<Helper>, status: RawFd) {
                 super::sys::fail(status, Step::JoinNetwork, join::WAIT, e);
             }
         }
-        let ns = h.result().load(Ordering::Acquire);
-        // SAFETY: the helper has exited: nothing runs on the mapping any more.
-        unsafe { libc::munmap(h.map, GUARD + STACK) };
-        ns
+        // The mapping goes with `h`: the helper has exited.
+        result(&h.stack).load(Ordering::Acquire)
     });
     match made {
         Some(ns) if ns >= 0 => {

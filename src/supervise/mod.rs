@@ -14,7 +14,7 @@ mod relay;
 pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
-use crate::netns::Made;
+use crate::netns::{Made, user};
 use crate::plan::Plan;
 use crate::plan::tier::Facts;
 use crate::sandbox::channel::Channels;
@@ -519,7 +519,7 @@ fn start(
         Some(Made::Maker(m))
             if wants_net
                 && plan.namespaces.user
-                && prepared.clone_flags & libc::CLONE_NEWUSER != 0 =>
+                && prepared.clone_flags & user::MADE == user::MADE =>
         {
             maker = Some(m)
         }
@@ -533,9 +533,9 @@ fn start(
         prepared.loopback = false;
         prepared.netns = ns.as_raw_fd();
     } else if maker.is_some() {
-        debug!(target: "mcpcell", "the sandbox's user and network namespaces were made while planning");
-        // The maker is in both, with loopback up, and clones the sandbox.
-        prepared.clone_flags &= !(libc::CLONE_NEWNET | libc::CLONE_NEWUSER);
+        debug!(target: "mcpcell", "all the sandbox's namespaces but its cgroup namespace were made while planning");
+        // The maker made them, with loopback up, and clones the sandbox.
+        prepared.clone_flags &= !user::MADE;
         prepared.loopback = false;
     } else if isolation == Isolation::Full
         && plan.namespaces.user
