@@ -976,9 +976,9 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
     assert!(sizes.2 < 1024, "the control's table: {}", sizes.2);
 }
 
-/// An ordinary user's sandbox is cloned by a process that made its namespaces (all but the
-/// cgroup namespace) while mcpcell planned (`crate::netns::user`): mcpcell itself stays in
-/// every namespace it was started in, the init is its child and its only process
+/// An ordinary user's sandbox is cloned by a process that made its user and network
+/// namespaces, and time allowing its mount, IPC, UTS and PID namespaces, while mcpcell
+/// planned (`crate::netns::user`): mcpcell itself stays in every namespace it was started in, the init is its child and its only process
 /// (the maker has left and was reaped, no zombie), with mcpcell's CPUs and signal mask, as
 /// a fork of mcpcell would have them (the maker runs on one CPU with every signal blocked),
 /// and the server it starts is in namespaces of its own (the init is not dumpable: its
@@ -1170,9 +1170,7 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
             is_root()
         );
-        let user_ahead = err.contains(
-            "all the sandbox's namespaces but its cgroup namespace were made while planning",
-        );
+        let user_ahead = err.contains("user and network namespaces were made while planning");
         assert_eq!(
             user_ahead,
             !is_root() && spare && how != Start::NoShared,

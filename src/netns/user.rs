@@ -6,13 +6,12 @@
 //! process, and would put mcpcell itself in the namespace for good). A process can make
 //! both, though: at the start of `run`, mcpcell clones a maker with `CLONE_NEWUSER`, which
 //! makes the network namespace and brings loopback up in it on another CPU while mcpcell
-//! plans, and then the mount (a copy of the host's mounts), IPC, UTS and PID namespaces
-//! ([`MADE`]); once the plan is ready the maker clones the sandbox's init, with a cgroup
-//! namespace of its own, as mcpcell's child (`CLONE_PARENT`), and exits. The init is then in
-//! its namespaces from its first instruction, and its clone copies only mcpcell's memory
-//! (~0.09 ms less on the launch's critical path than a clone that also makes the
-//! namespaces, bench/ANALYSIS.md §1.32): it neither makes the network namespace nor waits
-//! for one (`sandbox::nethelper`, which made it beside the init's mounts, is the way when no
+//! plans, and then, if the plan is not ready yet, the mount, IPC, UTS and PID namespaces;
+//! once the plan is ready the maker clones the sandbox's init, with the namespaces it did
+//! not make, as mcpcell's child (`CLONE_PARENT`), and exits. The init is then in both
+//! namespaces from its first instruction (and a clone that makes no mount namespace is
+//! ~0.06-0.09 ms shorter, bench/ANALYSIS.md §1.32): it neither makes the network namespace
+//! nor waits for one (`sandbox::nethelper`, which made it beside the init's mounts, is the way when no
 //! maker could be started). mcpcell itself never leaves the user namespace it was started in.
 //!
 //! The maker is cloned with `CLONE_VM | CLONE_FILES`, on a stack of its own: the init it
@@ -38,17 +37,18 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use super::stack::{OwnStack, TOP, place};
 use super::sys;
 
-/// The sandbox's namespaces the maker makes: the user namespace with its clone, the others
-/// while mcpcell plans. The sandbox is cloned with the rest of its flags.
-pub const MADE: libc::c_int = libc::CLONE_NEWUSER
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWNS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWPID;
-/// Of [`MADE`], the two made first: the user namespace by the maker's clone, the network
-/// namespace by `make_raw`.
-const FIRST: libc::c_int = libc::CLONE_NEWUSER | libc::CLONE_NEWNET;
+/// The sandbox's namespaces the maker makes: the user namespace with its clone, the network
+/// namespace while mcpcell plans. The sandbox is cloned with the rest of its flags.
+pub const MADE: libc::c_int = libc::CLONE_NEWUSER | libc::CLONE_NEWNET;
+/// The namespaces the maker also makes when the plan is not ready yet once it has made the
+/// network namespace: the mount namespace (a copy of the host's mounts, the costliest of
+/// these), IPC, UTS, and the PID namespace the sandbox is cloned into (the maker is in the
+/// first three; the fourth is its children's). Not the cgroup namespace, which the init
+/// makes as it does as root, after joining its cgroup. When the plan is ready first, the
+/// sandbox's clone makes them, as it would have: the maker never makes mcpcell wait for
+/// what the clone can do.
+const WHILE_WAITING: libc::c_int =
+    libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
 
 /// The maker's stack, which the init's process goes on using: as large as the main
 /// thread's would need for the init's code (only the pages used are ever backed).
@@ -157,7 +157,7 @@ impl Maker {
     }
 
     /// Has the maker clone the sandbox with `flags` (none of [`MADE`]: the maker made
-    /// those), as mcpcell's child. The sandbox's process continues, with
+    /// those; it leaves out those it made while waiting), as mcpcell's child. The sandbox's process continues, with
     /// mcpcell's signal mask and CPUs, in `f`, on a copy of mcpcell's memory taken while
     /// this call waits; `f` does not return. Returns the sandbox's pid.
     pub fn clone_sandbox<F: FnMut()>(
@@ -295,15 +295,6 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: the maker's own descriptor of its namespace, in the shared table: it is in
     // the namespace, and the sandbox it clones will be.
     unsafe { sys(libc::SYS_close, ns as usize, 0, 0) };
-    // The sandbox's other namespaces but its cgroup namespace, which the init makes as it
-    // does as root (after it has joined its cgroup): the mount namespace (a copy of the
-    // host's mounts, the largest of them), IPC, UTS, and the PID namespace the sandbox is
-    // cloned into. The maker is in the first three; the fourth is its children's.
-    // SAFETY: unshare with flags.
-    let r = unsafe { sys(libc::SYS_unshare, (MADE & !FIRST) as usize, 0, 0) };
-    if r < 0 {
-        return leave(FAILED, r as i32);
-    }
     if sh
         .state
         .compare_exchange(MAKING, READY, Ordering::AcqRel, Ordering::Acquire)
@@ -312,6 +303,14 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         return 0;
     }
     futex_wake(&sh.state);
+    let mut made = 0;
+    if sh.state.load(Ordering::Acquire) == READY
+        // SAFETY: unshare with flags. If it fails, the clone makes them (and meets the same
+        // refusal there).
+        && unsafe { sys(libc::SYS_unshare, WHILE_WAITING as usize, 0, 0) } >= 0
+    {
+        made = WHILE_WAITING as usize;
+    }
     // SAFETY: rdtsc has no preconditions.
     let until = unsafe { std::arch::x86_64::_rdtsc() } + SPIN_TICKS;
     loop {
@@ -325,7 +324,7 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
             _ => return 0,
         }
     }
-    let flags = sh.flags.load(Ordering::Relaxed) | libc::CLONE_PARENT as usize;
+    let flags = (sh.flags.load(Ordering::Relaxed) & !made) | libc::CLONE_PARENT as usize;
     // SAFETY: clone without a new stack and without CLONE_VM behaves as fork: the child
     // continues here on a copy of this stack and of mcpcell's memory, which mcpcell does not
     // change while it waits for DONE. The child's exit signal is the maker's (SIGCHLD).

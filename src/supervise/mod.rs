@@ -533,8 +533,8 @@ fn start(
         prepared.loopback = false;
         prepared.netns = ns.as_raw_fd();
     } else if maker.is_some() {
-        debug!(target: "mcpcell", "all the sandbox's namespaces but its cgroup namespace were made while planning");
-        // The maker made them, with loopback up, and clones the sandbox.
+        debug!(target: "mcpcell", "the sandbox's user and network namespaces were made while planning");
+        // The maker is in both, with loopback up, and clones the sandbox (`user::MADE`).
         prepared.clone_flags &= !user::MADE;
         prepared.loopback = false;
     } else if isolation == Isolation::Full
