@@ -16,16 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "timing.h"
 
 /* One child per round; the child's time comes back through a pipe. */
 static void measure(const char *what, struct sock_fprog *prog, int rounds) {
@@ -52,7 +43,7 @@ static void measure(const char *what, struct sock_fprog *prog, int rounds) {
         close(p[0]);
         waitpid(pid, NULL, 0);
     }
-    qsort(t, rounds, sizeof *t, cmp);
+    qsort(t, rounds, sizeof *t, cmp_double);
     printf("%-34s %4u instructions: median %7.1f us (p25 %.1f, p75 %.1f), %d rounds\n", what,
            prog->len, t[rounds / 2], t[rounds / 4], t[3 * rounds / 4], rounds);
     free(t);

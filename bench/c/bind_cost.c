@@ -21,16 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "timing.h"
 
 #define RO (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
@@ -105,7 +96,7 @@ int main(int argc, char **argv) {
             close(p[0]);
             waitpid(pid, NULL, 0);
         }
-        qsort(t, rounds, sizeof *t, cmp);
+        qsort(t, rounds, sizeof *t, cmp_double);
         printf("%-32s median %.2f us a bind (p25 %.2f, p75 %.2f), %d files, %d rounds\n",
                ways[way], t[rounds / 2], t[rounds / 4], t[3 * rounds / 4], nfiles, rounds);
     }

@@ -20,16 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "timing.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -73,8 +64,8 @@ int main(int argc, char **argv) {
             cl[i] = t1 - t0;
             all[i] = now_us() - t0;
         }
-        qsort(cl, rounds, sizeof *cl, cmp);
-        qsort(all, rounds, sizeof *all, cmp);
+        qsort(cl, rounds, sizeof *cl, cmp_double);
+        qsort(all, rounds, sizeof *all, cmp_double);
         printf("  %-9s clone %7.1f us   clone, exit and reap %7.1f us\n", cases[c].name,
                cl[rounds / 2], all[rounds / 2]);
     }

@@ -29,17 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #define BLOCKS 9
 
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void allow_all_filter(void) {
@@ -155,7 +152,7 @@ int main(int argc, char **argv) {
         }
         per_call[b] = (now_ns() - t0) / n;
     }
-    qsort(per_call, BLOCKS, sizeof per_call[0], cmp);
+    qsort(per_call, BLOCKS, sizeof per_call[0], cmp_double);
     printf("{\"syscall\": \"%s\", \"iterations\": %ld, \"ns_per_call\": %.2f, \"min_ns\": %.2f, \"max_ns\": %.2f}\n",
            what, n, per_call[BLOCKS / 2], per_call[0], per_call[BLOCKS - 1]);
     return 0;
