@@ -929,7 +929,7 @@ fn the_server_starts_with_a_grown_descriptor_table() {
 }
 
 /// mcpcell and the sandbox's init grow their descriptor tables before anything shares them:
-/// mcpcell's threads (the namespace thread as root, the relay, the proxy), the init's network
+/// mcpcell's threads (the relay, the proxy), the init's network
 /// helper (an ordinary user's launch), which runs while the init opens a descriptor for every
 /// granted path. A table grown while shared costs an RCU grace period (8-15 ms of every
 /// launch where the client's table was small: bench/ANALYSIS.md §1.29). Judged by the
@@ -976,14 +976,14 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
     assert!(sizes.2 < 1024, "the control's table: {}", sizes.2);
 }
 
-/// An ordinary user's sandbox is cloned by a process that made its user and network
-/// namespaces, and time allowing its mount, IPC, UTS and PID namespaces, while mcpcell
-/// planned (`crate::netns::user`): mcpcell itself stays in every namespace it was started in, the init is its child and its only process
-/// (the maker has left and was reaped, no zombie), with mcpcell's CPUs and signal mask, as
-/// a fork of mcpcell would have them (the maker runs on one CPU with every signal blocked),
-/// and the server it starts is in namespaces of its own (the init is not dumpable: its
-/// namespaces cannot be read by the user). As root mcpcell clones the init itself; the same
-/// holds. Judged from /proc while the server runs; the readings' control is the server,
+/// The sandbox is cloned by a process that made its network namespace (and for an ordinary
+/// user its user namespace), and time allowing its mount, IPC, UTS and PID namespaces, while
+/// mcpcell planned (`crate::netns::maker`): mcpcell itself stays in every namespace it was
+/// started in, the init is its child and its only process (the maker has left and was
+/// reaped, no zombie), with mcpcell's CPUs and signal mask, as a fork of mcpcell would have
+/// them (the maker runs on one CPU with every signal blocked), and the server it starts is
+/// in namespaces of its own (the init is not dumpable: its namespaces cannot be read by the
+/// user). Judged from /proc while the server runs; the readings' control is the server,
 /// which they must find in other namespaces than the test's.
 #[test]
 fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
@@ -1057,7 +1057,8 @@ enum Start {
     /// Allowed on one CPU only.
     OneCpu,
     /// Under `nouserns --noshared`: a process sharing its parent's descriptor table cannot
-    /// be created, as an ordinary user's sandbox makes its network namespace with.
+    /// be created, as the process that makes the sandbox's namespaces while mcpcell plans is
+    /// (and an ordinary user's init's network helper).
     NoShared,
 }
 
@@ -1117,13 +1118,13 @@ fn interfaces(dev: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each sandbox's network namespace is its own, whichever way it was made: as root, by a
-/// thread while mcpcell plans (`crate::netns`: from the start of `run -p BUILTIN`, or once
-/// a profile chosen otherwise is loaded); for an ordinary user, with the sandbox's user
-/// namespace by a process that then clones the sandbox (`crate::netns::user`, started at
-/// the same points), or, when no such process can be made (under `nouserns --noshared`),
-/// by the init itself after its helper could not be made either (`sandbox::nethelper`); and
-/// by the clone where only one CPU is allowed. Judged from outside: the namespace the server is in is not the test's (the
+/// Each sandbox's network namespace is its own, whichever way it was made: by a process that
+/// makes it while mcpcell plans and then clones the sandbox (`crate::netns::maker`: from the
+/// start of `run -p BUILTIN`, or once a profile chosen otherwise is loaded), for an
+/// ordinary user with the sandbox's user namespace; when no such process can be made (under
+/// `nouserns --noshared`), by the clone as root, and for an ordinary user by the init itself
+/// after its helper could not be made either (`sandbox::nethelper`); and by the clone where
+/// only one CPU is allowed. Judged from outside: the namespace the server is in is not the test's (the
 /// control: a profile with the host's network is in the test's); loopback is up in it (a
 /// connection to a closed port is refused, where a namespace whose loopback is down answers
 /// ENETUNREACH: the control, made with `unshare`); no other interface is in it; and mcpcell
@@ -1152,9 +1153,7 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
         (&given[..], Start::Plain),
         (&["-p", "default"][..], Start::OneCpu),
     ];
-    if !is_root() {
-        cases.push((&["-p", "default"][..], Start::NoShared));
-    }
+    cases.push((&["-p", "default"][..], Start::NoShared));
     for (opts, how) in cases {
         let (ns, err) = probe_logged(opts, &["readlink", "/proc/self/ns/net"], how);
         assert!(ns.starts_with("OK net:["), "{opts:?}: {ns}; stderr:\n{err}");
@@ -1166,7 +1165,7 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
         let ahead = err.contains("network namespace was made while planning");
         assert_eq!(
             ahead,
-            is_root() && spare,
+            is_root() && spare && how != Start::NoShared,
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
             is_root()
         );

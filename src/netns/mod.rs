@@ -1,118 +1,45 @@
-//! The sandbox's network namespace, made while mcpcell plans.
+//! The sandbox's namespaces, made while mcpcell plans.
 //!
 //! Making a network namespace is ~0.3 ms of kernel work (every per-namespace subsystem's
-//! state and sysctl tables, the loopback device), which `clone(CLONE_NEWNET)` does on the
-//! launch's critical path, after the planning. As root, the sandbox's network namespace
-//! belongs to the initial user namespace whichever process makes it, and `unshare(2)` with
-//! `CLONE_NEWNET` acts on the calling thread alone: so once the profile is loaded and says
-//! the sandbox has a network namespace (mode `none` or `proxy`), a thread of mcpcell makes
-//! it, with loopback up, on another CPU while the main thread plans the rest, and the
-//! sandbox's init joins it (`setns`) instead of the clone making one. The result is the same
-//! namespace: new, empty but for loopback, held by no other process.
+//! state and sysctl tables, the loopback device), which `clone(CLONE_NEWNET)` did on the
+//! launch's critical path, after the planning; and the sandbox's other namespaces another
+//! 0.04-0.07 ms of its clone (bench/ANALYSIS.md §1.32). The machine usually has a second CPU,
+//! idle while mcpcell plans. So once mcpcell knows the sandbox has a network namespace (at
+//! the start of `run -p BUILTIN`: no built-in profile has mode `host`; otherwise once the
+//! profile is loaded), it clones a process (`maker::Maker`) on another CPU that makes the
+//! network namespace with loopback up, and while it waits for the plan the mount, IPC, UTS
+//! and PID namespaces; for an ordinary user it is cloned into a new user namespace, which
+//! the sandbox's namespaces must belong to. When the plan is ready, that process clones the
+//! sandbox's init as mcpcell's child, in those namespaces, and exits; mcpcell itself never
+//! leaves its own.
 //!
-//! An ordinary user's sandbox's namespaces belong to a user namespace of its own, which a
-//! thread cannot make (`unshare(CLONE_NEWUSER)` requires a single-threaded process): for
-//! them a process makes both and later clones the sandbox (`user`). Neither where only one
-//! CPU is allowed: the work would only take turns with the planning. The thread is joined
-//! before the sandbox is cloned, so the clone still happens in a single-threaded process;
-//! if anything in it fails, the clone makes the namespace as before.
+//! Not where only one CPU is allowed (the work would only take turns with the planning), nor
+//! for a dry run. If the process cannot be cloned or cannot make the namespace, mcpcell
+//! clones the sandbox as before (for an ordinary user with the init's helper beside its
+//! mounts, `sandbox::nethelper`) and meets the same refusal there.
 
-use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::unix::thread::JoinHandleExt;
-use std::thread::JoinHandle;
 
+pub mod maker;
 pub mod stack;
-pub mod user;
 
-/// What makes the sandbox's network namespace while mcpcell plans: as root a thread, for an
-/// ordinary user a process in a new user namespace (`user::Maker`). Dropping it waits for
-/// the thread and closes the namespace, or has the maker leave.
+/// The process making the sandbox's namespaces while mcpcell plans. Dropping it has the
+/// process leave.
 #[derive(Debug)]
-pub struct Ahead(Kind);
-
-#[derive(Debug)]
-enum Kind {
-    Thread(Option<JoinHandle<io::Result<OwnedFd>>>),
-    User(Option<user::Maker>),
-}
-
-/// What was made ahead.
-#[derive(Debug)]
-pub enum Made {
-    /// As root: the namespace (a descriptor of it, close-on-exec), for the init to join.
-    Namespace(OwnedFd),
-    /// For an ordinary user: a process in the sandbox's user and network namespaces, which
-    /// clones the sandbox.
-    Maker(user::Maker),
-}
-
-/// The thread does a few system calls; its stack need not be std's default 2 MiB.
-const STACK: usize = 64 * 1024;
+pub struct Ahead(maker::Maker);
 
 impl Ahead {
-    /// Starts making the namespace, when mcpcell may use a second CPU: as root on a thread,
-    /// otherwise in a maker process.
+    /// Starts making the namespaces, when mcpcell may use a second CPU.
     pub fn start() -> Option<Ahead> {
         // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return user::Maker::start().map(|m| Ahead(Kind::User(Some(m))));
-        }
-        let other = other_cpu()?;
-        // The thread starts with every signal blocked, so that a signal for mcpcell is
-        // handled by the main thread, as without it (crate::supervise blocks the forwarded
-        // ones there before the sandbox is cloned, while this thread may still run).
-        // SAFETY: zeroed sigset_t values are valid; sigfillset fills one; pthread_sigmask
-        // with valid set pointers.
-        let before = unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut before: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut before);
-            before
-        };
-        let spawned = std::thread::Builder::new()
-            .name("netns".into())
-            .stack_size(STACK)
-            .spawn(make);
-        // SAFETY: restores the mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
-        let handle = spawned.ok()?;
-        // A new thread starts on its creator's CPU, and the scheduler may leave it there
-        // until the creator waits (on the benchmark's VM it did: the launch got slower, not
-        // faster, bench/ANALYSIS.md §1.26): set it on the other CPU now. A failure here
-        // only costs the overlap.
-        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET takes an index below CPU_SETSIZE
-        // (other_cpu's); the handle's pthread_t is alive until it is joined.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(other, &mut set);
-            libc::pthread_setaffinity_np(
-                handle.as_pthread_t(),
-                std::mem::size_of::<libc::cpu_set_t>(),
-                &set,
-            );
-        }
-        Some(Ahead(Kind::Thread(Some(handle))))
+        let user = unsafe { libc::geteuid() } != 0;
+        maker::Maker::start(user).map(Ahead)
     }
 
-    /// Waits for the thread, or for the maker to have made the namespace: what was made, or
-    /// `None` when it could not be. mcpcell is single-threaded again after this.
-    pub fn finish(mut self) -> Option<Made> {
-        match &mut self.0 {
-            Kind::Thread(h) => h.take()?.join().ok()?.ok().map(Made::Namespace),
-            Kind::User(m) => m.take()?.ready().map(Made::Maker),
-        }
-    }
-}
-
-impl Drop for Ahead {
-    fn drop(&mut self) {
-        if let Kind::Thread(h) = &mut self.0 {
-            if let Some(h) = h.take() {
-                let _ = h.join();
-            }
-        }
+    /// Waits until the network namespace is made: the process, ready to clone the sandbox,
+    /// or `None` when it could not be made (the process has left).
+    pub fn finish(self) -> Option<maker::Maker> {
+        self.0.ready()
     }
 }
 
@@ -135,17 +62,6 @@ pub fn other_cpu() -> Option<usize> {
         let here = usize::try_from(libc::sched_getcpu()).ok()?;
         (0..libc::CPU_SETSIZE as usize).find(|&c| c != here && libc::CPU_ISSET(c, &allowed))
     }
-}
-
-/// On the thread: a new network namespace for this thread, loopback up in it, and a
-/// descriptor of it.
-fn make() -> io::Result<OwnedFd> {
-    let ns = make_raw();
-    if ns < 0 {
-        return Err(io::Error::from_raw_os_error(-ns));
-    }
-    // SAFETY: the kernel just returned this descriptor, owned by no one else.
-    Ok(unsafe { OwnedFd::from_raw_fd(ns) })
 }
 
 /// A system call made with the `syscall` instruction: its result, or minus the errno. No

@@ -1,10 +1,10 @@
 //! Post-fork code: a flat list of steps, single-threaded until exec, no logging. Each failure
 //! is sent to the parent as a `Failure` record and ends the child. In order: join the
-//! cgroup, enter the network namespace made ahead (as root, `crate::netns`), tie the
-//! sandbox's life to mcpcell's, write the user namespace's maps, assemble the mounts, enter
-//! the working directory, bring up the network, restrict itself with
-//! Landlock and rlimits, start a new session, drop capabilities, set no_new_privs, become
-//! non-dumpable, install the seccomp filter, then start the server (`spawn_server`) and stay as its init.
+//! cgroup, tie the sandbox's life to mcpcell's, write the user namespace's maps, assemble the
+//! mounts, enter the working directory, bring up the network, restrict itself with Landlock
+//! and rlimits, start a new session, drop capabilities, set no_new_privs, become
+//! non-dumpable, install the seccomp filter, then start the server (`spawn_server`) and stay
+//! as its init.
 
 use std::os::fd::RawFd;
 
@@ -34,17 +34,6 @@ pub fn run(p: &mut Prepared, status: RawFd, alive: RawFd, server_mask: &libc::si
             i as u32,
             unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } as libc::c_long,
         );
-    }
-    if p.netns >= 0 {
-        // SAFETY: setns on a namespace descriptor, then closing it.
-        check(
-            status,
-            Step::JoinNetwork,
-            super::failure::join::AHEAD,
-            unsafe { libc::setns(p.netns, libc::CLONE_NEWNET) } as libc::c_long,
-        );
-        // SAFETY: closing the init's copy of the descriptor; the server never sees it.
-        unsafe { libc::close(p.netns) };
     }
     // An ordinary user's network namespace, made while the init mounts.
     let helper = if p.net_helper {

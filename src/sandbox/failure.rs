@@ -136,8 +136,6 @@ impl Failure {
 
 /// The indices of [`Step::JoinNetwork`]: which network namespace the init was entering.
 pub(super) mod join {
-    /// The one mcpcell made before the clone (root).
-    pub const AHEAD: u32 = 0;
     /// One the init makes itself, when no helper made one.
     pub const OWN: u32 = 1;
     /// Waiting for the helper that makes it (an ordinary user's launch).
@@ -148,7 +146,6 @@ pub(super) mod join {
     /// Which namespace index `i` stands for, for the message.
     pub fn describe(i: u32) -> &'static str {
         match i {
-            AHEAD => "the one made before the sandbox was cloned",
             OWN => "one made by the sandbox's init itself",
             WAIT => "while waiting for the helper that makes it",
             _ => "the one made by the init's helper",
@@ -207,7 +204,7 @@ mod tests {
 
     #[test]
     fn each_way_into_the_network_namespace_reads_differently() {
-        let ways = [join::AHEAD, join::OWN, join::WAIT, join::HELPERS];
+        let ways = [join::OWN, join::WAIT, join::HELPERS];
         let mut texts: Vec<&str> = ways.iter().map(|&i| join::describe(i)).collect();
         texts.sort();
         texts.dedup();

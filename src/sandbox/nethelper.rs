@@ -1,14 +1,14 @@
 //! An ordinary user's network namespace, made beside the init's mounts.
 //!
 //! Where it can, mcpcell makes an ordinary user's user and network namespaces while it plans
-//! and has the process that made them clone the sandbox (`crate::netns::user`); this helper
+//! and has the process that made them clone the sandbox (`crate::netns::maker`); this helper
 //! is the way when that process could not be made (a system that refuses processes sharing
 //! a descriptor table, say) and the clone makes the user namespace.
 //!
 //! For an ordinary user the sandbox's network namespace must belong to the user namespace the
-//! clone makes, so mcpcell cannot make it ahead as it does for root (`crate::netns`). Making
-//! it is ~0.3 ms of kernel work, which `clone(CLONE_NEWNET)` did before the init could start
-//! on its mounts. Instead the clone leaves `CLONE_NEWNET` out and the init, first thing,
+//! clone makes, so without that process mcpcell cannot make it ahead. Making it is ~0.3 ms
+//! of kernel work, which `clone(CLONE_NEWNET)` did before the init could start on its
+//! mounts. Instead the clone leaves `CLONE_NEWNET` out and the init, first thing,
 //! starts a helper process that makes the namespace (it holds every capability in the new
 //! user namespace, as the init does) and brings loopback up in it, on another CPU, while the
 //! init assembles the sandbox's root; the init then waits for it and joins the namespace

@@ -50,9 +50,6 @@ pub struct Prepared {
     pub mounts: Option<Mounts>,
     pub chdir: CString,
     pub loopback: bool,
-    /// The network namespace made ahead for the sandbox (`netns`), which the init joins
-    /// first; -1 when the clone makes it.
-    pub netns: RawFd,
     /// The init has a helper make the network namespace while it mounts (`nethelper`):
     /// the clone leaves `CLONE_NEWNET` out.
     pub net_helper: bool,
@@ -195,7 +192,6 @@ impl Prepared {
             mounts,
             chdir: cpath(&plan.cwd)?,
             loopback: full && plan.network.mode != NetworkMode::Host,
-            netns: -1,
             net_helper: false,
             ruleset,
             private_rules,

@@ -14,7 +14,6 @@ mod relay;
 pub(crate) mod terminal;
 
 use crate::cgroup::{self, SandboxCgroup};
-use crate::netns::{Made, user};
 use crate::plan::Plan;
 use crate::plan::tier::Facts;
 use crate::sandbox::channel::Channels;
@@ -210,7 +209,7 @@ pub struct Plugins {
     pub stderr: Option<Box<dyn StderrWatch>>,
     /// Serves an observe-mode plan's notifications (required by such a plan).
     pub observe: Option<Observe>,
-    /// The sandbox's network namespace, being made while mcpcell plans (root only).
+    /// The sandbox's namespaces, being made while mcpcell plans (`crate::netns`).
     pub netns: Option<crate::netns::Ahead>,
 }
 
@@ -509,33 +508,28 @@ fn start(
         // The sandbox hands its seccomp listener over as observe mode does.
         prepared.observe_channel = theirs(&observe_pair);
     }
-    // Joins the thread making the network namespace, or waits for the maker to have made it
-    // (mcpcell is single-threaded from here): the sandbox uses it when the clone would make
-    // one.
+    // Waits for the maker to have made the network namespace (and for an ordinary user the
+    // user namespace): it clones the sandbox when the clone would make them.
     let wants_net = isolation == Isolation::Full && prepared.clone_flags & libc::CLONE_NEWNET != 0;
-    let (mut netns, mut maker) = (None, None);
-    match plugins.netns.take().and_then(crate::netns::Ahead::finish) {
-        Some(Made::Namespace(ns)) if wants_net && !plan.namespaces.user => netns = Some(ns),
-        Some(Made::Maker(m))
-            if wants_net
-                && plan.namespaces.user
-                && prepared.clone_flags & user::MADE == user::MADE =>
-        {
-            maker = Some(m)
-        }
-        _ => {}
-    }
+    let maker = plugins
+        .netns
+        .take()
+        .and_then(crate::netns::Ahead::finish)
+        .filter(|m| {
+            let made = m.made();
+            wants_net
+                && prepared.clone_flags & made == made
+                && (made & libc::CLONE_NEWUSER != 0) == plan.namespaces.user
+        });
     let flags = prepared.clone_flags;
-    if let Some(ns) = &netns {
-        debug!(target: "mcpcell", "the sandbox's network namespace was made while planning");
-        prepared.clone_flags &= !libc::CLONE_NEWNET;
-        // The thread brought loopback up.
-        prepared.loopback = false;
-        prepared.netns = ns.as_raw_fd();
-    } else if maker.is_some() {
-        debug!(target: "mcpcell", "the sandbox's user and network namespaces were made while planning");
-        // The maker is in both, with loopback up, and clones the sandbox (`user::MADE`).
-        prepared.clone_flags &= !user::MADE;
+    if let Some(m) = &maker {
+        if plan.namespaces.user {
+            debug!(target: "mcpcell", "the sandbox's user and network namespaces were made while planning");
+        } else {
+            debug!(target: "mcpcell", "the sandbox's network namespace was made while planning");
+        }
+        // The maker is in them, with loopback up, and clones the sandbox.
+        prepared.clone_flags &= !m.made();
         prepared.loopback = false;
     } else if isolation == Isolation::Full
         && plan.namespaces.user
@@ -591,7 +585,6 @@ fn start(
     };
     drop(status_w);
     drop(alive_r);
-    drop(netns);
     let ends = Ends {
         terminal,
         stderr_pipe,

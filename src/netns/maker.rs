@@ -1,18 +1,17 @@
-//! An ordinary user's sandbox: its user and network namespaces, made while mcpcell plans.
+//! The process that makes the sandbox's namespaces while mcpcell plans, and then clones the
+//! sandbox (`super`'s documentation has why).
 //!
-//! An ordinary user's sandbox lives in a user namespace of its own, and its network
-//! namespace must belong to that user namespace, so the network namespace cannot be made
-//! ahead by a thread as root's is (`unshare(CLONE_NEWUSER)` requires a single-threaded
-//! process, and would put mcpcell itself in the namespace for good). A process can make
-//! both, though: at the start of `run`, mcpcell clones a maker with `CLONE_NEWUSER`, which
-//! makes the network namespace and brings loopback up in it on another CPU while mcpcell
-//! plans, and then, if the plan is not ready yet, the mount, IPC, UTS and PID namespaces;
-//! once the plan is ready the maker clones the sandbox's init, with the namespaces it did
-//! not make, as mcpcell's child (`CLONE_PARENT`), and exits. The init is then in both
-//! namespaces from its first instruction (and a clone that makes no mount namespace is
-//! ~0.06-0.09 ms shorter, bench/ANALYSIS.md §1.32): it neither makes the network namespace
-//! nor waits for one (`sandbox::nethelper`, which made it beside the init's mounts, is the way when no
-//! maker could be started). mcpcell itself never leaves the user namespace it was started in.
+//! At the start of `run` (or once a profile file is loaded) mcpcell clones the maker on
+//! another CPU; for an ordinary user with `CLONE_NEWUSER`, since the sandbox's network
+//! namespace must belong to the sandbox's user namespace (`unshare(CLONE_NEWUSER)` in mcpcell
+//! would require a single-threaded process and put mcpcell itself in the namespace for
+//! good). The maker makes the network namespace and brings loopback up in it while mcpcell
+//! plans, and then, if the plan is not ready yet, the mount, IPC, UTS and PID namespaces.
+//! Once the plan is ready it clones the sandbox's init, with the namespaces it did not make,
+//! as mcpcell's child (`CLONE_PARENT`), and exits. The init is then in the sandbox's network
+//! namespace (and user namespace) from its first instruction: it neither makes one nor waits
+//! for one, and a clone that makes no mount namespace is ~0.06-0.09 ms shorter
+//! (bench/ANALYSIS.md §1.32). mcpcell itself never leaves the namespaces it was started in.
 //!
 //! The maker is cloned with `CLONE_VM | CLONE_FILES`, on a stack of its own: the init it
 //! clones is a copy of mcpcell's memory and descriptor table as they are when the plan is
@@ -27,9 +26,10 @@
 //! mcpcell's death signal, and is told to leave when the plan does not use it.
 //!
 //! If the maker cannot be cloned (user namespaces refused: the clone fails as the sandbox's
-//! would), or cannot make the network namespace (Ubuntu's AppArmor restriction leaves a new
-//! user namespace without capabilities), mcpcell clones the sandbox itself, as before, and
-//! meets the same refusal there.
+//! would; a system that refuses processes sharing a descriptor table), or cannot make the
+//! network namespace (a container's seccomp profile; Ubuntu's AppArmor restriction leaves a
+//! new user namespace without capabilities), mcpcell clones the sandbox itself, as before,
+//! and meets the same refusal there.
 
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
@@ -37,16 +37,12 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use super::stack::{OwnStack, TOP, place};
 use super::sys;
 
-/// The sandbox's namespaces the maker makes: the user namespace with its clone, the network
-/// namespace while mcpcell plans. The sandbox is cloned with the rest of its flags.
-pub const MADE: libc::c_int = libc::CLONE_NEWUSER | libc::CLONE_NEWNET;
 /// The namespaces the maker also makes when the plan is not ready yet once it has made the
 /// network namespace: the mount namespace (a copy of the host's mounts, the costliest of
 /// these), IPC, UTS, and the PID namespace the sandbox is cloned into (the maker is in the
 /// first three; the fourth is its children's). Not the cgroup namespace, which the init
-/// makes as it does as root, after joining its cgroup. When the plan is ready first, the
-/// sandbox's clone makes them, as it would have: the maker never makes mcpcell wait for
-/// what the clone can do.
+/// makes after joining its cgroup. When the plan is ready first, the sandbox's clone makes
+/// them, as it would have: the maker never makes mcpcell wait for what the clone can do.
 const WHILE_WAITING: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
 
@@ -93,6 +89,8 @@ const _: () = assert!(std::mem::size_of::<Shared>() <= TOP);
 pub struct Maker {
     pid: libc::pid_t,
     stack: OwnStack,
+    /// The sandbox's namespaces it makes before the plan is ready (`made`).
+    made: libc::c_int,
 }
 
 // SAFETY: the mapping is only read and written through atomics, and freed by its owner.
@@ -112,9 +110,10 @@ impl Maker {
         shared(&self.stack)
     }
 
-    /// Starts a maker on another CPU; `None` if there is no other CPU or it cannot be
-    /// started (the sandbox is then cloned as before).
-    pub fn start() -> Option<Maker> {
+    /// Starts a maker on another CPU, in a new user namespace for an ordinary user's
+    /// sandbox (`user`); `None` if there is no other CPU or it cannot be started (the
+    /// sandbox is then cloned as before).
+    pub fn start(user: bool) -> Option<Maker> {
         let other = super::other_cpu()?;
         let stack = OwnStack::map(STACK)?;
         let sh = shared(&stack);
@@ -122,13 +121,27 @@ impl Maker {
         // SAFETY: getpid has no preconditions.
         sh.launcher
             .store(unsafe { libc::getpid() }, Ordering::Relaxed);
-        let flags = libc::CLONE_VM | libc::CLONE_FILES | libc::CLONE_NEWUSER | libc::SIGCHLD;
+        let (mut flags, mut made) = (
+            libc::CLONE_VM | libc::CLONE_FILES | libc::SIGCHLD,
+            libc::CLONE_NEWNET,
+        );
+        if user {
+            flags |= libc::CLONE_NEWUSER;
+            made |= libc::CLONE_NEWUSER;
+        }
         let arg = (sh as *const Shared).cast_mut().cast();
         // SAFETY: `entry` keeps to the constraints in the module's documentation; the shared
         // words and the mapping outlive the maker (`Drop` reaps it before unmapping).
         let pid = unsafe { stack.clone(entry, flags, arg) }.ok()?;
         place(pid, other);
-        Some(Maker { pid, stack })
+        Some(Maker { pid, stack, made })
+    }
+
+    /// The sandbox's namespaces the maker makes in any case: the network namespace, and for
+    /// an ordinary user the user namespace. The sandbox's clone flags must hold them all for
+    /// the maker to clone it; it clones it with the others.
+    pub fn made(&self) -> libc::c_int {
+        self.made
     }
 
     /// Waits until the maker has made the network namespace: the maker, ready to clone
@@ -156,8 +169,8 @@ impl Maker {
         }
     }
 
-    /// Has the maker clone the sandbox with `flags` (none of [`MADE`]: the maker made
-    /// those; it leaves out those it made while waiting), as mcpcell's child. The sandbox's process continues, with
+    /// Has the maker clone the sandbox with `flags` (none of [`Maker::made`]: the maker
+    /// made those; it leaves out those it made while waiting), as mcpcell's child. The sandbox's process continues, with
     /// mcpcell's signal mask and CPUs, in `f`, on a copy of mcpcell's memory taken while
     /// this call waits; `f` does not return. Returns the sandbox's pid.
     pub fn clone_sandbox<F: FnMut()>(
