@@ -38,10 +38,11 @@ pub fn init_logging(
 }
 
 pub fn run(args: RunArgs) -> Result<i32, Error> {
-    // Grown while mcpcell has one thread: it gets more (the namespace thread below, the
-    // supervisor's relay and proxy), and a table grown while shared costs a grace period.
+    // Grown while mcpcell shares its table with nothing: the process making the sandbox's
+    // namespaces below, and the supervisor's relay and proxy threads, share it later, and a
+    // table grown while shared costs a grace period.
     crate::fdtable::grow(libc::STDERR_FILENO);
-    // As root, the sandbox's network namespace is made on another CPU while this one plans:
+    // The sandbox's namespaces are made on another CPU while this one plans:
     // from here with a built-in profile named on the command line (none has mode `host`),
     // otherwise once the plan has loaded the profile (`Request::netns_ahead`).
     let builtin = !args.dry_run

@@ -62,8 +62,8 @@ pub struct Request {
     /// Observe mode (`learn`): file, exec and Unix-socket access is not restricted but
     /// reported to mcpcell; everything else is as the profile says.
     pub learn: bool,
-    /// A launch (`run`): as root, the sandbox's network namespace starts being made as soon
-    /// as the profile says there is one (`crate::netns`), while the rest is planned.
+    /// A launch (`run`): the sandbox's namespaces start being made as soon as the profile
+    /// says there is a network namespace (`crate::netns`), while the rest is planned.
     pub netns_ahead: bool,
 }
 
@@ -332,7 +332,7 @@ pub struct Plan {
     /// command line's grants, ready to paste.
     #[serde(skip)]
     pub explain_args: Vec<String>,
-    /// The sandbox's network namespace being made while this plan was built
+    /// The sandbox's namespaces being made while this plan was built
     /// (`Request::netns_ahead`).
     #[serde(skip)]
     pub netns_ahead: Option<crate::netns::Ahead>,

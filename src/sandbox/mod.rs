@@ -10,9 +10,10 @@
 //! Before the clone, in the parent: [`prepare`] turns the plan into what the child needs
 //! (C strings, the Landlock ruleset, the ordered mount plan of [`mounts`]), given the
 //! channels to mcpcell that already exist (`channel::Channels`); `crate::netns` makes the
-//! network namespace while mcpcell plans (as root a thread; for an ordinary user a process
-//! that makes the user namespace too and clones the child into both; where that process
-//! cannot be made, `nethelper` makes the namespace in the child while the init mounts).
+//! network namespace while mcpcell plans, in a process that (for an ordinary user) makes
+//! the user namespace too and clones the child into them; where that process cannot be
+//! made, the clone makes them, and for an ordinary user `nethelper` makes the network
+//! namespace in the child while the init mounts.
 //! After it, in the child:
 //! [`child`] runs the steps in order, using [`mounts`] (the root of granted paths), `net`
 //! (loopback, the proxy's route and listeners), `caps` (capabilities and securebits),
