@@ -58,7 +58,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // A dry run shows what would not be enforced instead of stopping at it.
     req.collect_gaps = args.dry_run;
     req.dry_run = args.dry_run;
-    // Asked once: where the early start declined (not root, one CPU), so would the plan's.
+    // Asked once: where the early start declined (one CPU, no maker), so would the plan's.
     req.netns_ahead = !builtin;
     let loader = Loader::from_env();
     let host = plan::Host::probe()?;

@@ -1,6 +1,6 @@
-//! A stack of its own for a process cloned with `CLONE_VM`: the user namespace's maker
-//! (`super::user`) and the init's network helper (`sandbox::nethelper`) run on their
-//! creator's memory, each on a mapping made here.
+//! A stack of its own for a process cloned with `CLONE_VM`: the maker of the sandbox's
+//! namespaces (`super::maker`) and the init's network helper (`sandbox::nethelper`) run on
+//! their creator's memory, each on a mapping made here.
 //!
 //! The mapping is a guard page, the stack, and [`TOP`] bytes above the stack for the words
 //! the process and its creator share (a stack that overflows runs into the guard page, not
