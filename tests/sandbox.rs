@@ -1118,6 +1118,117 @@ fn interfaces(dev: &str) -> Vec<String> {
         .collect()
 }
 
+/// The process that makes the sandbox's namespaces while mcpcell plans copies the host's
+/// mounts early, and mcpcell opens the granted paths afterwards: a mount made in between
+/// (here on the granted directory, in a private mount namespace, while strace holds
+/// mcpcell's first path lookup for 1.5 s; an automount the planning triggers would do the
+/// same) must not leave the sandbox a view the plan did not check. Judged from outside: the
+/// server reads the file of the new mount and the launch succeeds (the copy's bind of the
+/// directory used to fail with ESTALE), and mcpcell says it cloned the sandbox afresh. The
+/// control: with no mount made meanwhile the server reads the directory's own file, mcpcell
+/// says nothing of it, and it says the maker made the mount, PID, IPC and UTS namespaces
+/// (the copy the check is about) while the plan was held. As root the test also runs mcpcell as an ordinary user
+/// (`nobody`) in the namespace root mounts in, whose maker makes the user namespace too; as
+/// an ordinary user the test makes its mount in a user namespace of its own, where mcpcell
+/// runs as that namespace's root.
+#[test]
+fn a_mount_made_while_mcpcell_plans_is_the_one_the_sandbox_sees() {
+    if !require(which::which("strace").is_ok(), "strace") {
+        return;
+    }
+    let dir = scratch();
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    write(&d.join("marker"), "before\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // $1: the granted directory; $2: mcpcell; $3: 1 to mount on $1 while mcpcell plans; the
+    // rest: what mcpcell is started through.
+    let script = r#"
+        d=$1 mcpcell=$2 mount=$3
+        shift 3
+        if [ "$mount" = 1 ]; then
+          ( sleep 0.5; mount -t tmpfs -o mode=755 none "$d" && echo after > "$d/marker" ) &
+        fi
+        strace -o /dev/null -e trace=openat2 -e inject=openat2:delay_enter=1500000:when=1 \
+          "$@" "$mcpcell" run --log-level debug -p minimal --allow-read "$d" -- /bin/cat "$d/marker"
+        rc=$?
+        wait
+        exit $rc
+    "#;
+    // SAFETY: a zeroed cpu_set_t is a valid out-parameter; CPU_COUNT reads it.
+    let cpus = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        libc::CPU_COUNT(&set)
+    };
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let mut cases = vec![(true, &[][..]), (false, &[][..])];
+    if is_root() {
+        cases.extend([(true, &nobody[..]), (false, &nobody[..])]);
+    }
+    for (mount, through) in cases {
+        let mut cmd = Command::new("unshare");
+        if !is_root() {
+            cmd.args(["--user", "--map-root-user"]);
+        }
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            script,
+            "race",
+        ])
+        .arg(&d)
+        .arg(mcpcell())
+        .arg(if mount { "1" } else { "0" })
+        .args(through)
+        .current_dir("/");
+        let out = output_within(cmd, Duration::from_secs(30));
+        let seen = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let case = format!("mount: {mount}, through {through:?}");
+        assert!(
+            out.status.success(),
+            "{case}: {:?}; stderr:\n{err}",
+            out.status
+        );
+        assert_eq!(
+            seen,
+            if mount { "after" } else { "before" },
+            "{case}; stderr:\n{err}"
+        );
+        let afresh = err.contains("the host's mounts changed while mcpcell planned");
+        assert_eq!(
+            afresh,
+            mount && cpus >= 2,
+            "{case}, CPUs: {cpus}: cloned afresh: {afresh}; stderr:\n{err}"
+        );
+        // The plan is held for 1.5 s: the maker made the other namespaces while it waited.
+        let waited =
+            err.contains("the sandbox's mount, pid, ipc, uts namespaces were made while the plan");
+        assert_eq!(
+            waited,
+            !mount && cpus >= 2,
+            "{case}, CPUs: {cpus}; stderr:\n{err}"
+        );
+        // Which maker copied the mounts: with the user namespace for `nobody`.
+        let with_user = err.contains("user and network namespaces were made while planning");
+        assert_eq!(
+            with_user,
+            cpus >= 2 && !through.is_empty(),
+            "{case}, CPUs: {cpus}; stderr:\n{err}"
+        );
+    }
+}
+
 /// Each sandbox's network namespace is its own, whichever way it was made: by a process that
 /// makes it while mcpcell plans and then clones the sandbox (`crate::netns::maker`: from the
 /// start of `run -p BUILTIN`, or once a profile chosen otherwise is loaded), for an

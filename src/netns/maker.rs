@@ -30,6 +30,16 @@
 //! network namespace (a container's seccomp profile; Ubuntu's AppArmor restriction leaves a
 //! new user namespace without capabilities), mcpcell clones the sandbox itself, as before,
 //! and meets the same refusal there.
+//!
+//! The mount namespace the maker makes while it waits is a copy of the host's mounts taken
+//! before mcpcell opens the granted paths. If the host's mount table changes in between (an
+//! automount the planning's own lookups trigger, an administrator's mount; where the root
+//! is private, as in most containers, nothing propagates into the copy), the sandbox's view
+//! would not be the one the plan checked, and its binds would fail. So the maker opens the
+//! table (`/proc/self/mountinfo`) before it copies it, and when the plan is ready looks
+//! whether the kernel marked it changed since; then it clones nothing, and mcpcell clones
+//! the sandbox afresh, with every namespace (tests/sandbox.rs holds a launch's planning
+//! while a test mounts on its grant).
 
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
@@ -44,7 +54,7 @@ use super::sys;
 /// makes as before (~0-20 µs; its root is mcpcell's cgroup either way). When the plan is
 /// ready first, the sandbox's clone makes them, as it would have: mcpcell waits for them at
 /// most when the plan comes while the maker is making them, about what the clone would take.
-const WHILE_WAITING: libc::c_int =
+pub const WHILE_WAITING: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
 
 /// The maker's stack, which the init's process goes on using: as large as the main
@@ -68,6 +78,8 @@ const GO: u32 = 3;
 const ABORT: u32 = 4;
 /// Cloned (the result word holds the sandbox's pid, or minus the errno); the maker leaves.
 const DONE: u32 = 5;
+/// Not cloned: the host's mounts changed after the maker copied them; the maker leaves.
+const STALE: u32 = 6;
 
 /// The words mcpcell and the maker share, at the top of the maker's mapping.
 #[repr(C)]
@@ -80,6 +92,8 @@ struct Shared {
     flags: AtomicUsize,
     entry: AtomicUsize,
     arg: AtomicUsize,
+    /// The namespaces of [`WHILE_WAITING`] the maker made, left out of the clone's flags.
+    waited: AtomicUsize,
 }
 
 const _: () = assert!(std::mem::size_of::<Shared>() <= TOP);
@@ -146,6 +160,12 @@ impl Maker {
         self.made
     }
 
+    /// Every namespace the sandbox is in when the maker clones it, whichever process makes
+    /// it: the sandbox's clone flags must hold them all.
+    pub fn makes(&self) -> libc::c_int {
+        self.made | WHILE_WAITING | libc::CLONE_NEWCGROUP
+    }
+
     /// Waits until the maker has made the network namespace: the maker, ready to clone
     /// the sandbox, or `None` if it could not (it has left).
     pub fn ready(self) -> Option<Maker> {
@@ -174,12 +194,15 @@ impl Maker {
     /// Has the maker clone the sandbox with `flags` (none of [`Maker::made`]: the maker
     /// made those; it leaves out those it made while waiting), as mcpcell's child. The sandbox's process continues, with
     /// mcpcell's signal mask and CPUs, in `f`, on a copy of mcpcell's memory taken while
-    /// this call waits; `f` does not return. Returns the sandbox's pid.
+    /// this call waits; `f` does not return. Returns the sandbox's pid and the namespaces
+    /// the maker made while it waited for the plan (none, or those of [`WHILE_WAITING`]), or
+    /// `None` when the maker cloned nothing because the host's mounts changed after it
+    /// copied them (the sandbox is then to be cloned afresh, with every namespace).
     pub fn clone_sandbox<F: FnMut()>(
         self,
         flags: libc::c_int,
         f: &mut F,
-    ) -> io::Result<libc::pid_t> {
+    ) -> io::Result<Option<(libc::pid_t, libc::c_int)>> {
         // What the sandbox's process restores before it runs `f`: it is cloned by the
         // maker, which runs with every signal blocked on one CPU.
         let mut call = Call {
@@ -210,15 +233,15 @@ impl Maker {
         futex_wake(&sh.state);
         // A maker gone without a word (killed) cloned nothing, or a sandbox that waits for a
         // parent it does not know of and leaves with it.
-        if self.wait_while(|s| s != DONE).is_none() {
-            return Err(io::Error::from_raw_os_error(libc::ECHILD));
-        }
+        let state = self.wait_while(|s| s == GO);
         let r = sh.result.load(Ordering::Acquire);
+        let waited = sh.waited.load(Ordering::Relaxed) as libc::c_int;
         drop(self);
-        if r < 0 {
-            Err(io::Error::from_raw_os_error(-r))
-        } else {
-            Ok(r)
+        match state {
+            Some(STALE) => Ok(None),
+            Some(DONE) if r >= 0 => Ok(Some((r, waited))),
+            Some(DONE) => Err(io::Error::from_raw_os_error(-r)),
+            _ => Err(io::Error::from_raw_os_error(libc::ECHILD)),
         }
     }
 
@@ -318,14 +341,38 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         return 0;
     }
     futex_wake(&sh.state);
+    // The mount namespace made here is a copy of the host's mounts as they are now, and
+    // mcpcell then opens the granted paths as they are when it plans: what is mounted or
+    // unmounted between the two (an automount the planning's lookups trigger; the host's
+    // mounts propagate into the copy only where they are shared, and a container's root
+    // is private) would leave the sandbox a view the plan did not check, and its binds
+    // would fail. The host's mount table, opened before the copy, says at the clone
+    // whether it changed since (`mounts_changed`); the maker then clones nothing.
     let mut made = 0;
-    if sh.state.load(Ordering::Acquire) == READY
+    let mut mounts = -1;
+    if sh.state.load(Ordering::Acquire) == READY {
+        // SAFETY: openat of a constant, NUL-terminated path.
+        mounts = unsafe {
+            sys(
+                libc::SYS_openat,
+                libc::AT_FDCWD as usize,
+                c"/proc/self/mountinfo".as_ptr() as usize,
+                (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            )
+        } as i32;
         // SAFETY: unshare with flags. If it fails, the clone makes them (and meets the same
-        // refusal there).
-        && unsafe { sys(libc::SYS_unshare, WHILE_WAITING as usize, 0, 0) } >= 0
-    {
-        made = WHILE_WAITING as usize;
+        // refusal there); without the table they are left to the clone.
+        if mounts >= 0 && unsafe { sys(libc::SYS_unshare, WHILE_WAITING as usize, 0, 0) } >= 0 {
+            made = WHILE_WAITING as usize;
+        }
     }
+    // The table's descriptor is in the table mcpcell shares: closed on every way out.
+    let close_mounts = || {
+        if mounts >= 0 {
+            // SAFETY: the descriptor opened above, closed once.
+            unsafe { sys(libc::SYS_close, mounts as usize, 0, 0) };
+        }
+    };
     // SAFETY: rdtsc has no preconditions.
     let until = unsafe { std::arch::x86_64::_rdtsc() } + SPIN_TICKS;
     loop {
@@ -336,9 +383,18 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
             READY => {
                 futex_wait(&sh.state, READY, false);
             }
-            _ => return 0,
+            _ => {
+                close_mounts();
+                return 0;
+            }
         }
     }
+    let stale = made != 0 && mounts_changed(mounts);
+    close_mounts();
+    if stale {
+        return leave(STALE, 0);
+    }
+    sh.waited.store(made, Ordering::Relaxed);
     let flags = (sh.flags.load(Ordering::Relaxed) & !made) | libc::CLONE_PARENT as usize;
     // SAFETY: clone without a new stack and without CLONE_VM behaves as fork: the child
     // continues here on a copy of this stack and of mcpcell's memory, which mcpcell does not
@@ -353,6 +409,21 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         start(arg);
     }
     leave(DONE, pid as i32)
+}
+
+/// Whether the mount table open on `fd` (`/proc/self/mountinfo`) changed since it was
+/// opened: the kernel marks such a descriptor ready with `POLLPRI` once its namespace's
+/// mounts change. An error counts as a change.
+#[inline(always)]
+fn mounts_changed(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: poll of one valid pollfd, without waiting.
+    let r = unsafe { sys(libc::SYS_poll, (&raw mut p) as usize, 1, 0) };
+    r != 0 || p.revents != 0
 }
 
 fn futex_wake(word: &AtomicU32) {

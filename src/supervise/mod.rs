@@ -151,6 +151,20 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
     }
 }
 
+/// Clones the sandbox's process here ([`clone_process`]), which runs `enter` (and does not
+/// return from it).
+#[inline(always)]
+fn clone_here(flags: libc::c_int, enter: &mut impl FnMut()) -> std::io::Result<libc::pid_t> {
+    match clone_process(flags) {
+        Ok(0) => {
+            enter();
+            // SAFETY: not reached: `enter` does not return.
+            unsafe { libc::_exit(125) }
+        }
+        r => r,
+    }
+}
+
 /// How long mcpcell waits, once the sandbox has ended, for the rest of the server's output
 /// to reach the terminal, and for the stderr relay's thread to relay the rest of its stderr.
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
@@ -516,9 +530,9 @@ fn start(
         .take()
         .and_then(crate::netns::Ahead::finish)
         .filter(|m| {
-            let made = m.made();
+            let (made, makes) = (m.made(), m.makes());
             wants_net
-                && prepared.clone_flags & made == made
+                && prepared.clone_flags & makes == makes
                 && (made & libc::CLONE_NEWUSER != 0) == plan.namespaces.user
         });
     let flags = prepared.clone_flags;
@@ -553,6 +567,9 @@ fn start(
         .collect();
     let (status, alive) = (status_w.as_raw_fd(), alive_r.as_raw_fd());
     let clone_flags = prepared.clone_flags;
+    // Set when the maker cloned nothing after all: the init then brings loopback up in the
+    // network namespace its clone makes.
+    let loopback = std::cell::Cell::new(false);
     let mut enter = || {
         // SAFETY: this process's copies of mcpcell's ends, owned by nothing that runs here.
         unsafe {
@@ -563,18 +580,25 @@ fn start(
             }
         }
         terminal.close_relay_ends();
+        prepared.loopback |= loopback.get();
         sandbox::run(&mut prepared, status, alive, original);
     };
     let cloned = match maker {
-        Some(m) => m.clone_sandbox(clone_flags, &mut enter),
-        None => match clone_process(clone_flags) {
-            Ok(0) => {
-                enter();
-                // SAFETY: not reached: `enter` does not return.
-                unsafe { libc::_exit(125) }
+        Some(m) => match m.clone_sandbox(clone_flags, &mut enter) {
+            Ok(Some((pid, waited))) => {
+                if waited != 0 {
+                    debug!(target: "mcpcell", "the sandbox's {} namespaces were made while the plan was not ready", ns_names(waited));
+                }
+                Ok(pid)
             }
-            r => r,
+            Ok(None) => {
+                debug!(target: "mcpcell", "the host's mounts changed while mcpcell planned: the sandbox is cloned afresh, with every namespace");
+                loopback.set(true);
+                clone_here(flags, &mut enter)
+            }
+            Err(e) => Err(e),
         },
+        None => clone_here(clone_flags, &mut enter),
     };
     let pid = match cloned {
         Ok(pid) => pid,
