@@ -44,11 +44,21 @@ impl Kernel {
             seccomp_filter: seccomp_filter_available(),
             euid,
             egid: nix::unistd::getegid().as_raw(),
-            privileged: euid == 0 && has(21), /* CAP_SYS_ADMIN */
-            setpcap: has(8),                  /* CAP_SETPCAP */
+            privileged: euid == 0 && has(CAP_SYS_ADMIN),
+            setpcap: has(8), /* CAP_SETPCAP */
             cap_last_cap: cap_last_cap(),
         }
     }
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// Whether this process makes a sandbox's namespaces without a user namespace: euid 0 with
+/// `CAP_SYS_ADMIN` in effect ([`Kernel::privileged`], which the plan goes by). Root without
+/// it (a container's root) is sandboxed as an ordinary user is.
+#[inline]
+pub fn privileged() -> bool {
+    nix::unistd::geteuid().is_root() && effective_caps() & (1u64 << CAP_SYS_ADMIN) != 0
 }
 
 fn landlock_abi() -> (i32, &'static str) {
@@ -104,6 +114,9 @@ fn seccomp_filter_available() -> bool {
 
 /// This process's effective capabilities, as a mask (capget: one system call, where reading
 /// `/proc/self/status` has the kernel format every line of it).
+// Inlined: the launch calls it twice (`privileged`, `Kernel::probe`), and a function of its
+// own would sit outside the launch layout.
+#[inline(always)]
 fn effective_caps() -> u64 {
     // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
     #[repr(C)]

@@ -1060,6 +1060,9 @@ enum Start {
     /// be created, as the process that makes the sandbox's namespaces while mcpcell plans is
     /// (and an ordinary user's init's network helper).
     NoShared,
+    /// As root without `CAP_SYS_ADMIN` (dropped from the bounding set before exec, as a
+    /// container's root runs): sandboxed as an ordinary user is, in a user namespace.
+    NoSysAdmin,
 }
 
 /// Runs the probe in a sandbox at `debug` log level, started as `how` says; returns (probe's
@@ -1084,6 +1087,18 @@ fn probe_logged(opts: &[&str], probe_args: &[&str], how: Start) -> (String, Stri
             wrapped.current_dir(dir);
         }
         cmd = wrapped;
+    }
+    if how == Start::NoSysAdmin {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl on this process, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                match libc::prctl(libc::PR_CAPBSET_DROP, 21 /* CAP_SYS_ADMIN */) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
     }
     if how == Start::OneCpu {
         use std::os::unix::process::CommandExt;
@@ -1235,7 +1250,9 @@ fn a_mount_made_while_mcpcell_plans_is_the_one_the_sandbox_sees() {
 /// ordinary user with the sandbox's user namespace; when no such process can be made (under
 /// `nouserns --noshared`), by the clone as root, and for an ordinary user by the init itself
 /// after its helper could not be made either (`sandbox::nethelper`); and by the clone where
-/// only one CPU is allowed. Judged from outside: the namespace the server is in is not the test's (the
+/// only one CPU is allowed; as root without `CAP_SYS_ADMIN`, as an ordinary user's (the
+/// maker makes the user namespace too: the plan's test for a user namespace is the
+/// maker's). Judged from outside: the namespace the server is in is not the test's (the
 /// control: a profile with the host's network is in the test's); loopback is up in it (a
 /// connection to a closed port is refused, where a namespace whose loopback is down answers
 /// ENETUNREACH: the control, made with `unshare`); no other interface is in it; and mcpcell
@@ -1265,7 +1282,12 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
         (&["-p", "default"][..], Start::OneCpu),
     ];
     cases.push((&["-p", "default"][..], Start::NoShared));
+    if is_root() {
+        cases.push((&["-p", "default"][..], Start::NoSysAdmin));
+    }
     for (opts, how) in cases {
+        // Sandboxed as an ordinary user is, with a user namespace.
+        let as_user = !is_root() || how == Start::NoSysAdmin;
         let (ns, err) = probe_logged(opts, &["readlink", "/proc/self/ns/net"], how);
         assert!(ns.starts_with("OK net:["), "{opts:?}: {ns}; stderr:\n{err}");
         assert_ne!(
@@ -1276,21 +1298,21 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
         let ahead = err.contains("network namespace was made while planning");
         assert_eq!(
             ahead,
-            is_root() && spare && how != Start::NoShared,
+            !as_user && spare && how != Start::NoShared,
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made ahead: {ahead}; stderr:\n{err}",
             is_root()
         );
         let user_ahead = err.contains("user and network namespaces were made while planning");
         assert_eq!(
             user_ahead,
-            !is_root() && spare && how != Start::NoShared,
+            as_user && spare && how != Start::NoShared,
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made with the user namespace ahead: {user_ahead}; stderr:\n{err}",
             is_root()
         );
         let beside = err.contains("network namespace is made beside its mounts");
         assert_eq!(
             beside,
-            !is_root() && spare && how == Start::NoShared,
+            as_user && spare && how == Start::NoShared,
             "{opts:?} ({how:?}, root: {}, CPUs: {cpus}): made beside the mounts: {beside}; stderr:\n{err}",
             is_root()
         );
