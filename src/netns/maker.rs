@@ -257,14 +257,15 @@ impl Drop for Maker {
     /// Tells the maker to leave if it still waits, reaps it, and frees its mapping.
     fn drop(&mut self) {
         let sh = self.shared();
+        // While it makes the namespace or waits for the plan. One exchange from the state
+        // read: the maker may go from MAKING to READY meanwhile, and a READY the abort missed
+        // would have it wait for a GO that never comes while this waits for its exit.
         if sh
             .state
-            .compare_exchange(READY, ABORT, Ordering::AcqRel, Ordering::Acquire)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                matches!(s, MAKING | READY).then_some(ABORT)
+            })
             .is_ok()
-            || sh
-                .state
-                .compare_exchange(MAKING, ABORT, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
         {
             futex_wake(&sh.state);
         }
