@@ -44,7 +44,7 @@ impl Kernel {
             seccomp_filter: seccomp_filter_available(),
             euid,
             egid: nix::unistd::getegid().as_raw(),
-            privileged: euid == 0 && has(CAP_SYS_ADMIN),
+            privileged: privileged_as(euid, caps),
             setpcap: has(8), /* CAP_SETPCAP */
             cap_last_cap: cap_last_cap(),
         }
@@ -58,7 +58,13 @@ const CAP_SYS_ADMIN: u32 = 21;
 /// it (a container's root) is sandboxed as an ordinary user is.
 #[inline]
 pub fn privileged() -> bool {
-    nix::unistd::geteuid().is_root() && effective_caps() & (1u64 << CAP_SYS_ADMIN) != 0
+    privileged_as(nix::unistd::geteuid().as_raw(), effective_caps())
+}
+
+/// The test of [`privileged`] for an effective uid and capability mask.
+#[inline(always)]
+fn privileged_as(euid: u32, caps: u64) -> bool {
+    euid == 0 && caps & (1u64 << CAP_SYS_ADMIN) != 0
 }
 
 fn landlock_abi() -> (i32, &'static str) {

@@ -342,13 +342,9 @@ extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         return 0;
     }
     futex_wake(&sh.state);
-    // The mount namespace made here is a copy of the host's mounts as they are now, and
-    // mcpcell then opens the granted paths as they are when it plans: what is mounted or
-    // unmounted between the two (an automount the planning's lookups trigger; the host's
-    // mounts propagate into the copy only where they are shared, and a container's root
-    // is private) would leave the sandbox a view the plan did not check, and its binds
-    // would fail. The host's mount table, opened before the copy, says at the clone
-    // whether it changed since (`mounts_changed`); the maker then clones nothing.
+    // The host's mount table, opened before the mount namespace's copy, says at the clone
+    // whether the host's mounts changed since (the module's documentation has why); the
+    // maker then clones nothing.
     let mut made = 0;
     let mut mounts = -1;
     if sh.state.load(Ordering::Acquire) == READY {
