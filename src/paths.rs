@@ -94,6 +94,64 @@ pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
         .map_err(std::io::Error::from)
 }
 
+/// Where each symbolic link that resolving `path` follows lies (the link itself, named by its
+/// real directory), in the order they are met; the walk stops at a missing component, and
+/// after 40 links, as the kernel does. A relative `path` starts at the working directory.
+pub fn links_followed(path: &Path) -> Vec<PathBuf> {
+    let mut links = Vec::new();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let start = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(d) => d.join(path),
+            Err(_) => return links,
+        }
+    };
+    push_components(&start, &mut rest);
+    let mut cur = PathBuf::from("/");
+    while let Some(c) = rest.pop() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&c);
+        let Ok(meta) = std::fs::symlink_metadata(&next) else {
+            break;
+        };
+        if !meta.file_type().is_symlink() {
+            cur = next;
+            continue;
+        }
+        if links.len() == 40 {
+            break;
+        }
+        let Ok(target) = std::fs::read_link(&next) else {
+            break;
+        };
+        links.push(next);
+        if target.is_absolute() {
+            cur = PathBuf::from("/");
+        }
+        push_components(&target, &mut rest);
+    }
+    links
+}
+
+/// Pushes `path`'s components (`.` left out, `..` kept) onto `stack`, last first, so that
+/// popping yields them in order.
+fn push_components(path: &Path, stack: &mut Vec<std::ffi::OsString>) {
+    let parts: Vec<_> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    stack.extend(parts.into_iter().rev());
+}
+
 thread_local! {
     static MEMO: RefCell<Option<HashMap<PathBuf, PathBuf>>> = const { RefCell::new(None) };
 }
@@ -138,6 +196,36 @@ pub fn forget() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_links_a_resolution_follows_are_named_where_they_lie() {
+        let d = tempfile::tempdir().unwrap();
+        let root = real_path(d.path()).unwrap();
+        std::fs::create_dir_all(root.join("real/sub")).unwrap();
+        std::fs::write(root.join("real/sub/f"), "").unwrap();
+        std::os::unix::fs::symlink("real", root.join("top")).unwrap();
+        std::os::unix::fs::symlink(root.join("top/sub/f"), root.join("real/abs")).unwrap();
+        std::os::unix::fs::symlink("../real/sub", root.join("real/rel")).unwrap();
+        // No link: nothing.
+        assert!(links_followed(&root.join("real/sub/f")).is_empty());
+        // A link on the way, and one at the end whose target goes through the first again.
+        assert_eq!(
+            links_followed(&root.join("top/abs")),
+            vec![root.join("top"), root.join("real/abs"), root.join("top")]
+        );
+        // `..` in a target is taken from the link's real directory.
+        assert_eq!(
+            links_followed(&root.join("top/rel/f")),
+            vec![root.join("top"), root.join("real/rel")]
+        );
+        // A missing component ends the walk; a loop ends after 40 links.
+        assert_eq!(
+            links_followed(&root.join("top/missing/x")),
+            vec![root.join("top")]
+        );
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(links_followed(&root.join("loop")).len(), 40);
+    }
 
     #[test]
     fn a_memo_answers_what_it_resolved_until_it_ends() {

@@ -368,3 +368,168 @@ fn commands_that_cannot_run_never_start() {
         Expect::Error(127, "not found in PATH".into()),
     );
 }
+
+/// What a server writes where it may write never widens a later launch's grants: a link it
+/// plants on the way to a grant, a `pyvenv.cfg` naming a "base installation", a `#!` line
+/// naming an interpreter, a program it plants on the PATH. Each is planted from inside (a
+/// first run) and judged by what the next launch with the same command line reads. Each has a
+/// control: the same thing where the server may not write is followed, and the secret is
+/// read, so the inference under test is live.
+#[test]
+fn what_a_server_plants_where_it_writes_widens_no_later_launch() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let (proj, ro, secret) = (root.join("proj"), root.join("ro"), root.join("secret"));
+    for dir in [&proj, &ro, &secret.join("bin")] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    write(&secret.join("f"), "in secret");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let w = ["--allow-write".to_string(), s(&proj)];
+    let with = |more: &[String]| -> Vec<String> { w.iter().chain(more).cloned().collect() };
+    let refs = |v: &[String]| -> Vec<String> { v.to_vec() };
+    let run = |opts: &[String], cmd: &[String], path: Option<&str>| {
+        let mut args: Vec<&str> = opts.iter().map(String::as_str).collect();
+        args.push("--");
+        args.extend(cmd.iter().map(String::as_str));
+        let mut c = run_cmd(&args);
+        if let Some(p) = path {
+            c.env("PATH", p);
+        }
+        let out = output_within(c, T);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!err.contains("panicked"), "{err}");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            err,
+        )
+    };
+    let probe = s(&probe());
+    let plant = |args: &[&str]| {
+        let mut cmd = vec![probe.clone()];
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        let (code, out, err) = run(&refs(&w), &cmd, None);
+        assert!(
+            out.starts_with("OK"),
+            "planting {args:?}: {code} {out} {err}"
+        );
+    };
+
+    // A link on the way to a required grant: the launch is refused, nothing runs.
+    plant(&["symlink", &s(&secret), &s(&proj.join("docs"))]);
+    assert!(
+        std::fs::symlink_metadata(proj.join("docs"))
+            .unwrap()
+            .is_symlink()
+    );
+    let read = |opts: &[String], p: &Path| run(opts, &[probe.clone(), "read".into(), s(p)], None);
+    let (code, out, err) = read(
+        &with(&["--allow-read".into(), s(&proj.join("docs"))]),
+        &proj.join("docs/f"),
+    );
+    assert!(code != 0 && out.is_empty(), "{code} {out} {err}");
+    assert!(
+        err.contains("where the server may write") && err.contains(&s(&secret)),
+        "{err}"
+    );
+    symlink(&secret, ro.join("docs")).unwrap();
+    let (_, out, _) = read(
+        &with(&["--allow-read".into(), s(&ro.join("docs"))]),
+        &ro.join("docs/f"),
+    );
+    assert_eq!(out.trim_end(), "OK in secret");
+
+    // A pyvenv.cfg beside the command naming a "base installation".
+    for dir in [&proj, &ro] {
+        std::fs::copy(probe.as_str(), dir.join("probe")).unwrap();
+    }
+    let cfg = format!("home = {}\n", secret.display());
+    let (code, out, err) = run(
+        &refs(&w),
+        &[
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("printf '{cfg}' > {}/pyvenv.cfg", proj.display()),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let (_, out, err) = run(
+        &refs(&w),
+        &[s(&proj.join("probe")), "read".into(), s(&secret.join("f"))],
+        None,
+    );
+    assert!(out.starts_with("ERR "), "{out} {err}");
+    assert!(
+        err.contains("not granting") && err.contains("pyvenv.cfg"),
+        "{err}"
+    );
+    write(&ro.join("pyvenv.cfg"), &cfg);
+    let ro_opts = with(&["--allow-read".into(), s(&ro)]);
+    let (_, out, err) = run(
+        &ro_opts,
+        &[s(&ro.join("probe")), "read".into(), s(&secret.join("f"))],
+        None,
+    );
+    assert_eq!(out.trim_end(), "OK in secret", "{err}");
+    std::fs::remove_file(ro.join("pyvenv.cfg")).unwrap();
+
+    // A `#!` line naming an interpreter: a script that prints itself.
+    let interp = secret.join("interp");
+    write(&interp, "#!/bin/sh\n# in secret\ncat \"$0\"\n");
+    mode(&interp, 0o755);
+    let script = format!("#!{}\n", interp.display());
+    let (code, out, err) = run(
+        &refs(&w),
+        &[
+            "/bin/sh".into(),
+            "-c".into(),
+            format!(
+                "printf '{script}' > {0}/run.sh && chmod 755 {0}/run.sh",
+                proj.display()
+            ),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let (_, out, err) = run(&refs(&w), &[s(&proj.join("run.sh"))], None);
+    assert!(!out.contains("in secret"), "{out} {err}");
+    assert!(
+        err.contains("not granting") && err.contains(&s(&interp)),
+        "{err}"
+    );
+    write(&ro.join("run.sh"), &script);
+    mode(&ro.join("run.sh"), 0o755);
+    let (_, out, err) = run(&ro_opts, &[s(&ro.join("run.sh"))], None);
+    assert!(out.contains("# in secret"), "{out} {err}");
+
+    // A program a profile names, planted on the PATH: its "install prefix" would be granted.
+    let tool = secret.join("bin/tool");
+    write(&tool, "#!/bin/sh\n");
+    mode(&tool, 0o755);
+    let prof = root.join("tool.yaml");
+    write(
+        &prof,
+        "extends: [default]\nfilesystem:\n  programs: [tool]\n",
+    );
+    let p_opts = |more: &[String]| -> Vec<String> {
+        let mut v = vec!["-p".to_string(), s(&prof)];
+        v.extend(with(more));
+        v
+    };
+    std::fs::create_dir_all(ro.join("bin")).unwrap();
+    plant(&["mkdir", &s(&proj.join("bin"))]);
+    plant(&["symlink", &s(&tool), &s(&proj.join("bin/tool"))]);
+    let path = |dir: &Path| format!("{}:/usr/bin:/bin", dir.join("bin").display());
+    let cmd = [probe.clone(), "read".into(), s(&secret.join("f"))];
+    let (_, out, err) = run(&p_opts(&[]), &cmd, Some(&path(&proj)));
+    assert!(out.starts_with("ERR "), "{out} {err}");
+    assert!(
+        err.contains("not granting") && err.contains("filesystem.programs"),
+        "{err}"
+    );
+    symlink(&tool, ro.join("bin/tool")).unwrap();
+    let (_, out, err) = run(&p_opts(&[]), &cmd, Some(&path(&ro)));
+    assert_eq!(out.trim_end(), "OK in secret", "{err}");
+}

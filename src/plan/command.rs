@@ -12,6 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::fs::real_path;
+use super::steer::Evidence;
 
 #[derive(Debug, Error)]
 pub enum CommandError {
@@ -46,6 +47,10 @@ impl CommandError {
 pub struct Needed {
     pub path: PathBuf,
     pub why: String,
+    /// What the path was learnt from: the file whose `#!` line or ELF header names it, the
+    /// file whose directories hold it (see [`super::steer`]).
+    #[serde(skip)]
+    pub evidence: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +86,7 @@ impl Command {
 pub fn loaders_of(file: &Path) -> Vec<PathBuf> {
     let mut needed = Vec::new();
     let path = std::env::var_os("PATH");
-    add_loaders(file, path.as_deref(), Path::new("/"), &mut needed, 0);
+    add_loaders(file, path.as_deref(), Path::new("/"), &mut needed, &[], 0);
     needed.into_iter().map(|n| n.path).collect()
 }
 
@@ -110,8 +115,9 @@ pub fn resolve(
     let mut needed = vec![Needed {
         path: path.clone(),
         why: "the command".into(),
+        evidence: Vec::new(),
     }];
-    add_loaders(&path, sandbox_path, cwd, &mut needed, 0);
+    add_loaders(&path, sandbox_path, cwd, &mut needed, &[], 0);
     let script = script_argument(&path, &argv[1..], cwd);
     let trees = code_trees(&path, &needed, script.as_deref());
     Ok(Command {
@@ -146,24 +152,36 @@ fn venv_base(venv: &Path) -> Option<PathBuf> {
 /// interpreter or the script.
 fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Needed> {
     let mut out: Vec<Needed> = Vec::new();
-    let mut add = |dir: PathBuf, why: String| {
+    let mut add = |dir: PathBuf, why: String, evidence: Vec<Evidence>| {
         if !out.iter().any(|n| dir.starts_with(&n.path)) {
             out.retain(|n| !n.path.starts_with(&dir));
-            out.push(Needed { path: dir, why });
+            out.push(Needed {
+                path: dir,
+                why,
+                evidence,
+            });
         }
     };
     let files = script
         .into_iter()
         .chain(std::iter::once(path))
-        .chain(needed.iter().map(|n| n.path.as_path()));
+        .map(|f| (f, &[][..]))
+        .chain(needed.iter().map(|n| (n.path.as_path(), &n.evidence[..])));
     let mut seen: Vec<&Path> = Vec::new();
     // Directories already walked through: everything above them was looked at then.
     let mut walked: Vec<PathBuf> = Vec::new();
-    for f in files {
+    for (f, learnt) in files {
         if seen.contains(&f) {
             continue;
         }
         seen.push(f);
+        // The directories found are those of the file the links on the way lead to.
+        let via = |more: Option<PathBuf>| {
+            let mut e = learnt.to_vec();
+            e.push(Evidence::Via(f.to_path_buf()));
+            e.extend(more.map(Evidence::Content));
+            e
+        };
         let real = real_path(f).unwrap_or_else(|_| f.to_path_buf());
         let candidates = if real == f {
             vec![real]
@@ -180,13 +198,16 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
                     add(
                         dir.to_path_buf(),
                         format!("the node_modules tree of {}", f.display()),
+                        via(None),
                     );
                     break;
                 }
-                if dir.join("pyvenv.cfg").is_file() {
+                let cfg = dir.join("pyvenv.cfg");
+                if cfg.is_file() {
                     add(
                         dir.to_path_buf(),
                         format!("the Python environment of {}", f.display()),
+                        via(Some(cfg.clone())),
                     );
                     // The environment runs on a base installation, whose standard library
                     // it needs: `home = /prefix/bin` in pyvenv.cfg.
@@ -194,6 +215,7 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
                         add(
                             base,
                             format!("the Python installation {} is built on", dir.display()),
+                            via(Some(cfg)),
                         );
                     }
                     break;
@@ -212,6 +234,7 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
             out.push(Needed {
                 path: real,
                 why: "the script the interpreter runs".into(),
+                evidence: vec![Evidence::Via(s.to_path_buf())],
             });
         }
     }
@@ -260,11 +283,13 @@ fn check_executable(path: &Path) -> Result<(), CommandError> {
 
 /// Adds the `#!` interpreter or the ELF loader of `file`, recursively (a script whose
 /// interpreter is itself a script, `#!/usr/bin/env node`, ...), up to a small depth.
+/// `learnt` is what `file` itself was learnt from.
 fn add_loaders(
     file: &Path,
     sandbox_path: Option<&OsStr>,
     cwd: &Path,
     out: &mut Vec<Needed>,
+    learnt: &[Evidence],
     depth: u8,
 ) {
     if depth > 4 {
@@ -276,11 +301,19 @@ fn add_loaders(
     let mut head = [0u8; 256];
     let n = read_up_to(&mut f, &mut head);
     let head = &head[..n];
+    // What `file` names was read from it.
+    let mut evidence = learnt.to_vec();
+    evidence.push(Evidence::Content(file.to_path_buf()));
+    let evidence = &evidence;
     let push = |path: PathBuf, why: String, out: &mut Vec<Needed>| -> bool {
         if out.iter().any(|x| x.path == path) {
             return false;
         }
-        out.push(Needed { path, why });
+        out.push(Needed {
+            path,
+            why,
+            evidence: evidence.clone(),
+        });
         true
     };
     if let Some(line) = head.strip_prefix(b"#!") {
@@ -300,7 +333,7 @@ fn add_loaders(
             format!("#! interpreter of {}", file.display()),
             out,
         ) {
-            add_loaders(&interp, sandbox_path, cwd, out, depth + 1);
+            add_loaders(&interp, sandbox_path, cwd, out, evidence, depth + 1);
         }
         if interp.file_name() == Some(OsStr::new("env")) {
             if let Some(name) = env_program(arg) {
@@ -310,7 +343,7 @@ fn add_loaders(
                         format!("`{name}` run by `#!{}` in {}", line, file.display()),
                         out,
                     ) {
-                        add_loaders(&found, sandbox_path, cwd, out, depth + 1);
+                        add_loaders(&found, sandbox_path, cwd, out, evidence, depth + 1);
                     }
                 }
             }
@@ -322,7 +355,7 @@ fn add_loaders(
                 format!("ELF loader of {}", file.display()),
                 out,
             ) {
-                add_loaders(&loader, sandbox_path, cwd, out, depth + 1);
+                add_loaders(&loader, sandbox_path, cwd, out, evidence, depth + 1);
             }
         }
     }

@@ -128,6 +128,8 @@ pub struct Grant {
     pub origin: Origin,
     /// Written with a leading `!`, or given on the command line: it must exist.
     pub required: bool,
+    /// What the path was learnt from beside itself (see [`super::steer`]).
+    pub evidence: Vec<super::steer::Evidence>,
 }
 
 #[derive(Debug, Serialize)]
@@ -236,6 +238,12 @@ fn private_root(path: &Path) -> Option<&'static str> {
     PRIVATE_MOUNTS.iter().copied().find(|m| path.starts_with(m))
 }
 
+/// Whether `path` names one of the sandbox's own mounts (`/tmp`, `/dev/shm` themselves) or
+/// anything under its own `/proc`: never a host file.
+pub fn is_private(path: &Path) -> bool {
+    private_root(path).is_some_and(|root| path == Path::new(root) || root == PRIVATE_PROC)
+}
+
 /// Resolves the grants. `pending` is a directory that does not exist yet but will be created
 /// at launch (the state directory during a dry run): grants under it are shown, not skipped.
 pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, GrantError> {
@@ -247,9 +255,7 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
     for g in grants {
         let from = g.origin.clone();
         // Private mounts themselves, and anything under /proc, only exist inside.
-        if private_root(&g.path)
-            .is_some_and(|root| g.path == Path::new(root) || root == PRIVATE_PROC)
-        {
+        if is_private(&g.path) {
             let idx = *by_path.entry(g.path.clone()).or_insert_with(|| {
                 plan.rules.push(FsRule {
                     path: g.path.clone(),
@@ -469,6 +475,7 @@ mod tests {
             rights,
             origin: Origin::command_line("--allow-read"),
             required: false,
+            evidence: Vec::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::vars::Vars;
 use super::command::Command;
 use super::fs::{self, FsPlan, Grant, Rights};
 use super::programs::Programs;
-use super::{PlanError, Request, expand, trust};
+use super::{PlanError, Request, expand, steer, trust};
 
 /// What the grants are assembled from.
 pub(super) struct Inputs<'a> {
@@ -45,8 +45,29 @@ pub(super) fn build(
     needed_by_command(i.command, &mut grants);
     options(i.req, i.cwd, &mut grants);
 
+    // What the server could have chosen for itself (a link or a file it may write) and
+    // that reaches something new is left out before anything is opened.
+    let state_root = i.vars.state_root().ok();
+    let (grants, steered) = steer::sift(grants, state_root.as_deref());
+    if let Some(s) = steered.iter().find(|s| s.grant.required) {
+        return Err(PlanError::Steered {
+            origin: s.grant.origin.clone(),
+            path: s.grant.path.clone(),
+            real: s.real.clone(),
+            reason: s.reason(),
+        });
+    }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
+    for s in steered {
+        warnings.push(s.warning());
+        filesystem.skipped.push(fs::Skipped {
+            reason: format!("left out: {}", s.reason()),
+            path: s.grant.path,
+            rights: s.grant.rights,
+            from: s.grant.origin,
+        });
+    }
     let mut hides = Vec::new();
     for e in &i.profile.filesystem.hide {
         let (path, required) = expand(i.vars, e)?;
@@ -59,7 +80,6 @@ pub(super) fn build(
         .iter()
         .filter_map(|s| s.file().cloned())
         .collect();
-    let state_root = i.vars.state_root().ok();
     trust::check(
         &filesystem,
         &files,
@@ -86,6 +106,7 @@ fn profile_lists(i: &Inputs) -> Result<Vec<Grant>, PlanError> {
                 rights,
                 origin: e.origin.clone(),
                 required,
+                evidence: Vec::new(),
             });
         }
     }
@@ -97,7 +118,7 @@ fn programs(i: &Inputs, grants: &mut Vec<Grant>, notes: &mut Vec<String>) -> Res
     for e in &i.profile.filesystem.programs {
         let (name, _) = expand(i.vars, e)?;
         match program_prefix(&name, i) {
-            Some((prefix, note)) => {
+            Some((prefix, note, found)) => {
                 if let Some(n) = note {
                     notes.push(format!("{}: {n}", e.origin));
                 }
@@ -106,6 +127,9 @@ fn programs(i: &Inputs, grants: &mut Vec<Grant>, notes: &mut Vec<String>) -> Res
                     rights: Rights::EXEC,
                     origin: e.origin.clone(),
                     required: false,
+                    // A program found where the server may write (a planted file or link on
+                    // the PATH) chose the prefix.
+                    evidence: vec![super::steer::Evidence::Content(found)],
                 });
             }
             None => notes.push(format!(
@@ -144,6 +168,7 @@ fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
             rights,
             origin: args.origin.clone(),
             required: false,
+            evidence: Vec::new(),
         });
     }
 }
@@ -161,6 +186,7 @@ fn needed_by_command(command: &Command, grants: &mut Vec<Grant>) {
                 rights,
                 origin: Origin::command_line(&format!("(needed to run the command: {})", n.why)),
                 required: false,
+                evidence: n.evidence.clone(),
             });
         }
     }
@@ -179,6 +205,7 @@ fn options(req: &Request, cwd: &Path, grants: &mut Vec<Grant>) {
                 rights,
                 origin: Origin::command_line(&format!("{opt} {}", p.display())),
                 required: true,
+                evidence: Vec::new(),
             });
         }
     }
@@ -197,11 +224,12 @@ fn too_wide(path: &Path, home: Option<&Path>) -> bool {
 /// The install prefix of a program found on PATH: for `/usr/bin/node`, `/usr`; for
 /// `~/.nvm/versions/node/v20/bin/node`, that version's directory. Never `/` or a directory
 /// at or above `$HOME`: then only the program's own directory (or file) is granted.
-fn program_prefix(name: &str, i: &Inputs) -> Option<(PathBuf, Option<String>)> {
-    let real = if name.starts_with('/') {
-        fs::real_path(Path::new(name)).ok()?
+/// Also where the program was found.
+fn program_prefix(name: &str, i: &Inputs) -> Option<(PathBuf, Option<String>, PathBuf)> {
+    let (found, real) = if name.starts_with('/') {
+        (PathBuf::from(name), fs::real_path(Path::new(name)).ok()?)
     } else {
-        i.programs.real(name, i.path_var, i.cwd)?
+        i.programs.find(name, i.path_var, i.cwd)?
     };
     let dir = real.parent()?.to_path_buf();
     let prefix = match dir.file_name().and_then(|n| n.to_str()) {
@@ -211,7 +239,7 @@ fn program_prefix(name: &str, i: &Inputs) -> Option<(PathBuf, Option<String>)> {
     let home = home(i.vars);
     for candidate in [prefix, Some(dir)].into_iter().flatten() {
         if !too_wide(&candidate, home.as_deref()) {
-            return Some((candidate, None));
+            return Some((candidate, None, found));
         }
     }
     Some((
@@ -222,6 +250,7 @@ fn program_prefix(name: &str, i: &Inputs) -> Option<(PathBuf, Option<String>)> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         )),
+        found,
     ))
 }
 

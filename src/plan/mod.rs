@@ -14,6 +14,7 @@ pub mod provenance;
 pub mod query;
 pub mod report;
 pub mod state;
+pub mod steer;
 pub mod tier;
 pub mod trust;
 pub mod workdir;
@@ -84,6 +85,15 @@ pub enum PlanError {
     Grant(#[from] fs::GrantError),
     #[error(transparent)]
     Trust(#[from] trust::TrustError),
+    /// A required grant (`--allow-*`, a `!` entry) that a link or file the server may write
+    /// chose; the message says which and what to grant instead.
+    #[error("{origin}: `{}` is {reason}. If you mean it, grant {} by its own path", path.display(), real.display())]
+    Steered {
+        origin: Origin,
+        path: PathBuf,
+        real: PathBuf,
+        reason: String,
+    },
     #[error("failed to create the state directory {}", path.display())]
     StateDir {
         path: PathBuf,

@@ -9,29 +9,39 @@ use std::path::{Path, PathBuf};
 /// A lookup: the name, the PATH and the directory relative entries start from.
 type Key = (String, Option<OsString>, PathBuf);
 
+/// A program found: where the PATH search found it, and the file that is, every link
+/// resolved.
+pub type Found = (PathBuf, PathBuf);
+
 /// What one plan found, found or not.
 #[derive(Debug, Default)]
 pub struct Programs {
-    found: RefCell<Vec<(Key, Option<PathBuf>)>>,
+    found: RefCell<Vec<(Key, Option<Found>)>>,
 }
 
 impl Programs {
     /// `name` on `path_var` (relative entries from `cwd`), with every link resolved; `None`
     /// when it is not there.
     pub fn real(&self, name: &str, path_var: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
+        self.find(name, path_var, cwd).map(|(_, real)| real)
+    }
+
+    /// `name` on `path_var`: where it was found and its real path.
+    pub fn find(&self, name: &str, path_var: Option<&OsStr>, cwd: &Path) -> Option<Found> {
         let key = (
             name.to_string(),
             path_var.map(OsStr::to_os_string),
             cwd.to_path_buf(),
         );
-        if let Some((_, real)) = self.found.borrow().iter().find(|(k, _)| *k == key) {
-            return real.clone();
+        if let Some((_, found)) = self.found.borrow().iter().find(|(k, _)| *k == key) {
+            return found.clone();
         }
-        let real = which::which_in(name, path_var, cwd)
-            .ok()
-            .and_then(|found| crate::paths::real_path(&found).ok());
-        self.found.borrow_mut().push((key, real.clone()));
-        real
+        let found = which::which_in(name, path_var, cwd).ok().and_then(|found| {
+            let real = crate::paths::real_path(&found).ok()?;
+            Some((found, real))
+        });
+        self.found.borrow_mut().push((key, found.clone()));
+        found
     }
 }
 

@@ -207,6 +207,7 @@ mod tests {
                 rights: Rights::WRITE,
                 origin: Origin::command_line("--allow-write"),
                 required: true,
+                evidence: Vec::new(),
             })
             .collect();
         build(grants, None).unwrap()

@@ -27,6 +27,7 @@ fn grant(p: &Path, rights: Rights) -> Grant {
         rights,
         origin: Origin::command_line("--allow-read"),
         required: true,
+        evidence: Vec::new(),
     }
 }
 

@@ -1,0 +1,322 @@
+//! Grants a server could have chosen for itself (promise 8: a server cannot loosen its own
+//! cage). A plan follows symbolic links to the files they name, and reads files to learn what
+//! running the command needs (`#!` lines, ELF loaders, `pyvenv.cfg`, what a PATH search
+//! finds). A link or a file inside a path the server may write could have been planted by an
+//! earlier run of the server, to have the next launch grant what it names: a secret outside
+//! every grant. So a grant reached through such a link, or named by such a file, is kept only
+//! when it reaches nothing new: its file lies inside what the server may write, or a grant
+//! that nothing of the server's chose covers it with the same rights. Otherwise it is left
+//! out, with a warning on every run (a grant that is required is an error).
+//!
+//! Where a server may have planted things: this plan's writable grants on host files, and the
+//! root of every server's state directory (another server's state is another server's to
+//! plant in).
+
+use std::path::{Path, PathBuf};
+
+use super::fs::{Grant, Rights, is_private, real_path};
+use super::query::normalize;
+use crate::paths::links_followed;
+
+/// What a grant's path was learnt from, beside the path itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Evidence {
+    /// The path was found by resolving this one (a command's file, a script): the links on
+    /// the way chose it.
+    Via(PathBuf),
+    /// The path was read from this file (a `#!` line, an ELF loader, `pyvenv.cfg`) or found
+    /// as this file on a PATH: whoever may write the file chose it.
+    Content(PathBuf),
+}
+
+/// A grant left out because the server could have chosen it.
+#[derive(Debug)]
+pub struct Steered {
+    pub grant: Grant,
+    /// The file the grant reaches.
+    pub real: PathBuf,
+    /// What the server may have planted: the link or the file.
+    pub by: PathBuf,
+    /// Whether `by` is a link (else a file the path was read from or found as).
+    pub link: bool,
+    /// The writable path (or the state directories' root) that holds `by`.
+    pub inside: PathBuf,
+}
+
+impl Steered {
+    /// Why the grant is left out, for a warning or a skipped entry.
+    pub fn reason(&self) -> String {
+        format!(
+            "{} {}, which lies inside {}, where the server may write: a server could have planted it to reach {}",
+            if self.link {
+                "reached through the link"
+            } else {
+                "named by"
+            },
+            self.by.display(),
+            self.inside.display(),
+            self.real.display()
+        )
+    }
+
+    /// The warning every run shows.
+    pub fn warning(&self) -> String {
+        format!(
+            "{}: not granting {} ({}): it is {}. If you trust it, grant {} by its own path (--allow-{} {})",
+            self.grant.origin,
+            self.grant.path.display(),
+            self.grant.rights.label(),
+            self.reason(),
+            self.real.display(),
+            self.grant.rights.word(),
+            self.real.display()
+        )
+    }
+}
+
+/// Where the server may have planted links and files.
+struct Writable {
+    /// This plan's writable grants on host files, by real path.
+    writes: Vec<PathBuf>,
+    /// `writes` and the root of every server's state directory.
+    planted: Vec<PathBuf>,
+}
+
+impl Writable {
+    fn new(grants: &[Grant], state_root: Option<&Path>) -> Writable {
+        let writes: Vec<PathBuf> = grants
+            .iter()
+            .filter(|g| g.rights.write && !is_private(&g.path))
+            .filter_map(|g| real_path(&g.path).ok())
+            .filter(|p| !is_private(p))
+            .collect();
+        let mut planted = writes.clone();
+        planted.extend(state_root.map(|r| real_path(r).unwrap_or_else(|_| normalize(r))));
+        Writable { writes, planted }
+    }
+
+    /// The planting place that holds `path` (real), if any.
+    fn holding(&self, path: &Path) -> Option<&Path> {
+        self.planted
+            .iter()
+            .find(|p| path.starts_with(p))
+            .map(PathBuf::as_path)
+    }
+
+    /// The first link that resolving `path` follows from inside a planting place.
+    fn planted_link(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
+        links_followed(path)
+            .into_iter()
+            .find_map(|l| self.holding(&l).map(|w| (w.to_path_buf(), l.clone())))
+    }
+
+    /// What of the server's may have chosen `g`: (planting place, what was planted, is a link).
+    fn steered(&self, g: &Grant) -> Option<(PathBuf, PathBuf, bool)> {
+        if let Some((w, l)) = self.planted_link(&g.path) {
+            return Some((w, l, true));
+        }
+        for e in &g.evidence {
+            let (p, content) = match e {
+                Evidence::Via(p) => (p, false),
+                Evidence::Content(p) => (p, true),
+            };
+            if let Some((w, l)) = self.planted_link(p) {
+                return Some((w, l, true));
+            }
+            if content {
+                let real = real_path(p).unwrap_or_else(|_| normalize(p));
+                if let Some(w) = self.holding(&real) {
+                    return Some((w.to_path_buf(), p.clone(), false));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn covers(by: &[(PathBuf, Rights)], path: &Path, rights: Rights) -> bool {
+    by.iter()
+        .any(|(p, r)| path.starts_with(p) && r.union(rights) == *r)
+}
+
+/// Splits `grants` into those kept and those the server could have chosen that reach
+/// something new. `state_root` is where every server's state directory lies.
+pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<Steered>) {
+    let writable = Writable::new(&grants, state_root);
+    // Plain grants: no link on the way, learnt from nothing; nothing to look at (most of a
+    // profile's). What they cover needs no further look either.
+    let mut plain: Vec<(PathBuf, Rights)> = Vec::new();
+    let mut rest: Vec<(Grant, PathBuf)> = Vec::new();
+    let mut kept: Vec<Grant> = Vec::with_capacity(grants.len());
+    for g in grants {
+        let Ok(real) = real_path(&g.path) else {
+            // Unreachable: `fs::build` skips it, or refuses a required one.
+            kept.push(g);
+            continue;
+        };
+        if g.evidence.is_empty() && real == normalize(&g.path) {
+            plain.push((real, g.rights));
+            kept.push(g);
+        } else {
+            rest.push((g, real));
+        }
+    }
+    let mut clean = plain;
+    let mut doubtful: Vec<(Grant, PathBuf, (PathBuf, PathBuf, bool))> = Vec::new();
+    for (g, real) in rest {
+        let within = writable.writes.iter().any(|w| real.starts_with(w));
+        if within || covers(&clean, &real, g.rights) {
+            kept.push(g);
+            continue;
+        }
+        match writable.steered(&g) {
+            None => {
+                clean.push((real, g.rights));
+                kept.push(g);
+            }
+            Some(why) => doubtful.push((g, real, why)),
+        }
+    }
+    let mut steered = Vec::new();
+    for (g, real, (inside, by, link)) in doubtful {
+        if covers(&clean, &real, g.rights) {
+            kept.push(g);
+        } else {
+            steered.push(Steered {
+                grant: g,
+                real,
+                by,
+                link,
+                inside,
+            });
+        }
+    }
+    (kept, steered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Origin;
+    use std::os::unix::fs::symlink;
+
+    fn grant(p: &Path, rights: Rights, evidence: Vec<Evidence>) -> Grant {
+        Grant {
+            path: p.to_path_buf(),
+            rights,
+            origin: Origin::command_line("test"),
+            required: false,
+            evidence,
+        }
+    }
+
+    struct Setup {
+        _d: tempfile::TempDir,
+        root: PathBuf,
+    }
+
+    /// `work` the server may write, `secret/key` outside it, `usr/bin/tool` covered by a
+    /// plain grant.
+    fn setup() -> Setup {
+        let d = tempfile::tempdir().unwrap();
+        let root = real_path(d.path()).unwrap();
+        for dir in ["work", "secret", "usr/bin", "state/other"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::write(root.join("secret/key"), "k").unwrap();
+        std::fs::write(root.join("usr/bin/tool"), "").unwrap();
+        Setup { _d: d, root }
+    }
+
+    fn names(kept: &[Grant]) -> Vec<PathBuf> {
+        kept.iter().map(|g| g.path.clone()).collect()
+    }
+
+    #[test]
+    fn a_link_planted_where_the_server_writes_grants_nothing_new() {
+        let s = setup();
+        let r = &s.root;
+        symlink(r.join("secret/key"), r.join("work/docs")).unwrap();
+        symlink(r.join("usr/bin/tool"), r.join("work/python")).unwrap();
+        symlink(r.join("work/inner"), r.join("work/self")).unwrap();
+        std::fs::write(r.join("work/inner"), "").unwrap();
+        let grants = vec![
+            grant(&r.join("work"), Rights::WRITE, vec![]),
+            grant(&r.join("usr"), Rights::EXEC, vec![]),
+            // To a secret: left out.
+            grant(&r.join("work/docs"), Rights::READ, vec![]),
+            // To what a plain grant covers with the same rights: kept.
+            grant(&r.join("work/python"), Rights::EXEC, vec![]),
+            // To a file inside the writable grant: kept.
+            grant(&r.join("work/self"), Rights::EXEC, vec![]),
+        ];
+        let (kept, steered) = sift(grants, None);
+        assert_eq!(
+            names(&kept),
+            [
+                r.join("work"),
+                r.join("usr"),
+                r.join("work/python"),
+                r.join("work/self")
+            ]
+        );
+        assert_eq!(steered.len(), 1);
+        assert_eq!(steered[0].real, r.join("secret/key"));
+        assert_eq!(steered[0].by, r.join("work/docs"));
+        assert!(steered[0].link);
+        assert!(steered[0].warning().contains("--allow-read"));
+        // The check detects nothing where the server writes nothing.
+        let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
+        let (kept, steered) = sift(grants, None);
+        assert_eq!((kept.len(), steered.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_path_read_from_a_file_the_server_may_write_grants_nothing_new() {
+        let s = setup();
+        let r = &s.root;
+        std::fs::write(r.join("work/pyvenv.cfg"), "home = x").unwrap();
+        let cfg = Evidence::Content(r.join("work/pyvenv.cfg"));
+        let grants = vec![
+            grant(&r.join("work"), Rights::WRITE, vec![]),
+            grant(&r.join("usr"), Rights::EXEC, vec![]),
+            grant(&r.join("secret"), Rights::READ, vec![cfg.clone()]),
+            grant(&r.join("usr/bin"), Rights::READ, vec![cfg.clone()]),
+            grant(&r.join("work"), Rights::READ, vec![cfg.clone()]),
+        ];
+        let (kept, steered) = sift(grants, None);
+        assert_eq!(kept.len(), 4);
+        assert_eq!(steered.len(), 1);
+        assert_eq!(steered[0].grant.path, r.join("secret"));
+        assert!(!steered[0].link);
+        // Read from a file outside every writable path: kept.
+        std::fs::write(r.join("usr/pyvenv.cfg"), "home = x").unwrap();
+        let grants = vec![
+            grant(&r.join("work"), Rights::WRITE, vec![]),
+            grant(
+                &r.join("secret"),
+                Rights::READ,
+                vec![Evidence::Content(r.join("usr/pyvenv.cfg"))],
+            ),
+        ];
+        assert_eq!(sift(grants, None).1.len(), 0);
+    }
+
+    #[test]
+    fn an_exec_grant_is_not_covered_by_a_read_grant_and_state_directories_count() {
+        let s = setup();
+        let r = &s.root;
+        symlink(r.join("secret/key"), r.join("state/other/run")).unwrap();
+        let grants = vec![
+            grant(&r.join("secret"), Rights::READ, vec![]),
+            grant(&r.join("state/other/run"), Rights::EXEC, vec![]),
+        ];
+        // No writable grant, but the link lies among the servers' state directories.
+        let (kept, steered) = sift(grants, Some(&r.join("state")));
+        assert_eq!(names(&kept), [r.join("secret")]);
+        assert_eq!(steered[0].inside, r.join("state"));
+        // Without the state root, nothing of a server's chose it.
+        let grants = vec![grant(&r.join("state/other/run"), Rights::EXEC, vec![])];
+        assert_eq!(sift(grants, None).1.len(), 0);
+    }
+}
