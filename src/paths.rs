@@ -94,10 +94,11 @@ pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
         .map_err(std::io::Error::from)
 }
 
-/// Where each symbolic link that resolving `path` follows lies (the link itself, named by its
-/// real directory), in the order they are met; the walk stops at a missing component, and
+/// Resolves `path` one component at a time: where each symbolic link it follows lies (the
+/// link itself, named by its real directory), in the order they are met, and the path it
+/// reaches. The walk stops at a missing component (the rest is appended as written) and
 /// after 40 links, as the kernel does. A relative `path` starts at the working directory.
-pub fn links_followed(path: &Path) -> Vec<PathBuf> {
+pub fn walk(path: &Path) -> (Vec<PathBuf>, PathBuf) {
     let mut links = Vec::new();
     let mut rest: Vec<std::ffi::OsString> = Vec::new();
     let start = if path.is_absolute() {
@@ -105,7 +106,7 @@ pub fn links_followed(path: &Path) -> Vec<PathBuf> {
     } else {
         match std::env::current_dir() {
             Ok(d) => d.join(path),
-            Err(_) => return links,
+            Err(_) => return (links, path.to_path_buf()),
         }
     };
     push_components(&start, &mut rest);
@@ -117,17 +118,19 @@ pub fn links_followed(path: &Path) -> Vec<PathBuf> {
         }
         let next = cur.join(&c);
         let Ok(meta) = std::fs::symlink_metadata(&next) else {
+            rest.push(c);
             break;
         };
         if !meta.file_type().is_symlink() {
             cur = next;
             continue;
         }
-        if links.len() == 40 {
-            break;
-        }
-        let Ok(target) = std::fs::read_link(&next) else {
-            break;
+        let target = match std::fs::read_link(&next) {
+            Ok(t) if links.len() < 40 => t,
+            _ => {
+                rest.push(c);
+                break;
+            }
         };
         links.push(next);
         if target.is_absolute() {
@@ -135,7 +138,8 @@ pub fn links_followed(path: &Path) -> Vec<PathBuf> {
         }
         push_components(&target, &mut rest);
     }
-    links
+    cur.extend(rest.into_iter().rev());
+    (links, cur)
 }
 
 /// Pushes `path`'s components (`.` left out, `..` kept) onto `stack`, last first, so that
@@ -206,25 +210,29 @@ mod tests {
         std::os::unix::fs::symlink("real", root.join("top")).unwrap();
         std::os::unix::fs::symlink(root.join("top/sub/f"), root.join("real/abs")).unwrap();
         std::os::unix::fs::symlink("../real/sub", root.join("real/rel")).unwrap();
+        let f = root.join("real/sub/f");
         // No link: nothing.
-        assert!(links_followed(&root.join("real/sub/f")).is_empty());
+        assert_eq!(walk(&f), (vec![], f.clone()));
         // A link on the way, and one at the end whose target goes through the first again.
         assert_eq!(
-            links_followed(&root.join("top/abs")),
-            vec![root.join("top"), root.join("real/abs"), root.join("top")]
+            walk(&root.join("top/abs")),
+            (
+                vec![root.join("top"), root.join("real/abs"), root.join("top")],
+                f.clone()
+            )
         );
         // `..` in a target is taken from the link's real directory.
         assert_eq!(
-            links_followed(&root.join("top/rel/f")),
-            vec![root.join("top"), root.join("real/rel")]
+            walk(&root.join("top/rel/f")),
+            (vec![root.join("top"), root.join("real/rel")], f.clone())
         );
         // A missing component ends the walk; a loop ends after 40 links.
         assert_eq!(
-            links_followed(&root.join("top/missing/x")),
-            vec![root.join("top")]
+            walk(&root.join("top/missing/x")),
+            (vec![root.join("top")], root.join("real/missing/x"))
         );
         std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(links_followed(&root.join("loop")).len(), 40);
+        assert_eq!(walk(&root.join("loop")).0.len(), 40);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::fs::{Grant, Rights, is_private, real_path};
 use super::query::normalize;
-use crate::paths::links_followed;
+use crate::paths::walk;
 
 /// What a grant's path was learnt from, beside the path itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,16 +29,27 @@ pub enum Evidence {
     Content(PathBuf),
 }
 
+/// How the server could have chosen a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// Through a link it may have planted.
+    Link,
+    /// By a file it may have written, which names the path.
+    Named,
+    /// The links on the way changed while mcpcell looked at them.
+    Changed,
+}
+
 /// A grant left out because the server could have chosen it.
 #[derive(Debug)]
 pub struct Steered {
     pub grant: Grant,
     /// The file the grant reaches.
     pub real: PathBuf,
-    /// What the server may have planted: the link or the file.
+    /// What the server may have planted: the link or the file (the grant's path, when its
+    /// links changed).
     pub by: PathBuf,
-    /// Whether `by` is a link (else a file the path was read from or found as).
-    pub link: bool,
+    pub how: How,
     /// The writable path (or the state directories' root) that holds `by`.
     pub inside: PathBuf,
 }
@@ -46,17 +57,22 @@ pub struct Steered {
 impl Steered {
     /// Why the grant is left out, for a warning or a skipped entry.
     pub fn reason(&self) -> String {
-        format!(
-            "{} {}, which lies inside {}, where the server may write: a server could have planted it to reach {}",
-            if self.link {
-                "reached through the link"
-            } else {
-                "named by"
-            },
+        let (by, inside, real) = (
             self.by.display(),
             self.inside.display(),
-            self.real.display()
-        )
+            self.real.display(),
+        );
+        match self.how {
+            How::Link => format!(
+                "reached through the link {by}, which lies inside {inside}, where the server may write: a server could have planted it to reach {real}"
+            ),
+            How::Named => format!(
+                "named by {by}, which lies inside {inside}, where the server may write: a server could have written it to reach {real}"
+            ),
+            How::Changed => format!(
+                "reached through links that changed while mcpcell resolved them (it reached {real}, then {inside}): a server may be swapping them"
+            ),
+        }
     }
 
     /// The warning every run shows.
@@ -76,23 +92,42 @@ impl Steered {
 
 /// Where the server may have planted links and files.
 struct Writable {
-    /// This plan's writable grants on host files, by real path.
-    writes: Vec<PathBuf>,
-    /// `writes` and the root of every server's state directory.
+    /// Every writable grant on host files, by real path, and the root of every server's
+    /// state directory.
     planted: Vec<PathBuf>,
+    /// The writable grants that nothing of the server's chose, by real path: what it may
+    /// write for certain.
+    writes: Vec<PathBuf>,
+}
+
+/// A grant's path and real path are the same (no link on the way) and it was learnt from
+/// nothing: nothing of the server's chose it.
+fn plain(g: &Grant, real: &Path) -> bool {
+    g.evidence.is_empty() && real == normalize(&g.path)
 }
 
 impl Writable {
     fn new(grants: &[Grant], state_root: Option<&Path>) -> Writable {
-        let writes: Vec<PathBuf> = grants
+        let writable: Vec<(&Grant, PathBuf)> = grants
             .iter()
             .filter(|g| g.rights.write && !is_private(&g.path))
-            .filter_map(|g| real_path(&g.path).ok())
-            .filter(|p| !is_private(p))
+            .filter_map(|g| Some((g, real_path(&g.path).ok()?)))
+            .filter(|(_, p)| !is_private(p))
             .collect();
-        let mut planted = writes.clone();
-        planted.extend(state_root.map(|r| real_path(r).unwrap_or_else(|_| normalize(r))));
-        Writable { writes, planted }
+        let mut w = Writable {
+            planted: writable.iter().map(|(_, p)| p.clone()).collect(),
+            writes: Vec::new(),
+        };
+        w.planted
+            .extend(state_root.map(|r| real_path(r).unwrap_or_else(|_| normalize(r))));
+        // A writable grant reached through a planted link is no evidence of what the
+        // server may write: it is judged like any other grant.
+        w.writes = writable
+            .into_iter()
+            .filter(|(g, real)| plain(g, real) || w.steered(g, real).is_none())
+            .map(|(_, p)| p)
+            .collect();
+        w
     }
 
     /// The planting place that holds `path` (real), if any.
@@ -103,30 +138,40 @@ impl Writable {
             .map(PathBuf::as_path)
     }
 
-    /// The first link that resolving `path` follows from inside a planting place.
-    fn planted_link(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
-        links_followed(path)
+    /// The first link that resolving `path` follows from inside a planting place, and
+    /// where the walk ended.
+    fn planted_link(&self, path: &Path) -> (Option<(PathBuf, PathBuf)>, PathBuf) {
+        let (links, end) = walk(path);
+        let hit = links
             .into_iter()
-            .find_map(|l| self.holding(&l).map(|w| (w.to_path_buf(), l.clone())))
+            .find_map(|l| self.holding(&l).map(|w| (w.to_path_buf(), l.clone())));
+        (hit, end)
     }
 
-    /// What of the server's may have chosen `g`: (planting place, what was planted, is a link).
-    fn steered(&self, g: &Grant) -> Option<(PathBuf, PathBuf, bool)> {
-        if let Some((w, l)) = self.planted_link(&g.path) {
-            return Some((w, l, true));
+    /// What of the server's may have chosen `g`, whose path resolved to `real`: (planting
+    /// place, what was planted, how).
+    fn steered(&self, g: &Grant, real: &Path) -> Option<(PathBuf, PathBuf, How)> {
+        let (hit, end) = self.planted_link(&g.path);
+        if let Some((w, l)) = hit {
+            return Some((w, l, How::Link));
+        }
+        // The walk must reach what the plan resolved and will open (the memo's answer): a
+        // link swapped in between could otherwise pass the walk and be opened.
+        if end != real {
+            return Some((end, g.path.clone(), How::Changed));
         }
         for e in &g.evidence {
             let (p, content) = match e {
                 Evidence::Via(p) => (p, false),
                 Evidence::Content(p) => (p, true),
             };
-            if let Some((w, l)) = self.planted_link(p) {
-                return Some((w, l, true));
+            let (hit, end) = self.planted_link(p);
+            if let Some((w, l)) = hit {
+                return Some((w, l, How::Link));
             }
             if content {
-                let real = real_path(p).unwrap_or_else(|_| normalize(p));
-                if let Some(w) = self.holding(&real) {
-                    return Some((w.to_path_buf(), p.clone(), false));
+                if let Some(w) = self.holding(&end) {
+                    return Some((w.to_path_buf(), p.clone(), How::Named));
                 }
             }
         }
@@ -143,9 +188,8 @@ fn covers(by: &[(PathBuf, Rights)], path: &Path, rights: Rights) -> bool {
 /// something new. `state_root` is where every server's state directory lies.
 pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<Steered>) {
     let writable = Writable::new(&grants, state_root);
-    // Plain grants: no link on the way, learnt from nothing; nothing to look at (most of a
-    // profile's). What they cover needs no further look either.
-    let mut plain: Vec<(PathBuf, Rights)> = Vec::new();
+    // Plain grants (most of a profile's) need no further look, nor does what they cover.
+    let mut clean: Vec<(PathBuf, Rights)> = Vec::new();
     let mut rest: Vec<(Grant, PathBuf)> = Vec::new();
     let mut kept: Vec<Grant> = Vec::with_capacity(grants.len());
     for g in grants {
@@ -154,22 +198,21 @@ pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<S
             kept.push(g);
             continue;
         };
-        if g.evidence.is_empty() && real == normalize(&g.path) {
-            plain.push((real, g.rights));
+        if plain(&g, &real) {
+            clean.push((real, g.rights));
             kept.push(g);
         } else {
             rest.push((g, real));
         }
     }
-    let mut clean = plain;
-    let mut doubtful: Vec<(Grant, PathBuf, (PathBuf, PathBuf, bool))> = Vec::new();
+    let mut doubtful: Vec<(Grant, PathBuf, (PathBuf, PathBuf, How))> = Vec::new();
     for (g, real) in rest {
         let within = writable.writes.iter().any(|w| real.starts_with(w));
         if within || covers(&clean, &real, g.rights) {
             kept.push(g);
             continue;
         }
-        match writable.steered(&g) {
+        match writable.steered(&g, &real) {
             None => {
                 clean.push((real, g.rights));
                 kept.push(g);
@@ -178,7 +221,7 @@ pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<S
         }
     }
     let mut steered = Vec::new();
-    for (g, real, (inside, by, link)) in doubtful {
+    for (g, real, (inside, by, how)) in doubtful {
         if covers(&clean, &real, g.rights) {
             kept.push(g);
         } else {
@@ -186,7 +229,7 @@ pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<S
                 grant: g,
                 real,
                 by,
-                link,
+                how,
                 inside,
             });
         }
@@ -263,7 +306,7 @@ mod tests {
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].real, r.join("secret/key"));
         assert_eq!(steered[0].by, r.join("work/docs"));
-        assert!(steered[0].link);
+        assert_eq!(steered[0].how, How::Link);
         assert!(steered[0].warning().contains("--allow-read"));
         // The check detects nothing where the server writes nothing.
         let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
@@ -288,7 +331,7 @@ mod tests {
         assert_eq!(kept.len(), 4);
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].grant.path, r.join("secret"));
-        assert!(!steered[0].link);
+        assert_eq!(steered[0].how, How::Named);
         // Read from a file outside every writable path: kept.
         std::fs::write(r.join("usr/pyvenv.cfg"), "home = x").unwrap();
         let grants = vec![
@@ -300,6 +343,44 @@ mod tests {
             ),
         ];
         assert_eq!(sift(grants, None).1.len(), 0);
+    }
+
+    #[test]
+    fn a_writable_grant_through_a_planted_link_vouches_for_nothing() {
+        let s = setup();
+        let r = &s.root;
+        symlink(r.join("secret"), r.join("work/out")).unwrap();
+        let grants = vec![
+            grant(&r.join("work"), Rights::WRITE, vec![]),
+            // Its own real path would otherwise make it "inside what the server may write".
+            grant(&r.join("work/out"), Rights::WRITE, vec![]),
+        ];
+        let (kept, steered) = sift(grants, None);
+        assert_eq!(names(&kept), [r.join("work")]);
+        assert_eq!(steered[0].real, r.join("secret"));
+    }
+
+    #[test]
+    fn a_link_swapped_after_the_plan_resolved_it_is_left_out() {
+        let s = setup();
+        let r = &s.root;
+        let link = r.join("work/python");
+        symlink(r.join("secret/key"), &link).unwrap();
+        let _memo = crate::paths::Memo::start();
+        // The plan resolved the link (and will open what it reached) ...
+        assert_eq!(real_path(&link).unwrap(), r.join("secret/key"));
+        // ... and the link was swapped for one to a covered file before the check.
+        std::fs::remove_file(&link).unwrap();
+        symlink(r.join("usr/bin/tool"), &link).unwrap();
+        let grants = vec![
+            grant(&r.join("usr"), Rights::READ, vec![]),
+            grant(&link, Rights::READ, vec![]),
+        ];
+        // No writable grant: the walk finds no planted link, but not what was resolved.
+        let (kept, steered) = sift(grants, None);
+        assert_eq!(names(&kept), [r.join("usr")]);
+        assert_eq!(steered[0].how, How::Changed);
+        assert_eq!(steered[0].real, r.join("secret/key"));
     }
 
     #[test]
