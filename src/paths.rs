@@ -36,15 +36,30 @@ fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
 /// name once `.` and `..` are taken out; otherwise the kernel names the open file in
 /// /proc/self/fd (a readlink there costs a few microseconds, so only paths with links pay it).
 pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
+    // Opened already by `resolve_kept`: that descriptor, the file the plan resolved (or
+    // the failure it met).
+    if let Some(kept) = KEPT.with_borrow_mut(|k| k.remove(path)) {
+        return kept;
+    }
     // Known already (a memo lives): the real path is opened, and it must have no link left
-    // in it, as a real path has none; if anything changed since, the path is resolved anew.
+    // in it, as a real path has none. What the plan checked is what it opens: a link that
+    // appeared on the way since (one a server swapped in, say) is not followed but reported
+    // as ESTALE, and anything else that changed as what the open met.
     if let Some(real) = MEMO.with_borrow(|m| m.as_ref().and_then(|m| m.get(path).cloned())) {
         let how = OpenHow::new()
             .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
-        if let Ok(fd) = openat2(AT_FDCWD, &real, how) {
-            return Ok((fd, real));
-        }
+        return match openat2(AT_FDCWD, &real, how) {
+            Ok(fd) => Ok((fd, real)),
+            Err(Errno::ELOOP) => Err(Errno::ESTALE),
+            // No openat2 here (before Linux 5.6, or refused by a container's filter): the
+            // remembered path is opened without it, and must still name itself.
+            Err(Errno::ENOSYS | Errno::EPERM) => match open_real_uncached(&real)? {
+                (fd, again) if again == real => Ok((fd, real)),
+                _ => Err(Errno::ESTALE),
+            },
+            Err(e) => Err(e),
+        };
     }
     let (fd, real) = open_real_uncached(path)?;
     MEMO.with_borrow_mut(|m| {
@@ -156,8 +171,33 @@ fn push_components(path: &Path, stack: &mut Vec<std::ffi::OsString>) {
     stack.extend(parts.into_iter().rev());
 }
 
+/// [`real_path`], keeping the descriptor it opened (or the failure it met) for the next
+/// [`open_real`] of `path` (until [`drop_kept`]): a plan that looks at a path and then opens
+/// it opens it once, and gets the very file it looked at.
+pub fn resolve_kept(path: &Path) -> std::io::Result<PathBuf> {
+    if let Some(p) = MEMO.with_borrow(|m| m.as_ref().and_then(|m| m.get(path).cloned())) {
+        return Ok(p);
+    }
+    let opened = open_real(path);
+    let real = opened
+        .as_ref()
+        .map(|(_, p)| p.clone())
+        .map_err(|e| (*e).into());
+    KEPT.with_borrow_mut(|k| k.insert(path.to_path_buf(), opened));
+    real
+}
+
+/// What opening a path gave: the descriptor and the real path, or the failure.
+type Opened = Result<(OwnedFd, PathBuf), Errno>;
+
+/// Closes the descriptors [`resolve_kept`] kept that no [`open_real`] took.
+pub fn drop_kept() {
+    KEPT.with_borrow_mut(HashMap::clear);
+}
+
 thread_local! {
     static MEMO: RefCell<Option<HashMap<PathBuf, PathBuf>>> = const { RefCell::new(None) };
+    static KEPT: RefCell<HashMap<PathBuf, Opened>> = RefCell::new(HashMap::new());
 }
 
 /// While it lives, [`real_path`] answers a path that was resolved before (by it or by
@@ -167,7 +207,7 @@ thread_local! {
 /// a millisecond or two; one answer per path also keeps those uses agreeing with each other.
 /// Only answers are kept, never failures; [`open_real`], which hands out the descriptor that
 /// is granted or mounted, opens a remembered real path with no link allowed in it, so what it
-/// hands out is always what that path names now. A launch ends it with [`forget`] once
+/// hands out is always what the plan resolved (and checked), or nothing. A launch ends it with [`forget`] once
 /// the server has started: nothing that runs for the server's lifetime answers from memory.
 pub struct Memo(bool);
 
@@ -235,14 +275,42 @@ mod tests {
         assert_eq!(walk(&root.join("loop")).0.len(), 40);
     }
 
-    #[test]
-    fn a_memo_answers_what_it_resolved_until_it_ends() {
+    /// A directory holding directories `a` and `b` and a link `l` to `a`.
+    fn two_dirs_and_a_link() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let root = real_path(d.path()).unwrap();
         let (a, b, link) = (root.join("a"), root.join("b"), root.join("l"));
         std::fs::create_dir(&a).unwrap();
         std::fs::create_dir(&b).unwrap();
         std::os::unix::fs::symlink("a", &link).unwrap();
+        (d, root, a, b, link)
+    }
+
+    #[test]
+    fn a_kept_resolution_is_the_file_the_next_open_gets() {
+        let (_d, root, a, b, link) = two_dirs_and_a_link();
+        let _memo = Memo::start();
+        assert_eq!(resolve_kept(&link).unwrap(), a);
+        // Swapped after the look: the open still gets what was looked at, once.
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("b", &link).unwrap();
+        let (fd, p) = open_real(&link).unwrap();
+        assert_eq!((fd_path(&fd).unwrap(), p), (a.clone(), a.clone()));
+        assert!(KEPT.with_borrow(HashMap::is_empty));
+        // A failure is kept too, and handed out once.
+        let missing = root.join("missing");
+        assert!(resolve_kept(&missing).is_err());
+        std::fs::create_dir(&missing).unwrap();
+        assert_eq!(open_real(&missing).unwrap_err(), Errno::ENOENT);
+        assert_eq!(open_real(&missing).unwrap().1, missing);
+        resolve_kept(&b).unwrap();
+        drop_kept();
+        assert!(KEPT.with_borrow(HashMap::is_empty));
+    }
+
+    #[test]
+    fn a_memo_answers_what_it_resolved_until_it_ends() {
+        let (_d, root, a, b, link) = two_dirs_and_a_link();
         let missing = root.join("later");
         {
             let _memo = Memo::start();
@@ -259,13 +327,12 @@ mod tests {
             assert_eq!(real_path(&link).unwrap(), a);
             // open_real opens the remembered path while it has no link in it...
             assert_eq!(open_real(&link).unwrap().1, a);
-            // ...and resolves anew once it has one.
+            // ...and opens nothing once it has one (it would not be what the plan checked).
             std::fs::remove_dir(&a).unwrap();
             std::os::unix::fs::symlink("b", &a).unwrap();
-            let (fd, p) = open_real(&link).unwrap();
-            assert_eq!(p, b);
-            assert_eq!(fd_path(&fd).unwrap(), b);
-            assert_eq!(real_path(&link).unwrap(), b);
+            assert_eq!(open_real(&link).unwrap_err(), Errno::ESTALE);
+            std::fs::remove_file(&a).unwrap();
+            assert_eq!(open_real(&link).unwrap_err(), Errno::ENOENT);
         }
         std::fs::remove_file(&link).unwrap();
         std::os::unix::fs::symlink("later", &link).unwrap();

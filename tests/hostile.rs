@@ -532,4 +532,96 @@ fn what_a_server_plants_where_it_writes_widens_no_later_launch() {
     symlink(&tool, ro.join("bin/tool")).unwrap();
     let (_, out, err) = run(&p_opts(&[]), &cmd, Some(&path(&ro)));
     assert_eq!(out.trim_end(), "OK in secret", "{err}");
+
+    // A writable grant reached through a planted link does not vouch for itself.
+    plant(&["symlink", &s(&secret), &s(&proj.join("data"))]);
+    let (code, out, err) = run(
+        &with(&["--allow-write".into(), s(&proj.join("data"))]),
+        &[probe.clone(), "write".into(), s(&proj.join("data/planted"))],
+        None,
+    );
+    assert!(code == 125 && out.is_empty(), "{code} {out} {err}");
+    assert!(!secret.join("planted").exists());
+    symlink(&secret, ro.join("data")).unwrap();
+    let (_, out, err) = run(
+        &with(&["--allow-write".into(), s(&ro.join("data"))]),
+        &[probe.clone(), "write".into(), s(&ro.join("data/written"))],
+        None,
+    );
+    assert!(out.starts_with("OK"), "{out} {err}");
+    assert!(secret.join("written").exists());
+
+    // A virtual environment the server may not write, whose `home` it may: a link planted
+    // there would choose the "base installation".
+    let venv = ro.join("venv");
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    std::fs::copy(probe.as_str(), venv.join("bin/probe")).unwrap();
+    write(
+        &venv.join("pyvenv.cfg"),
+        &format!("home = {}/py/bin\n", proj.display()),
+    );
+    plant(&["symlink", &s(&secret), &s(&proj.join("py"))]);
+    let venv_cmd = [
+        s(&venv.join("bin/probe")),
+        "read".into(),
+        s(&secret.join("f")),
+    ];
+    let (_, out, err) = run(&refs(&w), &venv_cmd, None);
+    assert!(out.starts_with("ERR "), "{out} {err}");
+    assert!(
+        err.contains("not granting") && err.contains(&s(&proj.join("py"))),
+        "{err}"
+    );
+    symlink(&secret, ro.join("py")).unwrap();
+    write(
+        &venv.join("pyvenv.cfg"),
+        &format!("home = {}/py/bin\n", ro.display()),
+    );
+    let (_, out, err) = run(&refs(&w), &venv_cmd, None);
+    assert_eq!(out.trim_end(), "OK in secret", "{err}");
+
+    // npm's settings found beside a `node` planted on the PATH: its registry would join the
+    // proxy's allowlist. The launch is refused; the same files where the server may not
+    // write are read.
+    let npm = root.join("npm.yaml");
+    write(
+        &npm,
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"allowed.example\"]\nenv:\n  package_settings: [npm]\n",
+    );
+    let node_in = |dir: &Path| {
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        write(&dir.join("etc/npmrc"), "registry=https://exfil.example/\n");
+    };
+    node_in(&ro);
+    std::fs::copy("/bin/true", ro.join("bin/node")).unwrap();
+    plant(&["mkdir", &s(&proj.join("etc"))]);
+    let (code, out, err) = run(
+        &refs(&w),
+        &[
+            "/bin/sh".into(),
+            "-c".into(),
+            format!(
+                "printf 'registry=https://exfil.example/\\n' > {0}/etc/npmrc && cp /bin/true {0}/bin/node",
+                proj.display()
+            ),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let npm_opts = || {
+        let mut v = vec!["-p".to_string(), s(&npm)];
+        v.extend(w.iter().cloned());
+        v
+    };
+    let (code, out, err) = run(&npm_opts(), &["/bin/true".into()], Some(&path(&proj)));
+    assert!(code == 125 && out.is_empty(), "{code} {out} {err}");
+    assert!(
+        err.contains("env.package_settings") && err.contains("npmrc"),
+        "{err}"
+    );
+    let mut dry = npm_opts();
+    dry.push("--dry-run".into());
+    let (code, out, err) = run(&dry, &["/bin/true".into()], Some(&path(&ro)));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("exfil.example"), "{out}");
 }

@@ -129,21 +129,22 @@ pub fn resolve(
     })
 }
 
-/// The prefix of the Python installation a virtual environment was made from.
-fn venv_base(venv: &Path) -> Option<PathBuf> {
+/// The prefix of the Python installation a virtual environment was made from, and its
+/// `home` as written (the links on its way chose the prefix too).
+fn venv_base(venv: &Path) -> Option<(PathBuf, PathBuf)> {
     let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
-    let home = cfg.lines().find_map(|l| {
+    let written = cfg.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;
         (k.trim() == "home").then(|| PathBuf::from(v.trim()))
     })?;
-    let home = real_path(&home).ok()?;
+    let home = real_path(&written).ok()?;
     let prefix = if home.file_name().is_some_and(|n| n == "bin") {
         home.parent()?.to_path_buf()
     } else {
         home
     };
     // Never something as wide as `/` or `/usr`: those come from the profile, if at all.
-    (prefix.components().count() > 2).then_some(prefix)
+    (prefix.components().count() > 2).then_some((prefix, written))
 }
 
 /// The package trees the command runs from: the nearest `node_modules` directory above the
@@ -211,11 +212,13 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
                     );
                     // The environment runs on a base installation, whose standard library
                     // it needs: `home = /prefix/bin` in pyvenv.cfg.
-                    if let Some(base) = venv_base(dir) {
+                    if let Some((base, home)) = venv_base(dir) {
+                        let mut evidence = via(Some(cfg));
+                        evidence.push(Evidence::Via(home));
                         add(
                             base,
                             format!("the Python installation {} is built on", dir.display()),
-                            via(Some(cfg)),
+                            evidence,
                         );
                     }
                     break;

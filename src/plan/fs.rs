@@ -182,6 +182,8 @@ pub enum Unreachable {
     Missing,
     NotAccessible,
     TooManyLinks,
+    /// A link appeared on its way after the plan resolved it.
+    Changed,
     Other(Errno),
 }
 
@@ -191,6 +193,7 @@ impl Unreachable {
             Errno::ENOENT | Errno::ENOTDIR => Unreachable::Missing,
             Errno::EACCES => Unreachable::NotAccessible,
             Errno::ELOOP => Unreachable::TooManyLinks,
+            Errno::ESTALE => Unreachable::Changed,
             other => Unreachable::Other(other),
         }
     }
@@ -202,6 +205,9 @@ impl fmt::Display for Unreachable {
             Unreachable::Missing => "does not exist",
             Unreachable::NotAccessible => "not accessible to this user",
             Unreachable::TooManyLinks => "too many levels of symbolic links",
+            Unreachable::Changed => {
+                "changed while mcpcell planned (a link appeared on its way, which is not followed)"
+            }
             Unreachable::Other(e) => e.desc(),
         })
     }

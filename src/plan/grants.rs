@@ -30,6 +30,8 @@ pub(super) struct Inputs<'a> {
     pub loader: &'a Loader,
     /// Programs this plan has looked up already.
     pub programs: &'a Programs,
+    /// The files `env.package_settings` were read from, and the programs that named some.
+    pub settings: &'a [PathBuf],
 }
 
 /// The filesystem part of the plan. `warnings` get what the user should see on every run (an
@@ -48,7 +50,14 @@ pub(super) fn build(
     // What the server could have chosen for itself (a link or a file it may write) and
     // that reaches something new is left out before anything is opened.
     let state_root = i.vars.state_root().ok();
-    let (grants, steered) = steer::sift(grants, state_root.as_deref());
+    let (grants, steered, source) = steer::sift(grants, state_root.as_deref(), i.settings);
+    if let Some(s) = source {
+        return Err(PlanError::SteeredSettings {
+            file: s.file,
+            by: s.by,
+            inside: s.inside,
+        });
+    }
     if let Some(s) = steered.iter().find(|s| s.grant.required) {
         return Err(PlanError::Steered {
             origin: s.grant.origin.clone(),
@@ -58,7 +67,9 @@ pub(super) fn build(
         });
     }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
-    let mut filesystem = fs::build(grants, pending)?;
+    let built = fs::build(grants, pending);
+    crate::paths::drop_kept();
+    let mut filesystem = built?;
     for s in steered {
         warnings.push(s.warning());
         filesystem.skipped.push(fs::Skipped {

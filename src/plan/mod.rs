@@ -94,6 +94,19 @@ pub enum PlanError {
         real: PathBuf,
         reason: String,
     },
+    /// `env.package_settings` read a file the server could have written (or chosen by a
+    /// link): its registries would become the server's allowlist.
+    #[error(
+        "env.package_settings: {} was read for the package managers' settings, and {} lies inside {}, where the server may write: a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH",
+        crate::escape::path(file),
+        crate::escape::path(by),
+        crate::escape::path(inside)
+    )]
+    SteeredSettings {
+        file: PathBuf,
+        by: PathBuf,
+        inside: PathBuf,
+    },
     #[error("failed to create the state directory {}", path.display())]
     StateDir {
         path: PathBuf,
@@ -512,6 +525,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
             state_dir: state_dir.as_deref(),
             loader,
             programs: &programs,
+            settings: &pkg.sources,
         },
         &mut warnings,
         &mut notes,

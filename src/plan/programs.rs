@@ -20,13 +20,8 @@ pub struct Programs {
 }
 
 impl Programs {
-    /// `name` on `path_var` (relative entries from `cwd`), with every link resolved; `None`
-    /// when it is not there.
-    pub fn real(&self, name: &str, path_var: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
-        self.find(name, path_var, cwd).map(|(_, real)| real)
-    }
-
-    /// `name` on `path_var`: where it was found and its real path.
+    /// `name` on `path_var` (relative entries from `cwd`): where it was found and its real
+    /// path, every link resolved; `None` when it is not there.
     pub fn find(&self, name: &str, path_var: Option<&OsStr>, cwd: &Path) -> Option<Found> {
         let key = (
             name.to_string(),
@@ -62,20 +57,20 @@ mod tests {
         }
         let programs = Programs::default();
         let cwd = dir.path();
-        let first = programs.real("prog", Some(a.as_os_str()), cwd);
-        assert_eq!(first, Some(a.join("prog")));
+        let first = programs.find("prog", Some(a.as_os_str()), cwd);
+        assert_eq!(first, Some((a.join("prog"), a.join("prog"))));
         // Gone since: the plan keeps what it found (one answer per plan).
         std::fs::remove_file(a.join("prog")).unwrap();
-        assert_eq!(programs.real("prog", Some(a.as_os_str()), cwd), first);
+        assert_eq!(programs.find("prog", Some(a.as_os_str()), cwd), first);
         // Another PATH is another lookup.
         assert_eq!(
-            programs.real("prog", Some(b.as_os_str()), cwd),
-            Some(b.join("prog"))
+            programs.find("prog", Some(b.as_os_str()), cwd),
+            Some((b.join("prog"), b.join("prog")))
         );
-        assert_eq!(programs.real("missing", Some(b.as_os_str()), cwd), None);
+        assert_eq!(programs.find("missing", Some(b.as_os_str()), cwd), None);
         // A new plan looks again.
         assert_eq!(
-            Programs::default().real("prog", Some(a.as_os_str()), cwd),
+            Programs::default().find("prog", Some(a.as_os_str()), cwd),
             None
         );
     }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::fs::{Grant, Rights, is_private, real_path};
 use super::query::normalize;
-use crate::paths::walk;
+use crate::paths::{resolve_kept, walk};
 
 /// What a grant's path was learnt from, beside the path itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -111,7 +111,7 @@ impl Writable {
         let writable: Vec<(&Grant, PathBuf)> = grants
             .iter()
             .filter(|g| g.rights.write && !is_private(&g.path))
-            .filter_map(|g| Some((g, real_path(&g.path).ok()?)))
+            .filter_map(|g| Some((g, resolve_kept(&g.path).ok()?)))
             .filter(|(_, p)| !is_private(p))
             .collect();
         let mut w = Writable {
@@ -184,16 +184,49 @@ fn covers(by: &[(PathBuf, Rights)], path: &Path, rights: Rights) -> bool {
         .any(|(p, r)| path.starts_with(p) && r.union(rights) == *r)
 }
 
+/// A file mcpcell read its settings from (or a program whose place named one) that the
+/// server could have written or chosen by a link.
+#[derive(Debug)]
+pub struct SteeredSource {
+    pub file: PathBuf,
+    /// The link, or the file itself.
+    pub by: PathBuf,
+    pub inside: PathBuf,
+}
+
 /// Splits `grants` into those kept and those the server could have chosen that reach
-/// something new. `state_root` is where every server's state directory lies.
-pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<Steered>) {
+/// something new. `state_root` is where every server's state directory lies. Also the first
+/// of `sources` (files mcpcell read settings from) that the server could have chosen.
+pub fn sift(
+    grants: Vec<Grant>,
+    state_root: Option<&Path>,
+    sources: &[PathBuf],
+) -> (Vec<Grant>, Vec<Steered>, Option<SteeredSource>) {
     let writable = Writable::new(&grants, state_root);
+    let source = sources.iter().find_map(|f| {
+        let (hit, end) = writable.planted_link(f);
+        let (inside, by) = match hit {
+            Some(h) => h,
+            None => (writable.holding(&end)?.to_path_buf(), f.clone()),
+        };
+        Some(SteeredSource {
+            file: f.clone(),
+            by,
+            inside,
+        })
+    });
     // Plain grants (most of a profile's) need no further look, nor does what they cover.
     let mut clean: Vec<(PathBuf, Rights)> = Vec::new();
     let mut rest: Vec<(Grant, PathBuf)> = Vec::new();
     let mut kept: Vec<Grant> = Vec::with_capacity(grants.len());
     for g in grants {
-        let Ok(real) = real_path(&g.path) else {
+        // The sandbox's own mounts are no host file.
+        if is_private(&g.path) {
+            kept.push(g);
+            continue;
+        }
+        // Kept open for `fs::build`, which then grants the very file looked at here.
+        let Ok(real) = resolve_kept(&g.path) else {
             // Unreachable: `fs::build` skips it, or refuses a required one.
             kept.push(g);
             continue;
@@ -234,7 +267,7 @@ pub fn sift(grants: Vec<Grant>, state_root: Option<&Path>) -> (Vec<Grant>, Vec<S
             });
         }
     }
-    (kept, steered)
+    (kept, steered, source)
 }
 
 #[cfg(test)]
@@ -293,7 +326,7 @@ mod tests {
             // To a file inside the writable grant: kept.
             grant(&r.join("work/self"), Rights::EXEC, vec![]),
         ];
-        let (kept, steered) = sift(grants, None);
+        let (kept, steered, _) = sift(grants, None, &[]);
         assert_eq!(
             names(&kept),
             [
@@ -310,7 +343,7 @@ mod tests {
         assert!(steered[0].warning().contains("--allow-read"));
         // The check detects nothing where the server writes nothing.
         let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
-        let (kept, steered) = sift(grants, None);
+        let (kept, steered, _) = sift(grants, None, &[]);
         assert_eq!((kept.len(), steered.len()), (1, 0));
     }
 
@@ -327,7 +360,7 @@ mod tests {
             grant(&r.join("usr/bin"), Rights::READ, vec![cfg.clone()]),
             grant(&r.join("work"), Rights::READ, vec![cfg.clone()]),
         ];
-        let (kept, steered) = sift(grants, None);
+        let (kept, steered, _) = sift(grants, None, &[]);
         assert_eq!(kept.len(), 4);
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].grant.path, r.join("secret"));
@@ -342,7 +375,7 @@ mod tests {
                 vec![Evidence::Content(r.join("usr/pyvenv.cfg"))],
             ),
         ];
-        assert_eq!(sift(grants, None).1.len(), 0);
+        assert_eq!(sift(grants, None, &[]).1.len(), 0);
     }
 
     #[test]
@@ -355,7 +388,7 @@ mod tests {
             // Its own real path would otherwise make it "inside what the server may write".
             grant(&r.join("work/out"), Rights::WRITE, vec![]),
         ];
-        let (kept, steered) = sift(grants, None);
+        let (kept, steered, _) = sift(grants, None, &[]);
         assert_eq!(names(&kept), [r.join("work")]);
         assert_eq!(steered[0].real, r.join("secret"));
     }
@@ -377,7 +410,7 @@ mod tests {
             grant(&link, Rights::READ, vec![]),
         ];
         // No writable grant: the walk finds no planted link, but not what was resolved.
-        let (kept, steered) = sift(grants, None);
+        let (kept, steered, _) = sift(grants, None, &[]);
         assert_eq!(names(&kept), [r.join("usr")]);
         assert_eq!(steered[0].how, How::Changed);
         assert_eq!(steered[0].real, r.join("secret/key"));
@@ -393,11 +426,11 @@ mod tests {
             grant(&r.join("state/other/run"), Rights::EXEC, vec![]),
         ];
         // No writable grant, but the link lies among the servers' state directories.
-        let (kept, steered) = sift(grants, Some(&r.join("state")));
+        let (kept, steered, _) = sift(grants, Some(&r.join("state")), &[]);
         assert_eq!(names(&kept), [r.join("secret")]);
         assert_eq!(steered[0].inside, r.join("state"));
         // Without the state root, nothing of a server's chose it.
         let grants = vec![grant(&r.join("state/other/run"), Rights::EXEC, vec![])];
-        assert_eq!(sift(grants, None).1.len(), 0);
+        assert_eq!(sift(grants, None, &[]).1.len(), 0);
     }
 }

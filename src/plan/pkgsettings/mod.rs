@@ -52,6 +52,10 @@ pub struct PkgSettings {
     pub bundles: Vec<Bundle>,
     /// What was read and not passed, and why; shown by `--dry-run`.
     pub notes: Vec<String>,
+    /// The settings files read, and the programs whose place named some of them: none may
+    /// be one the server could have written (checked with the grants, `plan::steer`).
+    #[serde(skip)]
+    pub sources: Vec<PathBuf>,
 }
 
 impl PkgSettings {
@@ -97,6 +101,7 @@ pub fn for_profile(
         env: &env,
         cwd,
         programs,
+        found: Default::default(),
     };
     let settings = read_cached(&managers, &host, state_dir, &cache);
     match state_dir {
@@ -133,6 +138,8 @@ pub struct Host<'a> {
     pub cwd: &'a Path,
     /// Programs the plan has looked up already.
     pub programs: &'a crate::plan::programs::Programs,
+    /// Where the programs looked up here were found.
+    pub found: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl Host<'_> {
@@ -170,8 +177,11 @@ impl Host<'_> {
     /// `filesystem.programs` finds it.
     fn program(&self, name: &str) -> Option<PathBuf> {
         let path = self.var("PATH")?;
-        self.programs
-            .real(name, Some(std::ffi::OsStr::new(path)), self.cwd)
+        let (found, real) = self
+            .programs
+            .find(name, Some(std::ffi::OsStr::new(path)), self.cwd)?;
+        self.found.borrow_mut().push(found);
+        Some(real)
     }
 }
 
@@ -435,6 +445,7 @@ fn read_cached(
     if ssl {
         ssl_env(host, &mut acc);
     }
+    acc.out.sources.extend(host.found.borrow_mut().drain(..));
     acc.out
 }
 

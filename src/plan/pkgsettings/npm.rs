@@ -132,6 +132,7 @@ pub(super) fn read(host: &Host, acc: &mut Acc) {
         let Ok(text) = super::pem::read_small(&file) else {
             continue;
         };
+        acc.out.sources.push(file.clone());
         let mut file_ca: Vec<Value> = Vec::new();
         for item in ini::parse(&text, Dialect::Npm) {
             let from = origin(&file, item.line, &item.key);

@@ -44,6 +44,7 @@ pub(super) fn pip(host: &Host, acc: &mut Acc) {
         let Ok(text) = super::pem::read_small(&file) else {
             continue;
         };
+        acc.out.sources.push(file.clone());
         // `[global]` first, then the sections of the commands that download (`install`
         // wins, as `pip install` reads it).
         let items = ini::parse(&text, Dialect::ConfigParser);
@@ -172,6 +173,7 @@ pub(super) fn uv(host: &Host, acc: &mut Acc) {
         let Ok(text) = super::pem::read_small(&file) else {
             continue;
         };
+        acc.out.sources.push(file.clone());
         let shown = crate::escape::path(&file);
         let doc = match text.parse::<toml_edit::DocumentMut>() {
             Ok(d) => d,
