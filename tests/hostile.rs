@@ -624,4 +624,47 @@ fn what_a_server_plants_where_it_writes_widens_no_later_launch() {
     let (code, out, err) = run(&dry, &["/bin/true".into()], Some(&path(&ro)));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("exfil.example"), "{out}");
+
+    // A socket the profile names where the server may write, redirected by a planted link
+    // to another socket (a daemon's).
+    let daemon = std::os::unix::net::UnixListener::bind(secret.join("daemon.sock")).unwrap();
+    let sock_profile = |dir: &Path| {
+        let p = root.join(format!(
+            "sock-{}.yaml",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        write(
+            &p,
+            &format!(
+                "extends: [default]\nnetwork:\n  unix: [\"{}/app.sock\"]\n",
+                dir.display()
+            ),
+        );
+        p
+    };
+    let (pp, pr) = (sock_profile(&proj), sock_profile(&ro));
+    plant(&[
+        "symlink",
+        &s(&secret.join("daemon.sock")),
+        &s(&proj.join("app.sock")),
+    ]);
+    let connect = |prof: &Path, dir: &Path| {
+        let mut opts = vec!["-p".to_string(), s(prof)];
+        opts.extend(w.iter().cloned());
+        run(
+            &opts,
+            &[probe.clone(), "unix".into(), s(&dir.join("app.sock"))],
+            None,
+        )
+    };
+    let (code, out, err) = connect(&pp, &proj);
+    assert!(code == 125 && out.is_empty(), "{code} {out} {err}");
+    assert!(
+        err.contains("network.unix") && err.contains("where the server may write"),
+        "{err}"
+    );
+    symlink(secret.join("daemon.sock"), ro.join("app.sock")).unwrap();
+    let (_, out, err) = connect(&pr, &ro);
+    assert!(out.starts_with("OK"), "{out} {err}");
+    drop(daemon);
 }

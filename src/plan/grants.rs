@@ -32,6 +32,8 @@ pub(super) struct Inputs<'a> {
     pub programs: &'a Programs,
     /// The files `env.package_settings` were read from, and the programs that named some.
     pub settings: &'a [PathBuf],
+    /// `network.unix`.
+    pub sockets: &'a [PathBuf],
 }
 
 /// The filesystem part of the plan. `warnings` get what the user should see on every run (an
@@ -50,12 +52,21 @@ pub(super) fn build(
     // What the server could have chosen for itself (a link or a file it may write) and
     // that reaches something new is left out before anything is opened.
     let state_root = i.vars.state_root().ok();
-    let (grants, steered, source) = steer::sift(grants, state_root.as_deref(), i.settings);
-    if let Some(s) = source {
-        return Err(PlanError::SteeredSettings {
-            file: s.file,
+    let steer::Sifted {
+        kept: grants,
+        steered,
+        source,
+        socket,
+    } = steer::sift(grants, state_root.as_deref(), i.settings, i.sockets);
+    let settings = source.map(|s| (s, "env.package_settings: the settings file", "a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH"));
+    let socket = socket.map(|s| (s, "network.unix: the socket", "a server could have planted a link to reach another socket (a root daemon's, say). Name the socket by its own path"));
+    if let Some((s, what, why)) = settings.or(socket) {
+        return Err(PlanError::SteeredSource {
+            what,
+            path: s.file,
             by: s.by,
             inside: s.inside,
+            why,
         });
     }
     if let Some(s) = steered.iter().find(|s| s.grant.required) {

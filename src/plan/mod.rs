@@ -94,18 +94,23 @@ pub enum PlanError {
         real: PathBuf,
         reason: String,
     },
-    /// `env.package_settings` read a file the server could have written (or chosen by a
-    /// link): its registries would become the server's allowlist.
+    /// What mcpcell reads or connects to beside the grants (an `env.package_settings` file,
+    /// a `network.unix` socket) is where, or behind a link where, the server may write.
     #[error(
-        "env.package_settings: {} was read for the package managers' settings, and {} lies inside {}, where the server may write: a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH",
-        crate::escape::path(file),
-        crate::escape::path(by),
+        "{what} {}{} lies inside {}, where the server may write: {why}",
+        crate::escape::path(path),
+        if by == path { String::new() } else { format!(" is reached through the link {}, which", crate::escape::path(by)) },
         crate::escape::path(inside)
     )]
-    SteeredSettings {
-        file: PathBuf,
+    SteeredSource {
+        /// What the path is, with the setting that named it.
+        what: &'static str,
+        path: PathBuf,
+        /// The link on its way, or the path itself.
         by: PathBuf,
         inside: PathBuf,
+        /// What a server could do with it, and what to do.
+        why: &'static str,
     },
     #[error("failed to create the state directory {}", path.display())]
     StateDir {
@@ -526,6 +531,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
             loader,
             programs: &programs,
             settings: &pkg.sources,
+            sockets: &network.unix,
         },
         &mut warnings,
         &mut notes,

@@ -194,15 +194,40 @@ pub struct SteeredSource {
     pub inside: PathBuf,
 }
 
+/// What [`sift`] found.
+pub struct Sifted {
+    pub kept: Vec<Grant>,
+    pub steered: Vec<Steered>,
+    /// The first settings file the server could have chosen.
+    pub source: Option<SteeredSource>,
+    /// The first `network.unix` path the server could have redirected.
+    pub socket: Option<SteeredSource>,
+}
+
 /// Splits `grants` into those kept and those the server could have chosen that reach
 /// something new. `state_root` is where every server's state directory lies. Also the first
-/// of `sources` (files mcpcell read settings from) that the server could have chosen.
+/// of `sources` (files mcpcell read settings from) that the server could have chosen, and
+/// the first of `sockets` (`network.unix`) reached through a link it could have planted to
+/// a socket outside what it may write.
 pub fn sift(
     grants: Vec<Grant>,
     state_root: Option<&Path>,
     sources: &[PathBuf],
-) -> (Vec<Grant>, Vec<Steered>, Option<SteeredSource>) {
+    sockets: &[PathBuf],
+) -> Sifted {
     let writable = Writable::new(&grants, state_root);
+    // A socket named by a path the server could have redirected with a link, to a socket
+    // outside what it may write (a root daemon's, say).
+    let socket = sockets.iter().find_map(|f| {
+        let (hit, end) = writable.planted_link(f);
+        let (inside, by) = hit?;
+        let within = writable.writes.iter().any(|w| end.starts_with(w));
+        (!within).then(|| SteeredSource {
+            file: f.clone(),
+            by,
+            inside,
+        })
+    });
     let source = sources.iter().find_map(|f| {
         let (hit, end) = writable.planted_link(f);
         let (inside, by) = match hit {
@@ -267,7 +292,12 @@ pub fn sift(
             });
         }
     }
-    (kept, steered, source)
+    Sifted {
+        kept,
+        steered,
+        source,
+        socket,
+    }
 }
 
 #[cfg(test)]
@@ -326,7 +356,7 @@ mod tests {
             // To a file inside the writable grant: kept.
             grant(&r.join("work/self"), Rights::EXEC, vec![]),
         ];
-        let (kept, steered, _) = sift(grants, None, &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
         assert_eq!(
             names(&kept),
             [
@@ -343,7 +373,7 @@ mod tests {
         assert!(steered[0].warning().contains("--allow-read"));
         // The check detects nothing where the server writes nothing.
         let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
-        let (kept, steered, _) = sift(grants, None, &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
         assert_eq!((kept.len(), steered.len()), (1, 0));
     }
 
@@ -360,7 +390,7 @@ mod tests {
             grant(&r.join("usr/bin"), Rights::READ, vec![cfg.clone()]),
             grant(&r.join("work"), Rights::READ, vec![cfg.clone()]),
         ];
-        let (kept, steered, _) = sift(grants, None, &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
         assert_eq!(kept.len(), 4);
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].grant.path, r.join("secret"));
@@ -375,7 +405,7 @@ mod tests {
                 vec![Evidence::Content(r.join("usr/pyvenv.cfg"))],
             ),
         ];
-        assert_eq!(sift(grants, None, &[]).1.len(), 0);
+        assert_eq!(sift(grants, None, &[], &[]).steered.len(), 0);
     }
 
     #[test]
@@ -388,7 +418,7 @@ mod tests {
             // Its own real path would otherwise make it "inside what the server may write".
             grant(&r.join("work/out"), Rights::WRITE, vec![]),
         ];
-        let (kept, steered, _) = sift(grants, None, &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
         assert_eq!(names(&kept), [r.join("work")]);
         assert_eq!(steered[0].real, r.join("secret"));
     }
@@ -410,7 +440,7 @@ mod tests {
             grant(&link, Rights::READ, vec![]),
         ];
         // No writable grant: the walk finds no planted link, but not what was resolved.
-        let (kept, steered, _) = sift(grants, None, &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
         assert_eq!(names(&kept), [r.join("usr")]);
         assert_eq!(steered[0].how, How::Changed);
         assert_eq!(steered[0].real, r.join("secret/key"));
@@ -426,11 +456,11 @@ mod tests {
             grant(&r.join("state/other/run"), Rights::EXEC, vec![]),
         ];
         // No writable grant, but the link lies among the servers' state directories.
-        let (kept, steered, _) = sift(grants, Some(&r.join("state")), &[]);
+        let Sifted { kept, steered, .. } = sift(grants, Some(&r.join("state")), &[], &[]);
         assert_eq!(names(&kept), [r.join("secret")]);
         assert_eq!(steered[0].inside, r.join("state"));
         // Without the state root, nothing of a server's chose it.
         let grants = vec![grant(&r.join("state/other/run"), Rights::EXEC, vec![])];
-        assert_eq!(sift(grants, None, &[]).1.len(), 0);
+        assert_eq!(sift(grants, None, &[], &[]).steered.len(), 0);
     }
 }
