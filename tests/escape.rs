@@ -737,9 +737,13 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String, Vec<S
     // As root, limits.processes is a pids cgroup: the server must be in it.
     let mut cgroup_note = String::new();
     if let (true, Some(max)) = (is_root(), facts.pids_cgroup) {
+        // The sandbox's processes: those in a PID namespace other than mcpcell's (the
+        // process that makes the namespaces may still be leaving, outside the cgroup).
+        let pid_ns = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
         let kids = descendants(client.pid());
         let cg = kids
             .iter()
+            .filter(|&&p| pid_ns(p).is_some() && pid_ns(p) != pid_ns(client.pid()))
             .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
             .next()
             .unwrap_or_default();

@@ -250,13 +250,14 @@ fn a_writable_grant_over_other_servers_state_is_refused() {
     assert_eq!(out.status.code(), Some(125));
 
     // A server that turns a directory its profile grants inside its own state into a link
-    // to that other server's state: the next run resolves the grant there, and is refused.
+    // to that other server's state: the next run leaves that grant out, and says why.
     let prof = profile(
         &root,
         "cached",
         "extends: [default]\nfilesystem:\n  write: [\"${STATE_DIR}/cache\"]\nenv:\n  set: {S: \"${STATE_DIR}\"}\n",
     );
-    let attack = "if [ -d \"$S/cache\" ] && [ ! -L \"$S/cache\" ]; then echo x > \"$S/cache/f\" && echo WRI\"\"TE; fi; rm -rf \"$S/cache\"; ln -s \"$1\" \"$S/cache\"";
+    // Once the link is there, it writes through it.
+    let attack = "if [ -L \"$S/cache\" ]; then echo x > \"$S/cache/f\" && echo WRI\"\"TE; fi; rm -rf \"$S/cache\"; ln -s \"$1\" \"$S/cache\"";
     let launch = || {
         let mut c = run_cmd(&[
             "-p",
@@ -282,11 +283,12 @@ fn a_writable_grant_over_other_servers_state_is_refused() {
     );
     let out = launch();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("every server keeps its private state"),
+        err.contains("not granting") && err.contains("a server could have planted it"),
         "{err}"
     );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("WRITE"));
     assert!(!other.join("f").exists());
 }
 
