@@ -38,7 +38,12 @@ fn fd_path(fd: &impl AsRawFd) -> std::io::Result<PathBuf> {
 pub fn open_real(path: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
     // Opened already by `resolve_kept`: that descriptor, the file the plan resolved (or
     // the failure it met).
-    if let Some(kept) = KEPT.with_borrow_mut(|k| k.remove(path)) {
+    // A kept failure stays until `drop_kept`: a second open of the path meets it too.
+    if let Some(kept) = KEPT.with_borrow_mut(|k| match k.get(path) {
+        Some(Err(e)) => Some(Err(*e)),
+        Some(Ok(_)) => k.remove(path),
+        None => None,
+    }) {
         return kept;
     }
     // Known already (a memo lives): the real path is opened, and it must have no link left
@@ -232,9 +237,19 @@ impl Drop for Memo {
     }
 }
 
-/// Ends the memo of this thread, whoever started it.
+/// Ends the memo of this thread, whoever started it (and closes what was kept).
 pub fn forget() {
     MEMO.set(None);
+    drop_kept();
+}
+
+/// Closes what [`resolve_kept`] kept when dropped: on every way out of a plan.
+pub struct Kept;
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        drop_kept();
+    }
 }
 
 #[cfg(test)]
@@ -302,9 +317,10 @@ mod tests {
         assert!(resolve_kept(&missing).is_err());
         std::fs::create_dir(&missing).unwrap();
         assert_eq!(open_real(&missing).unwrap_err(), Errno::ENOENT);
-        assert_eq!(open_real(&missing).unwrap().1, missing);
+        assert_eq!(open_real(&missing).unwrap_err(), Errno::ENOENT);
         resolve_kept(&b).unwrap();
-        drop_kept();
+        drop(Kept);
+        assert_eq!(open_real(&missing).unwrap().1, missing);
         assert!(KEPT.with_borrow(HashMap::is_empty));
     }
 

@@ -229,7 +229,7 @@ fn code_trees(path: &Path, needed: &[Needed], script: Option<&Path>) -> Vec<Need
     // A script outside any package tree: the file itself (what it imports is the profile's
     // business, or `learn`'s).
     if let Some(s) = script {
-        let real = s.canonicalize().unwrap_or_else(|_| s.to_path_buf());
+        let real = real_path(s).unwrap_or_else(|_| s.to_path_buf());
         if !out
             .iter()
             .any(|n| s.starts_with(&n.path) || real.starts_with(&n.path))

@@ -52,13 +52,15 @@ pub(super) fn build(
     // What the server could have chosen for itself (a link or a file it may write) and
     // that reaches something new is left out before anything is opened.
     let state_root = i.vars.state_root().ok();
+    // What the check keeps open for `fs::build` is closed on every way out.
+    let _kept = crate::paths::Kept;
     let steer::Sifted {
         kept: grants,
         steered,
         source,
         socket,
     } = steer::sift(grants, state_root.as_deref(), i.settings, i.sockets);
-    let settings = source.map(|s| (s, "env.package_settings: the settings file", "a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH"));
+    let settings = source.map(|s| (s, "env.package_settings: a settings file (or the program that located one)", "a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH"));
     let socket = socket.map(|s| (s, "network.unix: the socket", "a server could have planted a link to reach another socket (a root daemon's, say). Name the socket by its own path"));
     if let Some((s, what, why)) = settings.or(socket) {
         return Err(PlanError::SteeredSource {
@@ -78,9 +80,8 @@ pub(super) fn build(
         });
     }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
-    let built = fs::build(grants, pending);
-    crate::paths::drop_kept();
-    let mut filesystem = built?;
+    let mut filesystem = fs::build(grants, pending)?;
+    drop(_kept);
     for s in steered {
         warnings.push(s.warning());
         filesystem.skipped.push(fs::Skipped {

@@ -12,6 +12,7 @@
 //! root of every server's state directory (another server's state is another server's to
 //! plant in).
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::fs::{Grant, Rights, is_private, real_path};
@@ -103,7 +104,7 @@ struct Writable {
 /// A grant's path and real path are the same (no link on the way) and it was learnt from
 /// nothing: nothing of the server's chose it.
 fn plain(g: &Grant, real: &Path) -> bool {
-    g.evidence.is_empty() && real == normalize(&g.path)
+    g.evidence.is_empty() && (g.path == real || real == normalize(&g.path))
 }
 
 impl Writable {
@@ -134,7 +135,7 @@ impl Writable {
     fn holding(&self, path: &Path) -> Option<&Path> {
         self.planted
             .iter()
-            .find(|p| path.starts_with(p))
+            .find(|p| within(path, p))
             .map(PathBuf::as_path)
     }
 
@@ -169,6 +170,10 @@ impl Writable {
             if let Some((w, l)) = hit {
                 return Some((w, l, How::Link));
             }
+            // What the plan learnt from `p` was learnt where it resolved then.
+            if real_path(p).is_ok_and(|r| r != end) {
+                return Some((end, p.clone(), How::Changed));
+            }
             if content {
                 if let Some(w) = self.holding(&end) {
                     return Some((w.to_path_buf(), p.clone(), How::Named));
@@ -179,9 +184,16 @@ impl Writable {
     }
 }
 
+/// Whether `path` is `base` or lies under it, both real paths (absolute, no `.`, `..` or
+/// doubled `/`): compared as bytes, not component by component.
+fn within(path: &Path, base: &Path) -> bool {
+    let (p, b) = (path.as_os_str().as_bytes(), base.as_os_str().as_bytes());
+    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
+}
+
 fn covers(by: &[(PathBuf, Rights)], path: &Path, rights: Rights) -> bool {
     by.iter()
-        .any(|(p, r)| path.starts_with(p) && r.union(rights) == *r)
+        .any(|(p, r)| within(path, p) && r.union(rights) == *r)
 }
 
 /// A file mcpcell read its settings from (or a program whose place named one) that the
@@ -218,11 +230,15 @@ pub fn sift(
     let writable = Writable::new(&grants, state_root);
     // A socket named by a path the server could have redirected with a link, to a socket
     // outside what it may write (a root daemon's, say).
+    // The real path is remembered, so the sandbox's set-up opens that one, with no link.
     let socket = sockets.iter().find_map(|f| {
         let (hit, end) = writable.planted_link(f);
         let (inside, by) = hit?;
-        let within = writable.writes.iter().any(|w| end.starts_with(w));
-        (!within).then(|| SteeredSource {
+        let real = real_path(f).ok();
+        let stays = real
+            .as_ref()
+            .is_some_and(|r| *r == end && writable.writes.iter().any(|w| within(r, w)));
+        (!stays).then(|| SteeredSource {
             file: f.clone(),
             by,
             inside,
@@ -265,8 +281,9 @@ pub fn sift(
     }
     let mut doubtful: Vec<(Grant, PathBuf, (PathBuf, PathBuf, How))> = Vec::new();
     for (g, real) in rest {
-        let within = writable.writes.iter().any(|w| real.starts_with(w));
-        if within || covers(&clean, &real, g.rights) {
+        // Inside what the server may write anyway; never to execute what it wrote.
+        let inside = !g.rights.exec && writable.writes.iter().any(|w| within(&real, w));
+        if inside || covers(&clean, &real, g.rights) {
             kept.push(g);
             continue;
         }
@@ -353,7 +370,9 @@ mod tests {
             grant(&r.join("work/docs"), Rights::READ, vec![]),
             // To what a plain grant covers with the same rights: kept.
             grant(&r.join("work/python"), Rights::EXEC, vec![]),
-            // To a file inside the writable grant: kept.
+            // To a file inside the writable grant: kept to read, not to execute (what the
+            // server wrote stays unexecutable).
+            grant(&r.join("work/self"), Rights::READ, vec![]),
             grant(&r.join("work/self"), Rights::EXEC, vec![]),
         ];
         let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
@@ -366,11 +385,14 @@ mod tests {
                 r.join("work/self")
             ]
         );
-        assert_eq!(steered.len(), 1);
+        assert_eq!(kept[3].rights, Rights::READ);
+        assert_eq!(steered.len(), 2);
         assert_eq!(steered[0].real, r.join("secret/key"));
         assert_eq!(steered[0].by, r.join("work/docs"));
         assert_eq!(steered[0].how, How::Link);
         assert!(steered[0].warning().contains("--allow-read"));
+        assert_eq!(steered[1].real, r.join("work/inner"));
+        assert!(steered[1].warning().contains("--allow-exec"));
         // The check detects nothing where the server writes nothing.
         let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
         let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
@@ -406,6 +428,13 @@ mod tests {
             ),
         ];
         assert_eq!(sift(grants, None, &[], &[]).steered.len(), 0);
+    }
+
+    #[test]
+    fn within_compares_whole_components() {
+        let w = |a: &str, b: &str| within(Path::new(a), Path::new(b));
+        assert!(w("/a/b", "/a/b") && w("/a/b/c", "/a/b") && w("/a", "/"));
+        assert!(!w("/a/bc", "/a/b") && !w("/a", "/a/b") && !w("/b", "/a"));
     }
 
     #[test]

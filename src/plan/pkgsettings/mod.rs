@@ -101,7 +101,6 @@ pub fn for_profile(
         env: &env,
         cwd,
         programs,
-        found: Default::default(),
     };
     let settings = read_cached(&managers, &host, state_dir, &cache);
     match state_dir {
@@ -138,8 +137,6 @@ pub struct Host<'a> {
     pub cwd: &'a Path,
     /// Programs the plan has looked up already.
     pub programs: &'a crate::plan::programs::Programs,
-    /// Where the programs looked up here were found.
-    pub found: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl Host<'_> {
@@ -175,13 +172,11 @@ impl Host<'_> {
     /// A program found on mcpcell's PATH, with links resolved (one `openat2` for a path
     /// without links, where `canonicalize` reads each component as a link), as
     /// `filesystem.programs` finds it.
-    fn program(&self, name: &str) -> Option<PathBuf> {
+    /// Also where the PATH search found it (its place may name a settings file).
+    fn program(&self, name: &str) -> Option<crate::plan::programs::Found> {
         let path = self.var("PATH")?;
-        let (found, real) = self
-            .programs
-            .find(name, Some(std::ffi::OsStr::new(path)), self.cwd)?;
-        self.found.borrow_mut().push(found);
-        Some(real)
+        self.programs
+            .find(name, Some(std::ffi::OsStr::new(path)), self.cwd)
     }
 }
 
@@ -445,7 +440,6 @@ fn read_cached(
     if ssl {
         ssl_env(host, &mut acc);
     }
-    acc.out.sources.extend(host.found.borrow_mut().drain(..));
     acc.out
 }
 

@@ -23,33 +23,35 @@ const SECRET_KEYS: &[&str] = &[
     "otp",
 ];
 
-/// The npmrc files npm reads, lowest precedence first.
-fn files(host: &Host) -> Vec<PathBuf> {
+/// The npmrc files npm reads, lowest precedence first, each with the program whose place
+/// named it (where the PATH search found it), if one did.
+fn files(host: &Host) -> Vec<(PathBuf, Option<PathBuf>)> {
     let mut out = Vec::new();
     // builtin: `npmrc` in npm's own package directory (bin/npm-cli.js → ..).
     let builtin = host
         .program("npm")
-        .and_then(|cli| Some(cli.parent()?.parent()?.join("npmrc")));
+        .and_then(|(found, cli)| Some((cli.parent()?.parent()?.join("npmrc"), Some(found))));
     out.extend(builtin);
     // global: `$PREFIX/etc/npmrc`, the prefix being node's install prefix unless set.
-    let global = env_key(host, "globalconfig")
+    let prefix = host
+        .var("PREFIX")
         .map(PathBuf::from)
+        .or_else(|| env_key(host, "prefix").map(PathBuf::from))
+        .map(|p| (p, None));
+    let global = env_key(host, "globalconfig")
+        .map(|f| (PathBuf::from(f), None))
         .or_else(|| {
-            let prefix = host
-                .var("PREFIX")
-                .map(PathBuf::from)
-                .or_else(|| env_key(host, "prefix").map(PathBuf::from))
-                .or_else(|| {
-                    let node = host.program("node")?;
-                    Some(node.parent()?.parent()?.to_path_buf())
-                })?;
-            Some(prefix.join("etc/npmrc"))
+            let (prefix, by) = prefix.or_else(|| {
+                let (found, node) = host.program("node")?;
+                Some((node.parent()?.parent()?.to_path_buf(), Some(found)))
+            })?;
+            Some((prefix.join("etc/npmrc"), by))
         });
     out.extend(global);
     let user = env_key(host, "userconfig")
         .map(PathBuf::from)
         .or_else(|| host.home().map(|h| h.join(".npmrc")));
-    out.extend(user);
+    out.extend(user.map(|u| (u, None)));
     out
 }
 
@@ -128,11 +130,12 @@ pub(super) fn read(host: &Host, acc: &mut Acc) {
     let mut conf: BTreeMap<String, Value> = BTreeMap::new();
     // `ca` may be a list (`ca[]=`); a later layer's list replaces an earlier one.
     let mut ca: Vec<Value> = Vec::new();
-    for file in files(host) {
+    for (file, by) in files(host) {
         let Ok(text) = super::pem::read_small(&file) else {
             continue;
         };
         acc.out.sources.push(file.clone());
+        acc.out.sources.extend(by);
         let mut file_ca: Vec<Value> = Vec::new();
         for item in ini::parse(&text, Dialect::Npm) {
             let from = origin(&file, item.line, &item.key);

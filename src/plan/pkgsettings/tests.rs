@@ -73,7 +73,6 @@ fn npm_user_settings_pass_without_their_token() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert_eq!(
@@ -122,7 +121,6 @@ fn environment_wins_over_files_and_is_cleaned() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     assert_eq!(var(&s, "npm_config_registry"), Some("https://b.example/"));
@@ -145,7 +143,6 @@ fn a_cafile_that_is_a_key_is_not_copied() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     assert!(s.bundles.is_empty());
@@ -174,7 +171,6 @@ fn a_project_npmrc_is_not_read() {
         env: &env,
         cwd: &cwd,
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     assert!(s.hosts.is_empty() && s.env.is_empty(), "{}", everything(&s));
@@ -203,7 +199,6 @@ fn pip_and_uv_settings() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(
         &[PackageManager::Pip, PackageManager::Uv],
@@ -266,7 +261,6 @@ fn pip_config_file_devnull_turns_files_off() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Pip], &host, None);
     assert!(s.env.is_empty(), "{}", everything(&s));
@@ -312,7 +306,6 @@ fn an_upstream_proxy_is_not_passed_as_a_package_setting() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, None);
     let all = everything(&s);
@@ -395,7 +388,6 @@ fn hostile_text_never_panics() {
             env: &env,
             cwd: dir.path(),
             programs: &Programs::default(),
-            found: Default::default(),
         };
         std::fs::write(dir.path().join(".npmrc"), &s).unwrap();
         let _ = read(&[PackageManager::Npm, PackageManager::Uv], &host, None);
@@ -501,7 +493,6 @@ fn ssl_cert_dir_and_file_become_one_bundle() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Pip], &host, Some(&state));
     assert_eq!(
@@ -540,7 +531,6 @@ fn a_merged_bundle_is_kept_and_any_change_to_a_source_misses() {
         env: &env,
         cwd: dir.path(),
         programs: &Programs::default(),
-        found: Default::default(),
     };
     let ssl = |s: PkgSettings| {
         let b = s
@@ -616,7 +606,6 @@ fn node_extra_ca_certs_naming_the_npm_cafile_shares_its_copy() {
         env: &env,
         cwd: dir.path(),
         programs: &programs,
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     let npm = state.join("mcpcell-ca-npm.pem");
@@ -636,7 +625,6 @@ fn node_extra_ca_certs_naming_the_npm_cafile_shares_its_copy() {
         env: &env,
         cwd: dir.path(),
         programs: &programs,
-        found: Default::default(),
     };
     let s = read(&[PackageManager::Npm], &host, Some(&state));
     let extra = state.join("mcpcell-ca-node-extra.pem");
