@@ -667,4 +667,38 @@ fn what_a_server_plants_where_it_writes_widens_no_later_launch() {
     let (_, out, err) = connect(&pr, &ro);
     assert!(out.starts_with("OK"), "{out} {err}");
     drop(daemon);
+
+    // `args: write-parent`: the database's directory is writable, and a link put in the
+    // database's place stands for that directory again, not for what it points at.
+    let wp = root.join("wp.yaml");
+    write(
+        &wp,
+        "extends: [default]\nfilesystem:\n  args: write-parent\n",
+    );
+    let srv = ro.join("srv.sh");
+    write(
+        &srv,
+        &format!(
+            "db=$2\nif [ -L \"$db\" ]; then cat \"$db/f\"; else rm -f \"$db\"; ln -s {} \"$db\" && echo planted; fi\n",
+            secret.display()
+        ),
+    );
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    let db = root.join("data/app.db");
+    write(&db, "");
+    let sqlite = |more: &[String]| {
+        let mut opts = vec!["-p".to_string(), s(&wp), "--allow-read".into(), s(&ro)];
+        opts.extend(more.iter().cloned());
+        run(
+            &opts,
+            &["/bin/sh".into(), s(&srv), "--db-path".into(), s(&db)],
+            None,
+        )
+    };
+    let (_, out, err) = sqlite(&[]);
+    assert_eq!(out.trim_end(), "planted", "{err}");
+    let (_, out, err) = sqlite(&[]);
+    assert!(!out.contains("in secret"), "{out} {err}");
+    let (_, out, err) = sqlite(&["--allow-read".into(), s(&secret)]);
+    assert_eq!(out.trim_end(), "in secret", "{err}");
 }

@@ -279,7 +279,7 @@ fn program_prefix(name: &str, i: &Inputs) -> Option<(PathBuf, Option<String>, Pa
 
 /// Paths named on the command line, for `filesystem.args`: each argument and the value of
 /// `--option=VALUE`, when it exists (the interpreter's script excepted). With `parents`
-/// (`args: write-parent`), a named file stands for its directory, and a path that does not
+/// (`args: write-parent`), a named file (or link) stands for its directory, and a path that does not
 /// exist yet (a database to be created, say) counts when its directory exists and it is an
 /// option's value or contains a `/`.
 fn argument_paths(command: &Command, cwd: &Path, parents: bool) -> Vec<PathBuf> {
@@ -312,9 +312,11 @@ fn argument_paths(command: &Command, cwd: &Path, parents: bool) -> Vec<PathBuf> 
             }
             continue;
         }
-        if p.is_dir() {
+        // A link stands for its directory, as a file does: the server may have put it there
+        // (it may write that directory), to have the next launch grant what it points at.
+        if p.is_dir() && !p.is_symlink() {
             out.push(p);
-        } else if p.exists() || is_value || value.contains('/') {
+        } else if p.exists() || p.is_symlink() || is_value || value.contains('/') {
             if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
                 out.push(dir.to_path_buf());
             }
