@@ -738,12 +738,17 @@ fn attack_with(profile: &str, text: Option<&str>) -> (Vec<String>, String, Vec<S
     let mut cgroup_note = String::new();
     if let (true, Some(max)) = (is_root(), facts.pids_cgroup) {
         // The sandbox's processes: those in a PID namespace other than mcpcell's (the
-        // process that makes the namespaces may still be leaving, outside the cgroup).
+        // process that makes the namespaces may still be leaving, outside the cgroup), or
+        // all of mcpcell's descendants in the namespace-free tier, which has none.
         let pid_ns = |p: i32| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
         let kids = descendants(client.pid());
-        let cg = kids
+        let inside: Vec<i32> = kids
             .iter()
-            .filter(|&&p| pid_ns(p).is_some() && pid_ns(p) != pid_ns(client.pid()))
+            .copied()
+            .filter(|&p| pid_ns(p).is_some() && pid_ns(p) != pid_ns(client.pid()))
+            .collect();
+        let cg = if inside.is_empty() { &kids } else { &inside }
+            .iter()
             .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
             .next()
             .unwrap_or_default();
