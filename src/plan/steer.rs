@@ -86,7 +86,7 @@ impl Steered {
             self.reason(),
             self.real.display(),
             self.grant.rights.word(),
-            self.real.display()
+            crate::escape::shell_word(self.real.as_os_str())
         )
     }
 }
@@ -331,6 +331,25 @@ mod tests {
             required: false,
             evidence,
         }
+    }
+
+    #[test]
+    fn the_suggested_option_is_one_shell_word() {
+        // The target's name is the server's to choose: a user pasting the suggestion must
+        // get exactly that path, and no command.
+        let real = PathBuf::from("/srv/a b; rm -rf ~ $(id)");
+        let s = Steered {
+            grant: grant(Path::new("/w/docs"), Rights::READ, vec![]),
+            real: real.clone(),
+            by: PathBuf::from("/w/docs"),
+            how: How::Link,
+            inside: PathBuf::from("/w"),
+        };
+        let w = s.warning();
+        assert!(
+            w.ends_with("(--allow-read '/srv/a b; rm -rf ~ $(id)')"),
+            "{w}"
+        );
     }
 
     struct Setup {
