@@ -702,3 +702,105 @@ fn what_a_server_plants_where_it_writes_widens_no_later_launch() {
     let (_, out, err) = sqlite(&["--allow-read".into(), s(&secret)]);
     assert_eq!(out.trim_end(), "in secret", "{err}");
 }
+
+/// What a server planted while it could write a directory stays there: a later launch that
+/// only reads that directory (the same server with narrower options, or another server)
+/// must still not follow it. mcpcell records where launches let a server write; the control
+/// is the same narrower launch with a fresh record, which follows the link to the secret.
+#[test]
+fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let (proj, secret) = (root.join("proj"), root.join("secret"));
+    for dir in [&proj, &secret] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    write(&secret.join("f"), "in secret");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (state, fresh) = (root.join("state"), root.join("fresh"));
+    let run = |home: &Path, opts: &[&str], cmd: &[&str]| {
+        let mut args: Vec<&str> = opts.to_vec();
+        args.push("--");
+        args.extend(cmd);
+        let mut c = run_cmd(&args);
+        c.env("XDG_STATE_HOME", home);
+        let out = output_within(c, T);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!err.contains("panicked"), "{err}");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            err,
+        )
+    };
+    let probe = s(&probe());
+    // The first launch may write the project; its server plants a link and a pyvenv.cfg.
+    let (docs, cfg) = (s(&proj.join("docs")), s(&proj.join("pyvenv.cfg")));
+    let (_, out, err) = run(
+        &state,
+        &["--allow-write", &s(&proj)],
+        &[&probe, "symlink", &s(&secret), &docs],
+    );
+    assert!(out.starts_with("OK"), "{out} {err}");
+    std::fs::copy(&probe, proj.join("probe")).unwrap();
+    let (code, out, err) = run(
+        &state,
+        &["--allow-write", &s(&proj)],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("printf 'home = {}\\n' > {cfg}", secret.display()),
+        ],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    // Seen from outside: the record names the project, and only it.
+    let record = std::fs::read(state.join("mcpcell/.written")).unwrap();
+    assert_eq!(record, format!("{}\0", proj.display()).into_bytes());
+
+    // Later launches only read the project.
+    let narrow_link = |home: &Path| {
+        run(
+            home,
+            &["--allow-read", &docs],
+            &[&probe, "read", &s(&proj.join("docs/f"))],
+        )
+    };
+    let narrow_cfg = |home: &Path| {
+        run(
+            home,
+            &["--allow-read", &s(&proj)],
+            &[&s(&proj.join("probe")), "read", &s(&secret.join("f"))],
+        )
+    };
+    let (code, out, err) = narrow_link(&state);
+    assert!(code == 125 && out.is_empty(), "{code} {out} {err}");
+    assert!(
+        err.contains("where an earlier launch let a server write") && err.contains(&s(&secret)),
+        "{err}"
+    );
+    let (_, out, err) = narrow_cfg(&state);
+    assert!(out.starts_with("ERR "), "{out} {err}");
+    assert!(
+        err.contains("not granting") && err.contains("pyvenv.cfg"),
+        "{err}"
+    );
+    // Narrow launches record nothing: the record is as it was.
+    assert_eq!(
+        std::fs::read(state.join("mcpcell/.written")).unwrap(),
+        record
+    );
+
+    // The control: with no record, the same launches follow what was planted.
+    let (_, out, err) = narrow_link(&fresh);
+    assert_eq!(out.trim_end(), "OK in secret", "{err}");
+    let (_, out, err) = narrow_cfg(&fresh);
+    assert_eq!(out.trim_end(), "OK in secret", "{err}");
+    // A dry run records nothing either.
+    let (code, _, err) = run(
+        &fresh,
+        &["--dry-run", "--allow-write", &s(&proj)],
+        &["/bin/true"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!fresh.join("mcpcell/.written").exists());
+}

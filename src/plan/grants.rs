@@ -6,13 +6,14 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use crate::escape;
 use crate::profile::{ArgsAccess, Loader, Origin, Profile};
 use crate::vars::Vars;
 
 use super::command::Command;
 use super::fs::{self, FsPlan, Grant, Rights};
 use super::programs::Programs;
-use super::{PlanError, Request, expand, steer, trust};
+use super::{PlanError, Request, expand, steer, trust, written};
 
 /// What the grants are assembled from.
 pub(super) struct Inputs<'a> {
@@ -52,6 +53,18 @@ pub(super) fn build(
     // What the server could have chosen for itself (a link or a file it may write) and
     // that reaches something new is left out before anything is opened.
     let state_root = i.vars.state_root().ok();
+    // Where earlier launches let a server write: links and files planted then count too.
+    let earlier = match state_root.as_deref().map(written::read) {
+        Some(Err(e)) => {
+            warnings.push(format!(
+                "could not read {}, the record of where earlier launches let a server write ({e}): links planted there are judged only by this launch's grants",
+                escape::path(&written::file(state_root.as_deref().unwrap_or(Path::new(""))))
+            ));
+            Vec::new()
+        }
+        Some(Ok(v)) => v,
+        None => Vec::new(),
+    };
     // What the check keeps open for `fs::build` is closed on every way out.
     let _kept = crate::paths::Kept;
     let steer::Sifted {
@@ -59,7 +72,13 @@ pub(super) fn build(
         steered,
         source,
         socket,
-    } = steer::sift(grants, state_root.as_deref(), i.settings, i.sockets);
+    } = steer::sift(
+        grants,
+        state_root.as_deref(),
+        &earlier,
+        i.settings,
+        i.sockets,
+    );
     let settings = source.map(|s| (s, "env.package_settings: a settings file (or the program that located one)", "a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH"));
     let socket = socket.map(|s| (s, "network.unix: the socket", "a server could have planted a link to reach another socket (a root daemon's, say). Name the socket by its own path"));
     if let Some((s, what, why)) = settings.or(socket) {
@@ -68,6 +87,7 @@ pub(super) fn build(
             path: s.file,
             by: s.by,
             inside: s.inside,
+            place: s.place,
             why,
         });
     }
@@ -110,7 +130,46 @@ pub(super) fn build(
         state_root.as_deref(),
         i.state_dir,
     )?;
+    if !i.req.dry_run && !i.req.learn {
+        record(i, &filesystem, state_root.as_deref(), &earlier, warnings);
+    }
     Ok(filesystem)
+}
+
+/// Adds the host paths this launch lets the server write to the record of
+/// [`written`], for every later launch to count.
+fn record(
+    i: &Inputs,
+    fs: &FsPlan,
+    state_root: Option<&Path>,
+    earlier: &[PathBuf],
+    warnings: &mut Vec<String>,
+) {
+    let Some(root) = state_root else { return };
+    // The state directories' root counts already; devices (`/dev/null`) keep nothing.
+    let root_real = fs::real_path(root).unwrap_or_else(|_| root.to_path_buf());
+    let paths: Vec<&Path> = fs
+        .rules
+        .iter()
+        .filter(|r| r.rights.write && r.placement != fs::Placement::Private)
+        .map(|r| r.path.as_path())
+        .filter(|p| !p.starts_with(&root_real) && !p.starts_with(root) && !p.starts_with("/dev"))
+        .collect();
+    let new = written::unrecorded(&paths, earlier);
+    if new.is_empty() {
+        return;
+    }
+    let home = i.vars.get("XDG_STATE_HOME").ok().map(Path::new);
+    let done = home
+        .ok_or_else(|| "XDG_STATE_HOME is not known".to_string())
+        .and_then(|h| super::state::prepare(h, &["mcpcell"]).map_err(|e| e.to_string()))
+        .and_then(|dir| written::append(&dir, &new).map_err(|e| e.to_string()));
+    if let Err(e) = done {
+        warnings.push(format!(
+            "could not record where this server may write in {} ({e}): a later launch will not count links planted there",
+            escape::path(&written::file(root))
+        ));
+    }
 }
 
 /// `filesystem.read`, `write` and `exec`.

@@ -18,6 +18,7 @@ pub mod steer;
 pub mod tier;
 pub mod trust;
 pub mod workdir;
+pub mod written;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -97,10 +98,11 @@ pub enum PlanError {
     /// What mcpcell reads or connects to beside the grants (an `env.package_settings` file,
     /// a `network.unix` socket) is where, or behind a link where, the server may write.
     #[error(
-        "{what} {}{} lies inside {}, where the server may write: {why}",
+        "{what} {}{} lies inside {}, {}: {why}",
         crate::escape::path(path),
         if by == path { String::new() } else { format!(" is reached through the link {}, which", crate::escape::path(by)) },
-        crate::escape::path(inside)
+        crate::escape::path(inside),
+        place.phrase()
     )]
     SteeredSource {
         /// What the path is, with the setting that named it.
@@ -109,6 +111,7 @@ pub enum PlanError {
         /// The link on its way, or the path itself.
         by: PathBuf,
         inside: PathBuf,
+        place: steer::Place,
         /// What a server could do with it, and what to do.
         why: &'static str,
     },

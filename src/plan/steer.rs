@@ -41,6 +41,25 @@ pub enum How {
     Changed,
 }
 
+/// Why a path counts as a place where links and files may have been planted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// This launch lets the server write it, or it holds every server's state directory.
+    Now,
+    /// An earlier launch let a server write it ([`super::written`]).
+    Earlier,
+}
+
+impl Place {
+    /// Completes "… lies inside PATH, ".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Place::Now => "where the server may write",
+            Place::Earlier => "where an earlier launch let a server write",
+        }
+    }
+}
+
 /// A grant left out because the server could have chosen it.
 #[derive(Debug)]
 pub struct Steered {
@@ -53,22 +72,24 @@ pub struct Steered {
     pub how: How,
     /// The writable path (or the state directories' root) that holds `by`.
     pub inside: PathBuf,
+    pub place: Place,
 }
 
 impl Steered {
     /// Why the grant is left out, for a warning or a skipped entry.
     pub fn reason(&self) -> String {
-        let (by, inside, real) = (
+        let (by, inside, real, place) = (
             self.by.display(),
             self.inside.display(),
             self.real.display(),
+            self.place.phrase(),
         );
         match self.how {
             How::Link => format!(
-                "reached through the link {by}, which lies inside {inside}, where the server may write: a server could have planted it to reach {real}"
+                "reached through the link {by}, which lies inside {inside}, {place}: a server could have planted it to reach {real}"
             ),
             How::Named => format!(
-                "named by {by}, which lies inside {inside}, where the server may write: a server could have written it to reach {real}"
+                "named by {by}, which lies inside {inside}, {place}: a server could have written it to reach {real}"
             ),
             How::Changed => format!(
                 "reached through links that changed while mcpcell resolved them (it reached {real}, then {inside}): a server may be swapping them"
@@ -91,11 +112,21 @@ impl Steered {
     }
 }
 
+/// What of the server's may have chosen a grant.
+struct Why {
+    /// The planting place.
+    inside: PathBuf,
+    /// What was planted there.
+    by: PathBuf,
+    how: How,
+    place: Place,
+}
+
 /// Where the server may have planted links and files.
 struct Writable {
-    /// Every writable grant on host files, by real path, and the root of every server's
-    /// state directory.
-    planted: Vec<PathBuf>,
+    /// Every writable grant on host files, by real path, the root of every server's state
+    /// directory, and what earlier launches let a server write.
+    planted: Vec<(PathBuf, Place)>,
     /// The writable grants that nothing of the server's chose, by real path: what it may
     /// write for certain.
     writes: Vec<PathBuf>,
@@ -108,7 +139,7 @@ fn plain(g: &Grant, real: &Path) -> bool {
 }
 
 impl Writable {
-    fn new(grants: &[Grant], state_root: Option<&Path>) -> Writable {
+    fn new(grants: &[Grant], state_root: Option<&Path>, earlier: &[PathBuf]) -> Writable {
         let writable: Vec<(&Grant, PathBuf)> = grants
             .iter()
             .filter(|g| g.rights.write && !is_private(&g.path))
@@ -116,11 +147,18 @@ impl Writable {
             .filter(|(_, p)| !is_private(p))
             .collect();
         let mut w = Writable {
-            planted: writable.iter().map(|(_, p)| p.clone()).collect(),
+            planted: writable
+                .iter()
+                .map(|(_, p)| (p.clone(), Place::Now))
+                .collect(),
             writes: Vec::new(),
         };
+        w.planted.extend(
+            state_root.map(|r| (real_path(r).unwrap_or_else(|_| normalize(r)), Place::Now)),
+        );
+        // Recorded by real path: compared as they are, with no system call.
         w.planted
-            .extend(state_root.map(|r| real_path(r).unwrap_or_else(|_| normalize(r))));
+            .extend(earlier.iter().map(|p| (p.clone(), Place::Earlier)));
         // A writable grant reached through a planted link is no evidence of what the
         // server may write: it is judged like any other grant.
         w.writes = writable
@@ -131,35 +169,52 @@ impl Writable {
         w
     }
 
-    /// The planting place that holds `path` (real), if any.
-    fn holding(&self, path: &Path) -> Option<&Path> {
-        self.planted
-            .iter()
-            .find(|p| within(path, p))
-            .map(PathBuf::as_path)
+    /// The planting place that holds `path` (real), if any: one where the server may
+    /// write now before one an earlier launch recorded.
+    fn holding(&self, path: &Path) -> Option<(&Path, Place)> {
+        let mut found = self.planted.iter().filter(|(p, _)| within(path, p));
+        let first = found.next()?;
+        let now = std::iter::once(first)
+            .chain(found)
+            .find(|(_, place)| *place == Place::Now);
+        let (p, place) = now.unwrap_or(first);
+        Some((p.as_path(), *place))
     }
 
     /// The first link that resolving `path` follows from inside a planting place, and
     /// where the walk ended.
-    fn planted_link(&self, path: &Path) -> (Option<(PathBuf, PathBuf)>, PathBuf) {
+    fn planted_link(&self, path: &Path) -> (Option<(PathBuf, PathBuf, Place)>, PathBuf) {
         let (links, end) = walk(path);
-        let hit = links
-            .into_iter()
-            .find_map(|l| self.holding(&l).map(|w| (w.to_path_buf(), l.clone())));
+        let hit = links.into_iter().find_map(|l| {
+            self.holding(&l)
+                .map(|(w, place)| (w.to_path_buf(), l, place))
+        });
         (hit, end)
     }
 
     /// What of the server's may have chosen `g`, whose path resolved to `real`: (planting
     /// place, what was planted, how).
-    fn steered(&self, g: &Grant, real: &Path) -> Option<(PathBuf, PathBuf, How)> {
+    fn steered(&self, g: &Grant, real: &Path) -> Option<Why> {
+        let link = |(inside, by, place)| Why {
+            inside,
+            by,
+            how: How::Link,
+            place,
+        };
+        let changed = |inside, by| Why {
+            inside,
+            by,
+            how: How::Changed,
+            place: Place::Now,
+        };
         let (hit, end) = self.planted_link(&g.path);
-        if let Some((w, l)) = hit {
-            return Some((w, l, How::Link));
+        if let Some(h) = hit {
+            return Some(link(h));
         }
         // The walk must reach what the plan resolved and will open (the memo's answer): a
         // link swapped in between could otherwise pass the walk and be opened.
         if end != real {
-            return Some((end, g.path.clone(), How::Changed));
+            return Some(changed(end, g.path.clone()));
         }
         for e in &g.evidence {
             let (p, content) = match e {
@@ -167,16 +222,21 @@ impl Writable {
                 Evidence::Content(p) => (p, true),
             };
             let (hit, end) = self.planted_link(p);
-            if let Some((w, l)) = hit {
-                return Some((w, l, How::Link));
+            if let Some(h) = hit {
+                return Some(link(h));
             }
             // What the plan learnt from `p` was learnt where it resolved then.
             if real_path(p).is_ok_and(|r| r != end) {
-                return Some((end, p.clone(), How::Changed));
+                return Some(changed(end, p.clone()));
             }
             if content {
-                if let Some(w) = self.holding(&end) {
-                    return Some((w.to_path_buf(), p.clone(), How::Named));
+                if let Some((w, place)) = self.holding(&end) {
+                    return Some(Why {
+                        inside: w.to_path_buf(),
+                        by: p.clone(),
+                        how: How::Named,
+                        place,
+                    });
                 }
             }
         }
@@ -204,6 +264,7 @@ pub struct SteeredSource {
     /// The link, or the file itself.
     pub by: PathBuf,
     pub inside: PathBuf,
+    pub place: Place,
 }
 
 /// What [`sift`] found.
@@ -217,23 +278,25 @@ pub struct Sifted {
 }
 
 /// Splits `grants` into those kept and those the server could have chosen that reach
-/// something new. `state_root` is where every server's state directory lies. Also the first
+/// something new. `state_root` is where every server's state directory lies, `earlier` what
+/// earlier launches let a server write ([`super::written`]). Also the first
 /// of `sources` (files mcpcell read settings from) that the server could have chosen, and
 /// the first of `sockets` (`network.unix`) reached through a link it could have planted to
 /// a socket outside what it may write.
 pub fn sift(
     grants: Vec<Grant>,
     state_root: Option<&Path>,
+    earlier: &[PathBuf],
     sources: &[PathBuf],
     sockets: &[PathBuf],
 ) -> Sifted {
-    let writable = Writable::new(&grants, state_root);
+    let writable = Writable::new(&grants, state_root, earlier);
     // A socket named by a path the server could have redirected with a link, to a socket
     // outside what it may write (a root daemon's, say).
     // The real path is remembered, so the sandbox's set-up opens that one, with no link.
     let socket = sockets.iter().find_map(|f| {
         let (hit, end) = writable.planted_link(f);
-        let (inside, by) = hit?;
+        let (inside, by, place) = hit?;
         let real = real_path(f).ok();
         let stays = real
             .as_ref()
@@ -242,18 +305,23 @@ pub fn sift(
             file: f.clone(),
             by,
             inside,
+            place,
         })
     });
     let source = sources.iter().find_map(|f| {
         let (hit, end) = writable.planted_link(f);
-        let (inside, by) = match hit {
+        let (inside, by, place) = match hit {
             Some(h) => h,
-            None => (writable.holding(&end)?.to_path_buf(), f.clone()),
+            None => {
+                let (w, place) = writable.holding(&end)?;
+                (w.to_path_buf(), f.clone(), place)
+            }
         };
         Some(SteeredSource {
             file: f.clone(),
             by,
             inside,
+            place,
         })
     });
     // Plain grants (most of a profile's) need no further look, nor does what they cover.
@@ -279,7 +347,7 @@ pub fn sift(
             rest.push((g, real));
         }
     }
-    let mut doubtful: Vec<(Grant, PathBuf, (PathBuf, PathBuf, How))> = Vec::new();
+    let mut doubtful: Vec<(Grant, PathBuf, Why)> = Vec::new();
     for (g, real) in rest {
         // Inside what the server may write anyway; never to execute what it wrote.
         let inside = !g.rights.exec && writable.writes.iter().any(|w| within(&real, w));
@@ -296,16 +364,17 @@ pub fn sift(
         }
     }
     let mut steered = Vec::new();
-    for (g, real, (inside, by, how)) in doubtful {
+    for (g, real, why) in doubtful {
         if covers(&clean, &real, g.rights) {
             kept.push(g);
         } else {
             steered.push(Steered {
                 grant: g,
                 real,
-                by,
-                how,
-                inside,
+                by: why.by,
+                how: why.how,
+                inside: why.inside,
+                place: why.place,
             });
         }
     }
@@ -344,6 +413,7 @@ mod tests {
             by: PathBuf::from("/w/docs"),
             how: How::Link,
             inside: PathBuf::from("/w"),
+            place: Place::Now,
         };
         let w = s.warning();
         assert!(
@@ -375,6 +445,31 @@ mod tests {
     }
 
     #[test]
+    fn a_place_an_earlier_launch_let_a_server_write_counts_as_planted() {
+        let s = setup();
+        let r = &s.root;
+        symlink(r.join("secret/key"), r.join("work/docs")).unwrap();
+        let grants = || vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
+        // This launch writes nothing: only the record tells.
+        assert_eq!(sift(grants(), None, &[], &[], &[]).steered.len(), 0);
+        let Sifted { steered, .. } = sift(grants(), None, &[r.join("work")], &[], &[]);
+        assert_eq!(steered.len(), 1);
+        assert_eq!(steered[0].place, Place::Earlier);
+        assert!(
+            steered[0]
+                .reason()
+                .contains("where an earlier launch let a server write"),
+            "{}",
+            steered[0].reason()
+        );
+        // Where this launch writes too, the message says so.
+        let mut both = grants();
+        both.push(grant(&r.join("work"), Rights::WRITE, vec![]));
+        let Sifted { steered, .. } = sift(both, None, &[r.join("work")], &[], &[]);
+        assert_eq!(steered[0].place, Place::Now);
+    }
+
+    #[test]
     fn a_link_planted_where_the_server_writes_grants_nothing_new() {
         let s = setup();
         let r = &s.root;
@@ -394,7 +489,7 @@ mod tests {
             grant(&r.join("work/self"), Rights::READ, vec![]),
             grant(&r.join("work/self"), Rights::EXEC, vec![]),
         ];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
         assert_eq!(
             names(&kept),
             [
@@ -414,7 +509,7 @@ mod tests {
         assert!(steered[1].warning().contains("--allow-exec"));
         // The check detects nothing where the server writes nothing.
         let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
         assert_eq!((kept.len(), steered.len()), (1, 0));
     }
 
@@ -431,7 +526,7 @@ mod tests {
             grant(&r.join("usr/bin"), Rights::READ, vec![cfg.clone()]),
             grant(&r.join("work"), Rights::READ, vec![cfg.clone()]),
         ];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
         assert_eq!(kept.len(), 4);
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].grant.path, r.join("secret"));
@@ -446,7 +541,7 @@ mod tests {
                 vec![Evidence::Content(r.join("usr/pyvenv.cfg"))],
             ),
         ];
-        assert_eq!(sift(grants, None, &[], &[]).steered.len(), 0);
+        assert_eq!(sift(grants, None, &[], &[], &[]).steered.len(), 0);
     }
 
     #[test]
@@ -466,7 +561,7 @@ mod tests {
             // Its own real path would otherwise make it "inside what the server may write".
             grant(&r.join("work/out"), Rights::WRITE, vec![]),
         ];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
         assert_eq!(names(&kept), [r.join("work")]);
         assert_eq!(steered[0].real, r.join("secret"));
     }
@@ -488,7 +583,7 @@ mod tests {
             grant(&link, Rights::READ, vec![]),
         ];
         // No writable grant: the walk finds no planted link, but not what was resolved.
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
         assert_eq!(names(&kept), [r.join("usr")]);
         assert_eq!(steered[0].how, How::Changed);
         assert_eq!(steered[0].real, r.join("secret/key"));
@@ -504,11 +599,11 @@ mod tests {
             grant(&r.join("state/other/run"), Rights::EXEC, vec![]),
         ];
         // No writable grant, but the link lies among the servers' state directories.
-        let Sifted { kept, steered, .. } = sift(grants, Some(&r.join("state")), &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, Some(&r.join("state")), &[], &[], &[]);
         assert_eq!(names(&kept), [r.join("secret")]);
         assert_eq!(steered[0].inside, r.join("state"));
         // Without the state root, nothing of a server's chose it.
         let grants = vec![grant(&r.join("state/other/run"), Rights::EXEC, vec![])];
-        assert_eq!(sift(grants, None, &[], &[]).steered.len(), 0);
+        assert_eq!(sift(grants, None, &[], &[], &[]).steered.len(), 0);
     }
 }
