@@ -399,3 +399,45 @@ fn uv_runs_a_tool_from_a_local_wheel_in_the_tier() {
     );
     assert_eq!((code, out.as_str()), (0, "demo ran"), "{err}");
 }
+
+/// A device node under a write grant (`/dev/null` in every profile) is written, never
+/// re-moded: its mode, owner and times are the host's. The node here is made under the
+/// write grant so that nothing of the host's is at stake; the control is the same calls on
+/// a regular file beside it, which change.
+#[test]
+fn a_device_under_a_write_grant_keeps_its_mode_and_times() {
+    if !is_root() || !tier_here() {
+        return;
+    }
+    let t = tree();
+    let g = t.grants();
+    let dev = t.w.join("null");
+    let c = std::ffi::CString::new(dev.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; makedev(1, 3) is the null device.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
+    set_mode(&dev, 0o666);
+    let d = dev.to_str().unwrap();
+    let before = mtime(&dev);
+    for args in [
+        vec!["chmod", d, "600"],
+        vec!["fchmod", d, "600"],
+        vec!["utimes", d],
+    ] {
+        assert_denied(
+            &tier_probe(&opts(&g), &args),
+            &format!("{args:?} on a device"),
+        );
+        assert_eq!(mode(&dev), 0o666, "{args:?}");
+        assert_eq!(mtime(&dev), before, "{args:?}");
+    }
+    // The device still works as one: written, it takes the bytes.
+    let wrote = tier_probe(&opts(&g), &["write", d, "x"]);
+    assert!(wrote.starts_with("OK"), "a write to the device: {wrote}");
+    let own = t.w.join("own");
+    assert_eq!(
+        tier_probe(&opts(&g), &["chmod", own.to_str().unwrap(), "600"]),
+        "OK chmodded"
+    );
+    assert_eq!(mode(&own), 0o600);
+}

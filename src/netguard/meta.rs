@@ -204,6 +204,16 @@ fn apply(
         );
         return Err(Some(libc::EPERM));
     }
+    // A device node is the host's (no server may make one): `/dev/null` granted for writing
+    // is its data, not its mode, owner or times, which every process on the host shares.
+    if matches!(st.st_mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK) {
+        log.refused(
+            call,
+            name.as_deref(),
+            "a device's mode, owner and times are the host's",
+        );
+        return Err(Some(libc::EPERM));
+    }
     if !is_dir && st.st_nlink != 1 {
         log.refused(
             call,
