@@ -1388,3 +1388,43 @@ fn each_sandbox_has_its_own_network_namespace_with_loopback_up() {
     let down = String::from_utf8_lossy(&down.stdout);
     assert!(down.starts_with("ERR ENETUNREACH"), "loopback down: {down}");
 }
+
+/// Whether /proc/locks, seen from the host, holds a lease on inode `ino`.
+fn lease_held(ino: u64) -> bool {
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains("LEASE") && l.contains(&format!(":{ino} ")))
+}
+
+/// A file the server may only read is no way to hold the host's writers: a lease
+/// (`fcntl(F_SETLEASE)`) makes every other open for writing wait for the lease-break time
+/// (45 s). Judged from outside by the host's lock table while the probe holds what it got;
+/// the control is the same probe bare, whose lease the table shows.
+#[test]
+fn a_lease_on_a_read_grant_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let d = scratch();
+    let f = d.path().join("shared");
+    write(&f, "x");
+    let ino = std::fs::metadata(&f).unwrap().ino();
+    let (dir, file) = (d.path().to_str().unwrap(), f.to_str().unwrap());
+    let leased = |cmd: Command| {
+        let mut r = Running::start(cmd);
+        let line = r.line(Duration::from_secs(30));
+        let held = lease_held(ino);
+        r.wait(Duration::from_secs(30));
+        (line, held)
+    };
+    let (line, held) = leased(probe_cmd(&["--allow-read", dir], &["lease", file]));
+    assert!(line.starts_with("ERR EPERM"), "{line}");
+    assert!(!held);
+    let mut bare = Command::new(probe());
+    bare.args(["lease", file]).stdin(Stdio::null());
+    let (line, held) = leased(bare);
+    assert_eq!(line, "OK leased");
+    assert!(
+        held,
+        "the host's lock table shows no lease the bare probe holds"
+    );
+}

@@ -441,3 +441,49 @@ fn a_device_under_a_write_grant_keeps_its_mode_and_times() {
     );
     assert_eq!(mode(&own), 0o600);
 }
+
+/// An inode's flags as the host sees them (`lsattr`), or `None` where the filesystem has none.
+fn inode_flags(p: &Path) -> Option<i32> {
+    let f = std::fs::File::open(p).unwrap();
+    let mut flags: i32 = 0;
+    // SAFETY: FS_IOC_GETFLAGS writes one int through the pointer.
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            0x8008_6601u64 as _,
+            &mut flags,
+        )
+    };
+    (rc == 0).then_some(flags)
+}
+
+/// Inode flags (`chattr`) are metadata too, and a descriptor opened for reading is enough
+/// for the file's owner to change them: in the tier, whose read grants are no read-only
+/// mounts, they stay as they were, on a read grant and under a write grant alike. The control
+/// is the same probe bare, which changes them.
+#[test]
+fn inode_flags_stay_unchanged() {
+    if !tier_here() {
+        return;
+    }
+    let t = tree();
+    let g = t.grants();
+    let (file, own) = (t.ro.join("file"), t.w.join("own"));
+    let Some(before) = inode_flags(&file) else {
+        require(
+            false,
+            "a filesystem with inode flags (ext4, xfs, btrfs) under the scratch directory",
+        );
+        return;
+    };
+    for p in [&file, &own] {
+        let out = tier_probe(&opts(&g), &["setflags", p.to_str().unwrap()]);
+        assert_denied(&out, &format!("chattr of {}", p.display()));
+        assert_eq!(inode_flags(p), Some(before), "{}", p.display());
+    }
+    assert_eq!(
+        bare_probe(&["setflags", file.to_str().unwrap()]),
+        "OK flags set"
+    );
+    assert_ne!(inode_flags(&file), Some(before));
+}

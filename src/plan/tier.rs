@@ -420,7 +420,8 @@ fn proxy_members(plan: &Plan) -> Vec<(Member, Action)> {
 }
 
 /// The plan's seccomp program with the tier's additions: inet sockets refused in network
-/// mode none, IPC and extended attributes refused, mode, owner and times sent to mcpcell.
+/// mode none, IPC, extended attributes and inode flags refused, mode, owner and times sent
+/// to mcpcell.
 pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileError> {
     let mut members: Vec<(Member, Action)> = plan
         .observed
@@ -456,6 +457,12 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
             false => Action::Errno(libc::EPERM as u32),
         };
         members.push((Member::Syscall(name), action));
+    }
+    // Inode flags (`chattr`) are metadata too, and a descriptor opened for reading is
+    // enough to change them: refused whatever the profile lifted.
+    let flags = Member::Qualified(Qualified::IoctlInodeFlags);
+    if !plan.seccomp.denied.iter().any(|d| d.name == flags.name()) {
+        members.push((flags, Action::Errno(libc::EPERM as u32)));
     }
     seccomp::compile(&members)
 }

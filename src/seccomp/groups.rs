@@ -22,6 +22,13 @@ pub enum Qualified {
     IoctlTiocsti,
     /// `ioctl(fd, TIOCLINUX)`: console tricks, including input injection.
     IoctlTioclinux,
+    /// `ioctl` that changes an inode's flags or attributes (`chattr`: `FS_IOC_SETFLAGS`,
+    /// `FS_IOC_FSSETXATTR`, `FS_IOC_SETVERSION` and ext4's): a descriptor opened for reading
+    /// is enough for the file's owner.
+    IoctlInodeFlags,
+    /// `fcntl(fd, F_SETLEASE)`: a lease, even on a file opened for reading, holds every
+    /// other process's open for writing (the host's too) for the lease-break time.
+    FcntlSetlease,
     /// `execveat(fd, "", ..., AT_EMPTY_PATH)`: execute an open file, such as a memfd.
     ExecveatEmptyPath,
     /// `memfd_create` without `MFD_NOEXEC_SEAL`: a memory file that could be executed.
@@ -75,6 +82,8 @@ impl Qualified {
         Qualified::PersonalityChange,
         Qualified::IoctlTiocsti,
         Qualified::IoctlTioclinux,
+        Qualified::IoctlInodeFlags,
+        Qualified::FcntlSetlease,
         Qualified::ExecveatEmptyPath,
         Qualified::MemfdExec,
         Qualified::ShmatExec,
@@ -105,6 +114,8 @@ impl Qualified {
             Qualified::PersonalityChange => "personality(change)",
             Qualified::IoctlTiocsti => "ioctl(TIOCSTI)",
             Qualified::IoctlTioclinux => "ioctl(TIOCLINUX)",
+            Qualified::IoctlInodeFlags => "ioctl(FS_IOC_SETFLAGS)",
+            Qualified::FcntlSetlease => "fcntl(F_SETLEASE)",
             Qualified::ExecveatEmptyPath => "execveat(AT_EMPTY_PATH)",
             Qualified::MemfdExec => "memfd_create(exec)",
             Qualified::ShmatExec => "shmat(SHM_EXEC)",
@@ -163,9 +174,11 @@ pub static GROUPS: &[Group] = &[
             "clone3",
             "execveat(AT_EMPTY_PATH)",
             "fanotify_init",
+            "fcntl(F_SETLEASE)",
             "io_uring_enter",
             "io_uring_register",
             "io_uring_setup",
+            "ioctl(FS_IOC_SETFLAGS)",
             "ioctl(TIOCLINUX)",
             "ioctl(TIOCSTI)",
             "memfd_create",

@@ -197,6 +197,19 @@ const CLONE_NAMESPACE_FLAGS: [u64; 7] = [
 ];
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541C;
+/// The ioctls that set an inode's flags or attributes: `FS_IOC_SETFLAGS` (and its 32-bit
+/// form), `FS_IOC_FSSETXATTR`, `FS_IOC_SETVERSION` (ext4's old number for it) and its 32-bit
+/// form, ext4's `EXT4_IOC_SETVERSION` and its 32-bit form.
+pub const INODE_FLAG_IOCTLS: [u64; 7] = [
+    0x4008_6602,
+    0x4004_6602,
+    0x401c_5820,
+    0x4008_7602,
+    0x4004_7602,
+    0x4008_6604,
+    0x4004_6604,
+];
+const F_SETLEASE: u64 = 1024;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const MFD_NOEXEC_SEAL: u64 = 0x0008;
 const PER_QUERY: u64 = 0xffff_ffff;
@@ -269,6 +282,11 @@ pub fn qualified_conditions(q: Qualified) -> Vec<Vec<ArgCond>> {
         }
         Qualified::IoctlTiocsti => vec![vec![c(1, Cmp::Eq(TIOCSTI))]],
         Qualified::IoctlTioclinux => vec![vec![c(1, Cmp::Eq(TIOCLINUX))]],
+        Qualified::IoctlInodeFlags => INODE_FLAG_IOCTLS
+            .iter()
+            .map(|&r| vec![c(1, Cmp::Eq(r))])
+            .collect(),
+        Qualified::FcntlSetlease => vec![vec![c(1, Cmp::Eq(F_SETLEASE))]],
         Qualified::ExecveatEmptyPath => vec![vec![bits(4, AT_EMPTY_PATH)]],
         Qualified::MemfdExec => vec![vec![masked(1, MFD_NOEXEC_SEAL, 0)]],
         Qualified::ShmatExec => vec![vec![bits(2, SHM_EXEC)]],

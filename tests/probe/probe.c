@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -70,6 +71,28 @@ static int cmd_write(const char *path, const char *data) {
     if (write(fd, data, strlen(data)) < 0) return result(0, NULL);
     close(fd);
     return result(1, path);
+}
+
+/* chattr +d (no dump) through a descriptor opened for reading. */
+static int cmd_setflags(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return result(0, NULL);
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0) return result(0, NULL);
+    flags |= FS_NODUMP_FL;
+    if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) return result(0, NULL);
+    return result(1, "flags set");
+}
+
+/* A read lease through a descriptor opened for reading, held for a second: a writer's
+ * open waits for it. */
+static int cmd_lease(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return result(0, NULL);
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0) return result(0, NULL);
+    result(1, "leased");
+    sleep(1);
+    return 0;
 }
 
 static int cmd_ls(const char *path) {
@@ -588,6 +611,8 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "read")) return cmd_read(a1);
     if (!strcmp(c, "write")) return cmd_write(a1, a2);
     if (!strcmp(c, "ls")) return cmd_ls(a1);
+    if (!strcmp(c, "setflags")) return cmd_setflags(a1);
+    if (!strcmp(c, "lease")) return cmd_lease(a1);
     if (!strcmp(c, "mkdir")) return result(mkdir(a1, 0755) == 0, a1);
     if (!strcmp(c, "unlink")) return result(unlink(a1) == 0, a1);
     if (!strcmp(c, "rename")) return result(rename(a1, a2) == 0, a2);
