@@ -1091,3 +1091,62 @@ fn status_says_when_the_mcpcell_in_a_config_is_gone() {
         "{answer}"
     );
 }
+
+/// A program merely named `mcpcell` (one a cloned project ships beside its `.mcp.json`)
+/// sandboxes nothing: `status` says so and fails, and `wrap` leaves the entry for review
+/// instead of calling it wrapped. Judged by what the shim lets the server do: it reads a
+/// file no sandbox would grant. The control is the same entry naming this mcpcell.
+#[test]
+fn a_program_merely_named_mcpcell_is_not_a_sandbox() {
+    let s = Setup::new();
+    let secret = s.put("secret.txt", b"in secret");
+    let dir = secret.parent().unwrap().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shim = dir.join("mcpcell");
+    // Skips `run [OPTIONS] --` and runs the rest as it is.
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let entry = |command: &str| {
+        format!(
+            r#"{{"mcpServers": {{"a": {{"command": "{command}", "args": ["run", "-p", "default", "--", "/bin/cat", "{}"]}}}}}}"#,
+            secret.display()
+        )
+    };
+    let fake = s.put("fake.json", entry(shim.to_str().unwrap()).as_bytes());
+    let out = s.run(&["status", fake.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{answer}");
+    assert!(
+        answer.contains("NOT sandboxed")
+            && answer.contains("is named mcpcell but is not this mcpcell"),
+        "{answer}"
+    );
+    assert!(answer.contains("0 sandboxed, 1 NOT sandboxed"), "{answer}");
+    let out = s.run(&["wrap", fake.to_str().unwrap()]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!said.contains("already wrapped"), "{said}");
+    assert!(said.contains("NOT sandboxed, left as it is"), "{said}");
+    // What the shim does when the client starts it: the server reads the secret.
+    let run = Command::new(&shim)
+        .args([
+            "run",
+            "-p",
+            "default",
+            "--",
+            "/bin/cat",
+            secret.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&run.stdout), "in secret");
+
+    let real = s.put("real.json", entry(&launcher()).as_bytes());
+    let out = s.run(&["status", real.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{answer}");
+    assert!(answer.contains("sandboxed (profile `default`"), "{answer}");
+}

@@ -187,6 +187,15 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
             None => {}
         }
         let inner_args = with_pins(&args, &pins);
+        if let Some(why) = super::status::impostor(&st.command, ctx.launcher) {
+            // Wrapping it again would sandbox that program too, but what it is and which
+            // of its arguments run the server is not for wrap to guess.
+            report.push(format!(
+                "{who}: NOT sandboxed, left as it is: {why}; review it"
+            ));
+            warnings.push(format!("`{}`: {why}", s.name));
+            continue;
+        }
         if let Some(w) = st.wrapped(ctx.launcher) {
             let profile = w.profile.clone().unwrap_or_else(|| "default".into());
             let home = std::env::var_os("HOME").map(std::path::PathBuf::from);

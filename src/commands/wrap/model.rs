@@ -109,6 +109,36 @@ pub fn is_launcher(command: &str, launcher: &str) -> bool {
             .is_some_and(|n| n == "mcpcell")
 }
 
+/// Whether `command`, which [`is_launcher`] takes for mcpcell, is this mcpcell: the same file
+/// as the one running, or as `launcher`. A program merely named `mcpcell` (one a cloned
+/// project ships beside its client config, say) sandboxes nothing; the answer says what it is.
+/// A bare name is looked up on this PATH; a relative path is refused: the client resolves it
+/// from a working directory this process does not know.
+pub fn genuine(command: &str, launcher: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let found = if !command.contains('/') {
+        which::which(command).map_err(|_| format!("`{command}` is not found on this PATH"))?
+    } else if Path::new(command).is_absolute() {
+        Path::new(command).to_path_buf()
+    } else {
+        return Err(format!(
+            "`{command}` is a relative path, which the client resolves from its own working directory: which program that is cannot be told"
+        ));
+    };
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let Some(it) = id(&found) else {
+        return Err(format!("{} does not exist", found.display()));
+    };
+    let this = [Path::new("/proc/self/exe"), Path::new(launcher)];
+    if this.iter().any(|p| id(p) == Some(it)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is named mcpcell but is not this mcpcell ({launcher}); if it is another copy of mcpcell, ask that copy, else `mcpcell wrap --write` points the entry at this one",
+        found.display()
+    ))
+}
+
 impl Stdio {
     /// The wrapped form's parts, when this entry runs `mcpcell run ... -- COMMAND`.
     pub fn wrapped(&self, launcher: &str) -> Option<Wrapped> {

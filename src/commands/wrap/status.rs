@@ -13,6 +13,17 @@ fn is_executable(path: &str) -> bool {
         && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Why `command`, named mcpcell, is not this mcpcell; `None` for this mcpcell, for any other
+/// program, and for a path where no file is (which starts nothing).
+pub(super) fn impostor(command: &str, launcher: &str) -> Option<String> {
+    let named = super::model::is_launcher(command, launcher);
+    let there = !command.starts_with('/') || is_executable(command);
+    if !named || !there {
+        return None;
+    }
+    super::model::genuine(command, launcher).err()
+}
+
 /// One server's verdict.
 enum Verdict {
     Sandboxed(String),
@@ -51,6 +62,11 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                     "NOT sandboxed: mcpcell cannot wrap this entry ({why})"
                 )),
                 Kind::Stdio(st) => match st.wrapped(&launcher) {
+                    // A program named mcpcell that is not this one (a file that is not there
+                    // runs nothing: that is said below).
+                    _ if let Some(why) = impostor(&st.command, &launcher) => {
+                        Verdict::Unsandboxed(format!("NOT sandboxed: {why}"))
+                    }
                     Some(w) => {
                         let profile = w.profile.clone().unwrap_or_else(|| "default".into());
                         let mut v = format!("sandboxed (profile `{profile}`, runs {})", w.command);
