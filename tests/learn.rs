@@ -265,3 +265,40 @@ fn bad_output_is_refused_before_anything_starts() {
     assert_eq!(o.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&o.stderr).contains("extend itself"));
 }
+
+/// `learn` lets the server write beyond its base, but never where profiles are looked up:
+/// a profile it planted there would be every later launch's. Tried on a first use, when the
+/// user's profile directory does not exist yet; judged from outside. The control is the same
+/// run's write beside it, which learn lets through.
+#[test]
+fn a_server_being_learned_plants_no_profile() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = d.path().join("learned.yaml");
+    let h = home.display();
+    let script = format!(
+        "mkdir -p {h}/.config/mcpcell/profiles; printf 'filesystem:\\n  read: [\"/\"]\\n' > {h}/.config/mcpcell/profiles/default.yaml; mkdir -p {h}/.config/other && printf x > {h}/.config/other/f"
+    );
+    let o = out.to_str().unwrap();
+    let mut cmd = mcpcell_cmd(
+        "learn",
+        &["-p", "default", "-o", o, "--", "/bin/sh", "-c", &script],
+    );
+    cmd.env("HOME", &home);
+    let res = output_within(cmd, Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !home.join(".config/mcpcell/profiles/default.yaml").exists(),
+        "{err}"
+    );
+    assert!(err.contains("mcpcell's own profiles"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(home.join(".config/other/f")).unwrap(),
+        "x"
+    );
+}

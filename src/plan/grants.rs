@@ -116,6 +116,15 @@ pub(super) fn build(
         let (path, required) = expand(i.vars, e)?;
         hides.push((PathBuf::from(path), e.origin.clone(), required));
     }
+    if i.req.learn {
+        // `learn` lets the server write beyond its base: never where profiles are looked up,
+        // or what it wrote there would be every later launch's profile. (`learn` creates
+        // the user's own directory before planning, so that it exists to be masked.)
+        for d in i.loader.dirs() {
+            let origin = Origin::command_line("learn: a profile search directory");
+            hides.push((d.clone(), origin, false));
+        }
+    }
     filesystem.add_hides(hides, i.req.learn)?;
     let files: Vec<PathBuf> = i
         .profile

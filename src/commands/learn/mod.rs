@@ -128,6 +128,16 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     crate::fdtable::grow(libc::STDERR_FILENO);
     let log_file = log_target(&args.supervise)?;
     let loader = Loader::from_env();
+    // The user's profile directory exists before the plan is made, which masks it from the
+    // server (the learned profile goes there; a server that made it first could have put a
+    // profile of its own there).
+    if let Some(dir) = loader.dirs().first() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
     let host = plan::Host::probe()?;
     let mut req = args.sandbox.request(args.command.clone());
     req.start_anyway = args.supervise.best_effort;
@@ -258,7 +268,12 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     );
     for s in &learned.secrets {
         say!(
-            "mcpcell: WARNING: the server tried to use {} ({}); it is NOT granted in the learned profile",
+            "mcpcell: WARNING: the server {} {} ({}): check what is there. It is NOT granted in the learned profile",
+            if s.need.rights.write {
+                "wrote or tried to write"
+            } else {
+                "used or tried to use"
+            },
             escape::path(&s.need.path),
             s.why
         );
