@@ -1428,3 +1428,59 @@ fn a_lease_on_a_read_grant_is_refused() {
         "the host's lock table shows no lease the bare probe holds"
     );
 }
+
+/// A file given as the server's stdin or stdout (`mcpcell run ... < in.json > out.json`) lies
+/// outside its grants: the server gets a pipe that mcpcell relays, byte for byte, not a
+/// descriptor through which it could change the file's mode (`chmod /proc/self/fd/0`). The
+/// control is the same probe bare, which changes it.
+#[test]
+fn a_file_given_as_stdio_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = scratch();
+    let (input, output) = (d.path().join("in.json"), d.path().join("out.json"));
+    let body: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+    std::fs::write(&input, &body).unwrap();
+    std::fs::write(&output, b"").unwrap();
+    let file = |p: &std::path::Path| std::fs::File::create(p).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    for p in [&input, &output] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    let with_files = |mut c: Command| {
+        c.stdin(std::fs::File::open(&input).unwrap())
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&output)
+                    .unwrap(),
+            )
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        format!("exit {}", wait_exit(&mut child, Duration::from_secs(30)))
+    };
+    let chmod = |fd: &str| {
+        let p = probe();
+        let path = format!("/proc/self/fd/{fd}");
+        let c = run_cmd(&["--", p.to_str().unwrap(), "chmod", &path, "777"]);
+        let err = with_files(c);
+        String::from_utf8_lossy(&std::fs::read(&output).unwrap()).into_owned() + &err
+    };
+    // What the server holds is a pipe (whose mode it may change): the files keep theirs.
+    for fd in ["0", "1"] {
+        let said = chmod(fd);
+        assert_eq!(
+            (mode(&input), mode(&output)),
+            (0o640, 0o640),
+            "fd {fd}: {said}"
+        );
+    }
+    // The bytes pass as they are.
+    drop(file(&output));
+    let err = with_files(run_cmd(&["--", "/bin/cat"]));
+    assert_eq!(std::fs::read(&output).unwrap(), body, "{err}");
+    // The control: bare, the same probe changes the file.
+    let mut bare = Command::new(probe());
+    bare.args(["chmod", "/proc/self/fd/0", "777"]);
+    with_files(bare);
+    assert_eq!(mode(&input), 0o777);
+}

@@ -486,12 +486,12 @@ fn start(
         || (isolation == Isolation::NoNamespaces && crate::plan::tier::supervises_metadata(plan));
     let (status_r, status_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
-    // A terminal never reaches the server (crate::supervise::terminal): stdin and stdout that are
-    // terminals become pipes that mcpcell relays, and so does stderr, which mcpcell also
-    // relays when it watches it for denials.
+    // A terminal or a host file never reaches the server (crate::supervise::terminal): stdin
+    // and stdout that are become pipes that mcpcell relays, and so does stderr, which mcpcell
+    // also relays when it watches it for denials.
     let mut terminal = terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
     let stderr_tty = terminal::is_terminal(std::io::stderr());
-    let stderr_pipe = if plugins.stderr.is_some() || stderr_tty {
+    let stderr_pipe = if plugins.stderr.is_some() || terminal::relayed(std::io::stderr()) {
         Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?)
     } else {
         None

@@ -16,6 +16,13 @@
 //!   clipboard or the title, or make the terminal answer with input of its choosing.
 //! - The server runs in a session of its own, without a controlling terminal, and no path to
 //!   a terminal exists in its view of the filesystem.
+//!
+//! A standard descriptor that is a host file (a regular file, a named FIFO: `mcpcell run ...
+//! < in.json > out.json`) is relayed the same way, its bytes untouched: the server would
+//! otherwise hold a descriptor to a file outside its grants, and a descriptor is enough to
+//! change the file's mode, owner or times (`fchmod`, or `chmod` of `/proc/self/fd/0`).
+//! Pipes and sockets, which is what clients give, and character devices (`/dev/null`) pass
+//! as they are.
 
 use std::io::{self, Read, Write};
 
@@ -25,6 +32,45 @@ use std::os::fd::{AsFd, OwnedFd};
 /// Whether `fd` is a terminal.
 pub fn is_terminal(fd: impl AsFd) -> bool {
     nix::unistd::isatty(fd).unwrap_or(false)
+}
+
+/// The filesystem type of pipes made with pipe(2).
+const PIPEFS_MAGIC: libc::__fsword_t = 0x5049_5045;
+
+/// What mcpcell does with one of its standard descriptors for the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Std {
+    /// A pipe or a socket (or nothing): passed as it is.
+    Pass,
+    /// Relayed, its control characters made visible.
+    Terminal,
+    /// A host file: relayed byte for byte.
+    HostFile,
+}
+
+/// Whether mcpcell relays `fd` rather than pass it: a terminal or a host file.
+pub fn relayed(fd: impl AsFd) -> bool {
+    std_kind(fd) != Std::Pass
+}
+
+fn std_kind(fd: impl AsFd) -> Std {
+    let fd = fd.as_fd();
+    if is_terminal(fd) {
+        return Std::Terminal;
+    }
+    let Ok(st) = nix::sys::stat::fstat(fd) else {
+        return Std::Pass;
+    };
+    match st.st_mode & libc::S_IFMT {
+        // Character devices pass too: `/dev/null` is what benchmarks and scripts give, and
+        // a relay would cost every such launch two threads (see the README's limits).
+        libc::S_IFSOCK | libc::S_IFCHR => Std::Pass,
+        libc::S_IFIFO => match nix::sys::statfs::fstatfs(fd) {
+            Ok(fs) if fs.filesystem_type().0 == PIPEFS_MAGIC => Std::Pass,
+            _ => Std::HostFile,
+        },
+        _ => Std::HostFile,
+    }
 }
 
 /// Pipes that stand in for the terminal on the server's stdin and stdout.
@@ -37,6 +83,8 @@ pub struct TerminalPipes {
     /// mcpcell's ends: (terminal, pipe's write end) and (pipe's read end, terminal).
     input: Option<(OwnedFd, OwnedFd)>,
     output: Option<(OwnedFd, OwnedFd)>,
+    /// Whether stdout is a terminal (shown with visible controls) rather than a host file.
+    output_terminal: bool,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -49,18 +97,21 @@ fn dup_std(fd: impl AsFd) -> io::Result<OwnedFd> {
 }
 
 impl TerminalPipes {
-    /// Pipes for whichever of stdin and stdout is a terminal (none when neither is).
+    /// Pipes for whichever of stdin and stdout is a terminal or a host file (none when
+    /// both are pipes or sockets, as a client gives them).
     pub fn new() -> io::Result<TerminalPipes> {
         let mut t = TerminalPipes::default();
-        if is_terminal(io::stdin()) {
+        if std_kind(io::stdin()) != Std::Pass {
             let (r, w) = pipe()?;
             t.input = Some((dup_std(io::stdin())?, w));
             t.server_stdin = Some(r);
         }
-        if is_terminal(io::stdout()) {
+        let out = std_kind(io::stdout());
+        if out != Std::Pass {
             let (r, w) = pipe()?;
             t.output = Some((r, dup_std(io::stdout())?));
             t.server_stdout = Some(w);
+            t.output_terminal = out == Std::Terminal;
         }
         Ok(t)
     }
@@ -87,12 +138,17 @@ impl TerminalPipes {
         let mut output = None;
         if let Some((pipe, tty)) = self.output.take() {
             let (ended, done) = std::sync::mpsc::channel::<()>();
+            let terminal = self.output_terminal;
             std::thread::Builder::new()
                 .name("tty-out".into())
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    let mut out = VisibleControls::new(std::fs::File::from(tty), utf8_locale());
-                    let _ = copy(pipe, &mut out);
+                    let file = std::fs::File::from(tty);
+                    let _ = if terminal {
+                        copy(pipe, &mut VisibleControls::new(file, utf8_locale()))
+                    } else {
+                        copy(pipe, &mut { file })
+                    };
                     drop(ended);
                 })?;
             output = Some(OutputRelay { done });
