@@ -90,9 +90,36 @@ fn unsafe_profile_path(path: &str) -> Option<String> {
     None
 }
 
+/// Whether a variable's name says it holds a secret.
+fn secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "API_KEY",
+        "APIKEY",
+        "_KEY",
+        "AUTH",
+        "COOKIE",
+        "SESSION",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
 /// Everything in `options` (the `mcpcell run` arguments before `--`) that weakens the
-/// sandbox, each as one sentence.
-pub fn weakenings(options: &[String], loader: &Loader, home: Option<&Path>) -> Vec<String> {
+/// sandbox, each as one sentence. `own_env` are the variables the entry sets for the server
+/// itself (its `env` block, its env file): `--pass-env` of any other takes the client's own.
+pub fn weakenings(
+    options: &[String],
+    loader: &Loader,
+    home: Option<&Path>,
+    own_env: &[String],
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut profile: Option<String> = None;
     let mut i = 0;
@@ -133,7 +160,23 @@ pub fn weakenings(options: &[String], loader: &Loader, home: Option<&Path>) -> V
                 let labels = host.trim_start_matches("*.").split('.').count();
                 if host == "*" || host.starts_with('*') && labels < 2 {
                     out.push(format!("{opt} {v}: allows a whole top-level domain"));
+                } else {
+                    // wrap never writes one: whoever wrote the entry chose the destination.
+                    out.push(format!(
+                        "{opt} {v}: the server may reach it beyond its profile's allowlist"
+                    ));
                 }
+            }
+            "--pass-env" if !own_env.contains(&v) => {
+                // wrap passes only what the entry sets itself: this is the client's own.
+                out.push(format!(
+                    "{opt} {v}: passes the client's own {v}, which this entry does not set{}",
+                    if secret_name(&v) {
+                        ", and whose name says it is a secret"
+                    } else {
+                        ""
+                    }
+                ));
             }
             "-p" | "--profile" => profile = Some(v),
             "--pass-env" | "--set-env" | "--format" | "--log-level" | "--log-file"
@@ -172,6 +215,7 @@ mod tests {
             &opts,
             &Loader::with_dirs(Vec::new()),
             Some(Path::new("/home/u")),
+            &["TOKEN".to_string()],
         )
     }
 
@@ -180,7 +224,19 @@ mod tests {
         assert!(found(&["-p", "node", "--pass-env", "TOKEN"]).is_empty());
         assert!(found(&["--profile", "default"]).is_empty());
         assert!(found(&["--allow-read", "/srv/data/project"]).is_empty());
-        assert!(found(&["--allow-host", "api.github.com"]).is_empty());
+    }
+
+    #[test]
+    fn what_the_entry_adds_beyond_what_wrap_writes_is_named() {
+        let f = found(&["--allow-host", "api.github.com"]);
+        assert!(f[0].contains("beyond its profile's allowlist"), "{f:?}");
+        let f = found(&["--pass-env", "AWS_SECRET_ACCESS_KEY", "--pass-env=HOME_DIR"]);
+        assert!(
+            f[0].contains("the client's own AWS_SECRET_ACCESS_KEY")
+                && f[0].contains("says it is a secret"),
+            "{f:?}"
+        );
+        assert!(f[1].contains("the client's own HOME_DIR") && !f[1].contains("secret"));
     }
 
     #[test]

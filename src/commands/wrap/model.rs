@@ -140,6 +140,20 @@ pub fn genuine(command: &str, launcher: &str) -> Result<(), String> {
 }
 
 impl Stdio {
+    /// The variables the client sets for the server: its `env` block and, where it can be
+    /// read, its env file.
+    pub fn own_env(&self) -> Vec<String> {
+        let mut env = self.env.clone();
+        if let Some(file) = &self.env_file {
+            for n in super::fields::env_file_names(file, self.cwd.as_deref()).unwrap_or_default() {
+                if !env.contains(&n) {
+                    env.push(n);
+                }
+            }
+        }
+        env
+    }
+
     /// The wrapped form's parts, when this entry runs `mcpcell run ... -- COMMAND`.
     pub fn wrapped(&self, launcher: &str) -> Option<Wrapped> {
         if !is_launcher(&self.command, launcher) {

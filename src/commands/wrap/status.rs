@@ -70,7 +70,12 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                     Some(w) => {
                         let profile = w.profile.clone().unwrap_or_else(|| "default".into());
                         let mut v = format!("sandboxed (profile `{profile}`, runs {})", w.command);
-                        let weak = super::audit::weakenings(&w.options, &loader, home.as_deref());
+                        let weak = super::audit::weakenings(
+                            &w.options,
+                            &loader,
+                            home.as_deref(),
+                            &st.own_env(),
+                        );
                         if !weak.is_empty() {
                             v.push_str(&format!(", but WEAKENED: {}", weak.join("; ")));
                         }
