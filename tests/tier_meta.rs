@@ -476,14 +476,26 @@ fn inode_flags_stay_unchanged() {
         );
         return;
     };
-    for p in [&file, &own] {
-        let out = tier_probe(&opts(&g), &["setflags", p.to_str().unwrap()]);
-        assert_denied(&out, &format!("chattr of {}", p.display()));
-        assert_eq!(inode_flags(p), Some(before), "{}", p.display());
+    // By descriptor (the ioctls) and by path (file_setattr, Linux 6.17), on a read grant, a
+    // write grant and a file of no grant.
+    let secret = t.outside.join("secret");
+    for how in ["setflags", "fileattr"] {
+        for p in [&file, &own, &secret] {
+            let out = tier_probe(&opts(&g), &[how, p.to_str().unwrap()]);
+            assert_denied(&out, &format!("{how} of {}", p.display()));
+            assert_eq!(inode_flags(p), Some(before), "{how} {}", p.display());
+        }
     }
     assert_eq!(
         bare_probe(&["setflags", file.to_str().unwrap()]),
         "OK flags set"
     );
     assert_ne!(inode_flags(&file), Some(before));
+    let bare = bare_probe(&["fileattr", secret.to_str().unwrap()]);
+    if bare.starts_with("ERR ENOSYS") {
+        require(false, "file_setattr (Linux 6.17)");
+    } else {
+        assert_eq!(bare, "OK attributes set");
+        assert_ne!(inode_flags(&secret), Some(before));
+    }
 }

@@ -1027,7 +1027,7 @@ fn build_seccomp(
         instructions: program.len(),
         denied,
         lifted,
-        foreign_abi: "refused (ENOSYS): i386 int 0x80 and x32 syscalls",
+        foreign_abi: "refused (ENOSYS): i386 int 0x80, x32 and syscalls newer than mcpcell knows",
         program,
     })
 }

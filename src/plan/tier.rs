@@ -370,7 +370,9 @@ pub const SUPERVISED_METADATA: [&str; 12] = [
 
 /// Extended attributes: refused outright, in the write grants too (ACLs and capabilities
 /// are extended attributes).
-const XATTRS: [&str; 8] = [
+const XATTRS: [&str; 9] = [
+    // Inode flags by path (Linux 6.17), what the chattr ioctls set.
+    "file_setattr",
     "setxattr",
     "lsetxattr",
     "fsetxattr",
@@ -458,11 +460,14 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
         };
         members.push((Member::Syscall(name), action));
     }
-    // Inode flags (`chattr`) are metadata too, and a descriptor opened for reading is
-    // enough to change them: refused whatever the profile lifted.
-    let flags = Member::Qualified(Qualified::IoctlInodeFlags);
-    if !plan.seccomp.denied.iter().any(|d| d.name == flags.name()) {
-        members.push((flags, Action::Errno(libc::EPERM as u32)));
+    // Inode flags (`chattr`) and encryption policies and keys are host state too, and a
+    // descriptor opened for reading is enough to change them: refused whatever the profile
+    // lifted.
+    for q in [Qualified::IoctlInodeFlags, Qualified::IoctlFscrypt] {
+        let m = Member::Qualified(q);
+        if !plan.seccomp.denied.iter().any(|d| d.name == m.name()) {
+            members.push((m, Action::Errno(libc::EPERM as u32)));
+        }
     }
     seccomp::compile(&members)
 }

@@ -26,6 +26,10 @@ pub enum Qualified {
     /// `FS_IOC_FSSETXATTR`, `FS_IOC_SETVERSION` and ext4's): a descriptor opened for reading
     /// is enough for the file's owner.
     IoctlInodeFlags,
+    /// `ioctl` that adds or removes an fscrypt key or sets an encryption policy: a
+    /// descriptor on the filesystem (a read grant) is enough to lock the user's encrypted
+    /// directories, or to encrypt an empty one with a key nobody holds.
+    IoctlFscrypt,
     /// `fcntl(fd, F_SETLEASE)`: a lease, even on a file opened for reading, holds every
     /// other process's open for writing (the host's too) for the lease-break time.
     FcntlSetlease,
@@ -83,6 +87,7 @@ impl Qualified {
         Qualified::IoctlTiocsti,
         Qualified::IoctlTioclinux,
         Qualified::IoctlInodeFlags,
+        Qualified::IoctlFscrypt,
         Qualified::FcntlSetlease,
         Qualified::ExecveatEmptyPath,
         Qualified::MemfdExec,
@@ -115,6 +120,7 @@ impl Qualified {
             Qualified::IoctlTiocsti => "ioctl(TIOCSTI)",
             Qualified::IoctlTioclinux => "ioctl(TIOCLINUX)",
             Qualified::IoctlInodeFlags => "ioctl(FS_IOC_SETFLAGS)",
+            Qualified::IoctlFscrypt => "ioctl(FS_IOC_ENCRYPTION)",
             Qualified::FcntlSetlease => "fcntl(F_SETLEASE)",
             Qualified::ExecveatEmptyPath => "execveat(AT_EMPTY_PATH)",
             Qualified::MemfdExec => "memfd_create(exec)",
@@ -175,9 +181,11 @@ pub static GROUPS: &[Group] = &[
             "execveat(AT_EMPTY_PATH)",
             "fanotify_init",
             "fcntl(F_SETLEASE)",
+            "file_setattr",
             "io_uring_enter",
             "io_uring_register",
             "io_uring_setup",
+            "ioctl(FS_IOC_ENCRYPTION)",
             "ioctl(FS_IOC_SETFLAGS)",
             "ioctl(TIOCLINUX)",
             "ioctl(TIOCSTI)",

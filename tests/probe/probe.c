@@ -84,6 +84,20 @@ static int cmd_setflags(const char *path) {
     return result(1, "flags set");
 }
 
+/* file_setattr(2) (Linux 6.17): the same flags by path. */
+struct probe_file_attr {
+    uint64_t xflags;
+    uint32_t extsize, nextents, projid, cowextsize;
+};
+static int cmd_fileattr(const char *path) {
+    struct probe_file_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(468, AT_FDCWD, path, &a, sizeof a, 0) < 0) return result(0, NULL);
+    a.xflags |= 0x80; /* FS_XFLAG_NODUMP */
+    if (syscall(469, AT_FDCWD, path, &a, sizeof a, 0) < 0) return result(0, NULL);
+    return result(1, "attributes set");
+}
+
 /* A read lease through a descriptor opened for reading, held for a second: a writer's
  * open waits for it. */
 static int cmd_lease(const char *path) {
@@ -613,6 +627,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "ls")) return cmd_ls(a1);
     if (!strcmp(c, "setflags")) return cmd_setflags(a1);
     if (!strcmp(c, "lease")) return cmd_lease(a1);
+    if (!strcmp(c, "fileattr")) return cmd_fileattr(a1);
     if (!strcmp(c, "mkdir")) return result(mkdir(a1, 0755) == 0, a1);
     if (!strcmp(c, "unlink")) return result(unlink(a1) == 0, a1);
     if (!strcmp(c, "rename")) return result(rename(a1, a2) == 0, a2);
