@@ -62,7 +62,16 @@ pub(super) fn build(
             ));
             Vec::new()
         }
-        Some(Ok(v)) => v,
+        Some(Ok((v, whole))) => {
+            if !whole {
+                warnings.push(format!(
+                    "{} is over {} MiB: only the paths at its start count; delete it once you have looked at the places it names",
+                    escape::path(&written::file(state_root.as_deref().unwrap_or(Path::new("")))),
+                    written::MAX >> 20
+                ));
+            }
+            v
+        }
         None => Vec::new(),
     };
     // What the check keeps open for `fs::build` is closed on every way out.
@@ -155,14 +164,16 @@ fn record(
     warnings: &mut Vec<String>,
 ) {
     let Some(root) = state_root else { return };
-    // The state directories' root counts already; devices (`/dev/null`) keep nothing.
+    // The state directories' root counts already; devices (`/dev/null`) keep nothing, but
+    // a host directory under /dev/shm does.
     let root_real = fs::real_path(root).unwrap_or_else(|_| root.to_path_buf());
     let paths: Vec<&Path> = fs
         .rules
         .iter()
         .filter(|r| r.rights.write && r.placement != fs::Placement::Private)
         .map(|r| r.path.as_path())
-        .filter(|p| !p.starts_with(&root_real) && !p.starts_with(root) && !p.starts_with("/dev"))
+        .filter(|p| !p.starts_with(&root_real) && !p.starts_with(root))
+        .filter(|p| !p.starts_with("/dev") || p.starts_with("/dev/shm"))
         .collect();
     let new = written::unrecorded(&paths, earlier);
     if new.is_empty() {

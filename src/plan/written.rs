@@ -21,30 +21,32 @@ use std::path::{Path, PathBuf};
 /// The record's name inside the state directories' root.
 pub const NAME: &str = ".written";
 
-/// The most of the record that is read: about ten thousand paths.
-const MAX: u64 = 1 << 20;
+/// The most of the record that is read: tens of thousands of paths.
+pub const MAX: u64 = 4 << 20;
 
 /// The record inside `state_root`.
 pub fn file(state_root: &Path) -> PathBuf {
     state_root.join(NAME)
 }
 
-/// The paths recorded under `state_root`. A record that does not exist holds nothing; one
-/// that cannot be read is an error for the caller to show (the launch goes on: what is
-/// recorded only ever narrows it).
-pub fn read(state_root: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The paths recorded under `state_root`, and whether that was the whole record (false
+/// past [`MAX`]). A record that does not exist holds nothing; one that cannot be read is an
+/// error for the caller to show (the launch goes on: what is recorded only ever narrows it).
+pub fn read(state_root: &Path) -> std::io::Result<(Vec<PathBuf>, bool)> {
     let f = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(file(state_root));
     let mut f = match f {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), true)),
         Err(e) => return Err(e),
     };
     let mut bytes = Vec::new();
-    Read::by_ref(&mut f).take(MAX).read_to_end(&mut bytes)?;
-    Ok(parse(&bytes))
+    Read::by_ref(&mut f).take(MAX + 1).read_to_end(&mut bytes)?;
+    let whole = bytes.len() as u64 <= MAX;
+    bytes.truncate(MAX as usize);
+    Ok((parse(&bytes), whole))
 }
 
 /// The absolute paths in `bytes`, NUL-separated; anything else (an empty or relative entry)
@@ -95,14 +97,30 @@ mod tests {
     #[test]
     fn entries_are_whole_paths_and_a_line_break_is_part_of_one() {
         let d = tempfile::tempdir().unwrap();
-        assert!(read(d.path()).unwrap().is_empty());
+        assert!(read(d.path()).unwrap().0.is_empty());
         let a = d.path().join("proj");
         let b = d.path().join("x\ny");
         append(d.path(), &[&a, &b]).unwrap();
         append(d.path(), &[]).unwrap();
         append(d.path(), &[Path::new("/srv/data")]).unwrap();
-        assert_eq!(read(d.path()).unwrap(), [a, b, PathBuf::from("/srv/data")]);
+        assert_eq!(
+            read(d.path()).unwrap(),
+            (vec![a, b, PathBuf::from("/srv/data")], true)
+        );
         assert_eq!(parse(b"relative\0\0/a\0"), [PathBuf::from("/a")]);
+    }
+
+    #[test]
+    fn a_record_past_its_limit_says_so() {
+        let d = tempfile::tempdir().unwrap();
+        let entry = b"/srv/a-project-of-some-length\0";
+        let n = MAX as usize / entry.len();
+        std::fs::write(file(d.path()), entry.repeat(n)).unwrap();
+        assert!(read(d.path()).unwrap().1);
+        append(d.path(), &[Path::new("/srv/over")]).unwrap();
+        let (paths, whole) = read(d.path()).unwrap();
+        assert!(!whole);
+        assert!(!paths.contains(&PathBuf::from("/srv/over")));
     }
 
     #[test]
