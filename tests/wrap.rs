@@ -1190,3 +1190,19 @@ fn status_names_what_an_entry_adds_beyond_what_wrap_writes() {
     assert!(!answer.contains("WEAKENED"), "{answer}");
     assert!(answer.contains("sandboxed (profile `default`"), "{answer}");
 }
+
+/// mcpcell in another form than `run [OPTIONS] -- COMMAND` (`learn`, which lets its server
+/// write beyond the profile) is not counted as sandboxed: status fails.
+#[test]
+fn status_does_not_count_mcpcell_in_another_form() {
+    let s = Setup::new();
+    let config = format!(
+        r#"{{"mcpServers": {{"a": {{"command": "{}", "args": ["learn", "-p", "default", "--", "srv"]}}}}}}"#,
+        launcher()
+    );
+    let path = s.put("learn.json", config.as_bytes());
+    let out = s.run(&["status", path.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{answer}");
+    assert!(answer.contains("0 sandboxed, 1 NOT sandboxed"), "{answer}");
+}

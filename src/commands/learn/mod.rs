@@ -128,14 +128,15 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     crate::fdtable::grow(libc::STDERR_FILENO);
     let log_file = log_target(&args.supervise)?;
     let loader = Loader::from_env();
-    // The user's profile directory exists before the plan is made, which masks it from the
-    // server (the learned profile goes there; a server that made it first could have put a
-    // profile of its own there).
-    if let Some(dir) = loader.dirs().first() {
+    // Every profile search directory exists before the plan is made, which masks it from
+    // the server: one it made first could hold a profile of its own, which every later
+    // launch would load. What mcpcell cannot create (`/etc` as an ordinary user), its server,
+    // with the same user and fewer rights, cannot either. The user's own is private.
+    for (i, dir) in loader.dirs().iter().enumerate() {
         use std::os::unix::fs::DirBuilderExt as _;
         let _ = std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(if i == 0 { 0o700 } else { 0o755 })
             .create(dir);
     }
     let host = plan::Host::probe()?;

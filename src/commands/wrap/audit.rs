@@ -111,6 +111,31 @@ fn secret_name(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// Variables that mcpcell itself reads where the client sets them for it: where it finds
+/// profiles, keeps state and records where servers could write, and the program it is.
+const MCPCELL_READS: &[&str] = &[
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_STATE_HOME",
+    "PATH",
+];
+
+/// Why the client setting `name` for the entry changes mcpcell itself, if it does.
+fn sets_for_mcpcell(name: &str) -> Option<String> {
+    if MCPCELL_READS.contains(&name) || name.starts_with("MCPCELL_") {
+        Some(format!(
+            "the entry sets {name} for mcpcell itself: it decides which profiles, state or programs mcpcell uses"
+        ))
+    } else if name.starts_with("LD_") {
+        Some(format!(
+            "the entry sets {name} for mcpcell itself: the dynamic loader reads it"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Everything in `options` (the `mcpcell run` arguments before `--`) that weakens the
 /// sandbox, each as one sentence. `own_env` are the variables the entry sets for the server
 /// itself (its `env` block, its env file): `--pass-env` of any other takes the client's own.
@@ -120,7 +145,7 @@ pub fn weakenings(
     home: Option<&Path>,
     own_env: &[String],
 ) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = own_env.iter().filter_map(|n| sets_for_mcpcell(n)).collect();
     let mut profile: Option<String> = None;
     let mut i = 0;
     while i < options.len() {
@@ -224,6 +249,22 @@ mod tests {
         assert!(found(&["-p", "node", "--pass-env", "TOKEN"]).is_empty());
         assert!(found(&["--profile", "default"]).is_empty());
         assert!(found(&["--allow-read", "/srv/data/project"]).is_empty());
+    }
+
+    #[test]
+    fn variables_the_entry_sets_for_mcpcell_itself_are_named() {
+        let env: Vec<String> = ["XDG_CONFIG_HOME", "API_TOKEN", "LD_PRELOAD"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let f = weakenings(
+            &[],
+            &Loader::with_dirs(Vec::new()),
+            Some(Path::new("/home/u")),
+            &env,
+        );
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f[0].contains("XDG_CONFIG_HOME") && f[1].contains("LD_PRELOAD"));
     }
 
     #[test]

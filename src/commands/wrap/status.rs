@@ -90,9 +90,11 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                         }
                         Verdict::Sandboxed(v)
                     }
+                    // `learn` lets the server write beyond its profile, `run` without `--`
+                    // may run anything: nothing here says the server is confined.
                     None if super::model::is_launcher(&st.command, &launcher) => {
-                        Verdict::Sandboxed(
-                            "runs mcpcell, but not as `run [OPTIONS] -- COMMAND`: check it by hand"
+                        Verdict::Unsandboxed(
+                            "NOT sandboxed as far as status can tell: runs mcpcell, but not as `run [OPTIONS] -- COMMAND` (`learn` lets its server write beyond the profile): check it by hand"
                                 .into(),
                         )
                     }
