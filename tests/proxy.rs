@@ -755,3 +755,75 @@ fn a_hostile_name_cannot_forge_log_lines() {
         }
     }
 }
+
+/// An allowed name that resolves to one of this host's own addresses reaches the host's own
+/// services, whatever the address's range: a database listening on every address of a
+/// machine whose public address is on its interface. In a network namespace of its own (so
+/// that nothing of the machine's changes), a public-range address is put on `lo` with a
+/// server behind it; the name pinned to it is refused through the proxy. The control is the
+/// same server reached from outside the sandbox.
+#[test]
+fn an_allowed_name_on_this_hosts_own_address_is_refused() {
+    let tools = ["curl", "ip", "unshare", "python3"];
+    if !is_root()
+        || !require(
+            tools.iter().all(|t| which::which(t).is_ok()),
+            "curl, ip, unshare, python3",
+        )
+    {
+        return;
+    }
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    write(&www.join("secret.txt"), "host secret\n");
+    let (ip, port) = ("1.2.3.4", 8765);
+    let p = profile(
+        dir.path(),
+        "self",
+        &format!(
+            "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"self.mcpcell.test:{port}\"]\n  hosts:\n    self.mcpcell.test: \"{ip}\"\n"
+        ),
+    );
+    let url = format!("http://self.mcpcell.test:{port}/secret.txt");
+    let script = format!(
+        r#"set -e
+cd /
+ip link set lo up
+ip addr add {ip}/32 dev lo
+python3 -m http.server {port} --bind {ip} --directory {www} >/dev/null 2>&1 &
+for i in $(seq 50); do curl -s -o /dev/null http://{ip}:{port}/ && break; sleep 0.1; done
+echo "control: $(curl -sS http://{ip}:{port}/secret.txt)"
+"$MCPCELL" run -p {p} -- curl -sS -f {url} && echo REACHED || echo "sandbox: refused"
+kill %1
+"#,
+        www = www.display(),
+        p = p.display(),
+    );
+    let mut c = Command::new("unshare");
+    c.args(["--net", "bash", "-c", &script])
+        .env("MCPCELL", mcpcell())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .stdin(Stdio::null());
+    let out = output_within(c, T);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("control: host secret"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("sandbox: refused") && !stdout.contains("REACHED"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "proxy: refused self.mcpcell.test:{port}: resolves to the non-public address {ip}"
+        )),
+        "{stderr}"
+    );
+}

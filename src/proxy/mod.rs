@@ -140,13 +140,21 @@ impl ProxyConfig {
             })
     }
 
-    /// Whether connecting to `ip` is allowed: public addresses always, others only when an
-    /// `allow_private` range covers them.
+    /// Whether an `allow_private` range covers `ip`.
+    pub fn private_covered(&self, ip: std::net::IpAddr) -> bool {
+        self.allow_private.iter().any(|c| c.contains(ip))
+    }
+
+    /// Whether connecting to `ip` is allowed: public addresses that are not this host's
+    /// own always, others only when an `allow_private` range covers them.
     pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
         use std::net::IpAddr;
-        let covered = |ip: IpAddr| self.allow_private.iter().any(|c| c.contains(ip));
-        if !upstream::is_private(ip) || covered(ip) {
+        let covered = |ip: IpAddr| self.private_covered(ip);
+        if covered(ip) {
             return true;
+        }
+        if !upstream::is_private(ip) {
+            return !upstream::is_host_local(ip);
         }
         // An IPv6 form of an IPv4 address is allowed where the IPv4 address is: when every
         // address it carries is public or covered, and its own range is not private.
@@ -156,7 +164,7 @@ impl ProxyConfig {
         let carried = upstream::embedded_v4(v6);
         let as_v4 = |e: &std::net::Ipv4Addr| {
             let e = IpAddr::V4(*e);
-            !upstream::is_private(e) || covered(e)
+            covered(e) || !upstream::is_private(e) && !upstream::is_host_local(e)
         };
         !carried.is_empty() && carried.iter().all(as_v4) && !upstream::private_v6_range(v6)
     }

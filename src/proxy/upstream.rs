@@ -30,8 +30,47 @@ fn private_v4(v4: Ipv4Addr) -> bool {
         || o[0] == 0
         || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10, shared address space
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
+        || (o[0] == 192 && o[1] == 0 && o[2] == 2) // 192.0.2.0/24 documentation
+        || (o[0] == 198 && o[1] == 51 && o[2] == 100) // 198.51.100.0/24 documentation
+        || (o[0] == 203 && o[1] == 0 && o[2] == 113) // 203.0.113.0/24 documentation
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 192.88.99.0/24 6to4 relays
         || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15
         || o[0] >= 240
+}
+
+/// `ip` as an IPv4 address when it is an IPv4-mapped IPv6 one.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Whether `ip` is one of this host's own addresses, on any interface (`lo` included), or
+/// whether that cannot be told (then it is taken to be one). Whatever its range says, an
+/// allowed name that resolves to it reaches the host's own services: a database listening
+/// on every address of a machine whose public address is on its interface.
+pub fn is_host_local(ip: IpAddr) -> bool {
+    let want = canonical(ip);
+    let Ok(ifs) = nix::ifaddrs::getifaddrs() else {
+        return true;
+    };
+    ifs.filter_map(|i| i.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|s| IpAddr::V4(s.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
+        })
+        .any(|a| canonical(a) == want)
+}
+
+/// A connection that reached this host itself: its two ends share the address (the kernel
+/// picks the destination as the source of a local route's traffic). Catches what
+/// [`is_host_local`] could not list (an address routed locally without being on an
+/// interface); `None` when the peer is elsewhere.
+fn landed_on_host(s: &TcpStream) -> Option<IpAddr> {
+    let (local, peer) = (s.local_addr().ok()?, s.peer_addr().ok()?);
+    (canonical(local.ip()) == canonical(peer.ip())).then_some(peer.ip())
 }
 
 /// IPv6 ranges that are not public in themselves.
@@ -189,6 +228,9 @@ pub fn connect_to(
     }
     let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Refusal::Connect(e.to_string()))?;
+    if let Some(ip) = landed_on_host(&s).filter(|ip| !cfg.private_covered(*ip)) {
+        return Err(Refusal::Private(ip));
+    }
     let _ = s.set_nodelay(true);
     Ok(s)
 }
@@ -221,6 +263,9 @@ pub fn connect(cfg: &ProxyConfig, host: &str, port: u16) -> Result<TcpStream, Re
             continue;
         }
         match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(s) if landed_on_host(&s).is_some_and(|ip| !cfg.private_covered(ip)) => {
+                refused_private.get_or_insert(a.ip());
+            }
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
@@ -317,6 +362,23 @@ mod tests {
         }
         for ip in ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["192.0.2.7", "198.51.100.1", "203.0.113.9", "192.88.99.1"] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn this_hosts_own_addresses_are_known() {
+        for ip in ["127.0.0.1", "::ffff:127.0.0.1"] {
+            assert!(is_host_local(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!is_host_local("93.184.215.14".parse().unwrap()));
+        // Every address on an interface, whatever its range.
+        for i in nix::ifaddrs::getifaddrs().unwrap() {
+            if let Some(v4) = i.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+                assert!(is_host_local(IpAddr::V4(v4.ip())), "{}", v4.ip());
+            }
         }
     }
 
