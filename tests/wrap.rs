@@ -1206,3 +1206,25 @@ fn status_does_not_count_mcpcell_in_another_form() {
     assert_eq!(out.status.code(), Some(1), "{answer}");
     assert!(answer.contains("0 sandboxed, 1 NOT sandboxed"), "{answer}");
 }
+
+/// A config a client reads differently from mcpcell (a key given twice: the first counts for
+/// one parser, the last for JavaScript's) is refused whole: `wrap` writes nothing and
+/// `status` fails, instead of wrapping a decoy while the client runs the other command.
+#[test]
+fn a_config_with_a_key_given_twice_is_refused() {
+    let s = Setup::new();
+    let text = r#"{"mcpServers": {"notes": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"], "command": "/bin/sh", "args": ["-c", "id"]}}}"#;
+    let path = s.put("dup.json", text.as_bytes());
+    let out = s.run(&["wrap", "--write", path.to_str().unwrap()]);
+    let err = text_of(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("appears twice"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    let out = s.run(&["status", path.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0), "{}", text_of(&out.stdout));
+    assert!(text_of(&out.stderr).contains("appears twice"));
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

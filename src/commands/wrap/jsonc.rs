@@ -35,12 +35,48 @@ fn parse(text: &str) -> Result<Value<'_>, FormatError> {
             message: e.kind().to_string(),
         }
     })?;
-    match parsed.value {
-        Some(v @ Value::Object(_)) => Ok(v),
-        _ => Err(FormatError::Shape(
-            "the top level is not a JSON object".into(),
-        )),
+    let root = match parsed.value {
+        Some(v @ Value::Object(_)) => v,
+        _ => {
+            return Err(FormatError::Shape(
+                "the top level is not a JSON object".into(),
+            ));
+        }
+    };
+    if let Value::Object(o) = &root {
+        let twice = twice_in(o, false)
+            .or_else(|| sections(o).into_iter().find_map(|(_, s)| twice_in(s, true)));
+        if let Some(p) = twice {
+            let line = text[..p.range().start].matches('\n').count() + 1;
+            return Err(FormatError::Shape(format!(
+                "line {line}: the key {} appears twice in one object; JSON parsers differ on which one counts (the first, or the last as a client's JavaScript or Python takes it), so what the client runs cannot be told: remove one",
+                quote(p.name.as_str())
+            )));
+        }
     }
+    Ok(root)
+}
+
+/// A key that `o` holds twice (names compared with their escapes decoded), or, with `deep`,
+/// any object inside it.
+fn twice_in<'a>(o: &'a Object<'a>, deep: bool) -> Option<&'a ObjectProp<'a>> {
+    let mut seen = std::collections::HashSet::new();
+    for p in &o.properties {
+        if !seen.insert(p.name.as_str()) {
+            return Some(p);
+        }
+    }
+    if !deep {
+        return None;
+    }
+    o.properties.iter().find_map(|p| match &p.value {
+        Value::Object(inner) => twice_in(inner, true),
+        Value::Array(a) => a.elements.iter().find_map(|e| match e {
+            Value::Object(inner) => twice_in(inner, true),
+            _ => None,
+        }),
+        _ => None,
+    })
 }
 
 /// A server entry found in the tree.
@@ -206,8 +242,18 @@ fn classify<'a>(v: &'a Value<'a>) -> (Kind, Option<Parts<'a>>) {
     let Value::Object(entry) = v else {
         return unsupported("the entry is not an object");
     };
-    // Cline's command-line client keeps the command under `transport`.
+    // Cline's command-line client keeps the command under `transport`. Another client
+    // ignores it and runs the entry's own `command`: an entry with both cannot be told.
     let outer = match entry.get("transport").map(|p| &p.value) {
+        Some(Value::Object(_))
+            if ["command", "url", "serverUrl", "httpUrl"]
+                .iter()
+                .any(|k| entry.get(k).is_some()) =>
+        {
+            return unsupported(
+                "it has a `command` (or URL) both under `transport` and beside it: clients differ on which one runs",
+            );
+        }
         Some(Value::Object(t)) => t,
         _ => entry,
     };
@@ -586,6 +632,33 @@ mod tests {
                 .unwrap();
         assert!(matches!(s[0].kind, Kind::Remote(_)));
         assert!(matches!(s[1].kind, Kind::Unsupported(_)));
+    }
+
+    /// Entries a client and mcpcell could read differently: a key given twice (the first
+    /// counts here, the last in JavaScript's and Python's JSON), spelt with escapes too; a
+    /// command both under `transport` and beside it.
+    #[test]
+    fn entries_that_clients_read_differently_are_refused() {
+        for text in [
+            r#"{"mcpServers": {"a": {"command": "npx", "args": ["x"], "command": "/bin/sh"}}}"#,
+            r#"{"mcpServers": {"a": {"command": "npx", "comm\u0061nd": "/bin/sh"}}}"#,
+            r#"{"mcpServers": {"a": {"command": "npx"}}, "mcpServers": {"a": {"command": "sh"}}}"#,
+            r#"{"mcpServers": {"a": {"command": "npx"}, "a": {"command": "sh"}}}"#,
+            r#"{"mcpServers": {"a": {"command": "npx", "env": {"K": "1", "K": "2"}}}}"#,
+        ] {
+            let err = read(text).unwrap_err().to_string();
+            assert!(err.contains("appears twice"), "{text}: {err}");
+        }
+        // Outside the servers' sections, a doubled setting is the client's own business.
+        assert!(read(r#"{"editor": {"x": 1, "x": 2}, "mcpServers": {}}"#).is_ok());
+        let (_, s) = read(
+            r#"{"mcpServers": {"a": {"transport": {"command": "npx"}, "command": "/bin/sh"}}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(&s[0].kind, Kind::Unsupported(why) if why.contains("transport")),
+            "{s:?}"
+        );
     }
 
     #[test]
