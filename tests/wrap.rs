@@ -1228,3 +1228,36 @@ fn a_config_with_a_key_given_twice_is_refused() {
 fn text_of(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// A config that is a link is written where it leads: the diff says so before `--write`,
+/// and the write names the file too.
+#[test]
+fn a_config_that_is_a_link_says_where_it_leads() {
+    let s = Setup::new();
+    let target = s.put(
+        "elsewhere/other.json",
+        br#"{"mcpServers": {"a": {"command": "srv"}}}"#,
+    );
+    let link = s.work.join("linked.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = s.run(&["wrap", link.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "is a link: --write writes {}, where it leads",
+            target.canonicalize().unwrap().display()
+        )),
+        "{err}"
+    );
+    let out = s.run(&["wrap", "--write", link.to_str().unwrap()]);
+    assert!(
+        text(&out.stderr).contains("which it links to"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .contains(&launcher())
+    );
+}

@@ -382,6 +382,14 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapE
         if changed && !write {
             let d = diff(path, &o.loaded.text, &o.new);
             crate::commands::print(terminal_text(&d).as_bytes())?;
+            // A config that is a link (a project's, say) is written where it leads.
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                say!(
+                    "mcpcell: {shown} is a link: --write writes {}, where it leads",
+                    crate::escape::path(&target)
+                );
+            }
         }
         if !changed {
             say!(
