@@ -151,6 +151,11 @@ fn classify<'a>(text: &str, entry: &'a Node) -> (Kind, Option<Parts<'a>>) {
     }
     let ty = entry.get("type").and_then(Node::str).unwrap_or("");
     let transport = entry.get("transport").and_then(Node::str).unwrap_or("");
+    // Goose runs `cmd`, the other clients `command`: an entry with both could run the one
+    // mcpcell did not wrap.
+    if entry.key("cmd").is_some() && entry.key("command").is_some() {
+        return unsupported("it has both `cmd` and `command`: clients differ on which one runs");
+    }
     let key = if entry.key("cmd").is_some() {
         "cmd"
     } else {

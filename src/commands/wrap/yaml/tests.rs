@@ -62,8 +62,8 @@ mod unit {
             ("mcpServers:\n  a:\n    command: !!str npx\n", "one-line"),
             ("mcpServers:\n  a:\n    command: [npx]\n", "one-line"),
             (
-                "mcpServers:\n  a:\n    command: x\n    command: y\n",
-                "twice",
+                "mcpServers:\n  a:\n    cmd: x\n    command: y\n",
+                "both `cmd` and `command`",
             ),
         ] {
             let (_, s) = read(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -110,6 +110,29 @@ mod unit {
             "# größe ✓\nmcpServers:\n  - name: \"ü\"\n    command: \"nöde\"\n    args: [\"x\"]\n",
             "# größe ✓\nmcpServers:\n  - name: \"ü\"\n    command: \"/bin/mcpcell\"\n    args: [\"run\", \"-p\", \"node\", \"--pass-env\", \"K\", \"--\", \"nöde\", \"x\"]\n",
         );
+    }
+
+    /// What a YAML 1.1 parser (PyYAML, libyaml under serde_yaml) and mcpcell's 1.2 parser read
+    /// differently is refused whole: a key given twice anywhere (the last counts for PyYAML),
+    /// and NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR, which end a comment for 1.1 only.
+    #[test]
+    fn what_parsers_read_differently_is_refused() {
+        for text in [
+            "mcpServers:\n  a:\n    command: x\n    command: y\n",
+            "mcp:\n  servers:\n    f: {command: uvx}\n  servers:\n    f: {command: /bin/sh}\n",
+            "mcpServers:\n  a: {command: x}\n  a: {command: y}\n",
+            "mcpServers:\n  a:\n    command: x\n    env: {K: 1, K: 2}\n",
+        ] {
+            let err = read(text).unwrap_err().to_string();
+            assert!(err.contains("appears twice"), "{text}: {err}");
+        }
+        for c in ['\u{85}', '\u{2028}', '\u{2029}'] {
+            let text = format!(
+                "# note{c}mcp: {{servers: {{f: {{command: /bin/sh}}}}}}\nmcp:\n  servers:\n    f: {{command: uvx}}\n"
+            );
+            let err = read(&text).unwrap_err().to_string();
+            assert!(err.contains(&format!("U+{:04X}", c as u32)), "{err}");
+        }
     }
 }
 

@@ -163,12 +163,38 @@ impl MarkedEventReceiver for Builder<'_> {
 /// YAML's printable characters (1.2, §5.1): tab, line breaks, and everything visible. A NUL
 /// ends yaml-rust2's input early, where a client's parser would go on reading: mcpcell and
 /// the client must never see two different documents, so any other character is refused.
+/// So are NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR: YAML 1.1's parsers (PyYAML, libyaml
+/// under serde_yaml) break lines there, 1.2's do not, so a comment to mcpcell could be a
+/// key to the client.
 fn printable(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{85}')
+    matches!(c, '\t' | '\n' | '\r')
         || ('\u{20}'..='\u{7e}').contains(&c)
-        || ('\u{a0}'..='\u{d7ff}').contains(&c)
+        || (('\u{a0}'..='\u{d7ff}').contains(&c) && !matches!(c, '\u{2028}' | '\u{2029}'))
         || ('\u{e000}'..='\u{fffd}').contains(&c)
         || c >= '\u{10000}'
+}
+
+/// The first mapping key given twice anywhere in `n` (its node). Parsers differ on which of
+/// the two counts (PyYAML the last, others refuse): what the client runs could then differ
+/// from what mcpcell reads.
+fn twice(n: &Node) -> Option<&Node> {
+    match n {
+        Node::Map { entries, .. } => {
+            for (i, (k, _)) in entries.iter().enumerate() {
+                if let Some(key) = k.str() {
+                    if entries[..i]
+                        .iter()
+                        .any(|(other, _)| other.str() == Some(key))
+                    {
+                        return Some(k);
+                    }
+                }
+            }
+            entries.iter().find_map(|(_, v)| twice(v))
+        }
+        Node::Seq { items, .. } => items.iter().find_map(twice),
+        _ => None,
+    }
 }
 
 pub(super) fn parse(text: &str) -> Result<Node, FormatError> {
@@ -199,6 +225,14 @@ pub(super) fn parse(text: &str) -> Result<Node, FormatError> {
         return Err(FormatError::Shape(
             "the file holds more than one YAML document".into(),
         ));
+    }
+    if let Some(k) = b.root.as_ref().and_then(twice) {
+        let before = &text[..k.start().min(text.len())];
+        return Err(FormatError::Shape(format!(
+            "line {}: the key `{}` appears twice in one mapping; YAML parsers differ on which one counts, so what the client runs cannot be told: remove one",
+            before.matches('\n').count() + 1,
+            k.str().unwrap_or_default().escape_debug()
+        )));
     }
     match b.root {
         Some(n @ Node::Map { .. }) => Ok(n),
