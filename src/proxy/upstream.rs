@@ -30,10 +30,6 @@ fn private_v4(v4: Ipv4Addr) -> bool {
         || o[0] == 0
         || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10, shared address space
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
-        || (o[0] == 192 && o[1] == 0 && o[2] == 2) // 192.0.2.0/24 documentation
-        || (o[0] == 198 && o[1] == 51 && o[2] == 100) // 198.51.100.0/24 documentation
-        || (o[0] == 203 && o[1] == 0 && o[2] == 113) // 203.0.113.0/24 documentation
-        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 192.88.99.0/24 6to4 relays
         || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15
         || o[0] >= 240
 }
@@ -363,8 +359,10 @@ mod tests {
         for ip in ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["192.0.2.7", "198.51.100.1", "203.0.113.9", "192.88.99.1"] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        // The IPv4 documentation ranges stay public: some networks put real services there
+        // (a package registry's mirror, say).
+        for ip in ["192.0.2.7", "203.0.113.80"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
     }
 
