@@ -54,25 +54,31 @@ pub(super) fn build(
     // that reaches something new is left out before anything is opened.
     let state_root = i.vars.state_root().ok();
     // Where earlier launches let a server write: links and files planted then count too.
-    let earlier = match state_root.as_deref().map(written::read) {
-        Some(Err(e)) => {
-            warnings.push(format!(
-                "could not read {}, the record of where earlier launches let a server write ({e}): links planted there are judged only by this launch's grants",
-                escape::path(&written::file(state_root.as_deref().unwrap_or(Path::new(""))))
-            ));
-            Vec::new()
-        }
-        Some(Ok((v, whole))) => {
-            if !whole {
-                warnings.push(format!(
-                    "{} is over {} MiB: only the paths at its start count; delete it once you have looked at the places it names",
-                    escape::path(&written::file(state_root.as_deref().unwrap_or(Path::new("")))),
-                    written::MAX >> 20
-                ));
-            }
-            v
-        }
+    let earlier = match state_root.as_deref() {
         None => Vec::new(),
+        Some(root) => {
+            // Named only in a warning.
+            let shown = || escape::path(&written::file(root));
+            match written::read(root) {
+                Err(e) => {
+                    warnings.push(format!(
+                        "could not read {}, the record of where earlier launches let a server write ({e}): links planted there are judged only by this launch's grants",
+                        shown()
+                    ));
+                    Vec::new()
+                }
+                Ok((v, whole)) => {
+                    if !whole {
+                        warnings.push(format!(
+                            "{} is over {} MiB: only the paths at its start count; delete it once you have looked at the places it names",
+                            shown(),
+                            written::MAX >> 20
+                        ));
+                    }
+                    v
+                }
+            }
+        }
     };
     // What the check keeps open for `fs::build` is closed on every way out.
     let _kept = crate::paths::Kept;

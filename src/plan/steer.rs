@@ -156,7 +156,8 @@ impl Writable {
         w.planted.extend(
             state_root.map(|r| (real_path(r).unwrap_or_else(|_| normalize(r)), Place::Now)),
         );
-        // Recorded by real path: compared as they are, with no system call.
+        // Recorded by real path: compared as they are, with no system call. After this
+        // launch's own places, which `holding` names first.
         w.planted
             .extend(earlier.iter().map(|p| (p.clone(), Place::Earlier)));
         // A writable grant reached through a planted link is no evidence of what the
@@ -170,15 +171,12 @@ impl Writable {
     }
 
     /// The planting place that holds `path` (real), if any: one where the server may
-    /// write now before one an earlier launch recorded.
+    /// write now before one an earlier launch recorded (`planted` lists those first).
     fn holding(&self, path: &Path) -> Option<(&Path, Place)> {
-        let mut found = self.planted.iter().filter(|(p, _)| within(path, p));
-        let first = found.next()?;
-        let now = std::iter::once(first)
-            .chain(found)
-            .find(|(_, place)| *place == Place::Now);
-        let (p, place) = now.unwrap_or(first);
-        Some((p.as_path(), *place))
+        self.planted
+            .iter()
+            .find(|(p, _)| within(path, p))
+            .map(|(p, place)| (p.as_path(), *place))
     }
 
     /// The first link that resolving `path` follows from inside a planting place, and
