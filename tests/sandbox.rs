@@ -1484,3 +1484,169 @@ fn a_file_given_as_stdio_keeps_its_mode() {
     with_files(bare);
     assert_eq!(mode(&input), 0o777);
 }
+
+/// A character device given as stdio (`> /dev/null`) is the host's node, owned by root: a
+/// server running as root would change its mode or times through its descriptor (`chmod
+/// /proc/self/fd/1`), for every process on the host. It gets the device opened anew on a
+/// read-only mount (root with `CAP_SYS_ADMIN`), or relayed where no mount can be copied
+/// (root without it, as in a container), and the node keeps its mode and times either way,
+/// while reads and writes still reach the device. A node made here stands for /dev/null and
+/// /dev/zero; the control is the same probe bare, which changes it.
+#[test]
+fn a_device_given_as_stdio_keeps_its_mode_and_times() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        eprintln!(
+            "skipped: making device nodes needs root (an ordinary user's server cannot change root's devices)"
+        );
+        return;
+    }
+    let d = scratch();
+    let node = |name: &str, minor: u64| {
+        let p = d.path().join(name);
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: mknod with a NUL-terminated path.
+        let r = unsafe {
+            libc::mknod(
+                c.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(1, minor as u32),
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "mknod {}: {}",
+            p.display(),
+            std::io::Error::last_os_error()
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        p
+    };
+    let (null, zero) = (node("null", 3), node("zero", 5));
+    let looks = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.permissions().mode() & 0o7777, m.mtime(), m.mtime_nsec())
+    };
+    let (null_was, zero_was) = (looks(&null), looks(&zero));
+    let open = |p: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p)
+            .unwrap()
+    };
+    // Runs `cmd` with the device on descriptor `fd` and pipes on the others.
+    let on = |mut cmd: Command, fd: usize, dev: &std::path::Path, no_sys_admin: bool| {
+        match fd {
+            0 => cmd
+                .stdin(open(dev))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            1 => cmd
+                .stdin(Stdio::null())
+                .stdout(open(dev))
+                .stderr(Stdio::piped()),
+            _ => cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(open(dev)),
+        };
+        if no_sys_admin {
+            // SAFETY: prctl on this process, between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    match libc::prctl(libc::PR_CAPBSET_DROP, 21 /* CAP_SYS_ADMIN */) {
+                        0 => Ok(()),
+                        _ => Err(std::io::Error::last_os_error()),
+                    }
+                });
+            }
+        }
+        let child = cmd.spawn().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+        let out = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the launch did not end within 30 s");
+        format!(
+            "exit {:?}; stdout {:?}; stderr {:?}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    for no_sys_admin in [false, true] {
+        for fd in 0..3 {
+            let path = format!("/proc/self/fd/{fd}");
+            for (probe_args, dev) in [
+                (["chmod", &path, "777"], &null),
+                (["utimes", &path, ""], &zero),
+            ] {
+                let args = if probe_args[2].is_empty() {
+                    &probe_args[..2]
+                } else {
+                    &probe_args[..]
+                };
+                let said = on(
+                    probe_cmd(&["--log-level", "debug"], args),
+                    fd,
+                    dev,
+                    no_sys_admin,
+                );
+                assert_eq!(
+                    (looks(&null), looks(&zero)),
+                    (null_was, zero_was),
+                    "fd {fd}, without CAP_SYS_ADMIN: {no_sys_admin}: {args:?}: {said}"
+                );
+                if fd < 2 {
+                    // Which way it went: opened anew, or relayed where no mount can be copied.
+                    assert_eq!(
+                        said.contains("could not be opened on a read-only mount"),
+                        no_sys_admin,
+                        "fd {fd}: {said}"
+                    );
+                }
+            }
+        }
+        // Reads and writes reach the device: zeros come in, what goes out is taken.
+        let said = on(
+            run_cmd(&["--", "/bin/sh", "-c", "head -c 4 | od -An -tx1"]),
+            0,
+            &zero,
+            no_sys_admin,
+        );
+        assert!(
+            said.starts_with("exit Some(0); stdout \" 00 00 00 00\\n\""),
+            "{said}"
+        );
+        let said = on(
+            run_cmd(&[
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo to the device && echo written >&2",
+            ]),
+            1,
+            &null,
+            no_sys_admin,
+        );
+        assert!(
+            said.starts_with("exit Some(0)") && said.contains("written"),
+            "{said}"
+        );
+    }
+    // The control: bare, the same probe changes the node.
+    let said = on(
+        {
+            let mut c = Command::new(probe());
+            c.args(["chmod", "/proc/self/fd/1", "777"]);
+            c
+        },
+        1,
+        &null,
+        false,
+    );
+    assert_eq!(looks(&null).0, 0o777, "{said}");
+}

@@ -10,6 +10,10 @@ pub struct Channels {
     /// The pipe ends the server gets as stdin, stdout and stderr where mcpcell relays them
     /// (a terminal, or stderr watched for denials); `None` passes mcpcell's own through.
     pub stdio: [Option<RawFd>; 3],
+    /// Read-only copies of the mounts of devices given as stdio, each with a standard
+    /// descriptor it is a copy for, to attach before the pivot
+    /// (`mounts::MountOp::AttachDeviceCopy`).
+    pub device_copies: [Option<(RawFd, RawFd)>; 3],
     /// Proxy mode: the socketpair end the proxy's listeners travel over.
     pub proxy: Option<RawFd>,
     /// Observe mode: the socketpair end the seccomp listener travels over.

@@ -25,7 +25,7 @@ mod sources;
 mod tests;
 
 use std::collections::BTreeSet;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,10 @@ use std::path::{Path, PathBuf};
 use super::{NulError, Step, cpath, cstr};
 use crate::plan::fs::{FsPlan, Kind, Placement};
 use sources::{Source, ancestors_below, bound_paths, links_on_the_way, under};
+
+/// Where the copies of the mounts of devices given as stdio are attached
+/// ([`MountOp::AttachDeviceCopy`]): a device node every host has, in the host's tree.
+pub const DEVICE_COPIES_AT: &CStr = c"/dev/null";
 
 /// Where the granted view is assembled before pivot_root.
 const STAGING: &str = "/tmp";
@@ -83,6 +87,11 @@ pub enum MountOp {
     /// Makes the assembled root read-only: nothing in it (the skeleton directories, the
     /// links) may change.
     RemountReadOnly { target: CString },
+    /// Moves a read-only copy of the mount of a device given as stdio, made by mcpcell
+    /// before the clone (the supervisor's terminal module), over `target` in the host's tree,
+    /// which the pivot then lets go of: the copy ends with the sandbox's mount namespace
+    /// instead of costing a wait for an RCU grace period when its last descriptor closes.
+    AttachDeviceCopy { fd: RawFd, target: CString },
     /// Makes `root` the root and lets go of the host's.
     Pivot { root: CString },
 }
@@ -93,7 +102,9 @@ impl MountOp {
     pub fn step(&self) -> Step {
         match self {
             MountOp::MakePrivate => Step::MountPrivate,
-            MountOp::Detach { .. } | MountOp::Attach { .. } => Step::BindIntoPrivate,
+            MountOp::Detach { .. } | MountOp::Attach { .. } | MountOp::AttachDeviceCopy { .. } => {
+                Step::BindIntoPrivate
+            }
             MountOp::Tmpfs { step, .. }
             | MountOp::Mkdir { step, .. }
             | MountOp::CreateFile { step, .. } => *step,
@@ -113,6 +124,7 @@ impl MountOp {
             MountOp::Detach { source, .. } => Some(source),
             MountOp::Tmpfs { target, .. }
             | MountOp::Attach { target, .. }
+            | MountOp::AttachDeviceCopy { target, .. }
             | MountOp::Replace { target, .. }
             | MountOp::Proc { target }
             | MountOp::Hide { target, .. }
@@ -135,6 +147,9 @@ pub struct Layout<'a> {
     /// Size limit of the private /tmp and /dev/shm, in bytes.
     pub tmp_size: Option<u64>,
     pub granted_view: bool,
+    /// Read-only copies of the mounts of devices given as stdio (granted view only), each
+    /// with a standard descriptor it is a copy for.
+    pub device_copies: [Option<(RawFd, RawFd)>; 3],
 }
 
 /// The mount plan: the operations in order, and what the child needs to perform them.
@@ -308,6 +323,30 @@ impl Mounts {
             });
         }
         if granted_view {
+            for (fd, of) in layout.device_copies.iter().flatten() {
+                // At its own name where that is one of the skeleton's /dev entries, so that
+                // the server's descriptor reads as `/dev/null`; else in the host's tree, which
+                // the pivot lets go of. Landlock still decides whether the name may be opened.
+                let target = match device_name(*of) {
+                    Some(name)
+                        if !root_is_bind
+                            && skeleton.contains(&prefix.join("dev"))
+                            && !fs
+                                .hide
+                                .iter()
+                                .any(|h| Path::new("/dev").join(&name).starts_with(&h.path)) =>
+                    {
+                        let at = cpath(&prefix.join("dev").join(name))?;
+                        ops.push(MountOp::CreateFile {
+                            step: Step::BindIntoPrivate,
+                            path: at.clone(),
+                        });
+                        at
+                    }
+                    _ => DEVICE_COPIES_AT.into(),
+                };
+                ops.push(MountOp::AttachDeviceCopy { fd: *fd, target });
+            }
             if !root_is_bind {
                 ops.push(MountOp::RemountReadOnly {
                     target: cstr(STAGING)?,
@@ -356,6 +395,24 @@ impl Mounts {
     }
 }
 
+/// The name of the device that standard descriptor `fd` is, when that is `/dev/NAME` on the
+/// host (`/dev/null`, not a node made elsewhere, nor one in a directory of /dev).
+fn device_name(fd: RawFd) -> Option<std::ffi::OsString> {
+    use std::os::unix::fs::MetadataExt;
+    let p = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    if p.parent() != Some(Path::new("/dev")) {
+        return None;
+    }
+    let by_name = std::fs::metadata(&p).ok()?;
+    let held = nix::sys::stat::fstat(
+        // SAFETY: a descriptor the caller holds open for the whole call.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+    )
+    .ok()?;
+    let same = (by_name.dev(), by_name.ino()) == (held.st_dev, held.st_ino);
+    same.then(|| p.file_name().map(|n| n.to_os_string()))?
+}
+
 /// Drops each `Mkdir` of a directory an earlier operation already made and nothing has
 /// mounted over since: each bind asks for all its parents, and a launch of `default` made
 /// twenty calls that could only answer EEXIST. A mount on a path hides what was made beneath
@@ -377,6 +434,7 @@ fn drop_repeated_mkdirs(ops: &mut Vec<MountOp>) {
             }
             MountOp::MakePrivate
             | MountOp::Detach { .. }
+            | MountOp::AttachDeviceCopy { .. }
             | MountOp::CreateFile { .. }
             | MountOp::Symlink { .. } => return true,
         };

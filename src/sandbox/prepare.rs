@@ -135,6 +135,7 @@ impl Prepared {
                 resolver: plan.network.proxy.is_some(),
                 tmp_size: plan.tmp_size,
                 granted_view: plan.granted_view,
+                device_copies: channels.device_copies,
             })?)
         } else {
             None

@@ -488,10 +488,19 @@ fn start(
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?;
     // A terminal or a host file never reaches the server (crate::supervise::terminal): stdin
     // and stdout that are become pipes that mcpcell relays, and so does stderr, which mcpcell
-    // also relays when it watches it for denials.
-    let mut terminal = terminal::TerminalPipes::new().map_err(LaunchError::Terminal)?;
+    // also relays when it watches it for denials. A device is opened anew on a read-only
+    // mount, except where the namespace-free tier's supervisor refuses its metadata changes.
+    let devices = if isolation == Isolation::Full && plan.granted_view {
+        terminal::Devices::Reopen
+    } else if isolation == Isolation::NoNamespaces && crate::plan::tier::supervises_metadata(plan) {
+        terminal::Devices::Pass
+    } else {
+        terminal::Devices::Relay
+    };
+    let mut terminal = terminal::TerminalPipes::new(devices, plugins.stderr.is_some())
+        .map_err(LaunchError::Terminal)?;
     let stderr_tty = terminal::is_terminal(std::io::stderr());
-    let stderr_pipe = if plugins.stderr.is_some() || terminal::relayed(std::io::stderr()) {
+    let stderr_pipe = if plugins.stderr.is_some() || terminal.stderr_relayed {
         Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::Pipe)?)
     } else {
         None
@@ -509,10 +518,11 @@ fn start(
     let theirs = |pair: &Option<(OwnedFd, OwnedFd)>| pair.as_ref().map(|p| p.1.as_raw_fd());
     let channels = Channels {
         stdio: [
-            terminal.server_stdin.as_ref().map(|f| f.as_raw_fd()),
-            terminal.server_stdout.as_ref().map(|f| f.as_raw_fd()),
-            theirs(&stderr_pipe),
+            terminal.server[0].as_ref().map(|f| f.as_raw_fd()),
+            terminal.server[1].as_ref().map(|f| f.as_raw_fd()),
+            theirs(&stderr_pipe).or(terminal.server[2].as_ref().map(|f| f.as_raw_fd())),
         ],
+        device_copies: terminal.copies(),
         proxy: theirs(&channel_pair),
         observe: theirs(&observe_pair),
     };

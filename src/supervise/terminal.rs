@@ -21,13 +21,20 @@
 //! < in.json > out.json`) is relayed the same way, its bytes untouched: the server would
 //! otherwise hold a descriptor to a file outside its grants, and a descriptor is enough to
 //! change the file's mode, owner or times (`fchmod`, or `chmod` of `/proc/self/fd/0`).
-//! Pipes and sockets, which is what clients give, and character devices (`/dev/null`) pass
-//! as they are.
+//! A character device (`/dev/null`, which scripts and benchmarks give) is the same device
+//! opened anew on a read-only copy of its mount: reads and writes reach the device, its
+//! mode, owner and times cannot change (`EROFS`), as with a device the profile grants (see
+//! `crate::sandbox::mounts::sources::attrs_for`). That is for the memory devices (`/dev/null`,
+//! `/dev/zero`, ...), and takes root; any other device the server could change is relayed
+//! (an ordinary user's server can change only devices the user owns; others pass).
+//! Pipes and sockets, which is what clients give, pass as they are.
 
 use std::io::{self, Read, Write};
 
 use crate::escape;
-use std::os::fd::{AsFd, OwnedFd};
+use crate::sandbox::mounts::DEVICE_COPIES_AT;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use tracing::debug;
 
 /// Whether `fd` is a terminal.
 pub fn is_terminal(fd: impl AsFd) -> bool {
@@ -37,20 +44,20 @@ pub fn is_terminal(fd: impl AsFd) -> bool {
 /// The filesystem type of pipes made with pipe(2).
 const PIPEFS_MAGIC: libc::__fsword_t = 0x5049_5045;
 
-/// What mcpcell does with one of its standard descriptors for the server.
+/// What one of mcpcell's standard descriptors is to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Std {
-    /// A pipe or a socket (or nothing): passed as it is.
+    /// A pipe or a socket (or nothing), or a device the server could not change: passed as
+    /// it is.
     Pass,
     /// Relayed, its control characters made visible.
     Terminal,
-    /// A host file: relayed byte for byte.
+    /// A host file, or a device other than a memory device that the server could change:
+    /// relayed byte for byte.
     HostFile,
-}
-
-/// Whether mcpcell relays `fd` rather than pass it: a terminal or a host file.
-pub fn relayed(fd: impl AsFd) -> bool {
-    std_kind(fd) != Std::Pass
+    /// A memory device (`/dev/null`) the server could change: opened anew on a read-only
+    /// mount, or, where no mount can be copied, relayed byte for byte.
+    Device,
 }
 
 fn std_kind(fd: impl AsFd) -> Std {
@@ -62,9 +69,23 @@ fn std_kind(fd: impl AsFd) -> Std {
         return Std::Pass;
     };
     match st.st_mode & libc::S_IFMT {
-        // Character devices pass too: `/dev/null` is what benchmarks and scripts give, and
-        // a relay would cost every such launch two threads (see the README's limits).
-        libc::S_IFSOCK | libc::S_IFCHR => Std::Pass,
+        libc::S_IFSOCK => Std::Pass,
+        // Its owner may change its mode and times without a capability; root's server runs
+        // as root, an ordinary user's as that user (another's device it cannot change).
+        libc::S_IFCHR => {
+            // SAFETY: geteuid takes no arguments.
+            let me = unsafe { libc::geteuid() };
+            if me != 0 && st.st_uid != me {
+                Std::Pass
+            } else if libc::major(st.st_rdev) == 1 {
+                Std::Device
+            } else {
+                // Opening a device again can do what its driver does at open and at the last
+                // close (a tape rewinds): only the memory devices (`/dev/null`, `/dev/zero`,
+                // `/dev/urandom`: major 1), which do nothing there, are opened anew.
+                Std::HostFile
+            }
+        }
         libc::S_IFIFO => match nix::sys::statfs::fstatfs(fd) {
             Ok(fs) if fs.filesystem_type().0 == PIPEFS_MAGIC => Std::Pass,
             _ => Std::HostFile,
@@ -73,13 +94,107 @@ fn std_kind(fd: impl AsFd) -> Std {
     }
 }
 
-/// Pipes that stand in for the terminal on the server's stdin and stdout.
+/// A detached, read-only copy of the mount of the file `fd` names (open_tree): its mode,
+/// owner, times and extended attributes cannot be changed through it. Needs
+/// `CAP_SYS_ADMIN`, and `fd` in mcpcell's mount namespace.
+fn readonly_copy(fd: BorrowedFd) -> io::Result<OwnedFd> {
+    // SAFETY: open_tree of a valid descriptor with an empty NUL-terminated path.
+    let tree = sys(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32)
+                as libc::c_uint,
+        )
+    })?;
+    // SAFETY: open_tree returned a new descriptor that nothing else owns.
+    let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the size
+    // passed and an empty NUL-terminated path.
+    sys(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    })?;
+    Ok(tree)
+}
+
+/// `fd`'s file opened anew through `tree` (its copy from [`readonly_copy`]), with `fd`'s
+/// access mode; checked to be the same file.
+fn reopen(fd: BorrowedFd, tree: &OwnedFd) -> io::Result<OwnedFd> {
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    let keep = flags & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
+    let path = format!("/proc/self/fd/{}\0", tree.as_raw_fd());
+    // SAFETY: a NUL-terminated path; the new descriptor is owned by the result.
+    let f = sys(unsafe {
+        libc::open(
+            path.as_ptr().cast(),
+            keep | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    } as libc::c_long)?;
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    let f = unsafe { OwnedFd::from_raw_fd(f as RawFd) };
+    // The copy must be the file mcpcell was given, not one swapped in by path meanwhile.
+    let (a, b) = (
+        nix::sys::stat::fstat(fd).map_err(io::Error::from)?,
+        nix::sys::stat::fstat(&f).map_err(io::Error::from)?,
+    );
+    if (a.st_dev, a.st_ino, a.st_rdev) != (b.st_dev, b.st_ino, b.st_rdev) {
+        return Err(io::Error::from_raw_os_error(libc::ESTALE));
+    }
+    Ok(f)
+}
+
+fn sys(r: libc::c_long) -> io::Result<libc::c_long> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// What becomes of a memory device given as stdio that the server could change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Devices {
+    /// Passed: something else refuses the server every change to a device's metadata (the
+    /// namespace-free tier's supervisor, `crate::netguard::meta`).
+    Pass,
+    /// Opened anew on a read-only copy of its mount, which the sandbox attaches at the
+    /// device's name in its /dev (the server's descriptor reads as `/dev/null`), or over the
+    /// host tree's `/dev/null`, which the pivot lets go of (`crate::sandbox::mounts`): the
+    /// copy ends with the sandbox's mount namespace. Closed unattached, a copy would cost a
+    /// wait for an RCU grace period (1.3 ms measured in a launch).
+    Reopen,
+    /// Relayed byte for byte (no mount namespace to attach a copy to).
+    Relay,
+}
+
+/// What the server gets in place of mcpcell's standard descriptors: pipes that stand in for
+/// a terminal or a host file, and devices opened anew.
 #[derive(Default)]
 pub struct TerminalPipes {
-    /// The read end the server gets as stdin, when mcpcell's stdin is a terminal.
-    pub server_stdin: Option<OwnedFd>,
-    /// The write end the server gets as stdout, when mcpcell's stdout is a terminal.
-    pub server_stdout: Option<OwnedFd>,
+    /// What the server gets as stdin, stdout and stderr instead of mcpcell's own: a relay's
+    /// pipe end (stdin and stdout; stderr's relay is `crate::supervise::relay`'s), or a
+    /// device opened anew on a read-only mount.
+    pub server: [Option<OwnedFd>; 3],
+    /// Whether mcpcell must relay its stderr: a terminal, a host file, or a device it could
+    /// not open anew.
+    pub stderr_relayed: bool,
+    /// The read-only copies of the devices' mounts ([`Devices::Reopen`]), for the sandbox to
+    /// attach: (device, inode, the first standard descriptor that is it, copy).
+    copies: Vec<(u64, u64, RawFd, OwnedFd)>,
     /// mcpcell's ends: (terminal, pipe's write end) and (pipe's read end, terminal).
     input: Option<(OwnedFd, OwnedFd)>,
     output: Option<(OwnedFd, OwnedFd)>,
@@ -96,24 +211,92 @@ fn dup_std(fd: impl AsFd) -> io::Result<OwnedFd> {
     fd.as_fd().try_clone_to_owned()
 }
 
+/// What becomes of one standard descriptor.
+enum Way {
+    Pass,
+    Relay,
+    Reopened(OwnedFd),
+}
+
 impl TerminalPipes {
-    /// Pipes for whichever of stdin and stdout is a terminal or a host file (none when
-    /// both are pipes or sockets, as a client gives them).
-    pub fn new() -> io::Result<TerminalPipes> {
+    /// Pipes for whichever of stdin and stdout is a terminal or a host file, devices as
+    /// `devices` says (nothing when all three are pipes or sockets, as a client gives them).
+    /// For stderr only the device: whether it is relayed is [`TerminalPipes::stderr_relayed`],
+    /// and nothing is done for it when `stderr_piped` (mcpcell watches it anyway).
+    pub fn new(devices: Devices, stderr_piped: bool) -> io::Result<TerminalPipes> {
         let mut t = TerminalPipes::default();
-        if std_kind(io::stdin()) != Std::Pass {
-            let (r, w) = pipe()?;
-            t.input = Some((dup_std(io::stdin())?, w));
-            t.server_stdin = Some(r);
+        match t.way(io::stdin().as_fd(), devices).0 {
+            Way::Pass => {}
+            Way::Reopened(f) => t.server[0] = Some(f),
+            Way::Relay => {
+                let (r, w) = pipe()?;
+                t.input = Some((dup_std(io::stdin())?, w));
+                t.server[0] = Some(r);
+            }
         }
-        let out = std_kind(io::stdout());
-        if out != Std::Pass {
-            let (r, w) = pipe()?;
-            t.output = Some((r, dup_std(io::stdout())?));
-            t.server_stdout = Some(w);
-            t.output_terminal = out == Std::Terminal;
+        match t.way(io::stdout().as_fd(), devices) {
+            (Way::Pass, _) => {}
+            (Way::Reopened(f), _) => t.server[1] = Some(f),
+            (Way::Relay, terminal) => {
+                let (r, w) = pipe()?;
+                t.output = Some((r, dup_std(io::stdout())?));
+                t.server[1] = Some(w);
+                t.output_terminal = terminal;
+            }
+        }
+        if !stderr_piped {
+            match t.way(io::stderr().as_fd(), devices).0 {
+                Way::Pass => {}
+                Way::Reopened(f) => t.server[2] = Some(f),
+                Way::Relay => t.stderr_relayed = true,
+            }
         }
         Ok(t)
+    }
+
+    /// What becomes of `fd`, and whether it is a terminal.
+    fn way(&mut self, fd: BorrowedFd, devices: Devices) -> (Way, bool) {
+        let kind = std_kind(fd);
+        let way = match (kind, devices) {
+            (Std::Pass, _) | (Std::Device, Devices::Pass) => Way::Pass,
+            (Std::Terminal | Std::HostFile, _) | (Std::Device, Devices::Relay) => Way::Relay,
+            (Std::Device, Devices::Reopen) => match self.reopened(fd) {
+                Ok(f) => Way::Reopened(f),
+                Err(e) => {
+                    debug!(target: "mcpcell", "a standard descriptor's device is relayed: it could not be opened on a read-only mount ({e})");
+                    Way::Relay
+                }
+            },
+        };
+        (way, kind == Std::Terminal)
+    }
+
+    /// `fd`'s device opened anew on a read-only copy of its mount (one copy per device).
+    fn reopened(&mut self, fd: BorrowedFd) -> io::Result<OwnedFd> {
+        let st = nix::sys::stat::fstat(fd).map_err(io::Error::from)?;
+        let (dev, ino) = (st.st_dev, st.st_ino);
+        if let Some((_, _, _, tree)) = self.copies.iter().find(|c| (c.0, c.1) == (dev, ino)) {
+            return reopen(fd, tree);
+        }
+        // The sandbox attaches the copy over its /dev/null, which must be there.
+        let at = nix::sys::stat::stat(DEVICE_COPIES_AT).map_err(io::Error::from)?;
+        if at.st_mode & libc::S_IFMT != libc::S_IFCHR {
+            return Err(io::Error::from_raw_os_error(libc::ENODEV));
+        }
+        let tree = readonly_copy(fd)?;
+        let f = reopen(fd, &tree)?;
+        self.copies.push((dev, ino, fd.as_raw_fd(), tree));
+        Ok(f)
+    }
+
+    /// The read-only copies of the devices' mounts, each with a standard descriptor that is
+    /// the device, for the sandbox to attach before it lets go of the host's root.
+    pub fn copies(&self) -> [Option<(RawFd, RawFd)>; 3] {
+        let mut out = [None; 3];
+        for (o, c) in out.iter_mut().zip(&self.copies) {
+            *o = Some((c.3.as_raw_fd(), c.2));
+        }
+        out
     }
 
     /// In the sandbox's first process, after the clone: closes mcpcell's ends, so that the
@@ -127,8 +310,9 @@ impl TerminalPipes {
     /// output's relay, which ends once every writer of the pipe (the sandbox) is gone; the
     /// input's relay ends with mcpcell, or when the user ends the input.
     pub fn start(mut self) -> io::Result<Option<OutputRelay>> {
-        self.server_stdin = None;
-        self.server_stdout = None;
+        self.server = [None, None, None];
+        // The sandbox holds its own references to the copies, attached.
+        self.copies.clear();
         if let Some((tty, pipe)) = self.input.take() {
             std::thread::Builder::new()
                 .name("tty-in".into())

@@ -58,20 +58,14 @@ impl Mounts {
                 ),
                 MountOp::Mkdir { step, path } => mkdir(status, *step, i, path),
                 MountOp::CreateFile { step, path } => create_file(status, *step, i, path),
+                MountOp::AttachDeviceCopy { fd, target } => {
+                    check(status, Step::BindIntoPrivate, i, move_mount(*fd, target));
+                    // SAFETY: closing our own descriptor (mcpcell holds its own).
+                    unsafe { libc::close(*fd) };
+                }
                 MountOp::Attach { tree, target } => {
                     let tree = self.trees[*tree];
-                    // SAFETY: move_mount of our detached tree onto a NUL-terminated path.
-                    let r = unsafe {
-                        libc::syscall(
-                            libc::SYS_move_mount,
-                            tree,
-                            c"".as_ptr(),
-                            libc::AT_FDCWD,
-                            target.as_ptr(),
-                            libc::MOVE_MOUNT_F_EMPTY_PATH,
-                        )
-                    };
-                    check(status, Step::BindIntoPrivate, i, r);
+                    check(status, Step::BindIntoPrivate, i, move_mount(tree, target));
                     // SAFETY: closing our own descriptor.
                     unsafe { libc::close(tree) };
                 }
@@ -145,6 +139,21 @@ impl Mounts {
                 MountOp::Pivot { root } => pivot(status, i, root),
             }
         }
+    }
+}
+
+/// Moves the detached tree `tree` onto `target`.
+fn move_mount(tree: RawFd, target: &CStr) -> libc::c_long {
+    // SAFETY: move_mount of a detached tree onto a NUL-terminated path.
+    unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
     }
 }
 

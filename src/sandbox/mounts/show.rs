@@ -44,6 +44,9 @@ impl fmt::Display for MountOp {
                 write!(f, "hide-{k} {}", s(target))
             }
             MountOp::RemountReadOnly { target } => write!(f, "remount-ro {}", s(target)),
+            MountOp::AttachDeviceCopy { target, .. } => {
+                write!(f, "attach stdio device {}", s(target))
+            }
             MountOp::Pivot { root } => write!(f, "pivot {}", s(root)),
         }
     }

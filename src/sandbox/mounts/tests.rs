@@ -56,6 +56,7 @@ fn build(fs: &FsPlan, unix: &[PathBuf], cwd: &Path, granted_view: bool) -> Mount
         resolver: true,
         tmp_size: Some(1 << 20),
         granted_view,
+        device_copies: [None; 3],
     })
     .unwrap()
 }
@@ -106,6 +107,7 @@ fn rules(ops: &[MountOp], granted_view: bool) -> Result<(), String> {
             o,
             MountOp::Tmpfs { .. }
                 | MountOp::Attach { .. }
+                | MountOp::AttachDeviceCopy { .. }
                 | MountOp::Replace { .. }
                 | MountOp::Proc { .. }
                 | MountOp::Hide { .. }
@@ -133,6 +135,14 @@ fn rules(ops: &[MountOp], granted_view: bool) -> Result<(), String> {
         let Some(p) = path_of(op) else { continue };
         if matches!(op, MountOp::Detach { .. } | MountOp::RemountReadOnly { .. }) {
             continue;
+        }
+        // A copy of a stdio device's mount goes to a name the plan made, or into the host's
+        // tree, which the pivot lets go of; only in the granted view.
+        if matches!(op, MountOp::AttachDeviceCopy { .. }) {
+            ensure!(granted_view, text, "`{op}` in the host view");
+            if !p.starts_with(root) {
+                continue;
+            }
         }
         let p = PathBuf::from(p.to_string_lossy().trim_end_matches('/'));
         let exists =
@@ -556,4 +566,77 @@ fn a_directory_is_made_once_until_a_mount_hides_it() {
         left,
         ["/tmp/a", "/tmp/a/b", "/tmp/ab", "MountTmp", "/tmp/a/b"]
     );
+}
+
+#[test]
+fn the_copies_of_stdio_devices_go_to_dev_or_where_the_pivot_lets_go() {
+    // A read-only copy of a device's mount (stdio given as /dev/null, as root) goes to the
+    // device's name in the sandbox's /dev, or, for a node elsewhere, over the host tree's
+    // /dev/null just before the pivot, which lets go of that tree; never in the host view
+    // (learn relays such devices instead).
+    use std::os::fd::AsRawFd;
+    let (_v, v) = outside_tmp();
+    let elsewhere = v.join("node");
+    std::fs::write(&elsewhere, b"").unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let other = std::fs::File::open(&elsewhere).unwrap();
+    let copies = [
+        Some((41, null.as_raw_fd())),
+        None,
+        Some((42, other.as_raw_fd())),
+    ];
+    let build = |plan: &FsPlan, granted_view| {
+        Mounts::build(&Layout {
+            fs: plan,
+            unix: &[],
+            cwd: &v,
+            resolver: false,
+            tmp_size: None,
+            granted_view,
+            device_copies: copies,
+        })
+        .unwrap()
+    };
+    let plan = fs_plan(vec![grant(&v, Rights::READ)], &[]);
+    let m = build(&plan, true);
+    let ops = shown(&m);
+    assert_eq!(
+        ops[ops.len() - 5..],
+        [
+            "create /tmp/dev/null",
+            "attach stdio device /tmp/dev/null",
+            "attach stdio device /dev/null",
+            "remount-ro /tmp",
+            "pivot /tmp"
+        ]
+    );
+    let fds: Vec<RawFd> = m
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::AttachDeviceCopy { fd, .. } => Some(*fd),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fds, [41, 42]);
+    check_rules(&m, true);
+    // /dev granted whole (a bind, not the skeleton's): the host tree's /dev/null it is.
+    let dev = fs_plan(
+        vec![
+            grant(&v, Rights::READ),
+            grant(Path::new("/dev"), Rights::READ),
+        ],
+        &[],
+    );
+    let ops = shown(&build(&dev, true));
+    assert_eq!(
+        ops.iter()
+            .filter(|o| *o == "attach stdio device /dev/null")
+            .count(),
+        2,
+        "{ops:?}"
+    );
+    check_rules(&build(&dev, true), true);
+    let host = shown(&build(&plan, false));
+    assert!(!host.iter().any(|o| o.contains("stdio device")), "{host:?}");
 }
