@@ -1564,18 +1564,8 @@ fn a_device_given_as_stdio_keeps_its_mode_and_times() {
                 });
             }
         }
-        let child = cmd.spawn().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
-        let out = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the launch did not end within 30 s");
-        format!(
-            "exit {:?}; stdout {:?}; stderr {:?}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        let (code, stdout, stderr) = output_within_stdio(cmd);
+        format!("exit {code:?}; stdout {stdout:?}; stderr {stderr:?}")
     };
     for no_sys_admin in [false, true] {
         for fd in 0..3 {
@@ -1637,6 +1627,18 @@ fn a_device_given_as_stdio_keeps_its_mode_and_times() {
             "{said}"
         );
     }
+    // A node deleted since it was given has no name the sandbox could attach its copy at:
+    // it is relayed, and the launch goes on.
+    let gone = node("gone", 3);
+    let held = open(&gone);
+    std::fs::remove_file(&gone).unwrap();
+    let mut c = run_cmd(&["--log-level", "debug", "--", "/bin/sh", "-c", "echo x"]);
+    c.stdin(Stdio::null()).stdout(held).stderr(Stdio::piped());
+    let out = output_within_stdio(c);
+    assert!(
+        out.0 == Some(0) && out.2.contains("could not be opened on a read-only mount"),
+        "{out:?}"
+    );
     // The control: bare, the same probe changes the node.
     let said = on(
         {
@@ -1649,4 +1651,140 @@ fn a_device_given_as_stdio_keeps_its_mode_and_times() {
         false,
     );
     assert_eq!(looks(&null).0, 0o777, "{said}");
+}
+
+/// Runs `cmd` with the standard descriptors it was given; (exit code, stdout, stderr).
+fn output_within_stdio(cmd: Command) -> (Option<i32>, String, String) {
+    let mut cmd = cmd;
+    let child = cmd.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    let out = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the launch did not end within 30 s");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The read-only copy of a stdio device's mount is private: the host's mounts are shared
+/// where systemd runs, and a copy in a peer group would show the sandbox what the host
+/// mounts there later. Here /dev/null is a shared bind of a node made by the test (in a
+/// mount namespace of the test's own); nothing in the sandbox's mount table belongs to a
+/// peer group. The control is the table outside it, where that bind does.
+#[test]
+fn a_stdio_devices_copy_shares_no_mount_events_with_the_host() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: copying a mount needs root");
+        return;
+    }
+    let d = scratch();
+    let fake = d.path().join("null");
+    let c = std::ffi::CString::new(fake.to_str().unwrap()).unwrap();
+    // SAFETY: mknod with a NUL-terminated path.
+    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(r, 0, "mknod: {}", std::io::Error::last_os_error());
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let table = |inner: Command| {
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "shared", "--", "/bin/sh", "-c"])
+            .arg(r#"mount --bind "$0" /dev/null && exec "$@" < /dev/null"#)
+            .arg(&fake)
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear();
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        let out = output_within_stdio({
+            c.stdout(Stdio::piped()).stderr(Stdio::piped());
+            c
+        });
+        out.1 + &out.2
+    };
+    let inside = table(run_cmd(&["--", "/bin/cat", "/proc/self/mountinfo"]));
+    assert!(inside.contains(" /dev/null "), "{inside}");
+    assert!(!inside.contains("shared:"), "{inside}");
+    let mut bare = Command::new("/bin/cat");
+    bare.arg("/proc/self/mountinfo");
+    let outside = table(bare);
+    assert!(
+        outside
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some("/dev/null") && l.contains("shared:")),
+        "{outside}"
+    );
+}
+
+/// A hidden file is masked with a copy of `/dev/null`, the host's node, owned by root: the
+/// mask must be read-only, or root's server changes that node's mode or times through it
+/// (`chmod ~/.npmrc` under a grant of the home directory, and every other process on the
+/// host loses `/dev/null`). The host's `/dev/null` is stood in for by a node made here,
+/// bound over it in a mount namespace of the test's own; the control is a bare `chmod
+/// /dev/null` there, which changes the stand-in.
+#[test]
+fn a_hidden_files_mask_leaves_the_hosts_dev_null_alone() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !is_root() || !has_landlock() {
+        eprintln!("skipped: binding a stand-in over /dev/null needs root");
+        return;
+    }
+    let d = scratch();
+    let fake = d.path().join("null");
+    let c = std::ffi::CString::new(fake.to_str().unwrap()).unwrap();
+    // SAFETY: mknod with a NUL-terminated path.
+    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(r, 0, "mknod: {}", std::io::Error::last_os_error());
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let looks = || {
+        let m = std::fs::metadata(&fake).unwrap();
+        (m.permissions().mode() & 0o7777, m.mtime(), m.mtime_nsec())
+    };
+    let was = looks();
+    let home = d.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    write(&home.join("token"), "TOKEN");
+    let h = home.to_str().unwrap();
+    let prof = profile(
+        d.path(),
+        "hiding",
+        &format!("extends: [default]\nfilesystem:\n  write: [\"{h}\"]\n  hide: [\"{h}/token\"]\n"),
+    );
+    let token = format!("{h}/token");
+    // `inner` run in a mount namespace of its own where the stand-in is /dev/null.
+    let over_dev_null = |inner: Command| {
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .arg(r#"mount --bind "$0" /dev/null && exec "$@""#)
+            .arg(&fake)
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear();
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        let out = output_within(c, Duration::from_secs(30));
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let p = prof.to_str().unwrap();
+    for args in [vec!["chmod", &token, "777"], vec!["utimes", &token]] {
+        let said = over_dev_null(probe_cmd(&["-p", p], &args));
+        assert!(said.starts_with("ERR EROFS"), "{args:?}: {said}");
+        assert_eq!(looks(), was, "{args:?}: {said}");
+    }
+    // The mask still reads as empty.
+    let said = over_dev_null(probe_cmd(&["-p", p], &["read", &token]));
+    assert!(said.starts_with("OK") && !said.contains("TOKEN"), "{said}");
+    // The control: bare, in the same set-up, the stand-in changes.
+    let mut bare = Command::new(probe());
+    bare.args(["chmod", "/dev/null", "777"]);
+    let said = over_dev_null(bare);
+    assert_eq!(looks().0, 0o777, "{said}");
 }

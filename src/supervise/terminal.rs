@@ -71,7 +71,8 @@ fn std_kind(fd: impl AsFd) -> Std {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFSOCK => Std::Pass,
         // Its owner may change its mode and times without a capability; root's server runs
-        // as root, an ordinary user's as that user (another's device it cannot change).
+        // as root, an ordinary user's as that user (another's device it cannot change but
+        // for setting its times to now where it may write it, which every process may).
         libc::S_IFCHR => {
             // SAFETY: geteuid takes no arguments.
             let me = unsafe { libc::geteuid() };
@@ -110,10 +111,12 @@ fn readonly_copy(fd: BorrowedFd) -> io::Result<OwnedFd> {
     })?;
     // SAFETY: open_tree returned a new descriptor that nothing else owns.
     let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
+    // Private: a copy of a shared mount (the host's /dev, on systemd) would otherwise be a
+    // peer of it, and a mount made on the host there would appear in the sandbox.
     let attr = libc::mount_attr {
         attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC,
         attr_clr: 0,
-        propagation: 0,
+        propagation: libc::MS_PRIVATE,
         userns_fd: 0,
     };
     // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the size
@@ -274,6 +277,10 @@ impl TerminalPipes {
     /// `fd`'s device opened anew on a read-only copy of its mount (one copy per device).
     fn reopened(&mut self, fd: BorrowedFd) -> io::Result<OwnedFd> {
         let st = nix::sys::stat::fstat(fd).map_err(io::Error::from)?;
+        // A node no longer linked anywhere: its copy could not be attached in the sandbox.
+        if st.st_nlink == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
         let (dev, ino) = (st.st_dev, st.st_ino);
         if let Some((_, _, _, tree)) = self.copies.iter().find(|c| (c.0, c.1) == (dev, ino)) {
             return reopen(fd, tree);

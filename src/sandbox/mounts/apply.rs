@@ -5,6 +5,7 @@
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
+use super::sources::{MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 use super::{MountOp, Mounts};
 use crate::plan::fs::Kind;
 use crate::sandbox::Step;
@@ -112,16 +113,7 @@ impl Mounts {
                 MountOp::Hide {
                     target,
                     kind: Kind::File,
-                } => mount(
-                    status,
-                    Step::Hide,
-                    i,
-                    c"/dev/null",
-                    target,
-                    None,
-                    libc::MS_BIND,
-                    None,
-                ),
+                } => hide_file(status, i, target),
                 MountOp::RemountReadOnly { target } => mount(
                     status,
                     Step::ReadOnlyRoot,
@@ -140,6 +132,31 @@ impl Mounts {
             }
         }
     }
+}
+
+/// Covers the file `target` with a read-only copy of `/dev/null`'s mount: it reads as empty,
+/// and nothing about it can change. A plain bind would be writable, and `/dev/null` is the
+/// host's node, owned by root: root's server could change its mode or times through the
+/// mask (`chmod` of a hidden `.npmrc`), for every process on the host. One `mount_setattr`
+/// instead of a remount, which in a user namespace must repeat every locked flag (atime
+/// ones included) of the host's /dev.
+fn hide_file(status: RawFd, i: u32, target: &CStr) {
+    // SAFETY: open_tree with a NUL-terminated path and integer flags.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c"/dev/null".as_ptr(),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint,
+        )
+    };
+    check(status, Step::Hide, i, fd);
+    let fd = fd as RawFd;
+    let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    check(status, Step::Hide, i, set_attrs(fd, attrs, 0));
+    check(status, Step::Hide, i, move_mount(fd, target));
+    // SAFETY: closing our own descriptor; the copy is attached and stays.
+    unsafe { libc::close(fd) };
 }
 
 /// Moves the detached tree `tree` onto `target`.
@@ -180,6 +197,18 @@ fn detach(status: RawFd, i: u32, source: &CStr, source_fd: RawFd, attrs: u64) ->
     if !same_file(fd, source_fd) {
         fail(status, Step::BindIntoPrivate, i, libc::ESTALE);
     }
+    check(
+        status,
+        Step::MountAttrs,
+        i,
+        set_attrs(fd, attrs, libc::AT_RECURSIVE),
+    );
+    fd
+}
+
+/// Sets the mount flags `attrs` on the detached tree `fd` (`flags`: `AT_RECURSIVE` for its
+/// submounts too).
+fn set_attrs(fd: RawFd, attrs: u64, flags: libc::c_int) -> libc::c_long {
     let attr = MountAttr {
         attr_set: attrs,
         attr_clr: 0,
@@ -188,18 +217,16 @@ fn detach(status: RawFd, i: u32, source: &CStr, source_fd: RawFd, attrs: u64) ->
     };
     // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the size
     // passed and an empty NUL-terminated path.
-    let r = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd,
             c"".as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            (libc::AT_EMPTY_PATH | flags) as libc::c_uint,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
-    };
-    check(status, Step::MountAttrs, i, r);
-    fd
+    }
 }
 
 /// Whether two descriptors refer to the same file.
