@@ -1503,25 +1503,9 @@ fn a_device_given_as_stdio_keeps_its_mode_and_times() {
         return;
     }
     let d = scratch();
-    let node = |name: &str, minor: u64| {
+    let node = |name: &str, minor: u32| {
         let p = d.path().join(name);
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: mknod with a NUL-terminated path.
-        let r = unsafe {
-            libc::mknod(
-                c.as_ptr(),
-                libc::S_IFCHR | 0o666,
-                libc::makedev(1, minor as u32),
-            )
-        };
-        assert_eq!(
-            r,
-            0,
-            "mknod {}: {}",
-            p.display(),
-            std::io::Error::last_os_error()
-        );
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        memory_node(&p, minor);
         p
     };
     let (null, zero) = (node("null", 3), node("zero", 5));
@@ -1676,37 +1660,14 @@ fn output_within_stdio(cmd: Command) -> (Option<i32>, String, String) {
 /// peer group. The control is the table outside it, where that bind does.
 #[test]
 fn a_stdio_devices_copy_shares_no_mount_events_with_the_host() {
-    use std::os::unix::fs::PermissionsExt;
     if !is_root() {
         eprintln!("skipped: copying a mount needs root");
         return;
     }
     let d = scratch();
     let fake = d.path().join("null");
-    let c = std::ffi::CString::new(fake.to_str().unwrap()).unwrap();
-    // SAFETY: mknod with a NUL-terminated path.
-    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
-    assert_eq!(r, 0, "mknod: {}", std::io::Error::last_os_error());
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let table = |inner: Command| {
-        let mut c = Command::new("unshare");
-        c.args(["-m", "--propagation", "shared", "--", "/bin/sh", "-c"])
-            .arg(r#"mount --bind "$0" /dev/null && exec "$@" < /dev/null"#)
-            .arg(&fake)
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .env_clear();
-        for (k, v) in inner.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        let out = output_within_stdio({
-            c.stdout(Stdio::piped()).stderr(Stdio::piped());
-            c
-        });
-        out.1 + &out.2
-    };
+    memory_node(&fake, 3);
+    let table = |inner: Command| over_dev_null(&fake, "shared", inner);
     let inside = table(run_cmd(&["--", "/bin/cat", "/proc/self/mountinfo"]));
     assert!(inside.contains(" /dev/null "), "{inside}");
     assert!(!inside.contains("shared:"), "{inside}");
@@ -1736,11 +1697,7 @@ fn a_hidden_files_mask_leaves_the_hosts_dev_null_alone() {
     }
     let d = scratch();
     let fake = d.path().join("null");
-    let c = std::ffi::CString::new(fake.to_str().unwrap()).unwrap();
-    // SAFETY: mknod with a NUL-terminated path.
-    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
-    assert_eq!(r, 0, "mknod: {}", std::io::Error::last_os_error());
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o666)).unwrap();
+    memory_node(&fake, 3);
     let looks = || {
         let m = std::fs::metadata(&fake).unwrap();
         (m.permissions().mode() & 0o7777, m.mtime(), m.mtime_nsec())
@@ -1756,23 +1713,7 @@ fn a_hidden_files_mask_leaves_the_hosts_dev_null_alone() {
         &format!("extends: [default]\nfilesystem:\n  write: [\"{h}\"]\n  hide: [\"{h}/token\"]\n"),
     );
     let token = format!("{h}/token");
-    // `inner` run in a mount namespace of its own where the stand-in is /dev/null.
-    let over_dev_null = |inner: Command| {
-        let mut c = Command::new("unshare");
-        c.args(["-m", "--propagation", "private", "--", "/bin/sh", "-c"])
-            .arg(r#"mount --bind "$0" /dev/null && exec "$@""#)
-            .arg(&fake)
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .env_clear();
-        for (k, v) in inner.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        let out = output_within(c, Duration::from_secs(30));
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    };
+    let over_dev_null = |inner: Command| over_dev_null(&fake, "private", inner);
     let p = prof.to_str().unwrap();
     for args in [vec!["chmod", &token, "777"], vec!["utimes", &token]] {
         let said = over_dev_null(probe_cmd(&["-p", p], &args));
@@ -1787,4 +1728,42 @@ fn a_hidden_files_mask_leaves_the_hosts_dev_null_alone() {
     bare.args(["chmod", "/dev/null", "777"]);
     let said = over_dev_null(bare);
     assert_eq!(looks().0, 0o777, "{said}");
+}
+
+/// A memory device node (major 1, `minor`: 3 is /dev/null's, 5 /dev/zero's) at `p`, mode 0666.
+fn memory_node(p: &std::path::Path, minor: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: mknod with a NUL-terminated path.
+    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, minor)) };
+    assert_eq!(
+        r,
+        0,
+        "mknod {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();
+}
+
+/// Runs `inner` with stdin on /dev/null in a mount namespace of its own, whose mounts have
+/// `propagation` (`private`, `shared`) and where `stand_in` is bound over /dev/null; returns
+/// what it wrote to stdout and then stderr.
+fn over_dev_null(stand_in: &std::path::Path, propagation: &str, inner: Command) -> String {
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", propagation, "--", "/bin/sh", "-c"])
+        .arg(r#"mount --bind "$0" /dev/null && exec "$@" < /dev/null"#)
+        .arg(stand_in)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let (_, stdout, stderr) = output_within_stdio(c);
+    stdout + &stderr
 }
