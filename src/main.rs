@@ -11,7 +11,9 @@
 //! The two parts of that set-up mcpcell relies on are done here, as Rust does them:
 //! - A standard stream that was closed when mcpcell started is opened on `/dev/null`, so that
 //!   no file mcpcell opens later takes its number: the server is given mcpcell's standard
-//!   streams, and mcpcell's messages go to fd 2.
+//!   streams, and mcpcell's messages go to fd 2. So is one that is a path-only descriptor
+//!   (`O_PATH`), through which nothing can be read or written (and which Rust's set-up
+//!   took for a closed one and aborted on).
 //! - `SIGPIPE` is ignored: a client that closes mcpcell's stderr or stdout makes a write fail
 //!   with `EPIPE` instead of killing mcpcell, and with it the sandbox. The server gets the
 //!   default disposition back before it is executed (`sandbox::child`).
@@ -30,8 +32,9 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     std::process::exit(mcpcell::app::main())
 }
 
-/// Opens `/dev/null` on each of fds 0–2 that is closed. One `poll` answers for all three
-/// (`POLLNVAL` for a closed one); where `poll` itself fails, `fcntl` asks each.
+/// Opens `/dev/null` on each of fds 0–2 that is closed or path-only. One `poll` answers for
+/// all three (`POLLNVAL` for a closed or path-only one); where `poll` itself fails, `fcntl`
+/// asks each.
 fn standard_streams() {
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
         fd,
@@ -48,9 +51,26 @@ fn standard_streams() {
             let flags = unsafe { libc::fcntl(p.fd, libc::F_GETFD) };
             flags == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
         };
+        if !closed {
+            continue;
+        }
+        // SAFETY: F_GETFL on any number is harmless.
+        let flags = unsafe { libc::fcntl(p.fd, libc::F_GETFL) };
+        if flags != -1 && flags & libc::O_PATH != 0 {
+            // SAFETY: a constant NUL-terminated path; dup2 onto an open number, then the
+            // temporary descriptor closed.
+            unsafe {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+                if null < 0 || libc::dup2(null, p.fd) != p.fd {
+                    std::process::abort();
+                }
+                libc::close(null);
+            }
+            continue;
+        }
         // The lowest free number is the closed one: 0, 1 and 2 are opened in order.
         // SAFETY: a constant NUL-terminated path.
-        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } != p.fd {
+        if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } != p.fd {
             // Without it a later file would take this number and receive what mcpcell or
             // the server writes to a standard stream; Rust's runtime aborts here too.
             std::process::abort();

@@ -571,9 +571,73 @@ fn started_with_its_standard_streams_closed_mcpcell_puts_dev_null_there() {
     // A client may start mcpcell with fd 0, 1 or 2 closed. Left free, the number would go to
     // the first file mcpcell opens, and the server (which is given fds 0-2) or mcpcell's own
     // messages (fd 2) would write into it. mcpcell opens /dev/null there first (src/main.rs).
-    // Judged from outside: mcpcell's fds 0-2 in /proc while the server runs, and the server's
-    // stdin and stdout as it saw them (read by a command substitution, which leaves the
-    // shell's own descriptors alone, and written to a granted file).
+    let (own, server) = standard_streams_seen(|| {
+        for fd in 0..3 {
+            // SAFETY: closing the child's own descriptors between fork and exec.
+            unsafe { libc::close(fd) };
+        }
+        Ok(())
+    });
+    assert_eq!(own, ["/dev/null"; 3], "mcpcell's own standard streams");
+    assert_eq!(
+        server, "/dev/null\n/dev/null\n",
+        "the server's stdin and stdout"
+    );
+}
+
+#[test]
+fn started_with_path_only_standard_streams_mcpcell_puts_dev_null_there() {
+    // A descriptor opened with O_PATH reads and writes nothing, and poll(2) calls it invalid
+    // as it does a closed one: mcpcell used to take it for closed, open /dev/null, get
+    // another number, and abort. It is now /dev/null as a closed one is. The control: the
+    // same set-up bare leaves the path-only descriptors there, and the check sees them.
+    let dir = scratch();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    let path_only = move || {
+        // SAFETY: open and dup2 between fork and exec, on a NUL-terminated path.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_PATH);
+            for n in 0..3 {
+                if fd < 0 || libc::dup2(fd, n) != n {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+        }
+        Ok(())
+    };
+    let (own, server) = standard_streams_seen(path_only.clone());
+    assert_eq!(own, ["/dev/null"; 3], "mcpcell's own standard streams");
+    assert_eq!(
+        server, "/dev/null\n/dev/null\n",
+        "the server's stdin and stdout"
+    );
+    let seen = dir.path().join("bare");
+    let mut bare = std::process::Command::new("/bin/sh");
+    bare.arg("-c").arg(format!(
+        "fds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1); echo \"$fds\" >{}",
+        seen.display()
+    ));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut bare, path_only);
+    }
+    assert!(bare.status().unwrap().success());
+    let f = file.display();
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        format!("{f}\n{f}\n")
+    );
+}
+
+/// Starts a sandbox with `setup` run between fork and exec; returns mcpcell's fds 0-2 as
+/// /proc shows them while the server runs, and the server's stdin and stdout as it saw
+/// them (read by a command substitution, which leaves the shell's own descriptors alone,
+/// and written to a granted file).
+fn standard_streams_seen(
+    setup: impl FnMut() -> std::io::Result<()> + Send + Sync + 'static,
+) -> (Vec<String>, String) {
     let dir = scratch();
     let seen = dir.path().join("fds");
     let script = format!(
@@ -592,12 +656,7 @@ fn started_with_its_standard_streams_closed_mcpcell_puts_dev_null_there() {
     ]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            for fd in 0..3 {
-                libc::close(fd);
-            }
-            Ok(())
-        });
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, setup);
     }
     let mut child = cmd.spawn().unwrap();
     let launcher = child.id();
@@ -617,12 +676,7 @@ fn started_with_its_standard_streams_closed_mcpcell_puts_dev_null_there() {
         })
         .collect();
     assert_eq!(wait_exit(&mut child, T), 0);
-    assert_eq!(own, ["/dev/null"; 3], "mcpcell's own standard streams");
-    let server = std::fs::read_to_string(&seen).unwrap();
-    assert_eq!(
-        server, "/dev/null\n/dev/null\n",
-        "the server's stdin and stdout"
-    );
+    (own, std::fs::read_to_string(&seen).unwrap())
 }
 
 #[test]
