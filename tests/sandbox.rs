@@ -1753,17 +1753,72 @@ fn over_dev_null(stand_in: &std::path::Path, propagation: &str, inner: Command) 
     let mut c = Command::new("unshare");
     c.args(["-m", "--propagation", propagation, "--", "/bin/sh", "-c"])
         .arg(r#"mount --bind "$0" /dev/null && exec "$@" < /dev/null"#)
-        .arg(stand_in)
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            c.env(k, v);
-        }
-    }
+        .arg(stand_in);
+    let mut c = then_run(c, &inner);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let (_, stdout, stderr) = output_within_stdio(c);
     stdout + &stderr
+}
+
+/// `outer` given `inner`'s command line to run, and `inner`'s environment alone.
+fn then_run(mut outer: Command, inner: &Command) -> Command {
+    outer
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            outer.env(k, v);
+        }
+    }
+    outer
+}
+
+/// Where the kernel refuses namespaces (a container's seccomp profile, `nouserns` here),
+/// mcpcell's first attempt is refused and the namespace-free tier follows. A read-only copy
+/// of a stdio device's mount made for that attempt would be dropped unattached, and that
+/// costs the launch an RCU grace period (bench/ANALYSIS.md §1.36): none is made once the
+/// namespace maker was refused. Counted from outside with strace: no `open_tree` in a tier
+/// launch as root, which still keeps `/dev/null`'s mode (the tier's supervisor refuses a
+/// device's metadata changes); the control is the same launch with namespaces, which makes
+/// its copy.
+#[test]
+fn a_launch_the_kernel_refuses_namespaces_copies_no_mount() {
+    if !is_root() || !require(which::which("strace").is_ok(), "strace") {
+        return;
+    }
+    // The refusal is learnt from the process that makes the namespaces on a second CPU.
+    // SAFETY: a zeroed cpu_set_t is a valid out-parameter; CPU_COUNT reads it.
+    let cpus = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        libc::CPU_COUNT(&set)
+    };
+    if cpus < 2 {
+        eprintln!("skipped: one CPU, no namespace maker");
+        return;
+    }
+    let d = scratch();
+    let trace = d.path().join("trace");
+    let copies = |through_nouserns: bool| {
+        let inner = run_cmd(&["--best-effort", "--log-level", "debug", "--", "/bin/true"]);
+        let mut c = Command::new("strace");
+        c.args(["-f", "-e", "trace=open_tree", "-o"]).arg(&trace);
+        if through_nouserns {
+            c.arg(nouserns());
+        }
+        let mut c = then_run(c, &inner);
+        c.stdin(std::fs::File::open("/dev/null").unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let (code, _, err) = output_within_stdio(c);
+        assert_eq!(code, Some(0), "{err}");
+        let t = std::fs::read_to_string(&trace).unwrap();
+        (t.matches("open_tree(0,").count(), err)
+    };
+    let (n, err) = copies(true);
+    assert!(err.contains("namespace-free"), "{err}");
+    assert_eq!(n, 0, "{err}");
+    let (n, err) = copies(false);
+    assert_eq!(n, 1, "{err}");
 }

@@ -166,6 +166,17 @@ impl Maker {
         self.made | WHILE_WAITING | libc::CLONE_NEWCGROUP
     }
 
+    /// Whether the maker has already been refused its namespace (a container's seccomp
+    /// profile): the sandbox's own clone will be refused the same way. Does not wait.
+    pub fn refused(&self) -> bool {
+        let sh = self.shared();
+        sh.state.load(Ordering::Acquire) == FAILED
+            && matches!(
+                -sh.result.load(Ordering::Acquire),
+                libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOSPC | libc::EUSERS
+            )
+    }
+
     /// Waits until the maker has made the network namespace: the maker, ready to clone
     /// the sandbox, or `None` if it could not (it has left).
     pub fn ready(self) -> Option<Maker> {

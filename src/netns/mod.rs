@@ -35,6 +35,11 @@ impl Ahead {
         maker::Maker::start(!crate::kernel::privileged()).map(Ahead)
     }
 
+    /// Whether the namespace has already been refused (see `maker::Maker::refused`).
+    pub fn refused(&self) -> bool {
+        self.0.refused()
+    }
+
     /// Waits until the network namespace is made: the process, ready to clone the sandbox,
     /// or `None` when it could not be made (the process has left).
     pub fn finish(self) -> Option<maker::Maker> {

@@ -491,7 +491,19 @@ fn start(
     // also relays when it watches it for denials. A device is opened anew on a read-only
     // mount, except where the namespace-free tier's supervisor refuses its metadata changes.
     let devices = if isolation == Isolation::Full && plan.granted_view {
-        terminal::Devices::Reopen
+        if plugins
+            .netns
+            .as_ref()
+            .is_some_and(crate::netns::Ahead::refused)
+        {
+            // The namespaces were refused to the maker, so this attempt will be refused too
+            // (the namespace-free tier follows), and a device's copy dropped unattached
+            // would cost a launch an RCU grace period (bench/ANALYSIS.md §1.36). Relayed,
+            // should the sandbox start after all.
+            terminal::Devices::Relay
+        } else {
+            terminal::Devices::Reopen
+        }
     } else if isolation == Isolation::NoNamespaces && crate::plan::tier::supervises_metadata(plan) {
         terminal::Devices::Pass
     } else {
