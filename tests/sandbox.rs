@@ -1754,24 +1754,10 @@ fn over_dev_null(stand_in: &std::path::Path, propagation: &str, inner: Command) 
     c.args(["-m", "--propagation", propagation, "--", "/bin/sh", "-c"])
         .arg(r#"mount --bind "$0" /dev/null && exec "$@" < /dev/null"#)
         .arg(stand_in);
-    let mut c = then_run(c, &inner);
+    let mut c = through(c, &inner);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let (_, stdout, stderr) = output_within_stdio(c);
     stdout + &stderr
-}
-
-/// `outer` given `inner`'s command line to run, and `inner`'s environment alone.
-fn then_run(mut outer: Command, inner: &Command) -> Command {
-    outer
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear();
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            outer.env(k, v);
-        }
-    }
-    outer
 }
 
 /// Where the kernel refuses namespaces (a container's seccomp profile, `nouserns` here),
@@ -1807,7 +1793,7 @@ fn a_launch_the_kernel_refuses_namespaces_copies_no_mount() {
         if through_nouserns {
             c.arg(nouserns());
         }
-        let mut c = then_run(c, &inner);
+        let mut c = through(c, &inner);
         c.stdin(std::fs::File::open("/dev/null").unwrap())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

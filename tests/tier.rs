@@ -471,16 +471,9 @@ fn namespaces_made_but_refused_set_up_take_the_tier_too() {
         let mut all: Vec<&str> = opts.to_vec();
         all.extend(["--", p.to_str().unwrap(), "tcp", "127.0.0.1", &port, "x"]);
         let rc = run_cmd(&all);
-        let mut c = Command::new(nouserns());
-        c.arg("--apparmor")
-            .arg(rc.get_program())
-            .args(rc.get_args())
-            .env_clear();
-        for (k, v) in rc.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
+        let mut n = Command::new(nouserns());
+        n.arg("--apparmor");
+        let mut c = through(n, &rc);
         c.current_dir("/").stdin(Stdio::null());
         output_within(c, T)
     };

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use super::{NulError, Step, cpath, cstr};
 use crate::plan::fs::{FsPlan, Kind, Placement};
+pub(crate) use apply::readonly_copy;
 use sources::{Source, ancestors_below, bound_paths, links_on_the_way, under};
 
 /// Where the copies of the mounts of devices given as stdio are attached

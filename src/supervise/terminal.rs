@@ -95,77 +95,37 @@ fn std_kind(fd: impl AsFd) -> Std {
     }
 }
 
-/// A detached, read-only copy of the mount of the file `fd` names (open_tree): its mode,
-/// owner, times and extended attributes cannot be changed through it. Needs
-/// `CAP_SYS_ADMIN`, and `fd` in mcpcell's mount namespace.
+/// A detached, private, read-only copy of the mount of the file `fd` names
+/// (`crate::sandbox::mounts::readonly_copy`). Needs `CAP_SYS_ADMIN`, and `fd` in mcpcell's
+/// mount namespace.
 fn readonly_copy(fd: BorrowedFd) -> io::Result<OwnedFd> {
-    // SAFETY: open_tree of a valid descriptor with an empty NUL-terminated path.
-    let tree = sys(unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32)
-                as libc::c_uint,
-        )
-    })?;
-    // SAFETY: open_tree returned a new descriptor that nothing else owns.
-    let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
-    // Private: a copy of a shared mount (the host's /dev, on systemd) would otherwise be a
-    // peer of it, and a mount made on the host there would appear in the sandbox.
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC,
-        attr_clr: 0,
-        propagation: libc::MS_PRIVATE,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the size
-    // passed and an empty NUL-terminated path.
-    sys(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    })?;
-    Ok(tree)
+    let tree = crate::sandbox::mounts::readonly_copy(
+        fd.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH as libc::c_uint,
+    )
+    .map_err(io::Error::from_raw_os_error)?;
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(tree) })
 }
 
-/// `fd`'s file opened anew through `tree` (its copy from [`readonly_copy`]), with `fd`'s
-/// access mode; checked to be the same file.
-fn reopen(fd: BorrowedFd, tree: &OwnedFd) -> io::Result<OwnedFd> {
-    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(io::Error::from)?;
-    let keep = flags & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
-    let path = format!("/proc/self/fd/{}\0", tree.as_raw_fd());
-    // SAFETY: a NUL-terminated path; the new descriptor is owned by the result.
-    let f = sys(unsafe {
-        libc::open(
-            path.as_ptr().cast(),
-            keep | libc::O_CLOEXEC | libc::O_NOCTTY,
-        )
-    } as libc::c_long)?;
-    // SAFETY: open returned a new descriptor that nothing else owns.
-    let f = unsafe { OwnedFd::from_raw_fd(f as RawFd) };
+/// The file `st` describes (`fd`'s) opened anew through `tree` (its copy from
+/// [`readonly_copy`]), with `fd`'s access mode; checked to be the same file.
+fn reopen(fd: BorrowedFd, st: &libc::stat, tree: &OwnedFd) -> io::Result<OwnedFd> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    let keep = flags & (OFlag::O_ACCMODE | OFlag::O_APPEND | OFlag::O_NONBLOCK);
+    let f = open(
+        format!("/proc/self/fd/{}", tree.as_raw_fd()).as_str(),
+        keep | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        nix::sys::stat::Mode::empty(),
+    )?;
     // The copy must be the file mcpcell was given, not one swapped in by path meanwhile.
-    let (a, b) = (
-        nix::sys::stat::fstat(fd).map_err(io::Error::from)?,
-        nix::sys::stat::fstat(&f).map_err(io::Error::from)?,
-    );
-    if (a.st_dev, a.st_ino, a.st_rdev) != (b.st_dev, b.st_ino, b.st_rdev) {
+    let b = nix::sys::stat::fstat(&f)?;
+    if (st.st_dev, st.st_ino, st.st_rdev) != (b.st_dev, b.st_ino, b.st_rdev) {
         return Err(io::Error::from_raw_os_error(libc::ESTALE));
     }
     Ok(f)
-}
-
-fn sys(r: libc::c_long) -> io::Result<libc::c_long> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
 }
 
 /// What becomes of a memory device given as stdio that the server could change.
@@ -283,7 +243,7 @@ impl TerminalPipes {
         }
         let (dev, ino) = (st.st_dev, st.st_ino);
         if let Some((_, _, _, tree)) = self.copies.iter().find(|c| (c.0, c.1) == (dev, ino)) {
-            return reopen(fd, tree);
+            return reopen(fd, &st, tree);
         }
         // The sandbox attaches the copy over its /dev/null, which must be there.
         let at = nix::sys::stat::stat(DEVICE_COPIES_AT).map_err(io::Error::from)?;
@@ -291,7 +251,7 @@ impl TerminalPipes {
             return Err(io::Error::from_raw_os_error(libc::ENODEV));
         }
         let tree = readonly_copy(fd)?;
-        let f = reopen(fd, &tree)?;
+        let f = reopen(fd, &st, &tree)?;
         self.copies.push((dev, ino, fd.as_raw_fd(), tree));
         Ok(f)
     }

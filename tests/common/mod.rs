@@ -91,19 +91,30 @@ pub fn without_threads(cmd: Command) -> Command {
 }
 
 fn under_nouserns(mode: &[&str], cmd: Command) -> Command {
-    let mut c = Command::new(nouserns());
-    c.args(mode).arg(cmd.get_program()).args(cmd.get_args());
-    c.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            c.env(k, v);
-        }
-    }
-    if let Some(d) = cmd.get_current_dir() {
-        c.current_dir(d);
-    }
+    let mut n = Command::new(nouserns());
+    n.args(mode);
+    let mut c = through(n, &cmd);
     c.stdin(Stdio::null());
     c
+}
+
+/// `inner` run through the wrapper `outer` (nouserns, strace, unshare ...): `inner`'s
+/// command line after `outer`'s own arguments, with `inner`'s environment alone and its
+/// working directory.
+pub fn through(mut outer: Command, inner: &Command) -> Command {
+    outer
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            outer.env(k, v);
+        }
+    }
+    if let Some(d) = inner.get_current_dir() {
+        outer.current_dir(d);
+    }
+    outer
 }
 
 /// `cmd` started with nothing open beyond stdin, stdout and stderr, whatever the test runner

@@ -11,15 +11,6 @@ use crate::plan::fs::Kind;
 use crate::sandbox::Step;
 use crate::sandbox::sys::{check, errno, fail, mount};
 
-/// `struct mount_attr` of mount_setattr(2).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 impl Mounts {
     /// Sets up the mount namespace. Runs in the child, before Landlock.
     pub fn apply(&mut self, status: RawFd) {
@@ -141,22 +132,43 @@ impl Mounts {
 /// instead of a remount, which in a user namespace must repeat every locked flag (atime
 /// ones included) of the host's /dev.
 fn hide_file(status: RawFd, i: u32, target: &CStr) {
+    let fd = match readonly_copy(libc::AT_FDCWD, c"/dev/null", 0) {
+        Ok(fd) => fd,
+        Err(e) => fail(status, Step::Hide, i, e),
+    };
+    check(status, Step::Hide, i, move_mount(fd, target));
+    // SAFETY: closing our own descriptor; the copy is attached and stays.
+    unsafe { libc::close(fd) };
+}
+
+/// A detached copy of the mount of `path` (from `dirfd`; `c""` with `AT_EMPTY_PATH` in `at`
+/// for the file `dirfd` itself), read-only, without setuid and exec, and private: nothing
+/// about the file can change through it (mode, owner, times, extended attributes: `EROFS`),
+/// while a device in it still reads and writes, and no mount event reaches it from the
+/// mount it was copied from (a shared /dev, as systemd makes it). Its descriptor, or the
+/// errno. No allocation: the sandbox's child uses it after fork, mcpcell before.
+pub(crate) fn readonly_copy(dirfd: RawFd, path: &CStr, at: libc::c_uint) -> Result<RawFd, i32> {
     // SAFETY: open_tree with a NUL-terminated path and integer flags.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c"/dev/null".as_ptr(),
-            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint,
+            dirfd,
+            path.as_ptr(),
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | at,
         )
     };
-    check(status, Step::Hide, i, fd);
+    if fd < 0 {
+        return Err(errno());
+    }
     let fd = fd as RawFd;
     let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
-    check(status, Step::Hide, i, set_attrs(fd, attrs, 0));
-    check(status, Step::Hide, i, move_mount(fd, target));
-    // SAFETY: closing our own descriptor; the copy is attached and stays.
-    unsafe { libc::close(fd) };
+    if set_attrs(fd, attrs, libc::MS_PRIVATE, 0) < 0 {
+        let e = errno();
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    Ok(fd)
 }
 
 /// Moves the detached tree `tree` onto `target`.
@@ -201,18 +213,18 @@ fn detach(status: RawFd, i: u32, source: &CStr, source_fd: RawFd, attrs: u64) ->
         status,
         Step::MountAttrs,
         i,
-        set_attrs(fd, attrs, libc::AT_RECURSIVE),
+        set_attrs(fd, attrs, 0, libc::AT_RECURSIVE),
     );
     fd
 }
 
-/// Sets the mount flags `attrs` on the detached tree `fd` (`flags`: `AT_RECURSIVE` for its
-/// submounts too).
-fn set_attrs(fd: RawFd, attrs: u64, flags: libc::c_int) -> libc::c_long {
-    let attr = MountAttr {
+/// Sets the mount flags `attrs` and the propagation `propagation` (`MS_PRIVATE`, or 0 to
+/// leave it) on the detached tree `fd` (`flags`: `AT_RECURSIVE` for its submounts too).
+fn set_attrs(fd: RawFd, attrs: u64, propagation: u64, flags: libc::c_int) -> libc::c_long {
+    let attr = libc::mount_attr {
         attr_set: attrs,
         attr_clr: 0,
-        propagation: 0,
+        propagation,
         userns_fd: 0,
     };
     // SAFETY: mount_setattr on our own detached tree, with a valid mount_attr of the size
@@ -223,8 +235,8 @@ fn set_attrs(fd: RawFd, attrs: u64, flags: libc::c_int) -> libc::c_long {
             fd,
             c"".as_ptr(),
             (libc::AT_EMPTY_PATH | flags) as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
         )
     }
 }
