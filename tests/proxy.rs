@@ -783,11 +783,13 @@ fn an_allowed_name_on_this_hosts_own_address_is_refused() {
     std::fs::create_dir_all(&www).unwrap();
     write(&www.join("secret.txt"), "host secret\n");
     let (ip, port) = ("1.2.3.4", 8765);
+    // The same address in NAT64's form: a NAT64 on the path turns it back into 1.2.3.4.
+    let nat64 = "64:ff9b::102:304";
     let p = profile(
         dir.path(),
         "self",
         &format!(
-            "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"self.mcpcell.test:{port}\"]\n  hosts:\n    self.mcpcell.test: \"{ip}\"\n"
+            "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"self.mcpcell.test:{port}\", \"nat64.mcpcell.test:{port}\"]\n  hosts:\n    self.mcpcell.test: \"{ip}\"\n    nat64.mcpcell.test: \"{nat64}\"\n"
         ),
     );
     let url = format!("http://self.mcpcell.test:{port}/secret.txt");
@@ -800,6 +802,7 @@ python3 -m http.server {port} --bind {ip} --directory {www} >/dev/null 2>&1 &
 for i in $(seq 50); do curl -s -o /dev/null http://{ip}:{port}/ && break; sleep 0.1; done
 echo "control: $(curl -sS http://{ip}:{port}/secret.txt)"
 "$MCPCELL" run -p {p} -- curl -sS -f {url} && echo REACHED || echo "sandbox: refused"
+"$MCPCELL" run -p {p} -- curl -sS -f http://nat64.mcpcell.test:{port}/secret.txt && echo REACHED || echo "sandbox: refused"
 kill %1
 "#,
         www = www.display(),
@@ -823,6 +826,13 @@ kill %1
     assert!(
         stderr.contains(&format!(
             "proxy: refused self.mcpcell.test:{port}: resolves to the non-public address {ip}"
+        )),
+        "{stderr}"
+    );
+    // Judged before any connection is tried (not "connection failed": a NAT64 would deliver it).
+    assert!(
+        stderr.contains(&format!(
+            "proxy: refused nat64.mcpcell.test:{port}: resolves to the non-public address {nat64}"
         )),
         "{stderr}"
     );

@@ -43,11 +43,16 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// Whether `ip` is one of this host's own addresses, on any interface (`lo` included), or
-/// whether that cannot be told (then it is taken to be one). Whatever its range says, an
-/// allowed name that resolves to it reaches the host's own services: a database listening
-/// on every address of a machine whose public address is on its interface.
+/// carries one in any IPv4-embedding form ([`embedded_v4`]: a NAT64 or a 6to4 relay that
+/// turns it back into IPv4 delivers it here), or whether that cannot be told (then it is
+/// taken to be one). Whatever its range says, an allowed name that resolves to it reaches
+/// the host's own services: a database listening on every address of a machine whose
+/// public address is on its interface.
 pub fn is_host_local(ip: IpAddr) -> bool {
-    let want = canonical(ip);
+    let mut want = vec![canonical(ip)];
+    if let IpAddr::V6(v6) = ip {
+        want.extend(embedded_v4(v6).into_iter().map(IpAddr::V4));
+    }
     let Ok(ifs) = nix::ifaddrs::getifaddrs() else {
         return true;
     };
@@ -57,7 +62,7 @@ pub fn is_host_local(ip: IpAddr) -> bool {
                 .map(|s| IpAddr::V4(s.ip()))
                 .or_else(|| a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
         })
-        .any(|a| canonical(a) == want)
+        .any(|a| want.contains(&canonical(a)))
 }
 
 /// A connection that reached this host itself: its two ends share the address (the kernel
@@ -372,12 +377,26 @@ mod tests {
             assert!(is_host_local(ip.parse().unwrap()), "{ip}");
         }
         assert!(!is_host_local("93.184.215.14".parse().unwrap()));
-        // Every address on an interface, whatever its range.
+        // Every address on an interface, whatever its range, and every IPv6 form that
+        // carries it (a NAT64 or a 6to4 relay delivers those back here).
         for i in nix::ifaddrs::getifaddrs().unwrap() {
             if let Some(v4) = i.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
                 assert!(is_host_local(IpAddr::V4(v4.ip())), "{}", v4.ip());
+                let [a, b, c, d] = v4.ip().octets();
+                let w = |hi: u8, lo: u8| u16::from_be_bytes([hi, lo]);
+                for v6 in [
+                    Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, w(a, b), w(c, d)),
+                    Ipv6Addr::new(0, 0, 0, 0, 0, 0, w(a, b), w(c, d)),
+                    Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, w(a, b), w(c, d)),
+                    Ipv6Addr::new(0x2002, w(a, b), w(c, d), 0, 0, 0, 0, 1),
+                ] {
+                    assert!(is_host_local(IpAddr::V6(v6)), "{v6} carries {}", v4.ip());
+                }
             }
         }
+        // The same forms of an address that is on no interface are not this host's.
+        assert!(!is_host_local("64:ff9b::5db8:d70e".parse().unwrap()));
+        assert!(!is_host_local("2002:5db8:d70e::1".parse().unwrap()));
     }
 
     /// Every IPv4-embedding form of a loopback or private address is private; the same
