@@ -215,6 +215,35 @@ fn proxy_mode_adds_the_sidecar_and_an_egress_policy() {
     assert!(except.iter().any(|c| c == "10.0.0.0/8"));
 }
 
+/// The derived host-mode profile extends the proxy-mode one, and lists append: a port list
+/// the proxy-mode profile carries (ignored there) would let the server past the sidecar.
+#[test]
+fn a_proxy_mode_profile_with_port_lists_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, line) in [("connect", 4), ("bind", 5)] {
+        let list = |k: &str| if k == key { "[443]" } else { "[]" };
+        let path = file(
+            &dir,
+            &format!("{key}.yaml"),
+            &format!(
+                "network:\n  mode: proxy\n  allow: [\"api.example.com\"]\n  connect: {}\n  bind: {}\n",
+                list("connect"),
+                list("bind")
+            ),
+        );
+        let p = load(&path);
+        let e = match build(&spec(&p)) {
+            Err(e @ KubeError::PortList { .. }) => e.to_string(),
+            other => panic!("{key}: {:?}", other.map(|_| ())),
+        };
+        assert!(
+            e.contains(&format!("{key}.yaml:{line}:"))
+                && e.contains(&format!("port 443 in network.{key}")),
+            "{e}"
+        );
+    }
+}
+
 #[test]
 fn names_are_checked() {
     let p = load("default");
