@@ -309,7 +309,9 @@ pub struct SuperviseArgs {
     #[arg(long)]
     pub best_effort: bool,
     /// Seconds a server has to exit after SIGTERM, SIGINT or SIGHUP before it is killed
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    /// (at most 3600)
+    #[arg(long, value_name = "SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_STOP_TIMEOUT))]
     pub stop_timeout: u64,
 }
 
@@ -363,6 +365,10 @@ pub struct ExplainArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
 }
+
+/// The longest grace period `--stop-timeout` takes: a server that ignores SIGTERM must not
+/// outlive its client by more than an hour.
+pub const MAX_STOP_TIMEOUT: u64 = 3600;
 
 impl SuperviseArgs {
     pub fn stop_timeout(&self) -> Duration {

@@ -17,9 +17,48 @@ pub fn is_special(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'
                 ..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'
         )
+}
+
+/// Characters that show as nothing, or as a blank, so that two different names look alike
+/// (`time` and `ti\u{200b}me`) or text hides in plain sight (tag characters): Unicode's
+/// format characters (category Cf: soft hyphen, zero-width space and joiners, word joiner,
+/// invisible operators, interlinear annotation, tags, ...) and the Hangul fillers. mcpcell's
+/// own messages escape them beside [`is_special`]; a server's stream shown on a terminal
+/// keeps them (they reorder or act on nothing, and emoji sequences need the joiner).
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{06dd}'
+            | '\u{070f}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08e2}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200d}'
+            | '\u{2060}'..='\u{2065}'
+            | '\u{206a}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
+}
+
+/// What mcpcell's own messages show escaped: [`is_special`] and [`is_invisible`].
+pub fn is_hidden(c: char) -> bool {
+    is_special(c) || is_invisible(c)
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -32,12 +71,16 @@ fn push_escaped(out: &mut String, c: char) {
 }
 
 fn escape_with(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !s.chars().any(|c| is_special(c) && !keep(c)) {
+    escape_where(s, |c| is_hidden(c) && !keep(c))
+}
+
+fn escape_where(s: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&escaped) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if is_special(c) && !keep(c) {
+        if escaped(c) {
             push_escaped(&mut out, c);
         } else {
             out.push(c);
@@ -55,7 +98,7 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
 /// A stream's text for a terminal (what a server writes): line feeds and tabs stay, every
 /// other special character is escaped as [`terminal`] does, carriage returns included.
 pub fn terminal_lines(s: &str) -> Cow<'_, str> {
-    escape_with(s, |c| c == '\n' || c == '\t')
+    escape_where(s, |c| is_special(c) && c != '\n' && c != '\t')
 }
 
 /// Multi-line text for a terminal (a report, a diff): line feeds, tabs and the carriage
@@ -63,14 +106,14 @@ pub fn terminal_lines(s: &str) -> Cow<'_, str> {
 /// does.
 pub fn terminal_text(s: &str) -> Cow<'_, str> {
     let kept = |c: char| c == '\n' || c == '\t';
-    if !s.chars().any(|c| is_special(c) && !kept(c) && c != '\r') && !lone_cr(s) {
+    if !s.chars().any(|c| is_hidden(c) && !kept(c) && c != '\r') && !lone_cr(s) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         let crlf = c == '\r' && chars.peek() == Some(&'\n');
-        if is_special(c) && !kept(c) && !crlf {
+        if is_hidden(c) && !kept(c) && !crlf {
             push_escaped(&mut out, c);
         } else {
             out.push(c);
@@ -384,6 +427,14 @@ mod tests {
         }
         assert_eq!(terminal("a\x1b]52;c;x\x07"), "a\\x1b]52;c;x\\x07");
         assert_eq!(terminal("x\u{202e}y"), "x\\u{202e}y");
+        // Look-alike and hidden text in mcpcell's own messages; a server's stream keeps it.
+        assert_eq!(terminal("ti\u{200b}me"), "ti\\u{200b}me");
+        assert_eq!(terminal("a\u{e0041}\u{061c}"), "a\\u{e0041}\\u{061c}");
+        assert_eq!(
+            terminal_lines("\u{1f468}\u{200d}\u{1f467}\n"),
+            "\u{1f468}\u{200d}\u{1f467}\n"
+        );
+        assert_eq!(terminal_lines("\u{061c}"), "\\u{061c}");
         assert_eq!(terminal_text("a\r\nb\rc\n"), "a\r\nb\\x0dc\n");
         assert_eq!(terminal_bytes(b"a\xffb"), "a\\xffb");
         assert!(matches!(terminal("/usr/bin/node"), Cow::Borrowed(_)));

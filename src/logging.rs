@@ -62,8 +62,11 @@ impl<W: io::Write> io::Write for Escaping<W> {
         let escaped = if self.json {
             let mut out = String::with_capacity(body.len());
             for c in body.chars() {
-                if escape::is_special(c) {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
+                if escape::is_hidden(c) {
+                    // JSON escapes UTF-16 units: a pair for a character past the BMP.
+                    for unit in c.encode_utf16(&mut [0; 2]) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
                 } else {
                     out.push(c);
                 }

@@ -767,3 +767,42 @@ fn output_that_cannot_be_written_is_an_error_a_reader_gone_is_not() {
         assert!(!err.contains("mcpcell: error"), "{args:?}: {err}");
     }
 }
+
+/// A grace period past what a deadline can hold was a panic once the server was asked to
+/// stop; now it is refused with the option's range, before anything starts.
+#[test]
+fn a_stop_timeout_beyond_an_hour_is_a_usage_error() {
+    for t in ["3601", "18446744073709551615"] {
+        let out = output_within(
+            mcpcell_cmd(&[
+                "run",
+                "--stop-timeout",
+                t,
+                "-p",
+                "minimal",
+                "--",
+                "/bin/true",
+            ]),
+            T,
+        );
+        assert_eq!(out.status.code(), Some(125), "{t}");
+        let e = text(&out.stderr);
+        assert!(
+            e.contains("--stop-timeout") && e.contains("0..=3600"),
+            "{e}"
+        );
+    }
+    let out = output_within(
+        mcpcell_cmd(&[
+            "run",
+            "--stop-timeout",
+            "3600",
+            "-p",
+            "minimal",
+            "--",
+            "/bin/true",
+        ]),
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -1039,7 +1039,10 @@ fn wait(
         // SAFETY: signals our own child.
         unsafe { libc::kill(pid, sig) };
         if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) && stop_deadline.is_none() {
-            stop_deadline = Some(Instant::now() + stop_timeout);
+            // `--stop-timeout` is capped (cli::MAX_STOP_TIMEOUT); a deadline past what an
+            // Instant holds is no deadline at all, so never overflow into a panic.
+            let now = Instant::now();
+            stop_deadline = Some(now.checked_add(stop_timeout).unwrap_or(now));
         }
     }
 }

@@ -91,6 +91,15 @@ fn unsafe_profile_path(path: &str) -> Option<String> {
 }
 
 /// Whether a variable's name says it holds a secret.
+/// The variable forms MCP clients expand in a server's arguments before starting it (Claude
+/// Code `${VAR}`, Cursor and VS Code `${env:VAR}`, opencode `{env:VAR}` and `{file:PATH}`,
+/// Continue `${{ secrets.X }}`): the first one in `value`.
+fn expanded_by_clients(value: &str) -> Option<&'static str> {
+    ["${", "{env:", "{file:"]
+        .into_iter()
+        .find(|f| value.contains(f))
+}
+
 fn secret_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
     [
@@ -165,6 +174,13 @@ pub fn weakenings(
         };
         i += 1;
         let v = value.unwrap_or_default();
+        if let Some(form) = expanded_by_clients(&v) {
+            // Clients expand these in `args` before mcpcell sees them: what runs is not
+            // the text audited here.
+            out.push(format!(
+                "{opt} {v}: the client replaces `{form}` before mcpcell starts, so what mcpcell is given cannot be checked here"
+            ));
+        }
         match opt {
             "--best-effort" => out.push(
                 "--best-effort: protections this kernel or user cannot apply are dropped instead of refusing to start".into(),
@@ -192,6 +208,12 @@ pub fn weakenings(
                     ));
                 }
             }
+            "--pass-env" if v.contains('*') => out.push(format!(
+                "{opt} {v}: passes every variable of the client's environment that the pattern matches, not only those this entry sets"
+            )),
+            "--log-file" => out.push(format!(
+                "{opt} {v}: mcpcell appends its log there, outside the sandbox, with text the server chooses (host names, paths, its messages)"
+            )),
             "--pass-env" if !own_env.contains(&v) => {
                 // wrap passes only what the entry sets itself: this is the client's own.
                 out.push(format!(
@@ -204,8 +226,11 @@ pub fn weakenings(
                 ));
             }
             "-p" | "--profile" => profile = Some(v),
-            "--pass-env" | "--set-env" | "--format" | "--log-level" | "--log-file"
-            | "--log-format" | "--stop-timeout" | "--dry-run" => {}
+            "--stop-timeout" if v.parse::<u64>().map_or(true, |t| t > 60) => out.push(format!(
+                "{opt} {v}: a server that ignores SIGTERM outlives its client that long"
+            )),
+            "--pass-env" | "--set-env" | "--format" | "--log-level" | "--log-format"
+            | "--stop-timeout" | "--dry-run" => {}
             other => out.push(format!(
                 "`{other}`: an option mcpcell wrap does not know; check what it does"
             )),
@@ -300,6 +325,26 @@ mod tests {
         one(&["--allow-host", "*.com:443"], "top-level domain");
         one(&["--no-sandbox"], "does not know");
         one(&["-p", "no-such-profile"], "cannot be loaded");
+        // A pattern passes the client's own variables even when the entry sets one of
+        // that very name (`"env": {"*": ""}`).
+        let f = weakenings(
+            &["--pass-env".into(), "*".into(), "--pass-env=AWS_*".into()],
+            &Loader::with_dirs(Vec::new()),
+            None,
+            &["*".to_string(), "AWS_*".to_string()],
+        );
+        assert!(
+            f.len() == 2 && f.iter().all(|w| w.contains("the pattern matches")),
+            "{f:?}"
+        );
+        one(&["--log-file", "/home/u/.bashrc"], "appends its log there");
+        one(&["--stop-timeout", "86400"], "outlives its client");
+        one(&["--stop-timeout=x"], "outlives its client");
+        assert!(found(&["--stop-timeout", "5"]).is_empty());
+        one(&["--allow-read", "/home/${USER}"], "replaces `${`");
+        one(&["--allow-read", "${env:HOME}/p"], "replaces `${`");
+        one(&["--allow-write={env:HOME}"], "replaces `{env:`");
+        one(&["-p", "{file:/tmp/p}"], "replaces `{file:`");
         let d = tempfile::tempdir().unwrap();
         let host = d.path().join("host.yaml");
         std::fs::write(&host, "network:\n  mode: host\n").unwrap();

@@ -44,7 +44,18 @@ fn parse(text: &str) -> Result<Value<'_>, FormatError> {
         }
     };
     if let Value::Object(o) = &root {
+        // The root, every object on the way to a section (`projects` and each project,
+        // `mcp`) and every section, whole: a key doubled anywhere there changes which
+        // servers the client sees.
         let twice = twice_in(o, false)
+            .or_else(|| {
+                o.properties
+                    .iter()
+                    .find_map(|p| match (p.name.as_str(), &p.value) {
+                        ("projects" | "mcp", Value::Object(inner)) => twice_in(inner, true),
+                        _ => None,
+                    })
+            })
             .or_else(|| sections(o).into_iter().find_map(|(_, s)| twice_in(s, true)));
         if let Some(p) = twice {
             let line = text[..p.range().start].matches('\n').count() + 1;
@@ -645,6 +656,9 @@ mod tests {
             r#"{"mcpServers": {"a": {"command": "npx"}}, "mcpServers": {"a": {"command": "sh"}}}"#,
             r#"{"mcpServers": {"a": {"command": "npx"}, "a": {"command": "sh"}}}"#,
             r#"{"mcpServers": {"a": {"command": "npx", "env": {"K": "1", "K": "2"}}}}"#,
+            // On the way to a section: Claude Code's project, VS Code's settings.json.
+            r#"{"projects": {"/p": {"mcpServers": {"a": {"command": "npx"}}, "mcpServers": {"a": {"command": "sh"}}}}}"#,
+            r#"{"mcp": {"servers": {"a": {"command": "npx"}}, "servers": {"a": {"command": "sh"}}}}"#,
         ] {
             let err = read(text).unwrap_err().to_string();
             assert!(err.contains("appears twice"), "{text}: {err}");

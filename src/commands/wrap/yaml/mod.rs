@@ -86,7 +86,7 @@ fn found(root: &Node) -> (Vec<String>, Vec<Found<'_>>) {
 }
 
 /// Goose's extension types that run inside Goose, not as a process it starts.
-const BUILT_IN: &[&str] = &["builtin", "platform", "frontend", "inline_python"];
+const BUILT_IN: &[&str] = &["builtin", "platform", "frontend"];
 const REMOTE: &[&str] = &[
     "sse",
     "http",
@@ -151,6 +151,18 @@ fn classify<'a>(text: &str, entry: &'a Node) -> (Kind, Option<Parts<'a>>) {
     }
     let ty = entry.get("type").and_then(Node::str).unwrap_or("");
     let transport = entry.get("transport").and_then(Node::str).unwrap_or("");
+    // Goose chooses by `type` before it looks at `cmd`.
+    if ty == "inline_python" {
+        return unsupported(
+            "an inline_python extension: Goose writes its `code` to a file and starts it with uvx and python, a process mcpcell cannot wrap",
+        );
+    }
+    if BUILT_IN.contains(&ty) {
+        return (
+            Kind::Remote(format!("{ty} extension, part of the client")),
+            None,
+        );
+    }
     // Goose runs `cmd`, the other clients `command`: an entry with both could run the one
     // mcpcell did not wrap.
     if entry.key("cmd").is_some() && entry.key("command").is_some() {
@@ -162,12 +174,6 @@ fn classify<'a>(text: &str, entry: &'a Node) -> (Kind, Option<Parts<'a>>) {
         "command"
     };
     let Some(command_key) = entry.key(key) else {
-        if BUILT_IN.contains(&ty) {
-            return (
-                Kind::Remote(format!("{ty} extension, part of the client")),
-                None,
-            );
-        }
         let url = ["url", "uri"]
             .iter()
             .find_map(|k| entry.get(k).and_then(Node::str));

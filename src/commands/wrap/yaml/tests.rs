@@ -27,6 +27,14 @@ mod unit {
         let text = "extensions:\n  developer:\n    enabled: true\n    type: builtin\n    name: developer\n  github:\n    args: ['-y', '@modelcontextprotocol/server-github']\n    cmd: npx\n    enabled: true\n    envs: {}\n    type: stdio\n";
         let (_, s) = read(text).unwrap();
         assert!(matches!(s[0].kind, Kind::Remote(_)), "{s:?}");
+        // Goose chooses by `type`: an inline_python extension is a process it starts (uvx,
+        // python), and a `cmd` beside `type: builtin` is never run.
+        let (_, s) = read("extensions:\n  p:\n    type: inline_python\n    code: print(1)\n  b:\n    type: builtin\n    cmd: /bin/sh\n").unwrap();
+        assert!(
+            matches!(&s[0].kind, Kind::Unsupported(w) if w.contains("inline_python")),
+            "{s:?}"
+        );
+        assert!(matches!(s[1].kind, Kind::Remote(_)), "{s:?}");
         round_trip(
             text,
             "extensions:\n  developer:\n    enabled: true\n    type: builtin\n    name: developer\n  github:\n    args: [\"run\", \"-p\", \"node\", \"--pass-env\", \"K\", \"--\", npx, '-y', '@modelcontextprotocol/server-github']\n    cmd: \"/bin/mcpcell\"\n    enabled: true\n    envs: {}\n    type: stdio\n",
