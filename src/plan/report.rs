@@ -110,9 +110,16 @@ pub fn text(plan: &Plan) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            // UDP is refused with a connect list; without one it is the host's, both ways:
+            // Landlock has no UDP rules, and seccomp cannot see the port a bind(2) names.
+            let udp = if p.network.connect.is_empty() {
+                "any port, sending and receiving (a bind to any port is not refused)"
+            } else {
+                "refused"
+            };
             let _ = writeln!(
                 o,
-                "network: host (the host's network); TCP connect: {connect}; TCP listen: {bind}"
+                "network: host (the host's network); TCP connect: {connect}; TCP listen: {bind}; UDP: {udp}"
             );
         }
         NetworkMode::Proxy => {
