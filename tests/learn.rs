@@ -199,6 +199,51 @@ fn secrets_are_warned_about_never_granted() {
     );
 }
 
+/// One file created in a directory grants the directory, and a listing grants what was
+/// listed: everything beneath comes with it, secrets the server never touched included
+/// (another project's `.env`, a key two levels down). Each is hidden in the learned profile.
+#[test]
+fn secrets_beneath_a_learned_directory_are_hidden() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    let work = home.join("work");
+    let other = work.join("other/deep/er");
+    std::fs::create_dir_all(&other).unwrap();
+    let dotenv = work.join("other/.env");
+    write(&dotenv, "AWS_SECRET=hunter2");
+    let key = other.join("server.key");
+    write(&key, "-----BEGIN PRIVATE KEY-----");
+    let plain = work.join("other/readme.txt");
+    write(&plain, "plain");
+    let out = d.path().join("learned.yaml");
+    let made = work.join("notes.txt");
+    let (code, _, stderr) = learn(&home, &out, &["write", made.to_str().unwrap(), "x"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).iter().any(|g| g == "${HOME}/work"), "{text}");
+    for p in [
+        "${HOME}/work/other/.env",
+        "${HOME}/work/other/deep/er/server.key",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim() == format!("- {p}")) && text.contains("hide:"),
+            "{p} is not hidden: {text}"
+        );
+    }
+    // Under the learned profile the directory is the server's, its secrets are not.
+    assert!(run_with(&home, &out, &["read", plain.to_str().unwrap()]).contains("plain"));
+    for f in [&dotenv, &key] {
+        let line = run_with(&home, &out, &["read", f.to_str().unwrap()]);
+        assert!(
+            !line.contains("hunter2") && !line.contains("PRIVATE"),
+            "{line}"
+        );
+    }
+}
+
 #[test]
 fn exit_status_and_stdin_pass_through() {
     let d = scratch();

@@ -310,6 +310,33 @@ fn holds_secret(dir: &Path, home: Option<&Path>) -> bool {
     walk(dir, 1, &mut budget, home)
 }
 
+/// Entries [`secrets_beneath`] looks at before it gives up on a directory.
+const SCAN_BUDGET: u32 = 50_000;
+
+/// Every secret beneath `dir`, however deep (links are not followed; a secret directory is
+/// one entry, not searched), or `None` when `dir` holds more than [`SCAN_BUDGET`] entries.
+fn secrets_beneath(dir: &Path, home: Option<&Path>) -> Option<Vec<(PathBuf, &'static str)>> {
+    let mut found = Vec::new();
+    let mut budget = SCAN_BUDGET;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            budget = budget.checked_sub(1)?;
+            let p = e.path();
+            if let Some(why) = secret_kind(&p, home) {
+                found.push((p, why));
+            } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p);
+            }
+        }
+    }
+    found.sort();
+    Some(found)
+}
+
 /// Replaces groups of at least `min` paths with the same rights in one directory by that
 /// directory, when it is not too wide and holds no secret.
 fn collapse(needs: Vec<Need>, min: usize, home: Option<&Path>) -> Vec<Need> {
@@ -455,6 +482,43 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
     }
     learned.unix = unix.into_values().collect();
     learned.secrets = secrets.into_values().collect();
+    // A directory granted whole (for one file created in it, or one listing) reaches every
+    // file beneath it, which the server may never have touched: each secret there is
+    // hidden. One in $HOME too large to check completely is not granted.
+    let mut beneath = Vec::new();
+    for list in [&mut learned.read, &mut learned.write, &mut learned.exec] {
+        list.retain(|n| {
+            let on_host = matches!(
+                base.filesystem.locate(&n.path).1,
+                Inside::Host | Inside::Bound
+            );
+            if !on_host || !n.path.is_dir() {
+                return true;
+            }
+            match secrets_beneath(&n.path, home) {
+                Some(found) => {
+                    beneath.extend(found.into_iter().map(|(p, why)| Secret {
+                        need: Need::new(p, Rights::READ, "beneath a learned grant".into()),
+                        why,
+                    }));
+                    true
+                }
+                None if home.is_some_and(|h| n.path.starts_with(h)) => {
+                    learned.secrets.push(Secret {
+                        need: n.clone(),
+                        why: "a directory too large to check for secrets beneath it",
+                    });
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+    for s in beneath {
+        if !learned.secrets.iter().any(|o| o.need.path == s.need.path) {
+            learned.hide.push(s);
+        }
+    }
     // A secret inside a directory the server needs stays masked.
     for s in &learned.secrets {
         let granted = learned
