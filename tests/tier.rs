@@ -270,6 +270,14 @@ fn host_processes_cannot_be_signalled_traced_or_read() {
     assert_denied(&tier_probe(&[], &["kill", &pid, "10"]).1, "kill");
     assert_denied(&tier_probe(&[], &["ptrace", &pid]).1, "ptrace");
     assert_denied(&tier_probe(&[], &["read", &environ]).1, "environ");
+    // Its limits and scheduling by pid (signal scoping does not cover them; a low
+    // RLIMIT_CPU would have the kernel kill it): the bare probe may, the sandboxed may not,
+    // and may still change its own (pid 0).
+    for op in ["prlimit", "renice", "affinity"] {
+        assert_eq!(bare_probe(&[op, &pid]), "OK set", "{op}");
+        assert_denied(&tier_probe(&[], &[op, &pid]).1, op);
+        assert_eq!(tier_probe(&[], &[op, "0"]).1, "OK set", "{op} of itself");
+    }
     assert!(alive(victim.id() as i32), "the victim was killed");
     let _ = victim.kill();
     let _ = victim.wait();
@@ -362,9 +370,10 @@ fn the_server_cannot_kill_its_init() {
     }
     let p = probe();
     let marker = format!("tier-init-{}", std::process::id());
-    // The server (sh) asks the probe to kill the sandbox's init, sh's parent; then leaves a
-    // child behind that only the init can clean up.
-    let script = r#""$0" kill "$PPID" 9; "$0" orphans 1 "$1""#;
+    // The server (sh) asks the probe to kill the sandbox's init, sh's parent, or to change
+    // its limits (a low RLIMIT_CPU has the kernel kill it); then leaves a child behind that
+    // only the init can clean up.
+    let script = r#""$0" kill "$PPID" 9; "$0" prlimit "$PPID"; "$0" orphans 1 "$1""#;
     let out = output_within(
         tier_cmd(
             &["--best-effort", "--allow-exec", p.to_str().unwrap()],
@@ -374,6 +383,7 @@ fn the_server_cannot_kill_its_init() {
     );
     let o = text(&out.stdout);
     assert_denied(o.lines().next().unwrap_or(""), "killing the init");
+    assert_denied(o.lines().nth(1).unwrap_or(""), "the init's limits");
     let deadline = Instant::now() + Duration::from_secs(1);
     while !processes_with(&marker).is_empty() {
         assert!(Instant::now() < deadline, "the init did not clean up");

@@ -244,7 +244,7 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
     if scoped {
         layers.push(layer(
             "processes",
-            "Landlock scoping: no signals to, and no abstract Unix sockets of, processes outside the sandbox; ptrace and process_vm_* are refused by seccomp (@default) and by Landlock outside the sandbox",
+            "Landlock scoping: no signals to, and no abstract Unix sockets of, processes outside the sandbox; ptrace and process_vm_* are refused by seccomp (@default) and by Landlock outside the sandbox; seccomp refuses changing any other process's limits, scheduling or I/O priority (prlimit64, sched_set*, setpriority, ioprio_set with a pid, a group or a user)",
         ));
     } else {
         losses.push(loss(
@@ -463,7 +463,11 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
     // Inode flags (`chattr`) and encryption policies and keys are host state too, and a
     // descriptor opened for reading is enough to change them: refused whatever the profile
     // lifted.
-    for q in [Qualified::IoctlInodeFlags, Qualified::IoctlFscrypt] {
+    // So are the limits and scheduling of the host's processes, which any process of the
+    // same user may change by pid (signal scoping does not cover it): a low RLIMIT_CPU
+    // has the kernel kill them, the sandbox's init included.
+    let host_state = [Qualified::IoctlInodeFlags, Qualified::IoctlFscrypt];
+    for &q in host_state.iter().chain(Qualified::OTHER_PROCESSES) {
         let m = Member::Qualified(q);
         if !plan.seccomp.denied.iter().any(|d| d.name == m.name()) {
             members.push((m, Action::Errno(libc::EPERM as u32)));

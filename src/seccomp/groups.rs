@@ -78,6 +78,19 @@ pub enum Qualified {
     /// `mknod`/`mknodat` (a regular file too) with the setuid or setgid bit.
     MknodSuid,
     MknodatSuid,
+    /// Calls that change another process's resource limits, scheduling or I/O priority by
+    /// its pid (0 names the caller): without a PID namespace, the host's processes of the
+    /// same user (a low `RLIMIT_CPU` has the kernel kill them). Landlock's signal scoping
+    /// does not cover them: the namespace-free tier refuses them whatever the profile lifts.
+    PrlimitOther,
+    SchedSetschedulerOther,
+    SchedSetparamOther,
+    SchedSetattrOther,
+    SchedSetaffinityOther,
+    /// `setpriority`/`ioprio_set` of anything but the caller (`PRIO_PROCESS` /
+    /// `IOPRIO_WHO_PROCESS` with 0): another process, a process group, a user.
+    SetpriorityOther,
+    IoprioSetOther,
 }
 
 impl Qualified {
@@ -111,6 +124,25 @@ impl Qualified {
         Qualified::OpenatSuid,
         Qualified::MknodSuid,
         Qualified::MknodatSuid,
+        Qualified::PrlimitOther,
+        Qualified::SchedSetschedulerOther,
+        Qualified::SchedSetparamOther,
+        Qualified::SchedSetattrOther,
+        Qualified::SchedSetaffinityOther,
+        Qualified::SetpriorityOther,
+        Qualified::IoprioSetOther,
+    ];
+
+    /// The rules that keep a process's limits and scheduling to itself (see
+    /// [`Qualified::PrlimitOther`]).
+    pub const OTHER_PROCESSES: &'static [Qualified] = &[
+        Qualified::PrlimitOther,
+        Qualified::SchedSetschedulerOther,
+        Qualified::SchedSetparamOther,
+        Qualified::SchedSetattrOther,
+        Qualified::SchedSetaffinityOther,
+        Qualified::SetpriorityOther,
+        Qualified::IoprioSetOther,
     ];
 
     pub fn name(self) -> &'static str {
@@ -144,6 +176,13 @@ impl Qualified {
             Qualified::OpenatSuid => "openat(S_ISUID|S_ISGID)",
             Qualified::MknodSuid => "mknod(S_ISUID|S_ISGID)",
             Qualified::MknodatSuid => "mknodat(S_ISUID|S_ISGID)",
+            Qualified::PrlimitOther => "prlimit64(other process)",
+            Qualified::SchedSetschedulerOther => "sched_setscheduler(other process)",
+            Qualified::SchedSetparamOther => "sched_setparam(other process)",
+            Qualified::SchedSetattrOther => "sched_setattr(other process)",
+            Qualified::SchedSetaffinityOther => "sched_setaffinity(other process)",
+            Qualified::SetpriorityOther => "setpriority(other process)",
+            Qualified::IoprioSetOther => "ioprio_set(other process)",
         }
     }
 

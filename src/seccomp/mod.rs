@@ -152,6 +152,9 @@ pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
 
 const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 
+/// `ioprio_set`'s `which` for a single process (linux/ioprio.h).
+const IOPRIO_WHO_PROCESS: u64 = 1;
+
 /// Answer to syscalls made through a foreign ABI.
 const FOREIGN_ABI: Action = Action::Errno(libc::ENOSYS as u32);
 
@@ -352,6 +355,22 @@ pub fn qualified_conditions(q: Qualified) -> Vec<Vec<ArgCond>> {
         Qualified::MknodatSuid => suid_rules(2, None),
         Qualified::OpenSuid => suid_rules(2, Some(1)),
         Qualified::OpenatSuid => suid_rules(3, Some(2)),
+        // pid_t is 32 bits: the low half is all of it.
+        Qualified::PrlimitOther
+        | Qualified::SchedSetschedulerOther
+        | Qualified::SchedSetparamOther
+        | Qualified::SchedSetattrOther
+        | Qualified::SchedSetaffinityOther => vec![vec![c(0, Cmp::Ne(0))]],
+        // `which` must say "a process" (PRIO_PROCESS 0, IOPRIO_WHO_PROCESS 1) and `who` the
+        // caller.
+        Qualified::SetpriorityOther => vec![
+            vec![c(0, Cmp::Ne(libc::PRIO_PROCESS as u64))],
+            vec![c(1, Cmp::Ne(0))],
+        ],
+        Qualified::IoprioSetOther => vec![
+            vec![c(0, Cmp::Ne(IOPRIO_WHO_PROCESS))],
+            vec![c(1, Cmp::Ne(0))],
+        ],
     }
 }
 

@@ -683,6 +683,24 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(c, "kill")) return result(kill(atoi(a1), atoi(a2)) == 0, "sent");
     if (!strcmp(c, "ptrace")) return result(ptrace(PTRACE_ATTACH, atoi(a1), 0, 0) == 0, "attached");
+    /* Another process's limits and scheduling, set to what they are (harmless when allowed):
+     * prlimit PID, renice PID, affinity PID; 0 names the probe itself. */
+    if (!strcmp(c, "prlimit")) {
+        struct rlimit r;
+        if (getrlimit(RLIMIT_CORE, &r) != 0) return result(0, "getrlimit");
+        return result(prlimit(atoi(a1), RLIMIT_CORE, &r, NULL) == 0, "set");
+    }
+    if (!strcmp(c, "renice")) {
+        errno = 0;
+        int n = getpriority(PRIO_PROCESS, 0);
+        if (errno) return result(0, "getpriority");
+        return result(setpriority(PRIO_PROCESS, atoi(a1), n) == 0, "set");
+    }
+    if (!strcmp(c, "affinity")) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) != 0) return result(0, "getaffinity");
+        return result(sched_setaffinity(atoi(a1), sizeof set, &set) == 0, "set");
+    }
     if (!strcmp(c, "status")) return cmd_status();
     if (!strcmp(c, "env")) {
         extern char **environ;
