@@ -708,3 +708,61 @@ fn a_client_that_closes_mcpcells_stderr_does_not_end_the_server() {
         "{status:?}"
     );
 }
+
+/// A client that dies (SIGKILL, a crash) never sends the SIGTERM that would stop its
+/// server, and a server that ignores the end of its input would outlive it. mcpcell watches
+/// the process that started it with a pipe as stdout, and stops the server once it is gone.
+#[test]
+fn a_server_stops_when_its_client_is_killed() {
+    // The server itself (the client's command line names the marker too).
+    let servers = |marker: &str| -> Vec<i32> {
+        processes_with(marker)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            })
+            .collect()
+    };
+    let start = |command: String, marker: &str| {
+        let mut client = std::process::Command::new("bash");
+        client
+            .args(["-c", &command])
+            .env("MCPCELL", mcpcell())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut client = client.spawn().unwrap();
+        let deadline = Instant::now() + T;
+        while servers(marker).is_empty() {
+            assert!(Instant::now() < deadline, "{marker} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The client is killed; the server (sleep) never reads its input anyway.
+        client.kill().unwrap();
+        let _ = client.wait();
+    };
+    // Weak setup: without mcpcell the server outlives its killed client.
+    let bare = format!("30.{}1", std::process::id());
+    start(format!("/bin/sleep {bare} | cat"), &bare);
+    std::thread::sleep(Duration::from_millis(1500));
+    let left = processes_with(&bare);
+    assert!(
+        !left.is_empty(),
+        "the check cannot see a server that outlives its client"
+    );
+    for p in left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+
+    let marker = format!("30.{}2", std::process::id());
+    start(
+        format!(r#""$MCPCELL" run -p minimal --stop-timeout 1 -- /bin/sleep {marker} | cat"#),
+        &marker,
+    );
+    let left = killed_within(Duration::from_secs(3), || servers(&marker));
+    assert!(
+        left.is_empty(),
+        "still running after its client was killed: {left:?}"
+    );
+}

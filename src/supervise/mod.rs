@@ -259,6 +259,8 @@ pub fn launch(
             waited: false,
         }));
     }
+    // Taken before anything can take long: the client that started mcpcell.
+    let client = Client::watch();
     let spawned = spawn(&plan, &original, &mut plugins);
     // What runs from here on (hints, state-size checks, reports at exit) looks paths up anew.
     crate::paths::forget();
@@ -294,6 +296,7 @@ pub fn launch(
         stop_timeout,
         spawned.attached.stderr.as_mut(),
         spawned.attached.alive.take(),
+        client,
     );
     drop(state_watch);
     if let Some(o) = spawned.attached.observer {
@@ -929,6 +932,44 @@ fn release_stdio() {
     }
 }
 
+/// The MCP client: the process that started mcpcell with a pipe or a socket as its stdout.
+/// Once it is gone (killed, even by SIGKILL, or crashed) nobody can talk to the server any
+/// more, and a server that ignores the end of its input would otherwise outlive it: mcpcell
+/// then stops the server as SIGTERM would. Not watched when stdout is a terminal, a file or
+/// `/dev/null` (a person or a script, not a client), when mcpcell's parent is PID 1 (a
+/// container's init, a daemon), or where `pidfd_open` is refused.
+struct Client {
+    pid: libc::pid_t,
+    /// Readable once the client has exited; `None` when it was gone before it was watched.
+    pidfd: Option<OwnedFd>,
+}
+
+impl Client {
+    fn watch() -> Option<Client> {
+        use nix::sys::stat::SFlag;
+        // SAFETY: no arguments.
+        let pid = unsafe { libc::getppid() };
+        let mode = nix::sys::stat::fstat(std::io::stdout()).ok()?.st_mode;
+        let kind = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits());
+        if pid <= 1 || !(kind == SFlag::S_IFIFO || kind == SFlag::S_IFSOCK) {
+            return None;
+        }
+        // SAFETY: pidfd_open takes a pid and flags; the descriptor returned is new and ours.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        // SAFETY: no arguments.
+        let gone = unsafe { libc::getppid() } != pid;
+        if fd < 0 {
+            return gone.then_some(Client { pid, pidfd: None });
+        }
+        // SAFETY: a descriptor pidfd_open just returned.
+        let pidfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+        Some(Client {
+            pid,
+            pidfd: Some(pidfd),
+        })
+    }
+}
+
 /// Waits for the sandbox's PID 1, passing signals on. After SIGTERM, SIGINT or SIGHUP the
 /// server has `stop_timeout` to exit before the sandbox is killed: with namespaces by
 /// killing its init (PID 1 of its PID namespace, which takes every process in it along);
@@ -945,6 +986,7 @@ fn wait(
     stop_timeout: Duration,
     mut stderr: Option<&mut relay::StderrRelay>,
     mut alive: Option<OwnedFd>,
+    mut client: Option<Client>,
 ) -> i32 {
     let waiter = Waiter::new(sandbox::sigset(sigs));
     if waiter.signals.is_none() {
@@ -983,8 +1025,24 @@ fn wait(
             .into_iter()
             .flatten()
             .min();
-        let sig = match waiter.next(watched, until) {
+        let client_fd = client
+            .as_ref()
+            .and_then(|c| c.pidfd.as_ref().map(|f| f.as_raw_fd()));
+        let gone_already = client.as_ref().is_some_and(|c| c.pidfd.is_none());
+        let wake = match gone_already {
+            true => Wake::ClientGone,
+            false => waiter.next(watched, client_fd, until),
+        };
+        let sig = match wake {
             Wake::Signal(sig) => sig,
+            Wake::ClientGone => {
+                let pid = client.take().map_or(0, |c| c.pid);
+                warn!(target: "mcpcell", event = "client_gone", client = pid, "the client that started mcpcell (PID {pid}) is gone: stopping the server");
+                if stop_deadline.is_some() {
+                    continue;
+                }
+                libc::SIGTERM
+            }
             Wake::Stderr(revents) => {
                 if let Some(r) = stderr.as_deref_mut() {
                     r.ready(revents);
@@ -1053,6 +1111,8 @@ enum Wake {
     Signal(libc::c_int),
     /// The server's stderr pipe, which no thread reads yet, is ready (poll's `revents`).
     Stderr(libc::c_short),
+    /// The client that started mcpcell has exited ([`Client`]).
+    ClientGone,
     /// A deadline passed, or the wait was interrupted.
     Idle,
 }
@@ -1075,9 +1135,14 @@ impl Waiter {
         Waiter { set, signals }
     }
 
-    /// Waits until a signal, the pipe `stderr` (when given) or `until`. A pending signal is
-    /// answered before the pipe.
-    fn next(&self, stderr: Option<std::os::fd::RawFd>, until: Option<Instant>) -> Wake {
+    /// Waits until a signal, the pipe `stderr` (when given), the client's exit (`client`, a
+    /// pidfd) or `until`. A pending signal is answered first, then the client, then the pipe.
+    fn next(
+        &self,
+        stderr: Option<std::os::fd::RawFd>,
+        client: Option<std::os::fd::RawFd>,
+        until: Option<Instant>,
+    ) -> Wake {
         let ts = until.map(|d| {
             let left = d.saturating_duration_since(Instant::now());
             libc::timespec {
@@ -1114,9 +1179,14 @@ impl Waiter {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: client.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: two valid pollfd entries, a valid timespec (or none), no signal mask.
-        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
+        // SAFETY: three valid pollfd entries, a valid timespec (or none), no signal mask.
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 3, ts_ptr, std::ptr::null()) };
         if n <= 0 {
             return Wake::Idle;
         }
@@ -1124,6 +1194,9 @@ impl Waiter {
             if let Some(sig) = sandbox::read_signal(signals.as_raw_fd()) {
                 return Wake::Signal(sig);
             }
+        }
+        if fds[2].revents != 0 {
+            return Wake::ClientGone;
         }
         match fds[1].revents {
             0 => Wake::Idle,
