@@ -244,6 +244,75 @@ fn secrets_beneath_a_learned_directory_are_hidden() {
     }
 }
 
+/// HOME reached through a link: a secret the server names by the real directory is still
+/// one (it was matched by the text of HOME alone).
+#[test]
+fn secrets_are_known_under_a_home_reached_through_a_link() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let real = d.path().join("real-home");
+    std::fs::create_dir(&real).unwrap();
+    let home = d.path().join("home");
+    std::os::unix::fs::symlink(&real, &home).unwrap();
+    let pgpass = real.join(".pgpass");
+    write(&pgpass, "db:5432:*:u:pw");
+    let out = d.path().join("learned.yaml");
+    let (_, _, stderr) = learn(&home, &out, &["read", pgpass.to_str().unwrap()]);
+    assert!(
+        stderr.contains("WARNING") && stderr.contains(".pgpass"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).is_empty(), "{text}");
+}
+
+/// The base given by path, and every profile file it extends, are what each launch of the
+/// learned profile loads: the server being learned can neither rewrite nor read them
+/// (judged from outside: the files are as they were).
+#[test]
+fn a_server_being_learned_cannot_rewrite_its_base() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let inner = d.path().join("inner.yaml");
+    write(&inner, "extends: [default]\n");
+    let base = d.path().join("base.yaml");
+    let base_text = format!("extends: [{}]\n", inner.display());
+    write(&base, &base_text);
+    let out = d.path().join("learned.yaml");
+    let p = probe();
+    for target in [&base, &inner] {
+        let mut cmd = mcpcell_cmd(
+            "learn",
+            &[
+                "-p",
+                base.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--",
+                p.to_str().unwrap(),
+                "write",
+                target.to_str().unwrap(),
+                "filesystem: {read: [/]}\n",
+            ],
+        );
+        cmd.env("HOME", &home);
+        // The file is masked by an empty stand-in (what is written there goes nowhere).
+        let o = output_within(cmd, Duration::from_secs(60));
+        assert!(o.status.code().is_some(), "{o:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&base).unwrap(), base_text);
+    assert_eq!(
+        std::fs::read_to_string(&inner).unwrap(),
+        "extends: [default]\n"
+    );
+}
+
 #[test]
 fn exit_status_and_stdin_pass_through() {
     let d = scratch();

@@ -139,6 +139,12 @@ pub(super) fn build(
             let origin = Origin::command_line("learn: a profile search directory");
             hides.push((d.clone(), origin, false));
         }
+        // Nor the profile files the learned profile will extend (a base given by path, and
+        // every file it extends): each later launch loads them.
+        for f in i.profile.sources.iter().filter_map(|s| s.file()) {
+            let origin = Origin::command_line("learn: a profile file the learned profile extends");
+            hides.push((f.clone(), origin, false));
+        }
     }
     filesystem.add_hides(hides, i.req.learn)?;
     let files: Vec<PathBuf> = i

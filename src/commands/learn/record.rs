@@ -394,11 +394,33 @@ fn dedupe(mut needs: Vec<Need>) -> Vec<Need> {
 
 /// Turns the observed uses into the grants `base` lacks.
 pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
+    // A HOME reached through a link (`/home/u` -> `/data/u`): a path the server names by the
+    // real directory is taken as under HOME, so that its secrets are known as such (and the
+    // grant is written with `${HOME}`, which leads to the same file).
+    let real_home = home
+        .and_then(|h| std::fs::canonicalize(h).ok())
+        .filter(|r| Some(r.as_path()) != home);
+    let as_home = |p: &Path| -> PathBuf {
+        match (&real_home, home) {
+            (Some(r), Some(h)) => p
+                .strip_prefix(r)
+                .map_or_else(|_| p.to_path_buf(), |rel| h.join(rel)),
+            _ => p.to_path_buf(),
+        }
+    };
+    let uses: Vec<Use> = uses
+        .iter()
+        .map(|u| Use {
+            path: as_home(&u.path),
+            resolved: u.resolved.as_deref().map(as_home),
+            ..u.clone()
+        })
+        .collect();
     let mut learned = Learned::default();
     let mut files: BTreeMap<PathBuf, Need> = BTreeMap::new();
     let mut unix: BTreeMap<PathBuf, Need> = BTreeMap::new();
     let mut secrets: BTreeMap<PathBuf, Secret> = BTreeMap::new();
-    for u in uses {
+    for u in &uses {
         let by = format!("{} ({})", u.comm, u.syscall);
         if let Op::ConnectIp(addr) = u.op {
             let ip = addr.ip();
