@@ -313,6 +313,41 @@ fn sigkill_of_mcpcell_kills_the_whole_tree() {
     );
 }
 
+/// The init kills the tree as it leaves; if something kills the init first, what it
+/// would have killed comes to mcpcell (a subreaper in this tier), which kills it.
+#[test]
+fn what_outlives_a_killed_init_is_killed_by_mcpcell() {
+    if !scoped() {
+        return;
+    }
+    let p = probe();
+    let mut r = Running::start(tier_cmd(
+        &["--best-effort"],
+        &[p.to_str().unwrap(), "tree", "4"],
+    ));
+    assert_eq!(r.line(T), "READY");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut tree = descendants(r.pid());
+    while tree.len() < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        tree = descendants(r.pid());
+    }
+    assert_eq!(tree.len(), 10, "{tree:?}");
+    let init = *tree
+        .iter()
+        .find(|&&t| stat_fields(t).is_some_and(|f| f[1] == r.pid().to_string()))
+        .expect("the init");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), Signal::SIGKILL).unwrap();
+    let _ = r.wait(T);
+    let left = killed_within(Duration::from_secs(1), || {
+        tree.iter().copied().filter(|&p| alive(p)).collect()
+    });
+    for &p in &left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(left.is_empty(), "outlived the init: {left:?}");
+}
+
 #[test]
 fn the_check_sees_a_tree_that_outlives_its_parent() {
     // Weak setup for the test above: the same tree under a parent that does nothing about

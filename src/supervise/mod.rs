@@ -299,6 +299,9 @@ pub fn launch(
         client,
     );
     drop(state_watch);
+    if spawned.tier != "namespaces" {
+        kill_adopted();
+    }
     if let Some(o) = spawned.attached.observer {
         o.stop.store(true, Ordering::Relaxed);
         let _ = o.thread.join();
@@ -403,6 +406,10 @@ fn spawn(
                 }
                 Ok(())
             };
+            // What outlives the init (killed by something it could not stop) comes to
+            // mcpcell, which kills it ([`kill_adopted`]), instead of to the host's init.
+            // SAFETY: a flag of this process.
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
             let (pid, a) = start(
                 plan,
                 Isolation::NoNamespaces,
@@ -930,6 +937,54 @@ fn release_stdio() {
             libc::dup2(null.as_raw_fd(), 1);
         }
     }
+}
+
+/// The namespace-free tier, once its init is gone: mcpcell is a subreaper there, so a
+/// process of the sandbox that outlived the init (which kills the whole tree as it leaves,
+/// unless something killed it first) is mcpcell's child now. Each is killed and reaped,
+/// round after round, until none is left (what one forks as it dies comes here too).
+fn kill_adopted() {
+    let me = std::process::id() as libc::pid_t;
+    let mut killed = 0usize;
+    for _ in 0..10_000 {
+        let children = children_of(me);
+        if children.is_empty() {
+            break;
+        }
+        for &c in &children {
+            // SAFETY: signals a child of this process.
+            unsafe { libc::kill(c, libc::SIGKILL) };
+        }
+        killed += children.len();
+        for _ in &children {
+            // SAFETY: waits for any child of this process.
+            unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
+        }
+    }
+    // Whatever else ended meanwhile.
+    // SAFETY: waits for any child without blocking.
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+    if killed > 0 {
+        warn!(target: "mcpcell", "{killed} process(es) of the sandbox outlived its init; killed");
+    }
+}
+
+/// The processes whose parent is `pid` (from `/proc/PID/stat`).
+fn children_of(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
+                // The fields after the command name: state, then the parent.
+                st.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
 }
 
 /// The MCP client: the process that started mcpcell with a pipe or a socket as its stdout.
