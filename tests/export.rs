@@ -602,13 +602,18 @@ fn the_landlock_export_carries_host_mode_tcp_ports() {
         &format!("extends: [default]\nnetwork:\n  mode: host\n  connect: [{po}]\n"),
     );
     let probe = probe();
-    let (doc, _) = export_landlock(&[
+    let (doc, notes) = export_landlock(&[
         "--profile",
         p.to_str().unwrap(),
         "--allow-exec",
         probe.to_str().unwrap(),
     ]);
     assert_eq!(doc["netPort"][0]["port"][0], po);
+    // What `run` adds with seccomp for a connect list is named as not carried.
+    assert!(
+        notes.contains("NOT CARRIED") && notes.contains("UDP"),
+        "{notes}"
+    );
     let args = loader_args(&doc, &[]);
     let po_s = po.to_string();
     let pc_s = pc.to_string();

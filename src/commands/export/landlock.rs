@@ -112,6 +112,7 @@ pub fn document(plan: &Plan) -> (Value, Vec<String>) {
         notes.push("NOT CARRIED: network.unix (connecting to named Unix sockets, Landlock ABI 9's resolve_unix) has no name in this format".into());
     }
     match plan.network.mode {
+        NetworkMode::Host if !plan.network.connect.is_empty() => notes.push("NOT CARRIED: with a `connect` list, `run` also refuses UDP sockets and TCP Fast Open (which connect past Landlock's TCP rule) with seccomp; this format holds TCP ports only: pair it with `mcpcell export seccomp`".into()),
         NetworkMode::Host => {}
         NetworkMode::None => notes.push("network mode `none` is a network namespace (or, without one, a seccomp rule): this format carries no network rule for it".into()),
         NetworkMode::Proxy => notes.push("network mode `proxy` is enforced by mcpcell's egress proxy outside the sandbox: this format carries no network rule for it (see `mcpcell proxy`)".into()),
