@@ -806,3 +806,37 @@ fn a_stop_timeout_beyond_an_hour_is_a_usage_error() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// A value in a report (a profile's words, a path, the working directory, a profile's
+/// name) stays on its line: it cannot add a line that reads like a grant or a verdict.
+#[test]
+fn report_values_cannot_forge_lines() {
+    let d = scratch();
+    let cwd = d.path().join("w\nFORGED cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let p = profile(
+        d.path(),
+        "hostile",
+        "description: \"x\\nFORGED description\"\nfilesystem:\n  read: [\"/nowhere\\nFORGED read\"]\n  hide: [\"/nowhere\\nFORGED hide\"]\n",
+    );
+    let p = p.to_str().unwrap();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["run", "--dry-run", "-p", p, "--", "/bin/true"],
+        vec!["explain", "-p", p, "/nowhere\nFORGED target"],
+        vec!["check", p, "/nowhere\nFORGED name.yaml"],
+    ];
+    for args in runs {
+        let mut c = mcpcell_cmd(&args);
+        c.current_dir(&cwd);
+        let out = output_within(c, T);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            all.contains("FORGED"),
+            "{args:?}: the value is not shown at all: {all}"
+        );
+        assert!(
+            !all.lines().any(|l| l.starts_with("FORGED")),
+            "{args:?}: {all}"
+        );
+    }
+}

@@ -149,19 +149,23 @@ pub fn check(specs: &[String]) -> Result<i32, Error> {
     let mut usage = false;
     let mut out = String::new();
     for spec in specs {
+        // The name as given, on one line whatever it holds.
+        let name = escape::terminal(spec);
         match loader.load(spec) {
             Ok((profile, diags)) => {
                 for d in &diags {
                     out.push_str(&format!("{}\n", escape::terminal(&d.to_string())));
                 }
                 out.push_str(&format!(
-                    "{spec}: ok ({})\n",
-                    profile
-                        .sources
-                        .iter()
-                        .map(|s| s.label())
-                        .collect::<Vec<_>>()
-                        .join(" <- ")
+                    "{name}: ok ({})\n",
+                    escape::terminal(
+                        &profile
+                            .sources
+                            .iter()
+                            .map(|s| s.label())
+                            .collect::<Vec<_>>()
+                            .join(" <- ")
+                    )
                 ));
             }
             Err(ProfileError::Invalid(diags)) => {
@@ -173,13 +177,13 @@ pub fn check(specs: &[String]) -> Result<i32, Error> {
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
                     .count();
-                out.push_str(&format!("{spec}: {}\n", plural(n, "error")));
+                out.push_str(&format!("{name}: {}\n", plural(n, "error")));
             }
             Err(e) => {
                 failed = true;
                 usage |= not_found(&e);
                 out.push_str(&format!("{}\n", escape::terminal(&exit::chain(&e))));
-                out.push_str(&format!("{spec}: 1 error\n"));
+                out.push_str(&format!("{name}: 1 error\n"));
             }
         }
     }

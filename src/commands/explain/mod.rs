@@ -42,28 +42,32 @@ impl ExplainError {
 }
 
 fn render_text(plan: &Plan, verdicts: &[Verdict]) -> String {
+    // Each value on one line, whatever it holds (a path, a link's target, a profile's
+    // words): it cannot start a line of its own.
+    let one = |s: &str| crate::escape::terminal(s).into_owned();
     let mut out = format!(
         "profile {} ({})\n",
-        plan.profile.name,
-        plan.profile.sources.join(" <- ")
+        one(&plan.profile.name),
+        one(&plan.profile.sources.join(" <- "))
     );
     for g in &plan.not_enforced {
         out.push_str(&format!(
             "note: not enforceable here, so `run` refuses to start without --best-effort: {}: {}\n",
-            g.what, g.why
+            one(&g.what),
+            one(&g.why)
         ));
     }
     for v in verdicts {
         out.push_str(&format!(
             "\n{} {}\n",
             if v.allowed { "ALLOWED" } else { "DENIED " },
-            v.target
+            one(&v.target)
         ));
         for w in &v.why {
-            out.push_str(&format!("  - {w}\n"));
+            out.push_str(&format!("  - {}\n", one(w)));
         }
         if let Some(f) = &v.fix {
-            out.push_str(&format!("  to change it: {f}\n"));
+            out.push_str(&format!("  to change it: {}\n", one(f)));
         }
     }
     out
