@@ -58,9 +58,13 @@ fn selected(only: &[String], s: &Server) -> bool {
     only.is_empty() || only.contains(&s.name)
 }
 
-/// `NAME` padded, with the section when the file has more than one.
-fn label(l: &Loaded, s: &Server) -> String {
-    let many = l.servers.iter().any(|o| o.section != l.servers[0].section);
+/// Whether the file's servers are in more than one section.
+fn sections_differ(l: &Loaded) -> bool {
+    l.servers.iter().any(|o| o.section != l.servers[0].section)
+}
+
+/// `NAME` padded, with the section when the file has more than one (`many`).
+fn label(many: bool, s: &Server) -> String {
     if many {
         format!("{} ({})", s.name, s.section)
     } else {
@@ -143,11 +147,12 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
     let mut report = Vec::new();
     let mut warnings = Vec::new();
     let mut unsandboxed = Vec::new();
+    let many = sections_differ(&l);
     for (i, s) in l.servers.iter().enumerate() {
         if !selected(ctx.only, s) {
             continue;
         }
-        let who = label(&l, s);
+        let who = label(many, s);
         if ctx.pins.named.contains_key(&s.name) && !matches!(s.kind, Kind::Stdio(_)) {
             return Err(WrapError::Pin(format!(
                 "{}: `{}` is not a server the client starts; there is nothing to pin",
@@ -383,11 +388,12 @@ pub fn unwrap_file(l: Loaded, only: &[String], launcher: &str) -> Result<Outcome
     let mut edits = Vec::new();
     let mut expect: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
     let mut report = Vec::new();
+    let many = sections_differ(&l);
     for (i, s) in l.servers.iter().enumerate() {
         if !selected(only, s) {
             continue;
         }
-        let who = label(&l, s);
+        let who = label(many, s);
         match &s.kind {
             Kind::Stdio(st) => match st.wrapped(launcher) {
                 Some(w) => {

@@ -209,12 +209,8 @@ fn string_list<'a>(arr: &'a Array<'a>) -> Option<Vec<&'a StringLit<'a>>> {
 fn env_names(obj: &Object<'_>, out: &mut Vec<String>) {
     for key in ["env", "environment"] {
         if let Some(env) = obj.get_object(key) {
-            for p in &env.properties {
-                let name = p.name.as_str().to_string();
-                if !out.contains(&name) {
-                    out.push(name);
-                }
-            }
+            let names = env.properties.iter().map(|p| p.name.as_str().to_string());
+            super::model::push_new(out, names);
         }
     }
 }

@@ -302,16 +302,12 @@ fn check_names<'a>(
     what: &str,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), WrapError> {
-    let mut known: Vec<String> = Vec::new();
-    for l in loaded {
-        for s in &l.servers {
-            if !known.contains(&s.name) {
-                known.push(s.name.clone());
-            }
-        }
-    }
+    let known: std::collections::HashSet<&str> = loaded
+        .iter()
+        .flat_map(|l| l.servers.iter().map(|s| s.name.as_str()))
+        .collect();
     for name in names {
-        if !known.iter().any(|k| k == name) {
+        if !known.contains(name) {
             let files = loaded
                 .iter()
                 .map(|l| l.path.display().to_string())
@@ -321,7 +317,17 @@ fn check_names<'a>(
                 what: what.to_string(),
                 name: name.to_string(),
                 files,
-                known,
+                // In file order, each once: what the error lists.
+                known: {
+                    let mut names = Vec::new();
+                    super::wrap::model::push_new(
+                        &mut names,
+                        loaded
+                            .iter()
+                            .flat_map(|l| l.servers.iter().map(|s| s.name.clone())),
+                    );
+                    names
+                },
             });
         }
     }
@@ -353,7 +359,7 @@ fn diff(path: &Path, old: &str, new: &str) -> String {
 /// mcpcell: false when an entry cannot be wrapped.
 fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapError> {
     use crate::escape::{terminal, terminal_text};
-    let mut warned: Vec<String> = Vec::new();
+    let mut warned = std::collections::HashSet::new();
     let mut all_sandboxed = true;
     for o in outcomes {
         let path = &o.loaded.path;
@@ -365,9 +371,8 @@ fn finish(outcomes: Vec<Outcome>, write: bool, verb: &str) -> Result<bool, WrapE
         }
         // One warning once, however many files or servers it comes up for.
         for w in &o.warnings {
-            if !warned.contains(w) {
+            if warned.insert(w.clone()) {
                 say!("mcpcell: warning: {}", terminal(w));
-                warned.push(w.clone());
             }
         }
         for u in &o.unsandboxed {

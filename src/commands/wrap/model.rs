@@ -145,11 +145,8 @@ impl Stdio {
     pub fn own_env(&self) -> Vec<String> {
         let mut env = self.env.clone();
         if let Some(file) = &self.env_file {
-            for n in super::fields::env_file_names(file, self.cwd.as_deref()).unwrap_or_default() {
-                if !env.contains(&n) {
-                    env.push(n);
-                }
-            }
+            let names = super::fields::env_file_names(file, self.cwd.as_deref());
+            push_new(&mut env, names.unwrap_or_default());
         }
         env
     }
@@ -313,5 +310,16 @@ mod tests {
         assert!(valid_env_name("GITHUB_TOKEN"));
         assert!(!valid_env_name("1X"));
         assert!(!valid_env_name("A-B"));
+    }
+}
+
+/// Appends the names of `more` that `list` does not hold yet, in order (a set, not a scan
+/// of the list per name: a config may hold tens of thousands).
+pub fn push_new(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    let mut seen: std::collections::HashSet<String> = list.iter().cloned().collect();
+    for n in more {
+        if seen.insert(n.clone()) {
+            list.push(n);
+        }
     }
 }

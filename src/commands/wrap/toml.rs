@@ -79,11 +79,7 @@ fn classify(item: &Item) -> Kind {
         .and_then(Item::as_array)
         .and_then(strings)
     {
-        for n in names {
-            if !env.contains(&n) {
-                env.push(n);
-            }
-        }
+        super::model::push_new(&mut env, names);
     }
     Kind::Stdio(Stdio {
         command: command.to_string(),

@@ -119,19 +119,13 @@ fn unsupported<'a>(why: &str) -> (Kind, Option<Parts<'a>>) {
 fn names(node: Option<&Node>, out: &mut Vec<String>) {
     match node {
         Some(Node::Map { entries, .. }) => {
-            for (k, _) in entries {
-                if let Some(n) = k.str().filter(|n| !out.iter().any(|o| o == n)) {
-                    out.push(n.to_string());
-                }
-            }
+            let keys = entries.iter().filter_map(|(k, _)| k.str());
+            crate::commands::wrap::model::push_new(out, keys.map(str::to_string));
         }
         // Goose's `env_keys`: names whose values it takes from its own secret store.
         Some(Node::Seq { items, .. }) => {
-            for n in items.iter().filter_map(Node::str) {
-                if !out.iter().any(|o| o == n) {
-                    out.push(n.to_string());
-                }
-            }
+            let names = items.iter().filter_map(Node::str).map(str::to_string);
+            crate::commands::wrap::model::push_new(out, names);
         }
         _ => {}
     }

@@ -180,14 +180,10 @@ fn printable(c: char) -> bool {
 fn twice(n: &Node) -> Option<&Node> {
     match n {
         Node::Map { entries, .. } => {
-            for (i, (k, _)) in entries.iter().enumerate() {
-                if let Some(key) = k.str() {
-                    if entries[..i]
-                        .iter()
-                        .any(|(other, _)| other.str() == Some(key))
-                    {
-                        return Some(k);
-                    }
+            let mut seen = std::collections::HashSet::new();
+            for (k, _) in entries {
+                if k.str().is_some_and(|key| !seen.insert(key)) {
+                    return Some(k);
                 }
             }
             entries.iter().find_map(|(_, v)| twice(v))
