@@ -221,6 +221,17 @@ pub fn run_prefix(profile: &str, pass_env: &[String], args_absent: bool) -> Vec<
     out
 }
 
+/// Appends the names of `more` that `list` does not hold yet, in order (a set, not a scan
+/// of the list per name: a config may hold tens of thousands).
+pub fn push_new(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    let mut seen: std::collections::HashSet<String> = list.iter().cloned().collect();
+    for n in more {
+        if seen.insert(n.clone()) {
+            list.push(n);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,16 +321,5 @@ mod tests {
         assert!(valid_env_name("GITHUB_TOKEN"));
         assert!(!valid_env_name("1X"));
         assert!(!valid_env_name("A-B"));
-    }
-}
-
-/// Appends the names of `more` that `list` does not hold yet, in order (a set, not a scan
-/// of the list per name: a config may hold tens of thousands).
-pub fn push_new(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
-    let mut seen: std::collections::HashSet<String> = list.iter().cloned().collect();
-    for n in more {
-        if seen.insert(n.clone()) {
-            list.push(n);
-        }
     }
 }
