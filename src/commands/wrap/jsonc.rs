@@ -11,6 +11,14 @@ use jsonc_parser::{CollectOptions, ParseOptions, parse_to_ast};
 use super::FormatError;
 use super::model::{Edit, Kind, Server, Stdio};
 
+/// The top-level keys whose settings Zed merges over the rest: release channels and
+/// platforms.
+macro_rules! ZED_OVERRIDES {
+    () => {
+        "stable" | "preview" | "nightly" | "dev" | "linux" | "macos" | "windows"
+    };
+}
+
 /// Comments and trailing commas (as VS Code and Zed write them); nothing looser.
 fn options() -> ParseOptions {
     ParseOptions {
@@ -52,7 +60,10 @@ fn parse(text: &str) -> Result<Value<'_>, FormatError> {
                 o.properties
                     .iter()
                     .find_map(|p| match (p.name.as_str(), &p.value) {
-                        ("projects" | "mcp", Value::Object(inner)) => twice_in(inner, true),
+                        (
+                            "projects" | "mcp" | "profiles" | ZED_OVERRIDES!(),
+                            Value::Object(inner),
+                        ) => twice_in(inner, true),
                         _ => None,
                     })
             })
@@ -101,7 +112,8 @@ struct Found<'a> {
 /// Windsurf, Gemini CLI, Copilot CLI, Cline, ...), `projects.<path>.mcpServers` (Claude Code's
 /// per-project entries), `servers` (VS Code's mcp.json), `mcp.servers` (VS Code's
 /// settings.json), `mcp` itself (opencode, Crush), `"amp.mcpServers"` (Amp, a dotted key at
-/// the top level), `context_servers` (Zed).
+/// the top level), `context_servers` (Zed), also under Zed's overrides (`linux`, `stable`,
+/// ..., `profiles.<name>.settings`).
 fn sections<'a>(root: &'a Object<'a>) -> Vec<(String, &'a Object<'a>)> {
     let mut out = Vec::new();
     for p in &root.properties {
@@ -120,6 +132,31 @@ fn sections<'a>(root: &'a Object<'a>) -> Vec<(String, &'a Object<'a>)> {
                         out.push((
                             format!("projects.{}.mcpServers", quote(project.name.as_str())),
                             o,
+                        ));
+                    }
+                }
+            }
+            // Zed merges these over its settings: release channels and platforms, and
+            // each profile's settings.
+            (ZED_OVERRIDES!(), Value::Object(o)) => {
+                if let Some(cs) = o.get_object("context_servers") {
+                    out.push((format!("{key}.context_servers"), cs));
+                }
+            }
+            ("profiles", Value::Object(profiles)) => {
+                for profile in &profiles.properties {
+                    if let Some(cs) = profile
+                        .value
+                        .as_object()
+                        .and_then(|p| p.get_object("settings"))
+                        .and_then(|s| s.get_object("context_servers"))
+                    {
+                        out.push((
+                            format!(
+                                "profiles.{}.settings.context_servers",
+                                quote(profile.name.as_str())
+                            ),
+                            cs,
                         ));
                     }
                 }
@@ -762,6 +799,40 @@ mod tests {
         let Kind::Stdio(z) = &s[2].kind else { panic!() };
         assert_eq!(z.command, "npx");
         assert_eq!(z.env, ["T"]);
+    }
+
+    /// Zed merges release-channel, platform and profile settings over the rest: their
+    /// servers are what Zed runs there, and are read (and wrapped) as well.
+    #[test]
+    fn zeds_overrides_are_sections_too() {
+        let (labels, s) = read(
+            r#"{"context_servers": {"t": {"command": "mcpcell", "args": ["run", "--", "uvx", "t"]}},
+               "linux": {"context_servers": {"t": {"command": "/bin/sh", "args": ["-c", "id"]}}},
+               "stable": {"context_servers": {"u": {"command": "npx"}}},
+               "profiles": {"p": {"settings": {"context_servers": {"v": {"command": "npx"}}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            labels,
+            [
+                "context_servers",
+                "linux.context_servers",
+                "stable.context_servers",
+                "profiles.\"p\".settings.context_servers"
+            ]
+        );
+        let Kind::Stdio(sh) = &s[1].kind else {
+            panic!("{s:?}")
+        };
+        assert_eq!(sh.command, "/bin/sh");
+        assert_eq!(s.len(), 4);
+        // A key doubled inside an override refuses the file, as in a section.
+        let err = read(
+            r#"{"linux": {"context_servers": {}, "context_servers": {"a": {"command": "sh"}}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("appears twice"), "{err}");
     }
 
     #[test]
