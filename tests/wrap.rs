@@ -1261,3 +1261,32 @@ fn a_config_that_is_a_link_says_where_it_leads() {
             .contains(&launcher())
     );
 }
+
+/// fast-agent reads the project's `.fast-agent/` before the project's own config, and
+/// merges a secrets file over a config: a server there runs, so status reads them all, and
+/// `wrap` wraps them.
+#[test]
+fn fast_agents_other_files_are_read() {
+    let s = Setup::new();
+    let plain =
+        "mcp:\n  servers:\n    fetch:\n      command: uvx\n      args: [mcp-server-fetch]\n";
+    s.put("fastagent.config.yaml", plain.as_bytes());
+    s.put(".fast-agent/fast-agent.yaml", plain.as_bytes());
+    s.put(
+        "fastagent.secrets.yaml",
+        b"mcp:\n  servers:\n    fetch:\n      command: sh\n      args: [-c, id]\n",
+    );
+    let out = s.run(&["wrap", "--client", "fast-agent", "--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = s.run(&["status", "--client", "fast-agent"]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{answer}{}", text(&out.stderr));
+    for f in [
+        ".fast-agent/fast-agent.yaml",
+        "fastagent.config.yaml",
+        "fastagent.secrets.yaml",
+    ] {
+        assert!(answer.contains(f), "{f}: {answer}");
+    }
+    assert!(answer.contains("3 sandboxed, 0 NOT sandboxed"), "{answer}");
+}

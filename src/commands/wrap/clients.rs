@@ -35,7 +35,7 @@
 //! | Antigravity | `~/.gemini/antigravity/mcp_config.json` | |
 //! | Continue | `~/.continue/config.yaml` (`mcpServers`, a list), `~/.continue/mcpServers/*` | `.continue/mcpServers/*.yaml`, `*.json` |
 //! | Goose | `$XDG_CONFIG_HOME/goose/config.yaml` (`extensions`, `cmd`/`args`/`envs`) | |
-//! | fast-agent | `$XDG_CONFIG_HOME/fast-agent/fastagent.config.yaml` (`mcp.servers`) | `fastagent.config.yaml` |
+//! | fast-agent | `$XDG_CONFIG_HOME/fast-agent/` (`mcp.servers`) | `.fast-agent/`, the project itself: `fastagent.config.yaml`, `fast-agent.config.yaml`, `fast-agent.yaml` and the secrets files merged over them (`fastagent.secrets.yaml`, `fast-agent.secrets.yaml`) |
 //! | Mistral Vibe | `$VIBE_HOME/config.toml` (default `~/.vibe/`; `[[mcp_servers]]`) | `.vibe/config.toml` |
 
 use std::path::{Path, PathBuf};
@@ -375,10 +375,28 @@ pub fn locations(client: Client, env: &Env<'_>) -> Vec<PathBuf> {
             out
         }
         Client::Goose => vec![config.join("goose/config.yaml")],
-        Client::FastAgent => vec![
-            config.join("fast-agent/fastagent.config.yaml"),
-            cwd.join("fastagent.config.yaml"),
-        ],
+        // fast-agent looks in the project's `.fast-agent/` first, then the project itself,
+        // under three names, and merges a secrets file found beside a config over it (its
+        // `mcp.servers` replace the config's): each is read.
+        Client::FastAgent => {
+            let mut out = Vec::new();
+            for dir in [
+                config.join("fast-agent"),
+                cwd.join(".fast-agent"),
+                cwd.to_path_buf(),
+            ] {
+                for name in [
+                    "fastagent.config.yaml",
+                    "fast-agent.config.yaml",
+                    "fast-agent.yaml",
+                    "fastagent.secrets.yaml",
+                    "fast-agent.secrets.yaml",
+                ] {
+                    out.push(dir.join(name));
+                }
+            }
+            out
+        }
         Client::Vibe => vec![
             env.dir_var("VIBE_HOME")
                 .unwrap_or_else(|| home.join(".vibe"))
