@@ -186,8 +186,16 @@ pub fn weakenings(
                 "--best-effort: protections this kernel or user cannot apply are dropped instead of refusing to start".into(),
             ),
             "--allow-read" | "--allow-write" | "--allow-exec" => {
+                // Judged where it leads too: `run` follows a link on the way.
+                let real = std::fs::canonicalize(&v)
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .filter(|r| *r != v);
+                let leads = real.as_deref().and_then(|r| too_wide(r, home));
                 if let Some(why) = too_wide(&v, home) {
                     out.push(format!("{opt} {v}: {why}"));
+                } else if let (Some(why), Some(r)) = (leads, &real) {
+                    out.push(format!("{opt} {v}: leads to {r}: {why}"));
                 } else if opt == "--allow-exec"
                     && SHARED_DIRS.iter().any(|d| Path::new(&v).starts_with(d))
                 {
@@ -342,6 +350,11 @@ mod tests {
         one(&["--stop-timeout=x"], "outlives its client");
         assert!(found(&["--stop-timeout", "5"]).is_empty());
         one(&["--allow-read", "/home/${USER}"], "replaces `${`");
+        // A link to a directory too wide to grant is judged where it leads.
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("etc-link");
+        std::os::unix::fs::symlink("/etc", &link).unwrap();
+        one(&["--allow-read", link.to_str().unwrap()], "leads to /etc");
         one(&["--allow-read", "${env:HOME}/p"], "replaces `${`");
         one(&["--allow-write={env:HOME}"], "replaces `{env:`");
         one(&["-p", "{file:/tmp/p}"], "replaces `{file:`");
