@@ -247,3 +247,42 @@ fn the_dns_responder_answers_allowed_names_only() {
     assert_eq!((rcode, answers), (3, 0), "NXDOMAIN for a name not allowed");
     px.stop();
 }
+
+/// Plain HTTP through the proxy: the upstream is told the host the allowlist judged (the
+/// URL's), not a `Host` header the client put beside it, which on an address shared by many
+/// sites would reach another one.
+#[test]
+fn plain_http_carries_the_host_the_allowlist_judged() {
+    if !names_resolve() {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, seen) = mpsc::channel();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let allow = format!("{ALLOWED}:{port}");
+    let px = Proxy::start(&["--allow-host", &allow, "--allow-private", "127.0.0.0/8"]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", px.port)).unwrap();
+    write!(
+        s,
+        "GET http://{ALLOWED}:{port}/ HTTP/1.1\r\nHost: tenant.other.example\r\nX-Kept: 1\r\n\r\n"
+    )
+    .unwrap();
+    let head = seen.recv_timeout(Duration::from_secs(10)).unwrap();
+    let hosts: Vec<&str> = head
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("host:"))
+        .collect();
+    assert_eq!(hosts, [format!("Host: {ALLOWED}:{port}")], "{head}");
+    assert!(head.contains("X-Kept: 1"), "{head}");
+    let _ = px.stop();
+}

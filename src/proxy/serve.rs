@@ -540,12 +540,21 @@ fn http(shared: &Shared, mut client: TcpStream, first: &[u8], deadline: Instant)
         }
     };
     // One request per connection: the client may send the next one for another host.
-    let mut out = format!("{method} {path} HTTP/1.1\r\n");
+    // `Host` is the URL's, which the allowlist judged (RFC 9112 §3.2.2): one the client
+    // sends beside it could name another site served at the same address.
+    let shown = match host.contains(':') {
+        true => format!("[{host}]"),
+        false => host.clone(),
+    };
+    let mut out = match port {
+        80 => format!("{method} {path} HTTP/1.1\r\nHost: {shown}\r\n"),
+        p => format!("{method} {path} HTTP/1.1\r\nHost: {shown}:{p}\r\n"),
+    };
     for h in req.headers.iter() {
         let n = h.name.to_ascii_lowercase();
         if matches!(
             n.as_str(),
-            "proxy-connection" | "proxy-authorization" | "connection" | "keep-alive"
+            "proxy-connection" | "proxy-authorization" | "connection" | "keep-alive" | "host"
         ) {
             continue;
         }
