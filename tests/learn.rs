@@ -313,6 +313,37 @@ fn a_server_being_learned_cannot_rewrite_its_base() {
     );
 }
 
+/// A file a server used whose name a profile cannot hold as itself (`${` starts a variable
+/// there) is listed, not granted: the learned profile still loads.
+#[test]
+fn a_name_a_profile_would_expand_is_not_granted() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    let data = d.path().join("data");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let odd = data.join("${NOPE}");
+    write(&odd, "x");
+    let out = d.path().join("learned.yaml");
+    let (_, _, stderr) = learn(&home, &out, &["read", odd.to_str().unwrap()]);
+    assert!(stderr.contains("reads as a variable"), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).iter().all(|g| !g.contains("NOPE")), "{text}");
+    let check = output_within(
+        mcpcell_cmd("check", &[out.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
 #[test]
 fn exit_status_and_stdin_pass_through() {
     let d = scratch();

@@ -310,6 +310,18 @@ fn holds_secret(dir: &Path, home: Option<&Path>) -> bool {
     walk(dir, 1, &mut budget, home)
 }
 
+/// Why a path cannot be written into a profile as itself: a profile reads `${` as the start
+/// of a variable, and a name that is not UTF-8 would be written as another name.
+fn unwritable_name(path: &Path) -> Option<&'static str> {
+    match path.to_str() {
+        None => Some("a path that is not UTF-8, which a profile cannot name exactly"),
+        Some(p) if p.contains("${") => {
+            Some("a path holding `${`, which a profile reads as a variable")
+        }
+        Some(_) => None,
+    }
+}
+
 /// Entries [`secrets_beneath`] looks at before it gives up on a directory.
 const SCAN_BUDGET: u32 = 50_000;
 
@@ -482,7 +494,11 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
                 } else {
                     "a directory too wide to grant (everything beneath it would be readable)"
                 });
-            if let Some(why) = secret_kind(&path, home).or(secret).or(wide) {
+            if let Some(why) = secret_kind(&path, home)
+                .or(secret)
+                .or(wide)
+                .or_else(|| unwritable_name(&path))
+            {
                 secrets
                     .entry(path)
                     .and_modify(|s| s.need.merge(&n))
@@ -518,6 +534,14 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
                 return true;
             }
             match secrets_beneath(&n.path, home) {
+                // A secret a `hide` entry cannot name: the directory is not granted.
+                Some(found) if found.iter().any(|(p, _)| unwritable_name(p).is_some()) => {
+                    learned.secrets.push(Secret {
+                        need: n.clone(),
+                        why: "a directory holding a secret whose name a profile cannot hold",
+                    });
+                    false
+                }
                 Some(found) => {
                     beneath.extend(found.into_iter().map(|(p, why)| Secret {
                         need: Need::new(p, Rights::READ, "beneath a learned grant".into()),
@@ -554,7 +578,8 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
             .iter()
             .any(|h| s.need.path.starts_with(&h.need.path));
         let wide = s.why.starts_with("a directory too wide");
-        if granted && !masked && !wide && s.need.path.exists() {
+        let nameless = unwritable_name(&s.need.path).is_some();
+        if granted && !masked && !wide && !nameless && s.need.path.exists() {
             learned.hide.push(s.clone());
         }
     }
