@@ -344,6 +344,39 @@ fn a_name_a_profile_would_expand_is_not_granted() {
     );
 }
 
+/// What runs outside the sandbox later (a shell startup file, git hooks) is not learned as
+/// a place to write: a write there is listed, and hooks beneath a written directory hidden.
+#[test]
+fn places_that_run_later_are_not_learned_as_writable() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    let hooks = home.join("proj/.git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let rc = home.join(".bashrc");
+    write(&rc, "# rc\n");
+    let out = d.path().join("learned.yaml");
+    let (_, _, stderr) = learn(&home, &out, &["write", rc.to_str().unwrap(), "x"]);
+    assert!(stderr.contains("shell startup file"), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).is_empty(), "{text}");
+    let made = home.join("proj/notes.txt");
+    let (code, _, stderr) = learn(&home, &out, &["write", made.to_str().unwrap(), "x"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(grants(&text).iter().any(|g| g == "${HOME}/proj"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == "- ${HOME}/proj/.git/hooks"),
+        "{text}"
+    );
+    let hook = hooks.join("pre-commit");
+    let line = run_with(&home, &out, &["write", hook.to_str().unwrap(), "x"]);
+    assert!(!hook.exists(), "{line}");
+}
+
 #[test]
 fn exit_status_and_stdin_pass_through() {
     let d = scratch();

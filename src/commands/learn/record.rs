@@ -152,6 +152,43 @@ const HOME_SECRETS: &[(&str, &str)] = &[
     (".config/chromium", "browser profile"),
 ];
 
+/// Places in HOME whose contents run outside any sandbox later (a new shell, the next
+/// login, a program found on the PATH): a write there outlives the server. Read, they are
+/// ordinary files.
+const HOME_PERSISTENCE: &[(&str, &str)] = &[
+    (".bashrc", "a shell startup file"),
+    (".bash_profile", "a shell startup file"),
+    (".bash_login", "a shell startup file"),
+    (".bash_logout", "a shell startup file"),
+    (".profile", "a shell startup file"),
+    (".zshrc", "a shell startup file"),
+    (".zshenv", "a shell startup file"),
+    (".zprofile", "a shell startup file"),
+    (".zlogin", "a shell startup file"),
+    (".config/fish", "a shell startup file"),
+    (".pam_environment", "the login environment"),
+    (".config/environment.d", "the login environment"),
+    (".xprofile", "a session startup file"),
+    (".xinitrc", "a session startup file"),
+    (".config/autostart", "desktop autostart entries"),
+    (".config/systemd", "systemd user units"),
+    (".local/bin", "programs on the PATH"),
+    ("bin", "programs on the PATH"),
+];
+
+/// Why writing `path` would outlive the server, if it would: a place in HOME that runs at
+/// a later shell, login or command, or a git repository's hooks (git runs them outside).
+fn persistence_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
+    if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {
+        if let Some((_, why)) = HOME_PERSISTENCE.iter().find(|(s, _)| rel.starts_with(s)) {
+            return Some(why);
+        }
+    }
+    let mut parts = path.components().map(|c| c.as_os_str());
+    let hooks = parts.any(|c| c == ".git") && parts.next().is_some_and(|c| c == "hooks");
+    hooks.then_some("git hooks (git runs them outside the sandbox)")
+}
+
 /// Why `path` looks like a secret, if it does.
 pub fn secret_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
     if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {
@@ -326,8 +363,13 @@ fn unwritable_name(path: &Path) -> Option<&'static str> {
 const SCAN_BUDGET: u32 = 50_000;
 
 /// Every secret beneath `dir`, however deep (links are not followed; a secret directory is
-/// one entry, not searched), or `None` when `dir` holds more than [`SCAN_BUDGET`] entries.
-fn secrets_beneath(dir: &Path, home: Option<&Path>) -> Option<Vec<(PathBuf, &'static str)>> {
+/// one entry, not searched), and with `write` every place whose contents run outside later
+/// ([`persistence_kind`]); `None` when `dir` holds more than [`SCAN_BUDGET`] entries.
+fn secrets_beneath(
+    dir: &Path,
+    home: Option<&Path>,
+    write: bool,
+) -> Option<Vec<(PathBuf, &'static str)>> {
     let mut found = Vec::new();
     let mut budget = SCAN_BUDGET;
     let mut todo = vec![dir.to_path_buf()];
@@ -338,7 +380,9 @@ fn secrets_beneath(dir: &Path, home: Option<&Path>) -> Option<Vec<(PathBuf, &'st
         for e in rd.flatten() {
             budget = budget.checked_sub(1)?;
             let p = e.path();
-            if let Some(why) = secret_kind(&p, home) {
+            // Beneath a write grant, what would run outside later is kept out too.
+            let persists = write.then(|| persistence_kind(&p, home)).flatten();
+            if let Some(why) = secret_kind(&p, home).or(persists) {
                 found.push((p, why));
             } else if e.file_type().is_ok_and(|t| t.is_dir()) {
                 todo.push(p);
@@ -494,10 +538,15 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
                 } else {
                     "a directory too wide to grant (everything beneath it would be readable)"
                 });
+            let persists = rights
+                .write
+                .then(|| persistence_kind(&path, home))
+                .flatten();
             if let Some(why) = secret_kind(&path, home)
                 .or(secret)
                 .or(wide)
                 .or_else(|| unwritable_name(&path))
+                .or(persists)
             {
                 secrets
                     .entry(path)
@@ -533,7 +582,7 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
             if !on_host || !n.path.is_dir() {
                 return true;
             }
-            match secrets_beneath(&n.path, home) {
+            match secrets_beneath(&n.path, home, n.rights.write) {
                 // A secret a `hide` entry cannot name: the directory is not granted.
                 Some(found) if found.iter().any(|(p, _)| unwritable_name(p).is_some()) => {
                     learned.secrets.push(Secret {
