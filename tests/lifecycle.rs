@@ -147,12 +147,7 @@ fn sigkill_of_mcpcell_kills_the_whole_sandbox() {
     let mut r = Running::start(probe_cmd(&[], &["tree", "4"]));
     assert_eq!(r.line(T), "READY");
     // init, the server, 4 children and their 4 setsid'd grandchildren.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut tree = descendants(r.pid());
-    while tree.len() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        tree = descendants(r.pid());
-    }
+    let tree = descendants_when(r.pid(), 10);
     assert_eq!(tree.len(), 10, "{tree:?}");
     r.signal(Signal::SIGKILL);
     let _ = r.wait(T);

@@ -295,12 +295,7 @@ fn sigkill_of_mcpcell_kills_the_whole_tree() {
     ));
     assert_eq!(r.line(T), "READY");
     // init, the server, 4 children and their 4 setsid'd grandchildren.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut tree = descendants(r.pid());
-    while tree.len() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        tree = descendants(r.pid());
-    }
+    let tree = descendants_when(r.pid(), 10);
     assert_eq!(tree.len(), 10, "{tree:?}");
     r.signal(Signal::SIGKILL);
     let _ = r.wait(T);
@@ -326,12 +321,7 @@ fn what_outlives_a_killed_init_is_killed_by_mcpcell() {
         &[p.to_str().unwrap(), "tree", "4"],
     ));
     assert_eq!(r.line(T), "READY");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut tree = descendants(r.pid());
-    while tree.len() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        tree = descendants(r.pid());
-    }
+    let tree = descendants_when(r.pid(), 10);
     assert_eq!(tree.len(), 10, "{tree:?}");
     let init = *tree
         .iter()
@@ -356,12 +346,7 @@ fn the_check_sees_a_tree_that_outlives_its_parent() {
     c.arg(probe()).args(["tree", "2"]);
     let mut r = Running::start(c);
     assert_eq!(r.line(T), "READY");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut tree = descendants(r.pid());
-    while tree.len() < 4 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        tree = descendants(r.pid());
-    }
+    let tree = descendants_when(r.pid(), 4);
     r.signal(Signal::SIGKILL);
     let _ = r.wait(T);
     // The same judgement as above: what outlives the parent was sent no kill.

@@ -466,8 +466,9 @@ pub fn seccomp_program(plan: &Plan) -> Result<seccompiler::BpfProgram, CompileEr
     // So are the limits and scheduling of the host's processes, which any process of the
     // same user may change by pid (signal scoping does not cover it): a low RLIMIT_CPU
     // has the kernel kill them, the sandbox's init included.
+    let other_processes = Qualified::ALL.iter().filter(|q| q.of_other_processes());
     let host_state = [Qualified::IoctlInodeFlags, Qualified::IoctlFscrypt];
-    for &q in host_state.iter().chain(Qualified::OTHER_PROCESSES) {
+    for &q in host_state.iter().chain(other_processes) {
         let m = Member::Qualified(q);
         if !plan.seccomp.denied.iter().any(|d| d.name == m.name()) {
             members.push((m, Action::Errno(libc::EPERM as u32)));

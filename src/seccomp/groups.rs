@@ -133,17 +133,11 @@ impl Qualified {
         Qualified::IoprioSetOther,
     ];
 
-    /// The rules that keep a process's limits and scheduling to itself (see
+    /// Whether the rule keeps a process's limits and scheduling to itself (see
     /// [`Qualified::PrlimitOther`]).
-    pub const OTHER_PROCESSES: &'static [Qualified] = &[
-        Qualified::PrlimitOther,
-        Qualified::SchedSetschedulerOther,
-        Qualified::SchedSetparamOther,
-        Qualified::SchedSetattrOther,
-        Qualified::SchedSetaffinityOther,
-        Qualified::SetpriorityOther,
-        Qualified::IoprioSetOther,
-    ];
+    pub fn of_other_processes(self) -> bool {
+        self.name().ends_with("(other process)")
+    }
 
     pub fn name(self) -> &'static str {
         match self {

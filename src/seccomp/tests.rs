@@ -690,3 +690,24 @@ fn one_bit_rules_merge_only_with_the_same_action() {
     let jsets = prog.iter().filter(|i| i.code == BPF_JSET_K).count();
     assert_eq!(jsets, 4, "{prog:?}");
 }
+
+#[test]
+fn the_rules_about_other_processes_cover_every_call_that_names_one() {
+    let calls: Vec<&str> = Qualified::ALL
+        .iter()
+        .filter(|q| q.of_other_processes())
+        .map(|q| q.syscall())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "prlimit64",
+            "sched_setscheduler",
+            "sched_setparam",
+            "sched_setattr",
+            "sched_setaffinity",
+            "setpriority",
+            "ioprio_set"
+        ]
+    );
+}

@@ -373,6 +373,18 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
     }
 }
 
+/// The descendants of `root` once there are at least `n` of them, waiting up to 5 s (a tree
+/// a probe is still forking); fewer when the time is up.
+pub fn descendants_when(root: i32, n: usize) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut tree = descendants(root);
+    while tree.len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        tree = descendants(root);
+    }
+    tree
+}
+
 /// Every process whose ancestry leads to `root` (host view).
 pub fn descendants(root: i32) -> Vec<i32> {
     let mut parent_of = Vec::new();
