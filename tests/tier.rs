@@ -283,20 +283,26 @@ fn host_processes_cannot_be_signalled_traced_or_read() {
     let _ = victim.wait();
 }
 
-#[test]
-fn sigkill_of_mcpcell_kills_the_whole_tree() {
-    if !scoped() {
-        return;
-    }
+/// The probe's tree in the tier, once all of it runs: the init, the server, 4 children and
+/// their 4 setsid'd grandchildren.
+fn tree_in_the_tier() -> (Running, Vec<i32>) {
     let p = probe();
     let mut r = Running::start(tier_cmd(
         &["--best-effort"],
         &[p.to_str().unwrap(), "tree", "4"],
     ));
     assert_eq!(r.line(T), "READY");
-    // init, the server, 4 children and their 4 setsid'd grandchildren.
     let tree = descendants_when(r.pid(), 10);
     assert_eq!(tree.len(), 10, "{tree:?}");
+    (r, tree)
+}
+
+#[test]
+fn sigkill_of_mcpcell_kills_the_whole_tree() {
+    if !scoped() {
+        return;
+    }
+    let (mut r, tree) = tree_in_the_tier();
     r.signal(Signal::SIGKILL);
     let _ = r.wait(T);
     let left = killed_within(Duration::from_secs(1), || {
@@ -315,14 +321,7 @@ fn what_outlives_a_killed_init_is_killed_by_mcpcell() {
     if !scoped() {
         return;
     }
-    let p = probe();
-    let mut r = Running::start(tier_cmd(
-        &["--best-effort"],
-        &[p.to_str().unwrap(), "tree", "4"],
-    ));
-    assert_eq!(r.line(T), "READY");
-    let tree = descendants_when(r.pid(), 10);
-    assert_eq!(tree.len(), 10, "{tree:?}");
+    let (mut r, tree) = tree_in_the_tier();
     let init = *tree
         .iter()
         .find(|&&t| stat_fields(t).is_some_and(|f| f[1] == r.pid().to_string()))
