@@ -375,6 +375,71 @@ fn places_that_run_later_are_not_learned_as_writable() {
     assert!(!hook.exists(), "{line}");
 }
 
+/// A file written through one of /proc's links to a process's files (a descriptor reopened
+/// as `/proc/self/fd/N` or `/proc/PID/fd/N`, a name under `/proc/self/cwd`) is learned as
+/// the file itself. Recorded as `/proc`, the learned profile asked for write access to the
+/// sandbox's /proc and the server failed under it.
+#[test]
+fn a_file_written_through_proc_is_learned_as_itself() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    let (one, two) = (d.path().join("one"), d.path().join("two"));
+    let made = d.path().join("made");
+    for p in [&home, &one, &two, &made] {
+        std::fs::create_dir(p).unwrap();
+    }
+    let (a, b) = (one.join("a"), two.join("b"));
+    write(&a, "a\n");
+    write(&b, "b\n");
+    // Each file is opened for reading only; the write reopens it through /proc.
+    let script = r#"exec 3<"$1" 4<"$2"; cd "$3" || exit 9
+echo 1 >> /proc/self/fd/3 && echo 2 >> "/proc/$$/fd/4" && echo 3 > /proc/self/cwd/new"#;
+    let out = d.path().join("learned.yaml");
+    let session = |profile: &str, out: Option<&Path>| {
+        let mut args = vec!["-p", profile];
+        if let Some(o) = out {
+            args.extend(["-o", o.to_str().unwrap()]);
+        }
+        args.extend(["--", "/bin/sh", "-c", script, "sh"]);
+        args.extend([
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            made.to_str().unwrap(),
+        ]);
+        let mut cmd = mcpcell_cmd(if out.is_some() { "learn" } else { "run" }, &args);
+        cmd.env("HOME", &home);
+        let o = output_within(cmd, Duration::from_secs(60));
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = session("default", Some(&out));
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let g = grants(&text);
+    assert!(!g.iter().any(|g| g.starts_with("/proc")), "{text}");
+    for want in [&a, &b, &made] {
+        assert!(
+            g.iter().any(|g| Path::new(g) == want.as_path()),
+            "{} in {text}",
+            want.display()
+        );
+    }
+    for f in [&a, &b] {
+        std::fs::write(f, "x\n").unwrap();
+    }
+    std::fs::remove_file(made.join("new")).unwrap();
+    let (code, stderr) = session(out.to_str().unwrap(), None);
+    assert_eq!(code, Some(0), "the learned profile: {stderr}\n{text}");
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), "x\n1\n");
+    assert_eq!(std::fs::read_to_string(&b).unwrap(), "x\n2\n");
+    assert_eq!(std::fs::read_to_string(made.join("new")).unwrap(), "3\n");
+}
+
 #[test]
 fn exit_status_and_stdin_pass_through() {
     let d = scratch();

@@ -171,11 +171,27 @@ impl Caller {
     }
 
     /// Where `path` leads inside the sandbox, and whether it exists there: the file itself,
-    /// or where it would be created. `/proc` is the sandbox's own and taken as written.
+    /// or where it would be created. `/proc` is the sandbox's own and taken as written,
+    /// except its links to a process's files (`/proc/self/fd/3`, `/proc/1/cwd/x`), which are
+    /// followed to the file the call uses: that file is what a grant must name.
     fn locate(&self, path: &Path, nofollow: bool) -> (Option<PathBuf>, bool) {
-        if path.starts_with("/proc") {
-            return (Some(path.to_path_buf()), true);
+        let mut path = path.to_path_buf();
+        // Bounded: a descriptor opened on such a link itself (O_PATH | O_NOFOLLOW) reads
+        // back as the link, and descriptors can be arranged to lead to each other.
+        for _ in 0..MAX_PROC_LINKS {
+            if !path.starts_with("/proc") {
+                break;
+            }
+            match self.through_proc(&path, nofollow) {
+                Through::File(next) => path = next,
+                Through::NotAFile => return (None, false),
+                Through::Proc => return (Some(path), true),
+            }
         }
+        if path.starts_with("/proc") {
+            return (Some(path), true);
+        }
+        let path = path.as_path();
         match self.resolve(path, nofollow) {
             Some(r) => (Some(r), true),
             None => {
@@ -186,6 +202,64 @@ impl Caller {
                 )
             }
         }
+    }
+
+    /// What a path under `/proc` names: through one of the links to a process's files (the
+    /// process `self`, `thread-self` or a PID of the sandbox, or a thread of it under
+    /// `task/`; the link `fd/N`, `cwd`, `root` or `exe`), the path it leads to with the rest
+    /// joined; `NotAFile` where it leads to a pipe, a socket or another object without a
+    /// path; otherwise (or where the link cannot be read) `/proc`'s own file.
+    fn through_proc(&self, path: &Path, nofollow: bool) -> Through {
+        let Ok(rest) = path.strip_prefix("/proc") else {
+            return Through::Proc;
+        };
+        let parts: Vec<&std::ffi::OsStr> = rest.iter().collect();
+        let numeric =
+            |s: &std::ffi::OsStr| !s.is_empty() && s.as_bytes().iter().all(u8::is_ascii_digit);
+        // The process directory, as this side reads it: the caller's own by its PID here
+        // (`self` names the caller in its own /proc, which this process cannot use), any
+        // other through the sandbox's /proc, which numbers processes as the sandbox does.
+        let (dir, at) = match parts.as_slice() {
+            [p, t, id, ..]
+                if (*t == "task")
+                    && numeric(id)
+                    && (*p == "self" || *p == "thread-self" || numeric(p)) =>
+            {
+                (
+                    format!("/proc/{}/root/proc/{}", self.pid, id.to_string_lossy()),
+                    3,
+                )
+            }
+            [p, ..] if *p == "self" || *p == "thread-self" => (format!("/proc/{}", self.pid), 1),
+            [p, ..] if numeric(p) => (
+                format!("/proc/{}/root/proc/{}", self.pid, p.to_string_lossy()),
+                1,
+            ),
+            _ => return Through::Proc,
+        };
+        let (link, tail) = match &parts[at..] {
+            [fd, n, tail @ ..] if *fd == "fd" && numeric(n) => {
+                (format!("{dir}/fd/{}", n.to_string_lossy()), tail)
+            }
+            [l, tail @ ..] if *l == "cwd" || *l == "root" || *l == "exe" => {
+                (format!("{dir}/{}", l.to_string_lossy()), tail)
+            }
+            _ => return Through::Proc,
+        };
+        // The link itself, not followed (O_NOFOLLOW, or a name being made or removed):
+        // the call acts on /proc's own entry.
+        if nofollow && tail.is_empty() {
+            return Through::Proc;
+        }
+        let Ok(target) = std::fs::read_link(&link) else {
+            return Through::Proc;
+        };
+        if !target.is_absolute() {
+            return Through::NotAFile;
+        }
+        let mut next = target;
+        next.extend(tail);
+        Through::File(normalize(&next))
     }
 
     /// Resolves `path` inside the sandbox's root (symbolic links followed there, except a
@@ -231,6 +305,20 @@ impl Caller {
         let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
         std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
     }
+}
+
+/// Links under `/proc` followed for one path at most (as the kernel follows at most 40
+/// symbolic links).
+const MAX_PROC_LINKS: usize = 40;
+
+/// What a path under `/proc` names ([`Caller::through_proc`]).
+enum Through {
+    /// A file elsewhere, reached through a process's link.
+    File(PathBuf),
+    /// Something without a path: a pipe, a socket, an anonymous inode.
+    NotAFile,
+    /// `/proc`'s own file.
+    Proc,
 }
 
 /// What one notification asks for.
