@@ -83,8 +83,8 @@ for prof in minimal node; do
   head -12 "$OUT/callgrind-$prof-inclusive.txt"
 done
 
-say "the seccomp attach, one bind and each namespace, measured apart (bench/c/attach_cost.c, bind_cost.c, ns_cost.c)"
-for p in attach_cost bind_cost ns_cost; do
+say "the seccomp attach, one bind, each namespace and the client's watch, measured apart (bench/c/attach_cost.c, bind_cost.c, ns_cost.c, watch_cost.c)"
+for p in attach_cost bind_cost ns_cost watch_cost; do
   gcc -O2 -Wall -Wextra -o "$BENCH_ROOT/bin/$p" "$BENCH/c/$p.c"
 done
 for prof in minimal default node; do
@@ -96,6 +96,7 @@ done
   /etc/host.conf /etc/gai.conf /etc/protocols /etc/services /etc/ld.so.cache /etc/ld.so.conf \
   /usr/lib/os-release /usr/share/zoneinfo/Etc/UTC | tee "$OUT/bind-cost.txt"
 "$BENCH_ROOT/bin/ns_cost" 300 user | tee "$OUT/ns-cost.txt"
+"$BENCH_ROOT/bin/watch_cost" 300 | tee "$OUT/watch-cost.txt"
 
 say "supervisor memory: smaps of mcpcell while it supervises cat (-p default)"
 clean_env "$M" run -p default -- /usr/bin/cat < <(sleep 2) > /dev/null &
