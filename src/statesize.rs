@@ -13,8 +13,7 @@
 //! swapped for a link while it runs leads nowhere), stops as soon as the total is over the
 //! limit, and refuses trees deeper than [`MAX_DEPTH`].
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,10 +77,15 @@ fn walk(fd: OwnedFd, depth: usize, total: &mut u64, limit: u64) -> Result<(), St
     let Ok(mut dir) = Dir::from_fd(fd) else {
         return Ok(());
     };
-    // Names first (each counted at once, so a huge directory stops the listing early), then
-    // their sizes: the listing borrows the directory's descriptor.
-    let mut names: Vec<CString> = Vec::new();
+    let raw = dir.as_raw_fd();
+    // Each entry is counted as it is listed, and each directory walked as it is met: nothing
+    // of a listing is kept, however many names the server made or however long they are
+    // (collected first, 400,000 names of 250 bytes held 115 MB in mcpcell).
     for e in dir.iter().flatten() {
+        // SAFETY: `raw` is `dir`'s descriptor, open until `dir` is dropped after this loop;
+        // the sizes and the subdirectories are looked up relative to it, which leaves the
+        // listing's position alone.
+        let at = unsafe { BorrowedFd::borrow_raw(raw) };
         let name = e.file_name();
         if name.to_bytes() == b"." || name.to_bytes() == b".." {
             continue;
@@ -90,29 +94,23 @@ fn walk(fd: OwnedFd, depth: usize, total: &mut u64, limit: u64) -> Result<(), St
         if *total > limit {
             return Err(Stop::Over);
         }
-        names.push(name.to_owned());
-    }
-    let mut subdirs = Vec::new();
-    for name in names {
         // Gone or replaced since the listing: the server may change its files at any time.
-        let Ok(st) = fstatat(dir.as_fd(), name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+        let Ok(st) = fstatat(at, name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
             continue;
         };
         *total += (st.st_blocks as u64 * 512).saturating_sub(MIN_ENTRY);
         if *total > limit {
             return Err(Stop::Over);
         }
-        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
-            subdirs.push(name);
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+            continue;
         }
-    }
-    for name in subdirs {
         if depth + 1 > MAX_DEPTH {
             return Err(Stop::TooDeep);
         }
         let Ok(sub) = openat(
-            dir.as_fd(),
-            name.as_c_str(),
+            at,
+            name,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) else {

@@ -418,6 +418,56 @@ fn a_state_directory_over_its_limit_stops_the_server() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// The size of a state directory is measured without holding its listing: a server that
+/// made many long names (its own choice, in its own directory) cannot make mcpcell hold
+/// them all. Collected first, 400,000 names of 250 bytes held 115 MB in mcpcell.
+#[test]
+fn measuring_a_state_directory_of_many_long_names_costs_mcpcell_little_memory() {
+    let d = scratch();
+    let args = ["fill", "0", "1", "4"];
+    let yaml = |size: &str| {
+        format!(
+            "description: names\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
+        )
+    };
+    let name = format!("names-{}", std::process::id());
+    let prof = profile(d.path(), &name, &yaml("8G"));
+    let state = state_dir_of(&prof, &args);
+    let _ = std::fs::remove_dir_all(&state);
+    // mcpcell's peak (VmHWM, with the pages of its own code) while the server stays 4 s:
+    // measured before the launch and then every second meanwhile.
+    let peak = || {
+        let mut cmd = probe_cmd(&["-p", prof.to_str().unwrap()], &args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let _ = child.wait();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap()
+    };
+    std::fs::create_dir_all(&state).unwrap();
+    let empty = peak();
+    for i in 0..40_000 {
+        std::fs::File::create(state.join(format!("{i:0>240}"))).unwrap();
+    }
+    let full = peak();
+    // The names alone are 40,000 * 241 bytes, 9.6 MB.
+    assert!(
+        full < empty + 2048,
+        "mcpcell's peak: {full} KiB, {empty} KiB with the directory empty"
+    );
+    // Control: the walk saw every name (at 4 KiB each, 160 MB, over a 100M limit).
+    let prof = profile(d.path(), &name, &yaml("100M"));
+    let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
+    assert_eq!((code, out.as_str()), (125, ""), "{err}");
+    assert!(err.contains("remove files from it"), "{err}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn refusals_in_a_loop_cannot_flood_the_log() {
     let d = scratch();
