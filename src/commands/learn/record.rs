@@ -178,7 +178,7 @@ const HOME_PERSISTENCE: &[(&str, &str)] = &[
 
 /// Why writing `path` would outlive the server, if it would: a place in HOME that runs at
 /// a later shell, login or command, or a git repository's hooks (git runs them outside).
-fn persistence_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
+pub fn persistence_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
     if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {
         if let Some((_, why)) = HOME_PERSISTENCE.iter().find(|(s, _)| rel.starts_with(s)) {
             return Some(why);

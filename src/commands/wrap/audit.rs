@@ -251,14 +251,64 @@ pub fn weakenings(
         }
     }
     match loader.load(&spec) {
-        Ok((p, _)) if p.network.mode() == NetworkMode::Host => out.push(format!(
-            "profile `{spec}` uses network mode host: the server has the host's network"
-        )),
-        Ok(_) => {}
+        Ok((p, _)) => {
+            if p.network.mode() == NetworkMode::Host {
+                out.push(format!(
+                    "profile `{spec}` uses network mode host: the server has the host's network"
+                ));
+            }
+            out.extend(profile_writes(&spec, &p.filesystem.write, home));
+        }
         Err(e) => out.push(format!(
             "profile `{spec}` cannot be loaded here ({}): the server would not start",
             e
         )),
+    }
+    out
+}
+
+/// What a profile file (not a built-in one) lets the server write that outlives the
+/// sandbox or gives it away: a place that runs outside later (a shell startup file,
+/// autostart, systemd user units, a directory on the PATH, git hooks), a file of secrets, or
+/// a directory too wide (HOME, a top-level directory, every application's settings).
+fn profile_writes(
+    spec: &str,
+    write: &[crate::profile::Entry<String>],
+    home: Option<&Path>,
+) -> Vec<String> {
+    let vars = crate::vars::Vars::from_lookup(
+        "audit",
+        std::env::current_dir(),
+        |k| match k {
+            "HOME" => home.map(|h| h.display().to_string()),
+            _ => std::env::var(k).ok(),
+        },
+        || None,
+    );
+    let mut out = Vec::new();
+    for e in write {
+        if e.origin.source.kind == crate::profile::SourceKind::Builtin {
+            continue;
+        }
+        let raw = e.value.strip_prefix('!').unwrap_or(&e.value);
+        let dir = e.origin.source.file().and_then(|f| f.parent());
+        let Ok(path) = vars.expand(raw, dir) else {
+            continue;
+        };
+        let p = Path::new(&path);
+        let why = crate::commands::learn::record::persistence_kind(p, home)
+            .map(|k| format!("{k}: what the server writes there runs outside the sandbox later"))
+            .or_else(|| {
+                crate::commands::learn::record::secret_kind(p, home)
+                    .map(|k| format!("{k}: the server may read and replace them"))
+            })
+            .or_else(|| too_wide(&path, home));
+        if let Some(why) = why {
+            out.push(format!(
+                "profile `{spec}` lets the server write {path} ({}): {why}",
+                e.origin
+            ));
+        }
     }
     out
 }
@@ -275,6 +325,44 @@ mod tests {
             Some(Path::new("/home/u")),
             &["TOKEN".to_string()],
         )
+    }
+
+    /// A profile file's write grants are judged as `--allow-write` is: the entry ran the
+    /// server with `~/.bashrc` writable and was reported as plainly sandboxed.
+    #[test]
+    fn a_profile_files_dangerous_write_grants_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            std::fs::write(d.path().join(format!("{name}.yaml")), text).unwrap();
+        };
+        write(
+            "notes",
+            "extends: [default]\nfilesystem:\n  write: [\"${HOME}/.bashrc\", \"~/.config/autostart\", \"${HOME}/.ssh\", \"${HOME}/proj/.git/hooks\", \"${HOME}\", \"${HOME}/notes\"]\n",
+        );
+        write(
+            "fine",
+            "extends: [default]\nfilesystem:\n  write: [\"${HOME}/notes\"]\n",
+        );
+        let loader = Loader::with_dirs(vec![d.path().to_path_buf()]);
+        let home = Some(Path::new("/home/u"));
+        let f = weakenings(&["-p".into(), "notes".into()], &loader, home, &[]);
+        for needle in [
+            "/home/u/.bashrc (",
+            "/home/u/.config/autostart (",
+            "/home/u/.ssh (",
+            "/home/u/proj/.git/hooks (",
+            "write /home/u (",
+        ] {
+            assert!(f.iter().any(|w| w.contains(needle)), "{needle}: {f:?}");
+        }
+        assert_eq!(f.len(), 5, "{f:?}");
+        assert!(
+            f[0].contains("notes.yaml:") && f[0].contains("shell startup file"),
+            "{f:?}"
+        );
+        // Control: a project directory, and the built-in profiles' own grants, are not named.
+        let f = weakenings(&["-p".into(), "fine".into()], &loader, home, &[]);
+        assert!(f.is_empty(), "{f:?}");
     }
 
     #[test]
