@@ -468,6 +468,29 @@ fn measuring_a_state_directory_of_many_long_names_costs_mcpcell_little_memory() 
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// Queued signals are counted per user, the host's programs' with the sandbox's: a server
+/// may queue only a small share of the user's allowance (RLIMIT_SIGPENDING, tens of
+/// thousands), so that the user's other programs can still queue theirs.
+#[test]
+fn a_server_cannot_queue_the_users_whole_allowance_of_signals() {
+    let queued = |out: &str| -> u64 {
+        out.trim()
+            .strip_prefix("QUEUED ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    // Control: outside the sandbox the same program queues all it asks for.
+    let bare = std::process::Command::new(probe())
+        .args(["sigqueue", "5000"])
+        .output()
+        .unwrap();
+    assert_eq!(queued(&String::from_utf8_lossy(&bare.stdout)), 5000);
+    let (code, out, err) = sandboxed(&["-p", "default"], &["sigqueue", "5000"]);
+    assert_eq!(code, 0, "{err}");
+    let n = queued(&out);
+    assert!((1..=1024).contains(&n), "{n} signals queued in the sandbox");
+}
+
 #[test]
 fn refusals_in_a_loop_cannot_flood_the_log() {
     let d = scratch();

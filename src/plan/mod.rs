@@ -1169,6 +1169,15 @@ fn build_limits(
             value: 0,
         });
     }
+    // Queued signals are counted per user, the sandbox's with those of the user's other
+    // programs, up to each receiver's RLIMIT_SIGPENDING: a server that queued the user's
+    // whole allowance to itself left none for the host (sigqueue, POSIX timers and AIO
+    // failed with EAGAIN there until it exited).
+    out.push(Limit {
+        name: "pending_signals",
+        resource: libc::RLIMIT_SIGPENDING,
+        value: PENDING_SIGNALS.min(hard(Resource::RLIMIT_SIGPENDING)),
+    });
     let mut cgroup = None;
     if let Some(e) = &l.processes {
         if host.kernel.euid == 0 {
@@ -1185,6 +1194,10 @@ fn build_limits(
     }
     (out, cgroup)
 }
+
+/// The signals a sandbox's processes may have queued at once (`RLIMIT_SIGPENDING`; the
+/// kernel's default is in the tens of thousands, counted for all of a user's processes).
+pub const PENDING_SIGNALS: u64 = 1024;
 
 /// `limits.state_size`: a state directory already over it is refused before the launch (a
 /// dry run only reports it); supervise keeps measuring while the server runs.

@@ -1123,7 +1123,8 @@ fn limits_become_rlimits_capped_at_the_hard_limit() {
             ("open_files", 4096),
             ("processes", 64),
             ("file_size", 1 << 20),
-            ("core_dumps", 0)
+            ("core_dumps", 0),
+            ("pending_signals", crate::plan::PENDING_SIGNALS)
         ]
     );
     assert_eq!(plan.limits[0].resource, libc::RLIMIT_NOFILE);
@@ -1135,7 +1136,12 @@ fn limits_become_rlimits_capped_at_the_hard_limit() {
     assert_eq!(plan.pids_cgroup, None, "an ordinary user has RLIMIT_NPROC");
 
     let plan = f.plan("limits:\n  core_dumps: true\n");
-    assert!(plan.limits.is_empty());
+    let limits: Vec<&str> = plan.limits.iter().map(|l| l.name).collect();
+    assert_eq!(limits, ["pending_signals"]);
+    // Under a lower hard limit, that one applies.
+    f.host.probes.hard_limit = |_| 100;
+    let plan = f.plan("limits:\n  core_dumps: true\n");
+    assert_eq!(plan.limits[0].value, 100);
 }
 
 #[test]

@@ -634,6 +634,19 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "link")) return result(link(a1, a2) == 0, a2);
     if (!strcmp(c, "symlink")) return result(symlink(a1, a2) == 0, a2);
     if (!strcmp(c, "truncate")) return result(truncate(a1, 0) == 0, a1);
+    if (!strcmp(c, "sigqueue")) {
+        /* Queue up to N real-time signals to itself (blocked, so they stay queued); prints
+           how many were queued before the kernel refused one. */
+        long want = atol(a1), n = 0;
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGRTMIN);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        union sigval v = {0};
+        while (n < want && sigqueue(getpid(), SIGRTMIN, v) == 0) n++;
+        printf("QUEUED %ld\n", n);
+        return 0;
+    }
     if (!strcmp(c, "exec")) {
         execv(a1, argv + 2);
         return result(0, NULL);
