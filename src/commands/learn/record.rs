@@ -189,6 +189,17 @@ pub fn persistence_kind(path: &Path, home: Option<&Path>) -> Option<&'static str
     hooks.then_some("git hooks (git runs them outside the sandbox)")
 }
 
+/// A place in HOME that runs outside later or holds secrets, at or beneath `dir`, with what
+/// it is: a write grant of `dir` reaches it.
+pub fn home_place_beneath(dir: &Path, home: Option<&Path>) -> Option<(PathBuf, &'static str)> {
+    let h = home?;
+    HOME_PERSISTENCE
+        .iter()
+        .chain(HOME_SECRETS)
+        .map(|(rel, why)| (h.join(rel), *why))
+        .find(|(p, _)| p.starts_with(dir))
+}
+
 /// Why `path` looks like a secret, if it does.
 pub fn secret_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
     if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {

@@ -13,19 +13,10 @@ const SHARED_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var
 
 /// Why a path given to `--allow-*` reaches too far, if it does.
 pub(super) fn too_wide(path: &str, home: Option<&Path>) -> Option<String> {
+    if let Some(why) = odd_or_top_level(path) {
+        return Some(why);
+    }
     let p = Path::new(path);
-    if !p.is_absolute() {
-        return Some(
-            "a relative path, resolved against whatever directory the client starts in".into(),
-        );
-    }
-    if p.components().any(|c| c == Component::ParentDir) {
-        return Some("a path with `..` in it".into());
-    }
-    let depth = p.components().count();
-    if depth <= 2 {
-        return Some("a top-level directory".into());
-    }
     if let Some(h) = home {
         if h.starts_with(p) {
             return Some("the home directory or one above it".into());
@@ -44,6 +35,20 @@ pub(super) fn too_wide(path: &str, home: Option<&Path>) -> Option<String> {
         }
     }
     None
+}
+
+/// Why a path reaches further than it reads, or as far as a whole top-level directory.
+fn odd_or_top_level(path: &str) -> Option<String> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Some(
+            "a relative path, resolved against whatever directory the client starts in".into(),
+        );
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Some("a path with `..` in it".into());
+    }
+    (p.components().count() <= 2).then(|| "a top-level directory".into())
 }
 
 /// Why a `-p PATH` profile can be changed by someone other than the user, if it can.
@@ -269,8 +274,10 @@ pub fn weakenings(
 
 /// What a profile file (not a built-in one) lets the server write that outlives the
 /// sandbox or gives it away: a place that runs outside later (a shell startup file,
-/// autostart, systemd user units, a directory on the PATH, git hooks), a file of secrets, or
-/// a directory too wide (HOME, a top-level directory, every application's settings).
+/// autostart, systemd user units, a directory on the PATH, git hooks), a file of secrets, a
+/// directory holding one of those (HOME, `~/.config`), or a top-level directory. A
+/// directory of an application's own under `~/.local` or `~/.config` (its state, its cache)
+/// is what profiles are for, and is not named.
 fn profile_writes(
     spec: &str,
     write: &[crate::profile::Entry<String>],
@@ -302,7 +309,11 @@ fn profile_writes(
                 crate::commands::learn::record::secret_kind(p, home)
                     .map(|k| format!("{k}: the server may read and replace them"))
             })
-            .or_else(|| too_wide(&path, home));
+            .or_else(|| {
+                crate::commands::learn::record::home_place_beneath(p, home)
+                    .map(|(place, k)| format!("it holds {} ({k})", place.display()))
+            })
+            .or_else(|| odd_or_top_level(&path));
         if let Some(why) = why {
             out.push(format!(
                 "profile `{spec}` lets the server write {path} ({}): {why}",
@@ -337,11 +348,11 @@ mod tests {
         };
         write(
             "notes",
-            "extends: [default]\nfilesystem:\n  write: [\"${HOME}/.bashrc\", \"~/.config/autostart\", \"${HOME}/.ssh\", \"${HOME}/proj/.git/hooks\", \"${HOME}\", \"${HOME}/notes\"]\n",
+            "extends: [default]\nfilesystem:\n  write: [\"${HOME}/.bashrc\", \"~/.config/autostart\", \"${HOME}/.ssh\", \"${HOME}/proj/.git/hooks\", \"${HOME}\", \"~/.config\", \"${HOME}/notes\"]\n",
         );
         write(
             "fine",
-            "extends: [default]\nfilesystem:\n  write: [\"${HOME}/notes\"]\n",
+            "extends: [default]\nfilesystem:\n  write: [\"${HOME}/notes\", \"${STATE_DIR}\", \"${XDG_CACHE_HOME}/app\", \"~/.local/share/app\", \"~/.config/app\"]\n",
         );
         let loader = Loader::with_dirs(vec![d.path().to_path_buf()]);
         let home = Some(Path::new("/home/u"));
@@ -352,10 +363,12 @@ mod tests {
             "/home/u/.ssh (",
             "/home/u/proj/.git/hooks (",
             "write /home/u (",
+            "write /home/u/.config (",
         ] {
             assert!(f.iter().any(|w| w.contains(needle)), "{needle}: {f:?}");
         }
-        assert_eq!(f.len(), 5, "{f:?}");
+        assert_eq!(f.len(), 6, "{f:?}");
+        assert!(f[5].contains("it holds /home/u/.config/"), "{f:?}");
         assert!(
             f[0].contains("notes.yaml:") && f[0].contains("shell startup file"),
             "{f:?}"
