@@ -374,7 +374,8 @@ fn profile_dir(origin: &Origin) -> Option<&Path> {
     origin.source.file().and_then(|f| f.parent())
 }
 
-fn expand(vars: &Vars, e: &Entry<String>) -> Result<(String, bool), PlanError> {
+/// A profile path with its variables expanded, and whether it is required (`!`).
+pub(crate) fn expand(vars: &Vars, e: &Entry<String>) -> Result<(String, bool), PlanError> {
     let (raw, required) = match e.value.strip_prefix('!') {
         Some(r) => (r, true),
         None => (e.value.as_str(), false),

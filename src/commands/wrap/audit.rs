@@ -292,28 +292,33 @@ fn profile_writes(
         },
         || None,
     );
+    use crate::commands::learn::record::{home_place_beneath, persistence_kind, secret_kind};
+    let judge = |p: &Path| {
+        persistence_kind(p, home)
+            .map(|k| format!("{k}: what the server writes there runs outside the sandbox later"))
+            .or_else(|| {
+                secret_kind(p, home).map(|k| format!("{k}: the server may read and replace them"))
+            })
+            .or_else(|| {
+                home_place_beneath(p, home)
+                    .map(|(place, k)| format!("it holds {} ({k})", place.display()))
+            })
+            .or_else(|| odd_or_top_level(&p.to_string_lossy()))
+    };
     let mut out = Vec::new();
     for e in write {
         if e.origin.source.kind == crate::profile::SourceKind::Builtin {
             continue;
         }
-        let raw = e.value.strip_prefix('!').unwrap_or(&e.value);
-        let dir = e.origin.source.file().and_then(|f| f.parent());
-        let Ok(path) = vars.expand(raw, dir) else {
+        let Ok((path, _)) = crate::plan::expand(&vars, e) else {
             continue;
         };
         let p = Path::new(&path);
-        let why = crate::commands::learn::record::persistence_kind(p, home)
-            .map(|k| format!("{k}: what the server writes there runs outside the sandbox later"))
-            .or_else(|| {
-                crate::commands::learn::record::secret_kind(p, home)
-                    .map(|k| format!("{k}: the server may read and replace them"))
-            })
-            .or_else(|| {
-                crate::commands::learn::record::home_place_beneath(p, home)
-                    .map(|(place, k)| format!("it holds {} ({k})", place.display()))
-            })
-            .or_else(|| odd_or_top_level(&path));
+        // Judged where a link leads too, as `--allow-*` is: the grant follows it.
+        let why = judge(p).or_else(|| {
+            let real = std::fs::canonicalize(p).ok().filter(|r| r != p)?;
+            judge(&real).map(|w| format!("leads to {}: {w}", real.display()))
+        });
         if let Some(why) = why {
             out.push(format!(
                 "profile `{spec}` lets the server write {path} ({}): {why}",
@@ -376,6 +381,16 @@ mod tests {
         // Control: a project directory, and the built-in profiles' own grants, are not named.
         let f = weakenings(&["-p".into(), "fine".into()], &loader, home, &[]);
         assert!(f.is_empty(), "{f:?}");
+        // Judged where a link leads too: the grant follows it.
+        let h = tempfile::tempdir().unwrap();
+        std::fs::write(h.path().join(".bashrc"), "").unwrap();
+        std::os::unix::fs::symlink(h.path().join(".bashrc"), h.path().join("notes")).unwrap();
+        let f = weakenings(&["-p".into(), "fine".into()], &loader, Some(h.path()), &[]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].contains("leads to") && f[0].contains("shell startup file"),
+            "{f:?}"
+        );
     }
 
     #[test]
