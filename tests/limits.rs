@@ -142,13 +142,7 @@ fn walk_for_mcpcell(dir: &Path, depth: u32) -> Vec<String> {
 
 /// mcpcell's threads and open descriptors from /proc (its CPU time: `common::cpu_ticks`).
 fn threads(pid: u32) -> usize {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    status_number(pid as i32, "Threads").unwrap() as usize
 }
 
 fn fds(pid: u32) -> usize {
@@ -373,6 +367,17 @@ fn state_dir_of(prof: &Path, args: &[&str]) -> std::path::PathBuf {
     std::path::PathBuf::from(v["plan"]["state_dir"].as_str().unwrap())
 }
 
+/// A profile for the probe's `fill`, whose state directory may hold `size` (`FILL_DIR`).
+fn fill_profile(dir: &Path, name: &str, size: &str) -> std::path::PathBuf {
+    profile(
+        dir,
+        name,
+        &format!(
+            "description: fill\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
+        ),
+    )
+}
+
 #[test]
 fn a_state_directory_over_its_limit_stops_the_server() {
     let d = scratch();
@@ -382,13 +387,7 @@ fn a_state_directory_over_its_limit_stops_the_server() {
     let control = ["fill", "1000", "1", "4"];
     let args = ["fill", "1000", "1", "30"];
     let fill = |size: &str, args: &[&str]| {
-        let prof = profile(
-            d.path(),
-            &format!("fill-{}", std::process::id()),
-            &format!(
-                "description: fill\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
-            ),
-        );
+        let prof = fill_profile(d.path(), &format!("fill-{}", std::process::id()), size);
         (state_dir_of(&prof, args), prof)
     };
     let (state, prof) = fill("1G", &control);
@@ -425,13 +424,8 @@ fn a_state_directory_over_its_limit_stops_the_server() {
 fn measuring_a_state_directory_of_many_long_names_costs_mcpcell_little_memory() {
     let d = scratch();
     let args = ["fill", "0", "1", "4"];
-    let yaml = |size: &str| {
-        format!(
-            "description: names\nfilesystem:\n  write: [\"${{STATE_DIR}}\"]\nenv:\n  set: {{FILL_DIR: \"${{STATE_DIR}}\"}}\nlimits:\n  state_size: {size}\n"
-        )
-    };
     let name = format!("names-{}", std::process::id());
-    let prof = profile(d.path(), &name, &yaml("8G"));
+    let prof = fill_profile(d.path(), &name, "8G");
     let state = state_dir_of(&prof, &args);
     let _ = std::fs::remove_dir_all(&state);
     // mcpcell's peak (VmHWM, with the pages of its own code) while the server stays 4 s:
@@ -441,13 +435,9 @@ fn measuring_a_state_directory_of_many_long_names_costs_mcpcell_little_memory() 
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(2500));
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let hwm = status_number(child.id() as i32, "VmHWM").unwrap();
         let _ = child.wait();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap()
+        hwm
     };
     std::fs::create_dir_all(&state).unwrap();
     let empty = peak();
@@ -461,7 +451,7 @@ fn measuring_a_state_directory_of_many_long_names_costs_mcpcell_little_memory() 
         "mcpcell's peak: {full} KiB, {empty} KiB with the directory empty"
     );
     // Control: the walk saw every name (at 4 KiB each, 160 MB, over a 100M limit).
-    let prof = profile(d.path(), &name, &yaml("100M"));
+    let prof = fill_profile(d.path(), &name, "100M");
     let (code, out, err) = sandboxed(&["-p", prof.to_str().unwrap()], &args);
     assert_eq!((code, out.as_str()), (125, ""), "{err}");
     assert!(err.contains("remove files from it"), "{err}");

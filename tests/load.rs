@@ -30,16 +30,8 @@ fn open_fds() -> usize {
 
 /// (resident KiB, peak resident KiB) of a process.
 fn rss_kib(pid: i32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |k: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let field = |k: &str| status_number(pid, k).unwrap_or(0);
+    (field("VmRSS"), field("VmHWM"))
 }
 
 /// What mcpcell leaves on disk while it runs: the pids cgroup of a root launch.

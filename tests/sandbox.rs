@@ -937,15 +937,7 @@ fn the_server_starts_with_a_grown_descriptor_table() {
 /// streams; the control, a process started the same way, keeps the small table.
 #[test]
 fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
-    let fdsize = |pid: u32| {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
-        line.split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse::<u32>()
-            .unwrap()
-    };
+    let fdsize = |pid: u32| status_number(pid as i32, "FDSize").unwrap() as u32;
     let mut cmd = only_stdio(run_cmd(&["-p", "default", "--", "/bin/sleep", "30"]));
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     let mut launcher = cmd.spawn().unwrap();
@@ -987,11 +979,7 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
 /// which they must find in other namespaces than the test's.
 #[test]
 fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
-    let field = |pid: i32, name: &str| {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-        line[name.len()..].trim().to_string()
-    };
+    let field = |pid: i32, name: &str| status_field(pid, name).unwrap();
     let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
     const KINDS: [&str; 7] = ["user", "net", "mnt", "ipc", "uts", "pid", "cgroup"];
     let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sleep", "30"]);
@@ -1018,10 +1006,10 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
         KINDS.map(|k| ns(me, k)),
         KINDS.map(|k| ns(server, k)),
         [
-            field(me, "Cpus_allowed_list:"),
-            field(init, "Cpus_allowed_list:"),
+            field(me, "Cpus_allowed_list"),
+            field(init, "Cpus_allowed_list"),
         ],
-        [field(me, "SigBlk:"), field(init, "SigBlk:")],
+        [field(me, "SigBlk"), field(init, "SigBlk")],
     );
     let _ = launcher.kill();
     let _ = launcher.wait();

@@ -450,6 +450,25 @@ pub fn cpu_ticks(pid: i32) -> u64 {
     field(11) + field(12)
 }
 
+/// A field of `/proc/PID/status` (`VmHWM`, `Threads`, `FDSize`, ...), its value trimmed;
+/// `None` once the process is gone.
+pub fn status_field(pid: i32, name: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        let v = l.strip_prefix(name)?.strip_prefix(':')?;
+        Some(v.trim().to_string())
+    })
+}
+
+/// The first number of a `/proc/PID/status` field (kB for the memory ones).
+pub fn status_number(pid: i32, name: &str) -> Option<u64> {
+    status_field(pid, name)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The process's state letter (`R`, `S`, `Z`, ...).
 pub fn state(pid: i32) -> Option<char> {
     stat_fields(pid)?.first()?.chars().next()
