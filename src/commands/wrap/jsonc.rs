@@ -108,6 +108,21 @@ struct Found<'a> {
     value: &'a Value<'a>,
 }
 
+/// For each member of `map` (a project, a profile), by its name: the object at `path`
+/// inside it, where there is one.
+fn each_at<'a>(
+    map: &'a Object<'a>,
+    path: &'static [&'static str],
+) -> impl Iterator<Item = (&'a str, &'a Object<'a>)> {
+    map.properties.iter().filter_map(move |p| {
+        let mut o = p.value.as_object()?;
+        for key in path {
+            o = o.get_object(key)?;
+        }
+        Some((p.name.as_str(), o))
+    })
+}
+
 /// Every server section, in file order: `mcpServers` (Claude Desktop, Claude Code, Cursor,
 /// Windsurf, Gemini CLI, Copilot CLI, Cline, ...), `projects.<path>.mcpServers` (Claude Code's
 /// per-project entries), `servers` (VS Code's mcp.json), `mcp.servers` (VS Code's
@@ -123,17 +138,8 @@ fn sections<'a>(root: &'a Object<'a>) -> Vec<(String, &'a Object<'a>)> {
                 out.push((label(key), o));
             }
             ("projects", Value::Object(projects)) => {
-                for project in &projects.properties {
-                    if let Some(o) = project
-                        .value
-                        .as_object()
-                        .and_then(|p| p.get_object("mcpServers"))
-                    {
-                        out.push((
-                            format!("projects.{}.mcpServers", quote(project.name.as_str())),
-                            o,
-                        ));
-                    }
+                for (name, o) in each_at(projects, &["mcpServers"]) {
+                    out.push((format!("projects.{}.mcpServers", quote(name)), o));
                 }
             }
             // Zed merges these over its settings: release channels and platforms, and
@@ -144,21 +150,11 @@ fn sections<'a>(root: &'a Object<'a>) -> Vec<(String, &'a Object<'a>)> {
                 }
             }
             ("profiles", Value::Object(profiles)) => {
-                for profile in &profiles.properties {
-                    if let Some(cs) = profile
-                        .value
-                        .as_object()
-                        .and_then(|p| p.get_object("settings"))
-                        .and_then(|s| s.get_object("context_servers"))
-                    {
-                        out.push((
-                            format!(
-                                "profiles.{}.settings.context_servers",
-                                quote(profile.name.as_str())
-                            ),
-                            cs,
-                        ));
-                    }
+                for (name, cs) in each_at(profiles, &["settings", "context_servers"]) {
+                    out.push((
+                        format!("profiles.{}.settings.context_servers", quote(name)),
+                        cs,
+                    ));
                 }
             }
             ("mcp", Value::Object(mcp)) => match mcp.get_object("servers") {
