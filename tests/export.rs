@@ -272,17 +272,7 @@ fn the_bpf_export_is_the_program_the_sandbox_runs_under() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let comm = |p: &i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-    let mut sleeper = None;
-    for _ in 0..200 {
-        sleeper = descendants(child.id() as i32)
-            .into_iter()
-            .find(|p| comm(p).trim() == "sleep");
-        if sleeper.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let sleeper = descendant_named(child.id() as i32, "sleep", Duration::from_secs(5));
     let attached = sleeper.map(attached_program);
     let _ = child.kill();
     let _ = child.wait();

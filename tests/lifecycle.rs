@@ -431,14 +431,7 @@ fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
         names
     };
     // The server runs (its first `sleep` does) and has written nothing yet.
-    let deadline = Instant::now() + T;
-    while !descendants(launcher)
-        .iter()
-        .any(|p| comm(format!("/proc/{p}/comm")) == "sleep")
-    {
-        assert!(Instant::now() < deadline, "the server never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    descendant_named(launcher, "sleep", T).expect("the server never started");
     // (Other threads may run: the namespace-free tier's `observe`.)
     let relay = "stderr".to_string();
     assert!(!threads().contains(&relay), "{:?}", threads());

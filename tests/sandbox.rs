@@ -944,20 +944,11 @@ fn mcpcell_and_the_init_grow_their_descriptor_tables_first() {
     let mut control = only_stdio(Command::new("/bin/sleep"));
     control.arg("30").stdin(Stdio::null());
     let mut control = control.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    // The init (mcpcell's child, the first of its descendants), once it has started the
-    // server.
-    let init = loop {
-        let tree = descendants(launcher.id() as i32);
-        if tree.len() >= 2 {
-            break tree[0] as u32;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the sandbox's server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // The init: the server's parent, once the server runs (while the process that makes
+    // the namespaces leaves, it is a descendant of mcpcell too).
+    let server = descendant_named(launcher.id() as i32, "sleep", Duration::from_secs(20))
+        .expect("the sandbox's server did not start");
+    let init = status_number(server, "PPid").expect("the server's parent") as u32;
     let sizes = (fdsize(launcher.id()), fdsize(init), fdsize(control.id()));
     for c in [&mut launcher, &mut control] {
         let _ = c.kill();
@@ -986,18 +977,9 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     let mut launcher = cmd.spawn().unwrap();
     let me = launcher.id() as i32;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let tree = loop {
-        let tree = descendants(me);
-        if tree.len() >= 2 {
-            break tree;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the sandbox's server did not start: {tree:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    descendant_named(me, "sleep", Duration::from_secs(20))
+        .expect("the sandbox's server did not start");
+    let tree = descendants(me);
     let children = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap();
     let (init, server) = (tree[0], tree[1]);
     let readings = (

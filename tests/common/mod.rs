@@ -385,6 +385,23 @@ pub fn descendants_when(root: i32, n: usize) -> Vec<i32> {
     tree
 }
 
+/// The first descendant of `root` whose command name (`/proc/PID/comm`) is `name`, waiting
+/// up to `wait` for it to appear: a server known by what it runs, not by its place in a
+/// tree where the process making the sandbox's namespaces may still be leaving.
+pub fn descendant_named(root: i32, name: &str, wait: Duration) -> Option<i32> {
+    let comm = |p: &i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    let deadline = Instant::now() + wait;
+    loop {
+        let found = descendants(root)
+            .into_iter()
+            .find(|p| comm(p).trim_end() == name);
+        if found.is_some() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Every process whose ancestry leads to `root` (host view).
 pub fn descendants(root: i32) -> Vec<i32> {
     let mut parent_of = Vec::new();
