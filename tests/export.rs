@@ -272,7 +272,7 @@ fn the_bpf_export_is_the_program_the_sandbox_runs_under() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let sleeper = descendant_named(child.id() as i32, "sleep", Duration::from_secs(5));
+    let sleeper = descendant_named(child.id() as i32, "sleep", Duration::from_secs(20));
     let attached = sleeper.map(attached_program);
     let _ = child.kill();
     let _ = child.wait();

@@ -309,12 +309,9 @@ fn sigkill_at_random_moments_leaves_no_process_behind() {
     let seen = format!("{tag}-seen");
     let mut r = Running::start(probe_cmd(&[], &["sleep", "30", &seen]));
     assert_eq!(r.line(T), "READY");
-    assert_eq!(
-        processes_with(&seen).len(),
-        3,
-        "{:?}",
-        processes_with(&seen)
-    );
+    // (Once the process that made the namespaces, which carries it too, has left.)
+    let carrying = settled(T, || processes_with(&seen), |p| p.len() == 3);
+    assert_eq!(carrying.len(), 3, "{carrying:?}");
     drop(r);
     let mut survivors = Vec::new();
     let mut kinds = [0usize; 4];
@@ -408,10 +405,11 @@ fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
     // The launcher relays the server's stderr with a thread of its own, started by the
     // server's first write there: a server quiet on stderr costs no thread. Judged from
     // outside, in /proc: the launcher's threads before and after that write; and every line
-    // arrives, the last one written just before the server exits.
-    let script = "sleep 3; echo first words >&2; sleep 1; echo last words >&2";
+    // arrives, the last one written just before the server exits. The server writes each
+    // line when the test says so, on its stdin.
+    let script = "read go; echo first words >&2; read end; echo last words >&2";
     let mut cmd = run_cmd(&["-p", "default", "--", "/bin/sh", "-c", script]);
-    cmd.stdin(Stdio::null())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -430,11 +428,12 @@ fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
         names.sort();
         names
     };
-    // The server runs (its first `sleep` does) and has written nothing yet.
-    descendant_named(launcher, "sleep", T).expect("the server never started");
+    // The server runs and has written nothing yet.
+    descendant_named(launcher, "sh", T).expect("the server never started");
     // (Other threads may run: the namespace-free tier's `observe`.)
     let relay = "stderr".to_string();
     assert!(!threads().contains(&relay), "{:?}", threads());
+    stdin_write(&mut child, b"go\n");
     // Its first line comes through the relay's thread, which then runs.
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
@@ -445,6 +444,7 @@ fn the_stderr_relay_thread_starts_when_the_server_first_writes_there() {
         seen.push_str(&line);
     }
     assert!(threads().contains(&relay), "{:?}", threads());
+    stdin_write(&mut child, b"end\n");
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     assert_eq!(wait_exit(&mut child, T), 0);
@@ -628,9 +628,13 @@ fn standard_streams_seen(
 ) -> (Vec<String>, String) {
     let dir = scratch();
     let seen = dir.path().join("fds");
+    // Made by the test once it has read mcpcell's descriptors: the server then exits.
+    let go = dir.path().join("go");
     let script = format!(
-        "fds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1); echo \"$fds\" >{}; sleep 2",
-        seen.display()
+        "fds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1); echo \"$fds\" >{}; \
+         while [ ! -e {} ]; do sleep 0.02; done",
+        seen.display(),
+        go.display()
     );
     let mut cmd = run_cmd(&[
         "-p",
@@ -663,6 +667,7 @@ fn standard_streams_seen(
                 .unwrap_or_else(|e| format!("fd {fd}: {e}"))
         })
         .collect();
+    std::fs::write(&go, "").unwrap();
     assert_eq!(wait_exit(&mut child, T), 0);
     (own, std::fs::read_to_string(&seen).unwrap())
 }

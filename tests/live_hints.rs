@@ -67,8 +67,10 @@ fn a_refusal_while_the_server_runs_is_told_once_at_once() {
     let secret = d.path().join("notes.txt");
     write(&secret, "notes");
     let s = secret.to_str().unwrap();
+    // (The first second leaves mcpcell's hand-over of the plan, due within microseconds of
+    // the server's start, time on a loaded machine: lines before it are judged late.)
     let script = format!(
-        "cat {s}; cat {s}; echo first-done >&2; sleep 1; cat {s}; echo second-done >&2; sleep 30"
+        "sleep 1; cat {s}; cat {s}; echo first-done >&2; sleep 1; cat {s}; echo second-done >&2; sleep 30"
     );
     let (mut child, rx) = start(run_cmd(&["sh", "-c", &script]));
     let lines = until(&rx, "second-done", Duration::from_secs(20));
@@ -117,7 +119,8 @@ fn live_hints_are_bounded_and_the_rest_come_at_exit() {
         write(&f, "x");
         cats.push_str(&format!("cat {} ; ", f.display()));
     }
-    let script = format!("{cats} echo all-done >&2; exit 0");
+    // (After a second, as above.)
+    let script = format!("sleep 1; {cats} echo all-done >&2; exit 0");
     let o = output_within(run_cmd(&["sh", "-c", &script]), Duration::from_secs(30));
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<String> = err.lines().map(str::to_string).collect();

@@ -977,11 +977,19 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     let mut launcher = cmd.spawn().unwrap();
     let me = launcher.id() as i32;
-    descendant_named(me, "sleep", Duration::from_secs(20))
+    let server = descendant_named(me, "sleep", Duration::from_secs(20))
         .expect("the sandbox's server did not start");
-    let tree = descendants(me);
-    let children = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap();
-    let (init, server) = (tree[0], tree[1]);
+    let init = status_number(server, "PPid").expect("the server's parent") as i32;
+    // The process that made the namespaces may still be leaving (mcpcell reaps it once the
+    // sandbox has started): read once it has, or as it is after 20 s.
+    let children_of = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default()
+    };
+    let (tree, children) = settled(
+        Duration::from_secs(20),
+        || (descendants(me), children_of(me)),
+        |(t, c)| t.len() == 2 && c.split_whitespace().count() == 1,
+    );
     let readings = (
         children.split_whitespace().collect::<Vec<_>>(),
         tree.len(),
@@ -1000,7 +1008,7 @@ fn mcpcell_stays_in_its_namespaces_and_its_only_child_is_the_init() {
     assert_eq!(children, [init.to_string()], "mcpcell's children");
     assert_eq!(
         count, 2,
-        "mcpcell's descendants, the init and the server: {tree:?}"
+        "mcpcell's descendants, the init {init} and the server {server}: {tree:?}"
     );
     assert_eq!(mcpcell_ns, own, "mcpcell's namespaces, {KINDS:?}");
     for (i, kind) in KINDS.iter().enumerate() {

@@ -26,6 +26,14 @@ const T: Duration = Duration::from_secs(60);
 /// The proxy's port as the server knows it (HTTP_PROXY): mcpcell's default.
 const PROXY_PORT: u16 = 3128;
 
+/// Held by the tests that listen on, or connect to, the host's 127.0.0.1:3128: one's
+/// connects would be counted by the other's listener.
+static HOST_PROXY_PORT: Mutex<()> = Mutex::new(());
+
+fn host_proxy_port() -> std::sync::MutexGuard<'static, ()> {
+    HOST_PROXY_PORT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -129,6 +137,9 @@ struct Watch {
     port: u16,
     seen: Arc<AtomicUsize>,
     bytes: Arc<Mutex<Vec<u8>>>,
+    /// How many times the watcher found no connection waiting: a count taken after two more
+    /// includes every connection queued before it was asked for.
+    idle: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -137,49 +148,56 @@ impl Watch {
         let l = TcpListener::bind(addr)?;
         l.set_nonblocking(true)?;
         let port = l.local_addr()?.port();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let bytes = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s2, b2, st2) = (Arc::clone(&seen), Arc::clone(&bytes), Arc::clone(&stop));
+        let w = Watch {
+            port,
+            seen: Arc::default(),
+            bytes: Arc::default(),
+            idle: Arc::default(),
+            stop: Arc::default(),
+        };
+        let (seen, bytes, idle, stop) = (
+            Arc::clone(&w.seen),
+            Arc::clone(&w.bytes),
+            Arc::clone(&w.idle),
+            Arc::clone(&w.stop),
+        );
+        // Accepted as they come (a racing probe's hundreds of connects would overflow the
+        // backlog if they waited for a count).
         std::thread::spawn(move || {
-            while !st2.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 match l.accept() {
                     Ok((mut c, _)) => {
-                        s2.fetch_add(1, Ordering::SeqCst);
                         let _ = c.set_nonblocking(false);
                         let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
                         let mut b = Vec::new();
                         let _ = c.read_to_end(&mut b);
-                        b2.lock().unwrap().extend(b);
+                        bytes.lock().unwrap().extend(b);
+                        seen.fetch_add(1, Ordering::SeqCst);
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    Err(_) => {
+                        idle.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
                 }
             }
         });
-        Ok(Watch {
-            port,
-            seen,
-            bytes,
-            stop,
-        })
+        Ok(w)
     }
 
-    /// Connections offered so far, once the count has stood still for 300 ms (longer than
-    /// the watcher spends on one connection, so none is left waiting for it), at most 10 s.
+    /// Connections offered so far: once the watcher has found the queue empty twice since
+    /// the call (a loopback connect is queued before the connecting call returns, so every
+    /// connect of a probe that has exited is counted), whatever the machine's load; at most
+    /// 20 s.
     fn count(&self) -> usize {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        let mut last = self.seen.load(Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = self.seen.load(Ordering::SeqCst);
-            if now == last || std::time::Instant::now() > end {
-                return now;
-            }
-            last = now;
+        let end = Instant::now() + Duration::from_secs(20);
+        let asked = self.idle.load(Ordering::SeqCst);
+        while self.idle.load(Ordering::SeqCst) < asked + 2 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
         }
+        self.seen.load(Ordering::SeqCst)
     }
 
-    /// Forgets what was seen, once late connections have come in.
+    /// Forgets what was seen, once every connection already queued has come in.
     fn reset(&self) {
         self.count();
         self.seen.store(0, Ordering::SeqCst);
@@ -472,6 +490,7 @@ fn the_proxys_own_address_leads_only_to_mcpcells_proxy() {
     // A host service on the very address the server's HTTP_PROXY names: in mode host the
     // probe reaches it; in mode proxy the same connect lands on mcpcell's proxy instead,
     // because the server's own connect(2) never runs.
+    let _port = host_proxy_port();
     let w = Watch::on(&format!("127.0.0.1:{PROXY_PORT}"));
     if !require(w.is_ok(), "port 3128 free on 127.0.0.1") {
         return;
@@ -579,6 +598,8 @@ fn a_racing_rewrite_of_the_address_reaches_nothing_else() {
     // One thread flips the address between the proxy's and the listener's while the other
     // connects, 300 times.
     let args = ["tcp-race", "3128", "127.0.0.1", &port, "300", "leak"];
+    // In mode host, the connects to 3128 reach the host's port.
+    let _port = host_proxy_port();
     // The weak setup (mode host): some connect reads the listener's address and reaches
     // it. How the threads interleave is the scheduler's (other load on the machine can
     // keep the flipping thread off the processor), so it has a few tries.

@@ -373,16 +373,29 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
     }
 }
 
-/// The descendants of `root` once there are at least `n` of them, waiting up to 5 s (a tree
-/// a probe is still forking); fewer when the time is up.
+/// The descendants of `root` once there are `n` of them, waiting up to 20 s (a tree a probe
+/// is still forking, or the process making the sandbox's namespaces still leaving); what
+/// there is when the time is up otherwise.
 pub fn descendants_when(root: i32, n: usize) -> Vec<i32> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut tree = descendants(root);
-    while tree.len() < n && Instant::now() < deadline {
+    settled(
+        Duration::from_secs(20),
+        || descendants(root),
+        |t| t.len() == n,
+    )
+}
+
+/// `read()` once `done` holds for it, read again every 10 ms up to `wait`; the last reading
+/// when the time is up. For a state the sandbox reaches soon after a line it printed
+/// (a helper process still leaving, a child still forking) on a loaded machine.
+pub fn settled<T>(wait: Duration, read: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + wait;
+    loop {
+        let now = read();
+        if done(&now) || Instant::now() >= deadline {
+            return now;
+        }
         std::thread::sleep(Duration::from_millis(10));
-        tree = descendants(root);
     }
-    tree
 }
 
 /// The first descendant of `root` whose command name (`/proc/PID/comm`) is `name`, waiting
@@ -390,16 +403,12 @@ pub fn descendants_when(root: i32, n: usize) -> Vec<i32> {
 /// tree where the process making the sandbox's namespaces may still be leaving.
 pub fn descendant_named(root: i32, name: &str, wait: Duration) -> Option<i32> {
     let comm = |p: &i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-    let deadline = Instant::now() + wait;
-    loop {
-        let found = descendants(root)
+    let named = || {
+        descendants(root)
             .into_iter()
-            .find(|p| comm(p).trim_end() == name);
-        if found.is_some() || Instant::now() >= deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+            .find(|p| comm(p).trim_end() == name)
+    };
+    settled(wait, named, Option::is_some)
 }
 
 /// Every process whose ancestry leads to `root` (host view).
