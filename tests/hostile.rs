@@ -804,3 +804,83 @@ fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
     assert_eq!(code, 0, "{err}");
     assert!(!fresh.join("mcpcell/.written").exists());
 }
+
+/// A program a server puts on the client's PATH (a project's `.venv/bin` or `node_modules/.bin`
+/// the server may write, first on an activated environment's PATH) is not run by a later
+/// launch that finds it there: not as the command, nor as the program a script's
+/// `#!/usr/bin/env NAME` names, for the same server (it may write the project now) or another
+/// one (an earlier launch let a server write it). Judged from outside: the planted program
+/// leaves a file in the project of the launch that would run it. The control: with no record
+/// of the earlier launch, the other server's launch runs it.
+#[test]
+fn a_program_a_server_put_on_the_path_is_not_run_by_a_later_launch() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let (a, b) = (root.join("projA"), root.join("projB"));
+    std::fs::create_dir_all(&b).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (state, fresh) = (root.join("state"), root.join("fresh"));
+    let path = format!("{}:/usr/bin:/bin", a.join("bin").display());
+    let run = |home: &Path, opts: &[&str], cmd: &[&str]| {
+        let mut args: Vec<&str> = opts.to_vec();
+        args.push("--");
+        args.extend(cmd);
+        let mut c = run_cmd(&args);
+        c.env("XDG_STATE_HOME", home).env("PATH", &path);
+        let out = output_within(c, T);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!err.contains("panicked"), "{err}");
+        (out.status.code().unwrap_or(-1), err)
+    };
+    // Server A, which may write projA, puts `tool` in projA/bin from inside its sandbox.
+    let ran = b.join("ran");
+    let plant = format!(
+        "mkdir -p {bin} && printf '#!/bin/sh\\necho planted > {ran}\\n' > {bin}/tool && chmod 755 {bin}/tool",
+        bin = a.join("bin").display(),
+        ran = ran.display()
+    );
+    std::fs::create_dir_all(&a).unwrap();
+    let (code, err) = run(
+        &state,
+        &["--allow-write", &s(&a)],
+        &["/bin/sh", "-c", &plant],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(a.join("bin/tool").is_file());
+    // A script outside every writable place that runs `tool` through env.
+    let script = root.join("script");
+    write(&script, "#!/usr/bin/env tool\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let b_opts = ["--allow-write", &s(&b)];
+    for cmd in [vec!["tool".to_string()], vec![s(&script)]] {
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        // Another server, B, which may write projB.
+        let (code, err) = run(&state, &b_opts, &cmd);
+        assert_ne!(code, 0, "{cmd:?}: {err}");
+        assert!(!ran.exists(), "{cmd:?} ran the planted program: {err}");
+        assert!(
+            err.contains(&format!("found at {}", a.join("bin/tool").display()))
+                && err.contains("where an earlier launch let a server write"),
+            "{cmd:?}: {err}"
+        );
+        // The same server, which may write projA now, on a later launch.
+        let (code, err) = run(
+            &state,
+            &["--allow-write", &s(&a), "--allow-write", &s(&b)],
+            &cmd,
+        );
+        assert_ne!(code, 0, "{cmd:?}: {err}");
+        assert!(!ran.exists(), "{cmd:?} ran the planted program: {err}");
+        assert!(err.contains("where the server may write"), "{cmd:?}: {err}");
+        // The control: B's launch with no record of A's runs what A planted.
+        let (code, err) = run(&fresh, &b_opts, &cmd);
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(&ran).unwrap_or_default(),
+            "planted\n",
+            "{cmd:?}: {err}"
+        );
+        std::fs::remove_file(&ran).unwrap();
+        std::fs::remove_dir_all(&fresh).unwrap();
+    }
+}

@@ -43,6 +43,71 @@ fn planned_state_dir(profile: &str, argv: &[&str]) -> PathBuf {
     )
 }
 
+/// A server that may write its project swaps the file its arguments name for a link to
+/// another project's: its next launch is still its own server, with its own state
+/// directory, not the other project's (whose launches run what that directory holds).
+/// Judged by the state directory `--dry-run` plans from outside; the control names the other
+/// project's file outright, and gets the other project's directory.
+#[test]
+fn a_link_in_place_of_an_argument_does_not_make_another_projects_server() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let (a, b) = (root.join("a"), root.join("b"));
+    for p in [&a, &b] {
+        std::fs::create_dir(p).unwrap();
+        write(&p.join("notes"), "");
+    }
+    let planned = |cwd: &Path, arg: &str| {
+        let mut c = run_cmd(&[
+            "--dry-run",
+            "--format",
+            "json",
+            "-p",
+            "python",
+            "--",
+            "/bin/sh",
+            "-c",
+            ":",
+            "sh",
+            arg,
+        ]);
+        c.current_dir(cwd);
+        let out = output_within(c, T);
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        plan["plan"]["state_dir"].as_str().unwrap().to_string()
+    };
+    let (sa, sb) = (planned(&a, "notes"), planned(&b, "notes"));
+    assert_ne!(sa, sb, "two projects, two servers");
+    // From inside A's sandbox, which may write a.
+    let mut c = run_cmd(&[
+        "-p",
+        "python",
+        "--allow-write",
+        a.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        "rm notes && ln -s ../b/notes notes",
+    ]);
+    c.current_dir(&a);
+    let out = output_within(c, T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(a.join("notes").canonicalize().unwrap(), b.join("notes"));
+    assert_eq!(
+        planned(&a, "notes"),
+        sa,
+        "the link took B's state directory"
+    );
+    // The control: B's file named outright is B's server.
+    assert_eq!(planned(&a, "../b/notes"), sb);
+}
+
 /// Server A plants a `.pth` file in its Python user base (`${STATE_DIR}/python-user`, which
 /// the `python` profile points PYTHONUSERBASE at); server B, under the same profile, looks
 /// for it and tries to write next to it.

@@ -99,23 +99,27 @@ pub fn resolve(
     sandbox_path: Option<&OsStr>,
 ) -> Result<Command, CommandError> {
     let first = argv.first().ok_or(CommandError::Empty)?;
-    let path = if first.as_bytes().contains(&b'/') {
+    // A command named by its path was chosen by the user; one found on the PATH was chosen
+    // by whoever may write the directory it was found in (a server may have planted it
+    // there for a later launch, of itself or of another server: `steer`).
+    let (path, evidence) = if first.as_bytes().contains(&b'/') {
         let p = cwd.join(first);
         if std::fs::symlink_metadata(&p).is_err() {
             return Err(CommandError::Missing { path: p });
         }
-        p
+        (p, Vec::new())
     } else {
-        search(first, path_var, cwd).ok_or_else(|| CommandError::NotFound {
+        let found = search(first, path_var, cwd).ok_or_else(|| CommandError::NotFound {
             command: first.to_string_lossy().into_owned(),
             path: path_var.map(|p| p.to_string_lossy().into_owned()),
-        })?
+        })?;
+        (found.clone(), vec![Evidence::Content(found)])
     };
     check_executable(&path)?;
     let mut needed = vec![Needed {
         path: path.clone(),
         why: "the command".into(),
-        evidence: Vec::new(),
+        evidence,
     }];
     add_loaders(&path, sandbox_path, cwd, &mut needed, &[], 0);
     let script = script_argument(&path, &argv[1..], cwd);
@@ -341,12 +345,17 @@ fn add_loaders(
         if interp.file_name() == Some(OsStr::new("env")) {
             if let Some(name) = env_program(arg) {
                 if let Some(found) = search(OsStr::new(name), sandbox_path, cwd) {
-                    if push(
-                        found.clone(),
-                        format!("`{name}` run by `#!{}` in {}", line, file.display()),
-                        out,
-                    ) {
-                        add_loaders(&found, sandbox_path, cwd, out, evidence, depth + 1);
+                    // Named by the script, and chosen by whoever may write where the
+                    // PATH search found it.
+                    let mut chosen = evidence.clone();
+                    chosen.push(Evidence::Content(found.clone()));
+                    if !out.iter().any(|x| x.path == found) {
+                        out.push(Needed {
+                            path: found.clone(),
+                            why: format!("`{name}` run by `#!{}` in {}", line, file.display()),
+                            evidence: chosen.clone(),
+                        });
+                        add_loaders(&found, sandbox_path, cwd, out, &chosen, depth + 1);
                     }
                 }
             }

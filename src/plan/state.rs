@@ -51,17 +51,22 @@ fn base_name(s: &OsStr) -> String {
         .to_string()
 }
 
-/// An argument as the server will see it: a relative path that exists is made absolute, so
-/// that `node server.js` in two projects is two servers.
+/// An argument as the server will see it: a relative path that exists (a link counts, even
+/// a dangling one) is made absolute, so that `node server.js` in two projects is two
+/// servers. Made absolute by its name, `.` and `..` folded, never by following its links: a
+/// server that may write its project could otherwise swap `notes` for a link to
+/// `../other/notes` and take the other project's server's state directory on its next
+/// launch, with what that server's launches run from there (a `.pth`, an npmrc).
 fn canonical_arg(arg: &OsStr, cwd: &Path) -> OsString {
     let bytes = arg.as_bytes();
     if bytes.is_empty() || bytes.starts_with(b"/") || bytes.starts_with(b"-") {
         return arg.to_os_string();
     }
     let p = cwd.join(arg);
-    match super::fs::real_path(&p) {
-        Ok(real) => real.into_os_string(),
-        Err(_) => arg.to_os_string(),
+    if std::fs::symlink_metadata(&p).is_ok() {
+        crate::paths::normalize(&p).into_os_string()
+    } else {
+        arg.to_os_string()
     }
 }
 
@@ -220,6 +225,34 @@ mod tests {
         let c: Vec<OsString> = ["/bin/sh", "ab"].iter().map(Into::into).collect();
         let d: Vec<OsString> = ["/bin/sh", "a", "b"].iter().map(Into::into).collect();
         assert_ne!(server_id(&c, cwd, None), server_id(&d, cwd, None));
+    }
+
+    #[test]
+    fn a_relative_argument_is_named_by_its_project_not_where_its_links_lead() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let (a, b) = (root.join("a"), root.join("b"));
+        for p in [&a, &b] {
+            std::fs::create_dir(p).unwrap();
+            std::fs::write(p.join("notes"), "").unwrap();
+        }
+        let argv: Vec<OsString> = ["/bin/sh", "srv", "notes"].iter().map(Into::into).collect();
+        let (ida, idb) = (server_id(&argv, &a, None), server_id(&argv, &b, None));
+        assert_ne!(ida, idb, "two projects, two servers");
+        // A's server swaps its notes for a link to B's: still A's server.
+        std::fs::remove_file(a.join("notes")).unwrap();
+        std::os::unix::fs::symlink("../b/notes", a.join("notes")).unwrap();
+        assert_eq!(server_id(&argv, &a, None), ida);
+        // Dangling, too.
+        std::fs::remove_file(a.join("notes")).unwrap();
+        std::os::unix::fs::symlink("../b/gone", a.join("notes")).unwrap();
+        assert_eq!(server_id(&argv, &a, None), ida);
+        // `.` and `..` are folded: the same file named two ways is one server.
+        let dotted: Vec<OsString> = ["/bin/sh", "srv", "../b/./notes"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(server_id(&dotted, &a, None), idb);
     }
 
     #[test]

@@ -88,6 +88,10 @@ impl Steered {
             How::Link => format!(
                 "reached through the link {by}, which lies inside {inside}, {place}: a server could have planted it to reach {real}"
             ),
+            // A program found on a PATH: the file is its own evidence.
+            How::Named if self.by == self.real => format!(
+                "found at {real}, which lies inside {inside}, {place}: a server could have put it there to have it run"
+            ),
             How::Named => format!(
                 "named by {by}, which lies inside {inside}, {place}: a server could have written it to reach {real}"
             ),
