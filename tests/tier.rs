@@ -251,6 +251,68 @@ fn the_private_temporary_directory_is_tmpdir_and_goes_at_exit() {
     );
 }
 
+/// A grant holding the host's temporary directory (TMPDIR other than /tmp) would reach the
+/// private directories of the other sandboxes the tier makes there: such a launch is refused,
+/// even with --best-effort, naming the grant. Sandbox B runs with TMPDIR a scratch
+/// directory, its private directory in it; A, granted that directory, would write into every
+/// private directory it finds there. Judged from outside: B's holds nothing of A's. The
+/// control: a grant of a directory inside TMPDIR is no such grant, and a process outside
+/// the sandboxes writing into B's directory is seen the same way.
+#[test]
+fn a_grant_of_the_hosts_temporary_directory_is_refused() {
+    let d = scratch();
+    let tt = d.path().canonicalize().unwrap().join("tt");
+    std::fs::create_dir_all(tt.join("inside")).unwrap();
+    let with_tmpdir = |mut c: Command| {
+        c.env("TMPDIR", &tt);
+        c
+    };
+    let p = probe();
+    let ps = p.to_str().unwrap();
+    let mut b = Running::start(with_tmpdir(tier_cmd(
+        &["--best-effort"],
+        &["/bin/sh", "-c", "echo \"$TMPDIR\"; exec sleep 30"],
+    )));
+    let b_tmp = std::path::PathBuf::from(b.line(T));
+    assert!(b_tmp.starts_with(&tt), "{}", b_tmp.display());
+    let script = r#"for d in "$1"/mcpcell-tmp-*; do "$0" write "$d/from-a" x; done; true"#;
+    let a = |grant: &std::path::Path| {
+        output_within(
+            with_tmpdir(tier_cmd(
+                &[
+                    "--best-effort",
+                    "--allow-exec",
+                    ps,
+                    "--allow-write",
+                    grant.to_str().unwrap(),
+                ],
+                &["/bin/sh", "-c", script, ps, tt.to_str().unwrap()],
+            )),
+            T,
+        )
+    };
+    let out = a(&tt);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("the other sandboxes' private temporary directories")
+            && err.contains(&format!("the grant of {}", tt.display())),
+        "{err}"
+    );
+    assert!(
+        !b_tmp.join("from-a").exists(),
+        "A wrote into B's private directory"
+    );
+    // The controls.
+    let out = a(&tt.join("inside"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!b_tmp.join("from-a").exists());
+    std::fs::write(b_tmp.join("from-a"), "x").unwrap();
+    assert!(b_tmp.join("from-a").exists());
+    b.signal(Signal::SIGTERM);
+    let _ = b.wait(T);
+}
+
 #[test]
 fn host_processes_cannot_be_signalled_traced_or_read() {
     if !scoped() {

@@ -8,8 +8,11 @@
 //! `--best-effort` accepts them, and a loss that would let the server out where the profile
 //! says it may not go (`network: proxy`) is refused even then.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
+use super::fs::{FsRule, Placement};
 use super::{Gap, Plan};
 use crate::kernel::Kernel;
 use crate::profile::NetworkMode;
@@ -59,9 +62,29 @@ pub struct Facts {
     pub unix: bool,
     pub hides: usize,
     pub tmp_size: bool,
+    /// A host grant holding the host's temporary directory, where the tier makes every
+    /// sandbox's private one ([`granted_tmpdir`]).
+    pub tmpdir_granted: Option<PathBuf>,
     /// Observe mode (`learn`): its listener takes the seccomp notifications, so network
     /// mode proxy has no supervisor of its own.
     pub observed: bool,
+}
+
+/// The first host grant of `rules` that holds the host's temporary directory (TMPDIR, or
+/// `/tmp`), where the tier makes every sandbox's private directory: the server would reach
+/// the other sandboxes' there. A grant of `/tmp` is the private directory itself, never the
+/// host's; a grant of `/` reaches everything, and says so by itself.
+pub fn granted_tmpdir(rules: &[FsRule]) -> Option<PathBuf> {
+    let host = std::env::temp_dir();
+    let host = std::fs::canonicalize(&host).unwrap_or(host);
+    rules
+        .iter()
+        .find(|r| {
+            r.placement != Placement::Private
+                && r.path != Path::new("/")
+                && host.starts_with(&r.path)
+        })
+        .map(|r| r.path.clone())
 }
 
 impl Facts {
@@ -76,6 +99,7 @@ impl Facts {
             unix: !plan.network.unix.is_empty(),
             hides: plan.filesystem.hide.len(),
             tmp_size: plan.tmp_size.is_some(),
+            tmpdir_granted: granted_tmpdir(&plan.filesystem.rules),
             observed: !plan.observed.is_empty(),
         }
     }
@@ -92,6 +116,7 @@ impl Facts {
             unix: false,
             hides: 1,
             tmp_size: false,
+            tmpdir_granted: None,
             observed: false,
         }
     }
@@ -176,6 +201,18 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
         "/tmp",
         "a private directory, created 0700 in the host's temporary directory and removed at exit, granted read+write and named by TMPDIR; /tmp itself and /dev/shm are denied, so a program that ignores TMPDIR gets EACCES there",
     ));
+    if let Some(g) = &f.tmpdir_granted {
+        losses.push(Loss {
+            what: "the other sandboxes' private temporary directories".into(),
+            why: format!(
+                "the grant of {} holds the host's temporary directory {}, where every sandbox without namespaces has its private /tmp: the server could read and write theirs",
+                g.display(),
+                std::env::temp_dir().display()
+            ),
+            acceptable: false,
+            fix: Some("grant a directory inside it instead, or start mcpcell with TMPDIR set to a directory outside the grants".into()),
+        });
+    }
     if f.tmp_size {
         losses.push(loss(
             "limits.tmp_size",
@@ -492,6 +529,7 @@ mod tests {
             unix: false,
             hides: 0,
             tmp_size: false,
+            tmpdir_granted: None,
             observed: false,
         }
     }
