@@ -94,12 +94,14 @@ fn paths_in(line: &str) -> Vec<String> {
                 out.push(t.to_string());
             }
         }
-        // `/bin/sh: 1: cannot create /x: ...`: the first path names the program.
+        // `/bin/sh: 1: cannot create /x: ...` or `/usr/bin/env: ‘tool’: No such file or
+        // directory`: the first path names the program, when more follows it than the error
+        // (`/x: Permission denied` names the path refused).
         let program_first = line
             .split_whitespace()
             .next()
             .is_some_and(|t| t.starts_with('/') && t.ends_with(':'));
-        if program_first && out.len() > 1 {
+        if program_first && (out.len() > 1 || line.split(": ").count() > 2) {
             out.remove(0);
         }
     }
@@ -385,5 +387,17 @@ mod tests {
         assert!(s.hosts.contains("other.example.org"));
         assert!(!s.eperm);
         assert!(seen(&["unshare: unshare failed: Operation not permitted"]).eperm);
+    }
+
+    #[test]
+    fn a_program_named_first_is_not_the_path_refused() {
+        // env's own message for a program it did not find: /usr/bin/env exists on the host
+        // and is no file the server was refused.
+        let s = seen(&["/usr/bin/env: ‘tool’: No such file or directory"]);
+        assert!(s.paths.is_empty(), "{:?}", s.paths);
+        // A path first with nothing but the error after it is the path refused.
+        let s = seen(&["/etc/shadow: Permission denied"]);
+        let paths: Vec<_> = s.paths.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(paths, [PathBuf::from("/etc/shadow")]);
     }
 }
