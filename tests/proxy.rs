@@ -687,6 +687,40 @@ fn only_address_queries_reach_the_hosts_resolver() {
     }
 }
 
+/// A server that asks again and again for an allowed name the host cannot resolve (or for
+/// name after name under an allowed wildcard) cannot flood mcpcell's log: each name's
+/// failure is logged once. Judged by the log lines; the control is that every distinct name
+/// is logged.
+#[test]
+fn a_name_that_does_not_resolve_is_logged_once() {
+    if !require(which::which("python3").is_ok(), "python3") {
+        return;
+    }
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"*.wild.mcpcell.test\"]\n";
+    let mut args = vec!["python3", "-c", DNS_QUERY];
+    let names = ["gone-1.wild.mcpcell.test", "gone-2.wild.mcpcell.test"];
+    for _ in 0..40 {
+        args.extend([names[0], "1"]);
+    }
+    args.extend([names[1], "1"]);
+    let (code, out, err) = inside_with(dir.path(), yaml, "info", &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().count(), 41, "{out}{err}");
+    for name in names {
+        let logged = err
+            .lines()
+            .filter(|l| l.contains(&format!("proxy: no address for {name}")))
+            .count();
+        assert_eq!(logged, 1, "{name}: {err}");
+    }
+}
+
 #[test]
 fn a_hostile_name_cannot_forge_log_lines() {
     if !require(which::which("python3").is_ok(), "python3") {

@@ -24,6 +24,8 @@ struct Shared {
     answers: Mutex<Answers>,
     stats: Arc<Mutex<Stats>>,
     dns_refused: Mutex<HashSet<String>>,
+    /// Allowed names the host could not resolve, each logged once.
+    dns_failed: Mutex<HashSet<String>>,
     connections: Gate,
     dns_queries: Gate,
     /// Warnings about what the bounds turned away, at most one per few seconds.
@@ -130,6 +132,7 @@ pub fn start(cfg: ProxyConfig, l: Listeners) -> io::Result<Proxy> {
         answers: Mutex::new(Answers::default()),
         stats: Arc::clone(&stats),
         dns_refused: Mutex::new(HashSet::new()),
+        dns_failed: Mutex::new(HashSet::new()),
         connections: Gate::new(limits::MAX_CONNECTIONS),
         dns_queries: Gate::new(limits::MAX_DNS_IN_FLIGHT),
         turned_away: Mutex::new(Throttle::new(Duration::from_secs(5))),
@@ -320,26 +323,52 @@ fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
                     }
                 }
                 Err(r) => {
-                    warn!(target: "mcpcell", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
+                    // Once per name: a server asking again and again (or for name after
+                    // name under a wildcard) cannot flood the log.
+                    once_per_name(shared, &shared.dns_failed, name, "failed lookups", || {
+                        warn!(target: "mcpcell", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
+                    });
                     return Answer::Refused;
                 }
             }
         }
-        let mut seen = shared.dns_refused.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() < limits::MAX_DESTINATIONS {
-            if seen.insert(name.to_string()) {
+        once_per_name(
+            shared,
+            &shared.dns_refused,
+            name,
+            "refused DNS lookups",
+            || {
                 let check = shared.cfg.check_with(name);
                 warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow{check}");
-            }
-        } else if !seen.contains(name) {
-            drop(seen);
-            shared.turned_away(&format!(
-                "refused DNS lookups of more than {} names are no longer logged one by one; latest: {name}",
-                limits::MAX_DESTINATIONS
-            ));
-        }
+            },
+        );
         Answer::Refused
     })
+}
+
+/// Runs `log` the first time `name` is seen in `seen`, for at most
+/// [`limits::MAX_DESTINATIONS`] names; past that, one throttled line says that `what` are
+/// no longer logged one by one.
+fn once_per_name(
+    shared: &Shared,
+    seen: &Mutex<HashSet<String>>,
+    name: &str,
+    what: &str,
+    log: impl FnOnce(),
+) {
+    let mut set = seen.lock().unwrap_or_else(|e| e.into_inner());
+    if set.len() < limits::MAX_DESTINATIONS {
+        if set.insert(name.to_string()) {
+            drop(set);
+            log();
+        }
+    } else if !set.contains(name) {
+        drop(set);
+        shared.turned_away(&format!(
+            "{what} of more than {} names are no longer logged one by one; latest: {name}",
+            limits::MAX_DESTINATIONS
+        ));
+    }
 }
 
 /// A connection a client made directly to an address: the sandbox routes every IPv4 address
