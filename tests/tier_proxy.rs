@@ -395,6 +395,94 @@ fn proxy_aware_clients_reach_an_allowed_host_and_nothing_else() {
     assert!(http.requests().iter().any(|r| r.contains("/direct")));
 }
 
+/// The TCP ports `pid` and its descendants listen on (host view: /proc/net/tcp's listening
+/// sockets whose inodes they hold).
+fn listening_ports(pid: i32) -> Vec<u16> {
+    let mut inodes = Vec::new();
+    for p in std::iter::once(pid).chain(descendants(pid)) {
+        for fd in std::fs::read_dir(format!("/proc/{p}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let link = std::fs::read_link(fd.path()).unwrap_or_default();
+            if let Some(i) = link
+                .to_str()
+                .and_then(|l| l.strip_prefix("socket:["))
+                .and_then(|l| l.strip_suffix(']'))
+            {
+                inodes.push(i.to_string());
+            }
+        }
+    }
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // local address, state (0A: listening), inode.
+            (f.get(3) == Some(&"0A") && inodes.iter().any(|i| Some(&i.as_str()) == f.get(9)))
+                .then(|| u16::from_str_radix(f[1].split(':').nth(1)?, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// The proxy listens on the host's loopback, where any local process can connect: it serves
+/// only the connections mcpcell made for the server. Judged from outside: a request sent
+/// straight to every port mcpcell listens on gets no answer and never reaches the allowed
+/// host; the control is the server's own request, through the same proxy, which does.
+#[test]
+fn the_proxy_serves_no_one_but_the_server() {
+    if !supported() || !names_resolve() {
+        return;
+    }
+    let http = HttpServer::start();
+    let p = Profiles::new(&[format!("{ALLOWED}:{}", http.port)]);
+    let url = format!("http://{ALLOWED}:{}/from-the-server", http.port);
+    let script = format!(
+        "import urllib.request, time; print(urllib.request.urlopen('{url}').read().decode(), end='', flush=True); time.sleep(30)"
+    );
+    let mut c = run_cmd(&[
+        "--best-effort",
+        "-p",
+        p.proxy.to_str().unwrap(),
+        "--",
+        "python3",
+        "-c",
+        &script,
+    ]);
+    c.env("XDG_STATE_HOME", p.state());
+    let mut r = Running::start(in_container(c));
+    assert_eq!(r.line(T), "hello from the host");
+    let ports = listening_ports(r.pid());
+    assert!(!ports.is_empty(), "mcpcell listens on no TCP port");
+    for port in &ports {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", *port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let req = format!(
+            "GET http://{ALLOWED}:{}/from-outside HTTP/1.1\r\nHost: {ALLOWED}:{}\r\n\r\n",
+            http.port, http.port
+        );
+        let _ = s.write_all(req.as_bytes());
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        assert!(answer.is_empty(), "port {port} answered: {}", text(&answer));
+    }
+    r.signal(nix::sys::signal::Signal::SIGTERM);
+    let _ = r.wait(T);
+    let seen = http.requests();
+    assert!(
+        seen.iter().any(|q| q.contains("/from-the-server")),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|q| q.contains("/from-outside")),
+        "{seen:?}"
+    );
+}
+
 /// Runs `args` under the weak profile and then the proxy profile: the weak run must reach
 /// `watch`, the proxied one must not (and must not say it did).
 fn reaches_only_when_weak(p: &Profiles, watch: &Watch, args: &[&str], what: &str) {

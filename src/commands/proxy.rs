@@ -135,6 +135,7 @@ fn serve(args: &ProxyArgs) -> Result<(), ProxyError> {
             proxy,
             transparent: Vec::new(),
             dns,
+            admitted: None,
         },
     )
     .map_err(ProxyError::Start)?;

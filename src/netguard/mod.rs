@@ -58,12 +58,14 @@ use tracing::{info, warn};
 use notif::Notification;
 
 /// The proxy as the server knows it, and where it really listens.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Target {
     /// The address in the server's `HTTP_PROXY`: the only one it may connect to.
     pub shown: SocketAddrV4,
     /// mcpcell's listener on the host's loopback (an ephemeral port).
     pub real: SocketAddrV4,
+    /// Where the connections mcpcell makes are recorded, for the proxy to serve only those.
+    pub admitted: crate::proxy::Admitted,
 }
 
 /// At most this many refusals are logged one by one: the server decides how many it makes.
@@ -162,7 +164,7 @@ fn connect(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusal
     if theirs.as_ref().is_some_and(|s| peer_of(s.as_raw_fd())) {
         return n.fail(listener, libc::EISCONN);
     }
-    let ours = match TcpStream::connect_timeout(&SocketAddr::V4(target.real), CONNECT_TIMEOUT) {
+    let ours = match connect_own(target) {
         Ok(s) => s,
         Err(e) => {
             warn!(target: "mcpcell", "network proxy: failed to connect to mcpcell's own proxy for the server: {e}");
@@ -182,6 +184,35 @@ fn connect(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusal
         // The caller is gone, or its table is full: the call fails as the kernel says.
         Err(e) => n.fail(listener, e.raw_os_error().unwrap_or(libc::EBADF)),
     }
+}
+
+/// A connection of mcpcell's own to its proxy, from a port recorded in `target.admitted`
+/// before the connect (the proxy may accept it at once), within [`CONNECT_TIMEOUT`].
+fn connect_own(target: &Target) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, getsockname, setsockopt,
+        socket, sockopt,
+    };
+    use nix::sys::time::TimeVal;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0))?;
+    let port = getsockname::<SockaddrIn>(fd.as_raw_fd())?.port();
+    target.admitted.expect(port);
+    // A blocking connect gives up after the send timeout; none is left on the socket.
+    let limit = TimeVal::new(CONNECT_TIMEOUT.as_secs() as _, 0);
+    let made = setsockopt(&fd, sockopt::SendTimeout, &limit)
+        .and_then(|()| connect(fd.as_raw_fd(), &SockaddrIn::from(target.real)))
+        .and_then(|()| setsockopt(&fd, sockopt::SendTimeout, &TimeVal::new(0, 0)));
+    if let Err(e) = made {
+        target.admitted.forget(port);
+        return Err(e.into());
+    }
+    Ok(TcpStream::from(fd))
 }
 
 /// The TCP options the server set on its own socket, set on mcpcell's.

@@ -196,12 +196,18 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
             }
             pfd.revents = 0;
             match i {
-                0 => accept_all(&shared, &l.proxy, &mut spare, |sh, s, slot| {
-                    spawn("mcpcell-proxy-conn", move || {
-                        handle_proxy(&sh, s);
-                        drop(slot);
-                    })
-                }),
+                0 => accept_all(
+                    &shared,
+                    &l.proxy,
+                    l.admitted.as_ref(),
+                    &mut spare,
+                    |sh, s, slot| {
+                        spawn("mcpcell-proxy-conn", move || {
+                            handle_proxy(&sh, s);
+                            drop(slot);
+                        })
+                    },
+                ),
                 1 => {
                     while let Ok((n, from)) = l.dns.recv_from(&mut buf) {
                         let Some(slot) = shared.dns_queries.take() else {
@@ -228,7 +234,7 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
                 _ => {
                     let (port, listener) = &l.transparent[i - 2];
                     let port = *port;
-                    accept_all(&shared, listener, &mut spare, move |sh, s, slot| {
+                    accept_all(&shared, listener, None, &mut spare, move |sh, s, slot| {
                         spawn("mcpcell-proxy-conn", move || {
                             handle_transparent(&sh, s, port);
                             drop(slot);
@@ -241,13 +247,15 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
 }
 
 /// Accepts every pending connection on `listener`: each one within
-/// [`limits::MAX_CONNECTIONS`] goes to `serve` with its slot, the others are closed at once.
+/// [`limits::MAX_CONNECTIONS`] goes to `serve` with its slot, the others are closed at once;
+/// with `admitted`, so is every one mcpcell did not make itself.
 /// Out of descriptors (EMFILE, ENFILE), the reserve descriptor is given up for a moment to
 /// take the pending connection and close it: poll() would otherwise report it again at once,
 /// and the loop would spin.
 fn accept_all(
     shared: &Arc<Shared>,
     listener: &TcpListener,
+    admitted: Option<&super::Admitted>,
     spare: &mut Option<std::fs::File>,
     serve: impl Fn(Arc<Shared>, TcpStream, Slot) -> io::Result<()>,
 ) {
@@ -257,7 +265,14 @@ fn accept_all(
     }
     loop {
         match listener.accept() {
-            Ok((s, _)) => {
+            Ok((s, from)) => {
+                if admitted.is_some_and(|a| !(from.ip().is_loopback() && a.take(from.port()))) {
+                    drop(s);
+                    shared.turned_away(&format!(
+                        "refused a connection from {from}, which mcpcell did not make for the server: another process on this host reached the proxy's port"
+                    ));
+                    continue;
+                }
                 let Some(slot) = shared.connections.take() else {
                     drop(s);
                     shared.turned_away(&format!(

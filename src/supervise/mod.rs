@@ -752,7 +752,10 @@ fn attach(
             let stop = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stop);
             let serve = match listens {
-                true => guard(guarded.as_ref().map(|g| g.target), writable(plan, tmp)),
+                true => guard(
+                    guarded.as_ref().map(|g| g.target.clone()),
+                    writable(plan, tmp),
+                ),
                 false => plugins.observe.take().ok_or(LaunchError::NoObserver)?,
             };
             let thread = std::thread::Builder::new()
@@ -801,24 +804,30 @@ struct Guarded {
 
 /// Listeners on ephemeral ports of the host's loopback. The server cannot reach them by
 /// itself: its connects to `127.0.0.1:shown_port` (the port in its HTTP_PROXY) are made by
-/// mcpcell, to these. There is no DNS responder the server could reach (UDP is refused) and
-/// no transparent listener: the socket the proxy requires for DNS is bound and never used.
+/// mcpcell, to these, and the proxy serves only the connections mcpcell made (other local
+/// users could reach the port). There is no DNS responder the server could reach (UDP is
+/// refused) and no transparent listener: the socket the proxy requires for DNS is bound,
+/// connected to itself (no other sender's datagram reaches it) and never used.
 fn guarded_proxy(shown_port: u16) -> std::io::Result<Guarded> {
     let proxy = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
     let dns = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    dns.connect(dns.local_addr()?)?;
     let real = match proxy.local_addr()? {
         std::net::SocketAddr::V4(a) => a,
         std::net::SocketAddr::V6(_) => return Err(std::io::ErrorKind::InvalidData.into()),
     };
+    let admitted = crate::proxy::Admitted::default();
     Ok(Guarded {
         listeners: crate::proxy::Listeners {
             proxy,
             dns,
             transparent: Vec::new(),
+            admitted: Some(admitted.clone()),
         },
         target: crate::netguard::Target {
             shown: std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, shown_port),
             real,
+            admitted,
         },
     })
 }
@@ -884,6 +893,7 @@ fn receive_listeners(channel: &OwnedFd, ports: &[u16]) -> Option<crate::proxy::L
         proxy: proxy.into(),
         dns: dns.into(),
         transparent,
+        admitted: None,
     })
 }
 
