@@ -57,6 +57,34 @@ use tracing::{info, warn};
 
 use notif::Notification;
 
+/// The local ports of the connections mcpcell made to its own proxy for the server, each
+/// recorded before its connect and taken when the proxy accepts it. In the namespace-free
+/// tier the proxy listens on the host's loopback, where any local user could otherwise use
+/// it (the user's allowlist, `allow_private` reach and upstream proxy credentials).
+#[derive(Debug, Default, Clone)]
+pub struct Admitted(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u16>>>);
+
+impl Admitted {
+    fn ports(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u16>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection from `port` is about to be made.
+    pub fn expect(&self, port: u16) {
+        self.ports().insert(port);
+    }
+
+    /// The connection from `port` was not made after all.
+    pub fn forget(&self, port: u16) {
+        self.ports().remove(&port);
+    }
+
+    /// Whether the connection from `port` is one mcpcell made (once).
+    pub fn take(&self, port: u16) -> bool {
+        self.ports().remove(&port)
+    }
+}
+
 /// The proxy as the server knows it, and where it really listens.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -65,7 +93,7 @@ pub struct Target {
     /// mcpcell's listener on the host's loopback (an ephemeral port).
     pub real: SocketAddrV4,
     /// Where the connections mcpcell makes are recorded, for the proxy to serve only those.
-    pub admitted: crate::proxy::Admitted,
+    pub admitted: Admitted,
 }
 
 /// At most this many refusals are logged one by one: the server decides how many it makes.

@@ -288,7 +288,8 @@ fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
 }
 
 /// What running the command needs: the file and its loaders (read and execute), the package
-/// trees its code lives in (read).
+/// trees its code lives in (read). The command itself is required: one a server could have
+/// chosen (a link or a program it planted) stops the launch before anything starts.
 fn needed_by_command(command: &Command, grants: &mut Vec<Grant>) {
     for (list, rights) in [
         (&command.needed, Rights::EXEC),
@@ -299,7 +300,7 @@ fn needed_by_command(command: &Command, grants: &mut Vec<Grant>) {
                 path: n.path.clone(),
                 rights,
                 origin: Origin::command_line(&format!("(needed to run the command: {})", n.why)),
-                required: false,
+                required: command.needed.first().is_some_and(|c| std::ptr::eq(n, c)),
                 evidence: n.evidence.clone(),
             });
         }

@@ -20,7 +20,7 @@
 //! terminated. The listening sockets live in the sandbox's namespace, so nothing else on
 //! the host can use the proxy. Where namespaces are refused, the proxy listens on the
 //! host's loopback and serves only the connections mcpcell made for the server
-//! ([`Admitted`]).
+//! ([`crate::netguard::Admitted`]).
 
 mod answers;
 pub mod chain;
@@ -198,35 +198,7 @@ pub struct Listeners {
     pub dns: UdpSocket,
     /// When the proxy listens where other processes could reach it (the namespace-free
     /// tier: the host's loopback), the connections it serves: those mcpcell made itself.
-    pub admitted: Option<Admitted>,
-}
-
-/// The local ports of the connections mcpcell made to its own proxy for the server, each
-/// recorded before its connect and taken when the proxy accepts it. In the namespace-free
-/// tier the proxy listens on the host's loopback, where any local user could otherwise use
-/// it (the user's allowlist, `allow_private` reach and upstream proxy credentials).
-#[derive(Debug, Default, Clone)]
-pub struct Admitted(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u16>>>);
-
-impl Admitted {
-    fn ports(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u16>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A connection from `port` is about to be made.
-    pub fn expect(&self, port: u16) {
-        self.ports().insert(port);
-    }
-
-    /// The connection from `port` was not made after all.
-    pub fn forget(&self, port: u16) {
-        self.ports().remove(&port);
-    }
-
-    /// Whether the connection from `port` is one mcpcell made (once).
-    fn take(&self, port: u16) -> bool {
-        self.ports().remove(&port)
-    }
+    pub admitted: Option<crate::netguard::Admitted>,
 }
 
 /// Allowed and refused destinations, for the summary at exit.

@@ -255,7 +255,7 @@ fn accept_loop(shared: Arc<Shared>, l: Listeners) {
 fn accept_all(
     shared: &Arc<Shared>,
     listener: &TcpListener,
-    admitted: Option<&super::Admitted>,
+    admitted: Option<&crate::netguard::Admitted>,
     spare: &mut Option<std::fs::File>,
     serve: impl Fn(Arc<Shared>, TcpStream, Slot) -> io::Result<()>,
 ) {

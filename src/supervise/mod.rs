@@ -816,7 +816,7 @@ fn guarded_proxy(shown_port: u16) -> std::io::Result<Guarded> {
         std::net::SocketAddr::V4(a) => a,
         std::net::SocketAddr::V6(_) => return Err(std::io::ErrorKind::InvalidData.into()),
     };
-    let admitted = crate::proxy::Admitted::default();
+    let admitted = crate::netguard::Admitted::default();
     Ok(Guarded {
         listeners: crate::proxy::Listeners {
             proxy,
