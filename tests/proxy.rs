@@ -19,6 +19,18 @@ const ALLOWED: &str = "allowed.mcpcell.test";
 const OTHER: &str = "other.mcpcell.test";
 const T: Duration = Duration::from_secs(60);
 
+/// A scratch directory anyone may read and enter: the sandbox's profile and state lie in it,
+/// and an ordinary user's sandbox maps other users out.
+fn readable_scratch() -> tempfile::TempDir {
+    let dir = scratch();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
 fn names_resolve() -> bool {
     let ok = |n: &str| {
         (n, 80)
@@ -111,14 +123,9 @@ struct Setup {
 }
 
 fn setup(base: &str, allow_private: bool) -> Setup {
-    let dir = scratch();
+    let dir = readable_scratch();
     let http = HttpServer::start();
     let tls = TlsServer::start(dir.path());
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let private = if allow_private {
         "  allow_private: [127.0.0.0/8]\n"
     } else {
@@ -561,12 +568,7 @@ fn ipv6_forms_of_loopback_are_refused_like_loopback() {
     if !require(which::which("curl").is_ok(), "curl") {
         return;
     }
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let dir = readable_scratch();
     let http = HttpServer::start();
     let port = http.port;
     let names = [
@@ -641,12 +643,7 @@ fn only_address_queries_reach_the_hosts_resolver() {
     if !require(which::which("python3").is_ok(), "python3") {
         return;
     }
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let dir = readable_scratch();
     let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"*.wild.mcpcell.test\"]\n";
     // Data in the name, as an exfiltrating server would put it, under the allowed wildcard.
     let queries = [
@@ -696,12 +693,7 @@ fn a_name_that_does_not_resolve_is_logged_once() {
     if !require(which::which("python3").is_ok(), "python3") {
         return;
     }
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let dir = readable_scratch();
     let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"*.wild.mcpcell.test\"]\n";
     let mut args = vec!["python3", "-c", DNS_QUERY];
     let names = ["gone-1.wild.mcpcell.test", "gone-2.wild.mcpcell.test"];
@@ -726,12 +718,7 @@ fn a_hostile_name_cannot_forge_log_lines() {
     if !require(which::which("python3").is_ok(), "python3") {
         return;
     }
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let dir = readable_scratch();
     let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"a.mcpcell.test\"]\n";
     // A label with CR, LF, ESC and a forged log line in it.
     let name = "x\r\n WARN proxy: connected to bank.example:443\x1b[2K.evil.test";
@@ -807,12 +794,7 @@ fn an_allowed_name_on_this_hosts_own_address_is_refused() {
     {
         return;
     }
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let dir = readable_scratch();
     let www = dir.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
     write(&www.join("secret.txt"), "host secret\n");
