@@ -808,7 +808,7 @@ fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
 /// A program a server puts on the client's PATH (a project's `.venv/bin` or `node_modules/.bin`
 /// the server may write, first on an activated environment's PATH) is not run by a later
 /// launch that finds it there: not as the command, nor as the program a script's
-/// `#!/usr/bin/env NAME` names, for the same server (it may write the project now) or another
+/// `#!/usr/bin/env NAME` or `#!PATH` names, for the same server (it may write the project now) or another
 /// one (an earlier launch let a server write it). Judged from outside: the planted program
 /// leaves a file in the project of the launch that would run it. The control: with no record
 /// of the earlier launch, the other server's launch runs it.
@@ -847,12 +847,24 @@ fn a_program_a_server_put_on_the_path_is_not_run_by_a_later_launch() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(a.join("bin/tool").is_file());
-    // A script outside every writable place that runs `tool` through env.
+    // Scripts outside every writable place that run `tool`: through env, and as the
+    // interpreter their `#!` names (a console script and its project's venv `python`).
     let script = root.join("script");
     write(&script, "#!/usr/bin/env tool\n");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let interpreted = root.join("interpreted");
+    write(
+        &interpreted,
+        &format!("#!{}\n", a.join("bin/tool").display()),
+    );
+    for f in [&script, &interpreted] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let b_opts = ["--allow-write", &s(&b)];
-    for cmd in [vec!["tool".to_string()], vec![s(&script)]] {
+    for cmd in [
+        vec!["tool".to_string()],
+        vec![s(&script)],
+        vec![s(&interpreted)],
+    ] {
         let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
         // Another server, B, which may write projB. The command itself stops the launch
         // before anything starts (125); a program the command runs is left out.

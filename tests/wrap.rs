@@ -797,6 +797,40 @@ fn unpinned_packages_are_reported_and_pinned() {
     ), "{got}");
 }
 
+/// The `--pin` commands a warning suggests carry the server's name (the config's text) as
+/// one shell word: pasted, `x; touch FILE #` pins that server and runs nothing. Judged by a
+/// shell given the suggestion; the control is the same name unquoted, which the shell splits.
+#[test]
+fn a_suggested_pin_command_keeps_a_hostile_name_one_word() {
+    let s = Setup::new();
+    let name = "x; touch pwned #";
+    let config = format!(
+        r#"{{"mcpServers": {{"{name}": {{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}}}}}"#
+    );
+    s.put("c.json", config.as_bytes());
+    let out = s.run(&["wrap", "c.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let suggested = err
+        .split("pin it with ")
+        .nth(1)
+        .and_then(|r| r.split(" or ").next())
+        .unwrap_or_else(|| panic!("no suggestion: {err}"));
+    let words = |cmd: &str| {
+        let o = Command::new("/bin/sh")
+            .args(["-c", &format!("set -- {cmd}; printf '%s\\n' \"$@\"")])
+            .current_dir(&s.home)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(words(suggested), format!("--pin\n{name}\n"), "{suggested}");
+    assert!(!s.home.join("pwned").exists());
+    // The control.
+    assert_ne!(words(&format!("--pin {name}")), format!("--pin\n{name}\n"));
+    assert!(s.home.join("pwned").exists());
+}
+
 #[test]
 fn client_names_are_unambiguous() {
     let s = Setup::new();

@@ -308,7 +308,9 @@ fn add_loaders(
     let mut head = [0u8; 256];
     let n = read_up_to(&mut f, &mut head);
     let head = &head[..n];
-    // What `file` names was read from it.
+    // What `file` names was read from it; and what it names is run: whoever may write
+    // that file chose the code (a venv's `python` a server replaced, named by the `#!` of a
+    // script outside its reach), as a program found on a PATH (`resolve`).
     let mut evidence = learnt.to_vec();
     evidence.push(Evidence::Content(file.to_path_buf()));
     let evidence = &evidence;
@@ -316,10 +318,12 @@ fn add_loaders(
         if out.iter().any(|x| x.path == path) {
             return false;
         }
+        let mut chosen = evidence.clone();
+        chosen.push(Evidence::Content(path.clone()));
         out.push(Needed {
             path,
             why,
-            evidence: evidence.clone(),
+            evidence: chosen,
         });
         true
     };

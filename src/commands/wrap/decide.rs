@@ -111,8 +111,11 @@ fn pin_decision(
             .map(|(v, _)| format!(" (the local cache has {v})"))
             .unwrap_or_default();
         warnings.push(format!(
-            "`{name}` runs {} through {} without an exact version ({how}): each start may run whatever the registry serves then; pin it with --pin {name}{cached} or --pin {name}=VERSION",
-            pkg.name, pkg.runner
+            "`{name}` runs {} through {} without an exact version ({how}): each start may run whatever the registry serves then; pin it with --pin {}{cached} or --pin {}",
+            pkg.name,
+            pkg.runner,
+            pin_arg(name, ""),
+            pin_arg(name, "=VERSION")
         ));
     }
     Ok(None)
@@ -127,9 +130,16 @@ fn not_cached(name: &str, pkg: &Package, ctx: &Context<'_>) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{name}: no version of {} in the local cache (looked in {looked}); give one with --pin {name}=VERSION",
-        pkg.name
+        "{name}: no version of {} in the local cache (looked in {looked}); give one with --pin {}",
+        pkg.name,
+        pin_arg(name, "=VERSION")
     )
+}
+
+/// `--pin`'s argument for the server `name` (the config's text) as a word to paste into a
+/// shell: a name like `x; touch f #` stays one argument.
+fn pin_arg(name: &str, suffix: &str) -> String {
+    crate::escape::shell_word(std::ffi::OsStr::new(&format!("{name}{suffix}")))
 }
 
 fn with_pins(args: &[String], pins: &[(usize, String)]) -> Vec<String> {
