@@ -136,7 +136,7 @@ const MCPCELL_READS: &[&str] = &[
 ];
 
 /// Why the client setting `name` for the entry changes mcpcell itself, if it does.
-fn sets_for_mcpcell(name: &str) -> Option<String> {
+pub(super) fn sets_for_mcpcell(name: &str) -> Option<String> {
     if MCPCELL_READS.contains(&name) || name.starts_with("MCPCELL_") {
         Some(format!(
             "the entry sets {name} for mcpcell itself: it decides which profiles, state or programs mcpcell uses"

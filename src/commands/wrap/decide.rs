@@ -301,6 +301,13 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
         }
         for name in &env {
             if valid_env_name(name) {
+                // The client sets the entry's env for the command it starts: mcpcell, now.
+                if let Some(why) = super::audit::sets_for_mcpcell(name) {
+                    warnings.push(format!(
+                        "`{}`: {why} (wrap --check calls the entry WEAKENED): set it in the profile's env.set instead, or take it out of the entry",
+                        s.name
+                    ));
+                }
                 pass.push(name.clone());
             } else {
                 warnings.push(format!(
