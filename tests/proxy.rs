@@ -713,6 +713,32 @@ fn a_name_that_does_not_resolve_is_logged_once() {
     }
 }
 
+/// A name an allowed wildcard admits but no host could have (a control character in a
+/// label) is refused without a lookup on the host, and said so; a valid name beside it is
+/// the control, looked up.
+#[test]
+fn an_invalid_name_under_a_wildcard_is_not_looked_up() {
+    if !require(which::which("python3").is_ok(), "python3") {
+        return;
+    }
+    let dir = readable_scratch();
+    let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"*.wild.mcpcell.test\"]\n";
+    let bad = "x\u{7}y.wild.mcpcell.test";
+    let good = "good.wild.mcpcell.test";
+    let args = ["python3", "-c", DNS_QUERY, bad, "1", good, "1"];
+    let (code, out, err) = inside_with(dir.path(), yaml, "debug", &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(r"refused DNS lookup of x\x07y.wild.mcpcell.test: not a valid host name"),
+        "{err}"
+    );
+    assert!(!err.contains(r"resolving x\x07y"), "{err}");
+    assert!(
+        err.contains(&format!("proxy: resolving {good} for the sandbox")),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_hostile_name_cannot_forge_log_lines() {
     if !require(which::which("python3").is_ok(), "python3") {

@@ -324,6 +324,20 @@ fn accept_all(
 
 fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
     dns::respond(query, |name, want| {
+        // A name a wildcard admits but no host could have (control characters, a dot
+        // inside a label): never sent to the host's resolver, as a CONNECT to it is refused.
+        if shared.cfg.admits_name(name) && !super::chain::valid_target(name) {
+            once_per_name(
+                shared,
+                &shared.dns_refused,
+                name,
+                "refused DNS lookups",
+                || {
+                    warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not a valid host name");
+                },
+            );
+            return Answer::Refused;
+        }
         if shared.cfg.admits_name(name) && want == Want::Nothing {
             // Answered from the allowlist: nothing is looked up for it.
             return Answer::Allowed(Vec::new());
