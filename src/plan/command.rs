@@ -405,6 +405,15 @@ fn env_program(arg: &str) -> Option<&str> {
     let mut words = arg.split_whitespace();
     loop {
         let w = words.next()?;
+        // Options whose value is the next word: GNU's unset, chdir and argv0, BSD's
+        // search path.
+        if matches!(
+            w,
+            "-u" | "-C" | "-a" | "-P" | "--unset" | "--chdir" | "--argv0"
+        ) {
+            words.next()?;
+            continue;
+        }
         if w == "-S" || w.starts_with('-') || w.contains('=') {
             // `-S` splits the rest into words; other options and assignments are skipped.
             continue;
@@ -592,6 +601,9 @@ mod tests {
             Some("node")
         );
         assert_eq!(env_program("-i FOO=1 python3"), Some("python3"));
+        assert_eq!(env_program("-S -u FOO tool --x"), Some("tool"));
+        assert_eq!(env_program("-C /srv --unset HOME node"), Some("node"));
+        assert_eq!(env_program("--unset=HOME node"), Some("node"));
         assert_eq!(env_program(""), None);
     }
 }
