@@ -310,7 +310,8 @@ fn add_loaders(
     let head = &head[..n];
     // What `file` names was read from it; and what it names is run: whoever may write
     // that file chose the code (a venv's `python` a server replaced, named by the `#!` of a
-    // script outside its reach), as a program found on a PATH (`resolve`).
+    // script outside its reach; what `env` found on the PATH), as for a command found on
+    // a PATH (`resolve`).
     let mut evidence = learnt.to_vec();
     evidence.push(Evidence::Content(file.to_path_buf()));
     let evidence = &evidence;
@@ -349,17 +350,12 @@ fn add_loaders(
         if interp.file_name() == Some(OsStr::new("env")) {
             if let Some(name) = env_program(arg) {
                 if let Some(found) = search(OsStr::new(name), sandbox_path, cwd) {
-                    // Named by the script, and chosen by whoever may write where the
-                    // PATH search found it.
-                    let mut chosen = evidence.clone();
-                    chosen.push(Evidence::Content(found.clone()));
-                    if !out.iter().any(|x| x.path == found) {
-                        out.push(Needed {
-                            path: found.clone(),
-                            why: format!("`{name}` run by `#!{}` in {}", line, file.display()),
-                            evidence: chosen.clone(),
-                        });
-                        add_loaders(&found, sandbox_path, cwd, out, &chosen, depth + 1);
+                    if push(
+                        found.clone(),
+                        format!("`{name}` run by `#!{}` in {}", line, file.display()),
+                        out,
+                    ) {
+                        add_loaders(&found, sandbox_path, cwd, out, evidence, depth + 1);
                     }
                 }
             }
