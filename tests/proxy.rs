@@ -697,13 +697,14 @@ fn a_name_that_does_not_resolve_is_logged_once() {
     let yaml = "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"*.wild.mcpcell.test\"]\n";
     let mut args = vec!["python3", "-c", DNS_QUERY];
     let names = ["gone-1.wild.mcpcell.test", "gone-2.wild.mcpcell.test"];
-    for _ in 0..40 {
+    // (A few: each is a lookup on the host's resolver.)
+    for _ in 0..5 {
         args.extend([names[0], "1"]);
     }
     args.extend([names[1], "1"]);
     let (code, out, err) = inside_with(dir.path(), yaml, "info", &args);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(out.lines().count(), 41, "{out}{err}");
+    assert_eq!(out.lines().count(), 6, "{out}{err}");
     for name in names {
         let logged = err
             .lines()

@@ -311,6 +311,20 @@ fn a_grant_of_the_hosts_temporary_directory_is_refused() {
     assert!(b_tmp.join("from-a").exists());
     b.signal(Signal::SIGTERM);
     let _ = b.wait(T);
+    // An empty TMPDIR is no directory: the private one goes to /tmp, not to where mcpcell
+    // runs (here a granted directory).
+    let mut c = tier_cmd(
+        &["--best-effort", "--allow-write", tt.to_str().unwrap()],
+        &["/bin/sh", "-c", "echo \"$TMPDIR\""],
+    );
+    c.env("TMPDIR", "").current_dir(&tt);
+    let out = output_within(c, T);
+    let tmpdir = text(&out.stdout);
+    assert!(
+        tmpdir.starts_with("/tmp/mcpcell-tmp-"),
+        "{tmpdir}{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -829,6 +829,16 @@ fn a_suggested_pin_command_keeps_a_hostile_name_one_word() {
     // The control.
     assert_ne!(words(&format!("--pin {name}")), format!("--pin\n{name}\n"));
     assert!(s.home.join("pwned").exists());
+
+    // A name that starts with `-` is joined to the option, which would read it as one.
+    let s = Setup::new();
+    let config = r#"{"mcpServers": {"-x": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}}"#;
+    s.put("c.json", config.as_bytes());
+    let err = text(&s.run(&["wrap", "c.json"]).stderr);
+    assert!(
+        err.contains("pin it with --pin=-x or --pin=-x=VERSION"),
+        "{err}"
+    );
 }
 
 /// An entry whose env sets what mcpcell itself reads (LD_PRELOAD, XDG_CONFIG_HOME, PATH)

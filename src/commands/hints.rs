@@ -97,10 +97,12 @@ fn paths_in(line: &str) -> Vec<String> {
         // `/bin/sh: 1: cannot create /x: ...` or `/usr/bin/env: ‘tool’: No such file or
         // directory`: the first path names the program, when more follows it than the error
         // (`/x: Permission denied` names the path refused).
-        let program_first = line
-            .split_whitespace()
-            .next()
-            .is_some_and(|t| t.starts_with('/') && t.ends_with(':'));
+        let first = line.split_whitespace().next().unwrap_or_default();
+        let program_first = first.starts_with('/')
+            && first.ends_with(':')
+            && out
+                .first()
+                .is_some_and(|p| first.trim_end_matches(':') == p);
         if program_first && (out.len() > 1 || line.split(": ").count() > 2) {
             out.remove(0);
         }
@@ -397,6 +399,13 @@ mod tests {
         assert!(s.paths.is_empty(), "{:?}", s.paths);
         // A path first with nothing but the error after it is the path refused.
         let s = seen(&["/etc/shadow: Permission denied"]);
+        let paths: Vec<_> = s.paths.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(paths, [PathBuf::from("/etc/shadow")]);
+        // A first word that is no path kept (`/` alone) names no program to take out.
+        let s = seen(&[
+            "/: x: Permission denied",
+            "/: cannot open /etc/shadow: EACCES",
+        ]);
         let paths: Vec<_> = s.paths.iter().map(|(p, _)| p.clone()).collect();
         assert_eq!(paths, [PathBuf::from("/etc/shadow")]);
     }

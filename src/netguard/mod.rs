@@ -57,31 +57,35 @@ use tracing::{info, warn};
 
 use notif::Notification;
 
-/// The local ports of the connections mcpcell made to its own proxy for the server, each
-/// recorded before its connect and taken when the proxy accepts it. In the namespace-free
-/// tier the proxy listens on the host's loopback, where any local user could otherwise use
-/// it (the user's allowlist, `allow_private` reach and upstream proxy credentials).
+/// The local addresses of the connections mcpcell made to its own proxy for the server,
+/// each recorded before its connect and taken when the proxy accepts it. In the
+/// namespace-free tier the proxy listens on the host's loopback, where any local user could
+/// otherwise use it (the user's allowlist, `allow_private` reach and upstream proxy
+/// credentials). While mcpcell's socket is open, no other process can have its address.
 #[derive(Debug, Default, Clone)]
-pub struct Admitted(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u16>>>);
+pub struct Admitted(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<SocketAddrV4>>>);
 
 impl Admitted {
-    fn ports(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u16>> {
+    fn addresses(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<SocketAddrV4>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection from `port` is about to be made.
-    pub fn expect(&self, port: u16) {
-        self.ports().insert(port);
+    /// A connection from `from` is about to be made.
+    pub fn expect(&self, from: SocketAddrV4) {
+        self.addresses().insert(from);
     }
 
-    /// The connection from `port` was not made after all.
-    pub fn forget(&self, port: u16) {
-        self.ports().remove(&port);
+    /// The connection from `from` was not made after all.
+    pub fn forget(&self, from: SocketAddrV4) {
+        self.addresses().remove(&from);
     }
 
-    /// Whether the connection from `port` is one mcpcell made (once).
-    pub fn take(&self, port: u16) -> bool {
-        self.ports().remove(&port)
+    /// Whether the connection from `from` is one mcpcell made (once).
+    pub fn take(&self, from: SocketAddr) -> bool {
+        match from {
+            SocketAddr::V4(v4) => self.addresses().remove(&v4),
+            SocketAddr::V6(_) => false,
+        }
     }
 }
 
@@ -214,30 +218,40 @@ fn connect(n: &Notification, listener: RawFd, target: &Target, log: &mut Refusal
     }
 }
 
-/// A connection of mcpcell's own to its proxy, from a port recorded in `target.admitted`
-/// before the connect (the proxy may accept it at once), within [`CONNECT_TIMEOUT`].
+/// A connection of mcpcell's own to its proxy, from an address recorded in
+/// `target.admitted` before the connect (the proxy may accept it at once), within
+/// [`CONNECT_TIMEOUT`]. The port is chosen at `bind`, where the kernel does not reuse one
+/// that a closed connection keeps in TIME_WAIT: the connections go out from 127.0.0.2 to
+/// 127.0.0.254 in turn, so that a server making thousands a minute does not run out
+/// (28,000 ports of one address last 20 s at 1,300 a second; 253 addresses, as long as
+/// the server keeps that up).
 fn connect_own(target: &Target) -> std::io::Result<TcpStream> {
     use nix::sys::socket::{
         AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, getsockname, setsockopt,
         socket, sockopt,
     };
     use nix::sys::time::TimeVal;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static NEXT: AtomicU8 = AtomicU8::new(0);
     let fd = socket(
         AddressFamily::Inet,
         SockType::Stream,
         SockFlag::SOCK_CLOEXEC,
         None,
     )?;
-    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0))?;
-    let port = getsockname::<SockaddrIn>(fd.as_raw_fd())?.port();
-    target.admitted.expect(port);
+    let host = 2 + NEXT.fetch_add(1, Ordering::Relaxed) % 253;
+    // 127.0.0.1 where the others are not local (a loopback with only its first address).
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, host, 0))
+        .or_else(|_| bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)))?;
+    let from = SocketAddrV4::from(getsockname::<SockaddrIn>(fd.as_raw_fd())?);
+    target.admitted.expect(from);
     // A blocking connect gives up after the send timeout; none is left on the socket.
     let limit = TimeVal::new(CONNECT_TIMEOUT.as_secs() as _, 0);
     let made = setsockopt(&fd, sockopt::SendTimeout, &limit)
         .and_then(|()| connect(fd.as_raw_fd(), &SockaddrIn::from(target.real)))
         .and_then(|()| setsockopt(&fd, sockopt::SendTimeout, &TimeVal::new(0, 0)));
     if let Err(e) = made {
-        target.admitted.forget(port);
+        target.admitted.forget(from);
         return Err(e.into());
     }
     Ok(TcpStream::from(fd))

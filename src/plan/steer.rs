@@ -233,9 +233,11 @@ impl Writable {
             }
             if content {
                 if let Some((w, place)) = self.holding(&end) {
+                    // The file that lies there: where `p` leads (a PATH entry's link into
+                    // a project names the project's file).
                     return Some(Why {
                         inside: w.to_path_buf(),
-                        by: p.clone(),
+                        by: end,
                         how: How::Named,
                         place,
                     });

@@ -70,12 +70,24 @@ pub struct Facts {
     pub observed: bool,
 }
 
+/// The host's temporary directory: TMPDIR when it names an absolute path, `/tmp` otherwise
+/// (an empty or relative TMPDIR would put the tier's private directories where mcpcell
+/// happens to run, a directory often granted).
+pub fn host_temp_dir() -> PathBuf {
+    let t = std::env::temp_dir();
+    if t.is_absolute() {
+        t
+    } else {
+        PathBuf::from("/tmp")
+    }
+}
+
 /// The first host grant of `rules` that holds the host's temporary directory (TMPDIR, or
 /// `/tmp`), where the tier makes every sandbox's private directory: the server would reach
 /// the other sandboxes' there. A grant of `/tmp` is the private directory itself, never the
 /// host's; a grant of `/` reaches everything, and says so by itself.
 pub fn granted_tmpdir(rules: &[FsRule]) -> Option<PathBuf> {
-    let host = std::env::temp_dir();
+    let host = host_temp_dir();
     let host = std::fs::canonicalize(&host).unwrap_or(host);
     rules
         .iter()
@@ -207,7 +219,7 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
             why: format!(
                 "the grant of {} holds the host's temporary directory {}, where every sandbox without namespaces has its private /tmp: the server could read and write theirs",
                 g.display(),
-                std::env::temp_dir().display()
+                host_temp_dir().display()
             ),
             acceptable: false,
             fix: Some("grant a directory inside it instead, or start mcpcell with TMPDIR set to a directory outside the grants".into()),

@@ -266,7 +266,7 @@ fn accept_all(
     loop {
         match listener.accept() {
             Ok((s, from)) => {
-                if admitted.is_some_and(|a| !(from.ip().is_loopback() && a.take(from.port()))) {
+                if admitted.is_some_and(|a| !a.take(from)) {
                     drop(s);
                     shared.turned_away(&format!(
                         "refused a connection from {from}, which mcpcell did not make for the server: another process on this host reached the proxy's port"
@@ -293,7 +293,13 @@ fn accept_all(
                 drop(spare.take());
                 // The connection is closed before the reserve is taken back: its descriptor is
                 // the one the reserve needs.
-                let pending = listener.accept().map(drop);
+                // (One mcpcell made is taken off the admitted as it is closed: its address
+                // must not let another connection in later.)
+                let pending = listener.accept().map(|(_, from)| {
+                    if let Some(a) = admitted {
+                        a.take(from);
+                    }
+                });
                 *spare = reserve();
                 match pending {
                     Ok(()) => {

@@ -86,7 +86,7 @@ pub struct PrivateTmp {
 
 impl PrivateTmp {
     pub fn create() -> std::io::Result<PrivateTmp> {
-        let mut template = std::env::temp_dir()
+        let mut template = crate::plan::tier::host_temp_dir()
             .join("mcpcell-tmp-XXXXXX")
             .into_os_string()
             .into_vec();

@@ -111,7 +111,7 @@ fn pin_decision(
             .map(|(v, _)| format!(" (the local cache has {v})"))
             .unwrap_or_default();
         warnings.push(format!(
-            "`{name}` runs {} through {} without an exact version ({how}): each start may run whatever the registry serves then; pin it with --pin {}{cached} or --pin {}",
+            "`{name}` runs {} through {} without an exact version ({how}): each start may run whatever the registry serves then; pin it with --pin{}{cached} or --pin{}",
             pkg.name,
             pkg.runner,
             pin_arg(name, ""),
@@ -130,16 +130,21 @@ fn not_cached(name: &str, pkg: &Package, ctx: &Context<'_>) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{name}: no version of {} in the local cache (looked in {looked}); give one with --pin {}",
+        "{name}: no version of {} in the local cache (looked in {looked}); give one with --pin{}",
         pkg.name,
         pin_arg(name, "=VERSION")
     )
 }
 
 /// `--pin`'s argument for the server `name` (the config's text) as a word to paste into a
-/// shell: a name like `x; touch f #` stays one argument.
+/// shell: a name like `x; touch f #` stays one argument, and one that starts with `-` is
+/// joined to the option (`--pin=-x`), which would otherwise read it as an option.
 fn pin_arg(name: &str, suffix: &str) -> String {
-    crate::escape::shell_word(std::ffi::OsStr::new(&format!("{name}{suffix}")))
+    let word = crate::escape::shell_word(std::ffi::OsStr::new(&format!("{name}{suffix}")));
+    match name.starts_with('-') {
+        true => format!("={word}"),
+        false => format!(" {word}"),
+    }
 }
 
 fn with_pins(args: &[String], pins: &[(usize, String)]) -> Vec<String> {
