@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes one target for a while:  fuzz/run.sh profile|wrap SECONDS [WORK_DIR]
+# Fuzzes one target for a while:  fuzz/run.sh profile|wrap|stderr SECONDS [WORK_DIR]
 #
 # The committed corpus (fuzz/corpus/TARGET) seeds a working corpus in WORK_DIR (default
 # /var/tmp/mcpcell-fuzz-work/TARGET), which grows as the fuzzer finds new paths; crashes land
@@ -10,7 +10,7 @@
 # toolchain take the flags it passes.
 set -euo pipefail
 cd "$(dirname "$0")"
-target="${1:?usage: fuzz/run.sh profile|wrap SECONDS [WORK_DIR]}"
+target="${1:?usage: fuzz/run.sh profile|wrap|stderr SECONDS [WORK_DIR]}"
 seconds="${2:-60}"
 work="${3:-/var/tmp/mcpcell-fuzz-work/$target}"
 mkdir -p "$work"

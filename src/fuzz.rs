@@ -65,3 +65,36 @@ pub fn wrap(data: &[u8]) {
     };
     crate::commands::wrap::check_round_trip(text, format);
 }
+
+/// A server's stderr → the hints mcpcell takes from it, line by line while the server runs
+/// and at its exit, judged against the built-in `default` profile's plan for `/bin/true`.
+/// The server writes what it likes there, and a panic would abort mcpcell with its
+/// sandbox: any panic is a bug.
+pub fn stderr(data: &[u8]) {
+    thread_local! {
+        static PLAN: Option<plan::Plan> = {
+            let req = Request {
+                profile: Some("default".into()),
+                command: vec![OsString::from("/bin/true")],
+                dry_run: true,
+                ..Request::default()
+            };
+            plan::Host::probe()
+                .ok()
+                .and_then(|host| plan::build(&req, &Loader::with_dirs(Vec::new()), &host).ok())
+        };
+    }
+    let text = String::from_utf8_lossy(data);
+    PLAN.with(|p| {
+        let Some(plan) = p else {
+            return;
+        };
+        let mut seen = crate::commands::hints::Seen::default();
+        for line in text.split('\n') {
+            seen.line(line);
+            let _ = seen.live(plan, std::time::Instant::now());
+        }
+        let _ = seen.report(plan, 1);
+        let _ = seen.report(plan, 0);
+    });
+}

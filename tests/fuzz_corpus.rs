@@ -41,3 +41,8 @@ fn profile_corpus_and_regressions() {
 fn wrap_corpus_and_regressions() {
     replay("wrap", mcpcell::fuzz::wrap);
 }
+
+#[test]
+fn stderr_corpus_and_regressions() {
+    replay("stderr", mcpcell::fuzz::stderr);
+}
