@@ -35,8 +35,7 @@ fn chosen(argv: &[&str]) -> (String, Vec<String>) {
 #[test]
 fn a_package_spec_that_can_name_another_package_gets_no_server_profile() {
     // Stand-ins for the runners: inference reads the command line, not the program.
-    let d = scratch();
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = readable_scratch();
     for runner in ["npx", "uvx"] {
         let p = d.path().join(runner);
         write(&p, "#!/bin/sh\nexit 0\n");

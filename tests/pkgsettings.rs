@@ -49,12 +49,7 @@ impl Registry {
         if !require(tools, "openssl and python3 for the TLS registry") {
             return None;
         }
-        let dir = scratch();
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let dir = readable_scratch();
         let script = dir.path().join("registry.py");
         write(&script, include_str!("pkgsettings/registry.py"));
         let mut child = Command::new("python3")

@@ -19,18 +19,6 @@ const ALLOWED: &str = "allowed.mcpcell.test";
 const OTHER: &str = "other.mcpcell.test";
 const T: Duration = Duration::from_secs(60);
 
-/// A scratch directory anyone may read and enter: the sandbox's profile and state lie in it,
-/// and an ordinary user's sandbox maps other users out.
-fn readable_scratch() -> tempfile::TempDir {
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    dir
-}
-
 fn names_resolve() -> bool {
     let ok = |n: &str| {
         (n, 80)

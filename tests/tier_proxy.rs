@@ -91,12 +91,7 @@ struct Profiles {
 
 impl Profiles {
     fn new(allow: &[String]) -> Profiles {
-        let dir = scratch();
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let dir = readable_scratch();
         let allow: Vec<String> = allow.iter().map(|a| format!("\"{a}\"")).collect();
         let read = dir.path().display();
         let proxy = profile(

@@ -157,16 +157,6 @@ impl Drop for Tinyproxy {
     }
 }
 
-fn setup_dir() -> tempfile::TempDir {
-    let dir = scratch();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    dir
-}
-
 /// A proxy-mode profile allowing `allow`, with 127.0.0.0/8 allowed as private when `private`.
 fn proxy_profile(dir: &Path, name: &str, allow: &[String], private: bool) -> PathBuf {
     let allow: Vec<String> = allow.iter().map(|a| format!("\"{a}\"")).collect();
@@ -229,7 +219,7 @@ fn allowed_hosts_are_reached_only_through_the_upstream() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let mut up = Tinyproxy::start(dir.path(), false);
     let profile = proxy_profile(dir.path(), "chained", &[format!("{ALLOWED}:{port}")], true);
@@ -302,7 +292,7 @@ fn a_pinned_name_goes_upstream_as_its_address() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let up = Tinyproxy::start(dir.path(), false);
     let upstream = up.url(false);
@@ -344,7 +334,7 @@ fn refused_hosts_never_reach_the_upstream() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let up = Tinyproxy::start(dir.path(), false);
     let upstream = up.url(false);
@@ -408,7 +398,7 @@ fn no_proxy_destinations_go_direct() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let up = Tinyproxy::start(dir.path(), false);
     let upstream = up.url(false);
@@ -477,7 +467,7 @@ fn credentials_reach_the_upstream_and_nothing_else() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let up = Tinyproxy::start(dir.path(), true);
     let with_creds = up.url(true);
@@ -644,7 +634,7 @@ fn hostile_names_cannot_inject_into_the_upstream_request() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (rec_port, seen) = recorder();
     let upstream = format!("http://127.0.0.1:{rec_port}");
     // A wildcard admits any name that ends in .mcpcell.test, line breaks and all.
@@ -734,7 +724,7 @@ fn the_upstream_itself_is_not_a_destination() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let up = Tinyproxy::start(dir.path(), false);
     let upstream = up.url(false);
@@ -773,7 +763,7 @@ fn the_upstream_itself_is_not_a_destination() {
 
 #[test]
 fn dry_run_shows_the_chain_with_credentials_masked() {
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let profile = proxy_profile(dir.path(), "chained", &["registry.npmjs.org".into()], false);
     let with_creds = format!("http://{USER}:{PASSWORD}@proxy.corp.example:3128");
     for format in ["text", "json"] {
@@ -877,7 +867,7 @@ fn the_proxy_command_chains_too() {
     if !ready() {
         return;
     }
-    let dir = setup_dir();
+    let dir = readable_scratch();
     let (port, hits) = http_server();
     let up = Tinyproxy::start(dir.path(), true);
     let with_creds = up.url(true);

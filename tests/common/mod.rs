@@ -170,6 +170,16 @@ pub fn scratch() -> tempfile::TempDir {
         .expect("scratch directory")
 }
 
+/// A [`scratch`] directory anyone may enter and read: an ordinary user's sandbox maps other
+/// users out, and the profile, state or programs a test puts there must stay reachable.
+pub fn readable_scratch() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("scratch directory's mode");
+    dir
+}
+
 /// A command line for `mcpcell run` with a clean, predictable environment.
 pub fn run_cmd(args: &[&str]) -> Command {
     mcpcell_cmd("run", args)
