@@ -330,55 +330,60 @@ fn accept_all(
 
 fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
     dns::respond(query, |name, want| {
-        // A name a wildcard admits but no host could have (control characters, a dot
-        // inside a label): never sent to the host's resolver, as a CONNECT to it is refused.
-        if shared.cfg.admits_name(name) && !super::chain::valid_target(name) {
-            once_per_name(
-                shared,
-                &shared.dns_refused,
-                name,
-                "refused DNS lookups",
-                || {
-                    warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not a valid host name");
-                },
-            );
+        if !shared.cfg.admits_name(name) {
+            refused_lookup(shared, name, || {
+                format!("not in network.allow{}", shared.cfg.check_with(name))
+            });
             return Answer::Refused;
         }
-        if shared.cfg.admits_name(name) && want == Want::Nothing {
+        // A name a wildcard admits but no host could have (control characters, a dot
+        // inside a label): never sent to the host's resolver, as a CONNECT to it is refused.
+        if !super::chain::valid_target(name) {
+            refused_lookup(shared, name, || "not a valid host name".into());
+            return Answer::Refused;
+        }
+        if want == Want::Nothing {
             // Answered from the allowlist: nothing is looked up for it.
             return Answer::Allowed(Vec::new());
         }
-        if shared.cfg.admits_name(name) {
-            debug!(target: "mcpcell", event = "dns_resolve", host = name, "proxy: resolving {name} for the sandbox");
-            match upstream::resolve_v4(&shared.cfg, name) {
-                Ok(ips) => {
-                    let mut answers = shared.answers.lock().unwrap_or_else(|e| e.into_inner());
-                    if answers.record(name, &ips) {
-                        return Answer::Allowed(ips);
-                    }
+        debug!(target: "mcpcell", event = "dns_resolve", host = name, "proxy: resolving {name} for the sandbox");
+        match upstream::resolve_v4(&shared.cfg, name) {
+            Ok(ips) => {
+                let mut answers = shared.answers.lock().unwrap_or_else(|e| e.into_inner());
+                if answers.record(name, &ips) {
+                    return Answer::Allowed(ips);
                 }
-                Err(r) => {
-                    // Once per name: a server asking again and again (or for name after
-                    // name under a wildcard) cannot flood the log.
-                    once_per_name(shared, &shared.dns_failed, name, "failed lookups", || {
-                        warn!(target: "mcpcell", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
-                    });
-                    return Answer::Refused;
-                }
+                // The table of answers is full: refused, as a name not allowed is.
+                drop(answers);
+                refused_lookup(shared, name, || {
+                    format!("not in network.allow{}", shared.cfg.check_with(name))
+                });
+                Answer::Refused
+            }
+            Err(r) => {
+                // Once per name: a server asking again and again (or for name after
+                // name under a wildcard) cannot flood the log.
+                once_per_name(shared, &shared.dns_failed, name, "failed lookups", || {
+                    warn!(target: "mcpcell", event = "dns_refused", host = name, reason = %r.reason(), "proxy: no address for {name}: {}", r.reason());
+                });
+                Answer::Refused
             }
         }
-        once_per_name(
-            shared,
-            &shared.dns_refused,
-            name,
-            "refused DNS lookups",
-            || {
-                let check = shared.cfg.check_with(name);
-                warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: not in network.allow{check}");
-            },
-        );
-        Answer::Refused
     })
+}
+
+/// Logs, once per name, that the lookup of `name` was refused and `why`.
+fn refused_lookup(shared: &Shared, name: &str, why: impl FnOnce() -> String) {
+    once_per_name(
+        shared,
+        &shared.dns_refused,
+        name,
+        "refused DNS lookups",
+        || {
+            let why = why();
+            warn!(target: "mcpcell", event = "dns_refused", host = name, "proxy: refused DNS lookup of {name}: {why}");
+        },
+    );
 }
 
 /// Runs `log` the first time `name` is seen in `seen`, for at most
