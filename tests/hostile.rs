@@ -875,11 +875,27 @@ fn a_program_a_server_put_on_the_path_is_not_run_by_a_later_launch() {
         let (code, err) = run(&state, &b_opts, &cmd);
         assert!(stopped(code), "{cmd:?}: {code} {err}");
         assert!(!ran.exists(), "{cmd:?} ran the planted program: {err}");
+        let tool = a.join("bin/tool");
+        let option = format!("--allow-exec {}", tool.display());
         assert!(
-            err.contains(&format!("found at {}", a.join("bin/tool").display()))
-                && err.contains("where an earlier launch let a server write"),
+            err.contains(&format!("a file inside {}", a.display()))
+                && err.contains("where an earlier launch let a server write")
+                && err.contains(&format!("by its own path ({option})")),
             "{cmd:?}: {err}"
         );
+        // What the message offers works: the program, granted by its own path, runs.
+        let (code, err) = run(
+            &state,
+            &[&b_opts[..], &["--allow-exec", &s(&tool)]].concat(),
+            &cmd,
+        );
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(&ran).unwrap_or_default(),
+            "planted\n",
+            "{cmd:?}: {err}"
+        );
+        std::fs::remove_file(&ran).unwrap();
         // The same server, which may write projA now, on a later launch.
         let (code, err) = run(
             &state,

@@ -847,12 +847,12 @@ fn a_suggested_pin_command_keeps_a_hostile_name_one_word() {
 #[test]
 fn wrap_warns_of_variables_the_entry_sets_for_mcpcell_itself() {
     let s = Setup::new();
-    let config = r#"{"mcpServers": {"m": {"command": "/bin/cat", "env": {"LD_PRELOAD": "/x.so", "XDG_CONFIG_HOME": "/tmp/c", "API_LEVEL": "1"}}}}"#;
+    let config = r#"{"mcpServers": {"m": {"command": "/bin/cat", "env": {"LD_PRELOAD": "/x.so", "XDG_CONFIG_HOME": "/tmp/c", "XDG_DATA_HOME": "/tmp/d", "API_LEVEL": "1"}}}}"#;
     s.put("c.json", config.as_bytes());
     let out = s.run(&["wrap", "c.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    for v in ["LD_PRELOAD", "XDG_CONFIG_HOME"] {
+    for v in ["LD_PRELOAD", "XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
         assert!(
             err.contains(&format!("`m`: the entry sets {v} for mcpcell itself")),
             "{err}"

@@ -110,8 +110,8 @@ pub(super) fn build(
         return Err(PlanError::Steered {
             origin: s.grant.origin.clone(),
             path: s.grant.path.clone(),
-            real: s.real.clone(),
             reason: s.reason(),
+            instead: s.instead(),
         });
     }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());

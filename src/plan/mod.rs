@@ -88,12 +88,12 @@ pub enum PlanError {
     Trust(#[from] trust::TrustError),
     /// A required grant (`--allow-*`, a `!` entry) that a link or file the server may write
     /// chose; the message says which and what to grant instead.
-    #[error("{origin}: `{}` is {reason}. If you mean it, grant {} by its own path", path.display(), real.display())]
+    #[error("{origin}: `{}` is {reason}. If you mean it, {instead}", path.display())]
     Steered {
         origin: Origin,
         path: PathBuf,
-        real: PathBuf,
         reason: String,
+        instead: String,
     },
     /// What mcpcell reads or connects to beside the grants (an `env.package_settings` file,
     /// a `network.unix` socket) is where, or behind a link where, the server may write.

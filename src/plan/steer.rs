@@ -90,7 +90,7 @@ impl Steered {
             ),
             // A program found on a PATH: the file is its own evidence.
             How::Named if self.by == self.real => format!(
-                "found at {real}, which lies inside {inside}, {place}: a server could have put it there to have it run"
+                "a file inside {inside}, {place}: a server could have put it there to have it run"
             ),
             How::Named => format!(
                 "named by {by}, which lies inside {inside}, {place}: a server could have written it to reach {real}"
@@ -101,17 +101,25 @@ impl Steered {
         }
     }
 
+    /// What to grant instead: what was reached, by its own path, and the option that does.
+    pub fn instead(&self) -> String {
+        format!(
+            "grant {} by its own path (--allow-{} {})",
+            self.real.display(),
+            self.grant.rights.word(),
+            crate::escape::shell_word(self.real.as_os_str())
+        )
+    }
+
     /// The warning every run shows.
     pub fn warning(&self) -> String {
         format!(
-            "{}: not granting {} ({}): it is {}. If you trust it, grant {} by its own path (--allow-{} {})",
+            "{}: not granting {} ({}): it is {}. If you trust it, {}",
             self.grant.origin,
             self.grant.path.display(),
             self.grant.rights.label(),
             self.reason(),
-            self.real.display(),
-            self.grant.rights.word(),
-            crate::escape::shell_word(self.real.as_os_str())
+            self.instead()
         )
     }
 }

@@ -356,7 +356,10 @@ fn answer_dns(shared: &Shared, query: &[u8]) -> Option<Vec<u8>> {
                 // The table of answers is full: refused, as a name not allowed is.
                 drop(answers);
                 refused_lookup(shared, name, || {
-                    format!("not in network.allow{}", shared.cfg.check_with(name))
+                    format!(
+                        "the proxy already answered {} other names, the most it keeps for one sandbox",
+                        super::answers::MAX_NAMES
+                    )
                 });
                 Answer::Refused
             }

@@ -135,11 +135,20 @@ const MCPCELL_READS: &[&str] = &[
     "PATH",
 ];
 
+/// Variables that decide where a profile's grants point (`${XDG_CACHE_HOME}`,
+/// `${XDG_DATA_HOME}`), or which host directory the namespace-free tier treats as the
+/// shared temporary directory (`TMPDIR`): no grant may hold it, the server gets its own.
+const MCPCELL_PLACES: &[&str] = &["XDG_CACHE_HOME", "XDG_DATA_HOME", "TMPDIR"];
+
 /// Why the client setting `name` for the entry changes mcpcell itself, if it does.
 pub(super) fn sets_for_mcpcell(name: &str) -> Option<String> {
     if MCPCELL_READS.contains(&name) || name.starts_with("MCPCELL_") {
         Some(format!(
             "the entry sets {name} for mcpcell itself: it decides which profiles, state or programs mcpcell uses"
+        ))
+    } else if MCPCELL_PLACES.contains(&name) {
+        Some(format!(
+            "the entry sets {name} for mcpcell itself: it decides where the profile's grants point and which directory counts as the host's shared temporary one"
         ))
     } else if name.starts_with("LD_") {
         Some(format!(
@@ -402,7 +411,7 @@ mod tests {
 
     #[test]
     fn variables_the_entry_sets_for_mcpcell_itself_are_named() {
-        let env: Vec<String> = ["XDG_CONFIG_HOME", "API_TOKEN", "LD_PRELOAD"]
+        let env: Vec<String> = ["XDG_CONFIG_HOME", "API_TOKEN", "LD_PRELOAD", "TMPDIR"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -412,8 +421,14 @@ mod tests {
             Some(Path::new("/home/u")),
             &env,
         );
-        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(f.len(), 3, "{f:?}");
         assert!(f[0].contains("XDG_CONFIG_HOME") && f[1].contains("LD_PRELOAD"));
+        assert!(f[2].contains("sets TMPDIR") && f[2].contains("shared temporary"));
+        // Every path variable a profile may use that comes from the environment is named.
+        for v in crate::vars::KNOWN {
+            let from_env = !matches!(*v, "CWD" | "PROFILE_DIR" | "STATE_DIR");
+            assert_eq!(sets_for_mcpcell(v).is_some(), from_env, "{v}");
+        }
     }
 
     #[test]
