@@ -15,6 +15,34 @@ use common::*;
 
 const T: Duration = Duration::from_secs(30);
 
+/// `mcpcell run OPTS -- CMD` with `XDG_STATE_HOME` and `PATH` set when given: its exit
+/// status, stdout and stderr. Never a panic.
+fn launch(
+    home: Option<&Path>,
+    path: Option<&str>,
+    opts: &[&str],
+    cmd: &[&str],
+) -> (i32, String, String) {
+    let mut args: Vec<&str> = opts.to_vec();
+    args.push("--");
+    args.extend(cmd);
+    let mut c = run_cmd(&args);
+    if let Some(h) = home {
+        c.env("XDG_STATE_HOME", h);
+    }
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    let out = output_within(c, T);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!err.contains("panicked"), "{err}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        err,
+    )
+}
+
 enum Expect {
     /// Runs, sandboxed.
     Sandboxed,
@@ -389,21 +417,9 @@ fn what_a_server_plants_where_it_writes_widens_no_later_launch() {
     let with = |more: &[String]| -> Vec<String> { w.iter().chain(more).cloned().collect() };
     let refs = |v: &[String]| -> Vec<String> { v.to_vec() };
     let run = |opts: &[String], cmd: &[String], path: Option<&str>| {
-        let mut args: Vec<&str> = opts.iter().map(String::as_str).collect();
-        args.push("--");
-        args.extend(cmd.iter().map(String::as_str));
-        let mut c = run_cmd(&args);
-        if let Some(p) = path {
-            c.env("PATH", p);
-        }
-        let out = output_within(c, T);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!err.contains("panicked"), "{err}");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            err,
-        )
+        let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        launch(None, path, &opts, &cmd)
     };
     let probe = s(&probe());
     let plant = |args: &[&str]| {
@@ -718,21 +734,7 @@ fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
     write(&secret.join("f"), "in secret");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (state, fresh) = (root.join("state"), root.join("fresh"));
-    let run = |home: &Path, opts: &[&str], cmd: &[&str]| {
-        let mut args: Vec<&str> = opts.to_vec();
-        args.push("--");
-        args.extend(cmd);
-        let mut c = run_cmd(&args);
-        c.env("XDG_STATE_HOME", home);
-        let out = output_within(c, T);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!err.contains("panicked"), "{err}");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            err,
-        )
-    };
+    let run = |home: &Path, opts: &[&str], cmd: &[&str]| launch(Some(home), None, opts, cmd);
     let probe = s(&probe());
     // The first launch may write the project; its server plants a link and a pyvenv.cfg.
     let (docs, cfg) = (s(&proj.join("docs")), s(&proj.join("pyvenv.cfg")));
@@ -822,15 +824,8 @@ fn a_program_a_server_put_on_the_path_is_not_run_by_a_later_launch() {
     let (state, fresh) = (root.join("state"), root.join("fresh"));
     let path = format!("{}:/usr/bin:/bin", a.join("bin").display());
     let run = |home: &Path, opts: &[&str], cmd: &[&str]| {
-        let mut args: Vec<&str> = opts.to_vec();
-        args.push("--");
-        args.extend(cmd);
-        let mut c = run_cmd(&args);
-        c.env("XDG_STATE_HOME", home).env("PATH", &path);
-        let out = output_within(c, T);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!err.contains("panicked"), "{err}");
-        (out.status.code().unwrap_or(-1), err)
+        let (code, _, err) = launch(Some(home), Some(&path), opts, cmd);
+        (code, err)
     };
     // Server A, which may write projA, puts `tool` in projA/bin from inside its sandbox.
     let ran = b.join("ran");
@@ -880,7 +875,9 @@ fn a_program_a_server_put_on_the_path_is_not_run_by_a_later_launch() {
         assert!(
             err.contains(&format!("a file inside {}", a.display()))
                 && err.contains("where an earlier launch let a server write")
-                && err.contains(&format!("by its own path ({option})")),
+                && err.contains(&format!(
+                    "name the program by its own path, or let it run from there ({option})"
+                )),
             "{cmd:?}: {err}"
         );
         // What the message offers works: the program, granted by its own path, runs.
@@ -911,6 +908,115 @@ fn a_program_a_server_put_on_the_path_is_not_run_by_a_later_launch() {
         assert_eq!(
             std::fs::read_to_string(&ran).unwrap_or_default(),
             "planted\n",
+            "{cmd:?}: {err}"
+        );
+        std::fs::remove_file(&ran).unwrap();
+        std::fs::remove_dir_all(&fresh).unwrap();
+    }
+}
+
+/// A server that may write a project replaces nothing there but adds a `.pth` file to the
+/// project's virtual environment. A later launch of another server, with the venv activated
+/// (its `bin` first on the PATH) and the project readable, would run `python3` as
+/// `proj/.venv/bin/python3`: a link to the system's Python, a file granted anyway, but
+/// Python run by that path loads the environment's packages and runs the `.pth`, with the
+/// later server's grants. The command found there, a `#!` line naming that interpreter and
+/// `env`'s target found there each stop the launch; `--allow-exec` of the path runs it on
+/// purpose; the control, with no record of the first launch, runs the planted code.
+#[test]
+fn a_venv_a_server_could_write_is_not_run_by_its_python_on_the_path() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("skipped: no /usr/bin/python3");
+        return;
+    }
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let (proj, b) = (root.join("proj"), root.join("projB"));
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::create_dir_all(&proj).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let venv = proj.join(".venv");
+    let made = Command::new(python)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert!(venv.join("bin/python3").is_symlink());
+    let site = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages");
+    let (state, fresh) = (root.join("state"), root.join("fresh"));
+    let path = format!("{}:/usr/bin:/bin", venv.join("bin").display());
+    let run = |home: &Path, opts: &[&str], cmd: &[&str]| {
+        let (code, _, err) = launch(Some(home), Some(&path), opts, cmd);
+        (code, err)
+    };
+    // Server A, which may write the project, adds a `.pth` to its environment.
+    let ran = b.join("ran");
+    let pth = format!(
+        "import pathlib; pathlib.Path({:?}).write_text('planted')\n",
+        s(&ran)
+    );
+    let plant = format!("printf '%s' \"$1\" > {}/zz.pth", s(&site));
+    let (code, err) = run(
+        &state,
+        &["--allow-write", &s(&proj)],
+        &["/bin/sh", "-c", &plant, "sh", &pth],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(site.join("zz.pth").is_file());
+    // Scripts outside every writable place: one names the venv's interpreter, one asks
+    // `env` for python3 on the PATH.
+    let named = root.join("named");
+    write(
+        &named,
+        &format!("#!{}\npass\n", venv.join("bin/python3").display()),
+    );
+    let by_env = root.join("by-env");
+    write(&by_env, "#!/usr/bin/env python3\npass\n");
+    for f in [&named, &by_env] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let b_opts = ["--allow-read", &s(&proj), "--allow-write", &s(&b)];
+    let interp = s(&venv.join("bin/python3"));
+    for cmd in [
+        vec!["python3".to_string(), "-c".into(), "pass".into()],
+        vec![s(&named)],
+        vec![s(&by_env)],
+    ] {
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        // Another server, B, which may read the project.
+        let (code, err) = run(&state, &b_opts, &cmd);
+        assert_eq!(code, 125, "{cmd:?}: {err}");
+        assert!(!ran.exists(), "{cmd:?} ran the planted code: {err}");
+        assert!(
+            err.contains(&format!(
+                "`{interp}` is run by a path inside {}",
+                proj.display()
+            )) && err.contains(&format!("--allow-exec {interp}")),
+            "{cmd:?}: {err}"
+        );
+        // What the message offers runs it, on purpose.
+        let (code, err) = run(
+            &state,
+            &[&b_opts[..], &["--allow-exec", &interp]].concat(),
+            &cmd,
+        );
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        assert!(ran.exists(), "{cmd:?}: {err}");
+        std::fs::remove_file(&ran).unwrap();
+        // The control: with no record of A's launch, B runs what A planted.
+        let (code, err) = run(&fresh, &b_opts, &cmd);
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(&ran).unwrap_or_default(),
+            "planted",
             "{cmd:?}: {err}"
         );
         std::fs::remove_file(&ran).unwrap();

@@ -113,7 +113,7 @@ pub fn resolve(
             command: first.to_string_lossy().into_owned(),
             path: path_var.map(|p| p.to_string_lossy().into_owned()),
         })?;
-        (found.clone(), vec![Evidence::Content(found)])
+        (found.clone(), vec![Evidence::Runs(found)])
     };
     check_executable(&path)?;
     let mut needed = vec![Needed {
@@ -315,12 +315,18 @@ fn add_loaders(
     let mut evidence = learnt.to_vec();
     evidence.push(Evidence::Content(file.to_path_buf()));
     let evidence = &evidence;
-    let push = |path: PathBuf, why: String, out: &mut Vec<Needed>| -> bool {
+    // `runs`: the file is run by this path (an interpreter, `env`'s target), not only
+    // loaded from it (an ELF loader).
+    let push = |path: PathBuf, why: String, runs: bool, out: &mut Vec<Needed>| -> bool {
         if out.iter().any(|x| x.path == path) {
             return false;
         }
         let mut chosen = evidence.clone();
-        chosen.push(Evidence::Content(path.clone()));
+        chosen.push(if runs {
+            Evidence::Runs(path.clone())
+        } else {
+            Evidence::Content(path.clone())
+        });
         out.push(Needed {
             path,
             why,
@@ -343,6 +349,7 @@ fn add_loaders(
         if push(
             interp.clone(),
             format!("#! interpreter of {}", file.display()),
+            true,
             out,
         ) {
             add_loaders(&interp, sandbox_path, cwd, out, evidence, depth + 1);
@@ -353,6 +360,7 @@ fn add_loaders(
                     if push(
                         found.clone(),
                         format!("`{name}` run by `#!{}` in {}", line, file.display()),
+                        true,
                         out,
                     ) {
                         add_loaders(&found, sandbox_path, cwd, out, evidence, depth + 1);
@@ -365,6 +373,7 @@ fn add_loaders(
             if push(
                 loader.clone(),
                 format!("ELF loader of {}", file.display()),
+                false,
                 out,
             ) {
                 add_loaders(&loader, sandbox_path, cwd, out, evidence, depth + 1);

@@ -28,6 +28,12 @@ pub enum Evidence {
     /// The path was read from this file (a `#!` line, an ELF loader, `pyvenv.cfg`) or found
     /// as this file on a PATH: whoever may write the file chose it.
     Content(PathBuf),
+    /// As `Content`, and the program is run by this very path (the command found on a PATH,
+    /// a `#!` interpreter, `env`'s target). A program may take its settings and code from
+    /// where it is run: Python run as a virtual environment's `bin/python3` reads that
+    /// environment's `pyvenv.cfg` and packages, whatever the link leads to. So where the
+    /// path lies counts, not only the file it reaches (see [`sift`]).
+    Runs(PathBuf),
 }
 
 /// How the server could have chosen a grant.
@@ -39,6 +45,9 @@ pub enum How {
     Named,
     /// The links on the way changed while mcpcell looked at them.
     Changed,
+    /// A program run by a path that lies where it may write, or through a link it may
+    /// have planted, even one to a file granted anyway.
+    Runs,
 }
 
 /// Why a path counts as a place where links and files may have been planted.
@@ -76,6 +85,17 @@ pub struct Steered {
 }
 
 impl Steered {
+    fn new(grant: Grant, real: PathBuf, why: Why) -> Steered {
+        Steered {
+            grant,
+            real,
+            by: why.by,
+            how: why.how,
+            inside: why.inside,
+            place: why.place,
+        }
+    }
+
     /// Why the grant is left out, for a warning or a skipped entry.
     pub fn reason(&self) -> String {
         let (by, inside, real, place) = (
@@ -98,11 +118,28 @@ impl Steered {
             How::Changed => format!(
                 "reached through links that changed while mcpcell resolved them (it reached {real}, then {inside}): a server may be swapping them"
             ),
+            // The file itself lies there.
+            How::Runs if self.by == self.real => format!(
+                "a file inside {inside}, {place}: a server could have put it there to have it run"
+            ),
+            How::Runs if self.by == self.grant.path => format!(
+                "run by a path inside {inside}, {place}: a server could have put it there, and a program may take its settings and code from where it is run (a Python environment's packages)"
+            ),
+            How::Runs => format!(
+                "run through {by}, which lies inside {inside}, {place}: a server could have planted it, and a program may take its settings and code from where it is run (a Python environment's packages), whatever file it leads to"
+            ),
         }
     }
 
     /// What to grant instead: what was reached, by its own path, and the option that does.
     pub fn instead(&self) -> String {
+        if self.how == How::Runs {
+            // The file it leads to may be granted already: what counts is the path.
+            return format!(
+                "name the program by its own path, or let it run from there (--allow-exec {})",
+                crate::escape::shell_word(self.grant.path.as_os_str())
+            );
+        }
         format!(
             "grant {} by its own path (--allow-{} {})",
             self.real.display(),
@@ -229,7 +266,7 @@ impl Writable {
         for e in &g.evidence {
             let (p, content) = match e {
                 Evidence::Via(p) => (p, false),
-                Evidence::Content(p) => (p, true),
+                Evidence::Content(p) | Evidence::Runs(p) => (p, true),
             };
             let (hit, end) = self.planted_link(p);
             if let Some(h) = hit {
@@ -253,6 +290,25 @@ impl Writable {
             }
         }
         None
+    }
+
+    /// Where the server may have chosen the path a program is run by: a link on its way
+    /// that lies in a planting place, or the place that holds where it ends.
+    fn run_by(&self, path: &Path) -> Option<Why> {
+        let (hit, end) = self.planted_link(path);
+        let (inside, by, place) = match hit {
+            Some(h) => h,
+            None => {
+                let (w, place) = self.holding(&end)?;
+                (w.to_path_buf(), end, place)
+            }
+        };
+        Some(Why {
+            inside,
+            by,
+            how: How::Runs,
+            place,
+        })
     }
 }
 
@@ -303,6 +359,13 @@ pub fn sift(
     sockets: &[PathBuf],
 ) -> Sifted {
     let writable = Writable::new(&grants, state_root, earlier);
+    // Places the user (a profile, an option) lets programs run from, as written: a program
+    // run by a path under one of them was chosen there.
+    let runnable: Vec<PathBuf> = grants
+        .iter()
+        .filter(|g| g.rights.exec && g.evidence.is_empty() && !is_private(&g.path))
+        .map(|g| normalize(&g.path))
+        .collect();
     // A socket named by a path the server could have redirected with a link, to a socket
     // outside what it may write (a root daemon's, say).
     // The real path is remembered, so the sandbox's set-up opens that one, with no link.
@@ -360,7 +423,23 @@ pub fn sift(
         }
     }
     let mut doubtful: Vec<(Grant, PathBuf, Why)> = Vec::new();
-    for (g, real) in rest {
+    let mut steered = Vec::new();
+    for (mut g, real) in rest {
+        // A program run by a path the server could have chosen: no grant makes that path
+        // safe to run by, and leaving the grant out would not stop the run where another
+        // grant reaches its file. So the launch stops.
+        let runs = g
+            .evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::Runs(p) if *p == g.path));
+        let chosen = || runnable.iter().any(|r| within(&normalize(&g.path), r));
+        if let Some(why) = runs.then(|| writable.run_by(&g.path)).flatten()
+            && !chosen()
+        {
+            g.required = true;
+            steered.push(Steered::new(g, real, why));
+            continue;
+        }
         // Inside what the server may write anyway; never to execute what it wrote.
         let inside = !g.rights.exec && writable.writes.iter().any(|w| within(&real, w));
         if inside || covers(&clean, &real, g.rights) {
@@ -375,19 +454,11 @@ pub fn sift(
             Some(why) => doubtful.push((g, real, why)),
         }
     }
-    let mut steered = Vec::new();
     for (g, real, why) in doubtful {
         if covers(&clean, &real, g.rights) {
             kept.push(g);
         } else {
-            steered.push(Steered {
-                grant: g,
-                real,
-                by: why.by,
-                how: why.how,
-                inside: why.inside,
-                place: why.place,
-            });
+            steered.push(Steered::new(g, real, why));
         }
     }
     Sifted {
