@@ -234,6 +234,15 @@ pub fn shell_word(arg: &OsStr) -> String {
     out
 }
 
+/// A command's last operand as [`shell_word`], after `-- ` when it starts with `-`, which
+/// the command would otherwise read as an option (a host name the server chose).
+pub fn shell_operand(arg: &OsStr) -> String {
+    match arg.as_bytes().first() {
+        Some(b'-') => format!("-- {}", shell_word(arg)),
+        _ => shell_word(arg),
+    }
+}
+
 /// `argv` as a shell would need it typed: [`shell_word`] of each, separated by spaces.
 pub fn shell_words<S: AsRef<OsStr>>(argv: &[S]) -> String {
     argv.iter()

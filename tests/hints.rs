@@ -153,3 +153,46 @@ fn a_seccomp_kill_is_named() {
         "{stderr}"
     );
 }
+
+/// A host name is the server's text: one that starts with `-` comes after `--` in the
+/// suggested command, which run as given explains that host (the control: without `--`,
+/// explain reads it as an option and fails).
+#[test]
+fn a_host_hint_keeps_a_name_that_looks_like_an_option_an_operand() {
+    let (code, _, stderr) = run(
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "echo 'getaddrinfo ENOTFOUND -p.evil.example' >&2; exit 1",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let hint = hints(&stderr)
+        .into_iter()
+        .find(|h| h.contains("evil.example"))
+        .unwrap_or_else(|| panic!("no hint: {stderr}"));
+    let cmd = hint
+        .split("check with: mcpcell ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{hint}"));
+    assert!(cmd.ends_with("-- -p.evil.example"), "{hint}");
+    let explain = |line: &str| {
+        let o = std::process::Command::new("/bin/sh")
+            .args(["-c", &format!("\"$0\" {line}"), mcpcell().to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    // explain's verdict on that host: denied (exit 1).
+    let (code, out) = explain(cmd);
+    assert_eq!(code, Some(1), "{cmd}: {out}");
+    assert!(out.contains("DENIED  -p.evil.example"), "{out}");
+    // The control: an error (the option given twice), and no verdict.
+    let (code, out) = explain(&cmd.replace("-- ", ""));
+    assert_eq!(code, Some(125), "{out}");
+    assert!(!out.contains("DENIED"), "{out}");
+}

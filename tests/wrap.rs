@@ -841,6 +841,46 @@ fn a_suggested_pin_command_keeps_a_hostile_name_one_word() {
     );
 }
 
+/// A config may name a server `memory=9.9.9`, which `--pin` would read as `memory` at
+/// 9.9.9: beside a server named `memory` that is refused as ambiguous (the suggested
+/// command would pin the other server to a version the config chose); alone, the name is
+/// that server's, and `NAME=VERSION` after it pins that server and no other.
+#[test]
+fn a_server_name_holding_an_equals_sign_is_never_read_as_another_servers_pin() {
+    let s = Setup::new();
+    let entry = r#"{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}"#;
+    let both = format!(r#"{{"mcpServers": {{"memory": {entry}, "memory=9.9.9": {entry}}}}}"#);
+    let both = s.put("both.json", both.as_bytes());
+    refused(
+        &s,
+        &["wrap", "both.json", "--pin", "memory=9.9.9", "--write"],
+        Some(&both),
+        &["memory=9.9.9: names the server `memory=9.9.9`, and also `memory` at a version"],
+    );
+    let one = format!(r#"{{"mcpServers": {{"memory=9.9.9": {entry}, "other": {entry}}}}}"#);
+    s.put("one.json", one.as_bytes());
+    let out = s.run(&[
+        "wrap",
+        "one.json",
+        "--pin",
+        "memory=9.9.9=2026.1.26",
+        "--write",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("memory=9.9.9: pins @modelcontextprotocol/server-memory to 2026.1.26"),
+        "{err}"
+    );
+    let written = std::fs::read_to_string(s.work.join("one.json")).unwrap();
+    assert_eq!(
+        written.matches("server-memory@2026.1.26").count(),
+        1,
+        "{written}"
+    );
+    assert!(!written.contains("@9.9.9"), "{written}");
+}
+
 /// An entry whose env sets what mcpcell itself reads (LD_PRELOAD, XDG_CONFIG_HOME, PATH)
 /// is wrapped with a warning that says so, as `wrap --check` then calls it WEAKENED; a
 /// variable for the server alone is the control.

@@ -309,7 +309,7 @@ fn host_hint(plan: &Plan, spec: &str, h: &str) -> Option<String> {
         format!(
             "the profile does not let the server reach {}; check with: mcpcell explain {spec} {}",
             escape::terminal(h),
-            escape::shell_word(h.as_ref())
+            escape::shell_operand(h.as_ref())
         )
     })
 }

@@ -159,6 +159,18 @@ pub struct Chain {
     pub no_proxy: Vec<Bypass>,
 }
 
+/// The variables [`Chain::from_env`] reads, in both cases.
+pub const VARIABLES: &[&str] = &[
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
 impl Chain {
     /// The upstream proxies `get` (an environment) names; none when it names none. Only the
     /// variables that are used are parsed: an `ALL_PROXY` that `HTTPS_PROXY` and `HTTP_PROXY`

@@ -115,7 +115,7 @@ impl ProxyConfig {
         format!(
             "; check with: mcpcell explain {} {}",
             self.explain,
-            crate::escape::shell_word(target.as_ref())
+            crate::escape::shell_operand(target.as_ref())
         )
     }
 

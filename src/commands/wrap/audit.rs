@@ -150,6 +150,12 @@ pub(super) fn sets_for_mcpcell(name: &str) -> Option<String> {
         Some(format!(
             "the entry sets {name} for mcpcell itself: it decides where the profile's grants point and which directory counts as the host's shared temporary one"
         ))
+    } else if crate::plan::pkgsettings::reads_variable(name)
+        || crate::proxy::chain::VARIABLES.contains(&name)
+    {
+        Some(format!(
+            "the entry sets {name} for mcpcell itself: it chooses the registries (whose hosts join the allowlist), the CAs or the upstream proxy of the server's network"
+        ))
     } else if name.starts_with("LD_") {
         Some(format!(
             "the entry sets {name} for mcpcell itself: the dynamic loader reads it"
@@ -411,19 +417,38 @@ mod tests {
 
     #[test]
     fn variables_the_entry_sets_for_mcpcell_itself_are_named() {
-        let env: Vec<String> = ["XDG_CONFIG_HOME", "API_TOKEN", "LD_PRELOAD", "TMPDIR"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let env: Vec<String> = [
+            "XDG_CONFIG_HOME",
+            "API_TOKEN",
+            "LD_PRELOAD",
+            "TMPDIR",
+            "NPM_CONFIG_REGISTRY",
+            "https_proxy",
+            "PIP_INDEX_URL",
+            "NODE_ENV",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let f = weakenings(
             &[],
             &Loader::with_dirs(Vec::new()),
             Some(Path::new("/home/u")),
             &env,
         );
-        assert_eq!(f.len(), 3, "{f:?}");
+        assert_eq!(f.len(), 6, "{f:?}");
         assert!(f[0].contains("XDG_CONFIG_HOME") && f[1].contains("LD_PRELOAD"));
         assert!(f[2].contains("sets TMPDIR") && f[2].contains("shared temporary"));
+        for (i, v) in [
+            (3, "NPM_CONFIG_REGISTRY"),
+            (4, "https_proxy"),
+            (5, "PIP_INDEX_URL"),
+        ] {
+            assert!(
+                f[i].contains(&format!("sets {v} ")) && f[i].contains("allowlist"),
+                "{f:?}"
+            );
+        }
         // Every path variable a profile may use that comes from the environment is named.
         for v in crate::vars::KNOWN {
             let from_env = !matches!(*v, "CWD" | "PROFILE_DIR" | "STATE_DIR");

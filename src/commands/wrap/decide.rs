@@ -21,11 +21,33 @@ pub struct PinRequest {
 }
 
 impl PinRequest {
-    pub fn parse(values: &[String]) -> Result<PinRequest, WrapError> {
+    /// `names` are the servers of the files wrapped: a value that is one of them names that
+    /// server (a config may name a server `memory=9.9.9`), unless it also reads as another
+    /// one's `SERVER=VERSION`, which is refused as ambiguous.
+    pub fn parse(values: &[String], names: &[&str]) -> Result<PinRequest, WrapError> {
         let mut out = PinRequest::default();
         for v in values {
+            let exact = names.contains(&v.as_str());
             match v.split_once('=') {
                 _ if v.is_empty() => out.all = true,
+                Some((server, _)) if exact && names.contains(&server) => {
+                    return Err(WrapError::Pin(format!(
+                        "{}: names the server `{v}`, and also `{server}` at a version; rename one of them in the config",
+                        crate::escape::shell_word(std::ffi::OsStr::new(v))
+                    )));
+                }
+                _ if exact => {
+                    out.named.insert(v.clone(), None);
+                }
+                // `memory=9.9.9=1.0.0`: the name that holds `=`, at a version.
+                _ if v.rsplit_once('=').is_some_and(|(s, ver)| {
+                    names.contains(&s) && !ver.is_empty() && s.contains('=')
+                }) =>
+                {
+                    let (server, version) = v.rsplit_once('=').unwrap_or_default();
+                    out.named
+                        .insert(server.to_string(), Some(version.to_string()));
+                }
                 Some((server, version)) if !server.is_empty() && !version.is_empty() => {
                     out.named
                         .insert(server.to_string(), Some(version.to_string()));

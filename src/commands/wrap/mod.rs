@@ -490,7 +490,11 @@ fn run_wrap(args: &WrapArgs) -> Result<bool, WrapError> {
     let launcher = launcher(args.launcher.as_deref())?;
     let Targets { loaded, failed } = load_targets(&args.target, &args.pins)?;
     let read_all = report_failed(failed);
-    let pins = decide::PinRequest::parse(&args.pins)?;
+    let names: Vec<&str> = loaded
+        .iter()
+        .flat_map(|l| l.servers.iter().map(|s| s.name.as_str()))
+        .collect();
+    let pins = decide::PinRequest::parse(&args.pins, &names)?;
     check_names(
         &loaded,
         "--server",

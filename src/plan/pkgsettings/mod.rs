@@ -561,5 +561,19 @@ fn origin(file: &Path, line: usize, key: &str) -> String {
     )
 }
 
+/// Whether the variable `name`, set for mcpcell itself, is one the package settings read:
+/// npm's `npm_config_*` in any case, pip's `PIP_*`, uv's `UV_*` and the CA variables. Each
+/// can choose a registry (whose host joins the allowlist) or the CAs a server's package
+/// manager trusts.
+pub fn reads_variable(name: &str) -> bool {
+    npm::env_name_key(name).is_some()
+        || name.starts_with("PIP_")
+        || name.starts_with("UV_")
+        || matches!(
+            name,
+            "SSL_CERT_FILE" | "SSL_CERT_DIR" | "REQUESTS_CA_BUNDLE" | "NODE_EXTRA_CA_CERTS"
+        )
+}
+
 #[cfg(test)]
 mod tests;

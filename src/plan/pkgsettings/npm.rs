@@ -66,7 +66,7 @@ fn env_key(host: &Host, key: &str) -> Option<String> {
 
 /// The setting an `npm_config_*` variable names: after the prefix, `_` becomes `-` (except a
 /// leading one) and the name is lowercased, unless it is a per-host `//...` key.
-fn env_name_key(name: &str) -> Option<String> {
+pub(super) fn env_name_key(name: &str) -> Option<String> {
     let prefix = "npm_config_";
     // `get`, not indexing: a name is any text, and a cut inside a character would panic.
     let head = name.get(..prefix.len())?;
