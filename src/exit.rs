@@ -30,6 +30,9 @@ fn keeps_line_breaks(e: &(dyn Error + 'static)) -> bool {
     if matches!(
         e.downcast_ref::<crate::supervise::LaunchError>(),
         Some(crate::supervise::LaunchError::Tier(_))
+    ) || matches!(
+        e.downcast_ref::<PlanError>(),
+        Some(PlanError::NotEnforceable(_))
     ) {
         return true;
     }
@@ -82,6 +85,27 @@ mod tests {
             .load(p.to_str().unwrap())
             .map(|_| ())
             .expect_err("an invalid profile")
+    }
+
+    #[test]
+    fn a_list_of_gaps_keeps_one_line_a_gap() {
+        let gap = |what: &str, fix: Option<&str>| crate::plan::Gap {
+            what: what.into(),
+            why: "not here".into(),
+            fix: fix.map(String::from),
+        };
+        let e = PlanError::NotEnforceable(vec![
+            gap("limits.memory", Some("mount /srv/a\nmcpcell: forged")),
+            gap("limits.processes", None),
+        ]);
+        let shown = render(&e);
+        // The heading, a line a gap, the way out: the line break in a gap is shown escaped.
+        assert_eq!(shown.lines().count(), 4, "{shown}");
+        assert!(
+            shown.contains("\n  - limits.memory: not here (mount /srv/a\\x0amcpcell: forged)\n"),
+            "{shown}"
+        );
+        assert!(!shown.contains("\\x0a  - "), "{shown}");
     }
 
     #[test]

@@ -573,7 +573,7 @@ fn required_paths_must_exist() {
     assert_eq!(out.status.code(), Some(125));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("{}:3:10 (filesystem.read[0]): `/nonexistent/needed` does not exist, and it is marked as required", prof.display())),
+        err.contains(&format!("{}:3:10 (filesystem.read[0]): `/nonexistent/needed` does not exist, and the profile marks it as required (a leading `!`)", prof.display())),
         "{err}"
     );
 }

@@ -85,7 +85,7 @@ fn mcpcell_failures_are_125() {
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("command line --allow-read /nonexistent/dir: `/nonexistent/dir` does not exist, and it is marked as required"),
+        err.contains("command line --allow-read /nonexistent/dir: `/nonexistent/dir` does not exist: a path given with --allow-* must exist; create it first (mkdir -p /nonexistent/dir), or leave the option out"),
         "{err}"
     );
 }

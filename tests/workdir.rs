@@ -57,6 +57,23 @@ fn an_ungranted_working_directory_is_named_with_the_grant_it_needs() {
     // Started in / (nothing expected there): no warning.
     let (_, err) = probe_in(Path::new("/"), &[], &["exit", "0"]);
     assert!(!err.contains("working directory"), "{err}");
+
+    // Started in the home directory (here the scratch directory, as HOME), or one above
+    // it: named, but never offered as a grant (it holds every project's `.env`); the project
+    // above is the control, offered.
+    for (dir, home) in [(d.path(), d.path()), (d.path(), &project)] {
+        let p = probe();
+        let mut c = run_cmd(&[p.to_str().unwrap(), "exit", "0"]);
+        c.current_dir(dir).env("HOME", home);
+        let err = String::from_utf8_lossy(&output_within(c, T).stderr).into_owned();
+        let shown = dir.to_str().unwrap();
+        assert!(
+            err.contains(&format!("the working directory {shown} is not granted"))
+                && err.contains("too much to grant a server")
+                && !err.contains("--allow-"),
+            "{err}"
+        );
+    }
 }
 
 /// A directory name is the client's (or an attacker's, who made the repository): shown

@@ -217,12 +217,24 @@ impl fmt::Display for Unreachable {
 #[derive(Debug, Error)]
 pub enum GrantError {
     /// A path written with a leading `!`, or given on the command line, cannot be reached.
-    #[error("{origin}: `{}` {why}, and it is marked as required", path.display())]
+    #[error("{origin}: `{}` {why}{}", path.display(), required_because(origin, path, why))]
     Required {
         origin: Origin,
         path: PathBuf,
         why: Unreachable,
     },
+}
+
+/// Why an unreachable path stops the launch, and what to do.
+fn required_because(origin: &Origin, path: &Path, why: &Unreachable) -> String {
+    match (origin.is_command_line(), why) {
+        (true, Unreachable::Missing) => format!(
+            ": a path given with --allow-* must exist; create it first (mkdir -p {}), or leave the option out",
+            crate::escape::shell_word(path.as_os_str())
+        ),
+        (true, _) => ": a path given with --allow-* must be reachable".into(),
+        (false, _) => ", and the profile marks it as required (a leading `!`)".into(),
+    }
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -184,10 +184,13 @@ impl PlanError {
 fn not_enforceable_message(gaps: &[Gap]) -> String {
     let mut s =
         String::from("this profile cannot be fully enforced here, so the server was not started:");
+    // One line a gap: what a gap says is escaped, so that only these line breaks are kept
+    // when the message is shown (a path in it may hold one).
+    let one = |t: &str| crate::escape::terminal(t).into_owned();
     for g in gaps {
-        s.push_str(&format!("\n  - {}: {}", g.what, g.why));
+        s.push_str(&format!("\n  - {}: {}", one(&g.what), one(&g.why)));
         if let Some(fix) = &g.fix {
-            s.push_str(&format!(" ({fix})"));
+            s.push_str(&format!(" ({})", one(fix)));
         }
     }
     s.push_str("\nRun with --best-effort to start it anyway with these protections missing, or change the profile.");
@@ -546,6 +549,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         fs::real_path(&cwd).ok().as_deref(),
         &filesystem,
         req.learn,
+        vars.get("HOME").ok().map(Path::new),
     ));
     let cwd_inside = match fs::real_path(&cwd) {
         Ok(c) if filesystem.reachable_after_mounts(&c) => cwd.clone(),
@@ -1237,7 +1241,8 @@ fn build_memory(
     limits: &mut Vec<Limit>,
     gaps: &mut Vec<Gap>,
 ) -> Option<MemoryLimit> {
-    let bytes = profile.limits.memory.as_ref()?.value;
+    let entry = profile.limits.memory.as_ref()?;
+    let bytes = entry.value;
     match (host.probes.memory_cgroup)(host.kernel.euid) {
         Ok(home) => Some(MemoryLimit {
             bytes,
@@ -1248,8 +1253,8 @@ fn build_memory(
             gaps.push(Gap {
                 what: "limits.memory".into(),
                 why: format!(
-                    "no memory cgroup for this user: {}; with --best-effort only RLIMIT_DATA applies, per process (heap and private writable mappings; not the sandbox as a whole, not shared memory or page cache)",
-                    missing.why
+                    "set at {}, but there is no memory cgroup for this user: {}; with --best-effort only RLIMIT_DATA applies, per process (heap and private writable mappings; not the sandbox as a whole, not shared memory or page cache)",
+                    entry.origin, missing.why
                 ),
                 fix: Some(missing.fix),
             });

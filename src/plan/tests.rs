@@ -279,7 +279,7 @@ fn a_missing_path_is_skipped_unless_it_is_marked_required() {
     assert_eq!(*why, Unreachable::Missing);
     assert!(
         e.to_string().ends_with(&format!(
-            ":2:10 (filesystem.read[0]): `{}` does not exist, and it is marked as required",
+            ":2:10 (filesystem.read[0]): `{}` does not exist, and the profile marks it as required (a leading `!`)",
             f.work.join("missing").display()
         )),
         "{e}"
@@ -315,7 +315,8 @@ fn command_line_grants_start_at_the_working_directory_and_must_exist() {
     assert_eq!(
         e.to_string(),
         format!(
-            "command line --allow-exec nowhere: `{}` does not exist, and it is marked as required",
+            "command line --allow-exec nowhere: `{}` does not exist: a path given with --allow-* must exist; create it first (mkdir -p {}), or leave the option out",
+            f.work.join("nowhere").display(),
             f.work.join("nowhere").display()
         )
     );
@@ -559,7 +560,7 @@ fn hide_masks_what_a_grant_would_show_and_skips_the_rest() {
         );
         assert!(
             e.to_string().ends_with(&format!(
-                "(filesystem.hide[0]): `{}` does not exist, and it is marked as required",
+                "(filesystem.hide[0]): `{}` does not exist, and the profile marks it as required (a leading `!`)",
                 f.home.join(".aws").display()
             )),
             "{e}"
