@@ -1394,3 +1394,33 @@ fn fast_agents_other_files_are_read() {
     }
     assert!(answer.contains("3 sandboxed, 0 NOT sandboxed"), "{answer}");
 }
+
+/// Entries written as the README writes them, with no `--` before the server's command, are
+/// sandboxed to `wrap --check` (with their weakenings judged), and `unwrap` restores them.
+#[test]
+fn an_entry_with_no_separator_before_its_command_is_sandboxed() {
+    let s = Setup::new();
+    let m = mcpcell();
+    let m = m.to_str().unwrap();
+    let config = format!(
+        r#"{{"mcpServers": {{"memory": {{"command": "{m}", "args": ["run", "--profile", "memory", "npx", "-y", "@modelcontextprotocol/server-memory@2026.8.31"]}}, "weak": {{"command": "{m}", "args": ["run", "--allow-read", "/", "npx", "-y", "x"]}}}}}}"#
+    );
+    s.put("c.json", config.as_bytes());
+    let out = s.run(&["wrap", "--check", "c.json"]);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{answer}");
+    assert!(
+        answer.contains("memory  sandboxed (profile `memory`, runs npx)\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("weak    sandboxed (profile `default`, runs npx), but WEAKENED: --allow-read /: a top-level directory"),
+        "{answer}"
+    );
+    let out = s.run(&["unwrap", "c.json"]);
+    let diff = text(&out.stdout);
+    assert!(
+        diff.contains(r#"+{"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}, "weak": {"command": "npx", "args": ["-y", "x"]}}}"#),
+        "{diff}"
+    );
+}

@@ -165,13 +165,20 @@ impl Stdio {
         let mut i = 1;
         while i < args.len() {
             let a = args[i].as_str();
-            if a == "--" {
-                let command = args.get(i + 1)?.clone();
-                let rest = args[i + 2..].to_vec();
+            // The command follows `--`, or is the first word that is no option (as `run`
+            // reads it: the README's entries have no `--`).
+            let at = match a {
+                "--" => Some(i + 1),
+                _ if !a.starts_with('-') => Some(i),
+                _ => None,
+            };
+            if let Some(at) = at {
+                let command = args.get(at)?.clone();
+                let rest = args[at + 1..].to_vec();
                 return Some(Wrapped {
                     profile,
                     command,
-                    command_index: i + 1,
+                    command_index: at,
                     args_added: long_profile && rest.is_empty(),
                     args: rest,
                     options: args[1..i].to_vec(),
@@ -282,6 +289,53 @@ mod tests {
             Some(&["run", "--profile", "default", "--", "server", "x"]),
         );
         assert!(!s.wrapped("/bin/mcpcell").unwrap().args_added);
+    }
+
+    #[test]
+    fn the_command_may_come_without_a_separator() {
+        let s = stdio(
+            "/x/mcpcell",
+            Some(&[
+                "run",
+                "--profile",
+                "memory",
+                "--allow-host",
+                "a.example",
+                "npx",
+                "-y",
+                "pkg",
+            ]),
+        );
+        let w = s.wrapped("/x/mcpcell").unwrap();
+        assert_eq!((w.command.as_str(), w.command_index), ("npx", 5));
+        assert_eq!(w.args, ["-y", "pkg"]);
+        assert_eq!(
+            w.options,
+            ["--profile", "memory", "--allow-host", "a.example"]
+        );
+        assert_eq!(w.profile.as_deref(), Some("memory"));
+    }
+
+    /// Every `run` option that takes a value is in the list, so that its value is never
+    /// read as the command.
+    #[test]
+    fn the_value_options_are_runs_own() {
+        use clap::CommandFactory;
+        let mut cli = crate::cli::Cli::command();
+        cli.build();
+        let run = cli.find_subcommand("run").unwrap();
+        let mut takes: Vec<String> = Vec::new();
+        for a in run.get_arguments() {
+            if a.is_positional() || !a.get_action().takes_values() {
+                continue;
+            }
+            takes.extend(a.get_long().map(|l| format!("--{l}")));
+            takes.extend(a.get_short().map(|c| format!("-{c}")));
+        }
+        takes.sort();
+        let mut listed: Vec<String> = RUN_VALUE_OPTIONS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(takes, listed);
     }
 
     #[test]
