@@ -210,6 +210,11 @@ fn man_pages() {
     for sub in ["check", "explain", "learn", "doctor", "wrap", "completions"] {
         assert!(d.path().join(format!("mcpcell-{sub}.1")).is_file(), "{sub}");
     }
+    // A directory a new account does not have yet is made.
+    let fresh = d.path().join("share/man/man1");
+    let o = mcpcell_out("man", &["--dir", fresh.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(fresh.join("mcpcell.1").is_file());
 }
 
 /// `--version` names the commit the binary was built from: in a checkout, the one git
@@ -254,6 +259,8 @@ fn usage_errors_exit_125_in_every_command() {
     let d = scratch();
     let missing = d.path().join("missing");
     let m = missing.to_str().unwrap();
+    write(&d.path().join("file"), "");
+    let under_file = d.path().join("file/man1").to_str().unwrap().to_string();
     let p = probe();
     let p = p.to_str().unwrap();
     let cases: &[&[&str]] = &[
@@ -272,7 +279,8 @@ fn usage_errors_exit_125_in_every_command() {
         &["wrap", "--client", "no-such-client"],
         &["doctor", "--format", "xml"],
         &["completions", "tcsh"],
-        &["man", "--dir", m],
+        // Under a file: no directory can be made there.
+        &["man", "--dir", &under_file],
     ];
     for args in cases {
         let mut c = std::process::Command::new(mcpcell());

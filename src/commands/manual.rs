@@ -68,6 +68,9 @@ fn pages(dir: Option<&Path>) -> Result<(), ManualError> {
             .bin_name(format!("mcpcell {}", sub.get_name()));
         pages.push((format!("{name}.1"), render(page)?));
     }
+    // The user's man directory may not exist yet (`~/.local/share/man/man1` on a new
+    // account): made, as `install -D` would.
+    std::fs::create_dir_all(dir).map_err(|e| ManualError::Write(dir.to_path_buf(), e))?;
     for (file, text) in pages {
         let path = dir.join(file);
         write_page(&path, &text).map_err(|e| ManualError::Write(path, e))?;

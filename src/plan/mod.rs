@@ -822,10 +822,17 @@ fn build_network(
             .iter()
             .filter_map(|e| e.value.parse().ok())
             .collect();
+        let mut more = Vec::new();
         for h in &req.allow_host {
-            allow.push(h.parse().map_err(PlanError::AllowHost)?);
+            more.push(h.parse().map_err(PlanError::AllowHost)?);
         }
-        allow.extend(package_hosts.iter().map(|(h, _)| h.clone()));
+        more.extend(package_hosts.iter().map(|(h, _)| h.clone()));
+        // A host given again (`--allow-host` of one the profile has) is listed once.
+        for h in more {
+            if !allow.contains(&h) {
+                allow.push(h);
+            }
+        }
         let allow_private = profile
             .network
             .allow_private

@@ -953,7 +953,8 @@ fn network_proxy_builds_the_allowlist_and_points_the_environment_at_it() {
     let mut req = f.request(
         "network:\n  mode: proxy\n  allow: [example.com]\n  hosts: {internal.test: \"10.0.0.7:8080\"}\n",
     );
-    req.allow_host = vec!["api.example.org:8443".into()];
+    // A host the profile has already is listed once.
+    req.allow_host = vec!["api.example.org:8443".into(), "example.com".into()];
     let plan = f.build(&req).unwrap();
     let proxy = plan.network.proxy.as_ref().unwrap();
     let allow: Vec<String> = proxy.allow.iter().map(ToString::to_string).collect();
