@@ -543,3 +543,52 @@ fn a_server_being_learned_plants_no_profile() {
         "x"
     );
 }
+
+/// The default file (`learned-BASE.yaml` in the profile directory) is named for the base,
+/// not the server: learning a second server with the same base would replace the first's
+/// profile, which a client entry may use by name. Refused, naming the first command, with
+/// the file unchanged; learning the same command again replaces it, and `-o` gives the
+/// second server a file of its own.
+#[test]
+fn learning_another_server_does_not_replace_a_learned_profile_unasked() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let p = probe();
+    let learn_default = |args: &[&str]| {
+        let mut all = vec!["-p", "default", "--", p.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let mut cmd = mcpcell_cmd("learn", &all);
+        cmd.env("HOME", &home).env_remove("XDG_CONFIG_HOME");
+        let o = output_within(cmd, Duration::from_secs(60));
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let file = home.join(".config/mcpcell/profiles/learned-default.yaml");
+    let (code, err) = learn_default(&["exit", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let first = std::fs::read_to_string(&file).unwrap();
+    let (code, err) = learn_default(&["exit", "3"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("holds the profile learned from another command")
+            && err.contains(&format!("{} exit 0", p.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
+    // The same command again: replaced (the control that the file is writable).
+    let (code, err) = learn_default(&["exit", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("learned profile written to"), "{err}");
+    // The other server, with a file of its own.
+    let other = home.join("other.yaml");
+    let (code, _, err) = learn(&home, &other, &["exit", "3"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(other.is_file());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
+}

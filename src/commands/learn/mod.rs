@@ -45,6 +45,11 @@ pub enum LearnError {
         path.display()
     )]
     BaseName { path: PathBuf, name: String },
+    #[error(
+        "{} holds the profile learned from another command ({other}); give this one a file of its own with -o FILE, or delete that file to replace it",
+        path.display()
+    )]
+    OtherServer { path: PathBuf, other: String },
     #[error("-o {}", path.display())]
     Output {
         path: PathBuf,
@@ -165,6 +170,18 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     else {
         return Err(LearnError::NoProfileDir.into());
     };
+    // The default file names the base, not the server: one learned from another command is
+    // another server's profile (a client entry may use it by name), never replaced unasked.
+    if args.output.is_none() {
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        if let Some((other, false)) = write::learned_from(&text, &plan.command.argv) {
+            return Err(LearnError::OtherServer {
+                path: output,
+                other,
+            }
+            .into());
+        }
+    }
     let output = std::env::current_dir()
         .map(|d| d.join(&output))
         .unwrap_or(output);

@@ -113,14 +113,33 @@ fn needs(l: &[Need], vars: &[(&'static str, PathBuf)]) -> Vec<(String, String)> 
         .collect()
 }
 
+const LEARNED_FROM: &str = "Learned by `mcpcell learn` from a run of:";
+
+/// The header line that names the command a profile was learned from, as written.
+fn command_line(command: &[std::ffi::OsString]) -> String {
+    format!("# {}", yaml_comment(&format!("  {}", shell_words(command))))
+}
+
+/// The command a learned profile's `text` names in its header, if it names one, and
+/// whether it is `command`: (named, same).
+pub fn learned_from(text: &str, command: &[std::ffi::OsString]) -> Option<(String, bool)> {
+    let mut lines = text.lines();
+    lines.find(|l| l.strip_prefix("# ") == Some(LEARNED_FROM))?;
+    let named = lines.next()?;
+    Some((
+        named.trim_start_matches('#').trim().to_string(),
+        named == command_line(command),
+    ))
+}
+
 pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
     let mut d = Doc {
         text: String::new(),
         want: Mapping::new(),
     };
     let cmd = shell_words(cx.command);
-    d.comment("", "Learned by `mcpcell learn` from a run of:");
-    d.comment("", &format!("  {cmd}"));
+    d.comment("", LEARNED_FROM);
+    let _ = writeln!(d.text, "{}", command_line(cx.command));
     d.comment(
         "",
         &format!(
