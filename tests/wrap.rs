@@ -785,7 +785,11 @@ fn unpinned_packages_are_reported_and_pinned() {
         &s2,
         &["wrap", "c.json", "--pin", "time", "--write"],
         Some(&p2),
-        &["--pin time: no version of mcp-server-time in the local cache"],
+        &[
+            "--pin time: no version of mcp-server-time in the local cache",
+            "not in mcpcell's state directories, which the servers write",
+            "give one with --pin time=VERSION (`pip index versions mcp-server-time` names the newest)",
+        ],
     );
 
     // unwrap keeps the pins: they are a change of their own.

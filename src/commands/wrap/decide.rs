@@ -151,8 +151,15 @@ fn not_cached(name: &str, pkg: &Package, ctx: &Context<'_>) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    // mcpcell's state directories hold what servers ran under it, but the servers write
+    // them: a version found there would be one a server chose.
+    let word = crate::escape::shell_word(std::ffi::OsStr::new(&pkg.name));
+    let newest = match pkg.registry {
+        super::pin::Registry::Npm => format!("npm view {word} version"),
+        super::pin::Registry::PyPi => format!("pip index versions {word}"),
+    };
     format!(
-        "{name}: no version of {} in the local cache (looked in {looked}); give one with --pin{}",
+        "{name}: no version of {} in the local cache (looked in {looked}; not in mcpcell's state directories, which the servers write); give one with --pin{} (`{newest}` names the newest)",
         pkg.name,
         pin_arg(name, "=VERSION")
     )
