@@ -196,3 +196,31 @@ fn a_host_hint_keeps_a_name_that_looks_like_an_option_an_operand() {
     assert_eq!(code, Some(125), "{out}");
     assert!(!out.contains("DENIED"), "{out}");
 }
+
+/// A write refused under a path relative to the working directory (servers write their
+/// project with relative paths) is hinted by its place in that directory.
+#[test]
+fn a_relative_path_refused_is_named_in_the_working_directory() {
+    if !require(which::which("node").is_ok(), "node") || !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    let shown = dir.to_str().unwrap();
+    let mut args = vec!["--allow-read", shown, "--"];
+    args.extend(["node", "-e", "require('fs').writeFileSync('out.txt', 'x')"]);
+    let mut c = run_cmd(&args);
+    c.current_dir(&dir);
+    let o = output_within(c, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_ne!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("EROFS"), "{stderr}");
+    assert_eq!(
+        hints(&stderr),
+        [format!(
+            "mcpcell: hint: the profile does not let the server write {shown}/out.txt; check with: mcpcell explain -p default --allow-read {shown} {shown}/out.txt:write"
+        )],
+        "{stderr}"
+    );
+    assert!(!dir.join("out.txt").exists());
+}

@@ -110,6 +110,32 @@ fn paths_in(line: &str) -> Vec<String> {
     out
 }
 
+/// Quoted relative paths in `line` (`'out.txt'`, `"data/x.db"`): one word with a `.` or a
+/// `/` in it (not Node's `code: 'EROFS'`), no URL.
+fn relative_paths_in(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in ['\'', '"'] {
+        let mut rest = line;
+        while let Some(start) = rest.find(q) {
+            let after = &rest[start + 1..];
+            let Some(end) = after.find(q) else { break };
+            let s = &after[..end];
+            let word = !s.is_empty()
+                && s.len() <= 255
+                && !s.starts_with('/')
+                && !s.contains("://")
+                && s.contains(['.', '/'])
+                && !s.starts_with('-')
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+            if word {
+                out.push(s.to_string());
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    out
+}
+
 fn host_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
     let i = line.find(marker)?;
     let rest = line[i + marker.len()..].trim_start_matches([' ', ':', '\'', '"']);
@@ -160,6 +186,11 @@ impl Seen {
             }
         });
         let mut paths = paths_in(line);
+        if paths.is_empty() {
+            // `EROFS: read-only file system, open 'out.txt'`: a path relative to the
+            // server's working directory, judged there (see `path_hint`).
+            paths = relative_paths_in(line);
+        }
         if missing {
             // Missing in the sandbox: a hint only for what exists outside it (a server
             // probing for optional files is no news).
@@ -267,6 +298,15 @@ fn path_hint(
     access: Access,
     told: &mut BTreeSet<PathBuf>,
 ) -> Option<String> {
+    // A relative path is the server's working directory's (where it started: `cd` inside
+    // is not followed).
+    let joined;
+    let path = if path.is_relative() {
+        joined = crate::paths::normalize(&plan.cwd.join(path));
+        joined.as_path()
+    } else {
+        path
+    };
     if told.contains(path) {
         return None;
     }
@@ -386,6 +426,18 @@ mod tests {
         assert!(paths.contains(&("/var/log/x.log".into(), Access::Write)));
         assert!(!paths.iter().any(|(p, _)| p == "/usr/lib"));
         assert!(s.hosts.contains("api.example.com"));
+        // Relative paths, quoted, with a `.` or `/`: Node's `code: 'EROFS'` is none.
+        let r = seen(&[
+            "Error: EROFS: read-only file system, open 'out.txt'",
+            "  code: 'EROFS',",
+            "OSError: [Errno 30] Read-only file system: 'data/o2.db'",
+        ]);
+        let rel: Vec<String> = r
+            .paths
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        assert_eq!(rel, ["data/o2.db", "out.txt"]);
         assert!(s.hosts.contains("other.example.org"));
         assert!(!s.eperm);
         assert!(seen(&["unshare: unshare failed: Operation not permitted"]).eperm);
