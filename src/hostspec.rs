@@ -97,6 +97,10 @@ pub enum HostSpecError {
     Unbracketed { entry: String },
     #[error("`{entry}`: port `{port}` is not a number from 1 to 65535")]
     Port { entry: String, port: String },
+    #[error(
+        "`{entry}` is a URL: give the host, with a port if it is not 443 or 80, as in `{host}`"
+    )]
+    Url { entry: String, host: String },
     #[error("`{entry}`: the host is empty")]
     EmptyHost { entry: String },
     #[error("`{entry}`: `{domain}` is not a valid domain name")]
@@ -173,6 +177,15 @@ impl FromStr for HostPattern {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let entry = || s.to_string();
+        // `https://api.example.com/v1`: the host (and port) it names, offered.
+        if let Some((_, rest)) = s.split_once("://") {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            return Err(HostSpecError::Url {
+                entry: entry(),
+                host: host.to_string(),
+            });
+        }
         let split = split_host_port(s).ok_or_else(|| HostSpecError::Unclosed { entry: entry() })?;
         if !split.trailing.is_empty() {
             return Err(HostSpecError::AfterBracket { entry: entry() });
@@ -344,6 +357,11 @@ mod tests {
             err("example.com:99999"),
             "`example.com:99999`: port `99999` is not a number from 1 to 65535"
         );
+        assert_eq!(
+            err("https://user:pw@api.example.com:8443/v1?q"),
+            "`https://user:pw@api.example.com:8443/v1?q` is a URL: give the host, with a port if it is not 443 or 80, as in `api.example.com:8443`"
+        );
+        assert!(err("http://x.com").ends_with("as in `x.com`"));
         assert!(err("exa*mple.com").contains("wildcard may only stand first"));
         assert!(err("bad host").contains("not a valid host name"));
         assert!(err("::1").contains("brackets"));

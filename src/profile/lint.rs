@@ -90,6 +90,13 @@ fn quoted_after<'a>(s: &'a str, marker: &str) -> Option<&'a str> {
 
 /// `unknown field `raed`, expected one of `read`, ...` gains `(did you mean `read`?)`.
 fn with_suggestion(message: &str) -> String {
+    // `extends: node`: a list is wanted, and the one item is offered as one.
+    if let Some((_, rest)) = message.split_once("invalid type: string \"")
+        && let Some((value, "")) = rest.split_once("\", expected a sequence")
+        && !value.contains(['[', ']', ',', '\\', '\n'])
+    {
+        return format!("{message} (a list: [{value}])");
+    }
     let name = quoted_after(message, "unknown field `")
         .or_else(|| quoted_after(message, "unknown variant `"));
     let Some(name) = name else {

@@ -14,6 +14,9 @@ pub struct Locations {
     positions: HashMap<String, (usize, usize)>,
     /// Where each mapping key itself is written (for an error about the key, not its value).
     keys: HashMap<String, (usize, usize)>,
+    /// Where a key is written a second time in its mapping (serde_yaml's "duplicate field"
+    /// points at the mapping, or at the first).
+    repeated: HashMap<String, (usize, usize)>,
 }
 
 impl Locations {
@@ -28,7 +31,13 @@ impl Locations {
         Locations {
             positions: builder.positions,
             keys: builder.keys,
+            repeated: builder.repeated,
         }
+    }
+
+    /// Where the key path `key` is written a second time, if it is.
+    pub fn repeated(&self, key: &str) -> Option<(usize, usize)> {
+        self.repeated.get(key).copied()
     }
 
     /// The position of the key `key` itself, else as [`Locations::find`].
@@ -177,6 +186,7 @@ struct Builder {
     stack: Vec<Frame>,
     positions: HashMap<String, (usize, usize)>,
     keys: HashMap<String, (usize, usize)>,
+    repeated: HashMap<String, (usize, usize)>,
     /// Bytes of paths built so far. Each node's path holds its parents' keys: a 120 KB
     /// profile of 20,000 items under a 40 KiB key made 889 MB of them. Past
     /// [`PATH_BUDGET`] the index stops growing; a later node's position is its nearest
@@ -230,7 +240,14 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(ref value, ..) => {
                 if let Some(Frame::Map { path, key: None }) = self.stack.last() {
-                    self.keys.entry(join(path, value)).or_insert(pos);
+                    match self.keys.entry(join(path, value)) {
+                        std::collections::hash_map::Entry::Occupied(e) => {
+                            self.repeated.entry(e.key().clone()).or_insert(pos);
+                        }
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(pos);
+                        }
+                    }
                 }
                 if let Some(p) = self.node_path(Some(value)) {
                     self.positions.entry(p).or_insert(pos);

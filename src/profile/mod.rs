@@ -551,7 +551,34 @@ fn syntax_error(src: &Source, e: &serde_yaml::Error) -> ProfileError {
             if let Some(i) = message.rfind(" at line ") {
                 message.replace_range(i..i + 3, " that started at");
             }
-            format!("{}:{}:{}", src.label(), l.line(), l.column())
+            // A tab where YAML wants indentation gives the scanner's bare "cannot start any
+            // token".
+            let line = src
+                .text
+                .lines()
+                .nth(l.line().saturating_sub(1))
+                .unwrap_or("");
+            let indent = &line[..line.len() - line.trim_start().len()];
+            if indent.contains('\t') || line.chars().nth(l.column().saturating_sub(1)) == Some('\t')
+            {
+                message.push_str(" (a tab: YAML indents with spaces, not tabs)");
+            }
+            // "filesystem: duplicate field `read`": at the second `read`, not the first.
+            let repeated = message
+                .split_once("duplicate field `")
+                .and_then(|(path, rest)| {
+                    let field = rest.split('`').next()?;
+                    let path = path.trim_end_matches(": ");
+                    let key = match path.is_empty() {
+                        true => field.to_string(),
+                        false => format!("{path}.{field}"),
+                    };
+                    location::Locations::index(&src.text).repeated(&key)
+                });
+            match repeated {
+                Some((line, col)) => format!("{}:{line}:{col}", src.label()),
+                None => format!("{}:{}:{}", src.label(), l.line(), l.column()),
+            }
         }
         None => src.label(),
     };

@@ -48,6 +48,25 @@ fn malformed_yaml() {
         d.error_of("filesystem:\n  read: [/usr\n"),
         "P:3:1: did not find expected ',' or ']', while parsing a flow sequence that started at line 2 column 9"
     );
+    // A tab for indentation is named as such (and no message says so for spaces).
+    assert_eq!(
+        d.error_of("filesystem:\n\tread: [/usr]\n"),
+        "P:2:1: found character that cannot start any token, while scanning for the next token (a tab: YAML indents with spaces, not tabs)"
+    );
+    // A key given twice is pointed at where it is given again.
+    assert_eq!(
+        d.error_of("filesystem:\n  read: [/a]\n  read: [/b]\n"),
+        "P:3:3: filesystem: duplicate field `read`"
+    );
+    assert_eq!(
+        d.error_of("network:\n  mode: none\nnetwork:\n  mode: host\n"),
+        "P:3:1: duplicate field `network`"
+    );
+    // One item where a list is wanted: offered as a list.
+    assert_eq!(
+        d.error_of("extends: node\n"),
+        "P:1:10: extends: invalid type: string \"node\", expected a sequence (a list: [node])"
+    );
 }
 
 #[test]
@@ -72,7 +91,7 @@ fn wrong_types() {
     );
     assert_eq!(
         d.error_of("filesystem:\n  read: /usr\n"),
-        "P:2:9: filesystem.read: invalid type: string \"/usr\", expected a sequence"
+        "P:2:9: filesystem.read: invalid type: string \"/usr\", expected a sequence (a list: [/usr])"
     );
     assert_eq!(
         d.error_of("network:\n  mode: open\n"),
