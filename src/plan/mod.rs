@@ -146,7 +146,7 @@ pub enum PlanError {
     #[error("the current directory cannot be used")]
     Cwd(#[source] std::io::Error),
     #[error(
-        "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`",
+        "--allow-host only applies in network mode `proxy`, and this profile's mode is `{}`: use a profile in mode proxy (`-p npx` or `-p uvx`, which also allow their registry), or one of your own that extends this one with `network: {{mode: proxy}}`",
         crate::profile::validate::mode_name(*mode)
     )]
     AllowHostOutsideProxy { mode: NetworkMode },

@@ -1050,7 +1050,7 @@ fn allow_host_is_refused_outside_proxy_mode_and_when_malformed() {
     ));
     assert_eq!(
         e.to_string(),
-        "--allow-host only applies in network mode `proxy`, and this profile's mode is `none`"
+        "--allow-host only applies in network mode `proxy`, and this profile's mode is `none`: use a profile in mode proxy (`-p npx` or `-p uvx`, which also allow their registry), or one of your own that extends this one with `network: {mode: proxy}`"
     );
     let mut req = f.request("network:\n  mode: proxy\n");
     req.allow_host = vec!["bad host".into()];
