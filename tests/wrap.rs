@@ -1428,3 +1428,39 @@ fn an_entry_with_no_separator_before_its_command_is_sandboxed() {
         "{diff}"
     );
 }
+
+/// An entry whose command is the bare name `mcpcell` starts the mcpcell the client finds on
+/// its PATH: when that is this one, the entry is sandboxed and startable; the control, a
+/// PATH without it, is NOT sandboxed.
+#[test]
+fn a_bare_mcpcell_on_the_path_is_this_one() {
+    let s = Setup::new();
+    s.put(
+        "c.json",
+        br#"{"mcpServers": {"m": {"command": "mcpcell", "args": ["run", "--", "x"]}}}"#,
+    );
+    let m = mcpcell();
+    if m.file_name() != Some(std::ffi::OsStr::new("mcpcell")) {
+        eprintln!("skipped: the binary under test is not named mcpcell");
+        return;
+    }
+    let dir = m.parent().unwrap().to_str().unwrap();
+    let check = |path: &str| {
+        let mut c = s.cmd(&["wrap", "--check", "c.json"]);
+        c.env("PATH", path);
+        let out = output_within(c, T);
+        (out.status.code(), text(&out.stdout))
+    };
+    let (code, answer) = check(&format!("{dir}:/usr/bin:/bin"));
+    assert_eq!(code, Some(0), "{answer}");
+    assert!(
+        answer.contains("m  sandboxed (profile `default`, runs x)\n"),
+        "{answer}"
+    );
+    let (code, answer) = check("/usr/bin:/bin");
+    assert_eq!(code, Some(1), "{answer}");
+    assert!(
+        answer.contains("m  NOT sandboxed: `mcpcell` is not found on this PATH"),
+        "{answer}"
+    );
+}

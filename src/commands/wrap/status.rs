@@ -79,7 +79,13 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                         if !weak.is_empty() {
                             v.push_str(&format!(", but WEAKENED: {}", weak.join("; ")));
                         }
-                        if !is_executable(&st.command) {
+                        // A bare name is looked up on the PATH, as the client will (this
+                        // one's PATH: a client started elsewhere may have another).
+                        let startable = match st.command.contains('/') {
+                            true => is_executable(&st.command),
+                            false => which::which(&st.command).is_ok(),
+                        };
+                        if !startable {
                             v.push_str(&format!(
                                 ", but will not start: {} is not an executable file (mcpcell moved? `mcpcell unwrap` and `wrap` again)",
                                 st.command
