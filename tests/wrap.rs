@@ -965,6 +965,19 @@ fn client_names_are_unambiguous() {
             "{name}: {err}"
         );
     }
+    // Every client at once (`status`): each place named once, though clients share some.
+    let out = s.run(&["status"]);
+    let err = text(&out.stderr);
+    let looked = err
+        .split("looked for ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{err}"));
+    let places: Vec<&str> = looked.trim_end().split(", ").collect();
+    let mut unique = places.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(places.len(), unique.len(), "{err}");
+    assert!(places.len() > 20, "{err}");
 }
 
 #[test]

@@ -285,6 +285,9 @@ fn load_targets(target: &Target, pins: &[String]) -> Result<Targets, WrapError> 
         }
     }
     if out.loaded.is_empty() && out.failed.is_empty() {
+        // Two clients may share a file (Cursor's, a project's `.mcp.json`): named once.
+        let mut seen = std::collections::HashSet::new();
+        searched.retain(|p| seen.insert(p.clone()));
         return Err(WrapError::NoClientConfig {
             client: match target.client {
                 Some(c) => c.name().to_string(),
