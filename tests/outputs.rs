@@ -278,9 +278,10 @@ fn wrap_shows_a_hostile_config_escaped_and_flags_weakened_entries() {
         stderr.contains("fine: already wrapped (profile `node`)\n"),
         "{stderr}"
     );
-    // mcpcell without `--` is neither "already wrapped" nor wrapped a second time.
+    // mcpcell without `--` is read as `run` reads it: already wrapped, its weakening
+    // named, and not wrapped a second time.
     assert!(
-        stderr.contains("nodash: runs mcpcell, but not as `run [OPTIONS] -- COMMAND`"),
+        stderr.contains("nodash: already wrapped (profile `default`), but WEAKENED: --best-effort"),
         "{stderr}"
     );
     let diff = String::from_utf8_lossy(&o.stdout);
