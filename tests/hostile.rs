@@ -1022,4 +1022,30 @@ fn a_venv_a_server_could_write_is_not_run_by_its_python_on_the_path() {
         std::fs::remove_file(&ran).unwrap();
         std::fs::remove_dir_all(&fresh).unwrap();
     }
+
+    // What no plan can predict: a program run by name once the sandbox runs (here a shell
+    // script's `python3`; `env` searching again; a link swapped back after the check). The
+    // venv's `bin` is left out of the PATH inside, so the system's Python runs, with a
+    // warning; the control, with no record, runs the planted code.
+    let wrapper = root.join("wrapper");
+    write(&wrapper, "#!/bin/sh\nexec python3 -c pass\n");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cmd = [wrapper.to_str().unwrap()];
+    let (code, err) = run(&state, &b_opts, &cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(!ran.exists(), "the planted code ran: {err}");
+    assert!(
+        err.contains(&format!(
+            "PATH: {} is left out of the server's PATH: it lies inside {}",
+            venv.join("bin").display(),
+            proj.display()
+        )),
+        "{err}"
+    );
+    let (code, err) = run(&fresh, &b_opts, &cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        ran.exists(),
+        "the control did not run the planted code: {err}"
+    );
 }

@@ -408,8 +408,13 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> usize {
 /// The program `env` runs for a `#!/usr/bin/env [-S] [-opts] [VAR=val] NAME ...` line.
 fn env_program(arg: &str) -> Option<&str> {
     let mut words = arg.split_whitespace();
+    // `-Spython3`, `--split-string=python3 -u`: the split string starts inside the word.
+    let mut glued: Option<&str> = None;
     loop {
-        let w = words.next()?;
+        let w = match glued.take() {
+            Some(g) => g,
+            None => words.next()?,
+        };
         // Options whose value is the next word: GNU's unset, chdir and argv0, BSD's
         // search path.
         if matches!(
@@ -419,11 +424,19 @@ fn env_program(arg: &str) -> Option<&str> {
             words.next()?;
             continue;
         }
+        if let Some(rest) = w
+            .strip_prefix("--split-string=")
+            .or_else(|| w.strip_prefix("-S").filter(|r| !r.is_empty()))
+        {
+            glued = Some(rest);
+            continue;
+        }
         if w == "-S" || w.starts_with('-') || w.contains('=') {
             // `-S` splits the rest into words; other options and assignments are skipped.
             continue;
         }
-        return Some(w);
+        // `-S` takes quotes away: `'python3'` runs python3.
+        return Some(w.trim_matches(['\'', '"']));
     }
 }
 
@@ -610,5 +623,9 @@ mod tests {
         assert_eq!(env_program("-C /srv --unset HOME node"), Some("node"));
         assert_eq!(env_program("--unset=HOME node"), Some("node"));
         assert_eq!(env_program(""), None);
+        assert_eq!(env_program("-Spython3"), Some("python3"));
+        assert_eq!(env_program("--split-string=python3 -u"), Some("python3"));
+        assert_eq!(env_program("-S 'python3' -u"), Some("python3"));
+        assert_eq!(env_program("-S-u FOO node"), Some("node"));
     }
 }

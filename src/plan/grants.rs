@@ -35,6 +35,8 @@ pub(super) struct Inputs<'a> {
     pub settings: &'a [PathBuf],
     /// `network.unix`.
     pub sockets: &'a [PathBuf],
+    /// The PATH the server will see.
+    pub sandbox_path: Option<&'a std::ffi::OsStr>,
 }
 
 /// The filesystem part of the plan. `warnings` get what the user should see on every run (an
@@ -82,17 +84,31 @@ pub(super) fn build(
     };
     // What the check keeps open for `fs::build` is closed on every way out.
     let _kept = crate::paths::Kept;
+    // The PATH's directories as the server's first lookups resolve them: a relative or
+    // empty entry (the working directory) from where it starts.
+    let path_dirs: Vec<PathBuf> = i
+        .sandbox_path
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+        .map(|d| match d.as_os_str().is_empty() {
+            true => i.cwd.to_path_buf(),
+            false => i.cwd.join(d),
+        })
+        .collect();
     let steer::Sifted {
         kept: grants,
         steered,
         source,
         socket,
+        path,
     } = steer::sift(
         grants,
         state_root.as_deref(),
         &earlier,
         i.settings,
         i.sockets,
+        &path_dirs,
     );
     let settings = source.map(|s| (s, "env.package_settings: a settings file (or the program that located one)", "a server could have written it to choose its own registries (and so its network allowlist) or CAs. Narrow that grant, or take the directory off PATH"));
     let socket = socket.map(|s| (s, "network.unix: the socket", "a server could have planted a link to reach another socket (a root daemon's, say). Name the socket by its own path"));
@@ -117,6 +133,20 @@ pub(super) fn build(
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
     drop(_kept);
+    for (index, s) in path {
+        let by = match s.by == s.file {
+            true => String::new(),
+            false => format!(" (through {})", escape::path(&s.by)),
+        };
+        warnings.push(format!(
+            "PATH: {} is left out of the server's PATH: it lies inside {}{by}, {}, so what a program run by name finds there could be what a server put there. If you trust it, let programs run from there (--allow-exec {})",
+            escape::path(&s.file),
+            escape::path(&s.inside),
+            s.place.phrase(),
+            escape::shell_word(s.file.as_os_str())
+        ));
+        filesystem.path_left_out.push(index);
+    }
     for s in steered {
         warnings.push(s.warning());
         filesystem.skipped.push(fs::Skipped {

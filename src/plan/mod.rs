@@ -510,7 +510,7 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
     if let Some(p) = network.proxy.as_mut() {
         p.chain = crate::proxy::chain::Chain::from_env(|n| host.var(n).map(str::to_string))?;
     }
-    let env = build_env(&profile, req, &vars, host, network.proxy.as_ref(), &pkg.env)?;
+    let mut env = build_env(&profile, req, &vars, host, network.proxy.as_ref(), &pkg.env)?;
     let sandbox_path = env
         .iter()
         .find(|v| v.name == "PATH")
@@ -539,10 +539,21 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
             programs: &programs,
             settings: &pkg.sources,
             sockets: &network.unix,
+            sandbox_path: sandbox_path.as_deref(),
         },
         &mut warnings,
         &mut notes,
     )?;
+    if !filesystem.path_left_out.is_empty()
+        && let Some(v) = env.iter_mut().find(|v| v.name == "PATH")
+    {
+        let kept: Vec<PathBuf> = std::env::split_paths(&v.value)
+            .enumerate()
+            .filter(|(i, _)| !filesystem.path_left_out.contains(i))
+            .map(|(_, d)| d)
+            .collect();
+        v.value = std::env::join_paths(kept).unwrap_or_default();
+    }
 
     warnings.extend(workdir::warning(
         &cwd,

@@ -343,6 +343,9 @@ pub struct Sifted {
     pub source: Option<SteeredSource>,
     /// The first `network.unix` path the server could have redirected.
     pub socket: Option<SteeredSource>,
+    /// The sandbox's PATH directories (by index) that lie where a server may have planted
+    /// programs, or are reached through a link planted there: left out of the PATH inside.
+    pub path: Vec<(usize, SteeredSource)>,
 }
 
 /// Splits `grants` into those kept and those the server could have chosen that reach
@@ -357,6 +360,7 @@ pub fn sift(
     earlier: &[PathBuf],
     sources: &[PathBuf],
     sockets: &[PathBuf],
+    path_dirs: &[PathBuf],
 ) -> Sifted {
     let writable = Writable::new(&grants, state_root, earlier);
     // Places the user (a profile, an option) lets programs run from, as written: a program
@@ -365,6 +369,34 @@ pub fn sift(
         .iter()
         .filter(|g| g.rights.exec && g.evidence.is_empty() && !is_private(&g.path))
         .map(|g| normalize(&g.path))
+        .collect();
+    // A program the server runs by name (`env` in a `#!` line, a shell, a subprocess) is
+    // looked up on the PATH inside, at that moment: no check beforehand can say what a
+    // directory a server may write will hold then. Such directories are left out, unless
+    // the user lets programs run from there.
+    let path = path_dirs
+        .iter()
+        .enumerate()
+        // Kept where the user lets programs run from the directory, or from a file in it
+        // (`--allow-exec .venv/bin/python3`: that environment, on purpose).
+        .filter(|(_, d)| {
+            let d = normalize(d);
+            !runnable
+                .iter()
+                .any(|r| within(&d, r) || r.parent() == Some(d.as_path()))
+        })
+        .filter_map(|(i, d)| {
+            let why = writable.run_by(d)?;
+            Some((
+                i,
+                SteeredSource {
+                    file: d.clone(),
+                    by: why.by,
+                    inside: why.inside,
+                    place: why.place,
+                },
+            ))
+        })
         .collect();
     // A socket named by a path the server could have redirected with a link, to a socket
     // outside what it may write (a root daemon's, say).
@@ -466,6 +498,7 @@ pub fn sift(
         steered,
         source,
         socket,
+        path,
     }
 }
 
@@ -534,8 +567,8 @@ mod tests {
         symlink(r.join("secret/key"), r.join("work/docs")).unwrap();
         let grants = || vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
         // This launch writes nothing: only the record tells.
-        assert_eq!(sift(grants(), None, &[], &[], &[]).steered.len(), 0);
-        let Sifted { steered, .. } = sift(grants(), None, &[r.join("work")], &[], &[]);
+        assert_eq!(sift(grants(), None, &[], &[], &[], &[]).steered.len(), 0);
+        let Sifted { steered, .. } = sift(grants(), None, &[r.join("work")], &[], &[], &[]);
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].place, Place::Earlier);
         assert!(
@@ -548,7 +581,7 @@ mod tests {
         // Where this launch writes too, the message says so.
         let mut both = grants();
         both.push(grant(&r.join("work"), Rights::WRITE, vec![]));
-        let Sifted { steered, .. } = sift(both, None, &[r.join("work")], &[], &[]);
+        let Sifted { steered, .. } = sift(both, None, &[r.join("work")], &[], &[], &[]);
         assert_eq!(steered[0].place, Place::Now);
     }
 
@@ -572,7 +605,7 @@ mod tests {
             grant(&r.join("work/self"), Rights::READ, vec![]),
             grant(&r.join("work/self"), Rights::EXEC, vec![]),
         ];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[], &[]);
         assert_eq!(
             names(&kept),
             [
@@ -592,7 +625,7 @@ mod tests {
         assert!(steered[1].warning().contains("--allow-exec"));
         // The check detects nothing where the server writes nothing.
         let grants = vec![grant(&r.join("work/docs"), Rights::READ, vec![])];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[], &[]);
         assert_eq!((kept.len(), steered.len()), (1, 0));
     }
 
@@ -609,7 +642,7 @@ mod tests {
             grant(&r.join("usr/bin"), Rights::READ, vec![cfg.clone()]),
             grant(&r.join("work"), Rights::READ, vec![cfg.clone()]),
         ];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[], &[]);
         assert_eq!(kept.len(), 4);
         assert_eq!(steered.len(), 1);
         assert_eq!(steered[0].grant.path, r.join("secret"));
@@ -624,7 +657,7 @@ mod tests {
                 vec![Evidence::Content(r.join("usr/pyvenv.cfg"))],
             ),
         ];
-        assert_eq!(sift(grants, None, &[], &[], &[]).steered.len(), 0);
+        assert_eq!(sift(grants, None, &[], &[], &[], &[]).steered.len(), 0);
     }
 
     #[test]
@@ -644,7 +677,7 @@ mod tests {
             // Its own real path would otherwise make it "inside what the server may write".
             grant(&r.join("work/out"), Rights::WRITE, vec![]),
         ];
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[], &[]);
         assert_eq!(names(&kept), [r.join("work")]);
         assert_eq!(steered[0].real, r.join("secret"));
     }
@@ -666,7 +699,7 @@ mod tests {
             grant(&link, Rights::READ, vec![]),
         ];
         // No writable grant: the walk finds no planted link, but not what was resolved.
-        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, None, &[], &[], &[], &[]);
         assert_eq!(names(&kept), [r.join("usr")]);
         assert_eq!(steered[0].how, How::Changed);
         assert_eq!(steered[0].real, r.join("secret/key"));
@@ -682,11 +715,11 @@ mod tests {
             grant(&r.join("state/other/run"), Rights::EXEC, vec![]),
         ];
         // No writable grant, but the link lies among the servers' state directories.
-        let Sifted { kept, steered, .. } = sift(grants, Some(&r.join("state")), &[], &[], &[]);
+        let Sifted { kept, steered, .. } = sift(grants, Some(&r.join("state")), &[], &[], &[], &[]);
         assert_eq!(names(&kept), [r.join("secret")]);
         assert_eq!(steered[0].inside, r.join("state"));
         // Without the state root, nothing of a server's chose it.
         let grants = vec![grant(&r.join("state/other/run"), Rights::EXEC, vec![])];
-        assert_eq!(sift(grants, None, &[], &[], &[]).steered.len(), 0);
+        assert_eq!(sift(grants, None, &[], &[], &[], &[]).steered.len(), 0);
     }
 }
