@@ -425,6 +425,7 @@ mod tests {
             "NPM_CONFIG_REGISTRY",
             "https_proxy",
             "PIP_INDEX_URL",
+            "PREFIX",
             "NODE_ENV",
         ]
         .iter()
@@ -436,13 +437,14 @@ mod tests {
             Some(Path::new("/home/u")),
             &env,
         );
-        assert_eq!(f.len(), 6, "{f:?}");
+        assert_eq!(f.len(), 7, "{f:?}");
         assert!(f[0].contains("XDG_CONFIG_HOME") && f[1].contains("LD_PRELOAD"));
         assert!(f[2].contains("sets TMPDIR") && f[2].contains("shared temporary"));
         for (i, v) in [
             (3, "NPM_CONFIG_REGISTRY"),
             (4, "https_proxy"),
             (5, "PIP_INDEX_URL"),
+            (6, "PREFIX"),
         ] {
             assert!(
                 f[i].contains(&format!("sets {v} ")) && f[i].contains("allowlist"),

@@ -562,11 +562,13 @@ fn origin(file: &Path, line: usize, key: &str) -> String {
 }
 
 /// Whether the variable `name`, set for mcpcell itself, is one the package settings read:
-/// npm's `npm_config_*` in any case, pip's `PIP_*`, uv's `UV_*` and the CA variables. Each
-/// can choose a registry (whose host joins the allowlist) or the CAs a server's package
-/// manager trusts.
+/// npm's `npm_config_*` in any case and `PREFIX` (where its global npmrc is), pip's `PIP_*`,
+/// uv's `UV_*` and the CA variables. Each can choose a registry (whose host joins the
+/// allowlist) or the CAs a server's package manager trusts. (A variable an npmrc names as
+/// `${VAR}` does too; which ones depends on the user's files.)
 pub fn reads_variable(name: &str) -> bool {
     npm::env_name_key(name).is_some()
+        || name == "PREFIX"
         || name.starts_with("PIP_")
         || name.starts_with("UV_")
         || matches!(

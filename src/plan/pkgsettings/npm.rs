@@ -33,13 +33,18 @@ fn files(host: &Host) -> Vec<(PathBuf, Option<PathBuf>)> {
         .and_then(|(found, cli)| Some((cli.parent()?.parent()?.join("npmrc"), Some(found))));
     out.extend(builtin);
     // global: `$PREFIX/etc/npmrc`, the prefix being node's install prefix unless set.
+    // Absolute only: a relative one would name the project's own `etc/npmrc`, which a
+    // server that may write the project could have written.
     let prefix = host
         .var("PREFIX")
         .map(PathBuf::from)
         .or_else(|| env_key(host, "prefix").map(PathBuf::from))
+        .filter(|p| p.is_absolute())
         .map(|p| (p, None));
     let global = env_key(host, "globalconfig")
-        .map(|f| (PathBuf::from(f), None))
+        .map(PathBuf::from)
+        .filter(|f| f.is_absolute())
+        .map(|f| (f, None))
         .or_else(|| {
             let (prefix, by) = prefix.or_else(|| {
                 let (found, node) = host.program("node")?;

@@ -109,6 +109,47 @@ fn npm_user_settings_pass_without_their_token() {
     assert_eq!(std::fs::read_to_string(&bundle).unwrap(), CERT);
 }
 
+/// A relative PREFIX (or globalconfig) would name the project's own npmrc: not read; the
+/// same file by its absolute path is the control.
+#[test]
+fn a_relative_prefix_reads_no_project_npmrc() {
+    let (dir, mut env) = home(&[("proj/etc/npmrc", "registry=https://evil.example/\n")]);
+    let proj = dir.path().join("proj");
+    // Relative to this process's working directory, which reads would resolve it from.
+    let up = std::env::current_dir().unwrap().components().count() - 1;
+    let rel = format!(
+        "{}{}",
+        "../".repeat(up),
+        proj.display().to_string().trim_start_matches('/')
+    );
+    assert!(Path::new(&rel).join("etc/npmrc").is_file());
+    for (k, v) in [
+        ("PREFIX", rel.clone()),
+        ("npm_config_globalconfig", format!("{rel}/etc/npmrc")),
+    ] {
+        let mut env = env.clone();
+        env.insert(k.into(), v);
+        let host = Host {
+            env: &env,
+            cwd: &proj,
+            programs: &Programs::default(),
+        };
+        let s = read(&[PackageManager::Npm], &host, None);
+        assert_eq!(var(&s, "npm_config_registry"), None, "{k}");
+    }
+    env.insert("PREFIX".into(), proj.display().to_string());
+    let host = Host {
+        env: &env,
+        cwd: &proj,
+        programs: &Programs::default(),
+    };
+    let s = read(&[PackageManager::Npm], &host, None);
+    assert_eq!(
+        var(&s, "npm_config_registry"),
+        Some("https://evil.example/")
+    );
+}
+
 #[test]
 fn environment_wins_over_files_and_is_cleaned() {
     let (dir, mut env) = home(&[(".npmrc", "registry=https://a.example/\n")]);
