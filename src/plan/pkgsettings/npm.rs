@@ -55,6 +55,7 @@ fn files(host: &Host) -> Vec<(PathBuf, Option<PathBuf>)> {
     out.extend(global);
     let user = env_key(host, "userconfig")
         .map(PathBuf::from)
+        .filter(|f| f.is_absolute())
         .or_else(|| host.home().map(|h| h.join(".npmrc")));
     out.extend(user.map(|u| (u, None)));
     out

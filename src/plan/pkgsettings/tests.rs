@@ -126,6 +126,7 @@ fn a_relative_prefix_reads_no_project_npmrc() {
     for (k, v) in [
         ("PREFIX", rel.clone()),
         ("npm_config_globalconfig", format!("{rel}/etc/npmrc")),
+        ("npm_config_userconfig", format!("{rel}/etc/npmrc")),
     ] {
         let mut env = env.clone();
         env.insert(k.into(), v);
