@@ -558,17 +558,20 @@ fn learning_another_server_does_not_replace_a_learned_profile_unasked() {
     let home = d.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let p = probe();
-    let learn_default = |args: &[&str]| {
+    let learn_in = |dir: &Path, args: &[&str]| {
         let mut all = vec!["-p", "default", "--", p.to_str().unwrap()];
         all.extend_from_slice(args);
         let mut cmd = mcpcell_cmd("learn", &all);
-        cmd.env("HOME", &home).env_remove("XDG_CONFIG_HOME");
+        cmd.env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .current_dir(dir);
         let o = output_within(cmd, Duration::from_secs(60));
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
+    let learn_default = |args: &[&str]| learn_in(d.path(), args);
     let file = home.join(".config/mcpcell/profiles/learned-default.yaml");
     let (code, err) = learn_default(&["exit", "0"]);
     assert_eq!(code, 0, "{err}");
@@ -585,6 +588,26 @@ fn learning_another_server_does_not_replace_a_learned_profile_unasked() {
     let (code, err) = learn_default(&["exit", "0"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("learned profile written to"), "{err}");
+    // The same words in another project are another server (as its state directory says):
+    // `read notes` names each project's own file.
+    for dir in ["pa", "pb"] {
+        std::fs::create_dir_all(d.path().join(dir)).unwrap();
+        write(&d.path().join(dir).join("notes"), dir);
+    }
+    let (code, err) = learn_in(&d.path().join("pa"), &["read", "notes"]);
+    assert_eq!(code, 125, "{err}");
+    std::fs::remove_file(&file).unwrap();
+    let (code, err) = learn_in(&d.path().join("pa"), &["read", "notes"]);
+    assert_eq!(code, 0, "{err}");
+    let pa = std::fs::read_to_string(&file).unwrap();
+    let (code, err) = learn_in(&d.path().join("pb"), &["read", "notes"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains("holds the profile learned from another command"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), pa);
+    let first = pa;
     // The other server, with a file of its own.
     let other = home.join("other.yaml");
     let (code, _, err) = learn(&home, &other, &["exit", "3"]);

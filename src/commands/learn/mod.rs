@@ -174,7 +174,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
     // another server's profile (a client entry may use it by name), never replaced unasked.
     if args.output.is_none() {
         let text = std::fs::read_to_string(&output).unwrap_or_default();
-        if let Some((other, false)) = write::learned_from(&text, &plan.command.argv) {
+        if let Some((other, false)) = write::learned_from(&text, &plan.server_id) {
             return Err(LearnError::OtherServer {
                 path: output,
                 other,
@@ -219,6 +219,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
 
     let sink: notify::Sink = Arc::new(Mutex::new(Vec::new()));
     let command = plan.command.argv.clone();
+    let server = plan.server_id.clone();
     let recorder = Arc::clone(&sink);
     let plugins = crate::supervise::Plugins {
         stderr: None,
@@ -259,6 +260,7 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
             extends: &extends,
             base_name: &base.profile.name,
             command: &command,
+            server: &server,
             vars: var_list,
             hosts,
             refused,

@@ -18,6 +18,8 @@ pub struct Context<'a> {
     pub base_name: &'a str,
     /// The command that was observed.
     pub command: &'a [std::ffi::OsString],
+    /// mcpcell's name for the server (its state directory's).
+    pub server: &'a str,
     /// Variable → value, for writing paths with `${HOME}`-style variables.
     pub vars: Vec<(&'static str, PathBuf)>,
     /// Hosts to add to `network.allow` (entry, attempts).
@@ -120,16 +122,18 @@ fn command_line(command: &[std::ffi::OsString]) -> String {
     format!("# {}", yaml_comment(&format!("  {}", shell_words(command))))
 }
 
+const SERVER: &str = "# Server: ";
+
 /// The command a learned profile's `text` names in its header, if it names one, and
-/// whether it is `command`: (named, same).
-pub fn learned_from(text: &str, command: &[std::ffi::OsString]) -> Option<(String, bool)> {
+/// whether it is the server `server` (mcpcell's name for it: the resolved command and its
+/// arguments, as `${STATE_DIR}` is named; the same words in another project are another
+/// server): (named, same).
+pub fn learned_from(text: &str, server: &str) -> Option<(String, bool)> {
     let mut lines = text.lines();
     lines.find(|l| l.strip_prefix("# ") == Some(LEARNED_FROM))?;
-    let named = lines.next()?;
-    Some((
-        named.trim_start_matches('#').trim().to_string(),
-        named == command_line(command),
-    ))
+    let named = lines.next()?.trim_start_matches('#').trim().to_string();
+    let same = lines.next()?.strip_prefix(SERVER) == Some(server);
+    Some((named, same))
 }
 
 pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
@@ -140,6 +144,7 @@ pub fn render(l: &Learned, cx: &Context) -> Result<String, WriteError> {
     let cmd = shell_words(cx.command);
     d.comment("", LEARNED_FROM);
     let _ = writeln!(d.text, "{}", command_line(cx.command));
+    let _ = writeln!(d.text, "{SERVER}{}", yaml_comment(cx.server));
     d.comment(
         "",
         &format!(
@@ -339,6 +344,7 @@ mod tests {
                 extends: "node",
                 base_name: "node",
                 command: &argv,
+                server: h,
                 vars: vec![],
                 hosts: vec![(format!("{h}.example.com"), 1)],
                 refused: vec![(h.to_string(), 2, h.to_string())],
