@@ -1048,4 +1048,53 @@ fn a_venv_a_server_could_write_is_not_run_by_its_python_on_the_path() {
         ran.exists(),
         "the control did not run the planted code: {err}"
     );
+    std::fs::remove_file(&ran).unwrap();
+
+    // The same for where an interpreter looks for code: a PYTHONPATH naming the project's
+    // `src` (passed by `-p python`) is left out, and the module there is not imported.
+    let src = proj.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    write(
+        &src.join("planted.py"),
+        &format!(
+            "import pathlib; pathlib.Path({:?}).write_text('planted')\n",
+            s(&ran)
+        ),
+    );
+    let py = |home: &Path| {
+        let mut c = run_cmd(&[
+            "-p",
+            "python",
+            "--allow-read",
+            &s(&proj),
+            "--allow-write",
+            &s(&b),
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "import planted",
+        ]);
+        c.env("XDG_STATE_HOME", home).env("PYTHONPATH", &src);
+        let out = output_within(c, T);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = py(&state);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(!ran.exists(), "the planted module ran: {err}");
+    assert!(
+        err.contains(&format!(
+            "PYTHONPATH: {} is left out of the server's PYTHONPATH",
+            src.display()
+        )),
+        "{err}"
+    );
+    let (code, err) = py(&fresh);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        ran.exists(),
+        "the control did not import the planted module: {err}"
+    );
 }

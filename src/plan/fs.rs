@@ -246,10 +246,11 @@ pub struct FsPlan {
     /// Indexes into `rules` of host paths to bind-mount into the private /tmp or /dev/shm.
     #[serde(skip)]
     pub binds: Vec<usize>,
-    /// Indexes of the sandbox's PATH entries left out of it: directories where a server may
-    /// have planted programs ([`super::steer::Sifted::path`]).
+    /// The entries (variable, index) of the server's search paths (`PATH`, `PYTHONPATH`,
+    /// ...) left out: directories where a server may have planted code
+    /// ([`super::steer::Sifted::path`]).
     #[serde(skip)]
-    pub path_left_out: Vec<usize>,
+    pub path_left_out: Vec<(String, usize)>,
 }
 
 fn under(path: &Path, dir: &str) -> bool {

@@ -35,9 +35,27 @@ pub(super) struct Inputs<'a> {
     pub settings: &'a [PathBuf],
     /// `network.unix`.
     pub sockets: &'a [PathBuf],
-    /// The PATH the server will see.
-    pub sandbox_path: Option<&'a std::ffi::OsStr>,
+    /// The variables of the server's environment that name where programs and code are
+    /// looked up ([`SEARCH_PATHS`]), with their values.
+    pub search: &'a [(&'a str, &'a std::ffi::OsStr)],
 }
+
+/// Variables that list where a program or an interpreter looks for what it runs: a
+/// directory there that a server may have planted in is left out of them (`PYTHONPATH`
+/// naming a project's `src`, an activated venv's `bin` on the PATH).
+pub const SEARCH_PATHS: &[&str] = &[
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "NODE_PATH",
+    "PERL5LIB",
+    "PERLLIB",
+    "RUBYLIB",
+    "GEM_PATH",
+    "GEM_HOME",
+    "CLASSPATH",
+];
 
 /// The filesystem part of the plan. `warnings` get what the user should see on every run (an
 /// argument too wide to grant), `notes` what `--dry-run` shows (how a program was granted).
@@ -84,18 +102,22 @@ pub(super) fn build(
     };
     // What the check keeps open for `fs::build` is closed on every way out.
     let _kept = crate::paths::Kept;
-    // The PATH's directories as the server's first lookups resolve them: a relative or
-    // empty entry (the working directory) from where it starts.
-    let path_dirs: Vec<PathBuf> = i
-        .sandbox_path
-        .map(std::env::split_paths)
-        .into_iter()
-        .flatten()
-        .map(|d| match d.as_os_str().is_empty() {
-            true => i.cwd.to_path_buf(),
-            false => i.cwd.join(d),
+    // The directories as the server's first lookups resolve them: a relative or empty
+    // entry (the working directory) from where it starts. (variable, entry, directory).
+    let entries: Vec<(&str, usize, PathBuf)> = i
+        .search
+        .iter()
+        .flat_map(|(var, value)| {
+            std::env::split_paths(value)
+                .enumerate()
+                .map(move |(n, d)| (*var, n, d))
+        })
+        .map(|(var, n, d)| match d.as_os_str().is_empty() {
+            true => (var, n, i.cwd.to_path_buf()),
+            false => (var, n, i.cwd.join(d)),
         })
         .collect();
+    let path_dirs: Vec<PathBuf> = entries.iter().map(|(_, _, d)| d.clone()).collect();
     let steer::Sifted {
         kept: grants,
         steered,
@@ -134,18 +156,19 @@ pub(super) fn build(
     let mut filesystem = fs::build(grants, pending)?;
     drop(_kept);
     for (index, s) in path {
+        let (var, n, _) = entries[index];
         let by = match s.by == s.file {
             true => String::new(),
             false => format!(" (through {})", escape::path(&s.by)),
         };
         warnings.push(format!(
-            "PATH: {} is left out of the server's PATH: it lies inside {}{by}, {}, so what a program run by name finds there could be what a server put there. If you trust it, let programs run from there (--allow-exec {})",
+            "{var}: {} is left out of the server's {var}: it lies inside {}{by}, {}, so what is looked up there could be what a server put there. If you trust it, let programs run from there (--allow-exec {})",
             escape::path(&s.file),
             escape::path(&s.inside),
             s.place.phrase(),
             escape::shell_word(s.file.as_os_str())
         ));
-        filesystem.path_left_out.push(index);
+        filesystem.path_left_out.push((var.to_string(), n));
     }
     for s in steered {
         warnings.push(s.warning());

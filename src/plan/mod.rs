@@ -515,6 +515,11 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         .iter()
         .find(|v| v.name == "PATH")
         .map(|v| v.value.clone());
+    let search: Vec<(&str, &std::ffi::OsStr)> = env
+        .iter()
+        .filter(|v| grants::SEARCH_PATHS.contains(&v.name.as_str()))
+        .map(|v| (v.name.as_str(), v.value.as_os_str()))
+        .collect();
     let command = if req.command_optional && req.command.is_empty() {
         Command::none()
     } else {
@@ -539,21 +544,33 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
             programs: &programs,
             settings: &pkg.sources,
             sockets: &network.unix,
-            sandbox_path: sandbox_path.as_deref(),
+            search: &search,
         },
         &mut warnings,
         &mut notes,
     )?;
-    if !filesystem.path_left_out.is_empty()
-        && let Some(v) = env.iter_mut().find(|v| v.name == "PATH")
-    {
-        let kept: Vec<PathBuf> = std::env::split_paths(&v.value)
-            .enumerate()
-            .filter(|(i, _)| !filesystem.path_left_out.contains(i))
-            .map(|(_, d)| d)
-            .collect();
-        v.value = std::env::join_paths(kept).unwrap_or_default();
+    drop(search);
+    // What is left of each search path; one left empty is unset (an empty PATH would
+    // search the working directory).
+    for v in env.iter_mut() {
+        let left = &filesystem.path_left_out;
+        let out = |n: usize| left.iter().any(|(var, i)| *var == v.name && *i == n);
+        if left.iter().any(|(var, _)| *var == v.name) {
+            let kept: Vec<PathBuf> = std::env::split_paths(&v.value)
+                .enumerate()
+                .filter(|(n, _)| !out(*n))
+                .map(|(_, d)| d)
+                .collect();
+            v.value = std::env::join_paths(kept).unwrap_or_default();
+        }
     }
+    env.retain(|v| {
+        !(v.value.is_empty()
+            && filesystem
+                .path_left_out
+                .iter()
+                .any(|(var, _)| *var == v.name))
+    });
 
     warnings.extend(workdir::warning(
         &cwd,
