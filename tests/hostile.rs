@@ -1098,3 +1098,51 @@ fn a_venv_a_server_could_write_is_not_run_by_its_python_on_the_path() {
         "the control did not import the planted module: {err}"
     );
 }
+
+/// The server's search paths hold the directories that were checked: a relative or empty
+/// PATH entry is made absolute from where the server starts (a server that changes into a
+/// project would otherwise look up programs in that project's `.venv/bin`), and a PATH left
+/// with nothing is unset rather than empty (an empty PATH searches the working directory).
+#[test]
+fn search_paths_inside_hold_the_directories_checked() {
+    let d = scratch();
+    let root = d.path().canonicalize().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let env_of = |home: &Path, path: &str, opts: &[&str]| {
+        let mut c = run_cmd(&[opts, &["--", "/usr/bin/env"]].concat());
+        c.env("XDG_STATE_HOME", home)
+            .env("PATH", path)
+            .current_dir(&root);
+        let out = output_within(c, T);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let path = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("PATH=").map(String::from));
+        (path, err)
+    };
+    let state = root.join("state");
+    let (path, err) = env_of(&state, ".venv/bin::/usr/bin:/bin", &[]);
+    assert_eq!(
+        path.as_deref(),
+        Some(format!("{}/.venv/bin:{}:/usr/bin:/bin", s(&root), s(&root)).as_str()),
+        "{err}"
+    );
+    // Every entry left out: no PATH at all. The project was written by an earlier launch.
+    let proj = root.join("proj");
+    std::fs::create_dir_all(proj.join("bin")).unwrap();
+    let (code, _, err) = launch(
+        Some(&state),
+        None,
+        &["--allow-write", &s(&proj)],
+        &["/bin/true"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let only = s(&proj.join("bin"));
+    let (path, err) = env_of(&state, &only, &["--allow-read", &s(&proj)]);
+    assert_eq!(path, None, "{err}");
+    assert!(err.contains("is left out of the server's PATH"), "{err}");
+    // The control: with no record, the entry is kept.
+    let (path, err) = env_of(&root.join("fresh"), &only, &["--allow-read", &s(&proj)]);
+    assert_eq!(path.as_deref(), Some(only.as_str()), "{err}");
+}

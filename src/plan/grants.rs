@@ -155,20 +155,36 @@ pub(super) fn build(
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
     drop(_kept);
+    let mut told = std::collections::HashSet::new();
     for (index, s) in path {
         let (var, n, _) = entries[index];
-        let by = match s.by == s.file {
-            true => String::new(),
-            false => format!(" (through {})", escape::path(&s.by)),
+        filesystem.path_left_out.push((var.to_string(), n));
+        // A directory given twice is told once.
+        if !told.insert((var, s.file.clone())) {
+            continue;
+        }
+        let is_link = std::fs::symlink_metadata(&s.by).is_ok_and(|m| m.file_type().is_symlink());
+        let place = if is_link {
+            format!(
+                "it is reached through the link {}, which lies inside {}",
+                escape::path(&s.by),
+                escape::path(&s.inside)
+            )
+        } else if s.by == crate::paths::normalize(&s.file) {
+            format!("it lies inside {}", escape::path(&s.inside))
+        } else {
+            format!(
+                "it leads to {}, inside {}",
+                escape::path(&s.by),
+                escape::path(&s.inside)
+            )
         };
         warnings.push(format!(
-            "{var}: {} is left out of the server's {var}: it lies inside {}{by}, {}, so what is looked up there could be what a server put there. If you trust it, let programs run from there (--allow-exec {})",
+            "{var}: {} is left out of the server's {var}: {place}, {}, so what is looked up there could be what a server put there. If you trust it, let programs run from there (--allow-exec {})",
             escape::path(&s.file),
-            escape::path(&s.inside),
             s.place.phrase(),
             escape::shell_word(s.file.as_os_str())
         ));
-        filesystem.path_left_out.push((var.to_string(), n));
     }
     for s in steered {
         warnings.push(s.warning());

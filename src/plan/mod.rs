@@ -550,27 +550,28 @@ pub fn build(req: &Request, loader: &Loader, host: &Host) -> Result<Plan, PlanEr
         &mut notes,
     )?;
     drop(search);
-    // What is left of each search path; one left empty is unset (an empty PATH would
+    // What is left of each search path, each entry as the directory that was checked: a
+    // relative or empty one (the working directory) made absolute, since the server may
+    // change directory before it looks. One left empty is unset (an empty PATH would
     // search the working directory).
-    for v in env.iter_mut() {
+    for v in env
+        .iter_mut()
+        .filter(|v| grants::SEARCH_PATHS.contains(&v.name.as_str()))
+    {
         let left = &filesystem.path_left_out;
-        let out = |n: usize| left.iter().any(|(var, i)| *var == v.name && *i == n);
-        if left.iter().any(|(var, _)| *var == v.name) {
-            let kept: Vec<PathBuf> = std::env::split_paths(&v.value)
-                .enumerate()
-                .filter(|(n, _)| !out(*n))
-                .map(|(_, d)| d)
-                .collect();
-            v.value = std::env::join_paths(kept).unwrap_or_default();
-        }
+        let kept: Vec<PathBuf> = std::env::split_paths(&v.value)
+            .enumerate()
+            .filter(|(n, _)| !left.iter().any(|(var, i)| *var == v.name && i == n))
+            .map(|(_, d)| match d.as_os_str().is_empty() {
+                true => cwd.clone(),
+                false => cwd.join(d),
+            })
+            // A working directory with `:` in its name cannot be an entry.
+            .filter(|d| !std::os::unix::ffi::OsStrExt::as_bytes(d.as_os_str()).contains(&b':'))
+            .collect();
+        v.value = std::env::join_paths(kept).unwrap_or_default();
     }
-    env.retain(|v| {
-        !(v.value.is_empty()
-            && filesystem
-                .path_left_out
-                .iter()
-                .any(|(var, _)| *var == v.name))
-    });
+    env.retain(|v| !(v.value.is_empty() && grants::SEARCH_PATHS.contains(&v.name.as_str())));
 
     warnings.extend(workdir::warning(
         &cwd,
