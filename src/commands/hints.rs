@@ -72,21 +72,28 @@ fn access_of(word: &str) -> Access {
     }
 }
 
-/// Absolute paths in `line`: quoted (`'/x'`, `"/x"`) or bare tokens that start with `/`.
-fn paths_in(line: &str) -> Vec<String> {
+/// The strings in `line` between single quotes, then those between double quotes.
+fn quoted(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for q in ['\'', '"'] {
         let mut rest = line;
         while let Some(start) = rest.find(q) {
             let after = &rest[start + 1..];
             let Some(end) = after.find(q) else { break };
-            let s = &after[..end];
-            if s.starts_with('/') && !s.contains('\n') {
-                out.push(s.to_string());
-            }
+            out.push(&after[..end]);
             rest = &after[end + 1..];
         }
     }
+    out
+}
+
+/// Absolute paths in `line`: quoted (`'/x'`, `"/x"`) or bare tokens that start with `/`.
+fn paths_in(line: &str) -> Vec<String> {
+    let mut out: Vec<String> = quoted(line)
+        .into_iter()
+        .filter(|s| s.starts_with('/') && !s.contains('\n'))
+        .map(String::from)
+        .collect();
     if out.is_empty() {
         for tok in line.split_whitespace() {
             let t = tok.trim_matches(|c: char| matches!(c, ':' | ',' | ';' | '(' | ')' | '`'));
@@ -113,27 +120,19 @@ fn paths_in(line: &str) -> Vec<String> {
 /// Quoted relative paths in `line` (`'out.txt'`, `"data/x.db"`): one word with a `.` or a
 /// `/` in it (not Node's `code: 'EROFS'`), no URL.
 fn relative_paths_in(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for q in ['\'', '"'] {
-        let mut rest = line;
-        while let Some(start) = rest.find(q) {
-            let after = &rest[start + 1..];
-            let Some(end) = after.find(q) else { break };
-            let s = &after[..end];
-            let word = !s.is_empty()
+    quoted(line)
+        .into_iter()
+        .filter(|s| {
+            !s.is_empty()
                 && s.len() <= 255
                 && !s.starts_with('/')
                 && !s.contains("://")
                 && s.contains(['.', '/'])
                 && !s.starts_with('-')
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-            if word {
-                out.push(s.to_string());
-            }
-            rest = &after[end + 1..];
-        }
-    }
-    out
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        })
+        .map(String::from)
+        .collect()
 }
 
 fn host_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {

@@ -564,7 +564,7 @@ fn syntax_error(src: &Source, e: &serde_yaml::Error) -> ProfileError {
                 message.push_str(" (a tab: YAML indents with spaces, not tabs)");
             }
             // "filesystem: duplicate field `read`": at the second `read`, not the first.
-            let repeated = message
+            message
                 .split_once("duplicate field `")
                 .and_then(|(path, rest)| {
                     let field = rest.split('`').next()?;
@@ -573,12 +573,9 @@ fn syntax_error(src: &Source, e: &serde_yaml::Error) -> ProfileError {
                         true => field.to_string(),
                         false => format!("{path}.{field}"),
                     };
-                    location::Locations::index(&src.text).repeated(&key)
-                });
-            match repeated {
-                Some((line, col)) => format!("{}:{line}:{col}", src.label()),
-                None => format!("{}:{}:{}", src.label(), l.line(), l.column()),
-            }
+                    src.repeated_position(&key)
+                })
+                .unwrap_or_else(|| format!("{}:{}:{}", src.label(), l.line(), l.column()))
         }
         None => src.label(),
     };

@@ -50,19 +50,27 @@ impl Source {
         }
     }
 
+    fn locations(&self) -> &Locations {
+        self.locations.get_or_init(|| Locations::index(&self.text))
+    }
+
+    /// `FILE:LINE:COLUMN` where the key path `key` is written a second time, if it is.
+    pub fn repeated_position(&self, key: &str) -> Option<String> {
+        let (line, col) = self.locations().repeated(key)?;
+        Some(format!("{}:{line}:{col}", self.label()))
+    }
+
     /// `FILE:LINE:COLUMN` for a key path, or just the label when the key has no position.
     /// `FILE:LINE:COLUMN` of the key `key` itself (not its value), or the label.
     pub fn key_position(&self, key: &str) -> String {
-        let locations = self.locations.get_or_init(|| Locations::index(&self.text));
-        match locations.find_key(key) {
+        match self.locations().find_key(key) {
             Some((line, col)) => format!("{}:{line}:{col}", self.label()),
             None => self.label(),
         }
     }
 
     pub fn position(&self, key: &str) -> String {
-        let locations = self.locations.get_or_init(|| Locations::index(&self.text));
-        match locations.find(key) {
+        match self.locations().find(key) {
             Some((line, col)) => format!("{}:{line}:{col}", self.label()),
             None => self.label(),
         }
