@@ -130,16 +130,17 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> Result<i32, Error> {
     )
 }
 
-/// A profile that cannot even be found or read as asked (not an error inside a file): a
-/// usage error, 125 as in every command, where errors in a file are `check`'s answer, 1.
+/// A profile that cannot even be found or read as asked (not an error inside a file, where a
+/// parent named by `extends` is one of the file's diagnostics): a usage error, 125 as in
+/// every command, where errors in a file are `check`'s answer, 1.
 fn not_found(e: &ProfileError) -> bool {
-    match e {
-        ProfileError::NotFound { from, .. }
-        | ProfileError::Read { from, .. }
-        | ProfileError::BadName { from, .. }
-        | ProfileError::BadFileName { from, .. } => from.is_none(),
-        _ => false,
-    }
+    matches!(
+        e,
+        ProfileError::NotFound { .. }
+            | ProfileError::Read { .. }
+            | ProfileError::BadName { .. }
+            | ProfileError::BadFileName { .. }
+    )
 }
 
 /// Validates each profile; exits 1 when one has an error, 125 when one cannot be found.

@@ -166,16 +166,14 @@ impl fmt::Display for Diagnostic {
 
 #[derive(Debug, Error)]
 pub enum ProfileError {
-    #[error("{}no profile named `{name}`{}; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpcell profiles list` to see them", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), closest_name(name, searched), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
+    #[error("no profile named `{name}`{}; looked for {name}.yaml in {} and among the built-in profiles ({}); run `mcpcell profiles list` to see them", closest_name(name, searched), searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), builtin::names().collect::<Vec<_>>().join(", "))]
     NotFound {
         name: String,
         searched: Vec<PathBuf>,
-        from: Option<String>,
     },
-    #[error("{}failed to read profile {}", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display())]
+    #[error("failed to read profile {}", path.display())]
     Read {
         path: PathBuf,
-        from: Option<String>,
         #[source]
         source: io::Error,
     },
@@ -188,10 +186,23 @@ pub enum ProfileError {
     Cycle { chain: Vec<String> },
     #[error("{}", .0.iter().map(|d| crate::escape::terminal(&d.to_string()).into_owned()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
-    #[error("{}`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
-    BadName { name: String, from: Option<String> },
-    #[error("{}profile file {}: the file's name without `.yaml` is the profile's name, and `{}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", from.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display(), path.file_stem().unwrap_or_default().to_string_lossy())]
-    BadFileName { path: PathBuf, from: Option<String> },
+    #[error(
+        "`{name}` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`"
+    )]
+    BadName { name: String },
+    #[error("profile file {}: the file's name without `.yaml` is the profile's name, and `{}` is not one (a name never starts with `.`, and is never `.` or `..`); rename the file", path.display(), path.file_stem().unwrap_or_default().to_string_lossy())]
+    BadFileName { path: PathBuf },
+}
+
+/// An error's text followed by its causes' (an unreadable file's `io::Error`).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 /// ` (did you mean `NAME`?)` for the profile name closest to `name` among the built-in
@@ -276,7 +287,7 @@ impl Loader {
     /// Loads `spec` (a name or a path) with everything it extends, and validates it.
     /// Warnings are returned beside the profile; errors fail the load.
     pub fn load(&self, spec: &str) -> Result<(Profile, Vec<Diagnostic>), ProfileError> {
-        let top = self.locate(spec, None, None)?;
+        let top = self.locate(spec, None)?;
         let mut profile = Profile {
             name: top.name.clone(),
             description: None,
@@ -291,7 +302,15 @@ impl Loader {
         let mut stack = Vec::new();
         let mut diags = Vec::new();
         self.merge(&top, &mut stack, &mut profile, &mut diags)?;
-        diags.extend(validate::validate(&profile));
+        let parent_missing = diags.iter().any(|d| d.key.starts_with("extends["));
+        // With a parent missing, what the merge holds is not the profile: its whole-profile
+        // warnings (a key ignored under the network mode a parent would have set) would
+        // mislead; each entry's own errors still hold.
+        diags.extend(
+            validate::validate(&profile)
+                .into_iter()
+                .filter(|d| !parent_missing || d.severity == Severity::Error),
+        );
         if diags.iter().any(|d| d.severity == Severity::Error) {
             return Err(ProfileError::Invalid(diags));
         }
@@ -302,14 +321,7 @@ impl Loader {
     /// paths are taken from its directory, and a name that is the document's own name is
     /// looked up after it, so that `~/.config/mcpcell/profiles/node.yaml` can extend the
     /// built-in `node`.
-    fn locate(
-        &self,
-        spec: &str,
-        from: Option<&Source>,
-        at: Option<&Origin>,
-    ) -> Result<Arc<Source>, ProfileError> {
-        // Where `spec` was written, formatted only for an error.
-        let at_text = || at.map(Origin::position);
+    fn locate(&self, spec: &str, from: Option<&Source>) -> Result<Arc<Source>, ProfileError> {
         if is_path(spec) {
             let mut path = PathBuf::from(spec);
             if path.is_relative() {
@@ -317,12 +329,11 @@ impl Loader {
                     path = dir.join(path);
                 }
             }
-            return read_file(&path, at);
+            return read_file(&path);
         }
         if !valid_name(spec) {
             return Err(ProfileError::BadName {
                 name: spec.to_string(),
-                from: at_text(),
             });
         }
         let mut candidates: Vec<SourceKind> = self
@@ -346,12 +357,11 @@ impl Loader {
             }
         }
         match candidates.into_iter().next() {
-            Some(SourceKind::File(p)) => read_file(&p, at),
+            Some(SourceKind::File(p)) => read_file(&p),
             Some(SourceKind::Builtin) => Ok(builtin::source(spec).expect("listed above")),
             None => Err(ProfileError::NotFound {
                 name: spec.to_string(),
                 searched: self.dirs.clone(),
-                from: at_text(),
             }),
         }
     }
@@ -388,8 +398,12 @@ impl Loader {
         stack.push(label);
         for (i, parent) in raw.extends.iter().flatten().enumerate() {
             let at = Origin::new(src, format!("extends[{i}]"));
-            let psrc = self.locate(parent, Some(src), Some(&at))?;
-            self.merge(&psrc, stack, out, diags)?;
+            // A parent that cannot be found or read is one error among the document's
+            // others, which are still checked: a typo in `extends` does not hide them.
+            match self.locate(parent, Some(src)) {
+                Ok(psrc) => self.merge(&psrc, stack, out, diags)?,
+                Err(e) => diags.push(Diagnostic::error(&at, with_causes(&e))),
+            }
         }
         stack.pop();
         apply(out, src, raw, diags);
@@ -446,14 +460,13 @@ impl Loader {
 
     /// The document `spec` names, without merging what it extends.
     pub fn source(&self, spec: &str) -> Result<Arc<Source>, ProfileError> {
-        self.locate(spec, None, None)
+        self.locate(spec, None)
     }
 }
 
-fn read_file(path: &Path, from: Option<&Origin>) -> Result<Arc<Source>, ProfileError> {
+fn read_file(path: &Path) -> Result<Arc<Source>, ProfileError> {
     let read_err = |source: io::Error| ProfileError::Read {
         path: path.to_path_buf(),
-        from: from.map(Origin::position),
         source,
     };
     let canon = path.canonicalize().map_err(read_err)?;
@@ -470,10 +483,7 @@ fn read_file(path: &Path, from: Option<&Origin>) -> Result<Arc<Source>, ProfileE
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     if name.is_empty() || name.starts_with('.') {
-        return Err(ProfileError::BadFileName {
-            path: canon,
-            from: from.map(Origin::position),
-        });
+        return Err(ProfileError::BadFileName { path: canon });
     }
     let text = read_regular(&canon).map_err(read_err)?;
     Ok(Arc::new(Source::new(name, SourceKind::File(canon), text)))

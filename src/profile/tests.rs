@@ -156,19 +156,51 @@ fn extends_an_unknown_profile() {
     assert_eq!(
         err.replace(&dir, "D"),
         format!(
-            "P:1:11: no profile named `nodejs` (did you mean `node`?); looked for nodejs.yaml in D/user, D/etc and among the built-in profiles ({}); run `mcpcell profiles list` to see them",
+            "P:1:11: extends[0]: no profile named `nodejs` (did you mean `node`?); looked for nodejs.yaml in D/user, D/etc and among the built-in profiles ({}); run `mcpcell profiles list` to see them",
             builtin::names().collect::<Vec<_>>().join(", ")
         )
     );
     assert_eq!(
         d.error_of("extends: [\"no/such/file.yaml\"]\n")
             .replace(&d.path().display().to_string(), "D"),
-        "P:1:11: failed to read profile D/no/such/file.yaml"
+        "P:1:11: extends[0]: failed to read profile D/no/such/file.yaml: No such file or directory (os error 2)"
     );
     assert_eq!(
         d.error_of("extends: [\"bad name\"]\n"),
-        "P:1:11: `bad name` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`"
+        "P:1:11: extends[0]: `bad name` is not a valid profile name: a name uses letters, digits, `-`, `_` and `.`, with no `.` first or last (so never `.` or `..`); a path contains `/` or ends in `.yaml`"
     );
+}
+
+#[test]
+fn a_missing_parent_does_not_hide_the_documents_other_errors() {
+    let d = Dir::new();
+    let err = d.error_of(
+        "extends: [nod]\nfilesystem:\n  read: [/usr]\n  bogus: 1\nnetwork:\n  mode: nonee\n  allow: [example.com]\nsyscalls:\n  deny: [ptrce]\n",
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(
+        err.contains("P:1:11: extends[0]: no profile named `nod` (did you mean `node`?)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("P:4:3: filesystem.bogus: unknown field `bogus`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("P:6:9: network.mode: unknown variant `nonee`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("P:9:10: syscalls.deny[0]: unknown syscall `ptrce`"),
+        "{err}"
+    );
+    // Without the parent, the merge is not the profile: no warning about keys that a
+    // parent's network mode would have made meaningful.
+    assert!(!err.contains("only applies"), "{err}");
+    // The same document with the parent's name right: the parent is found and merged.
+    let err = d.error_of("extends: [node]\nsyscalls:\n  deny: [ptrce]\n");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
@@ -376,14 +408,11 @@ fn only_regular_files_of_sane_size_are_read() {
         );
         assert!(text.contains(why), "{spec}: {text}");
     }
-    // Reached through `extends` as well.
+    // Reached through `extends` as well: a diagnostic at the entry, with the cause.
     let f = d.write("zero.yaml", "extends: [/dev/zero]\n");
-    let e = d.loader().load(&f).unwrap_err();
+    let e = d.loader().load(&f).unwrap_err().to_string();
     assert!(
-        e.source()
-            .unwrap()
-            .to_string()
-            .contains("not a regular file"),
+        e.contains("extends[0]: failed to read profile /dev/zero: not a regular file"),
         "{e}"
     );
     let f = d.write("big.yaml", &"# padding\n".repeat(200_000));
