@@ -184,6 +184,79 @@ fn hide_masks_paths_under_a_grant() {
     );
 }
 
+/// A read-only grant or a mask inside a writable grant stays where the profile put it: the
+/// directories on the way to it cannot be renamed or removed, so the server cannot move it
+/// away with its parent and make the protected path anew, writable (`mv .git .git.old;
+/// mkdir -p .git/hooks`, and git runs the hook outside).
+#[test]
+fn what_a_writable_grant_holds_read_only_or_hidden_cannot_be_moved_away() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let proj = d.path().join("proj");
+    for dir in [".git/hooks", "deploy/prod", "free/sub"] {
+        std::fs::create_dir_all(proj.join(dir)).unwrap();
+    }
+    write(&proj.join(".git/hooks/pre-commit"), "ORIGINAL");
+    write(&proj.join(".git/config"), "[core]");
+    write(&proj.join("deploy/prod/config.yaml"), "replicas: 3");
+    write(&proj.join("free/sub/file"), "free");
+    let w = proj.to_str().unwrap();
+    let prof = profile(
+        d.path(),
+        "carved",
+        &format!(
+            "extends: [default]\nfilesystem:\n  write: [\"{w}\"]\n  read: [\"{w}/deploy/prod\"]\n  hide: [\"{w}/.git/hooks\"]\n"
+        ),
+    );
+    let p = prof.to_str().unwrap();
+    let at = |rel: &str| format!("{w}/{rel}");
+    // The carve-outs hold where they are.
+    assert_denied(
+        &probe_line(&["-p", p], &["write", &at("deploy/prod/config.yaml"), "x"]),
+        "writing a read-only grant inside a writable one",
+    );
+    assert_denied(
+        &probe_line(&["-p", p], &["write", &at(".git/hooks/pre-commit"), "x"]),
+        "writing a hidden path",
+    );
+    // Every directory on the way to them, and they themselves, stay put.
+    for (from, to) in [
+        (".git", ".git.old"),
+        ("deploy", "deploy.x"),
+        ("deploy/prod", "prod.x"),
+        (".git/hooks", "hooks.x"),
+    ] {
+        assert_denied(
+            &probe_line(&["-p", p], &["rename", &at(from), &at(to)]),
+            &format!("renaming {from}"),
+        );
+        assert_denied(
+            &probe_line(&["-p", p], &["rmdir", &at(from)]),
+            &format!("removing {from}"),
+        );
+        assert!(
+            proj.join(from).is_dir() && !proj.join(to).exists(),
+            "{from} moved to {to}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(proj.join(".git/hooks/pre-commit")).unwrap(),
+        "ORIGINAL"
+    );
+    assert_eq!(
+        std::fs::read_to_string(proj.join("deploy/prod/config.yaml")).unwrap(),
+        "replicas: 3"
+    );
+    // The check sees a rename: where nothing is carved out, the server moves what it likes.
+    assert_eq!(
+        probe_line(&["-p", p], &["rename", &at("free"), &at("free.x")]),
+        format!("OK {}", at("free.x"))
+    );
+    assert!(proj.join("free.x/sub/file").is_file() && !proj.join("free").exists());
+}
+
 #[test]
 fn tmp_is_private() {
     let name = format!("/tmp/mcpcell-private-{}", std::process::id());

@@ -224,6 +224,60 @@ fn hide_under_a_granted_directory_is_left_out_of_the_rules() {
     );
 }
 
+/// A read-only grant inside a writable one keeps its own rights without read-only mounts:
+/// the writable grant is granted around it, and the directories on the way can be neither
+/// written nor renamed.
+#[test]
+fn a_read_only_grant_inside_a_writable_one_stays_read_only() {
+    if !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    let outside = scratch();
+    std::fs::create_dir_all(dir.join("deploy/prod")).unwrap();
+    write(&dir.join("deploy/prod/config.yaml"), "replicas: 3");
+    write(&dir.join("notes"), "n");
+    let yaml = |extra: &str| {
+        format!(
+            "extends: [default]\nfilesystem:\n  write: [\"{}\"]\n{extra}",
+            dir.display()
+        )
+    };
+    let carved = profile(
+        outside.path(),
+        "carved",
+        &yaml(&format!("  read: [\"{}/deploy/prod\"]\n", dir.display())),
+    );
+    let open = profile(outside.path(), "open", &yaml(""));
+    let config = dir.join("deploy/prod/config.yaml");
+    let probe =
+        |prof: &std::path::Path, args: &[&str]| tier_probe(&["-p", prof.to_str().unwrap()], args).1;
+    let c = config.to_str().unwrap();
+    assert_denied(
+        &probe(&carved, &["write", c, "replicas: 0"]),
+        "the read-only file",
+    );
+    assert_eq!(probe(&carved, &["read", c]), "OK replicas: 3");
+    let (from, to) = (dir.join("deploy"), dir.join("deploy.x"));
+    let (f, t) = (from.to_str().unwrap(), to.to_str().unwrap());
+    assert_denied(&probe(&carved, &["rename", f, t]), "renaming its parent");
+    assert!(from.is_dir() && !to.exists());
+    // The rest of the writable grant stays writable.
+    let notes = dir.join("notes");
+    assert_eq!(
+        probe(&carved, &["write", notes.to_str().unwrap(), "m"]),
+        format!("OK {}", notes.display())
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "replicas: 3");
+    // Weak setup: without the read-only grant the file is written, and the check sees it.
+    assert_eq!(
+        probe(&open, &["write", c, "replicas: 0"]),
+        format!("OK {c}")
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "replicas: 0");
+}
+
 #[test]
 fn the_private_temporary_directory_is_tmpdir_and_goes_at_exit() {
     let marker = format!("/tmp/mcpcell-tier-escape-{}", std::process::id());

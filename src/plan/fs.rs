@@ -48,6 +48,11 @@ impl Rights {
         exec: true,
     };
 
+    /// Whether these rights allow everything `o` allows.
+    pub fn includes(self, o: Rights) -> bool {
+        (self.read || !o.read) && (self.write || !o.write) && (self.exec || !o.exec)
+    }
+
     pub fn union(self, o: Rights) -> Rights {
         Rights {
             read: self.read || o.read,
@@ -415,6 +420,43 @@ impl FsPlan {
     /// Whether `path` (canonical) lies at or beneath a granted path.
     pub fn covers(&self, path: &Path) -> bool {
         self.rules.iter().any(|r| path.starts_with(&r.path))
+    }
+
+    /// The paths beneath the host grant `r` that Landlock rules for `r` must leave out
+    /// where no mount can narrow it (the namespace-free tier): the hidden ones, and the
+    /// grants beneath it with fewer rights (a read-only file inside a writable project),
+    /// which keep only their own rules. Landlock adds rules up: a rule for `r` itself would
+    /// give them its rights.
+    pub fn left_out_of(&self, r: &FsRule) -> Vec<PathBuf> {
+        self.hide
+            .iter()
+            .map(|h| &h.path)
+            .chain(
+                self.rules
+                    .iter()
+                    .filter(|o| {
+                        o.placement != Placement::Private
+                            && o.path != r.path
+                            && !o.rights.includes(r.rights)
+                    })
+                    .map(|o| &o.path),
+            )
+            .filter(|p| p.starts_with(&r.path))
+            .cloned()
+            .collect()
+    }
+
+    /// How many paths [`FsPlan::left_out_of`] leaves out of some grant's rules.
+    pub fn carved_out(&self) -> usize {
+        let mut all: Vec<PathBuf> = self
+            .rules
+            .iter()
+            .filter(|r| r.kind == Kind::Dir && r.placement != Placement::Private)
+            .flat_map(|r| self.left_out_of(r))
+            .collect();
+        all.sort();
+        all.dedup();
+        all.len()
     }
 
     /// Whether `path` stays reachable once the private /tmp and /dev/shm are mounted.

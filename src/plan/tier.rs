@@ -109,7 +109,7 @@ impl Facts {
             root: plan.kernel.euid == 0,
             mode: plan.network.mode,
             unix: !plan.network.unix.is_empty(),
-            hides: plan.filesystem.hide.len(),
+            hides: plan.filesystem.carved_out(),
             tmp_size: plan.tmp_size.is_some(),
             tmpdir_granted: granted_tmpdir(&plan.filesystem.rules),
             observed: !plan.observed.is_empty(),
@@ -206,7 +206,7 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
     if f.hides > 0 && abi >= 1 {
         layers.push(layer(
             "hide",
-            "Landlock rules instead of masks: a granted directory above a hidden path is granted entry by entry, the hidden branch left out; the directories leading to it cannot be listed, and entries made there after the start are not granted",
+            "Landlock rules instead of masks and read-only mounts: a granted directory above a hidden path, or above a grant with fewer rights (a read-only file inside a writable project), is granted entry by entry, that branch left out (it keeps only its own grant); the directories leading to it cannot be listed, and entries made there after the start are not granted",
         ));
     }
     layers.push(layer(

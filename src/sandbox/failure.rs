@@ -74,6 +74,7 @@ steps! {
     AmbientClear => "failed to clear the ambient capability set",
     AmbientRaise => "failed to raise a kept capability into the ambient set",
     JoinNetwork => "failed to enter the network namespace made for the sandbox",
+    Pin => "failed to make a directory on the way to a read-only or hidden path a mount point (which the server cannot rename)",
 }
 
 impl Step {
@@ -95,6 +96,7 @@ impl Step {
                 | Step::Resolver
                 | Step::MountProc
                 | Step::Hide
+                | Step::Pin
                 | Step::ReadOnlyRoot
                 | Step::PivotRoot
         )

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use super::{NulError, Step, cpath, cstr};
 use crate::plan::fs::{FsPlan, Kind, Placement};
 pub(crate) use apply::readonly_copy;
-use sources::{Source, ancestors_below, bound_paths, links_on_the_way, under};
+use sources::{Source, ancestors_below, bound_paths, links_on_the_way, pins_for, under};
 
 /// Where the copies of the mounts of devices given as stdio are attached
 /// ([`MountOp::AttachDeviceCopy`]): a device node every host has, in the host's tree.
@@ -85,6 +85,9 @@ pub enum MountOp {
     Proc { target: CString },
     /// A `hide` mask: an empty read-only tmpfs over a directory, /dev/null over a file.
     Hide { target: CString, kind: Kind },
+    /// Binds a directory onto itself (with what is mounted beneath it): a mount point, which
+    /// cannot be renamed or removed, on the way from a writable bind to a mount nested in it.
+    Pin { target: CString },
     /// Makes the assembled root read-only: nothing in it (the skeleton directories, the
     /// links) may change.
     RemountReadOnly { target: CString },
@@ -113,6 +116,7 @@ impl MountOp {
             MountOp::Replace { .. } => Step::Resolver,
             MountOp::Proc { .. } => Step::MountProc,
             MountOp::Hide { .. } => Step::Hide,
+            MountOp::Pin { .. } => Step::Pin,
             MountOp::RemountReadOnly { .. } => Step::ReadOnlyRoot,
             MountOp::Pivot { .. } => Step::PivotRoot,
         }
@@ -129,6 +133,7 @@ impl MountOp {
             | MountOp::Replace { target, .. }
             | MountOp::Proc { target }
             | MountOp::Hide { target, .. }
+            | MountOp::Pin { target }
             | MountOp::RemountReadOnly { target } => Some(target),
             MountOp::Mkdir { path, .. } | MountOp::CreateFile { path, .. } => Some(path),
             MountOp::Symlink { link, .. } => Some(link),
@@ -253,8 +258,26 @@ impl Mounts {
             }
         }
         let in_private = |p: &Path| p.starts_with("/tmp") || p.starts_with("/dev/shm");
+        // The directories on the way from a writable bind to a mount nested in it (a
+        // read-only or exec grant, a mask, a listed socket) are pinned before it is mounted:
+        // otherwise the server moves the nested mount away with its parent (`mv .git
+        // .git.old`) and makes the protected path anew, writable, where it was.
+        let mut pinned: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut pin = |ops: &mut Vec<MountOp>, p: &Path| -> Result<(), NulError> {
+            if granted_view {
+                for d in pins_for(&bound, p) {
+                    if pinned.insert(d.clone()) {
+                        ops.push(MountOp::Pin {
+                            target: cpath(&under(&prefix, &d))?,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        };
         for (tree, b) in bound.iter().enumerate() {
             if !in_private(&b.0) {
+                pin(&mut ops, &b.0)?;
                 attach(&mut ops, tree, b, &prefix, granted_view)?;
             }
         }
@@ -289,6 +312,7 @@ impl Mounts {
         }
         for (tree, b) in bound.iter().enumerate() {
             if in_private(&b.0) {
+                pin(&mut ops, &b.0)?;
                 attach(&mut ops, tree, b, &prefix, granted_view)?;
             }
         }
@@ -318,6 +342,7 @@ impl Mounts {
             target: cpath(&under(&prefix, Path::new("/proc")))?,
         });
         for h in &fs.hide {
+            pin(&mut ops, &h.path)?;
             ops.push(MountOp::Hide {
                 target: cpath(&under(&prefix, &h.path))?,
                 kind: h.kind,
@@ -427,6 +452,7 @@ fn drop_repeated_mkdirs(ops: &mut Vec<MountOp>) {
             | MountOp::Attach { target, .. }
             | MountOp::Proc { target }
             | MountOp::Hide { target, .. }
+            | MountOp::Pin { target }
             | MountOp::Replace { target, .. }
             | MountOp::RemountReadOnly { target } => target,
             MountOp::Pivot { .. } => {

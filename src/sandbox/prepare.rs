@@ -304,12 +304,12 @@ fn build_ruleset(
                     // Inside a hidden path: the mask the namespace tier mounts wins.
                     continue;
                 }
-                let hidden: Vec<PathBuf> = hides
-                    .iter()
-                    .filter(|h| h.path.starts_with(&r.path))
-                    .map(|h| h.path.clone())
-                    .collect();
-                if !full && !hidden.is_empty() && r.kind == Kind::Dir {
+                let hidden = if !full && r.kind == Kind::Dir {
+                    plan.filesystem.left_out_of(r)
+                } else {
+                    Vec::new()
+                };
+                if !hidden.is_empty() {
                     let around =
                         super::tier::rules_around(fd.as_fd(), &r.path, r.rights, &hidden, abi)?;
                     for (fd, access) in around {

@@ -630,6 +630,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "fileattr")) return cmd_fileattr(a1);
     if (!strcmp(c, "mkdir")) return result(mkdir(a1, 0755) == 0, a1);
     if (!strcmp(c, "unlink")) return result(unlink(a1) == 0, a1);
+    if (!strcmp(c, "rmdir")) return result(rmdir(a1) == 0, a1);
     if (!strcmp(c, "rename")) return result(rename(a1, a2) == 0, a2);
     if (!strcmp(c, "link")) return result(link(a1, a2) == 0, a2);
     if (!strcmp(c, "symlink")) return result(symlink(a1, a2) == 0, a2);

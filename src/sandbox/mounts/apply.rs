@@ -105,6 +105,16 @@ impl Mounts {
                     target,
                     kind: Kind::File,
                 } => hide_file(status, i, target),
+                MountOp::Pin { target } => mount(
+                    status,
+                    Step::Pin,
+                    i,
+                    target,
+                    target,
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                ),
                 MountOp::RemountReadOnly { target } => mount(
                     status,
                     Step::ReadOnlyRoot,

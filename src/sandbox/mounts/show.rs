@@ -43,6 +43,7 @@ impl fmt::Display for MountOp {
                 let k = if *kind == Kind::Dir { "dir" } else { "file" };
                 write!(f, "hide-{k} {}", s(target))
             }
+            MountOp::Pin { target } => write!(f, "pin {}", s(target)),
             MountOp::RemountReadOnly { target } => write!(f, "remount-ro {}", s(target)),
             MountOp::AttachDeviceCopy { target, .. } => {
                 write!(f, "attach stdio device {}", s(target))

@@ -58,6 +58,22 @@ pub(super) fn ancestors_below(p: &Path, stop: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The directories to pin on the way to `p`, a path mounted inside the granted view (a bound
+/// path or a mask), outermost first: those below the innermost bound directory that holds
+/// it, when that bind is writable. A writable directory's entries can be renamed, and a
+/// mount goes with the directory it lies in; a mount point cannot be renamed or removed in
+/// the namespace that has the mount (EBUSY).
+pub(super) fn pins_for(bound: &[Source], p: &Path) -> Vec<PathBuf> {
+    let enclosing = bound
+        .iter()
+        .filter(|(b, dir, _, _)| *dir && b != p && p.starts_with(b))
+        .max_by_key(|(b, ..)| b.as_os_str().len());
+    match enclosing {
+        Some((b, _, attrs, _)) if attrs & MOUNT_ATTR_RDONLY == 0 => ancestors_below(p, b),
+        _ => Vec::new(),
+    }
+}
+
 /// Which host paths are bound: in the host view only those under /tmp and /dev/shm (the
 /// private instances would hide them); in the granted view every granted path, and the Unix
 /// sockets the profile names. Sorted, outermost first; a path inside a bound directory is

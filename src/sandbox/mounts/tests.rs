@@ -111,6 +111,7 @@ fn rules(ops: &[MountOp], granted_view: bool) -> Result<(), String> {
                 | MountOp::Replace { .. }
                 | MountOp::Proc { .. }
                 | MountOp::Hide { .. }
+                | MountOp::Pin { .. }
         )
     };
     for (j, later) in ops.iter().enumerate().filter(|(_, o)| mounts(o)) {
@@ -157,7 +158,10 @@ fn rules(ops: &[MountOp], granted_view: bool) -> Result<(), String> {
         }
         made.push(p.clone());
         // A tmpfs comes empty; a host tree and procfs come with what is in them.
-        if matches!(op, MountOp::Attach { .. } | MountOp::Proc { .. }) {
+        if matches!(
+            op,
+            MountOp::Attach { .. } | MountOp::Proc { .. } | MountOp::Pin { .. }
+        ) {
             trees.push(p);
         }
     }
@@ -357,6 +361,55 @@ fn granted_view() {
             PathBuf::from("/etc/hosts")
         ]
     );
+}
+
+#[test]
+fn the_way_to_a_mount_inside_a_writable_bind_is_pinned() {
+    let (_v, v) = outside_tmp();
+    for d in ["w/a/b/ro", "w/c/d/secret", "w/e", "ro/f/rw/g/ro2", "w/h/i"] {
+        std::fs::create_dir_all(v.join(d)).unwrap();
+    }
+    let plan = fs_plan(
+        vec![
+            grant(&v.join("w"), Rights::WRITE),
+            grant(&v.join("w/a/b/ro"), Rights::READ),
+            // The same flags as the writable bind: not bound again, nothing to pin.
+            grant(&v.join("w/e"), Rights::WRITE),
+            // Inside a read-only bind nothing can be renamed: pinned only below the
+            // writable bind nested in it.
+            grant(&v.join("ro"), Rights::READ),
+            grant(&v.join("ro/f/rw"), Rights::WRITE),
+            grant(&v.join("ro/f/rw/g/ro2"), Rights::READ),
+            // A file directly inside the writable bind: no directory on its way to pin.
+            grant(&v.join("w/h"), Rights::READ),
+        ],
+        &[&v.join("w/c/d/secret"), &v.join("w/a/b/ro")],
+    );
+    let m = build(&plan, &[], &v, true);
+    let s = v.display();
+    let pins: Vec<String> = shown(&m)
+        .into_iter()
+        .filter(|o| o.starts_with("pin "))
+        .collect();
+    assert_eq!(
+        pins,
+        [
+            format!("pin /tmp{s}/ro/f/rw/g"),
+            format!("pin /tmp{s}/w/a"),
+            format!("pin /tmp{s}/w/a/b"),
+            format!("pin /tmp{s}/w/c"),
+            format!("pin /tmp{s}/w/c/d"),
+        ]
+    );
+    // Each pin after the bind it lies in, before what is mounted beneath it.
+    let ops = shown(&m);
+    let at = |line: &str| ops.iter().position(|o| o == line).unwrap();
+    assert!(at(&format!("pin /tmp{s}/w/a/b")) < at(&format!("mkdir /tmp{s}/w/a/b/ro")));
+    assert!(at(&format!("pin /tmp{s}/w/c/d")) < at(&format!("hide-dir /tmp{s}/w/c/d/secret")));
+    check_rules(&m, true);
+    // The host view (learn) binds nothing but what lies in /tmp: nothing to pin.
+    let m = build(&plan, &[], &v, false);
+    assert!(!shown(&m).iter().any(|o| o.starts_with("pin ")));
 }
 
 #[test]
