@@ -372,8 +372,29 @@ fn host_unix_sockets_are_unreachable() {
         l.accept().is_err() && abs.accept().is_err(),
         "a host socket got a connection"
     );
-    // socketpair needs no address and stays available.
+    // A stream socketpair needs no address and stays available; a datagram pair's end
+    // would be sent anywhere by path (a journal or syslog socket in view).
     assert_eq!(probe_line(&[], &["socketpair"]), "OK pair");
+    let dgram = d.path().join("log.sock");
+    let log = std::os::unix::net::UnixDatagram::bind(&dgram).unwrap();
+    log.set_nonblocking(true).unwrap();
+    let d = dgram.to_str().unwrap();
+    // The check sees a datagram that arrives: the probe bare reaches the socket.
+    let bare = Command::new(probe())
+        .args(["dgram-pair-sendto", d, "bare"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&bare.stdout).trim(), "OK sent");
+    let mut buf = [0u8; 64];
+    assert_eq!(log.recv(&mut buf).ok(), Some(4));
+    assert_denied(
+        &probe_line(&["--allow-read", dir], &["dgram-pair-sendto", d, "inside"]),
+        "a datagram socketpair sent to a socket in a granted directory",
+    );
+    assert!(
+        log.recv(&mut buf).is_err(),
+        "the host socket got a datagram"
+    );
 }
 
 #[test]

@@ -982,16 +982,22 @@ fn build_seccomp(
         }
     }
     if network.unix.is_empty() && observed.is_empty() {
-        let m = Member::Qualified(Qualified::SocketUnix);
-        denied.push(Denied {
-            name: m.name(),
-            via: "network.unix is empty".into(),
-            from: Arc::new(Provenance::Text(format!(
-                "profile `{}` lists no network.unix path",
-                profile.name
-            ))),
-            action: seccomp::action_for(m, on_violation),
-        });
+        // A datagram socketpair's end is a Unix socket too: `sendto` a path reaches any
+        // datagram socket in view (a journal or syslog socket in a granted directory; in the
+        // namespace-free tier, the host's).
+        let from = Arc::new(Provenance::Text(format!(
+            "profile `{}` lists no network.unix path",
+            profile.name
+        )));
+        for q in [Qualified::SocketUnix, Qualified::SocketpairUnixDgram] {
+            let m = Member::Qualified(q);
+            denied.push(Denied {
+                name: m.name(),
+                via: "network.unix is empty".into(),
+                from: Arc::clone(&from),
+                action: seccomp::action_for(m, on_violation),
+            });
+        }
     }
     // Socket families and transports: only what the network mode needs.
     let mut policy = |q: Qualified, why: String| {

@@ -42,6 +42,10 @@ pub enum Qualified {
     ShmatExec,
     /// `socket(AF_UNIX, ...)`: added by the network policy, not by a group.
     SocketUnix,
+    /// `socketpair(AF_UNIX, SOCK_DGRAM)`: a datagram end can be addressed anew (`sendto` a
+    /// path, `connect`), which makes it a Unix socket like `socket(AF_UNIX)`'s; added with
+    /// [`Qualified::SocketUnix`]. Stream and seqpacket pairs stay connected to each other.
+    SocketpairUnixDgram,
     /// `socket` of any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (vsock, packet,
     /// bluetooth, crypto, ...): network policy, always.
     SocketOtherFamily,
@@ -106,6 +110,7 @@ impl Qualified {
         Qualified::MemfdExec,
         Qualified::ShmatExec,
         Qualified::SocketUnix,
+        Qualified::SocketpairUnixDgram,
         Qualified::SocketOtherFamily,
         Qualified::SocketpairOtherFamily,
         Qualified::SocketNetlinkOther,
@@ -152,6 +157,7 @@ impl Qualified {
             Qualified::MemfdExec => "memfd_create(exec)",
             Qualified::ShmatExec => "shmat(SHM_EXEC)",
             Qualified::SocketUnix => "socket(AF_UNIX)",
+            Qualified::SocketpairUnixDgram => "socketpair(AF_UNIX, SOCK_DGRAM)",
             Qualified::SocketOtherFamily => "socket(other families)",
             Qualified::SocketpairOtherFamily => "socketpair(other families)",
             Qualified::SocketNetlinkOther => "socket(AF_NETLINK, not NETLINK_ROUTE)",

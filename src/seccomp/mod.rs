@@ -128,7 +128,9 @@ pub fn action_for(member: Member, on_violation: OnViolation) -> Action {
         Member::Syscall("clone3" | "openat2" | "memfd_create") => {
             Action::Errno(libc::ENOSYS as u32)
         }
-        Member::Qualified(Qualified::SocketUnix) => Action::Errno(libc::EPERM as u32),
+        Member::Qualified(Qualified::SocketUnix | Qualified::SocketpairUnixDgram) => {
+            Action::Errno(libc::EPERM as u32)
+        }
         // What a kernel without the family or protocol answers: programs that probe for
         // one (IPv6, vsock) fall back quietly.
         Member::Qualified(
@@ -313,6 +315,10 @@ pub fn qualified_conditions(q: Qualified) -> Vec<Vec<ArgCond>> {
             vec![ALLOWED_FAMILIES.iter().map(|&f| c(0, Cmp::Ne(f))).collect()]
         }
         Qualified::SocketpairOtherFamily => vec![vec![c(0, Cmp::Ne(libc::AF_UNIX as u64))]],
+        Qualified::SocketpairUnixDgram => vec![vec![
+            c(0, Cmp::Eq(libc::AF_UNIX as u64)),
+            masked(1, SOCK_TYPE_MASK, libc::SOCK_DGRAM as u64),
+        ]],
         Qualified::SocketNetlinkOther => vec![vec![
             c(0, Cmp::Eq(libc::AF_NETLINK as u64)),
             c(2, Cmp::Ne(libc::NETLINK_ROUTE as u64)),

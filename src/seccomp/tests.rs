@@ -85,7 +85,11 @@ fn default_members(on: OnViolation, extra: &[Qualified]) -> Vec<(Member, Action)
 
 /// `@default` with Unix sockets refused (`socket(AF_UNIX)` is always EPERM).
 fn default_filter(on: OnViolation) -> BpfProgram {
-    compile(&default_members(on, &[Qualified::SocketUnix])).unwrap()
+    compile(&default_members(
+        on,
+        &[Qualified::SocketUnix, Qualified::SocketpairUnixDgram],
+    ))
+    .unwrap()
 }
 
 const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
@@ -174,10 +178,31 @@ fn argument_rules() {
         native(&p, "socket", [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
         ALLOW
     );
-    assert_eq!(
-        native(&p, "socketpair", [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
-        ALLOW
-    );
+    // A stream or seqpacket pair stays connected to itself; a datagram end can be sent
+    // anywhere by path, whatever flags ride in the type.
+    for ty in [libc::SOCK_STREAM, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC] {
+        assert_eq!(
+            native(
+                &p,
+                "socketpair",
+                [libc::AF_UNIX as u64, ty as u64, 0, 0, 0, 0]
+            ),
+            ALLOW
+        );
+    }
+    for ty in [
+        libc::SOCK_DGRAM,
+        libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+    ] {
+        assert_eq!(
+            native(
+                &p,
+                "socketpair",
+                [libc::AF_UNIX as u64, ty as u64, 0, 0, 0, 0]
+            ),
+            EPERM
+        );
+    }
 }
 
 #[test]
@@ -260,8 +285,9 @@ fn setuid_and_setgid_bits_cannot_be_set() {
 #[test]
 fn the_default_filter_is_small() {
     let p = default_filter(OnViolation::Errno);
-    // Under 330 before the inode-flag, fscrypt and lease rules (2026-12), 334 with them.
-    assert!(p.len() < 340, "{} instructions", p.len());
+    // Under 330 before the inode-flag, fscrypt and lease rules (2026-12), 334 with them,
+    // 347 with the datagram socketpair's.
+    assert!(p.len() < 355, "{} instructions", p.len());
 }
 
 /// The OCI export denies at least what the filter denies, for every argument rule and many

@@ -449,6 +449,18 @@ static int cmd_unix(const char *path, const char *msg) {
     return result(1, "sent");
 }
 
+/* A datagram socketpair's end sent to a pathname socket: an address of its own without
+ * socket(AF_UNIX). */
+static int cmd_dgram_pair_sendto(const char *path, const char *msg) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0) return result(0, NULL);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (sendto(sv[0], msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0)
+        return result(0, NULL);
+    return result(1, "sent");
+}
+
 static int cmd_status(void) {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return result(0, NULL);
@@ -691,6 +703,7 @@ int main(int argc, char **argv) {
         if (write(c2, "ok", 2) != 2 || read(s2, b, 2) != 2) return result(0, NULL);
         return result(1, b);
     }
+    if (!strcmp(c, "dgram-pair-sendto")) return cmd_dgram_pair_sendto(a1, a2);
     if (!strcmp(c, "socketpair")) {
         int sv[2];
         return result(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "pair");
