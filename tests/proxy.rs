@@ -792,6 +792,56 @@ fn a_hostile_name_cannot_forge_log_lines() {
     }
 }
 
+/// A name as long as a request head may be (64 KiB) is logged clipped: the server cannot
+/// make mcpcell write hundreds of megabytes (three lines for each of a thousand names) or
+/// hold them in its tables.
+#[test]
+fn a_long_name_is_logged_clipped() {
+    if !require(which::which("python3").is_ok(), "python3") {
+        return;
+    }
+    let dir = readable_scratch();
+    let p = profile(
+        dir.path(),
+        "long",
+        "extends: [python]\nnetwork:\n  mode: proxy\n  allow: [\"a.mcpcell.test\"]\n",
+    );
+    let script = r#"
+import os, socket
+host, port = os.environ["HTTPS_PROXY"].split("//")[1].rstrip("/").rsplit(":", 1)
+for i in range(3):
+    name = "n%d" % i + "a" * 60000 + ".evil.test"
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"CONNECT " + name.encode() + b":443 HTTP/1.1\r\nHost: x\r\n\r\n")
+    print(s.makefile("rb").readline().decode().strip())
+"#;
+    let mut c = run_cmd(&["-p", p.to_str().unwrap(), "--", "python3", "-c", script]);
+    c.env("XDG_STATE_HOME", dir.path().join("state"));
+    let out = output_within(c, T);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // Each name was refused, and said so.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("HTTP/1.1 4"))
+            .count(),
+        3,
+        "{stdout}"
+    );
+    for i in 0..3 {
+        assert!(
+            err.contains(&format!("proxy: refused n{i}aaaa")),
+            "{}",
+            &err[..err.len().min(2000)]
+        );
+    }
+    let longest = err.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 2000, "a log line of {longest} bytes");
+    assert!(err.len() < 64 * 1024, "{} bytes of log", err.len());
+}
+
 /// An allowed name that resolves to one of this host's own addresses reaches the host's own
 /// services, whatever the address's range: a database listening on every address of a
 /// machine whose public address is on its interface. In a network namespace of its own (so

@@ -92,6 +92,10 @@ impl Throttle {
     }
 }
 
+/// The longest host name kept whole in the proxy's tables and log lines: a DNS name is at
+/// most 253 characters; a longer one is clipped in its middle.
+pub const NAME_MAX: usize = 253;
+
 /// The entry for `key` in a table of at most [`MAX_DESTINATIONS`] keys; past that, the shared
 /// [`OTHER_DESTINATIONS`] entry.
 pub fn entry<V: Default>(map: &mut BTreeMap<String, V>, key: String) -> &mut V {

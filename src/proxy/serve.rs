@@ -56,6 +56,13 @@ impl Shared {
     /// that retries in a loop cannot flood the log: the summary at exit has the counts).
     fn refused(&self, host: &str, port: u16, why: &Refusal) {
         let reason = why.reason();
+        // The name comes from the server: a request head may hold 64 KiB of it. Longer than
+        // any name can be, it is kept (in the table, the log, the summary) clipped in its
+        // middle, so that a thousand such names cost kilobytes, not the hundreds of
+        // megabytes three log lines of each would.
+        let clipped = crate::escape::clip_words(host, limits::NAME_MAX);
+        let long = matches!(clipped, std::borrow::Cow::Owned(_));
+        let host = &*clipped;
         let key = format!("{host}:{port}");
         // `tracked`: the destination has an entry of its own (past the table's bound,
         // destinations are counted together and not logged one by one).
@@ -68,7 +75,11 @@ impl Shared {
             (attempts, s.refused.contains_key(&key))
         };
         if tracked && attempts <= limits::LOGGED_PER_DESTINATION {
-            let check = self.cfg.check_with(&key);
+            let check = if long {
+                String::new()
+            } else {
+                self.cfg.check_with(&key)
+            };
             warn!(target: "mcpcell", event = "proxy_refused", host, port, reason = %reason, "proxy: refused {host}:{port}: {reason}{check}");
         } else {
             self.turned_away(&format!("refusals after the first {} of a destination are only counted in the summary at exit; latest: {host}:{port}: {reason}", limits::LOGGED_PER_DESTINATION));
