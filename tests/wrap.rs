@@ -1157,6 +1157,83 @@ fn cwd_env_file_and_vscode_sandbox_are_honoured() {
     );
 }
 
+/// A cloned project's config grants nothing through the links it ships, copies nothing out
+/// of a file that is no list of variables, and cannot make wrap read a device or wait on a
+/// FIFO.
+#[test]
+fn a_projects_links_key_files_and_special_files_give_nothing_away() {
+    let s = Setup::new();
+    std::fs::create_dir_all(s.home.join(".ssh")).unwrap();
+    std::fs::write(
+        s.home.join(".ssh/id_ed25519"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\nQyNTUxOQAAACBKEYMATERIAL=\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(s.work.join("src")).unwrap();
+    std::os::unix::fs::symlink(&s.home, s.work.join("h")).unwrap();
+    std::os::unix::fs::symlink("src", s.work.join("code")).unwrap();
+    let work = s.work.to_string_lossy().into_owned();
+    let config = format!(
+        r#"{{"servers": {{
+  "up": {{"type": "stdio", "command": "srv", "args": [], "cwd": "{work}/h"}},
+  "fine": {{"type": "stdio", "command": "srv", "args": [], "cwd": "{work}/code"}},
+  "key": {{"type": "stdio", "command": "srv", "args": [], "envFile": "{home}/.ssh/id_ed25519"}}
+}}}}"#,
+        home = s.home.display()
+    );
+    let path = s.put(".vscode/mcp.json", config.as_bytes());
+    let out = s.run(&["wrap", "--client", "vscode", "--write"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !after.contains(&format!("\"--allow-read\", \"{work}/h\"")),
+        "{after}"
+    );
+    assert!(err.contains(&format!("`up` runs in `{work}/h`")), "{err}");
+    assert!(err.contains("it leads to "), "{err}");
+    // A link that stays inside the project is granted as written.
+    assert!(
+        after.contains(&format!("\"--allow-read\", \"{work}/code\"")),
+        "{after}"
+    );
+    assert!(
+        !after.contains("KEYMATERIAL") && !after.contains("b3Bl"),
+        "{after}"
+    );
+    assert!(err.contains("is not a list of variables (line 1"), "{err}");
+    // A file name cannot forge lines of the diff.
+    let name = "a\r\n+    \"command\": \"evil\".json";
+    s.put(
+        name,
+        br#"{"mcpServers": {"x": {"command": "srv", "args": []}}}"#,
+    );
+    let out = s.run(&["wrap", name]);
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(shown.contains(r"a\x0d\x0a+"), "{shown}");
+    assert!(
+        !shown
+            .lines()
+            .any(|l| l.starts_with("+    \"command\": \"evil")),
+        "{shown}"
+    );
+    // A FIFO or a device named as the config: refused at once.
+    let fifo = s.work.join("fifo.json");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", s.work.join("zero.json")).unwrap();
+    for (cmd, name) in [
+        ("wrap", "fifo.json"),
+        ("status", "fifo.json"),
+        ("unwrap", "zero.json"),
+    ] {
+        let out = s.run(&[cmd, name]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{cmd} {name}: {err}");
+        assert!(err.contains("not a regular file"), "{cmd} {name}: {err}");
+    }
+}
+
 #[test]
 fn all_goes_on_past_a_broken_file_and_says_so() {
     let s = Setup::new();

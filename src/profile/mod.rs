@@ -485,42 +485,12 @@ fn read_file(path: &Path) -> Result<Arc<Source>, ProfileError> {
     if name.is_empty() || name.starts_with('.') {
         return Err(ProfileError::BadFileName { path: canon });
     }
-    let text = read_regular(&canon).map_err(read_err)?;
+    let text = crate::paths::read_regular(&canon, MAX_PROFILE_BYTES).map_err(read_err)?;
     Ok(Arc::new(Source::new(name, SourceKind::File(canon), text)))
 }
 
 /// The largest profile file read; anything bigger is not a profile.
 const MAX_PROFILE_BYTES: u64 = 1 << 20;
-
-/// Reads a profile file. Only a regular file of sane size: `/dev/stdin` would take the MCP
-/// client's bytes, a FIFO would wait forever, `/dev/zero` would never end.
-fn read_regular(path: &Path) -> io::Result<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file (a FIFO, socket or device)",
-        ));
-    }
-    if meta.len() > MAX_PROFILE_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} bytes; a profile is at most {MAX_PROFILE_BYTES}",
-                meta.len()
-            ),
-        ));
-    }
-    let mut text = String::new();
-    f.take(MAX_PROFILE_BYTES).read_to_string(&mut text)?;
-    Ok(text)
-}
 
 /// Parses a document. An empty document (or only comments) is an empty profile. A built-in
 /// profile is read from its JSON form (the same document, converted at build time).

@@ -421,7 +421,7 @@ fn only_regular_files_of_sane_size_are_read() {
         e.source()
             .unwrap()
             .to_string()
-            .contains("a profile is at most"),
+            .contains("2000000 bytes; at most 1048576 are read"),
         "{e}"
     );
 }

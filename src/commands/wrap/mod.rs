@@ -184,13 +184,19 @@ fn format_error(path: &Path, format: Format, e: FormatError) -> WrapError {
     }
 }
 
+/// The largest client config read.
+const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
 /// Reads one file; `None` when a file found through `--client` has no server section.
 fn load(path: &Path, client: Option<Client>, required: bool) -> Result<Option<Loaded>, WrapError> {
     let format = Format::of(path);
-    let text = std::fs::read_to_string(path).map_err(|source| WrapError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // A client's own file (`~/.claude.json` keeps its history too) runs to megabytes; a
+    // device or a FIFO named as CONFIG is none.
+    let text =
+        crate::paths::read_regular(path, MAX_CONFIG_BYTES).map_err(|source| WrapError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let (sections, servers) = format
         .read(&text)
         .map_err(|e| format_error(path, format, e))?;
@@ -348,7 +354,9 @@ pub(crate) struct Outcome {
 }
 
 fn diff(path: &Path, old: &str, new: &str) -> String {
-    let label = path.display().to_string();
+    // The file's name is the project's (a cloned repository's): one line, escaped, since
+    // the diff's own line breaks are kept when it is printed.
+    let label = crate::escape::path(path);
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
