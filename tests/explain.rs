@@ -6,6 +6,7 @@ mod common;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -298,6 +299,51 @@ fn syscalls_and_environment_match_what_run_enforces() {
             true,
         ),
     ]);
+}
+
+/// A suggestion quotes what the target holds (a path the server named, a host, a variable)
+/// for the shell and for YAML: pasted, it passes exactly that word and runs nothing.
+#[test]
+fn suggested_options_and_entries_are_quoted() {
+    let d = scratch();
+    let marker = d.path().join("pasted");
+    let m = marker.to_str().unwrap();
+    let path = format!("/srv/data/$(touch {m})/db");
+    let host = "a\"b.example.com";
+    let env = format!("env:A`touch {m}`");
+    let out = output_within(
+        mcpcell_cmd("explain", &[&path, host, &env]),
+        Duration::from_secs(30),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let mut pasted = 0;
+    for (option, word) in [
+        ("--allow-read ", path.as_str()),
+        ("--pass-env ", &env["env:".len()..]),
+    ] {
+        let line = text.lines().find(|l| l.contains(option)).unwrap();
+        let rest = &line[line.find(option).unwrap() + option.len()..];
+        // The option's value, as a shell reads the rest of the line up to " (".
+        let value = rest.split(" (").next().unwrap();
+        let echoed = Command::new("sh")
+            .args(["-c", &format!("printf '%s' {value}")])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&echoed.stdout), word, "{line}");
+        pasted += 1;
+    }
+    assert_eq!(pasted, 2);
+    assert!(!marker.exists(), "a pasted suggestion ran a command");
+    // In YAML the same values are one quoted scalar each.
+    assert!(
+        text.contains(&format!("add \"{path}\" to filesystem.read")),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"network.allow: ["a\"b.example.com"]"#),
+        "{text}"
+    );
 }
 
 #[test]

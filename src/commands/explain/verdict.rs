@@ -107,11 +107,12 @@ fn path_verdict(plan: &Plan, target: &str, path: &Path, want: Rights) -> Verdict
             ));
         }
         let list = want.word();
+        // The path may be one the server named: quoted for the YAML and for the shell.
         Some(format!(
             "add {} to filesystem.{list} {}, or run with --allow-{list} {}",
-            a.path.display(),
+            crate::escape::yaml_scalar(&a.path.to_string_lossy()),
             where_to_add(plan),
-            a.path.display()
+            crate::escape::shell_word(a.path.as_os_str())
         ))
     };
     Verdict {
@@ -137,7 +138,8 @@ fn host_verdict(plan: &Plan, target: &str, host: &str, port: u16) -> Verdict {
                 "network mode none ({mode_from}): the sandbox has only its own loopback interface"
             )],
             fix: Some(format!(
-                "use network mode proxy with network.allow: [\"{host}\"] {}",
+                "use network mode proxy with network.allow: [{}] {}",
+                crate::escape::yaml_scalar(host),
                 where_to_add(plan)
             )),
         },
@@ -217,8 +219,10 @@ fn proxy_verdict(plan: &Plan, target: String, host: &str, port: u16, mode_from: 
                     format!("{host}:{port}")
                 };
                 format!(
-                    "add \"{entry}\" to network.allow {}, or run with --allow-host {entry}",
-                    where_to_add(plan)
+                    "add {} to network.allow {}, or run with --allow-host {}",
+                    crate::escape::yaml_scalar(&entry),
+                    where_to_add(plan),
+                    crate::escape::shell_word(entry.as_ref())
                 )
             }),
         };
@@ -457,8 +461,11 @@ fn env_verdict(plan: &Plan, name: &str) -> Verdict {
         allowed: false,
         why,
         fix: Some(format!(
-            "add {name} to env.pass {}, or run with --pass-env {name} (or --set-env {name}=VALUE)",
-            where_to_add(plan)
+            "add {} to env.pass {}, or run with --pass-env {} (or --set-env {})",
+            crate::escape::yaml_scalar(name),
+            where_to_add(plan),
+            crate::escape::shell_word(name.as_ref()),
+            crate::escape::shell_word(format!("{name}=VALUE").as_ref()),
         )),
     }
 }
