@@ -180,6 +180,28 @@ impl Vars {
     }
 }
 
+/// Every directory a launch of this user could take for `$XDG` (`XDG_CONFIG_HOME`,
+/// `XDG_STATE_HOME`): the variable's value now, `rel` below `HOME`, and `rel` below the
+/// home directory in the password database. What no server may write (the profile search
+/// directory, the state directories) must be kept out of reach under all of them: a launch
+/// with HOME unset, or with the variable pointing elsewhere, would otherwise let a server
+/// write where the next ordinary launch looks.
+pub fn every_place(xdg: &str, rel: &str) -> Vec<PathBuf> {
+    let abs = |v: Option<String>| v.filter(|v| v.starts_with('/')).map(PathBuf::from);
+    let mut out: Vec<PathBuf> = Vec::new();
+    let homes = [abs(std::env::var("HOME").ok()), abs(passwd_home())];
+    let candidates = std::iter::once(abs(std::env::var(xdg).ok()))
+        .chain(homes.into_iter().map(|h| h.map(|h| h.join(rel))))
+        .flatten()
+        .map(|p| crate::paths::normalize(&p));
+    for p in candidates {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// The home directory of this process's user in `/etc/passwd`, when it is absolute.
 ///
 /// The file is read directly rather than through the C library's name service: mcpcell is a

@@ -260,6 +260,48 @@ fn xdg_directories_that_are_links_files_unwritable_or_relative() {
     );
 }
 
+/// Where a launch with another environment looks for profiles and keeps state is out of
+/// reach too: a client that sets XDG_CONFIG_HOME, XDG_STATE_HOME or unsets HOME must not
+/// get a write grant of the directory an ordinary launch of the same user reads its
+/// profiles from (a planted `default.yaml`) or keeps every server's state in.
+#[test]
+fn another_environments_profile_and_state_directories_are_out_of_reach() {
+    let d = scratch();
+    let home = d.path().canonicalize().unwrap().join("home");
+    for dir in [".config", ".local/state", "work"] {
+        std::fs::create_dir_all(home.join(dir)).unwrap();
+    }
+    let other = d.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let h = |rel: &str| home.join(rel).to_str().unwrap().to_string();
+    for (var, grant, refusal) in [
+        (
+            "XDG_CONFIG_HOME",
+            h(".config"),
+            "the profile search directory",
+        ),
+        (
+            "XDG_STATE_HOME",
+            h(".local"),
+            "where every server keeps its private state",
+        ),
+        // The control: the same environment, a grant of the user's own project.
+        ("XDG_CONFIG_HOME", h("work"), ""),
+    ] {
+        let mut c = status_cmd(&["--allow-write", &grant]);
+        c.env("HOME", &home).env(var, &other);
+        if var == "XDG_CONFIG_HOME" {
+            c.env("XDG_STATE_HOME", other.join("state"));
+        }
+        let what = format!("{var} elsewhere, --allow-write {grant}");
+        if refusal.is_empty() {
+            check(&what, c, Expect::Sandboxed);
+        } else {
+            check(&what, c, Expect::Error(125, refusal.into()));
+        }
+    }
+}
+
 /// `probe read PATH` under `opts`: the first line.
 fn read_line(opts: &[&str], path: &Path) -> String {
     let p = probe();
@@ -755,6 +797,24 @@ fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
         ],
     );
     assert_eq!(code, 0, "{out} {err}");
+    // And a profile for another server of the project, which grants the secret.
+    let planted = proj.join(".mcpcell/b.yaml");
+    let (code, out, err) = run(
+        &state,
+        &["--allow-write", &s(&proj)],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!(
+                "mkdir -p {0}/.mcpcell && printf 'extends: [default]\\nfilesystem:\\n  read: [\"{1}\"]\\n' > {2}",
+                proj.display(),
+                secret.display(),
+                planted.display()
+            ),
+        ],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(planted.is_file());
     // Seen from outside: the record names the project, and only it.
     let record = std::fs::read(state.join("mcpcell/.written")).unwrap();
     assert_eq!(record, format!("{}\0", proj.display()).into_bytes());
@@ -786,6 +846,20 @@ fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
         err.contains("not granting") && err.contains("pyvenv.cfg"),
         "{err}"
     );
+    let planted_profile = |home: &Path| {
+        run(
+            home,
+            &["-p", &s(&planted)],
+            &[&probe, "read", &s(&secret.join("f"))],
+        )
+    };
+    let (code, out, err) = planted_profile(&state);
+    assert!(code == 125 && out.is_empty(), "{code} {out} {err}");
+    assert!(
+        err.contains("a profile file (or one it extends)")
+            && err.contains("where an earlier launch let a server write"),
+        "{err}"
+    );
     // Narrow launches record nothing: the record is as it was.
     assert_eq!(
         std::fs::read(state.join("mcpcell/.written")).unwrap(),
@@ -796,6 +870,8 @@ fn what_a_server_planted_on_an_earlier_launch_widens_no_narrower_one() {
     let (_, out, err) = narrow_link(&fresh);
     assert_eq!(out.trim_end(), "OK in secret", "{err}");
     let (_, out, err) = narrow_cfg(&fresh);
+    assert_eq!(out.trim_end(), "OK in secret", "{err}");
+    let (_, out, err) = planted_profile(&fresh);
     assert_eq!(out.trim_end(), "OK in secret", "{err}");
     // A dry run records nothing either.
     let (code, _, err) = run(

@@ -222,17 +222,71 @@ pub(super) fn build(
         .iter()
         .filter_map(|s| s.file().cloned())
         .collect();
-    trust::check(
-        &filesystem,
-        &files,
-        i.loader.dirs(),
-        state_root.as_deref(),
-        i.state_dir,
-    )?;
+    // Where profiles and state lie for this launch, and for a launch of this user with
+    // another environment (HOME unset, XDG_CONFIG_HOME set): kept out of reach alike.
+    let mut search_dirs = i.loader.dirs().to_vec();
+    for d in crate::vars::every_place("XDG_CONFIG_HOME", ".config") {
+        let d = d.join("mcpcell/profiles");
+        if !search_dirs.contains(&d) {
+            search_dirs.push(d);
+        }
+    }
+    let mut state_roots: Vec<PathBuf> = state_root.iter().cloned().collect();
+    for d in crate::vars::every_place("XDG_STATE_HOME", ".local/state") {
+        let d = d.join("mcpcell");
+        if !state_roots.contains(&d) {
+            state_roots.push(d);
+        }
+    }
+    trust::check(&filesystem, &files, &search_dirs, &state_roots, i.state_dir)?;
+    planted_profile(i, &files, state_root.as_deref(), &earlier)?;
     if !i.req.dry_run && !i.req.learn {
         record(i, &filesystem, state_root.as_deref(), &earlier, warnings);
     }
     Ok(filesystem)
+}
+
+/// Refuses a profile file (or one it extends) that a server may have written: one inside a
+/// place an earlier launch let a server write, or inside any server's state directory. A
+/// server that could write the project's `.mcpcell/b.yaml` on one launch would otherwise
+/// choose the grants of the next launch that loads it. (A place this launch lets the server
+/// write is `trust::check`'s.) Files are compared by their real paths, and the `-p` path as
+/// given too: a link planted there could lead to any profile the user can read.
+fn planted_profile(
+    i: &Inputs,
+    files: &[PathBuf],
+    state_root: Option<&Path>,
+    earlier: &[PathBuf],
+) -> Result<(), PlanError> {
+    let root = state_root.map(|r| fs::real_path(r).unwrap_or_else(|_| r.to_path_buf()));
+    let given = i
+        .req
+        .profile
+        .as_deref()
+        .filter(|p| crate::profile::is_path(p))
+        .map(|p| crate::paths::normalize(&i.cwd.join(p)));
+    for f in files.iter().chain(given.as_ref()) {
+        let place = earlier
+            .iter()
+            .find(|p| f.starts_with(p))
+            .map(|p| (p.clone(), steer::Place::Earlier))
+            .or_else(|| {
+                root.as_ref()
+                    .filter(|r| f.starts_with(r))
+                    .map(|r| (r.clone(), steer::Place::Now))
+            });
+        if let Some((inside, place)) = place {
+            return Err(PlanError::SteeredSource {
+                what: "a profile file (or one it extends)",
+                path: f.clone(),
+                by: f.clone(),
+                inside,
+                place,
+                why: "a server could have written it to choose its own grants, or another server's. Keep profiles where no server writes (~/.config/mcpcell/profiles, or a directory of your own), and check what is in that one before you move it",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Adds the host paths this launch lets the server write to the record of

@@ -181,7 +181,7 @@ pub fn text(plan: &Plan) -> String {
         o,
         "  Unix sockets: {}",
         if unix.is_empty() {
-            "denied (socket(AF_UNIX) refused)".into()
+            "denied (socket(AF_UNIX) and datagram socketpairs refused)".into()
         } else {
             list(&unix)
         }

@@ -132,12 +132,14 @@ fn overlap(g: &Path, d: &Path) -> Option<Overlap> {
 }
 
 /// Refuses a plan whose writable grants reach a profile file, a profile search directory or
-/// another server's state. `own_state` is this server's `${STATE_DIR}`, which it may write.
+/// another server's state. `state_roots` are where state directories lie (this launch's
+/// first, then those a launch of this user with another environment would use);
+/// `own_state` is this server's `${STATE_DIR}`, which it may write.
 pub fn check(
     fs: &FsPlan,
     files: &[PathBuf],
     search_dirs: &[PathBuf],
-    state_root: Option<&Path>,
+    state_roots: &[PathBuf],
     own_state: Option<&Path>,
 ) -> Result<(), TrustError> {
     for rule in writable(fs, false) {
@@ -157,7 +159,8 @@ pub fn check(
     // The protected directories' forms, resolved once for every rule.
     let dirs: Vec<(&PathBuf, [PathBuf; 2])> = search_dirs.iter().map(|d| (d, forms(d))).collect();
     let own: Vec<PathBuf> = own_state.map(|s| forms(s).to_vec()).unwrap_or_default();
-    let root_forms = state_root.map(forms);
+    let root_forms: Vec<(&PathBuf, [PathBuf; 2])> =
+        state_roots.iter().map(|r| (r, forms(r))).collect();
     for rule in writable(fs, true) {
         // By the rule's real path: a name that passes through a link reaches the same file.
         for (dir, forms) in &dirs {
@@ -172,13 +175,13 @@ pub fn check(
                 });
             }
         }
-        let (Some(root), Some(forms)) = (state_root, &root_forms) else {
-            continue;
-        };
         // Only by the rule's real path: `${STATE_DIR}/cache` that a link planted on an earlier
         // run sends into another server's state is not this server's own.
         let n = &rule.path;
-        if !own.iter().any(|o| n.starts_with(o)) {
+        if own.iter().any(|o| n.starts_with(o)) {
+            continue;
+        }
+        for (root, forms) in &root_forms {
             if let Some(how) = forms.iter().find_map(|d| overlap(n, d)) {
                 return Err(TrustError::OtherState {
                     grant: rule.path.clone(),
@@ -221,7 +224,7 @@ mod tests {
         std::fs::create_dir_all(&config).unwrap();
         std::fs::create_dir_all(&other).unwrap();
         let search = [config.join("mcpcell/profiles")];
-        let refused = |grant: &Path| check(&plan(&[grant]), &[], &search, None, None).is_err();
+        let refused = |grant: &Path| check(&plan(&[grant]), &[], &search, &[], None).is_err();
         assert!(refused(&config));
         assert!(refused(d.path()));
         assert!(!refused(&other));
@@ -243,7 +246,8 @@ mod tests {
         let theirs = root.join("p/theirs");
         std::fs::create_dir_all(&own).unwrap();
         std::fs::create_dir_all(&theirs).unwrap();
-        let ok = |grant: &Path| check(&plan(&[grant]), &[], &[], Some(&root), Some(&own)).is_ok();
+        let ok =
+            |grant: &Path| check(&plan(&[grant]), &[], &[], &[root.clone()], Some(&own)).is_ok();
         assert!(ok(&own));
         assert!(!ok(&theirs));
         assert!(!ok(&root.join("p")));

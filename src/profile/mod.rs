@@ -264,9 +264,12 @@ impl Loader {
             .filter(|v| v.starts_with('/'))
             .map(PathBuf::from)
             .or_else(|| {
+                // The home directory as `${HOME}` finds it: the password database's when
+                // HOME is unset, so that the user's profiles are the same ones.
                 std::env::var("HOME")
                     .ok()
                     .filter(|v| v.starts_with('/'))
+                    .or_else(crate::vars::passwd_home)
                     .map(|h| Path::new(&h).join(".config"))
             });
         if let Some(c) = config {
