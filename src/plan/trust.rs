@@ -246,8 +246,16 @@ mod tests {
         let theirs = root.join("p/theirs");
         std::fs::create_dir_all(&own).unwrap();
         std::fs::create_dir_all(&theirs).unwrap();
-        let ok =
-            |grant: &Path| check(&plan(&[grant]), &[], &[], &[root.clone()], Some(&own)).is_ok();
+        let ok = |grant: &Path| {
+            check(
+                &plan(&[grant]),
+                &[],
+                &[],
+                std::slice::from_ref(&root),
+                Some(&own),
+            )
+            .is_ok()
+        };
         assert!(ok(&own));
         assert!(!ok(&theirs));
         assert!(!ok(&root.join("p")));
