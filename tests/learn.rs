@@ -353,6 +353,8 @@ fn places_that_run_later_are_not_learned_as_writable() {
     let home = d.path().join("home");
     let hooks = home.join("proj/.git/hooks");
     std::fs::create_dir_all(&hooks).unwrap();
+    let config = home.join("proj/.git/config");
+    write(&config, "[core]\n");
     let rc = home.join(".bashrc");
     write(&rc, "# rc\n");
     let out = d.path().join("learned.yaml");
@@ -365,14 +367,28 @@ fn places_that_run_later_are_not_learned_as_writable() {
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(grants(&text).iter().any(|g| g == "${HOME}/proj"), "{text}");
-    assert!(
-        text.lines()
-            .any(|l| l.trim() == "- ${HOME}/proj/.git/hooks"),
-        "{text}"
-    );
+    for hidden in [".git/hooks", ".git/config"] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim() == format!("- ${{HOME}}/proj/{hidden}")),
+            "{hidden}: {text}"
+        );
+    }
     let hook = hooks.join("pre-commit");
     let line = run_with(&home, &out, &["write", hook.to_str().unwrap(), "x"]);
     assert!(!hook.exists(), "{line}");
+    // `core.hooksPath` in the configuration would run a hook from anywhere.
+    let _ = run_with(
+        &home,
+        &out,
+        &[
+            "write",
+            config.to_str().unwrap(),
+            "[core]\nhooksPath = /tmp\n",
+        ],
+    );
+    // Masked by /dev/null's read-only copy: what is written goes nowhere.
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "[core]\n");
 }
 
 /// A file written through one of /proc's links to a process's files (a descriptor reopened

@@ -177,16 +177,37 @@ const HOME_PERSISTENCE: &[(&str, &str)] = &[
 ];
 
 /// Why writing `path` would outlive the server, if it would: a place in HOME that runs at
-/// a later shell, login or command, or a git repository's hooks (git runs them outside).
+/// a later shell, login or command, or a git repository's hooks or configuration (git runs
+/// the hooks, and the programs its configuration names: `core.hooksPath`, `core.fsmonitor`,
+/// `core.pager`, filters, aliases, outside the sandbox; a submodule's and a worktree's too).
 pub fn persistence_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
     if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {
         if let Some((_, why)) = HOME_PERSISTENCE.iter().find(|(s, _)| rel.starts_with(s)) {
             return Some(why);
         }
     }
-    let mut parts = path.components().map(|c| c.as_os_str());
-    let hooks = parts.any(|c| c == ".git") && parts.next().is_some_and(|c| c == "hooks");
-    hooks.then_some("git hooks (git runs them outside the sandbox)")
+    let parts: Vec<&std::ffi::OsStr> = path.components().map(|c| c.as_os_str()).collect();
+    let git = parts.iter().position(|c| *c == ".git")?;
+    let rest = &parts[git + 1..];
+    // `.git/modules/NAME/...` is a submodule's own repository, `.git/worktrees/NAME/` a
+    // worktree's files.
+    let nested = matches!(rest.first(), Some(c) if *c == "modules" || *c == "worktrees");
+    let hooks = rest.first().is_some_and(|c| *c == "hooks")
+        || (nested && rest.iter().any(|c| *c == "hooks"));
+    let config = rest == ["config"]
+        || (nested
+            && rest
+                .last()
+                .is_some_and(|c| *c == "config" || *c == "config.worktree"));
+    if hooks {
+        Some("git hooks (git runs them outside the sandbox)")
+    } else if config {
+        Some(
+            "a git repository's configuration (it names programs git runs outside the sandbox: core.hooksPath, core.fsmonitor, filters)",
+        )
+    } else {
+        None
+    }
 }
 
 /// A place in HOME that runs outside later or holds secrets, at or beneath `dir`, with what
@@ -649,6 +670,31 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_what_git_runs_later() {
+        for p in [
+            "/w/p/.git/hooks",
+            "/w/p/.git/hooks/pre-commit",
+            "/w/p/.git/config",
+            "/w/p/.git/modules/sub/hooks/post-checkout",
+            "/w/p/.git/modules/sub/config",
+            "/w/p/.git/modules/a/modules/b/config",
+            "/w/p/.git/worktrees/wt/config.worktree",
+        ] {
+            assert!(persistence_kind(Path::new(p), None).is_some(), "{p}");
+        }
+        for p in [
+            "/w/p/.git",
+            "/w/p/.git/objects/ab/cdef",
+            "/w/p/.git/index",
+            "/w/p/.git/refs/heads/config",
+            "/w/p/src/config",
+            "/w/p/hooks/x",
+        ] {
+            assert!(persistence_kind(Path::new(p), None).is_none(), "{p}");
+        }
+    }
 
     #[test]
     fn recognises_secrets() {
