@@ -257,6 +257,72 @@ fn what_a_writable_grant_holds_read_only_or_hidden_cannot_be_moved_away() {
     assert!(proj.join("free.x/sub/file").is_file() && !proj.join("free").exists());
 }
 
+/// What the user's own tools run later (a git hook, git's configuration, an MCP client's
+/// project config, an editor's tasks) stays read-only inside a writable project: the server
+/// cannot leave code there for them. Naming the place in a grant of its own keeps it
+/// writable.
+#[test]
+fn what_the_users_tools_run_later_is_read_only_inside_a_writable_grant() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let proj = d.path().join("proj");
+    for dir in [".git/hooks", ".vscode"] {
+        std::fs::create_dir_all(proj.join(dir)).unwrap();
+    }
+    let files = [
+        (".git/config", "[core]"),
+        (".mcp.json", "{}"),
+        (".vscode/tasks.json", "{}"),
+        ("notes.txt", "notes"),
+    ];
+    for (f, text) in files {
+        write(&proj.join(f), text);
+    }
+    let w = proj.to_str().unwrap();
+    let at = |rel: &str| proj.join(rel).to_str().unwrap().to_string();
+    for f in [".git/config", ".mcp.json", ".vscode/tasks.json"] {
+        assert_denied(
+            &probe_line(&["--allow-write", w], &["write", &at(f), "evil"]),
+            f,
+        );
+    }
+    assert_denied(
+        &probe_line(
+            &["--allow-write", w],
+            &["write", &at(".git/hooks/pre-commit"), "evil"],
+        ),
+        "a new git hook",
+    );
+    assert_denied(
+        &probe_line(&["--allow-write", w], &["rename", &at(".git"), &at("g")]),
+        "moving .git away",
+    );
+    for (f, text) in files {
+        assert_eq!(std::fs::read_to_string(proj.join(f)).unwrap(), text, "{f}");
+    }
+    assert!(!proj.join(".git/hooks/pre-commit").exists());
+    // The rest of the project is writable, and so is a place named on purpose: the check
+    // sees a write.
+    assert_eq!(
+        probe_line(&["--allow-write", w], &["write", &at("notes.txt"), "more"]),
+        format!("OK {}", at("notes.txt"))
+    );
+    let vscode = at(".vscode");
+    assert_eq!(
+        probe_line(
+            &["--allow-write", w, "--allow-write", &vscode],
+            &["write", &at(".vscode/tasks.json"), "chosen"],
+        ),
+        format!("OK {}", at(".vscode/tasks.json"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(proj.join(".vscode/tasks.json")).unwrap(),
+        "chosen"
+    );
+}
+
 #[test]
 fn tmp_is_private() {
     let name = format!("/tmp/mcpcell-private-{}", std::process::id());

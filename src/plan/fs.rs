@@ -426,7 +426,9 @@ impl FsPlan {
     /// where no mount can narrow it (the namespace-free tier): the hidden ones, and the
     /// grants beneath it with fewer rights (a read-only file inside a writable project),
     /// which keep only their own rules. Landlock adds rules up: a rule for `r` itself would
-    /// give them its rights.
+    /// give them its rights. Not the places mcpcell itself makes read-only
+    /// ([`super::runs_later`]): granting around `.git/hooks` would leave `.git`'s new
+    /// entries ungranted, and git's lock files with them; the tier names that loss.
     pub fn left_out_of(&self, r: &FsRule) -> Vec<PathBuf> {
         self.hide
             .iter()
@@ -438,6 +440,7 @@ impl FsPlan {
                         o.placement != Placement::Private
                             && o.path != r.path
                             && !o.rights.includes(r.rights)
+                            && !super::runs_later::only_protected(o)
                     })
                     .map(|o| &o.path),
             )

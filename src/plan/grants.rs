@@ -152,6 +152,12 @@ pub(super) fn build(
             instead: s.instead(),
         });
     }
+    // What the user's own tools run later, where the server may write: read-only.
+    let mut grants = grants;
+    if !i.req.learn {
+        let protected = super::runs_later::protect(&grants, i.cwd, state_root.as_deref());
+        grants.extend(protected);
+    }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
     drop(_kept);

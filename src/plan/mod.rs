@@ -13,6 +13,7 @@ mod programs;
 pub mod provenance;
 pub mod query;
 pub mod report;
+pub mod runs_later;
 pub mod state;
 pub mod steer;
 pub mod tier;

@@ -61,6 +61,9 @@ pub struct Facts {
     pub mode: NetworkMode,
     pub unix: bool,
     pub hides: usize,
+    /// Places other programs run later that the namespace tier makes read-only inside a
+    /// writable grant ([`super::runs_later`]).
+    pub runs_later: usize,
     pub tmp_size: bool,
     /// A host grant holding the host's temporary directory, where the tier makes every
     /// sandbox's private one ([`granted_tmpdir`]).
@@ -110,6 +113,12 @@ impl Facts {
             mode: plan.network.mode,
             unix: !plan.network.unix.is_empty(),
             hides: plan.filesystem.carved_out(),
+            runs_later: plan
+                .filesystem
+                .rules
+                .iter()
+                .filter(|r| super::runs_later::only_protected(r))
+                .count(),
             tmp_size: plan.tmp_size.is_some(),
             tmpdir_granted: granted_tmpdir(&plan.filesystem.rules),
             observed: !plan.observed.is_empty(),
@@ -127,6 +136,7 @@ impl Facts {
             mode,
             unix: false,
             hides: 1,
+            runs_later: 0,
             tmp_size: false,
             tmpdir_granted: None,
             observed: false,
@@ -207,6 +217,15 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
         layers.push(layer(
             "hide",
             "Landlock rules instead of masks and read-only mounts: a granted directory above a hidden path, or above a grant with fewer rights (a read-only file inside a writable project), is granted entry by entry, that branch left out (it keeps only its own grant); the directories leading to it cannot be listed, and entries made there after the start are not granted",
+        ));
+    }
+    if f.runs_later > 0 {
+        losses.push(loss(
+            "read-only places inside writable grants that your own tools run later (git hooks and configuration, MCP clients' project configs, editor tasks)",
+            format!(
+                "{} such place(s) stay writable: Landlock cannot make part of a writable directory read-only without leaving that directory's new entries ungranted, which would break git (its lock files in .git)",
+                f.runs_later
+            ),
         ));
     }
     layers.push(layer(
@@ -540,6 +559,7 @@ mod tests {
             mode,
             unix: false,
             hides: 0,
+            runs_later: 0,
             tmp_size: false,
             tmpdir_granted: None,
             observed: false,
