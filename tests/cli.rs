@@ -308,6 +308,16 @@ fn errors_print_once_one_diagnostic_per_line() {
             "mcpcell: error: failed to read profile {m}: No such file or directory (os error 2)\n"
         )
     );
+    // A file that is there but is no text: an error in the profile (1).
+    let binary = d.path().join("binary.yaml");
+    std::fs::write(&binary, b"a: \xff\xfe\n").unwrap();
+    let out = output_within(mcpcell_cmd(&["check", binary.to_str().unwrap()]), T);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("valid UTF-8"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

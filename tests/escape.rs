@@ -991,14 +991,16 @@ fn the_suite_sees_escapes_from_a_weak_profile() {
     if !require(landlock_abi() >= 1, "Landlock") {
         return;
     }
-    let weak = "filesystem:\n  read: [/]\n  write: [\"${HOME}\"]\nnetwork:\n  mode: host\nsyscalls:\n  deny: []\nenv:\n  pass: [\"MCPCELL_*\"]\n";
+    // Write on ~/.bashrc alone: a write grant of all of ${HOME} holds where profiles are
+    // looked up, which no launch may grant.
+    let weak = "filesystem:\n  read: [/]\n  write: [\"${HOME}/.bashrc\"]\nnetwork:\n  mode: host\nsyscalls:\n  deny: []\nenv:\n  pass: [\"MCPCELL_*\"]\n";
     // What the namespace-free tier names as lost is still seen, and counted here.
     let (failures, _, lost) = attack_with("weak", Some(weak));
     let all = [failures, lost].concat().join("\n");
     // Where namespaces are refused, the namespace-free tier refuses these whatever the
     // profile says (seccomp: extended attributes, System V IPC); the namespace tier's run of
     // this test shows that the suite sees them. A mode change beneath the write grant
-    // (${HOME} here) is made by mcpcell's supervisor in the tier too, so it is seen in both.
+    // (${HOME}/.bashrc here) is made by mcpcell's supervisor in the tier too, so it is seen in both.
     let tier_blocks = [
         "an extended attribute was set on ~/.bashrc",
         "sysv_shm_exec: it succeeded",

@@ -134,13 +134,15 @@ fn dry_run(mut plan: plan::Plan, format: Format) -> Result<i32, Error> {
 /// parent named by `extends` is one of the file's diagnostics): a usage error, 125 as in
 /// every command, where errors in a file are `check`'s answer, 1.
 fn not_found(e: &ProfileError) -> bool {
-    matches!(
-        e,
+    match e {
+        // A file that was read but is not text, or too long for a profile: an error in the
+        // file.
+        ProfileError::Read { source, .. } => source.kind() != std::io::ErrorKind::InvalidData,
         ProfileError::NotFound { .. }
-            | ProfileError::Read { .. }
-            | ProfileError::BadName { .. }
-            | ProfileError::BadFileName { .. }
-    )
+        | ProfileError::BadName { .. }
+        | ProfileError::BadFileName { .. } => true,
+        _ => false,
+    }
 }
 
 /// Validates each profile; exits 1 when one has an error, 125 when one cannot be found.
