@@ -346,6 +346,62 @@ fn suggested_options_and_entries_are_quoted() {
     );
 }
 
+/// A read-only grant inside a writable one is a read-only mount: explain answers as `run`
+/// enforces it, naming the grant that decides; so for what git runs later, which mcpcell
+/// keeps read-only in a writable repository.
+#[test]
+fn the_innermost_grant_decides() {
+    let d = scratch();
+    let proj = d.path().join("proj");
+    for dir in [".git/hooks", ".git/objects", ".git/refs", "docs"] {
+        std::fs::create_dir_all(proj.join(dir)).unwrap();
+    }
+    for f in [".git/HEAD", ".git/config", "docs/a.md", "notes"] {
+        std::fs::write(proj.join(f), "x").unwrap();
+    }
+    let p = |rel: &str| format!("{}:write", proj.join(rel).display());
+    let w = proj.to_str().unwrap().to_string();
+    let docs = proj.join("docs").to_str().unwrap().to_string();
+    let out = output_within(
+        mcpcell_cmd(
+            "explain",
+            &[
+                "--allow-write",
+                &w,
+                "--allow-read",
+                &docs,
+                &p("docs/a.md"),
+                &p(".git/config"),
+                &p(".git/hooks/pre-commit"),
+                &p("notes"),
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for denied in ["docs/a.md", ".git/config", ".git/hooks/pre-commit"] {
+        assert!(
+            text.contains(&format!(
+                "DENIED  {} (read+write)",
+                proj.join(denied).display()
+            )),
+            "{denied}: {text}"
+        );
+    }
+    assert!(
+        text.contains(&format!(
+            "ALLOWED {} (read+write)",
+            proj.join("notes").display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("is its own mount and decides: read"),
+        "{text}"
+    );
+}
+
 #[test]
 fn verdicts_name_the_rule_and_the_fix() {
     let out = output_within(

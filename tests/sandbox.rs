@@ -257,69 +257,93 @@ fn what_a_writable_grant_holds_read_only_or_hidden_cannot_be_moved_away() {
     assert!(proj.join("free.x/sub/file").is_file() && !proj.join("free").exists());
 }
 
-/// What the user's own tools run later (a git hook, git's configuration, an MCP client's
-/// project config, an editor's tasks) stays read-only inside a writable project: the server
-/// cannot leave code there for them. Naming the place in a grant of its own keeps it
-/// writable.
+/// What git runs later (a hook, a program its configuration names, the git directory a
+/// worktree's `.git` file names) stays read-only inside a writable repository: the server
+/// cannot leave code there for the user's own git. Git inside the sandbox still commits (a
+/// hook it cannot run is one it skips), the working tree stays writable, and naming a place
+/// in a grant of its own keeps it writable.
 #[test]
-fn what_the_users_tools_run_later_is_read_only_inside_a_writable_grant() {
-    if !has_landlock() {
+fn what_git_runs_later_is_read_only_inside_a_writable_grant() {
+    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
         return;
     }
     let d = scratch();
     let proj = d.path().join("proj");
-    for dir in [".git/hooks", ".vscode"] {
-        std::fs::create_dir_all(proj.join(dir)).unwrap();
-    }
-    let files = [
-        (".git/config", "[core]"),
-        (".mcp.json", "{}"),
-        (".vscode/tasks.json", "{}"),
-        ("notes.txt", "notes"),
-    ];
-    for (f, text) in files {
-        write(&proj.join(f), text);
-    }
+    std::fs::create_dir_all(&proj).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&proj)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    write(&proj.join("a.txt"), "a");
+    std::fs::create_dir_all(proj.join(".vscode")).unwrap();
+    write(&proj.join(".vscode/settings.json"), "{}");
+    git(&["add", "."]);
+    git(&["commit", "-qm", "one"]);
+    // An executable hook, as husky or pre-commit install.
+    let hook = proj.join(".git/hooks/pre-commit");
+    write(&hook, "#!/bin/sh\nexit 0\n");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = std::fs::read_to_string(proj.join(".git/config")).unwrap();
     let w = proj.to_str().unwrap();
     let at = |rel: &str| proj.join(rel).to_str().unwrap().to_string();
-    for f in [".git/config", ".mcp.json", ".vscode/tasks.json"] {
+    for f in [
+        ".git/config",
+        ".git/hooks/pre-commit",
+        ".git/hooks/post-checkout",
+    ] {
         assert_denied(
             &probe_line(&["--allow-write", w], &["write", &at(f), "evil"]),
             f,
         );
     }
     assert_denied(
-        &probe_line(
-            &["--allow-write", w],
-            &["write", &at(".git/hooks/pre-commit"), "evil"],
-        ),
-        "a new git hook",
-    );
-    assert_denied(
         &probe_line(&["--allow-write", w], &["rename", &at(".git"), &at("g")]),
         "moving .git away",
     );
-    for (f, text) in files {
-        assert_eq!(std::fs::read_to_string(proj.join(f)).unwrap(), text, "{f}");
-    }
-    assert!(!proj.join(".git/hooks/pre-commit").exists());
-    // The rest of the project is writable, and so is a place named on purpose: the check
-    // sees a write.
     assert_eq!(
-        probe_line(&["--allow-write", w], &["write", &at("notes.txt"), "more"]),
-        format!("OK {}", at("notes.txt"))
+        std::fs::read_to_string(proj.join(".git/config")).unwrap(),
+        config
     );
-    let vscode = at(".vscode");
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\nexit 0\n"
+    );
+    assert!(!proj.join(".git/hooks/post-checkout").exists());
+    // Git inside commits, the hook skipped; the working tree is the server's to write.
+    let mut inside = run_cmd(&[
+        "--allow-write",
+        w,
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo b > a.txt && echo '{\"x\":1}' > .vscode/settings.json && git -c user.name=t -c user.email=t@t commit -qam two",
+    ]);
+    inside.current_dir(&proj);
+    let inside = output_within(inside, Duration::from_secs(30));
+    assert_eq!(
+        inside.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&inside.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(proj.join("a.txt")).unwrap(), "b\n");
+    // Named on purpose, the place is writable: the check sees a write.
     assert_eq!(
         probe_line(
-            &["--allow-write", w, "--allow-write", &vscode],
-            &["write", &at(".vscode/tasks.json"), "chosen"],
+            &["--allow-write", w, "--allow-write", &at(".git/hooks")],
+            &["write", &at(".git/hooks/post-checkout"), "chosen"],
         ),
-        format!("OK {}", at(".vscode/tasks.json"))
-    );
-    assert_eq!(
-        std::fs::read_to_string(proj.join(".vscode/tasks.json")).unwrap(),
-        "chosen"
+        format!("OK {}", at(".git/hooks/post-checkout"))
     );
 }
 

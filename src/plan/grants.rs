@@ -155,8 +155,19 @@ pub(super) fn build(
     // What the user's own tools run later, where the server may write: read-only.
     let mut grants = grants;
     if !i.req.learn {
-        let protected = super::runs_later::protect(&grants, i.cwd, state_root.as_deref());
+        let (protected, told) = super::runs_later::protect(&grants, i.cwd, state_root.as_deref());
+        if !protected.is_empty() {
+            notes.push(format!(
+                "read-only inside a writable grant (git runs them outside the sandbox; a grant of its own for writing keeps one writable): {}",
+                protected
+                    .iter()
+                    .map(|g| escape::path(&g.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         grants.extend(protected);
+        warnings.extend(told);
     }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
@@ -245,7 +256,7 @@ pub(super) fn build(
         }
     }
     trust::check(&filesystem, &files, &search_dirs, &state_roots, i.state_dir)?;
-    planted_profile(i, &files, state_root.as_deref(), &earlier)?;
+    planted_profile(i, &files, &state_roots, &earlier)?;
     if !i.req.dry_run && !i.req.learn {
         record(i, &filesystem, state_root.as_deref(), &earlier, warnings);
     }
@@ -261,10 +272,22 @@ pub(super) fn build(
 fn planted_profile(
     i: &Inputs,
     files: &[PathBuf],
-    state_root: Option<&Path>,
+    state_roots: &[PathBuf],
     earlier: &[PathBuf],
 ) -> Result<(), PlanError> {
-    let root = state_root.map(|r| fs::real_path(r).unwrap_or_else(|_| r.to_path_buf()));
+    if files.is_empty() {
+        return Ok(());
+    }
+    let real = |r: &PathBuf| fs::real_path(r).unwrap_or_else(|_| r.clone());
+    let roots: Vec<PathBuf> = state_roots.iter().map(real).collect();
+    // What another environment's launches let a server write counts too (their record
+    // lies in their state root).
+    let mut earlier = earlier.to_vec();
+    for r in state_roots.iter().skip(1) {
+        if let Ok((more, _)) = written::read(r) {
+            earlier.extend(more);
+        }
+    }
     let given = i
         .req
         .profile
@@ -277,8 +300,9 @@ fn planted_profile(
             .find(|p| f.starts_with(p))
             .map(|p| (p.clone(), steer::Place::Earlier))
             .or_else(|| {
-                root.as_ref()
-                    .filter(|r| f.starts_with(r))
+                roots
+                    .iter()
+                    .find(|r| f.starts_with(r))
                     .map(|r| (r.clone(), steer::Place::Now))
             });
         if let Some((inside, place)) = place {
@@ -288,7 +312,7 @@ fn planted_profile(
                 by: f.clone(),
                 inside,
                 place,
-                why: "a server could have written it to choose its own grants, or another server's. Keep profiles where no server writes (~/.config/mcpcell/profiles, or a directory of your own), and check what is in that one before you move it",
+                why: "a server could have written it to choose its own grants, or another server's. Keep profiles where no server writes (~/.config/mcpcell/profiles, or a directory of your own), and check what is in that one before you move it. (Where earlier launches let a server write is recorded in .written in the state directories' root, $XDG_STATE_HOME/mcpcell; deleting that file forgets all of it)",
             });
         }
     }

@@ -39,8 +39,13 @@ pub struct FsAnswer {
     pub inside: Inside,
     pub want: Rights,
     pub allowed: bool,
-    /// The union of the rights of every covering grant.
+    /// The union of the rights of every covering grant, narrowed by the mount of the
+    /// innermost one: a read-only grant inside a writable one is a read-only mount, and one
+    /// that may write but not execute is a no-exec mount.
     pub granted: Rights,
+    /// The innermost covering grant, when its mount takes away rights the others give.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub narrowed_by: Option<PathBuf>,
     pub covers: Vec<Cover>,
     /// The `hide` entry that masks it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,9 +136,28 @@ impl FsPlan {
                 from: r.from.clone(),
             })
             .collect();
-        let granted = covers
+        let union = covers
             .iter()
             .fold(Rights::default(), |a, c| a.union(c.rights));
+        // The innermost host grant is the mount the path lies in (in the namespace-free tier
+        // the others are granted around it): it decides writing, and whether what is there
+        // may be executed at all.
+        let innermost = self
+            .rules
+            .iter()
+            .filter(|_| matches!(inside, Inside::Host | Inside::Bound))
+            .filter(|r| r.placement != Placement::Private && real.starts_with(&r.path))
+            .max_by_key(|r| r.path.as_os_str().len());
+        let mut granted = union;
+        if let Some(r) = innermost {
+            granted.write &= r.rights.write;
+            if (r.rights.write && !r.rights.exec) || super::runs_later::only_protected(r) {
+                granted.exec = false;
+            }
+        }
+        let narrowed_by = innermost
+            .filter(|_| granted != union)
+            .map(|r| r.path.clone());
         let hidden_by = self
             .hide
             .iter()
@@ -152,6 +176,7 @@ impl FsPlan {
             inside,
             want,
             granted,
+            narrowed_by,
             covers,
             hidden_by,
             skipped,

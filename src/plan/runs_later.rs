@@ -1,17 +1,20 @@
-//! Files that other programs run later, outside any sandbox, made read-only for the server
-//! where a writable grant holds them. A server that may write a project could otherwise
-//! leave code for the user's own tools: a git hook or `core.hooksPath` (git runs it at the
-//! next commit), an MCP client's project config (the client starts what it names, without
-//! mcpcell, at its next start), an editor's tasks or an agent's hooks. These files are in
-//! the project, not outside the workspace, so the grant alone does not keep them out.
+//! What git runs later, outside any sandbox, made read-only for the server where a writable
+//! grant holds it. A server that may write a repository could otherwise leave code for the
+//! user's own git: a hook (run at the next commit), or a program named in git's
+//! configuration (`core.hooksPath`, `core.fsmonitor`, run at the next `git status`;
+//! filters, aliases). These files are git's own, not the project's content: no checkout
+//! changes them, and no server needs to.
 //!
-//! Each one that exists at launch, at the root of a writable directory grant or in the
-//! working directory (and the directories between the two), is granted read-only: a
-//! read-only mount inside the writable one, which the server cannot move away (the
-//! directories on the way are pinned), and in the namespace-free tier the writable grant is
-//! granted around it. A grant that names the file itself, or a directory between it and
-//! the writable root, is the user's word that the server may change it: then it stays
-//! writable.
+//! For each repository whose git directory lies at the root of a writable directory grant,
+//! in the working directory or in a directory between the two (or that is itself such a
+//! root: a worktree's git directory granted on its own), its `hooks`, `config`,
+//! `config.worktree` and `commondir`, its worktrees' and its submodules' (recursively), and
+//! a `.git` file that names the git directory (a worktree's, a submodule's), are granted
+//! read-only, and not executable: a read-only mount inside the writable one, which the
+//! server cannot move away (the directories on the way are pinned). In the namespace-free
+//! tier they stay writable, a named loss. A grant that names the place itself, or a
+//! directory between it and the writable root, is the user's word that the server may
+//! change it: then it stays writable.
 
 use std::path::{Path, PathBuf};
 
@@ -29,52 +32,81 @@ pub fn only_protected(r: &super::fs::FsRule) -> bool {
             .all(|o| o.is_command_line() && o.key.starts_with(ORIGIN))
 }
 
-/// The files and directories, relative to a project's root, with what runs them.
-pub const PLACES: &[(&str, &str)] = &[
-    (".git/hooks", "git runs its hooks"),
+/// In a git directory: what git runs, and where it finds more of it.
+const IN_GIT_DIR: &[(&str, &str)] = &[
+    ("hooks", "git runs its hooks"),
     (
-        ".git/config",
-        "git runs the programs it names (core.hooksPath, core.fsmonitor, filters)",
+        "config",
+        "git runs the programs it names: core.hooksPath, core.fsmonitor, filters",
     ),
-    (".mcp.json", "Claude Code and Copilot CLI start its servers"),
-    (".github/mcp.json", "Copilot CLI starts its servers"),
     (
-        ".vscode",
-        "VS Code runs its tasks and starts its MCP servers",
+        "config.worktree",
+        "git runs the programs it names: core.hooksPath, core.fsmonitor, filters",
     ),
-    (".claude", "Claude Code runs its hooks"),
-    (".cursor", "Cursor starts its MCP servers"),
-    (".gemini", "Gemini CLI starts its MCP servers"),
-    (".qwen", "Qwen Code starts its MCP servers"),
-    (".codex", "Codex starts its MCP servers"),
-    (".zed", "Zed starts its context servers"),
-    (".roo", "Roo Code starts its MCP servers"),
-    (".kilocode", "Kilo Code starts its MCP servers"),
-    (".kiro", "Kiro starts its MCP servers"),
-    (".amazonq", "Amazon Q starts its MCP servers"),
-    (".amp", "Amp starts its MCP servers"),
-    (".junie", "Junie starts its MCP servers"),
-    (".trae", "Trae starts its MCP servers"),
-    (".continue", "Continue starts its MCP servers"),
-    (".vibe", "Mistral Vibe starts its MCP servers"),
-    (".fast-agent", "fast-agent starts its MCP servers"),
-    ("fastagent.config.yaml", "fast-agent starts its MCP servers"),
     (
-        "fast-agent.config.yaml",
-        "fast-agent starts its MCP servers",
+        "commondir",
+        "git takes its configuration and hooks from where it points",
     ),
-    ("fast-agent.yaml", "fast-agent starts its MCP servers"),
-    ("opencode.json", "opencode starts its MCP servers"),
-    ("opencode.jsonc", "opencode starts its MCP servers"),
-    ("crush.json", "Crush starts its MCP servers"),
-    (".crush.json", "Crush starts its MCP servers"),
-    (".idea", "JetBrains IDEs run its run configurations"),
 ];
 
-/// The read-only grants for the places of [`PLACES`] that exist beneath the writable
-/// directory grants among `grants`: at each one's root, and in `cwd` and the directories
-/// between it and that root. `state_root` (every server's state) holds no project.
-pub fn protect(grants: &[Grant], cwd: &Path, state_root: Option<&Path>) -> Vec<Grant> {
+/// The most git directories looked at beneath one root (submodules of submodules).
+const MAX_GIT_DIRS: usize = 64;
+
+/// Whether `dir` is a git directory (`HEAD`, `objects`, `refs`).
+fn is_git_dir(dir: &Path) -> bool {
+    ["HEAD", "objects", "refs"]
+        .iter()
+        .all(|n| std::fs::symlink_metadata(dir.join(n)).is_ok())
+}
+
+/// What git runs from `git_dir` and the git directories it holds (its worktrees' and
+/// submodules'), with why.
+fn places_of(git_dir: &Path, out: &mut Vec<(PathBuf, &'static str)>) {
+    let mut todo = vec![git_dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = todo.pop() {
+        seen += 1;
+        if seen > MAX_GIT_DIRS {
+            break;
+        }
+        for (name, why) in IN_GIT_DIR {
+            out.push((d.join(name), why));
+        }
+        for nested in ["worktrees", "modules"] {
+            let Ok(rd) = std::fs::read_dir(d.join(nested)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    // A submodule's name may hold `/`: its git directory lies deeper.
+                    let p = e.path();
+                    if is_git_dir(&p) || nested == "worktrees" {
+                        todo.push(p);
+                    } else {
+                        todo.extend(
+                            std::fs::read_dir(&p)
+                                .into_iter()
+                                .flatten()
+                                .flatten()
+                                .map(|e| e.path())
+                                .filter(|p| is_git_dir(p)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The read-only grants for what git runs later beneath the writable directory grants
+/// among `grants`, and a warning for each protected file that has other names (a hard link
+/// elsewhere in the writable grant would still change it). `state_root` (every server's
+/// state) holds no repository.
+pub fn protect(
+    grants: &[Grant],
+    cwd: &Path,
+    state_root: Option<&Path>,
+) -> (Vec<Grant>, Vec<String>) {
     let real = |p: &Path| crate::paths::real_path(p).ok();
     let state_root = state_root.and_then(real);
     let writable: Vec<PathBuf> = grants
@@ -85,7 +117,7 @@ pub fn protect(grants: &[Grant], cwd: &Path, state_root: Option<&Path>) -> Vec<G
         .filter(|p| !state_root.as_ref().is_some_and(|s| p.starts_with(s)))
         .collect();
     if writable.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     // What the user granted for writing by name: a place at or beneath one of these, below
     // a writable root, stays writable.
@@ -96,6 +128,7 @@ pub fn protect(grants: &[Grant], cwd: &Path, state_root: Option<&Path>) -> Vec<G
         .collect();
     let cwd = real(cwd);
     let mut out: Vec<Grant> = Vec::new();
+    let mut warnings = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     for root in &writable {
         let mut dirs = vec![root.clone()];
@@ -106,37 +139,68 @@ pub fn protect(grants: &[Grant], cwd: &Path, state_root: Option<&Path>) -> Vec<G
                     .map(Path::to_path_buf),
             );
         }
+        let mut places: Vec<(PathBuf, &'static str)> = Vec::new();
+        if is_git_dir(root) {
+            places_of(root, &mut places);
+        }
         for dir in dirs {
-            for (rel, why) in PLACES {
-                let p = dir.join(rel);
-                // Most projects have few of these: one lstat of the first name says so.
-                let first = rel.split('/').next().unwrap_or(rel);
-                if seen.contains(&p) || std::fs::symlink_metadata(dir.join(first)).is_err() {
-                    continue;
+            let dot_git = dir.join(".git");
+            match std::fs::symlink_metadata(&dot_git) {
+                Ok(m) if m.is_dir() => places_of(&dot_git, &mut places),
+                // A worktree's or a submodule's: `gitdir: PATH`, where git finds the rest.
+                Ok(m) if m.is_file() => {
+                    places.push((dot_git.clone(), "git takes its directory from it"));
+                    let named_dir = std::fs::read_to_string(&dot_git).ok().and_then(|t| {
+                        t.strip_prefix("gitdir:")
+                            .map(|p| dir.join(p.trim()))
+                            .and_then(|p| real(&p))
+                    });
+                    if let Some(g) = named_dir.filter(|g| is_git_dir(g)) {
+                        places_of(&g, &mut places);
+                    }
                 }
-                // Only the place itself, with no link on its way from `dir`: a link there
-                // could lead anywhere, and granting where it leads would widen the launch.
-                if real(&p).as_deref() != Some(p.as_path()) {
-                    continue;
-                }
-                let chosen = named
-                    .iter()
-                    .any(|n| n != root && p.starts_with(n) && n.starts_with(root));
-                if chosen {
-                    continue;
-                }
-                seen.push(p.clone());
-                out.push(Grant {
-                    path: p,
-                    rights: Rights::READ,
-                    origin: Origin::command_line(&format!("{ORIGIN}{why}, outside the sandbox)")),
-                    required: false,
-                    evidence: Vec::new(),
-                });
+                _ => {}
             }
         }
+        for (p, why) in places {
+            // Only within this writable grant, with no link on the way: a link could lead
+            // anywhere, and granting where it leads would widen the launch.
+            if seen.contains(&p) || !p.starts_with(root) || real(&p).as_deref() != Some(p.as_path())
+            {
+                continue;
+            }
+            let chosen = named
+                .iter()
+                .any(|n| n != root && p.starts_with(n) && n.starts_with(root));
+            if chosen {
+                continue;
+            }
+            if let Ok(m) = std::fs::symlink_metadata(&p) {
+                use std::os::unix::fs::MetadataExt;
+                if m.is_file() && m.nlink() > 1 {
+                    warnings.push(format!(
+                        "{} has {} names: git runs what it says, and a hard link to it elsewhere in the writable grant {} would let the server change it; remove the other names (find {} -samefile {})",
+                        crate::escape::path(&p),
+                        m.nlink(),
+                        crate::escape::path(root),
+                        crate::escape::shell_word(root.as_os_str()),
+                        crate::escape::shell_word(p.as_os_str())
+                    ));
+                }
+            }
+            seen.push(p.clone());
+            out.push(Grant {
+                path: p,
+                rights: Rights::READ,
+                origin: Origin::command_line(&format!(
+                    "{ORIGIN}{why}, outside the sandbox; a grant of its own for writing keeps it writable)"
+                )),
+                required: false,
+                evidence: Vec::new(),
+            });
+        }
     }
-    out
+    (out, warnings)
 }
 
 #[cfg(test)]
@@ -153,8 +217,16 @@ mod tests {
         }
     }
 
+    fn git_dir(p: &Path) {
+        for d in ["objects", "refs", "hooks"] {
+            std::fs::create_dir_all(p.join(d)).unwrap();
+        }
+        std::fs::write(p.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(p.join("config"), "[core]\n").unwrap();
+    }
+
     #[test]
-    fn places_beneath_writable_roots_and_the_working_directory() {
+    fn what_git_runs_beneath_writable_roots_and_the_working_directory() {
         let d = tempfile::Builder::new()
             .prefix("runs-later-")
             .tempdir()
@@ -162,39 +234,53 @@ mod tests {
         let root = crate::paths::real_path(d.path()).unwrap();
         let proj = root.join("proj");
         let sub = proj.join("pkg/sub");
-        for dir in [".git/hooks", ".vscode", ".idea", "pkg/.claude", "pkg/sub"] {
-            std::fs::create_dir_all(proj.join(dir)).unwrap();
-        }
-        std::fs::write(proj.join(".git/config"), "").unwrap();
-        std::fs::write(proj.join(".mcp.json"), "{}").unwrap();
-        // A link in a place's stead is not followed.
-        std::os::unix::fs::symlink("/etc", proj.join(".cursor")).unwrap();
+        std::fs::create_dir_all(&sub).unwrap();
+        git_dir(&proj.join(".git"));
+        // A submodule's git directory, and a worktree's files.
+        git_dir(&proj.join(".git/modules/lib"));
+        std::fs::create_dir_all(proj.join(".git/worktrees/wt")).unwrap();
+        std::fs::write(proj.join(".git/worktrees/wt/config.worktree"), "").unwrap();
+        // A submodule checked out in the working directory's parent: its `.git` file.
+        std::fs::write(proj.join("pkg/.git"), "gitdir: ../.git/modules/lib\n").unwrap();
+        // The working tree's own files are the project's: not protected.
+        std::fs::create_dir_all(proj.join(".vscode")).unwrap();
         let grants = vec![
             grant(&proj, Rights::WRITE),
             // Named for writing: it stays writable.
-            grant(&proj.join(".idea"), Rights::WRITE),
+            grant(&proj.join(".git/modules/lib/hooks"), Rights::WRITE),
             grant(Path::new("/usr"), Rights::READ),
         ];
-        let got: Vec<PathBuf> = protect(&grants, &sub, None)
+        let (got, warnings) = protect(&grants, &sub, None);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut got: Vec<PathBuf> = got
             .into_iter()
             .map(|g| {
                 assert_eq!(g.rights, Rights::READ);
                 g.path
             })
             .collect();
-        let want: Vec<PathBuf> = [
-            ".git/hooks",
+        got.sort();
+        let mut want: Vec<PathBuf> = [
             ".git/config",
-            ".mcp.json",
-            ".vscode",
-            "pkg/.claude",
+            ".git/hooks",
+            ".git/modules/lib/config",
+            ".git/worktrees/wt/config.worktree",
+            "pkg/.git",
         ]
         .iter()
         .map(|r| proj.join(r))
         .collect();
+        want.sort();
         assert_eq!(got, want);
-        // Nothing writable, nothing to protect; a state directory holds no project.
-        assert!(protect(&grants[2..], &sub, None).is_empty());
-        assert!(protect(&grants[..1], &sub, Some(&root)).is_empty());
+        // A second name of a protected file is told.
+        std::fs::hard_link(proj.join(".git/config"), proj.join("notes")).unwrap();
+        let (_, warnings) = protect(&grants, &sub, None);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        // Nothing writable, nothing to protect; a state directory holds no repository.
+        assert!(protect(&grants[2..], &sub, None).0.is_empty());
+        assert!(protect(&grants[..1], &sub, Some(&root)).0.is_empty());
+        // A git directory granted on its own is protected at its root.
+        let (got, _) = protect(&[grant(&proj.join(".git"), Rights::WRITE)], &root, None);
+        assert!(got.iter().any(|g| g.path == proj.join(".git/hooks")));
     }
 }

@@ -61,8 +61,8 @@ pub struct Facts {
     pub mode: NetworkMode,
     pub unix: bool,
     pub hides: usize,
-    /// Places other programs run later that the namespace tier makes read-only inside a
-    /// writable grant ([`super::runs_later`]).
+    /// Places git runs later that the namespace tier makes read-only inside a writable
+    /// grant ([`super::runs_later`]).
     pub runs_later: usize,
     pub tmp_size: bool,
     /// A host grant holding the host's temporary directory, where the tier makes every
@@ -221,7 +221,7 @@ pub fn namespace_free(f: &Facts, why: &str) -> Tier {
     }
     if f.runs_later > 0 {
         losses.push(loss(
-            "read-only places inside writable grants that your own tools run later (git hooks and configuration, MCP clients' project configs, editor tasks)",
+            "read-only places inside writable grants that git runs later (hooks, configuration, a worktree's .git file)",
             format!(
                 "{} such place(s) stay writable: Landlock cannot make part of a writable directory read-only without leaving that directory's new entries ungranted, which would break git (its lock files in .git)",
                 f.runs_later

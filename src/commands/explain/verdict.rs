@@ -76,6 +76,13 @@ fn path_verdict(plan: &Plan, target: &str, path: &Path, want: Rights) -> Verdict
             crate::plan::provenance::join(&c.from, "; ")
         ));
     }
+    if let Some(n) = &a.narrowed_by {
+        why.push(format!(
+            "the innermost grant, {}, is its own mount and decides: {}",
+            n.display(),
+            a.granted.label()
+        ));
+    }
     for s in &a.skipped {
         why.push(format!(
             "would be granted by {s}, but that grant was skipped"
@@ -483,7 +490,7 @@ pub fn verdict(plan: &Plan, text: &str, target: &Target) -> Result<Verdict, Verd
                 fix: (!a.allowed).then(|| {
                     format!(
                         "add {} to network.unix {}",
-                        a.path.display(),
+                        crate::escape::yaml_scalar(&a.path.to_string_lossy()),
                         where_to_add(plan)
                     )
                 }),

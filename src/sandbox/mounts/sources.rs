@@ -87,7 +87,14 @@ pub(super) fn bound_paths(
     let source = |i: usize| -> Option<Source> {
         let r = &fs.rules[i];
         let fd = r.fd.as_ref()?.as_raw_fd();
-        let attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
+        let mut attrs = attrs_for(r.rights, r.kind == Kind::File && is_device(&r.path));
+        // What git runs, made read-only inside a writable grant, stays as unrunnable as the
+        // writable grant around it made it: a hook that cannot be run is one git skips
+        // (`access(X_OK)` answers no on a no-exec mount), where a mappable read-only one
+        // would pass that test and fail at exec (Landlock), failing the commit.
+        if crate::plan::runs_later::only_protected(r) {
+            attrs |= MOUNT_ATTR_NOEXEC;
+        }
         Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
     };
     let mut sockets = Vec::new();
