@@ -146,7 +146,19 @@ pub fn protect(
         for dir in dirs {
             let dot_git = dir.join(".git");
             match std::fs::symlink_metadata(&dot_git) {
-                Ok(m) if m.is_dir() => places_of(&dot_git, &mut places),
+                Ok(m) if m.is_dir() => {
+                    // Git makes a `commondir` only in a worktree's directory, never in a
+                    // repository's own `.git`: there it sends git elsewhere for its
+                    // configuration and hooks, and was planted.
+                    let common = dot_git.join("commondir");
+                    if std::fs::symlink_metadata(&common).is_ok() {
+                        warnings.push(format!(
+                            "{} exists: git never makes one in a repository's own .git, and with it git takes its configuration and hooks from where it points, outside this protection; a server that could write the repository may have planted it. Look at it, and remove it, before you run git there",
+                            crate::escape::path(&common)
+                        ));
+                    }
+                    places_of(&dot_git, &mut places)
+                }
                 // A worktree's or a submodule's: `gitdir: PATH`, where git finds the rest.
                 Ok(m) if m.is_file() => {
                     places.push((dot_git.clone(), "git takes its directory from it"));
@@ -272,6 +284,15 @@ mod tests {
         .collect();
         want.sort();
         assert_eq!(got, want);
+        // A planted `commondir` in the repository's own `.git` is told.
+        std::fs::write(proj.join(".git/commondir"), "../elsewhere\n").unwrap();
+        let (got, warnings) = protect(&grants, &sub, None);
+        assert!(
+            warnings.iter().any(|w| w.contains("commondir exists")),
+            "{warnings:?}"
+        );
+        assert!(got.iter().any(|g| g.path == proj.join(".git/commondir")));
+        std::fs::remove_file(proj.join(".git/commondir")).unwrap();
         // A second name of a protected file is told.
         std::fs::hard_link(proj.join(".git/config"), proj.join("notes")).unwrap();
         let (_, warnings) = protect(&grants, &sub, None);
