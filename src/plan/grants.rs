@@ -155,7 +155,7 @@ pub(super) fn build(
     // What the user's own tools run later, where the server may write: read-only.
     let mut grants = grants;
     if !i.req.learn {
-        let (protected, told) = super::runs_later::protect(&grants, i.cwd, state_root.as_deref());
+        let (protected, told) = super::runs_later::protect(&grants, i.cwd, state_root.as_deref())?;
         if !protected.is_empty() {
             notes.push(format!(
                 "read-only inside a writable grant (git runs them outside the sandbox; a grant of its own for writing keeps one writable): {}",

@@ -99,14 +99,15 @@ fn places_of(git_dir: &Path, out: &mut Vec<(PathBuf, &'static str)>) {
 }
 
 /// The read-only grants for what git runs later beneath the writable directory grants
-/// among `grants`, and a warning for each protected file that has other names (a hard link
-/// elsewhere in the writable grant would still change it). `state_root` (every server's
-/// state) holds no repository.
+/// among `grants`, with warnings for the user. A protected file that has other names stops
+/// the launch: a hard link elsewhere in the writable grant (planted on a launch where the
+/// file was not protected) would still change it. `state_root` (every server's state)
+/// holds no repository.
 pub fn protect(
     grants: &[Grant],
     cwd: &Path,
     state_root: Option<&Path>,
-) -> (Vec<Grant>, Vec<String>) {
+) -> Result<(Vec<Grant>, Vec<String>), super::PlanError> {
     let real = |p: &Path| crate::paths::real_path(p).ok();
     let state_root = state_root.and_then(real);
     let writable: Vec<PathBuf> = grants
@@ -117,7 +118,7 @@ pub fn protect(
         .filter(|p| !state_root.as_ref().is_some_and(|s| p.starts_with(s)))
         .collect();
     if writable.is_empty() {
-        return (Vec::new(), Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     // What the user granted for writing by name: a place at or beneath one of these, below
     // a writable root, stays writable.
@@ -190,14 +191,14 @@ pub fn protect(
             if let Ok(m) = std::fs::symlink_metadata(&p) {
                 use std::os::unix::fs::MetadataExt;
                 if m.is_file() && m.nlink() > 1 {
-                    warnings.push(format!(
-                        "{} has {} names: git runs what it says, and a hard link to it elsewhere in the writable grant {} would let the server change it; remove the other names (find {} -samefile {})",
-                        crate::escape::path(&p),
-                        m.nlink(),
-                        crate::escape::path(root),
-                        crate::escape::shell_word(root.as_os_str()),
-                        crate::escape::shell_word(p.as_os_str())
-                    ));
+                    return Err(super::PlanError::SteeredSource {
+                        what: "what git runs later,",
+                        path: p.clone(),
+                        by: p.clone(),
+                        inside: root.clone(),
+                        place: super::steer::Place::Now,
+                        why: "it has other names (hard links), and one of them elsewhere in the writable grant would let the server change it however it is protected. Look at the other names (find DIR -samefile FILE) and remove them",
+                    });
                 }
             }
             seen.push(p.clone());
@@ -212,7 +213,7 @@ pub fn protect(
             });
         }
     }
-    (out, warnings)
+    Ok((out, warnings))
 }
 
 #[cfg(test)]
@@ -262,7 +263,7 @@ mod tests {
             grant(&proj.join(".git/modules/lib/hooks"), Rights::WRITE),
             grant(Path::new("/usr"), Rights::READ),
         ];
-        let (got, warnings) = protect(&grants, &sub, None);
+        let (got, warnings) = protect(&grants, &sub, None).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let mut got: Vec<PathBuf> = got
             .into_iter()
@@ -286,22 +287,26 @@ mod tests {
         assert_eq!(got, want);
         // A planted `commondir` in the repository's own `.git` is told.
         std::fs::write(proj.join(".git/commondir"), "../elsewhere\n").unwrap();
-        let (got, warnings) = protect(&grants, &sub, None);
+        let (got, warnings) = protect(&grants, &sub, None).unwrap();
         assert!(
             warnings.iter().any(|w| w.contains("commondir exists")),
             "{warnings:?}"
         );
         assert!(got.iter().any(|g| g.path == proj.join(".git/commondir")));
         std::fs::remove_file(proj.join(".git/commondir")).unwrap();
-        // A second name of a protected file is told.
-        std::fs::hard_link(proj.join(".git/config"), proj.join("notes")).unwrap();
-        let (_, warnings) = protect(&grants, &sub, None);
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
         // Nothing writable, nothing to protect; a state directory holds no repository.
-        assert!(protect(&grants[2..], &sub, None).0.is_empty());
-        assert!(protect(&grants[..1], &sub, Some(&root)).0.is_empty());
+        assert!(protect(&grants[2..], &sub, None).unwrap().0.is_empty());
+        assert!(
+            protect(&grants[..1], &sub, Some(&root))
+                .unwrap()
+                .0
+                .is_empty()
+        );
         // A git directory granted on its own is protected at its root.
-        let (got, _) = protect(&[grant(&proj.join(".git"), Rights::WRITE)], &root, None);
+        let (got, _) = protect(&[grant(&proj.join(".git"), Rights::WRITE)], &root, None).unwrap();
         assert!(got.iter().any(|g| g.path == proj.join(".git/hooks")));
+        // A second name of a protected file stops the launch.
+        std::fs::hard_link(proj.join(".git/config"), proj.join("notes")).unwrap();
+        assert!(protect(&grants, &sub, None).is_err());
     }
 }
