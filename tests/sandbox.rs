@@ -255,6 +255,21 @@ fn what_a_writable_grant_holds_read_only_or_hidden_cannot_be_moved_away() {
         format!("OK {}", at("free.x"))
     );
     assert!(proj.join("free.x/sub/file").is_file() && !proj.join("free").exists());
+    // A read-only file with a second name inside the writable grant is told of: that name
+    // would change it.
+    let ro_file = proj.join("ro.txt");
+    write(&ro_file, "ro");
+    std::fs::hard_link(&ro_file, proj.join("free.x/alias")).unwrap();
+    let (_, _, err) = sandboxed(
+        &[
+            "--allow-write",
+            w,
+            "--allow-read",
+            ro_file.to_str().unwrap(),
+        ],
+        &["read", ro_file.to_str().unwrap()],
+    );
+    assert!(err.contains("but has 2 names"), "{err}");
 }
 
 /// What git runs later (a hook, a program its configuration names, the git directory a

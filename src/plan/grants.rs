@@ -172,6 +172,7 @@ pub(super) fn build(
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
     drop(_kept);
+    read_only_with_other_names(&filesystem, warnings);
     let mut told = std::collections::HashSet::new();
     for (index, s) in path {
         let (var, n, _) = entries[index];
@@ -317,6 +318,40 @@ fn planted_profile(
         }
     }
     Ok(())
+}
+
+/// Warns of a file granted read-only inside a writable directory grant that has other
+/// names: a hard link to it elsewhere in the writable grant changes it however its own
+/// name is protected.
+fn read_only_with_other_names(fs: &FsPlan, warnings: &mut Vec<String>) {
+    let writable: Vec<&Path> = fs
+        .rules
+        .iter()
+        .filter(|r| r.rights.write && r.kind == fs::Kind::Dir)
+        .filter(|r| r.placement == fs::Placement::Host)
+        .map(|r| r.path.as_path())
+        .collect();
+    for r in &fs.rules {
+        if r.rights.write || r.kind != fs::Kind::File || r.placement != fs::Placement::Host {
+            continue;
+        }
+        let Some(inside) = writable.iter().find(|w| r.path.starts_with(w)) else {
+            continue;
+        };
+        let names =
+            r.fd.as_ref()
+                .and_then(|fd| nix::sys::stat::fstat(fd).ok())
+                .map_or(1, |st| st.st_nlink);
+        if names > 1 {
+            warnings.push(format!(
+                "{} is granted read-only inside the writable {}, but has {names} names: a hard link to it elsewhere in that grant would let the server change it (find {} -samefile {})",
+                escape::path(&r.path),
+                escape::path(inside),
+                escape::shell_word(inside.as_os_str()),
+                escape::shell_word(r.path.as_os_str())
+            ));
+        }
+    }
 }
 
 /// Adds the host paths this launch lets the server write to the record of
