@@ -185,18 +185,36 @@ impl Vars {
 /// home directory in the password database. What no server may write (the profile search
 /// directory, the state directories) must be kept out of reach under all of them: a launch
 /// with HOME unset, or with the variable pointing elsewhere, would otherwise let a server
-/// write where the next ordinary launch looks.
-pub fn every_place(xdg: &str, rel: &str) -> Vec<PathBuf> {
-    let abs = |v: Option<String>| v.filter(|v| v.starts_with('/')).map(PathBuf::from);
+/// write where the next ordinary launch looks. `homes` is [`homes`]' answer, asked once for
+/// every such directory.
+pub fn every_place(xdg: &str, rel: &str, homes: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
-    let homes = [abs(std::env::var("HOME").ok()), abs(passwd_home())];
-    let candidates = std::iter::once(abs(std::env::var(xdg).ok()))
-        .chain(homes.into_iter().map(|h| h.map(|h| h.join(rel))))
-        .flatten()
+    let candidates = std::env::var(xdg)
+        .ok()
+        .filter(|v| v.starts_with('/'))
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(homes.iter().map(|h| h.join(rel)))
         .map(|p| crate::paths::normalize(&p));
     for p in candidates {
         if !out.contains(&p) {
             out.push(p);
+        }
+    }
+    out
+}
+
+/// The home directories a launch of this user could take: `HOME` now (when absolute) and
+/// the password database's (one read of `/etc/passwd`).
+pub fn homes() -> Vec<PathBuf> {
+    let abs = |v: Option<String>| v.filter(|v| v.starts_with('/')).map(PathBuf::from);
+    let mut out: Vec<PathBuf> = Vec::new();
+    for h in [abs(std::env::var("HOME").ok()), abs(passwd_home())]
+        .into_iter()
+        .flatten()
+    {
+        if !out.contains(&h) {
+            out.push(h);
         }
     }
     out

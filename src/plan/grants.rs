@@ -242,20 +242,28 @@ pub(super) fn build(
         .collect();
     // Where profiles and state lie for this launch, and for a launch of this user with
     // another environment (HOME unset, XDG_CONFIG_HOME set): kept out of reach alike.
-    let mut search_dirs = i.loader.dirs().to_vec();
-    for d in crate::vars::every_place("XDG_CONFIG_HOME", ".config") {
-        let d = d.join("mcpcell/profiles");
-        if !search_dirs.contains(&d) {
-            search_dirs.push(d);
+    let homes = crate::vars::homes();
+    let with_every_place = |mut known: Vec<PathBuf>, xdg: &str, rel: &str, sub: &str| {
+        for d in crate::vars::every_place(xdg, rel, &homes) {
+            let d = d.join(sub);
+            if !known.contains(&d) {
+                known.push(d);
+            }
         }
-    }
-    let mut state_roots: Vec<PathBuf> = state_root.iter().cloned().collect();
-    for d in crate::vars::every_place("XDG_STATE_HOME", ".local/state") {
-        let d = d.join("mcpcell");
-        if !state_roots.contains(&d) {
-            state_roots.push(d);
-        }
-    }
+        known
+    };
+    let search_dirs = with_every_place(
+        i.loader.dirs().to_vec(),
+        "XDG_CONFIG_HOME",
+        ".config",
+        "mcpcell/profiles",
+    );
+    let state_roots = with_every_place(
+        state_root.iter().cloned().collect(),
+        "XDG_STATE_HOME",
+        ".local/state",
+        "mcpcell",
+    );
     trust::check(&filesystem, &files, &search_dirs, &state_roots, i.state_dir)?;
     planted_profile(i, &files, &state_roots, &earlier)?;
     if !i.req.dry_run && !i.req.learn {

@@ -49,6 +49,9 @@ const IN_GIT_DIR: &[(&str, &str)] = &[
     ),
 ];
 
+/// The most of a `.git` file read: its one line names a directory.
+const GIT_FILE_MAX: u64 = 4096;
+
 /// The most git directories looked at beneath one root (submodules of submodules).
 const MAX_GIT_DIRS: usize = 64;
 
@@ -163,7 +166,10 @@ pub fn protect(
                 // A worktree's or a submodule's: `gitdir: PATH`, where git finds the rest.
                 Ok(m) if m.is_file() => {
                     places.push((dot_git.clone(), "git takes its directory from it"));
-                    let named_dir = std::fs::read_to_string(&dot_git).ok().and_then(|t| {
+                    // Read as any file a server may have written: a regular file, bounded
+                    // (`gitdir: PATH` is one line), never a FIFO swapped in since the lstat.
+                    let text = crate::paths::read_regular(&dot_git, GIT_FILE_MAX).ok();
+                    let named_dir = text.and_then(|t| {
                         t.strip_prefix("gitdir:")
                             .map(|p| dir.join(p.trim()))
                             .and_then(|p| real(&p))
