@@ -159,6 +159,15 @@ pub struct FsRule {
     pub fd: Option<OwnedFd>,
 }
 
+impl FsRule {
+    /// Whether this grant's own mount is no-exec: it may write but not execute, or it is a
+    /// place git runs later that mcpcell keeps read-only ([`super::runs_later`]: a hook git
+    /// cannot run is one it skips). The sandbox's mount flags and `explain` both ask this.
+    pub fn mounted_noexec(&self) -> bool {
+        (self.rights.write && !self.rights.exec) || super::runs_later::only_protected(self)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub path: PathBuf,

@@ -151,7 +151,7 @@ impl FsPlan {
         let mut granted = union;
         if let Some(r) = innermost {
             granted.write &= r.rights.write;
-            if (r.rights.write && !r.rights.exec) || super::runs_later::only_protected(r) {
+            if r.mounted_noexec() {
                 granted.exec = false;
             }
         }

@@ -92,7 +92,7 @@ pub(super) fn bound_paths(
         // writable grant around it made it: a hook that cannot be run is one git skips
         // (`access(X_OK)` answers no on a no-exec mount), where a mappable read-only one
         // would pass that test and fail at exec (Landlock), failing the commit.
-        if crate::plan::runs_later::only_protected(r) {
+        if r.mounted_noexec() {
             attrs |= MOUNT_ATTR_NOEXEC;
         }
         Some((r.path.clone(), r.kind == Kind::Dir, attrs, fd))
