@@ -152,3 +152,37 @@ fn a_path_that_could_carry_apparmor_syntax_is_refused() {
     let names = parsed_names(&parser, &for_this_parser(&naive)).unwrap();
     assert!(names.iter().any(|n| n == "evil"), "{names:?}");
 }
+
+/// The profile grants user namespaces to whatever program is at its path: `setup apparmor`
+/// refuses a binary another user could replace (here: in a directory every user may write),
+/// before it writes anything.
+#[test]
+fn a_binary_another_user_could_replace_gets_no_profile() {
+    if !is_root() {
+        eprintln!("NOTE: writing the profile needs root; the refusal is checked as root");
+        return;
+    }
+    let dir = scratch();
+    let open = dir.path().join("shared");
+    std::fs::create_dir(&open).unwrap();
+    let bin = open.join("mcpcell");
+    std::fs::copy(mcpcell(), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let profile = Path::new("/etc/apparmor.d/mcpcell");
+    let before = std::fs::read(profile).ok();
+    let real = std::fs::canonicalize(&bin).unwrap();
+    let out = Command::new(&real)
+        .args(["setup", "apparmor"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("is writable by every user"), "{err}");
+    assert!(err.contains("none was written"), "{err}");
+    assert_eq!(
+        std::fs::read(profile).ok(),
+        before,
+        "the profile file changed"
+    );
+}

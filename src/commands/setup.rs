@@ -33,6 +33,14 @@ pub enum SetupError {
         "{path}: {why}; an AppArmor profile cannot name this path safely, so none was written. Install mcpcell under a plain path (for example /usr/local/bin/mcpcell) and run setup again"
     )]
     Path { path: String, why: String },
+    #[error(
+        "{path}: {why}, so the profile would grant user namespaces to whatever program is put there; none was written. Install mcpcell where only root can change it (`sudo install -m 755 {bin} /usr/local/bin/`) and run `sudo /usr/local/bin/mcpcell setup apparmor`"
+    )]
+    Replaceable {
+        path: String,
+        why: String,
+        bin: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -88,6 +96,64 @@ pub fn profile_text(bin: &str) -> Result<String, SetupError> {
          \x20 include if exists <local/{PROFILE_NAME}>\n\
          }}\n"
     ))
+}
+
+/// The grant follows the path, not the file: whoever can put another program at `bin` gets
+/// user namespaces with capabilities for it (Ubuntu's restriction undone). So the file and
+/// every directory on its way must be root's, not writable by any other user (a group write
+/// by group 0 is root's; a sticky directory keeps others from renaming root's entries), and
+/// none may be a link (the profile attaches to the real path, which a link could change).
+fn only_root_can_replace(bin: &Path) -> Result<(), SetupError> {
+    use std::os::unix::fs::MetadataExt;
+    let show = |p: &Path| crate::escape::terminal(&p.to_string_lossy()).into_owned();
+    let refuse = |p: &Path, why: String| SetupError::Replaceable {
+        path: show(p),
+        why,
+        bin: show(bin),
+    };
+    let mut here = PathBuf::from("/");
+    let mut parts = bin.components().skip(1).peekable();
+    loop {
+        let meta = std::fs::symlink_metadata(&here).map_err(|source| SetupError::Io {
+            path: show(&here),
+            source,
+        })?;
+        let last = parts.peek().is_none();
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            return Err(refuse(
+                &here,
+                "is a symbolic link (name the real path)".into(),
+            ));
+        }
+        if last && !ft.is_file() {
+            return Err(refuse(&here, "is not a regular file".into()));
+        }
+        if meta.uid() != 0 {
+            return Err(refuse(
+                &here,
+                format!(
+                    "belongs to uid {}, who could replace the binary",
+                    meta.uid()
+                ),
+            ));
+        }
+        let mode = meta.mode();
+        let sticky = ft.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o002 != 0 && !sticky {
+            return Err(refuse(&here, "is writable by every user".into()));
+        }
+        if mode & 0o020 != 0 && meta.gid() != 0 && !sticky {
+            return Err(refuse(
+                &here,
+                format!("is writable by group {}", meta.gid()),
+            ));
+        }
+        match parts.next() {
+            Some(c) => here.push(c),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// The real path of this binary (links resolved), as AppArmor attaches profiles by it.
@@ -161,6 +227,7 @@ pub fn apparmor(args: SetupApparmorArgs) -> Result<i32, SetupError> {
         return Ok(0);
     }
     let text = profile_text(&bin)?;
+    only_root_can_replace(Path::new(&bin))?;
     std::fs::write(file, text).map_err(|source| SetupError::Io {
         path: PROFILE_FILE.into(),
         source,
@@ -212,4 +279,57 @@ pub fn apparmor_status() -> Option<String> {
         Some(false) => "kernel.apparmor_restrict_unprivileged_userns=1 and no `mcpcell` AppArmor profile is loaded: user namespaces come without capabilities, so launches use the namespace-free tier. To use full namespaces: `sudo mcpcell setup apparmor` (undo: `sudo mcpcell setup apparmor --remove`)".into(),
         None => "kernel.apparmor_restrict_unprivileged_userns=1 (whether a `mcpcell` profile is loaded cannot be read by this user; `sudo aa-status` shows it): without one, user namespaces come without capabilities and launches use the namespace-free tier. To use full namespaces: `sudo mcpcell setup apparmor` (undo: --remove)".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn refused(p: &Path) -> String {
+        match only_root_can_replace(p) {
+            Err(SetupError::Replaceable { why, .. }) => why,
+            other => panic!("{}: {other:?}", p.display()),
+        }
+    }
+
+    #[test]
+    fn a_binary_only_root_can_replace_is_accepted_and_others_are_refused() {
+        // A system binary: root's all the way (the check passes where it should).
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        only_root_can_replace(&sh).unwrap();
+        // A link on the way (/bin/sh is one on every system with /bin merged into /usr).
+        if sh != Path::new("/bin/sh") {
+            assert!(refused(Path::new("/bin/sh")).contains("symbolic link"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(dir.path()).unwrap();
+        let bin = dir.join("mcpcell");
+        std::fs::write(&bin, b"").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !nix::unistd::geteuid().is_root() {
+            // The file is this user's: any program of theirs could replace it.
+            assert!(refused(&bin).contains("belongs to uid"));
+            return;
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        only_root_can_replace(&bin).unwrap();
+        // A directory every user may write (not sticky): the binary can be renamed away.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(refused(&bin).contains("writable by every user"));
+        // Sticky: others cannot rename root's entry.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        only_root_can_replace(&bin).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        nix::unistd::chown(&dir, None, Some(nix::unistd::Gid::from_raw(1001))).unwrap();
+        assert!(refused(&bin).contains("writable by group 1001"));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o757)).unwrap();
+        assert!(refused(&bin).contains("writable by every user"));
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        nix::unistd::chown(&bin, Some(nix::unistd::Uid::from_raw(1001)), None).unwrap();
+        assert!(refused(&bin).contains("belongs to uid 1001"));
+        // Not a file.
+        assert!(refused(&dir).contains("not a regular file"));
+    }
 }
