@@ -238,6 +238,44 @@ fn metadata_outside_the_write_grants_stays_unchanged() {
     assert_eq!(mode(&file), 0o600);
 }
 
+/// A file granted read-only inside a write grant keeps its mode and times as it keeps its
+/// contents: the innermost grant decides.
+#[test]
+fn a_read_only_grant_inside_a_write_grant_keeps_its_metadata() {
+    if !tier_here() {
+        return;
+    }
+    let t = tree();
+    let inner = t.w.join("own");
+    let i = inner.to_str().unwrap();
+    let mut g = t.grants();
+    g.extend(["--allow-read".into(), i.into()]);
+    let before = mtime(&inner);
+    for args in [
+        vec!["chmod", i, "666"],
+        vec!["fchmod", i, "666"],
+        vec!["chmod-procfd", i, "666"],
+        vec!["utimes", i],
+    ] {
+        assert_denied(
+            &tier_probe(&opts(&g), &args),
+            &format!("{args:?} on a read grant inside a write grant"),
+        );
+        assert_eq!(mode(&inner), 0o644, "{args:?}");
+        assert_eq!(mtime(&inner), before, "{args:?}");
+    }
+    // The rest of the write grant is the server's: its mode changes.
+    let w = t.w.to_str().unwrap();
+    assert_eq!(tier_probe(&opts(&g), &["chmod", w, "750"]), "OK chmodded");
+    assert_eq!(mode(&t.w), 0o750);
+    // Weak setup: without the inner grant the same launch changes the file.
+    assert_eq!(
+        tier_probe(&opts(&t.grants()), &["chmod", i, "600"]),
+        "OK chmodded"
+    );
+    assert_eq!(mode(&inner), 0o600);
+}
+
 #[test]
 fn a_hard_link_into_the_write_grant_changes_nothing_outside() {
     if !tier_here() {

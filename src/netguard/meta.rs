@@ -39,19 +39,29 @@ use tracing::warn;
 use super::notif::{self, Notification};
 
 /// Where the server may change metadata: the canonical paths of its write grants, less its
-/// hidden paths.
+/// hidden paths and less what it was granted only for reading inside them.
 #[derive(Debug, Clone, Default)]
 pub struct Writable {
     pub grants: Vec<PathBuf>,
     pub hidden: Vec<PathBuf>,
+    /// Grants without write: inside a write grant, the innermost grant decides, as it does
+    /// for the file's contents (a read-only file in a writable project keeps its mode and
+    /// times too).
+    pub read_only: Vec<PathBuf>,
 }
 
 impl Writable {
-    /// Whether `p` (a canonical path) lies beneath a write grant and not beneath a hidden
-    /// path.
+    /// Whether `p` (a canonical path) lies beneath a write grant, not beneath a hidden path,
+    /// and not beneath a read-only grant nested deeper than every write grant that holds it.
     pub fn covers(&self, p: &Path) -> bool {
+        let depth = |list: &[PathBuf]| {
+            list.iter()
+                .filter(|g| p.starts_with(g))
+                .map(|g| g.components().count())
+                .max()
+        };
         p.is_absolute()
-            && self.grants.iter().any(|g| p.starts_with(g))
+            && depth(&self.grants).is_some_and(|w| depth(&self.read_only).is_none_or(|r| r < w))
             && !self.hidden.iter().any(|h| p.starts_with(h))
     }
 }
@@ -545,7 +555,18 @@ mod tests {
         let w = Writable {
             grants: vec!["/home/u/proj".into(), "/tmp/mcpcell-tmp-x".into()],
             hidden: vec!["/home/u/proj/.secret".into()],
+            read_only: vec![
+                "/home/u/proj/.mcp.json".into(),
+                "/home/u".into(),
+                "/home/u/proj/docs".into(),
+            ],
         };
+        // A read-only grant inside the write grant keeps its mode and times; one around it
+        // does not narrow it.
+        assert!(!w.covers(Path::new("/home/u/proj/.mcp.json")));
+        assert!(!w.covers(Path::new("/home/u/proj/docs/a.md")));
+        assert!(w.covers(Path::new("/home/u/proj/docs.md")));
+        assert!(!w.covers(Path::new("/home/u/other")));
         assert!(w.covers(Path::new("/home/u/proj")));
         assert!(w.covers(Path::new("/home/u/proj/a/b")));
         assert!(!w.covers(Path::new("/home/u/project")));

@@ -851,7 +851,7 @@ fn guard(
 
 /// Where the server may change mode, owner and times without namespaces: its write grants
 /// (the state directory among them when the profile uses it), its private temporary
-/// directory, less its hidden paths. Canonical, as the kernel names an open file.
+/// directory, less its hidden paths and the read-only grants inside them. Canonical, as the kernel names an open file.
 fn writable(plan: &Plan, tmp: Option<&std::path::Path>) -> crate::netguard::meta::Writable {
     use crate::plan::fs::Placement;
     let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
@@ -872,7 +872,19 @@ fn writable(plan: &Plan, tmp: Option<&std::path::Path>) -> crate::netguard::meta
         .iter()
         .map(|h| canonical(&h.path).unwrap_or_else(|| h.path.clone()))
         .collect();
-    crate::netguard::meta::Writable { grants, hidden }
+    let read_only = plan
+        .filesystem
+        .rules
+        .iter()
+        .filter(|r| !r.rights.write && r.fd.is_some())
+        .filter(|r| matches!(r.placement, Placement::Host | Placement::BoundIntoPrivate))
+        .filter_map(|r| canonical(&r.path))
+        .collect();
+    crate::netguard::meta::Writable {
+        grants,
+        hidden,
+        read_only,
+    }
 }
 
 /// The proxy's listeners, as the sandbox sent them: proxy port, DNS, transparent ports.
