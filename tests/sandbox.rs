@@ -362,6 +362,116 @@ fn what_git_runs_later_is_read_only_inside_a_writable_grant() {
     );
 }
 
+/// Git finds its directory through a linked worktree's `.git` file and `commondir`, a
+/// `.git` link and `--separate-git-dir` in another writable grant: the configuration git
+/// reads there stays read-only too.
+#[test]
+fn what_git_runs_later_is_found_the_way_git_finds_it() {
+    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
+        return;
+    }
+    let d = scratch();
+    let top = d.path().canonicalize().unwrap();
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let w = top.join("w");
+    let proj = w.join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    git(&proj, &["init", "-q"]);
+    git(&proj, &["commit", "-q", "--allow-empty", "-m", "one"]);
+    git(&proj, &["worktree", "add", "-q", "../feature"]);
+    let feature = w.join("feature");
+    let sep = top.join("sep");
+    std::fs::create_dir_all(&sep).unwrap();
+    std::fs::create_dir_all(top.join("gitdirs")).unwrap();
+    git(
+        &top,
+        &["init", "-q", "--separate-git-dir", "gitdirs/sep.git", "sep"],
+    );
+    let linked = w.join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    git(&w, &["init", "-q", "--bare", "store.git"]);
+    git(&w.join("store.git"), &["config", "core.bare", "false"]);
+    std::os::unix::fs::symlink("../store.git", linked.join(".git")).unwrap();
+    // (working directory, grants, the configuration git reads there)
+    let wd = w.to_str().unwrap();
+    let gitdirs = top.join("gitdirs");
+    let cases = [
+        (
+            &feature,
+            vec!["--allow-write", wd],
+            proj.join(".git/config"),
+        ),
+        (
+            &linked,
+            vec!["--allow-write", wd],
+            w.join("store.git/config"),
+        ),
+        (
+            &sep,
+            vec![
+                "--allow-write",
+                sep.to_str().unwrap(),
+                "--allow-write",
+                gitdirs.to_str().unwrap(),
+            ],
+            top.join("gitdirs/sep.git/config"),
+        ),
+    ];
+    let append =
+        "printf '[core]\\n\\tfsmonitor = evil\\n' >> \"$(git rev-parse --git-common-dir)/config\"";
+    let launch = |cwd: &std::path::Path, grants: &[&str]| {
+        let mut all = grants.to_vec();
+        all.extend(["--", "/bin/sh", "-c", append]);
+        let mut c = run_cmd(&all);
+        c.current_dir(cwd);
+        output_within(c, Duration::from_secs(30))
+    };
+    for (cwd, grants, config) in &cases {
+        let before = std::fs::read_to_string(config).unwrap();
+        let out = launch(cwd, grants);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{}: the write went through",
+            config.display()
+        );
+        assert_eq!(
+            std::fs::read_to_string(config).unwrap(),
+            before,
+            "{}",
+            config.display()
+        );
+    }
+    // Weak setup: the configuration named for writing, the same launch changes it.
+    let (cwd, grants, config) = &cases[0];
+    let mut chosen = grants.clone();
+    chosen.extend(["--allow-write", config.to_str().unwrap()]);
+    let out = launch(cwd, &chosen);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(config)
+            .unwrap()
+            .contains("fsmonitor = evil")
+    );
+}
+
 #[test]
 fn tmp_is_private() {
     let name = format!("/tmp/mcpcell-private-{}", std::process::id());

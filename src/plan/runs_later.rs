@@ -55,6 +55,12 @@ const GIT_FILE_MAX: u64 = 4096;
 /// The most git directories looked at beneath one root (submodules of submodules).
 const MAX_GIT_DIRS: usize = 64;
 
+/// The most of a git configuration file read for its includes.
+const CONFIG_MAX: u64 = 1 << 20;
+
+/// The most files looked at in one protected place for other names.
+const MAX_FILES_LOOKED_AT: usize = 1024;
+
 /// Whether `dir` is a git directory (`HEAD`, `objects`, `refs`).
 fn is_git_dir(dir: &Path) -> bool {
     ["HEAD", "objects", "refs"]
@@ -62,18 +68,106 @@ fn is_git_dir(dir: &Path) -> bool {
         .all(|n| std::fs::symlink_metadata(dir.join(n)).is_ok())
 }
 
-/// What git runs from `git_dir` and the git directories it holds (its worktrees' and
-/// submodules'), with why.
-fn places_of(git_dir: &Path, out: &mut Vec<(PathBuf, &'static str)>) {
+/// Whether `dir` is a git directory as git takes one a `.git` file or a `commondir` names:
+/// a repository's, or a worktree's (its `HEAD` and a `commondir`, no objects of its own).
+fn is_any_git_dir(dir: &Path) -> bool {
+    is_git_dir(dir)
+        || ["HEAD", "commondir"]
+            .iter()
+            .all(|n| std::fs::symlink_metadata(dir.join(n)).is_ok())
+}
+
+/// The path a one-line file of git's names (`commondir`; a `.git` file's `gitdir: PATH`,
+/// after `prefix`), relative to `base`, links resolved. Read as any file a server may have
+/// written: a regular file, bounded, never a FIFO swapped in since an lstat.
+fn named_by(file: &Path, prefix: &str, base: &Path) -> Option<PathBuf> {
+    let text = crate::paths::read_regular(file, GIT_FILE_MAX).ok()?;
+    let named = text.strip_prefix(prefix)?.trim();
+    (!named.is_empty())
+        .then(|| base.join(named))
+        .and_then(|p| crate::paths::real_path(&p).ok())
+}
+
+/// The files a git configuration file includes (`include.path`, `includeIf.*.path`), as git
+/// reads them: relative to the file's directory, `~/` from HOME.
+fn includes_of(config: &Path) -> Vec<PathBuf> {
+    let Ok(text) = crate::paths::read_regular(config, CONFIG_MAX) else {
+        return Vec::new();
+    };
+    let base = config.parent().unwrap_or(Path::new("/"));
+    let mut in_include = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix('[') {
+            in_include = rest.to_ascii_lowercase().starts_with("include");
+            // `[include] path = x` on one line.
+            let Some((_, after)) = rest.split_once(']') else {
+                continue;
+            };
+            if !in_include || after.trim().is_empty() {
+                continue;
+            }
+            out.extend(include_value(after.trim(), base));
+            continue;
+        }
+        if in_include {
+            out.extend(include_value(line, base));
+        }
+    }
+    out
+}
+
+/// `path = VALUE` of an include section, resolved.
+fn include_value(line: &str, base: &Path) -> Option<PathBuf> {
+    let (key, value) = line.split_once('=')?;
+    if !key.trim().eq_ignore_ascii_case("path") {
+        return None;
+    }
+    let v = value.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v);
+    let p = match v.strip_prefix("~/") {
+        Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
+        None => base.join(v),
+    };
+    crate::paths::real_path(&p).ok()
+}
+
+/// What git runs from `git_dir` and the git directories it leads to (its common directory,
+/// its worktrees' and submodules'), with why.
+/// Each place comes with its scope: a grant for writing at the place, or beneath its git
+/// directory, is the user's word that the server may change it.
+type Place = (PathBuf, PathBuf, &'static str);
+
+fn places_of(git_dir: &Path, out: &mut Vec<Place>) {
     let mut todo = vec![git_dir.to_path_buf()];
-    let mut seen = 0;
+    let mut done: Vec<PathBuf> = Vec::new();
     while let Some(d) = todo.pop() {
-        seen += 1;
-        if seen > MAX_GIT_DIRS {
+        if done.contains(&d) {
+            continue;
+        }
+        if done.len() >= MAX_GIT_DIRS {
             break;
         }
+        done.push(d.clone());
         for (name, why) in IN_GIT_DIR {
-            out.push((d.join(name), why));
+            out.push((d.join(name), d.clone(), why));
+        }
+        for config in ["config", "config.worktree"] {
+            for inc in includes_of(&d.join(config)) {
+                out.push((
+                    inc.clone(),
+                    inc,
+                    "git reads configuration from it (include.path), and runs the programs it names",
+                ));
+            }
+        }
+        // A worktree's: where its configuration and hooks are.
+        if let Some(common) = named_by(&d.join("commondir"), "", &d).filter(|c| is_git_dir(c)) {
+            todo.push(common);
         }
         for nested in ["worktrees", "modules"] {
             let Ok(rd) = std::fs::read_dir(d.join(nested)) else {
@@ -99,6 +193,37 @@ fn places_of(git_dir: &Path, out: &mut Vec<(PathBuf, &'static str)>) {
             }
         }
     }
+}
+
+/// A file beneath `place` (itself, or within a directory such as `hooks`) that has other
+/// names: a hard link elsewhere in a writable grant would change it however it is
+/// protected. Bounded: a directory of git's holds a few files.
+fn with_other_names(place: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut todo = vec![(place.to_path_buf(), 0)];
+    let mut looked = 0;
+    while let Some((p, depth)) = todo.pop() {
+        looked += 1;
+        if looked > MAX_FILES_LOOKED_AT {
+            break;
+        }
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_file() && m.nlink() > 1 {
+            return Some(p);
+        }
+        if m.is_dir() && depth < 4 {
+            todo.extend(
+                std::fs::read_dir(&p)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| (e.path(), depth + 1)),
+            );
+        }
+    }
+    None
 }
 
 /// The read-only grants for what git runs later beneath the writable directory grants
@@ -143,65 +268,73 @@ pub fn protect(
                     .map(Path::to_path_buf),
             );
         }
-        let mut places: Vec<(PathBuf, &'static str)> = Vec::new();
+        let mut places: Vec<Place> = Vec::new();
         if is_git_dir(root) {
             places_of(root, &mut places);
         }
         for dir in dirs {
             let dot_git = dir.join(".git");
-            match std::fs::symlink_metadata(&dot_git) {
-                Ok(m) if m.is_dir() => {
-                    // Git makes a `commondir` only in a worktree's directory, never in a
-                    // repository's own `.git`: there it sends git elsewhere for its
-                    // configuration and hooks, and was planted.
-                    let common = dot_git.join("commondir");
-                    if std::fs::symlink_metadata(&common).is_ok() {
-                        warnings.push(format!(
-                            "{} exists: git never makes one in a repository's own .git, and with it git takes its configuration and hooks from where it points, outside this protection; a server that could write the repository may have planted it. Look at it, and remove it, before you run git there",
-                            crate::escape::path(&common)
-                        ));
-                    }
-                    places_of(&dot_git, &mut places)
-                }
+            let Ok(m) = std::fs::symlink_metadata(&dot_git) else {
+                continue;
+            };
+            let git_dir = if m.is_file() {
                 // A worktree's or a submodule's: `gitdir: PATH`, where git finds the rest.
-                Ok(m) if m.is_file() => {
-                    places.push((dot_git.clone(), "git takes its directory from it"));
-                    // Read as any file a server may have written: a regular file, bounded
-                    // (`gitdir: PATH` is one line), never a FIFO swapped in since the lstat.
-                    let text = crate::paths::read_regular(&dot_git, GIT_FILE_MAX).ok();
-                    let named_dir = text.and_then(|t| {
-                        t.strip_prefix("gitdir:")
-                            .map(|p| dir.join(p.trim()))
-                            .and_then(|p| real(&p))
-                    });
-                    if let Some(g) = named_dir.filter(|g| is_git_dir(g)) {
-                        places_of(&g, &mut places);
-                    }
+                places.push((
+                    dot_git.clone(),
+                    dot_git.clone(),
+                    "git takes its directory from it",
+                ));
+                named_by(&dot_git, "gitdir:", &dir)
+            } else if m.is_dir() {
+                // Git makes a `commondir` only in a worktree's directory, never in a
+                // repository's own `.git`: there it sends git elsewhere for its
+                // configuration and hooks, and was planted.
+                let common = dot_git.join("commondir");
+                if std::fs::symlink_metadata(&common).is_ok() {
+                    warnings.push(format!(
+                        "{} exists: git never makes one in a repository's own .git, and with it git takes its configuration and hooks from where it points; a server that could write the repository may have planted it. Look at it, and remove it, before you run git there",
+                        crate::escape::path(&common)
+                    ));
                 }
-                _ => {}
+                Some(dot_git.clone())
+            } else {
+                // A link, which git follows: what it leads to is protected where a
+                // writable grant holds it.
+                real(&dot_git)
+            };
+            if let Some(g) = git_dir.filter(|g| is_any_git_dir(g)) {
+                places_of(&g, &mut places);
             }
         }
-        for (p, why) in places {
-            // Only within this writable grant, with no link on the way: a link could lead
-            // anywhere, and granting where it leads would widen the launch.
-            if seen.contains(&p) || !p.starts_with(root) || real(&p).as_deref() != Some(p.as_path())
-            {
+        for (p, scope, why) in places {
+            // Only within a writable grant (this one, or another: a git directory kept
+            // apart), with no link on the way: a link could lead anywhere, and granting where
+            // it leads would widen the launch.
+            if seen.contains(&p) || real(&p).as_deref() != Some(p.as_path()) {
                 continue;
             }
+            let Some(holder) = writable
+                .iter()
+                .filter(|w| p.starts_with(w))
+                .max_by_key(|w| w.as_os_str().len())
+            else {
+                continue;
+            };
+            // The place named, or a directory beneath its git directory (`.git/hooks`; the
+            // git directory itself, granted on its own, is not such a word).
             let chosen = named
                 .iter()
-                .any(|n| n != root && p.starts_with(n) && n.starts_with(root));
+                .any(|n| p.starts_with(n) && (*n == p || (*n != scope && n.starts_with(&scope))));
             if chosen {
                 continue;
             }
-            if let Ok(m) = std::fs::symlink_metadata(&p) {
-                use std::os::unix::fs::MetadataExt;
-                if m.is_file() && m.nlink() > 1 {
+            if std::fs::symlink_metadata(&p).is_ok() {
+                if let Some(other) = with_other_names(&p) {
                     return Err(super::PlanError::SteeredSource {
                         what: "what git runs later,",
-                        path: p.clone(),
-                        by: p.clone(),
-                        inside: root.clone(),
+                        path: other.clone(),
+                        by: other,
+                        inside: holder.clone(),
                         place: super::steer::Place::Now,
                         why: "it has other names (hard links), and one of them elsewhere in the writable grant would let the server change it however it is protected. Look at the other names (find DIR -samefile FILE) and remove them",
                     });
@@ -314,5 +447,106 @@ mod tests {
         // A second name of a protected file stops the launch.
         std::fs::hard_link(proj.join(".git/config"), proj.join("notes")).unwrap();
         assert!(protect(&grants, &sub, None).is_err());
+    }
+
+    /// Git's own ways to a git directory: a worktree's `.git` file and its `commondir`, a
+    /// `.git` that is a link, a git directory in another writable grant, a configuration
+    /// file included from the working tree; and a hook with a second name.
+    #[test]
+    fn the_git_directory_is_found_the_way_git_finds_it() {
+        let d = tempfile::Builder::new()
+            .prefix("runs-later-")
+            .tempdir()
+            .unwrap();
+        let root = crate::paths::real_path(d.path()).unwrap();
+        let sorted = |g: Vec<Grant>| {
+            let mut v: Vec<PathBuf> = g.into_iter().map(|g| g.path).collect();
+            v.sort();
+            v
+        };
+        // A linked worktree beside its repository, the working directory in the worktree.
+        let proj = root.join("proj");
+        let wt = root.join("proj-feature");
+        git_dir(&proj.join(".git"));
+        let wt_git = proj.join(".git/worktrees/proj-feature");
+        std::fs::create_dir_all(&wt_git).unwrap();
+        std::fs::write(wt_git.join("HEAD"), "ref: refs/heads/feature\n").unwrap();
+        std::fs::write(wt_git.join("commondir"), "../..\n").unwrap();
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(wt.join(".git"), format!("gitdir: {}\n", wt_git.display())).unwrap();
+        let (got, _) = protect(&[grant(&root, Rights::WRITE)], &wt, None).unwrap();
+        let got = sorted(got);
+        for want in [
+            ".git/config",
+            ".git/hooks",
+            ".git/worktrees/proj-feature/commondir",
+        ] {
+            assert!(got.contains(&proj.join(want)), "{want}: {got:?}");
+        }
+        assert!(got.contains(&wt.join(".git")), "{got:?}");
+
+        // A `.git` that is a link to a git directory elsewhere in the grant.
+        let linked = root.join("linked");
+        std::fs::create_dir_all(&linked).unwrap();
+        git_dir(&root.join("store/linked.git"));
+        std::os::unix::fs::symlink("../store/linked.git", linked.join(".git")).unwrap();
+        let (got, _) = protect(
+            &[
+                grant(&linked, Rights::WRITE),
+                grant(&root.join("store"), Rights::WRITE),
+            ],
+            &linked,
+            None,
+        )
+        .unwrap();
+        let got = sorted(got);
+        assert!(
+            got.contains(&root.join("store/linked.git/config")),
+            "{got:?}"
+        );
+        // ... and where no writable grant holds it, nothing is granted for it.
+        let (got, _) = protect(&[grant(&linked, Rights::WRITE)], &linked, None).unwrap();
+        assert!(got.is_empty(), "{got:?}");
+
+        // `git init --separate-git-dir`: the `.git` file names a git directory in another
+        // writable grant.
+        let sep = root.join("sep");
+        std::fs::create_dir_all(&sep).unwrap();
+        git_dir(&root.join("gitdirs/sep"));
+        std::fs::write(sep.join(".git"), "gitdir: ../gitdirs/sep\n").unwrap();
+        let grants = [
+            grant(&sep, Rights::WRITE),
+            grant(&root.join("gitdirs"), Rights::WRITE),
+        ];
+        let got = sorted(protect(&grants, &sep, None).unwrap().0);
+        assert!(got.contains(&root.join("gitdirs/sep/config")), "{got:?}");
+        assert!(got.contains(&root.join("gitdirs/sep/hooks")), "{got:?}");
+
+        // A configuration file included from the working tree.
+        std::fs::write(
+            proj.join(".git/config"),
+            "[core]\n\tbare = false\n[include]\n\tpath = ../shared.gitconfig\n[includeIf \"onbranch:main\"]\n  path = \"../branch.gitconfig\"\n",
+        )
+        .unwrap();
+        std::fs::write(proj.join("shared.gitconfig"), "").unwrap();
+        std::fs::write(proj.join("branch.gitconfig"), "").unwrap();
+        let got = sorted(
+            protect(&[grant(&proj, Rights::WRITE)], &proj, None)
+                .unwrap()
+                .0,
+        );
+        assert!(got.contains(&proj.join("shared.gitconfig")), "{got:?}");
+        assert!(got.contains(&proj.join("branch.gitconfig")), "{got:?}");
+
+        // A hook with a second name elsewhere in the grant stops the launch, naming it.
+        std::fs::write(proj.join(".git/hooks/pre-commit"), "#!/bin/sh\n").unwrap();
+        assert!(protect(&[grant(&proj, Rights::WRITE)], &proj, None).is_ok());
+        std::fs::hard_link(proj.join(".git/hooks/pre-commit"), proj.join("notes.txt")).unwrap();
+        match protect(&[grant(&proj, Rights::WRITE)], &proj, None) {
+            Err(super::super::PlanError::SteeredSource { path, .. }) => {
+                assert_eq!(path, proj.join(".git/hooks/pre-commit"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
