@@ -631,3 +631,62 @@ fn learning_another_server_does_not_replace_a_learned_profile_unasked() {
     assert!(other.is_file());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
 }
+
+/// A server being learned cannot make its learned grant reach more than it used: it works in
+/// `~/docs` through a link (`/tmp/L/..`, `/tmp/L` leading to `~/proj`: the kernel's `..`,
+/// not the text's), reads the files by their real paths, and leaves `~/docs` as a link to
+/// `$HOME`. The learned profile does not grant `~/docs`, and says why.
+#[test]
+fn a_link_planted_while_learned_widens_no_learned_grant() {
+    if !has_landlock() {
+        return;
+    }
+    let d = scratch();
+    let home = d.path().canonicalize().unwrap().join("home");
+    std::fs::create_dir_all(home.join("proj")).unwrap();
+    write(&home.join(".bash_history"), "secret commands");
+    let h = home.to_str().unwrap();
+    let script = format!(
+        "ln -s {h}/proj /tmp/L && mkdir /tmp/L/../docs && \
+         for n in a b c; do echo x > /tmp/L/../docs/$n; done && \
+         for n in a b c; do cat {h}/docs/$n >/dev/null; done && \
+         rm /tmp/L/../docs/a /tmp/L/../docs/b /tmp/L/../docs/c && rmdir /tmp/L/../docs && \
+         ln -s {h} /tmp/L/../docs{{end}}"
+    );
+    let learn_sh = |tail: &str| {
+        let out = d.path().join(format!("learned{}.yaml", tail.len()));
+        let mut cmd = mcpcell_cmd(
+            "learn",
+            &[
+                "-p",
+                "default",
+                "-o",
+                out.to_str().unwrap(),
+                "--",
+                "/bin/sh",
+                "-c",
+                &script.replace("{end}", tail),
+            ],
+        );
+        cmd.env("HOME", &home).current_dir(home.join("proj"));
+        let o = output_within(cmd, Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        (std::fs::read_to_string(&out).unwrap(), err)
+    };
+    let (text, err) = learn_sh("");
+    assert!(!grants(&text).iter().any(|g| g.contains("docs")), "{text}");
+    assert!(err.contains("WARNING") && err.contains("docs"), "{err}");
+    assert!(
+        text.contains("symbolic link made while the server was observed"),
+        "{text}"
+    );
+    // Weak setup: the same run with `~/docs` left a real directory; the grant is learned.
+    std::fs::remove_file(home.join("docs")).unwrap();
+    let (text, _) = learn_sh(
+        " && rm {h}/docs && mkdir {h}/docs"
+            .replace("{h}", h)
+            .as_str(),
+    );
+    assert!(grants(&text).iter().any(|g| g.contains("docs")), "{text}");
+}

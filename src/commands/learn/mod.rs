@@ -228,11 +228,13 @@ pub fn run(args: LearnArgs) -> Result<i32, Error> {
             notify::serve(channel, recorder, stop)
         })),
     };
+    // A second's margin: the kernel stamps a link's change with a coarse clock.
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
     let outcome = crate::supervise::launch(plan, args.supervise.stop_timeout(), plugins)?;
     let uses = std::mem::take(&mut *sink.lock().unwrap_or_else(|e| e.into_inner()));
     let vars = Vars::from_env("learn");
     let home = vars.get("HOME").ok().map(PathBuf::from);
-    let learned = record::analyse(&uses, &base, home.as_deref());
+    let learned = record::analyse(&uses, &base, home.as_deref(), since);
 
     let (admitted, refused) = outcome
         .proxy

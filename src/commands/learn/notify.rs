@@ -157,17 +157,33 @@ impl Caller {
         std::fs::read_link(link).ok()
     }
 
-    /// The absolute path (as the server named it, `.` and `..` removed) of `path` relative
-    /// to `dirfd`.
+    /// The absolute path (as the server named it, `.` removed) of `path` relative to
+    /// `dirfd`. A `..` goes up from where the links before it lead, as the kernel takes it
+    /// (`/tmp/L/../docs`, `/tmp/L` a link to `/home/u/proj`, is `/home/u/docs`, not
+    /// `/tmp/docs`): the part up to the last `..` is resolved inside the sandbox.
     fn absolute(&self, dirfd: i64, path: &OsString) -> Option<PathBuf> {
         let p = Path::new(path);
         if p.as_os_str().is_empty() {
             return None;
         }
-        if p.is_absolute() {
-            return Some(normalize(p));
+        let joined = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base(dirfd)?.join(p)
+        };
+        let parts: Vec<std::path::Component> = joined.components().collect();
+        let Some(last_up) = parts
+            .iter()
+            .rposition(|c| *c == std::path::Component::ParentDir)
+        else {
+            return Some(normalize(&joined));
+        };
+        let head: PathBuf = parts[..=last_up].iter().collect();
+        let tail: PathBuf = parts[last_up + 1..].iter().collect();
+        match self.resolve(&head, false) {
+            Some(real) => Some(normalize(&real.join(tail))),
+            None => Some(normalize(&joined)),
         }
-        Some(normalize(&self.base(dirfd)?.join(p)))
     }
 
     /// Where `path` leads inside the sandbox, and whether it exists there: the file itself,

@@ -276,7 +276,7 @@ pub fn secret_kind(path: &Path, home: Option<&Path>) -> Option<&'static str> {
 
 /// The grant one use needs: the path and the rights, or nothing (the call would fail on a
 /// missing file whatever the profile says).
-fn need_of(u: &Use) -> Vec<(PathBuf, Rights)> {
+fn need_of(u: &Use, since: std::time::SystemTime) -> Vec<(PathBuf, Rights)> {
     let Some(r) = u.resolved.clone() else {
         return Vec::new();
     };
@@ -301,11 +301,15 @@ fn need_of(u: &Use) -> Vec<(PathBuf, Rights)> {
         }
         Op::Exec if u.exists => {
             let mut v = vec![(r.clone(), Rights::EXEC)];
-            v.extend(
-                crate::plan::command::loaders_of(&r)
-                    .into_iter()
-                    .map(|p| (p, Rights::EXEC)),
-            );
+            // The `#!` line and ELF loader are read now, after the run: a file changed while
+            // the server was observed names what the server chose, not what it ran.
+            if !changed_since(&r, since) {
+                v.extend(
+                    crate::plan::command::loaders_of(&r)
+                        .into_iter()
+                        .map(|p| (p, Rights::EXEC)),
+                );
+            }
             v
         }
         Op::Truncate if u.exists => vec![(r, Rights::WRITE)],
@@ -480,8 +484,75 @@ fn dedupe(mut needs: Vec<Need>) -> Vec<Need> {
     out
 }
 
-/// Turns the observed uses into the grants `base` lacks.
-pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
+/// A symbolic link on the way to `p` (or `p` itself) made or changed at or after `since`:
+/// while the server was observed, which may have planted it to make the learned grant reach
+/// more than it used. A link's change time is the kernel's, which no unprivileged call can
+/// set back.
+fn link_made_since(p: &Path, since: std::time::SystemTime) -> Option<PathBuf> {
+    let mut at = PathBuf::new();
+    for c in p.components() {
+        at.push(c);
+        let m = std::fs::symlink_metadata(&at).ok()?;
+        if m.file_type().is_symlink() && changed_after(&m, since) {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// Whether a file with metadata `m` was changed (its inode: contents, name, mode) at or
+/// after `since`.
+fn changed_after(m: &std::fs::Metadata, since: std::time::SystemTime) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let since = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    m.ctime() as f64 + m.ctime_nsec() as f64 / 1e9 >= since
+}
+
+/// Whether `p` (followed) was changed at or after `since`; a file gone counts as changed.
+fn changed_since(p: &Path, since: std::time::SystemTime) -> bool {
+    std::fs::metadata(p).map_or(true, |m| changed_after(&m, since))
+}
+
+/// Why a learned grant is not granted after all, judged where it leads now: a link planted
+/// while the server was observed, or a real path that is a secret, too wide, or (for
+/// writing) a place whose contents run later.
+fn judged_where_it_leads(
+    n: &Need,
+    home: Option<&Path>,
+    since: std::time::SystemTime,
+) -> Option<&'static str> {
+    if link_made_since(&n.path, since).is_some() {
+        return Some(
+            "reached through a symbolic link made while the server was observed (it could have planted it to widen this grant)",
+        );
+    }
+    let real = std::fs::canonicalize(&n.path).ok()?;
+    if real == n.path {
+        return None;
+    }
+    secret_kind(&real, home)
+        .or_else(|| {
+            (real.is_dir() && too_wide(&real, home))
+                .then_some("reached through a link to a directory too wide to grant")
+        })
+        .or_else(|| {
+            n.rights
+                .write
+                .then(|| persistence_kind(&real, home))
+                .flatten()
+        })
+}
+
+/// Turns the observed uses into the grants `base` lacks. `since`: when the server was
+/// started (links made after it are the server's).
+pub fn analyse(
+    uses: &[Use],
+    base: &Plan,
+    home: Option<&Path>,
+    since: std::time::SystemTime,
+) -> Learned {
     // A HOME reached through a link (`/home/u` -> `/data/u`): a path the server names by the
     // real directory is taken as under HOME, so that its secrets are known as such (and the
     // grant is written with `${HOME}`, which leads to the same file).
@@ -533,7 +604,7 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
             }
             continue;
         }
-        let needs = need_of(u);
+        let needs = need_of(u, since);
         let base_allows = || base.filesystem.query(&u.path, Rights::READ).allowed;
         if let (Some(why), true) = (secret, needs.is_empty() && !base_allows()) {
             // Asked for, but not there (or masked by `hide`): still worth a warning.
@@ -590,6 +661,27 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
         }
     }
     let all = dedupe(collapse(files.into_values().collect(), 3, home));
+    let on_host = |p: &Path| matches!(base.filesystem.locate(p).1, Inside::Host | Inside::Bound);
+    let mut unix: Vec<Need> = unix.into_values().collect();
+    let mut all = all;
+    for list in [&mut all, &mut unix] {
+        list.retain(|n| {
+            let Some(why) = on_host(&n.path)
+                .then(|| judged_where_it_leads(n, home, since))
+                .flatten()
+            else {
+                return true;
+            };
+            secrets
+                .entry(n.path.clone())
+                .and_modify(|s| s.need.merge(n))
+                .or_insert(Secret {
+                    need: n.clone(),
+                    why,
+                });
+            false
+        });
+    }
     for n in all {
         if n.rights.write {
             learned.write.push(n);
@@ -599,7 +691,7 @@ pub fn analyse(uses: &[Use], base: &Plan, home: Option<&Path>) -> Learned {
             learned.read.push(n);
         }
     }
-    learned.unix = unix.into_values().collect();
+    learned.unix = unix;
     learned.secrets = secrets.into_values().collect();
     // A directory granted whole (for one file created in it, or one listing) reaches every
     // file beneath it, which the server may never have touched: each secret there is
