@@ -1389,6 +1389,29 @@ fn status_names_what_an_entry_adds_beyond_what_wrap_writes() {
     assert!(answer.contains("sandboxed (profile `default`"), "{answer}");
 }
 
+/// A command word the client expands, with no `--` before it, may turn into options to
+/// `run` (Claude Code replaces `${X:-DEFAULT}` with its default, opencode `{file:PATH}` with
+/// the file): status calls such an entry WEAKENED; after `--` the same word is the server's.
+#[test]
+fn status_weakened_when_the_command_word_may_become_options() {
+    let s = Setup::new();
+    let entry = |dashes: &str| {
+        format!(
+            r#"{{"mcpServers": {{"a": {{"command": "{}", "args": ["run", "-p", "default", {dashes}"${{NOPE:---allow-write=/}}", "/bin/sh"]}}}}}}"#,
+            launcher()
+        )
+    };
+    let bare = s.put("bare.json", entry("").as_bytes());
+    let answer = text(&s.run(&["status", bare.to_str().unwrap()]).stdout);
+    assert!(
+        answer.contains("WEAKENED") && answer.contains("put `--` before the command"),
+        "{answer}"
+    );
+    let guarded = s.put("guarded.json", entry(r#""--", "#).as_bytes());
+    let answer = text(&s.run(&["status", guarded.to_str().unwrap()]).stdout);
+    assert!(!answer.contains("WEAKENED"), "{answer}");
+}
+
 /// mcpcell in another form than `run [OPTIONS] -- COMMAND` (`learn`, which lets its server
 /// write beyond the profile) is not counted as sandboxed: status fails.
 #[test]

@@ -100,9 +100,17 @@ fn unsafe_profile_path(path: &str) -> Option<String> {
 /// Code `${VAR}`, Cursor and VS Code `${env:VAR}`, opencode `{env:VAR}` and `{file:PATH}`,
 /// Continue `${{ secrets.X }}`): the first one in `value`.
 fn expanded_by_clients(value: &str) -> Option<&'static str> {
-    ["${", "{env:", "{file:"]
+    if let Some(f) = ["${", "{env:", "{file:"]
         .into_iter()
         .find(|f| value.contains(f))
+    {
+        return Some(f);
+    }
+    // Gemini CLI's `$VAR`.
+    let b = value.as_bytes();
+    b.windows(2)
+        .any(|w| w[0] == b'$' && (w[1].is_ascii_alphabetic() || w[1] == b'_'))
+        .then_some("$VAR")
 }
 
 fn secret_name(name: &str) -> bool {
@@ -194,7 +202,17 @@ pub fn weakenings(
         };
         i += 1;
         let v = value.unwrap_or_default();
-        if let Some(form) = expanded_by_clients(&v) {
+        if !a.starts_with('-') && !takes_value {
+            // The command, with no `--` before it: what the client makes of it is read as
+            // options to `run` if it starts with `-`.
+            if let Some(form) = expanded_by_clients(a) {
+                out.push(format!(
+                    "{a}: the client replaces `{form}` in the command before mcpcell starts, and what it makes of it could be options to `mcpcell run` (`--allow-write=/`, `--best-effort`): put `--` before the command"
+                ));
+            }
+            continue;
+        }
+        if let Some(form) = expanded_by_clients(a).or_else(|| expanded_by_clients(&v)) {
             // Clients expand these in `args` before mcpcell sees them: what runs is not
             // the text audited here.
             out.push(format!(
@@ -516,6 +534,19 @@ mod tests {
         one(&["--allow-read", "${env:HOME}/p"], "replaces `${`");
         one(&["--allow-write={env:HOME}"], "replaces `{env:`");
         one(&["-p", "{file:/tmp/p}"], "replaces `{file:`");
+        // The command itself, with no `--` before it (`Wrapped::audited` adds it): what the
+        // client makes of it could be options.
+        one(
+            &["-p", "default", "${X:---allow-write=/}"],
+            "put `--` before the command",
+        );
+        one(
+            &["-p", "default", "{file:/tmp/opts}"],
+            "put `--` before the command",
+        );
+        one(&["-p", "default", "$OPTS"], "replaces `$VAR`");
+        one(&["--allow-read=$HOME/p"], "replaces `$VAR`");
+        assert!(found(&["-p", "default", "npx"]).is_empty());
         let d = tempfile::tempdir().unwrap();
         let host = d.path().join("host.yaml");
         std::fs::write(&host, "network:\n  mode: host\n").unwrap();

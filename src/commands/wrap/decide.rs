@@ -249,7 +249,7 @@ pub fn wrap_file(l: Loaded, ctx: &Context<'_>) -> Result<Outcome, WrapError> {
             let profile = w.profile.clone().unwrap_or_else(|| "default".into());
             let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
             let weak =
-                super::audit::weakenings(&w.options, ctx.loader, home.as_deref(), &st.own_env());
+                super::audit::weakenings(&w.audited(), ctx.loader, home.as_deref(), &st.own_env());
             if weak.is_empty() {
                 report.push(format!("{who}: already wrapped (profile `{profile}`)"));
             } else {

@@ -64,6 +64,21 @@ pub struct Wrapped {
     pub args_added: bool,
     /// The `mcpcell run` arguments before `--`.
     pub options: Vec<String>,
+    /// The command follows `--`: nothing the client puts in its place is read as an option.
+    pub guarded: bool,
+}
+
+impl Wrapped {
+    /// The words `mcpcell run` reads as its own, or might: the options, and the command
+    /// itself where no `--` comes before it (a word the client expands, such as
+    /// `${X:---allow-write=/}`, may turn into options).
+    pub fn audited(&self) -> Vec<String> {
+        let mut v = self.options.clone();
+        if !self.guarded {
+            v.push(self.command.clone());
+        }
+        v
+    }
 }
 
 /// A change to one entry, computed by the planner and carried out by the format's editor.
@@ -182,6 +197,7 @@ impl Stdio {
                     args_added: long_profile && rest.is_empty(),
                     args: rest,
                     options: args[1..i].to_vec(),
+                    guarded: at == i + 1,
                 });
             }
             if let Some(v) = a.strip_prefix("--profile=") {

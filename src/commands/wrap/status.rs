@@ -71,7 +71,7 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                         let profile = w.profile.clone().unwrap_or_else(|| "default".into());
                         let mut v = format!("sandboxed (profile `{profile}`, runs {})", w.command);
                         let weak = super::audit::weakenings(
-                            &w.options,
+                            &w.audited(),
                             &loader,
                             home.as_deref(),
                             &st.own_env(),
