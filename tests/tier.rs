@@ -224,6 +224,48 @@ fn hide_under_a_granted_directory_is_left_out_of_the_rules() {
     );
 }
 
+/// A hidden file with a second name beside it: a Landlock rule is the inode's, so a rule
+/// for the other name would open the hidden one by its own name. Both stay closed, and the
+/// launch warns of the other name.
+#[test]
+fn a_hidden_files_other_name_opens_it_to_no_one() {
+    if !require(landlock_abi() >= 1, "Landlock") {
+        return;
+    }
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap();
+    let outside = scratch();
+    write(&dir.join(".env"), "TOKEN=s3cret");
+    std::fs::hard_link(dir.join(".env"), dir.join("env.example")).unwrap();
+    write(&dir.join("visible"), "v");
+    let yaml = |hide: &str| {
+        format!(
+            "extends: [default]\nfilesystem:\n  read: [\"{}\"]\n{hide}",
+            dir.display()
+        )
+    };
+    let hiding = profile(
+        outside.path(),
+        "hiding",
+        &yaml(&format!("  hide: [\"{}/.env\"]\n", dir.display())),
+    );
+    let open = profile(outside.path(), "open", &yaml(""));
+    let read = |prof: &std::path::Path, rel: &str| {
+        let path = dir.join(rel);
+        tier_probe(
+            &["-p", prof.to_str().unwrap()],
+            &["read", path.to_str().unwrap()],
+        )
+    };
+    // Weak setup: without `hide` the file is read by its name.
+    assert_eq!(read(&open, ".env").1, "OK TOKEN=s3cret");
+    let (_, out, err) = read(&hiding, ".env");
+    assert_denied(&out, "the hidden file by its own name");
+    assert!(err.contains("is hidden, but has 2 names"), "{err}");
+    assert_denied(&read(&hiding, "env.example").1, "its other name");
+    assert_eq!(read(&hiding, "visible").1, "OK v");
+}
+
 /// A read-only grant inside a writable one keeps its own rights without read-only mounts:
 /// the writable grant is granted around it, and the directories on the way can be neither
 /// written nor renamed.

@@ -172,7 +172,6 @@ pub(super) fn build(
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
     drop(_kept);
-    read_only_with_other_names(&filesystem, warnings);
     let mut told = std::collections::HashSet::new();
     for (index, s) in path {
         let (var, n, _) = entries[index];
@@ -234,6 +233,7 @@ pub(super) fn build(
         }
     }
     filesystem.add_hides(hides, i.req.learn)?;
+    protected_with_other_names(&filesystem, warnings);
     let files: Vec<PathBuf> = i
         .profile
         .sources
@@ -328,10 +328,10 @@ fn planted_profile(
     Ok(())
 }
 
-/// Warns of a file granted read-only inside a writable directory grant that has other
-/// names: a hard link to it elsewhere in the writable grant changes it however its own
-/// name is protected.
-fn read_only_with_other_names(fs: &FsPlan, warnings: &mut Vec<String>) {
+/// Warns of a file granted read-only inside a writable directory grant, or hidden inside
+/// any directory grant, that has other names: a hard link to it elsewhere in the grant
+/// changes or shows it however its own name is protected.
+fn protected_with_other_names(fs: &FsPlan, warnings: &mut Vec<String>) {
     let writable: Vec<&Path> = fs
         .rules
         .iter()
@@ -357,6 +357,31 @@ fn read_only_with_other_names(fs: &FsPlan, warnings: &mut Vec<String>) {
                 escape::path(inside),
                 escape::shell_word(inside.as_os_str()),
                 escape::shell_word(r.path.as_os_str())
+            ));
+        }
+    }
+    // A hidden file is masked by its name: another name of it in a grant shows it.
+    for h in &fs.hide {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(m) = std::fs::symlink_metadata(&h.path) else {
+            continue;
+        };
+        let Some(inside) = fs
+            .rules
+            .iter()
+            .filter(|r| r.kind == fs::Kind::Dir && r.placement == fs::Placement::Host)
+            .find(|r| h.path.starts_with(&r.path))
+        else {
+            continue;
+        };
+        if m.is_file() && m.nlink() > 1 {
+            warnings.push(format!(
+                "{} is hidden, but has {} names: another name of it inside the granted {} shows the server its contents (find {} -samefile {})",
+                escape::path(&h.path),
+                m.nlink(),
+                escape::path(&inside.path),
+                escape::shell_word(inside.path.as_os_str()),
+                escape::shell_word(h.path.as_os_str())
             ));
         }
     }

@@ -6,6 +6,7 @@
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{ABI, AccessFs, BitFlags};
@@ -26,7 +27,15 @@ pub fn rules_around(
     abi: ABI,
 ) -> Result<Vec<(OwnedFd, BitFlags<AccessFs>)>, PrepareError> {
     let mut out = Vec::new();
-    walk(dir_fd, dir, rights, hidden, abi, &mut out)?;
+    // A Landlock rule is the inode's, under every name: another name of a hidden file (a
+    // hard link beside it) is left out too, or its rule would open the hidden one.
+    let inodes: Vec<(u64, u64)> = hidden
+        .iter()
+        .filter_map(|h| std::fs::symlink_metadata(h).ok())
+        .filter(|m| !m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    walk(dir_fd, dir, rights, (hidden, &inodes), abi, &mut out)?;
     Ok(out)
 }
 
@@ -34,7 +43,7 @@ fn walk(
     fd: BorrowedFd<'_>,
     dir: &Path,
     rights: Rights,
-    hidden: &[PathBuf],
+    (hidden, inodes): (&[PathBuf], &[(u64, u64)]),
     abi: ABI,
     out: &mut Vec<(OwnedFd, BitFlags<AccessFs>)>,
 ) -> Result<(), PrepareError> {
@@ -57,7 +66,12 @@ fn walk(
             continue;
         };
         if ty.is_dir() && hidden.iter().any(|h| h.starts_with(&path)) {
-            walk(child.as_fd(), &path, rights, hidden, abi, out)?;
+            walk(child.as_fd(), &path, rights, (hidden, inodes), abi, out)?;
+        } else if !ty.is_dir()
+            && nix::sys::stat::fstat(child.as_fd())
+                .is_ok_and(|st| inodes.contains(&(st.st_dev, st.st_ino)))
+        {
+            continue;
         } else {
             out.push((child, rights.access(abi, ty.is_dir())));
         }
