@@ -472,6 +472,46 @@ fn what_git_runs_later_is_found_the_way_git_finds_it() {
     );
 }
 
+/// A repository the server makes where git found none at launch cannot be refused (no
+/// mount or Landlock rule refuses one name in a writable directory): mcpcell tells of it
+/// when the server exits, and says nothing where the repository was there before.
+#[test]
+fn a_repository_the_server_makes_is_told_of() {
+    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
+        return;
+    }
+    let d = scratch();
+    let proj = d.path().canonicalize().unwrap().join("notes");
+    std::fs::create_dir_all(&proj).unwrap();
+    let launch = || {
+        let mut c = run_cmd(&[
+            "--allow-write",
+            proj.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "git init -q . && git config core.fsmonitor 'touch pwned'",
+        ]);
+        c.current_dir(&proj);
+        output_within(c, Duration::from_secs(30))
+    };
+    let out = launch();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(proj.join(".git/config").exists());
+    assert!(
+        err.contains(&format!(
+            "the server made {}/.git, a git repository where there was none",
+            proj.display()
+        )),
+        "{err}"
+    );
+    // There before the launch (and its configuration read-only): nothing to tell.
+    let out = launch();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("where there was none"), "{err}");
+}
+
 #[test]
 fn tmp_is_private() {
     let name = format!("/tmp/mcpcell-private-{}", std::process::id());

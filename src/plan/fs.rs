@@ -265,6 +265,11 @@ pub struct FsPlan {
     /// ([`super::steer::Sifted::path`]).
     #[serde(skip)]
     pub path_left_out: Vec<(String, usize)>,
+    /// Directories the server may write where git would look for a repository and found
+    /// none at launch ([`super::runs_later::Protected::unrepositoried`]): one the server
+    /// makes there is told of when it exits.
+    #[serde(skip)]
+    pub no_repository: Vec<PathBuf>,
 }
 
 fn under(path: &Path, dir: &str) -> bool {

@@ -154,8 +154,14 @@ pub(super) fn build(
     }
     // What the user's own tools run later, where the server may write: read-only.
     let mut grants = grants;
+    let mut no_repository = Vec::new();
     if !i.req.learn {
-        let (protected, told) = super::runs_later::protect(&grants, i.cwd, state_root.as_deref())?;
+        let super::runs_later::Protected {
+            grants: protected,
+            warnings: told,
+            unrepositoried,
+        } = super::runs_later::protect(&grants, i.cwd, state_root.as_deref())?;
+        no_repository = unrepositoried;
         if !protected.is_empty() {
             notes.push(format!(
                 "read-only inside a writable grant (git runs them outside the sandbox; a grant of its own for writing keeps one writable): {}",
@@ -171,6 +177,7 @@ pub(super) fn build(
     }
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
+    filesystem.no_repository = no_repository;
     drop(_kept);
     let mut told = std::collections::HashSet::new();
     for (index, s) in path {

@@ -231,11 +231,26 @@ fn with_other_names(place: &Path) -> Option<PathBuf> {
 /// the launch: a hard link elsewhere in the writable grant (planted on a launch where the
 /// file was not protected) would still change it. `state_root` (every server's state)
 /// holds no repository.
+/// What [`protect`] found.
+#[derive(Debug, Default)]
+pub struct Protected {
+    /// The read-only grants.
+    pub grants: Vec<Grant>,
+    /// Warnings for the user.
+    pub warnings: Vec<String>,
+    /// The directories where git would look (a writable root, the working directory and
+    /// those between) that held no `.git` at launch. A repository the server makes there
+    /// is the server's, configuration and hooks included, and cannot be kept from it (no
+    /// mount or Landlock rule can refuse one name in a writable directory): mcpcell tells
+    /// of one when the server has exited.
+    pub unrepositoried: Vec<PathBuf>,
+}
+
 pub fn protect(
     grants: &[Grant],
     cwd: &Path,
     state_root: Option<&Path>,
-) -> Result<(Vec<Grant>, Vec<String>), super::PlanError> {
+) -> Result<Protected, super::PlanError> {
     let real = |p: &Path| crate::paths::real_path(p).ok();
     let state_root = state_root.and_then(real);
     let writable: Vec<PathBuf> = grants
@@ -246,7 +261,7 @@ pub fn protect(
         .filter(|p| !state_root.as_ref().is_some_and(|s| p.starts_with(s)))
         .collect();
     if writable.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Protected::default());
     }
     // What the user granted for writing by name: a place at or beneath one of these, below
     // a writable root, stays writable.
@@ -259,6 +274,7 @@ pub fn protect(
     let mut out: Vec<Grant> = Vec::new();
     let mut warnings = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
+    let mut unrepositoried: Vec<PathBuf> = Vec::new();
     for root in &writable {
         let mut dirs = vec![root.clone()];
         if let Some(c) = cwd.as_ref().filter(|c| c.starts_with(root)) {
@@ -275,6 +291,9 @@ pub fn protect(
         for dir in dirs {
             let dot_git = dir.join(".git");
             let Ok(m) = std::fs::symlink_metadata(&dot_git) else {
+                if !unrepositoried.contains(&dir) {
+                    unrepositoried.push(dir);
+                }
                 continue;
             };
             let git_dir = if m.is_file() {
@@ -352,7 +371,11 @@ pub fn protect(
             });
         }
     }
-    Ok((out, warnings))
+    Ok(Protected {
+        grants: out,
+        warnings,
+        unrepositoried,
+    })
 }
 
 #[cfg(test)]
@@ -402,7 +425,11 @@ mod tests {
             grant(&proj.join(".git/modules/lib/hooks"), Rights::WRITE),
             grant(Path::new("/usr"), Rights::READ),
         ];
-        let (got, warnings) = protect(&grants, &sub, None).unwrap();
+        let Protected {
+            grants: got,
+            warnings,
+            ..
+        } = protect(&grants, &sub, None).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let mut got: Vec<PathBuf> = got
             .into_iter()
@@ -426,7 +453,11 @@ mod tests {
         assert_eq!(got, want);
         // A planted `commondir` in the repository's own `.git` is told.
         std::fs::write(proj.join(".git/commondir"), "../elsewhere\n").unwrap();
-        let (got, warnings) = protect(&grants, &sub, None).unwrap();
+        let Protected {
+            grants: got,
+            warnings,
+            ..
+        } = protect(&grants, &sub, None).unwrap();
         assert!(
             warnings.iter().any(|w| w.contains("commondir exists")),
             "{warnings:?}"
@@ -434,15 +465,16 @@ mod tests {
         assert!(got.iter().any(|g| g.path == proj.join(".git/commondir")));
         std::fs::remove_file(proj.join(".git/commondir")).unwrap();
         // Nothing writable, nothing to protect; a state directory holds no repository.
-        assert!(protect(&grants[2..], &sub, None).unwrap().0.is_empty());
+        assert!(protect(&grants[2..], &sub, None).unwrap().grants.is_empty());
         assert!(
             protect(&grants[..1], &sub, Some(&root))
                 .unwrap()
-                .0
+                .grants
                 .is_empty()
         );
         // A git directory granted on its own is protected at its root.
-        let (got, _) = protect(&[grant(&proj.join(".git"), Rights::WRITE)], &root, None).unwrap();
+        let Protected { grants: got, .. } =
+            protect(&[grant(&proj.join(".git"), Rights::WRITE)], &root, None).unwrap();
         assert!(got.iter().any(|g| g.path == proj.join(".git/hooks")));
         // A second name of a protected file stops the launch.
         std::fs::hard_link(proj.join(".git/config"), proj.join("notes")).unwrap();
@@ -474,7 +506,8 @@ mod tests {
         std::fs::write(wt_git.join("commondir"), "../..\n").unwrap();
         std::fs::create_dir_all(&wt).unwrap();
         std::fs::write(wt.join(".git"), format!("gitdir: {}\n", wt_git.display())).unwrap();
-        let (got, _) = protect(&[grant(&root, Rights::WRITE)], &wt, None).unwrap();
+        let Protected { grants: got, .. } =
+            protect(&[grant(&root, Rights::WRITE)], &wt, None).unwrap();
         let got = sorted(got);
         for want in [
             ".git/config",
@@ -490,7 +523,7 @@ mod tests {
         std::fs::create_dir_all(&linked).unwrap();
         git_dir(&root.join("store/linked.git"));
         std::os::unix::fs::symlink("../store/linked.git", linked.join(".git")).unwrap();
-        let (got, _) = protect(
+        let Protected { grants: got, .. } = protect(
             &[
                 grant(&linked, Rights::WRITE),
                 grant(&root.join("store"), Rights::WRITE),
@@ -505,7 +538,8 @@ mod tests {
             "{got:?}"
         );
         // ... and where no writable grant holds it, nothing is granted for it.
-        let (got, _) = protect(&[grant(&linked, Rights::WRITE)], &linked, None).unwrap();
+        let Protected { grants: got, .. } =
+            protect(&[grant(&linked, Rights::WRITE)], &linked, None).unwrap();
         assert!(got.is_empty(), "{got:?}");
 
         // `git init --separate-git-dir`: the `.git` file names a git directory in another
@@ -518,7 +552,7 @@ mod tests {
             grant(&sep, Rights::WRITE),
             grant(&root.join("gitdirs"), Rights::WRITE),
         ];
-        let got = sorted(protect(&grants, &sep, None).unwrap().0);
+        let got = sorted(protect(&grants, &sep, None).unwrap().grants);
         assert!(got.contains(&root.join("gitdirs/sep/config")), "{got:?}");
         assert!(got.contains(&root.join("gitdirs/sep/hooks")), "{got:?}");
 

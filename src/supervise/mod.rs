@@ -322,6 +322,7 @@ pub fn launch(
             say!("mcpcell: hint: {h}");
         }
     }
+    made_a_repository(&plan.filesystem.no_repository);
     if let Some(p) = &spawned.attached.proxy {
         for line in p.summary() {
             info!(target: "mcpcell", event = "proxy_summary", "proxy summary: {line}");
@@ -847,6 +848,24 @@ fn guard(
         drop(channel);
         crate::netguard::serve(listener, target, writable, stop);
     })
+}
+
+/// Tells of a `.git` the server made where git would look and found none at launch (see
+/// [`crate::plan::runs_later::Protected::unrepositoried`]): what git runs there later is the
+/// server's to choose.
+fn made_a_repository(dirs: &[std::path::PathBuf]) {
+    for d in dirs {
+        let git = d.join(".git");
+        if std::fs::symlink_metadata(&git).is_ok() {
+            warn!(
+                target: "mcpcell",
+                event = "repository_made",
+                "the server made {}, a git repository where there was none: git run in {} or beneath it (a shell prompt's `git status` too) runs what its configuration and hooks name, outside any sandbox. Look at its config and hooks, or remove it, before you run git there",
+                crate::escape::path(&git),
+                crate::escape::path(d)
+            );
+        }
+    }
 }
 
 /// Where the server may change mode, owner and times without namespaces: its write grants
