@@ -567,7 +567,7 @@ mod tests {
         let got = sorted(
             protect(&[grant(&proj, Rights::WRITE)], &proj, None)
                 .unwrap()
-                .0,
+                .grants,
         );
         assert!(got.contains(&proj.join("shared.gitconfig")), "{got:?}");
         assert!(got.contains(&proj.join("branch.gitconfig")), "{got:?}");
