@@ -35,6 +35,7 @@ pub(crate) mod netguard;
 pub(crate) mod netns;
 pub(crate) mod outfile;
 pub(crate) mod paths;
+pub(crate) mod places;
 pub(crate) mod plan;
 pub(crate) mod plural;
 pub mod profile;

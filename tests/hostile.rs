@@ -1222,3 +1222,41 @@ fn search_paths_inside_hold_the_directories_checked() {
     let (path, err) = env_of(&root.join("fresh"), &only, &["--allow-read", &s(&proj)]);
     assert_eq!(path.as_deref(), Some(only.as_str()), "{err}");
 }
+
+/// A server's arguments come from the client's config, which a cloned project may bring:
+/// `args: write` grants the paths named there, but never a place whose contents run outside
+/// the sandbox later (a shell startup file) or a file of secrets, by its name or through a
+/// link. The control: the same launch's ordinary file argument is written.
+#[test]
+fn args_write_grants_no_place_that_runs_later() {
+    let d = scratch();
+    let home = d.path().canonicalize().unwrap();
+    let bashrc = home.join(".bashrc");
+    write(&bashrc, "# mine\n");
+    let notes = home.join("proj/notes.txt");
+    std::fs::create_dir_all(notes.parent().unwrap()).unwrap();
+    write(&notes, "n");
+    std::os::unix::fs::symlink(&bashrc, home.join("proj/rc")).unwrap();
+    let prof = home.join("proj/args.yaml");
+    write(&prof, "extends: [default]\nfilesystem:\n  args: write\n");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let probe = s(&probe());
+    let write_to = |target: &Path| {
+        let mut c = run_cmd(&["-p", &s(&prof), "--", &probe, "write", &s(target), "evil"]);
+        c.env("HOME", &home)
+            .env("XDG_STATE_HOME", home.join("state"));
+        let out = output_within(c, T);
+        (
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for target in [bashrc.clone(), home.join("proj/rc")] {
+        let (out, err) = write_to(&target);
+        assert_denied(&out, &format!("{}", target.display()));
+        assert!(err.contains("a shell startup file"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&bashrc).unwrap(), "# mine\n");
+    let (out, err) = write_to(&notes);
+    assert_eq!(out, format!("OK {}", notes.display()), "{err}");
+}

@@ -501,7 +501,24 @@ fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
             warnings.push(format!(
                 "{}: not granting {} named on the command line: it is / or contains $HOME; grant it explicitly with --allow-write if you mean it",
                 args.origin,
-                path.display()
+                escape::path(&path)
+            ));
+            continue;
+        }
+        // Nor, for writing, a place that runs outside later or holds secrets (a server's
+        // arguments are the client config's, which a project may bring): judged where it
+        // leads too.
+        let concern = rights.write.then(|| {
+            crate::places::write_concern(&path, home.as_deref()).or_else(|| {
+                let real = fs::real_path(&path).ok().filter(|r| *r != path)?;
+                crate::places::write_concern(&real, home.as_deref())
+            })
+        });
+        if let Some(why) = concern.flatten() {
+            warnings.push(format!(
+                "{}: not granting write access to {} named on the command line: {why}; grant it explicitly with --allow-write if you mean it",
+                args.origin,
+                escape::path(&path)
             ));
             continue;
         }

@@ -234,6 +234,17 @@ pub fn weakenings(
                     out.push(format!("{opt} {v}: {why}"));
                 } else if let (Some(why), Some(r)) = (leads, &real) {
                     out.push(format!("{opt} {v}: leads to {r}: {why}"));
+                } else if let Some(why) = (opt == "--allow-write")
+                    .then(|| {
+                        crate::places::write_concern(Path::new(&v), home).or_else(|| {
+                            let r = real.as_deref()?;
+                            crate::places::write_concern(Path::new(r), home)
+                                .map(|w| format!("leads to {r}: {w}"))
+                        })
+                    })
+                    .flatten()
+                {
+                    out.push(format!("{opt} {v}: {why}"));
                 } else if opt == "--allow-exec"
                     && SHARED_DIRS.iter().any(|d| Path::new(&v).starts_with(d))
                 {
@@ -325,18 +336,8 @@ fn profile_writes(
         },
         || None,
     );
-    use crate::commands::learn::record::{home_place_beneath, persistence_kind, secret_kind};
     let judge = |p: &Path| {
-        persistence_kind(p, home)
-            .map(|k| format!("{k}: what the server writes there runs outside the sandbox later"))
-            .or_else(|| {
-                secret_kind(p, home).map(|k| format!("{k}: the server may read and replace them"))
-            })
-            .or_else(|| {
-                home_place_beneath(p, home)
-                    .map(|(place, k)| format!("it holds {} ({k})", place.display()))
-            })
-            .or_else(|| odd_or_top_level(&p.to_string_lossy()))
+        crate::places::write_concern(p, home).or_else(|| odd_or_top_level(&p.to_string_lossy()))
     };
     let mut out = Vec::new();
     for e in write {
@@ -503,6 +504,12 @@ mod tests {
         one(&["--allow-read=/home"], "top-level");
         one(&["--allow-read", "/home/u"], "home directory");
         one(&["--allow-read", "/home/u/.ssh/id_rsa"], "SSH keys");
+        one(
+            &["--allow-write", "/home/u/.bashrc"],
+            "a shell startup file",
+        );
+        one(&["--allow-write", "/home/u/bin"], "programs on the PATH");
+        one(&["--allow-write", "/home/u/p/.git/hooks"], "git hooks");
         one(&["--allow-write", "/srv/../etc"], "..");
         one(&["--allow-exec", "/tmp/bin/x"], "anyone can write");
         one(&["--allow-host", "*"], "top-level domain");
