@@ -448,3 +448,40 @@ fn pod_network_shape_in_network_namespaces() {
     assert_ne!(code, 0, "{text}");
     assert_eq!(other_hits.load(Ordering::SeqCst), 0);
 }
+
+/// `allow_private` lets the pod reach the ranges it names, and no other private range: the
+/// NetworkPolicy keeps its exceptions and adds each named range as a block of its own.
+#[test]
+fn allow_private_opens_only_the_ranges_it_names() {
+    let dir = scratch();
+    let p = profile(
+        dir.path(),
+        "db",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"db.internal:5432\"]\n  allow_private: [\"10.1.2.0/24\", \"fd00:1::/64\"]\n",
+    );
+    let out = export(&["-p", p.to_str().unwrap(), "--", "srv"]);
+    let docs = documents(&out.stdout);
+    let policy = docs
+        .iter()
+        .find(|d| d["kind"] == "NetworkPolicy")
+        .expect("a NetworkPolicy");
+    let to = &policy["spec"]["egress"][1]["to"];
+    let blocks: Vec<&Value> = to.as_array().unwrap().iter().collect();
+    let cidr = |c: &str| blocks.iter().find(|b| b["ipBlock"]["cidr"] == c).copied();
+    let all4 = cidr("0.0.0.0/0").expect("the IPv4 block");
+    let except: Vec<&str> = all4["ipBlock"]["except"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for private in ["10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8"] {
+        assert!(except.contains(&private), "{except:?}");
+    }
+    assert!(cidr("::/0").unwrap()["ipBlock"]["except"].is_array());
+    for named in ["10.1.2.0/24", "fd00:1::/64"] {
+        let b = cidr(named).unwrap_or_else(|| panic!("{named}: {to}"));
+        assert!(b["ipBlock"].get("except").is_none(), "{b}");
+    }
+    assert_eq!(blocks.len(), 4, "{to}");
+}

@@ -523,23 +523,19 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
             if ports.contains(&PROXY_PORT) {
                 notes.push(format!("the allowlist names port {PROXY_PORT}, the sidecar's: the NetworkPolicy then lets the pod out on it, and mcpcell's Landlock rule (ports, not addresses) lets the server connect to any address on that port, past the sidecar"));
             }
-            let private = !p.network.allow_private.is_empty();
-            let except4: Vec<&str> = if private { vec![] } else {
-                vec!["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"]
-            };
-            let except6: Vec<&str> = if private { vec![] } else { vec!["fc00::/7", "fe80::/10"] };
-            if private {
-                notes.push("network.allow_private is set: the NetworkPolicy lets the pod reach private addresses on the allowed ports too (the sidecar still admits only the allowlisted names)".into());
+            // Private ranges stay out, except those `allow_private` names, each let through
+            // as a block of its own (a NetworkPolicy's `to` entries add up).
+            let except4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"];
+            let except6 = ["fc00::/7", "fe80::/10"];
+            let private: Vec<&str> = p.network.allow_private.iter().map(|e| e.value.as_str()).collect();
+            if !private.is_empty() {
+                notes.push(format!("network.allow_private: the NetworkPolicy lets the pod reach {} on the allowed ports too (the sidecar still admits only the allowlisted names)", private.join(", ")));
             }
             let port_list: Vec<Value> = ports.iter().map(|p| json!({ "protocol": "TCP", "port": p })).collect();
-            let mut to4 = json!({ "ipBlock": { "cidr": "0.0.0.0/0" } });
-            if !except4.is_empty() {
-                to4["ipBlock"]["except"] = json!(except4);
-            }
-            let mut to6 = json!({ "ipBlock": { "cidr": "::/0" } });
-            if !except6.is_empty() {
-                to6["ipBlock"]["except"] = json!(except6);
-            }
+            let to4 = json!({ "ipBlock": { "cidr": "0.0.0.0/0", "except": except4 } });
+            let to6 = json!({ "ipBlock": { "cidr": "::/0", "except": except6 } });
+            let mut to = vec![to4, to6];
+            to.extend(private.iter().map(|c| json!({ "ipBlock": { "cidr": c } })));
             let egress = vec![
                 json!({
                     "to": [{
@@ -548,7 +544,7 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
                     }],
                     "ports": [{ "protocol": "UDP", "port": 53 }, { "protocol": "TCP", "port": 53 }],
                 }),
-                json!({ "to": [to4, to6], "ports": port_list }),
+                json!({ "to": to, "ports": port_list }),
             ];
             objects.push(policy(&name, &labels, egress));
             notes.push(format!("proxy mode: the NetworkPolicy cannot name domains; it lets the whole pod (the server's container too) reach any public address on ports {} and kube-dns. Only mcpcell inside the server container (its Landlock rule: TCP connect to port {PROXY_PORT} only; seccomp: no UDP) keeps the server on the sidecar", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")));
