@@ -1389,6 +1389,41 @@ fn status_names_what_an_entry_adds_beyond_what_wrap_writes() {
     assert!(answer.contains("sandboxed (profile `default`"), "{answer}");
 }
 
+/// An entry whose launcher (here a link to this mcpcell inside the project) lies where the
+/// entry lets the server write: the server replaces it, and the client's next start runs
+/// that unsandboxed. Status says NOT sandboxed; the same entry without the write grant is
+/// sandboxed.
+#[test]
+fn status_not_sandboxed_when_the_server_can_replace_its_launcher() {
+    let s = Setup::new();
+    let proj = s.work.join("proj");
+    std::fs::create_dir_all(proj.join("tools")).unwrap();
+    let link = proj.join("tools/mcpcell");
+    std::os::unix::fs::symlink(launcher(), &link).unwrap();
+    let entry = |opts: &str| {
+        format!(
+            r#"{{"mcpServers": {{"a": {{"command": "{}", "args": ["run", "-p", "default", {opts}"--", "srv"]}}}}}}"#,
+            link.display()
+        )
+    };
+    let open = s.put(
+        "open.json",
+        entry(&format!(r#""--allow-write", "{}", "#, proj.display())).as_bytes(),
+    );
+    let out = s.run(&["status", open.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert!(
+        answer.contains("NOT sandboxed after its next start") && answer.contains("can replace it"),
+        "{answer}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{answer}");
+    let closed = s.put("closed.json", entry("").as_bytes());
+    let out = s.run(&["status", closed.to_str().unwrap()]);
+    let answer = text(&out.stdout);
+    assert!(answer.contains("sandboxed (profile `default`"), "{answer}");
+    assert_eq!(out.status.code(), Some(0), "{answer}");
+}
+
 /// A command word the client expands, with no `--` before it, may turn into options to
 /// `run` (Claude Code replaces `${X:-DEFAULT}` with its default, opencode `{file:PATH}` with
 /// the file): status calls such an entry WEAKENED; after `--` the same word is the server's.

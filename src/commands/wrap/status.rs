@@ -5,6 +5,7 @@
 use super::model::Kind;
 use super::{Target, Targets, WrapError, load_targets};
 use crate::escape::terminal;
+use std::path::PathBuf;
 
 fn is_executable(path: &str) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
@@ -22,6 +23,64 @@ pub(super) fn impostor(command: &str, launcher: &str) -> Option<String> {
         return None;
     }
     super::model::genuine(command, launcher).err()
+}
+
+/// Why the launcher an entry names could be another program at the client's next start: it
+/// (or a directory on its way, or where its links lead) lies where this entry lets the
+/// server write, or where an earlier launch of this user let a server write. The server
+/// replaces it, and the client runs that, outside any sandbox.
+fn replaceable_launcher(command: &str, options: &[String]) -> Option<String> {
+    let named = if command.contains('/') {
+        PathBuf::from(command)
+    } else {
+        which::which(command).ok()?
+    };
+    let real = std::fs::canonicalize(&named).ok();
+    let mut writable: Vec<(PathBuf, String)> = Vec::new();
+    let mut i = 0;
+    while i < options.len() {
+        let (opt, value) = match options[i].split_once('=') {
+            Some((o, v)) if o == "--allow-write" => (o, Some(v.to_string())),
+            _ => (options[i].as_str(), None),
+        };
+        if opt == "--allow-write" {
+            let v = value.or_else(|| {
+                i += 1;
+                options.get(i).cloned()
+            });
+            if let Some(v) = v {
+                let p = PathBuf::from(&v);
+                let why = format!("--allow-write {v}");
+                if let Ok(r) = std::fs::canonicalize(&p) {
+                    writable.push((r, why.clone()));
+                }
+                writable.push((p, why));
+            }
+        }
+        i += 1;
+    }
+    let homes = crate::vars::homes();
+    for root in crate::vars::every_place("XDG_STATE_HOME", ".local/state", &homes) {
+        let root = root.join("mcpcell");
+        if let Ok((places, _)) = crate::plan::written::read(&root) {
+            writable.extend(places.into_iter().map(|p| {
+                (
+                    p,
+                    "an earlier launch let a server write there (mcpcell's record)".to_string(),
+                )
+            }));
+        }
+    }
+    for p in std::iter::once(&named).chain(real.as_ref()) {
+        if let Some((w, why)) = writable.iter().find(|(w, _)| p.starts_with(w)) {
+            return Some(format!(
+                "its launcher {} lies in {} ({why}): the server can replace it, and the client would run that instead of mcpcell. Point the entry at mcpcell where no server writes (`mcpcell wrap --write` writes this mcpcell's path)",
+                crate::escape::path(p),
+                crate::escape::path(w)
+            ));
+        }
+    }
+    None
 }
 
 /// One server's verdict.
@@ -66,6 +125,9 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                     // runs nothing: that is said below).
                     _ if let Some(why) = impostor(&st.command, &launcher) => {
                         Verdict::Unsandboxed(format!("NOT sandboxed: {why}"))
+                    }
+                    Some(w) if let Some(why) = replaceable_launcher(&st.command, &w.options) => {
+                        Verdict::Unsandboxed(format!("NOT sandboxed after its next start: {why}"))
                     }
                     Some(w) => {
                         let profile = w.profile.clone().unwrap_or_else(|| "default".into());
