@@ -512,6 +512,46 @@ fn a_repository_the_server_makes_is_told_of() {
     assert!(!err.contains("where there was none"), "{err}");
 }
 
+/// A shell prompt prints the branch from `.git/HEAD` as it is: control characters the
+/// server writes there are told of when it exits; an ordinary branch switch is not.
+#[test]
+fn control_characters_a_prompt_would_print_are_told_of() {
+    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
+        return;
+    }
+    let d = scratch();
+    let proj = d.path().canonicalize().unwrap().join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&proj)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let launch = |script: &str| {
+        let mut c = run_cmd(&[
+            "--allow-write",
+            proj.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ]);
+        c.current_dir(&proj);
+        String::from_utf8_lossy(&output_within(c, Duration::from_secs(30)).stderr).into_owned()
+    };
+    let err = launch("git checkout -q -b feature");
+    assert!(!err.contains("holds control characters"), "{err}");
+    let err = launch("printf 'ref: refs/heads/\\033]52;c;cm0gLXJmIH4=\\007main\\n' > .git/HEAD");
+    assert!(
+        err.contains(&format!(
+            "{}/.git/HEAD holds control characters",
+            proj.display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn tmp_is_private() {
     let name = format!("/tmp/mcpcell-private-{}", std::process::id());

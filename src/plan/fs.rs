@@ -270,6 +270,9 @@ pub struct FsPlan {
     /// makes there is told of when it exits.
     #[serde(skip)]
     pub no_repository: Vec<PathBuf>,
+    /// Git directories a writable grant holds ([`super::runs_later::Protected::git_dirs`]).
+    #[serde(skip)]
+    pub git_dirs: Vec<PathBuf>,
 }
 
 fn under(path: &Path, dir: &str) -> bool {

@@ -155,13 +155,16 @@ pub(super) fn build(
     // What the user's own tools run later, where the server may write: read-only.
     let mut grants = grants;
     let mut no_repository = Vec::new();
+    let mut git_dirs = Vec::new();
     if !i.req.learn {
         let super::runs_later::Protected {
             grants: protected,
             warnings: told,
             unrepositoried,
+            git_dirs: found,
         } = super::runs_later::protect(&grants, i.cwd, state_root.as_deref())?;
         no_repository = unrepositoried;
+        git_dirs = found;
         if !protected.is_empty() {
             notes.push(format!(
                 "read-only inside a writable grant (git runs them outside the sandbox; a grant of its own for writing keeps one writable): {}",
@@ -178,6 +181,7 @@ pub(super) fn build(
     let pending = i.state_dir.filter(|s| i.req.dry_run && !s.exists());
     let mut filesystem = fs::build(grants, pending)?;
     filesystem.no_repository = no_repository;
+    filesystem.git_dirs = git_dirs;
     drop(_kept);
     let mut told = std::collections::HashSet::new();
     for (index, s) in path {

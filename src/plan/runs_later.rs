@@ -244,6 +244,9 @@ pub struct Protected {
     /// mount or Landlock rule can refuse one name in a writable directory): mcpcell tells
     /// of one when the server has exited.
     pub unrepositoried: Vec<PathBuf>,
+    /// The git directories found, whose `HEAD` and state files a writable grant holds: what
+    /// a shell prompt prints from them is checked when the server has exited.
+    pub git_dirs: Vec<PathBuf>,
 }
 
 pub fn protect(
@@ -275,6 +278,7 @@ pub fn protect(
     let mut warnings = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut unrepositoried: Vec<PathBuf> = Vec::new();
+    let mut git_dirs: Vec<PathBuf> = Vec::new();
     for root in &writable {
         let mut dirs = vec![root.clone()];
         if let Some(c) = cwd.as_ref().filter(|c| c.starts_with(root)) {
@@ -322,6 +326,9 @@ pub fn protect(
                 real(&dot_git)
             };
             if let Some(g) = git_dir.filter(|g| is_any_git_dir(g)) {
+                if !git_dirs.contains(&g) {
+                    git_dirs.push(g.clone());
+                }
                 places_of(&g, &mut places);
             }
         }
@@ -371,10 +378,12 @@ pub fn protect(
             });
         }
     }
+    git_dirs.retain(|g| writable.iter().any(|w| g.starts_with(w)));
     Ok(Protected {
         grants: out,
         warnings,
         unrepositoried,
+        git_dirs,
     })
 }
 

@@ -323,6 +323,7 @@ pub fn launch(
         }
     }
     made_a_repository(&plan.filesystem.no_repository);
+    prompt_text(&plan.filesystem.git_dirs);
     if let Some(p) = &spawned.attached.proxy {
         for line in p.summary() {
             info!(target: "mcpcell", event = "proxy_summary", "proxy summary: {line}");
@@ -864,6 +865,41 @@ fn made_a_repository(dirs: &[std::path::PathBuf]) {
                 crate::escape::path(&git),
                 crate::escape::path(d)
             );
+        }
+    }
+}
+
+/// Git's files a shell prompt prints (`__git_ps1`: the branch from `HEAD`, a rebase's
+/// branch and step) hold what the server wrote, control characters included, which the
+/// prompt writes to the terminal as they are (a clipboard write, a title, a cleared
+/// screen). Told of when the server has exited.
+fn prompt_text(git_dirs: &[std::path::PathBuf]) {
+    const SHOWN: &[&str] = &[
+        "HEAD",
+        "rebase-merge/head-name",
+        "rebase-merge/msgnum",
+        "rebase-merge/end",
+        "rebase-apply/head-name",
+        "rebase-apply/next",
+        "rebase-apply/last",
+        "BISECT_START",
+    ];
+    for g in git_dirs {
+        for name in SHOWN {
+            let f = g.join(name);
+            // Not text, or larger than a branch name: as suspect as control characters.
+            let control = match crate::paths::read_regular(&f, 4096) {
+                Ok(text) => text.chars().any(|c| c.is_control() && c != '\n'),
+                Err(e) => e.kind() == std::io::ErrorKind::InvalidData,
+            };
+            if control {
+                warn!(
+                    target: "mcpcell",
+                    event = "prompt_text",
+                    "{} holds control characters, which a shell prompt that shows the branch (git's __git_ps1) writes to the terminal as they are: look at it (cat -v) before you enter that repository",
+                    crate::escape::path(&f)
+                );
+            }
         }
     }
 }
