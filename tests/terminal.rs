@@ -267,7 +267,14 @@ fn the_stop_timeout_ends_everything_the_server_started_without_namespaces() {
     assert!(pty.wait_for("started", Duration::from_secs(30)));
     let _ = child.kill();
     let _ = child.wait();
-    let left = processes_with_cmdline(leftover);
+    // `echo started` may come before the background child has become `sleep` (a busy
+    // machine): look until it shows, for a few seconds.
+    let mut left = processes_with_cmdline(leftover);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while left.is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+        left = processes_with_cmdline(leftover);
+    }
     for pid in &left {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(*pid),
