@@ -157,7 +157,12 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) {
             out.push((d.join(name), d.clone(), why));
         }
         for config in ["config", "config.worktree"] {
-            for inc in includes_of(&d.join(config)) {
+            // Files only: an include naming a directory (`path = ..`) is no configuration
+            // git reads, and granting it read-only would take the project from the server.
+            for inc in includes_of(&d.join(config))
+                .into_iter()
+                .filter(|p| p.is_file())
+            {
                 out.push((
                     inc.clone(),
                     inc,
@@ -573,6 +578,10 @@ mod tests {
         .unwrap();
         std::fs::write(proj.join("shared.gitconfig"), "").unwrap();
         std::fs::write(proj.join("branch.gitconfig"), "").unwrap();
+        // An include naming a directory (the project itself) is not followed.
+        let mut config = std::fs::read_to_string(proj.join(".git/config")).unwrap();
+        config.push_str("[include]\n\tpath = ..\n");
+        std::fs::write(proj.join(".git/config"), config).unwrap();
         let got = sorted(
             protect(&[grant(&proj, Rights::WRITE)], &proj, None)
                 .unwrap()
@@ -580,6 +589,7 @@ mod tests {
         );
         assert!(got.contains(&proj.join("shared.gitconfig")), "{got:?}");
         assert!(got.contains(&proj.join("branch.gitconfig")), "{got:?}");
+        assert!(!got.contains(&proj), "{got:?}");
 
         // A hook with a second name elsewhere in the grant stops the launch, naming it.
         std::fs::write(proj.join(".git/hooks/pre-commit"), "#!/bin/sh\n").unwrap();
