@@ -510,6 +510,28 @@ fn a_repository_the_server_makes_is_told_of() {
     let out = launch();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("where there was none"), "{err}");
+    // Git takes a directory holding HEAD, objects and refs for a bare repository, with no
+    // `.git` at all.
+    let bare = d.path().canonicalize().unwrap().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    let mut c = run_cmd(&[
+        "--allow-write",
+        bare.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        "mkdir objects refs && echo 'ref: refs/heads/main' > HEAD && printf '[core]\\n\\tbare = false\\n\\tworktree = .\\n' > config",
+    ]);
+    c.current_dir(&bare);
+    let out = output_within(c, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the server made {}, a git repository where there was none",
+            bare.display()
+        )),
+        "{err}"
+    );
 }
 
 /// A shell prompt prints the branch from `.git/HEAD` as it is: control characters the

@@ -61,6 +61,12 @@ const CONFIG_MAX: u64 = 1 << 20;
 /// The most files looked at in one protected place for other names.
 const MAX_FILES_LOOKED_AT: usize = 1024;
 
+/// Whether git finds a repository in `dir` itself: a `.git` of any kind, or `dir` as a
+/// bare repository.
+pub fn holds_a_repository(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(".git")).is_ok() || is_git_dir(dir)
+}
+
 /// Whether `dir` is a git directory (`HEAD`, `objects`, `refs`).
 fn is_git_dir(dir: &Path) -> bool {
     ["HEAD", "objects", "refs"]
@@ -142,7 +148,8 @@ fn include_value(line: &str, base: &Path) -> Option<PathBuf> {
 /// directory, is the user's word that the server may change it.
 type Place = (PathBuf, PathBuf, &'static str);
 
-fn places_of(git_dir: &Path, out: &mut Vec<Place>) {
+/// Returns the git directories it looked at.
+fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
     let mut todo = vec![git_dir.to_path_buf()];
     let mut done: Vec<PathBuf> = Vec::new();
     while let Some(d) = todo.pop() {
@@ -198,6 +205,7 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) {
             }
         }
     }
+    done
 }
 
 /// A file beneath `place` (itself, or within a directory such as `hooks`) that has other
@@ -294,13 +302,14 @@ pub fn protect(
             );
         }
         let mut places: Vec<Place> = Vec::new();
-        if is_git_dir(root) {
-            places_of(root, &mut places);
-        }
         for dir in dirs {
+            // Git tries `DIR/.git`, then DIR itself as a bare repository, at each level.
+            if is_git_dir(&dir) {
+                git_dirs.extend(places_of(&dir, &mut places));
+            }
             let dot_git = dir.join(".git");
             let Ok(m) = std::fs::symlink_metadata(&dot_git) else {
-                if !unrepositoried.contains(&dir) {
+                if !is_git_dir(&dir) && !unrepositoried.contains(&dir) {
                     unrepositoried.push(dir);
                 }
                 continue;
@@ -331,10 +340,7 @@ pub fn protect(
                 real(&dot_git)
             };
             if let Some(g) = git_dir.filter(|g| is_any_git_dir(g)) {
-                if !git_dirs.contains(&g) {
-                    git_dirs.push(g.clone());
-                }
-                places_of(&g, &mut places);
+                git_dirs.extend(places_of(&g, &mut places));
             }
         }
         for (p, scope, why) in places {
@@ -383,6 +389,8 @@ pub fn protect(
             });
         }
     }
+    git_dirs.sort();
+    git_dirs.dedup();
     git_dirs.retain(|g| writable.iter().any(|w| g.starts_with(w)));
     Ok(Protected {
         grants: out,
@@ -590,6 +598,17 @@ mod tests {
         assert!(got.contains(&proj.join("shared.gitconfig")), "{got:?}");
         assert!(got.contains(&proj.join("branch.gitconfig")), "{got:?}");
         assert!(!got.contains(&proj), "{got:?}");
+
+        // A bare-shaped repository between the writable root and the working directory (git
+        // tries DIR/.git, then DIR itself, at each level).
+        let bare = root.join("barechain");
+        git_dir(&bare);
+        std::fs::create_dir_all(bare.join("sub")).unwrap();
+        let found = protect(&[grant(&root, Rights::WRITE)], &bare.join("sub"), None).unwrap();
+        assert!(found.grants.iter().any(|g| g.path == bare.join("config")));
+        assert!(found.git_dirs.contains(&bare));
+        assert!(!found.unrepositoried.contains(&bare));
+        assert!(found.unrepositoried.contains(&bare.join("sub")));
 
         // A hook with a second name elsewhere in the grant stops the launch, naming it.
         std::fs::write(proj.join(".git/hooks/pre-commit"), "#!/bin/sh\n").unwrap();

@@ -857,7 +857,12 @@ fn guard(
 fn made_a_repository(dirs: &[std::path::PathBuf]) {
     for d in dirs {
         let git = d.join(".git");
-        if std::fs::symlink_metadata(&git).is_ok() {
+        if crate::plan::runs_later::holds_a_repository(d) {
+            let git = if std::fs::symlink_metadata(&git).is_ok() {
+                git
+            } else {
+                d.clone()
+            };
             warn!(
                 target: "mcpcell",
                 event = "repository_made",
