@@ -277,6 +277,26 @@ impl Cidr {
     }
 }
 
+impl Cidr {
+    /// The same range with the address's host bits cleared (`10.0.0.5/8` is `10.0.0.0/8`).
+    pub fn network(&self) -> Cidr {
+        let addr = match self.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        };
+        Cidr {
+            addr,
+            prefix: self.prefix,
+        }
+    }
+}
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
@@ -314,6 +334,17 @@ impl FromStr for Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_is_written_with_its_host_bits_cleared() {
+        let n = |s: &str| s.parse::<Cidr>().unwrap().network().to_string();
+        assert_eq!(n("10.0.0.5"), "10.0.0.5/32");
+        assert_eq!(n(" 192.168.1.7 /24"), "192.168.1.0/24");
+        assert_eq!(n("10.1.2.3/8"), "10.0.0.0/8");
+        assert_eq!(n("0.0.0.0/0"), "0.0.0.0/0");
+        assert_eq!(n("fd00:1::5/64"), "fd00:1::/64");
+        assert_eq!(n("::1"), "::1/128");
+    }
 
     fn hp(s: &str) -> HostPattern {
         s.parse().unwrap()

@@ -457,7 +457,7 @@ fn allow_private_opens_only_the_ranges_it_names() {
     let p = profile(
         dir.path(),
         "db",
-        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"db.internal:5432\"]\n  allow_private: [\"10.1.2.0/24\", \"fd00:1::/64\"]\n",
+        "extends: [default]\nnetwork:\n  mode: proxy\n  allow: [\"db.internal:5432\"]\n  allow_private: [\" 10.1.2.9 /24\", \"fd00:1::/64\"]\n",
     );
     let out = export(&["-p", p.to_str().unwrap(), "--", "srv"]);
     let docs = documents(&out.stdout);
@@ -484,4 +484,8 @@ fn allow_private_opens_only_the_ranges_it_names() {
         assert!(b["ipBlock"].get("except").is_none(), "{b}");
     }
     assert_eq!(blocks.len(), 4, "{to}");
+    // Applied in order, the pod comes after its policy.
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    let at = |k: &str| kinds.iter().position(|x| *x == k).unwrap();
+    assert!(at("NetworkPolicy") < at("Pod"), "{kinds:?}");
 }

@@ -455,7 +455,10 @@ mod tests {
         } = protect(&grants, &sub, None).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         // Every git directory visited, a submodule's too (a prompt prints its HEAD).
-        assert!(git_dirs.contains(&proj.join(".git/modules/lib")), "{git_dirs:?}");
+        assert!(
+            git_dirs.contains(&proj.join(".git/modules/lib")),
+            "{git_dirs:?}"
+        );
         let mut got: Vec<PathBuf> = got
             .into_iter()
             .map(|g| {

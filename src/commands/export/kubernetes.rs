@@ -527,7 +527,15 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
             // as a block of its own (a NetworkPolicy's `to` entries add up).
             let except4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"];
             let except6 = ["fc00::/7", "fe80::/10"];
-            let private: Vec<&str> = p.network.allow_private.iter().map(|e| e.value.as_str()).collect();
+            // Written as Kubernetes reads a CIDR: ADDRESS/PREFIX, host bits cleared (the
+            // profile may say `10.0.0.5` or ` 10.0.0.0/8 `, which the API server refuses).
+            let private: Vec<String> = p
+                .network
+                .allow_private
+                .iter()
+                .filter_map(|e| e.value.parse::<crate::hostspec::Cidr>().ok())
+                .map(|c| c.network().to_string())
+                .collect();
             if !private.is_empty() {
                 notes.push(format!("network.allow_private: the NetworkPolicy lets the pod reach {} on the allowed ports too (the sidecar still admits only the allowlisted names)", private.join(", ")));
             }
@@ -569,7 +577,8 @@ pub fn build(spec: &Spec) -> Result<Objects, KubeError> {
             "volumes": volumes,
         },
     });
-    objects.insert(usize::from(!files.is_empty()), pod);
+    // Last: applied in order, the pod never runs before its NetworkPolicy exists.
+    objects.push(pod);
     Ok(Objects { objects, notes })
 }
 
