@@ -143,6 +143,12 @@ fn only_root_can_replace(bin: &Path) -> Result<(), SetupError> {
         if mode & 0o002 != 0 && !sticky {
             return Err(refuse(&here, "is writable by every user".into()));
         }
+        if has_acl(&here) {
+            return Err(refuse(
+                &here,
+                "has an access control list (`getfacl` shows it), whose entries may let other users write it".into(),
+            ));
+        }
         if mode & 0o020 != 0 && meta.gid() != 0 && !sticky {
             return Err(refuse(
                 &here,
@@ -154,6 +160,25 @@ fn only_root_can_replace(bin: &Path) -> Result<(), SetupError> {
             None => return Ok(()),
         }
     }
+}
+
+/// Whether `p` has an extended access ACL (a minimal one is the mode bits alone, with no
+/// attribute): named users and groups in it may write where the mode says they may not.
+fn has_acl(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: NUL-terminated path and name; a null buffer of size 0 asks for the size only.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    n > 0
 }
 
 /// The real path of this binary (links resolved), as AppArmor attaches profiles by it.
@@ -331,5 +356,17 @@ mod tests {
         assert!(refused(&bin).contains("belongs to uid 1001"));
         // Not a file.
         assert!(refused(&dir).contains("not a regular file"));
+        // An ACL that names another user (where `setfacl` is installed).
+        nix::unistd::chown(&bin, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+        only_root_can_replace(&bin).unwrap();
+        let acl = std::process::Command::new("setfacl")
+            .args(["-m", "u:1001:rwx"])
+            .arg(&bin)
+            .status();
+        if acl.is_ok_and(|s| s.success()) {
+            assert!(refused(&bin).contains("access control list"));
+        } else {
+            eprintln!("NOTE: setfacl is not installed or the filesystem has no ACLs: not checked");
+        }
     }
 }
