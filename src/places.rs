@@ -57,6 +57,60 @@ pub const HOME_PERSISTENCE: &[(&str, &str)] = &[
     (".config/systemd", "systemd user units"),
     (".local/bin", "programs on the PATH"),
     ("bin", "programs on the PATH"),
+    (".cargo/bin", "programs on the PATH"),
+    (
+        ".gitconfig",
+        "git's own configuration (the programs it names run at every git command)",
+    ),
+    (
+        ".config/git",
+        "git's own configuration (the programs it names run at every git command)",
+    ),
+    (
+        ".claude.json",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".claude",
+        "an MCP client's settings (its hooks and the servers it starts)",
+    ),
+    (
+        ".cursor",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".config/Claude",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".codeium",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".gemini",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".continue",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".config/opencode",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".config/goose",
+        "an MCP client's configuration (the servers it starts)",
+    ),
+    (
+        ".config/zed",
+        "an editor's settings (the servers and tasks it starts)",
+    ),
+    (
+        ".config/Code",
+        "an editor's settings (the servers and tasks it starts)",
+    ),
+    (".vscode", "an editor's extensions (code it runs)"),
 ];
 
 /// Why writing `path` would outlive the server, if it would: a place in HOME that runs at

@@ -1241,10 +1241,18 @@ fn args_write_grants_no_place_that_runs_later() {
     write(&prof, "extends: [default]\nfilesystem:\n  args: write\n");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let probe = s(&probe());
+    let gitconfig = home.join(".gitconfig");
+    write(&gitconfig, "[user]\n");
+    let tools = home.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let tool = tools.join("git");
+    write(&tool, "#!/bin/sh\n");
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", tools.display());
     let write_to = |target: &Path| {
         let mut c = run_cmd(&["-p", &s(&prof), "--", &probe, "write", &s(target), "evil"]);
         c.env("HOME", &home)
-            .env("XDG_STATE_HOME", home.join("state"));
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("PATH", &path);
         let out = output_within(c, T);
         (
             String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
@@ -1257,6 +1265,14 @@ fn args_write_grants_no_place_that_runs_later() {
         assert!(err.contains("a shell startup file"), "{err}");
     }
     assert_eq!(std::fs::read_to_string(&bashrc).unwrap(), "# mine\n");
+    // Git's own configuration (hidden in HOME), and a program on the PATH.
+    let (out, err) = write_to(&gitconfig);
+    assert_denied(&out, "~/.gitconfig");
+    assert!(err.contains("a hidden file or directory in HOME"), "{err}");
+    let (out, err) = write_to(&tool);
+    assert_denied(&out, "a program on the PATH");
+    assert!(err.contains("is on the PATH"), "{err}");
+    assert_eq!(std::fs::read_to_string(&tool).unwrap(), "#!/bin/sh\n");
     let (out, err) = write_to(&notes);
     assert_eq!(out, format!("OK {}", notes.display()), "{err}");
 }

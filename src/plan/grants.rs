@@ -509,13 +509,19 @@ fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
             ));
             continue;
         }
-        // Nor, for writing, a place that runs outside later or holds secrets (a server's
-        // arguments are the client config's, which a project may bring): judged where it
-        // leads too.
+        // Nor, for writing, a place that runs outside later or holds secrets, anything
+        // hidden in HOME (settings, tools, clients' configurations, git's: what programs
+        // read and run), or a directory on the PATH: a server's arguments are the client
+        // config's, which a project may bring. Judged where a link leads too.
+        let judge = |p: &Path| {
+            crate::places::write_concern(p, home.as_deref())
+                .or_else(|| hidden_in_home(p, home.as_deref()))
+                .or_else(|| on_the_path(p, i.path_var))
+        };
         let concern = rights.write.then(|| {
-            crate::places::write_concern(&path, home.as_deref()).or_else(|| {
+            judge(&path).or_else(|| {
                 let real = fs::real_path(&path).ok().filter(|r| *r != path)?;
-                crate::places::write_concern(&real, home.as_deref())
+                judge(&real)
             })
         });
         if let Some(why) = concern.flatten() {
@@ -534,6 +540,35 @@ fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
             evidence: Vec::new(),
         });
     }
+}
+
+/// Why `p` is no place to grant for writing without being asked by name: it is hidden in
+/// `home`, or lies in a hidden directory there (`~/.gitconfig`, `~/.claude.json`,
+/// `~/.config/...`); a project's own dotfiles are the project's.
+fn hidden_in_home(p: &Path, home: Option<&Path>) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let rel = p.strip_prefix(home?).ok()?;
+    rel.components()
+        .next()
+        .is_some_and(|c| c.as_os_str().as_bytes().starts_with(b"."))
+        .then(|| {
+            "a hidden file or directory in HOME, where programs keep the settings they read and the programs they run".to_string()
+        })
+}
+
+/// Why `p` is no place to grant for writing without being asked by name: it is or lies in
+/// a directory of the launch's PATH (a program put there runs by name later). A project
+/// holding one (its `node_modules/.bin`) is its own.
+fn on_the_path(p: &Path, path_var: Option<&std::ffi::OsStr>) -> Option<String> {
+    std::env::split_paths(path_var?)
+        .filter(|d| d.is_absolute() && d != Path::new("/"))
+        .find(|d| p.starts_with(d))
+        .map(|d| {
+            format!(
+                "{} is on the PATH: a program put there runs by name later",
+                escape::path(&d)
+            )
+        })
 }
 
 /// What running the command needs: the file and its loaders (read and execute), the package

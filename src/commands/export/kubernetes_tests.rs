@@ -90,14 +90,14 @@ fn hostile_strings_are_quoted_by_the_serialiser() {
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["ConfigMap", "Pod", "NetworkPolicy"]);
-    assert_eq!(docs[1]["spec"]["containers"][0]["image"], "img\nkind: Evil");
-    let args = docs[1]["spec"]["containers"][0]["args"].as_array().unwrap();
+    assert_eq!(kinds, ["ConfigMap", "NetworkPolicy", "Pod"]);
+    assert_eq!(docs[2]["spec"]["containers"][0]["image"], "img\nkind: Evil");
+    let args = docs[2]["spec"]["containers"][0]["args"].as_array().unwrap();
     assert_eq!(
         args.last().unwrap(),
         "x\n---\napiVersion: v1\nkind: Secret # \"'"
     );
-    let mounts = docs[1]["spec"]["containers"][0]["volumeMounts"]
+    let mounts = docs[2]["spec"]["containers"][0]["volumeMounts"]
         .as_array()
         .unwrap();
     assert!(
