@@ -55,8 +55,14 @@ const GIT_FILE_MAX: u64 = 4096;
 /// The most git directories looked at beneath one root (submodules of submodules).
 const MAX_GIT_DIRS: usize = 64;
 
+/// Why a place is listed that does not exist: an include git would read once it does.
+const MISSING_INCLUDE: &str = "a file git's configuration includes, which does not exist yet";
+
 /// The most of a git configuration file read for its includes.
 const CONFIG_MAX: u64 = 1 << 20;
+
+/// How deep git follows includes.
+const MAX_INCLUDE_DEPTH: usize = 10;
 
 /// The most files looked at in one protected place for other names.
 const MAX_FILES_LOOKED_AT: usize = 1024;
@@ -94,52 +100,170 @@ fn named_by(file: &Path, prefix: &str, base: &Path) -> Option<PathBuf> {
         .and_then(|p| crate::paths::real_path(&p).ok())
 }
 
-/// The files a git configuration file includes (`include.path`, `includeIf.*.path`), as git
-/// reads them: relative to the file's directory, `~/` from HOME.
-fn includes_of(config: &Path) -> Vec<PathBuf> {
-    let Ok(text) = crate::paths::read_regular(config, CONFIG_MAX) else {
-        return Vec::new();
-    };
-    let base = config.parent().unwrap_or(Path::new("/"));
-    let mut in_include = false;
+/// The `(section, key, value)` entries of a git configuration file, read as git reads them:
+/// `#` and `;` comments, `"` quoting, `\` escapes and line continuations, names compared
+/// without case (section and key lowercased; a subsection is left out).
+fn config_entries(text: &str) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix('[') {
-            in_include = rest.to_ascii_lowercase().starts_with("include");
-            // `[include] path = x` on one line.
-            let Some((_, after)) = rest.split_once(']') else {
-                continue;
-            };
-            if !in_include || after.trim().is_empty() {
-                continue;
+    let mut section = String::new();
+    let mut chars = text.chars().peekable();
+    fn skip_line(chars: &mut std::iter::Peekable<std::str::Chars>) {
+        for c in chars.by_ref() {
+            if c == '\n' {
+                break;
             }
-            out.extend(include_value(after.trim(), base));
-            continue;
         }
-        if in_include {
-            out.extend(include_value(line, base));
+    }
+    while let Some(&c) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '#' | ';' => skip_line(&mut chars),
+            '[' => {
+                chars.next();
+                section.clear();
+                while let Some(c) = chars.next() {
+                    match c {
+                        ']' | '\n' => break,
+                        // A subsection, quoted: skipped, escapes included.
+                        '"' => {
+                            while let Some(c) = chars.next() {
+                                match c {
+                                    '\\' => {
+                                        chars.next();
+                                    }
+                                    '"' | '\n' => break,
+                                    _ => {}
+                                }
+                            }
+                        }
+                        c if c.is_whitespace() => {}
+                        c => section.push(c.to_ascii_lowercase()),
+                    }
+                }
+            }
+            _ => {
+                let mut key = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        key.push(c.to_ascii_lowercase());
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                if key.is_empty() {
+                    skip_line(&mut chars);
+                    continue;
+                }
+                while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                    chars.next();
+                }
+                if chars.peek() != Some(&'=') {
+                    // A boolean written as its key alone.
+                    out.push((section.clone(), key, "true".into()));
+                    skip_line(&mut chars);
+                    continue;
+                }
+                chars.next();
+                out.push((section.clone(), key, config_value(&mut chars)));
+            }
         }
     }
     out
 }
 
-/// `path = VALUE` of an include section, resolved.
-fn include_value(line: &str, base: &Path) -> Option<PathBuf> {
-    let (key, value) = line.split_once('=')?;
-    if !key.trim().eq_ignore_ascii_case("path") {
-        return None;
-    }
-    let v = value.trim();
-    let v = v
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(v);
-    let p = match v.strip_prefix("~/") {
-        Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
-        None => base.join(v),
+/// One value, up to its line's end: quotes removed, escapes and continuations taken,
+/// whitespace outside quotes trimmed at both ends, a comment outside quotes dropped.
+fn config_value(chars: &mut std::iter::Peekable<std::str::Chars>) -> String {
+    let mut value = String::new();
+    let mut pending = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    let take = |value: &mut String, pending: &mut String, c: char| {
+        value.push_str(pending);
+        pending.clear();
+        value.push(c);
     };
-    crate::paths::real_path(&p).ok()
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => break,
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some('n') => take(&mut value, &mut pending, '\n'),
+                Some('t') => take(&mut value, &mut pending, '\t'),
+                Some('b') => {
+                    value.pop();
+                }
+                Some(o) => {
+                    take(&mut value, &mut pending, o);
+                    started = true;
+                }
+                None => break,
+            },
+            '"' => {
+                value.push_str(&pending);
+                pending.clear();
+                quoted = !quoted;
+                started = true;
+            }
+            '#' | ';' if !quoted => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                break;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    pending.push(c);
+                }
+            }
+            c => {
+                take(&mut value, &mut pending, c);
+                started = true;
+            }
+        }
+    }
+    value
+}
+
+/// The files a git configuration file includes (`include.path`, `includeIf.*.path`), and
+/// those they include (as git does, ten deep at most), as git reads them: relative to the
+/// including file's directory, `~/` from HOME. Those that exist go to `found`, links
+/// resolved; those that do not, to `missing`.
+fn includes_of(config: &Path, found: &mut Vec<PathBuf>, missing: &mut Vec<PathBuf>) {
+    let mut todo = vec![(config.to_path_buf(), 0)];
+    while let Some((file, depth)) = todo.pop() {
+        let Ok(text) = crate::paths::read_regular(&file, CONFIG_MAX) else {
+            continue;
+        };
+        let base = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        for (section, key, value) in config_entries(&text) {
+            if !section.starts_with("include") || key != "path" || value.is_empty() {
+                continue;
+            }
+            let path = match value.strip_prefix("~/") {
+                Some(rest) => match std::env::var_os("HOME") {
+                    Some(h) => PathBuf::from(h).join(rest),
+                    None => continue,
+                },
+                None => base.join(&value),
+            };
+            match crate::paths::real_path(&path) {
+                Ok(real) if !found.contains(&real) => {
+                    found.push(real.clone());
+                    if depth < MAX_INCLUDE_DEPTH && real.is_file() {
+                        todo.push((real, depth + 1));
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => missing.push(path),
+            }
+        }
+    }
 }
 
 /// What git runs from `git_dir` and the git directories it leads to (its common directory,
@@ -166,10 +290,12 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
         for config in ["config", "config.worktree"] {
             // Files only: an include naming a directory (`path = ..`) is no configuration
             // git reads, and granting it read-only would take the project from the server.
-            for inc in includes_of(&d.join(config))
-                .into_iter()
-                .filter(|p| p.is_file())
-            {
+            let (mut found, mut missing) = (Vec::new(), Vec::new());
+            includes_of(&d.join(config), &mut found, &mut missing);
+            for m in missing {
+                out.push((m.clone(), m, MISSING_INCLUDE));
+            }
+            for inc in found.into_iter().filter(|p| p.is_file()) {
                 out.push((
                     inc.clone(),
                     inc,
@@ -344,6 +470,18 @@ pub fn protect(
             }
         }
         for (p, scope, why) in places {
+            // An include that does not exist cannot be mounted read-only: told.
+            if why == MISSING_INCLUDE {
+                let inside = writable.iter().any(|w| p.starts_with(w));
+                let msg = format!(
+                    "git's configuration includes {}, which does not exist: the server may create it there, and git would read it as configuration (the programs it names run outside the sandbox). Create it yourself (empty), or remove the include",
+                    crate::escape::path(&p)
+                );
+                if inside && !warnings.contains(&msg) {
+                    warnings.push(msg);
+                }
+                continue;
+            }
             // Only within a writable grant (this one, or another: a git directory kept
             // apart), with no link on the way: a link could lead anywhere, and granting where
             // it leads would widen the launch.
@@ -604,6 +742,19 @@ mod tests {
         assert!(got.contains(&proj.join("shared.gitconfig")), "{got:?}");
         assert!(got.contains(&proj.join("branch.gitconfig")), "{got:?}");
         assert!(!got.contains(&proj), "{got:?}");
+        // An include that does not exist yet, where the server may write: told.
+        let mut config = std::fs::read_to_string(proj.join(".git/config")).unwrap();
+        config.push_str("[include]\n\tpath = ../later.gitconfig\n");
+        std::fs::write(proj.join(".git/config"), config).unwrap();
+        let found = protect(&[grant(&proj, Rights::WRITE)], &proj, None).unwrap();
+        assert!(
+            found
+                .warnings
+                .iter()
+                .any(|w| w.contains("later.gitconfig, which does not exist")),
+            "{:?}",
+            found.warnings
+        );
 
         // A bare-shaped repository between the writable root and the working directory (git
         // tries DIR/.git, then DIR itself, at each level).
@@ -626,5 +777,40 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Git's configuration grammar, for the includes it names.
+    #[test]
+    fn includes_are_read_as_git_reads_them() {
+        let text = "[core]\n\tfsmonitor = x ; not this\n[include]\n\tpath = ../a.gitconfig ; comment\n\tpath = ../b\\\n.gitconfig\n\tPATH = \"../\\\"c\\\".gitconfig\"\n[includeIf \"gitdir:~/x/\"] path = d.gitconfig # tail\n[other]\n\tpath = no\n";
+        let paths: Vec<String> = config_entries(text)
+            .into_iter()
+            .filter(|(s, k, _)| s.starts_with("include") && k == "path")
+            .map(|(_, _, v)| v)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "../a.gitconfig",
+                "../b.gitconfig",
+                "../\"c\".gitconfig",
+                "d.gitconfig"
+            ]
+        );
+        // Nested includes are followed; a missing one is listed.
+        let d = tempfile::tempdir().unwrap();
+        let root = crate::paths::real_path(d.path()).unwrap();
+        std::fs::write(
+            root.join("config"),
+            "[include]\n\tpath = one\n\tpath = gone\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("one"), "[include]\n\tpath = two\n").unwrap();
+        std::fs::write(root.join("two"), "").unwrap();
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        includes_of(&root.join("config"), &mut found, &mut missing);
+        found.sort();
+        assert_eq!(found, [root.join("one"), root.join("two")]);
+        assert_eq!(missing, [root.join("gone")]);
     }
 }
