@@ -708,6 +708,17 @@ fn host_unix_sockets_are_unreachable() {
         &probe_line(&["--allow-read", dir], &["dgram-pair-sendto", d, "inside"]),
         "a datagram socketpair sent to a socket in a granted directory",
     );
+    // SOCK_RAW: the kernel makes the same datagram pair of it.
+    let bare = Command::new(probe())
+        .args(["raw-pair-sendto", d, "bare"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&bare.stdout).trim(), "OK sent");
+    assert_eq!(log.recv(&mut buf).ok(), Some(4));
+    assert_denied(
+        &probe_line(&["--allow-read", dir], &["raw-pair-sendto", d, "inside"]),
+        "a SOCK_RAW socketpair sent to a socket in a granted directory",
+    );
     assert!(
         log.recv(&mut buf).is_err(),
         "the host socket got a datagram"

@@ -157,7 +157,9 @@ impl Qualified {
             Qualified::MemfdExec => "memfd_create(exec)",
             Qualified::ShmatExec => "shmat(SHM_EXEC)",
             Qualified::SocketUnix => "socket(AF_UNIX)",
-            Qualified::SocketpairUnixDgram => "socketpair(AF_UNIX, SOCK_DGRAM)",
+            Qualified::SocketpairUnixDgram => {
+                "socketpair(AF_UNIX, not SOCK_STREAM or SOCK_SEQPACKET)"
+            }
             Qualified::SocketOtherFamily => "socket(other families)",
             Qualified::SocketpairOtherFamily => "socketpair(other families)",
             Qualified::SocketNetlinkOther => "socket(AF_NETLINK, not NETLINK_ROUTE)",

@@ -265,6 +265,12 @@ pub enum Cmp {
         mask: u64,
         value: u64,
     },
+    /// `arg & mask != value`: with others on the same argument, an allowlist of values
+    /// (whatever value the kernel would take as an allowed one, an alias included, is not).
+    MaskedNe {
+        mask: u64,
+        value: u64,
+    },
 }
 
 /// A condition on argument `arg` (0-based).
@@ -315,9 +321,24 @@ pub fn qualified_conditions(q: Qualified) -> Vec<Vec<ArgCond>> {
             vec![ALLOWED_FAMILIES.iter().map(|&f| c(0, Cmp::Ne(f))).collect()]
         }
         Qualified::SocketpairOtherFamily => vec![vec![c(0, Cmp::Ne(libc::AF_UNIX as u64))]],
+        // Every type but a stream's and a seqpacket's: the kernel takes SOCK_RAW for a
+        // datagram pair too, and refuses the others.
         Qualified::SocketpairUnixDgram => vec![vec![
             c(0, Cmp::Eq(libc::AF_UNIX as u64)),
-            masked(1, SOCK_TYPE_MASK, libc::SOCK_DGRAM as u64),
+            c(
+                1,
+                Cmp::MaskedNe {
+                    mask: SOCK_TYPE_MASK,
+                    value: libc::SOCK_STREAM as u64,
+                },
+            ),
+            c(
+                1,
+                Cmp::MaskedNe {
+                    mask: SOCK_TYPE_MASK,
+                    value: libc::SOCK_SEQPACKET as u64,
+                },
+            ),
         ]],
         Qualified::SocketNetlinkOther => vec![vec![
             c(0, Cmp::Eq(libc::AF_NETLINK as u64)),
@@ -409,7 +430,7 @@ fn check_values(rule: &'static str, conds: &[Vec<ArgCond>]) -> Result<(), Compil
     for &ArgCond { arg, cmp } in conds.iter().flatten() {
         let values = match cmp {
             Cmp::Eq(v) | Cmp::Ne(v) => [v, 0],
-            Cmp::MaskedEq { mask, value } => [mask, value],
+            Cmp::MaskedEq { mask, value } | Cmp::MaskedNe { mask, value } => [mask, value],
         };
         if let Some(&value) = values.iter().find(|&&v| v > u64::from(u32::MAX)) {
             return Err(CompileError::Value { rule, arg, value });
@@ -443,6 +464,7 @@ fn test(cmp: Cmp) -> (Option<u32>, u16, u32, bool) {
             (None, BPF_JSET_K, mask as u32, false)
         }
         Cmp::MaskedEq { mask, value } => (Some(mask as u32), BPF_JEQ_K, value as u32, false),
+        Cmp::MaskedNe { mask, value } => (Some(mask as u32), BPF_JEQ_K, value as u32, true),
     }
 }
 
@@ -640,7 +662,7 @@ fn guard<'a>(rules: impl Iterator<Item = &'a Vec<ArgCond>> + Clone) -> Option<(u
                 Cmp::MaskedEq { value, .. } => highest(value),
                 // Values compared whole (socket families, ioctl requests) share their bits
                 // with the calls allowed: a test of them would rarely skip anything.
-                Cmp::Eq(_) | Cmp::Ne(_) => None,
+                Cmp::Eq(_) | Cmp::Ne(_) | Cmp::MaskedNe { .. } => None,
             })?;
             needed |= bit;
         }

@@ -122,6 +122,27 @@ fn alternatives(cmps: &[Cmp]) -> Option<Vec<OciCmp>> {
             value: value & LOW32,
         }]),
         [Cmp::Ne(v)] => Some(vec![OciCmp::Ne(*v)]),
+        // Values under one small mask other than some: each remaining value of the mask.
+        masked @ [Cmp::MaskedNe { mask, .. }, ..]
+            if *mask <= 0xff
+                && masked
+                    .iter()
+                    .all(|c| matches!(c, Cmp::MaskedNe { mask: m, .. } if m == mask)) =>
+        {
+            let excluded: Vec<u64> = masked
+                .iter()
+                .filter_map(|c| match c {
+                    Cmp::MaskedNe { value, .. } => Some(*value),
+                    _ => None,
+                })
+                .collect();
+            Some(
+                (0..=*mask)
+                    .filter(|v| v & !mask == 0 && !excluded.contains(v))
+                    .map(|value| OciCmp::MaskedEq { mask: *mask, value })
+                    .collect(),
+            )
+        }
         many => {
             // "None of these small values": any bit from 5 up set, or the low five bits one
             // of the other values below 32.

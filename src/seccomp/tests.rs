@@ -193,6 +193,9 @@ fn argument_rules() {
     for ty in [
         libc::SOCK_DGRAM,
         libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+        // The kernel makes a datagram pair of SOCK_RAW too.
+        libc::SOCK_RAW,
+        libc::SOCK_RAW | libc::SOCK_CLOEXEC,
     ] {
         assert_eq!(
             native(
@@ -202,6 +205,26 @@ fn argument_rules() {
             ),
             EPERM
         );
+    }
+    // Every type value: a stream's and a seqpacket's alone pass, whatever the kernel makes
+    // of the others now or later.
+    for t in 0..16u64 {
+        let want = if t == libc::SOCK_STREAM as u64 || t == libc::SOCK_SEQPACKET as u64 {
+            ALLOW
+        } else {
+            EPERM
+        };
+        for flags in [0, (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64] {
+            assert_eq!(
+                native(
+                    &p,
+                    "socketpair",
+                    [libc::AF_UNIX as u64, t | flags, 0, 0, 0, 0]
+                ),
+                want,
+                "type {t}"
+            );
+        }
     }
 }
 
@@ -511,6 +534,7 @@ fn reference(
             Cmp::Eq(v) => a == v as u32,
             Cmp::Ne(v) => a != v as u32,
             Cmp::MaskedEq { mask, value } => a & mask as u32 == value as u32,
+            Cmp::MaskedNe { mask, value } => a & mask as u32 != value as u32,
         }
     };
     for (_, action, rules) in named {
@@ -530,7 +554,7 @@ fn interesting_values(denied: &[(Member, Action)]) -> Vec<u64> {
             for cond in qualified_conditions(q).into_iter().flatten() {
                 match cond.cmp {
                     Cmp::Eq(x) | Cmp::Ne(x) => v.extend([x, x ^ 1, x | (1 << 40)]),
-                    Cmp::MaskedEq { mask, value } => {
+                    Cmp::MaskedEq { mask, value } | Cmp::MaskedNe { mask, value } => {
                         // With the guard's bit (the highest) alone, and every bit but it.
                         let top = 1u64 << (63 - (value | 1).leading_zeros());
                         v.extend([

@@ -451,14 +451,23 @@ static int cmd_unix(const char *path, const char *msg) {
 
 /* A datagram socketpair's end sent to a pathname socket: an address of its own without
  * socket(AF_UNIX). */
-static int cmd_dgram_pair_sendto(const char *path, const char *msg) {
+static int dgram_pair_sendto(int type, const char *path, const char *msg) {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0) return result(0, NULL);
+    if (socketpair(AF_UNIX, type, 0, sv) < 0) return result(0, NULL);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     strncpy(a.sun_path, path, sizeof a.sun_path - 1);
     if (sendto(sv[0], msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a) < 0)
         return result(0, NULL);
     return result(1, "sent");
+}
+
+static int cmd_dgram_pair_sendto(const char *path, const char *msg) {
+    return dgram_pair_sendto(SOCK_DGRAM, path, msg);
+}
+
+/* The same with SOCK_RAW, which the kernel takes for a datagram pair. */
+static int cmd_raw_pair_sendto(const char *path, const char *msg) {
+    return dgram_pair_sendto(SOCK_RAW, path, msg);
 }
 
 static int cmd_status(void) {
@@ -704,6 +713,7 @@ int main(int argc, char **argv) {
         return result(1, b);
     }
     if (!strcmp(c, "dgram-pair-sendto")) return cmd_dgram_pair_sendto(a1, a2);
+    if (!strcmp(c, "raw-pair-sendto")) return cmd_raw_pair_sendto(a1, a2);
     if (!strcmp(c, "socketpair")) {
         int sv[2];
         return result(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "pair");
