@@ -546,3 +546,29 @@ fn a_request_that_never_ends_is_closed_at_the_deadline() {
     assert_eq!(closed_after(REQUEST_DEADLINE / 2), 0, "{out}");
     assert_eq!(closed_after(secs), 20, "{out}");
 }
+
+/// `limits.tmp_size` bounds the private /tmp's files as well as its bytes: an empty file
+/// takes no block but an inode, kernel memory outside any limit. 1 MiB holds 1,024 files;
+/// the control, the same launch with the default size, holds 3,000.
+#[test]
+fn the_private_tmp_holds_a_bounded_number_of_files() {
+    let dir = scratch();
+    let small = profile(
+        dir.path(),
+        "small-tmp",
+        "extends: [default]\nlimits:\n  tmp_size: 1M\n",
+    );
+    let fill = "i=0; while [ $i -lt 3000 ]; do true > /tmp/f$i 2>/dev/null || break; i=$((i+1)); done; echo $i";
+    let count = |opts: &[&str]| {
+        let mut args = opts.to_vec();
+        args.extend(["--", "/bin/sh", "-c", fill]);
+        let out = output_within(run_cmd(&args), T);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    let n = count(&["-p", small.to_str().unwrap()]);
+    assert!((1000..=1024).contains(&n), "{n} files in a 1 MiB /tmp");
+    assert_eq!(count(&["-p", "default"]), 3000);
+}

@@ -21,6 +21,12 @@
 mod apply;
 mod show;
 mod sources;
+/// The private `/tmp`'s and `/dev/shm`'s size in bytes per file they may hold.
+const TMP_BYTES_PER_INODE: u64 = 8 << 10;
+
+/// The fewest files a private `/tmp` may hold, however small.
+const MIN_TMP_INODES: u64 = 1024;
+
 #[cfg(test)]
 mod tests;
 
@@ -284,7 +290,11 @@ impl Mounts {
         let tmp_opts = |mode: &str| {
             let mut o = format!("mode={mode}");
             if let Some(size) = layout.tmp_size {
-                o.push_str(&format!(",size={size}"));
+                // Files bound by number too: an empty file takes no block but an inode, about
+                // 1 KiB of kernel memory outside any limit (the default is half the RAM's
+                // pages). One per 8 KiB of the size.
+                let inodes = (size / TMP_BYTES_PER_INODE).max(MIN_TMP_INODES);
+                o.push_str(&format!(",size={size},nr_inodes={inodes}"));
             }
             cstr(&o)
         };
