@@ -64,6 +64,9 @@ const CONFIG_MAX: u64 = 1 << 20;
 /// How deep git follows includes.
 const MAX_INCLUDE_DEPTH: usize = 10;
 
+/// The most entries of a git directory looked at for the other names of one file.
+const MAX_NAMES_LOOKED_AT: usize = 4096;
+
 /// The most files looked at in one protected place for other names.
 const MAX_FILES_LOOKED_AT: usize = 1024;
 
@@ -334,13 +337,14 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
     done
 }
 
-/// A file beneath `place` (itself, or within a directory such as `hooks`) that has other
-/// names: a hard link elsewhere in a writable grant would change it however it is
+/// The files beneath `place` (itself, or within a directory such as `hooks`) that have
+/// other names: a hard link elsewhere in a writable grant would change one however it is
 /// protected. Bounded: a directory of git's holds a few files.
-fn with_other_names(place: &Path) -> Option<PathBuf> {
+fn with_other_names(place: &Path) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut todo = vec![(place.to_path_buf(), 0)];
     let mut looked = 0;
+    let mut out = Vec::new();
     while let Some((p, depth)) = todo.pop() {
         looked += 1;
         if looked > MAX_FILES_LOOKED_AT {
@@ -350,7 +354,7 @@ fn with_other_names(place: &Path) -> Option<PathBuf> {
             continue;
         };
         if m.is_file() && m.nlink() > 1 {
-            return Some(p);
+            out.push(p.clone());
         }
         if m.is_dir() && depth < 4 {
             todo.extend(
@@ -362,7 +366,39 @@ fn with_other_names(place: &Path) -> Option<PathBuf> {
             );
         }
     }
-    None
+    out
+}
+
+/// Every name of `file` within the directory `scope` (git's objects left out), when they
+/// are all of its names; None when some lie elsewhere, or `scope` is no directory, or the
+/// search reaches its bound.
+fn names_within(scope: &Path, file: &Path) -> Option<Vec<PathBuf>> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(file).ok()?;
+    if !std::fs::symlink_metadata(scope).ok()?.is_dir() {
+        return None;
+    }
+    let (dev, ino) = (m.dev(), m.ino());
+    let mut found = Vec::new();
+    let mut todo = vec![scope.to_path_buf()];
+    let mut looked = 0;
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).ok()?.flatten() {
+            looked += 1;
+            if looked > MAX_NAMES_LOOKED_AT {
+                return None;
+            }
+            let Ok(em) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if em.is_dir() && e.file_name() != "objects" {
+                todo.push(e.path());
+            } else if em.is_file() && em.dev() == dev && em.ino() == ino {
+                found.push(e.path());
+            }
+        }
+    }
+    (found.len() as u64 == m.nlink()).then_some(found)
 }
 
 /// The read-only grants for what git runs later beneath the writable directory grants
@@ -503,15 +539,36 @@ pub fn protect(
             if chosen {
                 continue;
             }
-            if std::fs::symlink_metadata(&p).is_ok() {
-                if let Some(other) = with_other_names(&p) {
-                    return Err(super::PlanError::SteeredSource {
-                        what: "what git runs later,",
-                        path: other.clone(),
-                        by: other,
-                        inside: holder.clone(),
-                        place: super::steer::Place::Now,
-                        why: "it has other names (hard links), and one of them elsewhere in the writable grant would let the server change it however it is protected. Look at the other names (find DIR -samefile FILE) and remove them",
+            // A file with other names: those inside the same git directory are kept
+            // read-only with it (a server could make them, to have every later launch
+            // refused); one anywhere else stops the launch.
+            let mut also = Vec::new();
+            for linked in with_other_names(&p) {
+                match names_within(&scope, &linked) {
+                    Some(names) => also.extend(names.into_iter().filter(|n| !n.starts_with(&p))),
+                    None => {
+                        return Err(super::PlanError::SteeredSource {
+                            what: "what git runs later,",
+                            path: linked.clone(),
+                            by: linked,
+                            inside: holder.clone(),
+                            place: super::steer::Place::Now,
+                            why: "it has other names (hard links), and one of them elsewhere in the writable grant would let the server change it however it is protected. Look at the other names (find DIR -samefile FILE) and remove them",
+                        });
+                    }
+                }
+            }
+            for n in also {
+                if !seen.contains(&n) {
+                    seen.push(n.clone());
+                    out.push(Grant {
+                        path: n,
+                        rights: Rights::READ,
+                        origin: Origin::command_line(&format!(
+                            "{ORIGIN}another name of a file git runs or reads, outside the sandbox; a grant of its own for writing keeps it writable)"
+                        )),
+                        required: false,
+                        evidence: Vec::new(),
                     });
                 }
             }
@@ -766,6 +823,17 @@ mod tests {
         assert!(found.git_dirs.contains(&bare));
         assert!(!found.unrepositoried.contains(&bare));
         assert!(found.unrepositoried.contains(&bare.join("sub")));
+
+        // A second name inside the same git directory (which a server could make, to have
+        // every later launch refused) is kept read-only with it.
+        let w = proj.join(".git/worktrees/w");
+        std::fs::create_dir_all(&w).unwrap();
+        std::fs::write(w.join("HEAD"), "ref: refs/heads/w\n").unwrap();
+        std::fs::write(w.join("commondir"), "../..\n").unwrap();
+        std::fs::hard_link(w.join("commondir"), w.join("other")).unwrap();
+        let found = protect(&[grant(&proj, Rights::WRITE)], &proj, None).unwrap();
+        assert!(found.grants.iter().any(|g| g.path == w.join("other")));
+        std::fs::remove_dir_all(&w).unwrap();
 
         // A hook with a second name elsewhere in the grant stops the launch, naming it.
         std::fs::write(proj.join(".git/hooks/pre-commit"), "#!/bin/sh\n").unwrap();
