@@ -287,6 +287,33 @@ impl Drop for Kept {
     }
 }
 
+/// The regular files at or beneath `p` that have other names (hard links), with their
+/// metadata: `p` itself when it is such a file, else a walk of at most `max` entries (links
+/// not followed). A file hidden or kept read-only by its name stays reachable by another.
+pub fn linked_files(p: &Path, max: usize) -> Vec<(PathBuf, std::fs::Metadata)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![p.to_path_buf()];
+    let mut looked = 0;
+    while let Some(at) = todo.pop() {
+        looked += 1;
+        if looked > max {
+            break;
+        }
+        let Ok(m) = std::fs::symlink_metadata(&at) else {
+            continue;
+        };
+        if m.is_file() && m.nlink() > 1 {
+            out.push((at, m));
+        } else if m.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(&at) {
+                todo.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

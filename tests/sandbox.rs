@@ -472,99 +472,87 @@ fn what_git_runs_later_is_found_the_way_git_finds_it() {
     );
 }
 
+/// `/bin/sh -c SCRIPT` in `dir`, with write on it: (exit status, stderr).
+fn sh_writing(dir: &std::path::Path, script: &str) -> (Option<i32>, String) {
+    let mut c = run_cmd(&[
+        "--allow-write",
+        dir.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+    ]);
+    c.current_dir(dir);
+    let out = output_within(c, Duration::from_secs(30));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A scratch directory `name` for git tests, when git and Landlock are here.
+fn git_scratch(name: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
+        return None;
+    }
+    let d = scratch();
+    let dir = d.path().canonicalize().unwrap().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    Some((d, dir))
+}
+
 /// A repository the server makes where git found none at launch cannot be refused (no
 /// mount or Landlock rule refuses one name in a writable directory): mcpcell tells of it
 /// when the server exits, and says nothing where the repository was there before.
 #[test]
 fn a_repository_the_server_makes_is_told_of() {
-    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
+    let Some((_d, proj)) = git_scratch("notes") else {
         return;
-    }
-    let d = scratch();
-    let proj = d.path().canonicalize().unwrap().join("notes");
-    std::fs::create_dir_all(&proj).unwrap();
-    let launch = || {
-        let mut c = run_cmd(&[
-            "--allow-write",
-            proj.to_str().unwrap(),
-            "--",
-            "/bin/sh",
-            "-c",
-            "git init -q . && git config core.fsmonitor 'touch pwned'",
-        ]);
-        c.current_dir(&proj);
-        output_within(c, Duration::from_secs(30))
     };
-    let out = launch();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let init = "git init -q . && git config core.fsmonitor 'touch pwned'";
+    let (code, err) = sh_writing(&proj, init);
+    assert_eq!(code, Some(0), "{err}");
     assert!(proj.join(".git/config").exists());
-    assert!(
-        err.contains(&format!(
-            "the server made {}/.git, a git repository where there was none",
-            proj.display()
-        )),
-        "{err}"
-    );
+    let told = |what: &std::path::Path| {
+        format!(
+            "the server made {}, a git repository where there was none",
+            what.display()
+        )
+    };
+    assert!(err.contains(&told(&proj.join(".git"))), "{err}");
     // There before the launch (and its configuration read-only): nothing to tell.
-    let out = launch();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, err) = sh_writing(&proj, init);
     assert!(!err.contains("where there was none"), "{err}");
     // Git takes a directory holding HEAD, objects and refs for a bare repository, with no
     // `.git` at all.
-    let bare = d.path().canonicalize().unwrap().join("bare");
+    let bare = proj.parent().unwrap().join("bare");
     std::fs::create_dir_all(&bare).unwrap();
-    let mut c = run_cmd(&[
-        "--allow-write",
-        bare.to_str().unwrap(),
-        "--",
-        "/bin/sh",
-        "-c",
+    let (_, err) = sh_writing(
+        &bare,
         "mkdir objects refs && echo 'ref: refs/heads/main' > HEAD && printf '[core]\\n\\tbare = false\\n\\tworktree = .\\n' > config",
-    ]);
-    c.current_dir(&bare);
-    let out = output_within(c, Duration::from_secs(30));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
-            "the server made {}, a git repository where there was none",
-            bare.display()
-        )),
-        "{err}"
     );
+    assert!(err.contains(&told(&bare)), "{err}");
 }
 
 /// A shell prompt prints the branch from `.git/HEAD` as it is: control characters the
 /// server writes there are told of when it exits; an ordinary branch switch is not.
 #[test]
 fn control_characters_a_prompt_would_print_are_told_of() {
-    if !has_landlock() || !require(which::which("git").is_ok(), "git") {
+    let Some((_d, proj)) = git_scratch("proj") else {
         return;
-    }
-    let d = scratch();
-    let proj = d.path().canonicalize().unwrap().join("proj");
-    std::fs::create_dir_all(&proj).unwrap();
+    };
     let init = Command::new("git")
         .args(["init", "-q"])
         .current_dir(&proj)
         .status()
         .unwrap();
     assert!(init.success());
-    let launch = |script: &str| {
-        let mut c = run_cmd(&[
-            "--allow-write",
-            proj.to_str().unwrap(),
-            "--",
-            "/bin/sh",
-            "-c",
-            script,
-        ]);
-        c.current_dir(&proj);
-        String::from_utf8_lossy(&output_within(c, Duration::from_secs(30)).stderr).into_owned()
-    };
-    let err = launch("git checkout -q -b feature");
+    let (_, err) = sh_writing(&proj, "git checkout -q -b feature");
     assert!(!err.contains("holds control characters"), "{err}");
-    let err = launch("printf 'ref: refs/heads/\\033]52;c;cm0gLXJmIH4=\\007main\\n' > .git/HEAD");
+    let (_, err) = sh_writing(
+        &proj,
+        "printf 'ref: refs/heads/\\033]52;c;cm0gLXJmIH4=\\007main\\n' > .git/HEAD",
+    );
     assert!(
         err.contains(&format!(
             "{}/.git/HEAD holds control characters",

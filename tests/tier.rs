@@ -264,6 +264,20 @@ fn a_hidden_files_other_name_opens_it_to_no_one() {
     assert!(err.contains("is hidden, but has 2 names"), "{err}");
     assert_denied(&read(&hiding, "env.example").1, "its other name");
     assert_eq!(read(&hiding, "visible").1, "OK v");
+    // A file of a hidden directory with another name beside the directory.
+    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    write(&dir.join(".ssh/id_test"), "KEY");
+    std::fs::hard_link(dir.join(".ssh/id_test"), dir.join("id_test.bak")).unwrap();
+    let hiding_dir = profile(
+        outside.path(),
+        "hiding-dir",
+        &yaml(&format!("  hide: [\"{}/.ssh\"]\n", dir.display())),
+    );
+    assert_eq!(read(&open, ".ssh/id_test").1, "OK KEY");
+    let (_, out, err) = read(&hiding_dir, ".ssh/id_test");
+    assert_denied(&out, "a hidden directory's file by its own name");
+    assert!(err.contains("id_test is hidden, but has 2 names"), "{err}");
+    assert_denied(&read(&hiding_dir, "id_test.bak").1, "its other name");
 }
 
 /// A read-only grant inside a writable one keeps its own rights without read-only mounts:

@@ -433,6 +433,9 @@ pub fn build(grants: Vec<Grant>, pending: Option<&Path>) -> Result<FsPlan, Grant
     Ok(plan)
 }
 
+/// The most entries of a hidden directory looked at for files with other names.
+pub const MAX_LINKED_LOOKED_AT: usize = 4096;
+
 impl FsPlan {
     /// Whether `path` (canonical) lies at or beneath a granted path.
     pub fn covers(&self, path: &Path) -> bool {

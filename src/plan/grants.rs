@@ -371,12 +371,10 @@ fn protected_with_other_names(fs: &FsPlan, warnings: &mut Vec<String>) {
             ));
         }
     }
-    // A hidden file is masked by its name: another name of it in a grant shows it.
+    // A hidden file is masked by its name: another name of it in a grant shows it (a file
+    // of a hidden directory too).
     for h in &fs.hide {
         use std::os::unix::fs::MetadataExt;
-        let Ok(m) = std::fs::symlink_metadata(&h.path) else {
-            continue;
-        };
         let Some(inside) = fs
             .rules
             .iter()
@@ -385,14 +383,14 @@ fn protected_with_other_names(fs: &FsPlan, warnings: &mut Vec<String>) {
         else {
             continue;
         };
-        if m.is_file() && m.nlink() > 1 {
+        for (file, m) in crate::paths::linked_files(&h.path, fs::MAX_LINKED_LOOKED_AT) {
             warnings.push(format!(
                 "{} is hidden, but has {} names: another name of it inside the granted {} shows the server its contents (find {} -samefile {})",
-                escape::path(&h.path),
+                escape::path(&file),
                 m.nlink(),
                 escape::path(&inside.path),
                 escape::shell_word(inside.path.as_os_str()),
-                escape::shell_word(h.path.as_os_str())
+                escape::shell_word(file.as_os_str())
             ));
         }
     }

@@ -29,11 +29,11 @@ pub fn rules_around(
     let mut out = Vec::new();
     // A Landlock rule is the inode's, under every name: another name of a hidden file (a
     // hard link beside it) is left out too, or its rule would open the hidden one.
+    // A hidden directory's files with other names too (bounded).
     let inodes: Vec<(u64, u64)> = hidden
         .iter()
-        .filter_map(|h| std::fs::symlink_metadata(h).ok())
-        .filter(|m| !m.is_dir())
-        .map(|m| (m.dev(), m.ino()))
+        .flat_map(|h| crate::paths::linked_files(h, crate::plan::fs::MAX_LINKED_LOOKED_AT))
+        .map(|(_, m)| (m.dev(), m.ino()))
         .collect();
     walk(dir_fd, dir, rights, (hidden, &inodes), abi, &mut out)?;
     Ok(out)
