@@ -1422,6 +1422,40 @@ fn status_not_sandboxed_when_the_server_can_replace_its_launcher() {
     let answer = text(&out.stdout);
     assert!(answer.contains("sandboxed (profile `default`"), "{answer}");
     assert_eq!(out.status.code(), Some(0), "{answer}");
+    // The same write granted by the entry's profile, or by its arguments (`args: write`),
+    // before any launch has recorded it.
+    let by_profile = s.put(
+        "writes.yaml",
+        format!(
+            "extends: [default]\nfilesystem:\n  write: [\"{}\"]\n",
+            proj.display()
+        )
+        .as_bytes(),
+    );
+    let by_args = s.put(
+        "args.yaml",
+        b"extends: [default]\nfilesystem:\n  args: write\n",
+    );
+    for (name, profile, arg) in [
+        ("p.json", &by_profile, "x".to_string()),
+        ("a.json", &by_args, proj.display().to_string()),
+    ] {
+        let cfg = s.put(
+            name,
+            format!(
+                r#"{{"mcpServers": {{"a": {{"command": "{}", "args": ["run", "-p", "{}", "--", "srv", "{arg}"]}}}}}}"#,
+                link.display(),
+                profile.display()
+            )
+            .as_bytes(),
+        );
+        let out = s.run(&["status", cfg.to_str().unwrap()]);
+        let answer = text(&out.stdout);
+        assert!(
+            answer.contains("NOT sandboxed after its next start"),
+            "{name}: {answer}"
+        );
+    }
 }
 
 /// A command word the client expands, with no `--` before it, may turn into options to

@@ -316,6 +316,76 @@ pub fn weakenings(
     out
 }
 
+/// Where an entry's profile lets the server write, expanded, and with `args: write` (or
+/// `write-parent`) the absolute paths among the server's arguments (or their directories):
+/// each with where it comes from. What the profile cannot be loaded for is left out (the
+/// entry's other findings say so).
+pub(super) fn entry_writes(
+    options: &[String],
+    server_args: &[String],
+    loader: &Loader,
+    home: Option<&Path>,
+) -> Vec<(std::path::PathBuf, String)> {
+    let mut spec = "default".to_string();
+    let mut i = 0;
+    while i < options.len() {
+        let a = options[i].as_str();
+        if let Some(v) = a.strip_prefix("--profile=") {
+            spec = v.to_string();
+        } else if a == "-p" || a == "--profile" {
+            if let Some(v) = options.get(i + 1) {
+                spec = v.clone();
+            }
+        }
+        i += 1;
+    }
+    let Ok((p, _)) = loader.load(&spec) else {
+        return Vec::new();
+    };
+    let vars = crate::vars::Vars::from_lookup(
+        "audit",
+        std::env::current_dir(),
+        |k| match k {
+            "HOME" => home.map(|h| h.display().to_string()),
+            _ => std::env::var(k).ok(),
+        },
+        || None,
+    );
+    let mut out: Vec<(std::path::PathBuf, String)> = p
+        .filesystem
+        .write
+        .iter()
+        .filter_map(|e| {
+            let (path, _) = crate::plan::expand(&vars, e).ok()?;
+            // The sandbox's own, not the host's.
+            if ["/tmp", "/dev/shm", "/proc"].contains(&path.as_str()) {
+                return None;
+            }
+            Some((path.into(), format!("profile `{spec}` ({})", e.origin)))
+        })
+        .collect();
+    use crate::profile::ArgsAccess;
+    let parents = match p.filesystem.args.as_ref().map(|a| a.value) {
+        Some(ArgsAccess::Write) => false,
+        Some(ArgsAccess::WriteParent) => true,
+        _ => return out,
+    };
+    for a in server_args {
+        let path = Path::new(a.split_once('=').map_or(a.as_str(), |(_, v)| v));
+        if !path.is_absolute() {
+            continue;
+        }
+        let granted = if parents { path.parent() } else { Some(path) };
+        if let Some(g) = granted {
+            out.push((
+                g.to_path_buf(),
+                format!("profile `{spec}` grants its arguments (args)"),
+            ));
+        }
+    }
+    out
+}
+
 /// What a profile file (not a built-in one) lets the server write that outlives the
 /// sandbox or gives it away: a place that runs outside later (a shell startup file,
 /// autostart, systemd user units, a directory on the PATH, git hooks), a file of secrets, a

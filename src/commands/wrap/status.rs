@@ -27,9 +27,14 @@ pub(super) fn impostor(command: &str, launcher: &str) -> Option<String> {
 
 /// Why the launcher an entry names could be another program at the client's next start: it
 /// (or a directory on its way, or where its links lead) lies where this entry lets the
-/// server write, or where an earlier launch of this user let a server write. The server
+/// server write (its options, `profile_writes`: its profile's grants and arguments), or
+/// where an earlier launch of this user let a server write. The server
 /// replaces it, and the client runs that, outside any sandbox.
-fn replaceable_launcher(command: &str, options: &[String]) -> Option<String> {
+fn replaceable_launcher(
+    command: &str,
+    options: &[String],
+    profile_writes: Vec<(PathBuf, String)>,
+) -> Option<String> {
     let named = if command.contains('/') {
         PathBuf::from(command)
     } else {
@@ -58,6 +63,12 @@ fn replaceable_launcher(command: &str, options: &[String]) -> Option<String> {
             }
         }
         i += 1;
+    }
+    for (p, why) in profile_writes {
+        if let Ok(r) = std::fs::canonicalize(&p) {
+            writable.push((r, why.clone()));
+        }
+        writable.push((p, why));
     }
     let homes = crate::vars::homes();
     for root in crate::vars::every_place("XDG_STATE_HOME", ".local/state", &homes) {
@@ -126,7 +137,13 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                     _ if let Some(why) = impostor(&st.command, &launcher) => {
                         Verdict::Unsandboxed(format!("NOT sandboxed: {why}"))
                     }
-                    Some(w) if let Some(why) = replaceable_launcher(&st.command, &w.options) => {
+                    Some(w)
+                        if let Some(why) = replaceable_launcher(
+                            &st.command,
+                            &w.options,
+                            super::audit::entry_writes(&w.options, &w.args, &loader, home.as_deref()),
+                        ) =>
+                    {
                         Verdict::Unsandboxed(format!("NOT sandboxed after its next start: {why}"))
                     }
                     Some(w) => {
