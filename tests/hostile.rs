@@ -1265,9 +1265,15 @@ fn args_write_grants_no_place_that_runs_later() {
         assert!(err.contains("a shell startup file"), "{err}");
     }
     assert_eq!(std::fs::read_to_string(&bashrc).unwrap(), "# mine\n");
-    // Git's own configuration (hidden in HOME), and a program on the PATH.
+    // Git's own configuration, and a program on the PATH.
     let (out, err) = write_to(&gitconfig);
     assert_denied(&out, "~/.gitconfig");
+    assert!(err.contains("git's own configuration"), "{err}");
+    let settings = home.join(".someapp/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    write(&settings, "{}");
+    let (out, err) = write_to(&settings);
+    assert_denied(&out, "an application's settings in HOME");
     assert!(err.contains("a hidden file or directory in HOME"), "{err}");
     let (out, err) = write_to(&tool);
     assert_denied(&out, "a program on the PATH");

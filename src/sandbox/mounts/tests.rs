@@ -200,7 +200,7 @@ fn check_rules(m: &Mounts, granted_view: bool) {
 fn shm(prefix: &str) -> Vec<String> {
     if Path::new("/dev/shm").is_dir() {
         vec![format!(
-            "tmpfs {prefix}/dev/shm mode=1777,size=1048576 nosuid,nodev,noexec"
+            "tmpfs {prefix}/dev/shm mode=1777,size=1048576,nr_inodes=1024 nosuid,nodev,noexec"
         )]
     } else {
         Vec::new()
@@ -239,7 +239,7 @@ fn host_view() {
     let mut want = vec![
         "make-private /".to_string(),
         format!("detach #0 {t} nosuid,nodev,noexec"),
-        "tmpfs /tmp mode=1777,size=1048576 nosuid,nodev,noexec".into(),
+        "tmpfs /tmp mode=1777,size=1048576,nr_inodes=1024 nosuid,nodev,noexec".into(),
     ];
     want.extend(shm(""));
     want.extend([format!("mkdir {t}"), format!("attach #0 {t}")]);
@@ -338,7 +338,7 @@ fn granted_view() {
         want.push(format!("{kind} /tmp{}", target.display()));
         want.push(format!("attach #{tree} /tmp{}", target.display()));
     }
-    want.push("tmpfs /tmp/tmp mode=1777,size=1048576 nosuid,nodev,noexec".into());
+    want.push("tmpfs /tmp/tmp mode=1777,size=1048576,nr_inodes=1024 nosuid,nodev,noexec".into());
     want.extend(shm("/tmp"));
     want.extend([
         format!("symlink /tmp{s}/link -> ro"),
@@ -453,7 +453,9 @@ fn private_mounts_take_exec_from_their_grants() {
     let fs = fs_plan(vec![grant(Path::new("/tmp"), RWX)], &[]);
     let m = build(&fs, &[], Path::new("/"), true);
     assert!(
-        shown(&m).contains(&"tmpfs /tmp/tmp mode=1777,size=1048576 nosuid,nodev".to_string()),
+        shown(&m).contains(
+            &"tmpfs /tmp/tmp mode=1777,size=1048576,nr_inodes=1024 nosuid,nodev".to_string()
+        ),
         "{:#?}",
         shown(&m)
     );
