@@ -1247,11 +1247,34 @@ fn args_write_grants_no_place_that_runs_later() {
     std::fs::create_dir_all(&tools).unwrap();
     let tool = tools.join("git");
     write(&tool, "#!/bin/sh\n");
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", tools.display());
-    let write_to = |target: &Path| {
-        let mut c = run_cmd(&["-p", &s(&prof), "--", &probe, "write", &s(target), "evil"]);
+    // Go's default: ~/go/bin on the PATH, through a link.
+    let go = home.join("go");
+    std::fs::create_dir_all(go.join("bin")).unwrap();
+    std::os::unix::fs::symlink(go.join("bin"), home.join("gobin")).unwrap();
+    // Settings kept outside HOME.
+    let xdg = d.path().canonicalize().unwrap().join("xdg");
+    let xdg_git = xdg.join("git/config");
+    std::fs::create_dir_all(xdg_git.parent().unwrap()).unwrap();
+    write(&xdg_git, "[user]\n");
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        tools.display(),
+        home.join("gobin").display()
+    );
+    // The probe writes TARGET; a further argument (a directory) is there to be granted.
+    let write_with = |target: &Path, also: Option<&Path>| {
+        let also = also.map(s);
+        let prof = s(&prof);
+        let mut args = vec!["-p", prof.as_str(), "--", &probe, "write"];
+        let t = s(target);
+        args.extend([t.as_str(), "evil"]);
+        if let Some(a) = &also {
+            args.push(a);
+        }
+        let mut c = run_cmd(&args);
         c.env("HOME", &home)
             .env("XDG_STATE_HOME", home.join("state"))
+            .env("XDG_CONFIG_HOME", &xdg)
             .env("PATH", &path);
         let out = output_within(c, T);
         (
@@ -1259,6 +1282,7 @@ fn args_write_grants_no_place_that_runs_later() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let write_to = |target: &Path| write_with(target, None);
     for target in [bashrc.clone(), home.join("proj/rc")] {
         let (out, err) = write_to(&target);
         assert_denied(&out, &format!("{}", target.display()));
@@ -1275,6 +1299,15 @@ fn args_write_grants_no_place_that_runs_later() {
     let (out, err) = write_to(&settings);
     assert_denied(&out, "an application's settings in HOME");
     assert!(err.contains("a hidden file or directory in HOME"), "{err}");
+    // A directory holding one on the PATH (reached through a link), and git's
+    // configuration under XDG_CONFIG_HOME outside HOME.
+    let (out, err) = write_with(&go.join("bin/git"), Some(&go));
+    assert_denied(&out, "a program in ~/go/bin, ~/go granted");
+    assert!(err.contains("is on the PATH"), "{err}");
+    assert!(!go.join("bin/git").exists());
+    let (out, err) = write_to(&xdg_git);
+    assert_denied(&out, "git's configuration under XDG_CONFIG_HOME");
+    assert!(err.contains("is XDG_CONFIG_HOME"), "{err}");
     let (out, err) = write_to(&tool);
     assert_denied(&out, "a program on the PATH");
     assert!(err.contains("is on the PATH"), "{err}");

@@ -515,6 +515,7 @@ fn arguments(i: &Inputs, grants: &mut Vec<Grant>, warnings: &mut Vec<String>) {
             crate::places::write_concern(p, home.as_deref())
                 .or_else(|| hidden_in_home(p, home.as_deref()))
                 .or_else(|| on_the_path(p, i.path_var))
+                .or_else(|| in_xdg_places(p, i.vars))
         };
         let concern = rights.write.then(|| {
             judge(&path).or_else(|| {
@@ -555,15 +556,42 @@ fn hidden_in_home(p: &Path, home: Option<&Path>) -> Option<String> {
 }
 
 /// Why `p` is no place to grant for writing without being asked by name: it is or lies in
-/// a directory of the launch's PATH (a program put there runs by name later). A project
-/// holding one (its `node_modules/.bin`) is its own.
+/// a directory of the launch's PATH, or holds one (`~/go` holds `~/go/bin`; `/usr/local`,
+/// `/usr/local/bin`): a program put there runs by name later. Each PATH entry as written
+/// and where its links lead.
 fn on_the_path(p: &Path, path_var: Option<&std::ffi::OsStr>) -> Option<String> {
     std::env::split_paths(path_var?)
         .filter(|d| d.is_absolute() && d != Path::new("/"))
-        .find(|d| p.starts_with(d))
+        .flat_map(|d| {
+            let real = fs::real_path(&d).ok().filter(|r| *r != d);
+            std::iter::once(d).chain(real)
+        })
+        .find(|d| p.starts_with(d) || d.starts_with(p))
         .map(|d| {
             format!(
                 "{} is on the PATH: a program put there runs by name later",
+                escape::path(&d)
+            )
+        })
+}
+
+/// Why `p` is no place to grant for writing without being asked by name: it lies in, or
+/// holds, a directory where programs keep their settings and data outside HOME
+/// (`XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `XDG_STATE_HOME` set elsewhere): git's, systemd's,
+/// the desktop's autostart and MCP clients' configurations are found there.
+fn in_xdg_places(p: &Path, vars: &Vars) -> Option<String> {
+    ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"]
+        .iter()
+        .filter_map(|v| vars.get(v).ok().map(|d| (*v, PathBuf::from(d))))
+        .filter(|(_, d)| d.is_absolute() && d != Path::new("/"))
+        .flat_map(|(v, d)| {
+            let real = fs::real_path(&d).ok().filter(|r| *r != d);
+            std::iter::once((v, d.clone())).chain(real.map(|r| (v, r)))
+        })
+        .find(|(_, d)| p.starts_with(d) || d.starts_with(p))
+        .map(|(v, d)| {
+            format!(
+                "{} is {v}, where programs keep the settings they read and the programs they run",
                 escape::path(&d)
             )
         })
