@@ -560,19 +560,12 @@ fn hidden_in_home(p: &Path, home: Option<&Path>) -> Option<String> {
 /// `/usr/local/bin`): a program put there runs by name later. Each PATH entry as written
 /// and where its links lead.
 fn on_the_path(p: &Path, path_var: Option<&std::ffi::OsStr>) -> Option<String> {
-    std::env::split_paths(path_var?)
-        .filter(|d| d.is_absolute() && d != Path::new("/"))
-        .flat_map(|d| {
-            let real = fs::real_path(&d).ok().filter(|r| *r != d);
-            std::iter::once(d).chain(real)
-        })
-        .find(|d| p.starts_with(d) || d.starts_with(p))
-        .map(|d| {
-            format!(
-                "{} is on the PATH: a program put there runs by name later",
-                escape::path(&d)
-            )
-        })
+    lies_in_or_holds(p, std::env::split_paths(path_var?)).map(|d| {
+        format!(
+            "{} is on the PATH: a program put there runs by name later",
+            escape::path(&d)
+        )
+    })
 }
 
 /// Why `p` is no place to grant for writing without being asked by name: it lies in, or
@@ -582,19 +575,25 @@ fn on_the_path(p: &Path, path_var: Option<&std::ffi::OsStr>) -> Option<String> {
 fn in_xdg_places(p: &Path, vars: &Vars) -> Option<String> {
     ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"]
         .iter()
-        .filter_map(|v| vars.get(v).ok().map(|d| (*v, PathBuf::from(d))))
-        .filter(|(_, d)| d.is_absolute() && d != Path::new("/"))
-        .flat_map(|(v, d)| {
-            let real = fs::real_path(&d).ok().filter(|r| *r != d);
-            std::iter::once((v, d.clone())).chain(real.map(|r| (v, r)))
-        })
-        .find(|(_, d)| p.starts_with(d) || d.starts_with(p))
-        .map(|(v, d)| {
-            format!(
+        .find_map(|v| {
+            let d = lies_in_or_holds(p, vars.get(v).ok().map(PathBuf::from))?;
+            Some(format!(
                 "{} is {v}, where programs keep the settings they read and the programs they run",
                 escape::path(&d)
-            )
+            ))
         })
+}
+
+/// The first of `dirs` (absolute, not `/`; each as written and where its links lead) that
+/// `p` lies in or holds.
+fn lies_in_or_holds(p: &Path, dirs: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+    dirs.into_iter()
+        .filter(|d| d.is_absolute() && d != Path::new("/"))
+        .flat_map(|d| {
+            let real = fs::real_path(&d).ok().filter(|r| *r != d);
+            std::iter::once(d).chain(real)
+        })
+        .find(|d| p.starts_with(d) || d.starts_with(p))
 }
 
 /// What running the command needs: the file and its loaders (read and execute), the package

@@ -316,41 +316,21 @@ pub fn weakenings(
     out
 }
 
-/// Where an entry's profile lets the server write, expanded, and with `args: write` (or
-/// `write-parent`) the absolute paths among the server's arguments (or their directories):
+/// Where an entry's profile (`spec`, as the entry names it) lets the server write,
+/// expanded, and with `args: write` (or `write-parent`) the absolute paths among the
+/// server's arguments (or their directories):
 /// each with where it comes from. What the profile cannot be loaded for is left out (the
 /// entry's other findings say so).
 pub(super) fn entry_writes(
-    options: &[String],
+    spec: &str,
     server_args: &[String],
     loader: &Loader,
     home: Option<&Path>,
 ) -> Vec<(std::path::PathBuf, String)> {
-    let mut spec = "default".to_string();
-    let mut i = 0;
-    while i < options.len() {
-        let a = options[i].as_str();
-        if let Some(v) = a.strip_prefix("--profile=") {
-            spec = v.to_string();
-        } else if a == "-p" || a == "--profile" {
-            if let Some(v) = options.get(i + 1) {
-                spec = v.clone();
-            }
-        }
-        i += 1;
-    }
-    let Ok((p, _)) = loader.load(&spec) else {
+    let Ok((p, _)) = loader.load(spec) else {
         return Vec::new();
     };
-    let vars = crate::vars::Vars::from_lookup(
-        "audit",
-        std::env::current_dir(),
-        |k| match k {
-            "HOME" => home.map(|h| h.display().to_string()),
-            _ => std::env::var(k).ok(),
-        },
-        || None,
-    );
+    let vars = audit_vars(home);
     let mut out: Vec<(std::path::PathBuf, String)> = p
         .filesystem
         .write
@@ -386,6 +366,19 @@ pub(super) fn entry_writes(
     out
 }
 
+/// The variables a profile's paths are expanded with here: this process's, HOME as given.
+fn audit_vars(home: Option<&Path>) -> crate::vars::Vars {
+    crate::vars::Vars::from_lookup(
+        "audit",
+        std::env::current_dir(),
+        |k| match k {
+            "HOME" => home.map(|h| h.display().to_string()),
+            _ => std::env::var(k).ok(),
+        },
+        || None,
+    )
+}
+
 /// What a profile file (not a built-in one) lets the server write that outlives the
 /// sandbox or gives it away: a place that runs outside later (a shell startup file,
 /// autostart, systemd user units, a directory on the PATH, git hooks), a file of secrets, a
@@ -397,15 +390,7 @@ fn profile_writes(
     write: &[crate::profile::Entry<String>],
     home: Option<&Path>,
 ) -> Vec<String> {
-    let vars = crate::vars::Vars::from_lookup(
-        "audit",
-        std::env::current_dir(),
-        |k| match k {
-            "HOME" => home.map(|h| h.display().to_string()),
-            _ => std::env::var(k).ok(),
-        },
-        || None,
-    );
+    let vars = audit_vars(home);
     let judge = |p: &Path| {
         crate::places::write_concern(p, home).or_else(|| odd_or_top_level(&p.to_string_lossy()))
     };

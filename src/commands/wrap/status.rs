@@ -141,7 +141,12 @@ pub fn run(target: &Target) -> Result<i32, WrapError> {
                         if let Some(why) = replaceable_launcher(
                             &st.command,
                             &w.options,
-                            super::audit::entry_writes(&w.options, &w.args, &loader, home.as_deref()),
+                            super::audit::entry_writes(
+                                w.profile.as_deref().unwrap_or("default"),
+                                &w.args,
+                                &loader,
+                                home.as_deref(),
+                            ),
                         ) =>
                     {
                         Verdict::Unsandboxed(format!("NOT sandboxed after its next start: {why}"))
