@@ -64,6 +64,11 @@ const CONFIG_MAX: u64 = 1 << 20;
 /// How deep git follows includes.
 const MAX_INCLUDE_DEPTH: usize = 10;
 
+/// The most files one configuration file's includes name, found or missing, all depths
+/// together: a configuration of thousands of include lines would otherwise cost a launch a
+/// lookup and a bind mount each.
+const MAX_INCLUDES: usize = 64;
+
 /// The most entries of a git directory looked at for the other names of one file.
 const MAX_NAMES_LOOKED_AT: usize = 4096;
 
@@ -236,7 +241,7 @@ fn config_value(chars: &mut std::iter::Peekable<std::str::Chars>) -> String {
 /// The files a git configuration file includes (`include.path`, `includeIf.*.path`), and
 /// those they include (as git does, ten deep at most), as git reads them: relative to the
 /// including file's directory, `~/` from HOME. Those that exist go to `found`, links
-/// resolved; those that do not, to `missing`.
+/// resolved; those that do not, to `missing`. It stops at `MAX_INCLUDES`.
 fn includes_of(config: &Path, found: &mut Vec<PathBuf>, missing: &mut Vec<PathBuf>) {
     let mut todo = vec![(config.to_path_buf(), 0)];
     while let Some((file, depth)) = todo.pop() {
@@ -247,6 +252,9 @@ fn includes_of(config: &Path, found: &mut Vec<PathBuf>, missing: &mut Vec<PathBu
         for (section, key, value) in config_entries(&text) {
             if !section.starts_with("include") || key != "path" || value.is_empty() {
                 continue;
+            }
+            if found.len() + missing.len() >= MAX_INCLUDES {
+                return;
             }
             let path = match value.strip_prefix("~/") {
                 Some(rest) => match std::env::var_os("HOME") {
@@ -880,5 +888,21 @@ mod tests {
         found.sort();
         assert_eq!(found, [root.join("one"), root.join("two")]);
         assert_eq!(missing, [root.join("gone")]);
+    }
+
+    #[test]
+    fn a_configuration_of_thousands_of_includes_is_looked_at_only_so_far() {
+        let d = tempfile::tempdir().unwrap();
+        let root = crate::paths::real_path(d.path()).unwrap();
+        let mut text = String::from("[include]\n");
+        for i in 0..5000 {
+            text.push_str(&format!("\tpath = gone{i}\n"));
+        }
+        std::fs::write(root.join("config"), text).unwrap();
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        includes_of(&root.join("config"), &mut found, &mut missing);
+        assert!(found.is_empty());
+        assert_eq!(missing.len(), MAX_INCLUDES);
+        assert_eq!(missing[0], root.join("gone0"));
     }
 }
