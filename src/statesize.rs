@@ -137,15 +137,7 @@ impl Drop for Watch {
 /// None if the watching thread could not start.
 pub fn watch(dir: &Path, limit: u64, pid: libc::pid_t) -> Option<Watch> {
     let dir = dir.to_path_buf();
-    // A pidfd: the signal can only reach this sandbox, even after its pid is reused.
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let pidfd = if raw >= 0 {
-        // SAFETY: a descriptor pidfd_open just returned, owned by nobody else.
-        Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) })
-    } else {
-        None
-    };
+    let pidfd = pidfd(pid);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
@@ -171,7 +163,17 @@ pub fn watch(dir: &Path, limit: u64, pid: libc::pid_t) -> Option<Watch> {
     Some(Watch { stop })
 }
 
-fn kill(pidfd: Option<&OwnedFd>, pid: libc::pid_t) {
+/// A pidfd for the sandbox `pid`: a signal sent through it can only reach this sandbox, even
+/// after its pid is reused.
+pub(crate) fn pidfd(pid: libc::pid_t) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a descriptor pidfd_open just returned, owned by nobody else.
+    (raw >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) })
+}
+
+/// Kills the sandbox `pid`, through its pidfd where there is one.
+pub(crate) fn kill(pidfd: Option<&OwnedFd>, pid: libc::pid_t) {
     match pidfd {
         // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
         Some(fd) => unsafe {

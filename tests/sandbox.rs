@@ -534,6 +534,114 @@ fn a_repository_the_server_makes_is_told_of() {
     assert!(err.contains(&told(&bare)), "{err}");
 }
 
+/// What git would read once it exists, absent at launch where the server may write (a
+/// `commondir` in the repository's own `.git`, which sends git's configuration elsewhere; a
+/// `hooks` directory a clone lacks; an include the configuration names) cannot be mounted
+/// read-only: the server that makes one is stopped at once, and the entry moved aside
+/// before the user's git reads it. Judged from outside by the user's own `git status`.
+#[test]
+fn what_git_would_read_once_made_stops_the_server() {
+    let Some((_d, proj)) = git_scratch("proj") else {
+        return;
+    };
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&proj)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+    std::fs::remove_dir_all(proj.join(".git/hooks")).unwrap();
+    git(&["config", "include.path", "../team.gitconfig"]);
+    let pwned = proj.parent().unwrap().join("pwned");
+    // A directory git takes for a common directory, its configuration running a program.
+    let evil = format!(
+        "mkdir -p .x/objects .x/refs && printf '[core]\\n\\tfsmonitor = \"touch {}; false\"\\n' > .x/config",
+        pwned.display()
+    );
+    let user_git_status = || {
+        let _ = Command::new("git")
+            .args(["status", "--short"])
+            .current_dir(&proj)
+            .output()
+            .unwrap();
+        pwned.exists()
+    };
+    // Weak setup, the check detects it: the same entry planted without mcpcell makes the
+    // user's git status run the program.
+    let (code, err) = sh_writing(&proj, &evil);
+    assert_eq!(code, Some(0), "{err}");
+    write(
+        &proj.join(".git/commondir"),
+        &format!("{}\n", proj.join(".x").display()),
+    );
+    assert!(user_git_status(), "the planted commondir did not run");
+    std::fs::remove_file(proj.join(".git/commondir")).unwrap();
+    std::fs::remove_file(&pwned).unwrap();
+    assert!(!user_git_status());
+    let cases = [
+        (
+            format!("echo {}/.x > .git/commondir", proj.display()),
+            ".git/commondir",
+        ),
+        ("mkdir .git/hooks".to_string(), ".git/hooks"),
+        (
+            "printf '[core]\\n\\tfsmonitor = x\\n' > /tmp/t && mv /tmp/t team.gitconfig"
+                .to_string(),
+            "team.gitconfig",
+        ),
+    ];
+    for (plant, rel) in &cases {
+        let (code, err) = sh_writing(
+            &proj,
+            &format!("{plant} && echo planted >&2 && sleep 20; echo survived >&2"),
+        );
+        let at = proj.join(rel);
+        assert_ne!(code, Some(0), "{rel}: {err}");
+        assert!(!err.contains("survived"), "{rel}: {err}");
+        assert!(
+            err.contains(&format!(
+                "stopping the server: it made {}, which did not exist at launch",
+                at.display()
+            )),
+            "{rel}: {err}"
+        );
+        assert!(!at.exists(), "{rel} is still there");
+        let aside = proj.join(format!("{rel}.planted-by-server"));
+        assert!(std::fs::symlink_metadata(&aside).is_ok(), "{rel}: {err}");
+        assert!(
+            !user_git_status(),
+            "{rel}: the user's git ran the server's program"
+        );
+    }
+    // Git's own work inside is not stopped: a commit, a branch, a repack.
+    for rel in [
+        ".git/hooks.planted-by-server",
+        "team.gitconfig.planted-by-server",
+    ] {
+        let p = proj.join(rel);
+        if p.is_dir() {
+            std::fs::remove_dir_all(p).unwrap();
+        } else {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let (code, err) = sh_writing(
+        &proj,
+        "echo a > a.txt && git add a.txt && git -c user.name=t -c user.email=t@t commit -qm two && git checkout -q -b feature && git gc -q",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("stopping the server"), "{err}");
+}
+
 /// A shell prompt prints the branch from `.git/HEAD` as it is: control characters the
 /// server writes there are told of when it exits; an ordinary branch switch is not.
 #[test]

@@ -273,6 +273,10 @@ pub struct FsPlan {
     /// Git directories a writable grant holds ([`super::runs_later::Protected::git_dirs`]).
     #[serde(skip)]
     pub git_dirs: Vec<PathBuf>,
+    /// What git would read or run, absent at launch where the server may write
+    /// ([`super::runs_later::Protected::unmade`]), with why: watched while the server runs.
+    #[serde(skip)]
+    pub unmade: Vec<(PathBuf, &'static str)>,
 }
 
 fn under(path: &Path, dir: &str) -> bool {

@@ -156,23 +156,35 @@ pub(super) fn build(
     let mut grants = grants;
     let mut no_repository = Vec::new();
     let mut git_dirs = Vec::new();
+    let mut unmade = Vec::new();
     if !i.req.learn {
         let super::runs_later::Protected {
             grants: protected,
             warnings: told,
             unrepositoried,
             git_dirs: found,
+            unmade: absent,
         } = super::runs_later::protect(&grants, i.cwd, state_root.as_deref())?;
         no_repository = unrepositoried;
         git_dirs = found;
+        unmade = absent;
+        let listed = |paths: Vec<&Path>| {
+            paths
+                .into_iter()
+                .map(escape::path)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if !protected.is_empty() {
             notes.push(format!(
                 "read-only inside a writable grant (git runs them outside the sandbox; a grant of its own for writing keeps one writable): {}",
-                protected
-                    .iter()
-                    .map(|g| escape::path(&g.path))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed(protected.iter().map(|g| g.path.as_path()).collect())
+            ));
+        }
+        if !unmade.is_empty() {
+            notes.push(format!(
+                "watched while the server runs (git would read them once they exist; the server is stopped if it makes one): {}",
+                listed(unmade.iter().map(|(p, _)| p.as_path()).collect())
             ));
         }
         grants.extend(protected);
@@ -182,6 +194,7 @@ pub(super) fn build(
     let mut filesystem = fs::build(grants, pending)?;
     filesystem.no_repository = no_repository;
     filesystem.git_dirs = git_dirs;
+    filesystem.unmade = unmade;
     drop(_kept);
     let mut told = std::collections::HashSet::new();
     for (index, s) in path {

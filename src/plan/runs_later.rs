@@ -430,6 +430,11 @@ pub struct Protected {
     /// The git directories found, whose `HEAD` and state files a writable grant holds: what
     /// a shell prompt prints from them is checked when the server has exited.
     pub git_dirs: Vec<PathBuf>,
+    /// What git would read or run, absent at launch, in a directory the server may write
+    /// (a repository's `commondir`, a missing `hooks` directory or include), with why. A
+    /// mount can only cover what exists: the supervisor watches these names while the
+    /// server runs, and stops it if one appears.
+    pub unmade: Vec<(PathBuf, &'static str)>,
 }
 
 pub fn protect(
@@ -462,6 +467,7 @@ pub fn protect(
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut unrepositoried: Vec<PathBuf> = Vec::new();
     let mut git_dirs: Vec<PathBuf> = Vec::new();
+    let mut unmade: Vec<(PathBuf, &'static str)> = Vec::new();
     for root in &writable {
         let mut dirs = vec![root.clone()];
         if let Some(c) = cwd.as_ref().filter(|c| c.starts_with(root)) {
@@ -514,11 +520,41 @@ pub fn protect(
             }
         }
         for (p, scope, why) in places {
+            // The place named, or a directory beneath its git directory (`.git/hooks`; the
+            // git directory itself, granted on its own, is not such a word).
+            let is_chosen = |p: &Path, scope: &Path| {
+                named
+                    .iter()
+                    .any(|n| p.starts_with(n) && (n == p || (n != scope && n.starts_with(scope))))
+            };
+            let chosen = is_chosen(&p, &scope);
+            // Absent (`commondir`, a `hooks` directory, an include): no mount or Landlock rule
+            // keeps one name from being made in a writable directory. The supervisor watches
+            // for it, where its directory really is, while the server runs, and stops the
+            // server if it appears.
+            if std::fs::symlink_metadata(&p).is_err() {
+                let at = p
+                    .parent()
+                    .and_then(real)
+                    .zip(p.file_name())
+                    .map(|(d, n)| d.join(n))
+                    .filter(|a| writable.iter().any(|w| a.starts_with(w) && a != w));
+                if let Some(at) = at {
+                    let scope = if scope == p {
+                        at.clone()
+                    } else {
+                        scope.clone()
+                    };
+                    if !is_chosen(&at, &scope) && !unmade.iter().any(|(q, _)| *q == at) {
+                        unmade.push((at, why));
+                    }
+                }
+            }
             // An include that does not exist cannot be mounted read-only: told.
             if why == MISSING_INCLUDE {
                 let inside = writable.iter().any(|w| p.starts_with(w));
                 let msg = format!(
-                    "git's configuration includes {}, which does not exist: the server may create it there, and git would read it as configuration (the programs it names run outside the sandbox). Create it yourself (empty), or remove the include",
+                    "git's configuration includes {}, which does not exist: the server may create it there, and git would read it as configuration (the programs it names run outside the sandbox); mcpcell stops the server if it does, but create it yourself (empty), or remove the include",
                     crate::escape::path(&p)
                 );
                 if inside && !warnings.contains(&msg) {
@@ -539,11 +575,6 @@ pub fn protect(
             else {
                 continue;
             };
-            // The place named, or a directory beneath its git directory (`.git/hooks`; the
-            // git directory itself, granted on its own, is not such a word).
-            let chosen = named
-                .iter()
-                .any(|n| p.starts_with(n) && (*n == p || (*n != scope && n.starts_with(&scope))));
             if chosen {
                 continue;
             }
@@ -600,6 +631,7 @@ pub fn protect(
         warnings,
         unrepositoried,
         git_dirs,
+        unmade,
     })
 }
 

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 mod live;
 mod relay;
 pub(crate) mod terminal;
+mod unmade;
 
 use crate::cgroup::{self, SandboxCgroup};
 use crate::plan::Plan;
@@ -261,6 +262,8 @@ pub fn launch(
     }
     // Taken before anything can take long: the client that started mcpcell.
     let client = Client::watch();
+    // Set up before the server starts, so that nothing it makes goes unseen.
+    let unmade = unmade::prepare(&plan.filesystem.unmade);
     let spawned = spawn(&plan, &original, &mut plugins);
     // What runs from here on (hints, state-size checks, reports at exit) looks paths up anew.
     crate::paths::forget();
@@ -290,6 +293,7 @@ pub fn launch(
         (Some(dir), Some(limit)) => crate::statesize::watch(dir, limit, spawned.pid),
         _ => None,
     };
+    let unmade_watch = unmade.and_then(|u| u.start(spawned.pid));
     let code = wait(
         spawned.pid,
         &forwarded_and_chld,
@@ -299,6 +303,7 @@ pub fn launch(
         client,
     );
     drop(state_watch);
+    drop(unmade_watch);
     if spawned.tier != "namespaces" {
         kill_adopted();
     }

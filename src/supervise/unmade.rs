@@ -1,0 +1,310 @@
+//! What git would read or run that did not exist at launch, in a directory the server may
+//! write ([`crate::plan::runs_later::Protected::unmade`]): a repository's `commondir` (with
+//! it git takes its configuration and hooks from wherever it points), a missing `hooks`
+//! directory, an include its configuration names. A read-only mount covers only what
+//! exists, and no mount or Landlock rule refuses one name in a writable directory, so the
+//! supervisor watches these names (inotify, set up before the server starts) and, when one
+//! appears, stops the sandbox and moves the planted entry aside, where git never reads it.
+//!
+//! Between the entry's appearance and its move there is a window of microseconds in which a
+//! git run by the user would read it; the server gets no second try.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tracing::error;
+
+/// A watched directory: its descriptor (the directory itself, even if renamed) and the
+/// names in it that must not appear, with why.
+struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+    names: Vec<(OsString, &'static str)>,
+}
+
+/// The watches, set up before the server starts.
+pub struct Prepared {
+    inotify: OwnedFd,
+    dirs: Vec<Dir>,
+}
+
+/// The running watch; dropping it stops the watch's thread.
+pub struct Watch {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the planted entry is moved to: beside it, under a name git never reads.
+const ASIDE: &str = ".planted-by-server";
+
+/// Watches the parent directories of `places`. None when there is nothing to watch or the
+/// kernel refuses (the launch then goes on as before: what exists is still read-only).
+pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
+    if places.is_empty() {
+        return None;
+    }
+    // SAFETY: inotify_init1 takes flags and returns a new descriptor or -1.
+    let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+    if raw < 0 {
+        return None;
+    }
+    // SAFETY: a descriptor inotify_init1 just returned, owned by nobody else.
+    let inotify = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut dirs: Vec<Dir> = Vec::new();
+    for (place, why) in places {
+        let (Some(parent), Some(name)) = (place.parent(), place.file_name()) else {
+            continue;
+        };
+        if let Some(d) = dirs.iter_mut().find(|d| d.path == parent) {
+            if !exists_at(&d.fd, name) {
+                d.names.push((name.to_os_string(), why));
+            }
+            continue;
+        }
+        let Ok(c) = CString::new(parent.as_os_str().as_bytes()) else {
+            continue;
+        };
+        let mask = libc::IN_CREATE
+            | libc::IN_MOVED_TO
+            | libc::IN_MOVE_SELF
+            | libc::IN_DELETE_SELF
+            | libc::IN_ONLYDIR
+            | libc::IN_DONT_FOLLOW;
+        // SAFETY: a valid inotify descriptor and a NUL-terminated path.
+        let wd = unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), mask) };
+        // SAFETY: open with a NUL-terminated path and flags; -1 or a new descriptor.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if wd < 0 || fd < 0 {
+            if fd >= 0 {
+                // SAFETY: the descriptor just opened, closed once.
+                unsafe { libc::close(fd) };
+            }
+            continue;
+        }
+        // SAFETY: a descriptor open just returned, owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Made since it was planned, before the server starts: not the server's.
+        if exists_at(&fd, name) {
+            continue;
+        }
+        dirs.push(Dir {
+            fd,
+            path: parent.to_path_buf(),
+            names: vec![(name.to_os_string(), why)],
+        });
+    }
+    (!dirs.is_empty()).then_some(Prepared { inotify, dirs })
+}
+
+impl Prepared {
+    /// Starts watching for the sandbox `pid`.
+    pub fn start(self, pid: libc::pid_t) -> Option<Watch> {
+        let pidfd = crate::statesize::pidfd(pid);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("unmade".into())
+            .stack_size(64 * 1024)
+            .spawn(move || self.run(&flag, pidfd.as_ref(), pid))
+            .ok()?;
+        Some(Watch { stop })
+    }
+
+    fn run(self, stop: &AtomicBool, pidfd: Option<&OwnedFd>, pid: libc::pid_t) {
+        let mut buf = [0u8; 4096];
+        loop {
+            // Every entry is checked at each wake-up, not only the events' names: a queue
+            // that overflowed, or an event for a name given twice, misses nothing.
+            if let Some(found) = self.first_made() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                crate::statesize::kill(pidfd, pid);
+                found.report();
+                return;
+            }
+            let mut p = libc::pollfd {
+                fd: self.inotify.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; no timeout: nothing to do until the directory changes.
+            unsafe { libc::poll(&mut p, 1, -1) };
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            // Drained; what the events said is checked above.
+            // SAFETY: reading into a buffer of its own length.
+            while unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        }
+    }
+
+    /// The first watched entry that now exists, or a watched directory no longer where it
+    /// was.
+    fn first_made(&self) -> Option<Made<'_>> {
+        for d in &self.dirs {
+            // A directory moved or removed (a git directory cannot be: its read-only mounts
+            // hold it; an include's directory can): what now stands at its path is unknown.
+            let same = std::fs::symlink_metadata(&d.path)
+                .ok()
+                .zip(fstat(&d.fd))
+                .is_some_and(|(m, (dev, ino))| {
+                    std::os::unix::fs::MetadataExt::dev(&m) == dev
+                        && std::os::unix::fs::MetadataExt::ino(&m) == ino
+                });
+            if !same {
+                return Some(Made::Moved(d));
+            }
+            for (name, why) in &d.names {
+                if exists_at(&d.fd, name) {
+                    return Some(Made::Entry(d, name, why));
+                }
+            }
+        }
+        None
+    }
+}
+
+enum Made<'a> {
+    Entry(&'a Dir, &'a OsStr, &'static str),
+    Moved(&'a Dir),
+}
+
+impl Made<'_> {
+    fn report(&self) {
+        match self {
+            Made::Entry(d, name, why) => {
+                let path = d.path.join(name);
+                let moved = move_aside(&d.fd, name);
+                let then = match &moved {
+                    Some(aside) => format!(
+                        "moved it to {}, where git does not read it: look at it, then remove it",
+                        crate::escape::path(&d.path.join(aside))
+                    ),
+                    None => "it could not be moved: remove it before you run git there".into(),
+                };
+                error!(
+                    target: "mcpcell",
+                    event = "unmade",
+                    "stopping the server: it made {}, which did not exist at launch ({why}: what it names would run outside the sandbox); {then}",
+                    crate::escape::path(&path)
+                );
+            }
+            Made::Moved(d) => {
+                let names: Vec<String> = d
+                    .names
+                    .iter()
+                    .map(|(n, _)| crate::escape::path(&d.path.join(n)))
+                    .collect();
+                error!(
+                    target: "mcpcell",
+                    event = "unmade",
+                    "stopping the server: it moved or removed {}, where git would read {} once it exists: look at what stands there now before you run git",
+                    crate::escape::path(&d.path),
+                    names.join(", ")
+                );
+            }
+        }
+    }
+}
+
+fn fstat(fd: &OwnedFd) -> Option<(u64, u64)> {
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor (O_PATH is accepted by fstat) and an out-parameter.
+    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+}
+
+fn exists_at(dir: &OwnedFd, name: &OsStr) -> bool {
+    let Ok(c) = CString::new(name.as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a directory descriptor, a NUL-terminated name and an out-parameter.
+    unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) == 0
+    }
+}
+
+/// Renames `name` in `dir` to a name of its own beside it, never over an existing entry.
+fn move_aside(dir: &OwnedFd, name: &OsStr) -> Option<OsString> {
+    let from = CString::new(name.as_bytes()).ok()?;
+    for n in 0..16 {
+        let mut aside = name.to_os_string();
+        aside.push(ASIDE);
+        if n > 0 {
+            aside.push(format!(".{n}"));
+        }
+        let to = CString::new(aside.as_bytes()).ok()?;
+        // SAFETY: renameat2 on one directory descriptor with NUL-terminated names.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                dir.as_raw_fd(),
+                from.as_ptr(),
+                dir.as_raw_fd(),
+                to.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if r == 0 {
+            return Some(aside);
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_made_is_found_and_moved_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let root = crate::paths::real_path(d.path()).unwrap();
+        let git = root.join(".git");
+        std::fs::create_dir(&git).unwrap();
+        let w = prepare(&[(git.join("commondir"), "why")]).unwrap();
+        assert!(w.first_made().is_none());
+        std::fs::write(git.join("commondir.planted-by-server"), "").unwrap();
+        std::fs::write(git.join("commondir"), "/elsewhere\n").unwrap();
+        let Some(Made::Entry(dir, name, _)) = w.first_made() else {
+            panic!("not found");
+        };
+        assert_eq!(
+            move_aside(&dir.fd, name).unwrap(),
+            "commondir.planted-by-server.1"
+        );
+        assert!(!git.join("commondir").exists());
+        assert_eq!(
+            std::fs::read_to_string(git.join("commondir.planted-by-server.1")).unwrap(),
+            "/elsewhere\n"
+        );
+        // The directory moved away is told of too.
+        std::fs::rename(&git, root.join("g")).unwrap();
+        assert!(matches!(w.first_made(), Some(Made::Moved(_))));
+    }
+}
