@@ -285,19 +285,7 @@ fn what_git_runs_later_is_read_only_inside_a_writable_grant() {
     let d = scratch();
     let proj = d.path().join("proj");
     std::fs::create_dir_all(&proj).unwrap();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(&proj)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let git = |args: &[&str]| git_in(&proj, args);
     git(&["init", "-q"]);
     write(&proj.join("a.txt"), "a");
     std::fs::create_dir_all(proj.join(".vscode")).unwrap();
@@ -372,19 +360,7 @@ fn what_git_runs_later_is_found_the_way_git_finds_it() {
     }
     let d = scratch();
     let top = d.path().canonicalize().unwrap();
-    let git = |dir: &std::path::Path, args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let git = git_in;
     let w = top.join("w");
     let proj = w.join("proj");
     std::fs::create_dir_all(&proj).unwrap();
@@ -490,6 +466,21 @@ fn sh_writing(dir: &std::path::Path, script: &str) -> (Option<i32>, String) {
     )
 }
 
+/// Runs the user's git in `dir` (as an author), and checks that it succeeded.
+fn git_in(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A scratch directory `name` for git tests, when git and Landlock are here.
 fn git_scratch(name: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
     if !has_landlock() || !require(which::which("git").is_ok(), "git") {
@@ -544,19 +535,7 @@ fn what_git_would_read_once_made_stops_the_server() {
     let Some((_d, proj)) = git_scratch("proj") else {
         return;
     };
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(&proj)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let git = |args: &[&str]| git_in(&proj, args);
     git(&["init", "-q"]);
     git(&["commit", "-q", "--allow-empty", "-m", "one"]);
     std::fs::remove_dir_all(proj.join(".git/hooks")).unwrap();
