@@ -293,7 +293,7 @@ pub fn launch(
         (Some(dir), Some(limit)) => crate::statesize::watch(dir, limit, spawned.pid),
         _ => None,
     };
-    let unmade_watch = unmade.and_then(|u| u.start(spawned.pid));
+    let unmade_watch = unmade.map(|u| u.start(spawned.pid));
     let code = wait(
         spawned.pid,
         &forwarded_and_chld,
@@ -303,9 +303,11 @@ pub fn launch(
         client,
     );
     drop(state_watch);
-    drop(unmade_watch);
     if spawned.tier != "namespaces" {
         kill_adopted();
+    }
+    if let Some(w) = unmade_watch {
+        w.finish();
     }
     if let Some(o) = spawned.attached.observer {
         o.stop.store(true, Ordering::Relaxed);

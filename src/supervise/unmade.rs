@@ -14,9 +14,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tracing::error;
+use tracing::{error, warn};
 
 /// A watched directory: its descriptor (the directory itself, even if renamed) and the
 /// names in it that must not appear, with why.
@@ -32,29 +33,44 @@ pub struct Prepared {
     dirs: Vec<Dir>,
 }
 
-/// The running watch; dropping it stops the watch's thread.
+/// The running watch.
 pub struct Watch {
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
-impl Drop for Watch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+struct Shared {
+    prepared: Prepared,
+    stop: AtomicBool,
+    /// Held while entries are looked at and moved: the thread and the last look never act
+    /// on one entry at once.
+    acting: Mutex<Reported>,
 }
+
+/// What has been told of and is not to be told again: directories moved, entries that could
+/// not be moved. An entry moved aside and made again is told of again.
+#[derive(Default)]
+struct Reported(Vec<PathBuf>);
 
 /// What the planted entry is moved to: beside it, under a name git never reads.
 const ASIDE: &str = ".planted-by-server";
 
-/// Watches the parent directories of `places`. None when there is nothing to watch or the
-/// kernel refuses (the launch then goes on as before: what exists is still read-only).
+/// Watches the parent directories of `places`. None when there is nothing to watch; where
+/// the kernel refuses a watch (the user's inotify instances or watches used up), told.
 pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
     if places.is_empty() {
         return None;
     }
+    let refused = |what: &str, e: std::io::Error| {
+        warn!(
+            target: "mcpcell",
+            "cannot watch {what} ({e}): a `commondir`, `hooks` or include the server makes there goes unseen until you look (the user's inotify instances or watches may be used up: fs.inotify.max_user_instances, max_user_watches)"
+        );
+    };
     // SAFETY: inotify_init1 takes flags and returns a new descriptor or -1.
     let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
     if raw < 0 {
+        let all: Vec<String> = places.iter().map(|(p, _)| crate::escape::path(p)).collect();
+        refused(&all.join(", "), std::io::Error::last_os_error());
         return None;
     }
     // SAFETY: a descriptor inotify_init1 just returned, owned by nobody else.
@@ -80,7 +96,10 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
             | libc::IN_ONLYDIR
             | libc::IN_DONT_FOLLOW;
         // SAFETY: a valid inotify descriptor and a NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), mask) };
+        if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), mask) } < 0 {
+            refused(&crate::escape::path(place), std::io::Error::last_os_error());
+            continue;
+        }
         // SAFETY: open with a NUL-terminated path and flags; -1 or a new descriptor.
         let fd = unsafe {
             libc::open(
@@ -88,11 +107,8 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
                 libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             )
         };
-        if wd < 0 || fd < 0 {
-            if fd >= 0 {
-                // SAFETY: the descriptor just opened, closed once.
-                unsafe { libc::close(fd) };
-            }
+        if fd < 0 {
+            refused(&crate::escape::path(place), std::io::Error::last_os_error());
             continue;
         }
         // SAFETY: a descriptor open just returned, owned by nobody else.
@@ -112,50 +128,26 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
 
 impl Prepared {
     /// Starts watching for the sandbox `pid`.
-    pub fn start(self, pid: libc::pid_t) -> Option<Watch> {
+    pub fn start(self, pid: libc::pid_t) -> Watch {
+        let shared = Arc::new(Shared {
+            prepared: self,
+            stop: AtomicBool::new(false),
+            acting: Mutex::new(Reported::default()),
+        });
         let pidfd = crate::statesize::pidfd(pid);
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        std::thread::Builder::new()
+        let inner = Arc::clone(&shared);
+        // Without the thread, the last look at the end still moves what was made.
+        let _ = std::thread::Builder::new()
             .name("unmade".into())
             .stack_size(64 * 1024)
-            .spawn(move || self.run(&flag, pidfd.as_ref(), pid))
-            .ok()?;
-        Some(Watch { stop })
+            .spawn(move || inner.run(pidfd.as_ref(), pid));
+        Watch { shared }
     }
 
-    fn run(self, stop: &AtomicBool, pidfd: Option<&OwnedFd>, pid: libc::pid_t) {
-        let mut buf = [0u8; 4096];
-        loop {
-            // Every entry is checked at each wake-up, not only the events' names: a queue
-            // that overflowed, or an event for a name given twice, misses nothing.
-            if let Some(found) = self.first_made() {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                crate::statesize::kill(pidfd, pid);
-                found.report();
-                return;
-            }
-            let mut p = libc::pollfd {
-                fd: self.inotify.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd; no timeout: nothing to do until the directory changes.
-            unsafe { libc::poll(&mut p, 1, -1) };
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            // Drained; what the events said is checked above.
-            // SAFETY: reading into a buffer of its own length.
-            while unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        }
-    }
-
-    /// The first watched entry that now exists, or a watched directory no longer where it
+    /// Every watched entry that now exists, and every watched directory no longer where it
     /// was.
-    fn first_made(&self) -> Option<Made<'_>> {
+    fn made(&self) -> Vec<Made<'_>> {
+        let mut out = Vec::new();
         for d in &self.dirs {
             // A directory moved or removed (a git directory cannot be: its read-only mounts
             // hold it; an include's directory can): what now stands at its path is unknown.
@@ -167,15 +159,69 @@ impl Prepared {
                         && std::os::unix::fs::MetadataExt::ino(&m) == ino
                 });
             if !same {
-                return Some(Made::Moved(d));
+                out.push(Made::Moved(d));
             }
             for (name, why) in &d.names {
                 if exists_at(&d.fd, name) {
-                    return Some(Made::Entry(d, name, why));
+                    out.push(Made::Entry(d, name, why));
                 }
             }
         }
-        None
+        out
+    }
+}
+
+impl Shared {
+    fn run(&self, pidfd: Option<&OwnedFd>, pid: libc::pid_t) {
+        let mut buf = [0u8; 4096];
+        // Every entry is checked at each wake-up, not only the events' names: a queue that
+        // overflowed, or an event for a name given twice, misses nothing. After a stop the
+        // watch goes on: in the namespace-free tier a process the server started may still
+        // run until the supervisor ends it.
+        while !self.stop.load(Ordering::Relaxed) {
+            self.act(|| crate::statesize::kill(pidfd, pid));
+            let mut p = libc::pollfd {
+                fd: self.prepared.inotify.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; no timeout: nothing to do until a directory changes.
+            unsafe { libc::poll(&mut p, 1, -1) };
+            // Drained; what the events said is checked above.
+            // SAFETY: reading into a buffer of its own length.
+            while unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        }
+    }
+
+    /// Moves aside and tells of what was made, after calling `stop` once if anything was.
+    fn act(&self, stop: impl FnOnce()) {
+        let Ok(mut reported) = self.acting.lock() else {
+            return;
+        };
+        let made: Vec<Made<'_>> = self
+            .prepared
+            .made()
+            .into_iter()
+            .filter(|m| !reported.0.contains(&m.path()))
+            .collect();
+        if made.is_empty() {
+            return;
+        }
+        stop();
+        for m in made {
+            if !m.report() {
+                reported.0.push(m.path());
+            }
+        }
+    }
+}
+
+impl Watch {
+    /// Once the sandbox's processes are gone: the last look, for what was made after the
+    /// thread's last one.
+    pub fn finish(self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.act(|| {});
     }
 }
 
@@ -185,7 +231,15 @@ enum Made<'a> {
 }
 
 impl Made<'_> {
-    fn report(&self) {
+    fn path(&self) -> PathBuf {
+        match self {
+            Made::Entry(d, name, _) => d.path.join(name),
+            Made::Moved(d) => d.path.clone(),
+        }
+    }
+
+    /// Tells of it, moving an entry aside; whether it was moved.
+    fn report(&self) -> bool {
         match self {
             Made::Entry(d, name, why) => {
                 let path = d.path.join(name);
@@ -203,6 +257,7 @@ impl Made<'_> {
                     "stopping the server: it made {}, which did not exist at launch ({why}: what it names would run outside the sandbox); {then}",
                     crate::escape::path(&path)
                 );
+                moved.is_some()
             }
             Made::Moved(d) => {
                 let names: Vec<String> = d
@@ -217,6 +272,7 @@ impl Made<'_> {
                     crate::escape::path(&d.path),
                     names.join(", ")
                 );
+                false
             }
         }
     }
@@ -288,10 +344,10 @@ mod tests {
         let git = root.join(".git");
         std::fs::create_dir(&git).unwrap();
         let w = prepare(&[(git.join("commondir"), "why")]).unwrap();
-        assert!(w.first_made().is_none());
+        assert!(w.made().is_empty());
         std::fs::write(git.join("commondir.planted-by-server"), "").unwrap();
         std::fs::write(git.join("commondir"), "/elsewhere\n").unwrap();
-        let Some(Made::Entry(dir, name, _)) = w.first_made() else {
+        let [Made::Entry(dir, name, _)] = w.made()[..] else {
             panic!("not found");
         };
         assert_eq!(
@@ -305,6 +361,6 @@ mod tests {
         );
         // The directory moved away is told of too.
         std::fs::rename(&git, root.join("g")).unwrap();
-        assert!(matches!(w.first_made(), Some(Made::Moved(_))));
+        assert!(matches!(w.made()[..], [Made::Moved(_)]));
     }
 }
