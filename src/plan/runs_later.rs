@@ -533,10 +533,19 @@ pub fn protect(
             // for it, where its directory really is, while the server runs, and stops the
             // server if it appears.
             if std::fs::symlink_metadata(&p).is_err() {
-                let at = p
+                // Its first missing component (an include's directory may be missing too):
+                // what the server would have to make first.
+                let mut first = p.as_path();
+                while let Some(up) = first.parent() {
+                    if std::fs::symlink_metadata(up).is_ok() {
+                        break;
+                    }
+                    first = up;
+                }
+                let at = first
                     .parent()
                     .and_then(real)
-                    .zip(p.file_name())
+                    .zip(first.file_name())
                     .map(|(d, n)| d.join(n))
                     .filter(|a| writable.iter().any(|w| a.starts_with(w) && a != w));
                 if let Some(at) = at {

@@ -29,9 +29,15 @@ struct Dir {
 
 /// The watches, set up before the server starts.
 pub struct Prepared {
-    inotify: OwnedFd,
+    inotify: Option<OwnedFd>,
+    /// Where inotify refused a directory: how often (ms) every directory is looked at
+    /// instead; -1 when inotify watches them all.
+    every_ms: i32,
     dirs: Vec<Dir>,
 }
+
+/// How often the directories are looked at where inotify is refused.
+const POLL_MS: i32 = 20;
 
 /// The running watch.
 pub struct Watch {
@@ -54,8 +60,9 @@ struct Reported(Vec<PathBuf>);
 /// What the planted entry is moved to: beside it, under a name git never reads.
 const ASIDE: &str = ".planted-by-server";
 
-/// Watches the parent directories of `places`. None when there is nothing to watch; where
-/// the kernel refuses a watch (the user's inotify instances or watches used up), told.
+/// Watches the parent directories of `places`. None when there is nothing to watch. Where
+/// the kernel refuses an inotify watch (the user's instances or watches used up, perhaps by
+/// another sandbox), the directories are looked at every [`POLL_MS`] instead, and told.
 pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
     if places.is_empty() {
         return None;
@@ -63,18 +70,19 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
     let refused = |what: &str, e: std::io::Error| {
         warn!(
             target: "mcpcell",
-            "cannot watch {what} ({e}): a `commondir`, `hooks` or include the server makes there goes unseen until you look (the user's inotify instances or watches may be used up: fs.inotify.max_user_instances, max_user_watches)"
+            "cannot watch {what} with inotify ({e}; fs.inotify.max_user_instances and max_user_watches bound them): looking every {POLL_MS} ms instead"
         );
     };
     // SAFETY: inotify_init1 takes flags and returns a new descriptor or -1.
     let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-    if raw < 0 {
+    // SAFETY: a descriptor inotify_init1 just returned, owned by nobody else.
+    let inotify = (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) });
+    let mut every_ms = -1;
+    if inotify.is_none() {
         let all: Vec<String> = places.iter().map(|(p, _)| crate::escape::path(p)).collect();
         refused(&all.join(", "), std::io::Error::last_os_error());
-        return None;
+        every_ms = POLL_MS;
     }
-    // SAFETY: a descriptor inotify_init1 just returned, owned by nobody else.
-    let inotify = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut dirs: Vec<Dir> = Vec::new();
     for (place, why) in places {
         let (Some(parent), Some(name)) = (place.parent(), place.file_name()) else {
@@ -89,17 +97,6 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
         let Ok(c) = CString::new(parent.as_os_str().as_bytes()) else {
             continue;
         };
-        let mask = libc::IN_CREATE
-            | libc::IN_MOVED_TO
-            | libc::IN_MOVE_SELF
-            | libc::IN_DELETE_SELF
-            | libc::IN_ONLYDIR
-            | libc::IN_DONT_FOLLOW;
-        // SAFETY: a valid inotify descriptor and a NUL-terminated path.
-        if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), mask) } < 0 {
-            refused(&crate::escape::path(place), std::io::Error::last_os_error());
-            continue;
-        }
         // SAFETY: open with a NUL-terminated path and flags; -1 or a new descriptor.
         let fd = unsafe {
             libc::open(
@@ -108,7 +105,6 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
             )
         };
         if fd < 0 {
-            refused(&crate::escape::path(place), std::io::Error::last_os_error());
             continue;
         }
         // SAFETY: a descriptor open just returned, owned by nobody else.
@@ -117,13 +113,30 @@ pub fn prepare(places: &[(PathBuf, &'static str)]) -> Option<Prepared> {
         if exists_at(&fd, name) {
             continue;
         }
+        if let Some(i) = &inotify {
+            let mask = libc::IN_CREATE
+                | libc::IN_MOVED_TO
+                | libc::IN_MOVE_SELF
+                | libc::IN_DELETE_SELF
+                | libc::IN_ONLYDIR
+                | libc::IN_DONT_FOLLOW;
+            // SAFETY: a valid inotify descriptor and a NUL-terminated path.
+            if unsafe { libc::inotify_add_watch(i.as_raw_fd(), c.as_ptr(), mask) } < 0 {
+                refused(&crate::escape::path(place), std::io::Error::last_os_error());
+                every_ms = POLL_MS;
+            }
+        }
         dirs.push(Dir {
             fd,
             path: parent.to_path_buf(),
             names: vec![(name.to_os_string(), why)],
         });
     }
-    (!dirs.is_empty()).then_some(Prepared { inotify, dirs })
+    (!dirs.is_empty()).then_some(Prepared {
+        inotify,
+        every_ms,
+        dirs,
+    })
 }
 
 impl Prepared {
@@ -181,15 +194,17 @@ impl Shared {
         while !self.stop.load(Ordering::Relaxed) {
             self.act(|| crate::statesize::kill(pidfd, pid));
             let mut p = libc::pollfd {
-                fd: self.prepared.inotify.as_raw_fd(),
+                fd: self.prepared.inotify.as_ref().map_or(-1, |i| i.as_raw_fd()),
                 events: libc::POLLIN,
                 revents: 0,
             };
-            // SAFETY: one valid pollfd; no timeout: nothing to do until a directory changes.
-            unsafe { libc::poll(&mut p, 1, -1) };
+            // SAFETY: one pollfd (a negative descriptor is skipped); with inotify watching
+            // every directory no timeout: nothing to do until one changes.
+            unsafe { libc::poll(&mut p, 1, self.prepared.every_ms) };
             // Drained; what the events said is checked above.
             // SAFETY: reading into a buffer of its own length.
-            while unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+            while p.fd >= 0 && unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {
+            }
         }
     }
 
@@ -265,10 +280,19 @@ impl Made<'_> {
                     .iter()
                     .map(|(n, _)| crate::escape::path(&d.path.join(n)))
                     .collect();
+                // What stands there now is the server's (a directory swapped in, a link):
+                // moved aside, so that git finds nothing at the names.
+                let then = match move_aside_at(&d.path) {
+                    Some(a) => format!(
+                        "what stood there is moved to {}: look at it, and for the directory that was there, before you run git",
+                        crate::escape::path(&a)
+                    ),
+                    None => "look at what stands there now before you run git".into(),
+                };
                 error!(
                     target: "mcpcell",
                     event = "unmade",
-                    "stopping the server: it moved or removed {}, where git would read {} once it exists: look at what stands there now before you run git",
+                    "stopping the server: it moved or removed {}, where git would read {} once it exists; {then}",
                     crate::escape::path(&d.path),
                     names.join(", ")
                 );
@@ -302,14 +326,16 @@ fn exists_at(dir: &OwnedFd, name: &OsStr) -> bool {
     }
 }
 
-/// Renames `name` in `dir` to a name of its own beside it, never over an existing entry.
+/// Renames `name` in `dir` to a name of its own beside it, never over an existing entry:
+/// `NAME.planted-by-server`, or with a random suffix where that is taken (the server may
+/// have made the names it could guess).
 fn move_aside(dir: &OwnedFd, name: &OsStr) -> Option<OsString> {
     let from = CString::new(name.as_bytes()).ok()?;
-    for n in 0..16 {
+    for n in 0..64 {
         let mut aside = name.to_os_string();
         aside.push(ASIDE);
         if n > 0 {
-            aside.push(format!(".{n}"));
+            aside.push(format!(".{:016x}", random()));
         }
         let to = CString::new(aside.as_bytes()).ok()?;
         // SAFETY: renameat2 on one directory descriptor with NUL-terminated names.
@@ -333,6 +359,36 @@ fn move_aside(dir: &OwnedFd, name: &OsStr) -> Option<OsString> {
     None
 }
 
+/// Moves aside whatever now stands at `path`, reached as git would reach it (links on the
+/// way followed, the last component not).
+fn move_aside_at(path: &std::path::Path) -> Option<PathBuf> {
+    let (parent, name) = (path.parent()?, path.file_name()?);
+    let c = CString::new(parent.as_os_str().as_bytes()).ok()?;
+    // SAFETY: open with a NUL-terminated path and flags; -1 or a new descriptor.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a descriptor open just returned, owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if !exists_at(&fd, name) {
+        return None;
+    }
+    move_aside(&fd, name).map(|a| parent.join(a))
+}
+
+fn random() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom into a buffer of its own length.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    u64::from_ne_bytes(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,13 +406,12 @@ mod tests {
         let [Made::Entry(dir, name, _)] = w.made()[..] else {
             panic!("not found");
         };
-        assert_eq!(
-            move_aside(&dir.fd, name).unwrap(),
-            "commondir.planted-by-server.1"
-        );
+        let aside = move_aside(&dir.fd, name).unwrap();
+        let aside = aside.to_str().unwrap();
+        assert!(aside.starts_with("commondir.planted-by-server."), "{aside}");
         assert!(!git.join("commondir").exists());
         assert_eq!(
-            std::fs::read_to_string(git.join("commondir.planted-by-server.1")).unwrap(),
+            std::fs::read_to_string(git.join(aside)).unwrap(),
             "/elsewhere\n"
         );
         // The directory moved away is told of too.
