@@ -540,6 +540,7 @@ fn what_git_would_read_once_made_stops_the_server() {
     git(&["commit", "-q", "--allow-empty", "-m", "one"]);
     std::fs::remove_dir_all(proj.join(".git/hooks")).unwrap();
     git(&["config", "include.path", "../team.gitconfig"]);
+    git(&["config", "--add", "include.path", "../conf/extra.gitconfig"]);
     let pwned = proj.parent().unwrap().join("pwned");
     // A directory git takes for a common directory, its configuration running a program.
     let evil = format!(
@@ -577,6 +578,12 @@ fn what_git_would_read_once_made_stops_the_server() {
                 .to_string(),
             "team.gitconfig",
         ),
+        // The include's directory is missing too: making it is the first step.
+        (
+            "mkdir conf && printf '[core]\\n\\tfsmonitor = x\\n' > conf/extra.gitconfig"
+                .to_string(),
+            "conf",
+        ),
     ];
     for (plant, rel) in &cases {
         let (code, err) = sh_writing(
@@ -601,8 +608,21 @@ fn what_git_would_read_once_made_stops_the_server() {
             "{rel}: the user's git ran the server's program"
         );
     }
+    // The name it is moved to taken beforehand: another, unguessable one.
+    std::fs::remove_file(proj.join(".git/commondir.planted-by-server")).unwrap();
+    let (_, err) = sh_writing(
+        &proj,
+        &format!(
+            "touch .git/commondir.planted-by-server && {} && sleep 20",
+            cases[0].0
+        ),
+    );
+    assert!(err.contains("moved it to"), "{err}");
+    assert!(!proj.join(".git/commondir").exists(), "{err}");
+    assert!(!user_git_status());
     // Git's own work inside is not stopped: a commit, a branch, a repack.
     for rel in [
+        "conf.planted-by-server",
         ".git/hooks.planted-by-server",
         "team.gitconfig.planted-by-server",
     ] {
