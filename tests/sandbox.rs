@@ -641,6 +641,70 @@ fn what_git_would_read_once_made_stops_the_server() {
     assert!(!err.contains("stopping the server"), "{err}");
 }
 
+/// The hooks directory the configuration names (`core.hooksPath`, as husky sets it: a
+/// git-ignored `.husky/_`) and what the user's own configuration includes are read-only
+/// too where a writable grant holds them: git runs them in this repository later.
+#[test]
+fn what_the_configuration_names_stays_read_only() {
+    let Some((_d, proj)) = git_scratch("proj") else {
+        return;
+    };
+    git_in(&proj, &["init", "-q"]);
+    git_in(&proj, &["config", "core.hooksPath", ".husky/_"]);
+    std::fs::create_dir_all(proj.join(".husky/_")).unwrap();
+    write(&proj.join(".gitignore"), ".husky/_\n");
+    write(&proj.join(".team.gitconfig"), "[user]\n\tname = t\n");
+    let global = proj.parent().unwrap().join("global.gitconfig");
+    write(
+        &global,
+        &format!(
+            "[include]\n\tpath = {}\n",
+            proj.join(".team.gitconfig").display()
+        ),
+    );
+    let pwned = proj.parent().unwrap().join("pwned");
+    let hook = format!(
+        "printf '#!/bin/sh\\ntouch {}\\n' > .husky/_/pre-commit && chmod +x .husky/_/pre-commit",
+        pwned.display()
+    );
+    let config = "printf '[core]\\n\\tfsmonitor = x\\n' >> .team.gitconfig";
+    let launch = |extra: &[&str], script: &str| {
+        let mut args = vec!["--allow-write", proj.to_str().unwrap()];
+        args.extend(extra);
+        args.extend(["--", "/bin/sh", "-c", script]);
+        let mut c = run_cmd(&args);
+        c.current_dir(&proj).env("GIT_CONFIG_GLOBAL", &global);
+        output_within(c, Duration::from_secs(30))
+    };
+    for script in [hook.as_str(), config] {
+        let out = launch(&[], script);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{script}: the write went through"
+        );
+    }
+    assert!(!proj.join(".husky/_/pre-commit").exists());
+    assert_eq!(
+        std::fs::read_to_string(proj.join(".team.gitconfig")).unwrap(),
+        "[user]\n\tname = t\n"
+    );
+    git_in(&proj, &["commit", "-q", "--allow-empty", "-m", "one"]);
+    assert!(!pwned.exists());
+    // Weak setup, the check detects it: the hooks directory granted by name, the hook is
+    // written and the user's next commit runs it.
+    let hooks = proj.join(".husky/_");
+    let out = launch(&["--allow-write", hooks.to_str().unwrap()], &hook);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git_in(&proj, &["commit", "-q", "--allow-empty", "-m", "two"]);
+    assert!(pwned.exists());
+}
+
 /// A shell prompt prints the branch from `.git/HEAD` as it is: control characters the
 /// server writes there are told of when it exits; an ordinary branch switch is not.
 #[test]

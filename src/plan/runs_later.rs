@@ -238,6 +238,64 @@ fn config_value(chars: &mut std::iter::Peekable<std::str::Chars>) -> String {
     value
 }
 
+/// Why a hooks directory a configuration names is listed.
+const HOOKS_PATH: &str = "git runs the hooks in the directory core.hooksPath names";
+
+/// The configuration files git reads besides a repository's own: the user's
+/// (`$GIT_CONFIG_GLOBAL`, or `~/.gitconfig` and `$XDG_CONFIG_HOME/git/config`) and the
+/// system's (`$GIT_CONFIG_SYSTEM` or `/etc/gitconfig`).
+fn global_configs() -> Vec<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let mut out = Vec::new();
+    match var("GIT_CONFIG_GLOBAL") {
+        Some(g) => out.push(g),
+        None => {
+            if let Some(home) = var("HOME") {
+                out.push(home.join(".gitconfig"));
+                out.push(
+                    var("XDG_CONFIG_HOME")
+                        .unwrap_or_else(|| home.join(".config"))
+                        .join("git/config"),
+                );
+            }
+        }
+    }
+    if std::env::var_os("GIT_CONFIG_NOSYSTEM").is_none() {
+        out.push(var("GIT_CONFIG_SYSTEM").unwrap_or_else(|| PathBuf::from("/etc/gitconfig")));
+    }
+    out
+}
+
+/// The hooks directory a configuration file names (`core.hooksPath`, the last one), as git
+/// finds it for the repository whose git directory is `git_dir`: `~/` from HOME, a
+/// relative path from the top of its working tree.
+fn hooks_path(config: &Path, git_dir: &Path) -> Option<PathBuf> {
+    let text = crate::paths::read_regular(config, CONFIG_MAX).ok()?;
+    let value = config_entries(&text)
+        .into_iter()
+        .filter(|(s, k, v)| s == "core" && k == "hookspath" && !v.is_empty())
+        .map(|(_, _, v)| v)
+        .next_back()?;
+    if let Some(rest) = value.strip_prefix("~/") {
+        return Some(PathBuf::from(std::env::var_os("HOME")?).join(rest));
+    }
+    // A worktree's git directory names its `.git` file (`gitdir`); a repository's `.git`
+    // lies at the top; a bare repository runs its hooks in the git directory.
+    let top = named_by(&git_dir.join("gitdir"), "", git_dir)
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .or_else(|| {
+            (git_dir.file_name() == Some(std::ffi::OsStr::new(".git")))
+                .then(|| git_dir.parent().map(Path::to_path_buf))
+                .flatten()
+        })
+        .unwrap_or_else(|| git_dir.to_path_buf());
+    Some(top.join(value))
+}
+
 /// The files a git configuration file includes (`include.path`, `includeIf.*.path`), and
 /// those they include (as git does, ten deep at most), as git reads them: relative to the
 /// including file's directory, `~/` from HOME. Those that exist go to `found`, links
@@ -298,15 +356,27 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
         for (name, why) in IN_GIT_DIR {
             out.push((d.join(name), d.clone(), why));
         }
-        for config in ["config", "config.worktree"] {
+        // The repository's configuration, and the user's and the system's, which git reads
+        // in every repository: what they include, and the hooks directory they name, may
+        // lie in a writable grant.
+        let configs = [d.join("config"), d.join("config.worktree")]
+            .into_iter()
+            .chain(global_configs());
+        for config in configs {
             // Files only: an include naming a directory (`path = ..`) is no configuration
             // git reads, and granting it read-only would take the project from the server.
             let (mut found, mut missing) = (Vec::new(), Vec::new());
-            includes_of(&d.join(config), &mut found, &mut missing);
+            includes_of(&config, &mut found, &mut missing);
             for m in missing {
                 out.push((m.clone(), m, MISSING_INCLUDE));
             }
-            for inc in found.into_iter().filter(|p| p.is_file()) {
+            let found: Vec<PathBuf> = found.into_iter().filter(|p| p.is_file()).collect();
+            for file in std::iter::once(&config).chain(&found) {
+                if let Some(hooks) = hooks_path(file, &d) {
+                    out.push((hooks.clone(), hooks, HOOKS_PATH));
+                }
+            }
+            for inc in found {
                 out.push((
                     inc.clone(),
                     inc,
