@@ -514,6 +514,22 @@ fn a_repository_the_server_makes_is_told_of() {
     // There before the launch (and its configuration read-only): nothing to tell.
     let (_, err) = sh_writing(&proj, init);
     assert!(!err.contains("where there was none"), "{err}");
+    // A worktree the server adds: its git directory, where git run in the worktree takes
+    // its configuration from, is the server's.
+    let (code, err) = sh_writing(
+        &proj,
+        "git -c user.name=t -c user.email=t@t commit -q --allow-empty -m one && git worktree add -q wt",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the server made {}, the git directory of a worktree",
+            proj.join(".git/worktrees/wt").display()
+        )),
+        "{err}"
+    );
+    let (_, err) = sh_writing(&proj, "true");
+    assert!(!err.contains("git directory of a worktree"), "{err}");
     // Git takes a directory holding HEAD, objects and refs for a bare repository, with no
     // `.git` at all.
     let bare = proj.parent().unwrap().join("bare");

@@ -264,6 +264,7 @@ pub fn launch(
     let client = Client::watch();
     // Set up before the server starts, so that nothing it makes goes unseen.
     let unmade = unmade::prepare(&plan.filesystem.unmade);
+    let nested_before = nested_git_dirs(&plan.filesystem.git_dirs);
     let spawned = spawn(&plan, &original, &mut plugins);
     // What runs from here on (hints, state-size checks, reports at exit) looks paths up anew.
     crate::paths::forget();
@@ -330,6 +331,7 @@ pub fn launch(
         }
     }
     made_a_repository(&plan.filesystem.no_repository);
+    made_nested_git_dirs(&plan.filesystem.git_dirs, &nested_before);
     prompt_text(&plan.filesystem.git_dirs);
     if let Some(p) = &spawned.attached.proxy {
         for line in p.summary() {
@@ -876,6 +878,36 @@ fn made_a_repository(dirs: &[std::path::PathBuf]) {
                 "the server made {}, a git repository where there was none: git run in {} or beneath it (a shell prompt's `git status` too) runs what its configuration and hooks name, outside any sandbox. Look at its config and hooks, or remove it, before you run git there",
                 crate::escape::path(&git),
                 crate::escape::path(d)
+            );
+        }
+    }
+}
+
+/// The worktrees' and submodules' git directories in `git_dirs` (`.git/worktrees/NAME`,
+/// `.git/modules/NAME`).
+fn nested_git_dirs(git_dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for g in git_dirs {
+        for nested in ["worktrees", "modules"] {
+            if let Ok(rd) = std::fs::read_dir(g.join(nested)) {
+                out.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    out
+}
+
+/// Tells of a worktree's or a submodule's git directory the server made: git run in that
+/// worktree or submodule takes its configuration and hooks from what the server wrote
+/// there (its `commondir`, its `config`), which nothing kept read-only.
+fn made_nested_git_dirs(git_dirs: &[std::path::PathBuf], before: &[std::path::PathBuf]) {
+    for d in nested_git_dirs(git_dirs) {
+        if !before.contains(&d) {
+            warn!(
+                target: "mcpcell",
+                event = "repository_made",
+                "the server made {}, the git directory of a worktree or submodule: git run there (a shell prompt's `git status` too) reads the configuration and hooks the server chose, outside any sandbox. Look at its commondir, config and hooks, or remove it, before you run git in that worktree or submodule",
+                crate::escape::path(&d)
             );
         }
     }
