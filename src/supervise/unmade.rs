@@ -237,6 +237,76 @@ impl Watch {
     pub fn finish(self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.act(|| {});
+        if let Some(i) = &self.shared.prepared.inotify {
+            close_after_exit(i.as_raw_fd());
+        }
+    }
+}
+
+/// The last close of an inotify descriptor with watches waits for a grace period
+/// (fsnotify_destroy_group: 8 to 15 ms here), which at mcpcell's exit the client would
+/// wait for. A child holds the descriptor instead, and closes it when mcpcell has exited
+/// (killed by the parent-death signal): mcpcell's own close is then not the last one. The
+/// child shares mcpcell's memory (no page tables copied, no copy-on-write faults after)
+/// and has a descriptor table of its own, holding only this descriptor.
+fn close_after_exit(fd: i32) {
+    const STACK: usize = 16 * 1024;
+    // Left to the child: mcpcell is about to exit, and the memory lives until the child
+    // has exited too.
+    let stack = Box::leak(vec![0u8; STACK].into_boxed_slice());
+    // SAFETY: a zeroed sigset is valid for sigfillset to fill.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid set pointer.
+    unsafe { libc::sigfillset(&mut all) };
+    let args = Box::leak(Box::new(Holder {
+        fd,
+        // SAFETY: getpid has no arguments.
+        parent: unsafe { libc::getpid() },
+        all,
+    }));
+    // SAFETY: clone with a stack of its own (its top, 16-byte aligned) and CLONE_VM: the
+    // child runs `hold`, which makes only system calls.
+    unsafe {
+        let top = stack.as_mut_ptr().add(STACK) as usize & !15;
+        libc::clone(
+            hold,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::SIGCHLD,
+            (args as *mut Holder).cast(),
+        );
+    }
+}
+
+struct Holder {
+    fd: i32,
+    parent: libc::pid_t,
+    /// Every signal, blocked in the child: a handler mcpcell installed must never run on
+    /// its memory from another process. SIGKILL, which cannot be blocked, ends it.
+    all: libc::sigset_t,
+}
+
+extern "C" fn hold(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: the Holder close_after_exit leaked for this child; plain system calls.
+    unsafe {
+        let h = &*arg.cast::<Holder>();
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &h.all as *const libc::sigset_t,
+            std::ptr::null_mut::<libc::sigset_t>(),
+            8,
+        );
+        if h.fd > 0 {
+            libc::syscall(libc::SYS_close_range, 0, h.fd - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, h.fd + 1, u32::MAX, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != h.parent {
+            libc::syscall(libc::SYS_exit, 0);
+        }
+        loop {
+            libc::pause();
+        }
     }
 }
 
