@@ -604,7 +604,7 @@ fn what_git_would_read_once_made_stops_the_server() {
     for (plant, rel) in &cases {
         let (code, err) = sh_writing(
             &proj,
-            &format!("{plant} && echo planted >&2 && sleep 20; echo survived >&2"),
+            &format!("{plant} && echo planted >&2 && sleep 20 && echo survived >&2"),
         );
         let at = proj.join(rel);
         assert_ne!(code, Some(0), "{rel}: {err}");
