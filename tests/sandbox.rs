@@ -657,6 +657,71 @@ fn what_git_would_read_once_made_stops_the_server() {
     assert!(!err.contains("stopping the server"), "{err}");
 }
 
+/// A submodule `.gitmodules` names that a clone left uninitialised (an empty directory):
+/// a repository the server makes there is one the user's plain `git status` goes into,
+/// running what its configuration names. Making its `.git` stops the server.
+#[test]
+fn a_repository_made_in_an_uninitialised_submodule_stops_the_server() {
+    let Some((_d, top)) = git_scratch("top") else {
+        return;
+    };
+    let lib = top.join("lib");
+    let sup = top.join("super");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::create_dir_all(&sup).unwrap();
+    git_in(&lib, &["init", "-q"]);
+    git_in(&lib, &["commit", "-q", "--allow-empty", "-m", "l"]);
+    git_in(&sup, &["init", "-q"]);
+    git_in(
+        &sup,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            "../lib",
+            "sub",
+        ],
+    );
+    git_in(&sup, &["commit", "-qm", "s"]);
+    git_in(&top, &["clone", "-q", "super", "clone"]);
+    let clone = top.join("clone");
+    assert!(clone.join("sub").is_dir() && !clone.join("sub/.git").exists());
+    let pwned = top.join("pwned");
+    let plant = format!(
+        "git init -q sub && git -C sub config core.fsmonitor 'touch {}; false'",
+        pwned.display()
+    );
+    let user_git_status = || {
+        let _ = Command::new("git")
+            .args(["status"])
+            .current_dir(&clone)
+            .output()
+            .unwrap();
+        pwned.exists()
+    };
+    let (code, err) = sh_writing(&clone, &format!("{plant} && sleep 20 && echo survived >&2"));
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "stopping the server: it made {}, which did not exist at launch",
+            clone.join("sub/.git").display()
+        )),
+        "{err}"
+    );
+    assert!(!user_git_status(), "{err}");
+    // Weak setup, the check detects it: the same repository made without mcpcell.
+    std::fs::remove_dir_all(clone.join("sub/.git.planted-by-server")).unwrap();
+    let out = Command::new("/bin/sh")
+        .args(["-c", &plant])
+        .current_dir(&clone)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(user_git_status(), "the submodule's fsmonitor did not run");
+}
+
 /// The hooks directory the configuration names (`core.hooksPath`, as husky sets it: a
 /// git-ignored `.husky/_`) and what the user's own configuration includes are read-only
 /// too where a writable grant holds them: git runs them in this repository later.

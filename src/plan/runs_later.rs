@@ -238,6 +238,29 @@ fn config_value(chars: &mut std::iter::Peekable<std::str::Chars>) -> String {
     value
 }
 
+/// Why a submodule's missing `.git` is listed.
+const SUBMODULE: &str =
+    "git status goes into a submodule, and runs what the configuration of a repository there names";
+
+/// The submodule directories `top/.gitmodules` names (`submodule.*.path`), inside `top`.
+fn submodules_of(top: &Path) -> Vec<PathBuf> {
+    let Ok(text) = crate::paths::read_regular(&top.join(".gitmodules"), CONFIG_MAX) else {
+        return Vec::new();
+    };
+    config_entries(&text)
+        .into_iter()
+        .filter(|(s, k, _)| s == "submodule" && k == "path")
+        .map(|(_, _, v)| PathBuf::from(v))
+        .filter(|p| {
+            !p.as_os_str().is_empty()
+                && p.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        })
+        .map(|p| top.join(p))
+        .take(MAX_GIT_DIRS)
+        .collect()
+}
+
 /// Why a hooks directory a configuration names is listed.
 const HOOKS_PATH: &str = "git runs the hooks in the directory core.hooksPath names";
 
@@ -548,6 +571,18 @@ pub fn protect(
             );
         }
         let mut places: Vec<Place> = Vec::new();
+        // The submodules `.gitmodules` names there: a plain `git status` goes into each
+        // (an uninitialised one of a clone too, once it holds a repository), and runs what
+        // that repository's configuration names. Their `.git` is looked at as the
+        // directories' own; one that does not exist yet is watched.
+        let subs: Vec<PathBuf> = dirs.iter().flat_map(|d| submodules_of(d)).collect();
+        for sub in &subs {
+            let dot_git = sub.join(".git");
+            if std::fs::symlink_metadata(&dot_git).is_err() {
+                places.push((dot_git.clone(), dot_git, SUBMODULE));
+            }
+        }
+        dirs.extend(subs);
         for dir in dirs {
             // Git tries `DIR/.git`, then DIR itself as a bare repository, at each level.
             if is_git_dir(&dir) {
