@@ -772,6 +772,27 @@ fn what_the_configuration_names_stays_read_only() {
     );
     git_in(&proj, &["commit", "-q", "--allow-empty", "-m", "one"]);
     assert!(!pwned.exists());
+    // In a linked worktree the same relative value leads to the worktree's own directory.
+    git_in(&proj, &["worktree", "add", "-q", "wt"]);
+    let wt = proj.join("wt");
+    std::fs::create_dir_all(wt.join(".husky/_")).unwrap();
+    let mut c = run_cmd(&[
+        "--allow-write",
+        proj.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        &hook,
+    ]);
+    c.current_dir(&wt).env("GIT_CONFIG_GLOBAL", &global);
+    let out = output_within(c, Duration::from_secs(30));
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the worktree's hook was written"
+    );
+    git_in(&wt, &["commit", "-q", "--allow-empty", "-m", "wt"]);
+    assert!(!pwned.exists());
     // Weak setup, the check detects it: the hooks directory granted by name, the hook is
     // written and the user's next commit runs it.
     let hooks = proj.join(".husky/_");

@@ -293,30 +293,47 @@ fn global_configs() -> Vec<PathBuf> {
     out
 }
 
-/// The hooks directory a configuration file names (`core.hooksPath`, the last one), as git
-/// finds it for the repository whose git directory is `git_dir`: `~/` from HOME, a
-/// relative path from the top of its working tree.
-fn hooks_path(config: &Path, git_dir: &Path) -> Option<PathBuf> {
+/// The value of `section.key` a configuration file gives last, if any.
+fn config_value_of(config: &Path, section: &str, key: &str) -> Option<String> {
     let text = crate::paths::read_regular(config, CONFIG_MAX).ok()?;
-    let value = config_entries(&text)
+    config_entries(&text)
         .into_iter()
-        .filter(|(s, k, v)| s == "core" && k == "hookspath" && !v.is_empty())
+        .filter(|(s, k, v)| s == section && k == key && !v.is_empty())
         .map(|(_, _, v)| v)
-        .next_back()?;
-    if let Some(rest) = value.strip_prefix("~/") {
-        return Some(PathBuf::from(std::env::var_os("HOME")?).join(rest));
+        .next_back()
+}
+
+/// The top of the working tree git uses with `git_dir`: `core.worktree` (a submodule's),
+/// the directory of a worktree's `.git` file (`gitdir`), the directory whose `.git` led
+/// there (`found_in`), the parent of a `.git`; a bare repository's git directory itself.
+fn top_of(git_dir: &Path, found_in: Option<&Path>) -> PathBuf {
+    if let Some(w) = config_value_of(&git_dir.join("config"), "core", "worktree") {
+        if let Ok(top) = crate::paths::real_path(&git_dir.join(w)) {
+            return top;
+        }
     }
-    // A worktree's git directory names its `.git` file (`gitdir`); a repository's `.git`
-    // lies at the top; a bare repository runs its hooks in the git directory.
-    let top = named_by(&git_dir.join("gitdir"), "", git_dir)
+    if let Some(top) = named_by(&git_dir.join("gitdir"), "", git_dir)
         .and_then(|f| f.parent().map(Path::to_path_buf))
-        .or_else(|| {
-            (git_dir.file_name() == Some(std::ffi::OsStr::new(".git")))
-                .then(|| git_dir.parent().map(Path::to_path_buf))
-                .flatten()
-        })
-        .unwrap_or_else(|| git_dir.to_path_buf());
-    Some(top.join(value))
+    {
+        return top;
+    }
+    if let Some(f) = found_in {
+        return f.to_path_buf();
+    }
+    match git_dir.file_name() == Some(std::ffi::OsStr::new(".git")) {
+        true => git_dir.parent().unwrap_or(git_dir).to_path_buf(),
+        false => git_dir.to_path_buf(),
+    }
+}
+
+/// Where a `core.hooksPath` value leads from the working tree `top`, as git finds it: `~/`
+/// from HOME, a relative path from the top, `..` and links resolved where the path exists.
+fn hooks_dir(value: &str, top: &Path) -> Option<PathBuf> {
+    let p = match value.strip_prefix("~/") {
+        Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
+        None => top.join(value),
+    };
+    Some(crate::paths::real_path(&p).unwrap_or(p))
 }
 
 /// The files a git configuration file includes (`include.path`, `includeIf.*.path`), and
@@ -365,9 +382,16 @@ fn includes_of(config: &Path, found: &mut Vec<PathBuf>, missing: &mut Vec<PathBu
 type Place = (PathBuf, PathBuf, &'static str);
 
 /// Returns the git directories it looked at.
-fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
+fn places_of(git_dir: &Path, found_in: Option<&Path>, out: &mut Vec<Place>) -> Vec<PathBuf> {
     let mut todo = vec![git_dir.to_path_buf()];
     let mut done: Vec<PathBuf> = Vec::new();
+    // `core.hooksPath` values, and the working trees they are found from: a relative value
+    // in the common configuration leads to a directory in each worktree.
+    // Each value with the git directory whose configuration gave it (none: the user's or
+    // the system's, read in every repository); each top with its git directory and that
+    // directory's common one (a worktree's).
+    let mut hooks: Vec<(String, Option<PathBuf>)> = Vec::new();
+    let mut tops: Vec<(PathBuf, PathBuf, Option<PathBuf>)> = Vec::new();
     while let Some(d) = todo.pop() {
         if done.contains(&d) {
             continue;
@@ -376,6 +400,8 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
             break;
         }
         done.push(d.clone());
+        let top = top_of(&d, found_in.filter(|_| d == git_dir));
+        tops.push((top, d.clone(), named_by(&d.join("commondir"), "", &d)));
         for (name, why) in IN_GIT_DIR {
             out.push((d.join(name), d.clone(), why));
         }
@@ -384,8 +410,9 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
         // lie in a writable grant.
         let configs = [d.join("config"), d.join("config.worktree")]
             .into_iter()
-            .chain(global_configs());
-        for config in configs {
+            .map(|c| (c, Some(d.clone())))
+            .chain(global_configs().into_iter().map(|c| (c, None)));
+        for (config, from) in configs {
             // Files only: an include naming a directory (`path = ..`) is no configuration
             // git reads, and granting it read-only would take the project from the server.
             let (mut found, mut missing) = (Vec::new(), Vec::new());
@@ -395,8 +422,11 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
             }
             let found: Vec<PathBuf> = found.into_iter().filter(|p| p.is_file()).collect();
             for file in std::iter::once(&config).chain(&found) {
-                if let Some(hooks) = hooks_path(file, &d) {
-                    out.push((hooks.clone(), hooks, HOOKS_PATH));
+                if let Some(v) = config_value_of(file, "core", "hookspath") {
+                    let v = (v, from.clone());
+                    if !hooks.contains(&v) {
+                        hooks.push(v);
+                    }
                 }
             }
             for inc in found {
@@ -431,6 +461,19 @@ fn places_of(git_dir: &Path, out: &mut Vec<Place>) -> Vec<PathBuf> {
                                 .filter(|p| is_git_dir(p)),
                         );
                     }
+                }
+            }
+        }
+    }
+    for (v, from) in &hooks {
+        let applies = |(_, d, common): &&(PathBuf, PathBuf, Option<PathBuf>)| {
+            from.as_ref()
+                .is_none_or(|f| f == d || common.as_ref() == Some(f))
+        };
+        for (top, _, _) in tops.iter().filter(applies) {
+            if let Some(h) = hooks_dir(v, top) {
+                if !out.iter().any(|(p, _, _)| *p == h) {
+                    out.push((h.clone(), h, HOOKS_PATH));
                 }
             }
         }
@@ -586,7 +629,7 @@ pub fn protect(
         for dir in dirs {
             // Git tries `DIR/.git`, then DIR itself as a bare repository, at each level.
             if is_git_dir(&dir) {
-                git_dirs.extend(places_of(&dir, &mut places));
+                git_dirs.extend(places_of(&dir, None, &mut places));
             }
             let dot_git = dir.join(".git");
             let Ok(m) = std::fs::symlink_metadata(&dot_git) else {
@@ -621,7 +664,7 @@ pub fn protect(
                 real(&dot_git)
             };
             if let Some(g) = git_dir.filter(|g| is_any_git_dir(g)) {
-                git_dirs.extend(places_of(&g, &mut places));
+                git_dirs.extend(places_of(&g, Some(&dir), &mut places));
             }
         }
         for (p, scope, why) in places {

@@ -885,31 +885,55 @@ fn made_a_repository(dirs: &[std::path::PathBuf]) {
 
 /// The worktrees' and submodules' git directories in `git_dirs` (`.git/worktrees/NAME`,
 /// `.git/modules/NAME`).
-fn nested_git_dirs(git_dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
+/// At most [`MAX_NESTED`] a directory: thousands the server made cost every later launch
+/// only that many.
+fn nested_git_dirs(
+    git_dirs: &[std::path::PathBuf],
+) -> std::collections::HashSet<std::path::PathBuf> {
+    let mut out = std::collections::HashSet::new();
     for g in git_dirs {
         for nested in ["worktrees", "modules"] {
             if let Ok(rd) = std::fs::read_dir(g.join(nested)) {
-                out.extend(rd.flatten().map(|e| e.path()));
+                out.extend(rd.flatten().take(MAX_NESTED).map(|e| e.path()));
             }
         }
     }
     out
 }
 
+/// The most entries of `.git/worktrees` or `.git/modules` looked at.
+const MAX_NESTED: usize = 1024;
+
+/// The most new ones named one by one at exit; the rest are counted.
+const NESTED_NAMED: usize = 8;
+
 /// Tells of a worktree's or a submodule's git directory the server made: git run in that
 /// worktree or submodule takes its configuration and hooks from what the server wrote
 /// there (its `commondir`, its `config`), which nothing kept read-only.
-fn made_nested_git_dirs(git_dirs: &[std::path::PathBuf], before: &[std::path::PathBuf]) {
-    for d in nested_git_dirs(git_dirs) {
-        if !before.contains(&d) {
-            warn!(
-                target: "mcpcell",
-                event = "repository_made",
-                "the server made {}, the git directory of a worktree or submodule: git run there (a shell prompt's `git status` too) reads the configuration and hooks the server chose, outside any sandbox. Look at its commondir, config and hooks, or remove it, before you run git in that worktree or submodule",
-                crate::escape::path(&d)
-            );
-        }
+fn made_nested_git_dirs(
+    git_dirs: &[std::path::PathBuf],
+    before: &std::collections::HashSet<std::path::PathBuf>,
+) {
+    let mut made: Vec<std::path::PathBuf> = nested_git_dirs(git_dirs)
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    made.sort();
+    for d in made.iter().take(NESTED_NAMED) {
+        warn!(
+            target: "mcpcell",
+            event = "repository_made",
+            "the server made {}, the git directory of a worktree or submodule: git run there (a shell prompt's `git status` too) reads the configuration and hooks the server chose, outside any sandbox. Look at its commondir, config and hooks, or remove it, before you run git in that worktree or submodule",
+            crate::escape::path(d)
+        );
+    }
+    if made.len() > NESTED_NAMED {
+        warn!(
+            target: "mcpcell",
+            event = "repository_made",
+            "and {} more such git directories the server made beside them",
+            made.len() - NESTED_NAMED
+        );
     }
 }
 
