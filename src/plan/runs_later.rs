@@ -1080,6 +1080,18 @@ mod tests {
     }
 
     #[test]
+    fn submodule_paths_stay_inside_the_working_tree() {
+        let d = tempfile::tempdir().unwrap();
+        let top = crate::paths::real_path(d.path()).unwrap();
+        std::fs::write(
+            top.join(".gitmodules"),
+            "[submodule \"a\"]\n\tpath = libs/a\n[submodule \"b\"]\n\tpath = ../../etc\n[submodule \"c\"]\n\tpath = /etc\n[submodule \"d\"]\n\tpath = x/../../y\n",
+        )
+        .unwrap();
+        assert_eq!(submodules_of(&top), [top.join("libs/a")]);
+    }
+
+    #[test]
     fn a_configuration_of_thousands_of_includes_is_looked_at_only_so_far() {
         let d = tempfile::tempdir().unwrap();
         let root = crate::paths::real_path(d.path()).unwrap();
