@@ -15,6 +15,13 @@ use nix::sys::stat::Mode;
 /// client's bytes) is no file of settings, and a larger file is none either. The error
 /// says which, for a message that names the file.
 pub fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
+    String::from_utf8(read_regular_bytes(path, max)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The bytes of the regular file at `path`, at most `max`, refused as [`read_regular`]
+/// refuses them.
+pub fn read_regular_bytes(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
@@ -37,12 +44,12 @@ pub fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
     if meta.len() > max {
         return Err(too_big(meta.len()));
     }
-    let mut text = String::new();
-    f.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(too_big(text.len() as u64));
+    let mut data = Vec::new();
+    f.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(too_big(data.len() as u64));
     }
-    Ok(text)
+    Ok(data)
 }
 
 /// `path` with `.` and `..` removed without looking at the filesystem.

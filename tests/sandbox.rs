@@ -530,6 +530,24 @@ fn a_repository_the_server_makes_is_told_of() {
     );
     let (_, err) = sh_writing(&proj, "true");
     assert!(!err.contains("git directory of a worktree"), "{err}");
+    // A repository it makes and registers itself at a submodule's place (a gitlink in the
+    // index, which it may write): the user's plain git status goes into it.
+    let (code, err) = sh_writing(
+        &proj,
+        "git init -q sub && git update-index --add --cacheinfo 160000,4b825dc642cb6eb9a060e54bf8d69288fbee4904,sub",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the server made {}, a git repository at a submodule's place",
+            proj.join("sub/.git").display()
+        )),
+        "{err}"
+    );
+    // Made before this launch (file times are a clock tick coarse): not told again.
+    std::thread::sleep(Duration::from_millis(100));
+    let (_, err) = sh_writing(&proj, "git status --short >/dev/null");
+    assert!(!err.contains("submodule's place"), "{err}");
     // Git takes a directory holding HEAD, objects and refs for a bare repository, with no
     // `.git` at all.
     let bare = proj.parent().unwrap().join("bare");

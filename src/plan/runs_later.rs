@@ -238,6 +238,109 @@ fn config_value(chars: &mut std::iter::Peekable<std::str::Chars>) -> String {
     value
 }
 
+/// The most of an index read for its gitlinks.
+const INDEX_MAX: u64 = 256 << 20;
+
+/// The gitlinks (mode 160000: a submodule's place) of `git_dir`'s index, as paths relative
+/// to the top of its working tree, those leaving it left out. The file is the server's to
+/// write: every length is checked, and a malformed index gives what was read before the
+/// fault. Versions 2 to 4, SHA-1 or SHA-256 object names.
+pub fn gitlinks(git_dir: &Path) -> Vec<PathBuf> {
+    let Ok(data) = crate::paths::read_regular_bytes(&git_dir.join("index"), INDEX_MAX) else {
+        return Vec::new();
+    };
+    let sha256 = config_value_of(&git_dir.join("config"), "extensions", "objectformat")
+        .is_some_and(|f| f.eq_ignore_ascii_case("sha256"));
+    gitlinks_in(&data, if sha256 { 32 } else { 20 })
+        .into_iter()
+        .filter(|p| {
+            p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        })
+        .collect()
+}
+
+fn gitlinks_in(data: &[u8], hash: usize) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let be32 = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut out = Vec::new();
+    if data.get(..4) != Some(b"DIRC") {
+        return out;
+    }
+    let (Some(version), Some(count)) = (be32(4), be32(8)) else {
+        return out;
+    };
+    if !(2..=4).contains(&version) {
+        return out;
+    }
+    let mut at = 12;
+    let mut previous: Vec<u8> = Vec::new();
+    for _ in 0..count {
+        let start = at;
+        let Some(mode) = be32(start + 24) else {
+            break;
+        };
+        let flags_at = start + 40 + hash;
+        let Some(flags) = data.get(flags_at..flags_at + 2) else {
+            break;
+        };
+        let extended = version >= 3 && flags[0] & 0x40 != 0;
+        let name_at = flags_at + 2 + if extended { 2 } else { 0 };
+        let name: Vec<u8> = if version == 4 {
+            // A varint of how much of the previous name to drop, then the rest.
+            let mut strip: usize = 0;
+            let mut i = name_at;
+            loop {
+                let Some(&b) = data.get(i) else {
+                    return out;
+                };
+                i += 1;
+                strip = match strip
+                    .checked_mul(128)
+                    .and_then(|v| v.checked_add(usize::from(b & 0x7f)))
+                {
+                    Some(v) => v,
+                    None => return out,
+                };
+                if b & 0x80 == 0 {
+                    break;
+                }
+                strip = match strip.checked_add(1) {
+                    Some(v) => v,
+                    None => return out,
+                };
+            }
+            let Some(end) = data.get(i..).and_then(|r| r.iter().position(|&b| b == 0)) else {
+                return out;
+            };
+            let Some(keep) = previous.len().checked_sub(strip) else {
+                return out;
+            };
+            let mut n = previous[..keep].to_vec();
+            n.extend_from_slice(&data[i..i + end]);
+            at = i + end + 1;
+            n
+        } else {
+            let Some(end) = data
+                .get(name_at..)
+                .and_then(|r| r.iter().position(|&b| b == 0))
+            else {
+                return out;
+            };
+            // Entries are padded with NULs to a multiple of eight bytes.
+            at = start + ((name_at - start + end + 8) & !7);
+            data[name_at..name_at + end].to_vec()
+        };
+        if mode & 0o170000 == 0o160000 {
+            out.push(PathBuf::from(std::ffi::OsStr::from_bytes(&name)));
+        }
+        previous = name;
+    }
+    out
+}
+
 /// Why a submodule's missing `.git` is listed.
 const SUBMODULE: &str =
     "git status goes into a submodule, and runs what the configuration of a repository there names";
@@ -306,7 +409,7 @@ fn config_value_of(config: &Path, section: &str, key: &str) -> Option<String> {
 /// The top of the working tree git uses with `git_dir`: `core.worktree` (a submodule's),
 /// the directory of a worktree's `.git` file (`gitdir`), the directory whose `.git` led
 /// there (`found_in`), the parent of a `.git`; a bare repository's git directory itself.
-fn top_of(git_dir: &Path, found_in: Option<&Path>) -> PathBuf {
+pub fn top_of(git_dir: &Path, found_in: Option<&Path>) -> PathBuf {
     if let Some(w) = config_value_of(&git_dir.join("config"), "core", "worktree") {
         if let Ok(top) = crate::paths::real_path(&git_dir.join(w)) {
             return top;
@@ -1077,6 +1180,59 @@ mod tests {
         found.sort();
         assert_eq!(found, [root.join("one"), root.join("two")]);
         assert_eq!(missing, [root.join("gone")]);
+    }
+
+    #[test]
+    fn gitlinks_are_read_from_every_index_version_and_a_broken_index_never_panics() {
+        if which::which("git").is_err() {
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let top = crate::paths::real_path(d.path()).unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(args)
+                .current_dir(&top)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir_all(top.join("dir/deeper")).unwrap();
+        std::fs::write(top.join("dir/deeper/a-file-with-a-longer-name.txt"), "a").unwrap();
+        std::fs::write(top.join("b"), "b").unwrap();
+        git(&["add", "."]);
+        let oid = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+        git(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{oid},dir/sub"),
+        ]);
+        git(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{oid},zz/other"),
+        ]);
+        for version in ["2", "3", "4"] {
+            git(&["update-index", "--index-version", version]);
+            let want = [PathBuf::from("dir/sub"), PathBuf::from("zz/other")];
+            assert_eq!(gitlinks(&top.join(".git")), want, "version {version}");
+            let data = std::fs::read(top.join(".git/index")).unwrap();
+            for cut in 0..data.len() {
+                let got = gitlinks_in(&data[..cut], 20);
+                assert!(got.len() <= 2, "version {version}, cut at {cut}");
+            }
+            let mut flipped = data.clone();
+            for i in 12..flipped.len() {
+                flipped[i] ^= 0xff;
+                let _ = gitlinks_in(&flipped, 20);
+                flipped[i] ^= 0xff;
+            }
+        }
     }
 
     #[test]

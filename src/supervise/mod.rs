@@ -265,6 +265,7 @@ pub fn launch(
     // Set up before the server starts, so that nothing it makes goes unseen.
     let unmade = unmade::prepare(&plan.filesystem.unmade);
     let nested_before = nested_git_dirs(&plan.filesystem.git_dirs);
+    let launched = std::time::SystemTime::now();
     let spawned = spawn(&plan, &original, &mut plugins);
     // What runs from here on (hints, state-size checks, reports at exit) looks paths up anew.
     crate::paths::forget();
@@ -332,6 +333,7 @@ pub fn launch(
     }
     made_a_repository(&plan.filesystem.no_repository);
     made_nested_git_dirs(&plan.filesystem.git_dirs, &nested_before);
+    made_in_gitlinks(&plan.filesystem.git_dirs, launched);
     prompt_text(&plan.filesystem.git_dirs);
     if let Some(p) = &spawned.attached.proxy {
         for line in p.summary() {
@@ -919,11 +921,20 @@ fn made_nested_git_dirs(
         .filter(|d| !before.contains(d))
         .collect();
     made.sort();
+    tell_made(
+        &made,
+        "the git directory of a worktree or submodule: git run there (a shell prompt's `git status` too) reads the configuration and hooks the server chose, outside any sandbox. Look at its commondir, config and hooks, or remove it, before you run git in that worktree or submodule",
+    );
+}
+
+/// Tells of what the server made, `what` said of each: the first [`NESTED_NAMED`] by name,
+/// the rest counted.
+fn tell_made(made: &[std::path::PathBuf], what: &str) {
     for d in made.iter().take(NESTED_NAMED) {
         warn!(
             target: "mcpcell",
             event = "repository_made",
-            "the server made {}, the git directory of a worktree or submodule: git run there (a shell prompt's `git status` too) reads the configuration and hooks the server chose, outside any sandbox. Look at its commondir, config and hooks, or remove it, before you run git in that worktree or submodule",
+            "the server made {}, {what}",
             crate::escape::path(d)
         );
     }
@@ -931,10 +942,50 @@ fn made_nested_git_dirs(
         warn!(
             target: "mcpcell",
             event = "repository_made",
-            "and {} more such git directories the server made beside them",
+            "and {} more such the server made",
             made.len() - NESTED_NAMED
         );
     }
+}
+
+/// Tells of a repository made during the run at a submodule's place (a gitlink in the
+/// index, which the server may write): the user's plain `git status` goes into it and runs
+/// what its configuration names. Only an index changed since the launch is read, and only
+/// a `.git` born since then is told of.
+fn made_in_gitlinks(git_dirs: &[std::path::PathBuf], launched: std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    // File times come from the kernel's coarse clock, a tick behind.
+    let since = launched - Duration::from_millis(20);
+    let changed = |m: &std::fs::Metadata| {
+        std::time::UNIX_EPOCH
+            + Duration::new(
+                m.ctime().max(0) as u64,
+                m.ctime_nsec().clamp(0, 999_999_999) as u32,
+            )
+    };
+    let mut made = Vec::new();
+    for g in git_dirs {
+        if !std::fs::metadata(g.join("index")).is_ok_and(|m| changed(&m) >= since) {
+            continue;
+        }
+        let top = crate::plan::runs_later::top_of(g, None);
+        for p in crate::plan::runs_later::gitlinks(g)
+            .into_iter()
+            .take(MAX_NESTED)
+        {
+            let dot_git = top.join(p).join(".git");
+            let Ok(m) = std::fs::symlink_metadata(&dot_git) else {
+                continue;
+            };
+            if m.created().unwrap_or_else(|_| changed(&m)) >= since {
+                made.push(dot_git);
+            }
+        }
+    }
+    tell_made(
+        &made,
+        "a git repository at a submodule's place in the index: a plain `git status` (a shell prompt's too) goes into it and runs what its configuration and hooks name, outside any sandbox. Look at it, or remove it and `git rm --cached` its place, before you run git there",
+    );
 }
 
 /// Git's files a shell prompt prints (`__git_ps1`: the branch from `HEAD`, a rebase's
