@@ -15,8 +15,12 @@ use nix::sys::stat::Mode;
 /// client's bytes) is no file of settings, and a larger file is none either. The error
 /// says which, for a message that names the file.
 pub fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
-    String::from_utf8(read_regular_bytes(path, max)?)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    String::from_utf8(read_regular_bytes(path, max)?).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// The bytes of the regular file at `path`, at most `max`, refused as [`read_regular`]
