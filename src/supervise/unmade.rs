@@ -429,23 +429,16 @@ fn move_aside(dir: &OwnedFd, name: &OsStr) -> Option<OsString> {
     None
 }
 
-/// Moves aside whatever now stands at `path`, reached as git would reach it (links on the
-/// way followed, the last component not).
+/// Moves aside whatever now stands at `path`. Its directories are reached with no link
+/// followed: the server, which could make one of them a link to any directory of the
+/// user's, would otherwise have mcpcell rename an entry there.
 fn move_aside_at(path: &std::path::Path) -> Option<PathBuf> {
+    use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
     let (parent, name) = (path.parent()?, path.file_name()?);
-    let c = CString::new(parent.as_os_str().as_bytes()).ok()?;
-    // SAFETY: open with a NUL-terminated path and flags; -1 or a new descriptor.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: a descriptor open just returned, owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+    let fd = openat2(AT_FDCWD, parent, how).ok()?;
     if !exists_at(&fd, name) {
         return None;
     }
